@@ -1,0 +1,140 @@
+"""Perturbation directions as a pure function of (seed, step, index).
+
+The algorithm is specified in ``docs/directions.md`` so that a client in any language can
+regenerate a direction bit for bit.  In short:
+
+1. Raw stream: Philox4x64-10 (Salmon et al., Random123) with key ``(seed, step)``.  Block ``j``
+   (``j = 0, 1, ...``) is the cipher of counter ``(j + 1, 0, index, 0)``; its four 64-bit words
+   are split into 16-bit lanes, least significant first.  This is exactly numpy's
+   ``Philox(key=[seed, step], counter=[0, 0, index, 0]).random_raw()``, whose raw stream numpy
+   keeps stable across versions (NEP 19); numpy's *distribution* methods make no such promise.
+2. Each 16-bit lane ``k`` picks ``T[k] = round(4096 * Phi^-1((k + 0.5) / 65536))``: a
+   65,536-point quantile grid of N(0, 1) stored as integers.
+3. Scaling uses only correctly rounded IEEE 754 operations on exact integers, never a
+   transcendental function or a float reduction whose order could vary:
+   ``gaussian``: ``u = float32(T[k]) * float32(1 / sqrt(mean(T**2)))`` (unit variance);
+   ``sphere``:   ``u = float32(T[k]) * float32(1 / sqrt(N))`` with ``N = sum(T[k]**2)`` an exact
+   integer, so ``u`` has unit norm and no summation order can change a bit of it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from statistics import NormalDist
+
+import numpy as np
+
+from ._validate import InvalidArgument, one_of, positive_int, unsigned64
+
+DISTRIBUTIONS = ("sphere", "gaussian")
+LANE_BITS = 16
+GRID = 4096  # table entries are multiples of 1/GRID
+_CHUNK = 1 << 15
+# SHA-256 of the quantile table as little-endian int32: a platform whose inverse normal CDF
+# rounded one entry differently would silently make other directions, so we refuse to run.
+TABLE_SHA256 = "65adb44855f8b71385141d120e46bcbbe7ab553ca422fa6c389f204db6da226b"
+
+
+@functools.cache
+def quantile_table() -> np.ndarray:
+    """The 65,536 integer quantiles ``T``, symmetric (``T[65535 - k] == -T[k]``) by construction."""
+    size = 1 << LANE_BITS
+    half = size // 2
+    inv_cdf = NormalDist().inv_cdf
+    upper = [round(GRID * inv_cdf((k + 0.5) / size)) for k in range(half, size)]
+    table = np.array([-t for t in reversed(upper)] + upper, dtype=np.int32)
+    digest = hashlib.sha256(table.astype("<i4").tobytes()).hexdigest()
+    if digest != TABLE_SHA256:
+        raise RuntimeError(
+            f"direction table digest {digest} != {TABLE_SHA256}: this platform's inverse normal "
+            "CDF differs, and its directions would not match other machines'"
+        )
+    table.setflags(write=False)
+    return table
+
+
+@functools.cache
+def _float_table() -> np.ndarray:
+    table = quantile_table().astype(np.float32)  # exact: |T| < 2**15
+    table.setflags(write=False)
+    return table
+
+
+@functools.cache
+def _squares() -> np.ndarray:
+    return quantile_table().astype(np.int64) ** 2
+
+
+@functools.cache
+def gaussian_scale() -> np.float32:
+    """``1 / sqrt(mean(T**2))``: makes gaussian coordinates exactly unit-variance in law."""
+    total = int(_squares().sum())
+    return np.float32(1.0 / math.sqrt(total / float(1 << LANE_BITS)))
+
+
+def lanes(seed: int, step: int, index: int, dim: int) -> np.ndarray:
+    """The first ``dim`` 16-bit lanes of the raw stream for (seed, step, index)."""
+    bit_generator = np.random.Philox(key=[seed, step], counter=[0, 0, index, 0])
+    words = bit_generator.random_raw(-(-dim // 4))
+    return words.astype("<u8", copy=False).view("<u2")[:dim]
+
+
+def _sum_of_squares(values: np.ndarray, codes: np.ndarray) -> float:
+    """Exact sum of squares of integer-valued ``values`` (``values == T[codes]``).
+
+    Every product and partial sum is an integer below 2**53, so float64 arithmetic is exact
+    in any order (BLAS blocking and FMA cannot change a bit).  Larger inputs count codes instead.
+    """
+    if len(values) * int(_squares()[-1]) >= 2**53:
+        return float(int(np.bincount(codes, minlength=1 << LANE_BITS) @ _squares()))
+    chunk = np.empty(min(len(values), _CHUNK), dtype=np.float64)  # cache-sized blocks
+    total = 0.0
+    for start in range(0, len(values), _CHUNK):
+        block = chunk[: min(_CHUNK, len(values) - start)]
+        np.copyto(block, values[start : start + _CHUNK])
+        total += float(block @ block)
+    return total
+
+
+def direction(
+    seed: int,
+    step: int,
+    index: int,
+    dim: int,
+    distribution: str = "sphere",
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Direction ``index`` of ``step`` for a session seeded ``seed``, as float32 of length ``dim``.
+
+    Raises:
+        InvalidArgument: a negative or oversized seed/step/index, ``dim < 1``, an unknown
+            distribution, or an ``out`` buffer that is not float32 of length ``dim``.
+    """
+    unsigned64("seed", seed)
+    unsigned64("step", step)
+    unsigned64("index", index)
+    positive_int("dim", dim)
+    one_of("distribution", distribution, DISTRIBUTIONS)
+    if out is not None and (out.dtype != np.float32 or out.shape != (dim,)):
+        raise InvalidArgument(f"out must be float32 of shape ({dim},)")
+    codes = lanes(seed, step, index, dim)
+    u = np.take(_float_table(), codes, out=out)
+    if distribution == "gaussian":
+        scale = gaussian_scale()
+    else:
+        scale = np.float32(1.0 / math.sqrt(_sum_of_squares(u, codes)))
+    u *= scale
+    return u
+
+
+def directions(
+    seed: int, step: int, count: int, dim: int, distribution: str = "sphere"
+) -> np.ndarray:
+    """The ``count`` directions of one step, stacked as a ``(count, dim)`` float32 array."""
+    positive_int("count", count)
+    stacked = np.empty((count, dim), dtype=np.float32)
+    for index in range(count):
+        direction(seed, step, index, dim, distribution, out=stacked[index])
+    return stacked

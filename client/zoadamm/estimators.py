@@ -1,0 +1,125 @@
+"""Zeroth-order gradient estimators (Eqs. 1 and 2 of the paper, plus a central difference).
+
+A ZO estimate is always ``g = sum_i c_i u_i`` over the step's q directions, so a step is fully
+described by q scalar coefficients: that is what the service journals instead of a d-vector.
+
+forward:  c_i = phi(d) / (mu q) * (f(x + mu u_i) - f(x))
+central:  c_i = phi(d) / (2 mu q) * (f(x + mu u_i) - f(x - mu u_i))
+
+with phi(d) = d for directions uniform on the unit sphere and 1 for Gaussian directions, so that
+E[g] is the gradient of the mu-smoothed objective.  Eq. 3 (one direction for a minibatch) is the
+objective's business: it reports the mean minibatch loss as f.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int
+from .directions import DISTRIBUTIONS, direction
+
+DIFFERENCES = ("forward", "central")
+
+
+def dimension_factor(dim: int, distribution: str) -> float:
+    """phi(d): d on the sphere (E[u u^T] = I/d), 1 for Gaussian directions (E[u u^T] = I)."""
+    positive_int("dim", dim)
+    return float(dim) if one_of("distribution", distribution, DISTRIBUTIONS) == "sphere" else 1.0
+
+
+def zo_coefficients(
+    f_x: float | np.ndarray,
+    f_plus: np.ndarray,
+    f_minus: np.ndarray | None,
+    *,
+    mu: float,
+    dim: int,
+    distribution: str = "sphere",
+    difference: str = "forward",
+) -> np.ndarray:
+    """The q coefficients c_i (float64) of ``g = sum_i c_i u_i``.
+
+    ``f_x`` may be one value or one per direction (workers that split a step each report the
+    baseline they measured).
+
+    Raises:
+        InvalidArgument: no values, mismatched lengths, non-finite values, mu <= 0, a missing
+            or unexpected ``f_minus``.
+    """
+    positive_float("mu", mu)
+    one_of("difference", difference, DIFFERENCES)
+    plus = finite_values("f_plus", np.asarray(f_plus, dtype=np.float64).reshape(-1))
+    q = plus.size
+    if q < 1:
+        raise InvalidArgument("f_plus needs at least one value (q >= 1)")
+    phi = dimension_factor(dim, distribution)
+    if difference == "forward":
+        if f_minus is not None:
+            raise InvalidArgument("f_minus is only used with difference='central'")
+        base = finite_values("f_x", np.broadcast_to(np.asarray(f_x, dtype=np.float64), (q,)))
+        return (phi / (mu * q)) * (plus - base)
+    if f_minus is None:
+        raise InvalidArgument("difference='central' needs f_minus (one value per direction)")
+    minus = finite_values("f_minus", np.asarray(f_minus, dtype=np.float64).reshape(-1))
+    if minus.size != q:
+        raise InvalidArgument(f"f_minus has {minus.size} values, f_plus has {q}")
+    return (phi / (2.0 * mu * q)) * (plus - minus)
+
+
+def assemble_gradient(
+    coefficients: np.ndarray,
+    *,
+    seed: int,
+    step: int,
+    dim: int,
+    distribution: str,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """``g = sum_i float32(c_i) * u_i`` in float32, accumulated in index order (a fixed order, so
+    every process that replays a step gets the same bits)."""
+    coefficients = np.asarray(coefficients, dtype=np.float32)
+    g = np.zeros(dim, dtype=np.float32) if out is None else out
+    g.fill(0.0)
+    u = np.empty(dim, dtype=np.float32)
+    for index, c in enumerate(coefficients):
+        direction(seed, step, index, dim, distribution, out=u)
+        u *= c
+        g += u
+    return g
+
+
+def zo_gradient(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    *,
+    mu: float,
+    seed: int,
+    step: int,
+    directions: int = 1,
+    distribution: str = "sphere",
+    difference: str = "forward",
+) -> tuple[np.ndarray, int]:
+    """Estimate the gradient of ``f`` at ``x`` in-process; returns (g, function evaluations).
+
+    Raises:
+        InvalidArgument: as :func:`zo_coefficients`, or when ``f`` returns a non-finite value.
+    """
+    positive_int("directions", directions)
+    x = np.asarray(x, dtype=np.float32)
+    dim = x.size
+    f_x = float(f(x)) if difference == "forward" else 0.0
+    plus, minus = [], []
+    for index in range(directions):
+        u = direction(seed, step, index, dim, distribution)
+        plus.append(float(f(x + np.float32(mu) * u)))
+        if difference == "central":
+            minus.append(float(f(x - np.float32(mu) * u)))
+    coefficients = zo_coefficients(
+        f_x, np.array(plus), np.array(minus) if difference == "central" else None,
+        mu=mu, dim=dim, distribution=distribution, difference=difference,
+    )
+    g = assemble_gradient(coefficients, seed=seed, step=step, dim=dim, distribution=distribution)
+    evaluations = directions * (2 if difference == "central" else 1) + (difference == "forward")
+    return g, evaluations

@@ -1,0 +1,164 @@
+"""One optimization session as pure state: configuration, AdaMM state, lr/mu and the schedule.
+
+The service keeps exactly this object per session (rebuilt from its journal), a client may keep a
+mirror of it, and an in-process run uses it directly.  No I/O happens here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, unsigned64
+from .adamm import AdaMMConfig, AdaMMState, adamm_update
+from .directions import DISTRIBUTIONS
+from .estimators import DIFFERENCES, assemble_gradient, zo_coefficients
+from .schedule import PlateauConfig, PlateauState, plateau_step
+
+METHODS = ("zo-adamm", "adamm")
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """Everything fixed for the life of a session (lr and mu only set their starting values).
+
+    Raises:
+        InvalidArgument: on construction, for any value outside its documented range.
+    """
+
+    dim: int
+    method: str = "zo-adamm"
+    lr: float = 1e-3
+    mu: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    normalizer: str = "v_hat"
+    directions: int = 1
+    distribution: str = "sphere"
+    difference: str = "forward"
+    seed: int = 0
+    schedule: PlateauConfig | None = field(default_factory=PlateauConfig)
+
+    def __post_init__(self) -> None:
+        positive_int("dim", self.dim)
+        one_of("method", self.method, METHODS)
+        positive_float("lr", self.lr)
+        positive_float("mu", self.mu)
+        positive_int("directions", self.directions)
+        one_of("distribution", self.distribution, DISTRIBUTIONS)
+        one_of("difference", self.difference, DIFFERENCES)
+        unsigned64("seed", self.seed)
+        self.adamm  # validates beta1, beta2, eps, normalizer
+
+    @property
+    def adamm(self) -> AdaMMConfig:
+        return AdaMMConfig(self.beta1, self.beta2, self.eps, self.normalizer)
+
+    @property
+    def evaluations_per_step(self) -> int:
+        """Function evaluations a ZO step costs: f(x) once plus one or two per direction."""
+        if self.method == "adamm":
+            return 0
+        return self.directions * 2 if self.difference == "central" else self.directions + 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SessionConfig":
+        data = dict(data)
+        schedule = data.get("schedule", {})
+        data["schedule"] = None if schedule is None else PlateauConfig(**schedule)
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What step ``step`` did: enough to replay it on the state it started from.
+
+    ZO steps carry the q coefficients of ``g = sum_i c_i u_i``; FO steps carry the gradient.
+    """
+
+    step: int
+    lr: float
+    coefficients: np.ndarray | None = None
+    gradient: np.ndarray | None = None
+
+
+@dataclass
+class Optimizer:
+    """A session's full mutable state; ``apply`` is the only way parameters change."""
+
+    config: SessionConfig
+    state: AdaMMState
+    lr: float
+    mu: float
+    plateau: PlateauState = field(default_factory=PlateauState)
+
+    @classmethod
+    def start(cls, config: SessionConfig, x0: np.ndarray) -> "Optimizer":
+        """Raises InvalidArgument when ``x0`` does not have ``config.dim`` finite values."""
+        x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
+        if x0.size != config.dim:
+            raise InvalidArgument(f"x has {x0.size} values, the session has dim {config.dim}")
+        return cls(config, AdaMMState.start(x0), config.lr, config.mu)
+
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+    def zo_record(self, f_x, f_plus, f_minus=None) -> StepRecord:
+        """Validate one ZO step's function values and turn them into a record (no state change)."""
+        self._require_method("zo-adamm")
+        q = self.config.directions
+        plus = np.asarray(f_plus, dtype=np.float64).reshape(-1)
+        if plus.size != q:
+            raise InvalidArgument(f"f_plus has {plus.size} values, the session has directions={q}")
+        coefficients = zo_coefficients(
+            f_x, plus, f_minus, mu=self.mu, dim=self.config.dim,
+            distribution=self.config.distribution, difference=self.config.difference,
+        )
+        return StepRecord(self.step, self.lr, coefficients=coefficients.astype(np.float32))
+
+    def fo_record(self, gradient) -> StepRecord:
+        """Validate one exact gradient and turn it into a record (no state change)."""
+        self._require_method("adamm")
+        g = np.asarray(gradient, dtype=np.float32).reshape(-1)
+        if g.size != self.config.dim:
+            raise InvalidArgument(f"gradient has {g.size} values, the session has dim {self.config.dim}")
+        return StepRecord(self.step, self.lr, gradient=finite_values("gradient", g))
+
+    def apply(self, record: StepRecord, work: np.ndarray | None = None) -> None:
+        """Advance one step.  ``work`` is an optional float32 d-vector reused across steps."""
+        if record.step != self.step:
+            raise InvalidArgument(f"record for step {record.step} applied at step {self.step}")
+        if work is None:
+            work = np.empty(self.config.dim, dtype=np.float32)
+        if record.coefficients is not None:
+            assemble_gradient(
+                record.coefficients, seed=self.config.seed, step=record.step,
+                dim=self.config.dim, distribution=self.config.distribution, out=work,
+            )
+        else:
+            np.copyto(work, record.gradient)
+        adamm_update(self.state, work, record.lr, self.config.adamm)
+
+    def report(self, value: float) -> None:
+        """Feed a validation value to the plateau schedule (no-op without a schedule)."""
+        if not math.isfinite(value):
+            raise InvalidArgument(f"metric value must be finite, got {value!r}")
+        if self.config.schedule is None:
+            return
+        self.plateau, self.lr, self.mu = plateau_step(
+            self.config.schedule, self.plateau, value, self.lr, self.mu
+        )
+
+    def _require_method(self, method: str) -> None:
+        if self.config.method != method:
+            kind = "function values" if method == "zo-adamm" else "a gradient"
+            raise InvalidArgument(
+                f"this session's method is {self.config.method!r}; {kind} belong to {method!r} sessions"
+            )
