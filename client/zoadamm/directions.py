@@ -14,7 +14,8 @@ regenerate a direction bit for bit.  In short:
    transcendental function or a float reduction whose order could vary:
    ``gaussian``: ``u = float32(T[k]) * float32(1 / sqrt(mean(T**2)))`` (unit variance);
    ``sphere``:   ``u = float32(T[k]) * float32(1 / sqrt(N))`` with ``N = sum(T[k]**2)`` an exact
-   integer, so ``u`` has unit norm and no summation order can change a bit of it.
+   integer, so ``u`` has unit norm and no summation order can change a bit of it (when
+   ``N == 0``, each coordinate is its lane's sign times ``float32(1 / sqrt(dim))``).
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def gaussian_scale() -> np.float32:
 
 def lanes(seed: int, step: int, index: int, dim: int) -> np.ndarray:
     """The first ``dim`` 16-bit lanes of the raw stream for (seed, step, index)."""
-    bit_generator = np.random.Philox(key=[seed, step], counter=[0, 0, index, 0])
+    # uint64 arrays, not lists: numpy reads a list holding a value >= 2**63 as float64, which
+    # drops low bits (seed 2**64 - 1 became key 0 and collided with seed 0)
+    key = np.array([seed, step], dtype=np.uint64)
+    counter = np.array([0, 0, index, 0], dtype=np.uint64)
+    bit_generator = np.random.Philox(key=key, counter=counter)
     words = bit_generator.random_raw(-(-dim // 4))
     return words.astype("<u8", copy=False).view("<u2")[:dim]
 
@@ -124,8 +129,23 @@ def direction(
     if distribution == "gaussian":
         scale = gaussian_scale()
     else:
-        scale = np.float32(1.0 / math.sqrt(_sum_of_squares(u, codes)))
+        total = _sum_of_squares(u, codes)
+        if total == 0.0:
+            return _sign_fallback(codes, u)
+        scale = np.float32(1.0 / math.sqrt(total))
     u *= scale
+    return u
+
+
+def _sign_fallback(codes: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The sphere direction when every lane drew one of T's six zeros.
+
+    There is nothing to normalise, and it is not rare at tiny dims (about 1 in 11,000 at
+    dim 1), so each coordinate takes its lane's sign: ``u = +-float32(1 / sqrt(dim))``, still of
+    unit norm and symmetric in law.
+    """
+    np.copyto(u, np.where(codes >= 1 << (LANE_BITS - 1), np.float32(1.0), np.float32(-1.0)))
+    u *= np.float32(1.0 / math.sqrt(len(u)))
     return u
 
 
