@@ -1,0 +1,109 @@
+"""The v1 routes.  Each is a docstring (it becomes the OpenAPI text) and one call into the domain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from ..domain.sessions import ZOValues, Sessions
+from ..errors import Invalid
+from ..settings import Settings
+from .codec import body_doc, read_message, respond, validate
+from .schemas import (
+    AskAnswer, AskRequest, MetricsAnswer, MetricsRequest, Parameters, SessionCreate,
+    SessionList, SessionPublic, TellAnswer, TellRequest,
+)
+
+
+def get_sessions(request: Request) -> Sessions:
+    return request.app.state.sessions
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+router = APIRouter(prefix="/v1", tags=["sessions"])
+BINARY = {"content": {"application/vnd.zoadamm.frame": {}}}
+
+
+@router.post("/sessions", status_code=201, response_model=SessionPublic, openapi_extra=body_doc(SessionCreate))
+async def create_session(request: Request, sessions: SessionsDep, settings: SettingsDep):
+    """Create a session: the optimizer's configuration, and optionally its initial parameters x0."""
+    fields, vectors = await read_message(request, settings.max_body_bytes)
+    body = validate(SessionCreate, fields)
+    return respond(request, await sessions.create(body.config(), body.name, vectors.get("x0")), status=201)
+
+
+@router.get("/sessions", response_model=SessionList)
+async def list_sessions(sessions: SessionsDep, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+    """List sessions, oldest first."""
+    rows, total = await sessions.list(offset, limit)
+    return {"sessions": rows, "total": total}
+
+
+@router.get("/sessions/{session_id}", response_model=SessionPublic)
+async def get_session(session_id: str, sessions: SessionsDep):
+    """One session: its configuration, open step, current lr and mu, and recent metrics."""
+    return await sessions.view(session_id)
+
+
+@router.delete("/sessions/{session_id}", status_code=204)
+async def delete_session(session_id: str, sessions: SessionsDep):
+    """Delete a session and everything stored for it."""
+    await sessions.delete(session_id)
+    return Response(status_code=204)
+
+
+@router.post("/sessions/{session_id}/ask", response_model=AskAnswer, responses={200: BINARY}, openapi_extra=body_doc(AskRequest))
+async def ask(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep,
+              vectors: bool = Query(False, description="Also return the q direction vectors u.")):
+    """The open step: its number, seed and mu.  Directions follow from (seed, step, index); ask
+    for them with ?vectors=true if you cannot regenerate them."""
+    fields, vecs = await read_message(request, settings.max_body_bytes)
+    validate(AskRequest, fields)
+    answer, u = await sessions.ask(session_id, vecs.get("x"), vectors)
+    return respond(request, answer, {"u": u})
+
+
+@router.post("/sessions/{session_id}/tell", response_model=TellAnswer, responses={200: BINARY, 202: {"model": TellAnswer}}, openapi_extra=body_doc(TellRequest))
+async def tell(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep,
+               answer: Literal["x", "checksum"] = Query("x", description="x: the updated parameters; checksum: a CRC of x and the step's coefficients, for clients that mirror the update.")):
+    """Report the open step's values (ZO: f_x, f_plus[, f_minus]; FO: gradient) and get the
+    update.  Repeating a tell returns the same answer; a stale or future step gets 409."""
+    fields, vecs = await read_message(request, settings.max_body_bytes)
+    body = validate(TellRequest, fields)
+    if "gradient" in vecs:
+        if body.f_plus is not None or body.f_minus is not None:
+            raise Invalid("send either a gradient or function values, not both")
+        result, x = await sessions.tell_fo(session_id, body.step, vecs["gradient"], answer)
+    else:
+        if body.f_plus is None:
+            raise Invalid("a tell needs f_plus (zo-adamm) or gradient (adamm)")
+        values = ZOValues(body.step, body.f_x, body.f_plus, body.f_minus, body.indices)
+        result, x = await sessions.tell_zo(session_id, values, answer)
+    return respond(request, result, {"x": x}, status=202 if "pending" in result else 200)
+
+
+@router.post("/sessions/{session_id}/metrics", response_model=MetricsAnswer, openapi_extra=body_doc(MetricsRequest))
+async def post_metrics(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep):
+    """Report a validation loss (and other named numbers); answers lr and mu after the schedule."""
+    fields, _ = await read_message(request, settings.max_body_bytes)
+    body = validate(MetricsRequest, fields)
+    return await sessions.report(session_id, body.value, body.metrics)
+
+
+@router.get("/sessions/{session_id}/metrics", response_model=list[MetricsAnswer])
+async def get_metrics(session_id: str, sessions: SessionsDep, last: int | None = Query(None, ge=0)):
+    """The metric history, oldest first (only the last N with ?last=N)."""
+    return await sessions.metrics(session_id, last)
+
+
+@router.get("/sessions/{session_id}/x", response_model=Parameters, responses={200: BINARY})
+async def get_parameters(request: Request, session_id: str, sessions: SessionsDep):
+    """The session's current parameters and step."""
+    step, x = await sessions.parameters(session_id)
+    return respond(request, {"step": step}, {"x": x})

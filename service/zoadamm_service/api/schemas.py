@@ -1,0 +1,128 @@
+"""Request and answer schemas.  Vector fields (x, x0, gradient, u) are listed for the docs, but
+they are read and written by ``codec`` so that they can also travel as raw float32."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Decay = Annotated[float, Field(ge=0, lt=1)]
+Vector = list[Finite]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Schedule(Strict):
+    """Plateau schedule on the reported metric: lr and mu are multiplied by ``factor`` after more
+    than ``patience`` reports without improvement, and never go below their floors."""
+
+    factor: float = Field(0.5, gt=0, lt=1)
+    patience: int = Field(2, ge=0)
+    min_lr: Positive = 1e-6
+    min_mu: Positive = 1e-6
+    threshold: float = Field(1e-4, ge=0, lt=1, description="Relative improvement that counts.")
+
+
+class SessionCreate(Strict):
+    dim: int = Field(ge=1, description="Number of parameters d.")
+    method: Literal["zo-adamm", "adamm"] = Field("zo-adamm", description="zo-adamm takes function values; adamm takes exact gradients.")
+    lr: Positive = 1e-3
+    mu: Positive = Field(1e-3, description="Smoothing radius: the client evaluates f(x + mu u).")
+    beta1: Decay = 0.9
+    beta2: Decay = 0.999
+    eps: Positive = 1e-8
+    normalizer: Literal["v_hat", "v"] = Field("v_hat", description="v reproduces the paper's code (divides by sqrt(v)).")
+    directions: int = Field(1, ge=1, description="q: directions per step (Eq. 2).")
+    distribution: Literal["sphere", "gaussian"] = "sphere"
+    difference: Literal["forward", "central"] = "forward"
+    seed: int | None = Field(None, ge=0, lt=2**64, description="Directions derive from (seed, step, index); random when omitted.")
+    schedule: Schedule | None = Field(default_factory=Schedule, description="null disables the schedule.")
+    name: str | None = Field(None, max_length=200)
+    x0: Vector | None = Field(None, description="Initial parameters; otherwise the first ask's x.")
+
+    def config(self) -> dict:
+        return self.model_dump(exclude={"name", "x0"})
+
+
+class SessionPublic(BaseModel):
+    id: str
+    name: str | None
+    created: float
+    config: dict
+    step: int = Field(description="The open step: the next tell must carry it.")
+    has_parameters: bool
+    lr: float
+    mu: float
+    recent_metrics: list[dict]
+
+
+class SessionSummary(BaseModel):
+    id: str
+    name: str | None
+    created: float
+    config: dict
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionSummary]
+    total: int
+
+
+class AskRequest(Strict):
+    x: Vector | None = Field(None, description="Current parameters: set before step 0, checked after.")
+
+
+class AskAnswer(BaseModel):
+    step: int
+    seed: int
+    mu: float
+    lr: float
+    directions: int
+    distribution: str
+    difference: str
+    method: str
+    u: list[Vector] | None = Field(None, description="The q directions, with ?vectors=true.")
+
+
+class TellRequest(Strict):
+    step: int = Field(ge=0, description="The step these values belong to (from ask or the last tell).")
+    f_x: Finite | list[Finite] | None = Field(None, description="f(x); one value, or one per reported direction.")
+    f_plus: list[Finite] | None = Field(None, description="f(x + mu u_i) for each direction (ZO).")
+    f_minus: list[Finite] | None = Field(None, description="f(x - mu u_i) (ZO, central difference).")
+    indices: list[int] | None = Field(None, description="Directions this report covers, when workers split a step.")
+    gradient: Vector | None = Field(None, description="Exact gradient (adamm sessions).")
+
+
+class TellAnswer(BaseModel):
+    step: int = Field(description="The next open step.")
+    lr: float
+    mu: float
+    x: Vector | None = Field(None, description="Updated parameters (answer=x).")
+    checksum: str | None = Field(None, description="CRC-32 of x *before* this step (answer=checksum).")
+    step_lr: float | None = Field(None, description="lr this step used (answer=checksum).")
+    coefficients: list[float] | None = Field(None, description="The step's c_i, g = sum c_i u_i (answer=checksum).")
+    pending: list[int] | None = Field(None, description="Directions still missing from a split step (202).")
+
+
+class MetricsRequest(Strict):
+    value: Finite = Field(description="Validation loss; drives the plateau schedule.")
+    metrics: dict[str, Finite] = Field(default_factory=dict, description="Other named numbers to keep.")
+
+
+class MetricsAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    step: int
+    value: float
+    lr: float
+    mu: float
+    time: float
+
+
+class Parameters(BaseModel):
+    step: int
+    x: Vector

@@ -1,0 +1,1 @@
+"""Sessions as the service sees them: journal events, the replica cache, the ask/tell rules."""

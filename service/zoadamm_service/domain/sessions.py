@@ -1,0 +1,347 @@
+"""The session rules: create, ask, tell, metrics.  Routes call these and nothing else.
+
+Flow of a tell for step t (the hot path): validate the values, turn them into a journal event
+(q coefficients), append it to the store *conditionally on the head we hold*, then apply it to
+the cached state.  The append is the acknowledgement: once it returns, the step survives any
+crash, and a repeated tell finds it and gets the same answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from zoadamm import InvalidArgument, Optimizer, SessionConfig, directions, wire
+
+from ..errors import Conflict, Invalid, NotFound
+from ..settings import Settings
+from ..store import SessionMeta, Store
+from . import journal
+from .replica import LastStep, Replica
+
+ANSWER_X, ANSWER_CHECKSUM = "x", "checksum"
+
+
+@dataclass(frozen=True)
+class ZOValues:
+    step: int
+    f_x: float | list[float]
+    f_plus: list[float]
+    f_minus: list[float] | None = None
+    indices: list[int] | None = None  # the directions this report covers; None means all
+
+
+class Sessions:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._cache: OrderedDict[str, Replica] = OrderedDict()
+        self._background: set[asyncio.Task] = set()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def create(self, config: dict, name: str | None, x0: np.ndarray | None) -> dict:
+        """Raises Invalid for a bad configuration or x0."""
+        if config.get("seed") is None:
+            config["seed"] = int(np.random.SeedSequence().entropy % (1 << 53))  # JSON-safe
+        cfg = _config(config)
+        meta = SessionMeta(uuid.uuid4().hex, name, cfg.to_dict(), time.time())
+        checkpoint = None
+        if x0 is not None:
+            checkpoint = journal.encode_checkpoint(_start(cfg, x0), 0)
+        await self.store.create(meta, checkpoint)
+        return await self.view(meta.id)
+
+    async def view(self, session_id: str) -> dict:
+        replica = await self._replica(session_id)
+        async with replica.lock:
+            await replica.catch_up(self.store, await self.store.head(session_id))
+            return await self._view(replica)
+
+    async def list(self, offset: int, limit: int) -> tuple[list[dict], int]:
+        metas, total = await self.store.list(offset, limit)
+        return [_summary(m) for m in metas], total
+
+    async def delete(self, session_id: str) -> None:
+        await self.store.delete(session_id)
+        self._cache.pop(session_id, None)
+
+    # --- ask -------------------------------------------------------------------------------
+    async def ask(self, session_id: str, x: np.ndarray | None, with_vectors: bool) -> tuple[dict, np.ndarray | None]:
+        """The open step's directions.  ``x`` sets the parameters before the first step and
+        must equal the session's parameters after it.  Raises Conflict, Invalid, NotFound."""
+        replica = await self._replica(session_id)
+        async with replica.lock:
+            await replica.catch_up(self.store, await self.store.head(session_id))
+            if x is not None:
+                await self._check_or_start(replica, x)
+            elif replica.optimizer is None:
+                raise Conflict("the session has no parameters yet: send x with the first ask", step=0)
+            opt, cfg = replica.optimizer, replica.config
+            answer = {
+                "step": opt.step, "seed": cfg.seed, "mu": opt.mu, "lr": opt.lr,
+                "directions": cfg.directions, "distribution": cfg.distribution,
+                "difference": cfg.difference, "method": cfg.method,
+            }
+            u = None
+            if with_vectors and cfg.method == "zo-adamm":
+                u = await replica.run(directions, cfg.seed, opt.step, cfg.directions, cfg.dim, cfg.distribution)
+            return answer, u
+
+    async def _check_or_start(self, replica: Replica, x: np.ndarray) -> None:
+        x = _vector("x", x, replica.config.dim)
+        if replica.optimizer is not None and np.array_equal(replica.optimizer.state.x, x):
+            return
+        if replica.seq:
+            raise Conflict(
+                f"x differs from the session's parameters at step {replica.step}; "
+                "GET /v1/sessions/{id}/x returns them", step=replica.step,
+            )
+        optimizer = _start(replica.config, x)
+        await self.store.start(replica.meta.id, journal.encode_checkpoint(optimizer, 0))
+        replica.optimizer, replica.seq, replica.last = optimizer, 0, None
+
+    async def parameters(self, session_id: str) -> tuple[int, np.ndarray]:
+        replica = await self._replica(session_id)
+        async with replica.lock:
+            await replica.catch_up(self.store, await self.store.head(session_id))
+            if replica.optimizer is None:
+                raise Conflict("the session has no parameters yet", step=0)
+            return replica.step, replica.optimizer.state.x.copy()
+
+    # --- tell ------------------------------------------------------------------------------
+    async def tell_zo(self, session_id: str, values: ZOValues, answer: str) -> tuple[dict, np.ndarray | None]:
+        """Apply one ZO step, or record part of it.  Raises Conflict, Invalid, NotFound."""
+        replica = await self._replica(session_id)
+        async with replica.lock:
+            await replica.settle()
+            _require_method(replica, "zo-adamm")
+            f_x, f_plus, f_minus = _zo_arrays(values, replica.config)
+            digest = journal.request_digest(np.asarray(values.indices or [], np.int64), f_x, f_plus, f_minus)
+            repeat = await self._repeat_or_sync(replica, values.step, digest, answer)
+            if repeat is not None:
+                return repeat
+            if values.indices is not None:
+                combined, missing = await self._gather_parts(replica, values, f_x, f_plus, f_minus)
+                if missing:
+                    return self._pending(replica, missing), None
+                f_x, f_plus, f_minus = combined
+                digest = journal.request_digest(f_x, f_plus, f_minus)
+            record = _invalid_on_error(replica.optimizer.zo_record, f_x, f_plus, f_minus)
+            return await self._commit(replica, record, digest, answer)
+
+    async def tell_fo(self, session_id: str, step: int, gradient: np.ndarray, answer: str) -> tuple[dict, np.ndarray | None]:
+        """Apply one first-order step with an exact gradient.  Raises Conflict, Invalid, NotFound."""
+        replica = await self._replica(session_id)
+        async with replica.lock:
+            await replica.settle()
+            _require_method(replica, "adamm")
+            gradient = _vector("gradient", gradient, replica.config.dim)
+            digest = journal.request_digest(gradient)
+            repeat = await self._repeat_or_sync(replica, step, digest, answer)
+            if repeat is not None:
+                return repeat
+            record = _invalid_on_error(replica.optimizer.fo_record, gradient)
+            return await self._commit(replica, record, digest, answer)
+
+    async def _repeat_or_sync(self, replica: Replica, step: int, digest: str, answer: str):
+        """The answer to a repeated tell, None for the open step, or Conflict for any other."""
+        if replica.optimizer is None or step != replica.step:
+            await replica.catch_up(self.store)  # our copy may be behind another replica
+        if replica.optimizer is None:
+            raise Conflict("the session has no parameters yet: send x with the first ask", step=0)
+        last = replica.last
+        if last is not None and last.step == step and last.digest == digest and replica.step == step + 1:
+            return self._answer(replica, answer)
+        if step != replica.step:
+            why = "already applied" if step < replica.step else "not open yet"
+            raise Conflict(f"step {step} is {why}; the session is at step {replica.step}", step=replica.step)
+        return None
+
+    async def _commit(self, replica: Replica, record, digest: str, answer: str):
+        checksum_before = replica.checksum() if answer == ANSWER_CHECKSUM else None
+        event = journal.Event(journal.STEP, record.step, digest, record)
+        try:
+            await self.store.append(replica.meta.id, replica.seq, journal.encode_step(record, digest))
+        except Conflict:
+            await replica.catch_up(self.store)  # someone else wrote this step: was it ours?
+            last = replica.last
+            if last is not None and (last.step, last.digest) == (record.step, digest):
+                return self._answer(replica, answer)
+            raise Conflict(f"the session moved on to step {replica.step}", step=replica.step) from None
+        if answer == ANSWER_CHECKSUM:
+            # The answer does not need the new x: apply it while the client evaluates the next step.
+            replica.deferred = asyncio.ensure_future(
+                replica.run(replica.apply_then_checksum, event, checksum_before)
+            )
+            replica.last = LastStep(record.step, digest, record.lr, record.coefficients, checksum_before)
+            result = self._answer(replica, answer, next_step=record.step + 1)
+        else:
+            await replica.run(replica.apply_event, event, checksum_before)
+            result = self._answer(replica, answer)
+        if (record.step + 1) % self.settings.checkpoint_every == 0:
+            await replica.settle()
+            self._save_checkpoint(replica)
+        return result
+
+    def _answer(self, replica: Replica, answer: str, next_step: int | None = None):
+        opt, last = replica.optimizer, replica.last
+        fields = {"step": replica.step if next_step is None else next_step, "lr": opt.lr, "mu": opt.mu}
+        if answer == ANSWER_CHECKSUM:
+            fields.update(step_lr=last.lr, checksum=last.checksum_before)
+            coefficients = None if last.coefficients is None else last.coefficients.tolist()
+            fields["coefficients"] = coefficients
+            return fields, None
+        return fields, opt.state.x
+
+    async def _gather_parts(self, replica, values: ZOValues, f_x, f_plus, f_minus):
+        q = replica.config.directions
+        parts = {
+            i: json.dumps([float(f_x[k]), float(f_plus[k]), None if f_minus is None else float(f_minus[k])])
+            for k, i in enumerate(values.indices)
+        }
+        reported = await self.store.add_partials(replica.meta.id, values.step, parts)
+        missing = sorted(set(range(q)) - set(reported))
+        if missing:
+            return None, missing
+        rows = np.array([json.loads(reported[i]) for i in range(q)], dtype=np.float64)
+        minus = None if replica.config.difference == "forward" else rows[:, 2]
+        return (rows[:, 0], rows[:, 1], minus), []
+
+    def _pending(self, replica: Replica, missing: list[int]) -> dict:
+        opt = replica.optimizer
+        return {"step": opt.step, "pending": missing, "lr": opt.lr, "mu": opt.mu}
+
+    # --- metrics ---------------------------------------------------------------------------
+    async def report(self, session_id: str, value: float, named: dict[str, float]) -> dict:
+        """Feed the plateau schedule; returns lr and mu after it.  Raises Conflict, Invalid, NotFound."""
+        replica = await self._replica(session_id)
+        async with replica.lock:
+            for _ in range(3):  # another writer may append between our read and our write
+                await replica.catch_up(self.store, await self.store.head(session_id))
+                if replica.optimizer is None:
+                    raise Conflict("the session has no parameters yet", step=0)
+                opt = replica.optimizer
+                saved = (opt.plateau, opt.lr, opt.mu)
+                _invalid_on_error(opt.report, value)
+                entry = {"step": opt.step, "value": value, "lr": opt.lr, "mu": opt.mu, "time": time.time(), **named}
+                opt.plateau, opt.lr, opt.mu = saved
+                try:
+                    await self.store.append(
+                        session_id, replica.seq, journal.encode_metric(opt.step, value), json.dumps(entry)
+                    )
+                except Conflict:
+                    continue
+                replica.apply_event(journal.Event(journal.METRIC, opt.step, value=value))
+                return entry
+            raise Conflict("the session is too busy to take a metric now; retry", step=replica.step)
+
+    async def metrics(self, session_id: str, last: int | None) -> list[dict]:
+        return [json.loads(m) for m in await self.store.metrics(session_id, last)]
+
+    # --- cache -----------------------------------------------------------------------------
+    async def _replica(self, session_id: str) -> Replica:
+        replica = self._cache.get(session_id)
+        if replica is None:
+            meta = await self.store.meta(session_id)
+            replica = Replica(meta, SessionConfig.from_dict(meta.config))
+            self._cache[session_id] = replica
+            self._evict()
+        self._cache.move_to_end(session_id)
+        return replica
+
+    def _evict(self) -> None:
+        total = sum(r.nbytes for r in self._cache.values())
+        for session_id in list(self._cache):
+            if total <= self.settings.cache_bytes or len(self._cache) <= 1:
+                break
+            replica = self._cache[session_id]
+            if replica.lock.locked() or replica.deferred is not None:
+                continue
+            total -= replica.nbytes
+            del self._cache[session_id]
+
+    def _save_checkpoint(self, replica: Replica) -> None:
+        blob = journal.encode_checkpoint(replica.optimizer, replica.seq)  # a snapshot: bytes copies
+        task = asyncio.ensure_future(self.store.save_checkpoint(replica.meta.id, replica.seq, blob))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _view(self, replica: Replica) -> dict:
+        view = _summary(replica.meta)
+        opt = replica.optimizer
+        view.update(
+            step=replica.step, has_parameters=opt is not None,
+            lr=opt.lr if opt else replica.config.lr, mu=opt.mu if opt else replica.config.mu,
+            recent_metrics=await self.metrics(replica.meta.id, self.settings.recent_metrics),
+        )
+        return view
+
+
+def _summary(meta: SessionMeta) -> dict:
+    return {"id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config}
+
+
+def _config(config: dict) -> SessionConfig:
+    try:
+        return SessionConfig.from_dict(config)
+    except (InvalidArgument, TypeError) as exc:
+        raise Invalid(str(exc)) from None
+
+
+def _start(config: SessionConfig, x0: np.ndarray) -> Optimizer:
+    return _invalid_on_error(Optimizer.start, config, _vector("x", x0, config.dim))
+
+
+def _vector(name: str, values: np.ndarray, dim: int) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float32).reshape(-1)
+    if values.size != dim:
+        raise Invalid(f"{name} has {values.size} values; the session has dim {dim}")
+    if not np.all(np.isfinite(values)):
+        raise Invalid(f"{name} contains NaN, infinite or float32-overflowing values")
+    return values
+
+
+def _zo_arrays(values: ZOValues, config: SessionConfig):
+    q = config.directions
+    n = q if values.indices is None else len(values.indices)
+    if values.indices is not None:
+        if n == 0 or len(set(values.indices)) != n or not all(0 <= i < q for i in values.indices):
+            raise Invalid(f"indices must be distinct directions in [0, {q})")
+    f_plus = np.asarray(values.f_plus, dtype=np.float64).reshape(-1)
+    if f_plus.size != n:
+        raise Invalid(f"f_plus has {f_plus.size} values; expected {n}")
+    f_x = np.broadcast_to(np.asarray(values.f_x, dtype=np.float64), (n,)).copy() if values.f_x is not None else None
+    central = config.difference == "central"
+    if values.f_minus is None and central:
+        raise Invalid("this session uses central differences: f_minus is required")
+    if values.f_minus is not None and not central:
+        raise Invalid("f_minus is only used by sessions with difference='central'")
+    if f_x is None:
+        if not central:
+            raise Invalid("f_x is required for forward differences")
+        f_x = np.zeros(n)
+    f_minus = None if values.f_minus is None else np.asarray(values.f_minus, dtype=np.float64).reshape(-1)
+    if f_minus is not None and f_minus.size != n:
+        raise Invalid(f"f_minus has {f_minus.size} values; expected {n}")
+    for name, arr in (("f_x", f_x), ("f_plus", f_plus), ("f_minus", f_minus)):
+        if arr is not None and not np.all(np.isfinite(arr)):
+            raise Invalid(f"{name} contains NaN or infinite values")
+    return f_x, f_plus, f_minus
+
+
+def _require_method(replica: Replica, method: str) -> None:
+    if replica.config.method != method:
+        kind = "function values (f_x, f_plus)" if method == "zo-adamm" else "a gradient"
+        raise Invalid(f"only {method!r} sessions take {kind}; this session's method is {replica.config.method!r}")
+
+
+def _invalid_on_error(fn, *args):
+    try:
+        return fn(*args)
+    except InvalidArgument as exc:
+        raise Invalid(str(exc)) from None

@@ -1,0 +1,24 @@
+"""All service settings, read from the environment (prefix ``ZOADAMM_``; ``REDIS_URL`` as is)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ZOADAMM_", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "ZOADAMM_REDIS_URL"),
+        description="Redis to keep sessions in; unset means the in-process store (one process only).",
+    )
+    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger requests get 413.")
+    checkpoint_every: int = Field(
+        1000, ge=1, description="Steps between full checkpoints; journal records cover the rest."
+    )
+    cache_bytes: int = Field(
+        2 * 1024**3, ge=0, description="Memory for cached session states in one replica."
+    )
+    recent_metrics: int = Field(20, ge=0, description="Metrics shown by GET /v1/sessions/{id}.")

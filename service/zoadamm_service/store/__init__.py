@@ -1,0 +1,20 @@
+"""Session storage behind one small interface (``base.Store``): Redis, or in-process."""
+
+from __future__ import annotations
+
+from ..settings import Settings
+from .base import JournalRead, SessionMeta, Store
+
+
+def open_store(settings: Settings) -> Store:
+    """Redis when ``REDIS_URL`` is set, otherwise the embedded in-process store."""
+    if settings.redis_url:
+        from .redis import RedisStore
+
+        return RedisStore.from_url(settings.redis_url)
+    from .memory import MemoryStore
+
+    return MemoryStore()
+
+
+__all__ = ["JournalRead", "SessionMeta", "Store", "open_store"]

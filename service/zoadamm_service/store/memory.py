@@ -1,0 +1,109 @@
+"""The embedded store: plain dicts in this process, for one machine and one process.
+
+Every method runs without awaiting in between, so on the event loop each one is atomic.
+Nothing survives the process: use Redis for anything that must outlive it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import Conflict, NotFound
+from .base import JournalRead, SessionMeta, Store
+
+
+@dataclass
+class _Session:
+    meta: SessionMeta
+    checkpoint: bytes | None
+    ckpt_seq: int = 0
+    events: list[bytes] = field(default_factory=list)  # events ckpt_seq .. head-1
+    metrics: list[str] = field(default_factory=list)
+    partials: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def head(self) -> int:
+        return self.ckpt_seq + len(self.events)
+
+
+class MemoryStore(Store):
+    def __init__(self) -> None:
+        self._sessions: dict[str, _Session] = {}
+
+    def _get(self, session_id: str) -> _Session:
+        try:
+            return self._sessions[session_id]
+        except KeyError:
+            raise NotFound(f"no session {session_id!r}") from None
+
+    async def ping(self) -> None:
+        return None
+
+    async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
+        if meta.id in self._sessions:
+            raise Conflict(f"session {meta.id!r} already exists")
+        self._sessions[meta.id] = _Session(meta, checkpoint)
+
+    async def meta(self, session_id: str) -> SessionMeta:
+        return self._get(session_id).meta
+
+    async def list(self, offset: int, limit: int) -> tuple[list[SessionMeta], int]:
+        ordered = sorted((s.meta for s in self._sessions.values()), key=lambda m: (m.created, m.id))
+        return ordered[offset : offset + limit], len(ordered)
+
+    async def delete(self, session_id: str) -> None:
+        self._get(session_id)
+        del self._sessions[session_id]
+
+    async def head(self, session_id: str) -> int:
+        return self._get(session_id).head
+
+    async def start(self, session_id: str, checkpoint: bytes) -> None:
+        session = self._get(session_id)
+        if session.head:
+            raise Conflict("parameters can only be set before the first step", head=session.head)
+        session.checkpoint = checkpoint
+
+    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None) -> int:
+        session = self._get(session_id)
+        if session.head != seq or session.checkpoint is None:
+            raise Conflict("the session moved on", head=session.head)
+        session.events.append(event)
+        session.partials.clear()
+        if metric is not None:
+            session.metrics.append(metric)
+        return session.head
+
+    async def read(self, session_id: str, since: int | None) -> JournalRead:
+        session = self._get(session_id)
+        if session.checkpoint is None:
+            raise Conflict("the session has no parameters yet", head=0)
+        if since is None or since < session.ckpt_seq or since > session.head:
+            return JournalRead(session.head, session.ckpt_seq, session.checkpoint, list(session.events))
+        return JournalRead(session.head, since, None, session.events[since - session.ckpt_seq :])
+
+    async def event(self, session_id: str, seq: int) -> bytes | None:
+        session = self._get(session_id)
+        index = seq - session.ckpt_seq
+        return session.events[index] if 0 <= index < len(session.events) else None
+
+    async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
+        session = self._sessions.get(session_id)
+        if session is None or not session.ckpt_seq < seq <= session.head:
+            return
+        del session.events[: seq - session.ckpt_seq]
+        session.ckpt_seq, session.checkpoint = seq, checkpoint
+
+    async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
+        session = self._get(session_id)
+        session.partials.update({f"{step}:{i}": v for i, v in parts.items()})
+        return _parts_of(step, session.partials)
+
+    async def metrics(self, session_id: str, last: int | None) -> list[str]:
+        reports = self._get(session_id).metrics
+        return list(reports[-last:] if last else reports) if last != 0 else []
+
+
+def _parts_of(step: int, fields: dict[str, str]) -> dict[int, str]:
+    prefix = f"{step}:"
+    return {int(k[len(prefix):]): v for k, v in fields.items() if k.startswith(prefix)}

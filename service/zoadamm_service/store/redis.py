@@ -1,0 +1,233 @@
+"""The Redis store.  Each read-modify-write is one short Lua script: Redis runs a script
+atomically, so a conditional append needs no WATCH retries under contention, and a re-sent
+script after a lost reply fails its condition instead of writing twice."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .. import keys
+from ..errors import Conflict, NotFound, StoreUnavailable
+from .base import JournalRead, SessionMeta, Store
+from .memory import _parts_of
+
+_NOT_FOUND, _NO_STATE, _MOVED = -1, -2, -3
+
+# KEYS: meta, checkpoint, sessions; ARGV: id, created, config, name, checkpoint-or-empty
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'config', ARGV[3], 'name', ARGV[4], 'created', ARGV[2],
+           'head', 0, 'ckpt_seq', 0, 'has_state', ARGV[5] == '' and '0' or '1')
+if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5]) end
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return 1
+"""
+# KEYS: meta, checkpoint; ARGV: checkpoint
+_START = """
+local head = redis.call('HGET', KEYS[1], 'head')
+if not head then return -1 end
+if tonumber(head) ~= 0 then return tonumber(head) end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'has_state', '1')
+return 0
+"""
+# KEYS: meta, events, partials, metrics; ARGV: seq, event, metric-or-empty
+# Conditional append: two replicas can never both write event seq.
+_APPEND = """
+local m = redis.call('HMGET', KEYS[1], 'head', 'has_state')
+if not m[1] then return {-1, 0} end
+local head = tonumber(m[1])
+if m[2] ~= '1' then return {-2, head} end
+if head ~= tonumber(ARGV[1]) then return {-3, head} end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3])
+if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[4], ARGV[3]) end
+redis.call('HSET', KEYS[1], 'head', head + 1)
+return {0, head + 1}
+"""
+# KEYS: meta, events, checkpoint; ARGV: since (-1 for "from the checkpoint")
+_READ = """
+local m = redis.call('HMGET', KEYS[1], 'head', 'ckpt_seq', 'has_state')
+if not m[1] then return {-1} end
+if m[3] ~= '1' then return {-2} end
+local head, base, since = tonumber(m[1]), tonumber(m[2]), tonumber(ARGV[1])
+if since < base or since > head then
+  return {0, head, base, redis.call('GET', KEYS[3]), redis.call('LRANGE', KEYS[2], 0, -1)}
+end
+return {0, head, since, false, redis.call('LRANGE', KEYS[2], since - base, -1)}
+"""
+# KEYS: meta, events, checkpoint; ARGV: seq, checkpoint
+_SAVE_CHECKPOINT = """
+local m = redis.call('HMGET', KEYS[1], 'head', 'ckpt_seq')
+if not m[1] then return 0 end
+local head, base, seq = tonumber(m[1]), tonumber(m[2]), tonumber(ARGV[1])
+if seq <= base or seq > head then return 0 end
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('LTRIM', KEYS[2], seq - base, -1)
+redis.call('HSET', KEYS[1], 'ckpt_seq', seq)
+return 1
+"""
+# KEYS: meta, partials; ARGV: field, value, field, value, ...
+_ADD_PARTIALS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[2], unpack(ARGV))
+return redis.call('HGETALL', KEYS[2])
+"""
+
+
+def _translate_errors(method):
+    """A store that does not answer is a 503, never a 500."""
+
+    @functools.wraps(method)
+    async def wrapper(*args, **kwargs):
+        try:
+            return await method(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+
+    return wrapper
+
+
+class RedisStore(Store):
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._redis = client
+        self._create = client.register_script(_CREATE)
+        self._start = client.register_script(_START)
+        self._append = client.register_script(_APPEND)
+        self._read = client.register_script(_READ)
+        self._save_checkpoint = client.register_script(_SAVE_CHECKPOINT)
+        self._add_partials = client.register_script(_ADD_PARTIALS)
+
+    @classmethod
+    def from_url(cls, url: str) -> "RedisStore":
+        return cls(aioredis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    @_translate_errors
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    @_translate_errors
+    async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
+        created = await self._create(
+            keys=[keys.meta(meta.id), keys.checkpoint(meta.id), keys.SESSIONS],
+            args=[meta.id, repr(meta.created), json.dumps(meta.config), meta.name or "", checkpoint or b""],
+        )
+        if not created:
+            raise Conflict(f"session {meta.id!r} already exists")
+
+    @_translate_errors
+    async def meta(self, session_id: str) -> SessionMeta:
+        fields = await self._redis.hmget(keys.meta(session_id), "config", "name", "created")
+        if fields[0] is None:
+            raise NotFound(f"no session {session_id!r}")
+        return _meta(session_id, fields)
+
+    @_translate_errors
+    async def list(self, offset: int, limit: int) -> tuple[list[SessionMeta], int]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(keys.SESSIONS, offset, offset + limit - 1)
+            pipe.zcard(keys.SESSIONS)
+            ids, total = await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for raw in ids:
+                pipe.hmget(keys.meta(raw.decode()), "config", "name", "created")
+            rows = await pipe.execute()
+        metas = [_meta(raw.decode(), f) for raw, f in zip(ids, rows) if f[0] is not None]
+        return metas, total
+
+    @_translate_errors
+    async def delete(self, session_id: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*keys.all_for(session_id))
+            pipe.zrem(keys.SESSIONS, session_id)
+            deleted, _ = await pipe.execute()
+        if not deleted:
+            raise NotFound(f"no session {session_id!r}")
+
+    @_translate_errors
+    async def head(self, session_id: str) -> int:
+        head = await self._redis.hget(keys.meta(session_id), "head")
+        if head is None:
+            raise NotFound(f"no session {session_id!r}")
+        return int(head)
+
+    @_translate_errors
+    async def start(self, session_id: str, checkpoint: bytes) -> None:
+        result = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id)], args=[checkpoint])
+        if result == _NOT_FOUND:
+            raise NotFound(f"no session {session_id!r}")
+        if result:
+            raise Conflict("parameters can only be set before the first step", head=result)
+
+    @_translate_errors
+    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None) -> int:
+        code, head = await self._append(
+            keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id), keys.metrics(session_id)],
+            args=[seq, event, metric or ""],
+        )
+        if code == _NOT_FOUND:
+            raise NotFound(f"no session {session_id!r}")
+        if code != 0:
+            raise Conflict("the session moved on" if code == _MOVED else "the session has no parameters yet", head=head)
+        return head
+
+    @_translate_errors
+    async def read(self, session_id: str, since: int | None) -> JournalRead:
+        reply = await self._read(
+            keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
+            args=[-1 if since is None else since],
+        )
+        if reply[0] == _NOT_FOUND:
+            raise NotFound(f"no session {session_id!r}")
+        if reply[0] == _NO_STATE:
+            raise Conflict("the session has no parameters yet", head=0)
+        _, head, start, checkpoint, events = reply
+        return JournalRead(int(head), int(start), checkpoint, list(events))
+
+    @_translate_errors
+    async def event(self, session_id: str, seq: int) -> bytes | None:
+        base = await self._redis.hget(keys.meta(session_id), "ckpt_seq")
+        if base is None or seq < int(base):
+            return None
+        return await self._redis.lindex(keys.events(session_id), seq - int(base))
+
+    @_translate_errors
+    async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
+        await self._save_checkpoint(
+            keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
+            args=[seq, checkpoint],
+        )
+
+    @_translate_errors
+    async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
+        flat = [item for i, v in parts.items() for item in (f"{step}:{i}", v)]
+        reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)], args=flat)
+        if reply is None:
+            raise NotFound(f"no session {session_id!r}")
+        fields = {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
+        return _parts_of(step, fields)
+
+    @_translate_errors
+    async def metrics(self, session_id: str, last: int | None) -> list[str]:
+        if last == 0:
+            return []
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys.meta(session_id))
+            pipe.lrange(keys.metrics(session_id), -last if last else 0, -1)
+            exists, rows = await pipe.execute()
+        if not exists:
+            raise NotFound(f"no session {session_id!r}")
+        return [row.decode() for row in rows]
+
+
+def _meta(session_id: str, fields: list) -> SessionMeta:
+    config, name, created = fields
+    return SessionMeta(session_id, name.decode() or None, json.loads(config), float(created))
