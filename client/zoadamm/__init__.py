@@ -11,9 +11,10 @@ from .directions import direction, directions
 from .estimators import assemble_gradient, dimension_factor, zo_coefficients, zo_gradient
 from .optimizer import Optimizer, SessionConfig, StepRecord
 from .schedule import PlateauConfig, PlateauState, plateau_step
+from .sdk import AsyncClient, Client, RemoteOptimizer, minimize
 
 __all__ = [
-    "AdaMMConfig", "AdaMMState", "InvalidArgument", "Optimizer", "PlateauConfig", "PlateauState",
+    "AdaMMConfig", "AdaMMState", "AsyncClient", "Client", "RemoteOptimizer", "minimize", "InvalidArgument", "Optimizer", "PlateauConfig", "PlateauState",
     "SessionConfig", "StepRecord", "adamm_update", "assemble_gradient", "dimension_factor",
     "direction", "directions", "plateau_step", "zo_coefficients", "zo_gradient",
 ]

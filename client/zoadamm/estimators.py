@@ -76,16 +76,24 @@ def assemble_gradient(
     dim: int,
     distribution: str,
     out: np.ndarray | None = None,
+    directions: np.ndarray | None = None,
 ) -> np.ndarray:
     """``g = sum_i float32(c_i) * u_i`` in float32, accumulated in index order (a fixed order, so
-    every process that replays a step gets the same bits)."""
+    every process that replays a step gets the same bits).
+
+    ``directions`` may pass the step's (q, d) directions when the caller already made them;
+    the result is the same bits as regenerating them.
+    """
     coefficients = np.asarray(coefficients, dtype=np.float32)
     g = np.zeros(dim, dtype=np.float32) if out is None else out
     g.fill(0.0)
     u = np.empty(dim, dtype=np.float32)
     for index, c in enumerate(coefficients):
-        direction(seed, step, index, dim, distribution, out=u)
-        u *= c
+        if directions is None:
+            direction(seed, step, index, dim, distribution, out=u)
+            u *= c
+        else:
+            np.multiply(directions[index], c, out=u)
         g += u
     return g
 

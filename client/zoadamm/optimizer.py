@@ -131,8 +131,11 @@ class Optimizer:
             raise InvalidArgument(f"gradient has {g.size} values, the session has dim {self.config.dim}")
         return StepRecord(self.step, self.lr, gradient=finite_values("gradient", g))
 
-    def apply(self, record: StepRecord, work: np.ndarray | None = None) -> None:
-        """Advance one step.  ``work`` is an optional float32 d-vector reused across steps."""
+    def apply(
+        self, record: StepRecord, work: np.ndarray | None = None, directions: np.ndarray | None = None
+    ) -> None:
+        """Advance one step.  ``work`` is an optional float32 d-vector reused across steps;
+        ``directions`` the step's (q, d) directions, if the caller has them already."""
         if record.step != self.step:
             raise InvalidArgument(f"record for step {record.step} applied at step {self.step}")
         if work is None:
@@ -141,6 +144,7 @@ class Optimizer:
             assemble_gradient(
                 record.coefficients, seed=self.config.seed, step=record.step,
                 dim=self.config.dim, distribution=self.config.distribution, out=work,
+                directions=directions,
             )
         else:
             np.copyto(work, record.gradient)

@@ -1,0 +1,20 @@
+"""The HTTP client SDK: ``Client``/``AsyncClient`` mirror the API; ``RemoteOptimizer`` and
+``minimize`` drive whole runs."""
+
+from .client import AsyncClient, Client
+from .errors import (
+    APIConnectionError, APIError, APIStatusError, APITimeoutError, BadRequestError, ConflictError,
+    InternalServerError, NotFoundError, PayloadTooLargeError, RateLimitError, ServiceUnavailableError,
+    UnprocessableEntityError, UnsupportedMediaTypeError,
+)
+from .minimize import MinimizeResult, minimize
+from .models import Parameters, Session, StepInfo, TellResult
+from .remote import RemoteOptimizer
+
+__all__ = [
+    "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient",
+    "BadRequestError", "Client", "ConflictError", "InternalServerError", "MinimizeResult",
+    "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer",
+    "ServiceUnavailableError", "Session", "StepInfo", "TellResult", "UnprocessableEntityError",
+    "UnsupportedMediaTypeError", "minimize",
+]

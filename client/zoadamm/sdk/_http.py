@@ -1,0 +1,92 @@
+"""What the sync and async clients share: building requests, the retry policy, and decoding
+answers.  Only the sending differs between the two."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+
+import httpx
+import numpy as np
+
+from .. import wire
+from .errors import APIConnectionError, APITimeoutError, error_for
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    fields: dict | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    params: dict | None = None
+    # Safe to send twice: every call but session creation (a lost reply would make two).
+    idempotent: bool = True
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int, response: httpx.Response | None) -> float:
+        """Capped exponential backoff with full jitter; a Retry-After header wins when given."""
+        if response is not None:
+            after = response.headers.get("retry-after", "")
+            if after.replace(".", "", 1).isdigit():
+                return min(float(after), self.max_delay)
+        return random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2**attempt)
+
+
+def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool) -> httpx.Request:
+    headers = {"accept": f"{wire.MEDIA_TYPE}, application/json" if binary else "application/json"}
+    content = None
+    if call.fields is not None:
+        if binary:
+            content = wire.encode(call.fields, call.vectors)
+            headers["content-type"] = wire.MEDIA_TYPE
+        else:
+            body = dict(call.fields)
+            body.update({k: np.asarray(v, dtype=np.float32).tolist() for k, v in call.vectors.items()})
+            content = json.dumps(body, allow_nan=False).encode()
+            headers["content-type"] = "application/json"
+    return client.build_request(call.method, call.path, content=content, headers=headers, params=call.params)
+
+
+def should_retry(call: Call, attempt: int, policy: RetryPolicy, response=None, error=None) -> bool:
+    if attempt >= policy.max_retries:
+        return False
+    if error is not None:
+        # A request that never left cannot have been applied; others only when idempotent.
+        return call.idempotent or isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+    return response.status_code in RETRY_STATUSES and (call.idempotent or response.status_code in (429, 503))
+
+
+def connection_error(error: httpx.TransportError) -> APIConnectionError:
+    if isinstance(error, httpx.TimeoutException):
+        return APITimeoutError(f"request timed out: {error}")
+    return APIConnectionError(f"could not talk to the service: {error}")
+
+
+def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
+    """(fields, vectors) of a successful answer; raises the APIStatusError subclass otherwise."""
+    media = response.headers.get("content-type", "").split(";")[0].strip()
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        raise error_for(response, body if isinstance(body, dict) else None)
+    if response.status_code == 204 or not response.content:
+        return {}, {}
+    if media == wire.MEDIA_TYPE:
+        return wire.decode(response.content)
+    body = response.json()
+    if not isinstance(body, dict):
+        return {"items": body}, {}
+    vectors = {k: np.asarray(body.pop(k), dtype=np.float32) for k in ("x", "u") if body.get(k) is not None}
+    return body, vectors

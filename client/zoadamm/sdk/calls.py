@@ -1,0 +1,97 @@
+"""Each API call as (request description, answer parser): the one definition that the sync and
+the async client both send."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .._validate import InvalidArgument
+from ._http import Call
+from .models import Parameters, Session, StepInfo, TellResult
+
+Parsed = tuple[Call, Callable[[dict, dict], object]]
+_SESSION_FIELDS = set(Session.__dataclass_fields__)
+
+
+def _session(fields: dict, _vectors: dict) -> Session:
+    return Session(**{k: v for k, v in fields.items() if k in _SESSION_FIELDS})
+
+
+def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
+    fields = {"dim": dim, "name": name, **{k: v for k, v in config.items() if v is not None}}
+    if "schedule" in config:  # None is meaningful here: it disables the schedule
+        fields["schedule"] = config["schedule"]
+    vectors = {} if x0 is None else {"x0": np.asarray(x0, dtype=np.float32).reshape(-1)}
+    return Call("POST", "/v1/sessions", fields, vectors, idempotent=False), _session
+
+
+def get(session_id: str) -> Parsed:
+    return Call("GET", f"/v1/sessions/{session_id}"), _session
+
+
+def list_sessions(offset: int = 0, limit: int = 100) -> Parsed:
+    def parse(fields, _):
+        return [_session(s, {}) for s in fields["sessions"]]
+
+    return Call("GET", "/v1/sessions", params={"offset": offset, "limit": limit}), parse
+
+
+def delete(session_id: str) -> Parsed:
+    return Call("DELETE", f"/v1/sessions/{session_id}"), lambda f, v: None
+
+
+def ask(session_id: str, x=None, vectors: bool = False) -> Parsed:
+    def parse(fields, vecs):
+        u = vecs.get("u")
+        if u is not None:
+            u = u.reshape(fields["directions"], -1)
+        return StepInfo(**{k: fields[k] for k in StepInfo.__dataclass_fields__ if k != "u"}, u=u)
+
+    vecs = {} if x is None else {"x": np.asarray(x, dtype=np.float32).reshape(-1)}
+    params = {"vectors": "true"} if vectors else None
+    return Call("POST", f"/v1/sessions/{session_id}/ask", {}, vecs, params), parse
+
+
+def tell(
+    session_id: str, step: int, *, f_x=None, f_plus=None, f_minus=None, indices=None,
+    gradient=None, answer: str = "x",
+) -> Parsed:
+    if (gradient is None) == (f_plus is None):
+        raise InvalidArgument("tell takes either f_plus (zo-adamm) or gradient (adamm)")
+    fields: dict = {"step": int(step)}
+    vecs = {}
+    if gradient is not None:
+        vecs["gradient"] = np.asarray(gradient, dtype=np.float32).reshape(-1)
+    else:
+        fields["f_x"] = None if f_x is None else np.asarray(f_x, dtype=np.float64).tolist()
+        fields["f_plus"] = np.asarray(f_plus, dtype=np.float64).reshape(-1).tolist()
+        if f_minus is not None:
+            fields["f_minus"] = np.asarray(f_minus, dtype=np.float64).reshape(-1).tolist()
+        if indices is not None:
+            fields["indices"] = [int(i) for i in indices]
+
+    def parse(fields, vecs):
+        c = fields.get("coefficients")
+        return TellResult(
+            fields["step"], fields["lr"], fields["mu"], x=vecs.get("x"), checksum=fields.get("checksum"),
+            step_lr=fields.get("step_lr"), coefficients=None if c is None else np.asarray(c, np.float32),
+            pending=fields.get("pending"),
+        )
+
+    return Call("POST", f"/v1/sessions/{session_id}/tell", fields, vecs, {"answer": answer}), parse
+
+
+def report(session_id: str, value: float, **metrics: float) -> Parsed:
+    fields = {"value": float(value), "metrics": {k: float(v) for k, v in metrics.items()}}
+    return Call("POST", f"/v1/sessions/{session_id}/metrics", fields), lambda f, v: f
+
+
+def history(session_id: str, last: int | None = None) -> Parsed:
+    params = None if last is None else {"last": last}
+    return Call("GET", f"/v1/sessions/{session_id}/metrics", params=params), lambda f, v: f["items"]
+
+
+def parameters(session_id: str) -> Parsed:
+    return Call("GET", f"/v1/sessions/{session_id}/x"), lambda f, v: Parameters(f["step"], v["x"])

@@ -1,0 +1,178 @@
+"""Sync and async HTTP clients: ``Client(...).sessions.create(dim=...)`` and friends.
+
+Both send binary frames by default (vectors as raw float32), retry connection errors, 429 and
+5xx with capped jittered backoff (tells are idempotent, so a retried tell is applied once), and
+accept an injected ``httpx.Client`` / ``httpx.AsyncClient`` (Starlette's TestClient is one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from . import calls
+from ._http import Call, RetryPolicy, build, connection_error, decode, should_retry
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+
+
+class _Base:
+    def __init__(self, binary: bool, max_retries: int) -> None:
+        self.binary = binary
+        self.retry = RetryPolicy(max_retries=max_retries)
+
+
+class Client(_Base):
+    def __init__(
+        self, base_url: str = DEFAULT_URL, *, http_client: httpx.Client | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = 5, binary: bool = True,
+    ) -> None:
+        super().__init__(binary, max_retries)
+        self._owned = http_client is None
+        self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout)
+        self.sessions = Sessions(self)
+
+    def send(self, call: Call):
+        attempt = 0
+        while True:
+            try:
+                response = self.http.send(build(self.http, call, self.binary))
+            except httpx.TransportError as error:
+                if not should_retry(call, attempt, self.retry, error=error):
+                    raise connection_error(error) from error
+                response = None
+            else:
+                if not should_retry(call, attempt, self.retry, response=response):
+                    return decode(response)
+            time.sleep(self.retry.delay(attempt, response))
+            attempt += 1
+
+    def run(self, parsed: calls.Parsed):
+        call, parse = parsed
+        return parse(*self.send(call))
+
+    def health(self) -> dict:
+        return self.http.get("/healthz").json()
+
+    def close(self) -> None:
+        if self._owned:
+            self.http.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class AsyncClient(_Base):
+    def __init__(
+        self, base_url: str = DEFAULT_URL, *, http_client: httpx.AsyncClient | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = 5, binary: bool = True,
+    ) -> None:
+        super().__init__(binary, max_retries)
+        self._owned = http_client is None
+        self.http = http_client or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self.sessions = AsyncSessions(self)
+
+    async def send(self, call: Call):
+        attempt = 0
+        while True:
+            try:
+                response = await self.http.send(build(self.http, call, self.binary))
+            except httpx.TransportError as error:
+                if not should_retry(call, attempt, self.retry, error=error):
+                    raise connection_error(error) from error
+                response = None
+            else:
+                if not should_retry(call, attempt, self.retry, response=response):
+                    return decode(response)
+            await asyncio.sleep(self.retry.delay(attempt, response))
+            attempt += 1
+
+    async def run(self, parsed: calls.Parsed):
+        call, parse = parsed
+        return parse(*await self.send(call))
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self.http.aclose()
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+
+class Sessions:
+    """``client.sessions``: one method per API call (see ``calls`` for the arguments)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(self, dim: int, **kwargs):
+        """Create a session; keyword arguments are the session config (lr, mu, directions, ...)."""
+        return self._client.run(calls.create(dim, **kwargs))
+
+    def get(self, session_id: str):
+        return self._client.run(calls.get(session_id))
+
+    def list(self, offset: int = 0, limit: int = 100):
+        return self._client.run(calls.list_sessions(offset, limit))
+
+    def delete(self, session_id: str) -> None:
+        self._client.run(calls.delete(session_id))
+
+    def ask(self, session_id: str, x=None, vectors: bool = False):
+        return self._client.run(calls.ask(session_id, x, vectors))
+
+    def tell(self, session_id: str, step: int, **values):
+        """ZO: f_x, f_plus[, f_minus][, indices]; FO: gradient.  answer="x" or "checksum"."""
+        return self._client.run(calls.tell(session_id, step, **values))
+
+    def report(self, session_id: str, value: float, **metrics: float) -> dict:
+        return self._client.run(calls.report(session_id, value, **metrics))
+
+    def history(self, session_id: str, last: int | None = None) -> list[dict]:
+        return self._client.run(calls.history(session_id, last))
+
+    def parameters(self, session_id: str):
+        return self._client.run(calls.parameters(session_id))
+
+
+class AsyncSessions:
+    """``async_client.sessions``: the same methods as ``Sessions``, awaitable."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def create(self, dim: int, **kwargs):
+        return await self._client.run(calls.create(dim, **kwargs))
+
+    async def get(self, session_id: str):
+        return await self._client.run(calls.get(session_id))
+
+    async def list(self, offset: int = 0, limit: int = 100):
+        return await self._client.run(calls.list_sessions(offset, limit))
+
+    async def delete(self, session_id: str) -> None:
+        await self._client.run(calls.delete(session_id))
+
+    async def ask(self, session_id: str, x=None, vectors: bool = False):
+        return await self._client.run(calls.ask(session_id, x, vectors))
+
+    async def tell(self, session_id: str, step: int, **values):
+        return await self._client.run(calls.tell(session_id, step, **values))
+
+    async def report(self, session_id: str, value: float, **metrics: float) -> dict:
+        return await self._client.run(calls.report(session_id, value, **metrics))
+
+    async def history(self, session_id: str, last: int | None = None) -> list[dict]:
+        return await self._client.run(calls.history(session_id, last))
+
+    async def parameters(self, session_id: str):
+        return await self._client.run(calls.parameters(session_id))

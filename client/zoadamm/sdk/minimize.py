@@ -1,0 +1,83 @@
+"""``minimize(f, x0)``: a whole ZO-AdaMM run of a Python callable through the service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .client import Client
+from .progress import Progress
+from .remote import RemoteOptimizer
+
+
+@dataclass(frozen=True)
+class MinimizeResult:
+    x: np.ndarray
+    fun: float  # f at x, evaluated at the end
+    steps: int
+    evaluations: int
+    session_id: str
+    history: list[float]  # f(x) at each step
+
+
+def minimize(
+    f: Callable[[np.ndarray], float],
+    x0,
+    *,
+    steps: int = 1000,
+    client: Client | None = None,
+    base_url: str | None = None,
+    progress: bool = True,
+    mirror: bool = False,
+    report_every: int | None = None,
+    callback: Callable[[int, np.ndarray, float], None] | None = None,
+    **config,
+) -> MinimizeResult:
+    """Minimise ``f`` from ``x0`` with ZO-AdaMM run by the service; only f values are sent.
+
+    ``config`` holds the session settings (lr, mu, directions, distribution, difference, seed,
+    schedule, ...).  With ``report_every=N``, f(x) is reported as the metric every N steps so the
+    plateau schedule acts.  ``f`` must return a finite float.
+
+    Raises:
+        zoadamm.sdk.errors.APIError: the service failed or refused (see its subclasses).
+        ValueError: ``f`` returned a non-finite value.
+    """
+    own_client = client is None
+    client = client or Client(base_url or "http://127.0.0.1:8000")
+    try:
+        run = RemoteOptimizer.create(client, x0, mirror=mirror, **config)
+        central = run.config.difference == "central"
+        bar = Progress(steps, "zo-adamm", enabled=progress)
+        history, evaluations = [], 0
+        for _ in range(steps):
+            x = run.x
+            f_x = _value(f, x)
+            plus, minus = [], []
+            for u in run.directions():
+                plus.append(_value(f, x + np.float32(run.mu) * u))
+                if central:
+                    minus.append(_value(f, x - np.float32(run.mu) * u))
+            evaluations += 1 + len(plus) + len(minus)
+            history.append(f_x)
+            run.tell(f_x=f_x, f_plus=plus, f_minus=minus if central else None)
+            if report_every and run.step % report_every == 0:
+                run.report(f_x)
+            if callback is not None:
+                callback(run.step, run.x, f_x)
+            bar.update(1, f=f_x, lr=run.lr)
+        bar.close()
+        x = np.array(run.x)
+        return MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)
+    finally:
+        if own_client:
+            client.close()
+
+
+def _value(f, x) -> float:
+    value = float(f(x))
+    if not np.isfinite(value):
+        raise ValueError(f"the objective returned {value}; ZO-AdaMM needs finite values")
+    return value

@@ -1,0 +1,57 @@
+"""Typed answers of the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    name: str | None
+    created: float
+    config: dict
+    step: int = 0
+    has_parameters: bool = False
+    lr: float | None = None
+    mu: float | None = None
+    recent_metrics: list[dict] = field(default_factory=list)
+
+    @property
+    def dim(self) -> int:
+        return self.config["dim"]
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """The open step of a session (answer to ask)."""
+
+    step: int
+    seed: int
+    mu: float
+    lr: float
+    directions: int
+    distribution: str
+    difference: str
+    method: str
+    u: np.ndarray | None = None  # (q, d), with vectors=True
+
+
+@dataclass(frozen=True)
+class TellResult:
+    step: int  # the next open step
+    lr: float
+    mu: float
+    x: np.ndarray | None = None
+    checksum: str | None = None
+    step_lr: float | None = None
+    coefficients: np.ndarray | None = None
+    pending: list[int] | None = None  # a split step still waiting for these directions
+
+
+@dataclass(frozen=True)
+class Parameters:
+    step: int
+    x: np.ndarray
