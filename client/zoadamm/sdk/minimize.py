@@ -31,6 +31,7 @@ def minimize(
     base_url: str | None = None,
     progress: bool = True,
     mirror: bool = False,
+    pipeline: bool = False,
     report_every: int | None = None,
     callback: Callable[[int, np.ndarray, float], None] | None = None,
     **config,
@@ -38,7 +39,7 @@ def minimize(
     """Minimise ``f`` from ``x0`` with ZO-AdaMM run by the service; only f values are sent.
 
     ``config`` holds the session settings (lr, mu, directions, distribution, difference, seed,
-    schedule, ...).  With ``report_every=N``, f(x) is reported as the metric every N steps so the
+    schedule, ...).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``, f(x) is reported as the metric every N steps so the
     plateau schedule acts.  ``f`` must return a finite float.
 
     Raises:
@@ -48,7 +49,7 @@ def minimize(
     own_client = client is None
     client = client or Client(base_url or "http://127.0.0.1:8000")
     try:
-        run = RemoteOptimizer.create(client, x0, mirror=mirror, **config)
+        run = RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, **config)
         central = run.config.difference == "central"
         bar = Progress(steps, "zo-adamm", enabled=progress)
         history, evaluations = [], 0
@@ -68,6 +69,7 @@ def minimize(
             if callback is not None:
                 callback(run.step, run.x, f_x)
             bar.update(1, f=f_x, lr=run.lr)
+        run.close()
         bar.close()
         x = np.array(run.x)
         return MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)

@@ -1,17 +1,25 @@
 """``RemoteOptimizer``: drive one session from Python, one HTTP round trip per step.
 
-Directions are regenerated here from (seed, step, index), so a step needs only the tell.  With
-``mirror=True`` the client also keeps its own AdaMM state and applies the same update the service
-journals (bit for bit: same code, element-wise IEEE operations); the service then answers with
-a checksum instead of x, and a ZO step moves O(q) bytes each way.  A checksum mismatch switches
-the client back to plain mode and fetches x.
+Directions are regenerated here from (seed, step, index), so a step needs only the tell.
+
+``mirror=True``: the client also keeps its own AdaMM state and applies the very update the
+service journals (same code; element-wise IEEE operations give the same bits).  The service then
+answers with the step's coefficients and a CRC of x instead of x, so a ZO step moves O(q) bytes
+each way.  Any disagreement (a checksum, a coefficient, an lr) drops the mirror and fetches x.
+
+``pipeline=True`` (with mirror): the tell for step t travels in a background thread while the
+caller already evaluates step t+1 at the locally updated x; its answer is checked before the
+next tell leaves.  At most one tell is ever unacknowledged, and it is retried until it is.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 
 from .. import wire
+from .._validate import InvalidArgument
 from ..directions import directions as make_directions
 from ..optimizer import Optimizer, SessionConfig, StepRecord
 from .client import Client
@@ -19,7 +27,11 @@ from .models import Session, TellResult
 
 
 class RemoteOptimizer:
-    def __init__(self, client: Client, session: Session | str, x0=None, mirror: bool = False) -> None:
+    def __init__(
+        self, client: Client, session: Session | str, x0=None, *, mirror: bool = False, pipeline: bool = False
+    ) -> None:
+        if pipeline and not mirror:
+            raise InvalidArgument("pipeline=True needs mirror=True: the next x must be known locally")
         self.client = client
         self.session = session if isinstance(session, Session) else client.sessions.get(session)
         self.config = SessionConfig.from_dict(self.session.config)
@@ -28,17 +40,20 @@ class RemoteOptimizer:
         info = client.sessions.ask(self.id, x=x0)  # sets x0 before step 0, checks it after
         self.step, self.mu, self.lr = info.step, info.mu, info.lr
         self._x = x0 if x0 is not None else client.sessions.parameters(self.id).x
-        self._mirror = None
+        self._mirror: Optimizer | None = None
         if mirror and self.step == 0:  # moments are known (zero) only at the start
             self._mirror = Optimizer.start(self.config, self._x)
+        self._pipeline = pipeline
+        self._sender = ThreadPoolExecutor(1, thread_name_prefix="zoadamm-tell") if mirror else None
+        self._in_flight: tuple[Future, str, StepRecord] | None = None
         self._directions: tuple[int, np.ndarray] | None = None
         self.mismatches = 0
 
     @classmethod
-    def create(cls, client: Client, x0, *, mirror: bool = False, **config) -> "RemoteOptimizer":
+    def create(cls, client: Client, x0, *, mirror: bool = False, pipeline: bool = False, **config) -> "RemoteOptimizer":
         x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
         session = client.sessions.create(x0.size, x0=x0, **config)
-        return cls(client, session, mirror=mirror)
+        return cls(client, session, mirror=mirror, pipeline=pipeline)
 
     @property
     def id(self) -> str:
@@ -64,34 +79,65 @@ class RemoteOptimizer:
 
     def tell(self, f_x=None, f_plus=None, f_minus=None) -> np.ndarray:
         """Report the open step's function values; returns the new parameters."""
-        return self._after(self._tell(f_x=f_x, f_plus=f_plus, f_minus=f_minus))
+        values = {"f_x": f_x, "f_plus": f_plus, "f_minus": f_minus}
+        return self._step(values, lambda m: m.zo_record(f_x, f_plus, f_minus))
 
     def tell_gradient(self, gradient) -> np.ndarray:
         """Report an exact gradient (adamm sessions); returns the new parameters."""
-        return self._after(self._tell(gradient=gradient), gradient=gradient)
+        return self._step({"gradient": gradient}, lambda m: m.fo_record(gradient))
 
     def report(self, value: float, **metrics: float) -> dict:
         """Report a validation value; lr and mu follow the session's plateau schedule."""
+        self.flush()
         entry = self.client.sessions.report(self.id, value, **metrics)
-        self.lr, self.mu = entry["lr"], entry["mu"]
+        self._set_rates(entry["lr"], entry["mu"])
         return entry
 
-    def _tell(self, **values) -> TellResult:
-        answer = "checksum" if self._mirror is not None else "x"
-        return self.client.sessions.tell(self.id, self.step, answer=answer, **values)
+    def flush(self) -> None:
+        """Wait until every tell sent so far is acknowledged (and checked)."""
+        if self._in_flight is not None:
+            future, checksum, record = self._in_flight
+            self._in_flight = None
+            self._check(future.result(), checksum, record)
 
-    def _after(self, result: TellResult, gradient=None) -> np.ndarray:
-        if self._mirror is not None:
-            if result.checksum != wire.checksum(self._mirror.state.x):
-                self.mismatches += 1
-                self._mirror = None
-                self._x = self.client.sessions.parameters(self.id).x
-            else:
-                g = None if gradient is None else np.asarray(gradient, dtype=np.float32).reshape(-1)
-                record = StepRecord(self.step, result.step_lr, coefficients=result.coefficients, gradient=g)
-                uses_directions = result.coefficients is not None and self._directions is not None
-                self._mirror.apply(record, directions=self.directions() if uses_directions else None)
-        else:
+    def close(self) -> None:
+        self.flush()
+        if self._sender is not None:
+            self._sender.shutdown()
+
+    def _step(self, values: dict, make_record) -> np.ndarray:
+        self.flush()
+        if self._mirror is None:
+            result = self.client.sessions.tell(self.id, self.step, answer="x", **values)
             self._x = result.x  # a read-only view of the answer: no copy of d floats
-        self.step, self.lr, self.mu = result.step, result.lr, result.mu
+            self.step = result.step
+            self._set_rates(result.lr, result.mu)
+            return self.x
+        record = make_record(self._mirror)
+        checksum = wire.checksum(self._mirror.state.x)
+        step = self.step
+        future = self._sender.submit(self.client.sessions.tell, self.id, step, answer="checksum", **values)
+        self._in_flight = (future, checksum, record)
+        uses_directions = record.coefficients is not None and self._directions is not None
+        self._mirror.apply(record, directions=self.directions() if uses_directions else None)
+        self.step = step + 1
+        if not self._pipeline:
+            self.flush()
         return self.x
+
+    def _check(self, result: TellResult, checksum: str, record: StepRecord) -> None:
+        agrees = (
+            result.checksum == checksum and result.step_lr == record.lr
+            and (record.coefficients is None or np.array_equal(result.coefficients, record.coefficients))
+        )
+        if not agrees:  # e.g. another writer reported a metric: trust the service from now on
+            self.mismatches += 1
+            self._mirror = None
+            fetched = self.client.sessions.parameters(self.id)
+            self._x, self.step = fetched.x, fetched.step
+        self._set_rates(result.lr, result.mu)
+
+    def _set_rates(self, lr: float, mu: float) -> None:
+        self.lr, self.mu = lr, mu
+        if self._mirror is not None:
+            self._mirror.lr, self._mirror.mu = lr, mu

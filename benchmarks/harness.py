@@ -1,0 +1,75 @@
+"""Processes the benchmarks run against: a service (the `zoadamm-service` console script) and,
+when asked, a private redis-server, both on free loopback ports and stopped on exit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(check, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def redis_server():
+    """A fresh redis-server without persistence; yields its URL."""
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="zoadamm-redis-")
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        import redis
+
+        _wait(lambda: redis.Redis(port=port).ping(), "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def service(redis_url: str | None, workers: int = 1, extra_env: dict | None = None):
+    """The service as its own process, as users run it; yields its base URL."""
+    port = free_port()
+    env = dict(os.environ, **(extra_env or {}))
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    script = Path(sys.executable).with_name("zoadamm-service")
+    proc = subprocess.Popen(
+        [str(script), "--port", str(port), "--workers", str(workers), "--log-level", "warning"], env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: httpx.get(url + "/healthz").status_code == 200, "zoadamm-service")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait()
