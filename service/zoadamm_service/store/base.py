@@ -63,14 +63,16 @@ class Store(ABC):
 
     @abstractmethod
     async def start(self, session_id: str, checkpoint: bytes) -> None:
-        """Set (or replace) the initial state; Conflict unless the head is still 0."""
+        """Set the initial state, once: Conflict(head=...) when the session already has one, so
+        two replicas racing to set x cannot both win, and no cached start can go stale."""
 
     @abstractmethod
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None) -> int:
         """Write event ``seq`` iff the head is ``seq``; returns the new head.
 
-        Also drops the open step's partial reports, and with ``metric`` (JSON) adds it to the
-        metrics history in the same atomic write.  Raises Conflict(head=...) otherwise.
+        Without ``metric`` the event closes a step and drops the partial reports; with
+        ``metric`` (JSON) it adds it to the metrics history instead, and the open step's partial
+        reports stay.  Both in the same atomic write.  Raises Conflict(head=...) otherwise.
         """
 
     @abstractmethod
@@ -89,7 +91,8 @@ class Store(ABC):
 
     @abstractmethod
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
-        """Record per-direction reports for ``step``; returns all of that step's reports so far."""
+        """Record per-direction reports for ``step``, keeping the first report of a direction;
+        returns all of that step's reports so far."""
 
     @abstractmethod
     async def metrics(self, session_id: str, last: int | None) -> list[str]:

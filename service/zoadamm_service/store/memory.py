@@ -6,7 +6,8 @@ Nothing survives the process: use Redis for anything that must outlive it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 
 from ..errors import Conflict, NotFound
 from .base import JournalRead, SessionMeta, Store
@@ -42,14 +43,14 @@ class MemoryStore(Store):
     async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
         if meta.id in self._sessions:
             raise Conflict(f"session {meta.id!r} already exists")
-        self._sessions[meta.id] = _Session(meta, checkpoint)
+        self._sessions[meta.id] = _Session(_copy(meta), checkpoint)
 
     async def meta(self, session_id: str) -> SessionMeta:
-        return self._get(session_id).meta
+        return _copy(self._get(session_id).meta)
 
     async def list(self, offset: int, limit: int) -> tuple[list[SessionMeta], int]:
         ordered = sorted((s.meta for s in self._sessions.values()), key=lambda m: (m.created, m.id))
-        return ordered[offset : offset + limit], len(ordered)
+        return [_copy(m) for m in ordered[offset : offset + limit]], len(ordered)
 
     async def delete(self, session_id: str) -> None:
         self._get(session_id)
@@ -60,8 +61,8 @@ class MemoryStore(Store):
 
     async def start(self, session_id: str, checkpoint: bytes) -> None:
         session = self._get(session_id)
-        if session.head:
-            raise Conflict("parameters can only be set before the first step", head=session.head)
+        if session.checkpoint is not None:
+            raise Conflict("the session already has parameters", head=session.head)
         session.checkpoint = checkpoint
 
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None) -> int:
@@ -69,8 +70,9 @@ class MemoryStore(Store):
         if session.head != seq or session.checkpoint is None:
             raise Conflict("the session moved on", head=session.head)
         session.events.append(event)
-        session.partials.clear()
-        if metric is not None:
+        if metric is None:  # a step closes the open step; a metric leaves its partials alone
+            session.partials.clear()
+        else:
             session.metrics.append(metric)
         return session.head
 
@@ -96,12 +98,17 @@ class MemoryStore(Store):
 
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
         session = self._get(session_id)
-        session.partials.update({f"{step}:{i}": v for i, v in parts.items()})
+        for i, v in parts.items():  # the first report of a direction wins
+            session.partials.setdefault(f"{step}:{i}", v)
         return _parts_of(step, session.partials)
 
     async def metrics(self, session_id: str, last: int | None) -> list[str]:
         reports = self._get(session_id).metrics
         return list(reports[-last:] if last else reports) if last != 0 else []
+
+
+def _copy(meta: SessionMeta) -> SessionMeta:
+    return replace(meta, config=copy.deepcopy(meta.config))
 
 
 def _parts_of(step: int, fields: dict[str, str]) -> dict[int, str]:

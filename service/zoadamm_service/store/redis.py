@@ -28,13 +28,14 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return 1
 """
 # KEYS: meta, checkpoint; ARGV: checkpoint
+# Set once: a replica that cached the first x can never be left holding a replaced one.
 _START = """
-local head = redis.call('HGET', KEYS[1], 'head')
-if not head then return -1 end
-if tonumber(head) ~= 0 then return tonumber(head) end
+local m = redis.call('HMGET', KEYS[1], 'head', 'has_state')
+if not m[1] then return {-1, 0} end
+if m[2] == '1' then return {-2, tonumber(m[1])} end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'has_state', '1')
-return 0
+return {0, 0}
 """
 # KEYS: meta, events, partials, metrics; ARGV: seq, event, metric-or-empty
 # Conditional append: two replicas can never both write event seq.
@@ -45,8 +46,8 @@ local head = tonumber(m[1])
 if m[2] ~= '1' then return {-2, head} end
 if head ~= tonumber(ARGV[1]) then return {-3, head} end
 redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('DEL', KEYS[3])
-if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[4], ARGV[3]) end
+-- a step closes the open step and drops its partials; a metric leaves them alone
+if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('RPUSH', KEYS[4], ARGV[3]) end
 redis.call('HSET', KEYS[1], 'head', head + 1)
 return {0, head + 1}
 """
@@ -73,9 +74,10 @@ redis.call('HSET', KEYS[1], 'ckpt_seq', seq)
 return 1
 """
 # KEYS: meta, partials; ARGV: field, value, field, value, ...
+# HSETNX: the first report of a direction wins, so a conflicting re-report cannot replace it.
 _ADD_PARTIALS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HSET', KEYS[2], unpack(ARGV))
+for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return redis.call('HGETALL', KEYS[2])
 """
 
@@ -118,7 +120,7 @@ class RedisStore(Store):
     async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
         created = await self._create(
             keys=[keys.meta(meta.id), keys.checkpoint(meta.id), keys.SESSIONS],
-            args=[meta.id, repr(meta.created), json.dumps(meta.config), meta.name or "", checkpoint or b""],
+            args=[meta.id, repr(meta.created), json.dumps(meta.config), json.dumps(meta.name), checkpoint or b""],
         )
         if not created:
             raise Conflict(f"session {meta.id!r} already exists")
@@ -161,11 +163,11 @@ class RedisStore(Store):
 
     @_translate_errors
     async def start(self, session_id: str, checkpoint: bytes) -> None:
-        result = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id)], args=[checkpoint])
-        if result == _NOT_FOUND:
+        code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id)], args=[checkpoint])
+        if code == _NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
-        if result:
-            raise Conflict("parameters can only be set before the first step", head=result)
+        if code:
+            raise Conflict("the session already has parameters", head=head)
 
     @_translate_errors
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None) -> int:
@@ -195,7 +197,9 @@ class RedisStore(Store):
     @_translate_errors
     async def event(self, session_id: str, seq: int) -> bytes | None:
         base = await self._redis.hget(keys.meta(session_id), "ckpt_seq")
-        if base is None or seq < int(base):
+        if base is None:
+            raise NotFound(f"no session {session_id!r}")
+        if seq < int(base):
             return None
         return await self._redis.lindex(keys.events(session_id), seq - int(base))
 
@@ -230,4 +234,4 @@ class RedisStore(Store):
 
 def _meta(session_id: str, fields: list) -> SessionMeta:
     config, name, created = fields
-    return SessionMeta(session_id, name.decode() or None, json.loads(config), float(created))
+    return SessionMeta(session_id, json.loads(name), json.loads(config), float(created))

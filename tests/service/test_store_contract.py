@@ -1,0 +1,287 @@
+"""The storage contract of ``zoadamm_service.store.base.Store``, run against every implementation.
+
+Optuna's ``StorageTestCase`` pattern: one suite, a ``store`` fixture parametrised over the
+backends.  The store treats events and checkpoints as opaque bytes, so the tests use plain bytes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import pytest
+from zoadamm_service.errors import Conflict, NotFound
+from zoadamm_service.store import SessionMeta
+from zoadamm_service.store.memory import MemoryStore
+from zoadamm_service.store.redis import RedisStore
+
+pytestmark = pytest.mark.anyio
+
+CONFIG = {"dim": 3, "method": "zo-adamm", "lr": 0.01, "seed": 2**63 + 5, "schedule": {"factor": 0.5}}
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request):
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    backend = RedisStore.from_url(request.getfixturevalue("redis_url"))
+    yield backend
+    await backend.close()
+
+
+def meta(session_id: str = "s1", created: float = 1700000000.123456789, name: str | None = "run") -> SessionMeta:
+    return SessionMeta(session_id, name, json.loads(json.dumps(CONFIG)), created)
+
+
+async def started(store, session_id: str = "s1", created: float = 1.0) -> str:
+    await store.create(meta(session_id, created), b"ckpt-0")
+    return session_id
+
+
+# --- sessions ------------------------------------------------------------------------------
+async def test_ping(store):
+    assert await store.ping() is None
+
+
+@pytest.mark.parametrize("name", [None, "", "run one", "ünïcode"])
+async def test_meta_round_trips(store, name):
+    original = meta(name=name, created=1712345678.000001)
+    await store.create(original, None)
+    assert await store.meta("s1") == original
+
+
+async def test_create_twice_conflicts_and_keeps_the_first(store):
+    await store.create(meta(name="first"), b"a")
+    with pytest.raises(Conflict):
+        await store.create(meta(name="second"), b"b")
+    assert (await store.meta("s1")).name == "first"
+    assert (await store.read("s1", None)).checkpoint == b"a"
+
+
+async def test_returned_values_are_copies(store):
+    await store.create(meta(), b"ckpt")
+    got = await store.meta("s1")
+    got.config["dim"] = 999
+    listed, _ = await store.list(0, 10)
+    listed[0].config["lr"] = 5.0
+    read = await store.read("s1", None)
+    read.events.append(b"junk")
+    assert (await store.meta("s1")).config == CONFIG
+    assert (await store.read("s1", None)).events == []
+
+
+async def test_the_stored_meta_is_a_copy_of_the_callers(store):
+    mine = meta()
+    await store.create(mine, None)
+    mine.config["dim"] = 42
+    assert (await store.meta("s1")).config == CONFIG
+
+
+async def test_list_orders_by_creation_and_pages(store):
+    for i, created in enumerate([30.0, 10.0, 20.0, 40.0]):
+        await store.create(meta(f"s{i}", created), None)
+    everything, total = await store.list(0, 100)
+    assert total == 4
+    assert [m.id for m in everything] == ["s1", "s2", "s0", "s3"]
+    page, total = await store.list(1, 2)
+    assert ([m.id for m in page], total) == (["s2", "s0"], 4)
+    assert await store.list(10, 5) == ([], 4)
+
+
+async def test_delete_removes_everything(store):
+    await started(store, "s1", 1.0)
+    await started(store, "s2", 2.0)
+    await store.append("s1", 0, b"e0", json.dumps({"value": 1}))
+    await store.add_partials("s1", 1, {0: "p"})
+    await store.delete("s1")
+    for call in (store.meta("s1"), store.head("s1"), store.read("s1", None), store.metrics("s1", None)):
+        with pytest.raises(NotFound):
+            await call
+    with pytest.raises(NotFound):
+        await store.delete("s1")
+    assert [m.id for m in (await store.list(0, 10))[0]] == ["s2"]
+
+
+async def test_unknown_sessions_raise_not_found(store):
+    calls = [
+        store.meta("nope"), store.head("nope"), store.delete("nope"), store.start("nope", b"c"),
+        store.append("nope", 0, b"e"), store.read("nope", None), store.read("nope", 0),
+        store.event("nope", 0), store.add_partials("nope", 0, {0: "p"}),
+        store.metrics("nope", None), store.metrics("nope", 3),
+    ]
+    for call in calls:
+        with pytest.raises(NotFound):
+            await call
+
+
+async def test_checkpoint_for_a_deleted_session_is_ignored(store):
+    await started(store)
+    await store.delete("s1")
+    await store.save_checkpoint("s1", 1, b"late")
+    with pytest.raises(NotFound):
+        await store.meta("s1")
+
+
+# --- initial state -------------------------------------------------------------------------
+async def test_a_session_without_state_refuses_reads_and_appends(store):
+    await store.create(meta(), None)
+    assert await store.head("s1") == 0
+    with pytest.raises(Conflict):
+        await store.read("s1", None)
+    with pytest.raises(Conflict):
+        await store.append("s1", 0, b"e0")
+    assert await store.head("s1") == 0
+
+
+async def test_start_sets_the_state_once(store):
+    await store.create(meta(), None)
+    await store.start("s1", b"x-a")
+    assert (await store.read("s1", None)).checkpoint == b"x-a"
+    # a second start (another replica racing to set x) loses, whatever the head
+    with pytest.raises(Conflict):
+        await store.start("s1", b"x-b")
+    await store.append("s1", 0, b"e0")
+    with pytest.raises(Conflict) as caught:
+        await store.start("s1", b"x-c")
+    read = await store.read("s1", None)
+    assert (read.checkpoint, read.events) == (b"x-a", [b"e0"])
+    assert caught.value.details.get("head") == 1
+
+
+async def test_start_conflicts_when_created_with_state(store):
+    await store.create(meta(), b"x0")
+    with pytest.raises(Conflict):
+        await store.start("s1", b"other")
+    assert (await store.read("s1", None)).checkpoint == b"x0"
+
+
+# --- the journal ---------------------------------------------------------------------------
+async def test_append_is_conditional_on_the_head(store):
+    await started(store)
+    assert await store.append("s1", 0, b"e0") == 1
+    for wrong in (0, 2, 7):
+        with pytest.raises(Conflict) as caught:
+            await store.append("s1", wrong, b"bad")
+        assert caught.value.details["head"] == 1
+    assert await store.append("s1", 1, b"e1") == 2
+    read = await store.read("s1", None)
+    assert (read.head, read.start, read.checkpoint, read.events) == (2, 0, b"ckpt-0", [b"e0", b"e1"])
+
+
+async def test_concurrent_appends_at_one_head_write_once(store):
+    await started(store)
+    outcomes = []
+
+    async def writer(i: int) -> None:
+        try:
+            outcomes.append(await store.append("s1", 0, f"e{i}".encode()))
+        except Conflict:
+            outcomes.append("conflict")
+
+    async with anyio.create_task_group() as tg:
+        for i in range(16):
+            tg.start_soon(writer, i)
+    assert sorted(outcomes, key=str) == [1] + ["conflict"] * 15
+    read = await store.read("s1", None)
+    assert read.head == 1 and len(read.events) == 1
+
+
+async def test_read_since(store):
+    await started(store)
+    events = [f"e{i}".encode() for i in range(5)]
+    for i, e in enumerate(events):
+        await store.append("s1", i, e)
+    for since in range(6):
+        read = await store.read("s1", since)
+        assert (read.head, read.start, read.checkpoint, read.events) == (5, since, None, events[since:])
+    # a caller whose state the store cannot continue gets the checkpoint and all events
+    for since in (None, 6, 100):
+        read = await store.read("s1", since)
+        assert (read.head, read.start, read.checkpoint, read.events) == (5, 0, b"ckpt-0", events)
+
+
+async def test_event(store):
+    await started(store)
+    for i in range(4):
+        await store.append("s1", i, f"e{i}".encode())
+    assert [await store.event("s1", i) for i in range(5)] == [b"e0", b"e1", b"e2", b"e3", None]
+    await store.save_checkpoint("s1", 2, b"ckpt-2")
+    assert [await store.event("s1", i) for i in range(5)] == [None, None, b"e2", b"e3", None]
+
+
+async def test_save_checkpoint_trims_the_journal(store):
+    await started(store)
+    events = [f"e{i}".encode() for i in range(6)]
+    for i, e in enumerate(events):
+        await store.append("s1", i, e)
+    await store.save_checkpoint("s1", 4, b"ckpt-4")
+    read = await store.read("s1", None)
+    assert (read.head, read.start, read.checkpoint, read.events) == (6, 4, b"ckpt-4", events[4:])
+    # a reader behind the checkpoint must start over from it
+    read = await store.read("s1", 2)
+    assert (read.start, read.checkpoint, read.events) == (4, b"ckpt-4", events[4:])
+    read = await store.read("s1", 5)
+    assert (read.start, read.checkpoint, read.events) == (5, None, events[5:])
+    # older, equal or future checkpoints lose (replicas race here)
+    for seq, blob in ((3, b"old"), (4, b"same"), (7, b"future")):
+        await store.save_checkpoint("s1", seq, blob)
+    read = await store.read("s1", None)
+    assert (read.start, read.checkpoint, read.events) == (4, b"ckpt-4", events[4:])
+    # appends go on at the head after a trim
+    assert await store.append("s1", 6, b"e6") == 7
+    await store.save_checkpoint("s1", 7, b"ckpt-7")
+    read = await store.read("s1", None)
+    assert (read.head, read.start, read.checkpoint, read.events) == (7, 7, b"ckpt-7", [])
+    assert (await store.read("s1", 7)).events == []
+
+
+# --- partial reports -----------------------------------------------------------------------
+async def test_partials_accumulate_per_step(store):
+    await started(store)
+    assert await store.add_partials("s1", 0, {1: "b"}) == {1: "b"}
+    assert await store.add_partials("s1", 0, {0: "a", 3: "d"}) == {0: "a", 1: "b", 3: "d"}
+    assert await store.add_partials("s1", 5, {0: "other step"}) == {0: "other step"}
+    assert await store.add_partials("s1", 0, {2: "c"}) == {0: "a", 1: "b", 2: "c", 3: "d"}
+
+
+async def test_the_first_report_of_a_direction_wins(store):
+    await started(store)
+    await store.add_partials("s1", 0, {0: "a"})
+    assert await store.add_partials("s1", 0, {0: "changed", 1: "b"}) == {0: "a", 1: "b"}
+
+
+async def test_a_step_append_drops_partials_and_a_metric_append_keeps_them(store):
+    await started(store)
+    await store.add_partials("s1", 0, {0: "a"})
+    await store.append("s1", 0, b"metric", json.dumps({"value": 1.0}))
+    assert await store.add_partials("s1", 0, {1: "b"}) == {0: "a", 1: "b"}
+    await store.append("s1", 1, b"step")
+    assert await store.add_partials("s1", 0, {2: "c"}) == {2: "c"}
+
+
+# --- metrics -------------------------------------------------------------------------------
+async def test_metrics_are_appended_with_their_event(store):
+    await started(store)
+    assert await store.metrics("s1", None) == []
+    entries = [json.dumps({"value": v}) for v in (3.0, 2.0, 1.0)]
+    for i, entry in enumerate(entries):
+        await store.append("s1", i, f"m{i}".encode(), entry)
+    await store.append("s1", 3, b"step-without-metric")
+    assert await store.metrics("s1", None) == entries
+    assert await store.metrics("s1", 2) == entries[1:]
+    assert await store.metrics("s1", 10) == entries
+    assert await store.metrics("s1", 0) == []
+
+
+async def test_a_failed_append_writes_no_metric(store):
+    await started(store)
+    with pytest.raises(Conflict):
+        await store.append("s1", 3, b"m", json.dumps({"value": 1.0}))
+    assert await store.metrics("s1", None) == []
+    assert await store.head("s1") == 0
