@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int
+from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, unsigned64
 from .directions import DISTRIBUTIONS, direction
 
 DIFFERENCES = ("forward", "central")
@@ -58,7 +58,10 @@ def zo_coefficients(
     if difference == "forward":
         if f_minus is not None:
             raise InvalidArgument("f_minus is only used with difference='central'")
-        base = finite_values("f_x", np.broadcast_to(np.asarray(f_x, dtype=np.float64), (q,)))
+        base = np.asarray(f_x, dtype=np.float64).reshape(-1)
+        if base.size not in (1, q):  # numpy's broadcast error would not be an InvalidArgument
+            raise InvalidArgument(f"f_x has {base.size} values, f_plus has {q}")
+        base = finite_values("f_x", np.broadcast_to(base, (q,)))
         return (phi / (mu * q)) * (plus - base)
     if f_minus is None:
         raise InvalidArgument("difference='central' needs f_minus (one value per direction)")
@@ -114,7 +117,13 @@ def zo_gradient(
     Raises:
         InvalidArgument: as :func:`zo_coefficients`, or when ``f`` returns a non-finite value.
     """
+    # validate before the first evaluation: f may be slow, remote or counted
     positive_int("directions", directions)
+    positive_float("mu", mu)
+    one_of("distribution", distribution, DISTRIBUTIONS)
+    one_of("difference", difference, DIFFERENCES)
+    unsigned64("seed", seed)
+    unsigned64("step", step)
     x = np.asarray(x, dtype=np.float32)
     dim = x.size
     f_x = float(f(x)) if difference == "forward" else 0.0
