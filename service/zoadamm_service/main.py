@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        await app.state.sessions.aclose()  # checkpoints still being written need the store
         close = getattr(store, "close", None)
         if close is not None:
             await close()

@@ -22,22 +22,37 @@ class Event:
     digest: str = ""
     record: StepRecord | None = None
     value: float | None = None
+    checksum_before: str | None = None  # of x before the step: a repeated tell answers it
+    parts: tuple[str, ...] | None = None  # per-direction reports of a split step, by index
 
 
-def request_digest(*arrays: np.ndarray) -> str:
+def request_digest(*arrays: np.ndarray | None) -> str:
     """Fingerprint of a tell's values, so a repeated tell is recognised.  Small payloads (ZO
-    values) get BLAKE2b; a d-sized gradient gets CRC-32, which is 4x faster at d = 2.8M."""
-    payload = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)
+    values) get BLAKE2b; a d-sized gradient gets CRC-32, which is 4x faster at d = 2.8M.
+    Missing arrays (None) are skipped: as a numpy object array, None's bytes are its address,
+    which differs between processes."""
+    payload = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays if a is not None)
     if len(payload) < 1 << 20:
         return hashlib.blake2b(payload, digest_size=16).hexdigest()
     return f"crc32:{zlib.crc32(payload):08x}:{len(payload)}"
 
 
-def encode_step(record: StepRecord, digest: str) -> bytes:
-    fields = {"kind": STEP, "step": record.step, "lr": record.lr, "digest": digest}
+def encode_step(event: Event) -> bytes:
+    record = event.record
+    fields = {"kind": STEP, "step": record.step, "lr": record.lr, "digest": event.digest}
+    fields.update(_optional(event))
     if record.coefficients is not None:
         return wire.encode(fields, {"coefficients": record.coefficients})
     return wire.encode(fields, {"gradient": record.gradient})
+
+
+def _optional(event) -> dict:
+    fields = {}
+    if event.checksum_before is not None:
+        fields["checksum"] = event.checksum_before
+    if event.parts is not None:
+        fields["parts"] = list(event.parts)
+    return fields
 
 
 def encode_metric(step: int, value: float) -> bytes:
@@ -48,26 +63,43 @@ def decode_event(blob: bytes) -> Event:
     fields, vectors = wire.decode(blob)
     if fields["kind"] == METRIC:
         return Event(METRIC, fields["step"], value=fields["value"])
-    record = StepRecord(
-        fields["step"], fields["lr"],
-        coefficients=vectors.get("coefficients"), gradient=vectors.get("gradient"),
+    return _step_event(fields, vectors.get("coefficients"), vectors.get("gradient"))
+
+
+def _step_event(fields: dict, coefficients, gradient) -> Event:
+    record = StepRecord(fields["step"], fields["lr"], coefficients=coefficients, gradient=gradient)
+    parts = fields.get("parts")
+    return Event(
+        STEP, fields["step"], fields["digest"], record,
+        checksum_before=fields.get("checksum"), parts=None if parts is None else tuple(parts),
     )
-    return Event(STEP, fields["step"], fields["digest"], record)
 
 
-def encode_checkpoint(optimizer: Optimizer, seq: int) -> bytes:
+def encode_checkpoint(optimizer: Optimizer, seq: int, last=None) -> bytes:
+    """``last`` (the newest step, a ``replica.LastStep``) travels along, so that a replica
+    rebuilt from this checkpoint still answers a repeat of that step instead of 409."""
     s = optimizer.state
     best = optimizer.plateau.best
     fields = {
         "seq": seq, "step": s.step, "lr": optimizer.lr, "mu": optimizer.mu,
         "best": best if math.isfinite(best) else None, "bad_epochs": optimizer.plateau.bad_epochs,
     }
-    return wire.encode(fields, {"x": s.x, "m": s.m, "v": s.v, "v_hat": s.v_hat})
+    vectors = {"x": s.x, "m": s.m, "v": s.v, "v_hat": s.v_hat}
+    if last is not None:
+        fields["last"] = {"step": last.step, "lr": last.lr, "digest": last.digest, **_optional(last)}
+        if last.coefficients is not None:
+            vectors["last_coefficients"] = last.coefficients
+    return wire.encode(fields, vectors)
 
 
-def decode_checkpoint(blob: bytes, config: SessionConfig) -> tuple[Optimizer, int]:
+def decode_checkpoint(blob: bytes, config: SessionConfig) -> tuple[Optimizer, int, Event | None]:
+    """The optimizer, the number of events it covers, and its newest step event (no gradient)."""
     fields, v = wire.decode(blob)
     state = AdaMMState(v["x"].copy(), v["m"].copy(), v["v"].copy(), v["v_hat"].copy(), fields["step"])
     best = math.inf if fields["best"] is None else fields["best"]
     plateau = PlateauState(best=best, bad_epochs=fields["bad_epochs"])
-    return Optimizer(config, state, fields["lr"], fields["mu"], plateau), fields["seq"]
+    last = fields.get("last")
+    if last is not None:
+        coefficients = v.get("last_coefficients")
+        last = _step_event(last, None if coefficients is None else coefficients.copy(), None)
+    return Optimizer(config, state, fields["lr"], fields["mu"], plateau), fields["seq"], last

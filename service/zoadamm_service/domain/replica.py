@@ -31,6 +31,12 @@ class LastStep:
     lr: float
     coefficients: np.ndarray | None
     checksum_before: str | None
+    parts: tuple[str, ...] | None = None  # a split step's reports, to recognise a repeated part
+
+    @classmethod
+    def of(cls, event: journal.Event) -> "LastStep":
+        r = event.record
+        return cls(event.step, event.digest, r.lr, r.coefficients, event.checksum_before, event.parts)
 
 
 @dataclass
@@ -71,20 +77,19 @@ class Replica:
             return await anyio.to_thread.run_sync(fn, *args)
         return fn(*args)
 
-    def apply_event(self, event: journal.Event, checksum_before: str | None = None) -> None:
+    def apply_event(self, event: journal.Event) -> None:
         if event.kind == journal.METRIC:
             self.optimizer.report(event.value)
         else:
             if self._work is None:
                 self._work = np.empty(self.config.dim, dtype=np.float32)
             self.optimizer.apply(event.record, self._work)
-            r = event.record
-            self.last = LastStep(event.step, event.digest, r.lr, r.coefficients, checksum_before)
+            self.last = LastStep.of(event)
         self.seq += 1
 
-    def apply_then_checksum(self, event: journal.Event, checksum_before: str | None) -> None:
+    def apply_then_checksum(self, event: journal.Event) -> None:
         """Deferred work: the update, then the checksum the next answer will carry."""
-        self.apply_event(event, checksum_before)
+        self.apply_event(event)
         self.checksum()
 
     async def catch_up(self, store: Store, head: int | None = None) -> None:
@@ -101,8 +106,8 @@ class Replica:
 
     def _replay(self, read) -> None:
         if read.checkpoint is not None:
-            self.optimizer, self.seq = journal.decode_checkpoint(read.checkpoint, self.config)
-            self.last = None
+            self.optimizer, self.seq, last = journal.decode_checkpoint(read.checkpoint, self.config)
+            self.last = None if last is None else LastStep.of(last)
         for blob in read.events:
             self.apply_event(journal.decode_event(blob))
 

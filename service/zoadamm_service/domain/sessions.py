@@ -25,6 +25,8 @@ from . import journal
 from .replica import LastStep, Replica
 
 ANSWER_X, ANSWER_CHECKSUM = "x", "checksum"
+COMMIT_TRIES = 3  # a metric appended by another replica moves the head without closing the step
+RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,14 @@ class Sessions:
         await self.store.delete(session_id)
         self._cache.pop(session_id, None)
 
+    async def aclose(self) -> None:
+        """Finish the work answered before it was done (deferred updates, checkpoints), so that
+        the store is not closed under it."""
+        for replica in list(self._cache.values()):
+            await replica.settle()
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
     # --- ask -------------------------------------------------------------------------------
     async def ask(self, session_id: str, x: np.ndarray | None, with_vectors: bool) -> tuple[dict, np.ndarray | None]:
         """The open step's directions.  ``x`` sets the parameters before the first step and
@@ -89,21 +99,28 @@ class Sessions:
             }
             u = None
             if with_vectors and cfg.method == "zo-adamm":
+                if 4 * cfg.directions * cfg.dim > self.settings.max_body_bytes:
+                    raise Invalid("the directions are too large to send; regenerate them with zoadamm.directions")
                 u = await replica.run(directions, cfg.seed, opt.step, cfg.directions, cfg.dim, cfg.distribution)
             return answer, u
 
     async def _check_or_start(self, replica: Replica, x: np.ndarray) -> None:
+        """Parameters are set once (x0 or the first ask's x) and checked after."""
         x = _vector("x", x, replica.config.dim)
-        if replica.optimizer is not None and np.array_equal(replica.optimizer.state.x, x):
-            return
-        if replica.seq:
+        if replica.optimizer is None:
+            optimizer = _start(replica.config, x)
+            try:
+                await self.store.start(replica.meta.id, journal.encode_checkpoint(optimizer, 0))
+            except Conflict:  # another replica set them first
+                await replica.catch_up(self.store)
+            else:
+                replica.optimizer, replica.seq, replica.last = optimizer, 0, None
+                return
+        if not np.array_equal(replica.optimizer.state.x, x):
             raise Conflict(
                 f"x differs from the session's parameters at step {replica.step}; "
                 "GET /v1/sessions/{id}/x returns them", step=replica.step,
             )
-        optimizer = _start(replica.config, x)
-        await self.store.start(replica.meta.id, journal.encode_checkpoint(optimizer, 0))
-        replica.optimizer, replica.seq, replica.last = optimizer, 0, None
 
     async def parameters(self, session_id: str) -> tuple[int, np.ndarray]:
         replica = await self._replica(session_id)
@@ -122,17 +139,20 @@ class Sessions:
             _require_method(replica, "zo-adamm")
             f_x, f_plus, f_minus = _zo_arrays(values, replica.config)
             digest = journal.request_digest(np.asarray(values.indices or [], np.int64), f_x, f_plus, f_minus)
-            repeat = await self._repeat_or_sync(replica, values.step, digest, answer)
+            parts = None if values.indices is None else _rows(values.indices, f_x, f_plus, f_minus)
+            repeat = await self._repeat_or_sync(replica, values.step, digest, answer, parts)
             if repeat is not None:
                 return repeat
-            if values.indices is not None:
-                combined, missing = await self._gather_parts(replica, values, f_x, f_plus, f_minus)
-                if missing:
-                    return self._pending(replica, missing), None
-                f_x, f_plus, f_minus = combined
+            all_parts = None
+            if parts is not None:
+                gathered = await self._gather_parts(replica, values.step, parts, digest, answer)
+                if isinstance(gathered, tuple):  # pending, or the answer to a repeated part
+                    return gathered
+                all_parts = tuple(gathered[i] for i in range(replica.config.directions))
+                f_x, f_plus, f_minus = _columns(all_parts, replica.config)
                 digest = journal.request_digest(f_x, f_plus, f_minus)
-            record = _invalid_on_error(replica.optimizer.zo_record, f_x, f_plus, f_minus)
-            return await self._commit(replica, record, digest, answer)
+            make = lambda: replica.optimizer.zo_record(f_x, f_plus, f_minus)  # noqa: E731
+            return await self._commit(replica, make, digest, answer, all_parts)
 
     async def tell_fo(self, session_id: str, step: int, gradient: np.ndarray, answer: str) -> tuple[dict, np.ndarray | None]:
         """Apply one first-order step with an exact gradient.  Raises Conflict, Invalid, NotFound."""
@@ -145,45 +165,52 @@ class Sessions:
             repeat = await self._repeat_or_sync(replica, step, digest, answer)
             if repeat is not None:
                 return repeat
-            record = _invalid_on_error(replica.optimizer.fo_record, gradient)
-            return await self._commit(replica, record, digest, answer)
+            return await self._commit(replica, lambda: replica.optimizer.fo_record(gradient), digest, answer)
 
-    async def _repeat_or_sync(self, replica: Replica, step: int, digest: str, answer: str):
+    async def _repeat_or_sync(self, replica: Replica, step: int, digest: str, answer: str, parts=None):
         """The answer to a repeated tell, None for the open step, or Conflict for any other."""
         if replica.optimizer is None or step != replica.step:
             await replica.catch_up(self.store)  # our copy may be behind another replica
         if replica.optimizer is None:
             raise Conflict("the session has no parameters yet: send x with the first ask", step=0)
-        last = replica.last
-        if last is not None and last.step == step and last.digest == digest and replica.step == step + 1:
+        if _is_repeat(replica, step, digest, parts):
             return self._answer(replica, answer)
         if step != replica.step:
             why = "already applied" if step < replica.step else "not open yet"
             raise Conflict(f"step {step} is {why}; the session is at step {replica.step}", step=replica.step)
         return None
 
-    async def _commit(self, replica: Replica, record, digest: str, answer: str):
-        checksum_before = replica.checksum() if answer == ANSWER_CHECKSUM else None
-        event = journal.Event(journal.STEP, record.step, digest, record)
-        try:
-            await self.store.append(replica.meta.id, replica.seq, journal.encode_step(record, digest))
-        except Conflict:
-            await replica.catch_up(self.store)  # someone else wrote this step: was it ours?
-            last = replica.last
-            if last is not None and (last.step, last.digest) == (record.step, digest):
-                return self._answer(replica, answer)
-            raise Conflict(f"the session moved on to step {replica.step}", step=replica.step) from None
+    async def _commit(self, replica: Replica, make_record, digest: str, answer: str, parts=None):
+        """Append the step built by ``make_record`` (from the current lr and mu) and apply it."""
+        for _ in range(COMMIT_TRIES):
+            record = _invalid_on_error(make_record)
+            if record.coefficients is not None and not np.all(np.isfinite(record.coefficients)):
+                raise Invalid("these function values overflow the step's float32 coefficients")
+            # every event keeps the checksum, so any replica can answer a repeat in either form
+            event = journal.Event(journal.STEP, record.step, digest, record, checksum_before=replica.checksum(), parts=parts)
+            try:
+                await self.store.append(replica.meta.id, replica.seq, journal.encode_step(event))
+            except Conflict:
+                await replica.catch_up(self.store)  # someone else wrote this step: was it ours?
+                if _is_repeat(replica, record.step, digest, None):
+                    return self._answer(replica, answer)
+                if replica.step == record.step:
+                    continue  # only a metric moved the head: build the step again with its lr and mu
+                raise Conflict(f"the session moved on to step {replica.step}", step=replica.step) from None
+            return await self._applied(replica, event, answer)
+        raise Conflict("the session is too busy to take this step now; retry", step=replica.step)
+
+    async def _applied(self, replica: Replica, event: journal.Event, answer: str):
+        step = event.step
         if answer == ANSWER_CHECKSUM:
             # The answer does not need the new x: apply it while the client evaluates the next step.
-            replica.deferred = asyncio.ensure_future(
-                replica.run(replica.apply_then_checksum, event, checksum_before)
-            )
-            replica.last = LastStep(record.step, digest, record.lr, record.coefficients, checksum_before)
-            result = self._answer(replica, answer, next_step=record.step + 1)
+            replica.deferred = asyncio.ensure_future(replica.run(replica.apply_then_checksum, event))
+            replica.last = LastStep.of(event)
+            result = self._answer(replica, answer, next_step=step + 1)
         else:
-            await replica.run(replica.apply_event, event, checksum_before)
+            await replica.run(replica.apply_event, event)
             result = self._answer(replica, answer)
-        if (record.step + 1) % self.settings.checkpoint_every == 0:
+        if (step + 1) % self.settings.checkpoint_every == 0:
             await replica.settle()
             self._save_checkpoint(replica)
         return result
@@ -198,19 +225,23 @@ class Sessions:
             return fields, None
         return fields, opt.state.x
 
-    async def _gather_parts(self, replica, values: ZOValues, f_x, f_plus, f_minus):
-        q = replica.config.directions
-        parts = {
-            i: json.dumps([float(f_x[k]), float(f_plus[k]), None if f_minus is None else float(f_minus[k])])
-            for k, i in enumerate(values.indices)
-        }
-        reported = await self.store.add_partials(replica.meta.id, values.step, parts)
-        missing = sorted(set(range(q)) - set(reported))
-        if missing:
-            return None, missing
-        rows = np.array([json.loads(reported[i]) for i in range(q)], dtype=np.float64)
-        minus = None if replica.config.difference == "forward" else rows[:, 2]
-        return (rows[:, 0], rows[:, 1], minus), []
+    async def _gather_parts(self, replica, step: int, parts: dict[int, str], digest: str, answer: str):
+        """All q reports of ``step`` (index -> row) once they are in; otherwise the answer:
+        202 with the directions still missing, or a repeat's answer.  Raises Conflict."""
+        reported = await self.store.add_partials(replica.meta.id, step, parts)
+        changed = sorted(i for i, row in parts.items() if reported.get(i) != row)
+        missing = sorted(set(range(replica.config.directions)) - set(reported))
+        if not changed and not missing:
+            return reported
+        if await self.store.head(replica.meta.id) != replica.seq:
+            # another replica appended since we looked: the step may be closed
+            await replica.catch_up(self.store)
+            repeat = await self._repeat_or_sync(replica, step, digest, answer, parts)
+            if repeat is not None:
+                return repeat
+        if changed:
+            raise Conflict(f"directions {changed} of step {step} were already reported with other values", step=step)
+        return self._pending(replica, missing), None
 
     def _pending(self, replica: Replica, missing: list[int]) -> dict:
         opt = replica.optimizer
@@ -226,6 +257,8 @@ class Sessions:
                 if replica.optimizer is None:
                     raise Conflict("the session has no parameters yet", step=0)
                 opt = replica.optimizer
+                if RESERVED_METRICS & named.keys():
+                    raise Invalid(f"metrics cannot be named {sorted(RESERVED_METRICS & named.keys())}")
                 saved = (opt.plateau, opt.lr, opt.mu)
                 _invalid_on_error(opt.report, value)
                 entry = {"step": opt.step, "value": value, "lr": opt.lr, "mu": opt.mu, "time": time.time(), **named}
@@ -248,8 +281,8 @@ class Sessions:
         replica = self._cache.get(session_id)
         if replica is None:
             meta = await self.store.meta(session_id)
-            replica = Replica(meta, SessionConfig.from_dict(meta.config))
-            self._cache[session_id] = replica
+            # setdefault: a concurrent request may have cached it meanwhile, and its lock counts
+            replica = self._cache.setdefault(session_id, Replica(meta, SessionConfig.from_dict(meta.config)))
             self._evict()
         self._cache.move_to_end(session_id)
         return replica
@@ -266,7 +299,7 @@ class Sessions:
             del self._cache[session_id]
 
     def _save_checkpoint(self, replica: Replica) -> None:
-        blob = journal.encode_checkpoint(replica.optimizer, replica.seq)  # a snapshot: bytes copies
+        blob = journal.encode_checkpoint(replica.optimizer, replica.seq, replica.last)  # a snapshot: bytes copies
         task = asyncio.ensure_future(self.store.save_checkpoint(replica.meta.id, replica.seq, blob))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -315,7 +348,10 @@ def _zo_arrays(values: ZOValues, config: SessionConfig):
     f_plus = np.asarray(values.f_plus, dtype=np.float64).reshape(-1)
     if f_plus.size != n:
         raise Invalid(f"f_plus has {f_plus.size} values; expected {n}")
-    f_x = np.broadcast_to(np.asarray(values.f_x, dtype=np.float64), (n,)).copy() if values.f_x is not None else None
+    f_x = None if values.f_x is None else np.asarray(values.f_x, dtype=np.float64).reshape(-1)
+    if f_x is not None and f_x.size not in (1, n):
+        raise Invalid(f"f_x has {f_x.size} values; expected 1 or {n}")
+    f_x = None if f_x is None else np.broadcast_to(f_x, (n,)).copy()
     central = config.difference == "central"
     if values.f_minus is None and central:
         raise Invalid("this session uses central differences: f_minus is required")
@@ -332,6 +368,29 @@ def _zo_arrays(values: ZOValues, config: SessionConfig):
         if arr is not None and not np.all(np.isfinite(arr)):
             raise Invalid(f"{name} contains NaN or infinite values")
     return f_x, f_plus, f_minus
+
+
+def _rows(indices: list[int], f_x, f_plus, f_minus) -> dict[int, str]:
+    """One direction's report as canonical JSON: equal values give equal strings."""
+    return {
+        i: json.dumps([float(f_x[k]), float(f_plus[k]), None if f_minus is None else float(f_minus[k])])
+        for k, i in enumerate(indices)
+    }
+
+
+def _columns(rows: tuple[str, ...], config: SessionConfig):
+    table = np.array([json.loads(row) for row in rows], dtype=np.float64)
+    return table[:, 0], table[:, 1], None if config.difference == "forward" else table[:, 2]
+
+
+def _is_repeat(replica: Replica, step: int, digest: str, parts: dict[int, str] | None) -> bool:
+    """Whether these values are the ones step ``step`` was applied with (the newest step only)."""
+    last = replica.last
+    if last is None or last.step != step or replica.step != step + 1:
+        return False
+    if parts is None:
+        return last.digest == digest
+    return last.parts is not None and all(last.parts[i] == row for i, row in parts.items())
 
 
 def _require_method(replica: Replica, method: str) -> None:

@@ -1,0 +1,95 @@
+"""Helpers for the service tests: talk to an app, and compute the same steps in process.
+
+Every expected number comes from ``zoadamm.Optimizer`` run here, never from a constant: the
+service must agree with it bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from zoadamm import Optimizer, SessionConfig, directions, wire
+
+FRAME = wire.MEDIA_TYPE
+TARGET_SEED = 1234
+
+
+def objective(dim: int):
+    """A shifted quadratic with uneven curvature, evaluated in float64."""
+    rng = np.random.default_rng(TARGET_SEED)
+    target = rng.normal(size=dim)
+    scale = rng.uniform(0.5, 3.0, size=dim)
+
+    def f(x: np.ndarray) -> float:
+        d = np.asarray(x, dtype=np.float64) - target
+        return float(np.sum(scale * d * d))
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        return (2 * scale * (np.asarray(x, dtype=np.float64) - target)).astype(np.float32)
+
+    return f, grad
+
+
+def x0_for(dim: int, seed: int = 7) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=dim).astype(np.float32)
+
+
+def create(client, expect: int = 201, **body) -> dict:
+    """POST a session (JSON); ``x0`` may be an array."""
+    if isinstance(body.get("x0"), np.ndarray):
+        body["x0"] = body["x0"].tolist()
+    r = client.post("/v1/sessions", json=body)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def reference(session: dict, x0: np.ndarray) -> Optimizer:
+    """The in-process optimizer the session must match (its config carries the seed)."""
+    return Optimizer.start(SessionConfig.from_dict(session["config"]), x0)
+
+
+def zo_values(opt: Optimizer, f) -> dict:
+    """The function values a client reports for ``opt``'s open step, as tell fields."""
+    cfg = opt.config
+    x = opt.state.x
+    u = directions(cfg.seed, opt.step, cfg.directions, cfg.dim, cfg.distribution)
+    mu = np.float32(opt.mu)
+    values = {"step": opt.step, "f_plus": [f(x + mu * ui) for ui in u]}
+    if cfg.difference == "central":
+        values["f_minus"] = [f(x - mu * ui) for ui in u]
+    else:
+        values["f_x"] = f(x)
+    return values
+
+
+def apply_zo(opt: Optimizer, values: dict) -> None:
+    """Apply a tell's values to the in-process optimizer (what the service should do)."""
+    opt.apply(opt.zo_record(values.get("f_x"), values["f_plus"], values.get("f_minus")))
+
+
+def tell(client, session_id: str, values: dict, expect: int = 200, **params):
+    r = client.post(f"/v1/sessions/{session_id}/tell", json=values, params=params)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def get_x(client, session_id: str) -> tuple[int, np.ndarray]:
+    """The session's step and x, as raw float32 (a binary frame: exact bits)."""
+    r = client.get(f"/v1/sessions/{session_id}/x", headers={"Accept": FRAME})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith(FRAME)
+    fields, vectors = wire.decode(r.content)
+    return fields["step"], vectors["x"].copy()
+
+
+def snapshot(client, session_id: str):
+    """Everything a bad request must leave alone: the session view and its parameters."""
+    view = client.get(f"/v1/sessions/{session_id}")
+    assert view.status_code == 200, view.text
+    r = client.get(f"/v1/sessions/{session_id}/x", headers={"Accept": FRAME})
+    x = r.content if r.status_code == 200 else r.status_code
+    metrics = client.get(f"/v1/sessions/{session_id}/metrics").json()
+    return view.json(), x, metrics
+
+
+def bits(x: np.ndarray) -> bytes:
+    return np.ascontiguousarray(x, dtype="<f4").tobytes()
