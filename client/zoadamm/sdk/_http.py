@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 
 import httpx
 import numpy as np
@@ -23,7 +25,8 @@ class Call:
     fields: dict | None = None
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     params: dict | None = None
-    # Safe to send twice: every call but session creation (a lost reply would make two).
+    # Safe to send twice: every call but creating a session or reporting a metric (a lost
+    # reply would make two).
     idempotent: bool = True
 
 
@@ -36,10 +39,25 @@ class RetryPolicy:
     def delay(self, attempt: int, response: httpx.Response | None) -> float:
         """Capped exponential backoff with full jitter; a Retry-After header wins when given."""
         if response is not None:
-            after = response.headers.get("retry-after", "")
-            if after.replace(".", "", 1).isdigit():
-                return min(float(after), self.max_delay)
+            after = retry_after(response.headers.get("retry-after", ""))
+            if after is not None:
+                return min(after, self.max_delay)
         return random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2**attempt)
+
+
+def retry_after(value: str) -> float | None:
+    """Seconds to wait from a Retry-After header, which is a number of seconds or an HTTP-date
+    (RFC 9110); None when it is neither."""
+    value = value.strip()
+    if value.replace(".", "", 1).isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT; anything else is not one
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool) -> httpx.Request:
