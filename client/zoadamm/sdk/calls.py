@@ -85,7 +85,8 @@ def tell(
 
 def report(session_id: str, value: float, **metrics: float) -> Parsed:
     fields = {"value": float(value), "metrics": {k: float(v) for k, v in metrics.items()}}
-    return Call("POST", f"/v1/sessions/{session_id}/metrics", fields), lambda f, v: f
+    # not idempotent: the service appends every report, and the schedule counts each one
+    return Call("POST", f"/v1/sessions/{session_id}/metrics", fields, idempotent=False), lambda f, v: f
 
 
 def history(session_id: str, last: int | None = None) -> Parsed:
