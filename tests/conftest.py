@@ -7,12 +7,16 @@ Redis is not optional: when nothing answers at ``ZOADAMM_TEST_REDIS_URL`` (defau
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from contextlib import contextmanager
 
 import pytest
 
 TEST_REDIS_URL = os.environ.get("ZOADAMM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A second database for module-scoped fixtures, so per-test flushes of the first leave it alone.
+MODULE_REDIS_URL = os.environ.get("ZOADAMM_TEST_REDIS_MODULE_URL", "redis://127.0.0.1:6379/14")
 STORES = ["memory", "redis"]
 
 
@@ -26,12 +30,28 @@ def _flush(url: str) -> None:
         client.close()
 
 
+@pytest.fixture(scope="session")
+def _redis_turn():
+    """Two test runs on one machine would flush each other's databases: they take turns."""
+    with open(os.path.join(tempfile.gettempdir(), "zoadamm-test-redis.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture
-def redis_url() -> str:
+def redis_url(_redis_turn) -> str:
     """A Redis database of its own, empty before and after the test (raises when Redis is down)."""
     _flush(TEST_REDIS_URL)
     yield TEST_REDIS_URL
     _flush(TEST_REDIS_URL)
+
+
+@pytest.fixture(scope="module")
+def module_redis_url(_redis_turn) -> str:
+    """Like ``redis_url``, for a whole module (another database, flushed around the module)."""
+    _flush(MODULE_REDIS_URL)
+    yield MODULE_REDIS_URL
+    _flush(MODULE_REDIS_URL)
 
 
 @pytest.fixture

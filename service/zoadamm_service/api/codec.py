@@ -25,7 +25,8 @@ async def read_message(request: Request, limit: int) -> tuple[dict, dict[str, np
         TooLarge: the body is over ``limit`` bytes (checked while reading, not only the header).
         Unsupported: a Content-Type other than JSON or the frame.
         Malformed: undecodable JSON or frame.
-        Invalid: a vector field that is not a flat list of numbers.
+        Invalid: a vector field that is not a flat list of numbers, or a frame vector that is
+            not a vector field.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -40,19 +41,30 @@ async def read_message(request: Request, limit: int) -> tuple[dict, dict[str, np
     media = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
     if media == wire.MEDIA_TYPE:
         try:
-            return wire.decode(body)
-        except wire.WireError as exc:
-            raise Malformed(str(exc)) from None
+            fields, vectors = wire.decode(body)
+        except (wire.WireError, RecursionError) as exc:  # RecursionError: a deeply nested header
+            raise Malformed(f"malformed frame: {exc}") from None
+        unknown = sorted(set(vectors) - set(VECTOR_FIELDS))
+        if unknown:
+            raise Invalid(f"frame vectors {unknown} are not vector fields; those are {list(VECTOR_FIELDS)}")
+        vectors = dict(vectors)
+        # a vector field may also sit in the header as a list: it must not be ignored
+        vectors.update(_vector_fields(fields))
+        return fields, vectors
     if media not in (JSON, "", "*/*"):
         raise Unsupported(f"Content-Type must be {JSON} or {wire.MEDIA_TYPE}, not {media!r}")
     try:
         fields = json.loads(body) if body.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # also bad UTF-8, deep nesting, 5000-digit integers
         raise Malformed(f"body is not valid JSON: {exc}") from None
     if not isinstance(fields, dict):
         raise Malformed("body must be a JSON object")
-    vectors = {name: _json_vector(name, fields.pop(name)) for name in VECTOR_FIELDS if fields.get(name) is not None}
-    return fields, vectors
+    return fields, _vector_fields(fields)
+
+
+def _vector_fields(fields: dict) -> dict[str, np.ndarray]:
+    """Pops the vector fields out of ``fields``."""
+    return {name: _json_vector(name, fields.pop(name)) for name in VECTOR_FIELDS if fields.get(name) is not None}
 
 
 def _json_vector(name: str, value) -> np.ndarray:
@@ -60,7 +72,7 @@ def _json_vector(name: str, value) -> np.ndarray:
         raise Invalid(f"{name} must be a list of numbers")
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float64
         raise Invalid(f"{name} must be a flat list of numbers") from None
     if array.ndim != 1:
         raise Invalid(f"{name} must be a flat list of numbers")

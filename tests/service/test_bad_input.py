@@ -1,0 +1,324 @@
+"""Bad input gets a clear 4xx, never a 500, and never changes a session.
+
+Each case is one request against a session that has already taken a step; after it, the
+session view, its x (exact bytes) and its metrics must be exactly what they were.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+from service_support import FRAME, apply_zo, bits, create, objective, reference, snapshot, tell, x0_for, zo_values
+from zoadamm import wire
+
+DIM, Q = 4, 2
+JSON_TYPE = {"Content-Type": "application/json"}
+STORES = ["memory", "redis"]
+
+
+def raw(text: str | bytes) -> dict:
+    """A JSON body exactly as written (NaN, Infinity and 1e400 are not JSON, but parsers meet them)."""
+    return {"content": text.encode() if isinstance(text, str) else text, "headers": JSON_TYPE}
+
+
+def body(value) -> dict:
+    return raw(json.dumps(value))
+
+
+def frame(fields: dict, vectors: dict | None = None) -> dict:
+    vectors = {k: np.asarray(v, dtype=np.float32) for k, v in (vectors or {}).items()}
+    return {"content": wire.encode(fields, vectors), "headers": {"Content-Type": FRAME}}
+
+
+def frame_bytes(header: bytes, payload: bytes = b"", length: int | None = None) -> dict:
+    """A frame built by hand, to put what ``wire.encode`` refuses into it."""
+    header += b" " * (-(8 + len(header)) % 4)
+    prefix = struct.pack("<4sI", wire.MAGIC, len(header) if length is None else length)
+    return {"content": prefix + header + payload, "headers": {"Content-Type": FRAME}}
+
+
+NAN = np.float32("nan")
+INF = np.float32("inf")
+TELL, ASK, METRICS, CREATE = "tell", "ask", "metrics", "create"
+
+# (case id, session kind, route, request) -> expected status
+CASES = [
+    # --- JSON that is not finite ------------------------------------------------------------
+    ("f_plus NaN", "zo", TELL, raw('{"step": 1, "f_x": 1.0, "f_plus": [NaN, 1.0]}'), 422),
+    ("f_x Infinity", "zo", TELL, raw('{"step": 1, "f_x": Infinity, "f_plus": [1.0, 1.0]}'), 422),
+    ("f_plus 1e400", "zo", TELL, raw('{"step": 1, "f_x": 1.0, "f_plus": [1e400, 1.0]}'), 422),
+    ("f_plus -Infinity", "zo", TELL, raw('{"step": 1, "f_x": 1.0, "f_plus": [-Infinity, 1.0]}'), 422),
+    ("f_x list with NaN", "zo", TELL, raw('{"step": 1, "f_x": [1.0, NaN], "f_plus": [1.0, 1.0]}'), 422),
+    ("f_x a huge integer", "zo", TELL, raw('{"step": 1, "f_x": 1' + "0" * 400 + ', "f_plus": [1.0, 1.0]}'), 422),
+    ("gradient NaN", "fo", TELL, raw('{"step": 1, "gradient": [NaN, 0, 0, 0]}'), 422),
+    ("gradient 1e400", "fo", TELL, raw('{"step": 1, "gradient": [1e400, 0, 0, 0]}'), 422),
+    ("gradient beyond float32", "fo", TELL, body({"step": 1, "gradient": [1e39, 0, 0, 0]}), 422),
+    ("gradient a huge integer", "fo", TELL, raw('{"step": 1, "gradient": [1' + "0" * 400 + ", 0, 0, 0]}"), 422),
+    ("gradient with null", "fo", TELL, body({"step": 1, "gradient": [1.0, None, 0, 0]}), 422),
+    ("ask x Infinity", "zo", ASK, raw('{"x": [Infinity, 0, 0, 0]}'), 422),
+    ("metric NaN", "zo", METRICS, raw('{"value": NaN}'), 422),
+    ("named metric 1e400", "zo", METRICS, raw('{"value": 1.0, "metrics": {"acc": 1e400}}'), 422),
+    ("create lr NaN", "new", CREATE, raw('{"dim": 3, "lr": NaN}'), 422),
+    ("create x0 Infinity", "new", CREATE, raw('{"dim": 2, "x0": [Infinity, 0]}'), 422),
+    # --- not finite inside a binary frame ----------------------------------------------------
+    ("frame gradient NaN", "fo", TELL, frame({"step": 1}, {"gradient": [NAN, 0, 0, 0]}), 422),
+    ("frame gradient inf", "fo", TELL, frame({"step": 1}, {"gradient": [0, -INF, 0, 0]}), 422),
+    ("frame ask x NaN", "zo", ASK, frame({}, {"x": [0, 0, NAN, 0]}), 422),
+    ("frame x0 inf", "new", CREATE, frame({"dim": 2}, {"x0": [INF, 0]}), 422),
+    ("frame header NaN", "zo", TELL, frame_bytes(b'{"step":1,"f_x":NaN,"f_plus":[1,2],"vectors":[]}'), 422),
+    ("frame header 1e400", "zo", TELL, frame_bytes(b'{"step":1,"f_x":1,"f_plus":[1e400,2],"vectors":[]}'), 422),
+    # --- malformed frames and bodies ---------------------------------------------------------
+    ("frame too short", "zo", TELL, frame_bytes(b"")["content"][:3], 400),
+    ("frame bad magic", "zo", TELL, {"content": b"NOPE" + bytes(12), "headers": {"Content-Type": FRAME}}, 400),
+    ("frame header overruns", "zo", TELL, frame_bytes(b'{"step":1}', length=4096), 400),
+    ("frame header not JSON", "zo", TELL, frame_bytes(b"{not json"), 400),
+    ("frame header a list", "zo", TELL, frame_bytes(b"[1, 2]"), 400),
+    ("frame header invalid utf-8", "zo", TELL, frame_bytes(b'{"step": "\xff\xfe"}'), 400),
+    ("frame vectors malformed", "fo", TELL, frame_bytes(b'{"step":1,"vectors":[["gradient",-4]]}'), 400),
+    ("frame payload short", "fo", TELL, frame_bytes(b'{"step":1,"vectors":[["gradient",4]]}', bytes(12)), 400),
+    ("frame payload long", "fo", TELL, frame_bytes(b'{"step":1,"vectors":[["gradient",4]]}', bytes(20)), 400),
+    ("frame truncated", "fo", TELL, {"content": frame({"step": 1}, {"gradient": [1, 2, 3, 4]})["content"][:-3],
+                                    "headers": {"Content-Type": FRAME}}, 400),
+    ("frame garbage", "zo", TELL, {"content": bytes(range(256)) * 4, "headers": {"Content-Type": FRAME}}, 400),
+    ("frame deep header", "zo", TELL, frame_bytes(b"[" * 50000 + b"]" * 50000), 400),
+    ("frame vector twice", "fo", TELL, frame_bytes(b'{"step":1,"vectors":[["gradient",4],["gradient",4]]}', bytes(32)), 400),
+    ("frame unknown vector", "zo", TELL, frame({"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0]}, {"junk": [1.0]}), 422),
+    ("frame x in its header", "zo", ASK, frame({"x": [1.0, 2.0]}), 422),
+    ("JSON broken", "zo", TELL, raw('{"step": 1, "f_x": '), 400),
+    ("JSON not an object", "zo", TELL, raw("[1, 2]"), 400),
+    ("JSON not UTF-8", "zo", TELL, raw(b'{"step": "\xff"}'), 400),
+    ("JSON nested deep", "zo", TELL, raw("[" * 50000 + "]" * 50000), 400),
+    ("JSON integer too long", "zo", TELL, raw('{"step": ' + "1" * 5000 + "}"), 400),
+    ("text/plain", "zo", TELL, {"content": b'{"step": 1}', "headers": {"Content-Type": "text/plain"}}, 415),
+    ("form data", "zo", METRICS, {"data": {"value": "1"}}, 415),
+    ("xml", "new", CREATE, {"content": b"<dim>3</dim>", "headers": {"Content-Type": "application/xml"}}, 415),
+    # --- wrong shapes and kinds --------------------------------------------------------------
+    ("f_plus too many", "zo", TELL, body({"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0, 3.0]}), 422),
+    ("f_plus too few", "zo", TELL, body({"step": 1, "f_x": 1.0, "f_plus": [1.0]}), 422),
+    ("f_x wrong length", "zo", TELL, body({"step": 1, "f_x": [1.0, 2.0, 3.0], "f_plus": [1.0, 2.0]}), 422),
+    ("f_x missing", "zo", TELL, body({"step": 1, "f_plus": [1.0, 2.0]}), 422),
+    ("f_minus on forward", "zo", TELL, body({"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0], "f_minus": [0.0, 0.0]}), 422),
+    ("f_plus not numbers", "zo", TELL, body({"step": 1, "f_x": 1.0, "f_plus": ["a", "b"]}), 422),
+    ("no values", "zo", TELL, body({"step": 1}), 422),
+    ("no step", "zo", TELL, body({"f_x": 1.0, "f_plus": [1.0, 2.0]}), 422),
+    ("negative step", "zo", TELL, body({"step": -1, "f_x": 1.0, "f_plus": [1.0, 2.0]}), 422),
+    ("unknown field", "zo", TELL, body({"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0], "learning_rate": 5}), 422),
+    ("gradient on zo-adamm", "zo", TELL, body({"step": 1, "gradient": [1.0] * DIM}), 422),
+    ("gradient and values", "fo", TELL, body({"step": 1, "gradient": [1.0] * DIM, "f_plus": [1.0]}), 422),
+    ("values on adamm", "fo", TELL, body({"step": 1, "f_x": 1.0, "f_plus": [1.0]}), 422),
+    ("gradient wrong dim", "fo", TELL, body({"step": 1, "gradient": [1.0] * (DIM + 1)}), 422),
+    ("frame gradient wrong dim", "fo", TELL, frame({"step": 1}, {"gradient": [1.0] * (DIM - 1)}), 422),
+    ("gradient nested", "fo", TELL, body({"step": 1, "gradient": [[1.0, 2.0], [3.0, 4.0]]}), 422),
+    ("gradient ragged", "fo", TELL, body({"step": 1, "gradient": [1.0, [2.0], 3.0, 4.0]}), 422),
+    ("gradient strings", "fo", TELL, body({"step": 1, "gradient": ["1", "a", "2", "3"]}), 422),
+    ("gradient an object", "fo", TELL, body({"step": 1, "gradient": {"0": 1.0}}), 422),
+    ("indices out of range", "zo", TELL, body({"step": 1, "indices": [Q], "f_x": 1.0, "f_plus": [1.0]}), 422),
+    ("indices negative", "zo", TELL, body({"step": 1, "indices": [-1], "f_x": 1.0, "f_plus": [1.0]}), 422),
+    ("indices repeated", "zo", TELL, body({"step": 1, "indices": [0, 0], "f_x": 1.0, "f_plus": [1.0, 1.0]}), 422),
+    ("indices empty", "zo", TELL, body({"step": 1, "indices": [], "f_x": 1.0, "f_plus": []}), 422),
+    ("indices vs values", "zo", TELL, body({"step": 1, "indices": [0, 1], "f_x": 1.0, "f_plus": [1.0]}), 422),
+    ("coefficients overflow", "zo", TELL, body({"step": 1, "f_x": -1e308, "f_plus": [1e308, 1e308]}), 422),
+    ("coefficients beyond float32", "zo", TELL, body({"step": 1, "f_x": 0.0, "f_plus": [3e38, 0.0]}), 422),
+    ("ask x wrong dim", "zo", ASK, body({"x": [0.0] * (DIM + 2)}), 422),
+    ("ask x not a list", "zo", ASK, body({"x": 3.0}), 422),
+    ("ask unknown field", "zo", ASK, body({"y": [0.0]}), 422),
+    ("metric missing value", "zo", METRICS, body({"metrics": {"acc": 1.0}}), 422),
+    ("metric not a number", "zo", METRICS, body({"value": "low"}), 422),
+    ("metric reserved name", "zo", METRICS, body({"value": 1.0, "metrics": {"lr": 5.0}}), 422),
+    ("metric named not a number", "zo", METRICS, body({"value": 1.0, "metrics": {"acc": [1]}}), 422),
+    ("create dim 0", "new", CREATE, body({"dim": 0}), 422),
+    ("create no dim", "new", CREATE, body({"lr": 0.1}), 422),
+    ("create method", "new", CREATE, body({"dim": 3, "method": "sgd"}), 422),
+    ("create lr negative", "new", CREATE, body({"dim": 3, "lr": -0.1}), 422),
+    ("create mu zero", "new", CREATE, body({"dim": 3, "mu": 0}), 422),
+    ("create beta1 1", "new", CREATE, body({"dim": 3, "beta1": 1.0}), 422),
+    ("create beta2 negative", "new", CREATE, body({"dim": 3, "beta2": -0.5}), 422),
+    ("create directions 0", "new", CREATE, body({"dim": 3, "directions": 0}), 422),
+    ("create distribution", "new", CREATE, body({"dim": 3, "distribution": "uniform"}), 422),
+    ("create difference", "new", CREATE, body({"dim": 3, "difference": "backward"}), 422),
+    ("create seed negative", "new", CREATE, body({"dim": 3, "seed": -1}), 422),
+    ("create seed 2**64", "new", CREATE, body({"dim": 3, "seed": 2**64}), 422),
+    ("create schedule factor", "new", CREATE, body({"dim": 3, "schedule": {"factor": 1.5}}), 422),
+    ("create schedule patience", "new", CREATE, body({"dim": 3, "schedule": {"patience": -1}}), 422),
+    ("create schedule unknown", "new", CREATE, body({"dim": 3, "schedule": {"cooldown": 2}}), 422),
+    ("create x0 wrong dim", "new", CREATE, body({"dim": 3, "x0": [0.0, 1.0]}), 422),
+    ("create unknown field", "new", CREATE, body({"dim": 3, "momentum": 0.9}), 422),
+    ("create name too long", "new", CREATE, body({"dim": 3, "name": "n" * 201}), 422),
+    ("create empty", "new", CREATE, raw(b""), 422),
+]
+
+
+def _setup(client) -> dict:
+    """A zo-adamm and an adamm session, each one step in, with one metric reported."""
+    f, grad = objective(DIM)
+    x0 = x0_for(DIM)
+    zo = create(client, dim=DIM, x0=x0, directions=Q, seed=11)
+    opt = reference(zo, x0)
+    values = zo_values(opt, f)
+    tell(client, zo["id"], values)
+    apply_zo(opt, values)
+    fo = create(client, dim=DIM, x0=x0, method="adamm")
+    tell(client, fo["id"], {"step": 0, "gradient": grad(x0).tolist()})
+    for s in (zo, fo):
+        assert client.post(f"/v1/sessions/{s['id']}/metrics", json={"value": 1.0}).status_code == 200
+    return {"zo": zo["id"], "fo": fo["id"], "reference": opt, "f": f}
+
+
+@pytest.fixture
+def sessions(client):
+    return _setup(client)
+
+
+@pytest.fixture(scope="module", params=STORES)
+def shared(request):
+    """One app per store for the whole case table (the cases change nothing, so they can share)."""
+    from fastapi.testclient import TestClient
+    from zoadamm_service.main import create_app
+    from zoadamm_service.settings import Settings
+
+    url = request.getfixturevalue("module_redis_url") if request.param == "redis" else None
+    with TestClient(create_app(Settings(redis_url=url)), raise_server_exceptions=False) as c:
+        sessions = _setup(c)
+        sessions["before"] = everything(c, sessions)
+        yield c, sessions
+
+
+def send(client, kind: str, route: str, request, sessions) -> object:
+    if isinstance(request, bytes):
+        request = {"content": request, "headers": {"Content-Type": FRAME}}
+    path = "/v1/sessions" if route == CREATE else f"/v1/sessions/{sessions[kind]}/{route}"
+    return client.post(path, **request)
+
+
+def everything(client, sessions):
+    listing = client.get("/v1/sessions").json()
+    return listing, [snapshot(client, sessions[k]) for k in ("zo", "fo")]
+
+
+@pytest.mark.parametrize("kind,route,request_,status", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_request_is_refused_and_changes_nothing(shared, kind, route, request_, status):
+    client, sessions = shared
+    r = send(client, kind, route, request_, sessions)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert isinstance(r.json()["detail"], (str, list)) and r.json()["detail"]
+    assert everything(client, sessions) == sessions["before"]  # as the module found them
+
+
+def test_the_sessions_still_step_after_the_bad_requests(shared):
+    client, sessions = shared
+    opt, f = sessions["reference"], sessions["f"]
+    values = zo_values(opt, f)
+    answer = tell(client, sessions["zo"], values)
+    apply_zo(opt, values)
+    assert answer["step"] == 2 and bits(np.array(answer["x"], np.float32)) == bits(opt.state.x)
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/ask"), ("POST", "/tell"), ("POST", "/metrics"), ("GET", "/metrics"), ("GET", "/x"),
+    ("GET", ""), ("DELETE", ""),
+])
+def test_unknown_session_is_404(client, sessions, method, path):
+    before = everything(client, sessions)
+    kwargs = {"json": {"step": 0, "f_x": 1.0, "f_plus": [1.0]}} if path == "/tell" else {}
+    if path == "/metrics" and method == "POST":
+        kwargs = {"json": {"value": 1.0}}
+    r = client.request(method, f"/v1/sessions/no-such-session{path}", **kwargs)
+    assert r.status_code == 404 and "no-such-session" in r.json()["detail"]
+    assert everything(client, sessions) == before
+
+
+@pytest.mark.parametrize("method,path,params", [
+    ("POST", "/tell", {"answer": "everything"}), ("POST", "/ask", {"vectors": "maybe"}),
+    ("GET", "/metrics", {"last": -1}), ("GET", "LIST", {"limit": 0}), ("GET", "LIST", {"offset": -3}),
+])
+def test_bad_query_parameters_are_422(client, sessions, method, path, params):
+    before = everything(client, sessions)
+    url = "/v1/sessions" if path == "LIST" else f"/v1/sessions/{sessions['zo']}{path}"
+    opt, f = sessions["reference"], sessions["f"]
+    r = client.request(method, url, params=params, json=zo_values(opt, f) if path == "/tell" else None)
+    assert r.status_code == 422, r.text
+    assert everything(client, sessions) == before
+
+
+def test_mutated_frames_never_answer_500(client, sessions):
+    """Seeded byte flips of a valid tell frame: whatever they decode to, the answer is a 4xx
+    that leaves the session alone, or (when a flip keeps the frame valid) a proper tell."""
+    opt, f = sessions["reference"], sessions["f"]
+    valid = wire.encode(zo_values(opt, f))
+    rng = np.random.default_rng(0)
+    seen = set()
+    before = snapshot(client, sessions["zo"])
+    for _ in range(40):
+        mutated = bytearray(valid)
+        for at in rng.integers(0, len(valid), size=rng.integers(1, 4)):
+            mutated[at] = int(rng.integers(0, 256))
+        r = client.post(f"/v1/sessions/{sessions['zo']}/tell", content=bytes(mutated), headers={"Content-Type": FRAME})
+        seen.add(r.status_code)
+        assert r.status_code in (200, 400, 409, 422), r.text
+        after = snapshot(client, sessions["zo"])
+        assert r.status_code == 200 or after == before
+        before = after
+    assert 400 in seen
+
+
+# --- body limits -----------------------------------------------------------------------------
+LIMIT = 1024
+
+
+@pytest.fixture
+def small(make_app, serve):
+    """A client of an app that takes bodies of at most LIMIT bytes, with a session one step in."""
+    with serve(make_app(max_body_bytes=LIMIT)) as c:
+        session = create(c, dim=DIM, x0=x0_for(DIM), directions=Q)
+        yield c, session["id"]
+
+
+def _chunks(data: bytes, size: int = 100):
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+@pytest.mark.parametrize("route", [TELL, ASK, METRICS, CREATE])
+@pytest.mark.parametrize("how", ["content-length", "streamed"])
+def test_a_body_over_the_limit_is_413(small, route, how):
+    c, sid = small
+    before = (c.get("/v1/sessions").json(), snapshot(c, sid))
+    data = json.dumps({"step": 0, "f_x": 1.0, "f_plus": [0.5] * 200, "padding": "x" * LIMIT}).encode()
+    assert len(data) > LIMIT
+    path = "/v1/sessions" if route == CREATE else f"/v1/sessions/{sid}/{route}"
+    if how == "streamed":  # no Content-Length: the limit is enforced while reading
+        r = c.post(path, content=_chunks(data), headers=JSON_TYPE)
+        assert r.request.headers.get("transfer-encoding") == "chunked"
+    else:
+        r = c.post(path, content=data, headers=JSON_TYPE)
+        assert int(r.request.headers["content-length"]) == len(data)
+    assert r.status_code == 413, r.text
+    assert (c.get("/v1/sessions").json(), snapshot(c, sid)) == before
+
+
+def test_a_lying_content_length_is_still_caught(small):
+    c, sid = small
+    before = snapshot(c, sid)
+    data = b'{"value": 1.0, "metrics": {"pad": 1.0}}' + b" " * (2 * LIMIT)
+    r = c.post(f"/v1/sessions/{sid}/metrics", content=_chunks(data), headers={**JSON_TYPE, "Content-Length": "10"})
+    assert r.status_code in (400, 413), r.text
+    assert snapshot(c, sid) == before
+
+
+def test_a_body_under_the_limit_is_taken(small):
+    c, sid = small
+    r = c.post(f"/v1/sessions/{sid}/metrics", content=_chunks(b'{"value": 2.5}', 3), headers=JSON_TYPE)
+    assert r.status_code == 200 and r.json()["value"] == 2.5
+
+
+def test_directions_larger_than_the_limit_are_not_sent(small):
+    c, _ = small
+    dim = LIMIT // 8 + 2  # x0 fits in a body, two directions do not
+    session = create(c, dim=dim, x0=np.zeros(dim, np.float32), directions=2)
+    r = c.post(f"/v1/sessions/{session['id']}/ask", params={"vectors": "true"})
+    assert r.status_code == 422 and "zoadamm.directions" in r.json()["detail"]
+    assert c.post(f"/v1/sessions/{session['id']}/ask").status_code == 200
