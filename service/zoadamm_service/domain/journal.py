@@ -23,6 +23,7 @@ class Event:
     record: StepRecord | None = None
     value: float | None = None
     checksum_before: str | None = None  # of x before the step: a repeated tell answers it
+    mu: float | None = None  # mu the step was taken with (the answer's, with record.lr)
     parts: tuple[str, ...] | None = None  # per-direction reports of a split step, by index
 
 
@@ -48,6 +49,8 @@ def encode_step(event: Event) -> bytes:
 
 def _optional(event) -> dict:
     fields = {}
+    if event.mu is not None:
+        fields["mu"] = event.mu
     if event.checksum_before is not None:
         fields["checksum"] = event.checksum_before
     if event.parts is not None:
@@ -72,6 +75,7 @@ def _step_event(fields: dict, coefficients, gradient) -> Event:
     return Event(
         STEP, fields["step"], fields["digest"], record,
         checksum_before=fields.get("checksum"), parts=None if parts is None else tuple(parts),
+        mu=fields.get("mu"),
     )
 
 

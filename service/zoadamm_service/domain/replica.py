@@ -32,11 +32,12 @@ class LastStep:
     coefficients: np.ndarray | None
     checksum_before: str | None
     parts: tuple[str, ...] | None = None  # a split step's reports, to recognise a repeated part
+    mu: float | None = None
 
     @classmethod
     def of(cls, event: journal.Event) -> "LastStep":
         r = event.record
-        return cls(event.step, event.digest, r.lr, r.coefficients, event.checksum_before, event.parts)
+        return cls(event.step, event.digest, r.lr, r.coefficients, event.checksum_before, event.parts, event.mu)
 
 
 @dataclass

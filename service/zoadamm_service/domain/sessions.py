@@ -187,7 +187,10 @@ class Sessions:
             if record.coefficients is not None and not np.all(np.isfinite(record.coefficients)):
                 raise Invalid("these function values overflow the step's float32 coefficients")
             # every event keeps the checksum, so any replica can answer a repeat in either form
-            event = journal.Event(journal.STEP, record.step, digest, record, checksum_before=replica.checksum(), parts=parts)
+            event = journal.Event(
+                journal.STEP, record.step, digest, record,
+                checksum_before=replica.checksum(), parts=parts, mu=replica.optimizer.mu,
+            )
             try:
                 await self.store.append(replica.meta.id, replica.seq, journal.encode_step(event))
             except Conflict:
@@ -217,7 +220,9 @@ class Sessions:
 
     def _answer(self, replica: Replica, answer: str, next_step: int | None = None):
         opt, last = replica.optimizer, replica.last
-        fields = {"step": replica.step if next_step is None else next_step, "lr": opt.lr, "mu": opt.mu}
+        # lr and mu as the step left them, so a repeat after a metric still gets the same answer
+        lr, mu = (opt.lr, opt.mu) if last.mu is None else (last.lr, last.mu)
+        fields = {"step": replica.step if next_step is None else next_step, "lr": lr, "mu": mu}
         if answer == ANSWER_CHECKSUM:
             fields.update(step_lr=last.lr, checksum=last.checksum_before)
             coefficients = None if last.coefficients is None else last.coefficients.tolist()

@@ -1,0 +1,295 @@
+"""Stateless replicas: several apps on one Redis serve one session as if they were one.
+
+Each app is a separate ``create_app`` with its own cache and its own event loop (its own
+TestClient), so what they share is only what is in Redis.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from threading import Barrier
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from service_support import apply_zo, bits, create, get_x, objective, reference, tell, x0_for, zo_values
+from zoadamm import wire
+from zoadamm_service import keys
+from zoadamm_service.domain import journal
+from zoadamm_service.main import create_app
+from zoadamm_service.settings import Settings
+
+DIM = 10
+
+
+@pytest.fixture
+def apps(redis_url):
+    """``apps(n, **settings)``: n clients, each of its own app, all on the test Redis."""
+    with ExitStack() as stack:
+
+        def start(n: int = 1, **settings):
+            made = [
+                stack.enter_context(TestClient(create_app(Settings(redis_url=redis_url, **settings)), raise_server_exceptions=False))
+                for _ in range(n)
+            ]
+            return made if n > 1 else made[0]
+
+        yield start
+
+
+def test_two_replicas_alternate_and_agree(apps):
+    a, b = apps(2)
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(a, dim=DIM, x0=x0, directions=3, difference="central", lr=0.05,
+                     schedule={"factor": 0.5, "patience": 0})
+    sid, opt = session["id"], reference(session, x0)
+    for t in range(8):
+        here, there = (a, b) if t % 2 else (b, a)
+        values = zo_values(opt, f)
+        if t % 3 == 2:  # mirror mode across replicas
+            answer = tell(here, sid, values, answer="checksum")
+            assert answer["checksum"] == wire.checksum(opt.state.x)
+            apply_zo(opt, values)
+        else:
+            answer = tell(here, sid, values)
+            apply_zo(opt, values)
+            assert bits(np.array(answer["x"], np.float32)) == bits(opt.state.x)
+        # the other replica answers a retry of the same tell with the same answer
+        assert tell(there, sid, values, answer="checksum" if t % 3 == 2 else "x") == answer
+        if t == 4:
+            for value in (2.0, 2.0):  # no improvement: patience 0 halves lr and mu
+                r = there.post(f"/v1/sessions/{sid}/metrics", json={"value": value}).json()
+                opt.report(value)
+                assert (r["lr"], r["mu"]) == (opt.lr, opt.mu)
+        for c in (a, b):
+            step, x = get_x(c, sid)
+            assert step == t + 1 and bits(x) == bits(opt.state.x)
+            view = c.get(f"/v1/sessions/{sid}").json()
+            assert (view["step"], view["lr"], view["mu"]) == (opt.step, opt.lr, opt.mu)
+    assert opt.lr < session["lr"]  # the schedule acted, and both replicas saw it
+
+
+def test_split_step_across_replicas(apps):
+    replicas = apps(3)
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(replicas[0], dim=DIM, x0=x0, directions=3)
+    sid, opt = session["id"], reference(session, x0)
+    full = zo_values(opt, f)
+    answers = []
+    for i, c in enumerate(replicas):
+        part = {"step": 0, "indices": [i], "f_x": full["f_x"], "f_plus": [full["f_plus"][i]]}
+        answers.append(c.post(f"/v1/sessions/{sid}/tell", json=part))
+    assert [r.status_code for r in answers] == [202, 202, 200]
+    assert [r.json()["pending"] for r in answers[:2]] == [[1, 2], [2]]
+    apply_zo(opt, full)
+    assert bits(np.array(answers[2].json()["x"], np.float32)) == bits(opt.state.x)
+    # a retried part, at a replica that never saw the step close, gets the closing answer
+    part0 = {"step": 0, "indices": [0], "f_x": full["f_x"], "f_plus": [full["f_plus"][0]]}
+    assert tell(replicas[0], sid, part0) == answers[2].json()
+
+
+def test_a_restarted_replica_continues_with_identical_state(apps, redis_url):
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    with TestClient(create_app(Settings(redis_url=redis_url))) as first:
+        session = create(first, dim=DIM, x0=x0, directions=2, schedule={"factor": 0.5, "patience": 1})
+        sid, opt = session["id"], reference(session, x0)
+        for t in range(5):
+            values = zo_values(opt, f)
+            last = tell(first, sid, values, answer="checksum")
+            apply_zo(opt, values)
+            for value in (1.0, 1.5):
+                first.post(f"/v1/sessions/{sid}/metrics", json={"value": value})
+                opt.report(value)
+        view = first.get(f"/v1/sessions/{sid}").json()
+        metrics = first.get(f"/v1/sessions/{sid}/metrics").json()
+    # a "restart": a new app with nothing cached
+    restarted = apps(1)
+    assert restarted.get(f"/v1/sessions/{sid}").json() == view
+    assert restarted.get(f"/v1/sessions/{sid}/metrics").json() == metrics
+    assert (view["step"], view["lr"], view["mu"]) == (5, opt.lr, opt.mu) and opt.lr < session["lr"]
+    step, x = get_x(restarted, sid)
+    assert step == 5 and bits(x) == bits(opt.state.x)
+    assert tell(restarted, sid, values, answer="checksum") == last  # the last tell, retried
+    for _ in range(3):
+        values = zo_values(opt, f)
+        answer = tell(restarted, sid, values)
+        apply_zo(opt, values)
+        assert bits(np.array(answer["x"], np.float32)) == bits(opt.state.x)
+
+
+def _rebuild(redis_client, sid: str, config) -> tuple[object, int, int, int]:
+    """The session as Redis holds it: checkpoint plus journal, replayed here."""
+    meta = redis_client.hgetall(keys.meta(sid))
+    head, base = int(meta[b"head"]), int(meta[b"ckpt_seq"])
+    opt, seq, _ = journal.decode_checkpoint(redis_client.get(keys.checkpoint(sid)), config)
+    events = redis_client.lrange(keys.events(sid), 0, -1)
+    for blob in events:
+        event = journal.decode_event(blob)
+        if event.kind == journal.METRIC:
+            opt.report(event.value)
+        else:
+            opt.apply(event.record)
+    return opt, head, base, len(events)
+
+
+def _same_state(a, b) -> bool:
+    sa, sb = a.state, b.state
+    return (
+        sa.step == sb.step and (a.lr, a.mu, a.plateau) == (b.lr, b.mu, b.plateau)
+        and all(bits(getattr(sa, n)) == bits(getattr(sb, n)) for n in ("x", "m", "v", "v_hat"))
+    )
+
+
+def test_checkpoints_trim_the_journal_and_rebuild_the_same_state(redis_url, redis_client):
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    settings = Settings(redis_url=redis_url, checkpoint_every=3)
+    with TestClient(create_app(settings)) as live:
+        session = create(live, dim=DIM, x0=x0, directions=2, schedule={"factor": 0.5, "patience": 0})
+        sid, opt = session["id"], reference(session, x0)
+        config = opt.config
+        seq = 0
+        for t in range(8):
+            values = zo_values(opt, f)
+            last = tell(live, sid, values, answer="checksum" if t % 2 else "x")
+            apply_zo(opt, values)
+            seq += 1
+            if t in (1, 4):
+                live.post(f"/v1/sessions/{sid}/metrics", json={"value": 3.0 - t})
+                opt.report(3.0 - t)
+                seq += 1
+            if t == 5:
+                checkpoint_seq = seq  # step 5 closes the second window of 3 steps
+        # the replica's own copy, before the app shuts down
+        cached = live.app.state.sessions._cache[sid]
+        live.portal.call(cached.settle)
+        assert _same_state(cached.optimizer, opt)
+    # shutting down waited for the checkpoint; the journal keeps only the events after it
+    rebuilt, head, base, kept = _rebuild(redis_client, sid, config)
+    assert (head, base, kept) == (seq, checkpoint_seq, seq - checkpoint_seq)
+    assert base > 0 and _same_state(rebuilt, opt)
+    # and a new replica, built from checkpoint + journal, is the live one
+    with TestClient(create_app(settings)) as fresh:
+        step, x = get_x(fresh, sid)
+        assert step == 8 and bits(x) == bits(opt.state.x)
+        assert tell(fresh, sid, values, answer="checksum" if 7 % 2 else "x") == last
+        cached = fresh.app.state.sessions._cache[sid]
+        assert _same_state(cached.optimizer, opt)
+
+
+def test_a_repeat_of_the_checkpointed_step_still_gets_its_answer(redis_url):
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    settings = Settings(redis_url=redis_url, checkpoint_every=2)
+    with TestClient(create_app(settings)) as live:
+        session = create(live, dim=DIM, x0=x0)
+        sid, opt = session["id"], reference(session, x0)
+        for _ in range(2):  # step 1 closes a window: its checkpoint drops both events
+            values = zo_values(opt, f)
+            answers = {a: tell(live, sid, values, answer=a) for a in ("x", "checksum")}
+            apply_zo(opt, values)
+    with TestClient(create_app(settings)) as fresh:
+        for a, answer in answers.items():
+            assert tell(fresh, sid, values, answer=a) == answer
+
+
+# --- concurrency -----------------------------------------------------------------------------
+WORKERS = 8
+
+
+def _together(clients, request):
+    """Run ``request(i, client)`` on every client at once (threads released by a barrier)."""
+    barrier = Barrier(len(clients))
+
+    def run(i):
+        barrier.wait()
+        return request(i, clients[i])
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        return list(pool.map(run, range(len(clients))))
+
+
+def test_concurrent_identical_tells_on_many_replicas_apply_once(apps):
+    clients = apps(WORKERS)
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(clients[0], dim=DIM, x0=x0, directions=2)
+    sid, opt = session["id"], reference(session, x0)
+    for t in range(3):
+        values = zo_values(opt, f)
+        answer = "checksum" if t == 1 else "x"
+        replies = _together(clients, lambda i, c: c.post(f"/v1/sessions/{sid}/tell", json=values, params={"answer": answer}))
+        assert [r.status_code for r in replies] == [200] * WORKERS
+        assert len({r.content for r in replies}) == 1
+        apply_zo(opt, values)
+    for c in clients:
+        step, x = get_x(c, sid)
+        assert step == 3 and bits(x) == bits(opt.state.x)
+
+
+def test_concurrent_different_tells_on_many_replicas_let_one_win(apps):
+    clients = apps(WORKERS)
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(clients[0], dim=DIM, x0=x0, directions=2)
+    sid, opt = session["id"], reference(session, x0)
+    base = zo_values(opt, f)
+    # each worker reports slightly different values for step 0
+    bodies = [{**base, "f_x": base["f_x"] + i * 1e-3} for i in range(WORKERS)]
+    replies = _together(clients, lambda i, c: c.post(f"/v1/sessions/{sid}/tell", json=bodies[i]))
+    codes = [r.status_code for r in replies]
+    assert sorted(codes) == [200] + [409] * (WORKERS - 1)
+    assert all(r.json()["step"] == 1 for r in replies)
+    winner = codes.index(200)
+    apply_zo(opt, bodies[winner])  # the serial replay of what was applied
+    assert bits(np.array(replies[winner].json()["x"], np.float32)) == bits(opt.state.x)
+    for c in clients:
+        step, x = get_x(c, sid)
+        assert step == 1 and bits(x) == bits(opt.state.x)
+
+
+def test_concurrent_parts_from_many_replicas_close_the_step_once(apps):
+    clients = apps(WORKERS)
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(clients[0], dim=DIM, x0=x0, directions=WORKERS, mu=0.01)
+    sid, opt = session["id"], reference(session, x0)
+    full = zo_values(opt, f)
+    parts = [{"step": 0, "indices": [i], "f_x": full["f_x"], "f_plus": [full["f_plus"][i]]} for i in range(WORKERS)]
+    replies = _together(clients, lambda i, c: c.post(f"/v1/sessions/{sid}/tell", json=parts[i]))
+    codes = [r.status_code for r in replies]
+    assert set(codes) <= {200, 202} and 200 in codes
+    closing = {r.content for r in replies if r.status_code == 200}
+    assert len(closing) == 1  # whoever saw the step close got the same answer
+    apply_zo(opt, full)
+    for c in clients:
+        step, x = get_x(c, sid)
+        assert step == 1 and bits(x) == bits(opt.state.x)
+    # every worker's retry now gets the closing answer
+    retries = _together(clients, lambda i, c: c.post(f"/v1/sessions/{sid}/tell", json=parts[i]))
+    assert {r.status_code for r in retries} == {200} and {r.content for r in retries} == closing
+
+
+def test_concurrent_metrics_and_tells_lose_nothing(apps):
+    """Metrics from some replicas while others tell: every metric and every step lands once."""
+    clients = apps(4)
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(clients[0], dim=DIM, x0=x0, schedule=None)
+    sid, opt = session["id"], reference(session, x0)
+    values = zo_values(opt, f)
+
+    def request(i, c):
+        if i % 2:
+            return c.post(f"/v1/sessions/{sid}/metrics", json={"value": float(i)})
+        return c.post(f"/v1/sessions/{sid}/tell", json=values)
+
+    replies = _together(clients, request)
+    assert [r.status_code for r in replies] == [200] * 4
+    apply_zo(opt, values)
+    assert bits(get_x(clients[0], sid)[1]) == bits(opt.state.x)
+    assert sorted(m["value"] for m in clients[1].get(f"/v1/sessions/{sid}/metrics").json()) == [1.0, 3.0]
