@@ -24,6 +24,11 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def hot_path_state(request: Request) -> tuple[Sessions, Settings]:
+    """ask and tell run every step: they skip dependency injection, which costs ~0.3 ms."""
+    return request.app.state.sessions, request.app.state.settings
+
+
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 router = APIRouter(prefix="/v1", tags=["sessions"])
@@ -59,10 +64,11 @@ async def delete_session(session_id: str, sessions: SessionsDep):
 
 
 @router.post("/sessions/{session_id}/ask", response_model=AskAnswer, responses={200: BINARY}, openapi_extra=body_doc(AskRequest))
-async def ask(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep,
+async def ask(request: Request, session_id: str,
               vectors: bool = Query(False, description="Also return the q direction vectors u.")):
     """The open step: its number, seed and mu.  Directions follow from (seed, step, index); ask
     for them with ?vectors=true if you cannot regenerate them."""
+    sessions, settings = hot_path_state(request)
     fields, vecs = await read_message(request, settings.max_body_bytes)
     validate(AskRequest, fields)
     answer, u = await sessions.ask(session_id, vecs.get("x"), vectors)
@@ -70,10 +76,11 @@ async def ask(request: Request, session_id: str, sessions: SessionsDep, settings
 
 
 @router.post("/sessions/{session_id}/tell", response_model=TellAnswer, responses={200: BINARY, 202: {"model": TellAnswer}}, openapi_extra=body_doc(TellRequest))
-async def tell(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep,
+async def tell(request: Request, session_id: str,
                answer: Literal["x", "checksum"] = Query("x", description="x: the updated parameters; checksum: a CRC of x and the step's coefficients, for clients that mirror the update.")):
     """Report the open step's values (ZO: f_x, f_plus[, f_minus]; FO: gradient) and get the
     update.  Repeating a tell returns the same answer; a stale or future step gets 409."""
+    sessions, settings = hot_path_state(request)
     fields, vecs = await read_message(request, settings.max_body_bytes)
     body = validate(TellRequest, fields)
     if "gradient" in vecs:

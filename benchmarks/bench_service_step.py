@@ -1,0 +1,149 @@
+"""A ZO step through the service against the lean in-process step, on the paper's CNN.
+
+Lean in-process step: the step's directions, f(x) and f(x + mu u) on one minibatch of 128 (one
+batched forward pass), and the AdaMM update, all in this process.
+
+Service step: the same evaluation, plus the tell over HTTP on loopback to a `zoadamm-service`
+process keeping the session in Redis, vectors in binary frames.  Three client modes:
+  plain     the answer carries x (d floats back every step)
+  mirror    the client applies the same update; the answer carries a CRC and q coefficients
+  pipeline  mirror, and the tell travels while the next step is evaluated
+
+Modes run in alternating blocks so machine noise hits all of them alike; the ratios are the
+result.  Also reports bytes on the wire and written to Redis per step.
+
+    python benchmarks/bench_service_step.py --scales 0.1111111 119.888885 --steps 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import httpx
+import numpy as np
+import redis
+import zoadamm
+from zoadamm import Optimizer, SessionConfig
+from zoadamm_worker.mnist import load_mnist
+from zoadamm_worker.model import initial_parameters
+from zoadamm_worker.objective import MnistObjective
+
+from harness import redis_server, service
+
+MODES = ("lean", "plain", "mirror", "pipeline")
+
+
+class Counter:
+    """Bytes on the wire, from httpx's event hooks (bodies only; headers are ~200 B each way)."""
+
+    def __init__(self) -> None:
+        self.sent = self.received = 0
+
+    def request(self, request: httpx.Request) -> None:
+        self.sent += len(request.content)
+
+    def response(self, response: httpx.Response) -> None:
+        response.read()
+        self.received += len(response.content)
+
+
+def lean_steps(objective, x0, seed, steps, q):
+    config = SessionConfig(dim=x0.size, seed=seed, directions=q)
+    opt = Optimizer.start(config, x0)
+    work = np.empty(x0.size, dtype=np.float32)
+    batches = objective.batches(1)
+
+    def step():
+        dirs = zoadamm.directions(seed, opt.step, q, x0.size)
+        f_x, f_plus, _ = objective.zo_losses(opt.state.x, next(batches), dirs, opt.mu)
+        opt.apply(opt.zo_record(f_x, f_plus), work, directions=dirs)
+
+    return step
+
+
+def service_steps(objective, x0, seed, url, mode, q, counter):
+    client = zoadamm.Client(url)
+    client.http.event_hooks = {"request": [counter.request], "response": [counter.response]}
+    run = zoadamm.RemoteOptimizer.create(
+        client, x0, mirror=mode != "plain", pipeline=mode == "pipeline", seed=seed, directions=q
+    )
+    batches = objective.batches(1)
+
+    def step():
+        f_x, f_plus, _ = objective.zo_losses(run.x, next(batches), run.directions(), run.mu)
+        run.tell(f_x=f_x, f_plus=f_plus)
+
+    step.run = run
+    return step
+
+
+def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str, url: str) -> dict:
+    objective = MnistObjective(scale, data, batch_size=128, threads=1)
+    x0 = initial_parameters(scale, 0)
+    counters = {m: Counter() for m in MODES}
+    runners = {"lean": lean_steps(objective, x0, 7, steps * blocks + 2, q)}
+    for mode in MODES[1:]:
+        runners[mode] = service_steps(objective, x0, 7, url, mode, q, counters[mode])
+    for run in runners.values():  # warm up: first-call allocations, connections, caches
+        run()
+    times = {m: [] for m in MODES}
+    redis_in = {m: 0 for m in MODES}
+    stats = redis.Redis.from_url(redis_url)
+    for _ in range(blocks):
+        for mode, run in runners.items():
+            before = stats.info("stats")["total_net_input_bytes"]
+            sent, received = counters[mode].sent, counters[mode].received
+            started = time.perf_counter()
+            for _ in range(steps):
+                run()
+            if mode != "lean":
+                run.run.flush()
+            times[mode].append((time.perf_counter() - started) / steps * 1e3)
+            redis_in[mode] += stats.info("stats")["total_net_input_bytes"] - before
+    result = {"d": objective.dim, "q": q, "steps_per_block": steps, "blocks": blocks}
+    lean = statistics.median(times["lean"])
+    for mode in MODES:
+        ms = statistics.median(times[mode])
+        result[mode] = {"ms_per_step": ms, "ratio_to_lean": ms / lean}
+        if mode != "lean":
+            n = steps * blocks + 1
+            result[mode].update(
+                wire_bytes_sent=counters[mode].sent / n, wire_bytes_received=counters[mode].received / n,
+                redis_bytes_written=redis_in[mode] / (steps * blocks),
+            )
+    for mode in MODES[1:]:
+        runners[mode].run.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", type=float, nargs="+", default=[1 / 9, 119.888885])
+    parser.add_argument("--steps", type=int, default=40, help="steps per block")
+    parser.add_argument("--blocks", type=int, default=3)
+    parser.add_argument("--directions", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    data = load_mnist()
+    results = []
+    with redis_server() as redis_url, service(redis_url) as url:
+        for scale in args.scales:
+            results.append(measure(scale, args.steps, args.blocks, args.directions, data, redis_url, url))
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for r in results:
+        print(f"d = {r['d']:,}, q = {r['q']}, {r['blocks']} blocks of {r['steps_per_block']} steps")
+        print(f"{'mode':>10} {'ms/step':>9} {'x lean':>7} {'wire out B':>11} {'wire in B':>11} {'redis B':>9}")
+        for mode in MODES:
+            m = r[mode]
+            extra = "" if mode == "lean" else (
+                f" {m['wire_bytes_sent']:>11,.0f} {m['wire_bytes_received']:>11,.0f} {m['redis_bytes_written']:>9,.0f}")
+            print(f"{mode:>10} {m['ms_per_step']:>9.2f} {m['ratio_to_lean']:>7.2f}{extra}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The compose file and the Dockerfile, checked without a Docker engine.
+
+The compose file is the one place the services' commands live: this test parses it and runs
+those very commands as local processes (only host names and ports are rewritten to loopback),
+against a real Redis started with the compose file's own redis command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+BIN = Path(sys.executable).parent
+
+
+def _interpolate(value: str, env: dict) -> str:
+    """Compose's ${VAR:-default} substitution."""
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), value)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(check, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("process did not become ready")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_file_wires_the_parts(compose):
+    services = compose["services"]
+    assert set(services) == {"redis", "service", "zo-worker", "fo-worker"}
+    redis = services["redis"]
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert redis["command"][redis["command"].index("--appendfsync") + 1] == "everysec"
+    volume = redis["volumes"][0].split(":")[0]
+    assert volume in compose["volumes"], "redis data must live on a named volume"
+    for name in ("redis", "service"):
+        assert services[name]["healthcheck"]["test"], f"{name} needs a healthcheck"
+    assert services["service"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    for worker in ("zo-worker", "fo-worker"):
+        assert services[worker]["depends_on"]["service"]["condition"] == "service_healthy"
+        assert services[worker]["build"]["target"] == "worker"
+        assert "container_name" not in services[worker], "a fixed name would stop --scale"
+    assert services["service"]["build"]["target"] == "service"
+
+
+def test_dockerfile_lints_clean():
+    hadolint = shutil.which("hadolint", path=str(BIN)) or shutil.which("hadolint")
+    assert hadolint, "hadolint comes with requirements-dev.txt"
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_images_are_slim_non_root_and_checked():
+    text = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM (\S+) AS (\S+)", text, re.M)
+    assert {"service", "worker"} <= {name for _, name in stages}
+    for stage in ("service", "worker"):
+        body = text.split(f" AS {stage}\n", 1)[1].split("\nFROM ", 1)[0]
+        assert re.search(r"^USER 10001$", body, re.M), f"{stage} must not run as root"
+    service_stage = text.split(" AS service\n", 1)[1].split("\nFROM ", 1)[0]
+    assert "HEALTHCHECK --interval" in service_stage
+    service_runs = [line for line in text.split(" AS build-worker", 1)[0].splitlines() if line.startswith("RUN")]
+    assert not any("torch" in line for line in service_runs), "the service image must not carry torch"
+    assert "torch==2.13.0" in text
+
+
+def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
+    """redis, service (2 uvicorn workers on Redis), then the ZO and FO workers: each one's exact
+    command, shortened through the environment (1 epoch on 2,560 images)."""
+    services = compose["services"]
+    env = dict(os.environ, ZOADAMM_EPOCHS="1", ZOADAMM_TRAIN_LIMIT="2560")
+    redis_port, service_port = _free_port(), _free_port()
+    processes = []
+    try:
+        redis_cmd = [_interpolate(a, env) for a in services["redis"]["command"]]
+        redis_cmd[redis_cmd.index("--dir") + 1] = str(tmp_path)
+        processes.append(subprocess.Popen(redis_cmd + ["--port", str(redis_port), "--bind", "127.0.0.1"],
+                                          stdout=subprocess.DEVNULL))
+        _wait(lambda: subprocess.run(["redis-cli", "-p", str(redis_port), "ping"], capture_output=True).stdout.strip() == b"PONG")
+
+        service = services["service"]
+        service_env = dict(env, **{k: _interpolate(str(v), env) for k, v in service["environment"].items()})
+        service_env["REDIS_URL"] = service_env["REDIS_URL"].replace("redis:6379", f"127.0.0.1:{redis_port}")
+        cmd = [_interpolate(a, env) for a in service["command"]]
+        cmd[0] = str(BIN / cmd[0])
+        cmd[cmd.index("--port") + 1] = str(service_port)
+        cmd[cmd.index("--host") + 1] = "127.0.0.1"
+        assert cmd[cmd.index("--workers") + 1] == "2"
+        processes.append(subprocess.Popen(cmd, env=service_env))
+        url = f"http://127.0.0.1:{service_port}"
+        _wait(lambda: httpx.get(url + "/healthz").json()["store"] == "RedisStore")
+
+        results = {}
+        for name in ("fo-worker", "zo-worker"):
+            args = [_interpolate(a, env).replace("http://service:8000", url) for a in services[name]["command"]]
+            args[args.index("--record-dir") + 1] = str(tmp_path / "runs")
+            done = subprocess.run([str(BIN / "zoadamm-worker"), *args, "--quiet"], env=env,
+                                  capture_output=True, text=True, timeout=900)
+            assert done.returncode == 0, done.stderr[-2000:]
+            results[name] = json.loads(done.stdout.strip().splitlines()[-1])
+
+        records = sorted((tmp_path / "runs").glob("*.jsonl"))
+        assert len(records) == 2
+        assert all(r["epoch"] == 1 and r["d"] == 1400 for r in results.values())
+        assert results["fo-worker"]["test_accuracy"] > 0.2  # 20 FO steps already beat chance (0.1)
+        sessions = httpx.get(url + "/v1/sessions").json()["sessions"]
+        assert {s["config"]["method"] for s in sessions} == {"adamm", "zo-adamm"}
+        for session in sessions:  # every minibatch of the epoch went through the service
+            assert httpx.get(f"{url}/v1/sessions/{session['id']}").json()["step"] == 2560 // 128
+    finally:
+        for proc in reversed(processes):
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -1,0 +1,66 @@
+"""A user's HTTP endpoint as the objective: ``POST {"x": [...]}`` answers ``{"value": float}``.
+
+Evaluations time out and are retried with backoff; an evaluation that still fails raises
+``EvaluationError``, so a failure can never reach the optimizer disguised as a number.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import httpx
+import numpy as np
+
+
+class EvaluationError(RuntimeError):
+    """The objective endpoint did not produce a finite value after all retries."""
+
+
+class RestObjective:
+    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
+                 http_client: httpx.Client | None = None) -> None:
+        self.url = url
+        self.retries = retries
+        self.backoff = backoff
+        self.http = http_client or httpx.Client(timeout=timeout)
+        self.evaluations = 0
+
+    def __call__(self, x: np.ndarray) -> float:
+        """f(x) from the endpoint.  Raises EvaluationError when no attempt gives a finite value."""
+        payload = {"x": np.asarray(x, dtype=np.float64).tolist()}
+        problem = "no attempt made"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))
+            try:
+                response = self.http.post(self.url, json=payload)
+            except httpx.TransportError as exc:
+                problem = f"request failed: {exc!r}"
+                continue
+            if response.status_code >= 500 or response.status_code == 429:
+                problem = f"endpoint answered {response.status_code}"
+                continue
+            if response.status_code >= 400:
+                raise EvaluationError(f"endpoint refused x with {response.status_code}: {response.text[:200]}")
+            value = _value_of(response)
+            if value is None:
+                problem = f"endpoint answered no finite 'value': {response.text[:200]}"
+                continue
+            self.evaluations += 1
+            return value
+        raise EvaluationError(f"objective at {self.url} failed after {self.retries + 1} attempts: {problem}")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _value_of(response: httpx.Response) -> float | None:
+    try:
+        value = response.json()["value"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
