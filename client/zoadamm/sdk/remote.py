@@ -78,7 +78,11 @@ class RemoteOptimizer:
         return self._directions[1]
 
     def tell(self, f_x=None, f_plus=None, f_minus=None) -> np.ndarray:
-        """Report the open step's function values; returns the new parameters."""
+        """Report the open step's function values; returns the new parameters.
+
+        With ``pipeline=True``, when the check of the previous step finds the mirror wrong,
+        these values were measured at an x the service does not hold: they are dropped, the
+        step does not advance, and the service's x is returned to be measured again."""
         values = {"f_x": f_x, "f_plus": f_plus, "f_minus": f_minus}
         return self._step(values, lambda m: m.zo_record(f_x, f_plus, f_minus))
 
@@ -106,7 +110,10 @@ class RemoteOptimizer:
             self._sender.shutdown()
 
     def _step(self, values: dict, make_record) -> np.ndarray:
+        mirrored = self._mirror is not None
         self.flush()
+        if mirrored and self._mirror is None:
+            return self.x  # values measured at the mirror's wrong x: never send them
         if self._mirror is None:
             result = self.client.sessions.tell(self.id, self.step, answer="x", **values)
             self._x = result.x  # a read-only view of the answer: no copy of d floats
