@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -50,32 +51,45 @@ def minimize(
     client = client or Client(base_url or "http://127.0.0.1:8000")
     try:
         run = RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, **config)
-        central = run.config.difference == "central"
-        bar = Progress(steps, "zo-adamm", enabled=progress)
-        history, evaluations = [], 0
-        for _ in range(steps):
-            x = run.x
-            f_x = _value(f, x)
-            plus, minus = [], []
-            for u in run.directions():
-                plus.append(_value(f, x + np.float32(run.mu) * u))
-                if central:
-                    minus.append(_value(f, x - np.float32(run.mu) * u))
-            evaluations += 1 + len(plus) + len(minus)
-            history.append(f_x)
-            run.tell(f_x=f_x, f_plus=plus, f_minus=minus if central else None)
-            if report_every and run.step % report_every == 0:
-                run.report(f_x)
-            if callback is not None:
-                callback(run.step, run.x, f_x)
-            bar.update(1, f=f_x, lr=run.lr)
-        run.close()
-        bar.close()
-        x = np.array(run.x)
-        return MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)
+        try:
+            return _run(run, f, steps, progress, report_every, callback)
+        except BaseException:
+            # a pipelined tell may still be travelling: let it land before the client closes
+            with contextlib.suppress(Exception):
+                run.close()
+            raise
     finally:
         if own_client:
             client.close()
+
+
+def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, callback) -> MinimizeResult:
+    central = run.config.difference == "central"
+    bar = Progress(steps, "zo-adamm", enabled=progress)
+    history, evaluations = [], 0
+    while run.step < steps:
+        x = run.x
+        f_x = _value(f, x)
+        plus, minus = [], []
+        for u in run.directions():
+            plus.append(_value(f, x + np.float32(run.mu) * u))
+            if central:
+                minus.append(_value(f, x - np.float32(run.mu) * u))
+        evaluations += 1 + len(plus) + len(minus)
+        step = run.step
+        run.tell(f_x=f_x, f_plus=plus, f_minus=minus if central else None)
+        if run.step == step:  # a failed mirror check dropped these values: measure again
+            continue
+        history.append(f_x)
+        if report_every and run.step % report_every == 0:
+            run.report(f_x)
+        if callback is not None:
+            callback(run.step, run.x, f_x)
+        bar.update(1, f=f_x, lr=run.lr)
+    run.close()
+    bar.close()
+    x = np.array(run.x)
+    return MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)
 
 
 def _value(f, x) -> float:
