@@ -27,7 +27,7 @@ class Progress:
         if self.interactive and (now - self._drawn >= 0.2 or self.done >= self.total):
             self._drawn = now
             self._draw(now)
-        elif not self.interactive and self.done >= self._next_line:
+        elif not self.interactive and (self.done >= self._next_line or self.done - n < self.total <= self.done):
             self._next_line = self.done + max(1, self.total // 10)
             self._draw(now, end="\n")
 
