@@ -1,0 +1,265 @@
+"""RemoteOptimizer in its three modes, and minimize(), against the app in process.
+
+Plain (x in every answer), mirror (a local optimizer checked by checksum) and mirror+pipeline
+(the tell travels while the next step is evaluated) must walk the very same float32 path as
+``zoadamm.Optimizer`` run here, also when the plateau schedule changes lr and mu mid-run, and
+must recover that path when the mirror is contradicted.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import numpy as np
+import pytest
+from sdk_support import bits, drive, quadratic, reference_run, rosenbrock, through, x0_for
+from zoadamm import Client, InvalidArgument, RemoteOptimizer, SessionConfig, minimize
+
+DIM = 16
+MODES = {"plain": {}, "mirror": {"mirror": True}, "pipeline": {"mirror": True, "pipeline": True}}
+
+
+def _config(**overrides) -> dict:
+    return {"lr": 0.05, "mu": 1e-3, "directions": 2, "seed": 2024, **overrides}
+
+
+def _tell_answers(requests: list, session_id: str) -> list[str]:
+    return [r.url.params["answer"] for r in requests if r.url.path == f"/v1/sessions/{session_id}/tell"]
+
+
+def test_three_modes_walk_the_same_path_through_schedule_changes(make_app, serve):
+    steps, every = 90, 6
+    # a demanding threshold: most reports count as a plateau, so lr and mu fall several times
+    config = _config(schedule={"patience": 1, "threshold": 0.3, "factor": 0.5})
+    f = quadratic(DIM)
+    x0 = x0_for(DIM)
+    expected, trajectory, rates = reference_run(
+        SessionConfig.from_dict({"dim": DIM, **config}), x0, f, steps, report_every=every
+    )
+    assert len(set(rates)) >= 3, "the schedule should change lr more than once in this run"
+    assert f(expected.state.x) < 0.5 * f(x0)
+
+    requests = []
+    with serve(make_app()) as test_client:
+        test_client.event_hooks["request"].append(requests.append)
+        sdk = Client(http_client=test_client)
+        for name, mode in MODES.items():
+            run = RemoteOptimizer.create(sdk, x0, **mode, **config)
+            assert drive(run, f, steps, report_every=every) == trajectory, name
+            run.close()
+            assert bits(run.x) == bits(expected.state.x), name
+            assert (run.step, run.lr, run.mu) == (steps, expected.lr, expected.mu), name
+            assert run.mismatches == 0 and run.mirrored == bool(mode), name
+            final = sdk.sessions.parameters(run.id)
+            assert final.step == steps and bits(final.x) == bits(expected.state.x), name
+            # mirrored tells carry a checksum back instead of x
+            assert set(_tell_answers(requests, run.id)) == {"checksum" if mode else "x"}, name
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_metric_reported_behind_its_back(local, mode):
+    """Another client reports metrics that halve lr: a mirror applies the next step with the old
+    lr, sees that the service did not, and continues from the service's x."""
+    steps, at = 30, 11
+    f = quadratic(DIM)
+    x0 = x0_for(DIM)
+    # mu sits at its floor, so only lr moves: the values the client measured stay valid
+    config = _config(schedule={"patience": 0, "min_mu": 1e-3})
+    run = RemoteOptimizer.create(local, x0, **MODES[mode], **config)
+
+    def interfere(run):
+        if run.step == at and not interfered:
+            run.flush()  # the service has every step before this one
+            for _ in range(2):  # the first sets the best value, the second is a plateau
+                local.sessions.report(run.id, 1e9)
+            interfered.append(run.step)
+
+    def interfere_here(opt):
+        if opt.step == at:
+            opt.report(1e9)
+            opt.report(1e9)
+
+    interfered: list[int] = []
+    drive(run, f, steps, before=interfere)
+    run.close()
+    expected, _, rates = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, steps, before=interfere_here)
+    assert rates[at] == rates[at - 1] / 2  # the reports did halve lr
+
+    assert run.mismatches == (0 if mode == "plain" else 1)
+    assert not run.mirrored
+    assert (run.step, run.lr) == (steps, expected.lr)
+    final = local.sessions.parameters(run.id)
+    assert final.step == steps
+    assert bits(final.x) == bits(run.x) == bits(expected.state.x)
+
+
+@pytest.mark.parametrize("mode", ["mirror", "pipeline"])
+def test_a_corrupted_mirror_is_detected_and_dropped(local, mode):
+    steps, at = 30, 9
+    f = quadratic(DIM)
+    x0 = x0_for(DIM)
+    config = _config()
+    run = RemoteOptimizer.create(local, x0, **MODES[mode], **config)
+
+    def corrupt(run):
+        if run.step == at and run.mirrored:
+            run._mirror.state.x[0] += np.float32(0.5)  # e.g. a stray write into the mirror
+
+    def measured_there(opt):
+        if opt.step == at:  # the client measures step `at` at the corrupted x
+            x = opt.state.x.copy()
+            x[0] += np.float32(0.5)
+            return x
+        return None
+
+    drive(run, f, steps, before=corrupt)
+    run.close()
+    expected, _, _ = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, steps, before=measured_there)
+    assert run.mismatches == 1 and not run.mirrored
+    final = local.sessions.parameters(run.id)
+    assert final.step == run.step == steps
+    assert bits(final.x) == bits(run.x) == bits(expected.state.x)
+
+
+def test_joining_a_session_later_cannot_mirror(local):
+    f = quadratic(DIM)
+    first = RemoteOptimizer.create(local, x0_for(DIM), **_config())
+    drive(first, f, 3)
+    later = RemoteOptimizer(local, first.id, mirror=True)  # the moments are not known here
+    assert later.step == 3 and not later.mirrored
+    assert bits(later.x) == bits(first.x)
+    drive(later, f, 6)
+    assert later.mismatches == 0 and bits(later.x) == bits(local.sessions.parameters(first.id).x)
+    with pytest.raises(InvalidArgument):
+        RemoteOptimizer(local, first.id, pipeline=True)
+
+
+# --- minimize ------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["plain", "pipeline"])
+def test_minimize_a_quadratic(local, mode):
+    dim, steps = 10, 150
+    f = quadratic(dim)
+    x0 = x0_for(dim)
+    config = _config(directions=2, seed=3)
+    seen = []
+    result = minimize(f, x0, steps=steps, client=local, progress=False, **MODES[mode],
+                      callback=lambda step, x, fx: seen.append(step), **config)
+    expected, _, _ = reference_run(SessionConfig.from_dict({"dim": dim, **config}), x0, f, steps)
+
+    # 55.9 -> 8.1e-4 in 150 steps of 3 evaluations
+    assert f(x0) > 50 and result.fun < 2e-3 and result.fun < 1e-4 * f(x0)
+    assert bits(result.x) == bits(expected.state.x) and result.fun == f(expected.state.x)
+    assert (result.steps, result.evaluations) == (steps, steps * 3 + 1)
+    assert len(result.history) == steps and result.history[0] == f(x0)
+    assert seen == list(range(1, steps + 1))
+    assert bits(local.sessions.parameters(result.session_id).x) == bits(result.x)
+
+
+def test_minimize_rosenbrock(local):
+    steps = 300
+    x0 = np.zeros(2)
+    config = _config(lr=0.02, directions=2, seed=3)
+    result = minimize(rosenbrock, x0, steps=steps, client=local, progress=False, mirror=True, pipeline=True, **config)
+    expected, _, _ = reference_run(SessionConfig.from_dict({"dim": 2, **config}), x0, rosenbrock, steps)
+    # 1.0 at the origin -> 9.1e-4 near (0.970, 0.941), down the curved valley to (1, 1)
+    assert result.fun < 2e-3 and np.max(np.abs(result.x - 1.0)) < 0.1
+    assert bits(result.x) == bits(expected.state.x)
+
+
+@pytest.mark.parametrize("mode", ["mirror", "pipeline"])
+def test_minimize_keeps_its_step_count_when_the_mirror_is_contradicted(local, mode):
+    steps, at = 30, 10
+    f = quadratic(DIM)
+    config = _config(schedule={"patience": 0, "min_mu": 1e-3})
+
+    def interfere(step, x, fx):
+        if step == at:
+            (session,) = local.sessions.list()
+            for _ in range(2):
+                local.sessions.report(session.id, 1e9)
+
+    result = minimize(f, x0_for(DIM), steps=steps, client=local, progress=False, callback=interfere,
+                      **MODES[mode], **config)
+    assert result.steps == steps and len(result.history) == steps
+    assert bits(local.sessions.parameters(result.session_id).x) == bits(result.x)
+    assert local.sessions.get(result.session_id).lr == config["lr"] / 2
+    if mode == "mirror":  # the check follows each tell: no evaluation is wasted
+        assert result.evaluations == steps * 3 + 1
+
+        def interfere_here(opt):
+            if opt.step == at:
+                opt.report(1e9)
+                opt.report(1e9)
+
+        expected, _, _ = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0_for(DIM), f, steps,
+                                       before=interfere_here)
+        assert bits(result.x) == bits(expected.state.x)
+    else:  # the step measured at the mirror's x was dropped and measured again
+        assert result.evaluations == (steps + 1) * 3 + 1
+
+
+def test_minimize_reports_progress_on_stderr(local, capsys):
+    result = minimize(quadratic(4), np.zeros(4), steps=40, client=local, **_config())
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert 10 <= len(lines) <= 11  # a log (not a terminal) gets a line per tenth of the run
+    assert all(line.startswith("zo-adamm [") for line in lines)
+    assert "40/40" in lines[-1] and f"f={result.history[-1]:.4g}" in lines[-1]
+    minimize(quadratic(4), np.zeros(4), steps=5, client=local, progress=False, **_config())
+    assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_minimize_refuses_a_non_finite_value_without_telling_it(local, mode, bad):
+    f = quadratic(DIM)
+    fail_at = 3 * 7 + 2  # an f(x + mu u) of step 7 (three evaluations a step)
+    calls = []
+
+    def flaky(x):
+        calls.append(1)
+        return bad if len(calls) == fail_at else f(x)
+
+    config = _config(seed=5)
+    with pytest.raises(ValueError, match="finite"):
+        minimize(flaky, x0_for(DIM), steps=20, client=local, progress=False, **MODES[mode], **config)
+    (session,) = local.sessions.list()
+    expected, _, _ = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0_for(DIM), f, 7)
+    final = local.sessions.parameters(session.id)
+    assert final.step == 7
+    assert bits(final.x) == bits(expected.state.x)
+
+
+def test_minimize_that_fails_waits_for_the_tell_in_flight(test_client):
+    """Pipelined, the tell of step 6 is still travelling when step 7's evaluation fails: it must
+    land (and be checked) before minimize raises, not after, from a thread nobody waits for."""
+    f = quadratic(DIM)
+    failed = threading.Event()
+    landed = []
+    app = through(test_client)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/tell") and len(landed) == 6:
+            failed.wait()  # hold step 6's tell until step 7's evaluation has failed
+        answer = app(request)
+        if request.url.path.endswith("/tell"):
+            landed.append(answer.status_code)
+        return answer
+
+    calls: list[int] = []
+
+    def flaky(x):
+        calls.append(1)
+        if len(calls) == 3 * 7 + 1:  # f(x) of step 7 (three evaluations a step)
+            failed.set()
+            return float("nan")
+        return f(x)
+
+    sdk = Client(http_client=httpx.Client(transport=httpx.MockTransport(handle), base_url="http://test"))
+    with pytest.raises(ValueError):
+        minimize(flaky, x0_for(DIM), steps=20, client=sdk, progress=False, mirror=True, pipeline=True, **_config())
+    assert landed == [200] * 7
+    (session,) = sdk.sessions.list()
+    assert sdk.sessions.parameters(session.id).step == 7
