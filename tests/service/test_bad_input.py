@@ -122,6 +122,9 @@ CASES = [
     ("indices vs values", "zo", TELL, body({"step": 1, "indices": [0, 1], "f_x": 1.0, "f_plus": [1.0]}), 422),
     ("coefficients overflow", "zo", TELL, body({"step": 1, "f_x": -1e308, "f_plus": [1e308, 1e308]}), 422),
     ("coefficients beyond float32", "zo", TELL, body({"step": 1, "f_x": 0.0, "f_plus": [3e38, 0.0]}), 422),
+    # finite, but AdaMM squares the gradient in float32: v would be inf and x stuck (or NaN)
+    ("ZO gradient squares overflow", "zo", TELL, body({"step": 1, "f_x": 0.0, "f_plus": [1e16, -1e16]}), 422),
+    ("gradient squares overflow", "fo", TELL, body({"step": 1, "gradient": [0.0, 2e19, 0.0, 0.0]}), 422),
     ("ask x wrong dim", "zo", ASK, body({"x": [0.0] * (DIM + 2)}), 422),
     ("ask x not a list", "zo", ASK, body({"x": 3.0}), 422),
     ("ask unknown field", "zo", ASK, body({"y": [0.0]}), 422),

@@ -27,6 +27,10 @@ from .replica import LastStep, Replica
 ANSWER_X, ANSWER_CHECKSUM = "x", "checksum"
 COMMIT_TRIES = 3  # a metric appended by another replica moves the head without closing the step
 RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
+# AdaMM squares the gradient in float32: beyond sqrt(max float32), v becomes inf and the session
+# never moves again (or x becomes NaN), so such a step is refused before it is journaled.
+GRADIENT_MAX = float(np.sqrt(np.finfo(np.float32).max))
+DIRECTION_MAX = {"sphere": 1.0, "gaussian": 8.0}  # bounds on |u_j| (gaussian: 4.33 in fact)
 
 
 @dataclass(frozen=True)
@@ -183,9 +187,9 @@ class Sessions:
     async def _commit(self, replica: Replica, make_record, digest: str, answer: str, parts=None):
         """Append the step built by ``make_record`` (from the current lr and mu) and apply it."""
         for _ in range(COMMIT_TRIES):
-            record = _invalid_on_error(make_record)
-            if record.coefficients is not None and not np.all(np.isfinite(record.coefficients)):
-                raise Invalid("these function values overflow the step's float32 coefficients")
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+                record = _invalid_on_error(make_record)
+            _check_size(record, replica.config)
             # every event keeps the checksum, so any replica can answer a repeat in either form
             event = journal.Event(
                 journal.STEP, record.step, digest, record,
@@ -336,7 +340,8 @@ def _start(config: SessionConfig, x0: np.ndarray) -> Optimizer:
 
 
 def _vector(name: str, values: np.ndarray, dim: int) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float32).reshape(-1)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf and are refused below
+        values = np.asarray(values, dtype=np.float32).reshape(-1)
     if values.size != dim:
         raise Invalid(f"{name} has {values.size} values; the session has dim {dim}")
     if not np.all(np.isfinite(values)):
@@ -396,6 +401,18 @@ def _is_repeat(replica: Replica, step: int, digest: str, parts: dict[int, str] |
     if parts is None:
         return last.digest == digest
     return last.parts is not None and all(last.parts[i] == row for i, row in parts.items())
+
+
+def _check_size(record, config: SessionConfig) -> None:
+    """Raises Invalid when the step's gradient could square past float32 (or is not finite)."""
+    if record.coefficients is not None:
+        bound = float(np.sum(np.abs(record.coefficients, dtype=np.float64))) * DIRECTION_MAX[config.distribution]
+        what = "these function values make a gradient"
+    else:
+        bound = float(np.max(np.abs(record.gradient)))
+        what = "this gradient is"
+    if not bound < GRADIENT_MAX:
+        raise Invalid(f"{what} too large for float32 AdaMM (|g| must stay below {GRADIENT_MAX:.3g})")
 
 
 def _require_method(replica: Replica, method: str) -> None:
