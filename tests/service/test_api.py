@@ -302,6 +302,24 @@ def test_workers_report_parts_of_a_step(client):
     assert step == 1 and bits(x) == bits(opt.state.x)
 
 
+def test_central_parts_of_a_step(client):
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(client, dim=DIM, x0=x0, directions=3, difference="central", distribution="gaussian")
+    sid, opt = session["id"], reference(session, x0)
+    full = zo_values(opt, f)
+    first = {"step": 0, "indices": [1], "f_plus": full["f_plus"][1:2], "f_minus": full["f_minus"][1:2]}
+    assert tell(client, sid, first, expect=202)["pending"] == [0, 2]
+    rest = {"step": 0, "indices": [2, 0], "f_plus": [full["f_plus"][2], full["f_plus"][0]],
+            "f_minus": [full["f_minus"][2], full["f_minus"][0]]}
+    done = tell(client, sid, rest, answer="checksum")
+    record = opt.zo_record(None, full["f_plus"], full["f_minus"])
+    assert done["checksum"] == wire.checksum(x0)
+    assert bits(np.array(done["coefficients"], np.float32)) == bits(record.coefficients)
+    opt.apply(record)
+    assert bits(get_x(client, sid)[1]) == bits(opt.state.x)
+
+
 def test_a_conflicting_part_is_refused(client):
     session = create(client, dim=DIM, x0=x0_for(DIM), directions=3)
     sid = session["id"]
@@ -323,6 +341,45 @@ def test_a_metric_between_parts_keeps_them(client):
     done = tell(client, sid, {"step": 0, "indices": [1], "f_x": full["f_x"], "f_plus": full["f_plus"][1:]})
     apply_zo(opt, full)
     assert done["step"] == 1 and bits(np.array(done["x"], np.float32)) == bits(opt.state.x)
+
+
+# --- the replica's cache -------------------------------------------------------------------
+def test_sessions_evicted_from_the_cache_come_back_identical(make_app, serve):
+    f, _ = objective(DIM)
+    with serve(make_app(cache_bytes=0)) as c:  # every other session is evicted at each request
+        runs = []
+        for seed in (1, 2, 3):
+            x0 = x0_for(DIM, seed)
+            session = create(c, dim=DIM, x0=x0, directions=2, seed=seed)
+            runs.append((session["id"], reference(session, x0)))
+        for t in range(3):
+            for sid, opt in runs:
+                values = zo_values(opt, f)
+                answer = tell(c, sid, values, answer="checksum" if t % 2 else "x")
+                assert answer["step"] == t + 1
+                apply_zo(opt, values)
+        for sid, opt in runs:
+            assert bits(get_x(c, sid)[1]) == bits(opt.state.x)
+
+
+def test_a_large_session_steps_off_the_event_loop(client):
+    from zoadamm_service.domain.replica import THREAD_MIN_DIM
+
+    dim = THREAD_MIN_DIM  # numpy work runs on a worker thread, and checksum answers defer it
+    f, _ = objective(dim)
+    x0 = x0_for(dim)
+    session = create(client, dim=dim, directions=2, seed=8)
+    sid = session["id"]
+    r = client.post(f"/v1/sessions/{sid}/ask", content=wire.encode({}, {"x": x0}), headers={"Content-Type": FRAME})
+    assert r.status_code == 200
+    opt = reference(session, x0)
+    for t in range(3):
+        values = zo_values(opt, f)
+        answer = tell(client, sid, values, answer="checksum")
+        assert answer["checksum"] == wire.checksum(opt.state.x)
+        apply_zo(opt, values)
+    step, x = get_x(client, sid)
+    assert step == 3 and bits(x) == bits(opt.state.x)
 
 
 # --- metrics and the schedule ----------------------------------------------------------------

@@ -208,8 +208,7 @@ def test_docs_and_openapi_describe_every_route(stack):
             assert operation.get("description") or operation.get("summary"), (method, route.path)
     for path, methods in paths.items():
         for method, operation in methods.items():
-            if method == "post" and path != "/v1/sessions/{session_id}/metrics":
-                # vector-carrying bodies are documented in both encodings
+            if method == "post":  # bodies are documented in both encodings
                 content = operation["requestBody"]["content"]
                 assert {"application/json", FRAME} <= set(content), path
     assert {"/healthz", "/v1/sessions/{session_id}/tell", "/v1/sessions/{session_id}/x"} <= set(paths)

@@ -71,6 +71,20 @@ def test_two_replicas_alternate_and_agree(apps):
     assert opt.lr < session["lr"]  # the schedule acted, and both replicas saw it
 
 
+def test_a_session_deleted_on_one_replica_is_gone_from_the_others(apps):
+    a, b = apps(2)
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(a, dim=DIM, x0=x0)
+    sid, opt = session["id"], reference(session, x0)
+    tell(b, sid, zo_values(opt, f))  # b caches it
+    assert a.delete(f"/v1/sessions/{sid}").status_code == 204
+    apply_zo(opt, zo_values(opt, f))
+    for method, path, body in [("GET", "", None), ("GET", "/x", None), ("POST", "/ask", None),
+                               ("POST", "/tell", zo_values(opt, f)), ("POST", "/metrics", {"value": 1.0})]:
+        assert b.request(method, f"/v1/sessions/{sid}{path}", json=body).status_code == 404, path
+
+
 def test_split_step_across_replicas(apps):
     replicas = apps(3)
     f, _ = objective(DIM)

@@ -292,17 +292,21 @@ class Sessions:
             meta = await self.store.meta(session_id)
             # setdefault: a concurrent request may have cached it meanwhile, and its lock counts
             replica = self._cache.setdefault(session_id, Replica(meta, SessionConfig.from_dict(meta.config)))
-            self._evict()
+            self._cache.move_to_end(session_id)
+            self._evict(keep=session_id)
         self._cache.move_to_end(session_id)
         return replica
 
-    def _evict(self) -> None:
+    def _evict(self, keep: str) -> None:
+        """Drop the least recently used replicas over ``cache_bytes``, never ``keep`` (the one
+        being asked for) nor one that is busy."""
         total = sum(r.nbytes for r in self._cache.values())
         for session_id in list(self._cache):
             if total <= self.settings.cache_bytes or len(self._cache) <= 1:
                 break
             replica = self._cache[session_id]
-            if replica.lock.locked() or replica.deferred is not None:
+            busy = replica.lock.locked() or (replica.deferred is not None and not replica.deferred.done())
+            if session_id == keep or busy:
                 continue
             total -= replica.nbytes
             del self._cache[session_id]
