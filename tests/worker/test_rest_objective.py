@@ -1,0 +1,274 @@
+"""A user's HTTP endpoint as the objective: ``RestObjective`` and ``zoadamm-worker rest``.
+
+End to end, the worker CLI, the ``zoadamm-service`` console script (on the tests' Redis) and a
+tiny objective server each run as they do for users; the run must equal the same run computed
+in this process with ``zoadamm.Optimizer``, bit for bit.  The retry and failure rules are tested
+with ``httpx.MockTransport`` endpoints, and the session must never advance on a failed step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import types
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from zoadamm import Client, Optimizer, SessionConfig, directions, minimize
+from zoadamm_worker.rest_objective import EvaluationError, RestObjective
+
+DIM = 10
+# Only a guard against a service that never comes up; nothing here measures time.
+STARTUP_GUARD_S = 120
+
+
+def objective(dim: int = DIM):
+    """A shifted quadratic with uneven curvature, evaluated in float64; its minimum is 0."""
+    rng = np.random.default_rng(1234)
+    target = rng.normal(size=dim)
+    scale = rng.uniform(0.5, 3.0, size=dim)
+
+    def f(x) -> float:
+        d = np.asarray(x, dtype=np.float64) - target
+        return float(np.sum(scale * d * d))
+
+    return f
+
+
+def reference(f, x0, steps: int, **config) -> Optimizer:
+    """The run ``minimize`` makes, computed in this process."""
+    opt = Optimizer.start(SessionConfig(dim=len(x0), **config), x0)
+    cfg = opt.config
+    for step in range(steps):
+        x = opt.state.x
+        u = directions(cfg.seed, step, cfg.directions, cfg.dim, cfg.distribution)
+        opt.apply(opt.zo_record(f(x), [f(x + np.float32(opt.mu) * ui) for ui in u]))
+    return opt
+
+
+def bits(x) -> bytes:
+    return np.ascontiguousarray(x, dtype=np.float32).tobytes()
+
+
+# --- an objective served over real HTTP ---------------------------------------------------
+class ObjectiveServer:
+    """``POST {"x": [...]}`` -> ``{"value": f(x)}`` on a free loopback port, in a thread.
+    After ``fail_after`` requests, every answer is a 500."""
+
+    def __init__(self, f, fail_after: int | None = None) -> None:
+        self.f, self.fail_after, self.requests = f, fail_after, 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: one connection for the whole run
+            disable_nagle_algorithm = True  # headers and body leave as two writes: no 40 ms stall
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests += 1
+                if server.fail_after is not None and server.requests > server.fail_after:
+                    self._answer(500, {"detail": "the simulator crashed"})
+                else:
+                    self._answer(200, {"value": server.f(body["x"])})
+
+            def _answer(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/f"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "ObjectiveServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _script(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+@pytest.fixture
+def service_url(redis_url):
+    """The ``zoadamm-service`` console script on the tests' Redis database; yields its URL."""
+    port = _free_port()
+    env = dict(os.environ, REDIS_URL=redis_url)
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [_script("zoadamm-service"), "--port", str(port), "--log-level", "warning"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, proc, log)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
+    deadline = time.monotonic() + STARTUP_GUARD_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    log.seek(0)
+    raise AssertionError(f"zoadamm-service did not start:\n{log.read()[-3000:]}")
+
+
+def _worker(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([_script("zoadamm-worker"), "rest", *args], capture_output=True, text=True)
+
+
+def test_worker_cli_minimises_an_http_endpoint(service_url):
+    f = objective()
+    steps, lr, seed = 250, 0.05, 42
+    with ObjectiveServer(f) as endpoint:
+        done = _worker("--objective", endpoint.url, "--dim", str(DIM), "--steps", str(steps), "--lr", str(lr),
+                       "--seed", str(seed), "--service", service_url, "--quiet")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert endpoint.requests == result["evaluations"] == 2 * steps + 1  # no retries were needed
+
+    expected = reference(f, np.zeros(DIM, np.float32), steps, lr=lr, seed=seed)
+    x = np.array(result["x"], dtype=np.float32)
+    # 34.5 at x0 = 0 -> 3.7e-5 after 250 steps of 2 evaluations
+    assert f(np.zeros(DIM)) > 30 and result["f"] < 1e-4 and result["f"] < 1e-5 * f(np.zeros(DIM))
+    assert result["steps"] == steps
+    assert bits(x) == bits(expected.state.x) and result["f"] == f(expected.state.x)
+    with Client(service_url) as sdk:
+        stored = sdk.sessions.parameters(result["session"])
+    assert stored.step == steps and bits(stored.x) == bits(x)
+
+
+def test_worker_cli_stops_on_a_failed_evaluation_without_telling_it(service_url):
+    f = objective()
+    seed, good_steps = 7, 5
+    with ObjectiveServer(f, fail_after=2 * good_steps + 1) as endpoint:  # step 5's f(x + mu u) fails
+        done = _worker("--objective", endpoint.url, "--dim", str(DIM), "--steps", "50", "--seed", str(seed),
+                       "--retries", "1", "--service", service_url, "--quiet")
+        assert endpoint.requests == 2 * good_steps + 1 + 2  # the failed evaluation was tried twice
+    assert done.returncode == 2 and done.stdout == ""
+    assert "500" in done.stderr and "not told to the service" in done.stderr
+
+    expected = reference(f, np.zeros(DIM, np.float32), good_steps, lr=1e-2, seed=seed)
+    with Client(service_url) as sdk:
+        (session,) = sdk.sessions.list()
+        stored = sdk.sessions.parameters(session.id)
+    assert stored.step == good_steps and bits(stored.x) == bits(expected.state.x)
+
+
+# --- retries and failures, with endpoints behind httpx.MockTransport ----------------------
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """The backoff delays RestObjective slept (it does not really sleep)."""
+    slept: list[float] = []
+    monkeypatch.setattr("zoadamm_worker.rest_objective.time", types.SimpleNamespace(sleep=slept.append))
+    return slept
+
+
+def _endpoint(plan: list, f=objective()):
+    """A MockTransport endpoint answering ``plan`` in order (a status, a raw body, an
+    exception class, or None for f(x)), then f(x).  Returns (an httpx.Client of it, the
+    requests it saw)."""
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        step = plan.pop(0) if plan else None
+        if step is not None:
+            if isinstance(step, type):
+                raise step("injected", request=request)
+            if isinstance(step, int):
+                return httpx.Response(step, json={"detail": "injected"})
+            return httpx.Response(200, content=step, headers={"content-type": "application/json"})
+        return httpx.Response(200, json={"value": f(json.loads(request.content)["x"])})
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    return http, seen
+
+
+def test_transient_failures_are_retried_with_backoff(sleeps):
+    f = objective()
+    http, seen = _endpoint([503, httpx.ConnectError, 429, b'{"value": NaN}'], f)
+    rest = RestObjective("http://objective/f", retries=4, backoff=0.5, http_client=http)
+    x = np.linspace(-1, 1, DIM).astype(np.float32)
+    assert rest(x) == f(x)
+    assert len(seen) == 5 and rest.evaluations == 1
+    assert json.loads(seen[0].content) == {"x": x.astype(np.float64).tolist()}
+    for attempt, delay in enumerate(sleeps):  # jittered exponential backoff
+        assert 0.5 * 0.5 * 2**attempt <= delay <= 0.5 * 2**attempt
+    assert len(sleeps) == 4
+
+
+@pytest.mark.parametrize("answer", [
+    500, b'{"value": NaN}', b'{"value": Infinity}', b"<html>oops</html>", b'{"value": "1.5"}',
+    b'{"value": true}', b'{"loss": 1.5}', b"[1.5]", httpx.ReadTimeout,
+], ids=["500", "nan", "inf", "not-json", "string", "bool", "no-value", "list", "timeout"])
+def test_an_endpoint_that_keeps_failing_raises(sleeps, answer):
+    http, seen = _endpoint([answer] * 3)
+    rest = RestObjective("http://objective/f", retries=2, http_client=http)
+    with pytest.raises(EvaluationError, match="3 attempts"):
+        rest(np.zeros(DIM))
+    assert len(seen) == 3 and len(sleeps) == 2 and rest.evaluations == 0
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_a_client_error_is_not_retried(sleeps, status):
+    http, seen = _endpoint([status])
+    rest = RestObjective("http://objective/f", retries=3, http_client=http)
+    with pytest.raises(EvaluationError, match=str(status)):
+        rest(np.zeros(DIM))
+    assert len(seen) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("failure", [500, b'{"value": NaN}', b"not json"], ids=["500", "nan", "not-json"])
+def test_minimize_never_tells_a_failed_evaluation(serve, sleeps, failure):
+    from zoadamm_service.main import create_app
+    from zoadamm_service.settings import Settings
+
+    f = objective()
+    good_steps, seed = 6, 11
+    # every evaluation up to step 6's f(x + mu u) succeeds; that one fails on every attempt
+    http, seen = _endpoint([None] * (2 * good_steps + 1) + [failure] * 4, f)
+    rest = RestObjective("http://objective/f", retries=3, http_client=http)
+    with serve(create_app(Settings(redis_url=None))) as test_client:
+        sdk = Client(http_client=test_client)
+        with pytest.raises(EvaluationError):
+            minimize(rest, np.zeros(DIM), steps=20, client=sdk, progress=False, seed=seed, lr=0.05)
+        (session,) = sdk.sessions.list()
+        stored = sdk.sessions.parameters(session.id)
+    expected = reference(f, np.zeros(DIM, np.float32), good_steps, lr=0.05, seed=seed)
+    assert stored.step == good_steps and bits(stored.x) == bits(expected.state.x)
+    assert rest.evaluations == 2 * good_steps + 1 and len(sleeps) == 3
+    assert len(seen) == 2 * good_steps + 1 + 4
