@@ -81,6 +81,12 @@ def test_flat_vector_round_trip():
     for view, parameter in zip(views, model.parameters()):
         assert torch.equal(view, parameter.detach())
         assert view.data_ptr() >= flat.data_ptr()  # views, not copies
+    arrays = M.named_arrays(x, SMALL)
+    for (name, array), (pname, parameter) in zip(arrays.items(), model.named_parameters()):
+        assert name == pname and np.array_equal(array, parameter.detach().numpy())
+        assert np.shares_memory(array, x)
+    with pytest.raises(ValueError):
+        M.named_arrays(x[1:], SMALL)
     with pytest.raises(ValueError):
         M.load_flat(model, x[:-1])
     with pytest.raises(ValueError):

@@ -136,6 +136,18 @@ def views(flat: torch.Tensor, scale: float) -> list[torch.Tensor]:
     return [flat[start:stop].view(shape) for _, start, stop, shape in spans]
 
 
+def named_arrays(x: np.ndarray, scale: float) -> dict[str, np.ndarray]:
+    """Zero-copy numpy views of a flat float32 vector as the named parameter arrays.
+
+    Raises:
+        ValueError: ``x`` does not have ``parameter_count(scale)`` elements.
+    """
+    spans = layout(scale)
+    if x.ndim != 1 or x.size != spans[-1][2]:
+        raise ValueError(f"flat vector must have shape ({spans[-1][2]},), got {x.shape}")
+    return {name: x[start:stop].reshape(shape) for name, start, stop, shape in spans}
+
+
 def to_flat(model: nn.Module, out: np.ndarray | None = None) -> np.ndarray:
     """The model's parameters as one float32 numpy vector (a copy, or written into ``out``).
 
