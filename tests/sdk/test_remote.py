@@ -38,6 +38,7 @@ def test_three_modes_walk_the_same_path_through_schedule_changes(make_app, serve
         SessionConfig.from_dict({"dim": DIM, **config}), x0, f, steps, report_every=every
     )
     assert len(set(rates)) >= 3, "the schedule should change lr more than once in this run"
+    assert expected.mu < config["mu"]
     assert f(expected.state.x) < 0.5 * f(x0)
 
     requests = []
@@ -67,6 +68,7 @@ def test_a_metric_reported_behind_its_back(local, mode):
     # mu sits at its floor, so only lr moves: the values the client measured stay valid
     config = _config(schedule={"patience": 0, "min_mu": 1e-3})
     run = RemoteOptimizer.create(local, x0, **MODES[mode], **config)
+    interfered: list[int] = []
 
     def interfere(run):
         if run.step == at and not interfered:
@@ -80,7 +82,6 @@ def test_a_metric_reported_behind_its_back(local, mode):
             opt.report(1e9)
             opt.report(1e9)
 
-    interfered: list[int] = []
     drive(run, f, steps, before=interfere)
     run.close()
     expected, _, rates = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, steps, before=interfere_here)
