@@ -215,7 +215,8 @@ class Sessions:
             replica.last = LastStep.of(event)
             result = self._answer(replica, answer, next_step=step + 1)
         else:
-            await replica.run(replica.apply_event, event)
+            # the checksum the next step's event keeps, computed here (off the loop when large)
+            await replica.run(replica.apply_then_checksum, event)
             result = self._answer(replica, answer)
         if (step + 1) % self.settings.checkpoint_every == 0:
             await replica.settle()
