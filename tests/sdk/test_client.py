@@ -9,7 +9,7 @@ from sdk_support import bits, quadratic, x0_for, zo_values
 from zoadamm import Client, Optimizer, SessionConfig, directions, wire
 from zoadamm.sdk import (
     APIError, APIStatusError, BadRequestError, ConflictError, NotFoundError, Parameters,
-    PayloadTooLargeError, Session, StepInfo, TellResult, UnprocessableEntityError,
+    PayloadTooLargeError, Session, SessionSummary, StepInfo, TellResult, UnprocessableEntityError,
 )
 from zoadamm.sdk._http import Call
 
@@ -33,7 +33,7 @@ def test_create_get_list_delete(sdk):
 
     assert sdk.sessions.get(a.id) == a
     listed = sdk.sessions.list()
-    assert [s.id for s in listed] == [a.id, b.id] and all(isinstance(s, Session) for s in listed)
+    assert [s.id for s in listed] == [a.id, b.id] and all(isinstance(s, SessionSummary) for s in listed)
     assert listed[0].config == a.config and listed[0].name == "a"
     assert [s.id for s in sdk.sessions.list(offset=1, limit=1)] == [b.id]
 

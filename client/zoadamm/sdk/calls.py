@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validate import InvalidArgument
 from ._http import Call
-from .models import Parameters, Session, StepInfo, TellResult
+from .models import Parameters, Session, SessionSummary, StepInfo, TellResult
 
 Parsed = tuple[Call, Callable[[dict, dict], object]]
 _SESSION_FIELDS = set(Session.__dataclass_fields__)
@@ -33,7 +33,7 @@ def get(session_id: str) -> Parsed:
 
 def list_sessions(offset: int = 0, limit: int = 100) -> Parsed:
     def parse(fields, _):
-        return [_session(s, {}) for s in fields["sessions"]]
+        return [SessionSummary(s["id"], s["name"], s["created"], s["config"]) for s in fields["sessions"]]
 
     return Call("GET", "/v1/sessions", params={"offset": offset, "limit": limit}), parse
 

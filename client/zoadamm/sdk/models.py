@@ -25,6 +25,16 @@ class Session:
 
 
 @dataclass(frozen=True)
+class SessionSummary:
+    """A row of ``sessions.list()``: what is fixed at creation (``get`` has the live state)."""
+
+    id: str
+    name: str | None
+    created: float
+    config: dict
+
+
+@dataclass(frozen=True)
 class StepInfo:
     """The open step of a session (answer to ask)."""
 
