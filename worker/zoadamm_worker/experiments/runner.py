@@ -1,0 +1,146 @@
+"""Run a grid through the service, one JSONL record file per run, resumable at run granularity.
+
+Resuming: a run whose file holds all its epochs (and, for d = 1,400, its weights file) is
+skipped.  Any other file of that name (a run killed mid-way, or written with other settings)
+is moved to ``aside/`` and the run starts again from epoch 1.  Continuing the killed session
+from the service was not chosen: the runner's own service keeps sessions in memory, so they die
+with it, and the worker's minibatch position and FO/ZO mirror state are not in the service.
+
+Weights: ``train`` puts the flat vector in every epoch record; once a run is complete they move
+to ``<name>.weights.npz`` (float32, compressed, epoch 0 = the initial weights) and the JSONL is
+rewritten without them, which keeps the record files small enough to commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..model import initial_parameters
+from ..train import RunSpec, read_records, train
+from .grid import run_name, same_run
+
+ASIDE = "aside"
+
+
+def weights_path(record: Path) -> Path:
+    return record.with_name(record.name.removesuffix(".jsonl") + ".weights.npz")
+
+
+def is_complete(path: Path, spec: RunSpec) -> bool:
+    """True when ``path`` holds every epoch of ``spec`` with its settings (weights moved out)."""
+    try:
+        records = read_records(path)
+    except (json.JSONDecodeError, OSError):
+        return False  # a line cut by a kill: not complete
+    return (len(records) == spec.epochs and [r["epoch"] for r in records] == list(range(1, spec.epochs + 1))
+            and all(same_run(spec, r) for r in records)
+            and (not spec.save_weights or (weights_path(path).exists() and "weights" not in records[-1])))
+
+
+def finish_weights(path: Path, spec: RunSpec) -> None:
+    """Move the weights of a complete run out of its JSONL into ``<name>.weights.npz``.
+
+    The npz is written first and the JSONL replaced atomically, so a kill in between leaves a
+    run that the next ``finish_weights`` completes.
+    """
+    records = read_records(path)
+    if "weights" not in records[-1]:
+        return
+    stack = [initial_parameters(spec.scale, spec.seed)] + [np.asarray(r.pop("weights"), np.float32) for r in records]
+    target = weights_path(path)
+    tmp = target.with_name(target.name + ".tmp.npz")
+    np.savez_compressed(tmp, epochs=np.arange(len(stack)), weights=np.stack(stack))
+    os.replace(tmp, target)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    os.replace(tmp, path)
+
+
+def move_aside(path: Path) -> Path:
+    """Keep an incomplete record (never delete measurements): ``aside/<name>.<time>.jsonl``."""
+    folder = path.parent / ASIDE
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    os.replace(path, target)
+    weights = weights_path(path)
+    if weights.exists():
+        os.replace(weights, target.with_name(target.stem + ".weights.npz"))
+    return target
+
+
+def write_manifest(out: Path, preset: str, runs: list[RunSpec]) -> Path:
+    """``grid-<preset>.json``: every run of the grid with the epochs its file holds now."""
+    entries = []
+    for spec in runs:
+        path = out / f"{run_name(spec)}.jsonl"
+        try:
+            recorded = len(read_records(path))
+        except (json.JSONDecodeError, OSError):
+            recorded = 0
+        entries.append({"name": run_name(spec), "file": path.name, "epochs": spec.epochs,
+                        "epochs_recorded": recorded, "complete": is_complete(path, spec), "spec": asdict(spec)})
+    manifest = out / f"grid-{preset}.json"
+    tmp = manifest.with_name(manifest.name + ".tmp")
+    tmp.write_text(json.dumps({"preset": preset, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                               "runs": entries}, indent=1))
+    os.replace(tmp, manifest)
+    return manifest
+
+
+def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", service: str | None = None,
+             data=None, data_dir: str | None = None, progress: bool = True,
+             stop_after_runs: int | None = None, log=print) -> list[str]:
+    """Train every run of the grid not yet complete in ``out``; returns the names it trained.
+
+    Starts its own service (embedded store) unless ``service`` is a URL.  ``stop_after_runs``
+    ends the grid after that many trained runs, as an interruption would.
+
+    Raises:
+        SystemExit: the runner's own service did not start.
+        zoadamm.sdk.APIError and MnistError: from the service or the data, uncaught.
+    """
+    from ..demo import local_service
+    from ..mnist import load_mnist
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_manifest(out, preset, runs)
+    executed: list[str] = []
+    with contextlib.ExitStack() as stack:
+        url = service
+        for k, spec in enumerate(runs, 1):
+            name = run_name(spec)
+            path = out / f"{name}.jsonl"
+            if spec.save_weights and path.exists() and not is_complete(path, spec):
+                with contextlib.suppress(json.JSONDecodeError, KeyError, IndexError):
+                    if len(read_records(path)) == spec.epochs:
+                        finish_weights(path, spec)  # killed between the last epoch and the npz
+            if is_complete(path, spec):
+                log(f"run {k}/{len(runs)} {name}: complete, skipped")
+                continue
+            if stop_after_runs is not None and len(executed) >= stop_after_runs:
+                log(f"stopped after {len(executed)} runs as asked; run again to continue")
+                break
+            if path.exists():
+                log(f"run {k}/{len(runs)} {name}: incomplete record moved to {move_aside(path)}")
+            if url is None:
+                url = stack.enter_context(local_service())
+            if data is None:
+                data = load_mnist("auto", data_dir)
+            log(f"run {k}/{len(runs)} {name}: {spec.epochs} epochs")
+            started = time.perf_counter()
+            train(spec, url, path, data=data, progress=progress, session_name=name)
+            if spec.save_weights:
+                finish_weights(path, spec)
+            executed.append(name)
+            write_manifest(out, preset, runs)
+            log(f"run {k}/{len(runs)} {name}: done in {time.perf_counter() - started:.0f} s")
+    write_manifest(out, preset, runs)
+    return executed
