@@ -1,0 +1,189 @@
+"""The paper's figures from grouped runs, drawn with matplotlib (t-SNE from scikit-learn).
+
+Every function writes one PNG and returns its path, or None when the records hold nothing to
+draw (no FO/ZO pair, no weights): a partial results folder still gets every figure it can.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")  # files only: no display on servers
+import matplotlib.pyplot as plt  # noqa: E402
+from sklearn.manifold import TSNE  # noqa: E402
+
+from ..model import layout  # noqa: E402
+from .records import Group  # noqa: E402
+
+FIG4_LAYERS = ("conv1.weight", "conv2.weight", "fc3.weight")  # the paper's "most significant"
+
+
+def paired(fo: Group, zo: Group) -> list[tuple]:
+    """(FO run, ZO run) of every seed both groups have."""
+    by_seed = {run.seed: run for run in fo.runs}
+    return [(by_seed[run.seed], run) for run in zo.runs if run.seed in by_seed]
+
+
+def ratio_curves(fo: Group, zo: Group, name: str, zo_over_fo: bool = True) -> np.ndarray:
+    """(seeds, epochs) of ZO/FO (or FO/ZO) ``name`` per epoch, over the epochs every pair reached."""
+    pairs = paired(fo, zo)
+    n = min(min(len(a.records), len(b.records)) for a, b in pairs)
+    a = np.array([f.column(name)[:n] for f, _ in pairs])
+    b = np.array([z.column(name)[:n] for _, z in pairs])
+    return b / a if zo_over_fo else a / b
+
+
+def _band(ax, x, curves, label, **style):
+    mean, std = curves.mean(axis=0), curves.std(axis=0)
+    line, = ax.plot(x, mean, label=f"{label} ({len(curves)} seeds)", **style)
+    if len(curves) > 1:
+        ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())
+
+
+def _save(fig, path: Path) -> Path:
+    for ax in fig.axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def fig2_ratios(pairs: list[tuple[Group, Group]], path: Path) -> Path | None:
+    """Fig. 2: train-loss ratio ZO/FO and accuracy ratio FO/ZO per epoch, one line per d."""
+    pairs = [(fo, zo) for fo, zo in pairs if paired(fo, zo)]
+    if not pairs:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for fo, zo in pairs:
+        loss = ratio_curves(fo, zo, "train_loss")
+        _band(left, np.arange(1, loss.shape[1] + 1), loss, zo.label, marker=".")
+        acc = ratio_curves(fo, zo, "test_accuracy", zo_over_fo=False)
+        _band(right, np.arange(1, acc.shape[1] + 1), acc, zo.label, marker=".")
+    left.set(xlabel="epoch", ylabel="train loss ZO / FO", title="Train loss ratio (times ZO worse)")
+    right.set(xlabel="epoch", ylabel="test accuracy FO / ZO", title="Accuracy ratio (times ZO worse)")
+    return _save(fig, path)
+
+
+def fig3_k(pairs: list[tuple[Group, Group]], path: Path) -> Path | None:
+    """Fig. 3: k = Loss_ZO / (Loss_FO sqrt(d)) per epoch, one line per d."""
+    pairs = [(fo, zo) for fo, zo in pairs if paired(fo, zo)]
+    if not pairs:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for fo, zo in pairs:
+        k = ratio_curves(fo, zo, "train_loss") / np.sqrt(zo.key[1])
+        _band(ax, np.arange(1, k.shape[1] + 1), k, zo.label, marker=".")
+    ax.set(xlabel="epoch", ylabel="k", yscale="log", title="k = Loss_ZO / (Loss_FO · √d)")
+    return _save(fig, path)
+
+
+def cosine_curves(fo: Group, zo: Group, scale: float) -> dict[str, np.ndarray]:
+    """layer -> (seeds, epochs + 1) cosine similarity of FO and ZO weights, epoch 0 included."""
+    weights = [(a.weights(), b.weights()) for a, b in paired(fo, zo)]
+    weights = [(a, b) for a, b in weights if a and b]
+    if not weights:
+        return {}
+    n = min(min(max(a), max(b)) for a, b in weights)
+    out = {}
+    for name, start, stop, _ in layout(scale):
+        rows = []
+        for a, b in weights:
+            u = np.array([a[e][start:stop] for e in range(n + 1)], dtype=float)
+            v = np.array([b[e][start:stop] for e in range(n + 1)], dtype=float)
+            rows.append((u * v).sum(1) / (np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)))
+        out[name] = np.array(rows)
+    return out
+
+
+def fig_cosine(curves: dict[str, np.ndarray], layers, path: Path, title: str) -> Path | None:
+    """Figs. 4 and 6: per-layer cosine similarity of FO and ZO weights, mean ± std over seeds."""
+    if not curves:
+        return None
+    layers = [layer for layer in layers if layer in curves]
+    cols = min(len(layers), 5 if len(layers) > 3 else 3)
+    rows = -(-len(layers) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.8 * rows), squeeze=False)
+    for ax, layer in zip(axes.flat, layers):
+        c = curves[layer]
+        _band(ax, np.arange(c.shape[1]), c, "FO vs ZO")
+        ax.set(title=layer, xlabel="epoch", ylabel="cosine", ylim=(min(-0.1, c.min() - 0.05), 1.05))
+    for ax in list(axes.flat)[len(layers):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def filter_trajectories(run, layer: str, scale: float) -> np.ndarray:
+    """(filters, epochs + 1, weights per filter) of a conv layer's weights over the epochs."""
+    (start, stop, shape), = [(a, b, s) for name, a, b, s in layout(scale) if name == layer]
+    weights = run.weights()
+    return np.stack([weights[e][start:stop].reshape(shape[0], -1) for e in sorted(weights)], axis=1)
+
+
+def fig5_tsne(fo_run, zo_run, scale: float, path: Path, seed: int = 0) -> Path | None:
+    """Fig. 5: t-SNE of each conv filter's trajectory (FO and ZO, one seed, epoch 0 shared)."""
+    if fo_run is None or zo_run is None or not fo_run.weights() or not zo_run.weights():
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, layer in zip(axes, ("conv1.weight", "conv2.weight")):
+        fo, zo = filter_trajectories(fo_run, layer, scale), filter_trajectories(zo_run, layer, scale)
+        n = min(fo.shape[1], zo.shape[1])
+        points = np.concatenate([fo[:, :n].reshape(-1, fo.shape[2]), zo[:, :n].reshape(-1, zo.shape[2])])
+        perplexity = max(2.0, min(30.0, (len(points) - 1) / 3))
+        xy = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
+        xy = xy.reshape(2, fo.shape[0], n, 2)
+        for m, (method, color) in enumerate((("FO", "tab:blue"), ("ZO", "tab:red"))):
+            for f in range(fo.shape[0]):
+                ax.plot(xy[m, f, :, 0], xy[m, f, :, 1], color=color, marker="o.^"[f % 3], markersize=4,
+                        linewidth=1, alpha=0.8, label=f"{method} filter {f}")
+                ax.annotate("start", xy[m, f, 0], fontsize=6)
+        ax.set(title=f"{layer}: {n - 1} epochs, seed {fo_run.seed}", xticks=[], yticks=[])
+    return _save(fig, path)
+
+
+def fig_filters(fo_run, zo_run, scale: float, path: Path) -> Path | None:
+    """The last common epoch's conv filters as images: conv1 (5x5), conv2 (3 in-channels of 3x3)."""
+    if fo_run is None or zo_run is None or not fo_run.weights() or not zo_run.weights():
+        return None
+    epoch = min(max(fo_run.weights()), max(zo_run.weights()))
+    spans = {name: (a, b, s) for name, a, b, s in layout(scale)}
+    fig, axes = plt.subplots(4, 9, figsize=(10, 5))
+    for ax in axes.flat:
+        ax.axis("off")
+    for m, (method, run) in enumerate((("FO", fo_run), ("ZO", zo_run))):
+        w = run.weights()[epoch]
+        a, b, shape = spans["conv1.weight"]
+        for f, image in enumerate(w[a:b].reshape(shape)[:, 0]):
+            axes[m, f].imshow(image, cmap="gray")
+            axes[m, f].set_title(f"{method} conv1 f{f}", fontsize=7)
+        a, b, shape = spans["conv2.weight"]
+        for f, kernel in enumerate(w[a:b].reshape(shape)):
+            for c, image in enumerate(kernel):
+                axes[2 + m, 3 * f + c].imshow(image, cmap="gray")
+                axes[2 + m, 3 * f + c].set_title(f"{method} conv2 f{f} c{c}", fontsize=7)
+    fig.suptitle(f"Conv filters after epoch {epoch}, seed {fo_run.seed}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def fig_q_sweep(groups: list[Group], path: Path) -> Path | None:
+    """Test accuracy per epoch and per function evaluation for every group of one d."""
+    if len(groups) < 2:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for group in groups:
+        acc = group.curve("test_accuracy")
+        _band(left, np.arange(1, acc.shape[1] + 1), acc, group.label, marker=".")
+        _band(right, group.curve("evaluations").mean(axis=0), acc, group.label, marker=".")
+    left.set(xlabel="epoch", ylabel="test accuracy", title="At equal epochs")
+    right.set(xlabel="function evaluations (FO: 1 per gradient)", ylabel="test accuracy", xscale="log",
+              title="At equal function evaluations")
+    return _save(fig, path)

@@ -1,0 +1,127 @@
+"""Markdown tables of the report: ours beside the paper's, at equal epochs and equal evaluations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .records import Group
+
+EPOCH_COLUMNS = (1, 2, 5, 10, 20, 30, 40, 50)
+BUDGET_EPOCHS = (1, 2, 5, 10, 25, 50)  # budgets: the costliest group's evaluations after these epochs
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _pm(mean: float, std: float, digits: int = 4) -> str:
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def paper_row(group: Group, paper: list[dict]) -> dict | None:
+    """The paper's row for a group: FO at the same d, or ZO q=1 forward at the same d."""
+    method, d, q, difference, _, _ = group.key
+    if method != "adamm" and (q != 1 or difference != "forward"):
+        return None
+    name = "AdaMM" if method == "adamm" else "ZO-AdaMM"
+    return next((row for row in paper if row["optimizer"] == name and int(row["d"]) == d), None)
+
+
+def status_table(groups: list[Group], planned: dict[str, int]) -> str:
+    """What the folder holds: seeds and epochs reached per setting, against the epochs planned."""
+    rows = []
+    for g in groups:
+        wanted = {planned.get(run.name) for run in g.runs} - {None}
+        rows.append([g.label, ", ".join(str(r.seed) for r in g.runs), ", ".join(map(str, g.epochs_reached)),
+                     "/".join(map(str, sorted(wanted))) or "?", str(g.common_epochs)])
+    return table(["setting", "seeds", "epochs reached (per seed)", "epochs planned", "rows below use epoch"],
+                 rows)
+
+
+def final_table(groups: list[Group], paper: list[dict]) -> str:
+    """Our test accuracy at the last epoch every seed reached, beside the paper's at epoch 50."""
+    rows = []
+    for g in groups:
+        acc, train, test = g.stat("test_accuracy"), g.stat("train_loss"), g.stat("test_loss")
+        p = paper_row(g, paper)
+        theirs = ([_pm(p["final_test_accuracy_mean"], p["final_test_accuracy_std"]), f"{p['final_train_loss_mean']:.4f}",
+                   f"{int(p['runs'])} × {int(p['epochs'])}"] if p else ["—", "—", "—"])
+        rows.append([g.label, f"{acc[2]} × {g.common_epochs}", _pm(acc[0], acc[1]), f"{train[0]:.4f}",
+                     f"{test[0]:.4f}", *theirs])
+    return table(["setting", "ours: seeds × epochs", "ours: test accuracy", "ours: train loss", "ours: test loss",
+                  "paper: test accuracy", "paper: train loss", "paper: seeds × epochs"], rows)
+
+
+def cost_table(pairs: list[tuple[Group, Group]], paper: list[dict]) -> str:
+    """What ZO costs against FO at each d: accuracy and loss ratios, k, time and evaluations."""
+    rows = []
+    for fo, zo in pairs:
+        n = min(fo.common_epochs, zo.common_epochs)
+        d = zo.key[1]
+        fo_acc, zo_acc = fo.stat("test_accuracy", n)[0], zo.stat("test_accuracy", n)[0]
+        ratio = zo.stat("train_loss", n)[0] / fo.stat("train_loss", n)[0]
+        seconds = np.mean(zo.curve("seconds")) / np.mean(fo.curve("seconds"))
+        evals = (zo.stat("evaluations", n)[0] / n) / (fo.stat("evaluations", n)[0] / n)
+        pf, pz = paper_row(fo, paper), paper_row(zo, paper)
+        theirs = "—"
+        if pf and pz:
+            p_ratio = pz["final_train_loss_mean"] / pf["final_train_loss_mean"]
+            theirs = (f"acc ×{pf['final_test_accuracy_mean'] / pz['final_test_accuracy_mean']:.2f}, "
+                      f"loss ×{p_ratio:.1f}, k {p_ratio / math.sqrt(d):.3f}, "
+                      f"time ×{pz['epoch_seconds_mean'] / pf['epoch_seconds_mean']:.1f}")
+        rows.append([f"d={d:,}, {zo.label.split(' d=')[0]}", str(n), f"{fo_acc:.4f} / {zo_acc:.4f}",
+                     f"{fo_acc / zo_acc:.2f}", f"{ratio:.1f}", f"{ratio / math.sqrt(d):.4f}",
+                     f"{seconds:.1f}", f"{evals:.0f}", theirs])
+    return table(["pair", "at epoch", "test acc FO / ZO", "acc FO/ZO", "train loss ZO/FO", "k",
+                  "s/epoch ZO/FO", "evaluations ZO/FO", "paper at epoch 50"], rows)
+
+
+def equal_epochs_table(groups: list[Group]) -> str:
+    """Mean test accuracy at fixed epochs; '—' where not every seed got there."""
+    reached = max(g.common_epochs for g in groups)
+    columns = [e for e in EPOCH_COLUMNS if e <= reached] or [reached]
+    if reached not in columns:
+        columns.append(reached)
+    rows = [[g.label] + [f"{g.stat('test_accuracy', e)[0]:.4f}" if e <= g.common_epochs else "—" for e in columns]
+            for g in groups]
+    return table(["setting"] + [f"epoch {e}" for e in columns], rows)
+
+
+def equal_evaluations_table(groups: list[Group]) -> str:
+    """Mean test accuracy after a budget of function evaluations (the last epoch within it).
+
+    Budgets are the costliest group's evaluations after epochs 1, 2, 5, ...; a group that has
+    not yet spent a budget gets '—' (its runs are not finished, or it cost less per epoch but
+    stopped earlier).  FO counts one evaluation per gradient.
+    """
+    costliest = max(groups, key=lambda g: g.curve("evaluations").mean(0)[0])
+    per_epoch = costliest.curve("evaluations").mean(0)[0]
+    budgets = [per_epoch * e for e in BUDGET_EPOCHS]
+    budgets = [b for b in budgets if sum(g.curve("evaluations").mean(0)[-1] >= b for g in groups) >= 2] or budgets[:1]
+    rows = []
+    for g in groups:
+        evals, acc = g.curve("evaluations").mean(0), g.curve("test_accuracy").mean(0)
+        cells = []
+        for b in budgets:
+            within = np.nonzero(evals <= b)[0]
+            if evals[-1] < b or not len(within):
+                cells.append("—")
+            else:
+                cells.append(f"{acc[within[-1]]:.4f} (ep {within[-1] + 1})")
+        rows.append([g.label, f"{evals[0]:,.0f}"] + cells)
+    return table(["setting", "evaluations per epoch"] + [f"{b:,.0f} evals" for b in budgets], rows)
+
+
+def time_table(groups: list[Group], paper: list[dict]) -> str:
+    """Wall seconds per epoch (training steps + the test-set evaluation), beside the paper's."""
+    rows = []
+    for g in groups:
+        seconds = np.concatenate([run.column("seconds") for run in g.runs])
+        p = paper_row(g, paper)
+        rows.append([g.label, _pm(seconds.mean(), seconds.std(), 1), str(len(seconds)),
+                     f"{p['epoch_seconds_mean']:.1f}" if p else "—"])
+    return table(["setting", "ours: s/epoch", "epochs timed", "paper: s/epoch"], rows)
