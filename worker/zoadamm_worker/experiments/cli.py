@@ -12,6 +12,7 @@ incomplete run's file is moved to ``aside/`` and that run starts again.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .grid import PRESETS, build_grid, run_name
@@ -20,6 +21,8 @@ from .grid import PRESETS, build_grid, run_name
 def _run(args: argparse.Namespace) -> int:
     from .runner import run_grid
 
+    # `kill PID` must still stop the runner's own service: SystemExit runs the finally blocks
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     runs = build_grid(args.preset, epochs=args.epochs, seeds=args.seeds, scales=args.scales, qs=args.q,
                       train_limit=args.train_limit)
     print(f"grid {args.preset}: {len(runs)} runs into {args.out}", flush=True)

@@ -1,0 +1,40 @@
+"""Grid presets and run names: pure functions, no service."""
+
+from __future__ import annotations
+
+import pytest
+from zoadamm_worker.experiments.grid import build_grid, run_name
+
+
+def test_the_paper_preset_matches_the_paper_grid():
+    runs = build_grid("paper")
+    names = [run_name(spec) for spec in runs]
+    assert len(names) == len(set(names)) == 18  # 3 sizes x 3 seeds x (FO, ZO q=1)
+    assert {spec.dim: spec.epochs for spec in runs} == {1400: 50, 169196: 50, 2806751: 5}
+    assert {spec.dim for spec in runs if spec.save_weights} == {1400}
+    assert names[:2] == ["fo-d1400-seed0", "zo-d1400-q1-forward-vhat-seed0"]  # matched pairs first
+
+
+def test_overrides_replace_epochs_seeds_scales_and_q():
+    runs = build_grid("q-sweep", epochs=3, seeds=[7], qs=[2, 3])
+    assert {spec.epochs for spec in runs} == {3} and {spec.seed for spec in runs} == {7}
+    assert sorted(run_name(s) for s in runs) == [
+        "fo-d1400-seed7", "zo-d1400-q2-central-vhat-seed7", "zo-d1400-q2-forward-vhat-seed7",
+        "zo-d1400-q3-central-vhat-seed7", "zo-d1400-q3-forward-vhat-seed7"]
+    paper = build_grid("paper", scales=[1 / 9])  # two blocks, one scale: no run twice
+    assert [run_name(s) for s in paper] == [run_name(s) for s in build_grid("paper")[:6]]
+
+
+def test_variant_and_smoke_presets():
+    (variant,) = {run_name(s).split("-seed")[0] for s in build_grid("paper-variant")}
+    assert variant == "zo-d1400-q1-forward-v"
+    smoke = build_grid("smoke")
+    assert len(smoke) == 6 and {s.train_limit for s in smoke} == {640} and run_name(smoke[0]) == "fo-d1400-seed0-n640"
+    assert "central" in {s.difference for s in build_grid("q-sweep")}
+
+
+def test_bad_overrides_are_refused():
+    with pytest.raises(ValueError):
+        build_grid("smoke", epochs=0)
+    with pytest.raises(KeyError):
+        build_grid("nope")

@@ -1,0 +1,109 @@
+"""The smoke grid through a real service process (the ``zoadamm-service`` script, embedded store):
+record files, an interruption and a truncated run resumed, and the analysis of the records.
+
+MNIST: the real 60k/10k set, training on its first 640 images (5 steps per epoch).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from zoadamm_worker.demo import local_service
+from zoadamm_worker.experiments import cli
+from zoadamm_worker.experiments.analysis import analyze
+from zoadamm_worker.experiments.grid import build_grid, run_name
+from zoadamm_worker.experiments.records import group_runs, load_runs
+from zoadamm_worker.experiments.runner import run_grid, weights_path
+from zoadamm_worker.experiments.tables import status_table
+from zoadamm_worker.mnist import load_mnist
+from zoadamm_worker.model import initial_parameters
+from zoadamm_worker.train import read_records
+
+FIGURES = ("fig2_ratios.png", "fig3_k.png", "fig4_cosine.png", "fig5_tsne.png", "fig6_cosine_all.png",
+           "filters.png", "cost_d1400_n640.png")
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    """Run the smoke grid as a user whose grid was interrupted, then killed mid-run, would."""
+    out = tmp_path_factory.mktemp("results")
+    runs = build_grid("smoke")
+    names = [run_name(spec) for spec in runs]
+    data = load_mnist()
+    with local_service() as url:
+        first = run_grid(runs, out, "smoke", service=url, data=data, progress=False, stop_after_runs=4,
+                         log=lambda line: None)
+        snapshot = {name: (out / f"{name}.jsonl").read_bytes() for name in names[:4]}
+        # run 2 killed after its first epoch: one record, weights still inline, no npz yet
+        cut = out / f"{names[1]}.jsonl"
+        row = read_records(cut)[0]
+        with np.load(weights_path(cut)) as archive:
+            row["weights"] = archive["weights"][1].tolist()
+        cut.write_text(json.dumps(row) + "\n")
+        weights_path(cut).unlink()
+        second = run_grid(runs, out, "smoke", service=url, data=data, progress=False, log=lambda line: None)
+        lines = []
+        third = run_grid(runs, out, "smoke", service=url, data=data, progress=False, log=lines.append)
+    return dict(out=out, runs=runs, names=names, first=first, second=second, third=third, lines=lines,
+                snapshot=snapshot)
+
+
+def test_an_interrupted_and_a_killed_grid_continue_without_redoing_complete_runs(grid):
+    names, out = grid["names"], grid["out"]
+    assert grid["first"] == names[:4]
+    assert grid["second"] == [names[1], names[4], names[5]]  # the cut run again, then the rest
+    assert grid["third"] == []
+    assert sum("complete, skipped" in line for line in grid["lines"]) == 6
+    for name in (names[0], names[2], names[3]):
+        assert (out / f"{name}.jsonl").read_bytes() == grid["snapshot"][name]  # not redone
+    (aside,) = (out / "aside").glob(f"{names[1]}.*.jsonl")
+    assert len(read_records(aside)) == 1  # the cut record is kept, not deleted
+    manifest = json.loads((out / "grid-smoke.json").read_text())
+    assert [(r["name"], r["epochs_recorded"], r["complete"]) for r in manifest["runs"]] == [
+        (name, 2, True) for name in names]
+
+
+def test_each_run_records_every_epoch_and_its_weights(grid):
+    for spec, name in zip(grid["runs"], grid["names"]):
+        records = read_records(grid["out"] / f"{name}.jsonl")
+        assert [r["epoch"] for r in records] == [1, 2]
+        assert all({"train_loss", "test_loss", "test_accuracy", "seconds", "evaluations"} <= set(r)
+                   and "weights" not in r for r in records)
+        per_step = 1 if spec.method == "adamm" else 1 + spec.directions
+        assert [r["evaluations"] for r in records] == [5 * per_step, 10 * per_step]
+        with np.load(weights_path(grid["out"] / f"{name}.jsonl")) as archive:
+            assert archive["weights"].shape == (3, 1400) and list(archive["epochs"]) == [0, 1, 2]
+            np.testing.assert_array_equal(archive["weights"][0], initial_parameters(spec.scale, spec.seed))
+            assert not np.array_equal(archive["weights"][2], archive["weights"][0])
+
+
+def test_the_analysis_draws_every_figure_and_puts_the_paper_beside_our_numbers(grid, tmp_path):
+    report_path = analyze(grid["out"], tmp_path)
+    for name in FIGURES:
+        assert (tmp_path / name).stat().st_size > 5000, name
+    report = report_path.read_text()
+    assert "0.9747 ± 0.0029" in report and "0.8054 ± 0.0239" in report  # the paper's d = 1,400 rows
+    fo = [read_records(grid["out"] / f"fo-d1400-seed{s}-n640.jsonl")[-1]["test_accuracy"] for s in (0, 1)]
+    assert f"| FO AdaMM d=1,400 (first 640 images) | 2 × 2 | {np.mean(fo):.4f} ± {np.std(fo):.4f} |" in report
+    assert all(f"]({name})" in report for name in FIGURES)
+    assert "| ZO q=2 forward d=1,400 (first 640 images) | 0, 1 | 2, 2 | 2 | 2 |" in report
+
+
+def test_a_partial_run_is_reported_with_the_epochs_it_reached(grid, tmp_path):
+    folder = tmp_path / "partial"
+    shutil.copytree(grid["out"], folder)
+    cut = folder / f"{grid['names'][4]}.jsonl"  # ZO q=1 seed 1
+    cut.write_text(cut.read_text().splitlines()[0] + "\n")
+    groups = group_runs(load_runs(folder))
+    text = status_table(groups, {name: 2 for name in grid["names"]})
+    assert "| ZO q=1 forward d=1,400 (first 640 images) | 0, 1 | 2, 1 | 2 | 1 |" in text
+
+
+def test_the_cli_lists_a_grid_and_analyses_a_folder(grid, tmp_path, capsys):
+    assert cli.main(["run", "--preset", "smoke", "--seeds", "5", "--dry-run", "--out", str(tmp_path)]) == 0
+    assert "fo-d1400-seed5-n640  (2 epochs)" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError):
+        analyze(tmp_path)  # nothing recorded there
