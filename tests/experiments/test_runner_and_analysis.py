@@ -16,7 +16,7 @@ from zoadamm_worker.experiments import cli
 from zoadamm_worker.experiments.analysis import analyze
 from zoadamm_worker.experiments.grid import build_grid, run_name
 from zoadamm_worker.experiments.records import group_runs, load_runs
-from zoadamm_worker.experiments.runner import run_grid, weights_path
+from zoadamm_worker.experiments.runner import run_grid, run_lock, weights_path
 from zoadamm_worker.experiments.tables import status_table
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
@@ -44,19 +44,25 @@ def grid(tmp_path_factory):
             row["weights"] = archive["weights"][1].tolist()
         cut.write_text(json.dumps(row) + "\n")
         weights_path(cut).unlink()
-        second = run_grid(runs, out, "smoke", service=url, data=data, progress=False, log=lambda line: None)
+        lines = []
+        with run_lock(out, names[5]) as held:  # another runner is training the last run
+            assert held
+            second = run_grid(runs, out, "smoke", service=url, data=data, progress=False, log=lines.append)
+        locked = [line for line in lines if "another process" in line]
         lines = []
         third = run_grid(runs, out, "smoke", service=url, data=data, progress=False, log=lines.append)
-    return dict(out=out, runs=runs, names=names, first=first, second=second, third=third, lines=lines,
-                snapshot=snapshot)
+        fourth = run_grid(runs, out, "smoke", service=url, data=data, progress=False, log=lambda line: None)
+    return dict(out=out, runs=runs, names=names, first=first, second=second, third=third, fourth=fourth,
+                lines=lines, locked=locked, snapshot=snapshot)
 
 
 def test_an_interrupted_and_a_killed_grid_continue_without_redoing_complete_runs(grid):
     names, out = grid["names"], grid["out"]
     assert grid["first"] == names[:4]
-    assert grid["second"] == [names[1], names[4], names[5]]  # the cut run again, then the rest
-    assert grid["third"] == []
-    assert sum("complete, skipped" in line for line in grid["lines"]) == 6
+    assert grid["second"] == [names[1], names[4]]  # the cut run again, then the rest but the locked one
+    assert grid["locked"] == [f"run 6/6 {names[5]}: running in another process, skipped"]
+    assert grid["third"] == [names[5]] and grid["fourth"] == []
+    assert sum("complete, skipped" in line for line in grid["lines"]) == 5
     for name in (names[0], names[2], names[3]):
         assert (out / f"{name}.jsonl").read_bytes() == grid["snapshot"][name]  # not redone
     (aside,) = (out / "aside").glob(f"{names[1]}.*.jsonl")

@@ -6,6 +6,9 @@ is moved to ``aside/`` and the run starts again from epoch 1.  Continuing the ki
 from the service was not chosen: the runner's own service keeps sessions in memory, so they die
 with it, and the worker's minibatch position and FO/ZO mirror state are not in the service.
 
+Several runners may share a folder: each run is locked (``.locks/<name>.lock``, flock) while it
+trains, and a runner skips a run another one holds.
+
 Weights: ``train`` puts the flat vector in every epoch record; once a run is complete they move
 to ``<name>.weights.npz`` (float32, compressed, epoch 0 = the initial weights) and the JSONL is
 rewritten without them, which keeps the record files small enough to commit.
@@ -14,6 +17,7 @@ rewritten without them, which keeps the record files small enough to commit.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import time
@@ -27,6 +31,26 @@ from ..train import RunSpec, read_records, train
 from .grid import run_name, same_run
 
 ASIDE = "aside"
+LOCKS = ".locks"
+
+
+@contextlib.contextmanager
+def run_lock(out: Path, name: str):
+    """Yields True when this process holds the run's lock, False when another runner does.
+
+    Two runners on one folder (a second one started by mistake, or on purpose to use more
+    cores) would otherwise take an in-progress record for a killed one and move it aside.
+    The lock dies with its process, so a killed runner never leaves a run locked.
+    """
+    folder = out / LOCKS
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{name}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def weights_path(record: Path) -> Path:
@@ -128,17 +152,21 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
             if stop_after_runs is not None and len(executed) >= stop_after_runs:
                 log(f"stopped after {len(executed)} runs as asked; run again to continue")
                 break
-            if path.exists():
-                log(f"run {k}/{len(runs)} {name}: incomplete record moved to {move_aside(path)}")
-            if url is None:
-                url = stack.enter_context(local_service())
-            if data is None:
-                data = load_mnist("auto", data_dir)
-            log(f"run {k}/{len(runs)} {name}: {spec.epochs} epochs")
-            started = time.perf_counter()
-            train(spec, url, path, data=data, progress=progress, session_name=name)
-            if spec.save_weights:
-                finish_weights(path, spec)
+            with run_lock(out, name) as mine:
+                if not mine:
+                    log(f"run {k}/{len(runs)} {name}: running in another process, skipped")
+                    continue
+                if path.exists():
+                    log(f"run {k}/{len(runs)} {name}: incomplete record moved to {move_aside(path)}")
+                if url is None:
+                    url = stack.enter_context(local_service())
+                if data is None:
+                    data = load_mnist("auto", data_dir)
+                log(f"run {k}/{len(runs)} {name}: {spec.epochs} epochs")
+                started = time.perf_counter()
+                train(spec, url, path, data=data, progress=progress, session_name=name)
+                if spec.save_weights:
+                    finish_weights(path, spec)
             executed.append(name)
             write_manifest(out, preset, runs)
             log(f"run {k}/{len(runs)} {name}: done in {time.perf_counter() - started:.0f} s")
