@@ -121,15 +121,16 @@ def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int =
             text += [f"d = {d:,}:", "", tables.equal_evaluations_table(same), ""]
     text += [
         "Each cell is the mean test accuracy at the last epoch that ended within the budget "
-        "(the epoch in brackets); '—': the setting has not spent that budget yet.",
+        "(the epoch in brackets); '< 1 epoch': one epoch of that setting costs more than the budget; "
+        "'—': the setting has not spent that budget yet.",
         "",
         "## Wall time per epoch",
         "",
         tables.time_table(groups, paper),
         "",
         "Ours: training steps through the HTTP service plus the 10k test evaluation, on the machine "
-        "that ran the grid (a shared 2-CPU machine for the committed results); the paper's were "
-        "measured on their hardware, ZO on CPU.",
+        "that ran the grid, so they compare settings of one folder, not our hardware with theirs; "
+        "the paper's were measured on their hardware, ZO on CPU.",
         "",
         "## Differences from the paper's setup",
         "",
