@@ -37,7 +37,8 @@ MODES = ("lean", "plain", "mirror", "pipeline")
 
 
 class Counter:
-    """Bytes on the wire, from httpx's event hooks (bodies only; headers are ~200 B each way)."""
+    """Bytes on the wire, from httpx's event hooks (bodies only; headers add ~200 B each way).
+    Setup (creating the session with x0) is left out: only the measured steps count."""
 
     def __init__(self) -> None:
         self.sent = self.received = 0
@@ -91,6 +92,7 @@ def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str,
         run()
     times = {m: [] for m in MODES}
     redis_in = {m: 0 for m in MODES}
+    wire = {m: [0, 0] for m in MODES}
     stats = redis.Redis.from_url(redis_url)
     for _ in range(blocks):
         for mode, run in runners.items():
@@ -103,16 +105,18 @@ def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str,
                 run.run.flush()
             times[mode].append((time.perf_counter() - started) / steps * 1e3)
             redis_in[mode] += stats.info("stats")["total_net_input_bytes"] - before
+            wire[mode][0] += counters[mode].sent - sent
+            wire[mode][1] += counters[mode].received - received
     result = {"d": objective.dim, "q": q, "steps_per_block": steps, "blocks": blocks}
     lean = statistics.median(times["lean"])
     for mode in MODES:
         ms = statistics.median(times[mode])
         result[mode] = {"ms_per_step": ms, "ratio_to_lean": ms / lean}
         if mode != "lean":
-            n = steps * blocks + 1
+            n = steps * blocks
             result[mode].update(
-                wire_bytes_sent=counters[mode].sent / n, wire_bytes_received=counters[mode].received / n,
-                redis_bytes_written=redis_in[mode] / (steps * blocks),
+                wire_bytes_sent=wire[mode][0] / n, wire_bytes_received=wire[mode][1] / n,
+                redis_bytes_written=redis_in[mode] / n,
             )
     for mode in MODES[1:]:
         runners[mode].run.close()

@@ -41,10 +41,14 @@ async def drive(client: zoadamm.AsyncClient, dim: int, steps: int, seed: int, la
 
 async def run(url: str, sessions: int, steps: int, dim: int) -> dict:
     latencies, errors = [], []
-    async with zoadamm.AsyncClient(url, max_retries=0) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(drive(client, dim, steps, seed, latencies, errors) for seed in range(sessions)))
-        elapsed = time.perf_counter() - started
+    # A client (one keep-alive connection) per session, as independent users would have:
+    # one httpx pool shared by 64 tasks spends its time scanning its connections.
+    clients = [zoadamm.AsyncClient(url, max_retries=0) for _ in range(sessions)]
+    started = time.perf_counter()
+    await asyncio.gather(*(drive(c, dim, steps, seed, latencies, errors) for seed, c in enumerate(clients)))
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        await client.aclose()
     ms = np.array(latencies) * 1e3
     return {
         "sessions": sessions, "steps_each": steps, "dim": dim, "steps": len(latencies),
@@ -60,11 +64,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--dim", type=int, default=1400)
     parser.add_argument("--store", choices=["redis", "memory"], default="redis")
+    parser.add_argument("--service-workers", type=int, default=1, help="uvicorn processes (Redis only)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with redis_server() as redis_url:
-        with service(redis_url if args.store == "redis" else None) as url:
+        with service(redis_url if args.store == "redis" else None, workers=args.service_workers) as url:
             result = asyncio.run(run(url, args.sessions, args.steps, args.dim))
+            result["service_workers"] = args.service_workers
         if args.store == "redis":
             stats = redis.Redis.from_url(redis_url).info("stats")
             result["redis_bytes_in_per_step"] = stats["total_net_input_bytes"] / max(result["steps"], 1)

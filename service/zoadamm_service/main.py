@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from . import __doc__ as summary
 from .api import handlers, routes
+from .api.hot_path import TellFastPath
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
 from .settings import Settings
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.sessions = Sessions(store, settings)
     handlers.install(app)
     app.include_router(routes.router)
+    app.add_middleware(TellFastPath)
 
     @app.get("/healthz", tags=["health"])
     async def healthz():

@@ -11,14 +11,20 @@ from ..errors import ServiceError
 from .codec import clean_errors
 
 
+def error_response(exc: ServiceError | InvalidArgument) -> JSONResponse:
+    if isinstance(exc, InvalidArgument):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status)
+        return error_response(exc)
 
     @app.exception_handler(InvalidArgument)
     async def invalid_argument(request: Request, exc: InvalidArgument) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -80,6 +80,11 @@ async def tell(request: Request, session_id: str,
                answer: Literal["x", "checksum"] = Query("x", description="x: the updated parameters; checksum: a CRC of x and the step's coefficients, for clients that mirror the update.")):
     """Report the open step's values (ZO: f_x, f_plus[, f_minus]; FO: gradient) and get the
     update.  Repeating a tell returns the same answer; a stale or future step gets 409."""
+    return await handle_tell(request, session_id, answer)
+
+
+async def handle_tell(request: Request, session_id: str, answer: str) -> Response:
+    """The tell itself; ``hot_path.TellFastPath`` calls it without the framework around it."""
     sessions, settings = hot_path_state(request)
     fields, vecs = await read_message(request, settings.max_body_bytes)
     body = validate(TellRequest, fields)
