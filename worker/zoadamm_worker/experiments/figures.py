@@ -38,7 +38,7 @@ def ratio_curves(fo: Group, zo: Group, name: str, zo_over_fo: bool = True) -> np
 
 def _band(ax, x, curves, label, **style):
     mean, std = curves.mean(axis=0), curves.std(axis=0)
-    line, = ax.plot(x, mean, label=f"{label} ({len(curves)} seeds)", **style)
+    line, = ax.plot(x, mean, label=f"{label} ({len(curves)} seed{'' if len(curves) == 1 else 's'})", **style)
     if len(curves) > 1:
         ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())
 
