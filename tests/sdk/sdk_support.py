@@ -9,36 +9,14 @@ from __future__ import annotations
 
 import httpx
 import numpy as np
+from objectives import bits, quadratic, x0_for  # noqa: F401  (re-exported for the SDK tests)
 from zoadamm import Optimizer, SessionConfig, directions
-
-TARGET_SEED = 1234
-
-
-def quadratic(dim: int):
-    """A shifted quadratic with uneven curvature, evaluated in float64; its minimum is 0."""
-    rng = np.random.default_rng(TARGET_SEED)
-    target = rng.normal(size=dim)
-    scale = rng.uniform(0.5, 3.0, size=dim)
-
-    def f(x: np.ndarray) -> float:
-        d = np.asarray(x, dtype=np.float64) - target
-        return float(np.sum(scale * d * d))
-
-    return f
 
 
 def rosenbrock(x: np.ndarray) -> float:
     """The chained Rosenbrock function; its minimum is 0 at x = (1, ..., 1)."""
     x = np.asarray(x, dtype=np.float64)
     return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
-
-
-def x0_for(dim: int, seed: int = 7) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=dim).astype(np.float32)
-
-
-def bits(x: np.ndarray) -> bytes:
-    return np.ascontiguousarray(x, dtype=np.float32).tobytes()
 
 
 def zo_values(f, x: np.ndarray, mu: float, u: np.ndarray, central: bool = False) -> dict:

@@ -7,30 +7,15 @@ service must agree with it bit for bit.
 from __future__ import annotations
 
 import numpy as np
+from objectives import bits, quadratic_with_gradient, x0_for  # noqa: F401  (re-exported)
 from zoadamm import Optimizer, SessionConfig, directions, wire
 
 FRAME = wire.MEDIA_TYPE
-TARGET_SEED = 1234
 
 
 def objective(dim: int):
-    """A shifted quadratic with uneven curvature, evaluated in float64."""
-    rng = np.random.default_rng(TARGET_SEED)
-    target = rng.normal(size=dim)
-    scale = rng.uniform(0.5, 3.0, size=dim)
-
-    def f(x: np.ndarray) -> float:
-        d = np.asarray(x, dtype=np.float64) - target
-        return float(np.sum(scale * d * d))
-
-    def grad(x: np.ndarray) -> np.ndarray:
-        return (2 * scale * (np.asarray(x, dtype=np.float64) - target)).astype(np.float32)
-
-    return f, grad
-
-
-def x0_for(dim: int, seed: int = 7) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=dim).astype(np.float32)
+    """(f, grad) of the shared test quadratic."""
+    return quadratic_with_gradient(dim)
 
 
 def create(client, expect: int = 201, **body) -> dict:
@@ -89,7 +74,3 @@ def snapshot(client, session_id: str):
     x = r.content if r.status_code == 200 else r.status_code
     metrics = client.get(f"/v1/sessions/{session_id}/metrics").json()
     return view.json(), x, metrics
-
-
-def bits(x: np.ndarray) -> bytes:
-    return np.ascontiguousarray(x, dtype="<f4").tobytes()
