@@ -94,7 +94,8 @@ def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int =
         tables.status_table(groups, _planned(folder)),
         "",
         "Every statistic of a setting below is taken at the last epoch *all* its seeds reached "
-        "(the last column), so a partial run only counts up to there.",
+        "(the last column), so a partial run only counts up to there; the table at equal epochs "
+        "alone goes further, over the seeds that got there, and says how many.",
         "",
         "## What ZO costs against FO",
         "",

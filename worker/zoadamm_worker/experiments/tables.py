@@ -81,13 +81,18 @@ def cost_table(pairs: list[tuple[Group, Group]], paper: list[dict]) -> str:
 
 
 def equal_epochs_table(groups: list[Group]) -> str:
-    """Mean test accuracy at fixed epochs; '—' where not every seed got there."""
-    reached = max(g.common_epochs for g in groups)
+    """Mean test accuracy at fixed epochs, over the seeds that got there (counted when not all)."""
+    reached = max(max(g.epochs_reached) for g in groups)
     columns = [e for e in EPOCH_COLUMNS if e <= reached] or [reached]
     if reached not in columns:
         columns.append(reached)
-    rows = [[g.label] + [f"{g.stat('test_accuracy', e)[0]:.4f}" if e <= g.common_epochs else "—" for e in columns]
-            for g in groups]
+
+    def cell(g: Group, epoch: int) -> str:
+        if epoch > max(g.epochs_reached):
+            return "—"
+        mean, _, seeds = g.stat("test_accuracy", epoch)
+        return f"{mean:.4f}" + ("" if seeds == len(g.runs) else f" ({seeds} of {len(g.runs)} seeds)")
+    rows = [[g.label] + [cell(g, e) for e in columns] for g in groups]
     return table(["setting"] + [f"epoch {e}" for e in columns], rows)
 
 
