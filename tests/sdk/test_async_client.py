@@ -51,7 +51,12 @@ def _sync_run(sdk: Client, f) -> tuple[list[bytes], Parameters]:
     return trajectory, sdk.sessions.parameters(s.id)
 
 
-@pytest.mark.asyncio
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
 async def test_an_async_run_equals_the_sync_run_bit_for_bit(make_app, serve, binary):
     f = quadratic(DIM)
     async with _async_client(make_app(), binary) as sdk:
@@ -75,7 +80,7 @@ async def test_an_async_run_equals_the_sync_run_bit_for_bit(make_app, serve, bin
     assert bits(async_final.x) == bits(opt.state.x)
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_async_calls_answer_typed_models_and_errors(make_app):
     async with _async_client(make_app()) as sdk:
         s = await sdk.sessions.create(DIM, x0=x0_for(DIM), name="async", seed=4, directions=2)
@@ -95,7 +100,7 @@ async def test_async_calls_answer_typed_models_and_errors(make_app):
         assert await sdk.sessions.list() == []
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_async_client_retries_without_waiting(memory_app, monkeypatch):
     slept: list[float] = []
 
