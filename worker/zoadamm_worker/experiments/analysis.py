@@ -48,7 +48,7 @@ def draw(groups: list[Group], out: Path, tsne_seed: int = 0) -> dict[str, Path]:
         scale = zo.runs[0].spec["scale"]
         curves = figures.cosine_curves(fo, zo, scale)
         seeds = len(next(iter(curves.values()))) if curves else 0
-        what = f"{zo.label} against FO, mean ± std over {seeds} seeds"
+        what = f"{zo.label} against FO, mean ± std over {seeds} seed{'' if seeds == 1 else 's'}"
         drawn["Fig. 4: cosine similarity of FO and ZO weights, conv1, conv2, fc3"] = figures.fig_cosine(
             curves, figures.FIG4_LAYERS, out / "fig4_cosine.png", what)
         drawn["Fig. 6: cosine similarity of FO and ZO weights, every layer"] = figures.fig_cosine(
