@@ -43,7 +43,7 @@ def _mnist(args: argparse.Namespace) -> int:
         method=args.method, scale=args.scale, epochs=args.epochs, directions=args.directions,
         difference=args.difference, distribution=args.distribution, normalizer=args.normalizer,
         seed=args.seed, session_seed=_session_seed(args.session_seed), lr=args.lr, mu=args.mu,
-        batch_size=args.batch_size, shuffle=args.shuffle, max_steps=args.steps,
+        batch_size=args.batch_size, shuffle=args.shuffle, normalize=args.normalize, max_steps=args.steps,
         train_limit=args.train_limit, save_weights=args.save_weights, mirror=not args.plain,
     )
     data = load_mnist(args.data_source, args.data_dir)
@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--lr", type=float, default=1e-3)
     m.add_argument("--mu", type=float, default=1e-3)
     m.add_argument("--batch-size", type=int, default=128)
+    m.add_argument("--normalize", action="store_true", help="centre the pixels with MNIST's mean and std")
     m.add_argument("--shuffle", action="store_true",
                    help="a new order of the training set every epoch (the paper kept MNIST's order)")
     m.add_argument("--train-limit", type=int, default=_env_int("ZOADAMM_TRAIN_LIMIT"),

@@ -65,7 +65,8 @@ class MnistObjective:
     one permutation per epoch from ``(seed, epoch)``.  ``train_limit`` keeps only the first N
     training images (smoke runs and tests).  ``eval_batch_size`` (rows per forward pass in
     ``evaluate``) defaults to what keeps the widest activation near 64 MB.  Not thread-safe:
-    evaluations share reused buffers.
+    evaluations share reused buffers.  ``normalize`` centres the pixels with MNIST's mean and
+    std (``mnist.to_tensors``).
 
     Raises:
         ValueError: a non-positive batch size or train_limit, an unknown implementation.
@@ -74,7 +75,8 @@ class MnistObjective:
     def __init__(self, scale: float, data: MnistData | None = None, batch_size: int = 128,
                  device: str | torch.device = "cpu", threads: int | None = None,
                  shuffle: bool = False, seed: int = 0, implementation: str = "grouped",
-                 train_limit: int | None = None, eval_batch_size: int | None = None) -> None:
+                 train_limit: int | None = None, eval_batch_size: int | None = None,
+                 normalize: bool = False) -> None:
         if batch_size < 1 or (train_limit is not None and train_limit < 1):
             raise ValueError(f"batch_size and train_limit must be positive, got {batch_size}, {train_limit}")
         if implementation not in IMPLEMENTATIONS:
@@ -91,8 +93,8 @@ class MnistObjective:
         self.eval_batch_size = eval_batch_size or int(np.clip((1 << 24) // max(self.h1, 1728), 500, 10_000))
         data = data if data is not None else load_mnist()
         images, labels = data.split("train")
-        self._train = to_tensors(images[:train_limit], labels[:train_limit], device=self.device)
-        self._test = to_tensors(*data.split("test"), device=self.device)
+        self._train = to_tensors(images[:train_limit], labels[:train_limit], self.device, normalize)
+        self._test = to_tensors(*data.split("test"), device=self.device, normalize=normalize)
         self._model = ModularCNN(scale).to(self.device)  # holds parameters for autograd only
         self._stack: tuple[torch.Tensor, np.ndarray] | None = None  # reused (rows, d) buffer
         self._order: tuple[int, torch.Tensor] | None = None  # (epoch, permutation)

@@ -40,6 +40,7 @@ class RunSpec:
     mu: float = 1e-3
     batch_size: int = 128
     shuffle: bool = False  # the paper kept MNIST's order; True draws a permutation per epoch
+    normalize: bool = False  # pixels (x - 0.1307) / 0.3081 instead of x in [0, 1]
     max_steps: int | None = None  # burst mode: stop after this many steps
     train_limit: int | None = None  # use only the first N training images (tests, smoke runs)
     save_weights: bool = False  # the flat parameters in every epoch record (for the minima analysis)
@@ -62,7 +63,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
     # One torch thread: on a 2-core machine shared with the service, a second thread made each
     # step 7x slower (spinning threads starve the service), never faster.
     objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
-                               shuffle=spec.shuffle, seed=spec.seed, threads=1)
+                               shuffle=spec.shuffle, seed=spec.seed, threads=1, normalize=spec.normalize)
     x0 = initial_parameters(spec.scale, spec.seed)
     own_client = client is None
     client = client or Client(service_url)
