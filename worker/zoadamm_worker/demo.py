@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zoadamm-demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=PAPER_SCALE, help="model scale s (default 1/9: d = 1,400)")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--directions", type=int, default=1, help="q for the ZO run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--service", default=None, help="use this service instead of starting one")

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def comparison_rows(fo: list[dict], zo: list[dict]) -> list[dict]:
@@ -67,6 +68,7 @@ def plot_comparison(fo: list[dict], zo: list[dict], folder: str | Path, title: s
 
 
 def _save(fig, ax, path: Path) -> Path:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
