@@ -215,9 +215,10 @@ class Sessions:
             replica.last = LastStep.of(event)
             result = self._answer(replica, answer, next_step=step + 1)
         else:
-            # the checksum the next step's event keeps, computed here (off the loop when large)
-            await replica.run(replica.apply_then_checksum, event)
+            await replica.run(replica.apply_event, event)
             result = self._answer(replica, answer)
+            # the checksum the next step's event keeps: after the answer, not before it
+            replica.deferred = asyncio.ensure_future(replica.run(replica.checksum))
         if (step + 1) % self.settings.checkpoint_every == 0:
             await replica.settle()
             self._save_checkpoint(replica)
