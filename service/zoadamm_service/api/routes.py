@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from ..domain.sessions import ZOValues, Sessions
+from ..domain.inputs import ZOValues
+from ..domain.sessions import Sessions
 from ..errors import Invalid
 from ..settings import Settings
 from .codec import body_doc, read_message, respond, validate

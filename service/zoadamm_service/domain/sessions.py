@@ -13,34 +13,19 @@ import json
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
-from zoadamm import InvalidArgument, Optimizer, SessionConfig, directions, wire
+from zoadamm import SessionConfig, directions
 
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid
 from ..settings import Settings
 from ..store import SessionMeta, Store
-from . import journal
+from . import inputs, journal
 from .replica import LastStep, Replica
 
 ANSWER_X, ANSWER_CHECKSUM = "x", "checksum"
 COMMIT_TRIES = 3  # a metric appended by another replica moves the head without closing the step
 RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
-# AdaMM squares the gradient in float32: beyond sqrt(max float32), v becomes inf and the session
-# never moves again (or x becomes NaN), so such a step is refused before it is journaled.
-GRADIENT_MAX = float(np.sqrt(np.finfo(np.float32).max))
-DIRECTION_MAX = {"sphere": 1.0, "gaussian": 8.0}  # bounds on |u_j| (gaussian: 4.33 in fact)
-
-
-@dataclass(frozen=True)
-class ZOValues:
-    step: int
-    f_x: float | list[float]
-    f_plus: list[float]
-    f_minus: list[float] | None = None
-    indices: list[int] | None = None  # the directions this report covers; None means all
-
 
 class Sessions:
     def __init__(self, store: Store, settings: Settings) -> None:
@@ -54,11 +39,11 @@ class Sessions:
         """Raises Invalid for a bad configuration or x0."""
         if config.get("seed") is None:
             config["seed"] = int(np.random.SeedSequence().entropy % (1 << 53))  # JSON-safe
-        cfg = _config(config)
+        cfg = inputs.session_config(config)
         meta = SessionMeta(uuid.uuid4().hex, name, cfg.to_dict(), time.time())
         checkpoint = None
         if x0 is not None:
-            checkpoint = journal.encode_checkpoint(_start(cfg, x0), 0)
+            checkpoint = journal.encode_checkpoint(inputs.start_optimizer(cfg, x0), 0)
         await self.store.create(meta, checkpoint)
         return await self.view(meta.id)
 
@@ -110,9 +95,9 @@ class Sessions:
 
     async def _check_or_start(self, replica: Replica, x: np.ndarray) -> None:
         """Parameters are set once (x0 or the first ask's x) and checked after."""
-        x = _vector("x", x, replica.config.dim)
+        x = inputs.vector("x", x, replica.config.dim)
         if replica.optimizer is None:
-            optimizer = _start(replica.config, x)
+            optimizer = inputs.start_optimizer(replica.config, x)
             try:
                 await self.store.start(replica.meta.id, journal.encode_checkpoint(optimizer, 0))
             except Conflict:  # another replica set them first
@@ -135,15 +120,15 @@ class Sessions:
             return replica.step, replica.optimizer.state.x.copy()
 
     # --- tell ------------------------------------------------------------------------------
-    async def tell_zo(self, session_id: str, values: ZOValues, answer: str) -> tuple[dict, np.ndarray | None]:
+    async def tell_zo(self, session_id: str, values: inputs.ZOValues, answer: str) -> tuple[dict, np.ndarray | None]:
         """Apply one ZO step, or record part of it.  Raises Conflict, Invalid, NotFound."""
         replica = await self._replica(session_id)
         async with replica.lock:
             await replica.settle()
-            _require_method(replica, "zo-adamm")
-            f_x, f_plus, f_minus = _zo_arrays(values, replica.config)
+            inputs.require_method(replica.config, "zo-adamm")
+            f_x, f_plus, f_minus = inputs.zo_arrays(values, replica.config)
             digest = journal.request_digest(np.asarray(values.indices or [], np.int64), f_x, f_plus, f_minus)
-            parts = None if values.indices is None else _rows(values.indices, f_x, f_plus, f_minus)
+            parts = None if values.indices is None else inputs.part_rows(values.indices, f_x, f_plus, f_minus)
             repeat = await self._repeat_or_sync(replica, values.step, digest, answer, parts)
             if repeat is not None:
                 return repeat
@@ -153,7 +138,7 @@ class Sessions:
                 if isinstance(gathered, tuple):  # pending, or the answer to a repeated part
                     return gathered
                 all_parts = tuple(gathered[i] for i in range(replica.config.directions))
-                f_x, f_plus, f_minus = _columns(all_parts, replica.config)
+                f_x, f_plus, f_minus = inputs.part_columns(all_parts, replica.config)
                 digest = journal.request_digest(f_x, f_plus, f_minus)
             make = lambda: replica.optimizer.zo_record(f_x, f_plus, f_minus)  # noqa: E731
             return await self._commit(replica, make, digest, answer, all_parts)
@@ -163,8 +148,8 @@ class Sessions:
         replica = await self._replica(session_id)
         async with replica.lock:
             await replica.settle()
-            _require_method(replica, "adamm")
-            gradient = _vector("gradient", gradient, replica.config.dim)
+            inputs.require_method(replica.config, "adamm")
+            gradient = inputs.vector("gradient", gradient, replica.config.dim)
             digest = journal.request_digest(gradient)
             repeat = await self._repeat_or_sync(replica, step, digest, answer)
             if repeat is not None:
@@ -188,8 +173,8 @@ class Sessions:
         """Append the step built by ``make_record`` (from the current lr and mu) and apply it."""
         for _ in range(COMMIT_TRIES):
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
-                record = _invalid_on_error(make_record)
-            _check_size(record, replica.config)
+                record = inputs.invalid_on_error(make_record)
+            inputs.check_size(record, replica.config)
             # every event keeps the checksum, so any replica can answer a repeat in either form
             event = journal.Event(
                 journal.STEP, record.step, digest, record,
@@ -271,7 +256,7 @@ class Sessions:
                 if RESERVED_METRICS & named.keys():
                     raise Invalid(f"metrics cannot be named {sorted(RESERVED_METRICS & named.keys())}")
                 saved = (opt.plateau, opt.lr, opt.mu)
-                _invalid_on_error(opt.report, value)
+                inputs.invalid_on_error(opt.report, value)
                 entry = {"step": opt.step, "value": value, "lr": opt.lr, "mu": opt.mu, "time": time.time(), **named}
                 opt.plateau, opt.lr, opt.mu = saved
                 try:
@@ -334,71 +319,6 @@ def _summary(meta: SessionMeta) -> dict:
     return {"id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config}
 
 
-def _config(config: dict) -> SessionConfig:
-    try:
-        return SessionConfig.from_dict(config)
-    except (InvalidArgument, TypeError) as exc:
-        raise Invalid(str(exc)) from None
-
-
-def _start(config: SessionConfig, x0: np.ndarray) -> Optimizer:
-    return _invalid_on_error(Optimizer.start, config, _vector("x", x0, config.dim))
-
-
-def _vector(name: str, values: np.ndarray, dim: int) -> np.ndarray:
-    with np.errstate(over="ignore"):  # values beyond float32 become inf and are refused below
-        values = np.asarray(values, dtype=np.float32).reshape(-1)
-    if values.size != dim:
-        raise Invalid(f"{name} has {values.size} values; the session has dim {dim}")
-    if not np.all(np.isfinite(values)):
-        raise Invalid(f"{name} contains NaN, infinite or float32-overflowing values")
-    return values
-
-
-def _zo_arrays(values: ZOValues, config: SessionConfig):
-    q = config.directions
-    n = q if values.indices is None else len(values.indices)
-    if values.indices is not None:
-        if n == 0 or len(set(values.indices)) != n or not all(0 <= i < q for i in values.indices):
-            raise Invalid(f"indices must be distinct directions in [0, {q})")
-    f_plus = np.asarray(values.f_plus, dtype=np.float64).reshape(-1)
-    if f_plus.size != n:
-        raise Invalid(f"f_plus has {f_plus.size} values; expected {n}")
-    f_x = None if values.f_x is None else np.asarray(values.f_x, dtype=np.float64).reshape(-1)
-    if f_x is not None and f_x.size not in (1, n):
-        raise Invalid(f"f_x has {f_x.size} values; expected 1 or {n}")
-    f_x = None if f_x is None else np.broadcast_to(f_x, (n,)).copy()
-    central = config.difference == "central"
-    if values.f_minus is None and central:
-        raise Invalid("this session uses central differences: f_minus is required")
-    if values.f_minus is not None and not central:
-        raise Invalid("f_minus is only used by sessions with difference='central'")
-    if f_x is None:
-        if not central:
-            raise Invalid("f_x is required for forward differences")
-        f_x = np.zeros(n)
-    f_minus = None if values.f_minus is None else np.asarray(values.f_minus, dtype=np.float64).reshape(-1)
-    if f_minus is not None and f_minus.size != n:
-        raise Invalid(f"f_minus has {f_minus.size} values; expected {n}")
-    for name, arr in (("f_x", f_x), ("f_plus", f_plus), ("f_minus", f_minus)):
-        if arr is not None and not np.all(np.isfinite(arr)):
-            raise Invalid(f"{name} contains NaN or infinite values")
-    return f_x, f_plus, f_minus
-
-
-def _rows(indices: list[int], f_x, f_plus, f_minus) -> dict[int, str]:
-    """One direction's report as canonical JSON: equal values give equal strings."""
-    return {
-        i: json.dumps([float(f_x[k]), float(f_plus[k]), None if f_minus is None else float(f_minus[k])])
-        for k, i in enumerate(indices)
-    }
-
-
-def _columns(rows: tuple[str, ...], config: SessionConfig):
-    table = np.array([json.loads(row) for row in rows], dtype=np.float64)
-    return table[:, 0], table[:, 1], None if config.difference == "forward" else table[:, 2]
-
-
 def _is_repeat(replica: Replica, step: int, digest: str, parts: dict[int, str] | None) -> bool:
     """Whether these values are the ones step ``step`` was applied with (the newest step only)."""
     last = replica.last
@@ -407,28 +327,3 @@ def _is_repeat(replica: Replica, step: int, digest: str, parts: dict[int, str] |
     if parts is None:
         return last.digest == digest
     return last.parts is not None and all(last.parts[i] == row for i, row in parts.items())
-
-
-def _check_size(record, config: SessionConfig) -> None:
-    """Raises Invalid when the step's gradient could square past float32 (or is not finite)."""
-    if record.coefficients is not None:
-        bound = float(np.sum(np.abs(record.coefficients, dtype=np.float64))) * DIRECTION_MAX[config.distribution]
-        what = "these function values make a gradient"
-    else:
-        bound = float(np.max(np.abs(record.gradient)))
-        what = "this gradient is"
-    if not bound < GRADIENT_MAX:
-        raise Invalid(f"{what} too large for float32 AdaMM (|g| must stay below {GRADIENT_MAX:.3g})")
-
-
-def _require_method(replica: Replica, method: str) -> None:
-    if replica.config.method != method:
-        kind = "function values (f_x, f_plus)" if method == "zo-adamm" else "a gradient"
-        raise Invalid(f"only {method!r} sessions take {kind}; this session's method is {replica.config.method!r}")
-
-
-def _invalid_on_error(fn, *args):
-    try:
-        return fn(*args)
-    except InvalidArgument as exc:
-        raise Invalid(str(exc)) from None

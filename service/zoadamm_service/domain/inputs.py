@@ -1,0 +1,116 @@
+"""What a request carries, turned into checked arrays: every check here raises ``Invalid`` (422)
+before anything is journaled."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+from zoadamm import InvalidArgument, Optimizer, SessionConfig
+
+from ..errors import Invalid
+
+# AdaMM squares the gradient in float32: beyond sqrt(max float32), v becomes inf and the session
+# never moves again (or x becomes NaN), so such a step is refused before it is journaled.
+GRADIENT_MAX = float(np.sqrt(np.finfo(np.float32).max))
+DIRECTION_MAX = {"sphere": 1.0, "gaussian": 8.0}  # bounds on |u_j| (gaussian: 4.33 in fact)
+
+
+@dataclass(frozen=True)
+class ZOValues:
+    step: int
+    f_x: float | list[float]
+    f_plus: list[float]
+    f_minus: list[float] | None = None
+    indices: list[int] | None = None  # the directions this report covers; None means all
+
+
+def session_config(config: dict) -> SessionConfig:
+    try:
+        return SessionConfig.from_dict(config)
+    except (InvalidArgument, TypeError) as exc:
+        raise Invalid(str(exc)) from None
+
+
+def start_optimizer(config: SessionConfig, x0: np.ndarray) -> Optimizer:
+    return invalid_on_error(Optimizer.start, config, vector("x", x0, config.dim))
+
+
+def vector(name: str, values: np.ndarray, dim: int) -> np.ndarray:
+    with np.errstate(over="ignore"):  # values beyond float32 become inf and are refused below
+        values = np.asarray(values, dtype=np.float32).reshape(-1)
+    if values.size != dim:
+        raise Invalid(f"{name} has {values.size} values; the session has dim {dim}")
+    if not np.all(np.isfinite(values)):
+        raise Invalid(f"{name} contains NaN, infinite or float32-overflowing values")
+    return values
+
+
+def zo_arrays(values: ZOValues, config: SessionConfig):
+    q = config.directions
+    n = q if values.indices is None else len(values.indices)
+    if values.indices is not None:
+        if n == 0 or len(set(values.indices)) != n or not all(0 <= i < q for i in values.indices):
+            raise Invalid(f"indices must be distinct directions in [0, {q})")
+    f_plus = np.asarray(values.f_plus, dtype=np.float64).reshape(-1)
+    if f_plus.size != n:
+        raise Invalid(f"f_plus has {f_plus.size} values; expected {n}")
+    f_x = None if values.f_x is None else np.asarray(values.f_x, dtype=np.float64).reshape(-1)
+    if f_x is not None and f_x.size not in (1, n):
+        raise Invalid(f"f_x has {f_x.size} values; expected 1 or {n}")
+    f_x = None if f_x is None else np.broadcast_to(f_x, (n,)).copy()
+    central = config.difference == "central"
+    if values.f_minus is None and central:
+        raise Invalid("this session uses central differences: f_minus is required")
+    if values.f_minus is not None and not central:
+        raise Invalid("f_minus is only used by sessions with difference='central'")
+    if f_x is None:
+        if not central:
+            raise Invalid("f_x is required for forward differences")
+        f_x = np.zeros(n)
+    f_minus = None if values.f_minus is None else np.asarray(values.f_minus, dtype=np.float64).reshape(-1)
+    if f_minus is not None and f_minus.size != n:
+        raise Invalid(f"f_minus has {f_minus.size} values; expected {n}")
+    for name, arr in (("f_x", f_x), ("f_plus", f_plus), ("f_minus", f_minus)):
+        if arr is not None and not np.all(np.isfinite(arr)):
+            raise Invalid(f"{name} contains NaN or infinite values")
+    return f_x, f_plus, f_minus
+
+
+def part_rows(indices: list[int], f_x, f_plus, f_minus) -> dict[int, str]:
+    """One direction's report as canonical JSON: equal values give equal strings."""
+    return {
+        i: json.dumps([float(f_x[k]), float(f_plus[k]), None if f_minus is None else float(f_minus[k])])
+        for k, i in enumerate(indices)
+    }
+
+
+def part_columns(rows: tuple[str, ...], config: SessionConfig):
+    table = np.array([json.loads(row) for row in rows], dtype=np.float64)
+    return table[:, 0], table[:, 1], None if config.difference == "forward" else table[:, 2]
+
+
+def check_size(record, config: SessionConfig) -> None:
+    """Raises Invalid when the step's gradient could square past float32 (or is not finite)."""
+    if record.coefficients is not None:
+        bound = float(np.sum(np.abs(record.coefficients, dtype=np.float64))) * DIRECTION_MAX[config.distribution]
+        what = "these function values make a gradient"
+    else:
+        bound = float(np.max(np.abs(record.gradient)))
+        what = "this gradient is"
+    if not bound < GRADIENT_MAX:
+        raise Invalid(f"{what} too large for float32 AdaMM (|g| must stay below {GRADIENT_MAX:.3g})")
+
+
+def require_method(config: SessionConfig, method: str) -> None:
+    if config.method != method:
+        kind = "function values (f_x, f_plus)" if method == "zo-adamm" else "a gradient"
+        raise Invalid(f"only {method!r} sessions take {kind}; this session's method is {config.method!r}")
+
+
+def invalid_on_error(fn, *args):
+    try:
+        return fn(*args)
+    except InvalidArgument as exc:
+        raise Invalid(str(exc)) from None
