@@ -1,4 +1,4 @@
-"""The binary frame that carries vectors as raw little-endian float32 (``docs/wire.md``).
+"""The binary frame that carries vectors as raw little-endian float32 (``docs/api.md``, "Binary vectors").
 
 JSON works everywhere, but a d = 2.8M vector as a JSON list costs about 25 times more than its
 raw bytes, so vectors travel in this frame when a client asks for it with Content-Type/Accept::
