@@ -111,7 +111,7 @@ def body_doc(model: type[BaseModel]) -> dict:
                 JSON: {"schema": schema},
                 wire.MEDIA_TYPE: {
                     "schema": {"type": "string", "format": "binary"},
-                    "description": "The same fields in a binary frame: vectors as raw little-endian float32 (docs/api.md, "Binary vectors").",
+                    "description": "The same fields in a binary frame: vectors as raw little-endian float32 (docs/api.md, section Binary vectors).",
                 },
             },
         }
