@@ -39,7 +39,8 @@ RUN python -c "from zoadamm_worker.mnist import load_mnist; load_mnist('mnist-hu
 
 FROM base AS worker
 COPY --from=build-worker /opt/venv /opt/venv
-COPY --from=build-worker /opt/mnist /opt/mnist
+# the cache files are written 0600 by root at build time; the worker runs as 10001
+COPY --from=build-worker --chown=10001 /opt/mnist /opt/mnist
 ENV ZOADAMM_DATA_DIR=/opt/mnist
 RUN mkdir -p /runs && chown 10001 /runs
 USER 10001
