@@ -138,3 +138,33 @@ def time_table(groups: list[Group], paper: list[dict]) -> str:
                      str(len(seconds)), f"{p['epoch_seconds_mean']:.1f}" if p else "—"])
     return table(["setting", "ours: median s/epoch", "quartiles", "slowest", "epochs timed",
                   "paper: mean s/epoch"], rows)
+
+
+def target_table(groups: list[Group], target: float = 0.90) -> str:
+    """When each setting first reaches ``target`` test accuracy: in epochs and in evaluations.
+
+    'mean' is the mean over seeds at each of the group's common epochs; 'each seed' gives the
+    first epoch of every seed on its own ('—': not within the epochs that seed has).
+    """
+    rows = []
+    for g in groups:
+        first = g.runs[0].records[0]
+        per_step = first["evaluations"] / first["steps"]
+        mean = g.curve("test_accuracy").mean(0)
+        hits = np.nonzero(mean >= target)[0]
+        if len(hits):
+            epoch = int(hits[0]) + 1
+            evaluations = g.curve("evaluations").mean(0)[epoch - 1]
+            reached = f"epoch {epoch}", f"{evaluations:,.0f}"
+        else:
+            best = int(np.argmax(mean))
+            reached = f"not in {g.common_epochs} (best {mean[best]:.4f}, epoch {best + 1})", "—"
+        each = []
+        for run in g.runs:
+            seed_hits = np.nonzero(run.column("test_accuracy") >= target)[0]
+            each.append(str(int(seed_hits[0]) + 1) if len(seed_hits) else "—")
+        acc = g.stat("test_accuracy")
+        rows.append([g.label, f"{per_step:.0f}", *reached, ", ".join(each),
+                     f"{_pm(acc[0], acc[1])} (epoch {g.common_epochs})"])
+    return table(["setting", "evaluations per step", f"mean reaches {target:.2f} at", "evaluations by then",
+                  "each seed (epoch)", "final test accuracy"], rows)

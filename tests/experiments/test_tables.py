@@ -1,0 +1,29 @@
+"""The report's table of when each setting reaches a test accuracy, on records written by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zoadamm_worker.experiments.records import Run, group_runs
+from zoadamm_worker.experiments.tables import target_table
+
+
+def _run(seed: int, q: int, accuracies: list[float]) -> Run:
+    per_step = 1 + q
+    records = [{"epoch": e, "method": "zo-adamm", "d": 1400, "directions": q, "difference": "forward",
+                "normalizer": "v_hat", "seed": seed, "steps": 469 * e, "evaluations": 469 * e * per_step,
+                "test_accuracy": acc} for e, acc in enumerate(accuracies, 1)]
+    return Run(f"zo-q{q}-seed{seed}", Path(f"zo-q{q}-seed{seed}.jsonl"), records)
+
+
+def test_the_first_epoch_at_the_target_is_read_from_the_mean_over_seeds_and_from_each_seed():
+    groups = group_runs([
+        _run(0, 4, [0.80, 0.91, 0.93]),
+        _run(1, 4, [0.85, 0.88, 0.92]),  # mean 0.895 at epoch 2: the mean first reaches 0.90 at 3
+        _run(0, 1, [0.50, 0.80, 0.72]),
+        _run(1, 1, [0.60, 0.76, 0.68]),  # the mean peaks at epoch 2
+    ])
+    text = target_table(groups, 0.90).splitlines()
+    assert text[2] == ("| ZO q=1 forward d=1,400 | 2 | not in 3 (best 0.7800, epoch 2) | — | —, — | "
+                       "0.7000 ± 0.0200 (epoch 3) |")
+    assert text[3] == ("| ZO q=4 forward d=1,400 | 5 | epoch 3 | 7,035 | 2, 3 | 0.9250 ± 0.0050 (epoch 3) |")
