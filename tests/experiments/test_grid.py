@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from zoadamm_worker.experiments.grid import build_grid, run_name
 
@@ -40,3 +42,13 @@ def test_bad_overrides_are_refused():
         build_grid("smoke", epochs=0)
     with pytest.raises(KeyError):
         build_grid("nope")
+
+
+def test_a_manifest_keeps_the_runs_of_earlier_invocations(tmp_path):
+    from zoadamm_worker.experiments.runner import write_manifest
+
+    write_manifest(tmp_path, "smoke", build_grid("smoke", seeds=[0]))
+    manifest = write_manifest(tmp_path, "smoke", build_grid("smoke", seeds=[1], epochs=3))
+    runs = json.loads(manifest.read_text())["runs"]
+    assert [r["name"] for r in runs] == [run_name(s) for s in build_grid("smoke")]
+    assert [(r["epochs"], r["epochs_recorded"], r["complete"]) for r in runs] == [(2, 0, False)] * 3 + [(3, 0, False)] * 3

@@ -99,22 +99,37 @@ def move_aside(path: Path) -> Path:
     return target
 
 
+def _manifest_entry(out: Path, spec: RunSpec) -> dict:
+    path = out / f"{run_name(spec)}.jsonl"
+    try:
+        recorded = len(read_records(path))
+    except (json.JSONDecodeError, OSError):
+        recorded = 0
+    return {"name": run_name(spec), "file": path.name, "epochs": spec.epochs, "epochs_recorded": recorded,
+            "complete": is_complete(path, spec), "spec": asdict(spec)}
+
+
 def write_manifest(out: Path, preset: str, runs: list[RunSpec]) -> Path:
-    """``grid-<preset>.json``: every run of the grid with the epochs its file holds now."""
-    entries = []
-    for spec in runs:
-        path = out / f"{run_name(spec)}.jsonl"
-        try:
-            recorded = len(read_records(path))
-        except (json.JSONDecodeError, OSError):
-            recorded = 0
-        entries.append({"name": run_name(spec), "file": path.name, "epochs": spec.epochs,
-                        "epochs_recorded": recorded, "complete": is_complete(path, spec), "spec": asdict(spec)})
+    """``grid-<preset>.json``: every run of the grid with the epochs its file holds now.
+
+    Runs listed by an earlier invocation and not by this one (``--seeds 1`` after ``--seeds 0``,
+    or a second runner on the folder) stay listed, refreshed from their files; the manifest's
+    lock keeps two runners from dropping each other's runs.
+    """
     manifest = out / f"grid-{preset}.json"
-    tmp = manifest.with_name(manifest.name + ".tmp")
-    tmp.write_text(json.dumps({"preset": preset, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                               "runs": entries}, indent=1))
-    os.replace(tmp, manifest)
+    (out / LOCKS).mkdir(exist_ok=True)
+    with open(out / LOCKS / f"{manifest.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        listed = {}
+        with contextlib.suppress(OSError, json.JSONDecodeError, KeyError, TypeError):
+            for entry in json.loads(manifest.read_text())["runs"]:
+                listed[entry["name"]] = RunSpec(**entry["spec"])
+        listed.update((run_name(spec), spec) for spec in runs)
+        entries = [_manifest_entry(out, spec) for spec in listed.values()]
+        tmp = manifest.with_name(manifest.name + ".tmp")
+        tmp.write_text(json.dumps({"preset": preset, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                   "runs": entries}, indent=1))
+        os.replace(tmp, manifest)
     return manifest
 
 
