@@ -178,11 +178,17 @@ def fig_q_sweep(groups: list[Group], path: Path) -> Path | None:
     """Test accuracy per epoch and per function evaluation for every group of one d."""
     if len(groups) < 2:
         return None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    qs = sorted({g.key[2] for g in groups if g.key[2] is not None})
     for group in groups:
+        method, _, q, difference, normalizer, _ = group.key
+        # one colour per q, the line style tells the difference (and the variant normalizer)
+        style = dict(marker=".", markersize=3, color="black") if method == "adamm" else dict(
+            marker=".", markersize=3, color=plt.cm.viridis(0.85 * qs.index(q) / max(1, len(qs) - 1)),
+            linestyle=("-" if difference == "forward" else "--") if normalizer == "v_hat" else ":")
         acc = group.curve("test_accuracy")
-        _band(left, np.arange(1, acc.shape[1] + 1), acc, group.label, marker=".")
-        _band(right, group.curve("evaluations").mean(axis=0), acc, group.label, marker=".")
+        _band(left, np.arange(1, acc.shape[1] + 1), acc, group.label, **style)
+        _band(right, group.curve("evaluations").mean(axis=0), acc, group.label, **style)
     left.set(xlabel="epoch", ylabel="test accuracy", title="At equal epochs")
     right.set(xlabel="function evaluations (FO: 1 per gradient)", ylabel="test accuracy", xscale="log",
               title="At equal function evaluations")
