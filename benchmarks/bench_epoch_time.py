@@ -25,7 +25,7 @@ from harness import service
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.train import PAPER_SCALE, RunSpec, train
 
-DEFAULT_SETTINGS = ["fo", "q1", "q4", "q8", "q16", "central-q1", "central-q4"]
+DEFAULT_SETTINGS = ["fo", "q1", "q4", "q8", "q16", "central-q1", "central-q4", "central-q8", "central-q16"]
 
 
 def spec_for(setting: str, scale: float, train_limit: int | None) -> RunSpec:
