@@ -23,7 +23,7 @@ from zoadamm_worker.model import initial_parameters
 from zoadamm_worker.train import read_records
 
 FIGURES = ("fig2_ratios.png", "fig3_k.png", "fig4_cosine.png", "fig5_tsne.png", "fig6_cosine_all.png",
-           "filters.png", "cost_d1400_n640.png")
+           "filters.png", "cost_d1400_n640.png", "cosine_by_setting.png")
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +96,11 @@ def test_the_analysis_draws_every_figure_and_puts_the_paper_beside_our_numbers(g
     assert f"| FO AdaMM d=1,400 (first 640 images) | 2 × 2 | {np.mean(fo):.4f} ± {np.std(fo):.4f} |" in report
     assert all(f"]({name})" in report for name in FIGURES)
     assert "| ZO q=2 forward d=1,400 (first 640 images) | 0, 1 | 2, 2 | 2 | 2 |" in report
+    minima = report[report.index("## Do FO and ZO reach similar minima?"):].splitlines()
+    assert minima[2] == "| setting | epoch | seeds | conv1 | conv2 | fc1 | fc2 | fc3 |"
+    label, epoch, seeds, *cells = [cell.strip() for cell in minima[4].strip("|").split("|")]
+    assert (label, epoch, seeds) == ("ZO q=1 forward d=1,400 (first 640 images)", "2", "2")
+    assert all(-1 <= float(cell.split(" ± ")[0]) <= 1 for cell in cells) and len(cells) == 5
 
 
 def test_a_partial_run_is_reported_with_the_epochs_it_reached(grid, tmp_path):

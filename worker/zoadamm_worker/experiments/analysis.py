@@ -34,6 +34,19 @@ def _planned(folder: Path) -> dict[str, int]:
     return planned
 
 
+def _with_weights(groups: list[Group]) -> list[tuple[Group, Group]]:
+    """(FO, ZO) pairs whose ZO runs saved weights, q = 1 forward /sqrt(v_hat) first."""
+    return sorted((p for p in _pairs(groups) if any(r.weights() for r in p[1].runs)),
+                  key=lambda p: (p[1].key[2] != 1, p[1].key[3] != "forward", p[1].key[4] != "v_hat"))
+
+
+def final_cosines(groups: list[Group]) -> list[tuple[Group, dict]]:
+    """(ZO group, layer -> (seeds, epochs + 1) cosine similarity to FO) for the pairs with weights."""
+    found = [(zo, figures.cosine_curves(fo, zo, zo.runs[0].spec["scale"])) for fo, zo in _pairs(groups)
+             if any(r.weights() for r in zo.runs)]
+    return [(zo, curves) for zo, curves in found if curves]
+
+
 def draw(groups: list[Group], out: Path, tsne_seed: int = 0) -> dict[str, Path]:
     """Every figure the records allow; returns title -> path."""
     pairs = _pairs(groups)
@@ -42,8 +55,7 @@ def draw(groups: list[Group], out: Path, tsne_seed: int = 0) -> dict[str, Path]:
         "Fig. 2: ZO/FO train-loss ratio and FO/ZO accuracy ratio per epoch": figures.fig2_ratios(paper_like, out / "fig2_ratios.png"),
         "Fig. 3: k per epoch across d": figures.fig3_k(paper_like, out / "fig3_k.png"),
     }
-    small = sorted((p for p in pairs if any(r.weights() for r in p[1].runs)),
-                   key=lambda p: (p[1].key[2] != 1, p[1].key[3] != "forward", p[1].key[4] != "v_hat"))
+    small = _with_weights(groups)
     if small:
         fo, zo = small[0]
         scale = zo.runs[0].spec["scale"]
@@ -61,11 +73,24 @@ def draw(groups: list[Group], out: Path, tsne_seed: int = 0) -> dict[str, Path]:
         drawn["Fig. 5: t-SNE of the conv filters' trajectories"] = figures.fig5_tsne(
             fo_run, zo_run, scale, out / "fig5_tsne.png")
         drawn["The last conv filters as images"] = figures.fig_filters(fo_run, zo_run, scale, out / "filters.png")
+        drawn["FO and ZO weights at the last epoch, every setting"] = figures.fig_final_cosine(
+            final_cosines(groups), out / "cosine_by_setting.png")
     for d, limit in sorted({(g.key[1], g.key[5]) for g in groups}, key=lambda k: (k[1] or 0, k[0])):
         same = [g for g in groups if (g.key[1], g.key[5]) == (d, limit)]
         drawn[f"Test accuracy at equal epochs and equal evaluations, d={d:,}"] = figures.fig_q_sweep(
             same, out / f"cost_d{d}{f'_n{limit}' if limit else ''}.png")
     return {title: path for title, path in drawn.items() if path is not None}
+
+
+def _cosine_section(groups: list[Group]) -> list[str]:
+    cosines = final_cosines(groups)
+    if not cosines:
+        return []
+    return ["## Do FO and ZO reach similar minima?", "",
+            tables.cosine_table(cosines), "",
+            "Cosine similarity of the FO and ZO weights of each layer at the last epoch both runs of a "
+            "seed reached, mean ± std over seeds (the paper's Figs. 4 and 6 show it per epoch). Both "
+            "start from the same weights, where it is 1.", ""]
 
 
 def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int = 0) -> Path:
@@ -134,6 +159,7 @@ def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int =
         "0.8054 with one direction per step; more directions per step (q, Eq. 2) are the paper's own "
         "proposal for getting there.",
         "",
+        *_cosine_section(groups),
         "## Wall time per epoch",
         "",
         tables.time_table(groups, paper),

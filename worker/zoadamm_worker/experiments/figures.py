@@ -46,7 +46,7 @@ def _band(ax, x, curves, label, **style):
 def _save(fig, path: Path) -> Path:
     for ax in fig.axes:
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
+        if ax.get_legend() is None and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -184,7 +184,7 @@ def fig_q_sweep(groups: list[Group], path: Path) -> Path | None:
         method, _, q, difference, normalizer, _ = group.key
         # one colour per q, the line style tells the difference (and the variant normalizer)
         style = dict(marker=".", markersize=3, color="black") if method == "adamm" else dict(
-            marker=".", markersize=3, color=plt.cm.viridis(0.85 * qs.index(q) / max(1, len(qs) - 1)),
+            marker=".", markersize=3, color=_q_colour(q, qs),
             linestyle=("-" if difference == "forward" else "--") if normalizer == "v_hat" else ":")
         acc = group.curve("test_accuracy")
         _band(left, np.arange(1, acc.shape[1] + 1), acc, group.label, **style)
@@ -192,4 +192,30 @@ def fig_q_sweep(groups: list[Group], path: Path) -> Path | None:
     left.set(xlabel="epoch", ylabel="test accuracy", title="At equal epochs")
     right.set(xlabel="function evaluations (FO: 1 per gradient)", ylabel="test accuracy", xscale="log",
               title="At equal function evaluations")
+    return _save(fig, path)
+
+
+def _q_colour(q: int, qs: list[int]):
+    return plt.cm.viridis(0.85 * qs.index(q) / max(1, len(qs) - 1))
+
+
+def fig_final_cosine(cosines: list[tuple[Group, dict[str, np.ndarray]]], path: Path) -> Path | None:
+    """The shape of the minima across settings: per weight layer, the cosine similarity of FO
+    and ZO weights at the last epoch, one bar per ZO setting (mean ± std over seeds); colour
+    by q as in the cost figure, central differences hatched."""
+    if len(cosines) < 2:
+        return None
+    layers = [name for name in cosines[0][1] if name.endswith(".weight")]
+    qs = sorted({group.key[2] for group, _ in cosines})
+    width = 0.8 / len(cosines)
+    fig, ax = plt.subplots(figsize=(11, 4))
+    for k, (group, curves) in enumerate(cosines):
+        last = [curves[layer][:, -1] for layer in layers]
+        epoch = curves[layers[0]].shape[1] - 1
+        ax.bar(np.arange(len(layers)) + (k - (len(cosines) - 1) / 2) * width, [c.mean() for c in last], width,
+               yerr=[c.std() for c in last], color=_q_colour(group.key[2], qs), edgecolor="white",
+               hatch="//" if group.key[3] == "central" else None, label=f"{group.label} (epoch {epoch})")
+    ax.set_xticks(np.arange(len(layers)), [layer.removesuffix(".weight") for layer in layers])
+    ax.set(ylabel="cosine similarity to FO", title="FO and ZO weights at the last epoch, per layer")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     return _save(fig, path)

@@ -168,3 +168,14 @@ def target_table(groups: list[Group], target: float = 0.90) -> str:
                      f"{_pm(acc[0], acc[1])} (epoch {g.common_epochs})"])
     return table(["setting", "evaluations per step", f"mean reaches {target:.2f} at", "evaluations by then",
                   "each seed (epoch)", "final test accuracy"], rows)
+
+
+def cosine_table(cosines: list[tuple[Group, dict[str, np.ndarray]]]) -> str:
+    """Cosine similarity of FO and ZO weights per weight layer at the last common epoch."""
+    layers = [name for name in cosines[0][1] if name.endswith(".weight")]
+    rows = []
+    for group, curves in cosines:
+        last = [curves[layer][:, -1] for layer in layers]
+        rows.append([group.label, str(curves[layers[0]].shape[1] - 1), str(len(last[0]))]
+                    + [f"{c.mean():.2f} ± {c.std():.2f}" for c in last])
+    return table(["setting", "epoch", "seeds"] + [layer.removesuffix(".weight") for layer in layers], rows)
