@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoadamm_worker.experiments.records import Run, group_runs
-from zoadamm_worker.experiments.tables import target_table
+from zoadamm_worker.experiments.tables import k_table, target_table
 
 
 def _run(seed: int, q: int, accuracies: list[float]) -> Run:
@@ -27,3 +27,20 @@ def test_the_first_epoch_at_the_target_is_read_from_the_mean_over_seeds_and_from
     assert text[2] == ("| ZO q=1 forward d=1,400 | 2 | not in 3 (best 0.7800, epoch 2) | — | —, — | "
                        "0.7000 ± 0.0200 (epoch 3) |")
     assert text[3] == ("| ZO q=4 forward d=1,400 | 5 | epoch 3 | 7,035 | 2, 3 | 0.9250 ± 0.0050 (epoch 3) |")
+
+
+def _losses(method: str, d: int, seed: int, train_losses: list[float]) -> Run:
+    records = [{"epoch": e, "method": method, "d": d, "directions": 1, "difference": "forward",
+                "normalizer": "v_hat", "seed": seed, "train_loss": loss} for e, loss in enumerate(train_losses, 1)]
+    return Run(f"{method}-{d}-{seed}", Path(f"{method}-{d}-{seed}.jsonl"), records)
+
+
+def test_k_is_the_loss_ratio_over_sqrt_d_at_equal_epochs_for_every_d():
+    fo_small, zo_small, fo_big, zo_big = group_runs([
+        _losses("adamm", 100, 0, [1.0, 0.5]), _losses("zo-adamm", 100, 0, [3.0, 2.5]),
+        _losses("adamm", 10_000, 0, [1.0]), _losses("zo-adamm", 10_000, 0, [40.0]),
+    ])
+    text = k_table([(fo_small, zo_small), (fo_big, zo_big)]).splitlines()
+    assert text[0] == "| d | √d | epoch 1: ratio / k | epoch 2: ratio / k |"
+    assert text[2] == "| 100 | 10 | 3.0 / 0.3000 | 5.0 / 0.5000 |"
+    assert text[3] == "| 10,000 | 100 | 40.0 / 0.4000 | — |"

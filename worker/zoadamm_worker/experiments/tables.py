@@ -179,3 +179,20 @@ def cosine_table(cosines: list[tuple[Group, dict[str, np.ndarray]]]) -> str:
         rows.append([group.label, str(curves[layers[0]].shape[1] - 1), str(len(last[0]))]
                     + [f"{c.mean():.2f} ± {c.std():.2f}" for c in last])
     return table(["setting", "epoch", "seeds"] + [layer.removesuffix(".weight") for layer in layers], rows)
+
+
+def k_table(pairs: list[tuple[Group, Group]]) -> str:
+    """The O(sqrt d) question at equal epochs: the ZO/FO train-loss ratio and k per d.
+
+    If ZO's slowdown grows as sqrt(d), k stays about the same across d while the ratio grows;
+    both are means over the seeds that ran FO and ZO.
+    """
+    from .figures import ratio_curves  # figures imports matplotlib; tables stay importable without it
+
+    curves = [(zo, ratio_curves(fo, zo, "train_loss").mean(0)) for fo, zo in pairs]
+    reached = max(len(ratio) for _, ratio in curves)
+    columns = [e for e in EPOCH_COLUMNS if e <= reached]
+    rows = [[f"{zo.key[1]:,}", f"{math.sqrt(zo.key[1]):,.0f}"]
+            + [f"{ratio[e - 1]:.1f} / {ratio[e - 1] / math.sqrt(zo.key[1]):.4f}" if e <= len(ratio) else "—"
+               for e in columns] for zo, ratio in curves]
+    return table(["d", "√d"] + [f"epoch {e}: ratio / k" for e in columns], rows)
