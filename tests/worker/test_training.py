@@ -41,13 +41,25 @@ def test_fo_worker_reaches_90_percent_in_one_epoch(mnist, service_url, tmp_path)
 
 
 def test_zo_worker_beats_25_percent_in_one_epoch(mnist, service_url, tmp_path):
-    """In MNIST's own order, as the paper trained."""
-    (row,) = train(RunSpec(method="zo-adamm", epochs=1, directions=1, seed=0), service_url,
+    """q = 1 in MNIST's own order (as the paper trained), with lr = 2e-3.
+
+    One epoch of q = 1 ZO is chaotic in float rounding: at the paper's lr of 1e-3 seed 0 ends
+    at 0.2607 on one CPU model and 0.2341 on another, and seeds 0-3 span 0.196-0.308 on the
+    second.  A bar of 0.25 at that lr passes or fails with the machine, so it is held at
+    lr = 2e-3 (0.275-0.411 over the same seeds there); the paper's lr is checked below."""
+    (row,) = train(RunSpec(method="zo-adamm", epochs=1, directions=1, seed=0, lr=2e-3), service_url,
                    tmp_path / "zo.jsonl", data=mnist, progress=False)
     assert row["test_accuracy"] > 0.25
     assert row["evaluations"] == 469 * 2  # f(x) and f(x + mu u): function values only
     assert set(read_records(tmp_path / "zo.jsonl")[0]) >= {
         "epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "evaluations", "d"}
+
+
+def test_zo_worker_learns_in_one_epoch_at_the_papers_settings(mnist, service_url):
+    """lr = mu = 1e-3: well above chance (0.10), below the spread of the seeds (0.196-0.308)."""
+    (row,) = train(RunSpec(method="zo-adamm", epochs=1, directions=1, seed=0), service_url, data=mnist,
+                   progress=False)
+    assert row["test_accuracy"] > 0.15 and row["test_loss"] < 2.25  # ln 10 = 2.30 at chance
 
 
 def test_the_same_seed_gives_the_same_losses(mnist, service_url):
