@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from . import figures, tables
-from .records import Group, group_runs, load_runs, paper_results
+from .records import Group, group_runs, load_runs, paired, paper_results
 
 REPORT = "report.md"
 GOAL = 0.90  # test accuracy asked of ZO-AdaMM at d = 1,400 within 50 epochs
@@ -24,7 +24,7 @@ def _pairs(groups: list[Group]) -> list[tuple[Group, Group]]:
     """(FO, ZO) for every ZO setting that has an FO setting at the same d and data."""
     fo = {(g.key[1], g.key[5]): g for g in groups if g.key[0] == "adamm"}
     return [(fo[(g.key[1], g.key[5])], g) for g in groups
-            if g.key[0] != "adamm" and (g.key[1], g.key[5]) in fo and figures.paired(fo[(g.key[1], g.key[5])], g)]
+            if g.key[0] != "adamm" and (g.key[1], g.key[5]) in fo and paired(fo[(g.key[1], g.key[5])], g)]
 
 
 def _planned(folder: Path) -> dict[str, int]:
@@ -69,7 +69,7 @@ def draw(groups: list[Group], out: Path, tsne_seed: int = 0) -> dict[str, Path]:
             curves, list(curves), out / "fig6_cosine_all.png", what)
         runs = {(r.key[0], r.seed): r for g in (fo, zo) for r in g.runs}
         seed = tsne_seed if ("adamm", tsne_seed) in runs and (zo.key[0], tsne_seed) in runs else \
-            figures.paired(fo, zo)[0][0].seed
+            paired(fo, zo)[0][0].seed
         fo_run, zo_run = runs[("adamm", seed)], runs[(zo.key[0], seed)]
         drawn["Fig. 5: t-SNE of the conv filters' trajectories"] = figures.fig5_tsne(
             fo_run, zo_run, scale, out / "fig5_tsne.png")

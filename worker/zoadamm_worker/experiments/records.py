@@ -93,6 +93,21 @@ class Group:
         return np.array([[r[name] for r in run.records[:n]] for run in self.runs], dtype=float)
 
 
+def paired(fo: Group, zo: Group) -> list[tuple]:
+    """(FO run, ZO run) of every seed both groups have."""
+    by_seed = {run.seed: run for run in fo.runs}
+    return [(by_seed[run.seed], run) for run in zo.runs if run.seed in by_seed]
+
+
+def ratio_curves(fo: Group, zo: Group, name: str, zo_over_fo: bool = True) -> np.ndarray:
+    """(seeds, epochs) of ZO/FO (or FO/ZO) ``name`` per epoch, over the epochs every pair reached."""
+    pairs = paired(fo, zo)
+    n = min(min(len(a.records), len(b.records)) for a, b in pairs)
+    a = np.array([f.column(name)[:n] for f, _ in pairs])
+    b = np.array([z.column(name)[:n] for _, z in pairs])
+    return b / a if zo_over_fo else a / b
+
+
 def load_runs(folder: str | Path) -> list[Run]:
     """Every ``*.jsonl`` record in ``folder`` (not ``aside/``) with at least one epoch, by name."""
     runs = []

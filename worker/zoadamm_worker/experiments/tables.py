@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .records import Group
+from .records import Group, ratio_curves
 
 EPOCH_COLUMNS = (1, 2, 5, 10, 20, 30, 40, 50)
 BUDGET_EPOCHS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # x the cheapest group's evaluations per epoch
@@ -187,8 +187,6 @@ def k_table(pairs: list[tuple[Group, Group]]) -> str:
     If ZO's slowdown grows as sqrt(d), k stays about the same across d while the ratio grows;
     both are means over the seeds that ran FO and ZO.
     """
-    from .figures import ratio_curves  # figures imports matplotlib; tables stay importable without it
-
     curves = [(zo, ratio_curves(fo, zo, "train_loss").mean(0)) for fo, zo in pairs]
     reached = max(len(ratio) for _, ratio in curves)
     columns = [e for e in EPOCH_COLUMNS if e <= reached]
