@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test clean
 
 setup: $(VENV)/.installed
 
