@@ -32,6 +32,9 @@ def test_variant_and_smoke_presets():
     assert variant == "zo-d1400-q1-forward-v"
     smoke = build_grid("smoke")
     assert len(smoke) == 6 and {s.train_limit for s in smoke} == {640} and run_name(smoke[0]) == "fo-d1400-seed0-n640"
+    raw = build_grid("raw-inputs")
+    assert len(raw) == 12 and not any(s.normalize for s in raw) and run_name(raw[1]) == "zo-d1400-q1-forward-vhat-seed0-raw"
+    assert all(s.normalize for s in build_grid("paper"))  # and their names carry no suffix
     sweep = {run_name(s) for s in build_grid("q-sweep", seeds=[0])}
     assert sweep == {"fo-d1400-seed0"} | {f"zo-d1400-q{q}-{difference}-vhat-seed0"
                                           for q in (1, 4, 8, 16) for difference in ("forward", "central")}
