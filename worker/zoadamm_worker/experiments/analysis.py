@@ -35,21 +35,26 @@ def _planned(folder: Path) -> dict[str, int]:
     return planned
 
 
+def _has_weights(group: Group) -> bool:
+    return any(run.weights() for run in group.runs)
+
+
 def _with_weights(groups: list[Group]) -> list[tuple[Group, Group]]:
     """(FO, ZO) pairs whose ZO runs saved weights, q = 1 forward /sqrt(v_hat) first."""
-    return sorted((p for p in _pairs(groups) if any(r.weights() for r in p[1].runs)),
+    return sorted((p for p in _pairs(groups) if _has_weights(p[1])),
                   key=lambda p: (p[1].key[2] != 1, p[1].key[3] != "forward", p[1].key[4] != "v_hat"))
 
 
 def final_cosines(groups: list[Group]) -> list[tuple[Group, dict]]:
     """(ZO group, layer -> (seeds, epochs + 1) cosine similarity to FO) for the pairs with weights."""
     found = [(zo, figures.cosine_curves(fo, zo, zo.runs[0].spec["scale"])) for fo, zo in _pairs(groups)
-             if any(r.weights() for r in zo.runs)]
+             if _has_weights(zo)]
     return [(zo, curves) for zo, curves in found if curves]
 
 
-def draw(groups: list[Group], out: Path, tsne_seed: int = 0) -> dict[str, Path]:
-    """Every figure the records allow; returns title -> path."""
+def draw(groups: list[Group], out: Path, tsne_seed: int = 0, cosines: list | None = None) -> dict[str, Path]:
+    """Every figure the records allow; returns title -> path.  ``cosines``: ``final_cosines(groups)``
+    when the caller has it already (each one reads every weights file)."""
     pairs = _pairs(groups)
     paper_like = [(fo, zo) for fo, zo in pairs if zo.key[2] == 1 and zo.key[3] == "forward"]
     drawn = {
@@ -75,7 +80,7 @@ def draw(groups: list[Group], out: Path, tsne_seed: int = 0) -> dict[str, Path]:
             fo_run, zo_run, scale, out / "fig5_tsne.png")
         drawn["The last conv filters as images"] = figures.fig_filters(fo_run, zo_run, scale, out / "filters.png")
         drawn["FO and ZO weights at the last epoch, every setting"] = figures.fig_final_cosine(
-            final_cosines(groups), out / "cosine_by_setting.png")
+            final_cosines(groups) if cosines is None else cosines, out / "cosine_by_setting.png")
     for d, limit in sorted({(g.key[1], g.key[5]) for g in groups}, key=lambda k: (k[1] or 0, k[0])):
         same = [g for g in groups if (g.key[1], g.key[5]) == (d, limit)]
         drawn[f"Test accuracy at equal epochs and equal evaluations, d={d:,}"] = figures.fig_q_sweep(
@@ -101,8 +106,7 @@ def _k_section(pairs: list[tuple[Group, Group]], paper: list[dict]) -> list[str]
                     f"epochs: {', '.join(theirs)}.")
 
 
-def _cosine_section(groups: list[Group]) -> list[str]:
-    cosines = final_cosines(groups)
+def _cosine_section(cosines: list[tuple[Group, dict]]) -> list[str]:
     if not cosines:
         return []
     return _section("Do FO and ZO reach similar minima?", tables.cosine_table(cosines),
@@ -124,7 +128,8 @@ def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int =
     if not groups:
         raise FileNotFoundError(f"no run records with a finished epoch in {folder}")
     paper = paper_results()
-    drawn = draw(groups, out, tsne_seed)
+    cosines = final_cosines(groups)
+    drawn = draw(groups, out, tsne_seed, cosines)
     pairs = _pairs(groups)
     text = [
         "# ZO-AdaMM against AdaMM: our runs through the service beside the paper",
@@ -178,7 +183,7 @@ def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int =
         "0.8054 with one direction per step; more directions per step (q, Eq. 2) are the paper's own "
         "proposal for getting there.",
         "",
-        *_cosine_section(groups),
+        *_cosine_section(cosines),
         "## Wall time per epoch",
         "",
         tables.time_table(groups, paper),
