@@ -30,8 +30,14 @@ def partials(session_id: str) -> str:
     return f"{PREFIX}:session:{session_id}:partials"
 
 
+def trace(session_id: str) -> str:
+    """List: packed trace points (``domain.trace``), oldest first, every trace_stride-th step;
+    the meta hash keeps trace_stride and trace_last (the newest point)."""
+    return f"{PREFIX}:session:{session_id}:trace"
+
+
 def all_for(session_id: str) -> list[str]:
     return [
         meta(session_id), events(session_id), checkpoint(session_id),
-        metrics(session_id), partials(session_id),
+        metrics(session_id), partials(session_id), trace(session_id),
     ]

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from . import __doc__ as summary
-from .api import handlers, routes
+from . import dashboard, telemetry, workers
+from .api import handlers, routes, trace_routes
 from .api.hot_path import TellFastPath
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
@@ -23,7 +24,7 @@ log = logging.getLogger("zoadamm.service")
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """A new app with its own store; tests build as many as they like."""
     settings = settings or Settings()
-    store = store or open_store(settings)
+    store = telemetry.timed_store(store or open_store(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -44,7 +45,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.sessions = Sessions(store, settings)
     handlers.install(app)
     app.include_router(routes.router)
+    app.include_router(trace_routes.router)
     app.add_middleware(TellFastPath)
+    dashboard.install(app)
+    telemetry.install(app)  # after every other middleware: it times them all
 
     @app.get("/healthz", tags=["health"])
     async def healthz():
@@ -73,6 +77,8 @@ def cli(argv: list[str] | None = None) -> None:
     where = settings.redis_url or "the in-process store (nothing survives a restart; set REDIS_URL for Redis)"
     logging.basicConfig(level=args.log_level.upper())
     log.info("sessions are kept in %s", where)
+    if args.workers > 1:
+        workers.run(args.host, args.port, args.workers, args.log_level)  # gunicorn; does not return
     uvicorn.run(
         "zoadamm_service.main:create_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, log_level=args.log_level,

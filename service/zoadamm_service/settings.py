@@ -22,3 +22,6 @@ class Settings(BaseSettings):
         2 * 1024**3, ge=0, description="Memory for cached session states in one replica."
     )
     recent_metrics: int = Field(20, ge=0, description="Metrics shown by GET /v1/sessions/{id}.")
+    trace_points: int = Field(
+        2048, ge=2, le=4096, description="Trace points kept per session; the stride doubles when full."
+    )

@@ -285,3 +285,79 @@ async def test_a_failed_append_writes_no_metric(store):
         await store.append("s1", 3, b"m", json.dumps({"value": 1.0}))
     assert await store.metrics("s1", None) == []
     assert await store.head("s1") == 0
+
+
+# --- trace ---------------------------------------------------------------------------------
+def trace_point(step: int) -> bytes:
+    from zoadamm_service.domain import trace
+
+    return trace.POINT.pack(step, 1000.0 + step, 1.0 / (step + 1), 2.0, 0.5, 0.01, 0.001)
+
+
+def trace_steps(read) -> list[int]:
+    from zoadamm_service.domain import trace
+
+    return [trace.step_of(p) for p in read.points]
+
+
+async def test_a_new_session_has_an_empty_trace(store):
+    await started(store)
+    read = await store.trace("s1")
+    assert (read.stride, read.points, read.last) == (1, [], None)
+
+
+async def test_trace_points_are_kept_in_order_with_the_newest_beside_them(store):
+    await started(store)
+    for step in range(5):
+        await store.append_trace("s1", step, trace_point(step), 100)
+    read = await store.trace("s1")
+    assert read.points == [trace_point(s) for s in range(5)]
+    assert read.last == trace_point(4) and read.stride == 1
+    assert trace_steps(await store.trace("s1", since=3)) == [3, 4]
+    assert trace_steps(await store.trace("s1", since=9)) == []
+    assert trace_steps(await store.trace("s1", tail=2)) == [3, 4]
+    assert trace_steps(await store.trace("s1", since=1, tail=3)) == [2, 3, 4]
+    assert (await store.trace("s1", tail=0)).points == []
+
+
+async def test_a_full_trace_doubles_its_stride_and_keeps_multiples_of_it(store):
+    await started(store)
+    for step in range(9):
+        await store.append_trace("s1", step, trace_point(step), 4)
+    read = await store.trace("s1")
+    # 0..3 fill it; at 4 it keeps 0, 2 (stride 2), then 4, 6 fill it; at 8 it keeps 0, 4 (stride 4)
+    assert read.stride == 4
+    assert trace_steps(read) == [0, 4, 8]
+    assert read.last == trace_point(8)
+
+
+async def test_a_long_session_keeps_a_bounded_evenly_spaced_trace(store):
+    await started(store)
+    for step in range(1000):
+        await store.append_trace("s1", step, trace_point(step), 16)
+    read = await store.trace("s1")
+    steps = trace_steps(read)
+    assert 8 <= len(steps) <= 16
+    assert steps == list(range(0, 1000, read.stride))
+    assert read.last == trace_point(999)
+
+
+async def test_returned_trace_lists_are_copies(store):
+    await started(store)
+    await store.append_trace("s1", 0, trace_point(0), 8)
+    (await store.trace("s1")).points.append(b"junk")
+    assert (await store.trace("s1")).points == [trace_point(0)]
+
+
+async def test_trace_of_an_unknown_or_deleted_session_is_not_found(store):
+    with pytest.raises(NotFound):
+        await store.append_trace("nope", 0, trace_point(0), 8)
+    with pytest.raises(NotFound):
+        await store.trace("nope")
+    await started(store)
+    await store.append_trace("s1", 0, trace_point(0), 8)
+    await store.delete("s1")
+    with pytest.raises(NotFound):
+        await store.trace("s1")
+    await started(store)  # the same id again starts with an empty trace
+    assert (await store.trace("s1")).points == []

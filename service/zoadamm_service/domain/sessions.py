@@ -20,7 +20,7 @@ from zoadamm import SessionConfig, directions
 from ..errors import Conflict, Invalid
 from ..settings import Settings
 from ..store import SessionMeta, Store
-from . import inputs, journal
+from . import inputs, journal, trace
 from .replica import LastStep, Replica
 
 ANSWER_X, ANSWER_CHECKSUM = "x", "checksum"
@@ -140,6 +140,7 @@ class Sessions:
                 all_parts = tuple(gathered[i] for i in range(replica.config.directions))
                 f_x, f_plus, f_minus = inputs.part_columns(all_parts, replica.config)
                 digest = journal.request_digest(f_x, f_plus, f_minus)
+            trace.reported_f.set(trace.f_of(f_x, f_plus, f_minus))
             make = lambda: replica.optimizer.zo_record(f_x, f_plus, f_minus)  # noqa: E731
             return await self._commit(replica, make, digest, answer, all_parts)
 
@@ -194,6 +195,7 @@ class Sessions:
 
     async def _applied(self, replica: Replica, event: journal.Event, answer: str):
         step = event.step
+        await trace.record(self.store, replica, event, self.settings.trace_points)
         if answer == ANSWER_CHECKSUM:
             # The answer does not need the new x: apply it while the client evaluates the next step.
             replica.deferred = asyncio.ensure_future(replica.run(replica.apply_then_checksum, event))

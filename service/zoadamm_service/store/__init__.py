@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..settings import Settings
-from .base import JournalRead, SessionMeta, Store
+from .base import JournalRead, SessionMeta, Store, TraceRead
 
 
 def open_store(settings: Settings) -> Store:
@@ -17,4 +17,4 @@ def open_store(settings: Settings) -> Store:
     return MemoryStore()
 
 
-__all__ = ["JournalRead", "SessionMeta", "Store", "open_store"]
+__all__ = ["JournalRead", "SessionMeta", "Store", "TraceRead", "open_store"]

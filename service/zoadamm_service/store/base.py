@@ -38,6 +38,16 @@ class JournalRead:
     events: list[bytes] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class TraceRead:
+    """A session's trace (``domain.trace``): the kept points, packed, oldest first; the stride
+    they were kept at; and the newest point, packed (None before the first step)."""
+
+    stride: int
+    points: list[bytes]
+    last: bytes | None
+
+
 class Store(ABC):
     @abstractmethod
     async def ping(self) -> None:
@@ -97,3 +107,13 @@ class Store(ABC):
     @abstractmethod
     async def metrics(self, session_id: str, last: int | None) -> list[str]:
         """The metric reports (JSON), oldest first; only the ``last`` ones when given."""
+
+    @abstractmethod
+    async def append_trace(self, session_id: str, step: int, point: bytes, max_points: int) -> None:
+        """Keep ``point`` (packed, ``domain.trace.POINT``) as the session's newest trace point,
+        and add it to the kept points under the downsampling rule of ``domain.trace``: at most
+        ``max_points``, the stride doubling when full.  NotFound for an unknown session."""
+
+    @abstractmethod
+    async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:
+        """The kept points of steps >= ``since`` (only the last ``tail`` of them when given)."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, replace
 
+from ..domain import trace as trace_rule
 from ..errors import Conflict, NotFound
-from .base import JournalRead, SessionMeta, Store
+from .base import JournalRead, SessionMeta, Store, TraceRead
 
 
 @dataclass
@@ -21,6 +22,7 @@ class _Session:
     events: list[bytes] = field(default_factory=list)  # events ckpt_seq .. head-1
     metrics: list[str] = field(default_factory=list)
     partials: dict[str, str] = field(default_factory=dict)
+    trace: TraceRead = field(default_factory=lambda: TraceRead(1, [], None))
 
     @property
     def head(self) -> int:
@@ -105,6 +107,20 @@ class MemoryStore(Store):
     async def metrics(self, session_id: str, last: int | None) -> list[str]:
         reports = self._get(session_id).metrics
         return list(reports[-last:] if last else reports) if last != 0 else []
+
+    async def append_trace(self, session_id: str, step: int, point: bytes, max_points: int) -> None:
+        session = self._get(session_id)
+        stride, points = session.trace.stride, session.trace.points
+        if trace_rule.keeps(step, stride) and len(points) >= max_points:
+            points, stride = trace_rule.compact(points, stride)
+        if trace_rule.keeps(step, stride):
+            points.append(point)
+        session.trace = TraceRead(stride, points, point)
+
+    async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:
+        t = self._get(session_id).trace
+        points = t.points if tail is None else t.points[-tail:] if tail else []
+        return TraceRead(t.stride, trace_rule.since(points, since), t.last)  # since() copies
 
 
 def _copy(meta: SessionMeta) -> SessionMeta:

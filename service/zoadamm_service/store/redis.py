@@ -13,7 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import keys
 from ..errors import Conflict, NotFound, StoreUnavailable
-from .base import JournalRead, SessionMeta, Store
+from .base import JournalRead, SessionMeta, Store, TraceRead
 from .memory import _parts_of
 
 _NOT_FOUND, _NO_STATE, _MOVED = -1, -2, -3
@@ -81,6 +81,43 @@ for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return redis.call('HGETALL', KEYS[2])
 """
 
+# KEYS: meta, trace; ARGV: step, point, max_points.  The downsampling rule of domain.trace in
+# one script, so a compaction and an append can never interleave.  A point starts with its
+# step as a little-endian float64.
+_APPEND_TRACE = """
+local m = redis.call('HMGET', KEYS[1], 'head', 'trace_stride')
+if not m[1] then return -1 end
+local stride, step = tonumber(m[2] or '1'), tonumber(ARGV[1])
+redis.call('HSET', KEYS[1], 'trace_last', ARGV[2])
+if step % stride ~= 0 then return stride end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[3]) then
+  stride = stride * 2
+  local kept = {}
+  for _, p in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+    if struct.unpack('<d', p) % stride == 0 then kept[#kept + 1] = p end
+  end
+  redis.call('DEL', KEYS[2])
+  if #kept > 0 then redis.call('RPUSH', KEYS[2], unpack(kept)) end
+  redis.call('HSET', KEYS[1], 'trace_stride', stride)
+  if step % stride ~= 0 then return stride end
+end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return stride
+"""
+# KEYS: meta, trace; ARGV: since, tail (-1: all).  Cut in the server: a poll moves new points only.
+_READ_TRACE = """
+local m = redis.call('HMGET', KEYS[1], 'head', 'trace_stride', 'trace_last')
+if not m[1] then return {-1} end
+local tail = tonumber(ARGV[2])
+if tail == 0 then return {0, m[2] or '1', m[3] or false, {}} end
+local points = redis.call('LRANGE', KEYS[2], tail > 0 and -tail or 0, -1)
+local since, cut = tonumber(ARGV[1]), #points + 1
+while cut > 1 and struct.unpack('<d', points[cut - 1]) >= since do cut = cut - 1 end
+local kept = {}
+for i = cut, #points do kept[#kept + 1] = points[i] end
+return {0, m[2] or '1', m[3] or false, kept}
+"""
+
 
 def _translate_errors(method):
     """A store that does not answer is a 503, never a 500."""
@@ -104,6 +141,8 @@ class RedisStore(Store):
         self._read = client.register_script(_READ)
         self._save_checkpoint = client.register_script(_SAVE_CHECKPOINT)
         self._add_partials = client.register_script(_ADD_PARTIALS)
+        self._append_trace = client.register_script(_APPEND_TRACE)
+        self._read_trace = client.register_script(_READ_TRACE)
 
     @classmethod
     def from_url(cls, url: str) -> "RedisStore":
@@ -230,6 +269,22 @@ class RedisStore(Store):
         if not exists:
             raise NotFound(f"no session {session_id!r}")
         return [row.decode() for row in rows]
+
+    @_translate_errors
+    async def append_trace(self, session_id: str, step: int, point: bytes, max_points: int) -> None:
+        reply = await self._append_trace(keys=[keys.meta(session_id), keys.trace(session_id)], args=[step, point, max_points])
+        if reply == _NOT_FOUND:
+            raise NotFound(f"no session {session_id!r}")
+
+    @_translate_errors
+    async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:
+        reply = await self._read_trace(
+            keys=[keys.meta(session_id), keys.trace(session_id)], args=[since, -1 if tail is None else tail]
+        )
+        if reply[0] == _NOT_FOUND:
+            raise NotFound(f"no session {session_id!r}")
+        _, stride, last, points = reply
+        return TraceRead(int(stride), list(points), last)
 
 
 def _meta(session_id: str, fields: list) -> SessionMeta:

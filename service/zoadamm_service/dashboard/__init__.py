@@ -1,0 +1,60 @@
+"""The dashboard: a page at ``/dashboard`` (static files bundled with the package) that polls
+two JSON routes under ``/v1/dashboard``, answered from a shared cache (``overview``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from .overview import Overview
+
+STATIC = Path(__file__).with_name("static")
+TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".txt": "text/plain"}
+
+api = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
+pages = APIRouter(tags=["dashboard"])
+
+
+def install(app: FastAPI, ttl_s: float = 1.0) -> None:
+    app.state.overview = Overview(app.state.sessions.store, ttl_s)
+    app.include_router(api)
+    app.include_router(pages)
+
+
+@pages.get("/dashboard", response_class=FileResponse)
+async def page():
+    """The dashboard page: sessions, their live curves, and comparisons (it needs no data)."""
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+@pages.get("/dashboard/assets/{name}", response_class=FileResponse)
+async def asset(name: str):
+    """The dashboard's scripts and styles, bundled with the service (no CDN)."""
+    path = STATIC / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        raise HTTPException(404)
+    return FileResponse(path, media_type=TYPES.get(path.suffix, "application/octet-stream"),
+                        headers={"Cache-Control": "max-age=300"})
+
+
+@api.get("/sessions")
+async def table(request: Request):
+    """One row per session (the newest 500): configuration, step, evaluations, steps/s, lr, mu,
+    newest f and metric.  Shared by every open dashboard; at most a second old."""
+    return _json({"sessions": await request.app.state.overview.table()})
+
+
+@api.get("/sessions/{session_id}")
+async def session(request: Request, session_id: str, since: int = Query(0, ge=0),
+                  metrics_from: int = Query(0, ge=0)):
+    """A session's trace columns from step ``since`` and its metrics from number
+    ``metrics_from`` on.  Shared by every open dashboard; at most a second old."""
+    return _json(await request.app.state.overview.session(session_id, since, metrics_from))
+
+
+def _json(body: dict) -> Response:
+    """Plain json.dumps: FastAPI's encoder walks a 2,000-point trace element by element."""
+    return Response(json.dumps(body, allow_nan=False), media_type="application/json")

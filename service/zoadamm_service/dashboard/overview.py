@@ -1,0 +1,101 @@
+"""What the dashboard shows, read from the store through a shared cache (``SharedLoads``).
+
+The table reads, per session, the newest trace points and the newest metric; a session's
+page reads its whole trace (at most ``trace_points`` points) and its metrics.  Each is loaded
+at most once per ``ttl_s`` per process, however many pages poll it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import numpy as np
+from zoadamm import SessionConfig
+
+from ..domain import trace
+from ..errors import NotFound
+from .cache import SharedLoads
+
+MAX_ROWS = 500  # the newest sessions shown
+RATE_POINTS = 16  # steps/s over the newest kept points
+IDLE_S = 10.0  # a session without a step for this long shows 0 steps/s
+ACTIVE_S = 60.0  # active sessions (/metrics): a step in the last minute
+
+
+class Overview:
+    def __init__(self, store, ttl_s: float = 1.0) -> None:
+        self.store = store
+        self.cache = SharedLoads(ttl_s)
+
+    async def table(self) -> list[dict]:
+        return await self.cache.get("table", self._table)
+
+    async def active_sessions(self) -> int:
+        now = time.time()
+        return sum(1 for row in await self.table() if row["updated"] and now - row["updated"] < ACTIVE_S)
+
+    async def session(self, session_id: str, since: int = 0, metrics_from: int = 0) -> dict:
+        """The session's trace points of steps >= ``since`` and its metrics from number
+        ``metrics_from`` on.  Raises NotFound."""
+        full = await self.cache.get(("session", session_id), lambda: self._session(session_id))
+        cut = int(np.searchsorted(full["steps"], since))
+        answer = {k: v for k, v in full.items() if k not in ("steps", "columns", "metrics")}
+        answer["trace"] = {name: col[cut:] for name, col in full["columns"].items()}
+        answer["metrics"] = full["metrics"][metrics_from:]
+        answer["metrics_total"] = len(full["metrics"])
+        return answer
+
+    async def _table(self) -> list[dict]:
+        _, total = await self.store.list(0, 1)
+        metas, _ = await self.store.list(max(0, total - MAX_ROWS), MAX_ROWS)
+        rows = await asyncio.gather(*(self._row(m) for m in metas))
+        return [r for r in rows if r is not None]
+
+    async def _row(self, meta) -> dict | None:
+        try:
+            kept, metric = await asyncio.gather(
+                self.store.trace(meta.id, 0, RATE_POINTS), self.store.metrics(meta.id, 1))
+        except NotFound:  # deleted since the list was read
+            return None
+        cfg = SessionConfig.from_dict(meta.config)
+        last = None if kept.last is None else trace.as_dict(kept.last)
+        step = 0 if last is None else last["step"] + 1
+        per_step = trace.evaluations_per_step(cfg)
+        return {
+            "id": meta.id, "name": meta.name, "created": meta.created, "method": cfg.method,
+            "dim": cfg.dim, "directions": cfg.directions, "difference": cfg.difference,
+            "distribution": cfg.distribution, "evaluations_per_step": per_step,
+            "step": step, "evaluations": step * per_step, "steps_per_s": _rate(kept.points, last),
+            "lr": last["lr"] if last else cfg.lr, "mu": last["mu"] if last else cfg.mu,
+            "f": last["f"] if last else None, "last_metric": json.loads(metric[-1]) if metric else None,
+            "updated": last["time"] if last else None,
+        }
+
+    async def _session(self, session_id: str) -> dict:
+        meta = await self.store.meta(session_id)
+        fields, vectors = await trace.read(self.store, session_id)
+        metrics = [json.loads(m) for m in await self.store.metrics(session_id, None)]
+        cfg = SessionConfig.from_dict(meta.config)
+        columns = {"step": fields["step"], "time": fields["time"]}
+        columns.update({name: _json_safe(v) for name, v in vectors.items()})
+        return {
+            "id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config,
+            "evaluations_per_step": trace.evaluations_per_step(cfg), "stride": fields["stride"],
+            "last": fields["last"], "steps": np.asarray(fields["step"], dtype=np.int64),
+            "columns": columns, "metrics": metrics,
+        }
+
+
+def _rate(points: list[bytes], last: dict | None) -> float:
+    if last is None or time.time() - last["time"] > IDLE_S or not points:
+        return 0.0
+    first_step, first_time = trace.POINT.unpack(points[0])[:2]
+    if last["time"] <= first_time:
+        return 0.0
+    return (last["step"] - first_step) / (last["time"] - first_time)
+
+
+def _json_safe(values: np.ndarray) -> list:
+    return [None if v != v else v for v in values.astype(np.float64).tolist()]  # NaN as null

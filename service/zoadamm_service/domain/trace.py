@@ -1,0 +1,141 @@
+"""The trace: the service's own compact record of each step, for the dashboard and the SDK.
+
+A point is what one committed step looked like, 36 bytes packed (``POINT``):
+
+    step    float64  the step number (exact below 2**53)
+    time    float64  Unix time when the step was committed
+    f       float32  ZO: the mean of the f_x reported with the step (central differences have
+                     no f_x, so the mean of (f_plus_i + f_minus_i) / 2, which is f(x) + O(mu^2));
+                     FO: NaN (the client sends no value)
+    g_norm  float32  FO: the exact gradient norm.  ZO: sqrt(E||u||^2 * sum_i c_i^2), where
+                     E||u||^2 is 1 on the sphere and d for Gaussian directions.  That is the root
+                     of the expectation of ||sum_i c_i u_i||^2 over the directions given the
+                     coefficients; it is exact for q = 1 on the sphere.  The exact norm would need
+                     the q directions, which the service does not regenerate for this.
+    spread  float32  ZO: the standard deviation of the q coefficients c_i (0 for q = 1); FO: NaN
+    lr, mu  float32  what the step was taken with
+
+Downsampling (``keeps`` / ``compact``): a session keeps at most ``max_points`` points, every
+``stride``-th step from step 0.  The stride starts at 1; when the list is full it doubles and
+the points whose step is not a multiple of the new stride are dropped, so a 1M-step session
+keeps between max_points / 2 and max_points evenly spaced points.  Beside them the newest
+point is always kept, whatever the stride.  Both stores apply this same rule atomically.
+
+``record`` is the one call the tell path makes after a step is committed.  The trace is an
+observation, never a condition of the step: a failed write is logged and counted, not raised.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import struct
+import time
+from contextvars import ContextVar
+
+import numpy as np
+
+from ..telemetry import prom
+
+log = logging.getLogger("zoadamm.trace")
+
+POINT = struct.Struct("<dd5f")
+FIELDS = ("step", "time", "f", "g_norm", "spread", "lr", "mu")
+# The f value of the step being told, set by the ZO tell just before its commit: the journal
+# event carries the coefficients only.  A context variable, so concurrent tells never mix.
+reported_f: ContextVar[float | None] = ContextVar("reported_f", default=None)
+
+
+def f_of(f_x, f_plus, f_minus) -> float:
+    """The f value a ZO step reports about x: mean f_x, or for central differences the mean
+    of (f_plus + f_minus) / 2."""
+    if f_minus is not None:
+        return float((np.mean(f_plus) + np.mean(f_minus)) / 2)
+    return float(np.mean(f_x)) if f_x is not None else math.nan
+
+
+def point(record, mu: float, f: float | None, distribution: str, dim: int, now: float) -> bytes:
+    """The packed trace point of one step record (``zoadamm.StepRecord``)."""
+    if record.coefficients is not None:
+        c = np.asarray(record.coefficients, dtype=np.float64)
+        scale = dim if distribution == "gaussian" else 1
+        g_norm, spread = math.sqrt(scale * float(c @ c)), float(c.std())
+    else:
+        g = record.gradient
+        g_norm, spread = math.sqrt(float(np.dot(g, g))), math.nan
+    return POINT.pack(record.step, now, _nan(f), g_norm, spread, record.lr, _nan(mu))
+
+
+def step_of(packed: bytes) -> int:
+    return int(struct.unpack_from("<d", packed)[0])
+
+
+def keeps(step: int, stride: int) -> bool:
+    """Whether a point for ``step`` enters the list kept at ``stride``."""
+    return step % stride == 0
+
+
+def compact(points: list[bytes], stride: int) -> tuple[list[bytes], int]:
+    """The full list thinned for the doubled stride: only steps that are multiples of it."""
+    stride *= 2
+    return [p for p in points if keeps(step_of(p), stride)], stride
+
+
+def since(points: list[bytes], first_step: int) -> list[bytes]:
+    """A new list of the points of steps >= ``first_step`` (points are in step order)."""
+    return points[bisect.bisect_left(points, first_step, key=step_of):]
+
+
+def columns(points: list[bytes]) -> dict[str, np.ndarray]:
+    """Packed points as one array per field (step and time float64, the rest float32)."""
+    rows = np.frombuffer(b"".join(points), dtype=np.dtype(
+        [("step", "<f8"), ("time", "<f8"), ("f", "<f4"), ("g_norm", "<f4"),
+         ("spread", "<f4"), ("lr", "<f4"), ("mu", "<f4")]))
+    return {name: rows[name].copy() for name in FIELDS}
+
+
+async def record(store, replica, event, max_points: int) -> None:
+    """Write the trace point of the step just committed; never raises.  Also counts the step
+    and its function evaluations for /metrics."""
+    f = reported_f.get()
+    reported_f.set(None)
+    cfg = replica.config
+    prom.step_committed(cfg.method, evaluations_per_step(cfg))
+    try:
+        packed = await replica.run(point, event.record, event.mu, f, cfg.distribution, cfg.dim, time.time())
+        await store.append_trace(replica.meta.id, event.step, packed, max_points)
+    except Exception:  # the step is committed already: a lost trace point must not fail it
+        prom.TRACE_WRITE_ERRORS.inc()
+        log.warning("could not write the trace point of step %s of %s", event.step, replica.meta.id, exc_info=True)
+
+
+def evaluations_per_step(config) -> int:
+    """What one step costs the client: a ZO step its function evaluations, an FO step one
+    gradient (counted as one evaluation, so that FO and ZO compare at an equal budget)."""
+    return config.evaluations_per_step or 1
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+async def read(store, session_id: str, since: int = 0, tail: int | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """A session's trace as an answer: step and time exact (header fields), the float32 fields
+    as vectors.  Raises NotFound."""
+    kept = await store.trace(session_id, since, tail)
+    cols = columns(kept.points)
+    fields = {
+        "stride": kept.stride, "since": since,
+        "step": cols["step"].astype(np.int64).tolist(), "time": cols["time"].tolist(),
+        "last": None if kept.last is None else as_dict(kept.last),
+    }
+    return fields, {name: cols[name] for name in FIELDS[2:]}
+
+
+def as_dict(packed: bytes) -> dict:
+    """One point as JSON-safe values (NaN as None)."""
+    values = POINT.unpack(packed)
+    out = {name: (None if isinstance(v, float) and math.isnan(v) else v) for name, v in zip(FIELDS, values)}
+    out["step"] = int(values[0])
+    return out

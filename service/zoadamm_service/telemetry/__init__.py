@@ -1,0 +1,52 @@
+"""What the service says about itself: Prometheus metrics (``prom``), request timing
+(``requests``) and store call timing (``timed_store``).  ``install`` wires them into an app."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ..store.base import Store
+from . import prom
+from .requests import RequestMetrics
+
+
+def install(app: FastAPI) -> None:
+    """``/metrics`` and the request timing; call it after every other middleware is added, so
+    that the timing wraps them all."""
+    app.add_middleware(RequestMetrics)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics (text exposition), summed over the service's worker processes."""
+        overview = getattr(request.app.state, "overview", None)
+        active = None if overview is None else await overview.active_sessions()
+        return Response(prom.exposition(active), media_type=CONTENT_TYPE_LATEST)
+
+
+def timed_store(store: Store) -> Store:
+    """Time every store call (the instance's own methods are wrapped; its type stays)."""
+    kind = type(store).__name__.removesuffix("Store").lower()
+    for name in Store.__abstractmethods__:
+        setattr(store, name, _timed(getattr(store, name), kind, name))
+    return store
+
+
+def _timed(method, kind: str, name: str):
+    histogram = prom.STORE_SECONDS.labels(kind, name)
+
+    @functools.wraps(method)
+    async def call(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            result = await method(*args, **kwargs)
+        finally:
+            histogram.observe(time.perf_counter() - start)
+        if name == "save_checkpoint":
+            prom.CHECKPOINT_SAVED.set(time.time())
+        return result
+
+    return call

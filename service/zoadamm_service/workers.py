@@ -1,0 +1,44 @@
+"""``zoadamm-service --workers N`` (N > 1): gunicorn as the process manager, uvicorn workers.
+
+Why gunicorn rather than uvicorn's own ``--workers``: /metrics adds up every worker's samples
+from files in ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode), and a dead
+worker's live gauges must be dropped and its files not confused with a new worker's.  gunicorn
+restarts a dead worker and calls ``child_exit`` in the master, where ``mark_process_dead``
+does that; uvicorn's supervisor has no such hook.
+
+prometheus-client chooses its file-backed values when it is imported, so the directory must
+be in the environment before any worker imports it: ``run`` sets it, then replaces this
+process with gunicorn, whose master never imports the app (workers load it after the fork).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def run(host: str, port: int, workers: int, log_level: str) -> None:
+    """Exec gunicorn; does not return."""
+    folder = os.environ.get(MULTIPROC) or tempfile.mkdtemp(prefix="zoadamm-metrics-")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):  # a previous run's samples would be added in
+        stale.unlink()
+    os.environ[MULTIPROC] = folder
+    argv = [
+        sys.executable, "-m", "gunicorn", "zoadamm_service.main:create_app()",
+        "--config", "python:zoadamm_service.workers",
+        "--worker-class", "uvicorn_worker.UvicornWorker",
+        "--workers", str(workers), "--bind", f"{host}:{port}", "--log-level", log_level,
+    ]
+    os.execv(sys.executable, argv)
+
+
+def child_exit(server, worker) -> None:
+    """gunicorn hook, in the master: a worker is gone (any exit, a kill included)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
