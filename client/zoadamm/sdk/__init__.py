@@ -8,13 +8,13 @@ from .errors import (
     UnprocessableEntityError, UnsupportedMediaTypeError,
 )
 from .minimize import MinimizeResult, minimize
-from .models import Parameters, Session, SessionSummary, StepInfo, TellResult
+from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .remote import RemoteOptimizer
 
 __all__ = [
     "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient",
     "BadRequestError", "Client", "ConflictError", "InternalServerError", "MinimizeResult",
     "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer",
-    "ServiceUnavailableError", "Session", "SessionSummary", "StepInfo", "TellResult", "UnprocessableEntityError",
+    "ServiceUnavailableError", "Session", "SessionSummary", "StepInfo", "TellResult", "Trace", "UnprocessableEntityError",
     "UnsupportedMediaTypeError", "minimize",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validate import InvalidArgument
 from ._http import Call
-from .models import Parameters, Session, SessionSummary, StepInfo, TellResult
+from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 
 Parsed = tuple[Call, Callable[[dict, dict], object]]
 _SESSION_FIELDS = set(Session.__dataclass_fields__)
@@ -96,3 +96,22 @@ def history(session_id: str, last: int | None = None) -> Parsed:
 
 def parameters(session_id: str) -> Parsed:
     return Call("GET", f"/v1/sessions/{session_id}/x"), lambda f, v: Parameters(f["step"], v["x"])
+
+
+def trace(session_id: str, since: int = 0, tail: int | None = None) -> Parsed:
+    params: dict = {"since": int(since)}
+    if tail is not None:
+        params["tail"] = int(tail)
+
+    def parse(fields, vecs):
+        def column(name):  # float32 vectors in the frame; JSON lists with null for NaN
+            if name in vecs:
+                return np.array(vecs[name], dtype=np.float32)
+            return np.array([np.nan if v is None else v for v in fields[name]], dtype=np.float32)
+
+        return Trace(
+            fields["stride"], np.asarray(fields["step"], dtype=np.int64), np.asarray(fields["time"], dtype=np.float64),
+            *(column(n) for n in ("f", "g_norm", "spread", "lr", "mu")), last=fields.get("last"),
+        )
+
+    return Call("GET", f"/v1/sessions/{session_id}/trace", params=params), parse

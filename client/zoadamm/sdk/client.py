@@ -143,6 +143,10 @@ class Sessions:
     def parameters(self, session_id: str):
         return self._client.run(calls.parameters(session_id))
 
+    def trace(self, session_id: str, since: int = 0, tail: int | None = None):
+        """The service's per-step trace (``models.Trace``), from step ``since`` on."""
+        return self._client.run(calls.trace(session_id, since, tail))
+
 
 class AsyncSessions:
     """``async_client.sessions``: the same methods as ``Sessions``, awaitable."""
@@ -176,3 +180,6 @@ class AsyncSessions:
 
     async def parameters(self, session_id: str):
         return await self._client.run(calls.parameters(session_id))
+
+    async def trace(self, session_id: str, since: int = 0, tail: int | None = None):
+        return await self._client.run(calls.trace(session_id, since, tail))

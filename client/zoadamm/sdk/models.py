@@ -65,3 +65,26 @@ class TellResult:
 class Parameters:
     step: int
     x: np.ndarray
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The service's per-step trace of a session (``sessions.trace``): one entry per kept step.
+
+    ``f`` is the mean f_x the ZO step reported (NaN for FO); ``g_norm`` the gradient norm (FO)
+    or sqrt(E||u||^2 sum c_i^2) (ZO, exact for q = 1 on the sphere); ``spread`` the standard
+    deviation of the q coefficients (NaN for FO).  Steps are kept every ``stride``-th step.
+    """
+
+    stride: int
+    step: np.ndarray  # int64
+    time: np.ndarray  # float64, Unix seconds
+    f: np.ndarray
+    g_norm: np.ndarray
+    spread: np.ndarray
+    lr: np.ndarray
+    mu: np.ndarray
+    last: dict | None = None  # the newest step's point, whatever the stride
+
+    def __len__(self) -> int:
+        return int(self.step.size)
