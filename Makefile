@@ -8,7 +8,13 @@ PYTEST_ARGS ?=
 
 .PHONY: setup demo test clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed /usr/bin/chromium
+
+# The dashboard's browser tests drive the system Chromium (Playwright cannot download its own
+# here); installed once, skipped when present.
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
+	  sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'
 
 $(VENV)/.installed: client/pyproject.toml service/pyproject.toml worker/pyproject.toml requirements-dev.txt
 	python3 -m venv $(VENV)

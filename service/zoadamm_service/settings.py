@@ -25,3 +25,6 @@ class Settings(BaseSettings):
     trace_points: int = Field(
         2048, ge=2, le=4096, description="Trace points kept per session; the stride doubles when full."
     )
+    dashboard_cache_s: float = Field(
+        1.0, ge=0, description="How old the dashboard's data may be: one store read per this many seconds per replica."
+    )

@@ -18,8 +18,8 @@ api = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 pages = APIRouter(tags=["dashboard"])
 
 
-def install(app: FastAPI, ttl_s: float = 1.0) -> None:
-    app.state.overview = Overview(app.state.sessions.store, ttl_s)
+def install(app: FastAPI) -> None:
+    app.state.overview = Overview(app.state.sessions.store, app.state.settings.dashboard_cache_s)
     app.include_router(api)
     app.include_router(pages)
 

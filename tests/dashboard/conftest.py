@@ -1,0 +1,59 @@
+"""A real service process and a real Chromium for the dashboard tests.
+
+Chromium comes from the system (``/usr/bin/chromium``, installed by ``make setup``); Playwright
+only drives it.  When either is missing the tests fail with the reason: they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from service_process import Service
+
+CHROMIUM = os.environ.get("ZOADAMM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+@pytest.fixture(scope="module")
+def service():
+    """A service on the embedded store, for a whole module."""
+    svc = Service(env={"REDIS_URL": ""})
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    folder = Path(os.environ.get("ZOADAMM_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "dashboard"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    print(f"\ndashboard screenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run `make setup` (it installs chromium)"
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, device_scale_factor=1)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.errors = errors
+    yield pg
+    context.close()

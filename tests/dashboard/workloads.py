@@ -1,0 +1,54 @@
+"""Workers that drive sessions through the SDK while a test looks at the dashboard."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from zoadamm import Client, directions
+
+
+def quadratic(dim: int):
+    scale = np.linspace(1.0, 10.0, dim).astype(np.float32)
+    return lambda x: float(np.sum(scale * x.astype(np.float64) ** 2)), lambda x: (2 * scale * x).astype(np.float32)
+
+
+class QuadraticRun(threading.Thread):
+    """One session on a quadratic, a step at a time until ``stop`` is set (or ``steps`` are
+    done), reporting the loss as a metric every ``report_every`` steps.  ``pace_s`` spaces the
+    steps so that a page has time to see the curve grow."""
+
+    def __init__(self, url: str, name: str, method: str = "zo-adamm", dim: int = 50, directions: int = 4,
+                 report_every: int = 25, pace_s: float = 0.01, steps: int | None = None) -> None:
+        super().__init__(daemon=True)
+        self.client = Client(url)
+        self.f, self.grad = quadratic(dim)
+        x0 = np.full(dim, 0.5, np.float32)
+        config = {"directions": directions} if method == "zo-adamm" else {}
+        self.session = self.client.sessions.create(dim, x0=x0, name=name, method=method, lr=0.02, mu=0.005,
+                                                   seed=7, **config)
+        self.x, self.method, self.dim = x0, method, dim
+        self.report_every, self.pace_s, self.steps = report_every, pace_s, steps
+        self.stop, self.done, self.error = threading.Event(), 0, None
+
+    def run(self) -> None:
+        try:
+            info = self.client.sessions.ask(self.session.id)
+            step, mu = 0, info.mu
+            while not self.stop.is_set() and (self.steps is None or step < self.steps):
+                if self.method == "zo-adamm":
+                    u = directions(info.seed, step, info.directions, self.dim, info.distribution)
+                    answer = self.client.sessions.tell(
+                        self.session.id, step, f_x=self.f(self.x), f_plus=[self.f(self.x + np.float32(mu) * ui) for ui in u])
+                else:
+                    answer = self.client.sessions.tell(self.session.id, step, gradient=self.grad(self.x))
+                self.x, step, mu = answer.x, answer.step, answer.mu
+                self.done = step
+                if step % self.report_every == 0:
+                    loss = self.f(self.x)
+                    mu = self.client.sessions.report(self.session.id, loss, accuracy=float(np.exp(-loss)))["mu"]
+                self.stop.wait(self.pace_s)
+        except Exception as exc:  # the test reads it: a worker that died fails the test
+            self.error = exc
+        finally:
+            self.client.close()
