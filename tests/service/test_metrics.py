@@ -1,0 +1,131 @@
+"""/metrics: it parses with prometheus-client's own parser, its counters move with the steps,
+and with several worker processes (gunicorn, multiprocess mode) a scrape answered by any
+worker counts every worker's steps, also after a worker is killed and replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
+from service_process import Service
+from service_support import apply_zo, create, objective, reference, tell, x0_for, zo_values
+
+DIM = 5
+GUARD_S = 120  # only a guard against a worker that never comes back
+
+
+def samples(text: str) -> dict[tuple, float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(scrape: dict, name: str, **labels) -> float:
+    return scrape.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def zo_steps(http, steps: int, q: int = 2) -> str:
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    s = create(http, dim=DIM, x0=x0, directions=q, seed=3)
+    opt = reference(s, x0)
+    for _ in range(steps):
+        values = zo_values(opt, f)
+        tell(http, s["id"], values)
+        apply_zo(opt, values)
+    return s["id"]
+
+
+def test_counters_move_with_the_steps_and_labels_carry_no_ids(make_app, serve):
+    with serve(make_app(dashboard_cache_s=0)) as client:
+        check_counters(client)
+
+
+def check_counters(client):
+    before = samples(client.get("/metrics").text)
+    sid = zo_steps(client, 7, q=3)
+    tell(client, sid, {"step": 0, "f_x": 1.0, "f_plus": [1.0, 2.0, 3.0]}, expect=409)
+    tell(client, sid, {"step": 7, "f_x": 1.0, "f_plus": [1.0]}, expect=422)
+    fo = create(client, dim=DIM, x0=x0_for(DIM), method="adamm")
+    for step in range(2):
+        tell(client, fo["id"], {"step": step, "gradient": np.ones(DIM).tolist()})
+    client.get(f"/v1/sessions/{sid}/trace")
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    after = samples(r.text)
+
+    def moved(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("zoadamm_steps_total", method="zo-adamm") == 7
+    assert moved("zoadamm_evaluations_total", method="zo-adamm") == 7 * 4
+    assert moved("zoadamm_steps_total", method="adamm") == 2
+    assert moved("zoadamm_evaluations_total", method="adamm") == 2
+    assert moved("zoadamm_tells_rejected_total", reason="conflict") == 1
+    assert moved("zoadamm_tells_rejected_total", reason="invalid") == 1
+    tell_route = {"method": "POST", "route": "/v1/sessions/{session_id}/tell"}
+    assert moved("zoadamm_request_duration_seconds_count", **tell_route) == 7 + 2 + 2
+    assert moved("zoadamm_request_duration_seconds_count", method="GET", route="/v1/sessions/{session_id}/trace") == 1
+    assert any(name == "zoadamm_store_call_duration_seconds_count" and dict(labels)["call"] == "append"
+               for name, labels in after)
+    assert value(after, "zoadamm_sessions_active") >= 2
+    for name, labels in after:
+        for _, label_value in labels:
+            assert sid not in label_value and fo["id"] not in label_value
+
+
+def test_a_checkpoint_sets_its_age(make_app, serve):
+    with serve(make_app(checkpoint_every=3)) as http:
+        zo_steps(http, 3)
+        time.sleep(0.01)  # the checkpoint is written in the background after the answer
+        scrape = samples(http.get("/metrics").text)
+    assert value(scrape, "zoadamm_checkpoint_last_saved_timestamp_seconds") > 0
+    assert 0 <= value(scrape, "zoadamm_checkpoint_age_seconds") < 3600
+
+
+def children(pid: int) -> set[int]:
+    return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def scrape_all(url: str, times: int = 8) -> list[dict]:
+    """Scrapes on fresh connections, so that different workers answer."""
+    return [samples(httpx.get(url + "/metrics").text) for _ in range(times)]
+
+
+def test_several_workers_add_up_and_survive_a_killed_worker(redis_url, tmp_path):
+    service = Service("--workers", "2", env={"REDIS_URL": redis_url, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    try:
+        with httpx.Client(base_url=service.url) as http:
+            zo_steps(http, 6)
+        for scrape in scrape_all(service.url):
+            assert value(scrape, "zoadamm_steps_total", method="zo-adamm") == 6
+        workers = children(service.proc.pid)
+        assert len(workers) == 2
+        victim = sorted(workers)[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + GUARD_S
+        while not (len(children(service.proc.pid)) == 2 and victim not in children(service.proc.pid)):
+            assert time.monotonic() < deadline, "gunicorn did not replace the killed worker"
+            time.sleep(0.1)
+        while True:  # the new worker answers once it has loaded the app
+            try:
+                if httpx.get(service.url + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        with httpx.Client(base_url=service.url) as http:
+            zo_steps(http, 4)
+        for scrape in scrape_all(service.url):
+            # the dead worker's steps still count; the new one's add to them
+            assert value(scrape, "zoadamm_steps_total", method="zo-adamm") == 10
+            assert value(scrape, "zoadamm_evaluations_total", method="zo-adamm") == 30
+    finally:
+        service.stop()
