@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-limit", type=int, default=None, help="train on the first N images only")
     parser.add_argument("--shuffle", action="store_true", help="reshuffle the training set every epoch")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--hold", action="store_true", help="keep the service (and its dashboard) up after training, until Ctrl-C")
     args = parser.parse_args(argv)
 
     d = parameter_count(args.scale)
@@ -81,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
 
     with contextlib.ExitStack() as stack:
         url = args.service or stack.enter_context(local_service())
+        print(f"watch both runs live: {url}/dashboard  (tick both in the cmp column to overlay them)", flush=True)
         fo = train(fo_spec, url, folder / "fo.jsonl", data=data)
         zo = train(zo_spec, url, folder / "zo.jsonl", data=data)
+        with contextlib.suppress(KeyboardInterrupt):
+            while args.hold:
+                time.sleep(1)  # the dashboard stays up until Ctrl-C
 
     rows = comparison_rows(fo, zo)
     table = markdown_table(rows)
