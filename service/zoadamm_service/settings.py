@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     )
     recent_metrics: int = Field(20, ge=0, description="Metrics shown by GET /v1/sessions/{id}.")
     trace_points: int = Field(
-        2048, ge=2, le=4096, description="Trace points kept per session; the stride doubles when full."
+        2048, ge=0, le=4096,
+        description="Trace points kept per session; the stride doubles when full.  0 turns the trace off.",
     )
     dashboard_cache_s: float = Field(
         1.0, ge=0, description="How old the dashboard's data may be: one store read per this many seconds per replica."

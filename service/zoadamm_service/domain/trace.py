@@ -102,6 +102,8 @@ async def record(store, replica, event, max_points: int) -> None:
     reported_f.set(None)
     cfg = replica.config
     prom.step_committed(cfg.method, evaluations_per_step(cfg))
+    if max_points == 0:  # the trace is turned off
+        return
     try:
         packed = await replica.run(point, event.record, event.mu, f, cfg.distribution, cfg.dim, time.time())
         await store.append_trace(replica.meta.id, event.step, packed, max_points)
