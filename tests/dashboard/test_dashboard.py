@@ -119,3 +119,40 @@ def test_open_mode_sends_no_key_and_the_assets_are_bundled(service, page):
     assert "MIT" in license_text
     assert httpx.get(service.url + "/dashboard/assets/..%2Fstatic").status_code == 404
     assert page.errors == []
+
+
+def test_a_short_mnist_race_of_fo_and_zo_is_overlaid_on_evaluations(service, page, artifacts):
+    """The paper's CNN (d = 1,400) on 1,280 MNIST images, 3 epochs each, FO and ZO at once."""
+    import threading
+
+    from zoadamm_worker.mnist import load_mnist
+    from zoadamm_worker.train import RunSpec, train
+
+    data = load_mnist()
+    results, errors = {}, []
+
+    def race(method: str) -> None:
+        try:
+            results[method] = train(RunSpec(method=method, epochs=3, seed=0, train_limit=1280, lr=2e-3),
+                                    service.url, None, data=data, progress=False)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=race, args=(m,), daemon=True) for m in ("adamm", "zo-adamm")]
+    for t in threads:
+        t.start()
+    page.goto(service.url + "/dashboard")
+    for label in ("FO d=1,400", "ZO q=1 d=1,400"):
+        row = page.locator("#sessions tbody tr", has_text=label).first
+        row.wait_for(timeout=GUARD_MS)
+        row.locator("input.cmp").check()
+    page.locator("#sessions tbody tr", has_text="ZO q=1 d=1,400").first.click()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    page.select_option("#compare-y", "metric:value")
+    page.wait_for_function("Number(document.querySelector('#chart-compare').dataset.points) >= 4", timeout=GUARD_MS)
+    page.wait_for_function("Number(document.querySelector('#chart-metrics').dataset.points) >= 3", timeout=GUARD_MS)
+    page.screenshot(path=str(artifacts / "mnist-race.png"), full_page=True)
+    assert len(results["adamm"]) == 3 and len(results["zo-adamm"]) == 3
+    assert page.errors == []

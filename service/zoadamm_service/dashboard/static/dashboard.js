@@ -208,7 +208,7 @@
       size: 64, grid: { stroke: "#eef0f3" }, ticks: { show: false },
       values: (u, ticks, axis) => {
         const log = u.scales[u.axes[axis].scale || "y"].distr === 3;
-        return ticks.map((t) => (log && !powerOfTen(t) ? "" : fmt(t, 3)));
+        return ticks.map((t) => (log && !powerOfTen(t) ? "" : fmt(t, 5)));
       },
     }, extra);
   }
