@@ -36,8 +36,10 @@ def artifacts() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's sync API holds an event loop on this thread while it runs,
+    which later tests' asyncio.run would trip over."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run `make setup` (it installs chromium)"
