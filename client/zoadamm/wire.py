@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from enum import Enum
 
 import numpy as np
 
@@ -27,6 +28,14 @@ MAGIC = b"ZOF1"
 _PREFIX = struct.Struct("<4sI")
 _F32 = np.dtype("<f4")
 MAX_HEADER_BYTES = 1 << 20
+
+
+class AnswerMode(str, Enum):
+    """What a tell's answer carries: the updated parameters, or (for clients that apply the
+    same update themselves) a checksum of x and the step's coefficients."""
+
+    X = "x"
+    CHECKSUM = "checksum"
 
 
 class WireError(ValueError):

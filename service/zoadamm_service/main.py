@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from . import __doc__ as summary
 from .api import handlers, routes
-from .api.hot_path import TellFastPath
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
 from .settings import Settings
@@ -29,9 +28,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI):
         yield
         await app.state.sessions.aclose()  # checkpoints still being written need the store
-        close = getattr(store, "close", None)
-        if close is not None:
-            await close()
+        await store.close()
 
     app = FastAPI(
         title="zoadamm",
@@ -44,7 +41,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.sessions = Sessions(store, settings)
     handlers.install(app)
     app.include_router(routes.router)
-    app.add_middleware(TellFastPath)
 
     @app.get("/healthz", tags=["health"])
     async def healthz():

@@ -179,7 +179,7 @@ def test_checkpoints_trim_the_journal_and_rebuild_the_same_state(redis_url, redi
             if t == 5:
                 checkpoint_seq = seq  # step 5 closes the second window of 3 steps
         # the replica's own copy, before the app shuts down
-        cached = live.app.state.sessions._cache[sid]
+        cached = live.portal.call(live.app.state.sessions.replicas.get, sid)
         live.portal.call(cached.settle)
         assert _same_state(cached.optimizer, opt)
     # shutting down waited for the checkpoint; the journal keeps only the events after it
@@ -191,7 +191,7 @@ def test_checkpoints_trim_the_journal_and_rebuild_the_same_state(redis_url, redi
         step, x = get_x(fresh, sid)
         assert step == 8 and bits(x) == bits(opt.state.x)
         assert tell(fresh, sid, values, answer="checksum" if 7 % 2 else "x") == last
-        cached = fresh.app.state.sessions._cache[sid]
+        cached = fresh.portal.call(fresh.app.state.sessions.replicas.get, sid)
         assert _same_state(cached.optimizer, opt)
 
 

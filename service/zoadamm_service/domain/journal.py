@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import xxhash
 from zoadamm import Optimizer, PlateauState, SessionConfig, StepRecord, wire
 from zoadamm.adamm import AdaMMState
 
@@ -28,14 +28,14 @@ class Event:
 
 
 def request_digest(*arrays: np.ndarray | None) -> str:
-    """Fingerprint of a tell's values, so a repeated tell is recognised.  Small payloads (ZO
-    values) get BLAKE2b; a d-sized gradient gets CRC-32, which is 4x faster at d = 2.8M.
-    Missing arrays (None) are skipped: as a numpy object array, None's bytes are its address,
-    which differs between processes."""
+    """128-bit fingerprint of a tell's values, so a repeated tell is recognised.  Small payloads
+    (ZO values) get BLAKE2b; a d-sized gradient gets XXH3-128, which hashes 11 MB (d = 2.8M) in
+    under a millisecond where BLAKE2b takes ~12 ms.  Missing arrays (None) are skipped: as a numpy
+    object array, None's bytes are its address, which differs between processes."""
     payload = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays if a is not None)
     if len(payload) < 1 << 20:
         return hashlib.blake2b(payload, digest_size=16).hexdigest()
-    return f"crc32:{zlib.crc32(payload):08x}:{len(payload)}"
+    return f"xxh128:{xxhash.xxh3_128_hexdigest(payload)}"
 
 
 def encode_step(event: Event) -> bytes:

@@ -17,6 +17,7 @@ Contract, for every implementation (``tests/service/test_store_contract.py`` che
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -38,10 +39,25 @@ class JournalRead:
     events: list[bytes] = field(default_factory=list)
 
 
+def partial_field(step: int, index: int) -> str:
+    """The key of one direction's report in a split step's partials: ``"step:index"``."""
+    return f"{step}:{index}"
+
+
+def parts_of(step: int, fields: Mapping[str, str]) -> dict[int, str]:
+    """The reports of ``step`` among the partials ``fields``, by direction index."""
+    prefix = partial_field(step, 0)[:-1]
+    return {int(key[len(prefix):]): value for key, value in fields.items() if key.startswith(prefix)}
+
+
 class Store(ABC):
     @abstractmethod
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` when the store does not answer."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections; the store is not used after this."""
 
     @abstractmethod
     async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
@@ -79,10 +95,6 @@ class Store(ABC):
     async def read(self, session_id: str, since: int | None) -> JournalRead:
         """Events from ``since`` on, or the checkpoint and the events after it when ``since`` is
         None or older than the checkpoint.  Conflict when the session has no state yet."""
-
-    @abstractmethod
-    async def event(self, session_id: str, seq: int) -> bytes | None:
-        """Event ``seq`` if it is still kept."""
 
     @abstractmethod
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:

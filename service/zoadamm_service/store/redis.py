@@ -13,8 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import keys
 from ..errors import Conflict, NotFound, StoreUnavailable
-from .base import JournalRead, SessionMeta, Store
-from .memory import _parts_of
+from .base import JournalRead, SessionMeta, Store, partial_field, parts_of
 
 _NOT_FOUND, _NO_STATE, _MOVED = -1, -2, -3
 
@@ -195,15 +194,6 @@ class RedisStore(Store):
         return JournalRead(int(head), int(start), checkpoint, list(events))
 
     @_translate_errors
-    async def event(self, session_id: str, seq: int) -> bytes | None:
-        base = await self._redis.hget(keys.meta(session_id), "ckpt_seq")
-        if base is None:
-            raise NotFound(f"no session {session_id!r}")
-        if seq < int(base):
-            return None
-        return await self._redis.lindex(keys.events(session_id), seq - int(base))
-
-    @_translate_errors
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
         await self._save_checkpoint(
             keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
@@ -212,12 +202,12 @@ class RedisStore(Store):
 
     @_translate_errors
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
-        flat = [item for i, v in parts.items() for item in (f"{step}:{i}", v)]
+        flat = [item for i, v in parts.items() for item in (partial_field(step, i), v)]
         reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)], args=flat)
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
         fields = {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
-        return _parts_of(step, fields)
+        return parts_of(step, fields)
 
     @_translate_errors
     async def metrics(self, session_id: str, last: int | None) -> list[str]:

@@ -1,0 +1,72 @@
+"""Every call, the per-step tell included, passes through the app's whole middleware stack and
+its router: what a middleware added by the next feature (auth, limits, metrics) relies on."""
+
+from __future__ import annotations
+
+from service_support import FRAME, objective, reference, x0_for, zo_values
+from starlette.middleware import Middleware
+from zoadamm import wire
+
+DIM = 6
+
+
+class Recorder:
+    """A pure ASGI middleware that notes each HTTP call and the route template it reached."""
+
+    def __init__(self, app, seen: list) -> None:
+        self.app = app
+        self.seen = seen
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = {}
+
+        async def noting(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, noting)
+        route = scope.get("route")
+        self.seen.append((scope["method"], getattr(route, "path", scope["path"]), status.get("code")))
+
+
+def test_every_call_passes_the_innermost_and_the_outermost_middleware(make_app, serve):
+    inner, outer = [], []
+    app = make_app()
+    app.user_middleware.append(Middleware(Recorder, seen=inner))  # innermost: just outside the router
+    app.add_middleware(Recorder, seen=outer)  # outermost of the user middleware
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    with serve(app) as client:
+        made = client.post("/v1/sessions", json={"dim": DIM, "x0": x0.tolist(), "seed": 3})
+        sid = made.json()["id"]
+        opt = reference(made.json(), x0)
+        calls = [
+            ("GET", "/v1/sessions", client.get("/v1/sessions")),
+            ("GET", "/v1/sessions/{session_id}", client.get(f"/v1/sessions/{sid}")),
+            ("POST", "/v1/sessions/{session_id}/ask", client.post(f"/v1/sessions/{sid}/ask", json={})),
+            ("POST", "/v1/sessions/{session_id}/tell",
+             client.post(f"/v1/sessions/{sid}/tell", json=zo_values(opt, f))),
+        ]
+        opt.apply(opt.zo_record(**{k: v for k, v in zo_values(opt, f).items() if k != "step"}))
+        frame = wire.encode(zo_values(opt, f))
+        calls += [
+            ("POST", "/v1/sessions/{session_id}/tell", client.post(
+                f"/v1/sessions/{sid}/tell", content=frame, params={"answer": "checksum"},
+                headers={"content-type": FRAME, "accept": FRAME})),
+            ("POST", "/v1/sessions/{session_id}/tell",  # a refused tell goes the same way
+             client.post(f"/v1/sessions/{sid}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [2.0]})),
+            ("POST", "/v1/sessions/{session_id}/metrics",
+             client.post(f"/v1/sessions/{sid}/metrics", json={"value": 1.0})),
+            ("GET", "/v1/sessions/{session_id}/metrics", client.get(f"/v1/sessions/{sid}/metrics")),
+            ("GET", "/v1/sessions/{session_id}/x", client.get(f"/v1/sessions/{sid}/x")),
+            ("DELETE", "/v1/sessions/{session_id}", client.delete(f"/v1/sessions/{sid}")),
+            ("GET", "/healthz", client.get("/healthz")),
+        ]
+    expected = [("POST", "/v1/sessions", 201)] + [(m, path, r.status_code) for m, path, r in calls]
+    assert [r.status_code for _, _, r in calls][3:6] == [200, 200, 409]
+    assert inner == expected
+    assert outer == expected
