@@ -3,9 +3,13 @@ its router: what a middleware added by the next feature (auth, limits, metrics) 
 
 from __future__ import annotations
 
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
 from service_support import FRAME, objective, reference, x0_for, zo_values
 from starlette.middleware import Middleware
 from zoadamm import wire
+from zoadamm_service.api.lean_route import LeanRoute
 
 DIM = 6
 
@@ -70,3 +74,26 @@ def test_every_call_passes_the_innermost_and_the_outermost_middleware(make_app, 
     assert [r.status_code for _, _, r in calls][3:6] == [200, 200, 409]
     assert inner == expected
     assert outer == expected
+
+
+def test_a_lean_route_still_runs_a_router_dependency():
+    """The tell skips dependency injection only while there is nothing to inject: a dependency
+    on its router (auth, say) brings FastAPI's standard handler back."""
+    checked = []
+
+    async def check(request: Request) -> None:
+        checked.append(request.url.path)
+
+    async def endpoint(request: Request, item: str) -> JSONResponse:
+        return JSONResponse({"item": item, "query": request.query_params.get("q")})
+
+    guarded, open_ = APIRouter(dependencies=[Depends(check)]), APIRouter()
+    for router, prefix in ((guarded, "/guarded"), (open_, "/open")):
+        router.add_api_route(prefix + "/{item}", endpoint, methods=["POST"], route_class_override=LeanRoute)
+    app = FastAPI()
+    app.include_router(guarded)
+    app.include_router(open_)
+    with TestClient(app) as client:
+        assert client.post("/guarded/a?q=1").json() == {"item": "a", "query": "1"}
+        assert client.post("/open/b").json() == {"item": "b", "query": None}
+    assert checked == ["/guarded/a"]
