@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -50,14 +49,8 @@ def minimize(
     own_client = client is None
     client = client or Client(base_url or "http://127.0.0.1:8000")
     try:
-        run = RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, **config)
-        try:
+        with RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, **config) as run:
             return _run(run, f, steps, progress, report_every, callback)
-        except BaseException:
-            # a pipelined tell may still be travelling: let it land before the client closes
-            with contextlib.suppress(Exception):
-                run.close()
-            raise
     finally:
         if own_client:
             client.close()
@@ -75,7 +68,7 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
             plus.append(_value(f, x + np.float32(run.mu) * u))
             if central:
                 minus.append(_value(f, x - np.float32(run.mu) * u))
-        evaluations += 1 + len(plus) + len(minus)
+        evaluations += run.config.evaluations_per_step
         step = run.step
         run.tell(f_x=f_x, f_plus=plus, f_minus=minus if central else None)
         if run.step == step:  # a failed mirror check dropped these values: measure again
@@ -86,7 +79,7 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
         if callback is not None:
             callback(run.step, run.x, f_x)
         bar.update(1, f=f_x, lr=run.lr)
-    run.close()
+    run.flush()  # the last tell is checked before x is read
     bar.close()
     x = np.array(run.x)
     return MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)
