@@ -1,6 +1,7 @@
 """The HTTP client SDK: ``Client``/``AsyncClient`` mirror the API; ``RemoteOptimizer`` and
 ``minimize`` drive whole runs."""
 
+from ._http import RetryPolicy
 from .client import AsyncClient, Client
 from .errors import (
     APIConnectionError, APIError, APIStatusError, APITimeoutError, BadRequestError, ConflictError,
@@ -14,7 +15,7 @@ from .remote import RemoteOptimizer
 __all__ = [
     "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient",
     "BadRequestError", "Client", "ConflictError", "InternalServerError", "MinimizeResult",
-    "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer",
+    "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer", "RetryPolicy",
     "ServiceUnavailableError", "Session", "SessionSummary", "StepInfo", "TellResult", "UnprocessableEntityError",
     "UnsupportedMediaTypeError", "minimize",
 ]

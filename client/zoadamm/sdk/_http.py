@@ -32,9 +32,13 @@ class Call:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How often and how long to wait before sending a failed request again.  Answers with a
+    status in ``statuses`` (429 and 5xx) are worth retrying; the others are final."""
+
     max_retries: int = 5
     base_delay: float = 0.25
     max_delay: float = 8.0
+    statuses: frozenset[int] = RETRY_STATUSES
 
     def delay(self, attempt: int, response: httpx.Response | None) -> float:
         """Capped exponential backoff with full jitter; a Retry-After header wins when given."""
@@ -81,7 +85,7 @@ def should_retry(call: Call, attempt: int, policy: RetryPolicy, response=None, e
     if error is not None:
         # A request that never left cannot have been applied; others only when idempotent.
         return call.idempotent or isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
-    return response.status_code in RETRY_STATUSES and (call.idempotent or response.status_code in (429, 503))
+    return response.status_code in policy.statuses and (call.idempotent or response.status_code in (429, 503))
 
 
 def connection_error(error: httpx.TransportError) -> APIConnectionError:
