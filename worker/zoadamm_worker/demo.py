@@ -12,45 +12,16 @@ import argparse
 import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
+from zoadamm_service.launch import local_service
 
 from .mnist import load_mnist
 from .model import parameter_count
+from .objective import use_torch_threads
 from .report import comparison_rows, markdown_table, plot_comparison
 from .train import PAPER_SCALE, RunSpec, train
-
-
-@contextlib.contextmanager
-def local_service():
-    """``zoadamm-service`` on a free loopback port for the length of the demo."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    script = Path(sys.executable).with_name("zoadamm-service")
-    proc = subprocess.Popen([str(script), "--port", str(port), "--log-level", "warning"])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("zoadamm-demo: the service did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shuffle", action="store_true", help="reshuffle the training set every epoch")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
+    use_torch_threads(1)
 
     d = parameter_count(args.scale)
     folder = Path(args.out) / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
@@ -80,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     zo_spec = RunSpec(method="zo-adamm", directions=args.directions, **common)
 
     with contextlib.ExitStack() as stack:
-        url = args.service or stack.enter_context(local_service())
+        url = args.service or stack.enter_context(local_service(os.environ.get("REDIS_URL")))
         fo = train(fo_spec, url, folder / "fo.jsonl", data=data)
         zo = train(zo_spec, url, folder / "zo.jsonl", data=data)
 
