@@ -29,7 +29,7 @@ import zoadamm
 from zoadamm import Optimizer, SessionConfig
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
-from zoadamm_worker.objective import MnistObjective
+from zoadamm_worker.objective import MnistObjective, use_torch_threads
 
 from harness import redis_server, service
 
@@ -82,7 +82,7 @@ def service_steps(objective, x0, seed, url, mode, q, counter):
 
 
 def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str, url: str) -> dict:
-    objective = MnistObjective(scale, data, batch_size=128, threads=1)
+    objective = MnistObjective(scale, data, batch_size=128)
     x0 = initial_parameters(scale, 0)
     counters = {m: Counter() for m in MODES}
     runners = {"lean": lean_steps(objective, x0, 7, steps * blocks + 2, q)}
@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--directions", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    use_torch_threads(1)
     data = load_mnist()
     results = []
     with redis_server() as redis_url, service(redis_url) as url:

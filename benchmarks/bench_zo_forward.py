@@ -26,7 +26,7 @@ import torch
 import zoadamm
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
-from zoadamm_worker.objective import DirectionSpec, MnistObjective
+from zoadamm_worker.objective import DirectionSpec, MnistObjective, use_torch_threads
 
 MU, LR, SEED = 1e-3, 1e-3, 0
 CONFIG = zoadamm.AdaMMConfig()
@@ -57,8 +57,8 @@ def lean_step(objective: MnistObjective, state: zoadamm.AdaMMState, batch, u: np
     zoadamm.adamm_update(state, gradient, LR, CONFIG)
 
 
-def bench_scale(scale: float, qs: list[int], repeats: int, data, threads: int | None) -> list[dict]:
-    objective = MnistObjective(scale, data, threads=threads)
+def bench_scale(scale: float, qs: list[int], repeats: int, data) -> list[dict]:
+    objective = MnistObjective(scale, data)
     x = initial_parameters(scale, SEED)
     batch = objective.batch(0, 0)
     state = zoadamm.AdaMMState.start(x)
@@ -89,8 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default=None, help="MNIST folder (default: the data cache)")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     args = parser.parse_args(argv)
+    use_torch_threads(args.threads)
     data = load_mnist("auto", args.data_dir)
-    rows = [row for scale in args.scales for row in bench_scale(scale, args.q, args.repeats, data, args.threads)]
+    rows = [row for scale in args.scales for row in bench_scale(scale, args.q, args.repeats, data)]
     columns = ["grouped", "loop", "directions only", "lean step (q=1)", "FO fwd+bwd"]
     print(f"ms per call, batch 128, median [min] of {args.repeats}, {rows[0]['threads']} torch threads")
     print(f"{'d':>10} {'q':>3} " + " ".join(f"{c:>17}" for c in columns))

@@ -17,6 +17,7 @@ import secrets
 import sys
 
 import numpy as np
+from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
 
 DEFAULT_SERVICE = os.environ.get("ZOADAMM_SERVICE_URL", "http://127.0.0.1:8000")
 
@@ -37,8 +38,10 @@ def _session_seed(text: str | None) -> int | None:
 
 def _mnist(args: argparse.Namespace) -> int:
     from .mnist import load_mnist
+    from .objective import use_torch_threads
     from .train import RunSpec, train
 
+    use_torch_threads(1)
     spec = RunSpec(
         method=args.method, scale=args.scale, epochs=args.epochs, directions=args.directions,
         difference=args.difference, distribution=args.distribution, normalizer=args.normalizer,
@@ -86,14 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     m = sub.add_parser("mnist", help="train the paper's CNN on MNIST through the service")
-    m.add_argument("--method", choices=["zo-adamm", "adamm"], default="zo-adamm")
+    m.add_argument("--method", choices=METHODS, default="zo-adamm")
     m.add_argument("--scale", type=float, default=1 / 9, help="model scale s (1/9: d = 1,400)")
     m.add_argument("--epochs", type=int, default=1)
     m.add_argument("--steps", type=int, default=None, help="stop after this many steps (burst)")
     m.add_argument("--directions", type=int, default=1, help="q, directions per step")
-    m.add_argument("--difference", choices=["forward", "central"], default="forward")
-    m.add_argument("--distribution", choices=["sphere", "gaussian"], default="sphere")
-    m.add_argument("--normalizer", choices=["v_hat", "v"], default="v_hat",
+    m.add_argument("--difference", choices=DIFFERENCES, default="forward")
+    m.add_argument("--distribution", choices=DISTRIBUTIONS, default="sphere")
+    m.add_argument("--normalizer", choices=NORMALIZERS, default="v_hat",
                    help="v reproduces the paper's code (sqrt(v) instead of sqrt(v_hat))")
     m.add_argument("--seed", type=int, default=0, help="seed of the initial weights (and of the directions)")
     m.add_argument("--session-seed", default=None,
@@ -122,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--x0", default=None, help="JSON list; zeros when omitted")
     r.add_argument("--steps", type=int, default=1000)
     r.add_argument("--directions", type=int, default=1)
-    r.add_argument("--difference", choices=["forward", "central"], default="forward")
+    r.add_argument("--difference", choices=DIFFERENCES, default="forward")
     r.add_argument("--lr", type=float, default=1e-2)
     r.add_argument("--mu", type=float, default=1e-3)
     r.add_argument("--seed", type=int, default=None)

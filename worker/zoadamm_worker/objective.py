@@ -23,11 +23,12 @@ import torch
 import zoadamm
 from torch.nn import functional as F
 
+from zoadamm import DIFFERENCES
+
 from .mnist import MnistData, load_mnist, to_tensors
 from .model import ModularCNN, forward, hidden_sizes, layout, load_flat, max_pool2
 
 IMPLEMENTATIONS = ("grouped", "loop")
-DIFFERENCES = ("forward", "central")
 # Rows of the stack evaluated together: at most this many floats of fc1 activations (16 MB).
 # Measured on 2 CPU cores at d = 2.8M, q = 8: passes of 2 rows beat 1, 3, 5 and all 9 rows
 # (157 ms against 164-198 ms); at d = 1,400 every row fits one pass.
@@ -57,11 +58,20 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def use_torch_threads(threads: int | None = 1) -> None:
+    """Set torch's process-wide intra-op thread count (None: every CPU this process may use).
+
+    The programs call this, never the objective: it changes the whole process.  They use one
+    thread: on a 2-core machine shared with the service, a second one made each d = 1,400 step
+    7x slower (its spinning starved the service), never faster.
+    """
+    torch.set_num_threads(threads or default_threads())
+
+
 class MnistObjective:
     """f(x) = mean cross-entropy of ``ModularCNN(scale)`` with parameters x on a minibatch.
 
-    ``threads`` sets torch's (process-wide) intra-op thread count; None uses every CPU this
-    process may run on.  The paper did not shuffle the training set; ``shuffle=True`` draws
+    The paper did not shuffle the training set; ``shuffle=True`` draws
     one permutation per epoch from ``(seed, epoch)``.  ``train_limit`` keeps only the first N
     training images (smoke runs and tests).  ``eval_batch_size`` (rows per forward pass in
     ``evaluate``) defaults to what keeps the widest activation near 64 MB.  Not thread-safe:
@@ -73,7 +83,7 @@ class MnistObjective:
     """
 
     def __init__(self, scale: float, data: MnistData | None = None, batch_size: int = 128,
-                 device: str | torch.device = "cpu", threads: int | None = None,
+                 device: str | torch.device = "cpu",
                  shuffle: bool = False, seed: int = 0, implementation: str = "grouped",
                  train_limit: int | None = None, eval_batch_size: int | None = None,
                  normalize: bool = False) -> None:
@@ -81,7 +91,6 @@ class MnistObjective:
             raise ValueError(f"batch_size and train_limit must be positive, got {batch_size}, {train_limit}")
         if implementation not in IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
-        torch.set_num_threads(threads or default_threads())
         self.scale, self.batch_size, self.shuffle, self.seed = scale, batch_size, shuffle, seed
         self.implementation = implementation
         self.device = torch.device(device)

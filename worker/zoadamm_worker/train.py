@@ -60,10 +60,8 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
           client: Client | None = None, progress: bool = True, session_name: str | None = None) -> list[dict]:
     """Run ``spec`` through the service at ``service_url``; returns the per-epoch records."""
     data = data if data is not None else load_mnist()
-    # One torch thread: on a 2-core machine shared with the service, a second thread made each
-    # step 7x slower (spinning threads starve the service), never faster.
     objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
-                               shuffle=spec.shuffle, seed=spec.seed, threads=1, normalize=spec.normalize)
+                               shuffle=spec.shuffle, seed=spec.seed, normalize=spec.normalize)
     x0 = initial_parameters(spec.scale, spec.seed)
     own_client = client is None
     client = client or Client(service_url)
@@ -88,11 +86,10 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
                     f_x, f_plus, f_minus = objective.zo_losses(run.x, batch, run.directions(), run.mu, spec.difference)
                     run.tell(f_x=f_x, f_plus=f_plus, f_minus=f_minus)
                     loss = f_x  # the minibatch loss at x: the step's training loss
-                    evaluations += 1 + len(f_plus) * (1 if f_minus is None else 2)
                 else:
                     loss, gradient = objective.gradient(run.x, batch)
                     run.tell_gradient(gradient)
-                    evaluations += 1
+                evaluations += run.config.evaluations_per_step
                 losses.append(loss)
                 steps += 1
                 if len(losses) % 20 == 0:
