@@ -21,17 +21,18 @@ import argparse
 import json
 import statistics
 import time
+from typing import Any
 
 import httpx
 import numpy as np
 import redis
+from harness import redis_server, service
+
 import zoadamm
 from zoadamm import Optimizer, SessionConfig
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
 from zoadamm_worker.objective import MnistObjective, use_torch_threads
-
-from harness import redis_server, service
 
 MODES = ("lean", "plain", "mirror", "pipeline")
 
@@ -77,8 +78,7 @@ def service_steps(objective, x0, seed, url, mode, q, counter):
         f_x, f_plus, _ = objective.zo_losses(run.x, next(batches), run.directions(), run.mu)
         run.tell(f_x=f_x, f_plus=f_plus)
 
-    step.run = run
-    return step
+    return step, run
 
 
 def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str, url: str) -> dict:
@@ -86,11 +86,12 @@ def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str,
     x0 = initial_parameters(scale, 0)
     counters = {m: Counter() for m in MODES}
     runners = {"lean": lean_steps(objective, x0, 7, steps * blocks + 2, q)}
+    remotes = {}
     for mode in MODES[1:]:
-        runners[mode] = service_steps(objective, x0, 7, url, mode, q, counters[mode])
+        runners[mode], remotes[mode] = service_steps(objective, x0, 7, url, mode, q, counters[mode])
     for run in runners.values():  # warm up: first-call allocations, connections, caches
         run()
-    times = {m: [] for m in MODES}
+    times: dict[str, list[float]] = {m: [] for m in MODES}
     redis_in = {m: 0 for m in MODES}
     wire = {m: [0, 0] for m in MODES}
     stats = redis.Redis.from_url(redis_url)
@@ -102,12 +103,12 @@ def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str,
             for _ in range(steps):
                 run()
             if mode != "lean":
-                run.run.flush()
+                remotes[mode].flush()
             times[mode].append((time.perf_counter() - started) / steps * 1e3)
             redis_in[mode] += stats.info("stats")["total_net_input_bytes"] - before
             wire[mode][0] += counters[mode].sent - sent
             wire[mode][1] += counters[mode].received - received
-    result = {"d": objective.dim, "q": q, "steps_per_block": steps, "blocks": blocks}
+    result: dict[str, Any] = {"d": objective.dim, "q": q, "steps_per_block": steps, "blocks": blocks}
     lean = statistics.median(times["lean"])
     for mode in MODES:
         ms = statistics.median(times[mode])
@@ -118,8 +119,8 @@ def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str,
                 wire_bytes_sent=wire[mode][0] / n, wire_bytes_received=wire[mode][1] / n,
                 redis_bytes_written=redis_in[mode] / n,
             )
-    for mode in MODES[1:]:
-        runners[mode].run.close()
+    for remote in remotes.values():
+        remote.close()
     return result
 
 

@@ -20,9 +20,12 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
+
 import zoadamm
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
@@ -36,7 +39,7 @@ def time_ms(calls: dict, repeats: int) -> dict[str, tuple[float, float]]:
     """{name: (median ms, min ms)}, the calls taking turns within every repeat."""
     for fn in calls.values():
         fn(), fn()
-    times = {name: [] for name in calls}
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
         for name, fn in calls.items():
             start = time.perf_counter()
@@ -64,15 +67,15 @@ def bench_scale(scale: float, qs: list[int], repeats: int, data) -> list[dict]:
     state = zoadamm.AdaMMState.start(x)
     u = np.empty((1, objective.dim), dtype=np.float32)
     gradient = np.empty(objective.dim, dtype=np.float32)
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "lean step (q=1)": lambda: lean_step(objective, state, batch, u),
         "FO fwd+bwd": lambda: objective.gradient(x, batch, out=gradient),
     }
     for q in qs:
         spec = DirectionSpec(SEED, 1, q)
-        calls[f"grouped {q}"] = lambda spec=spec: objective.zo_losses(x, batch, spec, MU, implementation="grouped")
-        calls[f"loop {q}"] = lambda spec=spec: objective.zo_losses(x, batch, spec, MU, implementation="loop")
-        calls[f"directions only {q}"] = lambda q=q: zoadamm.directions(SEED, 1, q, objective.dim)
+        calls[f"grouped {q}"] = partial(objective.zo_losses, x, batch, spec, MU, implementation="grouped")
+        calls[f"loop {q}"] = partial(objective.zo_losses, x, batch, spec, MU, implementation="loop")
+        calls[f"directions only {q}"] = partial(zoadamm.directions, SEED, 1, q, objective.dim)
     timed = time_ms(calls, repeats)
     return [{"d": objective.dim, "scale": scale, "q": q, "threads": torch.get_num_threads(),
              **{name: timed[f"{name} {q}"] for name in ("grouped", "loop", "directions only")},

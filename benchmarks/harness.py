@@ -30,7 +30,8 @@ def redis_server():
     port = free_port()
     folder = tempfile.mkdtemp(prefix="zoadamm-redis-")
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", folder],
         stdout=subprocess.DEVNULL,
     )
     try:

@@ -22,7 +22,9 @@ from .schedule import PlateauConfig, PlateauState, plateau_step
 from .wire import AnswerMode
 
 if TYPE_CHECKING:
-    from .sdk import AsyncClient, Client, RemoteOptimizer, minimize
+    from .sdk.client import AsyncClient, Client
+    from .sdk.minimize import minimize
+    from .sdk.remote import RemoteOptimizer
 
 _SDK = ("AsyncClient", "Client", "RemoteOptimizer", "minimize")
 

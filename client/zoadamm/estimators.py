@@ -13,7 +13,7 @@ objective's business: it reports the mean minibatch loss as f.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -51,7 +51,7 @@ class SessionConfig:
         one_of("distribution", self.distribution, DISTRIBUTIONS)
         one_of("difference", self.difference, DIFFERENCES)
         unsigned64("seed", self.seed)
-        self.adamm  # validates beta1, beta2, eps, normalizer
+        AdaMMConfig(self.beta1, self.beta2, self.eps, self.normalizer)  # validates them
 
     @property
     def adamm(self) -> AdaMMConfig:
@@ -70,7 +70,7 @@ class SessionConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SessionConfig":
+    def from_dict(cls, data: dict) -> SessionConfig:
         data = dict(data)
         schedule = data.get("schedule", {})
         data["schedule"] = None if schedule is None else PlateauConfig(**schedule)
@@ -101,7 +101,7 @@ class Optimizer:
     plateau: PlateauState = field(default_factory=PlateauState)
 
     @classmethod
-    def start(cls, config: SessionConfig, x0: np.ndarray) -> "Optimizer":
+    def start(cls, config: SessionConfig, x0: np.ndarray) -> Optimizer:
         """Raises InvalidArgument when ``x0`` does not have ``config.dim`` finite values."""
         x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
         if x0.size != config.dim:
@@ -148,8 +148,10 @@ class Optimizer:
                 dim=self.config.dim, distribution=self.config.distribution, out=work,
                 directions=directions,
             )
-        else:
+        elif record.gradient is not None:
             np.copyto(work, record.gradient)
+        else:
+            raise InvalidArgument(f"record for step {record.step} has neither coefficients nor a gradient")
         adamm_update(self.state, work, record.lr, self.config.adamm)
 
     def rates_after(self, value: float) -> tuple[PlateauState, float, float]:

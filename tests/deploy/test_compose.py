@@ -105,7 +105,8 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
         redis_cmd[redis_cmd.index("--dir") + 1] = str(tmp_path)
         processes.append(subprocess.Popen(redis_cmd + ["--port", str(redis_port), "--bind", "127.0.0.1"],
                                           stdout=subprocess.DEVNULL))
-        _wait(lambda: subprocess.run(["redis-cli", "-p", str(redis_port), "ping"], capture_output=True).stdout.strip() == b"PONG")
+        ping = ["redis-cli", "-p", str(redis_port), "ping"]
+        _wait(lambda: subprocess.run(ping, capture_output=True).stdout.strip() == b"PONG")
 
         service = services["service"]
         service_env = dict(env, **{k: _interpolate(str(v), env) for k, v in service["environment"].items()})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from zoadamm.sdk import models
 from zoadamm_service.main import create_app
 from zoadamm_service.settings import Settings

@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 from sdk_support import bits, drive, quadratic, reference_run, rosenbrock, through, x0_for
+
 from zoadamm import Client, InvalidArgument, RemoteOptimizer, SessionConfig, minimize
 
 DIM = 16
@@ -84,7 +85,8 @@ def test_a_metric_reported_behind_its_back(local, mode):
 
     drive(run, f, steps, before=interfere)
     run.close()
-    expected, _, rates = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, steps, before=interfere_here)
+    session_config = SessionConfig.from_dict({"dim": DIM, **config})
+    expected, _, rates = reference_run(session_config, x0, f, steps, before=interfere_here)
     assert rates[at] == rates[at - 1] / 2  # the reports did halve lr
 
     assert run.mismatches == (0 if mode == "plain" else 1)

@@ -5,10 +5,7 @@ was acknowledged must survive, and the API must say so through /healthz while Re
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import pytest
 import redis
 from fastapi.routing import APIRoute
 from service_support import FRAME, apply_zo, bits, objective, reference, x0_for, zo_values
+
 from zoadamm import wire
 from zoadamm_service import keys
 from zoadamm_service.launch import ServiceProcess, free_port

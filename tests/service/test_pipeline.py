@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from service_support import FRAME, objective, reference, x0_for, zo_values
 from starlette.middleware import Middleware
+
 from zoadamm import wire
 from zoadamm_service.api.lean_route import LeanRoute
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from service_support import apply_zo, bits, create, get_x, objective, reference, tell, x0_for, zo_values
+
 from zoadamm import wire
 from zoadamm_service import keys
 from zoadamm_service.domain import journal
@@ -30,7 +31,8 @@ def apps(redis_url):
 
         def start(n: int = 1, **settings):
             made = [
-                stack.enter_context(TestClient(create_app(Settings(redis_url=redis_url, **settings)), raise_server_exceptions=False))
+                stack.enter_context(TestClient(create_app(Settings(redis_url=redis_url, **settings)),
+                                               raise_server_exceptions=False))
                 for _ in range(n)
             ]
             return made if n > 1 else made[0]
@@ -111,7 +113,7 @@ def test_a_restarted_replica_continues_with_identical_state(apps, redis_url):
     with TestClient(create_app(Settings(redis_url=redis_url))) as first:
         session = create(first, dim=DIM, x0=x0, directions=2, schedule={"factor": 0.5, "patience": 1})
         sid, opt = session["id"], reference(session, x0)
-        for t in range(5):
+        for _ in range(5):
             values = zo_values(opt, f)
             last = tell(first, sid, values, answer="checksum")
             apply_zo(opt, values)
@@ -236,7 +238,9 @@ def test_concurrent_identical_tells_on_many_replicas_apply_once(apps):
     for t in range(3):
         values = zo_values(opt, f)
         answer = "checksum" if t == 1 else "x"
-        replies = _together(clients, lambda i, c: c.post(f"/v1/sessions/{sid}/tell", json=values, params={"answer": answer}))
+        body, params = values, {"answer": answer}
+        replies = _together(clients, lambda i, c, body=body, params=params: c.post(
+            f"/v1/sessions/{sid}/tell", json=body, params=params))
         assert [r.status_code for r in replies] == [200] * WORKERS
         assert len({r.content for r in replies}) == 1
         apply_zo(opt, values)

@@ -10,6 +10,7 @@ import json
 
 import anyio
 import pytest
+
 from zoadamm_service.errors import Conflict, NotFound
 from zoadamm_service.store import SessionMeta
 from zoadamm_service.store.memory import MemoryStore

@@ -9,13 +9,9 @@ with ``httpx.MockTransport`` endpoints, and the session must never advance on a 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,8 +19,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+
 from zoadamm import Client, Optimizer, SessionConfig, directions, minimize
-from zoadamm_service.launch import free_port, local_service
+from zoadamm_service.launch import local_service
 from zoadamm_worker.rest_objective import EvaluationError, RestObjective
 
 DIM = 10
@@ -94,7 +91,7 @@ class ObjectiveServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/f"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "ObjectiveServer":
+    def __enter__(self) -> ObjectiveServer:
         self.thread.start()
         return self
 
@@ -165,11 +162,12 @@ def sleeps(monkeypatch) -> list[float]:
     return slept
 
 
-def _endpoint(plan: list, f=objective()):
+def _endpoint(plan: list, f=None):
     """A MockTransport endpoint answering ``plan`` in order (a status, a raw body, an
     exception class, or None for f(x)), then f(x).  Returns (an httpx.Client of it, the
     requests it saw)."""
     seen: list[httpx.Request] = []
+    f = f or objective()
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from zoadamm import Client
 from zoadamm_service.launch import local_service
 from zoadamm_worker.mnist import load_mnist

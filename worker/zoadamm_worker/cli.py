@@ -17,6 +17,7 @@ import secrets
 import sys
 
 import numpy as np
+
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
 
 DEFAULT_SERVICE = os.environ.get("ZOADAMM_SERVICE_URL", "http://127.0.0.1:8000")

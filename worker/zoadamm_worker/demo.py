@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import sys
 from datetime import datetime
 from pathlib import Path
 

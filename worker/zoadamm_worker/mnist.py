@@ -20,9 +20,9 @@ import pickle
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -73,7 +73,7 @@ class MnistData:
             raise ValueError(f"split must be 'train' or 'test', got {name!r}")
         return getattr(self, f"{name}_images"), getattr(self, f"{name}_labels")
 
-    def validate(self) -> "MnistData":
+    def validate(self) -> MnistData:
         """Return self; raises MnistError on a wrong dtype, shape, count or label value."""
         for key in IDX_FILES:
             array, n = getattr(self, key), SIZES[key.split("_")[0]]
@@ -84,7 +84,7 @@ class MnistData:
             raise MnistError("labels outside 0..9")
         return self
 
-    def verify_canonical(self) -> "MnistData":
+    def verify_canonical(self) -> MnistData:
         """Return self; raises MnistError unless every array is the original MNIST byte for byte."""
         wrong = [key for key, (_, digest) in IDX_FILES.items()
                  if hashlib.sha256(encode_idx(getattr(self, key))).hexdigest() != digest]
@@ -154,7 +154,9 @@ def find_idx_files(data_dir: str | Path) -> dict[str, Path] | None:
     """The four IDX files in ``data_dir`` (plain preferred over .gz), or None if any is missing."""
     found = {key: next((p for p in (Path(data_dir) / stem, Path(data_dir) / f"{stem}.gz")
                         if p.is_file()), None) for key, (stem, _) in IDX_FILES.items()}
-    return None if None in found.values() else found
+    if any(path is None for path in found.values()):
+        return None
+    return {key: path for key, path in found.items() if path is not None}
 
 
 def load_idx(data_dir: str | Path) -> MnistData:
@@ -196,7 +198,7 @@ def download(data_dir: str | Path, *, mirrors: tuple[str, ...] = MIRRORS,
                 continue
             digest = hashlib.sha256(data).hexdigest()
             if digest == expected:
-                _atomic_write(target, lambda stream: stream.write(data))
+                _atomic_write(target, lambda stream, data=data: stream.write(data))
                 break
             failures.append(f"{url}: sha256 {digest} != {expected}")
             error_type = ChecksumError

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
-import zoadamm
 from torch.nn import functional as F
 
+import zoadamm
 from zoadamm import DIFFERENCES
 
 from .mnist import MnistData, load_mnist, to_tensors
@@ -40,7 +41,7 @@ class DirectionSpec(NamedTuple):
 
     seed: int
     step: int
-    count: int
+    q: int  # how many: the step's directions 0 .. q-1
     distribution: str = "sphere"
 
 
@@ -157,7 +158,7 @@ class MnistObjective:
                   ) -> tuple[float, np.ndarray, np.ndarray | None]:
         """(f(x), f(x + mu u_i) for i < q, f(x - mu u_i) or None) on one minibatch.
 
-        ``directions`` is a ``DirectionSpec`` (or a ``(seed, step, count, distribution)``
+        ``directions`` is a ``DirectionSpec`` (or a ``(seed, step, q, distribution)``
         tuple), regenerated with ``zoadamm.direction``, or the (q, d) float32 vectors themselves.
         Perturbed points are computed as ``x + float32(mu) * u`` in float32, as
         ``zoadamm.zo_gradient`` does.  f(x) is always evaluated (it is the step's training loss).
@@ -193,9 +194,9 @@ class MnistObjective:
                 raise ValueError(f"directions must be float32 of shape (q, {self.dim}), "
                                  f"got {directions.dtype} {directions.shape}")
             return (lambda index, out: np.copyto(out, directions[index])), len(directions)
-        seed, step, count, distribution = DirectionSpec(*directions)
+        seed, step, q, distribution = DirectionSpec(*directions)
         return (lambda index, out: zoadamm.direction(seed, step, index, self.dim, distribution, out=out)
-                ), int(count)
+                ), int(q)
 
     def _loop(self, x, x_t, batch, fill, q, signs, mu) -> np.ndarray:
         """One forward pass per point: the reference for ``_grouped``."""
@@ -283,7 +284,8 @@ class MnistObjective:
         loss = F.cross_entropy(self._model(batch.images), batch.labels)
         loss.backward()
         target = torch.from_numpy(out)
-        for (start, stop, _), parameter in zip(self.spans, self._model.parameters()):
+        for (start, stop, _), parameter in zip(self.spans, self._model.parameters(), strict=True):
+            assert parameter.grad is not None  # backward() just filled every parameter's
             target[start:stop].copy_(parameter.grad.reshape(-1))
         return float(loss.detach()), out
 

@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 def comparison_rows(fo: list[dict], zo: list[dict]) -> list[dict]:
     """One row per epoch both runs reached, with the paper's k = Loss_ZO / (Loss_FO * sqrt(d))."""
     rows = []
-    for a, b in zip(fo, zo):
+    for a, b in zip(fo, zo, strict=False):  # the epochs both reached
         ratio = b["train_loss"] / a["train_loss"]
         rows.append({
             "epoch": a["epoch"],

@@ -12,6 +12,7 @@ import time
 
 import httpx
 import numpy as np
+
 from zoadamm.sdk import RetryPolicy
 
 

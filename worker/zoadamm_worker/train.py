@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
 from zoadamm import Client, RemoteOptimizer
 
 from .mnist import load_mnist

@@ -4,9 +4,19 @@
 from ._http import RetryPolicy
 from .client import AsyncClient, Client
 from .errors import (
-    APIConnectionError, APIError, APIStatusError, APITimeoutError, BadRequestError, ConflictError,
-    InternalServerError, NotFoundError, PayloadTooLargeError, RateLimitError, ServiceUnavailableError,
-    UnprocessableEntityError, UnsupportedMediaTypeError,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitError,
+    ServiceUnavailableError,
+    UnprocessableEntityError,
+    UnsupportedMediaTypeError,
 )
 from .minimize import MinimizeResult, minimize
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult

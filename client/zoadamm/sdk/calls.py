@@ -3,7 +3,7 @@ the async client both send."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -8,6 +8,7 @@ accept an injected ``httpx.Client`` / ``httpx.AsyncClient`` (Starlette's TestCli
 from __future__ import annotations
 
 import asyncio
+import builtins
 import time
 
 import httpx
@@ -38,16 +39,17 @@ class Client(_Base):
     def send(self, call: Call):
         attempt = 0
         while True:
+            failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
                 response = self.http.send(build(self.http, call, self.binary))
             except httpx.TransportError as error:
                 if not should_retry(call, attempt, self.retry, error=error):
                     raise connection_error(error) from error
-                response = None
             else:
                 if not should_retry(call, attempt, self.retry, response=response):
                     return decode(response)
-            time.sleep(self.retry.delay(attempt, response))
+                failed = response
+            time.sleep(self.retry.delay(attempt, failed))
             attempt += 1
 
     def run(self, parsed: calls.Parsed):
@@ -61,7 +63,7 @@ class Client(_Base):
         if self._owned:
             self.http.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -81,16 +83,17 @@ class AsyncClient(_Base):
     async def send(self, call: Call):
         attempt = 0
         while True:
+            failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
                 response = await self.http.send(build(self.http, call, self.binary))
             except httpx.TransportError as error:
                 if not should_retry(call, attempt, self.retry, error=error):
                     raise connection_error(error) from error
-                response = None
             else:
                 if not should_retry(call, attempt, self.retry, response=response):
                     return decode(response)
-            await asyncio.sleep(self.retry.delay(attempt, response))
+                failed = response
+            await asyncio.sleep(self.retry.delay(attempt, failed))
             attempt += 1
 
     async def run(self, parsed: calls.Parsed):
@@ -101,7 +104,7 @@ class AsyncClient(_Base):
         if self._owned:
             await self.http.aclose()
 
-    async def __aenter__(self) -> "AsyncClient":
+    async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -137,7 +140,7 @@ class Sessions:
     def report(self, session_id: str, value: float, **metrics: float) -> dict:
         return self._client.run(calls.report(session_id, value, **metrics))
 
-    def history(self, session_id: str, last: int | None = None) -> list[dict]:
+    def history(self, session_id: str, last: int | None = None) -> builtins.list[dict]:
         return self._client.run(calls.history(session_id, last))
 
     def parameters(self, session_id: str):
@@ -171,7 +174,7 @@ class AsyncSessions:
     async def report(self, session_id: str, value: float, **metrics: float) -> dict:
         return await self._client.run(calls.report(session_id, value, **metrics))
 
-    async def history(self, session_id: str, last: int | None = None) -> list[dict]:
+    async def history(self, session_id: str, last: int | None = None) -> builtins.list[dict]:
         return await self._client.run(calls.history(session_id, last))
 
     async def parameters(self, session_id: str):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -39,7 +39,8 @@ def minimize(
     """Minimise ``f`` from ``x0`` with ZO-AdaMM run by the service; only f values are sent.
 
     ``config`` holds the session settings (lr, mu, directions, distribution, difference, seed,
-    schedule, ...).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``, f(x) is reported as the metric every N steps so the
+    schedule, ...).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``,
+    f(x) is reported as the metric every N steps so the
     plateau schedule acts.  ``f`` must return a finite float.
 
     Raises:

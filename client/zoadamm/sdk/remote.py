@@ -92,7 +92,7 @@ class RemoteOptimizer:
         self.mismatches = 0
 
     @classmethod
-    def create(cls, client: Client, x0, *, mirror: bool = False, pipeline: bool = False, **config) -> "RemoteOptimizer":
+    def create(cls, client: Client, x0, *, mirror: bool = False, pipeline: bool = False, **config) -> RemoteOptimizer:
         x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
         session = client.sessions.create(x0.size, x0=x0, **config)
         return cls(client, session, mirror=mirror, pipeline=pipeline)
@@ -186,6 +186,7 @@ class RemoteOptimizer:
         record = make_record(self._mirror)
         checksum = wire.checksum(self._mirror.state.x)
         step = self.step
+        assert self._sender is not None  # mirror mode always has its sending thread
         future = self._sender.submit(self.client.sessions.tell, self.id, step, answer="checksum", **values)
         self._in_flight = (future, checksum, record)
         uses_directions = record.coefficients is not None and self._directions is not None
@@ -198,7 +199,8 @@ class RemoteOptimizer:
     def _check(self, result: TellResult, checksum: str, record: StepRecord) -> None:
         agrees = (
             result.checksum == checksum and result.step_lr == record.lr
-            and (record.coefficients is None or np.array_equal(result.coefficients, record.coefficients))
+            and (record.coefficients is None
+                 or (result.coefficients is not None and np.array_equal(result.coefficients, record.coefficients)))
         )
         if not agrees:  # e.g. another writer reported a metric: trust the service from now on
             self.mismatches += 1

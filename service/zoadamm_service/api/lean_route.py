@@ -11,7 +11,7 @@ standard handler back, so a dependency added later is never skipped.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi.routing import APIRoute
@@ -20,10 +20,10 @@ from starlette.responses import Response
 
 
 class LeanRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         if self.dependant.dependencies:
             return super().get_route_handler()
-        endpoint: Callable[..., Awaitable[Response]] = self.endpoint
+        endpoint: Callable[..., Coroutine[Any, Any, Response]] = self.endpoint
 
         async def handle(request: Request) -> Response:
             return await endpoint(request, **request.path_params)

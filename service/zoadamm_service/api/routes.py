@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+
 from zoadamm import AnswerMode, wire
 
 from ..domain.inputs import ZOValues
@@ -14,8 +15,16 @@ from ..settings import Settings
 from .codec import body_doc, read_message, respond, validate
 from .lean_route import LeanRoute, query_parameter
 from .schemas import (
-    AskAnswer, AskRequest, MetricsAnswer, MetricsRequest, Parameters, SessionCreate,
-    SessionList, SessionPublic, TellAnswer, TellRequest,
+    AskAnswer,
+    AskRequest,
+    MetricsAnswer,
+    MetricsRequest,
+    Parameters,
+    SessionCreate,
+    SessionList,
+    SessionPublic,
+    TellAnswer,
+    TellRequest,
 )
 
 
@@ -30,7 +39,7 @@ async def get_settings(request: Request) -> Settings:
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 router = APIRouter(prefix="/v1", tags=["sessions"])
-BINARY = {"content": {wire.MEDIA_TYPE: {}}}
+BINARY: dict[str, Any] = {"content": {wire.MEDIA_TYPE: {}}}
 ANSWER_PARAMETER = query_parameter(
     "answer", {"type": "string", "enum": [m.value for m in AnswerMode], "default": AnswerMode.X.value},
     "x: the updated parameters; checksum: a CRC of x and the step's coefficients, for clients that mirror the update.",
@@ -99,7 +108,8 @@ async def delete_session(session_id: str, sessions: SessionsDep):
     return Response(status_code=204)
 
 
-@router.post("/sessions/{session_id}/ask", response_model=AskAnswer, responses={200: BINARY}, openapi_extra=body_doc(AskRequest))
+@router.post("/sessions/{session_id}/ask", response_model=AskAnswer, responses={200: BINARY},
+             openapi_extra=body_doc(AskRequest))
 async def ask(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep,
               vectors: bool = Query(False, description="Also return the q direction vectors u.")):
     """The open step: its number, seed and mu.  Directions follow from (seed, step, index); ask

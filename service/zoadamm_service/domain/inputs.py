@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from zoadamm import InvalidArgument, Optimizer, SessionConfig
 
 from ..errors import Invalid
@@ -19,7 +20,7 @@ DIRECTION_MAX = {"sphere": 1.0, "gaussian": 8.0}  # bounds on |u_j| (gaussian: 4
 @dataclass(frozen=True)
 class ZOValues:
     step: int
-    f_x: float | list[float]
+    f_x: float | list[float] | None  # None: central differences need no f(x)
     f_plus: list[float]
     f_minus: list[float] | None = None
     indices: list[int] | None = None  # the directions this report covers; None means all

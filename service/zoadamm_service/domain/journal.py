@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import xxhash
+
 from zoadamm import Optimizer, PlateauState, SessionConfig, StepRecord, wire
 from zoadamm.adamm import AdaMMState
 
@@ -40,10 +41,13 @@ def request_digest(*arrays: np.ndarray | None) -> str:
 
 def encode_step(event: Event) -> bytes:
     record = event.record
-    fields = {"kind": STEP, "step": record.step, "lr": record.lr, "digest": event.digest}
+    if record is None:
+        raise ValueError("a step event carries its record")
+    fields: dict = {"kind": STEP, "step": record.step, "lr": record.lr, "digest": event.digest}
     fields.update(_optional(event))
     if record.coefficients is not None:
         return wire.encode(fields, {"coefficients": record.coefficients})
+    assert record.gradient is not None  # a record has coefficients or a gradient
     return wire.encode(fields, {"gradient": record.gradient})
 
 
@@ -84,7 +88,7 @@ def encode_checkpoint(optimizer: Optimizer, seq: int, last=None) -> bytes:
     rebuilt from this checkpoint still answers a repeat of that step instead of 409."""
     s = optimizer.state
     best = optimizer.plateau.best
-    fields = {
+    fields: dict = {
         "seq": seq, "step": s.step, "lr": optimizer.lr, "mu": optimizer.mu,
         "best": best if math.isfinite(best) else None, "bad_epochs": optimizer.plateau.bad_epochs,
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import numpy as np
+
 from zoadamm import AnswerMode, Optimizer, SessionConfig, wire
 
 from ..errors import Conflict

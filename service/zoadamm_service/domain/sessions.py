@@ -8,13 +8,16 @@ crash, and a repeated tell finds it and gets the same answer.
 
 from __future__ import annotations
 
+import builtins
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable
 
 import numpy as np
-from zoadamm import AnswerMode, SessionConfig, StepRecord, directions, require_method
+
+from zoadamm import AnswerMode, StepRecord, directions, require_method
 
 from ..errors import Conflict, Invalid
 from ..settings import Settings
@@ -40,7 +43,7 @@ class Sessions:
     async def create(self, config: dict, name: str | None, x0: np.ndarray | None) -> dict:
         """Raises Invalid for a bad configuration or x0."""
         if config.get("seed") is None:
-            config = {**config, "seed": int(np.random.SeedSequence().entropy % (1 << 53))}  # JSON-safe
+            config = {**config, "seed": secrets.randbits(53)}  # JSON-safe: exact in a double
         cfg = inputs.session_config(config)
         meta = SessionMeta(uuid.uuid4().hex, name, cfg.to_dict(), time.time())
         checkpoint = None
@@ -239,7 +242,7 @@ class Sessions:
                 return entry
             raise Conflict("the session is too busy to take a metric now; retry", step=replica.step)
 
-    async def metrics(self, session_id: str, last: int | None) -> list[dict]:
+    async def metrics(self, session_id: str, last: int | None) -> builtins.list[dict]:
         return [json.loads(m) for m in await self.store.metrics(session_id, last)]
 
 

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+
 from zoadamm import SessionConfig
 
 from ..store import Store

@@ -16,6 +16,7 @@ Contract, for every implementation (``tests/service/test_store_contract.py`` che
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -107,5 +108,5 @@ class Store(ABC):
         returns all of that step's reports so far."""
 
     @abstractmethod
-    async def metrics(self, session_id: str, last: int | None) -> list[str]:
+    async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         """The metric reports (JSON), oldest first; only the ``last`` ones when given."""

@@ -6,6 +6,7 @@ Nothing survives the process: use Redis for anything that must outlive it.
 
 from __future__ import annotations
 
+import builtins
 import copy
 from dataclasses import dataclass, field, replace
 
@@ -100,7 +101,7 @@ class MemoryStore(Store):
             session.partials.setdefault(partial_field(step, i), v)
         return parts_of(step, session.partials)
 
-    async def metrics(self, session_id: str, last: int | None) -> list[str]:
+    async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         reports = self._get(session_id).metrics
         return list(reports[-last:] if last else reports) if last != 0 else []
 

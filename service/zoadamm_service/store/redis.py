@@ -4,6 +4,7 @@ script after a lost reply fails its condition instead of writing twice."""
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 
@@ -105,7 +106,7 @@ class RedisStore(Store):
         self._add_partials = client.register_script(_ADD_PARTIALS)
 
     @classmethod
-    def from_url(cls, url: str) -> "RedisStore":
+    def from_url(cls, url: str) -> RedisStore:
         return cls(aioredis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5))
 
     async def close(self) -> None:
@@ -141,7 +142,7 @@ class RedisStore(Store):
             for raw in ids:
                 pipe.hmget(keys.meta(raw.decode()), "config", "name", "created")
             rows = await pipe.execute()
-        metas = [_meta(raw.decode(), f) for raw, f in zip(ids, rows) if f[0] is not None]
+        metas = [_meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
         return metas, total
 
     @_translate_errors
@@ -210,7 +211,7 @@ class RedisStore(Store):
         return parts_of(step, fields)
 
     @_translate_errors
-    async def metrics(self, session_id: str, last: int | None) -> list[str]:
+    async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         if last == 0:
             return []
         async with self._redis.pipeline(transaction=True) as pipe:
