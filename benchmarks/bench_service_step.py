@@ -32,7 +32,8 @@ import zoadamm
 from zoadamm import Optimizer, SessionConfig
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
-from zoadamm_worker.objective import MnistObjective, use_torch_threads
+from zoadamm_worker.objective import MnistObjective
+from zoadamm_worker.threads import use_torch_threads
 
 MODES = ("lean", "plain", "mirror", "pipeline")
 

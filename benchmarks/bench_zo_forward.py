@@ -29,7 +29,8 @@ import torch
 import zoadamm
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
-from zoadamm_worker.objective import DirectionSpec, MnistObjective, use_torch_threads
+from zoadamm_worker.objective import DirectionSpec, MnistObjective
+from zoadamm_worker.threads import use_torch_threads
 
 MU, LR, SEED = 1e-3, 1e-3, 0
 CONFIG = zoadamm.AdaMMConfig()

@@ -115,7 +115,7 @@ def loop_reference(objective, x, batch, u, mu, difference):
 @pytest.mark.parametrize("q, distribution", [(1, "sphere"), (3, "gaussian"), (8, "sphere")])
 def test_zo_losses_batched_equals_plain_loop(objective, x, q, distribution, difference):
     batch = objective.batch(0, 1)
-    spec = DirectionSpec(seed=11, step=4, count=q, distribution=distribution)
+    spec = DirectionSpec(seed=11, step=4, q=q, distribution=distribution)
     u = zoadamm.directions(11, 4, q, objective.dim, distribution)
     mu = 5e-3
     f_x, plus, minus = loop_reference(objective, x, batch, u, mu, difference)

@@ -39,7 +39,7 @@ def _session_seed(text: str | None) -> int | None:
 
 def _mnist(args: argparse.Namespace) -> int:
     from .mnist import load_mnist
-    from .objective import use_torch_threads
+    from .threads import use_torch_threads
     from .train import RunSpec, train
 
     use_torch_threads(1)

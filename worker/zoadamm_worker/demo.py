@@ -20,8 +20,8 @@ from zoadamm_service.launch import local_service
 
 from .mnist import load_mnist
 from .model import parameter_count
-from .objective import use_torch_threads
 from .report import comparison_rows, markdown_table, plot_comparison
+from .threads import use_torch_threads
 from .train import PAPER_SCALE, RunSpec, train
 
 

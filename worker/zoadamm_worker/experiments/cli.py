@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.func is _run:
-        from ..objective import use_torch_threads  # torch loads only for training
+        from ..threads import use_torch_threads  # torch loads only for training
 
         use_torch_threads(1)
     return args.func(args)
