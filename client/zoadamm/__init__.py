@@ -5,7 +5,7 @@ seed-derived directions, the wire protocol and the HTTP client SDK.  The service
 workers import the same code, so the two sides can never disagree on a direction or an update.
 """
 
-from ._validate import InvalidArgument
+from .exceptions import InvalidArgument, ZoadammError
 from .adamm import AdaMMConfig, AdaMMState, adamm_update
 from .directions import direction, directions
 from .estimators import assemble_gradient, dimension_factor, zo_coefficients, zo_gradient
@@ -14,7 +14,7 @@ from .schedule import PlateauConfig, PlateauState, plateau_step
 from .sdk import AsyncClient, Client, RemoteOptimizer, minimize
 
 __all__ = [
-    "AdaMMConfig", "AdaMMState", "AsyncClient", "Client", "RemoteOptimizer", "minimize", "InvalidArgument", "Optimizer", "PlateauConfig", "PlateauState",
+    "AdaMMConfig", "AdaMMState", "AsyncClient", "Client", "RemoteOptimizer", "minimize", "InvalidArgument", "ZoadammError", "Optimizer", "PlateauConfig", "PlateauState",
     "SessionConfig", "StepRecord", "adamm_update", "assemble_gradient", "dimension_factor",
     "direction", "directions", "plateau_step", "zo_coefficients", "zo_gradient",
 ]

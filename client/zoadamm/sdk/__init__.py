@@ -1,7 +1,7 @@
 """The HTTP client SDK: ``Client``/``AsyncClient`` mirror the API; ``RemoteOptimizer`` and
 ``minimize`` drive whole runs."""
 
-from .client import AsyncClient, Client
+from .client import AsyncClient, AsyncSessions, Client, Sessions
 from .errors import (
     APIConnectionError, APIError, APIStatusError, APITimeoutError, BadRequestError, ConflictError,
     InternalServerError, NotFoundError, PayloadTooLargeError, RateLimitError, ServiceUnavailableError,
@@ -12,9 +12,9 @@ from .models import Parameters, Session, SessionSummary, StepInfo, TellResult
 from .remote import RemoteOptimizer
 
 __all__ = [
-    "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient",
+    "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncSessions",
     "BadRequestError", "Client", "ConflictError", "InternalServerError", "MinimizeResult",
     "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer",
-    "ServiceUnavailableError", "Session", "SessionSummary", "StepInfo", "TellResult", "UnprocessableEntityError",
+    "ServiceUnavailableError", "Session", "Sessions", "SessionSummary", "StepInfo", "TellResult", "UnprocessableEntityError",
     "UnsupportedMediaTypeError", "minimize",
 ]
