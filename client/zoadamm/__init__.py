@@ -13,10 +13,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._validate import InvalidArgument
 from .adamm import NORMALIZERS, AdaMMConfig, AdaMMState, adamm_update
 from .directions import DISTRIBUTIONS, direction, directions
 from .estimators import DIFFERENCES, assemble_gradient, dimension_factor, zo_coefficients, zo_gradient
+from .exceptions import InvalidArgument, ZoadammError
 from .optimizer import METHODS, Optimizer, SessionConfig, StepRecord, require_method
 from .schedule import PlateauConfig, PlateauState, plateau_step
 from .wire import AnswerMode
@@ -31,7 +31,7 @@ _SDK = ("AsyncClient", "Client", "RemoteOptimizer", "minimize")
 __all__ = [
     "DIFFERENCES", "DISTRIBUTIONS", "METHODS", "NORMALIZERS", "AdaMMConfig", "AdaMMState", "AnswerMode",
     "AsyncClient", "Client", "InvalidArgument", "Optimizer", "PlateauConfig", "PlateauState",
-    "RemoteOptimizer", "SessionConfig", "StepRecord", "adamm_update", "assemble_gradient",
+    "RemoteOptimizer", "SessionConfig", "StepRecord", "ZoadammError", "adamm_update", "assemble_gradient",
     "dimension_factor", "direction", "directions", "minimize", "plateau_step", "require_method",
     "zo_coefficients", "zo_gradient",
 ]

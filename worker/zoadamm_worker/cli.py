@@ -5,7 +5,9 @@
     zoadamm-worker rest --objective http://127.0.0.1:9000/f --dim 10 --steps 500 \\
         --service http://127.0.0.1:8000
 
-Both are burst workers: they run the given epochs or steps, then exit.
+Both are burst workers: they run the given epochs or steps, then exit.  When the service
+fails them (not there, a wrong URL, a lost session) they print one line and exit with status 1;
+--debug shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import sys
 import numpy as np
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
+
+from .cli_errors import add_debug_flag, check_service, run_command
 
 DEFAULT_SERVICE = os.environ.get("ZOADAMM_SERVICE_URL", "http://127.0.0.1:8000")
 
@@ -38,6 +42,7 @@ def _session_seed(text: str | None) -> int | None:
 
 
 def _mnist(args: argparse.Namespace) -> int:
+    check_service(args.service)  # before torch and MNIST load: a missing service is reported at once
     from .mnist import load_mnist
     from .threads import use_torch_threads
     from .train import RunSpec, train
@@ -67,6 +72,7 @@ def _rest(args: argparse.Namespace) -> int:
     from .rest_objective import EvaluationError, RestObjective
 
     x0 = np.zeros(args.dim) if args.x0 is None else np.asarray(json.loads(args.x0), dtype=np.float64)
+    check_service(args.service)
     objective = RestObjective(args.objective, timeout=args.timeout, retries=args.retries)
     try:
         result = minimize(
@@ -118,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--record", default=None, help="append one JSON line per epoch to this file")
     m.add_argument("--record-dir", default=None, help="write the record to a new file in this folder")
     m.add_argument("--quiet", action="store_true")
+    add_debug_flag(m)
     m.set_defaults(run=_mnist)
 
     r = sub.add_parser("rest", help="minimise a user's HTTP endpoint: POST {x} -> {value}")
@@ -135,13 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--retries", type=int, default=3)
     r.add_argument("--service", default=DEFAULT_SERVICE)
     r.add_argument("--quiet", action="store_true")
+    add_debug_flag(r)
     r.set_defaults(run=_rest)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    return run_command("zoadamm-worker", lambda: args.run(args), debug=args.debug, service=args.service)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -80,8 +81,10 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
             started = time.perf_counter()
             losses = []
             batches = objective.batches(epoch)
-            bar = tqdm(batches, desc=f"{spec.label} epoch {epoch}/{spec.epochs}", disable=not progress,
-                       leave=False, mininterval=0.5, unit="step")
+            # A bar redraws with carriage returns: on a terminal only.  Elsewhere (a log file, a
+            # pipe, compose's output) the line per epoch below is the progress.
+            bar = tqdm(batches, desc=f"{spec.label} epoch {epoch}/{spec.epochs}",
+                       disable=not (progress and _interactive()), leave=False, mininterval=0.5, unit="step")
             for batch in bar:
                 if zo:
                     f_x, f_plus, f_minus = objective.zo_losses(run.x, batch, run.directions(), run.mu, spec.difference)
@@ -113,8 +116,8 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
             if record is not None:
                 append_record(record, row)
             if progress:
-                tqdm.write(f"{spec.label} epoch {epoch}: train {train_loss:.4f} test {test_loss:.4f} "
-                           f"acc {test_accuracy:.4f} ({row['seconds']:.1f} s)")
+                tqdm.write(f"{spec.label} epoch {epoch}/{spec.epochs}: train {train_loss:.4f} test {test_loss:.4f} "
+                           f"acc {test_accuracy:.4f} ({row['seconds']:.1f} s)", file=sys.stderr)
             if spec.max_steps is not None and steps >= spec.max_steps:
                 break
     finally:
@@ -122,6 +125,10 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
         if own_client:
             client.close()
     return records
+
+
+def _interactive() -> bool:
+    return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
 
 
 def append_record(path: str | Path, row: dict) -> None:

@@ -2,7 +2,7 @@
 ``minimize`` drive whole runs."""
 
 from ._http import RetryPolicy
-from .client import AsyncClient, Client
+from .client import AsyncClient, AsyncSessions, Client, Sessions
 from .errors import (
     APIConnectionError,
     APIError,
@@ -23,9 +23,10 @@ from .models import Parameters, Session, SessionSummary, StepInfo, TellResult
 from .remote import RemoteOptimizer
 
 __all__ = [
-    "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient",
+    "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncSessions",
     "BadRequestError", "Client", "ConflictError", "InternalServerError", "MinimizeResult",
     "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer", "RetryPolicy",
-    "ServiceUnavailableError", "Session", "SessionSummary", "StepInfo", "TellResult", "UnprocessableEntityError",
+    "ServiceUnavailableError", "Session", "SessionSummary", "Sessions", "StepInfo", "TellResult",
+    "UnprocessableEntityError",
     "UnsupportedMediaTypeError", "minimize",
 ]

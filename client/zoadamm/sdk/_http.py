@@ -89,9 +89,22 @@ def should_retry(call: Call, attempt: int, policy: RetryPolicy, response=None, e
 
 
 def connection_error(error: httpx.TransportError) -> APIConnectionError:
+    """The SDK's error for a transport failure, naming the URL and, for a refused or unresolved
+    connection, what to check."""
+    try:
+        request = error.request
+        url = str(request.url)
+        where = f"{request.method} {url}"
+    except RuntimeError:  # raised outside a request (never by Client.send)
+        url, where = None, "the service"
+    reason = str(error) or type(error).__name__
     if isinstance(error, httpx.TimeoutException):
-        return APITimeoutError(f"request timed out: {error}")
-    return APIConnectionError(f"could not talk to the service: {error}")
+        return APITimeoutError(f"{where} timed out ({reason})", url)
+    if isinstance(error, httpx.ConnectError):
+        return APIConnectionError(
+            f"cannot connect to {where} ({reason}): is a zoadamm service running there? "
+            "Start one with `zoadamm-service --port 8000`, or give the client the right URL", url)
+    return APIConnectionError(f"the connection broke during {where} ({reason})", url)
 
 
 def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:

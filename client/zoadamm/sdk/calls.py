@@ -23,7 +23,11 @@ def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
     fields = {"dim": dim, "name": name, **{k: v for k, v in config.items() if v is not None}}
     if "schedule" in config:  # None is meaningful here: it disables the schedule
         fields["schedule"] = config["schedule"]
-    vectors = {} if x0 is None else {"x0": np.asarray(x0, dtype=np.float32).reshape(-1)}
+    vectors = {}
+    if x0 is not None:
+        vectors["x0"] = np.asarray(x0, dtype=np.float32)
+        if vectors["x0"].ndim != 1:
+            raise InvalidArgument(f"x0 must be a 1-D vector, got shape {vectors['x0'].shape}")
     return Call("POST", "/v1/sessions", fields, vectors, idempotent=False), _session
 
 

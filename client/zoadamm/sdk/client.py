@@ -18,6 +18,7 @@ from ._http import Call, RetryPolicy, build, connection_error, decode, should_re
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+NO_RETRY = RetryPolicy(max_retries=0)
 
 
 class _Base:
@@ -36,28 +37,37 @@ class Client(_Base):
         self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout)
         self.sessions = Sessions(self)
 
-    def send(self, call: Call):
+    def send(self, call: Call, policy: RetryPolicy | None = None):
+        policy = policy or self.retry
         attempt = 0
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
                 response = self.http.send(build(self.http, call, self.binary))
             except httpx.TransportError as error:
-                if not should_retry(call, attempt, self.retry, error=error):
+                if not should_retry(call, attempt, policy, error=error):
                     raise connection_error(error) from error
             else:
-                if not should_retry(call, attempt, self.retry, response=response):
+                if not should_retry(call, attempt, policy, response=response):
                     return decode(response)
                 failed = response
-            time.sleep(self.retry.delay(attempt, failed))
+            time.sleep(policy.delay(attempt, failed))
             attempt += 1
 
     def run(self, parsed: calls.Parsed):
         call, parse = parsed
         return parse(*self.send(call))
 
-    def health(self) -> dict:
-        return self.http.get("/healthz").json()
+    def health(self, *, retry: bool = True) -> dict:
+        """The service's ``/healthz`` answer.  ``retry=False`` makes one attempt, so a service
+        that is not there is reported at once (``APIConnectionError``, naming the URL) instead
+        of after the retries' backoff.
+
+        Raises:
+            zoadamm.sdk.APIConnectionError: nothing answers at the URL.
+            zoadamm.sdk.NotFoundError: something answers, but not a zoadamm service at its root.
+        """
+        return self.send(Call("GET", "/healthz"), None if retry else NO_RETRY)[0]
 
     def close(self) -> None:
         if self._owned:
@@ -112,7 +122,11 @@ class AsyncClient(_Base):
 
 
 class Sessions:
-    """``client.sessions``: one method per API call (see ``calls`` for the arguments)."""
+    """``client.sessions``: one method per API call (see ``calls`` for the arguments).
+
+    Every method raises ``zoadamm.sdk.APIError`` subclasses: ``NotFoundError`` for an unknown
+    id, ``APIConnectionError`` when the service cannot be reached (after the retries).
+    """
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -122,12 +136,15 @@ class Sessions:
         return self._client.run(calls.create(dim, **kwargs))
 
     def get(self, session_id: str):
+        """The session's ``Session``: its config, current step, lr, mu and recent metrics."""
         return self._client.run(calls.get(session_id))
 
     def list(self, offset: int = 0, limit: int = 100):
+        """``SessionSummary`` rows (id, name, created, config), oldest first, ``limit`` at most."""
         return self._client.run(calls.list_sessions(offset, limit))
 
     def delete(self, session_id: str) -> None:
+        """Delete the session and everything stored for it; later calls with its id get 404."""
         self._client.run(calls.delete(session_id))
 
     def ask(self, session_id: str, x=None, vectors: bool = False):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .client import Client
+from .client import DEFAULT_URL, Client
 from .progress import Progress
 from .remote import RemoteOptimizer
+
+log = logging.getLogger("zoadamm")
 
 
 @dataclass(frozen=True)
@@ -38,17 +41,24 @@ def minimize(
 ) -> MinimizeResult:
     """Minimise ``f`` from ``x0`` with ZO-AdaMM run by the service; only f values are sent.
 
+    The service is ``client``, else a client of ``base_url`` (closed at the end).  With
+    neither, it is http://127.0.0.1:8000, and a WARNING on the ``zoadamm`` logger names it: a
+    run should not land silently on whatever service happens to answer there.
+
     ``config`` holds the session settings (lr, mu, directions, distribution, difference, seed,
     schedule, ...).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``,
-    f(x) is reported as the metric every N steps so the
-    plateau schedule acts.  ``f`` must return a finite float.
+    f(x) is reported as the metric every N steps so the plateau schedule acts.  ``f`` must
+    return a finite float.
 
     Raises:
-        zoadamm.sdk.errors.APIError: the service failed or refused (see its subclasses).
+        zoadamm.InvalidArgument: a bad x0 or setting (found before any request when it can be).
+        zoadamm.sdk.APIError: the service failed or refused (see its subclasses).
         ValueError: ``f`` returned a non-finite value.
     """
     own_client = client is None
-    client = client or Client(base_url or "http://127.0.0.1:8000")
+    if client is None and base_url is None:
+        log.warning("minimize: no client or base_url given; using the service at %s", DEFAULT_URL)
+    client = client or Client(base_url or DEFAULT_URL)
     try:
         with RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, **config) as run:
             return _run(run, f, steps, progress, report_every, callback)

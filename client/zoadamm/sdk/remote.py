@@ -75,7 +75,7 @@ class RemoteOptimizer:
         self.session = session if isinstance(session, Session) else client.sessions.get(session)
         self.config = SessionConfig.from_dict(self.session.config)
         if x0 is not None:
-            x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
+            x0 = _vector(x0, self.config.dim)
         info = client.sessions.ask(self.id, x=x0)  # sets x0 before step 0, checks it after
         self.step, self.mu, self.lr = info.step, info.mu, info.lr
         self._x = x0 if x0 is not None else client.sessions.parameters(self.id).x
@@ -93,9 +93,32 @@ class RemoteOptimizer:
 
     @classmethod
     def create(cls, client: Client, x0, *, mirror: bool = False, pipeline: bool = False, **config) -> RemoteOptimizer:
-        x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
+        """A new session starting at ``x0`` (a 1-D vector; d is its length).  ``config`` holds the
+        session settings (lr, mu, directions, seed, ...); a ``dim`` given too must equal d.
+
+        Raises:
+            zoadamm.InvalidArgument: x0 is not 1-D, or ``dim`` disagrees with it.
+            zoadamm.sdk.APIError: the service failed or refused the session.
+        """
+        dim = config.pop("dim", None)
+        x0 = _vector(x0, dim)
         session = client.sessions.create(x0.size, x0=x0, **config)
         return cls(client, session, mirror=mirror, pipeline=pipeline)
+
+    @classmethod
+    def resume(cls, client: Client, session_id: str, *, mirror: bool = False,
+               pipeline: bool = False) -> RemoteOptimizer:
+        """Continue an existing session from its current step and x (fetched from the service).
+
+        Tells, retries and errors are those of a created run.  The mirror (``mirror=True``)
+        needs the moments, which the service does not send, so a session resumed after step 0
+        runs in plain mode (``mirrored`` is False) and ``pipeline`` then has no effect.
+
+        Raises:
+            zoadamm.sdk.NotFoundError: no session has this id.
+            zoadamm.sdk.APIError: any other failure of the service.
+        """
+        return cls(client, session_id, mirror=mirror, pipeline=pipeline)
 
     @property
     def id(self) -> str:
@@ -213,3 +236,14 @@ class RemoteOptimizer:
         self.lr, self.mu = lr, mu
         if self._mirror is not None:
             self._mirror.lr, self._mirror.mu = lr, mu
+
+
+def _vector(x0, dim: int | None) -> np.ndarray:
+    """x0 as a float32 vector; a matrix is refused rather than flattened in some order."""
+    x0 = np.asarray(x0, dtype=np.float32)
+    if x0.ndim != 1:
+        raise InvalidArgument(f"x0 must be a 1-D vector, got shape {x0.shape}; flatten it yourself "
+                              "(x0.ravel()) and reshape x the same way")
+    if dim is not None and dim != x0.size:
+        raise InvalidArgument(f"dim={dim!r} disagrees with x0, which has {x0.size} values (dim is x0's length)")
+    return x0
