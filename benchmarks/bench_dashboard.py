@@ -26,9 +26,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import redis
-from zoadamm import Client, directions
-
 from harness import redis_server, service
+
+from zoadamm import Client, directions
 
 DIM = 1400
 
@@ -53,7 +53,8 @@ class Loop:
             start = time.perf_counter()
             u = directions(self.info.seed, self.step, 1, DIM, "sphere")
             answer = self.client.sessions.tell(
-                self.session.id, self.step, f_x=quadratic(self.x), f_plus=[quadratic(self.x + np.float32(self.mu) * u[0])])
+                self.session.id, self.step, f_x=quadratic(self.x),
+                f_plus=[quadratic(self.x + np.float32(self.mu) * u[0])])
             self.x, self.step, self.mu = answer.x, answer.step, answer.mu
             times.append(time.perf_counter() - start)
         return times
@@ -98,9 +99,10 @@ def main() -> None:
         r = redis.Redis.from_url(redis_url)
         traced, plain = Loop(traced_url), Loop(plain_url)
         traced.block(30), plain.block(30)  # warm both
-        times = {"no trace": [], "trace": [], "trace + 1 page": [], f"trace + {args.pages} pages": []}
-        written = {"no trace": [], "trace": []}
-        commands = {}
+        times: dict[str, list[float]] = {
+            "no trace": [], "trace": [], "trace + 1 page": [], f"trace + {args.pages} pages": []}
+        written: dict[str, list[float]] = {"no trace": [], "trace": []}
+        commands: dict[str, list[tuple[int, float]]] = {}
         for _ in range(args.blocks):
             for name, loop in (("no trace", plain), ("trace", traced)):
                 b0, c0 = redis_counters(r)

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness import service
+
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.train import PAPER_SCALE, RunSpec, train
 

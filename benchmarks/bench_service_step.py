@@ -21,17 +21,19 @@ import argparse
 import json
 import statistics
 import time
+from typing import Any
 
 import httpx
 import numpy as np
 import redis
+from harness import redis_server, service
+
 import zoadamm
 from zoadamm import Optimizer, SessionConfig
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
 from zoadamm_worker.objective import MnistObjective
-
-from harness import redis_server, service
+from zoadamm_worker.threads import use_torch_threads
 
 MODES = ("lean", "plain", "mirror", "pipeline")
 
@@ -77,20 +79,20 @@ def service_steps(objective, x0, seed, url, mode, q, counter):
         f_x, f_plus, _ = objective.zo_losses(run.x, next(batches), run.directions(), run.mu)
         run.tell(f_x=f_x, f_plus=f_plus)
 
-    step.run = run
-    return step
+    return step, run
 
 
 def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str, url: str) -> dict:
-    objective = MnistObjective(scale, data, batch_size=128, threads=1)
+    objective = MnistObjective(scale, data, batch_size=128)
     x0 = initial_parameters(scale, 0)
     counters = {m: Counter() for m in MODES}
     runners = {"lean": lean_steps(objective, x0, 7, steps * blocks + 2, q)}
+    remotes = {}
     for mode in MODES[1:]:
-        runners[mode] = service_steps(objective, x0, 7, url, mode, q, counters[mode])
+        runners[mode], remotes[mode] = service_steps(objective, x0, 7, url, mode, q, counters[mode])
     for run in runners.values():  # warm up: first-call allocations, connections, caches
         run()
-    times = {m: [] for m in MODES}
+    times: dict[str, list[float]] = {m: [] for m in MODES}
     redis_in = {m: 0 for m in MODES}
     wire = {m: [0, 0] for m in MODES}
     stats = redis.Redis.from_url(redis_url)
@@ -102,12 +104,12 @@ def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str,
             for _ in range(steps):
                 run()
             if mode != "lean":
-                run.run.flush()
+                remotes[mode].flush()
             times[mode].append((time.perf_counter() - started) / steps * 1e3)
             redis_in[mode] += stats.info("stats")["total_net_input_bytes"] - before
             wire[mode][0] += counters[mode].sent - sent
             wire[mode][1] += counters[mode].received - received
-    result = {"d": objective.dim, "q": q, "steps_per_block": steps, "blocks": blocks}
+    result: dict[str, Any] = {"d": objective.dim, "q": q, "steps_per_block": steps, "blocks": blocks}
     lean = statistics.median(times["lean"])
     for mode in MODES:
         ms = statistics.median(times[mode])
@@ -118,8 +120,8 @@ def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str,
                 wire_bytes_sent=wire[mode][0] / n, wire_bytes_received=wire[mode][1] / n,
                 redis_bytes_written=redis_in[mode] / n,
             )
-    for mode in MODES[1:]:
-        runners[mode].run.close()
+    for remote in remotes.values():
+        remote.close()
     return result
 
 
@@ -131,6 +133,7 @@ def main() -> None:
     parser.add_argument("--directions", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    use_torch_threads(1)
     data = load_mnist()
     results = []
     with redis_server() as redis_url, service(redis_url) as url:

@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 import redis
+from harness import redis_server, service
+
 import zoadamm
 from zoadamm.sdk import APIError
-
-from harness import redis_server, service
 
 
 async def drive(client: zoadamm.AsyncClient, dim: int, steps: int, seed: int, latencies: list, errors: list) -> None:
@@ -40,7 +40,8 @@ async def drive(client: zoadamm.AsyncClient, dim: int, steps: int, seed: int, la
 
 
 async def run(url: str, sessions: int, steps: int, dim: int) -> dict:
-    latencies, errors = [], []
+    latencies: list[float] = []
+    errors: list[str] = []
     # A client (one keep-alive connection) per session, as independent users would have:
     # one httpx pool shared by 64 tasks spends its time scanning its connections.
     clients = [zoadamm.AsyncClient(url, max_retries=0) for _ in range(sessions)]

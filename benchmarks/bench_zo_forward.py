@@ -20,13 +20,17 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
+
 import zoadamm
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
 from zoadamm_worker.objective import DirectionSpec, MnistObjective
+from zoadamm_worker.threads import use_torch_threads
 
 MU, LR, SEED = 1e-3, 1e-3, 0
 CONFIG = zoadamm.AdaMMConfig()
@@ -36,7 +40,7 @@ def time_ms(calls: dict, repeats: int) -> dict[str, tuple[float, float]]:
     """{name: (median ms, min ms)}, the calls taking turns within every repeat."""
     for fn in calls.values():
         fn(), fn()
-    times = {name: [] for name in calls}
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
         for name, fn in calls.items():
             start = time.perf_counter()
@@ -57,22 +61,22 @@ def lean_step(objective: MnistObjective, state: zoadamm.AdaMMState, batch, u: np
     zoadamm.adamm_update(state, gradient, LR, CONFIG)
 
 
-def bench_scale(scale: float, qs: list[int], repeats: int, data, threads: int | None) -> list[dict]:
-    objective = MnistObjective(scale, data, threads=threads)
+def bench_scale(scale: float, qs: list[int], repeats: int, data) -> list[dict]:
+    objective = MnistObjective(scale, data)
     x = initial_parameters(scale, SEED)
     batch = objective.batch(0, 0)
     state = zoadamm.AdaMMState.start(x)
     u = np.empty((1, objective.dim), dtype=np.float32)
     gradient = np.empty(objective.dim, dtype=np.float32)
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "lean step (q=1)": lambda: lean_step(objective, state, batch, u),
         "FO fwd+bwd": lambda: objective.gradient(x, batch, out=gradient),
     }
     for q in qs:
         spec = DirectionSpec(SEED, 1, q)
-        calls[f"grouped {q}"] = lambda spec=spec: objective.zo_losses(x, batch, spec, MU, implementation="grouped")
-        calls[f"loop {q}"] = lambda spec=spec: objective.zo_losses(x, batch, spec, MU, implementation="loop")
-        calls[f"directions only {q}"] = lambda q=q: zoadamm.directions(SEED, 1, q, objective.dim)
+        calls[f"grouped {q}"] = partial(objective.zo_losses, x, batch, spec, MU, implementation="grouped")
+        calls[f"loop {q}"] = partial(objective.zo_losses, x, batch, spec, MU, implementation="loop")
+        calls[f"directions only {q}"] = partial(zoadamm.directions, SEED, 1, q, objective.dim)
     timed = time_ms(calls, repeats)
     return [{"d": objective.dim, "scale": scale, "q": q, "threads": torch.get_num_threads(),
              **{name: timed[f"{name} {q}"] for name in ("grouped", "loop", "directions only")},
@@ -89,8 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default=None, help="MNIST folder (default: the data cache)")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     args = parser.parse_args(argv)
+    use_torch_threads(args.threads)
     data = load_mnist("auto", args.data_dir)
-    rows = [row for scale in args.scales for row in bench_scale(scale, args.q, args.repeats, data, args.threads)]
+    rows = [row for scale in args.scales for row in bench_scale(scale, args.q, args.repeats, data)]
     columns = ["grouped", "loop", "directions only", "lean step (q=1)", "FO fwd+bwd"]
     print(f"ms per call, batch 128, median [min] of {args.repeats}, {rows[0]['threads']} torch threads")
     print(f"{'d':>10} {'q':>3} " + " ".join(f"{c:>17}" for c in columns))

@@ -4,22 +4,12 @@ when asked, a private redis-server, both on free loopback ports and stopped on e
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from zoadamm_service.launch import free_port, local_service
 
 
 def _wait(check, what: str, timeout: float = 30.0) -> None:
@@ -40,7 +30,8 @@ def redis_server():
     port = free_port()
     folder = tempfile.mkdtemp(prefix="zoadamm-redis-")
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", folder],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -54,22 +45,6 @@ def redis_server():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@contextlib.contextmanager
 def service(redis_url: str | None, workers: int = 1, extra_env: dict | None = None):
     """The service as its own process, as users run it; yields its base URL."""
-    port = free_port()
-    env = dict(os.environ, **(extra_env or {}))
-    env.pop("REDIS_URL", None)
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    script = Path(sys.executable).with_name("zoadamm-service")
-    proc = subprocess.Popen(
-        [str(script), "--port", str(port), "--workers", str(workers), "--log-level", "warning"], env=env
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(lambda: httpx.get(url + "/healthz").status_code == 200, "zoadamm-service")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait()
+    return local_service(redis_url, workers=workers, env=extra_env)

@@ -3,19 +3,42 @@
 This package is all a user installs (numpy and httpx only): the optimizer math, the
 seed-derived directions, the wire protocol and the HTTP client SDK.  The service and the
 workers import the same code, so the two sides can never disagree on a direction or an update.
+
+The math imports numpy alone; the SDK (``Client``, ``AsyncClient``, ``RemoteOptimizer``,
+``minimize``) and httpx load on first use.
 """
 
-from ._validate import InvalidArgument
-from .adamm import AdaMMConfig, AdaMMState, adamm_update
-from .directions import direction, directions
-from .estimators import assemble_gradient, dimension_factor, zo_coefficients, zo_gradient
-from .optimizer import Optimizer, SessionConfig, StepRecord
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .adamm import NORMALIZERS, AdaMMConfig, AdaMMState, adamm_update
+from .directions import DISTRIBUTIONS, direction, directions
+from .estimators import DIFFERENCES, assemble_gradient, dimension_factor, zo_coefficients, zo_gradient
+from .exceptions import InvalidArgument, ZoadammError
+from .optimizer import METHODS, Optimizer, SessionConfig, StepRecord, require_method
 from .schedule import PlateauConfig, PlateauState, plateau_step
-from .sdk import AsyncClient, Client, RemoteOptimizer, minimize
+from .wire import AnswerMode
+
+if TYPE_CHECKING:
+    from .sdk.client import AsyncClient, Client
+    from .sdk.minimize import minimize
+    from .sdk.remote import RemoteOptimizer
+
+_SDK = ("AsyncClient", "Client", "RemoteOptimizer", "minimize")
 
 __all__ = [
-    "AdaMMConfig", "AdaMMState", "AsyncClient", "Client", "RemoteOptimizer", "minimize", "InvalidArgument", "Optimizer", "PlateauConfig", "PlateauState",
-    "SessionConfig", "StepRecord", "adamm_update", "assemble_gradient", "dimension_factor",
-    "direction", "directions", "plateau_step", "zo_coefficients", "zo_gradient",
+    "DIFFERENCES", "DISTRIBUTIONS", "METHODS", "NORMALIZERS", "AdaMMConfig", "AdaMMState", "AnswerMode",
+    "AsyncClient", "Client", "InvalidArgument", "Optimizer", "PlateauConfig", "PlateauState",
+    "RemoteOptimizer", "SessionConfig", "StepRecord", "ZoadammError", "adamm_update", "assemble_gradient",
+    "dimension_factor", "direction", "directions", "minimize", "plateau_step", "require_method",
+    "zo_coefficients", "zo_gradient",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SDK:
+        return getattr(importlib.import_module(".sdk", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,9 +6,7 @@ import math
 
 import numpy as np
 
-
-class InvalidArgument(ValueError):
-    """An argument is out of its documented range (the service maps it to HTTP 422)."""
+from .exceptions import InvalidArgument
 
 
 def positive_int(name: str, value: int) -> int:

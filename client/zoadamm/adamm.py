@@ -50,7 +50,7 @@ class AdaMMState:
     _scratch: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def start(cls, x0: np.ndarray) -> "AdaMMState":
+    def start(cls, x0: np.ndarray) -> AdaMMState:
         """Fresh state at ``x0`` with zero moments.
 
         Raises:
@@ -66,7 +66,7 @@ class AdaMMState:
     def dim(self) -> int:
         return self.x.size
 
-    def copy(self) -> "AdaMMState":
+    def copy(self) -> AdaMMState:
         return AdaMMState(self.x.copy(), self.m.copy(), self.v.copy(), self.v_hat.copy(), self.step)
 
     def scratch(self) -> np.ndarray:

@@ -51,7 +51,7 @@ class SessionConfig:
         one_of("distribution", self.distribution, DISTRIBUTIONS)
         one_of("difference", self.difference, DIFFERENCES)
         unsigned64("seed", self.seed)
-        self.adamm  # validates beta1, beta2, eps, normalizer
+        AdaMMConfig(self.beta1, self.beta2, self.eps, self.normalizer)  # validates them
 
     @property
     def adamm(self) -> AdaMMConfig:
@@ -59,16 +59,18 @@ class SessionConfig:
 
     @property
     def evaluations_per_step(self) -> int:
-        """Function evaluations a ZO step costs: f(x) once plus one or two per direction."""
+        """What a step costs: one gradient (adamm), or f(x) plus one (forward) or two (central)
+        values per direction.  Central differences do not need f(x) for the estimate, but every
+        loop evaluates it there too: it is the training loss that runs report and trace."""
         if self.method == "adamm":
-            return 0
-        return self.directions * 2 if self.difference == "central" else self.directions + 1
+            return 1
+        return 1 + self.directions * (2 if self.difference == "central" else 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SessionConfig":
+    def from_dict(cls, data: dict) -> SessionConfig:
         data = dict(data)
         schedule = data.get("schedule", {})
         data["schedule"] = None if schedule is None else PlateauConfig(**schedule)
@@ -99,7 +101,7 @@ class Optimizer:
     plateau: PlateauState = field(default_factory=PlateauState)
 
     @classmethod
-    def start(cls, config: SessionConfig, x0: np.ndarray) -> "Optimizer":
+    def start(cls, config: SessionConfig, x0: np.ndarray) -> Optimizer:
         """Raises InvalidArgument when ``x0`` does not have ``config.dim`` finite values."""
         x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
         if x0.size != config.dim:
@@ -112,7 +114,7 @@ class Optimizer:
 
     def zo_record(self, f_x, f_plus, f_minus=None) -> StepRecord:
         """Validate one ZO step's function values and turn them into a record (no state change)."""
-        self._require_method("zo-adamm")
+        require_method(self.config, "zo-adamm")
         q = self.config.directions
         plus = np.asarray(f_plus, dtype=np.float64).reshape(-1)
         if plus.size != q:
@@ -125,7 +127,7 @@ class Optimizer:
 
     def fo_record(self, gradient) -> StepRecord:
         """Validate one exact gradient and turn it into a record (no state change)."""
-        self._require_method("adamm")
+        require_method(self.config, "adamm")
         g = np.asarray(gradient, dtype=np.float32).reshape(-1)
         if g.size != self.config.dim:
             raise InvalidArgument(f"gradient has {g.size} values, the session has dim {self.config.dim}")
@@ -146,23 +148,32 @@ class Optimizer:
                 dim=self.config.dim, distribution=self.config.distribution, out=work,
                 directions=directions,
             )
-        else:
+        elif record.gradient is not None:
             np.copyto(work, record.gradient)
+        else:
+            raise InvalidArgument(f"record for step {record.step} has neither coefficients nor a gradient")
         adamm_update(self.state, work, record.lr, self.config.adamm)
 
-    def report(self, value: float) -> None:
-        """Feed a validation value to the plateau schedule (no-op without a schedule)."""
+    def rates_after(self, value: float) -> tuple[PlateauState, float, float]:
+        """The schedule state, lr and mu that reporting ``value`` would give (no state change).
+
+        Raises:
+            InvalidArgument: ``value`` is NaN or infinite.
+        """
         if not math.isfinite(value):
             raise InvalidArgument(f"metric value must be finite, got {value!r}")
         if self.config.schedule is None:
-            return
-        self.plateau, self.lr, self.mu = plateau_step(
-            self.config.schedule, self.plateau, value, self.lr, self.mu
-        )
+            return self.plateau, self.lr, self.mu
+        return plateau_step(self.config.schedule, self.plateau, value, self.lr, self.mu)
 
-    def _require_method(self, method: str) -> None:
-        if self.config.method != method:
-            kind = "function values" if method == "zo-adamm" else "a gradient"
-            raise InvalidArgument(
-                f"this session's method is {self.config.method!r}; {kind} belong to {method!r} sessions"
-            )
+    def report(self, value: float) -> None:
+        """Feed a validation value to the plateau schedule (no-op without a schedule)."""
+        self.plateau, self.lr, self.mu = self.rates_after(value)
+
+
+def require_method(config: SessionConfig, method: str) -> None:
+    """Raises InvalidArgument unless the session takes what ``method`` sends: function values
+    (zo-adamm) or gradients (adamm)."""
+    if config.method != method:
+        kind = "function values (f_x, f_plus)" if method == "zo-adamm" else "a gradient"
+        raise InvalidArgument(f"only {method!r} sessions take {kind}; this session's method is {config.method!r}")

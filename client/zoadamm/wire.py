@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from enum import Enum
 
 import numpy as np
 
@@ -27,6 +28,14 @@ MAGIC = b"ZOF1"
 _PREFIX = struct.Struct("<4sI")
 _F32 = np.dtype("<f4")
 MAX_HEADER_BYTES = 1 << 20
+
+
+class AnswerMode(str, Enum):
+    """What a tell's answer carries: the updated parameters, or (for clients that apply the
+    same update themselves) a checksum of x and the step's coefficients."""
+
+    X = "x"
+    CHECKSUM = "checksum"
 
 
 class WireError(ValueError):
@@ -38,7 +47,7 @@ def encode(fields: dict, vectors: dict[str, np.ndarray] | None = None) -> bytes:
     vectors = vectors or {}
     arrays = [np.ascontiguousarray(v, dtype=_F32).reshape(-1) for v in vectors.values()]
     header = dict(fields)
-    header["vectors"] = [[name, int(a.size)] for name, a in zip(vectors, arrays)]
+    header["vectors"] = [[name, int(a.size)] for name, a in zip(vectors, arrays, strict=True)]
     text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
     text += b" " * (-(_PREFIX.size + len(text)) % 4)
     return b"".join([_PREFIX.pack(MAGIC, len(text)), text, *(a.tobytes() for a in arrays)])
@@ -89,4 +98,4 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
 def checksum(x: np.ndarray) -> str:
     """CRC-32 of a vector's little-endian float32 bytes, as 8 hex digits.  A client that mirrors
     the optimizer compares it with the service's to confirm both hold the same parameters."""
-    return f"{zlib.crc32(np.ascontiguousarray(x, dtype=_F32)):08x}"
+    return f"{zlib.crc32(np.ascontiguousarray(x, dtype=_F32).data):08x}"

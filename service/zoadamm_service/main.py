@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 from . import __doc__ as summary
 from . import dashboard, telemetry, workers
 from .api import handlers, routes, trace_routes
-from .api.hot_path import TellFastPath
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
 from .settings import Settings
@@ -30,9 +29,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI):
         yield
         await app.state.sessions.aclose()  # checkpoints still being written need the store
-        close = getattr(store, "close", None)
-        if close is not None:
-            await close()
+        await store.close()
 
     app = FastAPI(
         title="zoadamm",
@@ -46,7 +43,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     handlers.install(app)
     app.include_router(routes.router)
     app.include_router(trace_routes.router)
-    app.add_middleware(TellFastPath)
     dashboard.install(app)
     telemetry.install(app)  # after every other middleware: it times them all
 

@@ -22,7 +22,7 @@ def reference_run(x0, gradients, lrs, beta1, beta2, eps, normalizer):
     x = np.asarray(x0, dtype=np.float64)
     m, v, v_hat = np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)
     x_scale, m_scale = np.abs(x), np.zeros_like(x)
-    for g32, lr in zip(gradients, lrs):
+    for g32, lr in zip(gradients, lrs, strict=True):
         g = g32.astype(np.float64)
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g**2
@@ -55,7 +55,7 @@ def test_matches_algorithm_1_in_float64(normalizer, beta1, beta2, eps):
     config = AdaMMConfig(beta1=beta1, beta2=beta2, eps=eps, normalizer=normalizer)
 
     state = AdaMMState.start(x0)
-    for g, lr in zip(gradients, lrs):
+    for g, lr in zip(gradients, lrs, strict=True):
         adamm_update(state, g.copy(), lr, config)
     assert state.step == steps
 

@@ -175,7 +175,7 @@ def test_document_table_matches_vector_file():
         if len(cells) == 7 and re.fullmatch(r"\d+", cells[0].replace(",", "")):
             rows.append(cells)
     assert len(rows) == len(VECTORS["vectors"])
-    for cells, vector in zip(rows, VECTORS["vectors"]):
+    for cells, vector in zip(rows, VECTORS["vectors"], strict=True):
         expected = [vector["seed"], vector["step"], vector["index"], vector["distribution"], vector["dim"]]
         assert [int(c.replace(",", "")) if c[0].isdigit() else c for c in cells[:5]] == expected
         assert [float(v) for v in cells[5].split(",")] == vector["first"]

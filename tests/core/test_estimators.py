@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from zoadamm import (
-    Optimizer, SessionConfig, assemble_gradient, dimension_factor, direction, directions,
-    zo_coefficients, zo_gradient,
+    Optimizer,
+    SessionConfig,
+    assemble_gradient,
+    dimension_factor,
+    direction,
+    directions,
+    zo_coefficients,
+    zo_gradient,
 )
 
 COMBINATIONS = [(dist, diff) for dist in ("sphere", "gaussian") for diff in ("forward", "central")]

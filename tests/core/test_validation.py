@@ -8,9 +8,22 @@ import numpy as np
 import pytest
 
 from zoadamm import (
-    AdaMMConfig, AdaMMState, InvalidArgument, Optimizer, PlateauConfig, PlateauState,
-    SessionConfig, StepRecord, adamm_update, assemble_gradient, dimension_factor, direction,
-    directions, plateau_step, zo_coefficients, zo_gradient,
+    AdaMMConfig,
+    AdaMMState,
+    InvalidArgument,
+    Optimizer,
+    PlateauConfig,
+    PlateauState,
+    SessionConfig,
+    StepRecord,
+    adamm_update,
+    assemble_gradient,
+    dimension_factor,
+    direction,
+    directions,
+    plateau_step,
+    zo_coefficients,
+    zo_gradient,
 )
 
 NAN, INF = math.nan, math.inf

@@ -88,7 +88,8 @@ def test_the_page_asks_for_a_key_on_401_and_sends_it_as_a_bearer_header(service,
         auth = route.request.headers.get("authorization")
         seen.append(auth)
         if auth != "Bearer s3cret":
-            route.fulfill(status=401, content_type="application/json", body=json.dumps({"detail": "missing or unknown API key"}))
+            route.fulfill(status=401, content_type="application/json",
+                          body=json.dumps({"detail": "missing or unknown API key"}))
         else:
             route.continue_()
 

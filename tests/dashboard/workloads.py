@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+
 from zoadamm import Client, directions
 
 
@@ -39,7 +40,8 @@ class QuadraticRun(threading.Thread):
                 if self.method == "zo-adamm":
                     u = directions(info.seed, step, info.directions, self.dim, info.distribution)
                     answer = self.client.sessions.tell(
-                        self.session.id, step, f_x=self.f(self.x), f_plus=[self.f(self.x + np.float32(mu) * ui) for ui in u])
+                        self.session.id, step, f_x=self.f(self.x),
+                        f_plus=[self.f(self.x + np.float32(mu) * ui) for ui in u])
                 else:
                     answer = self.client.sessions.tell(self.session.id, step, gradient=self.grad(self.x))
                 self.x, step, mu = answer.x, answer.step, answer.mu

@@ -56,7 +56,10 @@ def compose() -> dict:
 
 def test_compose_file_wires_the_parts(compose):
     services = {k: v for k, v in compose["services"].items() if "monitoring" not in v.get("profiles", [])}
-    assert set(services) == {"redis", "service", "zo-worker", "fo-worker"}
+    assert set(services) == {"redis", "service", "zo-worker", "fo-worker", "report"}
+    assert services["report"]["profiles"] == ["report"], "`up` must not start the report"
+    assert services["report"]["command"] == ["--report", "/runs"]
+    assert services["report"]["volumes"] == services["zo-worker"]["volumes"] == ["runs:/runs"]
     redis = services["redis"]
     assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
     assert redis["command"][redis["command"].index("--appendfsync") + 1] == "everysec"
@@ -70,6 +73,24 @@ def test_compose_file_wires_the_parts(compose):
         assert services[worker]["build"]["target"] == "worker"
         assert "container_name" not in services[worker], "a fixed name would stop --scale"
     assert services["service"]["build"]["target"] == "service"
+
+
+def test_settings_reach_the_containers(compose):
+    """Each setting a reader may export must be in the container's environment, or it never
+    arrives: the service's, the workers' (ZOADAMM_TRAIN_LIMIT), and the worker build's torch source."""
+    from zoadamm_service.settings import Settings
+
+    services = compose["services"]
+    service_env = services["service"]["environment"]
+    for name in Settings.model_fields:
+        if name != "redis_url":
+            assert f"ZOADAMM_{name.upper()}" in service_env, name
+    for worker in ("zo-worker", "fo-worker"):
+        assert "ZOADAMM_TRAIN_LIMIT" in services[worker]["environment"]
+        assert "TORCH_SOURCE" in services[worker]["build"]["args"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ARG TORCH_SOURCE=", dockerfile, re.M)
+    assert "pip install $TORCH_SOURCE torch==2.13.0" in dockerfile
 
 
 def test_dockerfile_lints_clean():
@@ -97,7 +118,8 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
     """redis, service (2 uvicorn workers on Redis), then the ZO and FO workers: each one's exact
     command, shortened through the environment (1 epoch on 2,560 images)."""
     services = compose["services"]
-    env = dict(os.environ, ZOADAMM_EPOCHS="1", ZOADAMM_TRAIN_LIMIT="2560")
+    env = {k: v for k, v in os.environ.items() if k != "ZOADAMM_TRAIN_LIMIT"}
+    env.update(ZOADAMM_EPOCHS="1", ZOADAMM_TRAIN_LIMIT="2560")  # reaches the workers only through compose
     redis_port, service_port = _free_port(), _free_port()
     processes = []
     try:
@@ -105,7 +127,8 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
         redis_cmd[redis_cmd.index("--dir") + 1] = str(tmp_path)
         processes.append(subprocess.Popen(redis_cmd + ["--port", str(redis_port), "--bind", "127.0.0.1"],
                                           stdout=subprocess.DEVNULL))
-        _wait(lambda: subprocess.run(["redis-cli", "-p", str(redis_port), "ping"], capture_output=True).stdout.strip() == b"PONG")
+        ping = ["redis-cli", "-p", str(redis_port), "ping"]
+        _wait(lambda: subprocess.run(ping, capture_output=True).stdout.strip() == b"PONG")
 
         service = services["service"]
         service_env = dict(env, **{k: _interpolate(str(v), env) for k, v in service["environment"].items()})
@@ -123,7 +146,9 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
         for name in ("fo-worker", "zo-worker"):
             args = [_interpolate(a, env).replace("http://service:8000", url) for a in services[name]["command"]]
             args[args.index("--record-dir") + 1] = str(tmp_path / "runs")
-            done = subprocess.run([str(BIN / "zoadamm-worker"), *args, "--quiet"], env=env,
+            worker_env = {k: v for k, v in env.items() if k != "ZOADAMM_TRAIN_LIMIT"}
+            worker_env.update({k: _interpolate(str(v), env) for k, v in services[name]["environment"].items()})
+            done = subprocess.run([str(BIN / "zoadamm-worker"), *args, "--quiet"], env=worker_env,
                                   capture_output=True, text=True, timeout=900)
             assert done.returncode == 0, done.stderr[-2000:]
             results[name] = json.loads(done.stdout.strip().splitlines()[-1])

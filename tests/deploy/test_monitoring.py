@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+
 from zoadamm_service.main import create_app
 from zoadamm_service.settings import Settings
 

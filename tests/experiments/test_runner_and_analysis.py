@@ -11,6 +11,7 @@ import shutil
 
 import numpy as np
 import pytest
+
 from zoadamm_worker.demo import local_service
 from zoadamm_worker.experiments import cli
 from zoadamm_worker.experiments.analysis import analyze
@@ -73,7 +74,7 @@ def test_an_interrupted_and_a_killed_grid_continue_without_redoing_complete_runs
 
 
 def test_each_run_records_every_epoch_and_its_weights(grid):
-    for spec, name in zip(grid["runs"], grid["names"]):
+    for spec, name in zip(grid["runs"], grid["names"], strict=True):
         records = read_records(grid["out"] / f"{name}.jsonl")
         assert [r["epoch"] for r in records] == [1, 2]
         assert all({"train_loss", "test_loss", "test_accuracy", "seconds", "evaluations"} <= set(r)

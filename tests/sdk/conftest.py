@@ -4,6 +4,7 @@ in process by a Starlette TestClient (inside the app's lifespan)."""
 from __future__ import annotations
 
 import pytest
+
 from zoadamm import Client
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 import numpy as np
 from objectives import bits, quadratic, x0_for  # noqa: F401  (re-exported for the SDK tests)
+
 from zoadamm import Optimizer, SessionConfig, directions
 
 

@@ -9,6 +9,7 @@ import httpx
 import numpy as np
 import pytest
 from sdk_support import bits, quadratic, x0_for, zo_values
+
 from zoadamm import AsyncClient, Client, Optimizer, SessionConfig, directions
 from zoadamm.sdk import ConflictError, NotFoundError, Parameters, Session, StepInfo
 

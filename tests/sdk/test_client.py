@@ -6,10 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sdk_support import bits, quadratic, x0_for, zo_values
+
 from zoadamm import Client, Optimizer, SessionConfig, directions, wire
 from zoadamm.sdk import (
-    APIError, APIStatusError, BadRequestError, ConflictError, NotFoundError, Parameters,
-    PayloadTooLargeError, Session, SessionSummary, StepInfo, TellResult, UnprocessableEntityError,
+    APIError,
+    APIStatusError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    Parameters,
+    PayloadTooLargeError,
+    Session,
+    SessionSummary,
+    StepInfo,
+    TellResult,
+    UnprocessableEntityError,
 )
 from zoadamm.sdk._http import Call
 
@@ -94,7 +105,7 @@ def test_tell_report_history_parameters_agree_with_the_optimizer(sdk):
 
     # patience 0: the first value sets the best, each later non-improving one halves lr and mu
     entries = [sdk.sessions.report(s.id, v, accuracy=0.5) for v in (3.0, 3.0, 2.0, 2.5)]
-    for entry, value in zip(entries, (3.0, 3.0, 2.0, 2.5)):
+    for entry, value in zip(entries, (3.0, 3.0, 2.0, 2.5), strict=True):
         opt.report(value)
         assert (entry["step"], entry["value"], entry["lr"], entry["mu"]) == (6, value, opt.lr, opt.mu)
         assert entry["accuracy"] == 0.5

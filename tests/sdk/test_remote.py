@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 from sdk_support import bits, drive, quadratic, reference_run, rosenbrock, through, x0_for
+
 from zoadamm import Client, InvalidArgument, RemoteOptimizer, SessionConfig, minimize
 
 DIM = 16
@@ -84,7 +85,8 @@ def test_a_metric_reported_behind_its_back(local, mode):
 
     drive(run, f, steps, before=interfere)
     run.close()
-    expected, _, rates = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, steps, before=interfere_here)
+    session_config = SessionConfig.from_dict({"dim": DIM, **config})
+    expected, _, rates = reference_run(session_config, x0, f, steps, before=interfere_here)
     assert rates[at] == rates[at - 1] / 2  # the reports did halve lr
 
     assert run.mismatches == (0 if mode == "plain" else 1)
@@ -264,3 +266,24 @@ def test_minimize_that_fails_waits_for_the_tell_in_flight(test_client):
     assert landed == [200] * 7
     (session,) = sdk.sessions.list()
     assert sdk.sessions.parameters(session.id).step == 7
+
+
+def test_pipelined_optimizers_give_back_the_switch_interval_in_any_order(local):
+    """The lowered switch interval is counted: the last pipelined optimizer to close restores
+    the interval there was before the first one opened, whichever closes first."""
+    import sys
+
+    before = sys.getswitchinterval()
+    x0 = x0_for(DIM)
+    first = RemoteOptimizer.create(local, x0, mirror=True, pipeline=True, **_config())
+    lowered = sys.getswitchinterval()
+    with RemoteOptimizer.create(local, x0, mirror=True, pipeline=True, **_config()) as second:
+        assert sys.getswitchinterval() == lowered < before
+        first.close()
+        assert sys.getswitchinterval() == lowered  # the second one still sends in the background
+        assert second.step == 0
+    assert sys.getswitchinterval() == before
+    first.close()  # a second close changes nothing
+    with RemoteOptimizer.create(local, x0, mirror=True, **_config()):
+        assert sys.getswitchinterval() == before  # only pipelining lowers it
+    assert sys.getswitchinterval() == before

@@ -8,12 +8,16 @@ from __future__ import annotations
 import types
 
 import httpx
-import numpy as np
 import pytest
 from sdk_support import bits, quadratic, through, x0_for, zo_values
+
 from zoadamm import Client, Optimizer, SessionConfig, directions, wire
 from zoadamm.sdk import (
-    APIConnectionError, APITimeoutError, InternalServerError, NotFoundError, RateLimitError,
+    APIConnectionError,
+    APITimeoutError,
+    InternalServerError,
+    NotFoundError,
+    RateLimitError,
     ServiceUnavailableError,
 )
 from zoadamm.sdk._http import RetryPolicy
@@ -74,7 +78,8 @@ def _gets(request: httpx.Request) -> bool:
 
 
 def test_connection_errors_are_retried_with_growing_backoff(test_client, sleeps):
-    faults = Faults(test_client, [httpx.ConnectError, httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError], _gets)
+    errors = [httpx.ConnectError, httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError]
+    faults = Faults(test_client, errors, _gets)
     sdk = faults.client()
     s = sdk.sessions.create(DIM, x0=x0_for(DIM))
     assert sdk.sessions.get(s.id) == s
@@ -85,7 +90,8 @@ def test_connection_errors_are_retried_with_growing_backoff(test_client, sleeps)
         assert 0.5 * ceiling <= delay <= ceiling
 
 
-@pytest.mark.parametrize("status, error", [(503, ServiceUnavailableError), (429, RateLimitError), (500, InternalServerError), (502, InternalServerError)])
+@pytest.mark.parametrize("status, error", [
+    (503, ServiceUnavailableError), (429, RateLimitError), (500, InternalServerError), (502, InternalServerError)])
 def test_retryable_statuses_are_retried_then_succeed(test_client, sleeps, status, error):
     faults = Faults(test_client, [status, status], _gets)
     sdk = faults.client()
@@ -146,7 +152,8 @@ def test_a_tell_whose_answer_is_lost_is_applied_once(test_client, sleeps, answer
     assert sdk.sessions.parameters(s.id).step == 1  # once, not three times
     assert bits(sdk.sessions.parameters(s.id).x) == bits(opt.state.x)
     first, repeat = (wire.decode(lost.content) for lost in faults.lost)
-    assert first[0] == repeat[0] and {k: bits(v) for k, v in first[1].items()} == {k: bits(v) for k, v in repeat[1].items()}
+    assert first[0] == repeat[0]
+    assert {k: bits(v) for k, v in first[1].items()} == {k: bits(v) for k, v in repeat[1].items()}
     assert result.step == first[0]["step"] == 1
     if answer == "x":
         assert bits(result.x) == bits(first[1]["x"]) == bits(opt.state.x)
@@ -188,7 +195,8 @@ def test_create_is_retried_on_429_and_503_but_not_on_500(test_client, sleeps):
 
 
 def test_retry_after_is_honoured_and_capped(test_client, sleeps):
-    faults = Faults(test_client, [(503, {"Retry-After": "3"}), (429, {"Retry-After": "0.5"}), (503, {"Retry-After": "120"})])
+    faults = Faults(test_client, [
+        (503, {"Retry-After": "3"}), (429, {"Retry-After": "0.5"}), (503, {"Retry-After": "120"})])
     sdk = faults.client()
     assert sdk.sessions.list() == []
     policy = RetryPolicy()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from objectives import bits, quadratic_with_gradient, x0_for  # noqa: F401  (re-exported)
+
 from zoadamm import Optimizer, SessionConfig, directions, wire
 
 FRAME = wire.MEDIA_TYPE

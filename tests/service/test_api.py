@@ -8,9 +8,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from service_support import (
-    FRAME, apply_zo, bits, create, get_x, objective, reference, tell, x0_for, zo_values,
+    FRAME,
+    apply_zo,
+    bits,
+    create,
+    get_x,
+    objective,
+    reference,
+    tell,
+    x0_for,
+    zo_values,
 )
-from zoadamm import Optimizer, SessionConfig, StepRecord, directions, wire
+
+from zoadamm import SessionConfig, StepRecord, directions, wire
 
 DIM = 12
 
@@ -107,7 +117,8 @@ def test_ask_returns_the_open_step_and_its_directions(client):
     ask = r.json()
     cfg = opt.config
     assert ask["step"] == 1 and ask["seed"] == cfg.seed and ask["mu"] == opt.mu and ask["lr"] == opt.lr
-    assert (ask["directions"], ask["distribution"], ask["difference"], ask["method"]) == (3, "gaussian", "forward", "zo-adamm")
+    described = (ask["directions"], ask["distribution"], ask["difference"], ask["method"])
+    assert described == (3, "gaussian", "forward", "zo-adamm")
     assert ask.get("u") is None
     expected = directions(cfg.seed, 1, 3, DIM, "gaussian")
     with_u = client.post(f"/v1/sessions/{sid}/ask", params={"vectors": "true"}).json()
@@ -373,7 +384,7 @@ def test_a_large_session_steps_off_the_event_loop(client):
     r = client.post(f"/v1/sessions/{sid}/ask", content=wire.encode({}, {"x": x0}), headers={"Content-Type": FRAME})
     assert r.status_code == 200
     opt = reference(session, x0)
-    for t in range(3):
+    for _ in range(3):
         values = zo_values(opt, f)
         answer = tell(client, sid, values, answer="checksum")
         assert answer["checksum"] == wire.checksum(opt.state.x)
@@ -399,7 +410,8 @@ def test_metrics_drive_the_plateau_schedule(client):
         assert r.status_code == 200, r.text
         opt.report(value)
         body = r.json()
-        assert (body["step"], body["value"], body["lr"], body["mu"], body["accuracy"]) == (k + 1, value, opt.lr, opt.mu, k / 10)
+        entry = (body["step"], body["value"], body["lr"], body["mu"], body["accuracy"])
+        assert entry == (k + 1, value, opt.lr, opt.mu, k / 10)
         seen.append((opt.lr, opt.mu))
     assert seen[0] == (0.01, 0.001) and opt.lr == schedule["min_lr"] and opt.mu < 0.001  # it did halve, to the floor
     history = client.get(f"/v1/sessions/{sid}/metrics").json()
@@ -413,7 +425,8 @@ def test_metrics_drive_the_plateau_schedule(client):
     values = zo_values(opt, f)
     answer = tell(client, sid, values, answer="checksum")
     record = opt.zo_record(values["f_x"], values["f_plus"])
-    assert answer["step_lr"] == opt.lr and bits(np.array(answer["coefficients"], np.float32)) == bits(record.coefficients)
+    assert answer["step_lr"] == opt.lr
+    assert bits(np.array(answer["coefficients"], np.float32)) == bits(record.coefficients)
 
 
 def test_metrics_without_a_schedule_change_nothing(client):

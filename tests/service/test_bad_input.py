@@ -12,6 +12,7 @@ import struct
 import numpy as np
 import pytest
 from service_support import FRAME, apply_zo, bits, create, objective, reference, snapshot, tell, x0_for, zo_values
+
 from zoadamm import wire
 
 DIM, Q = 4, 2
@@ -84,7 +85,8 @@ CASES = [
                                     "headers": {"Content-Type": FRAME}}, 400),
     ("frame garbage", "zo", TELL, {"content": bytes(range(256)) * 4, "headers": {"Content-Type": FRAME}}, 400),
     ("frame deep header", "zo", TELL, frame_bytes(b"[" * 50000 + b"]" * 50000), 400),
-    ("frame vector twice", "fo", TELL, frame_bytes(b'{"step":1,"vectors":[["gradient",4],["gradient",4]]}', bytes(32)), 400),
+    ("frame vector twice", "fo", TELL,
+     frame_bytes(b'{"step":1,"vectors":[["gradient",4],["gradient",4]]}', bytes(32)), 400),
     ("frame unknown vector", "zo", TELL, frame({"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0]}, {"junk": [1.0]}), 422),
     ("frame x in its header", "zo", ASK, frame({"x": [1.0, 2.0]}), 422),
     ("JSON broken", "zo", TELL, raw('{"step": 1, "f_x": '), 400),
@@ -179,6 +181,7 @@ def sessions(client):
 def shared(request):
     """One app per store for the whole case table (the cases change nothing, so they can share)."""
     from fastapi.testclient import TestClient
+
     from zoadamm_service.main import create_app
     from zoadamm_service.settings import Settings
 

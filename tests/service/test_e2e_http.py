@@ -5,10 +5,7 @@ was acknowledged must survive, and the API must say so through /healthz while Re
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,8 +15,10 @@ import pytest
 import redis
 from fastapi.routing import APIRoute
 from service_support import FRAME, apply_zo, bits, objective, reference, x0_for, zo_values
+
 from zoadamm import wire
 from zoadamm_service import keys
+from zoadamm_service.launch import ServiceProcess, free_port
 from zoadamm_service.main import create_app
 from zoadamm_service.settings import Settings
 
@@ -28,23 +27,15 @@ DIM = 6
 STARTUP_GUARD_S = 120
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Child:
     """A child process, ready once ``ready_line`` appears on its output (read on a thread,
     which keeps draining the pipe so the child never blocks on it)."""
 
-    def __init__(self, argv: list[str], ready_line: str, env: dict | None = None, stream: str = "stdout"):
-        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL} if stream == "stdout" else {
-            "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
-        self.proc = subprocess.Popen(argv, env=env, text=True, **pipes)
+    def __init__(self, argv: list[str], ready_line: str):
+        self.proc = subprocess.Popen(argv, text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.lines: list[str] = []
         self._ready = threading.Event()
-        threading.Thread(target=self._read, args=(getattr(self.proc, stream), ready_line), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stdout, ready_line), daemon=True).start()
         self._ready.wait(STARTUP_GUARD_S)
         if self.proc.poll() is not None or not any(ready_line in line for line in self.lines):
             self.stop()
@@ -79,16 +70,12 @@ def start_redis(port: int, directory: Path) -> Child:
     return Child(argv, "Ready to accept connections")
 
 
-def start_service(port: int, redis_url: str) -> Child:
-    script = Path(sys.executable).parent / "zoadamm-service"
-    env = {**os.environ, "REDIS_URL": redis_url}
-    return Child([str(script), "--port", str(port), "--log-level", "info"], "Application startup complete", env, "stderr")
 
 
 @pytest.fixture
 def stack(tmp_path):
     """Redis (own port, own directory) and the service on it; both restartable."""
-    children: list[Child] = []
+    children: list[Child | ServiceProcess] = []
     state = {"redis_port": free_port(), "dir": tmp_path}
     state["redis_url"] = f"redis://127.0.0.1:{state['redis_port']}/0"
 
@@ -97,11 +84,11 @@ def stack(tmp_path):
         children.append(child)
         return child
 
-    def service_up() -> tuple[Child, httpx.Client]:
-        port = free_port()
-        child = start_service(port, state["redis_url"])
+    def service_up() -> tuple[ServiceProcess, httpx.Client]:
+        child = ServiceProcess(state["redis_url"], log_level="info")
+        url = child.start()
         children.append(child)
-        return child, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        return child, httpx.Client(base_url=url, timeout=60)
 
     state["redis_up"], state["service_up"] = redis_up, service_up
     yield state

@@ -76,7 +76,7 @@ def check_counters(client):
     assert any(name == "zoadamm_store_call_duration_seconds_count" and dict(labels)["call"] == "append"
                for name, labels in after)
     assert value(after, "zoadamm_sessions_active") >= 2
-    for name, labels in after:
+    for _, labels in after:
         for _, label_value in labels:
             assert sid not in label_value and fo["id"] not in label_value
 

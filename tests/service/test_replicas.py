@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from service_support import apply_zo, bits, create, get_x, objective, reference, tell, x0_for, zo_values
+
 from zoadamm import wire
 from zoadamm_service import keys
 from zoadamm_service.domain import journal
@@ -30,7 +31,8 @@ def apps(redis_url):
 
         def start(n: int = 1, **settings):
             made = [
-                stack.enter_context(TestClient(create_app(Settings(redis_url=redis_url, **settings)), raise_server_exceptions=False))
+                stack.enter_context(TestClient(create_app(Settings(redis_url=redis_url, **settings)),
+                                               raise_server_exceptions=False))
                 for _ in range(n)
             ]
             return made if n > 1 else made[0]
@@ -111,7 +113,7 @@ def test_a_restarted_replica_continues_with_identical_state(apps, redis_url):
     with TestClient(create_app(Settings(redis_url=redis_url))) as first:
         session = create(first, dim=DIM, x0=x0, directions=2, schedule={"factor": 0.5, "patience": 1})
         sid, opt = session["id"], reference(session, x0)
-        for t in range(5):
+        for _ in range(5):
             values = zo_values(opt, f)
             last = tell(first, sid, values, answer="checksum")
             apply_zo(opt, values)
@@ -179,7 +181,7 @@ def test_checkpoints_trim_the_journal_and_rebuild_the_same_state(redis_url, redi
             if t == 5:
                 checkpoint_seq = seq  # step 5 closes the second window of 3 steps
         # the replica's own copy, before the app shuts down
-        cached = live.app.state.sessions._cache[sid]
+        cached = live.portal.call(live.app.state.sessions.replicas.get, sid)
         live.portal.call(cached.settle)
         assert _same_state(cached.optimizer, opt)
     # shutting down waited for the checkpoint; the journal keeps only the events after it
@@ -191,7 +193,7 @@ def test_checkpoints_trim_the_journal_and_rebuild_the_same_state(redis_url, redi
         step, x = get_x(fresh, sid)
         assert step == 8 and bits(x) == bits(opt.state.x)
         assert tell(fresh, sid, values, answer="checksum" if 7 % 2 else "x") == last
-        cached = fresh.app.state.sessions._cache[sid]
+        cached = fresh.portal.call(fresh.app.state.sessions.replicas.get, sid)
         assert _same_state(cached.optimizer, opt)
 
 
@@ -236,7 +238,9 @@ def test_concurrent_identical_tells_on_many_replicas_apply_once(apps):
     for t in range(3):
         values = zo_values(opt, f)
         answer = "checksum" if t == 1 else "x"
-        replies = _together(clients, lambda i, c: c.post(f"/v1/sessions/{sid}/tell", json=values, params={"answer": answer}))
+        body, params = values, {"answer": answer}
+        replies = _together(clients, lambda i, c, body=body, params=params: c.post(
+            f"/v1/sessions/{sid}/tell", json=body, params=params))
         assert [r.status_code for r in replies] == [200] * WORKERS
         assert len({r.content for r in replies}) == 1
         apply_zo(opt, values)

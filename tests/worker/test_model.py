@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 import torch
-import zoadamm
 from torch.nn import functional as F
 
+import zoadamm
 from zoadamm_worker import model as M
 from zoadamm_worker.mnist import MnistData, to_tensors
 from zoadamm_worker.objective import DirectionSpec, MnistObjective
@@ -52,7 +53,7 @@ def test_flat_layout_follows_named_parameters():
     spans = M.layout(SMALL)
     assert [name for name, *_ in spans] == [name for name, _ in model.named_parameters()]
     assert [shape for *_, shape in spans] == [tuple(p.shape) for p in model.parameters()]
-    assert spans[0][1] == 0 and all(a[2] == b[1] for a, b in zip(spans, spans[1:]))
+    assert spans[0][1] == 0 and all(a[2] == b[1] for a, b in itertools.pairwise(spans))
 
 
 def test_initialisation_is_determined_by_the_seed():
@@ -78,11 +79,11 @@ def test_flat_vector_round_trip():
     assert M.to_flat(model, out=out) is out and np.array_equal(out, x)
     flat = torch.from_numpy(x)
     views = M.views(flat, SMALL)
-    for view, parameter in zip(views, model.parameters()):
+    for view, parameter in zip(views, model.parameters(), strict=True):
         assert torch.equal(view, parameter.detach())
         assert view.untyped_storage().data_ptr() == flat.untyped_storage().data_ptr()  # no copies
     arrays = M.named_arrays(x, SMALL)
-    for (name, array), (pname, parameter) in zip(arrays.items(), model.named_parameters()):
+    for (name, array), (pname, parameter) in zip(arrays.items(), model.named_parameters(), strict=True):
         assert name == pname and np.array_equal(array, parameter.detach().numpy())
         assert np.shares_memory(array, x)
     with pytest.raises(ValueError):
@@ -114,7 +115,7 @@ def loop_reference(objective, x, batch, u, mu, difference):
 @pytest.mark.parametrize("q, distribution", [(1, "sphere"), (3, "gaussian"), (8, "sphere")])
 def test_zo_losses_batched_equals_plain_loop(objective, x, q, distribution, difference):
     batch = objective.batch(0, 1)
-    spec = DirectionSpec(seed=11, step=4, count=q, distribution=distribution)
+    spec = DirectionSpec(seed=11, step=4, q=q, distribution=distribution)
     u = zoadamm.directions(11, 4, q, objective.dim, distribution)
     mu = 5e-3
     f_x, plus, minus = loop_reference(objective, x, batch, u, mu, difference)

@@ -9,13 +9,9 @@ with ``httpx.MockTransport`` endpoints, and the session must never advance on a 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,12 +19,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+
 from zoadamm import Client, Optimizer, SessionConfig, directions, minimize
+from zoadamm_service.launch import local_service
 from zoadamm_worker.rest_objective import EvaluationError, RestObjective
 
 DIM = 10
-# Only a guard against a service that never comes up; nothing here measures time.
-STARTUP_GUARD_S = 120
 
 
 def objective(dim: int = DIM):
@@ -95,19 +91,13 @@ class ObjectiveServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/f"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "ObjectiveServer":
+    def __enter__(self) -> ObjectiveServer:
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _script(name: str) -> str:
@@ -117,33 +107,8 @@ def _script(name: str) -> str:
 @pytest.fixture
 def service_url(redis_url):
     """The ``zoadamm-service`` console script on the tests' Redis database; yields its URL."""
-    port = _free_port()
-    env = dict(os.environ, REDIS_URL=redis_url)
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(
-            [_script("zoadamm-service"), "--port", str(port), "--log-level", "warning"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(url, proc, log)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait()
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log) -> None:
-    deadline = time.monotonic() + STARTUP_GUARD_S
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(url + "/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    log.seek(0)
-    raise AssertionError(f"zoadamm-service did not start:\n{log.read()[-3000:]}")
+    with local_service(redis_url) as url:
+        yield url
 
 
 def _worker(*args: str) -> subprocess.CompletedProcess:
@@ -197,11 +162,12 @@ def sleeps(monkeypatch) -> list[float]:
     return slept
 
 
-def _endpoint(plan: list, f=objective()):
+def _endpoint(plan: list, f=None):
     """A MockTransport endpoint answering ``plan`` in order (a status, a raw body, an
     exception class, or None for f(x)), then f(x).  Returns (an httpx.Client of it, the
     requests it saw)."""
     seen: list[httpx.Request] = []
+    f = f or objective()
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
@@ -272,3 +238,28 @@ def test_minimize_never_tells_a_failed_evaluation(serve, sleeps, failure):
     assert stored.step == good_steps and bits(stored.x) == bits(expected.state.x)
     assert rest.evaluations == 2 * good_steps + 1 and len(sleeps) == 3
     assert len(seen) == 2 * good_steps + 1 + 4
+
+
+def test_retry_after_from_the_endpoint_is_honoured(sleeps):
+    f = objective()
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            return httpx.Response(503, headers={"retry-after": "2"})
+        return httpx.Response(200, json={"value": f(json.loads(request.content)["x"])})
+
+    rest = RestObjective("http://objective/f", retries=2, backoff=0.01,
+                         http_client=httpx.Client(transport=httpx.MockTransport(handle)))
+    assert rest(np.zeros(DIM)) == f(np.zeros(DIM))
+    assert sleeps == [2.0]
+
+
+def test_a_client_passed_in_stays_open():
+    http, _ = _endpoint([])
+    RestObjective("http://objective/f", http_client=http).close()
+    assert not http.is_closed
+    own = RestObjective("http://objective/f")
+    own.close()
+    assert own.http.is_closed

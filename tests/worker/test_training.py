@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from zoadamm import Client
-from zoadamm_worker.demo import local_service
+from zoadamm_service.launch import local_service
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.train import RunSpec, read_records, train
 

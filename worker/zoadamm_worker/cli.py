@@ -5,7 +5,9 @@
     zoadamm-worker rest --objective http://127.0.0.1:9000/f --dim 10 --steps 500 \\
         --service http://127.0.0.1:8000
 
-Both are burst workers: they run the given epochs or steps, then exit.
+Both are burst workers: they run the given epochs or steps, then exit.  When the service
+fails them (not there, a wrong URL, a lost session) they print one line and exit with status 1;
+--debug shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import secrets
 import sys
 
 import numpy as np
+
+from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
+
+from .cli_errors import add_debug_flag, check_service, run_command
 
 DEFAULT_SERVICE = os.environ.get("ZOADAMM_SERVICE_URL", "http://127.0.0.1:8000")
 
@@ -36,9 +42,12 @@ def _session_seed(text: str | None) -> int | None:
 
 
 def _mnist(args: argparse.Namespace) -> int:
+    check_service(args.service)  # before torch and MNIST load: a missing service is reported at once
     from .mnist import load_mnist
+    from .threads import use_torch_threads
     from .train import RunSpec, train
 
+    use_torch_threads(1)
     spec = RunSpec(
         method=args.method, scale=args.scale, epochs=args.epochs, directions=args.directions,
         difference=args.difference, distribution=args.distribution, normalizer=args.normalizer,
@@ -63,6 +72,7 @@ def _rest(args: argparse.Namespace) -> int:
     from .rest_objective import EvaluationError, RestObjective
 
     x0 = np.zeros(args.dim) if args.x0 is None else np.asarray(json.loads(args.x0), dtype=np.float64)
+    check_service(args.service)
     objective = RestObjective(args.objective, timeout=args.timeout, retries=args.retries)
     try:
         result = minimize(
@@ -86,14 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     m = sub.add_parser("mnist", help="train the paper's CNN on MNIST through the service")
-    m.add_argument("--method", choices=["zo-adamm", "adamm"], default="zo-adamm")
+    m.add_argument("--method", choices=METHODS, default="zo-adamm")
     m.add_argument("--scale", type=float, default=1 / 9, help="model scale s (1/9: d = 1,400)")
     m.add_argument("--epochs", type=int, default=1)
     m.add_argument("--steps", type=int, default=None, help="stop after this many steps (burst)")
     m.add_argument("--directions", type=int, default=1, help="q, directions per step")
-    m.add_argument("--difference", choices=["forward", "central"], default="forward")
-    m.add_argument("--distribution", choices=["sphere", "gaussian"], default="sphere")
-    m.add_argument("--normalizer", choices=["v_hat", "v"], default="v_hat",
+    m.add_argument("--difference", choices=DIFFERENCES, default="forward")
+    m.add_argument("--distribution", choices=DISTRIBUTIONS, default="sphere")
+    m.add_argument("--normalizer", choices=NORMALIZERS, default="v_hat",
                    help="v reproduces the paper's code (sqrt(v) instead of sqrt(v_hat))")
     m.add_argument("--seed", type=int, default=0, help="seed of the initial weights (and of the directions)")
     m.add_argument("--session-seed", default=None,
@@ -114,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--record", default=None, help="append one JSON line per epoch to this file")
     m.add_argument("--record-dir", default=None, help="write the record to a new file in this folder")
     m.add_argument("--quiet", action="store_true")
+    add_debug_flag(m)
     m.set_defaults(run=_mnist)
 
     r = sub.add_parser("rest", help="minimise a user's HTTP endpoint: POST {x} -> {value}")
@@ -122,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--x0", default=None, help="JSON list; zeros when omitted")
     r.add_argument("--steps", type=int, default=1000)
     r.add_argument("--directions", type=int, default=1)
-    r.add_argument("--difference", choices=["forward", "central"], default="forward")
+    r.add_argument("--difference", choices=DIFFERENCES, default="forward")
     r.add_argument("--lr", type=float, default=1e-2)
     r.add_argument("--mu", type=float, default=1e-3)
     r.add_argument("--seed", type=int, default=None)
@@ -131,13 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--retries", type=int, default=3)
     r.add_argument("--service", default=DEFAULT_SERVICE)
     r.add_argument("--quiet", action="store_true")
+    add_debug_flag(r)
     r.set_defaults(run=_rest)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    return run_command("zoadamm-worker", lambda: args.run(args), debug=args.debug, service=args.service)
 
 
 if __name__ == "__main__":

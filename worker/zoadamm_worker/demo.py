@@ -4,6 +4,10 @@ It starts the service (the ``zoadamm-service`` console script, on the embedded s
 Redis when ``REDIS_URL`` is set) unless ``--service`` names one, trains the paper's CNN on real
 MNIST with the FO worker (exact gradients) and the ZO worker (function values only) from the same
 initialisation, then writes a run folder: per-epoch records, a table, PNG plots and summary.json.
+The loss ratio and k in the table and plots come from the train loss.
+
+    zoadamm-demo --report FOLDER    the table and plots again, from any folder of FO and ZO
+                                    records (a demo's run folder, or compose's runs volume)
 """
 
 from __future__ import annotations
@@ -12,51 +16,25 @@ import argparse
 import contextlib
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
+from zoadamm_service.launch import local_service
 
-from .mnist import load_mnist
+from .cli_errors import add_debug_flag, check_service, run_command
 from .model import parameter_count
-from .report import comparison_rows, markdown_table, plot_comparison
-from .train import PAPER_SCALE, RunSpec, train
+from .report import TRAIN_LOSS_NOTE, comparison_rows, markdown_table, plot_comparison, report_folder
 
 
-@contextlib.contextmanager
-def local_service():
-    """``zoadamm-service`` on a free loopback port for the length of the demo."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    script = Path(sys.executable).with_name("zoadamm-service")
-    proc = subprocess.Popen([str(script), "--port", str(port), "--log-level", "warning"])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("zoadamm-demo: the service did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait()
+def build_parser() -> argparse.ArgumentParser:
+    from .train import PAPER_SCALE
 
-
-def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zoadamm-demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=PAPER_SCALE, help="model scale s (default 1/9: d = 1,400)")
+    parser.add_argument("--scale", type=float, default=PAPER_SCALE,
+                        help="model scale s (default 1/9: d = 1,400; 12.333333: d = 169,196, 120x the time)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--directions", type=int, default=1, help="q for the ZO run")
     parser.add_argument("--seed", type=int, default=0)
@@ -65,9 +43,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-limit", type=int, default=None, help="train on the first N images only")
     parser.add_argument("--shuffle", action="store_true", help="reshuffle the training set every epoch")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--hold", action="store_true", help="keep the service (and its dashboard) up after training, until Ctrl-C")
-    args = parser.parse_args(argv)
+    parser.add_argument("--hold", action="store_true",
+                        help="keep the service (and its dashboard) up after training, until Ctrl-C")
+    parser.add_argument("--report", metavar="FOLDER", default=None,
+                        help="train nothing: write table.md and the plots from the records in FOLDER")
+    add_debug_flag(parser)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = (lambda: _report(args.report)) if args.report else (lambda: _demo(args))
+    return run_command("zoadamm-demo", command, debug=args.debug, service=args.service)
+
+
+def _report(folder: str) -> int:
+    try:
+        text, plots = report_folder(folder)
+    except FileNotFoundError as exc:
+        print(f"zoadamm-demo: {exc}", file=sys.stderr)
+        return 1
+    print(f"{text}\nwritten: {Path(folder) / 'table.md'}, {', '.join(str(p) for p in plots)}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .mnist import load_mnist
+    from .threads import use_torch_threads
+    from .train import RunSpec, train
+
+    use_torch_threads(1)
+    if args.service:
+        check_service(args.service)  # at once, before MNIST is loaded
     d = parameter_count(args.scale)
     folder = Path(args.out) / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -81,25 +88,30 @@ def main(argv: list[str] | None = None) -> int:
     zo_spec = RunSpec(method="zo-adamm", directions=args.directions, **common)
 
     with contextlib.ExitStack() as stack:
-        url = args.service or stack.enter_context(local_service())
+        url = args.service or stack.enter_context(local_service(os.environ.get("REDIS_URL")))
         print(f"watch both runs live: {url}/dashboard  (tick both in the cmp column to overlay them)", flush=True)
         fo = train(fo_spec, url, folder / "fo.jsonl", data=data)
         zo = train(zo_spec, url, folder / "zo.jsonl", data=data)
-        with contextlib.suppress(KeyboardInterrupt):
-            while args.hold:
-                time.sleep(1)  # the dashboard stays up until Ctrl-C
+        _write_report(folder, fo, zo, d, args)
+        if args.hold:
+            print(f"the service stays up for the dashboard at {url}/dashboard; Ctrl-C ends it", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(1)
+    return 0
 
+
+def _write_report(folder: Path, fo: list[dict], zo: list[dict], d: int, args: argparse.Namespace) -> None:
     rows = comparison_rows(fo, zo)
     table = markdown_table(rows)
     title = f"d = {d:,}, q = {args.directions}"
     plots = plot_comparison(fo, zo, folder, title)
-    (folder / "table.md").write_text(f"# FO against ZO, {title}\n\n{table}\n")
+    (folder / "table.md").write_text(f"# FO against ZO, {title}\n\n{table}\n\n{TRAIN_LOSS_NOTE}\n")
     summary = {"d": d, "epochs": args.epochs, "directions": args.directions, "seed": args.seed,
-               "rows": rows, "plots": [p.name for p in plots]}
+               "ratio_and_k_from": "train_loss", "rows": rows, "plots": [p.name for p in plots]}
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"\n{table}\n\nrun folder: {folder}  (fo.jsonl, zo.jsonl, table.md, summary.json, "
-          f"{', '.join(p.name for p in plots)})")
-    return 0
+    print(f"\n{table}\n{TRAIN_LOSS_NOTE}\n\nrun folder: {folder}  (fo.jsonl, zo.jsonl, table.md, summary.json, "
+          f"{', '.join(p.name for p in plots)})", flush=True)
 
 
 if __name__ == "__main__":

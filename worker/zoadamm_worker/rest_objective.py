@@ -1,17 +1,19 @@
 """A user's HTTP endpoint as the objective: ``POST {"x": [...]}`` answers ``{"value": float}``.
 
-Evaluations time out and are retried with backoff; an evaluation that still fails raises
+Evaluations time out and are retried with the SDK's policy (capped jittered backoff, and the
+endpoint's Retry-After when it sends one); an evaluation that still fails raises
 ``EvaluationError``, so a failure can never reach the optimizer disguised as a number.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
 
 import httpx
 import numpy as np
+
+from zoadamm.sdk import RetryPolicy
 
 
 class EvaluationError(RuntimeError):
@@ -22,8 +24,8 @@ class RestObjective:
     def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
                  http_client: httpx.Client | None = None) -> None:
         self.url = url
-        self.retries = retries
-        self.backoff = backoff
+        self.retry = RetryPolicy(max_retries=retries, base_delay=backoff)
+        self._owned = http_client is None  # a client the caller passed in is the caller's to close
         self.http = http_client or httpx.Client(timeout=timeout)
         self.evaluations = 0
 
@@ -31,15 +33,16 @@ class RestObjective:
         """f(x) from the endpoint.  Raises EvaluationError when no attempt gives a finite value."""
         payload = {"x": np.asarray(x, dtype=np.float64).tolist()}
         problem = "no attempt made"
-        for attempt in range(self.retries + 1):
+        response: httpx.Response | None = None
+        for attempt in range(self.retry.max_retries + 1):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))
+                time.sleep(self.retry.delay(attempt - 1, response))
             try:
                 response = self.http.post(self.url, json=payload)
             except httpx.TransportError as exc:
-                problem = f"request failed: {exc!r}"
+                problem, response = f"request failed: {exc!r}", None
                 continue
-            if response.status_code >= 500 or response.status_code == 429:
+            if response.status_code in self.retry.statuses:
                 problem = f"endpoint answered {response.status_code}"
                 continue
             if response.status_code >= 400:
@@ -50,10 +53,11 @@ class RestObjective:
                 continue
             self.evaluations += 1
             return value
-        raise EvaluationError(f"objective at {self.url} failed after {self.retries + 1} attempts: {problem}")
+        raise EvaluationError(f"objective at {self.url} failed after {self.retry.max_retries + 1} attempts: {problem}")
 
     def close(self) -> None:
-        self.http.close()
+        if self._owned:
+            self.http.close()
 
 
 def _value_of(response: httpx.Response) -> float | None:

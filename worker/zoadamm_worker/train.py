@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
 from zoadamm import Client, RemoteOptimizer
 
 from .mnist import load_mnist
@@ -60,10 +62,8 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
           client: Client | None = None, progress: bool = True, session_name: str | None = None) -> list[dict]:
     """Run ``spec`` through the service at ``service_url``; returns the per-epoch records."""
     data = data if data is not None else load_mnist()
-    # One torch thread: on a 2-core machine shared with the service, a second thread made each
-    # step 7x slower (spinning threads starve the service), never faster.
     objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
-                               shuffle=spec.shuffle, seed=spec.seed, threads=1, normalize=spec.normalize)
+                               shuffle=spec.shuffle, seed=spec.seed, normalize=spec.normalize)
     x0 = initial_parameters(spec.scale, spec.seed)
     own_client = client is None
     client = client or Client(service_url)
@@ -81,18 +81,19 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
             started = time.perf_counter()
             losses = []
             batches = objective.batches(epoch)
-            bar = tqdm(batches, desc=f"{spec.label} epoch {epoch}/{spec.epochs}", disable=not progress,
-                       leave=False, mininterval=0.5, unit="step")
+            # A bar redraws with carriage returns: on a terminal only.  Elsewhere (a log file, a
+            # pipe, compose's output) the line per epoch below is the progress.
+            bar = tqdm(batches, desc=f"{spec.label} epoch {epoch}/{spec.epochs}",
+                       disable=not (progress and _interactive()), leave=False, mininterval=0.5, unit="step")
             for batch in bar:
                 if zo:
                     f_x, f_plus, f_minus = objective.zo_losses(run.x, batch, run.directions(), run.mu, spec.difference)
                     run.tell(f_x=f_x, f_plus=f_plus, f_minus=f_minus)
                     loss = f_x  # the minibatch loss at x: the step's training loss
-                    evaluations += 1 + len(f_plus) * (1 if f_minus is None else 2)
                 else:
                     loss, gradient = objective.gradient(run.x, batch)
                     run.tell_gradient(gradient)
-                    evaluations += 1
+                evaluations += run.config.evaluations_per_step
                 losses.append(loss)
                 steps += 1
                 if len(losses) % 20 == 0:
@@ -115,8 +116,8 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
             if record is not None:
                 append_record(record, row)
             if progress:
-                tqdm.write(f"{spec.label} epoch {epoch}: train {train_loss:.4f} test {test_loss:.4f} "
-                           f"acc {test_accuracy:.4f} ({row['seconds']:.1f} s)")
+                tqdm.write(f"{spec.label} epoch {epoch}/{spec.epochs}: train {train_loss:.4f} test {test_loss:.4f} "
+                           f"acc {test_accuracy:.4f} ({row['seconds']:.1f} s)", file=sys.stderr)
             if spec.max_steps is not None and steps >= spec.max_steps:
                 break
     finally:
@@ -124,6 +125,10 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
         if own_client:
             client.close()
     return records
+
+
+def _interactive() -> bool:
+    return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
 
 
 def append_record(path: str | Path, row: dict) -> None:

@@ -1,20 +1,32 @@
 """The HTTP client SDK: ``Client``/``AsyncClient`` mirror the API; ``RemoteOptimizer`` and
 ``minimize`` drive whole runs."""
 
-from .client import AsyncClient, Client
+from ._http import RetryPolicy
+from .client import AsyncClient, AsyncSessions, Client, Sessions
 from .errors import (
-    APIConnectionError, APIError, APIStatusError, APITimeoutError, BadRequestError, ConflictError,
-    InternalServerError, NotFoundError, PayloadTooLargeError, RateLimitError, ServiceUnavailableError,
-    UnprocessableEntityError, UnsupportedMediaTypeError,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitError,
+    ServiceUnavailableError,
+    UnprocessableEntityError,
+    UnsupportedMediaTypeError,
 )
 from .minimize import MinimizeResult, minimize
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .remote import RemoteOptimizer
 
 __all__ = [
-    "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient",
+    "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncSessions",
     "BadRequestError", "Client", "ConflictError", "InternalServerError", "MinimizeResult",
-    "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer",
-    "ServiceUnavailableError", "Session", "SessionSummary", "StepInfo", "TellResult", "Trace", "UnprocessableEntityError",
+    "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer", "RetryPolicy",
+    "ServiceUnavailableError", "Session", "SessionSummary", "Sessions", "StepInfo", "TellResult", "Trace",
+    "UnprocessableEntityError",
     "UnsupportedMediaTypeError", "minimize",
 ]

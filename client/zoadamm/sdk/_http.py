@@ -32,9 +32,13 @@ class Call:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How often and how long to wait before sending a failed request again.  Answers with a
+    status in ``statuses`` (429 and 5xx) are worth retrying; the others are final."""
+
     max_retries: int = 5
     base_delay: float = 0.25
     max_delay: float = 8.0
+    statuses: frozenset[int] = RETRY_STATUSES
 
     def delay(self, attempt: int, response: httpx.Response | None) -> float:
         """Capped exponential backoff with full jitter; a Retry-After header wins when given."""
@@ -81,13 +85,26 @@ def should_retry(call: Call, attempt: int, policy: RetryPolicy, response=None, e
     if error is not None:
         # A request that never left cannot have been applied; others only when idempotent.
         return call.idempotent or isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
-    return response.status_code in RETRY_STATUSES and (call.idempotent or response.status_code in (429, 503))
+    return response.status_code in policy.statuses and (call.idempotent or response.status_code in (429, 503))
 
 
 def connection_error(error: httpx.TransportError) -> APIConnectionError:
+    """The SDK's error for a transport failure, naming the URL and, for a refused or unresolved
+    connection, what to check."""
+    try:
+        request = error.request
+        url = str(request.url)
+        where = f"{request.method} {url}"
+    except RuntimeError:  # raised outside a request (never by Client.send)
+        url, where = None, "the service"
+    reason = str(error) or type(error).__name__
     if isinstance(error, httpx.TimeoutException):
-        return APITimeoutError(f"request timed out: {error}")
-    return APIConnectionError(f"could not talk to the service: {error}")
+        return APITimeoutError(f"{where} timed out ({reason})", url)
+    if isinstance(error, httpx.ConnectError):
+        return APIConnectionError(
+            f"cannot connect to {where} ({reason}): is a zoadamm service running there? "
+            "Start one with `zoadamm-service --port 8000`, or give the client the right URL", url)
+    return APIConnectionError(f"the connection broke during {where} ({reason})", url)
 
 
 def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:

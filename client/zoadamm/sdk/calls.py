@@ -3,7 +3,7 @@ the async client both send."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,7 +23,11 @@ def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
     fields = {"dim": dim, "name": name, **{k: v for k, v in config.items() if v is not None}}
     if "schedule" in config:  # None is meaningful here: it disables the schedule
         fields["schedule"] = config["schedule"]
-    vectors = {} if x0 is None else {"x0": np.asarray(x0, dtype=np.float32).reshape(-1)}
+    vectors = {}
+    if x0 is not None:
+        vectors["x0"] = np.asarray(x0, dtype=np.float32)
+        if vectors["x0"].ndim != 1:
+            raise InvalidArgument(f"x0 must be a 1-D vector, got shape {vectors['x0'].shape}")
     return Call("POST", "/v1/sessions", fields, vectors, idempotent=False), _session
 
 
@@ -109,9 +113,10 @@ def trace(session_id: str, since: int = 0, tail: int | None = None) -> Parsed:
                 return np.array(vecs[name], dtype=np.float32)
             return np.array([np.nan if v is None else v for v in fields[name]], dtype=np.float32)
 
+        f, g_norm, spread, lr, mu = (column(n) for n in ("f", "g_norm", "spread", "lr", "mu"))
         return Trace(
             fields["stride"], np.asarray(fields["step"], dtype=np.int64), np.asarray(fields["time"], dtype=np.float64),
-            *(column(n) for n in ("f", "g_norm", "spread", "lr", "mu")), last=fields.get("last"),
+            f, g_norm, spread, lr, mu, last=fields.get("last"),
         )
 
     return Call("GET", f"/v1/sessions/{session_id}/trace", params=params), parse

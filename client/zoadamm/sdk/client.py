@@ -8,6 +8,7 @@ accept an injected ``httpx.Client`` / ``httpx.AsyncClient`` (Starlette's TestCli
 from __future__ import annotations
 
 import asyncio
+import builtins
 import time
 
 import httpx
@@ -17,6 +18,7 @@ from ._http import Call, RetryPolicy, build, connection_error, decode, should_re
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+NO_RETRY = RetryPolicy(max_retries=0)
 
 
 class _Base:
@@ -35,33 +37,43 @@ class Client(_Base):
         self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout)
         self.sessions = Sessions(self)
 
-    def send(self, call: Call):
+    def send(self, call: Call, policy: RetryPolicy | None = None):
+        policy = policy or self.retry
         attempt = 0
         while True:
+            failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
                 response = self.http.send(build(self.http, call, self.binary))
             except httpx.TransportError as error:
-                if not should_retry(call, attempt, self.retry, error=error):
+                if not should_retry(call, attempt, policy, error=error):
                     raise connection_error(error) from error
-                response = None
             else:
-                if not should_retry(call, attempt, self.retry, response=response):
+                if not should_retry(call, attempt, policy, response=response):
                     return decode(response)
-            time.sleep(self.retry.delay(attempt, response))
+                failed = response
+            time.sleep(policy.delay(attempt, failed))
             attempt += 1
 
     def run(self, parsed: calls.Parsed):
         call, parse = parsed
         return parse(*self.send(call))
 
-    def health(self) -> dict:
-        return self.http.get("/healthz").json()
+    def health(self, *, retry: bool = True) -> dict:
+        """The service's ``/healthz`` answer.  ``retry=False`` makes one attempt, so a service
+        that is not there is reported at once (``APIConnectionError``, naming the URL) instead
+        of after the retries' backoff.
+
+        Raises:
+            zoadamm.sdk.APIConnectionError: nothing answers at the URL.
+            zoadamm.sdk.NotFoundError: something answers, but not a zoadamm service at its root.
+        """
+        return self.send(Call("GET", "/healthz"), None if retry else NO_RETRY)[0]
 
     def close(self) -> None:
         if self._owned:
             self.http.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -81,16 +93,17 @@ class AsyncClient(_Base):
     async def send(self, call: Call):
         attempt = 0
         while True:
+            failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
                 response = await self.http.send(build(self.http, call, self.binary))
             except httpx.TransportError as error:
                 if not should_retry(call, attempt, self.retry, error=error):
                     raise connection_error(error) from error
-                response = None
             else:
                 if not should_retry(call, attempt, self.retry, response=response):
                     return decode(response)
-            await asyncio.sleep(self.retry.delay(attempt, response))
+                failed = response
+            await asyncio.sleep(self.retry.delay(attempt, failed))
             attempt += 1
 
     async def run(self, parsed: calls.Parsed):
@@ -101,7 +114,7 @@ class AsyncClient(_Base):
         if self._owned:
             await self.http.aclose()
 
-    async def __aenter__(self) -> "AsyncClient":
+    async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -109,7 +122,11 @@ class AsyncClient(_Base):
 
 
 class Sessions:
-    """``client.sessions``: one method per API call (see ``calls`` for the arguments)."""
+    """``client.sessions``: one method per API call (see ``calls`` for the arguments).
+
+    Every method raises ``zoadamm.sdk.APIError`` subclasses: ``NotFoundError`` for an unknown
+    id, ``APIConnectionError`` when the service cannot be reached (after the retries).
+    """
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -119,12 +136,15 @@ class Sessions:
         return self._client.run(calls.create(dim, **kwargs))
 
     def get(self, session_id: str):
+        """The session's ``Session``: its config, current step, lr, mu and recent metrics."""
         return self._client.run(calls.get(session_id))
 
     def list(self, offset: int = 0, limit: int = 100):
+        """``SessionSummary`` rows (id, name, created, config), oldest first, ``limit`` at most."""
         return self._client.run(calls.list_sessions(offset, limit))
 
     def delete(self, session_id: str) -> None:
+        """Delete the session and everything stored for it; later calls with its id get 404."""
         self._client.run(calls.delete(session_id))
 
     def ask(self, session_id: str, x=None, vectors: bool = False):
@@ -137,7 +157,7 @@ class Sessions:
     def report(self, session_id: str, value: float, **metrics: float) -> dict:
         return self._client.run(calls.report(session_id, value, **metrics))
 
-    def history(self, session_id: str, last: int | None = None) -> list[dict]:
+    def history(self, session_id: str, last: int | None = None) -> builtins.list[dict]:
         return self._client.run(calls.history(session_id, last))
 
     def parameters(self, session_id: str):
@@ -175,7 +195,7 @@ class AsyncSessions:
     async def report(self, session_id: str, value: float, **metrics: float) -> dict:
         return await self._client.run(calls.report(session_id, value, **metrics))
 
-    async def history(self, session_id: str, last: int | None = None) -> list[dict]:
+    async def history(self, session_id: str, last: int | None = None) -> builtins.list[dict]:
         return await self._client.run(calls.history(session_id, last))
 
     async def parameters(self, session_id: str):

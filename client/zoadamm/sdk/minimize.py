@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from .client import Client
+from .client import DEFAULT_URL, Client
 from .progress import Progress
 from .remote import RemoteOptimizer
+
+log = logging.getLogger("zoadamm")
 
 
 @dataclass(frozen=True)
@@ -39,25 +41,27 @@ def minimize(
 ) -> MinimizeResult:
     """Minimise ``f`` from ``x0`` with ZO-AdaMM run by the service; only f values are sent.
 
+    The service is ``client``, else a client of ``base_url`` (closed at the end).  With
+    neither, it is http://127.0.0.1:8000, and a WARNING on the ``zoadamm`` logger names it: a
+    run should not land silently on whatever service happens to answer there.
+
     ``config`` holds the session settings (lr, mu, directions, distribution, difference, seed,
-    schedule, ...).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``, f(x) is reported as the metric every N steps so the
-    plateau schedule acts.  ``f`` must return a finite float.
+    schedule, ...).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``,
+    f(x) is reported as the metric every N steps so the plateau schedule acts.  ``f`` must
+    return a finite float.
 
     Raises:
-        zoadamm.sdk.errors.APIError: the service failed or refused (see its subclasses).
+        zoadamm.InvalidArgument: a bad x0 or setting (found before any request when it can be).
+        zoadamm.sdk.APIError: the service failed or refused (see its subclasses).
         ValueError: ``f`` returned a non-finite value.
     """
     own_client = client is None
-    client = client or Client(base_url or "http://127.0.0.1:8000")
+    if client is None and base_url is None:
+        log.warning("minimize: no client or base_url given; using the service at %s", DEFAULT_URL)
+    client = client or Client(base_url or DEFAULT_URL)
     try:
-        run = RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, **config)
-        try:
+        with RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, **config) as run:
             return _run(run, f, steps, progress, report_every, callback)
-        except BaseException:
-            # a pipelined tell may still be travelling: let it land before the client closes
-            with contextlib.suppress(Exception):
-                run.close()
-            raise
     finally:
         if own_client:
             client.close()
@@ -75,7 +79,7 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
             plus.append(_value(f, x + np.float32(run.mu) * u))
             if central:
                 minus.append(_value(f, x - np.float32(run.mu) * u))
-        evaluations += 1 + len(plus) + len(minus)
+        evaluations += run.config.evaluations_per_step
         step = run.step
         run.tell(f_x=f_x, f_plus=plus, f_minus=minus if central else None)
         if run.step == step:  # a failed mirror check dropped these values: measure again
@@ -86,7 +90,7 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
         if callback is not None:
             callback(run.step, run.x, f_x)
         bar.update(1, f=f_x, lr=run.lr)
-    run.close()
+    run.flush()  # the last tell is checked before x is read
     bar.close()
     x = np.array(run.x)
     return MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)

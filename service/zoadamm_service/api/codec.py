@@ -4,11 +4,13 @@ Content-Type and Accept headers."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TypeVar
 
 import numpy as np
 from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
+
 from zoadamm import wire
 
 from ..errors import Invalid, Malformed, TooLarge, Unsupported
@@ -92,12 +94,13 @@ def clean_errors(errors) -> list[dict]:
     return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
 
 
-def respond(request: Request, fields: dict, vectors: dict[str, np.ndarray] | None = None, status: int = 200) -> Response:
-    vectors = {k: v for k, v in (vectors or {}).items() if v is not None}
+def respond(request: Request, fields: dict, vectors: Mapping[str, np.ndarray | None] | None = None,
+            status: int = 200) -> Response:
+    present = {k: v for k, v in (vectors or {}).items() if v is not None}
     if wire.MEDIA_TYPE in request.headers.get("accept", ""):
-        return Response(wire.encode(fields, vectors), status_code=status, media_type=wire.MEDIA_TYPE)
+        return Response(wire.encode(fields, present), status_code=status, media_type=wire.MEDIA_TYPE)
     body = dict(fields)
-    body.update({k: np.asarray(v).tolist() for k, v in vectors.items()})
+    body.update({k: np.asarray(v).tolist() for k, v in present.items()})
     return Response(json.dumps(body, allow_nan=False), status_code=status, media_type=JSON)
 
 
@@ -111,7 +114,8 @@ def body_doc(model: type[BaseModel]) -> dict:
                 JSON: {"schema": schema},
                 wire.MEDIA_TYPE: {
                     "schema": {"type": "string", "format": "binary"},
-                    "description": "The same fields in a binary frame: vectors as raw little-endian float32 (docs/api.md, section Binary vectors).",
+                    "description": "The same fields in a binary frame: vectors as raw little-endian float32 "
+                                   "(docs/api.md, section Binary vectors).",
                 },
             },
         }

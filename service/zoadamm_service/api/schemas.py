@@ -3,9 +3,24 @@ they are read and written by ``codec`` so that they can also travel as raw float
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
+
+
+class OneOf:
+    """``Annotated[str, OneOf(values)]``: a string limited to ``values``, validated and listed as
+    an enum in the OpenAPI description, with the values taken from ``zoadamm`` itself."""
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = values
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.literal_schema(list(self.values))
+
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -30,17 +45,20 @@ class Schedule(Strict):
 
 class SessionCreate(Strict):
     dim: int = Field(ge=1, description="Number of parameters d.")
-    method: Literal["zo-adamm", "adamm"] = Field("zo-adamm", description="zo-adamm takes function values; adamm takes exact gradients.")
+    method: Annotated[str, OneOf(METHODS)] = Field(
+        "zo-adamm", description="zo-adamm takes function values; adamm takes exact gradients.")
     lr: Positive = 1e-3
     mu: Positive = Field(1e-3, description="Smoothing radius: the client evaluates f(x + mu u).")
     beta1: Decay = 0.9
     beta2: Decay = 0.999
     eps: Positive = 1e-8
-    normalizer: Literal["v_hat", "v"] = Field("v_hat", description="v reproduces the paper's code (divides by sqrt(v)).")
+    normalizer: Annotated[str, OneOf(NORMALIZERS)] = Field(
+        "v_hat", description="v reproduces the paper's code (divides by sqrt(v)).")
     directions: int = Field(1, ge=1, description="q: directions per step (Eq. 2).")
-    distribution: Literal["sphere", "gaussian"] = "sphere"
-    difference: Literal["forward", "central"] = "forward"
-    seed: int | None = Field(None, ge=0, lt=2**64, description="Directions derive from (seed, step, index); random when omitted.")
+    distribution: Annotated[str, OneOf(DISTRIBUTIONS)] = "sphere"
+    difference: Annotated[str, OneOf(DIFFERENCES)] = "forward"
+    seed: int | None = Field(
+        None, ge=0, lt=2**64, description="Directions derive from (seed, step, index); random when omitted.")
     schedule: Schedule | None = Field(default_factory=Schedule, description="null disables the schedule.")
     name: str | None = Field(None, max_length=200)
     x0: Vector | None = Field(None, description="Initial parameters; otherwise the first ask's x.")

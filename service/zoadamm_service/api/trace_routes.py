@@ -7,6 +7,7 @@ import json
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
+
 from zoadamm import wire
 
 from ..domain import trace
@@ -21,7 +22,8 @@ class TraceAnswer(BaseModel):
     step: list[int]
     time: list[float] = Field(description="Unix time each step was committed.")
     f: list[float | None] = Field(description="ZO: mean f_x reported (central: mean of (f_plus+f_minus)/2); FO: null.")
-    g_norm: list[float] = Field(description="FO: gradient norm; ZO: sqrt(E||u||^2 sum c_i^2), exact for q=1 on the sphere.")
+    g_norm: list[float] = Field(
+        description="FO: gradient norm; ZO: sqrt(E||u||^2 sum c_i^2), exact for q=1 on the sphere.")
     spread: list[float | None] = Field(description="ZO: standard deviation of the q coefficients; FO: null.")
     lr: list[float]
     mu: list[float]

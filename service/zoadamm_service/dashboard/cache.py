@@ -5,8 +5,9 @@ dashboard pages cost the store what one does."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from typing import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 
 MAX_KEYS = 4096
 
@@ -27,7 +28,7 @@ class SharedLoads:
             self.loads += 1
             entry = (now + self.ttl_s, asyncio.ensure_future(load()))
             self._entries[key] = entry
-            entry[1].add_done_callback(lambda fut, k=key: self._forget_failed(k, fut))
+            entry[1].add_done_callback(functools.partial(self._forget_failed, key))
         return await asyncio.shield(entry[1])
 
     def _forget_failed(self, key: Hashable, fut: asyncio.Future) -> None:

@@ -12,6 +12,7 @@ import json
 import time
 
 import numpy as np
+
 from zoadamm import SessionConfig
 
 from ..domain import trace

@@ -3,10 +3,10 @@ before anything is journaled."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
+
 from zoadamm import InvalidArgument, Optimizer, SessionConfig
 
 from ..errors import Invalid
@@ -20,7 +20,7 @@ DIRECTION_MAX = {"sphere": 1.0, "gaussian": 8.0}  # bounds on |u_j| (gaussian: 4
 @dataclass(frozen=True)
 class ZOValues:
     step: int
-    f_x: float | list[float]
+    f_x: float | list[float] | None  # None: central differences need no f(x)
     f_plus: list[float]
     f_minus: list[float] | None = None
     indices: list[int] | None = None  # the directions this report covers; None means all
@@ -78,19 +78,6 @@ def zo_arrays(values: ZOValues, config: SessionConfig):
     return f_x, f_plus, f_minus
 
 
-def part_rows(indices: list[int], f_x, f_plus, f_minus) -> dict[int, str]:
-    """One direction's report as canonical JSON: equal values give equal strings."""
-    return {
-        i: json.dumps([float(f_x[k]), float(f_plus[k]), None if f_minus is None else float(f_minus[k])])
-        for k, i in enumerate(indices)
-    }
-
-
-def part_columns(rows: tuple[str, ...], config: SessionConfig):
-    table = np.array([json.loads(row) for row in rows], dtype=np.float64)
-    return table[:, 0], table[:, 1], None if config.difference == "forward" else table[:, 2]
-
-
 def check_size(record, config: SessionConfig) -> None:
     """Raises Invalid when the step's gradient could square past float32 (or is not finite)."""
     if record.coefficients is not None:
@@ -101,12 +88,6 @@ def check_size(record, config: SessionConfig) -> None:
         what = "this gradient is"
     if not bound < GRADIENT_MAX:
         raise Invalid(f"{what} too large for float32 AdaMM (|g| must stay below {GRADIENT_MAX:.3g})")
-
-
-def require_method(config: SessionConfig, method: str) -> None:
-    if config.method != method:
-        kind = "function values (f_x, f_plus)" if method == "zo-adamm" else "a gradient"
-        raise Invalid(f"only {method!r} sessions take {kind}; this session's method is {config.method!r}")
 
 
 def invalid_on_error(fn, *args):

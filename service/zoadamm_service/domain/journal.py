@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import xxhash
+
 from zoadamm import Optimizer, PlateauState, SessionConfig, StepRecord, wire
 from zoadamm.adamm import AdaMMState
 
@@ -28,22 +29,25 @@ class Event:
 
 
 def request_digest(*arrays: np.ndarray | None) -> str:
-    """Fingerprint of a tell's values, so a repeated tell is recognised.  Small payloads (ZO
-    values) get BLAKE2b; a d-sized gradient gets CRC-32, which is 4x faster at d = 2.8M.
-    Missing arrays (None) are skipped: as a numpy object array, None's bytes are its address,
-    which differs between processes."""
+    """128-bit fingerprint of a tell's values, so a repeated tell is recognised.  Small payloads
+    (ZO values) get BLAKE2b; a d-sized gradient gets XXH3-128, which hashes 11 MB (d = 2.8M) in
+    under a millisecond where BLAKE2b takes ~12 ms.  Missing arrays (None) are skipped: as a numpy
+    object array, None's bytes are its address, which differs between processes."""
     payload = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays if a is not None)
     if len(payload) < 1 << 20:
         return hashlib.blake2b(payload, digest_size=16).hexdigest()
-    return f"crc32:{zlib.crc32(payload):08x}:{len(payload)}"
+    return f"xxh128:{xxhash.xxh3_128_hexdigest(payload)}"
 
 
 def encode_step(event: Event) -> bytes:
     record = event.record
-    fields = {"kind": STEP, "step": record.step, "lr": record.lr, "digest": event.digest}
+    if record is None:
+        raise ValueError("a step event carries its record")
+    fields: dict = {"kind": STEP, "step": record.step, "lr": record.lr, "digest": event.digest}
     fields.update(_optional(event))
     if record.coefficients is not None:
         return wire.encode(fields, {"coefficients": record.coefficients})
+    assert record.gradient is not None  # a record has coefficients or a gradient
     return wire.encode(fields, {"gradient": record.gradient})
 
 
@@ -84,7 +88,7 @@ def encode_checkpoint(optimizer: Optimizer, seq: int, last=None) -> bytes:
     rebuilt from this checkpoint still answers a repeat of that step instead of 409."""
     s = optimizer.state
     best = optimizer.plateau.best
-    fields = {
+    fields: dict = {
         "seq": seq, "step": s.step, "lr": optimizer.lr, "mu": optimizer.mu,
         "best": best if math.isfinite(best) else None, "bad_epochs": optimizer.plateau.bad_epochs,
     }

@@ -8,15 +8,19 @@ session on).  So any number of replicas can serve one session from one Redis.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import numpy as np
-from zoadamm import Optimizer, SessionConfig, wire
+
+from zoadamm import AnswerMode, Optimizer, SessionConfig, wire
 
 from ..errors import Conflict
-from ..store import SessionMeta, Store
+from ..store import JournalRead, SessionMeta, Store
 from . import journal
+from .results import StepResult
 
 # Below this size a step costs less than a thread hop; above it, numpy work leaves the event loop.
 THREAD_MIN_DIM = 1 << 16
@@ -35,8 +39,9 @@ class LastStep:
     mu: float | None = None
 
     @classmethod
-    def of(cls, event: journal.Event) -> "LastStep":
+    def of(cls, event: journal.Event) -> LastStep:
         r = event.record
+        assert r is not None  # a step event always carries its record
         return cls(event.step, event.digest, r.lr, r.coefficients, event.checksum_before, event.parts, event.mu)
 
 
@@ -48,7 +53,7 @@ class Replica:
     seq: int = 0  # events applied
     last: LastStep | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    deferred: asyncio.Task | None = None  # an update still being applied after its answer
+    _deferred: asyncio.Future | None = None  # work still running after its answer was sent
     _checksum: tuple[int, str] | None = None  # (step, checksum of x at that step)
     _work: np.ndarray | None = None
 
@@ -60,36 +65,64 @@ class Replica:
     def nbytes(self) -> int:
         return 5 * 4 * self.config.dim if self.optimizer else 0
 
+    @property
+    def busy(self) -> bool:
+        """A request holds it, or answered work is still running: never evict it then."""
+        return self.lock.locked() or (self._deferred is not None and not self._deferred.done())
+
+    def started(self) -> Optimizer:
+        """The optimizer; raises Conflict while the session has no parameters."""
+        if self.optimizer is None:
+            raise Conflict("the session has no parameters yet: send x with the first ask", step=0)
+        return self.optimizer
+
+    def start(self, optimizer: Optimizer) -> None:
+        """Hold the session's first state, which this replica just wrote to the store."""
+        self.optimizer, self.seq, self.last = optimizer, 0, None
+
     def checksum(self) -> str:
         step = self.step
         if self._checksum is None or self._checksum[0] != step:
-            self._checksum = (step, wire.checksum(self.optimizer.state.x))
+            self._checksum = (step, wire.checksum(self.started().state.x))
         return self._checksum[1]
 
     async def settle(self) -> None:
-        """Wait for an update that was answered before it was applied."""
-        if self.deferred is not None:
-            task, self.deferred = self.deferred, None
+        """Wait for work that was answered before it was done."""
+        if self._deferred is not None:
+            task, self._deferred = self._deferred, None
             await task
 
-    async def run(self, fn, *args):
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run numpy work off the event loop when it is large enough to matter."""
         if self.config.dim >= THREAD_MIN_DIM:
             return await anyio.to_thread.run_sync(fn, *args)
         return fn(*args)
 
+    async def apply_now(self, event: journal.Event) -> None:
+        """Apply a journaled step before answering; its next checksum is computed after."""
+        await self.run(self.apply_event, event)
+        self._deferred = asyncio.ensure_future(self.run(self.checksum))
+
+    def apply_later(self, event: journal.Event) -> None:
+        """Apply a journaled step while the client evaluates the next one: an answer that
+        carries no x does not need it.  ``last`` is known at once, for a repeat's answer."""
+        self.last = LastStep.of(event)
+        self._deferred = asyncio.ensure_future(self.run(self._apply_then_checksum, event))
+
     def apply_event(self, event: journal.Event) -> None:
+        optimizer = self.started()
         if event.kind == journal.METRIC:
-            self.optimizer.report(event.value)
+            assert event.value is not None
+            optimizer.report(event.value)
         else:
+            assert event.record is not None
             if self._work is None:
                 self._work = np.empty(self.config.dim, dtype=np.float32)
-            self.optimizer.apply(event.record, self._work)
+            optimizer.apply(event.record, self._work)
             self.last = LastStep.of(event)
         self.seq += 1
 
-    def apply_then_checksum(self, event: journal.Event) -> None:
-        """Deferred work: the update, then the checksum the next answer will carry."""
+    def _apply_then_checksum(self, event: journal.Event) -> None:
         self.apply_event(event)
         self.checksum()
 
@@ -105,12 +138,35 @@ class Replica:
             return
         await self.run(self._replay, read)
 
-    def _replay(self, read) -> None:
+    def _replay(self, read: JournalRead) -> None:
         if read.checkpoint is not None:
             self.optimizer, self.seq, last = journal.decode_checkpoint(read.checkpoint, self.config)
             self.last = None if last is None else LastStep.of(last)
         for blob in read.events:
             self.apply_event(journal.decode_event(blob))
 
-    def drop(self) -> None:
-        self.optimizer, self.seq, self.last, self._checksum = None, 0, None, None
+    def is_repeat(self, step: int, digest: str, parts: dict[int, str] | None = None) -> bool:
+        """Whether these values are the ones step ``step`` was applied with (the newest step only)."""
+        last = self.last
+        if last is None or last.step != step or self.step != step + 1:
+            return False
+        if parts is None:
+            return last.digest == digest
+        return last.parts is not None and all(last.parts[i] == row for i, row in parts.items())
+
+    def answer(self, mode: AnswerMode, next_step: int | None = None) -> StepResult:
+        """The answer to the newest step (``next_step`` when it is not applied yet)."""
+        opt, last = self.started(), self.last
+        assert last is not None
+        # lr and mu as the step left them, so a repeat after a metric still gets the same answer
+        lr, mu = (opt.lr, opt.mu) if last.mu is None else (last.lr, last.mu)
+        step = self.step if next_step is None else next_step
+        if mode is AnswerMode.CHECKSUM:
+            assert last.checksum_before is not None  # every step event keeps it
+            return StepResult(step, lr, mu, checksum=last.checksum_before, step_lr=last.lr,
+                              coefficients=last.coefficients)
+        return StepResult(step, lr, mu, x=opt.state.x)
+
+    def pending(self, missing: list[int]) -> StepResult:
+        opt = self.started()
+        return StepResult(opt.step, opt.lr, opt.mu, pending=missing)

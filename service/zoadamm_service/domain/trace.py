@@ -138,6 +138,7 @@ async def read(store, session_id: str, since: int = 0, tail: int | None = None) 
 def as_dict(packed: bytes) -> dict:
     """One point as JSON-safe values (NaN as None)."""
     values = POINT.unpack(packed)
-    out = {name: (None if isinstance(v, float) and math.isnan(v) else v) for name, v in zip(FIELDS, values)}
+    out = {name: (None if isinstance(v, float) and math.isnan(v) else v)
+           for name, v in zip(FIELDS, values, strict=True)}
     out["step"] = int(values[0])
     return out

@@ -16,7 +16,9 @@ Contract, for every implementation (``tests/service/test_store_contract.py`` che
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -46,12 +48,25 @@ class TraceRead:
     stride: int
     points: list[bytes]
     last: bytes | None
+def partial_field(step: int, index: int) -> str:
+    """The key of one direction's report in a split step's partials: ``"step:index"``."""
+    return f"{step}:{index}"
+
+
+def parts_of(step: int, fields: Mapping[str, str]) -> dict[int, str]:
+    """The reports of ``step`` among the partials ``fields``, by direction index."""
+    prefix = partial_field(step, 0)[:-1]
+    return {int(key[len(prefix):]): value for key, value in fields.items() if key.startswith(prefix)}
 
 
 class Store(ABC):
     @abstractmethod
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` when the store does not answer."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections; the store is not used after this."""
 
     @abstractmethod
     async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
@@ -91,10 +106,6 @@ class Store(ABC):
         None or older than the checkpoint.  Conflict when the session has no state yet."""
 
     @abstractmethod
-    async def event(self, session_id: str, seq: int) -> bytes | None:
-        """Event ``seq`` if it is still kept."""
-
-    @abstractmethod
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
         """Keep ``checkpoint`` as the state after event ``seq`` if it is newer than the current
         one, and drop the events before it.  Replicas may race here: any of them wins."""
@@ -105,7 +116,7 @@ class Store(ABC):
         returns all of that step's reports so far."""
 
     @abstractmethod
-    async def metrics(self, session_id: str, last: int | None) -> list[str]:
+    async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         """The metric reports (JSON), oldest first; only the ``last`` ones when given."""
 
     @abstractmethod

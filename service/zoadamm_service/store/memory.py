@@ -6,12 +6,13 @@ Nothing survives the process: use Redis for anything that must outlive it.
 
 from __future__ import annotations
 
+import builtins
 import copy
 from dataclasses import dataclass, field, replace
 
 from ..domain import trace as trace_rule
 from ..errors import Conflict, NotFound
-from .base import JournalRead, SessionMeta, Store, TraceRead
+from .base import JournalRead, SessionMeta, Store, TraceRead, partial_field, parts_of
 
 
 @dataclass
@@ -40,6 +41,9 @@ class MemoryStore(Store):
             raise NotFound(f"no session {session_id!r}") from None
 
     async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
         return None
 
     async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
@@ -86,11 +90,6 @@ class MemoryStore(Store):
             return JournalRead(session.head, session.ckpt_seq, session.checkpoint, list(session.events))
         return JournalRead(session.head, since, None, session.events[since - session.ckpt_seq :])
 
-    async def event(self, session_id: str, seq: int) -> bytes | None:
-        session = self._get(session_id)
-        index = seq - session.ckpt_seq
-        return session.events[index] if 0 <= index < len(session.events) else None
-
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
         session = self._sessions.get(session_id)
         if session is None or not session.ckpt_seq < seq <= session.head:
@@ -101,10 +100,10 @@ class MemoryStore(Store):
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
         session = self._get(session_id)
         for i, v in parts.items():  # the first report of a direction wins
-            session.partials.setdefault(f"{step}:{i}", v)
-        return _parts_of(step, session.partials)
+            session.partials.setdefault(partial_field(step, i), v)
+        return parts_of(step, session.partials)
 
-    async def metrics(self, session_id: str, last: int | None) -> list[str]:
+    async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         reports = self._get(session_id).metrics
         return list(reports[-last:] if last else reports) if last != 0 else []
 
@@ -125,8 +124,3 @@ class MemoryStore(Store):
 
 def _copy(meta: SessionMeta) -> SessionMeta:
     return replace(meta, config=copy.deepcopy(meta.config))
-
-
-def _parts_of(step: int, fields: dict[str, str]) -> dict[int, str]:
-    prefix = f"{step}:"
-    return {int(k[len(prefix):]): v for k, v in fields.items() if k.startswith(prefix)}

@@ -4,6 +4,7 @@ script after a lost reply fails its condition instead of writing twice."""
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 
@@ -13,8 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import keys
 from ..errors import Conflict, NotFound, StoreUnavailable
-from .base import JournalRead, SessionMeta, Store, TraceRead
-from .memory import _parts_of
+from .base import JournalRead, SessionMeta, Store, TraceRead, partial_field, parts_of
 
 _NOT_FOUND, _NO_STATE, _MOVED = -1, -2, -3
 
@@ -145,7 +145,7 @@ class RedisStore(Store):
         self._read_trace = client.register_script(_READ_TRACE)
 
     @classmethod
-    def from_url(cls, url: str) -> "RedisStore":
+    def from_url(cls, url: str) -> RedisStore:
         return cls(aioredis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5))
 
     async def close(self) -> None:
@@ -181,7 +181,7 @@ class RedisStore(Store):
             for raw in ids:
                 pipe.hmget(keys.meta(raw.decode()), "config", "name", "created")
             rows = await pipe.execute()
-        metas = [_meta(raw.decode(), f) for raw, f in zip(ids, rows) if f[0] is not None]
+        metas = [_meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
         return metas, total
 
     @_translate_errors
@@ -234,15 +234,6 @@ class RedisStore(Store):
         return JournalRead(int(head), int(start), checkpoint, list(events))
 
     @_translate_errors
-    async def event(self, session_id: str, seq: int) -> bytes | None:
-        base = await self._redis.hget(keys.meta(session_id), "ckpt_seq")
-        if base is None:
-            raise NotFound(f"no session {session_id!r}")
-        if seq < int(base):
-            return None
-        return await self._redis.lindex(keys.events(session_id), seq - int(base))
-
-    @_translate_errors
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
         await self._save_checkpoint(
             keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
@@ -251,15 +242,15 @@ class RedisStore(Store):
 
     @_translate_errors
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
-        flat = [item for i, v in parts.items() for item in (f"{step}:{i}", v)]
+        flat = [item for i, v in parts.items() for item in (partial_field(step, i), v)]
         reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)], args=flat)
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
         fields = {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
-        return _parts_of(step, fields)
+        return parts_of(step, fields)
 
     @_translate_errors
-    async def metrics(self, session_id: str, last: int | None) -> list[str]:
+    async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         if last == 0:
             return []
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -272,7 +263,8 @@ class RedisStore(Store):
 
     @_translate_errors
     async def append_trace(self, session_id: str, step: int, point: bytes, max_points: int) -> None:
-        reply = await self._append_trace(keys=[keys.meta(session_id), keys.trace(session_id)], args=[step, point, max_points])
+        reply = await self._append_trace(keys=[keys.meta(session_id), keys.trace(session_id)],
+                                         args=[step, point, max_points])
         if reply == _NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
 

@@ -58,7 +58,8 @@ def draw(groups: list[Group], out: Path, tsne_seed: int = 0, cosines: list | Non
     pairs = _pairs(groups)
     paper_like = [(fo, zo) for fo, zo in pairs if zo.key[2] == 1 and zo.key[3] == "forward"]
     drawn = {
-        "Fig. 2: ZO/FO train-loss ratio and FO/ZO accuracy ratio per epoch": figures.fig2_ratios(paper_like, out / "fig2_ratios.png"),
+        "Fig. 2: ZO/FO train-loss ratio and FO/ZO accuracy ratio per epoch":
+            figures.fig2_ratios(paper_like, out / "fig2_ratios.png"),
         "Fig. 3: k per epoch across d": figures.fig3_k(paper_like, out / "fig3_k.png"),
     }
     small = _with_weights(groups)

@@ -15,6 +15,7 @@ import argparse
 import signal
 import sys
 
+from ..cli_errors import add_debug_flag, check_service, run_command
 from .grid import PRESETS, build_grid, run_name
 
 
@@ -29,6 +30,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("\n".join(f"  {run_name(spec)}  ({spec.epochs} epochs)" for spec in runs))
         return 0
+    if args.service:
+        check_service(args.service)
     executed = run_grid(runs, args.out, preset=args.preset, service=args.service, data_dir=args.data_dir,
                         progress=not args.quiet, stop_after_runs=args.stop_after_runs,
                         log=lambda line: print(line, flush=True))
@@ -63,19 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after training this many runs (as an interruption would)")
     r.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     r.add_argument("--quiet", action="store_true", help="no per-run progress bars")
+    add_debug_flag(r)
     r.set_defaults(func=_run)
 
     a = sub.add_parser("analyze", help="figures and report.md from a results folder")
     a.add_argument("results", help="folder of the record files")
     a.add_argument("--out", default=None, help="where figures and report go (default: the results folder)")
     a.add_argument("--tsne-seed", type=int, default=0, help="the seed whose runs the t-SNE figure shows")
+    add_debug_flag(a)
     a.set_defaults(func=_analyze)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    if args.func is _run:
+        from ..threads import use_torch_threads  # torch loads only for training
+
+        use_torch_threads(1)
+    return run_command("zoadamm-experiments", lambda: args.func(args), debug=args.debug,
+                       service=getattr(args, "service", None))
 
 
 if __name__ == "__main__":

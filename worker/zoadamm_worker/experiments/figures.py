@@ -95,7 +95,7 @@ def fig_cosine(curves: dict[str, np.ndarray], layers, path: Path, title: str) ->
     cols = min(len(layers), 5 if len(layers) > 3 else 3)
     rows = -(-len(layers) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.8 * rows), squeeze=False)
-    for ax, layer in zip(axes.flat, layers):
+    for ax, layer in zip(axes.flat, layers, strict=False):  # the grid may have spare axes
         c = curves[layer]
         _band(ax, np.arange(c.shape[1]), c, "FO vs ZO")
         ax.set(title=layer, xlabel="epoch", ylabel="cosine", ylim=(min(-0.1, c.min() - 0.05), 1.05))
@@ -117,7 +117,7 @@ def fig5_tsne(fo_run, zo_run, scale: float, path: Path, seed: int = 0) -> Path |
     if fo_run is None or zo_run is None or not fo_run.weights() or not zo_run.weights():
         return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, layer in zip(axes, ("conv1.weight", "conv2.weight")):
+    for ax, layer in zip(axes, ("conv1.weight", "conv2.weight"), strict=True):
         fo, zo = filter_trajectories(fo_run, layer, scale), filter_trajectories(zo_run, layer, scale)
         n = min(fo.shape[1], zo.shape[1])
         points = np.concatenate([fo[:, :n].reshape(-1, fo.shape[2]), zo[:, :n].reshape(-1, zo.shape[2])])

@@ -54,7 +54,7 @@ class Run:
         npz = weights_path(self.path)
         if npz.exists():
             with np.load(npz) as archive:
-                return {int(e): w for e, w in zip(archive["epochs"], archive["weights"])}
+                return {int(e): w for e, w in zip(archive["epochs"], archive["weights"], strict=True)}
         found = {r["epoch"]: np.asarray(r["weights"], np.float32) for r in self.records if "weights" in r}
         if found:
             found[0] = initial_parameters(self.spec["scale"], self.seed)
@@ -69,7 +69,8 @@ class Group:
     @property
     def label(self) -> str:
         method, d, q, difference, normalizer, limit = self.key
-        text = "FO AdaMM" if method == "adamm" else f"ZO q={q} {difference}" + ("" if normalizer == "v_hat" else f" /sqrt({normalizer})")
+        divisor = "" if normalizer == "v_hat" else f" /sqrt({normalizer})"
+        text = "FO AdaMM" if method == "adamm" else f"ZO q={q} {difference}" + divisor
         return f"{text} d={d:,}" + (f" (first {limit} images)" if limit else "")
 
     @property

@@ -142,10 +142,11 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
     ends the grid after that many trained runs, as an interruption would.
 
     Raises:
-        SystemExit: the runner's own service did not start.
+        ServiceStartError: the runner's own service did not start.
         zoadamm.sdk.APIError and MnistError: from the service or the data, uncaught.
     """
-    from ..demo import local_service
+    from zoadamm_service.launch import local_service
+
     from ..mnist import load_mnist
 
     out = Path(out)

@@ -35,7 +35,7 @@ def status_table(groups: list[Group], planned: dict[str, int]) -> str:
     """What the folder holds: seeds and epochs reached per setting, against the epochs planned."""
     rows = []
     for g in groups:
-        wanted = {planned.get(run.name) for run in g.runs} - {None}
+        wanted = {planned[run.name] for run in g.runs if run.name in planned}
         rows.append([g.label, ", ".join(str(r.seed) for r in g.runs), ", ".join(map(str, g.epochs_reached)),
                      "/".join(map(str, sorted(wanted))) or "?", str(g.common_epochs)])
     return table(["setting", "seeds", "epochs reached (per seed)", "epochs planned", "rows below use epoch"],
@@ -48,8 +48,9 @@ def final_table(groups: list[Group], paper: list[dict]) -> str:
     for g in groups:
         acc, train, test = g.stat("test_accuracy"), g.stat("train_loss"), g.stat("test_loss")
         p = paper_row(g, paper)
-        theirs = ([_pm(p["final_test_accuracy_mean"], p["final_test_accuracy_std"]), f"{p['final_train_loss_mean']:.4f}",
-                   f"{int(p['runs'])} × {int(p['epochs'])}"] if p else ["—", "—", "—"])
+        theirs = ([_pm(p["final_test_accuracy_mean"], p["final_test_accuracy_std"]),
+                   f"{p['final_train_loss_mean']:.4f}", f"{int(p['runs'])} × {int(p['epochs'])}"]
+                  if p else ["—", "—", "—"])
         rows.append([g.label, f"{acc[2]} × {g.common_epochs}", _pm(acc[0], acc[1]), f"{train[0]:.4f}",
                      f"{test[0]:.4f}", *theirs])
     return table(["setting", "ours: seeds × epochs", "ours: test accuracy", "ours: train loss", "ours: test loss",

@@ -1,0 +1,64 @@
+"""The replicas one service process keeps: an LRU cache bounded in bytes, and the checkpoints
+written in the background when a session reaches one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+
+from zoadamm import SessionConfig
+
+from ..store import Store
+from . import journal
+from .replica import Replica
+
+
+class ReplicaCache:
+    def __init__(self, store: Store, budget_bytes: int) -> None:
+        self.store = store
+        self.budget_bytes = budget_bytes
+        self._replicas: OrderedDict[str, Replica] = OrderedDict()
+        self._background: set[asyncio.Task] = set()
+
+    async def get(self, session_id: str) -> Replica:
+        """The session's replica, loaded on a miss.  Raises NotFound."""
+        replica = self._replicas.get(session_id)
+        if replica is None:
+            meta = await self.store.meta(session_id)
+            # setdefault: a concurrent request may have cached it meanwhile, and its lock counts
+            replica = self._replicas.setdefault(session_id, Replica(meta, SessionConfig.from_dict(meta.config)))
+            self._replicas.move_to_end(session_id)
+            self._evict(keep=session_id)
+        self._replicas.move_to_end(session_id)
+        return replica
+
+    def forget(self, session_id: str) -> None:
+        self._replicas.pop(session_id, None)
+
+    def save_checkpoint(self, replica: Replica) -> None:
+        """Write the replica's state as the session's checkpoint, without waiting for it."""
+        blob = journal.encode_checkpoint(replica.started(), replica.seq, replica.last)  # a snapshot: bytes copies
+        task = asyncio.ensure_future(self.store.save_checkpoint(replica.meta.id, replica.seq, blob))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def aclose(self) -> None:
+        """Finish the work answered before it was done (deferred updates, checkpoints), so that
+        the store is not closed under it."""
+        for replica in list(self._replicas.values()):
+            await replica.settle()
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    def _evict(self, keep: str) -> None:
+        """Drop the least recently used replicas over the budget, never ``keep`` (the one being
+        asked for) nor one that is busy."""
+        total = sum(r.nbytes for r in self._replicas.values())
+        for session_id in list(self._replicas):
+            if total <= self.budget_bytes or len(self._replicas) <= 1:
+                break
+            replica = self._replicas[session_id]
+            if session_id == keep or replica.busy:
+                continue
+            total -= replica.nbytes
+            del self._replicas[session_id]

@@ -1,0 +1,44 @@
+"""Steps split between workers: each reports some of the q directions (``indices``), and the
+step is applied when all q are in.  The reports wait in the store's partials, one canonical
+JSON row per direction, so that equal values give equal rows whichever replica got them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from zoadamm import SessionConfig
+
+from ..store import Store
+
+
+@dataclass(frozen=True)
+class Gathered:
+    rows: tuple[str, ...] | None  # all q reports in index order, once the step is complete
+    missing: list[int]  # directions nobody reported yet
+    changed: list[int]  # directions reported before with other values than these
+
+
+def part_rows(indices: list[int], f_x: np.ndarray, f_plus: np.ndarray, f_minus: np.ndarray | None) -> dict[int, str]:
+    """One direction's report as canonical JSON: equal values give equal strings."""
+    return {
+        i: json.dumps([float(f_x[k]), float(f_plus[k]), None if f_minus is None else float(f_minus[k])])
+        for k, i in enumerate(indices)
+    }
+
+
+def part_columns(rows: tuple[str, ...], config: SessionConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """f_x, f_plus and f_minus of a complete step, from its rows."""
+    table = np.array([json.loads(row) for row in rows], dtype=np.float64)
+    return table[:, 0], table[:, 1], None if config.difference == "forward" else table[:, 2]
+
+
+async def gather(store: Store, session_id: str, step: int, parts: dict[int, str], directions: int) -> Gathered:
+    """Record these reports (the first report of a direction wins) and see what is missing."""
+    reported = await store.add_partials(session_id, step, parts)
+    changed = sorted(i for i, row in parts.items() if reported.get(i) != row)
+    missing = sorted(set(range(directions)) - set(reported))
+    rows = None if changed or missing else tuple(reported[i] for i in range(directions))
+    return Gathered(rows, missing, changed)

@@ -1,0 +1,109 @@
+"""``zoadamm-service`` as a process of its own, as users run it, ready once /healthz answers 200.
+
+The one way the demo, the experiment runner, the benchmarks and the tests start a service.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+# A guard against a process that never comes up (a cold start imports numpy and FastAPI).
+STARTUP_TIMEOUT_S = 120.0
+
+
+class ServiceStartError(RuntimeError):
+    """The service exited or never answered /healthz; the message ends with its output."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServiceProcess:
+    """``start()`` runs the service on a free loopback port (embedded store, or ``redis_url``)
+    and returns its URL; ``stop()`` ends it, ``kill()`` sends SIGKILL (no shutdown runs)."""
+
+    def __init__(self, redis_url: str | None = None, *, port: int | None = None, workers: int = 1,
+                 env: dict[str, str] | None = None, log_level: str = "warning") -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "REDIS_URL"}
+        if redis_url:
+            self._env["REDIS_URL"] = redis_url
+        script = Path(sys.executable).with_name("zoadamm-service")
+        self._argv = [str(script), "--port", str(self.port), "--workers", str(workers), "--log-level", log_level]
+        self._output: IO[str] | None = None
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        """Raises ServiceStartError when the service exits or does not answer in time."""
+        self._output = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(self._argv, env=self._env, stdout=self._output, stderr=subprocess.STDOUT,
+                                     text=True)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            if self.healthy():
+                return self.url
+            time.sleep(0.1)
+        self.stop()
+        raise ServiceStartError(f"zoadamm-service did not start on {self.url}:\n{self.output()[-3000:]}")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=5) as answer:
+                return bool(answer.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def output(self) -> str:
+        """What the service printed so far (its log)."""
+        if self._output is None:
+            return ""
+        self._output.flush()
+        self._output.seek(0)
+        return self._output.read()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> ServiceProcess:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+        if self._output is not None:
+            self._output.close()
+
+
+@contextmanager
+def local_service(redis_url: str | None = None, *, workers: int = 1, env: dict[str, str] | None = None,
+                  log_level: str = "warning") -> Iterator[str]:
+    """A service for the length of a ``with`` block; yields its URL.  Raises ServiceStartError."""
+    with ServiceProcess(redis_url, workers=workers, env=env, log_level=log_level) as service:
+        yield service.url

@@ -1,0 +1,171 @@
+"""The README's commands, run as written from the project root in a shell where the venv is
+active, against a real service on a free port.
+
+Each shell block a reader is told to run is listed in ``SHELL_BLOCKS`` by its first line, with
+what runs it: a test here (long ones with a smaller setting, by the substitutions shown), or a
+``make`` target.  A block added to the README without an entry fails
+``test_every_shell_block_is_run``.  The Python blocks run too, and the scale -> d table is
+checked against the model's own ``parameter_count``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+ACTIVATE = f"source {Path(sys.executable).parent / 'activate'}\n"
+
+SHELL_BLOCKS = {
+    "make setup": "test_setup_then_activate",
+    "make demo": "test_demo_then_report",
+    "make report": "test_demo_then_report",
+    "make test": "the suite itself (.ci/run runs it)",
+    "zoadamm-service --port 8000": "the `service` fixture",
+    "S=http://127.0.0.1:8000": "test_curl_loop",
+    "zoadamm-worker mnist": "test_workers_block",
+    "zoadamm-experiments run": "test_experiments_block",
+    "docker compose build": "make compose-check",
+}
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", README, re.S | re.M)
+
+
+def block(first_line: str) -> str:
+    (found,) = [b for b in blocks("bash") if b.startswith(first_line)]
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sh(script: str, *, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``script`` in bash from the project root, the venv active, stopping at the first error."""
+    done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + ACTIVATE + script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{script}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def service():
+    """The README's `zoadamm-service --port 8000 &`, on a free port instead of 8000."""
+    port = _free_port()
+    command = block("zoadamm-service --port 8000").split("&")[0].replace("8000", str(port))
+    proc = subprocess.Popen(["bash", "-c", ACTIVATE + "exec " + command], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            assert proc.poll() is None and time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.2)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def on(port: int, text: str) -> str:
+    return text.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+
+
+def test_every_shell_block_is_run():
+    firsts = [b.splitlines()[0] for b in blocks("bash")]
+    unlisted = [f for f in firsts if not any(f.startswith(key) for key in SHELL_BLOCKS)]
+    assert not unlisted, f"README shell blocks that nothing runs: {unlisted}"
+    assert len(firsts) == len(SHELL_BLOCKS)
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("setup", "demo", "report", "test", "compose-check"):
+        assert re.search(rf"^{target}:", makefile, re.M), target
+
+
+def test_setup_then_activate():
+    """After `make setup` (nothing to do on an existing venv) and activating it, the README's
+    commands are on PATH."""
+    done = sh(block("make setup") + "command -v zoadamm-service zoadamm-worker zoadamm-demo zoadamm-experiments\n")
+    paths = done.stdout.strip().splitlines()[-4:]
+    assert [Path(p).parent for p in paths] == [Path(sys.executable).parent] * 4, done.stdout
+
+
+def test_demo_then_report(tmp_path):
+    """`make demo` (1 epoch on 1,280 images), then `make report` on its folder."""
+    before = set((ROOT / "runs").glob("demo-*"))
+    demo = block("make demo").split("#")[0].strip() + ' ARGS="--epochs 1 --train-limit 1280"'
+    try:
+        out = sh(demo + "\n" + block("make report")).stdout
+        (folder,) = set((ROOT / "runs").glob("demo-*")) - before
+        for name in ("fo.jsonl", "zo.jsonl", "table.md", "summary.json", "loss.png", "accuracy.png", "k.png"):
+            assert (folder / name).stat().st_size > 0, name
+        assert "train loss ZO/FO" in out and "come from the train loss" in out
+        assert "come from the train loss" in (folder / "table.md").read_text()
+    finally:
+        for new in set((ROOT / "runs").glob("demo-*")) - before:
+            shutil.rmtree(new)
+
+
+def test_python_blocks(service):
+    """The three Python blocks, in order, in one interpreter per block."""
+    minimize, own_loop, sessions = blocks("python")
+    out = sh(f"python - <<'PY'\n{on(service, minimize)}PY\n").stdout.split()
+    assert float(out[0]) < 1e-4
+    out = sh(f"python - <<'PY'\n{on(service, own_loop)}PY\n").stdout.split()
+    assert int(out[1]) == 1000 and float(out[2]) < 1e-3
+    out = sh(f"python - <<'PY'\n{on(service, sessions)}PY\n").stdout
+    assert out.strip()
+
+
+def test_curl_loop(service):
+    """The curl loop with 20 steps instead of 200."""
+    script = on(service, block("S=http://127.0.0.1:8000")).replace("seq 0 199", "seq 0 19")
+    lines = sh(script).stdout.strip().splitlines()
+    x = json.loads(lines[0])  # from [0, 0, 0], where f = 27; 200 steps end within 1e-3 of 3
+    assert len(x) == 3 and sum((v - 3) ** 2 for v in x) < 27 / 4
+    assert json.loads("".join(lines[1:]))["step"] == 20
+
+
+def test_workers_block(service, tmp_path):
+    """The MNIST worker on 1,280 images (ZOADAMM_TRAIN_LIMIT) and the REST worker on the toy
+    endpoint, on free ports."""
+    script = on(service, block("zoadamm-worker mnist")).replace("9000", str(_free_port()))
+    script = script.replace("runs/zo.jsonl", str(tmp_path / "zo.jsonl"))
+    lines = sh("export ZOADAMM_TRAIN_LIMIT=1280\n" + script).stdout.strip().splitlines()
+    mnist, rest = json.loads(lines[0]), json.loads(lines[1])
+    assert mnist["epoch"] == 1 and mnist["d"] == 1400
+    assert len((tmp_path / "zo.jsonl").read_text().splitlines()) == 1
+    assert rest["steps"] == 500 and rest["f"] < 90 / 10  # f(0) = 90
+
+
+def test_experiments_block(tmp_path):
+    """The dry run as written, the smoke grid and the analysis into a temporary folder."""
+    script = block("zoadamm-experiments run").replace("--out runs/smoke", f"--out {tmp_path / 'smoke'}")
+    script = script.replace("analyze results/paper", f"analyze results/paper --out {tmp_path / 'paper'}")
+    out = sh(script).stdout
+    assert "trained 6 runs" in out
+    assert (tmp_path / "paper" / "report.md").exists()
+
+
+def test_scale_table_matches_the_model():
+    from zoadamm_worker.model import hidden_sizes, parameter_count
+
+    rows = re.findall(r"^\| ([\d.]+)[^|]* \| (\d+), (\d+) \| ([\d,]+) \|", README, re.M)
+    assert len(rows) >= 4
+    for scale, h1, h2, d in rows:
+        assert hidden_sizes(float(scale)) == (int(h1), int(h2)), scale
+        assert parameter_count(float(scale)) == int(d.replace(",", "")), scale

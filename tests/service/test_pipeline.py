@@ -1,0 +1,100 @@
+"""Every call, the per-step tell included, passes through the app's whole middleware stack and
+its router: what a middleware added by the next feature (auth, limits, metrics) relies on."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
+from service_support import FRAME, objective, reference, x0_for, zo_values
+from starlette.middleware import Middleware
+
+from zoadamm import wire
+from zoadamm_service.api.lean_route import LeanRoute
+
+DIM = 6
+
+
+class Recorder:
+    """A pure ASGI middleware that notes each HTTP call and the route template it reached."""
+
+    def __init__(self, app, seen: list) -> None:
+        self.app = app
+        self.seen = seen
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = {}
+
+        async def noting(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, noting)
+        route = scope.get("route")
+        self.seen.append((scope["method"], getattr(route, "path", scope["path"]), status.get("code")))
+
+
+def test_every_call_passes_the_innermost_and_the_outermost_middleware(make_app, serve):
+    inner, outer = [], []
+    app = make_app()
+    app.user_middleware.append(Middleware(Recorder, seen=inner))  # innermost: just outside the router
+    app.add_middleware(Recorder, seen=outer)  # outermost of the user middleware
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    with serve(app) as client:
+        made = client.post("/v1/sessions", json={"dim": DIM, "x0": x0.tolist(), "seed": 3})
+        sid = made.json()["id"]
+        opt = reference(made.json(), x0)
+        calls = [
+            ("GET", "/v1/sessions", client.get("/v1/sessions")),
+            ("GET", "/v1/sessions/{session_id}", client.get(f"/v1/sessions/{sid}")),
+            ("POST", "/v1/sessions/{session_id}/ask", client.post(f"/v1/sessions/{sid}/ask", json={})),
+            ("POST", "/v1/sessions/{session_id}/tell",
+             client.post(f"/v1/sessions/{sid}/tell", json=zo_values(opt, f))),
+        ]
+        opt.apply(opt.zo_record(**{k: v for k, v in zo_values(opt, f).items() if k != "step"}))
+        frame = wire.encode(zo_values(opt, f))
+        calls += [
+            ("POST", "/v1/sessions/{session_id}/tell", client.post(
+                f"/v1/sessions/{sid}/tell", content=frame, params={"answer": "checksum"},
+                headers={"content-type": FRAME, "accept": FRAME})),
+            ("POST", "/v1/sessions/{session_id}/tell",  # a refused tell goes the same way
+             client.post(f"/v1/sessions/{sid}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [2.0]})),
+            ("POST", "/v1/sessions/{session_id}/metrics",
+             client.post(f"/v1/sessions/{sid}/metrics", json={"value": 1.0})),
+            ("GET", "/v1/sessions/{session_id}/metrics", client.get(f"/v1/sessions/{sid}/metrics")),
+            ("GET", "/v1/sessions/{session_id}/x", client.get(f"/v1/sessions/{sid}/x")),
+            ("DELETE", "/v1/sessions/{session_id}", client.delete(f"/v1/sessions/{sid}")),
+            ("GET", "/healthz", client.get("/healthz")),
+        ]
+    expected = [("POST", "/v1/sessions", 201)] + [(m, path, r.status_code) for m, path, r in calls]
+    assert [r.status_code for _, _, r in calls][3:6] == [200, 200, 409]
+    assert inner == expected
+    assert outer == expected
+
+
+def test_a_lean_route_still_runs_a_router_dependency():
+    """The tell skips dependency injection only while there is nothing to inject: a dependency
+    on its router (auth, say) brings FastAPI's standard handler back."""
+    checked = []
+
+    async def check(request: Request) -> None:
+        checked.append(request.url.path)
+
+    async def endpoint(request: Request, item: str) -> JSONResponse:
+        return JSONResponse({"item": item, "query": request.query_params.get("q")})
+
+    guarded, open_ = APIRouter(dependencies=[Depends(check)]), APIRouter()
+    for router, prefix in ((guarded, "/guarded"), (open_, "/open")):
+        router.add_api_route(prefix + "/{item}", endpoint, methods=["POST"], route_class_override=LeanRoute)
+    app = FastAPI()
+    app.include_router(guarded)
+    app.include_router(open_)
+    with TestClient(app) as client:
+        assert client.post("/guarded/a?q=1").json() == {"item": "a", "query": "1"}
+        assert client.post("/open/b").json() == {"item": "b", "query": None}
+    assert checked == ["/guarded/a"]

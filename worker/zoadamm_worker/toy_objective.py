@@ -1,0 +1,41 @@
+"""A toy objective endpoint for trying ``zoadamm-worker rest``: f(x) = sum((x_k - 3)^2).
+
+    python -m zoadamm_worker.toy_objective --port 9000     # POST {"x": [...]} -> {"value": f}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+        try:
+            x = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))["x"]
+            body: dict[str, object] = {"value": sum((float(v) - 3.0) ** 2 for v in x)}
+            status = 200
+        except (ValueError, KeyError, TypeError) as exc:
+            body, status = {"detail": f"expected {{\"x\": [numbers]}}: {exc}"}, 400
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:  # one line per evaluation would drown the terminal
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    args = parser.parse_args(argv)
+    ThreadingHTTPServer((args.host, args.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
