@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from service_process import Service
+
+from zoadamm_service.launch import ServiceProcess
 
 CHROMIUM = os.environ.get("ZOADAMM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -22,9 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def service():
     """A service on the embedded store, for a whole module."""
-    svc = Service(env={"REDIS_URL": ""})
-    yield svc
-    svc.stop()
+    with ServiceProcess() as svc:
+        yield svc
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
-from service_process import Service
 from service_support import apply_zo, create, objective, reference, tell, x0_for, zo_values
+
+from zoadamm_service.launch import ServiceProcess
 
 DIM = 5
 GUARD_S = 120  # only a guard against a worker that never comes back
@@ -100,7 +101,8 @@ def scrape_all(url: str, times: int = 8) -> list[dict]:
 
 
 def test_several_workers_add_up_and_survive_a_killed_worker(redis_url, tmp_path):
-    service = Service("--workers", "2", env={"REDIS_URL": redis_url, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    service = ServiceProcess(redis_url, workers=2, env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    service.start()
     try:
         with httpx.Client(base_url=service.url) as http:
             zo_steps(http, 6)
