@@ -26,6 +26,11 @@ class Settings(BaseSettings):
         2048, ge=0, le=4096,
         description="Trace points kept per session; the stride doubles when full.  0 turns the trace off.",
     )
+    api_keys: str | None = Field(
+        None, description="tenant:sha256hex entries, comma-separated; unset runs open, as one tenant.")
+    allow_open: bool = Field(False, description="Run open (no keys) on an address other than loopback.")
+    idempotency_ttl_s: int = Field(
+        86_400, ge=1, description="How long a POST's Idempotency-Key and first answer are kept.")
     dashboard_cache_s: float = Field(
         1.0, ge=0, description="How old the dashboard's data may be: one store read per this many seconds per replica."
     )

@@ -10,8 +10,13 @@ Contract, for every implementation (``tests/service/test_store_contract.py`` che
 * ``append`` is conditional: it succeeds only when the head is exactly ``seq``, so two replicas
   can never both write event ``seq``.  The event is durable when ``append`` returns, and it is
   the record that makes a repeated tell idempotent, written in the same atomic operation.
+* A POST sent with an Idempotency-Key (``Idempotent``) is recorded with its answer in the same
+  atomic write as its change; a repeat gets that answer and changes nothing, and the key reused
+  for another request raises ``Invalid``.
 * Values returned are copies (bytes, fresh dicts): callers may keep them.
 * Unknown sessions raise ``NotFound``; failed conditions raise ``Conflict`` with ``head``.
+* Session ids reach the store validated (``domain.sessions``); tenants own sessions, and the
+  store keeps an index of each tenant's sessions for ``list``.
 """
 
 from __future__ import annotations
@@ -25,9 +30,38 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class SessionMeta:
     id: str
+    tenant: str
     name: str | None
     config: dict
     created: float
+
+
+KEY_REUSED = "this Idempotency-Key was sent before with another request; use a new key for a new request"
+
+
+@dataclass(frozen=True)
+class Idempotent:
+    """A POST that carried an Idempotency-Key: its record lives ``ttl_s`` seconds."""
+
+    key: str  # a digest of the tenant and the header: names the record
+    request: str  # a digest of the request: the same key with another request is refused
+    answer: str  # the first answer (JSON), which a repeat gets back
+    ttl_s: int
+
+
+@dataclass(frozen=True)
+class TracePoint:
+    """A step's trace point (``domain.trace``), written with the step."""
+
+    step: int
+    packed: bytes
+    max_points: int
+
+
+@dataclass(frozen=True)
+class Appended:
+    head: int  # events after the append
+    replayed: str | None = None  # the first answer, when this was a repeat of an Idempotent
 
 
 @dataclass(frozen=True)
@@ -69,15 +103,18 @@ class Store(ABC):
         """Release connections; the store is not used after this."""
 
     @abstractmethod
-    async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
-        """Add a session (head 0), with its initial state when known.  Conflict if it exists."""
+    async def create(self, meta: SessionMeta, checkpoint: bytes | None,
+                     idempotent: Idempotent | None = None) -> str | None:
+        """Add a session (head 0), with its initial state when known, and index it under its
+        tenant.  Returns None, or the first answer when ``idempotent`` repeats a create.
+        Raises Conflict if the session exists, Invalid for a key reused with another request."""
 
     @abstractmethod
     async def meta(self, session_id: str) -> SessionMeta: ...
 
     @abstractmethod
-    async def list(self, offset: int, limit: int) -> tuple[list[SessionMeta], int]:
-        """Sessions by creation time, and the total count."""
+    async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int]:
+        """A tenant's sessions by creation time, and their total count."""
 
     @abstractmethod
     async def delete(self, session_id: str) -> None: ...
@@ -92,12 +129,16 @@ class Store(ABC):
         two replicas racing to set x cannot both win, and no cached start can go stale."""
 
     @abstractmethod
-    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None) -> int:
-        """Write event ``seq`` iff the head is ``seq``; returns the new head.
+    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None) -> Appended:
+        """Write event ``seq`` iff the head is ``seq``.
 
         Without ``metric`` the event closes a step and drops the partial reports; with
         ``metric`` (JSON) it adds it to the metrics history instead, and the open step's partial
-        reports stay.  Both in the same atomic write.  Raises Conflict(head=...) otherwise.
+        reports stay.  ``trace`` joins the session's trace under the rule of ``domain.trace``.
+        All in the same atomic write.  Raises Conflict(head=...) otherwise, and Invalid for an
+        Idempotency-Key reused with another request; a repeat of ``idempotent`` writes nothing
+        and returns its first answer.
         """
 
     @abstractmethod
@@ -118,12 +159,6 @@ class Store(ABC):
     @abstractmethod
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         """The metric reports (JSON), oldest first; only the ``last`` ones when given."""
-
-    @abstractmethod
-    async def append_trace(self, session_id: str, step: int, point: bytes, max_points: int) -> None:
-        """Keep ``point`` (packed, ``domain.trace.POINT``) as the session's newest trace point,
-        and add it to the kept points under the downsampling rule of ``domain.trace``: at most
-        ``max_points``, the stride doubling when full.  NotFound for an unknown session."""
 
     @abstractmethod
     async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:

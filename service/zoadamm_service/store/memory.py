@@ -8,11 +8,23 @@ from __future__ import annotations
 
 import builtins
 import copy
+import time
 from dataclasses import dataclass, field, replace
 
 from ..domain import trace as trace_rule
-from ..errors import Conflict, NotFound
-from .base import JournalRead, SessionMeta, Store, TraceRead, partial_field, parts_of
+from ..errors import Conflict, Invalid, NotFound
+from .base import (
+    KEY_REUSED,
+    Appended,
+    Idempotent,
+    JournalRead,
+    SessionMeta,
+    Store,
+    TracePoint,
+    TraceRead,
+    partial_field,
+    parts_of,
+)
 
 
 @dataclass
@@ -33,6 +45,8 @@ class _Session:
 class MemoryStore(Store):
     def __init__(self) -> None:
         self._sessions: dict[str, _Session] = {}
+        # (session id, key) -> (request digest, first answer, expiry on the monotonic clock)
+        self._idempotent: dict[tuple[str, str], tuple[str, str, float]] = {}
 
     def _get(self, session_id: str) -> _Session:
         try:
@@ -46,16 +60,23 @@ class MemoryStore(Store):
     async def close(self) -> None:
         return None
 
-    async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
+    async def create(self, meta: SessionMeta, checkpoint: bytes | None,
+                     idempotent: Idempotent | None = None) -> str | None:
+        replay = self._replay(meta.id, idempotent)
+        if replay is not None:
+            return replay
         if meta.id in self._sessions:
             raise Conflict(f"session {meta.id!r} already exists")
         self._sessions[meta.id] = _Session(_copy(meta), checkpoint)
+        self._remember(meta.id, idempotent)
+        return None
 
     async def meta(self, session_id: str) -> SessionMeta:
         return _copy(self._get(session_id).meta)
 
-    async def list(self, offset: int, limit: int) -> tuple[list[SessionMeta], int]:
-        ordered = sorted((s.meta for s in self._sessions.values()), key=lambda m: (m.created, m.id))
+    async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int]:
+        owned = (s.meta for s in self._sessions.values() if s.meta.tenant == tenant)
+        ordered = sorted(owned, key=lambda m: (m.created, m.id))
         return [_copy(m) for m in ordered[offset : offset + limit]], len(ordered)
 
     async def delete(self, session_id: str) -> None:
@@ -71,8 +92,12 @@ class MemoryStore(Store):
             raise Conflict("the session already has parameters", head=session.head)
         session.checkpoint = checkpoint
 
-    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None) -> int:
+    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None) -> Appended:
         session = self._get(session_id)
+        replay = self._replay(session_id, idempotent)
+        if replay is not None:
+            return Appended(session.head, replay)
         if session.head != seq or session.checkpoint is None:
             raise Conflict("the session moved on", head=session.head)
         session.events.append(event)
@@ -80,7 +105,10 @@ class MemoryStore(Store):
             session.partials.clear()
         else:
             session.metrics.append(metric)
-        return session.head
+        if trace is not None:
+            _add_point(session, trace)
+        self._remember(session_id, idempotent)
+        return Appended(session.head)
 
     async def read(self, session_id: str, since: int | None) -> JournalRead:
         session = self._get(session_id)
@@ -107,19 +135,41 @@ class MemoryStore(Store):
         reports = self._get(session_id).metrics
         return list(reports[-last:] if last else reports) if last != 0 else []
 
-    async def append_trace(self, session_id: str, step: int, point: bytes, max_points: int) -> None:
-        session = self._get(session_id)
-        stride, points = session.trace.stride, session.trace.points
-        if trace_rule.keeps(step, stride) and len(points) >= max_points:
-            points, stride = trace_rule.compact(points, stride)
-        if trace_rule.keeps(step, stride):
-            points.append(point)
-        session.trace = TraceRead(stride, points, point)
-
     async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:
         t = self._get(session_id).trace
         points = t.points if tail is None else t.points[-tail:] if tail else []
         return TraceRead(t.stride, trace_rule.since(points, since), t.last)  # since() copies
+
+
+    def _replay(self, session_id: str, idempotent: Idempotent | None) -> str | None:
+        """The first answer of a repeated Idempotent; Invalid if its key came with another request."""
+        if idempotent is None:
+            return None
+        record = self._idempotent.get((session_id, idempotent.key))
+        if record is None or record[2] <= time.monotonic():
+            return None
+        if record[0] != idempotent.request:
+            raise Invalid(KEY_REUSED)
+        return record[1]
+
+    def _remember(self, session_id: str, idempotent: Idempotent | None) -> None:
+        if idempotent is None:
+            return
+        now = time.monotonic()
+        for key in [k for k, record in self._idempotent.items() if record[2] <= now]:
+            del self._idempotent[key]  # expired records go, as Redis expires them
+        self._idempotent[(session_id, idempotent.key)] = (idempotent.request, idempotent.answer,
+                                                          now + idempotent.ttl_s)
+
+
+def _add_point(session: _Session, point: TracePoint) -> None:
+    """The trace rule of ``domain.trace``, as the Redis script applies it."""
+    stride, points = session.trace.stride, session.trace.points
+    if trace_rule.keeps(point.step, stride) and len(points) >= point.max_points:
+        points, stride = trace_rule.compact(points, stride)
+    if trace_rule.keeps(point.step, stride):
+        points.append(point.packed)
+    session.trace = TraceRead(stride, points, point.packed)
 
 
 def _copy(meta: SessionMeta) -> SessionMeta:
