@@ -2,7 +2,9 @@
 with the service's own factory.
 
 Redis is not optional: when nothing answers at ``ZOADAMM_TEST_REDIS_URL`` (default
-``redis://127.0.0.1:6379/15``), the tests that need it fail; they never skip.
+``redis://127.0.0.1:6379/15``), the tests that need it fail; they never skip.  The ``cluster``
+store kind runs on a real 3-master Redis Cluster that the session starts on free local ports
+(``redis_cluster.LocalCluster``; ``redis-server`` and ``redis-cli`` must be on PATH).
 """
 
 from __future__ import annotations
@@ -54,6 +56,24 @@ def module_redis_url(_redis_turn) -> str:
     _flush(MODULE_REDIS_URL)
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A 3-master Redis Cluster for the whole session, stopped after it."""
+    from redis_cluster import LocalCluster
+
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster) -> str:
+    """A URL naming one node of the session's cluster, every master flushed before and after."""
+    redis_cluster.flush()
+    yield redis_cluster.url
+    redis_cluster.flush()
+
+
 @pytest.fixture
 def redis_client(redis_url):
     """A synchronous client on the test database, to look at what the service wrote."""
@@ -80,11 +100,12 @@ def make_app(request, store_kind):
     from zoadamm_service.settings import Settings
     from zoadamm_service.store.memory import MemoryStore
 
-    url = request.getfixturevalue("redis_url") if store_kind == "redis" else None
+    url = {"redis": "redis_url", "cluster": "cluster_url"}.get(store_kind)
+    url = request.getfixturevalue(url) if url else None
     shared = MemoryStore() if store_kind == "memory" else None
 
     def build(**settings):
-        return create_app(Settings(redis_url=url, **settings), shared)
+        return create_app(Settings(redis_url=url, redis_cluster=store_kind == "cluster", **settings), shared)
 
     return build
 

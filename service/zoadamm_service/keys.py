@@ -51,6 +51,12 @@ def idempotency(session_id: str, key: str) -> str:
     return _session(session_id, f"idempotency:{key}")
 
 
+def replication_probe(session_id: str) -> str:
+    """String (expiring in 10 s): written just before a WAIT, so that the WAIT covers every
+    earlier write of the session (``store.replication``)."""
+    return _session(session_id, "probe")
+
+
 def all_for(session_id: str) -> list[str]:
     """The session's keys but its idempotency records, which expire by themselves."""
     return [

@@ -14,6 +14,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "ZOADAMM_REDIS_URL"),
         description="Redis to keep sessions in; unset means the in-process store (one process only).",
     )
+    redis_cluster: bool = Field(
+        False, description="REDIS_URL names one node of a Redis Cluster; the store follows the cluster's slots.")
+    redis_wait_replicas: int = Field(
+        0, ge=0, description="Replicas that must hold a write (Redis WAIT) before it is acknowledged; 0: no wait.")
+    redis_wait_timeout_ms: int = Field(
+        1000, ge=1, description="How long a write waits for those replicas before the request gets 503.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger requests get 413.")
     checkpoint_every: int = Field(
         1000, ge=1, description="Steps between full checkpoints; journal records cover the rest."

@@ -25,6 +25,12 @@ from zoadamm import SessionConfig, StepRecord, directions, wire
 DIM = 12
 
 
+@pytest.fixture(params=["memory", "redis", "cluster"])
+def store_kind(request) -> str:
+    """This suite runs on a Redis Cluster too."""
+    return request.param
+
+
 # --- sessions ------------------------------------------------------------------------------
 def test_create_get_list_delete(client):
     a = create(client, dim=DIM, name="a", seed=99, directions=2, lr=0.05)

@@ -28,12 +28,13 @@ def anyio_backend():
     return "asyncio"
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request):
     if request.param == "memory":
         yield MemoryStore()
         return
-    backend = RedisStore.from_url(request.getfixturevalue("redis_url"))
+    cluster = request.param == "cluster"
+    backend = RedisStore.from_url(request.getfixturevalue("cluster_url" if cluster else "redis_url"), cluster=cluster)
     yield backend
     await backend.close()
 

@@ -3,7 +3,7 @@
 Flow of a tell for step t (the hot path): validate the values, turn them into a journal event
 (q coefficients), append it to the store *conditionally on the head we hold*, then apply it to
 the cached state.  The append is the acknowledgement: once it returns, the step survives any
-crash, and a repeated tell finds it and gets the same answer.
+crash, and a repeated tell finds it and gets the same answer (once ``store.replicated``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ class Sessions:
         self.store = store
         self.settings = settings
         self.replicas = ReplicaCache(store, settings.cache_bytes)
-
     # --- lifecycle -------------------------------------------------------------------------
     async def create(self, tenant: str, config: dict, name: str | None, x0: np.ndarray | None,
                      key: RequestKey | None = None) -> dict:
@@ -193,6 +192,7 @@ class Sessions:
             await replica.catch_up(self.store)  # our copy may be behind another replica
         replica.started()
         if replica.is_repeat(step, digest, parts):
+            await self.store.replicated(replica.meta.id, replica.seq)
             return replica.answer(mode)
         if step != replica.step:
             why = "already applied" if step < replica.step else "not open yet"
@@ -232,6 +232,7 @@ class Sessions:
             except Conflict:
                 await replica.catch_up(self.store)  # someone else wrote this step: was it ours?
                 if replica.is_repeat(record.step, digest):
+                    await self.store.replicated(replica.meta.id, replica.seq)
                     return replica.answer(mode)
                 if replica.step == record.step:
                     continue  # only a metric moved the head: build the step again with its lr and mu

@@ -11,7 +11,9 @@ def open_store(settings: Settings) -> Store:
     if settings.redis_url:
         from .redis import RedisStore
 
-        return RedisStore.from_url(settings.redis_url)
+        return RedisStore.from_url(settings.redis_url, cluster=settings.redis_cluster,
+                                   wait_replicas=settings.redis_wait_replicas,
+                                   wait_timeout_ms=settings.redis_wait_timeout_ms)
     from .memory import MemoryStore
 
     return MemoryStore()

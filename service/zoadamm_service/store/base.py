@@ -142,6 +142,12 @@ class Store(ABC):
         """
 
     @abstractmethod
+    async def replicated(self, session_id: str, head: int) -> None:
+        """Return once the session's events before ``head`` are as durable as an append makes
+        them: a repeat is answered only then (the Redis store may wait for its replicas).
+        Raises StoreUnavailable."""
+
+    @abstractmethod
     async def read(self, session_id: str, since: int | None) -> JournalRead:
         """Events from ``since`` on, or the checkpoint and the events after it when ``since`` is
         None or older than the checkpoint.  Conflict when the session has no state yet."""

@@ -110,6 +110,9 @@ class MemoryStore(Store):
         self._remember(session_id, idempotent)
         return Appended(session.head)
 
+    async def replicated(self, session_id: str, head: int) -> None:
+        return None  # one process: an append is as durable as it gets
+
     async def read(self, session_id: str, since: int | None) -> JournalRead:
         session = self._get(session_id)
         if session.checkpoint is None:

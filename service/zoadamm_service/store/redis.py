@@ -10,6 +10,8 @@ import functools
 import json
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ClusterDownError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -28,6 +30,7 @@ from .base import (
     partial_field,
     parts_of,
 )
+from .replication import Replication
 
 META_FIELDS = ("tenant", "config", "name", "created")
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
@@ -40,15 +43,21 @@ def _translate_errors(method):
     async def wrapper(*args, **kwargs):
         try:
             return await method(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except (RedisConnectionError, RedisTimeoutError, OSError,
+                ClusterDownError, TryAgainError, SlotNotCoveredError) as exc:  # the cluster in a failover
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
 
     return wrapper
 
 
 class RedisStore(Store):
-    def __init__(self, client: aioredis.Redis) -> None:
+    """One Redis, or a Redis Cluster (``RedisCluster``): every script and every multi-key call
+    stays in one session's slot, and the pipelines of ``list`` are split by the client per node."""
+
+    def __init__(self, client: aioredis.Redis | RedisCluster, *, wait_replicas: int = 0,
+                 wait_timeout_ms: int = 1000) -> None:
         self._redis = client
+        self._replication = Replication(client, wait_replicas, wait_timeout_ms)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
         self._append = client.register_script(scripts.APPEND)
@@ -58,8 +67,12 @@ class RedisStore(Store):
         self._read_trace = client.register_script(scripts.READ_TRACE)
 
     @classmethod
-    def from_url(cls, url: str) -> RedisStore:
-        return cls(aioredis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5))
+    def from_url(cls, url: str, *, cluster: bool = False, wait_replicas: int = 0,
+                 wait_timeout_ms: int = 1000) -> RedisStore:
+        """``url`` names the Redis, or with ``cluster`` any node of the cluster."""
+        kind = RedisCluster if cluster else aioredis.Redis
+        client = kind.from_url(url, socket_timeout=30, socket_connect_timeout=5)
+        return cls(client, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -80,11 +93,10 @@ class RedisStore(Store):
         )
         if reply[0] == scripts.REUSED:
             raise Invalid(KEY_REUSED)
-        if reply[0] == 1:
-            return reply[1].decode()
         if reply[0] == 0:
             raise Conflict(f"session {meta.id!r} already exists")
-        return None
+        await self._replication.confirm(meta.id, 0)
+        return reply[1].decode() if reply[0] == 1 else None
 
     @_translate_errors
     async def meta(self, session_id: str) -> SessionMeta:
@@ -129,6 +141,7 @@ class RedisStore(Store):
             raise NotFound(f"no session {session_id!r}")
         if code:
             raise Conflict("the session already has parameters", head=head)
+        await self._replication.confirm(session_id, 0)
 
     @_translate_errors
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
@@ -146,12 +159,15 @@ class RedisStore(Store):
             raise NotFound(f"no session {session_id!r}")
         if code == scripts.REUSED:
             raise Invalid(KEY_REUSED)
-        if code == 1:
-            return Appended(head, reply[2].decode())
-        if code != 0:
+        if code not in (0, 1):
             why = "the session moved on" if code == scripts.MOVED else "the session has no parameters yet"
             raise Conflict(why, head=head)
-        return Appended(head)
+        await self._replication.confirm(session_id, head)
+        return Appended(head, reply[2].decode()) if code == 1 else Appended(head)
+
+    @_translate_errors
+    async def replicated(self, session_id: str, head: int) -> None:
+        await self._replication.confirm(session_id, head)
 
     @_translate_errors
     async def read(self, session_id: str, since: int | None) -> JournalRead:
