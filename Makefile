@@ -12,13 +12,18 @@ TORCH_SOURCE ?= --index-url https://download.pytorch.org/whl/cpu
 
 .PHONY: setup demo report test lint compose-check clean
 
-setup: $(VENV)/.installed /usr/bin/chromium
+setup: $(VENV)/.installed /usr/bin/chromium /usr/sbin/nginx
 
 # The dashboard's browser tests drive the system Chromium (Playwright cannot download its own
 # here); installed once, skipped when present.
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
 	  sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'
+
+# The balancer's tests run deploy/nginx/nginx.conf with the system nginx; installed once.
+/usr/sbin/nginx:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light || \
+	  sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light'
 
 $(VENV)/.installed: client/pyproject.toml service/pyproject.toml worker/pyproject.toml requirements-dev.txt
 	python3 -m venv $(VENV)
