@@ -22,8 +22,8 @@ setup: $(VENV)/.installed /usr/bin/chromium /usr/sbin/nginx
 
 # The balancer's tests run deploy/nginx/nginx.conf with the system nginx; installed once.
 /usr/sbin/nginx:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light || \
-	  sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light'
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx || \
+	  sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx'
 
 $(VENV)/.installed: client/pyproject.toml service/pyproject.toml worker/pyproject.toml requirements-dev.txt
 	python3 -m venv $(VENV)

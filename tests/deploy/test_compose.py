@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from balancer_support import Balancer
 
 from zoadamm_service.tenants import entry, new_key
 
@@ -58,7 +59,7 @@ def compose() -> dict:
 
 def test_compose_file_wires_the_parts(compose):
     services = {k: v for k, v in compose["services"].items() if "monitoring" not in v.get("profiles", [])}
-    assert set(services) == {"redis", "service", "zo-worker", "fo-worker", "report"}
+    assert set(services) == {"redis", "service", "balancer", "zo-worker", "fo-worker", "report"}
     assert services["report"]["profiles"] == ["report"], "`up` must not start the report"
     assert services["report"]["command"] == ["--report", "/runs"]
     assert services["report"]["volumes"] == services["zo-worker"]["volumes"] == ["runs:/runs"]
@@ -71,10 +72,31 @@ def test_compose_file_wires_the_parts(compose):
         assert services[name]["healthcheck"]["test"], f"{name} needs a healthcheck"
     assert services["service"]["depends_on"]["redis"]["condition"] == "service_healthy"
     for worker in ("zo-worker", "fo-worker"):
-        assert services[worker]["depends_on"]["service"]["condition"] == "service_healthy"
+        assert services[worker]["depends_on"]["balancer"]["condition"] == "service_healthy"
         assert services[worker]["build"]["target"] == "worker"
         assert "container_name" not in services[worker], "a fixed name would stop --scale"
+        assert "http://balancer:8000" in services[worker]["command"], "workers talk to the balancer"
     assert services["service"]["build"]["target"] == "service"
+
+
+def test_replicas_sit_behind_one_balancer(compose):
+    """`up --scale service=3`: the service publishes no port (three could not share one) and has
+    no fixed name; the balancer, an official nginx image running the repository's config,
+    publishes the one address, on loopback unless ZOADAMM_BIND says otherwise."""
+    services = compose["services"]
+    service, balancer = services["service"], services["balancer"]
+    assert "ports" not in service and "container_name" not in service
+    assert balancer["image"].split(":")[0] == "nginx"
+    assert balancer["ports"] == ["${ZOADAMM_BIND:-127.0.0.1}:${ZOADAMM_PORT:-8000}:8000"]
+    assert balancer["volumes"] == ["./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    assert (ROOT / "deploy" / "nginx" / "nginx.conf").exists()
+    assert balancer["depends_on"]["service"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(balancer["healthcheck"]["test"])
+    config = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    assert re.search(r"^\s*server service:8000\b", config, re.M), "the upstream is compose's service name"
+    assert re.search(r"^\s*listen 8000;", config, re.M)
+    for directive in ("client_header_timeout", "client_body_timeout", "client_max_body_size", "keepalive"):
+        assert re.search(rf"^\s*{directive} ", config, re.M), directive
 
 
 def test_settings_reach_the_containers(compose):
@@ -127,6 +149,7 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
     env.update(ZOADAMM_EPOCHS="1", ZOADAMM_TRAIN_LIMIT="2560", ZOADAMM_API_KEYS=entry("lab", key),
                ZOADAMM_API_KEY=key)
     redis_port, service_port = _free_port(), _free_port()
+    balancer = None
     processes = []
     try:
         redis_cmd = [_interpolate(a, env) for a in services["redis"]["command"]]
@@ -145,12 +168,14 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
         cmd[cmd.index("--host") + 1] = "127.0.0.1"
         assert cmd[cmd.index("--workers") + 1] == "2"
         processes.append(subprocess.Popen(cmd, env=service_env))
-        url = f"http://127.0.0.1:{service_port}"
-        _wait(lambda: httpx.get(url + "/healthz").json()["store"] == "RedisStore")
+        _wait(lambda: httpx.get(f"http://127.0.0.1:{service_port}/healthz").json()["store"] == "RedisStore")
+        (tmp_path / "nginx").mkdir()
+        balancer = Balancer([service_port], tmp_path / "nginx")  # the workers talk to it, as in compose
+        url = balancer.url
 
         results = {}
         for name in ("fo-worker", "zo-worker"):
-            args = [_interpolate(a, env).replace("http://service:8000", url) for a in services[name]["command"]]
+            args = [_interpolate(a, env).replace("http://balancer:8000", url) for a in services[name]["command"]]
             args[args.index("--record-dir") + 1] = str(tmp_path / "runs")
             worker_env = {k: v for k, v in env.items() if k not in ("ZOADAMM_TRAIN_LIMIT", "ZOADAMM_API_KEY")}
             worker_env.update({k: _interpolate(str(v), env) for k, v in services[name]["environment"].items()})
@@ -170,6 +195,8 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
         for session in sessions:  # every minibatch of the epoch went through the service
             assert httpx.get(f"{url}/v1/sessions/{session['id']}", headers=auth).json()["step"] == 2560 // 128
     finally:
+        if balancer is not None:
+            balancer.stop()
         for proc in reversed(processes):
             proc.terminate()
             proc.wait(timeout=30)

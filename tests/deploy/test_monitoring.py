@@ -28,7 +28,7 @@ def test_the_profile_adds_prometheus_and_grafana_with_the_repositorys_files():
             assert (ROOT / source).exists(), source
     scrape = yaml.safe_load((MONITORING / "prometheus.yml").read_text())["scrape_configs"][0]
     assert scrape["metrics_path"] == "/metrics"
-    assert scrape["static_configs"][0]["targets"] == ["service:8000"]
+    assert scrape["dns_sd_configs"][0] == {"names": ["service"], "type": "A", "port": 8000}  # every replica
 
 
 def test_every_panel_queries_a_metric_the_service_exposes():
