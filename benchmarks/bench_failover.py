@@ -13,6 +13,7 @@ step.  The killed node is then started again (it rejoins as a replica) for the n
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import random
 import sys
@@ -22,14 +23,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the tests' own cluster and client (tests/redis_cluster.py, tests/service/failover_support.py)
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "service")]
+support = importlib.import_module("failover_support")
+LocalCluster = importlib.import_module("redis_cluster").LocalCluster
 
-from failover_support import Run, cluster_service  # noqa: E402
-from redis_cluster import LocalCluster  # noqa: E402
 
-
-def trial(cluster: LocalCluster, http, rng: random.Random) -> dict:
-    run = Run(http)
+def trial(cluster, http, rng: random.Random) -> dict:
+    run = support.Run(http)
     for _ in range(10):
         assert run.tell_until_acknowledged() == 0
     lost, stop = [], threading.Event()
@@ -66,7 +67,7 @@ def main() -> None:
     cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="zoadamm-failover-")), masters=3, replicas=1).start()
     try:
         for wait in (0, 1):
-            with cluster_service(cluster, wait_replicas=wait, wait_timeout_ms=300) as http:
+            with support.cluster_service(cluster, wait_replicas=wait, wait_timeout_ms=300) as http:
                 rows = [trial(cluster, http, rng) for _ in range(args.trials)]
             lost = [r["lost"] for r in rows]
             results[f"wait_replicas={wait}"] = {

@@ -62,11 +62,13 @@ class LocalCluster:
         self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
 
     def _spawn(self, port: int) -> None:
+        folder = self.folder / str(port)  # its own: a replica's full sync leaves a dump.rdb there
+        folder.mkdir(exist_ok=True)
         self.procs[port] = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-             "--cluster-config-file", str(self.folder / f"nodes-{port}.conf"),
-             "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--dir", str(self.folder),
-             "--save", "", "--appendonly", "no", "--logfile", str(self.folder / f"{port}.log"),
+             "--cluster-config-file", str(folder / "nodes.conf"),
+             "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--dir", str(folder),
+             "--save", "", "--appendonly", "no", "--logfile", str(folder / "redis.log"),
              # a replica cut off from its master for a while may still take over
              "--cluster-replica-validity-factor", "0"],
             stdout=subprocess.DEVNULL)

@@ -59,7 +59,8 @@ class Run:
 
     def tell_until_acknowledged(self) -> int:
         """Tell the open step until it is acknowledged; the steps lost before it (a 409 naming
-        an earlier step means the service no longer has steps the client was told it took)."""
+        an earlier step means the service no longer has steps the client was told it took, a
+        404 that it lost the session)."""
         for _ in range(RETRIES):
             try:
                 answer = self.tell()
@@ -69,6 +70,8 @@ class Run:
                 return 0
             if answer.status_code == 409:
                 return self.acked.step - answer.json()["step"]
+            if answer.status_code == 404:
+                return self.acked.step + 1  # the session itself is gone: its steps and its create
             assert answer.status_code == 503, answer.text  # the store is failing over: retry
             time.sleep(0.05)
         raise AssertionError(f"step {self.acked.step} was refused {RETRIES} times")
