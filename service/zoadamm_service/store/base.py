@@ -82,6 +82,17 @@ class TraceRead:
     stride: int
     points: list[bytes]
     last: bytes | None
+@dataclass(frozen=True)
+class Leased:
+    """What ``Store.lease`` granted: the directions now leased to the holder (those it held
+    already included), how long its new leases last, and when the soonest lease of another
+    holder on this step runs out (None when no other lease is live)."""
+
+    indices: list[int]
+    seconds: float
+    others_expire_in: float | None = None
+
+
 def partial_field(step: int, index: int) -> str:
     """The key of one direction's report in a split step's partials: ``"step:index"``."""
     return f"{step}:{index}"
@@ -155,6 +166,15 @@ class Store(ABC):
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
         """Record per-direction reports for ``step``, keeping the first report of a direction;
         returns all of that step's reports so far."""
+
+    @abstractmethod
+    async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
+                    holder: str, seconds: float) -> Leased:
+        """Lease directions of the open step ``step`` (of ``directions``) to ``holder``, iff the
+        head is ``seq``: the unexpired ones it holds, then free ones, up to ``count`` in all, in
+        index order.  A direction is free when nobody reported it (``add_partials``) and no other
+        holder's lease on it is live; a new lease lasts ``seconds`` by the store's clock, and
+        leases of other steps are dropped.  Raises Conflict(head=...) when the head moved."""
 
     @abstractmethod
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:

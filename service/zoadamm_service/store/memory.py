@@ -18,6 +18,7 @@ from .base import (
     Appended,
     Idempotent,
     JournalRead,
+    Leased,
     SessionMeta,
     Store,
     TracePoint,
@@ -35,6 +36,8 @@ class _Session:
     events: list[bytes] = field(default_factory=list)  # events ckpt_seq .. head-1
     metrics: list[str] = field(default_factory=list)
     partials: dict[str, str] = field(default_factory=dict)
+    leases: dict[int, tuple[float, str]] = field(default_factory=dict)  # index -> (expiry, holder)
+    lease_step: int = -1  # the step ``leases`` belong to
     trace: TraceRead = field(default_factory=lambda: TraceRead(1, [], None))
 
     @property
@@ -130,6 +133,25 @@ class MemoryStore(Store):
         for i, v in parts.items():  # the first report of a direction wins
             session.partials.setdefault(partial_field(step, i), v)
         return parts_of(step, session.partials)
+
+    async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
+                    holder: str, seconds: float) -> Leased:
+        session = self._get(session_id)
+        if session.head != seq:
+            raise Conflict("the session moved on", head=session.head)
+        if session.lease_step != step:  # leases of other steps are dropped
+            session.leases, session.lease_step = {}, step
+        now = time.monotonic()
+        live = {i: holder_ for i, (expiry, holder_) in session.leases.items() if expiry > now}
+        others = [expiry - now for expiry, holder_ in session.leases.values() if expiry > now and holder_ != holder]
+        free = [i for i in range(directions)
+                if live.get(i, holder) == holder and partial_field(step, i) not in session.partials]
+        # what the holder still holds first (a retried ask gets its lease back), then free ones
+        granted = sorted(sorted(free, key=lambda i: live.get(i) != holder)[:count])
+        for i in granted:
+            if live.get(i) != holder:
+                session.leases[i] = (now + seconds, holder)
+        return Leased(granted, seconds, min(others) if others else None)
 
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         reports = self._get(session_id).metrics

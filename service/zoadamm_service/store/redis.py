@@ -21,6 +21,7 @@ from .base import (
     Appended,
     Idempotent,
     JournalRead,
+    Leased,
     SessionMeta,
     Store,
     TracePoint,
@@ -56,6 +57,7 @@ class RedisStore(Store):
         self._save_checkpoint = client.register_script(scripts.SAVE_CHECKPOINT)
         self._add_partials = client.register_script(scripts.ADD_PARTIALS)
         self._read_trace = client.register_script(scripts.READ_TRACE)
+        self._lease = client.register_script(scripts.LEASE)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -181,6 +183,20 @@ class RedisStore(Store):
             raise NotFound(f"no session {session_id!r}")
         fields = {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
         return parts_of(step, fields)
+
+    @_translate_errors
+    async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
+                    holder: str, seconds: float) -> Leased:
+        reply = await self._lease(
+            keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
+            args=[seq, step, directions, count, holder, repr(float(seconds))],
+        )
+        if reply[0] == scripts.NOT_FOUND:
+            raise NotFound(f"no session {session_id!r}")
+        if reply[0] == scripts.MOVED:
+            raise Conflict("the session moved on", head=int(reply[1]))
+        soonest = int(reply[1])
+        return Leased([int(i) for i in reply[2:]], float(seconds), None if soonest < 0 else soonest / 1000)
 
     @_translate_errors
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:

@@ -129,3 +129,47 @@ local kept = {}
 for i = cut, #points do kept[#kept + 1] = points[i] end
 return {0, m[2] or '1', m[3] or false, kept}
 """
+
+# KEYS: meta, partials, leases; ARGV: seq, step, directions, count, holder, seconds
+# Granted in one script, by Redis's clock: two replicas can never lease one direction to two
+# holders, and their own clocks never matter.  A lease is "<expiry ms> <holder>".
+LEASE = """
+local head = redis.call('HGET', KEYS[1], 'head')
+if not head then return {-1, 0} end
+if tonumber(head) ~= tonumber(ARGV[1]) then return {-3, tonumber(head)} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local prefix, q, want = ARGV[2] .. ':', tonumber(ARGV[3]), tonumber(ARGV[4])
+local ttl = math.floor(tonumber(ARGV[6]) * 1000)
+local mine, taken, soonest = {}, {}, -1
+local fields = redis.call('HGETALL', KEYS[3])
+for i = 1, #fields, 2 do
+  local f, v = fields[i], fields[i + 1]
+  if string.sub(f, 1, #prefix) ~= prefix then
+    redis.call('HDEL', KEYS[3], f)
+  else
+    local cut = string.find(v, ' ', 1, true)
+    local expiry, index = tonumber(string.sub(v, 1, cut - 1)), tonumber(string.sub(f, #prefix + 1))
+    if expiry > now then
+      if string.sub(v, cut + 1) == ARGV[5] then mine[index] = true
+      else
+        taken[index] = true
+        if soonest < 0 or expiry - now < soonest then soonest = expiry - now end
+      end
+    end
+  end
+end
+-- what the holder still holds first (a retried ask gets its lease back), then free directions
+local granted = {}
+for pass = 1, 2 do
+  for i = 0, q - 1 do
+    if #granted >= want then break end
+    if (pass == 1) == (mine[i] == true) and not taken[i] and redis.call('HEXISTS', KEYS[2], prefix .. i) == 0 then
+      if pass == 2 then redis.call('HSET', KEYS[3], prefix .. i, (now + ttl) .. ' ' .. ARGV[5]) end
+      granted[#granted + 1] = i
+    end
+  end
+end
+table.sort(granted)
+return {0, soonest, unpack(granted)}
+"""
