@@ -12,7 +12,7 @@ from . import __doc__ as summary
 from . import dashboard, telemetry
 from .api import handlers, routes, trace_routes
 from .api.auth import BearerAuth
-from .domain.sessions import Sessions
+from .domain.leases import SharedSessions
 from .errors import StoreUnavailable
 from .settings import Settings
 from .store import Store, open_store
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.sessions = Sessions(store, settings)
+    app.state.sessions = SharedSessions(store, settings)
     app.state.tenants = {OPEN_TENANT} if keys is None else keys.tenants
     handlers.install(app)
     app.include_router(routes.router)

@@ -34,3 +34,7 @@ class Settings(BaseSettings):
     dashboard_cache_s: float = Field(
         1.0, ge=0, description="How old the dashboard's data may be: one store read per this many seconds per replica."
     )
+    lease_seconds: float = Field(
+        10.0, gt=0, le=3600,
+        description="How long a worker's lease on directions of a shared step lasts before another worker gets them.",
+    )

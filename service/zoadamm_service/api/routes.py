@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from zoadamm import AnswerMode, wire
 
 from ..domain.inputs import ZOValues
-from ..domain.sessions import Sessions
+from ..domain.leases import LeaseAsk, SharedSessions
 from ..errors import Invalid
 from ..settings import Settings
 from .codec import body_doc, read_message, respond, validate
@@ -29,7 +30,7 @@ from .schemas import (
 )
 
 
-async def get_sessions(request: Request) -> Sessions:
+async def get_sessions(request: Request) -> SharedSessions:
     return request.app.state.sessions
 
 
@@ -42,7 +43,7 @@ async def get_tenant(request: Request) -> str:
     return str(request.state.tenant)
 
 
-SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+SessionsDep = Annotated[SharedSessions, Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]
 router = APIRouter(prefix="/v1", tags=["sessions"])
@@ -56,7 +57,7 @@ ANSWER_PARAMETER = query_parameter(
 async def tell(request: Request, session_id: str) -> Response:
     """Report the open step's values (ZO: f_x, f_plus[, f_minus]; FO: gradient) and get the
     update.  Repeating a tell returns the same answer; a stale or future step gets 409."""
-    sessions: Sessions = request.app.state.sessions
+    sessions: SharedSessions = request.app.state.sessions
     answer = answer_mode(request.query_params.get("answer", AnswerMode.X.value))
     fields, vecs = await read_message(request, request.app.state.settings.max_body_bytes)
     body = validate(TellRequest, fields)
@@ -124,9 +125,14 @@ async def delete_session(session_id: str, sessions: SessionsDep, tenant: TenantD
 async def ask(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep, tenant: TenantDep,
               vectors: bool = Query(False, description="Also return the q direction vectors u.")):
     """The open step: its number, seed and mu.  Directions follow from (seed, step, index); ask
-    for them with ?vectors=true if you cannot regenerate them."""
+    for them with ?vectors=true if you cannot regenerate them.  With lease: the directions this
+    worker should evaluate, and the records of the steps closed since its x."""
     fields, vecs = await read_message(request, settings.max_body_bytes)
-    validate(AskRequest, fields)
+    body = validate(AskRequest, fields)
+    if body.lease is not None:
+        ask = LeaseAsk(body.lease, body.worker or uuid.uuid4().hex, body.wait, body.since, body.until)
+        leased = await sessions.lease(tenant, session_id, vecs.get("x"), ask, vectors)
+        return respond(request, leased.fields(), {"u": leased.opened.u})
     opened = await sessions.ask(tenant, session_id, vecs.get("x"), vectors)
     return respond(request, opened.fields(), {"u": opened.u})
 

@@ -93,6 +93,19 @@ class SessionList(BaseModel):
 
 class AskRequest(Strict):
     x: Vector | None = Field(None, description="Current parameters: set before step 0, checked after.")
+    lease: int | None = Field(None, ge=1, description="Lease up to this many directions of the open step.")
+    worker: str | None = Field(
+        None, min_length=1, max_length=64, description="The leasing worker's name: asking again returns its lease.")
+    wait: float = Field(0.0, ge=0, le=30, description="Seconds to wait when nothing can be leased now.")
+    since: int | None = Field(None, ge=0, description="The step your x is at: the answer lists the steps since.")
+    until: int | None = Field(None, ge=0, description="Lease nothing on this step or later.")
+
+
+class StepRecordPublic(BaseModel):
+    step: int
+    lr: float = Field(description="lr the step used.")
+    checksum: str = Field(description="CRC-32 of x before the step.")
+    coefficients: list[float] = Field(description="The step's c_i: g = sum c_i u_i.")
 
 
 class AskAnswer(BaseModel):
@@ -105,6 +118,11 @@ class AskAnswer(BaseModel):
     difference: str
     method: str
     u: list[Vector] | None = Field(None, description="The q directions, with ?vectors=true.")
+    leased: list[int] | None = Field(None, description="Directions leased to you (asks with lease).")
+    lease_seconds: float | None = Field(None, description="How long a new lease lasts.")
+    lease_expires: float | None = Field(None, description="When this lease runs out (Unix time, the service's clock).")
+    steps: list[StepRecordPublic] | None = Field(
+        None, description="The steps closed since `since`, oldest first; null when they are not all kept.")
 
 
 class TellRequest(Strict):

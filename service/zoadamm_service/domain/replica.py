@@ -24,6 +24,8 @@ from .results import StepResult
 
 # Below this size a step costs less than a thread hop; above it, numpy work leaves the event loop.
 THREAD_MIN_DIM = 1 << 16
+# Records of the newest steps kept for workers that follow x from them (``domain.leases``).
+RECENT_STEPS = 64
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Replica:
     _deferred: asyncio.Future | None = None  # work still running after its answer was sent
     _checksum: tuple[int, str] | None = None  # (step, checksum of x at that step)
     _work: np.ndarray | None = None
+    recent: dict[int, LastStep] = field(default_factory=dict)  # step -> its record, the newest few
 
     @property
     def step(self) -> int:
@@ -120,6 +123,9 @@ class Replica:
                 self._work = np.empty(self.config.dim, dtype=np.float32)
             optimizer.apply(event.record, self._work)
             self.last = LastStep.of(event)
+            self.recent[event.step] = self.last
+            if len(self.recent) > RECENT_STEPS:
+                del self.recent[next(iter(self.recent))]
         self.seq += 1
 
     def _apply_then_checksum(self, event: journal.Event) -> None:
