@@ -117,3 +117,17 @@ def test_rest_workers_on_one_session_take_the_steps_of_one(client):
     assert sum(r["directions_told"] for r in results) == 30 * Q
     assert history(client, shared) == history(client, alone.id)
     assert results[0]["x"] == results[1]["x"] == np.asarray(alone.x, np.float64).tolist()
+
+
+def test_a_worker_that_joins_late_replays_the_steps_and_mirrors(client):
+    from zoadamm.sdk import SharedRun
+
+    sid = client.sessions.create(3, directions=2, seed=5).id
+    first = SharedRun(client, sid, np.zeros(3, np.float32), lease=2)
+    for _ in range(3):
+        work = first.next()
+        assert work is not None
+        first.tell(work, 1.0, [1.5, 0.5])
+    late = SharedRun(client, sid, np.zeros(3, np.float32), lease=2)
+    assert late.mirrored and late.step == 3
+    np.testing.assert_array_equal(late.x, first.x)

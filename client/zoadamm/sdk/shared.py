@@ -79,9 +79,13 @@ class SharedRun:
         else:
             info = client.sessions.ask(self.id)
         self.step, self.mu, self.lr = info.step, info.mu, info.lr
+        self.mismatches = 0
+        if self._mirror is None:
+            # joined late: replay the steps from x0 while the service still keeps them all
+            self._mirror, self.step = Optimizer.start(self.config, x0), 0
+            self._follow(client.sessions.ask(self.id, lease=1, worker=self.worker, since=0, until=0))
         if self._mirror is None:
             self._read_x()
-        self.mismatches = 0
 
     @property
     def id(self) -> str:
