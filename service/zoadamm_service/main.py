@@ -12,6 +12,7 @@ from . import __doc__ as summary
 from . import dashboard, telemetry
 from .api import handlers, routes, trace_routes
 from .api.auth import BearerAuth
+from .api.ratelimit import RateLimit, rate_limiter
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
 from .settings import Settings
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(routes.router)
     app.include_router(trace_routes.router)
     dashboard.install(app)
+    if settings.rate_limit:
+        limit, limiter = rate_limiter(settings.rate_limit, settings.redis_url)
+        app.add_middleware(RateLimit, limit=limit, limiter=limiter)  # inside the auth: it counts per key
     app.add_middleware(BearerAuth, keys=keys)  # every /v1 call, the tell included
     telemetry.install(app)  # after every other middleware: it times them all
 

@@ -437,3 +437,25 @@ async def test_an_idempotency_record_expires(store):
     await anyio.sleep(2.1)  # the record's lifetime, not a limit on the test
     assert (await store.append("s1", 1, b"m1", '{"value": 1}', idempotent=short)).replayed is None
     assert len(await store.metrics("s1", None)) == 2
+
+
+# --- quotas and lifetimes --------------------------------------------------------------------
+async def test_create_admits_a_tenant_up_to_its_quota(store):
+    from zoadamm_service.errors import QuotaExceeded
+
+    for i in range(2):
+        await store.create(meta(f"s{i}", float(i)), None, max_sessions=2)
+    with pytest.raises(QuotaExceeded):
+        await store.create(meta("s2", 2.0), None, max_sessions=2)
+    await store.create(SessionMeta("o1", "other", None, dict(CONFIG), 3.0), None, max_sessions=2)
+    await store.delete("s1")
+    await store.create(meta("s2", 2.0), None, max_sessions=2)
+    assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["s0", "s2"]
+
+
+async def test_touch_of_an_unknown_session_is_not_found(store):
+    store.ttl_s = 60
+    await started(store)
+    await store.touch("s1")
+    with pytest.raises(NotFound):
+        await store.touch("nope")

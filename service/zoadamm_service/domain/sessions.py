@@ -22,7 +22,6 @@ from zoadamm import AnswerMode, StepRecord, directions, require_method
 from ..errors import Conflict, Invalid, NotFound
 from ..settings import Settings
 from ..store import SessionMeta, Store
-from ..store.base import Idempotent
 from ..telemetry import prom
 from . import inputs, journal, split, trace
 from .cache import ReplicaCache
@@ -58,7 +57,8 @@ class Sessions:
             checkpoint = journal.encode_checkpoint(inputs.start_optimizer(cfg, x0), 0)
         answer = {**_summary(meta), "step": 0, "has_parameters": x0 is not None, "lr": cfg.lr, "mu": cfg.mu,
                   "recent_metrics": []}
-        replayed = await self.store.create(meta, checkpoint, self._idempotent(key, answer))
+        record = None if key is None else key.record(json.dumps(answer), self.settings.idempotency_ttl_s)
+        replayed = await self.store.create(meta, checkpoint, record, self.settings.max_sessions)
         return answer if replayed is None else json.loads(replayed)
 
     async def view(self, tenant: str, session_id: str) -> dict:
@@ -95,12 +95,9 @@ class Sessions:
         replica = await self.replicas.get(session_id)
         if replica.meta.tenant != tenant:
             raise NotFound(f"no session {session_id!r}")
+        if self.store.ttl_s and replica.touch_due(self.store.ttl_s):
+            await self.store.touch(session_id)  # reads count as calls too; writes refresh themselves
         return replica
-
-    def _idempotent(self, key: RequestKey | None, answer: dict) -> Idempotent | None:
-        if key is None:
-            return None
-        return Idempotent(key.key, key.request, json.dumps(answer), self.settings.idempotency_ttl_s)
 
     async def aclose(self) -> None:
         await self.replicas.aclose()
@@ -270,8 +267,7 @@ class Sessions:
                 try:
                     appended = await self.store.append(
                         session_id, replica.seq, journal.encode_metric(opt.step, value), text,
-                        idempotent=None if key is None else Idempotent(
-                            key.key, key.request, text, self.settings.idempotency_ttl_s),
+                        idempotent=None if key is None else key.record(text, self.settings.idempotency_ttl_s),
                     )
                 except Conflict:
                     continue

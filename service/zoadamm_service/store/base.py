@@ -16,7 +16,10 @@ Contract, for every implementation (``tests/service/test_store_contract.py`` che
 * Values returned are copies (bytes, fresh dicts): callers may keep them.
 * Unknown sessions raise ``NotFound``; failed conditions raise ``Conflict`` with ``head``.
 * Session ids reach the store validated (``domain.sessions``); tenants own sessions, and the
-  store keeps an index of each tenant's sessions for ``list``.
+  store keeps an index of each tenant's sessions for ``list`` and the per-tenant quota.
+* With ``ttl_s`` > 0 a session, all of it, is gone ``ttl_s`` seconds after the last call that
+  touched it: every write refreshes it, and ``touch`` does for reads.  An expired session is
+  NotFound and leaves the tenant's index (lazily: ``list`` and the quota skip and drop it).
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ class SessionMeta:
 
 
 KEY_REUSED = "this Idempotency-Key was sent before with another request; use a new key for a new request"
+
+
+def quota_message(max_sessions: int) -> str:
+    return (f"this tenant has {max_sessions} sessions, its limit (ZOADAMM_MAX_SESSIONS): "
+            "delete one (DELETE /v1/sessions/{id}) before creating another")
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,8 @@ def parts_of(step: int, fields: Mapping[str, str]) -> dict[int, str]:
 
 
 class Store(ABC):
+    ttl_s: int = 0  # idle seconds before a session expires; 0: never
+
     @abstractmethod
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` when the store does not answer."""
@@ -104,10 +114,15 @@ class Store(ABC):
 
     @abstractmethod
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,
-                     idempotent: Idempotent | None = None) -> str | None:
+                     idempotent: Idempotent | None = None, max_sessions: int = 0) -> str | None:
         """Add a session (head 0), with its initial state when known, and index it under its
         tenant.  Returns None, or the first answer when ``idempotent`` repeats a create.
-        Raises Conflict if the session exists, Invalid for a key reused with another request."""
+        Raises Conflict if the session exists, Invalid for a key reused with another request,
+        QuotaExceeded when the tenant already has ``max_sessions`` (> 0) sessions."""
+
+    @abstractmethod
+    async def touch(self, session_id: str) -> None:
+        """Restart the session's idle time (a read; writes restart it themselves)."""
 
     @abstractmethod
     async def meta(self, session_id: str) -> SessionMeta: ...
