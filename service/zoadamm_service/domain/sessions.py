@@ -22,7 +22,7 @@ from zoadamm import AnswerMode, StepRecord, directions, require_method
 from ..errors import Conflict, Invalid
 from ..settings import Settings
 from ..store import SessionMeta, Store
-from . import inputs, journal, split, trace
+from . import finite, inputs, journal, limits, split, trace
 from .cache import ReplicaCache
 from .replica import Replica
 from .results import Parameters, StepOpened, StepResult
@@ -30,7 +30,6 @@ from .results import Parameters, StepOpened, StepResult
 # A metric appended by another replica moves the head without closing the step: a write that
 # lost its conditional append to one is built again on the new head, this many times at most.
 COMMIT_TRIES = 3
-RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
 
 
 class Sessions:
@@ -41,7 +40,8 @@ class Sessions:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def create(self, config: dict, name: str | None, x0: np.ndarray | None) -> dict:
-        """Raises Invalid for a bad configuration or x0."""
+        """Raises Invalid for a bad configuration or x0, or one over the limits."""
+        limits.check_config(self.settings, config)
         if config.get("seed") is None:
             config = {**config, "seed": secrets.randbits(53)}  # JSON-safe: exact in a double
         cfg = inputs.session_config(config)
@@ -61,9 +61,13 @@ class Sessions:
             view.update(
                 step=replica.step, has_parameters=opt is not None,
                 lr=opt.lr if opt else replica.config.lr, mu=opt.mu if opt else replica.config.mu,
-                recent_metrics=await self.metrics(session_id, self.settings.recent_metrics),
+                recent_metrics=await self._recent_metrics(session_id),
             )
             return view
+
+    async def _recent_metrics(self, session_id: str) -> builtins.list[dict]:
+        rows = await self.store.metrics(session_id, self.settings.recent_metrics)
+        return [json.loads(m) for m in limits.newest_within(rows, self.settings.recent_metrics_bytes)]
 
     async def list(self, offset: int, limit: int) -> tuple[list[dict], int]:
         metas, total = await self.store.list(offset, limit)
@@ -77,9 +81,12 @@ class Sessions:
         await self.replicas.aclose()
 
     # --- ask -------------------------------------------------------------------------------
-    async def ask(self, session_id: str, x: np.ndarray | None, with_vectors: bool) -> StepOpened:
+    async def ask(self, session_id: str, x: np.ndarray | None, with_vectors: bool,
+                  bytes_per_value: int = 4) -> StepOpened:
         """The open step's directions.  ``x`` sets the parameters before the first step and
-        must equal the session's parameters after it.  Raises Conflict, Invalid, NotFound."""
+        must equal the session's parameters after it; the vectors are only sent when their
+        answer (``bytes_per_value`` each) fits in the body limit.  Raises Conflict, Invalid,
+        NotFound."""
         replica = await self.replicas.get(session_id)
         async with replica.lock:
             await replica.catch_up(self.store, await self.store.head(session_id))
@@ -88,8 +95,9 @@ class Sessions:
             opt, cfg = replica.started(), replica.config
             u = None
             if with_vectors and cfg.method == "zo-adamm":
-                if 4 * cfg.directions * cfg.dim > self.settings.max_body_bytes:
-                    raise Invalid("the directions are too large to send; regenerate them with zoadamm.directions")
+                if bytes_per_value * cfg.directions * cfg.dim > self.settings.max_body_bytes:
+                    raise Invalid("the directions are too large to send (ZOADAMM_MAX_BODY_BYTES); regenerate "
+                                  "them with zoadamm.directions, or ask for the binary frame")
                 u = await replica.run(directions, cfg.seed, opt.step, cfg.directions, cfg.dim, cfg.distribution)
             return StepOpened(opt.step, cfg.seed, opt.mu, opt.lr, cfg.directions, cfg.distribution,
                               cfg.difference, cfg.method, u)
@@ -192,6 +200,7 @@ class Sessions:
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
                 record = inputs.invalid_on_error(make_record)
             inputs.check_size(record, replica.config)
+            await finite.check_step(replica, record)
             # every event keeps the checksum, so any replica can answer a repeat in either form
             event = journal.Event(
                 journal.STEP, record.step, digest, record,
@@ -225,9 +234,8 @@ class Sessions:
     # --- metrics ---------------------------------------------------------------------------
     async def report(self, session_id: str, value: float, named: dict[str, float]) -> dict:
         """Feed the plateau schedule; returns lr and mu after it.  Raises Conflict, Invalid, NotFound."""
+        limits.check_metric_names(self.settings, named)
         replica = await self.replicas.get(session_id)
-        if RESERVED_METRICS & named.keys():
-            raise Invalid(f"metrics cannot be named {sorted(RESERVED_METRICS & named.keys())}")
         async with replica.lock:
             for _ in range(COMMIT_TRIES):  # another writer may append between our read and our write
                 await replica.catch_up(self.store, await self.store.head(session_id))
@@ -236,7 +244,8 @@ class Sessions:
                 entry = {"step": opt.step, "value": value, "lr": lr, "mu": mu, "time": time.time(), **named}
                 try:
                     await self.store.append(
-                        session_id, replica.seq, journal.encode_metric(opt.step, value), json.dumps(entry)
+                        session_id, replica.seq, journal.encode_metric(opt.step, value), json.dumps(entry),
+                        keep_metrics=self.settings.metric_history,
                     )
                 except Conflict:
                     continue

@@ -92,12 +92,14 @@ class Store(ABC):
         two replicas racing to set x cannot both win, and no cached start can go stale."""
 
     @abstractmethod
-    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None) -> int:
+    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None,
+                     keep_metrics: int = 0) -> int:
         """Write event ``seq`` iff the head is ``seq``; returns the new head.
 
         Without ``metric`` the event closes a step and drops the partial reports; with
-        ``metric`` (JSON) it adds it to the metrics history instead, and the open step's partial
-        reports stay.  Both in the same atomic write.  Raises Conflict(head=...) otherwise.
+        ``metric`` (JSON) it adds it to the metrics history instead (keeping only the newest
+        ``keep_metrics`` when it is not 0), and the open step's partial reports stay.  All in
+        the same atomic write.  Raises Conflict(head=...) otherwise.
         """
 
     @abstractmethod

@@ -71,7 +71,8 @@ class MemoryStore(Store):
             raise Conflict("the session already has parameters", head=session.head)
         session.checkpoint = checkpoint
 
-    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None) -> int:
+    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None,
+                     keep_metrics: int = 0) -> int:
         session = self._get(session_id)
         if session.head != seq or session.checkpoint is None:
             raise Conflict("the session moved on", head=session.head)
@@ -80,6 +81,8 @@ class MemoryStore(Store):
             session.partials.clear()
         else:
             session.metrics.append(metric)
+            if keep_metrics:
+                del session.metrics[:-keep_metrics]
         return session.head
 
     async def read(self, session_id: str, since: int | None) -> JournalRead:

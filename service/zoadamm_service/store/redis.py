@@ -9,8 +9,7 @@ import functools
 import json
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from .. import keys
 from ..errors import Conflict, NotFound, StoreUnavailable
@@ -37,7 +36,7 @@ redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'has_state', '1')
 return {0, 0}
 """
-# KEYS: meta, events, partials, metrics; ARGV: seq, event, metric-or-empty
+# KEYS: meta, events, partials, metrics; ARGV: seq, event, metric-or-empty, metrics kept (0: all)
 # Conditional append: two replicas can never both write event seq.
 _APPEND = """
 local m = redis.call('HMGET', KEYS[1], 'head', 'has_state')
@@ -47,7 +46,10 @@ if m[2] ~= '1' then return {-2, head} end
 if head ~= tonumber(ARGV[1]) then return {-3, head} end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 -- a step closes the open step and drops its partials; a metric leaves them alone
-if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('RPUSH', KEYS[4], ARGV[3]) end
+if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else
+  redis.call('RPUSH', KEYS[4], ARGV[3])
+  if tonumber(ARGV[4]) > 0 then redis.call('LTRIM', KEYS[4], -tonumber(ARGV[4]), -1) end
+end
 redis.call('HSET', KEYS[1], 'head', head + 1)
 return {0, head + 1}
 """
@@ -120,14 +122,14 @@ return {0, m[2] or '1', m[3] or false, kept}
 
 
 def _translate_errors(method):
-    """A store that does not answer is a 503, never a 500."""
+    """A store that does not answer, or answers with an error, is a 503, never a 500."""
 
     @functools.wraps(method)
     async def wrapper(*args, **kwargs):
         try:
             return await method(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        except (RedisError, OSError) as exc:  # connection, timeout, and any error Redis replies with
+            raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
 
     return wrapper
 
@@ -145,8 +147,9 @@ class RedisStore(Store):
         self._read_trace = client.register_script(_READ_TRACE)
 
     @classmethod
-    def from_url(cls, url: str) -> RedisStore:
-        return cls(aioredis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5))
+    def from_url(cls, url: str, timeout_s: float = 2.0, connect_timeout_s: float = 2.0) -> RedisStore:
+        """``timeout_s`` bounds every command's wait for its reply: a hung Redis is a 503 then."""
+        return cls(aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s))
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -209,10 +212,11 @@ class RedisStore(Store):
             raise Conflict("the session already has parameters", head=head)
 
     @_translate_errors
-    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None) -> int:
+    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None,
+                     keep_metrics: int = 0) -> int:
         code, head = await self._append(
             keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id), keys.metrics(session_id)],
-            args=[seq, event, metric or ""],
+            args=[seq, event, metric or "", keep_metrics],
         )
         if code == _NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
