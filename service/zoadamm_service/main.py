@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from . import __doc__ as summary
 from . import dashboard, telemetry, workers
-from .api import handlers, routes, trace_routes
+from .api import docs, edge, handlers, routes, trace_routes
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
 from .settings import Settings
@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         summary="Zeroth-order AdaMM as a service: ask for directions, tell function values.",
         description=summary,
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs and /redoc from the package, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.sessions = Sessions(store, settings)
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(routes.router)
     app.include_router(trace_routes.router)
     dashboard.install(app)
+    docs.install(app)
+    edge.install(app)
     telemetry.install(app)  # after every other middleware: it times them all
 
     @app.get("/healthz", tags=["health"])
@@ -52,7 +56,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         try:
             await store.ping()
         except StoreUnavailable as exc:
-            return JSONResponse({"status": "unavailable", "detail": exc.message}, status_code=503)
+            return JSONResponse({"status": "unavailable", "detail": exc.message}, status_code=503,
+                                headers={"Retry-After": str(settings.retry_after_s)})
         return {"status": "ok", "store": type(store).__name__}
 
     return app
@@ -77,5 +82,5 @@ def cli(argv: list[str] | None = None) -> None:
         workers.run(args.host, args.port, args.workers, args.log_level)  # gunicorn; does not return
     uvicorn.run(
         "zoadamm_service.main:create_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level=args.log_level,
+        workers=args.workers, log_level=args.log_level, server_header=False,
     )
