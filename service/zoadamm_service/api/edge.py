@@ -9,8 +9,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .openapi import all_routes
 
 log = logging.getLogger("zoadamm.service")
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff")]
@@ -48,13 +49,12 @@ class Edge:
             await sending({"type": "http.response.body", "body": body})
 
 
-def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
-    """Every method some route serves at this request's path."""
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves at ``path``."""
     methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope, "method": ""})
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    for route in all_routes(app.router.routes):
+        if route.path_regex.match(path):
+            methods |= set(route.methods or ())
     return sorted(methods)
 
 
@@ -65,5 +65,5 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)

@@ -9,6 +9,7 @@ limits, bearer auth, and links that chain create -> ask -> tell for stateful cli
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from starlette.routing import Route
 
 from zoadamm import wire
 
@@ -25,7 +27,8 @@ from .codec import JSON
 from .schemas import AskRequest, MetricsRequest, SessionCreate, TellRequest
 
 REF = "#/components/schemas/{model}"
-BODIES: dict[str, type[BaseModel]] = {"create_session": SessionCreate, "ask": AskRequest, "tell": TellRequest, "post_metrics": MetricsRequest}
+BODIES: dict[str, type[BaseModel]] = {
+    "create_session": SessionCreate, "ask": AskRequest, "tell": TellRequest, "post_metrics": MetricsRequest}
 # routes that answer in the binary frame when asked to (Accept), as well as in JSON
 FRAME_ANSWERS = {"create_session", "ask", "tell", "get_parameters", "get_trace"}
 CONFLICTS = {"ask", "tell", "post_metrics", "get_parameters"}  # 409: the step moved on, or no parameters yet
@@ -48,7 +51,7 @@ ERROR = {
 ERRORS = {
     400: "The body is not valid JSON, or not a valid binary frame.",
     401: "Missing or unknown API key (`Authorization: Bearer <key>`), where keys are configured.",
-    404: "No such session.",
+    404: "No such session (or file).",
     408: "The request body did not arrive within ZOADAMM_BODY_TIMEOUT_S.",
     409: "A stale or future step (`step` is the open one), parameters not set yet, or x differs.",
     413: "The body is over ZOADAMM_MAX_BODY_BYTES (JSON bodies: ZOADAMM_MAX_JSON_BYTES).",
@@ -70,9 +73,6 @@ def describe(app: FastAPI) -> dict:
 
 
 def _build(app: FastAPI, settings: Settings) -> dict:
-    for route in app.routes:  # short operation ids: they name a generated client's functions
-        if isinstance(route, APIRoute):
-            route.operation_id = route.operation_id or _operation_id(route)
     spec = get_openapi(title=app.title, version=app.version, openapi_version=app.openapi_version,
                        summary=app.summary, description=app.description, routes=app.routes)
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
@@ -85,10 +85,23 @@ def _build(app: FastAPI, settings: Settings) -> dict:
     _limits(schemas, settings)
     spec["components"]["securitySchemes"] = {"bearer": {
         "type": "http", "scheme": "bearer", "description": "An API key, where the service has keys configured."}}
+    names = {(route.path, method.lower()): _operation_id(route)
+             for route in all_routes(app.router.routes) if isinstance(route, APIRoute) for method in route.methods}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
+            # short operation ids: they name a generated client's functions
+            operation["operationId"] = names.get((path, method), operation.get("operationId"))
             _complete(path, method, operation)
     return spec
+
+
+def all_routes(routes: list) -> Iterator[Route]:
+    """Every route, also inside included routers (FastAPI nests them)."""
+    for route in routes:
+        if isinstance(route, Route):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from all_routes(route.original_router.routes)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -116,7 +129,7 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
     if path.startswith("/v1/"):
         statuses |= {401, 503}
         operation["security"] = [{"bearer": []}, {}]  # optional while the service has no keys
-    if "{session_id}" in path:
+    if "{" in path:  # a session, or a file, that is not there
         statuses.add(404)
     if any(p["in"] == "query" for p in operation.get("parameters", [])):
         statuses.add(422)

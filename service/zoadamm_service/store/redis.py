@@ -16,6 +16,7 @@ from ..errors import Conflict, NotFound, StoreUnavailable
 from .base import JournalRead, SessionMeta, Store, TraceRead, partial_field, parts_of
 
 _NOT_FOUND, _NO_STATE, _MOVED = -1, -2, -3
+MAX_CONNECTIONS = 100  # per replica process
 
 # KEYS: meta, checkpoint, sessions; ARGV: id, created, config, name, checkpoint-or-empty
 _CREATE = """
@@ -148,8 +149,16 @@ class RedisStore(Store):
 
     @classmethod
     def from_url(cls, url: str, timeout_s: float = 2.0, connect_timeout_s: float = 2.0) -> RedisStore:
-        """``timeout_s`` bounds every command's wait for its reply: a hung Redis is a 503 then."""
-        return cls(aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s))
+        """``timeout_s`` bounds every command's wait for its reply: a hung Redis is a 503 then.
+
+        The pool waits (up to ``timeout_s``) for a free connection when all are in use, rather
+        than failing at once: a burst of concurrent calls (the dashboard reads every session's
+        row at once) queues instead of answering 503."""
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=timeout_s,
+            socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s,
+        )
+        return cls(aioredis.Redis.from_pool(pool))  # closing the client closes its pool
 
     async def close(self) -> None:
         await self._redis.aclose()
