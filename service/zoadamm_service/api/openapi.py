@@ -85,8 +85,8 @@ def _build(app: FastAPI, settings: Settings) -> dict:
     _limits(schemas, settings)
     spec["components"]["securitySchemes"] = {"bearer": {
         "type": "http", "scheme": "bearer", "description": "An API key, where the service has keys configured."}}
-    names = {(route.path, method.lower()): _operation_id(route)
-             for route in all_routes(app.router.routes) if isinstance(route, APIRoute) for method in route.methods}
+    routes = [route for route in all_routes(app.router.routes) if isinstance(route, APIRoute)]
+    names = {(route.path, method.lower()): _operation_id(route) for route in routes for method in route.methods or ()}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             # short operation ids: they name a generated client's functions
