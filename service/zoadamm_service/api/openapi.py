@@ -137,7 +137,8 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
         statuses |= {400, 408, 413, 415, 422}
         model = BODIES[name].__name__
         operation["requestBody"] = {
-            "required": name != "ask",
+            "required": False,  # an empty body is read as an empty object, and validated as one
+            "description": "JSON, or the same fields in the binary frame.",
             "content": {JSON: {"schema": {"$ref": REF.format(model=model)}},
                         wire.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary",
                                                      "contentMediaType": wire.MEDIA_TYPE},

@@ -44,7 +44,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 router = APIRouter(prefix="/v1", tags=["sessions"])
 BINARY: dict[str, Any] = {"content": {wire.MEDIA_TYPE: {}}}
 ANSWER_PARAMETER = query_parameter(
-    "answer", {"type": "string", "enum": [m.value for m in AnswerMode], "default": AnswerMode.X.value},
+    "answer",
+    {"title": "AnswerMode", "type": "string", "enum": [m.value for m in AnswerMode], "default": AnswerMode.X.value},
     "x: the updated parameters; checksum: a CRC of x and the step's coefficients, for clients that mirror the update.",
 )
 
