@@ -48,5 +48,11 @@ class Unsupported(ServiceError):
     status = 415
 
 
+class QuotaExceeded(ServiceError):
+    """A tenant's quota (sessions) or rate limit is used up (429)."""
+
+    status = 429
+
+
 class StoreUnavailable(ServiceError):
     status = 503

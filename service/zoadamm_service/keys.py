@@ -1,43 +1,64 @@
-"""Every Redis key the service uses, in one place."""
+"""Every Redis key the service uses, in one place.
+
+A session's keys carry its id as a hash tag, ``zoadamm:{<id>}:<part>``: Redis Cluster puts
+them all in one slot, so each script touches one slot, and no id (validated before it gets
+here, and braces are not in its alphabet) can name another session's keys.  The index of a
+tenant's sessions spans sessions, so it lives outside the tags and outside the scripts.
+"""
 
 PREFIX = "zoadamm"
-SESSIONS = f"{PREFIX}:sessions"  # sorted set: session id -> creation time
+
+
+def _session(session_id: str, part: str) -> str:
+    return f"{PREFIX}:{{{session_id}}}:{part}"
 
 
 def meta(session_id: str) -> str:
-    """Hash: config, name, created, head (events so far), base (first event kept), ckpt_seq."""
-    return f"{PREFIX}:session:{session_id}"
+    """Hash: tenant, config, name, created, head (events so far), ckpt_seq (events the
+    checkpoint covers), has_state, and the trace's stride and newest point."""
+    return _session(session_id, "meta")
 
 
 def events(session_id: str) -> str:
-    """List: the journal; entry i is event number base + i."""
-    return f"{PREFIX}:session:{session_id}:events"
+    """List: the journal; entry i is event number ckpt_seq + i."""
+    return _session(session_id, "events")
 
 
 def checkpoint(session_id: str) -> str:
     """String: the full state (a wire frame) after event number ckpt_seq."""
-    return f"{PREFIX}:session:{session_id}:checkpoint"
+    return _session(session_id, "checkpoint")
 
 
 def metrics(session_id: str) -> str:
     """List: JSON metric reports, oldest first."""
-    return f"{PREFIX}:session:{session_id}:metrics"
+    return _session(session_id, "metrics")
 
 
 def partials(session_id: str) -> str:
     """Hash: "step:index" -> what one worker reported for one direction of a split step.
     Cleared whenever a step is appended, so it only ever holds the open step's parts."""
-    return f"{PREFIX}:session:{session_id}:partials"
+    return _session(session_id, "partials")
 
 
 def trace(session_id: str) -> str:
-    """List: packed trace points (``domain.trace``), oldest first, every trace_stride-th step;
-    the meta hash keeps trace_stride and trace_last (the newest point)."""
-    return f"{PREFIX}:session:{session_id}:trace"
+    """List: packed trace points (``domain.trace``), oldest first, every trace_stride-th step."""
+    return _session(session_id, "trace")
+
+
+def idempotency(session_id: str, key: str) -> str:
+    """String (expiring): the request digest and first answer of a POST sent with an
+    Idempotency-Key; ``key`` is already a digest of the tenant and the header."""
+    return _session(session_id, f"idempotency:{key}")
 
 
 def all_for(session_id: str) -> list[str]:
+    """The session's keys but its idempotency records, which expire by themselves."""
     return [
         meta(session_id), events(session_id), checkpoint(session_id),
         metrics(session_id), partials(session_id), trace(session_id),
     ]
+
+
+def tenant_sessions(tenant: str) -> str:
+    """Sorted set: a tenant's session ids by creation time (tenant names are validated)."""
+    return f"{PREFIX}:tenant:{tenant}:sessions"

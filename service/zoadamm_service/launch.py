@@ -38,14 +38,15 @@ class ServiceProcess:
     and returns its URL; ``stop()`` ends it, ``kill()`` sends SIGKILL (no shutdown runs)."""
 
     def __init__(self, redis_url: str | None = None, *, port: int | None = None, workers: int = 1,
-                 env: dict[str, str] | None = None, log_level: str = "warning") -> None:
+                 env: dict[str, str] | None = None, log_level: str = "warning", host: str = "127.0.0.1") -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "REDIS_URL"}
         if redis_url:
             self._env["REDIS_URL"] = redis_url
         script = Path(sys.executable).with_name("zoadamm-service")
-        self._argv = [str(script), "--port", str(self.port), "--workers", str(workers), "--log-level", log_level]
+        self._argv = [str(script), "--host", host, "--port", str(self.port), "--workers", str(workers),
+                      "--log-level", log_level]
         self._output: IO[str] | None = None
         self.proc: subprocess.Popen[str] | None = None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from contextlib import asynccontextmanager
 
@@ -10,14 +9,22 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from . import __doc__ as summary
-from . import dashboard, telemetry, workers
+from . import dashboard, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
+from .api.auth import BearerAuth
+from .api.ratelimit import RateLimit, rate_limiter
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
 from .settings import Settings
 from .store import Store, open_store
+from .tenants import OPEN_TENANT, KeyRing
 
 log = logging.getLogger("zoadamm.service")
+OPEN_WARNING = (
+    "*** zoadamm runs OPEN: ZOADAMM_API_KEYS is not set, so anyone who reaches this service can "
+    "read, change and delete every session.  Fine for one person on 127.0.0.1; anywhere else set "
+    "ZOADAMM_API_KEYS (`zoadamm-service keys new TENANT` prints an entry). ***"
+)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -25,8 +32,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     settings = settings or Settings()
     store = telemetry.timed_store(store or open_store(settings))
 
+    keys = KeyRing.parse(settings.api_keys) if settings.api_keys else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if keys is None:
+            log.warning(OPEN_WARNING)
         yield
         await app.state.sessions.aclose()  # checkpoints still being written need the store
         await store.close()
@@ -42,12 +53,17 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings = settings
     app.state.sessions = Sessions(store, settings)
+    app.state.tenants = {OPEN_TENANT} if keys is None else keys.tenants
     handlers.install(app)
     app.include_router(routes.router)
     app.include_router(trace_routes.router)
     dashboard.install(app)
     docs.install(app)
-    edge.install(app)
+    if settings.rate_limit:
+        limit, limiter = rate_limiter(settings.rate_limit, settings.redis_url)
+        app.add_middleware(RateLimit, limit=limit, limiter=limiter)  # inside the auth: it counts per key
+    app.add_middleware(BearerAuth, keys=keys)  # every /v1 call, the tell included
+    edge.install(app)  # outside the auth: its answers get the same headers and JSON errors
     telemetry.install(app)  # after every other middleware: it times them all
 
     @app.get("/healthz", tags=["health"])
@@ -61,26 +77,3 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return {"status": "ok", "store": type(store).__name__}
 
     return app
-
-
-def cli(argv: list[str] | None = None) -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(prog="zoadamm-service", description="Run the zoadamm HTTP service.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (needs REDIS_URL when > 1)")
-    parser.add_argument("--log-level", default="info")
-    args = parser.parse_args(argv)
-    settings = Settings()
-    if args.workers > 1 and not settings.redis_url:
-        parser.error("--workers > 1 needs REDIS_URL: the in-process store cannot be shared between processes")
-    where = settings.redis_url or "the in-process store (nothing survives a restart; set REDIS_URL for Redis)"
-    logging.basicConfig(level=args.log_level.upper())
-    log.info("sessions are kept in %s", where)
-    if args.workers > 1:
-        workers.run(args.host, args.port, args.workers, args.log_level)  # gunicorn; does not return
-    uvicorn.run(
-        "zoadamm_service.main:create_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level=args.log_level, server_header=False,
-    )

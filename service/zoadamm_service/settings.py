@@ -42,6 +42,18 @@ class Settings(BaseSettings):
         2048, ge=0, le=4096,
         description="Trace points kept per session; the stride doubles when full.  0 turns the trace off.",
     )
+    api_keys: str | None = Field(
+        None, description="tenant:sha256hex entries, comma-separated; unset runs open, as one tenant.")
+    allow_open: bool = Field(False, description="Run open (no keys) on an address other than loopback.")
+    max_sessions: int = Field(
+        1000, ge=0, description="Sessions one tenant may keep at once (429 beyond); 0: no limit.")
+    session_ttl_s: int = Field(
+        0, ge=0, description="Delete a session, all its keys, after this many seconds without a call; 0: never.")
+    rate_limit: str | None = Field(
+        None, description="Requests per API key on /v1, in the limits package's notation (e.g. 200/second); "
+                          "unset: no limit.")
+    idempotency_ttl_s: int = Field(
+        86_400, ge=1, description="How long a POST's Idempotency-Key and first answer are kept.")
     dashboard_cache_s: float = Field(
         1.0, ge=0, description="How old the dashboard's data may be: one store read per this many seconds per replica."
     )

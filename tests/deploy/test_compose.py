@@ -21,6 +21,8 @@ import httpx
 import pytest
 import yaml
 
+from zoadamm_service.tenants import entry, new_key
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 BIN = Path(sys.executable).parent
@@ -115,11 +117,15 @@ def test_dockerfile_images_are_slim_non_root_and_checked():
 
 
 def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
-    """redis, service (2 uvicorn workers on Redis), then the ZO and FO workers: each one's exact
-    command, shortened through the environment (1 epoch on 2,560 images)."""
+    """redis, service (2 worker processes on Redis), then the ZO and FO workers: each one's exact
+    command, shortened through the environment (1 epoch on 2,560 images), with keys on as a
+    shared deployment has them: the service's ZOADAMM_API_KEYS, the workers' ZOADAMM_API_KEY."""
     services = compose["services"]
-    env = {k: v for k, v in os.environ.items() if k != "ZOADAMM_TRAIN_LIMIT"}
-    env.update(ZOADAMM_EPOCHS="1", ZOADAMM_TRAIN_LIMIT="2560")  # reaches the workers only through compose
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOADAMM_")}
+    key = new_key()
+    # these reach the containers only through compose's environment sections
+    env.update(ZOADAMM_EPOCHS="1", ZOADAMM_TRAIN_LIMIT="2560", ZOADAMM_API_KEYS=entry("lab", key),
+               ZOADAMM_API_KEY=key)
     redis_port, service_port = _free_port(), _free_port()
     processes = []
     try:
@@ -146,7 +152,7 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
         for name in ("fo-worker", "zo-worker"):
             args = [_interpolate(a, env).replace("http://service:8000", url) for a in services[name]["command"]]
             args[args.index("--record-dir") + 1] = str(tmp_path / "runs")
-            worker_env = {k: v for k, v in env.items() if k != "ZOADAMM_TRAIN_LIMIT"}
+            worker_env = {k: v for k, v in env.items() if k not in ("ZOADAMM_TRAIN_LIMIT", "ZOADAMM_API_KEY")}
             worker_env.update({k: _interpolate(str(v), env) for k, v in services[name]["environment"].items()})
             done = subprocess.run([str(BIN / "zoadamm-worker"), *args, "--quiet"], env=worker_env,
                                   capture_output=True, text=True, timeout=900)
@@ -157,10 +163,12 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
         assert len(records) == 2
         assert all(r["epoch"] == 1 and r["d"] == 1400 for r in results.values())
         assert results["fo-worker"]["test_accuracy"] > 0.2  # 20 FO steps already beat chance (0.1)
-        sessions = httpx.get(url + "/v1/sessions").json()["sessions"]
+        assert httpx.get(url + "/v1/sessions").status_code == 401  # the keys are on
+        auth = {"authorization": f"Bearer {key}"}
+        sessions = httpx.get(url + "/v1/sessions", headers=auth).json()["sessions"]
         assert {s["config"]["method"] for s in sessions} == {"adamm", "zo-adamm"}
         for session in sessions:  # every minibatch of the epoch went through the service
-            assert httpx.get(f"{url}/v1/sessions/{session['id']}").json()["step"] == 2560 // 128
+            assert httpx.get(f"{url}/v1/sessions/{session['id']}", headers=auth).json()["step"] == 2560 // 128
     finally:
         for proc in reversed(processes):
             proc.terminate()

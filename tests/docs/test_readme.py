@@ -11,6 +11,7 @@ checked against the model's own ``parameter_count``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -32,6 +33,7 @@ SHELL_BLOCKS = {
     "make report": "test_demo_then_report",
     "make test": "the suite itself (.ci/run runs it)",
     "zoadamm-service --port 8000": "the `service` fixture",
+    "zoadamm-service keys new alice": "test_keys_block",
     "S=http://127.0.0.1:8000": "test_curl_loop",
     "zoadamm-worker mnist": "test_workers_block",
     "zoadamm-experiments run": "test_experiments_block",
@@ -138,6 +140,18 @@ def test_curl_loop(service):
     x = json.loads(lines[0])  # from [0, 0, 0], where f = 27; 200 steps end within 1e-3 of 3
     assert len(x) == 3 and sum((v - 3) ** 2 for v in x) < 27 / 4
     assert json.loads("".join(lines[1:]))["step"] == 20
+
+
+def test_keys_block(tmp_path):
+    """Keys on, on a free port, from a scratch folder: the key file is the reader's."""
+    port = str(_free_port())
+    script = block("zoadamm-service keys new alice").replace("8000", port)
+    script = f"cd {tmp_path}\n{script}\nkill %1\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOADAMM_")}
+    wait = f"until curl -sf http://127.0.0.1:{port}/healthz >/dev/null; do sleep 0.2; done\n"
+    body = json.loads(sh(script.replace("curl -s", wait + "curl -s", 1), env=env).stdout.strip().splitlines()[-1])
+    assert body == {"sessions": [], "total": 0}
+    assert "zk_" in (tmp_path / "alice.txt").read_text()
 
 
 def test_workers_block(service, tmp_path):

@@ -162,14 +162,14 @@ def test_a_tell_whose_answer_is_lost_is_applied_once(test_client, sleeps, answer
         assert result.coefficients.tolist() == first[0]["coefficients"]
 
 
-def test_create_is_not_repeated_after_its_request_may_have_arrived(test_client, sleeps):
-    faults = Faults(test_client, [("after", httpx.ReadError)], _creates)
+def test_a_create_whose_answer_was_lost_is_retried_and_made_once(test_client, sleeps):
+    faults = Faults(test_client, [("after", httpx.ReadError), 500], _creates)
     sdk = faults.client()
-    with pytest.raises(APIConnectionError):
-        sdk.sessions.create(DIM, name="lost")
-    assert len(faults.seen) == 1 and sleeps == []
-    # the service did create it: a retry would have made a second one
-    assert [s.name for s in sdk.sessions.list()] == ["lost"]
+    s = sdk.sessions.create(DIM, name="lost")
+    assert len(faults.seen) == 2 and len(sleeps) == 2  # two faults, then the answer
+    # every try carried the same Idempotency-Key, so the service made one session and answered it
+    assert len({r.headers["idempotency-key"] for r in faults.seen}) == 1
+    assert [(x.id, x.name) for x in sdk.sessions.list()] == [(s.id, "lost")]
 
 
 def test_create_is_retried_when_the_request_never_left(test_client, sleeps):
@@ -180,17 +180,11 @@ def test_create_is_retried_when_the_request_never_left(test_client, sleeps):
     assert [x.id for x in sdk.sessions.list()] == [s.id]
 
 
-def test_create_is_retried_on_429_and_503_but_not_on_500(test_client, sleeps):
-    faults = Faults(test_client, [429, 503], _creates)
+def test_create_is_retried_on_429_and_5xx(test_client, sleeps):
+    faults = Faults(test_client, [429, 503, 500], _creates)
     sdk = faults.client()
     sdk.sessions.create(DIM, name="after-busy")
-    assert len(faults.seen) == 2 and len(sleeps) == 2
-
-    # a 500 may come after the session was written: creating it again could make two
-    failing = Faults(test_client, [500, None], _creates)
-    with pytest.raises(InternalServerError):
-        failing.client().sessions.create(DIM, name="failed")
-    assert len(failing.seen) == 1 and len(sleeps) == 2
+    assert len(faults.seen) == 3 and len(sleeps) == 3
     assert [s.name for s in sdk.sessions.list()] == ["after-busy"]
 
 
@@ -222,20 +216,21 @@ def _reports(request: httpx.Request) -> bool:
     return request.method == "POST" and request.url.path.endswith("/metrics")
 
 
-def test_a_metric_is_not_reported_twice(test_client, sleeps):
-    # The service appends every report it gets (the plateau schedule counts each one), so a
-    # report whose answer was lost must not be sent again.
-    faults = Faults(test_client, [("after", httpx.ReadError), httpx.ConnectError, 503], _reports)
+def test_a_metric_whose_answer_was_lost_is_counted_once(test_client, sleeps):
+    # The plateau schedule counts every report; the report's Idempotency-Key, the same on each
+    # try, makes the service count it once however often it arrives.
+    faults = Faults(test_client, [("after", httpx.ReadError), httpx.ConnectError, ("after", httpx.ReadError), 503],
+                    _reports)
     sdk = faults.client()
     s = sdk.sessions.create(DIM, x0=x0_for(DIM), schedule={"patience": 0})
-    with pytest.raises(APIConnectionError):
-        sdk.sessions.report(s.id, 2.0)
-    assert [h["value"] for h in sdk.sessions.history(s.id)] == [2.0]
-    # a request that never left, or a 503, is safe to send again
     entry = sdk.sessions.report(s.id, 2.0)
-    assert len(faults.seen) == 3 and len(sleeps) == 2
+    assert len(faults.seen) == 4 and len(sleeps) == 4
+    assert len({r.headers["idempotency-key"] for r in faults.seen}) == 1
+    assert [h["value"] for h in sdk.sessions.history(s.id)] == [2.0]
+    second = sdk.sessions.report(s.id, 2.0)  # a new call: a new key, a new report
     assert [h["value"] for h in sdk.sessions.history(s.id)] == [2.0, 2.0]
     opt = Optimizer.start(SessionConfig.from_dict(s.config), x0_for(DIM))
     opt.report(2.0)
+    assert (entry["lr"], entry["mu"]) == (opt.lr, opt.mu) == (s.lr, s.mu)  # one plateau report: no change yet
     opt.report(2.0)
-    assert (entry["lr"], entry["mu"]) == (opt.lr, opt.mu) == (s.lr / 2, s.mu / 2)
+    assert (second["lr"], second["mu"]) == (opt.lr, opt.mu) == (s.lr / 2, s.mu / 2)

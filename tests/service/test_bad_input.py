@@ -232,8 +232,9 @@ def test_unknown_session_is_404(client, sessions, method, path):
     kwargs = {"json": {"step": 0, "f_x": 1.0, "f_plus": [1.0]}} if path == "/tell" else {}
     if path == "/metrics" and method == "POST":
         kwargs = {"json": {"value": 1.0}}
-    r = client.request(method, f"/v1/sessions/no-such-session{path}", **kwargs)
-    assert r.status_code == 404 and "no-such-session" in r.json()["detail"]
+    missing = "0123456789abcdef" * 2  # the format of an id, but no session's
+    r = client.request(method, f"/v1/sessions/{missing}{path}", **kwargs)
+    assert r.status_code == 404 and missing in r.json()["detail"]
     assert everything(client, sessions) == before
 
 

@@ -11,13 +11,15 @@ import json
 import anyio
 import pytest
 
-from zoadamm_service.errors import Conflict, NotFound
+from zoadamm_service.errors import Conflict, Invalid, NotFound
 from zoadamm_service.store import SessionMeta
+from zoadamm_service.store.base import Idempotent, TracePoint
 from zoadamm_service.store.memory import MemoryStore
 from zoadamm_service.store.redis import RedisStore
 
 pytestmark = pytest.mark.anyio
 
+TENANT = "acme"
 CONFIG = {"dim": 3, "method": "zo-adamm", "lr": 0.01, "seed": 2**63 + 5, "schedule": {"factor": 0.5}}
 
 
@@ -37,7 +39,7 @@ async def store(request):
 
 
 def meta(session_id: str = "s1", created: float = 1700000000.123456789, name: str | None = "run") -> SessionMeta:
-    return SessionMeta(session_id, name, json.loads(json.dumps(CONFIG)), created)
+    return SessionMeta(session_id, TENANT, name, json.loads(json.dumps(CONFIG)), created)
 
 
 async def started(store, session_id: str = "s1", created: float = 1.0) -> str:
@@ -69,7 +71,7 @@ async def test_returned_values_are_copies(store):
     await store.create(meta(), b"ckpt")
     got = await store.meta("s1")
     got.config["dim"] = 999
-    listed, _ = await store.list(0, 10)
+    listed, _ = await store.list(TENANT, 0, 10)
     listed[0].config["lr"] = 5.0
     read = await store.read("s1", None)
     read.events.append(b"junk")
@@ -87,12 +89,12 @@ async def test_the_stored_meta_is_a_copy_of_the_callers(store):
 async def test_list_orders_by_creation_and_pages(store):
     for i, created in enumerate([30.0, 10.0, 20.0, 40.0]):
         await store.create(meta(f"s{i}", created), None)
-    everything, total = await store.list(0, 100)
+    everything, total = await store.list(TENANT, 0, 100)
     assert total == 4
     assert [m.id for m in everything] == ["s1", "s2", "s0", "s3"]
-    page, total = await store.list(1, 2)
+    page, total = await store.list(TENANT, 1, 2)
     assert ([m.id for m in page], total) == (["s2", "s0"], 4)
-    assert await store.list(10, 5) == ([], 4)
+    assert await store.list(TENANT, 10, 5) == ([], 4)
 
 
 async def test_delete_removes_everything(store):
@@ -106,7 +108,7 @@ async def test_delete_removes_everything(store):
             await call
     with pytest.raises(NotFound):
         await store.delete("s1")
-    assert [m.id for m in (await store.list(0, 10))[0]] == ["s2"]
+    assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["s2"]
 
 
 async def test_unknown_sessions_raise_not_found(store):
@@ -165,12 +167,12 @@ async def test_start_conflicts_when_created_with_state(store):
 # --- the journal ---------------------------------------------------------------------------
 async def test_append_is_conditional_on_the_head(store):
     await started(store)
-    assert await store.append("s1", 0, b"e0") == 1
+    assert (await store.append("s1", 0, b"e0")).head == 1
     for wrong in (0, 2, 7):
         with pytest.raises(Conflict) as caught:
             await store.append("s1", wrong, b"bad")
         assert caught.value.details["head"] == 1
-    assert await store.append("s1", 1, b"e1") == 2
+    assert (await store.append("s1", 1, b"e1")).head == 2
     read = await store.read("s1", None)
     assert (read.head, read.start, read.checkpoint, read.events) == (2, 0, b"ckpt-0", [b"e0", b"e1"])
 
@@ -181,7 +183,7 @@ async def test_concurrent_appends_at_one_head_write_once(store):
 
     async def writer(i: int) -> None:
         try:
-            outcomes.append(await store.append("s1", 0, f"e{i}".encode()))
+            outcomes.append((await store.append("s1", 0, f"e{i}".encode())).head)
         except Conflict:
             outcomes.append("conflict")
 
@@ -226,7 +228,7 @@ async def test_save_checkpoint_trims_the_journal(store):
     read = await store.read("s1", None)
     assert (read.start, read.checkpoint, read.events) == (4, b"ckpt-4", events[4:])
     # appends go on at the head after a trim
-    assert await store.append("s1", 6, b"e6") == 7
+    assert (await store.append("s1", 6, b"e6")).head == 7
     await store.save_checkpoint("s1", 7, b"ckpt-7")
     read = await store.read("s1", None)
     assert (read.head, read.start, read.checkpoint, read.events) == (7, 7, b"ckpt-7", [])
@@ -292,6 +294,12 @@ def trace_steps(read) -> list[int]:
     return [trace.step_of(p) for p in read.points]
 
 
+async def append_trace(store, session_id: str, step: int, max_points: int) -> None:
+    """A step event with its trace point, appended at the head."""
+    head = await store.head(session_id)
+    await store.append(session_id, head, f"e{step}".encode(), trace=TracePoint(step, trace_point(step), max_points))
+
+
 async def test_a_new_session_has_an_empty_trace(store):
     await started(store)
     read = await store.trace("s1")
@@ -301,7 +309,7 @@ async def test_a_new_session_has_an_empty_trace(store):
 async def test_trace_points_are_kept_in_order_with_the_newest_beside_them(store):
     await started(store)
     for step in range(5):
-        await store.append_trace("s1", step, trace_point(step), 100)
+        await append_trace(store, "s1", step, 100)
     read = await store.trace("s1")
     assert read.points == [trace_point(s) for s in range(5)]
     assert read.last == trace_point(4) and read.stride == 1
@@ -315,7 +323,7 @@ async def test_trace_points_are_kept_in_order_with_the_newest_beside_them(store)
 async def test_a_full_trace_doubles_its_stride_and_keeps_multiples_of_it(store):
     await started(store)
     for step in range(9):
-        await store.append_trace("s1", step, trace_point(step), 4)
+        await append_trace(store, "s1", step, 4)
     read = await store.trace("s1")
     # 0..3 fill it; at 4 it keeps 0, 2 (stride 2), then 4, 6 fill it; at 8 it keeps 0, 4 (stride 4)
     assert read.stride == 4
@@ -326,7 +334,7 @@ async def test_a_full_trace_doubles_its_stride_and_keeps_multiples_of_it(store):
 async def test_a_long_session_keeps_a_bounded_evenly_spaced_trace(store):
     await started(store)
     for step in range(1000):
-        await store.append_trace("s1", step, trace_point(step), 16)
+        await append_trace(store, "s1", step, 16)
     read = await store.trace("s1")
     steps = trace_steps(read)
     assert 8 <= len(steps) <= 16
@@ -336,20 +344,118 @@ async def test_a_long_session_keeps_a_bounded_evenly_spaced_trace(store):
 
 async def test_returned_trace_lists_are_copies(store):
     await started(store)
-    await store.append_trace("s1", 0, trace_point(0), 8)
+    await append_trace(store, "s1", 0, 8)
     (await store.trace("s1")).points.append(b"junk")
     assert (await store.trace("s1")).points == [trace_point(0)]
 
 
 async def test_trace_of_an_unknown_or_deleted_session_is_not_found(store):
     with pytest.raises(NotFound):
-        await store.append_trace("nope", 0, trace_point(0), 8)
-    with pytest.raises(NotFound):
         await store.trace("nope")
     await started(store)
-    await store.append_trace("s1", 0, trace_point(0), 8)
+    await append_trace(store, "s1", 0, 8)
     await store.delete("s1")
     with pytest.raises(NotFound):
         await store.trace("s1")
     await started(store)  # the same id again starts with an empty trace
     assert (await store.trace("s1")).points == []
+
+
+async def test_a_conflicting_append_writes_no_trace_point(store):
+    await started(store)
+    await append_trace(store, "s1", 0, 8)
+    with pytest.raises(Conflict):
+        await store.append("s1", 0, b"late", trace=TracePoint(1, trace_point(1), 8))
+    read = await store.trace("s1")
+    assert trace_steps(read) == [0] and read.last == trace_point(0)
+
+
+# --- tenants -------------------------------------------------------------------------------
+async def test_each_tenant_lists_its_own_sessions(store):
+    await store.create(meta("s1", 1.0), None)
+    await store.create(SessionMeta("s2", "other", "run", dict(CONFIG), 2.0), None)
+    await store.create(meta("s3", 3.0), None)
+    assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["s1", "s3"]
+    assert [(m.id, m.tenant) for m in (await store.list("other", 0, 10))[0]] == [("s2", "other")]
+    assert await store.list("nobody", 0, 10) == ([], 0)
+    await store.delete("s1")
+    assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["s3"]
+
+
+@pytest.mark.parametrize("attack", [
+    "s1:events", "s1:checkpoint", "s1:metrics", "s1}:events", "{s1}", "s1*", "*", "s1%3Aevents",
+    "s1" + "x" * 10_000,
+])
+async def test_no_id_reaches_another_sessions_data(store, attack):
+    await started(store)
+    await store.append("s1", 0, b"e0", json.dumps({"value": 1}))
+    before = (await store.read("s1", None), await store.metrics("s1", None), await store.meta("s1"))
+    for call in (store.meta(attack), store.delete(attack), store.head(attack), store.read(attack, None),
+                 store.metrics(attack, None), store.trace(attack), store.start(attack, b"c"),
+                 store.append(attack, 1, b"e"), store.add_partials(attack, 1, {0: "p"})):
+        with pytest.raises(NotFound):
+            await call
+    await store.save_checkpoint(attack, 1, b"evil")
+    assert (await store.read("s1", None), await store.metrics("s1", None), await store.meta("s1")) == before
+
+
+# --- exactly-once POSTs ----------------------------------------------------------------------
+def idem(key: str = "k1", request: str = "r1", answer: str = '{"n": 1}') -> Idempotent:
+    return Idempotent(key, request, answer, ttl_s=60)
+
+
+async def test_a_repeated_create_gets_the_first_answer_and_changes_nothing(store):
+    assert await store.create(meta(name="first"), b"c", idem(answer='{"first": true}')) is None
+    assert await store.create(meta(name="second"), b"d", idem(answer='{"second": true}')) == '{"first": true}'
+    assert (await store.meta("s1")).name == "first"
+    assert (await store.read("s1", None)).checkpoint == b"c"
+    with pytest.raises(Invalid):  # the same key with another request
+        await store.create(meta(name="third"), b"e", idem(request="r2"))
+    with pytest.raises(Conflict):  # no key: an id that exists is a conflict, as before
+        await store.create(meta(name="fourth"), b"f")
+
+
+async def test_a_repeated_metric_append_writes_once(store):
+    await started(store)
+    first = await store.append("s1", 0, b"m0", '{"value": 1}', idempotent=idem(answer='{"entry": 1}'))
+    assert (first.head, first.replayed) == (1, None)
+    again = await store.append("s1", 0, b"m0", '{"value": 1}', idempotent=idem(answer='{"entry": 2}'))
+    assert (again.head, again.replayed) == (1, '{"entry": 1}')
+    later = await store.append("s1", 5, b"m0", '{"value": 1}', idempotent=idem())  # even at another head
+    assert later.replayed == '{"entry": 1}'
+    assert await store.metrics("s1", None) == ['{"value": 1}']
+    assert (await store.read("s1", None)).events == [b"m0"]
+    with pytest.raises(Invalid):
+        await store.append("s1", 1, b"m1", '{"value": 2}', idempotent=idem(request="r2"))
+    assert (await store.append("s1", 1, b"m1", '{"value": 2}', idempotent=idem(key="k2"))).head == 2
+
+
+async def test_an_idempotency_record_expires(store):
+    await started(store)
+    short = Idempotent("k", "r", "a", ttl_s=1)
+    await store.append("s1", 0, b"m0", '{"value": 1}', idempotent=short)
+    await anyio.sleep(2.1)  # the record's lifetime, not a limit on the test
+    assert (await store.append("s1", 1, b"m1", '{"value": 1}', idempotent=short)).replayed is None
+    assert len(await store.metrics("s1", None)) == 2
+
+
+# --- quotas and lifetimes --------------------------------------------------------------------
+async def test_create_admits_a_tenant_up_to_its_quota(store):
+    from zoadamm_service.errors import QuotaExceeded
+
+    for i in range(2):
+        await store.create(meta(f"s{i}", float(i)), None, max_sessions=2)
+    with pytest.raises(QuotaExceeded):
+        await store.create(meta("s2", 2.0), None, max_sessions=2)
+    await store.create(SessionMeta("o1", "other", None, dict(CONFIG), 3.0), None, max_sessions=2)
+    await store.delete("s1")
+    await store.create(meta("s2", 2.0), None, max_sessions=2)
+    assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["s0", "s2"]
+
+
+async def test_touch_of_an_unknown_session_is_not_found(store):
+    store.ttl_s = 60
+    await started(store)
+    await store.touch("s1")
+    with pytest.raises(NotFound):
+        await store.touch("nope")

@@ -2,24 +2,24 @@
 and says what to do, a non-zero exit status, no traceback; ``--debug`` shows the traceback.
 
 Each tool runs as a process, as a user runs it, against real HTTP servers: nothing listening,
-a zoadamm service reached under a wrong path, and a server that answers 401.
+a zoadamm service reached under a wrong path, and a service that refuses the tool's API key.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from zoadamm import Client, ZoadammError
 from zoadamm.sdk import ConflictError
+from zoadamm_service.launch import ServiceProcess, local_service
+from zoadamm_service.tenants import entry
 from zoadamm_worker.cli_errors import explain
-from zoadamm_worker.demo import local_service
 
 BIN = Path(sys.executable).parent
 COMMANDS = {
@@ -36,9 +36,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run(name: str, url: str, tmp_path, *extra: str) -> subprocess.CompletedProcess:
+def _run(name: str, url: str, tmp_path, *extra: str, key: str | None = None) -> subprocess.CompletedProcess:
     program, *args = [a.replace("{tmp}", str(tmp_path)) for a in COMMANDS[name]]
-    return subprocess.run([str(BIN / program), *args, url, *extra], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "ZOADAMM_API_KEY"}
+    if key is not None:
+        env["ZOADAMM_API_KEY"] = key
+    return subprocess.run([str(BIN / program), *args, url, *extra], capture_output=True, text=True, env=env)
 
 
 def _one_line(done: subprocess.CompletedProcess) -> str:
@@ -56,21 +59,10 @@ def service_url():
 
 
 @pytest.fixture(scope="module")
-def unauthorized_url():
-    class Refuse(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (the http.server API)
-            self.send_response(401)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"detail": "missing credentials"}')
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def keyed_url():
+    """A service that takes one key, which the tools are not given."""
+    with ServiceProcess(env={"ZOADAMM_API_KEYS": entry("team", "the-right-key")}) as service:
+        yield service.url
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -86,10 +78,12 @@ def test_a_wrong_base_path_says_where_the_api_lives(name, service_url, tmp_path)
     assert f"{service_url}/api/healthz answered 404" in line and "/v1/sessions" in line
 
 
-@pytest.mark.parametrize("name", ["worker rest", "demo"])
-def test_a_401_names_the_url(name, unauthorized_url, tmp_path):
-    line = _one_line(_run(name, unauthorized_url, tmp_path))
-    assert f"{unauthorized_url}/healthz answered 401" in line and "--service" in line
+@pytest.mark.parametrize("name", COMMANDS)
+@pytest.mark.parametrize("key", [None, "a-wrong-key"], ids=["no key", "wrong key"])
+def test_a_refused_key_says_to_set_zoadamm_api_key(name, key, keyed_url, tmp_path):
+    line = _one_line(_run(name, keyed_url, tmp_path, key=key))
+    assert f"{keyed_url}/v1/sessions" in line and "answered 401" in line and "ZOADAMM_API_KEY" in line
+    assert "the-right-key" not in line and (key is None or key not in line)
 
 
 def test_debug_shows_the_traceback(tmp_path):

@@ -28,6 +28,7 @@ def check_service(url: str) -> None:
     """
     with Client(url) as client:
         client.health(retry=False)
+        client.sessions.list(limit=1)  # the API key: a 401 now, not after the data has loaded
 
 
 def explain(error: ZoadammError, service: str | None) -> str:
@@ -39,8 +40,8 @@ def explain(error: ZoadammError, service: str | None) -> str:
         return str(error)
     status, detail = error.status_code, error.body.get("detail") or error.response.reason_phrase
     if status in (401, 403):
-        return (f"{error.url} answered {status} {detail}: the zoadamm service asks no credentials, so "
-                f"something else answers at {where}; pass the service's own URL with --service")
+        return (f"{error.url} answered {status} ({detail}): set ZOADAMM_API_KEY to a key this service "
+                f"accepts (its operator makes one with `zoadamm-service keys new TENANT`)")
     if isinstance(error, NotFoundError) and error.no_such_path:
         return (f"{error.url} answered 404: {where} is not the root of a zoadamm service (its API lives "
                 f"at <root>/v1/sessions); pass the root, such as --service http://127.0.0.1:8000")

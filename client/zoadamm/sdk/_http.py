@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
@@ -25,9 +26,11 @@ class Call:
     fields: dict | None = None
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     params: dict | None = None
-    # Safe to send twice: every call but creating a session or reporting a metric (a lost
-    # reply would make two).
-    idempotent: bool = True
+    # Sent as the POST's Idempotency-Key, the same on every retry of this call: a create or a
+    # metric whose answer was lost is then applied once however often it is sent.  (Tells are
+    # exactly-once by their step, asks change nothing after the first.)  Every call is thus safe
+    # to send again.
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,13 @@ def retry_after(value: str) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool) -> httpx.Request:
+def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool,
+          api_key: str | None = None) -> httpx.Request:
     headers = {"accept": f"{wire.MEDIA_TYPE}, application/json" if binary else "application/json"}
+    if api_key is not None:
+        headers["authorization"] = f"Bearer {api_key}"  # httpx shows it as [secure] in any repr
+    if call.method == "POST":
+        headers["idempotency-key"] = call.key
     content = None
     if call.fields is not None:
         if binary:
@@ -79,13 +87,12 @@ def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool) ->
     return client.build_request(call.method, call.path, content=content, headers=headers, params=call.params)
 
 
-def should_retry(call: Call, attempt: int, policy: RetryPolicy, response=None, error=None) -> bool:
+def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None) -> bool:
     if attempt >= policy.max_retries:
         return False
     if error is not None:
-        # A request that never left cannot have been applied; others only when idempotent.
-        return call.idempotent or isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
-    return response.status_code in policy.statuses and (call.idempotent or response.status_code in (429, 503))
+        return True  # every call is safe to send again (see Call.key)
+    return response.status_code in policy.statuses
 
 
 def connection_error(error: httpx.TransportError) -> APIConnectionError:

@@ -28,7 +28,7 @@ def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
         vectors["x0"] = np.asarray(x0, dtype=np.float32)
         if vectors["x0"].ndim != 1:
             raise InvalidArgument(f"x0 must be a 1-D vector, got shape {vectors['x0'].shape}")
-    return Call("POST", "/v1/sessions", fields, vectors, idempotent=False), _session
+    return Call("POST", "/v1/sessions", fields, vectors), _session
 
 
 def get(session_id: str) -> Parsed:
@@ -89,8 +89,8 @@ def tell(
 
 def report(session_id: str, value: float, **metrics: float) -> Parsed:
     fields = {"value": float(value), "metrics": {k: float(v) for k, v in metrics.items()}}
-    # not idempotent: the service appends every report, and the schedule counts each one
-    return Call("POST", f"/v1/sessions/{session_id}/metrics", fields, idempotent=False), lambda f, v: f
+    # the schedule counts every report: the call's Idempotency-Key keeps a retry from counting twice
+    return Call("POST", f"/v1/sessions/{session_id}/metrics", fields), lambda f, v: f
 
 
 def history(session_id: str, last: int | None = None) -> Parsed:

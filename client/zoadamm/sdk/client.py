@@ -1,14 +1,17 @@
 """Sync and async HTTP clients: ``Client(...).sessions.create(dim=...)`` and friends.
 
-Both send binary frames by default (vectors as raw float32), retry connection errors, 429 and
-5xx with capped jittered backoff (tells are idempotent, so a retried tell is applied once), and
-accept an injected ``httpx.Client`` / ``httpx.AsyncClient`` (Starlette's TestClient is one).
+Both send binary frames by default (vectors as raw float32), send the API key as
+``Authorization: Bearer`` (``api_key``, else ``$ZOADAMM_API_KEY``), retry connection errors, 429
+and 5xx with capped jittered backoff (every POST carries an Idempotency-Key that its retries
+reuse, and tells are exactly-once by step, so a retried call is applied once), and accept an
+injected ``httpx.Client`` / ``httpx.AsyncClient`` (Starlette's TestClient is one).
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import os
 import time
 
 import httpx
@@ -17,24 +20,32 @@ from . import calls
 from ._http import Call, RetryPolicy, build, connection_error, decode, should_retry
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+API_KEY_ENV = "ZOADAMM_API_KEY"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 NO_RETRY = RetryPolicy(max_retries=0)
 
 
 class _Base:
-    def __init__(self, binary: bool, max_retries: int) -> None:
+    def __init__(self, binary: bool, max_retries: int, api_key: str | None, base_url: str) -> None:
         self.binary = binary
+        self._base_url = base_url
         self.retry = RetryPolicy(max_retries=max_retries)
+        # kept out of every repr, log line and exception: only build() reads it
+        self._api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"{type(self).__name__}(base_url={self._base_url!r}, api_key={key})"
 
 
 class Client(_Base):
     def __init__(
-        self, base_url: str = DEFAULT_URL, *, http_client: httpx.Client | None = None,
+        self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, http_client: httpx.Client | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = 5, binary: bool = True,
     ) -> None:
-        super().__init__(binary, max_retries)
         self._owned = http_client is None
         self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout)
+        super().__init__(binary, max_retries, api_key, str(self.http.base_url))
         self.sessions = Sessions(self)
 
     def send(self, call: Call, policy: RetryPolicy | None = None):
@@ -43,12 +54,12 @@ class Client(_Base):
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
-                response = self.http.send(build(self.http, call, self.binary))
+                response = self.http.send(build(self.http, call, self.binary, self._api_key))
             except httpx.TransportError as error:
-                if not should_retry(call, attempt, policy, error=error):
+                if not should_retry(attempt, policy, error=error):
                     raise connection_error(error) from error
             else:
-                if not should_retry(call, attempt, policy, response=response):
+                if not should_retry(attempt, policy, response=response):
                     return decode(response)
                 failed = response
             time.sleep(policy.delay(attempt, failed))
@@ -82,12 +93,13 @@ class Client(_Base):
 
 class AsyncClient(_Base):
     def __init__(
-        self, base_url: str = DEFAULT_URL, *, http_client: httpx.AsyncClient | None = None,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = 5, binary: bool = True,
+        self, base_url: str = DEFAULT_URL, *, api_key: str | None = None,
+        http_client: httpx.AsyncClient | None = None, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        max_retries: int = 5, binary: bool = True,
     ) -> None:
-        super().__init__(binary, max_retries)
         self._owned = http_client is None
         self.http = http_client or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        super().__init__(binary, max_retries, api_key, str(self.http.base_url))
         self.sessions = AsyncSessions(self)
 
     async def send(self, call: Call):
@@ -95,12 +107,12 @@ class AsyncClient(_Base):
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
-                response = await self.http.send(build(self.http, call, self.binary))
+                response = await self.http.send(build(self.http, call, self.binary, self._api_key))
             except httpx.TransportError as error:
-                if not should_retry(call, attempt, self.retry, error=error):
+                if not should_retry(attempt, self.retry, error=error):
                     raise connection_error(error) from error
             else:
-                if not should_retry(call, attempt, self.retry, response=response):
+                if not should_retry(attempt, self.retry, response=response):
                     return decode(response)
                 failed = response
             await asyncio.sleep(self.retry.delay(attempt, failed))

@@ -57,10 +57,12 @@ ERRORS = {
     413: "The body is over ZOADAMM_MAX_BODY_BYTES (JSON bodies: ZOADAMM_MAX_JSON_BYTES).",
     415: "A body whose Content-Type is missing, or not JSON or the frame.",
     422: "Values out of range or over a limit, a wrong dimension, non-finite numbers, a wrong type.",
+    429: "The tenant's session quota, or the API key's rate limit, is used up; try again after Retry-After.",
     503: "The store (Redis) does not answer; try again after Retry-After seconds.",
 }
 HEADERS = {
     401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}, "description": "Bearer"}},
+    429: {"Retry-After": {"required": False, "schema": {"type": "string"}, "description": "Seconds to wait."}},
     503: {"Retry-After": {"required": True, "schema": {"type": "string"}, "description": "Seconds to wait."}},
 }
 
@@ -91,7 +93,7 @@ def _build(app: FastAPI, settings: Settings) -> dict:
         for method, operation in operations.items():
             # short operation ids: they name a generated client's functions
             operation["operationId"] = names.get((path, method), operation.get("operationId"))
-            _complete(path, method, operation)
+            _complete(path, method, operation, keyed=bool(settings.api_keys), limited=bool(settings.rate_limit))
     return spec
 
 
@@ -120,7 +122,7 @@ def _limits(schemas: dict, settings: Settings) -> None:
                                 "not": {"enum": sorted(RESERVED_METRICS)}}
 
 
-def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
+def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, limited: bool) -> None:
     name = operation.get("operationId", "")
     responses = operation.setdefault("responses", {})
     for status in [s for s in responses if s == "422"]:
@@ -128,7 +130,12 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
     statuses: set[int] = set()
     if path.startswith("/v1/"):
         statuses |= {401, 503}
-        operation["security"] = [{"bearer": []}, {}]  # optional while the service has no keys
+        # a key is required where keys are configured; without them the service is open
+        operation["security"] = [{"bearer": []}] if keyed else [{"bearer": []}, {}]
+        if limited:
+            statuses.add(429)
+    if name == "create_session":
+        statuses.add(429)  # the tenant's session quota
     if "{" in path:  # a session, or a file, that is not there
         statuses.add(404)
     if any(p["in"] == "query" for p in operation.get("parameters", [])):

@@ -14,6 +14,7 @@ from ..errors import Invalid
 from ..settings import Settings
 from .codec import answer as encode_answer
 from .codec import read_message, validate
+from .idempotency import request_key
 from .lean_route import LeanRoute, query_parameter
 from .schemas import (
     AskAnswer,
@@ -39,8 +40,14 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+async def get_tenant(request: Request) -> str:
+    """The caller's tenant, which ``auth.BearerAuth`` put on the request."""
+    return str(request.state.tenant)
+
+
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+TenantDep = Annotated[str, Depends(get_tenant)]
 router = APIRouter(prefix="/v1", tags=["sessions"])
 BINARY: dict[str, Any] = {"content": {wire.MEDIA_TYPE: {}}}
 ANSWER_PARAMETER = query_parameter(
@@ -60,12 +67,12 @@ async def tell(request: Request, session_id: str) -> Response:
     if "gradient" in vecs:
         if body.f_plus is not None or body.f_minus is not None:
             raise Invalid("send either a gradient or function values, not both")
-        result = await sessions.tell_fo(session_id, body.step, vecs["gradient"], answer)
+        result = await sessions.tell_fo(request.state.tenant, session_id, body.step, vecs["gradient"], answer)
     else:
         if body.f_plus is None:
             raise Invalid("a tell needs f_plus (zo-adamm) or gradient (adamm)")
         values = ZOValues(body.step, body.f_x, body.f_plus, body.f_minus, body.indices)
-        result = await sessions.tell_zo(session_id, values, answer)
+        result = await sessions.tell_zo(request.state.tenant, session_id, values, answer)
     return await encode_answer(request, result.fields(), {"x": result.x}, status=result.status)
 
 
@@ -85,36 +92,39 @@ def answer_mode(text: str) -> AnswerMode:
 
 
 @router.post("/sessions", status_code=201, response_model=SessionPublic)
-async def create_session(request: Request, sessions: SessionsDep, settings: SettingsDep):
-    """Create a session: the optimizer's configuration, and optionally its initial parameters x0."""
+async def create_session(request: Request, sessions: SessionsDep, settings: SettingsDep, tenant: TenantDep):
+    """Create a session: the optimizer's configuration, and optionally its initial parameters x0.
+    Sent again with the same Idempotency-Key, it answers the session it created."""
     fields, vectors = await read_message(request, settings.max_body_bytes)
+    key = request_key(request, fields, vectors)
     body = validate(SessionCreate, fields)
-    return await encode_answer(request, await sessions.create(body.config(), body.name, vectors.get("x0")), status=201)
+    session = await sessions.create(tenant, body.config(), body.name, vectors.get("x0"), key)
+    return await encode_answer(request, session, status=201)
 
 
 @router.get("/sessions", response_model=SessionList)
-async def list_sessions(sessions: SessionsDep, offset: int = Query(0, ge=0, le=SAFE_INT),
+async def list_sessions(sessions: SessionsDep, tenant: TenantDep, offset: int = Query(0, ge=0, le=SAFE_INT),
                         limit: int = Query(100, ge=1, le=1000)):
-    """List sessions, oldest first."""
-    rows, total = await sessions.list(offset, limit)
+    """List your sessions, oldest first."""
+    rows, total = await sessions.list(tenant, offset, limit)
     return {"sessions": rows, "total": total}
 
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic)
-async def get_session(session_id: str, sessions: SessionsDep):
+async def get_session(session_id: str, sessions: SessionsDep, tenant: TenantDep):
     """One session: its configuration, open step, current lr and mu, and recent metrics."""
-    return await sessions.view(session_id)
+    return await sessions.view(tenant, session_id)
 
 
 @router.delete("/sessions/{session_id}", status_code=204)
-async def delete_session(session_id: str, sessions: SessionsDep):
+async def delete_session(session_id: str, sessions: SessionsDep, tenant: TenantDep):
     """Delete a session and everything stored for it."""
-    await sessions.delete(session_id)
+    await sessions.delete(tenant, session_id)
     return Response(status_code=204)
 
 
 @router.post("/sessions/{session_id}/ask", response_model=AskAnswer, responses={200: BINARY})
-async def ask(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep,
+async def ask(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep, tenant: TenantDep,
               vectors: bool = Query(False, description="Also return the q direction vectors u.")):
     """The open step: its number, seed and mu.  Directions follow from (seed, step, index); ask
     for them with ?vectors=true if you cannot regenerate them."""
@@ -122,26 +132,30 @@ async def ask(request: Request, session_id: str, sessions: SessionsDep, settings
     validate(AskRequest, fields)
     frame = wire.MEDIA_TYPE in request.headers.get("accept", "")
     # a JSON number takes up to 24 bytes, a float32 in the frame 4
-    opened = await sessions.ask(session_id, vecs.get("x"), vectors, 4 if frame else 24)
+    opened = await sessions.ask(tenant, session_id, vecs.get("x"), vectors, 4 if frame else 24)
     return await encode_answer(request, opened.fields(), {"u": opened.u})
 
 
 @router.post("/sessions/{session_id}/metrics", response_model=MetricsAnswer)
-async def post_metrics(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep):
-    """Report a validation loss (and other named numbers); answers lr and mu after the schedule."""
-    fields, _ = await read_message(request, settings.max_body_bytes)
+async def post_metrics(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep,
+                       tenant: TenantDep):
+    """Report a validation loss (and other named numbers); answers lr and mu after the schedule.
+    Sent again with the same Idempotency-Key, it answers as the first time and changes nothing."""
+    fields, vectors = await read_message(request, settings.max_body_bytes)
+    key = request_key(request, fields, vectors)
     body = validate(MetricsRequest, fields)
-    return await sessions.report(session_id, body.value, body.metrics)
+    return await sessions.report(tenant, session_id, body.value, body.metrics, key)
 
 
 @router.get("/sessions/{session_id}/metrics", response_model=list[MetricsAnswer])
-async def get_metrics(session_id: str, sessions: SessionsDep, last: int | None = Query(None, ge=0, le=SAFE_INT)):
+async def get_metrics(session_id: str, sessions: SessionsDep, tenant: TenantDep,
+                      last: int | None = Query(None, ge=0, le=SAFE_INT)):
     """The metric history, oldest first (only the last N with ?last=N)."""
-    return await sessions.metrics(session_id, last)
+    return await sessions.metrics(tenant, session_id, last)
 
 
 @router.get("/sessions/{session_id}/x", response_model=Parameters, responses={200: BINARY})
-async def get_parameters(request: Request, session_id: str, sessions: SessionsDep):
+async def get_parameters(request: Request, session_id: str, sessions: SessionsDep, tenant: TenantDep):
     """The session's current parameters and step."""
-    parameters = await sessions.parameters(session_id)
+    parameters = await sessions.parameters(tenant, session_id)
     return await encode_answer(request, {"step": parameters.step}, {"x": parameters.x})

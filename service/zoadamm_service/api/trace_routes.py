@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from zoadamm import wire
 
-from ..domain import trace
 from .codec import JSON, respond
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
@@ -37,7 +36,7 @@ async def get_trace(request: Request, session_id: str,
                     tail: int | None = Query(None, ge=0, le=2**53 - 1, description="Only the last N points.")):
     """The session's trace, columnar: per kept step its time, f, gradient norm, coefficient
     spread, lr and mu.  In the binary frame, f, g_norm, spread, lr and mu are float32 vectors."""
-    fields, vectors = await trace.read(request.app.state.sessions.store, session_id, since, tail)
+    fields, vectors = await request.app.state.sessions.trace(request.state.tenant, session_id, since, tail)
     if wire.MEDIA_TYPE in request.headers.get("accept", ""):
         return respond(request, fields, vectors)
     body = dict(fields)

@@ -19,7 +19,7 @@ pages = APIRouter(tags=["dashboard"])
 
 
 def install(app: FastAPI) -> None:
-    app.state.overview = Overview(app.state.sessions.store, app.state.settings.dashboard_cache_s)
+    app.state.overview = Overview(app.state.sessions, app.state.settings.dashboard_cache_s)
     app.include_router(api)
     app.include_router(pages)
 
@@ -44,7 +44,7 @@ async def asset(name: str):
 async def table(request: Request):
     """One row per session (the newest 500): configuration, step, evaluations, steps/s, lr, mu,
     newest f and metric.  Shared by every open dashboard; at most a second old."""
-    return _json({"sessions": await request.app.state.overview.table()})
+    return _json({"sessions": await request.app.state.overview.table(request.state.tenant)})
 
 
 @api.get("/sessions/{session_id}")
@@ -52,7 +52,7 @@ async def session(request: Request, session_id: str, since: int = Query(0, ge=0,
                   metrics_from: int = Query(0, ge=0, le=2**53 - 1)):
     """A session's trace columns from step ``since`` and its metrics from number
     ``metrics_from`` on.  Shared by every open dashboard; at most a second old."""
-    return _json(await request.app.state.overview.session(session_id, since, metrics_from))
+    return _json(await request.app.state.overview.session(request.state.tenant, session_id, since, metrics_from))
 
 
 def _json(body: dict) -> Response:

@@ -26,20 +26,24 @@ ACTIVE_S = 60.0  # active sessions (/metrics): a step in the last minute
 
 
 class Overview:
-    def __init__(self, store, ttl_s: float = 1.0) -> None:
-        self.store = store
+    """What the dashboard shows a tenant, cached per tenant: the tenant's sessions only."""
+
+    def __init__(self, sessions, ttl_s: float = 1.0) -> None:
+        self.sessions = sessions
+        self.store = sessions.store
         self.cache = SharedLoads(ttl_s)
 
-    async def table(self) -> list[dict]:
-        return await self.cache.get("table", self._table)
+    async def table(self, tenant: str) -> list[dict]:
+        return await self.cache.get(("table", tenant), lambda: self._table(tenant))
 
-    async def active_sessions(self) -> int:
+    async def active_sessions(self, tenant: str) -> int:
         now = time.time()
-        return sum(1 for row in await self.table() if row["updated"] and now - row["updated"] < ACTIVE_S)
+        return sum(1 for row in await self.table(tenant) if row["updated"] and now - row["updated"] < ACTIVE_S)
 
-    async def session(self, session_id: str, since: int = 0, metrics_from: int = 0) -> dict:
+    async def session(self, tenant: str, session_id: str, since: int = 0, metrics_from: int = 0) -> dict:
         """The session's trace points of steps >= ``since`` and its metrics from number
-        ``metrics_from`` on.  Raises NotFound."""
+        ``metrics_from`` on.  Raises NotFound, also for another tenant's session."""
+        await self.sessions.owned_meta(tenant, session_id)
         full = await self.cache.get(("session", session_id), lambda: self._session(session_id))
         cut = int(np.searchsorted(full["steps"], since))
         answer = {k: v for k, v in full.items() if k not in ("steps", "columns", "metrics")}
@@ -48,9 +52,9 @@ class Overview:
         answer["metrics_total"] = len(full["metrics"])
         return answer
 
-    async def _table(self) -> list[dict]:
-        _, total = await self.store.list(0, 1)
-        metas, _ = await self.store.list(max(0, total - MAX_ROWS), MAX_ROWS)
+    async def _table(self, tenant: str) -> list[dict]:
+        _, total = await self.store.list(tenant, 0, 1)
+        metas, _ = await self.store.list(tenant, max(0, total - MAX_ROWS), MAX_ROWS)
         rows = await asyncio.gather(*(self._row(m) for m in metas))
         return [r for r in rows if r is not None]
 
@@ -63,7 +67,7 @@ class Overview:
         cfg = SessionConfig.from_dict(meta.config)
         last = None if kept.last is None else trace.as_dict(kept.last)
         step = 0 if last is None else last["step"] + 1
-        per_step = trace.evaluations_per_step(cfg)
+        per_step = cfg.evaluations_per_step
         return {
             "id": meta.id, "name": meta.name, "created": meta.created, "method": cfg.method,
             "dim": cfg.dim, "directions": cfg.directions, "difference": cfg.difference,
@@ -83,7 +87,7 @@ class Overview:
         columns.update({name: _json_safe(v) for name, v in vectors.items()})
         return {
             "id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config,
-            "evaluations_per_step": trace.evaluations_per_step(cfg), "stride": fields["stride"],
+            "evaluations_per_step": cfg.evaluations_per_step, "stride": fields["stride"],
             "last": fields["last"], "steps": np.asarray(fields["step"], dtype=np.int64),
             "columns": columns, "metrics": metrics,
         }

@@ -8,6 +8,7 @@ session on).  So any number of replicas can serve one session from one Redis.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,7 @@ class Replica:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _deferred: asyncio.Future | None = None  # work still running after its answer was sent
     _checksum: tuple[int, str] | None = None  # (step, checksum of x at that step)
+    _touched: float = 0.0  # when this replica last restarted the session's idle time
     _work: np.ndarray | None = None
     x_bound: float | None = None  # a bound on max |x| (``finite``); None: not known
 
@@ -80,6 +82,15 @@ class Replica:
     def busy(self) -> bool:
         """A request holds it, or answered work is still running: never evict it then."""
         return self.lock.locked() or (self._deferred is not None and not self._deferred.done())
+
+    def touch_due(self, ttl_s: int) -> bool:
+        """Whether to restart the session's idle time now: at most every 1/20 of it, so a
+        session read and never written expires between 0.95 and 1 TTL after its last call."""
+        now = time.monotonic()
+        if now - self._touched < ttl_s / 20:
+            return False
+        self._touched = now
+        return True
 
     def started(self) -> Optimizer:
         """The optimizer; raises Conflict while the session has no parameters."""

@@ -19,11 +19,13 @@ import numpy as np
 
 from zoadamm import AnswerMode, StepRecord, directions, require_method
 
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, NotFound
 from ..settings import Settings
 from ..store import SessionMeta, Store
+from ..telemetry import prom
 from . import finite, inputs, journal, limits, split, trace
 from .cache import ReplicaCache
+from .ids import RequestKey, is_session_id, session_id_for
 from .replica import Replica
 from .results import Parameters, StepOpened, StepResult
 
@@ -39,21 +41,29 @@ class Sessions:
         self.replicas = ReplicaCache(store, settings.cache_bytes)
 
     # --- lifecycle -------------------------------------------------------------------------
-    async def create(self, config: dict, name: str | None, x0: np.ndarray | None) -> dict:
-        """Raises Invalid for a bad configuration or x0, or one over the limits."""
+    async def create(self, tenant: str, config: dict, name: str | None, x0: np.ndarray | None,
+                     key: RequestKey | None = None) -> dict:
+        """A new session of ``tenant``; with ``key``, a repeat gets the first answer.  Raises
+        Invalid for a bad configuration or x0, one over the limits, or a key reused with another
+        request."""
         limits.check_config(self.settings, config)
         if config.get("seed") is None:
             config = {**config, "seed": secrets.randbits(53)}  # JSON-safe: exact in a double
         cfg = inputs.session_config(config)
-        meta = SessionMeta(uuid.uuid4().hex, name, cfg.to_dict(), time.time())
+        # with a key, the id follows from it: a repeat names the same session, in the same slot
+        session_id = uuid.uuid4().hex if key is None else session_id_for(tenant, key.key)
+        meta = SessionMeta(session_id, tenant, name, cfg.to_dict(), time.time())
         checkpoint = None
         if x0 is not None:
             checkpoint = journal.encode_checkpoint(inputs.start_optimizer(cfg, x0), 0)
-        await self.store.create(meta, checkpoint)
-        return await self.view(meta.id)
+        answer = {**_summary(meta), "step": 0, "has_parameters": x0 is not None, "lr": cfg.lr, "mu": cfg.mu,
+                  "recent_metrics": []}
+        record = None if key is None else key.record(json.dumps(answer), self.settings.idempotency_ttl_s)
+        replayed = await self.store.create(meta, checkpoint, record, self.settings.max_sessions)
+        return answer if replayed is None else json.loads(replayed)
 
-    async def view(self, session_id: str) -> dict:
-        replica = await self.replicas.get(session_id)
+    async def view(self, tenant: str, session_id: str) -> dict:
+        replica = await self._owned(tenant, session_id)
         async with replica.lock:
             await replica.catch_up(self.store, await self.store.head(session_id))
             view = _summary(replica.meta)
@@ -69,25 +79,42 @@ class Sessions:
         rows = await self.store.metrics(session_id, self.settings.recent_metrics)
         return [json.loads(m) for m in limits.newest_within(rows, self.settings.recent_metrics_bytes)]
 
-    async def list(self, offset: int, limit: int) -> tuple[list[dict], int]:
-        metas, total = await self.store.list(offset, limit)
+    async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[dict], int]:
+        metas, total = await self.store.list(tenant, offset, limit)
         return [_summary(m) for m in metas], total
 
-    async def delete(self, session_id: str) -> None:
+    async def delete(self, tenant: str, session_id: str) -> None:
+        await self._owned(tenant, session_id)
         await self.store.delete(session_id)
         self.replicas.forget(session_id)
+
+    async def owned_meta(self, tenant: str, session_id: str) -> SessionMeta:
+        """The session's meta, for reads beside the replica (trace, dashboard).  Raises NotFound."""
+        return (await self._owned(tenant, session_id)).meta
+
+    async def _owned(self, tenant: str, session_id: str) -> Replica:
+        """The session's replica, if ``tenant`` owns it.  Any other tenant, and any id not of the
+        exact format, gets the NotFound a missing session gets, before the store is touched."""
+        if not is_session_id(session_id):
+            raise NotFound("no session with this id")
+        replica = await self.replicas.get(session_id)
+        if replica.meta.tenant != tenant:
+            raise NotFound(f"no session {session_id!r}")
+        if self.store.ttl_s and replica.touch_due(self.store.ttl_s):
+            await self.store.touch(session_id)  # reads count as calls too; writes refresh themselves
+        return replica
 
     async def aclose(self) -> None:
         await self.replicas.aclose()
 
     # --- ask -------------------------------------------------------------------------------
-    async def ask(self, session_id: str, x: np.ndarray | None, with_vectors: bool,
+    async def ask(self, tenant: str, session_id: str, x: np.ndarray | None, with_vectors: bool,
                   bytes_per_value: int = 4) -> StepOpened:
         """The open step's directions.  ``x`` sets the parameters before the first step and
         must equal the session's parameters after it; the vectors are only sent when their
         answer (``bytes_per_value`` each) fits in the body limit.  Raises Conflict, Invalid,
         NotFound."""
-        replica = await self.replicas.get(session_id)
+        replica = await self._owned(tenant, session_id)
         async with replica.lock:
             await replica.catch_up(self.store, await self.store.head(session_id))
             if x is not None:
@@ -120,16 +147,16 @@ class Sessions:
                 "GET /v1/sessions/{id}/x returns them", step=replica.step,
             )
 
-    async def parameters(self, session_id: str) -> Parameters:
-        replica = await self.replicas.get(session_id)
+    async def parameters(self, tenant: str, session_id: str) -> Parameters:
+        replica = await self._owned(tenant, session_id)
         async with replica.lock:
             await replica.catch_up(self.store, await self.store.head(session_id))
             return Parameters(replica.step, replica.started().state.x.copy())
 
     # --- tell ------------------------------------------------------------------------------
-    async def tell_zo(self, session_id: str, values: inputs.ZOValues, mode: AnswerMode) -> StepResult:
+    async def tell_zo(self, tenant: str, session_id: str, values: inputs.ZOValues, mode: AnswerMode) -> StepResult:
         """Apply one ZO step, or record part of it.  Raises Conflict, Invalid, NotFound."""
-        replica = await self.replicas.get(session_id)
+        replica = await self._owned(tenant, session_id)
         async with replica.lock:
             await replica.settle()
             inputs.invalid_on_error(require_method, replica.config, "zo-adamm")
@@ -147,14 +174,14 @@ class Sessions:
                 all_parts = gathered.rows
                 f_x, f_plus, f_minus = split.part_columns(all_parts, replica.config)
                 digest = journal.request_digest(f_x, f_plus, f_minus)
-            trace.reported_f.set(trace.f_of(f_x, f_plus, f_minus))
             # built on each try from the replica's optimizer, which catching up may replace
             make = lambda: replica.started().zo_record(f_x, f_plus, f_minus)  # noqa: E731
-            return await self._commit(replica, make, digest, mode, all_parts)
+            return await self._commit(replica, make, digest, mode, all_parts, trace.f_of(f_x, f_plus, f_minus))
 
-    async def tell_fo(self, session_id: str, step: int, gradient: np.ndarray, mode: AnswerMode) -> StepResult:
+    async def tell_fo(self, tenant: str, session_id: str, step: int, gradient: np.ndarray,
+                      mode: AnswerMode) -> StepResult:
         """Apply one first-order step with an exact gradient.  Raises Conflict, Invalid, NotFound."""
-        replica = await self.replicas.get(session_id)
+        replica = await self._owned(tenant, session_id)
         async with replica.lock:
             await replica.settle()
             inputs.invalid_on_error(require_method, replica.config, "adamm")
@@ -194,7 +221,7 @@ class Sessions:
         return replica.pending(gathered.missing)
 
     async def _commit(self, replica: Replica, make_record: Callable[[], StepRecord], digest: str,
-                      mode: AnswerMode, parts: tuple[str, ...] | None = None) -> StepResult:
+                      mode: AnswerMode, parts: tuple[str, ...] | None = None, f: float | None = None) -> StepResult:
         """Append the step built by ``make_record`` (from the current lr and mu) and apply it."""
         for _ in range(COMMIT_TRIES):
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
@@ -206,8 +233,9 @@ class Sessions:
                 journal.STEP, record.step, digest, record,
                 checksum_before=replica.checksum(), parts=parts, mu=replica.started().mu,
             )
+            point = trace.point_for(event, f, replica.config, self.settings.trace_points)
             try:
-                await self.store.append(replica.meta.id, replica.seq, journal.encode_step(event))
+                await self.store.append(replica.meta.id, replica.seq, journal.encode_step(event), trace=point)
             except Conflict:
                 await replica.catch_up(self.store)  # someone else wrote this step: was it ours?
                 if replica.is_repeat(record.step, digest):
@@ -219,7 +247,7 @@ class Sessions:
         raise Conflict("the session is too busy to take this step now; retry", step=replica.step)
 
     async def _applied(self, replica: Replica, event: journal.Event, mode: AnswerMode) -> StepResult:
-        await trace.record(self.store, replica, event, self.settings.trace_points)
+        prom.step_committed(replica.config.method, replica.config.evaluations_per_step)
         if mode is AnswerMode.CHECKSUM:
             replica.apply_later(event)  # the answer does not need the new x
             result = replica.answer(mode, next_step=event.step + 1)
@@ -232,29 +260,45 @@ class Sessions:
         return result
 
     # --- metrics ---------------------------------------------------------------------------
-    async def report(self, session_id: str, value: float, named: dict[str, float]) -> dict:
-        """Feed the plateau schedule; returns lr and mu after it.  Raises Conflict, Invalid, NotFound."""
+    async def report(self, tenant: str, session_id: str, value: float, named: dict[str, float],
+                     key: RequestKey | None = None) -> dict:
+        """Feed the plateau schedule; returns lr and mu after it.  With ``key``, a repeat gets the
+        first answer and changes nothing.  Raises Conflict, Invalid, NotFound."""
         limits.check_metric_names(self.settings, named)
-        replica = await self.replicas.get(session_id)
+        replica = await self._owned(tenant, session_id)
         async with replica.lock:
             for _ in range(COMMIT_TRIES):  # another writer may append between our read and our write
                 await replica.catch_up(self.store, await self.store.head(session_id))
                 opt = replica.started()
                 _, lr, mu = inputs.invalid_on_error(opt.rates_after, value)
                 entry = {"step": opt.step, "value": value, "lr": lr, "mu": mu, "time": time.time(), **named}
+                text = json.dumps(entry)
                 try:
-                    await self.store.append(
-                        session_id, replica.seq, journal.encode_metric(opt.step, value), json.dumps(entry),
+                    appended = await self.store.append(
+                        session_id, replica.seq, journal.encode_metric(opt.step, value), text,
+                        idempotent=None if key is None else key.record(text, self.settings.idempotency_ttl_s),
                         keep_metrics=self.settings.metric_history,
                     )
                 except Conflict:
                     continue
+                if appended.replayed is not None:
+                    return dict(json.loads(appended.replayed))
                 replica.apply_event(journal.Event(journal.METRIC, opt.step, value=value))
                 return entry
             raise Conflict("the session is too busy to take a metric now; retry", step=replica.step)
 
-    async def metrics(self, session_id: str, last: int | None) -> builtins.list[dict]:
+    async def metrics(self, tenant: str, session_id: str, last: int | None) -> builtins.list[dict]:
+        await self._owned(tenant, session_id)
+        return await self._metrics(session_id, last)
+
+    async def _metrics(self, session_id: str, last: int | None) -> builtins.list[dict]:
         return [json.loads(m) for m in await self.store.metrics(session_id, last)]
+
+
+    async def trace(self, tenant: str, session_id: str, since: int, tail: int | None) -> tuple[dict, dict]:
+        """The session's trace as an answer (``trace.read``).  Raises NotFound."""
+        await self._owned(tenant, session_id)
+        return await trace.read(self.store, session_id, since, tail)
 
 
 def _summary(meta: SessionMeta) -> dict:

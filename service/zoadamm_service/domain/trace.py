@@ -21,30 +21,23 @@ the points whose step is not a multiple of the new stride are dropped, so a 1M-s
 keeps between max_points / 2 and max_points evenly spaced points.  Beside them the newest
 point is always kept, whatever the stride.  Both stores apply this same rule atomically.
 
-``record`` is the one call the tell path makes after a step is committed.  The trace is an
-observation, never a condition of the step: a failed write is logged and counted, not raised.
+The tell path builds a step's point with ``point_for`` and the store writes it in the same
+atomic append as the step: one round trip, and the trace can never disagree with the journal.
 """
 
 from __future__ import annotations
 
 import bisect
-import logging
 import math
 import struct
 import time
-from contextvars import ContextVar
 
 import numpy as np
 
-from ..telemetry import prom
-
-log = logging.getLogger("zoadamm.trace")
+from ..store.base import TracePoint
 
 POINT = struct.Struct("<dd5f")
 FIELDS = ("step", "time", "f", "g_norm", "spread", "lr", "mu")
-# The f value of the step being told, set by the ZO tell just before its commit: the journal
-# event carries the coefficients only.  A context variable, so concurrent tells never mix.
-reported_f: ContextVar[float | None] = ContextVar("reported_f", default=None)
 
 
 def f_of(f_x, f_plus, f_minus) -> float:
@@ -95,27 +88,12 @@ def columns(points: list[bytes]) -> dict[str, np.ndarray]:
     return {name: rows[name].copy() for name in FIELDS}
 
 
-async def record(store, replica, event, max_points: int) -> None:
-    """Write the trace point of the step just committed; never raises.  Also counts the step
-    and its function evaluations for /metrics."""
-    f = reported_f.get()
-    reported_f.set(None)
-    cfg = replica.config
-    prom.step_committed(cfg.method, evaluations_per_step(cfg))
-    if max_points == 0:  # the trace is turned off
-        return
-    try:
-        packed = await replica.run(point, event.record, event.mu, f, cfg.distribution, cfg.dim, time.time())
-        await store.append_trace(replica.meta.id, event.step, packed, max_points)
-    except Exception:  # the step is committed already: a lost trace point must not fail it
-        prom.TRACE_WRITE_ERRORS.inc()
-        log.warning("could not write the trace point of step %s of %s", event.step, replica.meta.id, exc_info=True)
-
-
-def evaluations_per_step(config) -> int:
-    """What one step costs the client: a ZO step its function evaluations, an FO step one
-    gradient (counted as one evaluation, so that FO and ZO compare at an equal budget)."""
-    return config.evaluations_per_step or 1
+def point_for(event, f: float | None, config, max_points: int) -> TracePoint | None:
+    """The trace point the step ``event`` is appended with; None while the trace is off."""
+    if max_points == 0:
+        return None
+    packed = point(event.record, event.mu, f, config.distribution, config.dim, time.time())
+    return TracePoint(event.step, packed, max_points)
 
 
 def _nan(value: float | None) -> float:

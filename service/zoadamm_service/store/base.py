@@ -10,8 +10,16 @@ Contract, for every implementation (``tests/service/test_store_contract.py`` che
 * ``append`` is conditional: it succeeds only when the head is exactly ``seq``, so two replicas
   can never both write event ``seq``.  The event is durable when ``append`` returns, and it is
   the record that makes a repeated tell idempotent, written in the same atomic operation.
+* A POST sent with an Idempotency-Key (``Idempotent``) is recorded with its answer in the same
+  atomic write as its change; a repeat gets that answer and changes nothing, and the key reused
+  for another request raises ``Invalid``.
 * Values returned are copies (bytes, fresh dicts): callers may keep them.
 * Unknown sessions raise ``NotFound``; failed conditions raise ``Conflict`` with ``head``.
+* Session ids reach the store validated (``domain.sessions``); tenants own sessions, and the
+  store keeps an index of each tenant's sessions for ``list`` and the per-tenant quota.
+* With ``ttl_s`` > 0 a session, all of it, is gone ``ttl_s`` seconds after the last call that
+  touched it: every write refreshes it, and ``touch`` does for reads.  An expired session is
+  NotFound and leaves the tenant's index (lazily: ``list`` and the quota skip and drop it).
 """
 
 from __future__ import annotations
@@ -25,9 +33,43 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class SessionMeta:
     id: str
+    tenant: str
     name: str | None
     config: dict
     created: float
+
+
+KEY_REUSED = "this Idempotency-Key was sent before with another request; use a new key for a new request"
+
+
+def quota_message(max_sessions: int) -> str:
+    return (f"this tenant has {max_sessions} sessions, its limit (ZOADAMM_MAX_SESSIONS): "
+            "delete one (DELETE /v1/sessions/{id}) before creating another")
+
+
+@dataclass(frozen=True)
+class Idempotent:
+    """A POST that carried an Idempotency-Key: its record lives ``ttl_s`` seconds."""
+
+    key: str  # a digest of the tenant and the header: names the record
+    request: str  # a digest of the request: the same key with another request is refused
+    answer: str  # the first answer (JSON), which a repeat gets back
+    ttl_s: int
+
+
+@dataclass(frozen=True)
+class TracePoint:
+    """A step's trace point (``domain.trace``), written with the step."""
+
+    step: int
+    packed: bytes
+    max_points: int
+
+
+@dataclass(frozen=True)
+class Appended:
+    head: int  # events after the append
+    replayed: str | None = None  # the first answer, when this was a repeat of an Idempotent
 
 
 @dataclass(frozen=True)
@@ -60,6 +102,8 @@ def parts_of(step: int, fields: Mapping[str, str]) -> dict[int, str]:
 
 
 class Store(ABC):
+    ttl_s: int = 0  # idle seconds before a session expires; 0: never
+
     @abstractmethod
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` when the store does not answer."""
@@ -69,15 +113,23 @@ class Store(ABC):
         """Release connections; the store is not used after this."""
 
     @abstractmethod
-    async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
-        """Add a session (head 0), with its initial state when known.  Conflict if it exists."""
+    async def create(self, meta: SessionMeta, checkpoint: bytes | None,
+                     idempotent: Idempotent | None = None, max_sessions: int = 0) -> str | None:
+        """Add a session (head 0), with its initial state when known, and index it under its
+        tenant.  Returns None, or the first answer when ``idempotent`` repeats a create.
+        Raises Conflict if the session exists, Invalid for a key reused with another request,
+        QuotaExceeded when the tenant already has ``max_sessions`` (> 0) sessions."""
+
+    @abstractmethod
+    async def touch(self, session_id: str) -> None:
+        """Restart the session's idle time (a read; writes restart it themselves)."""
 
     @abstractmethod
     async def meta(self, session_id: str) -> SessionMeta: ...
 
     @abstractmethod
-    async def list(self, offset: int, limit: int) -> tuple[list[SessionMeta], int]:
-        """Sessions by creation time, and the total count."""
+    async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int]:
+        """A tenant's sessions by creation time, and their total count."""
 
     @abstractmethod
     async def delete(self, session_id: str) -> None: ...
@@ -92,14 +144,18 @@ class Store(ABC):
         two replicas racing to set x cannot both win, and no cached start can go stale."""
 
     @abstractmethod
-    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None,
-                     keep_metrics: int = 0) -> int:
-        """Write event ``seq`` iff the head is ``seq``; returns the new head.
+    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None,
+                     keep_metrics: int = 0) -> Appended:
+        """Write event ``seq`` iff the head is ``seq``.
 
         Without ``metric`` the event closes a step and drops the partial reports; with
         ``metric`` (JSON) it adds it to the metrics history instead (keeping only the newest
-        ``keep_metrics`` when it is not 0), and the open step's partial reports stay.  All in
-        the same atomic write.  Raises Conflict(head=...) otherwise.
+        ``keep_metrics`` when it is not 0), and the open step's partial reports stay.  ``trace``
+        joins the session's trace under the rule of ``domain.trace``.  All in the same atomic
+        write.  Raises Conflict(head=...) otherwise, and Invalid for an Idempotency-Key reused
+        with another request; a repeat of ``idempotent`` writes nothing and returns its first
+        answer.
         """
 
     @abstractmethod
@@ -120,12 +176,6 @@ class Store(ABC):
     @abstractmethod
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         """The metric reports (JSON), oldest first; only the ``last`` ones when given."""
-
-    @abstractmethod
-    async def append_trace(self, session_id: str, step: int, point: bytes, max_points: int) -> None:
-        """Keep ``point`` (packed, ``domain.trace.POINT``) as the session's newest trace point,
-        and add it to the kept points under the downsampling rule of ``domain.trace``: at most
-        ``max_points``, the stride doubling when full.  NotFound for an unknown session."""
 
     @abstractmethod
     async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:

@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import builtins
 import copy
+import time
 from dataclasses import dataclass, field, replace
 
 from ..domain import trace as trace_rule
-from ..errors import Conflict, NotFound
-from .base import JournalRead, SessionMeta, Store, TraceRead, partial_field, parts_of
+from ..errors import Conflict, Invalid, NotFound, QuotaExceeded
+from .base import (
+    KEY_REUSED,
+    Appended,
+    Idempotent,
+    JournalRead,
+    SessionMeta,
+    Store,
+    TracePoint,
+    TraceRead,
+    partial_field,
+    parts_of,
+    quota_message,
+)
 
 
 @dataclass
@@ -24,6 +37,7 @@ class _Session:
     metrics: list[str] = field(default_factory=list)
     partials: dict[str, str] = field(default_factory=dict)
     trace: TraceRead = field(default_factory=lambda: TraceRead(1, [], None))
+    used: float = field(default_factory=time.monotonic)  # the last call that touched it
 
     @property
     def head(self) -> int:
@@ -31,14 +45,36 @@ class _Session:
 
 
 class MemoryStore(Store):
-    def __init__(self) -> None:
+    def __init__(self, ttl_s: int = 0) -> None:
+        self.ttl_s = ttl_s
         self._sessions: dict[str, _Session] = {}
+        # (session id, key) -> (request digest, first answer, expiry on the monotonic clock)
+        self._idempotent: dict[tuple[str, str], tuple[str, str, float]] = {}
 
     def _get(self, session_id: str) -> _Session:
-        try:
-            return self._sessions[session_id]
-        except KeyError:
-            raise NotFound(f"no session {session_id!r}") from None
+        """The session, its idle time restarted (every call counts, as in Redis)."""
+        session = self._sessions.get(session_id)
+        now = time.monotonic()
+        if session is not None and self._expired(session, now):
+            del self._sessions[session_id]
+            session = None
+        if session is None:
+            raise NotFound(f"no session {session_id!r}")
+        session.used = now
+        return session
+
+    def _expired(self, session: _Session, now: float) -> bool:
+        return self.ttl_s > 0 and session.used + self.ttl_s <= now
+
+    def _live(self) -> builtins.list[_Session]:
+        """Every session still alive; the expired ones go."""
+        now = time.monotonic()
+        for session_id in [i for i, s in self._sessions.items() if self._expired(s, now)]:
+            del self._sessions[session_id]
+        return builtins.list(self._sessions.values())
+
+    async def touch(self, session_id: str) -> None:
+        self._get(session_id)
 
     async def ping(self) -> None:
         return None
@@ -46,16 +82,26 @@ class MemoryStore(Store):
     async def close(self) -> None:
         return None
 
-    async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
+    async def create(self, meta: SessionMeta, checkpoint: bytes | None,
+                     idempotent: Idempotent | None = None, max_sessions: int = 0) -> str | None:
+        replay = self._replay(meta.id, idempotent)
+        if replay is not None:
+            return replay
+        live = self._live()
         if meta.id in self._sessions:
             raise Conflict(f"session {meta.id!r} already exists")
+        if max_sessions and sum(s.meta.tenant == meta.tenant for s in live) >= max_sessions:
+            raise QuotaExceeded(quota_message(max_sessions))
         self._sessions[meta.id] = _Session(_copy(meta), checkpoint)
+        self._remember(meta.id, idempotent)
+        return None
 
     async def meta(self, session_id: str) -> SessionMeta:
         return _copy(self._get(session_id).meta)
 
-    async def list(self, offset: int, limit: int) -> tuple[list[SessionMeta], int]:
-        ordered = sorted((s.meta for s in self._sessions.values()), key=lambda m: (m.created, m.id))
+    async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int]:
+        owned = (s.meta for s in self._live() if s.meta.tenant == tenant)
+        ordered = sorted(owned, key=lambda m: (m.created, m.id))
         return [_copy(m) for m in ordered[offset : offset + limit]], len(ordered)
 
     async def delete(self, session_id: str) -> None:
@@ -71,9 +117,13 @@ class MemoryStore(Store):
             raise Conflict("the session already has parameters", head=session.head)
         session.checkpoint = checkpoint
 
-    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None,
-                     keep_metrics: int = 0) -> int:
+    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None,
+                     keep_metrics: int = 0) -> Appended:
         session = self._get(session_id)
+        replay = self._replay(session_id, idempotent)
+        if replay is not None:
+            return Appended(session.head, replay)
         if session.head != seq or session.checkpoint is None:
             raise Conflict("the session moved on", head=session.head)
         session.events.append(event)
@@ -83,7 +133,10 @@ class MemoryStore(Store):
             session.metrics.append(metric)
             if keep_metrics:
                 del session.metrics[:-keep_metrics]
-        return session.head
+        if trace is not None:
+            _add_point(session, trace)
+        self._remember(session_id, idempotent)
+        return Appended(session.head)
 
     async def read(self, session_id: str, since: int | None) -> JournalRead:
         session = self._get(session_id)
@@ -110,19 +163,41 @@ class MemoryStore(Store):
         reports = self._get(session_id).metrics
         return list(reports[-last:] if last else reports) if last != 0 else []
 
-    async def append_trace(self, session_id: str, step: int, point: bytes, max_points: int) -> None:
-        session = self._get(session_id)
-        stride, points = session.trace.stride, session.trace.points
-        if trace_rule.keeps(step, stride) and len(points) >= max_points:
-            points, stride = trace_rule.compact(points, stride)
-        if trace_rule.keeps(step, stride):
-            points.append(point)
-        session.trace = TraceRead(stride, points, point)
-
     async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:
         t = self._get(session_id).trace
         points = t.points if tail is None else t.points[-tail:] if tail else []
         return TraceRead(t.stride, trace_rule.since(points, since), t.last)  # since() copies
+
+
+    def _replay(self, session_id: str, idempotent: Idempotent | None) -> str | None:
+        """The first answer of a repeated Idempotent; Invalid if its key came with another request."""
+        if idempotent is None:
+            return None
+        record = self._idempotent.get((session_id, idempotent.key))
+        if record is None or record[2] <= time.monotonic():
+            return None
+        if record[0] != idempotent.request:
+            raise Invalid(KEY_REUSED)
+        return record[1]
+
+    def _remember(self, session_id: str, idempotent: Idempotent | None) -> None:
+        if idempotent is None:
+            return
+        now = time.monotonic()
+        for key in [k for k, record in self._idempotent.items() if record[2] <= now]:
+            del self._idempotent[key]  # expired records go, as Redis expires them
+        self._idempotent[(session_id, idempotent.key)] = (idempotent.request, idempotent.answer,
+                                                          now + idempotent.ttl_s)
+
+
+def _add_point(session: _Session, point: TracePoint) -> None:
+    """The trace rule of ``domain.trace``, as the Redis script applies it."""
+    stride, points = session.trace.stride, session.trace.points
+    if trace_rule.keeps(point.step, stride) and len(points) >= point.max_points:
+        points, stride = trace_rule.compact(points, stride)
+    if trace_rule.keeps(point.step, stride):
+        points.append(point.packed)
+    session.trace = TraceRead(stride, points, point.packed)
 
 
 def _copy(meta: SessionMeta) -> SessionMeta:

@@ -1,6 +1,7 @@
-"""The Redis store.  Each read-modify-write is one short Lua script: Redis runs a script
-atomically, so a conditional append needs no WATCH retries under contention, and a re-sent
-script after a lost reply fails its condition instead of writing twice."""
+"""The Redis store: each read-modify-write is one Lua script of ``scripts``, on the keys of one
+session (``keys``: one hash tag, one Redis Cluster slot).  The index of a tenant's sessions is
+written beside the scripts: before a create (a listed id whose session is missing is skipped)
+and after a delete."""
 
 from __future__ import annotations
 
@@ -12,114 +13,25 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from .. import keys
-from ..errors import Conflict, NotFound, StoreUnavailable
-from .base import JournalRead, SessionMeta, Store, TraceRead, partial_field, parts_of
+from ..errors import Conflict, Invalid, NotFound, QuotaExceeded, StoreUnavailable
+from . import scripts
+from .base import (
+    KEY_REUSED,
+    Appended,
+    Idempotent,
+    JournalRead,
+    SessionMeta,
+    Store,
+    TracePoint,
+    TraceRead,
+    partial_field,
+    parts_of,
+    quota_message,
+)
 
-_NOT_FOUND, _NO_STATE, _MOVED = -1, -2, -3
+META_FIELDS = ("tenant", "config", "name", "created")
+NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
 MAX_CONNECTIONS = 100  # per replica process
-
-# KEYS: meta, checkpoint, sessions; ARGV: id, created, config, name, checkpoint-or-empty
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'config', ARGV[3], 'name', ARGV[4], 'created', ARGV[2],
-           'head', 0, 'ckpt_seq', 0, 'has_state', ARGV[5] == '' and '0' or '1')
-if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5]) end
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-return 1
-"""
-# KEYS: meta, checkpoint; ARGV: checkpoint
-# Set once: a replica that cached the first x can never be left holding a replaced one.
-_START = """
-local m = redis.call('HMGET', KEYS[1], 'head', 'has_state')
-if not m[1] then return {-1, 0} end
-if m[2] == '1' then return {-2, tonumber(m[1])} end
-redis.call('SET', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[1], 'has_state', '1')
-return {0, 0}
-"""
-# KEYS: meta, events, partials, metrics; ARGV: seq, event, metric-or-empty, metrics kept (0: all)
-# Conditional append: two replicas can never both write event seq.
-_APPEND = """
-local m = redis.call('HMGET', KEYS[1], 'head', 'has_state')
-if not m[1] then return {-1, 0} end
-local head = tonumber(m[1])
-if m[2] ~= '1' then return {-2, head} end
-if head ~= tonumber(ARGV[1]) then return {-3, head} end
-redis.call('RPUSH', KEYS[2], ARGV[2])
--- a step closes the open step and drops its partials; a metric leaves them alone
-if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else
-  redis.call('RPUSH', KEYS[4], ARGV[3])
-  if tonumber(ARGV[4]) > 0 then redis.call('LTRIM', KEYS[4], -tonumber(ARGV[4]), -1) end
-end
-redis.call('HSET', KEYS[1], 'head', head + 1)
-return {0, head + 1}
-"""
-# KEYS: meta, events, checkpoint; ARGV: since (-1 for "from the checkpoint")
-_READ = """
-local m = redis.call('HMGET', KEYS[1], 'head', 'ckpt_seq', 'has_state')
-if not m[1] then return {-1} end
-if m[3] ~= '1' then return {-2} end
-local head, base, since = tonumber(m[1]), tonumber(m[2]), tonumber(ARGV[1])
-if since < base or since > head then
-  return {0, head, base, redis.call('GET', KEYS[3]), redis.call('LRANGE', KEYS[2], 0, -1)}
-end
-return {0, head, since, false, redis.call('LRANGE', KEYS[2], since - base, -1)}
-"""
-# KEYS: meta, events, checkpoint; ARGV: seq, checkpoint
-_SAVE_CHECKPOINT = """
-local m = redis.call('HMGET', KEYS[1], 'head', 'ckpt_seq')
-if not m[1] then return 0 end
-local head, base, seq = tonumber(m[1]), tonumber(m[2]), tonumber(ARGV[1])
-if seq <= base or seq > head then return 0 end
-redis.call('SET', KEYS[3], ARGV[2])
-redis.call('LTRIM', KEYS[2], seq - base, -1)
-redis.call('HSET', KEYS[1], 'ckpt_seq', seq)
-return 1
-"""
-# KEYS: meta, partials; ARGV: field, value, field, value, ...
-# HSETNX: the first report of a direction wins, so a conflicting re-report cannot replace it.
-_ADD_PARTIALS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return redis.call('HGETALL', KEYS[2])
-"""
-
-# KEYS: meta, trace; ARGV: step, point, max_points.  The downsampling rule of domain.trace in
-# one script, so a compaction and an append can never interleave.  A point starts with its
-# step as a little-endian float64.
-_APPEND_TRACE = """
-local m = redis.call('HMGET', KEYS[1], 'head', 'trace_stride')
-if not m[1] then return -1 end
-local stride, step = tonumber(m[2] or '1'), tonumber(ARGV[1])
-redis.call('HSET', KEYS[1], 'trace_last', ARGV[2])
-if step % stride ~= 0 then return stride end
-if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[3]) then
-  stride = stride * 2
-  local kept = {}
-  for _, p in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-    if struct.unpack('<d', p) % stride == 0 then kept[#kept + 1] = p end
-  end
-  redis.call('DEL', KEYS[2])
-  if #kept > 0 then redis.call('RPUSH', KEYS[2], unpack(kept)) end
-  redis.call('HSET', KEYS[1], 'trace_stride', stride)
-  if step % stride ~= 0 then return stride end
-end
-redis.call('RPUSH', KEYS[2], ARGV[2])
-return stride
-"""
-# KEYS: meta, trace; ARGV: since, tail (-1: all).  Cut in the server: a poll moves new points only.
-_READ_TRACE = """
-local m = redis.call('HMGET', KEYS[1], 'head', 'trace_stride', 'trace_last')
-if not m[1] then return {-1} end
-local tail = tonumber(ARGV[2])
-if tail == 0 then return {0, m[2] or '1', m[3] or false, {}} end
-local points = redis.call('LRANGE', KEYS[2], tail > 0 and -tail or 0, -1)
-local since, cut = tonumber(ARGV[1]), #points + 1
-while cut > 1 and struct.unpack('<d', points[cut - 1]) >= since do cut = cut - 1 end
-local kept = {}
-for i = cut, #points do kept[#kept + 1] = points[i] end
-return {0, m[2] or '1', m[3] or false, kept}
-"""
 
 
 def _translate_errors(method):
@@ -136,19 +48,21 @@ def _translate_errors(method):
 
 
 class RedisStore(Store):
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, ttl_s: int = 0) -> None:
         self._redis = client
-        self._create = client.register_script(_CREATE)
-        self._start = client.register_script(_START)
-        self._append = client.register_script(_APPEND)
-        self._read = client.register_script(_READ)
-        self._save_checkpoint = client.register_script(_SAVE_CHECKPOINT)
-        self._add_partials = client.register_script(_ADD_PARTIALS)
-        self._append_trace = client.register_script(_APPEND_TRACE)
-        self._read_trace = client.register_script(_READ_TRACE)
+        self.ttl_s = ttl_s
+        self._create = client.register_script(scripts.CREATE)
+        self._start = client.register_script(scripts.START)
+        self._append = client.register_script(scripts.APPEND)
+        self._read = client.register_script(scripts.READ)
+        self._save_checkpoint = client.register_script(scripts.SAVE_CHECKPOINT)
+        self._add_partials = client.register_script(scripts.ADD_PARTIALS)
+        self._read_trace = client.register_script(scripts.READ_TRACE)
+        self._admit = client.register_script(scripts.ADMIT)
+        self._touch = client.register_script(scripts.TOUCH)
 
     @classmethod
-    def from_url(cls, url: str, timeout_s: float = 2.0, connect_timeout_s: float = 2.0) -> RedisStore:
+    def from_url(cls, url: str, ttl_s: int = 0, timeout_s: float = 2.0, connect_timeout_s: float = 2.0) -> RedisStore:
         """``timeout_s`` bounds every command's wait for its reply: a hung Redis is a 503 then.
 
         The pool waits (up to ``timeout_s``) for a free connection when all are in use, rather
@@ -158,7 +72,7 @@ class RedisStore(Store):
             url, max_connections=MAX_CONNECTIONS, timeout=timeout_s,
             socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s,
         )
-        return cls(aioredis.Redis.from_pool(pool))  # closing the client closes its pool
+        return cls(aioredis.Redis.from_pool(pool), ttl_s)  # closing the client closes its pool
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -168,42 +82,75 @@ class RedisStore(Store):
         await self._redis.ping()
 
     @_translate_errors
-    async def create(self, meta: SessionMeta, checkpoint: bytes | None) -> None:
-        created = await self._create(
-            keys=[keys.meta(meta.id), keys.checkpoint(meta.id), keys.SESSIONS],
-            args=[meta.id, repr(meta.created), json.dumps(meta.config), json.dumps(meta.name), checkpoint or b""],
+    async def create(self, meta: SessionMeta, checkpoint: bytes | None,
+                     idempotent: Idempotent | None = None, max_sessions: int = 0) -> str | None:
+        index = keys.tenant_sessions(meta.tenant)
+        admit: builtins.list[str | float] = [meta.id, meta.created, max_sessions]
+        if not await self._admit(keys=[index], args=admit):
+            await self._prune(index)  # the index may still list sessions that expired
+            if not await self._admit(keys=[index], args=admit):
+                raise QuotaExceeded(quota_message(max_sessions))
+        reply = await self._create(
+            keys=[keys.meta(meta.id), keys.checkpoint(meta.id),
+                  keys.idempotency(meta.id, idempotent.key if idempotent else NO_IDEMPOTENCY)],
+            args=[meta.tenant, repr(meta.created), json.dumps(meta.config), json.dumps(meta.name), checkpoint or b"",
+                  *_idempotency_args(idempotent), self.ttl_s],
         )
-        if not created:
+        if reply[0] == scripts.REUSED:
+            raise Invalid(KEY_REUSED)
+        if reply[0] == 1:
+            return reply[1].decode()
+        if reply[0] == 0:
             raise Conflict(f"session {meta.id!r} already exists")
+        return None
+
+    async def _prune(self, index: str) -> None:
+        """Drop the listed ids whose session is gone (expired, or a create that failed)."""
+        ids = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in await self._redis.zrange(index, 0, -1)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in ids:
+                pipe.exists(keys.meta(session_id))
+            alive = await pipe.execute()
+        gone = [session_id for session_id, exists in zip(ids, alive, strict=True) if not exists]
+        if gone:
+            await self._redis.zrem(index, *gone)
+
+    @_translate_errors
+    async def touch(self, session_id: str) -> None:
+        if self.ttl_s and not await self._touch(keys=keys.all_for(session_id), args=[self.ttl_s]):
+            raise NotFound(f"no session {session_id!r}")
 
     @_translate_errors
     async def meta(self, session_id: str) -> SessionMeta:
-        fields = await self._redis.hmget(keys.meta(session_id), "config", "name", "created")
+        fields = await self._redis.hmget(keys.meta(session_id), *META_FIELDS)
         if fields[0] is None:
             raise NotFound(f"no session {session_id!r}")
         return _meta(session_id, fields)
 
     @_translate_errors
-    async def list(self, offset: int, limit: int) -> tuple[list[SessionMeta], int]:
+    async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int]:
+        index = keys.tenant_sessions(tenant)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(keys.SESSIONS, offset, offset + limit - 1)
-            pipe.zcard(keys.SESSIONS)
+            pipe.zrange(index, offset, offset + limit - 1)
+            pipe.zcard(index)
             ids, total = await pipe.execute()
         async with self._redis.pipeline(transaction=False) as pipe:
             for raw in ids:
-                pipe.hmget(keys.meta(raw.decode()), "config", "name", "created")
+                pipe.hmget(keys.meta(raw.decode()), *META_FIELDS)
             rows = await pipe.execute()
         metas = [_meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
+        if len(metas) < len(ids):  # some expired: the index forgets them
+            await self._prune(index)
+            total -= len(ids) - len(metas)
         return metas, total
 
     @_translate_errors
     async def delete(self, session_id: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(*keys.all_for(session_id))
-            pipe.zrem(keys.SESSIONS, session_id)
-            deleted, _ = await pipe.execute()
-        if not deleted:
+        tenant = await self._redis.hget(keys.meta(session_id), "tenant")
+        if tenant is None or not await self._redis.delete(*keys.all_for(session_id)):
             raise NotFound(f"no session {session_id!r}")
+        name = tenant.decode() if isinstance(tenant, bytes) else tenant
+        await self._redis.zrem(keys.tenant_sessions(name), session_id)
 
     @_translate_errors
     async def head(self, session_id: str) -> int:
@@ -214,24 +161,38 @@ class RedisStore(Store):
 
     @_translate_errors
     async def start(self, session_id: str, checkpoint: bytes) -> None:
-        code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id)], args=[checkpoint])
-        if code == _NOT_FOUND:
+        code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id)],
+                                       args=[checkpoint, self.ttl_s])
+        if code == scripts.NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
         if code:
             raise Conflict("the session already has parameters", head=head)
 
     @_translate_errors
-    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None,
-                     keep_metrics: int = 0) -> int:
-        code, head = await self._append(
-            keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id), keys.metrics(session_id)],
-            args=[seq, event, metric or "", keep_metrics],
+    async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None,
+                     keep_metrics: int = 0) -> Appended:
+        reply = await self._append(
+            keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id),
+                  keys.metrics(session_id), keys.trace(session_id),
+                  keys.idempotency(session_id, idempotent.key if idempotent else NO_IDEMPOTENCY),
+                  keys.checkpoint(session_id)],
+            args=[seq, event, metric or "", *(
+                (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
+                *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
+                self.ttl_s, keep_metrics],
         )
-        if code == _NOT_FOUND:
+        code, head = reply[0], reply[1]
+        if code == scripts.NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
+        if code == scripts.REUSED:
+            raise Invalid(KEY_REUSED)
+        if code == 1:
+            return Appended(head, reply[2].decode())
         if code != 0:
-            raise Conflict("the session moved on" if code == _MOVED else "the session has no parameters yet", head=head)
-        return head
+            why = "the session moved on" if code == scripts.MOVED else "the session has no parameters yet"
+            raise Conflict(why, head=head)
+        return Appended(head)
 
     @_translate_errors
     async def read(self, session_id: str, since: int | None) -> JournalRead:
@@ -239,9 +200,9 @@ class RedisStore(Store):
             keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
             args=[-1 if since is None else since],
         )
-        if reply[0] == _NOT_FOUND:
+        if reply[0] == scripts.NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
-        if reply[0] == _NO_STATE:
+        if reply[0] == scripts.NO_STATE:
             raise Conflict("the session has no parameters yet", head=0)
         _, head, start, checkpoint, events = reply
         return JournalRead(int(head), int(start), checkpoint, list(events))
@@ -250,13 +211,14 @@ class RedisStore(Store):
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
         await self._save_checkpoint(
             keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
-            args=[seq, checkpoint],
+            args=[seq, checkpoint, self.ttl_s],
         )
 
     @_translate_errors
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
         flat = [item for i, v in parts.items() for item in (partial_field(step, i), v)]
-        reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)], args=flat)
+        reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)],
+                                         args=[self.ttl_s, *flat])
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
         fields = {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
@@ -275,23 +237,23 @@ class RedisStore(Store):
         return [row.decode() for row in rows]
 
     @_translate_errors
-    async def append_trace(self, session_id: str, step: int, point: bytes, max_points: int) -> None:
-        reply = await self._append_trace(keys=[keys.meta(session_id), keys.trace(session_id)],
-                                         args=[step, point, max_points])
-        if reply == _NOT_FOUND:
-            raise NotFound(f"no session {session_id!r}")
-
-    @_translate_errors
     async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:
         reply = await self._read_trace(
             keys=[keys.meta(session_id), keys.trace(session_id)], args=[since, -1 if tail is None else tail]
         )
-        if reply[0] == _NOT_FOUND:
+        if reply[0] == scripts.NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
         _, stride, last, points = reply
         return TraceRead(int(stride), list(points), last)
 
 
-def _meta(session_id: str, fields: list) -> SessionMeta:
-    config, name, created = fields
-    return SessionMeta(session_id, json.loads(name), json.loads(config), float(created))
+def _meta(session_id: str, fields: builtins.list) -> SessionMeta:
+    tenant, config, name, created = fields
+    return SessionMeta(session_id, tenant.decode(), json.loads(name), json.loads(config), float(created))
+
+
+def _idempotency_args(idempotent: Idempotent | None) -> builtins.list:
+    """request, answer and ttl, as the create script takes them (empty: no record)."""
+    if idempotent is None:
+        return ["", "", 0]
+    return [idempotent.request, idempotent.answer, idempotent.ttl_s]

@@ -23,7 +23,9 @@ def install(app: FastAPI) -> None:
     async def metrics(request: Request) -> Response:
         """Prometheus metrics (text exposition), summed over the service's worker processes."""
         overview = getattr(request.app.state, "overview", None)
-        active = None if overview is None else await overview.active_sessions()
+        active = None
+        if overview is not None:  # summed over the tenants: the count names none of them
+            active = sum([await overview.active_sessions(tenant) for tenant in request.app.state.tenants])
         return Response(prom.exposition(active), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -3,7 +3,7 @@
 With several worker processes (``zoadamm-service --workers N``) every process writes its
 samples to files in ``PROMETHEUS_MULTIPROC_DIR`` and a scrape, answered by any one of them,
 adds them up (prometheus-client's multiprocess mode); the process manager marks a dead
-worker's files (``main.cli``), so its live gauges drop out while its counters still count.
+worker's files (``cli.run``), so its live gauges drop out while its counters still count.
 Labels are bounded: methods, route templates, reasons, store calls; never a session id.
 """
 
@@ -34,7 +34,6 @@ STORE_SECONDS = Histogram(
     "zoadamm_store_call_duration_seconds", "Time of one store call (Redis or in-process), by call.",
     ["store", "call"], buckets=STORE_BUCKETS,
 )
-TRACE_WRITE_ERRORS = Counter("zoadamm_trace_write_errors", "Trace points that could not be written.")
 CHECKPOINT_SAVED = Gauge(
     "zoadamm_checkpoint_last_saved_timestamp_seconds", "Unix time of the newest checkpoint written.",
     multiprocess_mode="max",

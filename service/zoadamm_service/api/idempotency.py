@@ -1,0 +1,36 @@
+"""``Idempotency-Key``: a POST sent again with the same key (a client retrying after a lost
+answer) gets the first answer and changes nothing.  The key is scoped to the tenant; the
+request is fingerprinted from its decoded fields and vectors, so JSON and the binary frame of
+the same request agree, and the same key with another request is refused (422)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+from starlette.requests import Request
+
+from ..domain.ids import RequestKey
+from ..errors import Invalid
+
+HEADER = "idempotency-key"
+MAX_CHARS = 255
+
+
+def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray]) -> RequestKey | None:
+    """The request's key, or None without the header.  Raises Invalid for a malformed one."""
+    value = request.headers.get(HEADER)
+    if value is None:
+        return None
+    if not 0 < len(value) <= MAX_CHARS or not value.isprintable():
+        raise Invalid(f"Idempotency-Key must be 1 to {MAX_CHARS} printable characters")
+    tenant = request.state.tenant
+    key = hashlib.blake2b(f"{tenant}\n{value}".encode(), digest_size=16).hexdigest()
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{request.method} {request.url.path}\n".encode())
+    digest.update(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
+    for name in sorted(vectors):
+        digest.update(f"\n{name}\n".encode())
+        digest.update(np.ascontiguousarray(vectors[name], dtype="<f4").tobytes())
+    return RequestKey(key, digest.hexdigest())

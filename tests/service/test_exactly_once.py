@@ -1,0 +1,79 @@
+"""Exactly-once POSTs: a store that does the write and then loses its reply (a Redis timeout
+after the script ran) makes the service answer 503, and the SDK sends the call again with the
+same Idempotency-Key.  Creates, metric reports and split-step tells are each applied once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from service_support import objective, reference, x0_for, zo_values
+
+from zoadamm import Client
+from zoadamm_service.errors import StoreUnavailable
+
+DIM = 4
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch):
+    monkeypatch.setattr("zoadamm.sdk.client.time.sleep", lambda seconds: None)
+
+
+def lose_replies(app, method: str, times: int = 1) -> list[int]:
+    """The store's ``method`` does its work, then fails ``times`` times as if the reply was lost."""
+    store = app.state.sessions.store
+    real, lost = getattr(store, method), []
+
+    async def losing(*args, **kwargs):
+        result = await real(*args, **kwargs)
+        if len(lost) < times:
+            lost.append(1)
+            raise StoreUnavailable("the reply was lost")
+        return result
+
+    setattr(store, method, losing)
+    return lost
+
+
+def test_a_create_is_made_once(make_app, serve):
+    app = make_app()
+    with serve(app) as test_client:
+        sdk = Client(http_client=test_client)
+        lost = lose_replies(app, "create", times=2)
+        session = sdk.sessions.create(DIM, name="once", seed=3)
+        assert lost == [1, 1]
+        assert [(s.id, s.name) for s in sdk.sessions.list()] == [(session.id, "once")]
+        assert sdk.sessions.get(session.id).config["seed"] == 3
+
+
+def test_a_metric_is_counted_once(make_app, serve):
+    app = make_app()
+    with serve(app) as test_client:
+        sdk = Client(http_client=test_client)
+        session = sdk.sessions.create(DIM, x0=x0_for(DIM), schedule={"patience": 0})
+        lost = lose_replies(app, "append", times=2)
+        entry = sdk.sessions.report(session.id, 5.0)
+        assert lost == [1, 1]
+        assert [h["value"] for h in sdk.sessions.history(session.id)] == [5.0]
+        # one report of a first value: an improvement, so lr stays; counted twice it would halve
+        assert (entry["lr"], sdk.sessions.get(session.id).lr) == (session.lr, session.lr)
+
+
+@pytest.mark.parametrize("losing", ["add_partials", "append"])
+def test_a_split_step_is_applied_once(make_app, serve, losing):
+    f, _ = objective(DIM)
+    app = make_app()
+    with serve(app) as test_client:
+        sdk = Client(http_client=test_client)
+        session = sdk.sessions.create(DIM, x0=x0_for(DIM), directions=3, seed=9, lr=0.05)
+        opt = reference({"config": session.config}, x0_for(DIM))
+        values = zo_values(opt, f)
+        f_x, f_plus = values["f_x"], values["f_plus"]
+        lost = lose_replies(app, losing, times=1)
+        first = sdk.sessions.tell(session.id, 0, f_x=[f_x, f_x], f_plus=f_plus[:2], indices=[0, 1])
+        last = sdk.sessions.tell(session.id, 0, f_x=[f_x], f_plus=f_plus[2:], indices=[2])
+        assert lost == [1]
+        assert first.pending == [2] and last.pending is None and last.step == 1
+        opt.apply(opt.zo_record(f_x, f_plus))
+        stored = sdk.sessions.parameters(session.id)
+        assert stored.step == 1 and np.array_equal(stored.x, opt.state.x)

@@ -1,0 +1,83 @@
+"""``zoadamm-service keys new``, the open mode's guard rails, and keys kept out of sight."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from zoadamm import Client
+from zoadamm.sdk import NotFoundError
+from zoadamm_service.launch import ServiceProcess, free_port
+from zoadamm_service.main import OPEN_WARNING, create_app
+from zoadamm_service.settings import Settings
+from zoadamm_service.tenants import KeyConfigError, KeyRing, entry
+
+SERVICE = str(Path(sys.executable).with_name("zoadamm-service"))
+
+
+def test_keys_new_prints_a_fresh_key_and_its_entry():
+    outputs = [subprocess.run([SERVICE, "keys", "new", "team-a"], capture_output=True, text=True, check=True).stdout
+               for _ in range(2)]
+    keys, entries = [], []
+    for out in outputs:
+        key = out.split("it is not shown again): ", 1)[1].split()[0]
+        line = out.split("comma-separated): ", 1)[1].split()[0]
+        keys.append(key)
+        entries.append(line)
+        assert line == f"team-a:{hashlib.sha256(key.encode()).hexdigest()}"
+        assert len(key) >= 40  # 256 random bits in URL-safe base64, and a prefix
+    assert keys[0] != keys[1]
+    assert KeyRing.parse(",".join(entries)).tenant_of(keys[1]) == "team-a"
+    refused = subprocess.run([SERVICE, "keys", "new", "no spaces"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "tenant names" in refused.stderr
+
+
+@pytest.mark.parametrize("text", ["", "alice", "alice:abc", "alice:" + "g" * 64, ":" + "a" * 64,
+                                  "a b:" + "a" * 64, "alice:" + "a" * 64 + ",bob"])
+def test_a_malformed_key_list_is_refused_without_echoing_it(text):
+    with pytest.raises(KeyConfigError) as refused:
+        KeyRing.parse(text)
+    assert "g" * 64 not in str(refused.value) and ("abc" not in str(refused.value))
+
+
+def test_open_mode_refuses_a_public_address_and_warns_on_loopback(caplog):
+    refused = subprocess.run([SERVICE, "--host", "0.0.0.0", "--port", str(free_port())],
+                             capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert refused.returncode == 2 and "ZOADAMM_API_KEYS" in refused.stderr and "ZOADAMM_ALLOW_OPEN" in refused.stderr
+    with caplog.at_level(logging.WARNING, logger="zoadamm.service"):
+        from fastapi.testclient import TestClient
+
+        with TestClient(create_app(Settings(redis_url=None))):
+            pass
+    assert OPEN_WARNING in caplog.text
+
+
+def test_allow_open_and_keys_each_let_the_service_listen_beyond_loopback():
+    key = "k" * 40
+    for env in ({"ZOADAMM_ALLOW_OPEN": "true"}, {"ZOADAMM_API_KEYS": entry("t", key)}):
+        with ServiceProcess(env=env, host="0.0.0.0") as service:
+            assert httpx.get(service.url + "/healthz").status_code == 200
+
+
+def test_the_sdk_takes_the_key_from_the_environment_and_never_shows_it(monkeypatch, caplog):
+    secret = "zk_" + "s3cr3t" * 6
+    monkeypatch.setenv("ZOADAMM_API_KEY", secret)
+    with ServiceProcess(env={"ZOADAMM_API_KEYS": entry("lab", secret)}) as service:
+        with caplog.at_level(logging.DEBUG), Client(service.url) as client:
+            made = client.sessions.create(3)
+            assert [s.id for s in client.sessions.list()] == [made.id]
+            with pytest.raises(NotFoundError) as missing:
+                client.sessions.get("0" * 32)
+            shown = [repr(client), str(client), repr(missing.value), str(missing.value),
+                     repr(missing.value.response.request.headers), caplog.text]
+        assert all(secret not in text for text in shown)
+        with Client(service.url, api_key="wrong") as wrong:
+            with pytest.raises(Exception) as refused:
+                wrong.sessions.list()
+            assert refused.value.status_code == 401 and "wrong" not in str(refused.value)
