@@ -68,11 +68,12 @@ def test_a_stored_session_with_a_seed_beyond_2_53_stays_readable(make_app, serve
     app = make_app()
     with serve(app) as c:
         config = SessionConfig(dim=3, seed=2**64 - 3)
-        meta = SessionMeta("old", None, config.to_dict(), 0.0)
+        sid = "0123456789abcdef" * 2  # a stored session, as made before the bound
+        meta = SessionMeta(sid, "open", None, config.to_dict(), 0.0)
         checkpoint = journal.encode_checkpoint(Optimizer.start(config, np.zeros(3, np.float32)), 0)
         c.portal.call(app.state.sessions.store.create, meta, checkpoint)  # on the app's own event loop
-        assert c.get("/v1/sessions/old").json()["config"]["seed"] == 2**64 - 3
-        assert c.post("/v1/sessions/old/ask", json={}).json()["seed"] == 2**64 - 3
+        assert c.get(f"/v1/sessions/{sid}").json()["config"]["seed"] == 2**64 - 3
+        assert c.post(f"/v1/sessions/{sid}/ask", json={}).json()["seed"] == 2**64 - 3
 
 
 @pytest.mark.parametrize("config", [{"lr": 1e308}, {"eps": 1e-300}, {"eps": 0.0}, {"mu": 1e-300},
