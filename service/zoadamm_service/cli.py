@@ -77,7 +77,7 @@ def run(argv: list[str]) -> None:
         workers.run(args.host, args.port, args.workers, args.log_level)  # gunicorn; does not return
     uvicorn.run(
         "zoadamm_service.main:create_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level=args.log_level,
+        workers=args.workers, log_level=args.log_level, server_header=False,
     )
 
 

@@ -34,6 +34,12 @@ class Conflict(ServiceError):
     status = 409
 
 
+class RequestTimeout(ServiceError):
+    """The request body did not arrive in time (408)."""
+
+    status = 408
+
+
 class TooLarge(ServiceError):
     status = 413
 

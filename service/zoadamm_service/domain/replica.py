@@ -20,11 +20,14 @@ from zoadamm import AnswerMode, Optimizer, SessionConfig, wire
 
 from ..errors import Conflict
 from ..store import JournalRead, SessionMeta, Store
-from . import journal
+from . import finite, journal
 from .results import StepResult
 
-# Below this size a step costs less than a thread hop; above it, numpy work leaves the event loop.
-THREAD_MIN_DIM = 1 << 16
+# Below this much work a step costs less than a thread hop; above it, the work leaves the event
+# loop.  Work is q * (d + 1024) for ZO (each direction also costs about as much as 1,024 values
+# to set up), d for FO: a step of q = 64 at d = 1 runs in a thread as well as one of q = 1 at 2.8M.
+THREAD_MIN_WORK = 1 << 16
+DIRECTION_OVERHEAD = 1024
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,14 @@ class Replica:
     _checksum: tuple[int, str] | None = None  # (step, checksum of x at that step)
     _touched: float = 0.0  # when this replica last restarted the session's idle time
     _work: np.ndarray | None = None
+    x_bound: float | None = None  # a bound on max |x| (``finite``); None: not known
+
+    @property
+    def work(self) -> int:
+        """What one step or one ask with vectors costs, in units of one value of one direction."""
+        if self.config.method == "zo-adamm":
+            return self.config.directions * (self.config.dim + DIRECTION_OVERHEAD)
+        return self.config.dim
 
     @property
     def step(self) -> int:
@@ -89,7 +100,7 @@ class Replica:
 
     def start(self, optimizer: Optimizer) -> None:
         """Hold the session's first state, which this replica just wrote to the store."""
-        self.optimizer, self.seq, self.last = optimizer, 0, None
+        self.optimizer, self.seq, self.last, self.x_bound = optimizer, 0, None, None
 
     def checksum(self) -> str:
         step = self.step
@@ -105,7 +116,7 @@ class Replica:
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run numpy work off the event loop when it is large enough to matter."""
-        if self.config.dim >= THREAD_MIN_DIM:
+        if self.work >= THREAD_MIN_WORK:
             return await anyio.to_thread.run_sync(fn, *args)
         return fn(*args)
 
@@ -131,6 +142,8 @@ class Replica:
                 self._work = np.empty(self.config.dim, dtype=np.float32)
             optimizer.apply(event.record, self._work)
             self.last = LastStep.of(event)
+            if self.x_bound is not None:
+                self.x_bound += finite.step_bound(self.config.eps, event.record.lr)
         self.seq += 1
 
     def _apply_then_checksum(self, event: journal.Event) -> None:
@@ -150,6 +163,7 @@ class Replica:
         await self.run(self._replay, read)
 
     def _replay(self, read: JournalRead) -> None:
+        self.x_bound = None
         if read.checkpoint is not None:
             self.optimizer, self.seq, last = journal.decode_checkpoint(read.checkpoint, self.config)
             self.last = None if last is None else LastStep.of(last)

@@ -11,7 +11,8 @@ def open_store(settings: Settings) -> Store:
     if settings.redis_url:
         from .redis import RedisStore
 
-        return RedisStore.from_url(settings.redis_url, settings.session_ttl_s)
+        return RedisStore.from_url(settings.redis_url, settings.session_ttl_s, settings.redis_timeout_s,
+                                   settings.redis_connect_timeout_s)
     from .memory import MemoryStore
 
     return MemoryStore(settings.session_ttl_s)

@@ -145,15 +145,17 @@ class Store(ABC):
 
     @abstractmethod
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
-                     trace: TracePoint | None = None, idempotent: Idempotent | None = None) -> Appended:
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None,
+                     keep_metrics: int = 0) -> Appended:
         """Write event ``seq`` iff the head is ``seq``.
 
         Without ``metric`` the event closes a step and drops the partial reports; with
-        ``metric`` (JSON) it adds it to the metrics history instead, and the open step's partial
-        reports stay.  ``trace`` joins the session's trace under the rule of ``domain.trace``.
-        All in the same atomic write.  Raises Conflict(head=...) otherwise, and Invalid for an
-        Idempotency-Key reused with another request; a repeat of ``idempotent`` writes nothing
-        and returns its first answer.
+        ``metric`` (JSON) it adds it to the metrics history instead (keeping only the newest
+        ``keep_metrics`` when it is not 0), and the open step's partial reports stay.  ``trace``
+        joins the session's trace under the rule of ``domain.trace``.  All in the same atomic
+        write.  Raises Conflict(head=...) otherwise, and Invalid for an Idempotency-Key reused
+        with another request; a repeat of ``idempotent`` writes nothing and returns its first
+        answer.
         """
 
     @abstractmethod

@@ -118,7 +118,8 @@ class MemoryStore(Store):
         session.checkpoint = checkpoint
 
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
-                     trace: TracePoint | None = None, idempotent: Idempotent | None = None) -> Appended:
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None,
+                     keep_metrics: int = 0) -> Appended:
         session = self._get(session_id)
         replay = self._replay(session_id, idempotent)
         if replay is not None:
@@ -130,6 +131,8 @@ class MemoryStore(Store):
             session.partials.clear()
         else:
             session.metrics.append(metric)
+            if keep_metrics:
+                del session.metrics[:-keep_metrics]
         if trace is not None:
             _add_point(session, trace)
         self._remember(session_id, idempotent)

@@ -10,8 +10,7 @@ import functools
 import json
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from .. import keys
 from ..errors import Conflict, Invalid, NotFound, QuotaExceeded, StoreUnavailable
@@ -32,17 +31,18 @@ from .base import (
 
 META_FIELDS = ("tenant", "config", "name", "created")
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
+MAX_CONNECTIONS = 100  # per replica process
 
 
 def _translate_errors(method):
-    """A store that does not answer is a 503, never a 500."""
+    """A store that does not answer, or answers with an error, is a 503, never a 500."""
 
     @functools.wraps(method)
     async def wrapper(*args, **kwargs):
         try:
             return await method(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        except (RedisError, OSError) as exc:  # connection, timeout, and any error Redis replies with
+            raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
 
     return wrapper
 
@@ -62,8 +62,17 @@ class RedisStore(Store):
         self._touch = client.register_script(scripts.TOUCH)
 
     @classmethod
-    def from_url(cls, url: str, ttl_s: int = 0) -> RedisStore:
-        return cls(aioredis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5), ttl_s)
+    def from_url(cls, url: str, ttl_s: int = 0, timeout_s: float = 2.0, connect_timeout_s: float = 2.0) -> RedisStore:
+        """``timeout_s`` bounds every command's wait for its reply: a hung Redis is a 503 then.
+
+        The pool waits (up to ``timeout_s``) for a free connection when all are in use, rather
+        than failing at once: a burst of concurrent calls (the dashboard reads every session's
+        row at once) queues instead of answering 503."""
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=timeout_s,
+            socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s,
+        )
+        return cls(aioredis.Redis.from_pool(pool), ttl_s)  # closing the client closes its pool
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -161,7 +170,8 @@ class RedisStore(Store):
 
     @_translate_errors
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
-                     trace: TracePoint | None = None, idempotent: Idempotent | None = None) -> Appended:
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None,
+                     keep_metrics: int = 0) -> Appended:
         reply = await self._append(
             keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id),
                   keys.metrics(session_id), keys.trace(session_id),
@@ -170,7 +180,7 @@ class RedisStore(Store):
             args=[seq, event, metric or "", *(
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
                 *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
-                self.ttl_s],
+                self.ttl_s, keep_metrics],
         )
         code, head = reply[0], reply[1]
         if code == scripts.NOT_FOUND:

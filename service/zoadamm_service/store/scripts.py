@@ -60,7 +60,7 @@ return {0, 0}
 
 # KEYS: meta, events, partials, metrics, trace, idempotency, checkpoint
 # ARGV: seq, event, metric-or-empty, trace point-or-empty, trace step, trace max points,
-#       request-or-empty, ttl, answer, idle ttl
+#       request-or-empty, ttl, answer, idle ttl, metrics kept (0: all)
 # Conditional append: two replicas can never both write event seq.  The trace point follows
 # domain.trace's rule: kept when its step is a multiple of the stride; when the list is full the
 # stride doubles and the points off it go.  A point starts with its step as a float64.
@@ -75,7 +75,10 @@ if m[2] ~= '1' then return {-2, head} end
 if head ~= tonumber(ARGV[1]) then return {-3, head} end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 -- a step closes the open step and drops its partials; a metric leaves them alone
-if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('RPUSH', KEYS[4], ARGV[3]) end
+if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else
+  redis.call('RPUSH', KEYS[4], ARGV[3])
+  if tonumber(ARGV[11]) > 0 then redis.call('LTRIM', KEYS[4], -tonumber(ARGV[11]), -1) end
+end
 redis.call('HSET', KEYS[1], 'head', head + 1)
 if ARGV[4] ~= '' then
   local stride, step = tonumber(m[3] or '1'), tonumber(ARGV[5])
