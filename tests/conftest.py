@@ -81,10 +81,15 @@ def make_app(request, store_kind):
     from zoadamm_service.store.memory import MemoryStore
 
     url = request.getfixturevalue("redis_url") if store_kind == "redis" else None
-    shared = MemoryStore() if store_kind == "memory" else None
+    shared: list[MemoryStore] = []  # made by the first app, with its settings' idle lifetime
 
     def build(**settings):
-        return create_app(Settings(redis_url=url, **settings), shared)
+        settings = Settings(redis_url=url, **settings)
+        if store_kind == "redis":
+            return create_app(settings)
+        if not shared:
+            shared.append(MemoryStore(settings.session_ttl_s))
+        return create_app(settings, shared[0])
 
     return build
 

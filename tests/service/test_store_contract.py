@@ -506,3 +506,23 @@ async def test_concurrent_leases_never_share_a_direction(store):
             tg.start_soon(take, f"w{k}")
     everything = [i for indices in got.values() for i in indices]
     assert sorted(everything) == list(range(16))
+# --- quotas and lifetimes --------------------------------------------------------------------
+async def test_create_admits_a_tenant_up_to_its_quota(store):
+    from zoadamm_service.errors import QuotaExceeded
+
+    for i in range(2):
+        await store.create(meta(f"s{i}", float(i)), None, max_sessions=2)
+    with pytest.raises(QuotaExceeded):
+        await store.create(meta("s2", 2.0), None, max_sessions=2)
+    await store.create(SessionMeta("o1", "other", None, dict(CONFIG), 3.0), None, max_sessions=2)
+    await store.delete("s1")
+    await store.create(meta("s2", 2.0), None, max_sessions=2)
+    assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["s0", "s2"]
+
+
+async def test_touch_of_an_unknown_session_is_not_found(store):
+    store.ttl_s = 60
+    await started(store)
+    await store.touch("s1")
+    with pytest.raises(NotFound):
+        await store.touch("nope")

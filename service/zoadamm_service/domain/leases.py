@@ -60,13 +60,13 @@ class SharedSessions(base.Sessions):
         self._moved: dict[str, asyncio.Event] = {}  # set when this process closes a step
 
     async def lease(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,
-                    with_vectors: bool) -> LeaseAnswer:
+                    with_vectors: bool, bytes_per_value: int = 4) -> LeaseAnswer:
         """The open step with the directions leased to ``ask.worker``; waits up to ``ask.wait``
         seconds when none are free.  Raises Conflict, Invalid, NotFound."""
         deadline = time.monotonic() + min(ask.wait, MAX_WAIT_S)
         while True:
             moved = self._moved.setdefault(session_id, asyncio.Event())  # before looking: no lost wake-up
-            answer, leased, seq = await self._try(tenant, session_id, x, ask, with_vectors)
+            answer, leased, seq = await self._try(tenant, session_id, x, ask, with_vectors, bytes_per_value)
             x = None  # set or checked by the first try
             left = deadline - time.monotonic()
             stop = ask.until is not None and answer.opened.step >= ask.until
@@ -76,9 +76,9 @@ class SharedSessions(base.Sessions):
             await self._nap(session_id, moved, seq, nap)
 
     async def _try(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,
-                   with_vectors: bool) -> tuple[LeaseAnswer, Leased, int]:
+                   with_vectors: bool, bytes_per_value: int) -> tuple[LeaseAnswer, Leased, int]:
         for _ in range(base.COMMIT_TRIES):
-            opened = await self.ask(tenant, session_id, x, with_vectors)
+            opened = await self.ask(tenant, session_id, x, with_vectors, bytes_per_value)
             x = None
             replica = await self._owned(tenant, session_id)
             async with replica.lock:

@@ -11,10 +11,11 @@ def open_store(settings: Settings) -> Store:
     if settings.redis_url:
         from .redis import RedisStore
 
-        return RedisStore.from_url(settings.redis_url)
+        return RedisStore.from_url(settings.redis_url, settings.session_ttl_s, settings.redis_timeout_s,
+                                   settings.redis_connect_timeout_s)
     from .memory import MemoryStore
 
-    return MemoryStore()
+    return MemoryStore(settings.session_ttl_s)
 
 
 __all__ = ["JournalRead", "SessionMeta", "Store", "TraceRead", "open_store"]
