@@ -15,10 +15,11 @@ import time
 
 import numpy as np
 import redis
-from harness import redis_server, service
+from harness import process_tree_cpu, redis_server
 
 import zoadamm
 from zoadamm.sdk import APIError
+from zoadamm_service.launch import ServiceProcess
 
 
 async def drive(client: zoadamm.AsyncClient, dim: int, steps: int, seed: int, latencies: list, errors: list) -> None:
@@ -59,6 +60,11 @@ async def run(url: str, sessions: int, steps: int, dim: int) -> dict:
     }
 
 
+def _redis_cpu(store: redis.Redis) -> float:
+    cpu = store.info("cpu")
+    return float(cpu["used_cpu_user"] + cpu["used_cpu_sys"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=64)
@@ -69,12 +75,20 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with redis_server() as redis_url:
-        with service(redis_url if args.store == "redis" else None, workers=args.service_workers) as url:
-            result = asyncio.run(run(url, args.sessions, args.steps, args.dim))
+        store = redis.Redis.from_url(redis_url)
+        redis_cpu = _redis_cpu(store)
+        with ServiceProcess(redis_url if args.store == "redis" else None, workers=args.service_workers) as svc:
+            assert svc.proc is not None  # started by the with
+            service_cpu = process_tree_cpu(svc.proc.pid)
+            result = asyncio.run(run(svc.url, args.sessions, args.steps, args.dim))
+            steps = max(result["steps"], 1)
             result["service_workers"] = args.service_workers
+            # CPU per step: what sizes a replica core and a Redis shard (docs/scaling.md)
+            result["service_cpu_ms_per_step"] = (process_tree_cpu(svc.proc.pid) - service_cpu) / steps * 1e3
         if args.store == "redis":
-            stats = redis.Redis.from_url(redis_url).info("stats")
-            result["redis_bytes_in_per_step"] = stats["total_net_input_bytes"] / max(result["steps"], 1)
+            result["redis_cpu_ms_per_step"] = (_redis_cpu(store) - redis_cpu) / steps * 1e3
+            stats = store.info("stats")
+            result["redis_bytes_in_per_step"] = stats["total_net_input_bytes"] / steps
     if args.json:
         print(json.dumps(result))
     else:

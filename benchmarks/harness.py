@@ -4,10 +4,12 @@ when asked, a private redis-server, both on free loopback ports and stopped on e
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 from zoadamm_service.launch import free_port, local_service
 
@@ -48,3 +50,19 @@ def redis_server():
 def service(redis_url: str | None, workers: int = 1, extra_env: dict | None = None):
     """The service as its own process, as users run it; yields its base URL."""
     return local_service(redis_url, workers=workers, env=extra_env)
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live children, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue  # it exited meanwhile
+    return total

@@ -102,10 +102,15 @@ def make_app(request, store_kind):
 
     url = {"redis": "redis_url", "cluster": "cluster_url"}.get(store_kind)
     url = request.getfixturevalue(url) if url else None
-    shared = MemoryStore() if store_kind == "memory" else None
+    shared: list[MemoryStore] = []  # made by the first app, with its settings' idle lifetime
 
     def build(**settings):
-        return create_app(Settings(redis_url=url, redis_cluster=store_kind == "cluster", **settings), shared)
+        settings = Settings(redis_url=url, redis_cluster=store_kind == "cluster", **settings)
+        if store_kind != "memory":
+            return create_app(settings)
+        if not shared:
+            shared.append(MemoryStore(settings.session_ttl_s))
+        return create_app(settings, shared[0])
 
     return build
 

@@ -70,7 +70,7 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
         raise WireError("frame header length exceeds the frame")
     try:
         header = json.loads(body[_PREFIX.size : start])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # bad UTF-8, bad JSON, an integer of over 4,300 digits
         raise WireError(f"frame header is not JSON: {exc}") from None
     if not isinstance(header, dict):
         raise WireError("frame header must be a JSON object")

@@ -11,6 +11,8 @@ import ipaddress
 import logging
 import sys
 
+from limits import parse
+
 from .settings import Settings
 from .tenants import KeyConfigError, KeyRing, entry, new_key
 
@@ -63,6 +65,11 @@ def run(argv: list[str]) -> None:
     elif not is_loopback(args.host) and not settings.allow_open:
         parser.error(f"refusing to serve {args.host} without API keys: set ZOADAMM_API_KEYS "
                      "(`zoadamm-service keys new TENANT`), or ZOADAMM_ALLOW_OPEN=true to run open anyway")
+    if settings.rate_limit:
+        try:
+            parse(settings.rate_limit)
+        except ValueError:
+            parser.error(f"ZOADAMM_RATE_LIMIT={settings.rate_limit!r} is not a rate such as 200/second or 10/minute")
     where = settings.redis_url or "the in-process store (nothing survives a restart; set REDIS_URL for Redis)"
     logging.basicConfig(level=args.log_level.upper())
     log.info("sessions are kept in %s", where)
@@ -70,7 +77,7 @@ def run(argv: list[str]) -> None:
         workers.run(args.host, args.port, args.workers, args.log_level)  # gunicorn; does not return
     uvicorn.run(
         "zoadamm_service.main:create_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level=args.log_level,
+        workers=args.workers, log_level=args.log_level, server_header=False,
     )
 
 

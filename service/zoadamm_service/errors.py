@@ -34,12 +34,24 @@ class Conflict(ServiceError):
     status = 409
 
 
+class RequestTimeout(ServiceError):
+    """The request body did not arrive in time (408)."""
+
+    status = 408
+
+
 class TooLarge(ServiceError):
     status = 413
 
 
 class Unsupported(ServiceError):
     status = 415
+
+
+class QuotaExceeded(ServiceError):
+    """A tenant's quota (sessions) or rate limit is used up (429)."""
+
+    status = 429
 
 
 class StoreUnavailable(ServiceError):

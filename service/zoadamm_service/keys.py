@@ -40,6 +40,12 @@ def partials(session_id: str) -> str:
     return _session(session_id, "partials")
 
 
+def leases(session_id: str) -> str:
+    """Hash: "step:index" -> "<expiry, ms of the Redis clock> <holder>": who evaluates which
+    direction of the open step (``Store.lease``); fields of other steps go at the next lease."""
+    return _session(session_id, "leases")
+
+
 def trace(session_id: str) -> str:
     """List: packed trace points (``domain.trace``), oldest first, every trace_stride-th step."""
     return _session(session_id, "trace")
@@ -61,7 +67,7 @@ def all_for(session_id: str) -> list[str]:
     """The session's keys but its idempotency records, which expire by themselves."""
     return [
         meta(session_id), events(session_id), checkpoint(session_id),
-        metrics(session_id), partials(session_id), trace(session_id),
+        metrics(session_id), partials(session_id), trace(session_id), leases(session_id),
     ]
 
 

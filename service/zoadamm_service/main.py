@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 
 from . import __doc__ as summary
 from . import dashboard, telemetry
-from .api import handlers, routes, trace_routes
+from .api import docs, edge, handlers, routes, trace_routes
 from .api.auth import BearerAuth
-from .domain.sessions import Sessions
+from .api.ratelimit import RateLimit, rate_limiter
+from .domain.leases import SharedSessions
 from .errors import StoreUnavailable
 from .settings import Settings
 from .store import Store, open_store
@@ -47,15 +48,22 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         summary="Zeroth-order AdaMM as a service: ask for directions, tell function values.",
         description=summary,
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs and /redoc from the package, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
-    app.state.sessions = Sessions(store, settings)
+    app.state.sessions = SharedSessions(store, settings)
     app.state.tenants = {OPEN_TENANT} if keys is None else keys.tenants
     handlers.install(app)
     app.include_router(routes.router)
     app.include_router(trace_routes.router)
     dashboard.install(app)
+    docs.install(app)
+    if settings.rate_limit:
+        limit, limiter = rate_limiter(settings.rate_limit, settings.redis_url, settings.redis_cluster)
+        app.add_middleware(RateLimit, limit=limit, limiter=limiter)  # inside the auth: it counts per key
     app.add_middleware(BearerAuth, keys=keys)  # every /v1 call, the tell included
+    edge.install(app)  # outside the auth: its answers get the same headers and JSON errors
     telemetry.install(app)  # after every other middleware: it times them all
 
     @app.get("/healthz", tags=["health"])
@@ -64,7 +72,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         try:
             await store.ping()
         except StoreUnavailable as exc:
-            return JSONResponse({"status": "unavailable", "detail": exc.message}, status_code=503)
+            return JSONResponse({"status": "unavailable", "detail": exc.message}, status_code=503,
+                                headers={"Retry-After": str(settings.retry_after_s)})
         return {"status": "ok", "store": type(store).__name__}
 
     return app

@@ -27,7 +27,23 @@ class Settings(BaseSettings):
     cache_bytes: int = Field(
         2 * 1024**3, ge=0, description="Memory for cached session states in one replica."
     )
+    max_json_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024,
+        description="Larger JSON bodies get 413: parsing JSON holds the event loop; large vectors travel in the frame.",
+    )
+    body_timeout_s: float = Field(30.0, gt=0, description="A request body not read in full within this time gets 408.")
+    max_directions: int = Field(1024, ge=1, description="Largest q a session may have.")
+    max_dim: int = Field(8 * 1024 * 1024, ge=1, description="Largest d a session may have.")
+    max_metric_names: int = Field(32, ge=0, description="Named metrics per report.")
+    max_metric_name_length: int = Field(100, ge=1, description="Characters in a metric's name.")
+    metric_history: int = Field(10_000, ge=1, description="Metric reports kept per session; older ones are dropped.")
     recent_metrics: int = Field(20, ge=0, description="Metrics shown by GET /v1/sessions/{id}.")
+    recent_metrics_bytes: int = Field(
+        64 * 1024, ge=0, description="Most bytes of recent_metrics in GET /v1/sessions/{id}; the newest are kept."
+    )
+    redis_timeout_s: float = Field(2.0, gt=0, description="Redis socket timeout: a hung Redis gives 503 after it.")
+    redis_connect_timeout_s: float = Field(2.0, gt=0, description="Redis connect timeout.")
+    retry_after_s: int = Field(1, ge=0, description="The Retry-After of a 503.")
     trace_points: int = Field(
         2048, ge=0, le=4096,
         description="Trace points kept per session; the stride doubles when full.  0 turns the trace off.",
@@ -35,8 +51,19 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(
         None, description="tenant:sha256hex entries, comma-separated; unset runs open, as one tenant.")
     allow_open: bool = Field(False, description="Run open (no keys) on an address other than loopback.")
+    max_sessions: int = Field(
+        1000, ge=0, description="Sessions one tenant may keep at once (429 beyond); 0: no limit.")
+    session_ttl_s: int = Field(
+        0, ge=0, description="Delete a session, all its keys, after this many seconds without a call; 0: never.")
+    rate_limit: str | None = Field(
+        None, description="Requests per API key on /v1, in the limits package's notation (e.g. 200/second); "
+                          "unset: no limit.")
     idempotency_ttl_s: int = Field(
         86_400, ge=1, description="How long a POST's Idempotency-Key and first answer are kept.")
     dashboard_cache_s: float = Field(
         1.0, ge=0, description="How old the dashboard's data may be: one store read per this many seconds per replica."
+    )
+    lease_seconds: float = Field(
+        10.0, gt=0, le=3600,
+        description="How long a worker's lease on directions of a shared step lasts before another worker gets them.",
     )

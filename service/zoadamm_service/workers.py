@@ -31,7 +31,7 @@ def run(host: str, port: int, workers: int, log_level: str) -> None:
     argv = [
         sys.executable, "-m", "gunicorn", "zoadamm_service.main:create_app()",
         "--config", "python:zoadamm_service.workers",
-        "--worker-class", "uvicorn_worker.UvicornWorker",
+        "--worker-class", "zoadamm_service.uvicorn_worker.Worker",
         "--workers", str(workers), "--bind", f"{host}:{port}", "--log-level", log_level,
     ]
     os.execv(sys.executable, argv)

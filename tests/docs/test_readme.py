@@ -36,6 +36,7 @@ SHELL_BLOCKS = {
     "zoadamm-service keys new alice": "test_keys_block",
     "S=http://127.0.0.1:8000": "test_curl_loop",
     "zoadamm-worker mnist": "test_workers_block",
+    "ID=$(curl -s -X POST http://127.0.0.1:8000/v1/sessions": "test_join_block",
     "zoadamm-experiments run": "test_experiments_block",
     "docker compose build": "make compose-check",
 }
@@ -164,6 +165,12 @@ def test_workers_block(service, tmp_path):
     assert mnist["epoch"] == 1 and mnist["d"] == 1400
     assert len((tmp_path / "zo.jsonl").read_text().splitlines()) == 1
     assert rest["steps"] == 500 and rest["f"] < 90 / 10  # f(0) = 90
+
+
+def test_join_block(service):
+    """Two joined MNIST workers on 1,280 images (ZOADAMM_TRAIN_LIMIT): 10 steps."""
+    out = sh("export ZOADAMM_TRAIN_LIMIT=1280\n" + on(service, block("ID=$(curl -s -X POST"))).stdout
+    assert json.loads(out[out.rindex("{"):]) == {"step": 10, "lr": 0.001}
 
 
 def test_experiments_block(tmp_path):

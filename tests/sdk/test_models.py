@@ -15,6 +15,7 @@ PAIRS = [
     (models.Session, "SessionPublic"),
     (models.SessionSummary, "SessionSummary"),
     (models.StepInfo, "AskAnswer"),
+    (models.ClosedStep, "StepRecordPublic"),
     (models.TellResult, "TellAnswer"),
     (models.Parameters, "Parameters"),
 ]

@@ -438,3 +438,92 @@ async def test_an_idempotency_record_expires(store):
     await anyio.sleep(2.1)  # the record's lifetime, not a limit on the test
     assert (await store.append("s1", 1, b"m1", '{"value": 1}', idempotent=short)).replayed is None
     assert len(await store.metrics("s1", None)) == 2
+
+
+# --- leases of a shared step ----------------------------------------------------------------
+async def test_leases_hand_out_free_directions_in_order(store):
+    await started(store)
+    first = await store.lease("s1", 0, 0, 5, 2, "a", 30.0)
+    assert (first.indices, first.seconds, first.others_expire_in) == ([0, 1], 30.0, None)
+    second = await store.lease("s1", 0, 0, 5, 2, "b", 30.0)
+    assert second.indices == [2, 3]
+    assert 0 < second.others_expire_in <= 30.0
+    assert (await store.lease("s1", 0, 0, 5, 9, "c", 30.0)).indices == [4]
+    assert (await store.lease("s1", 0, 0, 5, 9, "d", 30.0)).indices == []
+
+
+async def test_a_holder_asking_again_gets_its_lease_back(store):
+    await started(store)
+    assert (await store.lease("s1", 0, 0, 4, 2, "a", 30.0)).indices == [0, 1]
+    assert (await store.lease("s1", 0, 0, 4, 2, "a", 30.0)).indices == [0, 1]
+    assert (await store.lease("s1", 0, 0, 4, 3, "a", 30.0)).indices == [0, 1, 2]
+    assert (await store.lease("s1", 0, 0, 4, 4, "b", 30.0)).indices == [3]
+
+
+async def test_reported_directions_are_never_leased(store):
+    await started(store)
+    await store.lease("s1", 0, 0, 4, 2, "a", 30.0)
+    await store.add_partials("s1", 0, {0: "x", 1: "y", 3: "z"})
+    assert (await store.lease("s1", 0, 0, 4, 4, "a", 30.0)).indices == [2]
+    assert (await store.lease("s1", 0, 0, 4, 4, "b", 30.0)).indices == []
+
+
+async def test_an_expired_lease_goes_to_another_holder(store):
+    await started(store)
+    assert (await store.lease("s1", 0, 0, 2, 2, "a", 0.05)).indices == [0, 1]
+    assert (await store.lease("s1", 0, 0, 2, 2, "b", 30.0)).indices == []
+    await anyio.sleep(0.1)
+    taken = await store.lease("s1", 0, 0, 2, 2, "b", 30.0)
+    assert (taken.indices, taken.others_expire_in) == ([0, 1], None)
+    assert (await store.lease("s1", 0, 0, 2, 2, "a", 30.0)).indices == []
+
+
+async def test_a_new_step_starts_with_no_leases(store):
+    await started(store)
+    await store.lease("s1", 0, 0, 3, 3, "a", 30.0)
+    await store.append("s1", 0, b"step 0")
+    assert (await store.lease("s1", 1, 1, 3, 2, "b", 30.0)).indices == [0, 1]
+
+
+async def test_a_lease_is_granted_only_at_the_head_the_caller_holds(store):
+    await started(store)
+    await store.append("s1", 0, b"step 0")
+    with pytest.raises(Conflict) as caught:
+        await store.lease("s1", 0, 0, 3, 3, "a", 30.0)
+    assert caught.value.details["head"] == 1
+    with pytest.raises(NotFound):
+        await store.lease("nope", 0, 0, 3, 3, "a", 30.0)
+
+
+async def test_concurrent_leases_never_share_a_direction(store):
+    await started(store)
+    got: dict[str, list[int]] = {}
+
+    async def take(holder: str) -> None:
+        got[holder] = (await store.lease("s1", 0, 0, 16, 3, holder, 30.0)).indices
+
+    async with anyio.create_task_group() as tg:
+        for k in range(8):
+            tg.start_soon(take, f"w{k}")
+    everything = [i for indices in got.values() for i in indices]
+    assert sorted(everything) == list(range(16))
+# --- quotas and lifetimes --------------------------------------------------------------------
+async def test_create_admits_a_tenant_up_to_its_quota(store):
+    from zoadamm_service.errors import QuotaExceeded
+
+    for i in range(2):
+        await store.create(meta(f"s{i}", float(i)), None, max_sessions=2)
+    with pytest.raises(QuotaExceeded):
+        await store.create(meta("s2", 2.0), None, max_sessions=2)
+    await store.create(SessionMeta("o1", "other", None, dict(CONFIG), 3.0), None, max_sessions=2)
+    await store.delete("s1")
+    await store.create(meta("s2", 2.0), None, max_sessions=2)
+    assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["s0", "s2"]
+
+
+async def test_touch_of_an_unknown_session_is_not_found(store):
+    store.ttl_s = 60
+    await started(store)
+    await store.touch("s1")
+    with pytest.raises(NotFound):
+        await store.touch("nope")

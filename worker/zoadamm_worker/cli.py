@@ -60,7 +60,13 @@ def _mnist(args: argparse.Namespace) -> int:
     if record is None and args.record_dir is not None:
         name = f"{spec.method}-q{spec.directions}-d{spec.dim}-seed{spec.seed}-{secrets.token_hex(3)}.jsonl"
         record = os.path.join(args.record_dir, name)
-    records = train(spec, args.service, record, data=data, progress=not args.quiet)
+    if args.join is not None:
+        from .join import join_mnist
+
+        records = join_mnist(spec, args.join, args.service, record, data=data, lease=args.lease,
+                             progress=not args.quiet)
+    else:
+        records = train(spec, args.service, record, data=data, progress=not args.quiet)
     last = records[-1]
     print(json.dumps({k: last[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "d")}))
     return 0
@@ -74,6 +80,18 @@ def _rest(args: argparse.Namespace) -> int:
     x0 = np.zeros(args.dim) if args.x0 is None else np.asarray(json.loads(args.x0), dtype=np.float64)
     check_service(args.service)
     objective = RestObjective(args.objective, timeout=args.timeout, retries=args.retries)
+    if args.join is not None:
+        from .join import join_rest
+
+        try:
+            print(json.dumps(join_rest(objective, args.join, args.service, x0, args.steps, args.lease)))
+        except EvaluationError as exc:
+            print(f"zoadamm-worker: {exc}; its directions go to another worker when the lease runs out",
+                  file=sys.stderr)
+            return 2
+        finally:
+            objective.close()
+        return 0
     try:
         result = minimize(
             objective, x0, steps=args.steps, base_url=args.service, progress=not args.quiet,
@@ -124,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--record", default=None, help="append one JSON line per epoch to this file")
     m.add_argument("--record-dir", default=None, help="write the record to a new file in this folder")
     m.add_argument("--quiet", action="store_true")
+    _add_join(m)
     add_debug_flag(m)
     m.set_defaults(run=_mnist)
 
@@ -142,9 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--retries", type=int, default=3)
     r.add_argument("--service", default=DEFAULT_SERVICE)
     r.add_argument("--quiet", action="store_true")
+    _add_join(r)
     add_debug_flag(r)
     r.set_defaults(run=_rest)
     return parser
+
+
+def _add_join(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--join", metavar="SESSION_ID", default=None,
+                        help="cooperate on this existing zo-adamm session's steps with other workers "
+                             "(its configuration rules; --steps/--epochs count from step 0)")
+    parser.add_argument("--lease", type=int, default=None,
+                        help="with --join: directions to evaluate at a time (default: half of q)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,12 +21,13 @@ from .errors import (
 from .minimize import MinimizeResult, minimize
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .remote import RemoteOptimizer
+from .shared import SharedRun
 
 __all__ = [
     "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncSessions",
     "BadRequestError", "Client", "ConflictError", "InternalServerError", "MinimizeResult",
     "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer", "RetryPolicy",
-    "ServiceUnavailableError", "Session", "SessionSummary", "Sessions", "StepInfo", "TellResult", "Trace",
+    "ServiceUnavailableError", "Session", "SessionSummary", "Sessions", "SharedRun", "StepInfo", "TellResult", "Trace",
     "UnprocessableEntityError",
     "UnsupportedMediaTypeError", "minimize",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validate import InvalidArgument
 from ._http import Call
-from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
+from .models import ClosedStep, Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 
 Parsed = tuple[Call, Callable[[dict, dict], object]]
 _SESSION_FIELDS = set(Session.__dataclass_fields__)
@@ -46,16 +46,23 @@ def delete(session_id: str) -> Parsed:
     return Call("DELETE", f"/v1/sessions/{session_id}"), lambda f, v: None
 
 
-def ask(session_id: str, x=None, vectors: bool = False) -> Parsed:
+def ask(session_id: str, x=None, vectors: bool = False, **lease) -> Parsed:
+    """``lease`` holds the lease fields of the ask (lease, worker, wait, since, until)."""
     def parse(fields, vecs):
         u = vecs.get("u")
         if u is not None:
             u = u.reshape(fields["directions"], -1)
-        return StepInfo(**{k: fields[k] for k in StepInfo.__dataclass_fields__ if k != "u"}, u=u)
+        steps = fields.get("steps")
+        if steps is not None:
+            steps = [ClosedStep(s["step"], s["lr"], s["checksum"], np.asarray(s["coefficients"], np.float32))
+                     for s in steps]
+        known = {k: fields.get(k) for k in StepInfo.__dataclass_fields__ if k not in ("u", "steps")}
+        return StepInfo(**known, u=u, steps=steps)
 
     vecs = {} if x is None else {"x": np.asarray(x, dtype=np.float32).reshape(-1)}
     params = {"vectors": "true"} if vectors else None
-    return Call("POST", f"/v1/sessions/{session_id}/ask", {}, vecs, params), parse
+    body = {k: v for k, v in lease.items() if v is not None}
+    return Call("POST", f"/v1/sessions/{session_id}/ask", body, vecs, params), parse
 
 
 def tell(

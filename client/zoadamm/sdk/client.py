@@ -159,8 +159,10 @@ class Sessions:
         """Delete the session and everything stored for it; later calls with its id get 404."""
         self._client.run(calls.delete(session_id))
 
-    def ask(self, session_id: str, x=None, vectors: bool = False):
-        return self._client.run(calls.ask(session_id, x, vectors))
+    def ask(self, session_id: str, x=None, vectors: bool = False, **lease):
+        """The open step; with ``lease=k`` (and ``worker``, ``wait``, ``since``, ``until``) the
+        directions leased to this worker and the steps closed since ``since``."""
+        return self._client.run(calls.ask(session_id, x, vectors, **lease))
 
     def tell(self, session_id: str, step: int, **values):
         """ZO: f_x, f_plus[, f_minus][, indices]; FO: gradient.  answer="x" or "checksum"."""
@@ -198,8 +200,8 @@ class AsyncSessions:
     async def delete(self, session_id: str) -> None:
         await self._client.run(calls.delete(session_id))
 
-    async def ask(self, session_id: str, x=None, vectors: bool = False):
-        return await self._client.run(calls.ask(session_id, x, vectors))
+    async def ask(self, session_id: str, x=None, vectors: bool = False, **lease):
+        return await self._client.run(calls.ask(session_id, x, vectors, **lease))
 
     async def tell(self, session_id: str, step: int, **values):
         return await self._client.run(calls.tell(session_id, step, **values))

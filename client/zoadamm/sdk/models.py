@@ -47,6 +47,20 @@ class StepInfo:
     difference: str
     method: str
     u: np.ndarray | None = None  # (q, d), with vectors=True
+    leased: list[int] | None = None  # asks with lease: the directions leased to this worker
+    lease_seconds: float | None = None
+    lease_expires: float | None = None  # Unix time, by the service's clock
+    steps: list[ClosedStep] | None = None  # asks with since: the steps closed since, oldest first
+
+
+@dataclass(frozen=True)
+class ClosedStep:
+    """A closed ZO step as a worker that follows x applies it (``StepInfo.steps``)."""
+
+    step: int
+    lr: float
+    checksum: str  # CRC-32 of x before the step
+    coefficients: np.ndarray  # float32, as journaled
 
 
 @dataclass(frozen=True)

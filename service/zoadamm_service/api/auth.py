@@ -12,7 +12,7 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..tenants import OPEN_TENANT, KeyRing
+from ..tenants import OPEN_TENANT, KeyRing, digest
 
 PROTECTED = "/v1"
 MAX_KEY_CHARS = 256
@@ -27,6 +27,7 @@ class BearerAuth:
         if scope["type"] == "http" and scope["path"].startswith(PROTECTED):
             if self.keys is None:
                 tenant: str | None = OPEN_TENANT
+                key_id = OPEN_TENANT
             else:
                 key = bearer_key(scope)
                 if key is None:
@@ -36,7 +37,9 @@ class BearerAuth:
                 if tenant is None:
                     await refuse(send, "unknown API key", "invalid_token")
                     return
-            scope.setdefault("state", {})["tenant"] = tenant
+                key_id = digest(key)[:32]  # names the key for the rate limit, never shows it
+            state = scope.setdefault("state", {})
+            state["tenant"], state["key_id"] = tenant, key_id
         await self.app(scope, receive, send)
 
 

@@ -7,13 +7,14 @@ import json
 from collections.abc import Mapping
 from typing import TypeVar
 
+import anyio
 import numpy as np
 from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from zoadamm import wire
 
-from ..errors import Invalid, Malformed, TooLarge, Unsupported
+from ..errors import Invalid, Malformed, RequestTimeout, TooLarge, Unsupported
 
 VECTOR_FIELDS = ("x", "x0", "gradient")
 JSON = "application/json"
@@ -21,30 +22,26 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 async def read_message(request: Request, limit: int) -> tuple[dict, dict[str, np.ndarray]]:
-    """The body's scalar fields and its vectors (float32).
+    """The body's scalar fields and its vectors (float32).  An empty body without a
+    Content-Type is an empty message.
 
     Raises:
-        TooLarge: the body is over ``limit`` bytes (checked while reading, not only the header).
-        Unsupported: a Content-Type other than JSON or the frame.
+        TooLarge: the body is over ``limit`` bytes (checked while reading, not only the header),
+            or a JSON body is over ``max_json_bytes``.
+        RequestTimeout: the body did not arrive within ``body_timeout_s``.
+        Unsupported: a body whose Content-Type is missing or other than JSON or the frame.
         Malformed: undecodable JSON or frame.
         Invalid: a vector field that is not a flat list of numbers, or a frame vector that is
             not a vector field.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"body is over the {limit}-byte limit")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    media = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    settings = request.app.state.settings
+    body = await _read_body(request, limit, settings.body_timeout_s)
+    content_type = request.headers.get("content-type")
+    media = (content_type or "").split(";")[0].strip().lower()
     if media == wire.MEDIA_TYPE:
         try:
             fields, vectors = wire.decode(body)
-        except (wire.WireError, RecursionError) as exc:  # RecursionError: a deeply nested header
+        except (ValueError, RecursionError) as exc:  # RecursionError: a deeply nested header
             raise Malformed(f"malformed frame: {exc}") from None
         unknown = sorted(set(vectors) - set(VECTOR_FIELDS))
         if unknown:
@@ -53,8 +50,13 @@ async def read_message(request: Request, limit: int) -> tuple[dict, dict[str, np
         # a vector field may also sit in the header as a list: it must not be ignored
         vectors.update(_vector_fields(fields))
         return fields, vectors
-    if media not in (JSON, "", "*/*"):
-        raise Unsupported(f"Content-Type must be {JSON} or {wire.MEDIA_TYPE}, not {media!r}")
+    if content_type is None and not body:
+        return {}, {}
+    if media != JSON:
+        raise Unsupported(f"Content-Type must be {JSON} or {wire.MEDIA_TYPE}, not {content_type!r}")
+    if len(body) > settings.max_json_bytes:
+        raise TooLarge(f"a JSON body is limited to {settings.max_json_bytes} bytes (ZOADAMM_MAX_JSON_BYTES); "
+                       f"send vectors in the binary frame ({wire.MEDIA_TYPE})")
     try:
         fields = json.loads(body) if body.strip() else {}
     except (ValueError, RecursionError) as exc:  # also bad UTF-8, deep nesting, 5000-digit integers
@@ -64,13 +66,31 @@ async def read_message(request: Request, limit: int) -> tuple[dict, dict[str, np
     return fields, _vector_fields(fields)
 
 
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
+    chunks, size = [], 0
+    # a client that sends its body slowly holds a connection and its buffers: bound the time
+    with anyio.move_on_after(timeout) as scope:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"body is over the {limit}-byte limit")
+            chunks.append(chunk)
+    if scope.cancelled_caught:
+        raise RequestTimeout(f"the body did not arrive within {timeout:g} s")
+    return b"".join(chunks)
+
+
 def _vector_fields(fields: dict) -> dict[str, np.ndarray]:
     """Pops the vector fields out of ``fields``."""
     return {name: _json_vector(name, fields.pop(name)) for name in VECTOR_FIELDS if fields.get(name) is not None}
 
 
 def _json_vector(name: str, value) -> np.ndarray:
-    if not isinstance(value, list):
+    # strict, as the schema: no booleans and no strings, which numpy would convert
+    if not isinstance(value, list) or not set(map(type, value)) <= {int, float}:
         raise Invalid(f"{name} must be a list of numbers")
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -99,24 +119,45 @@ def respond(request: Request, fields: dict, vectors: Mapping[str, np.ndarray | N
     present = {k: v for k, v in (vectors or {}).items() if v is not None}
     if wire.MEDIA_TYPE in request.headers.get("accept", ""):
         return Response(wire.encode(fields, present), status_code=status, media_type=wire.MEDIA_TYPE)
-    body = dict(fields)
-    body.update({k: np.asarray(v).tolist() for k, v in present.items()})
-    return Response(json.dumps(body, allow_nan=False), status_code=status, media_type=JSON)
+    return Response(_json_text(fields, present), status_code=status, media_type=JSON)
 
 
-def body_doc(model: type[BaseModel]) -> dict:
-    """OpenAPI text for a route that reads its body through ``read_message``."""
-    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                JSON: {"schema": schema},
-                wire.MEDIA_TYPE: {
-                    "schema": {"type": "string", "format": "binary"},
-                    "description": "The same fields in a binary frame: vectors as raw little-endian float32 "
-                                   "(docs/api.md, section Binary vectors).",
-                },
-            },
-        }
-    }
+async def answer(request: Request, fields: dict, vectors: Mapping[str, np.ndarray | None] | None = None,
+                 status: int = 200) -> Response:
+    """``respond``, with large vectors encoded on a worker thread, in pieces short enough that
+    the event loop gets its turn between them (the JSON encoder holds the GIL while it runs)."""
+    size = sum(np.size(v) for v in (vectors or {}).values() if v is not None)
+    if size < THREAD_MIN_VALUES:
+        return respond(request, fields, vectors, status)
+    return await anyio.to_thread.run_sync(respond, request, fields, vectors, status)
+
+
+# vectors of more values are encoded off the event loop, JSON in pieces of JSON_PIECE values
+THREAD_MIN_VALUES = 1 << 15
+JSON_PIECE = 1 << 14
+
+
+def _json_text(fields: dict, vectors: Mapping[str, np.ndarray]) -> str:
+    text = json.dumps(fields, allow_nan=False)
+    if not vectors:
+        return text
+    parts = [text[:-1], ", " if fields else ""]
+    for i, (name, values) in enumerate(vectors.items()):
+        parts += [", " if i else "", json.dumps(name), ": ", *_json_array(np.asarray(values))]
+    return "".join([*parts, "}"])
+
+
+def _json_array(values: np.ndarray):
+    """The JSON text of an array, in pieces (a float32 value prints as the float64 it is)."""
+    if values.ndim > 1:
+        yield "["
+        for i, row in enumerate(values):
+            yield ", " if i else ""
+            yield from _json_array(row)
+        yield "]"
+        return
+    yield "["
+    for start in range(0, values.size, JSON_PIECE):
+        yield ", " if start else ""
+        yield json.dumps(values[start:start + JSON_PIECE].tolist(), allow_nan=False)[1:-1]
+    yield "]"

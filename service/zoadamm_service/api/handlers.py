@@ -12,16 +12,18 @@ from ..errors import ServiceError
 from .codec import clean_errors
 
 
-def error_response(exc: ServiceError | InvalidArgument) -> JSONResponse:
+def error_response(exc: ServiceError | InvalidArgument, retry_after: int = 1) -> JSONResponse:
     if isinstance(exc, InvalidArgument):
         return JSONResponse({"detail": str(exc)}, status_code=422)
-    return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status)
+    # a 503 says when to try again, so clients back off instead of hammering a store that is down
+    headers = {"Retry-After": str(retry_after)} if exc.status == 503 else None
+    return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc)
+        return error_response(exc, request.app.state.settings.retry_after_s)
 
     @app.exception_handler(InvalidArgument)
     async def invalid_argument(request: Request, exc: InvalidArgument) -> JSONResponse:

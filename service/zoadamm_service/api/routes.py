@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -9,10 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from zoadamm import AnswerMode, wire
 
 from ..domain.inputs import ZOValues
-from ..domain.sessions import Sessions
+from ..domain.leases import LeaseAsk, SharedSessions
 from ..errors import Invalid
 from ..settings import Settings
-from .codec import body_doc, read_message, respond, validate
+from .codec import answer as encode_answer
+from .codec import read_message, validate
 from .idempotency import request_key
 from .lean_route import LeanRoute, query_parameter
 from .schemas import (
@@ -28,8 +30,10 @@ from .schemas import (
     TellRequest,
 )
 
+SAFE_INT = 2**53 - 1  # query integers stay exact in every JSON client, and in Redis's 64 bits
 
-async def get_sessions(request: Request) -> Sessions:
+
+async def get_sessions(request: Request) -> SharedSessions:
     return request.app.state.sessions
 
 
@@ -42,13 +46,14 @@ async def get_tenant(request: Request) -> str:
     return str(request.state.tenant)
 
 
-SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+SessionsDep = Annotated[SharedSessions, Depends(get_sessions)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]
 router = APIRouter(prefix="/v1", tags=["sessions"])
 BINARY: dict[str, Any] = {"content": {wire.MEDIA_TYPE: {}}}
 ANSWER_PARAMETER = query_parameter(
-    "answer", {"type": "string", "enum": [m.value for m in AnswerMode], "default": AnswerMode.X.value},
+    "answer",
+    {"title": "AnswerMode", "type": "string", "enum": [m.value for m in AnswerMode], "default": AnswerMode.X.value},
     "x: the updated parameters; checksum: a CRC of x and the step's coefficients, for clients that mirror the update.",
 )
 
@@ -56,7 +61,7 @@ ANSWER_PARAMETER = query_parameter(
 async def tell(request: Request, session_id: str) -> Response:
     """Report the open step's values (ZO: f_x, f_plus[, f_minus]; FO: gradient) and get the
     update.  Repeating a tell returns the same answer; a stale or future step gets 409."""
-    sessions: Sessions = request.app.state.sessions
+    sessions: SharedSessions = request.app.state.sessions
     answer = answer_mode(request.query_params.get("answer", AnswerMode.X.value))
     fields, vecs = await read_message(request, request.app.state.settings.max_body_bytes)
     body = validate(TellRequest, fields)
@@ -69,14 +74,14 @@ async def tell(request: Request, session_id: str) -> Response:
             raise Invalid("a tell needs f_plus (zo-adamm) or gradient (adamm)")
         values = ZOValues(body.step, body.f_x, body.f_plus, body.f_minus, body.indices)
         result = await sessions.tell_zo(request.state.tenant, session_id, values, answer)
-    return respond(request, result.fields(), {"x": result.x}, status=result.status)
+    return await encode_answer(request, result.fields(), {"x": result.x}, status=result.status)
 
 
 # The tell comes first: it is most of the traffic, and routes are matched in order.
 router.add_api_route(
     "/sessions/{session_id}/tell", tell, methods=["POST"], route_class_override=LeanRoute,
     response_model=TellAnswer, responses={200: BINARY, 202: {"model": TellAnswer}},
-    openapi_extra={**body_doc(TellRequest), "parameters": [ANSWER_PARAMETER]},
+    openapi_extra={"parameters": [ANSWER_PARAMETER]},
 )
 
 
@@ -87,7 +92,7 @@ def answer_mode(text: str) -> AnswerMode:
         raise Invalid(f"answer must be one of {', '.join(m.value for m in AnswerMode)}, not {text!r}") from None
 
 
-@router.post("/sessions", status_code=201, response_model=SessionPublic, openapi_extra=body_doc(SessionCreate))
+@router.post("/sessions", status_code=201, response_model=SessionPublic)
 async def create_session(request: Request, sessions: SessionsDep, settings: SettingsDep, tenant: TenantDep):
     """Create a session: the optimizer's configuration, and optionally its initial parameters x0.
     Sent again with the same Idempotency-Key, it answers the session it created."""
@@ -95,11 +100,11 @@ async def create_session(request: Request, sessions: SessionsDep, settings: Sett
     key = request_key(request, fields, vectors)
     body = validate(SessionCreate, fields)
     session = await sessions.create(tenant, body.config(), body.name, vectors.get("x0"), key)
-    return respond(request, session, status=201)
+    return await encode_answer(request, session, status=201)
 
 
 @router.get("/sessions", response_model=SessionList)
-async def list_sessions(sessions: SessionsDep, tenant: TenantDep, offset: int = Query(0, ge=0),
+async def list_sessions(sessions: SessionsDep, tenant: TenantDep, offset: int = Query(0, ge=0, le=SAFE_INT),
                         limit: int = Query(100, ge=1, le=1000)):
     """List your sessions, oldest first."""
     rows, total = await sessions.list(tenant, offset, limit)
@@ -119,19 +124,25 @@ async def delete_session(session_id: str, sessions: SessionsDep, tenant: TenantD
     return Response(status_code=204)
 
 
-@router.post("/sessions/{session_id}/ask", response_model=AskAnswer, responses={200: BINARY},
-             openapi_extra=body_doc(AskRequest))
+@router.post("/sessions/{session_id}/ask", response_model=AskAnswer, responses={200: BINARY})
 async def ask(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep, tenant: TenantDep,
               vectors: bool = Query(False, description="Also return the q direction vectors u.")):
     """The open step: its number, seed and mu.  Directions follow from (seed, step, index); ask
-    for them with ?vectors=true if you cannot regenerate them."""
+    for them with ?vectors=true if you cannot regenerate them.  With lease: the directions this
+    worker should evaluate, and the records of the steps closed since its x."""
     fields, vecs = await read_message(request, settings.max_body_bytes)
-    validate(AskRequest, fields)
-    opened = await sessions.ask(tenant, session_id, vecs.get("x"), vectors)
-    return respond(request, opened.fields(), {"u": opened.u})
+    body = validate(AskRequest, fields)
+    frame = wire.MEDIA_TYPE in request.headers.get("accept", "")
+    per_value = 4 if frame else 24  # a JSON number takes up to 24 bytes, a float32 in the frame 4
+    if body.lease is not None:
+        ask = LeaseAsk(body.lease, body.worker or uuid.uuid4().hex, body.wait, body.since, body.until)
+        leased = await sessions.lease(tenant, session_id, vecs.get("x"), ask, vectors, per_value)
+        return await encode_answer(request, leased.fields(), {"u": leased.opened.u})
+    opened = await sessions.ask(tenant, session_id, vecs.get("x"), vectors, per_value)
+    return await encode_answer(request, opened.fields(), {"u": opened.u})
 
 
-@router.post("/sessions/{session_id}/metrics", response_model=MetricsAnswer, openapi_extra=body_doc(MetricsRequest))
+@router.post("/sessions/{session_id}/metrics", response_model=MetricsAnswer)
 async def post_metrics(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep,
                        tenant: TenantDep):
     """Report a validation loss (and other named numbers); answers lr and mu after the schedule.
@@ -144,7 +155,7 @@ async def post_metrics(request: Request, session_id: str, sessions: SessionsDep,
 
 @router.get("/sessions/{session_id}/metrics", response_model=list[MetricsAnswer])
 async def get_metrics(session_id: str, sessions: SessionsDep, tenant: TenantDep,
-                      last: int | None = Query(None, ge=0)):
+                      last: int | None = Query(None, ge=0, le=SAFE_INT)):
     """The metric history, oldest first (only the last N with ?last=N)."""
     return await sessions.metrics(tenant, session_id, last)
 
@@ -153,4 +164,4 @@ async def get_metrics(session_id: str, sessions: SessionsDep, tenant: TenantDep,
 async def get_parameters(request: Request, session_id: str, sessions: SessionsDep, tenant: TenantDep):
     """The session's current parameters and step."""
     parameters = await sessions.parameters(tenant, session_id)
-    return respond(request, {"step": parameters.step}, {"x": parameters.x})
+    return await encode_answer(request, {"step": parameters.step}, {"x": parameters.x})

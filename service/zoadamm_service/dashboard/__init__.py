@@ -48,8 +48,8 @@ async def table(request: Request):
 
 
 @api.get("/sessions/{session_id}")
-async def session(request: Request, session_id: str, since: int = Query(0, ge=0),
-                  metrics_from: int = Query(0, ge=0)):
+async def session(request: Request, session_id: str, since: int = Query(0, ge=0, le=2**53 - 1),
+                  metrics_from: int = Query(0, ge=0, le=2**53 - 1)):
     """A session's trace columns from step ``since`` and its metrics from number
     ``metrics_from`` on.  Shared by every open dashboard; at most a second old."""
     return _json(await request.app.state.overview.session(request.state.tenant, session_id, since, metrics_from))

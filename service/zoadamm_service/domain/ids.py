@@ -11,6 +11,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from ..store.base import Idempotent
+
 SESSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -20,6 +22,10 @@ class RequestKey:
 
     key: str  # digest of (tenant, header value)
     request: str  # digest of the method, path and decoded body
+
+    def record(self, answer: str, ttl_s: int) -> Idempotent:
+        """What the store keeps with the change: this key, the request and its first answer."""
+        return Idempotent(self.key, self.request, answer, ttl_s)
 
 
 def is_session_id(text: str) -> bool:

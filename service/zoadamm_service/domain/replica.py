@@ -8,6 +8,7 @@ session on).  So any number of replicas can serve one session from one Redis.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +20,16 @@ from zoadamm import AnswerMode, Optimizer, SessionConfig, wire
 
 from ..errors import Conflict
 from ..store import JournalRead, SessionMeta, Store
-from . import journal
+from . import finite, journal
 from .results import StepResult
 
-# Below this size a step costs less than a thread hop; above it, numpy work leaves the event loop.
-THREAD_MIN_DIM = 1 << 16
+# Records of the newest steps kept for workers that follow x from them (``domain.leases``).
+RECENT_STEPS = 64
+# Below this much work a step costs less than a thread hop; above it, the work leaves the event
+# loop.  Work is q * (d + 1024) for ZO (each direction also costs about as much as 1,024 values
+# to set up), d for FO: a step of q = 64 at d = 1 runs in a thread as well as one of q = 1 at 2.8M.
+THREAD_MIN_WORK = 1 << 16
+DIRECTION_OVERHEAD = 1024
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,17 @@ class Replica:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _deferred: asyncio.Future | None = None  # work still running after its answer was sent
     _checksum: tuple[int, str] | None = None  # (step, checksum of x at that step)
+    _touched: float = 0.0  # when this replica last restarted the session's idle time
     _work: np.ndarray | None = None
+    recent: dict[int, LastStep] = field(default_factory=dict)  # step -> its record, the newest few
+    x_bound: float | None = None  # a bound on max |x| (``finite``); None: not known
+
+    @property
+    def work(self) -> int:
+        """What one step or one ask with vectors costs, in units of one value of one direction."""
+        if self.config.method == "zo-adamm":
+            return self.config.directions * (self.config.dim + DIRECTION_OVERHEAD)
+        return self.config.dim
 
     @property
     def step(self) -> int:
@@ -70,6 +86,15 @@ class Replica:
         """A request holds it, or answered work is still running: never evict it then."""
         return self.lock.locked() or (self._deferred is not None and not self._deferred.done())
 
+    def touch_due(self, ttl_s: int) -> bool:
+        """Whether to restart the session's idle time now: at most every 1/20 of it, so a
+        session read and never written expires between 0.95 and 1 TTL after its last call."""
+        now = time.monotonic()
+        if now - self._touched < ttl_s / 20:
+            return False
+        self._touched = now
+        return True
+
     def started(self) -> Optimizer:
         """The optimizer; raises Conflict while the session has no parameters."""
         if self.optimizer is None:
@@ -78,7 +103,7 @@ class Replica:
 
     def start(self, optimizer: Optimizer) -> None:
         """Hold the session's first state, which this replica just wrote to the store."""
-        self.optimizer, self.seq, self.last = optimizer, 0, None
+        self.optimizer, self.seq, self.last, self.x_bound = optimizer, 0, None, None
 
     def checksum(self) -> str:
         step = self.step
@@ -94,7 +119,7 @@ class Replica:
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run numpy work off the event loop when it is large enough to matter."""
-        if self.config.dim >= THREAD_MIN_DIM:
+        if self.work >= THREAD_MIN_WORK:
             return await anyio.to_thread.run_sync(fn, *args)
         return fn(*args)
 
@@ -120,6 +145,11 @@ class Replica:
                 self._work = np.empty(self.config.dim, dtype=np.float32)
             optimizer.apply(event.record, self._work)
             self.last = LastStep.of(event)
+            self.recent[event.step] = self.last
+            if len(self.recent) > RECENT_STEPS:
+                del self.recent[next(iter(self.recent))]
+            if self.x_bound is not None:
+                self.x_bound += finite.step_bound(self.config.eps, event.record.lr)
         self.seq += 1
 
     def _apply_then_checksum(self, event: journal.Event) -> None:
@@ -139,6 +169,7 @@ class Replica:
         await self.run(self._replay, read)
 
     def _replay(self, read: JournalRead) -> None:
+        self.x_bound = None
         if read.checkpoint is not None:
             self.optimizer, self.seq, last = journal.decode_checkpoint(read.checkpoint, self.config)
             self.last = None if last is None else LastStep.of(last)

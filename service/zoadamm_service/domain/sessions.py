@@ -19,12 +19,11 @@ import numpy as np
 
 from zoadamm import AnswerMode, StepRecord, directions, require_method
 
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, NotFound
 from ..settings import Settings
 from ..store import SessionMeta, Store
-from ..store.base import Idempotent
 from ..telemetry import prom
-from . import inputs, journal, split, trace
+from . import finite, inputs, journal, limits, split, trace
 from .cache import ReplicaCache
 from .ids import RequestKey, is_session_id, session_id_for
 from .replica import Replica
@@ -33,7 +32,6 @@ from .results import Parameters, StepOpened, StepResult
 # A metric appended by another replica moves the head without closing the step: a write that
 # lost its conditional append to one is built again on the new head, this many times at most.
 COMMIT_TRIES = 3
-RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
 
 
 class Sessions:
@@ -44,8 +42,10 @@ class Sessions:
     # --- lifecycle -------------------------------------------------------------------------
     async def create(self, tenant: str, config: dict, name: str | None, x0: np.ndarray | None,
                      key: RequestKey | None = None) -> dict:
-        """A new session of ``tenant``; with ``key``, a repeat gets the first answer.
-        Raises Invalid for a bad configuration or x0, or a key reused with another request."""
+        """A new session of ``tenant``; with ``key``, a repeat gets the first answer.  Raises
+        Invalid for a bad configuration or x0, one over the limits, or a key reused with another
+        request."""
+        limits.check_config(self.settings, config)
         if config.get("seed") is None:
             config = {**config, "seed": secrets.randbits(53)}  # JSON-safe: exact in a double
         cfg = inputs.session_config(config)
@@ -57,7 +57,8 @@ class Sessions:
             checkpoint = journal.encode_checkpoint(inputs.start_optimizer(cfg, x0), 0)
         answer = {**_summary(meta), "step": 0, "has_parameters": x0 is not None, "lr": cfg.lr, "mu": cfg.mu,
                   "recent_metrics": []}
-        replayed = await self.store.create(meta, checkpoint, self._idempotent(key, answer))
+        record = None if key is None else key.record(json.dumps(answer), self.settings.idempotency_ttl_s)
+        replayed = await self.store.create(meta, checkpoint, record, self.settings.max_sessions)
         return answer if replayed is None else json.loads(replayed)
 
     async def view(self, tenant: str, session_id: str) -> dict:
@@ -69,9 +70,13 @@ class Sessions:
             view.update(
                 step=replica.step, has_parameters=opt is not None,
                 lr=opt.lr if opt else replica.config.lr, mu=opt.mu if opt else replica.config.mu,
-                recent_metrics=await self._metrics(session_id, self.settings.recent_metrics),
+                recent_metrics=await self._recent_metrics(session_id),
             )
             return view
+
+    async def _recent_metrics(self, session_id: str) -> builtins.list[dict]:
+        rows = await self.store.metrics(session_id, self.settings.recent_metrics)
+        return [json.loads(m) for m in limits.newest_within(rows, self.settings.recent_metrics_bytes)]
 
     async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[dict], int]:
         metas, total = await self.store.list(tenant, offset, limit)
@@ -94,20 +99,18 @@ class Sessions:
         replica = await self.replicas.get(session_id)
         if replica.meta.tenant != tenant:
             raise NotFound(f"no session {session_id!r}")
+        if self.store.ttl_s and replica.touch_due(self.store.ttl_s):
+            await self.store.touch(session_id)  # reads count as calls too; writes refresh themselves
         return replica
-
-    def _idempotent(self, key: RequestKey | None, answer: dict) -> Idempotent | None:
-        if key is None:
-            return None
-        return Idempotent(key.key, key.request, json.dumps(answer), self.settings.idempotency_ttl_s)
 
     async def aclose(self) -> None:
         await self.replicas.aclose()
 
     # --- ask -------------------------------------------------------------------------------
-    async def ask(self, tenant: str, session_id: str, x: np.ndarray | None, with_vectors: bool) -> StepOpened:
-        """The open step's directions.  ``x`` sets the parameters before the first step and
-        must equal the session's parameters after it.  Raises Conflict, Invalid, NotFound."""
+    async def ask(self, tenant: str, session_id: str, x: np.ndarray | None, with_vectors: bool,
+                  bytes_per_value: int = 4) -> StepOpened:
+        """The open step's directions.  ``x`` sets the parameters before the first step and must
+        equal them after it; vectors go when their answer fits.  Raises Conflict, Invalid, NotFound."""
         replica = await self._owned(tenant, session_id)
         async with replica.lock:
             await replica.catch_up(self.store, await self.store.head(session_id))
@@ -116,8 +119,7 @@ class Sessions:
             opt, cfg = replica.started(), replica.config
             u = None
             if with_vectors and cfg.method == "zo-adamm":
-                if 4 * cfg.directions * cfg.dim > self.settings.max_body_bytes:
-                    raise Invalid("the directions are too large to send; regenerate them with zoadamm.directions")
+                limits.check_answer_size(self.settings, bytes_per_value * cfg.directions * cfg.dim)
                 u = await replica.run(directions, cfg.seed, opt.step, cfg.directions, cfg.dim, cfg.distribution)
             return StepOpened(opt.step, cfg.seed, opt.mu, opt.lr, cfg.directions, cfg.distribution,
                               cfg.difference, cfg.method, u)
@@ -221,6 +223,7 @@ class Sessions:
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
                 record = inputs.invalid_on_error(make_record)
             inputs.check_size(record, replica.config)
+            await finite.check_step(replica, record)
             # every event keeps the checksum, so any replica can answer a repeat in either form
             event = journal.Event(
                 journal.STEP, record.step, digest, record,
@@ -258,9 +261,8 @@ class Sessions:
                      key: RequestKey | None = None) -> dict:
         """Feed the plateau schedule; returns lr and mu after it.  With ``key``, a repeat gets the
         first answer and changes nothing.  Raises Conflict, Invalid, NotFound."""
+        limits.check_metric_names(self.settings, named)
         replica = await self._owned(tenant, session_id)
-        if RESERVED_METRICS & named.keys():
-            raise Invalid(f"metrics cannot be named {sorted(RESERVED_METRICS & named.keys())}")
         async with replica.lock:
             for _ in range(COMMIT_TRIES):  # another writer may append between our read and our write
                 await replica.catch_up(self.store, await self.store.head(session_id))
@@ -271,8 +273,8 @@ class Sessions:
                 try:
                     appended = await self.store.append(
                         session_id, replica.seq, journal.encode_metric(opt.step, value), text,
-                        idempotent=None if key is None else Idempotent(
-                            key.key, key.request, text, self.settings.idempotency_ttl_s),
+                        idempotent=None if key is None else key.record(text, self.settings.idempotency_ttl_s),
+                        keep_metrics=self.settings.metric_history,
                     )
                 except Conflict:
                     continue
@@ -284,11 +286,7 @@ class Sessions:
 
     async def metrics(self, tenant: str, session_id: str, last: int | None) -> builtins.list[dict]:
         await self._owned(tenant, session_id)
-        return await self._metrics(session_id, last)
-
-    async def _metrics(self, session_id: str, last: int | None) -> builtins.list[dict]:
         return [json.loads(m) for m in await self.store.metrics(session_id, last)]
-
 
     async def trace(self, tenant: str, session_id: str, since: int, tail: int | None) -> tuple[dict, dict]:
         """The session's trace as an answer (``trace.read``).  Raises NotFound."""

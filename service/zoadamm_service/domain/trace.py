@@ -51,9 +51,12 @@ def f_of(f_x, f_plus, f_minus) -> float:
 def point(record, mu: float, f: float | None, distribution: str, dim: int, now: float) -> bytes:
     """The packed trace point of one step record (``zoadamm.StepRecord``)."""
     if record.coefficients is not None:
-        c = np.asarray(record.coefficients, dtype=np.float64)
+        # q is small: plain floats beat numpy's reductions (30 us a tell) by an order of magnitude
+        c = record.coefficients.tolist()
+        squares, mean = math.fsum(v * v for v in c), math.fsum(c) / len(c)
         scale = dim if distribution == "gaussian" else 1
-        g_norm, spread = math.sqrt(scale * float(c @ c)), float(c.std())
+        g_norm = math.sqrt(scale * squares)
+        spread = math.sqrt(max(0.0, math.fsum((v - mean) ** 2 for v in c) / len(c)))
     else:
         g = record.gradient
         g_norm, spread = math.sqrt(float(np.dot(g, g))), math.nan

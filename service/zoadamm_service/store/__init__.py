@@ -11,12 +11,13 @@ def open_store(settings: Settings) -> Store:
     if settings.redis_url:
         from .redis import RedisStore
 
-        return RedisStore.from_url(settings.redis_url, cluster=settings.redis_cluster,
+        return RedisStore.from_url(settings.redis_url, settings.session_ttl_s, settings.redis_timeout_s,
+                                   settings.redis_connect_timeout_s, cluster=settings.redis_cluster,
                                    wait_replicas=settings.redis_wait_replicas,
                                    wait_timeout_ms=settings.redis_wait_timeout_ms)
     from .memory import MemoryStore
 
-    return MemoryStore()
+    return MemoryStore(settings.session_ttl_s)
 
 
 __all__ = ["JournalRead", "SessionMeta", "Store", "TraceRead", "open_store"]

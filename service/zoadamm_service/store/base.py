@@ -16,7 +16,10 @@ Contract, for every implementation (``tests/service/test_store_contract.py`` che
 * Values returned are copies (bytes, fresh dicts): callers may keep them.
 * Unknown sessions raise ``NotFound``; failed conditions raise ``Conflict`` with ``head``.
 * Session ids reach the store validated (``domain.sessions``); tenants own sessions, and the
-  store keeps an index of each tenant's sessions for ``list``.
+  store keeps an index of each tenant's sessions for ``list`` and the per-tenant quota.
+* With ``ttl_s`` > 0 a session, all of it, is gone ``ttl_s`` seconds after the last call that
+  touched it: every write refreshes it, and ``touch`` does for reads.  An expired session is
+  NotFound and leaves the tenant's index (lazily: ``list`` and the quota skip and drop it).
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ class SessionMeta:
 
 
 KEY_REUSED = "this Idempotency-Key was sent before with another request; use a new key for a new request"
+
+
+def quota_message(max_sessions: int) -> str:
+    return (f"this tenant has {max_sessions} sessions, its limit (ZOADAMM_MAX_SESSIONS): "
+            "delete one (DELETE /v1/sessions/{id}) before creating another")
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,17 @@ class TraceRead:
     stride: int
     points: list[bytes]
     last: bytes | None
+@dataclass(frozen=True)
+class Leased:
+    """What ``Store.lease`` granted: the directions now leased to the holder (those it held
+    already included), how long its new leases last, and when the soonest lease of another
+    holder on this step runs out (None when no other lease is live)."""
+
+    indices: list[int]
+    seconds: float
+    others_expire_in: float | None = None
+
+
 def partial_field(step: int, index: int) -> str:
     """The key of one direction's report in a split step's partials: ``"step:index"``."""
     return f"{step}:{index}"
@@ -94,6 +113,8 @@ def parts_of(step: int, fields: Mapping[str, str]) -> dict[int, str]:
 
 
 class Store(ABC):
+    ttl_s: int = 0  # idle seconds before a session expires; 0: never
+
     @abstractmethod
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` when the store does not answer."""
@@ -104,10 +125,15 @@ class Store(ABC):
 
     @abstractmethod
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,
-                     idempotent: Idempotent | None = None) -> str | None:
+                     idempotent: Idempotent | None = None, max_sessions: int = 0) -> str | None:
         """Add a session (head 0), with its initial state when known, and index it under its
         tenant.  Returns None, or the first answer when ``idempotent`` repeats a create.
-        Raises Conflict if the session exists, Invalid for a key reused with another request."""
+        Raises Conflict if the session exists, Invalid for a key reused with another request,
+        QuotaExceeded when the tenant already has ``max_sessions`` (> 0) sessions."""
+
+    @abstractmethod
+    async def touch(self, session_id: str) -> None:
+        """Restart the session's idle time (a read; writes restart it themselves)."""
 
     @abstractmethod
     async def meta(self, session_id: str) -> SessionMeta: ...
@@ -130,15 +156,17 @@ class Store(ABC):
 
     @abstractmethod
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
-                     trace: TracePoint | None = None, idempotent: Idempotent | None = None) -> Appended:
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None,
+                     keep_metrics: int = 0) -> Appended:
         """Write event ``seq`` iff the head is ``seq``.
 
         Without ``metric`` the event closes a step and drops the partial reports; with
-        ``metric`` (JSON) it adds it to the metrics history instead, and the open step's partial
-        reports stay.  ``trace`` joins the session's trace under the rule of ``domain.trace``.
-        All in the same atomic write.  Raises Conflict(head=...) otherwise, and Invalid for an
-        Idempotency-Key reused with another request; a repeat of ``idempotent`` writes nothing
-        and returns its first answer.
+        ``metric`` (JSON) it adds it to the metrics history instead (keeping only the newest
+        ``keep_metrics`` when it is not 0), and the open step's partial reports stay.  ``trace``
+        joins the session's trace under the rule of ``domain.trace``.  All in the same atomic
+        write.  Raises Conflict(head=...) otherwise, and Invalid for an Idempotency-Key reused
+        with another request; a repeat of ``idempotent`` writes nothing and returns its first
+        answer.
         """
 
     @abstractmethod
@@ -161,6 +189,15 @@ class Store(ABC):
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
         """Record per-direction reports for ``step``, keeping the first report of a direction;
         returns all of that step's reports so far."""
+
+    @abstractmethod
+    async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
+                    holder: str, seconds: float) -> Leased:
+        """Lease directions of the open step ``step`` (of ``directions``) to ``holder``, iff the
+        head is ``seq``: the unexpired ones it holds, then free ones, up to ``count`` in all, in
+        index order.  A direction is free when nobody reported it (``add_partials``) and no other
+        holder's lease on it is live; a new lease lasts ``seconds`` by the store's clock, and
+        leases of other steps are dropped.  Raises Conflict(head=...) when the head moved."""
 
     @abstractmethod
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:

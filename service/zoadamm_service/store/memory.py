@@ -12,18 +12,20 @@ import time
 from dataclasses import dataclass, field, replace
 
 from ..domain import trace as trace_rule
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound, QuotaExceeded
 from .base import (
     KEY_REUSED,
     Appended,
     Idempotent,
     JournalRead,
+    Leased,
     SessionMeta,
     Store,
     TracePoint,
     TraceRead,
     partial_field,
     parts_of,
+    quota_message,
 )
 
 
@@ -35,7 +37,10 @@ class _Session:
     events: list[bytes] = field(default_factory=list)  # events ckpt_seq .. head-1
     metrics: list[str] = field(default_factory=list)
     partials: dict[str, str] = field(default_factory=dict)
+    leases: dict[int, tuple[float, str]] = field(default_factory=dict)  # index -> (expiry, holder)
+    lease_step: int = -1  # the step ``leases`` belong to
     trace: TraceRead = field(default_factory=lambda: TraceRead(1, [], None))
+    used: float = field(default_factory=time.monotonic)  # the last call that touched it
 
     @property
     def head(self) -> int:
@@ -43,16 +48,36 @@ class _Session:
 
 
 class MemoryStore(Store):
-    def __init__(self) -> None:
+    def __init__(self, ttl_s: int = 0) -> None:
+        self.ttl_s = ttl_s
         self._sessions: dict[str, _Session] = {}
         # (session id, key) -> (request digest, first answer, expiry on the monotonic clock)
         self._idempotent: dict[tuple[str, str], tuple[str, str, float]] = {}
 
     def _get(self, session_id: str) -> _Session:
-        try:
-            return self._sessions[session_id]
-        except KeyError:
-            raise NotFound(f"no session {session_id!r}") from None
+        """The session, its idle time restarted (every call counts, as in Redis)."""
+        session = self._sessions.get(session_id)
+        now = time.monotonic()
+        if session is not None and self._expired(session, now):
+            del self._sessions[session_id]
+            session = None
+        if session is None:
+            raise NotFound(f"no session {session_id!r}")
+        session.used = now
+        return session
+
+    def _expired(self, session: _Session, now: float) -> bool:
+        return self.ttl_s > 0 and session.used + self.ttl_s <= now
+
+    def _live(self) -> builtins.list[_Session]:
+        """Every session still alive; the expired ones go."""
+        now = time.monotonic()
+        for session_id in [i for i, s in self._sessions.items() if self._expired(s, now)]:
+            del self._sessions[session_id]
+        return builtins.list(self._sessions.values())
+
+    async def touch(self, session_id: str) -> None:
+        self._get(session_id)
 
     async def ping(self) -> None:
         return None
@@ -61,12 +86,15 @@ class MemoryStore(Store):
         return None
 
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,
-                     idempotent: Idempotent | None = None) -> str | None:
+                     idempotent: Idempotent | None = None, max_sessions: int = 0) -> str | None:
         replay = self._replay(meta.id, idempotent)
         if replay is not None:
             return replay
+        live = self._live()
         if meta.id in self._sessions:
             raise Conflict(f"session {meta.id!r} already exists")
+        if max_sessions and sum(s.meta.tenant == meta.tenant for s in live) >= max_sessions:
+            raise QuotaExceeded(quota_message(max_sessions))
         self._sessions[meta.id] = _Session(_copy(meta), checkpoint)
         self._remember(meta.id, idempotent)
         return None
@@ -75,7 +103,7 @@ class MemoryStore(Store):
         return _copy(self._get(session_id).meta)
 
     async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int]:
-        owned = (s.meta for s in self._sessions.values() if s.meta.tenant == tenant)
+        owned = (s.meta for s in self._live() if s.meta.tenant == tenant)
         ordered = sorted(owned, key=lambda m: (m.created, m.id))
         return [_copy(m) for m in ordered[offset : offset + limit]], len(ordered)
 
@@ -93,7 +121,8 @@ class MemoryStore(Store):
         session.checkpoint = checkpoint
 
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
-                     trace: TracePoint | None = None, idempotent: Idempotent | None = None) -> Appended:
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None,
+                     keep_metrics: int = 0) -> Appended:
         session = self._get(session_id)
         replay = self._replay(session_id, idempotent)
         if replay is not None:
@@ -105,6 +134,8 @@ class MemoryStore(Store):
             session.partials.clear()
         else:
             session.metrics.append(metric)
+            if keep_metrics:
+                del session.metrics[:-keep_metrics]
         if trace is not None:
             _add_point(session, trace)
         self._remember(session_id, idempotent)
@@ -133,6 +164,25 @@ class MemoryStore(Store):
         for i, v in parts.items():  # the first report of a direction wins
             session.partials.setdefault(partial_field(step, i), v)
         return parts_of(step, session.partials)
+
+    async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
+                    holder: str, seconds: float) -> Leased:
+        session = self._get(session_id)
+        if session.head != seq:
+            raise Conflict("the session moved on", head=session.head)
+        if session.lease_step != step:  # leases of other steps are dropped
+            session.leases, session.lease_step = {}, step
+        now = time.monotonic()
+        live = {i: holder_ for i, (expiry, holder_) in session.leases.items() if expiry > now}
+        others = [expiry - now for expiry, holder_ in session.leases.values() if expiry > now and holder_ != holder]
+        free = [i for i in range(directions)
+                if live.get(i, holder) == holder and partial_field(step, i) not in session.partials]
+        # what the holder still holds first (a retried ask gets its lease back), then free ones
+        granted = sorted(sorted(free, key=lambda i: live.get(i) != holder)[:count])
+        for i in granted:
+            if live.get(i) != holder:
+                session.leases[i] = (now + seconds, holder)
+        return Leased(granted, seconds, min(others) if others else None)
 
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         reports = self._get(session_id).metrics

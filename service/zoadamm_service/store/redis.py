@@ -11,41 +11,41 @@ import json
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import ClusterDownError, SlotNotCoveredError, TryAgainError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from .. import keys
-from ..errors import Conflict, Invalid, NotFound, StoreUnavailable
+from ..errors import Conflict, Invalid, NotFound, QuotaExceeded, StoreUnavailable
 from . import scripts
 from .base import (
     KEY_REUSED,
     Appended,
     Idempotent,
     JournalRead,
+    Leased,
     SessionMeta,
     Store,
     TracePoint,
     TraceRead,
     partial_field,
     parts_of,
+    quota_message,
 )
 from .replication import Replication
 
 META_FIELDS = ("tenant", "config", "name", "created")
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
+MAX_CONNECTIONS = 100  # per replica process
 
 
 def _translate_errors(method):
-    """A store that does not answer is a 503, never a 500."""
+    """A store that does not answer, or answers with an error, is a 503, never a 500."""
 
     @functools.wraps(method)
     async def wrapper(*args, **kwargs):
         try:
             return await method(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError,
-                ClusterDownError, TryAgainError, SlotNotCoveredError) as exc:  # the cluster in a failover
-            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        except (RedisError, OSError) as exc:  # connection, timeout, a cluster in a failover, any error reply
+            raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
 
     return wrapper
 
@@ -54,9 +54,10 @@ class RedisStore(Store):
     """One Redis, or a Redis Cluster (``RedisCluster``): every script and every multi-key call
     stays in one session's slot, and the pipelines of ``list`` are split by the client per node."""
 
-    def __init__(self, client: aioredis.Redis | RedisCluster, *, wait_replicas: int = 0,
+    def __init__(self, client: aioredis.Redis | RedisCluster, ttl_s: int = 0, *, wait_replicas: int = 0,
                  wait_timeout_ms: int = 1000) -> None:
         self._redis = client
+        self.ttl_s = ttl_s
         self._replication = Replication(client, wait_replicas, wait_timeout_ms)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
@@ -65,14 +66,29 @@ class RedisStore(Store):
         self._save_checkpoint = client.register_script(scripts.SAVE_CHECKPOINT)
         self._add_partials = client.register_script(scripts.ADD_PARTIALS)
         self._read_trace = client.register_script(scripts.READ_TRACE)
+        self._lease = client.register_script(scripts.LEASE)
+        self._admit = client.register_script(scripts.ADMIT)
+        self._touch = client.register_script(scripts.TOUCH)
 
     @classmethod
-    def from_url(cls, url: str, *, cluster: bool = False, wait_replicas: int = 0,
-                 wait_timeout_ms: int = 1000) -> RedisStore:
-        """``url`` names the Redis, or with ``cluster`` any node of the cluster."""
-        kind = RedisCluster if cluster else aioredis.Redis
-        client = kind.from_url(url, socket_timeout=30, socket_connect_timeout=5)
-        return cls(client, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
+    def from_url(cls, url: str, ttl_s: int = 0, timeout_s: float = 2.0, connect_timeout_s: float = 2.0, *,
+                 cluster: bool = False, wait_replicas: int = 0, wait_timeout_ms: int = 1000) -> RedisStore:
+        """``url`` names the Redis, or with ``cluster`` any node of the cluster.  ``timeout_s``
+        bounds every command's wait for its reply: a hung Redis is a 503 then.
+
+        The pool waits (up to ``timeout_s``) for a free connection when all are in use, rather
+        than failing at once: a burst of concurrent calls (the dashboard reads every session's
+        row at once) queues instead of answering 503."""
+        client: aioredis.Redis | RedisCluster
+        if cluster:  # the cluster client keeps a pool per node
+            client = RedisCluster.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s)
+        else:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url, max_connections=MAX_CONNECTIONS, timeout=timeout_s,
+                socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s,
+            )
+            client = aioredis.Redis.from_pool(pool)  # closing the client closes its pool
+        return cls(client, ttl_s, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -83,13 +99,18 @@ class RedisStore(Store):
 
     @_translate_errors
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,
-                     idempotent: Idempotent | None = None) -> str | None:
-        await self._redis.zadd(keys.tenant_sessions(meta.tenant), {meta.id: meta.created})
+                     idempotent: Idempotent | None = None, max_sessions: int = 0) -> str | None:
+        index = keys.tenant_sessions(meta.tenant)
+        admit: builtins.list[str | float] = [meta.id, meta.created, max_sessions]
+        if not await self._admit(keys=[index], args=admit):
+            await self._prune(index)  # the index may still list sessions that expired
+            if not await self._admit(keys=[index], args=admit):
+                raise QuotaExceeded(quota_message(max_sessions))
         reply = await self._create(
             keys=[keys.meta(meta.id), keys.checkpoint(meta.id),
                   keys.idempotency(meta.id, idempotent.key if idempotent else NO_IDEMPOTENCY)],
             args=[meta.tenant, repr(meta.created), json.dumps(meta.config), json.dumps(meta.name), checkpoint or b"",
-                  *_idempotency_args(idempotent)],
+                  *_idempotency_args(idempotent), self.ttl_s],
         )
         if reply[0] == scripts.REUSED:
             raise Invalid(KEY_REUSED)
@@ -97,6 +118,22 @@ class RedisStore(Store):
             raise Conflict(f"session {meta.id!r} already exists")
         await self._replication.confirm(meta.id, 0)
         return reply[1].decode() if reply[0] == 1 else None
+
+    async def _prune(self, index: str) -> None:
+        """Drop the listed ids whose session is gone (expired, or a create that failed)."""
+        ids = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in await self._redis.zrange(index, 0, -1)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in ids:
+                pipe.exists(keys.meta(session_id))
+            alive = await pipe.execute()
+        gone = [session_id for session_id, exists in zip(ids, alive, strict=True) if not exists]
+        if gone:
+            await self._redis.zrem(index, *gone)
+
+    @_translate_errors
+    async def touch(self, session_id: str) -> None:
+        if self.ttl_s and not await self._touch(keys=keys.all_for(session_id), args=[self.ttl_s]):
+            raise NotFound(f"no session {session_id!r}")
 
     @_translate_errors
     async def meta(self, session_id: str) -> SessionMeta:
@@ -117,6 +154,9 @@ class RedisStore(Store):
                 pipe.hmget(keys.meta(raw.decode()), *META_FIELDS)
             rows = await pipe.execute()
         metas = [_meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
+        if len(metas) < len(ids):  # some expired: the index forgets them
+            await self._prune(index)
+            total -= len(ids) - len(metas)
         return metas, total
 
     @_translate_errors
@@ -136,7 +176,8 @@ class RedisStore(Store):
 
     @_translate_errors
     async def start(self, session_id: str, checkpoint: bytes) -> None:
-        code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id)], args=[checkpoint])
+        code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id)],
+                                       args=[checkpoint, self.ttl_s])
         if code == scripts.NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
         if code:
@@ -145,14 +186,17 @@ class RedisStore(Store):
 
     @_translate_errors
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
-                     trace: TracePoint | None = None, idempotent: Idempotent | None = None) -> Appended:
+                     trace: TracePoint | None = None, idempotent: Idempotent | None = None,
+                     keep_metrics: int = 0) -> Appended:
         reply = await self._append(
             keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id),
                   keys.metrics(session_id), keys.trace(session_id),
-                  keys.idempotency(session_id, idempotent.key if idempotent else NO_IDEMPOTENCY)],
+                  keys.idempotency(session_id, idempotent.key if idempotent else NO_IDEMPOTENCY),
+                  keys.checkpoint(session_id)],
             args=[seq, event, metric or "", *(
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
-                *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, ""))],
+                *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
+                self.ttl_s, keep_metrics],
         )
         code, head = reply[0], reply[1]
         if code == scripts.NOT_FOUND:
@@ -186,17 +230,32 @@ class RedisStore(Store):
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
         await self._save_checkpoint(
             keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
-            args=[seq, checkpoint],
+            args=[seq, checkpoint, self.ttl_s],
         )
 
     @_translate_errors
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
         flat = [item for i, v in parts.items() for item in (partial_field(step, i), v)]
-        reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)], args=flat)
+        reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)],
+                                         args=[self.ttl_s, *flat])
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
         fields = {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
         return parts_of(step, fields)
+
+    @_translate_errors
+    async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
+                    holder: str, seconds: float) -> Leased:
+        reply = await self._lease(
+            keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
+            args=[seq, step, directions, count, holder, repr(float(seconds)), self.ttl_s],
+        )
+        if reply[0] == scripts.NOT_FOUND:
+            raise NotFound(f"no session {session_id!r}")
+        if reply[0] == scripts.MOVED:
+            raise Conflict("the session moved on", head=int(reply[1]))
+        soonest = int(reply[1])
+        return Leased([int(i) for i in reply[2:]], float(seconds), None if soonest < 0 else soonest / 1000)
 
     @_translate_errors
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:

@@ -8,6 +8,16 @@ Return codes shared by the scripts (``redis.py`` maps them to errors).
 
 NOT_FOUND, NO_STATE, MOVED, REUSED = -1, -2, -3, -4
 
+# With a positive idle TTL, a write refreshes the expiry of every session key it is given, so a
+# session that nobody calls expires whole; an expired session is simply missing.
+_REFRESH = """
+local function refresh(ttl, ...)
+  if tonumber(ttl) > 0 then
+    for _, i in ipairs({...}) do redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
+"""
+
 # An idempotency record is "<request digest>\n<first answer>".  Sets `reply` (the first answer)
 # when the request repeats one, or returns REUSED when its key came with another request.
 _IDEMPOTENCY_CHECK = """
@@ -22,8 +32,8 @@ end
 """
 
 # KEYS: meta, checkpoint, idempotency
-# ARGV: tenant, created, config, name, checkpoint-or-empty, request-or-empty, answer, ttl
-CREATE = _IDEMPOTENCY_CHECK + """
+# ARGV: tenant, created, config, name, checkpoint-or-empty, request-or-empty, answer, ttl, idle ttl
+CREATE = _REFRESH + _IDEMPOTENCY_CHECK + """
 local reply = replayed(KEYS[3], ARGV[6])
 if reply == false then return {-4} end
 if reply then return {1, reply} end
@@ -32,27 +42,29 @@ redis.call('HSET', KEYS[1], 'tenant', ARGV[1], 'config', ARGV[3], 'name', ARGV[4
            'head', 0, 'ckpt_seq', 0, 'has_state', ARGV[5] == '' and '0' or '1')
 if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6] .. '\\n' .. ARGV[7], 'EX', ARGV[8]) end
+refresh(ARGV[9], 1, 2)
 return {2}
 """
 
-# KEYS: meta, checkpoint; ARGV: checkpoint
+# KEYS: meta, checkpoint; ARGV: checkpoint, idle ttl
 # Set once: a replica that cached the first x can never be left holding a replaced one.
-START = """
+START = _REFRESH + """
 local m = redis.call('HMGET', KEYS[1], 'head', 'has_state')
 if not m[1] then return {-1, 0} end
 if m[2] == '1' then return {-2, tonumber(m[1])} end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'has_state', '1')
+refresh(ARGV[2], 1, 2)
 return {0, 0}
 """
 
-# KEYS: meta, events, partials, metrics, trace, idempotency
+# KEYS: meta, events, partials, metrics, trace, idempotency, checkpoint
 # ARGV: seq, event, metric-or-empty, trace point-or-empty, trace step, trace max points,
-#       request-or-empty, ttl, answer
+#       request-or-empty, ttl, answer, idle ttl, metrics kept (0: all)
 # Conditional append: two replicas can never both write event seq.  The trace point follows
 # domain.trace's rule: kept when its step is a multiple of the stride; when the list is full the
 # stride doubles and the points off it go.  A point starts with its step as a float64.
-APPEND = _IDEMPOTENCY_CHECK + """
+APPEND = _REFRESH + _IDEMPOTENCY_CHECK + """
 local m = redis.call('HMGET', KEYS[1], 'head', 'has_state', 'trace_stride')
 if not m[1] then return {-1, 0} end
 local head = tonumber(m[1])
@@ -63,7 +75,10 @@ if m[2] ~= '1' then return {-2, head} end
 if head ~= tonumber(ARGV[1]) then return {-3, head} end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 -- a step closes the open step and drops its partials; a metric leaves them alone
-if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else redis.call('RPUSH', KEYS[4], ARGV[3]) end
+if ARGV[3] == '' then redis.call('DEL', KEYS[3]) else
+  redis.call('RPUSH', KEYS[4], ARGV[3])
+  if tonumber(ARGV[11]) > 0 then redis.call('LTRIM', KEYS[4], -tonumber(ARGV[11]), -1) end
+end
 redis.call('HSET', KEYS[1], 'head', head + 1)
 if ARGV[4] ~= '' then
   local stride, step = tonumber(m[3] or '1'), tonumber(ARGV[5])
@@ -81,6 +96,7 @@ if ARGV[4] ~= '' then
   if step % stride == 0 then redis.call('RPUSH', KEYS[5], ARGV[4]) end
 end
 if ARGV[7] ~= '' then redis.call('SET', KEYS[6], ARGV[7] .. '\\n' .. ARGV[9], 'EX', ARGV[8]) end
+refresh(ARGV[10], 1, 2, 3, 4, 5, 7)
 return {0, head + 1}
 """
 
@@ -96,8 +112,8 @@ end
 return {0, head, since, false, redis.call('LRANGE', KEYS[2], since - base, -1)}
 """
 
-# KEYS: meta, events, checkpoint; ARGV: seq, checkpoint
-SAVE_CHECKPOINT = """
+# KEYS: meta, events, checkpoint; ARGV: seq, checkpoint, idle ttl
+SAVE_CHECKPOINT = _REFRESH + """
 local m = redis.call('HMGET', KEYS[1], 'head', 'ckpt_seq')
 if not m[1] then return 0 end
 local head, base, seq = tonumber(m[1]), tonumber(m[2]), tonumber(ARGV[1])
@@ -105,14 +121,16 @@ if seq <= base or seq > head then return 0 end
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('LTRIM', KEYS[2], seq - base, -1)
 redis.call('HSET', KEYS[1], 'ckpt_seq', seq)
+refresh(ARGV[3], 1, 2, 3)
 return 1
 """
 
-# KEYS: meta, partials; ARGV: field, value, field, value, ...
+# KEYS: meta, partials; ARGV: idle ttl, field, value, field, value, ...
 # HSETNX: the first report of a direction wins, so a conflicting re-report cannot replace it.
-ADD_PARTIALS = """
+ADD_PARTIALS = _REFRESH + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for i = 2, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end
+refresh(ARGV[1], 1, 2)
 return redis.call('HGETALL', KEYS[2])
 """
 
@@ -128,4 +146,68 @@ while cut > 1 and struct.unpack('<d', points[cut - 1]) >= since do cut = cut - 1
 local kept = {}
 for i = cut, #points do kept[#kept + 1] = points[i] end
 return {0, m[2] or '1', m[3] or false, kept}
+"""
+
+# KEYS: meta, partials, leases; ARGV: seq, step, directions, count, holder, seconds, idle ttl
+# Granted in one script, by Redis's clock: two replicas can never lease one direction to two
+# holders, and their own clocks never matter.  A lease is "<expiry ms> <holder>".
+LEASE = _REFRESH + """
+local head = redis.call('HGET', KEYS[1], 'head')
+if not head then return {-1, 0} end
+if tonumber(head) ~= tonumber(ARGV[1]) then return {-3, tonumber(head)} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local prefix, q, want = ARGV[2] .. ':', tonumber(ARGV[3]), tonumber(ARGV[4])
+local ttl = math.floor(tonumber(ARGV[6]) * 1000)
+local mine, taken, soonest = {}, {}, -1
+local fields = redis.call('HGETALL', KEYS[3])
+for i = 1, #fields, 2 do
+  local f, v = fields[i], fields[i + 1]
+  if string.sub(f, 1, #prefix) ~= prefix then
+    redis.call('HDEL', KEYS[3], f)
+  else
+    local cut = string.find(v, ' ', 1, true)
+    local expiry, index = tonumber(string.sub(v, 1, cut - 1)), tonumber(string.sub(f, #prefix + 1))
+    if expiry > now then
+      if string.sub(v, cut + 1) == ARGV[5] then mine[index] = true
+      else
+        taken[index] = true
+        if soonest < 0 or expiry - now < soonest then soonest = expiry - now end
+      end
+    end
+  end
+end
+-- what the holder still holds first (a retried ask gets its lease back), then free directions
+local granted = {}
+for pass = 1, 2 do
+  for i = 0, q - 1 do
+    if #granted >= want then break end
+    if (pass == 1) == (mine[i] == true) and not taken[i] and redis.call('HEXISTS', KEYS[2], prefix .. i) == 0 then
+      if pass == 2 then redis.call('HSET', KEYS[3], prefix .. i, (now + ttl) .. ' ' .. ARGV[5]) end
+      granted[#granted + 1] = i
+    end
+  end
+end
+table.sort(granted)
+refresh(ARGV[7], 1, 3)
+return {0, soonest, unpack(granted)}
+"""
+
+# KEYS: the tenant's index; ARGV: id, created, max sessions (0: no limit)
+# Admits a new session under the quota; an id already listed (a repeated create) is admitted.
+ADMIT = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
+local limit = tonumber(ARGV[3])
+if limit > 0 and redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 1
+"""
+
+# KEYS: every key of one session; ARGV: idle ttl.  A read restarts the idle time.
+TOUCH = _REFRESH + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local all = {}
+for i = 1, #KEYS do all[i] = i end
+refresh(ARGV[1], unpack(all))
+return 1
 """

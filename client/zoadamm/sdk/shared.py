@@ -1,0 +1,177 @@
+"""``SharedRun``: one of several workers that evaluate one session's steps together.
+
+Each step's q directions are leased by the service to whichever worker asks (an ask with
+``lease``); each worker evaluates f(x) and f(x + mu u_i) for its directions and tells them
+with ``indices``; the tell that completes the step applies it.  Workers follow x without
+downloading it: every worker that joined at step 0 keeps its own AdaMM state and applies each
+closed step from its coefficients (the tell that closed it, or ``steps`` in the next ask), the
+same update bit for bit, checked against the service's CRC of x before each step.  A worker
+that joins later, or finds its x wrong, reads x from the service instead.
+
+    run = SharedRun(client, session_id, x0, lease=4)
+    while (work := run.next(until=1000)) is not None:
+        u = run.directions(work.indices)
+        f_x = f(run.x)
+        run.tell(work, f_x, [f(run.x + np.float32(work.mu) * u_i) for u_i in u])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import wire
+from .._validate import InvalidArgument
+from ..directions import direction
+from ..optimizer import Optimizer, SessionConfig, StepRecord
+from . import calls
+from .client import Client
+from .errors import ConflictError
+from .models import ClosedStep, StepInfo
+
+DEFAULT_WAIT = 10.0  # seconds an ask may block while other workers finish the step
+
+
+@dataclass(frozen=True)
+class Work:
+    """Directions of the open step leased to this worker."""
+
+    step: int
+    indices: list[int]
+    mu: float
+    expires: float | None  # Unix time, by the service's clock
+
+
+class SharedRun:
+    def __init__(self, client: Client, session_id: str, x0, *, lease: int, worker: str | None = None,
+                 wait: float = DEFAULT_WAIT) -> None:
+        """Join session ``session_id``; ``x0`` sets its parameters if nobody has yet, and must
+        equal them otherwise.  ``lease``: directions to evaluate at a time.
+
+        Raises:
+            zoadamm.InvalidArgument: x0 does not fit the session, or lease < 1.
+            zoadamm.sdk.ConflictError: x0 differs from the session's parameters.
+            zoadamm.sdk.APIError: any other failure of the service.
+        """
+        if lease < 1:
+            raise InvalidArgument(f"lease must be at least 1, got {lease}")
+        self.client, self.lease, self.wait = client, lease, wait
+        self.worker = worker or uuid.uuid4().hex
+        self.session = client.sessions.get(session_id)
+        self.config = SessionConfig.from_dict(self.session.config)
+        x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
+        if x0.size != self.config.dim:
+            raise InvalidArgument(f"x0 has {x0.size} values; session {session_id} has dim {self.config.dim}")
+        self._mirror: Optimizer | None = None
+        self._x = x0
+        if self.session.step == 0:
+            try:
+                info = client.sessions.ask(self.id, x=x0)  # sets x, or checks it against the first
+            except ConflictError as error:  # the session moved past step 0 meanwhile: follow it
+                if error.step in (None, 0):
+                    raise
+                info = client.sessions.ask(self.id)
+            else:
+                self._mirror = Optimizer.start(self.config, x0)
+        else:
+            info = client.sessions.ask(self.id)
+        self.step, self.mu, self.lr = info.step, info.mu, info.lr
+        self.mismatches = 0
+        if self._mirror is None:
+            # joined late: replay the steps from x0 while the service still keeps them all
+            self._mirror, self.step = Optimizer.start(self.config, x0), 0
+            self._follow(client.sessions.ask(self.id, lease=1, worker=self.worker, since=0, until=0))
+        if self._mirror is None:
+            self._read_x()
+
+    @property
+    def id(self) -> str:
+        return self.session.id
+
+    @property
+    def x(self) -> np.ndarray:
+        """x at ``step`` (read-only view)."""
+        view = (self._mirror.state.x if self._mirror is not None else self._x).view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def mirrored(self) -> bool:
+        return self._mirror is not None
+
+    def next(self, until: int | None = None) -> Work | None:
+        """Directions to evaluate on the open step, waiting while other workers hold them all;
+        None once the session has reached step ``until`` (x is then at that step)."""
+        while True:
+            if until is not None and self.step >= until:
+                return None
+            info = self.client.sessions.ask(self.id, lease=self.lease, worker=self.worker, wait=self.wait,
+                                            since=self.step, until=until)
+            self._follow(info)
+            if info.leased and info.step == self.step:
+                return Work(info.step, list(info.leased), info.mu, info.lease_expires)
+
+    def directions(self, indices: list[int]) -> np.ndarray:
+        """The (len(indices), d) directions of the open step, regenerated locally."""
+        c = self.config
+        out = np.empty((len(indices), c.dim), dtype=np.float32)
+        for row, i in enumerate(indices):
+            direction(c.seed, self.step, i, c.dim, c.distribution, out=out[row])
+        return out
+
+    def tell(self, work: Work, f_x, f_plus, f_minus=None) -> bool:
+        """Report this worker's part of ``work.step``; True when it closed the step (x moved on).
+        A step that moved on without these values (another worker took over an expired lease
+        and closed it) is not an error: the next ``next`` follows it."""
+        mode = "checksum" if self._mirror is not None else "x"
+        try:
+            result = self.client.sessions.tell(self.id, work.step, f_x=f_x, f_plus=f_plus, f_minus=f_minus,
+                                               indices=work.indices, answer=mode)
+        except ConflictError:
+            return False
+        if result.pending is not None:
+            return False
+        if self._mirror is not None:
+            assert result.checksum is not None and result.step_lr is not None and result.coefficients is not None
+            self._apply([ClosedStep(work.step, result.step_lr, result.checksum, result.coefficients)])
+        else:
+            self._x, self.step = result.x, result.step
+        self.lr, self.mu = result.lr, result.mu
+        return True
+
+    def report(self, value: float, key: str, **metrics: float) -> dict:
+        """Report a validation value once for all workers: every worker sends the same ``key``
+        (as the Idempotency-Key) with the same values, and the first one counts."""
+        call, parse = calls.report(self.id, value, **metrics)
+        entry = self.client.run((dataclasses.replace(call, key=f"{self.id}:{key}"), parse))
+        self.lr, self.mu = entry["lr"], entry["mu"]
+        return entry
+
+    def _follow(self, info: StepInfo) -> None:
+        """Bring x to the open step ``info.step``."""
+        self.lr, self.mu = info.lr, info.mu
+        if info.step == self.step:
+            return
+        if self._mirror is not None and info.steps is not None and len(info.steps) == info.step - self.step:
+            self._apply(info.steps)
+        if self.step != info.step:
+            self._read_x()
+
+    def _apply(self, steps: list[ClosedStep]) -> None:
+        for closed in steps:
+            assert self._mirror is not None
+            if closed.step != self.step or closed.checksum != wire.checksum(self._mirror.state.x):
+                self.mismatches += 1
+                self._read_x()
+                return
+            self._mirror.apply(StepRecord(closed.step, closed.lr, coefficients=closed.coefficients))
+            self.step += 1
+
+    def _read_x(self) -> None:
+        """Drop the mirror and take x from the service (the moments are not sent)."""
+        self._mirror = None
+        fetched = self.client.sessions.parameters(self.id)
+        self._x, self.step = fetched.x, fetched.step

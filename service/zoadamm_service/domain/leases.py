@@ -1,0 +1,134 @@
+"""Many workers on one step: the open step's q directions are leased to whichever worker asks.
+
+An ask with a ``lease`` count answers the directions this worker should evaluate (``leased``),
+leased in the store under the session's hash tag, atomically (``Store.lease``).  A lease not told
+within ``ZOADAMM_LEASE_SECONDS`` goes to the next worker that asks, so a worker that dies
+mid-step delays the step but never stalls it.  A worker with nothing to lease may ``wait``: the
+ask answers when the step closes (woken at once by a step this process appends, otherwise by a
+look at the store every ``POLL_S``) or when another worker's lease runs out.
+
+Workers follow x without downloading it: with ``since`` (the step their x is at) the answer
+carries the records of the steps closed since, which they apply as the mirror does (same
+update, same bits).  The tells are the split tells of ``domain.split``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import Conflict, Invalid
+from ..store.base import Leased
+from . import sessions as base
+from .replica import Replica
+from .results import StepOpened
+
+MAX_WAIT_S = 30.0  # the longest an ask may block
+POLL_S = 0.005  # a waiting ask looks at the store this often, for steps other replicas append
+
+
+@dataclass(frozen=True)
+class LeaseAsk:
+    count: int  # how many directions this worker wants to evaluate at once
+    worker: str  # the holder's name: asking again gets its unexpired lease back
+    wait: float = 0.0  # seconds to wait when nothing can be leased now
+    since: int | None = None  # the step the worker's x is at: the answer carries the steps since
+    until: int | None = None  # lease nothing on this step or later (the worker stops there)
+
+
+@dataclass(frozen=True)
+class LeaseAnswer:
+    opened: StepOpened
+    leased: list[int]
+    seconds: float
+    steps: list[dict] | None  # records of the steps from ``since`` to the open one, oldest first
+
+    def fields(self) -> dict:
+        expires = time.time() + self.seconds if self.leased else None
+        return {**self.opened.fields(), "leased": self.leased, "lease_seconds": self.seconds,
+                "lease_expires": expires, "steps": self.steps}
+
+
+class SharedSessions(base.Sessions):
+    """The session rules, plus leases of a shared step."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._moved: dict[str, asyncio.Event] = {}  # set when this process closes a step
+
+    async def lease(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,
+                    with_vectors: bool, bytes_per_value: int = 4) -> LeaseAnswer:
+        """The open step with the directions leased to ``ask.worker``; waits up to ``ask.wait``
+        seconds when none are free.  Raises Conflict, Invalid, NotFound."""
+        deadline = time.monotonic() + min(ask.wait, MAX_WAIT_S)
+        while True:
+            moved = self._moved.setdefault(session_id, asyncio.Event())  # before looking: no lost wake-up
+            answer, leased, seq = await self._try(tenant, session_id, x, ask, with_vectors, bytes_per_value)
+            x = None  # set or checked by the first try
+            left = deadline - time.monotonic()
+            stop = ask.until is not None and answer.opened.step >= ask.until
+            if answer.leased or stop or left <= 0:
+                return answer
+            nap = left if leased.others_expire_in is None else min(left, leased.others_expire_in + 0.001)
+            await self._nap(session_id, moved, seq, nap)
+
+    async def _try(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,
+                   with_vectors: bool, bytes_per_value: int) -> tuple[LeaseAnswer, Leased, int]:
+        for _ in range(base.COMMIT_TRIES):
+            opened = await self.ask(tenant, session_id, x, with_vectors, bytes_per_value)
+            x = None
+            replica = await self._owned(tenant, session_id)
+            async with replica.lock:
+                await replica.settle()
+                if replica.config.method != "zo-adamm":
+                    raise Invalid("only zo-adamm sessions lease directions")
+                seconds = self.settings.lease_seconds
+                if replica.step != opened.step:
+                    continue  # a step closed in between: ask again
+                if ask.until is not None and opened.step >= ask.until:
+                    leased = Leased([], seconds)
+                else:
+                    count = min(ask.count, replica.config.directions)
+                    try:
+                        leased = await self.store.lease(session_id, replica.seq, opened.step,
+                                                        replica.config.directions, count, ask.worker, seconds)
+                    except Conflict:
+                        continue  # the head moved since we looked
+                steps = _records(replica, ask.since)
+                seq = replica.seq
+            return LeaseAnswer(opened, leased.indices, leased.seconds, steps), leased, seq
+        raise Conflict("the session is too busy to lease directions now; retry", step=opened.step)
+
+    async def _nap(self, session_id: str, moved: asyncio.Event, head: int, seconds: float) -> None:
+        """Sleep ``seconds`` at most: until this process closes a step of the session, or the
+        store's head moves past ``head`` (another replica wrote)."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            try:
+                await asyncio.wait_for(moved.wait(), min(left, POLL_S))
+                return
+            except asyncio.TimeoutError:
+                if await self.store.head(session_id) != head:
+                    return
+
+    async def _applied(self, replica: Replica, event, mode):
+        result = await super()._applied(replica, event, mode)
+        moved = self._moved.pop(replica.meta.id, None)
+        if moved is not None:
+            moved.set()  # wake the asks waiting for this step to close
+        return result
+
+
+def _records(replica: Replica, since: int | None) -> list[dict] | None:
+    """The records of steps ``since`` .. open - 1, or None when this replica no longer has
+    them all (the worker then reads x)."""
+    if since is None or since > replica.step:
+        return None
+    wanted = [replica.recent.get(step) for step in range(since, replica.step)]
+    if any(r is None or r.coefficients is None for r in wanted):
+        return None
+    return [{"step": r.step, "lr": r.lr, "checksum": r.checksum_before, "coefficients": r.coefficients.tolist()}
+            for r in wanted if r is not None and r.coefficients is not None]

@@ -1,0 +1,47 @@
+"""The service's limits (``Settings``), checked before any work: each raises ``Invalid`` (422)."""
+
+from __future__ import annotations
+
+from ..errors import Invalid
+from ..settings import Settings
+
+RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
+
+
+def check_config(settings: Settings, config: dict) -> None:
+    """A session's size: d and q."""
+    for name, limit, setting in (("dim", settings.max_dim, "ZOADAMM_MAX_DIM"),
+                                 ("directions", settings.max_directions, "ZOADAMM_MAX_DIRECTIONS")):
+        if config[name] > limit:
+            raise Invalid(f"{name} is {config[name]}; this service allows at most {limit} ({setting})")
+
+
+def check_metric_names(settings: Settings, named: dict[str, float]) -> None:
+    """The named numbers of one metric report: how many, how long, none reserved."""
+    if RESERVED_METRICS & named.keys():
+        raise Invalid(f"metrics cannot be named {sorted(RESERVED_METRICS & named.keys())}")
+    if len(named) > settings.max_metric_names:
+        raise Invalid(f"{len(named)} named metrics; a report may carry at most {settings.max_metric_names} "
+                      "(ZOADAMM_MAX_METRIC_NAMES)")
+    longest = max(map(len, named), default=0)
+    if longest > settings.max_metric_name_length:
+        raise Invalid(f"a metric name of {longest} characters; at most {settings.max_metric_name_length} "
+                      "(ZOADAMM_MAX_METRIC_NAME_LENGTH)")
+
+
+def newest_within(rows: list[str], max_bytes: int) -> list[str]:
+    """The newest of ``rows`` (JSON texts, oldest first) whose list fits in ``max_bytes``."""
+    size, kept = 2, 0
+    for row in reversed(rows):
+        size += len(row) + 2
+        if size > max_bytes:
+            break
+        kept += 1
+    return rows[len(rows) - kept:]
+
+
+def check_answer_size(settings: Settings, nbytes: int) -> None:
+    """Raises Invalid when an answer of ``nbytes`` would be over the body limit."""
+    if nbytes > settings.max_body_bytes:
+        raise Invalid("the directions are too large to send (ZOADAMM_MAX_BODY_BYTES); regenerate "
+                      "them with zoadamm.directions, or ask for the binary frame")

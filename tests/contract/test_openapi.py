@@ -1,0 +1,74 @@
+"""What the OpenAPI description promises, checked on the document itself."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zoadamm import wire
+from zoadamm_service.main import create_app
+from zoadamm_service.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict:
+    return create_app(Settings(redis_url=None, max_dim=1234, max_directions=56)).openapi()
+
+
+def refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs(value)
+
+
+def test_every_reference_resolves_and_errors_have_the_services_body(spec):
+    schemas = spec["components"]["schemas"]
+    assert spec["openapi"].startswith("3.1")
+    for ref in set(refs(spec)):
+        assert ref.removeprefix("#/components/schemas/") in schemas, ref
+    assert "HTTPValidationError" not in json.dumps(spec)
+    for name in ("SessionCreate", "Schedule", "AskRequest", "TellRequest", "MetricsRequest", "Error"):
+        assert name in schemas
+    assert schemas["SessionCreate"]["properties"]["dim"]["maximum"] == 1234  # this service's limits
+    assert schemas["SessionCreate"]["properties"]["directions"]["maximum"] == 56
+    assert schemas["SessionCreate"]["properties"]["seed"]["anyOf"][0]["maximum"] == 2**53 - 1
+
+
+def test_every_status_is_listed_with_the_error_body_and_its_headers(spec):
+    bearer = spec["components"]["securitySchemes"]["bearer"]
+    assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            responses = op["responses"]
+            expected = set()
+            if path.startswith("/v1/"):
+                expected |= {"401", "503"}
+                assert {"bearer": []} in op["security"], (method, path)
+                assert responses["401"]["headers"]["WWW-Authenticate"]["required"]
+                assert responses["503"]["headers"]["Retry-After"]["required"]
+            if "{session_id}" in path:
+                expected.add("404")
+            if "requestBody" in op:
+                expected |= {"400", "408", "413", "415", "422"}
+                content = op["requestBody"]["content"]
+                assert content["application/json"]["schema"]["$ref"].startswith("#/components/schemas/")
+                assert content[wire.MEDIA_TYPE]["schema"]["format"] == "binary"
+            assert expected <= set(responses), (method, path, set(responses))
+            for status, answer in responses.items():
+                if status >= "400":
+                    assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_links_chain_create_ask_and_tell(spec):
+    created = spec["paths"]["/v1/sessions"]["post"]["responses"]["201"]["links"]
+    assert created["ask"]["parameters"] == {"session_id": "$response.body#/id"}
+    assert {"get_session", "tell", "post_metrics", "delete_session"} <= set(created)
+    asked = spec["paths"]["/v1/sessions/{session_id}/ask"]["post"]["responses"]["200"]["links"]
+    assert asked["tell"]["operationId"] == "tell"

@@ -1,0 +1,212 @@
+"""The service at its edge, over real HTTP: the event loop stays free during the largest ask, a
+hung Redis gives a quick 503 with Retry-After, errors never cost the keep-alive connection, slow
+bodies time out, and integers beyond their range are 422."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+import redis
+
+from zoadamm import wire
+from zoadamm_service.launch import ServiceProcess, free_port
+from zoadamm_service.settings import Settings
+
+FRAME = wire.MEDIA_TYPE
+
+
+def request(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,
+            headers: dict | None = None) -> tuple[int, dict, bytes]:
+    conn.request(method, path, body=body, headers=headers or {})
+    answer = conn.getresponse()
+    return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+
+
+def healthz_seconds(url: str) -> float:
+    port = int(url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    start = time.perf_counter()
+    status, _, _ = request(conn, "GET", "/healthz")
+    conn.close()
+    assert status == 200
+    return time.perf_counter() - start
+
+
+def test_healthz_answers_while_the_largest_ask_runs(redis_url):
+    """q and d at the largest the default limits allow for an ask with vectors (64 MiB of
+    directions in the frame): /healthz stays within 200 ms, measured against its own baseline."""
+    settings = Settings()
+    q = settings.max_directions
+    d = settings.max_body_bytes // (4 * q)
+    with ServiceProcess(redis_url) as service:
+        port = int(service.url.rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        status, _, body = request(conn, "POST", "/v1/sessions", wire.encode({"dim": d, "directions": q, "seed": 3},
+                                  {"x0": np.zeros(d, np.float32)}), {"Content-Type": FRAME})
+        assert status == 201, body
+        sid = json.loads(body)["id"]
+        baseline = [healthz_seconds(service.url) for _ in range(20)]
+        done, asked = threading.Event(), {}
+
+        def ask() -> None:
+            start = time.perf_counter()
+            asked["status"], _, asked["body"] = request(conn, "POST", f"/v1/sessions/{sid}/ask?vectors=true",
+                                                        b"{}", {"Content-Type": "application/json", "Accept": FRAME})
+            asked["seconds"] = time.perf_counter() - start
+            done.set()
+
+        worker = threading.Thread(target=ask)
+        worker.start()
+        during = []
+        while not done.is_set():
+            during.append(healthz_seconds(service.url))
+        worker.join()
+        conn.close()
+    assert asked["status"] == 200
+    _, vectors = wire.decode(asked["body"])
+    assert vectors["u"].size == q * d
+    assert len(during) >= 3, asked  # the ask took long enough to be measured against
+    worst, typical = max(during), statistics.median(baseline)
+    print(f"largest ask {asked['seconds']:.2f} s; healthz {typical * 1e3:.1f} ms alone, "
+          f"worst {worst * 1e3:.1f} ms of {len(during)} during it")
+    assert worst < 0.2 + 3 * max(baseline), (worst, baseline)
+
+
+@contextmanager
+def own_redis():
+    """A redis-server of this test's own (no persistence), to stop and continue."""
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    try:
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield proc, f"redis://127.0.0.1:{port}/0"
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.terminate()
+        proc.wait(10)
+        client.close()
+
+
+def test_a_hung_redis_gives_503_with_retry_after_within_the_timeout():
+    with own_redis() as (redis_proc, url), ServiceProcess(url, env={"ZOADAMM_REDIS_TIMEOUT_S": "1"}) as service:
+        conn = http.client.HTTPConnection("127.0.0.1", int(service.url.rsplit(":", 1)[1]), timeout=60)
+        status, _, body = request(conn, "POST", "/v1/sessions", b'{"dim": 2, "x0": [0, 0]}',
+                                  {"Content-Type": "application/json"})
+        assert status == 201
+        sid = json.loads(body)["id"]
+        os.kill(redis_proc.pid, signal.SIGSTOP)
+        try:
+            for path in [f"/v1/sessions/{sid}", "/healthz"]:
+                start = time.perf_counter()
+                status, headers, body = request(conn, "GET", path)
+                waited = time.perf_counter() - start
+                print(f"hung Redis: GET {path.split('/')[-1]} answered {status} after {waited:.2f} s")
+                assert status == 503 and headers["retry-after"] == "1", body
+                assert waited < 1 + 2.0, waited  # the Redis timeout (1 s) and a margin
+        finally:
+            os.kill(redis_proc.pid, signal.SIGCONT)
+        status, _, body = request(conn, "GET", f"/v1/sessions/{sid}")  # the same connection
+        assert status == 200 and json.loads(body)["id"] == sid
+        conn.close()
+
+
+def test_errors_keep_the_connection_and_integers_beyond_range_are_422(redis_url):
+    with ServiceProcess(redis_url, env={"ZOADAMM_BODY_TIMEOUT_S": "1"}) as service:
+        port = int(service.url.rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        status, _, body = request(conn, "POST", "/v1/sessions", b'{"dim": 2, "x0": [0, 0]}',
+                                  {"Content-Type": "application/json"})
+        sid = json.loads(body)["id"]
+        huge = wire.encode({"step": 0}).replace(b'"step":0', b'"step":' + b"9" * 5000)
+        huge = wire.MAGIC + len(huge[8:]).to_bytes(4, "little") + huge[8:]
+        sock_before = conn.sock
+        for method, path, payload, headers, expect in [
+            ("GET", "/v1/sessions?offset=9223372036854775807", None, {}, 422),
+            ("GET", f"/v1/sessions/{sid}/metrics?last=99999999999999999999", None, {}, 422),
+            ("GET", f"/v1/sessions/{sid}/trace?tail=-1", None, {}, 422),
+            ("POST", f"/v1/sessions/{sid}/tell", huge, {"Content-Type": FRAME}, 400),
+            ("POST", f"/v1/sessions/{sid}/tell", b'{"step": 0}', {}, 415),  # no Content-Type
+            ("PUT", f"/v1/sessions/{sid}", None, {}, 405),
+            ("GET", "/v1/sessions/nope", None, {}, 404),
+            ("GET", f"/v1/sessions/{sid}/x", None, {}, 200),
+        ]:
+            status, answer_headers, body = request(conn, method, path, payload, headers)
+            assert status == expect, (path, body)
+            assert answer_headers["x-content-type-options"] == "nosniff" and "server" not in answer_headers
+            if status >= 400:
+                assert "detail" in json.loads(body)
+            if status == 405:
+                assert answer_headers["allow"] == "DELETE, GET"
+        assert conn.sock is sock_before  # one keep-alive connection carried every answer
+
+        # a body that does not arrive in time: 408, not a connection held forever
+        slow = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        slow.putrequest("POST", f"/v1/sessions/{sid}/metrics")
+        slow.putheader("Content-Type", "application/json")
+        slow.putheader("Content-Length", "100")
+        slow.endheaders(b'{"value": ')
+        start = time.perf_counter()
+        answer = slow.getresponse()
+        assert answer.status == 408 and time.perf_counter() - start < 1 + 5
+        assert "did not arrive" in json.loads(answer.read())["detail"]
+        slow.close()
+        conn.close()
+
+
+def test_an_unexpected_error_is_a_json_500_and_the_connection_stays_usable():
+    import uvicorn
+
+    from zoadamm_service.main import create_app
+
+    app = create_app(Settings(redis_url=None))
+
+    @app.get("/boom")
+    async def boom():
+        raise RuntimeError("a bug")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="critical", server_header=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        status, headers, body = request(conn, "GET", "/boom")
+        assert status == 500 and json.loads(body) == {"detail": "internal error; the service logged it"}
+        assert "a bug" not in body.decode() and headers["x-content-type-options"] == "nosniff"
+        sock = conn.sock
+        status, _, _ = request(conn, "GET", "/healthz")
+        assert status == 200 and conn.sock is sock
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_docs_pages_load_their_assets_from_the_service(client, path):
+    page = client.get(path)
+    assert page.status_code == 200
+    assets = [a for a in page.text.split('"') if a.startswith("/docs/assets/")]
+    assert assets and "cdn" not in page.text and "https://" not in page.text.replace("https://fastapi", "")
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    for license_file in ["swagger-ui-dist.LICENSE.txt", "redoc.LICENSE.txt"]:
+        assert client.get(f"/docs/assets/{license_file}").status_code == 200

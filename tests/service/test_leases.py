@@ -1,0 +1,105 @@
+"""Asks with ``lease``: the open step's directions handed out to workers, the records of the steps
+closed since a worker's x, waiting for a step to close, and a lease that runs out going to
+another worker.  Through the app, on both stores."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from tests.conftest import serving
+
+Q = 4
+
+
+def open_session(client, **config) -> str:
+    body = {"dim": 3, "directions": Q, "seed": 7, "x0": [0.5, -1.0, 2.0], **config}
+    return client.post("/v1/sessions", json=body).json()["id"]
+
+
+def ask(client, sid: str, **fields) -> dict:
+    answer = client.post(f"/v1/sessions/{sid}/ask", json=fields)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def tell(client, sid: str, step: int, indices: list[int], answer: str = "checksum"):
+    f_plus = [1.0 + 0.01 * (i + 1) for i in indices]
+    return client.post(f"/v1/sessions/{sid}/tell?answer={answer}",
+                       json={"step": step, "f_x": 1.0, "f_plus": f_plus, "indices": indices})
+
+
+def test_workers_get_disjoint_leases_and_a_retry_gets_its_own_back(client):
+    sid = open_session(client)
+    a = ask(client, sid, lease=3, worker="a")
+    assert (a["step"], a["leased"], a["lease_seconds"]) == (0, [0, 1, 2], 10.0)
+    assert a["lease_expires"] > time.time()
+    assert ask(client, sid, lease=3, worker="a")["leased"] == [0, 1, 2]
+    assert ask(client, sid, lease=3, worker="b")["leased"] == [3]
+    assert ask(client, sid, lease=3, worker="c")["leased"] == []
+    plain = ask(client, sid)  # an ask without lease is the ask it always was
+    assert "leased" not in plain and plain["step"] == 0
+
+
+def test_the_answer_carries_the_steps_closed_since_the_workers_x(client):
+    sid = open_session(client)
+    assert tell(client, sid, 0, [0, 1]).status_code == 202
+    closed = tell(client, sid, 0, [2, 3]).json()
+    assert closed["step"] == 1
+    answer = ask(client, sid, lease=2, worker="late", since=0)
+    assert answer["step"] == 1 and answer["leased"] == [0, 1]
+    (record,) = answer["steps"]
+    assert record == {"step": 0, "lr": closed["step_lr"], "checksum": closed["checksum"],
+                      "coefficients": closed["coefficients"]}
+    assert ask(client, sid, lease=2, worker="late", since=1)["steps"] == []
+
+
+def test_until_leases_nothing_from_that_step_on(client):
+    sid = open_session(client)
+    answer = ask(client, sid, lease=2, worker="a", until=0, since=0)
+    assert (answer["leased"], answer["steps"]) == ([], [])
+    assert ask(client, sid, lease=4, worker="b")["leased"] == [0, 1, 2, 3]
+
+
+def test_a_waiting_ask_answers_when_the_step_closes(client):
+    sid = open_session(client)
+    assert ask(client, sid, lease=Q, worker="a")["leased"] == list(range(Q))
+    closer = threading.Timer(0.3, lambda: tell(client, sid, 0, list(range(Q))))
+    closer.start()
+    started = time.monotonic()
+    answer = ask(client, sid, lease=2, worker="b", wait=20, since=0)
+    closer.join()
+    assert time.monotonic() - started < 10  # woken by the step, not by the end of the wait
+    assert (answer["step"], answer["leased"], len(answer["steps"])) == (1, [0, 1], 1)
+
+
+def test_a_lease_not_told_in_time_goes_to_another_worker(make_app):
+    with serving(make_app(lease_seconds=0.3)) as client:
+        sid = open_session(client)
+        assert ask(client, sid, lease=Q, worker="dies")["leased"] == list(range(Q))
+        taken = ask(client, sid, lease=Q, worker="lives", wait=10)
+        assert taken["leased"] == list(range(Q))
+        assert tell(client, sid, 0, list(range(Q))).json()["step"] == 1
+
+
+def test_shared_steps_give_the_x_of_one_worker(client):
+    """Two workers splitting every step and one worker telling whole steps end at the same x."""
+    shared, whole = open_session(client), open_session(client)
+    for step in range(3):
+        first = ask(client, shared, lease=2, worker="a")["leased"]
+        second = ask(client, shared, lease=2, worker="b")["leased"]
+        assert tell(client, shared, step, first).status_code == 202
+        assert tell(client, shared, step, second).status_code == 200
+        assert tell(client, whole, step, list(range(Q))).status_code == 200
+    x = [np.array(client.get(f"/v1/sessions/{sid}/x").json()["x"]) for sid in (shared, whole)]
+    np.testing.assert_array_equal(*x)
+
+
+def test_only_zo_sessions_lease_and_bad_fields_are_refused(client):
+    fo = client.post("/v1/sessions", json={"dim": 2, "method": "adamm", "x0": [0, 0]}).json()["id"]
+    assert client.post(f"/v1/sessions/{fo}/ask", json={"lease": 1}).status_code == 422
+    sid = open_session(client)
+    for body in ({"lease": 0}, {"lease": 1, "wait": 31}, {"lease": 1, "worker": ""}, {"lease": 1, "since": -1}):
+        assert client.post(f"/v1/sessions/{sid}/ask", json=body).status_code == 422, body

@@ -1,0 +1,92 @@
+"""Quotas and lifetimes on both stores: sessions per tenant (429), a rate limit per API key
+(429 with Retry-After, the tell included), and idle sessions that expire whole."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from service_support import objective, reference, x0_for, zo_values
+
+from zoadamm_service.tenants import entry
+
+DIM = 3
+KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef"}
+ENTRIES = ",".join(entry(t, k) for t, k in KEYS.items())
+
+
+def auth(tenant: str, **extra) -> dict:
+    return {"Authorization": f"Bearer {KEYS[tenant]}", **extra}
+
+
+def test_a_tenant_over_its_session_quota_gets_429(make_app, serve):
+    with serve(make_app(api_keys=ENTRIES, max_sessions=3)) as client:
+        made = [client.post("/v1/sessions", json={"dim": DIM}, headers=auth("alice")) for _ in range(3)]
+        assert [r.status_code for r in made] == [201] * 3
+        over = client.post("/v1/sessions", json={"dim": DIM}, headers=auth("alice", **{"Idempotency-Key": "k4"}))
+        assert over.status_code == 429 and "ZOADAMM_MAX_SESSIONS" in over.json()["detail"]
+        assert client.get("/v1/sessions", headers=auth("alice")).json()["total"] == 3
+        assert client.post("/v1/sessions", json={"dim": DIM}, headers=auth("bob")).status_code == 201
+        # a repeat of a create that was admitted is answered, not refused
+        again = client.post("/v1/sessions", json={"dim": DIM}, headers=auth("alice", **{"Idempotency-Key": "k1"}))
+        assert again.status_code == 429  # k1 was never used: a new create
+        assert client.delete(f"/v1/sessions/{made[0].json()['id']}", headers=auth("alice")).status_code == 204
+        first = client.post("/v1/sessions", json={"dim": DIM}, headers=auth("alice", **{"Idempotency-Key": "k1"}))
+        repeat = client.post("/v1/sessions", json={"dim": DIM}, headers=auth("alice", **{"Idempotency-Key": "k1"}))
+        assert first.status_code == repeat.status_code == 201 and first.json() == repeat.json()
+
+
+def test_the_rate_limit_counts_each_key_and_answers_429_with_retry_after(make_app, serve):
+    f, _ = objective(DIM)
+    app = make_app(api_keys=ENTRIES, rate_limit="6/minute")
+    with serve(app) as client:
+        made = client.post("/v1/sessions", json={"dim": DIM, "x0": x0_for(DIM).tolist()}, headers=auth("alice"))
+        sid = made.json()["id"]
+        opt = reference(made.json(), x0_for(DIM))
+        statuses = []
+        for _ in range(6):
+            values = zo_values(opt, f)
+            r = client.post(f"/v1/sessions/{sid}/tell", json=values, headers=auth("alice"))
+            statuses.append(r.status_code)
+            if r.status_code == 200:
+                opt.apply(opt.zo_record(values["f_x"], values["f_plus"]))
+        assert statuses == [200] * 5 + [429]
+        assert 1 <= int(r.headers["retry-after"]) <= 60 and "rate limit" in r.json()["detail"]
+        assert client.get("/v1/sessions", headers=auth("alice")).status_code == 429
+        assert client.get("/v1/sessions", headers=auth("bob")).status_code == 200  # bob has his own window
+        assert client.get("/healthz").status_code == 200
+        # the refused tell changed nothing: the journal holds the five steps told
+        assert client.portal.call(app.state.sessions.store.head, sid) == 5
+
+
+@pytest.mark.parametrize("reads", [False, True], ids=["idle", "read"])
+def test_an_idle_session_expires_whole_and_leaves_the_index(make_app, serve, store_kind, redis_client_maybe, reads):
+    f, _ = objective(DIM)
+    with serve(make_app(session_ttl_s=2)) as client:
+        made = client.post("/v1/sessions", json={"dim": DIM, "x0": x0_for(DIM).tolist()})
+        sid = made.json()["id"]
+        opt = reference(made.json(), x0_for(DIM))
+        values = zo_values(opt, f)
+        assert client.post(f"/v1/sessions/{sid}/tell", json=values).status_code == 200
+        assert client.post(f"/v1/sessions/{sid}/metrics", json={"value": 1.0}).status_code == 200
+        kept = client.post("/v1/sessions", json={"dim": DIM}).json()["id"]
+        for _ in range(6):  # 3 s of calls on one session keep it; the other one goes idle
+            time.sleep(0.5)
+            if reads:
+                assert client.get(f"/v1/sessions/{kept}").status_code == 200
+            else:
+                assert client.post(f"/v1/sessions/{kept}/metrics", json={"value": 1.0}).status_code in (200, 409)
+        assert client.get(f"/v1/sessions/{sid}").status_code == 404
+        assert client.get(f"/v1/sessions/{sid}/trace").status_code == 404
+        listing = client.get("/v1/sessions").json()
+        assert [s["id"] for s in listing["sessions"]] == [kept] and listing["total"] == 1
+    if redis_client_maybe is not None:  # nothing of it is left in Redis
+        assert redis_client_maybe.keys(f"zoadamm:{{{sid}}}:*") == []
+        assert redis_client_maybe.zrange("zoadamm:tenant:open:sessions", 0, -1) == [kept.encode()]
+
+
+@pytest.fixture
+def redis_client_maybe(store_kind, request):
+    if store_kind != "redis":
+        return None
+    return request.getfixturevalue("redis_client")

@@ -1,0 +1,133 @@
+"""Workers that share one session (``--join``), over real HTTP against a service process on a
+real Redis: two MNIST worker processes take the same steps as one worker, bit for bit (the
+same x after every step), also when one of them is killed mid-epoch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoadamm import Client, RemoteOptimizer, wire
+from zoadamm_service.launch import local_service
+from zoadamm_worker.join import join_rest
+from zoadamm_worker.mnist import load_mnist
+from zoadamm_worker.train import RunSpec, train
+
+Q = 4
+WORKER = str(Path(sys.executable).with_name("zoadamm-worker"))
+
+
+@pytest.fixture(scope="module")
+def service_url(module_redis_url):
+    # a short lease: the killed worker's directions go to the other one a second later
+    with local_service(module_redis_url, env={"ZOADAMM_LEASE_SECONDS": "1"}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(service_url):
+    with Client(service_url) as c:
+        yield c
+
+
+def history(client: Client, session_id: str) -> list[tuple[int, str, float, list[float]]]:
+    """Every step of the session: its number, the CRC of x before it, its lr and coefficients."""
+    info = client.sessions.ask(session_id, lease=1, since=0, until=0)
+    assert info.steps is not None and len(info.steps) == info.step
+    return [(s.step, s.checksum, s.lr, s.coefficients.tolist()) for s in info.steps]
+
+
+def final(client: Client, session_id: str) -> tuple[int, str, list[float]]:
+    x = client.sessions.parameters(session_id)
+    values = [m["value"] for m in client.sessions.history(session_id)]
+    return x.step, wire.checksum(np.asarray(x.x, np.float32)), values
+
+
+def single_worker(client: Client, service_url: str, train_limit: int, epochs: int) -> str:
+    (*_, last) = train(RunSpec(directions=Q, epochs=epochs, train_limit=train_limit, seed=0), service_url,
+                       data=load_mnist(), client=client, progress=False)
+    return str(last["session"])
+
+
+def start_workers(service_url: str, session_id: str, train_limit: int, epochs: int, n: int = 2):
+    argv = [WORKER, "mnist", "--join", session_id, "--train-limit", str(train_limit), "--epochs", str(epochs),
+            "--lease", str(Q // 2), "--service", service_url, "--quiet"]
+    return [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "ZOADAMM_API_KEY": ""}) for _ in range(n)]
+
+
+def new_session(client: Client) -> str:
+    """Created with no parameters, as from the REST API: the workers' first asks set x."""
+    return client.sessions.create(1400, directions=Q, seed=0).id
+
+
+def test_two_workers_take_the_steps_of_one(client, service_url):
+    reference = single_worker(client, service_url, train_limit=1280, epochs=2)  # 10 steps an epoch
+    shared = new_session(client)
+    workers = start_workers(service_url, shared, train_limit=1280, epochs=2)
+    outputs = [w.communicate() for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    assert history(client, shared) == history(client, reference)  # the same x before every step
+    assert final(client, shared) == final(client, reference)  # and after the last, reported once per epoch
+    assert len(client.sessions.history(shared)) == 2
+
+
+def test_a_killed_worker_delays_the_epoch_but_never_changes_it(client, service_url):
+    reference = single_worker(client, service_url, train_limit=2560, epochs=1)  # 20 steps
+    shared = new_session(client)
+    doomed, survivor = start_workers(service_url, shared, train_limit=2560, epochs=1)
+    while client.sessions.get(shared).step < 5:
+        time.sleep(0.02)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    out, err = survivor.communicate()
+    assert survivor.returncode == 0, err
+    assert history(client, shared) == history(client, reference)
+    assert final(client, shared) == final(client, reference)
+
+
+def test_rest_workers_on_one_session_take_the_steps_of_one(client):
+    def f(x):
+        return float(np.sum((np.asarray(x, np.float64) - 3.0) ** 2))
+
+    config = dict(lr=0.05, directions=Q, seed=3)
+    x0 = np.zeros(5, np.float32)
+    with RemoteOptimizer.create(client, x0, mirror=True, **config) as alone:
+        for _ in range(30):
+            u = alone.directions()
+            alone.tell(f_x=f(alone.x), f_plus=[f(alone.x + np.float32(alone.mu) * u_i) for u_i in u])
+    shared = client.sessions.create(5, **config).id
+    base_url = str(client.http.base_url)
+    results: list[dict] = []
+    threads = [threading.Thread(target=lambda: results.append(join_rest(f, shared, base_url, x0, 30, lease=1)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r["steps"] for r in results] == [30, 30]
+    assert sum(r["directions_told"] for r in results) == 30 * Q
+    assert history(client, shared) == history(client, alone.id)
+    assert results[0]["x"] == results[1]["x"] == np.asarray(alone.x, np.float64).tolist()
+
+
+def test_a_worker_that_joins_late_replays_the_steps_and_mirrors(client):
+    from zoadamm.sdk import SharedRun
+
+    sid = client.sessions.create(3, directions=2, seed=5).id
+    first = SharedRun(client, sid, np.zeros(3, np.float32), lease=2)
+    for _ in range(3):
+        work = first.next()
+        assert work is not None
+        first.tell(work, 1.0, [1.5, 0.5])
+    late = SharedRun(client, sid, np.zeros(3, np.float32), lease=2)
+    assert late.mirrored and late.step == 3
+    np.testing.assert_array_equal(late.x, first.x)

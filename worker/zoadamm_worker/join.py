@@ -1,0 +1,103 @@
+"""Workers that share one session (``--join SESSION_ID``): each evaluates the directions the
+service leases to it, so N workers together evaluate each step's q directions.
+
+Every worker of the MNIST objective evaluates step t on the same minibatch, the one a single
+worker's loop uses at t (epoch t // batches + 1, batch t % batches: a function of the seed
+and the step, Eq. 3), at the same x, which it follows from the closed steps' coefficients.  At
+the end of an epoch every worker evaluates the test set at that same x and reports it with one
+Idempotency-Key, so the schedule counts it once, before any worker leases the next epoch's
+first step.  The steps are therefore the ones a single worker takes, bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from zoadamm import Client
+from zoadamm.sdk import SharedRun
+
+from .model import initial_parameters
+from .objective import MnistObjective
+from .train import RunSpec, append_record
+
+
+def default_lease(directions: int) -> int:
+    """Half a step's directions: two workers split a step in one lease each."""
+    return max(1, math.ceil(directions / 2))
+
+
+def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | None = None, data=None,
+               client: Client | None = None, lease: int | None = None, progress: bool = True) -> list[dict]:
+    """Cooperate on session ``session_id`` (ZO) for ``spec.epochs`` epochs (or ``spec.max_steps``
+    steps) counted from step 0; returns this worker's per-epoch records.  The session's own
+    configuration (q, mu, lr, seed of the directions) rules; ``spec`` gives the model, the data
+    and the initial weights."""
+    objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
+                               shuffle=spec.shuffle, seed=spec.seed, normalize=spec.normalize)
+    own_client = client is None
+    client = client or Client(service_url)
+    try:
+        run = SharedRun(client, session_id, initial_parameters(spec.scale, spec.seed),
+                        lease=lease or default_lease(int(client.sessions.get(session_id).config["directions"])))
+        if run.config.method != "zo-adamm":
+            raise ValueError(f"session {session_id} is not a zo-adamm session; --join takes zo-adamm sessions")
+        nb = objective.num_batches
+        last = spec.epochs * nb if spec.max_steps is None else min(spec.epochs * nb, spec.max_steps)
+        records = []
+        # a worker that joins at the end of an epoch reports it too (once for all: same key, same
+        # value), so that nobody leases the next epoch's first step before the report is in
+        for epoch in range(max(1, -(-run.step // nb)), spec.epochs + 1):
+            started, losses, told = time.perf_counter(), [], 0
+            until = min(epoch * nb, last)
+            while (work := run.next(until)) is not None:
+                batch = objective.batch(work.step // nb + 1, work.step % nb)
+                f_x, f_plus, f_minus = objective.zo_losses(run.x, batch, run.directions(work.indices), work.mu,
+                                                           run.config.difference)
+                run.tell(work, f_x, f_plus, f_minus)
+                losses.append(f_x)
+                told += len(work.indices)
+            test_loss, test_accuracy = objective.evaluate(run.x, "test")
+            entry = run.report(test_loss, f"epoch-{epoch}", test_accuracy=test_accuracy)
+            row = {
+                "epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "test_loss": test_loss,
+                "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started, "steps": run.step,
+                "directions_told": told, "d": objective.dim, "lr": entry["lr"], "mu": entry["mu"],
+                "session": run.id, "mirrored": run.mirrored, **asdict(spec),
+            }
+            records.append(row)
+            if record is not None:
+                append_record(record, row)
+            if progress:
+                print(f"joined {session_id[:8]} epoch {epoch}: step {run.step}, test {test_loss:.4f} "
+                      f"acc {test_accuracy:.4f}, {told} directions here ({row['seconds']:.1f} s)", file=sys.stderr)
+            if run.step >= last:
+                break
+        return records
+    finally:
+        if own_client:
+            client.close()
+
+
+def join_rest(objective, session_id: str, service_url: str, x0: np.ndarray, steps: int,
+              lease: int | None = None) -> dict:
+    """Cooperate on session ``session_id`` until it reaches step ``steps``, evaluating the leased
+    directions with ``objective`` (x -> f(x)); returns a summary."""
+    with Client(service_url) as client:
+        q = int(client.sessions.get(session_id).config["directions"])
+        run = SharedRun(client, session_id, x0, lease=lease or default_lease(q))
+        told = 0
+        while (work := run.next(steps)) is not None:
+            u = run.directions(work.indices)
+            mu = np.float32(work.mu)
+            f_x = objective(run.x)
+            f_plus = [objective(run.x + mu * u_i) for u_i in u]
+            f_minus = [objective(run.x - mu * u_i) for u_i in u] if run.config.difference == "central" else None
+            run.tell(work, f_x, f_plus, f_minus)
+            told += len(work.indices)
+        return {"session": run.id, "steps": run.step, "directions_told": told, "f": objective(run.x),
+                "x": np.asarray(run.x, dtype=np.float64).tolist()}
