@@ -1,8 +1,8 @@
 """An ASGI middleware that times every request by route template and counts rejected tells.
 
-It sits outside every other layer (the tell fast path included), so the tell is timed the same
-way as any route.  The template comes from the app's routes, never the raw path, so a session
-id never becomes a label.
+It sits outside every other layer, so every request is timed the same way, the tell included.
+The template comes from the app's routes, never the raw path, so a session id never becomes a
+label.
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ class RequestMetrics:
 
     @staticmethod
     def template(scope: Scope) -> str:
-        """The matched route's template (the router leaves the route in the scope); the tell's
-        fast path answers without the router, so its template is known here."""
-        if TELL.fullmatch(scope["path"]):
-            return TELL_TEMPLATE
+        """The matched route's template (the router leaves the route in the scope).  A tell
+        refused before routing (a bad key, the rate limit) still counts as a tell."""
         route = scope.get("route")
-        return getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
+        template = getattr(route, "path_format", None) or getattr(route, "path", None)
+        if template:
+            return str(template)
+        return TELL_TEMPLATE if TELL.fullmatch(scope["path"]) else "unmatched"
