@@ -18,8 +18,9 @@ stderr as it ends.
 Before each trial every master must stream to its replica (a write it makes is acknowledged by
 the replica, WAIT): a replica just past a full sync reports its link up up to a second before
 its master sends it anything (``tests/redis_cluster.py``).  ``--right-after-resync`` skips that
-wait, as this harness first did, and then a kill soon after the previous trial's resync can
-take a whole session with it.
+wait, as this harness first did, and puts each trial's session on the master whose replica
+synced last (the node the previous trial promoted): the kill then comes a fraction of a second
+after that sync, and can take a whole session with it.
 
     python -u benchmarks/bench_failover.py --trials 20
     python -u benchmarks/bench_failover.py --trials 20 --right-after-resync --out /tmp/unsettled.json
@@ -75,9 +76,14 @@ def log_tail(cluster, port: int, lines: int = 25) -> list[str]:
     return path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
 
 
-def trial(cluster, http, rng: random.Random, timeout_s: float, settle: bool) -> dict:
+def trial(cluster, http, rng: random.Random, timeout_s: float, settle: bool, on: int | None = None) -> dict:
+    """One kill; ``on``: a master the session must live on (sessions are created until one does)."""
     started = time.monotonic()
     run = support.Run(http)
+    for _ in range(50):
+        if on is None or cluster.master_of(run.meta_key()) == on:
+            break
+        run = support.Run(http)
     created = time.monotonic()
     for _ in range(10):
         assert run.tell_until_acknowledged() == 0
@@ -114,7 +120,7 @@ def trial(cluster, http, rng: random.Random, timeout_s: float, settle: bool) -> 
     row = {"outcome": outcome, "lost": sum(lost), "acked_before_kill": before,
            "failover_s": round(failover_s, 2), "trial_s": round(time.monotonic() - started, 2),
            "created_before_kill_s": round(killed - created, 2), "killed": at_kill, "promoted": promoted,
-           "head_on_new_master": None if head is None else int(head)}
+           "head_on_new_master": None if head is None else int(head), "on_resynced_master": master == on}
     if outcome != "ok":
         row["evidence"] = {"nodes": holders(cluster, key), "new_master_log": log_tail(cluster, new_master),
                            "killed_log": log_tail(cluster, master)}
@@ -135,7 +141,8 @@ def main() -> None:
     parser.add_argument("--trial-timeout", type=float, default=120.0, help="seconds before a trial ends as timeout")
     parser.add_argument("--right-after-resync", action="store_true",
                         help="start the next trial once the restarted node's link is up, not once its master "
-                             "streams to it (a kill may then come while the replica has nothing after its sync)")
+                             "streams to it, with the session on that master (a kill may then come while the "
+                             "replica has nothing after its sync)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "failover.json"))
     args = parser.parse_args()
     rng = random.Random(0)
@@ -145,9 +152,12 @@ def main() -> None:
     try:
         for wait in (0, 1):
             rows: list[dict] = []
+            resynced = None  # the master whose replica synced last: the previous trial's promoted node
             with support.cluster_service(cluster, wait_replicas=wait, wait_timeout_ms=300) as http:
                 for i in range(args.trials):
-                    rows.append(trial(cluster, http, rng, args.trial_timeout, not args.right_after_resync))
+                    rows.append(trial(cluster, http, rng, args.trial_timeout, not args.right_after_resync, resynced))
+                    if args.right_after_resync:
+                        resynced = rows[-1]["promoted"]["port"]
                     results[f"wait_replicas={wait}"] = summary(rows)  # kept as it grows: a stopped run keeps its rows
                     r = rows[-1]
                     print(f"[{time.monotonic() - began:7.1f} s] WAIT {wait} trial {i + 1}/{args.trials}: "

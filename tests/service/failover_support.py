@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import httpx
 import numpy as np
 from redis_cluster import LocalCluster
-from service_support import apply_zo, create, objective, reference, x0_for, zo_values
+from service_support import apply_zo, objective, reference, x0_for, zo_values
 
 from zoadamm_service import keys
 from zoadamm_service.launch import ServiceProcess
@@ -42,10 +42,22 @@ class Run:
         self.http = http
         self.f, _ = objective(DIM)
         x0 = x0_for(DIM)
-        session = create(http, dim=DIM, directions=1, lr=0.05, seed=3, x0=x0)
+        session = self._create(x0)
         self.id = session["id"]
         self.acked = reference(session, x0)  # the steps the service acknowledged, applied here
         self.refused: int | None = None  # the status of the answer that showed a loss (409 or 404)
+
+    def _create(self, x0: np.ndarray) -> dict:
+        """Create the session; a 503 (WAIT: the replica does not hold it yet) is retried, and
+        the retry creates another session (the refused one is never used)."""
+        for _ in range(RETRIES):
+            answer = self.http.post("/v1/sessions", json={"dim": DIM, "directions": 1, "lr": 0.05, "seed": 3,
+                                                          "x0": x0.tolist()})
+            if answer.status_code != 503:
+                assert answer.status_code == 201, answer.text
+                return dict(answer.json())
+            time.sleep(0.05)
+        raise AssertionError(f"the create was refused {RETRIES} times")
 
     def meta_key(self) -> str:
         return keys.meta(self.id)
