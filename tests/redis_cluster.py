@@ -15,6 +15,7 @@ from pathlib import Path
 
 import redis
 from redis.cluster import RedisCluster
+from redis.crc import key_slot
 
 # A guard against a cluster that never forms or never fails over (the tests' own timing is
 # ``NODE_TIMEOUT_MS``: a master silent that long is failed, and its replica takes over).
@@ -102,9 +103,33 @@ class LocalCluster:
                     return False
         return True
 
-    def wait_healthy(self) -> None:
-        """Every live node sees all slots served, and every master has a replica (when asked)."""
+    def _streaming(self) -> bool:
+        """Every master's replicas acknowledge a write made now (WAIT): the replication stream
+        flows.  A replica just past a diskless full sync reports its link up while its master
+        still holds the stream back: the master starts it on a REPLCONF ACK from the replica,
+        and the one the replica sends right after loading can arrive before the master has
+        reaped the child that streamed the RDB (it does so on its cron, here ~100 ms later);
+        then the stream waits for the replica's next periodic ACK, up to a second.  Until then
+        the replica has nothing written after the sync."""
+        with self.node(self.alive()[0]) as node:
+            slots = node.cluster("slots")
+        for start, end, master, *replicas in slots:
+            if len(replicas) < self.replicas:
+                return False
+            probe = next(key for key in (f"cluster-probe:{i}" for i in range(100_000))
+                         if start <= key_slot(key.encode()) <= end)
+            with self.node(int(master[1])) as node:
+                node.set(probe, "1", px=10_000)
+                if int(node.execute_command("WAIT", self.replicas, 100)) < self.replicas:
+                    return False
+        return True
+
+    def wait_healthy(self, streaming: bool = True) -> None:
+        """Every live node sees all slots served, and every master has a replica (when asked)
+        to which it streams its writes (unless not ``streaming``: a replica whose link is up)."""
         _wait(self._healthy, "a healthy cluster")
+        if streaming and self.replicas:
+            _wait(self._streaming, "replication streaming to every replica")
 
     def client(self) -> RedisCluster:
         return RedisCluster(host="127.0.0.1", port=self.alive()[0], socket_timeout=5)
@@ -135,10 +160,11 @@ class LocalCluster:
         _wait(moved, f"a failover away from {old_master}")
         return self.master_of(key)
 
-    def restart(self, port: int) -> None:
-        """Start a killed node again (it rejoins as a replica of the node that replaced it)."""
+    def restart(self, port: int, streaming: bool = True) -> None:
+        """Start a killed node again (it rejoins as a replica of the node that replaced it);
+        return once it is synced and (``streaming``) receives its master's writes."""
         self._spawn(port)
-        self.wait_healthy()
+        self.wait_healthy(streaming)
 
     def stop(self) -> None:
         for proc in self.procs.values():

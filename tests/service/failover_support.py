@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from contextlib import contextmanager
 
 import httpx
 import numpy as np
 from redis_cluster import LocalCluster
-from service_support import apply_zo, create, objective, reference, x0_for, zo_values
+from service_support import apply_zo, objective, reference, x0_for, zo_values
 
 from zoadamm_service import keys
 from zoadamm_service.launch import ServiceProcess
@@ -41,9 +42,22 @@ class Run:
         self.http = http
         self.f, _ = objective(DIM)
         x0 = x0_for(DIM)
-        session = create(http, dim=DIM, directions=1, lr=0.05, seed=3, x0=x0)
+        session = self._create(x0)
         self.id = session["id"]
         self.acked = reference(session, x0)  # the steps the service acknowledged, applied here
+        self.refused: int | None = None  # the status of the answer that showed a loss (409 or 404)
+
+    def _create(self, x0: np.ndarray) -> dict:
+        """Create the session; a 503 (WAIT: the replica does not hold it yet) is retried, and
+        the retry creates another session (the refused one is never used)."""
+        for _ in range(RETRIES):
+            answer = self.http.post("/v1/sessions", json={"dim": DIM, "directions": 1, "lr": 0.05, "seed": 3,
+                                                          "x0": x0.tolist()})
+            if answer.status_code != 503:
+                assert answer.status_code == 201, answer.text
+                return dict(answer.json())
+            time.sleep(0.05)
+        raise AssertionError(f"the create was refused {RETRIES} times")
 
     def meta_key(self) -> str:
         return keys.meta(self.id)
@@ -57,21 +71,26 @@ class Run:
             assert np.array_equal(np.asarray(answer.json()["x"], np.float32), self.acked.state.x)
         return answer
 
-    def tell_until_acknowledged(self) -> int:
+    def tell_until_acknowledged(self, stop: threading.Event | None = None) -> int:
         """Tell the open step until it is acknowledged; the steps lost before it (a 409 naming
         an earlier step means the service no longer has steps the client was told it took, a
-        404 that it lost the session)."""
+        404 that it lost the session; ``refused`` keeps which).  A loss is final: the client's
+        copy is then ahead of the service, and telling again would only repeat the refusal.
+        ``stop`` set ends the retries early (0: nothing lost so far)."""
         for _ in range(RETRIES):
+            if stop is not None and stop.is_set():
+                return 0
             try:
                 answer = self.tell()
             except httpx.TransportError:
                 continue
             if answer.status_code == 200:
                 return 0
-            if answer.status_code == 409:
-                return self.acked.step - answer.json()["step"]
-            if answer.status_code == 404:
-                return self.acked.step + 1  # the session itself is gone: its steps and its create
+            if answer.status_code in (404, 409):
+                self.refused = answer.status_code
+                if answer.status_code == 404:
+                    return self.acked.step + 1  # the session itself is gone: its steps and its create
+                return self.acked.step - int(answer.json()["step"])
             assert answer.status_code == 503, answer.text  # the store is failing over: retry
             time.sleep(0.05)
         raise AssertionError(f"step {self.acked.step} was refused {RETRIES} times")
