@@ -10,19 +10,27 @@ look at the store every ``POLL_S``) or when another worker's lease runs out.
 Workers follow x without downloading it: with ``since`` (the step their x is at) the answer
 carries the records of the steps closed since, which they apply as the mirror does (same
 update, same bits).  The tells are the split tells of ``domain.split``.
+
+A tell may carry the lease fields too (``tell_and_lease``): it reports this worker's part, waits
+for the step to close like a waiting ask, and answers the closed steps' records with this
+worker's lease on the next step, so a worker makes one round trip per step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from zoadamm import AnswerMode
+
 from ..errors import Conflict, Invalid
 from ..store.base import Leased
 from . import sessions as base
+from .inputs import ZOValues
 from .replica import Replica
 from .results import StepOpened
 
@@ -52,6 +60,31 @@ class LeaseAnswer:
                 "lease_expires": expires, "steps": self.steps}
 
 
+@dataclass(frozen=True)
+class ToldAndLeased:
+    """The answer to a tell with a lease: 200 once the told step closed (``steps`` from it on),
+    202 with ``pending`` while it is still open (and ``leased`` then holds directions of it whose
+    lease ran out, for this worker to take over)."""
+
+    told: int  # the step the tell reported
+    pending: list[int] | None  # what the told step still missed at the tell
+    lease: LeaseAnswer
+
+    @property
+    def status(self) -> int:
+        return 200 if self.lease.opened.step > self.told else 202
+
+    def fields(self) -> dict:
+        lease = self.lease.fields()
+        fields = {k: lease[k] for k in ("step", "lr", "mu", "leased", "lease_seconds", "lease_expires", "steps")}
+        if self.status == 202:
+            fields["pending"] = self.pending or []
+        elif self.lease.steps:  # the told step's record, as a tell's checksum answer has it
+            first = self.lease.steps[0]
+            fields.update(checksum=first["checksum"], step_lr=first["lr"], coefficients=first["coefficients"])
+        return fields
+
+
 class SharedSessions(base.Sessions):
     """The session rules, plus leases of a shared step."""
 
@@ -74,6 +107,15 @@ class SharedSessions(base.Sessions):
                 return answer
             nap = left if leased.others_expire_in is None else min(left, leased.others_expire_in + 0.001)
             await self._nap(session_id, moved, seq, nap)
+
+    async def tell_and_lease(self, tenant: str, session_id: str, values: ZOValues, ask: LeaseAsk) -> ToldAndLeased:
+        """Report ``values`` (a tell), then lease ``ask.worker`` directions as an ask with
+        ``since`` = the told step would: the answer waits up to ``ask.wait`` for the step to
+        close.  A repeated tell gets the same answer while its lease lasts (the same records, the
+        directions the worker holds).  Raises Conflict, Invalid, NotFound."""
+        told = await self.tell_zo(tenant, session_id, values, AnswerMode.CHECKSUM)
+        lease = await self.lease(tenant, session_id, None, dataclasses.replace(ask, since=values.step), False)
+        return ToldAndLeased(values.step, told.pending, lease)
 
     async def _try(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,
                    with_vectors: bool, bytes_per_value: int) -> tuple[LeaseAnswer, Leased, int]:
