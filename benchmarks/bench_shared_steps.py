@@ -1,6 +1,7 @@
 """Seconds per ZO step with one worker against workers that share the session (``--join``).
 
-The paper's CNN (d = 1,400 at ``--scale 0.1111111``), q = 16 directions, batch 128, through a
+The paper's CNN (d = 1,400 at ``--scale 0.1111111``), q = 16 directions, batch 128 (``--batch-size``:
+more evaluation per step), through a
 service process on a private Redis.  Three ways to run the same steps, taking turns in every
 block: ``single`` (one ``zoadamm-worker mnist`` process, its own session, mirror + pipeline),
 ``join-1`` (one ``--join`` worker leasing all q) and ``join-2`` (two ``--join`` worker processes
@@ -44,8 +45,8 @@ WORKER = str(Path(sys.executable).with_name("zoadamm-worker"))
 
 
 def worker_argv(args, url: str, *extra: str) -> list[str]:
-    return [WORKER, "mnist", "--scale", str(args.scale), "--epochs", "1", "--train-limit", str(args.steps * 128),
-            "--service", url, "--quiet", *extra]
+    return [WORKER, "mnist", "--scale", str(args.scale), "--epochs", "1", "--batch-size", str(args.batch_size),
+            "--train-limit", str(args.steps * args.batch_size), "--service", url, "--quiet", *extra]
 
 
 def final_crc(client: Client, session_id: str) -> str:
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--q", type=int, default=16)
     parser.add_argument("--scale", type=float, default=0.1111111)
+    parser.add_argument("--batch-size", type=int, default=128, help="images per step (a larger one: more evaluation)")
     parser.add_argument("--blocks", type=int, default=3)
     parser.add_argument("--skip", type=int, default=20, help="steps of warm-up left out of the timing")
     parser.add_argument("--lease-seconds", type=float, default=2.0, help="ZOADAMM_LEASE_SECONDS of the service")
@@ -140,7 +142,8 @@ def summary(args, runs: dict[str, list[dict]], kill: dict | None, json_path: str
     cores = len(os.sched_getaffinity(0))
     ours = ("workers", "service", "redis")
     rows: dict = {"d": parameter_count(args.scale), "q": args.q, "steps": args.steps, "skip": args.skip,
-                  "scale": args.scale, "lease_seconds": args.lease_seconds, "cores": cores,
+                  "scale": args.scale, "batch_size": args.batch_size, "lease_seconds": args.lease_seconds,
+                  "cores": cores,
                   "blocks": args.blocks, "runs": runs, "modes": {}}
     lines = [f"seconds per step, d = {rows['d']:,}, q = {args.q}, median of {args.blocks} runs of {args.steps} steps"]
     for mode, mine in runs.items():
