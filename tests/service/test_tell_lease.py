@@ -124,3 +124,37 @@ def test_bad_lease_fields_on_a_tell_are_refused(client):
     told = client.post(f"/v1/sessions/{fo}/tell?answer=checksum",
                        json={"step": 0, "gradient": [1.0, 1.0], "lease": 1, "worker": "a"})
     assert told.status_code == 422
+
+
+def test_replicas_on_one_redis_answer_leases_from_the_stores_head(redis_url):
+    """A tell waiting on one replica learns of the step that another closed; a replica that
+    missed steps never answers a lease, or an ask stopping at ``until``, from its old copy."""
+    from contextlib import ExitStack
+
+    from fastapi.testclient import TestClient
+
+    from zoadamm_service.main import create_app
+    from zoadamm_service.settings import Settings
+
+    with ExitStack() as stack:
+        one, two = (stack.enter_context(TestClient(create_app(Settings(redis_url=redis_url)))) for _ in range(2))
+        sid = open_session(one)
+        assert ask(one, sid, lease=2, worker="a")["leased"] == [0, 1]
+        assert ask(two, sid, lease=2, worker="b")["leased"] == [2, 3]
+        waiting: list = []
+        first = threading.Thread(target=lambda: waiting.append(
+            tell(one, sid, 0, [0, 1], lease=2, worker="a", wait=20)))
+        first.start()
+        closing = tell(two, sid, 0, [2, 3], lease=2, worker="b", wait=20)
+        first.join()
+        (waited,) = waiting
+        assert closing.status_code == waited.status_code == 200
+        assert closing.json()["steps"] == waited.json()["steps"] and waited.json()["step"] == 1
+        assert sorted(closing.json()["leased"] + waited.json()["leased"]) == list(range(Q))
+        for step in (1, 2):  # steps 1 and 2 close on the second replica only
+            assert tell(two, sid, step, list(range(Q))).status_code == 200
+            if step == 1:
+                late = ask(one, sid, lease=4, worker="c", since=1)
+                assert (late["step"], [s["step"] for s in late["steps"]]) == (2, [1])
+        stopped = ask(one, sid, lease=4, worker="c", since=2, until=2)
+        assert (stopped["step"], stopped["leased"], [s["step"] for s in stopped["steps"]]) == (3, [], [2])

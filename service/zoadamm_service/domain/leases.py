@@ -119,8 +119,13 @@ class SharedSessions(base.Sessions):
 
     async def _try(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,
                    with_vectors: bool, bytes_per_value: int) -> tuple[LeaseAnswer, Leased, int]:
-        for _ in range(base.COMMIT_TRIES):
-            opened = await self.ask(tenant, session_id, x, with_vectors, bytes_per_value)
+        # The first try takes the step from this process's replica as it is, without reading the
+        # store's head: the lease script refuses a head that moved (Conflict), and only then is
+        # the replica brought up to date.  The until branch, which leases nothing, reads it.
+        as_is = x is None and not with_vectors
+        for _ in range(base.COMMIT_TRIES + as_is):
+            opened = await (self._as_is(tenant, session_id) if as_is else
+                            self.ask(tenant, session_id, x, with_vectors, bytes_per_value))
             x = None
             replica = await self._owned(tenant, session_id)
             async with replica.lock:
@@ -128,9 +133,13 @@ class SharedSessions(base.Sessions):
                 if replica.config.method != "zo-adamm":
                     raise Invalid("only zo-adamm sessions lease directions")
                 seconds = self.settings.lease_seconds
-                if replica.step != opened.step:
-                    continue  # a step closed in between: ask again
+                if opened is None or replica.step != opened.step:
+                    as_is = False
+                    continue  # no parameters in this replica yet, or a step closed in between
                 if ask.until is not None and opened.step >= ask.until:
+                    if as_is:
+                        as_is = False
+                        continue  # the answer must not be older than the store
                     leased = Leased([], seconds)
                 else:
                     count = min(ask.count, replica.config.directions)
@@ -138,11 +147,23 @@ class SharedSessions(base.Sessions):
                         leased = await self.store.lease(session_id, replica.seq, opened.step,
                                                         replica.config.directions, count, ask.worker, seconds)
                     except Conflict:
+                        as_is = False
                         continue  # the head moved since we looked
                 steps = _records(replica, ask.since)
                 seq = replica.seq
             return LeaseAnswer(opened, leased.indices, leased.seconds, steps), leased, seq
-        raise Conflict("the session is too busy to lease directions now; retry", step=opened.step)
+        raise Conflict("the session is too busy to lease directions now; retry",
+                       step=None if opened is None else opened.step)
+
+    async def _as_is(self, tenant: str, session_id: str) -> StepOpened | None:
+        """The open step as this process's replica has it (None before it has parameters)."""
+        replica = await self._owned(tenant, session_id)
+        async with replica.lock:
+            opt, cfg = replica.optimizer, replica.config
+            if opt is None:
+                return None
+            return StepOpened(opt.step, cfg.seed, opt.mu, opt.lr, cfg.directions, cfg.distribution,
+                              cfg.difference, cfg.method)
 
     async def _nap(self, session_id: str, moved: asyncio.Event, head: int, seconds: float) -> None:
         """Sleep ``seconds`` at most: until this process closes a step of the session, or the
