@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blocks", type=int, default=3)
     parser.add_argument("--skip", type=int, default=20, help="steps of warm-up left out of the timing")
     parser.add_argument("--lease-seconds", type=float, default=2.0, help="ZOADAMM_LEASE_SECONDS of the service")
+    parser.add_argument("--service-workers", type=int, default=1,
+                        help="service processes on one port: a waiting tell then often learns of the close by polling")
     parser.add_argument("--no-kill", action="store_true", help="leave out the kill -9 run")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
@@ -120,7 +122,9 @@ def main(argv: list[str] | None = None) -> None:
     runs: dict[str, list[dict]] = {m: [] for m in modes}
     kill = None
     env = {"ZOADAMM_LEASE_SECONDS": str(args.lease_seconds)}
-    with redis_server() as redis_url, ServiceProcess(redis_url, env=env) as service, Client(service.url) as client:
+    with (redis_server() as redis_url,
+          ServiceProcess(redis_url, env=env, workers=args.service_workers) as service,
+          Client(service.url) as client):
         assert service.proc is not None
         bench = Bench(args, service.url, client, service.proc.pid, redis_pid(redis_url))
         for block in range(1, args.blocks + 1):
@@ -143,7 +147,7 @@ def summary(args, runs: dict[str, list[dict]], kill: dict | None, json_path: str
     ours = ("workers", "service", "redis")
     rows: dict = {"d": parameter_count(args.scale), "q": args.q, "steps": args.steps, "skip": args.skip,
                   "scale": args.scale, "batch_size": args.batch_size, "lease_seconds": args.lease_seconds,
-                  "cores": cores,
+                  "service_workers": args.service_workers, "cores": cores,
                   "blocks": args.blocks, "runs": runs, "modes": {}}
     lines = [f"seconds per step, d = {rows['d']:,}, q = {args.q}, median of {args.blocks} runs of {args.steps} steps"]
     for mode, mine in runs.items():
