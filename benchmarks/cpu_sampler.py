@@ -25,7 +25,7 @@ class CpuSampler:
     ``cpu.between(t0, t1)``: CPU seconds per name in [t0, t1] (Unix time), with ``machine``
     (every process on the machine) and ``sampler`` (this process, which runs the sampling)."""
 
-    def __init__(self, pids: dict[str, list[int]], period: float = 0.01) -> None:
+    def __init__(self, pids: dict[str, list[int]], period: float = 0.05) -> None:
         self.pids, self.period = pids, period
         self._last: dict[int, float] = {}  # a process that exited keeps its last reading
         self._rows: list[tuple[float, ...]] = []

@@ -4,11 +4,12 @@ Each step's q directions are leased by the service to whichever worker asks (an 
 ``lease``); each worker evaluates f(x) and f(x + mu u_i) for its directions and tells them
 with ``indices``; the tell that completes the step applies it.  A mirroring worker's tell
 carries its lease fields too: it waits for the step to close and answers the closed step's
-record with the worker's lease on the next step, so a worker makes one round trip per step.  Workers follow x without
-downloading it: every worker that joined at step 0 keeps its own AdaMM state and applies each
-closed step from its coefficients (the tell that closed it, or ``steps`` in the next ask), the
-same update bit for bit, checked against the service's CRC of x before each step.  A worker
-that joins later, or finds its x wrong, reads x from the service instead.
+record with the worker's lease on the next step, so a worker makes one round trip per step.
+Workers follow x without downloading it: every worker that joined at step 0 keeps its own
+AdaMM state and applies each closed step from its coefficients (the tell's ``steps``, or the
+next ask's), the same update bit for bit, checked against the service's CRC of x before each
+step.  A worker that joins later replays the kept steps from x0; one that finds its x wrong
+reads x from the service instead.
 
     run = SharedRun(client, session_id, x0, lease=4)
     while (work := run.next(until=1000)) is not None:
