@@ -141,6 +141,18 @@ def main(argv: list[str] | None = None) -> None:
     print(summary(args, runs, kill, json_path=args.json))
 
 
+ABOUT = {
+    "modes": "single: one mnist worker on its own session (mirror + pipeline); join-1: one --join worker leasing "
+             "all q; join-2: two --join worker processes leasing q/2 each",
+    "runs": "per mode, one entry per block: s_per_step (mean gap between the service's trace times after skip), "
+            "median and longest step, the final x's CRC, CPU ms per step of each process group over the same steps "
+            "(machine: every process on the machine, tick-sampled; sampler: the benchmark's own process), "
+            "the 1-minute load average before and after",
+    "modes_summary": "medians over the blocks; vs_single: ratio to the single worker's run in the same block; "
+                     "floor_ms_per_step: CPU ms per step of ours (workers + service + redis) over the cores",
+}
+
+
 def summary(args, runs: dict[str, list[dict]], kill: dict | None, json_path: str | None) -> str:
     single_crcs = {r["crc"] for r in runs["single"]}
     cores = len(os.sched_getaffinity(0))
@@ -148,7 +160,7 @@ def summary(args, runs: dict[str, list[dict]], kill: dict | None, json_path: str
     rows: dict = {"d": parameter_count(args.scale), "q": args.q, "steps": args.steps, "skip": args.skip,
                   "scale": args.scale, "batch_size": args.batch_size, "lease_seconds": args.lease_seconds,
                   "service_workers": args.service_workers, "cores": cores,
-                  "blocks": args.blocks, "runs": runs, "modes": {}}
+                  "blocks": args.blocks, "about": ABOUT, "runs": runs, "modes": {}}
     lines = [f"seconds per step, d = {rows['d']:,}, q = {args.q}, median of {args.blocks} runs of {args.steps} steps"]
     for mode, mine in runs.items():
         ratios = [r["s_per_step"] / s["s_per_step"] for r, s in zip(mine, runs["single"], strict=True)]
