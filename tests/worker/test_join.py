@@ -131,3 +131,48 @@ def test_a_worker_that_joins_late_replays_the_steps_and_mirrors(client):
     late = SharedRun(client, sid, np.zeros(3, np.float32), lease=2)
     assert late.mirrored and late.step == 3
     np.testing.assert_array_equal(late.x, first.x)
+
+
+def test_a_joined_worker_makes_one_request_per_step(service_url, client):
+    """After its first ask, each of two workers only tells: every tell brings back the closed
+    step and the worker's next lease.  The steps are still one worker's."""
+    import httpx
+
+    from zoadamm.sdk import SharedRun
+
+    def f(x):
+        return float(np.sum((np.asarray(x, np.float64) + 1.0) ** 2))
+
+    config = dict(lr=0.05, directions=Q, seed=11)
+    x0 = np.zeros(6, np.float32)
+    with RemoteOptimizer.create(client, x0, mirror=True, **config) as alone:
+        for _ in range(20):
+            u = alone.directions()
+            alone.tell(f_x=f(alone.x), f_plus=[f(alone.x + np.float32(alone.mu) * u_i) for u_i in u])
+    shared = client.sessions.create(6, **config).id
+    counts: list[dict[str, int]] = []
+
+    def work() -> None:
+        seen: dict[str, int] = {}
+
+        def count(request: httpx.Request) -> None:  # requests by the path's last part: ask, tell, ...
+            name = request.url.path.rsplit("/", 1)[1]
+            seen[name] = seen.get(name, 0) + 1
+
+        with Client(http_client=httpx.Client(base_url=service_url, event_hooks={"request": [count]})) as mine:
+            run = SharedRun(mine, shared, x0, lease=Q // 2)
+            before = dict(seen)
+            while (w := run.next(20)) is not None:
+                u = run.directions(w.indices)
+                run.tell(w, f(run.x), [f(run.x + np.float32(w.mu) * u_i) for u_i in u])
+            assert run.mirrored and run.step == 20 and run.mismatches == 0
+            counts.append({k: seen.get(k, 0) - before.get(k, 0) for k in ("ask", "tell")})
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [c["ask"] for c in counts] == [1, 1], counts  # the first lease only
+    assert sum(c["tell"] for c in counts) >= 20
+    assert history(client, shared) == history(client, alone.id)

@@ -52,12 +52,8 @@ def ask(session_id: str, x=None, vectors: bool = False, **lease) -> Parsed:
         u = vecs.get("u")
         if u is not None:
             u = u.reshape(fields["directions"], -1)
-        steps = fields.get("steps")
-        if steps is not None:
-            steps = [ClosedStep(s["step"], s["lr"], s["checksum"], np.asarray(s["coefficients"], np.float32))
-                     for s in steps]
         known = {k: fields.get(k) for k in StepInfo.__dataclass_fields__ if k not in ("u", "steps")}
-        return StepInfo(**known, u=u, steps=steps)
+        return StepInfo(**known, u=u, steps=_closed_steps(fields))
 
     vecs = {} if x is None else {"x": np.asarray(x, dtype=np.float32).reshape(-1)}
     params = {"vectors": "true"} if vectors else None
@@ -65,10 +61,18 @@ def ask(session_id: str, x=None, vectors: bool = False, **lease) -> Parsed:
     return Call("POST", f"/v1/sessions/{session_id}/ask", body, vecs, params), parse
 
 
+def _closed_steps(fields: dict) -> list[ClosedStep] | None:
+    steps = fields.get("steps")
+    if steps is None:
+        return None
+    return [ClosedStep(s["step"], s["lr"], s["checksum"], np.asarray(s["coefficients"], np.float32)) for s in steps]
+
+
 def tell(
     session_id: str, step: int, *, f_x=None, f_plus=None, f_minus=None, indices=None,
-    gradient=None, answer: str = "x",
+    gradient=None, answer: str = "x", **lease,
 ) -> Parsed:
+    """``lease`` holds the lease fields of a tell (lease, worker, wait, until)."""
     if (gradient is None) == (f_plus is None):
         raise InvalidArgument("tell takes either f_plus (zo-adamm) or gradient (adamm)")
     fields: dict = {"step": int(step)}
@@ -82,13 +86,15 @@ def tell(
             fields["f_minus"] = np.asarray(f_minus, dtype=np.float64).reshape(-1).tolist()
         if indices is not None:
             fields["indices"] = [int(i) for i in indices]
+    fields.update({k: v for k, v in lease.items() if v is not None})
 
     def parse(fields, vecs):
         c = fields.get("coefficients")
         return TellResult(
             fields["step"], fields["lr"], fields["mu"], x=vecs.get("x"), checksum=fields.get("checksum"),
             step_lr=fields.get("step_lr"), coefficients=None if c is None else np.asarray(c, np.float32),
-            pending=fields.get("pending"),
+            pending=fields.get("pending"), leased=fields.get("leased"), lease_seconds=fields.get("lease_seconds"),
+            lease_expires=fields.get("lease_expires"), steps=_closed_steps(fields),
         )
 
     return Call("POST", f"/v1/sessions/{session_id}/tell", fields, vecs, {"answer": answer}), parse

@@ -165,7 +165,9 @@ class Sessions:
         return self._client.run(calls.ask(session_id, x, vectors, **lease))
 
     def tell(self, session_id: str, step: int, **values):
-        """ZO: f_x, f_plus[, f_minus][, indices]; FO: gradient.  answer="x" or "checksum"."""
+        """ZO: f_x, f_plus[, f_minus][, indices]; FO: gradient.  answer="x" or "checksum".  With
+        ``lease=k`` (and ``worker``, ``wait``, ``until``, answer="checksum"): also the closed
+        steps since this one and this worker's lease on the next, in one round trip."""
         return self._client.run(calls.tell(session_id, step, **values))
 
     def report(self, session_id: str, value: float, **metrics: float) -> dict:

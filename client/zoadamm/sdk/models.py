@@ -73,6 +73,10 @@ class TellResult:
     step_lr: float | None = None
     coefficients: np.ndarray | None = None
     pending: list[int] | None = None  # a split step still waiting for these directions
+    leased: list[int] | None = None  # tells with lease: directions of ``step`` leased to this worker
+    lease_seconds: float | None = None
+    lease_expires: float | None = None  # Unix time, by the service's clock
+    steps: list[ClosedStep] | None = None  # tells with lease: the steps closed since the told one
 
 
 @dataclass(frozen=True)

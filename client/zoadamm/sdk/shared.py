@@ -2,11 +2,14 @@
 
 Each step's q directions are leased by the service to whichever worker asks (an ask with
 ``lease``); each worker evaluates f(x) and f(x + mu u_i) for its directions and tells them
-with ``indices``; the tell that completes the step applies it.  Workers follow x without
-downloading it: every worker that joined at step 0 keeps its own AdaMM state and applies each
-closed step from its coefficients (the tell that closed it, or ``steps`` in the next ask), the
-same update bit for bit, checked against the service's CRC of x before each step.  A worker
-that joins later, or finds its x wrong, reads x from the service instead.
+with ``indices``; the tell that completes the step applies it.  A mirroring worker's tell
+carries its lease fields too: it waits for the step to close and answers the closed step's
+record with the worker's lease on the next step, so a worker makes one round trip per step.
+Workers follow x without downloading it: every worker that joined at step 0 keeps its own
+AdaMM state and applies each closed step from its coefficients (the tell's ``steps``, or the
+next ask's), the same update bit for bit, checked against the service's CRC of x before each
+step.  A worker that joins later replays the kept steps from x0; one that finds its x wrong
+reads x from the service instead.
 
     run = SharedRun(client, session_id, x0, lease=4)
     while (work := run.next(until=1000)) is not None:
@@ -43,6 +46,7 @@ class Work:
     indices: list[int]
     mu: float
     expires: float | None  # Unix time, by the service's clock
+    until: int | None = None  # the ``until`` it was leased under: the tell leases the next step under it
 
 
 class SharedRun:
@@ -80,6 +84,7 @@ class SharedRun:
             info = client.sessions.ask(self.id)
         self.step, self.mu, self.lr = info.step, info.mu, info.lr
         self.mismatches = 0
+        self._ready: Work | None = None  # leased by the last tell, for the next ``next``
         if self._mirror is None:
             # joined late: replay the steps from x0 while the service still keeps them all
             self._mirror, self.step = Optimizer.start(self.config, x0), 0
@@ -105,14 +110,17 @@ class SharedRun:
     def next(self, until: int | None = None) -> Work | None:
         """Directions to evaluate on the open step, waiting while other workers hold them all;
         None once the session has reached step ``until`` (x is then at that step)."""
+        ready, self._ready = self._ready, None
         while True:
             if until is not None and self.step >= until:
                 return None
+            if ready is not None and ready.step == self.step:
+                return dataclasses.replace(ready, until=until)
             info = self.client.sessions.ask(self.id, lease=self.lease, worker=self.worker, wait=self.wait,
                                             since=self.step, until=until)
             self._follow(info)
             if info.leased and info.step == self.step:
-                return Work(info.step, list(info.leased), info.mu, info.lease_expires)
+                return Work(info.step, list(info.leased), info.mu, info.lease_expires, until)
 
     def directions(self, indices: list[int]) -> np.ndarray:
         """The (len(indices), d) directions of the open step, regenerated locally."""
@@ -123,10 +131,14 @@ class SharedRun:
         return out
 
     def tell(self, work: Work, f_x, f_plus, f_minus=None) -> bool:
-        """Report this worker's part of ``work.step``; True when it closed the step (x moved on).
-        A step that moved on without these values (another worker took over an expired lease
-        and closed it) is not an error: the next ``next`` follows it."""
-        mode = "checksum" if self._mirror is not None else "x"
+        """Report this worker's part of ``work.step``; True when x moved on.  A step that moved
+        on without these values (another worker took over an expired lease and closed it) is not
+        an error: the next ``next`` follows it.  A mirroring worker's tell waits for the step to
+        close and brings back its lease on the next step (one round trip)."""
+        self._ready = None
+        if self._mirror is not None:
+            return self._tell_and_lease(work, f_x, f_plus, f_minus)
+        mode = "x"
         try:
             result = self.client.sessions.tell(self.id, work.step, f_x=f_x, f_plus=f_plus, f_minus=f_minus,
                                                indices=work.indices, answer=mode)
@@ -141,6 +153,24 @@ class SharedRun:
             self._x, self.step = result.x, result.step
         self.lr, self.mu = result.lr, result.mu
         return True
+
+    def _tell_and_lease(self, work: Work, f_x, f_plus, f_minus) -> bool:
+        try:
+            result = self.client.sessions.tell(
+                self.id, work.step, f_x=f_x, f_plus=f_plus, f_minus=f_minus, indices=work.indices,
+                answer="checksum", lease=self.lease, worker=self.worker, wait=self.wait, until=work.until)
+        except ConflictError:
+            return False  # the step closed without these values: the next ask follows it
+        self.lr, self.mu = result.lr, result.mu
+        moved = result.step > self.step
+        if moved:
+            if result.steps is not None and len(result.steps) == result.step - self.step:
+                self._apply(result.steps)
+            if self.step != result.step:
+                self._read_x()
+        if result.leased and result.step == self.step:
+            self._ready = Work(result.step, list(result.leased), result.mu, result.lease_expires, work.until)
+        return moved
 
     def report(self, value: float, key: str, **metrics: float) -> dict:
         """Report a validation value once for all workers: every worker sends the same ``key``

@@ -68,11 +68,16 @@ async def tell(request: Request, session_id: str) -> Response:
     if "gradient" in vecs:
         if body.f_plus is not None or body.f_minus is not None:
             raise Invalid("send either a gradient or function values, not both")
+        if body.lease is not None:
+            raise Invalid("only zo-adamm sessions lease directions")
         result = await sessions.tell_fo(request.state.tenant, session_id, body.step, vecs["gradient"], answer)
     else:
         if body.f_plus is None:
             raise Invalid("a tell needs f_plus (zo-adamm) or gradient (adamm)")
         values = ZOValues(body.step, body.f_x, body.f_plus, body.f_minus, body.indices)
+        if body.lease is not None:
+            leased = await sessions.tell_and_lease(request.state.tenant, session_id, values, tell_lease(body, answer))
+            return await encode_answer(request, leased.fields(), status=leased.status)
         result = await sessions.tell_zo(request.state.tenant, session_id, values, answer)
     return await encode_answer(request, result.fields(), {"x": result.x}, status=result.status)
 
@@ -83,6 +88,13 @@ router.add_api_route(
     response_model=TellAnswer, responses={200: BINARY, 202: {"model": TellAnswer}},
     openapi_extra={"parameters": [ANSWER_PARAMETER]},
 )
+
+
+def tell_lease(body: TellRequest, answer: AnswerMode) -> LeaseAsk:
+    """A tell's lease fields: it answers records, and a repeat must find its lease again."""
+    if answer is not AnswerMode.CHECKSUM or body.worker is None:
+        raise Invalid("a tell with lease needs answer=checksum and a worker name")
+    return LeaseAsk(body.lease or 1, body.worker, body.wait, None, body.until)
 
 
 def answer_mode(text: str) -> AnswerMode:

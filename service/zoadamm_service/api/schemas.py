@@ -148,6 +148,13 @@ class TellRequest(Strict):
     indices: list[Annotated[int, Field(ge=0, le=SAFE_INT)]] | None = Field(
         None, description="Directions this report covers, when workers split a step.")
     gradient: Vector | None = Field(None, description="Exact gradient (adamm sessions).")
+    lease: int | None = Field(
+        None, ge=1, description="Also lease up to this many directions of the next step (zo-adamm, answer=checksum): "
+                                "the answer waits for the told step to close.")
+    worker: str | None = Field(
+        None, min_length=1, max_length=64, description="The leasing worker's name (required with lease).")
+    wait: float = Field(0.0, ge=0, le=30, description="With lease: seconds to wait for the told step to close.")
+    until: int | None = Field(None, ge=0, description="With lease: lease nothing on this step or later.")
 
 
 class TellAnswer(BaseModel):
@@ -159,6 +166,11 @@ class TellAnswer(BaseModel):
     step_lr: float | None = Field(None, description="lr this step used (answer=checksum).")
     coefficients: list[float] | None = Field(None, description="The step's c_i, g = sum c_i u_i (answer=checksum).")
     pending: list[int] | None = Field(None, description="Directions still missing from a split step (202).")
+    leased: list[int] | None = Field(None, description="With lease: directions of `step` leased to you.")
+    lease_seconds: float | None = Field(None, description="With lease: how long a new lease lasts.")
+    lease_expires: float | None = Field(None, description="With lease: when your lease runs out (Unix time).")
+    steps: list[StepRecordPublic] | None = Field(
+        None, description="With lease: the steps closed since the told one, oldest first; null when not all kept.")
 
 
 class MetricsRequest(Strict):

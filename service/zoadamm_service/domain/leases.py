@@ -10,19 +10,27 @@ look at the store every ``POLL_S``) or when another worker's lease runs out.
 Workers follow x without downloading it: with ``since`` (the step their x is at) the answer
 carries the records of the steps closed since, which they apply as the mirror does (same
 update, same bits).  The tells are the split tells of ``domain.split``.
+
+A tell may carry the lease fields too (``tell_and_lease``): it reports this worker's part, waits
+for the step to close like a waiting ask, and answers the closed steps' records with this
+worker's lease on the next step, so a worker makes one round trip per step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from zoadamm import AnswerMode
+
 from ..errors import Conflict, Invalid
 from ..store.base import Leased
 from . import sessions as base
+from .inputs import ZOValues
 from .replica import Replica
 from .results import StepOpened
 
@@ -52,6 +60,31 @@ class LeaseAnswer:
                 "lease_expires": expires, "steps": self.steps}
 
 
+@dataclass(frozen=True)
+class ToldAndLeased:
+    """The answer to a tell with a lease: 200 once the told step closed (``steps`` from it on),
+    202 with ``pending`` while it is still open (and ``leased`` then holds directions of it whose
+    lease ran out, for this worker to take over)."""
+
+    told: int  # the step the tell reported
+    pending: list[int] | None  # what the told step still missed at the tell
+    lease: LeaseAnswer
+
+    @property
+    def status(self) -> int:
+        return 200 if self.lease.opened.step > self.told else 202
+
+    def fields(self) -> dict:
+        lease = self.lease.fields()
+        fields = {k: lease[k] for k in ("step", "lr", "mu", "leased", "lease_seconds", "lease_expires", "steps")}
+        if self.status == 202:
+            fields["pending"] = self.pending or []
+        elif self.lease.steps:  # the told step's record, as a tell's checksum answer has it
+            first = self.lease.steps[0]
+            fields.update(checksum=first["checksum"], step_lr=first["lr"], coefficients=first["coefficients"])
+        return fields
+
+
 class SharedSessions(base.Sessions):
     """The session rules, plus leases of a shared step."""
 
@@ -75,10 +108,24 @@ class SharedSessions(base.Sessions):
             nap = left if leased.others_expire_in is None else min(left, leased.others_expire_in + 0.001)
             await self._nap(session_id, moved, seq, nap)
 
+    async def tell_and_lease(self, tenant: str, session_id: str, values: ZOValues, ask: LeaseAsk) -> ToldAndLeased:
+        """Report ``values`` (a tell), then lease ``ask.worker`` directions as an ask with
+        ``since`` = the told step would: the answer waits up to ``ask.wait`` for the step to
+        close.  A repeated tell gets the same answer while its lease lasts (the same records, the
+        directions the worker holds).  Raises Conflict, Invalid, NotFound."""
+        told = await self.tell_zo(tenant, session_id, values, AnswerMode.CHECKSUM)
+        lease = await self.lease(tenant, session_id, None, dataclasses.replace(ask, since=values.step), False)
+        return ToldAndLeased(values.step, told.pending, lease)
+
     async def _try(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,
                    with_vectors: bool, bytes_per_value: int) -> tuple[LeaseAnswer, Leased, int]:
-        for _ in range(base.COMMIT_TRIES):
-            opened = await self.ask(tenant, session_id, x, with_vectors, bytes_per_value)
+        # The first try takes the step from this process's replica as it is, without reading the
+        # store's head: the lease script refuses a head that moved (Conflict), and only then is
+        # the replica brought up to date.  The until branch, which leases nothing, reads it.
+        as_is = x is None and not with_vectors
+        for _ in range(base.COMMIT_TRIES + as_is):
+            opened = await (self._as_is(tenant, session_id) if as_is else
+                            self.ask(tenant, session_id, x, with_vectors, bytes_per_value))
             x = None
             replica = await self._owned(tenant, session_id)
             async with replica.lock:
@@ -86,9 +133,13 @@ class SharedSessions(base.Sessions):
                 if replica.config.method != "zo-adamm":
                     raise Invalid("only zo-adamm sessions lease directions")
                 seconds = self.settings.lease_seconds
-                if replica.step != opened.step:
-                    continue  # a step closed in between: ask again
+                if opened is None or replica.step != opened.step:
+                    as_is = False
+                    continue  # no parameters in this replica yet, or a step closed in between
                 if ask.until is not None and opened.step >= ask.until:
+                    if as_is:
+                        as_is = False
+                        continue  # the answer must not be older than the store
                     leased = Leased([], seconds)
                 else:
                     count = min(ask.count, replica.config.directions)
@@ -96,11 +147,23 @@ class SharedSessions(base.Sessions):
                         leased = await self.store.lease(session_id, replica.seq, opened.step,
                                                         replica.config.directions, count, ask.worker, seconds)
                     except Conflict:
+                        as_is = False
                         continue  # the head moved since we looked
                 steps = _records(replica, ask.since)
                 seq = replica.seq
             return LeaseAnswer(opened, leased.indices, leased.seconds, steps), leased, seq
-        raise Conflict("the session is too busy to lease directions now; retry", step=opened.step)
+        raise Conflict("the session is too busy to lease directions now; retry",
+                       step=None if opened is None else opened.step)
+
+    async def _as_is(self, tenant: str, session_id: str) -> StepOpened | None:
+        """The open step as this process's replica has it (None before it has parameters)."""
+        replica = await self._owned(tenant, session_id)
+        async with replica.lock:
+            opt, cfg = replica.optimizer, replica.config
+            if opt is None:
+                return None
+            return StepOpened(opt.step, cfg.seed, opt.mu, opt.lr, cfg.directions, cfg.distribution,
+                              cfg.difference, cfg.method)
 
     async def _nap(self, session_id: str, moved: asyncio.Event, head: int, seconds: float) -> None:
         """Sleep ``seconds`` at most: until this process closes a step of the session, or the
