@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
         docs_url=None,  # api.docs serves /docs and /redoc from the package, not a CDN
         redoc_url=None,
+        # the service's metrics are Prometheus's (telemetry); FastAPI's OpenTelemetry hook would
+        # look up the global providers (environment variables) on every request to find none
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.sessions = SharedSessions(store, settings)
