@@ -150,6 +150,10 @@ def measure(args: argparse.Namespace, workers: int) -> dict:
         "redis_cpu_ms_per_step": redis_cpu / steps * 1e3 if args.store == "redis" else None,
         "machine_cpu_ms_per_step": busy / steps * 1e3,
         "machine_cores_busy": busy / result["seconds"],
+        # what the rest of the machine (other work, the kernel outside these processes) took
+        # meanwhile: a figure measured while this is high is not this software's
+        "others_cores_busy": (busy - own - service_cpu - (redis_cpu if args.store == "redis" else 0))
+        / result["seconds"],
         "redis_bytes_in_per_step": redis_in / steps if args.store == "redis" else None,
         "loadavg_before": [round(v, 2) for v in load], "cores": os.cpu_count(),
     }

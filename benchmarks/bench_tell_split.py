@@ -128,7 +128,7 @@ def measure(args: argparse.Namespace) -> dict:
         "redis_server_cpu_us_per_step": rcpu / max(steps, 1) * 1e6, "p99_ms": result["p99_ms"],
         "split_us_per_step": {p: per_step_us * parts[p] / max(total, 1) for p in PARTS},
         "split_fraction": {p: parts[p] / max(total, 1) for p in PARTS},
-        "loadavg_before": [round(v, 2) for v in os.getloadavg()],
+        "loadavg_after": [round(v, 2) for v in os.getloadavg()],
     }
 
 
