@@ -2,29 +2,37 @@
 number is the framework, the middleware, the session rules and the store, nothing else.
 
 A ZO session (q = 1) on the embedded store; tells with JSON bodies and checksum answers, in
-blocks after a warm-up; CPU time (``time.process_time``, threads included) per tell.
+blocks after a warm-up; CPU time (``time.process_time``, threads included) per tell.  With
+``--redis`` the session lives in a private redis-server, the tells carry an API key and a rate
+limit counts them there, as in production (this process's CPU only: Redis's own is not in it).
 
-    python benchmarks/bench_tell_cpu.py --dim 1400 --tells 400 --blocks 7
+    python benchmarks/bench_tell_cpu.py --dim 1400 --tells 400 --blocks 7 [--redis]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import statistics
 import time
 
 import numpy as np
+from harness import redis_server
 
 from zoadamm import wire
 from zoadamm_service.main import create_app
 from zoadamm_service.settings import Settings
+from zoadamm_service.tenants import entry, new_key
+
+HEADERS: list[tuple[bytes, bytes]] = []  # sent with every call (the API key)
 
 
 async def call(app, method: str, path: str, body: bytes, query: bytes = b"", media: bytes = b"application/json"):
     scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": query,
-             "headers": [(b"content-type", media)], "http_version": "1.1", "scheme": "http",
+             "headers": [(b"content-type", media), *HEADERS], "http_version": "1.1", "scheme": "http",
              "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": "", "state": {}}
     sent, answer = False, {}
 
@@ -45,8 +53,8 @@ async def call(app, method: str, path: str, body: bytes, query: bytes = b"", med
     return answer
 
 
-async def measure(dim: int, tells: int, blocks: int) -> list[float]:
-    app = create_app(Settings(redis_url=None))
+async def measure(dim: int, tells: int, blocks: int, settings: Settings) -> list[float]:
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         made = await call(app, "POST", "/v1/sessions",
                           wire.encode({"dim": dim, "seed": 1, "directions": 1}, {"x0": np.zeros(dim, np.float32)}),
@@ -70,10 +78,19 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=1400)
     parser.add_argument("--tells", type=int, default=400, help="tells per block")
     parser.add_argument("--blocks", type=int, default=7)
+    parser.add_argument("--redis", action="store_true", help="Redis store, an API key and a rate limit")
     args = parser.parse_args()
-    per_tell = asyncio.run(measure(args.dim, args.tells, args.blocks))
-    print(f"d = {args.dim:,}: {statistics.median(per_tell):.0f} us of CPU per tell (median of {args.blocks} "
-          f"blocks of {args.tells}; min {min(per_tell):.0f})")
+    with contextlib.ExitStack() as stack:
+        settings = Settings(redis_url=None)
+        if args.redis:
+            key = new_key()
+            HEADERS.append((b"authorization", f"Bearer {key}".encode()))
+            settings = Settings(redis_url=stack.enter_context(redis_server()), api_keys=entry("bench", key),
+                                rate_limit="100000/second")
+        per_tell = asyncio.run(measure(args.dim, args.tells, args.blocks, settings))
+    where = "Redis, API key, rate limit" if args.redis else "embedded store, open"
+    print(f"d = {args.dim:,} ({where}): {statistics.median(per_tell):.0f} us of CPU per tell (median of "
+          f"{args.blocks} blocks of {args.tells}; min {min(per_tell):.0f}; load average {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def run(argv: list[str]) -> None:
     if args.workers > 1:
         workers.run(args.host, args.port, args.workers, args.log_level)  # gunicorn; does not return
     uvicorn.run(
-        "zoadamm_service.main:create_app", factory=True, host=args.host, port=args.port,
+        "zoadamm_service.main:serve_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, log_level=args.log_level, server_header=False,
     )
 

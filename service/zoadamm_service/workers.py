@@ -29,7 +29,7 @@ def run(host: str, port: int, workers: int, log_level: str) -> None:
         stale.unlink()
     os.environ[MULTIPROC] = folder
     argv = [
-        sys.executable, "-m", "gunicorn", "zoadamm_service.main:create_app()",
+        sys.executable, "-m", "gunicorn", "zoadamm_service.main:serve_app()",
         "--config", "python:zoadamm_service.workers",
         "--worker-class", "zoadamm_service.uvicorn_worker.Worker",
         "--workers", str(workers), "--bind", f"{host}:{port}", "--log-level", log_level,

@@ -67,8 +67,33 @@ def retry_after(value: str) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# Requests of one client name few distinct URLs (a session's tell, again and again), and httpx
+# parses and merges a URL on every request: ``build`` keeps the merged ones, this many at most.
+URL_CACHE_SIZE = 1024
+
+
+def request_url(client: httpx.Client | httpx.AsyncClient, call: Call, cache: dict | None):
+    """The URL of ``call`` as the client's ``build_request`` makes it, from ``cache`` when it
+    holds it; or the path alone (with ``call.params``) when caching cannot be exact: a client
+    with default query parameters merges them into every request."""
+    if cache is None or client.params:
+        return call.path
+    if cache.get("base") is not client.base_url or len(cache) > URL_CACHE_SIZE:
+        cache.clear()  # a new base_url makes every cached URL wrong; a full cache starts again
+        cache["base"] = client.base_url
+    key = (call.path, None if call.params is None else tuple(call.params.items()))
+    try:
+        url = cache.get(key)
+    except TypeError:  # a parameter given as a list: not worth a cache
+        return call.path
+    if url is None:
+        url = cache[key] = client.build_request(call.method, call.path, params=call.params).url
+    return url
+
+
 def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool,
-          api_key: str | None = None) -> httpx.Request:
+          api_key: str | None = None, urls: dict | None = None) -> httpx.Request:
+    """The request of ``call``; ``urls`` is the client's cache of merged URLs (``request_url``)."""
     headers = {"accept": f"{wire.MEDIA_TYPE}, application/json" if binary else "application/json"}
     if api_key is not None:
         headers["authorization"] = f"Bearer {api_key}"  # httpx shows it as [secure] in any repr
@@ -84,7 +109,9 @@ def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool,
             body.update({k: np.asarray(v, dtype=np.float32).tolist() for k, v in call.vectors.items()})
             content = json.dumps(body, allow_nan=False).encode()
             headers["content-type"] = "application/json"
-    return client.build_request(call.method, call.path, content=content, headers=headers, params=call.params)
+    url = request_url(client, call, urls)
+    params = call.params if isinstance(url, str) else None
+    return client.build_request(call.method, url, content=content, headers=headers, params=params)
 
 
 def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None) -> bool:

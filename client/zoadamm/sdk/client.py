@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import os
+import ssl
 import time
 
 import httpx
@@ -25,6 +27,14 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 NO_RETRY = RetryPolicy(max_retries=0)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR), made once
+    per process and shared by every client: making one reads the CA bundle, 15 ms of CPU, which
+    a program that opens a client per session or per thread paid for each."""
+    return httpx.create_ssl_context()
+
+
 class _Base:
     def __init__(self, binary: bool, max_retries: int, api_key: str | None, base_url: str) -> None:
         self.binary = binary
@@ -32,6 +42,7 @@ class _Base:
         self.retry = RetryPolicy(max_retries=max_retries)
         # kept out of every repr, log line and exception: only build() reads it
         self._api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+        self._urls: dict = {}  # merged request URLs (``_http.request_url``)
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"
@@ -44,7 +55,7 @@ class Client(_Base):
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = 5, binary: bool = True,
     ) -> None:
         self._owned = http_client is None
-        self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout)
+        self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout, verify=tls_context())
         super().__init__(binary, max_retries, api_key, str(self.http.base_url))
         self.sessions = Sessions(self)
 
@@ -54,7 +65,7 @@ class Client(_Base):
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
-                response = self.http.send(build(self.http, call, self.binary, self._api_key))
+                response = self.http.send(build(self.http, call, self.binary, self._api_key, self._urls))
             except httpx.TransportError as error:
                 if not should_retry(attempt, policy, error=error):
                     raise connection_error(error) from error
@@ -98,7 +109,7 @@ class AsyncClient(_Base):
         max_retries: int = 5, binary: bool = True,
     ) -> None:
         self._owned = http_client is None
-        self.http = http_client or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self.http = http_client or httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context())
         super().__init__(binary, max_retries, api_key, str(self.http.base_url))
         self.sessions = AsyncSessions(self)
 
@@ -107,7 +118,7 @@ class AsyncClient(_Base):
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
-                response = await self.http.send(build(self.http, call, self.binary, self._api_key))
+                response = await self.http.send(build(self.http, call, self.binary, self._api_key, self._urls))
             except httpx.TransportError as error:
                 if not should_retry(attempt, self.retry, error=error):
                     raise connection_error(error) from error

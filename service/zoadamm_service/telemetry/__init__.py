@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 
@@ -25,7 +26,10 @@ def install(app: FastAPI) -> None:
         overview = getattr(request.app.state, "overview", None)
         active = None
         if overview is not None:  # summed over the tenants: the count names none of them
-            active = sum([await overview.active_sessions(tenant) for tenant in request.app.state.tenants])
+            # at once, not one tenant after another: with many tenants and the event loop busy,
+            # waiting for each in turn took longer than a scrape's timeout
+            tenants = request.app.state.tenants
+            active = sum(await asyncio.gather(*(overview.active_sessions(tenant) for tenant in tenants)))
         return Response(prom.exposition(active), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -47,12 +47,28 @@ REASONS = {
 
 
 def step_committed(method: str, evaluations: int) -> None:
-    STEPS.labels(method).inc()
-    EVALUATIONS.labels(method).inc(evaluations)
+    steps, evaluated = _child(STEPS, method), _child(EVALUATIONS, method)
+    steps.inc()
+    evaluated.inc(evaluations)
 
 
 def tell_rejected(status: int) -> None:
-    TELLS_REJECTED.labels(REASONS.get(status, "error" if status >= 500 else "other")).inc()
+    _child(TELLS_REJECTED, REASONS.get(status, "error" if status >= 500 else "other")).inc()
+
+
+def request_seconds(method: str, route: str):
+    """The request histogram's child for (method, route template)."""
+    return _child(REQUEST_SECONDS, method, route)
+
+
+_CHILDREN: dict = {}  # (metric, labels) -> its child: ``labels()`` takes a lock and builds a key
+
+
+def _child(metric, *labels: str):
+    child = _CHILDREN.get((metric, labels))
+    if child is None:
+        child = _CHILDREN[(metric, labels)] = metric.labels(*labels)
+    return child
 
 
 def exposition(active_sessions: int | None) -> bytes:

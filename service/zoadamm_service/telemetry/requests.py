@@ -37,7 +37,7 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             route = self.template(scope)
-            prom.REQUEST_SECONDS.labels(scope["method"], route).observe(time.perf_counter() - start)
+            prom.request_seconds(scope["method"], route).observe(time.perf_counter() - start)
             if route == TELL_TEMPLATE and status[0] >= 400:
                 prom.tell_rejected(status[0])
 
