@@ -61,13 +61,15 @@ class Bench:
         self.args, self.url, self.client = args, url, client
         self.fixed = {"service": [service_pid], "redis": [redis_pid]}
 
-    def run(self, workers: int | None, kill_at: int | None = None) -> dict:
-        """One run of ``--steps`` steps: ``workers`` None is the single worker, otherwise that
-        many ``--join`` workers.  Answers seconds per step, CPU per step and the final x's CRC."""
+    def run(self, workers: int | None, kill_at: int | None = None, threads: int = 1) -> dict:
+        """One run of ``--steps`` steps: ``workers`` None is the single worker (on ``threads``
+        torch threads), otherwise that many ``--join`` workers.  Answers seconds per step, CPU
+        per step and the final x's CRC."""
         args, load = self.args, os.getloadavg()[0]
         if workers is None:
             before = {s.id for s in self.client.sessions.list(limit=1000)}
-            procs = [subprocess.Popen(worker_argv(args, self.url, "--directions", str(args.q)),
+            procs = [subprocess.Popen(worker_argv(args, self.url, "--directions", str(args.q),
+                                                  "--threads", str(threads)),
                                       stdout=subprocess.DEVNULL)]
         else:
             session_id = self.client.sessions.create(parameter_count(args.scale), directions=args.q, seed=0).id
@@ -115,10 +117,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lease-seconds", type=float, default=2.0, help="ZOADAMM_LEASE_SECONDS of the service")
     parser.add_argument("--service-workers", type=int, default=1,
                         help="service processes on one port: a waiting tell then often learns of the close by polling")
+    parser.add_argument("--single-threads", type=int, default=1,
+                        help="also run the single worker on this many torch threads (a mode of its own)")
     parser.add_argument("--no-kill", action="store_true", help="leave out the kill -9 run")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     modes: dict[str, int | None] = {"single": None, "join-1": 1, "join-2": 2}
+    if args.single_threads != 1:
+        modes[f"single-{args.single_threads}t"] = None
     runs: dict[str, list[dict]] = {m: [] for m in modes}
     kill = None
     env = {"ZOADAMM_LEASE_SECONDS": str(args.lease_seconds)}
@@ -129,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
         bench = Bench(args, service.url, client, service.proc.pid, redis_pid(redis_url))
         for block in range(1, args.blocks + 1):
             for mode, workers in modes.items():
-                runs[mode].append(bench.run(workers))
+                threads = args.single_threads if mode.endswith("t") else 1
+                runs[mode].append(bench.run(workers, threads=threads))
                 r = runs[mode][-1]
                 print(f"block {block}/{args.blocks} {mode:>7}: {1e3 * r['s_per_step']:6.1f} ms/step, "
                       f"CPU {r['cpu_ms_per_step']['workers']:5.1f} workers + {r['cpu_ms_per_step']['service']:4.1f} "
@@ -143,7 +150,8 @@ def main(argv: list[str] | None = None) -> None:
 
 ABOUT = {
     "modes": "single: one mnist worker on its own session (mirror + pipeline); join-1: one --join worker leasing "
-             "all q; join-2: two --join worker processes leasing q/2 each",
+             "all q; join-2: two --join worker processes leasing q/2 each; single-Nt (with --single-threads N): the "
+             "single worker on N torch threads (the others use one)",
     "runs": "per mode, one entry per block: s_per_step (mean gap between the service's trace times after skip), "
             "median and longest step, the final x's CRC, CPU ms per step of each process group over the same steps "
             "(machine: every process on the machine, tick-sampled; sampler: the benchmark's own process), "
@@ -174,8 +182,13 @@ def summary(args, runs: dict[str, list[dict]], kill: dict | None, json_path: str
         lines.append(f"{mode:>7}: {row['ms_per_step']:6.1f} ms ({row['vs_single']:.2f}x single, per block "
                      f"{', '.join(f'{v:.2f}' for v in ratios)}); CPU of ours {cpu['ours']:.1f} ms/step "
                      f"(floor on {cores} cores {row['floor_ms_per_step']:.1f} ms), machine {cpu['machine']:.1f}")
-    rows["final_x_identical"] = all(r["crc"] in single_crcs for m in runs.values() for r in m) and len(single_crcs) == 1
-    lines.append(f"final x identical in every run: {rows['final_x_identical']}")
+    # another thread count may sum in another order, so its bits are reported, not required
+    one_thread = [r for mode, m in runs.items() if not mode.endswith("t") for r in m]
+    rows["final_x_identical"] = all(r["crc"] in single_crcs for r in one_thread) and len(single_crcs) == 1
+    lines.append(f"final x identical in every one-thread run: {rows['final_x_identical']}")
+    for mode in (m for m in runs if m.endswith("t")):
+        rows[f"{mode}_final_x_equals_single"] = all(r["crc"] in single_crcs for r in runs[mode])
+        lines.append(f"{mode} final x equals the one-thread single worker's: {rows[f'{mode}_final_x_equals_single']}")
     if kill is not None:
         kill["final_x_equals_single"] = kill["crc"] in single_crcs
         rows["kill"] = kill

