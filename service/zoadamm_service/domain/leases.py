@@ -36,6 +36,7 @@ from .results import StepOpened
 
 MAX_WAIT_S = 30.0  # the longest an ask may block
 POLL_S = 0.005  # a waiting ask looks at the store this often, for steps other replicas append
+FIRST_NAP_S = 0.1  # a tell that leaves its step open waits this long for the rest before it leases
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,14 @@ class SharedSessions(base.Sessions):
         ``since`` = the told step would: the answer waits up to ``ask.wait`` for the step to
         close.  A repeated tell gets the same answer while its lease lasts (the same records, the
         directions the worker holds).  Raises Conflict, Invalid, NotFound."""
+        moved = self._moved.setdefault(session_id, asyncio.Event())  # before the tell: no lost wake-up
         # a part told does not read the store's head: the lease script refuses a head that moved
         told = await self.tell_zo(tenant, session_id, values, AnswerMode.CHECKSUM, look=False)
+        if told.pending:
+            # the other parts usually come within milliseconds: wait for them before a lease
+            # looks for expired ones (a takeover waits this much longer at most)
+            head = (await self._owned(tenant, session_id)).seq
+            await self._nap(session_id, moved, head, min(ask.wait, FIRST_NAP_S))
         lease = await self.lease(tenant, session_id, None, dataclasses.replace(ask, since=values.step), False)
         return ToldAndLeased(values.step, told.pending, lease)
 
