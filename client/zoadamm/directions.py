@@ -25,6 +25,7 @@ import hashlib
 import math
 import threading
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def lanes(seed: int, step: int, index: int, dim: int) -> np.ndarray:
     return words.astype("<u8", copy=False).view("<u2")[:dim]
 
 
-def _philox() -> tuple[np.random.Philox, dict]:
+def _philox() -> tuple[np.random.Philox, Any]:
     """This thread's Philox and a state dict of it to fill in (the generator is not thread-safe)."""
     mine = getattr(_THREAD, "philox", None)
     if mine is None:
