@@ -125,12 +125,13 @@ class SharedSessions(base.Sessions):
             head = (await self._owned(tenant, session_id)).seq
             await self._nap(session_id, moved, head, min(ask.wait, FIRST_NAP_S))
         lease = await self.lease(tenant, session_id, None, dataclasses.replace(ask, since=values.step), False)
-        if lease.opened.step == values.step and lease.leased:  # nobody else evaluates the rest
-            if len(self._alone) >= MAX_ALONE:
-                self._alone.clear()
-            self._alone.add(session_id)  # its next tells lease the rest at once
-        else:
-            self._alone.discard(session_id)
+        if told.pending:  # was the rest evaluated elsewhere, or is it this worker's to take?
+            if lease.opened.step > values.step or not lease.leased:
+                self._alone.discard(session_id)
+            else:
+                if len(self._alone) >= MAX_ALONE:
+                    self._alone.clear()
+                self._alone.add(session_id)  # its next such tells lease the rest at once
         return ToldAndLeased(values.step, told.pending, lease)
 
     async def _try(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,
