@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from contextlib import contextmanager
 
 import httpx
@@ -16,7 +17,7 @@ from zoadamm_service.launch import free_port
 
 
 @contextmanager
-def echo_server(close_after_each: bool = False):
+def echo_server(close_after_each: bool = False, delay: float = 0.0):
     """An HTTP/1.1 server answering every request with its method, path and body; yields
     (url, connections) where connections counts the TCP connections it accepted."""
     connections: list[int] = []
@@ -29,6 +30,7 @@ def echo_server(close_after_each: bool = False):
             super().setup()
 
         def _answer(self):
+            time.sleep(delay)
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             content = f"{self.command} {self.path} {self.headers.get('x-probe')} ".encode() + body
             self.send_response(200)
@@ -82,3 +84,10 @@ def test_nothing_listening_is_a_connect_error():
 def test_https_is_refused():
     with httpx.Client(transport=LeanTransport()) as client, pytest.raises(httpx.UnsupportedProtocol):
         client.get("https://127.0.0.1:1/")
+
+
+def test_a_slow_answer_is_a_read_timeout():
+    with echo_server(delay=1.0) as (url, _), \
+            httpx.Client(base_url=url, transport=LeanTransport(), timeout=httpx.Timeout(0.2, connect=5)) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.get("/slow")

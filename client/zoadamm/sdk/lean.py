@@ -64,12 +64,12 @@ class LeanTransport(httpx.BaseTransport):
         connection = self._connection
         if connection is None or (connection.host, connection.port) != (host, port):
             self.close()
-            seconds = timeouts.get("read") or timeouts.get("connect")
-            connection = self._connection = http.client.HTTPConnection(host, port, timeout=seconds)
+            connection = self._connection = http.client.HTTPConnection(host, port, timeout=timeouts.get("connect"))
         if connection.sock is None:
-            connection.connect()
+            connection.connect()  # within the connect timeout; the answers within the read timeout
             if connection.sock is not None:
                 connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                connection.sock.settimeout(timeouts.get("read"))
         return connection
 
     def close(self) -> None:
