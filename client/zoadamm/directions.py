@@ -23,7 +23,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import threading
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +35,7 @@ DISTRIBUTIONS = ("sphere", "gaussian")
 LANE_BITS = 16
 GRID = 4096  # table entries are multiples of 1/GRID
 _CHUNK = 1 << 15
+_THREAD = threading.local()
 # SHA-256 of the quantile table as little-endian int32: a platform whose inverse normal CDF
 # rounded one entry differently would silently make other directions, so we refuse to run.
 TABLE_SHA256 = "65adb44855f8b71385141d120e46bcbbe7ab553ca422fa6c389f204db6da226b"
@@ -79,11 +82,26 @@ def lanes(seed: int, step: int, index: int, dim: int) -> np.ndarray:
     """The first ``dim`` 16-bit lanes of the raw stream for (seed, step, index)."""
     # uint64 arrays, not lists: numpy reads a list holding a value >= 2**63 as float64, which
     # drops low bits (seed 2**64 - 1 became key 0 and collided with seed 0)
-    key = np.array([seed, step], dtype=np.uint64)
-    counter = np.array([0, 0, index, 0], dtype=np.uint64)
-    bit_generator = np.random.Philox(key=key, counter=counter)
+    # One Philox per thread, set to (key, counter) through its state: the same stream as a new
+    # ``Philox(key=[seed, step], counter=[0, 0, index, 0])``, without building one per direction
+    bit_generator, state = _philox()
+    key, counter = state["state"]["key"], state["state"]["counter"]
+    key[0], key[1] = seed, step  # one Python int at a time: exact up to 2**64 - 1
+    counter[:] = 0
+    counter[2] = index
+    state["buffer_pos"] = 4  # nothing buffered: the next word is block 0's first
+    bit_generator.state = state
     words = bit_generator.random_raw(-(-dim // 4))
     return words.astype("<u8", copy=False).view("<u2")[:dim]
+
+
+def _philox() -> tuple[np.random.Philox, Any]:
+    """This thread's Philox and a state dict of it to fill in (the generator is not thread-safe)."""
+    mine = getattr(_THREAD, "philox", None)
+    if mine is None:
+        generator = np.random.Philox(0)
+        mine = _THREAD.philox = (generator, generator.state)
+    return mine
 
 
 def _sum_of_squares(values: np.ndarray, codes: np.ndarray) -> float:
@@ -95,7 +113,9 @@ def _sum_of_squares(values: np.ndarray, codes: np.ndarray) -> float:
     """
     if len(values) * int(_squares()[-1]) >= 2**53:
         return float(int(np.bincount(codes, minlength=1 << LANE_BITS) @ _squares()))
-    chunk = np.empty(min(len(values), _CHUNK), dtype=np.float64)  # cache-sized blocks
+    if len(values) <= _CHUNK:
+        return float(np.square(values, dtype=np.float64).sum())
+    chunk = np.empty(_CHUNK, dtype=np.float64)  # cache-sized blocks
     total = 0.0
     for start in range(0, len(values), _CHUNK):
         block = chunk[: min(_CHUNK, len(values) - start)]

@@ -158,3 +158,23 @@ def test_replicas_on_one_redis_answer_leases_from_the_stores_head(redis_url):
                 assert (late["step"], [s["step"] for s in late["steps"]]) == (2, [1])
         stopped = ask(one, sid, lease=4, worker="c", since=2, until=2)
         assert (stopped["step"], stopped["leased"], [s["step"] for s in stopped["steps"]]) == (3, [], [2])
+
+
+def test_a_worker_alone_gets_the_rest_of_its_step_at_once_after_the_first_time(client):
+    """Half the directions per lease and nobody else: the first tell that leaves its step open
+    waits for other parts a moment (FIRST_NAP_S) before it leases the rest; later ones do not."""
+    import time
+
+    from zoadamm_service.domain.leases import FIRST_NAP_S
+
+    sid = open_session(client)
+    assert ask(client, sid, lease=2, worker="a")["leased"] == [0, 1]
+    seconds = []
+    for step in range(3):
+        started = time.perf_counter()
+        part = tell(client, sid, step, [0, 1], lease=2, worker="a", wait=5)
+        seconds.append(time.perf_counter() - started)
+        assert part.status_code == 202 and part.json()["leased"] == [2, 3], part.text
+        closed = tell(client, sid, step, [2, 3], lease=2, worker="a", wait=5)
+        assert closed.status_code == 200 and closed.json()["leased"] == [0, 1], closed.text
+    assert seconds[0] >= FIRST_NAP_S and max(seconds[1:]) < FIRST_NAP_S, seconds

@@ -53,9 +53,12 @@ class Client(_Base):
     def __init__(
         self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, http_client: httpx.Client | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = 5, binary: bool = True,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``transport``: the httpx transport of the client made here (``lean.LeanTransport``)."""
         self._owned = http_client is None
-        self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout, verify=tls_context())
+        self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout, verify=tls_context(),
+                                                transport=transport)
         super().__init__(binary, max_retries, api_key, str(self.http.base_url))
         self.sessions = Sessions(self)
 

@@ -85,6 +85,11 @@ class SharedRun:
         self.step, self.mu, self.lr = info.step, info.mu, info.lr
         self.mismatches = 0
         self._ready: Work | None = None  # leased by the last tell, for the next ``next``
+        # the open step's directions, made once: the ones evaluated here are reused when the
+        # mirror applies the step (the same bits as regenerating them), the others made then
+        self._made = np.empty((self.config.directions, self.config.dim), dtype=np.float32)
+        self._made_step, self._made_rows = -1, np.zeros(self.config.directions, dtype=bool)
+        self._work = np.empty(self.config.dim, dtype=np.float32)  # the mirror's gradient buffer
         if self._mirror is None:
             # joined late: replay the steps from x0 while the service still keeps them all
             self._mirror, self.step = Optimizer.start(self.config, x0), 0
@@ -124,11 +129,19 @@ class SharedRun:
 
     def directions(self, indices: list[int]) -> np.ndarray:
         """The (len(indices), d) directions of the open step, regenerated locally."""
+        return self._directions_of(self.step, indices)[indices]
+
+    def _directions_of(self, step: int, indices) -> np.ndarray:
+        """The (q, d) directions of ``step``, with at least rows ``indices`` made."""
         c = self.config
-        out = np.empty((len(indices), c.dim), dtype=np.float32)
-        for row, i in enumerate(indices):
-            direction(c.seed, self.step, i, c.dim, c.distribution, out=out[row])
-        return out
+        if step != self._made_step:
+            self._made_step = step
+            self._made_rows[:] = False
+        for i in indices:
+            if not self._made_rows[i]:
+                direction(c.seed, step, i, c.dim, c.distribution, out=self._made[i])
+                self._made_rows[i] = True
+        return self._made
 
     def tell(self, work: Work, f_x, f_plus, f_minus=None) -> bool:
         """Report this worker's part of ``work.step``; True when x moved on.  A step that moved
@@ -197,7 +210,10 @@ class SharedRun:
                 self.mismatches += 1
                 self._read_x()
                 return
-            self._mirror.apply(StepRecord(closed.step, closed.lr, coefficients=closed.coefficients))
+            made = None
+            if closed.step == self._made_step:  # this step's directions made here already
+                made = self._directions_of(closed.step, range(self.config.directions))
+            self._mirror.apply(StepRecord(closed.step, closed.lr, coefficients=closed.coefficients), self._work, made)
             self.step += 1
 
     def _read_x(self) -> None:

@@ -36,6 +36,8 @@ from .results import StepOpened
 
 MAX_WAIT_S = 30.0  # the longest an ask may block
 POLL_S = 0.005  # a waiting ask looks at the store this often, for steps other replicas append
+FIRST_NAP_S = 0.1  # a tell that leaves its step open waits this long for the rest before it leases
+MAX_ALONE = 10_000  # sessions remembered as worked by one worker alone (forgotten all at once beyond)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class SharedSessions(base.Sessions):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._moved: dict[str, asyncio.Event] = {}  # set when this process closes a step
+        self._alone: set[str] = set()  # sessions whose last told step nobody else finished
 
     async def lease(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,
                     with_vectors: bool, bytes_per_value: int = 4) -> LeaseAnswer:
@@ -113,8 +116,22 @@ class SharedSessions(base.Sessions):
         ``since`` = the told step would: the answer waits up to ``ask.wait`` for the step to
         close.  A repeated tell gets the same answer while its lease lasts (the same records, the
         directions the worker holds).  Raises Conflict, Invalid, NotFound."""
-        told = await self.tell_zo(tenant, session_id, values, AnswerMode.CHECKSUM)
+        moved = self._moved.setdefault(session_id, asyncio.Event())  # before the tell: no lost wake-up
+        # a part told does not read the store's head: the lease script refuses a head that moved
+        told = await self.tell_zo(tenant, session_id, values, AnswerMode.CHECKSUM, look=False)
+        if told.pending and session_id not in self._alone:
+            # the other parts usually come within milliseconds: wait for them before a lease
+            # looks for expired ones (a takeover waits this much longer at most)
+            head = (await self._owned(tenant, session_id)).seq
+            await self._nap(session_id, moved, head, min(ask.wait, FIRST_NAP_S))
         lease = await self.lease(tenant, session_id, None, dataclasses.replace(ask, since=values.step), False)
+        if told.pending:  # was the rest evaluated elsewhere, or is it this worker's to take?
+            if lease.opened.step > values.step or not lease.leased:
+                self._alone.discard(session_id)
+            else:
+                if len(self._alone) >= MAX_ALONE:
+                    self._alone.clear()
+                self._alone.add(session_id)  # its next such tells lease the rest at once
         return ToldAndLeased(values.step, told.pending, lease)
 
     async def _try(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,

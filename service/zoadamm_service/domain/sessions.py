@@ -149,8 +149,10 @@ class Sessions:
             return Parameters(replica.step, replica.started().state.x.copy())
 
     # --- tell ------------------------------------------------------------------------------
-    async def tell_zo(self, tenant: str, session_id: str, values: inputs.ZOValues, mode: AnswerMode) -> StepResult:
-        """Apply one ZO step, or record part of it.  Raises Conflict, Invalid, NotFound."""
+    async def tell_zo(self, tenant: str, session_id: str, values: inputs.ZOValues, mode: AnswerMode,
+                      look: bool = True) -> StepResult:
+        """Apply one ZO step, or record part of it; ``look=False``: a part does not look whether
+        another replica closed the step (a lease that follows does).  Raises Conflict, Invalid, NotFound."""
         replica = await self._owned(tenant, session_id)
         async with replica.lock:
             await replica.settle()
@@ -165,7 +167,7 @@ class Sessions:
             if parts is not None:
                 gathered = await split.gather(self.store, session_id, values.step, parts, replica.config.directions)
                 if gathered.rows is None:
-                    return await self._incomplete(replica, values.step, gathered, digest, mode, parts)
+                    return await self._incomplete(replica, values.step, gathered, digest, mode, parts, look)
                 all_parts = gathered.rows
                 f_x, f_plus, f_minus = split.part_columns(all_parts, replica.config)
                 digest = journal.request_digest(f_x, f_plus, f_minus)
@@ -202,10 +204,10 @@ class Sessions:
         return None
 
     async def _incomplete(self, replica: Replica, step: int, gathered: split.Gathered, digest: str,
-                          mode: AnswerMode, parts: dict[int, str]) -> StepResult:
+                          mode: AnswerMode, parts: dict[int, str], look: bool = True) -> StepResult:
         """A split step without all its parts: 202 with what is missing, a repeat's answer, or
         Conflict for a direction reported before with other values."""
-        if await self.store.head(replica.meta.id) != replica.seq:
+        if look and await self.store.head(replica.meta.id) != replica.seq:
             # another replica appended since we looked: the step may be closed
             await replica.catch_up(self.store)
             repeat = await self._repeat_or_open(replica, step, digest, mode, parts)
