@@ -30,6 +30,7 @@ from harness import redis_server, service
 
 import zoadamm
 from zoadamm import Optimizer, SessionConfig
+from zoadamm.sdk.lean import lean_client
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
 from zoadamm_worker.objective import MnistObjective
@@ -68,7 +69,7 @@ def lean_steps(objective, x0, seed, steps, q):
 
 
 def service_steps(objective, x0, seed, url, mode, q, counter):
-    client = zoadamm.Client(url)
+    client = lean_client(url)  # the workers' client
     client.http.event_hooks = {"request": [counter.request], "response": [counter.response]}
     run = zoadamm.RemoteOptimizer.create(
         client, x0, mirror=mode != "plain", pipeline=mode == "pipeline", seed=seed, directions=q

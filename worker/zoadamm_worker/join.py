@@ -20,7 +20,7 @@ import numpy as np
 
 from zoadamm import Client
 from zoadamm.sdk import SharedRun
-from zoadamm.sdk.lean import LeanTransport
+from zoadamm.sdk.lean import lean_client
 
 from .model import initial_parameters
 from .objective import MnistObjective
@@ -30,12 +30,6 @@ from .train import RunSpec, append_record
 def default_lease(directions: int) -> int:
     """Half a step's directions: two workers split a step in one lease each."""
     return max(1, math.ceil(directions / 2))
-
-
-def lean_client(service_url: str) -> Client:
-    """A client for one request per step: the lean transport on plain http (a quarter of httpx's
-    CPU per request), httpx's own on https."""
-    return Client(service_url, transport=LeanTransport() if service_url.startswith("http://") else None)
 
 
 def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | None = None, data=None,
