@@ -75,3 +75,19 @@ def snapshot(client, session_id: str):
     x = r.content if r.status_code == 200 else r.status_code
     metrics = client.get(f"/v1/sessions/{session_id}/metrics").json()
     return view.json(), x, metrics
+
+
+LEASE_Q = 4  # directions per step of the shared-step tests' sessions
+
+
+def open_shared_session(client, **config) -> str:
+    """A small ZO session for the shared-step tests (ask with lease, tell with lease)."""
+    body = {"dim": 3, "directions": LEASE_Q, "seed": 7, "x0": [0.5, -1.0, 2.0], **config}
+    return client.post("/v1/sessions", json=body).json()["id"]
+
+
+def ask_ok(client, sid: str, **fields) -> dict:
+    """An ask that must answer 200; its JSON."""
+    answer = client.post(f"/v1/sessions/{sid}/ask", json=fields)
+    assert answer.status_code == 200, answer.text
+    return answer.json()

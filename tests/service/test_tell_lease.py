@@ -7,21 +7,11 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from service_support import LEASE_Q as Q
+from service_support import ask_ok as ask
+from service_support import open_shared_session as open_session
 
 from tests.conftest import serving
-
-Q = 4
-
-
-def open_session(client, **config) -> str:
-    body = {"dim": 3, "directions": Q, "seed": 7, "x0": [0.5, -1.0, 2.0], **config}
-    return client.post("/v1/sessions", json=body).json()["id"]
-
-
-def ask(client, sid: str, **fields) -> dict:
-    answer = client.post(f"/v1/sessions/{sid}/ask", json=fields)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 def values(step: int, indices: list[int]) -> dict:
