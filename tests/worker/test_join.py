@@ -69,6 +69,15 @@ def new_session(client: Client) -> str:
     return client.sessions.create(1400, directions=Q, seed=0).id
 
 
+def one_worker(client: Client, f, x0: np.ndarray, steps: int, config: dict) -> RemoteOptimizer:
+    """The reference: ``steps`` ZO steps of ``f`` by one mirroring worker on its own session."""
+    with RemoteOptimizer.create(client, x0, mirror=True, **config) as alone:
+        for _ in range(steps):
+            u = alone.directions()
+            alone.tell(f_x=f(alone.x), f_plus=[f(alone.x + np.float32(alone.mu) * u_i) for u_i in u])
+    return alone
+
+
 def test_two_workers_take_the_steps_of_one(client, service_url):
     reference = single_worker(client, service_url, train_limit=1280, epochs=2)  # 10 steps an epoch
     shared = new_session(client)
@@ -100,10 +109,7 @@ def test_rest_workers_on_one_session_take_the_steps_of_one(client):
 
     config = dict(lr=0.05, directions=Q, seed=3)
     x0 = np.zeros(5, np.float32)
-    with RemoteOptimizer.create(client, x0, mirror=True, **config) as alone:
-        for _ in range(30):
-            u = alone.directions()
-            alone.tell(f_x=f(alone.x), f_plus=[f(alone.x + np.float32(alone.mu) * u_i) for u_i in u])
+    alone = one_worker(client, f, x0, 30, config)
     shared = client.sessions.create(5, **config).id
     base_url = str(client.http.base_url)
     results: list[dict] = []
@@ -145,10 +151,7 @@ def test_a_joined_worker_makes_one_request_per_step(service_url, client):
 
     config = dict(lr=0.05, directions=Q, seed=11)
     x0 = np.zeros(6, np.float32)
-    with RemoteOptimizer.create(client, x0, mirror=True, **config) as alone:
-        for _ in range(20):
-            u = alone.directions()
-            alone.tell(f_x=f(alone.x), f_plus=[f(alone.x + np.float32(alone.mu) * u_i) for u_i in u])
+    alone = one_worker(client, f, x0, 20, config)
     shared = client.sessions.create(6, **config).id
     counts: list[dict[str, int]] = []
 
