@@ -76,7 +76,8 @@ async def tell(request: Request, session_id: str) -> Response:
             raise Invalid("a tell needs f_plus (zo-adamm) or gradient (adamm)")
         values = ZOValues(body.step, body.f_x, body.f_plus, body.f_minus, body.indices)
         if body.lease is not None:
-            leased = await sessions.tell_and_lease(request.state.tenant, session_id, values, tell_lease(body, answer))
+            ask = tell_lease(body, body.lease, answer)
+            leased = await sessions.tell_and_lease(request.state.tenant, session_id, values, ask)
             return await encode_answer(request, leased.fields(), status=leased.status)
         result = await sessions.tell_zo(request.state.tenant, session_id, values, answer)
     return await encode_answer(request, result.fields(), {"x": result.x}, status=result.status)
@@ -90,11 +91,12 @@ router.add_api_route(
 )
 
 
-def tell_lease(body: TellRequest, answer: AnswerMode) -> LeaseAsk:
-    """A tell's lease fields: it answers records, and a repeat must find its lease again."""
+def tell_lease(body: TellRequest, count: int, answer: AnswerMode) -> LeaseAsk:
+    """A tell's lease fields (``count``: its ``lease``): it answers records, and a repeat must
+    find its lease again."""
     if answer is not AnswerMode.CHECKSUM or body.worker is None:
         raise Invalid("a tell with lease needs answer=checksum and a worker name")
-    return LeaseAsk(body.lease or 1, body.worker, body.wait, None, body.until)
+    return LeaseAsk(count, body.worker, body.wait, None, body.until)
 
 
 def answer_mode(text: str) -> AnswerMode:
