@@ -32,6 +32,17 @@ def _env_int(name: str) -> int | None:
     return int(value) if value else None
 
 
+def _threads(text: str) -> int:
+    """A torch thread count: 0 (every CPU) or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (every CPU) or a positive count, got {text!r}")
+    return value
+
+
 def _session_seed(text: str | None) -> int | None:
     """An integer, or "auto": a fresh random seed (replicas of one worker each get their own)."""
     if text is None:
@@ -135,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--train-limit", type=int, default=_env_int("ZOADAMM_TRAIN_LIMIT"),
                    help="use only the first N training images (default: $ZOADAMM_TRAIN_LIMIT, else all)")
     m.add_argument("--save-weights", action="store_true", help="keep the parameters in every epoch record")
-    m.add_argument("--threads", type=int, default=1,
+    m.add_argument("--threads", type=_threads, default=1,
                    help="torch threads of this process (0: every CPU it may use); one leaves the other cores "
                         "to the service and to other workers")
     m.add_argument("--plain", action="store_true", help="receive x in every answer instead of mirroring the update")
