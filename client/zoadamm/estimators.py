@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, unsigned64
-from .directions import DISTRIBUTIONS, direction
+from .directions import DISTRIBUTIONS, direction, direction_rows, rows_per_block
 
 DIFFERENCES = ("forward", "central")
 
@@ -91,13 +91,25 @@ def assemble_gradient(
     g = np.zeros(dim, dtype=np.float32) if out is None else out
     g.fill(0.0)
     u = np.empty(dim, dtype=np.float32)
-    for index, c in enumerate(coefficients):
-        if directions is None:
+    q = len(coefficients)
+    if directions is None and (q == 1 or rows_per_block(dim) == 1):
+        for index, c in enumerate(coefficients):  # one at a time, in place
             direction(seed, step, index, dim, distribution, out=u)
             u *= c
+            g += u
+        return g
+    # at small dims the directions not passed in are made a block at a time (one block mostly)
+    rows = q if directions is not None else min(q, rows_per_block(dim))
+    block = np.empty((rows, dim), dtype=np.float32) if directions is None else directions
+    for start in range(0, q, max(rows, 1)):
+        stop = min(q, start + rows)
+        if directions is not None:
+            made = directions[start:stop]
         else:
-            np.multiply(directions[index], c, out=u)
-        g += u
+            made = direction_rows(seed, step, range(start, stop), dim, distribution, out=block[: stop - start])
+        for row, c in enumerate(coefficients[start:stop]):
+            np.multiply(made[row], c, out=u)
+            g += u
     return g
 
 

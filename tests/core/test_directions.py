@@ -151,6 +151,46 @@ def test_directions_stacks_direction_by_index():
         assert bits(row) == bits(zoadamm.direction(5, 9, index, 100, "gaussian"))
 
 
+@pytest.mark.parametrize("distribution", ["sphere", "gaussian"])
+@pytest.mark.parametrize("seed, step, index, dim", CASES)
+def test_direction_rows_are_direction_bit_for_bit(seed, step, index, dim, distribution):
+    indices = [index, 0, 2**63 + 5, index]  # any order, repeats allowed
+    rows = zoadamm.direction_rows(seed, step, indices, dim, distribution)
+    assert rows.dtype == np.float32 and rows.shape == (len(indices), dim)
+    for row, i in zip(rows, indices, strict=True):
+        assert bits(row) == bits(zoadamm.direction(seed, step, i, dim, distribution))
+
+
+def test_direction_rows_keep_the_all_zero_fallback_beside_ordinary_rows():
+    rows = zoadamm.direction_rows(0, 16750, [1, 0, 2], 1, "sphere")  # index 0 draws a table zero
+    for row, i in zip(rows, [1, 0, 2], strict=True):
+        assert bits(row) == bits(zoadamm.direction(0, 16750, i, 1, "sphere"))
+    assert abs(float(rows[1, 0])) == 1.0
+
+
+@pytest.mark.parametrize("dim", [32_768, 32_769])  # made together, then one at a time (long vectors)
+def test_direction_rows_on_either_side_of_the_block_limit(dim):
+    rows = zoadamm.direction_rows(1, 2, [3, 0], dim, "sphere")
+    assert bits(rows[0]) == bits(zoadamm.direction(1, 2, 3, dim, "sphere"))
+    assert bits(rows[1]) == bits(zoadamm.direction(1, 2, 0, dim, "sphere"))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: zoadamm.direction_rows(0, 0, [-1], 4), "index"),
+    (lambda: zoadamm.direction_rows(0, 0, [1.0], 4), "index"),
+    (lambda: zoadamm.direction_rows(0, 0, [0], 0), "dim"),
+    (lambda: zoadamm.direction_rows(0, 0, [0], 4, "uniform"), "distribution"),
+    (lambda: zoadamm.direction_rows(0, 0, [0, 1], 4, out=np.empty((1, 4), np.float32)), "out"),
+])
+def test_direction_rows_refuse_bad_arguments(call, message):
+    with pytest.raises(zoadamm.InvalidArgument, match=message):
+        call()
+
+
+def test_direction_rows_of_no_indices_is_empty():
+    assert zoadamm.direction_rows(0, 0, [], 5).shape == (0, 5)
+
+
 # --- test vectors: the JSON file is the spec, the document's table must agree with it ------
 @pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: f"{v['distribution']}-d{v['dim']}")
 def test_published_vectors(vector):
