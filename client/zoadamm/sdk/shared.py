@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import wire
 from .._validate import InvalidArgument
-from ..directions import direction
+from ..directions import direction_rows, rows_per_block
 from ..optimizer import Optimizer, SessionConfig, StepRecord
 from . import calls
 from .client import Client
@@ -89,6 +90,9 @@ class SharedRun:
         # mirror applies the step (the same bits as regenerating them), the others made then
         self._made = np.empty((self.config.directions, self.config.dim), dtype=np.float32)
         self._made_step, self._made_rows = -1, np.zeros(self.config.directions, dtype=bool)
+        # the next step's directions, made on a thread while a tell waits for its step to close
+        self._ahead, self._ahead_step = np.empty_like(self._made), -1
+        self._maker: ThreadPoolExecutor | None = None
         self._work = np.empty(self.config.dim, dtype=np.float32)  # the mirror's gradient buffer
         if self._mirror is None:
             # joined late: replay the steps from x0 while the service still keeps them all
@@ -134,13 +138,18 @@ class SharedRun:
     def _directions_of(self, step: int, indices) -> np.ndarray:
         """The (q, d) directions of ``step``, with at least rows ``indices`` made."""
         c = self.config
-        if step != self._made_step:
+        if step != self._made_step and step == self._ahead_step:  # made ahead: all rows
+            self._made, self._ahead = self._ahead, self._made
+            self._made_step, self._ahead_step = step, -1
+            self._made_rows[:] = True
+        elif step != self._made_step:
             self._made_step = step
             self._made_rows[:] = False
-        for i in indices:
-            if not self._made_rows[i]:
-                direction(c.seed, step, i, c.dim, c.distribution, out=self._made[i])
-                self._made_rows[i] = True
+        missing = [i for i in indices if not self._made_rows[i]]
+        for start in range(0, len(missing), rows_per_block(c.dim)):
+            rows = missing[start : start + rows_per_block(c.dim)]
+            self._made[rows] = direction_rows(c.seed, step, rows, c.dim, c.distribution)
+        self._made_rows[missing] = True
         return self._made
 
     def tell(self, work: Work, f_x, f_plus, f_minus=None) -> bool:
@@ -167,13 +176,29 @@ class SharedRun:
         self.lr, self.mu = result.lr, result.mu
         return True
 
+    def _make_ahead(self, step: int) -> None:
+        """This step's directions not made yet (the mirror applies them all), then the next step's."""
+        c = self.config
+        self._directions_of(step, range(c.directions))
+        block = rows_per_block(c.dim)
+        for start in range(0, c.directions, block):
+            rows = range(start, min(c.directions, start + block))
+            direction_rows(c.seed, step + 1, rows, c.dim, c.distribution, out=self._ahead[rows.start : rows.stop])
+        self._ahead_step = step + 1
+
     def _tell_and_lease(self, work: Work, f_x, f_plus, f_minus) -> bool:
+        if self._maker is None:
+            self._maker = ThreadPoolExecutor(1, thread_name_prefix="zoadamm-directions")
+        # made while the tell waits for the other workers' parts (a thread: the wait is I/O)
+        making = self._maker.submit(self._make_ahead, work.step)
         try:
             result = self.client.sessions.tell(
                 self.id, work.step, f_x=f_x, f_plus=f_plus, f_minus=f_minus, indices=work.indices,
                 answer="checksum", lease=self.lease, worker=self.worker, wait=self.wait, until=work.until)
         except ConflictError:
             return False  # the step closed without these values: the next ask follows it
+        finally:
+            making.result()
         self.lr, self.mu = result.lr, result.mu
         moved = result.step > self.step
         if moved:
