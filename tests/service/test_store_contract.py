@@ -507,6 +507,33 @@ async def test_concurrent_leases_never_share_a_direction(store):
             tg.start_soon(take, f"w{k}")
     everything = [i for indices in got.values() for i in indices]
     assert sorted(everything) == list(range(16))
+
+
+async def test_a_part_and_the_next_steps_lease_in_one_call(store):
+    await started(store)
+    assert (await store.lease("s1", 0, 0, 4, 2, "a", 30.0)).indices == [0, 1]
+    assert (await store.lease("s1", 0, 0, 4, 2, "b", 30.0)).indices == [2, 3]
+    reported, following = await store.add_partials_and_lease("s1", 0, {0: "x", 1: "y"}, 0, 4, 2, "a", 30.0)
+    assert reported == {0: "x", 1: "y"} and following is not None and following.indices == [0, 1]
+    # b still holds its directions of step 0: nobody else is given them meanwhile
+    assert (await store.lease("s1", 0, 0, 4, 4, "c", 30.0)).indices == []
+    reported, following = await store.add_partials_and_lease("s1", 0, {2: "z", 3: "w"}, 0, 4, 2, "b", 30.0)
+    assert sorted(reported) == [0, 1, 2, 3] and following is not None and following.indices == [2, 3]
+    await store.append("s1", 0, b"step 0")
+    # once step 1 opens, each holder asking again gets what it leased with its part
+    assert (await store.lease("s1", 1, 1, 4, 2, "a", 30.0)).indices == [0, 1]
+    assert (await store.lease("s1", 1, 1, 4, 2, "b", 30.0)).indices == [2, 3]
+    assert (await store.lease("s1", 1, 1, 4, 4, "c", 30.0)).indices == []
+
+
+async def test_a_part_told_after_its_step_closed_leases_nothing(store):
+    await started(store)
+    await store.append("s1", 0, b"step 0")
+    reported, following = await store.add_partials_and_lease("s1", 0, {0: "x"}, 0, 4, 2, "a", 30.0)
+    assert reported == {0: "x"} and following is None
+    with pytest.raises(NotFound):
+        await store.add_partials_and_lease("nope", 0, {0: "x"}, 0, 4, 2, "a", 30.0)
+
 # --- quotas and lifetimes --------------------------------------------------------------------
 async def test_create_admits_a_tenant_up_to_its_quota(store):
     from zoadamm_service.errors import QuotaExceeded

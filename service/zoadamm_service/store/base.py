@@ -191,13 +191,22 @@ class Store(ABC):
         returns all of that step's reports so far."""
 
     @abstractmethod
+    async def add_partials_and_lease(self, session_id: str, step: int, parts: dict[int, str], seq: int,
+                                     directions: int, count: int, holder: str,
+                                     seconds: float) -> tuple[dict[int, str], Leased | None]:
+        """``add_partials``, then ``lease`` of step ``step + 1`` while the head is still ``seq``
+        (None once it moved), atomically: a worker's part of the open step and its directions of
+        the next, in one call."""
+
+    @abstractmethod
     async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
                     holder: str, seconds: float) -> Leased:
-        """Lease directions of the open step ``step`` (of ``directions``) to ``holder``, iff the
-        head is ``seq``: the unexpired ones it holds, then free ones, up to ``count`` in all, in
-        index order.  A direction is free when nobody reported it (``add_partials``) and no other
-        holder's lease on it is live; a new lease lasts ``seconds`` by the store's clock, and
-        leases of other steps are dropped.  Raises Conflict(head=...) when the head moved."""
+        """Lease directions of step ``step`` (of ``directions``) to ``holder``, iff the head is
+        ``seq``: the unexpired ones it holds, then free ones, up to ``count`` in all, in index
+        order.  A direction is free when nobody reported it (``add_partials``) and no other
+        holder's lease on it is live; a new lease lasts ``seconds`` by the store's clock.  Leases
+        of ``step - 1`` and later are kept (the next step may be leased while the open one is
+        still being evaluated), older ones dropped.  Raises Conflict(head=...) when the head moved."""
 
     @abstractmethod
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:

@@ -37,8 +37,7 @@ class _Session:
     events: list[bytes] = field(default_factory=list)  # events ckpt_seq .. head-1
     metrics: list[str] = field(default_factory=list)
     partials: dict[str, str] = field(default_factory=dict)
-    leases: dict[int, tuple[float, str]] = field(default_factory=dict)  # index -> (expiry, holder)
-    lease_step: int = -1  # the step ``leases`` belong to
+    leases: dict[tuple[int, int], tuple[float, str]] = field(default_factory=dict)  # (step, index) -> (expiry, holder)
     trace: TraceRead = field(default_factory=lambda: TraceRead(1, [], None))
     used: float = field(default_factory=time.monotonic)  # the last call that touched it
 
@@ -165,23 +164,33 @@ class MemoryStore(Store):
             session.partials.setdefault(partial_field(step, i), v)
         return parts_of(step, session.partials)
 
+    async def add_partials_and_lease(self, session_id: str, step: int, parts: dict[int, str], seq: int,
+                                     directions: int, count: int, holder: str,
+                                     seconds: float) -> tuple[dict[int, str], Leased | None]:
+        reported = await self.add_partials(session_id, step, parts)
+        try:
+            return reported, await self.lease(session_id, seq, step + 1, directions, count, holder, seconds)
+        except Conflict:
+            return reported, None
+
     async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
                     holder: str, seconds: float) -> Leased:
         session = self._get(session_id)
         if session.head != seq:
             raise Conflict("the session moved on", head=session.head)
-        if session.lease_step != step:  # leases of other steps are dropped
-            session.leases, session.lease_step = {}, step
+        for old in [key for key in session.leases if key[0] < step - 1]:  # older steps' leases go
+            del session.leases[old]
         now = time.monotonic()
-        live = {i: holder_ for i, (expiry, holder_) in session.leases.items() if expiry > now}
-        others = [expiry - now for expiry, holder_ in session.leases.values() if expiry > now and holder_ != holder]
+        live = {i: h for (s, i), (expiry, h) in session.leases.items() if s == step and expiry > now}
+        others = [expiry - now for (s, _), (expiry, h) in session.leases.items()
+                  if s == step and expiry > now and h != holder]
         free = [i for i in range(directions)
                 if live.get(i, holder) == holder and partial_field(step, i) not in session.partials]
         # what the holder still holds first (a retried ask gets its lease back), then free ones
         granted = sorted(sorted(free, key=lambda i: live.get(i) != holder)[:count])
         for i in granted:
             if live.get(i) != holder:
-                session.leases[i] = (now + seconds, holder)
+                session.leases[step, i] = (now + seconds, holder)
         return Leased(granted, seconds, min(others) if others else None)
 
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from .. import keys
 from ..errors import Conflict, Invalid, NotFound, QuotaExceeded, StoreUnavailable
-from . import scripts
+from . import replies, scripts
 from .base import (
     KEY_REUSED,
     Appended,
@@ -26,8 +26,6 @@ from .base import (
     Store,
     TracePoint,
     TraceRead,
-    partial_field,
-    parts_of,
     quota_message,
 )
 from .replication import Replication
@@ -67,6 +65,7 @@ class RedisStore(Store):
         self._add_partials = client.register_script(scripts.ADD_PARTIALS)
         self._read_trace = client.register_script(scripts.READ_TRACE)
         self._lease = client.register_script(scripts.LEASE)
+        self._add_partials_and_lease = client.register_script(scripts.ADD_PARTIALS_AND_LEASE)
         self._admit = client.register_script(scripts.ADMIT)
         self._touch = client.register_script(scripts.TOUCH)
 
@@ -110,7 +109,7 @@ class RedisStore(Store):
             keys=[keys.meta(meta.id), keys.checkpoint(meta.id),
                   keys.idempotency(meta.id, idempotent.key if idempotent else NO_IDEMPOTENCY)],
             args=[meta.tenant, repr(meta.created), json.dumps(meta.config), json.dumps(meta.name), checkpoint or b"",
-                  *_idempotency_args(idempotent), self.ttl_s],
+                  *replies.idempotency_args(idempotent), self.ttl_s],
         )
         if reply[0] == scripts.REUSED:
             raise Invalid(KEY_REUSED)
@@ -140,7 +139,7 @@ class RedisStore(Store):
         fields = await self._redis.hmget(keys.meta(session_id), *META_FIELDS)
         if fields[0] is None:
             raise NotFound(f"no session {session_id!r}")
-        return _meta(session_id, fields)
+        return replies.meta(session_id, fields)
 
     @_translate_errors
     async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int]:
@@ -153,7 +152,7 @@ class RedisStore(Store):
             for raw in ids:
                 pipe.hmget(keys.meta(raw.decode()), *META_FIELDS)
             rows = await pipe.execute()
-        metas = [_meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
+        metas = [replies.meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
         if len(metas) < len(ids):  # some expired: the index forgets them
             await self._prune(index)
             total -= len(ids) - len(metas)
@@ -235,13 +234,24 @@ class RedisStore(Store):
 
     @_translate_errors
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
-        flat = [item for i, v in parts.items() for item in (partial_field(step, i), v)]
         reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)],
-                                         args=[self.ttl_s, *flat])
+                                         args=[self.ttl_s, *replies.part_args(step, parts)])
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
-        fields = {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
-        return parts_of(step, fields)
+        return replies.parts(step, reply)
+
+    @_translate_errors
+    async def add_partials_and_lease(self, session_id: str, step: int, parts: dict[int, str], seq: int,
+                                     directions: int, count: int, holder: str,
+                                     seconds: float) -> tuple[dict[int, str], Leased | None]:
+        reply = await self._add_partials_and_lease(
+            keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
+            args=[self.ttl_s, seq, step + 1, directions, count, holder, repr(float(seconds)),
+                  *replies.part_args(step, parts)])
+        if reply is None:
+            raise NotFound(f"no session {session_id!r}")
+        parts_so_far, leased = reply
+        return replies.parts(step, parts_so_far), None if leased[0] != 0 else replies.leased(leased, seconds)
 
     @_translate_errors
     async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
@@ -254,8 +264,7 @@ class RedisStore(Store):
             raise NotFound(f"no session {session_id!r}")
         if reply[0] == scripts.MOVED:
             raise Conflict("the session moved on", head=int(reply[1]))
-        soonest = int(reply[1])
-        return Leased([int(i) for i in reply[2:]], float(seconds), None if soonest < 0 else soonest / 1000)
+        return replies.leased(reply, seconds)
 
     @_translate_errors
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
@@ -279,14 +288,3 @@ class RedisStore(Store):
         _, stride, last, points = reply
         return TraceRead(int(stride), list(points), last)
 
-
-def _meta(session_id: str, fields: builtins.list) -> SessionMeta:
-    tenant, config, name, created = fields
-    return SessionMeta(session_id, tenant.decode(), json.loads(name), json.loads(config), float(created))
-
-
-def _idempotency_args(idempotent: Idempotent | None) -> builtins.list:
-    """request, answer and ttl, as the create script takes them (empty: no record)."""
-    if idempotent is None:
-        return ["", "", 0]
-    return [idempotent.request, idempotent.answer, idempotent.ttl_s]

@@ -148,49 +148,73 @@ for i = cut, #points do kept[#kept + 1] = points[i] end
 return {0, m[2] or '1', m[3] or false, kept}
 """
 
-# KEYS: meta, partials, leases; ARGV: seq, step, directions, count, holder, seconds, idle ttl
 # Granted in one script, by Redis's clock: two replicas can never lease one direction to two
-# holders, and their own clocks never matter.  A lease is "<expiry ms> <holder>".
-LEASE = _REFRESH + """
-local head = redis.call('HGET', KEYS[1], 'head')
-if not head then return {-1, 0} end
-if tonumber(head) ~= tonumber(ARGV[1]) then return {-3, tonumber(head)} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local prefix, q, want = ARGV[2] .. ':', tonumber(ARGV[3]), tonumber(ARGV[4])
-local ttl = math.floor(tonumber(ARGV[6]) * 1000)
-local mine, taken, soonest = {}, {}, -1
-local fields = redis.call('HGETALL', KEYS[3])
-for i = 1, #fields, 2 do
-  local f, v = fields[i], fields[i + 1]
-  if string.sub(f, 1, #prefix) ~= prefix then
-    redis.call('HDEL', KEYS[3], f)
-  else
-    local cut = string.find(v, ' ', 1, true)
-    local expiry, index = tonumber(string.sub(v, 1, cut - 1)), tonumber(string.sub(f, #prefix + 1))
-    if expiry > now then
-      if string.sub(v, cut + 1) == ARGV[5] then mine[index] = true
-      else
-        taken[index] = true
-        if soonest < 0 or expiry - now < soonest then soonest = expiry - now end
+# holders, and their own clocks never matter.  A lease is "<expiry ms> <holder>", under the
+# field "<step>:<index>".  Leases of step - 1 and later are kept: a worker that reports its part
+# of the open step t may lease its directions of t + 1 at once (``ADD_PARTIALS_AND_LEASE``) while
+# other workers still hold theirs of t; older ones go.  Answers {0, soonest expiry of another
+# holder's live lease in ms (-1: none), granted index, ...}, or {-1, 0} / {-3, head}.
+_LEASE = """
+local function lease(meta, partials, leases, seq, step, q, want, holder, seconds)
+  local head = redis.call('HGET', meta, 'head')
+  if not head then return {-1, 0} end
+  if tonumber(head) ~= tonumber(seq) then return {-3, tonumber(head)} end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local prefix, oldest, q, want = step .. ':', tonumber(step) - 1, tonumber(q), tonumber(want)
+  local ttl = math.floor(tonumber(seconds) * 1000)
+  local mine, taken, soonest = {}, {}, -1
+  local fields = redis.call('HGETALL', leases)
+  for i = 1, #fields, 2 do
+    local f, v = fields[i], fields[i + 1]
+    if string.sub(f, 1, #prefix) ~= prefix then
+      if tonumber(string.sub(f, 1, string.find(f, ':', 1, true) - 1)) < oldest then redis.call('HDEL', leases, f) end
+    else
+      local cut = string.find(v, ' ', 1, true)
+      local expiry, index = tonumber(string.sub(v, 1, cut - 1)), tonumber(string.sub(f, #prefix + 1))
+      if expiry > now then
+        if string.sub(v, cut + 1) == holder then mine[index] = true
+        else
+          taken[index] = true
+          if soonest < 0 or expiry - now < soonest then soonest = expiry - now end
+        end
       end
     end
   end
-end
--- what the holder still holds first (a retried ask gets its lease back), then free directions
-local granted = {}
-for pass = 1, 2 do
-  for i = 0, q - 1 do
-    if #granted >= want then break end
-    if (pass == 1) == (mine[i] == true) and not taken[i] and redis.call('HEXISTS', KEYS[2], prefix .. i) == 0 then
-      if pass == 2 then redis.call('HSET', KEYS[3], prefix .. i, (now + ttl) .. ' ' .. ARGV[5]) end
-      granted[#granted + 1] = i
+  -- what the holder still holds first (a retried ask gets its lease back), then free directions
+  local granted = {}
+  for pass = 1, 2 do
+    for i = 0, q - 1 do
+      if #granted >= want then break end
+      if (pass == 1) == (mine[i] == true) and not taken[i] and redis.call('HEXISTS', partials, prefix .. i) == 0 then
+        if pass == 2 then redis.call('HSET', leases, prefix .. i, (now + ttl) .. ' ' .. holder) end
+        granted[#granted + 1] = i
+      end
     end
   end
+  table.sort(granted)
+  return {0, soonest, unpack(granted)}
 end
-table.sort(granted)
-refresh(ARGV[7], 1, 3)
-return {0, soonest, unpack(granted)}
+"""
+
+# KEYS: meta, partials, leases; ARGV: seq, step, directions, count, holder, seconds, idle ttl
+LEASE = _REFRESH + _LEASE + """
+local reply = lease(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+if reply[1] == 0 then refresh(ARGV[7], 1, 3) end
+return reply
+"""
+
+# KEYS: meta, partials, leases
+# ARGV: idle ttl, seq, next step, directions, count, holder, seconds, field, value, field, value, ...
+# ADD_PARTIALS, then LEASE of the next step while the head is still seq: a worker's part and its
+# lease on the step after, in one round trip.  Answers {all partials, LEASE's answer}.
+ADD_PARTIALS_AND_LEASE = _REFRESH + _LEASE + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+for i = 8, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end
+refresh(ARGV[1], 1, 2)
+local leased = lease(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+if leased[1] == 0 then refresh(ARGV[1], 1, 3) end
+return {redis.call('HGETALL', KEYS[2]), leased}
 """
 
 # KEYS: the tenant's index; ARGV: id, created, max sessions (0: no limit)
