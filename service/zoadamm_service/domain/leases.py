@@ -13,7 +13,9 @@ update, same bits).  The tells are the split tells of ``domain.split``.
 
 A tell may carry the lease fields too (``tell_and_lease``): it reports this worker's part, waits
 for the step to close like a waiting ask, and answers the closed steps' records with this
-worker's lease on the next step, so a worker makes one round trip per step.
+worker's lease on the next step, so a worker makes one round trip per step.  The part and that
+lease go to the store in one call (``Store.add_partials_and_lease``), so when the step closes
+in this process the answers need no further look at the store.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +33,9 @@ from zoadamm import AnswerMode
 from ..errors import Conflict, Invalid
 from ..store.base import Leased
 from . import sessions as base
+from . import split
 from .inputs import ZOValues
-from .replica import Replica
+from .replica import LastStep, Replica
 from .results import StepOpened
 
 MAX_WAIT_S = 30.0  # the longest an ask may block
@@ -55,9 +59,10 @@ class LeaseAnswer:
     leased: list[int]
     seconds: float
     steps: list[dict] | None  # records of the steps from ``since`` to the open one, oldest first
+    expires: float | None = None  # Unix time the lease runs out, when not ``seconds`` from now
 
     def fields(self) -> dict:
-        expires = time.time() + self.seconds if self.leased else None
+        expires = (self.expires or time.time() + self.seconds) if self.leased else None
         return {**self.opened.fields(), "leased": self.leased, "lease_seconds": self.seconds,
                 "lease_expires": expires, "steps": self.steps}
 
@@ -85,6 +90,21 @@ class ToldAndLeased:
             first = self.lease.steps[0]
             fields.update(checksum=first["checksum"], step_lr=first["lr"], coefficients=first["coefficients"])
         return fields
+
+
+@dataclass
+class _NextLease:
+    """What a tell with lease fields asks of the step after the one it reports, leased with its
+    part (``SharedSessions._gather``); ``leased`` stays None when it could not be."""
+
+    ask: LeaseAsk
+    leased: Leased | None = None
+    at: float = 0.0  # when it was granted (monotonic)
+    expires: float = 0.0  # when it runs out (Unix time)
+
+
+# the tell being handled in this task, if it carries lease fields (set around its ``tell_zo``)
+_NEXT: ContextVar[_NextLease | None] = ContextVar("zoadamm_next_lease", default=None)
 
 
 class SharedSessions(base.Sessions):
@@ -118,12 +138,22 @@ class SharedSessions(base.Sessions):
         directions the worker holds).  Raises Conflict, Invalid, NotFound."""
         moved = self._moved.setdefault(session_id, asyncio.Event())  # before the tell: no lost wake-up
         # a part told does not read the store's head: the lease script refuses a head that moved
-        told = await self.tell_zo(tenant, session_id, values, AnswerMode.CHECKSUM, look=False)
+        following = _NextLease(ask)
+        token = _NEXT.set(following)
+        try:
+            told = await self.tell_zo(tenant, session_id, values, AnswerMode.CHECKSUM, look=False)
+        finally:
+            _NEXT.reset(token)
         if told.pending and session_id not in self._alone:
             # the other parts usually come within milliseconds: wait for them before a lease
             # looks for expired ones (a takeover waits this much longer at most)
             head = (await self._owned(tenant, session_id)).seq
             await self._nap(session_id, moved, head, min(ask.wait, FIRST_NAP_S))
+        closed = await self._closed_here(tenant, session_id, values.step, following)
+        if closed is not None:
+            if told.pending:  # the rest was evaluated elsewhere
+                self._alone.discard(session_id)
+            return ToldAndLeased(values.step, told.pending, closed)
         lease = await self.lease(tenant, session_id, None, dataclasses.replace(ask, since=values.step), False)
         if told.pending:  # was the rest evaluated elsewhere, or is it this worker's to take?
             if lease.opened.step > values.step or not lease.leased:
@@ -133,6 +163,36 @@ class SharedSessions(base.Sessions):
                     self._alone.clear()
                 self._alone.add(session_id)  # its next such tells lease the rest at once
         return ToldAndLeased(values.step, told.pending, lease)
+
+    async def _gather(self, replica: Replica, step: int, parts: dict[int, str]) -> split.Gathered:
+        """The part, and with it the lease of the next step that its tell asks for."""
+        following = _NEXT.get()
+        if following is None or (following.ask.until is not None and step + 1 >= following.ask.until):
+            return await super()._gather(replica, step, parts)
+        cfg = replica.config
+        reported, following.leased = await self.store.add_partials_and_lease(
+            replica.meta.id, step, parts, replica.seq, cfg.directions, min(following.ask.count, cfg.directions),
+            following.ask.worker, self.settings.lease_seconds)
+        following.at, following.expires = time.monotonic(), time.time() + self.settings.lease_seconds
+        return split.compare(reported, parts, cfg.directions)
+
+    async def _closed_here(self, tenant: str, session_id: str, told: int, following: _NextLease) -> LeaseAnswer | None:
+        """The answer to a tell of step ``told`` that this replica closed, from the lease its
+        part took on the next step: no look at the store, and no wait for the update of x (which
+        runs after the answers).  None when that lease is missing or half spent (a takeover went
+        on meanwhile), or the step was not closed here."""
+        leased = following.leased
+        if leased is None or time.monotonic() - following.at > leased.seconds / 2:
+            return None
+        replica = await self._owned(tenant, session_id)
+        last, opt, cfg = replica.last, replica.optimizer, replica.config
+        # the step's record is known once it is appended, before its update is applied
+        if last is None or last.step != told or last.coefficients is None or opt is None \
+                or replica.step not in (told, told + 1):
+            return None
+        opened = StepOpened(told + 1, cfg.seed, opt.mu, opt.lr, cfg.directions, cfg.distribution, cfg.difference,
+                            cfg.method)
+        return LeaseAnswer(opened, leased.indices, leased.seconds, [_record(last)], following.expires)
 
     async def _try(self, tenant: str, session_id: str, x: np.ndarray | None, ask: LeaseAsk,
                    with_vectors: bool, bytes_per_value: int) -> tuple[LeaseAnswer, Leased, int]:
@@ -176,11 +236,7 @@ class SharedSessions(base.Sessions):
         """The open step as this process's replica has it (None before it has parameters)."""
         replica = await self._owned(tenant, session_id)
         async with replica.lock:
-            opt, cfg = replica.optimizer, replica.config
-            if opt is None:
-                return None
-            return StepOpened(opt.step, cfg.seed, opt.mu, opt.lr, cfg.directions, cfg.distribution,
-                              cfg.difference, cfg.method)
+            return _opened(replica)
 
     async def _nap(self, session_id: str, moved: asyncio.Event, head: int, seconds: float) -> None:
         """Sleep ``seconds`` at most: until this process closes a step of the session, or the
@@ -188,18 +244,28 @@ class SharedSessions(base.Sessions):
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
             try:
-                await asyncio.wait_for(moved.wait(), min(left, POLL_S))
+                async with asyncio.timeout(min(left, POLL_S)):  # no task per look, unlike wait_for
+                    await moved.wait()
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if await self.store.head(session_id) != head:
                     return
 
     async def _applied(self, replica: Replica, event, mode):
-        result = await super()._applied(replica, event, mode)
         moved = self._moved.pop(replica.meta.id, None)
         if moved is not None:
-            moved.set()  # wake the asks waiting for this step to close
-        return result
+            # wake the asks and tells waiting for this step first: they answer from the step's
+            # record, before the deferred update of x takes the event loop
+            moved.set()
+        return await super()._applied(replica, event, mode)
+
+
+def _opened(replica: Replica) -> StepOpened | None:
+    opt, cfg = replica.optimizer, replica.config
+    if opt is None:
+        return None
+    return StepOpened(opt.step, cfg.seed, opt.mu, opt.lr, cfg.directions, cfg.distribution, cfg.difference,
+                      cfg.method)
 
 
 def _records(replica: Replica, since: int | None) -> list[dict] | None:
@@ -210,5 +276,10 @@ def _records(replica: Replica, since: int | None) -> list[dict] | None:
     wanted = [replica.recent.get(step) for step in range(since, replica.step)]
     if any(r is None or r.coefficients is None for r in wanted):
         return None
-    return [{"step": r.step, "lr": r.lr, "checksum": r.checksum_before, "coefficients": r.coefficients.tolist()}
-            for r in wanted if r is not None and r.coefficients is not None]
+    return [_record(r) for r in wanted if r is not None]
+
+
+def _record(step: LastStep) -> dict:
+    assert step.coefficients is not None  # a ZO step's record
+    return {"step": step.step, "lr": step.lr, "checksum": step.checksum_before,
+            "coefficients": step.coefficients.tolist()}

@@ -165,7 +165,7 @@ class Sessions:
                 return repeat
             all_parts = None
             if parts is not None:
-                gathered = await split.gather(self.store, session_id, values.step, parts, replica.config.directions)
+                gathered = await self._gather(replica, values.step, parts)
                 if gathered.rows is None:
                     return await self._incomplete(replica, values.step, gathered, digest, mode, parts, look)
                 all_parts = gathered.rows
@@ -174,6 +174,9 @@ class Sessions:
             # built on each try from the replica's optimizer, which catching up may replace
             make = lambda: replica.started().zo_record(f_x, f_plus, f_minus)  # noqa: E731
             return await self._commit(replica, make, digest, mode, all_parts, trace.f_of(f_x, f_plus, f_minus))
+
+    async def _gather(self, replica: Replica, step: int, parts: dict[int, str]) -> split.Gathered:
+        return await split.gather(self.store, replica.meta.id, step, parts, replica.config.directions)
 
     async def tell_fo(self, tenant: str, session_id: str, step: int, gradient: np.ndarray,
                       mode: AnswerMode) -> StepResult:

@@ -37,7 +37,11 @@ def part_columns(rows: tuple[str, ...], config: SessionConfig) -> tuple[np.ndarr
 
 async def gather(store: Store, session_id: str, step: int, parts: dict[int, str], directions: int) -> Gathered:
     """Record these reports (the first report of a direction wins) and see what is missing."""
-    reported = await store.add_partials(session_id, step, parts)
+    return compare(await store.add_partials(session_id, step, parts), parts, directions)
+
+
+def compare(reported: dict[int, str], parts: dict[int, str], directions: int) -> Gathered:
+    """What the step's reports so far (``reported``) make of these ``parts``."""
     changed = sorted(i for i, row in parts.items() if reported.get(i) != row)
     missing = sorted(set(range(directions)) - set(reported))
     rows = None if changed or missing else tuple(reported[i] for i in range(directions))
