@@ -148,8 +148,10 @@ class SharedSessions(base.Sessions):
             # the other parts usually come within milliseconds: wait for them before a lease
             # looks for expired ones (a takeover waits this much longer at most)
             head = (await self._owned(tenant, session_id)).seq
-            await self._nap(session_id, moved, head, min(ask.wait, FIRST_NAP_S))
-        closed = await self._closed_here(tenant, session_id, values.step, following)
+            elsewhere = await self._nap(session_id, moved, head, min(ask.wait, FIRST_NAP_S))
+        else:
+            elsewhere = False
+        closed = await self._closed_here(tenant, session_id, values.step, following, elsewhere)
         if closed is not None:
             if told.pending:  # the rest was evaluated elsewhere
                 self._alone.discard(session_id)
@@ -176,15 +178,20 @@ class SharedSessions(base.Sessions):
         following.at, following.expires = time.monotonic(), time.time() + self.settings.lease_seconds
         return split.compare(reported, parts, cfg.directions)
 
-    async def _closed_here(self, tenant: str, session_id: str, told: int, following: _NextLease) -> LeaseAnswer | None:
-        """The answer to a tell of step ``told`` that this replica closed, from the lease its
-        part took on the next step: no look at the store, and no wait for the update of x (which
-        runs after the answers).  None when that lease is missing or half spent (a takeover went
-        on meanwhile), or the step was not closed here."""
+    async def _closed_here(self, tenant: str, session_id: str, told: int, following: _NextLease,
+                           elsewhere: bool) -> LeaseAnswer | None:
+        """The answer to a tell of step ``told`` that closed, from the lease its part took on the
+        next step.  Closed by this replica: no look at the store, and no wait for the update of
+        x (which runs after the answers); ``elsewhere`` (another replica wrote): this replica
+        reads the new records first.  None when that lease is missing or half spent (a takeover
+        went on meanwhile), or the step did not close."""
         leased = following.leased
         if leased is None or time.monotonic() - following.at > leased.seconds / 2:
             return None
         replica = await self._owned(tenant, session_id)
+        if elsewhere and replica.step == told:
+            async with replica.lock:
+                await replica.catch_up(self.store)
         last, opt, cfg = replica.last, replica.optimizer, replica.config
         # the step's record is known once it is appended, before its update is applied
         if last is None or last.step != told or last.coefficients is None or opt is None \
@@ -238,18 +245,19 @@ class SharedSessions(base.Sessions):
         async with replica.lock:
             return _opened(replica)
 
-    async def _nap(self, session_id: str, moved: asyncio.Event, head: int, seconds: float) -> None:
+    async def _nap(self, session_id: str, moved: asyncio.Event, head: int, seconds: float) -> bool:
         """Sleep ``seconds`` at most: until this process closes a step of the session, or the
-        store's head moves past ``head`` (another replica wrote)."""
+        store's head moves past ``head`` (another replica wrote: True)."""
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
             try:
                 async with asyncio.timeout(min(left, POLL_S)):  # no task per look, unlike wait_for
                     await moved.wait()
-                return
+                return False
             except TimeoutError:
                 if await self.store.head(session_id) != head:
-                    return
+                    return True
+        return False
 
     async def _applied(self, replica: Replica, event, mode):
         moved = self._moved.pop(replica.meta.id, None)
