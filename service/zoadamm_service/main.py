@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from contextlib import asynccontextmanager
@@ -42,7 +44,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if getattr(app.state, "freeze_gc", False):
             gc.collect()
             gc.freeze()
+        follower = asyncio.create_task(app.state.sessions.follow_closes())
         yield
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
         await app.state.sessions.aclose()  # checkpoints still being written need the store
         await store.close()
 

@@ -554,3 +554,34 @@ async def test_touch_of_an_unknown_session_is_not_found(store):
     await store.touch("s1")
     with pytest.raises(NotFound):
         await store.touch("nope")
+
+
+# --- notices of closed split steps --------------------------------------------------------------
+async def test_a_closed_split_step_is_noticed_where_the_store_can(store, request):
+    """Replicas on one Redis hear of each split step appended, so that the tells waiting in
+    them wake at once; the embedded store (one process) and the cluster client (redis-py has
+    no asyncio pub/sub for it) have no notices: their waiting tells look at the store instead."""
+    from zoadamm_service.store.redis import CLOSES_CHANNEL
+
+    await started(store)
+    notices = store.closed_steps()
+    if request.node.callspec.params["store"] != "redis":
+        assert [notice async for notice in notices] == []
+        return
+    first = anyio.Event()
+    got: list[tuple[str, int]] = []
+
+    async def listen() -> None:
+        got.append(await notices.__anext__())
+        first.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listen)
+        while not (await store._redis.pubsub_numsub(CLOSES_CHANNEL))[0][1]:
+            await anyio.sleep(0.01)  # until the subscription is in place
+        await store.append("s1", 0, b"step 0")  # a step told whole: no notice
+        await store.add_partials("s1", 1, {0: "x"})
+        await store.append("s1", 1, b"step 1")  # a split step: noticed
+        await first.wait()
+    await notices.aclose()
+    assert got == [("s1", 1)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from . import split
 from .inputs import ZOValues
 from .replica import LastStep, Replica
 from .results import StepOpened
+
+log = logging.getLogger("zoadamm.service")
 
 MAX_WAIT_S = 30.0  # the longest an ask may block
 POLL_S = 0.005  # a waiting ask looks at the store this often, for steps other replicas append
@@ -148,10 +151,10 @@ class SharedSessions(base.Sessions):
             # the other parts usually come within milliseconds: wait for them before a lease
             # looks for expired ones (a takeover waits this much longer at most)
             head = (await self._owned(tenant, session_id)).seq
-            elsewhere = await self._nap(session_id, moved, head, min(ask.wait, FIRST_NAP_S))
+            woken = await self._nap(session_id, moved, head, min(ask.wait, FIRST_NAP_S))
         else:
-            elsewhere = False
-        closed = await self._closed_here(tenant, session_id, values.step, following, elsewhere)
+            woken = False
+        closed = await self._closed_here(tenant, session_id, values.step, following, woken)
         if closed is not None:
             if told.pending:  # the rest was evaluated elsewhere
                 self._alone.discard(session_id)
@@ -179,17 +182,17 @@ class SharedSessions(base.Sessions):
         return split.compare(reported, parts, cfg.directions)
 
     async def _closed_here(self, tenant: str, session_id: str, told: int, following: _NextLease,
-                           elsewhere: bool) -> LeaseAnswer | None:
+                           woken: bool) -> LeaseAnswer | None:
         """The answer to a tell of step ``told`` that closed, from the lease its part took on the
         next step.  Closed by this replica: no look at the store, and no wait for the update of
-        x (which runs after the answers); ``elsewhere`` (another replica wrote): this replica
+        x (which runs after the answers); ``woken`` by another replica's write: this replica
         reads the new records first.  None when that lease is missing or half spent (a takeover
         went on meanwhile), or the step did not close."""
         leased = following.leased
         if leased is None or time.monotonic() - following.at > leased.seconds / 2:
             return None
         replica = await self._owned(tenant, session_id)
-        if elsewhere and replica.step == told:
+        if woken and replica.step == told and (replica.last is None or replica.last.step != told):
             async with replica.lock:
                 await replica.catch_up(self.store)
         last, opt, cfg = replica.last, replica.optimizer, replica.config
@@ -245,15 +248,30 @@ class SharedSessions(base.Sessions):
         async with replica.lock:
             return _opened(replica)
 
+    async def follow_closes(self) -> None:
+        """Wake the tells waiting in this process as soon as another replica closes their step
+        (the store's notices, ``Store.closed_steps``); the waiting tells look at the store every
+        ``POLL_S`` all the same, which covers a store without notices and a lost connection."""
+        while True:
+            try:
+                async for session_id, _ in self.store.closed_steps():
+                    moved = self._moved.pop(session_id, None)
+                    if moved is not None:
+                        moved.set()
+                return  # a store without notices
+            except Exception as error:  # the looks cover the gap: log, and subscribe again
+                log.warning("notices of closed steps stopped (%s: %s); retrying in 1 s", type(error).__name__, error)
+                await asyncio.sleep(1.0)
+
     async def _nap(self, session_id: str, moved: asyncio.Event, head: int, seconds: float) -> bool:
-        """Sleep ``seconds`` at most: until this process closes a step of the session, or the
-        store's head moves past ``head`` (another replica wrote: True)."""
+        """Sleep ``seconds`` at most: until a step of the session closes (this process closed
+        it, a notice came, or the store's head moved past ``head``: True), or the time is up."""
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
             try:
                 async with asyncio.timeout(min(left, POLL_S)):  # no task per look, unlike wait_for
                     await moved.wait()
-                return False
+                return True
             except TimeoutError:
                 if await self.store.head(session_id) != head:
                     return True

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 
@@ -122,6 +122,13 @@ class Store(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Release connections; the store is not used after this."""
+
+    async def closed_steps(self) -> AsyncIterator[tuple[str, int]]:
+        """(session id, seq) of each split step any replica appends at seq, as it happens, for
+        the tells waiting in this one.  A store that cannot tell (or has one process) yields
+        nothing; a failure raises StoreUnavailable or the client's error."""
+        return
+        yield  # an async generator that ends at once
 
     @abstractmethod
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,

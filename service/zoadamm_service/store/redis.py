@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import functools
 import json
+from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -33,6 +34,7 @@ from .replication import Replication
 META_FIELDS = ("tenant", "config", "name", "created")
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
 MAX_CONNECTIONS = 100  # per replica process
+CLOSES_CHANNEL = "zoadamm:closes"  # "<session id> <seq>" of each split step appended
 
 
 def _translate_errors(method):
@@ -56,6 +58,8 @@ class RedisStore(Store):
                  wait_timeout_ms: int = 1000) -> None:
         self._redis = client
         self.ttl_s = ttl_s
+        # redis-py's cluster client has no asyncio pub/sub: there replicas learn of closes by looking
+        self._closes_channel = "" if isinstance(client, RedisCluster) else CLOSES_CHANNEL
         self._replication = Replication(client, wait_replicas, wait_timeout_ms)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
@@ -91,6 +95,21 @@ class RedisStore(Store):
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+    async def closed_steps(self) -> AsyncIterator[tuple[str, int]]:
+        if not self._closes_channel:
+            return
+        assert isinstance(self._redis, aioredis.Redis)
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self._closes_channel)
+            while True:  # a timeout per wait: the connection's own would take silence for a failure
+                message = await pubsub.get_message(timeout=1.0)
+                if message is not None:
+                    session_id, seq = message["data"].decode().split(" ")
+                    yield session_id, int(seq)
+        finally:
+            await pubsub.aclose()
 
     @_translate_errors
     async def ping(self) -> None:
@@ -195,7 +214,7 @@ class RedisStore(Store):
             args=[seq, event, metric or "", *(
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
                 *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
-                self.ttl_s, keep_metrics],
+                self.ttl_s, keep_metrics, self._closes_channel, f"{session_id} {seq}"],
         )
         code, head = reply[0], reply[1]
         if code == scripts.NOT_FOUND:
