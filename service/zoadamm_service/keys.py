@@ -7,6 +7,8 @@ tenant's sessions spans sessions, so it lives outside the tags and outside the s
 """
 
 PREFIX = "zoadamm"
+# Pub/sub channel: "<meta key> <seq>" of each split step appended (``scripts.APPEND``)
+CLOSES = f"{PREFIX}:closes"
 
 
 def _session(session_id: str, part: str) -> str:
@@ -74,3 +76,8 @@ def all_for(session_id: str) -> list[str]:
 def tenant_sessions(tenant: str) -> str:
     """Sorted set: a tenant's session ids by creation time (tenant names are validated)."""
     return f"{PREFIX}:tenant:{tenant}:sessions"
+
+
+def session_of(key: str) -> str:
+    """The session id in one of its keys (the hash tag)."""
+    return key[key.index("{") + 1 : key.index("}")]

@@ -561,7 +561,7 @@ async def test_a_closed_split_step_is_noticed_where_the_store_can(store, request
     """Replicas on one Redis hear of each split step appended, so that the tells waiting in
     them wake at once; the embedded store (one process) and the cluster client (redis-py has
     no asyncio pub/sub for it) have no notices: their waiting tells look at the store instead."""
-    from zoadamm_service.store.redis import CLOSES_CHANNEL
+    from zoadamm_service.keys import CLOSES
 
     await started(store)
     notices = store.closed_steps()
@@ -577,7 +577,7 @@ async def test_a_closed_split_step_is_noticed_where_the_store_can(store, request
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(listen)
-        while not (await store._redis.pubsub_numsub(CLOSES_CHANNEL))[0][1]:
+        while not (await store._redis.pubsub_numsub(CLOSES))[0][1]:
             await anyio.sleep(0.01)  # until the subscription is in place
         await store.append("s1", 0, b"step 0")  # a step told whole: no notice
         await store.add_partials("s1", 1, {0: "x"})

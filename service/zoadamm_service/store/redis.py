@@ -34,7 +34,6 @@ from .replication import Replication
 META_FIELDS = ("tenant", "config", "name", "created")
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
 MAX_CONNECTIONS = 100  # per replica process
-CLOSES_CHANNEL = "zoadamm:closes"  # "<session id> <seq>" of each split step appended
 
 
 def _translate_errors(method):
@@ -59,7 +58,7 @@ class RedisStore(Store):
         self._redis = client
         self.ttl_s = ttl_s
         # redis-py's cluster client has no asyncio pub/sub: there replicas learn of closes by looking
-        self._closes_channel = "" if isinstance(client, RedisCluster) else CLOSES_CHANNEL
+        self._closes_channel = "" if isinstance(client, RedisCluster) else keys.CLOSES
         self._replication = Replication(client, wait_replicas, wait_timeout_ms)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
@@ -106,8 +105,8 @@ class RedisStore(Store):
             while True:  # a timeout per wait: the connection's own would take silence for a failure
                 message = await pubsub.get_message(timeout=1.0)
                 if message is not None:
-                    session_id, seq = message["data"].decode().split(" ")
-                    yield session_id, int(seq)
+                    key, seq = message["data"].decode().split(" ")
+                    yield keys.session_of(key), int(seq)
         finally:
             await pubsub.aclose()
 
@@ -214,7 +213,7 @@ class RedisStore(Store):
             args=[seq, event, metric or "", *(
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
                 *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
-                self.ttl_s, keep_metrics, self._closes_channel, f"{session_id} {seq}"],
+                self.ttl_s, keep_metrics, self._closes_channel],
         )
         code, head = reply[0], reply[1]
         if code == scripts.NOT_FOUND:

@@ -60,9 +60,9 @@ return {0, 0}
 
 # KEYS: meta, events, partials, metrics, trace, idempotency, checkpoint
 # ARGV: seq, event, metric-or-empty, trace point-or-empty, trace step, trace max points,
-#       request-or-empty, ttl, answer, idle ttl, metrics kept (0: all), channel-or-empty, notice
-# A step that closes a split step (partials were there) publishes the notice on the channel:
-# workers' tells waiting for it in other replicas wake at once.
+#       request-or-empty, ttl, answer, idle ttl, metrics kept (0: all), channel-or-empty
+# A step that closes a split step (partials were there) publishes "<meta key> <seq>" on the
+# channel: workers' tells waiting for it in other replicas wake at once.
 # Conditional append: two replicas can never both write event seq.  The trace point follows
 # domain.trace's rule: kept when its step is a multiple of the stride; when the list is full the
 # stride doubles and the points off it go.  A point starts with its step as a float64.
@@ -78,7 +78,9 @@ if head ~= tonumber(ARGV[1]) then return {-3, head} end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 -- a step closes the open step and drops its partials; a metric leaves them alone
 if ARGV[3] == '' then
-  if redis.call('DEL', KEYS[3]) == 1 and ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
+  if redis.call('DEL', KEYS[3]) == 1 and ARGV[12] ~= '' then
+    redis.call('PUBLISH', ARGV[12], KEYS[1] .. ' ' .. ARGV[1])
+  end
 else
   redis.call('RPUSH', KEYS[4], ARGV[3])
   if tonumber(ARGV[11]) > 0 then redis.call('LTRIM', KEYS[4], -tonumber(ARGV[11]), -1) end
