@@ -4,8 +4,9 @@ An ask with a ``lease`` count answers the directions this worker should evaluate
 leased in the store under the session's hash tag, atomically (``Store.lease``).  A lease not told
 within ``ZOADAMM_LEASE_SECONDS`` goes to the next worker that asks, so a worker that dies
 mid-step delays the step but never stalls it.  A worker with nothing to lease may ``wait``: the
-ask answers when the step closes (woken at once by a step this process appends, otherwise by a
-look at the store every ``POLL_S``) or when another worker's lease runs out.
+ask answers when the step closes (woken at once by a step this process appends or by the
+store's notice of another replica's, ``follow_closes``; failing both, by a look at the store
+every ``POLL_S``) or when another worker's lease runs out.
 
 Workers follow x without downloading it: with ``since`` (the step their x is at) the answer
 carries the records of the steps closed since, which they apply as the mirror does (same
