@@ -1,6 +1,6 @@
 """Microseconds to rebuild one ZO step's gradient from its coefficients (``zoadamm.assemble_gradient``),
 which the service and every mirroring worker do once per step: the directions made a block at a
-time (``direction_rows``) against one ``direction`` call per index, the way it was done before.
+time (``direction_blocks``) against one ``direction`` call per index, the way it was done before.
 
 Both give the same bits (checked here).  They take turns in every repeat; each cell is the
 median over ``--repeats`` with the minimum in brackets.

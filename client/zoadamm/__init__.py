@@ -14,11 +14,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .adamm import NORMALIZERS, AdaMMConfig, AdaMMState, adamm_update
-from .directions import DISTRIBUTIONS, direction, direction_rows, directions
+from .directions import DISTRIBUTIONS, direction, direction_blocks, direction_rows, directions
 from .estimators import DIFFERENCES, assemble_gradient, dimension_factor, zo_coefficients, zo_gradient
 from .exceptions import InvalidArgument, ZoadammError
 from .optimizer import METHODS, Optimizer, SessionConfig, StepRecord, require_method
 from .schedule import PlateauConfig, PlateauState, plateau_step
+from .step_directions import StepDirections
 from .wire import AnswerMode
 
 if TYPE_CHECKING:
@@ -31,8 +32,9 @@ _SDK = ("AsyncClient", "Client", "RemoteOptimizer", "minimize")
 __all__ = [
     "DIFFERENCES", "DISTRIBUTIONS", "METHODS", "NORMALIZERS", "AdaMMConfig", "AdaMMState", "AnswerMode",
     "AsyncClient", "Client", "InvalidArgument", "Optimizer", "PlateauConfig", "PlateauState",
-    "RemoteOptimizer", "SessionConfig", "StepRecord", "ZoadammError", "adamm_update", "assemble_gradient",
-    "dimension_factor", "direction", "direction_rows", "directions", "minimize", "plateau_step", "require_method",
+    "RemoteOptimizer", "SessionConfig", "StepDirections", "StepRecord", "ZoadammError", "adamm_update",
+    "assemble_gradient", "dimension_factor", "direction", "direction_blocks", "direction_rows", "directions",
+    "minimize", "plateau_step", "require_method",
     "zo_coefficients", "zo_gradient",
 ]
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, unsigned64
-from .directions import DISTRIBUTIONS, direction, direction_rows, rows_per_block
+from .directions import DISTRIBUTIONS, direction, direction_blocks
 
 DIFFERENCES = ("forward", "central")
 
@@ -85,30 +85,20 @@ def assemble_gradient(
     every process that replays a step gets the same bits).
 
     ``directions`` may pass the step's (q, d) directions when the caller already made them;
-    the result is the same bits as regenerating them.
+    the result is the same bits as regenerating them (a block at a time, ``direction_blocks``).
     """
     coefficients = np.asarray(coefficients, dtype=np.float32)
     g = np.zeros(dim, dtype=np.float32) if out is None else out
     g.fill(0.0)
-    u = np.empty(dim, dtype=np.float32)
-    q = len(coefficients)
-    if directions is None and (q == 1 or rows_per_block(dim) == 1):
-        for index, c in enumerate(coefficients):  # one at a time, in place
-            direction(seed, step, index, dim, distribution, out=u)
-            u *= c
+    if directions is not None:
+        u = np.empty(dim, dtype=np.float32)
+        for row, c in enumerate(coefficients):
+            np.multiply(directions[row], c, out=u)
             g += u
         return g
-    # at small dims the directions not passed in are made a block at a time (one block mostly)
-    rows = q if directions is not None else min(q, rows_per_block(dim))
-    block = np.empty((rows, dim), dtype=np.float32) if directions is None else directions
-    for start in range(0, q, max(rows, 1)):
-        stop = min(q, start + rows)
-        if directions is not None:
-            made = directions[start:stop]
-        else:
-            made = direction_rows(seed, step, range(start, stop), dim, distribution, out=block[: stop - start])
-        for row, c in enumerate(coefficients[start:stop]):
-            np.multiply(made[row], c, out=u)
+    for start, block in direction_blocks(seed, step, range(len(coefficients)), dim, distribution):
+        block *= coefficients[start : start + len(block), None]  # the block is this loop's own buffer
+        for u in block:
             g += u
     return g
 

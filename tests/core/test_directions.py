@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import zoadamm
-from zoadamm.directions import TABLE_SHA256, lanes, quantile_table
+from zoadamm.directions import TABLE_SHA256, lanes, quantile_table, rows_per_block
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 VECTORS = json.loads((DOCS / "direction-test-vectors.json").read_text())
@@ -189,6 +189,38 @@ def test_direction_rows_refuse_bad_arguments(call, message):
 
 def test_direction_rows_of_no_indices_is_empty():
     assert zoadamm.direction_rows(0, 0, [], 5).shape == (0, 5)
+
+
+# --- direction_blocks: the one loop every batch of directions goes through ----------------------
+@pytest.mark.parametrize("dim", [100, 32_768, 32_769])  # blocks of 2,621 rows, of 8, one at a time
+def test_direction_blocks_cut_the_rows_into_blocks_of_the_same_bits(dim):
+    indices = list(range(3, 3 + 2 * rows_per_block(dim) + 1))
+    out = np.empty((len(indices), dim), dtype=np.float32)
+    starts = []
+    for start, block in zoadamm.direction_blocks(7, 8, indices, dim, "sphere", out=out):
+        assert np.shares_memory(block, out[start : start + len(block)])  # each block in its place
+        assert len(block) <= rows_per_block(dim)
+        starts.append(start)
+    assert starts == list(range(0, len(indices), rows_per_block(dim))) and len(starts) == 3
+    for row in (0, rows_per_block(dim), len(indices) - 1):  # the first row of each block
+        assert bits(out[row]) == bits(zoadamm.direction(7, 8, indices[row], dim, "sphere"))
+
+
+def test_direction_blocks_without_out_reuse_one_buffer():
+    seen = []
+    for start, block in zoadamm.direction_blocks(1, 2, range(40), 20_000, "gaussian"):
+        assert bits(block[-1]) == bits(zoadamm.direction(1, 2, start + len(block) - 1, 20_000, "gaussian"))
+        seen.append(block)
+    assert len(seen) == 4 == -(-40 // rows_per_block(20_000))  # blocks of 13 rows
+    assert all(np.shares_memory(seen[0], block) for block in seen)
+
+
+def test_direction_blocks_check_everything_before_the_first_block():
+    blocks = zoadamm.direction_blocks(0, 0, [0, 1], 4, out=np.empty((2, 5), np.float32))
+    with pytest.raises(zoadamm.InvalidArgument, match="out"):
+        next(blocks)
+    with pytest.raises(zoadamm.InvalidArgument, match="index"):
+        next(zoadamm.direction_blocks(0, 0, range(-1, 2), 4))
 
 
 # --- test vectors: the JSON file is the spec, the document's table must agree with it ------

@@ -47,6 +47,18 @@ def test_assembly_is_float32_in_index_order_from_positive_zero(distribution):
     assert g.tobytes() == expected.tobytes()
 
 
+@pytest.mark.parametrize("q, dim", [(300, 2000), (3, 40_000)])  # several blocks; one row at a time
+def test_assembly_is_the_same_bits_whatever_the_blocks_and_with_directions_passed(q, dim):
+    coefficients = np.linspace(-2.0, 2.0, q)
+    u = directions(5, 6, q, dim, "sphere")
+    expected = np.zeros(dim, dtype=np.float32)
+    for index, c in enumerate(coefficients):
+        expected = expected + np.float32(c) * u[index]
+    made = assemble_gradient(coefficients, seed=5, step=6, dim=dim, distribution="sphere")
+    passed = assemble_gradient(coefficients, seed=5, step=6, dim=dim, distribution="sphere", directions=u)
+    assert made.tobytes() == passed.tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("distribution, difference", COMBINATIONS)
 def test_zo_gradient_is_coefficients_then_assembly(distribution, difference):
     x = np.linspace(-1, 1, 40, dtype=np.float32)

@@ -27,8 +27,8 @@ import numpy as np
 
 from .. import wire
 from .._validate import InvalidArgument
-from ..directions import directions as make_directions
 from ..optimizer import Optimizer, SessionConfig, StepRecord
+from ..step_directions import StepDirections
 from .client import Client
 from .models import Session, TellResult
 
@@ -88,7 +88,8 @@ class RemoteOptimizer:
         if pipeline:
             _fast_switching.acquire()
         self._in_flight: tuple[Future, str, StepRecord] | None = None
-        self._directions: tuple[int, np.ndarray] | None = None
+        c = self.config
+        self._directions = StepDirections(c.seed, c.directions, c.dim, c.distribution)
         self.mismatches = 0
 
     @classmethod
@@ -136,11 +137,8 @@ class RemoteOptimizer:
         return self._mirror is not None
 
     def directions(self) -> np.ndarray:
-        """The open step's (q, d) directions, regenerated locally."""
-        if self._directions is None or self._directions[0] != self.step:
-            c = self.config
-            self._directions = (self.step, make_directions(c.seed, self.step, c.directions, c.dim, c.distribution))
-        return self._directions[1]
+        """The open step's (q, d) directions, regenerated locally (read-only; made once a step)."""
+        return self._directions.all(self.step)
 
     def tell(self, f_x=None, f_plus=None, f_minus=None) -> np.ndarray:
         """Report the open step's function values; returns the new parameters.
@@ -212,8 +210,9 @@ class RemoteOptimizer:
         assert self._sender is not None  # mirror mode always has its sending thread
         future = self._sender.submit(self.client.sessions.tell, self.id, step, answer="checksum", **values)
         self._in_flight = (future, checksum, record)
-        uses_directions = record.coefficients is not None and self._directions is not None
-        self._mirror.apply(record, directions=self.directions() if uses_directions else None)
+        # the step's directions, when the caller had them made here (otherwise made a block at a time)
+        made = self._directions.held(step) if record.coefficients is not None else None
+        self._mirror.apply(record, directions=made)
         self.step = step + 1
         if not self._pipeline:
             self.flush()

@@ -29,8 +29,8 @@ import numpy as np
 
 from .. import wire
 from .._validate import InvalidArgument
-from ..directions import direction_rows, rows_per_block
 from ..optimizer import Optimizer, SessionConfig, StepRecord
+from ..step_directions import StepDirections
 from . import calls
 from .client import Client
 from .errors import ConflictError
@@ -86,14 +86,13 @@ class SharedRun:
         self.step, self.mu, self.lr = info.step, info.mu, info.lr
         self.mismatches = 0
         self._ready: Work | None = None  # leased by the last tell, for the next ``next``
-        # the open step's directions, made once: the ones evaluated here are reused when the
-        # mirror applies the step (the same bits as regenerating them), the others made then
-        self._made = np.empty((self.config.directions, self.config.dim), dtype=np.float32)
-        self._made_step, self._made_rows = -1, np.zeros(self.config.directions, dtype=bool)
-        # the next step's directions, made on a thread while a tell waits for its step to close
-        self._ahead, self._ahead_step = np.empty_like(self._made), -1
+        # the open step's directions, made once: the rows evaluated here are reused when the
+        # mirror applies the step; the next step's are made on a thread while a tell waits.  Its
+        # arrays are made over step after step: only copies of them leave this object
+        c = self.config
+        self._directions = StepDirections(c.seed, c.directions, c.dim, c.distribution, reuse=True)
         self._maker: ThreadPoolExecutor | None = None
-        self._work = np.empty(self.config.dim, dtype=np.float32)  # the mirror's gradient buffer
+        self._work = np.empty(c.dim, dtype=np.float32)  # the mirror's gradient buffer
         if self._mirror is None:
             # joined late: replay the steps from x0 while the service still keeps them all
             self._mirror, self.step = Optimizer.start(self.config, x0), 0
@@ -133,24 +132,7 @@ class SharedRun:
 
     def directions(self, indices: list[int]) -> np.ndarray:
         """The (len(indices), d) directions of the open step, regenerated locally."""
-        return self._directions_of(self.step, indices)[indices]
-
-    def _directions_of(self, step: int, indices) -> np.ndarray:
-        """The (q, d) directions of ``step``, with at least rows ``indices`` made."""
-        c = self.config
-        if step != self._made_step and step == self._ahead_step:  # made ahead: all rows
-            self._made, self._ahead = self._ahead, self._made
-            self._made_step, self._ahead_step = step, -1
-            self._made_rows[:] = True
-        elif step != self._made_step:
-            self._made_step = step
-            self._made_rows[:] = False
-        missing = [i for i in indices if not self._made_rows[i]]
-        for start in range(0, len(missing), rows_per_block(c.dim)):
-            rows = missing[start : start + rows_per_block(c.dim)]
-            self._made[rows] = direction_rows(c.seed, step, rows, c.dim, c.distribution)
-        self._made_rows[missing] = True
-        return self._made
+        return self._directions.rows(self.step, indices)[indices]
 
     def tell(self, work: Work, f_x, f_plus, f_minus=None) -> bool:
         """Report this worker's part of ``work.step``; True when x moved on.  A step that moved
@@ -160,31 +142,21 @@ class SharedRun:
         self._ready = None
         if self._mirror is not None:
             return self._tell_and_lease(work, f_x, f_plus, f_minus)
-        mode = "x"
         try:
             result = self.client.sessions.tell(self.id, work.step, f_x=f_x, f_plus=f_plus, f_minus=f_minus,
-                                               indices=work.indices, answer=mode)
+                                               indices=work.indices, answer="x")
         except ConflictError:
             return False
         if result.pending is not None:
             return False
-        if self._mirror is not None:
-            assert result.checksum is not None and result.step_lr is not None and result.coefficients is not None
-            self._apply([ClosedStep(work.step, result.step_lr, result.checksum, result.coefficients)])
-        else:
-            self._x, self.step = result.x, result.step
+        self._x, self.step = result.x, result.step
         self.lr, self.mu = result.lr, result.mu
         return True
 
     def _make_ahead(self, step: int) -> None:
         """This step's directions not made yet (the mirror applies them all), then the next step's."""
-        c = self.config
-        self._directions_of(step, range(c.directions))
-        block = rows_per_block(c.dim)
-        for start in range(0, c.directions, block):
-            rows = range(start, min(c.directions, start + block))
-            direction_rows(c.seed, step + 1, rows, c.dim, c.distribution, out=self._ahead[rows.start : rows.stop])
-        self._ahead_step = step + 1
+        self._directions.all(step)
+        self._directions.ahead(step + 1)
 
     def _tell_and_lease(self, work: Work, f_x, f_plus, f_minus) -> bool:
         if self._maker is None:
@@ -235,9 +207,7 @@ class SharedRun:
                 self.mismatches += 1
                 self._read_x()
                 return
-            made = None
-            if closed.step == self._made_step:  # this step's directions made here already
-                made = self._directions_of(closed.step, range(self.config.directions))
+            made = self._directions.held(closed.step)  # None: made a block at a time instead
             self._mirror.apply(StepRecord(closed.step, closed.lr, coefficients=closed.coefficients), self._work, made)
             self.step += 1
 
