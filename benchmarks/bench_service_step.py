@@ -30,11 +30,11 @@ from harness import redis_server, service
 
 import zoadamm
 from zoadamm import Optimizer, SessionConfig
-from zoadamm.sdk.lean import lean_client
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
 from zoadamm_worker.objective import MnistObjective
 from zoadamm_worker.threads import use_torch_threads
+from zoadamm_worker.transport import lean_client
 
 MODES = ("lean", "plain", "mirror", "pipeline")
 

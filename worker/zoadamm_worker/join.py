@@ -20,11 +20,11 @@ import numpy as np
 
 from zoadamm import Client
 from zoadamm.sdk import SharedRun
-from zoadamm.sdk.lean import lean_client
 
 from .model import initial_parameters
 from .objective import MnistObjective
 from .train import RunSpec, append_record
+from .transport import lean_client
 
 
 def default_lease(directions: int) -> int:

@@ -19,11 +19,11 @@ import numpy as np
 from tqdm import tqdm
 
 from zoadamm import Client, RemoteOptimizer
-from zoadamm.sdk.lean import lean_client
 
 from .mnist import load_mnist
 from .model import initial_parameters, parameter_count
 from .objective import MnistObjective
+from .transport import lean_client
 
 PAPER_SCALE = 1 / 9  # d = 1,400
 

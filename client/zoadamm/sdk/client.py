@@ -55,7 +55,7 @@ class Client(_Base):
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = 5, binary: bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """``transport``: the httpx transport of the client made here (``lean.LeanTransport``)."""
+        """``transport``: the httpx transport of the client made here (httpx's own by default)."""
         self._owned = http_client is None
         self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout, verify=tls_context(),
                                                 transport=transport)

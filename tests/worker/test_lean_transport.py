@@ -1,4 +1,4 @@
-"""LeanTransport: httpx requests over http.client, one kept-alive connection."""
+"""The workers' LeanTransport: httpx requests over http.client, one kept-alive connection."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 
 from zoadamm import Client
 from zoadamm.sdk import APIConnectionError
-from zoadamm.sdk.lean import LeanTransport
 from zoadamm_service.launch import free_port
+from zoadamm_worker.transport import LeanTransport
 
 
 @contextmanager
