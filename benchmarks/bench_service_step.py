@@ -30,6 +30,7 @@ from harness import redis_server, service
 
 import zoadamm
 from zoadamm import Optimizer, SessionConfig
+from zoadamm.sdk import fast_switching
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
 from zoadamm_worker.objective import MnistObjective
@@ -137,7 +138,8 @@ def main() -> None:
     use_torch_threads(1)
     data = load_mnist()
     results = []
-    with redis_server() as redis_url, service(redis_url) as url:
+    # as the workers do while they pipeline: the sending thread gets the GIL sooner
+    with redis_server() as redis_url, service(redis_url) as url, fast_switching():
         for scale in args.scales:
             results.append(measure(scale, args.steps, args.blocks, args.directions, data, redis_url, url))
     if args.json:

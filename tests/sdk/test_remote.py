@@ -13,9 +13,10 @@ import threading
 import httpx
 import numpy as np
 import pytest
-from sdk_support import bits, drive, quadratic, reference_run, rosenbrock, through, x0_for
+from sdk_support import bits, drive, quadratic, reference_run, rosenbrock, through, x0_for, zo_values
 
 from zoadamm import Client, InvalidArgument, RemoteOptimizer, SessionConfig, minimize
+from zoadamm.sdk import fast_switching
 
 DIM = 16
 MODES = {"plain": {}, "mirror": {"mirror": True}, "pipeline": {"mirror": True, "pipeline": True}}
@@ -268,22 +269,23 @@ def test_minimize_that_fails_waits_for_the_tell_in_flight(test_client):
     assert sdk.sessions.parameters(session.id).step == 7
 
 
-def test_pipelined_optimizers_give_back_the_switch_interval_in_any_order(local):
-    """The lowered switch interval is counted: the last pipelined optimizer to close restores
-    the interval there was before the first one opened, whichever closes first."""
+def test_a_pipelined_optimizer_leaves_the_switch_interval_alone(local):
+    """Library objects do not change process state: only ``fast_switching``, which the program
+    calls, lowers the interval, and it gives back what was there however it is left."""
     import sys
 
     before = sys.getswitchinterval()
     x0 = x0_for(DIM)
-    first = RemoteOptimizer.create(local, x0, mirror=True, pipeline=True, **_config())
-    lowered = sys.getswitchinterval()
-    with RemoteOptimizer.create(local, x0, mirror=True, pipeline=True, **_config()) as second:
-        assert sys.getswitchinterval() == lowered < before
-        first.close()
-        assert sys.getswitchinterval() == lowered  # the second one still sends in the background
-        assert second.step == 0
+    with RemoteOptimizer.create(local, x0, mirror=True, pipeline=True, **_config()) as run:
+        assert sys.getswitchinterval() == before
+        run.tell(**zo_values(quadratic(DIM), run.x, run.mu, run.directions()))
+        assert run.step == 1 and sys.getswitchinterval() == before
     assert sys.getswitchinterval() == before
-    first.close()  # a second close changes nothing
-    with RemoteOptimizer.create(local, x0, mirror=True, **_config()):
-        assert sys.getswitchinterval() == before  # only pipelining lowers it
+    with pytest.raises(RuntimeError), fast_switching(1e-4):
+        lowered = sys.getswitchinterval()  # kept in whole microseconds
+        assert lowered == pytest.approx(1e-4) and lowered < before
+        with fast_switching(1.0):  # never raises it
+            assert sys.getswitchinterval() == lowered
+        assert sys.getswitchinterval() == lowered
+        raise RuntimeError("left by an error")
     assert sys.getswitchinterval() == before

@@ -20,7 +20,7 @@ from .errors import (
 )
 from .minimize import MinimizeResult, minimize
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
-from .remote import RemoteOptimizer
+from .remote import RemoteOptimizer, fast_switching
 from .shared import SharedRun
 
 __all__ = [
@@ -29,5 +29,5 @@ __all__ = [
     "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer", "RetryPolicy",
     "ServiceUnavailableError", "Session", "SessionSummary", "Sessions", "SharedRun", "StepInfo", "TellResult", "Trace",
     "UnprocessableEntityError",
-    "UnsupportedMediaTypeError", "minimize",
+    "UnsupportedMediaTypeError", "fast_switching", "minimize",
 ]

@@ -10,16 +10,16 @@ each way.  Any disagreement (a checksum, a coefficient, an lr) drops the mirror 
 ``pipeline=True`` (with mirror): the tell for step t travels in a background thread while the
 caller already evaluates step t+1 at the locally updated x; its answer is checked before the
 next tell leaves.  At most one tell is ever unacknowledged, and it is retried until it is.
-Use it as a context manager (or call ``close()``): while any pipelined optimizer is open, the
-interpreter's thread switch interval is lowered to 0.2 ms (``sys.setswitchinterval``) so that
-the sending thread is not starved, and the last one to close restores it.
+Use it as a context manager (or call ``close()``).  The sending thread needs the GIL while the
+caller evaluates: wrap the loop in ``zoadamm.sdk.fast_switching()`` so that it gets it sooner
+(the optimizer itself leaves the interpreter's settings alone).
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
-import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
@@ -32,37 +32,30 @@ from ..step_directions import StepDirections
 from .client import Client
 from .models import Session, TellResult
 
-PIPELINE_SWITCH_INTERVAL = 2e-4  # seconds; see _FastSwitching
+PIPELINE_SWITCH_INTERVAL = 2e-4  # seconds; see fast_switching
 
 
-class _FastSwitching:
-    """The lowered switch interval, counted: the first pipelined optimizer to open lowers it,
-    the last to close restores what was there, however their lives nest or overlap.
+@contextlib.contextmanager
+def fast_switching(interval: float = PIPELINE_SWITCH_INTERVAL) -> Iterator[None]:
+    """Lower the interpreter's thread switch interval (``sys.setswitchinterval``) to at most
+    ``interval`` seconds inside the block, and restore it after.
 
-    The sending thread needs the GIL for ~1 ms per step while the caller evaluates; at the
-    default 5 ms switch interval it waited most of a step for it (measured at d = 1,400: a
-    pipelined step 1.69x the in-process step, 1.28x at 0.2 ms)."""
+    A pipelined optimizer sends its tells from a thread that needs the GIL for a short while
+    each step; at the default interval (5 ms) it waits for the evaluating thread to let go of
+    the GIL for most of a step.  The setting is the whole process's, so the program decides::
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users = 0
-        self._saved = 0.0
-
-    def acquire(self) -> None:
-        with self._lock:
-            if self._users == 0:
-                self._saved = sys.getswitchinterval()
-                sys.setswitchinterval(min(self._saved, PIPELINE_SWITCH_INTERVAL))
-            self._users += 1
-
-    def release(self) -> None:
-        with self._lock:
-            self._users -= 1
-            if self._users == 0:
-                sys.setswitchinterval(self._saved)
-
-
-_fast_switching = _FastSwitching()
+        with zoadamm.sdk.fast_switching(), RemoteOptimizer.create(..., mirror=True, pipeline=True) as run:
+            ...
+    """
+    saved = sys.getswitchinterval()
+    if interval >= saved:  # never raised (nor set again: it is kept in whole microseconds)
+        yield
+        return
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)
 
 
 class RemoteOptimizer:
@@ -85,8 +78,6 @@ class RemoteOptimizer:
         self._pipeline = pipeline
         self._sender = ThreadPoolExecutor(1, thread_name_prefix="zoadamm-tell") if mirror else None
         self._closed = False
-        if pipeline:
-            _fast_switching.acquire()
         self._in_flight: tuple[Future, str, StepRecord] | None = None
         c = self.config
         self._directions = StepDirections(c.seed, c.directions, c.dim, c.distribution)
@@ -168,8 +159,7 @@ class RemoteOptimizer:
             self._check(future.result(), checksum, record)
 
     def close(self) -> None:
-        """Wait for the tell in flight, stop the sending thread and give back the switch
-        interval; a second call does nothing."""
+        """Wait for the tell in flight and stop the sending thread; a second call does nothing."""
         if self._closed:
             return
         self._closed = True
@@ -178,8 +168,6 @@ class RemoteOptimizer:
         finally:
             if self._sender is not None:
                 self._sender.shutdown()
-            if self._pipeline:
-                _fast_switching.release()
 
     def __enter__(self) -> RemoteOptimizer:
         return self
