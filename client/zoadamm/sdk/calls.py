@@ -46,8 +46,9 @@ def delete(session_id: str) -> Parsed:
     return Call("DELETE", f"/v1/sessions/{session_id}"), lambda f, v: None
 
 
-def ask(session_id: str, x=None, vectors: bool = False, **lease) -> Parsed:
-    """``lease`` holds the lease fields of the ask (lease, worker, wait, since, until)."""
+def ask(session_id: str, x=None, vectors: bool = False, *, lease: int | None = None, worker: str | None = None,
+        wait: float | None = None, since: int | None = None, until: int | None = None) -> Parsed:
+    """The open step; ``lease`` (with ``worker``, ``wait``, ``since``, ``until``): see ``Sessions.ask``."""
     def parse(fields, vecs):
         u = vecs.get("u")
         if u is not None:
@@ -57,7 +58,8 @@ def ask(session_id: str, x=None, vectors: bool = False, **lease) -> Parsed:
 
     vecs = {} if x is None else {"x": np.asarray(x, dtype=np.float32).reshape(-1)}
     params = {"vectors": "true"} if vectors else None
-    body = {k: v for k, v in lease.items() if v is not None}
+    fields = {"lease": lease, "worker": worker, "wait": wait, "since": since, "until": until}
+    body = {k: v for k, v in fields.items() if v is not None}
     return Call("POST", f"/v1/sessions/{session_id}/ask", body, vecs, params), parse
 
 
@@ -70,9 +72,10 @@ def _closed_steps(fields: dict) -> list[ClosedStep] | None:
 
 def tell(
     session_id: str, step: int, *, f_x=None, f_plus=None, f_minus=None, indices=None,
-    gradient=None, answer: str = "x", **lease,
+    gradient=None, answer: str = "x", lease: int | None = None, worker: str | None = None,
+    wait: float | None = None, until: int | None = None,
 ) -> Parsed:
-    """``lease`` holds the lease fields of a tell (lease, worker, wait, until)."""
+    """The values of one step; the lease fields: see ``Sessions.tell``."""
     if (gradient is None) == (f_plus is None):
         raise InvalidArgument("tell takes either f_plus (zo-adamm) or gradient (adamm)")
     fields: dict = {"step": int(step)}
@@ -86,7 +89,8 @@ def tell(
             fields["f_minus"] = np.asarray(f_minus, dtype=np.float64).reshape(-1).tolist()
         if indices is not None:
             fields["indices"] = [int(i) for i in indices]
-    fields.update({k: v for k, v in lease.items() if v is not None})
+    leasing = {"lease": lease, "worker": worker, "wait": wait, "until": until}
+    fields.update({k: v for k, v in leasing.items() if v is not None})
 
     def parse(fields, vecs):
         c = fields.get("coefficients")

@@ -157,9 +157,11 @@ class Sessions:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def create(self, dim: int, **kwargs):
-        """Create a session; keyword arguments are the session config (lr, mu, directions, ...)."""
-        return self._client.run(calls.create(dim, **kwargs))
+    def create(self, dim: int, *, x0=None, name: str | None = None, **settings):
+        """Create a session of ``dim`` parameters.  ``settings`` are the session's (lr, mu,
+        directions, seed, schedule, ...; the service's API reference lists them), sent as they
+        are: the service names any it does not know (``UnprocessableEntityError``)."""
+        return self._client.run(calls.create(dim, x0=x0, name=name, **settings))
 
     def get(self, session_id: str):
         """The session's ``Session``: its config, current step, lr, mu and recent metrics."""
@@ -173,16 +175,27 @@ class Sessions:
         """Delete the session and everything stored for it; later calls with its id get 404."""
         self._client.run(calls.delete(session_id))
 
-    def ask(self, session_id: str, x=None, vectors: bool = False, **lease):
-        """The open step; with ``lease=k`` (and ``worker``, ``wait``, ``since``, ``until``) the
-        directions leased to this worker and the steps closed since ``since``."""
-        return self._client.run(calls.ask(session_id, x, vectors, **lease))
+    def ask(self, session_id: str, x=None, vectors: bool = False, *, lease: int | None = None,
+            worker: str | None = None, wait: float | None = None, since: int | None = None,
+            until: int | None = None):
+        """The open step (``StepInfo``).  ``x`` sets the parameters before step 0 and must equal
+        them after; ``vectors=True`` brings the directions too.  With ``lease=k``: up to k
+        directions leased to ``worker``, waiting up to ``wait`` seconds while others hold them
+        all, nothing on step ``until`` or later, and the steps closed since step ``since``."""
+        return self._client.run(calls.ask(session_id, x, vectors, lease=lease, worker=worker, wait=wait,
+                                          since=since, until=until))
 
-    def tell(self, session_id: str, step: int, **values):
-        """ZO: f_x, f_plus[, f_minus][, indices]; FO: gradient.  answer="x" or "checksum".  With
-        ``lease=k`` (and ``worker``, ``wait``, ``until``, answer="checksum"): also the closed
-        steps since this one and this worker's lease on the next, in one round trip."""
-        return self._client.run(calls.tell(session_id, step, **values))
+    def tell(self, session_id: str, step: int, *, f_x=None, f_plus=None, f_minus=None, indices=None,
+             gradient=None, answer: str = "x", lease: int | None = None, worker: str | None = None,
+             wait: float | None = None, until: int | None = None):
+        """Report step ``step`` (``TellResult``).  ZO: ``f_x``, ``f_plus`` (and ``f_minus`` for
+        central differences; ``indices`` when reporting only some directions); FO: ``gradient``.
+        ``answer``: "x" (the new parameters) or "checksum" (a CRC of x and the coefficients).
+        With ``lease=k`` (answer="checksum"): also the steps closed since this one and
+        ``worker``'s lease on the next (``wait``, ``until`` as in ``ask``), in one round trip."""
+        return self._client.run(calls.tell(
+            session_id, step, f_x=f_x, f_plus=f_plus, f_minus=f_minus, indices=indices, gradient=gradient,
+            answer=answer, lease=lease, worker=worker, wait=wait, until=until))
 
     def report(self, session_id: str, value: float, **metrics: float) -> dict:
         return self._client.run(calls.report(session_id, value, **metrics))
@@ -204,8 +217,8 @@ class AsyncSessions:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def create(self, dim: int, **kwargs):
-        return await self._client.run(calls.create(dim, **kwargs))
+    async def create(self, dim: int, *, x0=None, name: str | None = None, **settings):
+        return await self._client.run(calls.create(dim, x0=x0, name=name, **settings))
 
     async def get(self, session_id: str):
         return await self._client.run(calls.get(session_id))
@@ -216,11 +229,18 @@ class AsyncSessions:
     async def delete(self, session_id: str) -> None:
         await self._client.run(calls.delete(session_id))
 
-    async def ask(self, session_id: str, x=None, vectors: bool = False, **lease):
-        return await self._client.run(calls.ask(session_id, x, vectors, **lease))
+    async def ask(self, session_id: str, x=None, vectors: bool = False, *, lease: int | None = None,
+                  worker: str | None = None, wait: float | None = None, since: int | None = None,
+                  until: int | None = None):
+        return await self._client.run(calls.ask(session_id, x, vectors, lease=lease, worker=worker, wait=wait,
+                                                since=since, until=until))
 
-    async def tell(self, session_id: str, step: int, **values):
-        return await self._client.run(calls.tell(session_id, step, **values))
+    async def tell(self, session_id: str, step: int, *, f_x=None, f_plus=None, f_minus=None, indices=None,
+                   gradient=None, answer: str = "x", lease: int | None = None, worker: str | None = None,
+                   wait: float | None = None, until: int | None = None):
+        return await self._client.run(calls.tell(
+            session_id, step, f_x=f_x, f_plus=f_plus, f_minus=f_minus, indices=indices, gradient=gradient,
+            answer=answer, lease=lease, worker=worker, wait=wait, until=until))
 
     async def report(self, session_id: str, value: float, **metrics: float) -> dict:
         return await self._client.run(calls.report(session_id, value, **metrics))
