@@ -2,7 +2,8 @@
 and says what to do, a non-zero exit status, no traceback; ``--debug`` shows the traceback.
 
 Each tool runs as a process, as a user runs it, against real HTTP servers: nothing listening,
-a zoadamm service reached under a wrong path, and a service that refuses the tool's API key.
+a zoadamm service reached under a wrong path, a service that refuses the tool's API key, and
+another HTTP server (``python -m http.server``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from other_server import http_server
 
 from zoadamm import Client, ZoadammError
 from zoadamm.sdk import ConflictError
@@ -76,6 +78,14 @@ def test_no_service_gives_one_line_naming_the_url(name, tmp_path):
 def test_a_wrong_base_path_says_where_the_api_lives(name, service_url, tmp_path):
     line = _one_line(_run(name, service_url + "/api", tmp_path))
     assert f"{service_url}/api/healthz answered 404" in line and "/v1/sessions" in line
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_another_http_server_is_no_zoadamm_service(name, tmp_path):
+    with http_server(tmp_path) as url:  # an empty folder: every path is its HTML 404 page
+        line = _one_line(_run(name, url, tmp_path))
+    assert f"no zoadamm service at {url} ({url}/healthz answered 404 File not found" in line
+    assert "zoadamm-service --port 8000" in line
 
 
 @pytest.mark.parametrize("name", COMMANDS)

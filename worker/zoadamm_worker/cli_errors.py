@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 
 from zoadamm import Client, ZoadammError
-from zoadamm.sdk import APIConnectionError, APIStatusError, ConflictError, NotFoundError
+from zoadamm.sdk import APIConnectionError, APIStatusError, ConflictError, ForeignServerError, NotFoundError
 
 START_HINT = "start one with `zoadamm-service --port 8000` (in .venv/bin) or pass --service URL"
 
@@ -38,6 +38,9 @@ def explain(error: ZoadammError, service: str | None) -> str:
         return f"cannot reach the zoadamm service at {where} ({_reason(error)}); {START_HINT}"
     if not isinstance(error, APIStatusError):
         return str(error)
+    if isinstance(error, ForeignServerError):  # the SDK's rule: no answer a zoadamm service gives
+        return (f"no zoadamm service at {where} ({error.url} answered {error.status_code} "
+                f"{error.response.reason_phrase}: another HTTP server); {START_HINT}")
     status, detail = error.status_code, error.body.get("detail") or error.response.reason_phrase
     if status in (401, 403):
         return (f"{error.url} answered {status} ({detail}): set ZOADAMM_API_KEY to a key this service "

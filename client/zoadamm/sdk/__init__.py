@@ -8,8 +8,10 @@ from .errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    AuthenticationError,
     BadRequestError,
     ConflictError,
+    ForeignServerError,
     InternalServerError,
     NotFoundError,
     PayloadTooLargeError,
@@ -25,7 +27,8 @@ from .shared import SharedRun
 
 __all__ = [
     "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncSessions",
-    "BadRequestError", "Client", "ConflictError", "InternalServerError", "MinimizeResult",
+    "AuthenticationError", "BadRequestError", "Client", "ConflictError", "ForeignServerError", "InternalServerError",
+    "MinimizeResult",
     "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer", "RetryPolicy",
     "ServiceUnavailableError", "Session", "SessionSummary", "Sessions", "SharedRun", "StepInfo", "TellResult", "Trace",
     "UnprocessableEntityError",

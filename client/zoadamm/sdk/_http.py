@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 
 from .. import wire
-from .errors import APIConnectionError, APITimeoutError, error_for
+from .errors import APIConnectionError, APITimeoutError, error_for, foreign_server
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -142,7 +142,8 @@ def connection_error(error: httpx.TransportError) -> APIConnectionError:
 
 
 def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
-    """(fields, vectors) of a successful answer; raises the APIStatusError subclass otherwise."""
+    """(fields, vectors) of a successful answer; raises the APIStatusError subclass otherwise
+    (``ForeignServerError`` for an answer that no zoadamm service gives)."""
     media = response.headers.get("content-type", "").split(";")[0].strip()
     if response.status_code >= 400:
         try:
@@ -154,7 +155,10 @@ def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
         return {}, {}
     if media == wire.MEDIA_TYPE:
         return wire.decode(response.content)
-    body = response.json()
+    try:
+        body = response.json()
+    except ValueError:  # a page, not an answer of the API
+        raise foreign_server(response, None) from None
     if not isinstance(body, dict):
         return {"items": body}, {}
     vectors = {k: np.asarray(body.pop(k), dtype=np.float32) for k in ("x", "u") if body.get(k) is not None}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._validate import InvalidArgument
+from .._validate import InvalidArgument, finite_values
 from ._http import Call
 from .models import ClosedStep, Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 
@@ -83,10 +83,10 @@ def tell(
     if gradient is not None:
         vecs["gradient"] = np.asarray(gradient, dtype=np.float32).reshape(-1)
     else:
-        fields["f_x"] = None if f_x is None else np.asarray(f_x, dtype=np.float64).tolist()
-        fields["f_plus"] = np.asarray(f_plus, dtype=np.float64).reshape(-1).tolist()
+        fields["f_x"] = None if f_x is None else _finite("f_x", f_x).tolist()
+        fields["f_plus"] = _finite("f_plus", f_plus).reshape(-1).tolist()
         if f_minus is not None:
-            fields["f_minus"] = np.asarray(f_minus, dtype=np.float64).reshape(-1).tolist()
+            fields["f_minus"] = _finite("f_minus", f_minus).reshape(-1).tolist()
         if indices is not None:
             fields["indices"] = [int(i) for i in indices]
     leasing = {"lease": lease, "worker": worker, "wait": wait, "until": until}
@@ -102,6 +102,12 @@ def tell(
         )
 
     return Call("POST", f"/v1/sessions/{session_id}/tell", fields, vecs, {"answer": answer}), parse
+
+
+def _finite(name: str, values) -> np.ndarray:
+    """``values`` as float64; raises InvalidArgument naming ``name`` for a NaN or an infinity,
+    which neither JSON nor the service takes."""
+    return finite_values(name, np.asarray(values, dtype=np.float64))
 
 
 def report(session_id: str, value: float, **metrics: float) -> Parsed:

@@ -1,6 +1,7 @@
 """The SDK's exceptions, one class per kind of failure (the same tree as openai-python's).
 
-Every one is a ``zoadamm.ZoadammError``; each message names the URL it concerns.
+Every one is a ``zoadamm.ZoadammError``; each message names the URL it concerns and, where it
+can, what to do.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import httpx
 
 from ..exceptions import ZoadammError
+from .reasons import reasons
 
 
 class APIError(ZoadammError):
@@ -44,12 +46,21 @@ class BadRequestError(APIStatusError):  # 400: undecodable body
     pass
 
 
+class AuthenticationError(APIStatusError):  # 401: no API key, or one the service does not accept
+    pass
+
+
+class ForeignServerError(APIStatusError):
+    """Something answered, but not a zoadamm service: another HTTP server on that port, or a
+    page where the API should be.  ``status_code`` is whatever that server answered."""
+
+
 class NotFoundError(APIStatusError):  # 404: unknown session, or a URL that is not the API's
     @property
     def no_such_path(self) -> bool:
         """True when nothing is served at that path (a wrong base URL), rather than an unknown
         session: the service names the session it did not find, a missing route does not."""
-        return self.body.get("detail") in (None, "Not Found")
+        return self.body.get("detail") == "Not Found"
 
 
 class ConflictError(APIStatusError):  # 409: stale or future step; ``step`` is the session's
@@ -83,28 +94,64 @@ class ServiceUnavailableError(InternalServerError):  # 503: the store is down
 
 
 _BY_STATUS = {
-    400: BadRequestError, 404: NotFoundError, 409: ConflictError, 413: PayloadTooLargeError,
-    415: UnsupportedMediaTypeError, 422: UnprocessableEntityError, 429: RateLimitError,
-    503: ServiceUnavailableError,
+    400: BadRequestError, 401: AuthenticationError, 404: NotFoundError, 409: ConflictError,
+    413: PayloadTooLargeError, 415: UnsupportedMediaTypeError, 422: UnprocessableEntityError,
+    429: RateLimitError, 503: ServiceUnavailableError,
 }
-
-
+EXAMPLE_URL = "http://127.0.0.1:8000"
 PATH_HINT = ("nothing is served at this path: the base URL must be the service's root (such as "
-             "http://127.0.0.1:8000), under which the API lives at /v1/sessions")
+             f"{EXAMPLE_URL}), under which the API lives at /v1/sessions")
+KEY_HINT = "pass it as Client(api_key=...) or set the ZOADAMM_API_KEY environment variable"
+# a proxy's own word about the service behind it: the service may be back in a moment
+GATEWAY_STATUSES = (502, 503, 504)
+
+
+def from_service(response: httpx.Response, body: dict | None) -> bool:
+    """Whether an error answer is a zoadamm service's: every error it gives (its balancer's
+    too) is a JSON object with a ``detail``.  Gateway errors count as the service's."""
+    return (body is not None and "detail" in body) or response.status_code in GATEWAY_STATUSES
 
 
 def error_for(response: httpx.Response, body: dict | None) -> APIStatusError:
-    """The exception for an error answer: "<status> <detail> (<method> <url>)", plus a hint
-    when a 404 comes from a path that does not exist."""
+    """The exception for an error answer: "<status> <detail> (<method> <url>)", with the
+    fields a 422 refused and why, and what to do about a 401, a missing path or another server."""
+    if not from_service(response, body):
+        return foreign_server(response, body)
     status = response.status_code
     cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     detail = (body or {}).get("detail") or response.reason_phrase
     request = _request_of(response)
+    if status == 422 and isinstance((body or {}).get("errors"), list) and (body or {})["errors"]:
+        creating = request is not None and request.method == "POST" and request.url.path.endswith("/v1/sessions")
+        detail = reasons((body or {})["errors"], creating)
     where = f" ({request.method} {request.url})" if request is not None else ""
     error = cls(f"{status} {detail}{where}", response, body)
     if isinstance(error, NotFoundError) and error.no_such_path:
         error.args = (f"{error.args[0]}: {PATH_HINT}",)
+    if isinstance(error, AuthenticationError):
+        sent = request is not None and "authorization" in request.headers
+        need = "the service refused the API key sent" if sent else "the service needs an API key"
+        error.args = (f"{error.args[0]}: {need}; {KEY_HINT}",)
     return error
+
+
+def foreign_server(response: httpx.Response, body: dict | None) -> ForeignServerError:
+    """The error for an answer that no zoadamm service gives, naming the URL where one was expected."""
+    request = _request_of(response)
+    answered = f"{response.status_code} {response.reason_phrase}".strip()
+    if request is None:
+        return ForeignServerError(f"no zoadamm service answered (another server answered {answered})", response, body)
+    return ForeignServerError(
+        f"no zoadamm service at {service_root(request.url)}: {request.method} {request.url} was answered "
+        f"{answered} by another HTTP server; give the client the URL of a zoadamm service (such as "
+        f"{EXAMPLE_URL})", response, body)
+
+
+def service_root(url: httpx.URL) -> str:
+    """The base URL a request of the SDK was made under (its API paths start /v1/ or /healthz)."""
+    path = url.path
+    cut = min((i for i in (path.find("/v1/"), path.find("/healthz")) if i >= 0), default=len(path))
+    return str(url.copy_with(path=path[:cut] or "/", query=None)).rstrip("/")
 
 
 def _request_of(response: httpx.Response) -> httpx.Request | None:

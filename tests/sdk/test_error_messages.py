@@ -1,0 +1,108 @@
+"""What the SDK's errors say: the field and the reason of a 422, how to give the API key on a
+401, and "no zoadamm service" when another HTTP server answers.
+
+The answers come from real servers: the app built by the service's factory, and Python's own
+``python -m http.server`` in a process of its own (``other_server.http_server``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from other_server import http_server
+from sdk_support import x0_for
+
+from zoadamm import Client, InvalidArgument, RemoteOptimizer, minimize
+from zoadamm.sdk import AuthenticationError, ForeignServerError, NotFoundError, UnprocessableEntityError
+from zoadamm_service.tenants import entry
+
+
+def _refusal(client: Client, **settings) -> UnprocessableEntityError:
+    with pytest.raises(UnprocessableEntityError) as caught:
+        RemoteOptimizer.create(client, np.zeros(3), **settings)
+    assert client.sessions.list() == []  # refused before anything was made
+    return caught.value
+
+
+def test_an_unknown_setting_is_named_with_the_one_meant(sdk):
+    error = _refusal(sdk, learning_rate=0.1)
+    assert str(error).startswith("422 learning_rate: unknown setting (did you mean lr?) (POST ")
+    assert error.body == {"detail": "invalid request", "errors": [
+        {"loc": ["learning_rate"], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}]}
+    assert "did you mean directions?" in str(_refusal(sdk, directons=2))
+    assert "schedule.factr: unknown setting (did you mean factor?)" in str(_refusal(sdk, schedule={"factr": 0.5}))
+    nothing_close = str(_refusal(sdk, colour="blue"))
+    assert "colour: unknown setting (POST" in nothing_close and "did you mean" not in nothing_close
+
+
+def test_a_value_out_of_range_names_the_field_and_the_reason(sdk):
+    assert str(_refusal(sdk, lr=-1.0)).startswith("422 lr: Input should be greater than 0 (POST ")
+    assert "directions: Input should be greater than or equal to 1" in str(_refusal(sdk, directions=0))
+    both = str(_refusal(sdk, lr=-1.0, distribution="uniform"))
+    assert "lr: Input should be greater than 0" in both
+    assert "distribution: Input should be 'sphere' or 'gaussian'" in both
+
+
+def test_minimize_says_the_same(local):
+    with pytest.raises(UnprocessableEntityError, match=r"learning_rate: unknown setting \(did you mean lr\?\)"):
+        minimize(lambda x: float(np.sum(x**2)), np.zeros(3), steps=1, client=local, progress=False,
+                 learning_rate=0.1)
+
+
+def test_a_non_finite_value_is_refused_by_name_before_sending(local):
+    session = local.sessions.create(3, x0=x0_for(3))
+    with pytest.raises(InvalidArgument, match="f_x contains NaN"):
+        local.sessions.tell(session.id, 0, f_x=float("nan"), f_plus=[1.0])
+    with pytest.raises(InvalidArgument, match="f_plus contains NaN"):
+        local.sessions.tell(session.id, 0, f_x=1.0, f_plus=[float("inf")])
+    assert local.sessions.get(session.id).step == 0
+
+
+@pytest.fixture
+def keyed(make_app, serve):
+    with serve(make_app(api_keys=entry("team", "the-right-key"))) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("key", [None, "a-wrong-key"], ids=["no key", "wrong key"])
+def test_a_401_says_how_to_give_the_key(keyed, key, monkeypatch):
+    monkeypatch.delenv("ZOADAMM_API_KEY", raising=False)
+    with pytest.raises(AuthenticationError) as caught:
+        Client(http_client=keyed, api_key=key).sessions.list()
+    message = str(caught.value)
+    assert message.startswith("401 ") and caught.value.status_code == 401
+    assert "Client(api_key=...)" in message and "ZOADAMM_API_KEY" in message
+    said = "needs an API key" if key is None else "refused the API key sent"
+    assert said in message and "the-right-key" not in message and (key is None or key not in message)
+    assert Client(http_client=keyed, api_key="the-right-key").sessions.list() == []
+
+
+@pytest.fixture(scope="module")
+def other_server(tmp_path_factory):
+    """Another HTTP server, with a page named healthz."""
+    folder = tmp_path_factory.mktemp("site")
+    (folder / "healthz").write_text("<html>a page, not an API</html>")
+    with http_server(folder) as url:
+        yield url
+
+
+def test_another_http_server_is_no_zoadamm_service(other_server):
+    with Client(other_server, max_retries=0) as client:
+        with pytest.raises(ForeignServerError) as post:  # http.server answers a POST with 501
+            RemoteOptimizer.create(client, np.zeros(3))
+        assert str(post.value).startswith(f"no zoadamm service at {other_server}: POST {other_server}/v1/sessions "
+                                          "was answered 501 Unsupported method")
+        assert post.value.status_code == 501
+        with pytest.raises(ForeignServerError, match="was answered 404 File not found by another HTTP server"):
+            client.sessions.get("abc")  # its HTML 404 page: not a missing session
+        with pytest.raises(ForeignServerError, match="was answered 200 OK by another HTTP server"):
+            client.health(retry=False)  # a page where the health check should be
+    with Client(other_server + "/prefix", max_retries=0) as client, pytest.raises(ForeignServerError) as caught:
+        client.sessions.list()
+    assert str(caught.value).startswith(f"no zoadamm service at {other_server}/prefix: GET ")
+
+
+def test_a_zoadamm_404_stays_a_not_found(local):
+    with pytest.raises(NotFoundError) as caught:
+        local.sessions.get("0" * 32)
+    assert not isinstance(caught.value, ForeignServerError) and not caught.value.no_such_path
