@@ -215,12 +215,12 @@ def direction_blocks(
     indices = _checked_indices(indices)
     if out is not None and (out.dtype != np.float32 or out.shape != (len(indices), dim)):
         raise InvalidArgument(f"out must be float32 of shape {(len(indices), dim)}")
-    per_block = rows_per_block(dim)
-    if len(indices) <= per_block:  # one block, the common case at small dims
+    if len(indices) == 1 or len(indices) <= rows_per_block(dim):  # one block: the common case
         block = np.empty((len(indices), dim), dtype=np.float32) if out is None else out
         _make_block(seed, step, indices, dim, distribution, block)
         yield 0, block
         return
+    per_block = rows_per_block(dim)
     reuse = out is None  # one buffer for every block
     target = np.empty((per_block, dim), dtype=np.float32) if out is None else out
     for start in range(0, len(indices), per_block):
@@ -237,7 +237,10 @@ def _checked_indices(indices: Iterable[int]) -> list[int]:
 
 
 def _make_block(seed: int, step: int, indices: list[int], dim: int, distribution: str, out: np.ndarray) -> None:
-    if len(indices) == 1 or dim > _CHUNK:  # long vectors one at a time, in cache-sized blocks
+    if len(indices) == 1:
+        _make_one(seed, step, indices[0], dim, distribution, out[0])
+        return
+    if dim > _CHUNK:  # long vectors one at a time, in cache-sized blocks
         for row, index in enumerate(indices):
             _make_one(seed, step, index, dim, distribution, out[row])
         return
@@ -269,7 +272,7 @@ def direction_rows(
     Raises:
         InvalidArgument: as ``direction_blocks``.
     """
-    indices = list(indices)
+    indices = indices if type(indices) is range else list(indices)  # a range is checked at once
     if out is None:
         out = np.empty((len(indices), positive_int("dim", dim)), dtype=np.float32)
     for _ in direction_blocks(seed, step, indices, dim, distribution, out=out):

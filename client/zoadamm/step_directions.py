@@ -64,10 +64,15 @@ class StepDirections:
         if held is None:
             forgotten = [h for s, h in self._held.items() if s != keep]
             self._held = {s: h for s, h in self._held.items() if s == keep}
-            held = self._held[step] = forgotten[0] if forgotten and self.reuse else self._new()
+            recycled = forgotten[0] if forgotten and self.reuse else None
+            del forgotten  # freed before a new array is made
+            held = self._held[step] = recycled or self._new()
             held[1].clear()
         made, done, view = held
-        if len(done) < self.count:
+        if not done and indices is None:  # the usual first call of a step: every row, in one go
+            direction_rows(self.seed, step, range(self.count), self.dim, self.distribution, out=made)
+            done.update(range(self.count))
+        elif len(done) < self.count:
             wanted = range(self.count) if indices is None else map(self._row, indices)
             missing = sorted(set(wanted) - done)
             for run in _runs(missing):  # consecutive rows are made straight into their place
