@@ -90,7 +90,8 @@ class Client(_Base):
 
         Raises:
             zoadamm.sdk.APIConnectionError: nothing answers at the URL.
-            zoadamm.sdk.NotFoundError: something answers, but not a zoadamm service at its root.
+            zoadamm.sdk.ForeignServerError: another HTTP server answers there.
+            zoadamm.sdk.NotFoundError: a service answers, but the URL is not its root.
         """
         return self.send(Call("GET", "/healthz"), None if retry else NO_RETRY)[0]
 
@@ -151,7 +152,9 @@ class Sessions:
     """``client.sessions``: one method per API call (see ``calls`` for the arguments).
 
     Every method raises ``zoadamm.sdk.APIError`` subclasses: ``NotFoundError`` for an unknown
-    id, ``APIConnectionError`` when the service cannot be reached (after the retries).
+    id, ``UnprocessableEntityError`` naming each refused field and why, ``AuthenticationError``
+    for a missing or refused API key, ``APIConnectionError`` when the service cannot be reached
+    (after the retries), ``ForeignServerError`` when another HTTP server answers instead.
     """
 
     def __init__(self, client: Client) -> None:
