@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sdk_support import bits, drive, quadratic, reference_run, rosenbrock, through, x0_for, zo_values
 
-from zoadamm import Client, InvalidArgument, RemoteOptimizer, SessionConfig, minimize
+from zoadamm import Client, InvalidArgument, RemoteOptimizer, SessionConfig, directions, minimize
 from zoadamm.sdk import fast_switching
 
 DIM = 16
@@ -124,6 +124,21 @@ def test_a_corrupted_mirror_is_detected_and_dropped(local, mode):
     final = local.sessions.parameters(run.id)
     assert final.step == run.step == steps
     assert bits(final.x) == bits(run.x) == bits(expected.state.x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_steps_directions_are_made_once_and_handed_out_read_only(local, mode):
+    config = _config(directions=3)
+    with RemoteOptimizer.create(local, x0_for(DIM), **MODES[mode], **config) as run:
+        first = run.directions()
+        assert np.shares_memory(run.directions(), first)  # the same array all the step
+        assert bits(first) == bits(directions(config["seed"], 0, 3, DIM))
+        with pytest.raises(ValueError, match="read-only"):
+            first *= 2.0
+        run.tell(**zo_values(quadratic(DIM), run.x, run.mu, first))
+        second = run.directions()
+        assert bits(first) == bits(directions(config["seed"], 0, 3, DIM))  # step 0's, still
+        assert bits(second) == bits(directions(config["seed"], 1, 3, DIM))
 
 
 def test_joining_a_session_later_cannot_mirror(local):
