@@ -14,15 +14,20 @@ own, ``--calls`` calls after a warm-up, less the same process with no calls.
 - ``assemble``: ``assemble_gradient`` from the coefficients (every replay of a ZO step)
 - ``mirrored step``: a RemoteOptimizer's directions of a step, then ``Optimizer.apply`` with them
   (through ``StepDirections`` where the package has it, else ``directions``)
+- ``joined worker`` (with ``--joined``): one step of a worker that joined a session (``SharedRun``,
+  lease = q), against a service process started here, on an objective that costs next to
+  nothing: the worker's own CPU (directions, requests, following x), its threads included
 
     git worktree add /tmp/baseline <commit>
-    python benchmarks/ab_directions.py --baseline /tmp/baseline --json benchmarks/results/ab_directions.json
+    python benchmarks/ab_directions.py --baseline /tmp/baseline --joined --json benchmarks/results/ab_directions.json
     python benchmarks/ab_directions.py --baseline /tmp/baseline --instructions --cases 1x1400 16x1400 64x1400
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import importlib.util
 import json
 import os
@@ -36,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 import zoadamm
+from zoadamm_service.launch import ServiceProcess
 
 CASES = ["1x1400", "16x1400", "64x1400", "1x2806751", "8x2806751"]
 
@@ -53,8 +59,9 @@ def load_baseline(folder: str):
     return module
 
 
-def workloads(pkg, q: int, dim: int) -> dict:
-    """Name -> call(): each call does one step's work on a new step."""
+def workloads(pkg, q: int, dim: int, service: str | None = None) -> dict:
+    """Name -> call(): each call does one step's work on a new step (``joined worker`` too when
+    ``service`` is the URL of a service)."""
     coefficients = np.linspace(-1.0, 1.0, q).astype(np.float32)
     out = np.empty(dim, dtype=np.float32)
     config = pkg.SessionConfig(dim=dim, directions=q, seed=3)
@@ -67,16 +74,38 @@ def workloads(pkg, q: int, dim: int) -> dict:
         made = cache.all(step) if cache is not None else pkg.directions(3, step, q, dim)
         optimizer.apply(pkg.StepRecord(step, 1e-3, coefficients=coefficients), out, made)
 
-    return {
+    calls = {
         "directions": lambda: pkg.directions(3, next(steps), q, dim),
         "assemble": lambda: pkg.assemble_gradient(coefficients, seed=3, step=next(steps), dim=dim,
                                                   distribution="sphere", out=out),
         "mirrored step": mirrored_step,
     }
+    if service is not None:
+        calls["joined worker"] = joined_worker(pkg, service, q, dim)
+    return calls
 
 
-def compare(baseline, q: int, dim: int, rounds: int, calls: int) -> dict:
-    sides = {"baseline": workloads(baseline, q, dim), "this": workloads(zoadamm, q, dim)}
+def joined_worker(pkg, service: str, q: int, dim: int):
+    """call(): one step of a SharedRun of ``pkg`` on a session of its own at ``service``."""
+    client = pkg.Client(service)
+    session = client.sessions.create(dim, directions=q, seed=3)
+    run = importlib.import_module(f"{pkg.__name__}.sdk").SharedRun(client, session.id, np.zeros(dim, np.float32),
+                                                                   lease=q)
+    target = np.linspace(-1.0, 1.0, dim, dtype=np.float32)
+
+    def f(x: np.ndarray) -> float:
+        return float(np.dot(x - target, x - target))
+
+    def step():
+        work = run.next()
+        u, mu = run.directions(work.indices), np.float32(work.mu)
+        run.tell(work, f(run.x), [f(run.x + mu * u_i) for u_i in u])
+
+    return step
+
+
+def compare(baseline, q: int, dim: int, rounds: int, calls: int, service: str | None) -> dict:
+    sides = {"baseline": workloads(baseline, q, dim, service), "this": workloads(zoadamm, q, dim, service)}
     result = {}
     for name in sides["this"]:
         for calls_of_side in sides.values():  # warm up: the tables, the first allocations
@@ -123,6 +152,7 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=CASES, help="QxD: q directions of dimension d")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--instructions", action="store_true", help="count instructions (valgrind) instead")
+    parser.add_argument("--joined", action="store_true", help="also a joined worker's step (starts a service)")
     parser.add_argument("--calls", type=int, default=300, help="calls counted with --instructions")
     parser.add_argument("--one", nargs=4, metavar=("SIDE", "WORKLOAD", "QxD", "CALLS"), help=argparse.SUPPRESS)
     parser.add_argument("--json", default=None)
@@ -132,6 +162,14 @@ def main() -> None:
         side, workload, case, calls = args.one
         run_one(baseline, side, workload, case, int(calls))
         return
+    with contextlib.ExitStack() as stack:
+        service = stack.enter_context(ServiceProcess(None)).url if args.joined and not args.instructions else None
+        rows = measure(args, baseline, service)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"baseline": args.baseline, "rows": rows}, indent=2))
+
+
+def measure(args, baseline, service: str | None) -> list[dict]:
     rows = []
     for case in args.cases:
         q, dim = (int(v) for v in case.split("x"))
@@ -146,12 +184,11 @@ def main() -> None:
             continue
         calls = max(1, int(3e5 // (q * dim)))  # about the same work per timing at every size
         rounds = args.rounds if q * dim < 1e6 else max(5, args.rounds // 5)
-        for name, cell in compare(baseline, q, dim, rounds, calls).items():
+        for name, cell in compare(baseline, q, dim, rounds, calls, service).items():
             rows.append({"case": name, "q": q, "d": dim, "rounds": rounds, "calls": calls, **cell})
             print(f"{name:>14}, q = {q:3d}, d = {dim:>9,}: baseline {cell['baseline_us']:10.1f} us, this "
                   f"{cell['this_us']:10.1f} us, this / baseline {cell['ratio']:.3f}", flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"baseline": args.baseline, "rows": rows}, indent=2))
+    return rows
 
 
 if __name__ == "__main__":

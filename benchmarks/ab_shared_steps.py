@@ -5,7 +5,8 @@ in turns: what a change to the shared-step path did, measured in one run.
 ``client``, ``service`` and ``worker`` packages go first on PYTHONPATH for its own service
 process and workers.  Each side has its own service and Redis; in every block each side runs the
 single worker, then two ``--join`` workers (``bench_shared_steps.Bench``), so the ratio compares
-runs seconds apart.  The final x of the two modes must agree on each side.
+runs seconds apart.  The final x of the two modes must agree on each side.  The CPU the worker
+processes used per step is reported beside the times: on a busy machine it moves less.
 
     git worktree add /tmp/baseline <commit>
     python benchmarks/ab_shared_steps.py --baseline /tmp/baseline --blocks 6 \
@@ -57,17 +58,27 @@ def main() -> None:
                 if single["crc"] != two["crc"]:
                     raise SystemExit(f"{side}: two workers ended at another x than one")
                 run = {"single_ms": 1e3 * single["s_per_step"], "two_ms": 1e3 * two["s_per_step"],
-                       "ratio": two["s_per_step"] / single["s_per_step"], "load": two["load_before"]}
+                       "ratio": two["s_per_step"] / single["s_per_step"], "load": two["load_before"],
+                       # CPU of the worker processes per step: a busy machine moves it less than time
+                       "single_worker_cpu_ms": single["cpu_ms_per_step"]["workers"],
+                       "two_workers_cpu_ms": two["cpu_ms_per_step"]["workers"]}
                 runs[side].append(run)
                 print(f"block {block}/{args.blocks} {side:>8}: one worker {run['single_ms']:5.1f} ms, two "
-                      f"{run['two_ms']:5.1f} ms per step ({run['ratio']:.2f}x), load {run['load']:.2f}", flush=True)
+                      f"{run['two_ms']:5.1f} ms per step ({run['ratio']:.2f}x), worker CPU "
+                      f"{run['single_worker_cpu_ms']:.1f} and {run['two_workers_cpu_ms']:.1f} ms per step, "
+                      f"load {run['load']:.2f}", flush=True)
     summary = {side: {"ratio_median": statistics.median(r["ratio"] for r in rs),
-                      "ratios": [r["ratio"] for r in rs], "runs": rs} for side, rs in runs.items()}
+                      "ratios": [r["ratio"] for r in rs],
+                      "single_worker_cpu_ms_median": statistics.median(r["single_worker_cpu_ms"] for r in rs),
+                      "two_workers_cpu_ms_median": statistics.median(r["two_workers_cpu_ms"] for r in rs),
+                      "runs": rs} for side, rs in runs.items()}
     for side, row in summary.items():
         print(f"{side:>8}: two workers / one, median {row['ratio_median']:.2f} "
-              f"(per block {', '.join(f'{r:.2f}' for r in row['ratios'])})")
+              f"(per block {', '.join(f'{r:.2f}' for r in row['ratios'])}); worker CPU per step, median: one "
+              f"{row['single_worker_cpu_ms_median']:.1f} ms, two {row['two_workers_cpu_ms_median']:.1f} ms")
     if args.json:
-        Path(args.json).write_text(json.dumps({"baseline": args.baseline, "steps": args.steps, **summary}, indent=2))
+        Path(args.json).write_text(json.dumps({"baseline_checkout": args.baseline, "steps": args.steps, **summary},
+                                              indent=2))
 
 
 if __name__ == "__main__":
