@@ -60,8 +60,10 @@ class RunSpec:
 
 
 def train(spec: RunSpec, service_url: str, record: str | Path | None = None, data=None,
-          client: Client | None = None, progress: bool = True, session_name: str | None = None) -> list[dict]:
-    """Run ``spec`` through the service at ``service_url``; returns the per-epoch records."""
+          client: Client | None = None, progress: bool = True, session_name: str | None = None,
+          save: str | Path | None = None) -> list[dict]:
+    """Run ``spec`` through the service at ``service_url``; returns the per-epoch records.
+    ``save``: write the trained model there (``attack.model_file``), for the attacks' victim."""
     data = data if data is not None else load_mnist()
     objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
                                shuffle=spec.shuffle, seed=spec.seed, normalize=spec.normalize)
@@ -121,6 +123,10 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
                            f"acc {test_accuracy:.4f} ({row['seconds']:.1f} s)", file=sys.stderr)
             if spec.max_steps is not None and steps >= spec.max_steps:
                 break
+        if save is not None:
+            from .attack.model_file import save_model
+
+            save_model(save, run.x, spec.scale, spec.normalize)
     finally:
         run.close()
         if own_client:
