@@ -22,6 +22,7 @@ import numpy as np
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
 
+from .attack.cli import add_commands as add_attack_commands
 from .cli_errors import add_debug_flag, check_service, run_command
 
 DEFAULT_SERVICE = os.environ.get("ZOADAMM_SERVICE_URL", "http://127.0.0.1:8000")
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_join(r)
     add_debug_flag(r)
     r.set_defaults(run=_rest)
+    add_attack_commands(sub)
     return parser
 
 
