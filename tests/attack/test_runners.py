@@ -103,3 +103,21 @@ def test_the_command_line_says_in_one_line_when_no_victim_answers(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "cannot reach the victim" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_art_repeats_are_answered_from_the_cache_and_counted_once(victim_url, first_target):
+    from zoadamm_worker.attack.feasible import PerturbationSet
+    from zoadamm_worker.attack.objective import ImageQueries
+    from zoadamm_worker.attack.peers import CachedPredict
+    from zoadamm_worker.attack.victim_client import VictimClient
+
+    with VictimClient(victim_url) as victim:
+        queries = ImageQueries(victim.predict, first_target, PerturbationSet(first_target.image, "inf", 0.2), 100,
+                               tag="cache-test")
+        predict = CachedPredict(queries)
+        batch = np.stack([first_target.image, first_target.image + 0.1, first_target.image]).reshape(3, 1, 28, 28)
+        first = predict(batch)
+        assert queries.watch.counted == 2 and np.array_equal(first[0], first[2])
+        np.testing.assert_array_equal(predict(batch[::-1]), first[::-1])
+        assert queries.watch.counted == 2 and victim.stats()["tags"]["cache-test"] == 2
+        assert np.allclose(np.exp(first).sum(axis=1), 1, atol=1e-5)  # log-probabilities

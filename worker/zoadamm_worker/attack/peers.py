@@ -27,7 +27,8 @@ from .watch import FLOOR, Stop
 
 SHAPE = (1, 28, 28)
 CLASSES = 10
-CACHE_IMAGES = 64  # the repeats ART makes are of its last few points
+REQUEST_IMAGES = 1024  # at most per victim request (the victim's default limit)
+CACHE_IMAGES = 2048  # ART repeats points of its last iteration or two: two ZOO batches and more
 ZOO_PARALLEL = 128  # coordinates per ZOO iteration (ART's default): up to 2 x 128 + 1 queries
 
 
@@ -44,14 +45,18 @@ class CachedPredict:
         images = self.queries.feasible.images(batch.reshape(len(batch), -1) - origin)
         keys = [image.tobytes() for image in images]
         new = list(dict.fromkeys(key for key in keys if key not in self._cache))
+        answers = {}
         if new:
             fresh = np.stack([np.frombuffer(key, dtype=np.float32) for key in new])
             sent, probabilities = self.queries.send(fresh, partial=True)
             for key, row in zip(new, probabilities, strict=False):  # strict=False: cut by the budget
-                self._remember(key, np.log(np.maximum(row.astype(np.float64), FLOOR)))
+                answers[key] = np.log(np.maximum(row.astype(np.float64), FLOOR))
             if self.queries.watch.done or len(sent) < len(new):
                 raise Stop("success" if self.queries.watch.succeeded else "budget spent")
-        return np.stack([self._cache[key] for key in keys])
+        rows = np.stack([answers[key] if key in answers else self._cache[key] for key in keys])
+        for key, row in answers.items():
+            self._remember(key, row)
+        return rows
 
     def _remember(self, key: bytes, row: np.ndarray) -> None:
         self._cache[key] = row
@@ -59,10 +64,17 @@ class CachedPredict:
             self._cache.popitem(last=False)
 
 
-def _classifier(queries: ImageQueries) -> BlackBoxClassifierNeuralNetwork:
-    """ART's black-box classifier (the kind its Square Attack accepts) around the victim."""
-    return BlackBoxClassifierNeuralNetwork(CachedPredict(queries), SHAPE, CLASSES, channels_first=True,
-                                           clip_values=(0.0, 1.0))
+class OneRequestClassifier(BlackBoxClassifierNeuralNetwork):
+    """ART's black-box classifier (the kind its Square Attack accepts) that sends each batch
+    ART predicts in one victim request: ZOO's attacks ask with ``batch_size=1``, which would
+    make every probe a request of its own."""
+
+    def predict(self, x: np.ndarray, batch_size: int = 128, **kwargs) -> np.ndarray:
+        return super().predict(x, batch_size=min(max(len(x), 1), REQUEST_IMAGES), **kwargs)
+
+
+def _classifier(queries: ImageQueries) -> OneRequestClassifier:
+    return OneRequestClassifier(CachedPredict(queries), SHAPE, CLASSES, channels_first=True, clip_values=(0.0, 1.0))
 
 
 def _one_hot(label: int) -> np.ndarray:
