@@ -121,3 +121,17 @@ def test_art_repeats_are_answered_from_the_cache_and_counted_once(victim_url, fi
         np.testing.assert_array_equal(predict(batch[::-1]), first[::-1])
         assert queries.watch.counted == 2 and victim.stats()["tags"]["cache-test"] == 2
         assert np.allclose(np.exp(first).sum(axis=1), 1, atol=1e-5)  # log-probabilities
+
+
+def test_pgd_ascends_the_margin_the_black_box_attacks_use():
+    import torch
+
+    from zoadamm_worker.attack.pgd import MarginLoss
+    from zoadamm_worker.attack.watch import margins
+
+    logits = torch.tensor([[2.0, 5.0, -1.0], [30.0, -4.0, 3.0]], dtype=torch.float64)
+    one_hot = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype=torch.float64)
+    assert float(MarginLoss()(logits, one_hot)) == pytest.approx(((2 - 5) + (3 - 30)) / 2)
+    probabilities = torch.softmax(logits, dim=1).numpy()  # the log-probability margin is the logit margin
+    assert np.allclose(-margins(probabilities[:1], 1), [2 - 5])
+    assert np.allclose(-margins(probabilities[1:], 0), [3 - 30])

@@ -60,6 +60,12 @@ def summarize_group(rows: list[dict]) -> dict:
     return summary
 
 
+def _order(item: tuple[tuple, list]) -> tuple:
+    """ℓ∞ before ℓ2; within a norm the black-box methods by name, white-box PGD last."""
+    method, norm, eps, budget = item[0]
+    return norm != "inf", method == "pgd", method, eps, budget
+
+
 def _norm(norm: str) -> str:
     return "ℓ∞" if norm == "inf" else f"ℓ{norm}"
 
@@ -75,7 +81,7 @@ def table(groups: dict[tuple, list[dict]]) -> str:
     """The markdown table: one row per run."""
     lines = ["| method | norm | ε | budget | images | success rate | median queries | mean ℓ∞ | mean ℓ2 |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for (method, norm, eps, budget), rows in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
+    for (method, norm, eps, budget), rows in sorted(groups.items(), key=_order):
         s = summarize_group(rows)
         lines.append(f"| {method} | {_norm(norm)} | {eps:g} | {budget:,} | {s['images']} | "
                      f"{_cell(s['rate'], s['rate_ci'], 2)} | {_cell(s['median_queries'], s['median_queries_ci'], 0)} | "
@@ -130,11 +136,13 @@ def plot_examples(paths: list[str | Path], path: Path, count: int = 6) -> None:
             ax = axes[row, column]
             ax.imshow(image, cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([]), ax.set_yticks([])
+            if row == 0:
+                ax.set_title("original" if column == 0 else name, fontsize=8)
             if column == 0:
-                ax.set_title(f"#{index}: {data['label'][at]}", fontsize=8)
+                ax.set_xlabel(f"#{index}: {data['label'][at]}", fontsize=8)
             else:
                 verdict = f"→ {data['predicted'][at]}" if data["success"][at] else "not fooled"
-                ax.set_title(f"{name}\n{verdict}", fontsize=7)
+                ax.set_xlabel(verdict, fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

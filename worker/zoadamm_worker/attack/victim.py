@@ -96,7 +96,7 @@ def check_images(images: np.ndarray, max_batch: int) -> np.ndarray:
     low, high = float(images.min()), float(images.max())
     if low < 0 or high > 1:
         raise BadImages(f"pixels must lie in [0, 1], found values in [{low:g}, {high:g}]")
-    return np.ascontiguousarray(images, dtype=np.float32)[:, None]
+    return np.require(images, np.float32, ["C_CONTIGUOUS", "WRITEABLE"])[:, None]  # torch wants it writable
 
 
 def check_tag(tag: object) -> str | None:
