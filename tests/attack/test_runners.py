@@ -135,3 +135,19 @@ def test_pgd_ascends_the_margin_the_black_box_attacks_use():
     probabilities = torch.softmax(logits, dim=1).numpy()  # the log-probability margin is the logit margin
     assert np.allclose(-margins(probabilities[:1], 1), [2 - 5])
     assert np.allclose(-margins(probabilities[1:], 0), [3 - 30])
+
+
+def test_a_point_with_nan_pixels_is_answered_nan_without_a_query(victim_url, first_target):
+    from zoadamm_worker.attack.feasible import PerturbationSet
+    from zoadamm_worker.attack.objective import ImageQueries
+    from zoadamm_worker.attack.peers import CachedPredict
+    from zoadamm_worker.attack.victim_client import VictimClient
+
+    with VictimClient(victim_url) as victim:
+        queries = ImageQueries(victim.predict, first_target, PerturbationSet(first_target.image, "2", 2.0), 100,
+                               tag="nan-test")
+        broken = first_target.image.copy()
+        broken[5] = np.nan
+        answer = CachedPredict(queries)(np.stack([broken, first_target.image]).reshape(2, 1, 28, 28))
+        assert np.isnan(answer[0]).all() and np.isfinite(answer[1]).all()
+        assert queries.watch.counted == 1 and victim.stats()["tags"]["nan-test"] == 1

@@ -40,9 +40,16 @@ class CachedPredict:
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """Raises Stop once the attack succeeded or its budget is spent (ART cannot be told)."""
+        """Raises Stop once the attack succeeded or its budget is spent (ART cannot be told).
+
+        A point with a NaN or infinite pixel is answered with NaN, as a model would answer it,
+        and costs no query: ART's ℓ2 Square Attack proposes such points (it divides by a zero
+        norm), and it discards a point whose loss is NaN.
+        """
         origin = self.queries.target.image
-        images = self.queries.feasible.images(batch.reshape(len(batch), -1) - origin)
+        flat = batch.reshape(len(batch), -1)
+        valid = np.isfinite(flat).all(axis=1)
+        images = self.queries.feasible.images(flat[valid] - origin)
         keys = [image.tobytes() for image in images]
         new = list(dict.fromkeys(key for key in keys if key not in self._cache))
         answers = {}
@@ -53,7 +60,8 @@ class CachedPredict:
                 answers[key] = np.log(np.maximum(row.astype(np.float64), FLOOR))
             if self.queries.watch.done or len(sent) < len(new):
                 raise Stop("success" if self.queries.watch.succeeded else "budget spent")
-        rows = np.stack([answers[key] if key in answers else self._cache[key] for key in keys])
+        rows = np.full((len(batch), CLASSES), np.nan)
+        rows[valid] = [answers[key] if key in answers else self._cache[key] for key in keys]
         for key, row in answers.items():
             self._remember(key, row)
         return rows
