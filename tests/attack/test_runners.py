@@ -151,3 +151,14 @@ def test_a_point_with_nan_pixels_is_answered_nan_without_a_query(victim_url, fir
         answer = CachedPredict(queries)(np.stack([broken, first_target.image]).reshape(2, 1, 28, 28))
         assert np.isnan(answer[0]).all() and np.isfinite(answer[1]).all()
         assert queries.watch.counted == 1 and victim.stats()["tags"]["nan-test"] == 1
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"method": "zo-nothing"}, "method must be one of"), ({"norm": "1"}, "norm must be one of"),
+    ({"eps": 0.0}, "eps must be positive"), ({"budget": 0}, "budget must be positive"),
+    ({"victim": None}, "give its URL"), ({"method": "pgd", "model": None}, "give the model file"),
+])
+def test_settings_that_cannot_run_are_refused_by_name(change, words):
+    settings = {"method": "art-zoo", "norm": "inf", "eps": 0.2, "budget": 10, "victim": "http://127.0.0.1:9"}
+    with pytest.raises(ValueError, match=words):
+        run_attack(AttackSettings(**{**settings, **change}))

@@ -49,9 +49,7 @@ def _black_box(attack: Callable[[ImageQueries, AttackSettings], None]) -> Runner
     """A runner that attacks one image after the other through the victim."""
 
     def run(settings: AttackSettings, targets: list[Target], run_id: str) -> Iterator[tuple[Target, QueryWatch]]:
-        if settings.victim is None:
-            raise ValueError(f"{settings.method} attacks through the victim: give its URL")
-        with VictimClient(settings.victim) as victim:
+        with VictimClient(str(settings.victim)) as victim:  # check_settings: there is one
             for target in targets:
                 feasible = PerturbationSet(target.image, settings.norm, settings.eps)
                 queries = ImageQueries(victim.predict, target, feasible, settings.budget,
@@ -78,14 +76,13 @@ def _pgd(settings: AttackSettings, targets: list[Target], run_id: str) -> Iterat
     from .model_file import load_model
     from .pgd import run_pgd
 
-    if settings.model is None:
-        raise ValueError("pgd is white-box: give the model file")
-    classifier = load_model(settings.model)
+    classifier = load_model(str(settings.model))
     for target in targets:
         yield target, run_pgd(classifier, target, settings.norm, settings.eps, settings.budget, settings.seed)
 
 
 RUNNERS: dict[str, Runner] = {"art-zoo": _black_box(_zoo), "art-square": _black_box(_square), "pgd": _pgd}
+WHITE_BOX = ("pgd",)  # the methods that read the model file; all others ask the victim
 
 
 def check_settings(settings: AttackSettings) -> None:
@@ -94,8 +91,13 @@ def check_settings(settings: AttackSettings) -> None:
         raise ValueError(f"method must be one of {sorted(RUNNERS)}, got {settings.method!r}")
     if settings.norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {settings.norm!r}")
-    if not (settings.eps > 0 and settings.budget >= 1 and settings.images >= 1):
-        raise ValueError("eps, budget and images must be positive")
+    for name in ("eps", "budget", "images"):
+        if not getattr(settings, name) > 0:
+            raise ValueError(f"{name} must be positive, got {getattr(settings, name)!r}")
+    if settings.method in WHITE_BOX and settings.model is None:
+        raise ValueError(f"{settings.method} is white-box: give the model file")
+    if settings.method not in WHITE_BOX and settings.victim is None:
+        raise ValueError(f"{settings.method} attacks through the victim: give its URL")
 
 
 def choose_targets(settings: AttackSettings, run_id: str) -> tuple[list[Target], list[int]]:
