@@ -60,8 +60,10 @@ def load_model(path: str | Path) -> Classifier:
     """
     try:
         saved = torch.load(Path(path), weights_only=True)
-    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:  # a non-torch file
-        raise ModelFileError(f"{path}: not a model file ({error})") from None
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError):  # a file torch cannot read
+        # torch's own message suggests weights_only=False, which would run the file's code
+        raise ModelFileError(f"{path}: not a model file (torch cannot read it with weights_only=True); "
+                             "write one with `zoadamm-worker mnist --save`") from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a model file of format {FORMAT}")
     model = ModularCNN(saved["scale"])
