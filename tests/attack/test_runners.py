@@ -148,8 +148,10 @@ def test_a_point_with_nan_pixels_is_answered_nan_without_a_query(victim_url, fir
                                tag="nan-test")
         broken = first_target.image.copy()
         broken[5] = np.nan
-        answer = CachedPredict(queries)(np.stack([broken, first_target.image]).reshape(2, 1, 28, 28))
+        predict = CachedPredict(queries)
+        answer = predict(np.stack([broken, first_target.image]).reshape(2, 1, 28, 28))
         assert np.isnan(answer[0]).all() and np.isfinite(answer[1]).all()
+        assert np.isnan(predict(broken.reshape(1, 1, 28, 28))).all()  # a batch of nothing else
         assert queries.watch.counted == 1 and victim.stats()["tags"]["nan-test"] == 1
 
 

@@ -61,7 +61,8 @@ class CachedPredict:
             if self.queries.watch.done or len(sent) < len(new):
                 raise Stop("success" if self.queries.watch.succeeded else "budget spent")
         rows = np.full((len(batch), CLASSES), np.nan)
-        rows[valid] = [answers[key] if key in answers else self._cache[key] for key in keys]
+        for at, key in zip(np.flatnonzero(valid), keys, strict=True):
+            rows[at] = answers[key] if key in answers else self._cache[key]
         for key, row in answers.items():
             self._remember(key, row)
         return rows
