@@ -73,8 +73,8 @@ def _norm(norm: str) -> str:
 def _cell(value: float | None, interval: tuple[float, float] | None, digits: int) -> str:
     if value is None:
         return "–"
-    text = f"{value:.{digits}f}"
-    return text if interval is None else f"{text} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+    text = f"{value:,.{digits}f}"
+    return text if interval is None else f"{text} [{interval[0]:,.{digits}f}, {interval[1]:,.{digits}f}]"
 
 
 def table(groups: dict[tuple, list[dict]]) -> str:
@@ -96,7 +96,7 @@ def plot_curves(groups: dict[tuple, list[dict]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7.5, 4.5))
+    figure, axes = plt.subplots(figsize=(10, 4.5))
     colors: dict[str, str] = {}
     for (method, norm, eps, budget), rows in sorted(groups.items()):
         color = colors.setdefault(method, f"C{len(colors)}")
@@ -111,20 +111,21 @@ def plot_curves(groups: dict[tuple, list[dict]], path: Path) -> None:
     axes.set_ylabel("fraction of images fooled")
     axes.set_ylim(0, 1.02)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, loc="upper left")
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: the curves fill the axes
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
 
 def plot_examples(paths: list[str | Path], path: Path, count: int = 6) -> None:
-    """The first ``count`` images common to all example files: originals, then each run's result."""
+    """The first ``count`` images common to all example files: originals, then each run's result
+    (ℓ∞ runs first)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = [(Path(p).stem, np.load(p)) for p in paths]
+    runs = [(Path(p).stem, np.load(p)) for p in sorted(paths, key=lambda p: (Path(p).stem.endswith("-l2"), str(p)))]
     common = sorted(set.intersection(*(set(data["index"].tolist()) for _, data in runs)))[:count]
     figure, axes = plt.subplots(len(common), len(runs) + 1, figsize=(1.6 * (len(runs) + 1), 1.7 * len(common)),
                                 squeeze=False)
