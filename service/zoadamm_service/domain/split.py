@@ -11,8 +11,6 @@ import numpy as np
 
 from zoadamm import SessionConfig
 
-from ..store import Store
-
 
 @dataclass(frozen=True)
 class Gathered:
@@ -33,11 +31,6 @@ def part_columns(rows: tuple[str, ...], config: SessionConfig) -> tuple[np.ndarr
     """f_x, f_plus and f_minus of a complete step, from its rows."""
     table = np.array([json.loads(row) for row in rows], dtype=np.float64)
     return table[:, 0], table[:, 1], None if config.difference == "forward" else table[:, 2]
-
-
-async def gather(store: Store, session_id: str, step: int, parts: dict[int, str], directions: int) -> Gathered:
-    """Record these reports (the first report of a direction wins) and see what is missing."""
-    return compare(await store.add_partials(session_id, step, parts), parts, directions)
 
 
 def compare(reported: dict[int, str], parts: dict[int, str], directions: int) -> Gathered:
