@@ -35,7 +35,8 @@ from ..errors import Conflict, Invalid
 from ..store.base import Leased
 from .answers import AskAnswer, StepRecordPublic, TellAnswer
 from .inputs import ZOValues
-from .sessions import COMMIT_TRIES, Granted, NextLease, Sessions
+from .sessions import COMMIT_TRIES, Sessions
+from .split import Granted, NextLease
 
 MAX_WAIT_S = 30.0  # the longest an ask may block
 

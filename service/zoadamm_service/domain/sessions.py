@@ -14,7 +14,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -24,12 +23,12 @@ from zoadamm import AnswerMode, StepRecord, directions, require_method
 from ..errors import Conflict, NotFound
 from ..settings import Settings
 from ..store import SessionMeta, Store
-from ..store.base import Leased
 from . import inputs, journal, limits, split, trace
 from .answers import AskAnswer, Parameters, SessionPublic, SessionSummary, TellAnswer
 from .cache import ReplicaCache
 from .ids import RequestKey, is_session_id, session_id_for
 from .replica import Replica
+from .split import Granted, NextLease, Told
 
 # A metric appended by another replica moves the head without closing the step: a write that
 # lost its conditional append to one is built again on the new head, this many times at most.
@@ -45,33 +44,6 @@ class Telemetry(Protocol):
 class _Silent:
     def step_committed(self, method: str, evaluations: int) -> None:
         return None
-
-
-@dataclass(frozen=True)
-class NextLease:
-    """Sent with a part of a split step: lease ``count`` directions of the step after it to
-    ``worker``, in the store call that records the part (``Store.add_partials_and_lease``)."""
-
-    count: int
-    worker: str
-
-
-@dataclass(frozen=True)
-class Granted:
-    """What a ``NextLease`` got: ``leased`` (None once the head had moved on), granted at ``at``
-    (monotonic), running out at ``expires`` (Unix time)."""
-
-    leased: Leased | None
-    at: float
-    expires: float
-
-
-@dataclass(frozen=True)
-class Told:
-    """A ZO tell's answer, and what its ``NextLease`` got (None when it asked for none)."""
-
-    answer: TellAnswer
-    next_lease: Granted | None = None
 
 
 class Sessions:

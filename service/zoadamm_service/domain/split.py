@@ -1,5 +1,6 @@
 """Steps split between workers: each reports some of the q directions (``indices``), and the
-step is applied when all q are in.  The reports wait in the store's partials, one canonical
+step is applied when all q are in; a part may lease the next step's directions too
+(``NextLease``, answered in ``Told``).  The reports wait in the store's partials, one canonical
 JSON row per direction, so that equal values give equal rows whichever replica got them."""
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from zoadamm import SessionConfig
+
+from ..store.base import Leased
+from .answers import TellAnswer
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,30 @@ def compare(reported: dict[int, str], parts: dict[int, str], directions: int) ->
     missing = sorted(set(range(directions)) - set(reported))
     rows = None if changed or missing else tuple(reported[i] for i in range(directions))
     return Gathered(rows, missing, changed)
+
+
+@dataclass(frozen=True)
+class NextLease:
+    """Sent with a part of a split step: lease ``count`` directions of the step after it to
+    ``worker``, in the store call that records the part (``Store.add_partials_and_lease``)."""
+
+    count: int
+    worker: str
+
+
+@dataclass(frozen=True)
+class Granted:
+    """What a ``NextLease`` got: ``leased`` (None once the head had moved on), granted at ``at``
+    (monotonic), running out at ``expires`` (Unix time)."""
+
+    leased: Leased | None
+    at: float
+    expires: float
+
+
+@dataclass(frozen=True)
+class Told:
+    """A ZO tell's answer, and what its ``NextLease`` got (None when it asked for none)."""
+
+    answer: TellAnswer
+    next_lease: Granted | None = None

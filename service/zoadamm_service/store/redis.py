@@ -5,12 +5,9 @@ and after a delete."""
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import contextlib
 import functools
 import json
-import logging
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
@@ -35,7 +32,6 @@ from .base import (
 from .notices import POLL_S, HeadNotices
 from .replication import Replication
 
-log = logging.getLogger("zoadamm.service")
 META_FIELDS = ("tenant", "config", "name", "created")
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
 MAX_CONNECTIONS = 100  # per replica process
@@ -66,8 +62,7 @@ class RedisStore(Store):
         # redis-py's cluster client has no asyncio pub/sub: there replicas learn of closes by looking
         shared = not alone and not isinstance(client, RedisCluster)
         self._closes_channel = keys.CLOSES if shared else ""
-        self._notices = HeadNotices(self.head, None if alone else POLL_S)
-        self._follower: asyncio.Task | None = None
+        self._notices = HeadNotices(self.head, None if alone else POLL_S, self.closed_steps if shared else None)
         self._replication = Replication(client, wait_replicas, wait_timeout_ms)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
@@ -102,27 +97,11 @@ class RedisStore(Store):
         return cls(client, ttl_s, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
 
     async def close(self) -> None:
-        if self._follower is not None:
-            self._follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follower
+        await self._notices.close()
         await self._redis.aclose()
 
     async def wait_past(self, session_id: str, seq: int, timeout: float) -> bool:
-        if self._closes_channel and self._follower is None:
-            self._follower = asyncio.create_task(self._follow())
         return await self._notices.wait_past(session_id, seq, timeout)
-
-    async def _follow(self) -> None:
-        """Wake this process's waits when another replica closes a split step (the notices of
-        ``closed_steps``); the waits look at the head all the same, which covers the gaps."""
-        while True:
-            try:
-                async for session_id, seq in self.closed_steps():
-                    self._notices.moved(session_id, seq + 1)
-            except Exception as error:  # the looks cover the gap: log, and subscribe again
-                log.warning("notices of closed steps stopped (%s: %s); retrying in 1 s", type(error).__name__, error)
-            await asyncio.sleep(1.0)
 
     async def closed_steps(self) -> AsyncIterator[tuple[str, int]]:
         """(session id, seq) of each split step any replica appends at seq, as it happens; a
