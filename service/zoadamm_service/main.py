@@ -92,8 +92,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 def serve_app() -> FastAPI:
     """The app as ``zoadamm-service`` runs it: ``create_app``, and once it has started, every
     object it holds moves out of the garbage collector's sight (``gc.freeze``).  A full
-    collection otherwise walks those ~70,000 objects, ~15 ms during which no request is
-    answered (``benchmarks/bench_gc_pause.py``), a pause every request in flight waits out.
+    collection otherwise walks all those objects while no request is answered, a pause every
+    request in flight waits out (``benchmarks/bench_gc_pause.py`` measures it).
     Only the process's own app freezes them; tests build many apps in one process."""
     app = create_app()
     app.state.freeze_gc = True

@@ -50,7 +50,7 @@ def f_of(f_x, f_plus, f_minus) -> float:
 def point(record, mu: float, f: float | None, distribution: str, dim: int, now: float) -> bytes:
     """The packed trace point of one step record (``zoadamm.StepRecord``)."""
     if record.coefficients is not None:
-        # q is small: plain floats beat numpy's reductions (30 us a tell) by an order of magnitude
+        # q is small: plain floats beat numpy's reductions, whose fixed cost per call dominates here
         c = record.coefficients.tolist()
         squares, mean = math.fsum(v * v for v in c), math.fsum(c) / len(c)
         scale = dim if distribution == "gaussian" else 1
