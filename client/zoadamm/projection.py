@@ -1,0 +1,170 @@
+"""Exact projections onto a box and an l2 ball under a diagonal metric (``docs/constraints.md``).
+
+    P(a) = argmin over x in X of  sum_i h_i (x_i - a_i)^2,   h_i > 0  (h = 1: Euclidean)
+
+- Box (an l-inf ball is one): clip each coordinate.  Objective and set are separable, so
+  clipping is the exact projection under every diagonal metric.
+- l2 ball ||x - c|| <= r, alone or cut by a box [lower, upper]: for a multiplier lam >= 0 the
+  Lagrangian separates, x_i(lam) = clip(c_i + h_i (a_i - c_i) / (h_i + lam), lower_i, upper_i),
+  and ||x(lam) - c|| falls monotonically from ||clip(a) - c|| (lam = 0) to dist(c, box) (lam ->
+  infinity).  When a is outside, lam solves ||x(lam) - c|| = r: safeguarded Newton on
+  1 / ||x(lam) - c|| - 1 / r, the secular equation of More and Sorensen (1983), concave without
+  a box, so its iterates rise monotonically to the root and converge quadratically.
+
+Determinism: every sum is numpy's pairwise sum over a contiguous float64 block of a fixed size,
+the blocks added in order; no BLAS, no threads.  Two processes with the same inputs get the same
+bits.  Feasibility survives rounding: lam is solved for the radius shrunk by ``MARGIN``, and a
+float32 result rounds each coordinate toward the center (never away), so it stays in the ball,
+and in the box, whose bounds are float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+BLOCK = 1 << 15  # float64 work buffers of 256 KiB each stay in cache
+MARGIN = 2.0**-44  # relative: the radius lam is solved for, below rounding noise in the sums
+_NEWTON_DONE = 2.0**-27  # a step this small (relative) leaves an error below float64 precision
+_MAX_ITERATIONS = 200  # bisection of a float64 bracket ends well within this
+
+
+def clip_into(x: np.ndarray, lower, upper) -> None:
+    """Clip ``x`` into [lower, upper] in place (bounds: scalars or arrays of x's length)."""
+    if np.ndim(lower) == 0 and np.ndim(upper) == 0:
+        np.clip(x, lower, upper, out=x)  # numpy's vectorised path for scalar bounds
+    else:
+        # np.clip with array bounds takes a slow generic loop; two ufuncs are several times faster
+        np.maximum(x, lower, out=x)
+        np.minimum(x, upper, out=x)
+
+
+def project_ball(
+    a: np.ndarray,
+    center,
+    radius: float,
+    *,
+    weights: np.ndarray | None = None,
+    lower=None,
+    upper=None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The projection of ``a`` onto {||x - center|| <= radius}, cut by [lower, upper] if given,
+    under diag(weights) (Euclidean when None).  ``out`` may be ``a`` itself.
+
+    ``center``, ``lower`` and ``upper`` are float32 scalars or vectors; ``weights`` must be
+    positive.  The caller guarantees that the set is not empty (dist(center, box) < radius).
+    """
+    out = np.empty_like(a) if out is None else out
+    ball = _Ball(a, center, weights, lower, upper)
+    squared, slope = ball.evaluate(0.0)
+    if not squared > radius * radius:  # a (clipped) is inside; NaN falls through unchanged
+        ball.write(0.0, out)
+        return out
+    target = radius * (1.0 - MARGIN)
+    if weights is None and lower is None:  # the Euclidean ball: a scaling, in closed form
+        ball.write(math.sqrt(squared) / target - 1.0, out)
+        return out
+    ball.write(ball.solve(target, squared, slope), out)
+    return out
+
+
+class _Ball:
+    """One projection's inputs and float64 work buffers, evaluated block by block."""
+
+    def __init__(self, a, center, weights, lower, upper) -> None:
+        self.a, self.center, self.weights = a, center, weights
+        self.lower, self.upper = lower, upper
+        size = min(a.size, BLOCK)
+        self.point, self.shift, self.denominator, self.free = (np.empty(size) for _ in range(4))
+        self.scale = 1.0 if weights is None else float(np.max(weights))
+
+    def _blocks(self):
+        for start in range(0, self.a.size, BLOCK):
+            stop = min(self.a.size, start + BLOCK)
+            yield start, stop, slice(0, stop - start)
+
+    @staticmethod
+    def _part(value, start: int, stop: int):
+        return value if np.ndim(value) == 0 else value[start:stop]
+
+    def _point(self, lam: float, start: int, stop: int, used: slice):
+        """x(lam) on one block into ``point``; ``shift`` = x(lam) - c and the squared shift's
+        derivative weights into ``free`` (0 where the box holds the coordinate)."""
+        c = self._part(self.center, start, stop)
+        point, shift, den = self.point[used], self.shift[used], self.denominator[used]
+        if self.weights is None:
+            den.fill(1.0 + lam)
+        else:
+            np.add(self.weights[start:stop], lam, out=den, dtype=np.float64)
+        if lam:
+            np.subtract(self.a[start:stop], c, out=shift, dtype=np.float64)
+            if self.weights is not None:
+                shift *= self.weights[start:stop]
+            shift /= den
+            np.add(shift, c, out=point)
+        else:  # a itself, exactly (even where a weight is 0)
+            np.copyto(point, self.a[start:stop])
+        free = self.free[used]
+        free.fill(1.0)
+        if self.lower is not None:
+            np.copyto(free, point)
+            clip_into(point, self._part(self.lower, start, stop), self._part(self.upper, start, stop))
+            np.equal(free, point, out=free)
+        if self.lower is not None or not lam:
+            np.subtract(point, c, out=shift)
+        return point, shift, free, den
+
+    def evaluate(self, lam: float) -> tuple[float, float]:
+        """(||x(lam) - c||^2, its slope's magnitude / 2 = sum over free i of shift_i^2 / (h_i + lam))."""
+        squared = slope = 0.0
+        for start, stop, used in self._blocks():
+            _, shift, free, den = self._point(lam, start, stop, used)
+            np.multiply(shift, shift, out=shift)
+            squared += float(np.add.reduce(shift))
+            shift /= den
+            shift *= free
+            slope += float(np.add.reduce(shift))
+        return squared, slope
+
+    def solve(self, target: float, squared: float, slope: float) -> float:
+        """The lam > 0 with ||x(lam) - c|| = target, from the values at lam = 0 (outside)."""
+        lam, low, high = 0.0, 0.0, math.inf
+        goal = target * target
+        for _ in range(_MAX_ITERATIONS):
+            # Newton on 1/sqrt(S) - 1/target, S = squared: step = S (sqrt(S)/target - 1) / slope
+            step = squared * (math.sqrt(squared) / target - 1.0) / slope if slope > 0 else math.inf
+            guess = lam + step
+            if guess < math.inf and low <= guess <= high and abs(step) <= _NEWTON_DONE * guess:
+                return guess
+            if not low < guess < high:
+                guess = (low + high) / 2 if high < math.inf else max(2.0 * low, self.scale)
+            lam = guess
+            squared, slope = self.evaluate(lam)
+            if squared > goal:
+                low = lam
+            else:
+                high = lam
+            if high < math.inf and high - low <= 4 * math.ulp(high):
+                break
+        return high
+
+    def write(self, lam: float, out: np.ndarray) -> None:
+        """x(lam) into ``out`` (float64 as is; float32 rounded toward the center)."""
+        for start, stop, used in self._blocks():
+            point = self._point(lam, start, stop, used)[0]
+            target = out[start:stop]
+            if out.dtype == np.float64:
+                np.copyto(target, point)
+                continue
+            np.copyto(target, point, casting="same_kind")  # round to nearest
+            c = self._part(self.center, start, stop)
+            # where rounding moved a coordinate away from the center, step back one float32
+            outward = np.where(point >= c, target > point, target < point)
+            np.nextafter(target, np.asarray(c, dtype=target.dtype), out=target, where=outward)
+
+
+def squared_distance(a: np.ndarray, center) -> float:
+    """||a - center||^2 in float64, summed as the projection sums (the same bits)."""
+    return _Ball(np.asarray(a).reshape(-1), center, None, None, None).evaluate(0.0)[0]
