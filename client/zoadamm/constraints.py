@@ -22,35 +22,10 @@ from typing import Any
 import numpy as np
 
 from . import projection
-from ._validate import InvalidArgument, one_of
+from ._validate import F32_MAX, InvalidArgument, float32_values, one_of
 
 NORMS = ("2", "inf")
-_F32_MAX = float(np.finfo(np.float32).max)
 _FIELDS = {"box": ("lower", "upper"), "ball": ("norm", "center", "radius")}
-
-
-def _number_or_vector(name: str, value, rounding: str):
-    """A float (scalar) or a read-only float32 vector, rounded "up", "down" or to "nearest"."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, list, tuple, np.ndarray)):
-        raise InvalidArgument(f"{name} must be a number or a list of numbers, got {value!r}")
-    try:
-        given = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"{name} must be a number or a list of numbers") from None
-    if given.ndim > 1 or given.size == 0:
-        raise InvalidArgument(f"{name} must be a number or a non-empty list of numbers")
-    if not np.all(np.isfinite(given)):
-        raise InvalidArgument(f"{name} contains NaN or infinite values")
-    if np.any(np.abs(given) > _F32_MAX):
-        raise InvalidArgument(f"{name} is beyond float32's range (|value| <= {_F32_MAX:.7g})")
-    held = given.astype(np.float32)
-    if rounding != "nearest":  # step back to the float32 on the inner side of the given value
-        off = held > given if rounding == "down" else held < given
-        np.nextafter(held, np.float32(-np.inf if rounding == "down" else np.inf), out=held, where=off)
-    if held.ndim == 0:
-        return float(held)
-    held.setflags(write=False)
-    return held
 
 
 def _where(mask: np.ndarray, lower, upper) -> str:
@@ -73,17 +48,16 @@ class Box:
     upper: float | np.ndarray
 
     def __post_init__(self) -> None:
-        lower = _number_or_vector("constraint.box.lower", self.lower, "up")
-        upper = _number_or_vector("constraint.box.upper", self.upper, "down")
+        lower = float32_values("constraint.box.lower", self.lower, "up")
+        upper = float32_values("constraint.box.upper", self.upper, "down")
         _same_length("constraint.box.upper", upper, "constraint.box.lower", lower)
-        crossed = np.asarray(self.lower, dtype=np.float64) > np.asarray(self.upper, dtype=np.float64)
-        where = _where(crossed, self.lower, self.upper)
-        if np.any(crossed):
-            raise InvalidArgument(f"constraint.box.lower > constraint.box.upper{where}")
-        crossed = np.asarray(lower) > np.asarray(upper)
-        if np.any(crossed):
-            where = _where(crossed, self.lower, self.upper)
-            raise InvalidArgument(f"no float32 value lies within constraint.box{where}")
+        for crossed, what in (
+            (np.asarray(self.lower, dtype=np.float64) > np.asarray(self.upper, dtype=np.float64),
+             "constraint.box.lower > constraint.box.upper"),
+            (np.asarray(lower) > np.asarray(upper), "no float32 value lies within constraint.box"),
+        ):
+            if np.any(crossed):
+                raise InvalidArgument(what + _where(crossed, self.lower, self.upper))
         object.__setattr__(self, "lower", lower)
         object.__setattr__(self, "upper", upper)
 
@@ -108,16 +82,16 @@ class Ball:
         radius = self.radius
         if isinstance(radius, bool) or not isinstance(radius, (int, float, np.integer, np.floating)):
             raise InvalidArgument(f"constraint.ball.radius must be a number, got {radius!r}")
-        if not (math.isfinite(radius) and 0 < radius <= _F32_MAX):
+        if not (math.isfinite(radius) and 0 < radius <= F32_MAX):
             raise InvalidArgument(f"constraint.ball.radius must be finite and > 0, got {radius!r}")
-        object.__setattr__(self, "center", _number_or_vector("constraint.ball.center", self.center, "nearest"))
+        object.__setattr__(self, "center", float32_values("constraint.ball.center", self.center, "nearest"))
         object.__setattr__(self, "radius", float(radius))
 
     def as_box(self) -> tuple[Any, Any]:
         """The l-inf ball as the float32 box inside it: center -+ radius, rounded inward."""
         center = np.asarray(self.center, dtype=np.float64)
-        lower, upper = (np.clip(center + side * self.radius, -_F32_MAX, _F32_MAX) for side in (-1.0, 1.0))
-        return _number_or_vector("constraint.ball", lower, "up"), _number_or_vector("constraint.ball", upper, "down")
+        lower, upper = (np.clip(center + side * self.radius, -F32_MAX, F32_MAX) for side in (-1.0, 1.0))
+        return float32_values("constraint.ball", lower, "up"), float32_values("constraint.ball", upper, "down")
 
 
 def _same_length(name: str, value, other_name: str, other) -> None:
@@ -163,7 +137,7 @@ class FeasibleSet:
         if self.ball is not None and self.ball.norm == "inf":
             bounds.append(self.ball.as_box())
         if not bounds:
-            return np.float32(-_F32_MAX), np.float32(_F32_MAX)
+            return np.float32(-F32_MAX), np.float32(F32_MAX)
         lower = _held(np.max(np.broadcast_arrays(*(b[0] for b in bounds)), axis=0))
         upper = _held(np.min(np.broadcast_arrays(*(b[1] for b in bounds)), axis=0))
         return lower, upper

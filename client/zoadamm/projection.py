@@ -77,7 +77,7 @@ class _Ball:
         self.a, self.center, self.weights = a, center, weights
         self.lower, self.upper = lower, upper
         size = min(a.size, BLOCK)
-        self.point, self.shift, self.denominator, self.free = (np.empty(size) for _ in range(4))
+        self.shift, self.point, self.denominator, self.free = (np.empty(size) for _ in range(4))
         self.scale = 1.0 if weights is None else float(np.max(weights))
 
     def _blocks(self):
@@ -89,42 +89,40 @@ class _Ball:
     def _part(value, start: int, stop: int):
         return value if np.ndim(value) == 0 else value[start:stop]
 
-    def _point(self, lam: float, start: int, stop: int, used: slice):
-        """x(lam) on one block into ``point``; ``shift`` = x(lam) - c and the squared shift's
-        derivative weights into ``free`` (0 where the box holds the coordinate)."""
+    def _shift(self, lam: float, start: int, stop: int, used: slice):
+        """x(lam) - c on one block, with h + lam (a scalar when unweighted) and, with a box,
+        x(lam) in ``point`` and 1 in ``free`` where the box does not hold the coordinate."""
         c = self._part(self.center, start, stop)
-        point, shift, den = self.point[used], self.shift[used], self.denominator[used]
-        if self.weights is None:
-            den.fill(1.0 + lam)
-        else:
-            np.add(self.weights[start:stop], lam, out=den, dtype=np.float64)
-        if lam:
-            np.subtract(self.a[start:stop], c, out=shift, dtype=np.float64)
-            if self.weights is not None:
+        shift, den = self.shift[used], 1.0 + lam
+        np.subtract(self.a[start:stop], c, out=shift, dtype=np.float64)
+        if self.weights is not None:
+            den = np.add(self.weights[start:stop], lam, out=self.denominator[used], dtype=np.float64)
+            if lam:  # at lam = 0 the ratio is 1, even where a weight is 0
                 shift *= self.weights[start:stop]
+        if lam:
             shift /= den
-            np.add(shift, c, out=point)
-        else:  # a itself, exactly (even where a weight is 0)
-            np.copyto(point, self.a[start:stop])
-        free = self.free[used]
-        free.fill(1.0)
-        if self.lower is not None:
-            np.copyto(free, point)
-            clip_into(point, self._part(self.lower, start, stop), self._part(self.upper, start, stop))
-            np.equal(free, point, out=free)
-        if self.lower is not None or not lam:
-            np.subtract(point, c, out=shift)
-        return point, shift, free, den
+        if self.lower is None:
+            return shift, den, None
+        point, free = self.point[used], self.free[used]
+        np.add(shift, c, out=point)
+        if not lam:
+            np.copyto(point, self.a[start:stop])  # a itself, exactly
+        np.copyto(free, point)
+        clip_into(point, self._part(self.lower, start, stop), self._part(self.upper, start, stop))
+        np.equal(free, point, out=free)
+        np.subtract(point, c, out=shift)
+        return shift, den, free
 
     def evaluate(self, lam: float) -> tuple[float, float]:
-        """(||x(lam) - c||^2, its slope's magnitude / 2 = sum over free i of shift_i^2 / (h_i + lam))."""
+        """(||x(lam) - c||^2, half its slope's magnitude = sum over free i of shift_i^2 / (h_i + lam))."""
         squared = slope = 0.0
         for start, stop, used in self._blocks():
-            _, shift, free, den = self._point(lam, start, stop, used)
+            shift, den, free = self._shift(lam, start, stop, used)
             np.multiply(shift, shift, out=shift)
             squared += float(np.add.reduce(shift))
             shift /= den
-            shift *= free
+            if free is not None:
+                shift *= free
             slope += float(np.add.reduce(shift))
         return squared, slope
 
@@ -151,18 +149,37 @@ class _Ball:
         return high
 
     def write(self, lam: float, out: np.ndarray) -> None:
-        """x(lam) into ``out`` (float64 as is; float32 rounded toward the center)."""
+        """x(lam) into ``out``: float64 as computed, float32 rounded toward the center."""
         for start, stop, used in self._blocks():
-            point = self._point(lam, start, stop, used)[0]
-            target = out[start:stop]
-            if out.dtype == np.float64:
-                np.copyto(target, point)
-                continue
-            np.copyto(target, point, casting="same_kind")  # round to nearest
             c = self._part(self.center, start, stop)
-            # where rounding moved a coordinate away from the center, step back one float32
-            outward = np.where(point >= c, target > point, target < point)
-            np.nextafter(target, np.asarray(c, dtype=target.dtype), out=target, where=outward)
+            shift = self._shift(lam, start, stop, used)[0]
+            point = self.point[used]
+            if self.lower is None:
+                np.add(shift, c, out=point)
+                if not lam:
+                    np.copyto(point, self.a[start:stop])  # a itself, exactly
+            target = out[start:stop]
+            np.copyto(target, point, casting="same_kind")  # to nearest
+            if out.dtype == np.float32:
+                _step_back_toward(target, point, shift, self.denominator[used])
+
+
+def _step_back_toward(target: np.ndarray, point: np.ndarray, shift: np.ndarray, work: np.ndarray) -> None:
+    """Where rounding ``point`` (= c + shift) to the float32 ``target`` moved it away from the
+    center c, move it one float32 back (never past c, itself a float32).  On the bits of a
+    finite nonzero float32, -1 steps toward 0 and +1 away from it: toward c is toward 0 when
+    target and shift have the same sign.  A coordinate that rounded to 0 keeps it (off by under
+    1e-45, far within ``MARGIN``)."""
+    np.subtract(target, point, out=work)
+    work *= shift
+    outward = work > 0  # rounded on the far side of point, seen from c
+    outward &= target != 0
+    away_from_zero = np.not_equal(shift > 0, target > 0)
+    away_from_zero &= outward
+    bits = target.view(np.int32)
+    bits -= outward
+    bits += away_from_zero
+    bits += away_from_zero
 
 
 def squared_distance(a: np.ndarray, center) -> float:
