@@ -11,7 +11,8 @@ lr = 1e-3.  The sets (all but box-scalar active from the first steps on):
   box+l2     both
 
 Two figures per set, both taken in turns with the unconstrained step so that machine noise
-hits them alike:
+hits them alike, each as wall time and as this thread's CPU time (torch runs on one thread, in
+this one): on a loaded machine the CPU time leaves out the waits for a core.
   step      median ms per whole step (blocks of --steps steps), and its ratio to no set
   project   median ms of the projection alone, on the state and metric a step left, and
             its share of the unconstrained step's median
@@ -64,15 +65,16 @@ class Run:
         f_x, f_plus, _ = self.objective.zo_losses(opt.state.x, next(self.batches), dirs, opt.mu)
         opt.apply(opt.zo_record(f_x, f_plus), self.work, directions=dirs)
 
-    def project(self) -> float:
-        """ms for one projection of x pushed outside by the last step's size, in its metric."""
+    def project(self) -> tuple[float, float]:
+        """(wall, CPU) ms of one projection of x moved by another step like the last one, in
+        that step's metric."""
         assert self.constraint is not None  # the unconstrained run is never projected
         state, config = self.optimizer.state, self.optimizer.config.adamm
         metric = np.sqrt(state.v_hat) + np.float32(config.eps)  # the metric of AdaMM's last step
         np.subtract(state.x, (state.m / metric) * np.float32(LR), out=self.trial)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         self.constraint.project(self.trial, weights=metric, out=self.trial)
-        return (time.perf_counter() - started) * 1e3
+        return (time.perf_counter() - started) * 1e3, (time.thread_time() - cpu) * 1e3
 
 
 def measure(scale: float, steps: int, blocks: int, data) -> dict:
@@ -82,23 +84,27 @@ def measure(scale: float, steps: int, blocks: int, data) -> dict:
     for run in runs.values():  # warm up, and make every set active
         for _ in range(3):
             run.step()
-    times: dict[str, list[float]] = {name: [] for name in SETS}
-    projections: dict[str, list[float]] = {name: [] for name in SETS[1:]}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in SETS}
+    projections: dict[str, list[tuple[float, float]]] = {name: [] for name in SETS[1:]}
     for _ in range(blocks):
         for name, run in runs.items():
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             for _ in range(steps):
                 run.step()
-            times[name].append((time.perf_counter() - started) / steps * 1e3)
+            wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
+            times[name].append((wall / steps * 1e3, cpu / steps * 1e3))
             if name != "none":
                 projections[name] += [run.project() for _ in range(3)]
-    lean = statistics.median(times["none"])
-    result: dict = {"d": objective.dim, "steps_per_block": steps, "blocks": blocks,
-                    "none": {"step_ms": lean}}
-    for name in SETS[1:]:
-        step, project = statistics.median(times[name]), statistics.median(projections[name])
-        result[name] = {"step_ms": step, "step_ratio": step / lean, "project_ms": project,
-                        "project_share": project / lean}
+    result: dict = {"d": objective.dim, "steps_per_block": steps, "blocks": blocks}
+    for clock, index in (("wall", 0), ("cpu", 1)):
+        lean = statistics.median(t[index] for t in times["none"])
+        result.setdefault("none", {})[f"step_{clock}_ms"] = lean
+        for name in SETS[1:]:
+            step = statistics.median(t[index] for t in times[name])
+            project = statistics.median(t[index] for t in projections[name])
+            result.setdefault(name, {}).update({
+                f"step_{clock}_ms": step, f"step_{clock}_ratio": step / lean,
+                f"project_{clock}_ms": project, f"project_{clock}_share": project / lean})
     return result
 
 
@@ -116,13 +122,14 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     for r in results:
-        print(f"d = {r['d']:,}: {r['blocks']} blocks of {r['steps_per_block']} steps; "
-              f"no set {r['none']['step_ms']:.2f} ms/step")
-        print(f"{'set':>10} {'ms/step':>8} {'x none':>7} {'project ms':>11} {'share':>7}")
+        print(f"d = {r['d']:,}: {r['blocks']} blocks of {r['steps_per_block']} steps; no set "
+              f"{r['none']['step_wall_ms']:.2f} ms/step wall, {r['none']['step_cpu_ms']:.2f} CPU")
+        print(f"{'set':>10} {'clock':>5} {'ms/step':>8} {'x none':>7} {'project ms':>11} {'share':>7}")
         for name in SETS[1:]:
-            m = r[name]
-            print(f"{name:>10} {m['step_ms']:>8.2f} {m['step_ratio']:>7.3f} {m['project_ms']:>11.3f} "
-                  f"{m['project_share']:>7.1%}")
+            for clock in ("wall", "cpu"):
+                m = {k.replace(f"_{clock}", ""): v for k, v in r[name].items() if f"_{clock}_" in k}
+                print(f"{name:>10} {clock:>5} {m['step_ms']:>8.2f} {m['step_ratio']:>7.3f} {m['project_ms']:>11.3f} "
+                      f"{m['project_share']:>7.1%}")
 
 
 if __name__ == "__main__":
