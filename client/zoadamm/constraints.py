@@ -138,9 +138,9 @@ class FeasibleSet:
             bounds.append(self.ball.as_box())
         if not bounds:
             return np.float32(-F32_MAX), np.float32(F32_MAX)
-        lower = _held(np.max(np.broadcast_arrays(*(b[0] for b in bounds)), axis=0))
-        upper = _held(np.min(np.broadcast_arrays(*(b[1] for b in bounds)), axis=0))
-        return lower, upper
+        if len(bounds) == 1:  # the held vectors themselves: no copy of d floats
+            return _held(bounds[0][0]), _held(bounds[0][1])
+        return _held(np.maximum(bounds[0][0], bounds[1][0])), _held(np.minimum(bounds[0][1], bounds[1][1]))
 
     @cached_property
     def sphere(self) -> tuple[Any, float] | None:
@@ -291,10 +291,11 @@ def _part_fields(part: str, names: tuple[str, ...], given, vectors: dict) -> dic
 
 def _held(value):
     """A float32 scalar (numpy's fast path for clipping) or a read-only float32 vector."""
-    array = np.asarray(value, dtype=np.float32)
+    array = np.asarray(value, dtype=np.float32)  # a float32 vector as it is
     if array.ndim == 0:
         return np.float32(array)
-    array.setflags(write=False)
+    if array.flags.writeable:
+        array.setflags(write=False)
     return array
 
 
