@@ -233,11 +233,7 @@ class FeasibleSet:
                 twice, or any check of ``Box``, ``Ball`` and ``FeasibleSet``.
         """
         vectors = dict(vectors or {})
-        if not isinstance(data, dict):
-            raise InvalidArgument(f"constraint must be an object with a box, a ball or both, got {data!r}")
-        unknown = set(data) - set(_FIELDS)
-        if unknown:
-            raise InvalidArgument(f"constraint has unknown fields {sorted(unknown)}; it takes box and ball")
+        _object("constraint", data, tuple(_FIELDS))
         parts = {}
         for part, names in _FIELDS.items():
             given = data.get(part)
@@ -272,12 +268,18 @@ class FeasibleSet:
         return hash(self._key())
 
 
-def _part_fields(part: str, names: tuple[str, ...], given, vectors: dict) -> dict:
+def _object(name: str, given, names: tuple[str, ...]) -> None:
+    """Raises InvalidArgument unless ``given`` is a dict whose keys are among ``names``."""
     if not isinstance(given, dict):
-        raise InvalidArgument(f"constraint.{part} must be an object, got {given!r}")
+        raise InvalidArgument(f"{name} must be an object, got {given!r}")
     unknown = set(given) - set(names)
     if unknown:
-        raise InvalidArgument(f"constraint.{part} has unknown fields {sorted(unknown)}; it takes {', '.join(names)}")
+        raise InvalidArgument(f"{name} has unknown fields {sorted(unknown)}; it takes {', '.join(names)}")
+
+
+def _part_fields(part: str, names: tuple[str, ...], given, vectors: dict) -> dict:
+    """The fields of ``part`` ("box" or "ball"), each from the JSON or from ``vectors``."""
+    _object(f"constraint.{part}", given, names)
     fields = {}
     for name in names:
         inline, vector = given.get(name), vectors.pop(f"{part}.{name}", None)
