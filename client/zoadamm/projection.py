@@ -77,8 +77,12 @@ class _Ball:
         self.a, self.center, self.weights = a, center, weights
         self.lower, self.upper = lower, upper
         size = min(a.size, BLOCK)
-        self.shift, self.point, self.denominator, self.free = (np.empty(size) for _ in range(4))
+        self.z, self.hz, self.h, self.denominator, self.shift, self.point, self.free = (
+            np.empty(size) for _ in range(7))
         self.scale = 1.0 if weights is None else float(np.max(weights))
+        self.held = None  # one block: a - c and h (a - c) once for all evaluations, not once each
+        if a.size <= BLOCK:
+            self.held = self._inputs(0, a.size, slice(0, a.size))
 
     def _blocks(self):
         for start in range(0, self.a.size, BLOCK):
@@ -89,23 +93,36 @@ class _Ball:
     def _part(value, start: int, stop: int):
         return value if np.ndim(value) == 0 else value[start:stop]
 
-    def _shift(self, lam: float, start: int, stop: int, used: slice):
-        """x(lam) - c on one block, with h + lam (a scalar when unweighted) and, with a box,
-        x(lam) in ``point`` and 1 in ``free`` where the box does not hold the coordinate."""
+    def _inputs(self, start: int, stop: int, used: slice):
+        """(a - c, h (a - c), h) on one block in float64; h is 1.0 when unweighted."""
+        if self.held is not None:
+            return self.held
         c = self._part(self.center, start, stop)
-        shift, den = self.shift[used], 1.0 + lam
-        np.subtract(self.a[start:stop], c, out=shift, dtype=np.float64)
-        if self.weights is not None:
-            den = np.add(self.weights[start:stop], lam, out=self.denominator[used], dtype=np.float64)
-            if lam:  # at lam = 0 the ratio is 1, even where a weight is 0
-                shift *= self.weights[start:stop]
-        if lam:
-            shift /= den
+        z = np.subtract(self.a[start:stop], c, out=self.z[used], dtype=np.float64)
+        if self.weights is None:
+            return z, z, 1.0
+        h = self.h[used]
+        np.copyto(h, self.weights[start:stop])
+        return z, np.multiply(z, h, out=self.hz[used]), h
+
+    def _shift(self, lam: float, start: int, stop: int, used: slice):
+        """x(lam) - c on one block, with h + lam and, with a box, x(lam) in ``point`` and 1 in
+        ``free`` where the box does not hold the coordinate."""
+        z, hz, h = self._inputs(start, stop, used)
+        shift = self.shift[used]
+        if not lam:  # a itself: the ratio is 1, even where a weight is 0
+            den = h
+            np.copyto(shift, z)
+        else:
+            den = 1.0 + lam if self.weights is None else np.add(h, lam, out=self.denominator[used])
+            np.divide(hz, den, out=shift)
         if self.lower is None:
             return shift, den, None
+        c = self._part(self.center, start, stop)
         point, free = self.point[used], self.free[used]
-        np.add(shift, c, out=point)
-        if not lam:
+        if lam:
+            np.add(shift, c, out=point)
+        else:
             np.copyto(point, self.a[start:stop])  # a itself, exactly
         np.copyto(free, point)
         clip_into(point, self._part(self.lower, start, stop), self._part(self.upper, start, stop))
@@ -154,10 +171,10 @@ class _Ball:
             c = self._part(self.center, start, stop)
             shift = self._shift(lam, start, stop, used)[0]
             point = self.point[used]
-            if self.lower is None:
+            if self.lower is None and lam:
                 np.add(shift, c, out=point)
-                if not lam:
-                    np.copyto(point, self.a[start:stop])  # a itself, exactly
+            elif self.lower is None:
+                np.copyto(point, self.a[start:stop])  # a itself, exactly
             target = out[start:stop]
             np.copyto(target, point, casting="same_kind")  # to nearest
             if out.dtype == np.float32:
