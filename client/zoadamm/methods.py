@@ -57,8 +57,9 @@ def signsgd_update(
 def adam_update(
     state: AdaMMState, gradient: np.ndarray, lr: float, config: AdaMMConfig, constraint: FeasibleSet | None = None
 ) -> None:
-    """Bias-corrected Adam (Kingma and Ba 2015, in ``torch.optim.Adam``'s order of operations, as
-    MeZO and ZO-Bench run it), projected in its metric h = sqrt(v) / sqrt(1 - b2^t) + eps:
+    """Bias-corrected Adam (Kingma and Ba 2015), with the corrections applied where
+    ``torch.optim.Adam`` applies them, as MeZO and ZO-Bench run it; projected in its metric
+    h = sqrt(v) / sqrt(1 - b2^t) + eps:
 
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g*g;  x = P_{X,h}(x - lr / (1 - b1^t) * m / h)
 
