@@ -237,8 +237,7 @@ def require_input(config: SessionConfig, takes: str) -> None:
         sessions = [name for name in METHODS if method(name).takes == takes]
         kind = "function values (f_x, f_plus)" if takes == "values" else "a gradient"
         raise InvalidArgument(
-            f"only {' and '.join(repr(s) for s in sessions)} sessions take {kind}; "
-            f"this session's method is {config.method!r}")
+            f"only sessions of {', '.join(sessions)} take {kind}; this session's method is {config.method!r}")
 
 
 def require_method(config: SessionConfig, method_name: str) -> None:
