@@ -1,7 +1,8 @@
-"""The session methods: ZO-AdaMM, its first-order twin AdaMM, and the ZO methods the paper
-compares it with.  Each is a pure in-place update of the state on one gradient (a ZO estimate
-``sum_i c_i u_i`` or an exact gradient) followed by the projection onto the session's feasible
-set in the method's own metric, so a step is still described by q coefficients or a gradient.
+"""The session methods: ZO-AdaMM, its first-order twin AdaMM, and the ZO methods it is
+compared with (ZO-SGD, ZO-signSGD, ZO-Adam).  Each is a pure in-place update of the state on
+one gradient (a ZO estimate ``sum_i c_i u_i`` or an exact gradient) followed by the projection
+onto the session's feasible set in the method's own metric, so a step is still described by q
+coefficients or a gradient.
 
 ``STATE_VECTORS`` says which vectors of ``AdaMMState`` each method keeps (the others stay empty):
 a checkpoint writes and reads those, through ``state_vectors`` and ``state_from_vectors``.
