@@ -25,9 +25,9 @@ from .watch import QueryWatch, Stop, margins
 # κ = 0: an untargeted attack only has to cross the decision boundary, and each attack stops
 # at the first query that does; confidence beyond it would cost queries for nothing.
 KAPPA = 0.0
-# c for the ℓ2 attack: small enough that the distortion term never outweighs the margin on
-# the way to the boundary (the ball's radius bounds it by c·ε²), large enough to prefer
-# the smaller of two perturbations that reach it.
+# c for the ℓ2 attack: the distortion term (at most c·ε² in the ball) stays small beside the
+# margin an attack starts from, so it steers only near the boundary, toward the smaller of two
+# perturbations that reach it.
 L2_PENALTY = 0.1
 
 Ask = Callable[[np.ndarray, str], Prediction]  # (images (k, 784), tag) -> probabilities, count
