@@ -91,17 +91,19 @@ def _attack(args: argparse.Namespace) -> int:
                               victim=args.victim, model=args.model)
 
     def line(row: dict) -> None:
-        outcome = f"success after {row['queries']}" if row["success"] else f"failed after {row['queries']}"
-        print(f"image {row['index']} (label {row['label']}): {outcome} queries, "
-              f"linf {row['linf']:.3f} l2 {row['l2']:.3f}", file=sys.stderr)
+        outcome = (f"fooled ({row['label']} -> {row['predicted']}) after {row['queries']} queries" if row["success"]
+                   else f"not fooled in {row['queries']} queries")
+        print(f"image {row['index']}: {outcome}, linf {row['linf']:.3f} l2 {row['l2']:.3f}", file=sys.stderr)
 
     summary = run_attack(settings, args.records, args.examples, progress=None if args.quiet else line)
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{summary['method']} {summary['norm']} eps {summary['eps']}: success {summary['success_rate']} "
-              f"of {summary['attacked']} images, median queries {summary['median_queries']}, "
-              f"{summary['queries_total']} queries in all")
+        fooled = round(summary["success_rate"] * summary["attacked"])
+        median = "" if summary["median_queries"] is None else f", median {summary['median_queries']:g} queries"
+        print(f"{summary['method']} {summary['norm']} eps {summary['eps']:g}, budget {summary['budget']}: "
+              f"{fooled} of {summary['attacked']} images fooled{median}; {summary['queries_total']} queries in all; "
+              f"skipped as misclassified: {summary['skipped_misclassified'] or 'none'}")
     return 0
 
 
