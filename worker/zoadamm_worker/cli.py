@@ -22,6 +22,7 @@ import numpy as np
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
 
+from .attack.cli import add_commands as add_attack_commands
 from .cli_errors import add_debug_flag, check_service, run_command
 
 DEFAULT_SERVICE = os.environ.get("ZOADAMM_SERVICE_URL", "http://127.0.0.1:8000")
@@ -53,6 +54,10 @@ def _session_seed(text: str | None) -> int | None:
 
 
 def _mnist(args: argparse.Namespace) -> int:
+    if args.save is not None and args.join is not None:
+        print("zoadamm-worker: --save writes the model of a run of its own; it does not go with --join",
+              file=sys.stderr)
+        return 2
     check_service(args.service)  # before torch and MNIST load: a missing service is reported at once
     from .mnist import load_mnist
     from .threads import use_torch_threads
@@ -77,7 +82,7 @@ def _mnist(args: argparse.Namespace) -> int:
         records = join_mnist(spec, args.join, args.service, record, data=data, lease=args.lease,
                              progress=not args.quiet)
     else:
-        records = train(spec, args.service, record, data=data, progress=not args.quiet)
+        records = train(spec, args.service, record, data=data, progress=not args.quiet, save=args.save)
     last = records[-1]
     print(json.dumps({k: last[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "d")}))
     return 0
@@ -156,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--record", default=None, help="append one JSON line per epoch to this file")
     m.add_argument("--record-dir", default=None, help="write the record to a new file in this folder")
     m.add_argument("--quiet", action="store_true")
+    m.add_argument("--save", default=None, help="write the trained model to this file (not with --join)")
     _add_join(m)
     add_debug_flag(m)
     m.set_defaults(run=_mnist)
@@ -178,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_join(r)
     add_debug_flag(r)
     r.set_defaults(run=_rest)
+    add_attack_commands(sub)
     return parser
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from zoadamm import Client, RemoteOptimizer
+from zoadamm.methods import method as method_spec
 from zoadamm.sdk import fast_switching
 
 from .mnist import load_mnist
@@ -62,15 +63,17 @@ class RunSpec:
 
 
 def train(spec: RunSpec, service_url: str, record: str | Path | None = None, data=None,
-          client: Client | None = None, progress: bool = True, session_name: str | None = None) -> list[dict]:
-    """Run ``spec`` through the service at ``service_url``; returns the per-epoch records."""
+          client: Client | None = None, progress: bool = True, session_name: str | None = None,
+          save: str | Path | None = None) -> list[dict]:
+    """Run ``spec`` through the service at ``service_url``; returns the per-epoch records.
+    ``save``: write the trained model there (``attack.model_file``), for the attacks' victim."""
     data = data if data is not None else load_mnist()
     objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
                                shuffle=spec.shuffle, seed=spec.seed, normalize=spec.normalize)
     x0 = initial_parameters(spec.scale, spec.seed)
     own_client = client is None
     client = client or lean_client(service_url)
-    zo = spec.method == "zo-adamm"
+    zo = method_spec(spec.method).takes == "values"  # every zo-* method sends function values
     session_seed = spec.seed if spec.session_seed is None else spec.session_seed
     config = dict(method=spec.method, lr=spec.lr, mu=spec.mu, seed=session_seed, normalizer=spec.normalizer)
     if zo:
@@ -126,6 +129,10 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
                            f"acc {test_accuracy:.4f} ({row['seconds']:.1f} s)", file=sys.stderr)
             if spec.max_steps is not None and steps >= spec.max_steps:
                 break
+        if save is not None:
+            from .attack.model_file import save_model
+
+            save_model(save, run.x, spec.scale, spec.normalize)
     finally:
         run.close()
         settings.close()

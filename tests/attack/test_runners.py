@@ -1,0 +1,166 @@
+"""The comparison's runners on real MNIST through a real victim, tiny budgets: ART's ZOO and
+Square Attack through the REST victim, white-box PGD on the model file, the command line,
+and the report from their records, so that the comparison code cannot rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from zoadamm_worker.attack import cli as attack_cli
+from zoadamm_worker.attack.runner import RUNNERS, AttackSettings, run_attack
+
+BIN = Path(sys.executable).parent
+RECORD_KEYS = {"method", "norm", "eps", "budget", "index", "label", "success", "queries", "spent",
+               "linf", "l2", "margin", "predicted"}
+SUMMARY_KEYS = {"success_rate", "median_queries", "mean_linf", "mean_l2", "queries_total",
+                "attacked", "skipped_misclassified"}
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _check_rows(rows: list[dict], budget: int, norm: str, eps: float) -> None:
+    assert len(rows) == 2 and all(set(row) == RECORD_KEYS for row in rows)
+    for row in rows:
+        assert 1 <= row["queries"] <= row["spent"] <= budget
+        assert (row["linf"] if norm == "inf" else row["l2"]) <= eps + 1e-6
+        assert row["success"] == (row["margin"] < 0) == (row["predicted"] != row["label"])
+
+
+@pytest.mark.parametrize("method, norm, eps, budget", [
+    ("art-square", "inf", 0.2, 300), ("art-square", "2", 2.0, 300),
+    ("art-zoo", "inf", 0.2, 600), ("art-zoo", "2", 2.0, 600),
+])
+def test_the_art_runners_attack_through_the_victim(victim_url, tmp_path, method, norm, eps, budget):
+    records, examples = tmp_path / "records.jsonl", tmp_path / "examples.npz"
+    before = httpx.get(victim_url + "/stats").json()
+    settings = AttackSettings(method=method, norm=norm, eps=eps, budget=budget, images=2, victim=victim_url)
+    summary = run_attack(settings, records, examples)
+    after = httpx.get(victim_url + "/stats").json()
+    rows = _rows(records)
+    _check_rows(rows, budget, norm, eps)
+    assert set(summary) >= SUMMARY_KEYS and summary["attacked"] == 2
+    # the victim counted every query of the run: the two images' tags, and the selection request
+    run_tags = {tag: n for tag, n in after["tags"].items() if tag not in before["tags"]}
+    (selection,) = [tag for tag in run_tags if tag.endswith("/selection")]
+    assert run_tags.pop(selection) == 2
+    assert sorted(run_tags.values()) == sorted(row["spent"] for row in rows)
+    assert after["images"] - before["images"] == summary["queries_total"] + 2
+    saved = np.load(examples)
+    assert list(saved["index"]) == [row["index"] for row in rows]
+    assert saved["final"].min() >= 0 and saved["final"].max() <= 1
+
+
+def test_square_fools_the_victim_within_a_small_budget(victim_url):
+    settings = AttackSettings(method="art-square", norm="inf", eps=0.2, budget=300, images=2, victim=victim_url)
+    assert run_attack(settings)["success_rate"] > 0
+
+
+@pytest.mark.parametrize("norm, eps", [("inf", 0.2), ("2", 2.0)])
+def test_white_box_pgd_on_the_model_file(model_file, tmp_path, norm, eps):
+    records = tmp_path / "pgd.jsonl"
+    settings = AttackSettings(method="pgd", norm=norm, eps=eps, budget=20, images=2, model=str(model_file))
+    summary = run_attack(settings, records)
+    _check_rows(_rows(records), 20, norm, eps)
+    assert summary["success_rate"] == 1.0  # gradients: the upper bound
+
+
+def test_the_parser_offers_every_runner():
+    assert set(attack_cli.METHODS) == set(RUNNERS)
+
+
+def test_the_command_line_runs_and_reports(victim_url, tmp_path):
+    records, examples, out = tmp_path / "square.jsonl", tmp_path / "square.npz", tmp_path / "report"
+    done = subprocess.run([str(BIN / "zoadamm-worker"), "attack", "--method", "art-square", "--victim", victim_url,
+                           "--images", "2", "--offset", "5", "--budget", "200", "--norm", "inf", "--eps", "0.2",
+                           "--records", str(records), "--examples", str(examples), "--json", "--quiet"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert set(summary) >= SUMMARY_KEYS and summary["offset"] == 5
+    assert [row["index"] for row in _rows(records)] == [5, 6]
+    done = subprocess.run([str(BIN / "zoadamm-worker"), "attack-report", str(records), "--examples", str(examples),
+                           "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "| art-square | ℓ∞ | 0.2 | 200 | 2 |" in (out / "table.md").read_text()
+    for name in ("curves.png", "examples.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_command_line_says_in_one_line_when_no_victim_answers(tmp_path):
+    from zoadamm_service.launch import free_port
+
+    done = subprocess.run([str(BIN / "zoadamm-worker"), "attack", "--method", "art-zoo", "--victim",
+                           f"http://127.0.0.1:{free_port()}", "--images", "2", "--eps", "0.2"],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "cannot reach the victim" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_art_repeats_are_answered_from_the_cache_and_counted_once(victim_url, first_target):
+    from zoadamm_worker.attack.feasible import PerturbationSet
+    from zoadamm_worker.attack.objective import ImageQueries
+    from zoadamm_worker.attack.peers import CachedPredict
+    from zoadamm_worker.attack.victim_client import VictimClient
+
+    with VictimClient(victim_url) as victim:
+        queries = ImageQueries(victim.predict, first_target, PerturbationSet(first_target.image, "inf", 0.2), 100,
+                               tag="cache-test")
+        predict = CachedPredict(queries)
+        batch = np.stack([first_target.image, first_target.image + 0.1, first_target.image]).reshape(3, 1, 28, 28)
+        first = predict(batch)
+        assert queries.watch.counted == 2 and np.array_equal(first[0], first[2])
+        np.testing.assert_array_equal(predict(batch[::-1]), first[::-1])
+        assert queries.watch.counted == 2 and victim.stats()["tags"]["cache-test"] == 2
+        assert np.allclose(np.exp(first).sum(axis=1), 1, atol=1e-5)  # log-probabilities
+
+
+def test_pgd_ascends_the_margin_the_black_box_attacks_use():
+    import torch
+
+    from zoadamm_worker.attack.pgd import MarginLoss
+    from zoadamm_worker.attack.watch import margins
+
+    logits = torch.tensor([[2.0, 5.0, -1.0], [30.0, -4.0, 3.0]], dtype=torch.float64)
+    one_hot = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype=torch.float64)
+    assert float(MarginLoss()(logits, one_hot)) == pytest.approx(((2 - 5) + (3 - 30)) / 2)
+    probabilities = torch.softmax(logits, dim=1).numpy()  # the log-probability margin is the logit margin
+    assert np.allclose(-margins(probabilities[:1], 1), [2 - 5])
+    assert np.allclose(-margins(probabilities[1:], 0), [3 - 30])
+
+
+def test_a_point_with_nan_pixels_is_answered_nan_without_a_query(victim_url, first_target):
+    from zoadamm_worker.attack.feasible import PerturbationSet
+    from zoadamm_worker.attack.objective import ImageQueries
+    from zoadamm_worker.attack.peers import CachedPredict
+    from zoadamm_worker.attack.victim_client import VictimClient
+
+    with VictimClient(victim_url) as victim:
+        queries = ImageQueries(victim.predict, first_target, PerturbationSet(first_target.image, "2", 2.0), 100,
+                               tag="nan-test")
+        broken = first_target.image.copy()
+        broken[5] = np.nan
+        predict = CachedPredict(queries)
+        answer = predict(np.stack([broken, first_target.image]).reshape(2, 1, 28, 28))
+        assert np.isnan(answer[0]).all() and np.isfinite(answer[1]).all()
+        assert np.isnan(predict(broken.reshape(1, 1, 28, 28))).all()  # a batch of nothing else
+        assert queries.watch.counted == 1 and victim.stats()["tags"]["nan-test"] == 1
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"method": "zo-nothing"}, "method must be one of"), ({"norm": "1"}, "norm must be one of"),
+    ({"eps": 0.0}, "eps must be positive"), ({"budget": 0}, "budget must be positive"),
+    ({"victim": None}, "give its URL"), ({"method": "pgd", "model": None}, "give the model file"),
+])
+def test_settings_that_cannot_run_are_refused_by_name(change, words):
+    settings = {"method": "art-zoo", "norm": "inf", "eps": 0.2, "budget": 10, "victim": "http://127.0.0.1:9"}
+    with pytest.raises(ValueError, match=words):
+        run_attack(AttackSettings(**{**settings, **change}))

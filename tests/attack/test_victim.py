@@ -1,0 +1,126 @@
+"""The victim over real HTTP: probabilities that sum to 1 and are the model's, the same
+numbers in JSON and in the frame, exact counts, and a clear 4xx for every malformed batch."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+import numpy as np
+import pytest
+import torch
+
+from zoadamm import wire
+from zoadamm_worker.attack.victim_client import VictimClient, VictimError
+
+
+def _local_probabilities(classifier, images: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        logits = classifier(torch.from_numpy(images).reshape(-1, 1, 28, 28)).double()
+        return torch.softmax(logits, dim=1).float().numpy()
+
+
+def test_probabilities_sum_to_one_and_are_the_models(victim_url, classifier, test_window):
+    images, labels = test_window
+    with VictimClient(victim_url) as frame, VictimClient(victim_url, binary=False) as plain:
+        by_frame, by_json = frame.predict(images).probabilities, plain.predict(images).probabilities
+    assert by_frame.shape == (64, 10) and by_frame.dtype == np.float32
+    assert np.abs(by_frame.astype(np.float64).sum(axis=1) - 1).max() < 1e-6
+    assert (by_frame >= 0).all()
+    np.testing.assert_array_equal(by_frame, by_json)  # the same float32 numbers in both encodings
+    np.testing.assert_allclose(by_frame, _local_probabilities(classifier, images), rtol=1e-5, atol=1e-7)
+    assert (by_frame.argmax(1) == labels).mean() >= 0.95
+
+
+def test_the_answer_has_probabilities_only(victim_url, test_window):
+    body = httpx.post(victim_url + "/predict", json={"images": test_window[0][:2].reshape(2, 28, 28).tolist()}).json()
+    assert set(body) == {"probabilities", "counted"}
+
+
+def test_counts_are_exact_per_tag_and_in_all(victim_url, test_window):
+    images = test_window[0]
+    with VictimClient(victim_url) as victim:
+        before = victim.stats()
+        assert victim.predict(images[:3], "count-a").counted == 3
+        assert victim.predict(images[:5], "count-a").counted == 8
+        assert victim.predict(images[:2], "count-b").counted == 2
+        victim.predict(images[:4])
+        after = victim.stats()
+    assert after["images"] - before["images"] == 14
+    assert after["requests"] - before["requests"] == 4
+    assert after["tags"]["count-a"] == 8 and after["tags"]["count-b"] == 2
+
+
+def test_counts_stay_exact_under_concurrent_requests(victim_url, test_window):
+    images, sizes = test_window[0], np.random.default_rng(0).integers(1, 20, size=(6, 8))
+
+    def worker(row: int) -> None:
+        with VictimClient(victim_url) as victim:
+            for size in sizes[row]:
+                victim.predict(images[:size], f"threads-{row % 2}")
+
+    threads = [threading.Thread(target=worker, args=(row,)) for row in range(len(sizes))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with VictimClient(victim_url) as victim:
+        tags = victim.stats()["tags"]
+    assert tags["threads-0"] == sizes[0::2].sum() and tags["threads-1"] == sizes[1::2].sum()
+
+
+def _frame(images: np.ndarray, shape=None, **fields) -> bytes:
+    return wire.encode({"shape": list(images.shape) if shape is None else shape, **fields}, {"images": images})
+
+
+GOOD = np.full((2, 28, 28), 0.5, dtype=np.float32)
+NAN = GOOD.copy()
+NAN[1, 3, 4] = np.nan
+MALFORMED = {
+    "a wrong image size": (json.dumps({"images": np.zeros((2, 28, 27)).tolist()}), "json", 422, "shape"),
+    "no batch dimension": (json.dumps({"images": np.zeros((28, 28)).tolist()}), "json", 422, "shape"),
+    "three channels": (_frame(np.zeros((1, 3, 28, 28), np.float32)), "frame", 422, "shape"),
+    "ragged lists": (json.dumps({"images": [[[0.0] * 28] * 28, [[0.0] * 28] * 27]}), "json", 422, "ragged"),
+    "a pixel above 1": (json.dumps({"images": np.full((1, 28, 28), 1.5).tolist()}), "json", 422, "[0, 1]"),
+    "a negative pixel": (_frame(np.full((1, 28, 28), -0.1, np.float32)), "frame", 422, "[0, 1]"),
+    "strings": (json.dumps({"images": [[["a"] * 28] * 28]}), "json", 422, "numbers"),
+    "booleans": (json.dumps({"images": [[[True] * 28] * 28]}), "json", 422, "numbers"),
+    "NaN in a frame": (_frame(NAN), "frame", 422, "NaN"),
+    "Infinity in JSON": (json.dumps({"images": np.full((1, 28, 28), np.inf).tolist()}), "json", 422, "NaN"),
+    "an empty batch": (json.dumps({"images": []}), "json", 422, "shape"),
+    "an empty frame batch": (_frame(np.zeros((0, 28, 28), np.float32)), "frame", 422, "empty"),
+    "too large a batch": (_frame(np.zeros((1025, 28, 28), np.float32)), "frame", 413, "at most 1024"),
+    "a shape that disagrees with the payload": (_frame(GOOD, shape=[3, 28, 28]), "frame", 422, "carries"),
+    "no images field": (json.dumps({"pictures": GOOD.tolist()}), "json", 422, '"images"'),
+    "a body that is not JSON": ("{images:", "json", 400, "not JSON"),
+    "a broken frame": (b"ZOF1\xff\xff\x00\x00", "frame", 400, "bad frame"),
+    "a tag that is not a string": (json.dumps({"images": GOOD.tolist(), "tag": 7}), "json", 422, "tag"),
+    "a tag too long": (_frame(GOOD, tag="x" * 129), "frame", 422, "tag"),
+    "another content type": ("images=1", "text/plain", 415, "Content-Type"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_batch_is_refused_with_a_clear_4xx_and_counts_nothing(victim_url, case):
+    body, kind, status, words = MALFORMED[case]
+    content_type = {"json": "application/json", "frame": wire.MEDIA_TYPE}.get(kind, kind)
+    before = httpx.get(victim_url + "/stats").json()
+    answer = httpx.post(victim_url + "/predict", content=body, headers={"content-type": content_type})
+    after = httpx.get(victim_url + "/stats").json()
+    assert answer.status_code == status, answer.text
+    assert words in answer.json()["detail"]
+    assert (after["images"], after["requests"], after["tags"]) == (before["images"], before["requests"], before["tags"])
+    assert after["refused"] == before["refused"] + 1
+
+
+def test_the_client_names_the_victims_refusal(victim_url):
+    with VictimClient(victim_url) as victim, pytest.raises(VictimError, match=r"422: pixels must lie in \[0, 1\]"):
+        victim.predict(np.full((1, 784), 2.0, dtype=np.float32))
+
+
+def test_the_client_says_when_no_victim_answers():
+    from zoadamm_service.launch import free_port
+
+    with VictimClient(f"http://127.0.0.1:{free_port()}") as victim, pytest.raises(VictimError, match="cannot reach"):
+        victim.predict(GOOD)

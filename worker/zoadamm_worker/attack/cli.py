@@ -1,0 +1,115 @@
+"""The attack commands of ``zoadamm-worker``:
+
+    zoadamm-worker victim --model results/attack/victim.pt --port 8100
+    zoadamm-worker attack --method art-square --victim http://127.0.0.1:8100 --images 20 \\
+        --budget 10000 --norm inf --eps 0.2 --records runs/square.jsonl --json
+    zoadamm-worker attack-report runs/*.jsonl --out runs/report
+
+A failure (the victim not there or refusing, a bad model file, settings that cannot run)
+prints one line and exits with status 1; --debug shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+METHODS = ("art-zoo", "art-square", "pgd")  # runner.RUNNERS, without importing ART to build the parser
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``victim``, ``attack`` and ``attack-report`` on ``zoadamm-worker``'s subparsers."""
+    v = sub.add_parser("victim", help="serve a trained classifier over REST: probabilities only, queries counted")
+    v.add_argument("--model", required=True, help="a model file written by `mnist --save`")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8100)
+    v.add_argument("--max-batch", type=int, default=None, help="images per request at most (default 1024)")
+    _common(v, _victim)
+
+    a = sub.add_parser("attack", help="attack MNIST test images of the victim; one record per image")
+    a.add_argument("--method", choices=METHODS, required=True)
+    a.add_argument("--victim", default=None, help="the victim's URL (black-box methods; PGD uses it to pick images)")
+    a.add_argument("--model", default=None, help="the model file (white-box pgd)")
+    a.add_argument("--images", type=int, default=20, help="test images to consider, from --offset")
+    a.add_argument("--offset", type=int, default=0)
+    a.add_argument("--budget", type=int, default=10_000, help="queries per image (PGD: forward passes)")
+    a.add_argument("--norm", choices=("inf", "2"), default="inf")
+    a.add_argument("--eps", type=float, required=True, help="radius of the perturbation ball")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--records", default=None, help="append one JSON line per attacked image to this file")
+    a.add_argument("--examples", default=None, help="write the original and final images to this .npz")
+    a.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    a.add_argument("--quiet", action="store_true", help="no line per image on stderr")
+    _common(a, _attack)
+
+    r = sub.add_parser("attack-report", help="the table and plots of attack records")
+    r.add_argument("records", nargs="+", help="records files (JSON lines) of `attack` runs")
+    r.add_argument("--examples", nargs="*", default=[], help=".npz files of `attack --examples`")
+    r.add_argument("--out", required=True, help="folder for table.md, curves.png and examples.png")
+    _common(r, _report)
+
+
+def _common(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int]) -> None:
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
+    parser.set_defaults(run=lambda args: _one_line_errors(command, args), service=None)
+
+
+def _one_line_errors(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    from ..mnist import MnistError
+    from ..threads import use_torch_threads
+    from .victim_client import VictimError
+
+    use_torch_threads(1)  # one core for this process: the victim and the attacker share the machine
+    try:
+        return command(args)
+    except (VictimError, MnistError, ValueError, OSError) as error:
+        if args.debug:
+            raise
+        print(f"zoadamm-worker {args.command}: {error} (--debug shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def _victim(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .model_file import load_model
+    from .victim import DEFAULT_MAX_BATCH, create_app
+
+    app = create_app(load_model(args.model), max_batch=args.max_batch or DEFAULT_MAX_BATCH)
+    print(f"victim: {args.model} at http://{args.host}:{args.port}/predict", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _attack(args: argparse.Namespace) -> int:
+    from .runner import AttackSettings, run_attack
+
+    settings = AttackSettings(method=args.method, norm=args.norm, eps=args.eps, budget=args.budget,
+                              images=args.images, offset=args.offset, seed=args.seed,
+                              victim=args.victim, model=args.model)
+
+    def line(row: dict) -> None:
+        outcome = (f"fooled ({row['label']} -> {row['predicted']}) after {row['queries']} queries" if row["success"]
+                   else f"not fooled in {row['queries']} queries")
+        print(f"image {row['index']}: {outcome}, linf {row['linf']:.3f} l2 {row['l2']:.3f}", file=sys.stderr)
+
+    summary = run_attack(settings, args.records, args.examples, progress=None if args.quiet else line)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        fooled = round(summary["success_rate"] * summary["attacked"])
+        median = "" if summary["median_queries"] is None else f", median {summary['median_queries']:g} queries"
+        print(f"{summary['method']} {summary['norm']} eps {summary['eps']:g}, budget {summary['budget']}: "
+              f"{fooled} of {summary['attacked']} images fooled{median}; {summary['queries_total']} queries in all; "
+              f"skipped as misclassified: {summary['skipped_misclassified'] or 'none'}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    for path in write_report(args.records, args.examples, args.out):
+        print(path)
+    return 0

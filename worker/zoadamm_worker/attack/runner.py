@@ -1,0 +1,183 @@
+"""One attack run: a method on the correctly classified images of a window of the test set,
+each image attacked until its first success or its query budget, one record per image and a
+summary.
+
+A method is a runner in ``RUNNERS``: given the run's settings and its targets, it yields each
+target's ``QueryWatch``.  The peers attack one image after the other; a runner may equally keep
+many images in flight (one optimizer session per image) and yield them as they finish.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .feasible import NORMS, PerturbationSet
+from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
+from .targets import SELECTION, load_test_images, select_targets
+from .victim_client import VictimClient
+from .watch import QueryWatch
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    """What a run attacks and with what: the same for every method compared."""
+
+    method: str
+    norm: str
+    eps: float
+    budget: int
+    images: int = 20
+    offset: int = 0
+    seed: int = 0
+    kappa: float = KAPPA
+    c: float = L2_PENALTY
+    victim: str | None = None  # URL: the black-box methods' only access to the model
+    model: str | None = None  # file: white-box PGD's
+
+
+Runner = Callable[[AttackSettings, list[Target], str], Iterator[tuple[Target, QueryWatch]]]
+
+
+def _black_box(attack: Callable[[ImageQueries, AttackSettings], None]) -> Runner:
+    """A runner that attacks one image after the other through the victim."""
+
+    def run(settings: AttackSettings, targets: list[Target], run_id: str) -> Iterator[tuple[Target, QueryWatch]]:
+        with VictimClient(str(settings.victim)) as victim:  # check_settings: there is one
+            for target in targets:
+                feasible = PerturbationSet(target.image, settings.norm, settings.eps)
+                queries = ImageQueries(victim.predict, target, feasible, settings.budget,
+                                       tag=f"{run_id}/{target.tag}")
+                attack(queries, settings)
+                yield target, queries.watch
+
+    return run
+
+
+def _zoo(queries: ImageQueries, settings: AttackSettings) -> None:
+    from .peers import run_zoo
+
+    run_zoo(queries, settings.seed, settings.c)
+
+
+def _square(queries: ImageQueries, settings: AttackSettings) -> None:
+    from .peers import run_square
+
+    run_square(queries, settings.seed)
+
+
+def _pgd(settings: AttackSettings, targets: list[Target], run_id: str) -> Iterator[tuple[Target, QueryWatch]]:
+    from .model_file import load_model
+    from .pgd import run_pgd
+
+    classifier = load_model(str(settings.model))
+    for target in targets:
+        yield target, run_pgd(classifier, target, settings.norm, settings.eps, settings.budget, settings.seed)
+
+
+RUNNERS: dict[str, Runner] = {"art-zoo": _black_box(_zoo), "art-square": _black_box(_square), "pgd": _pgd}
+WHITE_BOX = ("pgd",)  # the methods that read the model file; all others ask the victim
+
+
+def check_settings(settings: AttackSettings) -> None:
+    """Raises ValueError naming the first setting that cannot run."""
+    if settings.method not in RUNNERS:
+        raise ValueError(f"method must be one of {sorted(RUNNERS)}, got {settings.method!r}")
+    if settings.norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {settings.norm!r}")
+    for name in ("eps", "budget", "images"):
+        if not getattr(settings, name) > 0:
+            raise ValueError(f"{name} must be positive, got {getattr(settings, name)!r}")
+    if settings.method in WHITE_BOX and settings.model is None:
+        raise ValueError(f"{settings.method} is white-box: give the model file")
+    if settings.method not in WHITE_BOX and settings.victim is None:
+        raise ValueError(f"{settings.method} attacks through the victim: give its URL")
+
+
+def choose_targets(settings: AttackSettings, run_id: str) -> tuple[list[Target], list[int]]:
+    """The run's targets and the indices skipped as misclassified, judged by the victim (one
+    request, tagged ``<run_id>/selection``) or, for white-box runs without one, by the model file."""
+    images, labels = load_test_images(settings.offset, settings.images)
+    if settings.victim is not None:
+        with VictimClient(settings.victim) as victim:
+            return select_targets(settings.offset, images, labels,
+                                  lambda batch: victim.predict(batch, f"{run_id}/{SELECTION}").probabilities)
+    import torch
+
+    from .model_file import load_model
+
+    classifier = load_model(str(settings.model))
+    with torch.inference_mode():
+        return select_targets(settings.offset, images, labels,
+                              lambda batch: classifier(torch.from_numpy(batch).reshape(-1, 1, 28, 28)).numpy())
+
+
+def run_attack(settings: AttackSettings, records: str | Path | None = None,
+               examples: str | Path | None = None, progress: Callable[[dict], None] | None = None) -> dict:
+    """Run ``settings``; returns the summary.  ``records``: one JSON line per attacked image is
+    appended there as it finishes.  ``examples``: an ``.npz`` of every attacked image's
+    original and final image (adversarial, or the best point of a failure).
+
+    Raises:
+        ValueError: settings that cannot run (see ``check_settings``), images outside the test set.
+        VictimError: the victim refused a request or is not reachable.
+    """
+    check_settings(settings)
+    started = time.perf_counter()
+    run_id = secrets.token_hex(4)  # the victim's tags of this run: <run_id>/image-<index>
+    targets, skipped = choose_targets(settings, run_id)
+    rows, finals = [], {}
+    for target, watch in RUNNERS[settings.method](settings, targets, run_id):
+        outcome = watch.outcome()
+        row = {"method": settings.method, "norm": settings.norm, "eps": settings.eps, "budget": settings.budget,
+               "index": target.index, "label": target.label, **outcome.record(), "spent": watch.counted}
+        rows.append(row)
+        finals[target.index] = (target.image, target.image + outcome.delta)
+        if records is not None:
+            _append(records, row)
+        if progress is not None:
+            progress(row)
+    if examples is not None:
+        _save_examples(examples, finals, rows)
+    return summarize(rows, settings, skipped, time.perf_counter() - started)
+
+
+def summarize(rows: list[dict], settings: AttackSettings, skipped: list[int], seconds: float) -> dict:
+    """The run's summary.  ``median_queries`` and the mean distortions are over the successes;
+    ``queries_total`` is every query the victim counted for the run's images (a success's
+    batch may hold images after the adversarial one), the selection request not included."""
+    wins = [row for row in rows if row["success"]]
+
+    def over_wins(statistic, key: str) -> float | None:
+        return float(statistic([row[key] for row in wins])) if wins else None
+
+    return {
+        **asdict(settings), "attacked": len(rows), "skipped_misclassified": skipped,
+        "success_rate": len(wins) / len(rows) if rows else None,
+        "median_queries": over_wins(np.median, "queries"),
+        "mean_linf": over_wins(np.mean, "linf"), "mean_l2": over_wins(np.mean, "l2"),
+        "queries_total": int(sum(row["spent"] for row in rows)), "seconds": round(seconds, 2),
+    }
+
+
+def _append(path: str | Path, row: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as stream:
+        stream.write(json.dumps(row) + "\n")
+
+
+def _save_examples(path: str | Path, finals: dict, rows: list[dict]) -> None:
+    indices = sorted(finals)
+    by_index = {row["index"]: row for row in rows}
+    np.savez_compressed(
+        path, index=np.array(indices), label=np.array([by_index[i]["label"] for i in indices]),
+        predicted=np.array([by_index[i]["predicted"] for i in indices]),
+        success=np.array([by_index[i]["success"] for i in indices]),
+        original=np.stack([finals[i][0] for i in indices]), final=np.stack([finals[i][1] for i in indices]))

@@ -1,0 +1,194 @@
+"""The victim: a trained classifier behind REST that answers class probabilities only.
+
+``POST /predict`` takes a batch of MNIST images, pixels in [0, 1], as JSON
+(``{"images": [[[...28 floats] x 28] x N], "tag": "..."}``) or as the binary frame of
+``zoadamm.wire`` (fields ``shape`` = [N, 28, 28] and ``tag``, vector ``images``), and answers
+``probabilities`` (N x 10, in the encoding the ``Accept`` header asks for) and ``counted``.
+Never logits, never gradients: an attacker learns only what a deployed model would tell it.
+
+Every image it is asked about is counted, in all and per ``tag``; ``counted`` in an answer is
+the tag's count after this request, so an attack's query count is the victim's, not the
+attacker's own bookkeeping.  ``GET /stats`` shows the counts.  A malformed batch is refused with
+a 4xx that names the problem and counts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from zoadamm import wire
+
+from .model_file import Classifier
+
+SIDE = 28
+PIXELS = SIDE * SIDE
+DEFAULT_MAX_BATCH = 1024
+MAX_TAG_CHARS = 128
+JSON_TYPE = "application/json"
+
+
+class BadImages(ValueError):
+    """A request whose images the victim cannot classify; ``status`` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class QueryCounts:
+    """Images asked about, in all and per tag; requests refused.  Thread-safe."""
+
+    images: int = 0
+    requests: int = 0
+    refused: int = 0
+    tags: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, tag: str | None, images: int) -> int:
+        """Count ``images`` for ``tag``; returns the tag's count (the total without a tag)."""
+        with self._lock:
+            self.images += images
+            self.requests += 1
+            if tag is None:
+                return self.images
+            self.tags[tag] = self.tags.get(tag, 0) + images
+            return self.tags[tag]
+
+    def refuse(self) -> None:
+        with self._lock:
+            self.refused += 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"images": self.images, "requests": self.requests, "refused": self.refused,
+                    "tags": dict(self.tags)}
+
+
+def check_images(images: np.ndarray, max_batch: int) -> np.ndarray:
+    """The batch as float32 (N, 1, 28, 28); accepts (N, 28, 28) and (N, 1, 28, 28).
+
+    Raises:
+        BadImages: not numbers, a wrong shape, an empty batch, more than ``max_batch`` images
+            (413), or a pixel that is not finite or outside [0, 1].
+    """
+    if images.dtype.kind not in "iuf":
+        raise BadImages(f"images must be numbers, got {images.dtype.name} values")
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
+        raise BadImages(f"images must have shape (N, {SIDE}, {SIDE}) or (N, 1, {SIDE}, {SIDE}), "
+                        f"got {images.shape}")
+    if len(images) == 0:
+        raise BadImages("images is empty: send at least one image")
+    if len(images) > max_batch:
+        raise BadImages(f"{len(images)} images in one request; at most {max_batch}", status=413)
+    if not np.isfinite(images).all():
+        raise BadImages("images hold NaN or infinite pixels")
+    low, high = float(images.min()), float(images.max())
+    if low < 0 or high > 1:
+        raise BadImages(f"pixels must lie in [0, 1], found values in [{low:g}, {high:g}]")
+    return np.require(images, np.float32, ["C_CONTIGUOUS", "WRITEABLE"])[:, None]  # torch wants it writable
+
+
+def check_tag(tag: object) -> str | None:
+    """Raises BadImages unless ``tag`` is absent or a string of at most MAX_TAG_CHARS."""
+    if tag is None or (isinstance(tag, str) and 0 < len(tag) <= MAX_TAG_CHARS):
+        return tag
+    raise BadImages(f"tag must be a string of 1 to {MAX_TAG_CHARS} characters, got {tag!r:.60}")
+
+
+def parse_request(body: bytes, content_type: str) -> tuple[np.ndarray, str | None]:
+    """(images as sent, tag) from a JSON or frame body.
+
+    Raises:
+        BadImages: an unsupported content type (415), a body that does not decode, no images.
+    """
+    media = content_type.split(";")[0].strip().lower()
+    if media == wire.MEDIA_TYPE:
+        try:
+            fields, vectors = wire.decode(body)
+        except wire.WireError as error:
+            raise BadImages(f"bad frame: {error}", status=400) from None
+        shape = fields.get("shape")
+        if "images" not in vectors or not (isinstance(shape, list) and all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
+            raise BadImages('a frame needs the vector "images" and the field "shape" (a list of sizes)')
+        flat = vectors["images"]
+        if int(np.prod(shape)) != flat.size:
+            raise BadImages(f"shape {shape} holds {int(np.prod(shape))} pixels, the frame carries {flat.size}")
+        return flat.reshape(shape), fields.get("tag")
+    if media not in (JSON_TYPE, ""):
+        raise BadImages(f"Content-Type must be {JSON_TYPE} or {wire.MEDIA_TYPE}, not {media!r}", status=415)
+    try:
+        message = json.loads(body)
+    except ValueError as error:
+        raise BadImages(f"body is not JSON: {error}", status=400) from None
+    if not isinstance(message, dict) or "images" not in message:
+        raise BadImages('body must be a JSON object with "images"')
+    try:
+        images = np.asarray(message["images"])
+    except ValueError:  # ragged nesting
+        raise BadImages(f"images must be a (N, {SIDE}, {SIDE}) array of numbers, got ragged lists") from None
+    return images, message.get("tag")
+
+
+def probabilities(classifier: Classifier, images: np.ndarray) -> np.ndarray:
+    """Softmax of the classifier's logits as float32 (N, 10).  It is computed in float64 and
+    rounded once, so that both encodings carry the same numbers and each row sums to 1 within
+    float32's rounding."""
+    with torch.inference_mode():
+        logits = classifier(torch.from_numpy(images)).double()
+        return torch.softmax(logits, dim=1).float().numpy()
+
+
+def create_app(classifier: Classifier, max_batch: int = DEFAULT_MAX_BATCH) -> FastAPI:
+    """The victim's app around ``classifier``; ``app.state.counts`` holds its QueryCounts."""
+    app = FastAPI(title="zoadamm victim", description=__doc__)
+    counts = app.state.counts = QueryCounts()
+    lock = threading.Lock()  # one batch at a time through torch: requests queue, not oversubscribe
+    # the longest body a full batch can need: a JSON pixel is at most ~25 characters
+    max_bytes = max_batch * PIXELS * 32 + 4096
+
+    def answer(body: bytes, content_type: str, accept: str) -> Response:
+        try:
+            raw, tag = parse_request(body, content_type)
+            images, tag = check_images(raw, max_batch), check_tag(tag)
+        except BadImages as error:
+            counts.refuse()
+            return JSONResponse({"detail": str(error)}, status_code=error.status)
+        with lock:
+            probs = probabilities(classifier, images)
+        counted = counts.add(tag, len(images))
+        if wire.MEDIA_TYPE in accept:
+            frame = wire.encode({"shape": list(probs.shape), "counted": counted}, {"probabilities": probs})
+            return Response(frame, media_type=wire.MEDIA_TYPE)
+        return JSONResponse({"probabilities": probs.tolist(), "counted": counted})
+
+    @app.post("/predict")
+    async def predict(request: Request) -> Response:
+        """Class probabilities of a batch of images; counts them."""
+        declared = request.headers.get("content-length", "0")
+        if declared.isdigit() and int(declared) > max_bytes:
+            counts.refuse()
+            return JSONResponse({"detail": f"body of {declared} bytes; at most {max_bytes} "
+                                 f"({max_batch} images)"}, status_code=413)
+        body = await request.body()
+        # decoding and the forward pass are CPU work: off the event loop
+        return await run_in_threadpool(answer, body, request.headers.get("content-type", ""),
+                                       request.headers.get("accept", ""))
+
+    @app.get("/stats")
+    def stats() -> dict:
+        """Images asked about (in all and per tag), requests answered and refused."""
+        return counts.snapshot()
+
+    return app
