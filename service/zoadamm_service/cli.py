@@ -35,18 +35,23 @@ def main(argv: list[str] | None = None) -> int:
     return run(argv)
 
 
-def keys(argv: list[str]) -> int:
+def keys_parser() -> argparse.ArgumentParser:
     parser = console.CommandParser(prog=f"{PROG} keys", description="Make API keys.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     made = sub.add_parser("new", help="print a fresh random key (256 bits) for TENANT and its entry",
                           description="Print a fresh random key (256 bits) for TENANT and its entry.")
     made.add_argument("tenant", help="the tenant's name: 1-64 of A-Z a-z 0-9 _ . - (starting alphanumeric)")
+    return parser
+
+
+def keys(argv: list[str]) -> int:
+    parser = keys_parser()
     args = parser.parse_args(argv)
     key = new_key()
     try:
         line = entry(args.tenant, key)
     except KeyConfigError as error:
-        made.error(str(error))
+        parser.error(str(error))
     print(f"key (give it to the client, as ZOADAMM_API_KEY; it is not shown again): {key}")
     print(f"entry (add it to the service's ZOADAMM_API_KEYS, comma-separated): {line}")
     return 0
