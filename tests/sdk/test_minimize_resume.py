@@ -102,6 +102,14 @@ def test_resume_takes_the_newest_session_of_that_name_and_settings(local, caplog
     assert other_d.session_id not in {older.session_id, newer.session_id}
 
 
+def test_a_schedule_given_in_part_still_finds_its_session(local):
+    f, schedule = quadratic(DIM), {"patience": 1}
+    first = minimize(f, x0_for(DIM), steps=4, client=local, progress=False, name="s", schedule=schedule, **CONFIG)
+    again = minimize(f, x0_for(DIM), steps=6, client=local, progress=False, name="s", resume=True, schedule=schedule,
+                     **CONFIG)
+    assert again.session_id == first.session_id and again.steps == 6
+
+
 def test_resume_needs_a_name_and_a_session_id_must_agree(local):
     f = quadratic(DIM)
     with pytest.raises(InvalidArgument, match="resume=True finds a session by its name: give name= too"):

@@ -83,11 +83,7 @@ def _interrupted(stop: KeyboardInterrupt, service: str | None) -> str:
 
 
 def _report(folder: str) -> int:
-    try:
-        text, plots = report_folder(folder)
-    except FileNotFoundError as exc:
-        print(f"zoadamm-demo: {exc}", file=sys.stderr)
-        return 1
+    text, plots = report_folder(folder)
     print(f"{text}\nwritten: {Path(folder) / 'table.md'}, {', '.join(str(p) for p in plots)}")
     return 0
 

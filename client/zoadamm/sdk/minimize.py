@@ -163,7 +163,15 @@ def find_session(client: Client, name: str | None, dim: int, config: dict) -> Se
 def _differences(session_config: dict, dim: int, config: dict) -> list[str]:
     """What the session has where ``config`` (the settings a call gives) or ``dim`` asks otherwise."""
     wanted = {"dim": dim, **{k: _plain(v) for k, v in config.items() if v is not None or k == "schedule"}}
-    return [f"{k}={session_config.get(k)!r} (not {v!r})" for k, v in wanted.items() if session_config.get(k) != v]
+    return [f"{k}={session_config.get(k)!r} (not {v!r})" for k, v in wanted.items()
+            if not _agrees(session_config.get(k), v)]
+
+
+def _agrees(have, want) -> bool:
+    """A setting given in part (a schedule dict with one field) agrees with the whole one it got."""
+    if isinstance(have, dict) and isinstance(want, dict):
+        return all(have.get(k) == v for k, v in want.items())
+    return bool(have == want)
 
 
 def _call_again(given: dict, config: dict, *, name: str | None, session_id: str, with_client: bool) -> str:
