@@ -1,5 +1,6 @@
 # Two commands matter: `make demo` (set up, then the FO-vs-ZO MNIST comparison on the embedded
-# store) and `make test` (set up, then the whole test suite).  Both create .venv on first use.
+# store) and `make test` (set up, then the whole test suite).  Both create .venv on first use;
+# only `make test` needs system packages (and root, or sudo, to install the missing ones).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
@@ -9,21 +10,20 @@ RUNS ?= runs
 COMPOSE ?= docker compose
 DOCKER_BUILD ?= docker build
 TORCH_SOURCE ?= --index-url https://download.pytorch.org/whl/cpu
+# PACKAGE:FILE (a path, or a command on PATH) for each system package the tests use: the
+# dashboard's browser tests drive the system Chromium (Playwright cannot download its own here),
+# the balancer's tests run the system nginx with deploy/nginx/nginx.conf, and the Redis Cluster
+# tests start redis-server nodes.
+TEST_PACKAGES ?= chromium:/usr/bin/chromium nginx:/usr/sbin/nginx redis-server:redis-server
 
-.PHONY: setup demo report test lint compose-check clean
+.PHONY: setup test-setup demo report test lint compose-check clean
 
-setup: $(VENV)/.installed /usr/bin/chromium /usr/sbin/nginx
+# Python packages only: what the demo, the workers and the service need.
+setup: $(VENV)/.installed
 
-# The dashboard's browser tests drive the system Chromium (Playwright cannot download its own
-# here); installed once, skipped when present.
-/usr/bin/chromium:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
-	  sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'
-
-# The balancer's tests run deploy/nginx/nginx.conf with the system nginx; installed once.
-/usr/sbin/nginx:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx || \
-	  sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx'
+# setup, and the system packages of the tests (installed with apt-get when missing, in one line).
+test-setup: setup
+	@.ci/system-packages $(TEST_PACKAGES)
 
 $(VENV)/.installed: client/pyproject.toml service/pyproject.toml worker/pyproject.toml requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -41,7 +41,7 @@ demo: setup
 report: setup
 	$(VENV)/bin/zoadamm-demo --report $(RUNS)
 
-test: setup
+test: test-setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: setup

@@ -2,6 +2,9 @@
 
     zoadamm-service [--host H] [--port P] [--workers N]    run it (REDIS_URL for Redis)
     zoadamm-service keys new TENANT                        print a fresh key and its entry
+
+Settings come from the environment (ZOADAMM_*, and REDIS_URL); a bad one is refused in one
+line that names its variable.
 """
 
 from __future__ import annotations
@@ -10,28 +13,39 @@ import argparse
 import ipaddress
 import logging
 import sys
+from urllib.parse import urlsplit
 
 from limits import parse
+from pydantic import ValidationError
 
+from . import console
 from .settings import Settings
 from .tenants import KeyConfigError, KeyRing, entry, new_key
 
 log = logging.getLogger("zoadamm.service")
+PROG = "zoadamm-service"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["keys"]:
-        keys(argv[1:])
-    else:
-        run(argv)
+        return keys(argv[1:])
+    return run(argv)
 
 
-def keys(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="zoadamm-service keys", description="Make API keys.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    made = sub.add_parser("new", help="print a fresh random key (256 bits) for TENANT and its entry")
-    made.add_argument("tenant")
+def keys_parser() -> argparse.ArgumentParser:
+    parser = console.CommandParser(prog=f"{PROG} keys", description="Make API keys.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    made = sub.add_parser("new", help="print a fresh random key (256 bits) for TENANT and its entry",
+                          description="Print a fresh random key (256 bits) for TENANT and its entry.")
+    made.add_argument("tenant", help="the tenant's name: 1-64 of A-Z a-z 0-9 _ . - (starting alphanumeric)")
+    return parser
+
+
+def keys(argv: list[str]) -> int:
+    parser = keys_parser()
     args = parser.parse_args(argv)
     key = new_key()
     try:
@@ -40,21 +54,54 @@ def keys(argv: list[str]) -> None:
         parser.error(str(error))
     print(f"key (give it to the client, as ZOADAMM_API_KEY; it is not shown again): {key}")
     print(f"entry (add it to the service's ZOADAMM_API_KEYS, comma-separated): {line}")
+    return 0
 
 
-def run(argv: list[str]) -> None:
+def run_parser() -> argparse.ArgumentParser:
+    parser = console.CommandParser(prog=PROG, description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on; beyond loopback it needs ZOADAMM_API_KEYS")
+    parser.add_argument("--port", type=_port, default=8000, help="TCP port to listen on")
+    parser.add_argument("--workers", type=console.positive(int), default=1,
+                        help="worker processes (needs REDIS_URL when > 1)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", type=str.lower,
+                        help="how much the service logs")
+    console.add_version(parser, "zoadamm-service")
+    console.add_debug(parser)
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    parser = run_parser()
+    args = parser.parse_args(argv)
+    return console.run(PROG, lambda: _serve(parser, args), debug=args.debug, explain=_explain,
+                       interrupted=lambda stop: "stopped")
+
+
+def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import uvicorn
 
     from . import workers
 
-    parser = argparse.ArgumentParser(prog="zoadamm-service", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (needs REDIS_URL when > 1)")
-    parser.add_argument("--log-level", default="info")
-    args = parser.parse_args(argv)
     settings = Settings()
+    _check(parser, args, settings)
+    where = settings.redis_url or "the in-process store (nothing survives a restart; set REDIS_URL for Redis)"
+    logging.basicConfig(level=args.log_level.upper() if args.log_level != "trace" else 5)
+    log.info("sessions are kept in %s", where)
+    if args.workers > 1:
+        workers.run(args.host, args.port, args.workers, args.log_level)  # gunicorn; does not return
+    uvicorn.run(
+        "zoadamm_service.main:serve_app", factory=True, host=args.host, port=args.port,
+        workers=args.workers, log_level=args.log_level, server_header=False,
+    )
+    return 0
+
+
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> None:
+    """Settings that disagree with the options, or that no request could ever use, refused at start."""
+    if settings.redis_url and urlsplit(settings.redis_url).scheme not in REDIS_SCHEMES:
+        parser.error(f"REDIS_URL={settings.redis_url!r} is not a Redis URL (redis://HOST:6379/0, rediss://..., "
+                     "unix:///path/to/socket)")
     if args.workers > 1 and not settings.redis_url:
         parser.error("--workers > 1 needs REDIS_URL: the in-process store cannot be shared between processes")
     if settings.api_keys:
@@ -70,15 +117,28 @@ def run(argv: list[str]) -> None:
             parse(settings.rate_limit)
         except ValueError:
             parser.error(f"ZOADAMM_RATE_LIMIT={settings.rate_limit!r} is not a rate such as 200/second or 10/minute")
-    where = settings.redis_url or "the in-process store (nothing survives a restart; set REDIS_URL for Redis)"
-    logging.basicConfig(level=args.log_level.upper())
-    log.info("sessions are kept in %s", where)
-    if args.workers > 1:
-        workers.run(args.host, args.port, args.workers, args.log_level)  # gunicorn; does not return
-    uvicorn.run(
-        "zoadamm_service.main:serve_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level=args.log_level, server_header=False,
-    )
+
+
+def _explain(error: Exception) -> str | None:
+    """Settings that do not parse, by the environment variable that holds them."""
+    if isinstance(error, ValidationError) and error.title == Settings.__name__:
+        return "; ".join(f"{_variable(str(e['loc'][0]))}={e['input']!r}: {e['msg']}" for e in error.errors())
+    return None
+
+
+def _variable(field: str) -> str:
+    """The environment variable of a ``Settings`` field (its alias, else the prefixed name)."""
+    if field not in Settings.model_fields:  # the error names the alias it was read from
+        return field.upper()
+    choices = getattr(Settings.model_fields[field].validation_alias, "choices", None)
+    return str(choices[0]) if choices else f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _port(text: str) -> int:
+    port = console.at_least(int, 1)(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port, 1 to 65535, got {text!r}")
+    return int(port)
 
 
 def is_loopback(host: str) -> bool:

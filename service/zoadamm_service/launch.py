@@ -56,10 +56,14 @@ class ServiceProcess:
         self.proc = subprocess.Popen(self._argv, env=self._env, stdout=self._output, stderr=subprocess.STDOUT,
                                      text=True)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            if self.healthy():
-                return self.url
-            time.sleep(0.1)
+        try:
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                if self.healthy():
+                    return self.url
+                time.sleep(0.1)
+        except BaseException:  # Ctrl-C or SIGTERM while it starts: no service is left behind
+            self.stop()
+            raise
         self.stop()
         raise ServiceStartError(f"zoadamm-service did not start on {self.url}:\n{self.output()[-3000:]}")
 

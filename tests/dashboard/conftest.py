@@ -1,6 +1,6 @@
 """A real service process and a real Chromium for the dashboard tests.
 
-Chromium comes from the system (``/usr/bin/chromium``, installed by ``make setup``); Playwright
+Chromium comes from the system (``/usr/bin/chromium``, installed by ``make test``); Playwright
 only drives it.  When either is missing the tests fail with the reason: they never skip.
 """
 
@@ -42,7 +42,7 @@ def browser():
     which later tests' asyncio.run would trip over."""
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run `make setup` (it installs chromium)"
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run `make test-setup` (it installs chromium)"
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium

@@ -118,16 +118,6 @@ def test_a_conflict_and_a_lost_session_are_explained(service_url):
         assert service_url in line and "no longer has this run's session" in line
 
 
-@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
-def test_a_bad_thread_count_is_refused_before_anything_runs(value, capsys):
-    from zoadamm_worker.cli import build_parser
-
-    with pytest.raises(SystemExit) as exit_info:
-        build_parser().parse_args(["mnist", "--threads", value])
-    assert exit_info.value.code == 2
-    assert f"--threads: expected 0 (every CPU) or a positive count, got '{value}'" in capsys.readouterr().err
-
-
 def test_a_thread_count_of_zero_means_every_cpu():
     from zoadamm_worker.cli import build_parser
 

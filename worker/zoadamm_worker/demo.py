@@ -21,48 +21,69 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from zoadamm.sdk.minimize import Interrupted
+from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
 from zoadamm_service.launch import local_service
 
-from .cli_errors import add_debug_flag, check_service, run_command
+from .cli_errors import check_service, run_command
+from .cli_options import http_url, refuse_disagreements
 from .model import parameter_count
 from .report import TRAIN_LOSS_NOTE, comparison_rows, markdown_table, plot_comparison, report_folder
 
+PROG = "zoadamm-demo"
+# --report trains nothing, and --hold keeps up a service the demo started (there is none with --service)
+TRAINING = ("scale", "epochs", "directions", "seed", "service", "out", "train_limit", "shuffle", "data_dir", "hold")
+RULES = [
+    (lambda a: a.report is not None, TRAINING, "not with --report, which trains nothing"),
+    (lambda a: a.service is not None, ("hold",), "only without --service: it keeps up the service the demo starts"),
+]
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from .train import PAPER_SCALE
-
-    parser = argparse.ArgumentParser(prog="zoadamm-demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=PAPER_SCALE,
-                        help="model scale s (default 1/9: d = 1,400; 12.333333: d = 169,196, 120x the time)")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--directions", type=int, default=1, help="q for the ZO run")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--service", default=None, help="use this service instead of starting one")
+    parser = CommandParser(prog=PROG, description=__doc__)
+    parser.add_argument("--scale", type=positive(float), default=1 / 9,
+                        help="model scale s (default: 1/9, d = 1,400; 12.333333 gives d = 169,196)")
+    parser.add_argument("--epochs", type=positive(int), default=5, help="epochs of each run")
+    parser.add_argument("--directions", type=positive(int), default=1, help="q for the ZO run")
+    parser.add_argument("--seed", type=at_least(int, 0), default=0, help="seed of the initial weights and directions")
+    parser.add_argument("--service", type=http_url, default=None,
+                        help="use the service at this URL (default: start one on the embedded store, or on "
+                             "$REDIS_URL)")
     parser.add_argument("--out", default="runs", help="parent folder of the run folder")
-    parser.add_argument("--train-limit", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--train-limit", type=positive(int), default=None,
+                        help="train on the first N images only (default: all 60,000)")
     parser.add_argument("--shuffle", action="store_true", help="reshuffle the training set every epoch")
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--data-dir", default=None,
+                        help="folder of the MNIST files (default: $ZOADAMM_DATA_DIR, else ~/.cache/zoadamm/mnist)")
     parser.add_argument("--hold", action="store_true",
-                        help="keep the service (and its dashboard) up after training, until Ctrl-C")
+                        help="keep the service it started (and its dashboard) up after training, until Ctrl-C")
     parser.add_argument("--report", metavar="FOLDER", default=None,
-                        help="train nothing: write table.md and the plots from the records in FOLDER")
-    add_debug_flag(parser)
+                        help="train nothing: write table.md and the plots from the records in FOLDER (default: train)")
+    add_version(parser, "zoadamm-worker")
+    add_debug(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    refuse_disagreements(parser, args, RULES)
     command = (lambda: _report(args.report)) if args.report else (lambda: _demo(args))
-    return run_command("zoadamm-demo", command, debug=args.debug, service=args.service)
+    return run_command(PROG, command, debug=args.debug, service=args.service,
+                       interrupted=lambda stop: _interrupted(stop, args.service))
+
+
+def _interrupted(stop: KeyboardInterrupt, service: str | None) -> str:
+    """The demo does not continue a run: it is short, and it starts over."""
+    where = f" at step {stop.step} of session {stop.session_id}" if isinstance(stop, Interrupted) else ""
+    kept = (f"its sessions stay in {service or os.environ['REDIS_URL']}" if service or os.environ.get("REDIS_URL")
+            else "the service it started is stopped, with its sessions")
+    return (f"interrupted{where}; {kept}, the records of the epochs done are in its run folder; "
+            "the same command starts over")
 
 
 def _report(folder: str) -> int:
-    try:
-        text, plots = report_folder(folder)
-    except FileNotFoundError as exc:
-        print(f"zoadamm-demo: {exc}", file=sys.stderr)
-        return 1
+    text, plots = report_folder(folder)
     print(f"{text}\nwritten: {Path(folder) / 'table.md'}, {', '.join(str(p) for p in plots)}")
     return 0
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -22,6 +24,7 @@ from tqdm import tqdm
 from zoadamm import Client, RemoteOptimizer
 from zoadamm.methods import method as method_spec
 from zoadamm.sdk import fast_switching
+from zoadamm.sdk.minimize import Interrupted, start_run
 
 from .mnist import load_mnist
 from .model import initial_parameters, parameter_count
@@ -64,81 +67,119 @@ class RunSpec:
 
 def train(spec: RunSpec, service_url: str, record: str | Path | None = None, data=None,
           client: Client | None = None, progress: bool = True, session_name: str | None = None,
-          save: str | Path | None = None) -> list[dict]:
+          save: str | Path | None = None, resume: bool = False) -> list[dict]:
     """Run ``spec`` through the service at ``service_url``; returns the per-epoch records.
-    ``save``: write the trained model there (``attack.model_file``), for the attacks' victim."""
+    ``save``: write the trained model there (``attack.model_file``), for the attacks' victim.
+
+    ``resume=True`` continues the newest session named ``session_name`` (default: the spec's
+    label) with the spec's settings, from its step, or starts one (``zoadamm.sdk.minimize.
+    start_run``).  Epochs and ``max_steps`` count from step 0, so the command that started a run
+    also finishes it; the epoch it continues in averages the train loss over the steps taken here.
+
+    Raises:
+        zoadamm.sdk.minimize.Interrupted: Ctrl-C; the steps told so far are kept.
+    """
     data = data if data is not None else load_mnist()
     objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
                                shuffle=spec.shuffle, seed=spec.seed, normalize=spec.normalize)
-    x0 = initial_parameters(spec.scale, spec.seed)
     own_client = client is None
     client = client or lean_client(service_url)
     zo = method_spec(spec.method).takes == "values"  # every zo-* method sends function values
     session_seed = spec.seed if spec.session_seed is None else spec.session_seed
-    config = dict(method=spec.method, lr=spec.lr, mu=spec.mu, seed=session_seed, normalizer=spec.normalizer)
+    config: dict[str, Any] = dict(method=spec.method, lr=spec.lr, mu=spec.mu, seed=session_seed,
+                                  normalizer=spec.normalizer)
     if zo:
         config.update(directions=spec.directions, difference=spec.difference, distribution=spec.distribution)
-    run = RemoteOptimizer.create(
-        client, x0, mirror=spec.mirror, pipeline=spec.mirror, name=session_name or spec.label, **config
-    )
-    records, evaluations, steps = [], 0, 0
+    run = start_run(client, initial_parameters(spec.scale, spec.seed), name=session_name or spec.label,
+                    resume=resume, mirror=spec.mirror, pipeline=spec.mirror, **config)
+    nb = objective.num_batches
+    last = spec.epochs * nb if spec.max_steps is None else min(spec.epochs * nb, spec.max_steps)
+    records = []
     settings = contextlib.ExitStack()
     if spec.mirror:  # the pipelined tells go from a thread: let it in sooner while the run lasts
         settings.enter_context(fast_switching())
     try:
-        for epoch in range(1, spec.epochs + 1):
-            started = time.perf_counter()
-            losses = []
-            batches = objective.batches(epoch)
-            # A bar redraws with carriage returns: on a terminal only.  Elsewhere (a log file, a
-            # pipe, compose's output) the line per epoch below is the progress.
-            bar = tqdm(batches, desc=f"{spec.label} epoch {epoch}/{spec.epochs}",
-                       disable=not (progress and _interactive()), leave=False, mininterval=0.5, unit="step")
-            for batch in bar:
-                if zo:
-                    f_x, f_plus, f_minus = objective.zo_losses(run.x, batch, run.directions(), run.mu, spec.difference)
-                    run.tell(f_x=f_x, f_plus=f_plus, f_minus=f_minus)
-                    loss = f_x  # the minibatch loss at x: the step's training loss
-                else:
-                    loss, gradient = objective.gradient(run.x, batch)
-                    run.tell_gradient(gradient)
-                evaluations += run.config.evaluations_per_step
-                losses.append(loss)
-                steps += 1
-                if len(losses) % 20 == 0:
-                    bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", lr=f"{run.lr:.2g}")
-                if spec.max_steps is not None and steps >= spec.max_steps:
-                    break
-            run.flush()
-            test_loss, test_accuracy = objective.evaluate(run.x, "test")
-            train_loss = float(np.mean(losses))
-            entry = run.report(test_loss, test_accuracy=test_accuracy, train_loss=train_loss)
-            row = {
-                "epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
-                "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started,
-                "evaluations": evaluations, "steps": steps, "d": objective.dim, "lr": entry["lr"],
-                "mu": entry["mu"], "session": run.id, **asdict(spec),
-            }
-            if spec.save_weights:
-                row["weights"] = np.asarray(run.x, dtype=np.float64).tolist()
-            records.append(row)
-            if record is not None:
-                append_record(record, row)
-            if progress:
-                tqdm.write(f"{spec.label} epoch {epoch}/{spec.epochs}: train {train_loss:.4f} test {test_loss:.4f} "
-                           f"acc {test_accuracy:.4f} ({row['seconds']:.1f} s)", file=sys.stderr)
-            if spec.max_steps is not None and steps >= spec.max_steps:
+        if resume:
+            records += _report_missed_epoch(run, objective, spec, record)
+        for epoch in range(run.step // nb + 1, spec.epochs + 1):
+            if run.step >= last:
                 break
+            records.append(_epoch(run, objective, spec, epoch, last, record, progress))
         if save is not None:
             from .attack.model_file import save_model
 
             save_model(save, run.x, spec.scale, spec.normalize)
+    except KeyboardInterrupt as stop:
+        with contextlib.suppress(Exception):
+            run.close()  # the tell in flight lands: run.step is then the service's
+        raise Interrupted(f"interrupted at step {run.step} of session {run.id}", run.id, run.step) from stop
     finally:
         run.close()
         settings.close()
         if own_client:
             client.close()
     return records
+
+
+def _epoch(run: RemoteOptimizer, objective: MnistObjective, spec: RunSpec, epoch: int, last: int,
+           record: str | Path | None, progress: bool) -> dict:
+    """The steps of ``epoch`` from the session's step (up to step ``last``), then the epoch's
+    test evaluation, its report to the session and its record."""
+    nb = objective.num_batches
+    started, losses = time.perf_counter(), []
+    indices = range(run.step - (epoch - 1) * nb, min(nb, last - (epoch - 1) * nb))
+    # A bar redraws with carriage returns: on a terminal only.  Elsewhere (a log file, a
+    # pipe, compose's output) the line per epoch below is the progress.
+    bar = tqdm(indices, desc=f"{spec.label} epoch {epoch}/{spec.epochs}",
+               disable=not (progress and _interactive()), leave=False, mininterval=0.5, unit="step")
+    for index in bar:
+        batch = objective.batch(epoch, index)
+        if method_spec(run.config.method).takes == "values":
+            f_x, f_plus, f_minus = objective.zo_losses(run.x, batch, run.directions(), run.mu, spec.difference)
+            run.tell(f_x=f_x, f_plus=f_plus, f_minus=f_minus)
+            loss = f_x  # the minibatch loss at x: the step's training loss
+        else:
+            loss, gradient = objective.gradient(run.x, batch)
+            run.tell_gradient(gradient)
+        losses.append(loss)
+        if len(losses) % 20 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", lr=f"{run.lr:.2g}")
+    run.flush()
+    row = _close_epoch(run, objective, spec, epoch, float(np.mean(losses)), started, record)
+    if progress:
+        tqdm.write(f"{spec.label} epoch {epoch}/{spec.epochs}: train {row['train_loss']:.4f} test "
+                   f"{row['test_loss']:.4f} acc {row['test_accuracy']:.4f} ({row['seconds']:.1f} s)", file=sys.stderr)
+    return row
+
+
+def _close_epoch(run: RemoteOptimizer, objective: MnistObjective, spec: RunSpec, epoch: int, train_loss: float,
+                 started: float, record: str | Path | None) -> dict:
+    """The test evaluation at x, reported to the session (the plateau schedule acts on it), and
+    the epoch's record row, appended to ``record``."""
+    test_loss, test_accuracy = objective.evaluate(run.x, "test")
+    metrics = {"test_accuracy": test_accuracy} | ({} if math.isnan(train_loss) else {"train_loss": train_loss})
+    entry = run.report(test_loss, **metrics)
+    row = {
+        "epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
+        "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started,
+        "evaluations": run.step * run.config.evaluations_per_step, "steps": run.step, "d": objective.dim,
+        "lr": entry["lr"], "mu": entry["mu"], "session": run.id, **asdict(spec),
+    }
+    if spec.save_weights:
+        row["weights"] = np.asarray(run.x, dtype=np.float64).tolist()
+    if record is not None:
+        append_record(record, row)
+    return row
+
+
+def _report_missed_epoch(run: RemoteOptimizer, objective: MnistObjective, spec: RunSpec,
+                         record: str | Path | None) -> list[dict]:
+    """A run interrupted after an epoch's last step but before its report: the report, now
+    (with no train loss: its steps were taken before), so that the schedule sees every epoch."""
+    epochs_done, into_epoch = divmod(run.step, objective.num_batches)
+    if into_epoch or epochs_done == 0 or len(run.client.sessions.history(run.id)) >= epochs_done:
+        return []
+    return [_close_epoch(run, objective, spec, epochs_done, math.nan, time.perf_counter(), record)]
 
 
 def _interactive() -> bool:

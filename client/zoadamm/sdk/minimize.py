@@ -1,28 +1,50 @@
-"""``minimize(f, x0)``: a whole ZO-AdaMM run of a Python callable through the service."""
+"""``minimize(f, x0)``: a whole ZO-AdaMM run of a Python callable through the service.
+
+A run can be continued: after Ctrl-C, ``minimize`` says which call continues it, and
+``name=..., resume=True`` finds the tenant's session of that name and settings (or creates it,
+as Optuna's ``load_if_exists`` does), so the same call serves the first start and every restart.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._validate import InvalidArgument
 from .client import DEFAULT_URL, Client
+from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer
 
 log = logging.getLogger("zoadamm")
+PAGE = 1000  # the most sessions one list call returns
 
 
 @dataclass(frozen=True)
 class MinimizeResult:
     x: np.ndarray
     fun: float  # f at x, evaluated at the end
-    steps: int
-    evaluations: int
+    steps: int  # the session's step count (a continued run counts its earlier steps too)
+    evaluations: int  # evaluations of f by this call
     session_id: str
-    history: list[float]  # f(x) at each step
+    history: list[float]  # f(x) at each step this call took
+
+
+class Interrupted(SystemExit, KeyboardInterrupt):
+    """Ctrl-C stopped a run; every step told before it is kept by the service.
+
+    ``str()`` is one line naming the session and what continues it.  It is a KeyboardInterrupt,
+    so ``except KeyboardInterrupt`` catches it as before; and a SystemExit carrying that line,
+    so a program that does not catch it ends with the line on stderr (status 1) instead of a
+    traceback of wherever the interrupt happened to land."""
+
+    def __init__(self, message: str, session_id: str, step: int) -> None:
+        super().__init__(message)
+        self.session_id, self.step = session_id, step
 
 
 def minimize(
@@ -32,6 +54,9 @@ def minimize(
     steps: int = 1000,
     client: Client | None = None,
     base_url: str | None = None,
+    name: str | None = None,
+    resume: bool = False,
+    session_id: str | None = None,
     progress: bool = True,
     mirror: bool = False,
     pipeline: bool = False,
@@ -39,59 +64,159 @@ def minimize(
     callback: Callable[[int, np.ndarray, float], None] | None = None,
     **config,
 ) -> MinimizeResult:
-    """Minimise ``f`` from ``x0`` with ZO-AdaMM run by the service; only f values are sent.
+    """Minimise ``f`` from ``x0`` with ZO-AdaMM run by the service, until the session reaches
+    step ``steps``; only f values are sent.
 
     The service is ``client``, else a client of ``base_url`` (closed at the end).  With
     neither, it is http://127.0.0.1:8000, and a WARNING on the ``zoadamm`` logger names it: a
     run should not land silently on whatever service happens to answer there.
 
     ``config`` holds the session settings (lr, mu, directions, distribution, difference, seed,
-    schedule, ...).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``,
+    schedule, ...).  ``name`` names the session (the dashboard shows it).  ``resume=True``
+    continues the newest session of the caller's tenant with this ``name``, d and the
+    settings given in ``config``, and creates one when there is none; ``session_id`` continues
+    that session.  A continued run goes on from the session's step and x (``x0`` then only
+    gives d).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``,
     f(x) is reported as the metric every N steps so the plateau schedule acts.  ``f`` must
     return a finite float.
 
     Raises:
-        zoadamm.InvalidArgument: a bad x0 or setting (found before any request when it can be).
+        zoadamm.InvalidArgument: a bad x0 or setting (found before any request when it can be),
+            ``resume`` without ``name``, or a ``session_id`` whose d or settings differ.
         zoadamm.sdk.APIError: the service failed or refused (see its subclasses).
         ValueError: ``f`` returned a non-finite value.
+        zoadamm.sdk.minimize.Interrupted: Ctrl-C; its message says which call continues the run.
     """
+    if resume and not name:
+        raise InvalidArgument("resume=True finds a session by its name: give name= too")
     own_client = client is None
     if client is None and base_url is None:
         log.warning("minimize: no client or base_url given; using the service at %s", DEFAULT_URL)
     client = client or Client(base_url or DEFAULT_URL)
     try:
-        with RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, **config) as run:
-            return _run(run, f, steps, progress, report_every, callback)
+        run = start_run(client, x0, name=name, resume=resume, session_id=session_id, mirror=mirror,
+                        pipeline=pipeline, **config)
+        try:
+            with run:
+                return _run(run, f, steps, progress, report_every, callback)
+        except KeyboardInterrupt as stop:
+            options = {"base_url": base_url, "mirror": mirror, "pipeline": pipeline, "report_every": report_every}
+            given = {"steps": steps, **{k: v for k, v in options.items() if v}}
+            again = _call_again(given, config, name=name, session_id=run.id, with_client=not own_client)
+            raise Interrupted(f"zoadamm.minimize: interrupted at step {run.step} of {steps} (session {run.id}); "
+                              f"the steps told are kept, and {again} continues the run", run.id, run.step) from stop
     finally:
         if own_client:
             client.close()
 
 
+def start_run(client: Client, x0, *, name: str | None = None, resume: bool = False, session_id: str | None = None,
+              mirror: bool = False, pipeline: bool = False, **config) -> RemoteOptimizer:
+    """A ``RemoteOptimizer`` on a new session starting at ``x0``, or on the session to continue:
+    ``session_id``'s, or (``resume=True``) the newest one named ``name`` with x0's d and the
+    settings in ``config`` (a new one when there is none).  See ``minimize``.
+
+    Raises:
+        zoadamm.InvalidArgument: x0 is not 1-D, or ``session_id``'s d or settings differ.
+        zoadamm.sdk.APIError: the service failed or refused.
+    """
+    x0 = np.asarray(x0, dtype=np.float32)
+    if x0.ndim != 1:
+        raise InvalidArgument(f"x0 must be a 1-D vector, got shape {x0.shape}")
+    found: Session | SessionSummary | None = None
+    if session_id is not None:
+        found = client.sessions.get(session_id)
+        if differences := _differences(found.config, x0.size, config):
+            raise InvalidArgument(f"session {session_id} has {', '.join(differences)}; continue it with its "
+                                  "own settings, or leave session_id out to start a new run")
+    elif resume:
+        found = find_session(client, name, x0.size, config)
+    if found is None:
+        return RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, name=name, **config)
+    log.info("continuing session %s (%s)", found.id, name or "unnamed")
+    return RemoteOptimizer.resume(client, found.id, mirror=mirror, pipeline=pipeline)
+
+
+def find_session(client: Client, name: str | None, dim: int, config: dict) -> SessionSummary | None:
+    """The tenant's newest session named ``name`` of dimension ``dim`` whose settings include
+    ``config``; None when there is none (a WARNING names the difference when sessions of that
+    name exist with other settings).
+
+    Raises:
+        zoadamm.sdk.APIError: the service failed.
+    """
+    named, offset, page = [], 0, [None] * PAGE
+    while len(page) == PAGE:
+        page = client.sessions.list(offset=offset, limit=PAGE)
+        named += [s for s in page if s.name == name]
+        offset += len(page)
+    same = [s for s in named if not _differences(s.config, dim, config)]
+    if same:
+        return max(same, key=lambda s: s.created)
+    if named:
+        newest = max(named, key=lambda s: s.created)
+        log.warning("no session named %r has these settings (the newest, %s, has %s); starting a new one",
+                    name, newest.id, ", ".join(_differences(newest.config, dim, config)))
+    return None
+
+
+def _differences(session_config: dict, dim: int, config: dict) -> list[str]:
+    """What the session has where ``config`` (the settings a call gives) or ``dim`` asks otherwise."""
+    wanted = {"dim": dim, **{k: _plain(v) for k, v in config.items() if v is not None or k == "schedule"}}
+    return [f"{k}={session_config.get(k)!r} (not {v!r})" for k, v in wanted.items()
+            if not _agrees(session_config.get(k), v)]
+
+
+def _agrees(have, want) -> bool:
+    """A setting given in part (a schedule dict with one field) agrees with the whole one it got."""
+    if isinstance(have, dict) and isinstance(want, dict):
+        return all(have.get(k) == v for k, v in want.items())
+    return bool(have == want)
+
+
+def _call_again(given: dict, config: dict, *, name: str | None, session_id: str, with_client: bool) -> str:
+    """The ``minimize`` call that continues a run: the arguments ``given``, the run's name with
+    resume=True when it has one (else its session id), and its settings ``config``."""
+    again = {**given, **({"name": name, "resume": True} if name else {"session_id": session_id}), **config}
+    words = ["f", "x0", *(["client=client"] if with_client else []), *(f"{k}={_plain(v)!r}" for k, v in again.items())]
+    return f"minimize({', '.join(words)})"
+
+
+def _plain(value):
+    """A setting as the service's JSON has it: dataclasses as dicts, numpy scalars as Python's."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, callback) -> MinimizeResult:
     central = run.config.difference == "central"
-    bar = Progress(steps, "zo-adamm", enabled=progress)
+    bar = Progress(steps - run.step, "zo-adamm" if run.step == 0 else f"zo-adamm from step {run.step}",
+                   enabled=progress)
     history, evaluations = [], 0
-    while run.step < steps:
-        x = run.x
-        f_x = _value(f, x)
-        plus, minus = [], []
-        for u in run.directions():
-            plus.append(_value(f, x + np.float32(run.mu) * u))
-            if central:
-                minus.append(_value(f, x - np.float32(run.mu) * u))
-        evaluations += run.config.evaluations_per_step
-        step = run.step
-        run.tell(f_x=f_x, f_plus=plus, f_minus=minus if central else None)
-        if run.step == step:  # a failed mirror check dropped these values: measure again
-            continue
-        history.append(f_x)
-        if report_every and run.step % report_every == 0:
-            run.report(f_x)
-        if callback is not None:
-            callback(run.step, run.x, f_x)
-        bar.update(1, f=f_x, lr=run.lr)
-    run.flush()  # the last tell is checked before x is read
-    bar.close()
+    try:
+        while run.step < steps:
+            x = run.x
+            f_x = _value(f, x)
+            plus, minus = [], []
+            for u in run.directions():
+                plus.append(_value(f, x + np.float32(run.mu) * u))
+                if central:
+                    minus.append(_value(f, x - np.float32(run.mu) * u))
+            evaluations += run.config.evaluations_per_step
+            step = run.step
+            run.tell(f_x=f_x, f_plus=plus, f_minus=minus if central else None)
+            if run.step == step:  # a failed mirror check dropped these values: measure again
+                continue
+            history.append(f_x)
+            if report_every and run.step % report_every == 0:
+                run.report(f_x)
+            if callback is not None:
+                callback(run.step, run.x, f_x)
+            bar.update(1, f=f_x, lr=run.lr)
+        run.flush()  # the last tell is checked before x is read
+    finally:
+        bar.close()
     x = np.array(run.x)
     return MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)
 

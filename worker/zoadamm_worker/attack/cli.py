@@ -16,43 +16,57 @@ import json
 import sys
 from collections.abc import Callable
 
+from zoadamm_service.console import add_debug, at_least, positive
+
+from ..cli_options import http_url
+
 METHODS = ("art-zoo", "art-square", "pgd")  # runner.RUNNERS, without importing ART to build the parser
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``victim``, ``attack`` and ``attack-report`` on ``zoadamm-worker``'s subparsers."""
-    v = sub.add_parser("victim", help="serve a trained classifier over REST: probabilities only, queries counted")
+    v = sub.add_parser("victim", help="serve a trained classifier over REST: probabilities only, queries counted",
+                       description="Serve a model file over REST: POST /predict answers class probabilities.")
     v.add_argument("--model", required=True, help="a model file written by `mnist --save`")
-    v.add_argument("--host", default="127.0.0.1")
-    v.add_argument("--port", type=int, default=8100)
-    v.add_argument("--max-batch", type=int, default=None, help="images per request at most (default 1024)")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    v.add_argument("--port", type=positive(int), default=8100, help="port to listen on (default: %(default)s)")
+    v.add_argument("--max-batch", type=positive(int), default=None,
+                   help="images per request at most (default: 1024)")
     _common(v, _victim)
 
-    a = sub.add_parser("attack", help="attack MNIST test images of the victim; one record per image")
-    a.add_argument("--method", choices=METHODS, required=True)
-    a.add_argument("--victim", default=None, help="the victim's URL (black-box methods; PGD uses it to pick images)")
-    a.add_argument("--model", default=None, help="the model file (white-box pgd)")
-    a.add_argument("--images", type=int, default=20, help="test images to consider, from --offset")
-    a.add_argument("--offset", type=int, default=0)
-    a.add_argument("--budget", type=int, default=10_000, help="queries per image (PGD: forward passes)")
-    a.add_argument("--norm", choices=("inf", "2"), default="inf")
-    a.add_argument("--eps", type=float, required=True, help="radius of the perturbation ball")
-    a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--records", default=None, help="append one JSON line per attacked image to this file")
-    a.add_argument("--examples", default=None, help="write the original and final images to this .npz")
+    a = sub.add_parser("attack", help="attack MNIST test images of the victim; one record per image",
+                       description="Attack MNIST test images of a victim; one record per attacked image.")
+    a.add_argument("--method", choices=METHODS, required=True, help="the attack")
+    a.add_argument("--victim", type=http_url, default=None,
+                   help="the victim's URL (black-box methods; PGD uses it to pick images) (default: none)")
+    a.add_argument("--model", default=None, help="the model file (white-box pgd) (default: none)")
+    a.add_argument("--images", type=positive(int), default=20,
+                   help="test images to consider, from --offset (default: %(default)s)")
+    a.add_argument("--offset", type=at_least(int, 0), default=0, help="the first test image (default: %(default)s)")
+    a.add_argument("--budget", type=positive(int), default=10_000,
+                   help="queries per image (PGD: forward passes) (default: %(default)s)")
+    a.add_argument("--norm", choices=("inf", "2"), default="inf", help="the ball's norm (default: %(default)s)")
+    a.add_argument("--eps", type=positive(float), required=True, help="radius of the perturbation ball")
+    a.add_argument("--seed", type=at_least(int, 0), default=0, help="the attack's random seed (default: %(default)s)")
+    a.add_argument("--records", default=None,
+                   help="append one JSON line per attacked image to this file (default: none)")
+    a.add_argument("--examples", default=None,
+                   help="write the original and final images to this .npz (default: none)")
     a.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     a.add_argument("--quiet", action="store_true", help="no line per image on stderr")
     _common(a, _attack)
 
-    r = sub.add_parser("attack-report", help="the table and plots of attack records")
+    r = sub.add_parser("attack-report", help="the table and plots of attack records",
+                       description="The table and the plots of `attack` records.")
     r.add_argument("records", nargs="+", help="records files (JSON lines) of `attack` runs")
-    r.add_argument("--examples", nargs="*", default=[], help=".npz files of `attack --examples`")
+    r.add_argument("--examples", nargs="*", default=[],
+                   help=".npz files of `attack --examples` (default: none)")
     r.add_argument("--out", required=True, help="folder for table.md, curves.png and examples.png")
     _common(r, _report)
 
 
 def _common(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int]) -> None:
-    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
+    add_debug(parser)
     parser.set_defaults(run=lambda args: _one_line_errors(command, args), service=None)
 
 

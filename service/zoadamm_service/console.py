@@ -1,0 +1,129 @@
+"""What every zoadamm command shares: how it reads its command line and how it ends.
+
+- ``--help`` shows each option's default.  A bad command line is one line on stderr
+  (``prog: what is wrong (see prog --help)``) and exit status 1, as every other failure is,
+  instead of argparse's usage block and status 2.
+- ``--version`` on every command (``add_version``) and ``--debug`` on every command that runs
+  something (``add_debug``): the traceback instead of the one line.
+- ``run`` turns the failures a user can cause into that one line.  Ctrl-C and SIGTERM end a
+  command the same way, as a KeyboardInterrupt, so its ``finally`` blocks run (a service the
+  command started is stopped, the tell in flight lands) and it prints how to continue.
+
+The worker's commands (``zoadamm-worker``, ``zoadamm-demo``, ``zoadamm-experiments``) use it
+too: the service package is the one all of them depend on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
+
+EXIT_FAILED = 1
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description as written, and "(default: X)" after every option that has one and does
+    not already say it; a flag (off unless given) and an option without default show none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        quiet = unset or action.required or not action.option_strings or "default" in text
+        return text if quiet else f"{text} (default: %(default)s)"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line and exit status 1, whose help shows the
+    defaults, and which takes no abbreviated options (``--dir`` is not ``--directions``).
+    Its subcommands' parsers are of the same kind."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_FAILED, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def add_version(parser: argparse.ArgumentParser, distribution: str) -> None:
+    """``--version``: the command's name and the version of the package that installed it."""
+    try:
+        number = version(distribution)
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        number = "unknown (not installed)"
+    parser.add_argument("--version", action="version", version=f"%(prog)s {number}",
+                        help="print the version and exit")
+
+
+def add_debug(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of a failure instead of one line")
+
+
+def positive(kind: type) -> Callable[[str], int | float]:
+    """An argparse ``type``: a number of ``kind`` (int or float) greater than 0."""
+    return _bounded(kind, 0, inclusive=False)
+
+
+def at_least(kind: type, low: int | float) -> Callable[[str], int | float]:
+    """An argparse ``type``: a number of ``kind`` that is ``low`` or more."""
+    return _bounded(kind, low, inclusive=True)
+
+
+def _bounded(kind: type, low: int | float, *, inclusive: bool) -> Callable[[str], int | float]:
+    noun = "an integer" if kind is int else "a number"
+    bound = f">= {low}" if inclusive else f"> {low}"
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and (value >= low if inclusive else value > low)):
+            raise argparse.ArgumentTypeError(f"expected {noun} {bound}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some of its messages
+    return parse
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered as Ctrl-C is: the command stops through its ``finally`` blocks."""
+
+
+def _on_sigterm(signum: int, frame: object) -> NoReturn:
+    raise _Terminated
+
+
+def run(prog: str, command: Callable[[], int], *, debug: bool,
+        explain: Callable[[Exception], str | None],
+        interrupted: Callable[[KeyboardInterrupt], str] = lambda stop: "interrupted") -> int:
+    """``command()``'s exit status, with a failure a user can cause turned into one line.
+
+    ``explain(error)`` gives that line, or None for an error that is a bug (its traceback
+    shows); ``--debug`` (``debug``) shows every traceback.  Ctrl-C or SIGTERM print
+    ``interrupted(stop)`` and give 130 or 143, as a shell reports a process ended by that signal.
+    """
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return command()
+    except KeyboardInterrupt as stop:
+        if debug:
+            raise
+        print(f"{prog}: {interrupted(stop)}", file=sys.stderr)
+        by_sigterm = isinstance(stop, _Terminated) or isinstance(stop.__context__, _Terminated)
+        return 128 + (signal.SIGTERM if by_sigterm else signal.SIGINT)
+    except Exception as error:
+        line = None if debug else explain(error)
+        if line is None:
+            raise
+        print(f"{prog}: {line} (--debug shows the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous)

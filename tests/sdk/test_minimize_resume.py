@@ -1,0 +1,152 @@
+"""``minimize`` stopped by Ctrl-C and continued: the interrupt names the session and the call
+that continues it, ``name=..., resume=True`` finds the session again (or creates it), and the
+continued run ends exactly where an uninterrupted one does.
+
+Ctrl-C is a KeyboardInterrupt raised inside ``f``, where it lands in a real run (``f`` is where a
+run spends its time); the last test sends a real SIGINT to a real program.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from sdk_support import bits, quadratic, x0_for
+
+from zoadamm import InvalidArgument, minimize
+from zoadamm.sdk.minimize import Interrupted
+from zoadamm_service.launch import local_service
+
+DIM, STEPS = 8, 60
+CONFIG = {"lr": 0.05, "directions": 2, "seed": 11}
+
+
+def interrupted_at(f, evaluation: int):
+    """``f``, until its ``evaluation``-th call, which raises KeyboardInterrupt instead."""
+    calls = 0
+
+    def g(x):
+        nonlocal calls
+        calls += 1
+        if calls == evaluation:
+            raise KeyboardInterrupt
+        return f(x)
+
+    return g
+
+
+@pytest.mark.parametrize("mode", [{}, {"mirror": True, "pipeline": True}], ids=["plain", "pipeline"])
+def test_a_run_continued_by_name_ends_where_an_uninterrupted_one_does(local, mode):
+    f = quadratic(DIM)
+    whole = minimize(f, x0_for(DIM), steps=STEPS, client=local, progress=False, name="whole", **mode, **CONFIG)
+
+    evaluations_per_step = 1 + CONFIG["directions"]
+    with pytest.raises(Interrupted) as stop:
+        minimize(interrupted_at(f, 25 * evaluations_per_step + 2), x0_for(DIM), steps=STEPS, client=local,
+                 progress=False, name="rosen", resume=True, **mode, **CONFIG)
+    assert stop.value.step == 25  # every step told before the interrupt is kept, none after
+    assert local.sessions.get(stop.value.session_id).step == 25
+    assert isinstance(stop.value, KeyboardInterrupt) and isinstance(stop.value, SystemExit)
+    message = str(stop.value)
+    assert "\n" not in message and f"session {stop.value.session_id}" in message and "step 25 of 60" in message
+    assert "minimize(f, x0, client=client, steps=60, " in message and "name='rosen', resume=True" in message
+    assert "lr=0.05, directions=2, seed=11" in message
+
+    again = minimize(f, x0_for(DIM), steps=STEPS, client=local, progress=False, name="rosen", resume=True,
+                     **mode, **CONFIG)
+    assert again.session_id == stop.value.session_id and again.steps == STEPS
+    assert len(again.history) == STEPS - 25
+    assert bits(again.x) == bits(whole.x) and again.fun == whole.fun
+
+
+def test_an_unnamed_run_is_continued_by_its_session_id(local):
+    f = quadratic(DIM)
+    with pytest.raises(Interrupted) as stop:
+        minimize(interrupted_at(f, 10), x0_for(DIM), steps=STEPS, client=local, progress=False, **CONFIG)
+    session_id = stop.value.session_id
+    assert f"session_id='{session_id}'" in str(stop.value) and "resume" not in str(stop.value)
+    again = minimize(f, x0_for(DIM), steps=STEPS, client=local, progress=False, session_id=session_id, **CONFIG)
+    assert again.session_id == session_id and again.steps == STEPS
+
+
+def test_resume_creates_the_session_when_there_is_none_and_then_finds_it(local):
+    f = quadratic(DIM)
+    first = minimize(f, x0_for(DIM), steps=20, client=local, progress=False, name="once", resume=True, **CONFIG)
+    assert local.sessions.get(first.session_id).name == "once" and first.steps == 20
+    done = minimize(f, x0_for(DIM), steps=20, client=local, progress=False, name="once", resume=True, **CONFIG)
+    assert done.session_id == first.session_id and done.history == [] and bits(done.x) == bits(first.x)
+    longer = minimize(f, x0_for(DIM), steps=30, client=local, progress=False, name="once", resume=True, **CONFIG)
+    assert longer.session_id == first.session_id and longer.steps == 30 and len(longer.history) == 10
+    assert len(local.sessions.list()) == 1
+
+
+def test_resume_takes_the_newest_session_of_that_name_and_settings(local, caplog):
+    f = quadratic(DIM)
+    older = minimize(f, x0_for(DIM), steps=5, client=local, progress=False, name="same", **CONFIG)
+    newer = minimize(f, x0_for(DIM), steps=5, client=local, progress=False, name="same", **CONFIG)
+    other_lr = minimize(f, x0_for(DIM), steps=5, client=local, progress=False, name="same", **{**CONFIG, "lr": 0.01})
+    found = minimize(f, x0_for(DIM), steps=8, client=local, progress=False, name="same", resume=True, **CONFIG)
+    assert found.session_id == newer.session_id != older.session_id
+    assert local.sessions.get(other_lr.session_id).step == 5
+
+    with caplog.at_level(logging.WARNING, logger="zoadamm"):
+        fresh = minimize(f, x0_for(DIM), steps=3, client=local, progress=False, name="same", resume=True,
+                         **{**CONFIG, "lr": 0.2})
+    assert fresh.session_id not in {older.session_id, newer.session_id, other_lr.session_id}
+    assert "no session named 'same' has these settings" in caplog.text and "lr=0.01 (not 0.2)" in caplog.text
+    other_d = minimize(quadratic(DIM + 1), x0_for(DIM + 1), steps=3, client=local, progress=False, name="same",
+                       resume=True, **CONFIG)
+    assert other_d.session_id not in {older.session_id, newer.session_id}
+
+
+def test_a_schedule_given_in_part_still_finds_its_session(local):
+    f, schedule = quadratic(DIM), {"patience": 1}
+    first = minimize(f, x0_for(DIM), steps=4, client=local, progress=False, name="s", schedule=schedule, **CONFIG)
+    again = minimize(f, x0_for(DIM), steps=6, client=local, progress=False, name="s", resume=True, schedule=schedule,
+                     **CONFIG)
+    assert again.session_id == first.session_id and again.steps == 6
+
+
+def test_resume_needs_a_name_and_a_session_id_must_agree(local):
+    f = quadratic(DIM)
+    with pytest.raises(InvalidArgument, match="resume=True finds a session by its name: give name= too"):
+        minimize(f, x0_for(DIM), steps=3, client=local, resume=True, **CONFIG)
+    run = minimize(f, x0_for(DIM), steps=3, client=local, progress=False, **CONFIG)
+    with pytest.raises(InvalidArgument, match=rf"session {run.session_id} has dim=8 \(not 9\)"):
+        minimize(f, x0_for(DIM + 1), steps=5, client=local, session_id=run.session_id, **CONFIG)
+    with pytest.raises(InvalidArgument, match=r"has lr=0.05 \(not 0.5\)"):
+        minimize(f, x0_for(DIM), steps=5, client=local, session_id=run.session_id, **{**CONFIG, "lr": 0.5})
+    assert local.sessions.get(run.session_id).step == 3  # refused before any step
+
+
+def test_ctrl_c_ends_a_program_with_one_line_and_no_traceback(tmp_path):
+    """A real SIGINT, in a program that does not catch it, on a real service over HTTP."""
+    program = tmp_path / "rosen.py"
+    program.write_text(textwrap.dedent("""
+        import os, signal, sys
+        import numpy as np
+        import zoadamm
+
+        calls = 0
+        def f(x):
+            global calls
+            calls += 1
+            if calls == 31:
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, while f runs
+            return float(np.sum((x - 3.0) ** 2))
+
+        zoadamm.minimize(f, np.zeros(5), steps=500, base_url=sys.argv[1], name="rosen50", resume=True,
+                         lr=0.05, seed=1, progress=False)
+        print("not reached")
+    """))
+    with local_service() as url:
+        done = subprocess.run([sys.executable, str(program), url], capture_output=True, text=True)
+        assert done.returncode == 1 and done.stdout == ""
+        assert "Traceback" not in done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert line.startswith("zoadamm.minimize: interrupted at step 15 of 500 (session ")
+        assert (f"minimize(f, x0, steps=500, base_url='{url}', name='rosen50', resume=True, lr=0.05, seed=1) "
+                "continues the run") in line

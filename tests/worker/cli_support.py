@@ -1,0 +1,54 @@
+"""Running the command-line tools as a user runs them: the installed console scripts, in a
+process of their own, with what they print and their exit status."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``argv`` (its first word a console script of this environment) run to its end."""
+    program, *rest = argv
+    return subprocess.run([str(BIN / program), *rest], capture_output=True, text=True, cwd=cwd,
+                          env={**_clean_env(), **(env or {})})
+
+
+def start(*argv: str) -> subprocess.Popen:
+    program, *rest = argv
+    return subprocess.Popen([str(BIN / program), *rest], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_clean_env())
+
+
+def interrupt(proc: subprocess.Popen, when: Callable[[], bool], sig: int = signal.SIGINT) -> tuple[str, str]:
+    """Send ``sig`` to ``proc`` once ``when()`` holds; returns its stdout and stderr."""
+    while not when():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    return proc.communicate()
+
+
+def one_line(done: subprocess.CompletedProcess | tuple[int, str], status: int = 1) -> str:
+    """The single line a failed command printed on stderr, once its status is checked and no
+    traceback was printed."""
+    code, err = (done.returncode, done.stderr) if isinstance(done, subprocess.CompletedProcess) else done
+    assert code == status, err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _clean_env() -> dict[str, str]:
+    """This environment without the variables that change the tools' defaults."""
+    changes = ("ZOADAMM_API_KEY", "ZOADAMM_SERVICE_URL", "ZOADAMM_TRAIN_LIMIT", "REDIS_URL")
+    return {k: v for k, v in os.environ.items() if k not in changes}

@@ -1,0 +1,191 @@
+"""Every command with a bad value of each option, and with options that disagree: one line that
+names the option (or the environment variable) and the reason, exit status 1, nothing run.
+
+The commands the issue names run as processes; the whole table runs each command's ``main`` in
+this process (the same code, without a process start per row).  ``--service`` points at a port
+where nothing listens, so a check that did not fire shows up as "cannot reach" instead.
+"""
+
+from __future__ import annotations
+
+import pytest
+from cli_support import one_line, run
+
+from zoadamm import Client
+from zoadamm.sdk import UnprocessableEntityError
+from zoadamm_service import cli as service_cli
+from zoadamm_service.launch import local_service
+from zoadamm_worker import cli as worker_cli
+from zoadamm_worker import demo
+from zoadamm_worker.experiments import cli as experiments_cli
+
+NOWHERE = "http://127.0.0.1:9"
+REST = ["rest", "--objective", f"{NOWHERE}/f", "--service", NOWHERE]
+MNIST = ["mnist", "--service", NOWHERE]
+MAINS = {"zoadamm-worker": worker_cli.main, "zoadamm-demo": demo.main,
+         "zoadamm-experiments": experiments_cli.main, "zoadamm-service": service_cli.main}
+
+# (command, arguments, environment, what the line must say)
+REFUSED = [
+    # values an option does not take
+    ("zoadamm-worker", [*REST, "--dim", "3", "--lr", "-1"], {}, "argument --lr: expected a number > 0, got '-1'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--mu", "nan"], {}, "argument --mu: expected a number > 0, got 'nan'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--directions", "0"], {}, "argument --directions: expected an integer"),
+    ("zoadamm-worker", [*REST, "--dim", "0"], {}, "argument --dim: expected an integer > 0, got '0'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--steps", "0"], {}, "argument --steps: expected an integer > 0"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--seed", "-1"], {}, "argument --seed: expected an integer >= 0"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--timeout", "0"], {}, "argument --timeout: expected a number > 0"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--retries", "-1"], {}, "argument --retries: expected an integer >= 0"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--report-every", "0"], {}, "argument --report-every: expected an"),
+    ("zoadamm-worker", [*REST, "--x0", "nope"], {}, "argument --x0: not JSON"),
+    ("zoadamm-worker", [*REST, "--x0", "[1, true]"], {}, "argument --x0: expected a non-empty JSON list of finite"),
+    ("zoadamm-worker", [*REST, "--x0", "[1e400]"], {}, "argument --x0: expected a non-empty JSON list of finite"),
+    ("zoadamm-worker", [*REST, "--x0", "[]"], {}, "argument --x0: expected a non-empty JSON list of finite"),
+    ("zoadamm-worker", ["rest", "--objective", "localhost:9000", "--dim", "3"], {},
+     "argument --objective: expected an http:// or https:// URL, got 'localhost:9000'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--service", "127.0.0.1:8000"], {}, "argument --service: expected an"),
+    ("zoadamm-worker", ["rest", "--objective", f"{NOWHERE}/f", "--dim", "3"], {"ZOADAMM_SERVICE_URL": "nope"},
+     "ZOADAMM_SERVICE_URL='nope' (the default of --service): expected an http:// or https:// URL"),
+    ("zoadamm-worker", [*MNIST, "--scale", "0"], {}, "argument --scale: expected a number > 0, got '0'"),
+    ("zoadamm-worker", [*MNIST, "--epochs", "0"], {}, "argument --epochs: expected an integer > 0, got '0'"),
+    ("zoadamm-worker", [*MNIST, "--steps", "-2"], {}, "argument --steps: expected an integer > 0"),
+    ("zoadamm-worker", [*MNIST, "--batch-size", "0"], {}, "argument --batch-size: expected an integer > 0"),
+    ("zoadamm-worker", [*MNIST, "--train-limit", "0"], {}, "argument --train-limit: expected an integer > 0"),
+    ("zoadamm-worker", [*MNIST, "--threads", "-1"], {}, "argument --threads: expected an integer >= 0, got '-1'"),
+    ("zoadamm-worker", [*MNIST, "--threads", "1.5"], {}, "argument --threads: expected an integer >= 0, got '1.5'"),
+    ("zoadamm-worker", [*MNIST, "--lr", "inf"], {}, "argument --lr: expected a number > 0, got 'inf'"),
+    ("zoadamm-worker", [*MNIST, "--session-seed", "abc"], {}, "argument --session-seed: expected an integer >= 0"),
+    ("zoadamm-worker", [*MNIST, "--data-source", "web"], {}, "argument --data-source: invalid choice: 'web'"),
+    ("zoadamm-worker", [*MNIST, "--lease", "0"], {}, "argument --lease: expected an integer > 0"),
+    ("zoadamm-worker", MNIST, {"ZOADAMM_TRAIN_LIMIT": "abc"},
+     "ZOADAMM_TRAIN_LIMIT='abc' (the default of --train-limit): expected an integer > 0"),
+    ("zoadamm-worker", [*MNIST, "--dir", "4"], {}, "unrecognized arguments: --dir 4"),  # no abbreviations
+    ("zoadamm-worker", [], {}, "the following arguments are required: COMMAND"),
+    ("zoadamm-demo", ["--scale", "-1"], {}, "argument --scale: expected a number > 0, got '-1'"),
+    ("zoadamm-demo", ["--epochs", "0"], {}, "argument --epochs: expected an integer > 0, got '0'"),
+    ("zoadamm-demo", ["--directions", "0"], {}, "argument --directions: expected an integer"),
+    ("zoadamm-demo", ["--seed", "x"], {}, "argument --seed: expected an integer >= 0, got 'x'"),
+    ("zoadamm-demo", ["--train-limit", "0"], {}, "argument --train-limit: expected an integer > 0"),
+    ("zoadamm-demo", ["--service", "nowhere"], {}, "argument --service: expected an http:// or https:// URL"),
+    ("zoadamm-experiments", ["run", "--epochs", "0"], {}, "argument --epochs: expected an integer > 0"),
+    ("zoadamm-experiments", ["run", "--seeds", "0", "-1"], {}, "argument --seeds: expected an integer >= 0"),
+    ("zoadamm-experiments", ["run", "--scales", "0"], {}, "argument --scales: expected a number > 0"),
+    ("zoadamm-experiments", ["run", "--q", "0"], {}, "argument --q: expected an integer > 0"),
+    ("zoadamm-experiments", ["run", "--train-limit", "0"], {}, "argument --train-limit: expected an integer > 0"),
+    ("zoadamm-experiments", ["run", "--stop-after-runs", "0"], {}, "argument --stop-after-runs: expected an"),
+    ("zoadamm-experiments", ["run", "--preset", "big"], {}, "argument --preset: invalid choice: 'big'"),
+    ("zoadamm-experiments", ["run", "--service", "x"], {}, "argument --service: expected an http:// or https://"),
+    ("zoadamm-experiments", ["analyze"], {}, "the following arguments are required: results"),
+    ("zoadamm-experiments", ["analyze", "results/paper", "--tsne-seed", "-1"], {}, "argument --tsne-seed"),
+    ("zoadamm-service", ["--port", "0"], {}, "argument --port: expected an integer >= 1, got '0'"),
+    ("zoadamm-service", ["--port", "99999"], {}, "argument --port: expected a TCP port, 1 to 65535, got '99999'"),
+    ("zoadamm-service", ["--workers", "0"], {}, "argument --workers: expected an integer > 0, got '0'"),
+    ("zoadamm-service", ["--log-level", "loud"], {}, "argument --log-level: invalid choice: 'loud'"),
+    ("zoadamm-service", [], {"ZOADAMM_MAX_DIM": "abc"},
+     "ZOADAMM_MAX_DIM='abc': Input should be a valid integer"),
+    ("zoadamm-service", [], {"ZOADAMM_TRACE_POINTS": "99999"},
+     "ZOADAMM_TRACE_POINTS='99999': Input should be less than or equal to 4096"),
+    ("zoadamm-service", [], {"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not a Redis URL"),
+    ("zoadamm-service", [], {"ZOADAMM_RATE_LIMIT": "fast"}, "ZOADAMM_RATE_LIMIT='fast' is not a rate"),
+    ("zoadamm-service", ["keys", "new", "a b"], {}, "tenant names are 1-64 of"),
+    ("zoadamm-service", ["keys"], {}, "the following arguments are required: COMMAND"),
+    # options that disagree
+    ("zoadamm-worker", [*REST, "--dim", "10", "--x0", "[0, 0]"], {},
+     "--x0 has 2 values but --dim is 10: give one of them, or make them agree"),
+    ("zoadamm-worker", REST, {}, "give --dim (the start is then d zeros) or --x0"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--lease", "2"], {}, "--lease: only with --join"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--join", "abc", "--lr", "0.1", "--seed", "3"], {},
+     "--lr, --seed: not with --join, which follows the joined session's own settings and step"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--join", "abc", "--resume"], {}, "--resume: not with --join"),
+    ("zoadamm-worker", [*MNIST, "--method", "adamm", "--directions", "4"], {},
+     "--directions: only for the zo-* methods (the FO worker, adamm, sends exact gradients)"),
+    ("zoadamm-worker", [*MNIST, "--method", "adamm", "--mu", "0.01", "--distribution", "gaussian"], {},
+     "--distribution, --mu: only for the zo-* methods"),
+    ("zoadamm-worker", [*MNIST, "--join", "abc", "--method", "adamm"], {}, "--method: not with --join"),
+    ("zoadamm-worker", [*MNIST, "--join", "abc", "--directions", "8", "--save-weights"], {},
+     "--directions, --save-weights: not with --join"),
+    ("zoadamm-worker", [*MNIST, "--lease", "2"], {}, "--lease: only with --join"),
+    ("zoadamm-worker", [*MNIST, "--record", "a.jsonl", "--record-dir", "runs"], {},
+     "--record-dir: not with --record; give one of them"),
+    ("zoadamm-demo", ["--report", "runs", "--epochs", "2", "--hold"], {},
+     "--epochs, --hold: not with --report, which trains nothing"),
+    ("zoadamm-demo", ["--service", NOWHERE, "--hold"], {},
+     "--hold: only without --service: it keeps up the service the demo starts"),
+    ("zoadamm-experiments", ["run", "--dry-run", "--service", NOWHERE], {},
+     "--service: not with --dry-run, which trains nothing"),
+    ("zoadamm-service", ["--workers", "2"], {}, "--workers > 1 needs REDIS_URL"),
+    ("zoadamm-service", ["--host", "0.0.0.0"], {}, "refusing to serve 0.0.0.0 without API keys"),
+]
+
+
+def _clean(monkeypatch) -> None:
+    for name in ("ZOADAMM_SERVICE_URL", "ZOADAMM_TRAIN_LIMIT", "REDIS_URL", "ZOADAMM_API_KEYS", "ZOADAMM_ALLOW_OPEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize(("command", "argv", "env", "says"), REFUSED,
+                         ids=[f"{c} {' '.join(a[:1] + a[-2:])} {' '.join(e)}" for c, a, e, _ in REFUSED])
+def test_a_bad_command_line_is_one_line_and_status_1(command, argv, env, says, monkeypatch, capsys):
+    _clean(monkeypatch)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        status = MAINS[command](list(argv))
+    except SystemExit as exit_:
+        status = exit_.code
+    line = one_line((status, capsys.readouterr().err))
+    assert line.startswith(f"{command}") and says in line
+
+
+@pytest.mark.parametrize(("argv", "env", "says"), [
+    (["zoadamm-worker", "rest", "--objective", f"{NOWHERE}/f", "--dim", "10", "--x0", "[0,0]"], {},
+     "zoadamm-worker rest: --x0 has 2 values but --dim is 10"),
+    (["zoadamm-worker", *REST, "--dim", "3", "--lr", "-1"], {}, "argument --lr: expected a number > 0"),
+    (["zoadamm-worker", *REST, "--dim", "3", "--directions", "0"], {}, "argument --directions: expected an integer"),
+    (["zoadamm-worker", *REST, "--dim", "3", "--mu", "0"], {}, "argument --mu: expected a number > 0"),
+    (["zoadamm-worker", "mnist", "--scale", "0"], {}, "zoadamm-worker mnist: argument --scale: expected a number > 0"),
+    (["zoadamm-service"], {"ZOADAMM_MAX_DIM": "abc"}, "zoadamm-service: ZOADAMM_MAX_DIM='abc': Input should be"),
+    (["zoadamm-demo", "--epochs", "0"], {}, "zoadamm-demo: argument --epochs"),
+    (["zoadamm-experiments", "run", "--q", "0"], {}, "zoadamm-experiments run: argument --q"),
+    (["zoadamm-service", "keys", "new", "a:b"], {}, "zoadamm-service keys: tenant names"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_the_commands_themselves_refuse_in_one_line(argv, env, says):
+    assert says in one_line(run(*argv, env=env))
+
+
+@pytest.fixture(scope="module")
+def service_url():
+    with local_service() as url:
+        yield url
+
+
+def test_a_setting_the_service_refuses_is_the_sdk_s_message(service_url):
+    """Limits only the service knows (here q beyond ZOADAMM_MAX_DIRECTIONS) come back as a 422;
+    the line is the SDK's message for it, which names the field and the reason."""
+    with Client(service_url) as client, pytest.raises(UnprocessableEntityError) as refused:
+        client.sessions.create(3, x0=[0.0] * 3, directions=5000)
+    line = one_line(run("zoadamm-worker", "rest", "--objective", f"{NOWHERE}/f", "--dim", "3", "--directions", "5000",
+                        "--service", service_url))
+    assert line.startswith(f"zoadamm-worker: the service at {service_url} refused the request: ")
+    assert str(refused.value) in line and "directions" in line
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["zoadamm-worker", "mnist", "--join", "0" * 32], "has no session 00000000000000000000000000000000: --join takes"),
+    (["zoadamm-worker", "rest", "--objective", f"{NOWHERE}/f", "--dim", "2", "--join", "f" * 32],
+     f"has no session {'f' * 32}"),
+    (["zoadamm-worker", "mnist", "--data-source", "idx", "--data-dir", "/nonexistent", "--steps", "1"],
+     "/nonexistent lacks some of the IDX files"),
+    (["zoadamm-worker", "mnist", "--train-limit", "256", "--steps", "1", "--record", "/proc/no/such.jsonl"],
+     "No such file or directory: /proc/no"),
+], ids=["join mnist", "join rest", "idx files", "record"])
+def test_failures_found_while_running_are_one_line(service_url, argv, says):
+    line = one_line(run(*argv, "--service", service_url))
+    assert line.startswith("zoadamm-worker: ") and says in line and line.endswith("(--debug shows the traceback)")
+
+
+def test_what_the_records_lack_is_one_line(tmp_path):
+    line = one_line(run("zoadamm-demo", "--report", str(tmp_path)))
+    assert line.startswith(f"zoadamm-demo: {tmp_path} holds no pair of FO and ZO record files (*.jsonl) of the same d")
+    line = one_line(run("zoadamm-experiments", "analyze", str(tmp_path), "--out", str(tmp_path / "out")))
+    assert f"no run records with a finished epoch in {tmp_path}" in line

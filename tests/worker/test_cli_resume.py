@@ -1,0 +1,131 @@
+"""A worker stopped by Ctrl-C (or SIGTERM) prints one line with its session and the command that
+continues it; that command, run as printed, ends exactly where an uninterrupted run ends.
+
+The REST objective holds one evaluation until the worker has been interrupted, so the interrupt
+lands at a known step; the MNIST worker is interrupted once its session has taken a few steps.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cli_support import interrupt, one_line, run, start
+
+from zoadamm import Client
+from zoadamm_service.launch import local_service
+
+STEPS, HELD_STEP = 40, 15
+
+
+class HoldingObjective:
+    """f(x) = sum((x - 3)^2) over HTTP; the ``hold``-th request waits until ``release()``."""
+
+    def __init__(self, hold: int | None = None) -> None:
+        self.hold, self.requests = hold, 0
+        self.holding, self.released = threading.Event(), threading.Event()
+        objective = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                x = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["x"]
+                objective.requests += 1
+                if objective.requests == objective.hold:
+                    objective.holding.set()
+                    objective.released.wait()
+                body = json.dumps({"value": sum((v - 3.0) ** 2 for v in x)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/f"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.released.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def service_url():
+    with local_service() as url:
+        yield url
+
+
+def rest_argv(objective: HoldingObjective, service: str, name: str) -> list[str]:
+    return ["zoadamm-worker", "rest", "--objective", objective.url, "--dim", "4", "--steps", str(STEPS),
+            "--lr", "0.05", "--seed", "9", "--service", service, "--quiet", "--name", name]
+
+
+def run_printed(line: str) -> dict:
+    """The command after "continue with: " in ``line``, run as printed; its JSON summary."""
+    done = run(*shlex.split(line.split("continue with: ", 1)[1]))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_rest_worker_continues_with_the_command_it_prints(service_url, sig):
+    whole = HoldingObjective()
+    reference = run(*rest_argv(whole, service_url, f"whole-{sig}"))
+    whole.close()
+    assert reference.returncode == 0, reference.stderr
+    expected = json.loads(reference.stdout)
+
+    held = HoldingObjective(hold=2 * HELD_STEP + 1)  # q = 1, forward: f(x) of step 15
+    argv = rest_argv(held, service_url, f"stopped-{sig}")
+    try:
+        out, err = interrupt(start(*argv), held.holding.is_set, sig)
+    finally:
+        held.released.set()
+    line = one_line((128 + sig, err), status=128 + sig)
+    with Client(service_url) as client:
+        (session,) = [s for s in client.sessions.list() if s.name == f"stopped-{sig}"]
+        assert client.sessions.get(session.id).step == HELD_STEP
+    assert out == "" and line == (
+        f"zoadamm-worker: interrupted at step {HELD_STEP} of session {session.id}; the steps told are kept; "
+        f"continue with: {shlex.join([*argv, '--resume'])}")
+
+    continued = run_printed(line)
+    held.close()
+    assert continued["session"] == session.id and continued["steps"] == STEPS
+    assert continued["x"] == expected["x"] and continued["f"] == expected["f"]
+
+
+def test_an_interrupted_mnist_worker_continues_to_the_same_weights(service_url, tmp_path):
+    common = ["--train-limit", "6400", "--epochs", "2", "--service", service_url, "--quiet"]  # 50 steps an epoch
+    whole = run("zoadamm-worker", "mnist", *common, "--name", "whole", "--record", str(tmp_path / "whole.jsonl"))
+    assert whole.returncode == 0, whole.stderr
+
+    client = Client(service_url)
+    argv = ["zoadamm-worker", "mnist", *common, "--name", "stopped", "--record", str(tmp_path / "stopped.jsonl")]
+
+    def some_steps_taken() -> bool:
+        named = [s for s in client.sessions.list() if s.name == "stopped"]
+        return bool(named) and client.sessions.get(named[0].id).step >= 5
+
+    out, err = interrupt(start(*argv), some_steps_taken)
+    line = one_line((130, err), status=130)
+    (stopped,) = [s for s in client.sessions.list() if s.name == "stopped"]
+    step = client.sessions.get(stopped.id).step
+    assert 5 <= step < 100 and line.startswith(f"zoadamm-worker: interrupted at step {step} of session {stopped.id}")
+    assert line.endswith(f"continue with: {shlex.join([*argv, '--resume'])}")
+
+    continued = run_printed(line)
+    (reference,) = [s for s in client.sessions.list() if s.name == "whole"]
+    assert continued["session"] == stopped.id and continued["epoch"] == 2
+    assert client.sessions.parameters(stopped.id).x.tobytes() == client.sessions.parameters(reference.id).x.tobytes()
+    assert len(client.sessions.history(stopped.id)) == len(client.sessions.history(reference.id)) == 2
+    last = json.loads((tmp_path / "whole.jsonl").read_text().splitlines()[-1])
+    assert (continued["test_loss"], continued["test_accuracy"]) == (last["test_loss"], last["test_accuracy"])
+    client.close()

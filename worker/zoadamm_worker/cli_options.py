@@ -1,0 +1,105 @@
+"""The worker commands' checks of their options, made before anything runs: values that are not
+what an option takes, and options that disagree (one would be ignored, or contradicts another).
+Each refusal is one line from the parser (``CommandParser.error``), never a run that quietly does
+something other than what was asked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+import numpy as np
+
+# (when, options, why): when ``when(args)`` holds, an option of ``options`` given a value other
+# than its default is refused with "<options>: <why>".
+Rule = tuple[Callable[[argparse.Namespace], bool], tuple[str, ...], str]
+
+JOINED = "not with --join, which follows the joined session's own settings and step"
+RULES: dict[str, list[Rule]] = {
+    "mnist": [
+        (lambda a: a.join is not None, ("method", "directions", "difference", "distribution", "normalizer", "lr",
+                                        "mu", "session_seed", "save_weights", "plain", "name", "resume"), JOINED),
+        (lambda a: a.method == "adamm", ("directions", "difference", "distribution", "mu", "session_seed"),
+         "only for the zo-* methods (the FO worker, adamm, sends exact gradients)"),
+        (lambda a: a.join is None, ("lease",), "only with --join"),
+        (lambda a: a.record is not None, ("record_dir",), "not with --record; give one of them"),
+        (lambda a: a.join is not None, ("save",), "writes the model of a run of its own; not with --join"),
+    ],
+    "rest": [
+        (lambda a: a.join is not None, ("directions", "difference", "lr", "mu", "seed", "report_every", "name",
+                                        "resume"), JOINED),
+        (lambda a: a.join is None, ("lease",), "only with --join"),
+    ],
+}
+
+
+def refuse_disagreements(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                         rules: Sequence[Rule]) -> None:
+    """Exit through ``parser.error`` at the first rule that options given on the command line break."""
+    for when, names, why in rules:
+        given = [option(name) for name in names if getattr(args, name) != parser.get_default(name)]
+        if given and when(args):
+            parser.error(f"{', '.join(given)}: {why}")
+
+
+def env_default(parser: argparse.ArgumentParser, args: argparse.Namespace, dest: str, variable: str,
+                kind: Callable[[str], object], fallback: object = None) -> None:
+    """An option left out takes its default from the environment variable ``variable`` (else
+    ``fallback``); a bad value there is refused naming the variable."""
+    text = os.environ.get(variable)
+    if getattr(args, dest) is not None or not text:
+        if getattr(args, dest) is None:
+            setattr(args, dest, fallback)
+        return
+    try:
+        setattr(args, dest, kind(text))
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"{variable}={text!r} (the default of {option(dest)}): {error}")
+
+
+def option(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def http_url(text: str) -> str:
+    """An argparse ``type``: an http:// or https:// URL with a host."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL, got {text!r}")
+    return text.rstrip("/") if parts.path in ("", "/") else text
+
+
+def parse_x0(parser: argparse.ArgumentParser, text: str | None, dim: int | None) -> np.ndarray:
+    """``--x0`` (a JSON list of finite numbers) and ``--dim`` as the start vector; they must agree."""
+    if text is None:
+        if dim is None:
+            parser.error("give --dim (the start is then d zeros) or --x0")
+        return np.zeros(dim)
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        parser.error(f"argument --x0: not JSON ({error.msg}); expected a list of numbers such as '[0, 0.5]'")
+    if not (isinstance(values, list) and values
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+        parser.error(f"argument --x0: expected a non-empty JSON list of finite numbers, got {text!r}")
+    if dim is not None and dim != len(values):
+        parser.error(f"--x0 has {len(values)} values but --dim is {dim}: give one of them, or make them agree")
+    return np.asarray(values, dtype=np.float64)
+
+
+def default_session_name(spec) -> str:
+    """The MNIST run's label, with the data options that differ from the defaults: ``--resume``
+    finds a run by name and settings, and these shape the objective without being settings."""
+    from .train import RunSpec
+
+    default = RunSpec()
+    parts = [f"batch {spec.batch_size}" if spec.batch_size != default.batch_size else "",
+             f"{spec.train_limit} images" if spec.train_limit is not None else "",
+             "shuffled" if spec.shuffle else "", "normalized" if spec.normalize else "",
+             f"weights seed {spec.seed}" if spec.session_seed not in (None, spec.seed) else ""]
+    extra = ", ".join(p for p in parts if p)
+    return f"{spec.label} ({extra})" if extra else spec.label
