@@ -133,7 +133,8 @@ class RedisStore(Store):
             raise Invalid(KEY_REUSED)
         if reply[0] == 0:
             raise Conflict(f"session {meta.id!r} already exists")
-        await self._replication.confirm(meta.id, 0)
+        await self._replication.confirm(meta.id, 0, makes_session=True)
+        await self._replication.confirm_index(index)
         return reply[1].decode() if reply[0] == 1 else None
 
     async def _prune(self, index: str) -> None:
@@ -199,7 +200,7 @@ class RedisStore(Store):
             raise NotFound(f"no session {session_id!r}")
         if code:
             raise Conflict("the session already has parameters", head=head)
-        await self._replication.confirm(session_id, 0)
+        await self._replication.confirm(session_id, 0, makes_session=True)
 
     @_translate_errors
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
@@ -256,6 +257,7 @@ class RedisStore(Store):
                                          args=[self.ttl_s, *replies.part_args(step, parts)])
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
+        await self._replication.confirm(session_id, 0)  # a part answered 202 is acknowledged work
         return replies.parts(step, reply)
 
     @_translate_errors
@@ -269,6 +271,7 @@ class RedisStore(Store):
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
         parts_so_far, leased = reply
+        await self._replication.confirm(session_id, seq)
         return replies.parts(step, parts_so_far), None if leased[0] != 0 else replies.leased(leased, seconds)
 
     @_translate_errors
