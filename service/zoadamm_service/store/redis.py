@@ -8,6 +8,8 @@ from __future__ import annotations
 import builtins
 import functools
 import json
+import os
+import traceback
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
@@ -45,8 +47,24 @@ def _translate_errors(method):
             return await method(*args, **kwargs)
         except (RedisError, OSError) as exc:  # connection, timeout, a cluster in a failover, any error reply
             raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
+        except (AttributeError, TypeError, RuntimeError) as exc:
+            if not _write_on_closed_connection(exc):
+                raise
+            raise StoreUnavailable(f"Redis is unavailable: the connection closed: {exc}") from exc
 
     return wrapper
+
+
+# Where redis-py's asyncio connection sends a command.  A write on a connection the server has
+# just closed (a master killed in a failover) can fail there with the event loop's own error
+# (no writer left, or a closed transport) instead of redis-py's ConnectionError; redis-py has
+# already dropped the connection by then, so a retry takes a fresh one.
+_SEND_FRAMES = ("send_packed_command", "_send_packed_command")
+
+
+def _write_on_closed_connection(exc: BaseException) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(f.name in _SEND_FRAMES and f"redis{os.sep}asyncio{os.sep}connection" in f.filename for f in frames)
 
 
 class RedisStore(Store):
