@@ -12,6 +12,7 @@ session: a create is acknowledged only once a replica holds it.
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import ExitStack
 
 import numpy as np
@@ -21,6 +22,8 @@ from redis.cluster import RedisCluster
 from redis_cluster import LocalCluster
 
 from zoadamm_service import keys
+from zoadamm_service.errors import NotFound, StoreUnavailable
+from zoadamm_service.store.redis import RedisStore
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +145,31 @@ def test_with_wait_a_create_waits_for_the_tenants_index_too(cluster):
 def masters(cluster: LocalCluster) -> list[int]:
     with cluster.client() as client:
         return [int(node.port) for node in client.get_primaries()]
+
+
+def test_a_write_on_a_connection_redis_just_closed_is_a_503(redis_url, monkeypatch):
+    """A master killed under a write can leave redis-py's asyncio connection failing the write
+    with the event loop's own error (here uvloop's, for a closed transport) instead of its
+    ConnectionError; the store answers it as any lost connection: StoreUnavailable (503), and
+    the retry on a fresh connection works."""
+
+    def closed(self, data):
+        raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+
+    async def scenario() -> None:
+        store = RedisStore.from_url(redis_url)
+        try:
+            await store.ping()
+            with monkeypatch.context() as patch:
+                patch.setattr(asyncio.StreamWriter, "writelines", closed)
+                with pytest.raises(StoreUnavailable, match="the connection closed"):
+                    await store.head("0" * 32)
+            with pytest.raises(NotFound):  # answered again, on a new connection
+                await store.head("0" * 32)
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
 
 
 # These ask a master (``via``) for the cluster's layout: a stopped replica would not answer.
