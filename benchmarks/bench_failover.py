@@ -159,6 +159,9 @@ def summary(rows: list[dict]) -> dict:
             "timeouts": count("timeout"), "errors": count("error"),
             "creates_refused": sum(s.get("creates", 1) - 1 for s in sessions),
             "created_before_kill": sum(1 for s in sessions if s.get("created_before_kill")),
+            # resync: kills that found the promoted replica with nothing after its full sync
+            "stream_held_back": sum(1 for r in rows if "resync" in r
+                                    and r["promoted"]["replid2_ends"] == r["resync"]["sync_offset"]),
             "failover_s_median": sorted(r["failover_s"] for r in rows)[len(rows) // 2],
             "trial_s_max": max(r["trial_s"] for r in rows), "rows": rows}
 
@@ -198,7 +201,8 @@ def main() -> None:
                     rows.append(trial(cluster, http, reader, rng, args))
                     if any(s["outcome"] == "error" for s in rows[-1]["sessions"]):
                         rows[-1]["service_log"] = processes[0].output()[-6000:].splitlines()
-                    results[f"wait_replicas={wait}"] = summary(rows)  # kept as it grows: a stopped run keeps its rows
+                    results[f"wait_replicas={wait}"] = summary(rows)
+                    out.write_text(json.dumps(results, indent=1) + "\n")  # as it grows: a stopped run keeps its rows
                     print(line(began, wait, i, args.trials, rows[-1]), file=sys.stderr, flush=True)
             s = {k: v for k, v in results[f"wait_replicas={wait}"].items() if k != "rows"}
             print(f"WAIT {wait}: {json.dumps(s)}", flush=True)
