@@ -20,10 +20,13 @@ restarted with an empty data directory (a replaced machine), and the kill comes 
 after its link is up.  Redis then may hold the replication stream back for up to a second
 (the master starts it on the replica's acknowledgement, and one that comes before the master
 has reaped the child that streamed the snapshot is ignored).  A third session is created on
-that master as soon as the link is up, inside that window.
+that master as soon as the link is up, inside that window.  ``--disk-sync`` has the master
+send the sync as a file it saved instead (``repl-diskless-sync no``): the stream then starts as
+soon as the file is sent.
 
     python -u benchmarks/bench_failover.py             # benchmarks/results/failover.json
     python -u benchmarks/bench_failover.py --resync    # benchmarks/results/failover_resync.json
+    python -u benchmarks/bench_failover.py --resync --disk-sync --wait 0
 
 One line per trial goes to stderr as it ends.
 """
@@ -107,7 +110,7 @@ def trial(cluster, http, reader, rng: random.Random, args) -> dict:
     wait_for(clients, {"whole": MORE_STEPS, "split": MORE_STEPS}, deadline)
     row: dict = {"master": master}
     if args.resync:
-        row["resync"] = evidence.resync_replica(cluster, master)
+        row["resync"] = evidence.resync_replica(cluster, master, args.disk_sync)
         clients.append(Client("created_at_link_up", lambda: on_master(http, ranges, 1)))
     time.sleep(rng.uniform(0.0, 0.2))
     row["killed"] = evidence.replication(cluster, master)
@@ -180,13 +183,16 @@ def main() -> None:
     parser.add_argument("--wait", type=int, nargs="+", default=[0, 1], help="ZOADAMM_REDIS_WAIT_REPLICAS values")
     parser.add_argument("--resync", action="store_true",
                         help="kill the master right after its replica's full sync, from an empty data directory")
+    parser.add_argument("--disk-sync", action="store_true",
+                        help="with --resync: the master sends the full sync from a file (repl-diskless-sync no)")
     parser.add_argument("--checkpoint-every", type=int, default=5, help="ZOADAMM_CHECKPOINT_EVERY")
     parser.add_argument("--trial-timeout", type=float, default=120.0, help="seconds before a trial ends as timeout")
-    parser.add_argument("--out", help="default: benchmarks/results/failover.json, failover_resync.json")
+    parser.add_argument("--out", help="default: benchmarks/results/failover.json, failover_resync.json, ...")
     args = parser.parse_args()
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"failover{'_resync' if args.resync else ''}.json")
+    name = "failover" + ("_resync" if args.resync else "") + ("_disk_sync" if args.disk_sync else "")
+    out = Path(args.out or ROOT / "benchmarks" / "results" / f"{name}.json")
     rng = random.Random(0)
-    results: dict = {"command": " ".join(sys.argv[1:]), "resync": args.resync,
+    results: dict = {"command": " ".join(sys.argv[1:]), "resync": args.resync, "disk_sync": args.disk_sync,
                      "checkpoint_every": args.checkpoint_every}
     began = time.monotonic()
     cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="zoadamm-failover-")), masters=3, replicas=1).start()

@@ -31,10 +31,14 @@ def in_slots(key: str, ranges: list[tuple[int, int]]) -> bool:
     return any(start <= slot <= end for start, end in ranges)
 
 
-def resync_replica(cluster, master: int) -> dict:
+def resync_replica(cluster, master: int, disk_sync: bool = False) -> dict:
     """Restart ``master``'s replica with an empty data directory (no snapshot to resume from:
-    a full sync), and return once its link is up: how long that took and its offset then."""
+    a full sync), and return once its link is up: how long that took and its offset then.
+    ``disk_sync``: the master sends a snapshot file it saved (``repl-diskless-sync no``)
+    instead of streaming one."""
     replica = cluster.replica_of(master)
+    with cluster.node(master) as node:
+        node.config_set("repl-diskless-sync", "no" if disk_sync else "yes")
     cluster.kill(replica)
     (cluster.folder / str(replica) / "dump.rdb").unlink(missing_ok=True)
     began = time.monotonic()
