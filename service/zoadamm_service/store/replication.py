@@ -54,6 +54,8 @@ class Replication:
         ``makes_session`` (a create, the first parameters) at least one whenever the master has
         a replica.  Raises StoreUnavailable when they do not within the timeout, or the master
         lacks the event."""
+        if not (self.replicas or makes_session):
+            return  # the hot path without WAIT: no call at all
         meta = keys.meta(session_id)
         needed = await self._needed(meta, makes_session)
         if not needed:
