@@ -128,8 +128,9 @@ def trial(cluster, http, reader, rng: random.Random, args) -> dict:
         c.thread.join(timeout=70)  # one request's own timeout (60 s), then the thread sees stop
     row["sessions"] = [session_row(c, at_kill[c.kind], kill_time, reader) for c in clients]
     row["trial_s"] = round(time.monotonic() - started, 2)
-    if any(s["outcome"] != "ok" for s in row["sessions"]):
-        row["evidence"] = evidence.on_loss(cluster, first.meta_key(), new_master, master)
+    lost = [c.run.meta_key() for c, s in zip(clients, row["sessions"], strict=True) if c.run and s["outcome"] != "ok"]
+    if lost:
+        row["evidence"] = evidence.on_loss(cluster, lost, new_master, master)
     return row
 
 
@@ -162,11 +163,16 @@ def summary(rows: list[dict]) -> dict:
             "timeouts": count("timeout"), "errors": count("error"),
             "creates_refused": sum(s.get("creates", 1) - 1 for s in sessions),
             "created_before_kill": sum(1 for s in sessions if s.get("created_before_kill")),
-            # resync: kills that found the promoted replica with nothing after its full sync
-            "stream_held_back": sum(1 for r in rows if "resync" in r
-                                    and r["promoted"]["replid2_ends"] == r["resync"]["sync_offset"]),
+            "stream_held_back": sum(1 for r in rows if held_back(r)),
             "failover_s_median": sorted(r["failover_s"] for r in rows)[len(rows) // 2],
             "trial_s_max": max(r["trial_s"] for r in rows), "rows": rows}
+
+
+def held_back(row: dict) -> bool:
+    """Whether the kill (``--resync``) found the promoted replica with nothing written after its
+    full sync, while its master had written more."""
+    synced = row.get("resync", {}).get("sync_offset")
+    return synced is not None and row["promoted"]["replid2_ends"] == synced < row["killed"]["offset"]
 
 
 def line(began: float, wait: int, i: int, trials: int, row: dict) -> str:

@@ -68,6 +68,7 @@ def log_tail(cluster, port: int, lines: int = 25) -> list[str]:
     return path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
 
 
-def on_loss(cluster, key: str, new_master: int, killed: int) -> dict:
-    return {"nodes": holders(cluster, key), "new_master_log": log_tail(cluster, new_master),
+def on_loss(cluster, lost: list[str], new_master: int, killed: int) -> dict:
+    """Where the meta keys of the sessions that lost something are, and the two nodes' logs."""
+    return {"nodes": {key: holders(cluster, key) for key in lost}, "new_master_log": log_tail(cluster, new_master),
             "killed_log": log_tail(cluster, killed)}
