@@ -4,7 +4,8 @@ Lean in-process step: the step's directions, f(x) and f(x + mu u) on one minibat
 batched forward pass), and the AdaMM update, all in this process.
 
 Service step: the same evaluation, plus the tell over HTTP on loopback to a `zoadamm-service`
-process keeping the session in Redis, vectors in binary frames.  Three client modes:
+process keeping the session in Redis (``--store memory``: the embedded store), vectors in
+binary frames.  Three client modes:
   plain     the answer carries x (d floats back every step)
   mirror    the client applies the same update; the answer carries a CRC and q coefficients
   pipeline  mirror, and the tell travels while the next step is evaluated
@@ -13,6 +14,7 @@ Modes run in alternating blocks so machine noise hits all of them alike; the rat
 result.  Also reports bytes on the wire and written to Redis per step.
 
     python benchmarks/bench_service_step.py --scales 0.1111111 119.888885 --steps 60
+    python benchmarks/bench_service_step.py --scales 0.1111111 --steps 40 --blocks 5 --store memory
 """
 
 from __future__ import annotations
@@ -132,12 +134,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="steps per block")
     parser.add_argument("--blocks", type=int, default=3)
     parser.add_argument("--directions", type=int, default=1)
+    parser.add_argument("--store", choices=["redis", "memory"], default="redis",
+                        help="the service's store (memory: the embedded store; no Redis bytes then)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     use_torch_threads(1)
     data = load_mnist()
     results = []
-    with redis_server() as redis_url, service(redis_url) as url:
+    with redis_server() as redis_url, service(redis_url if args.store == "redis" else None) as url:
         for scale in args.scales:
             results.append(measure(scale, args.steps, args.blocks, args.directions, data, redis_url, url))
     if args.json:

@@ -8,7 +8,7 @@ numpy work counts for whoever called it), and the service's CPU per step, measur
 over the same window, is split in the samples' proportions:
 
   http        uvicorn (httptools parsing, the protocol), Starlette/FastAPI routing, the
-              middlewares (keys, rate limit logic, edge, request metrics), Prometheus
+              middleware (keys, rate limit logic, headers, request metrics), Prometheus
   validation  reading and decoding the body (the frame, JSON), pydantic, the values' checks,
               encoding the answer
   math        the ZO-AdaMM step: direction, gradient estimate, AdaMM update, checksums,
@@ -52,7 +52,7 @@ RULES = [
     ("math", r"zoadamm/(optimizer|adamm|directions|estimators|schedule)\.py|domain/(finite|journal|trace|replica)\.py"),
     ("validation", r"zoadamm/(wire|_validate)\.py|api/(codec|idempotency|schemas)\.py|domain/inputs\.py|pydantic"),
     ("redis", r"redis/|limits/|zoadamm_service/store/|hiredis"),
-    ("http", r"uvicorn/|starlette/|fastapi/|httptools|api/(edge|auth|ratelimit|lean_route|routes)\.py|"
+    ("http", r"uvicorn/|starlette/|fastapi/|httptools|api/(edge|auth|ratelimit|pipeline|lean_route|routes)\.py|"
              r"telemetry/|prometheus_client/|tenants\.py|anyio/|opentelemetry|h11/"),
     ("session", r"domain/|zoadamm_service/"),
 ]

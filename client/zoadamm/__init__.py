@@ -14,10 +14,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .adamm import NORMALIZERS, AdaMMConfig, AdaMMState, adamm_update
+from .constraints import Ball, Box, FeasibleSet
 from .directions import DISTRIBUTIONS, direction, direction_rows, directions
 from .estimators import DIFFERENCES, assemble_gradient, dimension_factor, zo_coefficients, zo_gradient
 from .exceptions import InvalidArgument, ZoadammError
-from .optimizer import METHODS, Optimizer, SessionConfig, StepRecord, require_method
+from .methods import METHODS, STATE_VECTORS, adam_update, sgd_update, signsgd_update
+from .optimizer import Optimizer, SessionConfig, StepRecord, require_input, require_method
 from .schedule import PlateauConfig, PlateauState, plateau_step
 from .wire import AnswerMode
 
@@ -29,10 +31,11 @@ if TYPE_CHECKING:
 _SDK = ("AsyncClient", "Client", "RemoteOptimizer", "minimize")
 
 __all__ = [
-    "DIFFERENCES", "DISTRIBUTIONS", "METHODS", "NORMALIZERS", "AdaMMConfig", "AdaMMState", "AnswerMode",
-    "AsyncClient", "Client", "InvalidArgument", "Optimizer", "PlateauConfig", "PlateauState",
-    "RemoteOptimizer", "SessionConfig", "StepRecord", "ZoadammError", "adamm_update", "assemble_gradient",
-    "dimension_factor", "direction", "direction_rows", "directions", "minimize", "plateau_step", "require_method",
+    "DIFFERENCES", "DISTRIBUTIONS", "METHODS", "NORMALIZERS", "STATE_VECTORS", "AdaMMConfig", "AdaMMState",
+    "AnswerMode", "AsyncClient", "Ball", "Box", "Client", "FeasibleSet", "InvalidArgument", "Optimizer",
+    "PlateauConfig", "PlateauState", "RemoteOptimizer", "SessionConfig", "StepRecord", "ZoadammError",
+    "adam_update", "adamm_update", "assemble_gradient", "dimension_factor", "direction", "direction_rows",
+    "directions", "minimize", "plateau_step", "require_input", "require_method", "sgd_update", "signsgd_update",
     "zo_coefficients", "zo_gradient",
 ]
 __version__ = "0.1.0"

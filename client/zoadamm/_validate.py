@@ -8,6 +8,8 @@ import numpy as np
 
 from .exceptions import InvalidArgument
 
+F32_MAX = float(np.finfo(np.float32).max)
+
 
 def positive_int(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -48,3 +50,33 @@ def one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
     return value
+
+
+def float32_values(name: str, value, rounding: str):
+    """A number or list of numbers as float32: a float (for a number) or a read-only float32
+    vector, rounded "up", "down" or to "nearest".
+
+    Raises:
+        InvalidArgument: not a number or a non-empty flat list of numbers, not finite, or
+            beyond float32's range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, list, tuple, np.ndarray)):
+        raise InvalidArgument(f"{name} must be a number or a list of numbers, got {value!r}")
+    try:
+        given = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{name} must be a number or a list of numbers") from None
+    if given.ndim > 1 or given.size == 0:
+        raise InvalidArgument(f"{name} must be a number or a non-empty list of numbers")
+    if not np.all(np.isfinite(given)):
+        raise InvalidArgument(f"{name} contains NaN or infinite values")
+    if np.any(np.abs(given) > F32_MAX):
+        raise InvalidArgument(f"{name} is beyond float32's range (|value| <= {F32_MAX:.7g})")
+    held = given.astype(np.float32)
+    if rounding != "nearest":  # step back to the float32 on the inner side of the given value
+        off = held > given if rounding == "down" else held < given
+        np.nextafter(held, np.float32(-np.inf if rounding == "down" else np.inf), out=held, where=off)
+    if held.ndim == 0:
+        return float(held)
+    held.setflags(write=False)
+    return held

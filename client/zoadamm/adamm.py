@@ -1,20 +1,28 @@
 """AdaMM (AMSGrad, Reddi et al.; Algorithm 1 of Chen et al.) on float32 numpy arrays, in place.
 
-The projection of Algorithm 1 is the identity (unconstrained parameters).  Every operation is
-element-wise and correctly rounded under IEEE 754, in a fixed order, so two processes that
-apply the same gradient to the same state compute the same bits; the service and a client
-that mirrors it rely on that.
+The projection of Algorithm 1 is onto the session's feasible set under the metric of the step's
+own denominator, sqrt(v_hat) + eps (``docs/constraints.md``); without a set it is the identity.
+Every operation is element-wise and correctly rounded under IEEE 754, in a fixed order (the
+projection's sums too), so two processes that apply the same gradient to the same state compute
+the same bits; the service and a client that mirrors it rely on that.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._validate import InvalidArgument, finite_values, one_of, positive_float, unit_interval
 
+if TYPE_CHECKING:
+    from .constraints import FeasibleSet
+
 NORMALIZERS = ("v_hat", "v")
+VECTORS = ("x", "m", "v", "v_hat")  # a state's vectors, in checkpoint order
+NOT_KEPT = np.empty(0, dtype=np.float32)  # a vector the method does not keep
+NOT_KEPT.setflags(write=False)
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,8 @@ class AdaMMConfig:
 
 @dataclass
 class AdaMMState:
-    """Parameters and moments at ``step``; all vectors are float32 of one length."""
+    """Parameters and moments at ``step``; float32 vectors of one length, except that a vector
+    the session's method does not keep (``zoadamm.methods.STATE_VECTORS``) is empty."""
 
     x: np.ndarray
     m: np.ndarray
@@ -50,8 +59,8 @@ class AdaMMState:
     _scratch: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def start(cls, x0: np.ndarray) -> AdaMMState:
-        """Fresh state at ``x0`` with zero moments.
+    def start(cls, x0: np.ndarray, keeps: tuple[str, ...] = VECTORS) -> AdaMMState:
+        """Fresh state at ``x0`` with zero moments; the moments not in ``keeps`` stay empty.
 
         Raises:
             InvalidArgument: ``x0`` is empty, not one-dimensional, or not finite.
@@ -60,7 +69,8 @@ class AdaMMState:
         if x.ndim != 1 or x.size == 0:
             raise InvalidArgument("x0 must be a non-empty vector")
         finite_values("x0", x)
-        return cls(x=x, m=np.zeros_like(x), v=np.zeros_like(x), v_hat=np.zeros_like(x))
+        m, v, v_hat = (np.zeros_like(x) if name in keeps else NOT_KEPT for name in VECTORS[1:])
+        return cls(x=x, m=m, v=v, v_hat=v_hat)
 
     @property
     def dim(self) -> int:
@@ -76,20 +86,27 @@ class AdaMMState:
         return self._scratch
 
 
-def adamm_update(state: AdaMMState, gradient: np.ndarray, lr: float, config: AdaMMConfig) -> None:
+def check_step(state: AdaMMState, gradient: np.ndarray, lr: float) -> None:
+    """Raises InvalidArgument unless ``gradient`` is float32 of x's shape and lr > 0."""
+    positive_float("lr", lr)
+    if gradient.dtype != np.float32 or gradient.shape != state.x.shape:
+        raise InvalidArgument(f"gradient must be float32 of shape {state.x.shape}")
+
+
+def adamm_update(
+    state: AdaMMState, gradient: np.ndarray, lr: float, config: AdaMMConfig, constraint: FeasibleSet | None = None
+) -> None:
     """Apply one AdaMM step in place and advance ``state.step``.
 
-    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g*g;  v_hat = max(v_hat, v);
-    x = x - lr * (m / (sqrt(v_hat) + eps))
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g*g;  v_hat = max(v_hat, v);  h = sqrt(v_hat) + eps
+    x = P_{X,h}(x - lr * (m / h)),   P_{X,h}(a) = argmin over x in X of sum_i h_i (x_i - a_i)^2
 
     ``gradient`` is overwritten (it is used as a work buffer).
 
     Raises:
         InvalidArgument: the gradient has the wrong shape or dtype, or lr is not positive.
     """
-    positive_float("lr", lr)
-    if gradient.dtype != np.float32 or gradient.shape != state.x.shape:
-        raise InvalidArgument(f"gradient must be float32 of shape {state.x.shape}")
+    check_step(state, gradient, lr)
     b1, b2 = np.float32(config.beta1), np.float32(config.beta2)
     one_minus_b1 = np.float32(1.0 - config.beta1)
     one_minus_b2 = np.float32(1.0 - config.beta2)
@@ -111,4 +128,6 @@ def adamm_update(state: AdaMMState, gradient: np.ndarray, lr: float, config: Ada
     np.divide(state.m, work, out=gradient)
     gradient *= np.float32(lr)
     state.x -= gradient
+    if constraint is not None:  # work holds h, the metric of this step
+        constraint.project(state.x, weights=work, out=state.x)
     state.step += 1

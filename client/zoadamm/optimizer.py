@@ -7,22 +7,28 @@ mirror of it, and an in-process run uses it directly.  No I/O happens here.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 
 import numpy as np
 
 from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, unsigned64
-from .adamm import AdaMMConfig, AdaMMState, adamm_update
+from .adamm import AdaMMConfig, AdaMMState
+from .constraints import FeasibleSet
 from .directions import DISTRIBUTIONS
 from .estimators import DIFFERENCES, assemble_gradient, zo_coefficients
+from .methods import AMSGRAD_METHODS, METHODS, Method, method
 from .schedule import PlateauConfig, PlateauState, plateau_step
 
-METHODS = ("zo-adamm", "adamm")
+_CONSTRAINT = "constraint."  # the prefix of the constraint's vectors among a config's vectors
 
 
 @dataclass(frozen=True)
 class SessionConfig:
     """Everything fixed for the life of a session (lr and mu only set their starting values).
+
+    ``constraint`` is the feasible set X (None: R^d); its vectors travel apart from the JSON
+    fields: ``to_dict`` and ``vectors`` split a config, ``from_dict`` joins it again.
 
     Raises:
         InvalidArgument: on construction, for any value outside its documented range.
@@ -41,10 +47,17 @@ class SessionConfig:
     difference: str = "forward"
     seed: int = 0
     schedule: PlateauConfig | None = field(default_factory=PlateauConfig)
+    constraint: FeasibleSet | None = None
 
     def __post_init__(self) -> None:
         positive_int("dim", self.dim)
         one_of("method", self.method, METHODS)
+        if self.normalizer != "v_hat" and self.method not in AMSGRAD_METHODS:
+            raise InvalidArgument(f"normalizer applies to {' and '.join(AMSGRAD_METHODS)} only, not {self.method}")
+        if self.constraint is not None:
+            if not isinstance(self.constraint, FeasibleSet):
+                raise InvalidArgument(f"constraint must be a FeasibleSet or None, got {type(self.constraint).__name__}")
+            self.constraint.check_dim(self.dim)
         positive_float("lr", self.lr)
         positive_float("mu", self.mu)
         positive_int("directions", self.directions)
@@ -53,27 +66,62 @@ class SessionConfig:
         unsigned64("seed", self.seed)
         AdaMMConfig(self.beta1, self.beta2, self.eps, self.normalizer)  # validates them
 
-    @property
+    @cached_property
     def adamm(self) -> AdaMMConfig:
         return AdaMMConfig(self.beta1, self.beta2, self.eps, self.normalizer)
+
+    @property
+    def method_spec(self) -> Method:
+        """The method's update, the vectors it keeps and what its tells carry."""
+        return method(self.method)
+
+    @property
+    def takes_values(self) -> bool:
+        """Whether tells carry function values (every zo-* method) rather than a gradient."""
+        return self.method_spec.takes == "values"
 
     @property
     def evaluations_per_step(self) -> int:
         """What a step costs: one gradient (adamm), or f(x) plus one (forward) or two (central)
         values per direction.  Central differences do not need f(x) for the estimate, but every
         loop evaluates it there too: it is the training loss that runs report and trace."""
-        if self.method == "adamm":
+        if not self.takes_values:
             return 1
         return 1 + self.directions * (2 if self.difference == "central" else 1)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The JSON fields; the constraint's vectors are left out (``vectors``)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["schedule"] = None if self.schedule is None else asdict(self.schedule)
+        data["constraint"] = None if self.constraint is None else self.constraint.to_dict()
+        return data
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        """The float32 vectors of the config by dotted name, e.g. "constraint.box.lower"."""
+        if self.constraint is None:
+            return {}
+        return {_CONSTRAINT + name: vector for name, vector in self.constraint.vectors().items()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> SessionConfig:
-        data = dict(data)
+    def from_dict(cls, data: dict, vectors: dict[str, np.ndarray] | None = None) -> SessionConfig:
+        """The config of ``to_dict`` and ``vectors``; a dict without "constraint" (older sessions)
+        has none.
+
+        Raises:
+            InvalidArgument: any check of the fields or of the constraint; a vector that is not
+                the constraint's.
+            TypeError: an unknown field.
+        """
+        data, vectors = dict(data), dict(vectors or {})
         schedule = data.get("schedule", {})
         data["schedule"] = None if schedule is None else PlateauConfig(**schedule)
+        strangers = [name for name in vectors if not name.startswith(_CONSTRAINT)]
+        if strangers:
+            raise InvalidArgument(f"a session config has no vectors {sorted(strangers)}")
+        constraint = data.get("constraint")
+        if constraint is not None or vectors:
+            inner = {name[len(_CONSTRAINT):]: vector for name, vector in vectors.items()}
+            data["constraint"] = FeasibleSet.from_dict({} if constraint is None else constraint, inner)
         return cls(**data)
 
 
@@ -102,11 +150,21 @@ class Optimizer:
 
     @classmethod
     def start(cls, config: SessionConfig, x0: np.ndarray) -> Optimizer:
-        """Raises InvalidArgument when ``x0`` does not have ``config.dim`` finite values."""
+        """The session's state at ``x0``, with the vectors its method keeps.
+
+        Raises:
+            InvalidArgument: ``x0`` does not have ``config.dim`` finite values, or lies outside
+                ``config.constraint`` (the message says by how much; ``constraint.project(x0)``
+                is the nearest point inside).
+        """
         x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
         if x0.size != config.dim:
             raise InvalidArgument(f"x has {x0.size} values, the session has dim {config.dim}")
-        return cls(config, AdaMMState.start(x0), config.lr, config.mu)
+        state = AdaMMState.start(x0, config.method_spec.keeps)
+        outside = None if config.constraint is None else config.constraint.violation(state.x, "x0")
+        if outside:
+            raise InvalidArgument(f"x0 lies outside the session's constraint: {outside}")
+        return cls(config, state, config.lr, config.mu)
 
     @property
     def step(self) -> int:
@@ -114,7 +172,7 @@ class Optimizer:
 
     def zo_record(self, f_x, f_plus, f_minus=None) -> StepRecord:
         """Validate one ZO step's function values and turn them into a record (no state change)."""
-        require_method(self.config, "zo-adamm")
+        require_input(self.config, "values")
         q = self.config.directions
         plus = np.asarray(f_plus, dtype=np.float64).reshape(-1)
         if plus.size != q:
@@ -127,7 +185,7 @@ class Optimizer:
 
     def fo_record(self, gradient) -> StepRecord:
         """Validate one exact gradient and turn it into a record (no state change)."""
-        require_method(self.config, "adamm")
+        require_input(self.config, "gradient")
         g = np.asarray(gradient, dtype=np.float32).reshape(-1)
         if g.size != self.config.dim:
             raise InvalidArgument(f"gradient has {g.size} values, the session has dim {self.config.dim}")
@@ -152,7 +210,8 @@ class Optimizer:
             np.copyto(work, record.gradient)
         else:
             raise InvalidArgument(f"record for step {record.step} has neither coefficients nor a gradient")
-        adamm_update(self.state, work, record.lr, self.config.adamm)
+        config = self.config
+        config.method_spec.update(self.state, work, record.lr, config.adamm, config.constraint)
 
     def rates_after(self, value: float) -> tuple[PlateauState, float, float]:
         """The schedule state, lr and mu that reporting ``value`` would give (no state change).
@@ -171,9 +230,17 @@ class Optimizer:
         self.plateau, self.lr, self.mu = self.rates_after(value)
 
 
-def require_method(config: SessionConfig, method: str) -> None:
-    """Raises InvalidArgument unless the session takes what ``method`` sends: function values
-    (zo-adamm) or gradients (adamm)."""
-    if config.method != method:
-        kind = "function values (f_x, f_plus)" if method == "zo-adamm" else "a gradient"
-        raise InvalidArgument(f"only {method!r} sessions take {kind}; this session's method is {config.method!r}")
+def require_input(config: SessionConfig, takes: str) -> None:
+    """Raises InvalidArgument unless the session's tells carry ``takes``: "values" (the function
+    values of every zo-* method) or "gradient" (adamm)."""
+    if config.method_spec.takes != takes:
+        sessions = [name for name in METHODS if method(name).takes == takes]
+        kind = "function values (f_x, f_plus)" if takes == "values" else "a gradient"
+        raise InvalidArgument(
+            f"only sessions of {', '.join(sessions)} take {kind}; this session's method is {config.method!r}")
+
+
+def require_method(config: SessionConfig, method_name: str) -> None:
+    """Raises InvalidArgument unless the session takes what ``method_name`` sends: function
+    values (any zo-* method) or a gradient (adamm)."""
+    require_input(config, method(method_name).takes)

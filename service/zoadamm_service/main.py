@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 import logging
 from contextlib import asynccontextmanager
@@ -14,9 +12,11 @@ from fastapi.responses import JSONResponse
 from . import __doc__ as summary
 from . import dashboard, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
-from .api.auth import BearerAuth
-from .api.ratelimit import RateLimit, rate_limiter
-from .domain.leases import SharedSessions
+from .api.auth import Authenticate
+from .api.pipeline import Gate, Pipeline
+from .api.ratelimit import Throttle
+from .domain.leases import Leases
+from .domain.sessions import Sessions
 from .errors import StoreUnavailable
 from .settings import Settings
 from .store import Store, open_store
@@ -44,11 +44,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if getattr(app.state, "freeze_gc", False):
             gc.collect()
             gc.freeze()
-        follower = asyncio.create_task(app.state.sessions.follow_closes())
         yield
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
         await app.state.sessions.aclose()  # checkpoints still being written need the store
         await store.close()
 
@@ -65,19 +61,20 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
-    app.state.sessions = SharedSessions(store, settings)
+    app.state.sessions = Sessions(store, settings, telemetry.prom)
+    app.state.leases = Leases(app.state.sessions)
     app.state.tenants = {OPEN_TENANT} if keys is None else keys.tenants
     handlers.install(app)
     app.include_router(routes.router)
     app.include_router(trace_routes.router)
     dashboard.install(app)
     docs.install(app)
-    if settings.rate_limit:
-        limit, limiter = rate_limiter(settings.rate_limit, settings.redis_url, settings.redis_cluster)
-        app.add_middleware(RateLimit, limit=limit, limiter=limiter)  # inside the auth: it counts per key
-    app.add_middleware(BearerAuth, keys=keys)  # every /v1 call, the tell included
-    edge.install(app)  # outside the auth: its answers get the same headers and JSON errors
-    telemetry.install(app)  # after every other middleware: it times them all
+    gates: list[Gate] = [Authenticate(keys)]  # every /v1 call, the tell included
+    if settings.rate_limit:  # after the key: it counts per key
+        gates.append(Throttle(settings.rate_limit, settings.redis_url, settings.redis_cluster))
+    app.add_middleware(Pipeline, gates=gates)
+    edge.install(app)
+    telemetry.install(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz():
@@ -95,8 +92,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 def serve_app() -> FastAPI:
     """The app as ``zoadamm-service`` runs it: ``create_app``, and once it has started, every
     object it holds moves out of the garbage collector's sight (``gc.freeze``).  A full
-    collection otherwise walks those ~70,000 objects, ~15 ms during which no request is
-    answered (``benchmarks/bench_gc_pause.py``), a pause every request in flight waits out.
+    collection otherwise walks all those objects while no request is answered, a pause every
+    request in flight waits out (``benchmarks/bench_gc_pause.py`` measures it).
     Only the process's own app freezes them; tests build many apps in one process."""
     app = create_app()
     app.state.freeze_gc = True

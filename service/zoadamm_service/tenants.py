@@ -64,14 +64,20 @@ class KeyRing:
         return cls(entries)
 
     def tenant_of(self, key: str) -> str | None:
-        """The tenant whose key this is, or None.  Every digest is compared, each in constant
-        time, so the time taken says nothing about which entry came close."""
+        """The tenant whose key this is, or None."""
+        found = self.identify(key)
+        return None if found is None else found[0]
+
+    def identify(self, key: str) -> tuple[str, str] | None:
+        """(tenant, key id) of this key, or None; the key id (half its digest) names the key for
+        the rate limit and never shows it.  Every digest is compared, each in constant time, so
+        the time taken says nothing about which entry came close."""
         presented = digest(key)
         found = None
         for known, tenant in self._entries:
             if hmac.compare_digest(known, presented):
                 found = tenant
-        return found
+        return None if found is None else (found, presented[:32])
 
     @property
     def tenants(self) -> set[str]:

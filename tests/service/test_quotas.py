@@ -90,3 +90,31 @@ def redis_client_maybe(store_kind, request):
     if store_kind != "redis":
         return None
     return request.getfixturevalue("redis_client")
+
+
+def test_the_rate_limit_takes_its_counts_from_the_window_in_batches(make_app, serve):
+    """Each replica takes 1% of a key's limit at a time (here 20 of 2,000/minute): twenty calls
+    cost the window one count of twenty, and the twenty-first takes the next batch."""
+    app = make_app(api_keys=ENTRIES, rate_limit="2000/minute")
+    with serve(app) as client:
+        gate = next(g for g in _pipeline(app).gates if hasattr(g, "limiter"))
+        hits: list[int] = []
+        hit = gate.limiter.hit
+
+        async def counting(item, *who, cost=1):
+            hits.append(cost)
+            return await hit(item, *who, cost=cost)
+
+        gate.limiter.hit = counting
+        statuses = [client.get("/v1/sessions", headers=auth("alice")).status_code for _ in range(21)]
+        assert statuses == [200] * 21 and hits == [20, 20], (statuses, hits)
+
+
+def _pipeline(app):
+    """The app's ``Pipeline`` middleware, in its middleware stack (built when the app starts)."""
+    from zoadamm_service.api.pipeline import Pipeline
+
+    layer = app.middleware_stack
+    while not isinstance(layer, Pipeline):
+        layer = layer.app
+    return layer

@@ -150,21 +150,29 @@ def test_replicas_on_one_redis_answer_leases_from_the_stores_head(redis_url):
         assert (stopped["step"], stopped["leased"], [s["step"] for s in stopped["steps"]]) == (3, [], [2])
 
 
-def test_a_worker_alone_gets_the_rest_of_its_step_at_once_after_the_first_time(client):
-    """Half the directions per lease and nobody else: the first tell that leaves its step open
-    waits for other parts a moment (FIRST_NAP_S) before it leases the rest; later ones do not."""
-    import time
+def test_a_part_takes_the_directions_nobody_holds_without_waiting(client):
+    """The rule for a tell that leaves its step open: the step's directions that nobody holds
+    are leased to it at once, and it waits only while another worker holds some.  A worker
+    alone, half the directions per lease: every part gets the other half, and no wait begins."""
+    store = client.app.state.sessions.store
+    waits: list[tuple[int, float]] = []
+    wait_past = store.wait_past
 
-    from zoadamm_service.domain.leases import FIRST_NAP_S
+    async def noting(session_id: str, seq: int, timeout: float) -> bool:
+        waits.append((seq, timeout))
+        return await wait_past(session_id, seq, timeout)
 
+    store.wait_past = noting
     sid = open_session(client)
     assert ask(client, sid, lease=2, worker="a")["leased"] == [0, 1]
-    seconds = []
     for step in range(3):
-        started = time.perf_counter()
         part = tell(client, sid, step, [0, 1], lease=2, worker="a", wait=5)
-        seconds.append(time.perf_counter() - started)
         assert part.status_code == 202 and part.json()["leased"] == [2, 3], part.text
         closed = tell(client, sid, step, [2, 3], lease=2, worker="a", wait=5)
         assert closed.status_code == 200 and closed.json()["leased"] == [0, 1], closed.text
-    assert seconds[0] >= FIRST_NAP_S and max(seconds[1:]) < FIRST_NAP_S, seconds
+    assert waits == []
+    # another worker holds the rest of the next step: the part waits for it
+    assert ask(client, sid, lease=2, worker="b")["leased"] == [2, 3]
+    part = tell(client, sid, 3, [0, 1], lease=2, worker="a", wait=0.2)
+    assert part.status_code == 202 and part.json()["leased"] == [], part.text
+    assert waits and all(timeout <= 0.2 for _, timeout in waits)

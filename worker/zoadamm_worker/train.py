@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from zoadamm import Client, RemoteOptimizer
+from zoadamm.methods import method as method_spec
 from zoadamm.sdk.lean import lean_client
 
 from .mnist import load_mnist
@@ -68,7 +69,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
     x0 = initial_parameters(spec.scale, spec.seed)
     own_client = client is None
     client = client or lean_client(service_url)
-    zo = spec.method == "zo-adamm"
+    zo = method_spec(spec.method).takes == "values"  # every zo-* method sends function values
     session_seed = spec.seed if spec.session_seed is None else spec.session_seed
     config = dict(method=spec.method, lr=spec.lr, mu=spec.mu, seed=session_seed, normalizer=spec.normalizer)
     if zo:

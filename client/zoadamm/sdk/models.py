@@ -1,27 +1,12 @@
-"""Typed answers of the API."""
+"""Typed answers of the API: the fields of the service's answer models (its OpenAPI schemas
+``SessionPublic``, ``AskAnswer``, ``TellAnswer``, ...), as dataclasses with numpy vectors.
+``tests/sdk/test_models.py`` holds the two to the same fields."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-
-
-@dataclass(frozen=True)
-class Session:
-    id: str
-    name: str | None
-    created: float
-    config: dict
-    step: int = 0
-    has_parameters: bool = False
-    lr: float | None = None
-    mu: float | None = None
-    recent_metrics: list[dict] = field(default_factory=list)
-
-    @property
-    def dim(self) -> int:
-        return self.config["dim"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +20,30 @@ class SessionSummary:
 
 
 @dataclass(frozen=True)
-class StepInfo:
+class Session(SessionSummary):
+    step: int = 0
+    has_parameters: bool = False
+    lr: float | None = None
+    mu: float | None = None
+    recent_metrics: list[dict] = field(default_factory=list)
+
+    @property
+    def dim(self) -> int:
+        return self.config["dim"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Leasing:
+    """The fields of an ask's or a tell's answer when it carries a lease (keyword-only)."""
+
+    leased: list[int] | None = None  # the directions of ``step`` leased to this worker
+    lease_seconds: float | None = None
+    lease_expires: float | None = None  # Unix time, by the service's clock
+    steps: list[ClosedStep] | None = None  # the steps closed since the worker's x, oldest first
+
+
+@dataclass(frozen=True)
+class StepInfo(Leasing):
     """The open step of a session (answer to ask)."""
 
     step: int
@@ -47,10 +55,6 @@ class StepInfo:
     difference: str
     method: str
     u: np.ndarray | None = None  # (q, d), with vectors=True
-    leased: list[int] | None = None  # asks with lease: the directions leased to this worker
-    lease_seconds: float | None = None
-    lease_expires: float | None = None  # Unix time, by the service's clock
-    steps: list[ClosedStep] | None = None  # asks with since: the steps closed since, oldest first
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class ClosedStep:
 
 
 @dataclass(frozen=True)
-class TellResult:
+class TellResult(Leasing):
     step: int  # the next open step
     lr: float
     mu: float
@@ -73,10 +77,6 @@ class TellResult:
     step_lr: float | None = None
     coefficients: np.ndarray | None = None
     pending: list[int] | None = None  # a split step still waiting for these directions
-    leased: list[int] | None = None  # tells with lease: directions of ``step`` leased to this worker
-    lease_seconds: float | None = None
-    lease_expires: float | None = None  # Unix time, by the service's clock
-    steps: list[ClosedStep] | None = None  # tells with lease: the steps closed since the told one
 
 
 @dataclass(frozen=True)

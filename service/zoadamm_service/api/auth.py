@@ -1,46 +1,54 @@
 """Every ``/v1`` call names its tenant with a key (``Authorization: Bearer <key>``); the tenant
 travels with the request as ``request.state.tenant``.
 
-A pure ASGI middleware, so it sees every call, the per-step tell included, before any route
+A gate of the ``pipeline``, so it sees every call, the per-step tell included, before any route
 runs.  ``/healthz``, ``/metrics``, the API docs and the dashboard's page stay open: they hold
 no session data (the dashboard's data comes from ``/v1``).
 """
 
 from __future__ import annotations
 
-import json
+from starlette.types import Scope
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from ..tenants import OPEN_TENANT, KeyRing, digest
+from ..tenants import OPEN_TENANT, KeyRing
+from .pipeline import Refusal
 
 PROTECTED = "/v1"
 MAX_KEY_CHARS = 256
 
 
-class BearerAuth:
-    def __init__(self, app: ASGIApp, keys: KeyRing | None) -> None:
-        self.app = app
+def challenge(error: str) -> tuple[tuple[bytes, bytes], ...]:
+    """The ``WWW-Authenticate`` header RFC 6750 asks a 401 to carry."""
+    return ((b"www-authenticate", f'Bearer realm="zoadamm", error="{error}"'.encode()),)
+
+
+MISSING = Refusal(401, "send your API key as `Authorization: Bearer <key>`", challenge("invalid_request"))
+UNKNOWN = Refusal(401, "unknown API key", challenge("invalid_token"))
+
+
+class Authenticate:
+    """Puts the caller's tenant and key id (a digest that names the key for the rate limit,
+    never the key) on ``scope["state"]``; refuses a missing or unknown key with 401."""
+
+    def __init__(self, keys: KeyRing | None) -> None:
         self.keys = keys  # None: the open mode, one tenant
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PROTECTED):
-            if self.keys is None:
-                tenant: str | None = OPEN_TENANT
-                key_id = OPEN_TENANT
-            else:
-                key = bearer_key(scope)
-                if key is None:
-                    await refuse(send, "send your API key as `Authorization: Bearer <key>`", "invalid_request")
-                    return
-                tenant = self.keys.tenant_of(key)
-                if tenant is None:
-                    await refuse(send, "unknown API key", "invalid_token")
-                    return
-                key_id = digest(key)[:32]  # names the key for the rate limit, never shows it
-            state = scope.setdefault("state", {})
-            state["tenant"], state["key_id"] = tenant, key_id
-        await self.app(scope, receive, send)
+    async def check(self, scope: Scope) -> Refusal | None:
+        if not scope["path"].startswith(PROTECTED):
+            return None
+        if self.keys is None:
+            tenant, key_id = OPEN_TENANT, OPEN_TENANT
+        else:
+            key = bearer_key(scope)
+            if key is None:
+                return MISSING
+            found = self.keys.identify(key)
+            if found is None:
+                return UNKNOWN
+            tenant, key_id = found
+        state = scope.setdefault("state", {})
+        state["tenant"], state["key_id"] = tenant, key_id
+        return None
 
 
 def bearer_key(scope: Scope) -> str | None:
@@ -53,16 +61,3 @@ def bearer_key(scope: Scope) -> str | None:
     if scheme.lower() != "bearer" or not key or len(key) > MAX_KEY_CHARS or not key.isprintable() or " " in key:
         return None
     return key
-
-
-async def refuse(send: Send, detail: str, error: str) -> None:
-    """401, with the challenge RFC 6750 asks for."""
-    body = json.dumps({"detail": detail}).encode()
-    await send({
-        "type": "http.response.start", "status": 401,
-        "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", f'Bearer realm="zoadamm", error="{error}"'.encode()),
-        ],
-    })
-    await send({"type": "http.response.body", "body": body})

@@ -14,9 +14,11 @@ from pydantic import BaseModel, ValidationError
 
 from zoadamm import wire
 
+from ..domain.answers import VECTORS
 from ..errors import Invalid, Malformed, RequestTimeout, TooLarge, Unsupported
 
 VECTOR_FIELDS = ("x", "x0", "gradient")
+_VECTOR_SET = set(VECTORS)
 JSON = "application/json"
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -116,18 +118,20 @@ def clean_errors(errors) -> list[dict]:
 
 def respond(request: Request, fields: dict, vectors: Mapping[str, np.ndarray | None] | None = None,
             status: int = 200) -> Response:
+    """``fields`` and ``vectors`` in the binary frame when the request accepts it, else as JSON."""
     present = {k: v for k, v in (vectors or {}).items() if v is not None}
     if wire.MEDIA_TYPE in request.headers.get("accept", ""):
         return Response(wire.encode(fields, present), status_code=status, media_type=wire.MEDIA_TYPE)
     return Response(_json_text(fields, present), status_code=status, media_type=JSON)
 
 
-async def answer(request: Request, fields: dict, vectors: Mapping[str, np.ndarray | None] | None = None,
-                 status: int = 200) -> Response:
-    """``respond``, with large vectors encoded on a worker thread, in pieces short enough that
-    the event loop gets its turn between them (the JSON encoder holds the GIL while it runs)."""
-    size = sum(np.size(v) for v in (vectors or {}).values() if v is not None)
-    if size < THREAD_MIN_VALUES:
+async def answer(request: Request, model: BaseModel, status: int = 200) -> Response:
+    """Send ``model`` (``domain.answers``): the fields that were set, its vector fields as
+    vectors.  Large vectors are encoded on a worker thread, in pieces short enough that the
+    event loop gets its turn between them (the JSON encoder holds the GIL while it runs)."""
+    fields = model.model_dump(exclude_unset=True, exclude=_VECTOR_SET)
+    vectors = {name: getattr(model, name) for name in VECTORS if getattr(model, name, None) is not None}
+    if sum(np.size(v) for v in vectors.values()) < THREAD_MIN_VALUES:
         return respond(request, fields, vectors, status)
     return await anyio.to_thread.run_sync(respond, request, fields, vectors, status)
 

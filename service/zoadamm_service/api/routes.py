@@ -9,32 +9,26 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from zoadamm import AnswerMode, wire
 
+from ..domain.answers import AskAnswer, MetricsAnswer, Parameters, SessionList, SessionPublic, TellAnswer
 from ..domain.inputs import ZOValues
-from ..domain.leases import LeaseAsk, SharedSessions
+from ..domain.leases import LeaseAsk, Leases
+from ..domain.limits import SAFE_INT
+from ..domain.sessions import Sessions
 from ..errors import Invalid
 from ..settings import Settings
 from .codec import answer as encode_answer
 from .codec import read_message, validate
 from .idempotency import request_key
 from .lean_route import LeanRoute, query_parameter
-from .schemas import (
-    AskAnswer,
-    AskRequest,
-    MetricsAnswer,
-    MetricsRequest,
-    Parameters,
-    SessionCreate,
-    SessionList,
-    SessionPublic,
-    TellAnswer,
-    TellRequest,
-)
-
-SAFE_INT = 2**53 - 1  # query integers stay exact in every JSON client, and in Redis's 64 bits
+from .schemas import AskRequest, MetricsRequest, SessionCreate, TellRequest
 
 
-async def get_sessions(request: Request) -> SharedSessions:
+async def get_sessions(request: Request) -> Sessions:
     return request.app.state.sessions
+
+
+async def get_leases(request: Request) -> Leases:
+    return request.app.state.leases
 
 
 async def get_settings(request: Request) -> Settings:
@@ -46,7 +40,8 @@ async def get_tenant(request: Request) -> str:
     return str(request.state.tenant)
 
 
-SessionsDep = Annotated[SharedSessions, Depends(get_sessions)]
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+LeasesDep = Annotated[Leases, Depends(get_leases)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]
 router = APIRouter(prefix="/v1", tags=["sessions"])
@@ -61,7 +56,7 @@ ANSWER_PARAMETER = query_parameter(
 async def tell(request: Request, session_id: str) -> Response:
     """Report the open step's values (ZO: f_x, f_plus[, f_minus]; FO: gradient) and get the
     update.  Repeating a tell returns the same answer; a stale or future step gets 409."""
-    sessions: SharedSessions = request.app.state.sessions
+    sessions: Sessions = request.app.state.sessions
     answer = answer_mode(request.query_params.get("answer", AnswerMode.X.value))
     fields, vecs = await read_message(request, request.app.state.settings.max_body_bytes)
     body = validate(TellRequest, fields)
@@ -76,11 +71,12 @@ async def tell(request: Request, session_id: str) -> Response:
             raise Invalid("a tell needs f_plus (zo-adamm) or gradient (adamm)")
         values = ZOValues(body.step, body.f_x, body.f_plus, body.f_minus, body.indices)
         if body.lease is not None:
+            leases: Leases = request.app.state.leases
             ask = tell_lease(body, body.lease, answer)
-            leased = await sessions.tell_and_lease(request.state.tenant, session_id, values, ask)
-            return await encode_answer(request, leased.fields(), status=leased.status)
-        result = await sessions.tell_zo(request.state.tenant, session_id, values, answer)
-    return await encode_answer(request, result.fields(), {"x": result.x}, status=result.status)
+            result = await leases.tell_and_lease(request.state.tenant, session_id, values, ask)
+        else:
+            result = (await sessions.tell_zo(request.state.tenant, session_id, values, answer)).answer
+    return await encode_answer(request, result, status=result.status)
 
 
 # The tell comes first: it is most of the traffic, and routes are matched in order.
@@ -122,7 +118,7 @@ async def list_sessions(sessions: SessionsDep, tenant: TenantDep, offset: int = 
                         limit: int = Query(100, ge=1, le=1000)):
     """List your sessions, oldest first."""
     rows, total = await sessions.list(tenant, offset, limit)
-    return {"sessions": rows, "total": total}
+    return SessionList(sessions=rows, total=total)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic)
@@ -139,8 +135,8 @@ async def delete_session(session_id: str, sessions: SessionsDep, tenant: TenantD
 
 
 @router.post("/sessions/{session_id}/ask", response_model=AskAnswer, responses={200: BINARY})
-async def ask(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep, tenant: TenantDep,
-              vectors: bool = Query(False, description="Also return the q direction vectors u.")):
+async def ask(request: Request, session_id: str, sessions: SessionsDep, leases: LeasesDep, settings: SettingsDep,
+              tenant: TenantDep, vectors: bool = Query(False, description="Also return the q direction vectors u.")):
     """The open step: its number, seed and mu.  Directions follow from (seed, step, index); ask
     for them with ?vectors=true if you cannot regenerate them.  With lease: the directions this
     worker should evaluate, and the records of the steps closed since its x."""
@@ -150,10 +146,9 @@ async def ask(request: Request, session_id: str, sessions: SessionsDep, settings
     per_value = 4 if frame else 24  # a JSON number takes up to 24 bytes, a float32 in the frame 4
     if body.lease is not None:
         ask = LeaseAsk(body.lease, body.worker or uuid.uuid4().hex, body.wait, body.since, body.until)
-        leased = await sessions.lease(tenant, session_id, vecs.get("x"), ask, vectors, per_value)
-        return await encode_answer(request, leased.fields(), {"u": leased.opened.u})
-    opened = await sessions.ask(tenant, session_id, vecs.get("x"), vectors, per_value)
-    return await encode_answer(request, opened.fields(), {"u": opened.u})
+        return await encode_answer(request, await leases.lease(tenant, session_id, vecs.get("x"), ask, vectors,
+                                                               per_value))
+    return await encode_answer(request, await sessions.ask(tenant, session_id, vecs.get("x"), vectors, per_value))
 
 
 @router.post("/sessions/{session_id}/metrics", response_model=MetricsAnswer)
@@ -177,5 +172,4 @@ async def get_metrics(session_id: str, sessions: SessionsDep, tenant: TenantDep,
 @router.get("/sessions/{session_id}/x", response_model=Parameters, responses={200: BINARY})
 async def get_parameters(request: Request, session_id: str, sessions: SessionsDep, tenant: TenantDep):
     """The session's current parameters and step."""
-    parameters = await sessions.parameters(tenant, session_id)
-    return await encode_answer(request, {"step": parameters.step}, {"x": parameters.x})
+    return await encode_answer(request, await sessions.parameters(tenant, session_id))

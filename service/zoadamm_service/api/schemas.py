@@ -1,5 +1,5 @@
-"""Request and answer schemas.  Vector fields (x, x0, gradient, u) are listed for the docs, but
-they are read and written by ``codec`` so that they can also travel as raw float32."""
+"""Request schemas (the answers are ``domain.answers``).  Vector fields (x, x0, gradient) are
+listed for the docs, but they are read by ``codec`` so that they can also travel as raw float32."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
+
+from ..domain.limits import SAFE_INT
 
 
 class OneOf:
@@ -26,9 +28,6 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Decay = Annotated[float, Field(ge=0, lt=1)]
 Vector = list[Finite]
-# The largest integer a JavaScript client reads exactly from JSON (Number.MAX_SAFE_INTEGER):
-# every integer the API takes stays within it, so no client turns one number into another.
-SAFE_INT = 2**53 - 1
 # Bounds that keep every session's state finite in float32: a step moves x by at most
 # lr * |g|max / eps (|g| < 1.8e19 is checked per step), at most 1.8e34 with these bounds.
 LR_MAX = 1e3
@@ -82,30 +81,6 @@ class SessionCreate(Strict):
         return self.model_dump(exclude={"name", "x0"})
 
 
-class SessionPublic(BaseModel):
-    id: str
-    name: str | None
-    created: float
-    config: dict
-    step: int = Field(description="The open step: the next tell must carry it.")
-    has_parameters: bool
-    lr: float
-    mu: float
-    recent_metrics: list[dict]
-
-
-class SessionSummary(BaseModel):
-    id: str
-    name: str | None
-    created: float
-    config: dict
-
-
-class SessionList(BaseModel):
-    sessions: list[SessionSummary]
-    total: int
-
-
 class AskRequest(Strict):
     x: Vector | None = Field(None, description="Current parameters: set before step 0, checked after.")
     lease: int | None = Field(None, ge=1, description="Lease up to this many directions of the open step.")
@@ -114,30 +89,6 @@ class AskRequest(Strict):
     wait: float = Field(0.0, ge=0, le=30, description="Seconds to wait when nothing can be leased now.")
     since: int | None = Field(None, ge=0, description="The step your x is at: the answer lists the steps since.")
     until: int | None = Field(None, ge=0, description="Lease nothing on this step or later.")
-
-
-class StepRecordPublic(BaseModel):
-    step: int
-    lr: float = Field(description="lr the step used.")
-    checksum: str = Field(description="CRC-32 of x before the step.")
-    coefficients: list[float] = Field(description="The step's c_i: g = sum c_i u_i.")
-
-
-class AskAnswer(BaseModel):
-    step: int
-    seed: int
-    mu: float
-    lr: float
-    directions: int
-    distribution: str
-    difference: str
-    method: str
-    u: list[Vector] | None = Field(None, description="The q directions, with ?vectors=true.")
-    leased: list[int] | None = Field(None, description="Directions leased to you (asks with lease).")
-    lease_seconds: float | None = Field(None, description="How long a new lease lasts.")
-    lease_expires: float | None = Field(None, description="When this lease runs out (Unix time, the service's clock).")
-    steps: list[StepRecordPublic] | None = Field(
-        None, description="The steps closed since `since`, oldest first; null when they are not all kept.")
 
 
 class TellRequest(Strict):
@@ -157,36 +108,6 @@ class TellRequest(Strict):
     until: int | None = Field(None, ge=0, description="With lease: lease nothing on this step or later.")
 
 
-class TellAnswer(BaseModel):
-    step: int = Field(description="The next open step.")
-    lr: float
-    mu: float
-    x: Vector | None = Field(None, description="Updated parameters (answer=x).")
-    checksum: str | None = Field(None, description="CRC-32 of x *before* this step (answer=checksum).")
-    step_lr: float | None = Field(None, description="lr this step used (answer=checksum).")
-    coefficients: list[float] | None = Field(None, description="The step's c_i, g = sum c_i u_i (answer=checksum).")
-    pending: list[int] | None = Field(None, description="Directions still missing from a split step (202).")
-    leased: list[int] | None = Field(None, description="With lease: directions of `step` leased to you.")
-    lease_seconds: float | None = Field(None, description="With lease: how long a new lease lasts.")
-    lease_expires: float | None = Field(None, description="With lease: when your lease runs out (Unix time).")
-    steps: list[StepRecordPublic] | None = Field(
-        None, description="With lease: the steps closed since the told one, oldest first; null when not all kept.")
-
-
 class MetricsRequest(Strict):
     value: Finite = Field(description="Validation loss; drives the plateau schedule.")
     metrics: dict[str, Finite] = Field(default_factory=dict, description="Other named numbers to keep.")
-
-
-class MetricsAnswer(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    step: int
-    value: float
-    lr: float
-    mu: float
-    time: float
-
-
-class Parameters(BaseModel):
-    step: int
-    x: Vector

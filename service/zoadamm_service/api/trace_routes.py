@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from zoadamm import wire
 
+from ..domain.limits import SAFE_INT
 from .codec import JSON, respond
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
@@ -32,8 +33,8 @@ class TraceAnswer(BaseModel):
 @router.get("/sessions/{session_id}/trace", response_model=TraceAnswer,
             responses={200: {"content": {wire.MEDIA_TYPE: {}}}})
 async def get_trace(request: Request, session_id: str,
-                    since: int = Query(0, ge=0, le=2**53 - 1, description="Only the points of steps >= since."),
-                    tail: int | None = Query(None, ge=0, le=2**53 - 1, description="Only the last N points.")):
+                    since: int = Query(0, ge=0, le=SAFE_INT, description="Only the points of steps >= since."),
+                    tail: int | None = Query(None, ge=0, le=SAFE_INT, description="Only the last N points.")):
     """The session's trace, columnar: per kept step its time, f, gradient norm, coefficient
     spread, lr and mu.  In the binary frame, f, g_norm, spread, lr and mu are float32 vectors."""
     fields, vectors = await request.app.state.sessions.trace(request.state.tenant, session_id, since, tail)

@@ -5,22 +5,17 @@ The schema's bounds (lr <= 1e3, eps >= 1e-12) and the per-step bound on the grad
 (``inputs.check_size``: |g| < 1.8e19, so g*g, m and v are finite) leave one way to overflow:
 x itself, when it is already near float32's limit.  One AdaMM step moves each x_j by at most
 lr * |m_j| / eps, and |m_j| < |g|max, so a scalar bound decides almost every step; only when
-it cannot, the exact maximum of |x| is computed, and then, if needed, the step is tried on a copy.
+it cannot, the exact maximum of |x| is computed, and then, if needed, the step is tried on a copy
+(``Replica.check_finite`` keeps the bound and asks these functions).
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from zoadamm import Optimizer, StepRecord
 
-from ..errors import Invalid
 from .inputs import GRADIENT_MAX
-
-if TYPE_CHECKING:
-    from .replica import Replica
 
 # half of float32's largest value: a margin for the rounding of the update's last operations
 X_LIMIT = float(np.finfo(np.float32).max) / 2
@@ -31,25 +26,11 @@ def step_bound(eps: float, lr: float) -> float:
     return float(np.float32(lr)) * 1.001 * GRADIENT_MAX / float(np.float32(eps))
 
 
-async def check_step(replica: Replica, record: StepRecord) -> None:
-    """Raises Invalid when applying ``record`` would leave a non-finite value in the state."""
-    bound = step_bound(replica.config.eps, record.lr)
-    if replica.x_bound is None or replica.x_bound + bound >= X_LIMIT:
-        replica.x_bound = await replica.run(_max_abs, replica.started().state.x)
-    if replica.x_bound + bound < X_LIMIT:
-        return
-    if not await replica.run(_finite_after, replica.started(), record):
-        raise Invalid(
-            "this step would take the parameters beyond float32's range (a non-finite x); "
-            "the session is unchanged: send other values for this step", step=record.step,
-        )
-
-
-def _max_abs(x: np.ndarray) -> float:
+def max_abs(x: np.ndarray) -> float:
     return float(np.max(np.abs(x))) if x.size else 0.0
 
 
-def _finite_after(optimizer: Optimizer, record: StepRecord) -> bool:
+def finite_after(optimizer: Optimizer, record: StepRecord) -> bool:
     trial = Optimizer(optimizer.config, optimizer.state.copy(), optimizer.lr, optimizer.mu, optimizer.plateau)
     with np.errstate(over="ignore", invalid="ignore"):
         trial.apply(record)

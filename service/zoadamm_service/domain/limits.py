@@ -6,6 +6,10 @@ from ..errors import Invalid
 from ..settings import Settings
 
 RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
+# The largest integer a JavaScript client reads exactly from JSON (Number.MAX_SAFE_INTEGER):
+# every integer the API takes or gives stays within it, so no client turns one number into
+# another (and each fits Redis's 64-bit integers).
+SAFE_INT = 2**53 - 1
 
 
 def check_config(settings: Settings, config: dict) -> None:

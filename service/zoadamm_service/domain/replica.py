@@ -16,12 +16,12 @@ from typing import Any
 import anyio
 import numpy as np
 
-from zoadamm import AnswerMode, Optimizer, SessionConfig, wire
+from zoadamm import AnswerMode, Optimizer, SessionConfig, StepRecord, wire
 
-from ..errors import Conflict
+from ..errors import Conflict, Invalid
 from ..store import JournalRead, SessionMeta, Store
 from . import finite, journal
-from .results import StepResult
+from .answers import AskAnswer, StepRecordPublic, TellAnswer
 
 # Records of the newest steps kept for workers that follow x from them (``domain.leases``).
 RECENT_STEPS = 64
@@ -44,6 +44,12 @@ class LastStep:
     parts: tuple[str, ...] | None = None  # a split step's reports, to recognise a repeated part
     mu: float | None = None
 
+    def public(self) -> StepRecordPublic:
+        """This ZO step's record as asks and tells with lease answer it."""
+        assert self.coefficients is not None and self.checksum_before is not None  # a ZO step's record
+        return StepRecordPublic(step=self.step, lr=self.lr, checksum=self.checksum_before,
+                                                coefficients=self.coefficients.tolist())
+
     @classmethod
     def of(cls, event: journal.Event) -> LastStep:
         r = event.record
@@ -64,7 +70,7 @@ class Replica:
     _touched: float = 0.0  # when this replica last restarted the session's idle time
     _work: np.ndarray | None = None
     recent: dict[int, LastStep] = field(default_factory=dict)  # step -> its record, the newest few
-    x_bound: float | None = None  # a bound on max |x| (``finite``); None: not known
+    _x_bound: float | None = None  # a bound on max |x| (``finite``); None: not known
 
     @property
     def work(self) -> int:
@@ -103,7 +109,7 @@ class Replica:
 
     def start(self, optimizer: Optimizer) -> None:
         """Hold the session's first state, which this replica just wrote to the store."""
-        self.optimizer, self.seq, self.last, self.x_bound = optimizer, 0, None, None
+        self.optimizer, self.seq, self.last, self._x_bound = optimizer, 0, None, None
 
     def checksum(self) -> str:
         step = self.step
@@ -148,8 +154,8 @@ class Replica:
             self.recent[event.step] = self.last
             if len(self.recent) > RECENT_STEPS:
                 del self.recent[next(iter(self.recent))]
-            if self.x_bound is not None:
-                self.x_bound += finite.step_bound(self.config.eps, event.record.lr)
+            if self._x_bound is not None:
+                self._x_bound += finite.step_bound(self.config.eps, event.record.lr)
         self.seq += 1
 
     def _apply_then_checksum(self, event: journal.Event) -> None:
@@ -169,7 +175,7 @@ class Replica:
         await self.run(self._replay, read)
 
     def _replay(self, read: JournalRead) -> None:
-        self.x_bound = None
+        self._x_bound = None
         if read.checkpoint is not None:
             self.optimizer, self.seq, last = journal.decode_checkpoint(read.checkpoint, self.config)
             self.last = None if last is None else LastStep.of(last)
@@ -185,7 +191,21 @@ class Replica:
             return last.digest == digest
         return last.parts is not None and all(last.parts[i] == row for i, row in parts.items())
 
-    def answer(self, mode: AnswerMode, next_step: int | None = None) -> StepResult:
+    async def check_finite(self, record: StepRecord) -> None:
+        """Raises Invalid when applying ``record`` would leave a non-finite value in the state
+        (``finite``): a scalar bound on max |x| decides almost every step."""
+        bound = finite.step_bound(self.config.eps, record.lr)
+        if self._x_bound is None or self._x_bound + bound >= finite.X_LIMIT:
+            self._x_bound = await self.run(finite.max_abs, self.started().state.x)
+        if self._x_bound + bound < finite.X_LIMIT:
+            return
+        if not await self.run(finite.finite_after, self.started(), record):
+            raise Invalid(
+                "this step would take the parameters beyond float32's range (a non-finite x); "
+                "the session is unchanged: send other values for this step", step=record.step,
+            )
+
+    def answer(self, mode: AnswerMode, next_step: int | None = None) -> TellAnswer:
         """The answer to the newest step (``next_step`` when it is not applied yet)."""
         opt, last = self.started(), self.last
         assert last is not None
@@ -194,10 +214,31 @@ class Replica:
         step = self.step if next_step is None else next_step
         if mode is AnswerMode.CHECKSUM:
             assert last.checksum_before is not None  # every step event keeps it
-            return StepResult(step, lr, mu, checksum=last.checksum_before, step_lr=last.lr,
-                              coefficients=last.coefficients)
-        return StepResult(step, lr, mu, x=opt.state.x)
+            coefficients = None if last.coefficients is None else last.coefficients.tolist()
+            return TellAnswer(step=step, lr=lr, mu=mu, step_lr=last.lr,
+                                              checksum=last.checksum_before, coefficients=coefficients)
+        return TellAnswer(step=step, lr=lr, mu=mu, x=opt.state.x)
 
-    def pending(self, missing: list[int]) -> StepResult:
+    def pending(self, missing: list[int]) -> TellAnswer:
         opt = self.started()
-        return StepResult(opt.step, opt.lr, opt.mu, pending=missing)
+        return TellAnswer(step=opt.step, lr=opt.lr, mu=opt.mu, pending=missing)
+
+    def opened(self, step: int | None = None, u: np.ndarray | None = None) -> AskAnswer:
+        """The open step (``step`` when the replica's optimizer is not there yet) as an ask
+        answers it, with the directions ``u`` when they go along."""
+        opt, cfg = self.started(), self.config
+        fields = {} if u is None else {"u": u}
+        return AskAnswer(
+            step=opt.step if step is None else step, seed=cfg.seed, mu=opt.mu, lr=opt.lr,
+            directions=cfg.directions, distribution=cfg.distribution, difference=cfg.difference,
+            method=cfg.method, **fields)
+
+    def records(self, since: int | None) -> list[StepRecordPublic] | None:
+        """The records of steps ``since`` .. open - 1, or None when this replica no longer has
+        them all (the worker then reads x)."""
+        if since is None or since > self.step:
+            return None
+        wanted = [self.recent.get(step) for step in range(since, self.step)]
+        if any(r is None or r.coefficients is None for r in wanted):
+            return None
+        return [r.public() for r in wanted if r is not None]

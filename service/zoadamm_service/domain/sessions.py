@@ -14,6 +14,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -22,32 +23,44 @@ from zoadamm import AnswerMode, StepRecord, directions, require_method
 from ..errors import Conflict, NotFound
 from ..settings import Settings
 from ..store import SessionMeta, Store
-from ..telemetry import prom
-from . import finite, inputs, journal, limits, split, trace
+from . import inputs, journal, limits, split, trace
+from .answers import AskAnswer, Parameters, SessionPublic, SessionSummary, TellAnswer
 from .cache import ReplicaCache
 from .ids import RequestKey, is_session_id, session_id_for
 from .replica import Replica
-from .results import Parameters, StepOpened, StepResult
+from .split import Granted, NextLease, Told
 
 # A metric appended by another replica moves the head without closing the step: a write that
 # lost its conditional append to one is built again on the new head, this many times at most.
 COMMIT_TRIES = 3
 
 
+class Telemetry(Protocol):
+    """What the session rules report about themselves (``telemetry.prom`` counts it)."""
+
+    def step_committed(self, method: str, evaluations: int) -> None: ...
+
+
+class _Silent:
+    def step_committed(self, method: str, evaluations: int) -> None:
+        return None
+
+
 class Sessions:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, telemetry: Telemetry | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.telemetry = telemetry or _Silent()
         self.replicas = ReplicaCache(store, settings.cache_bytes)
     # --- lifecycle -------------------------------------------------------------------------
     async def create(self, tenant: str, config: dict, name: str | None, x0: np.ndarray | None,
-                     key: RequestKey | None = None) -> dict:
+                     key: RequestKey | None = None) -> SessionPublic:
         """A new session of ``tenant``; with ``key``, a repeat gets the first answer.  Raises
         Invalid for a bad configuration or x0, one over the limits, or a key reused with another
         request."""
         limits.check_config(self.settings, config)
         if config.get("seed") is None:
-            config = {**config, "seed": secrets.randbits(53)}  # JSON-safe: exact in a double
+            config = {**config, "seed": secrets.randbelow(limits.SAFE_INT + 1)}  # exact in every JSON client
         cfg = inputs.session_config(config)
         # with a key, the id follows from it: a repeat names the same session, in the same slot
         session_id = uuid.uuid4().hex if key is None else session_id_for(tenant, key.key)
@@ -55,43 +68,41 @@ class Sessions:
         checkpoint = None
         if x0 is not None:
             checkpoint = journal.encode_checkpoint(inputs.start_optimizer(cfg, x0), 0)
-        answer = {**_summary(meta), "step": 0, "has_parameters": x0 is not None, "lr": cfg.lr, "mu": cfg.mu,
-                  "recent_metrics": []}
-        record = None if key is None else key.record(json.dumps(answer), self.settings.idempotency_ttl_s)
+        answer = SessionPublic(**_summary(meta), step=0, has_parameters=x0 is not None, lr=cfg.lr, mu=cfg.mu,
+                               recent_metrics=[])
+        record = None if key is None else key.record(json.dumps(answer.model_dump()), self.settings.idempotency_ttl_s)
         replayed = await self.store.create(meta, checkpoint, record, self.settings.max_sessions)
-        return answer if replayed is None else json.loads(replayed)
+        return answer if replayed is None else SessionPublic(**json.loads(replayed))
 
-    async def view(self, tenant: str, session_id: str) -> dict:
-        replica = await self._owned(tenant, session_id)
+    async def view(self, tenant: str, session_id: str) -> SessionPublic:
+        replica = await self.owned(tenant, session_id)
         async with replica.lock:
             await replica.catch_up(self.store, await self.store.head(session_id))
-            view = _summary(replica.meta)
             opt = replica.optimizer
-            view.update(
-                step=replica.step, has_parameters=opt is not None,
+            return SessionPublic(
+                **_summary(replica.meta), step=replica.step, has_parameters=opt is not None,
                 lr=opt.lr if opt else replica.config.lr, mu=opt.mu if opt else replica.config.mu,
                 recent_metrics=await self._recent_metrics(session_id),
             )
-            return view
 
     async def _recent_metrics(self, session_id: str) -> builtins.list[dict]:
         rows = await self.store.metrics(session_id, self.settings.recent_metrics)
         return [json.loads(m) for m in limits.newest_within(rows, self.settings.recent_metrics_bytes)]
 
-    async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[dict], int]:
+    async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionSummary], int]:
         metas, total = await self.store.list(tenant, offset, limit)
-        return [_summary(m) for m in metas], total
+        return [SessionSummary(**_summary(m)) for m in metas], total
 
     async def delete(self, tenant: str, session_id: str) -> None:
-        await self._owned(tenant, session_id)
+        await self.owned(tenant, session_id)
         await self.store.delete(session_id)
         self.replicas.forget(session_id)
 
     async def owned_meta(self, tenant: str, session_id: str) -> SessionMeta:
         """The session's meta, for reads beside the replica (trace, dashboard).  Raises NotFound."""
-        return (await self._owned(tenant, session_id)).meta
+        return (await self.owned(tenant, session_id)).meta
 
-    async def _owned(self, tenant: str, session_id: str) -> Replica:
+    async def owned(self, tenant: str, session_id: str) -> Replica:
         """The session's replica, if ``tenant`` owns it.  Any other tenant, and any id not of the
         exact format, gets the NotFound a missing session gets, before the store is touched."""
         if not is_session_id(session_id):
@@ -108,10 +119,10 @@ class Sessions:
 
     # --- ask -------------------------------------------------------------------------------
     async def ask(self, tenant: str, session_id: str, x: np.ndarray | None, with_vectors: bool,
-                  bytes_per_value: int = 4) -> StepOpened:
+                  bytes_per_value: int = 4) -> AskAnswer:
         """The open step's directions.  ``x`` sets the parameters before the first step and must
         equal them after it; vectors go when their answer fits.  Raises Conflict, Invalid, NotFound."""
-        replica = await self._owned(tenant, session_id)
+        replica = await self.owned(tenant, session_id)
         async with replica.lock:
             await replica.catch_up(self.store, await self.store.head(session_id))
             if x is not None:
@@ -121,8 +132,7 @@ class Sessions:
             if with_vectors and cfg.method == "zo-adamm":
                 limits.check_answer_size(self.settings, bytes_per_value * cfg.directions * cfg.dim)
                 u = await replica.run(directions, cfg.seed, opt.step, cfg.directions, cfg.dim, cfg.distribution)
-            return StepOpened(opt.step, cfg.seed, opt.mu, opt.lr, cfg.directions, cfg.distribution,
-                              cfg.difference, cfg.method, u)
+            return replica.opened(u=u)
 
     async def _check_or_start(self, replica: Replica, x: np.ndarray) -> None:
         """Parameters are set once (x0 or the first ask's x) and checked after."""
@@ -143,17 +153,18 @@ class Sessions:
             )
 
     async def parameters(self, tenant: str, session_id: str) -> Parameters:
-        replica = await self._owned(tenant, session_id)
+        replica = await self.owned(tenant, session_id)
         async with replica.lock:
             await replica.catch_up(self.store, await self.store.head(session_id))
-            return Parameters(replica.step, replica.started().state.x.copy())
+            return Parameters(step=replica.step, x=replica.started().state.x.copy())
 
     # --- tell ------------------------------------------------------------------------------
     async def tell_zo(self, tenant: str, session_id: str, values: inputs.ZOValues, mode: AnswerMode,
-                      look: bool = True) -> StepResult:
-        """Apply one ZO step, or record part of it; ``look=False``: a part does not look whether
-        another replica closed the step (a lease that follows does).  Raises Conflict, Invalid, NotFound."""
-        replica = await self._owned(tenant, session_id)
+                      next_lease: NextLease | None = None) -> Told:
+        """Apply one ZO step, or record part of it; with ``next_lease``, the part also leases
+        directions of the next step, and does not look whether another replica closed the step
+        (the lease does: it is refused once the head moved).  Raises Conflict, Invalid, NotFound."""
+        replica = await self.owned(tenant, session_id)
         async with replica.lock:
             await replica.settle()
             inputs.invalid_on_error(require_method, replica.config, "zo-adamm")
@@ -162,26 +173,40 @@ class Sessions:
             parts = None if values.indices is None else split.part_rows(values.indices, f_x, f_plus, f_minus)
             repeat = await self._repeat_or_open(replica, values.step, digest, mode, parts)
             if repeat is not None:
-                return repeat
-            all_parts = None
+                return Told(repeat)
+            all_parts, granted = None, None
             if parts is not None:
-                gathered = await self._gather(replica, values.step, parts)
+                gathered, granted = await self._gather(replica, values.step, parts, next_lease)
                 if gathered.rows is None:
-                    return await self._incomplete(replica, values.step, gathered, digest, mode, parts, look)
+                    pending = await self._incomplete(replica, values.step, gathered, digest, mode, parts,
+                                                     look=next_lease is None)
+                    return Told(pending, granted)
                 all_parts = gathered.rows
                 f_x, f_plus, f_minus = split.part_columns(all_parts, replica.config)
                 digest = journal.request_digest(f_x, f_plus, f_minus)
             # built on each try from the replica's optimizer, which catching up may replace
             make = lambda: replica.started().zo_record(f_x, f_plus, f_minus)  # noqa: E731
-            return await self._commit(replica, make, digest, mode, all_parts, trace.f_of(f_x, f_plus, f_minus))
+            answer = await self._commit(replica, make, digest, mode, all_parts, trace.f_of(f_x, f_plus, f_minus))
+            return Told(answer, granted)
 
-    async def _gather(self, replica: Replica, step: int, parts: dict[int, str]) -> split.Gathered:
-        return await split.gather(self.store, replica.meta.id, step, parts, replica.config.directions)
+    async def _gather(self, replica: Replica, step: int, parts: dict[int, str],
+                      next_lease: NextLease | None) -> tuple[split.Gathered, Granted | None]:
+        """Record a part; with ``next_lease``, lease the next step's directions in the same call."""
+        cfg, granted = replica.config, None
+        if next_lease is None:
+            reported = await self.store.add_partials(replica.meta.id, step, parts)
+        else:
+            seconds = self.settings.lease_seconds
+            reported, leased = await self.store.add_partials_and_lease(
+                replica.meta.id, step, parts, replica.seq, cfg.directions, min(next_lease.count, cfg.directions),
+                next_lease.worker, seconds)
+            granted = Granted(leased, time.monotonic(), time.time() + seconds)
+        return split.compare(reported, parts, cfg.directions), granted
 
     async def tell_fo(self, tenant: str, session_id: str, step: int, gradient: np.ndarray,
-                      mode: AnswerMode) -> StepResult:
+                      mode: AnswerMode) -> TellAnswer:
         """Apply one first-order step with an exact gradient.  Raises Conflict, Invalid, NotFound."""
-        replica = await self._owned(tenant, session_id)
+        replica = await self.owned(tenant, session_id)
         async with replica.lock:
             await replica.settle()
             inputs.invalid_on_error(require_method, replica.config, "adamm")
@@ -193,7 +218,7 @@ class Sessions:
             return await self._commit(replica, lambda: replica.started().fo_record(gradient), digest, mode)
 
     async def _repeat_or_open(self, replica: Replica, step: int, digest: str, mode: AnswerMode,
-                              parts: dict[int, str] | None = None) -> StepResult | None:
+                              parts: dict[int, str] | None = None) -> TellAnswer | None:
         """The answer to a repeated tell, None for the open step, or Conflict for any other."""
         if replica.optimizer is None or step != replica.step:
             await replica.catch_up(self.store)  # our copy may be behind another replica
@@ -207,7 +232,7 @@ class Sessions:
         return None
 
     async def _incomplete(self, replica: Replica, step: int, gathered: split.Gathered, digest: str,
-                          mode: AnswerMode, parts: dict[int, str], look: bool = True) -> StepResult:
+                          mode: AnswerMode, parts: dict[int, str], look: bool = True) -> TellAnswer:
         """A split step without all its parts: 202 with what is missing, a repeat's answer, or
         Conflict for a direction reported before with other values."""
         if look and await self.store.head(replica.meta.id) != replica.seq:
@@ -222,13 +247,13 @@ class Sessions:
         return replica.pending(gathered.missing)
 
     async def _commit(self, replica: Replica, make_record: Callable[[], StepRecord], digest: str,
-                      mode: AnswerMode, parts: tuple[str, ...] | None = None, f: float | None = None) -> StepResult:
+                      mode: AnswerMode, parts: tuple[str, ...] | None = None, f: float | None = None) -> TellAnswer:
         """Append the step built by ``make_record`` (from the current lr and mu) and apply it."""
         for _ in range(COMMIT_TRIES):
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
                 record = inputs.invalid_on_error(make_record)
             inputs.check_size(record, replica.config)
-            await finite.check_step(replica, record)
+            await replica.check_finite(record)
             # every event keeps the checksum, so any replica can answer a repeat in either form
             event = journal.Event(
                 journal.STEP, record.step, digest, record,
@@ -248,8 +273,8 @@ class Sessions:
             return await self._applied(replica, event, mode)
         raise Conflict("the session is too busy to take this step now; retry", step=replica.step)
 
-    async def _applied(self, replica: Replica, event: journal.Event, mode: AnswerMode) -> StepResult:
-        prom.step_committed(replica.config.method, replica.config.evaluations_per_step)
+    async def _applied(self, replica: Replica, event: journal.Event, mode: AnswerMode) -> TellAnswer:
+        self.telemetry.step_committed(replica.config.method, replica.config.evaluations_per_step)
         if mode is AnswerMode.CHECKSUM:
             replica.apply_later(event)  # the answer does not need the new x
             result = replica.answer(mode, next_step=event.step + 1)
@@ -267,7 +292,7 @@ class Sessions:
         """Feed the plateau schedule; returns lr and mu after it.  With ``key``, a repeat gets the
         first answer and changes nothing.  Raises Conflict, Invalid, NotFound."""
         limits.check_metric_names(self.settings, named)
-        replica = await self._owned(tenant, session_id)
+        replica = await self.owned(tenant, session_id)
         async with replica.lock:
             for _ in range(COMMIT_TRIES):  # another writer may append between our read and our write
                 await replica.catch_up(self.store, await self.store.head(session_id))
@@ -290,12 +315,12 @@ class Sessions:
             raise Conflict("the session is too busy to take a metric now; retry", step=replica.step)
 
     async def metrics(self, tenant: str, session_id: str, last: int | None) -> builtins.list[dict]:
-        await self._owned(tenant, session_id)
+        await self.owned(tenant, session_id)
         return [json.loads(m) for m in await self.store.metrics(session_id, last)]
 
     async def trace(self, tenant: str, session_id: str, since: int, tail: int | None) -> tuple[dict, dict]:
         """The session's trace as an answer (``trace.read``).  Raises NotFound."""
-        await self._owned(tenant, session_id)
+        await self.owned(tenant, session_id)
         return await trace.read(self.store, session_id, since, tail)
 
 

@@ -1,5 +1,6 @@
 """Steps split between workers: each reports some of the q directions (``indices``), and the
-step is applied when all q are in.  The reports wait in the store's partials, one canonical
+step is applied when all q are in; a part may lease the next step's directions too
+(``NextLease``, answered in ``Told``).  The reports wait in the store's partials, one canonical
 JSON row per direction, so that equal values give equal rows whichever replica got them."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import numpy as np
 
 from zoadamm import SessionConfig
 
-from ..store import Store
+from ..store.base import Leased
+from .answers import TellAnswer
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,36 @@ def part_columns(rows: tuple[str, ...], config: SessionConfig) -> tuple[np.ndarr
     return table[:, 0], table[:, 1], None if config.difference == "forward" else table[:, 2]
 
 
-async def gather(store: Store, session_id: str, step: int, parts: dict[int, str], directions: int) -> Gathered:
-    """Record these reports (the first report of a direction wins) and see what is missing."""
-    return compare(await store.add_partials(session_id, step, parts), parts, directions)
-
-
 def compare(reported: dict[int, str], parts: dict[int, str], directions: int) -> Gathered:
     """What the step's reports so far (``reported``) make of these ``parts``."""
     changed = sorted(i for i, row in parts.items() if reported.get(i) != row)
     missing = sorted(set(range(directions)) - set(reported))
     rows = None if changed or missing else tuple(reported[i] for i in range(directions))
     return Gathered(rows, missing, changed)
+
+
+@dataclass(frozen=True)
+class NextLease:
+    """Sent with a part of a split step: lease ``count`` directions of the step after it to
+    ``worker``, in the store call that records the part (``Store.add_partials_and_lease``)."""
+
+    count: int
+    worker: str
+
+
+@dataclass(frozen=True)
+class Granted:
+    """What a ``NextLease`` got: ``leased`` (None once the head had moved on), granted at ``at``
+    (monotonic), running out at ``expires`` (Unix time)."""
+
+    leased: Leased | None
+    at: float
+    expires: float
+
+
+@dataclass(frozen=True)
+class Told:
+    """A ZO tell's answer, and what its ``NextLease`` got (None when it asked for none)."""
+
+    answer: TellAnswer
+    next_lease: Granted | None = None

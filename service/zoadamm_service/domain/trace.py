@@ -15,11 +15,11 @@ A point is what one committed step looked like, 36 bytes packed (``POINT``):
     spread  float32  ZO: the standard deviation of the q coefficients c_i (0 for q = 1); FO: NaN
     lr, mu  float32  what the step was taken with
 
-Downsampling (``keeps`` / ``compact``): a session keeps at most ``max_points`` points, every
-``stride``-th step from step 0.  The stride starts at 1; when the list is full it doubles and
-the points whose step is not a multiple of the new stride are dropped, so a 1M-step session
-keeps between max_points / 2 and max_points evenly spaced points.  Beside them the newest
-point is always kept, whatever the stride.  Both stores apply this same rule atomically.
+Downsampling: a session keeps at most ``max_points`` points, every ``stride``-th step from
+step 0.  The stride starts at 1; when the list is full it doubles and the points whose step is
+not a multiple of the new stride are dropped, so a 1M-step session keeps between
+max_points / 2 and max_points evenly spaced points.  Beside them the newest point is always
+kept, whatever the stride.  The store applies the rule in the append (``store.scripts.APPEND``).
 
 The tell path builds a step's point with ``point_for`` and the store writes it in the same
 atomic append as the step: one round trip, and the trace can never disagree with the journal.
@@ -27,7 +27,6 @@ atomic append as the step: one round trip, and the trace can never disagree with
 
 from __future__ import annotations
 
-import bisect
 import math
 import struct
 import time
@@ -51,7 +50,7 @@ def f_of(f_x, f_plus, f_minus) -> float:
 def point(record, mu: float, f: float | None, distribution: str, dim: int, now: float) -> bytes:
     """The packed trace point of one step record (``zoadamm.StepRecord``)."""
     if record.coefficients is not None:
-        # q is small: plain floats beat numpy's reductions (30 us a tell) by an order of magnitude
+        # q is small: plain floats beat numpy's reductions, whose fixed cost per call dominates here
         c = record.coefficients.tolist()
         squares, mean = math.fsum(v * v for v in c), math.fsum(c) / len(c)
         scale = dim if distribution == "gaussian" else 1
@@ -65,22 +64,6 @@ def point(record, mu: float, f: float | None, distribution: str, dim: int, now: 
 
 def step_of(packed: bytes) -> int:
     return int(struct.unpack_from("<d", packed)[0])
-
-
-def keeps(step: int, stride: int) -> bool:
-    """Whether a point for ``step`` enters the list kept at ``stride``."""
-    return step % stride == 0
-
-
-def compact(points: list[bytes], stride: int) -> tuple[list[bytes], int]:
-    """The full list thinned for the doubled stride: only steps that are multiples of it."""
-    stride *= 2
-    return [p for p in points if keeps(step_of(p), stride)], stride
-
-
-def since(points: list[bytes], first_step: int) -> list[bytes]:
-    """A new list of the points of steps >= ``first_step`` (points are in step order)."""
-    return points[bisect.bisect_left(points, first_step, key=step_of):]
 
 
 def columns(points: list[bytes]) -> dict[str, np.ndarray]:

@@ -2,7 +2,9 @@
 
 A session's state is ``checkpoint`` (the full state after event ``ckpt_seq``) followed by the
 events ``ckpt_seq .. head-1``.  Events are small (a ZO step is its q coefficients), so a step
-writes O(q) bytes; a checkpoint is written every few thousand steps.
+writes O(q) bytes; a checkpoint is written every ``ZOADAMM_CHECKPOINT_EVERY`` steps (1,000 by
+default).  One implementation keeps every rule, ``redis.RedisStore`` with the Lua of
+``scripts``; the embedded store (``memory``) is the same class on an in-process Redis.
 
 Contract, for every implementation (``tests/service/test_store_contract.py`` checks it):
 
@@ -20,13 +22,27 @@ Contract, for every implementation (``tests/service/test_store_contract.py`` che
 * With ``ttl_s`` > 0 a session, all of it, is gone ``ttl_s`` seconds after the last call that
   touched it: every write refreshes it, and ``touch`` does for reads.  An expired session is
   NotFound and leaves the tenant's index (lazily: ``list`` and the quota skip and drop it).
+
+The 19 abstract methods are the calls production makes, each needed by one rule:
+
+* lifecycle: ``create`` (with the tenant's quota and an idempotent repeat), ``meta``, ``list``
+  (the tenant's index), ``delete``, ``touch`` (reads restart the idle time), ``ping``
+  (``/healthz``), ``close``;
+* the journal: ``head`` (is a cached replica current?), ``start`` (x is set once), ``append``
+  (the conditional append, with its metric, trace point and idempotency record), ``read``
+  (catch up from a checkpoint or a sequence number), ``save_checkpoint``, ``replicated`` (a
+  repeat is answered only once its step is as durable as an append makes it);
+* split and shared steps: ``add_partials`` (a worker's part), ``lease`` (directions of the open
+  step, by the store's clock), ``add_partials_and_lease`` (a part and the next step's lease in
+  one call: one round trip per worker and step), ``wait_past`` (a tell or ask waiting for a
+  step to close: this process's appends, other replicas' notices, a look at the head);
+* the reads of the answers: ``metrics`` and ``trace``.
 """
 
 from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 
@@ -101,17 +117,6 @@ class Leased:
     others_expire_in: float | None = None
 
 
-def partial_field(step: int, index: int) -> str:
-    """The key of one direction's report in a split step's partials: ``"step:index"``."""
-    return f"{step}:{index}"
-
-
-def parts_of(step: int, fields: Mapping[str, str]) -> dict[int, str]:
-    """The reports of ``step`` among the partials ``fields``, by direction index."""
-    prefix = partial_field(step, 0)[:-1]
-    return {int(key[len(prefix):]): value for key, value in fields.items() if key.startswith(prefix)}
-
-
 class Store(ABC):
     ttl_s: int = 0  # idle seconds before a session expires; 0: never
 
@@ -122,13 +127,6 @@ class Store(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Release connections; the store is not used after this."""
-
-    async def closed_steps(self) -> AsyncIterator[tuple[str, int]]:
-        """(session id, seq) of each split step any replica appends at seq, as it happens, for
-        the tells waiting in this one.  A store that cannot tell (or has one process) yields
-        nothing; a failure raises StoreUnavailable or the client's error."""
-        return
-        yield  # an async generator that ends at once
 
     @abstractmethod
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,
@@ -214,6 +212,12 @@ class Store(ABC):
         holder's lease on it is live; a new lease lasts ``seconds`` by the store's clock.  Leases
         of ``step - 1`` and later are kept (the next step may be leased while the open one is
         still being evaluated), older ones dropped.  Raises Conflict(head=...) when the head moved."""
+
+    @abstractmethod
+    async def wait_past(self, session_id: str, seq: int, timeout: float) -> bool:
+        """True once the session's head is past ``seq`` (an append of this process, a notice
+        from another, or a look at the head said so); False when ``timeout`` seconds pass first.
+        A wait never misses an append made before it began.  Raises StoreUnavailable."""
 
     @abstractmethod
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:

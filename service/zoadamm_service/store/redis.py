@@ -31,6 +31,7 @@ from .base import (
     TraceRead,
     quota_message,
 )
+from .notices import POLL_S, HeadNotices
 from .replication import Replication
 
 META_FIELDS = ("tenant", "config", "name", "created")
@@ -69,14 +70,17 @@ def _write_on_closed_connection(exc: BaseException) -> bool:
 
 class RedisStore(Store):
     """One Redis, or a Redis Cluster (``RedisCluster``): every script and every multi-key call
-    stays in one session's slot, and the pipelines of ``list`` are split by the client per node."""
+    stays in one session's slot, and the pipelines of ``list`` are split by the client per node.
+    ``alone``: no other process writes to this Redis (the embedded store), so a wait never looks."""
 
     def __init__(self, client: aioredis.Redis | RedisCluster, ttl_s: int = 0, *, wait_replicas: int = 0,
-                 wait_timeout_ms: int = 1000) -> None:
+                 wait_timeout_ms: int = 1000, alone: bool = False) -> None:
         self._redis = client
         self.ttl_s = ttl_s
         # redis-py's cluster client has no asyncio pub/sub: there replicas learn of closes by looking
-        self._closes_channel = "" if isinstance(client, RedisCluster) else keys.CLOSES
+        shared = not alone and not isinstance(client, RedisCluster)
+        self._closes_channel = keys.CLOSES if shared else ""
+        self._notices = HeadNotices(self.head, None if alone else POLL_S, self.closed_steps if shared else None)
         self._replication = Replication(client, wait_replicas, wait_timeout_ms)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
@@ -111,9 +115,16 @@ class RedisStore(Store):
         return cls(client, ttl_s, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
 
     async def close(self) -> None:
+        await self._notices.close()
         await self._redis.aclose()
 
+    async def wait_past(self, session_id: str, seq: int, timeout: float) -> bool:
+        return await self._notices.wait_past(session_id, seq, timeout)
+
     async def closed_steps(self) -> AsyncIterator[tuple[str, int]]:
+        """(session id, seq) of each split step any replica appends at seq, as it happens; a
+        store without notices (the cluster client, the embedded store) yields nothing.  Raises
+        StoreUnavailable or the client's error when the subscription fails."""
         if not self._closes_channel:
             return
         assert isinstance(self._redis, aioredis.Redis)
@@ -200,6 +211,7 @@ class RedisStore(Store):
         tenant = await self._redis.hget(keys.meta(session_id), "tenant")
         if tenant is None or not await self._redis.delete(*keys.all_for(session_id)):
             raise NotFound(f"no session {session_id!r}")
+        self._notices.moved(session_id, 0)  # a wait on a deleted session looks again, and finds it gone
         name = tenant.decode() if isinstance(tenant, bytes) else tenant
         await self._redis.zrem(keys.tenant_sessions(name), session_id)
 
@@ -243,7 +255,10 @@ class RedisStore(Store):
             why = "the session moved on" if code == scripts.MOVED else "the session has no parameters yet"
             raise Conflict(why, head=head)
         await self._replication.confirm(session_id, head)
-        return Appended(head, reply[2].decode()) if code == 1 else Appended(head)
+        if code == 1:
+            return Appended(head, reply[2].decode())
+        self._notices.moved(session_id, head)
+        return Appended(head)
 
     @_translate_errors
     async def replicated(self, session_id: str, head: int) -> None:

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Mapping
 
-from .base import Idempotent, Leased, SessionMeta, partial_field, parts_of
+from .base import Idempotent, Leased, SessionMeta
+
+
+def partial_field(step: int, index: int) -> str:
+    """The key of one direction's report in a split step's partials: ``"step:index"``."""
+    return f"{step}:{index}"
+
+
+def parts_of(step: int, fields: Mapping[str, str]) -> dict[int, str]:
+    """The reports of ``step`` among the partials ``fields``, by direction index."""
+    prefix = partial_field(step, 0)[:-1]
+    return {int(key[len(prefix):]): value for key, value in fields.items() if key.startswith(prefix)}
 
 
 def part_args(step: int, parts: dict[int, str]) -> builtins.list[str]:

@@ -31,6 +31,18 @@ local function replayed(key, request)
 end
 """
 
+# A trace point starts with its step as a little-endian float64 (``domain.trace``): read in plain
+# Lua, which every Redis and the embedded engine run alike.
+_STEP_OF = """
+local function step_of(p)
+  local b1, b2, b3, b4, b5, b6, b7, b8 = string.byte(p, 1, 8)
+  local exponent = (b8 % 128) * 16 + math.floor(b7 / 16)
+  if exponent == 0 then return 0 end
+  local mantissa = ((((((b7 % 16) * 256 + b6) * 256 + b5) * 256 + b4) * 256 + b3) * 256 + b2) * 256 + b1
+  return math.ldexp(1 + mantissa / 2^52, exponent - 1023)
+end
+"""
+
 # KEYS: meta, checkpoint, idempotency
 # ARGV: tenant, created, config, name, checkpoint-or-empty, request-or-empty, answer, ttl, idle ttl
 CREATE = _REFRESH + _IDEMPOTENCY_CHECK + """
@@ -66,7 +78,7 @@ return {0, 0}
 # Conditional append: two replicas can never both write event seq.  The trace point follows
 # domain.trace's rule: kept when its step is a multiple of the stride; when the list is full the
 # stride doubles and the points off it go.  A point starts with its step as a float64.
-APPEND = _REFRESH + _IDEMPOTENCY_CHECK + """
+APPEND = _REFRESH + _IDEMPOTENCY_CHECK + _STEP_OF + """
 local m = redis.call('HMGET', KEYS[1], 'head', 'has_state', 'trace_stride')
 if not m[1] then return {-1, 0} end
 local head = tonumber(m[1])
@@ -93,7 +105,7 @@ if ARGV[4] ~= '' then
     stride = stride * 2
     local kept = {}
     for _, p in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do
-      if struct.unpack('<d', p) % stride == 0 then kept[#kept + 1] = p end
+      if step_of(p) % stride == 0 then kept[#kept + 1] = p end
     end
     redis.call('DEL', KEYS[5])
     if #kept > 0 then redis.call('RPUSH', KEYS[5], unpack(kept)) end
@@ -141,14 +153,14 @@ return redis.call('HGETALL', KEYS[2])
 """
 
 # KEYS: meta, trace; ARGV: since, tail (-1: all).  Cut in the server: a poll moves new points only.
-READ_TRACE = """
+READ_TRACE = _STEP_OF + """
 local m = redis.call('HMGET', KEYS[1], 'head', 'trace_stride', 'trace_last')
 if not m[1] then return {-1} end
 local tail = tonumber(ARGV[2])
 if tail == 0 then return {0, m[2] or '1', m[3] or false, {}} end
 local points = redis.call('LRANGE', KEYS[2], tail > 0 and -tail or 0, -1)
 local since, cut = tonumber(ARGV[1]), #points + 1
-while cut > 1 and struct.unpack('<d', points[cut - 1]) >= since do cut = cut - 1 end
+while cut > 1 and step_of(points[cut - 1]) >= since do cut = cut - 1 end
 local kept = {}
 for i = cut, #points do kept[#kept + 1] = points[i] end
 return {0, m[2] or '1', m[3] or false, kept}

@@ -1,5 +1,6 @@
 """What the service says about itself: Prometheus metrics (``prom``), request timing
-(``requests``) and store call timing (``timed_store``).  ``install`` wires them into an app."""
+(``requests``, which ``api.pipeline`` calls for every request) and store call timing
+(``timed_store``).  ``install`` adds ``/metrics`` to an app."""
 
 from __future__ import annotations
 
@@ -12,13 +13,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..store.base import Store
 from . import prom
-from .requests import RequestMetrics
 
 
 def install(app: FastAPI) -> None:
-    """``/metrics`` and the request timing; call it after every other middleware is added, so
-    that the timing wraps them all."""
-    app.add_middleware(RequestMetrics)
+    """``/metrics``: the Prometheus text exposition."""
 
     @app.get("/metrics", tags=["health"], response_class=Response)
     async def metrics(request: Request) -> Response:
@@ -34,9 +32,10 @@ def install(app: FastAPI) -> None:
 
 
 def timed_store(store: Store) -> Store:
-    """Time every store call (the instance's own methods are wrapped; its type stays)."""
+    """Time every store call (the instance's own methods are wrapped; its type stays), but the
+    waits, whose time is the others' to spend."""
     kind = type(store).__name__.removesuffix("Store").lower()
-    for name in Store.__abstractmethods__:
+    for name in Store.__abstractmethods__ - {"wait_past"}:
         setattr(store, name, _timed(getattr(store, name), kind, name))
     return store
 

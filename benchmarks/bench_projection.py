@@ -1,0 +1,136 @@
+"""What a feasible set adds to a ZO-AdaMM step on the paper's CNN, at d = 1,400 and 2,806,751.
+
+The step is the lean in-process one of ``bench_service_step.py``: the step's directions, f(x)
+and f(x + mu u) on one minibatch of 128, and the update (``Optimizer.apply``), q = 1,
+lr = 1e-3.  The sets (all but box-scalar active from the first steps on):
+
+  box        lower = x0 - 2 lr, upper = x0 + 2 lr (d-vectors)
+  box-scalar [-1, 1]: one number each side (numpy's faster path; inactive, and clipping
+             costs the same either way)
+  l2         the l2 ball around x0 of radius lr sqrt(d) / 2, projected in AdaMM's metric
+  box+l2     both
+
+Two figures per set, both taken in turns with the unconstrained step so that machine noise
+hits them alike, each as wall time and as this thread's CPU time (torch runs on one thread, in
+this one): on a loaded machine the CPU time leaves out the waits for a core.
+  step      median ms per whole step (blocks of --steps steps), and its ratio to no set
+  project   median ms of the projection alone, on the state and metric a step left, and
+            its share of the unconstrained step's median
+
+    python benchmarks/bench_projection.py --scales 0.1111111 119.888885 --steps 20 --blocks 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+import zoadamm
+from zoadamm import Ball, Box, FeasibleSet, Optimizer, SessionConfig
+from zoadamm_worker.mnist import load_mnist
+from zoadamm_worker.model import initial_parameters
+from zoadamm_worker.objective import MnistObjective
+from zoadamm_worker.threads import use_torch_threads
+
+LR = 1e-3
+SETS = ("none", "box", "box-scalar", "l2", "box+l2")
+
+
+def feasible_sets(x0: np.ndarray) -> dict[str, FeasibleSet | None]:
+    box = Box(x0 - 2 * LR, x0 + 2 * LR)
+    ball = Ball("2", x0, LR * np.sqrt(x0.size) / 2)
+    return {"none": None, "box": FeasibleSet(box=box), "box-scalar": FeasibleSet(box=Box(-1.0, 1.0)),
+            "l2": FeasibleSet(ball=ball), "box+l2": FeasibleSet(box=box, ball=ball)}
+
+
+class Run:
+    """One lean ZO-AdaMM run under one set; ``step`` takes a step, ``project`` times the
+    projection alone on a copy of the state the last step left (with that step's metric)."""
+
+    def __init__(self, objective: MnistObjective, x0: np.ndarray, constraint: FeasibleSet | None) -> None:
+        config = SessionConfig(dim=x0.size, lr=LR, seed=7, schedule=None, constraint=constraint)
+        self.objective, self.constraint = objective, constraint
+        self.optimizer = Optimizer.start(config, x0)
+        self.work = np.empty(x0.size, dtype=np.float32)
+        self.batches = iter(objective.batches(1))
+        self.trial = np.empty_like(x0)
+
+    def step(self) -> None:
+        opt = self.optimizer
+        dirs = zoadamm.directions(7, opt.step, 1, opt.config.dim)
+        f_x, f_plus, _ = self.objective.zo_losses(opt.state.x, next(self.batches), dirs, opt.mu)
+        opt.apply(opt.zo_record(f_x, f_plus), self.work, directions=dirs)
+
+    def project(self) -> tuple[float, float]:
+        """(wall, CPU) ms of one projection of x moved by another step like the last one, in
+        that step's metric."""
+        assert self.constraint is not None  # the unconstrained run is never projected
+        state, config = self.optimizer.state, self.optimizer.config.adamm
+        metric = np.sqrt(state.v_hat) + np.float32(config.eps)  # the metric of AdaMM's last step
+        np.subtract(state.x, (state.m / metric) * np.float32(LR), out=self.trial)
+        started, cpu = time.perf_counter(), time.thread_time()
+        self.constraint.project(self.trial, weights=metric, out=self.trial)
+        return (time.perf_counter() - started) * 1e3, (time.thread_time() - cpu) * 1e3
+
+
+def measure(scale: float, steps: int, blocks: int, data) -> dict:
+    objective = MnistObjective(scale, data, batch_size=128)
+    x0 = initial_parameters(scale, 0)
+    runs = {name: Run(objective, x0, s) for name, s in feasible_sets(x0).items()}
+    for run in runs.values():  # warm up, and make every set active
+        for _ in range(3):
+            run.step()
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in SETS}
+    projections: dict[str, list[tuple[float, float]]] = {name: [] for name in SETS[1:]}
+    for _ in range(blocks):
+        for name, run in runs.items():
+            started, cpu = time.perf_counter(), time.thread_time()
+            for _ in range(steps):
+                run.step()
+            wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
+            times[name].append((wall / steps * 1e3, cpu / steps * 1e3))
+            if name != "none":
+                projections[name] += [run.project() for _ in range(3)]
+    result: dict = {"d": objective.dim, "steps_per_block": steps, "blocks": blocks}
+    for clock, index in (("wall", 0), ("cpu", 1)):
+        lean = statistics.median(t[index] for t in times["none"])
+        result.setdefault("none", {})[f"step_{clock}_ms"] = lean
+        for name in SETS[1:]:
+            step = statistics.median(t[index] for t in times[name])
+            project = statistics.median(t[index] for t in projections[name])
+            result.setdefault(name, {}).update({
+                f"step_{clock}_ms": step, f"step_{clock}_ratio": step / lean,
+                f"project_{clock}_ms": project, f"project_{clock}_share": project / lean})
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", type=float, nargs="+", default=[1 / 9, 119.888885])
+    parser.add_argument("--steps", type=int, default=20, help="steps per block")
+    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    use_torch_threads(1)
+    data = load_mnist()
+    results = [measure(scale, args.steps, args.blocks, data) for scale in args.scales]
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for r in results:
+        print(f"d = {r['d']:,}: {r['blocks']} blocks of {r['steps_per_block']} steps; no set "
+              f"{r['none']['step_wall_ms']:.2f} ms/step wall, {r['none']['step_cpu_ms']:.2f} CPU")
+        print(f"{'set':>10} {'clock':>5} {'ms/step':>8} {'x none':>7} {'project ms':>11} {'share':>7}")
+        for name in SETS[1:]:
+            for clock in ("wall", "cpu"):
+                m = {k.replace(f"_{clock}", ""): v for k, v in r[name].items() if f"_{clock}_" in k}
+                print(f"{name:>10} {clock:>5} {m['step_ms']:>8.2f} {m['step_ratio']:>7.3f} {m['project_ms']:>11.3f} "
+                      f"{m['project_share']:>7.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""A session's feasible set X: a box, a ball (l2 or l-inf), both (their intersection), or None
+for R^d.  Its numbers are held as float32, like x: box bounds round inward (so every float32 x in
+the held box lies in the box as given), centers to the nearest float32; the radius stays a float.
+
+The JSON shape (``docs/constraints.md``)::
+
+    {"box": {"lower": lo, "upper": hi}, "ball": {"norm": "2" | "inf", "center": c, "radius": r}}
+
+where lo, hi and c are numbers or d-vectors.  ``to_dict`` keeps the numbers and leaves the
+vectors out; ``vectors`` returns them by dotted name ("box.lower", ...), as a binary frame
+carries them beside its JSON header, and ``from_dict`` takes them back from either place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from . import projection
+from ._validate import F32_MAX, InvalidArgument, float32_values, one_of
+
+NORMS = ("2", "inf")
+_FIELDS = {"box": ("lower", "upper"), "ball": ("norm", "center", "radius")}
+
+
+def _where(mask: np.ndarray, lower, upper) -> str:
+    """Where two bounds cross, for a message: " at index i (lower_i > upper_i)"."""
+    index = int(np.argmax(mask)) if mask.ndim else None
+    low, high = (float(np.asarray(b, np.float64).reshape(-1)[index or 0] if np.ndim(b) else b) for b in (lower, upper))
+    return f"{'' if index is None else f' at index {index}'} ({low!r} > {high!r})"
+
+
+@dataclass(frozen=True, eq=False)
+class Box:
+    """lower <= x <= upper, coordinate-wise.
+
+    Raises:
+        InvalidArgument: a bound that is not a number or a non-empty list, not finite, beyond
+            float32, or lower > upper (also once both are rounded inward to float32).
+    """
+
+    lower: float | np.ndarray
+    upper: float | np.ndarray
+
+    def __post_init__(self) -> None:
+        lower = float32_values("constraint.box.lower", self.lower, "up")
+        upper = float32_values("constraint.box.upper", self.upper, "down")
+        _same_length("constraint.box.upper", upper, "constraint.box.lower", lower)
+        for crossed, what in (
+            (np.asarray(self.lower, dtype=np.float64) > np.asarray(self.upper, dtype=np.float64),
+             "constraint.box.lower > constraint.box.upper"),
+            (np.asarray(lower) > np.asarray(upper), "no float32 value lies within constraint.box"),
+        ):
+            if np.any(crossed):
+                raise InvalidArgument(what + _where(crossed, self.lower, self.upper))
+        object.__setattr__(self, "lower", lower)
+        object.__setattr__(self, "upper", upper)
+
+
+@dataclass(frozen=True, eq=False)
+class Ball:
+    """||x - center|| <= radius in the l2 (``norm="2"``) or l-inf (``norm="inf"``) norm.
+
+    Raises:
+        InvalidArgument: an unknown norm, a center that is not a finite number or list, a radius
+            that is not finite and > 0 (or beyond float32).
+    """
+
+    norm: str
+    center: float | np.ndarray
+    radius: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.norm, str):
+            raise InvalidArgument(f'constraint.ball.norm must be "2" or "inf", got {self.norm!r}')
+        one_of("constraint.ball.norm", self.norm, NORMS)
+        radius = self.radius
+        if isinstance(radius, bool) or not isinstance(radius, (int, float, np.integer, np.floating)):
+            raise InvalidArgument(f"constraint.ball.radius must be a number, got {radius!r}")
+        if not (math.isfinite(radius) and 0 < radius <= F32_MAX):
+            raise InvalidArgument(f"constraint.ball.radius must be finite and > 0, got {radius!r}")
+        object.__setattr__(self, "center", float32_values("constraint.ball.center", self.center, "nearest"))
+        object.__setattr__(self, "radius", float(radius))
+
+    def as_box(self) -> tuple[Any, Any]:
+        """The l-inf ball as the float32 box inside it: center -+ radius, rounded inward."""
+        center = np.asarray(self.center, dtype=np.float64)
+        lower, upper = (np.clip(center + side * self.radius, -F32_MAX, F32_MAX) for side in (-1.0, 1.0))
+        return float32_values("constraint.ball", lower, "up"), float32_values("constraint.ball", upper, "down")
+
+
+def _same_length(name: str, value, other_name: str, other) -> None:
+    if np.ndim(value) and np.ndim(other) and np.size(value) != np.size(other):
+        raise InvalidArgument(f"{name} has {np.size(value)} values, {other_name} has {np.size(other)}")
+
+
+@dataclass(frozen=True, eq=False)
+class FeasibleSet:
+    """X = box, ball, or box ∩ ball.  ``project`` is the exact projection onto it under a
+    diagonal metric (``zoadamm.projection``).
+
+    Raises:
+        InvalidArgument: neither a box nor a ball, vectors of different lengths, or a box and a
+            ball that do not overlap.
+    """
+
+    box: Box | None = None
+    ball: Ball | None = None
+
+    def __post_init__(self) -> None:
+        if self.box is None and self.ball is None:
+            raise InvalidArgument("constraint needs a box, a ball or both (null means no constraint)")
+        named = [(f"constraint.{k}", v) for k, v in self._vectors_by_name().items()]
+        for name, value in named[1:]:
+            _same_length(name, value, *named[0])
+        lower, upper = self.bounds
+        crossed = np.asarray(lower) > np.asarray(upper)
+        if np.any(crossed):
+            raise InvalidArgument(f"constraint.box and constraint.ball do not intersect{_where(crossed, lower, upper)}")
+        if self.sphere is not None and self.box is not None:
+            center, radius = self.sphere
+            gap = math.sqrt(projection.squared_distance(np.clip(center, lower, upper), center))
+            if not gap < radius:
+                raise InvalidArgument(f"constraint.box and constraint.ball do not overlap: the ball's center "
+                                      f"lies {gap:.6g} from the box, its radius is {radius:.6g}")
+
+    # --- the set in the form the projection uses ----------------------------------------------
+    @cached_property
+    def bounds(self) -> tuple[Any, Any]:
+        """(lower, upper): the box, cut by an l-inf ball; -+float32 max where neither bounds x."""
+        bounds = [(self.box.lower, self.box.upper)] if self.box is not None else []
+        if self.ball is not None and self.ball.norm == "inf":
+            bounds.append(self.ball.as_box())
+        if not bounds:
+            return np.float32(-F32_MAX), np.float32(F32_MAX)
+        if len(bounds) == 1:  # the held vectors themselves: no copy of d floats
+            return _held(bounds[0][0]), _held(bounds[0][1])
+        return _held(np.maximum(bounds[0][0], bounds[1][0])), _held(np.minimum(bounds[0][1], bounds[1][1]))
+
+    @cached_property
+    def sphere(self) -> tuple[Any, float] | None:
+        """(center, radius) of an l2 ball, else None."""
+        if self.ball is None or self.ball.norm != "2":
+            return None
+        return _held(self.ball.center), self.ball.radius
+
+    @property
+    def dim(self) -> int | None:
+        """The length of its vectors; None when all its numbers are scalars."""
+        sizes = [v.size for v in self._vectors_by_name().values()]
+        return sizes[0] if sizes else None
+
+    def check_dim(self, dim: int) -> None:
+        """Raises InvalidArgument when a vector of the set does not have ``dim`` values."""
+        for name, vector in self._vectors_by_name().items():
+            if vector.size != dim:
+                raise InvalidArgument(f"constraint.{name} has {vector.size} values, the session has dim {dim}")
+
+    def project(self, a: np.ndarray, weights: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """argmin over x in X of sum_i w_i (x_i - a_i)^2 (``weights`` None: Euclidean), into
+        ``out`` (may be ``a``; a new array when None).  Weights must be positive."""
+        if out is None:
+            out = np.array(a, copy=True)
+        elif out is not a:
+            np.copyto(out, a)
+        if self.sphere is None:
+            projection.clip_into(out, *self.bounds)
+            return out
+        center, radius = self.sphere
+        lower, upper = self.bounds if self.box is not None else (None, None)
+        return projection.project_ball(out, center, radius, weights=weights, lower=lower, upper=upper, out=out)
+
+    def violation(self, x: np.ndarray, name: str = "x") -> str | None:
+        """How far ``x`` lies outside the set, in words; None when it is inside."""
+        x = np.asarray(x)
+        problems = []
+        if self.box is not None:
+            problems += _outside(x, self.box.lower, self.box.upper, name, "constraint.box")
+        if self.ball is not None and self.ball.norm == "inf":
+            problems += _outside(x, *self.ball.as_box(), name, "the l-inf constraint.ball")
+        if self.sphere is not None:
+            center, radius = self.sphere
+            distance = math.sqrt(projection.squared_distance(x, center))
+            if distance > radius:
+                problems.append(f"||{name} - center||_2 = {distance:.6g} exceeds constraint.ball.radius "
+                                f"{radius:.6g} by {distance - radius:.3g}")
+        return "; ".join(problems) or None
+
+    def shrunk(self, margin: float) -> FeasibleSet:
+        """The set with every face moved ``margin`` inward: with sphere directions, the probes
+        x + mu u of a point x of ``shrunk(mu)`` stay in this set (``docs/constraints.md``).
+
+        Raises:
+            InvalidArgument: ``margin`` is negative or not finite, or leaves nothing.
+        """
+        if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
+            raise InvalidArgument(f"margin must be finite and >= 0, got {margin!r}")
+        box = ball = None
+        if self.ball is not None:
+            if not self.ball.radius > margin:
+                raise InvalidArgument(f"margin {margin!r} is not below constraint.ball.radius {self.ball.radius!r}")
+            ball = Ball(self.ball.norm, self.ball.center, self.ball.radius - margin)
+        if self.box is not None:
+            box = Box(np.asarray(self.box.lower, np.float64) + margin, np.asarray(self.box.upper, np.float64) - margin)
+        return FeasibleSet(box, ball)
+
+    # --- serialisation ------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The JSON part: every field but the vectors (see ``vectors``)."""
+        data: dict = {}
+        for part in ("box", "ball"):
+            value = getattr(self, part)
+            if value is not None:
+                fields = {f: getattr(value, f) for f in _FIELDS[part]}
+                data[part] = {f: v for f, v in fields.items() if not isinstance(v, np.ndarray)}
+        return data
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        """The float32 vectors by dotted name ("box.lower", "box.upper", "ball.center")."""
+        return self._vectors_by_name()
+
+    @classmethod
+    def from_dict(cls, data: dict, vectors: dict[str, np.ndarray] | None = None) -> FeasibleSet:
+        """Build and check a set from its JSON shape, its vectors given inline or in ``vectors``.
+
+        Raises:
+            InvalidArgument: not a JSON object, an unknown or missing field, a field given
+                twice, or any check of ``Box``, ``Ball`` and ``FeasibleSet``.
+        """
+        vectors = dict(vectors or {})
+        _object("constraint", data, tuple(_FIELDS))
+        parts = {}
+        for part, names in _FIELDS.items():
+            given = data.get(part)
+            if given is None and not any(k.startswith(f"{part}.") for k in vectors):
+                continue
+            parts[part] = _part_fields(part, names, {} if given is None else given, vectors)
+        if vectors:
+            raise InvalidArgument(f"constraint has unknown fields {sorted(vectors)}")
+        box = Box(**parts["box"]) if "box" in parts else None
+        ball = Ball(**parts["ball"]) if "ball" in parts else None
+        return cls(box, ball)
+
+    def _vectors_by_name(self) -> dict[str, np.ndarray]:
+        found = {}
+        for part in ("box", "ball"):
+            value = getattr(self, part)
+            for f in _FIELDS[part] if value is not None else ():
+                if isinstance(getattr(value, f), np.ndarray):
+                    found[f"{part}.{f}"] = getattr(value, f)
+        return found
+
+    def _key(self) -> tuple:
+        digest = hashlib.blake2b(digest_size=16)
+        for name, vector in self._vectors_by_name().items():
+            digest.update(name.encode() + vector.tobytes())
+        return repr(sorted(self.to_dict().items())), digest.hexdigest()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FeasibleSet) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+def _object(name: str, given, names: tuple[str, ...]) -> None:
+    """Raises InvalidArgument unless ``given`` is a dict whose keys are among ``names``."""
+    if not isinstance(given, dict):
+        raise InvalidArgument(f"{name} must be an object, got {given!r}")
+    unknown = set(given) - set(names)
+    if unknown:
+        raise InvalidArgument(f"{name} has unknown fields {sorted(unknown)}; it takes {', '.join(names)}")
+
+
+def _part_fields(part: str, names: tuple[str, ...], given, vectors: dict) -> dict:
+    """The fields of ``part`` ("box" or "ball"), each from the JSON or from ``vectors``."""
+    _object(f"constraint.{part}", given, names)
+    fields = {}
+    for name in names:
+        inline, vector = given.get(name), vectors.pop(f"{part}.{name}", None)
+        if inline is not None and vector is not None:
+            raise InvalidArgument(f"constraint.{part}.{name} is given twice (inline and as a vector)")
+        if inline is None and vector is None:
+            raise InvalidArgument(f"constraint.{part}.{name} is missing")
+        fields[name] = inline if vector is None else vector
+    return fields
+
+
+def _held(value):
+    """A float32 scalar (numpy's fast path for clipping) or a read-only float32 vector."""
+    array = np.asarray(value, dtype=np.float32)  # a float32 vector as it is
+    if array.ndim == 0:
+        return np.float32(array)
+    if array.flags.writeable:
+        array.setflags(write=False)
+    return array
+
+
+def _outside(x: np.ndarray, lower, upper, name: str, what: str) -> list[str]:
+    problems = []
+    for side, excess in (("below", np.asarray(lower, np.float64) - x), ("above", x - np.asarray(upper, np.float64))):
+        excess = np.broadcast_to(excess, x.shape)
+        count = int(np.count_nonzero(excess > 0))
+        if count:
+            worst = int(np.argmax(excess))
+            problems.append(f"{name} lies {side} {what} at {count} coordinate{'s' * (count > 1)} "
+                            f"(by up to {excess[worst]:.3g}, at index {worst})")
+    return problems

@@ -1,0 +1,91 @@
+"""The one middleware every HTTP call passes, the per-step tell included, in one pass:
+
+1. the request is timed, by route template (``telemetry.requests``), whatever answers it;
+2. the gates run in order, each may refuse the call with a JSON error: the API key
+   (``auth.Authenticate``), then the key's rate limit (``ratelimit.Throttle``);
+3. the app answers, and every answer gets the security headers (``headers_for``);
+4. an unexpected error becomes a JSON 500 that is *answered* (no trace in the body), so the
+   client's keep-alive connection stays usable.
+
+A gate is an object with ``async def check(scope) -> Refusal | None`` that may add to
+``scope["state"]``: a new limit (failed authentications per client address, say) is one more
+gate in the list.  ``headers_for`` sees the scope, so headers for the pages only (a
+Content-Security-Policy) slot in there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..telemetry import requests as request_metrics
+
+log = logging.getLogger("zoadamm.service")
+SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
+INTERNAL = "internal error; the service logged it"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A call a gate turns away: its status, the message, and headers to add."""
+
+    status: int
+    detail: str
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+class Gate(Protocol):
+    async def check(self, scope: Scope) -> Refusal | None: ...
+
+
+def headers_for(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers every answer to this call gets."""
+    return SECURITY_HEADERS
+
+
+async def send_error(send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """Answer ``{"detail": ...}`` with ``status``: the one JSON error an ASGI layer sends."""
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Pipeline:
+    def __init__(self, app: ASGIApp, gates: Sequence[Gate] = ()) -> None:
+        self.app = app
+        self.gates = tuple(gates)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status, started, extra = time.perf_counter(), 500, False, headers_for(scope)
+
+        async def sending(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status, started = message["status"], True
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        try:
+            for gate in self.gates:
+                refusal = await gate.check(scope)
+                if refusal is not None:
+                    await send_error(sending, refusal.status, refusal.detail, refusal.headers)
+                    return
+            await self.app(scope, receive, sending)
+        except Exception:
+            log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # the answer is half sent: only closing the connection can end it
+            await send_error(sending, 500, INTERNAL)
+        finally:
+            request_metrics.observe(scope, status, time.perf_counter() - start)

@@ -1,0 +1,98 @@
+"""What the service answers, one pydantic model per answer: the session rules build them, the
+routes send them (``api.codec.answer``) and the OpenAPI description is made from them.
+
+An answer is sent with the fields that were set only (``exclude_unset``): a tell answered with
+x has no checksum, an ask without a lease has no lease fields.  Vector fields (``VECTORS``) hold
+numpy arrays, which the codec sends as raw float32 in the binary frame or as JSON lists; they
+are described as lists of numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+VECTORS = ("x", "u")
+_NUMBERS = {"type": "array", "items": {"type": "number"}}
+Vector = Annotated[Any, WithJsonSchema(_NUMBERS)]
+Vectors = Annotated[Any, WithJsonSchema({"type": "array", "items": _NUMBERS})]
+
+
+class SessionSummary(BaseModel):
+    id: str
+    name: str | None
+    created: float
+    config: dict
+
+
+class SessionPublic(SessionSummary):
+    step: int = Field(description="The open step: the next tell must carry it.")
+    has_parameters: bool
+    lr: float
+    mu: float
+    recent_metrics: list[dict]
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionSummary]
+    total: int
+
+
+class StepRecordPublic(BaseModel):
+    step: int
+    lr: float = Field(description="lr the step used.")
+    checksum: str = Field(description="CRC-32 of x before the step.")
+    coefficients: list[float] = Field(description="The step's c_i: g = sum c_i u_i.")
+
+
+class AskAnswer(BaseModel):
+    step: int
+    seed: int
+    mu: float
+    lr: float
+    directions: int
+    distribution: str
+    difference: str
+    method: str
+    u: Vectors | None = Field(None, description="The q directions, with ?vectors=true.")
+    leased: list[int] | None = Field(None, description="Directions leased to you (asks with lease).")
+    lease_seconds: float | None = Field(None, description="How long a new lease lasts.")
+    lease_expires: float | None = Field(None, description="When this lease runs out (Unix time, the service's clock).")
+    steps: list[StepRecordPublic] | None = Field(
+        None, description="The steps closed since `since`, oldest first; null when they are not all kept.")
+
+
+class TellAnswer(BaseModel):
+    step: int = Field(description="The next open step.")
+    lr: float
+    mu: float
+    x: Vector | None = Field(None, description="Updated parameters (answer=x).")
+    checksum: str | None = Field(None, description="CRC-32 of x *before* this step (answer=checksum).")
+    step_lr: float | None = Field(None, description="lr this step used (answer=checksum).")
+    coefficients: list[float] | None = Field(None, description="The step's c_i, g = sum c_i u_i (answer=checksum).")
+    pending: list[int] | None = Field(None, description="Directions still missing from a split step (202).")
+    leased: list[int] | None = Field(None, description="With lease: directions of `step` leased to you.")
+    lease_seconds: float | None = Field(None, description="With lease: how long a new lease lasts.")
+    lease_expires: float | None = Field(None, description="With lease: when your lease runs out (Unix time).")
+    steps: list[StepRecordPublic] | None = Field(
+        None, description="With lease: the steps closed since the told one, oldest first; null when not all kept.")
+
+    @property
+    def status(self) -> int:
+        """202 while a split step still misses directions, else 200."""
+        return 202 if self.pending is not None else 200
+
+
+class MetricsAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    step: int
+    value: float
+    lr: float
+    mu: float
+    time: float
+
+
+class Parameters(BaseModel):
+    step: int
+    x: Vector

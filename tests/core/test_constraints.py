@@ -1,0 +1,167 @@
+"""The feasible set as a value: parsed from its JSON shape, checked field by field, held in
+float32 as x is, split into JSON and vectors and joined again, and x0 checked against it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from zoadamm import Ball, Box, FeasibleSet, InvalidArgument, Optimizer, SessionConfig, wire
+
+NAN, INF = math.nan, math.inf
+
+
+def test_the_issue_shapes():
+    box = FeasibleSet.from_dict({"box": {"lower": 0, "upper": 1}})
+    assert (box.box.lower, box.box.upper, box.ball, box.dim) == (0.0, 1.0, None, None)
+    ball = FeasibleSet.from_dict({"ball": {"norm": "2", "center": [0.0, 1.0, 2.0], "radius": 0.5}})
+    assert ball.dim == 3 and ball.ball.center.dtype == np.float32 and ball.sphere[1] == 0.5
+    both = FeasibleSet.from_dict({"box": {"lower": [-1, -2], "upper": 1}, "ball": {"norm": "inf", "center": 0.5,
+                                                                                   "radius": 1}})
+    lower, upper = both.bounds  # box ∩ l-inf ball is a box
+    assert lower.tolist() == [-0.5, -0.5] and np.broadcast_to(upper, 2).tolist() == [1.0, 1.0]
+    assert both.sphere is None
+
+
+def test_bounds_round_inward_and_centers_to_nearest():
+    feasible_set = FeasibleSet.from_dict({"box": {"lower": [0.1, -0.3], "upper": [0.3, 0.7]}})
+    lower, upper = (np.asarray(b, np.float64) for b in feasible_set.bounds)
+    assert np.all(lower >= [0.1, -0.3]) and np.all(upper <= [0.3, 0.7])  # inside the box as given
+    assert np.all(np.asarray(lower, np.float32) == lower) and np.all(np.asarray(upper, np.float32) == upper)
+    assert lower[0] == float(np.float32(0.1)) and lower[0] > 0.1  # already inside
+    assert upper[0] == float(np.nextafter(np.float32(0.3), np.float32(0))) and upper[0] < 0.3  # one step down
+    ball = FeasibleSet.from_dict({"ball": {"norm": "inf", "center": 0.1, "radius": 0.2}})
+    assert ball.ball.center == float(np.float32(0.1))
+    lower, upper = ball.bounds  # every float32 within them is within 0.2 of the held center
+    assert float(ball.ball.center) - float(lower) <= 0.2 and float(upper) - float(ball.ball.center) <= 0.2
+    assert float(np.nextafter(upper, np.float32(1))) - float(ball.ball.center) > 0.2
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"box": {"lower": 1, "upper": 0}}, r"constraint.box.lower > constraint.box.upper \(1.0 > 0.0\)"),
+    ({"box": {"lower": [0, 2, 0], "upper": [1, 1, 1]}}, "constraint.box.lower > constraint.box.upper at index 1"),
+    ({"box": {"lower": 0.1, "upper": 0.1}}, "no float32 value lies within constraint.box"),
+    ({"box": {"lower": NAN, "upper": 1}}, "constraint.box.lower contains NaN or infinite values"),
+    ({"box": {"lower": 0, "upper": [1, INF]}}, "constraint.box.upper contains NaN or infinite values"),
+    ({"box": {"lower": -1e39, "upper": 0}}, "constraint.box.lower is beyond float32's range"),
+    ({"box": {"lower": [0, 0], "upper": [1, 1, 1]}}, "constraint.box.upper has 3 values, constraint.box.lower has 2"),
+    ({"box": {"lower": "0", "upper": 1}}, "constraint.box.lower must be a number or a list of numbers"),
+    ({"box": {"lower": True, "upper": 1}}, "constraint.box.lower must be a number"),
+    ({"box": {"lower": [], "upper": 1}}, "constraint.box.lower must be a number or a non-empty list"),
+    ({"box": {"lower": [[0]], "upper": 1}}, "constraint.box.lower must be a number or a non-empty list"),
+    ({"box": {"upper": 1}}, "constraint.box.lower is missing"),
+    ({"box": {"lower": 0, "upper": 1, "lo": 0}}, r"constraint.box has unknown fields \['lo'\]"),
+    ({"box": [0, 1]}, "constraint.box must be an object"),
+    ({"ball": {"norm": "2", "center": 0, "radius": 0}}, "constraint.ball.radius must be finite and > 0, got 0"),
+    ({"ball": {"norm": "2", "center": 0, "radius": -1}}, "constraint.ball.radius must be finite and > 0"),
+    ({"ball": {"norm": "2", "center": 0, "radius": NAN}}, "constraint.ball.radius must be finite and > 0"),
+    ({"ball": {"norm": "2", "center": 0, "radius": "1"}}, "constraint.ball.radius must be a number"),
+    ({"ball": {"norm": "1", "center": 0, "radius": 1}}, "constraint.ball.norm must be one of 2, inf"),
+    ({"ball": {"norm": 2, "center": 0, "radius": 1}}, 'constraint.ball.norm must be "2" or "inf", got 2'),
+    ({"ball": {"norm": "2", "center": [0, NAN], "radius": 1}}, "constraint.ball.center contains NaN"),
+    ({"ball": {"norm": "2", "radius": 1}}, "constraint.ball.center is missing"),
+    ({"box": {"lower": [0, 0], "upper": 1}, "ball": {"norm": "2", "center": [0, 0, 0], "radius": 1}},
+     "constraint.ball.center has 3 values, constraint.box.lower has 2"),
+    ({"box": {"lower": 2, "upper": 3}, "ball": {"norm": "inf", "center": 0, "radius": 1}},
+     r"constraint.box and constraint.ball do not intersect \(2.0 > 1.0\)"),
+    ({"box": {"lower": 2, "upper": 3}, "ball": {"norm": "2", "center": [0, 0], "radius": 2}},
+     "constraint.box and constraint.ball do not overlap: the ball's center lies 2.82843 from the box, its radius is 2"),
+    ({}, "constraint needs a box, a ball or both"),
+    ({"cube": {}}, r"constraint has unknown fields \['cube'\]"),
+    ([0, 1], "constraint must be an object"),
+])
+def test_bad_sets_name_the_field(data, message):
+    with pytest.raises(InvalidArgument, match=message):
+        FeasibleSet.from_dict(data)
+
+
+def test_vectors_travel_apart_from_the_json():
+    config = SessionConfig(dim=3, method="zo-sgd", constraint=FeasibleSet(
+        box=Box([-1, -2, -3], 4.0), ball=Ball("2", [0.5, 0.25, 0.0], 2.0)))
+    fields, vectors = config.to_dict(), config.vectors()
+    assert fields["constraint"] == {"box": {"upper": 4.0}, "ball": {"norm": "2", "radius": 2.0}}
+    assert sorted(vectors) == ["constraint.ball.center", "constraint.box.lower"]
+    # as a binary frame carries them: JSON header, float32 payload
+    header, payload = wire.decode(wire.encode(fields, vectors))
+    again = SessionConfig.from_dict(header, payload)
+    assert again == config and hash(again.constraint) == hash(config.constraint)
+    assert again.constraint.box.lower.tobytes() == config.constraint.box.lower.tobytes()
+    assert SessionConfig.from_dict(json.loads(json.dumps(fields)), vectors) == config
+    # lists inline in the JSON are read as the same vectors
+    inline = {**fields, "constraint": {"box": {"lower": [-1, -2, -3], "upper": 4},
+                                       "ball": {"norm": "2", "center": [0.5, 0.25, 0], "radius": 2}}}
+    assert SessionConfig.from_dict(inline) == config
+
+
+def test_split_configs_are_checked_when_joined():
+    fields = {"dim": 2, "constraint": {"box": {"upper": 1.0}}}
+    with pytest.raises(InvalidArgument, match="constraint.box.lower is missing"):
+        SessionConfig.from_dict(fields)
+    lower = np.zeros(2, np.float32)
+    with pytest.raises(InvalidArgument, match=r"constraint.box.lower is given twice"):
+        SessionConfig.from_dict({"dim": 2, "constraint": {"box": {"lower": 0, "upper": 1}}},
+                                {"constraint.box.lower": lower})
+    with pytest.raises(InvalidArgument, match=r"a session config has no vectors \['x0'\]"):
+        SessionConfig.from_dict(fields, {"constraint.box.lower": lower, "x0": lower})
+    with pytest.raises(InvalidArgument, match=r"constraint has unknown fields \['box.middle'\]"):
+        SessionConfig.from_dict(fields, {"constraint.box.lower": lower, "constraint.box.middle": lower})
+    with pytest.raises(InvalidArgument, match="constraint.box.lower has 2 values, the session has dim 3"):
+        SessionConfig.from_dict({**fields, "dim": 3}, {"constraint.box.lower": lower})
+    assert SessionConfig.from_dict(fields, {"constraint.box.lower": lower}).constraint.dim == 2
+
+
+def test_configs_without_a_constraint_still_load():
+    old = {"dim": 4, "method": "zo-adamm", "lr": 0.01, "mu": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+           "normalizer": "v_hat", "directions": 2, "distribution": "sphere", "difference": "forward", "seed": 5,
+           "schedule": {"factor": 0.5, "patience": 2, "min_lr": 1e-6, "min_mu": 1e-6, "threshold": 1e-4}}
+    config = SessionConfig.from_dict(old)
+    assert config.constraint is None and config.vectors() == {}
+    assert config.to_dict() == {**old, "constraint": None}
+    assert SessionConfig.from_dict(config.to_dict()) == config
+
+
+def test_x0_outside_is_refused_by_how_much():
+    box = SessionConfig(dim=3, constraint=FeasibleSet(box=Box(0.0, 1.0)))
+    with pytest.raises(InvalidArgument, match=r"x0 lies outside the session's constraint: x0 lies below "
+                                              r"constraint.box at 2 coordinates \(by up to 0.5, at index 2\)"):
+        Optimizer.start(box, [-0.25, 0.5, -0.5])
+    with pytest.raises(InvalidArgument, match=r"x0 lies above constraint.box at 1 coordinate \(by up to 2"):
+        Optimizer.start(box, [0.0, 3.0, 1.0])
+    ball = SessionConfig(dim=2, constraint=FeasibleSet(ball=Ball("2", [1.0, 0.0], 1.0)))
+    with pytest.raises(InvalidArgument, match=r"\|\|x0 - center\|\|_2 = 2 exceeds constraint.ball.radius 1 by 1"):
+        Optimizer.start(ball, [3.0, 0.0])
+    cube = SessionConfig(dim=2, constraint=FeasibleSet(ball=Ball("inf", 0.0, 1.0)))
+    with pytest.raises(InvalidArgument, match=r"x0 lies above the l-inf constraint.ball at 1 coordinate \(by up "
+                                              r"to 0.5, at index 1\)"):
+        Optimizer.start(cube, [1.0, 1.5])
+    # on the boundary is inside
+    assert Optimizer.start(ball, [2.0, 0.0]).state.x.tolist() == [2.0, 0.0]
+    assert Optimizer.start(box, [0.0, 1.0, 0.5]).step == 0
+
+
+def test_a_constraint_must_fit_the_session():
+    with pytest.raises(InvalidArgument, match="constraint.box.upper has 2 values, the session has dim 3"):
+        SessionConfig(dim=3, constraint=FeasibleSet(box=Box(0.0, [1.0, 1.0])))
+    with pytest.raises(InvalidArgument, match="constraint must be a FeasibleSet or None, got dict"):
+        SessionConfig(dim=3, constraint={"box": {"lower": 0, "upper": 1}})
+
+
+def test_shrunk_keeps_sphere_probes_inside():
+    feasible_set = FeasibleSet(box=Box(-1.0, [1.0, 2.0, 3.0]), ball=Ball("2", 0.0, 1.5))
+    mu = 0.01
+    inner = feasible_set.shrunk(mu)
+    assert inner.sphere[1] == 1.5 - mu and float(inner.bounds[0]) >= -1 + mu
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        x = inner.project(rng.standard_normal(3) * 3)
+        u = rng.standard_normal(3)
+        assert feasible_set.violation(x + mu * u / np.linalg.norm(u)) is None
+    with pytest.raises(InvalidArgument, match="margin 2 is not below constraint.ball.radius 1.5"):
+        feasible_set.shrunk(2)
+    with pytest.raises(InvalidArgument, match=r"constraint.box.lower > constraint.box.upper \(0.6 > 0.4\)"):
+        FeasibleSet(box=Box(0.0, 1.0)).shrunk(0.6)
+    with pytest.raises(InvalidArgument, match="margin must be finite and >= 0"):
+        feasible_set.shrunk(-0.1)

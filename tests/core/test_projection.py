@@ -1,0 +1,191 @@
+"""The projection onto X under a diagonal metric: feasible, optimal by its KKT conditions,
+equal to a brute-force solution, feasible again after float32 rounding, the same bits in
+every process."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import NonlinearConstraint, minimize
+
+from zoadamm import Ball, Box, FeasibleSet
+from zoadamm.projection import BLOCK, squared_distance
+
+KKT_TOLERANCE = 1e-10
+
+
+def random_set(rng, dim: int, kind: str) -> FeasibleSet:
+    """A box, an l-inf or l2 ball, or a box cut by an l2 ball (whose center may lie outside
+    the box), with vector or scalar numbers."""
+    center = rng.standard_normal(dim).astype(np.float32)
+    radius = float(rng.uniform(0.2, 2.0)) * (np.sqrt(dim) if kind != "inf" else 1.0)
+    if kind == "box":
+        lower = rng.standard_normal(dim) - rng.uniform(0.05, 1.5, dim)
+        return FeasibleSet(box=Box(lower, lower + rng.uniform(0.1, 3.0, dim)))
+    if kind in ("2", "inf"):
+        return FeasibleSet(ball=Ball(kind, center if rng.random() < 0.7 else 0.25, radius))
+    inside = center + rng.uniform(-0.5, 0.5, dim) * radius / np.sqrt(dim)  # the center may leave the box
+    box = Box(inside - rng.uniform(0.0, 1.5, dim), inside + rng.uniform(0.0, 1.5, dim))
+    return FeasibleSet(box=box, ball=Ball("2", center, radius))
+
+
+def random_point(rng, dim: int):
+    """Mostly outside: scaled so that some points land near the boundary, some far away."""
+    return rng.standard_normal(dim) * 10.0 ** rng.uniform(-0.5, 1.5), np.exp(rng.uniform(-4, 4, dim))
+
+
+def kkt_residuals(x, a, weights, feasible_set: FeasibleSet) -> dict[str, float]:
+    """The relative violations of the weighted problem's KKT conditions at x (0 when exact):
+    feasibility, stationarity of the Lagrangian on the free coordinates, the signs of the box
+    multipliers, and complementary slackness, each relative to the size of its terms."""
+    lower, upper, _ = (np.asarray(b, np.float64) for b in np.broadcast_arrays(*feasible_set.bounds, x))
+    pull = weights * (x - a)  # half the objective's gradient
+    scale = float(np.max(np.abs(pull))) + 1e-300
+    at_lower, at_upper = x <= lower, x >= upper
+    residuals = {
+        "below": float(np.max(lower - x)) / (1 + np.max(np.abs(x))),
+        "above": float(np.max(x - upper)) / (1 + np.max(np.abs(x))),
+    }
+    lam, shift = 0.0, np.zeros_like(x)
+    if feasible_set.sphere is not None:
+        center, radius = feasible_set.sphere
+        shift = x - np.asarray(center, np.float64)
+        norm = float(np.linalg.norm(shift))
+        residuals["outside ball"] = (norm - radius) / radius
+        free = ~(at_lower | at_upper)
+        # the multiplier that best explains the free coordinates; >= 0 by its sign test below
+        lam = max(0.0, -float(pull[free] @ shift[free]) / max(float(shift[free] @ shift[free]), 1e-300))
+        residuals["slackness"] = lam * (radius - norm) / (scale + lam * radius)
+    gradient = pull + lam * shift  # d/dx of the Lagrangian / 2, without the box's multipliers
+    scale = scale + lam * float(np.max(np.abs(shift)))
+    free = ~(at_lower | at_upper)
+    residuals["stationary"] = float(np.max(np.abs(gradient[free]), initial=0.0)) / scale
+    residuals["lower multiplier"] = float(np.max(-gradient[at_lower], initial=0.0)) / scale
+    residuals["upper multiplier"] = float(np.max(gradient[at_upper], initial=0.0)) / scale
+    return residuals
+
+
+@pytest.mark.parametrize("kind", ["box", "inf", "2", "box+2"])
+@pytest.mark.parametrize("dim", [1, 2, 3, 17, 1000, 10_000])
+def test_satisfies_the_kkt_conditions(kind, dim):
+    rng = np.random.default_rng([dim, len(kind)])
+    for _ in range(6 if dim < 10_000 else 3):
+        feasible_set = random_set(rng, dim, kind)
+        a, weights = random_point(rng, dim)
+        x = feasible_set.project(a, weights=weights)
+        assert x.dtype == np.float64 and feasible_set.violation(x) is None
+        residuals = kkt_residuals(x, a, weights, feasible_set)
+        assert max(residuals.values()) <= KKT_TOLERANCE, residuals
+
+
+def brute_force(a, weights, feasible_set: FeasibleSet) -> np.ndarray:
+    """scipy's SLSQP on the whole problem finds the active set; then coordinates it put on the
+    box stay there and trust-constr solves the rest with the ball as an equality, to 1e-14 in
+    the Lagrangian's gradient (SLSQP alone stops near 1e-8 in x on a curved boundary)."""
+    center, radius = (np.asarray(feasible_set.sphere[0], np.float64) * np.ones_like(a)), feasible_set.sphere[1]
+    lower, upper = (np.asarray(b, np.float64) * np.ones_like(a) for b in feasible_set.bounds)
+    bounds = None if feasible_set.box is None else list(zip(lower, upper, strict=True))
+    objective, gradient = (lambda x: weights @ (x - a) ** 2), (lambda x: 2 * weights * (x - a))
+    ball = {"type": "ineq", "fun": lambda x: radius**2 - (x - center) @ (x - center),
+            "jac": lambda x: -2 * (x - center)}
+    x = minimize(objective, np.clip(center, lower, upper), jac=gradient, constraints=[ball], bounds=bounds,
+                 method="SLSQP", options={"ftol": 1e-16, "maxiter": 1000}).x
+    if (x - center) @ (x - center) < radius**2 * (1 - 1e-6):
+        return x  # the ball is not active
+    on_box = (np.abs(x - lower) < 1e-7) | (np.abs(x - upper) < 1e-7)
+    x[on_box] = np.where(np.abs(x - lower) < np.abs(x - upper), lower, upper)[on_box]
+    free = ~on_box
+    held = (x[on_box] - center[on_box]) @ (x[on_box] - center[on_box])
+    h, af, cf = weights[free], a[free], center[free]
+    sphere = NonlinearConstraint(lambda z: (z - cf) @ (z - cf) + held, radius**2, radius**2,
+                                 jac=lambda z: 2 * (z - cf)[None], hess=lambda z, v: 2 * v[0] * np.eye(z.size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # trust-constr warns that it approximates nothing here
+        x[free] = minimize(lambda z: h @ (z - af) ** 2, x[free], jac=lambda z: 2 * h * (z - af),
+                           hess=lambda z: 2 * np.diag(h), constraints=[sphere], method="trust-constr",
+                           options={"xtol": 1e-16, "gtol": 1e-14, "maxiter": 2000}).x
+    return x
+
+
+@pytest.mark.parametrize("kind", ["2", "box+2"])
+def test_matches_a_brute_force_solution(kind):
+    rng = np.random.default_rng(20130101 + len(kind))
+    for trial in range(16):
+        dim = 1 + trial % 5
+        feasible_set = random_set(rng, dim, kind)
+        a = rng.standard_normal(dim) * 3
+        weights = np.exp(rng.uniform(-2, 2, dim))
+        x = feasible_set.project(a, weights=weights)
+        np.testing.assert_allclose(x, brute_force(a, weights, feasible_set), rtol=0, atol=1e-8)
+
+
+def test_the_metric_matters_for_the_l2_ball_only():
+    rng = np.random.default_rng(3)
+    a, weights = rng.standard_normal(50) * 5, np.exp(rng.uniform(-3, 3, 50))
+    box = FeasibleSet(box=Box(-1.0, 1.0))
+    np.testing.assert_array_equal(box.project(a, weights=weights), np.clip(a, -1, 1))
+    ball = FeasibleSet(ball=Ball("2", 0.0, 1.0))
+    euclidean, weighted = ball.project(a), ball.project(a, weights=weights)
+    np.testing.assert_allclose(euclidean, a / np.linalg.norm(a) * (1 - 2.0**-44), rtol=1e-15)
+    # each is the nearest point in its own metric, and they are far apart
+    assert weights @ (weighted - a) ** 2 < weights @ (euclidean - a) ** 2
+    assert np.linalg.norm(euclidean - a) < np.linalg.norm(weighted - a)
+    assert np.linalg.norm(weighted - euclidean) > 0.1
+
+
+@pytest.mark.parametrize("kind", ["box", "inf", "2", "box+2"])
+def test_float32_results_stay_feasible_and_within_an_ulp(kind):
+    rng = np.random.default_rng(32)
+    for dim in (1, 5, 300, 2 * BLOCK + 7):
+        feasible_set = random_set(rng, dim, kind)
+        a, weights = random_point(rng, dim)
+        a32, weights32 = a.astype(np.float32), weights.astype(np.float32)
+        x32 = feasible_set.project(a32, weights=weights32)
+        exact = feasible_set.project(a32.astype(np.float64), weights=weights32.astype(np.float64))
+        assert x32.dtype == np.float32 and feasible_set.violation(x32) is None
+        if feasible_set.sphere is not None:  # strictly inside, in the same sum as the set checks
+            center, radius = feasible_set.sphere
+            assert squared_distance(x32, center) <= radius**2
+        ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+        assert np.all(np.abs(x32 - exact) <= ulp), kind
+
+
+def test_in_place_equals_a_new_array():
+    rng = np.random.default_rng(8)
+    feasible_set = random_set(rng, 3 * BLOCK, "box+2")
+    a, weights = (v.astype(np.float32) for v in random_point(rng, 3 * BLOCK))
+    expected = feasible_set.project(a, weights=weights)
+    feasible_set.project(a, weights=weights, out=a)
+    assert a.tobytes() == expected.tobytes()
+
+
+def test_points_inside_are_left_alone():
+    feasible_set = FeasibleSet(box=Box(-2.0, 2.0), ball=Ball("2", 0.0, 3.0))
+    a = np.array([1.5, -1.9, 0.3, 1.0], dtype=np.float32)
+    assert feasible_set.project(a, weights=np.ones(4, np.float32)).tobytes() == a.tobytes()
+
+
+PROJECT_IN_A_FRESH_PROCESS = """
+import hashlib, numpy as np
+from zoadamm import Ball, Box, FeasibleSet
+rng = np.random.default_rng(11)
+dim = 100_003
+a = (rng.standard_normal(dim) * 3).astype(np.float32)
+weights = np.exp(rng.uniform(-3, 3, dim)).astype(np.float32)
+lower = (rng.uniform(-4, -1, dim)).astype(np.float32)
+digest = hashlib.sha256()
+for feasible_set in (FeasibleSet(ball=Ball("2", 0.5, 300.0)),
+                     FeasibleSet(box=Box(lower, 4.0), ball=Ball("2", 0.5, 300.0))):
+    digest.update(feasible_set.project(a, weights=weights).tobytes())
+    digest.update(feasible_set.project(a).tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_the_same_bits_in_a_fresh_process(fresh_python):
+    # several blocks, weighted and Euclidean, with and without a box: the sums have one order
+    namespace: dict = {}
+    exec(PROJECT_IN_A_FRESH_PROCESS.replace("print(digest.hexdigest())", "result = digest.hexdigest()"), namespace)
+    assert fresh_python(PROJECT_IN_A_FRESH_PROCESS).strip() == namespace["result"]
