@@ -81,7 +81,7 @@ class RedisStore(Store):
         shared = not alone and not isinstance(client, RedisCluster)
         self._closes_channel = keys.CLOSES if shared else ""
         self._notices = HeadNotices(self.head, None if alone else POLL_S, self.closed_steps if shared else None)
-        self._replication = Replication(client, wait_replicas, wait_timeout_ms)
+        self._replication = Replication(client, wait_replicas, wait_timeout_ms, alone=alone)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
         self._append = client.register_script(scripts.APPEND)

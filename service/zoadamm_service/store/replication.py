@@ -44,17 +44,21 @@ return tonumber(string.match(info, 'connected_slaves:(%d+)') or '0')
 
 
 class Replication:
-    def __init__(self, client: Redis | RedisCluster, replicas: int, timeout_ms: int) -> None:
+    """``alone``: an in-process Redis (the embedded store), which has no replicas: nothing to
+    confirm, whatever ``replicas`` says."""
+
+    def __init__(self, client: Redis | RedisCluster, replicas: int, timeout_ms: int, *, alone: bool = False) -> None:
         self._redis = client
-        self.replicas = replicas
+        self.replicas = 0 if alone else replicas
         self.timeout_ms = timeout_ms
+        self._alone = alone
 
     async def confirm(self, session_id: str, head: int, *, makes_session: bool = False) -> None:
         """Return once ``replicas`` replicas hold the session up to event ``head``; with
         ``makes_session`` (a create, the first parameters) at least one whenever the master has
         a replica.  Raises StoreUnavailable when they do not within the timeout, or the master
         lacks the event."""
-        if not (self.replicas or makes_session):
+        if not self.replicas and (self._alone or not makes_session):
             return  # the hot path without WAIT: no call at all
         meta = keys.meta(session_id)
         needed = await self._needed(meta, makes_session)
@@ -70,7 +74,7 @@ class Replication:
         """Return once the replicas hold the tenant's index as it is now, as ``confirm`` of a
         write that makes a session.  Only a cluster needs it: in one Redis the session's own
         confirmation, made after, covers the index too.  Raises StoreUnavailable."""
-        if not isinstance(self._redis, RedisCluster):
+        if self._alone or not isinstance(self._redis, RedisCluster):
             return
         needed = await self._needed(index, True)
         if needed:
