@@ -6,8 +6,9 @@ the service acknowledged is lost when its master dies before replicating it.  On
 window is tiny, so the tests widen it on purpose (the replica stopped, its link up as right
 after a full sync, or cut as a partitioned replica's would be).  With WAIT the service does not
 acknowledge what the replica lacks, and nothing acknowledged is ever lost: no step, no part of
-a split step, no checkpoint.  Without it a failover may take the steps in flight, but never a
-session: a create is acknowledged only once a replica holds it.
+a split step, and x read back from the new master's checkpoint and journal is the client's.
+Without it a failover may take the steps in flight, but never a session: a create is
+acknowledged only once a replica holds it.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def test_without_wait_an_acknowledged_step_is_lost_with_its_master(cluster):
             assert run.tell().status_code == 200  # acknowledged: step 5, on the master only
             cluster.kill(master)
         cluster.failed_over(run.meta_key(), master)
-        assert run.server_step() == 5  # the session is back at step 5: step 5 is gone
+        assert run.server_step() == 5  # the session is there, back at step 5: step 5 is gone
         assert run.tell_until_acknowledged() == 1
         cluster.restart(master)
 
