@@ -144,6 +144,7 @@ def session_row(client: Client, acked_at_kill: int, kill_time: float, reader) ->
                created_before_kill=client.created_at < kill_time)
     if run.loss:
         row["outcome"] = run.loss
+        row["answers"] = list(run.answers)  # the latest answers, the one that showed the loss last
     elif not client.error:
         if run.steps_acked < acked_at_kill + MORE_STEPS:
             row["outcome"] = "timeout"

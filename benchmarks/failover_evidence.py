@@ -60,6 +60,9 @@ def holders(cluster, key: str) -> dict:
             except redis.ResponseError as exc:
                 has = str(exc)
             found[port] = {"role": node.info("replication")["role"], "has_session": has, "keys": node.dbsize()}
+            if has is True:
+                head, saved = node.hmget(key, "head", "ckpt_seq")
+                found[port].update(head=int(head or -1), ckpt_seq=int(saved or -1))
     return found
 
 

@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import uuid
+from collections import deque
 from contextlib import ExitStack, contextmanager
 
 import httpx
@@ -75,6 +76,7 @@ class Run:
         self.parts_acked: set[int] = set()  # the open step's directions acknowledged (202)
         self.refused: int | None = None  # the status of the answer that showed a loss (409 or 404)
         self.loss: str | None = None  # what was lost: session_missing, steps_lost or part_lost
+        self.answers: deque[tuple] = deque(maxlen=40)  # the latest (time, step, part, status, detail)
 
     def _create(self) -> dict:
         """Create the session; a 503 (the store failing over, or WAIT: no replica holds the
@@ -95,10 +97,17 @@ class Run:
     def meta_key(self) -> str:
         return keys.meta(self.id)
 
+    def _post(self, body: dict, part: int | None) -> httpx.Response:
+        answer = self.http.post(f"/v1/sessions/{self.id}/tell", json=body)
+        fields = answer.json() if answer.status_code != 200 else {}
+        detail = fields.get("detail", fields.get("pending"))
+        self.answers.append((round(time.time(), 3), body["step"], part, answer.status_code, detail))
+        return answer
+
     def tell(self) -> httpx.Response:
         """Tell the open step whole; on 200 it counts as acknowledged."""
         values = zo_values(self.acked, self.f)
-        answer = self.http.post(f"/v1/sessions/{self.id}/tell", json=values)
+        answer = self._post(values, None)
         if answer.status_code == 200:
             self._acknowledged(values, answer)
         return answer
@@ -108,7 +117,7 @@ class Run:
         values = zo_values(self.acked, self.f)
         part = {"step": values["step"], "indices": [index], "f_x": [values["f_x"]],
                 "f_plus": [values["f_plus"][index]]}
-        answer = self.http.post(f"/v1/sessions/{self.id}/tell", json=part)
+        answer = self._post(part, index)
         if answer.status_code == 202:
             if self.parts_acked & set(answer.json()["pending"]):
                 self.loss = "part_lost"  # a part acknowledged before is pending again
