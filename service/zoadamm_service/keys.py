@@ -81,3 +81,9 @@ def tenant_sessions(tenant: str) -> str:
 def session_of(key: str) -> str:
     """The session id in one of its keys (the hash tag)."""
     return key[key.index("{") + 1 : key.index("}")]
+
+
+def index_probe(index: str) -> str:
+    """String (expiring in 10 s): the probe of ``replication_probe`` for a tenant's index.  Its
+    hash tag is the whole index key (which has no braces), so it lives in the index's slot."""
+    return f"{{{index}}}:probe"

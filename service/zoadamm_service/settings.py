@@ -17,7 +17,8 @@ class Settings(BaseSettings):
     redis_cluster: bool = Field(
         False, description="REDIS_URL names one node of a Redis Cluster; the store follows the cluster's slots.")
     redis_wait_replicas: int = Field(
-        0, ge=0, description="Replicas that must hold a write (Redis WAIT) before it is acknowledged; 0: no wait.")
+        0, ge=0, description="Replicas that must hold a write (Redis WAIT) before it is acknowledged; 0: only a "
+        "create waits, for one replica when its master has one.")
     redis_wait_timeout_ms: int = Field(
         1000, ge=1, description="How long a write waits for those replicas before the request gets 503.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger requests get 413.")

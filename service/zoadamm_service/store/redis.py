@@ -8,6 +8,8 @@ from __future__ import annotations
 import builtins
 import functools
 import json
+import os
+import traceback
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
@@ -46,8 +48,24 @@ def _translate_errors(method):
             return await method(*args, **kwargs)
         except (RedisError, OSError) as exc:  # connection, timeout, a cluster in a failover, any error reply
             raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
+        except (AttributeError, TypeError, RuntimeError) as exc:
+            if not _write_on_closed_connection(exc):
+                raise
+            raise StoreUnavailable(f"Redis is unavailable: the connection closed: {exc}") from exc
 
     return wrapper
+
+
+# Where redis-py's asyncio connection sends a command.  A write on a connection the server has
+# just closed (a master killed in a failover) can fail there with the event loop's own error
+# (no writer left, or a closed transport) instead of redis-py's ConnectionError; redis-py has
+# already dropped the connection by then, so a retry takes a fresh one.
+_SEND_FRAMES = ("send_packed_command", "_send_packed_command")
+
+
+def _write_on_closed_connection(exc: BaseException) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(f.name in _SEND_FRAMES and f"redis{os.sep}asyncio{os.sep}connection" in f.filename for f in frames)
 
 
 class RedisStore(Store):
@@ -63,7 +81,7 @@ class RedisStore(Store):
         shared = not alone and not isinstance(client, RedisCluster)
         self._closes_channel = keys.CLOSES if shared else ""
         self._notices = HeadNotices(self.head, None if alone else POLL_S, self.closed_steps if shared else None)
-        self._replication = Replication(client, wait_replicas, wait_timeout_ms)
+        self._replication = Replication(client, wait_replicas, wait_timeout_ms, alone=alone)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
         self._append = client.register_script(scripts.APPEND)
@@ -144,7 +162,8 @@ class RedisStore(Store):
             raise Invalid(KEY_REUSED)
         if reply[0] == 0:
             raise Conflict(f"session {meta.id!r} already exists")
-        await self._replication.confirm(meta.id, 0)
+        await self._replication.confirm(meta.id, 0, makes_session=True)
+        await self._replication.confirm_index(index)
         return reply[1].decode() if reply[0] == 1 else None
 
     async def _prune(self, index: str) -> None:
@@ -211,7 +230,7 @@ class RedisStore(Store):
             raise NotFound(f"no session {session_id!r}")
         if code:
             raise Conflict("the session already has parameters", head=head)
-        await self._replication.confirm(session_id, 0)
+        await self._replication.confirm(session_id, 0, makes_session=True)
 
     @_translate_errors
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
@@ -271,6 +290,7 @@ class RedisStore(Store):
                                          args=[self.ttl_s, *replies.part_args(step, parts)])
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
+        await self._replication.confirm(session_id, 0)  # a part answered 202 is acknowledged work
         return replies.parts(step, reply)
 
     @_translate_errors
@@ -284,6 +304,7 @@ class RedisStore(Store):
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
         parts_so_far, leased = reply
+        await self._replication.confirm(session_id, seq)
         return replies.parts(step, parts_so_far), None if leased[0] != 0 else replies.leased(leased, seconds)
 
     @_translate_errors

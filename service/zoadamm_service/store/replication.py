@@ -10,9 +10,18 @@ session, from any connection) and returns the session's head on that master, the
 A head there below the one being acknowledged means this master lacks the step (a failover
 lost it): the answer is 503, and the client's retry finds the step open again.  Too few
 replicas in time is a 503 too; the write stays, and a retry answers it once it is replicated.
+
+The writes that make a session (its create, its first parameters) wait for one replica even
+with WAIT off, whenever the master has one: a step lost in a failover costs the client one
+step, but a lost create costs it the whole session.  A replica can be connected and still get
+nothing for a while (after a diskless full sync Redis holds the stream back until the
+replica's next acknowledgement, up to a second), so its link being up proves nothing.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -26,35 +35,74 @@ redis.call('SET', KEYS[2], '1', 'PX', 10000)
 return tonumber(redis.call('HGET', KEYS[1], 'head') or '-1')
 """
 
+# KEYS: meta (it routes the script to the session's master).  Returns how many replicas that
+# master has connected now.
+CONNECTED_REPLICAS = """
+local info = redis.call('INFO', 'replication')
+return tonumber(string.match(info, 'connected_slaves:(%d+)') or '0')
+"""
+
 
 class Replication:
-    def __init__(self, client: Redis | RedisCluster, replicas: int, timeout_ms: int) -> None:
-        self._redis = client
-        self.replicas = replicas
-        self.timeout_ms = timeout_ms
+    """``alone``: an in-process Redis (the embedded store), which has no replicas: nothing to
+    confirm, whatever ``replicas`` says."""
 
-    async def confirm(self, session_id: str, head: int) -> None:
-        """Return once ``replicas`` replicas hold the session up to event ``head``.  Raises
-        StoreUnavailable when they do not within the timeout, or the master lacks the event."""
-        if not self.replicas:
-            return
+    def __init__(self, client: Redis | RedisCluster, replicas: int, timeout_ms: int, *, alone: bool = False) -> None:
+        self._redis = client
+        self.replicas = 0 if alone else replicas
+        self.timeout_ms = timeout_ms
+        self._alone = alone
+
+    async def confirm(self, session_id: str, head: int, *, makes_session: bool = False) -> None:
+        """Return once ``replicas`` replicas hold the session up to event ``head``; with
+        ``makes_session`` (a create, the first parameters) at least one whenever the master has
+        a replica.  Raises StoreUnavailable when they do not within the timeout, or the master
+        lacks the event."""
+        if not self.replicas and (self._alone or not makes_session):
+            return  # the hot path without WAIT: no call at all
         meta = keys.meta(session_id)
-        cluster = self._redis if isinstance(self._redis, RedisCluster) else None
-        node = cluster.get_node_from_key(meta) if cluster else None
-        route = {"target_nodes": node} if node else {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.eval(PROBE, 2, meta, keys.replication_probe(session_id))
-            pipe.execute_command("WAIT", self.replicas, self.timeout_ms, **route)
-            there, acked = await pipe.execute()
-        if cluster and _name(cluster.get_node_from_key(meta)) != _name(node):
-            # the slot moved while we asked: the script may have run elsewhere than the WAIT
-            raise StoreUnavailable("the store's cluster moved this session while confirming a write; retry")
+        needed = await self._needed(meta, makes_session)
+        if not needed:
+            return
+        there = await self._probe_and_wait(meta, needed, lambda pipe: pipe.eval(
+            PROBE, 2, meta, keys.replication_probe(session_id)))
         if int(there) < head:
             raise StoreUnavailable(f"the store lost events of this session (at {there}, expected {head}) in a "
                                    "failover; retry")
-        if int(acked) < self.replicas:
-            raise StoreUnavailable(f"the write reached {acked} of {self.replicas} Redis replicas in "
+
+    async def confirm_index(self, index: str) -> None:
+        """Return once the replicas hold the tenant's index as it is now, as ``confirm`` of a
+        write that makes a session.  Only a cluster needs it: in one Redis the session's own
+        confirmation, made after, covers the index too.  Raises StoreUnavailable."""
+        if self._alone or not isinstance(self._redis, RedisCluster):
+            return
+        needed = await self._needed(index, True)
+        if needed:
+            await self._probe_and_wait(index, needed, lambda pipe: pipe.set(keys.index_probe(index), "1", px=10000))
+
+    async def _needed(self, key: str, makes_session: bool) -> int:
+        if self.replicas or not makes_session:
+            return self.replicas
+        return min(1, int(await self._redis.eval(CONNECTED_REPLICAS, 1, key)))
+
+    async def _probe_and_wait(self, key: str, needed: int, probe: Callable[[Any], Any]) -> Any:
+        """Run ``probe`` (a write in ``key``'s slot) then WAIT, on one connection to the master
+        of that slot; the probe's reply.  Raises StoreUnavailable when fewer than ``needed``
+        replicas acknowledge in time."""
+        cluster = self._redis if isinstance(self._redis, RedisCluster) else None
+        node = cluster.get_node_from_key(key) if cluster else None
+        route = {"target_nodes": node} if node else {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            probe(pipe)
+            pipe.execute_command("WAIT", needed, self.timeout_ms, **route)
+            reply, acked = await pipe.execute()
+        if cluster and _name(cluster.get_node_from_key(key)) != _name(node):
+            # the slot moved while we asked: the probe may have run elsewhere than the WAIT
+            raise StoreUnavailable("the store's cluster moved this session while confirming a write; retry")
+        if int(acked) < needed:
+            raise StoreUnavailable(f"the write reached {acked} of {needed} Redis replicas in "
                                    f"{self.timeout_ms} ms; retry")
+        return reply
 
 
 def _name(node: object) -> str | None:
