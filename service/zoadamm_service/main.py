@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from . import __doc__ as summary
-from . import dashboard, telemetry
+from . import dashboard, pages, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
 from .api.auth import BearerAuth
 from .api.ratelimit import RateLimit, rate_limiter
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(trace_routes.router)
     dashboard.install(app)
     docs.install(app)
+    pages.install(app)
     if settings.rate_limit:
         limit, limiter = rate_limiter(settings.rate_limit, settings.redis_url, settings.redis_cluster)
         app.add_middleware(RateLimit, limit=limit, limiter=limiter)  # inside the auth: it counts per key
