@@ -12,7 +12,7 @@ TORCH_SOURCE ?= --index-url https://download.pytorch.org/whl/cpu
 
 .PHONY: setup demo report test lint compose-check clean
 
-setup: $(VENV)/.installed /usr/bin/chromium /usr/sbin/nginx
+setup: $(VENV)/.installed /usr/bin/chromium /usr/sbin/haproxy
 
 # The dashboard's browser tests drive the system Chromium (Playwright cannot download its own
 # here); installed once, skipped when present.
@@ -20,10 +20,10 @@ setup: $(VENV)/.installed /usr/bin/chromium /usr/sbin/nginx
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
 	  sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'
 
-# The balancer's tests run deploy/nginx/nginx.conf with the system nginx; installed once.
-/usr/sbin/nginx:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx || \
-	  sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx'
+# The balancer's tests run deploy/haproxy/haproxy.cfg with the system HAProxy; installed once.
+/usr/sbin/haproxy:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy || \
+	  sudo sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy'
 
 $(VENV)/.installed: client/pyproject.toml service/pyproject.toml worker/pyproject.toml requirements-dev.txt
 	python3 -m venv $(VENV)

@@ -1,7 +1,7 @@
 """``zoadamm-service``: run the service, or make API keys.
 
     zoadamm-service [--host H] [--port P] [--workers N]    run it (REDIS_URL for Redis)
-    zoadamm-service keys new TENANT                        print a fresh key and its entry
+    zoadamm-service keys new TENANT [--env]                print a fresh key and its entry
 """
 
 from __future__ import annotations
@@ -32,12 +32,16 @@ def keys(argv: list[str]) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     made = sub.add_parser("new", help="print a fresh random key (256 bits) for TENANT and its entry")
     made.add_argument("tenant")
+    made.add_argument("--env", action="store_true", help="print them as the two lines of an .env file instead")
     args = parser.parse_args(argv)
     key = new_key()
     try:
         line = entry(args.tenant, key)
     except KeyConfigError as error:
         parser.error(str(error))
+    if args.env:  # docker compose reads .env: the service's entry and the workers' key
+        print(f"ZOADAMM_API_KEYS={line}\nZOADAMM_API_KEY={key}")
+        return
     print(f"key (give it to the client, as ZOADAMM_API_KEY; it is not shown again): {key}")
     print(f"entry (add it to the service's ZOADAMM_API_KEYS, comma-separated): {line}")
 
@@ -62,9 +66,9 @@ def run(argv: list[str]) -> None:
             KeyRing.parse(settings.api_keys)
         except KeyConfigError as error:
             parser.error(str(error))
-    elif not is_loopback(args.host) and not settings.allow_open:
-        parser.error(f"refusing to serve {args.host} without API keys: set ZOADAMM_API_KEYS "
-                     "(`zoadamm-service keys new TENANT`), or ZOADAMM_ALLOW_OPEN=true to run open anyway")
+    elif not is_loopback(exposed := settings.published_address or args.host) and not settings.allow_open:
+        parser.exit(2, f"zoadamm-service: refusing to serve {exposed} without API keys: set ZOADAMM_API_KEYS "
+                       "(`zoadamm-service keys new TENANT`), or ZOADAMM_ALLOW_OPEN=true to run open anyway\n")
     if settings.rate_limit:
         try:
             parse(settings.rate_limit)
@@ -82,6 +86,7 @@ def run(argv: list[str]) -> None:
 
 
 def is_loopback(host: str) -> bool:
+    host = host.strip("[]")  # an IPv6 address as compose writes it
     if host == "localhost":
         return True
     try:
