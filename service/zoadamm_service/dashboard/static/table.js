@@ -45,7 +45,7 @@ function tableRow(r, now) {
       zo && r.difference === "central" ? " central" : null),
     num(fmt(r.dim)), num(zo ? fmt(r.directions) : "—"), num(fmt(r.step)), num(fmt(r.evaluations)),
     num(r.steps_per_s ? fmt(r.steps_per_s, 3) : "0", isRunning(r, now) ? "running" : ""),
-    num(fmt(r.lr, 3)), num(fmt(r.mu, 3)), num(fmt(r.f)), num(metricText(r.last_metric)),
+    num(fmt(r.lr, 3)), num(fmt(r.mu, 3)), num(fmt(r.f)), num(metricText(r.last_metric), "metric"),
     num(age(now - r.created)));
 }
 
