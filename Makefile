@@ -12,9 +12,9 @@ DOCKER_BUILD ?= docker build
 TORCH_SOURCE ?= --index-url https://download.pytorch.org/whl/cpu
 # PACKAGE:FILE (a path, or a command on PATH) for each system package the tests use: the
 # dashboard's browser tests drive the system Chromium (Playwright cannot download its own here),
-# the balancer's tests run the system nginx with deploy/nginx/nginx.conf, and the Redis Cluster
+# the balancer's tests run the system HAProxy with deploy/haproxy/haproxy.cfg, and the Redis Cluster
 # tests start redis-server nodes.
-TEST_PACKAGES ?= chromium:/usr/bin/chromium nginx:/usr/sbin/nginx redis-server:redis-server
+TEST_PACKAGES ?= chromium:/usr/bin/chromium haproxy:/usr/sbin/haproxy redis-server:redis-server
 
 .PHONY: setup test-setup demo report test lint compose-check clean
 

@@ -1,7 +1,7 @@
 """``zoadamm-service``: run the service, or make API keys.
 
     zoadamm-service [--host H] [--port P] [--workers N]    run it (REDIS_URL for Redis)
-    zoadamm-service keys new TENANT                        print a fresh key and its entry
+    zoadamm-service keys new TENANT [--env]                print a fresh key and its entry
 
 Settings come from the environment (ZOADAMM_*, and REDIS_URL); a bad one is refused in one
 line that names its variable.
@@ -41,6 +41,8 @@ def keys_parser() -> argparse.ArgumentParser:
     made = sub.add_parser("new", help="print a fresh random key (256 bits) for TENANT and its entry",
                           description="Print a fresh random key (256 bits) for TENANT and its entry.")
     made.add_argument("tenant", help="the tenant's name: 1-64 of A-Z a-z 0-9 _ . - (starting alphanumeric)")
+    made.add_argument("--env", action="store_true",
+                      help="print them as the two lines of a docker compose .env file instead")
     return parser
 
 
@@ -52,6 +54,9 @@ def keys(argv: list[str]) -> int:
         line = entry(args.tenant, key)
     except KeyConfigError as error:
         parser.error(str(error))
+    if args.env:  # docker compose reads .env: the service's entry and the workers' key
+        print(f"ZOADAMM_API_KEYS={line}\nZOADAMM_API_KEY={key}")
+        return 0
     print(f"key (give it to the client, as ZOADAMM_API_KEY; it is not shown again): {key}")
     print(f"entry (add it to the service's ZOADAMM_API_KEYS, comma-separated): {line}")
     return 0
@@ -109,8 +114,8 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
             KeyRing.parse(settings.api_keys)
         except KeyConfigError as error:
             parser.error(str(error))
-    elif not is_loopback(args.host) and not settings.allow_open:
-        parser.error(f"refusing to serve {args.host} without API keys: set ZOADAMM_API_KEYS "
+    elif not is_loopback(exposed := settings.published_address or args.host) and not settings.allow_open:
+        parser.error(f"refusing to serve {exposed} without API keys: set ZOADAMM_API_KEYS "
                      "(`zoadamm-service keys new TENANT`), or ZOADAMM_ALLOW_OPEN=true to run open anyway")
     if settings.rate_limit:
         try:
@@ -142,6 +147,7 @@ def _port(text: str) -> int:
 
 
 def is_loopback(host: str) -> bool:
+    host = host.strip("[]")  # an IPv6 address as compose writes it
     if host == "localhost":
         return True
     try:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from . import __doc__ as summary
-from . import dashboard, telemetry
+from . import dashboard, pages, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
 from .api.auth import Authenticate
 from .api.pipeline import Gate, Pipeline
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(trace_routes.router)
     dashboard.install(app)
     docs.install(app)
+    pages.install(app)
     gates: list[Gate] = [Authenticate(keys)]  # every /v1 call, the tell included
     if settings.rate_limit:  # after the key: it counts per key
         gates.append(Throttle(settings.rate_limit, settings.redis_url, settings.redis_cluster))

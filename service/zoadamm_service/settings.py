@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(
         None, description="tenant:sha256hex entries, comma-separated; unset runs open, as one tenant.")
     allow_open: bool = Field(False, description="Run open (no keys) on an address other than loopback.")
+    published_address: str | None = Field(
+        None, description="Where clients reach the service when that is not where it listens (docker compose "
+                          "passes its ZOADAMM_BIND); the open mode checks this address instead.")
     max_sessions: int = Field(
         1000, ge=0, description="Sessions one tenant may keep at once (429 beyond); 0: no limit.")
     session_ttl_s: int = Field(

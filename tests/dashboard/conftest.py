@@ -20,6 +20,15 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 ROOT = Path(__file__).resolve().parents[2]
+# Every Content-Security-Policy violation the page meets, for the tests to read
+# (``page.violations()``); Chromium also logs each one as a console error.
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__csp.push(`${e.effectiveDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+"""
+
+
 @pytest.fixture(scope="module")
 def service():
     """A service on the embedded store, for a whole module."""
@@ -56,6 +65,8 @@ def page(browser):
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.add_init_script(WATCH_CSP)
     pg.errors = errors
+    pg.violations = lambda: pg.evaluate("window.__csp")
     yield pg
     context.close()

@@ -4,21 +4,21 @@ Screenshots are kept (the folder is printed; ``ZOADAMM_TEST_ARTIFACTS`` moves it
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
-from workloads import QuadraticRun
+from waits import GUARD_MS, count, points, until
+from workloads import QuadraticRun, traced_session
 
-GUARD_MS = 60_000  # only a guard against a page that never updates
+from zoadamm_service.launch import ServiceProcess
+from zoadamm_service.tenants import entry, new_key
 
 
 @pytest.fixture
 def runs(service):
     started = []
 
-    def start(*args, **kwargs):
-        run = QuadraticRun(service.url, *args, **kwargs)
+    def start(*args, url: str = service.url, **kwargs):
+        run = QuadraticRun(url, *args, **kwargs)
         run.start()
         started.append(run)
         return run
@@ -30,42 +30,43 @@ def runs(service):
         assert run.error is None, run.error
 
 
-def points(page, chart: str) -> int:
-    return int(page.get_attribute(f"#{chart}", "data-points") or 0)
+def row(page, name: str):
+    return page.locator("#sessions tbody tr", has_text=name)
 
 
 def test_sessions_appear_and_their_curves_grow_while_workers_run(service, runs, page, artifacts):
     zo = runs("ZO quadratic q=4", directions=4)
     fo = runs("FO quadratic", method="adamm")
     page.goto(service.url + "/dashboard")
-    row = page.locator("#sessions tbody tr", has_text="ZO quadratic q=4")
-    row.wait_for(timeout=GUARD_MS)
-    page.locator("#sessions tbody tr", has_text="FO quadratic").wait_for(timeout=GUARD_MS)
-    row.click()
-    page.wait_for_function("Number(document.querySelector('#chart-f').dataset.points) > 5", timeout=GUARD_MS)
+    row(page, "ZO quadratic q=4").wait_for(timeout=GUARD_MS)
+    row(page, "FO quadratic").wait_for(timeout=GUARD_MS)
+    row(page, "ZO quadratic q=4").click()
+    until(page, lambda: points(page, "chart-f") > 5, "f(x) points")
     first = points(page, "chart-f")
     # the worker keeps stepping: the page must draw more points without a reload
-    page.wait_for_function(f"Number(document.querySelector('#chart-f').dataset.points) > {first + 20}",
-                           timeout=GUARD_MS)
-    assert points(page, "chart-f") > first + 20
-    page.wait_for_function("Number(document.querySelector('#chart-metrics').dataset.points) >= 2", timeout=GUARD_MS)
+    until(page, lambda: points(page, "chart-f") > first + 20, "new f(x) points")
+    until(page, lambda: points(page, "chart-metrics") >= 2, "metric points")
     assert "ZO quadratic q=4" in page.inner_text("#detail-title")
-    assert page.locator("#chart-grad canvas").count() == 1 and page.locator("#chart-schedule canvas").count() == 1
+    assert count(page, "#chart-grad canvas") == 1 and count(page, "#chart-schedule canvas") == 1
     page.screenshot(path=str(artifacts / "session.png"), full_page=True)
 
-    # overlay both, on evaluations (the default x axis)
+    # tick both: an FO session has no f(x), so the comparison shows a metric both report, on
+    # evaluations (the default x axis), and says why
     for name in ("ZO quadratic q=4", "FO quadratic"):
-        page.locator("#sessions tbody tr", has_text=name).locator("input.cmp").check()
-    page.wait_for_function("document.querySelectorAll('#chart-compare .u-legend .u-series').length === 3",
-                           timeout=GUARD_MS)
+        row(page, name).locator("input.cmp").check()
+    until(page, lambda: count(page, "#chart-compare .u-legend .u-series") == 3, "both sessions compared")
     assert page.input_value("#compare-x") == "evaluations"
-    page.select_option("#compare-y", "metric:value")
-    page.wait_for_function("Number(document.querySelector('#chart-compare').dataset.points) > 2", timeout=GUARD_MS)
+    assert page.input_value("#compare-y") == "metric:value"
+    assert "no f(x)" in page.inner_text("#compare-note")
+    until(page, lambda: points(page, "chart-compare") > 2, "both curves")
     page.screenshot(path=str(artifacts / "compare.png"), full_page=True)
+    # the user's choice stays: f(x) draws the ZO curve alone
+    page.select_option("#compare-y", "f")
+    until(page, lambda: page.input_value("#compare-y") == "f" and page.inner_text("#compare-note") == "", "f(x)")
 
     # the table: filter and sort
     page.fill("#filter", "FO quad")
-    assert page.locator("#sessions tbody tr").count() == 1
+    assert count(page, "#sessions tbody tr") == 1
     page.fill("#filter", "")
     page.click("#sessions th[data-key=step]")
     page.wait_for_timeout(200)
@@ -73,40 +74,66 @@ def test_sessions_appear_and_their_curves_grow_while_workers_run(service, runs, 
     assert steps == sorted(steps, reverse=True)
     page.check("#logy")
     page.wait_for_timeout(300)
+    assert page.get_attribute("#chart-f", "data-log") == "true"
     page.screenshot(path=str(artifacts / "session-log-y.png"), full_page=True)
     assert zo.done > 0 and fo.done > 0
-    assert page.errors == []
+    assert page.errors == [] and page.violations() == []
 
 
-def test_the_page_asks_for_a_key_on_401_and_sends_it_as_a_bearer_header(service, runs, page, artifacts):
-    """A service with API keys answers 401 without one: the page says so, takes a key, and
-    sends it on every request after that."""
-    runs("keyed run", steps=30, pace_s=0)
-    seen: list[str | None] = []
+@pytest.fixture(scope="module")
+def keyed_service():
+    """A service with API keys, on the embedded store; the tenant's key."""
+    key = new_key()
+    with ServiceProcess(env={"ZOADAMM_API_KEYS": entry("lab", key)}) as svc:
+        yield svc, key
 
-    def keyed(route):
-        auth = route.request.headers.get("authorization")
-        seen.append(auth)
-        if auth != "Bearer s3cret":
-            route.fulfill(status=401, content_type="application/json",
-                          body=json.dumps({"detail": "missing or unknown API key"}))
-        else:
-            route.continue_()
 
-    page.route("**/v1/**", keyed)
+def test_with_keys_on_and_no_key_it_says_the_key_is_missing_and_keeps_the_key_in_the_tab(
+        keyed_service, runs, page, artifacts):
+    """A service with keys answers 401 without one: the page says the key is missing (not that
+    there are no sessions), takes the key, sends it on every request after that, and keeps it
+    for this tab only unless "remember on this device" is ticked."""
+    service, key = keyed_service
+    runs("keyed run", url=service.url, steps=30, pace_s=0, api_key=key)
+    sent: list[str | None] = []
+    page.on("request", lambda r: sent.append(r.headers.get("authorization")) if "/v1/" in r.url else None)
     page.goto(service.url + "/dashboard")
     banner = page.locator("#auth-banner")
     banner.wait_for(state="visible", timeout=GUARD_MS)
-    assert "401" in banner.inner_text() and "missing or unknown API key" in banner.inner_text()
+    assert "401" in banner.inner_text()
+    assert "No API key entered" in page.inner_text("#empty") and "No sessions yet" not in page.inner_text("#empty")
+    assert page.inner_text("#status") == "API key missing"
     page.screenshot(path=str(artifacts / "needs-key.png"), full_page=True)
+
     page.click("#auth-enter")
-    page.fill("#key-input", "s3cret")
+    assert not page.is_checked("#key-remember"), "remembering is off by default"
+    page.fill("#key-input", key)
     page.click("#key-save")
-    page.locator("#sessions tbody tr", has_text="keyed run").wait_for(timeout=GUARD_MS)
-    assert banner.is_hidden()
-    assert seen[0] is None and seen[-1] == "Bearer s3cret"
-    stored = page.evaluate("localStorage.getItem('zoadamm.apiKey')")
-    assert stored == "s3cret"
+    row(page, "keyed run").wait_for(timeout=GUARD_MS)
+    assert banner.is_hidden() and page.locator("#empty").is_hidden()
+    assert sent[0] is None and sent[-1] == f"Bearer {key}"
+    assert page.evaluate("sessionStorage.getItem('zoadamm.apiKey')") == key
+    assert page.evaluate("localStorage.getItem('zoadamm.apiKey')") is None
+
+    # another tab of the same browser does not have it; with "remember" ticked it does
+    other = page.context.new_page()
+    other.goto(service.url + "/dashboard")
+    other.locator("#auth-banner").wait_for(state="visible", timeout=GUARD_MS)
+    other.click("#auth-enter")
+    other.fill("#key-input", "not-the-key")
+    other.click("#key-save")
+    other.locator("#empty", has_text="refused").wait_for(timeout=GUARD_MS)
+    other.click("#key-button")
+    other.fill("#key-input", key)
+    other.check("#key-remember")
+    other.click("#key-save")
+    row(other, "keyed run").wait_for(timeout=GUARD_MS)
+    assert other.evaluate("localStorage.getItem('zoadamm.apiKey')") == key
+    third = page.context.new_page()
+    third.goto(service.url + "/dashboard")
+    row(third, "keyed run").wait_for(timeout=GUARD_MS)
+    # Chromium logs each 401 answer; nothing else went wrong
+    assert {e for e in page.errors if "status of 401" not in e} == set() and page.violations() == []
 
 
 def test_open_mode_sends_no_key_and_the_assets_are_bundled(service, page):
@@ -116,14 +143,44 @@ def test_open_mode_sends_no_key_and_the_assets_are_bundled(service, page):
     page.wait_for_selector("#status.live", timeout=GUARD_MS)
     assert all(url.startswith(service.url) for url, _ in sent), "the page loads nothing from elsewhere"
     assert all(auth is None for _, auth in sent)
-    license_text = httpx.get(service.url + "/dashboard/assets/uPlot.LICENSE.txt").text
+    license_text = httpx.get(service.url + "/assets/uPlot.LICENSE.txt").text
     assert "MIT" in license_text
-    assert httpx.get(service.url + "/dashboard/assets/..%2Fstatic").status_code == 404
-    assert page.errors == []
+    assert httpx.get(service.url + "/assets/..%2Fpages.py").status_code == 404
+    assert page.errors == [] and page.violations() == []
+
+
+def test_numbers_share_one_format_and_wide_ranges_get_a_log_axis(service, page, artifacts):
+    """d = 169,196 beside d = 1,400 (not 1.69e+5); a curve from 1,000 down to 0.1 is drawn on
+    log y by default, one within a decade on linear y; the user's tick wins."""
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        wide = traced_session(http, "wide range", [1000.0, 100.0, 10.0, 1.0, 0.1], dim=169_196)
+        traced_session(http, "narrow range", [2.0, 1.8, 1.5, 1.2, 1.1], dim=1_400)
+    page.goto(f"{service.url}/dashboard#s={wide}")
+    row(page, "narrow range").wait_for(timeout=GUARD_MS)
+    assert "169,196" in row(page, "wide range").locator("td:nth-child(4)").inner_text()
+    assert "1,400" in row(page, "narrow range").locator("td:nth-child(4)").inner_text()
+    until(page, lambda: points(page, "chart-f") == 5, "the wide session's f(x)")
+    assert page.is_checked("#logy") and page.get_attribute("#chart-f", "data-log") == "true"
+    assert "d = 169,196" in page.inner_text("#detail-sub")
+
+    row(page, "narrow range").locator("input.cmp").check()
+    until(page, lambda: count(page, "#chart-compare .u-legend .u-series") == 2, "the narrow session compared")
+    assert page.input_value("#compare-y") == "f"
+    assert not page.is_checked("#compare-logy") and page.get_attribute("#chart-compare", "data-log") == "false"
+    row(page, "wide range").locator("input.cmp").check()
+    until(page, lambda: page.get_attribute("#chart-compare", "data-log") == "true", "log y for both")
+    assert page.is_checked("#compare-logy")
+    page.screenshot(path=str(artifacts / "log-y.png"), full_page=True)
+    page.uncheck("#compare-logy")
+    until(page, lambda: page.get_attribute("#chart-compare", "data-log") == "false", "the user's linear y")
+    page.wait_for_timeout(1500)  # a refresh or two later, still the user's choice
+    assert page.get_attribute("#chart-compare", "data-log") == "false"
+    assert page.errors == [] and page.violations() == []
 
 
 def test_a_short_mnist_race_of_fo_and_zo_is_overlaid_on_evaluations(service, page, artifacts):
-    """The paper's CNN (d = 1,400) on 1,280 MNIST images, 3 epochs each, FO and ZO at once."""
+    """The paper's CNN (d = 1,400) on 1,280 MNIST images, 3 epochs each, FO and ZO at once:
+    ticking both overlays their validation loss without picking it."""
     import threading
 
     from zoadamm_worker.mnist import load_mnist
@@ -144,16 +201,16 @@ def test_a_short_mnist_race_of_fo_and_zo_is_overlaid_on_evaluations(service, pag
         t.start()
     page.goto(service.url + "/dashboard")
     for label in ("FO d=1,400", "ZO q=1 d=1,400"):
-        row = page.locator("#sessions tbody tr", has_text=label).first
-        row.wait_for(timeout=GUARD_MS)
-        row.locator("input.cmp").check()
-    page.locator("#sessions tbody tr", has_text="ZO q=1 d=1,400").first.click()
+        first = row(page, label).first
+        first.wait_for(timeout=GUARD_MS)
+        first.locator("input.cmp").check()
+    row(page, "ZO q=1 d=1,400").first.click()
     for t in threads:
         t.join()
     assert not errors, errors
-    page.select_option("#compare-y", "metric:value")
-    page.wait_for_function("Number(document.querySelector('#chart-compare').dataset.points) >= 4", timeout=GUARD_MS)
-    page.wait_for_function("Number(document.querySelector('#chart-metrics').dataset.points) >= 3", timeout=GUARD_MS)
+    until(page, lambda: points(page, "chart-compare") >= 4, "both validation curves")
+    assert page.input_value("#compare-y") == "metric:value"
+    until(page, lambda: points(page, "chart-metrics") >= 3, "the ZO run's metrics")
     page.screenshot(path=str(artifacts / "mnist-race.png"), full_page=True)
     assert len(results["adamm"]) == 3 and len(results["zo-adamm"]) == 3
-    assert page.errors == []
+    assert page.errors == [] and page.violations() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import httpx
 import numpy as np
 
 from zoadamm import Client, directions
@@ -20,9 +21,10 @@ class QuadraticRun(threading.Thread):
     steps so that a page has time to see the curve grow."""
 
     def __init__(self, url: str, name: str, method: str = "zo-adamm", dim: int = 50, directions: int = 4,
-                 report_every: int = 25, pace_s: float = 0.01, steps: int | None = None) -> None:
+                 report_every: int = 25, pace_s: float = 0.01, steps: int | None = None,
+                 api_key: str | None = None) -> None:
         super().__init__(daemon=True)
-        self.client = Client(url)
+        self.client = Client(url, api_key=api_key)
         self.f, self.grad = quadratic(dim)
         x0 = np.full(dim, 0.5, np.float32)
         config = {"directions": directions} if method == "zo-adamm" else {}
@@ -54,3 +56,18 @@ class QuadraticRun(threading.Thread):
             self.error = exc
         finally:
             self.client.close()
+
+
+def traced_session(http: httpx.Client, name: str, f_values: list[float], dim: int = 2,
+                   metrics: list[dict] | None = None) -> str:
+    """A ZO session (q = 1) whose trace holds exactly ``f_values`` (one step each, f_x as
+    told), with ``metrics`` reported after the steps; its id."""
+    session = http.post("/v1/sessions", json={"dim": dim, "directions": 1, "name": name, "x0": [0.0] * dim}).json()
+    for step, f in enumerate(f_values):
+        answer = http.post(f"/v1/sessions/{session['id']}/tell", params={"answer": "checksum"},
+                           json={"step": step, "f_x": f, "f_plus": [f]})
+        assert answer.status_code == 200, answer.text
+    for report in metrics or []:
+        answer = http.post(f"/v1/sessions/{session['id']}/metrics", json=report)
+        assert answer.status_code == 200, answer.text
+    return session["id"]

@@ -1,16 +1,17 @@
-"""The balancer of docker-compose.yml (deploy/nginx/nginx.conf) in front of three service
-processes on one Redis, run for real: nginx with the repository's config, only `service:8000`
-rewritten to the three replicas' ports and the listen port to a free one.
+"""The balancer of docker-compose.yml (deploy/haproxy/haproxy.cfg) in front of three service
+processes on one Redis, run for real: HAProxy with the repository's config, only the replicas'
+addresses and the listen port rewritten.
 
 Runs through the balancer must be bit-identical to the same runs against one replica, and the
-balancer must keep its edge limits (the body limit of ZOADAMM_MAX_BODY_BYTES' default, the slow
-client cut off).
+balancer must keep its edge limits: the body limit of ZOADAMM_MAX_BODY_BYTES' default, one
+deadline for a whole request however slowly it comes, and per-client connections and rate.
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import time
 
 import httpx
 import numpy as np
@@ -26,16 +27,18 @@ from zoadamm_service.settings import Settings
 
 REPLICAS = 3
 DIM, STEPS = 20, 60
+BODY_TIMEOUT_S = 5  # the replicas' deadline for a whole body (ZOADAMM_BODY_TIMEOUT_S), short here
 
 
 @pytest.fixture(scope="module")
 def deployment(module_redis_url, tmp_path_factory):
     """Three replicas on one Redis, and the balancer in front of them."""
-    replicas = [ServiceProcess(module_redis_url) for _ in range(REPLICAS)]
+    env = {"ZOADAMM_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S)}
+    replicas = [ServiceProcess(module_redis_url, env=env) for _ in range(REPLICAS)]
     try:
         for replica in replicas:
             replica.start()
-        balancer = Balancer([r.port for r in replicas], tmp_path_factory.mktemp("nginx"))
+        balancer = Balancer([r.port for r in replicas], tmp_path_factory.mktemp("balancer"))
         yield balancer, replicas
         balancer.stop()
     finally:
@@ -103,7 +106,7 @@ def test_three_replicas_behind_the_balancer_match_one_replica(deployment, module
 def test_the_balancer_refuses_a_body_over_the_services_limit(deployment):
     balancer, replicas = deployment
     limit = Settings.model_fields["max_body_bytes"].default
-    assert "client_max_body_size 64m;" in CONFIG.read_text() and limit == 64 * 1024 * 1024
+    assert f"req.hdr_val(content-length) gt {limit}" in CONFIG.read_text()
     too_large = httpx.post(balancer.url + "/v1/sessions", content=b"x" * (limit + 1),
                            headers={"content-type": "application/json"})
     assert too_large.status_code == 413 and "67108864-byte limit" in too_large.json()["detail"]
@@ -113,17 +116,111 @@ def test_the_balancer_refuses_a_body_over_the_services_limit(deployment):
     assert at_limit.status_code == 400 and "frame" in at_limit.json()["detail"], at_limit.text
 
 
-def test_a_client_trickling_its_headers_is_cut_off(deployment, tmp_path):
-    """uvicorn would wait for ever; nginx closes the connection after client_header_timeout
-    (10 s in the config, 1 s here), and answers everyone else meanwhile."""
+def trickle(port: int, head: bytes, body: bytes, every_s: float, source: str = "127.0.0.1") -> tuple[bytes, int]:
+    """Sends ``head`` at once, then ``body`` a byte every ``every_s`` seconds until the balancer
+    answers or closes; what it answered and how many body bytes went out."""
+    with socket.create_connection(("127.0.0.1", port), source_address=(source, 0)) as slow:
+        slow.sendall(head)
+        slow.settimeout(every_s)
+        for sent, byte in enumerate(body):
+            try:
+                answer = slow.recv(4096)
+                return answer, sent
+            except TimeoutError:
+                pass
+            try:
+                slow.sendall(bytes([byte]))
+            except OSError:  # closed by the balancer
+                return b"", sent + 1
+        slow.settimeout(30)  # a guard: the whole body went out
+        return slow.recv(4096), len(body)
+
+
+@pytest.fixture
+def strict_balancer(deployment, tmp_path):
+    """The balancer with a 2 s deadline for a whole request, 5 connections and 20 requests in
+    10 s per client address."""
     _, replicas = deployment
-    balancer = Balancer([r.port for r in replicas], tmp_path, header_timeout="1s")
+    balancer = Balancer([r.port for r in replicas], tmp_path, request_s="2s", connections="5", rate="20")
+    yield balancer
+    balancer.stop()
+
+
+def test_a_client_trickling_its_headers_is_cut_off(strict_balancer):
+    """uvicorn would wait for ever; the balancer answers 408 once the request's deadline has
+    passed, and answers everyone else meanwhile."""
+    with socket.create_connection(("127.0.0.1", strict_balancer.port)) as slow:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        assert httpx.get(strict_balancer.url + "/healthz").status_code == 200
+        slow.settimeout(30)  # a guard; the balancer answers after 2 s
+        answer = slow.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408")
+
+
+def test_a_trickled_body_is_cut_off_by_one_deadline_for_the_whole_request(strict_balancer):
+    """A byte every half second resets any per-read timer; the deadline counts the whole
+    request, so the balancer answers 408 long before the 600 bytes are in, and no replica saw it."""
+    head = (b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 600\r\n\r\n")
+    answer, sent = trickle(strict_balancer.port, head, b"x" * 600, every_s=0.5)
+    assert answer.startswith(b"HTTP/1.1 408") and sent < 600, (answer, sent)
+    assert b'"detail": "the request did not arrive in full within the balancer' in answer
+
+
+def test_a_trickled_body_larger_than_the_buffer_meets_the_replicas_deadline(strict_balancer):
+    """Past HAProxy's 16 KiB buffer the body streams on to a replica, whose own deadline for a
+    whole body (ZOADAMM_BODY_TIMEOUT_S) answers 408."""
+    size = 1 << 20
+    head = (b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.zoadamm.frame\r\n"
+            b"Content-Length: " + str(size).encode() + b"\r\n\r\n" + b"x" * (64 * 1024))
+    answer, sent = trickle(strict_balancer.port, head, b"x" * size, every_s=0.5)
+    assert answer.startswith(b"HTTP/1.1 408") and sent < size, (answer[:200], sent)
+    assert b"the body did not arrive within" in answer
+
+
+def until_served(url: str) -> bool:
+    """Whether ``url`` answers 200 within a few tries: the balancer learns of a close soon after it."""
+    for _ in range(100):
+        try:
+            return httpx.get(url).status_code == 200
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return False
+
+
+def test_each_client_address_gets_a_few_connections(strict_balancer):
+    """Five open connections from one address; the sixth is closed at once, while another
+    address is served.  Closing one frees its place."""
+    held = [socket.create_connection(("127.0.0.1", strict_balancer.port)) for _ in range(5)]
     try:
-        with socket.create_connection(("127.0.0.1", balancer.port)) as slow:
-            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
-            assert httpx.get(balancer.url + "/healthz").status_code == 200
-            slow.settimeout(30)  # a guard; the balancer closes it after 1 s
-            answer = slow.recv(4096)
-        assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
+        for sock in held:  # each answered once, so the balancer has taken and counted it
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(30)  # a guard
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(("127.0.0.1", strict_balancer.port)) as sixth:
+            sixth.settimeout(30)  # a guard; the balancer closes it at once
+            try:
+                sixth.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                refused = sixth.recv(4096)
+            except ConnectionResetError:
+                refused = b""
+        assert refused == b"", "closed without an answer"
+        other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+        assert other.get(strict_balancer.url + "/healthz").status_code == 200
+        other.close()
+        held.pop().close()
+        assert until_served(strict_balancer.url + "/healthz"), "a freed place is not given again"
     finally:
-        balancer.stop()
+        for sock in held:
+            sock.close()
+
+
+def test_each_client_address_gets_a_request_rate_and_then_429(strict_balancer):
+    with httpx.Client(base_url=strict_balancer.url) as client:
+        statuses = [client.get("/healthz") for _ in range(30)]
+    assert [a.status_code for a in statuses] == [200] * 20 + [429] * 10
+    refused = statuses[-1]
+    assert refused.headers["retry-after"] == "1" and "too many requests" in refused.json()["detail"]
+    other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+    assert other.get(strict_balancer.url + "/healthz").status_code == 200  # another address is not slowed
+    other.close()

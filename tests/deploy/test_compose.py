@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,24 +19,21 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from balancer_support import Balancer
+from balancer_support import CONFIG, LIMITS, Balancer
+from dotenv import dotenv_values
 
+from zoadamm_service.launch import free_port
 from zoadamm_service.tenants import entry, new_key
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
+DEPLOY_DOC = (ROOT / "docs" / "deploy.md").read_text()
 BIN = Path(sys.executable).parent
 
 
 def _interpolate(value: str, env: dict) -> str:
     """Compose's ${VAR:-default} substitution."""
     return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), value)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(check, timeout: float = 60.0) -> None:
@@ -81,22 +77,34 @@ def test_compose_file_wires_the_parts(compose):
 
 def test_replicas_sit_behind_one_balancer(compose):
     """`up --scale service=3`: the service publishes no port (three could not share one) and has
-    no fixed name; the balancer, an official nginx image running the repository's config,
+    no fixed name; the balancer, an official HAProxy image running the repository's config,
     publishes the one address, on loopback unless ZOADAMM_BIND says otherwise."""
     services = compose["services"]
     service, balancer = services["service"], services["balancer"]
     assert "ports" not in service and "container_name" not in service
-    assert balancer["image"].split(":")[0] == "nginx"
+    assert balancer["image"].split(":")[0] == "haproxy"
     assert balancer["ports"] == ["${ZOADAMM_BIND:-127.0.0.1}:${ZOADAMM_PORT:-8000}:8000"]
-    assert balancer["volumes"] == ["./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro"]
-    assert (ROOT / "deploy" / "nginx" / "nginx.conf").exists()
+    assert balancer["volumes"] == ["./deploy/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"]
     assert balancer["depends_on"]["service"]["condition"] == "service_healthy"
     assert "/healthz" in " ".join(balancer["healthcheck"]["test"])
-    config = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
-    assert re.search(r"^\s*server service:8000\b", config, re.M), "the upstream is compose's service name"
-    assert re.search(r"^\s*listen 8000;", config, re.M)
-    for directive in ("client_header_timeout", "client_body_timeout", "client_max_body_size", "keepalive"):
-        assert re.search(rf"^\s*{directive} ", config, re.M), directive
+    config = CONFIG.read_text()
+    assert re.search(r"^\s*server-template service \S+ service:8000 resolvers compose\b", config, re.M), \
+        "the replicas are compose's service name, followed in its DNS"
+    assert re.search(r"^\s*bind :8000$", config, re.M)
+    for directive in ("option http-buffer-request", "timeout http-request", "timeout client", "sc0_conn_cur",
+                      "sc0_http_req_rate", "req.hdr_val(content-length)"):
+        assert directive in config, directive
+
+
+def test_the_balancers_limits_default_alike_in_compose_and_in_its_config(compose):
+    """The limits reach the balancer as environment variables; the compose file's defaults are
+    the config's own (which apply where the config runs without compose)."""
+    environment = compose["services"]["balancer"]["environment"]
+    config = CONFIG.read_text()
+    assert set(environment) == set(LIMITS)
+    for name in LIMITS:
+        (default,) = re.findall(rf"\$\{{{name}-([^}}]+)\}}", config)
+        assert environment[name] == f"${{{name}:-{default}}}", name
 
 
 def test_settings_reach_the_containers(compose):
@@ -138,6 +146,72 @@ def test_dockerfile_images_are_slim_non_root_and_checked():
     assert "torch==2.13.0" in text
 
 
+def service_command(services: dict, env: dict, port: int, redis_url: str) -> tuple[list[str], dict]:
+    """The service's command and environment as compose gives them, with ``env`` as the shell's:
+    only Redis' address, the port and the listen address (loopback here) rewritten."""
+    service = services["service"]
+    service_env = dict(env, **{k: _interpolate(str(v), env) for k, v in service["environment"].items()})
+    service_env["REDIS_URL"] = redis_url
+    cmd = [_interpolate(a, env) for a in service["command"]]
+    cmd[0] = str(BIN / cmd[0])
+    cmd[cmd.index("--port") + 1] = str(port)
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"  # inside its container
+    cmd[cmd.index("--host") + 1] = "127.0.0.1"
+    return cmd, service_env
+
+
+def shell_env(**values: str) -> dict:
+    """The environment of a shell that runs `docker compose up`, with ``values`` exported."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("ZOADAMM_") and k != "REDIS_URL"}, **values}
+
+
+def env_file(tmp_path: Path) -> dict:
+    """The .env file docs/deploy.md makes, as compose reads it: its block's last command, run here
+    without Docker (the same command runs in the service image there)."""
+    (block,) = re.findall(r"^```bash\n(docker compose build service\n.*?)^```", DEPLOY_DOC, re.S | re.M)
+    make = block.strip().splitlines()[-1]
+    assert make.startswith("docker compose run --rm --no-deps -T service zoadamm-service keys new") and \
+        make.endswith("> .env"), make
+    argv = make.removeprefix("docker compose run --rm --no-deps -T service ").removesuffix(" > .env").split()
+    made = subprocess.run([str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, check=True)
+    (tmp_path / ".env").write_text(made.stdout)
+    return {k: v for k, v in dotenv_values(tmp_path / ".env").items() if v is not None}
+
+
+@pytest.mark.parametrize("exported, starts", [
+    ({}, True),  # plain `docker compose up`: loopback, no keys
+    ({"ZOADAMM_BIND": "0.0.0.0"}, False),
+    ({"ZOADAMM_BIND": "0.0.0.0", "ZOADAMM_ALLOW_OPEN": "true"}, True),
+    ({"ZOADAMM_BIND": "0.0.0.0", ".env": "keys"}, True),
+], ids=["loopback", "public-no-keys", "public-allow-open", "public-with-env-file"])
+def test_compose_runs_open_only_on_loopback_unless_told(compose, redis_url, tmp_path, exported, starts):
+    """The service command of the compose file, with the compose file's environment: beyond
+    loopback and without keys it refuses to start, in one line naming what to set."""
+    if exported.pop(".env", None):
+        exported.update(env_file(tmp_path))
+    port = free_port()
+    cmd, env = service_command(compose["services"], shell_env(**exported), port, redis_url)
+    if not starts:
+        refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        lines = refused.stderr.strip().splitlines()
+        assert refused.returncode == 1 and len(lines) == 1, refused.stderr
+        assert lines[0].startswith("zoadamm-service: refusing to serve 0.0.0.0 without API keys")
+        assert "ZOADAMM_API_KEYS" in lines[0] and "ZOADAMM_ALLOW_OPEN=true" in lines[0]
+        return
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait(lambda: httpx.get(url + "/healthz").status_code == 200)
+        keyed = "ZOADAMM_API_KEY" in exported
+        assert httpx.get(url + "/v1/sessions").status_code == (401 if keyed else 200)
+        if keyed:
+            auth = {"authorization": f"Bearer {exported['ZOADAMM_API_KEY']}"}
+            assert httpx.get(url + "/v1/sessions", headers=auth).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
     """redis, service (2 worker processes on Redis), then the ZO and FO workers: each one's exact
     command, shortened through the environment (1 epoch on 2,560 images), with keys on as a
@@ -148,7 +222,7 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
     # these reach the containers only through compose's environment sections
     env.update(ZOADAMM_EPOCHS="1", ZOADAMM_TRAIN_LIMIT="2560", ZOADAMM_API_KEYS=entry("lab", key),
                ZOADAMM_API_KEY=key)
-    redis_port, service_port = _free_port(), _free_port()
+    redis_port, service_port = free_port(), free_port()
     balancer = None
     processes = []
     try:
@@ -159,18 +233,14 @@ def test_the_compose_commands_run_a_short_comparison(compose, tmp_path):
         ping = ["redis-cli", "-p", str(redis_port), "ping"]
         _wait(lambda: subprocess.run(ping, capture_output=True).stdout.strip() == b"PONG")
 
-        service = services["service"]
-        service_env = dict(env, **{k: _interpolate(str(v), env) for k, v in service["environment"].items()})
-        service_env["REDIS_URL"] = service_env["REDIS_URL"].replace("redis:6379", f"127.0.0.1:{redis_port}")
-        cmd = [_interpolate(a, env) for a in service["command"]]
-        cmd[0] = str(BIN / cmd[0])
-        cmd[cmd.index("--port") + 1] = str(service_port)
-        cmd[cmd.index("--host") + 1] = "127.0.0.1"
+        cmd, service_env = service_command(services, env, service_port, f"redis://127.0.0.1:{redis_port}/0")
         assert cmd[cmd.index("--workers") + 1] == "2"
         processes.append(subprocess.Popen(cmd, env=service_env))
         _wait(lambda: httpx.get(f"http://127.0.0.1:{service_port}/healthz").json()["store"] == "RedisStore")
-        (tmp_path / "nginx").mkdir()
-        balancer = Balancer([service_port], tmp_path / "nginx")  # the workers talk to it, as in compose
+        (tmp_path / "balancer").mkdir()
+        limits = {k.removeprefix("ZOADAMM_BALANCER_").lower(): _interpolate(v, env)
+                  for k, v in services["balancer"]["environment"].items()}
+        balancer = Balancer([service_port], tmp_path / "balancer", **limits)  # the workers talk to it, as in compose
         url = balancer.url
 
         results = {}

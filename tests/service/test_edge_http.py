@@ -204,9 +204,9 @@ def test_an_unexpected_error_is_a_json_500_and_the_connection_stays_usable():
 def test_docs_pages_load_their_assets_from_the_service(client, path):
     page = client.get(path)
     assert page.status_code == 200
-    assets = [a for a in page.text.split('"') if a.startswith("/docs/assets/")]
+    assets = [a for a in page.text.split('"') if a.startswith("/assets/")]
     assert assets and "cdn" not in page.text and "https://" not in page.text.replace("https://fastapi", "")
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
     for license_file in ["swagger-ui-dist.LICENSE.txt", "redoc.LICENSE.txt"]:
-        assert client.get(f"/docs/assets/{license_file}").status_code == 200
+        assert client.get(f"/assets/{license_file}").status_code == 200

@@ -1,43 +1,40 @@
 """``/docs`` (Swagger UI) and ``/redoc``, served from files bundled with the package (npm
 swagger-ui-dist 5.35.0 and redoc 2.5.4, each with its license), so they work offline; and the
-app's OpenAPI description (``openapi.describe``)."""
+app's OpenAPI description (``openapi.describe``).
+
+One change to redoc.standalone.js: its side menu showed Redocly's logo from their CDN; the
+address is ``data:,`` instead (an empty image, which the menu hides), so the page loads nothing
+from elsewhere.
+
+FastAPI's own pages start Swagger UI and ReDoc from an inline script, which a strict
+Content-Security-Policy forbids; these pages load a small script file that does the same."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
 
+from .. import pages
 from . import openapi
 
 STATIC = Path(__file__).with_name("docs_static")
-ASSETS = "/docs/assets"
-TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png", ".txt": "text/plain"}
+# Swagger UI and ReDoc write sanitized HTML (DOMPurify, React) into the page, which Trusted Types
+# would refuse; ReDoc also styles itself with <style> elements it writes at run time
+# (styled-components), and its search runs in a Worker made from a blob: URL
+NO_TRUSTED_TYPES = {"require_trusted_types_for": None, "trusted_types": None}
+SWAGGER_POLICY = pages.policy(**NO_TRUSTED_TYPES)
+REDOC_POLICY = pages.policy(**NO_TRUSTED_TYPES, style_src="'self' 'unsafe-inline'", worker_src="blob:")
 
 
 def install(app: FastAPI) -> None:
     app.openapi = lambda: openapi.describe(app)  # type: ignore[method-assign]
-    url = app.openapi_url or "/openapi.json"
 
     @app.get("/docs", include_in_schema=False)
-    async def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=url, title=f"{app.title} API", swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS}/swagger-ui.css", swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
-            swagger_ui_parameters={"validatorUrl": None},  # no call to the public validator either
-        )
+    async def swagger() -> FileResponse:
+        return pages.page(STATIC / "swagger.html", SWAGGER_POLICY)
 
     @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url=url, title=f"{app.title} API", redoc_js_url=f"{ASSETS}/redoc.standalone.js",
-                              redoc_favicon_url=f"{ASSETS}/favicon-32x32.png", with_google_fonts=False)
-
-    @app.get(ASSETS + "/{name}", include_in_schema=False)
-    async def asset(name: str) -> FileResponse:
-        path = STATIC / name
-        if "/" in name or name.startswith(".") or not path.is_file():
-            raise HTTPException(404)
-        return FileResponse(path, media_type=TYPES.get(path.suffix, "application/octet-stream"),
-                            headers={"Cache-Control": "max-age=86400"})
+    async def redoc() -> FileResponse:
+        return pages.page(STATIC / "redoc.html", REDOC_POLICY)

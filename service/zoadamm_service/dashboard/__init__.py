@@ -1,4 +1,4 @@
-"""The dashboard: a page at ``/dashboard`` (static files bundled with the package) that polls
+"""The dashboard: a page at ``/dashboard`` (its scripts are served under ``/assets``) that polls
 two JSON routes under ``/v1/dashboard``, answered from a shared cache (``overview``)."""
 
 from __future__ import annotations
@@ -6,38 +6,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import FileResponse
 
+from .. import pages
 from .overview import Overview
 
 STATIC = Path(__file__).with_name("static")
-TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".txt": "text/plain"}
 
 api = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
-pages = APIRouter(tags=["dashboard"])
+views = APIRouter(tags=["dashboard"])
 
 
 def install(app: FastAPI) -> None:
     app.state.overview = Overview(app.state.sessions, app.state.settings.dashboard_cache_s)
     app.include_router(api)
-    app.include_router(pages)
+    app.include_router(views)
 
 
-@pages.get("/dashboard", response_class=FileResponse)
+@views.get("/dashboard", response_class=FileResponse)
 async def page():
     """The dashboard page: sessions, their live curves, and comparisons (it needs no data)."""
-    return FileResponse(STATIC / "index.html", media_type="text/html")
-
-
-@pages.get("/dashboard/assets/{name}", response_class=FileResponse)
-async def asset(name: str):
-    """The dashboard's scripts and styles, bundled with the service (no CDN)."""
-    path = STATIC / name
-    if "/" in name or name.startswith(".") or not path.is_file():
-        raise HTTPException(404)
-    return FileResponse(path, media_type=TYPES.get(path.suffix, "application/octet-stream"),
-                        headers={"Cache-Control": "max-age=300"})
+    return pages.page(STATIC / "index.html")
 
 
 @api.get("/sessions")

@@ -1,0 +1,90 @@
+// uPlot charts: one `plot` call per chart and render, and the pieces the charts share.
+import { el } from "./dom.js";
+import { fmt } from "./format.js";
+
+export const COLORS = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
+
+const plots = new Map(); // name -> { plot, shape }
+
+// Draws `data` in `node`; the chart is rebuilt only when its shape (series, scales) changes.
+export function plot(name, node, opts, data) {
+  const shape = JSON.stringify([opts.series.map((s) => s.label), opts.scales, opts.axes && opts.axes.length]);
+  let entry = plots.get(name);
+  if (entry && entry.shape !== shape) { entry.plot.destroy(); entry = null; }
+  node.dataset.points = String(data[0].length); // the browser tests read how many points are drawn
+  node.dataset.log = String(Boolean(opts.scales.y && opts.scales.y.distr === 3));
+  const none = node.querySelector(".none");
+  if (none) none.remove();
+  if (!data.slice(1).some((col) => col.some((v) => v !== null && v !== undefined))) {
+    if (entry) { entry.plot.destroy(); plots.delete(name); }
+    node.append(el("div", { class: "none" }, opts.empty || "no points yet"));
+    return;
+  }
+  if (!entry) {
+    const size = { width: Math.max(300, node.clientWidth), height: opts.height || 240 };
+    entry = { plot: new uPlot(Object.assign(size, opts), data, node), shape };
+    plots.set(name, entry);
+  } else {
+    entry.plot.setData(data);
+  }
+}
+
+export function resizeAll() {
+  for (const { plot: p } of plots.values()) p.setSize({ width: Math.max(300, p.root.parentElement.clientWidth), height: p.height });
+}
+
+export const logScale = (on) => (on ? { distr: 3 } : { auto: true });
+
+// Log y by default when the values are all positive and span more than two decades: on a
+// linear axis the starting values would flatten everything after them.
+export function spansDecades(columns) {
+  let low = Infinity, high = -Infinity;
+  for (const col of columns) {
+    for (const v of col) {
+      if (v === null || v === undefined || !Number.isFinite(v)) continue;
+      if (v <= 0) return false;
+      low = Math.min(low, v);
+      high = Math.max(high, v);
+    }
+  }
+  return high / low > 100;
+}
+
+export function xAxis(text) {
+  return { label: text, labelSize: 18, size: 40, grid: { stroke: "#eef0f3" }, ticks: { show: false } };
+}
+
+const powerOfTen = (t) => t > 0 && Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9;
+
+export function yAxis(extra = {}) {
+  // on a log scale only powers of ten get a label; the minor ticks stay unlabelled
+  return Object.assign({
+    size: 64, grid: { stroke: "#eef0f3" }, ticks: { show: false },
+    values: (u, ticks, axis) => {
+      const log = u.scales[u.axes[axis].scale || "y"].distr === 3;
+      return ticks.map((t) => (log && !powerOfTen(t) ? "" : fmt(t, 5)));
+    },
+  }, extra);
+}
+
+export function line(text, stroke, extra = {}) {
+  return Object.assign({ label: text, stroke, width: 1.6, spanGaps: true, value: (u, v) => fmt(v) }, extra);
+}
+
+export const xSeries = (text) => ({ label: text, value: (u, v) => fmt(v) });
+
+// TensorBoard's smoothing, debiased so the curve does not start at zero; nulls are skipped.
+export function ema(values, alpha) {
+  const out = new Array(values.length);
+  let last = 0, weight = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || !Number.isFinite(v)) { out[i] = null; continue; }
+    last = alpha * last + (1 - alpha) * v;
+    weight = alpha * weight + (1 - alpha);
+    out[i] = last / weight;
+  }
+  return out;
+}
+
+export const positive = (values) => values.map((v) => (v !== null && v > 0 ? v : null));

@@ -1,0 +1,86 @@
+// Ticked sessions overlaid on one chart: f(x), ‖g‖, lr or a reported metric, against function
+// evaluations, steps or wall time.
+import { ema, line, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
+import { $, el, show } from "./dom.js";
+import { RESERVED, label, metricLabel, metricOf } from "./format.js";
+import { colorOf, rowOf, state } from "./state.js";
+
+const TRACE_CHOICES = [["f", "f(x), EMA"], ["g_norm", "‖g‖, EMA"], ["lr", "lr"]];
+const X_LABELS = { evaluations: "function evaluations", step: "step", time: "seconds since the session was created" };
+
+const comparedData = () => [...state.compared].filter((id) => state.data.has(id)).map((id) => [id, state.data.get(id)]);
+
+function metricNames(d) {
+  return new Set(d.metrics.flatMap((m) => Object.keys(m)).filter((k) => !RESERVED.includes(k)));
+}
+
+// What the comparison shows unless the user picks: f(x) when every ticked session has it; FO
+// sessions have none, so then a metric every one of them reports (the validation loss first),
+// else ‖g‖, which every session has.
+function automaticY(sessions) {
+  if (sessions.every(([, d]) => d.trace.f.some((v) => v !== null))) return "f";
+  const shared = sessions.map(([, d]) => metricNames(d)).reduce((a, b) => new Set([...a].filter((k) => b.has(k))));
+  if (shared.has("value")) return "metric:value";
+  const first = [...shared].sort()[0];
+  return first === undefined ? "g_norm" : `metric:${first}`;
+}
+
+function renderChoices(sessions) {
+  const names = new Set(sessions.flatMap(([, d]) => [...metricNames(d)]));
+  const choices = TRACE_CHOICES.concat([...names].sort().map((k) => [`metric:${k}`, `metric: ${metricLabel(k)}`]));
+  const select = $("compare-y");
+  const key = JSON.stringify(choices);
+  if (select.dataset.choices !== key) {
+    show(select, choices.map(([value, text]) => el("option", { value }, text)));
+    select.dataset.choices = key;
+  }
+  const picked = state.choice.compareY;
+  const y = picked && choices.some(([v]) => v === picked) ? picked : automaticY(sessions);
+  select.value = y;
+  return y;
+}
+
+// One session's [xs, ys] for the chosen axes; xs strictly increasing, as uPlot.join wants.
+function columns(d, xMode, yMode, alpha) {
+  const per = d.info.evaluations_per_step;
+  const created = d.info.created;
+  const xOf = (step, time) => (xMode === "evaluations" ? step * per : xMode === "time" ? time - created : step);
+  let xs, ys;
+  if (yMode.startsWith("metric:")) {
+    const k = yMode.slice(7);
+    const rows = d.metrics.filter((m) => metricOf(m, k) !== null);
+    xs = rows.map((m) => xOf(m.step, m.time));
+    ys = rows.map((m) => metricOf(m, k));
+  } else {
+    const t = d.trace;
+    xs = t.step.map((s, i) => xOf(s, t.time[i]));
+    ys = yMode === "lr" ? t.lr : ema(t[yMode], alpha);
+  }
+  const keep = xs.map((x, i) => i).filter((i) => i === 0 || xs[i] > xs[i - 1]);
+  return [keep.map((i) => xs[i]), keep.map((i) => ys[i])];
+}
+
+export function renderCompare() {
+  const sessions = comparedData();
+  const yMode = renderChoices(sessions);
+  $("compare-count").textContent = sessions.length ? `${sessions.length} session${sessions.length > 1 ? "s" : ""}` : "";
+  $("compare-hint").hidden = sessions.length > 0;
+  const note = sessions.length && yMode !== "f" && state.choice.compareY === null;
+  $("compare-note").textContent = note ? "Some ticked sessions have no f(x) (FO sessions report gradients only)." : "";
+  const chart = $("chart-compare");
+  if (!sessions.length) {
+    plot("compare", chart, { series: [{}], scales: {}, empty: "tick sessions to compare them" }, [[]]);
+    return;
+  }
+  const xMode = $("compare-x").value;
+  const alpha = Number($("ema").value);
+  const tables = sessions.map(([, d]) => columns(d, xMode, yMode, alpha));
+  const log = state.choice.compareLog ?? spansDecades(tables.map(([, ys]) => ys));
+  $("compare-logy").checked = log;
+  const series = [xSeries(xMode)].concat(sessions.map(([id]) =>
+    line(label(rowOf(id)), colorOf(id), { width: 2, points: { show: yMode.startsWith("metric:"), size: 6 } })));
+  const data = uPlot.join(log ? tables.map(([xs, ys]) => [xs, positive(ys)]) : tables);
+  plot("compare", chart, {
+    height: 300, series, scales: { x: { time: false }, y: logScale(log) }, axes: [xAxis(X_LABELS[xMode]), yAxis()],
+  }, data);
+}

@@ -1,0 +1,76 @@
+// One session in detail: f(x), its reported metrics, lr and mu, the gradient estimate.
+import { COLORS, ema, line, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
+import { $ } from "./dom.js";
+import { RESERVED, fmt, label, metricLabel, metricOf } from "./format.js";
+import { rowOf, state } from "./state.js";
+
+const isAccuracy = (name) => /acc/i.test(name);
+
+function subtitle(d, row) {
+  const cfg = d.info.config;
+  const per = d.info.evaluations_per_step;
+  return `${cfg.method}${cfg.method === "zo-adamm" ? `, q = ${fmt(cfg.directions)}, ${cfg.distribution}, ${cfg.difference}` : ""}` +
+    `, d = ${fmt(cfg.dim)}, ${fmt(row.step ?? 0)} steps, ${fmt(per)} evaluation${per > 1 ? "s" : ""}/step` +
+    (d.stride > 1 ? `, every ${fmt(d.stride)}th step kept` : "");
+}
+
+function fChart(t, alpha, log) {
+  const f = log ? positive(t.f) : t.f;
+  plot("f", $("chart-f"), {
+    series: [xSeries("step"), line("f(x)", "rgba(37,99,235,0.28)", { width: 1 }),
+      line(`EMA ${alpha.toFixed(2)}`, "#1d4ed8", { width: 2.2 })],
+    scales: { x: { time: false }, y: logScale(log) }, axes: [xAxis("step"), yAxis()],
+    empty: "no f(x): an FO session reports gradients only",
+  }, [t.step, f, ema(f, alpha)]);
+}
+
+function metricsChart(metrics, log) {
+  const names = [...new Set(metrics.flatMap((m) => Object.keys(m)))].filter((k) => !RESERVED.includes(k));
+  const series = [xSeries("step")];
+  const data = [metrics.map((m) => m.step)];
+  names.forEach((k, i) => {
+    series.push(line(metricLabel(k), COLORS[i % COLORS.length],
+      { scale: isAccuracy(k) ? "acc" : "y", points: { show: true, size: 6 }, width: 2 }));
+    data.push(metrics.map((m) => metricOf(m, k)));
+  });
+  const accuracyAxis = names.some(isAccuracy) ? [yAxis({ scale: "acc", side: 1, grid: { show: false } })] : [];
+  plot("metrics", $("chart-metrics"), {
+    series, scales: { x: { time: false }, y: logScale(log), acc: { auto: true } },
+    axes: [xAxis("step"), yAxis(), ...accuracyAxis],
+    empty: "no metrics reported yet (POST /v1/sessions/{id}/metrics)",
+  }, data);
+}
+
+function scheduleChart(t) {
+  plot("schedule", $("chart-schedule"), {
+    series: [xSeries("step"), line("lr", "#16a34a", { width: 2 }), line("mu", "#9333ea", { width: 2, scale: "mu" })],
+    scales: { x: { time: false }, y: { distr: 3 }, mu: { distr: 3 } },
+    axes: [xAxis("step"), yAxis({ label: "lr", labelSize: 14 }),
+      yAxis({ scale: "mu", side: 1, grid: { show: false }, label: "mu", labelSize: 14 })],
+  }, [t.step, positive(t.lr), positive(t.mu)]);
+}
+
+function gradientChart(t, alpha) {
+  plot("grad", $("chart-grad"), {
+    series: [xSeries("step"), line("‖g‖", "rgba(234,88,12,0.3)", { width: 1 }),
+      line("‖g‖ EMA", "#c2410c", { width: 2 }), line("spread of c (std)", "#0891b2", { width: 1.5 })],
+    scales: { x: { time: false }, y: { distr: 3 } }, axes: [xAxis("step"), yAxis()],
+  }, [t.step, positive(t.g_norm), positive(ema(t.g_norm, alpha)), positive(t.spread)]);
+}
+
+export function renderDetail() {
+  const id = state.selected;
+  const d = id && state.data.get(id);
+  $("detail").hidden = !d;
+  if (!d) return;
+  const row = rowOf(id);
+  $("detail-title").textContent = label(row);
+  $("detail-sub").textContent = subtitle(d, row);
+  const alpha = Number($("ema").value);
+  const log = state.choice.detailLog ?? spansDecades([d.trace.f]);
+  $("logy").checked = log;
+  fChart(d.trace, alpha, log);
+  metricsChart(d.metrics, log);
+  scheduleChart(d.trace);
+  gradientChart(d.trace, alpha);
+}

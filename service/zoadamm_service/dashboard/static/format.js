@@ -1,0 +1,38 @@
+// How numbers, ages and names read on the page.
+
+// One format for every number: integers (d, q, steps, evaluations) in full with thousands
+// separators (169,196 beside 1,400); other values with `digits` significant digits, and in
+// exponent notation only when very large or very small.
+export function fmt(x, digits = 4) {
+  if (x === null || x === undefined || Number.isNaN(x)) return "—";
+  if (Number.isSafeInteger(x)) return x.toLocaleString("en-US");
+  const a = Math.abs(x);
+  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return x.toExponential(2);
+  return x.toLocaleString("en-US", { maximumSignificantDigits: digits });
+}
+
+export function age(seconds) {
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} m ${Math.round(seconds % 60)} s`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} m`;
+  return `${Math.floor(seconds / 86400)} d`;
+}
+
+// A session's name, or the start of its id when it has none.
+export const label = (row) => row.name || row.id.slice(0, 8);
+
+// Keys of a metric report that are not named metrics.
+export const RESERVED = ["step", "lr", "mu", "time"];
+
+export const metricLabel = (name) => (name === "value" ? "value (validation loss)" : name);
+
+// The value of metric `name` in report `m`, or null: own keys only, so that a metric named
+// "constructor" or "toString" is read as sent.
+export const metricOf = (m, name) => (Object.hasOwn(m, name) ? m[name] : null);
+
+// A report in one line: its value, and an accuracy when one was reported.
+export function metricText(m) {
+  if (!m) return "—";
+  const acc = Object.keys(m).find((k) => !RESERVED.includes(k) && k !== "value" && /acc/i.test(k));
+  return fmt(m.value) + (acc ? ` · ${acc.replace(/_/g, " ")} ${fmt(m[acc], 3)}` : "");
+}

@@ -1,0 +1,44 @@
+// What the page knows and what the user chose, shared by the views.
+import { COLORS } from "./charts.js";
+
+const COMPARED = "zoadamm.compared";
+const SESSION_ID = /^[0-9a-f]{1,64}$/;
+
+function storedCompared() {
+  try {
+    const ids = JSON.parse(localStorage.getItem(COMPARED) || "[]");
+    return new Set(Array.isArray(ids) ? ids.filter((id) => SESSION_ID.test(id)) : []);
+  } catch (e) {
+    return new Set();
+  }
+}
+
+export const state = {
+  rows: [], // the table's rows, as /v1/dashboard/sessions answers them
+  sort: { key: "created", dir: -1 },
+  selected: null, // the session shown in detail
+  compared: storedCompared(), // the sessions ticked for the comparison
+  data: new Map(), // id -> { info, stride, trace, metrics, nextStep } of the sessions drawn
+  colors: new Map(),
+  loaded: false, // the service answered once (with sessions or a 401)
+  auth: null, // null when the service answers; "missing" (no key entered) or "refused"
+  // what the user picked; null leaves the choice to the page
+  choice: { detailLog: null, compareLog: null, compareY: null },
+};
+
+export const isSessionId = (id) => SESSION_ID.test(id);
+
+export function saveCompared() {
+  localStorage.setItem(COMPARED, JSON.stringify([...state.compared]));
+}
+
+export function colorOf(id) {
+  if (!state.colors.has(id)) state.colors.set(id, COLORS[state.colors.size % COLORS.length]);
+  return state.colors.get(id);
+}
+
+// The row of session `id`, or what its detail answer says of it.
+export function rowOf(id) {
+  const d = state.data.get(id);
+  return state.rows.find((r) => r.id === id) || Object.assign({ id }, d && d.info);
+}

@@ -1,0 +1,75 @@
+// The sessions table: one row per session, sorted and filtered in the page.
+import { $, el, show } from "./dom.js";
+import { age, fmt, label, metricText } from "./format.js";
+import { colorOf, state } from "./state.js";
+
+const RUNNING_S = 10;
+
+const isRunning = (row, now) => Boolean(row.updated && now - row.updated < RUNNING_S);
+
+function sortValue(row, key) {
+  if (key === "metric") return row.last_metric ? row.last_metric.value : null;
+  if (key === "name") return label(row).toLowerCase();
+  if (key === "created") return -row.created;
+  return row[key];
+}
+
+function visibleRows(now) {
+  const text = $("filter").value.trim().toLowerCase();
+  const method = $("method-filter").value;
+  const runningOnly = $("active-only").checked;
+  const rows = state.rows.filter((r) =>
+    (!text || `${r.name || ""} ${r.id} ${r.method}`.toLowerCase().includes(text)) &&
+    (!method || r.method === method) && (!runningOnly || isRunning(r, now)));
+  const { key, dir } = state.sort;
+  return rows.sort((a, b) => {
+    const x = sortValue(a, key), y = sortValue(b, key);
+    if (x === y) return 0;
+    if (x === null || x === undefined) return 1;
+    if (y === null || y === undefined) return -1;
+    return (x < y ? -1 : 1) * dir;
+  });
+}
+
+const num = (text, extra = "") => el("td", { class: `num ${extra}`.trim() }, text);
+
+function tableRow(r, now) {
+  const zo = r.method === "zo-adamm";
+  const compared = state.compared.has(r.id);
+  return el("tr", { "data-id": r.id, class: r.id === state.selected ? "selected" : null },
+    el("td", {},
+      el("input", { type: "checkbox", class: "cmp", checked: compared, title: "overlay in the comparison" }),
+      compared ? el("span", { class: "swatch", style: { background: colorOf(r.id) } }) : null),
+    el("td", { class: "name", title: r.id }, label(r), el("span", { class: "id" }, r.id.slice(0, 8))),
+    el("td", {}, el("span", { class: zo ? "pill zo" : "pill fo" }, zo ? "ZO" : "FO"),
+      zo && r.difference === "central" ? " central" : null),
+    num(fmt(r.dim)), num(zo ? fmt(r.directions) : "—"), num(fmt(r.step)), num(fmt(r.evaluations)),
+    num(r.steps_per_s ? fmt(r.steps_per_s, 3) : "0", isRunning(r, now) ? "running" : ""),
+    num(fmt(r.lr, 3)), num(fmt(r.mu, 3)), num(fmt(r.f)), num(metricText(r.last_metric), "metric"),
+    num(age(now - r.created)));
+}
+
+// What the empty table says: why there is nothing to show.
+function emptyText() {
+  if (!state.loaded) return ["Loading sessions…"];
+  if (state.auth === "missing") {
+    return ["No API key entered: this service needs one to show its sessions. Press ",
+      el("b", {}, "API key"), " and enter yours."];
+  }
+  if (state.auth === "refused") return ["The API key was refused. Press ", el("b", {}, "API key"), " to enter another."];
+  return ["No sessions yet. Create one with the SDK or ", el("code", {}, "POST /v1/sessions"), "."];
+}
+
+export function renderTable() {
+  const now = Date.now() / 1000;
+  const rows = visibleRows(now);
+  $("count").textContent = state.auth ? "" : `${rows.length} of ${state.rows.length}`;
+  show($("sessions").querySelector("tbody"), rows.map((r) => tableRow(r, now)));
+  const empty = $("empty");
+  empty.hidden = state.rows.length > 0;
+  show(empty, emptyText());
+  document.querySelectorAll("#sessions th[data-key]").forEach((th) => {
+    th.classList.toggle("sorted-asc", th.dataset.key === state.sort.key && state.sort.dir === 1);
+    th.classList.toggle("sorted-desc", th.dataset.key === state.sort.key && state.sort.dir === -1);
+  });
+}
