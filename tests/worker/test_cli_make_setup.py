@@ -43,7 +43,10 @@ def test_make_demo_runs_no_apt_get_and_make_test_runs_the_script():
     demo = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     test = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "apt-get" not in demo and "sudo" not in demo and "system-packages" not in demo
-    assert ".ci/system-packages chromium:/usr/bin/chromium nginx:/usr/sbin/nginx redis-server:redis-server" in test
+    line = next(line for line in test.splitlines() if line.startswith(".ci/system-packages"))
+    named = {package.split(":")[0] for package in line.split()[1:]}
+    # the browser tests, the balancer tests and the Redis Cluster tests each need one of these
+    assert {"chromium", "haproxy", "redis-server"} <= named
 
 
 def test_nothing_is_said_or_installed_when_every_package_is_there(tmp_path):
