@@ -107,6 +107,22 @@ def test_with_wait_a_part_the_replica_lacks_is_not_acknowledged(cluster):
         assert run.server_step() == run.acked.step == 4
 
 
+def test_with_wait_a_delete_the_replica_lacks_is_not_acknowledged(cluster):
+    with cluster_service(cluster, wait_replicas=1) as http:
+        run = Run(http)
+        assert run.tell_until_acknowledged() == 0
+        master = cluster.master_of(run.meta_key())
+        with replica_cut_off(cluster, master):
+            refused = http.delete(f"/v1/sessions/{run.id}")
+            assert refused.status_code == 503 and "of 1 Redis replicas" in refused.json()["detail"]
+            cluster.kill(master)
+        cluster.failed_over(run.meta_key(), master)
+        cluster.restart(master)  # WAIT needs a replica: the old master rejoins as one
+        assert http.get(f"/v1/sessions/{run.id}").status_code == 200  # not acknowledged: still there
+        assert http.delete(f"/v1/sessions/{run.id}").status_code == 204  # the client's retry
+        assert http.get(f"/v1/sessions/{run.id}").status_code == 404
+
+
 def test_without_wait_a_create_is_acknowledged_only_once_a_replica_holds_it(cluster):
     with cluster_service(cluster) as http:
         ports = masters(cluster)

@@ -214,6 +214,8 @@ class RedisStore(Store):
         self._notices.moved(session_id, 0)  # a wait on a deleted session looks again, and finds it gone
         name = tenant.decode() if isinstance(tenant, bytes) else tenant
         await self._redis.zrem(keys.tenant_sessions(name), session_id)
+        # an acknowledged delete is work too: a failover must not bring the session back
+        await self._replication.confirm(session_id, -1)
 
     @_translate_errors
     async def head(self, session_id: str) -> int:
