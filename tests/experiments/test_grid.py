@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from zoadamm_worker.experiments.grid import build_grid, run_name
+from zoadamm_worker.experiments.grid import PRESETS, build_grid, run_name
 
 
 def test_the_paper_preset_matches_the_paper_grid():
@@ -40,6 +40,16 @@ def test_variant_and_smoke_presets():
     sweep = {run_name(s) for s in build_grid("q-sweep", seeds=[0])}
     assert sweep == {"fo-d1400-seed0"} | {f"zo-d1400-q{q}-{difference}-vhat-seed0"
                                           for q in (1, 4, 8, 16) for difference in ("forward", "central")}
+
+
+def test_the_methods_preset_runs_each_zo_method_over_its_lr_grid_and_names_both():
+    runs = build_grid("methods", seeds=[0])
+    assert {(s.method, s.lr) for s in runs} == {(m, lr) for m, lrs in PRESETS["methods"].blocks[0].methods
+                                                 for lr in lrs}
+    assert all(s.epochs == 5 and s.directions == 1 and s.dim == 1400 for s in runs)
+    names = {run_name(s) for s in runs}
+    assert len(names) == len(runs)  # no two runs share a record file
+    assert "zo-sgd-d1400-q1-forward-lr0.0001-seed0" in names and "zo-d1400-q1-forward-vhat-seed0" in names
 
 
 def test_bad_overrides_are_refused():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoadamm_worker.experiments.records import Run, group_runs
-from zoadamm_worker.experiments.tables import k_table, target_table
+from zoadamm_worker.experiments.tables import k_table, methods_table, target_table
 
 
 def _run(seed: int, q: int, accuracies: list[float]) -> Run:
@@ -44,3 +44,22 @@ def test_k_is_the_loss_ratio_over_sqrt_d_at_equal_epochs_for_every_d():
     assert text[0] == "| d | √d | epoch 1: ratio / k | epoch 2: ratio / k |"
     assert text[2] == "| 100 | 10 | 3.0 / 0.3000 | 5.0 / 0.5000 |"
     assert text[3] == "| 10,000 | 100 | 40.0 / 0.4000 | — |"
+
+
+def _method_run(method: str, lr: float, seed: int, accuracy: float) -> Run:
+    record = {"epoch": 1, "method": method, "lr": lr, "d": 1400, "directions": 1, "difference": "forward",
+              "normalizer": "v_hat", "seed": seed, "test_accuracy": accuracy}
+    return Run(f"{method}-{lr}-{seed}", Path(f"{method}-{lr}-{seed}.jsonl"), [record])
+
+
+def test_the_methods_table_picks_each_methods_best_lr_by_its_mean_over_seeds():
+    groups = group_runs([
+        _method_run("zo-sgd", 1e-4, 0, 0.30), _method_run("zo-sgd", 1e-4, 1, 0.50),  # mean 0.40
+        _method_run("zo-sgd", 1e-3, 0, 0.45), _method_run("zo-sgd", 1e-3, 1, 0.25),  # mean 0.35
+        _method_run("zo-adamm", 1e-3, 0, 0.60), _method_run("zo-adamm", 1e-3, 1, 0.70),
+    ])
+    assert len(groups) == 3  # an lr is a setting of its own
+    text = methods_table(groups).splitlines()
+    assert text[2].startswith("| zo-adamm | 0.001 | 0.6500 ± 0.0500 |")  # the best method first
+    assert text[3].startswith("| zo-sgd | 0.0001 | 0.4000 ± 0.1000 | **lr 0.0001: 0.4000 ± 0.1000 (2 × 1)**")
+    assert "lr 0.001: 0.3500 ± 0.1000 (2 × 1)" in text[3]

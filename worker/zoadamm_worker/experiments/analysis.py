@@ -116,6 +116,17 @@ def _cosine_section(cosines: list[tuple[Group, dict]]) -> list[str]:
                     "Both start from the same weights, where it is 1.")
 
 
+def _methods_section(groups: list[Group]) -> list[str]:
+    """ZO-AdaMM beside the other ZO methods, where the folder holds more than one of them."""
+    if len({g.key[0] for g in groups if g.key[0] != "adamm"}) < 2:
+        return []
+    return _section("ZO methods side by side", tables.methods_table(groups),
+                    "Test accuracy (mean ± std over seeds) at the last epoch every seed of a setting "
+                    "reached, for each lr of each method's grid; the method's best lr in bold. One "
+                    "function-value pair per step (q = 1, forward differences) for every method, so "
+                    "equal epochs are equal queries.")
+
+
 def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int = 0) -> Path:
     """Draw the figures and write ``report.md`` into ``out`` (default: ``results``); returns its path.
 
@@ -176,6 +187,7 @@ def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int =
         "(the epoch in brackets); '< 1 epoch': one epoch of that setting costs more than the budget; "
         "'—': the setting has not spent that budget yet.",
         "",
+        *_methods_section(groups),
         f"## Reaching {GOAL:.2f} test accuracy",
         "",
         tables.target_table(groups, GOAL),

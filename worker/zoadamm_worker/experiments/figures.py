@@ -167,7 +167,7 @@ def fig_q_sweep(groups: list[Group], path: Path) -> Path | None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     qs = sorted({g.key[2] for g in groups if g.key[2] is not None})
     for group in groups:
-        method, _, q, difference, normalizer, _ = group.key
+        method, _, q, difference, normalizer, *_ = group.key
         # one colour per q, the line style tells the difference (and the variant normalizer)
         style = dict(marker=".", markersize=3, color="black") if method == "adamm" else dict(
             marker=".", markersize=3, color=_q_colour(q, qs),

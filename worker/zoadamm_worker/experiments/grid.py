@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from zoadamm.methods import AMSGRAD_METHODS
+
 from ..model import parameter_count
 from ..train import PAPER_SCALE, RunSpec
 
@@ -29,6 +31,8 @@ class Block:
     normalizers: tuple[str, ...] = ("v_hat",)
     fo: bool = True
     normalize: bool = True  # inputs centred with MNIST's mean and std; False: raw [0, 1] pixels
+    # the ZO methods and the learning rates each is run at
+    methods: tuple[tuple[str, tuple[float, ...]], ...] = (("zo-adamm", (1e-3,)),)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,13 @@ PRESETS: dict[str, Preset] = {
     "raw-inputs": Preset(
         (Block((PAPER_SCALE, SCALE_169K), 50, normalize=False),),
         about="d = 1,400 and 169,196, FO and ZO q=1 on raw [0, 1] pixels instead of normalised ones"),
+    # each method's lr grid spans its own scale: zo-sgd steps along the raw estimate, whose norm
+    # grows with sqrt(d); zo-signsgd moves every coordinate by lr, as AdaMM's first steps do
+    "methods": Preset(
+        (Block((PAPER_SCALE,), 5, fo=False, methods=(("zo-adamm", (3e-4, 1e-3, 3e-3)),
+                                                     ("zo-sgd", (1e-4, 3e-4, 1e-3)),
+                                                     ("zo-signsgd", (1e-4, 3e-4, 1e-3)))),),
+        about="d = 1,400, 5 epochs, q=1: ZO-AdaMM, ZO-SGD and ZO-signSGD over a small lr grid each"),
     "smoke": Preset(
         (Block((PAPER_SCALE,), 2, zo=((1, "forward"), (2, "forward"))),), seeds=(0, 1), train_limit=640,
         about="tests: d = 1,400 on 640 images, 2 epochs, FO and ZO q in {1,2}"),
@@ -90,20 +101,27 @@ def build_grid(preset: str, epochs: int | None = None, seeds: list[int] | None =
             for seed in chosen.seeds if seeds is None else seeds:
                 if block.fo:
                     runs.append(replace(base, method="adamm", seed=seed))
-                for normalizer in block.normalizers:
-                    for q, difference in zo:
-                        runs.append(replace(base, method="zo-adamm", seed=seed, directions=q,
-                                            difference=difference, normalizer=normalizer))
+                for method, lrs in block.methods:
+                    for normalizer in block.normalizers:
+                        for q, difference in zo:
+                            runs.extend(replace(base, method=method, lr=lr, seed=seed, directions=q,
+                                                difference=difference, normalizer=normalizer) for lr in lrs)
     unique = {run_name(spec): spec for spec in runs}  # overrides can make two blocks ask for one run
     return list(unique.values())
 
 
 def run_name(spec: RunSpec) -> str:
     """``fo-d1400-seed0``, ``zo-d1400-q4-central-vhat-seed2``; ``-n640`` when train_limit is set,
-    ``-raw`` for raw pixels."""
-    parts = ["fo" if spec.method == "adamm" else "zo", f"d{spec.dim}"]
+    ``-raw`` for raw pixels; a ZO method other than zo-adamm and an lr other than the default
+    are named too (``zo-sgd-d1400-q1-forward-lr0.0003-seed0``)."""
+    parts = ["fo" if spec.method == "adamm" else "zo" if spec.method == "zo-adamm" else spec.method,
+             f"d{spec.dim}"]
     if spec.method != "adamm":
-        parts += [f"q{spec.directions}", spec.difference, spec.normalizer.replace("_", "")]
+        parts += [f"q{spec.directions}", spec.difference]
+        if spec.method in AMSGRAD_METHODS:  # the others have no normalizer
+            parts.append(spec.normalizer.replace("_", ""))
+        if spec.lr != RunSpec.lr:
+            parts.append(f"lr{spec.lr:g}")
     parts.append(f"seed{spec.seed}")
     if spec.train_limit is not None:
         parts.append(f"n{spec.train_limit}")

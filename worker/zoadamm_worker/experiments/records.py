@@ -1,6 +1,6 @@
 """Read a results folder back: runs, their groups (a row of the report), their weights, the paper.
 
-A group is every seed of one setting: (method, d, q, difference, normalizer, train limit).
+A group is every seed of one setting: (method, d, q, difference, normalizer, train limit, lr).
 FO runs have no q, difference or normalizer of their own; their key holds ``None`` there.
 """
 
@@ -14,11 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from zoadamm.methods import AMSGRAD_METHODS
+
 from ..model import initial_parameters
-from ..train import read_records
+from ..train import RunSpec, read_records
 from .runner import weights_path
 
-GroupKey = tuple  # (method, d, q, difference, normalizer, train_limit)
+DEFAULT_LR = RunSpec.lr
+GroupKey = tuple  # (method, d, q, difference, normalizer, train_limit, lr)
 
 
 @dataclass
@@ -38,9 +41,10 @@ class Run:
     @property
     def key(self) -> GroupKey:
         s = self.spec
+        limit, lr = s.get("train_limit"), s.get("lr", DEFAULT_LR)
         if s["method"] == "adamm":
-            return ("adamm", s["d"], None, None, None, s.get("train_limit"))
-        return (s["method"], s["d"], s["directions"], s["difference"], s["normalizer"], s.get("train_limit"))
+            return ("adamm", s["d"], None, None, None, limit, lr)
+        return (s["method"], s["d"], s["directions"], s["difference"], s["normalizer"], limit, lr)
 
     def column(self, name: str) -> np.ndarray:
         return np.array([r[name] for r in self.records], dtype=float)
@@ -68,10 +72,12 @@ class Group:
 
     @property
     def label(self) -> str:
-        method, d, q, difference, normalizer, limit = self.key
-        divisor = "" if normalizer == "v_hat" else f" /sqrt({normalizer})"
-        text = "FO AdaMM" if method == "adamm" else f"ZO q={q} {difference}" + divisor
-        return f"{text} d={d:,}" + (f" (first {limit} images)" if limit else "")
+        method, d, q, difference, normalizer, limit, lr = self.key
+        divisor = "" if normalizer == "v_hat" or method not in AMSGRAD_METHODS else f" /sqrt({normalizer})"
+        name = "ZO" if method == "zo-adamm" else method
+        text = "FO AdaMM" if method == "adamm" else f"{name} q={q} {difference}" + divisor
+        return (f"{text} d={d:,}" + (f" lr={lr:g}" if lr != DEFAULT_LR else "")
+                + (f" (first {limit} images)" if limit else ""))
 
     @property
     def epochs_reached(self) -> list[int]:
@@ -130,7 +136,7 @@ def load_runs(folder: str | Path) -> list[Run]:
 
 
 def group_runs(runs: list[Run]) -> list[Group]:
-    """Groups sorted FO first, then by d, difference, q and normalizer."""
+    """Groups sorted FO first, then by d, method, difference, q, normalizer and lr."""
     groups: dict[GroupKey, Group] = {}
     for run in runs:
         groups.setdefault(run.key, Group(run.key)).runs.append(run)
@@ -138,8 +144,8 @@ def group_runs(runs: list[Run]) -> list[Group]:
         group.runs.sort(key=lambda run: run.seed)
 
     def order(key):
-        method, d, q, difference, normalizer, limit = key
-        return (limit or 0, d, method != "adamm", difference or "", q or 0, normalizer or "")
+        method, d, q, difference, normalizer, limit, lr = key
+        return (limit or 0, d, method != "adamm", method, difference or "", q or 0, normalizer or "", lr)
     return [groups[key] for key in sorted(groups, key=order)]
 
 

@@ -24,8 +24,8 @@ def _pm(mean: float, std: float, digits: int = 4) -> str:
 
 def paper_row(group: Group, paper: list[dict]) -> dict | None:
     """The paper's row for a group: FO at the same d, or ZO q=1 forward at the same d."""
-    method, d, q, difference, _, _ = group.key
-    if method != "adamm" and (q != 1 or difference != "forward"):
+    method, d, q, difference, *_ = group.key
+    if method not in ("adamm", "zo-adamm") or (method == "zo-adamm" and (q != 1 or difference != "forward")):
         return None
     name = "AdaMM" if method == "adamm" else "ZO-AdaMM"
     return next((row for row in paper if row["optimizer"] == name and int(row["d"]) == d), None)
@@ -195,3 +195,27 @@ def k_table(pairs: list[tuple[Group, Group]]) -> str:
             + [f"{ratio[e - 1]:.1f} / {ratio[e - 1] / math.sqrt(zo.key[1]):.4f}" if e <= len(ratio) else "—"
                for e in columns] for zo, ratio in curves]
     return table(["d", "√d"] + [f"epoch {e}: ratio / k" for e in columns], rows)
+
+
+def methods_table(groups: list[Group]) -> str:
+    """The ZO methods on one problem: each method's test accuracy at every lr of its grid, the
+    best lr (highest mean over seeds) in bold; the methods' rows sorted best first."""
+    by_method: dict[str, list[Group]] = {}
+    for g in groups:
+        if g.key[0] != "adamm":
+            by_method.setdefault(g.key[0], []).append(g)
+
+    def accuracy(g: Group) -> float:
+        return g.stat("test_accuracy")[0]
+
+    best = {method: max(gs, key=accuracy) for method, gs in by_method.items()}
+    rows = []
+    for method in sorted(by_method, key=lambda m: -accuracy(best[m])):
+        cells = []
+        for g in sorted(by_method[method], key=lambda g: g.key[6]):
+            mean, std, seeds = g.stat("test_accuracy")
+            cell = f"lr {g.key[6]:g}: {_pm(mean, std)} ({seeds} × {g.common_epochs})"
+            cells.append(f"**{cell}**" if g is best[method] else cell)
+        mean, std, seeds = best[method].stat("test_accuracy")
+        rows.append([method, f"{best[method].key[6]:g}", _pm(mean, std), "<br>".join(cells)])
+    return table(["method", "best lr", "test accuracy at the best lr", "every lr (seeds × epochs)"], rows)
