@@ -123,6 +123,27 @@ def test_with_wait_a_delete_the_replica_lacks_is_not_acknowledged(cluster):
         assert http.get(f"/v1/sessions/{run.id}").status_code == 404
 
 
+def test_with_wait_a_part_missing_on_the_master_that_answers_is_not_acknowledged(cluster):
+    """The race a failover can open: a part written on a master that died, and the WAIT made
+    on the new master once the old one rejoined as its replica.  The head alone cannot show
+    the loss (a part does not move it); the part's field missing there does."""
+    with cluster_service(cluster, wait_replicas=1) as http:
+        run = Run(http, parts=2)
+        assert run.tell_part(0).status_code == 202
+
+    async def confirm(fields: list[str]) -> None:
+        store = RedisStore.from_url(cluster.url, cluster=True, wait_replicas=1)
+        try:
+            await store.ping()  # learns the cluster's slots
+            await store._replication.confirm_parts(run.id, 0, 0, fields)
+        finally:
+            await store.close()
+
+    asyncio.run(confirm(["0:0"]))  # the part told above is there, and replicated
+    with pytest.raises(StoreUnavailable, match="lost parts"):
+        asyncio.run(confirm(["0:0", "0:1"]))  # as if part 1's write had gone with its master
+
+
 def test_without_wait_a_create_is_acknowledged_only_once_a_replica_holds_it(cluster):
     with cluster_service(cluster) as http:
         ports = masters(cluster)

@@ -292,7 +292,8 @@ class RedisStore(Store):
                                          args=[self.ttl_s, *replies.part_args(step, parts)])
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
-        await self._replication.confirm(session_id, 0)  # a part answered 202 is acknowledged work
+        # a part answered 202 is acknowledged work
+        await self._replication.confirm_parts(session_id, 0, step, [replies.partial_field(step, i) for i in parts])
         return replies.parts(step, reply)
 
     @_translate_errors
@@ -306,7 +307,7 @@ class RedisStore(Store):
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
         parts_so_far, leased = reply
-        await self._replication.confirm(session_id, seq)
+        await self._replication.confirm_parts(session_id, seq, step, [replies.partial_field(step, i) for i in parts])
         return replies.parts(step, parts_so_far), None if leased[0] != 0 else replies.leased(leased, seconds)
 
     @_translate_errors

@@ -35,6 +35,18 @@ redis.call('SET', KEYS[2], '1', 'PX', 10000)
 return tonumber(redis.call('HGET', KEYS[1], 'head') or '-1')
 """
 
+# KEYS: meta, probe, partials; ARGV: step, field, ...  Returns the session's head on this master
+# when it holds every part field of ``step`` (or the step has closed, consuming them), else -2.
+PROBE_PARTS = """
+redis.call('SET', KEYS[2], '1', 'PX', 10000)
+local head = tonumber(redis.call('HGET', KEYS[1], 'head') or '-1')
+if head > tonumber(ARGV[1]) then return head end
+for i = 2, #ARGV do
+  if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then return -2 end
+end
+return head
+"""
+
 # KEYS: meta (it routes the script to the session's master).  Returns how many replicas that
 # master has connected now.
 CONNECTED_REPLICAS = """
@@ -69,6 +81,19 @@ class Replication:
         if int(there) < head:
             raise StoreUnavailable(f"the store lost events of this session (at {there}, expected {head}) in a "
                                    "failover; retry")
+
+    async def confirm_parts(self, session_id: str, head: int, step: int, fields: list[str]) -> None:
+        """``confirm`` of a split step's parts: a part leaves the head where it was, so a failover
+        that took it shows only as its field missing on the master that answers the probe (a
+        new one, whose old master rejoined as its replica before the probe ran).  Raises
+        StoreUnavailable as ``confirm`` does, and when a part is missing there."""
+        if not self.replicas:
+            return
+        meta = keys.meta(session_id)
+        there = await self._probe_and_wait(meta, self.replicas, lambda pipe: pipe.eval(
+            PROBE_PARTS, 3, meta, keys.replication_probe(session_id), keys.partials(session_id), step, *fields))
+        if int(there) == -2 or int(there) < head:
+            raise StoreUnavailable("the store lost parts of this step in a failover; retry")
 
     async def confirm_index(self, index: str) -> None:
         """Return once the replicas hold the tenant's index as it is now, as ``confirm`` of a
