@@ -61,7 +61,8 @@ class RunSpec:
 
     @property
     def label(self) -> str:
-        base = "FO" if self.method == "adamm" else f"ZO q={self.directions}"
+        name = "ZO" if self.method == "zo-adamm" else self.method
+        base = "FO" if self.method == "adamm" else f"{name} q={self.directions}"
         return f"{base} d={parameter_count(self.scale):,}"
 
 
