@@ -49,7 +49,7 @@ def test_the_methods_preset_runs_each_zo_method_over_its_lr_grid_and_names_both(
     assert all(s.epochs == 5 and s.directions == 1 and s.dim == 1400 for s in runs)
     names = {run_name(s) for s in runs}
     assert len(names) == len(runs)  # no two runs share a record file
-    assert "zo-sgd-d1400-q1-forward-lr0.0001-seed0" in names and "zo-d1400-q1-forward-vhat-seed0" in names
+    assert "zo-sgd-d1400-q1-forward-lr0.0003-seed0" in names and "zo-d1400-q1-forward-vhat-seed0" in names
 
 
 def test_bad_overrides_are_refused():
