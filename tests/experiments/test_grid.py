@@ -68,3 +68,26 @@ def test_a_manifest_keeps_the_runs_of_earlier_invocations(tmp_path):
     assert [r["name"] for r in runs] == [run_name(s) for s in build_grid("smoke")]
     progress = [(r["epochs"], r["epochs_recorded"], r["complete"]) for r in runs]
     assert progress == [(2, 0, False)] * 3 + [(3, 0, False)] * 3
+
+
+def test_a_run_that_diverges_is_marked_the_grid_goes_on_and_a_rerun_skips_it(tmp_path, monkeypatch):
+    from zoadamm_worker.experiments import runner
+    from zoadamm_worker.train import Diverged
+
+    tried = []
+
+    def diverging(spec, url, path, **_):
+        tried.append(run_name(spec))
+        raise Diverged(step=12, lr=spec.lr)
+
+    monkeypatch.setattr(runner, "train", diverging)
+    runs = build_grid("methods", seeds=[0])[:2]
+    logged: list[str] = []
+    assert runner.run_grid(runs, tmp_path, service="http://127.0.0.1:9", data=object(), log=logged.append) == \
+        [run_name(s) for s in runs]
+    assert tried == [run_name(s) for s in runs]  # the first divergence did not stop the grid
+    marker = json.loads((tmp_path / f"{run_name(runs[0])}.diverged.json").read_text())
+    assert marker["step"] == 12 and marker["lr"] == runs[0].lr
+    assert any("the loss is not finite at step 12" in line for line in logged)
+    assert runner.run_grid(runs, tmp_path, service="http://127.0.0.1:9", data=object(), log=logged.append) == []
+    assert len(tried) == 2  # complete: not tried again

@@ -63,3 +63,12 @@ def test_the_methods_table_picks_each_methods_best_lr_by_its_mean_over_seeds():
     assert text[2].startswith("| zo-adamm | 0.001 | 0.6500 ± 0.0500 |")  # the best method first
     assert text[3].startswith("| zo-sgd | 0.0001 | 0.4000 ± 0.1000 | **lr 0.0001: 0.4000 ± 0.1000 (2 × 1)**")
     assert "lr 0.001: 0.3500 ± 0.1000 (2 × 1)" in text[3]
+
+
+def test_an_lr_that_diverged_is_shown_and_never_the_best():
+    groups = group_runs([_method_run("zo-sgd", 1e-3, 0, 0.30), _method_run("zo-sgd", 1e-2, 0, 0.90)])
+    diverged = [{"method": "zo-sgd", "lr": 1e-2, "step": 700}, {"method": "zo-signsgd", "lr": 1e-2, "step": 3}]
+    text = methods_table(groups, diverged).splitlines()
+    assert text[2].startswith("| zo-sgd | 0.001 | 0.3000 ± 0.0000 |")  # not 1e-2, though its one epoch was better
+    assert "lr 0.01: 0.9000 ± 0.0000 (1 × 1), 1 diverged (step 700)" in text[2]
+    assert text[3] == "| zo-signsgd | — | every lr diverged | lr 0.01: 1 diverged (step 3) |"

@@ -34,6 +34,14 @@ from .transport import lean_client
 PAPER_SCALE = 1 / 9  # d = 1,400
 
 
+class Diverged(RuntimeError):
+    """The objective became non-finite (NaN or infinite loss): the run cannot go on at this lr."""
+
+    def __init__(self, step: int, lr: float) -> None:
+        super().__init__(f"the loss is not finite at step {step} (lr {lr:g}): the run diverged; try a smaller --lr")
+        self.step = step
+
+
 @dataclass(frozen=True)
 class RunSpec:
     method: str = "zo-adamm"  # or "adamm"
@@ -79,6 +87,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
 
     Raises:
         zoadamm.sdk.minimize.Interrupted: Ctrl-C; the steps told so far are kept.
+        Diverged: the loss became NaN or infinite; the records of the epochs before it are kept.
     """
     data = data if data is not None else load_mnist()
     objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
@@ -137,10 +146,14 @@ def _epoch(run: RemoteOptimizer, objective: MnistObjective, spec: RunSpec, epoch
         batch = objective.batch(epoch, index)
         if method_spec(run.config.method).takes == "values":
             f_x, f_plus, f_minus = objective.zo_losses(run.x, batch, run.directions(), run.mu, spec.difference)
+            if not all(np.isfinite(values).all() for values in (f_x, f_plus, f_minus) if values is not None):
+                raise Diverged(run.step, run.lr)
             run.tell(f_x=f_x, f_plus=f_plus, f_minus=f_minus)
             loss = f_x  # the minibatch loss at x: the step's training loss
         else:
             loss, gradient = objective.gradient(run.x, batch)
+            if not (np.isfinite(loss) and np.isfinite(gradient).all()):
+                raise Diverged(run.step, run.lr)
             run.tell_gradient(gradient)
         losses.append(loss)
         if len(losses) % 20 == 0:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from . import figures, tables
-from .records import Group, group_runs, load_runs, paired, paper_results
+from .records import Group, group_runs, load_diverged, load_runs, paired, paper_results
 
 REPORT = "report.md"
 GOAL = 0.90  # test accuracy asked of ZO-AdaMM at d = 1,400 within 50 epochs
@@ -116,11 +116,11 @@ def _cosine_section(cosines: list[tuple[Group, dict]]) -> list[str]:
                     "Both start from the same weights, where it is 1.")
 
 
-def _methods_section(groups: list[Group]) -> list[str]:
+def _methods_section(groups: list[Group], diverged: list[dict]) -> list[str]:
     """ZO-AdaMM beside the other ZO methods, where the folder holds more than one of them."""
-    if len({g.key[0] for g in groups if g.key[0] != "adamm"}) < 2:
+    if len({g.key[0] for g in groups if g.key[0] != "adamm"} | {d["method"] for d in diverged}) < 2:
         return []
-    return _section("ZO methods side by side", tables.methods_table(groups),
+    return _section("ZO methods side by side", tables.methods_table(groups, diverged),
                     "Test accuracy (mean ± std over seeds) at the last epoch every seed of a setting "
                     "reached, for each lr of each method's grid; the method's best lr in bold. One "
                     "function-value pair per step (q = 1, forward differences) for every method, so "
@@ -187,7 +187,7 @@ def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int =
         "(the epoch in brackets); '< 1 epoch': one epoch of that setting costs more than the budget; "
         "'—': the setting has not spent that budget yet.",
         "",
-        *_methods_section(groups),
+        *_methods_section(groups, load_diverged(folder)),
         f"## Reaching {GOAL:.2f} test accuracy",
         "",
         tables.target_table(groups, GOAL),

@@ -18,7 +18,7 @@ from zoadamm.methods import AMSGRAD_METHODS
 
 from ..model import initial_parameters
 from ..train import RunSpec, read_records
-from .runner import weights_path
+from .runner import diverged_path, weights_path
 
 DEFAULT_LR = RunSpec.lr
 GroupKey = tuple  # (method, d, q, difference, normalizer, train_limit, lr)
@@ -115,10 +115,18 @@ def ratio_curves(fo: Group, zo: Group, name: str, zo_over_fo: bool = True) -> np
     return b / a if zo_over_fo else a / b
 
 
+def load_diverged(folder: str | Path) -> list[dict]:
+    """The settings (and the step) of every run in ``folder`` that diverged."""
+    return [json.loads(path.read_text()) for path in sorted(Path(folder).glob("*.diverged.json"))]
+
+
 def load_runs(folder: str | Path) -> list[Run]:
-    """Every ``*.jsonl`` record in ``folder`` (not ``aside/``) with at least one epoch, by name."""
+    """Every ``*.jsonl`` record in ``folder`` (not ``aside/``) with at least one epoch, by name;
+    runs that diverged are left out (``load_diverged``): their epochs stop where they broke."""
     runs = []
     for path in sorted(Path(folder).glob("*.jsonl")):
+        if diverged_path(path).exists():
+            continue
         try:
             records = read_records(path)
         except json.JSONDecodeError:

@@ -12,6 +12,10 @@ trains, and a runner skips a run another one holds.
 Weights: ``train`` puts the flat vector in every epoch record; once a run is complete they move
 to ``<name>.weights.npz`` (float32, compressed, epoch 0 = the initial weights) and the JSONL is
 rewritten without them, which keeps the record files small enough to commit.
+
+A run whose loss turns NaN or infinite (an lr too large for its method) is a result, not a
+failure: ``<name>.diverged.json`` says at which step, the grid goes on, and the run counts as
+complete.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model import initial_parameters
-from ..train import RunSpec, read_records, train
+from ..train import Diverged, RunSpec, read_records, train
 from .grid import run_name, same_run
 
 ASIDE = "aside"
@@ -57,8 +61,18 @@ def weights_path(record: Path) -> Path:
     return record.with_name(record.name.removesuffix(".jsonl") + ".weights.npz")
 
 
+def diverged_path(record: Path) -> Path:
+    return record.with_name(record.name.removesuffix(".jsonl") + ".diverged.json")
+
+
 def is_complete(path: Path, spec: RunSpec) -> bool:
-    """True when ``path`` holds every epoch of ``spec`` with its settings (weights moved out)."""
+    """True when ``path`` holds every epoch of ``spec`` with its settings (weights moved out), or
+    the run diverged with these settings (its marker file says at which step)."""
+    marker = diverged_path(path)
+    if marker.exists():
+        with contextlib.suppress(json.JSONDecodeError, OSError):
+            if same_run(spec, json.loads(marker.read_text())):
+                return True
     try:
         records = read_records(path)
     except (json.JSONDecodeError, OSError):
@@ -180,9 +194,14 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
                     data = load_mnist("auto", data_dir)
                 log(f"run {k}/{len(runs)} {name}: {spec.epochs} epochs")
                 started = time.perf_counter()
-                train(spec, url, path, data=data, progress=progress, session_name=name)
-                if spec.save_weights:
-                    finish_weights(path, spec)
+                try:
+                    train(spec, url, path, data=data, progress=progress, session_name=name)
+                except Diverged as diverged:  # a result of the grid, not a failure of the runner
+                    diverged_path(path).write_text(json.dumps({"step": diverged.step, **asdict(spec)}))
+                    log(f"run {k}/{len(runs)} {name}: {diverged}")
+                else:
+                    if spec.save_weights:
+                        finish_weights(path, spec)
             executed.append(name)
             write_manifest(out, preset, runs)
             log(f"run {k}/{len(runs)} {name}: done in {time.perf_counter() - started:.0f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -197,25 +198,36 @@ def k_table(pairs: list[tuple[Group, Group]]) -> str:
     return table(["d", "√d"] + [f"epoch {e}: ratio / k" for e in columns], rows)
 
 
-def methods_table(groups: list[Group]) -> str:
+def methods_table(groups: list[Group], diverged: Sequence[dict] = ()) -> str:
     """The ZO methods on one problem: each method's test accuracy at every lr of its grid, the
-    best lr (highest mean over seeds) in bold; the methods' rows sorted best first."""
+    best lr (highest mean over seeds, none of them diverged) in bold; the methods' rows sorted
+    best first.  ``diverged``: the settings of the runs that diverged (``load_diverged``)."""
     by_method: dict[str, list[Group]] = {}
     for g in groups:
         if g.key[0] != "adamm":
             by_method.setdefault(g.key[0], []).append(g)
+    broke: dict[tuple[str, float], list[int]] = {}
+    for spec in diverged:
+        broke.setdefault((spec["method"], spec["lr"]), []).append(spec["step"])
+        by_method.setdefault(spec["method"], [])
 
-    def accuracy(g: Group) -> float:
-        return g.stat("test_accuracy")[0]
+    def score(g: Group) -> float:
+        return -1.0 if (g.key[0], g.key[6]) in broke else g.stat("test_accuracy")[0]
 
-    best = {method: max(gs, key=accuracy) for method, gs in by_method.items()}
+    best = {method: max(gs, key=score) for method, gs in by_method.items() if gs}
     rows = []
-    for method in sorted(by_method, key=lambda m: -accuracy(best[m])):
-        cells = []
-        for g in sorted(by_method[method], key=lambda g: g.key[6]):
+    for method in sorted(by_method, key=lambda m: -score(best[m]) if m in best else 1.0):
+        cells = {}
+        for g in by_method[method]:
             mean, std, seeds = g.stat("test_accuracy")
             cell = f"lr {g.key[6]:g}: {_pm(mean, std)} ({seeds} × {g.common_epochs})"
-            cells.append(f"**{cell}**" if g is best[method] else cell)
-        mean, std, seeds = best[method].stat("test_accuracy")
-        rows.append([method, f"{best[method].key[6]:g}", _pm(mean, std), "<br>".join(cells)])
+            cells[g.key[6]] = f"**{cell}**" if g is best.get(method) and score(g) >= 0 else cell
+        for (m, lr), steps in broke.items():
+            if m == method:
+                note = f"{len(steps)} diverged (step {', '.join(map(str, sorted(steps)))})"
+                cells[lr] = f"{cells[lr]}, {note}" if lr in cells else f"lr {lr:g}: {note}"
+        chosen = best.get(method)
+        summary = ([f"{chosen.key[6]:g}", _pm(*chosen.stat("test_accuracy")[:2])]
+                   if chosen is not None and score(chosen) >= 0 else ["—", "every lr diverged"])
+        rows.append([method, *summary, "<br>".join(cells[lr] for lr in sorted(cells))])
     return table(["method", "best lr", "test accuracy at the best lr", "every lr (seeds × epochs)"], rows)
