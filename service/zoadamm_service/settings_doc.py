@@ -72,15 +72,16 @@ def _number(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def splice(document: str, generated: str) -> str:
-    """``document`` with the text between the markers replaced by ``generated``.
+def splice(document: str, generated: str, begin: str = BEGIN, end: str = END) -> str:
+    """``document`` with the text between the marker lines ``begin`` and ``end`` replaced by
+    ``generated`` (benchmarks/tables.py renders its tables into docs the same way).
 
-    Raises ValueError when the markers are missing."""
-    if BEGIN not in document or END not in document:
-        raise ValueError(f"the document has no marker lines:\n{BEGIN}\n{END}")
-    head, rest = document.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{generated}{END}{tail}"
+    Raises ValueError when a marker is missing."""
+    if begin not in document or end not in document:
+        raise ValueError(f"the document has no marker lines:\n{begin}\n{end}")
+    head, rest = document.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{generated}{end}{tail}"
 
 
 def main(argv: list[str]) -> int:
