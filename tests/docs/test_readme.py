@@ -234,3 +234,28 @@ def test_readme_results_are_the_reports():
     assert len(rows) >= 5
     for value, report in rows:
         assert value in (ROOT / report).read_text(), (value, report)
+
+
+def test_readme_links_every_doc():
+    readme = (ROOT / "README.md").read_text()
+    unlinked = [doc.name for doc in DOCUMENTS[1:] if f"](docs/{doc.name})" not in readme]
+    assert not unlinked, f"docs the README does not link: {unlinked}"
+
+
+def _anchors(document: Path) -> set[str]:
+    """GitHub's anchors for the headings of ``document``: lower case, punctuation dropped, spaces to -."""
+    headings = re.findall(r"^#+ (.+)$", document.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_link_between_the_docs_resolves():
+    broken = []
+    for doc in DOCUMENTS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            if "://" in target:
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = (doc.parent / path).resolve() if path else doc
+            if not resolved.exists() or (anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved)):
+                broken.append(f"{doc.name}: {target}")
+    assert not broken, broken
