@@ -110,7 +110,7 @@ def _sum_of_squares(values: np.ndarray, codes: np.ndarray) -> float:
 
     Every product and partial sum is an integer below 2**53, so float64 arithmetic is exact
     in any order (no summation order or SIMD width can change a bit).  Larger inputs count codes
-    instead.  No BLAS: its threads stall when the machine is busy (700 ms instead of 3 ms).
+    instead.  No BLAS: its threads stall whenever the machine is busy.
     """
     if len(values) * int(_squares()[-1]) >= 2**53:
         return float(int(np.bincount(codes, minlength=1 << LANE_BITS) @ _squares()))

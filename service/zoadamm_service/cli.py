@@ -19,7 +19,7 @@ from limits import parse
 from pydantic import ValidationError
 
 from . import console
-from .settings import Settings
+from .settings import Settings, environment_variable
 from .tenants import KeyConfigError, KeyRing, entry, new_key
 
 log = logging.getLogger("zoadamm.service")
@@ -127,16 +127,8 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
 def _explain(error: Exception) -> str | None:
     """Settings that do not parse, by the environment variable that holds them."""
     if isinstance(error, ValidationError) and error.title == Settings.__name__:
-        return "; ".join(f"{_variable(str(e['loc'][0]))}={e['input']!r}: {e['msg']}" for e in error.errors())
+        return "; ".join(f"{environment_variable(str(e['loc'][0]))}={e['input']!r}: {e['msg']}" for e in error.errors())
     return None
-
-
-def _variable(field: str) -> str:
-    """The environment variable of a ``Settings`` field (its alias, else the prefixed name)."""
-    if field not in Settings.model_fields:  # the error names the alias it was read from
-        return field.upper()
-    choices = getattr(Settings.model_fields[field].validation_alias, "choices", None)
-    return str(choices[0]) if choices else f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
 
 
 def _port(text: str) -> int:

@@ -12,16 +12,22 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REDIS_URL", "ZOADAMM_REDIS_URL"),
-        description="Redis to keep sessions in; unset means the in-process store (one process only).",
+        description="Redis to keep sessions in; unset means the in-process store (one process only, nothing "
+        "survives a restart).",
     )
     redis_cluster: bool = Field(
         False, description="REDIS_URL names one node of a Redis Cluster; the store follows the cluster's slots.")
     redis_wait_replicas: int = Field(
         0, ge=0, description="Replicas that must hold a write (Redis WAIT) before it is acknowledged; 0: only a "
-        "create waits, for one replica when its master has one.")
+        "create waits, for one replica when its master has one, and a failover can lose the steps its replica had "
+        "not received.")
     redis_wait_timeout_ms: int = Field(
-        1000, ge=1, description="How long a write waits for those replicas before the request gets 503.")
-    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger requests get 413.")
+        1000, ge=1, description="How long a write waits for those replicas before the request gets 503 (the "
+        "client's retry gets the answer).")
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024,
+        description="Larger requests get 413; also bounds an ask's vectors (4 bytes a value in the frame, 24 in JSON).",
+    )
     checkpoint_every: int = Field(
         1000, ge=1, description="Steps between full checkpoints; journal records cover the rest."
     )
@@ -33,10 +39,10 @@ class Settings(BaseSettings):
         description="Larger JSON bodies get 413: parsing JSON holds the event loop; large vectors travel in the frame.",
     )
     body_timeout_s: float = Field(30.0, gt=0, description="A request body not read in full within this time gets 408.")
-    max_directions: int = Field(1024, ge=1, description="Largest q a session may have.")
-    max_dim: int = Field(8 * 1024 * 1024, ge=1, description="Largest d a session may have.")
-    max_metric_names: int = Field(32, ge=0, description="Named metrics per report.")
-    max_metric_name_length: int = Field(100, ge=1, description="Characters in a metric's name.")
+    max_directions: int = Field(1024, ge=1, description="Largest q a session may have (422 above).")
+    max_dim: int = Field(8 * 1024 * 1024, ge=1, description="Largest d a session may have (422 above).")
+    max_metric_names: int = Field(32, ge=0, description="Named metrics in one report (422 above).")
+    max_metric_name_length: int = Field(100, ge=1, description="Characters in a metric's name (422 above).")
     metric_history: int = Field(10_000, ge=1, description="Metric reports kept per session; older ones are dropped.")
     recent_metrics: int = Field(20, ge=0, description="Metrics shown by GET /v1/sessions/{id}.")
     recent_metrics_bytes: int = Field(
@@ -56,12 +62,12 @@ class Settings(BaseSettings):
         None, description="Where clients reach the service when that is not where it listens (docker compose "
                           "passes its ZOADAMM_BIND); the open mode checks this address instead.")
     max_sessions: int = Field(
-        1000, ge=0, description="Sessions one tenant may keep at once (429 beyond); 0: no limit.")
+        1000, ge=0, description="Sessions one tenant may keep at once (one more create gets 429); 0: no limit.")
     session_ttl_s: int = Field(
         0, ge=0, description="Delete a session, all its keys, after this many seconds without a call; 0: never.")
     rate_limit: str | None = Field(
-        None, description="Requests per API key on /v1, in the limits package's notation (e.g. 200/second); "
-                          "unset: no limit.")
+        None, description="Requests per API key on /v1, in the limits package's notation (e.g. 200/second), "
+                          "counted in Redis when Redis is the store; over it: 429 with Retry-After; unset: no limit.")
     idempotency_ttl_s: int = Field(
         86_400, ge=1, description="How long a POST's Idempotency-Key and first answer are kept.")
     dashboard_cache_s: float = Field(
@@ -71,3 +77,11 @@ class Settings(BaseSettings):
         10.0, gt=0, le=3600,
         description="How long a worker's lease on directions of a shared step lasts before another worker gets them.",
     )
+
+
+def environment_variable(field: str) -> str:
+    """The environment variable of a ``Settings`` field (its alias, else the prefixed name)."""
+    if field not in Settings.model_fields:  # a validation error names the alias it was read from
+        return field.upper()
+    choices = getattr(Settings.model_fields[field].validation_alias, "choices", None)
+    return str(choices[0]) if choices else f"{Settings.model_config.get('env_prefix', '')}{field}".upper()

@@ -1,11 +1,11 @@
-"""The README's commands, run as written from the project root in a shell where the venv is
-active, against a real service on a free port.
+"""The commands of the README and the docs, run as written from the project root in a shell where
+the venv is active, against a real service on a free port.
 
-Each shell block a reader is told to run is listed in ``SHELL_BLOCKS`` by its first line, with
-what runs it: a test here (long ones with a smaller setting, by the substitutions shown), or a
-``make`` target.  A block added to the README without an entry fails
-``test_every_shell_block_is_run``.  The Python blocks run too, and the scale -> d table is
-checked against the model's own ``parameter_count``.
+Every shell and Python block of README.md and docs/*.md is listed in ``BLOCKS`` by a piece of its
+text that no other block holds, with what runs it: a test here (long ones with a smaller
+setting, by the substitutions shown), a ``make`` target, or another test of the suite.  The
+blocks are looked up in every document, so a block moved from the README into docs/ keeps its
+test; a block added without an entry fails ``test_every_block_has_an_entry``.
 """
 
 from __future__ import annotations
@@ -15,19 +15,21 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 ACTIVATE = f"source {Path(sys.executable).parent / 'activate'}\n"
 
-SHELL_BLOCKS = {
+BLOCKS = {
     "make setup": "test_setup_then_activate",
     "make demo": "test_demo_then_report",
     "make report": "test_demo_then_report",
@@ -35,19 +37,29 @@ SHELL_BLOCKS = {
     "zoadamm-service --port 8000": "the `service` fixture",
     "zoadamm-service keys new alice": "test_keys_block",
     "S=http://127.0.0.1:8000": "test_curl_loop",
-    "zoadamm-worker mnist": "test_workers_block",
-    "ID=$(curl -s -X POST http://127.0.0.1:8000/v1/sessions": "test_join_block",
-    "zoadamm-experiments run": "test_experiments_block",
-    "docker compose build": "make compose-check",
+    "zoadamm-worker mnist --method zo-adamm": "test_workers_block",
+    "zoadamm-worker mnist --join": "test_join_block",
+    "zoadamm-experiments run --preset q-sweep": "test_experiments_block",
+    "zoadamm.minimize(": "test_python_blocks",
+    "RemoteOptimizer.create(": "test_python_blocks",
+    "client.sessions.list()": "test_python_blocks",
+    "client.sessions.trace(": "test_python_blocks",
+    "np.random.Philox(key=": "test_philox_block",
+    "ZOADAMM_SESSION_SEED=auto docker compose up": "make compose-check (needs Docker)",
+    "keys new lab --env > .env": "tests/deploy/test_compose.py",
+    "zoadamm-worker victim --model": "tests/attack/test_runners.py (the same commands on free ports)",
+    "benchmarks/bench_failover.py --resync": "tests/service/test_failover.py; the benchmarks are minutes long",
+    "redis-cli --cluster create": "tests/redis_cluster.py (the same cluster on free ports)",
 }
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```", README, re.S | re.M)
+def all_blocks() -> list[str]:
+    """Every shell and Python block of the documents, in order."""
+    return [b for doc in DOCUMENTS for b in re.findall(r"^```(?:bash|python)\n(.*?)^```", doc.read_text(), re.S | re.M)]
 
 
-def block(first_line: str) -> str:
-    (found,) = [b for b in blocks("bash") if b.startswith(first_line)]
+def block(key: str) -> str:
+    (found,) = [b for b in all_blocks() if key in b]
     return found
 
 
@@ -89,11 +101,12 @@ def on(port: int, text: str) -> str:
     return text.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
 
 
-def test_every_shell_block_is_run():
-    firsts = [b.splitlines()[0] for b in blocks("bash")]
-    unlisted = [f for f in firsts if not any(f.startswith(key) for key in SHELL_BLOCKS)]
-    assert not unlisted, f"README shell blocks that nothing runs: {unlisted}"
-    assert len(firsts) == len(SHELL_BLOCKS)
+def test_every_block_has_an_entry():
+    keys_per_block = [[key for key in BLOCKS if key in b] for b in all_blocks()]
+    unlisted = [b.splitlines()[0] for b, keys in zip(all_blocks(), keys_per_block, strict=True) if not keys]
+    assert not unlisted, f"blocks of README.md or docs/ that nothing runs: {unlisted}"
+    assert all(len(keys) == 1 for keys in keys_per_block), keys_per_block
+    assert sorted(k for keys in keys_per_block for k in keys) == sorted(BLOCKS), "an entry without its block"
     makefile = (ROOT / "Makefile").read_text()
     for target in ("setup", "demo", "report", "test", "compose-check"):
         assert re.search(rf"^{target}:", makefile, re.M), target
@@ -124,14 +137,27 @@ def test_demo_then_report(tmp_path):
 
 
 def test_python_blocks(service):
-    """The three Python blocks, in order, in one interpreter per block."""
-    minimize, own_loop, sessions = blocks("python")
-    out = sh(f"python - <<'PY'\n{on(service, minimize)}PY\n").stdout.split()
+    """The Python blocks, each in an interpreter of its own; the trace snippet after a session."""
+    out = sh(f"python - <<'PY'\n{on(service, block('zoadamm.minimize('))}PY\n").stdout.split()
     assert float(out[0]) < 1e-4
-    out = sh(f"python - <<'PY'\n{on(service, own_loop)}PY\n").stdout.split()
+    out = sh(f"python - <<'PY'\n{on(service, block('RemoteOptimizer.create('))}PY\n").stdout.split()
     assert int(out[1]) == 1000 and float(out[2]) < 1e-3
-    out = sh(f"python - <<'PY'\n{on(service, sessions)}PY\n").stdout
+    out = sh(f"python - <<'PY'\n{on(service, block('client.sessions.list()'))}PY\n").stdout
     assert out.strip()
+    session = on(service, "import numpy as np, zoadamm\nclient = zoadamm.Client('http://127.0.0.1:8000')\n"
+                 "session_id = zoadamm.minimize(lambda x: float(np.sum(x ** 2)), np.ones(3), steps=5, client=client,"
+                 " progress=False).session_id\n")
+    trace = block("client.sessions.trace(") + "assert list(trace.step) == [0, 1, 2, 3, 4], trace.step\n"
+    sh(f"python - <<'PY'\n{session}{trace}PY\n")
+
+
+def test_philox_block():
+    """docs/directions.md's numpy call gives the words whose 16-bit lanes are the generator's."""
+    from zoadamm.directions import lanes
+
+    seed, step, index, dim = 2**63 + 5, 3, 2, 10  # a seed that a plain list would round
+    words = eval(block("np.random.Philox(key="), {"np": np, "seed": seed, "step": step, "index": index, "dim": dim})
+    assert np.array_equal(words.view("<u2")[:dim], lanes(seed, step, index, dim))
 
 
 def test_curl_loop(service):
@@ -158,7 +184,7 @@ def test_keys_block(tmp_path):
 def test_workers_block(service, tmp_path):
     """The MNIST worker on 1,280 images (ZOADAMM_TRAIN_LIMIT) and the REST worker on the toy
     endpoint, on free ports."""
-    script = on(service, block("zoadamm-worker mnist")).replace("9000", str(_free_port()))
+    script = on(service, block("zoadamm-worker mnist --method zo-adamm")).replace("9000", str(_free_port()))
     script = script.replace("runs/zo.jsonl", str(tmp_path / "zo.jsonl"))
     lines = sh("export ZOADAMM_TRAIN_LIMIT=1280\n" + script).stdout.strip().splitlines()
     mnist, rest = json.loads(lines[0]), json.loads(lines[1])
@@ -169,24 +195,67 @@ def test_workers_block(service, tmp_path):
 
 def test_join_block(service):
     """Two joined MNIST workers on 1,280 images (ZOADAMM_TRAIN_LIMIT): 10 steps."""
-    out = sh("export ZOADAMM_TRAIN_LIMIT=1280\n" + on(service, block("ID=$(curl -s -X POST"))).stdout
+    out = sh("export ZOADAMM_TRAIN_LIMIT=1280\n" + on(service, block("zoadamm-worker mnist --join"))).stdout
     assert json.loads(out[out.rindex("{"):]) == {"step": 10, "lr": 0.001}
 
 
 def test_experiments_block(tmp_path):
     """The dry run as written, the smoke grid and the analysis into a temporary folder."""
-    script = block("zoadamm-experiments run").replace("--out runs/smoke", f"--out {tmp_path / 'smoke'}")
+    script = block("zoadamm-experiments run --preset q-sweep")
+    script = script.replace("--out runs/smoke", f"--out {tmp_path / 'smoke'}")
     script = script.replace("analyze results/paper", f"analyze results/paper --out {tmp_path / 'paper'}")
     out = sh(script).stdout
     assert "trained 6 runs" in out
     assert (tmp_path / "paper" / "report.md").exists()
 
 
-def test_scale_table_matches_the_model():
+def test_scale_table_matches_the_model_and_the_records():
+    """docs/experiments.md's sizes: h1, h2 and d from the model, seconds per epoch the median of
+    the committed records in results/paper/."""
     from zoadamm_worker.model import hidden_sizes, parameter_count
 
-    rows = re.findall(r"^\| ([\d.]+)[^|]* \| (\d+), (\d+) \| ([\d,]+) \|", README, re.M)
-    assert len(rows) >= 4
-    for scale, h1, h2, d in rows:
+    text = "".join(doc.read_text() for doc in DOCUMENTS)
+    rows = re.findall(r"^\| ([\d.]+)[^|]* \| (\d+), (\d+) \| ([\d,]+) \|\s*([\d.]*)\s*\|\s*([\d.]*)\s*\|$", text, re.M)
+    assert len(rows) == 4
+    for scale, h1, h2, d, fo, zo in rows:
         assert hidden_sizes(float(scale)) == (int(h1), int(h2)), scale
         assert parameter_count(float(scale)) == int(d.replace(",", "")), scale
+        for method, cell in (("fo", fo), ("zo-", zo)):
+            files = [f for f in (ROOT / "results" / "paper").glob(f"{method.rstrip('-')}-d{d.replace(',', '')}-*.jsonl")
+                     if method == "fo" or "-vhat-" in f.name]
+            seconds = [json.loads(line)["seconds"] for f in files for line in f.read_text().splitlines()]
+            assert cell == (f"{statistics.median(seconds):.1f}" if seconds else ""), (scale, method)
+
+
+def test_readme_results_are_the_reports():
+    """Every mean ± std of the README's results table is in the report its row names."""
+    rows = re.findall(r"^\|[^|]+\| ([\d.]+ ± [\d.]+) \|[^|]+\| (results/[\w/-]+\.md) \|$",
+                      (ROOT / "README.md").read_text(), re.M)
+    assert len(rows) >= 5
+    for value, report in rows:
+        assert value in (ROOT / report).read_text(), (value, report)
+
+
+def test_readme_links_every_doc():
+    readme = (ROOT / "README.md").read_text()
+    unlinked = [doc.name for doc in DOCUMENTS[1:] if f"](docs/{doc.name})" not in readme]
+    assert not unlinked, f"docs the README does not link: {unlinked}"
+
+
+def _anchors(document: Path) -> set[str]:
+    """GitHub's anchors for the headings of ``document``: lower case, punctuation dropped, spaces to -."""
+    headings = re.findall(r"^#+ (.+)$", document.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_link_between_the_docs_resolves():
+    broken = []
+    for doc in DOCUMENTS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            if "://" in target:
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = (doc.parent / path).resolve() if path else doc
+            if not resolved.exists() or (anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved)):
+                broken.append(f"{doc.name}: {target}")
+    assert not broken, broken

@@ -30,8 +30,9 @@ from .model import ModularCNN, forward, hidden_sizes, layout, load_flat, max_poo
 
 IMPLEMENTATIONS = ("grouped", "loop")
 # Rows of the stack evaluated together: at most this many floats of fc1 activations (16 MB).
-# Measured on 2 CPU cores at d = 2.8M, q = 8: passes of 2 rows beat 1, 3, 5 and all 9 rows
-# (157 ms against 164-198 ms); at d = 1,400 every row fits one pass.
+# At d = 2.8M, q = 8, passes of 2 rows beat 1, 3, 5 and all 9 rows on 2 CPU cores (the times are
+# benchmarks/bench_zo_forward.py's to measure, not this comment's to keep); at d = 1,400 every row
+# fits one pass.
 GROUP_FLOATS = 1 << 22
 
 

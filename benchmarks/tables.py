@@ -1,0 +1,180 @@
+"""The tables of docs/benchmarks.md, rendered from the JSON files in benchmarks/results/.
+
+    python benchmarks/tables.py docs/benchmarks.md   # rewrite every table in place
+    python benchmarks/tables.py                      # print them
+
+Each table sits between two marker lines that name it and its results file; the prose around
+them is written by hand.  ``tests/docs/test_benchmark_tables.py`` fails when a table in the doc
+differs from what its file gives, so a number in a table is never retyped.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from zoadamm_service.settings_doc import splice
+
+RESULTS = Path(__file__).resolve().parent / "results"
+COMMAND = "python benchmarks/tables.py docs/benchmarks.md"
+
+
+def load(name: str) -> Any:
+    return json.loads((RESULTS / name).read_text())
+
+
+def rows(header: list[str], body: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *body]
+    return "".join("| " + " | ".join(cells) + " |\n" for cells in lines)
+
+
+def _d(value: int) -> str:
+    return f"{value:,}"
+
+
+def service_step() -> str:
+    modes = ("plain", "mirror", "pipeline")
+    body = [[_d(r["d"]), f"{r['lean']['ms_per_step']:.2f} ms",
+             *(f"{r[m]['ms_per_step']:.2f} ms ({r[m]['ratio_to_lean']:.2f}×)" for m in modes)]
+            for r in load("service_step.json")]
+    return rows(["d", "lean in-process", "plain (x in every answer)", "mirror",
+                 "pipeline (mirror + tell in the background)"], body)
+
+
+def step_bytes() -> str:
+    body = [[_d(r["d"]), f"{r['plain']['wire_bytes_sent']:.0f}", f"{r['mirror']['wire_bytes_received']:.0f}",
+             f"{r['plain']['wire_bytes_received']:,.0f}", f"{r['pipeline']['redis_bytes_written']:.0f}"]
+            for r in load("service_step.json")]
+    return rows(["d", "request body", "answer, mirror", "answer, plain", "sent to Redis"], body)
+
+
+def _sessions(name: str) -> str:
+    body = [[f"{r['service_workers']}", f"{r['steps_per_s']:,.0f}", f"{r['p50_ms']:.0f} ms", f"{r['p99_ms']:.0f} ms",
+             f"{r['errors']} of {r['steps']:,}", f"{r['generator_cpu_ms_per_step']:.2f} ms",
+             f"{r['service_cpu_ms_per_step']:.2f} ms", f"{r['redis_cpu_ms_per_step']:.2f} ms"]
+            for r in load(name)]
+    return rows(["service processes", "steps/s", "p50", "p99", "errors", "load generator CPU per step",
+                 "service CPU per step", "Redis CPU per step"], body)
+
+
+def tell_split() -> str:
+    runs = load("tell_split.json")["final"]
+    parts = {"http": "HTTP: uvicorn, routing, the middleware, Prometheus",
+             "validation": "validation: the frame, pydantic, the values' checks, the answer's encoding",
+             "math": "math: direction, estimate, AdaMM update, checksum, journal and trace records",
+             "redis": "Redis, client side: the rate limit's counter and the append script",
+             "session": "session rules (locks, the replica cache)", "loop": "the event loop"}
+    total = statistics.mean(r["service_cpu_us_per_step"] for r in runs)
+    body = [[text, f"{statistics.mean(r['split_us_per_step'][part] for r in runs):.0f}",
+             f"{statistics.mean(r['split_fraction'][part] for r in runs):.0%}"] for part, text in parts.items()]
+    body.append(["**service total**", f"**{total:.0f}**", ""])
+    body.append(["Redis server (its own process)",
+                 f"{statistics.mean(r['redis_server_cpu_us_per_step'] for r in runs):.0f}", ""])
+    return rows(["part", f"µs per tell (mean of {len(runs)} runs)", "share"], body)
+
+
+def directions() -> str:
+    result = load("directions.json")
+    body = [[name, f"{r['median_ms']:.1f} ms", f"{r['min_ms']:.1f} ms", f"{r['ratio_to_numpy']:.2f}"]
+            for name, r in result["results"].items()]
+    return rows([f"d = {_d(result['dim'])}, float32", "median", "min", "× numpy"], body)
+
+
+def zo_forward() -> str:
+    columns = ("grouped", "loop", "FO fwd+bwd")
+    body = [[_d(r["d"]), str(r["q"]), *(f"{r[c][0]:.1f}" if r["q"] == 1 or c != "FO fwd+bwd" else "" for c in columns)]
+            for r in load("zo_forward.json")]
+    return rows(["d", "q", "grouped", "plain loop", "FO forward + backward"], body)
+
+
+def epoch_time() -> str:
+    settings = load("epoch_time.json")
+    evaluations = [("1 gradient" if s["method"] == "adamm" else str(s["evaluations_per_step"])) for s in settings]
+    return rows(["", *(s["setting"] for s in settings)],
+                [["evaluations per step", *evaluations],
+                 ["seconds per epoch", *(f"{s['median_s']:.2f}" for s in settings)],
+                 ["× FO", *(f"{s['vs_fo']:.2f}" for s in settings)]])
+
+
+def dashboard() -> str:
+    result = load("dashboard.json")
+    written = result["bytes_to_redis_per_step"]
+    body = [[mode, f"{r['median_ms']:.2f} ms", f"{r['ratio']:.2f}", f"{written[mode]:.0f} B" if mode in written else "",
+             f"{result['redis_commands_per_s'][mode]:,.0f}"] for mode, r in result["step_time"].items()]
+    return rows(["", "step (tell round trip)", "× no trace", "written to Redis per step", "Redis commands/s"], body)
+
+
+def shared_steps(name: str = "shared_steps.json") -> str:
+    modes = load(name)["modes"]
+    names = {"single": "one worker (mirror + pipeline)", "join-1": "one `--join` worker",
+             "join-2": "two `--join` workers"}
+    body = [[names.get(mode, mode), f"{m['ms_per_step']:.1f}", f"{m['vs_single']:.2f}×",
+             " + ".join(f"{m['cpu_ms_per_step'][k]:.1f}" for k in ("workers", "service", "redis")),
+             f"{m['floor_ms_per_step']:.1f}" if "floor_ms_per_step" in m else ""] for mode, m in modes.items()]
+    return rows(["", "ms per step", "× one worker", "CPU ms per step: workers + service + Redis",
+                 "the floor that CPU puts on 2 cores"], body)
+
+
+def fresh_clone() -> str:
+    steps = load("fresh_clone.json")["steps"]
+    body = [[f"`{name}`", f"{step['wall_s']:.0f} s", f"{step['load_before']:.1f} → {step['load_after']:.1f}",
+             _epochs(step)] for name, step in steps.items()]
+    return rows(["command", "wall time", "load average, before → after", "median seconds per epoch"], body)
+
+
+def _epochs(step: dict) -> str:
+    if "fo_s_per_epoch" not in step:
+        return ""
+    fo, zo = (statistics.median(step[f"{m}_s_per_epoch"]) for m in ("fo", "zo"))
+    return f"FO {fo:.1f} s, ZO {zo:.1f} s"
+
+
+# name: (results file, renderer); the file is named in the table's marker lines
+TABLES: dict[str, tuple[str, Callable[[], str]]] = {
+    "service_step": ("service_step.json", service_step),
+    "step_bytes": ("service_step.json", step_bytes),
+    "sessions": ("sessions.json", lambda: _sessions("sessions.json")),
+    "sessions_200_steps": ("sessions_200_steps.json", lambda: _sessions("sessions_200_steps.json")),
+    "sessions_raw": ("sessions_raw.json", lambda: _sessions("sessions_raw.json")),
+    "tell_split": ("tell_split.json", tell_split),
+    "directions": ("directions.json", directions),
+    "zo_forward": ("zo_forward.json", zo_forward),
+    "epoch_time": ("epoch_time.json", epoch_time),
+    "dashboard": ("dashboard.json", dashboard),
+    "shared_steps": ("shared_steps.json", shared_steps),
+    "shared_steps_batch1024": ("shared_steps_batch1024.json", lambda: shared_steps("shared_steps_batch1024.json")),
+    "fresh_clone": ("fresh_clone.json", fresh_clone),
+}
+
+
+def markers(name: str) -> tuple[str, str]:
+    file = TABLES[name][0]
+    return (f"<!-- table {name}: rendered from benchmarks/results/{file} by `{COMMAND}` -->",
+            f"<!-- end of table {name} -->")
+
+
+def render(document: str) -> str:
+    """``document`` with every table whose markers it holds rendered again."""
+    for name, (_, renderer) in TABLES.items():
+        begin, end = markers(name)
+        if begin in document:
+            document = splice(document, renderer(), begin, end)
+    return document
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        for name, (file, renderer) in TABLES.items():
+            sys.stdout.write(f"{name} ({file}):\n{renderer()}\n")
+        return 0
+    path = Path(argv[0])
+    path.write_text(render(path.read_text()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
