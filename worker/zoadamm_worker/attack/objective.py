@@ -93,6 +93,11 @@ class ProbeLosses:
         """The loop stops: the attack succeeded or its budget is spent."""
         raise NotImplementedError
 
+    @property
+    def succeeded(self) -> bool:
+        """The attack reached its goal: a step after that would only move past it."""
+        return False
+
     def losses(self, deltas: np.ndarray) -> np.ndarray:
         """f at each row of ``deltas`` (k, dim), all in one victim request.
 
@@ -147,6 +152,10 @@ class AttackObjective(ProbeLosses):
     def done(self) -> bool:
         """The attack succeeded or its budget is spent: the loop stops."""
         return self.queries.watch.done
+
+    @property
+    def succeeded(self) -> bool:
+        return self.queries.watch.succeeded
 
     def losses(self, deltas: np.ndarray) -> np.ndarray:
         images, probabilities = self.queries.probabilities(deltas)

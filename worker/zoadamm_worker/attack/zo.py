@@ -94,7 +94,7 @@ def run_loop(session: Session, objective: ProbeLosses, difference: str = "forwar
             f_x, f_plus, f_minus = objective.zo_losses(session.x, session.directions(), session.mu, difference)
         except Stop:
             return
-        if objective.done:  # the success is found: a tell would only move past it
+        if objective.succeeded:  # a tell would only move past the adversarial point
             return
         session.tell(f_x, f_plus, f_minus)
 
