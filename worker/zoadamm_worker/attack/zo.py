@@ -109,7 +109,9 @@ def open_session(zo: ZoSettings, config: SessionConfig, x0: np.ndarray) -> Itera
 
     with Client(zo.service) as client:
         settings = {k: v for k, v in config.to_dict().items() if k not in ("dim", "constraint")}
-        remote = RemoteOptimizer.create(client, x0, constraint=config.constraint, **settings)
+        # the constraint's vectors inline in its JSON: 784 numbers, exact as float32 in decimal
+        constraint = None if config.constraint is None else config.constraint.to_dict(inline=True)
+        remote = RemoteOptimizer.create(client, x0, constraint=constraint, **settings)
         try:
             yield remote
         finally:
