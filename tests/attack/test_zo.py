@@ -18,6 +18,7 @@ from zoadamm_worker.attack.runner import AttackSettings, run_attack
 from zoadamm_worker.attack.victim import create_app
 from zoadamm_worker.attack.zo import attack_one, image_constraint
 from zoadamm_worker.attack.zo_settings import ZO_METHODS, ZoSettings
+from zoadamm_worker.cli import main as cli_main
 
 EPS = 0.2
 
@@ -159,3 +160,23 @@ def test_a_zo_method_needs_a_service_or_in_process(victim_url):
     with pytest.raises(ValueError, match="service's URL and in_process"):
         run_attack(settings)
 
+
+
+def test_the_command_line_runs_a_universal_perturbation(victim_url, tmp_path, capsys):
+    records = tmp_path / "universal.jsonl"
+    status = cli_main(["attack", "--method", "zo-signsgd", "--universal", "--in-process", "--victim", victim_url,
+                       "--images", "5", "--offset", "200", "--budget", "66", "--train-images", "20", "--batch", "2",
+                       "--eps", "0.2", "--records", str(records), "--json"])
+    out = capsys.readouterr().out
+    assert status == 0
+    summary = json.loads(out)
+    assert summary["universal"] and summary["queries_total"] == 66 and summary["steps"] == 3
+    assert len(records.read_text().splitlines()) == summary["attacked"]
+
+
+def test_the_command_line_refuses_a_universal_peer_in_one_line(victim_url, capsys):
+    status = cli_main(["attack", "--method", "art-zoo", "--universal", "--in-process", "--victim", victim_url,
+                       "--eps", "0.2"])
+    error = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in error and len(error.strip().splitlines()) == 1
+    assert "--universal takes the methods zo-adamm, zo-sgd, zo-signsgd" in error

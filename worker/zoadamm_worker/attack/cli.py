@@ -69,7 +69,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def _zo_options(a: argparse.ArgumentParser) -> None:
     """The options of the zo-* methods: where their sessions live, the optimizer's settings."""
-    from .zo_settings import DEFAULT_CONCURRENCY, DEFAULT_DIRECTIONS, DEFAULT_MU
+    from .zo_settings import DEFAULT_CONCURRENCY, DEFAULT_DIRECTIONS, DEFAULT_LR, DEFAULT_MU
 
     zo = a.add_argument_group("zo-* methods", "one optimizer session per image, on the service or in process")
     where = zo.add_mutually_exclusive_group()
@@ -78,7 +78,8 @@ def _zo_options(a: argparse.ArgumentParser) -> None:
     where.add_argument("--in-process", action="store_true",
                        help="run the same loop on the core package alone, without a service")
     zo.add_argument("--lr", type=positive(float), default=None,
-                    help="learning rate (default: the method's: zo-adamm and zo-signsgd 0.01, zo-sgd 0.002)")
+                    help="learning rate (default: the method's: "
+                         f"{', '.join(f'{method} {lr:g}' for method, lr in DEFAULT_LR.items())})")
     zo.add_argument("--mu", type=positive(float), default=DEFAULT_MU,
                     help="smoothing radius of the estimates, in pixels (default: %(default)s)")
     zo.add_argument("--directions", type=positive(int), default=DEFAULT_DIRECTIONS,

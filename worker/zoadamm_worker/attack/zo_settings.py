@@ -10,7 +10,7 @@ from zoadamm import FeasibleSet, SessionConfig
 ZO_METHODS = ("zo-adamm", "zo-sgd", "zo-signsgd")
 # lr per method, chosen on test images outside every reported window (docs/attack.md): AdaMM and
 # signSGD move each pixel by about lr a step; SGD's step is the raw estimate's, d/q times larger.
-DEFAULT_LR = {"zo-adamm": 0.01, "zo-sgd": 0.002, "zo-signsgd": 0.01}
+DEFAULT_LR = {"zo-adamm": 0.01, "zo-sgd": 0.002, "zo-signsgd": 0.005}
 DEFAULT_MU = 0.005  # in pixels: far above float32's rounding of the margin, far below ε
 DEFAULT_DIRECTIONS = 10
 DEFAULT_CONCURRENCY = 16
