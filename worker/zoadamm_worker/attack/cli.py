@@ -78,8 +78,9 @@ def _zo_options(a: argparse.ArgumentParser) -> None:
     where.add_argument("--in-process", action="store_true",
                        help="run the same loop on the core package alone, without a service")
     zo.add_argument("--lr", type=positive(float), default=None,
-                    help="learning rate (default: the method's: "
-                         f"{', '.join(f'{method} {lr:g}' for method, lr in DEFAULT_LR.items())})")
+                    help="learning rate (default: the method's for the norm: " + "; ".join(
+                        f"{norm}: " + ", ".join(f"{method} {lr:g}" for method, lr in rates.items())
+                        for norm, rates in DEFAULT_LR.items()) + ")")
     zo.add_argument("--mu", type=positive(float), default=DEFAULT_MU,
                     help="smoothing radius of the estimates, in pixels (default: %(default)s)")
     zo.add_argument("--directions", type=positive(int), default=DEFAULT_DIRECTIONS,

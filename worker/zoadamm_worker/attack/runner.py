@@ -24,7 +24,7 @@ from .targets import SELECTION, load_test_images, select_targets
 from .victim_client import VictimClient
 from .watch import QueryWatch
 from .zo import attack_one, in_flight
-from .zo_settings import DEFAULT_CONCURRENCY, DEFAULT_DIRECTIONS, DEFAULT_MU, ZO_METHODS, ZoSettings
+from .zo_settings import DEFAULT_CONCURRENCY, DEFAULT_DIRECTIONS, DEFAULT_LR, DEFAULT_MU, ZO_METHODS, ZoSettings
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class AttackSettings:
     # the ZO methods': a service's URL, or in_process for the same loop on the core package alone
     service: str | None = None
     in_process: bool = False
-    lr: float | None = None  # None: the method's default (zo.DEFAULT_LR)
+    lr: float | None = None  # None: the method's default for the norm (DEFAULT_LR)
     mu: float = DEFAULT_MU
     directions: int = DEFAULT_DIRECTIONS
     concurrency: int = DEFAULT_CONCURRENCY  # images in flight at once
@@ -188,8 +188,11 @@ def summarize(rows: list[dict], settings: AttackSettings, skipped: list[int], se
     def over_wins(statistic, key: str) -> float | None:
         return float(statistic([row[key] for row in wins])) if wins else None
 
+    chosen = asdict(settings)
+    if settings.method in ZO_METHODS and settings.lr is None:  # the summary names the lr the run used
+        chosen["lr"] = DEFAULT_LR[settings.norm][settings.method]
     return {
-        **asdict(settings), "attacked": len(rows), "skipped_misclassified": skipped,
+        **chosen, "attacked": len(rows), "skipped_misclassified": skipped,
         "success_rate": len(wins) / len(rows) if rows else None,
         "median_queries": over_wins(np.median, "queries"),
         "mean_linf": over_wins(np.mean, "linf"), "mean_l2": over_wins(np.mean, "l2"),

@@ -95,7 +95,7 @@ def run_universal(zo: ZoSettings, run: UniversalRun, victim: str) -> tuple[dict,
     train = (train[:run.train_images].reshape(run.train_images, -1) / np.float32(255)).astype(np.float32)
     test, test_labels = load_test_images(run.offset, run.images)
     constraint = FeasibleSet(ball=Ball(run.norm, 0.0, run.eps))
-    config = zo.session_config(train.shape[1], constraint, zo.seed)
+    config = zo.session_config(train.shape[1], run.norm, constraint, zo.seed)
     with VictimClient(victim) as client, open_session(zo, config, np.zeros(train.shape[1], np.float32)) as session:
         objective = MinibatchObjective(client.predict, train, train_labels[:run.train_images].astype(int), run,
                                        f"{run_id}/universal", seed=zo.seed)

@@ -123,7 +123,7 @@ def attack_one(zo: ZoSettings, target: Target, norm: str, eps: float, budget: in
                tag: str, seen: Callable[[np.ndarray], None] | None = None) -> QueryWatch:
     """One image's ZO attack through the victim at ``victim``, its queries tagged ``tag``."""
     constraint = image_constraint(target.image, norm, eps)
-    config = zo.session_config(target.image.size, constraint, image_seed(zo.seed, target.index))
+    config = zo.session_config(target.image.size, norm, constraint, image_seed(zo.seed, target.index))
     with VictimClient(victim) as client, open_session(zo, config, np.zeros_like(target.image)) as session:
         queries = ImageQueries(client.predict, target, PerturbationSet(target.image, norm, eps), budget, tag=tag)
         run_loop(session, AttackObjective(queries), zo.difference, seen)
