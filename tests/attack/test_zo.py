@@ -180,3 +180,27 @@ def test_the_command_line_refuses_a_universal_peer_in_one_line(victim_url, capsy
     error = capsys.readouterr().err
     assert status == 1 and "Traceback" not in error and len(error.strip().splitlines()) == 1
     assert "--universal takes the methods zo-adamm, zo-sgd, zo-signsgd" in error
+
+
+def test_sixteen_images_are_in_flight_at_once():
+    from zoadamm_worker.attack.objective import Target
+    from zoadamm_worker.attack.zo import in_flight
+    from zoadamm_worker.attack.zo_settings import DEFAULT_CONCURRENCY
+
+    # the first 16 images only finish once all 16 have started; a guard, not a timing, ends a hang
+    together = threading.Barrier(DEFAULT_CONCURRENCY, timeout=120)
+    started, lock = [], threading.Lock()
+
+    def work(target: Target) -> int:
+        with lock:
+            started.append(target.index)
+            first_wave = len(started) <= DEFAULT_CONCURRENCY
+        if first_wave:
+            together.wait()
+        return target.index
+
+    targets = [Target(i, np.zeros(4, np.float32), 0) for i in range(20)]
+    finished = list(in_flight(work, targets, DEFAULT_CONCURRENCY))
+    assert DEFAULT_CONCURRENCY >= 16
+    assert sorted(index for _, index in finished) == list(range(20))
+    assert all(target.index == index for target, index in finished)
