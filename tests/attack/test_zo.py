@@ -93,17 +93,19 @@ def test_the_iterates_stay_in_the_sessions_feasible_set(victim_url, first_target
 def test_a_run_through_the_service_is_bit_identical_to_one_in_process(victim_url, service_url, first_target,
                                                                        method):
     runs = {}
-    for where in (None, service_url):
+    for name, where, mirror in (("in-process", None, False), ("service", service_url, False),
+                                ("service-mirror", service_url, True)):
         iterates: list[np.ndarray] = []
-        watch = attack_one(ZoSettings(method, seed=7, service=where), first_target, "inf", EPS, 110, victim_url,
-                           f"identical-{method}-{where is None}", iterates.append)
-        runs[where] = (np.stack(iterates), watch.outcome(), watch.counted)
-    (local, local_outcome, local_count), (remote, remote_outcome, remote_count) = runs[None], runs[service_url]
+        watch = attack_one(ZoSettings(method, seed=7, service=where, mirror=mirror), first_target, "inf", EPS, 110,
+                           victim_url, f"identical-{method}-{name}", iterates.append)
+        runs[name] = (np.stack(iterates), watch.outcome(), watch.counted)
+    local, local_outcome, local_count = runs.pop("in-process")
     assert local.shape == (10, first_target.image.size) and np.abs(local[-1]).max() > 0
-    np.testing.assert_array_equal(local, remote)
-    np.testing.assert_array_equal(local_outcome.delta, remote_outcome.delta)
-    assert (local_outcome.margin, local_outcome.queries, local_count) == (
-        remote_outcome.margin, remote_outcome.queries, remote_count)
+    for remote, remote_outcome, remote_count in runs.values():
+        np.testing.assert_array_equal(local, remote)
+        np.testing.assert_array_equal(local_outcome.delta, remote_outcome.delta)
+        assert (local_outcome.margin, local_outcome.queries, local_count) == (
+            remote_outcome.margin, remote_outcome.queries, remote_count)
 
 
 @pytest.mark.parametrize("method, norm, eps", [("zo-adamm", "inf", EPS), ("zo-sgd", "2", 2.0),

@@ -77,6 +77,8 @@ def _zo_options(a: argparse.ArgumentParser) -> None:
                        help="URL of the zoadamm service that keeps the sessions (default: none)")
     where.add_argument("--in-process", action="store_true",
                        help="run the same loop on the core package alone, without a service")
+    zo.add_argument("--mirror", action="store_true",
+                    help="--service: keep the state here too and send each tell while the next step is measured")
     zo.add_argument("--lr", type=positive(float), default=None,
                     help="learning rate (default: the method's for the norm: " + "; ".join(
                         f"{norm}: " + ", ".join(f"{method} {lr:g}" for method, lr in rates.items())
@@ -133,8 +135,8 @@ def _attack(args: argparse.Namespace) -> int:
     settings = AttackSettings(method=args.method, norm=args.norm, eps=args.eps, budget=args.budget,
                               images=args.images, offset=args.offset, seed=args.seed,
                               victim=args.victim, model=args.model, service=args.service,
-                              in_process=args.in_process, lr=args.lr, mu=args.mu, directions=args.directions,
-                              concurrency=args.concurrency)
+                              in_process=args.in_process, mirror=args.mirror, lr=args.lr, mu=args.mu,
+                              directions=args.directions, concurrency=args.concurrency)
     if args.universal:
         return _universal(settings, args)
 
@@ -164,7 +166,7 @@ def _universal(settings, args: argparse.Namespace) -> int:
         raise ValueError(f"--universal takes the methods {', '.join(ZO_METHODS)}, not {settings.method}")
     check_settings(settings)
     zo = ZoSettings(settings.method, settings.lr, settings.mu, settings.directions, seed=settings.seed,
-                    service=settings.service)
+                    service=settings.service, mirror=settings.mirror)
     run = UniversalRun(settings.norm, settings.eps, settings.budget, args.train_images, args.batch,
                        settings.images, settings.offset)
     summary, records, delta = run_universal(zo, run, str(settings.victim))

@@ -45,6 +45,7 @@ class AttackSettings:
     # the ZO methods': a service's URL, or in_process for the same loop on the core package alone
     service: str | None = None
     in_process: bool = False
+    mirror: bool = False  # on the service: RemoteOptimizer's mirror and pipeline
     lr: float | None = None  # None: the method's default for the norm (DEFAULT_LR)
     mu: float = DEFAULT_MU
     directions: int = DEFAULT_DIRECTIONS
@@ -95,7 +96,7 @@ def _zo(method: str) -> Runner:
 
     def run(settings: AttackSettings, targets: list[Target], run_id: str) -> Iterator[tuple[Target, QueryWatch]]:
         zo = ZoSettings(method, settings.lr, settings.mu, settings.directions, seed=settings.seed,
-                        service=None if settings.in_process else settings.service)
+                        service=None if settings.in_process else settings.service, mirror=settings.mirror)
 
         def attack(target: Target) -> QueryWatch:
             return attack_one(zo, target, settings.norm, settings.eps, settings.budget, str(settings.victim),

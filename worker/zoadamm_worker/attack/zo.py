@@ -111,7 +111,8 @@ def open_session(zo: ZoSettings, config: SessionConfig, x0: np.ndarray) -> Itera
         settings = {k: v for k, v in config.to_dict().items() if k not in ("dim", "constraint")}
         # the constraint's vectors inline in its JSON: 784 numbers, exact as float32 in decimal
         constraint = None if config.constraint is None else config.constraint.to_dict(inline=True)
-        remote = RemoteOptimizer.create(client, x0, constraint=constraint, **settings)
+        remote = RemoteOptimizer.create(client, x0, mirror=zo.mirror, pipeline=zo.mirror, constraint=constraint,
+                                        **settings)
         try:
             yield remote
         finally:

@@ -29,6 +29,9 @@ class ZoSettings:
     difference: str = "forward"
     seed: int = 0
     service: str | None = None
+    # on the service: keep a mirror of the state and send each tell while the next step is
+    # measured (RemoteOptimizer's mirror and pipeline); the service answers a checksum, not x
+    mirror: bool = False
 
     def session_config(self, dim: int, norm: str, constraint: FeasibleSet | None, seed: int) -> SessionConfig:
         """The session of one attack in the ball of ``norm``: no plateau schedule (an attack
