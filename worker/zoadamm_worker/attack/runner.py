@@ -128,8 +128,8 @@ def check_settings(settings: AttackSettings) -> None:
     if settings.lr is not None and not settings.lr > 0:
         raise ValueError(f"lr must be positive, got {settings.lr!r}")
     if settings.method in ZO_METHODS and (settings.service is None) == (not settings.in_process):
-        raise ValueError(f"{settings.method} runs on a service's sessions or in process: give one of "
-                         "the service's URL and in_process")
+        raise ValueError(f"{settings.method} runs on a service's sessions or in process: give one of the "
+                         "service's URL (--service) and in_process (--in-process)")
 
 
 def choose_targets(settings: AttackSettings, run_id: str) -> tuple[list[Target], list[int]]:
