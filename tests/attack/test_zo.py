@@ -60,12 +60,12 @@ def service_url(module_redis_url):
         yield url
 
 
-def test_every_point_the_victim_sees_lies_in_x_and_an_image_is_fooled(classifier, test_window):
+def test_every_point_the_victim_sees_lies_in_x_and_an_image_is_fooled(classifier, test_window, service_url):
     recorder = RecordingClassifier(classifier)
     images = test_window[0][:3]
     with serve(create_app(recorder)) as url:
         settings = AttackSettings(method="zo-adamm", norm="inf", eps=EPS, budget=400, images=3, victim=url,
-                                  in_process=True, lr=0.02)
+                                  service=service_url, lr=0.02)
         summary = run_attack(settings)
     assert summary["success_rate"] > 0
     seen = np.concatenate(recorder.seen)
