@@ -5,6 +5,8 @@
 # (eps 0.2) and l2 (eps 2); then the report (table.md, curves.png, examples.png), and a
 # universal ZO-AdaMM perturbation fitted on training images, judged on the test images.
 #   results/attack/zo.sh        # IMAGES=20 BUDGET=2000 OFFSET=0; `make attack` runs it
+# METHODS (a list) and SKIP (runs to leave out, e.g. "art-square-l2") narrow it; UNIVERSAL=0 leaves
+# out the universal perturbation.
 # The service keeps its sessions in Redis at $REDIS_URL when set, else in its embedded store.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +14,7 @@ IMAGES=${IMAGES:-20} BUDGET=${BUDGET:-2000} OFFSET=${OFFSET:-0}
 VICTIM_PORT=${VICTIM_PORT:-8101} SERVICE_PORT=${SERVICE_PORT:-8102}
 UNIVERSAL_BUDGET=${UNIVERSAL_BUDGET:-22000} UNIVERSAL_IMAGES=${UNIVERSAL_IMAGES:-200}
 OUT=${OUT:-results/attack/zo}
+METHODS=${METHODS:-pgd art-square art-zoo zo-adamm zo-sgd zo-signsgd} SKIP=${SKIP:-} UNIVERSAL=${UNIVERSAL:-1}
 MODEL=results/attack/victim.pt
 VICTIM=http://127.0.0.1:$VICTIM_PORT
 SERVICE=http://127.0.0.1:$SERVICE_PORT
@@ -29,8 +32,9 @@ until curl -sf "$VICTIM/stats" > /dev/null && curl -sf "$SERVICE/healthz" > /dev
 
 for setting in "inf 0.2" "2 2.0"; do
   read -r norm eps <<< "$setting"
-  for method in pgd art-square art-zoo zo-adamm zo-sgd zo-signsgd; do
+  for method in $METHODS; do
     name="$method-l$norm"
+    [[ " $SKIP " == *" $name "* ]] && continue
     where=()
     [[ $method == zo-* ]] && where=(--service "$SERVICE")
     $BIN/zoadamm-worker attack --method "$method" --victim "$VICTIM" --model "$MODEL" "${where[@]}" \
@@ -39,7 +43,7 @@ for setting in "inf 0.2" "2 2.0"; do
   done
 done
 $BIN/zoadamm-worker attack-report "$OUT"/*-l*.jsonl --examples "$OUT"/*-l*.npz --out "$OUT"
-$BIN/zoadamm-worker attack --method zo-adamm --universal --victim "$VICTIM" --service "$SERVICE" \
+[[ $UNIVERSAL == 1 ]] && $BIN/zoadamm-worker attack --method zo-adamm --universal --victim "$VICTIM" --service "$SERVICE" \
   --images "$UNIVERSAL_IMAGES" --offset "$OFFSET" --budget "$UNIVERSAL_BUDGET" --norm inf --eps 0.2 \
   --records "$OUT/universal.jsonl" --examples "$OUT/universal.npz" --json > "$OUT/universal.json"
 echo "{\"seconds\": $(( $(date +%s) - started )), \"images\": $IMAGES, \"budget\": $BUDGET}" > "$OUT/time.json"
