@@ -16,7 +16,7 @@ TORCH_SOURCE ?= --index-url https://download.pytorch.org/whl/cpu
 # tests start redis-server nodes.
 TEST_PACKAGES ?= chromium:/usr/bin/chromium haproxy:/usr/sbin/haproxy redis-server:redis-server
 
-.PHONY: setup test-setup demo report test lint compose-check clean
+.PHONY: setup test-setup demo report attack test lint compose-check clean
 
 # Python packages only: what the demo, the workers and the service need.
 setup: $(VENV)/.installed
@@ -40,6 +40,11 @@ demo: setup
 # the table and plots of a folder of FO and ZO records: make report RUNS=runs/demo-<time>
 report: setup
 	$(VENV)/bin/zoadamm-demo --report $(RUNS)
+
+# the ZO attacks through the service beside ZOO, Square Attack and PGD, small: 20 test images,
+# 2,000 queries each, l-inf and l2; writes results/attack/zo/ (docs/attack.md)
+attack: setup
+	BIN=$(VENV)/bin results/attack/zo.sh
 
 test: test-setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -25,6 +25,7 @@ from . import projection
 from ._validate import F32_MAX, InvalidArgument, float32_values, one_of
 
 NORMS = ("2", "inf")
+VECTOR_FIELDS = ("box.lower", "box.upper", "ball.center")  # the fields that may be d-vectors
 _FIELDS = {"box": ("lower", "upper"), "ball": ("norm", "center", "radius")}
 
 
@@ -210,14 +211,17 @@ class FeasibleSet:
         return FeasibleSet(box, ball)
 
     # --- serialisation ------------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        """The JSON part: every field but the vectors (see ``vectors``)."""
+    def to_dict(self, inline: bool = False) -> dict:
+        """The JSON part: every field but the vectors (see ``vectors``); with ``inline``, the
+        vectors too, as lists of the float64 values of their float32s (``from_dict`` reads them
+        back to the same bits)."""
         data: dict = {}
         for part in ("box", "ball"):
             value = getattr(self, part)
             if value is not None:
                 fields = {f: getattr(value, f) for f in _FIELDS[part]}
-                data[part] = {f: v for f, v in fields.items() if not isinstance(v, np.ndarray)}
+                data[part] = {f: v.tolist() if isinstance(v, np.ndarray) else v
+                              for f, v in fields.items() if inline or not isinstance(v, np.ndarray)}
         return data
 
     def vectors(self) -> dict[str, np.ndarray]:

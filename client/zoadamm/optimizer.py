@@ -14,13 +14,14 @@ import numpy as np
 
 from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, unsigned64
 from .adamm import AdaMMConfig, AdaMMState
-from .constraints import FeasibleSet
+from .constraints import VECTOR_FIELDS, FeasibleSet
 from .directions import DISTRIBUTIONS
 from .estimators import DIFFERENCES, assemble_gradient, zo_coefficients
 from .methods import AMSGRAD_METHODS, METHODS, Method, method
 from .schedule import PlateauConfig, PlateauState, plateau_step
 
 _CONSTRAINT = "constraint."  # the prefix of the constraint's vectors among a config's vectors
+CONFIG_VECTORS = tuple(_CONSTRAINT + name for name in VECTOR_FIELDS)  # every vector a config may have
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,12 @@ class SessionConfig:
             return 1
         return 1 + self.directions * (2 if self.difference == "central" else 1)
 
-    def to_dict(self) -> dict:
-        """The JSON fields; the constraint's vectors are left out (``vectors``)."""
+    def to_dict(self, inline: bool = False) -> dict:
+        """The JSON fields; the constraint's vectors are left out (``vectors``), or, with
+        ``inline``, written in it as lists (as a session's view shows its config)."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["schedule"] = None if self.schedule is None else asdict(self.schedule)
-        data["constraint"] = None if self.constraint is None else self.constraint.to_dict()
+        data["constraint"] = None if self.constraint is None else self.constraint.to_dict(inline)
         return data
 
     def vectors(self) -> dict[str, np.ndarray]:

@@ -7,7 +7,7 @@ service must agree with it bit for bit.
 from __future__ import annotations
 
 import numpy as np
-from objectives import bits, quadratic_with_gradient, x0_for  # noqa: F401  (re-exported)
+from objectives import bits, feasible_sets, feasible_x0, quadratic_with_gradient, x0_for  # noqa: F401
 
 from zoadamm import Optimizer, SessionConfig, directions, wire
 
@@ -50,6 +50,21 @@ def zo_values(opt: Optimizer, f) -> dict:
 def apply_zo(opt: Optimizer, values: dict) -> None:
     """Apply a tell's values to the in-process optimizer (what the service should do)."""
     opt.apply(opt.zo_record(values.get("f_x"), values["f_plus"], values.get("f_minus")))
+
+
+def step_values(opt: Optimizer, f, grad) -> dict:
+    """The tell fields of ``opt``'s open step: function values, or a gradient (adamm)."""
+    if opt.config.takes_values:
+        return zo_values(opt, f)
+    return {"step": opt.step, "gradient": grad(opt.state.x).tolist()}
+
+
+def apply_values(opt: Optimizer, values: dict) -> None:
+    """Apply ``step_values``'s fields to the in-process optimizer."""
+    if "gradient" in values:
+        opt.apply(opt.fo_record(np.asarray(values["gradient"], np.float32)))
+    else:
+        apply_zo(opt, values)
 
 
 def tell(client, session_id: str, values: dict, expect: int = 200, **params):

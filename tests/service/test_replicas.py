@@ -13,9 +13,24 @@ from threading import Barrier
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from service_support import apply_zo, bits, create, get_x, objective, reference, tell, x0_for, zo_values
+from service_support import (
+    apply_values,
+    apply_zo,
+    bits,
+    create,
+    feasible_sets,
+    feasible_x0,
+    get_x,
+    objective,
+    reference,
+    step_values,
+    tell,
+    x0_for,
+    zo_values,
+)
 
-from zoadamm import wire
+from zoadamm import METHODS, STATE_VECTORS, wire
+from zoadamm.adamm import VECTORS
 from zoadamm_service import keys
 from zoadamm_service.domain import journal
 from zoadamm_service.main import create_app
@@ -160,19 +175,27 @@ def _same_state(a, b) -> bool:
     )
 
 
-def test_checkpoints_trim_the_journal_and_rebuild_the_same_state(redis_url, redis_client):
-    f, _ = objective(DIM)
-    x0 = x0_for(DIM)
+@pytest.mark.parametrize("kind", list(feasible_sets(DIM)))
+@pytest.mark.parametrize("method", METHODS)
+def test_checkpoints_trim_the_journal_and_rebuild_the_same_state(redis_url, redis_client, method, kind):
+    """For every method and set: the checkpoint holds the vectors the method keeps, and
+    checkpoint + journal replay rebuild its state, hidden vectors too, to the bit."""
+    f, grad = objective(DIM)
+    constraint = feasible_sets(DIM)[kind]
+    x0 = feasible_x0(constraint, DIM)
     settings = Settings(redis_url=redis_url, checkpoint_every=3)
     with TestClient(create_app(settings)) as live:
-        session = create(live, dim=DIM, x0=x0, directions=2, schedule={"factor": 0.5, "patience": 0})
+        session = create(live, dim=DIM, x0=x0, directions=2, schedule={"factor": 0.5, "patience": 0},
+                         method=method, lr=0.003 if method == "zo-sgd" else 1e-3,
+                         constraint=None if constraint is None else constraint.to_dict(inline=True))
         sid, opt = session["id"], reference(session, x0)
         config = opt.config
+        assert config.constraint == constraint
         seq = 0
         for t in range(8):
-            values = zo_values(opt, f)
+            values = step_values(opt, f, grad)
             last = tell(live, sid, values, answer="checksum" if t % 2 else "x")
-            apply_zo(opt, values)
+            apply_values(opt, values)
             seq += 1
             if t in (1, 4):
                 live.post(f"/v1/sessions/{sid}/metrics", json={"value": 3.0 - t})
@@ -187,6 +210,8 @@ def test_checkpoints_trim_the_journal_and_rebuild_the_same_state(redis_url, redi
     # shutting down waited for the checkpoint; the journal keeps only the events after it
     rebuilt, head, base, kept = _rebuild(redis_client, sid, config)
     assert (head, base, kept) == (seq, checkpoint_seq, seq - checkpoint_seq)
+    held = wire.decode(redis_client.get(keys.checkpoint(sid)))[1]
+    assert [name for name in held if name in VECTORS] == list(STATE_VECTORS[method])
     assert base > 0 and _same_state(rebuilt, opt)
     # and a new replica, built from checkpoint + journal, is the live one
     with TestClient(create_app(settings)) as fresh:

@@ -13,11 +13,15 @@ from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from zoadamm import wire
+from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.answers import VECTORS
 from ..errors import Invalid, Malformed, RequestTimeout, TooLarge, Unsupported
 
 VECTOR_FIELDS = ("x", "x0", "gradient")
+# a frame may also carry a create's constraint vectors ("constraint.box.lower", ...); in JSON
+# those sit inline in the constraint object
+FRAME_VECTORS = (*VECTOR_FIELDS, *CONFIG_VECTORS)
 _VECTOR_SET = set(VECTORS)
 JSON = "application/json"
 Model = TypeVar("Model", bound=BaseModel)
@@ -45,9 +49,9 @@ async def read_message(request: Request, limit: int) -> tuple[dict, dict[str, np
             fields, vectors = wire.decode(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: a deeply nested header
             raise Malformed(f"malformed frame: {exc}") from None
-        unknown = sorted(set(vectors) - set(VECTOR_FIELDS))
+        unknown = sorted(set(vectors) - set(FRAME_VECTORS))
         if unknown:
-            raise Invalid(f"frame vectors {unknown} are not vector fields; those are {list(VECTOR_FIELDS)}")
+            raise Invalid(f"frame vectors {unknown} are not vector fields; those are {list(FRAME_VECTORS)}")
         vectors = dict(vectors)
         # a vector field may also sit in the header as a list: it must not be ignored
         vectors.update(_vector_fields(fields))

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from zoadamm import AnswerMode, wire
+from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.answers import AskAnswer, MetricsAnswer, Parameters, SessionList, SessionPublic, TellAnswer
 from ..domain.inputs import ZOValues
@@ -64,11 +65,11 @@ async def tell(request: Request, session_id: str) -> Response:
         if body.f_plus is not None or body.f_minus is not None:
             raise Invalid("send either a gradient or function values, not both")
         if body.lease is not None:
-            raise Invalid("only zo-adamm sessions lease directions")
+            raise Invalid("a gradient tell leases no directions: only sessions that take function values do")
         result = await sessions.tell_fo(request.state.tenant, session_id, body.step, vecs["gradient"], answer)
     else:
         if body.f_plus is None:
-            raise Invalid("a tell needs f_plus (zo-adamm) or gradient (adamm)")
+            raise Invalid("a tell needs f_plus (the zo-* methods) or gradient (adamm)")
         values = ZOValues(body.step, body.f_x, body.f_plus, body.f_minus, body.indices)
         if body.lease is not None:
             leases: Leases = request.app.state.leases
@@ -109,7 +110,8 @@ async def create_session(request: Request, sessions: SessionsDep, settings: Sett
     fields, vectors = await read_message(request, settings.max_body_bytes)
     key = request_key(request, fields, vectors)
     body = validate(SessionCreate, fields)
-    session = await sessions.create(tenant, body.config(), body.name, vectors.get("x0"), key)
+    constraint = {name: vectors[name] for name in CONFIG_VECTORS if name in vectors}
+    session = await sessions.create(tenant, body.config(), body.name, vectors.get("x0"), key, constraint)
     return await encode_answer(request, session, status=201)
 
 

@@ -57,7 +57,8 @@ class Schedule(Strict):
 class SessionCreate(Strict):
     dim: int = Field(ge=1, le=SAFE_INT, description="Number of parameters d (at most ZOADAMM_MAX_DIM).")
     method: Annotated[str, OneOf(METHODS)] = Field(
-        "zo-adamm", description="zo-adamm takes function values; adamm takes exact gradients.")
+        "zo-adamm", description="adamm takes exact gradients; every zo-* method takes function values "
+                                "(docs/constraints.md, \"The methods\").")
     lr: Rate = 1e-3
     mu: Radius = Field(1e-3, description="Smoothing radius: the client evaluates f(x + mu u).")
     beta1: Decay = 0.9
@@ -74,6 +75,12 @@ class SessionCreate(Strict):
         description="Directions derive from (seed, step, index); random when omitted.  At most 2^53 - 1, "
                     "so that every JSON client reads it back exactly.")
     schedule: Schedule | None = Field(default_factory=Schedule, description="null disables the schedule.")
+    constraint: dict[str, Any] | None = Field(
+        None, description='The feasible set X, fixed for the session: {"box": {"lower", "upper"}}, {"ball": '
+                          '{"norm": "2" | "inf", "center", "radius"}}, or both (their intersection); bounds and '
+                          "center are numbers or d-vectors (in a binary frame: vectors named "
+                          '"constraint.box.lower", "constraint.box.upper", "constraint.ball.center").  Probes '
+                          "x + mu u may leave X (docs/constraints.md).  null: no constraint.")
     name: str | None = Field(None, max_length=200)
     x0: Vector | None = Field(None, description="Initial parameters; otherwise the first ask's x.")
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from zoadamm import SessionConfig
 
-from ..domain import trace
+from ..domain import journal, trace
 from ..errors import NotFound
 from .cache import SharedLoads
 
@@ -64,12 +64,14 @@ class Overview:
                 self.store.trace(meta.id, 0, RATE_POINTS), self.store.metrics(meta.id, 1))
         except NotFound:  # deleted since the list was read
             return None
-        cfg = SessionConfig.from_dict(meta.config)
+        # a list's metas leave the constraint's vectors out, and a row needs only its JSON part
+        cfg = SessionConfig.from_dict({**meta.config, "constraint": None})
         last = None if kept.last is None else trace.as_dict(kept.last)
         step = 0 if last is None else last["step"] + 1
         per_step = cfg.evaluations_per_step
         return {
             "id": meta.id, "name": meta.name, "created": meta.created, "method": cfg.method,
+            "constraint": meta.config.get("constraint"),
             "dim": cfg.dim, "directions": cfg.directions, "difference": cfg.difference,
             "distribution": cfg.distribution, "evaluations_per_step": per_step,
             "step": step, "evaluations": step * per_step, "steps_per_s": _rate(kept.points, last),
@@ -82,7 +84,7 @@ class Overview:
         meta = await self.store.meta(session_id)
         fields, vectors = await trace.read(self.store, session_id)
         metrics = [json.loads(m) for m in await self.store.metrics(session_id, None)]
-        cfg = SessionConfig.from_dict(meta.config)
+        cfg = journal.decode_config(meta.config, meta.vectors)
         columns = {"step": fields["step"], "time": fields["time"]}
         columns.update({name: _json_safe(v) for name, v in vectors.items()})
         return {

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from zoadamm import SessionConfig
-
 from ..store import Store
 from . import journal
 from .replica import Replica
@@ -26,7 +24,8 @@ class ReplicaCache:
         if replica is None:
             meta = await self.store.meta(session_id)
             # setdefault: a concurrent request may have cached it meanwhile, and its lock counts
-            replica = self._replicas.setdefault(session_id, Replica(meta, SessionConfig.from_dict(meta.config)))
+            config = journal.decode_config(meta.config, meta.vectors)
+            replica = self._replicas.setdefault(session_id, Replica(meta, config))
             self._replicas.move_to_end(session_id)
             self._evict(keep=session_id)
         self._replicas.move_to_end(session_id)

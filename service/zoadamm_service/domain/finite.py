@@ -4,16 +4,16 @@
 The schema's bounds (lr <= 1e3, eps >= 1e-12) and the per-step bound on the gradient
 (``inputs.check_size``: |g| < 1.8e19, so g*g, m and v are finite) leave one way to overflow:
 x itself, when it is already near float32's limit.  One AdaMM step moves each x_j by at most
-lr * |m_j| / eps, and |m_j| < |g|max, so a scalar bound decides almost every step; only when
-it cannot, the exact maximum of |x| is computed, and then, if needed, the step is tried on a copy
-(``Replica.check_finite`` keeps the bound and asks these functions).
+lr * |m_j| / eps, and |m_j| < |g|max (``step_bound`` covers every method), so a scalar bound
+decides almost every step; only when it cannot, the exact maximum of |x| is computed, and then,
+if needed, the step is tried on a copy (``Replica.check_finite`` keeps the bound and asks these functions).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from zoadamm import Optimizer, StepRecord
+from zoadamm import Optimizer, SessionConfig, StepRecord
 
 from .inputs import GRADIENT_MAX
 
@@ -21,9 +21,12 @@ from .inputs import GRADIENT_MAX
 X_LIMIT = float(np.finfo(np.float32).max) / 2
 
 
-def step_bound(eps: float, lr: float) -> float:
-    """The most one step can move any x_j."""
-    return float(np.float32(lr)) * 1.001 * GRADIENT_MAX / float(np.float32(eps))
+def step_bound(config: SessionConfig, lr: float) -> float:
+    """The most one step can move any x_j: lr |g| / eps for the adaptive methods (|m| < |g|max,
+    Adam's bias correction included, and their denominator is at least eps), lr |g| for zo-sgd
+    and lr for zo-signsgd, both below lr |g|max / min(eps, 1).  A projection only moves x into
+    X, whose bounds are finite float32."""
+    return float(np.float32(lr)) * 1.001 * GRADIENT_MAX / min(float(np.float32(config.eps)), 1.0)
 
 
 def max_abs(x: np.ndarray) -> float:

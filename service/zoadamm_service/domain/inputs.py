@@ -26,9 +26,9 @@ class ZOValues:
     indices: list[int] | None = None  # the directions this report covers; None means all
 
 
-def session_config(config: dict) -> SessionConfig:
+def session_config(config: dict, vectors: dict[str, np.ndarray] | None = None) -> SessionConfig:
     try:
-        return SessionConfig.from_dict(config)
+        return SessionConfig.from_dict(config, vectors)
     except (InvalidArgument, TypeError) as exc:
         raise Invalid(str(exc)) from None
 

@@ -11,7 +11,7 @@ import numpy as np
 import xxhash
 
 from zoadamm import Optimizer, PlateauState, SessionConfig, StepRecord, wire
-from zoadamm.adamm import AdaMMState
+from zoadamm.methods import state_from_vectors, state_vectors
 
 STEP, METRIC = "step", "metric"
 
@@ -92,7 +92,7 @@ def encode_checkpoint(optimizer: Optimizer, seq: int, last=None) -> bytes:
         "seq": seq, "step": s.step, "lr": optimizer.lr, "mu": optimizer.mu,
         "best": best if math.isfinite(best) else None, "bad_epochs": optimizer.plateau.bad_epochs,
     }
-    vectors = {"x": s.x, "m": s.m, "v": s.v, "v_hat": s.v_hat}
+    vectors = state_vectors(optimizer.config.method, s)  # the vectors its method keeps
     if last is not None:
         fields["last"] = {"step": last.step, "lr": last.lr, "digest": last.digest, **_optional(last)}
         if last.coefficients is not None:
@@ -101,9 +101,10 @@ def encode_checkpoint(optimizer: Optimizer, seq: int, last=None) -> bytes:
 
 
 def decode_checkpoint(blob: bytes, config: SessionConfig) -> tuple[Optimizer, int, Event | None]:
-    """The optimizer, the number of events it covers, and its newest step event (no gradient)."""
+    """The optimizer, the number of events it covers, and its newest step event (no gradient).
+    A checkpoint may hold more vectors than the method keeps (older ones hold all four)."""
     fields, v = wire.decode(blob)
-    state = AdaMMState(v["x"].copy(), v["m"].copy(), v["v"].copy(), v["v_hat"].copy(), fields["step"])
+    state = state_from_vectors(config.method, v, fields["step"])  # copies
     best = math.inf if fields["best"] is None else fields["best"]
     plateau = PlateauState(best=best, bad_epochs=fields["bad_epochs"])
     last = fields.get("last")
@@ -111,3 +112,14 @@ def decode_checkpoint(blob: bytes, config: SessionConfig) -> tuple[Optimizer, in
         coefficients = v.get("last_coefficients")
         last = _step_event(last, None if coefficients is None else coefficients.copy(), None)
     return Optimizer(config, state, fields["lr"], fields["mu"], plateau), fields["seq"], last
+
+
+def encode_config_vectors(config: SessionConfig) -> bytes:
+    """The config's vectors (a constraint's d-vectors) as one frame; b"" when it has none."""
+    vectors = config.vectors()
+    return wire.encode({}, vectors) if vectors else b""
+
+
+def decode_config(fields: dict, vectors: bytes) -> SessionConfig:
+    """A session's config from its JSON fields and ``encode_config_vectors``'s frame."""
+    return SessionConfig.from_dict(fields, wire.decode(vectors)[1] if vectors else None)

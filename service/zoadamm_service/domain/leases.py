@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from zoadamm import AnswerMode
+from zoadamm import AnswerMode, require_input
 
-from ..errors import Conflict, Invalid
+from ..errors import Conflict
 from ..store.base import Leased
+from . import inputs
 from .answers import AskAnswer, StepRecordPublic, TellAnswer
 from .inputs import ZOValues
 from .sessions import COMMIT_TRIES, Sessions
@@ -128,8 +129,7 @@ class Leases:
             replica = await self.sessions.owned(tenant, session_id)
             async with replica.lock:
                 await replica.settle()
-                if replica.config.method != "zo-adamm":
-                    raise Invalid("only zo-adamm sessions lease directions")
+                inputs.invalid_on_error(require_input, replica.config, "values")  # directions: zo-* only
                 if opened is None or replica.step != opened.step:
                     as_is = False
                     continue  # no parameters in this replica yet, or a step closed in between

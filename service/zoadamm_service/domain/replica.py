@@ -75,7 +75,7 @@ class Replica:
     @property
     def work(self) -> int:
         """What one step or one ask with vectors costs, in units of one value of one direction."""
-        if self.config.method == "zo-adamm":
+        if self.config.takes_values:
             return self.config.directions * (self.config.dim + DIRECTION_OVERHEAD)
         return self.config.dim
 
@@ -85,7 +85,8 @@ class Replica:
 
     @property
     def nbytes(self) -> int:
-        return 5 * 4 * self.config.dim if self.optimizer else 0
+        vectors = len(self.config.method_spec.keeps) + 1 + len(self.config.vectors())  # + the work vector
+        return vectors * 4 * self.config.dim if self.optimizer else 0
 
     @property
     def busy(self) -> bool:
@@ -155,7 +156,7 @@ class Replica:
             if len(self.recent) > RECENT_STEPS:
                 del self.recent[next(iter(self.recent))]
             if self._x_bound is not None:
-                self._x_bound += finite.step_bound(self.config.eps, event.record.lr)
+                self._x_bound += finite.step_bound(self.config, event.record.lr)
         self.seq += 1
 
     def _apply_then_checksum(self, event: journal.Event) -> None:
@@ -194,7 +195,7 @@ class Replica:
     async def check_finite(self, record: StepRecord) -> None:
         """Raises Invalid when applying ``record`` would leave a non-finite value in the state
         (``finite``): a scalar bound on max |x| decides almost every step."""
-        bound = finite.step_bound(self.config.eps, record.lr)
+        bound = finite.step_bound(self.config, record.lr)
         if self._x_bound is None or self._x_bound + bound >= finite.X_LIMIT:
             self._x_bound = await self.run(finite.max_abs, self.started().state.x)
         if self._x_bound + bound < finite.X_LIMIT:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from zoadamm import AnswerMode, StepRecord, directions, require_method
+from zoadamm import AnswerMode, SessionConfig, StepRecord, directions, require_input
 
 from ..errors import Conflict, NotFound
 from ..settings import Settings
@@ -54,21 +54,22 @@ class Sessions:
         self.replicas = ReplicaCache(store, settings.cache_bytes)
     # --- lifecycle -------------------------------------------------------------------------
     async def create(self, tenant: str, config: dict, name: str | None, x0: np.ndarray | None,
-                     key: RequestKey | None = None) -> SessionPublic:
-        """A new session of ``tenant``; with ``key``, a repeat gets the first answer.  Raises
+                     key: RequestKey | None = None, vectors: dict[str, np.ndarray] | None = None) -> SessionPublic:
+        """A new session of ``tenant``; with ``key``, a repeat gets the first answer.  ``vectors``:
+        the config's vectors sent apart from its JSON (``SessionConfig.vectors``).  Raises
         Invalid for a bad configuration or x0, one over the limits, or a key reused with another
         request."""
         limits.check_config(self.settings, config)
         if config.get("seed") is None:
             config = {**config, "seed": secrets.randbelow(limits.SAFE_INT + 1)}  # exact in every JSON client
-        cfg = inputs.session_config(config)
+        cfg = inputs.session_config(config, vectors)
         # with a key, the id follows from it: a repeat names the same session, in the same slot
         session_id = uuid.uuid4().hex if key is None else session_id_for(tenant, key.key)
-        meta = SessionMeta(session_id, tenant, name, cfg.to_dict(), time.time())
+        meta = SessionMeta(session_id, tenant, name, cfg.to_dict(), time.time(), journal.encode_config_vectors(cfg))
         checkpoint = None
         if x0 is not None:
             checkpoint = journal.encode_checkpoint(inputs.start_optimizer(cfg, x0), 0)
-        answer = SessionPublic(**_summary(meta), step=0, has_parameters=x0 is not None, lr=cfg.lr, mu=cfg.mu,
+        answer = SessionPublic(**_summary(meta, cfg), step=0, has_parameters=x0 is not None, lr=cfg.lr, mu=cfg.mu,
                                recent_metrics=[])
         record = None if key is None else key.record(json.dumps(answer.model_dump()), self.settings.idempotency_ttl_s)
         replayed = await self.store.create(meta, checkpoint, record, self.settings.max_sessions)
@@ -80,7 +81,7 @@ class Sessions:
             await replica.catch_up(self.store, await self.store.head(session_id))
             opt = replica.optimizer
             return SessionPublic(
-                **_summary(replica.meta), step=replica.step, has_parameters=opt is not None,
+                **_summary(replica.meta, replica.config), step=replica.step, has_parameters=opt is not None,
                 lr=opt.lr if opt else replica.config.lr, mu=opt.mu if opt else replica.config.mu,
                 recent_metrics=await self._recent_metrics(session_id),
             )
@@ -129,7 +130,7 @@ class Sessions:
                 await self._check_or_start(replica, x)
             opt, cfg = replica.started(), replica.config
             u = None
-            if with_vectors and cfg.method == "zo-adamm":
+            if with_vectors and cfg.takes_values:
                 limits.check_answer_size(self.settings, bytes_per_value * cfg.directions * cfg.dim)
                 u = await replica.run(directions, cfg.seed, opt.step, cfg.directions, cfg.dim, cfg.distribution)
             return replica.opened(u=u)
@@ -167,7 +168,7 @@ class Sessions:
         replica = await self.owned(tenant, session_id)
         async with replica.lock:
             await replica.settle()
-            inputs.invalid_on_error(require_method, replica.config, "zo-adamm")
+            inputs.invalid_on_error(require_input, replica.config, "values")
             f_x, f_plus, f_minus = inputs.zo_arrays(values, replica.config)
             digest = journal.request_digest(np.asarray(values.indices or [], np.int64), f_x, f_plus, f_minus)
             parts = None if values.indices is None else split.part_rows(values.indices, f_x, f_plus, f_minus)
@@ -209,7 +210,7 @@ class Sessions:
         replica = await self.owned(tenant, session_id)
         async with replica.lock:
             await replica.settle()
-            inputs.invalid_on_error(require_method, replica.config, "adamm")
+            inputs.invalid_on_error(require_input, replica.config, "gradient")
             gradient = inputs.vector("gradient", gradient, replica.config.dim)
             digest = journal.request_digest(gradient)
             repeat = await self._repeat_or_open(replica, step, digest, mode)
@@ -324,5 +325,8 @@ class Sessions:
         return await trace.read(self.store, session_id, since, tail)
 
 
-def _summary(meta: SessionMeta) -> dict:
-    return {"id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config}
+def _summary(meta: SessionMeta, config: SessionConfig | None = None) -> dict:
+    """A session's view: with its ``config``, the constraint's vectors inline in it (a list's
+    rows leave them out, as their metas do)."""
+    shown = meta.config if config is None or not meta.vectors else config.to_dict(inline=True)
+    return {"id": meta.id, "name": meta.name, "created": meta.created, "config": shown}

@@ -53,6 +53,9 @@ class SessionMeta:
     name: str | None
     config: dict
     created: float
+    # the config's vectors (a constraint's d-vector bounds) as one binary frame; b"" when it has
+    # none, and in ``list``, which leaves them out (rows show the JSON part only)
+    vectors: bytes = b""
 
 
 KEY_REUSED = "this Idempotency-Key was sent before with another request; use a new key for a new request"

@@ -34,7 +34,7 @@ from .base import (
 from .notices import POLL_S, HeadNotices
 from .replication import Replication
 
-META_FIELDS = ("tenant", "config", "name", "created")
+META_FIELDS = ("tenant", "config", "name", "created")  # a list's rows; ``meta`` adds "vectors"
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
 MAX_CONNECTIONS = 100  # per replica process
 
@@ -156,7 +156,7 @@ class RedisStore(Store):
             keys=[keys.meta(meta.id), keys.checkpoint(meta.id),
                   keys.idempotency(meta.id, idempotent.key if idempotent else NO_IDEMPOTENCY)],
             args=[meta.tenant, repr(meta.created), json.dumps(meta.config), json.dumps(meta.name), checkpoint or b"",
-                  *replies.idempotency_args(idempotent), self.ttl_s],
+                  *replies.idempotency_args(idempotent), self.ttl_s, meta.vectors],
         )
         if reply[0] == scripts.REUSED:
             raise Invalid(KEY_REUSED)
@@ -184,7 +184,7 @@ class RedisStore(Store):
 
     @_translate_errors
     async def meta(self, session_id: str) -> SessionMeta:
-        fields = await self._redis.hmget(keys.meta(session_id), *META_FIELDS)
+        fields = await self._redis.hmget(keys.meta(session_id), *META_FIELDS, "vectors")
         if fields[0] is None:
             raise NotFound(f"no session {session_id!r}")
         return replies.meta(session_id, fields)

@@ -37,8 +37,11 @@ def leased(reply: builtins.list, seconds: float) -> Leased:
 
 
 def meta(session_id: str, fields: builtins.list) -> SessionMeta:
-    tenant, config, name, created = fields
-    return SessionMeta(session_id, tenant.decode(), json.loads(name), json.loads(config), float(created))
+    """``fields``: META_FIELDS, and the config's vectors when read (b"" for a session without any,
+    or written before sessions had them)."""
+    tenant, config, name, created, *vectors = fields
+    return SessionMeta(session_id, tenant.decode(), json.loads(name), json.loads(config), float(created),
+                       (vectors[0] if vectors else None) or b"")
 
 
 def idempotency_args(idempotent: Idempotent | None) -> builtins.list:

@@ -44,14 +44,15 @@ end
 """
 
 # KEYS: meta, checkpoint, idempotency
-# ARGV: tenant, created, config, name, checkpoint-or-empty, request-or-empty, answer, ttl, idle ttl
+# ARGV: tenant, created, config, name, checkpoint-or-empty, request-or-empty, answer, ttl, idle ttl,
+#       config vectors (a frame, or empty)
 CREATE = _REFRESH + _IDEMPOTENCY_CHECK + """
 local reply = replayed(KEYS[3], ARGV[6])
 if reply == false then return {-4} end
 if reply then return {1, reply} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 redis.call('HSET', KEYS[1], 'tenant', ARGV[1], 'config', ARGV[3], 'name', ARGV[4], 'created', ARGV[2],
-           'head', 0, 'ckpt_seq', 0, 'has_state', ARGV[5] == '' and '0' or '1')
+           'vectors', ARGV[10], 'head', 0, 'ckpt_seq', 0, 'has_state', ARGV[5] == '' and '0' or '1')
 if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6] .. '\\n' .. ARGV[7], 'EX', ARGV[8]) end
 refresh(ARGV[9], 1, 2)

@@ -20,7 +20,8 @@ from zoadamm_service.console import add_debug, at_least, positive
 
 from ..cli_options import http_url
 
-METHODS = ("art-zoo", "art-square", "pgd")  # runner.RUNNERS, without importing ART to build the parser
+# runner.RUNNERS, without importing ART to build the parser
+METHODS = ("art-zoo", "art-square", "pgd", "zo-adamm", "zo-sgd", "zo-signsgd")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +55,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="write the original and final images to this .npz (default: none)")
     a.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     a.add_argument("--quiet", action="store_true", help="no line per image on stderr")
+    _zo_options(a)
     _common(a, _attack)
 
     r = sub.add_parser("attack-report", help="the table and plots of attack records",
@@ -63,6 +65,36 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help=".npz files of `attack --examples` (default: none)")
     r.add_argument("--out", required=True, help="folder for table.md, curves.png and examples.png")
     _common(r, _report)
+
+
+def _zo_options(a: argparse.ArgumentParser) -> None:
+    """The options of the zo-* methods: where their sessions live, the optimizer's settings."""
+    from .zo_settings import DEFAULT_CONCURRENCY, DEFAULT_DIRECTIONS, DEFAULT_LR, DEFAULT_MU
+
+    zo = a.add_argument_group("zo-* methods", "one optimizer session per image, on the service or in process")
+    where = zo.add_mutually_exclusive_group()
+    where.add_argument("--service", type=http_url, default=None,
+                       help="URL of the zoadamm service that keeps the sessions (default: none)")
+    where.add_argument("--in-process", action="store_true",
+                       help="run the same loop on the core package alone, without a service")
+    zo.add_argument("--mirror", action="store_true",
+                    help="--service: keep the state here too and send each tell while the next step is measured")
+    zo.add_argument("--lr", type=positive(float), default=None,
+                    help="learning rate (default: the method's for the norm: " + "; ".join(
+                        f"{norm}: " + ", ".join(f"{method} {lr:g}" for method, lr in rates.items())
+                        for norm, rates in DEFAULT_LR.items()) + ")")
+    zo.add_argument("--mu", type=positive(float), default=DEFAULT_MU,
+                    help="smoothing radius of the estimates, in pixels (default: %(default)s)")
+    zo.add_argument("--directions", type=positive(int), default=DEFAULT_DIRECTIONS,
+                    help="directions a step, q: 1 + q queries a step (default: %(default)s)")
+    zo.add_argument("--concurrency", type=positive(int), default=DEFAULT_CONCURRENCY,
+                    help="images attacked at once, each on its own session (default: %(default)s)")
+    zo.add_argument("--universal", action="store_true",
+                    help="one perturbation for all images (see --train-images); reports the fooling rate")
+    zo.add_argument("--train-images", type=positive(int), default=1000,
+                    help="--universal: training images the perturbation is fitted on (default: %(default)s)")
+    zo.add_argument("--batch", type=positive(int), default=10,
+                    help="--universal: training images a loss evaluation averages over (default: %(default)s)")
 
 
 def _common(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int]) -> None:
@@ -102,7 +134,11 @@ def _attack(args: argparse.Namespace) -> int:
 
     settings = AttackSettings(method=args.method, norm=args.norm, eps=args.eps, budget=args.budget,
                               images=args.images, offset=args.offset, seed=args.seed,
-                              victim=args.victim, model=args.model)
+                              victim=args.victim, model=args.model, service=args.service,
+                              in_process=args.in_process, mirror=args.mirror, lr=args.lr, mu=args.mu,
+                              directions=args.directions, concurrency=args.concurrency)
+    if args.universal:
+        return _universal(settings, args)
 
     def line(row: dict) -> None:
         outcome = (f"fooled ({row['label']} -> {row['predicted']}) after {row['queries']} queries" if row["success"]
@@ -118,6 +154,36 @@ def _attack(args: argparse.Namespace) -> int:
         print(f"{summary['method']} {summary['norm']} eps {summary['eps']:g}, budget {summary['budget']}: "
               f"{fooled} of {summary['attacked']} images fooled{median}; {summary['queries_total']} queries in all; "
               f"skipped as misclassified: {summary['skipped_misclassified'] or 'none'}")
+    return 0
+
+
+def _universal(settings, args: argparse.Namespace) -> int:
+    from .runner import append_record, check_settings
+    from .universal import UniversalRun, run_universal
+    from .zo_settings import ZO_METHODS, ZoSettings
+
+    if settings.method not in ZO_METHODS:
+        raise ValueError(f"--universal takes the methods {', '.join(ZO_METHODS)}, not {settings.method}")
+    check_settings(settings)
+    zo = ZoSettings(settings.method, settings.lr, settings.mu, settings.directions, seed=settings.seed,
+                    service=settings.service, mirror=settings.mirror)
+    run = UniversalRun(settings.norm, settings.eps, settings.budget, args.train_images, args.batch,
+                       settings.images, settings.offset)
+    summary, records, delta = run_universal(zo, run, str(settings.victim))
+    if args.records is not None:
+        for row in records:
+            append_record(args.records, row)
+    if args.examples is not None:
+        import numpy as np
+
+        np.savez_compressed(args.examples, delta=delta)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        fooled = round(summary["fooling_rate"] * summary["attacked"])
+        print(f"{summary['method']} universal {summary['norm']} eps {summary['eps']:g}: fooled {fooled} of "
+              f"{summary['attacked']} test images ({summary['fooling_rate']:.3f}) after {summary['queries_total']} "
+              f"queries on {summary['train_images']} training images")
     return 0
 
 

@@ -82,32 +82,30 @@ class ImageQueries:
         return images, probabilities
 
 
-class AttackObjective:
-    """f(δ) on one image through the victim; ``queries.watch`` has the success and the count."""
+class ProbeLosses:
+    """A loss over perturbations evaluated a ZO step at a time: subclasses give ``dim`` and
+    ``losses`` (f at each row of a (k, dim) array, in one victim request)."""
 
-    def __init__(self, queries: ImageQueries, kappa: float = KAPPA, c: float = L2_PENALTY) -> None:
-        self.queries, self.kappa = queries, kappa
-        self.c = c if queries.feasible.norm == "2" else 0.0
-        self.dim = queries.target.image.size
+    dim: int
 
     @property
     def done(self) -> bool:
-        """The attack succeeded or its budget is spent: the loop stops."""
-        return self.queries.watch.done
+        """The loop stops: the attack succeeded or its budget is spent."""
+        raise NotImplementedError
+
+    @property
+    def succeeded(self) -> bool:
+        """The attack reached its goal: a step after that would only move past it."""
+        return False
 
     def losses(self, deltas: np.ndarray) -> np.ndarray:
-        """f at each row of ``deltas`` (k, 784), all in one victim request.
+        """f at each row of ``deltas`` (k, dim), all in one victim request.
 
         Raises:
             Stop: the budget cannot cover all k points (none is sent then).
             VictimError: the victim refused or is not reachable.
         """
-        images, probabilities = self.queries.probabilities(deltas)
-        values = np.maximum(margins(probabilities, self.queries.target.label), -self.kappa)
-        if self.c:
-            moved = images.astype(np.float64) - self.queries.target.image
-            values += self.c * np.einsum("ij,ij->i", moved, moved)
-        return values
+        raise NotImplementedError
 
     def zo_losses(self, delta: np.ndarray, directions: np.ndarray | tuple, mu: float,
                   difference: str = "forward") -> tuple[float, np.ndarray, np.ndarray | None]:
@@ -141,3 +139,28 @@ class AttackObjective:
         seed, step, q, *distribution = directions
         return zoadamm.directions(seed, step, q, self.dim, *distribution)
 
+
+class AttackObjective(ProbeLosses):
+    """f(δ) on one image through the victim; ``queries.watch`` has the success and the count."""
+
+    def __init__(self, queries: ImageQueries, kappa: float = KAPPA, c: float = L2_PENALTY) -> None:
+        self.queries, self.kappa = queries, kappa
+        self.c = c if queries.feasible.norm == "2" else 0.0
+        self.dim = queries.target.image.size
+
+    @property
+    def done(self) -> bool:
+        """The attack succeeded or its budget is spent: the loop stops."""
+        return self.queries.watch.done
+
+    @property
+    def succeeded(self) -> bool:
+        return self.queries.watch.succeeded
+
+    def losses(self, deltas: np.ndarray) -> np.ndarray:
+        images, probabilities = self.queries.probabilities(deltas)
+        values = np.maximum(margins(probabilities, self.queries.target.label), -self.kappa)
+        if self.c:
+            moved = images.astype(np.float64) - self.queries.target.image
+            values += self.c * np.einsum("ij,ij->i", moved, moved)
+        return values

@@ -23,6 +23,8 @@ from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
 from .targets import SELECTION, load_test_images, select_targets
 from .victim_client import VictimClient
 from .watch import QueryWatch
+from .zo import attack_one, in_flight
+from .zo_settings import DEFAULT_CONCURRENCY, DEFAULT_DIRECTIONS, DEFAULT_LR, DEFAULT_MU, ZO_METHODS, ZoSettings
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ class AttackSettings:
     c: float = L2_PENALTY
     victim: str | None = None  # URL: the black-box methods' only access to the model
     model: str | None = None  # file: white-box PGD's
+    # the ZO methods': a service's URL, or in_process for the same loop on the core package alone
+    service: str | None = None
+    in_process: bool = False
+    mirror: bool = False  # on the service: RemoteOptimizer's mirror and pipeline
+    lr: float | None = None  # None: the method's default for the norm (DEFAULT_LR)
+    mu: float = DEFAULT_MU
+    directions: int = DEFAULT_DIRECTIONS
+    concurrency: int = DEFAULT_CONCURRENCY  # images in flight at once
 
 
 Runner = Callable[[AttackSettings, list[Target], str], Iterator[tuple[Target, QueryWatch]]]
@@ -81,7 +91,24 @@ def _pgd(settings: AttackSettings, targets: list[Target], run_id: str) -> Iterat
         yield target, run_pgd(classifier, target, settings.norm, settings.eps, settings.budget, settings.seed)
 
 
-RUNNERS: dict[str, Runner] = {"art-zoo": _black_box(_zoo), "art-square": _black_box(_square), "pgd": _pgd}
+def _zo(method: str) -> Runner:
+    """A ZO runner: one optimizer session per image, ``settings.concurrency`` images in flight."""
+
+    def run(settings: AttackSettings, targets: list[Target], run_id: str) -> Iterator[tuple[Target, QueryWatch]]:
+        zo = ZoSettings(method, settings.lr, settings.mu, settings.directions, seed=settings.seed,
+                        service=None if settings.in_process else settings.service, mirror=settings.mirror)
+
+        def attack(target: Target) -> QueryWatch:
+            return attack_one(zo, target, settings.norm, settings.eps, settings.budget, str(settings.victim),
+                              f"{run_id}/{target.tag}")
+
+        yield from in_flight(attack, targets, settings.concurrency)
+
+    return run
+
+
+RUNNERS: dict[str, Runner] = {"art-zoo": _black_box(_zoo), "art-square": _black_box(_square), "pgd": _pgd,
+                              **{method: _zo(method) for method in ZO_METHODS}}
 WHITE_BOX = ("pgd",)  # the methods that read the model file; all others ask the victim
 
 
@@ -91,13 +118,18 @@ def check_settings(settings: AttackSettings) -> None:
         raise ValueError(f"method must be one of {sorted(RUNNERS)}, got {settings.method!r}")
     if settings.norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {settings.norm!r}")
-    for name in ("eps", "budget", "images"):
+    for name in ("eps", "budget", "images", "mu", "directions", "concurrency"):
         if not getattr(settings, name) > 0:
             raise ValueError(f"{name} must be positive, got {getattr(settings, name)!r}")
     if settings.method in WHITE_BOX and settings.model is None:
         raise ValueError(f"{settings.method} is white-box: give the model file")
     if settings.method not in WHITE_BOX and settings.victim is None:
         raise ValueError(f"{settings.method} attacks through the victim: give its URL")
+    if settings.lr is not None and not settings.lr > 0:
+        raise ValueError(f"lr must be positive, got {settings.lr!r}")
+    if settings.method in ZO_METHODS and (settings.service is None) == (not settings.in_process):
+        raise ValueError(f"{settings.method} runs on a service's sessions or in process: give one of the "
+                         "service's URL (--service) and in_process (--in-process)")
 
 
 def choose_targets(settings: AttackSettings, run_id: str) -> tuple[list[Target], list[int]]:
@@ -140,7 +172,7 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
         rows.append(row)
         finals[target.index] = (target.image, target.image + outcome.delta)
         if records is not None:
-            _append(records, row)
+            append_record(records, row)
         if progress is not None:
             progress(row)
     if examples is not None:
@@ -157,8 +189,11 @@ def summarize(rows: list[dict], settings: AttackSettings, skipped: list[int], se
     def over_wins(statistic, key: str) -> float | None:
         return float(statistic([row[key] for row in wins])) if wins else None
 
+    chosen = asdict(settings)
+    if settings.method in ZO_METHODS and settings.lr is None:  # the summary names the lr the run used
+        chosen["lr"] = DEFAULT_LR[settings.norm][settings.method]
     return {
-        **asdict(settings), "attacked": len(rows), "skipped_misclassified": skipped,
+        **chosen, "attacked": len(rows), "skipped_misclassified": skipped,
         "success_rate": len(wins) / len(rows) if rows else None,
         "median_queries": over_wins(np.median, "queries"),
         "mean_linf": over_wins(np.mean, "linf"), "mean_l2": over_wins(np.mean, "l2"),
@@ -166,7 +201,7 @@ def summarize(rows: list[dict], settings: AttackSettings, skipped: list[int], se
     }
 
 
-def _append(path: str | Path, row: dict) -> None:
+def append_record(path: str | Path, row: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as stream:

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The ZO attacks through the service beside the peers, on the same victim, images, radius and
+# budget: ZO-AdaMM, ZO-SGD and ZO-signSGD (one service session per image, 16 images in flight),
+# ART's ZOO and Square Attack through the REST victim, white-box PGD on the model file; l-inf
+# (eps 0.2) and l2 (eps 2); then the report (table.md, curves.png, examples.png), and a
+# universal ZO-AdaMM perturbation fitted on training images, judged on the test images.
+#   results/attack/zo.sh        # IMAGES=20 BUDGET=2000 OFFSET=0; `make attack` runs it
+# METHODS (a list) and SKIP (runs to leave out, e.g. "art-square-l2") narrow it; UNIVERSAL=0 leaves
+# out the universal perturbation.
+# The service keeps its sessions in Redis at $REDIS_URL when set, else in its embedded store.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+IMAGES=${IMAGES:-20} BUDGET=${BUDGET:-2000} OFFSET=${OFFSET:-0}
+VICTIM_PORT=${VICTIM_PORT:-8101} SERVICE_PORT=${SERVICE_PORT:-8102}
+UNIVERSAL_BUDGET=${UNIVERSAL_BUDGET:-22000} UNIVERSAL_IMAGES=${UNIVERSAL_IMAGES:-200}
+OUT=${OUT:-results/attack/zo}
+METHODS=${METHODS:-pgd art-square art-zoo zo-adamm zo-sgd zo-signsgd} SKIP=${SKIP:-} UNIVERSAL=${UNIVERSAL:-1}
+MODEL=results/attack/victim.pt
+VICTIM=http://127.0.0.1:$VICTIM_PORT
+SERVICE=http://127.0.0.1:$SERVICE_PORT
+BIN=${BIN:-.venv/bin}
+
+mkdir -p "$OUT"
+rm -f "$OUT"/*.jsonl "$OUT"/*.npz
+started=$(date +%s)
+$BIN/zoadamm-worker victim --model "$MODEL" --port "$VICTIM_PORT" &
+victim=$!
+$BIN/zoadamm-service --port "$SERVICE_PORT" --log-level warning &
+service=$!
+trap 'kill $victim $service' EXIT
+until curl -sf "$VICTIM/stats" > /dev/null && curl -sf "$SERVICE/healthz" > /dev/null; do sleep 0.5; done
+
+for setting in "inf 0.2" "2 2.0"; do
+  read -r norm eps <<< "$setting"
+  for method in $METHODS; do
+    name="$method-l$norm"
+    [[ " $SKIP " == *" $name "* ]] && continue
+    where=()
+    [[ $method == zo-* ]] && where=(--service "$SERVICE")
+    $BIN/zoadamm-worker attack --method "$method" --victim "$VICTIM" --model "$MODEL" "${where[@]}" \
+      --images "$IMAGES" --offset "$OFFSET" --budget "$BUDGET" --norm "$norm" --eps "$eps" \
+      --records "$OUT/$name.jsonl" --examples "$OUT/$name.npz" --json --quiet >> "$OUT/summaries.jsonl"
+  done
+done
+$BIN/zoadamm-worker attack-report "$OUT"/*-l*.jsonl --examples "$OUT"/*-l*.npz --out "$OUT"
+[[ $UNIVERSAL == 1 ]] && $BIN/zoadamm-worker attack --method zo-adamm --universal --victim "$VICTIM" --service "$SERVICE" \
+  --images "$UNIVERSAL_IMAGES" --offset "$OFFSET" --budget "$UNIVERSAL_BUDGET" --norm inf --eps 0.2 \
+  --records "$OUT/universal.jsonl" --examples "$OUT/universal.npz" --json > "$OUT/universal.json"
+echo "{\"seconds\": $(( $(date +%s) - started )), \"images\": $IMAGES, \"budget\": $BUDGET}" > "$OUT/time.json"

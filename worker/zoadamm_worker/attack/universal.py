@@ -1,0 +1,117 @@
+"""A universal perturbation by ZO: one δ that fools the victim on many images at once.
+
+δ is fitted on MNIST training images and judged on held-out test images.  Its loss is the
+per-image attack loss averaged over a minibatch of training images drawn afresh each step:
+
+    f(δ) = mean_{i ∈ B} max{log p_{y_i}(x_i + P_i(δ)) − max_{j≠y_i} log p_j(x_i + P_i(δ)), −κ}
+
+X is the ball ‖δ‖ ≤ ε alone (the session's constraint): no pixel box fits every image, so each
+image's P_i clips its own pixels, as the per-image attack's P does.  One step is one victim
+request of |B|·(1 + q) images; the budget counts them all.  The result is the fooling rate: the
+fraction of the test images the victim classifies correctly whose class δ changes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from zoadamm import Ball, FeasibleSet
+
+from ..mnist import load_mnist
+from .feasible import PerturbationSet, norms
+from .objective import KAPPA, Ask, ProbeLosses
+from .targets import SELECTION, load_test_images, select_targets
+from .victim_client import VictimClient
+from .watch import Stop, margins
+from .zo import open_session, run_loop
+from .zo_settings import ZoSettings
+
+EVALUATION = "evaluation"  # the victim's tag (after the run's id) of the fooling-rate requests
+REQUEST_IMAGES = 1024  # at most per victim request (the victim's default limit)
+
+
+@dataclass(frozen=True)
+class UniversalRun:
+    """The data of a universal attack: ``train_images`` from the training set's start, drawn
+    ``batch`` at a time, and the test window ``[offset, offset + images)`` to judge δ on."""
+
+    norm: str
+    eps: float
+    budget: int
+    train_images: int = 1000
+    batch: int = 10
+    images: int = 200
+    offset: int = 0
+
+
+class MinibatchObjective(ProbeLosses):
+    """f(δ) averaged over a fresh minibatch per evaluation (one request per ZO step)."""
+
+    def __init__(self, ask: Ask, images: np.ndarray, labels: np.ndarray, run: UniversalRun, tag: str,
+                 seed: int, kappa: float = KAPPA) -> None:
+        self.ask, self.labels, self.run, self.tag, self.kappa = ask, labels, run, tag, kappa
+        self.balls = [PerturbationSet(image, run.norm, run.eps) for image in images]
+        self.dim = images.shape[1]
+        self.rng = np.random.default_rng(seed)
+        self.counted = 0
+        self._start: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.counted >= self.run.budget
+
+    def losses(self, deltas: np.ndarray) -> np.ndarray:
+        chosen = self.rng.choice(len(self.balls), size=min(self.run.batch, len(self.balls)), replace=False)
+        images = np.concatenate([self.balls[i].images(deltas) for i in chosen])  # image-major
+        if self.counted + len(images) > self.run.budget:
+            raise Stop(f"{self.run.budget - self.counted} queries left, {len(images)} asked for")
+        probabilities, counted = self.ask(images, self.tag)
+        if self._start is None:
+            self._start = counted - len(images)
+        self.counted = counted - self._start
+        values = np.stack([margins(rows, int(self.labels[i]))
+                           for i, rows in zip(chosen, np.split(probabilities, len(chosen)), strict=True)])
+        return np.maximum(values, -self.kappa).mean(axis=0)
+
+
+def fooling(ask: Ask, delta: np.ndarray, images: np.ndarray, norm: str, eps: float, tag: str) -> np.ndarray:
+    """The victim's classes of x_i + P_i(δ) for each image, in requests of REQUEST_IMAGES at most."""
+    perturbed = np.concatenate([PerturbationSet(image, norm, eps).images(delta[None]) for image in images])
+    answers = [ask(perturbed[at:at + REQUEST_IMAGES], tag).probabilities
+               for at in range(0, len(perturbed), REQUEST_IMAGES)]
+    return np.argmax(np.concatenate(answers), axis=1)
+
+
+def run_universal(zo: ZoSettings, run: UniversalRun, victim: str) -> tuple[dict, list[dict], np.ndarray]:
+    """Fit δ on the training images, then judge it on the test window.  Returns the summary,
+    one record per judged test image (``index``, ``label``, ``predicted``, ``fooled``) and δ."""
+    started = time.perf_counter()
+    run_id = secrets.token_hex(4)
+    train, train_labels = load_mnist().split("train")
+    train = (train[:run.train_images].reshape(run.train_images, -1) / np.float32(255)).astype(np.float32)
+    test, test_labels = load_test_images(run.offset, run.images)
+    constraint = FeasibleSet(ball=Ball(run.norm, 0.0, run.eps))
+    config = zo.session_config(train.shape[1], run.norm, constraint, zo.seed)
+    with VictimClient(victim) as client, open_session(zo, config, np.zeros(train.shape[1], np.float32)) as session:
+        objective = MinibatchObjective(client.predict, train, train_labels[:run.train_images].astype(int), run,
+                                       f"{run_id}/universal", seed=zo.seed)
+        run_loop(session, objective, zo.difference)
+        delta = np.array(session.x)
+        targets, skipped = select_targets(run.offset, test, test_labels,
+                                          lambda batch: client.predict(batch, f"{run_id}/{SELECTION}").probabilities)
+        images = np.stack([t.image for t in targets])
+        predicted = fooling(client.predict, delta, images, run.norm, run.eps, f"{run_id}/{EVALUATION}")
+    records = [{"index": t.index, "label": t.label, "predicted": int(p), "fooled": bool(p != t.label)}
+               for t, p in zip(targets, predicted, strict=True)]
+    linf, l2 = norms(delta[None])
+    summary = {"method": zo.method, "universal": True, **asdict(run), "lr": config.lr, "mu": zo.mu,
+               "directions": zo.directions, "seed": zo.seed, "attacked": len(records),
+               "skipped_misclassified": skipped,
+               "fooling_rate": float(np.mean([r["fooled"] for r in records])) if records else None,
+               "queries_total": objective.counted, "steps": int(session.step),
+               "linf": float(linf[0]), "l2": float(l2[0]), "seconds": round(time.perf_counter() - started, 2)}
+    return summary, records, delta
