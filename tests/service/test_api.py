@@ -137,6 +137,37 @@ def test_vector_bounds_travel_in_a_binary_frame(client):
     r = client.post("/v1/sessions", content=body, headers={"Content-Type": FRAME})
     assert r.status_code == 201, r.text
     assert FeasibleSet.from_dict(r.json()["config"]["constraint"]) == constraint
+    # in JSON, the same vectors as top-level lists beside the constraint's other fields
+    fields = {"dim": DIM, "seed": 5, "constraint": constraint.to_dict(), "x0": x0.tolist(),
+              **{name: v.tolist() for name, v in vectors.items()}}
+    r = client.post("/v1/sessions", json=fields)
+    assert r.status_code == 201, r.text
+    assert FeasibleSet.from_dict(r.json()["config"]["constraint"]) == constraint
+
+
+@pytest.mark.parametrize("shrink", [False, True], ids=["X", "X shrunk by mu"])
+def test_the_probes_x_plus_mu_u_are_the_clients_and_may_leave_x(client, shrink):
+    """The service projects x, never the probes: near the boundary x + mu u lies outside X.  A
+    session on ``X.shrunk(mu)`` keeps every probe (sphere directions) inside X."""
+    mu = 0.05
+    given = FeasibleSet.from_dict({"ball": {"norm": "2", "center": 0.0, "radius": 1.0}, "box": {"lower": -0.8,
+                                                                                           "upper": 0.8}})
+    constraint = given.shrunk(mu) if shrink else given
+    f, _ = objective(DIM)  # its minimum lies outside the set: x runs to the boundary
+    x0 = np.zeros(DIM, np.float32)
+    session = create(client, dim=DIM, x0=x0, lr=0.05, mu=mu, directions=4, seed=1,
+                     constraint=constraint.to_dict(inline=True))
+    sid, opt = session["id"], reference(session, x0)
+    outside = 0
+    for _ in range(40):
+        values = zo_values(opt, f)
+        u = directions(opt.config.seed, opt.step, 4, DIM, "sphere")
+        outside += sum(given.violation(opt.state.x + np.float32(mu) * ui) is not None for ui in u)
+        tell(client, sid, values)
+        apply_zo(opt, values)
+        assert constraint.violation(opt.state.x) is None
+    assert bits(get_x(client, sid)[1]) == bits(opt.state.x)
+    assert (outside == 0) if shrink else (outside > 0)
 
 
 def test_binary_tell_answers_a_binary_x(client):

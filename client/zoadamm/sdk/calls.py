@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .._validate import InvalidArgument, finite_values
+from ..constraints import FeasibleSet
 from ._http import Call
 from .models import ClosedStep, Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 
@@ -20,10 +21,18 @@ def _session(fields: dict, _vectors: dict) -> Session:
 
 
 def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
+    """``config["constraint"]``: a ``FeasibleSet`` or its dict; checked here, and its vectors
+    sent as vectors ("constraint.box.lower", ...), the same float32 the set holds."""
+    constraint = config.pop("constraint", None)
     fields = {"dim": dim, "name": name, **{k: v for k, v in config.items() if v is not None}}
     if "schedule" in config:  # None is meaningful here: it disables the schedule
         fields["schedule"] = config["schedule"]
     vectors = {}
+    if constraint is not None:
+        if not isinstance(constraint, FeasibleSet):
+            constraint = FeasibleSet.from_dict(constraint)
+        fields["constraint"] = constraint.to_dict()
+        vectors.update({"constraint." + field: v for field, v in constraint.vectors().items()})
     if x0 is not None:
         vectors["x0"] = np.asarray(x0, dtype=np.float32)
         if vectors["x0"].ndim != 1:
