@@ -210,7 +210,8 @@ def test_minimize_within_bounds(local, bounds):
     assert bits(result.x) == bits(expected.state.x)
     assert all(low >= -0.5 and high <= 0.25 for low, high in seen) and len(seen) == steps
     assert min(high for _, high in seen) == np.float32(0.25)  # the box binds
-    assert FeasibleSet.from_dict(local.sessions.get(result.session_id).config["constraint"]).box is not None
+    lower, upper = local.sessions.get(result.session_id).session_config().constraint.bounds
+    assert np.all(lower == np.float32(-0.5)) and np.all(upper == np.float32(0.25))
 
 
 def test_minimize_refuses_x0_outside_its_bounds(local):

@@ -9,6 +9,7 @@ import numpy as np
 
 from .._validate import InvalidArgument, finite_values
 from ..constraints import FeasibleSet
+from ..optimizer import CONFIG_VECTORS
 from ._http import Call
 from .models import ClosedStep, Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 
@@ -16,8 +17,9 @@ Parsed = tuple[Call, Callable[[dict, dict], object]]
 _SESSION_FIELDS = set(Session.__dataclass_fields__)
 
 
-def _session(fields: dict, _vectors: dict) -> Session:
-    return Session(**{k: v for k, v in fields.items() if k in _SESSION_FIELDS})
+def _session(fields: dict, vectors: dict) -> Session:
+    kept = {k: v for k, v in vectors.items() if k in CONFIG_VECTORS}
+    return Session(**{k: v for k, v in fields.items() if k in _SESSION_FIELDS}, vectors=kept)
 
 
 def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:

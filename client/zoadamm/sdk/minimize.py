@@ -222,8 +222,8 @@ def _call_again(given: dict, config: dict, *, name: str | None, session_id: str,
 
 def _plain(value):
     """A setting as the service's JSON has it: dataclasses as dicts, numpy scalars as Python's."""
-    if isinstance(value, FeasibleSet):
-        return value.to_dict(inline=True)
+    if isinstance(value, FeasibleSet):  # its JSON part, as rows show it (vectors are not compared)
+        return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return value.item() if isinstance(value, np.generic) else value

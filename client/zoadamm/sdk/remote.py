@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import wire
 from .._validate import InvalidArgument
-from ..optimizer import Optimizer, SessionConfig, StepRecord
+from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
 from .client import Client
 from .models import Session, TellResult
@@ -66,7 +66,11 @@ class RemoteOptimizer:
             raise InvalidArgument("pipeline=True needs mirror=True: the next x must be known locally")
         self.client = client
         self.session = session if isinstance(session, Session) else client.sessions.get(session)
-        self.config = SessionConfig.from_dict(self.session.config)
+        try:
+            self.config = self.session.session_config()
+        except InvalidArgument:  # an answer without the constraint's vectors: the view has them
+            self.session = client.sessions.get(self.session.id)
+            self.config = self.session.session_config()
         if x0 is not None:
             x0 = _vector(x0, self.config.dim)
         info = client.sessions.ask(self.id, x=x0)  # sets x0 before step 0, checks it after

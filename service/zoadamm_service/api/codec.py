@@ -136,6 +136,7 @@ async def answer(request: Request, model: BaseModel, status: int = 200) -> Respo
     event loop gets its turn between them (the JSON encoder holds the GIL while it runs)."""
     fields = model.model_dump(exclude_unset=True, exclude=_VECTOR_SET)
     vectors = {name: getattr(model, name) for name in VECTORS if getattr(model, name, None) is not None}
+    vectors.update(getattr(model, "vectors", None) or {})  # a session's config vectors
     if sum(np.size(v) for v in vectors.values()) < THREAD_MIN_VALUES:
         return respond(request, fields, vectors, status)
     return await anyio.to_thread.run_sync(respond, request, fields, vectors, status)
