@@ -13,8 +13,14 @@ binary frames.  Three client modes:
 Modes run in alternating blocks so machine noise hits all of them alike; the ratios are the
 result.  Also reports bytes on the wire and written to Redis per step.
 
+With ``--sets``, every mode runs once per feasible set (those of ``bench_projection.py``: box
+x0 -+ 2 lr, the l2 ball around x0 of radius lr sqrt(d) / 2, ...), all in the same alternating
+blocks, and each set's steps are also given as a ratio to the same mode with no set.
+
     python benchmarks/bench_service_step.py --scales 0.1111111 119.888885 --steps 60
     python benchmarks/bench_service_step.py --scales 0.1111111 --steps 40 --blocks 5 --store memory
+    python benchmarks/bench_service_step.py --scales 0.1111111 119.888885 --steps 10 --blocks 5 \
+        --sets none box l2 --json
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 import httpx
 import numpy as np
 import redis
+from bench_projection import SETS, feasible_sets
 from harness import redis_server, service
 
 import zoadamm
@@ -57,8 +64,8 @@ class Counter:
         self.received += len(response.content)
 
 
-def lean_steps(objective, x0, seed, steps, q):
-    config = SessionConfig(dim=x0.size, seed=seed, directions=q)
+def lean_steps(objective, x0, seed, steps, q, constraint=None):
+    config = SessionConfig(dim=x0.size, seed=seed, directions=q, constraint=constraint)
     opt = Optimizer.start(config, x0)
     work = np.empty(x0.size, dtype=np.float32)
     batches = objective.batches(1)
@@ -71,11 +78,12 @@ def lean_steps(objective, x0, seed, steps, q):
     return step
 
 
-def service_steps(objective, x0, seed, url, mode, q, counter):
+def service_steps(objective, x0, seed, url, mode, q, counter, constraint=None):
     client = lean_client(url)  # the workers' client
     client.http.event_hooks = {"request": [counter.request], "response": [counter.response]}
     run = zoadamm.RemoteOptimizer.create(
-        client, x0, mirror=mode != "plain", pipeline=mode == "pipeline", seed=seed, directions=q
+        client, x0, mirror=mode != "plain", pipeline=mode == "pipeline", seed=seed, directions=q,
+        constraint=constraint,
     )
     batches = objective.batches(1)
 
@@ -86,46 +94,59 @@ def service_steps(objective, x0, seed, url, mode, q, counter):
     return step, run
 
 
-def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str, url: str) -> dict:
+def measure(scale: float, steps: int, blocks: int, q: int, data, redis_url: str, url: str,
+            sets: tuple[str, ...] = ("none",)) -> list[dict]:
+    """One result per set: each mode's median ms per step, all (set, mode) pairs in turns."""
     objective = MnistObjective(scale, data, batch_size=128)
     x0 = initial_parameters(scale, 0)
-    counters = {m: Counter() for m in MODES}
-    runners = {"lean": lean_steps(objective, x0, 7, steps * blocks + 2, q)}
-    remotes = {}
-    for mode in MODES[1:]:
-        runners[mode], remotes[mode] = service_steps(objective, x0, 7, url, mode, q, counters[mode])
+    constraints = feasible_sets(x0)
+    runners, remotes, counters = {}, {}, {}
+    for name in sets:
+        runners[(name, "lean")] = lean_steps(objective, x0, 7, steps * blocks + 2, q, constraints[name])
+        for mode in MODES[1:]:
+            counters[(name, mode)] = Counter()
+            runners[(name, mode)], remotes[(name, mode)] = service_steps(
+                objective, x0, 7, url, mode, q, counters[(name, mode)], constraints[name])
     for run in runners.values():  # warm up: first-call allocations, connections, caches
         run()
-    times: dict[str, list[float]] = {m: [] for m in MODES}
-    redis_in = {m: 0 for m in MODES}
-    wire = {m: [0, 0] for m in MODES}
+    times: dict = {key: [] for key in runners}
+    redis_in = {key: 0 for key in runners}
+    wire = {key: [0, 0] for key in runners}
     stats = redis.Redis.from_url(redis_url)
     for _ in range(blocks):
-        for mode, run in runners.items():
+        for key, run in runners.items():
             before = stats.info("stats")["total_net_input_bytes"]
-            sent, received = counters[mode].sent, counters[mode].received
+            counter = counters.get(key, Counter())
+            sent, received = counter.sent, counter.received
             started = time.perf_counter()
             for _ in range(steps):
                 run()
-            if mode != "lean":
-                remotes[mode].flush()
-            times[mode].append((time.perf_counter() - started) / steps * 1e3)
-            redis_in[mode] += stats.info("stats")["total_net_input_bytes"] - before
-            wire[mode][0] += counters[mode].sent - sent
-            wire[mode][1] += counters[mode].received - received
-    result: dict[str, Any] = {"d": objective.dim, "q": q, "steps_per_block": steps, "blocks": blocks}
-    lean = statistics.median(times["lean"])
+            if key in remotes:
+                remotes[key].flush()
+            times[key].append((time.perf_counter() - started) / steps * 1e3)
+            redis_in[key] += stats.info("stats")["total_net_input_bytes"] - before
+            wire[key][0] += counter.sent - sent
+            wire[key][1] += counter.received - received
+    results = [_summary(name, objective.dim, q, steps, blocks, times, redis_in, wire) for name in sets]
+    for remote in remotes.values():
+        remote.close()
+    return results
+
+
+def _summary(name: str, dim: int, q: int, steps: int, blocks: int, times, redis_in, wire) -> dict:
+    result: dict[str, Any] = {"d": dim, "q": q, "steps_per_block": steps, "blocks": blocks, "constraint": name}
+    lean = statistics.median(times[(name, "lean")])
     for mode in MODES:
-        ms = statistics.median(times[mode])
+        ms = statistics.median(times[(name, mode)])
         result[mode] = {"ms_per_step": ms, "ratio_to_lean": ms / lean}
+        if ("none", mode) in times:
+            result[mode]["ratio_to_no_set"] = ms / statistics.median(times[("none", mode)])
         if mode != "lean":
             n = steps * blocks
             result[mode].update(
-                wire_bytes_sent=wire[mode][0] / n, wire_bytes_received=wire[mode][1] / n,
-                redis_bytes_written=redis_in[mode] / n,
+                wire_bytes_sent=wire[(name, mode)][0] / n, wire_bytes_received=wire[(name, mode)][1] / n,
+                redis_bytes_written=redis_in[(name, mode)] / n,
             )
-    for remote in remotes.values():
-        remote.close()
     return result
 
 
@@ -137,6 +158,8 @@ def main() -> None:
     parser.add_argument("--directions", type=int, default=1)
     parser.add_argument("--store", choices=["redis", "memory"], default="redis",
                         help="the service's store (memory: the embedded store; no Redis bytes then)")
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=["none"],
+                        help="feasible sets to run every mode under (bench_projection.py's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     use_torch_threads(1)
@@ -146,18 +169,22 @@ def main() -> None:
     with redis_server() as redis_url, service(redis_url if args.store == "redis" else None) as url, \
             fast_switching():
         for scale in args.scales:
-            results.append(measure(scale, args.steps, args.blocks, args.directions, data, redis_url, url))
+            results += measure(scale, args.steps, args.blocks, args.directions, data, redis_url, url,
+                               tuple(args.sets))
     if args.json:
         print(json.dumps(results, indent=2))
         return
     for r in results:
-        print(f"d = {r['d']:,}, q = {r['q']}, {r['blocks']} blocks of {r['steps_per_block']} steps")
-        print(f"{'mode':>10} {'ms/step':>9} {'x lean':>7} {'wire out B':>11} {'wire in B':>11} {'redis B':>9}")
+        print(f"d = {r['d']:,}, q = {r['q']}, set {r['constraint']}, {r['blocks']} blocks of "
+              f"{r['steps_per_block']} steps")
+        print(f"{'mode':>10} {'ms/step':>9} {'x lean':>7} {'x no set':>8} {'wire out B':>11} {'wire in B':>11} "
+              f"{'redis B':>9}")
         for mode in MODES:
             m = r[mode]
             extra = "" if mode == "lean" else (
                 f" {m['wire_bytes_sent']:>11,.0f} {m['wire_bytes_received']:>11,.0f} {m['redis_bytes_written']:>9,.0f}")
-            print(f"{mode:>10} {m['ms_per_step']:>9.2f} {m['ratio_to_lean']:>7.2f}{extra}")
+            print(f"{mode:>10} {m['ms_per_step']:>9.2f} {m['ratio_to_lean']:>7.2f} "
+                  f"{m.get('ratio_to_no_set', 1.0):>8.3f}{extra}")
 
 
 if __name__ == "__main__":

@@ -57,11 +57,17 @@ def project_ball(
     positive.  The caller guarantees that the set is not empty (dist(center, box) < radius).
     """
     out = np.empty_like(a) if out is None else out
+    # The common case first: clip(a) already in the ball.  ||clip(a) - c|| does not depend on
+    # the weights, so one lean pass (no weights, no slope) decides it, and nothing is written
+    # but the clipping.  NaN falls through unchanged, as a point inside would.
+    if not _Ball(a, center, None, lower, upper).evaluate(0.0, slope=False)[0] > radius * radius:
+        if out is not a:
+            np.copyto(out, a)
+        if lower is not None:
+            clip_into(out, lower, upper)
+        return out
     ball = _Ball(a, center, weights, lower, upper)
     squared, slope = ball.evaluate(0.0)
-    if not squared > radius * radius:  # a (clipped) is inside; NaN falls through unchanged
-        ball.write(0.0, out)
-        return out
     target = radius * (1.0 - MARGIN)
     if weights is None and lower is None:  # the Euclidean ball: a scaling, in closed form
         ball.write(math.sqrt(squared) / target - 1.0, out)
@@ -77,9 +83,7 @@ class _Ball:
         self.a, self.center, self.weights = a, center, weights
         self.lower, self.upper = lower, upper
         size = min(a.size, BLOCK)
-        self.z, self.hz, self.h, self.denominator, self.shift, self.point, self.free = (
-            np.empty(size) for _ in range(7))
-        self.scale = 1.0 if weights is None else float(np.max(weights))
+        self.z, self.hz, self.denominator, self.shift, self.point, self.free = (np.empty(size) for _ in range(6))
         self.held = None  # one block: a - c and h (a - c) once for all evaluations, not once each
         if a.size <= BLOCK:
             self.held = self._inputs(0, a.size, slice(0, a.size))
@@ -101,9 +105,8 @@ class _Ball:
         z = np.subtract(self.a[start:stop], c, out=self.z[used], dtype=np.float64)
         if self.weights is None:
             return z, z, 1.0
-        h = self.h[used]
-        np.copyto(h, self.weights[start:stop])
-        return z, np.multiply(z, h, out=self.hz[used]), h
+        h = self.weights[start:stop]  # float32: each operation below takes it to float64 exactly
+        return z, np.multiply(z, h, out=self.hz[used], dtype=np.float64), h
 
     def _shift(self, lam: float, start: int, stop: int, used: slice):
         """x(lam) - c on one block, with h + lam and, with a box, x(lam) in ``point`` and 1 in
@@ -114,7 +117,7 @@ class _Ball:
             den = h
             np.copyto(shift, z)
         else:
-            den = 1.0 + lam if self.weights is None else np.add(h, lam, out=self.denominator[used])
+            den = 1.0 + lam if self.weights is None else np.add(h, lam, out=self.denominator[used], dtype=np.float64)
             np.divide(hz, den, out=shift)
         if self.lower is None:
             return shift, den, None
@@ -130,18 +133,21 @@ class _Ball:
         np.subtract(point, c, out=shift)
         return shift, den, free
 
-    def evaluate(self, lam: float) -> tuple[float, float]:
-        """(||x(lam) - c||^2, half its slope's magnitude = sum over free i of shift_i^2 / (h_i + lam))."""
-        squared = slope = 0.0
+    def evaluate(self, lam: float, slope: bool = True) -> tuple[float, float]:
+        """(||x(lam) - c||^2, half its slope's magnitude = sum over free i of shift_i^2 / (h_i + lam));
+        the slope is 0.0 when not asked for (a pass less)."""
+        squared = total = 0.0
         for start, stop, used in self._blocks():
             shift, den, free = self._shift(lam, start, stop, used)
             np.multiply(shift, shift, out=shift)
             squared += float(np.add.reduce(shift))
+            if not slope:
+                continue
             shift /= den
             if free is not None:
                 shift *= free
-            slope += float(np.add.reduce(shift))
-        return squared, slope
+            total += float(np.add.reduce(shift))
+        return squared, total
 
     def solve(self, target: float, squared: float, slope: float) -> float:
         """The lam > 0 with ||x(lam) - c|| = target, from the values at lam = 0 (outside)."""
@@ -154,7 +160,7 @@ class _Ball:
             if guess < math.inf and low <= guess <= high and abs(step) <= _NEWTON_DONE * guess:
                 return guess
             if not low < guess < high:
-                guess = (low + high) / 2 if high < math.inf else max(2.0 * low, self.scale)
+                guess = (low + high) / 2 if high < math.inf else max(2.0 * low, self._scale())
             lam = guess
             squared, slope = self.evaluate(lam)
             if squared > goal:
@@ -164,6 +170,11 @@ class _Ball:
             if high < math.inf and high - low <= 4 * math.ulp(high):
                 break
         return high
+
+    def _scale(self) -> float:
+        """A multiplier of the weights' size, where bisection starts when Newton cannot (rare:
+        computed only then)."""
+        return 1.0 if self.weights is None else float(np.max(self.weights))
 
     def write(self, lam: float, out: np.ndarray) -> None:
         """x(lam) into ``out``: float64 as computed, float32 rounded toward the center."""

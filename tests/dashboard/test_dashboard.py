@@ -5,10 +5,12 @@ Screenshots are kept (the folder is printed; ``ZOADAMM_TEST_ARTIFACTS`` moves it
 from __future__ import annotations
 
 import httpx
+import numpy as np
 import pytest
 from waits import GUARD_MS, count, points, until
 from workloads import QuadraticRun, traced_session
 
+from zoadamm import METHODS, Ball, Box, FeasibleSet
 from zoadamm_service.launch import ServiceProcess
 from zoadamm_service.tenants import entry, new_key
 
@@ -70,13 +72,47 @@ def test_sessions_appear_and_their_curves_grow_while_workers_run(service, runs, 
     page.fill("#filter", "")
     page.click("#sessions th[data-key=step]")
     page.wait_for_timeout(200)
-    steps = [int(t.replace(",", "")) for t in page.locator("#sessions tbody tr td:nth-child(6)").all_inner_texts()]
+    steps = [int(t.replace(",", "")) for t in page.locator("#sessions tbody tr td:nth-child(7)").all_inner_texts()]
     assert steps == sorted(steps, reverse=True)
     page.check("#logy")
     page.wait_for_timeout(300)
     assert page.get_attribute("#chart-f", "data-log") == "true"
     page.screenshot(path=str(artifacts / "session-log-y.png"), full_page=True)
     assert zo.done > 0 and fo.done > 0
+    assert page.errors == [] and page.violations() == []
+
+
+def test_methods_and_their_sets_side_by_side_on_one_problem(service, runs, page, artifacts):
+    """Three methods on the same quadratic, two of them in a feasible set: the table and the
+    session's title say each method and its X, the filter offers every method the service has,
+    and the comparison's legend names the method of each curve."""
+    box = FeasibleSet(box=Box(-1.0, 1.0))
+    ball = FeasibleSet(ball=Ball("2", np.zeros(50), 4.0))
+    runs("same problem A", method="zo-adamm", steps=120, pace_s=0.005)
+    runs("same problem B", method="zo-sgd", constraint=box, steps=120, pace_s=0.005)
+    runs("same problem C", method="zo-adam", constraint=ball, steps=120, pace_s=0.005)
+    page.goto(service.url + "/dashboard")
+    for name in ("same problem A", "same problem B", "same problem C"):
+        row(page, name).wait_for(timeout=GUARD_MS)
+    assert "zo-sgd" in row(page, "same problem B").inner_text()
+    assert row(page, "same problem B").locator("td.set").inner_text() == "box [-1, 1]"
+    assert row(page, "same problem C").locator("td.set").inner_text() == "ℓ2 ball r = 4 around 50-vector"
+    assert row(page, "same problem A").locator("td.set").inner_text() == "—"
+    options = page.locator("#method-filter option").all_inner_texts()
+    assert options == ["all methods", *METHODS]
+    page.select_option("#method-filter", "zo-sgd")
+    until(page, lambda: count(page, "#sessions tbody tr") == 1, "the zo-sgd session alone")
+    page.select_option("#method-filter", "")
+    row(page, "same problem B").click()
+    until(page, lambda: "X = box [-1, 1]" in page.inner_text("#detail-sub"), "the session's X")
+    assert page.inner_text("#detail-sub").startswith("zo-sgd, q = 4")
+    for name in ("same problem A", "same problem B", "same problem C"):
+        row(page, name).locator("input.cmp").check()
+    until(page, lambda: count(page, "#chart-compare .u-legend .u-series") == 4, "three sessions compared")
+    legend = page.inner_text("#chart-compare .u-legend")
+    assert "same problem B · zo-sgd in box [-1, 1]" in legend and "same problem A · zo-adamm" in legend
+    assert "same problem C · zo-adam in ℓ2 ball r = 4" in legend
+    page.screenshot(path=str(artifacts / "methods-compared.png"), full_page=True)
     assert page.errors == [] and page.violations() == []
 
 
@@ -157,8 +193,8 @@ def test_numbers_share_one_format_and_wide_ranges_get_a_log_axis(service, page, 
         traced_session(http, "narrow range", [2.0, 1.8, 1.5, 1.2, 1.1], dim=1_400)
     page.goto(f"{service.url}/dashboard#s={wide}")
     row(page, "narrow range").wait_for(timeout=GUARD_MS)
-    assert "169,196" in row(page, "wide range").locator("td:nth-child(4)").inner_text()
-    assert "1,400" in row(page, "narrow range").locator("td:nth-child(4)").inner_text()
+    assert "169,196" in row(page, "wide range").locator("td:nth-child(5)").inner_text()
+    assert "1,400" in row(page, "narrow range").locator("td:nth-child(5)").inner_text()
     until(page, lambda: points(page, "chart-f") == 5, "the wide session's f(x)")
     assert page.is_checked("#logy") and page.get_attribute("#chart-f", "data-log") == "true"
     assert "d = 169,196" in page.inner_text("#detail-sub")

@@ -128,11 +128,12 @@ def test_no_payload_runs_and_each_shows_as_text(service, hostile, page, artifact
     # the table: each name as typed, in the name cell; the newest metric beside its value
     cells = page.locator("#sessions tbody td.name").evaluate_all("(els) => els.map((e) => e.firstChild.textContent)")
     assert set(PAYLOADS) <= set(cells)
-    metric_cells = " ".join(texts(page, "#sessions tbody td:nth-child(12)"))
+    metric_cells = " ".join(texts(page, "#sessions tbody td:nth-child(13)"))
     assert sum(n.replace("_", " ") in metric_cells for n in names) == len(names)
-    # the detail's legend: every metric name; the comparison: every session name and metric name
+    # the detail's legend: every metric name; the comparison: every session name (with its
+    # method) and metric name
     assert set(names) <= set(texts(page, "#chart-metrics .u-legend .u-label"))
-    assert set(PAYLOADS) <= set(texts(page, "#chart-compare .u-legend .u-label"))
+    assert {f"{p} · zo-adamm" for p in PAYLOADS} <= set(texts(page, "#chart-compare .u-legend .u-label"))
     assert {f"metric: {n}" for n in names} <= set(texts(page, "#compare-y option"))
     page.select_option("#compare-y", f"metric:{names[1]}")
     until(page, lambda: points(page, "chart-compare") >= 1, "the payload metric compared")

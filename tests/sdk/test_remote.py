@@ -13,10 +13,22 @@ import threading
 import httpx
 import numpy as np
 import pytest
+from objectives import feasible_sets, feasible_x0, quadratic_with_gradient
 from sdk_support import bits, drive, quadratic, reference_run, rosenbrock, through, x0_for, zo_values
 
-from zoadamm import Client, InvalidArgument, RemoteOptimizer, SessionConfig, directions, minimize
-from zoadamm.sdk import fast_switching
+from zoadamm import (
+    METHODS,
+    Box,
+    Client,
+    FeasibleSet,
+    InvalidArgument,
+    Optimizer,
+    RemoteOptimizer,
+    SessionConfig,
+    directions,
+    minimize,
+)
+from zoadamm.sdk import UnprocessableEntityError, fast_switching
 
 DIM = 16
 MODES = {"plain": {}, "mirror": {"mirror": True}, "pipeline": {"mirror": True, "pipeline": True}}
@@ -152,6 +164,59 @@ def test_joining_a_session_later_cannot_mirror(local):
     assert later.mismatches == 0 and bits(later.x) == bits(local.sessions.parameters(first.id).x)
     with pytest.raises(InvalidArgument):
         RemoteOptimizer(local, first.id, pipeline=True)
+
+
+@pytest.mark.parametrize("kind", list(feasible_sets(DIM)))
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("mode", MODES)
+def test_every_method_and_set_walk_the_in_process_path(local, mode, method, kind):
+    """Plain, mirrored and pipelined runs of each method on each set: x is the in-process
+    optimizer's at every step, and the service agrees with the mirror every time."""
+    constraint = feasible_sets(DIM)[kind]
+    f, grad = quadratic_with_gradient(DIM)
+    x0 = feasible_x0(constraint, DIM)
+    config = _config(method=method, lr=0.003 if method == "zo-sgd" else 0.05, constraint=constraint)
+    expected = Optimizer.start(SessionConfig(DIM, **config), x0)
+    with RemoteOptimizer.create(local, x0, **MODES[mode], **config) as run:
+        assert run.config.constraint == constraint
+        for _ in range(8):
+            if run.config.takes_values:
+                values = zo_values(f, run.x, run.mu, run.directions())
+                run.tell(**values)
+                expected.apply(expected.zo_record(values["f_x"], values["f_plus"]))
+            else:
+                g = grad(run.x)
+                run.tell_gradient(g)
+                expected.apply(expected.fo_record(g))
+            assert bits(run.x) == bits(expected.state.x)
+    assert run.mismatches == 0 and run.mirrored == (mode != "plain")
+    assert bits(local.sessions.parameters(run.id).x) == bits(expected.state.x)
+
+
+@pytest.mark.parametrize("bounds", [(-0.5, 0.25), [(-0.5, 0.25)] * 10,
+                                    (np.full(10, -0.5), np.full(10, 0.25))], ids=["pair", "pairs", "vectors"])
+def test_minimize_within_bounds(local, bounds):
+    """Each form of ``bounds`` is the same box; every step stays in it and the run is the
+    in-process one with that box."""
+    dim, steps = 10, 40
+    f = quadratic(dim)
+    x0 = np.clip(x0_for(dim), -0.5, 0.25)
+    config = _config(directions=2, seed=3)
+    seen = []
+    result = minimize(f, x0, steps=steps, client=local, progress=False, bounds=bounds,
+                      callback=lambda step, x, fx: seen.append((x.min(), x.max())), **config)
+    box = FeasibleSet(box=Box(-0.5, 0.25))
+    expected, _, _ = reference_run(SessionConfig(dim, constraint=box, **config), x0, f, steps)
+    assert bits(result.x) == bits(expected.state.x)
+    assert all(low >= -0.5 and high <= 0.25 for low, high in seen) and len(seen) == steps
+    assert min(high for _, high in seen) == np.float32(0.25)  # the box binds
+    lower, upper = local.sessions.get(result.session_id).session_config().constraint.bounds
+    assert np.all(lower == np.float32(-0.5)) and np.all(upper == np.float32(0.25))
+
+
+def test_minimize_refuses_x0_outside_its_bounds(local):
+    with pytest.raises(UnprocessableEntityError, match="x0 lies above constraint.box"):
+        minimize(quadratic(3), np.ones(3), steps=2, client=local, progress=False, bounds=(-1, 0.5))
 
 
 # --- minimize ------------------------------------------------------------------------------

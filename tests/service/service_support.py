@@ -10,6 +10,7 @@ import numpy as np
 from objectives import bits, feasible_sets, feasible_x0, quadratic_with_gradient, x0_for  # noqa: F401
 
 from zoadamm import Optimizer, SessionConfig, directions, wire
+from zoadamm.optimizer import CONFIG_VECTORS
 
 FRAME = wire.MEDIA_TYPE
 
@@ -28,9 +29,15 @@ def create(client, expect: int = 201, **body) -> dict:
     return r.json()
 
 
+def config_of(session: dict) -> SessionConfig:
+    """A session answer's config, with the constraint's vectors that travel beside it."""
+    vectors = {name: np.asarray(session[name], np.float32) for name in CONFIG_VECTORS if name in session}
+    return SessionConfig.from_dict(session["config"], vectors)
+
+
 def reference(session: dict, x0: np.ndarray) -> Optimizer:
     """The in-process optimizer the session must match (its config carries the seed)."""
-    return Optimizer.start(SessionConfig.from_dict(session["config"]), x0)
+    return Optimizer.start(config_of(session), x0)
 
 
 def zo_values(opt: Optimizer, f) -> dict:

@@ -9,22 +9,18 @@ import numpy as np
 import pytest
 from service_support import (
     FRAME,
-    apply_values,
     apply_zo,
     bits,
     create,
-    feasible_sets,
-    feasible_x0,
     get_x,
     objective,
     reference,
-    step_values,
     tell,
     x0_for,
     zo_values,
 )
 
-from zoadamm import METHODS, FeasibleSet, SessionConfig, StepRecord, directions, wire
+from zoadamm import SessionConfig, StepRecord, directions, wire
 
 DIM = 12
 
@@ -99,44 +95,6 @@ def test_zo_steps_match_the_in_process_optimizer(client, distribution, differenc
     assert step == 5 and bits(x) == bits(opt.state.x)
     assert f(x) < f(x0)  # and it optimizes
     assert client.get(f"/v1/sessions/{sid}").json()["step"] == 5
-
-
-@pytest.mark.parametrize("kind", list(feasible_sets(DIM)))
-@pytest.mark.parametrize("method", METHODS)
-def test_every_method_and_set_match_the_in_process_optimizer(client, method, kind):
-    """Each step projected onto X as the in-process optimizer projects it, to the bit; the
-    session's config reads back the set it was given (vectors inline)."""
-    constraint = feasible_sets(DIM)[kind]
-    f, grad = objective(DIM)
-    x0 = feasible_x0(constraint, DIM)
-    lr = 0.003 if method == "zo-sgd" else 0.1  # its steps are lr * g, not about lr per coordinate
-    session = create(client, dim=DIM, x0=x0, method=method, lr=lr, mu=0.01, directions=2, seed=11,
-                     constraint=None if constraint is None else constraint.to_dict(inline=True))
-    read_back = client.get(f"/v1/sessions/{session['id']}").json()["config"]
-    assert SessionConfig.from_dict(read_back).constraint == constraint
-    sid, opt = session["id"], reference(session, x0)
-    assert opt.config.constraint == constraint and opt.config.method == method
-    for t in range(6):
-        values = step_values(opt, f, grad)
-        answer = tell(client, sid, values, answer="checksum" if t % 2 else "x")
-        apply_values(opt, values)
-        if t % 2 == 0:
-            assert bits(np.array(answer["x"], np.float32)) == bits(opt.state.x)
-        assert constraint is None or constraint.violation(opt.state.x) is None
-    step, x = get_x(client, sid)
-    assert step == 6 and bits(x) == bits(opt.state.x)
-    assert f(x) < f(x0)
-
-
-def test_vector_bounds_travel_in_a_binary_frame(client):
-    """The constraint's d-vectors beside its JSON, named "constraint.box.lower" and so on."""
-    constraint = feasible_sets(DIM)["box"]
-    vectors = {"constraint." + name: v for name, v in constraint.vectors().items()}
-    x0 = feasible_x0(constraint, DIM)
-    body = wire.encode({"dim": DIM, "seed": 5, "constraint": constraint.to_dict()}, {"x0": x0, **vectors})
-    r = client.post("/v1/sessions", content=body, headers={"Content-Type": FRAME})
-    assert r.status_code == 201, r.text
-    assert FeasibleSet.from_dict(r.json()["config"]["constraint"]) == constraint
 
 
 def test_binary_tell_answers_a_binary_x(client):

@@ -155,6 +155,47 @@ CASES = [
     ("create empty", "new", CREATE, raw(b""), 422),
 ]
 
+BOX = {"box": {"lower": -1.0, "upper": 1.0}}
+# (case id, request) -> what the 422's detail must name
+CONSTRAINT_CASES = [
+    ("box lower > upper", body({"dim": 3, "constraint": {"box": {"lower": [0, 2, 0], "upper": 1}}}),
+     "constraint.box.lower > constraint.box.upper at index 1"),
+    ("radius 0", body({"dim": 3, "constraint": {"ball": {"norm": "2", "center": 0, "radius": 0}}}),
+     "constraint.ball.radius must be finite and > 0"),
+    ("radius negative", body({"dim": 3, "constraint": {"ball": {"norm": "inf", "center": 0, "radius": -1}}}),
+     "constraint.ball.radius"),
+    ("radius NaN", raw('{"dim": 3, "constraint": {"ball": {"norm": "2", "center": 0, "radius": NaN}}}'),
+     "constraint.ball.radius"),
+    ("lower NaN", raw('{"dim": 3, "constraint": {"box": {"lower": NaN, "upper": 1}}}'), "constraint.box.lower"),
+    ("upper list with Infinity", raw('{"dim": 2, "constraint": {"box": {"lower": 0, "upper": [1, Infinity]}}}'),
+     "constraint.box.upper"),
+    ("frame upper NaN", frame({"dim": 2, "constraint": {"box": {"lower": 0}}},
+                              {"constraint.box.upper": [1.0, NAN]}), "constraint.box.upper"),
+    ("lower wrong length", body({"dim": 3, "constraint": {"box": {"lower": [0, 0], "upper": 1}}}),
+     "constraint.box.lower has 2 values, the session has dim 3"),
+    ("frame center wrong length", frame({"dim": 3, "constraint": {"ball": {"norm": "2", "radius": 1}}},
+                                        {"constraint.ball.center": [0.0] * 4}), "constraint.ball.center has 4 values"),
+    ("center given twice", frame({"dim": 2, "constraint": {"ball": {"norm": "2", "center": [0, 0], "radius": 1}}},
+                                 {"constraint.ball.center": [0.0, 0.0]}), "constraint.ball.center is given twice"),
+    ("unknown norm", body({"dim": 3, "constraint": {"ball": {"norm": "1", "center": 0, "radius": 1}}}),
+     "constraint.ball.norm"),
+    ("missing field", body({"dim": 3, "constraint": {"box": {"lower": 0}}}), "constraint.box.upper is missing"),
+    ("unknown part", body({"dim": 3, "constraint": {"simplex": {}}}), "constraint has unknown fields"),
+    ("empty", body({"dim": 3, "constraint": {}}), "constraint needs a box, a ball or both"),
+    ("not an object", body({"dim": 3, "constraint": [1, 2]}), "constraint"),
+    ("box and ball apart", body({"dim": 2, "constraint": {"box": {"lower": 2, "upper": 3},
+                                                          "ball": {"norm": "2", "center": 0, "radius": 1}}}),
+     "constraint.box and constraint.ball do not overlap"),
+    ("a set on an unknown method", body({"dim": 3, "method": "pgd", **{"constraint": BOX}}), "method"),
+    ("normalizer on zo-sgd", body({"dim": 3, "method": "zo-sgd", "normalizer": "v", "constraint": BOX}),
+     "normalizer applies to zo-adamm and adamm only"),
+    ("x0 outside the box", body({"dim": 3, "x0": [0.0, 1.5, 0.0], "constraint": BOX}),
+     "x0 lies above constraint.box at 1 coordinate (by up to 0.5, at index 1)"),
+    ("frame x0 outside the ball", frame({"dim": 2, "constraint": {"ball": {"norm": "2", "center": 0, "radius": 1}}},
+                                        {"x0": [3.0, 4.0]}),
+     "||x0 - center||_2 = 5 exceeds constraint.ball.radius 1 by 4"),
+]
+
 
 def _setup(client) -> dict:
     """A zo-adamm and an adamm session, each one step in, with one metric reported."""
@@ -212,6 +253,17 @@ def test_bad_request_is_refused_and_changes_nothing(shared, kind, route, request
     assert r.headers["content-type"].startswith("application/json")
     assert isinstance(r.json()["detail"], (str, list)) and r.json()["detail"]
     assert everything(client, sessions) == sessions["before"]  # as the module found them
+
+
+@pytest.mark.parametrize("request_,named", [c[1:] for c in CONSTRAINT_CASES], ids=[c[0] for c in CONSTRAINT_CASES])
+def test_a_bad_constraint_is_422_naming_the_field(shared, request_, named):
+    """A create with a bad feasible set (or x0 outside it) is refused, saying which field and why,
+    and creates nothing."""
+    client, sessions = shared
+    r = send(client, "new", CREATE, request_, sessions)
+    assert r.status_code == 422, r.text
+    assert named in json.dumps(r.json()), r.text  # in "detail", or in "errors" with its "loc"
+    assert everything(client, sessions) == sessions["before"]
 
 
 def test_the_sessions_still_step_after_the_bad_requests(shared):

@@ -8,11 +8,14 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from service_support import LEASE_Q as Q
 from service_support import ask_ok as ask
 from service_support import open_shared_session as open_session
 
 from tests.conftest import serving
+from zoadamm import METHODS
+from zoadamm.methods import METHOD_TABLE
 
 
 def tell(client, sid: str, step: int, indices: list[int], answer: str = "checksum"):
@@ -74,9 +77,12 @@ def test_a_lease_not_told_in_time_goes_to_another_worker(make_app):
         assert tell(client, sid, 0, list(range(Q))).json()["step"] == 1
 
 
-def test_shared_steps_give_the_x_of_one_worker(client):
-    """Two workers splitting every step and one worker telling whole steps end at the same x."""
-    shared, whole = open_session(client), open_session(client)
+@pytest.mark.parametrize("method", [m for m in METHODS if METHOD_TABLE[m].takes == "values"])
+def test_shared_steps_give_the_x_of_one_worker(client, method):
+    """Two workers splitting every step and one worker telling whole steps end at the same x,
+    for every method that takes function values, in a box."""
+    config = {"method": method, "lr": 0.5, "constraint": {"box": {"lower": -1.5, "upper": [0.6, -0.9, 2.1]}}}
+    shared, whole = open_session(client, **config), open_session(client, **config)
     for step in range(3):
         first = ask(client, shared, lease=2, worker="a")["leased"]
         second = ask(client, shared, lease=2, worker="b")["leased"]
@@ -85,6 +91,8 @@ def test_shared_steps_give_the_x_of_one_worker(client):
         assert tell(client, whole, step, list(range(Q))).status_code == 200
     x = [np.array(client.get(f"/v1/sessions/{sid}/x").json()["x"]) for sid in (shared, whole)]
     np.testing.assert_array_equal(*x)
+    assert not np.array_equal(x[0], [0.5, -1.0, 2.0])  # it moved
+    assert np.all(x[0] >= -1.5) and np.all(x[0] <= np.array([0.6, -0.9, 2.1], np.float32))
 
 
 def test_only_zo_sessions_lease_and_bad_fields_are_refused(client):

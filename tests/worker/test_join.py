@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoadamm import Client, RemoteOptimizer, wire
+from zoadamm import Ball, Box, Client, FeasibleSet, RemoteOptimizer, wire
 from zoadamm_service.launch import local_service
 from zoadamm_worker.join import join_rest
 from zoadamm_worker.mnist import load_mnist
@@ -103,11 +103,17 @@ def test_a_killed_worker_delays_the_epoch_but_never_changes_it(client, service_u
     assert final(client, shared) == final(client, reference)
 
 
-def test_rest_workers_on_one_session_take_the_steps_of_one(client):
-    def f(x):
+@pytest.mark.parametrize("method,constraint", [
+    ("zo-adamm", None),
+    ("zo-sgd", FeasibleSet(box=Box(-1.0, [2.0, 1.5, 1.0, 0.5, 2.5]))),
+    ("zo-adam", FeasibleSet(ball=Ball("2", 0.0, 2.0))),
+], ids=["zo-adamm", "zo-sgd in a box", "zo-adam in an l2 ball"])
+def test_rest_workers_on_one_session_take_the_steps_of_one(client, method, constraint):
+    def f(x):  # its minimum, 3 in every coordinate, lies outside both sets
         return float(np.sum((np.asarray(x, np.float64) - 3.0) ** 2))
 
-    config = dict(lr=0.05, directions=Q, seed=3)
+    config = dict(lr=0.01 if method == "zo-sgd" else 0.05, directions=Q, seed=3, method=method,
+                  constraint=constraint)
     x0 = np.zeros(5, np.float32)
     alone = one_worker(client, f, x0, 30, config)
     shared = client.sessions.create(5, **config).id
@@ -123,6 +129,7 @@ def test_rest_workers_on_one_session_take_the_steps_of_one(client):
     assert sum(r["directions_told"] for r in results) == 30 * Q
     assert history(client, shared) == history(client, alone.id)
     assert results[0]["x"] == results[1]["x"] == np.asarray(alone.x, np.float64).tolist()
+    assert constraint is None or constraint.violation(np.asarray(alone.x)) is None
 
 
 def test_a_worker_that_joins_late_replays_the_steps_and_mirrors(client):

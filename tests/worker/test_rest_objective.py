@@ -20,7 +20,8 @@ import httpx
 import numpy as np
 import pytest
 
-from zoadamm import Client, Optimizer, SessionConfig, directions, minimize
+from zoadamm import Ball, Box, Client, FeasibleSet, Optimizer, SessionConfig, directions, minimize
+from zoadamm._validate import F32_MAX
 from zoadamm_service.launch import local_service
 from zoadamm_worker.rest_objective import EvaluationError, RestObjective
 
@@ -134,6 +135,29 @@ def test_worker_cli_minimises_an_http_endpoint(service_url):
     with Client(service_url) as sdk:
         stored = sdk.sessions.parameters(result["session"])
     assert stored.step == steps and bits(stored.x) == bits(x)
+
+
+@pytest.mark.parametrize("method,options,constraint", [
+    ("zo-signsgd", ["--box", "-0.25", "0.5"], FeasibleSet(box=Box(-0.25, 0.5))),
+    ("zo-adam", ["--lower", "-0.25", "--ball", "1.0", "--ball-center", "0.1"],
+     FeasibleSet(box=Box(-0.25, F32_MAX), ball=Ball("2", 0.1, 1.0))),
+])
+def test_worker_cli_runs_a_method_within_a_feasible_set(service_url, method, options, constraint):
+    """--method and the set options make the session the in-process run has: same x, to the bit,
+    and every step inside X."""
+    f = objective()
+    steps, lr, seed = 30, 0.05, 42
+    with ObjectiveServer(f) as endpoint:
+        done = _worker("--objective", endpoint.url, "--dim", str(DIM), "--steps", str(steps), "--lr", str(lr),
+                       "--seed", str(seed), "--service", service_url, "--quiet", "--method", method, *options)
+        assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = reference(f, np.zeros(DIM, np.float32), steps, lr=lr, seed=seed, method=method, constraint=constraint)
+    assert bits(np.array(result["x"], np.float32)) == bits(expected.state.x)
+    assert constraint.violation(expected.state.x) is None and result["f"] < f(np.zeros(DIM))
+    with Client(service_url) as sdk:
+        config = sdk.sessions.get(result["session"]).config
+    assert config["method"] == method and FeasibleSet.from_dict(config["constraint"]) == constraint
 
 
 def test_worker_cli_stops_on_a_failed_evaluation_without_telling_it(service_url):

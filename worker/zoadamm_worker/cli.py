@@ -21,11 +21,24 @@ import secrets
 import sys
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
+from zoadamm.constraints import NORMS
+from zoadamm.methods import METHOD_TABLE
 from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
 
 from .attack.cli import add_commands as add_attack_commands
 from .cli_errors import check_service, continue_line, run_command
-from .cli_options import RULES, default_session_name, env_default, http_url, parse_x0, refuse_disagreements
+from .cli_options import (
+    RULES,
+    default_session_name,
+    env_default,
+    http_url,
+    number_or_list,
+    parse_constraint,
+    parse_x0,
+    refuse_disagreements,
+)
+
+ZO_METHODS = tuple(name for name in METHODS if METHOD_TABLE[name].takes == "values")  # what rest can send
 
 DEFAULT_SERVICE = "http://127.0.0.1:8000"
 PROG = "zoadamm-worker"
@@ -97,6 +110,7 @@ def _rest(args: argparse.Namespace) -> int:
             objective, args.x0, steps=args.steps, base_url=args.service, progress=not args.quiet,
             name=args.name or args.objective, resume=args.resume, lr=args.lr, mu=args.mu,
             directions=args.directions, seed=args.seed, difference=args.difference, report_every=args.report_every,
+            method=args.method, constraint=args.constraint,
         )
     except EvaluationError as exc:
         print(f"{PROG}: {exc}; the failed step was not told to the service", file=sys.stderr)
@@ -118,6 +132,7 @@ def _check_rest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     refuse_disagreements(parser, args, RULES["rest"])
     env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_SERVICE)
     args.x0 = parse_x0(parser, args.x0, args.dim)
+    args.constraint = parse_constraint(parser, args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,6 +197,8 @@ def _add_rest(sub) -> None:
     r.add_argument("--x0", default=None, help="the start, a JSON list of d numbers (default: d zeros)")
     r.add_argument("--steps", type=positive(int), default=1000,
                    help="run until the session reaches this step")
+    r.add_argument("--method", choices=ZO_METHODS, default="zo-adamm",
+                   help="the update (every method that takes f values; default: zo-adamm)")
     r.add_argument("--directions", type=positive(int), default=1, help="q, directions per step")
     r.add_argument("--difference", choices=DIFFERENCES, default="forward", help="finite differences")
     r.add_argument("--lr", type=positive(float), default=1e-2, help="learning rate at the start")
@@ -190,6 +207,18 @@ def _add_rest(sub) -> None:
                    help="seed of the directions (default: the service draws one)")
     r.add_argument("--report-every", type=positive(int), default=None,
                    help="report f(x) as the metric every N steps, for the plateau schedule (default: never)")
+    x = r.add_argument_group("feasible set X (every step ends in X; f is also evaluated up to mu outside it)")
+    x.add_argument("--lower", type=number_or_list, default=None,
+                   help="lower bound: a number or a JSON list of d (default: none)")
+    x.add_argument("--upper", type=number_or_list, default=None,
+                   help="upper bound: a number or a JSON list of d (default: none)")
+    x.add_argument("--box", type=number_or_list, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="--lower LO --upper HI in one option (default: none)")
+    x.add_argument("--ball", type=positive(float), metavar="RADIUS", default=None,
+                   help="keep x within RADIUS of --ball-center (with a box: their intersection; default: none)")
+    x.add_argument("--ball-norm", choices=NORMS, default="2", help="the ball's norm (default: 2)")
+    x.add_argument("--ball-center", type=number_or_list, default=0.0,
+                   help="the ball's center: a number or a JSON list of d (default: 0)")
     r.add_argument("--timeout", type=positive(float), default=30.0, help="seconds one evaluation may take")
     r.add_argument("--retries", type=at_least(int, 0), default=3, help="retries of a failed evaluation")
     _add_run_options(r, name_default="the objective's URL")

@@ -30,9 +30,11 @@ RULES: dict[str, list[Rule]] = {
         (lambda a: a.join is not None, ("save",), "writes the model of a run of its own; not with --join"),
     ],
     "rest": [
-        (lambda a: a.join is not None, ("directions", "difference", "lr", "mu", "seed", "report_every", "name",
-                                        "resume"), JOINED),
+        (lambda a: a.join is not None, ("method", "directions", "difference", "lr", "mu", "seed", "report_every",
+                                        "name", "resume", "lower", "upper", "box", "ball"), JOINED),
         (lambda a: a.join is None, ("lease",), "only with --join"),
+        (lambda a: a.box is not None, ("lower", "upper"), "not with --box; give one of them"),
+        (lambda a: a.ball is None, ("ball_norm", "ball_center"), "only with --ball"),
     ],
 }
 
@@ -89,6 +91,43 @@ def parse_x0(parser: argparse.ArgumentParser, text: str | None, dim: int | None)
     if dim is not None and dim != len(values):
         parser.error(f"--x0 has {len(values)} values but --dim is {dim}: give one of them, or make them agree")
     return np.asarray(values, dtype=np.float64)
+
+
+def number_or_list(text: str) -> float | list[float]:
+    """An argparse ``type``: a finite number, or a JSON list of them (a value per coordinate)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    values = value if isinstance(value, list) else [value]
+    if not (values and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           for v in values)):
+        raise argparse.ArgumentTypeError(f"expected a finite number or a JSON list of them, got {text!r}")
+    return value
+
+
+def parse_constraint(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """``--lower``/``--upper`` (or ``--box``) and ``--ball`` as the session's ``FeasibleSet``
+    (None without them), checked against d and the start ``args.x0``."""
+    from zoadamm import Ball, Box, FeasibleSet, InvalidArgument
+    from zoadamm._validate import F32_MAX
+
+    lower, upper = args.box if args.box is not None else (args.lower, args.upper)
+    given = [option(n) for n in ("box", "lower", "upper", "ball") if getattr(args, n) is not None]
+    if not given:
+        return None
+    try:
+        box = None if lower is None and upper is None else Box(
+            -F32_MAX if lower is None else lower, F32_MAX if upper is None else upper)
+        ball = None if args.ball is None else Ball(args.ball_norm, args.ball_center, args.ball)
+        constraint = FeasibleSet(box, ball)
+        constraint.check_dim(args.x0.size)
+    except InvalidArgument as error:
+        parser.error(f"{', '.join(given)}: {error}")
+    outside = constraint.violation(np.asarray(args.x0, np.float32), "the start")
+    if outside:
+        parser.error(f"{', '.join(given)}: {outside}; give --x0 inside the set")
+    return constraint
 
 
 def default_session_name(spec) -> str:

@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 
 from .. import wire
+from ..optimizer import CONFIG_VECTORS
 from .errors import APIConnectionError, APITimeoutError, error_for, foreign_server
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -161,5 +162,6 @@ def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
         raise foreign_server(response, None) from None
     if not isinstance(body, dict):
         return {"items": body}, {}
-    vectors = {k: np.asarray(body.pop(k), dtype=np.float32) for k in ("x", "u") if body.get(k) is not None}
+    vectors = {k: np.asarray(body.pop(k), dtype=np.float32) for k in ("x", "u", *CONFIG_VECTORS)
+               if body.get(k) is not None}
     return body, vectors

@@ -8,6 +8,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .._validate import InvalidArgument, finite_values
+from ..constraints import FeasibleSet
+from ..optimizer import CONFIG_VECTORS
 from ._http import Call
 from .models import ClosedStep, Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 
@@ -15,15 +17,24 @@ Parsed = tuple[Call, Callable[[dict, dict], object]]
 _SESSION_FIELDS = set(Session.__dataclass_fields__)
 
 
-def _session(fields: dict, _vectors: dict) -> Session:
-    return Session(**{k: v for k, v in fields.items() if k in _SESSION_FIELDS})
+def _session(fields: dict, vectors: dict) -> Session:
+    kept = {k: v for k, v in vectors.items() if k in CONFIG_VECTORS}
+    return Session(**{k: v for k, v in fields.items() if k in _SESSION_FIELDS}, vectors=kept)
 
 
 def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
+    """``config["constraint"]``: a ``FeasibleSet`` or its dict; checked here, and its vectors
+    sent as vectors ("constraint.box.lower", ...), the same float32 the set holds."""
+    constraint = config.pop("constraint", None)
     fields = {"dim": dim, "name": name, **{k: v for k, v in config.items() if v is not None}}
     if "schedule" in config:  # None is meaningful here: it disables the schedule
         fields["schedule"] = config["schedule"]
     vectors = {}
+    if constraint is not None:
+        if not isinstance(constraint, FeasibleSet):
+            constraint = FeasibleSet.from_dict(constraint)
+        fields["constraint"] = constraint.to_dict()
+        vectors.update({"constraint." + field: v for field, v in constraint.vectors().items()})
     if x0 is not None:
         vectors["x0"] = np.asarray(x0, dtype=np.float32)
         if vectors["x0"].ndim != 1:

@@ -1,4 +1,4 @@
-"""``minimize(f, x0)``: a whole ZO-AdaMM run of a Python callable through the service.
+"""``minimize(f, x0)``: a whole ZO run (ZO-AdaMM by default) of a Python callable through the service.
 
 A run can be continued: after Ctrl-C, ``minimize`` says which call continues it, and
 ``name=..., resume=True`` finds the tenant's session of that name and settings (or creates it,
@@ -11,10 +11,12 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .._validate import InvalidArgument
+from .._validate import F32_MAX, InvalidArgument
+from ..constraints import Box, FeasibleSet
 from .client import DEFAULT_URL, Client
 from .models import Session, SessionSummary
 from .progress import Progress
@@ -62,10 +64,11 @@ def minimize(
     pipeline: bool = False,
     report_every: int | None = None,
     callback: Callable[[int, np.ndarray, float], None] | None = None,
+    bounds=None,
     **config,
 ) -> MinimizeResult:
-    """Minimise ``f`` from ``x0`` with ZO-AdaMM run by the service, until the session reaches
-    step ``steps``; only f values are sent.
+    """Minimise ``f`` from ``x0`` with a ZO method (``method``, zo-adamm by default) run by the
+    service, until the session reaches step ``steps``; only f values are sent.
 
     The service is ``client``, else a client of ``base_url`` (closed at the end).  With
     neither, it is http://127.0.0.1:8000, and a WARNING on the ``zoadamm`` logger names it: a
@@ -80,8 +83,15 @@ def minimize(
     f(x) is reported as the metric every N steps so the plateau schedule acts.  ``f`` must
     return a finite float.
 
+    ``bounds`` keeps x in a box: ``(lo, hi)`` (numbers, or d-vectors), or scipy's list of d
+    ``(lo, hi)`` pairs (None for no bound on that side; at d = 2 a 2 x 2 list is read as
+    pairs); ``config["constraint"]`` takes any ``FeasibleSet`` (or its dict) instead.  Every
+    step ends in X, but ``f`` is also evaluated at the probes x + mu u, which may lie up to
+    mu outside it: ``f`` must be defined there, or pass ``constraint=FeasibleSet(...).shrunk(mu)``
+    (docs/constraints.md, "The probes x + mu u leave X").  x0 must lie in X.
+
     Raises:
-        zoadamm.InvalidArgument: a bad x0 or setting (found before any request when it can be),
+        zoadamm.InvalidArgument: a bad x0, setting or bound (found before any request when it can be),
             ``resume`` without ``name``, or a ``session_id`` whose d or settings differ.
         zoadamm.sdk.APIError: the service failed or refused (see its subclasses).
         ValueError: ``f`` returned a non-finite value.
@@ -92,6 +102,10 @@ def minimize(
     own_client = client is None
     if client is None and base_url is None:
         log.warning("minimize: no client or base_url given; using the service at %s", DEFAULT_URL)
+    if bounds is not None:
+        if config.get("constraint") is not None:
+            raise InvalidArgument("give bounds or constraint, not both (a FeasibleSet may hold a box and a ball)")
+        config["constraint"] = box_of(bounds, np.size(x0))
     client = client or Client(base_url or DEFAULT_URL)
     try:
         run = start_run(client, x0, name=name, resume=resume, session_id=session_id, mirror=mirror,
@@ -160,6 +174,30 @@ def find_session(client: Client, name: str | None, dim: int, config: dict) -> Se
     return None
 
 
+def box_of(bounds, dim: int) -> FeasibleSet:
+    """The box of ``minimize``'s ``bounds``: (lo, hi), or d (lo, hi) pairs with None for no bound.
+
+    Raises:
+        zoadamm.InvalidArgument: not one of those shapes, or any check of ``Box``.
+    """
+    rows = [tuple(pair) for pair in bounds] if _is_pairs(bounds, dim) else None
+    if rows is not None:
+        lower: Any = [-F32_MAX if lo is None else lo for lo, _ in rows]  # Box checks each value
+        upper: Any = [F32_MAX if hi is None else hi for _, hi in rows]
+    elif len(bounds) == 2:
+        lower, upper = bounds
+    else:
+        raise InvalidArgument(f"bounds must be (lo, hi) or {dim} (lo, hi) pairs, got {len(bounds)} items")
+    box = FeasibleSet(box=Box(lower, upper))
+    box.check_dim(dim)
+    return box
+
+
+def _is_pairs(bounds, dim: int) -> bool:
+    """Whether ``bounds`` is scipy's list of d (lo, hi) pairs."""
+    return len(bounds) == dim and all(isinstance(p, (tuple, list, np.ndarray)) and len(p) == 2 for p in bounds)
+
+
 def _differences(session_config: dict, dim: int, config: dict) -> list[str]:
     """What the session has where ``config`` (the settings a call gives) or ``dim`` asks otherwise."""
     wanted = {"dim": dim, **{k: _plain(v) for k, v in config.items() if v is not None or k == "schedule"}}
@@ -184,6 +222,8 @@ def _call_again(given: dict, config: dict, *, name: str | None, session_id: str,
 
 def _plain(value):
     """A setting as the service's JSON has it: dataclasses as dicts, numpy scalars as Python's."""
+    if isinstance(value, FeasibleSet):  # its JSON part, as rows show it (vectors are not compared)
+        return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return value.item() if isinstance(value, np.generic) else value
@@ -191,8 +231,8 @@ def _plain(value):
 
 def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, callback) -> MinimizeResult:
     central = run.config.difference == "central"
-    bar = Progress(steps - run.step, "zo-adamm" if run.step == 0 else f"zo-adamm from step {run.step}",
-                   enabled=progress)
+    method = run.config.method
+    bar = Progress(steps - run.step, method if run.step == 0 else f"{method} from step {run.step}", enabled=progress)
     history, evaluations = [], 0
     try:
         while run.step < steps:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..optimizer import SessionConfig
+
 
 @dataclass(frozen=True)
 class SessionSummary:
@@ -26,10 +28,20 @@ class Session(SessionSummary):
     lr: float | None = None
     mu: float | None = None
     recent_metrics: list[dict] = field(default_factory=list)
+    vectors: dict = field(default_factory=dict)  # the config's vectors, e.g. "constraint.box.lower"
 
     @property
     def dim(self) -> int:
         return self.config["dim"]
+
+    def session_config(self) -> SessionConfig:
+        """The session's ``SessionConfig``, its constraint's vectors joined in.
+
+        Raises:
+            zoadamm.InvalidArgument: the answer lacked a vector the config needs (a create
+                answered again for its Idempotency-Key carries none: ``sessions.get`` does).
+        """
+        return SessionConfig.from_dict(self.config, self.vectors)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import wire
 from .._validate import InvalidArgument
-from ..optimizer import Optimizer, SessionConfig, StepRecord
+from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
 from .client import Client
 from .models import Session, TellResult
@@ -66,7 +66,11 @@ class RemoteOptimizer:
             raise InvalidArgument("pipeline=True needs mirror=True: the next x must be known locally")
         self.client = client
         self.session = session if isinstance(session, Session) else client.sessions.get(session)
-        self.config = SessionConfig.from_dict(self.session.config)
+        try:
+            self.config = self.session.session_config()
+        except InvalidArgument:  # an answer without the constraint's vectors: the view has them
+            self.session = client.sessions.get(self.session.id)
+            self.config = self.session.session_config()
         if x0 is not None:
             x0 = _vector(x0, self.config.dim)
         info = client.sessions.ask(self.id, x=x0)  # sets x0 before step 0, checks it after
@@ -86,11 +90,17 @@ class RemoteOptimizer:
     @classmethod
     def create(cls, client: Client, x0, *, mirror: bool = False, pipeline: bool = False, **config) -> RemoteOptimizer:
         """A new session starting at ``x0`` (a 1-D vector; d is its length).  ``config`` holds the
-        session settings (lr, mu, directions, seed, ...); a ``dim`` given too must equal d.
+        session settings (method, lr, mu, directions, seed, ...); a ``dim`` given too must equal d.
+
+        ``constraint`` (a ``FeasibleSet`` or its dict) keeps every x in X: each step ends with the
+        projection onto X, here in the mirror as in the service, and ``x0`` must lie in X.  The
+        probes ``x + mu u`` that ``directions()`` leads to are not projected and may lie up to
+        mu outside X near its boundary: ``f`` must be defined there, or pass
+        ``constraint=X.shrunk(mu)``, whose probes stay in X (docs/constraints.md).
 
         Raises:
-            zoadamm.InvalidArgument: x0 is not 1-D, or ``dim`` disagrees with it.
-            zoadamm.sdk.APIError: the service failed or refused the session.
+            zoadamm.InvalidArgument: x0 is not 1-D, ``dim`` disagrees with it, or a bad constraint.
+            zoadamm.sdk.APIError: the service failed or refused the session (x0 outside X: 422).
         """
         dim = config.pop("dim", None)
         x0 = _vector(x0, dim)
@@ -128,7 +138,8 @@ class RemoteOptimizer:
         return self._mirror is not None
 
     def directions(self) -> np.ndarray:
-        """The open step's (q, d) directions, regenerated locally (read-only; made once a step)."""
+        """The open step's (q, d) directions, regenerated locally (read-only; made once a step).
+        With a constraint, x + mu u may lie outside X (see ``create``)."""
         return self._directions.all(self.step)
 
     def tell(self, f_x=None, f_plus=None, f_minus=None) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import wire
 from .._validate import InvalidArgument
-from ..optimizer import Optimizer, SessionConfig, StepRecord
+from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
 from . import calls
 from .client import Client
@@ -66,7 +66,7 @@ class SharedRun:
         self.client, self.lease, self.wait = client, lease, wait
         self.worker = worker or uuid.uuid4().hex
         self.session = client.sessions.get(session_id)
-        self.config = SessionConfig.from_dict(self.session.config)
+        self.config = self.session.session_config()  # from a GET: its constraint vectors too
         x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
         if x0.size != self.config.dim:
             raise InvalidArgument(f"x0 has {x0.size} values; session {session_id} has dim {self.config.dim}")

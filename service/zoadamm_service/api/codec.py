@@ -19,8 +19,8 @@ from ..domain.answers import VECTORS
 from ..errors import Invalid, Malformed, RequestTimeout, TooLarge, Unsupported
 
 VECTOR_FIELDS = ("x", "x0", "gradient")
-# a frame may also carry a create's constraint vectors ("constraint.box.lower", ...); in JSON
-# those sit inline in the constraint object
+# a create's constraint vectors ("constraint.box.lower", ...): beside a frame's header, or as
+# top-level lists of a JSON body, or inline in its constraint object
 FRAME_VECTORS = (*VECTOR_FIELDS, *CONFIG_VECTORS)
 _VECTOR_SET = set(VECTORS)
 JSON = "application/json"
@@ -90,8 +90,9 @@ async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
 
 
 def _vector_fields(fields: dict) -> dict[str, np.ndarray]:
-    """Pops the vector fields out of ``fields``."""
-    return {name: _json_vector(name, fields.pop(name)) for name in VECTOR_FIELDS if fields.get(name) is not None}
+    """Pops the vector fields out of ``fields`` (a constraint's too: "constraint.box.lower" as a
+    top-level list is the vector a frame would carry beside its header)."""
+    return {name: _json_vector(name, fields.pop(name)) for name in FRAME_VECTORS if fields.get(name) is not None}
 
 
 def _json_vector(name: str, value) -> np.ndarray:
@@ -135,6 +136,7 @@ async def answer(request: Request, model: BaseModel, status: int = 200) -> Respo
     event loop gets its turn between them (the JSON encoder holds the GIL while it runs)."""
     fields = model.model_dump(exclude_unset=True, exclude=_VECTOR_SET)
     vectors = {name: getattr(model, name) for name in VECTORS if getattr(model, name, None) is not None}
+    vectors.update(getattr(model, "vectors", None) or {})  # a session's config vectors
     if sum(np.size(v) for v in vectors.values()) < THREAD_MIN_VALUES:
         return respond(request, fields, vectors, status)
     return await anyio.to_thread.run_sync(respond, request, fields, vectors, status)

@@ -124,9 +124,11 @@ async def list_sessions(sessions: SessionsDep, tenant: TenantDep, offset: int = 
 
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic)
-async def get_session(session_id: str, sessions: SessionsDep, tenant: TenantDep):
-    """One session: its configuration, open step, current lr and mu, and recent metrics."""
-    return await sessions.view(tenant, session_id)
+async def get_session(request: Request, session_id: str, sessions: SessionsDep, tenant: TenantDep):
+    """One session: its configuration, open step, current lr and mu, and recent metrics; a
+    constraint's vectors beside the config (frame vectors, or top-level JSON lists named
+    "constraint.box.lower", ...)."""
+    return await encode_answer(request, await sessions.view(tenant, session_id))
 
 
 @router.delete("/sessions/{session_id}", status_code=204)

@@ -9,6 +9,8 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import FileResponse
 
+from zoadamm import METHODS
+
 from .. import pages
 from .overview import Overview
 
@@ -32,9 +34,10 @@ async def page():
 
 @api.get("/sessions")
 async def table(request: Request):
-    """One row per session (the newest 500): configuration, step, evaluations, steps/s, lr, mu,
-    newest f and metric.  Shared by every open dashboard; at most a second old."""
-    return _json({"sessions": await request.app.state.overview.table(request.state.tenant)})
+    """One row per session (the newest 500): configuration (its feasible set without vectors),
+    step, evaluations, steps/s, lr, mu, newest f and metric; and every method a session may have
+    (the method filter's choices).  Shared by every open dashboard; at most a second old."""
+    return _json({"sessions": await request.app.state.overview.table(request.state.tenant), "methods": METHODS})
 
 
 @api.get("/sessions/{session_id}")

@@ -71,7 +71,7 @@ class Overview:
         per_step = cfg.evaluations_per_step
         return {
             "id": meta.id, "name": meta.name, "created": meta.created, "method": cfg.method,
-            "constraint": meta.config.get("constraint"),
+            "constraint": meta.config.get("constraint"), "takes_values": cfg.takes_values,
             "dim": cfg.dim, "directions": cfg.directions, "difference": cfg.difference,
             "distribution": cfg.distribution, "evaluations_per_step": per_step,
             "step": step, "evaluations": step * per_step, "steps_per_s": _rate(kept.points, last),

@@ -32,6 +32,9 @@ class SessionPublic(SessionSummary):
     lr: float
     mu: float
     recent_metrics: list[dict]
+    # the config's vectors ("constraint.box.lower", ...): sent beside the fields, as frame
+    # vectors or top-level JSON lists, never inside ``config`` (at large d they are megabytes)
+    vectors: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
 
 class SessionList(BaseModel):

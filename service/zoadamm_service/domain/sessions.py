@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from zoadamm import AnswerMode, SessionConfig, StepRecord, directions, require_input
+from zoadamm import AnswerMode, StepRecord, directions, require_input
 
 from ..errors import Conflict, NotFound
 from ..settings import Settings
@@ -69,8 +69,8 @@ class Sessions:
         checkpoint = None
         if x0 is not None:
             checkpoint = journal.encode_checkpoint(inputs.start_optimizer(cfg, x0), 0)
-        answer = SessionPublic(**_summary(meta, cfg), step=0, has_parameters=x0 is not None, lr=cfg.lr, mu=cfg.mu,
-                               recent_metrics=[])
+        answer = SessionPublic(**_summary(meta), vectors=cfg.vectors(), step=0, has_parameters=x0 is not None,
+                               lr=cfg.lr, mu=cfg.mu, recent_metrics=[])
         record = None if key is None else key.record(json.dumps(answer.model_dump()), self.settings.idempotency_ttl_s)
         replayed = await self.store.create(meta, checkpoint, record, self.settings.max_sessions)
         return answer if replayed is None else SessionPublic(**json.loads(replayed))
@@ -81,7 +81,8 @@ class Sessions:
             await replica.catch_up(self.store, await self.store.head(session_id))
             opt = replica.optimizer
             return SessionPublic(
-                **_summary(replica.meta, replica.config), step=replica.step, has_parameters=opt is not None,
+                **_summary(replica.meta), vectors=replica.config.vectors(), step=replica.step,
+                has_parameters=opt is not None,
                 lr=opt.lr if opt else replica.config.lr, mu=opt.mu if opt else replica.config.mu,
                 recent_metrics=await self._recent_metrics(session_id),
             )
@@ -325,8 +326,5 @@ class Sessions:
         return await trace.read(self.store, session_id, since, tail)
 
 
-def _summary(meta: SessionMeta, config: SessionConfig | None = None) -> dict:
-    """A session's view: with its ``config``, the constraint's vectors inline in it (a list's
-    rows leave them out, as their metas do)."""
-    shown = meta.config if config is None or not meta.vectors else config.to_dict(inline=True)
-    return {"id": meta.id, "name": meta.name, "created": meta.created, "config": shown}
+def _summary(meta: SessionMeta) -> dict:
+    return {"id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config}

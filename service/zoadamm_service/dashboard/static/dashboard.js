@@ -7,7 +7,7 @@ import { renderCompare } from "./compare.js";
 import { renderDetail } from "./detail.js";
 import { $ } from "./dom.js";
 import { isSessionId, saveCompared, state } from "./state.js";
-import { renderTable } from "./table.js";
+import { renderMethods, renderTable } from "./table.js";
 
 let timer = null;
 
@@ -64,6 +64,7 @@ async function tick() {
   try {
     const table = await api("/v1/dashboard/sessions");
     state.rows = table ? table.sessions : [];
+    if (table) renderMethods(table.methods);
     const ids = new Set(state.compared);
     if (state.selected) ids.add(state.selected);
     await Promise.all([...ids].map(refreshSession));

@@ -1,7 +1,7 @@
 // One session in detail: f(x), its reported metrics, lr and mu, the gradient estimate.
 import { COLORS, ema, line, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $ } from "./dom.js";
-import { RESERVED, fmt, label, metricLabel, metricOf } from "./format.js";
+import { RESERVED, fmt, label, metricLabel, metricOf, setText } from "./format.js";
 import { rowOf, state } from "./state.js";
 
 const isAccuracy = (name) => /acc/i.test(name);
@@ -9,7 +9,10 @@ const isAccuracy = (name) => /acc/i.test(name);
 function subtitle(d, row) {
   const cfg = d.info.config;
   const per = d.info.evaluations_per_step;
-  return `${cfg.method}${cfg.method === "zo-adamm" ? `, q = ${fmt(cfg.directions)}, ${cfg.distribution}, ${cfg.difference}` : ""}` +
+  const zo = row.takes_values;
+  const set = setText(cfg.constraint, cfg.dim);
+  return `${cfg.method}${zo ? `, q = ${fmt(cfg.directions)}, ${cfg.distribution}, ${cfg.difference}` : ""}` +
+    (set ? `, X = ${set}` : "") +
     `, d = ${fmt(cfg.dim)}, ${fmt(row.step ?? 0)} steps, ${fmt(per)} evaluation${per > 1 ? "s" : ""}/step` +
     (d.stride > 1 ? `, every ${fmt(d.stride)}th step kept` : "");
 }

@@ -36,3 +36,24 @@ export function metricText(m) {
   const acc = Object.keys(m).find((k) => !RESERVED.includes(k) && k !== "value" && /acc/i.test(k));
   return fmt(m.value) + (acc ? ` · ${acc.replace(/_/g, " ")} ${fmt(m[acc], 3)}` : "");
 }
+
+// A session's feasible set X in a few words ("" for none): "box [-1, 1]", "ℓ2 ball r = 0.5
+// around 0", both joined by "∩"; a bound given per coordinate reads "d-vector" (the dashboard's
+// answers leave its values out).
+export function setText(constraint, dim) {
+  if (!constraint) return "";
+  const value = (v) => (v === undefined || Array.isArray(v) ? `${fmt(dim)}-vector` : fmt(v));
+  const parts = [];
+  if (constraint.box) parts.push(`box [${value(constraint.box.lower)}, ${value(constraint.box.upper)}]`);
+  if (constraint.ball) {
+    const { norm, center, radius } = constraint.ball;
+    parts.push(`ℓ${norm === "inf" ? "∞" : "2"} ball r = ${fmt(radius)} around ${value(center)}`);
+  }
+  return parts.join(" ∩ ");
+}
+
+// A session's method with its X, for titles and legends: "zo-sgd in box [0, 1]".
+export function methodText(row) {
+  const set = setText(row.constraint, row.dim);
+  return row.method + (set ? ` in ${set}` : "");
+}

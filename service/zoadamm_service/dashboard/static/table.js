@@ -1,6 +1,6 @@
 // The sessions table: one row per session, sorted and filtered in the page.
 import { $, el, show } from "./dom.js";
-import { age, fmt, label, metricText } from "./format.js";
+import { age, fmt, label, metricText, setText } from "./format.js";
 import { colorOf, state } from "./state.js";
 
 const RUNNING_S = 10;
@@ -11,6 +11,7 @@ function sortValue(row, key) {
   if (key === "metric") return row.last_metric ? row.last_metric.value : null;
   if (key === "name") return label(row).toLowerCase();
   if (key === "created") return -row.created;
+  if (key === "set") return setText(row.constraint, row.dim) || null;
   return row[key];
 }
 
@@ -34,15 +35,16 @@ function visibleRows(now) {
 const num = (text, extra = "") => el("td", { class: `num ${extra}`.trim() }, text);
 
 function tableRow(r, now) {
-  const zo = r.method === "zo-adamm";
+  const zo = r.takes_values;
   const compared = state.compared.has(r.id);
   return el("tr", { "data-id": r.id, class: r.id === state.selected ? "selected" : null },
     el("td", {},
       el("input", { type: "checkbox", class: "cmp", checked: compared, title: "overlay in the comparison" }),
       compared ? el("span", { class: "swatch", style: { background: colorOf(r.id) } }) : null),
     el("td", { class: "name", title: r.id }, label(r), el("span", { class: "id" }, r.id.slice(0, 8))),
-    el("td", {}, el("span", { class: zo ? "pill zo" : "pill fo" }, zo ? "ZO" : "FO"),
-      zo && r.difference === "central" ? " central" : null),
+    el("td", {}, el("span", { class: zo ? "pill zo" : "pill fo" }, zo ? "ZO" : "FO"), ` ${r.method}`,
+      zo && r.difference === "central" ? ", central" : null),
+    el("td", { class: "set" }, setText(r.constraint, r.dim) || "—"),
     num(fmt(r.dim)), num(zo ? fmt(r.directions) : "—"), num(fmt(r.step)), num(fmt(r.evaluations)),
     num(r.steps_per_s ? fmt(r.steps_per_s, 3) : "0", isRunning(r, now) ? "running" : ""),
     num(fmt(r.lr, 3)), num(fmt(r.mu, 3)), num(fmt(r.f)), num(metricText(r.last_metric), "metric"),
@@ -72,4 +74,15 @@ export function renderTable() {
     th.classList.toggle("sorted-asc", th.dataset.key === state.sort.key && state.sort.dir === 1);
     th.classList.toggle("sorted-desc", th.dataset.key === state.sort.key && state.sort.dir === -1);
   });
+}
+
+// The method filter's choices: every method the service has, from its answer.
+export function renderMethods(methods) {
+  const select = $("method-filter");
+  const key = JSON.stringify(methods);
+  if (!methods || select.dataset.methods === key) return;
+  const picked = select.value;
+  show(select, el("option", { value: "" }, "all methods"), methods.map((m) => el("option", { value: m }, m)));
+  select.dataset.methods = key;
+  select.value = methods.includes(picked) ? picked : "";
 }
