@@ -16,6 +16,7 @@ from zoadamm import wire
 
 from ..domain.answers import VECTORS
 from ..errors import Invalid, Malformed, RequestTimeout, TooLarge, Unsupported
+from .jsontext import dumps, finite_list
 
 VECTOR_FIELDS = ("x", "x0", "gradient")
 _VECTOR_SET = set(VECTORS)
@@ -142,7 +143,7 @@ JSON_PIECE = 1 << 14
 
 
 def _json_text(fields: dict, vectors: Mapping[str, np.ndarray]) -> str:
-    text = json.dumps(fields, allow_nan=False)
+    text = dumps(fields)
     if not vectors:
         return text
     parts = [text[:-1], ", " if fields else ""]
@@ -163,5 +164,5 @@ def _json_array(values: np.ndarray):
     yield "["
     for start in range(0, values.size, JSON_PIECE):
         yield ", " if start else ""
-        yield json.dumps(values[start:start + JSON_PIECE].tolist(), allow_nan=False)[1:-1]
+        yield dumps(finite_list(values[start:start + JSON_PIECE]))[1:-1]
     yield "]"

@@ -3,13 +3,13 @@ two JSON routes under ``/v1/dashboard``, answered from a shared cache (``overvie
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from .. import pages
+from ..api.jsontext import dumps
 from .overview import Overview
 
 STATIC = Path(__file__).with_name("static")
@@ -46,5 +46,5 @@ async def session(request: Request, session_id: str, since: int = Query(0, ge=0,
 
 
 def _json(body: dict) -> Response:
-    """Plain json.dumps: FastAPI's encoder walks a 2,000-point trace element by element."""
-    return Response(json.dumps(body, allow_nan=False), media_type="application/json")
+    """Plain json.dumps (``jsontext``): FastAPI's encoder walks a 2,000-point trace element by element."""
+    return Response(dumps(body), media_type="application/json")

@@ -15,6 +15,7 @@ import numpy as np
 
 from zoadamm import SessionConfig
 
+from ..api.jsontext import finite_list
 from ..domain import trace
 from ..errors import NotFound
 from .cache import SharedLoads
@@ -84,7 +85,7 @@ class Overview:
         metrics = [json.loads(m) for m in await self.store.metrics(session_id, None)]
         cfg = SessionConfig.from_dict(meta.config)
         columns = {"step": fields["step"], "time": fields["time"]}
-        columns.update({name: _json_safe(v) for name, v in vectors.items()})
+        columns.update({name: finite_list(v) for name, v in vectors.items()})
         return {
             "id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config,
             "evaluations_per_step": cfg.evaluations_per_step, "stride": fields["stride"],
@@ -101,6 +102,3 @@ def _rate(points: list[bytes], last: dict | None) -> float:
         return 0.0
     return (last["step"] - first_step) / (last["time"] - first_time)
 
-
-def _json_safe(values: np.ndarray) -> list:
-    return [None if v != v else v for v in values.astype(np.float64).tolist()]  # NaN as null

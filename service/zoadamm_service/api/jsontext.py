@@ -1,0 +1,46 @@
+"""The one JSON encoding of the service's answers.  JSON has no NaN or infinity, so every
+non-finite float goes out as ``null``: a trace point whose f did not fit float32 is stored as
+NaN (``domain.trace``) and read back as null, and no answer can fail to encode on one."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+from fastapi.responses import JSONResponse
+
+
+def dumps(body: Any) -> str:
+    """``body`` as JSON text, with NaN and +-inf as null."""
+    try:
+        return json.dumps(body, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: only this rare answer pays for the walk
+        return json.dumps(_finite(body), allow_nan=False)
+
+
+def finite_list(values: np.ndarray) -> list:
+    """A vector as a JSON-ready list (float64 values), NaN and +-inf as None."""
+    as_floats = np.asarray(values, dtype=np.float64)
+    out = as_floats.tolist()
+    if not np.isfinite(as_floats).all():
+        out = [v if math.isfinite(v) else None for v in out]
+    return out
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+class FiniteJSON(JSONResponse):
+    """The app's response class: FastAPI's JSON answers through ``dumps``."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode()
