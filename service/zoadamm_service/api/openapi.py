@@ -144,7 +144,8 @@ def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, li
         statuses |= {400, 408, 413, 415, 422}
         model = BODIES[name].__name__
         operation["requestBody"] = {
-            "required": False,  # an empty body is read as an empty object, and validated as one
+            # an empty body is read as an empty object: required where that object is refused
+            "required": any(field.is_required() for field in BODIES[name].model_fields.values()),
             "description": "JSON, or the same fields in the binary frame.",
             "content": {JSON: {"schema": {"$ref": REF.format(model=model)}},
                         wire.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary",
