@@ -27,11 +27,11 @@ def test_each_limit_is_a_setting_checked_before_any_work(make_app, serve):
         assert r.status_code == 422 and "ZOADAMM_MAX_METRIC_NAMES" in r.text
         r = c.post(f"/v1/sessions/{sid}/metrics", json={"value": 1.0, "metrics": {"x" * 11: 1.0}})
         assert r.status_code == 422 and "ZOADAMM_MAX_METRIC_NAME_LENGTH" in r.text
-        assert c.get(f"/v1/sessions/{sid}/metrics").json() == []
+        assert c.get(f"/v1/sessions/{sid}/metrics").json()["items"] == []
         for i in range(6):
             r = c.post(f"/v1/sessions/{sid}/metrics", json={"value": float(i), "metrics": {"abcdefghij": 1.0}})
             assert r.status_code == 200, r.text
-        history = c.get(f"/v1/sessions/{sid}/metrics").json()
+        history = c.get(f"/v1/sessions/{sid}/metrics").json()["items"]
         assert [m["value"] for m in history] == [2.0, 3.0, 4.0, 5.0]  # the newest metric_history kept
         recent = c.get(f"/v1/sessions/{sid}").json()["recent_metrics"]
         assert recent == history[-len(recent):] and 0 < len(recent) < 4 and len(json.dumps(recent)) <= 400

@@ -20,6 +20,14 @@ def dumps(body: Any) -> str:
         return json.dumps(_finite(body), allow_nan=False)
 
 
+def with_rows(body: dict, name: str, rows: list[str]) -> str:
+    """``body`` with ``name``: the list of ``rows``, JSON texts spliced in as they are.  Stored
+    metric reports are JSON already, of finite numbers only (the schema refuses others): a page
+    of them is sent without parsing and encoding it again, which would hold the event loop."""
+    text = dumps(body)
+    return f'{text[:-1]}{", " if body else ""}{json.dumps(name)}: [{", ".join(rows)}]}}'
+
+
 def finite_list(values: np.ndarray) -> list:
     """A vector as a JSON-ready list (float64 values), NaN and +-inf as None."""
     as_floats = np.asarray(values, dtype=np.float64)

@@ -1,7 +1,8 @@
 """What the dashboard shows, read from the store through a shared cache (``SharedLoads``).
 
 The table reads, per session, the newest trace points and the newest metric; a session's
-page reads its whole trace (at most ``trace_points`` points) and its metrics.  Each is loaded
+page reads its whole trace (at most ``trace_points`` points) and a page of its metrics, or a
+series of them spread over the history: each answer stays far under 1 MB.  Each is loaded
 at most once per ``ttl_s`` per process, however many pages poll it.
 """
 
@@ -17,6 +18,7 @@ from zoadamm import SessionConfig
 
 from ..api.jsontext import finite_list
 from ..domain import trace
+from ..domain.limits import PAGE_BYTES, PAGE_LIMIT
 from ..errors import NotFound
 from .cache import SharedLoads
 
@@ -41,17 +43,24 @@ class Overview:
         now = time.time()
         return sum(1 for row in await self.table(tenant) if row["updated"] and now - row["updated"] < ACTIVE_S)
 
-    async def session(self, tenant: str, session_id: str, since: int = 0, metrics_from: int = 0) -> dict:
-        """The session's trace points of steps >= ``since`` and its metrics from number
-        ``metrics_from`` on.  Raises NotFound, also for another tenant's session."""
+    async def session(self, tenant: str, session_id: str, since: int = 0, cursor: int | None = None,
+                      limit: int = PAGE_LIMIT, points: int = 0) -> dict:
+        """The session's trace points of steps >= ``since``, and a page of its metrics: from
+        ``cursor``, or with ``points`` a series of at most that many spread over the history
+        (``Store.metrics_page``).  Raises NotFound, also for another tenant's session."""
         await self.sessions.owned_meta(tenant, session_id)
         full = await self.cache.get(("session", session_id), lambda: self._session(session_id))
+        page = await self.cache.get(("metrics", session_id, cursor, limit, points),
+                                    lambda: self._metrics(session_id, cursor, limit, points))
         cut = int(np.searchsorted(full["steps"], since))
-        answer = {k: v for k, v in full.items() if k not in ("steps", "columns", "metrics")}
+        answer = {k: v for k, v in full.items() if k not in ("steps", "columns")}
         answer["trace"] = {name: col[cut:] for name, col in full["columns"].items()}
-        answer["metrics"] = full["metrics"][metrics_from:]
-        answer["metrics_total"] = len(full["metrics"])
-        return answer
+        answer.update(page)
+        return answer  # "rows": the metric reports' JSON texts (``jsontext.with_rows``)
+
+    async def _metrics(self, session_id: str, cursor: int | None, limit: int, points: int) -> dict:
+        page = await self.store.metrics_page(session_id, cursor, limit=limit, max_bytes=PAGE_BYTES, points=points)
+        return {"rows": page.items, "next_cursor": page.next_cursor, "end_cursor": page.end}
 
     async def _table(self, tenant: str) -> list[dict]:
         _, total = await self.store.list(tenant, 0, 1)
@@ -82,7 +91,6 @@ class Overview:
     async def _session(self, session_id: str) -> dict:
         meta = await self.store.meta(session_id)
         fields, vectors = await trace.read(self.store, session_id)
-        metrics = [json.loads(m) for m in await self.store.metrics(session_id, None)]
         cfg = SessionConfig.from_dict(meta.config)
         columns = {"step": fields["step"], "time": fields["time"]}
         columns.update({name: finite_list(v) for name, v in vectors.items()})
@@ -90,7 +98,7 @@ class Overview:
             "id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config,
             "evaluations_per_step": cfg.evaluations_per_step, "stride": fields["stride"],
             "last": fields["last"], "steps": np.asarray(fields["step"], dtype=np.int64),
-            "columns": columns, "metrics": metrics,
+            "columns": columns,
         }
 
 
