@@ -5,6 +5,7 @@ as the limits allow) and readers that read it whole while /healthz is probed: th
 from __future__ import annotations
 
 import multiprocessing
+import os
 import statistics
 import time
 
@@ -39,8 +40,11 @@ def fill(http: httpx.Client, settings: Settings, extra: float = 1.25) -> str:
     return sid
 
 
-def big_reads(http: httpx.Client, sid: str) -> dict[str, int]:
-    """Every read of the session, the metric history followed page by page: path -> bytes."""
+def big_reads(http: httpx.Client, sid: str, paged: bool = True) -> dict[str, int]:
+    """Every read of the session, the metric history followed page by page: path -> bytes.
+    Not ``paged``: the two reads of a service without pages (the history, the session view)."""
+    if not paged:
+        return {p: len(http.get(p).content) for p in (f"/v1/sessions/{sid}/metrics", f"/v1/dashboard/sessions/{sid}")}
     sizes = {}
     for path in (f"/v1/sessions/{sid}", f"/v1/sessions/{sid}/trace", "/v1/dashboard/sessions",
                  f"/v1/dashboard/sessions/{sid}", f"/v1/dashboard/sessions/{sid}?points=10000",
@@ -58,20 +62,28 @@ def big_reads(http: httpx.Client, sid: str) -> dict[str, int]:
     return sizes
 
 
-def _read_forever(url: str, sid: str, stop) -> None:
-    with httpx.Client(base_url=url, timeout=60) as http:
+def _read_forever(url: str, sid: str, stop, paged: bool) -> None:
+    # Readers would run on other machines: here they share two cores with the service, and
+    # parsing megabytes of answers would take the CPU the probe measures.  At a lower priority
+    # they still keep the service busy, which is what the probe is to see.
+    os.nice(10)
+    with httpx.Client(base_url=url, timeout=120) as http:
         while not stop.is_set():
-            big_reads(http, sid)
+            try:
+                big_reads(http, sid, paged)
+            except httpx.TransportError:
+                if not stop.is_set():  # the service may stop under a read once the probes are done
+                    raise
 
 
-def healthz_under_reads(url: str, sid: str, probes: int = 150, readers: int = READERS) -> dict:
+def healthz_under_reads(url: str, sid: str, probes: int = 150, readers: int = READERS, paged: bool = True) -> dict:
     """/healthz latencies (ms), ``probes`` of them with no reader, then as many with ``readers``
     processes reading the session whole, over and over."""
     with httpx.Client(base_url=url, timeout=60) as http:
         alone = _probe(http, probes)
         spawn = multiprocessing.get_context("spawn")
         stop = spawn.Event()
-        procs = [spawn.Process(target=_read_forever, args=(url, sid, stop)) for _ in range(readers)]
+        procs = [spawn.Process(target=_read_forever, args=(url, sid, stop, paged)) for _ in range(readers)]
         for p in procs:
             p.start()
         try:

@@ -106,21 +106,24 @@ def _given(name: str, kind: str) -> dict:
     return {"required": [name], "properties": {name: {"type": kind}}}
 
 
-class TellRequest(Strict):
+# What a tell's body needs beyond its fields' own types, stated beside the body's $ref in the
+# OpenAPI description (``openapi``): client generators build the model from the $ref alone.
+TELL_RULES: dict[str, Any] = {
     # ZO sessions tell f_plus, FO sessions a gradient; which one, the session's method decides
-    model_config = ConfigDict(json_schema_extra={
-        "anyOf": [_given(name, "array") for name in ("f_plus", "gradient")],
-        "allOf": [
-            # a gradient comes alone: no function values beside it
-            {"if": _given("gradient", "array"),
-             "then": {"properties": {"f_plus": {"type": "null"}, "f_minus": {"type": "null"}}}},
-            # leases are of directions (zo-adamm) and need a holder
-            {"if": _given("lease", "integer"),
-             "then": {"required": ["worker", "f_plus"],
-                      "properties": {"worker": {"type": "string"}, "f_plus": {"type": "array"}}}},
-        ],
-    })
+    "anyOf": [_given(name, "array") for name in ("f_plus", "gradient")],
+    "allOf": [
+        # a gradient comes alone: no function values beside it
+        {"if": _given("gradient", "array"),
+         "then": {"properties": {"f_plus": {"type": "null"}, "f_minus": {"type": "null"}}}},
+        # leases are of directions (zo-adamm) and need a holder
+        {"if": _given("lease", "integer"),
+         "then": {"required": ["worker", "f_plus"], "properties": {"worker": {"type": "string"},
+                                                                   "f_plus": {"type": "array"}}}},
+    ],
+}
 
+
+class TellRequest(Strict):
     step: Whole = Field(ge=0, le=SAFE_INT, description="The step these values belong to (from ask or the last tell).")
     f_x: Finite | list[Finite] | None = Field(None, description="f(x); one value, or one per reported direction.")
     f_plus: list[Finite] | None = Field(None, description="f(x + mu u_i) for each direction (ZO).")

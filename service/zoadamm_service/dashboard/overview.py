@@ -18,7 +18,7 @@ from zoadamm import SessionConfig
 
 from ..api.jsontext import finite_list
 from ..domain import trace
-from ..domain.limits import PAGE_BYTES, PAGE_LIMIT
+from ..domain.limits import PAGE_BYTES, PAGE_LIMIT, RESERVED_METRICS
 from ..errors import NotFound
 from .cache import SharedLoads
 
@@ -26,6 +26,7 @@ MAX_ROWS = 500  # the newest sessions shown
 RATE_POINTS = 16  # steps/s over the newest kept points
 IDLE_S = 10.0  # a session without a step for this long shows 0 steps/s
 ACTIVE_S = 60.0  # active sessions (/metrics): a step in the last minute
+ROW_METRIC_BYTES = 1024  # of a table row's newest report: 500 rows stay far under 1 MB
 
 
 class Overview:
@@ -84,7 +85,7 @@ class Overview:
             "distribution": cfg.distribution, "evaluations_per_step": per_step,
             "step": step, "evaluations": step * per_step, "steps_per_s": _rate(kept.points, last),
             "lr": last["lr"] if last else cfg.lr, "mu": last["mu"] if last else cfg.mu,
-            "f": last["f"] if last else None, "last_metric": json.loads(metric[-1]) if metric else None,
+            "f": last["f"] if last else None, "last_metric": _brief(json.loads(metric[-1])) if metric else None,
             "updated": last["time"] if last else None,
         }
 
@@ -100,6 +101,18 @@ class Overview:
             "last": fields["last"], "steps": np.asarray(fields["step"], dtype=np.int64),
             "columns": columns,
         }
+
+
+def _brief(report: dict) -> dict:
+    """A table row's newest report: its own fields, and its named metrics while they fit in
+    ROW_METRIC_BYTES (a report may hold 32 names of 100 characters; 500 rows of those would be
+    over 2 MB)."""
+    brief, size = {}, 0
+    for name, value in report.items():
+        size += len(name) + 30  # the name, quoted, and a number
+        if name in RESERVED_METRICS or size <= ROW_METRIC_BYTES:
+            brief[name] = value
+    return brief
 
 
 def _rate(points: list[bytes], last: dict | None) -> float:
