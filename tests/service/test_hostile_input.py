@@ -44,16 +44,18 @@ def test_each_limit_is_a_setting_checked_before_any_work(make_app, serve):
 
 
 def test_types_are_strict_as_the_schema_says(client):
-    for body in [{"dim": True}, {"dim": 3, "seed": False}, {"dim": "3"}, {"dim": 3.0}, {"dim": 3, "lr": "0.1"},
+    for body in [{"dim": True}, {"dim": 3, "seed": False}, {"dim": "3"}, {"dim": 3.5}, {"dim": 3, "lr": "0.1"},
                  {"dim": 2, "x0": ["1", "2"]}, {"dim": 2, "x0": [1, True]}, {"dim": 3, "seed": 2**53},
                  {"dim": 3, "schedule": {"patience": True}}]:
         r = client.post("/v1/sessions", json=body)
         assert r.status_code == 422, (body, r.text)
+    # JSON Schema's integer is a number without a fraction: 3.0 is the integer 3
+    assert create(client, dim=3.0)["config"]["dim"] == 3
     sid = create(client, dim=2, x0=[1, 2.5], seed=2**53 - 1)["id"]  # integers are numbers; the largest seed
     assert client.get(f"/v1/sessions/{sid}").json()["config"]["seed"] == 2**53 - 1
     u = directions(2**53 - 1, 0, 1, 2, "sphere")[0]
     for values in [{"step": True, "f_x": 1.0, "f_plus": [1.0]}, {"step": 0, "f_x": "1", "f_plus": [1.0]},
-                   {"step": 0, "f_x": 1.0, "f_plus": [False]}, {"step": 0.0, "f_x": 1.0, "f_plus": [1.0]},
+                   {"step": 0, "f_x": 1.0, "f_plus": [False]}, {"step": 0.5, "f_x": 1.0, "f_plus": [1.0]},
                    {"step": 2**53, "f_x": 1.0, "f_plus": [1.0]}]:
         tell(client, sid, values, expect=422)
     assert tell(client, sid, {"step": 0, "f_x": 1, "f_plus": [float(u[0])]})["step"] == 1
