@@ -7,12 +7,12 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from . import __doc__ as summary
 from . import dashboard, pages, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
 from .api.auth import Authenticate
+from .api.jsontext import FiniteJSON
 from .api.pipeline import Gate, Pipeline
 from .api.ratelimit import Throttle
 from .domain.leases import Leases
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         summary="Zeroth-order AdaMM as a service: ask for directions, tell function values.",
         description=summary,
         lifespan=lifespan,
+        default_response_class=FiniteJSON,  # NaN and infinities as null (api.jsontext)
         docs_url=None,  # api.docs serves /docs and /redoc from the package, not a CDN
         redoc_url=None,
         # the service's metrics are Prometheus's (telemetry); FastAPI's OpenTelemetry hook would
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         try:
             await store.ping()
         except StoreUnavailable as exc:
-            return JSONResponse({"status": "unavailable", "detail": exc.message}, status_code=503,
+            return FiniteJSON({"status": "unavailable", "detail": exc.message}, status_code=503,
                                 headers={"Retry-After": str(settings.retry_after_s)})
         return {"status": "ok", "store": type(store).__name__}
 

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     max_metric_names: int = Field(32, ge=0, description="Named metrics in one report (422 above).")
     max_metric_name_length: int = Field(100, ge=1, description="Characters in a metric's name (422 above).")
     metric_history: int = Field(10_000, ge=1, description="Metric reports kept per session; older ones are dropped.")
+    metric_history_bytes: int = Field(
+        4 * 1024 * 1024, ge=64 * 1024,
+        description="Bytes of metric reports (their JSON) kept per session; the oldest are dropped first.")
     recent_metrics: int = Field(20, ge=0, description="Metrics shown by GET /v1/sessions/{id}.")
     recent_metrics_bytes: int = Field(
         64 * 1024, ge=0, description="Most bytes of recent_metrics in GET /v1/sessions/{id}; the newest are kept."

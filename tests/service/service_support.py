@@ -95,7 +95,7 @@ def snapshot(client, session_id: str):
     assert view.status_code == 200, view.text
     r = client.get(f"/v1/sessions/{session_id}/x", headers={"Accept": FRAME})
     x = r.content if r.status_code == 200 else r.status_code
-    metrics = client.get(f"/v1/sessions/{session_id}/metrics").json()
+    metrics = client.get(f"/v1/sessions/{session_id}/metrics").json()["items"]
     return view.json(), x, metrics
 
 

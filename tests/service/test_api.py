@@ -420,9 +420,9 @@ def test_metrics_drive_the_plateau_schedule(client):
         assert entry == (k + 1, value, opt.lr, opt.mu, k / 10)
         seen.append((opt.lr, opt.mu))
     assert seen[0] == (0.01, 0.001) and opt.lr == schedule["min_lr"] and opt.mu < 0.001  # it did halve, to the floor
-    history = client.get(f"/v1/sessions/{sid}/metrics").json()
+    history = client.get(f"/v1/sessions/{sid}/metrics").json()["items"]
     assert [h["value"] for h in history] == reports and [(h["lr"], h["mu"]) for h in history] == seen
-    assert client.get(f"/v1/sessions/{sid}/metrics", params={"last": 2}).json() == history[-2:]
+    assert client.get(f"/v1/sessions/{sid}/metrics", params={"last": 2}).json()["items"] == history[-2:]
     view = client.get(f"/v1/sessions/{sid}").json()
     assert (view["lr"], view["mu"]) == (opt.lr, opt.mu) and view["recent_metrics"] == history
     # the next step uses the scheduled lr and mu

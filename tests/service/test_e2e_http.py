@@ -134,7 +134,7 @@ def test_kill_and_restart_the_service_and_redis(stack):
     step, x = x_of(http, sid)
     assert step == 3 and bits(x) == bits(opt.state.x)
     assert tell(http, sid, values) == last  # a retry of the last tell, in another process
-    assert http.get(f"/v1/sessions/{sid}/metrics").json() == [metric]
+    assert http.get(f"/v1/sessions/{sid}/metrics").json()["items"] == [metric]
     values = zo_values(opt, f)
     acknowledged = tell(http, sid, values, answer="checksum")
     apply_zo(opt, values)

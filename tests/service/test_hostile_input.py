@@ -27,11 +27,11 @@ def test_each_limit_is_a_setting_checked_before_any_work(make_app, serve):
         assert r.status_code == 422 and "ZOADAMM_MAX_METRIC_NAMES" in r.text
         r = c.post(f"/v1/sessions/{sid}/metrics", json={"value": 1.0, "metrics": {"x" * 11: 1.0}})
         assert r.status_code == 422 and "ZOADAMM_MAX_METRIC_NAME_LENGTH" in r.text
-        assert c.get(f"/v1/sessions/{sid}/metrics").json() == []
+        assert c.get(f"/v1/sessions/{sid}/metrics").json()["items"] == []
         for i in range(6):
             r = c.post(f"/v1/sessions/{sid}/metrics", json={"value": float(i), "metrics": {"abcdefghij": 1.0}})
             assert r.status_code == 200, r.text
-        history = c.get(f"/v1/sessions/{sid}/metrics").json()
+        history = c.get(f"/v1/sessions/{sid}/metrics").json()["items"]
         assert [m["value"] for m in history] == [2.0, 3.0, 4.0, 5.0]  # the newest metric_history kept
         recent = c.get(f"/v1/sessions/{sid}").json()["recent_metrics"]
         assert recent == history[-len(recent):] and 0 < len(recent) < 4 and len(json.dumps(recent)) <= 400
@@ -44,16 +44,18 @@ def test_each_limit_is_a_setting_checked_before_any_work(make_app, serve):
 
 
 def test_types_are_strict_as_the_schema_says(client):
-    for body in [{"dim": True}, {"dim": 3, "seed": False}, {"dim": "3"}, {"dim": 3.0}, {"dim": 3, "lr": "0.1"},
+    for body in [{"dim": True}, {"dim": 3, "seed": False}, {"dim": "3"}, {"dim": 3.5}, {"dim": 3, "lr": "0.1"},
                  {"dim": 2, "x0": ["1", "2"]}, {"dim": 2, "x0": [1, True]}, {"dim": 3, "seed": 2**53},
                  {"dim": 3, "schedule": {"patience": True}}]:
         r = client.post("/v1/sessions", json=body)
         assert r.status_code == 422, (body, r.text)
+    # JSON Schema's integer is a number without a fraction: 3.0 is the integer 3
+    assert create(client, dim=3.0)["config"]["dim"] == 3
     sid = create(client, dim=2, x0=[1, 2.5], seed=2**53 - 1)["id"]  # integers are numbers; the largest seed
     assert client.get(f"/v1/sessions/{sid}").json()["config"]["seed"] == 2**53 - 1
     u = directions(2**53 - 1, 0, 1, 2, "sphere")[0]
     for values in [{"step": True, "f_x": 1.0, "f_plus": [1.0]}, {"step": 0, "f_x": "1", "f_plus": [1.0]},
-                   {"step": 0, "f_x": 1.0, "f_plus": [False]}, {"step": 0.0, "f_x": 1.0, "f_plus": [1.0]},
+                   {"step": 0, "f_x": 1.0, "f_plus": [False]}, {"step": 0.5, "f_x": 1.0, "f_plus": [1.0]},
                    {"step": 2**53, "f_x": 1.0, "f_plus": [1.0]}]:
         tell(client, sid, values, expect=422)
     assert tell(client, sid, {"step": 0, "f_x": 1, "f_plus": [float(u[0])]})["step"] == 1

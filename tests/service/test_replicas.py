@@ -335,4 +335,4 @@ def test_concurrent_metrics_and_tells_lose_nothing(apps):
     assert [r.status_code for r in replies] == [200] * 4
     apply_zo(opt, values)
     assert bits(get_x(clients[0], sid)[1]) == bits(opt.state.x)
-    assert sorted(m["value"] for m in clients[1].get(f"/v1/sessions/{sid}/metrics").json()) == [1.0, 3.0]
+    assert sorted(m["value"] for m in clients[1].get(f"/v1/sessions/{sid}/metrics").json()["items"]) == [1.0, 3.0]

@@ -274,6 +274,25 @@ async def test_metrics_are_appended_with_their_event(store):
     assert await store.metrics("s1", 0) == []
 
 
+async def test_the_history_keeps_its_byte_cap_and_pages_keep_their_cursors(store):
+    await started(store)
+    entries = [json.dumps({"value": v, "pad": "x" * 90}) for v in range(10)]  # 117 bytes each
+    for i, entry in enumerate(entries):
+        await store.append("s1", i, b"m", entry, keep_metrics=8, keep_metric_bytes=500)
+    assert await store.metrics("s1", None) == entries[-4:]  # 4 fit in 500 bytes: the oldest went
+    page = await store.metrics_page("s1", 0, limit=3, max_bytes=10_000)
+    assert (page.items, page.next_cursor, page.end) == (entries[6:9], 9, 10)  # cursor 0 was dropped
+    page = await store.metrics_page("s1", 9, limit=3, max_bytes=10_000)
+    assert (page.items, page.next_cursor) == (entries[9:], None)
+    page = await store.metrics_page("s1", None, limit=10, max_bytes=250)  # two fit in 250 bytes
+    assert (page.items, page.next_cursor) == (entries[6:8], 8)
+    assert (await store.metrics_page("s1", last=1, limit=10, max_bytes=10_000)).items == entries[9:]
+    sampled = await store.metrics_page("s1", points=2, limit=10, max_bytes=10_000)
+    assert (sampled.items, sampled.next_cursor, sampled.end) == ([entries[6], entries[9]], None, 10)
+    with pytest.raises(NotFound):
+        await store.metrics_page("nope", limit=1, max_bytes=1)
+
+
 async def test_a_failed_append_writes_no_metric(store):
     await started(store)
     with pytest.raises(Conflict):

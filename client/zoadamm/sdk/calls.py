@@ -127,9 +127,11 @@ def report(session_id: str, value: float, **metrics: float) -> Parsed:
     return Call("POST", f"/v1/sessions/{session_id}/metrics", fields), lambda f, v: f
 
 
-def history(session_id: str, last: int | None = None) -> Parsed:
-    params = None if last is None else {"last": last}
-    return Call("GET", f"/v1/sessions/{session_id}/metrics", params=params), lambda f, v: f["items"]
+def history_page(session_id: str, last: int | None = None, cursor: int | None = None) -> Parsed:
+    """One page of the metric history: (reports, the next page's cursor or None)."""
+    params = {"cursor": cursor} if cursor is not None else {} if last is None else {"last": last}
+    return (Call("GET", f"/v1/sessions/{session_id}/metrics", params=params or None),
+            lambda f, v: (f["items"], f["next_cursor"]))
 
 
 def parameters(session_id: str) -> Parsed:

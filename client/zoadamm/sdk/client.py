@@ -204,7 +204,13 @@ class Sessions:
         return self._client.run(calls.report(session_id, value, **metrics))
 
     def history(self, session_id: str, last: int | None = None) -> builtins.list[dict]:
-        return self._client.run(calls.history(session_id, last))
+        """The metric history (only the last ``last`` reports when given), oldest first: every
+        page, following the service's cursors."""
+        items, cursor = self._client.run(calls.history_page(session_id, last))
+        while cursor is not None:
+            page, cursor = self._client.run(calls.history_page(session_id, cursor=cursor))
+            items += page
+        return items
 
     def parameters(self, session_id: str):
         return self._client.run(calls.parameters(session_id))
@@ -249,7 +255,12 @@ class AsyncSessions:
         return await self._client.run(calls.report(session_id, value, **metrics))
 
     async def history(self, session_id: str, last: int | None = None) -> builtins.list[dict]:
-        return await self._client.run(calls.history(session_id, last))
+        """The metric history, every page (as ``Sessions.history``)."""
+        items, cursor = await self._client.run(calls.history_page(session_id, last))
+        while cursor is not None:
+            page, cursor = await self._client.run(calls.history_page(session_id, cursor=cursor))
+            items += page
+        return items
 
     async def parameters(self, session_id: str):
         return await self._client.run(calls.parameters(session_id))

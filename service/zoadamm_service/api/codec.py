@@ -17,6 +17,7 @@ from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.answers import VECTORS
 from ..errors import Invalid, Malformed, RequestTimeout, TooLarge, Unsupported
+from .jsontext import dumps, finite_list
 
 VECTOR_FIELDS = ("x", "x0", "gradient")
 # a create's constraint vectors ("constraint.box.lower", ...): beside a frame's header, or as
@@ -148,7 +149,7 @@ JSON_PIECE = 1 << 14
 
 
 def _json_text(fields: dict, vectors: Mapping[str, np.ndarray]) -> str:
-    text = json.dumps(fields, allow_nan=False)
+    text = dumps(fields)
     if not vectors:
         return text
     parts = [text[:-1], ", " if fields else ""]
@@ -169,5 +170,5 @@ def _json_array(values: np.ndarray):
     yield "["
     for start in range(0, values.size, JSON_PIECE):
         yield ", " if start else ""
-        yield json.dumps(values[start:start + JSON_PIECE].tolist(), allow_nan=False)[1:-1]
+        yield dumps(finite_list(values[start:start + JSON_PIECE]))[1:-1]
     yield "]"

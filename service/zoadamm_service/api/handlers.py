@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
 from zoadamm import InvalidArgument
 
 from ..errors import ServiceError
 from .codec import clean_errors
+from .jsontext import FiniteJSON as JSONResponse
 
 
 def error_response(exc: ServiceError | InvalidArgument, retry_after: int = 1) -> JSONResponse:

@@ -24,11 +24,12 @@ from zoadamm import wire
 from ..domain.limits import RESERVED_METRICS
 from ..settings import Settings
 from .codec import JSON
-from .schemas import AskRequest, MetricsRequest, SessionCreate, TellRequest
+from .schemas import TELL_RULES, AskRequest, MetricsRequest, SessionCreate, TellRequest
 
 REF = "#/components/schemas/{model}"
 BODIES: dict[str, type[BaseModel]] = {
     "create_session": SessionCreate, "ask": AskRequest, "tell": TellRequest, "post_metrics": MetricsRequest}
+BODY_RULES = {"tell": TELL_RULES}  # what a schema can state beyond each field's type
 # routes that answer in the binary frame when asked to (Accept), as well as in JSON
 FRAME_ANSWERS = {"create_session", "ask", "tell", "get_parameters", "get_trace"}
 CONFLICTS = {"ask", "tell", "post_metrics", "get_parameters"}  # 409: the step moved on, or no parameters yet
@@ -144,9 +145,10 @@ def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, li
         statuses |= {400, 408, 413, 415, 422}
         model = BODIES[name].__name__
         operation["requestBody"] = {
-            "required": False,  # an empty body is read as an empty object, and validated as one
+            # an empty body is read as an empty object: required where that object is refused
+            "required": any(field.is_required() for field in BODIES[name].model_fields.values()),
             "description": "JSON, or the same fields in the binary frame.",
-            "content": {JSON: {"schema": {"$ref": REF.format(model=model)}},
+            "content": {JSON: {"schema": {"$ref": REF.format(model=model), **BODY_RULES.get(name, {})}},
                         wire.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary",
                                                      "contentMediaType": wire.MEDIA_TYPE},
                                           "description": f"{FRAME_TEXT} Fields: as {model}."}},

@@ -10,16 +10,17 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from zoadamm import AnswerMode, wire
 from zoadamm.optimizer import CONFIG_VECTORS
 
-from ..domain.answers import AskAnswer, MetricsAnswer, Parameters, SessionList, SessionPublic, TellAnswer
+from ..domain.answers import AskAnswer, MetricsAnswer, MetricsList, Parameters, SessionList, SessionPublic, TellAnswer
 from ..domain.inputs import ZOValues
 from ..domain.leases import LeaseAsk, Leases
-from ..domain.limits import SAFE_INT
+from ..domain.limits import PAGE_LIMIT, SAFE_INT
 from ..domain.sessions import Sessions
 from ..errors import Invalid
 from ..settings import Settings
+from .codec import JSON, read_message, validate
 from .codec import answer as encode_answer
-from .codec import read_message, validate
 from .idempotency import request_key
+from .jsontext import with_rows
 from .lean_route import LeanRoute, query_parameter
 from .schemas import AskRequest, MetricsRequest, SessionCreate, TellRequest
 
@@ -166,11 +167,17 @@ async def post_metrics(request: Request, session_id: str, sessions: SessionsDep,
     return await sessions.report(tenant, session_id, body.value, body.metrics, key)
 
 
-@router.get("/sessions/{session_id}/metrics", response_model=list[MetricsAnswer])
-async def get_metrics(session_id: str, sessions: SessionsDep, tenant: TenantDep,
-                      last: int | None = Query(None, ge=0, le=SAFE_INT)):
-    """The metric history, oldest first (only the last N with ?last=N)."""
-    return await sessions.metrics(tenant, session_id, last)
+@router.get("/sessions/{session_id}/metrics", response_model=MetricsList)
+async def get_metrics(
+    session_id: str, sessions: SessionsDep, tenant: TenantDep,
+    cursor: int | None = Query(None, ge=0, le=SAFE_INT, description="Start at this report (a next_cursor)."),
+    last: int | None = Query(None, ge=0, le=SAFE_INT, description="Without a cursor: start at the last N reports."),
+    limit: int = Query(1000, ge=1, le=PAGE_LIMIT, description="At most this many reports (and at most 256 KiB)."),
+):
+    """The metric history, oldest first, a page at a time: follow next_cursor until it is null."""
+    page = await sessions.metrics(tenant, session_id, cursor, last, limit)
+    return Response(with_rows({"next_cursor": page.next_cursor, "end_cursor": page.end}, "items", page.items),
+                    media_type=JSON)
 
 
 @router.get("/sessions/{session_id}/x", response_model=Parameters, responses={200: BINARY})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
@@ -24,6 +24,17 @@ class OneOf:
         return core_schema.literal_schema(list(self.values))
 
 
+def _whole(value: Any) -> Any:
+    """7.0 as 7: JSON Schema's integer is any number without a fraction, and the schema says integer."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+WHOLE = BeforeValidator(_whole)
+# an integer's bounds go before WHOLE, so that the schema states them
+Whole = Annotated[int, WHOLE]
+Count = Annotated[int, Field(ge=1), WHOLE]
+Index = Annotated[int, Field(ge=0, le=SAFE_INT), WHOLE]
+Step = Annotated[int, Field(ge=0), WHOLE]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Decay = Annotated[float, Field(ge=0, lt=1)]
@@ -48,14 +59,14 @@ class Schedule(Strict):
     than ``patience`` reports without improvement, and never go below their floors."""
 
     factor: float = Field(0.5, gt=0, lt=1)
-    patience: int = Field(2, ge=0, le=SAFE_INT)
+    patience: Whole = Field(2, ge=0, le=SAFE_INT)
     min_lr: Rate = 1e-6
     min_mu: Radius = 1e-6
     threshold: float = Field(1e-4, ge=0, lt=1, description="Relative improvement that counts.")
 
 
 class SessionCreate(Strict):
-    dim: int = Field(ge=1, le=SAFE_INT, description="Number of parameters d (at most ZOADAMM_MAX_DIM).")
+    dim: Whole = Field(ge=1, le=SAFE_INT, description="Number of parameters d (at most ZOADAMM_MAX_DIM).")
     method: Annotated[str, OneOf(METHODS)] = Field(
         "zo-adamm", description="adamm takes exact gradients; every zo-* method takes function values "
                                 "(docs/constraints.md, \"The methods\").")
@@ -66,12 +77,11 @@ class SessionCreate(Strict):
     eps: float = Field(1e-8, ge=EPS[0], le=EPS[1], allow_inf_nan=False)
     normalizer: Annotated[str, OneOf(NORMALIZERS)] = Field(
         "v_hat", description="v reproduces the paper's code (divides by sqrt(v)).")
-    directions: int = Field(1, ge=1, le=SAFE_INT, description="q: directions per step (Eq. 2; at most "
+    directions: Whole = Field(1, ge=1, le=SAFE_INT, description="q: directions per step (Eq. 2; at most "
                                                                 "ZOADAMM_MAX_DIRECTIONS).")
     distribution: Annotated[str, OneOf(DISTRIBUTIONS)] = "sphere"
     difference: Annotated[str, OneOf(DIFFERENCES)] = "forward"
-    seed: int | None = Field(
-        None, ge=0, le=SAFE_INT,
+    seed: Index | None = Field(None,
         description="Directions derive from (seed, step, index); random when omitted.  At most 2^53 - 1, "
                     "so that every JSON client reads it back exactly.")
     schedule: Schedule | None = Field(default_factory=Schedule, description="null disables the schedule.")
@@ -90,29 +100,51 @@ class SessionCreate(Strict):
 
 class AskRequest(Strict):
     x: Vector | None = Field(None, description="Current parameters: set before step 0, checked after.")
-    lease: int | None = Field(None, ge=1, description="Lease up to this many directions of the open step.")
+    lease: Count | None = Field(None, description="Lease up to this many directions of the open step.")
     worker: str | None = Field(
         None, min_length=1, max_length=64, description="The leasing worker's name: asking again returns its lease.")
     wait: float = Field(0.0, ge=0, le=30, description="Seconds to wait when nothing can be leased now.")
-    since: int | None = Field(None, ge=0, description="The step your x is at: the answer lists the steps since.")
-    until: int | None = Field(None, ge=0, description="Lease nothing on this step or later.")
+    since: Step | None = Field(None, description="The step your x is at: the answer lists the steps since.")
+    until: Step | None = Field(None, description="Lease nothing on this step or later.")
+
+
+def _given(name: str, kind: str) -> dict:
+    """JSON Schema: ``name`` is there and not null."""
+    return {"required": [name], "properties": {name: {"type": kind}}}
+
+
+# What a tell's body needs beyond its fields' own types, stated beside the body's $ref in the
+# OpenAPI description (``openapi``): client generators build the model from the $ref alone.
+TELL_RULES: dict[str, Any] = {
+    # ZO sessions tell f_plus, FO sessions a gradient; which one, the session's method decides
+    "anyOf": [_given(name, "array") for name in ("f_plus", "gradient")],
+    "allOf": [
+        # a gradient comes alone: no function values beside it
+        {"if": _given("gradient", "array"),
+         "then": {"properties": {"f_plus": {"type": "null"}, "f_minus": {"type": "null"}}}},
+        # leases are of directions (zo-adamm) and need a holder
+        {"if": _given("lease", "integer"),
+         "then": {"required": ["worker", "f_plus"], "properties": {"worker": {"type": "string"},
+                                                                   "f_plus": {"type": "array"}}}},
+    ],
+}
 
 
 class TellRequest(Strict):
-    step: int = Field(ge=0, le=SAFE_INT, description="The step these values belong to (from ask or the last tell).")
+    step: Whole = Field(ge=0, le=SAFE_INT, description="The step these values belong to (from ask or the last tell).")
     f_x: Finite | list[Finite] | None = Field(None, description="f(x); one value, or one per reported direction.")
     f_plus: list[Finite] | None = Field(None, description="f(x + mu u_i) for each direction (ZO).")
     f_minus: list[Finite] | None = Field(None, description="f(x - mu u_i) (ZO, central difference).")
-    indices: list[Annotated[int, Field(ge=0, le=SAFE_INT)]] | None = Field(
+    indices: list[Index] | None = Field(
         None, description="Directions this report covers, when workers split a step.")
     gradient: Vector | None = Field(None, description="Exact gradient (adamm sessions).")
-    lease: int | None = Field(
-        None, ge=1, description="Also lease up to this many directions of the next step (zo-adamm, answer=checksum): "
-                                "the answer waits for the told step to close.")
+    lease: Count | None = Field(
+        None, description="Also lease up to this many directions of the next step (zo-adamm, answer=checksum): "
+                          "the answer waits for the told step to close.")
     worker: str | None = Field(
         None, min_length=1, max_length=64, description="The leasing worker's name (required with lease).")
     wait: float = Field(0.0, ge=0, le=30, description="With lease: seconds to wait for the told step to close.")
-    until: int | None = Field(None, ge=0, description="With lease: lease nothing on this step or later.")
+    until: Step | None = Field(None, description="With lease: lease nothing on this step or later.")
 
 
 class MetricsRequest(Strict):

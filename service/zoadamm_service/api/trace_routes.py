@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
@@ -12,6 +9,7 @@ from zoadamm import wire
 
 from ..domain.limits import SAFE_INT
 from .codec import JSON, respond
+from .jsontext import dumps, finite_list
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
 
@@ -41,10 +39,5 @@ async def get_trace(request: Request, session_id: str,
     if wire.MEDIA_TYPE in request.headers.get("accept", ""):
         return respond(request, fields, vectors)
     body = dict(fields)
-    body.update({k: _json_safe(v) for k, v in vectors.items()})
-    return Response(json.dumps(body, allow_nan=False), media_type=JSON)
-
-
-def _json_safe(values: np.ndarray) -> list:
-    out = values.astype(np.float64).tolist()
-    return [None if v != v else v for v in out]  # NaN, which JSON cannot carry, as null
+    body.update({k: finite_list(v) for k, v in vectors.items()})
+    return Response(dumps(body), media_type=JSON)

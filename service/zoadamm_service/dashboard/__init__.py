@@ -3,7 +3,6 @@ two JSON routes under ``/v1/dashboard``, answered from a shared cache (``overvie
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
@@ -12,6 +11,8 @@ from fastapi.responses import FileResponse
 from zoadamm import METHODS
 
 from .. import pages
+from ..api.jsontext import dumps, with_rows
+from ..domain.limits import PAGE_LIMIT, SAFE_INT
 from .overview import Overview
 
 STATIC = Path(__file__).with_name("static")
@@ -41,13 +42,19 @@ async def table(request: Request):
 
 
 @api.get("/sessions/{session_id}")
-async def session(request: Request, session_id: str, since: int = Query(0, ge=0, le=2**53 - 1),
-                  metrics_from: int = Query(0, ge=0, le=2**53 - 1)):
-    """A session's trace columns from step ``since`` and its metrics from number
-    ``metrics_from`` on.  Shared by every open dashboard; at most a second old."""
-    return _json(await request.app.state.overview.session(request.state.tenant, session_id, since, metrics_from))
+async def session(request: Request, session_id: str, since: int = Query(0, ge=0, le=SAFE_INT),
+                  cursor: int | None = Query(None, ge=0, le=SAFE_INT, description="Metrics from this report on."),
+                  limit: int = Query(PAGE_LIMIT, ge=1, le=PAGE_LIMIT, description="At most this many metrics."),
+                  points: int = Query(0, ge=0, le=PAGE_LIMIT, description="Instead of a page: at most this many "
+                                      "metrics spread over the history, the newest included.")):
+    """A session's trace columns from step ``since``, and its metrics a page at a time (from
+    ``cursor``; the answer's ``next_cursor`` continues, ``end_cursor`` is where new ones start)
+    or as a series of ``points``.  Shared by every open dashboard; at most a second old."""
+    answer = await request.app.state.overview.session(request.state.tenant, session_id, since, cursor, limit, points)
+    rows = answer.pop("rows")
+    return Response(with_rows(answer, "metrics", rows), media_type="application/json")
 
 
 def _json(body: dict) -> Response:
-    """Plain json.dumps: FastAPI's encoder walks a 2,000-point trace element by element."""
-    return Response(json.dumps(body, allow_nan=False), media_type="application/json")
+    """Plain json.dumps (``jsontext``): FastAPI's encoder walks a 2,000-point trace element by element."""
+    return Response(dumps(body), media_type="application/json")

@@ -1,7 +1,8 @@
 """What the dashboard shows, read from the store through a shared cache (``SharedLoads``).
 
 The table reads, per session, the newest trace points and the newest metric; a session's
-page reads its whole trace (at most ``trace_points`` points) and its metrics.  Each is loaded
+page reads its whole trace (at most ``trace_points`` points) and a page of its metrics, or a
+series of them spread over the history: each answer stays far under 1 MB.  Each is loaded
 at most once per ``ttl_s`` per process, however many pages poll it.
 """
 
@@ -15,7 +16,9 @@ import numpy as np
 
 from zoadamm import SessionConfig
 
+from ..api.jsontext import finite_list
 from ..domain import journal, trace
+from ..domain.limits import PAGE_BYTES, PAGE_LIMIT, RESERVED_METRICS
 from ..errors import NotFound
 from .cache import SharedLoads
 
@@ -23,6 +26,7 @@ MAX_ROWS = 500  # the newest sessions shown
 RATE_POINTS = 16  # steps/s over the newest kept points
 IDLE_S = 10.0  # a session without a step for this long shows 0 steps/s
 ACTIVE_S = 60.0  # active sessions (/metrics): a step in the last minute
+ROW_METRIC_BYTES = 1024  # of a table row's newest report: 500 rows stay far under 1 MB
 
 
 class Overview:
@@ -40,17 +44,24 @@ class Overview:
         now = time.time()
         return sum(1 for row in await self.table(tenant) if row["updated"] and now - row["updated"] < ACTIVE_S)
 
-    async def session(self, tenant: str, session_id: str, since: int = 0, metrics_from: int = 0) -> dict:
-        """The session's trace points of steps >= ``since`` and its metrics from number
-        ``metrics_from`` on.  Raises NotFound, also for another tenant's session."""
+    async def session(self, tenant: str, session_id: str, since: int = 0, cursor: int | None = None,
+                      limit: int = PAGE_LIMIT, points: int = 0) -> dict:
+        """The session's trace points of steps >= ``since``, and a page of its metrics: from
+        ``cursor``, or with ``points`` a series of at most that many spread over the history
+        (``Store.metrics_page``).  Raises NotFound, also for another tenant's session."""
         await self.sessions.owned_meta(tenant, session_id)
         full = await self.cache.get(("session", session_id), lambda: self._session(session_id))
+        page = await self.cache.get(("metrics", session_id, cursor, limit, points),
+                                    lambda: self._metrics(session_id, cursor, limit, points))
         cut = int(np.searchsorted(full["steps"], since))
-        answer = {k: v for k, v in full.items() if k not in ("steps", "columns", "metrics")}
+        answer = {k: v for k, v in full.items() if k not in ("steps", "columns")}
         answer["trace"] = {name: col[cut:] for name, col in full["columns"].items()}
-        answer["metrics"] = full["metrics"][metrics_from:]
-        answer["metrics_total"] = len(full["metrics"])
-        return answer
+        answer.update(page)
+        return answer  # "rows": the metric reports' JSON texts (``jsontext.with_rows``)
+
+    async def _metrics(self, session_id: str, cursor: int | None, limit: int, points: int) -> dict:
+        page = await self.store.metrics_page(session_id, cursor, limit=limit, max_bytes=PAGE_BYTES, points=points)
+        return {"rows": page.items, "next_cursor": page.next_cursor, "end_cursor": page.end}
 
     async def _table(self, tenant: str) -> list[dict]:
         _, total = await self.store.list(tenant, 0, 1)
@@ -76,23 +87,34 @@ class Overview:
             "distribution": cfg.distribution, "evaluations_per_step": per_step,
             "step": step, "evaluations": step * per_step, "steps_per_s": _rate(kept.points, last),
             "lr": last["lr"] if last else cfg.lr, "mu": last["mu"] if last else cfg.mu,
-            "f": last["f"] if last else None, "last_metric": json.loads(metric[-1]) if metric else None,
+            "f": last["f"] if last else None, "last_metric": _brief(json.loads(metric[-1])) if metric else None,
             "updated": last["time"] if last else None,
         }
 
     async def _session(self, session_id: str) -> dict:
         meta = await self.store.meta(session_id)
         fields, vectors = await trace.read(self.store, session_id)
-        metrics = [json.loads(m) for m in await self.store.metrics(session_id, None)]
         cfg = journal.decode_config(meta.config, meta.vectors)
         columns = {"step": fields["step"], "time": fields["time"]}
-        columns.update({name: _json_safe(v) for name, v in vectors.items()})
+        columns.update({name: finite_list(v) for name, v in vectors.items()})
         return {
             "id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config,
             "evaluations_per_step": cfg.evaluations_per_step, "stride": fields["stride"],
             "last": fields["last"], "steps": np.asarray(fields["step"], dtype=np.int64),
-            "columns": columns, "metrics": metrics,
+            "columns": columns,
         }
+
+
+def _brief(report: dict) -> dict:
+    """A table row's newest report: its own fields, and its named metrics while they fit in
+    ROW_METRIC_BYTES (a report may hold 32 names of 100 characters; 500 rows of those would be
+    over 2 MB)."""
+    brief, size = {}, 0
+    for name, value in report.items():
+        size += len(name) + 30  # the name, quoted, and a number
+        if name in RESERVED_METRICS or size <= ROW_METRIC_BYTES:
+            brief[name] = value
+    return brief
 
 
 def _rate(points: list[bytes], last: dict | None) -> float:
@@ -103,6 +125,3 @@ def _rate(points: list[bytes], last: dict | None) -> float:
         return 0.0
     return (last["step"] - first_step) / (last["time"] - first_time)
 
-
-def _json_safe(values: np.ndarray) -> list:
-    return [None if v != v else v for v in values.astype(np.float64).tolist()]  # NaN as null

@@ -96,6 +96,12 @@ class MetricsAnswer(BaseModel):
     time: float
 
 
+class MetricsList(BaseModel):
+    items: list[MetricsAnswer] = Field(description="Reports, oldest first.")
+    next_cursor: int | None = Field(description="The cursor of the next page; null: this page reached the newest.")
+    end_cursor: int = Field(description="The cursor after the newest report: where new reports will start.")
+
+
 class Parameters(BaseModel):
     step: int
     x: Vector

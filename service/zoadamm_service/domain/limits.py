@@ -10,6 +10,11 @@ RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
 # every integer the API takes or gives stays within it, so no client turns one number into
 # another (and each fits Redis's 64-bit integers).
 SAFE_INT = 2**53 - 1
+# The metric reports of one answer: beside a full trace (the dashboard's session view) an answer
+# stays far under 1 MB, which the JSON encoder turns out without holding the event loop for long.
+# More reports come by cursor.
+PAGE_BYTES = 256 * 1024
+PAGE_LIMIT = 10_000  # the most reports a page may ask for
 
 
 def check_config(settings: Settings, config: dict) -> None:

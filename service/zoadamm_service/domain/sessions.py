@@ -23,6 +23,7 @@ from zoadamm import AnswerMode, StepRecord, directions, require_input
 from ..errors import Conflict, NotFound
 from ..settings import Settings
 from ..store import SessionMeta, Store
+from ..store.base import MetricsPage
 from . import inputs, journal, limits, split, trace
 from .answers import AskAnswer, Parameters, SessionPublic, SessionSummary, TellAnswer
 from .cache import ReplicaCache
@@ -307,6 +308,7 @@ class Sessions:
                         session_id, replica.seq, journal.encode_metric(opt.step, value), text,
                         idempotent=None if key is None else key.record(text, self.settings.idempotency_ttl_s),
                         keep_metrics=self.settings.metric_history,
+                        keep_metric_bytes=self.settings.metric_history_bytes,
                     )
                 except Conflict:
                     continue
@@ -316,9 +318,11 @@ class Sessions:
                 return entry
             raise Conflict("the session is too busy to take a metric now; retry", step=replica.step)
 
-    async def metrics(self, tenant: str, session_id: str, last: int | None) -> builtins.list[dict]:
+    async def metrics(self, tenant: str, session_id: str, cursor: int | None, last: int | None,
+                      limit: int) -> MetricsPage:
+        """A page of the metric history (``Store.metrics_page``).  Raises NotFound."""
         await self.owned(tenant, session_id)
-        return [json.loads(m) for m in await self.store.metrics(session_id, last)]
+        return await self.store.metrics_page(session_id, cursor, last=last, limit=limit, max_bytes=limits.PAGE_BYTES)
 
     async def trace(self, tenant: str, session_id: str, since: int, tail: int | None) -> tuple[dict, dict]:
         """The session's trace as an answer (``trace.read``).  Raises NotFound."""

@@ -15,6 +15,9 @@ A point is what one committed step looked like, 36 bytes packed (``POINT``):
     spread  float32  ZO: the standard deviation of the q coefficients c_i (0 for q = 1); FO: NaN
     lr, mu  float32  what the step was taken with
 
+A value that does not fit float32 (|v| above its largest, or not finite; a client may report
+f = 1e39) is kept as NaN, the marker every reader already knows: JSON answers carry it as null.
+
 Downsampling: a session keeps at most ``max_points`` points, every ``stride``-th step from
 step 0.  The stride starts at 1; when the list is full it doubles and the points whose step is
 not a multiple of the new stride are dropped, so a 1M-step session keeps between
@@ -36,15 +39,17 @@ import numpy as np
 from ..store.base import TracePoint
 
 POINT = struct.Struct("<dd5f")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 FIELDS = ("step", "time", "f", "g_norm", "spread", "lr", "mu")
 
 
 def f_of(f_x, f_plus, f_minus) -> float:
     """The f value a ZO step reports about x: mean f_x, or for central differences the mean
     of (f_plus + f_minus) / 2."""
-    if f_minus is not None:
-        return float((np.mean(f_plus) + np.mean(f_minus)) / 2)
-    return float(np.mean(f_x)) if f_x is not None else math.nan
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf, which ``point`` keeps as NaN
+        if f_minus is not None:
+            return float((np.mean(f_plus) + np.mean(f_minus)) / 2)
+        return float(np.mean(f_x)) if f_x is not None else math.nan
 
 
 def point(record, mu: float, f: float | None, distribution: str, dim: int, now: float) -> bytes:
@@ -59,7 +64,7 @@ def point(record, mu: float, f: float | None, distribution: str, dim: int, now: 
     else:
         g = record.gradient
         g_norm, spread = math.sqrt(float(np.dot(g, g))), math.nan
-    return POINT.pack(record.step, now, _nan(f), g_norm, spread, record.lr, _nan(mu))
+    return POINT.pack(record.step, now, *map(_float32, (f, g_norm, spread, record.lr, mu)))
 
 
 def step_of(packed: bytes) -> int:
@@ -82,8 +87,9 @@ def point_for(event, f: float | None, config, max_points: int) -> TracePoint | N
     return TracePoint(event.step, packed, max_points)
 
 
-def _nan(value: float | None) -> float:
-    return math.nan if value is None else value
+def _float32(value: float | None) -> float:
+    """``value`` where float32 holds it, else NaN (None, NaN, +-inf and |value| > FLOAT32_MAX)."""
+    return value if value is not None and -FLOAT32_MAX <= value <= FLOAT32_MAX else math.nan
 
 
 async def read(store, session_id: str, since: int = 0, tail: int | None = None) -> tuple[dict, dict[str, np.ndarray]]:
@@ -100,9 +106,9 @@ async def read(store, session_id: str, since: int = 0, tail: int | None = None) 
 
 
 def as_dict(packed: bytes) -> dict:
-    """One point as JSON-safe values (NaN as None)."""
+    """One point as JSON-safe values (NaN and +-inf, written before they were kept as NaN, as None)."""
     values = POINT.unpack(packed)
-    out = {name: (None if isinstance(v, float) and math.isnan(v) else v)
+    out = {name: (v if math.isfinite(v) else None)
            for name, v in zip(FIELDS, values, strict=True)}
     out["step"] = int(values[0])
     return out

@@ -110,6 +110,17 @@ class TraceRead:
     points: list[bytes]
     last: bytes | None
 @dataclass(frozen=True)
+class MetricsPage:
+    """Metric reports (JSON), oldest first.  A report's cursor is its number since the session
+    began, so it stays valid while the oldest are dropped: ``end`` is the cursor after the newest
+    report, ``next_cursor`` that of the report after this page (None: it reached the newest)."""
+
+    items: list[str]
+    end: int
+    next_cursor: int | None
+
+
+@dataclass(frozen=True)
 class Leased:
     """What ``Store.lease`` granted: the directions now leased to the holder (those it held
     already included), how long its new leases last, and when the soonest lease of another
@@ -165,12 +176,13 @@ class Store(ABC):
     @abstractmethod
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
                      trace: TracePoint | None = None, idempotent: Idempotent | None = None,
-                     keep_metrics: int = 0) -> Appended:
+                     keep_metrics: int = 0, keep_metric_bytes: int = 0) -> Appended:
         """Write event ``seq`` iff the head is ``seq``.
 
         Without ``metric`` the event closes a step and drops the partial reports; with
-        ``metric`` (JSON) it adds it to the metrics history instead (keeping only the newest
-        ``keep_metrics`` when it is not 0), and the open step's partial reports stay.  ``trace``
+        ``metric`` (JSON) it adds it to the metrics history instead (dropping the oldest while
+        there are more than ``keep_metrics`` or more than ``keep_metric_bytes`` bytes of them,
+        where those are not 0; the newest always stays), and the open step's partial reports stay.  ``trace``
         joins the session's trace under the rule of ``domain.trace``.  All in the same atomic
         write.  Raises Conflict(head=...) otherwise, and Invalid for an Idempotency-Key reused
         with another request; a repeat of ``idempotent`` writes nothing and returns its first
@@ -225,6 +237,14 @@ class Store(ABC):
     @abstractmethod
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
         """The metric reports (JSON), oldest first; only the ``last`` ones when given."""
+
+    @abstractmethod
+    async def metrics_page(self, session_id: str, cursor: int | None = None, *, last: int | None = None,
+                           limit: int, max_bytes: int, points: int = 0) -> MetricsPage:
+        """Up to ``limit`` reports from ``cursor`` on (without one: the last ``last``, or from
+        the oldest kept; a cursor dropped since reads from the oldest kept), as many as fit in
+        ``max_bytes`` (one at least).  With ``points``: at most that many reports evenly spaced
+        over the history, the newest included, within ``max_bytes``.  Raises NotFound."""
 
     @abstractmethod
     async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:

@@ -18,13 +18,14 @@ from redis.exceptions import RedisError
 
 from .. import keys
 from ..errors import Conflict, Invalid, NotFound, QuotaExceeded, StoreUnavailable
-from . import replies, scripts
+from . import metric_scripts, replies, scripts
 from .base import (
     KEY_REUSED,
     Appended,
     Idempotent,
     JournalRead,
     Leased,
+    MetricsPage,
     SessionMeta,
     Store,
     TracePoint,
@@ -89,6 +90,7 @@ class RedisStore(Store):
         self._save_checkpoint = client.register_script(scripts.SAVE_CHECKPOINT)
         self._add_partials = client.register_script(scripts.ADD_PARTIALS)
         self._read_trace = client.register_script(scripts.READ_TRACE)
+        self._read_metrics = client.register_script(metric_scripts.READ_METRICS)
         self._lease = client.register_script(scripts.LEASE)
         self._add_partials_and_lease = client.register_script(scripts.ADD_PARTIALS_AND_LEASE)
         self._admit = client.register_script(scripts.ADMIT)
@@ -237,7 +239,7 @@ class RedisStore(Store):
     @_translate_errors
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
                      trace: TracePoint | None = None, idempotent: Idempotent | None = None,
-                     keep_metrics: int = 0) -> Appended:
+                     keep_metrics: int = 0, keep_metric_bytes: int = 0) -> Appended:
         reply = await self._append(
             keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id),
                   keys.metrics(session_id), keys.trace(session_id),
@@ -246,7 +248,7 @@ class RedisStore(Store):
             args=[seq, event, metric or "", *(
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
                 *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
-                self.ttl_s, keep_metrics, self._closes_channel],
+                self.ttl_s, keep_metrics, self._closes_channel, keep_metric_bytes],
         )
         code, head = reply[0], reply[1]
         if code == scripts.NOT_FOUND:
@@ -334,6 +336,17 @@ class RedisStore(Store):
         if not exists:
             raise NotFound(f"no session {session_id!r}")
         return [row.decode() for row in rows]
+
+    @_translate_errors
+    async def metrics_page(self, session_id: str, cursor: int | None = None, *, last: int | None = None,
+                           limit: int, max_bytes: int, points: int = 0) -> MetricsPage:
+        reply = await self._read_metrics(
+            keys=[keys.meta(session_id), keys.metrics(session_id)],
+            args=[-1 if cursor is None else cursor, -1 if last is None else last, limit, max_bytes, points])
+        if reply[0] == scripts.NOT_FOUND:
+            raise NotFound(f"no session {session_id!r}")
+        _, end, next_cursor, rows = reply
+        return MetricsPage([row.decode() for row in rows], int(end), None if next_cursor < 0 else int(next_cursor))
 
     @_translate_errors
     async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:

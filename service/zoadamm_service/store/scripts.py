@@ -6,6 +6,8 @@ one session, which share its hash tag: one Redis Cluster slot.
 Return codes shared by the scripts (``redis.py`` maps them to errors).
 """
 
+from .metric_scripts import TRIM_METRICS
+
 NOT_FOUND, NO_STATE, MOVED, REUSED = -1, -2, -3, -4
 
 # With a positive idle TTL, a write refreshes the expiry of every session key it is given, so a
@@ -73,13 +75,14 @@ return {0, 0}
 
 # KEYS: meta, events, partials, metrics, trace, idempotency, checkpoint
 # ARGV: seq, event, metric-or-empty, trace point-or-empty, trace step, trace max points,
-#       request-or-empty, ttl, answer, idle ttl, metrics kept (0: all), channel-or-empty
+#       request-or-empty, ttl, answer, idle ttl, metrics kept (0: all), channel-or-empty,
+#       metric bytes kept (0: all)
 # A step that closes a split step (partials were there) publishes "<meta key> <seq>" on the
 # channel: workers' tells waiting for it in other replicas wake at once.
 # Conditional append: two replicas can never both write event seq.  The trace point follows
 # domain.trace's rule: kept when its step is a multiple of the stride; when the list is full the
 # stride doubles and the points off it go.  A point starts with its step as a float64.
-APPEND = _REFRESH + _IDEMPOTENCY_CHECK + _STEP_OF + """
+APPEND = _REFRESH + _IDEMPOTENCY_CHECK + _STEP_OF + TRIM_METRICS + """
 local m = redis.call('HMGET', KEYS[1], 'head', 'has_state', 'trace_stride')
 if not m[1] then return {-1, 0} end
 local head = tonumber(m[1])
@@ -96,7 +99,7 @@ if ARGV[3] == '' then
   end
 else
   redis.call('RPUSH', KEYS[4], ARGV[3])
-  if tonumber(ARGV[11]) > 0 then redis.call('LTRIM', KEYS[4], -tonumber(ARGV[11]), -1) end
+  trim_metrics(KEYS[1], KEYS[4], #ARGV[3], tonumber(ARGV[11]), tonumber(ARGV[13]))
 end
 redis.call('HSET', KEYS[1], 'head', head + 1)
 if ARGV[4] ~= '' then

@@ -1,6 +1,6 @@
 // The zoadamm dashboard: polls /v1/dashboard/sessions (the table) and
-// /v1/dashboard/sessions/{id}?since=&metrics_from= (new trace points and metrics of the
-// sessions shown), both answered from the service's shared cache, and draws them with uPlot.
+// /v1/dashboard/sessions/{id}?since=&cursor= (new trace points and metrics of the sessions
+// shown), both answered from the service's shared cache, and draws them with uPlot.
 import { AuthError, api, apiKey, forgetKey, remembered, saveKey } from "./api.js";
 import { resizeAll } from "./charts.js";
 import { renderCompare } from "./compare.js";
@@ -10,17 +10,18 @@ import { isSessionId, saveCompared, state } from "./state.js";
 import { renderMethods, renderTable } from "./table.js";
 
 let timer = null;
+// A session's metrics are first drawn from a series of at most this many reports spread over its
+// history (a long history would be megabytes); new reports then come by cursor.
+const METRIC_POINTS = 1000;
 
 // --- session data: new points only -------------------------------------------------------------
 async function refreshSession(id) {
   let d = state.data.get(id);
-  const from = d ? d.metrics.length : 0;
-  let body = await api(`/v1/dashboard/sessions/${id}?since=${d ? d.nextStep : 0}&metrics_from=${from}`);
-  if (body !== null && d && (body.stride !== d.stride || body.metrics_total < from)) {
-    // the service thinned its trace (or the session was replaced): start again from the kept points
-    body = await api(`/v1/dashboard/sessions/${id}`);
-    d = null;
+  let body = d ? await api(`/v1/dashboard/sessions/${id}?since=${d.nextStep}&cursor=${d.cursor}`) : null;
+  if (body !== null && d && (body.stride !== d.stride || body.end_cursor < d.cursor)) {
+    d = null; // the service thinned its trace (or the session was replaced): start again from the kept points
   }
+  if (!d) body = await api(`/v1/dashboard/sessions/${id}?points=${METRIC_POINTS}`);
   if (body === null) { state.data.delete(id); return; }
   if (!d) {
     d = { info: body, stride: body.stride, trace: body.trace, metrics: body.metrics };
@@ -30,6 +31,7 @@ async function refreshSession(id) {
     d.metrics = d.metrics.concat(body.metrics);
     d.info = body;
   }
+  d.cursor = body.next_cursor ?? body.end_cursor;
   const steps = d.trace.step;
   d.nextStep = steps.length ? steps[steps.length - 1] + 1 : 0;
 }

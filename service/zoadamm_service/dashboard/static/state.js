@@ -18,7 +18,7 @@ export const state = {
   sort: { key: "created", dir: -1 },
   selected: null, // the session shown in detail
   compared: storedCompared(), // the sessions ticked for the comparison
-  data: new Map(), // id -> { info, stride, trace, metrics, nextStep } of the sessions drawn
+  data: new Map(), // id -> { info, stride, trace, metrics, nextStep, cursor } of the sessions drawn
   colors: new Map(),
   loaded: false, // the service answered once (with sessions or a 401)
   auth: null, // null when the service answers; "missing" (no key entered) or "refused"

@@ -1,0 +1,54 @@
+"""The one JSON encoding of the service's answers.  JSON has no NaN or infinity, so every
+non-finite float goes out as ``null``: a trace point whose f did not fit float32 is stored as
+NaN (``domain.trace``) and read back as null, and no answer can fail to encode on one."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+from fastapi.responses import JSONResponse
+
+
+def dumps(body: Any) -> str:
+    """``body`` as JSON text, with NaN and +-inf as null."""
+    try:
+        return json.dumps(body, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: only this rare answer pays for the walk
+        return json.dumps(_finite(body), allow_nan=False)
+
+
+def with_rows(body: dict, name: str, rows: list[str]) -> str:
+    """``body`` with ``name``: the list of ``rows``, JSON texts spliced in as they are.  Stored
+    metric reports are JSON already, of finite numbers only (the schema refuses others): a page
+    of them is sent without parsing and encoding it again, which would hold the event loop."""
+    text = dumps(body)
+    return f'{text[:-1]}{", " if body else ""}{json.dumps(name)}: [{", ".join(rows)}]}}'
+
+
+def finite_list(values: np.ndarray) -> list:
+    """A vector as a JSON-ready list (float64 values), NaN and +-inf as None."""
+    as_floats = np.asarray(values, dtype=np.float64)
+    out = as_floats.tolist()
+    if not np.isfinite(as_floats).all():
+        out = [v if math.isfinite(v) else None for v in out]
+    return out
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+class FiniteJSON(JSONResponse):
+    """The app's response class: FastAPI's JSON answers through ``dumps``."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode()
