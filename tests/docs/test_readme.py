@@ -34,7 +34,7 @@ BLOCKS = {
     "make demo": "test_demo_then_report",
     "make report": "test_demo_then_report",
     "make test": "the suite itself (.ci/run runs it)",
-    "zoadamm-service --port 8000": "the `service` fixture",
+    "zoadamm-service --port 8000 --log-level": "the `service` fixture",
     "zoadamm-service keys new alice": "test_keys_block",
     "S=http://127.0.0.1:8000": "test_curl_loop",
     "zoadamm-worker mnist --method zo-adamm": "test_workers_block",
@@ -47,7 +47,9 @@ BLOCKS = {
     "np.random.Philox(key=": "test_philox_block",
     "ZOADAMM_SESSION_SEED=auto docker compose up": "make compose-check (needs Docker)",
     "keys new lab --env > .env": "tests/deploy/test_compose.py",
-    "zoadamm-worker victim --model": "tests/attack/test_runners.py (the same commands on free ports)",
+    "zoadamm-worker attack --method art-square": "tests/attack/test_runners.py (the same commands on free ports)",
+    "zoadamm-worker attack --method zo-adamm --victim": "tests/attack/test_zo.py (the ZO runners on a service, "
+                                                        "the command line, on free ports)",
     "benchmarks/bench_failover.py --resync": "tests/service/test_failover.py; the benchmarks are minutes long",
     "redis-cli --cluster create": "tests/redis_cluster.py (the same cluster on free ports)",
 }
@@ -81,7 +83,7 @@ def sh(script: str, *, timeout: float = 900, env: dict | None = None) -> subproc
 def service():
     """The README's `zoadamm-service --port 8000 &`, on a free port instead of 8000."""
     port = _free_port()
-    command = block("zoadamm-service --port 8000").split("&")[0].replace("8000", str(port))
+    command = block("zoadamm-service --port 8000 --log-level").split("&")[0].replace("8000", str(port))
     proc = subprocess.Popen(["bash", "-c", ACTIVATE + "exec " + command], cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
