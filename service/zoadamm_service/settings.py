@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(30.0, gt=0, description="A request body not read in full within this time gets 408.")
     max_directions: int = Field(1024, ge=1, description="Largest q a session may have.")
     max_dim: int = Field(8 * 1024 * 1024, ge=1, description="Largest d a session may have.")
+    max_work: int = Field(
+        2**27, ge=1, description="Largest q * d of a session (d for adamm): what one step costs the service's CPU.")
     max_metric_names: int = Field(32, ge=0, description="Named metrics per report.")
     max_metric_name_length: int = Field(100, ge=1, description="Characters in a metric's name.")
     metric_history: int = Field(10_000, ge=1, description="Metric reports kept per session; older ones are dropped.")

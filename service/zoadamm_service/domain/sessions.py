@@ -18,12 +18,12 @@ from typing import Protocol
 
 import numpy as np
 
-from zoadamm import AnswerMode, StepRecord, directions, require_method
+from zoadamm import AnswerMode, SessionConfig, StepRecord, directions, require_method
 
 from ..errors import Conflict, NotFound
 from ..settings import Settings
 from ..store import SessionMeta, Store
-from . import inputs, journal, limits, split, trace
+from . import inputs, journal, limits, offload, split, trace
 from .answers import AskAnswer, Parameters, SessionPublic, SessionSummary, TellAnswer
 from .cache import ReplicaCache
 from .ids import RequestKey, is_session_id, session_id_for
@@ -62,12 +62,13 @@ class Sessions:
         if config.get("seed") is None:
             config = {**config, "seed": secrets.randbelow(limits.SAFE_INT + 1)}  # exact in every JSON client
         cfg = inputs.session_config(config)
+        limits.check_work(self.settings, cfg)
         # with a key, the id follows from it: a repeat names the same session, in the same slot
         session_id = uuid.uuid4().hex if key is None else session_id_for(tenant, key.key)
         meta = SessionMeta(session_id, tenant, name, cfg.to_dict(), time.time())
         checkpoint = None
         if x0 is not None:
-            checkpoint = journal.encode_checkpoint(inputs.start_optimizer(cfg, x0), 0)
+            checkpoint = await offload.run_sized(offload.work_of(cfg), _first_checkpoint, cfg, x0)
         answer = SessionPublic(**_summary(meta), step=0, has_parameters=x0 is not None, lr=cfg.lr, mu=cfg.mu,
                                recent_metrics=[])
         record = None if key is None else key.record(json.dumps(answer.model_dump()), self.settings.idempotency_ttl_s)
@@ -136,17 +137,17 @@ class Sessions:
 
     async def _check_or_start(self, replica: Replica, x: np.ndarray) -> None:
         """Parameters are set once (x0 or the first ask's x) and checked after."""
-        x = inputs.vector("x", x, replica.config.dim)
+        x = await replica.run(inputs.vector, "x", x, replica.config.dim)
         if replica.optimizer is None:
-            optimizer = inputs.start_optimizer(replica.config, x)
+            optimizer = await replica.run(inputs.start_optimizer, replica.config, x)
             try:
-                await self.store.start(replica.meta.id, journal.encode_checkpoint(optimizer, 0))
+                await self.store.start(replica.meta.id, await replica.run(journal.encode_checkpoint, optimizer, 0))
             except Conflict:  # another replica set them first
                 await replica.catch_up(self.store)
             else:
                 replica.start(optimizer)
                 return
-        if not np.array_equal(replica.started().state.x, x):
+        if not await replica.run(np.array_equal, replica.started().state.x, x):
             raise Conflict(
                 f"x differs from the session's parameters at step {replica.step}; "
                 "GET /v1/sessions/{id}/x returns them", step=replica.step,
@@ -210,8 +211,8 @@ class Sessions:
         async with replica.lock:
             await replica.settle()
             inputs.invalid_on_error(require_method, replica.config, "adamm")
-            gradient = inputs.vector("gradient", gradient, replica.config.dim)
-            digest = journal.request_digest(gradient)
+            gradient = await replica.run(inputs.vector, "gradient", gradient, replica.config.dim)
+            digest = await replica.run(journal.request_digest, gradient)
             repeat = await self._repeat_or_open(replica, step, digest, mode)
             if repeat is not None:
                 return repeat
@@ -283,7 +284,7 @@ class Sessions:
             result = replica.answer(mode)
         if (event.step + 1) % self.settings.checkpoint_every == 0:
             await replica.settle()
-            self.replicas.save_checkpoint(replica)
+            await self.replicas.save_checkpoint(replica)
         return result
 
     # --- metrics ---------------------------------------------------------------------------
@@ -322,6 +323,11 @@ class Sessions:
         """The session's trace as an answer (``trace.read``).  Raises NotFound."""
         await self.owned(tenant, session_id)
         return await trace.read(self.store, session_id, since, tail)
+
+
+def _first_checkpoint(config: SessionConfig, x0: np.ndarray) -> bytes:
+    """The checkpoint of a session started at ``x0``.  Raises Invalid for a bad x0."""
+    return journal.encode_checkpoint(inputs.start_optimizer(config, x0), 0)
 
 
 def _summary(meta: SessionMeta) -> dict:
