@@ -6,10 +6,12 @@ and after a delete."""
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import json
 import os
 import traceback
+import uuid
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
@@ -37,6 +39,7 @@ from .replication import Replication
 META_FIELDS = ("tenant", "config", "name", "created")
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
 MAX_CONNECTIONS = 100  # per replica process
+STAGED_TTL_MS = 600_000  # a staged checkpoint that no script took (a crash between the two calls)
 
 
 def _translate_errors(method):
@@ -139,6 +142,20 @@ class RedisStore(Store):
         finally:
             await pubsub.aclose()
 
+    @contextlib.asynccontextmanager
+    async def _staged(self, session_id: str, checkpoint: bytes | None) -> AsyncIterator[str]:
+        """A staged key holding ``checkpoint`` (``scripts._TAKE_STAGED``: large values stay out
+        of Lua), for a script to take; gone after the block whether a script took it or not."""
+        staged = keys.staged_checkpoint(session_id, uuid.uuid4().hex)
+        if checkpoint is None:
+            yield staged
+            return
+        await self._redis.set(staged, checkpoint, px=STAGED_TTL_MS)
+        try:
+            yield staged
+        finally:
+            await self._redis.unlink(staged)  # no-op once a script renamed it into place
+
     @_translate_errors
     async def ping(self) -> None:
         await self._redis.ping()
@@ -152,12 +169,13 @@ class RedisStore(Store):
             await self._prune(index)  # the index may still list sessions that expired
             if not await self._admit(keys=[index], args=admit):
                 raise QuotaExceeded(quota_message(max_sessions))
-        reply = await self._create(
-            keys=[keys.meta(meta.id), keys.checkpoint(meta.id),
-                  keys.idempotency(meta.id, idempotent.key if idempotent else NO_IDEMPOTENCY)],
-            args=[meta.tenant, repr(meta.created), json.dumps(meta.config), json.dumps(meta.name), checkpoint or b"",
-                  *replies.idempotency_args(idempotent), self.ttl_s],
-        )
+        async with self._staged(meta.id, checkpoint) as staged:
+            reply = await self._create(
+                keys=[keys.meta(meta.id), keys.checkpoint(meta.id),
+                      keys.idempotency(meta.id, idempotent.key if idempotent else NO_IDEMPOTENCY), staged],
+                args=[meta.tenant, repr(meta.created), json.dumps(meta.config), json.dumps(meta.name),
+                      "" if checkpoint is None else "1", *replies.idempotency_args(idempotent), self.ttl_s],
+            )
         if reply[0] == scripts.REUSED:
             raise Invalid(KEY_REUSED)
         if reply[0] == 0:
@@ -225,8 +243,9 @@ class RedisStore(Store):
 
     @_translate_errors
     async def start(self, session_id: str, checkpoint: bytes) -> None:
-        code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id)],
-                                       args=[checkpoint, self.ttl_s])
+        async with self._staged(session_id, checkpoint) as staged:
+            code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id), staged],
+                                           args=[self.ttl_s])
         if code == scripts.NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
         if code:
@@ -267,10 +286,11 @@ class RedisStore(Store):
 
     @_translate_errors
     async def read(self, session_id: str, since: int | None) -> JournalRead:
-        reply = await self._read(
-            keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
-            args=[-1 if since is None else since],
-        )
+        names = [keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)]
+        if since is None and isinstance(self._redis, aioredis.Redis):
+            reply = await self._read_with_checkpoint(names)
+        else:  # redis-py's cluster client has no transactions: the script reads the checkpoint
+            reply = await self._read(keys=names, args=[-1 if since is None else since, ""])
         if reply[0] == scripts.NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
         if reply[0] == scripts.NO_STATE:
@@ -278,12 +298,25 @@ class RedisStore(Store):
         _, head, start, checkpoint, events = reply
         return JournalRead(int(head), int(start), checkpoint, list(events))
 
+    async def _read_with_checkpoint(self, names: builtins.list[str]) -> builtins.list:
+        """READ from the checkpoint, the checkpoint itself read by a GET in the same transaction
+        (``scripts._TAKE_STAGED``: large values stay out of Lua)."""
+        assert isinstance(self._redis, aioredis.Redis)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            await self._read(keys=names, args=[-1, "1"], client=pipe)
+            pipe.get(names[2])
+            reply, checkpoint = await pipe.execute()
+        if reply[0] == 0:
+            reply[3] = checkpoint
+        return list(reply)
+
     @_translate_errors
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
-        await self._save_checkpoint(
-            keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
-            args=[seq, checkpoint, self.ttl_s],
-        )
+        async with self._staged(session_id, checkpoint) as staged:
+            await self._save_checkpoint(
+                keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id), staged],
+                args=[seq, self.ttl_s],
+            )
 
     @_translate_errors
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
