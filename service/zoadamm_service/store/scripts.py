@@ -45,8 +45,9 @@ end
 
 # A checkpoint (5 float32 vectors of d: 160 MB at d = 8.4M) never passes through Lua: copied in
 # and out of a script's Lua strings, it holds Redis (every client) far longer than a plain SET or
-# GET of it (``tests/service/test_max_work.py`` polls /healthz meanwhile).  The store SETs it under a staged key in the session's slot; a script that accepts it
-# RENAMEs that key into place (O(1)) and drops the staged key's own expiry.
+# GET of it (``tests/service/test_max_work.py`` polls /healthz meanwhile).  The store SETs it
+# under a staged key in the session's slot; a script that accepts it RENAMEs that key into place
+# (O(1)) and drops the staged key's own expiry.
 _TAKE_STAGED = """
 local function take_staged(staged, checkpoint)
   redis.call('RENAME', staged, checkpoint)
