@@ -8,8 +8,8 @@
    client's keep-alive connection stays usable.
 
 A gate is an object with ``async def check(scope) -> Refusal | None`` that may add to
-``scope["state"]``: a new limit (failed authentications per client address, say) is one more
-gate in the list.  ``headers_for`` sees the scope, so headers for the pages only (a
+``scope["state"]``; a gate may also wrap another (``ratelimit.LimitFailedKeys`` counts the 401s
+of ``auth.Authenticate`` per client address).  ``headers_for`` sees the scope, so headers for the pages only (a
 Content-Security-Policy) slot in there.
 """
 
