@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     gates: list[Gate] = [authenticate]
     if settings.rate_limit:  # after the key: it counts per key
         gates.append(Throttle(settings.rate_limit, settings.redis_url, settings.redis_cluster))
-    app.add_middleware(Pipeline, gates=gates)
+    app.add_middleware(Pipeline, gates=gates, store_budget_s=settings.redis_timeout_s)
     edge.install(app)
     telemetry.install(app)
 

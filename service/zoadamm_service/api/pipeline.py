@@ -1,6 +1,7 @@
 """The one middleware every HTTP call passes, the per-step tell included, in one pass:
 
-1. the request is timed, by route template (``telemetry.requests``), whatever answers it;
+1. the request is timed, by route template (``telemetry.requests``), whatever answers it, and
+   given its budget of waiting on the store (``store.budget``);
 2. the gates run in order, each may refuse the call with a JSON error: the API key
    (``auth.Authenticate``), then the key's rate limit (``ratelimit.Throttle``);
 3. the app answers, and every answer gets the security headers (``headers_for``);
@@ -24,6 +25,7 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..store import budget
 from ..telemetry import requests as request_metrics
 
 log = logging.getLogger("zoadamm.service")
@@ -58,15 +60,18 @@ async def send_error(send: Send, status: int, detail: str, headers: Sequence[tup
 
 
 class Pipeline:
-    def __init__(self, app: ASGIApp, gates: Sequence[Gate] = ()) -> None:
+    def __init__(self, app: ASGIApp, gates: Sequence[Gate] = (), store_budget_s: float | None = None) -> None:
         self.app = app
         self.gates = tuple(gates)
+        self.store_budget_s = store_budget_s  # each call's time waiting on the store (``store.budget``)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start, status, started, extra = time.perf_counter(), 500, False, headers_for(scope)
+        if self.store_budget_s is not None:
+            budget.start(self.store_budget_s)
 
         async def sending(message: Message) -> None:
             nonlocal status, started

@@ -24,6 +24,7 @@ from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage,
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import Scope
 
+from ..store import budget
 from .auth import PROTECTED
 from .pipeline import Gate, Refusal
 
@@ -68,12 +69,13 @@ class Throttle:
             self._taken[who] = (left - 1, until)
             return None
         try:
-            if self.batch > 1 and await self.limiter.hit(self.limit, who, cost=self.batch):
-                self._taken[who] = (self.batch - 1, now + self.limit.get_expiry())
-                return None
-            if await self.limiter.hit(self.limit, who):  # the window has less than a batch left
-                return None
-            wait = await seconds_left(self.limiter, self.limit, who)
+            async with budget.waiting("the rate limit's counters"):
+                if self.batch > 1 and await self.limiter.hit(self.limit, who, cost=self.batch):
+                    self._taken[who] = (self.batch - 1, now + self.limit.get_expiry())
+                    return None
+                if await self.limiter.hit(self.limit, who):  # the window has less than a batch left
+                    return None
+                wait = await seconds_left(self.limiter, self.limit, who)
         except Exception:  # the counters' store is down: so is the service's
             log.warning("the rate limit's store does not answer", exc_info=True)
             return UNAVAILABLE
@@ -99,9 +101,10 @@ class LimitFailedKeys:
             return refusal
         address = f"auth-failures:{(scope.get('client') or ('unknown',))[0]}"
         try:
-            if await self.limiter.hit(self.limit, address):
-                return refusal
-            wait = await seconds_left(self.limiter, self.limit, address)
+            async with budget.waiting("the failed-authentication counters"):
+                if await self.limiter.hit(self.limit, address):
+                    return refusal
+                wait = await seconds_left(self.limiter, self.limit, address)
         except Exception:  # the counters' store is down: the key is still unknown
             log.warning("the failed-authentication limit's store does not answer", exc_info=True)
             return refusal

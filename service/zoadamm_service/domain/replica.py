@@ -8,8 +8,9 @@ session on).  So any number of replicas can serve one session from one Redis.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 from zoadamm import AnswerMode, Optimizer, SessionConfig, StepRecord, wire
 
 from ..errors import Conflict, Invalid
-from ..store import JournalRead, SessionMeta, Store
+from ..store import JournalRead, SessionMeta, Store, budget
 from . import finite, journal, offload
 from .answers import AskAnswer, StepRecordPublic, TellAnswer
 
@@ -108,6 +109,17 @@ class Replica:
         if self._checksum is None or self._checksum[0] != step:
             self._checksum = (step, wire.checksum(self.started().state.x))
         return self._checksum[1]
+
+    @contextlib.asynccontextmanager
+    async def locked(self) -> AsyncIterator[None]:
+        """Hold the lock; the wait for it spends the call's budget (``store.budget``): the
+        request ahead may be waiting on a store that does not answer."""
+        async with budget.waiting("the session, held by a call waiting on the store"):
+            await self.lock.acquire()
+        try:
+            yield
+        finally:
+            self.lock.release()
 
     async def settle(self) -> None:
         """Wait for work that was answered before it was done."""

@@ -77,7 +77,7 @@ class Sessions:
 
     async def view(self, tenant: str, session_id: str) -> SessionPublic:
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             await replica.catch_up(self.store, await self.store.head(session_id))
             opt = replica.optimizer
             return SessionPublic(
@@ -124,7 +124,7 @@ class Sessions:
         """The open step's directions.  ``x`` sets the parameters before the first step and must
         equal them after it; vectors go when their answer fits.  Raises Conflict, Invalid, NotFound."""
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             await replica.catch_up(self.store, await self.store.head(session_id))
             if x is not None:
                 await self._check_or_start(replica, x)
@@ -155,7 +155,7 @@ class Sessions:
 
     async def parameters(self, tenant: str, session_id: str) -> Parameters:
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             await replica.catch_up(self.store, await self.store.head(session_id))
             return Parameters(step=replica.step, x=replica.started().state.x.copy())
 
@@ -166,7 +166,7 @@ class Sessions:
         directions of the next step, and does not look whether another replica closed the step
         (the lease does: it is refused once the head moved).  Raises Conflict, Invalid, NotFound."""
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             await replica.settle()
             inputs.invalid_on_error(require_method, replica.config, "zo-adamm")
             f_x, f_plus, f_minus = inputs.zo_arrays(values, replica.config)
@@ -208,7 +208,7 @@ class Sessions:
                       mode: AnswerMode) -> TellAnswer:
         """Apply one first-order step with an exact gradient.  Raises Conflict, Invalid, NotFound."""
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             await replica.settle()
             inputs.invalid_on_error(require_method, replica.config, "adamm")
             gradient = await replica.run(inputs.vector, "gradient", gradient, replica.config.dim)
@@ -294,7 +294,7 @@ class Sessions:
         first answer and changes nothing.  Raises Conflict, Invalid, NotFound."""
         limits.check_metric_names(self.settings, named)
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             for _ in range(COMMIT_TRIES):  # another writer may append between our read and our write
                 await replica.catch_up(self.store, await self.store.head(session_id))
                 opt = replica.started()

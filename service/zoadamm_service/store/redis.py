@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from .. import keys
 from ..errors import Conflict, Invalid, NotFound, QuotaExceeded, StoreUnavailable
-from . import replies, scripts
+from . import budget, replies, scripts
 from .base import (
     KEY_REUSED,
     Appended,
@@ -43,12 +43,14 @@ STAGED_TTL_MS = 600_000  # a staged checkpoint that no script took (a crash betw
 
 
 def _translate_errors(method):
-    """A store that does not answer, or answers with an error, is a 503, never a 500."""
+    """A store that does not answer, or answers with an error, is a 503, never a 500; every
+    call spends the HTTP call's budget of waiting (``budget``)."""
 
     @functools.wraps(method)
     async def wrapper(*args, **kwargs):
         try:
-            return await method(*args, **kwargs)
+            async with budget.waiting("Redis"):
+                return await method(*args, **kwargs)
         except (RedisError, OSError) as exc:  # connection, timeout, a cluster in a failover, any error reply
             raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
         except (AttributeError, TypeError, RuntimeError) as exc:
