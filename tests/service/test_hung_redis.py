@@ -1,7 +1,8 @@
 """Waits behind a hung Redis: every call's whole wait on the store, the session's lock
 included, shares one budget (``ZOADAMM_REDIS_TIMEOUT_S``, 2 s), so twenty tells queued on one
-session all get 503 with Retry-After within 2.5 s, and ``/metrics`` answers from memory.  A real
-redis-server of the test's own, SIGSTOPped and SIGCONTinued, and a real service over HTTP."""
+session all get 503 with Retry-After within 2.5 s, and ``/metrics`` answers from memory.  And a
+restarted Redis is answered at once.  A real redis-server of the test's own (SIGSTOPped,
+SIGCONTinued, restarted), and a real service over HTTP."""
 
 from __future__ import annotations
 
@@ -26,27 +27,50 @@ DIM, QUEUED = 4, 20
 ANSWER_S = 2.5
 
 
+class OwnRedis:
+    """A redis-server on PORT that the test stops, resumes and restarts."""
+
+    def __init__(self) -> None:
+        self.url = f"redis://127.0.0.1:{PORT}/0"
+        self.server = self._start()
+
+    @staticmethod
+    def _start() -> subprocess.Popen:
+        server = subprocess.Popen(["redis-server", "--port", str(PORT), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no", "--logfile", ""], stdout=subprocess.DEVNULL)
+        with redis.Redis(port=PORT) as client:
+            while True:  # until it answers; a server that died fails here rather than hangs
+                assert server.poll() is None, f"redis-server did not start on port {PORT}"
+                try:
+                    client.ping()
+                    return server
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+
+    def stop(self) -> None:
+        os.kill(self.server.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.server.pid, signal.SIGCONT)
+
+    def restart(self) -> None:
+        self.end()
+        self.server = self._start()
+
+    def end(self) -> None:
+        self.resume()
+        self.server.terminate()
+        self.server.wait()
+
+
 @pytest.fixture
-def hung_redis():
-    """A redis-server on PORT; yields (url, stop, resume).  Always resumed and shut down after."""
-    server = subprocess.Popen(["redis-server", "--port", str(PORT), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--logfile", ""], stdout=subprocess.DEVNULL)
-    client = redis.Redis(port=PORT)
-    while True:  # until it answers; a server that died fails here rather than hangs
-        assert server.poll() is None, f"redis-server did not start on port {PORT}"
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
+def own_redis():
+    """An ``OwnRedis``, always resumed and shut down after the test."""
+    server = OwnRedis()
     try:
-        yield (f"redis://127.0.0.1:{PORT}/0", lambda: os.kill(server.pid, signal.SIGSTOP),
-               lambda: os.kill(server.pid, signal.SIGCONT))
+        yield server
     finally:
-        os.kill(server.pid, signal.SIGCONT)
-        server.terminate()
-        server.wait()
-        client.close()
+        server.end()
 
 
 def timed(http: httpx.Client, method: str, path: str, **kwargs) -> tuple[httpx.Response, float]:
@@ -56,8 +80,8 @@ def timed(http: httpx.Client, method: str, path: str, **kwargs) -> tuple[httpx.R
 
 
 @pytest.mark.parametrize("rate_limit", [None, "1000/second"])
-def test_every_call_behind_a_hung_redis_gets_503_within_the_budget(hung_redis, rate_limit):
-    url, stop, resume = hung_redis
+def test_every_call_behind_a_hung_redis_gets_503_within_the_budget(own_redis, rate_limit):
+    url, stop, resume = own_redis.url, own_redis.stop, own_redis.resume
     key = new_key()
     env = {"ZOADAMM_API_KEYS": entry("alice", key), **({"ZOADAMM_RATE_LIMIT": rate_limit} if rate_limit else {})}
     headers = {"Authorization": f"Bearer {key}"}
@@ -85,7 +109,6 @@ def test_every_call_behind_a_hung_redis_gets_503_within_the_budget(hung_redis, r
                 answers = list(pool.map(queued, range(QUEUED)))
             assert [a.status_code for a, _ in answers] == [503] * QUEUED, [a.text for a, _ in answers]
             assert all(int(a.headers["Retry-After"]) >= 1 for a, _ in answers)
-            print(sorted(round(s, 3) for _, s in answers))
             assert max(s for _, s in answers) < ANSWER_S, sorted(s for _, s in answers)
             assert "does not answer" in answers[0][0].json()["detail"]
 
@@ -102,3 +125,17 @@ def test_every_call_behind_a_hung_redis_gets_503_within_the_budget(hung_redis, r
         assert answer.status_code == 200, answer.text
         apply_zo(opt, values)
         assert answer.json()["step"] == 2 and bits(np.array(answer.json()["x"], np.float32)) == bits(opt.state.x)
+
+
+def test_the_first_call_after_a_redis_restart_is_answered(own_redis):
+    """Every pooled connection is dead after a restart: a command that fails on one is sent once
+    more on a fresh connection, so /healthz and the API answer at once rather than 503."""
+    with ServiceProcess(own_redis.url) as svc, httpx.Client(base_url=svc.url, timeout=60) as http:
+        # several connections in the pool, all of them used
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(lambda _: http.get("/v1/sessions").status_code, range(32))) == {200}
+        for _ in range(3):
+            own_redis.restart()
+            assert http.get("/healthz").status_code == 200
+            created = http.post("/v1/sessions", json={"dim": 2, "x0": [0.0, 1.0]})
+            assert created.status_code == 201, created.text

@@ -16,6 +16,9 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .. import keys
@@ -39,6 +42,10 @@ from .replication import Replication
 META_FIELDS = ("tenant", "config", "name", "created")
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
 MAX_CONNECTIONS = 100  # per replica process
+# A pooled connection that a restarted Redis closed fails on its next command, which never
+# reached the new server: that command is sent once more on a fresh connection.  A timeout is
+# not retried: a hung Redis must answer 503 within the call's budget, not twice that.
+ONE_RECONNECT = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 STAGED_TTL_MS = 600_000  # a staged checkpoint that no script took (a crash between the two calls)
 
 
@@ -114,7 +121,7 @@ class RedisStore(Store):
         else:
             pool = aioredis.BlockingConnectionPool.from_url(
                 url, max_connections=MAX_CONNECTIONS, timeout=timeout_s,
-                socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s,
+                socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s, retry=ONE_RECONNECT,
             )
             client = aioredis.Redis.from_pool(pool)  # closing the client closes its pool
         return cls(client, ttl_s, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
