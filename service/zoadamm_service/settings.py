@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     )
     redis_timeout_s: float = Field(2.0, gt=0, description="Redis socket timeout: a hung Redis gives 503 after it.")
     redis_connect_timeout_s: float = Field(2.0, gt=0, description="Redis connect timeout.")
+    redis_max_connections: int = Field(
+        100, ge=1, description="Connections to Redis per service process; a call waits for a free one within its "
+                               "budget (ZOADAMM_REDIS_TIMEOUT_S).")
     retry_after_s: int = Field(1, ge=0, description="The Retry-After of a 503.")
     trace_points: int = Field(
         2048, ge=0, le=4096,

@@ -110,7 +110,7 @@ def test_every_call_behind_a_hung_redis_gets_503_within_the_budget(own_redis, ra
             assert [a.status_code for a, _ in answers] == [503] * QUEUED, [a.text for a, _ in answers]
             assert all(int(a.headers["Retry-After"]) >= 1 for a, _ in answers)
             assert max(s for _, s in answers) < ANSWER_S, sorted(s for _, s in answers)
-            assert "does not answer" in answers[0][0].json()["detail"]
+            assert all("Redis" in a.json()["detail"] for a, _ in answers)
 
             metrics, seconds = timed(http, "GET", "/metrics")
             assert metrics.status_code == 200 and "zoadamm_steps_total" in metrics.text

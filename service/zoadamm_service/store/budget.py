@@ -52,7 +52,7 @@ async def waiting(what: str) -> AsyncIterator[None]:
         async with asyncio.timeout(max(budget.left_s, 0.0)):
             yield
     except TimeoutError:
-        raise StoreUnavailable(f"the store (Redis) does not answer: this call waited {budget.total_s:g} s "
-                               f"for {what} (ZOADAMM_REDIS_TIMEOUT_S); retry") from None
+        raise StoreUnavailable(f"the store (Redis) is slow or does not answer: this call waited "
+                               f"{budget.total_s:g} s for {what} (ZOADAMM_REDIS_TIMEOUT_S); retry") from None
     finally:
         budget.left_s -= time.monotonic() - started

@@ -41,7 +41,7 @@ from .replication import Replication
 
 META_FIELDS = ("tenant", "config", "name", "created")
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
-MAX_CONNECTIONS = 100  # per replica process
+MAX_CONNECTIONS = 100  # per replica process (ZOADAMM_REDIS_MAX_CONNECTIONS)
 # A pooled connection that a restarted Redis closed fails on its next command, which never
 # reached the new server: that command is sent once more on a fresh connection.  A timeout is
 # not retried: a hung Redis must answer 503 within the call's budget, not twice that.
@@ -108,7 +108,8 @@ class RedisStore(Store):
 
     @classmethod
     def from_url(cls, url: str, ttl_s: int = 0, timeout_s: float = 2.0, connect_timeout_s: float = 2.0, *,
-                 cluster: bool = False, wait_replicas: int = 0, wait_timeout_ms: int = 1000) -> RedisStore:
+                 cluster: bool = False, wait_replicas: int = 0, wait_timeout_ms: int = 1000,
+                 max_connections: int = MAX_CONNECTIONS) -> RedisStore:
         """``url`` names the Redis, or with ``cluster`` any node of the cluster.  ``timeout_s``
         bounds every command's wait for its reply: a hung Redis is a 503 then.
 
@@ -120,7 +121,7 @@ class RedisStore(Store):
             client = RedisCluster.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s)
         else:
             pool = aioredis.BlockingConnectionPool.from_url(
-                url, max_connections=MAX_CONNECTIONS, timeout=timeout_s,
+                url, max_connections=max_connections, timeout=timeout_s,
                 socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s, retry=ONE_RECONNECT,
             )
             client = aioredis.Redis.from_pool(pool)  # closing the client closes its pool
