@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from . import __doc__ as summary
 from . import dashboard, pages, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
+from .api.admission import Admission
 from .api.auth import Authenticate
 from .api.pipeline import Gate, Pipeline
 from .api.ratelimit import LimitFailedKeys, Throttle
@@ -77,7 +78,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     gates: list[Gate] = [authenticate]
     if settings.rate_limit:  # after the key: it counts per key
         gates.append(Throttle(settings.rate_limit, settings.redis_url, settings.redis_cluster))
-    app.add_middleware(Pipeline, gates=gates, store_budget_s=settings.redis_timeout_s)
+    app.add_middleware(Pipeline, gates=gates, store_budget_s=settings.redis_timeout_s,
+                       admission=Admission(settings.max_calls, settings.queue_timeout_s, settings.retry_after_s))
     edge.install(app)
     telemetry.install(app)
 

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(
         100, ge=1, description="Connections to Redis per service process; a call waits for a free one within its "
                                "budget (ZOADAMM_REDIS_TIMEOUT_S).")
+    max_calls: int = Field(
+        64, ge=1, description="/v1 calls one service process works on at once; the others wait their turn in order "
+                              "(a lease's long wait holds its turn).")
+    queue_timeout_s: float = Field(
+        10.0, gt=0, description="A call that does not get its turn within this gets 503 with Retry-After.")
     retry_after_s: int = Field(1, ge=0, description="The Retry-After of a 503.")
     trace_points: int = Field(
         2048, ge=0, le=4096,
