@@ -46,8 +46,10 @@ def machine_busy_s() -> float:
 
 async def drive_sdk(url: str, key: str, dim: int, steps: int, seed: int, latencies: list, errors: list) -> None:
     # A client (one keep-alive connection) per session, as independent users would have:
-    # one httpx pool shared by 64 tasks spends its time scanning its connections.
-    async with zoadamm.AsyncClient(url, api_key=key or None, max_retries=0) as client:
+    # one httpx pool shared by 64 tasks spends its time scanning its connections.  The SDK's
+    # own retries are on, as users have them: a service that sheds load (503 or 429 with
+    # Retry-After) counts on them; an error here is one the retries did not absorb.
+    async with zoadamm.AsyncClient(url, api_key=key or None) as client:
         x = np.ones(dim, dtype=np.float32)
         scale = np.linspace(1.0, 10.0, dim, dtype=np.float32)
         try:

@@ -31,6 +31,12 @@ def checkpoint(session_id: str) -> str:
     return _session(session_id, "checkpoint")
 
 
+def staged_checkpoint(session_id: str, token: str) -> str:
+    """String: a checkpoint on its way in, renamed into ``checkpoint`` by the script that
+    accepts it; it expires by itself if nothing does (``store.redis.STAGED_TTL_MS``)."""
+    return _session(session_id, f"checkpoint:staged:{token}")
+
+
 def metrics(session_id: str) -> str:
     """List: JSON metric reports, oldest first."""
     return _session(session_id, "metrics")

@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from . import __doc__ as summary
 from . import dashboard, pages, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
+from .api.admission import Admission
 from .api.auth import Authenticate
 from .api.jsontext import FiniteJSON
 from .api.pipeline import Gate, Pipeline
-from .api.ratelimit import Throttle
+from .api.ratelimit import LimitFailedKeys, Throttle
 from .domain.leases import Leases
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
@@ -71,10 +72,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     dashboard.install(app)
     docs.install(app)
     pages.install(app)
-    gates: list[Gate] = [Authenticate(keys)]  # every /v1 call, the tell included
+    authenticate: Gate = Authenticate(keys)  # every /v1 call, the tell included
+    if keys is not None and settings.auth_fail_limit:
+        authenticate = LimitFailedKeys(authenticate, settings.auth_fail_limit, settings.redis_url,
+                                       settings.redis_cluster)
+    gates: list[Gate] = [authenticate]
     if settings.rate_limit:  # after the key: it counts per key
         gates.append(Throttle(settings.rate_limit, settings.redis_url, settings.redis_cluster))
-    app.add_middleware(Pipeline, gates=gates)
+    app.add_middleware(Pipeline, gates=gates, store_budget_s=settings.redis_timeout_s,
+                       admission=Admission(settings.max_calls, settings.queue_timeout_s, settings.retry_after_s))
     edge.install(app)
     telemetry.install(app)
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(30.0, gt=0, description="A request body not read in full within this time gets 408.")
     max_directions: int = Field(1024, ge=1, description="Largest q a session may have (422 above).")
     max_dim: int = Field(8 * 1024 * 1024, ge=1, description="Largest d a session may have (422 above).")
+    max_work: int = Field(
+        2**27, ge=1, description="Largest q * d of a session (d for adamm): what one step costs the service's CPU "
+                                 "(422 above).")
     max_metric_names: int = Field(32, ge=0, description="Named metrics in one report (422 above).")
     max_metric_name_length: int = Field(100, ge=1, description="Characters in a metric's name (422 above).")
     metric_history: int = Field(10_000, ge=1, description="Metric reports kept per session; older ones are dropped.")
@@ -53,6 +56,14 @@ class Settings(BaseSettings):
     )
     redis_timeout_s: float = Field(2.0, gt=0, description="Redis socket timeout: a hung Redis gives 503 after it.")
     redis_connect_timeout_s: float = Field(2.0, gt=0, description="Redis connect timeout.")
+    redis_max_connections: int = Field(
+        100, ge=1, description="Connections to Redis per service process; a call waits for a free one within its "
+                               "budget (ZOADAMM_REDIS_TIMEOUT_S).")
+    max_calls: int = Field(
+        64, ge=1, description="/v1 calls one service process works on at once; the others wait their turn in order "
+                              "(a lease's long wait holds its turn).")
+    queue_timeout_s: float = Field(
+        10.0, gt=0, description="A call that does not get its turn within this gets 503 with Retry-After.")
     retry_after_s: int = Field(1, ge=0, description="The Retry-After of a 503.")
     trace_points: int = Field(
         2048, ge=0, le=4096,
@@ -71,6 +82,9 @@ class Settings(BaseSettings):
     rate_limit: str | None = Field(
         None, description="Requests per API key on /v1, in the limits package's notation (e.g. 200/second), "
                           "counted in Redis when Redis is the store; over it: 429 with Retry-After; unset: no limit.")
+    auth_fail_limit: str | None = Field(
+        "10/minute", description="Failed authentications (401) per client address, in the limits package's "
+                                 "notation; past it 429 with Retry-After, a good key still passes.  Empty: no limit.")
     idempotency_ttl_s: int = Field(
         86_400, ge=1, description="How long a POST's Idempotency-Key and first answer are kept.")
     dashboard_cache_s: float = Field(

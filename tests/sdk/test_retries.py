@@ -209,7 +209,20 @@ def test_retry_after_as_an_http_date(test_client, sleeps, monkeypatch):
     past = "Tue, 14 Nov 2023 22:00:00 GMT"
     faults = Faults(test_client, [(503, {"Retry-After": date}), (503, {"Retry-After": past})])
     faults.client().sessions.list()
-    assert sleeps == [4.0, 0.0]
+    policy = RetryPolicy()
+    assert sleeps[0] == 4.0
+    # a date already past asks for no wait: the backoff of the second retry is the floor
+    assert 0.5 * 2 * policy.base_delay <= sleeps[1] <= 2 * policy.base_delay
+
+
+def test_retries_of_a_shed_burst_spread_beyond_its_retry_after(test_client, sleeps):
+    """Every caller of a burst gets the same Retry-After: never waiting less, the retries still
+    spread out and lengthen with the backoff."""
+    faults = Faults(test_client, [(503, {"Retry-After": "1"})] * 5)
+    faults.client().sessions.list()
+    policy = RetryPolicy()
+    assert all(s >= 1.0 for s in sleeps) and len(sleeps) == 5
+    assert 0.5 * policy.base_delay * 2**4 <= sleeps[-1] <= policy.base_delay * 2**4
 
 
 def _reports(request: httpx.Request) -> bool:

@@ -380,7 +380,7 @@ def test_sessions_evicted_from_the_cache_come_back_identical(make_app, serve):
 
 
 def test_a_large_session_steps_off_the_event_loop(client):
-    from zoadamm_service.domain.replica import THREAD_MIN_WORK
+    from zoadamm_service.domain.offload import THREAD_MIN_WORK
 
     dim = THREAD_MIN_WORK  # numpy work runs on a worker thread, and checksum answers defer it
     f, _ = objective(dim)

@@ -8,6 +8,7 @@ import time
 import pytest
 from service_support import objective, reference, x0_for, zo_values
 
+from zoadamm_service.api.ratelimit import Throttle
 from zoadamm_service.tenants import entry
 
 DIM = 3
@@ -97,7 +98,7 @@ def test_the_rate_limit_takes_its_counts_from_the_window_in_batches(make_app, se
     cost the window one count of twenty, and the twenty-first takes the next batch."""
     app = make_app(api_keys=ENTRIES, rate_limit="2000/minute")
     with serve(app) as client:
-        gate = next(g for g in _pipeline(app).gates if hasattr(g, "limiter"))
+        gate = next(g for g in _pipeline(app).gates if isinstance(g, Throttle))
         hits: list[int] = []
         hit = gate.limiter.hit
 

@@ -18,7 +18,9 @@ KEYS = {"alice": "key-of-alice-0123456789", "mallory": "key-of-mallory-987654321
 
 @pytest.fixture
 def keyed_app(make_app):
-    return make_app(api_keys=",".join(entry(tenant, key) for tenant, key in KEYS.items()))
+    # every route is tried with each wrong key: far more failures than ZOADAMM_AUTH_FAIL_LIMIT
+    # allows one address (tests/service/test_auth_fail_limit.py tests that limit)
+    return make_app(api_keys=",".join(entry(tenant, key) for tenant, key in KEYS.items()), auth_fail_limit=None)
 
 
 def auth(tenant: str | None = None, key: str | None = None) -> dict:

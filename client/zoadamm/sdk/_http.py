@@ -45,12 +45,12 @@ class RetryPolicy:
     statuses: frozenset[int] = RETRY_STATUSES
 
     def delay(self, attempt: int, response: httpx.Response | None) -> float:
-        """Capped exponential backoff with full jitter; a Retry-After header wins when given."""
-        if response is not None:
-            after = retry_after(response.headers.get("retry-after", ""))
-            if after is not None:
-                return min(after, self.max_delay)
-        return random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2**attempt)
+        """Capped exponential backoff with jitter, never shorter than a Retry-After header.
+        A service shedding a burst answers every caller the same Retry-After: the backoff
+        spreads their retries, and lengthens them while the burst lasts."""
+        backoff = random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2**attempt)
+        after = None if response is None else retry_after(response.headers.get("retry-after", ""))
+        return backoff if after is None else min(max(after, backoff), self.max_delay)
 
 
 def retry_after(value: str) -> float | None:

@@ -1,6 +1,8 @@
 """The one middleware every HTTP call passes, the per-step tell included, in one pass:
 
-1. the request is timed, by route template (``telemetry.requests``), whatever answers it;
+1. the request is timed, by route template (``telemetry.requests``), whatever answers it,
+   waits its turn (``admission``), and is given its budget of waiting on the store
+   (``store.budget``);
 2. the gates run in order, each may refuse the call with a JSON error: the API key
    (``auth.Authenticate``), then the key's rate limit (``ratelimit.Throttle``);
 3. the app answers, and every answer gets the security headers (``headers_for``);
@@ -8,22 +10,25 @@
    client's keep-alive connection stays usable.
 
 A gate is an object with ``async def check(scope) -> Refusal | None`` that may add to
-``scope["state"]``: a new limit (failed authentications per client address, say) is one more
-gate in the list.  ``headers_for`` sees the scope, so headers for the pages only (a
+``scope["state"]``; a gate may also wrap another (``ratelimit.LimitFailedKeys`` counts the 401s
+of ``auth.Authenticate`` per client address).  ``headers_for`` sees the scope, so headers for the pages only (a
 Content-Security-Policy) slot in there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..store import budget
 from ..telemetry import requests as request_metrics
 
 log = logging.getLogger("zoadamm.service")
@@ -57,10 +62,17 @@ async def send_error(send: Send, status: int, detail: str, headers: Sequence[tup
     await send({"type": "http.response.body", "body": body})
 
 
+class Turns(Protocol):
+    def turn(self, scope: Scope) -> AbstractAsyncContextManager[Refusal | None]: ...
+
+
 class Pipeline:
-    def __init__(self, app: ASGIApp, gates: Sequence[Gate] = ()) -> None:
+    def __init__(self, app: ASGIApp, gates: Sequence[Gate] = (), store_budget_s: float | None = None,
+                 admission: Turns | None = None) -> None:
         self.app = app
         self.gates = tuple(gates)
+        self.store_budget_s = store_budget_s  # each call's time waiting on the store (``store.budget``)
+        self.admission = admission  # how many calls run at once (``admission.Admission``)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,12 +88,13 @@ class Pipeline:
             await send(message)
 
         try:
-            for gate in self.gates:
-                refusal = await gate.check(scope)
-                if refusal is not None:
-                    await send_error(sending, refusal.status, refusal.detail, refusal.headers)
+            async with self.admission.turn(scope) if self.admission else contextlib.nullcontext() as busy:
+                if busy is not None:
+                    await send_error(sending, busy.status, busy.detail, busy.headers)
                     return
-            await self.app(scope, receive, sending)
+                if self.store_budget_s is not None:  # from the call's turn on: waiting for it is not the store's
+                    budget.start(self.store_budget_s)
+                await self._answer(scope, receive, sending)
         except Exception:
             log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
             if started:
@@ -89,3 +102,11 @@ class Pipeline:
             await send_error(sending, 500, INTERNAL)
         finally:
             request_metrics.observe(scope, status, time.perf_counter() - start)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        for gate in self.gates:
+            refusal = await gate.check(scope)
+            if refusal is not None:
+                await send_error(send, refusal.status, refusal.detail, refusal.headers)
+                return
+        await self.app(scope, receive, send)

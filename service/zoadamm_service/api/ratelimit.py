@@ -1,4 +1,5 @@
-"""Rate limits per API key (``ZOADAMM_RATE_LIMIT``, e.g. ``200/second``), with the ``limits``
+"""Rate limits per API key (``ZOADAMM_RATE_LIMIT``, e.g. ``200/second``) and on failed
+authentications per client address (``ZOADAMM_AUTH_FAIL_LIMIT``, ``LimitFailedKeys``), with the ``limits``
 package: a sliding-window counter kept in Redis when Redis is the store, so every replica
 counts against the same window, else in this process.  Over the limit: 429 with Retry-After.
 
@@ -23,28 +24,38 @@ from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage,
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import Scope
 
+from ..store import budget
 from .auth import PROTECTED
-from .pipeline import Refusal
+from .pipeline import Gate, Refusal
 
 log = logging.getLogger("zoadamm.service")
 UNAVAILABLE = Refusal(503, "the store (Redis) does not answer; retry", ((b"retry-after", b"1"),))
 BATCH_SHARE = 100  # a batch of counts is this fraction of the limit
 
 
+def counters(redis_url: str | None, cluster: bool = False) -> Storage:
+    """Where the ``limits`` counters live: Redis when Redis is the store (every replica counts
+    against the same window), else this process."""
+    if redis_url and cluster:
+        nodes = redis_url.split("://", 1)[1].split("/", 1)[0]  # any node: the client finds the rest
+        return RedisClusterStorage(f"async+redis+cluster://{nodes}", implementation="redispy",
+                                   key_prefix="zoadamm:ratelimit")
+    if redis_url:
+        return RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="zoadamm:ratelimit")
+    return MemoryStorage()
+
+
+async def seconds_left(limiter: SlidingWindowCounterRateLimiter, limit: RateLimitItem, who: str) -> int:
+    """The Retry-After of a refusal: when ``who``'s window has room again."""
+    stats = await limiter.get_window_stats(limit, who)
+    return max(1, math.ceil(stats.reset_time - time.time()))
+
+
 class Throttle:
     def __init__(self, limit: str, redis_url: str | None, cluster: bool = False) -> None:
         """Raises ValueError for a limit the ``limits`` notation does not read."""
-        storage: Storage
-        if redis_url and cluster:
-            nodes = redis_url.split("://", 1)[1].split("/", 1)[0]  # any node: the client finds the rest
-            storage = RedisClusterStorage(f"async+redis+cluster://{nodes}", implementation="redispy",
-                                          key_prefix="zoadamm:ratelimit")
-        elif redis_url:
-            storage = RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="zoadamm:ratelimit")
-        else:
-            storage = MemoryStorage()
         self.limit: RateLimitItem = parse(limit)
-        self.limiter = SlidingWindowCounterRateLimiter(storage)
+        self.limiter = SlidingWindowCounterRateLimiter(counters(redis_url, cluster))
         self.batch = max(1, self.limit.amount // BATCH_SHARE)
         self._taken: dict[str, tuple[int, float]] = {}  # key id -> (counts taken, unused; usable until)
 
@@ -58,18 +69,44 @@ class Throttle:
             self._taken[who] = (left - 1, until)
             return None
         try:
-            if self.batch > 1 and await self.limiter.hit(self.limit, who, cost=self.batch):
-                self._taken[who] = (self.batch - 1, now + self.limit.get_expiry())
-                return None
-            if await self.limiter.hit(self.limit, who):  # the window has less than a batch left
-                return None
-            wait = await self._wait(who)
+            async with budget.waiting("the rate limit's counters"):
+                if self.batch > 1 and await self.limiter.hit(self.limit, who, cost=self.batch):
+                    self._taken[who] = (self.batch - 1, now + self.limit.get_expiry())
+                    return None
+                if await self.limiter.hit(self.limit, who):  # the window has less than a batch left
+                    return None
+                wait = await seconds_left(self.limiter, self.limit, who)
         except Exception:  # the counters' store is down: so is the service's
             log.warning("the rate limit's store does not answer", exc_info=True)
             return UNAVAILABLE
         return Refusal(429, f"over the rate limit of {self.limit} per API key; retry in {wait} s",
                        ((b"retry-after", str(wait).encode()),))
 
-    async def _wait(self, who: str) -> int:
-        stats = await self.limiter.get_window_stats(self.limit, who)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+
+class LimitFailedKeys:
+    """Failed authentications per client address (``ZOADAMM_AUTH_FAIL_LIMIT``): a gate around
+    ``auth.Authenticate`` that counts each 401 it gives an address; past the limit that address
+    gets 429 with Retry-After instead, so a client guessing keys is told to stop.  A good key is
+    never refused here, from any address: the limit cannot lock a tenant out."""
+
+    def __init__(self, authenticate: Gate, limit: str, redis_url: str | None, cluster: bool = False) -> None:
+        """Raises ValueError for a limit the ``limits`` notation does not read."""
+        self.authenticate = authenticate
+        self.limit: RateLimitItem = parse(limit)
+        self.limiter = SlidingWindowCounterRateLimiter(counters(redis_url, cluster))
+
+    async def check(self, scope: Scope) -> Refusal | None:
+        refusal = await self.authenticate.check(scope)
+        if refusal is None or refusal.status != 401:
+            return refusal
+        address = f"auth-failures:{(scope.get('client') or ('unknown',))[0]}"
+        try:
+            async with budget.waiting("the failed-authentication counters"):
+                if await self.limiter.hit(self.limit, address):
+                    return refusal
+                wait = await seconds_left(self.limiter, self.limit, address)
+        except Exception:  # the counters' store is down: the key is still unknown
+            log.warning("the failed-authentication limit's store does not answer", exc_info=True)
+            return refusal
+        return Refusal(429, f"too many failed authentications from this address (ZOADAMM_AUTH_FAIL_LIMIT: "
+                            f"{self.limit}); retry in {wait} s", ((b"retry-after", str(wait).encode()),))

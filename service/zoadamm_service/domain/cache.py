@@ -4,6 +4,7 @@ written in the background when a session reaches one."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import OrderedDict
 
 from ..store import Store
@@ -34,10 +35,14 @@ class ReplicaCache:
     def forget(self, session_id: str) -> None:
         self._replicas.pop(session_id, None)
 
-    def save_checkpoint(self, replica: Replica) -> None:
-        """Write the replica's state as the session's checkpoint, without waiting for it."""
-        blob = journal.encode_checkpoint(replica.started(), replica.seq, replica.last)  # a snapshot: bytes copies
-        task = asyncio.ensure_future(self.store.save_checkpoint(replica.meta.id, replica.seq, blob))
+    async def save_checkpoint(self, replica: Replica) -> None:
+        """Write the replica's state as the session's checkpoint, without waiting for the write.
+        The caller holds the replica's lock: the encoding (a snapshot, bytes copies) must see
+        one state, so it is awaited, off the event loop for a large session."""
+        blob = await replica.run(journal.encode_checkpoint, replica.started(), replica.seq, replica.last)
+        # a context of its own: the write outlives the call that answered, and that call's budget
+        task = asyncio.create_task(self.store.save_checkpoint(replica.meta.id, replica.seq, blob),
+                                   context=contextvars.Context())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

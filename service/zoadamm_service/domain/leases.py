@@ -105,7 +105,7 @@ class Leases:
             return None
         replica = await self.sessions.owned(tenant, session_id)
         if woken and replica.step == told and (replica.last is None or replica.last.step != told):
-            async with replica.lock:
+            async with replica.locked():
                 await replica.catch_up(self.store)
         last = replica.last
         # the step's record is known once it is appended, before its update is applied
@@ -127,7 +127,7 @@ class Leases:
                             self.sessions.ask(tenant, session_id, x, with_vectors, bytes_per_value))
             x = None
             replica = await self.sessions.owned(tenant, session_id)
-            async with replica.lock:
+            async with replica.locked():
                 await replica.settle()
                 inputs.invalid_on_error(require_input, replica.config, "values")  # directions: zo-* only
                 if opened is None or replica.step != opened.step:
@@ -156,7 +156,7 @@ class Leases:
     async def _as_is(self, tenant: str, session_id: str) -> AskAnswer | None:
         """The open step as this process's replica has it (None before it has parameters)."""
         replica = await self.sessions.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             return None if replica.optimizer is None else replica.opened()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoadamm import SessionConfig
+
 from ..errors import Invalid
 from ..settings import Settings
 
@@ -23,6 +25,15 @@ def check_config(settings: Settings, config: dict) -> None:
                                  ("directions", settings.max_directions, "ZOADAMM_MAX_DIRECTIONS")):
         if config[name] > limit:
             raise Invalid(f"{name} is {config[name]}; this service allows at most {limit} ({setting})")
+
+
+def check_work(settings: Settings, config: SessionConfig) -> None:
+    """The CPU one step costs: q * d (d for adamm), bounded so that no single call holds a core
+    for seconds (q = 256 at d = 8.4M is 13 s of numpy per tell)."""
+    work = config.dim * (config.directions if config.takes_values else 1)
+    if work > settings.max_work:
+        raise Invalid(f"directions * dim is {work}; this service allows at most {settings.max_work} per step "
+                      "(ZOADAMM_MAX_WORK): fewer directions, or a smaller dim")
 
 
 def check_metric_names(settings: Settings, named: dict[str, float]) -> None:

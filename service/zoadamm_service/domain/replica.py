@@ -8,28 +8,23 @@ session on).  So any number of replicas can serve one session from one Redis.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 import numpy as np
 
 from zoadamm import AnswerMode, Optimizer, SessionConfig, StepRecord, wire
 
 from ..errors import Conflict, Invalid
-from ..store import JournalRead, SessionMeta, Store
-from . import finite, journal
+from ..store import JournalRead, SessionMeta, Store, budget
+from . import finite, journal, offload
 from .answers import AskAnswer, StepRecordPublic, TellAnswer
 
 # Records of the newest steps kept for workers that follow x from them (``domain.leases``).
 RECENT_STEPS = 64
-# Below this much work a step costs less than a thread hop; above it, the work leaves the event
-# loop.  Work is q * (d + 1024) for ZO (each direction also costs about as much as 1,024 values
-# to set up), d for FO: a step of q = 64 at d = 1 runs in a thread as well as one of q = 1 at 2.8M.
-THREAD_MIN_WORK = 1 << 16
-DIRECTION_OVERHEAD = 1024
 
 
 @dataclass(frozen=True)
@@ -74,10 +69,8 @@ class Replica:
 
     @property
     def work(self) -> int:
-        """What one step or one ask with vectors costs, in units of one value of one direction."""
-        if self.config.takes_values:
-            return self.config.directions * (self.config.dim + DIRECTION_OVERHEAD)
-        return self.config.dim
+        """What one step or one ask with vectors costs (``offload.work_of``)."""
+        return offload.work_of(self.config)
 
     @property
     def step(self) -> int:
@@ -118,6 +111,17 @@ class Replica:
             self._checksum = (step, wire.checksum(self.started().state.x))
         return self._checksum[1]
 
+    @contextlib.asynccontextmanager
+    async def locked(self) -> AsyncIterator[None]:
+        """Hold the lock; the wait for it spends the call's budget (``store.budget``): the
+        request ahead may be waiting on a store that does not answer."""
+        async with budget.waiting("the session, held by a call waiting on the store"):
+            await self.lock.acquire()
+        try:
+            yield
+        finally:
+            self.lock.release()
+
     async def settle(self) -> None:
         """Wait for work that was answered before it was done."""
         if self._deferred is not None:
@@ -125,10 +129,8 @@ class Replica:
             await task
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run numpy work off the event loop when it is large enough to matter."""
-        if self.work >= THREAD_MIN_WORK:
-            return await anyio.to_thread.run_sync(fn, *args)
-        return fn(*args)
+        """Run numpy work off the event loop when it is large enough to matter (``offload``)."""
+        return await offload.run_sized(self.work, fn, *args)
 
     async def apply_now(self, event: journal.Event) -> None:
         """Apply a journaled step before answering; its next checksum is computed after."""

@@ -18,13 +18,13 @@ from typing import Protocol
 
 import numpy as np
 
-from zoadamm import AnswerMode, StepRecord, directions, require_input
+from zoadamm import AnswerMode, SessionConfig, StepRecord, directions, require_input
 
 from ..errors import Conflict, NotFound
 from ..settings import Settings
 from ..store import SessionMeta, Store
 from ..store.base import MetricsPage
-from . import inputs, journal, limits, split, trace
+from . import inputs, journal, limits, offload, split, trace
 from .answers import AskAnswer, Parameters, SessionPublic, SessionSummary, TellAnswer
 from .cache import ReplicaCache
 from .ids import RequestKey, is_session_id, session_id_for
@@ -64,12 +64,13 @@ class Sessions:
         if config.get("seed") is None:
             config = {**config, "seed": secrets.randbelow(limits.SAFE_INT + 1)}  # exact in every JSON client
         cfg = inputs.session_config(config, vectors)
+        limits.check_work(self.settings, cfg)
         # with a key, the id follows from it: a repeat names the same session, in the same slot
         session_id = uuid.uuid4().hex if key is None else session_id_for(tenant, key.key)
         meta = SessionMeta(session_id, tenant, name, cfg.to_dict(), time.time(), journal.encode_config_vectors(cfg))
         checkpoint = None
         if x0 is not None:
-            checkpoint = journal.encode_checkpoint(inputs.start_optimizer(cfg, x0), 0)
+            checkpoint = await offload.run_sized(offload.work_of(cfg), _first_checkpoint, cfg, x0)
         answer = SessionPublic(**_summary(meta), vectors=cfg.vectors(), step=0, has_parameters=x0 is not None,
                                lr=cfg.lr, mu=cfg.mu, recent_metrics=[])
         record = None if key is None else key.record(json.dumps(answer.model_dump()), self.settings.idempotency_ttl_s)
@@ -78,7 +79,7 @@ class Sessions:
 
     async def view(self, tenant: str, session_id: str) -> SessionPublic:
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             await replica.catch_up(self.store, await self.store.head(session_id))
             opt = replica.optimizer
             return SessionPublic(
@@ -126,7 +127,7 @@ class Sessions:
         """The open step's directions.  ``x`` sets the parameters before the first step and must
         equal them after it; vectors go when their answer fits.  Raises Conflict, Invalid, NotFound."""
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             await replica.catch_up(self.store, await self.store.head(session_id))
             if x is not None:
                 await self._check_or_start(replica, x)
@@ -139,17 +140,17 @@ class Sessions:
 
     async def _check_or_start(self, replica: Replica, x: np.ndarray) -> None:
         """Parameters are set once (x0 or the first ask's x) and checked after."""
-        x = inputs.vector("x", x, replica.config.dim)
+        x = await replica.run(inputs.vector, "x", x, replica.config.dim)
         if replica.optimizer is None:
-            optimizer = inputs.start_optimizer(replica.config, x)
+            optimizer = await replica.run(inputs.start_optimizer, replica.config, x)
             try:
-                await self.store.start(replica.meta.id, journal.encode_checkpoint(optimizer, 0))
+                await self.store.start(replica.meta.id, await replica.run(journal.encode_checkpoint, optimizer, 0))
             except Conflict:  # another replica set them first
                 await replica.catch_up(self.store)
             else:
                 replica.start(optimizer)
                 return
-        if not np.array_equal(replica.started().state.x, x):
+        if not await replica.run(np.array_equal, replica.started().state.x, x):
             raise Conflict(
                 f"x differs from the session's parameters at step {replica.step}; "
                 "GET /v1/sessions/{id}/x returns them", step=replica.step,
@@ -157,7 +158,7 @@ class Sessions:
 
     async def parameters(self, tenant: str, session_id: str) -> Parameters:
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             await replica.catch_up(self.store, await self.store.head(session_id))
             return Parameters(step=replica.step, x=replica.started().state.x.copy())
 
@@ -168,7 +169,7 @@ class Sessions:
         directions of the next step, and does not look whether another replica closed the step
         (the lease does: it is refused once the head moved).  Raises Conflict, Invalid, NotFound."""
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             await replica.settle()
             inputs.invalid_on_error(require_input, replica.config, "values")
             f_x, f_plus, f_minus = inputs.zo_arrays(values, replica.config)
@@ -210,11 +211,11 @@ class Sessions:
                       mode: AnswerMode) -> TellAnswer:
         """Apply one first-order step with an exact gradient.  Raises Conflict, Invalid, NotFound."""
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             await replica.settle()
             inputs.invalid_on_error(require_input, replica.config, "gradient")
-            gradient = inputs.vector("gradient", gradient, replica.config.dim)
-            digest = journal.request_digest(gradient)
+            gradient = await replica.run(inputs.vector, "gradient", gradient, replica.config.dim)
+            digest = await replica.run(journal.request_digest, gradient)
             repeat = await self._repeat_or_open(replica, step, digest, mode)
             if repeat is not None:
                 return repeat
@@ -286,7 +287,7 @@ class Sessions:
             result = replica.answer(mode)
         if (event.step + 1) % self.settings.checkpoint_every == 0:
             await replica.settle()
-            self.replicas.save_checkpoint(replica)
+            await self.replicas.save_checkpoint(replica)
         return result
 
     # --- metrics ---------------------------------------------------------------------------
@@ -296,7 +297,7 @@ class Sessions:
         first answer and changes nothing.  Raises Conflict, Invalid, NotFound."""
         limits.check_metric_names(self.settings, named)
         replica = await self.owned(tenant, session_id)
-        async with replica.lock:
+        async with replica.locked():
             for _ in range(COMMIT_TRIES):  # another writer may append between our read and our write
                 await replica.catch_up(self.store, await self.store.head(session_id))
                 opt = replica.started()
@@ -328,6 +329,11 @@ class Sessions:
         """The session's trace as an answer (``trace.read``).  Raises NotFound."""
         await self.owned(tenant, session_id)
         return await trace.read(self.store, session_id, since, tail)
+
+
+def _first_checkpoint(config: SessionConfig, x0: np.ndarray) -> bytes:
+    """The checkpoint of a session started at ``x0``.  Raises Invalid for a bad x0."""
+    return journal.encode_checkpoint(inputs.start_optimizer(config, x0), 0)
 
 
 def _summary(meta: SessionMeta) -> dict:

@@ -14,7 +14,8 @@ def open_store(settings: Settings) -> Store:
         return RedisStore.from_url(settings.redis_url, settings.session_ttl_s, settings.redis_timeout_s,
                                    settings.redis_connect_timeout_s, cluster=settings.redis_cluster,
                                    wait_replicas=settings.redis_wait_replicas,
-                                   wait_timeout_ms=settings.redis_wait_timeout_ms)
+                                   wait_timeout_ms=settings.redis_wait_timeout_ms,
+                                   max_connections=settings.redis_max_connections)
     from .memory import MemoryStore
 
     return MemoryStore(settings.session_ttl_s)

@@ -10,6 +10,7 @@ so a move that happens before the wait begins is never missed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import OrderedDict
@@ -71,7 +72,8 @@ class HeadNotices:
         """True once the session's head is past ``seq``; False when ``timeout`` seconds pass
         first.  Raises what the store's ``head`` raises."""
         if self._notices is not None and self._follower is None:
-            self._follower = asyncio.create_task(self._follow())
+            # a context of its own: it outlives the call that starts it, and that call's budget
+            self._follower = asyncio.create_task(self._follow(), context=contextvars.Context())
         end = time.monotonic() + timeout
         while self._heads.get(session_id, -1) <= seq:
             left = end - time.monotonic()

@@ -6,19 +6,24 @@ and after a delete."""
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import json
 import os
 import traceback
+import uuid
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .. import keys
 from ..errors import Conflict, Invalid, NotFound, QuotaExceeded, StoreUnavailable
-from . import metric_scripts, replies, scripts
+from . import budget, metric_scripts, replies, scripts
 from .base import (
     KEY_REUSED,
     Appended,
@@ -37,16 +42,23 @@ from .replication import Replication
 
 META_FIELDS = ("tenant", "config", "name", "created")  # a list's rows; ``meta`` adds "vectors"
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
-MAX_CONNECTIONS = 100  # per replica process
+MAX_CONNECTIONS = 100  # per replica process (ZOADAMM_REDIS_MAX_CONNECTIONS)
+# A pooled connection that a restarted Redis closed fails on its next command, which never
+# reached the new server: that command is sent once more on a fresh connection.  A timeout is
+# not retried: a hung Redis must answer 503 within the call's budget, not twice that.
+ONE_RECONNECT = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+STAGED_TTL_MS = 600_000  # a staged checkpoint that no script took (a crash between the two calls)
 
 
 def _translate_errors(method):
-    """A store that does not answer, or answers with an error, is a 503, never a 500."""
+    """A store that does not answer, or answers with an error, is a 503, never a 500; every
+    call spends the HTTP call's budget of waiting (``budget``)."""
 
     @functools.wraps(method)
     async def wrapper(*args, **kwargs):
         try:
-            return await method(*args, **kwargs)
+            async with budget.waiting("Redis"):
+                return await method(*args, **kwargs)
         except (RedisError, OSError) as exc:  # connection, timeout, a cluster in a failover, any error reply
             raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
         except (AttributeError, TypeError, RuntimeError) as exc:
@@ -98,7 +110,8 @@ class RedisStore(Store):
 
     @classmethod
     def from_url(cls, url: str, ttl_s: int = 0, timeout_s: float = 2.0, connect_timeout_s: float = 2.0, *,
-                 cluster: bool = False, wait_replicas: int = 0, wait_timeout_ms: int = 1000) -> RedisStore:
+                 cluster: bool = False, wait_replicas: int = 0, wait_timeout_ms: int = 1000,
+                 max_connections: int = MAX_CONNECTIONS) -> RedisStore:
         """``url`` names the Redis, or with ``cluster`` any node of the cluster.  ``timeout_s``
         bounds every command's wait for its reply: a hung Redis is a 503 then.
 
@@ -110,8 +123,8 @@ class RedisStore(Store):
             client = RedisCluster.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s)
         else:
             pool = aioredis.BlockingConnectionPool.from_url(
-                url, max_connections=MAX_CONNECTIONS, timeout=timeout_s,
-                socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s,
+                url, max_connections=max_connections, timeout=timeout_s,
+                socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s, retry=ONE_RECONNECT,
             )
             client = aioredis.Redis.from_pool(pool)  # closing the client closes its pool
         return cls(client, ttl_s, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
@@ -141,6 +154,20 @@ class RedisStore(Store):
         finally:
             await pubsub.aclose()
 
+    @contextlib.asynccontextmanager
+    async def _staged(self, session_id: str, checkpoint: bytes | None) -> AsyncIterator[str]:
+        """A staged key holding ``checkpoint`` (``scripts._TAKE_STAGED``: large values stay out
+        of Lua), for a script to take; gone after the block whether a script took it or not."""
+        staged = keys.staged_checkpoint(session_id, uuid.uuid4().hex)
+        if checkpoint is None:
+            yield staged
+            return
+        await self._redis.set(staged, checkpoint, px=STAGED_TTL_MS)
+        try:
+            yield staged
+        finally:
+            await self._redis.unlink(staged)  # no-op once a script renamed it into place
+
     @_translate_errors
     async def ping(self) -> None:
         await self._redis.ping()
@@ -154,12 +181,14 @@ class RedisStore(Store):
             await self._prune(index)  # the index may still list sessions that expired
             if not await self._admit(keys=[index], args=admit):
                 raise QuotaExceeded(quota_message(max_sessions))
-        reply = await self._create(
-            keys=[keys.meta(meta.id), keys.checkpoint(meta.id),
-                  keys.idempotency(meta.id, idempotent.key if idempotent else NO_IDEMPOTENCY)],
-            args=[meta.tenant, repr(meta.created), json.dumps(meta.config), json.dumps(meta.name), checkpoint or b"",
-                  *replies.idempotency_args(idempotent), self.ttl_s, meta.vectors],
-        )
+        async with self._staged(meta.id, checkpoint) as staged:
+            reply = await self._create(
+                keys=[keys.meta(meta.id), keys.checkpoint(meta.id),
+                      keys.idempotency(meta.id, idempotent.key if idempotent else NO_IDEMPOTENCY), staged],
+                args=[meta.tenant, repr(meta.created), json.dumps(meta.config), json.dumps(meta.name),
+                      "" if checkpoint is None else "1", *replies.idempotency_args(idempotent), self.ttl_s,
+                      meta.vectors],
+            )
         if reply[0] == scripts.REUSED:
             raise Invalid(KEY_REUSED)
         if reply[0] == 0:
@@ -211,7 +240,8 @@ class RedisStore(Store):
     @_translate_errors
     async def delete(self, session_id: str) -> None:
         tenant = await self._redis.hget(keys.meta(session_id), "tenant")
-        if tenant is None or not await self._redis.delete(*keys.all_for(session_id)):
+        # UNLINK: Redis frees a large session's memory on a thread of its own, not while it serves
+        if tenant is None or not await self._redis.unlink(*keys.all_for(session_id)):
             raise NotFound(f"no session {session_id!r}")
         self._notices.moved(session_id, 0)  # a wait on a deleted session looks again, and finds it gone
         name = tenant.decode() if isinstance(tenant, bytes) else tenant
@@ -228,8 +258,9 @@ class RedisStore(Store):
 
     @_translate_errors
     async def start(self, session_id: str, checkpoint: bytes) -> None:
-        code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id)],
-                                       args=[checkpoint, self.ttl_s])
+        async with self._staged(session_id, checkpoint) as staged:
+            code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id), staged],
+                                           args=[self.ttl_s])
         if code == scripts.NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
         if code:
@@ -270,10 +301,11 @@ class RedisStore(Store):
 
     @_translate_errors
     async def read(self, session_id: str, since: int | None) -> JournalRead:
-        reply = await self._read(
-            keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
-            args=[-1 if since is None else since],
-        )
+        names = [keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)]
+        if since is None and isinstance(self._redis, aioredis.Redis):
+            reply = await self._read_with_checkpoint(names)
+        else:  # redis-py's cluster client has no transactions: the script reads the checkpoint
+            reply = await self._read(keys=names, args=[-1 if since is None else since, ""])
         if reply[0] == scripts.NOT_FOUND:
             raise NotFound(f"no session {session_id!r}")
         if reply[0] == scripts.NO_STATE:
@@ -281,12 +313,25 @@ class RedisStore(Store):
         _, head, start, checkpoint, events = reply
         return JournalRead(int(head), int(start), checkpoint, list(events))
 
+    async def _read_with_checkpoint(self, names: builtins.list[str]) -> builtins.list:
+        """READ from the checkpoint, the checkpoint itself read by a GET in the same transaction
+        (``scripts._TAKE_STAGED``: large values stay out of Lua)."""
+        assert isinstance(self._redis, aioredis.Redis)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            await self._read(keys=names, args=[-1, "1"], client=pipe)
+            pipe.get(names[2])
+            reply, checkpoint = await pipe.execute()
+        if reply[0] == 0:
+            reply[3] = checkpoint
+        return list(reply)
+
     @_translate_errors
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
-        await self._save_checkpoint(
-            keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)],
-            args=[seq, checkpoint, self.ttl_s],
-        )
+        async with self._staged(session_id, checkpoint) as staged:
+            await self._save_checkpoint(
+                keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id), staged],
+                args=[seq, self.ttl_s],
+            )
 
     @_translate_errors
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:

@@ -45,31 +45,43 @@ local function step_of(p)
 end
 """
 
-# KEYS: meta, checkpoint, idempotency
-# ARGV: tenant, created, config, name, checkpoint-or-empty, request-or-empty, answer, ttl, idle ttl,
+# A checkpoint (5 float32 vectors of d: 160 MB at d = 8.4M) never passes through Lua: copied in
+# and out of a script's Lua strings, it holds Redis (every client) far longer than a plain SET or
+# GET of it (``tests/service/test_max_work.py`` polls /healthz meanwhile).  The store SETs it
+# under a staged key in the session's slot; a script that accepts it RENAMEs that key into place
+# (O(1)) and drops the staged key's own expiry.
+_TAKE_STAGED = """
+local function take_staged(staged, checkpoint)
+  redis.call('RENAME', staged, checkpoint)
+  redis.call('PERSIST', checkpoint)
+end
+"""
+
+# KEYS: meta, checkpoint, idempotency, staged checkpoint
+# ARGV: tenant, created, config, name, '1' with a staged checkpoint else '', request-or-empty, answer, ttl, idle ttl,
 #       config vectors (a frame, or empty)
-CREATE = _REFRESH + _IDEMPOTENCY_CHECK + """
+CREATE = _REFRESH + _IDEMPOTENCY_CHECK + _TAKE_STAGED + """
 local reply = replayed(KEYS[3], ARGV[6])
 if reply == false then return {-4} end
 if reply then return {1, reply} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 redis.call('HSET', KEYS[1], 'tenant', ARGV[1], 'config', ARGV[3], 'name', ARGV[4], 'created', ARGV[2],
            'vectors', ARGV[10], 'head', 0, 'ckpt_seq', 0, 'has_state', ARGV[5] == '' and '0' or '1')
-if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5]) end
+if ARGV[5] ~= '' then take_staged(KEYS[4], KEYS[2]) end
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6] .. '\\n' .. ARGV[7], 'EX', ARGV[8]) end
 refresh(ARGV[9], 1, 2)
 return {2}
 """
 
-# KEYS: meta, checkpoint; ARGV: checkpoint, idle ttl
+# KEYS: meta, checkpoint, staged checkpoint; ARGV: idle ttl
 # Set once: a replica that cached the first x can never be left holding a replaced one.
-START = _REFRESH + """
+START = _REFRESH + _TAKE_STAGED + """
 local m = redis.call('HMGET', KEYS[1], 'head', 'has_state')
 if not m[1] then return {-1, 0} end
 if m[2] == '1' then return {-2, tonumber(m[1])} end
-redis.call('SET', KEYS[2], ARGV[1])
+take_staged(KEYS[3], KEYS[2])
 redis.call('HSET', KEYS[1], 'has_state', '1')
-refresh(ARGV[2], 1, 2)
+refresh(ARGV[1], 1, 2)
 return {0, 0}
 """
 
@@ -122,28 +134,30 @@ refresh(ARGV[10], 1, 2, 3, 4, 5, 7)
 return {0, head + 1}
 """
 
-# KEYS: meta, events, checkpoint; ARGV: since (-1 for "from the checkpoint")
+# KEYS: meta, events, checkpoint; ARGV: since (-1 for "from the checkpoint"), '1' when the caller
+# GETs the checkpoint itself in the same transaction (it then answers false in its place)
 READ = """
 local m = redis.call('HMGET', KEYS[1], 'head', 'ckpt_seq', 'has_state')
 if not m[1] then return {-1} end
 if m[3] ~= '1' then return {-2} end
 local head, base, since = tonumber(m[1]), tonumber(m[2]), tonumber(ARGV[1])
 if since < base or since > head then
-  return {0, head, base, redis.call('GET', KEYS[3]), redis.call('LRANGE', KEYS[2], 0, -1)}
+  local checkpoint = ARGV[2] ~= '1' and redis.call('GET', KEYS[3])
+  return {0, head, base, checkpoint, redis.call('LRANGE', KEYS[2], 0, -1)}
 end
 return {0, head, since, false, redis.call('LRANGE', KEYS[2], since - base, -1)}
 """
 
-# KEYS: meta, events, checkpoint; ARGV: seq, checkpoint, idle ttl
-SAVE_CHECKPOINT = _REFRESH + """
+# KEYS: meta, events, checkpoint, staged checkpoint; ARGV: seq, idle ttl
+SAVE_CHECKPOINT = _REFRESH + _TAKE_STAGED + """
 local m = redis.call('HMGET', KEYS[1], 'head', 'ckpt_seq')
 if not m[1] then return 0 end
 local head, base, seq = tonumber(m[1]), tonumber(m[2]), tonumber(ARGV[1])
 if seq <= base or seq > head then return 0 end
-redis.call('SET', KEYS[3], ARGV[2])
+take_staged(KEYS[4], KEYS[3])
 redis.call('LTRIM', KEYS[2], seq - base, -1)
 redis.call('HSET', KEYS[1], 'ckpt_seq', seq)
-refresh(ARGV[3], 1, 2, 3)
+refresh(ARGV[2], 1, 2, 3)
 return 1
 """
 

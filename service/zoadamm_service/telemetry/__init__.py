@@ -11,6 +11,7 @@ import time
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ..errors import ServiceError
 from ..store.base import Store
 from . import prom
 
@@ -21,14 +22,27 @@ def install(app: FastAPI) -> None:
     @app.get("/metrics", tags=["health"], response_class=Response)
     async def metrics(request: Request) -> Response:
         """Prometheus metrics (text exposition), summed over the service's worker processes."""
-        overview = getattr(request.app.state, "overview", None)
-        active = None
-        if overview is not None:  # summed over the tenants: the count names none of them
-            # at once, not one tenant after another: with many tenants and the event loop busy,
-            # waiting for each in turn took longer than a scrape's timeout
-            tenants = request.app.state.tenants
-            active = sum(await asyncio.gather(*(overview.active_sessions(tenant) for tenant in tenants)))
-        return Response(prom.exposition(active), media_type=CONTENT_TYPE_LATEST)
+        return Response(prom.exposition(await _active_sessions(request)), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _active_sessions(request: Request) -> int | None:
+    """Sessions with a step in the last minute, summed over the tenants (the count names none of
+    them); None when the store does not answer within ``ACTIVE_WAIT_S``: every other metric is
+    in memory, and a scrape must still get them while Redis hangs."""
+    overview = getattr(request.app.state, "overview", None)
+    if overview is None:
+        return None
+    # at once, not one tenant after another: with many tenants and the event loop busy,
+    # waiting for each in turn took longer than a scrape's timeout
+    tenants = request.app.state.tenants
+    try:
+        async with asyncio.timeout(ACTIVE_WAIT_S):
+            return sum(await asyncio.gather(*(overview.active_sessions(tenant) for tenant in tenants)))
+    except (TimeoutError, ServiceError):
+        return None
+
+
+ACTIVE_WAIT_S = 0.5
 
 
 def timed_store(store: Store) -> Store:

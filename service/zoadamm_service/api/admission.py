@@ -1,0 +1,49 @@
+"""How many ``/v1`` calls one service process works on at once (``ZOADAMM_MAX_CALLS``); the
+others wait their turn, first come first served, and one that cannot start within
+``ZOADAMM_QUEUE_TIMEOUT_S`` gets 503 with Retry-After, which the SDK's retries honour.
+
+Why: every call in progress interleaves its awaits on one event loop.  With a thousand calls in
+progress each Redis reply waits behind all the others' work, so a healthy Redis looked hung
+(each call's store budget, ``store.budget``, ran out while the loop was busy) and calls failed
+with 503 from a store that was answering in microseconds.  Waiting for a turn is not waiting on
+the store: the budget starts once the call has its turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.types import Scope
+
+from .auth import PROTECTED
+from .pipeline import Refusal
+
+
+class Admission:
+    def __init__(self, max_calls: int, queue_timeout_s: float, retry_after_s: int) -> None:
+        self.max_calls = max_calls
+        self.queue_timeout_s = queue_timeout_s
+        self._turns = asyncio.Semaphore(max_calls)  # FIFO: waiters are woken in order
+        self._busy = Refusal(503, f"the service is busy: {max_calls} calls in progress (ZOADAMM_MAX_CALLS) and "
+                                  f"this one did not get its turn within {queue_timeout_s:g} s "
+                                  "(ZOADAMM_QUEUE_TIMEOUT_S); retry", ((b"retry-after", str(retry_after_s).encode()),))
+
+    @asynccontextmanager
+    async def turn(self, scope: Scope) -> AsyncIterator[Refusal | None]:
+        """Yields None once the call has its turn (held for the block), or the refusal of a call
+        that waited too long.  Calls outside ``/v1`` (``/healthz``, ``/metrics``) never wait."""
+        if not scope["path"].startswith(PROTECTED):
+            yield None
+            return
+        try:
+            async with asyncio.timeout(self.queue_timeout_s):
+                await self._turns.acquire()
+        except TimeoutError:
+            yield self._busy
+            return
+        try:
+            yield None
+        finally:
+            self._turns.release()

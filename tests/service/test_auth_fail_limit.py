@@ -1,0 +1,58 @@
+"""Failed logins: wrong keys from one client address are limited (``ZOADAMM_AUTH_FAIL_LIMIT``,
+10 a minute by default), 429 with Retry-After past the limit, counted in Redis so that every
+replica counts against the same window, while a good key from that address still works.  Real
+service processes over HTTP, on a real Redis."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from zoadamm_service.launch import ServiceProcess
+from zoadamm_service.tenants import entry, new_key
+
+LIMIT = 10  # the default: ZOADAMM_AUTH_FAIL_LIMIT is not set below
+
+
+@pytest.fixture
+def replicas(redis_url):
+    """Two service processes on one Redis, with one tenant's key; yields (key, [http, http])."""
+    key = new_key()
+    env = {"ZOADAMM_API_KEYS": entry("alice", key)}
+    with ServiceProcess(redis_url, env=env) as one, ServiceProcess(redis_url, env=env) as two:
+        clients = [httpx.Client(base_url=svc.url, timeout=30) for svc in (one, two)]
+        yield key, clients
+        for http in clients:
+            http.close()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_wrong_keys_past_the_limit_get_429_and_a_good_key_still_works(replicas):
+    key, (one, two) = replicas
+    statuses = [one.get("/v1/sessions", headers=bearer(new_key())).status_code for _ in range(60)]
+    assert statuses == [401] * LIMIT + [429] * (60 - LIMIT)
+    refused = one.get("/v1/sessions", headers=bearer(new_key()))
+    assert refused.status_code == 429
+    assert "ZOADAMM_AUTH_FAIL_LIMIT" in refused.json()["detail"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # no key at all is a failed authentication too, and the other replica counts the same window
+    assert one.get("/v1/sessions").status_code == 429
+    assert two.get("/v1/sessions", headers=bearer(new_key())).status_code == 429
+    # the tenant's own key is never refused for what others sent from its address
+    for http in (one, two):
+        answer = http.get("/v1/sessions", headers=bearer(key))
+        assert answer.status_code == 200, answer.text
+    created = one.post("/v1/sessions", json={"dim": 2, "x0": [0.0, 1.0]}, headers=bearer(key))
+    assert created.status_code == 201, created.text
+
+
+def test_the_limit_is_a_setting(redis_url):
+    key = new_key()
+    env = {"ZOADAMM_API_KEYS": entry("alice", key), "ZOADAMM_AUTH_FAIL_LIMIT": "3/minute"}
+    with ServiceProcess(redis_url, env=env) as svc, httpx.Client(base_url=svc.url, timeout=30) as http:
+        statuses = [http.get("/v1/sessions", headers=bearer(new_key())).status_code for _ in range(5)]
+        assert statuses == [401, 401, 401, 429, 429]
+        assert http.get("/healthz").status_code == 200  # open routes are not behind the key

@@ -1,0 +1,141 @@
+"""Waits behind a hung Redis: every call's whole wait on the store, the session's lock
+included, shares one budget (``ZOADAMM_REDIS_TIMEOUT_S``, 2 s), so twenty tells queued on one
+session all get 503 with Retry-After within 2.5 s, and ``/metrics`` answers from memory.  And a
+restarted Redis is answered at once.  A real redis-server of the test's own (SIGSTOPped,
+SIGCONTinued, restarted), and a real service over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+import redis
+from service_support import apply_zo, bits, objective, reference, x0_for, zo_values
+
+from zoadamm_service.launch import ServiceProcess
+from zoadamm_service.tenants import entry, new_key
+
+PORT = 6481  # a Redis of this test's own, which it stops
+DIM, QUEUED = 4, 20
+# A latency property of the service: the budget (2 s) plus the time to answer.
+ANSWER_S = 2.5
+
+
+class OwnRedis:
+    """A redis-server on PORT that the test stops, resumes and restarts."""
+
+    def __init__(self) -> None:
+        self.url = f"redis://127.0.0.1:{PORT}/0"
+        self.server = self._start()
+
+    @staticmethod
+    def _start() -> subprocess.Popen:
+        server = subprocess.Popen(["redis-server", "--port", str(PORT), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no", "--logfile", ""], stdout=subprocess.DEVNULL)
+        with redis.Redis(port=PORT) as client:
+            while True:  # until it answers; a server that died fails here rather than hangs
+                assert server.poll() is None, f"redis-server did not start on port {PORT}"
+                try:
+                    client.ping()
+                    return server
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+
+    def stop(self) -> None:
+        os.kill(self.server.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.server.pid, signal.SIGCONT)
+
+    def restart(self) -> None:
+        self.end()
+        self.server = self._start()
+
+    def end(self) -> None:
+        self.resume()
+        self.server.terminate()
+        self.server.wait()
+
+
+@pytest.fixture
+def own_redis():
+    """An ``OwnRedis``, always resumed and shut down after the test."""
+    server = OwnRedis()
+    try:
+        yield server
+    finally:
+        server.end()
+
+
+def timed(http: httpx.Client, method: str, path: str, **kwargs) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    answer = http.request(method, path, **kwargs)
+    return answer, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("rate_limit", [None, "1000/second"])
+def test_every_call_behind_a_hung_redis_gets_503_within_the_budget(own_redis, rate_limit):
+    url, stop, resume = own_redis.url, own_redis.stop, own_redis.resume
+    key = new_key()
+    env = {"ZOADAMM_API_KEYS": entry("alice", key), **({"ZOADAMM_RATE_LIMIT": rate_limit} if rate_limit else {})}
+    headers = {"Authorization": f"Bearer {key}"}
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    with ServiceProcess(url, env=env) as svc, httpx.Client(base_url=svc.url, headers=headers, timeout=60) as http:
+        session = http.post("/v1/sessions", json={"dim": DIM, "directions": 2, "x0": x0.tolist()}).json()
+        sid, opt = session["id"], reference(session, x0)
+        values = zo_values(opt, f)
+        assert http.post(f"/v1/sessions/{sid}/tell", json=values).status_code == 200
+        apply_zo(opt, values)
+        values = zo_values(opt, f)
+        tell = f"/v1/sessions/{sid}/tell"
+
+        stop()
+        try:
+            first, seconds = timed(http, "POST", tell, json=values)
+            assert first.status_code == 503 and seconds < ANSWER_S, (first.text, seconds)
+
+            def queued(_: int) -> tuple[httpx.Response, float]:
+                with httpx.Client(base_url=svc.url, headers=headers, timeout=60) as own:
+                    return timed(own, "POST", tell, json=values)
+
+            with ThreadPoolExecutor(QUEUED) as pool:
+                answers = list(pool.map(queued, range(QUEUED)))
+            assert [a.status_code for a, _ in answers] == [503] * QUEUED, [a.text for a, _ in answers]
+            assert all(int(a.headers["Retry-After"]) >= 1 for a, _ in answers)
+            assert max(s for _, s in answers) < ANSWER_S, sorted(s for _, s in answers)
+            assert all("Redis" in a.json()["detail"] for a, _ in answers)
+
+            metrics, seconds = timed(http, "GET", "/metrics")
+            assert metrics.status_code == 200 and "zoadamm_steps_total" in metrics.text
+            assert seconds < ANSWER_S, seconds
+            health, seconds = timed(http, "GET", "/healthz")
+            assert health.status_code == 503 and "Retry-After" in health.headers and seconds < ANSWER_S
+        finally:
+            resume()
+
+        # nothing acknowledged was lost, and the refused tell, sent again, is applied once
+        answer = http.post(tell, json=values)
+        assert answer.status_code == 200, answer.text
+        apply_zo(opt, values)
+        assert answer.json()["step"] == 2 and bits(np.array(answer.json()["x"], np.float32)) == bits(opt.state.x)
+
+
+def test_the_first_call_after_a_redis_restart_is_answered(own_redis):
+    """Every pooled connection is dead after a restart: a command that fails on one is sent once
+    more on a fresh connection, so /healthz and the API answer at once rather than 503."""
+    with ServiceProcess(own_redis.url) as svc, httpx.Client(base_url=svc.url, timeout=60) as http:
+        # several connections in the pool, all of them used
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(lambda _: http.get("/v1/sessions").status_code, range(32))) == {200}
+        for _ in range(3):
+            own_redis.restart()
+            assert http.get("/healthz").status_code == 200
+            created = http.post("/v1/sessions", json={"dim": 2, "x0": [0.0, 1.0]})
+            assert created.status_code == 201, created.text

@@ -1,0 +1,62 @@
+"""Many clients at once: a burst far larger than the service's connections to Redis queues for
+them; what cannot be served within its budget is shed with 503 and Retry-After, and the SDK's
+retries (which honour it) absorb that, so no client sees an error and no create is applied
+twice.  A real service process with a small pool, over HTTP, on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+
+import zoadamm
+from zoadamm_service import keys
+from zoadamm_service.launch import ServiceProcess
+
+CLIENTS = 200
+POOL = 4  # connections to Redis: 50 clients for each
+
+
+async def create_and_step(url: str, seed: int) -> str:
+    async with zoadamm.AsyncClient(url) as client:
+        session = await client.sessions.create(2, x0=np.array([1.0, -1.0], np.float32), seed=seed, lr=0.1)
+        told = await client.sessions.tell(session.id, 0, f_x=2.0, f_plus=[2.5])
+        assert told.step == 1
+        return session.id
+
+
+async def burst(url: str) -> list[str | BaseException]:
+    return await asyncio.gather(*(create_and_step(url, seed) for seed in range(CLIENTS)), return_exceptions=True)
+
+
+def test_a_burst_of_creates_against_a_small_pool_has_no_errors(redis_url, redis_client):
+    env = {"ZOADAMM_REDIS_MAX_CONNECTIONS": str(POOL)}
+    with ServiceProcess(redis_url, env=env) as svc:
+        results = asyncio.run(burst(svc.url))
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert errors == [], f"{len(errors)} of {CLIENTS} failed, the first: {errors[0]!r}"
+    assert len(set(results)) == CLIENTS
+    listed = sum(redis_client.zcard(k) for k in redis_client.scan_iter(keys.tenant_sessions("*")))
+    assert listed == CLIENTS  # each create applied once, however often it was sent
+
+
+def test_a_call_that_cannot_get_its_turn_in_time_gets_503_with_retry_after(redis_url):
+    """One call at a time (ZOADAMM_MAX_CALLS=1), held by a lease's long wait: the next call
+    waits its turn, then is refused, naming the settings; once the turn is free it is served."""
+    env = {"ZOADAMM_MAX_CALLS": "1", "ZOADAMM_QUEUE_TIMEOUT_S": "0.5"}
+    with ServiceProcess(redis_url, env=env) as svc, httpx.Client(base_url=svc.url, timeout=60) as http:
+        sid = http.post("/v1/sessions", json={"dim": 2, "directions": 1, "x0": [0.0, 1.0]}).json()["id"]
+        ask = {"lease": 1, "worker": "first"}
+        assert http.post(f"/v1/sessions/{sid}/ask", json=ask).json()["leased"] == [0]
+        with ThreadPoolExecutor(1) as pool:  # a second worker waits for the held direction
+            waiting = pool.submit(http.post, f"/v1/sessions/{sid}/ask", json={**ask, "worker": "second", "wait": 3})
+            time.sleep(1)  # time for it to take the one turn before the call below asks for it
+            refused = http.get("/v1/sessions")
+            assert refused.status_code == 503, refused.text
+            assert "ZOADAMM_MAX_CALLS" in refused.json()["detail"] and int(refused.headers["Retry-After"]) >= 1
+            assert waiting.result().status_code == 200
+        assert http.get("/v1/sessions").status_code == 200
+        assert http.get("/healthz").status_code == 200  # never waits for a turn

@@ -1,0 +1,78 @@
+"""CPU per request: a session's q * d is bounded (``ZOADAMM_MAX_WORK``), and the largest
+allowed session's work (create, ask with vectors, tell, checkpoint, delete) leaves the event
+loop, and its checkpoint never passes through a Lua script (which would hold Redis for every
+client), so ``/healthz`` keeps answering quickly meanwhile.  A real service process over HTTP, on
+a real Redis."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from zoadamm import wire
+from zoadamm_service.launch import ServiceProcess
+
+FRAME = wire.MEDIA_TYPE
+# The largest session this service allows: q * d = MAX_WORK.  Small enough for CI, large
+# enough that its work held on the event loop would stall /healthz well past LATENCY_S.
+DIM, Q = 1 << 21, 4
+MAX_WORK = DIM * Q
+POLL_S = 0.02
+# A latency property of the service: /healthz answers within this while the work runs.
+LATENCY_S = 0.2
+
+
+@pytest.fixture
+def service(redis_url):
+    env = {"ZOADAMM_MAX_DIM": str(DIM), "ZOADAMM_MAX_WORK": str(MAX_WORK), "ZOADAMM_CHECKPOINT_EVERY": "1"}
+    with ServiceProcess(redis_url, env=env) as svc, httpx.Client(base_url=svc.url, timeout=120) as http:
+        yield svc, http
+
+
+def frame_post(http: httpx.Client, path: str, fields: dict, vectors: dict | None = None) -> httpx.Response:
+    return http.post(path, content=wire.encode(fields, vectors or {}),
+                     headers={"Content-Type": FRAME, "Accept": FRAME})
+
+
+def test_a_session_over_max_work_is_refused_naming_the_setting(service):
+    _, http = service
+    r = http.post("/v1/sessions", json={"dim": DIM, "directions": Q + 1})
+    assert r.status_code == 422, r.text
+    assert "ZOADAMM_MAX_WORK" in r.json()["detail"] and "directions * dim" in r.json()["detail"]
+    assert http.get("/v1/sessions").json()["total"] == 0  # nothing was created
+    # adamm's step is O(d) whatever q says: the bound is d then
+    r = http.post("/v1/sessions", json={"dim": DIM, "directions": Q + 1, "method": "adamm"})
+    assert r.status_code == 201, r.text
+
+
+def test_healthz_answers_quickly_while_the_largest_session_works(service, redis_client):
+    svc, http = service
+    probe = subprocess.Popen([sys.executable, str(Path(__file__).with_name("healthz_probe.py")), svc.url,
+                              str(POLL_S)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        x0 = np.linspace(-1, 1, DIM, dtype=np.float32)
+        r = frame_post(http, "/v1/sessions", {"dim": DIM, "directions": Q, "lr": 0.01}, {"x0": x0})
+        assert r.status_code == 201, r.text
+        sid = wire.decode(r.content)[0]["id"]
+        r = frame_post(http, f"/v1/sessions/{sid}/ask?vectors=true", {})
+        assert r.status_code == 200, r.text
+        _, vectors = wire.decode(r.content)
+        assert vectors["u"].size == Q * DIM
+        r = frame_post(http, f"/v1/sessions/{sid}/tell", {"step": 0, "f_x": 1.0, "f_plus": [1.5, 0.5, 1.0, 2.0]})
+        assert r.status_code == 200, r.text  # checkpoint_every = 1: this step also writes a checkpoint
+        assert wire.decode(r.content)[0]["step"] == 1
+        assert http.delete(f"/v1/sessions/{sid}").status_code == 204
+    finally:
+        out, _ = probe.communicate("", timeout=120)
+    answers = json.loads(out)
+    latencies = [latency for latency, _ in answers]
+    assert {status for _, status in answers} == {200}
+    assert len(answers) >= 5, "the probe must have polled while the work ran"
+    assert max(latencies) < LATENCY_S, sorted(latencies)[-5:]
+    assert redis_client.keys("*:staged:*") == []  # every staged checkpoint was taken or dropped
