@@ -22,18 +22,12 @@ from typing import Any
 import numpy as np
 
 from . import projection
+from ._constraint_checks import held, object_fields, outside, part_fields, where
 from ._validate import F32_MAX, InvalidArgument, float32_values, one_of
 
 NORMS = ("2", "inf")
 VECTOR_FIELDS = ("box.lower", "box.upper", "ball.center")  # the fields that may be d-vectors
 _FIELDS = {"box": ("lower", "upper"), "ball": ("norm", "center", "radius")}
-
-
-def _where(mask: np.ndarray, lower, upper) -> str:
-    """Where two bounds cross, for a message: " at index i (lower_i > upper_i)"."""
-    index = int(np.argmax(mask)) if mask.ndim else None
-    low, high = (float(np.asarray(b, np.float64).reshape(-1)[index or 0] if np.ndim(b) else b) for b in (lower, upper))
-    return f"{'' if index is None else f' at index {index}'} ({low!r} > {high!r})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,7 +52,7 @@ class Box:
             (np.asarray(lower) > np.asarray(upper), "no float32 value lies within constraint.box"),
         ):
             if np.any(crossed):
-                raise InvalidArgument(what + _where(crossed, self.lower, self.upper))
+                raise InvalidArgument(what + where(crossed, self.lower, self.upper))
         object.__setattr__(self, "lower", lower)
         object.__setattr__(self, "upper", upper)
 
@@ -122,7 +116,7 @@ class FeasibleSet:
         lower, upper = self.bounds
         crossed = np.asarray(lower) > np.asarray(upper)
         if np.any(crossed):
-            raise InvalidArgument(f"constraint.box and constraint.ball do not intersect{_where(crossed, lower, upper)}")
+            raise InvalidArgument(f"constraint.box and constraint.ball do not intersect{where(crossed, lower, upper)}")
         if self.sphere is not None and self.box is not None:
             center, radius = self.sphere
             gap = math.sqrt(projection.squared_distance(np.clip(center, lower, upper), center))
@@ -140,15 +134,15 @@ class FeasibleSet:
         if not bounds:
             return np.float32(-F32_MAX), np.float32(F32_MAX)
         if len(bounds) == 1:  # the held vectors themselves: no copy of d floats
-            return _held(bounds[0][0]), _held(bounds[0][1])
-        return _held(np.maximum(bounds[0][0], bounds[1][0])), _held(np.minimum(bounds[0][1], bounds[1][1]))
+            return held(bounds[0][0]), held(bounds[0][1])
+        return held(np.maximum(bounds[0][0], bounds[1][0])), held(np.minimum(bounds[0][1], bounds[1][1]))
 
     @cached_property
     def sphere(self) -> tuple[Any, float] | None:
         """(center, radius) of an l2 ball, else None."""
         if self.ball is None or self.ball.norm != "2":
             return None
-        return _held(self.ball.center), self.ball.radius
+        return held(self.ball.center), self.ball.radius
 
     @property
     def dim(self) -> int | None:
@@ -181,9 +175,9 @@ class FeasibleSet:
         x = np.asarray(x)
         problems = []
         if self.box is not None:
-            problems += _outside(x, self.box.lower, self.box.upper, name, "constraint.box")
+            problems += outside(x, self.box.lower, self.box.upper, name, "constraint.box")
         if self.ball is not None and self.ball.norm == "inf":
-            problems += _outside(x, *self.ball.as_box(), name, "the l-inf constraint.ball")
+            problems += outside(x, *self.ball.as_box(), name, "the l-inf constraint.ball")
         if self.sphere is not None:
             center, radius = self.sphere
             distance = math.sqrt(projection.squared_distance(x, center))
@@ -237,13 +231,13 @@ class FeasibleSet:
                 twice, or any check of ``Box``, ``Ball`` and ``FeasibleSet``.
         """
         vectors = dict(vectors or {})
-        _object("constraint", data, tuple(_FIELDS))
+        object_fields("constraint", data, tuple(_FIELDS))
         parts = {}
         for part, names in _FIELDS.items():
             given = data.get(part)
             if given is None and not any(k.startswith(f"{part}.") for k in vectors):
                 continue
-            parts[part] = _part_fields(part, names, {} if given is None else given, vectors)
+            parts[part] = part_fields(part, names, {} if given is None else given, vectors)
         if vectors:
             raise InvalidArgument(f"constraint has unknown fields {sorted(vectors)}")
         box = Box(**parts["box"]) if "box" in parts else None
@@ -270,48 +264,3 @@ class FeasibleSet:
 
     def __hash__(self) -> int:
         return hash(self._key())
-
-
-def _object(name: str, given, names: tuple[str, ...]) -> None:
-    """Raises InvalidArgument unless ``given`` is a dict whose keys are among ``names``."""
-    if not isinstance(given, dict):
-        raise InvalidArgument(f"{name} must be an object, got {given!r}")
-    unknown = set(given) - set(names)
-    if unknown:
-        raise InvalidArgument(f"{name} has unknown fields {sorted(unknown)}; it takes {', '.join(names)}")
-
-
-def _part_fields(part: str, names: tuple[str, ...], given, vectors: dict) -> dict:
-    """The fields of ``part`` ("box" or "ball"), each from the JSON or from ``vectors``."""
-    _object(f"constraint.{part}", given, names)
-    fields = {}
-    for name in names:
-        inline, vector = given.get(name), vectors.pop(f"{part}.{name}", None)
-        if inline is not None and vector is not None:
-            raise InvalidArgument(f"constraint.{part}.{name} is given twice (inline and as a vector)")
-        if inline is None and vector is None:
-            raise InvalidArgument(f"constraint.{part}.{name} is missing")
-        fields[name] = inline if vector is None else vector
-    return fields
-
-
-def _held(value):
-    """A float32 scalar (numpy's fast path for clipping) or a read-only float32 vector."""
-    array = np.asarray(value, dtype=np.float32)  # a float32 vector as it is
-    if array.ndim == 0:
-        return np.float32(array)
-    if array.flags.writeable:
-        array.setflags(write=False)
-    return array
-
-
-def _outside(x: np.ndarray, lower, upper, name: str, what: str) -> list[str]:
-    problems = []
-    for side, excess in (("below", np.asarray(lower, np.float64) - x), ("above", x - np.asarray(upper, np.float64))):
-        excess = np.broadcast_to(excess, x.shape)
-        count = int(np.count_nonzero(excess > 0))
-        if count:
-            worst = int(np.argmax(excess))
-            problems.append(f"{name} lies {side} {what} at {count} coordinate{'s' * (count > 1)} "
-                            f"(by up to {excess[worst]:.3g}, at index {worst})")
-    return problems

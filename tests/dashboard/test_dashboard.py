@@ -58,7 +58,8 @@ def test_sessions_appear_and_their_curves_grow_while_workers_run(service, runs, 
         row(page, name).locator("input.cmp").check()
     until(page, lambda: count(page, "#chart-compare .u-legend .u-series") == 3, "both sessions compared")
     assert page.input_value("#compare-x") == "evaluations"
-    assert page.input_value("#compare-y") == "metric:value"
+    # the shared validation metric, once both sessions' reports have arrived (they come by page)
+    until(page, lambda: page.input_value("#compare-y") == "metric:value", "the shared metric chosen")
     assert "no f(x)" in page.inner_text("#compare-note")
     until(page, lambda: points(page, "chart-compare") > 2, "both curves")
     page.screenshot(path=str(artifacts / "compare.png"), full_page=True)

@@ -23,17 +23,13 @@ from zoadamm import AnswerMode, SessionConfig, StepRecord, directions, require_i
 from ..errors import Conflict, NotFound
 from ..settings import Settings
 from ..store import SessionMeta, Store
-from ..store.base import MetricsPage
 from . import inputs, journal, limits, offload, split, trace
 from .answers import AskAnswer, Parameters, SessionPublic, SessionSummary, TellAnswer
 from .cache import ReplicaCache
 from .ids import RequestKey, is_session_id, session_id_for
 from .replica import Replica
+from .reports import COMMIT_TRIES, Reports
 from .split import Granted, NextLease, Told
-
-# A metric appended by another replica moves the head without closing the step: a write that
-# lost its conditional append to one is built again on the new head, this many times at most.
-COMMIT_TRIES = 3
 
 
 class Telemetry(Protocol):
@@ -47,7 +43,7 @@ class _Silent:
         return None
 
 
-class Sessions:
+class Sessions(Reports):
     def __init__(self, store: Store, settings: Settings, telemetry: Telemetry | None = None) -> None:
         self.store = store
         self.settings = settings
@@ -289,46 +285,6 @@ class Sessions:
             await replica.settle()
             await self.replicas.save_checkpoint(replica)
         return result
-
-    # --- metrics ---------------------------------------------------------------------------
-    async def report(self, tenant: str, session_id: str, value: float, named: dict[str, float],
-                     key: RequestKey | None = None) -> dict:
-        """Feed the plateau schedule; returns lr and mu after it.  With ``key``, a repeat gets the
-        first answer and changes nothing.  Raises Conflict, Invalid, NotFound."""
-        limits.check_metric_names(self.settings, named)
-        replica = await self.owned(tenant, session_id)
-        async with replica.locked():
-            for _ in range(COMMIT_TRIES):  # another writer may append between our read and our write
-                await replica.catch_up(self.store, await self.store.head(session_id))
-                opt = replica.started()
-                _, lr, mu = inputs.invalid_on_error(opt.rates_after, value)
-                entry = {"step": opt.step, "value": value, "lr": lr, "mu": mu, "time": time.time(), **named}
-                text = json.dumps(entry)
-                try:
-                    appended = await self.store.append(
-                        session_id, replica.seq, journal.encode_metric(opt.step, value), text,
-                        idempotent=None if key is None else key.record(text, self.settings.idempotency_ttl_s),
-                        keep_metrics=self.settings.metric_history,
-                        keep_metric_bytes=self.settings.metric_history_bytes,
-                    )
-                except Conflict:
-                    continue
-                if appended.replayed is not None:
-                    return dict(json.loads(appended.replayed))
-                replica.apply_event(journal.Event(journal.METRIC, opt.step, value=value))
-                return entry
-            raise Conflict("the session is too busy to take a metric now; retry", step=replica.step)
-
-    async def metrics(self, tenant: str, session_id: str, cursor: int | None, last: int | None,
-                      limit: int) -> MetricsPage:
-        """A page of the metric history (``Store.metrics_page``).  Raises NotFound."""
-        await self.owned(tenant, session_id)
-        return await self.store.metrics_page(session_id, cursor, last=last, limit=limit, max_bytes=limits.PAGE_BYTES)
-
-    async def trace(self, tenant: str, session_id: str, since: int, tail: int | None) -> tuple[dict, dict]:
-        """The session's trace as an answer (``trace.read``).  Raises NotFound."""
-        await self.owned(tenant, session_id)
-        return await trace.read(self.store, session_id, since, tail)
 
 
 def _first_checkpoint(config: SessionConfig, x0: np.ndarray) -> bytes:

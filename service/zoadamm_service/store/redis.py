@@ -7,81 +7,39 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import functools
 import json
-import os
-import traceback
 import uuid
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
 from .. import keys
-from ..errors import Conflict, Invalid, NotFound, QuotaExceeded, StoreUnavailable
-from . import budget, metric_scripts, replies, scripts
+from ..errors import Conflict, Invalid, NotFound, QuotaExceeded
+from . import replies, scripts
 from .base import (
     KEY_REUSED,
     Appended,
     Idempotent,
     JournalRead,
-    Leased,
-    MetricsPage,
     SessionMeta,
     Store,
     TracePoint,
-    TraceRead,
     quota_message,
 )
+from .faults import ONE_RECONNECT, translate_errors
 from .notices import POLL_S, HeadNotices
+from .redis_history import History
+from .redis_split import SplitSteps
 from .replication import Replication
 
 META_FIELDS = ("tenant", "config", "name", "created")  # a list's rows; ``meta`` adds "vectors"
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
 MAX_CONNECTIONS = 100  # per replica process (ZOADAMM_REDIS_MAX_CONNECTIONS)
-# A pooled connection that a restarted Redis closed fails on its next command, which never
-# reached the new server: that command is sent once more on a fresh connection.  A timeout is
-# not retried: a hung Redis must answer 503 within the call's budget, not twice that.
-ONE_RECONNECT = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 STAGED_TTL_MS = 600_000  # a staged checkpoint that no script took (a crash between the two calls)
 
 
-def _translate_errors(method):
-    """A store that does not answer, or answers with an error, is a 503, never a 500; every
-    call spends the HTTP call's budget of waiting (``budget``)."""
-
-    @functools.wraps(method)
-    async def wrapper(*args, **kwargs):
-        try:
-            async with budget.waiting("Redis"):
-                return await method(*args, **kwargs)
-        except (RedisError, OSError) as exc:  # connection, timeout, a cluster in a failover, any error reply
-            raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
-        except (AttributeError, TypeError, RuntimeError) as exc:
-            if not _write_on_closed_connection(exc):
-                raise
-            raise StoreUnavailable(f"Redis is unavailable: the connection closed: {exc}") from exc
-
-    return wrapper
-
-
-# Where redis-py's asyncio connection sends a command.  A write on a connection the server has
-# just closed (a master killed in a failover) can fail there with the event loop's own error
-# (no writer left, or a closed transport) instead of redis-py's ConnectionError; redis-py has
-# already dropped the connection by then, so a retry takes a fresh one.
-_SEND_FRAMES = ("send_packed_command", "_send_packed_command")
-
-
-def _write_on_closed_connection(exc: BaseException) -> bool:
-    frames = traceback.extract_tb(exc.__traceback__)
-    return any(f.name in _SEND_FRAMES and f"redis{os.sep}asyncio{os.sep}connection" in f.filename for f in frames)
-
-
-class RedisStore(Store):
+class RedisStore(SplitSteps, History, Store):
     """One Redis, or a Redis Cluster (``RedisCluster``): every script and every multi-key call
     stays in one session's slot, and the pipelines of ``list`` are split by the client per node.
     ``alone``: no other process writes to this Redis (the embedded store), so a wait never looks."""
@@ -100,11 +58,8 @@ class RedisStore(Store):
         self._append = client.register_script(scripts.APPEND)
         self._read = client.register_script(scripts.READ)
         self._save_checkpoint = client.register_script(scripts.SAVE_CHECKPOINT)
-        self._add_partials = client.register_script(scripts.ADD_PARTIALS)
-        self._read_trace = client.register_script(scripts.READ_TRACE)
-        self._read_metrics = client.register_script(metric_scripts.READ_METRICS)
-        self._lease = client.register_script(scripts.LEASE)
-        self._add_partials_and_lease = client.register_script(scripts.ADD_PARTIALS_AND_LEASE)
+        self._register_history_scripts(client)
+        self._register_split_scripts(client)
         self._admit = client.register_script(scripts.ADMIT)
         self._touch = client.register_script(scripts.TOUCH)
 
@@ -168,11 +123,11 @@ class RedisStore(Store):
         finally:
             await self._redis.unlink(staged)  # no-op once a script renamed it into place
 
-    @_translate_errors
+    @translate_errors
     async def ping(self) -> None:
         await self._redis.ping()
 
-    @_translate_errors
+    @translate_errors
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,
                      idempotent: Idempotent | None = None, max_sessions: int = 0) -> str | None:
         index = keys.tenant_sessions(meta.tenant)
@@ -208,19 +163,19 @@ class RedisStore(Store):
         if gone:
             await self._redis.zrem(index, *gone)
 
-    @_translate_errors
+    @translate_errors
     async def touch(self, session_id: str) -> None:
         if self.ttl_s and not await self._touch(keys=keys.all_for(session_id), args=[self.ttl_s]):
             raise NotFound(f"no session {session_id!r}")
 
-    @_translate_errors
+    @translate_errors
     async def meta(self, session_id: str) -> SessionMeta:
         fields = await self._redis.hmget(keys.meta(session_id), *META_FIELDS, "vectors")
         if fields[0] is None:
             raise NotFound(f"no session {session_id!r}")
         return replies.meta(session_id, fields)
 
-    @_translate_errors
+    @translate_errors
     async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int]:
         index = keys.tenant_sessions(tenant)
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -237,7 +192,7 @@ class RedisStore(Store):
             total -= len(ids) - len(metas)
         return metas, total
 
-    @_translate_errors
+    @translate_errors
     async def delete(self, session_id: str) -> None:
         tenant = await self._redis.hget(keys.meta(session_id), "tenant")
         # UNLINK: Redis frees a large session's memory on a thread of its own, not while it serves
@@ -249,14 +204,14 @@ class RedisStore(Store):
         # an acknowledged delete is work too: a failover must not bring the session back
         await self._replication.confirm(session_id, -1)
 
-    @_translate_errors
+    @translate_errors
     async def head(self, session_id: str) -> int:
         head = await self._redis.hget(keys.meta(session_id), "head")
         if head is None:
             raise NotFound(f"no session {session_id!r}")
         return int(head)
 
-    @_translate_errors
+    @translate_errors
     async def start(self, session_id: str, checkpoint: bytes) -> None:
         async with self._staged(session_id, checkpoint) as staged:
             code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id), staged],
@@ -267,7 +222,7 @@ class RedisStore(Store):
             raise Conflict("the session already has parameters", head=head)
         await self._replication.confirm(session_id, 0, makes_session=True)
 
-    @_translate_errors
+    @translate_errors
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
                      trace: TracePoint | None = None, idempotent: Idempotent | None = None,
                      keep_metrics: int = 0, keep_metric_bytes: int = 0) -> Appended:
@@ -295,11 +250,11 @@ class RedisStore(Store):
         self._notices.moved(session_id, head)
         return Appended(head)
 
-    @_translate_errors
+    @translate_errors
     async def replicated(self, session_id: str, head: int) -> None:
         await self._replication.confirm(session_id, head)
 
-    @_translate_errors
+    @translate_errors
     async def read(self, session_id: str, since: int | None) -> JournalRead:
         names = [keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)]
         if since is None and isinstance(self._redis, aioredis.Redis):
@@ -325,81 +280,11 @@ class RedisStore(Store):
             reply[3] = checkpoint
         return list(reply)
 
-    @_translate_errors
+    @translate_errors
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
         async with self._staged(session_id, checkpoint) as staged:
             await self._save_checkpoint(
                 keys=[keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id), staged],
                 args=[seq, self.ttl_s],
             )
-
-    @_translate_errors
-    async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
-        reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)],
-                                         args=[self.ttl_s, *replies.part_args(step, parts)])
-        if reply is None:
-            raise NotFound(f"no session {session_id!r}")
-        # a part answered 202 is acknowledged work
-        await self._replication.confirm_parts(session_id, 0, step, [replies.partial_field(step, i) for i in parts])
-        return replies.parts(step, reply)
-
-    @_translate_errors
-    async def add_partials_and_lease(self, session_id: str, step: int, parts: dict[int, str], seq: int,
-                                     directions: int, count: int, holder: str,
-                                     seconds: float) -> tuple[dict[int, str], Leased | None]:
-        reply = await self._add_partials_and_lease(
-            keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
-            args=[self.ttl_s, seq, step + 1, directions, count, holder, repr(float(seconds)),
-                  *replies.part_args(step, parts)])
-        if reply is None:
-            raise NotFound(f"no session {session_id!r}")
-        parts_so_far, leased = reply
-        await self._replication.confirm_parts(session_id, seq, step, [replies.partial_field(step, i) for i in parts])
-        return replies.parts(step, parts_so_far), None if leased[0] != 0 else replies.leased(leased, seconds)
-
-    @_translate_errors
-    async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
-                    holder: str, seconds: float) -> Leased:
-        reply = await self._lease(
-            keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
-            args=[seq, step, directions, count, holder, repr(float(seconds)), self.ttl_s],
-        )
-        if reply[0] == scripts.NOT_FOUND:
-            raise NotFound(f"no session {session_id!r}")
-        if reply[0] == scripts.MOVED:
-            raise Conflict("the session moved on", head=int(reply[1]))
-        return replies.leased(reply, seconds)
-
-    @_translate_errors
-    async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:
-        if last == 0:
-            return []
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.exists(keys.meta(session_id))
-            pipe.lrange(keys.metrics(session_id), -last if last else 0, -1)
-            exists, rows = await pipe.execute()
-        if not exists:
-            raise NotFound(f"no session {session_id!r}")
-        return [row.decode() for row in rows]
-
-    @_translate_errors
-    async def metrics_page(self, session_id: str, cursor: int | None = None, *, last: int | None = None,
-                           limit: int, max_bytes: int, points: int = 0) -> MetricsPage:
-        reply = await self._read_metrics(
-            keys=[keys.meta(session_id), keys.metrics(session_id)],
-            args=[-1 if cursor is None else cursor, -1 if last is None else last, limit, max_bytes, points])
-        if reply[0] == scripts.NOT_FOUND:
-            raise NotFound(f"no session {session_id!r}")
-        _, end, next_cursor, rows = reply
-        return MetricsPage([row.decode() for row in rows], int(end), None if next_cursor < 0 else int(next_cursor))
-
-    @_translate_errors
-    async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> TraceRead:
-        reply = await self._read_trace(
-            keys=[keys.meta(session_id), keys.trace(session_id)], args=[since, -1 if tail is None else tail]
-        )
-        if reply[0] == scripts.NOT_FOUND:
-            raise NotFound(f"no session {session_id!r}")
-        _, stride, last, points = reply
-        return TraceRead(int(stride), list(points), last)
 

@@ -1,0 +1,60 @@
+"""The checks and messages of ``constraints``: where two bounds cross, which fields a part of a
+set takes, where x lies outside it, and the float32 form its numbers are held in."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import InvalidArgument
+
+
+def where(mask: np.ndarray, lower, upper) -> str:
+    """Where two bounds cross, for a message: " at index i (lower_i > upper_i)"."""
+    index = int(np.argmax(mask)) if mask.ndim else None
+    low, high = (float(np.asarray(b, np.float64).reshape(-1)[index or 0] if np.ndim(b) else b) for b in (lower, upper))
+    return f"{'' if index is None else f' at index {index}'} ({low!r} > {high!r})"
+
+
+def object_fields(name: str, given, names: tuple[str, ...]) -> None:
+    """Raises InvalidArgument unless ``given`` is a dict whose keys are among ``names``."""
+    if not isinstance(given, dict):
+        raise InvalidArgument(f"{name} must be an object, got {given!r}")
+    unknown = set(given) - set(names)
+    if unknown:
+        raise InvalidArgument(f"{name} has unknown fields {sorted(unknown)}; it takes {', '.join(names)}")
+
+
+def part_fields(part: str, names: tuple[str, ...], given, vectors: dict) -> dict:
+    """The fields of ``part`` ("box" or "ball"), each from the JSON or from ``vectors``."""
+    object_fields(f"constraint.{part}", given, names)
+    fields = {}
+    for name in names:
+        inline, vector = given.get(name), vectors.pop(f"{part}.{name}", None)
+        if inline is not None and vector is not None:
+            raise InvalidArgument(f"constraint.{part}.{name} is given twice (inline and as a vector)")
+        if inline is None and vector is None:
+            raise InvalidArgument(f"constraint.{part}.{name} is missing")
+        fields[name] = inline if vector is None else vector
+    return fields
+
+
+def held(value):
+    """A float32 scalar (numpy's fast path for clipping) or a read-only float32 vector."""
+    array = np.asarray(value, dtype=np.float32)  # a float32 vector as it is
+    if array.ndim == 0:
+        return np.float32(array)
+    if array.flags.writeable:
+        array.setflags(write=False)
+    return array
+
+
+def outside(x: np.ndarray, lower, upper, name: str, what: str) -> list[str]:
+    problems = []
+    for side, excess in (("below", np.asarray(lower, np.float64) - x), ("above", x - np.asarray(upper, np.float64))):
+        excess = np.broadcast_to(excess, x.shape)
+        count = int(np.count_nonzero(excess > 0))
+        if count:
+            worst = int(np.argmax(excess))
+            problems.append(f"{name} lies {side} {what} at {count} coordinate{'s' * (count > 1)} "
+                            f"(by up to {excess[worst]:.3g}, at index {worst})")
+    return problems

@@ -1,0 +1,53 @@
+"""What a Redis that fails looks like to the store's callers: a 503 (``StoreUnavailable``) within
+the call's budget of waiting, never a 500, and one more try on a fresh connection for a command
+that a restarted Redis never received."""
+
+from __future__ import annotations
+
+import functools
+import os
+import traceback
+
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from ..errors import StoreUnavailable
+from . import budget
+
+# A pooled connection that a restarted Redis closed fails on its next command, which never
+# reached the new server: that command is sent once more on a fresh connection.  A timeout is
+# not retried: a hung Redis must answer 503 within the call's budget, not twice that.
+ONE_RECONNECT = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+
+
+def translate_errors(method):
+    """A store that does not answer, or answers with an error, is a 503, never a 500; every
+    call spends the HTTP call's budget of waiting (``budget``)."""
+
+    @functools.wraps(method)
+    async def wrapper(*args, **kwargs):
+        try:
+            async with budget.waiting("Redis"):
+                return await method(*args, **kwargs)
+        except (RedisError, OSError) as exc:  # connection, timeout, a cluster in a failover, any error reply
+            raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
+        except (AttributeError, TypeError, RuntimeError) as exc:
+            if not write_on_closed_connection(exc):
+                raise
+            raise StoreUnavailable(f"Redis is unavailable: the connection closed: {exc}") from exc
+
+    return wrapper
+
+
+# Where redis-py's asyncio connection sends a command.  A write on a connection the server has
+# just closed (a master killed in a failover) can fail there with the event loop's own error
+# (no writer left, or a closed transport) instead of redis-py's ConnectionError; redis-py has
+# already dropped the connection by then, so a retry takes a fresh one.
+_SEND_FRAMES = ("send_packed_command", "_send_packed_command")
+
+
+def write_on_closed_connection(exc: BaseException) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(f.name in _SEND_FRAMES and f"redis{os.sep}asyncio{os.sep}connection" in f.filename for f in frames)
