@@ -15,17 +15,23 @@ BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def default_sigint() -> None:
+    """In the child: Ctrl-C as a terminal delivers it, even when the suite runs as a background
+    job, whose shell starts it with SIGINT ignored (and Python keeps an ignored SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``argv`` (its first word a console script of this environment) run to its end."""
     program, *rest = argv
     return subprocess.run([str(BIN / program), *rest], capture_output=True, text=True, cwd=cwd,
-                          env={**_clean_env(), **(env or {})})
+                          env={**_clean_env(), **(env or {})}, preexec_fn=default_sigint)
 
 
 def start(*argv: str) -> subprocess.Popen:
     program, *rest = argv
     return subprocess.Popen([str(BIN / program), *rest], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_clean_env())
+                            env=_clean_env(), preexec_fn=default_sigint)
 
 
 def interrupt(proc: subprocess.Popen, when: Callable[[], bool], sig: int = signal.SIGINT) -> tuple[str, str]:
