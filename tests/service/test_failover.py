@@ -131,17 +131,17 @@ def test_with_wait_a_part_missing_on_the_master_that_answers_is_not_acknowledged
         run = Run(http, parts=2)
         assert run.tell_part(0).status_code == 202
 
-    async def confirm(fields: list[str]) -> None:
+    async def confirm(indices: list[int]) -> None:
         store = RedisStore.from_url(cluster.url, cluster=True, wait_replicas=1)
         try:
             await store.ping()  # learns the cluster's slots
-            await store._replication.confirm_parts(run.id, 0, 0, fields)
+            await store._replication.confirm_parts(run.id, 0, 0, indices)
         finally:
             await store.close()
 
-    asyncio.run(confirm(["0:0"]))  # the part told above is there, and replicated
+    asyncio.run(confirm([0]))  # the part told above is there, and replicated
     with pytest.raises(StoreUnavailable, match="lost parts"):
-        asyncio.run(confirm(["0:0", "0:1"]))  # as if part 1's write had gone with its master
+        asyncio.run(confirm([0, 1]))  # as if part 1's write had gone with its master
 
 
 def test_without_wait_a_create_is_acknowledged_only_once_a_replica_holds_it(cluster):

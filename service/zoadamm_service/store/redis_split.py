@@ -32,7 +32,7 @@ class SplitSteps:
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
         # a part answered 202 is acknowledged work
-        await self._replication.confirm_parts(session_id, 0, step, [replies.partial_field(step, i) for i in parts])
+        await self._replication.confirm_parts(session_id, 0, step, parts)
         return replies.parts(step, reply)
 
     @translate_errors
@@ -46,7 +46,7 @@ class SplitSteps:
         if reply is None:
             raise NotFound(f"no session {session_id!r}")
         parts_so_far, leased = reply
-        await self._replication.confirm_parts(session_id, seq, step, [replies.partial_field(step, i) for i in parts])
+        await self._replication.confirm_parts(session_id, seq, step, parts)
         return replies.parts(step, parts_so_far), None if leased[0] != 0 else replies.leased(leased, seconds)
 
     @translate_errors

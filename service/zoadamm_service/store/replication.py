@@ -20,7 +20,7 @@ replica's next acknowledgement, up to a second), so its link being up proves not
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -28,6 +28,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from .. import keys
 from ..errors import StoreUnavailable
+from . import replies
 
 # KEYS: meta, probe.  Returns the session's head on this master (-1: no session).
 PROBE = """
@@ -82,7 +83,7 @@ class Replication:
             raise StoreUnavailable(f"the store lost events of this session (at {there}, expected {head}) in a "
                                    "failover; retry")
 
-    async def confirm_parts(self, session_id: str, head: int, step: int, fields: list[str]) -> None:
+    async def confirm_parts(self, session_id: str, head: int, step: int, indices: Iterable[int]) -> None:
         """``confirm`` of a split step's parts: a part leaves the head where it was, so a failover
         that took it shows only as its field missing on the master that answers the probe (a
         new one, whose old master rejoined as its replica before the probe ran).  Raises
@@ -90,6 +91,7 @@ class Replication:
         if not self.replicas:
             return
         meta = keys.meta(session_id)
+        fields = [replies.partial_field(step, i) for i in indices]
         there = await self._probe_and_wait(meta, self.replicas, lambda pipe: pipe.eval(
             PROBE_PARTS, 3, meta, keys.replication_probe(session_id), keys.partials(session_id), step, *fields))
         if int(there) == -2 or int(there) < head:
