@@ -166,19 +166,32 @@ def fig_q_sweep(groups: list[Group], path: Path) -> Path | None:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     qs = sorted({g.key[2] for g in groups if g.key[2] is not None})
+    methods = sorted({g.key[0] for g in groups if g.key[0] != "adamm"})
+    lrs = sorted({g.key[6] for g in groups})
     for group in groups:
-        method, _, q, difference, normalizer, *_ = group.key
-        # one colour per q, the line style tells the difference (and the variant normalizer)
-        style = dict(marker=".", markersize=3, color="black") if method == "adamm" else dict(
-            marker=".", markersize=3, color=_q_colour(q, qs),
-            linestyle=("-" if difference == "forward" else "--") if normalizer == "v_hat" else ":")
+        method, _, q, difference, normalizer, _, lr = group.key
+        if method == "adamm":
+            style = dict(marker=".", markersize=3, color="black")
+        elif len(methods) > 1 or len(lrs) > 1:  # methods compared: one colour each, the lr in the line style
+            style = dict(marker=".", markersize=3, color=plt.cm.tab10(methods.index(method)),
+                         linestyle=LR_STYLES[lrs.index(lr) % len(LR_STYLES)])
+        else:  # one colour per q, the line style tells the difference (and the variant normalizer)
+            style = dict(marker=".", markersize=3, color=_q_colour(q, qs),
+                         linestyle=("-" if difference == "forward" else "--") if normalizer == "v_hat" else ":")
         acc = group.curve("test_accuracy")
         _band(left, np.arange(1, acc.shape[1] + 1), acc, group.label, **style)
         _band(right, group.curve("evaluations").mean(axis=0), acc, group.label, **style)
     left.set(xlabel="epoch", ylabel="test accuracy", title="At equal epochs")
+    if len(groups) > 6:  # one legend, beside the charts, where it hides no curve
+        right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+        left.legend().set_visible(False)
+        fig.set_size_inches(15, 4.5)
     right.set(xlabel="function evaluations (FO: 1 per gradient)", ylabel="test accuracy", xscale="log",
               title="At equal function evaluations")
     return _save(fig, path)
+
+
+LR_STYLES = (":", "-.", "--", "-")  # smallest lr dotted, largest solid
 
 
 def _q_colour(q: int, qs: list[int]):
