@@ -103,6 +103,15 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "Traceback" in done.stderr and "APIConnectionError" in done.stderr and url in done.stderr
 
 
+def test_a_run_that_diverges_ends_with_one_line_naming_the_step_and_the_lr(service_url, tmp_path):
+    done = subprocess.run([str(BIN / "zoadamm-worker"), "mnist", "--method", "zo-sgd", "--lr", "100",
+                           "--train-limit", "640", "--quiet", "--service", service_url],
+                          capture_output=True, text=True)
+    line = _one_line(done)
+    assert line.startswith("zoadamm-worker: the loss is not finite at step ") and "(lr 100)" in line
+    assert "try a smaller --lr" in line
+
+
 def test_a_conflict_and_a_lost_session_are_explained(service_url):
     """409 and 404 happen mid-run, after the health check: their lines, from real answers."""
     with Client(service_url) as client:

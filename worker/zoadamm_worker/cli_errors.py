@@ -20,6 +20,7 @@ from zoadamm_service import console
 from zoadamm_service.launch import ServiceStartError
 
 from .mnist import MnistError
+from .train import Diverged
 
 START_HINT = "start one with `zoadamm-service --port 8000` (in .venv/bin) or pass --service URL"
 
@@ -79,7 +80,7 @@ def failure_line(error: Exception, service: str | None) -> str | None:
     """The one line for a failure a user can cause; None for a bug (its traceback shows)."""
     if isinstance(error, ZoadammError):
         return explain(error, service)
-    if isinstance(error, MnistError):
+    if isinstance(error, MnistError | Diverged):
         return str(error)
     if isinstance(error, ServiceStartError):  # the message ends with the service's log
         first, *log = str(error).splitlines()
