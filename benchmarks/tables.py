@@ -61,6 +61,15 @@ def _sessions(name: str) -> str:
                  "service CPU per step", "Redis CPU per step"], body)
 
 
+def many_clients() -> str:
+    body = [[_d(r["sessions"]), f"{r['errors']} of {r['steps']:,}", f"{r['steps_per_s']:,.0f}", f"{r['p50_ms']:,.0f} ms",
+             f"{r['p99_ms']:,.0f} ms", f"{r['service_cpu_ms_per_step']:.2f} ms", f"{r['redis_cpu_ms_per_step']:.2f} ms",
+             f"{max(0.0, r['others_cores_busy']):.2f}"]
+            for r in load("sessions_many_clients.json")]
+    return rows(["sessions", "errors after the SDK's retries", "steps/s", "p50", "p99", "service CPU per step",
+                 "Redis CPU per step", "cores other work took"], body)
+
+
 def tell_split() -> str:
     runs = load("tell_split.json")["final"]
     parts = {"http": "HTTP: uvicorn, routing, the middleware, Prometheus",
@@ -140,6 +149,7 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "sessions": ("sessions.json", lambda: _sessions("sessions.json")),
     "sessions_200_steps": ("sessions_200_steps.json", lambda: _sessions("sessions_200_steps.json")),
     "sessions_raw": ("sessions_raw.json", lambda: _sessions("sessions_raw.json")),
+    "many_clients": ("sessions_many_clients.json", many_clients),
     "tell_split": ("tell_split.json", tell_split),
     "directions": ("directions.json", directions),
     "zo_forward": ("zo_forward.json", zo_forward),
