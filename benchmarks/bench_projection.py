@@ -15,7 +15,11 @@ hits them alike, each as wall time and as this thread's CPU time (torch runs on 
 this one): on a loaded machine the CPU time leaves out the waits for a core.
   step      median ms per whole step (blocks of --steps steps), and its ratio to no set
   project   median ms of the projection alone, on the state and metric a step left, and
-            its share of the unconstrained step's median
+            its share of the unconstrained step's median; for the l2 ball also the passes it
+            made over the d coordinates (evaluations of ||x(lam) - c|| and the write)
+  l2-floor  the least any exact projection onto that ball must stream (``projection_floor.py``:
+            three passes over a, c and h, at the fastest this machine streams them), measured
+            in the same turns, and its share of the step
 
     python benchmarks/bench_projection.py --scales 0.1111111 119.888885 --steps 20 --blocks 5
 """
@@ -28,9 +32,10 @@ import statistics
 import time
 
 import numpy as np
+from projection_floor import three_passes
 
 import zoadamm
-from zoadamm import Ball, Box, FeasibleSet, Optimizer, SessionConfig
+from zoadamm import Ball, Box, FeasibleSet, Optimizer, SessionConfig, projection
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
 from zoadamm_worker.objective import MnistObjective
@@ -65,16 +70,35 @@ class Run:
         f_x, f_plus, _ = self.objective.zo_losses(opt.state.x, next(self.batches), dirs, opt.mu)
         opt.apply(opt.zo_record(f_x, f_plus), self.work, directions=dirs)
 
-    def project(self) -> tuple[float, float]:
+    def project(self, floor: bool = False) -> tuple[float, float]:
         """(wall, CPU) ms of one projection of x moved by another step like the last one, in
-        that step's metric."""
+        that step's metric; with ``floor``, of the floor's passes over the same vectors."""
         assert self.constraint is not None  # the unconstrained run is never projected
         state, config = self.optimizer.state, self.optimizer.config.adamm
         metric = np.sqrt(state.v_hat) + np.float32(config.eps)  # the metric of AdaMM's last step
         np.subtract(state.x, (state.m / metric) * np.float32(LR), out=self.trial)
         started, cpu = time.perf_counter(), time.thread_time()
-        self.constraint.project(self.trial, weights=metric, out=self.trial)
+        if floor:
+            assert self.constraint.sphere is not None  # the floor is the l2 ball's
+            three_passes(self.trial, self.constraint.sphere[0], metric, self.trial)
+        else:
+            self.constraint.project(self.trial, weights=metric, out=self.trial)
         return (time.perf_counter() - started) * 1e3, (time.thread_time() - cpu) * 1e3
+
+    def passes(self) -> int:
+        """Passes over the d coordinates that one projection like ``project``'s makes."""
+        evaluate, count = projection._Ball.evaluate, [1]  # the write
+
+        def counted(ball, lam):
+            count[0] += 1
+            return evaluate(ball, lam)
+
+        projection._Ball.evaluate = counted  # type: ignore[method-assign]
+        try:
+            self.project()
+        finally:
+            projection._Ball.evaluate = evaluate  # type: ignore[method-assign]
+        return count[0]
 
 
 def measure(scale: float, steps: int, blocks: int, data) -> dict:
@@ -85,7 +109,7 @@ def measure(scale: float, steps: int, blocks: int, data) -> dict:
         for _ in range(3):
             run.step()
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in SETS}
-    projections: dict[str, list[tuple[float, float]]] = {name: [] for name in SETS[1:]}
+    projections: dict[str, list[tuple[float, float]]] = {name: [] for name in (*SETS[1:], "l2-floor")}
     for _ in range(blocks):
         for name, run in runs.items():
             started, cpu = time.perf_counter(), time.thread_time()
@@ -95,16 +119,20 @@ def measure(scale: float, steps: int, blocks: int, data) -> dict:
             times[name].append((wall / steps * 1e3, cpu / steps * 1e3))
             if name != "none":
                 projections[name] += [run.project() for _ in range(3)]
-    result: dict = {"d": objective.dim, "steps_per_block": steps, "blocks": blocks}
+            if name == "l2":
+                projections["l2-floor"] += [run.project(floor=True) for _ in range(3)]
+    result: dict = {"d": objective.dim, "steps_per_block": steps, "blocks": blocks,
+                    "l2_passes": runs["l2"].passes(), "box+l2_passes": runs["box+l2"].passes()}
     for clock, index in (("wall", 0), ("cpu", 1)):
         lean = statistics.median(t[index] for t in times["none"])
         result.setdefault("none", {})[f"step_{clock}_ms"] = lean
         for name in SETS[1:]:
             step = statistics.median(t[index] for t in times[name])
+            result.setdefault(name, {}).update({f"step_{clock}_ms": step, f"step_{clock}_ratio": step / lean})
+        for name in projections:
             project = statistics.median(t[index] for t in projections[name])
-            result.setdefault(name, {}).update({
-                f"step_{clock}_ms": step, f"step_{clock}_ratio": step / lean,
-                f"project_{clock}_ms": project, f"project_{clock}_share": project / lean})
+            result.setdefault(name, {}).update(
+                {f"project_{clock}_ms": project, f"project_{clock}_share": project / lean})
     return result
 
 
@@ -125,11 +153,12 @@ def main() -> None:
         print(f"d = {r['d']:,}: {r['blocks']} blocks of {r['steps_per_block']} steps; no set "
               f"{r['none']['step_wall_ms']:.2f} ms/step wall, {r['none']['step_cpu_ms']:.2f} CPU")
         print(f"{'set':>10} {'clock':>5} {'ms/step':>8} {'x none':>7} {'project ms':>11} {'share':>7}")
-        for name in SETS[1:]:
+        for name in (*SETS[1:], "l2-floor"):
             for clock in ("wall", "cpu"):
                 m = {k.replace(f"_{clock}", ""): v for k, v in r[name].items() if f"_{clock}_" in k}
-                print(f"{name:>10} {clock:>5} {m['step_ms']:>8.2f} {m['step_ratio']:>7.3f} {m['project_ms']:>11.3f} "
-                      f"{m['project_share']:>7.1%}")
+                step = f"{m['step_ms']:>8.2f} {m['step_ratio']:>7.3f}" if "step_ms" in m else f"{'':>16}"
+                print(f"{name:>10} {clock:>5} {step} {m['project_ms']:>11.3f} {m['project_share']:>7.1%}")
+        print(f"passes over d per projection: l2 {r['l2_passes']}, box+l2 {r['box+l2_passes']}")
 
 
 if __name__ == "__main__":

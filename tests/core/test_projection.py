@@ -11,7 +11,8 @@ import pytest
 from scipy.optimize import NonlinearConstraint, minimize
 
 from zoadamm import Ball, Box, FeasibleSet
-from zoadamm.projection import BLOCK, squared_distance
+from zoadamm._ball_kernel import BLOCK
+from zoadamm.projection import squared_distance
 
 KKT_TOLERANCE = 1e-10
 
