@@ -1,17 +1,28 @@
 """How the store confirms its writes on a Redis Cluster whose nodes fail (3 masters, a replica
 each, real processes; ``redis_cluster.LocalCluster``): the confirmation's own connection lost
-during its WAIT, and the replica link of a session's master cut.
+during its WAIT, and a create whose confirmation fails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import ExitStack, contextmanager
 
 import pytest
-from failover_support import Run, cluster_service, replica_stopped
+from failover_support import (
+    DIM,
+    Run,
+    cluster_service,
+    create,
+    masters,
+    meta_keys,
+    replica_stopped,
+)
 from redis_cluster import LocalCluster
+from service_support import x0_for
 
+from zoadamm_service import keys
 from zoadamm_service.errors import StoreUnavailable
 from zoadamm_service.store.redis import RedisStore
 
@@ -60,3 +71,47 @@ def test_with_wait_a_confirmation_whose_connection_dies_in_its_wait_is_refused(c
             await store.close()
 
     asyncio.run(confirm())
+
+
+BODY = {"dim": DIM, "directions": 1, "lr": 0.05, "seed": 3, "x0": x0_for(DIM).tolist()}
+
+
+@contextmanager
+def no_replica_streams(cluster: LocalCluster):
+    """Every master's replica stopped, its link up: as just past a full sync."""
+    with ExitStack() as stopped:
+        for master in masters(cluster):
+            stopped.enter_context(replica_stopped(cluster, master))
+        yield
+
+
+def test_without_a_key_a_create_answered_503_leaves_no_session_behind(cluster):
+    """The client of a create refused 503 cannot learn its id, and retries: the session written
+    before the confirmation failed is removed, so it neither lingers nor counts against the
+    tenant's limit (here 1 session)."""
+    cluster.flush()
+    with cluster_service(cluster, settings={"ZOADAMM_MAX_SESSIONS": "1"}) as http:
+        via = masters(cluster)[0]
+        with no_replica_streams(cluster):
+            refused = http.post("/v1/sessions", json=BODY)
+            assert refused.status_code == 503 and "of 1 Redis replicas" in refused.json()["detail"]
+            assert refused.headers["Retry-After"]
+            assert meta_keys(via) == set()  # written, then removed before the answer
+        assert http.get("/v1/sessions").json()["total"] == 0
+        answer = http.post("/v1/sessions", json=BODY)  # the client's retry: the tenant's one session
+        assert answer.status_code == 201, answer.text
+        assert http.get("/v1/sessions").json()["total"] == 1
+
+
+def test_with_a_key_a_create_answered_503_is_kept_for_its_retry(cluster):
+    cluster.flush()
+    with cluster_service(cluster, settings={"ZOADAMM_MAX_SESSIONS": "1"}) as http:
+        via = masters(cluster)[0]
+        with no_replica_streams(cluster):
+            refused = create(http, key="kept")
+            assert refused.status_code == 503 and "of 1 Redis replicas" in refused.json()["detail"]
+            (written,) = meta_keys(via)  # kept: its idempotency record answers the retry with it
+        answer = create(http, key="kept")
+        assert answer.status_code == 201, answer.text
+        assert keys.meta(answer.json()["id"]) == written
+        assert http.get("/v1/sessions").json()["total"] == 1
