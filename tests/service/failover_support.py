@@ -204,6 +204,27 @@ def replica_cut_off(cluster: LocalCluster, master: int):
     return replica_stopped(cluster, master, cut=True)
 
 
+@contextmanager
+def replica_link_cut(cluster: LocalCluster, master: int):
+    """A partition between the master and its replica: the replica keeps running and answering
+    the cluster (so it stays assigned, and can be promoted), but its replication link is cut
+    and stays cut (it cannot authenticate to its master) until the block ends."""
+    replica = cluster.replica_of(master)
+    with cluster.node(replica) as node:
+        node.config_set("masteruser", "partitioned")
+        node.config_set("masterauth", "nothing")
+    with cluster.node(master) as node:
+        node.client_kill_filter(_type="replica")
+        while node.info("replication")["connected_slaves"]:
+            time.sleep(0.01)
+    try:
+        yield replica
+    finally:
+        with cluster.node(replica) as node:
+            node.config_set("masterauth", "")
+            node.config_set("masteruser", "")
+
+
 def masters(cluster: LocalCluster) -> list[int]:
     with cluster.client() as client:
         return [int(node.port) for node in client.get_primaries()]

@@ -1,6 +1,6 @@
 """How the store confirms its writes on a Redis Cluster whose nodes fail (3 masters, a replica
 each, real processes; ``redis_cluster.LocalCluster``): the confirmation's own connection lost
-during its WAIT, and a create whose confirmation fails.
+during its WAIT, a create whose confirmation fails, and a master cut off from its replica.
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ from contextlib import ExitStack, contextmanager
 import pytest
 from failover_support import (
     DIM,
+    RETRIES,
     Run,
     cluster_service,
     create,
+    master_of,
     masters,
     meta_keys,
+    replica_link_cut,
     replica_stopped,
 )
 from redis_cluster import LocalCluster
@@ -25,6 +28,7 @@ from service_support import x0_for
 from zoadamm_service import keys
 from zoadamm_service.errors import StoreUnavailable
 from zoadamm_service.store.redis import RedisStore
+from zoadamm_service.store.replication import replicas_assigned
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +119,46 @@ def test_with_a_key_a_create_answered_503_is_kept_for_its_retry(cluster):
         assert answer.status_code == 201, answer.text
         assert keys.meta(answer.json()["id"]) == written
         assert http.get("/v1/sessions").json()["total"] == 1
+
+
+def test_without_wait_a_create_on_a_master_cut_off_from_its_replica_is_refused(cluster):
+    """The replica of every master is partitioned from it, alive and promotable: a master that
+    acknowledged a create alone would lose it to a failover.  The create is refused (503) while
+    the link is down; the master then dies, its replica takes over, and the client's retry
+    (the same Idempotency-Key) makes the session there."""
+    cluster.flush()
+    with cluster_service(cluster) as http:
+        via = masters(cluster)[0]
+        with ExitStack() as cut:
+            for master in masters(cluster):
+                cut.enter_context(replica_link_cut(cluster, master))
+            refused = create(http, key="made-while-cut-off")
+            assert refused.status_code == 503 and "0 of its 1 replicas connected" in refused.json()["detail"]
+            (written,) = meta_keys(via)
+            master = master_of(via, written)
+            cluster.kill(master)
+        cluster.failed_over(written, master)
+        session = keys.session_of(written)
+        assert http.get(f"/v1/sessions/{session}").status_code == 404  # gone, as it was never acknowledged
+        for _ in range(RETRIES):  # until the other masters' replicas stream again
+            answer = create(http, key="made-while-cut-off")
+            if answer.status_code != 503:
+                break
+            time.sleep(0.05)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["id"] == session
+        assert http.get(f"/v1/sessions/{session}").status_code == 200
+        cluster.restart(master)
+
+
+def test_a_masters_assigned_replicas_are_those_not_agreed_failed():
+    nodes = "\n".join([  # CLUSTER NODES as a master answers it: id, address, flags, its master, ...
+        "a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5460",
+        "b1 127.0.0.1:7002@17002 master - 0 0 2 connected 5461-10922",
+        "r1 127.0.0.1:7004@17004 slave a1 0 0 1 connected",  # linked or cut off: assigned
+        "r2 127.0.0.1:7005@17005 slave,fail? a1 0 0 1 connected",  # one node's suspicion: still assigned
+        "r3 127.0.0.1:7006@17006 slave,fail a1 0 0 1 disconnected",  # agreed failed: nothing to fail over to
+        "r4 127.0.0.1:7007@17007 slave b1 0 0 2 connected",  # another master's
+    ])
+    assert replicas_assigned(nodes.encode()) == 2
+    assert replicas_assigned(nodes.replace("myself,master", "myself,slave")) == 0  # asked a node that is not master

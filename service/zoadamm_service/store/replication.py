@@ -20,6 +20,7 @@ replica's next acknowledgement, up to a second), so its link being up proves not
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,6 +57,11 @@ return tonumber(string.match(info, 'connected_slaves:(%d+)') or '0')
 """
 
 
+# How long a master's assigned replicas are reused: a replica the cluster has just declared
+# failed keeps refusing creates that long.
+ASSIGNED_CACHE_S = 2.0
+
+
 class Replication:
     """``alone``: an in-process Redis (the embedded store), which has no replicas: nothing to
     confirm, whatever ``replicas`` says."""
@@ -65,6 +71,7 @@ class Replication:
         self.replicas = 0 if alone else replicas
         self.timeout_ms = timeout_ms
         self._alone = alone
+        self._assigned_cache: dict[str, tuple[float, int]] = {}  # node -> (when, ``_assigned``)
 
     async def confirm(self, session_id: str, head: int, *, makes_session: bool = False) -> None:
         """Return once ``replicas`` replicas hold the session up to event ``head``; with
@@ -107,9 +114,33 @@ class Replication:
             await self._probe_and_wait(index, needed, "SET", keys.index_probe(index), "1", "PX", 10000)
 
     async def _needed(self, key: str, makes_session: bool) -> int:
+        """How many replicas must acknowledge a write of ``key``'s slot.  Raises StoreUnavailable
+        for a write that makes a session on a cluster master with fewer replicas connected than
+        the cluster assigns it (``_assigned``)."""
         if self.replicas or not makes_session:
             return self.replicas
-        return min(1, int(await self._redis.eval(CONNECTED_REPLICAS, 1, key)))
+        connected = int(await self._redis.eval(CONNECTED_REPLICAS, 1, key))
+        if isinstance(self._redis, RedisCluster) and connected < (assigned := await self._assigned(key)):
+            raise StoreUnavailable(f"the session's Redis master has {connected} of its {assigned} replicas "
+                                   "connected: a failover could lose the session; retry")
+        return min(1, connected)
+
+    async def _assigned(self, key: str) -> int:
+        """The replicas the cluster assigns to the master of ``key``'s slot, in that master's own
+        view (``CLUSTER NODES``), but for those the cluster agrees have failed (nothing to fail
+        over to there).  A replica whose link is cut (a partition) stays assigned, and promotable:
+        a create its master acknowledged alone would be lost if it took over.  Cached per node
+        for ``ASSIGNED_CACHE_S``: creates only."""
+        assert isinstance(self._redis, RedisCluster)
+        node = self._redis.get_node_from_key(key)
+        if node is None:
+            return 0
+        cached = self._assigned_cache.get(node.name)
+        if cached is not None and time.monotonic() - cached[0] < ASSIGNED_CACHE_S:
+            return cached[1]
+        assigned = replicas_assigned(await node.execute_command("CLUSTER", "NODES"))
+        self._assigned_cache[node.name] = (time.monotonic(), assigned)
+        return assigned
 
     async def _probe_and_wait(self, key: str, needed: int, *probe: Any) -> Any:
         """Send the command ``probe`` (a write in ``key``'s slot) then WAIT, both on one connection
@@ -147,3 +178,14 @@ def _value(result: Any) -> Any:
     if isinstance(result, Exception):
         raise result
     return result
+
+
+def replicas_assigned(nodes: bytes | str) -> int:
+    """The replicas of the node that answered ``CLUSTER NODES`` (its ``myself`` line), but for
+    those flagged ``fail`` (agreed failed; ``fail?`` is one node's suspicion, still counted).
+    0 when that node is not a master (the client's map of the slots is behind)."""
+    lines = [line.split() for line in (nodes.decode() if isinstance(nodes, bytes) else nodes).splitlines()]
+    me = next((fields for fields in lines if "myself" in fields[2].split(",")), None)
+    if me is None or "master" not in me[2].split(","):
+        return 0
+    return sum(1 for fields in lines if fields[3] == me[0] and "fail" not in fields[2].split(","))
