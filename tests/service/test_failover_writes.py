@@ -1,12 +1,14 @@
 """How the store confirms its writes on a Redis Cluster whose nodes fail (3 masters, a replica
 each, real processes; ``redis_cluster.LocalCluster``): the confirmation's own connection lost
-during its WAIT, a create whose confirmation fails, and a master cut off from its replica.
+during its WAIT, a create whose confirmation fails, a master cut off from its replica, and a
+tell with lease answering a step another process closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
 import pytest
@@ -15,6 +17,7 @@ from failover_support import (
     RETRIES,
     Run,
     cluster_service,
+    cluster_services,
     create,
     master_of,
     masters,
@@ -162,3 +165,34 @@ def test_a_masters_assigned_replicas_are_those_not_agreed_failed():
     ])
     assert replicas_assigned(nodes.encode()) == 2
     assert replicas_assigned(nodes.replace("myself,master", "myself,slave")) == 0  # asked a node that is not master
+
+
+def test_with_wait_a_tell_with_lease_answers_a_step_closed_elsewhere_once_replicas_hold_it(cluster):
+    """Worker a's tell with lease waits for its shared step to close; another process closes it
+    with a whole tell whose write the replica does not get (stopped, its link up).  a's answer
+    must not say the step closed (200) while only the master holds the close: a failover could
+    take it.  It is a 503, as b's is; b's retry gets its 200 once the replica has the close."""
+    cluster.flush()
+    with cluster_services(cluster, 2, wait_replicas=1, wait_timeout_ms=1000) as (http_a, http_b):
+        session = create(http_a, directions=2).json()["id"]
+        url = f"/v1/sessions/{session}"
+        for worker in ("b", "a"):  # b holds direction 0 for the lease's 10 s: a's tell must wait
+            assert http_a.post(f"{url}/ask", json={"lease": 1, "worker": worker}).status_code == 200
+        part = {"step": 0, "indices": [1], "f_x": [1.0], "f_plus": [0.5], "lease": 1, "worker": "a", "wait": 20}
+        with ThreadPoolExecutor(2) as pool:
+            waiting = pool.submit(http_a.post, f"{url}/tell?answer=checksum", json=part)
+            master = cluster.master_of(keys.meta(session))
+            with cluster.client() as client:  # a's part is there and confirmed, and a waits
+                while not client.hexists(keys.partials(session), "0:1"):
+                    time.sleep(0.01)
+            with cluster.node(master) as node:
+                while any(c["cmd"] == "wait" for c in node.client_list()):
+                    time.sleep(0.01)
+            with replica_stopped(cluster, master):
+                closing = pool.submit(http_b.post, f"{url}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [0.5, 0.25]})
+                assert closing.result().status_code == 503  # b's close: on the master only
+                answered = waiting.result()
+                assert answered.status_code == 503, answered.text
+        again = http_b.post(f"{url}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [0.5, 0.25]})  # b's retry
+        assert again.status_code == 200, again.text  # the close, replicated now, is acknowledged
+        assert http_a.get(url).json()["step"] == 1
