@@ -20,6 +20,7 @@ from contextlib import ExitStack, contextmanager
 
 import httpx
 import numpy as np
+from redis.cluster import RedisCluster
 from redis_cluster import LocalCluster
 from service_support import apply_zo, objective, reference, x0_for, zo_values
 
@@ -34,11 +35,14 @@ LOSSES = {404: "session_missing", 409: "steps_lost"}
 
 @contextmanager
 def cluster_services(cluster: LocalCluster, count: int = 1, wait_replicas: int = 0, wait_timeout_ms: int = 300,
-                     checkpoint_every: int = 1000, processes: list[ServiceProcess] | None = None):
+                     checkpoint_every: int = 1000, processes: list[ServiceProcess] | None = None,
+                     settings: dict[str, str] | None = None):
     """``count`` service processes on ``cluster``; yields an httpx client of each.  ``processes``,
-    when given, receives the processes (whose ``output()`` is their log)."""
+    when given, receives the processes (whose ``output()`` is their log); ``settings``: more
+    of their environment."""
     env = {"ZOADAMM_REDIS_CLUSTER": "true", "ZOADAMM_REDIS_WAIT_REPLICAS": str(wait_replicas),
-           "ZOADAMM_REDIS_WAIT_TIMEOUT_MS": str(wait_timeout_ms), "ZOADAMM_CHECKPOINT_EVERY": str(checkpoint_every)}
+           "ZOADAMM_REDIS_WAIT_TIMEOUT_MS": str(wait_timeout_ms), "ZOADAMM_CHECKPOINT_EVERY": str(checkpoint_every),
+           **(settings or {})}
     with ExitStack() as stack:
         services = [stack.enter_context(ServiceProcess(cluster.url, env=env)) for _ in range(count)]
         if processes is not None:
@@ -47,9 +51,10 @@ def cluster_services(cluster: LocalCluster, count: int = 1, wait_replicas: int =
 
 
 @contextmanager
-def cluster_service(cluster: LocalCluster, wait_replicas: int = 0, wait_timeout_ms: int = 300):
+def cluster_service(cluster: LocalCluster, wait_replicas: int = 0, wait_timeout_ms: int = 300,
+                    settings: dict[str, str] | None = None):
     """A service process on ``cluster``; yields an httpx client of it."""
-    with cluster_services(cluster, 1, wait_replicas, wait_timeout_ms) as (http,):
+    with cluster_services(cluster, 1, wait_replicas, wait_timeout_ms, settings=settings) as (http,):
         yield http
 
 
@@ -197,3 +202,41 @@ def replica_stopped(cluster: LocalCluster, master: int, cut: bool = False):
 def replica_cut_off(cluster: LocalCluster, master: int):
     """The master's replica lags: stopped, its link cut; it resumes on leaving the block."""
     return replica_stopped(cluster, master, cut=True)
+
+
+@contextmanager
+def replica_link_cut(cluster: LocalCluster, master: int):
+    """A partition between the master and its replica: the replica keeps running and answering
+    the cluster (so it stays assigned, and can be promoted), but its replication link is cut
+    and stays cut (it cannot authenticate to its master) until the block ends."""
+    replica = cluster.replica_of(master)
+    with cluster.node(replica) as node:
+        node.config_set("masteruser", "partitioned")
+        node.config_set("masterauth", "nothing")
+    with cluster.node(master) as node:
+        node.client_kill_filter(_type="replica")
+        while node.info("replication")["connected_slaves"]:
+            time.sleep(0.01)
+    try:
+        yield replica
+    finally:
+        with cluster.node(replica) as node:
+            node.config_set("masterauth", "")
+            node.config_set("masteruser", "")
+
+
+def masters(cluster: LocalCluster) -> list[int]:
+    with cluster.client() as client:
+        return [int(node.port) for node in client.get_primaries()]
+
+
+# These ask a master (``via``) for the cluster's layout: a stopped replica would not answer.
+def meta_keys(via: int) -> set[str]:
+    """The meta key of every session on the cluster's masters."""
+    with RedisCluster(host="127.0.0.1", port=via, socket_timeout=5) as client:
+        return {key.decode() for key in client.scan_iter(match="zoadamm:{*}:meta", target_nodes=client.PRIMARIES)}
+
+
+def master_of(via: int, key: str) -> int:
+    with RedisCluster(host="127.0.0.1", port=via, socket_timeout=5) as client:
+        return int(client.get_node_from_key(key).port)

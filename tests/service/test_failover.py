@@ -18,8 +18,17 @@ from contextlib import ExitStack
 
 import numpy as np
 import pytest
-from failover_support import Run, cluster_service, cluster_services, create, replica_cut_off, replica_stopped
-from redis.cluster import RedisCluster
+from failover_support import (
+    Run,
+    cluster_service,
+    cluster_services,
+    create,
+    master_of,
+    masters,
+    meta_keys,
+    replica_cut_off,
+    replica_stopped,
+)
 from redis_cluster import LocalCluster
 
 from zoadamm_service import keys
@@ -180,11 +189,6 @@ def test_with_wait_a_create_waits_for_the_tenants_index_too(cluster):
     cluster.wait_healthy()  # the replica streams again, for the next test
 
 
-def masters(cluster: LocalCluster) -> list[int]:
-    with cluster.client() as client:
-        return [int(node.port) for node in client.get_primaries()]
-
-
 def test_a_write_on_a_connection_redis_just_closed_is_a_503(redis_url, monkeypatch):
     """A master killed under a write can leave redis-py's asyncio connection failing the write
     with the event loop's own error (here uvloop's, for a closed transport) instead of its
@@ -208,15 +212,3 @@ def test_a_write_on_a_connection_redis_just_closed_is_a_503(redis_url, monkeypat
             await store.close()
 
     asyncio.run(scenario())
-
-
-# These ask a master (``via``) for the cluster's layout: a stopped replica would not answer.
-def meta_keys(via: int) -> set[str]:
-    """The meta key of every session on the cluster's masters."""
-    with RedisCluster(host="127.0.0.1", port=via, socket_timeout=5) as client:
-        return {key.decode() for key in client.scan_iter(match="zoadamm:{*}:meta", target_nodes=client.PRIMARIES)}
-
-
-def master_of(via: int, key: str) -> int:
-    with RedisCluster(host="127.0.0.1", port=via, socket_timeout=5) as client:
-        return int(client.get_node_from_key(key).port)

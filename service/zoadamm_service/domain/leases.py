@@ -92,6 +92,11 @@ class Leases:
                                            NextLease(ask.count, ask.worker) if following else None)
         answer = await self.lease(tenant, session_id, None, dataclasses.replace(ask, since=values.step),
                                   granted=told.next_lease)
+        if told.answer.pending is not None and answer.step > values.step:
+            # closed by another call, maybe in another process, still confirming its write: the
+            # replicas must hold the close before this answer says so (a no-op without WAIT)
+            replica = await self.sessions.owned(tenant, session_id)
+            await self.store.replicated(session_id, replica.seq)
         return _told(values.step, told.answer.pending, answer)
 
     async def _closed_here(self, tenant: str, session_id: str, told: int, granted: Granted | None,

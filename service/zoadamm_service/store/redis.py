@@ -17,16 +17,7 @@ from redis.asyncio.cluster import RedisCluster
 from .. import keys
 from ..errors import Conflict, Invalid, NotFound, QuotaExceeded
 from . import replies, scripts
-from .base import (
-    KEY_REUSED,
-    Appended,
-    Idempotent,
-    JournalRead,
-    SessionMeta,
-    Store,
-    TracePoint,
-    quota_message,
-)
+from .base import KEY_REUSED, Appended, Idempotent, JournalRead, SessionMeta, Store, TracePoint, quota_message
 from .faults import ONE_RECONNECT, translate_errors
 from .notices import POLL_S, HeadNotices
 from .redis_history import History
@@ -148,9 +139,22 @@ class RedisStore(SplitSteps, History, Store):
             raise Invalid(KEY_REUSED)
         if reply[0] == 0:
             raise Conflict(f"session {meta.id!r} already exists")
-        await self._replication.confirm(meta.id, 0, makes_session=True)
-        await self._replication.confirm_index(index)
+        try:
+            await self._replication.confirm(meta.id, 0, makes_session=True)
+            await self._replication.confirm_index(index)
+        except Exception:
+            if idempotent is None:  # ``reply`` is {2}: this call wrote the session
+                await self._undo_create(meta.id, index)
+            raise
         return reply[1].decode() if reply[0] == 1 else None
+
+    async def _undo_create(self, session_id: str, index: str) -> None:
+        """Remove what an unconfirmed create wrote, before its 503: without an Idempotency-Key
+        the client never learns the id, and the session would count against the tenant's limit
+        for good (with a key its record answers the retry with it).  Best effort, in the budget."""
+        with contextlib.suppress(Exception):  # the answer is the confirmation's 503 either way
+            await self._redis.unlink(keys.meta(session_id), keys.checkpoint(session_id))
+            await self._redis.zrem(index, session_id)
 
     async def _prune(self, index: str) -> None:
         """Drop the listed ids whose session is gone (expired, or a create that failed)."""

@@ -20,11 +20,12 @@ replica's next acknowledgement, up to a second), so its link being up proves not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Iterable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import PipelineCommand, RedisCluster
 
 from .. import keys
 from ..errors import StoreUnavailable
@@ -56,6 +57,11 @@ return tonumber(string.match(info, 'connected_slaves:(%d+)') or '0')
 """
 
 
+# How long a master's assigned replicas are reused: a replica the cluster has just declared
+# failed keeps refusing creates that long.
+ASSIGNED_CACHE_S = 2.0
+
+
 class Replication:
     """``alone``: an in-process Redis (the embedded store), which has no replicas: nothing to
     confirm, whatever ``replicas`` says."""
@@ -65,6 +71,7 @@ class Replication:
         self.replicas = 0 if alone else replicas
         self.timeout_ms = timeout_ms
         self._alone = alone
+        self._assigned_cache: dict[str, tuple[float, int]] = {}  # node -> (when, ``_assigned``)
 
     async def confirm(self, session_id: str, head: int, *, makes_session: bool = False) -> None:
         """Return once ``replicas`` replicas hold the session up to event ``head``; with
@@ -77,8 +84,7 @@ class Replication:
         needed = await self._needed(meta, makes_session)
         if not needed:
             return
-        there = await self._probe_and_wait(meta, needed, lambda pipe: pipe.eval(
-            PROBE, 2, meta, keys.replication_probe(session_id)))
+        there = await self._probe_and_wait(meta, needed, "EVAL", PROBE, 2, meta, keys.replication_probe(session_id))
         if int(there) < head:
             raise StoreUnavailable(f"the store lost events of this session (at {there}, expected {head}) in a "
                                    "failover; retry")
@@ -92,8 +98,8 @@ class Replication:
             return
         meta = keys.meta(session_id)
         fields = [replies.partial_field(step, i) for i in indices]
-        there = await self._probe_and_wait(meta, self.replicas, lambda pipe: pipe.eval(
-            PROBE_PARTS, 3, meta, keys.replication_probe(session_id), keys.partials(session_id), step, *fields))
+        there = await self._probe_and_wait(meta, self.replicas, "EVAL", PROBE_PARTS, 3, meta,
+                                           keys.replication_probe(session_id), keys.partials(session_id), step, *fields)
         if int(there) == -2 or int(there) < head:
             raise StoreUnavailable("the store lost parts of this step in a failover; retry")
 
@@ -105,32 +111,81 @@ class Replication:
             return
         needed = await self._needed(index, True)
         if needed:
-            await self._probe_and_wait(index, needed, lambda pipe: pipe.set(keys.index_probe(index), "1", px=10000))
+            await self._probe_and_wait(index, needed, "SET", keys.index_probe(index), "1", "PX", 10000)
 
     async def _needed(self, key: str, makes_session: bool) -> int:
+        """How many replicas must acknowledge a write of ``key``'s slot.  Raises StoreUnavailable
+        for a write that makes a session on a cluster master with fewer replicas connected than
+        the cluster assigns it (``_assigned``)."""
         if self.replicas or not makes_session:
             return self.replicas
-        return min(1, int(await self._redis.eval(CONNECTED_REPLICAS, 1, key)))
+        connected = int(await self._redis.eval(CONNECTED_REPLICAS, 1, key))
+        if isinstance(self._redis, RedisCluster) and connected < (assigned := await self._assigned(key)):
+            raise StoreUnavailable(f"the session's Redis master has {connected} of its {assigned} replicas "
+                                   "connected: a failover could lose the session; retry")
+        return min(1, connected)
 
-    async def _probe_and_wait(self, key: str, needed: int, probe: Callable[[Any], Any]) -> Any:
-        """Run ``probe`` (a write in ``key``'s slot) then WAIT, on one connection to the master
-        of that slot; the probe's reply.  Raises StoreUnavailable when fewer than ``needed``
-        replicas acknowledge in time."""
-        cluster = self._redis if isinstance(self._redis, RedisCluster) else None
-        node = cluster.get_node_from_key(key) if cluster else None
-        route = {"target_nodes": node} if node else {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            probe(pipe)
-            pipe.execute_command("WAIT", needed, self.timeout_ms, **route)
-            reply, acked = await pipe.execute()
-        if cluster and _name(cluster.get_node_from_key(key)) != _name(node):
-            # the slot moved while we asked: the probe may have run elsewhere than the WAIT
-            raise StoreUnavailable("the store's cluster moved this session while confirming a write; retry")
+    async def _assigned(self, key: str) -> int:
+        """The replicas the cluster assigns to the master of ``key``'s slot, in that master's own
+        view (``CLUSTER NODES``), but for those the cluster agrees have failed (nothing to fail
+        over to there).  A replica whose link is cut (a partition) stays assigned, and promotable:
+        a create its master acknowledged alone would be lost if it took over.  Cached per node
+        for ``ASSIGNED_CACHE_S``: creates only."""
+        assert isinstance(self._redis, RedisCluster)
+        node = self._redis.get_node_from_key(key)
+        if node is None:
+            return 0
+        cached = self._assigned_cache.get(node.name)
+        if cached is not None and time.monotonic() - cached[0] < ASSIGNED_CACHE_S:
+            return cached[1]
+        assigned = replicas_assigned(await node.execute_command("CLUSTER", "NODES"))
+        self._assigned_cache[node.name] = (time.monotonic(), assigned)
+        return assigned
+
+    async def _probe_and_wait(self, key: str, needed: int, *probe: Any) -> Any:
+        """Send the command ``probe`` (a write in ``key``'s slot) then WAIT, both on one connection
+        to the master of that slot; the probe's reply.  Raises StoreUnavailable when fewer than
+        ``needed`` replicas acknowledge in time, or either command fails.
+
+        In a cluster the two go straight to the slot's master node, not through redis-py's
+        cluster pipeline: that one, when its connection fails between the probe's reply and the
+        WAIT's (a master killed during the WAIT), sends the WAIT again alone (it keeps replies
+        already read), to the client's default node, on another connection that wrote nothing,
+        whose WAIT then counts replicas at once.  A failure here is the caller's 503 instead;
+        the call before the confirmation (the write, or the read of a repeat) went through the
+        cluster client, which follows a moved slot."""
+        wait = ("WAIT", needed, self.timeout_ms)
+        if isinstance(self._redis, RedisCluster):
+            node = self._redis.get_node_from_key(key)
+            if node is None:
+                raise StoreUnavailable("no Redis node serves this session's slot now; retry")
+            commands = [PipelineCommand(0, *probe), PipelineCommand(1, *wait)]
+            await node.execute_pipeline(commands)
+            reply, acked = (_value(command.result) for command in commands)
+        else:  # one connection: a reconnect (``faults.ONE_RECONNECT``) sends the probe again too
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.execute_command(*probe)
+                pipe.execute_command(*wait)
+                reply, acked = (_value(result) for result in await pipe.execute(raise_on_error=False))
         if int(acked) < needed:
             raise StoreUnavailable(f"the write reached {acked} of {needed} Redis replicas in "
                                    f"{self.timeout_ms} ms; retry")
         return reply
 
 
-def _name(node: object) -> str | None:
-    return getattr(node, "name", None)
+def _value(result: Any) -> Any:
+    """A pipelined command's reply; its error raised."""
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def replicas_assigned(nodes: bytes | str) -> int:
+    """The replicas of the node that answered ``CLUSTER NODES`` (its ``myself`` line), but for
+    those flagged ``fail`` (agreed failed; ``fail?`` is one node's suspicion, still counted).
+    0 when that node is not a master (the client's map of the slots is behind)."""
+    lines = [line.split() for line in (nodes.decode() if isinstance(nodes, bytes) else nodes).splitlines()]
+    me = next((fields for fields in lines if "myself" in fields[2].split(",")), None)
+    if me is None or "master" not in me[2].split(","):
+        return 0
+    return sum(1 for fields in lines if fields[3] == me[0] and "fail" not in fields[2].split(","))
