@@ -1,7 +1,8 @@
 """Waits behind a hung Redis: every call's whole wait on the store, the session's lock
 included, shares one budget (``ZOADAMM_REDIS_TIMEOUT_S``, 2 s), so twenty tells queued on one
-session all get 503 with Retry-After within 2.5 s, and ``/metrics`` answers from memory.  And a
-restarted Redis is answered at once.  A real redis-server of the test's own (SIGSTOPped,
+session all get 503 with Retry-After within 2.5 s, and ``/metrics`` answers from memory; a call
+left with a sliver of its budget waits that sliver, not a socket timeout.  And a restarted Redis
+is answered at once.  A real redis-server of the test's own (SIGSTOPped,
 SIGCONTinued, restarted), and a real service over HTTP."""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ ANSWER_S = 2.5
 QUEUED_ANSWER_S = 2.5
 # A call that reaches Redis with a sliver of its budget left (after waiting for a session's lock)
 SLIVER_S, SLIVERS = 0.0005, 40
+
 
 class OwnRedis:
     """A redis-server on PORT that the test stops, resumes and restarts."""
