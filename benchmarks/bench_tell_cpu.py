@@ -6,7 +6,9 @@ blocks after a warm-up; CPU time (``time.process_time``, threads included) per t
 ``--redis`` the session lives in a private redis-server, the tells carry an API key and a rate
 limit counts them there, as in production (this process's CPU only: Redis's own is not in it).
 
-    python benchmarks/bench_tell_cpu.py --dim 1400 --tells 400 --blocks 7 [--redis]
+    python benchmarks/bench_tell_cpu.py --dim 1400 --tells 400 --blocks 7 [--redis] [--out FILE]
+
+``--out`` adds the run to FILE (a JSON list; ``--label`` names it, e.g. before or after).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import contextlib
 import json
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from harness import redis_server
@@ -79,6 +83,8 @@ def main() -> None:
     parser.add_argument("--tells", type=int, default=400, help="tells per block")
     parser.add_argument("--blocks", type=int, default=7)
     parser.add_argument("--redis", action="store_true", help="Redis store, an API key and a rate limit")
+    parser.add_argument("--out", default=None, help="a JSON list of runs to add this one to")
+    parser.add_argument("--label", default="", help="what this run measures (the code before or after)")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         settings = Settings(redis_url=None)
@@ -91,6 +97,12 @@ def main() -> None:
     where = "Redis, API key, rate limit" if args.redis else "embedded store, open"
     print(f"d = {args.dim:,} ({where}): {statistics.median(per_tell):.0f} us of CPU per tell (median of "
           f"{args.blocks} blocks of {args.tells}; min {min(per_tell):.0f}; load average {os.getloadavg()[0]:.2f})")
+    if args.out:
+        runs = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else []
+        runs.append({"command": "python benchmarks/bench_tell_cpu.py " + " ".join(sys.argv[1:]), "label": args.label,
+                     "cpu_us_per_tell": per_tell, "median_us": statistics.median(per_tell),
+                     "load_average": os.getloadavg()[0]})
+        Path(args.out).write_text(json.dumps(runs, indent=1) + "\n")
 
 
 if __name__ == "__main__":

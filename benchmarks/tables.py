@@ -117,6 +117,22 @@ def dashboard() -> str:
     return rows(["", "step (tell round trip)", "× no trace", "written to Redis per step", "Redis commands/s"], body)
 
 
+def big_reads(name: str) -> str:
+    body = []
+    for i, pair in enumerate(load(name)["pairs"], 1):
+        for code, run in pair.items():
+            alone, loaded = run["healthz_ms"]["alone"], run["healthz_ms"]["with_readers"]
+            answers = run["in_process"]["answer_cpu_ms"].values()
+            body.append([f"{code}, pair {i}", f"{run['service_cpu_ms_per_whole_read']:.0f} ms",
+                         f"{run['in_process']['median_whole_read_cpu_ms']:.0f} ms",
+                         f"{max(a['max'] for a in answers):.1f} ms", f"{run['largest_answer_bytes']:,} B",
+                         f"{alone['p50_ms']:.1f} / {alone['max_ms']:.1f} ms",
+                         f"{loaded['p50_ms']:.1f} / {loaded['p95_ms']:.1f} / {loaded['max_ms']:.1f} ms"])
+    return rows(["", "service CPU per whole read", "in process, without HTTP", "slowest answer in process",
+                 "largest answer", "/healthz alone: p50 / slowest",
+                 "/healthz with 6 readers: p50 / p95 / slowest"], body)
+
+
 def shared_steps(name: str = "shared_steps.json") -> str:
     modes = load(name)["modes"]
     names = {"single": "one worker (mirror + pipeline)", "join-1": "one `--join` worker",
@@ -158,6 +174,7 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "shared_steps": ("shared_steps.json", shared_steps),
     "shared_steps_batch1024": ("shared_steps_batch1024.json", lambda: shared_steps("shared_steps_batch1024.json")),
     "fresh_clone": ("fresh_clone.json", fresh_clone),
+    "big_reads_trace_once": ("big_reads_trace_once.json", lambda: big_reads("big_reads_trace_once.json")),
 }
 
 

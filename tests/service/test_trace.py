@@ -136,3 +136,13 @@ def test_async_sdk_trace():
 
     t = anyio.run(main)
     assert t.step.tolist() == [0] and t.g_norm[0] == np.float32(math.sqrt(DIM)) and np.isnan(t.f[0])
+
+
+@pytest.mark.parametrize("since", [0, 2, 5, 99])
+def test_the_dashboards_session_view_holds_the_same_trace_from_since_on(client, since):
+    s, _ = run_zo(client, 5, directions=2, seed=7)
+    trace = client.get(f"/v1/sessions/{s['id']}/trace", params={"since": since}).json()
+    view = client.get(f"/v1/dashboard/sessions/{s['id']}", params={"since": since}).json()
+    assert view["trace"] == {k: trace[k] for k in ("step", "time", "f", "g_norm", "spread", "lr", "mu")}
+    assert view["trace"]["step"] == list(range(since, 5)) and view["last"] == trace["last"]
+    assert view["metrics"] == [] and view["end_cursor"] == 0

@@ -24,8 +24,23 @@ def with_rows(body: dict, name: str, rows: list[str]) -> str:
     """``body`` with ``name``: the list of ``rows``, JSON texts spliced in as they are.  Stored
     metric reports are JSON already, of finite numbers only (the schema refuses others): a page
     of them is sent without parsing and encoding it again, which would hold the event loop."""
+    return spliced(body, {name: f"[{', '.join(rows)}]"})
+
+
+def spliced(body: dict, texts: dict[str, str]) -> str:
+    """``body`` with each name of ``texts``: its value, a JSON text, spliced in as it is."""
     text = dumps(body)
-    return f'{text[:-1]}{", " if body else ""}{json.dumps(name)}: [{", ".join(rows)}]}}'
+    if not texts:
+        return text
+    added = ", ".join(f"{json.dumps(name)}: {value}" for name, value in texts.items())
+    return f'{text[:-1]}{", " if body else ""}{added}}}'
+
+
+def items(values: list) -> list[str]:
+    """The JSON text of each of ``values`` (numbers, None, NaN and +-inf as null): a list whose
+    slices are joined into answers (``spliced``) costs one encoding, however often it is sent."""
+    text = dumps(values)
+    return text[1:-1].split(", ") if values else []
 
 
 def finite_list(values: np.ndarray) -> list:

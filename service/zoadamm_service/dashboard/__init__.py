@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from zoadamm import METHODS
 
 from .. import pages
-from ..api.jsontext import dumps, with_rows
+from ..api.jsontext import dumps, spliced
 from ..domain.limits import PAGE_LIMIT, SAFE_INT
 from .overview import Overview
 
@@ -51,8 +51,8 @@ async def session(request: Request, session_id: str, since: int = Query(0, ge=0,
     ``cursor``; the answer's ``next_cursor`` continues, ``end_cursor`` is where new ones start)
     or as a series of ``points``.  Shared by every open dashboard; at most a second old."""
     answer = await request.app.state.overview.session(request.state.tenant, session_id, since, cursor, limit, points)
-    rows = answer.pop("rows")
-    return Response(with_rows(answer, "metrics", rows), media_type="application/json")
+    texts = {"trace": answer.pop("trace"), "metrics": f"[{', '.join(answer.pop('rows'))}]"}
+    return Response(spliced(answer, texts), media_type="application/json")
 
 
 def _json(body: dict) -> Response:

@@ -16,7 +16,7 @@ import numpy as np
 
 from zoadamm import SessionConfig
 
-from ..api.jsontext import finite_list
+from ..api.jsontext import finite_list, items
 from ..domain import journal, trace
 from ..domain.limits import PAGE_BYTES, PAGE_LIMIT, RESERVED_METRICS
 from ..errors import NotFound
@@ -55,8 +55,10 @@ class Overview:
                                     lambda: self._metrics(session_id, cursor, limit, points))
         cut = int(np.searchsorted(full["steps"], since))
         answer = {k: v for k, v in full.items() if k not in ("steps", "columns")}
-        answer["trace"] = {name: col[cut:] for name, col in full["columns"].items()}
         answer.update(page)
+        # "trace": the JSON text of the columns from ``cut`` on (``jsontext.spliced``)
+        answer["trace"] = "{" + ", ".join(f'"{name}": [{", ".join(texts[cut:])}]'
+                                          for name, texts in full["columns"].items()) + "}"
         return answer  # "rows": the metric reports' JSON texts (``jsontext.with_rows``)
 
     async def _metrics(self, session_id: str, cursor: int | None, limit: int, points: int) -> dict:
@@ -95,8 +97,10 @@ class Overview:
         meta = await self.store.meta(session_id)
         fields, vectors = await trace.read(self.store, session_id)
         cfg = journal.decode_config(meta.config, meta.vectors)
-        columns = {"step": fields["step"], "time": fields["time"]}
-        columns.update({name: finite_list(v) for name, v in vectors.items()})
+        # each point's JSON text, encoded once per load: every dashboard polling the session,
+        # and each page of its metrics, sends the whole trace again
+        columns = {"step": items(fields["step"]), "time": items(fields["time"])}
+        columns.update({name: items(finite_list(v)) for name, v in vectors.items()})
         return {
             "id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config,
             "evaluations_per_step": cfg.evaluations_per_step, "stride": fields["stride"],

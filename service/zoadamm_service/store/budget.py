@@ -1,10 +1,20 @@
 """One budget per HTTP call for all of its waits on the store: every Redis command (the wait for
-a pooled connection included) and every wait for a session's lock, which a request holding it
-may be spending on the store.  Past the budget the call gets 503 with Retry-After.
+a pooled connection and a new connection's handshake included) and every wait for a session's
+lock, which a request holding it may be spending on the store.  Past the budget the call gets
+503 with Retry-After.
 
 Without it, each wait had its own timeout: ten tells queued on one session's lock behind a hung
 Redis got 503 at 2, 4, ... 20 s, each waiting out the timeouts of all before it.  With one
 budget (``ZOADAMM_REDIS_TIMEOUT_S``) every one of them is answered within it.
+
+The budget ends a wait by cancelling the calling task, as ``asyncio.timeout`` does, and unlike
+it cancels again while the wait goes on: code inside the wait may swallow a cancellation.
+redis-py sends every command under ``asyncio.wait_for``, which on Python 3.11 returns the
+write's result when the cancellation lands in the same loop turn as the write's end (CPython
+gh-86296, fixed in 3.12); the command's reply is then awaited up to the socket timeout, a whole
+second budget for a call that reached Redis with little of its own left (after waiting for the
+session's lock).  A cancellation that is not swallowed ends the wait at once, so the repeat
+costs nothing on the path that works.
 
 The budget is time spent *waiting*; numpy work on the call's behalf does not spend it.  It
 travels in a context variable, as ``asyncio.timeout`` scopes do, because it belongs to the HTTP
@@ -16,13 +26,16 @@ waits as the Redis client's own timeouts allow.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import contextlib
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import TracebackType
 
 from ..errors import StoreUnavailable
+
+# How soon a wait that outlived its cancellation is cancelled again: short beside the budget,
+# long enough that code which catches every cancellation does not make the loop spin.
+RECANCEL_S = 0.01
 
 
 @dataclass
@@ -32,6 +45,7 @@ class Budget:
 
 
 _current: ContextVar[Budget | None] = ContextVar("store_budget", default=None)
+_UNBOUNDED = contextlib.nullcontext()
 
 
 def start(seconds: float) -> None:
@@ -39,20 +53,43 @@ def start(seconds: float) -> None:
     _current.set(Budget(seconds, seconds))
 
 
-@asynccontextmanager
-async def waiting(what: str) -> AsyncIterator[None]:
-    """A wait on the store (or on what it holds up), bounded by what is left of the budget.
-    Raises StoreUnavailable when the budget runs out inside it."""
+def waiting(what: str) -> _Wait | contextlib.nullcontext[None]:
+    """``async with waiting(what):`` a wait on the store (or on what it holds up), bounded by
+    what is left of the budget.  Raises StoreUnavailable when the budget runs out inside it."""
     budget = _current.get()
-    if budget is None:
-        yield
-        return
-    started = time.monotonic()
-    try:
-        async with asyncio.timeout(max(budget.left_s, 0.0)):
-            yield
-    except TimeoutError:
-        raise StoreUnavailable(f"the store (Redis) is slow or does not answer: this call waited "
-                               f"{budget.total_s:g} s for {what} (ZOADAMM_REDIS_TIMEOUT_S); retry") from None
-    finally:
-        budget.left_s -= time.monotonic() - started
+    return _UNBOUNDED if budget is None else _Wait(budget, what)
+
+
+class _Wait:
+    __slots__ = ("budget", "what", "task", "loop", "started", "cancelling", "cancels", "timer")
+
+    def __init__(self, budget: Budget, what: str) -> None:
+        self.budget, self.what, self.cancels = budget, what, 0
+
+    async def __aenter__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "a store budget is spent by a task"
+        self.task, self.loop = task, asyncio.get_running_loop()
+        self.cancelling = task.cancelling()  # cancellations not ours, e.g. the client went away
+        self.started = self.loop.time()
+        self.timer = self.loop.call_at(self.started + max(self.budget.left_s, 0.0), self._expire)
+
+    def _expire(self) -> None:
+        # runs only while the task is suspended inside the wait, so each cancellation lands in it
+        self.cancels += 1
+        self.task.cancel()
+        self.timer = self.loop.call_later(RECANCEL_S, self._expire)
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        self.timer.cancel()
+        self.budget.left_s -= self.loop.time() - self.started
+        if not self.cancels:
+            return
+        left = self.cancelling
+        for _ in range(self.cancels):
+            left = self.task.uncancel()
+        if kind is not None and issubclass(kind, asyncio.CancelledError) and left <= self.cancelling:
+            raise StoreUnavailable(f"the store (Redis) is slow or does not answer: this call waited "
+                                   f"{self.budget.total_s:g} s for {self.what} (ZOADAMM_REDIS_TIMEOUT_S); "
+                                   "retry") from None
