@@ -37,12 +37,15 @@ class Admission:
         if not scope["path"].startswith(PROTECTED):
             yield None
             return
-        try:
-            async with asyncio.timeout(self.queue_timeout_s):
-                await self._turns.acquire()
-        except TimeoutError:
-            yield self._busy
-            return
+        if self._turns.locked():  # no turn free, or calls waiting before this one: wait in line
+            try:
+                async with asyncio.timeout(self.queue_timeout_s):
+                    await self._turns.acquire()
+            except TimeoutError:
+                yield self._busy
+                return
+        else:  # a free turn is taken at once, with no timer to set and cancel
+            await self._turns.acquire()
         try:
             yield None
         finally:

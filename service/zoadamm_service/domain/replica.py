@@ -61,6 +61,7 @@ class Replica:
     last: LastStep | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _deferred: asyncio.Future | None = None  # work still running after its answer was sent
+    _waiting: int = 0  # calls waiting for the lock (every call takes it through ``locked``)
     _checksum: tuple[int, str] | None = None  # (step, checksum of x at that step)
     _touched: float = 0.0  # when this replica last restarted the session's idle time
     _work: np.ndarray | None = None
@@ -115,7 +116,14 @@ class Replica:
     async def locked(self) -> AsyncIterator[None]:
         """Hold the lock; the wait for it spends the call's budget (``store.budget``): the
         request ahead may be waiting on a store that does not answer."""
-        async with budget.waiting("the session, held by a call waiting on the store"):
+        if self.lock.locked() or self._waiting:
+            self._waiting += 1
+            try:
+                async with budget.waiting("the session, held by a call waiting on the store"):
+                    await self.lock.acquire()
+            finally:
+                self._waiting -= 1
+        else:  # free, and nobody in line: taken at once, with no timer to set and cancel
             await self.lock.acquire()
         try:
             yield

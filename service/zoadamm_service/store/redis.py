@@ -29,6 +29,7 @@ from .base import (
 )
 from .faults import ONE_RECONNECT, translate_errors
 from .notices import POLL_S, HeadNotices
+from .packing import packing
 from .redis_history import History
 from .redis_split import SplitSteps
 from .replication import Replication
@@ -81,6 +82,7 @@ class RedisStore(SplitSteps, History, Store):
                 url, max_connections=max_connections, timeout=timeout_s,
                 socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s, retry=ONE_RECONNECT,
             )
+            pool.connection_class = packing(pool.connection_class)
             client = aioredis.Redis.from_pool(pool)  # closing the client closes its pool
         return cls(client, ttl_s, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
 
