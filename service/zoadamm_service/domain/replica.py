@@ -141,9 +141,13 @@ class Replica:
         return await offload.run_sized(self.work, fn, *args)
 
     async def apply_now(self, event: journal.Event) -> None:
-        """Apply a journaled step before answering; its next checksum is computed after."""
+        """Apply a journaled step before answering; its next checksum is computed after the
+        answer when x is large, at once when it is small (a task would cost more than the CRC)."""
         await self.run(self.apply_event, event)
-        self._deferred = asyncio.ensure_future(self.run(self.checksum))
+        if self.work < offload.THREAD_MIN_WORK:
+            self.checksum()
+        else:
+            self._deferred = asyncio.ensure_future(self.run(self.checksum))
 
     def apply_later(self, event: journal.Event) -> None:
         """Apply a journaled step while the client evaluates the next one: an answer that
