@@ -27,6 +27,7 @@ from .base import (
     TracePoint,
     quota_message,
 )
+from .fast_script import FastPool, FastScript
 from .faults import ONE_RECONNECT, translate_errors
 from .notices import POLL_S, HeadNotices
 from .packing import packing
@@ -56,7 +57,7 @@ class RedisStore(SplitSteps, History, Store):
         self._replication = Replication(client, wait_replicas, wait_timeout_ms, alone=alone)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
-        self._append = client.register_script(scripts.APPEND)
+        self._append = FastScript(client.register_script(scripts.APPEND), client)  # the per-step call
         self._read = client.register_script(scripts.READ)
         self._save_checkpoint = client.register_script(scripts.SAVE_CHECKPOINT)
         self._register_history_scripts(client)
@@ -78,7 +79,7 @@ class RedisStore(SplitSteps, History, Store):
         if cluster:  # the cluster client keeps a pool per node
             client = RedisCluster.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s)
         else:
-            pool = aioredis.BlockingConnectionPool.from_url(
+            pool = FastPool.from_url(
                 url, max_connections=max_connections, timeout=timeout_s,
                 socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s, retry=ONE_RECONNECT,
             )
