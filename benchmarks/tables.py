@@ -62,7 +62,8 @@ def _sessions(name: str) -> str:
 
 
 def many_clients() -> str:
-    body = [[_d(r["sessions"]), f"{r['errors']} of {r['steps']:,}", f"{r['steps_per_s']:,.0f}", f"{r['p50_ms']:,.0f} ms",
+    body = [[_d(r["sessions"]), f"{r['errors']} of {r['steps']:,}", f"{r['steps_per_s']:,.0f}",
+             f"{r['p50_ms']:,.0f} ms",
              f"{r['p99_ms']:,.0f} ms", f"{r['service_cpu_ms_per_step']:.2f} ms", f"{r['redis_cpu_ms_per_step']:.2f} ms",
              f"{max(0.0, r['others_cores_busy']):.2f}"]
             for r in load("sessions_many_clients.json")]

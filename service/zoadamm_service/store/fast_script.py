@@ -75,7 +75,10 @@ class FastPool(aioredis.BlockingConnectionPool):
         connection = self._available_connections.pop()
         self._in_use_connections.add(connection)
         try:
-            await self.ensure_connection(connection)
+            # connected, nothing left to read: what ``ensure_connection`` checks, without its
+            # retry wrapper; anything else goes its way (reconnect, or the error)
+            if not (connection.is_connected and not await connection.can_read()):
+                await self.ensure_connection(connection)
         except BaseException:
             await self.release(connection)
             raise
