@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import TracebackType
 
 from ..errors import StoreUnavailable
 
@@ -39,20 +38,35 @@ def start(seconds: float) -> None:
     _current.set(Budget(seconds, seconds))
 
 
-@asynccontextmanager
-async def waiting(what: str) -> AsyncIterator[None]:
+class waiting:  # lower case: it reads as a function, ``async with budget.waiting(what)``
     """A wait on the store (or on what it holds up), bounded by what is left of the budget.
-    Raises StoreUnavailable when the budget runs out inside it."""
-    budget = _current.get()
-    if budget is None:
-        yield
-        return
-    started = time.monotonic()
-    try:
-        async with asyncio.timeout(max(budget.left_s, 0.0)):
-            yield
-    except TimeoutError:
-        raise StoreUnavailable(f"the store (Redis) is slow or does not answer: this call waited "
-                               f"{budget.total_s:g} s for {what} (ZOADAMM_REDIS_TIMEOUT_S); retry") from None
-    finally:
-        budget.left_s -= time.monotonic() - started
+    Raises StoreUnavailable when the budget runs out inside it.  A class rather than a
+    generator: it runs around every store call."""
+
+    __slots__ = ("what", "budget", "started", "timer")
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    async def __aenter__(self) -> None:
+        self.budget = budget = _current.get()
+        if budget is not None:
+            self.started = time.monotonic()
+            self.timer = asyncio.timeout(max(budget.left_s, 0.0))
+            await self.timer.__aenter__()
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        traceback: TracebackType | None) -> bool:
+        budget = self.budget
+        if budget is None:
+            return False
+        try:
+            await self.timer.__aexit__(kind, error, traceback)
+        except TimeoutError:  # the budget ran out: the wait was cancelled
+            kind = TimeoutError
+        finally:
+            budget.left_s -= time.monotonic() - self.started
+        if kind is not None and issubclass(kind, TimeoutError):
+            raise StoreUnavailable(f"the store (Redis) is slow or does not answer: this call waited "
+                                   f"{budget.total_s:g} s for {self.what} (ZOADAMM_REDIS_TIMEOUT_S); retry") from None
+        return False
