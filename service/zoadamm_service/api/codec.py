@@ -168,8 +168,11 @@ async def encode_answer(accept: str, model: BaseModel) -> tuple[bytes, str]:
     enough that the event loop gets its turn between them (the JSON encoder holds the GIL while
     it runs)."""
     fields = model.model_dump(exclude_unset=True, exclude=_VECTOR_SET)
-    vectors = {name: getattr(model, name) for name in VECTORS if getattr(model, name, None) is not None}
-    vectors.update(getattr(model, "vectors", None) or {})  # a session's config vectors
+    # the model's own fields only: looking up one it lacks costs pydantic an exception
+    names, values = type(model).model_fields, vars(model)
+    vectors = {name: values[name] for name in VECTORS if name in names and values[name] is not None}
+    if "vectors" in names:  # a session's config vectors
+        vectors.update(values["vectors"] or {})
     if sum(np.size(v) for v in vectors.values()) < THREAD_MIN_VALUES:
         return encode(accept, fields, vectors)
     return await anyio.to_thread.run_sync(encode, accept, fields, vectors)
