@@ -61,7 +61,7 @@ def zo_coefficients(
         base = np.asarray(f_x, dtype=np.float64).reshape(-1)
         if base.size not in (1, q):  # numpy's broadcast error would not be an InvalidArgument
             raise InvalidArgument(f"f_x has {base.size} values, f_plus has {q}")
-        base = finite_values("f_x", np.broadcast_to(base, (q,)))
+        base = finite_values("f_x", base)  # one value or q: the subtraction broadcasts it
         return (phi / (mu * q)) * (plus - base)
     if f_minus is None:
         raise InvalidArgument("difference='central' needs f_minus (one value per direction)")

@@ -28,6 +28,8 @@ MAGIC = b"ZOF1"
 _PREFIX = struct.Struct("<4sI")
 _F32 = np.dtype("<f4")
 MAX_HEADER_BYTES = 1 << 20
+# what ``json.dumps(..., separators=(",", ":"), allow_nan=False)`` builds on every call, built once
+_HEADER_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 class AnswerMode(str, Enum):
@@ -48,7 +50,7 @@ def encode(fields: dict, vectors: dict[str, np.ndarray] | None = None) -> bytes:
     arrays = [np.ascontiguousarray(v, dtype=_F32).reshape(-1) for v in vectors.values()]
     header = dict(fields)
     header["vectors"] = [[name, int(a.size)] for name, a in zip(vectors, arrays, strict=True)]
-    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    text = _HEADER_JSON.encode(header).encode()
     text += b" " * (-(_PREFIX.size + len(text)) % 4)
     return b"".join([_PREFIX.pack(MAGIC, len(text)), text, *(a.tobytes() for a in arrays)])
 

@@ -98,6 +98,8 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     uvicorn.run(
         "zoadamm_service.main:serve_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, log_level=args.log_level, server_header=False,
+        # uvicorn formats each answer's access line before the logger drops it below info
+        access_log=LOG_LEVELS.index(args.log_level) >= LOG_LEVELS.index("info"),
     )
     return 0
 

@@ -12,8 +12,6 @@ the store: the budget starts once the call has its turn.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from starlette.types import Scope
 
@@ -26,24 +24,40 @@ class Admission:
         self.max_calls = max_calls
         self.queue_timeout_s = queue_timeout_s
         self._turns = asyncio.Semaphore(max_calls)  # FIFO: waiters are woken in order
-        self._busy = Refusal(503, f"the service is busy: {max_calls} calls in progress (ZOADAMM_MAX_CALLS) and "
+        self.busy = Refusal(503, f"the service is busy: {max_calls} calls in progress (ZOADAMM_MAX_CALLS) and "
                                   f"this one did not get its turn within {queue_timeout_s:g} s "
                                   "(ZOADAMM_QUEUE_TIMEOUT_S); retry", ((b"retry-after", str(retry_after_s).encode()),))
 
-    @asynccontextmanager
-    async def turn(self, scope: Scope) -> AsyncIterator[Refusal | None]:
-        """Yields None once the call has its turn (held for the block), or the refusal of a call
-        that waited too long.  Calls outside ``/v1`` (``/healthz``, ``/metrics``) never wait."""
-        if not scope["path"].startswith(PROTECTED):
-            yield None
-            return
-        try:
-            async with asyncio.timeout(self.queue_timeout_s):
-                await self._turns.acquire()
-        except TimeoutError:
-            yield self._busy
-            return
-        try:
-            yield None
-        finally:
-            self._turns.release()
+    def turn(self, scope: Scope) -> Turn:
+        """``async with admission.turn(scope) as busy``: None once the call has its turn (held
+        for the block), or the refusal of a call that waited too long.  Calls outside ``/v1``
+        (``/healthz``, ``/metrics``) never wait."""
+        return Turn(self, scope)
+
+
+class Turn:
+    """One call's turn (``Admission.turn``); a class rather than a generator: every call takes one."""
+
+    __slots__ = ("admission", "scope", "held")
+
+    def __init__(self, admission: Admission, scope: Scope) -> None:
+        self.admission, self.scope, self.held = admission, scope, False
+
+    async def __aenter__(self) -> Refusal | None:
+        if not self.scope["path"].startswith(PROTECTED):
+            return None
+        turns = self.admission._turns
+        if turns.locked():  # no turn free, or calls waiting before this one: wait in line
+            try:
+                async with asyncio.timeout(self.admission.queue_timeout_s):
+                    await turns.acquire()
+            except TimeoutError:
+                return self.admission.busy
+        else:  # a free turn is taken at once, with no timer to set and cancel
+            await turns.acquire()
+        self.held = True
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.held:
+            self.admission._turns.release()

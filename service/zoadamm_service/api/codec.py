@@ -3,6 +3,7 @@ Content-Type and Accept headers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import TypeVar
@@ -11,6 +12,8 @@ import anyio
 import numpy as np
 from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from zoadamm import wire
 from zoadamm.optimizer import CONFIG_VECTORS
@@ -24,34 +27,38 @@ VECTOR_FIELDS = ("x", "x0", "gradient")
 # top-level lists of a JSON body, or inline in its constraint object
 FRAME_VECTORS = (*VECTOR_FIELDS, *CONFIG_VECTORS)
 _VECTOR_SET = set(VECTORS)
+_FRAME_VECTOR_SET = frozenset(FRAME_VECTORS)
 JSON = "application/json"
 Model = TypeVar("Model", bound=BaseModel)
 
 
 async def read_message(request: Request, limit: int) -> tuple[dict, dict[str, np.ndarray]]:
-    """The body's scalar fields and its vectors (float32).  An empty body without a
-    Content-Type is an empty message.
+    """The body's scalar fields and its vectors (float32), as ``decode_message``; the body read
+    within ``body_timeout_s``."""
+    settings = request.app.state.settings
+    body = await read_body(request.receive, request.headers.get("content-length"), limit, settings.body_timeout_s)
+    return decode_message(body, request.headers.get("content-type"), settings.max_json_bytes)
+
+
+def decode_message(body: bytes, content_type: str | None, max_json_bytes: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """The scalar fields and the vectors (float32) of a body sent with ``content_type``.  An
+    empty body without a Content-Type is an empty message.
 
     Raises:
-        TooLarge: the body is over ``limit`` bytes (checked while reading, not only the header),
-            or a JSON body is over ``max_json_bytes``.
-        RequestTimeout: the body did not arrive within ``body_timeout_s``.
+        TooLarge: a JSON body is over ``max_json_bytes``.
         Unsupported: a body whose Content-Type is missing or other than JSON or the frame.
         Malformed: undecodable JSON or frame.
         Invalid: a vector field that is not a flat list of numbers, or a frame vector that is
             not a vector field.
     """
-    settings = request.app.state.settings
-    body = await _read_body(request, limit, settings.body_timeout_s)
-    content_type = request.headers.get("content-type")
     media = (content_type or "").split(";")[0].strip().lower()
     if media == wire.MEDIA_TYPE:
         try:
             fields, vectors = wire.decode(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: a deeply nested header
             raise Malformed(f"malformed frame: {exc}") from None
-        unknown = sorted(set(vectors) - set(FRAME_VECTORS))
-        if unknown:
+        if not vectors.keys() <= _FRAME_VECTOR_SET:
+            unknown = sorted(set(vectors) - _FRAME_VECTOR_SET)
             raise Invalid(f"frame vectors {unknown} are not vector fields; those are {list(FRAME_VECTORS)}")
         vectors = dict(vectors)
         # a vector field may also sit in the header as a list: it must not be ignored
@@ -61,8 +68,8 @@ async def read_message(request: Request, limit: int) -> tuple[dict, dict[str, np
         return {}, {}
     if media != JSON:
         raise Unsupported(f"Content-Type must be {JSON} or {wire.MEDIA_TYPE}, not {content_type!r}")
-    if len(body) > settings.max_json_bytes:
-        raise TooLarge(f"a JSON body is limited to {settings.max_json_bytes} bytes (ZOADAMM_MAX_JSON_BYTES); "
+    if len(body) > max_json_bytes:
+        raise TooLarge(f"a JSON body is limited to {max_json_bytes} bytes (ZOADAMM_MAX_JSON_BYTES); "
                        f"send vectors in the binary frame ({wire.MEDIA_TYPE})")
     try:
         fields = json.loads(body) if body.strip() else {}
@@ -73,21 +80,33 @@ async def read_message(request: Request, limit: int) -> tuple[dict, dict[str, np
     return fields, _vector_fields(fields)
 
 
-async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
-    declared = request.headers.get("content-length")
+async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float) -> bytes:
+    """The request body from the ASGI ``receive``, checked against ``limit`` bytes while it is
+    read (``declared``: its Content-Length header, refused at once when over).
+
+    Raises:
+        TooLarge: the body is over ``limit`` bytes.
+        RequestTimeout: the body did not arrive within ``timeout`` seconds.
+        ClientDisconnect: the client went away before the body was complete.
+    """
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
-    chunks, size = [], 0
+    chunks, size, more = [], 0, True
     # a client that sends its body slowly holds a connection and its buffers: bound the time
-    with anyio.move_on_after(timeout) as scope:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(f"body is over the {limit}-byte limit")
-            chunks.append(chunk)
-    if scope.cancelled_caught:
-        raise RequestTimeout(f"the body did not arrive within {timeout:g} s")
-    return b"".join(chunks)
+    try:
+        async with asyncio.timeout(timeout):
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunk, more = message.get("body", b""), message.get("more_body", False)
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"body is over the {limit}-byte limit")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _vector_fields(fields: dict) -> dict[str, np.ndarray]:
@@ -125,22 +144,38 @@ def clean_errors(errors) -> list[dict]:
 def respond(request: Request, fields: dict, vectors: Mapping[str, np.ndarray | None] | None = None,
             status: int = 200) -> Response:
     """``fields`` and ``vectors`` in the binary frame when the request accepts it, else as JSON."""
+    body, media = encode(request.headers.get("accept", ""), fields, vectors)
+    return Response(body, status_code=status, media_type=media)
+
+
+def encode(accept: str, fields: dict, vectors: Mapping[str, np.ndarray | None] | None = None) -> tuple[bytes, str]:
+    """The body of an answer and its media type: the binary frame when ``accept`` names it, else JSON."""
     present = {k: v for k, v in (vectors or {}).items() if v is not None}
-    if wire.MEDIA_TYPE in request.headers.get("accept", ""):
-        return Response(wire.encode(fields, present), status_code=status, media_type=wire.MEDIA_TYPE)
-    return Response(_json_text(fields, present), status_code=status, media_type=JSON)
+    if wire.MEDIA_TYPE in accept:
+        return wire.encode(fields, present), wire.MEDIA_TYPE
+    return _json_text(fields, present).encode(), JSON
 
 
 async def answer(request: Request, model: BaseModel, status: int = 200) -> Response:
-    """Send ``model`` (``domain.answers``): the fields that were set, its vector fields as
-    vectors.  Large vectors are encoded on a worker thread, in pieces short enough that the
-    event loop gets its turn between them (the JSON encoder holds the GIL while it runs)."""
+    """Send ``model`` (``encode_answer``)."""
+    body, media = await encode_answer(request.headers.get("accept", ""), model)
+    return Response(body, status_code=status, media_type=media)
+
+
+async def encode_answer(accept: str, model: BaseModel) -> tuple[bytes, str]:
+    """The body of ``model`` (``domain.answers``) and its media type: the fields that were set,
+    its vector fields as vectors.  Large vectors are encoded on a worker thread, in pieces short
+    enough that the event loop gets its turn between them (the JSON encoder holds the GIL while
+    it runs)."""
     fields = model.model_dump(exclude_unset=True, exclude=_VECTOR_SET)
-    vectors = {name: getattr(model, name) for name in VECTORS if getattr(model, name, None) is not None}
-    vectors.update(getattr(model, "vectors", None) or {})  # a session's config vectors
+    # the model's own fields only: looking up one it lacks costs pydantic an exception
+    names, values = type(model).model_fields, vars(model)
+    vectors = {name: values[name] for name in VECTORS if name in names and values[name] is not None}
+    if "vectors" in names:  # a session's config vectors
+        vectors.update(values["vectors"] or {})
     if sum(np.size(v) for v in vectors.values()) < THREAD_MIN_VALUES:
-        return respond(request, fields, vectors, status)
-    return await anyio.to_thread.run_sync(respond, request, fields, vectors, status)
+        return encode(accept, fields, vectors)
+    return await anyio.to_thread.run_sync(encode, accept, fields, vectors)
 
 
 # vectors of more values are encoded off the event loop, JSON in pieces of JSON_PIECE values

@@ -11,13 +11,16 @@ from typing import Any
 import numpy as np
 from fastapi.responses import JSONResponse
 
+# what ``json.dumps(body, allow_nan=False)`` builds on every call, built once
+_ENCODER = json.JSONEncoder(allow_nan=False)
+
 
 def dumps(body: Any) -> str:
     """``body`` as JSON text, with NaN and +-inf as null."""
     try:
-        return json.dumps(body, allow_nan=False)
+        return _ENCODER.encode(body)
     except ValueError:  # a non-finite float somewhere: only this rare answer pays for the walk
-        return json.dumps(_finite(body), allow_nan=False)
+        return _ENCODER.encode(_finite(body))
 
 
 def with_rows(body: dict, name: str, rows: list[str]) -> str:

@@ -11,18 +11,17 @@ from zoadamm import AnswerMode, wire
 from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.answers import AskAnswer, MetricsAnswer, MetricsList, Parameters, SessionList, SessionPublic, TellAnswer
-from ..domain.inputs import ZOValues
 from ..domain.leases import LeaseAsk, Leases
 from ..domain.limits import PAGE_LIMIT, SAFE_INT
 from ..domain.sessions import Sessions
-from ..errors import Invalid
 from ..settings import Settings
 from .codec import JSON, read_message, validate
 from .codec import answer as encode_answer
 from .idempotency import request_key
 from .jsontext import with_rows
-from .lean_route import LeanRoute, query_parameter
-from .schemas import AskRequest, MetricsRequest, SessionCreate, TellRequest
+from .lean_route import LeanRoute, query_parameter, with_asgi
+from .schemas import AskRequest, MetricsRequest, SessionCreate
+from .tell import tell, tell_asgi
 
 
 async def get_sessions(request: Request) -> Sessions:
@@ -55,53 +54,12 @@ ANSWER_PARAMETER = query_parameter(
 )
 
 
-async def tell(request: Request, session_id: str) -> Response:
-    """Report the open step's values (ZO: f_x, f_plus[, f_minus]; FO: gradient) and get the
-    update.  Repeating a tell returns the same answer; a stale or future step gets 409."""
-    sessions: Sessions = request.app.state.sessions
-    answer = answer_mode(request.query_params.get("answer", AnswerMode.X.value))
-    fields, vecs = await read_message(request, request.app.state.settings.max_body_bytes)
-    body = validate(TellRequest, fields)
-    if "gradient" in vecs:
-        if body.f_plus is not None or body.f_minus is not None:
-            raise Invalid("send either a gradient or function values, not both")
-        if body.lease is not None:
-            raise Invalid("a gradient tell leases no directions: only sessions that take function values do")
-        result = await sessions.tell_fo(request.state.tenant, session_id, body.step, vecs["gradient"], answer)
-    else:
-        if body.f_plus is None:
-            raise Invalid("a tell needs f_plus (the zo-* methods) or gradient (adamm)")
-        values = ZOValues(body.step, body.f_x, body.f_plus, body.f_minus, body.indices)
-        if body.lease is not None:
-            leases: Leases = request.app.state.leases
-            ask = tell_lease(body, body.lease, answer)
-            result = await leases.tell_and_lease(request.state.tenant, session_id, values, ask)
-        else:
-            result = (await sessions.tell_zo(request.state.tenant, session_id, values, answer)).answer
-    return await encode_answer(request, result, status=result.status)
-
-
 # The tell comes first: it is most of the traffic, and routes are matched in order.
 router.add_api_route(
-    "/sessions/{session_id}/tell", tell, methods=["POST"], route_class_override=LeanRoute,
+    "/sessions/{session_id}/tell", with_asgi(tell, tell_asgi), methods=["POST"], route_class_override=LeanRoute,
     response_model=TellAnswer, responses={200: BINARY, 202: {"model": TellAnswer}},
     openapi_extra={"parameters": [ANSWER_PARAMETER]},
 )
-
-
-def tell_lease(body: TellRequest, count: int, answer: AnswerMode) -> LeaseAsk:
-    """A tell's lease fields (``count``: its ``lease``): it answers records, and a repeat must
-    find its lease again."""
-    if answer is not AnswerMode.CHECKSUM or body.worker is None:
-        raise Invalid("a tell with lease needs answer=checksum and a worker name")
-    return LeaseAsk(count, body.worker, body.wait, None, body.until)
-
-
-def answer_mode(text: str) -> AnswerMode:
-    try:
-        return AnswerMode(text)
-    except ValueError:
-        raise Invalid(f"answer must be one of {', '.join(m.value for m in AnswerMode)}, not {text!r}") from None
 
 
 @router.post("/sessions", status_code=201, response_model=SessionPublic)

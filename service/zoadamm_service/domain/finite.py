@@ -11,6 +11,8 @@ if needed, the step is tried on a copy (``Replica.check_finite`` keeps the bound
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from zoadamm import Optimizer, SessionConfig, StepRecord
@@ -26,7 +28,12 @@ def step_bound(config: SessionConfig, lr: float) -> float:
     Adam's bias correction included, and their denominator is at least eps), lr |g| for zo-sgd
     and lr for zo-signsgd, both below lr |g|max / min(eps, 1).  A projection only moves x into
     X, whose bounds are finite float32."""
-    return float(np.float32(lr)) * 1.001 * GRADIENT_MAX / min(float(np.float32(config.eps)), 1.0)
+    return _step_bound(lr, config.eps)
+
+
+@functools.lru_cache(maxsize=256)  # lr and eps change seldom, and each step asks twice
+def _step_bound(lr: float, eps: float) -> float:
+    return float(np.float32(lr)) * 1.001 * GRADIENT_MAX / min(float(np.float32(eps)), 1.0)
 
 
 def max_abs(x: np.ndarray) -> float:

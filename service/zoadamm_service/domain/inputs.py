@@ -59,7 +59,7 @@ def zo_arrays(values: ZOValues, config: SessionConfig):
     f_x = None if values.f_x is None else np.asarray(values.f_x, dtype=np.float64).reshape(-1)
     if f_x is not None and f_x.size not in (1, n):
         raise Invalid(f"f_x has {f_x.size} values; expected 1 or {n}")
-    f_x = None if f_x is None else np.broadcast_to(f_x, (n,)).copy()
+    f_x = None if f_x is None else f_x.copy() if f_x.size == n else np.full(n, f_x[0])
     central = config.difference == "central"
     if values.f_minus is None and central:
         raise Invalid("this session uses central differences: f_minus is required")
@@ -73,7 +73,7 @@ def zo_arrays(values: ZOValues, config: SessionConfig):
     if f_minus is not None and f_minus.size != n:
         raise Invalid(f"f_minus has {f_minus.size} values; expected {n}")
     for name, arr in (("f_x", f_x), ("f_plus", f_plus), ("f_minus", f_minus)):
-        if arr is not None and not np.all(np.isfinite(arr)):
+        if arr is not None and not np.isfinite(arr).all():
             raise Invalid(f"{name} contains NaN or infinite values")
     return f_x, f_plus, f_minus
 

@@ -61,6 +61,7 @@ class Replica:
     last: LastStep | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _deferred: asyncio.Future | None = None  # work still running after its answer was sent
+    _waiting: int = 0  # calls waiting for the lock (every call takes it through ``locked``)
     _checksum: tuple[int, str] | None = None  # (step, checksum of x at that step)
     _touched: float = 0.0  # when this replica last restarted the session's idle time
     _work: np.ndarray | None = None
@@ -115,7 +116,14 @@ class Replica:
     async def locked(self) -> AsyncIterator[None]:
         """Hold the lock; the wait for it spends the call's budget (``store.budget``): the
         request ahead may be waiting on a store that does not answer."""
-        async with budget.waiting("the session, held by a call waiting on the store"):
+        if self.lock.locked() or self._waiting:
+            self._waiting += 1
+            try:
+                async with budget.waiting("the session, held by a call waiting on the store"):
+                    await self.lock.acquire()
+            finally:
+                self._waiting -= 1
+        else:  # free, and nobody in line: taken at once, with no timer to set and cancel
             await self.lock.acquire()
         try:
             yield
@@ -133,9 +141,13 @@ class Replica:
         return await offload.run_sized(self.work, fn, *args)
 
     async def apply_now(self, event: journal.Event) -> None:
-        """Apply a journaled step before answering; its next checksum is computed after."""
+        """Apply a journaled step before answering; its next checksum is computed after the
+        answer when x is large, at once when it is small (a task would cost more than the CRC)."""
         await self.run(self.apply_event, event)
-        self._deferred = asyncio.ensure_future(self.run(self.checksum))
+        if self.work < offload.THREAD_MIN_WORK:
+            self.checksum()
+        else:
+            self._deferred = asyncio.ensure_future(self.run(self.checksum))
 
     def apply_later(self, event: journal.Event) -> None:
         """Apply a journaled step while the client evaluates the next one: an answer that

@@ -46,6 +46,8 @@ FIELDS = ("step", "time", "f", "g_norm", "spread", "lr", "mu")
 def f_of(f_x, f_plus, f_minus) -> float:
     """The f value a ZO step reports about x: mean f_x, or for central differences the mean
     of (f_plus + f_minus) / 2."""
+    if f_minus is None and f_x is not None and len(f_x) == 1:  # one direction: the mean is the value
+        return float(f_x[0])
     with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf, which ``point`` keeps as NaN
         if f_minus is not None:
             return float((np.mean(f_plus) + np.mean(f_minus)) / 2)

@@ -18,8 +18,10 @@ from .. import keys
 from ..errors import Conflict, Invalid, NotFound, QuotaExceeded
 from . import replies, scripts
 from .base import KEY_REUSED, Appended, Idempotent, JournalRead, SessionMeta, Store, TracePoint, quota_message
+from .fast_script import FastPool, FastScript
 from .faults import ONE_RECONNECT, translate_errors
 from .notices import POLL_S, HeadNotices
+from .packing import packing
 from .redis_history import History
 from .redis_split import SplitSteps
 from .replication import Replication
@@ -46,7 +48,7 @@ class RedisStore(SplitSteps, History, Store):
         self._replication = Replication(client, wait_replicas, wait_timeout_ms, alone=alone)
         self._create = client.register_script(scripts.CREATE)
         self._start = client.register_script(scripts.START)
-        self._append = client.register_script(scripts.APPEND)
+        self._append = FastScript(client.register_script(scripts.APPEND), client)  # the per-step call
         self._read = client.register_script(scripts.READ)
         self._save_checkpoint = client.register_script(scripts.SAVE_CHECKPOINT)
         self._register_history_scripts(client)
@@ -68,10 +70,11 @@ class RedisStore(SplitSteps, History, Store):
         if cluster:  # the cluster client keeps a pool per node
             client = RedisCluster.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s)
         else:
-            pool = aioredis.BlockingConnectionPool.from_url(
+            pool = FastPool.from_url(
                 url, max_connections=max_connections, timeout=timeout_s,
                 socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s, retry=ONE_RECONNECT,
             )
+            pool.connection_class = packing(pool.connection_class)
             client = aioredis.Redis.from_pool(pool)  # closing the client closes its pool
         return cls(client, ttl_s, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
 

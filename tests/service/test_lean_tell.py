@@ -1,0 +1,65 @@
+"""The tell answered from its ASGI call, and the Redis calls made with less of redis-py around
+them: the same answers, errors and recoveries as the framework's and redis-py's own ways."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import redis
+from service_support import FRAME, create, objective, reference, x0_for, zo_values
+
+from zoadamm import wire
+from zoadamm_service.store.fast_script import FastPool, FastScript
+from zoadamm_service.store.redis import RedisStore
+
+DIM = 5
+
+
+def test_the_tell_reads_its_query_and_headers_as_starlette_does(client):
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(client, dim=DIM, x0=x0)
+    sid, opt = session["id"], reference(session, x0)
+    values = zo_values(opt, f)
+    url = f"/v1/sessions/{sid}/tell"
+    blank = client.post(url + "?answer=", json=values)
+    assert blank.status_code == 422 and "not ''" in blank.json()["detail"]
+    # the last value of a repeated parameter counts; other parameters are not looked at
+    answer = client.post(url + "?answer=x&other=1&answer=checksum", json=values)
+    assert answer.status_code == 200 and answer.json()["checksum"] == wire.checksum(x0)
+    # the first Accept header chooses the frame; the answer carries its length and type
+    framed = client.post(url, content=wire.encode(values), params={"answer": "x"},
+                         headers=[("content-type", FRAME), ("accept", FRAME), ("accept", "application/json")])
+    assert framed.status_code == 200 and framed.headers["content-type"] == FRAME
+    assert int(framed.headers["content-length"]) == len(framed.content)
+    assert framed.headers["x-content-type-options"] == "nosniff"  # the pipeline's headers still come
+    fields, vectors = wire.decode(framed.content)
+    opt.apply(opt.zo_record(**{k: v for k, v in values.items() if k != "step"}))
+    assert fields["step"] == 1 and np.array_equal(vectors["x"], opt.state.x)
+    unsupported = client.post(url, content=b"step=1", headers={"content-type": "text/plain"})
+    assert unsupported.status_code == 415
+
+
+def test_a_script_sent_on_a_pooled_connection_answers_as_redis_py_does(redis_url):
+    async def run() -> None:
+        store = RedisStore.from_url(redis_url, max_connections=2)
+        client = store._redis
+        assert isinstance(client.connection_pool, FastPool)
+        script = client.register_script("redis.call('SET', KEYS[1], ARGV[1]); return {ARGV[1], tonumber(ARGV[2]) + 1}")
+        fast = FastScript(script, client)
+        assert await fast(keys=["{t}:a"], args=[b"v", 1]) == await script(keys=["{t}:a"], args=[b"v", 1])
+        await client.script_flush()  # a server that lost its scripts: loaded again, then sent
+        assert await fast(keys=["{t}:a"], args=[b"w", 2]) == [b"w", 3]
+        with redis.Redis.from_url(redis_url) as other:  # Redis closes the pool's connections
+            other.client_kill_filter(_type="normal", skipme=True)
+        assert await fast(keys=["{t}:a"], args=[b"u", 3]) == [b"u", 4]  # retried once, reconnected
+        # more calls than connections: the rest wait their turn in the pool, none is lost
+        answers = await asyncio.gather(*(fast(keys=["{t}:a"], args=[b"n", i]) for i in range(50)))
+        assert answers == [[b"n", i + 1] for i in range(50)]
+        pool = client.connection_pool
+        assert len(pool._in_use_connections) == 0 and len(pool._available_connections) <= 2
+        await client.aclose()
+
+    asyncio.run(run())
+    assert redis.Redis.from_url(redis_url).get("{t}:a") == b"n"
