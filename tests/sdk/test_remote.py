@@ -369,3 +369,21 @@ def test_a_pipelined_optimizer_leaves_the_switch_interval_alone(local):
         assert sys.getswitchinterval() == lowered
         raise RuntimeError("left by an error")
     assert sys.getswitchinterval() == before
+
+
+def test_a_pipelined_optimizer_of_a_large_x_checks_every_step_against_a_checksum_summed_ahead(local):
+    """From 1 MB of x on, the CRC of the mirror's next x is summed on the sending thread while
+    the caller evaluates at it: every step's check still agrees, and each x is the in-process
+    run's, bit for bit."""
+    dim, steps = 300_000, 5
+    f, x0, config = quadratic(dim), x0_for(dim), _config()
+    summed_ahead = []
+    with RemoteOptimizer.create(local, x0, mirror=True, pipeline=True, **config) as run:
+        trajectory = drive(run, f, steps, before=lambda r: summed_ahead.append(r._checksum_ahead is not None))
+        run.flush()
+        assert run.mirrored and run.mismatches == 0
+        final = bits(run.x)
+    _, expected, _ = reference_run(SessionConfig.from_dict({"dim": dim, **config}), x0, f, steps)
+    assert summed_ahead == [False] + [True] * (steps - 1)  # none before the first step
+    assert trajectory == expected
+    assert final == bits(local.sessions.parameters(run.id).x)

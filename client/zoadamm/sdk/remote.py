@@ -58,6 +58,10 @@ def fast_switching(interval: float = PIPELINE_SWITCH_INTERVAL) -> Iterator[None]
         sys.setswitchinterval(saved)
 
 
+# Below this size a thread's hand-off costs about what the CRC itself does.
+_BACKGROUND_CHECKSUM_BYTES = 1 << 20
+
+
 class RemoteOptimizer:
     def __init__(
         self, client: Client, session: Session | str, x0=None, *, mirror: bool = False, pipeline: bool = False
@@ -83,6 +87,7 @@ class RemoteOptimizer:
         self._sender = ThreadPoolExecutor(1, thread_name_prefix="zoadamm-tell") if mirror else None
         self._closed = False
         self._in_flight: tuple[Future, str, StepRecord] | None = None
+        self._checksum_ahead: tuple[int, Future] | None = None  # the mirror's x at a step, summed in the background
         c = self.config
         self._directions = StepDirections(c.seed, c.directions, c.dim, c.distribution)
         self.mismatches = 0
@@ -204,8 +209,8 @@ class RemoteOptimizer:
             self._set_rates(result.lr, result.mu)
             return self.x
         record = make_record(self._mirror)
-        checksum = wire.checksum(self._mirror.state.x)
         step = self.step
+        checksum = self._mirror_checksum(step)
         assert self._sender is not None  # mirror mode always has its sending thread
         future = self._sender.submit(self.client.sessions.tell, self.id, step, answer="checksum", **values)
         self._in_flight = (future, checksum, record)
@@ -215,7 +220,20 @@ class RemoteOptimizer:
         self.step = step + 1
         if not self._pipeline:
             self.flush()
+        elif self._mirror.state.x.nbytes >= _BACKGROUND_CHECKSUM_BYTES:
+            # the CRC of the new x runs on the sending thread (zlib lets go of the GIL) while the
+            # caller evaluates at it; x changes only in the next step's apply, which waits for it
+            self._checksum_ahead = (self.step, self._sender.submit(wire.checksum, self._mirror.state.x))
         return self.x
+
+    def _mirror_checksum(self, step: int) -> str:
+        """The CRC of the mirror's x at ``step`` (before its update): the one summed in the
+        background if there is one, else summed now."""
+        assert self._mirror is not None
+        ahead, self._checksum_ahead = self._checksum_ahead, None
+        if ahead is not None and ahead[0] == step:
+            return ahead[1].result()
+        return wire.checksum(self._mirror.state.x)
 
     def _check(self, result: TellResult, checksum: str, record: StepRecord) -> None:
         agrees = (
@@ -226,6 +244,7 @@ class RemoteOptimizer:
         if not agrees:  # e.g. another writer reported a metric: trust the service from now on
             self.mismatches += 1
             self._mirror = None
+            self._checksum_ahead = None
             fetched = self.client.sessions.parameters(self.id)
             self._x, self.step = fetched.x, fetched.step
         self._set_rates(result.lr, result.mu)
