@@ -158,6 +158,27 @@ def _epochs(step: dict) -> str:
     return f"FO {fo:.1f} s, ZO {zo:.1f} s"
 
 
+def headline() -> str:
+    """The README's short form: the figures that moved most recently, each from its results."""
+    tell = load("sessions_tell_cpu_ab.json")["medians"]
+    crowd = max(load("sessions_many_clients.json"), key=lambda r: r["sessions"])
+    checksum = load("service_step_checksum_ahead_ab.json")["medians"]
+    big = next(r for r in load("projection.json") if r["d"] > 1_000_000)
+    body = [
+        ["service CPU per tell, 64 sessions (before → after, same run)",
+         f"{tell['before']['service_cpu_ms_per_step']:.2f} → {tell['after']['service_cpu_ms_per_step']:.2f} ms",
+         "sessions_tell_cpu_ab.json"],
+        [f"{_d(crowd['sessions'])} sessions at once: errors, p99",
+         f"{crowd['errors']} of {crowd['steps']:,}, {crowd['p99_ms']:,.0f} ms", "sessions_many_clients.json"],
+        [f"pipelined step over the in-process one, d = {_d(big['d'])} (before → after)",
+         f"{checksum['before']['pipeline_over_lean']:.2f} → {checksum['after']['pipeline_over_lean']:.2f}",
+         "service_step_checksum_ahead_ab.json"],
+        [f"l2-ball projection, d = {_d(big['d'])}: share of the step (the floor of any exact one)",
+         f"{big['l2']['project_cpu_share']:.0%} ({big['l2-floor']['project_cpu_share']:.1%})", "projection.json"],
+    ]
+    return rows(["what", "measured", "benchmarks/results/"], body)
+
+
 # name: (results file, renderer); the file is named in the table's marker lines
 TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "service_step": ("service_step.json", service_step),
@@ -174,6 +195,7 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "shared_steps": ("shared_steps.json", shared_steps),
     "shared_steps_batch1024": ("shared_steps_batch1024.json", lambda: shared_steps("shared_steps_batch1024.json")),
     "fresh_clone": ("fresh_clone.json", fresh_clone),
+    "headline": ("*.json", headline),
     "big_reads_trace_once": ("big_reads_trace_once.json", lambda: big_reads("big_reads_trace_once.json")),
 }
 

@@ -18,6 +18,12 @@ def test_every_table_is_the_rendered_one():
     assert committed == tables.render(committed), f"docs/benchmarks.md differs from its results: run `{tables.COMMAND}`"
 
 
+def test_the_readmes_table_is_the_rendered_one():
+    readme = (ROOT / "README.md").read_text()
+    assert tables.markers("headline")[0] in readme
+    assert readme == tables.render(readme), "README.md differs: run `python benchmarks/tables.py README.md`"
+
+
 def test_every_table_is_in_the_doc():
     committed = DOC.read_text()
     missing = [name for name in tables.TABLES if tables.markers(name)[0] not in committed]
