@@ -387,3 +387,21 @@ def test_a_pipelined_optimizer_of_a_large_x_checks_every_step_against_a_checksum
     assert summed_ahead == [False] + [True] * (steps - 1)  # none before the first step
     assert trajectory == expected
     assert final == bits(local.sessions.parameters(run.id).x)
+
+
+def test_an_interrupt_during_the_mirrors_update_leaves_the_step_the_service_took(local):
+    """Ctrl-C can land after a pipelined tell was sent and before the mirror moved on: the tell
+    still lands when the run closes, and the run's step is then the service's (what a resume
+    continues from), not the one before."""
+    f, x0 = quadratic(DIM), x0_for(DIM)
+    with RemoteOptimizer.create(local, x0, mirror=True, pipeline=True, **_config()) as run:
+        run.tell(**zo_values(f, run.x, run.mu, run.directions()))
+
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        run._mirror.apply = interrupted
+        with pytest.raises(KeyboardInterrupt):
+            run.tell(**zo_values(f, run.x, run.mu, run.directions()))
+        run.close()
+        assert run.step == local.sessions.get(run.id).step == 2

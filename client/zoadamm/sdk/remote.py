@@ -247,6 +247,8 @@ class RemoteOptimizer:
             self._checksum_ahead = None
             fetched = self.client.sessions.parameters(self.id)
             self._x, self.step = fetched.x, fetched.step
+        else:  # a tell that landed after an interrupt cut its step short (close() waits for it)
+            self.step = max(self.step, result.step)
         self._set_rates(result.lr, result.mu)
 
     def _set_rates(self, lr: float, mu: float) -> None:
