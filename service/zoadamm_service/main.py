@@ -14,6 +14,7 @@ from .api import docs, edge, handlers, routes, trace_routes
 from .api.admission import Admission
 from .api.auth import Authenticate
 from .api.jsontext import FiniteJSON
+from .api.lean_route import LeanApp
 from .api.pipeline import Gate, Pipeline
 from .api.ratelimit import LimitFailedKeys, Throttle
 from .domain.leases import Leases
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         await app.state.sessions.aclose()  # checkpoints still being written need the store
         await store.close()
 
-    app = FastAPI(
+    app = LeanApp(
         title="zoadamm",
         version="0.1.0",
         summary="Zeroth-order AdaMM as a service: ask for directions, tell function values.",

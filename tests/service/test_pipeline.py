@@ -10,7 +10,7 @@ from service_support import FRAME, objective, reference, x0_for, zo_values
 from starlette.middleware import Middleware
 
 from zoadamm import wire
-from zoadamm_service.api.lean_route import LeanRoute
+from zoadamm_service.api.lean_route import LeanApp, LeanLane, LeanRoute, with_asgi
 
 DIM = 6
 
@@ -98,3 +98,68 @@ def test_a_lean_route_still_runs_a_router_dependency():
         assert client.post("/guarded/a?q=1").json() == {"item": "a", "query": "1"}
         assert client.post("/open/b").json() == {"item": "b", "query": None}
     assert checked == ["/guarded/a"]
+
+
+class Counting:
+    """Forwards to ``app`` and notes the path of each HTTP call that reaches it."""
+
+    def __init__(self, app, reached: list) -> None:
+        self.app = app
+        self.reached = reached
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            self.reached.append(scope["path"])
+        await self.app(scope, receive, send)
+
+
+def _lane(app):
+    """The app's ``LeanLane``, found down the built middleware stack."""
+    layer = app.middleware_stack
+    while not isinstance(layer, LeanLane):
+        layer = layer.app
+    return layer
+
+
+def test_a_tell_takes_the_lane_past_the_router_and_its_errors_answer_as_before(make_app, serve):
+    """The tell's twin is called straight from the innermost middleware; every other call, and a
+    tell's refusal, answer as through the router."""
+    app = make_app()
+    reached: list[str] = []
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    with serve(app) as client:
+        made = client.post("/v1/sessions", json={"dim": DIM, "x0": x0.tolist(), "seed": 3}).json()
+        lane = _lane(app)
+        lane.app = Counting(lane.app, reached)
+        opt = reference(made, x0)
+        told = client.post(f"/v1/sessions/{made['id']}/tell", json=zo_values(opt, f))
+        stale = client.post(f"/v1/sessions/{made['id']}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [2.0]})
+        missing = client.post("/v1/sessions/nope/tell", json={"step": 0, "f_x": 1.0, "f_plus": [2.0]})
+        asked = client.post(f"/v1/sessions/{made['id']}/ask", json={})
+        wrong_method = client.get(f"/v1/sessions/{made['id']}/tell")
+    assert told.status_code == 200 and told.json()["step"] == 1
+    assert stale.status_code == 409 and "step" in stale.json()["detail"]
+    assert missing.status_code == 404 and missing.json()["detail"]
+    assert asked.status_code == 200
+    assert wrong_method.status_code == 405 and "POST" in wrong_method.headers["allow"]
+    assert reached == [f"/v1/sessions/{made['id']}/ask", f"/v1/sessions/{made['id']}/tell"]  # the ask, the GET
+
+
+def test_a_lean_route_behind_a_prefixed_include_is_left_to_the_router():
+    """The lane matches a route's own path: a route that an include moves under a prefix is
+    served at that prefix, by the router, and not at its own path."""
+    async def endpoint(request: Request, item: str) -> JSONResponse:
+        return JSONResponse({"item": item})
+
+    async def twin(scope, receive, send):
+        await JSONResponse({"twin": scope["path_params"]["item"]})(scope, receive, send)
+
+    router = APIRouter()
+    router.add_api_route("/items/{item}", with_asgi(endpoint, twin), methods=["POST"], route_class_override=LeanRoute)
+    app = LeanApp()
+    app.include_router(router, prefix="/v2")
+    with TestClient(app) as client:
+        assert client.post("/v2/items/a").json() == {"twin": "a"}
+        assert client.post("/items/a").status_code == 404
+    assert _lane(app).lanes == []
