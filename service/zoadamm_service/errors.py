@@ -1,4 +1,5 @@
-"""Domain errors; ``api.handlers`` maps each class to one HTTP status."""
+"""Domain errors; ``api.handlers`` maps each class to one HTTP status, the one it is declared
+with (``class NotFound(ServiceError, status=404)``)."""
 
 from __future__ import annotations
 
@@ -6,53 +7,47 @@ from __future__ import annotations
 class ServiceError(Exception):
     status = 500
 
+    def __init_subclass__(cls, status: int | None = None, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = cls.status if status is None else status  # a subclass keeps its parent's
+
     def __init__(self, message: str, **details) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
 
 
-class Invalid(ServiceError):
-    """The request is well-formed but its values are not acceptable (422)."""
-
-    status = 422
+class Invalid(ServiceError, status=422):
+    """The request is well-formed but its values are not acceptable."""
 
 
-class Malformed(ServiceError):
-    """The body cannot be decoded at all (400)."""
-
-    status = 400
+class Malformed(ServiceError, status=400):
+    """The body cannot be decoded at all."""
 
 
-class NotFound(ServiceError):
-    status = 404
+class NotFound(ServiceError, status=404):
+    """No such session."""
 
 
-class Conflict(ServiceError):
+class Conflict(ServiceError, status=409):
     """The session moved on (stale or future step, another writer); ``details`` has its step."""
 
-    status = 409
+
+class RequestTimeout(ServiceError, status=408):
+    """The request body did not arrive in time."""
 
 
-class RequestTimeout(ServiceError):
-    """The request body did not arrive in time (408)."""
-
-    status = 408
+class TooLarge(ServiceError, status=413):
+    """The body is over its limit."""
 
 
-class TooLarge(ServiceError):
-    status = 413
+class Unsupported(ServiceError, status=415):
+    """The body's media type is not one the service reads."""
 
 
-class Unsupported(ServiceError):
-    status = 415
+class QuotaExceeded(ServiceError, status=429):
+    """A tenant's quota (sessions) or rate limit is used up."""
 
 
-class QuotaExceeded(ServiceError):
-    """A tenant's quota (sessions) or rate limit is used up (429)."""
-
-    status = 429
-
-
-class StoreUnavailable(ServiceError):
-    status = 503
+class StoreUnavailable(ServiceError, status=503):
+    """The store does not answer."""

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Self
 
 # A guard against a process that never comes up (a cold start imports numpy and FastAPI).
 STARTUP_TIMEOUT_S = 120.0
@@ -33,25 +33,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class ServiceProcess:
-    """``start()`` runs the service on a free loopback port (embedded store, or ``redis_url``)
-    and returns its URL; ``stop()`` ends it, ``kill()`` sends SIGKILL (no shutdown runs)."""
+class ChildProcess:
+    """``start()`` runs ``argv`` and returns ``url`` once ``url + health`` answers 200 (the
+    victim of the attack commands starts this way too); ``stop()`` ends it, ``kill()`` sends
+    SIGKILL (no shutdown runs).  ``error`` is raised, naming the process ``name`` and ending
+    with its output, when it exits or does not answer in time."""
 
-    def __init__(self, redis_url: str | None = None, *, port: int | None = None, workers: int = 1,
-                 env: dict[str, str] | None = None, log_level: str = "warning", host: str = "127.0.0.1") -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "REDIS_URL"}
-        if redis_url:
-            self._env["REDIS_URL"] = redis_url
-        script = Path(sys.executable).with_name("zoadamm-service")
-        self._argv = [str(script), "--host", host, "--port", str(self.port), "--workers", str(workers),
-                      "--log-level", log_level]
+    def __init__(self, argv: list[str], url: str, name: str, *, health: str = "/healthz",
+                 env: dict[str, str] | None = None, error: type[RuntimeError] = RuntimeError) -> None:
+        self.url, self.name, self._argv, self._health, self._env, self._error = url, name, argv, health, env, error
         self._output: IO[str] | None = None
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> str:
-        """Raises ServiceStartError when the service exits or does not answer in time."""
         self._output = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(self._argv, env=self._env, stdout=self._output, stderr=subprocess.STDOUT,
                                      text=True)
@@ -61,21 +55,21 @@ class ServiceProcess:
                 if self.healthy():
                     return self.url
                 time.sleep(0.1)
-        except BaseException:  # Ctrl-C or SIGTERM while it starts: no service is left behind
+        except BaseException:  # Ctrl-C or SIGTERM while it starts: no process is left behind
             self.stop()
             raise
         self.stop()
-        raise ServiceStartError(f"zoadamm-service did not start on {self.url}:\n{self.output()[-3000:]}")
+        raise self._error(f"{self.name} did not start on {self.url}:\n{self.output()[-3000:]}")
 
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=5) as answer:
+            with urllib.request.urlopen(self.url + self._health, timeout=5) as answer:
                 return bool(answer.status == 200)
         except (urllib.error.URLError, OSError):
             return False
 
     def output(self) -> str:
-        """What the service printed so far (its log)."""
+        """What the process printed so far (its log)."""
         if self._output is None:
             return ""
         self._output.flush()
@@ -95,7 +89,7 @@ class ServiceProcess:
             self.proc.kill()
             self.proc.wait()
 
-    def __enter__(self) -> ServiceProcess:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -104,6 +98,23 @@ class ServiceProcess:
         self.stop()
         if self._output is not None:
             self._output.close()
+
+
+class ServiceProcess(ChildProcess):
+    """``zoadamm-service`` on a free loopback port (embedded store, or ``redis_url``); ``start()``
+    raises ServiceStartError when the service exits or does not answer in time."""
+
+    def __init__(self, redis_url: str | None = None, *, port: int | None = None, workers: int = 1,
+                 env: dict[str, str] | None = None, log_level: str = "warning", host: str = "127.0.0.1") -> None:
+        self.port = port or free_port()
+        environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "REDIS_URL"}
+        if redis_url:
+            environment["REDIS_URL"] = redis_url
+        script = Path(sys.executable).with_name("zoadamm-service")
+        argv = [str(script), "--host", host, "--port", str(self.port), "--workers", str(workers),
+                "--log-level", log_level]
+        super().__init__(argv, f"http://127.0.0.1:{self.port}", "zoadamm-service", env=environment,
+                         error=ServiceStartError)
 
 
 @contextmanager

@@ -41,18 +41,13 @@ def table() -> str:
 
 
 def _type(field: FieldInfo) -> str:
-    names = [_name(arg) for arg in _members(field.annotation)]
+    union = get_origin(field.annotation) in (Union, types.UnionType)
+    names = [_name(arg) for arg in (get_args(field.annotation) if union else (field.annotation,))]
     optional = "NoneType" in names
     text = " or ".join(n for n in names if n != "NoneType")
     bounds = [f"{_BOUNDS[type(m)][0]} {_number(getattr(m, _BOUNDS[type(m)][1]))}" for m in field.metadata
               if type(m) in _BOUNDS]
     return text + (" " + ", ".join(bounds) if bounds else "") + (", optional" if optional else "")
-
-
-def _members(annotation: Any) -> tuple[Any, ...]:
-    if get_origin(annotation) in (Union, types.UnionType):
-        return get_args(annotation)
-    return (annotation,)
 
 
 def _name(annotation: Any) -> str:

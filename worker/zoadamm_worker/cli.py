@@ -94,18 +94,12 @@ def _rest(args: argparse.Namespace) -> int:
 
     check_service(args.service, args.join)
     objective = RestObjective(args.objective, timeout=args.timeout, retries=args.retries)
-    if args.join is not None:
-        from .join import join_rest
-
-        try:
-            print(json.dumps(join_rest(objective, args.join, args.service, args.x0, args.steps, args.lease)))
-        except EvaluationError as exc:
-            print(f"{PROG}: {exc}; its directions go to another worker when the lease runs out", file=sys.stderr)
-            return 2
-        finally:
-            objective.close()
-        return 0
     try:
+        if args.join is not None:
+            from .join import join_rest
+
+            print(json.dumps(join_rest(objective, args.join, args.service, args.x0, args.steps, args.lease)))
+            return 0
         result = minimize(
             objective, args.x0, steps=args.steps, base_url=args.service, progress=not args.quiet,
             name=args.name or args.objective, resume=args.resume, lr=args.lr, mu=args.mu,
@@ -113,7 +107,9 @@ def _rest(args: argparse.Namespace) -> int:
             method=args.method, constraint=args.constraint,
         )
     except EvaluationError as exc:
-        print(f"{PROG}: {exc}; the failed step was not told to the service", file=sys.stderr)
+        fate = ("its directions go to another worker when the lease runs out" if args.join is not None
+                else "the failed step was not told to the service")
+        print(f"{PROG}: {exc}; {fate}", file=sys.stderr)
         return 2
     finally:
         objective.close()

@@ -22,7 +22,6 @@ from zoadamm import Client
 from zoadamm.sdk import SharedRun
 
 from .model import initial_parameters
-from .objective import MnistObjective
 from .train import RunSpec, append_record
 from .transport import lean_client
 
@@ -38,8 +37,7 @@ def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | N
     steps) counted from step 0; returns this worker's per-epoch records.  The session's own
     configuration (q, mu, lr, seed of the directions) rules; ``spec`` gives the model, the data
     and the initial weights."""
-    objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
-                               shuffle=spec.shuffle, seed=spec.seed, normalize=spec.normalize)
+    objective = spec.objective(data)
     own_client = client is None
     client = client or lean_client(service_url)
     try:
@@ -47,8 +45,7 @@ def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | N
                         lease=lease or default_lease(int(client.sessions.get(session_id).config["directions"])))
         if run.config.method != "zo-adamm":
             raise ValueError(f"session {session_id} is not a zo-adamm session; --join takes zo-adamm sessions")
-        nb = objective.num_batches
-        last = spec.epochs * nb if spec.max_steps is None else min(spec.epochs * nb, spec.max_steps)
+        nb, last = objective.num_batches, spec.last_step(objective.num_batches)
         records = []
         # a worker that joins at the end of an epoch reports it too (once for all: same key, same
         # value), so that nobody leases the next epoch's first step before the report is in

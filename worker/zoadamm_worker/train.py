@@ -26,7 +26,6 @@ from zoadamm.methods import method as method_spec
 from zoadamm.sdk import fast_switching
 from zoadamm.sdk.minimize import Interrupted, start_run
 
-from .mnist import load_mnist
 from .model import initial_parameters, parameter_count
 from .objective import MnistObjective
 from .transport import lean_client
@@ -67,6 +66,15 @@ class RunSpec:
     def dim(self) -> int:
         return parameter_count(self.scale)
 
+    def objective(self, data=None) -> MnistObjective:
+        """The run's minibatch loss on ``data`` (default: MNIST, loaded)."""
+        return MnistObjective(self.scale, data, batch_size=self.batch_size, train_limit=self.train_limit,
+                              shuffle=self.shuffle, seed=self.seed, normalize=self.normalize)
+
+    def last_step(self, batches: int) -> int:
+        """The session's step the run stops at: its epochs' end, or ``max_steps`` before it."""
+        return self.epochs * batches if self.max_steps is None else min(self.epochs * batches, self.max_steps)
+
     @property
     def label(self) -> str:
         name = "ZO" if self.method == "zo-adamm" else self.method
@@ -89,9 +97,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
         zoadamm.sdk.minimize.Interrupted: Ctrl-C; the steps told so far are kept.
         Diverged: the loss became NaN or infinite; the records of the epochs before it are kept.
     """
-    data = data if data is not None else load_mnist()
-    objective = MnistObjective(spec.scale, data, batch_size=spec.batch_size, train_limit=spec.train_limit,
-                               shuffle=spec.shuffle, seed=spec.seed, normalize=spec.normalize)
+    objective = spec.objective(data)
     own_client = client is None
     client = client or lean_client(service_url)
     zo = method_spec(spec.method).takes == "values"  # every zo-* method sends function values
@@ -102,8 +108,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
         config.update(directions=spec.directions, difference=spec.difference, distribution=spec.distribution)
     run = start_run(client, initial_parameters(spec.scale, spec.seed), name=session_name or spec.label,
                     resume=resume, mirror=spec.mirror, pipeline=spec.mirror, **config)
-    nb = objective.num_batches
-    last = spec.epochs * nb if spec.max_steps is None else min(spec.epochs * nb, spec.max_steps)
+    nb, last = objective.num_batches, spec.last_step(objective.num_batches)
     records = []
     settings = contextlib.ExitStack()
     if spec.mirror:  # the pipelined tells go from a thread: let it in sooner while the run lasts

@@ -105,12 +105,9 @@ def tell(
 
     def parse(fields, vecs):
         c = fields.get("coefficients")
-        return TellResult(
-            fields["step"], fields["lr"], fields["mu"], x=vecs.get("x"), checksum=fields.get("checksum"),
-            step_lr=fields.get("step_lr"), coefficients=None if c is None else np.asarray(c, np.float32),
-            pending=fields.get("pending"), leased=fields.get("leased"), lease_seconds=fields.get("lease_seconds"),
-            lease_expires=fields.get("lease_expires"), steps=_closed_steps(fields),
-        )
+        known = {k: fields.get(k) for k in TellResult.__dataclass_fields__ if k not in ("x", "coefficients", "steps")}
+        return TellResult(**known, x=vecs.get("x"), coefficients=None if c is None else np.asarray(c, np.float32),
+                          steps=_closed_steps(fields))
 
     return Call("POST", f"/v1/sessions/{session_id}/tell", fields, vecs, {"answer": answer}), parse
 

@@ -20,7 +20,7 @@ from ..constraints import Box, FeasibleSet
 from .client import DEFAULT_URL, Client
 from .models import Session, SessionSummary
 from .progress import Progress
-from .remote import RemoteOptimizer
+from .remote import RemoteOptimizer, one_d
 
 log = logging.getLogger("zoadamm")
 PAGE = 1000  # the most sessions one list call returns
@@ -134,9 +134,7 @@ def start_run(client: Client, x0, *, name: str | None = None, resume: bool = Fal
         zoadamm.InvalidArgument: x0 is not 1-D, or ``session_id``'s d or settings differ.
         zoadamm.sdk.APIError: the service failed or refused.
     """
-    x0 = np.asarray(x0, dtype=np.float32)
-    if x0.ndim != 1:
-        raise InvalidArgument(f"x0 must be a 1-D vector, got shape {x0.shape}")
+    x0 = one_d(x0)
     found: Session | SessionSummary | None = None
     if session_id is not None:
         found = client.sessions.get(session_id)

@@ -76,7 +76,7 @@ class RemoteOptimizer:
             self.session = client.sessions.get(self.session.id)
             self.config = self.session.session_config()
         if x0 is not None:
-            x0 = _vector(x0, self.config.dim)
+            x0 = one_d(x0, self.config.dim)
         info = client.sessions.ask(self.id, x=x0)  # sets x0 before step 0, checks it after
         self.step, self.mu, self.lr = info.step, info.mu, info.lr
         self._x = x0 if x0 is not None else client.sessions.parameters(self.id).x
@@ -108,7 +108,7 @@ class RemoteOptimizer:
             zoadamm.sdk.APIError: the service failed or refused the session (x0 outside X: 422).
         """
         dim = config.pop("dim", None)
-        x0 = _vector(x0, dim)
+        x0 = one_d(x0, dim)
         session = client.sessions.create(x0.size, x0=x0, **config)
         return cls(client, session, mirror=mirror, pipeline=pipeline)
 
@@ -257,7 +257,7 @@ class RemoteOptimizer:
             self._mirror.lr, self._mirror.mu = lr, mu
 
 
-def _vector(x0, dim: int | None) -> np.ndarray:
+def one_d(x0, dim: int | None = None) -> np.ndarray:
     """x0 as a float32 vector; a matrix is refused rather than flattened in some order."""
     x0 = np.asarray(x0, dtype=np.float32)
     if x0.ndim != 1:

@@ -158,7 +158,8 @@ def _attack(args: argparse.Namespace) -> int:
 
 
 def _universal(settings, args: argparse.Namespace) -> int:
-    from .runner import append_record, check_settings
+    from ..train import append_record
+    from .runner import check_settings
     from .universal import UniversalRun, run_universal
     from .zo_settings import ZO_METHODS, ZoSettings
 

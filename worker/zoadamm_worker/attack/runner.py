@@ -9,7 +9,6 @@ many images in flight (one optimizer session per image) and yield them as they f
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..train import append_record
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
 from .targets import SELECTION, load_test_images, select_targets
@@ -199,13 +199,6 @@ def summarize(rows: list[dict], settings: AttackSettings, skipped: list[int], se
         "mean_linf": over_wins(np.mean, "linf"), "mean_l2": over_wins(np.mean, "l2"),
         "queries_total": int(sum(row["spent"] for row in rows)), "seconds": round(seconds, 2),
     }
-
-
-def append_record(path: str | Path, row: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as stream:
-        stream.write(json.dumps(row) + "\n")
 
 
 def _save_examples(path: str | Path, finals: dict, rows: list[dict]) -> None:

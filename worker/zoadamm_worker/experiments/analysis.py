@@ -150,22 +150,15 @@ def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int =
         "The paper's figures are final-epoch means over 10 seeds after 50 epochs on full MNIST; "
         "ours use the seeds and epochs stated in each row, and some runs may still be partial.",
         "",
-        "## What the records hold",
-        "",
-        tables.status_table(groups, _planned(folder)),
-        "",
-        "Every statistic of a setting below is taken at the last epoch *all* its seeds reached "
-        "(the last column), so a partial run only counts up to there; the table at equal epochs "
-        "alone goes further, over the seeds that got there, and says how many.",
-        "",
-        "## What ZO costs against FO",
-        "",
-        tables.cost_table(pairs, paper) if pairs else "No setting has both FO and ZO records yet.",
-        "",
-        "k = (train loss ZO / train loss FO) / √d, the paper's measure of the O(√d) slowdown (Fig. 3). "
-        "Evaluations: function values per step, ZO forward 1 + q, central 1 + 2q; an FO step counts "
-        "one (a gradient, which costs a forward and a backward pass in time).",
-        "",
+        *_section("What the records hold", tables.status_table(groups, _planned(folder)),
+                  "Every statistic of a setting below is taken at the last epoch *all* its seeds reached "
+                  "(the last column), so a partial run only counts up to there; the table at equal epochs "
+                  "alone goes further, over the seeds that got there, and says how many."),
+        *_section("What ZO costs against FO",
+                  tables.cost_table(pairs, paper) if pairs else "No setting has both FO and ZO records yet.",
+                  "k = (train loss ZO / train loss FO) / √d, the paper's measure of the O(√d) slowdown "
+                  "(Fig. 3). Evaluations: function values per step, ZO forward 1 + q, central 1 + 2q; an FO "
+                  "step counts one (a gradient, which costs a forward and a backward pass in time)."),
         *_k_section(pairs, paper),
         "## Final test accuracy beside the paper",
         "",
@@ -188,25 +181,17 @@ def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int =
         "'—': the setting has not spent that budget yet.",
         "",
         *_methods_section(groups, load_diverged(folder)),
-        f"## Reaching {GOAL:.2f} test accuracy",
-        "",
-        tables.target_table(groups, GOAL),
-        "",
-        f"{GOAL:.2f} is our target for ZO-AdaMM at d = 1,400 within 50 epochs, against the paper's "
-        "0.8054 with one direction per step; more directions per step (q, Eq. 2) are the paper's own "
-        "proposal for getting there.",
-        "",
+        *_section(f"Reaching {GOAL:.2f} test accuracy", tables.target_table(groups, GOAL),
+                  f"{GOAL:.2f} is our target for ZO-AdaMM at d = 1,400 within 50 epochs, against the paper's "
+                  "0.8054 with one direction per step; more directions per step (q, Eq. 2) are the paper's "
+                  "own proposal for getting there."),
         *_cosine_section(cosines),
-        "## Wall time per epoch",
-        "",
-        tables.time_table(groups, paper),
-        "",
-        "Ours: training steps through the HTTP service plus the 10k test evaluation, on the machine "
-        "that ran the grid, so they compare settings of one folder, not our hardware with theirs; "
-        "the paper's were measured on their hardware, ZO on CPU. Runs made at different times beside "
-        "different loads do not compare well; `benchmarks/bench_epoch_time.py` times the settings "
-        "in turns within one process.",
-        "",
+        *_section("Wall time per epoch", tables.time_table(groups, paper),
+                  "Ours: training steps through the HTTP service plus the 10k test evaluation, on the machine "
+                  "that ran the grid, so they compare settings of one folder, not our hardware with theirs; "
+                  "the paper's were measured on their hardware, ZO on CPU. Runs made at different times "
+                  "beside different loads do not compare well; `benchmarks/bench_epoch_time.py` times the "
+                  "settings in turns within one process."),
         "## Differences from the paper's setup",
         "",
         "- ZO directions: uniform on the unit sphere with φ(d) = d (the paper: a normalised draw from the cube, "

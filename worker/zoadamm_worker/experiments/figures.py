@@ -154,10 +154,7 @@ def fig_filters(fo_run, zo_run, scale: float, path: Path) -> Path | None:
                 axes[2 + m, 3 * f + c].imshow(image, cmap="gray")
                 axes[2 + m, 3 * f + c].set_title(f"{method} conv2 f{f} c{c}", fontsize=7)
     fig.suptitle(f"Conv filters after epoch {epoch}, seed {fo_run.seed}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def fig_q_sweep(groups: list[Group], path: Path) -> Path | None:

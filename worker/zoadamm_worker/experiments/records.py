@@ -17,7 +17,7 @@ import numpy as np
 from zoadamm.methods import AMSGRAD_METHODS
 
 from ..model import initial_parameters
-from ..train import RunSpec, read_records
+from ..train import RunSpec
 from .runner import diverged_path, weights_path
 
 DEFAULT_LR = RunSpec.lr
@@ -127,17 +127,12 @@ def load_runs(folder: str | Path) -> list[Run]:
     for path in sorted(Path(folder).glob("*.jsonl")):
         if diverged_path(path).exists():
             continue
-        try:
-            records = read_records(path)
-        except json.JSONDecodeError:
-            # a line cut by a kill: keep the whole lines before it
-            lines = path.read_text().splitlines()
-            records = []
-            for line in lines:
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    break
+        records = []
+        for line in filter(str.strip, path.read_text().splitlines()):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a kill: keep the whole lines before it
+                break
         if records:
             runs.append(Run(path.stem, path, records))
     return runs
