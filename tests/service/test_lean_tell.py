@@ -63,3 +63,22 @@ def test_a_script_sent_on_a_pooled_connection_answers_as_redis_py_does(redis_url
 
     asyncio.run(run())
     assert redis.Redis.from_url(redis_url).get("{t}:a") == b"n"
+
+
+def test_a_script_argument_larger_than_the_socket_takes_at_once_is_drained_whole(redis_url):
+    """A write the kernel does not take whole (an FO tell's gradient at large d) waits for the
+    socket to drain, and arrives intact, on the connection the next call uses too."""
+    async def run() -> None:
+        store = RedisStore.from_url(redis_url, max_connections=1)
+        client = store._redis
+        script = client.register_script("redis.call('SET', KEYS[1], ARGV[1]); return string.len(ARGV[1])")
+        fast = FastScript(script, client)
+        big = np.random.default_rng(5).bytes(24 << 20)
+        assert await fast(keys=["{t}:big"], args=[big]) == len(big)
+        assert await fast(keys=["{t}:big"], args=[b"small"]) == 5
+        assert await fast(keys=["{t}:big"], args=[big]) == len(big)
+        await client.aclose()
+
+    asyncio.run(run())
+    with redis.Redis.from_url(redis_url) as check:
+        assert check.strlen("{t}:big") == 24 << 20

@@ -58,7 +58,17 @@ class FastScript:
 
 
 async def _send(connection: Any, sha: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-    await connection.send_command("EVALSHA", sha, len(keys), *keys, *args)
+    command = connection.pack_command("EVALSHA", sha, len(keys), *keys, *args)
+    writer = connection._writer
+    if connection.is_connected and not connection.health_check_interval and not writer.transport.is_closing():
+        # What the connection's own send does, less its timer: with a socket timeout it wraps
+        # every write's drain in ``wait_for`` (a task and a timer), though a write the kernel
+        # takes whole leaves nothing to drain.  What it did not take is drained its way.
+        writer.writelines(command)
+        if writer.transport.get_write_buffer_size():
+            await connection.send_packed_command((), check_health=False)
+    else:  # not connected yet, a health check due, or closing: the connection's own way
+        await connection.send_packed_command(command)
     return await connection.read_response()
 
 
