@@ -82,3 +82,25 @@ def test_a_script_argument_larger_than_the_socket_takes_at_once_is_drained_whole
     asyncio.run(run())
     with redis.Redis.from_url(redis_url) as check:
         assert check.strlen("{t}:big") == 24 << 20
+
+
+def test_a_call_cancelled_at_any_point_leaves_no_reply_for_the_next_call(redis_url):
+    """A call cancelled before, during or after its command's write closes its connection (a
+    reply never read would be the next call's answer); the next call on the pool answers its own."""
+    async def run() -> None:
+        store = RedisStore.from_url(redis_url, max_connections=1)
+        client = store._redis
+        fast = FastScript(client.register_script("return tonumber(ARGV[1]) * 2"), client)
+        for i in range(60):
+            call = asyncio.ensure_future(fast(keys=["{t}:c"], args=[i]))
+            for _ in range(i % 4):  # cancelled at the loop's 0th to 3rd turn after the call started
+                await asyncio.sleep(0)
+            call.cancel()
+            try:
+                assert await call == 2 * i  # it may have finished first
+            except asyncio.CancelledError:
+                pass
+            assert await fast(keys=["{t}:c"], args=[1000 + i]) == 2 * (1000 + i)
+        await client.aclose()
+
+    asyncio.run(run())

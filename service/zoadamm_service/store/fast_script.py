@@ -16,6 +16,7 @@ available at once); with callers waiting, or the pool in maintenance, the pool's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,16 +61,28 @@ class FastScript:
 async def _send(connection: Any, sha: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
     command = connection.pack_command("EVALSHA", sha, len(keys), *keys, *args)
     writer = connection._writer
-    if connection.is_connected and not connection.health_check_interval and not writer.transport.is_closing():
-        # What the connection's own send does, less its timer: with a socket timeout it wraps
-        # every write's drain in ``wait_for`` (a task and a timer), though a write the kernel
-        # takes whole leaves nothing to drain.  What it did not take is drained its way.
+    if not (connection.is_connected and not connection.health_check_interval and not writer.transport.is_closing()):
+        await connection.send_packed_command(command)  # connecting, a health check due, closing: its own way
+    elif sum(map(len, command)) < INLINE_BYTES:
+        # redis-py sends through ``wait_for`` (a task and a timer per command); a callback for
+        # the loop's next turn does what matters of that: the commands of concurrent calls
+        # reach Redis together, and it reads them in one wakeup instead of one each
+        asyncio.get_running_loop().call_soon(_write_if_open, writer, command)
+    else:  # a large argument (an FO gradient): written now, drained the connection's way if need be
         writer.writelines(command)
         if writer.transport.get_write_buffer_size():
             await connection.send_packed_command((), check_health=False)
-    else:  # not connected yet, a health check due, or closing: the connection's own way
-        await connection.send_packed_command(command)
     return await connection.read_response()
+
+
+INLINE_BYTES = 1 << 16  # a command this small is sent without waiting for the socket to drain
+
+
+def _write_if_open(writer: Any, command: list[bytes]) -> None:
+    """A call cancelled before its turn has closed the connection (redis-py disconnects a reader
+    that is cancelled), and a closed transport refuses writes: then there is nothing to send."""
+    if not writer.transport.is_closing():
+        writer.writelines(command)
 
 
 class FastPool(aioredis.BlockingConnectionPool):
