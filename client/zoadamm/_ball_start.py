@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 _SPREAD = 2.0**-40  # a level of the recurrence this small against the last one: nu has no more points
-_MODEL_DONE = 2.0**-45  # Newton on the n-term sum stops below this relative step
+_MODEL_DONE = 2.0**-40  # Newton on the n-term sum stops below this relative step: far below the rule's error
 
 
 def jacobi(moments: list[float]) -> tuple[list[float], list[float]]:
@@ -43,14 +43,20 @@ def jacobi(moments: list[float]) -> tuple[list[float], list[float]]:
     return alpha, [math.sqrt(b) for b in beta[1:]]
 
 
-def _solve(alpha: list[float], off: list[float], mu: float, rhs: list[float]) -> list[float]:
-    """(J + mu) y = rhs for the symmetric tridiagonal J, positive definite for mu >= 0."""
-    n = len(alpha)
-    pivots, right = [alpha[0] + mu], [rhs[0]]
+def _factor(alpha: list[float], off: list[float], mu: float) -> list[float]:
+    """The pivots of J + mu = L D L^T for the symmetric tridiagonal J, positive definite for mu >= 0."""
+    pivots = [alpha[0] + mu]
+    for i in range(1, len(alpha)):
+        pivots.append(alpha[i] + mu - off[i - 1] * off[i - 1] / pivots[i - 1])
+    return pivots
+
+
+def _solve(pivots: list[float], off: list[float], rhs: list[float]) -> list[float]:
+    """(J + mu) y = rhs, from ``_factor``'s pivots."""
+    n = len(pivots)
+    right = [rhs[0]]
     for i in range(1, n):
-        factor = off[i - 1] / pivots[i - 1]
-        pivots.append(alpha[i] + mu - factor * off[i - 1])
-        right.append(rhs[i] - factor * right[i - 1])
+        right.append(rhs[i] - off[i - 1] / pivots[i - 1] * right[i - 1])
     y = [0.0] * n
     y[n - 1] = right[n - 1] / pivots[n - 1]
     for i in range(n - 2, -1, -1):
@@ -73,8 +79,9 @@ def start(moments: list[float], target: float) -> float | None:
     rhs = [alpha[0]] + ([off[0]] if off else []) + [0.0] * (len(alpha) - 2)
     mu = 0.0  # Newton from 0 on 1/sqrt(S) - 1/target, concave here too: it rises to the root
     for _ in range(100):
-        y = _solve(alpha, off, mu, rhs)
-        u = _solve(alpha, off, mu, y)
+        pivots = _factor(alpha, off, mu)
+        y = _solve(pivots, off, rhs)
+        u = _solve(pivots, off, y)
         squared = slope = 0.0
         for i in range(len(y)):  # in order (the builtin sum compensates since Python 3.12)
             squared += y[i] * y[i]

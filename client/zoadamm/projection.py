@@ -9,14 +9,16 @@
   and ||x(lam) - c|| falls monotonically from ||clip(a) - c|| (lam = 0) to dist(c, box) (lam ->
   infinity).  When a is outside, lam solves ||x(lam) - c|| = r: safeguarded Newton on
   1 / ||x(lam) - c|| - 1 / r, the secular equation of More and Sorensen (1983), concave without
-  a box, so its iterates rise monotonically to the root and converge quadratically.
+  a box, so its iterates rise monotonically to the root and converge quadratically; near the
+  root a Halley step (cubic) from the same pass ends it.  Without a box and from d =
+  ``MOMENTS_FROM`` on, the search starts at the root of a Gauss rule built from the first pass's
+  moments (``_ball_start``), close enough that one evaluation usually ends it: 3 passes over d.
 
-Determinism: every sum is numpy's pairwise sum over a contiguous float64 block of a fixed size,
-the blocks added in order; no BLAS, no threads, no fast-math (the passes are compiled loops,
-``_ball_kernel``).  Two processes with the same inputs get the same bits.  Feasibility
-survives rounding: lam is solved for the radius shrunk by ``MARGIN``, and a float32 result
-rounds each coordinate toward the center (never away), so it stays in the ball, and in the box,
-whose bounds are float32.
+Determinism: every sum has one fixed order, in lanes (``_ball_kernel``), with no BLAS, no
+threads, no fast-math; the start uses only correctly rounded operations.  Two processes with
+the same inputs get the same bits.  Feasibility survives rounding: lam is solved for the radius
+shrunk by ``MARGIN``, and a float32 result rounds each coordinate toward the center (never
+away), so it stays in the ball, and in the box, whose bounds are float32.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ _NEWTON_DONE = 2.0**-27
 _HALLEY_DONE = 2.0**-18
 _HALLEY_NEAR = 2.0**-7  # Halley's step is taken once Newton's is this small: near the root
 _MAX_ITERATIONS = 200  # bisection of a float64 bracket ends well within this
+# From this d on, the weighted ball starts from the moments' root (``_ball_start``): below it, the
+# start's fixed cost in Python exceeds the two passes over d it saves, and Newton starts at 0.
+MOMENTS_FROM = 1 << 14
 
 
 def clip_into(x: np.ndarray, lower, upper) -> None:
@@ -67,11 +72,11 @@ def project_ball(
     # ||clip(a) - c|| does not depend on the weights: the first pass decides whether a point is
     # inside (the common case, which writes nothing but the clipping) and, if not, gives where
     # the root search starts.  NaN falls through unchanged, as a point inside would.
-    weighted = weights is not None and lower is None
+    weighted = weights is not None and lower is None and a.size >= MOMENTS_FROM
     if weighted:  # the moments of the weights: a start near the root, without a division
         moments = ball.moments()
         squared, at = moments[0], None
-    else:  # with a box, Newton starts at 0 from the values there
+    else:  # Newton starts at 0 from the values there
         at = ball.evaluate(0.0)
         squared = at[0]
     if not squared > radius * radius:
