@@ -7,7 +7,9 @@ The order of every sum is fixed, and the same on every machine (``tests/core/tes
 holds the passes to a plain numpy reference, bit for bit):
 
 - the coordinates go in blocks of ``BLOCK``; within a block, coordinate i goes to lane
-  i mod ``LANES``, and each lane adds its terms in index order, starting from 0.0;
+  i mod ``LANES``.  Each lane starts from 0.0 and adds, in index order, the sums of its terms in
+  ``GROUP`` consecutive rows of ``LANES`` ((t0 + t1) + (t2 + t3): a quarter of the stores), then
+  the block's rows left over, one by one;
 - at the end of a block its lanes are folded in halves (lane k plus lane k + width/2, width
   from ``LANES`` down to 2), and the block's sum is added to the total, blocks in order.
 
@@ -19,8 +21,8 @@ vector width).  No fast-math, no threads.  Compiled on first use and cached besi
 
 Arguments shared by the passes: ``a`` (the point); ``c`` (the center), ``h`` (the weights) and
 ``lo``, ``hi`` (the box's sides), each a number or d numbers (numba compiles a loop for each
-kind); the Euclidean metric is the weight 1; ``boxed`` false skips the box (chosen once per pass,
-outside the loops); ``lam`` (the multiplier).  ``error_model="numpy"``: a division by zero gives
+kind); the Euclidean metric is the weight 1; ``boxed`` false skips the box (the plain ball does
+no clipping); ``lam`` (the multiplier).  ``error_model="numpy"``: a division by zero gives
 inf or NaN, as in numpy, where Python's model would test every division.
 """
 
@@ -33,6 +35,8 @@ from numba.extending import overload
 
 BLOCK = 1 << 14
 LANES = 256
+GROUP = 4  # rows of LANES whose terms a lane sums pairwise before adding them: fewer stores
+SPAN = GROUP * LANES
 MOMENTS = 8  # sum of (a - c)^2 h^j for j < MOMENTS: the root's starting point (``projection``)
 SUMS = 3  # what ``evaluate`` returns: S(lam) and the two next terms of its expansion
 
@@ -82,15 +86,37 @@ def _ratio(weight, lam):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _moment_terms(a, c, h, k):  # pragma: no cover - compiled
+    z = np.float64(a[k]) - _value(c, k)
+    weight = _value(h, k)
+    t0 = z * z
+    t1 = t0 * weight
+    t2 = t1 * weight
+    t3 = t2 * weight
+    t4 = t3 * weight
+    t5 = t4 * weight
+    t6 = t5 * weight
+    return t0, t1, t2, t3, t4, t5, t6, t6 * weight
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _moments_row(a, c, h, lanes):  # pragma: no cover - compiled
     for k in range(a.size):
-        z = np.float64(a[k]) - _value(c, k)
-        weight = _value(h, k)
-        term = z * z
-        lanes[0, k] += term
-        for j in range(1, MOMENTS):
-            term *= weight
-            lanes[j, k] += term
+        t = _moment_terms(a, c, h, k)
+        for j in range(MOMENTS):
+            lanes[j, k] += t[j]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _moments_group(a, c, h, lanes):  # pragma: no cover - compiled
+    """``GROUP`` rows of ``LANES``: each lane adds its four terms, summed pairwise."""
+    for k in range(LANES):
+        p = _moment_terms(a, c, h, k)
+        q = _moment_terms(a, c, h, k + LANES)
+        r = _moment_terms(a, c, h, k + 2 * LANES)
+        t = _moment_terms(a, c, h, k + 3 * LANES)
+        for j in range(MOMENTS):
+            lanes[j, k] += (p[j] + q[j]) + (r[j] + t[j])
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -100,7 +126,10 @@ def moments(a, c, h):  # pragma: no cover - compiled
     totals = np.zeros(MOMENTS)
     for start in range(0, a.size, BLOCK):
         stop = min(a.size, start + BLOCK)
-        for row in range(start, stop, LANES):
+        grouped = start + (stop - start) // SPAN * SPAN
+        for row in range(start, grouped, SPAN):
+            _moments_group(a[row:row + SPAN], _part(c, row, row + SPAN), _part(h, row, row + SPAN), lanes)
+        for row in range(grouped, stop, LANES):
             end = min(stop, row + LANES)
             _moments_row(a[row:end], _part(c, row, end), _part(h, row, end), lanes)
         _fold(lanes, totals)
@@ -108,36 +137,69 @@ def moments(a, c, h):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _plain_terms(a, c, h, lam, k):  # pragma: no cover - compiled
+    """(x_k - c_k)^2 and its slope's two terms: (x_k - c_k) = (a_k - c_k) h_k / (h_k + lam)."""
+    ratio, q = _ratio(_value(h, k), lam)
+    shift = (np.float64(a[k]) - _value(c, k)) * ratio
+    square = shift * shift
+    slope = square * q
+    return square, slope, slope * q
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _boxed_terms(a, c, h, lo, hi, lam, k):  # pragma: no cover - compiled
+    """As ``_plain_terms``, x clipped into the box; the slope's terms only where the box does not
+    hold x_k (selects, not branches, so that the loop vectorises)."""
+    ratio, q = _ratio(_value(h, k), lam)
+    center = _value(c, k)
+    point_a = np.float64(a[k])
+    point = point_a if lam == 0.0 else (point_a - center) * ratio + center
+    lower, upper = _value(lo, k), _value(hi, k)
+    held = lower if point < lower else point
+    held = upper if held > upper else held
+    free = 1.0 if held == point else 0.0  # NaN: 0.0
+    shift = held - center
+    square = shift * shift
+    slope = square * q * free
+    return square, slope, slope * q
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _plain_row(a, c, h, lam, lanes):  # pragma: no cover - compiled
     for k in range(a.size):
-        ratio, q = _ratio(_value(h, k), lam)
-        shift = (np.float64(a[k]) - _value(c, k)) * ratio
-        term = shift * shift
-        lanes[0, k] += term
-        term *= q
-        lanes[1, k] += term
-        lanes[2, k] += term * q
+        t = _plain_terms(a, c, h, lam, k)
+        for j in range(SUMS):
+            lanes[j, k] += t[j]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _boxed_row(a, c, h, lo, hi, lam, lanes):  # pragma: no cover - compiled
-    """As ``_plain_row``, x clipped into the box; the slope's terms only where the box does not
-    hold x_i (selects, not branches, so that the loop vectorises)."""
     for k in range(a.size):
-        ratio, q = _ratio(_value(h, k), lam)
-        center = _value(c, k)
-        point_a = np.float64(a[k])
-        point = point_a if lam == 0.0 else (point_a - center) * ratio + center
-        lower, upper = _value(lo, k), _value(hi, k)
-        held = lower if point < lower else point
-        held = upper if held > upper else held
-        free = 1.0 if held == point else 0.0  # NaN: 0.0
-        shift = held - center
-        term = shift * shift
-        lanes[0, k] += term
-        term = term * q * free
-        lanes[1, k] += term
-        lanes[2, k] += term * q
+        t = _boxed_terms(a, c, h, lo, hi, lam, k)
+        for j in range(SUMS):
+            lanes[j, k] += t[j]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _plain_group(a, c, h, lam, lanes):  # pragma: no cover - compiled
+    for k in range(LANES):
+        p = _plain_terms(a, c, h, lam, k)
+        q = _plain_terms(a, c, h, lam, k + LANES)
+        r = _plain_terms(a, c, h, lam, k + 2 * LANES)
+        t = _plain_terms(a, c, h, lam, k + 3 * LANES)
+        for j in range(SUMS):
+            lanes[j, k] += (p[j] + q[j]) + (r[j] + t[j])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _boxed_group(a, c, h, lo, hi, lam, lanes):  # pragma: no cover - compiled
+    for k in range(LANES):
+        p = _boxed_terms(a, c, h, lo, hi, lam, k)
+        q = _boxed_terms(a, c, h, lo, hi, lam, k + LANES)
+        r = _boxed_terms(a, c, h, lo, hi, lam, k + 2 * LANES)
+        t = _boxed_terms(a, c, h, lo, hi, lam, k + 3 * LANES)
+        for j in range(SUMS):
+            lanes[j, k] += (p[j] + q[j]) + (r[j] + t[j])
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -148,13 +210,20 @@ def evaluate(a, c, h, lo, hi, boxed, lam):  # pragma: no cover - compiled
     totals = np.zeros(SUMS)
     for start in range(0, a.size, BLOCK):
         stop = min(a.size, start + BLOCK)
-        for row in range(start, stop, LANES):
-            end = min(stop, row + LANES)
+        grouped = start + (stop - start) // SPAN * SPAN
+        for row in range(start, grouped, SPAN):
+            parts = (a[row:row + SPAN], _part(c, row, row + SPAN), _part(h, row, row + SPAN))
             if boxed:
-                _boxed_row(a[row:end], _part(c, row, end), _part(h, row, end), _part(lo, row, end),
-                           _part(hi, row, end), lam, lanes)
+                _boxed_group(*parts, _part(lo, row, row + SPAN), _part(hi, row, row + SPAN), lam, lanes)
             else:
-                _plain_row(a[row:end], _part(c, row, end), _part(h, row, end), lam, lanes)
+                _plain_group(*parts, lam, lanes)
+        for row in range(grouped, stop, LANES):
+            end = min(stop, row + LANES)
+            parts = (a[row:end], _part(c, row, end), _part(h, row, end))
+            if boxed:
+                _boxed_row(*parts, _part(lo, row, end), _part(hi, row, end), lam, lanes)
+            else:
+                _plain_row(*parts, lam, lanes)
         _fold(lanes, totals)
     return totals
 

@@ -1,7 +1,8 @@
 """The compiled passes of the l2-ball projection compute, bit for bit, what a plain numpy
 reference computes: the same formula per coordinate, and every sum in the kernel's fixed order
-(lane i mod LANES within a block, each lane in index order from 0.0, the lanes folded in halves,
-the blocks added in order).  Sizes around the lane width and the block, a box or none, weights or
+(lane i mod LANES within a block, each lane adding from 0.0 in index order the pairwise sums of
+GROUP rows' terms, then the block's remaining rows one by one; the lanes folded in halves, the
+blocks added in order).  Sizes around the lane width and the block, a box or none, weights or
 none (weight 1), zero weights, a vector or scalar center, NaN and inf, float32 and float64
 results."""
 
@@ -13,7 +14,8 @@ import pytest
 from zoadamm import _ball_kernel as kernel
 from zoadamm.projection import _Ball
 
-BLOCK, LANES = kernel.BLOCK, kernel.LANES
+BLOCK, LANES, GROUP, SPAN = kernel.BLOCK, kernel.LANES, kernel.GROUP, kernel.SPAN
+assert GROUP == 4  # the reference below sums a group as the kernel does, for four rows
 
 
 def ordered_sum(terms: np.ndarray) -> float:
@@ -21,10 +23,13 @@ def ordered_sum(terms: np.ndarray) -> float:
     total = 0.0
     for start in range(0, terms.size, BLOCK):
         block = terms[start:start + BLOCK]
-        rows = np.zeros(-(-block.size // LANES) * LANES)
-        rows[:block.size] = block  # adding 0.0 leaves every term the passes make (none is -0.0)
+        grouped = block.size // SPAN * SPAN
+        rest = np.zeros(-(-(block.size - grouped) // LANES) * LANES)
+        rest[:block.size - grouped] = block[grouped:]  # adding 0.0 leaves every term the passes make
         lanes = np.zeros(LANES)
-        for row in rows.reshape(-1, LANES):
+        for group in block[:grouped].reshape(-1, GROUP, LANES):  # four rows, summed pairwise
+            lanes = lanes + ((group[0] + group[1]) + (group[2] + group[3]))
+        for row in rest.reshape(-1, LANES):  # then the block's last rows one by one
             lanes = lanes + row
         width = LANES
         while width > 1:
@@ -81,7 +86,7 @@ def reference_write(a, c, h, lo, hi, boxed, lam, dtype):
 
 def cases():
     rng = np.random.default_rng(17)
-    for dim in (1, 7, LANES - 1, LANES + 1, BLOCK - 3, BLOCK, 2 * BLOCK + 13):
+    for dim in (1, 7, LANES - 1, SPAN + LANES + 1, BLOCK - 3, BLOCK, 2 * BLOCK + 13):
         a = (rng.standard_normal(dim) * 3).astype(np.float32)
         weights = np.exp(rng.uniform(-3, 3, dim)).astype(np.float32)
         if dim > 2:
