@@ -181,25 +181,25 @@ def _boxed_row(a, c, h, lo, hi, lam, lanes):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _plain_group(a, c, h, lam, lanes):  # pragma: no cover - compiled
-    for k in range(LANES):
-        p = _plain_terms(a, c, h, lam, k)
-        q = _plain_terms(a, c, h, lam, k + LANES)
-        r = _plain_terms(a, c, h, lam, k + 2 * LANES)
-        t = _plain_terms(a, c, h, lam, k + 3 * LANES)
-        for j in range(SUMS):
-            lanes[j, k] += (p[j] + q[j]) + (r[j] + t[j])
+def _plain_group(a, c, h, lam, lanes, terms):  # pragma: no cover - compiled
+    for k in range(SPAN):
+        terms[0, k], terms[1, k], terms[2, k] = _plain_terms(a, c, h, lam, k)
+    for j in range(SUMS):
+        t = terms[j]
+        for k in range(LANES):
+            lanes[j, k] += (t[k] + t[k + LANES]) + (t[k + 2 * LANES] + t[k + 3 * LANES])
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _boxed_group(a, c, h, lo, hi, lam, lanes):  # pragma: no cover - compiled
-    for k in range(LANES):
-        p = _boxed_terms(a, c, h, lo, hi, lam, k)
-        q = _boxed_terms(a, c, h, lo, hi, lam, k + LANES)
-        r = _boxed_terms(a, c, h, lo, hi, lam, k + 2 * LANES)
-        t = _boxed_terms(a, c, h, lo, hi, lam, k + 3 * LANES)
-        for j in range(SUMS):
-            lanes[j, k] += (p[j] + q[j]) + (r[j] + t[j])
+def _boxed_group(a, c, h, lo, hi, lam, lanes, terms):  # pragma: no cover - compiled
+    """As ``_plain_group``, the terms first into ``terms`` (SUMS x SPAN): the clipping's selects
+    vectorise in a loop of their own."""
+    for k in range(SPAN):
+        terms[0, k], terms[1, k], terms[2, k] = _boxed_terms(a, c, h, lo, hi, lam, k)
+    for j in range(SUMS):
+        t = terms[j]
+        for k in range(LANES):
+            lanes[j, k] += (t[k] + t[k + LANES]) + (t[k + 2 * LANES] + t[k + 3 * LANES])
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -208,15 +208,16 @@ def evaluate(a, c, h, lo, hi, boxed, lam):  # pragma: no cover - compiled
     (S' = -2 T1, S'' = 6 T2 without a box).  One pass."""
     lanes = np.zeros((SUMS, LANES))
     totals = np.zeros(SUMS)
+    terms = np.empty((SUMS, SPAN))
     for start in range(0, a.size, BLOCK):
         stop = min(a.size, start + BLOCK)
         grouped = start + (stop - start) // SPAN * SPAN
         for row in range(start, grouped, SPAN):
             parts = (a[row:row + SPAN], _part(c, row, row + SPAN), _part(h, row, row + SPAN))
             if boxed:
-                _boxed_group(*parts, _part(lo, row, row + SPAN), _part(hi, row, row + SPAN), lam, lanes)
+                _boxed_group(*parts, _part(lo, row, row + SPAN), _part(hi, row, row + SPAN), lam, lanes, terms)
             else:
-                _plain_group(*parts, lam, lanes)
+                _plain_group(*parts, lam, lanes, terms)
         for row in range(grouped, stop, LANES):
             end = min(stop, row + LANES)
             parts = (a[row:end], _part(c, row, end), _part(h, row, end))
