@@ -8,8 +8,9 @@ e^-3 to e^3, lam = 0.2.  Per pass, the median CPU ms of this thread over --round
   floor-read, floor-write   the floor's two kinds of pass (read a, c, h; read them and write x)
   moments                   the first pass of the weighted ball (no division)
   evaluate                  S, T1, T2 at lam (one division per coordinate)
+  evaluate-box              the same, x clipped into a box of d-vectors (c -+ 0.5), as box+l2
   write                     x(lam) into float32, rounded toward the center
-  before-evaluate, before-write
+  before-evaluate, before-evaluate-box, before-write
                             the same passes of the kernel in --before (a copy of an earlier
                             ``zoadamm/_ball_kernel.py``, e.g. from ``git show REV:client/zoadamm/_ball_kernel.py``)
 
@@ -51,16 +52,19 @@ def passes(d: int, before) -> dict[str, Callable[[], object]]:
     out = np.empty(d, np.float32)
     bits = out.view(np.int32)
     box = (-np.inf, np.inf, False)
+    sides = (c - np.float32(0.5), c + np.float32(0.5), True)
     kernel = _ball_kernel
     runs: dict[str, Callable[[], object]] = {
         "floor-read": lambda: _read(a, c, h),
         "floor-write": lambda: _write(a, c, h, out),
         "moments": lambda: kernel.moments(a, c, h),
         "evaluate": lambda: kernel.evaluate(a, c, h, *box, LAM),
+        "evaluate-box": lambda: kernel.evaluate(a, c, h, *sides, LAM),
         "write": lambda: kernel.write(a, c, h, *box, LAM, out, bits),
     }
     if before is not None:
         runs["before-evaluate"] = lambda: before.evaluate(a, c, h, *box, LAM)
+        runs["before-evaluate-box"] = lambda: before.evaluate(a, c, h, *sides, LAM)
         runs["before-write"] = lambda: before.write(a, c, h, *box, LAM, out, bits)
     return runs
 
