@@ -14,8 +14,8 @@ e^-3 to e^3, lam = 0.2.  Per pass, the median CPU ms of this thread over --round
                             the same passes of the kernel in --before (a copy of an earlier
                             ``zoadamm/_ball_kernel.py``, e.g. from ``git show REV:client/zoadamm/_ball_kernel.py``)
 
-    git show c7af070:client/zoadamm/_ball_kernel.py > /tmp/ball_kernel_before.py
-    python benchmarks/bench_ball_passes.py --before /tmp/ball_kernel_before.py --json
+    git show c7af070:client/zoadamm/_ball_kernel.py > kernel_before.py
+    python bench_ball_passes.py --before kernel_before.py --json   # from benchmarks/
 """
 
 from __future__ import annotations
