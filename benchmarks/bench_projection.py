@@ -16,7 +16,7 @@ this one): on a loaded machine the CPU time leaves out the waits for a core.
   step      median ms per whole step (blocks of --steps steps), and its ratio to no set
   project   median ms of the projection alone, on the state and metric a step left, and
             its share of the unconstrained step's median; for the l2 ball also the passes it
-            made over the d coordinates (evaluations of ||x(lam) - c|| and the write)
+            made over the d coordinates (the moments, evaluations of ||x(lam) - c||, the write)
   l2-floor  the least any exact projection onto that ball must stream (``projection_floor.py``:
             three passes over a, c and h, at the fastest this machine streams them), measured
             in the same turns, and its share of the step
@@ -87,17 +87,22 @@ class Run:
 
     def passes(self) -> int:
         """Passes over the d coordinates that one projection like ``project``'s makes."""
-        evaluate, count = projection._Ball.evaluate, [1]  # the write
+        ball, count = projection._Ball, [1]  # the write
+        passes = {name: getattr(ball, name) for name in ("evaluate", "moments")}
 
-        def counted(ball, lam):
-            count[0] += 1
-            return evaluate(ball, lam)
+        def counted(name):
+            def call(*args):
+                count[0] += 1
+                return passes[name](*args)
+            return call
 
-        projection._Ball.evaluate = counted  # type: ignore[method-assign]
+        for name in passes:
+            setattr(ball, name, counted(name))
         try:
             self.project()
         finally:
-            projection._Ball.evaluate = evaluate  # type: ignore[method-assign]
+            for name, method in passes.items():
+                setattr(ball, name, method)
         return count[0]
 
 

@@ -1,23 +1,29 @@
-"""The compiled loops of the l2-ball projection (``projection.py``).
+"""The compiled passes over the d coordinates of the l2-ball projection (``projection.py``).
 
-numpy spends a pass over the d coordinates on every operation, a dozen per evaluation of
-||x(lam) - c||^2; here each evaluation is one pass, and writing x(lam) another.  The arithmetic
-is numpy's, operation for operation, so the results are the bits numpy computes:
+Every pass reads a, c and h once: ``moments`` (at lam = 0, no division), ``evaluate`` (one
+division per coordinate) and ``write`` (one division per coordinate).
 
-- every coordinate in float64, in the order ``_coordinate`` gives;
-- each block of ``BLOCK`` values summed with numpy's own pairwise summation (8 partial sums
-  over leaves of 128, halves rounded to multiples of 8), the blocks' sums added in order.
+The order of every sum is fixed, and the same on every machine (``tests/core/test_ball_kernel.py``
+holds the passes to a plain numpy reference, bit for bit):
 
-No fast-math: LLVM neither reorders nor contracts floating-point operations without it, so the
-bits do not depend on the machine's vector width either.  Compiled on first use and cached
-beside this file (numba's ``cache=True``), so a process pays for compiling once per install.
+- the coordinates go in blocks of ``BLOCK``; within a block, coordinate i goes to lane
+  i mod ``LANES``.  Each lane starts from 0.0 and adds, in index order, the sums of its terms in
+  ``GROUP`` consecutive rows of ``LANES`` ((t0 + t1) + (t2 + t3): a quarter of the stores), then
+  the block's rows left over, one by one;
+- at the end of a block its lanes are folded in halves (lane k plus lane k + width/2, width
+  from ``LANES`` down to 2), and the block's sum is added to the total, blocks in order.
 
-Arguments shared by both loops: ``a`` (the point); ``c`` (the center), ``h`` (the weights) and
+Lanes are an array of ``LANES`` values: the loop over them has no dependency from one lane to the
+next, so LLVM's loop vectorizer runs it at the machine's width, without reordering any addition
+(it only reorders a plain reduction under fast-math, which would make the bits depend on the
+vector width).  No fast-math, no threads.  Compiled on first use and cached beside this file
+(numba's ``cache=True``).
+
+Arguments shared by the passes: ``a`` (the point); ``c`` (the center), ``h`` (the weights) and
 ``lo``, ``hi`` (the box's sides), each a number or d numbers (numba compiles a loop for each
-kind: a vector read with a stride of 0 would keep the loop from vectorising); the Euclidean
-metric is the weight 1, and no box is (-inf, inf) with ``boxed`` false; ``lam`` (the
-multiplier).  ``error_model="numpy"``: a division by zero gives inf or NaN, as in numpy, where
-Python's model would test every division and keep the loop from vectorising.
+kind); the Euclidean metric is the weight 1; ``boxed`` false skips the box (the plain ball does
+no clipping); ``lam`` (the multiplier).  ``error_model="numpy"``: a division by zero gives
+inf or NaN, as in numpy, where Python's model would test every division.
 """
 
 from __future__ import annotations
@@ -27,88 +33,12 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-BLOCK = 1 << 15
-_LEAF = 128  # numpy's PW_BLOCKSIZE
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _leaf(v):  # pragma: no cover - compiled
-    """numpy's sum of at most 128 values: in order below 8, else 8 partial sums."""
-    n = v.size
-    if n < 8:
-        total = 0.0
-        for i in range(n):
-            total += v[i]
-        return total
-    r0, r1, r2, r3, r4, r5, r6, r7 = v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
-    for k in range(1, n // 8):
-        j = 8 * k
-        r0 += v[j]
-        r1 += v[j + 1]
-        r2 += v[j + 2]
-        r3 += v[j + 3]
-        r4 += v[j + 4]
-        r5 += v[j + 5]
-        r6 += v[j + 6]
-        r7 += v[j + 7]
-    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(n - n % 8, n):
-        total += v[i]
-    return total
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _whole_block(v):  # pragma: no cover - compiled
-    """``_pairwise`` of exactly ``BLOCK`` values, where the halves are a perfect binary tree over
-    leaves of 128: the leaves' sums, then each level's pairs added, as the recursion adds them."""
-    sums = np.empty(BLOCK // _LEAF)
-    for leaf in range(sums.size):
-        sums[leaf] = _leaf(v[leaf * _LEAF:(leaf + 1) * _LEAF])
-    size = sums.size
-    while size > 1:
-        size //= 2
-        for k in range(size):
-            sums[k] = sums[2 * k] + sums[2 * k + 1]
-    return sums[0]
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _pairwise(v):  # pragma: no cover - compiled
-    """numpy's pairwise sum of v (``pairwise_sum_DOUBLE``): halves rounded down to a multiple
-    of 8, down to leaves of at most 128, added as the recursion would add them.  Walked with a
-    stack of its own: numba's cache does not hold recursive functions."""
-    if v.size <= _LEAF:
-        return _leaf(v)
-    if v.size == BLOCK:
-        return _whole_block(v)
-    starts = np.empty(64, np.int64)
-    sizes = np.empty(64, np.int64)
-    visits = np.zeros(64, np.int64)  # 0: go left, 1: go right, 2: add the halves' sums
-    sums = np.empty(64)
-    starts[0], sizes[0] = 0, v.size
-    top, held = 0, 0
-    while top >= 0:
-        start, size = starts[top], sizes[top]
-        if size <= _LEAF:
-            sums[held] = _leaf(v[start:start + size])
-            held += 1
-            top -= 1
-            continue
-        half = size // 2
-        half -= half % 8
-        if visits[top] == 2:
-            sums[held - 2] = sums[held - 2] + sums[held - 1]
-            held -= 1
-            top -= 1
-            continue
-        visits[top] += 1
-        top += 1
-        visits[top] = 0
-        if visits[top - 1] == 1:
-            starts[top], sizes[top] = start, half
-        else:
-            starts[top], sizes[top] = start + half, size - half
-    return sums[0]
+BLOCK = 1 << 14
+LANES = 256
+GROUP = 4  # rows of LANES whose terms a lane sums pairwise before adding them: fewer stores
+SPAN = GROUP * LANES
+MOMENTS = 8  # sum of (a - c)^2 h^j for j < MOMENTS: the root's starting point (``projection``)
+SUMS = 3  # what ``evaluate`` returns: S(lam) and the two next terms of its expansion
 
 
 def _value(v, i):  # pragma: no cover - compiled: the i-th of d values, or the one value
@@ -122,7 +52,7 @@ def _value_of(v, i):
     return lambda v, i: np.float64(v)
 
 
-def _part(v, start, stop):  # pragma: no cover - compiled: a block of d values, or the one value
+def _part(v, start, stop):  # pragma: no cover - compiled: a slice of d values, or the one value
     raise NotImplementedError
 
 
@@ -134,68 +64,200 @@ def _part_of(v, start, stop):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _coordinate(i, a, c, h, lo, hi, boxed, lam):  # pragma: no cover - compiled
-    """(x_i(lam) - c_i, h_i + lam, x_i(lam), 1.0 where the box does not hold x_i else 0.0).
-    Selects, not branches, so that the loops around it vectorise."""
-    point_a = np.float64(a[i])
-    center = _value(c, i)
-    weight = _value(h, i)
-    z = point_a - center
-    denominator = weight + lam  # = weight at lam = 0
-    moved = z * weight / denominator
-    shift = z if lam == 0.0 else moved  # a itself at lam = 0: the ratio is 1, even for a weight 0
-    point = point_a if lam == 0.0 else moved + center
-    lower, upper = _value(lo, i), _value(hi, i)
-    held = lower if point < lower else point
-    held = upper if held > upper else held
-    free = 1.0 if held == point else 0.0  # NaN: 0.0, as numpy's equal gives
-    shift = held - center if boxed else shift
-    return shift, denominator, held, free
+def _fold(lanes, totals):  # pragma: no cover - compiled
+    """Each row of ``lanes`` folded in halves, added to its total; the lanes back to 0."""
+    for j in range(lanes.shape[0]):
+        row = lanes[j]
+        width = row.size
+        while width > 1:
+            width //= 2
+            for k in range(width):
+                row[k] = row[k] + row[k + width]
+        totals[j] += row[0]
+        row[:] = 0.0
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _block_terms(a, c, h, lo, hi, boxed, lam, squares, slopes):  # pragma: no cover - compiled
-    """The terms of both sums over one block (its slices: indices from 0 keep numba from testing
-    each for a negative one, which would turn the loads into gathers)."""
-    for i in range(a.size):
-        shift, denominator, _, free = _coordinate(i, a, c, h, lo, hi, boxed, lam)
-        square = shift * shift
-        squares[i] = square
-        slopes[i] = square / denominator * free  # free is 1.0 without a box
+def _ratio(weight, lam):  # pragma: no cover - compiled
+    """(h / (h + lam) as h q, q = 1 / (h + lam)): one division.  At lam = 0 the ratio is 1, even
+    for a weight 0."""
+    q = 1.0 / (weight + lam)
+    return (1.0 if lam == 0.0 else weight * q), q
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _moment_terms(a, c, h, k):  # pragma: no cover - compiled
+    z = np.float64(a[k]) - _value(c, k)
+    weight = _value(h, k)
+    t0 = z * z
+    t1 = t0 * weight
+    t2 = t1 * weight
+    t3 = t2 * weight
+    t4 = t3 * weight
+    t5 = t4 * weight
+    t6 = t5 * weight
+    return t0, t1, t2, t3, t4, t5, t6, t6 * weight
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _moments_row(a, c, h, lanes):  # pragma: no cover - compiled
+    for k in range(a.size):
+        t = _moment_terms(a, c, h, k)
+        for j in range(MOMENTS):
+            lanes[j, k] += t[j]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _moments_group(a, c, h, lanes):  # pragma: no cover - compiled
+    """``GROUP`` rows of ``LANES``: each lane adds its four terms, summed pairwise."""
+    for k in range(LANES):
+        p = _moment_terms(a, c, h, k)
+        q = _moment_terms(a, c, h, k + LANES)
+        r = _moment_terms(a, c, h, k + 2 * LANES)
+        t = _moment_terms(a, c, h, k + 3 * LANES)
+        for j in range(MOMENTS):
+            lanes[j, k] += (p[j] + q[j]) + (r[j] + t[j])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def moments(a, c, h):  # pragma: no cover - compiled
+    """(sum of (a_i - c_i)^2 h_i^j for j < ``MOMENTS``): one pass, no division."""
+    lanes = np.zeros((MOMENTS, LANES))
+    totals = np.zeros(MOMENTS)
+    for start in range(0, a.size, BLOCK):
+        stop = min(a.size, start + BLOCK)
+        grouped = start + (stop - start) // SPAN * SPAN
+        for row in range(start, grouped, SPAN):
+            _moments_group(a[row:row + SPAN], _part(c, row, row + SPAN), _part(h, row, row + SPAN), lanes)
+        for row in range(grouped, stop, LANES):
+            end = min(stop, row + LANES)
+            _moments_row(a[row:end], _part(c, row, end), _part(h, row, end), lanes)
+        _fold(lanes, totals)
+    return totals
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _plain_terms(a, c, h, lam, k):  # pragma: no cover - compiled
+    """(x_k - c_k)^2 and its slope's two terms: (x_k - c_k) = (a_k - c_k) h_k / (h_k + lam)."""
+    ratio, q = _ratio(_value(h, k), lam)
+    shift = (np.float64(a[k]) - _value(c, k)) * ratio
+    square = shift * shift
+    slope = square * q
+    return square, slope, slope * q
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _boxed_terms(a, c, h, lo, hi, lam, k):  # pragma: no cover - compiled
+    """As ``_plain_terms``, x clipped into the box; the slope's terms only where the box does not
+    hold x_k (selects, not branches, so that the loop vectorises)."""
+    ratio, q = _ratio(_value(h, k), lam)
+    center = _value(c, k)
+    point_a = np.float64(a[k])
+    point = point_a if lam == 0.0 else (point_a - center) * ratio + center
+    lower, upper = _value(lo, k), _value(hi, k)
+    held = lower if point < lower else point
+    held = upper if held > upper else held
+    free = 1.0 if held == point else 0.0  # NaN: 0.0
+    shift = held - center
+    square = shift * shift
+    slope = square * q * free
+    return square, slope, slope * q
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _plain_row(a, c, h, lam, lanes):  # pragma: no cover - compiled
+    for k in range(a.size):
+        t = _plain_terms(a, c, h, lam, k)
+        for j in range(SUMS):
+            lanes[j, k] += t[j]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _boxed_row(a, c, h, lo, hi, lam, lanes):  # pragma: no cover - compiled
+    for k in range(a.size):
+        t = _boxed_terms(a, c, h, lo, hi, lam, k)
+        for j in range(SUMS):
+            lanes[j, k] += t[j]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _plain_group(a, c, h, lam, lanes, terms):  # pragma: no cover - compiled
+    for k in range(SPAN):
+        terms[0, k], terms[1, k], terms[2, k] = _plain_terms(a, c, h, lam, k)
+    for j in range(SUMS):
+        t = terms[j]
+        for k in range(LANES):
+            lanes[j, k] += (t[k] + t[k + LANES]) + (t[k + 2 * LANES] + t[k + 3 * LANES])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _boxed_group(a, c, h, lo, hi, lam, lanes, terms):  # pragma: no cover - compiled
+    """As ``_plain_group``, the terms first into ``terms`` (SUMS x SPAN): the clipping's selects
+    vectorise in a loop of their own."""
+    for k in range(SPAN):
+        terms[0, k], terms[1, k], terms[2, k] = _boxed_terms(a, c, h, lo, hi, lam, k)
+    for j in range(SUMS):
+        t = terms[j]
+        for k in range(LANES):
+            lanes[j, k] += (t[k] + t[k + LANES]) + (t[k + 2 * LANES] + t[k + 3 * LANES])
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def evaluate(a, c, h, lo, hi, boxed, lam):  # pragma: no cover - compiled
-    """(||x(lam) - c||^2, sum over free i of (x_i - c_i)^2 / (h_i + lam)): one pass."""
-    squares = np.empty(min(a.size, BLOCK))
-    slopes = np.empty(min(a.size, BLOCK))
-    squared = 0.0
-    slope = 0.0
+    """(S, T1, T2): S = ||x(lam) - c||^2, T_k = sum over free i of (x_i - c_i)^2 / (h_i + lam)^k
+    (S' = -2 T1, S'' = 6 T2 without a box).  One pass."""
+    lanes = np.zeros((SUMS, LANES))
+    totals = np.zeros(SUMS)
+    terms = np.empty((SUMS, SPAN))
     for start in range(0, a.size, BLOCK):
         stop = min(a.size, start + BLOCK)
-        n = stop - start
-        _block_terms(a[start:stop], _part(c, start, stop), _part(h, start, stop), _part(lo, start, stop),
-                     _part(hi, start, stop), boxed, lam, squares[:n], slopes[:n])
-        squared += _pairwise(squares[:n])
-        slope += _pairwise(slopes[:n])
-    return squared, slope
+        grouped = start + (stop - start) // SPAN * SPAN
+        for row in range(start, grouped, SPAN):
+            parts = (a[row:row + SPAN], _part(c, row, row + SPAN), _part(h, row, row + SPAN))
+            if boxed:
+                _boxed_group(*parts, _part(lo, row, row + SPAN), _part(hi, row, row + SPAN), lam, lanes, terms)
+            else:
+                _plain_group(*parts, lam, lanes, terms)
+        for row in range(grouped, stop, LANES):
+            end = min(stop, row + LANES)
+            parts = (a[row:end], _part(c, row, end), _part(h, row, end))
+            if boxed:
+                _boxed_row(*parts, _part(lo, row, end), _part(hi, row, end), lam, lanes)
+            else:
+                _plain_row(*parts, lam, lanes)
+        _fold(lanes, totals)
+    return totals
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _block_write(a, c, h, lo, hi, boxed, lam, out):  # pragma: no cover - compiled
-    for i in range(a.size):
-        out[i] = _coordinate(i, a, c, h, lo, hi, boxed, lam)[2]
+def _point(a, c, h, lo, hi, boxed, lam, k):  # pragma: no cover - compiled
+    """(x_k(lam) - c_k, x_k(lam)); a itself at lam = 0."""
+    ratio, _ = _ratio(_value(h, k), lam)
+    center = _value(c, k)
+    point_a = np.float64(a[k])
+    point = point_a if lam == 0.0 else (point_a - center) * ratio + center
+    if boxed:
+        lower, upper = _value(lo, k), _value(hi, k)
+        point = lower if point < lower else point
+        point = upper if point > upper else point
+    return point - center, point
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _block_write_narrow(a, c, h, lo, hi, boxed, lam, bits):  # pragma: no cover - compiled
-    for i in range(a.size):
-        shift, _, point, _ = _coordinate(i, a, c, h, lo, hi, boxed, lam)
+def _write_wide(a, c, h, lo, hi, boxed, lam, out):  # pragma: no cover - compiled
+    for k in range(a.size):
+        out[k] = _point(a, c, h, lo, hi, boxed, lam, k)[1]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _write_narrow(a, c, h, lo, hi, boxed, lam, bits):  # pragma: no cover - compiled
+    for k in range(a.size):
+        shift, point = _point(a, c, h, lo, hi, boxed, lam, k)
         rounded = np.float32(point)  # to nearest
         wide = np.float64(rounded)
         outward = (wide - point) * shift > 0 and wide != 0
         step = -1 if (shift > 0) == (wide > 0) else 1
-        bits[i] = rounded.view(np.int32) + (step if outward else 0)
+        bits[k] = rounded.view(np.int32) + (step if outward else 0)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -207,8 +269,13 @@ def write(a, c, h, lo, hi, boxed, lam, out, bits):  # pragma: no cover - compile
     for start in range(0, a.size, BLOCK):
         stop = min(a.size, start + BLOCK)
         parts = (a[start:stop], _part(c, start, stop), _part(h, start, stop), _part(lo, start, stop),
-                 _part(hi, start, stop), boxed, lam)
-        if bits is None:
-            _block_write(*parts, out[start:stop])
+                 _part(hi, start, stop))
+        if boxed:
+            if bits is None:
+                _write_wide(*parts, True, lam, out[start:stop])
+            else:
+                _write_narrow(*parts, True, lam, bits[start:stop])
+        elif bits is None:
+            _write_wide(*parts, False, lam, out[start:stop])
         else:
-            _block_write_narrow(*parts, bits[start:stop])
+            _write_narrow(*parts, False, lam, bits[start:stop])

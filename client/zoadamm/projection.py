@@ -9,14 +9,16 @@
   and ||x(lam) - c|| falls monotonically from ||clip(a) - c|| (lam = 0) to dist(c, box) (lam ->
   infinity).  When a is outside, lam solves ||x(lam) - c|| = r: safeguarded Newton on
   1 / ||x(lam) - c|| - 1 / r, the secular equation of More and Sorensen (1983), concave without
-  a box, so its iterates rise monotonically to the root and converge quadratically.
+  a box, so its iterates rise monotonically to the root and converge quadratically; near the
+  root a Halley step (cubic) from the same pass ends it.  Without a box and from d =
+  ``MOMENTS_FROM`` on, the search starts at the root of a Gauss rule built from the first pass's
+  moments (``_ball_start``), close enough that one evaluation usually ends it: 3 passes over d.
 
-Determinism: every sum is numpy's pairwise sum over a contiguous float64 block of a fixed size,
-the blocks added in order; no BLAS, no threads, no fast-math (the passes are compiled loops,
-``_ball_kernel``).  Two processes with the same inputs get the same bits.  Feasibility
-survives rounding: lam is solved for the radius shrunk by ``MARGIN``, and a float32 result
-rounds each coordinate toward the center (never away), so it stays in the ball, and in the box,
-whose bounds are float32.
+Determinism: every sum has one fixed order, in lanes (``_ball_kernel``), with no BLAS, no
+threads, no fast-math; the start uses only correctly rounded operations.  Two processes with
+the same inputs get the same bits.  Feasibility survives rounding: lam is solved for the radius
+shrunk by ``MARGIN``, and a float32 result rounds each coordinate toward the center (never
+away), so it stays in the ball, and in the box, whose bounds are float32.
 """
 
 from __future__ import annotations
@@ -25,9 +27,18 @@ import math
 
 import numpy as np
 
+from . import _ball_start
+
 MARGIN = 2.0**-44  # relative: the radius lam is solved for, below rounding noise in the sums
-_NEWTON_DONE = 2.0**-27  # a step this small (relative) leaves an error below float64 precision
+# A Newton step this small (relative) leaves an error below float64 precision (quadratic
+# convergence); a Halley step this small does (cubic convergence).
+_NEWTON_DONE = 2.0**-27
+_HALLEY_DONE = 2.0**-18
+_HALLEY_NEAR = 2.0**-7  # Halley's step is taken once Newton's is this small: near the root
 _MAX_ITERATIONS = 200  # bisection of a float64 bracket ends well within this
+# From this d on, the weighted ball starts from the moments' root (``_ball_start``): below it, the
+# start's fixed cost in Python exceeds the two passes over d it saves, and Newton starts at 0.
+MOMENTS_FROM = 1 << 14
 
 
 def clip_into(x: np.ndarray, lower, upper) -> None:
@@ -59,9 +70,15 @@ def project_ball(
     out = np.empty_like(a) if out is None else out
     ball = _Ball(a, center, weights, lower, upper)
     # ||clip(a) - c|| does not depend on the weights: the first pass decides whether a point is
-    # inside (the common case, which writes nothing but the clipping) and starts Newton if not.
-    # NaN falls through unchanged, as a point inside would.
-    squared, slope = ball.evaluate(0.0)
+    # inside (the common case, which writes nothing but the clipping) and, if not, gives where
+    # the root search starts.  NaN falls through unchanged, as a point inside would.
+    weighted = weights is not None and lower is None and a.size >= MOMENTS_FROM
+    if weighted:  # the moments of the weights: a start near the root, without a division
+        moments = ball.moments()
+        squared, at = moments[0], None
+    else:  # Newton starts at 0 from the values there
+        at = ball.evaluate(0.0)
+        squared = at[0]
     if not squared > radius * radius:
         if out is not a:
             np.copyto(out, a)
@@ -72,7 +89,10 @@ def project_ball(
     if weights is None and lower is None:  # the Euclidean ball: a scaling, in closed form
         ball.write(math.sqrt(squared) / target - 1.0, out)
         return out
-    ball.write(ball.solve(target, squared, slope), out)
+    first = _ball_start.start(moments, target) if weighted else 0.0
+    if first is None:  # degenerate moments: Newton from 0, one pass more
+        first, at = 0.0, ball.evaluate(0.0)
+    ball.write(ball.solve(target, first, at), out)
     return out
 
 
@@ -86,31 +106,36 @@ class _Ball:
         self.inputs = (_values(center), _values(1.0 if weights is None else weights),
                        _values(lower if boxed else -np.inf), _values(upper if boxed else np.inf), boxed)
 
-    def evaluate(self, lam: float) -> tuple[float, float]:
-        """(||x(lam) - c||^2, half its slope's magnitude = sum over free i of shift_i^2 / (h_i + lam))."""
-        squared, slope = _kernel().evaluate(self.a, *self.inputs, float(lam))
-        return float(squared), float(slope)
+    def moments(self) -> list[float]:
+        """sum of (a_i - c_i)^2 h_i^j for j < ``_ball_kernel.MOMENTS`` (no box)."""
+        return [float(m) for m in _kernel().moments(self.a, self.inputs[0], self.inputs[1])]
 
-    def solve(self, target: float, squared: float, slope: float) -> float:
-        """The lam > 0 with ||x(lam) - c|| = target, from the values at lam = 0 (outside)."""
-        lam, low, high = 0.0, 0.0, math.inf
+    def evaluate(self, lam: float) -> tuple[float, float, float]:
+        """(S, T1, T2) at lam: S = ||x(lam) - c||^2, T_k = sum over free i of (x_i - c_i)^2 / (h_i + lam)^k."""
+        squared, slope, curve = _kernel().evaluate(self.a, *self.inputs, float(lam))
+        return float(squared), float(slope), float(curve)
+
+    def solve(self, target: float, lam: float, at: tuple[float, float, float] | None) -> float:
+        """The lam > 0 with ||x(lam) - c|| = target, from a start below or above it (``at``: the
+        values there when already evaluated, from lam = 0 outside)."""
+        low, high = 0.0, math.inf
         goal = target * target
         for _ in range(_MAX_ITERATIONS):
-            # Newton on 1/sqrt(S) - 1/target, S = squared: step = S (sqrt(S)/target - 1) / slope
-            step = squared * (math.sqrt(squared) / target - 1.0) / slope if slope > 0 else math.inf
+            if at is None:
+                at = self.evaluate(lam)
+                if at[0] > goal:
+                    low = lam
+                else:
+                    high = lam
+                if high < math.inf and high - low <= 4 * math.ulp(high):
+                    break
+            step, done = _step(lam, *at, target)
             guess = lam + step
-            if guess < math.inf and low <= guess <= high and abs(step) <= _NEWTON_DONE * guess:
+            if guess < math.inf and low <= guess <= high and abs(step) <= done * guess:
                 return guess
             if not low < guess < high:
                 guess = (low + high) / 2 if high < math.inf else max(2.0 * low, self._scale())
-            lam = guess
-            squared, slope = self.evaluate(lam)
-            if squared > goal:
-                low = lam
-            else:
-                high = lam
-            if high < math.inf and high - low <= 4 * math.ulp(high):
-                break
+            lam, at = guess, None
         return high
 
     def _scale(self) -> float:
@@ -123,6 +148,26 @@ class _Ball:
         flat = out.reshape(-1)
         bits = flat.view(np.int32) if flat.dtype == np.float32 else None
         _kernel().write(self.a, *self.inputs, float(lam), flat, bits)
+
+
+def _step(lam: float, squared: float, slope: float, curve: float, target: float) -> tuple[float, float]:
+    """(step, the relative step below which the iterate it gives is final) on
+    phi(lam) = 1/sqrt(S) - 1/target: Newton's (S' = -2 T1), or Halley's once Newton's is small
+    (S'' = 6 T2 without a box; with one, T1 and T2 leave out the coordinates the box holds)."""
+    if not slope > 0:
+        return math.inf, _NEWTON_DONE
+    root = math.sqrt(squared)
+    newton = squared * (root / target - 1.0) / slope
+    if not abs(newton) <= _HALLEY_NEAR * (lam + newton):
+        return newton, _NEWTON_DONE
+    phi = 1.0 / root - 1.0 / target  # phi' = T1 / S^1.5, phi'' = 3 (T1^2 / S - T2) / S^1.5
+    first = slope / (squared * root)
+    second = 3.0 * (slope * slope / squared - curve) / (squared * root)
+    denominator = 2.0 * first * first - phi * second
+    if not denominator > 0:
+        return newton, _NEWTON_DONE
+    halley = -2.0 * phi * first / denominator
+    return (halley, _HALLEY_DONE) if math.isfinite(halley) else (newton, _NEWTON_DONE)
 
 
 def _values(value):

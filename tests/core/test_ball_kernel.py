@@ -1,7 +1,10 @@
-"""The compiled passes of the l2-ball projection compute numpy's bits: the same arithmetic
-written as numpy operations (below, the reference) gives the same sums and the same points,
-on one block and several, with and without a box, weights, a vector center, float32 and
-float64 results."""
+"""The compiled passes of the l2-ball projection compute, bit for bit, what a plain numpy
+reference computes: the same formula per coordinate, and every sum in the kernel's fixed order
+(lane i mod LANES within a block, each lane adding from 0.0 in index order the pairwise sums of
+GROUP rows' terms, then the block's remaining rows one by one; the lanes folded in halves, the
+blocks added in order).  Sizes around the lane width and the block, a box or none, weights or
+none (weight 1), zero weights, a vector or scalar center, NaN and inf, float32 and float64
+results."""
 
 from __future__ import annotations
 
@@ -11,36 +14,67 @@ import pytest
 from zoadamm import _ball_kernel as kernel
 from zoadamm.projection import _Ball
 
-BLOCK = kernel.BLOCK
+BLOCK, LANES, GROUP, SPAN = kernel.BLOCK, kernel.LANES, kernel.GROUP, kernel.SPAN
+assert GROUP == 4  # the reference below sums a group as the kernel does, for four rows
+
+
+def ordered_sum(terms: np.ndarray) -> float:
+    """The kernel's order, with numpy's element-wise additions (each one correctly rounded)."""
+    total = 0.0
+    for start in range(0, terms.size, BLOCK):
+        block = terms[start:start + BLOCK]
+        grouped = block.size // SPAN * SPAN
+        rest = np.zeros(-(-(block.size - grouped) // LANES) * LANES)
+        rest[:block.size - grouped] = block[grouped:]  # adding 0.0 leaves every term the passes make
+        lanes = np.zeros(LANES)
+        for group in block[:grouped].reshape(-1, GROUP, LANES):  # four rows, summed pairwise
+            lanes = lanes + ((group[0] + group[1]) + (group[2] + group[3]))
+        for row in rest.reshape(-1, LANES):  # then the block's last rows one by one
+            lanes = lanes + row
+        width = LANES
+        while width > 1:
+            width //= 2
+            lanes = lanes[:width] + lanes[width:2 * width]
+        total += float(lanes[0])
+    return total
 
 
 def reference_terms(a, c, h, lo, hi, boxed, lam):
-    """x(lam) - c, h + lam, x(lam) and the free mask, as numpy operations on whole vectors."""
+    """(x(lam) - c, x(lam), the free mask, 1 / (h + lam)) as numpy operations on whole vectors."""
     wide = a.astype(np.float64)
-    z = np.subtract(a, c, dtype=np.float64)
-    h = np.broadcast_to(np.asarray(h, np.float64), z.shape)
-    denominator = h + lam
-    shift = z.copy() if lam == 0 else z * h / denominator
-    point = wide.copy() if lam == 0 else shift + np.asarray(c, np.float64)
-    held = np.minimum(np.maximum(point, lo), hi)
+    center = np.broadcast_to(np.asarray(c, np.float64), wide.shape)
+    weight = np.broadcast_to(np.asarray(h, np.float64), wide.shape)
+    q = 1.0 / (weight + lam)
+    ratio = np.ones_like(wide) if lam == 0 else weight * q
+    point = wide.copy() if lam == 0 else (wide - center) * ratio + center
+    held = np.minimum(np.maximum(point, lo), hi) if boxed else point
     free = (held == point).astype(np.float64)
-    if boxed:
-        shift = held - np.asarray(c, np.float64)
-    return shift, denominator, held, free
+    return held - center, held, free, q
 
 
 def reference_evaluate(a, c, h, lo, hi, boxed, lam):
-    shift, denominator, _, free = reference_terms(a, c, h, lo, hi, boxed, lam)
-    squares, slopes = shift * shift, shift * shift / denominator * free
-    squared = slope = 0.0
-    for start in range(0, a.size, BLOCK):  # numpy's pairwise sum per block, blocks in order
-        squared += float(np.add.reduce(squares[start:start + BLOCK]))
-        slope += float(np.add.reduce(slopes[start:start + BLOCK]))
-    return squared, slope
+    shift, _, free, q = reference_terms(a, c, h, lo, hi, boxed, lam)
+    if not boxed:  # the plain pass: (a - c) times the ratio, not a point minus the center
+        weight = np.broadcast_to(np.asarray(h, np.float64), a.shape)
+        ratio = np.ones(a.size) if lam == 0 else weight * q
+        shift = (a.astype(np.float64) - np.asarray(c, np.float64)) * ratio
+    square = shift * shift
+    slope = square * q * free if boxed else square * q
+    return [ordered_sum(square), ordered_sum(slope), ordered_sum(slope * q)]
+
+
+def reference_moments(a, c, h):
+    z = a.astype(np.float64) - np.asarray(c, np.float64)
+    weight = np.broadcast_to(np.asarray(h, np.float64), z.shape)
+    term, sums = z * z, []
+    for _ in range(kernel.MOMENTS):
+        sums.append(ordered_sum(term))
+        term = term * weight
+    return sums
 
 
 def reference_write(a, c, h, lo, hi, boxed, lam, dtype):
-    shift, _, point, _ = reference_terms(a, c, h, lo, hi, boxed, lam)
+    shift, point, _, _ = reference_terms(a, c, h, lo, hi, boxed, lam)
     out = point.astype(dtype)
     if dtype == np.float32:  # one float32 back toward c where rounding moved away from it
         wide = out.astype(np.float64)
@@ -52,9 +86,13 @@ def reference_write(a, c, h, lo, hi, boxed, lam, dtype):
 
 def cases():
     rng = np.random.default_rng(17)
-    for dim in (1, 7, 9, 129, BLOCK, 2 * BLOCK + 13):
+    for dim in (1, 7, LANES - 1, SPAN + LANES + 1, BLOCK - 3, BLOCK, 2 * BLOCK + 13):
         a = (rng.standard_normal(dim) * 3).astype(np.float32)
         weights = np.exp(rng.uniform(-3, 3, dim)).astype(np.float32)
+        if dim > 2:
+            a[dim // 2] = np.nan
+            a[dim // 3] = np.inf
+            weights[1] = 0.0
         center = (rng.standard_normal(dim) * 0.1).astype(np.float32)
         lower = rng.uniform(-4, -0.5, dim).astype(np.float32)
         for c in (np.float32(0.25), center):
@@ -63,18 +101,36 @@ def cases():
                     yield dim, a, c, h, box
 
 
+def bits(values) -> bytes:
+    return np.asarray(values, np.float64).tobytes()  # NaN compares by its bits
+
+
 @pytest.mark.parametrize("lam", [0.0, 0.37, 12.5])
-def test_the_passes_compute_numpys_bits(lam):
+def test_the_passes_compute_the_references_bits(lam):
     checked = 0
-    for dim, a, c, h, box in cases():
-        lo, hi = box if box is not None else (None, None)
-        ball = _Ball(a, c, h, lo, hi)
-        inputs = (c, 1.0 if h is None else h, -np.inf if lo is None else lo, np.inf if hi is None else hi,
-                  box is not None, lam)
-        assert ball.evaluate(lam) == reference_evaluate(a, *inputs), (dim, box is not None)
-        for dtype in (np.float32, np.float64):
-            out = np.empty(dim, dtype)
-            ball.write(lam, out)
-            assert out.tobytes() == reference_write(a, *inputs, dtype).tobytes(), (dim, dtype)
-        checked += 1
-    assert checked == 6 * 2 * 2 * 3
+    with np.errstate(all="ignore"):
+        for dim, a, c, h, box in cases():
+            lo, hi = box if box is not None else (None, None)
+            ball = _Ball(a, c, h, lo, hi)
+            inputs = (c, 1.0 if h is None else h, -np.inf if lo is None else lo, np.inf if hi is None else hi,
+                      box is not None, lam)
+            assert bits(ball.evaluate(lam)) == bits(reference_evaluate(a, *inputs)), (dim, box is not None)
+            if box is None:
+                assert bits(ball.moments()) == bits(reference_moments(a, c, inputs[1])), dim
+            for dtype in (np.float32, np.float64):
+                out = np.empty(dim, dtype)
+                ball.write(lam, out)
+                assert out.tobytes() == reference_write(a, *inputs, dtype).tobytes(), (dim, dtype)
+            checked += 1
+    assert checked == 7 * 2 * 2 * 3
+
+
+def test_the_sums_do_not_depend_on_where_a_vector_starts_in_memory():
+    """The lanes follow the index, not the address: a copy at another alignment sums alike."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(BLOCK + 77).astype(np.float32)
+    h = np.exp(rng.uniform(-2, 2, a.size)).astype(np.float32)
+    shifted = np.empty(a.size + 1, np.float32)[1:]
+    shifted[:] = a
+    assert bits(_Ball(a, 0.5, h, None, None).evaluate(0.3)) == bits(_Ball(shifted, 0.5, h, None, None).evaluate(0.3))
+    assert bits(_Ball(a, 0.5, h, None, None).moments()) == bits(_Ball(shifted, 0.5, h, None, None).moments())

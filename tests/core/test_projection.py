@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.optimize import NonlinearConstraint, minimize
 
-from zoadamm import Ball, Box, FeasibleSet
+from zoadamm import Ball, Box, FeasibleSet, projection
 from zoadamm._ball_kernel import BLOCK
 from zoadamm.projection import squared_distance
 
@@ -79,6 +79,45 @@ def test_satisfies_the_kkt_conditions(kind, dim):
         assert x.dtype == np.float64 and feasible_set.violation(x) is None
         residuals = kkt_residuals(x, a, weights, feasible_set)
         assert max(residuals.values()) <= KKT_TOLERANCE, residuals
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 17, 1000, 10_000])
+def test_the_start_from_the_moments_satisfies_the_kkt_conditions(dim, monkeypatch):
+    """The weighted ball from d = MOMENTS_FROM on, here at every d: few distinct weights (d < 4)
+    leave the moments fewer points than the rule wants, and the weights span e^-4 to e^4."""
+    monkeypatch.setattr(projection, "MOMENTS_FROM", 1)
+    rng = np.random.default_rng([dim, 7])
+    for _ in range(6 if dim < 10_000 else 3):
+        feasible_set = random_set(rng, dim, "2")
+        a, weights = random_point(rng, dim)
+        x = feasible_set.project(a, weights=weights)
+        assert x.dtype == np.float64 and feasible_set.violation(x) is None
+        residuals = kkt_residuals(x, a, weights, feasible_set)
+        assert max(residuals.values()) <= KKT_TOLERANCE, residuals
+
+
+def test_a_weighted_ball_far_outside_takes_three_passes(monkeypatch):
+    """The moments, one evaluation, the write: with the multiplier large against the weights'
+    spread (as on AdaMM's steps that leave the ball), the moments' root is close enough that the
+    one evaluation's Halley step ends the search."""
+    rng = np.random.default_rng(11)
+    dim = projection.MOMENTS_FROM + 5
+    center = rng.standard_normal(dim).astype(np.float32)
+    weights = np.exp(rng.uniform(-1, 1, dim)).astype(np.float32)
+    a = center + rng.standard_normal(dim)
+    radius = float(np.linalg.norm(a - center)) / 5
+    passes = []
+    ball = projection._Ball
+
+    def counted(name, original):
+        return lambda *args: passes.append(name) or original(*args)
+
+    for name in ("moments", "evaluate"):
+        monkeypatch.setattr(ball, name, counted(name, getattr(ball, name)))
+    x = projection.project_ball(a, center, radius, weights=weights)
+    assert passes == ["moments", "evaluate"]
+    residuals = kkt_residuals(x, a, weights.astype(np.float64), FeasibleSet(ball=Ball("2", center, radius)))
+    assert max(residuals.values()) <= KKT_TOLERANCE, residuals
 
 
 def brute_force(a, weights, feasible_set: FeasibleSet) -> np.ndarray:
@@ -170,7 +209,7 @@ def test_points_inside_are_left_alone():
 
 PROJECT_IN_A_FRESH_PROCESS = """
 import hashlib, numpy as np
-from zoadamm import Ball, Box, FeasibleSet
+from zoadamm import Ball, Box, FeasibleSet, projection
 rng = np.random.default_rng(11)
 dim = 100_003
 a = (rng.standard_normal(dim) * 3).astype(np.float32)

@@ -1,0 +1,99 @@
+"""The l2-ball projection's passes over d, one at a time, against the floor's passes
+(``projection_floor.py``) and, optionally, against another version of the compiled passes, all
+in turns in one process so that machine noise hits them alike.
+
+Inputs as ``bench_projection.py``'s l2 ball has them: a, c and h float32 d-vectors, h from
+e^-3 to e^3, lam = 0.2.  Per pass, the median CPU ms of this thread over --rounds turns:
+
+  floor-read, floor-write   the floor's two kinds of pass (read a, c, h; read them and write x)
+  moments                   the first pass of the weighted ball (no division)
+  evaluate                  S, T1, T2 at lam (one division per coordinate)
+  evaluate-box              the same, x clipped into a box of d-vectors (c -+ 0.5), as box+l2
+  write                     x(lam) into float32, rounded toward the center
+  before-evaluate, before-evaluate-box, before-write
+                            the same passes of the kernel in --before (a copy of an earlier
+                            ``zoadamm/_ball_kernel.py``, e.g. from ``git show REV:client/zoadamm/_ball_kernel.py``)
+
+    git show c7af070:client/zoadamm/_ball_kernel.py > kernel_before.py
+    python bench_ball_passes.py --before kernel_before.py --json   # from benchmarks/
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from projection_floor import _read, _write
+
+from zoadamm import _ball_kernel
+
+LAM = 0.2
+
+
+def load(path: str):
+    """The module in that file, imported by its name (numba's cache reloads it by name)."""
+    file = Path(path).resolve()
+    sys.path.insert(0, str(file.parent))
+    return importlib.import_module(file.stem)
+
+
+def passes(d: int, before) -> dict[str, Callable[[], object]]:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(d).astype(np.float32)
+    c = (rng.standard_normal(d) * 0.1).astype(np.float32)
+    h = np.exp(rng.uniform(-3, 3, d)).astype(np.float32)
+    out = np.empty(d, np.float32)
+    bits = out.view(np.int32)
+    box = (-np.inf, np.inf, False)
+    sides = (c - np.float32(0.5), c + np.float32(0.5), True)
+    kernel = _ball_kernel
+    runs: dict[str, Callable[[], object]] = {
+        "floor-read": lambda: _read(a, c, h),
+        "floor-write": lambda: _write(a, c, h, out),
+        "moments": lambda: kernel.moments(a, c, h),
+        "evaluate": lambda: kernel.evaluate(a, c, h, *box, LAM),
+        "evaluate-box": lambda: kernel.evaluate(a, c, h, *sides, LAM),
+        "write": lambda: kernel.write(a, c, h, *box, LAM, out, bits),
+    }
+    if before is not None:
+        runs["before-evaluate"] = lambda: before.evaluate(a, c, h, *box, LAM)
+        runs["before-evaluate-box"] = lambda: before.evaluate(a, c, h, *sides, LAM)
+        runs["before-write"] = lambda: before.write(a, c, h, *box, LAM, out, bits)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--d", type=int, default=2_806_751)
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--before", help="a file with an earlier version of zoadamm/_ball_kernel.py")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    runs = passes(args.d, load(args.before) if args.before else None)
+    for run in runs.values():  # compile (or load the cache), and touch every page
+        run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(args.rounds):
+        for name, run in runs.items():
+            started = time.thread_time()
+            run()
+            times[name].append((time.thread_time() - started) * 1e3)
+    result = {"d": args.d, "rounds": args.rounds, "lam": LAM,
+              "cpu_ms": {name: statistics.median(t) for name, t in times.items()}}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    floor = result["cpu_ms"]["floor-read"]
+    for name, ms in result["cpu_ms"].items():
+        print(f"{name:>16} {ms:8.2f} ms  {ms / floor:5.2f} x floor-read")
+
+
+if __name__ == "__main__":
+    main()
