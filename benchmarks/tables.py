@@ -158,6 +158,51 @@ def _epochs(step: dict) -> str:
     return f"FO {fo:.1f} s, ZO {zo:.1f} s"
 
 
+def tell_cpu() -> str:
+    """The tell's cost before and after, three measures of one change, and the stack's floor."""
+    sessions = load("sessions_tell_ab.json")
+    instructions = load("tell_instructions_ab.json")
+    before, after = (sessions["medians"][side] for side in ("before", "after"))
+    counted = instructions["medians"]
+    body = [
+        ["service CPU per step, 64 sessions (median of pairs)", f"{before['service_cpu_ms_per_step']:.3f} ms",
+         f"{after['service_cpu_ms_per_step']:.3f} ms",
+         f"{after['service_cpu_ms_per_step'] / before['service_cpu_ms_per_step']:.2f}", "sessions_tell_ab.json"],
+        ["steps/s", f"{before['steps_per_s']:.0f}", f"{after['steps_per_s']:.0f}",
+         f"{after['steps_per_s'] / before['steps_per_s']:.2f}", "sessions_tell_ab.json"],
+        ["Redis CPU per step", f"{before['redis_cpu_ms_per_step']:.3f} ms", f"{after['redis_cpu_ms_per_step']:.3f} ms",
+         f"{after['redis_cpu_ms_per_step'] / before['redis_cpu_ms_per_step']:.2f}", "sessions_tell_ab.json"],
+        ["the app's instructions per tell (in process, callgrind)", f"{counted['before']:,.0f}",
+         f"{counted['after']:,.0f}", f"{counted['after'] / counted['before']:.3f}", "tell_instructions_ab.json"],
+    ]
+    return rows(["", f"before ({sessions['commits']['before']})", f"after ({sessions['commits']['after']})",
+                 "after / before", "benchmarks/results/"], body)
+
+
+def tell_floor() -> str:
+    """The service's CPU per tell against the floor of its stack, each run and the medians."""
+    result = load("tell_floor.json")
+    runs, medians = result["runs"], result["median_cpu_ms_per_tell"]
+    body = [[str(i + 1), f"{floor['cpu_ms_per_tell']:.3f} ms", f"{service['cpu_ms_per_tell']:.3f} ms",
+             f"{service['cpu_ms_per_tell'] / floor['cpu_ms_per_tell']:.2f}",
+             f"{floor['steps_per_s']:,.0f}, {service['steps_per_s']:,.0f}"]
+            for i, (floor, service) in enumerate(zip(runs["floor"], runs["service"], strict=True))]
+    body.append(["median", f"{medians['floor']:.3f} ms", f"{medians['service']:.3f} ms",
+                 f"{medians['service'] / medians['floor']:.2f}", ""])
+    return rows(["pair", "floor app: CPU per tell", "service: CPU per tell", "service / floor",
+                 "tells/s: floor, service"], body)
+
+
+def pipeline_ab() -> str:
+    """Pipeline over lean per run, runs in the order taken, against the issue's goals."""
+    ratios = load("service_step_tell_ab2.json")["pipeline_over_lean"]
+    sizes = list(next(iter(ratios.values())))
+    goals = {"1400": "≤ 1.3", "2806751": "≤ 1.15"}
+    body = [[f"d = {_d(int(size))}", *(f"{run[size]:.2f}" for run in ratios.values()), goals.get(size, "")]
+            for size in sizes]
+    return rows(["", *ratios, "goal"], body)
+
+
 def headline() -> str:
     """The README's short form: the figures that moved most recently, each from its results."""
     tell = load("sessions_tell_cpu_ab.json")["medians"]
@@ -196,6 +241,9 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "shared_steps_batch1024": ("shared_steps_batch1024.json", lambda: shared_steps("shared_steps_batch1024.json")),
     "fresh_clone": ("fresh_clone.json", fresh_clone),
     "headline": ("*.json", headline),
+    "tell_cpu": ("sessions_tell_ab.json", tell_cpu),
+    "tell_floor": ("tell_floor.json", tell_floor),
+    "pipeline_ab": ("service_step_tell_ab2.json", pipeline_ab),
     "big_reads_trace_once": ("big_reads_trace_once.json", lambda: big_reads("big_reads_trace_once.json")),
 }
 
