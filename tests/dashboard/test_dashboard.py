@@ -249,8 +249,9 @@ def test_a_short_mnist_race_of_fo_and_zo_is_overlaid_on_evaluations(service, pag
     for t in threads:
         t.join()
     assert not errors, errors
+    # the shared validation metric, once both runs' reports have arrived (they come by page)
+    until(page, lambda: page.input_value("#compare-y") == "metric:value", "the shared metric chosen")
     until(page, lambda: points(page, "chart-compare") >= 4, "both validation curves")
-    assert page.input_value("#compare-y") == "metric:value"
     until(page, lambda: points(page, "chart-metrics") >= 3, "the ZO run's metrics")
     page.screenshot(path=str(artifacts / "mnist-race.png"), full_page=True)
     assert len(results["adamm"]) == 3 and len(results["zo-adamm"]) == 3
