@@ -10,7 +10,7 @@ count is the app's (middleware, session rules, store client), the part a change 
 moves.  ``--baseline DIR`` holds the other version's ``service`` and ``client`` packages
 (``git archive COMMIT service client | tar -x -C DIR``), first on PYTHONPATH for its runs.
 
-    python benchmarks/ab_tell_instructions.py --baseline /tmp/before --baseline-commit BASE \\
+    python benchmarks/ab_tell_instructions.py --baseline DIR --baseline-commit BASE \\
         --runs 2 --json benchmarks/results/tell_instructions_ab.json
 """
 
