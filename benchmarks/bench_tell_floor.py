@@ -18,16 +18,13 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from bench_sessions import measure, run
 from harness import process_tree_cpu, redis_server
 
-from zoadamm_service.launch import free_port
+from zoadamm_service.launch import ChildProcess, free_port
 
 HERE = Path(__file__).parent
 
@@ -36,18 +33,15 @@ def floor_run(args: argparse.Namespace) -> dict:
     """One run against the floor app: its CPU per tell and the run's throughput."""
     port = free_port()
     with redis_server() as redis_url:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "tell_floor_app:create_app",
-                                 "--port", str(port), "--log-level", "warning", "--no-access-log",
-                                 "--no-server-header"], cwd=HERE, env={**os.environ, "REDIS_URL": redis_url})
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(url, proc)
-            cpu = process_tree_cpu(proc.pid)
-            result = asyncio.run(run(url, [""], args.sessions, args.steps, args.dim, "raw"))
-            cpu = process_tree_cpu(proc.pid) - cpu
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        app = ChildProcess([sys.executable, "-m", "uvicorn", "--factory", "tell_floor_app:create_app", "--app-dir",
+                            str(HERE), "--port", str(port), "--log-level", "warning", "--no-access-log",
+                            "--no-server-header"], f"http://127.0.0.1:{port}", "the floor app",
+                           env={**os.environ, "REDIS_URL": redis_url})
+        with app:
+            assert app.proc is not None  # started by the with
+            cpu = process_tree_cpu(app.proc.pid)
+            result = asyncio.run(run(app.url, [""], args.sessions, args.steps, args.dim, "raw"))
+            cpu = process_tree_cpu(app.proc.pid) - cpu
     steps = max(result["steps"], 1)
     return {"errors": result["errors"], "steps_per_s": result["steps_per_s"],
             "cpu_ms_per_tell": cpu / steps * 1e3}
@@ -59,17 +53,6 @@ def service_run(args: argparse.Namespace) -> dict:
     result = measure(service_args, workers=1)
     return {"errors": result["errors"], "steps_per_s": result["steps_per_s"],
             "cpu_ms_per_tell": result["service_cpu_ms_per_step"]}
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("the floor app did not start")
 
 
 def main() -> None:

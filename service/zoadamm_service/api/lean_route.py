@@ -81,7 +81,7 @@ class LeanApp(FastAPI):
 class LeanLane:
     """Past the router for the lean routes' ASGI twins (``with_asgi``): the router walks the
     app's routes and FastAPI's included routers on every call, and its exception and exit-stack
-    layers run around the route, a tenth of the service's CPU per tell.  The lane matches the
+    layers run around the route (``benchmarks/ab_tell_instructions.py`` counts it).  The lane matches the
     lean routes first (their own ``matches``: path, method and parameters, as the router does),
     leaves the route and its parameters in the scope as the router would, and runs the twin
     inside the app's exception handlers, so an error becomes the same answer.  A route reached
