@@ -209,7 +209,10 @@ def headline() -> str:
     crowd = max(load("sessions_many_clients.json"), key=lambda r: r["sessions"])
     checksum = load("service_step_checksum_ahead_ab.json")["medians"]
     big = next(r for r in load("projection.json") if r["d"] > 1_000_000)
+    counted = load("tell_instructions_ab.json")["medians"]
     body = [
+        ["the service's instructions per tell, in process (before → after, same run)",
+         f"{counted['before']:,.0f} → {counted['after']:,.0f}", "tell_instructions_ab.json"],
         ["service CPU per tell, 64 sessions (before → after, same run)",
          f"{tell['before']['service_cpu_ms_per_step']:.2f} → {tell['after']['service_cpu_ms_per_step']:.2f} ms",
          "sessions_tell_cpu_ab.json"],
