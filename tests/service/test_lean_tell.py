@@ -4,10 +4,13 @@ them: the same answers, errors and recoveries as the framework's and redis-py's 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 import numpy as np
 import redis
 from service_support import FRAME, create, objective, reference, x0_for, zo_values
+from test_edge_http import own_redis
 
 from zoadamm import wire
 from zoadamm_service.store.fast_script import FastPool, FastScript
@@ -104,3 +107,48 @@ def test_a_call_cancelled_at_any_point_leaves_no_reply_for_the_next_call(redis_u
         await client.aclose()
 
     asyncio.run(run())
+
+
+def test_concurrent_scripts_share_the_lane_and_each_call_gets_its_own_reply(redis_url):
+    """Two hundred calls at once go out on the lane's one connection; an error reply reaches
+    the call that caused it, as redis-py's exception, and the calls after it are answered."""
+    async def run() -> None:
+        store = RedisStore.from_url(redis_url, max_connections=4)
+        client = store._redis
+        fast = FastScript(client.register_script(
+            "if ARGV[1] == 'bad' then return redis.error_reply('BAD ' .. KEYS[1]) end return ARGV[1]"), client)
+        assert await fast(keys=["{t}:0"], args=[b"loaded"]) == b"loaded"  # known to the server from here on
+        values = [b"bad" if i % 7 == 3 else str(i).encode() for i in range(200)]
+        answers = await asyncio.gather(*(fast(keys=[f"{{t}}:{i}"], args=[v]) for i, v in enumerate(values)),
+                                       return_exceptions=True)
+        for i, (value, answer) in enumerate(zip(values, answers, strict=True)):
+            if value == b"bad":
+                assert isinstance(answer, redis.exceptions.ResponseError) and str(answer) == f"BAD {{t}}:{i}"
+            else:
+                assert answer == value
+        pool = client.connection_pool  # at most the one that loaded the script: no call took the pool's
+        assert len(pool._available_connections) + len(pool._in_use_connections) <= 1
+        await store.close()
+
+    asyncio.run(run())
+
+
+def test_a_hung_redis_times_the_lane_out_and_a_resumed_one_answers_again():
+    """Calls waiting on the lane with nothing coming back get redis-py's TimeoutError (the
+    service's 503), not an endless wait; once Redis answers again, so does the next call."""
+    with own_redis() as (proc, url):
+        async def run() -> None:
+            store = RedisStore.from_url(url, timeout_s=0.3)
+            fast = FastScript(store._redis.register_script("return tonumber(ARGV[1]) + 1"), store._redis)
+            assert await fast(keys=["{t}:h"], args=[1]) == 2
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                calls = await asyncio.gather(*(fast(keys=["{t}:h"], args=[i]) for i in range(5)),
+                                             return_exceptions=True)
+                assert all(isinstance(c, redis.exceptions.TimeoutError) for c in calls), calls
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
+            assert await fast(keys=["{t}:h"], args=[41]) == 42
+            await store.close()
+
+        asyncio.run(run())

@@ -1,13 +1,13 @@
 """Redis calls with less of redis-py's asyncio machinery around them, which costs more CPU than
 a command's own writing and reading at d = 1,400.
 
-``FastScript``: the per-step script (the append) sent on a pooled connection directly, without
-the client's command layers (argument checks, retry wrapper, observability hooks).  What the
-call does is redis-py's: a connection from the client's pool (waiting for one as the pool
-does), the command packed and sent and its reply read by the connection, a connection error
-retried once on a fresh connection (``faults.ONE_RECONNECT``), a script the server does not
-know loaded and sent again, and the connection given back to the pool whatever happens.  A
-Redis Cluster client, or a pipeline, goes through ``redis.asyncio`` as before.
+``FastScript``: the per-step script (the append).  A command of small arguments goes out on the
+process's script lane (``script_lane``: one pipelined connection for every tell), without the
+client's command layers (argument checks, retry wrapper, observability hooks).  A large one (an
+FO tell's gradient), or one whose lane connection broke, goes redis-py's way on a pooled
+connection, a connection error retried once on a fresh connection (``faults.ONE_RECONNECT``).
+A script the server does not know is loaded and sent again.  A Redis Cluster client, or a
+pipeline, goes through ``redis.asyncio`` as before.
 
 ``FastPool``: the blocking pool, which hands out an idle connection, and takes one back, without
 its condition's lock and timer when nobody waits for a connection (then a free one is
@@ -16,7 +16,6 @@ available at once); with callers waiting, or the pool in maintenance, the pool's
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +26,9 @@ from redis.event import AsyncAfterConnectionReleasedEvent
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
+from .packing import pack_small
+from .script_lane import ScriptLane
+
 
 class FastScript:
     """``script(keys=..., args=...)`` as ``AsyncScript``'s call, on a plain client's pool."""
@@ -35,6 +37,7 @@ class FastScript:
         self.script = script
         self.fast = type(client) is aioredis.Redis and client.connection is None
         self.pool = client.connection_pool if self.fast else None
+        self.lane = ScriptLane(self.pool) if self.fast else None
 
     async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = (), client: Any = None) -> Any:
         if not self.fast or client is not None:
@@ -45,44 +48,33 @@ class FastScript:
             self.script.sha = await self.script.registered_client.script_load(self.script.script)
             return await self._evalsha(keys, args)
 
+    async def close(self) -> None:
+        if self.lane is not None:
+            await self.lane.close()
+
     async def _evalsha(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        assert self.pool is not None
+        assert self.pool is not None and self.lane is not None
+        command = ("EVALSHA", self.script.sha, len(keys), *keys, *args)
+        packed = pack_small(command)
+        if packed is not None:
+            try:
+                return await self.lane.call([packed])
+            except RedisConnectionError:  # the lane's connection broke: this call goes the pool's way
+                pass
         connection = await self.pool.get_connection()
         try:
             try:
-                return await _send(connection, self.script.sha, keys, args)
+                return await _send(connection, command)
             except RedisConnectionError:  # a connection Redis closed: once more, reconnected
                 await connection.disconnect()
-                return await _send(connection, self.script.sha, keys, args)
+                return await _send(connection, command)
         finally:
             await self.pool.release(connection)
 
 
-async def _send(connection: Any, sha: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-    command = connection.pack_command("EVALSHA", sha, len(keys), *keys, *args)
-    writer = connection._writer
-    if not (connection.is_connected and not connection.health_check_interval and not writer.transport.is_closing()):
-        await connection.send_packed_command(command)  # connecting, a health check due, closing: its own way
-    elif sum(map(len, command)) < INLINE_BYTES:
-        # redis-py sends through ``wait_for`` (a task and a timer per command); a callback for
-        # the loop's next turn does what matters of that: the commands of concurrent calls
-        # reach Redis together, and it reads them in one wakeup instead of one each
-        asyncio.get_running_loop().call_soon(_write_if_open, writer, command)
-    else:  # a large argument (an FO gradient): written now, drained the connection's way if need be
-        writer.writelines(command)
-        if writer.transport.get_write_buffer_size():
-            await connection.send_packed_command((), check_health=False)
+async def _send(connection: Any, command: tuple[Any, ...]) -> Any:
+    await connection.send_command(*command)
     return await connection.read_response()
-
-
-INLINE_BYTES = 1 << 16  # a command this small is sent without waiting for the socket to drain
-
-
-def _write_if_open(writer: Any, command: list[bytes]) -> None:
-    """A call cancelled before its turn has closed the connection (redis-py disconnects a reader
-    that is cancelled), and a closed transport refuses writes: then there is nothing to send."""
-    if not writer.transport.is_closing():
-        writer.writelines(command)
 
 
 class FastPool(aioredis.BlockingConnectionPool):

@@ -6,9 +6,7 @@ piece of its own rather than copying it into one buffer, and so it still does.  
 does not take (a bytearray, a value that is no Redis argument) goes to redis-py's packer, which
 packs it or raises its own error.
 
-The write itself stays redis-py's, on a task of its own (``asyncio.wait_for``): writes made
-inline, as each call reaches them, measured more Redis CPU per step (``docs/benchmarks.md``):
-Redis then wakes for one command at a time rather than for the burst of a loop iteration.
+The per-step script's small commands go out on the store's script lane (``script_lane``).
 """
 
 from __future__ import annotations
@@ -26,13 +24,19 @@ class HiredisPacking:
     """A mixin for a redis-py asyncio connection class (``packing``)."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
-        first = args[0]
-        if type(first) is str and " " not in first and all(type(a) not in _SIZED or len(a) <= SMALL for a in args):
-            try:
-                return [hiredis.pack_command(args)]
-            except TypeError:
-                pass
-        return super().pack_command(*args)  # type: ignore[misc]
+        packed = pack_small(args)
+        return super().pack_command(*args) if packed is None else [packed]  # type: ignore[misc]
+
+
+def pack_small(args: tuple[Any, ...]) -> bytes | None:
+    """The command packed by hiredis when it is one of small arguments, else None."""
+    first = args[0]
+    if type(first) is str and " " not in first and all(type(a) not in _SIZED or len(a) <= SMALL for a in args):
+        try:
+            return hiredis.pack_command(args)
+        except TypeError:
+            pass
+    return None
 
 
 def packing(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:

@@ -80,6 +80,7 @@ class RedisStore(SplitSteps, History, Store):
 
     async def close(self) -> None:
         await self._notices.close()
+        await self._append.close()
         await self._redis.aclose()
 
     async def wait_past(self, session_id: str, seq: int, timeout: float) -> bool:
