@@ -8,6 +8,7 @@ import os
 import signal
 
 import numpy as np
+import pytest
 import redis
 from service_support import FRAME, create, objective, reference, x0_for, zo_values
 from test_edge_http import own_redis
@@ -116,7 +117,8 @@ def test_concurrent_scripts_share_the_lane_and_each_call_gets_its_own_reply(redi
         store = RedisStore.from_url(redis_url, max_connections=4)
         client = store._redis
         fast = FastScript(client.register_script(
-            "if ARGV[1] == 'bad' then return redis.error_reply('BAD ' .. KEYS[1]) end return ARGV[1]"), client)
+            "if ARGV[1] == 'bad' then return redis.error_reply('BAD ' .. KEYS[1]) end "
+            "if ARGV[1] == 'loading' then return redis.error_reply('LOADING not yet') end return ARGV[1]"), client)
         assert await fast(keys=["{t}:0"], args=[b"loaded"]) == b"loaded"  # known to the server from here on
         values = [b"bad" if i % 7 == 3 else str(i).encode() for i in range(200)]
         answers = await asyncio.gather(*(fast(keys=[f"{{t}}:{i}"], args=[v]) for i, v in enumerate(values)),
@@ -126,6 +128,8 @@ def test_concurrent_scripts_share_the_lane_and_each_call_gets_its_own_reply(redi
                 assert isinstance(answer, redis.exceptions.ResponseError) and str(answer) == f"BAD {{t}}:{i}"
             else:
                 assert answer == value
+        with pytest.raises(redis.exceptions.BusyLoadingError):  # an error of the ConnectionError family too
+            await fast(keys=["{t}:l"], args=[b"loading"])
         pool = client.connection_pool  # at most the one that loaded the script: no call took the pool's
         assert len(pool._available_connections) + len(pool._in_use_connections) <= 1
         await store.close()

@@ -25,7 +25,7 @@ from typing import Any
 
 import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, ResponseError
+from redis.exceptions import InvalidResponse
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 READ_BYTES = 1 << 16
@@ -93,7 +93,11 @@ class ScriptLane:
                 parts += command
                 self._waiting.append(future)
         if parts:
-            connection._writer.writelines(parts)
+            try:
+                connection._writer.writelines(parts)
+            except Exception as error:  # noqa: BLE001 - a transport closed under it: the calls go the pool's way
+                self._broken(connection, RedisConnectionError(f"Error writing to Redis: {error!r}"))
+                return
             if self._watch is None and self._timeout:
                 self._watch = asyncio.get_running_loop().call_later(self._timeout, self._watched, self._replies)
 
@@ -110,7 +114,7 @@ class ScriptLane:
                     future = self._waiting.popleft()
                     if future.done():  # its caller was cancelled: the reply is dropped
                         continue
-                    if isinstance(reply, ResponseError):
+                    if isinstance(reply, Exception):  # an error reply, as redis-py's parser makes it
                         future.set_exception(reply)
                     else:
                         future.set_result(reply)
