@@ -80,7 +80,7 @@ class AdaMMState:
         return AdaMMState(self.x.copy(), self.m.copy(), self.v.copy(), self.v_hat.copy(), self.step)
 
     def scratch(self) -> np.ndarray:
-        """A reusable float32 work vector; allocating 11 MB per step at d = 2.8M costs page faults."""
+        """A reusable float32 work vector: allocating d floats per step costs page faults."""
         if self._scratch is None:
             self._scratch = np.empty_like(self.x)
         return self._scratch

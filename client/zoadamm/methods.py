@@ -23,9 +23,6 @@ from .adamm import NOT_KEPT, VECTORS, AdaMMConfig, AdaMMState, adamm_update, che
 if TYPE_CHECKING:
     from .constraints import FeasibleSet
 
-INPUTS = ("values", "gradient")  # what a method's tells carry: function values or a gradient
-
-
 def sgd_update(
     state: AdaMMState, gradient: np.ndarray, lr: float, config: AdaMMConfig, constraint: FeasibleSet | None = None
 ) -> None:

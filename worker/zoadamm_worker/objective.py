@@ -29,10 +29,8 @@ from .mnist import MnistData, load_mnist, to_tensors
 from .model import ModularCNN, forward, hidden_sizes, layout, load_flat, max_pool2
 
 IMPLEMENTATIONS = ("grouped", "loop")
-# Rows of the stack evaluated together: at most this many floats of fc1 activations (16 MB).
-# At d = 2.8M, q = 8, passes of 2 rows beat 1, 3, 5 and all 9 rows on 2 CPU cores (the times are
-# benchmarks/bench_zo_forward.py's to measure, not this comment's to keep); at d = 1,400 every row
-# fits one pass.
+# Rows of the stack evaluated together: at most this many floats of fc1 activations, so that
+# the widest models' passes stay in cache (benchmarks/bench_zo_forward.py measures the choice).
 GROUP_FLOATS = 1 << 22
 
 

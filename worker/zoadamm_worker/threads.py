@@ -16,7 +16,6 @@ def use_torch_threads(threads: int | None = 1) -> None:
     """Set torch's process-wide intra-op thread count (None: every CPU this process may use).
 
     The programs call this, never the objective: it changes the whole process.  They use one
-    thread: on a 2-core machine shared with the service, a second one made each d = 1,400 step
-    7x slower (its spinning starved the service), never faster.
+    thread: on a machine shared with the service, more threads spin and starve the service.
     """
     torch.set_num_threads(threads or default_threads())

@@ -30,8 +30,8 @@ NO_RETRY = RetryPolicy(max_retries=0)
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """httpx's default TLS context (certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR), made once
-    per process and shared by every client: making one reads the CA bundle (milliseconds of CPU), which
-    a program that opens a client per session or per thread paid for each."""
+    per process and shared by every client: making one reads the CA bundle, which a program
+    that opens a client per session or per thread paid for each."""
     return httpx.create_ssl_context()
 
 

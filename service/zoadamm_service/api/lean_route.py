@@ -1,8 +1,8 @@
 """A route for the per-step call that skips FastAPI's dependency injection, and only that.
 
-FastAPI resolves a route's parameters on every request (``solve_dependencies``): for the tell,
-a third of the framework's CPU per call at d = 1,400.  A ``LeanRoute`` hands its endpoint the
-request and the path parameters, and the endpoint reads its body and query itself.  An endpoint
+FastAPI resolves a route's parameters on every request (``solve_dependencies``), much of the
+framework's CPU per tell.  A ``LeanRoute`` hands its endpoint the request and the path
+parameters, and the endpoint reads its body and query itself.  An endpoint
 marked ``with_asgi`` goes further: the route calls its ASGI twin with the call's scope, and no
 Request or Response object is made (``api.tell``).  Everything else stays as for any route:
 routing and the route template in ``scope["route"]``, every middleware, the exception

@@ -36,7 +36,6 @@ Count = Annotated[int, Field(ge=1), WHOLE]
 Index = Annotated[int, Field(ge=0, le=SAFE_INT), WHOLE]
 Step = Annotated[int, Field(ge=0), WHOLE]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Decay = Annotated[float, Field(ge=0, lt=1)]
 Vector = list[Finite]
 # Bounds that keep every session's state finite in float32: a step moves x by at most

@@ -3,8 +3,8 @@ work costs less than a thread hop and runs inline; above it, it runs on a worker
 ``/healthz`` and every other session keep being answered while a large session is created,
 asked, told, checkpointed or deleted.
 
-Work is measured per session, as one step of it costs: q * (d + 1024) for ZO (each direction
-also costs about as much as 1,024 values to set up), d for FO.  Every O(d) piece of a session's
+Work is measured per session, as one step of it costs: q * (d + 1024) for ZO (setting up a
+direction is counted as 1,024 values), d for FO.  Every O(d) piece of a session's
 work (starting it, encoding its checkpoint, checking a vector) follows the session's size, so a
 session whose steps leave the loop has all of its work leave it.
 """
