@@ -107,27 +107,33 @@ def adamm_update(
         InvalidArgument: the gradient has the wrong shape or dtype, or lr is not positive.
     """
     check_step(state, gradient, lr)
-    b1, b2 = np.float32(config.beta1), np.float32(config.beta2)
-    one_minus_b1 = np.float32(1.0 - config.beta1)
-    one_minus_b2 = np.float32(1.0 - config.beta2)
-    work = state.scratch()
-
-    state.m *= b1
-    np.multiply(gradient, one_minus_b1, out=work)
-    state.m += work
-
-    np.multiply(gradient, gradient, out=work)
-    work *= one_minus_b2
-    state.v *= b2
-    state.v += work
-
+    work = update_moments(state, gradient, config)
     np.maximum(state.v_hat, state.v, out=state.v_hat)
     denominator = state.v_hat if config.normalizer == "v_hat" else state.v
     np.sqrt(denominator, out=work)
     work += np.float32(config.eps)
     np.divide(state.m, work, out=gradient)
     gradient *= np.float32(lr)
-    state.x -= gradient
-    if constraint is not None:  # work holds h, the metric of this step
-        constraint.project(state.x, weights=work, out=state.x)
+    descend(state, gradient, constraint, work)  # work holds h, the metric of this step
+
+
+def update_moments(state: AdaMMState, gradient: np.ndarray, config: AdaMMConfig) -> np.ndarray:
+    """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g*g, in place; returns the state's work vector."""
+    work = state.scratch()
+    state.m *= np.float32(config.beta1)
+    np.multiply(gradient, np.float32(1.0 - config.beta1), out=work)
+    state.m += work
+    np.multiply(gradient, gradient, out=work)
+    work *= np.float32(1.0 - config.beta2)
+    state.v *= np.float32(config.beta2)
+    state.v += work
+    return work
+
+
+def descend(state: AdaMMState, step: np.ndarray, constraint: FeasibleSet | None,
+            weights: np.ndarray | None = None) -> None:
+    """x = P_X(x - step) in the metric ``weights`` (None: Euclidean), and advance ``state.step``."""
+    state.x -= step
+    if constraint is not None:
+        constraint.project(state.x, weights=weights, out=state.x)
     state.step += 1

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._validate import InvalidArgument, one_of
-from .adamm import NOT_KEPT, VECTORS, AdaMMConfig, AdaMMState, adamm_update, check_step
+from .adamm import NOT_KEPT, VECTORS, AdaMMConfig, AdaMMState, adamm_update, check_step, descend, update_moments
 
 if TYPE_CHECKING:
     from .constraints import FeasibleSet
@@ -34,7 +34,7 @@ def sgd_update(
     """
     check_step(state, gradient, lr)
     gradient *= np.float32(lr)
-    _descend(state, gradient, constraint)
+    descend(state, gradient, constraint)
 
 
 def signsgd_update(
@@ -49,7 +49,7 @@ def signsgd_update(
     check_step(state, gradient, lr)
     np.sign(gradient, out=gradient)
     gradient *= np.float32(lr)
-    _descend(state, gradient, constraint)
+    descend(state, gradient, constraint)
 
 
 def adam_update(
@@ -69,31 +69,13 @@ def adam_update(
     check_step(state, gradient, lr)
     t = state.step + 1
     b1, b2 = config.beta1, config.beta2
-    work = state.scratch()
-    state.m *= np.float32(b1)
-    np.multiply(gradient, np.float32(1.0 - b1), out=work)
-    state.m += work
-    np.multiply(gradient, gradient, out=work)
-    work *= np.float32(1.0 - b2)
-    state.v *= np.float32(b2)
-    state.v += work
-
+    work = update_moments(state, gradient, config)
     np.sqrt(state.v, out=work)
     work /= np.float32(math.sqrt(1.0 - b2**t))
     work += np.float32(config.eps)
     np.divide(state.m, work, out=gradient)
     gradient *= np.float32(lr / (1.0 - b1**t))
-    state.x -= gradient
-    if constraint is not None:  # work holds h, the metric of this step
-        constraint.project(state.x, weights=work, out=state.x)
-    state.step += 1
-
-
-def _descend(state: AdaMMState, step: np.ndarray, constraint: FeasibleSet | None) -> None:
-    state.x -= step
-    if constraint is not None:
-        constraint.project(state.x, out=state.x)
-    state.step += 1
+    descend(state, gradient, constraint, work)  # work holds h, the metric of this step
 
 
 Update = Callable[[AdaMMState, np.ndarray, float, AdaMMConfig, "FeasibleSet | None"], None]
