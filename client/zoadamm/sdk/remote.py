@@ -62,7 +62,31 @@ def fast_switching(interval: float = PIPELINE_SWITCH_INTERVAL) -> Iterator[None]
 _BACKGROUND_CHECKSUM_BYTES = 1 << 20
 
 
-class RemoteOptimizer:
+class Mirrored:
+    """A run on a session's steps that may mirror its update (``_mirror``) or else holds the
+    x the service sent (``_x``)."""
+
+    session: Session
+    _mirror: Optimizer | None
+    _x: np.ndarray
+
+    @property
+    def id(self) -> str:
+        return self.session.id
+
+    @property
+    def x(self) -> np.ndarray:
+        """The current parameters (read-only view)."""
+        view = (self._mirror.state.x if self._mirror is not None else self._x).view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def mirrored(self) -> bool:
+        return self._mirror is not None
+
+
+class RemoteOptimizer(Mirrored):
     def __init__(
         self, client: Client, session: Session | str, x0=None, *, mirror: bool = False, pipeline: bool = False
     ) -> None:
@@ -126,21 +150,6 @@ class RemoteOptimizer:
             zoadamm.sdk.APIError: any other failure of the service.
         """
         return cls(client, session_id, mirror=mirror, pipeline=pipeline)
-
-    @property
-    def id(self) -> str:
-        return self.session.id
-
-    @property
-    def x(self) -> np.ndarray:
-        """The current parameters (read-only view)."""
-        view = (self._mirror.state.x if self._mirror else self._x).view()
-        view.flags.writeable = False
-        return view
-
-    @property
-    def mirrored(self) -> bool:
-        return self._mirror is not None
 
     def directions(self) -> np.ndarray:
         """The open step's (q, d) directions, regenerated locally (read-only; made once a step).

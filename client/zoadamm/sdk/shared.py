@@ -35,6 +35,7 @@ from . import calls
 from .client import Client
 from .errors import ConflictError
 from .models import ClosedStep, StepInfo
+from .remote import Mirrored
 
 DEFAULT_WAIT = 10.0  # seconds an ask may block while other workers finish the step
 
@@ -50,7 +51,7 @@ class Work:
     until: int | None = None  # the ``until`` it was leased under: the tell leases the next step under it
 
 
-class SharedRun:
+class SharedRun(Mirrored):
     def __init__(self, client: Client, session_id: str, x0, *, lease: int, worker: str | None = None,
                  wait: float = DEFAULT_WAIT) -> None:
         """Join session ``session_id``; ``x0`` sets its parameters if nobody has yet, and must
@@ -99,21 +100,6 @@ class SharedRun:
             self._follow(client.sessions.ask(self.id, lease=1, worker=self.worker, since=0, until=0))
         if self._mirror is None:
             self._read_x()
-
-    @property
-    def id(self) -> str:
-        return self.session.id
-
-    @property
-    def x(self) -> np.ndarray:
-        """x at ``step`` (read-only view)."""
-        view = (self._mirror.state.x if self._mirror is not None else self._x).view()
-        view.flags.writeable = False
-        return view
-
-    @property
-    def mirrored(self) -> bool:
-        return self._mirror is not None
 
     def next(self, until: int | None = None) -> Work | None:
         """Directions to evaluate on the open step, waiting while other workers hold them all;
