@@ -29,10 +29,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("victim", help="serve a trained classifier over REST: probabilities only, queries counted",
                        description="Serve a model file over REST: POST /predict answers class probabilities.")
     v.add_argument("--model", required=True, help="a model file written by `mnist --save`")
-    v.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    v.add_argument("--port", type=positive(int), default=8100, help="port to listen on (default: %(default)s)")
-    v.add_argument("--max-batch", type=positive(int), default=None,
-                   help="images per request at most (default: 1024)")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    v.add_argument("--port", type=positive(int), default=8100, help="port to listen on")
+    v.add_argument("--max-batch", type=positive(int), default=None, help="images per request at most (default: 1024)")
     _common(v, _victim)
 
     a = sub.add_parser("attack", help="attack MNIST test images of the victim; one record per image",
@@ -41,18 +40,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--victim", type=http_url, default=None,
                    help="the victim's URL (black-box methods; PGD uses it to pick images) (default: none)")
     a.add_argument("--model", default=None, help="the model file (white-box pgd) (default: none)")
-    a.add_argument("--images", type=positive(int), default=20,
-                   help="test images to consider, from --offset (default: %(default)s)")
-    a.add_argument("--offset", type=at_least(int, 0), default=0, help="the first test image (default: %(default)s)")
-    a.add_argument("--budget", type=positive(int), default=10_000,
-                   help="queries per image (PGD: forward passes) (default: %(default)s)")
-    a.add_argument("--norm", choices=("inf", "2"), default="inf", help="the ball's norm (default: %(default)s)")
+    a.add_argument("--images", type=positive(int), default=20, help="test images to consider, from --offset")
+    a.add_argument("--offset", type=at_least(int, 0), default=0, help="the first test image")
+    a.add_argument("--budget", type=positive(int), default=10_000, help="queries per image (PGD: forward passes)")
+    a.add_argument("--norm", choices=("inf", "2"), default="inf", help="the ball's norm")
     a.add_argument("--eps", type=positive(float), required=True, help="radius of the perturbation ball")
-    a.add_argument("--seed", type=at_least(int, 0), default=0, help="the attack's random seed (default: %(default)s)")
+    a.add_argument("--seed", type=at_least(int, 0), default=0, help="the attack's random seed")
     a.add_argument("--records", default=None,
                    help="append one JSON line per attacked image to this file (default: none)")
-    a.add_argument("--examples", default=None,
-                   help="write the original and final images to this .npz (default: none)")
+    a.add_argument("--examples", default=None, help="write the original and final images to this .npz (default: none)")
     a.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     a.add_argument("--quiet", action="store_true", help="no line per image on stderr")
     _zo_options(a)
@@ -61,8 +57,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("attack-report", help="the table and plots of attack records",
                        description="The table and the plots of `attack` records.")
     r.add_argument("records", nargs="+", help="records files (JSON lines) of `attack` runs")
-    r.add_argument("--examples", nargs="*", default=[],
-                   help=".npz files of `attack --examples` (default: none)")
+    r.add_argument("--examples", nargs="*", default=[], help=".npz files of `attack --examples` (default: none)")
     r.add_argument("--out", required=True, help="folder for table.md, curves.png and examples.png")
     _common(r, _report)
 
@@ -84,17 +79,17 @@ def _zo_options(a: argparse.ArgumentParser) -> None:
                         f"{norm}: " + ", ".join(f"{method} {lr:g}" for method, lr in rates.items())
                         for norm, rates in DEFAULT_LR.items()) + ")")
     zo.add_argument("--mu", type=positive(float), default=DEFAULT_MU,
-                    help="smoothing radius of the estimates, in pixels (default: %(default)s)")
+                    help="smoothing radius of the estimates, in pixels")
     zo.add_argument("--directions", type=positive(int), default=DEFAULT_DIRECTIONS,
-                    help="directions a step, q: 1 + q queries a step (default: %(default)s)")
+                    help="directions a step, q: 1 + q queries a step")
     zo.add_argument("--concurrency", type=positive(int), default=DEFAULT_CONCURRENCY,
-                    help="images attacked at once, each on its own session (default: %(default)s)")
+                    help="images attacked at once, each on its own session")
     zo.add_argument("--universal", action="store_true",
                     help="one perturbation for all images (see --train-images); reports the fooling rate")
     zo.add_argument("--train-images", type=positive(int), default=1000,
-                    help="--universal: training images the perturbation is fitted on (default: %(default)s)")
+                    help="--universal: training images the perturbation is fitted on")
     zo.add_argument("--batch", type=positive(int), default=10,
-                    help="--universal: training images a loss evaluation averages over (default: %(default)s)")
+                    help="--universal: training images a loss evaluation averages over")
 
 
 def _common(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int]) -> None:
