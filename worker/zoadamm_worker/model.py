@@ -14,6 +14,7 @@ fc3.bias (10).  The service only ever sees this vector, so the order is part of 
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from torch.nn import functional as F
 CLASSES = 10
 FEATURES = 75  # 3 channels x 5 x 5 after two conv/pool stages on 28 x 28
 BIAS_INIT = 0.01
+Flat = TypeVar("Flat", torch.Tensor, np.ndarray)
 
 
 def hidden_sizes(scale: float) -> tuple[int, int]:
@@ -124,28 +126,22 @@ def forward(params: list[torch.Tensor], images: torch.Tensor) -> torch.Tensor:
     return F.linear(h, f3, c3)
 
 
-def views(flat: torch.Tensor, scale: float) -> list[torch.Tensor]:
-    """Zero-copy views of a flat (d,) tensor as the parameter tensors, in flat-vector order.
+def views(flat: Flat, scale: float) -> list[Flat]:
+    """Zero-copy views of a flat (d,) tensor as the parameter tensors, in flat-vector order
+    (of a flat numpy vector: numpy views).
 
     Raises:
         ValueError: ``flat`` does not have ``parameter_count(scale)`` elements.
     """
     spans = layout(scale)
-    if flat.dim() != 1 or flat.numel() != spans[-1][2]:
+    if flat.ndim != 1 or flat.shape[0] != spans[-1][2]:
         raise ValueError(f"flat vector must have shape ({spans[-1][2]},), got {tuple(flat.shape)}")
-    return [flat[start:stop].view(shape) for _, start, stop, shape in spans]
+    return [flat[start:stop].reshape(shape) for _, start, stop, shape in spans]
 
 
 def named_arrays(x: np.ndarray, scale: float) -> dict[str, np.ndarray]:
-    """Zero-copy numpy views of a flat float32 vector as the named parameter arrays.
-
-    Raises:
-        ValueError: ``x`` does not have ``parameter_count(scale)`` elements.
-    """
-    spans = layout(scale)
-    if x.ndim != 1 or x.size != spans[-1][2]:
-        raise ValueError(f"flat vector must have shape ({spans[-1][2]},), got {x.shape}")
-    return {name: x[start:stop].reshape(shape) for name, start, stop, shape in spans}
+    """Zero-copy numpy views of a flat float32 vector as the named parameter arrays (``views``)."""
+    return {name: view for (name, *_), view in zip(layout(scale), views(x, scale), strict=True)}
 
 
 def to_flat(model: nn.Module, out: np.ndarray | None = None) -> np.ndarray:
