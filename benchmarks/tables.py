@@ -257,6 +257,31 @@ def tell_goal() -> str:
                  "other work, cores busy (the busier side)"], body)
 
 
+PROJECTION_ROWS = {"box": "box, vector bounds (x0 ± 2 lr)", "box-scalar": "box, scalar bounds [−1, 1]",
+                   "l2": "l2 ball (radius lr √d / 2), AdaMM's metric", "box+l2": "box ∩ l2 ball",
+                   "l2-floor": "*the floor of any exact l2 projection*"}
+
+
+def projection() -> str:
+    """The projection alone against the lean step it belongs to, CPU time, per set and size."""
+    results = load("projection.json")
+    header = ["set"]
+    for r in results:
+        header += [f"d = {_d(r['d'])}: projection", f"share of the step ({r['none']['step_cpu_ms']:.3g} ms)"]
+    body = [[label, *(cell for r in results for cell in (f"{r[name]['project_cpu_ms']:.3g} ms",
+                                                         f"{r[name]['project_cpu_share']:.1%}"))]
+            for name, label in PROJECTION_ROWS.items()]
+    return rows(header, body)
+
+
+def service_step_sets() -> str:
+    """Each client mode's step with a set over the same mode without one."""
+    body = [[f"{r['constraint']}, {_d(r['d'])}", *(f"{r[mode]['ratio_to_no_set']:.3f}" for mode in
+                                                   ("lean", "plain", "mirror", "pipeline"))]
+            for r in load("service_step_sets.json") if r["constraint"] != "none"]
+    return rows(["set, d", "lean", "plain", "mirror", "pipeline"], body)
+
+
 def headline() -> str:
     """The README's short form: the figures that moved most recently, each from its results."""
     since = load("sessions_since_filing_ab.json")
@@ -305,6 +330,8 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "tell_lane": ("sessions_lane_ab.json", tell_lane),
     "pipeline_lane": ("service_step_lane_ab.json", lambda: pipeline_ab("service_step_lane_ab.json")),
     "shared_steps_lane": ("shared_steps_lane.json", lambda: shared_steps("shared_steps_lane.json")),
+    "projection": ("projection.json", projection),
+    "service_step_sets": ("service_step_sets.json", service_step_sets),
     "tell_goal": ("sessions_since_filing_ab*.json", tell_goal),
     "shared_ab_lane": ("ab_shared_steps_lane.json", lambda: shared_ab("ab_shared_steps_lane.json")),
     "pipeline_ab": ("service_step_tell_ab2.json", pipeline_ab),
