@@ -24,7 +24,8 @@ from pathlib import Path
 KINDS = [
     ("telemetry (Prometheus, timing)", r"prometheus_client/|zoadamm_service/telemetry/"),
     ("rate limit (limits)", r"limits/"),
-    ("Redis client (redis-py, its socket writes)", r"redis/|hiredis|zoadamm_service/store/(packing|fast_script)"),
+    ("Redis client (redis-py, its socket writes)",
+     r"redis/|hiredis|zoadamm_service/store/(packing|fast_script|script_lane)"),
     ("validation (pydantic)", r"pydantic"),
     ("math (ZO-AdaMM, directions, numpy)", r"zoadamm/(optimizer|estimators|directions|adamm|methods|_validate)|numpy/"),
     ("frames and JSON (wire, json)", r"zoadamm/wire|json/"),

@@ -233,6 +233,16 @@ def tell_lane() -> str:
     return rows(["", "before", "after", "after / before"], body)
 
 
+def tell_profile() -> str:
+    """Where the service's CPU per step goes, by kind of work, in each profile taken (ms per step)."""
+    profiles = load("tell_cpu_profile.json")
+    kinds = list(next(reversed(profiles.values()))["shares"])
+    body = [[kind, *(f"{p['shares'].get(kind, 0.0) * p['service_cpu_ms_per_step']:.3f}" for p in profiles.values())]
+            for kind in kinds]
+    body.append(["**service CPU per step**", *(f"**{p['service_cpu_ms_per_step']:.3f}**" for p in profiles.values())])
+    return rows(["kind of work (py-spy samples)", *profiles], body)
+
+
 SINCE_FILING = ("sessions_since_filing_ab.json", "sessions_since_filing_ab_5pairs.json")
 
 
@@ -332,6 +342,7 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "shared_steps_lane": ("shared_steps_lane.json", lambda: shared_steps("shared_steps_lane.json")),
     "projection": ("projection.json", projection),
     "service_step_sets": ("service_step_sets.json", service_step_sets),
+    "tell_profile": ("tell_cpu_profile.json", tell_profile),
     "tell_goal": ("sessions_since_filing_ab*.json", tell_goal),
     "shared_ab_lane": ("ab_shared_steps_lane.json", lambda: shared_ab("ab_shared_steps_lane.json")),
     "pipeline_ab": ("service_step_tell_ab2.json", pipeline_ab),
