@@ -243,7 +243,8 @@ def tell_profile() -> str:
     return rows(["kind of work (py-spy samples)", *profiles], body)
 
 
-SINCE_FILING = ("sessions_since_filing_ab.json", "sessions_since_filing_ab_5pairs.json")
+SINCE_FILING = ("sessions_since_filing_ab.json", "sessions_since_filing_ab_5pairs.json",
+                "sessions_since_filing_ab_5pairs_quiet.json")
 
 
 def tell_goal() -> str:
