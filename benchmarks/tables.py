@@ -1,6 +1,8 @@
-"""The tables of docs/benchmarks.md, rendered from the JSON files in benchmarks/results/.
+"""The tables of docs/benchmarks.md, docs/constraints.md and the README, rendered from the JSON
+files in benchmarks/results/ (the per-step path's and the feasible sets' renderers are in
+``tables_per_step.py``; this file registers every table).
 
-    python benchmarks/tables.py docs/benchmarks.md   # rewrite every table in place
+    python benchmarks/tables.py docs/benchmarks.md   # rewrite every table of one document in place
     python benchmarks/tables.py                      # print them
 
 Each table sits between two marker lines that name it and its results file; the prose around
@@ -10,35 +12,32 @@ differs from what its file gives, so a number in a table is never retyped.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from table_cells import grouped, load, rows
+from tables_per_step import (
+    pipeline_ab,
+    projection,
+    service_step_sets,
+    shared_ab,
+    tell_cpu,
+    tell_floor,
+    tell_goal,
+    tell_lane,
+    tell_profile,
+)
 
 from zoadamm_service.settings_doc import splice
 
-RESULTS = Path(__file__).resolve().parent / "results"
 COMMAND = "python benchmarks/tables.py docs/benchmarks.md"
-
-
-def load(name: str) -> Any:
-    return json.loads((RESULTS / name).read_text())
-
-
-def rows(header: list[str], body: list[list[str]]) -> str:
-    lines = [header, ["---"] * len(header), *body]
-    return "".join("| " + " | ".join(cells) + " |\n" for cells in lines)
-
-
-def _d(value: int) -> str:
-    return f"{value:,}"
 
 
 def service_step() -> str:
     modes = ("plain", "mirror", "pipeline")
-    body = [[_d(r["d"]), f"{r['lean']['ms_per_step']:.2f} ms",
+    body = [[grouped(r["d"]), f"{r['lean']['ms_per_step']:.2f} ms",
              *(f"{r[m]['ms_per_step']:.2f} ms ({r[m]['ratio_to_lean']:.2f}×)" for m in modes)]
             for r in load("service_step.json")]
     return rows(["d", "lean in-process", "plain (x in every answer)", "mirror",
@@ -46,7 +45,7 @@ def service_step() -> str:
 
 
 def step_bytes() -> str:
-    body = [[_d(r["d"]), f"{r['plain']['wire_bytes_sent']:.0f}", f"{r['mirror']['wire_bytes_received']:.0f}",
+    body = [[grouped(r["d"]), f"{r['plain']['wire_bytes_sent']:.0f}", f"{r['mirror']['wire_bytes_received']:.0f}",
              f"{r['plain']['wire_bytes_received']:,.0f}", f"{r['pipeline']['redis_bytes_written']:.0f}"]
             for r in load("service_step.json")]
     return rows(["d", "request body", "answer, mirror", "answer, plain", "sent to Redis"], body)
@@ -62,7 +61,7 @@ def _sessions(name: str) -> str:
 
 
 def many_clients() -> str:
-    body = [[_d(r["sessions"]), f"{r['errors']} of {r['steps']:,}", f"{r['steps_per_s']:,.0f}",
+    body = [[grouped(r["sessions"]), f"{r['errors']} of {r['steps']:,}", f"{r['steps_per_s']:,.0f}",
              f"{r['p50_ms']:,.0f} ms", f"{r['p99_ms']:,.0f} ms", f"{r['service_cpu_ms_per_step']:.2f} ms",
              f"{r['redis_cpu_ms_per_step']:.2f} ms", f"{max(0.0, r['others_cores_busy']):.2f}"]
             for r in load("sessions_many_clients.json")]
@@ -90,12 +89,13 @@ def directions() -> str:
     result = load("directions.json")
     body = [[name, f"{r['median_ms']:.1f} ms", f"{r['min_ms']:.1f} ms", f"{r['ratio_to_numpy']:.2f}"]
             for name, r in result["results"].items()]
-    return rows([f"d = {_d(result['dim'])}, float32", "median", "min", "× numpy"], body)
+    return rows([f"d = {grouped(result['dim'])}, float32", "median", "min", "× numpy"], body)
 
 
 def zo_forward() -> str:
     columns = ("grouped", "loop", "FO fwd+bwd")
-    body = [[_d(r["d"]), str(r["q"]), *(f"{r[c][0]:.1f}" if r["q"] == 1 or c != "FO fwd+bwd" else "" for c in columns)]
+    body = [[grouped(r["d"]), str(r["q"]),
+             *(f"{r[c][0]:.1f}" if r["q"] == 1 or c != "FO fwd+bwd" else "" for c in columns)]
             for r in load("zo_forward.json")]
     return rows(["d", "q", "grouped", "plain loop", "FO forward + backward"], body)
 
@@ -144,14 +144,6 @@ def shared_steps(name: str = "shared_steps.json") -> str:
                  "the floor that CPU puts on 2 cores"], body)
 
 
-def shared_ab(name: str) -> str:
-    """Two joined workers over one, each side of an ``ab_shared_steps.py`` run, blocks in turns."""
-    result = load(name)
-    body = [[side, f"{result[side]['ratio_median']:.2f}×", ", ".join(f"{r:.2f}" for r in result[side]["ratios"])]
-            for side in ("baseline", "this")]
-    return rows(["", "two joined workers / one worker (median)", "per block"], body)
-
-
 def fresh_clone() -> str:
     steps = load("fresh_clone.json")["steps"]
     body = [[f"`{name}`", f"{step['wall_s']:.0f} s", f"{step['load_before']:.1f} → {step['load_after']:.1f}",
@@ -164,133 +156,6 @@ def _epochs(step: dict) -> str:
         return ""
     fo, zo = (statistics.median(step[f"{m}_s_per_epoch"]) for m in ("fo", "zo"))
     return f"FO {fo:.1f} s, ZO {zo:.1f} s"
-
-
-def tell_cpu() -> str:
-    """The tell's cost before and after, three measures of one change, and the stack's floor."""
-    sessions = load("sessions_tell_ab.json")
-    instructions = load("tell_instructions_ab.json")
-    before, after = (sessions["medians"][side] for side in ("before", "after"))
-    counted = instructions["medians"]
-    body = [
-        ["service CPU per step, 64 sessions (median of pairs)", f"{before['service_cpu_ms_per_step']:.3f} ms",
-         f"{after['service_cpu_ms_per_step']:.3f} ms",
-         f"{after['service_cpu_ms_per_step'] / before['service_cpu_ms_per_step']:.2f}", "sessions_tell_ab.json"],
-        ["steps/s", f"{before['steps_per_s']:.0f}", f"{after['steps_per_s']:.0f}",
-         f"{after['steps_per_s'] / before['steps_per_s']:.2f}", "sessions_tell_ab.json"],
-        ["Redis CPU per step", f"{before['redis_cpu_ms_per_step']:.3f} ms", f"{after['redis_cpu_ms_per_step']:.3f} ms",
-         f"{after['redis_cpu_ms_per_step'] / before['redis_cpu_ms_per_step']:.2f}", "sessions_tell_ab.json"],
-        ["the app's instructions per tell (in process, callgrind)", f"{counted['before']:,.0f}",
-         f"{counted['after']:,.0f}", f"{counted['after'] / counted['before']:.3f}", "tell_instructions_ab.json"],
-    ]
-    return rows(["", f"before ({sessions['commits']['before']})", f"after ({sessions['commits']['after']})",
-                 "after / before", "benchmarks/results/"], body)
-
-
-def tell_floor() -> str:
-    """The service's CPU per tell against the floor of its stack, each run and the medians."""
-    result = load("tell_floor.json")
-    runs, medians = result["runs"], result["median_cpu_ms_per_tell"]
-    body = [[str(i + 1), f"{floor['cpu_ms_per_tell']:.3f} ms", f"{service['cpu_ms_per_tell']:.3f} ms",
-             f"{service['cpu_ms_per_tell'] / floor['cpu_ms_per_tell']:.2f}",
-             f"{floor['steps_per_s']:,.0f}, {service['steps_per_s']:,.0f}"]
-            for i, (floor, service) in enumerate(zip(runs["floor"], runs["service"], strict=True))]
-    body.append(["median", f"{medians['floor']:.3f} ms", f"{medians['service']:.3f} ms",
-                 f"{medians['service'] / medians['floor']:.2f}", ""])
-    return rows(["pair", "floor app: CPU per tell", "service: CPU per tell", "service / floor",
-                 "tells/s: floor, service"], body)
-
-
-def pipeline_ab(name: str = "service_step_tell_ab2.json") -> str:
-    """Pipeline over lean per run, runs in the order taken, against the issue's goals."""
-    ratios = load(name)["pipeline_over_lean"]
-    sizes = list(next(iter(ratios.values())))
-    goals = {"1400": "≤ 1.3", "2806751": "≤ 1.15"}
-    body = [[f"d = {_d(int(size))}", *(f"{run[size]:.2f}" for run in ratios.values()), goals.get(size, "")]
-            for size in sizes]
-    return rows(["", *ratios, "goal"], body)
-
-
-GOAL_MACHINE_MS = (0.67, 0.75)  # the tell's service CPU per step when its goal was set, on that machine
-
-
-def tell_lane() -> str:
-    """The script lane's A/B, and the code now against the code when the tell's goal was set."""
-    lane, since = load("sessions_lane_ab.json"), load("sessions_since_filing_ab.json")
-    counted = load("tell_instructions_lane_ab.json")["medians"]
-    body = []
-    for label, result in ((f"the lane ({lane['commits']['before']} → {lane['commits']['after']})", lane),
-                          (f"since the goal was set ({since['commits']['before']} → {since['commits']['after']})",
-                           since)):
-        before, after = (result["medians"][side] for side in ("before", "after"))
-        for what, key, unit in (("service CPU per step", "service_cpu_ms_per_step", " ms"),
-                                ("steps/s", "steps_per_s", ""), ("Redis CPU per step", "redis_cpu_ms_per_step", " ms")):
-            digits = 3 if unit else 0
-            body.append([f"{label}: {what}", f"{before[key]:,.{digits}f}{unit}", f"{after[key]:,.{digits}f}{unit}",
-                         f"{after[key] / before[key]:.2f}"])
-    body.append(["the lane: the app's instructions per in-process tell", f"{counted['before']:,.0f}",
-                 f"{counted['after']:,.0f}", f"{counted['after'] / counted['before']:.3f}"])
-    return rows(["", "before", "after", "after / before"], body)
-
-
-def tell_profile() -> str:
-    """Where the service's CPU per step goes, by kind of work, in each profile taken (ms per step)."""
-    profiles = load("tell_cpu_profile.json")
-    kinds = list(next(reversed(profiles.values()))["shares"])
-    body = [[kind, *(f"{p['shares'].get(kind, 0.0) * p['service_cpu_ms_per_step']:.3f}" for p in profiles.values())]
-            for kind in kinds]
-    body.append(["**service CPU per step**", *(f"**{p['service_cpu_ms_per_step']:.3f}**" for p in profiles.values())])
-    return rows(["kind of work (py-spy samples)", *profiles], body)
-
-
-SINCE_FILING = ("sessions_since_filing_ab.json", "sessions_since_filing_ab_5pairs.json",
-                "sessions_since_filing_ab_5pairs_quiet.json")
-
-
-def tell_goal() -> str:
-    """Every pair of the runs against the code when the goal was set, and what their median
-    ratio makes of the goal machine's figure."""
-    body, ratios = [], []
-    for name in SINCE_FILING:
-        runs = load(name)["runs"]
-        for i, (before, after) in enumerate(zip(runs["before"], runs["after"], strict=True)):
-            ratio = after["service_cpu_ms_per_step"] / before["service_cpu_ms_per_step"]
-            ratios.append(ratio)
-            busy = max(before["others_cores_busy"], after["others_cores_busy"])
-            body.append([f"{name}, pair {i + 1}", f"{before['service_cpu_ms_per_step']:.3f} ms",
-                         f"{after['service_cpu_ms_per_step']:.3f} ms", f"{ratio:.3f}", f"{busy:.2f}"])
-    ratio = statistics.median(ratios)
-    low, high = (ms * ratio for ms in GOAL_MACHINE_MS)
-    body.append([f"median of the {len(ratios)} pairs", "", "", f"**{ratio:.3f}**", ""])
-    body.append([f"× the goal machine's {GOAL_MACHINE_MS[0]}–{GOAL_MACHINE_MS[1]} ms (goal ≤ 0.45 ms)", "", "",
-                 f"**{low:.2f}–{high:.2f} ms**", ""])
-    return rows(["run", "before: service CPU per step", "after", "after / before",
-                 "other work, cores busy (the busier side)"], body)
-
-
-PROJECTION_ROWS = {"box": "box, vector bounds (x0 ± 2 lr)", "box-scalar": "box, scalar bounds [−1, 1]",
-                   "l2": "l2 ball (radius lr √d / 2), AdaMM's metric", "box+l2": "box ∩ l2 ball",
-                   "l2-floor": "*the floor of any exact l2 projection*"}
-
-
-def projection() -> str:
-    """The projection alone against the lean step it belongs to, CPU time, per set and size."""
-    results = load("projection.json")
-    header = ["set"]
-    for r in results:
-        header += [f"d = {_d(r['d'])}: projection", f"share of the step ({r['none']['step_cpu_ms']:.3g} ms)"]
-    body = [[label, *(cell for r in results for cell in (f"{r[name]['project_cpu_ms']:.3g} ms",
-                                                         f"{r[name]['project_cpu_share']:.1%}"))]
-            for name, label in PROJECTION_ROWS.items()]
-    return rows(header, body)
-
-
-def service_step_sets() -> str:
-    """Each client mode's step with a set over the same mode without one."""
-    body = [[f"{r['constraint']}, {_d(r['d'])}", *(f"{r[mode]['ratio_to_no_set']:.3f}" for mode in
-                                                   ("lean", "plain", "mirror", "pipeline"))]
-            for r in load("service_step_sets.json") if r["constraint"] != "none"]
-    return rows(["set, d", "lean", "plain", "mirror", "pipeline"], body)
 
 
 def headline() -> str:
@@ -308,12 +173,12 @@ def headline() -> str:
          f"{before:.2f} → {after:.2f} ms ({after / before:.2f}×)", "sessions_since_filing_ab.json"],
         ["the service's instructions per tell, in process (before → after the script lane)",
          f"{counted['before']:,.0f} → {counted['after']:,.0f}", "tell_instructions_lane_ab.json"],
-        [f"{_d(crowd['sessions'])} sessions at once: errors, p99",
+        [f"{grouped(crowd['sessions'])} sessions at once: errors, p99",
          f"{crowd['errors']} of {crowd['steps']:,}, {crowd['p99_ms']:,.0f} ms", "sessions_many_clients.json"],
-        [f"pipelined step over the in-process one, d = {_d(big['d'])} (before → after the script lane)",
+        [f"pipelined step over the in-process one, d = {grouped(big['d'])} (before → after the script lane)",
          f"{ratios.pop(before_label):.2f} → " + ", ".join(f"{r:.2f}" for r in ratios.values()),
          "service_step_lane_ab.json"],
-        [f"l2-ball projection, d = {_d(big['d'])}: share of the step (the floor of any exact one)",
+        [f"l2-ball projection, d = {grouped(big['d'])}: share of the step (the floor of any exact one)",
          f"{big['l2']['project_cpu_share']:.0%} ({big['l2-floor']['project_cpu_share']:.1%})", "projection.json"],
     ]
     return rows(["what", "measured", "benchmarks/results/"], body)
