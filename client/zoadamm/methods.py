@@ -23,6 +23,7 @@ from .adamm import NOT_KEPT, VECTORS, AdaMMConfig, AdaMMState, adamm_update, che
 if TYPE_CHECKING:
     from .constraints import FeasibleSet
 
+
 def sgd_update(
     state: AdaMMState, gradient: np.ndarray, lr: float, config: AdaMMConfig, constraint: FeasibleSet | None = None
 ) -> None:

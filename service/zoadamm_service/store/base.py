@@ -23,7 +23,21 @@ Contract, for every implementation (``tests/service/test_store_contract.py`` che
   touched it: every write refreshes it, and ``touch`` does for reads.  An expired session is
   NotFound and leaves the tenant's index (lazily: ``list`` and the quota skip and drop it).
 
-The abstract methods are the calls production makes, and no more.
+The 20 abstract methods are the calls production makes, each needed by one rule:
+
+* lifecycle: ``create`` (with the tenant's quota and an idempotent repeat), ``meta``, ``list``
+  (the tenant's index), ``delete``, ``touch`` (reads restart the idle time), ``ping``
+  (``/healthz``), ``close``;
+* the journal: ``head`` (is a cached replica current?), ``start`` (x is set once), ``append``
+  (the conditional append, with its metric, trace point and idempotency record), ``read``
+  (catch up from a checkpoint or a sequence number), ``save_checkpoint``, ``replicated`` (a
+  repeat is answered only once its step is as durable as an append makes it);
+* split and shared steps: ``add_partials`` (a worker's part), ``lease`` (directions of the open
+  step, by the store's clock), ``add_partials_and_lease`` (a part and the next step's lease in
+  one call: one round trip per worker and step), ``wait_past`` (a tell or ask waiting for a
+  step to close: this process's appends, other replicas' notices, a look at the head);
+* the reads of the answers: ``metrics``, ``metrics_page`` (the history by cursor, within a byte
+  budget, for the dashboard) and ``trace``.
 """
 
 from __future__ import annotations
@@ -123,7 +137,7 @@ class Store(ABC):
 
     @abstractmethod
     async def ping(self) -> None:
-        """Raise ``StoreUnavailable`` when the store does not answer (``/healthz``)."""
+        """Raise ``StoreUnavailable`` when the store does not answer."""
 
     @abstractmethod
     async def close(self) -> None:
@@ -153,7 +167,7 @@ class Store(ABC):
 
     @abstractmethod
     async def head(self, session_id: str) -> int:
-        """Number of events appended so far (is a cached replica current?)."""
+        """Number of events appended so far."""
 
     @abstractmethod
     async def start(self, session_id: str, checkpoint: bytes) -> None:
