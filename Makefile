@@ -46,8 +46,10 @@ report: setup
 attack: setup
 	BIN=$(VENV)/bin results/attack/zo.sh
 
+# the suite in parallel processes, one per core up to 4, each test file whole in one of them
+# (tests/conftest.py gives each process its own Redis databases)
 test: test-setup
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -16,9 +16,21 @@ from contextlib import contextmanager
 
 import pytest
 
-TEST_REDIS_URL = os.environ.get("ZOADAMM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# pytest-xdist's workers (gw0, gw1, ...) run side by side: worker n takes the two databases 2n
+# below the defaults, and its own turn with other runs' worker n (``_redis_turn``).
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+assert WORKER < 8, "at most 8 test processes: each takes two of Redis's 16 databases"
+
+
+def _database_url(variable: str, default_db: int) -> str:
+    url = os.environ.get(variable, f"redis://127.0.0.1:6379/{default_db}")
+    base, _, db = url.rpartition("/")
+    return f"{base}/{int(db) - 2 * WORKER}"
+
+
+TEST_REDIS_URL = _database_url("ZOADAMM_TEST_REDIS_URL", 15)
 # A second database for module-scoped fixtures, so per-test flushes of the first leave it alone.
-MODULE_REDIS_URL = os.environ.get("ZOADAMM_TEST_REDIS_MODULE_URL", "redis://127.0.0.1:6379/14")
+MODULE_REDIS_URL = _database_url("ZOADAMM_TEST_REDIS_MODULE_URL", 14)
 STORES = ["memory", "redis"]
 
 
@@ -35,7 +47,7 @@ def _flush(url: str) -> None:
 @pytest.fixture(scope="session")
 def _redis_turn():
     """Two test runs on one machine would flush each other's databases: they take turns."""
-    with open(os.path.join(tempfile.gettempdir(), "zoadamm-test-redis.lock"), "w") as lock:
+    with open(os.path.join(tempfile.gettempdir(), f"zoadamm-test-redis-{WORKER}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 

@@ -21,12 +21,11 @@ import redis
 from service_support import apply_zo, bits, objective, reference, x0_for, zo_values
 
 from zoadamm_service.errors import StoreUnavailable
-from zoadamm_service.launch import ServiceProcess
+from zoadamm_service.launch import ServiceProcess, free_port
 from zoadamm_service.store import budget
 from zoadamm_service.store.redis import RedisStore
 from zoadamm_service.tenants import entry, new_key
 
-PORT = 6481  # a Redis of this test's own, which it stops
 DIM, QUEUED = 4, 20
 # A latency property of the service: the budget (2 s) plus the time to answer, for every call,
 # the ones queued on one session's lock included.
@@ -37,19 +36,19 @@ SLIVER_S, SLIVERS = 0.0005, 40
 
 
 class OwnRedis:
-    """A redis-server on PORT that the test stops, resumes and restarts."""
+    """A redis-server on a free port that the test stops, resumes and restarts (on that port)."""
 
     def __init__(self) -> None:
-        self.url = f"redis://127.0.0.1:{PORT}/0"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
         self.server = self._start()
 
-    @staticmethod
-    def _start() -> subprocess.Popen:
-        server = subprocess.Popen(["redis-server", "--port", str(PORT), "--bind", "127.0.0.1", "--save", "",
+    def _start(self) -> subprocess.Popen:
+        server = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "no", "--logfile", ""], stdout=subprocess.DEVNULL)
-        with redis.Redis(port=PORT) as client:
+        with redis.Redis(port=self.port) as client:
             while True:  # until it answers; a server that died fails here rather than hangs
-                assert server.poll() is None, f"redis-server did not start on port {PORT}"
+                assert server.poll() is None, f"redis-server did not start on port {self.port}"
                 try:
                     client.ping()
                     return server
