@@ -23,7 +23,7 @@ import numpy as np
 
 from . import projection
 from ._constraint_checks import held, object_fields, outside, part_fields, where
-from ._validate import F32_MAX, InvalidArgument, float32_values, one_of
+from ._validate import F32_MAX, InvalidArgument, float32_values
 
 NORMS = ("2", "inf")
 VECTOR_FIELDS = ("box.lower", "box.upper", "ball.center")  # the fields that may be d-vectors
@@ -71,14 +71,16 @@ class Ball:
     radius: float
 
     def __post_init__(self) -> None:
-        if not isinstance(self.norm, str):
-            raise InvalidArgument(f'constraint.ball.norm must be "2" or "inf", got {self.norm!r}')
-        one_of("constraint.ball.norm", self.norm, NORMS)
+        if self.norm not in NORMS:  # also a number: 2 is not "2"
+            raise InvalidArgument(f'constraint.ball.norm must be "2" or "inf" (a string), got {self.norm!r}')
         radius = self.radius
         if isinstance(radius, bool) or not isinstance(radius, (int, float, np.integer, np.floating)):
             raise InvalidArgument(f"constraint.ball.radius must be a number, got {radius!r}")
-        if not (math.isfinite(radius) and 0 < radius <= F32_MAX):
+        if not (math.isfinite(radius) and radius > 0):
             raise InvalidArgument(f"constraint.ball.radius must be finite and > 0, got {radius!r}")
+        if radius > F32_MAX:
+            raise InvalidArgument(
+                f"constraint.ball.radius is beyond float32's range (<= {F32_MAX:.7g}), got {radius!r}")
         object.__setattr__(self, "center", float32_values("constraint.ball.center", self.center, "nearest"))
         object.__setattr__(self, "radius", float(radius))
 

@@ -40,6 +40,9 @@ def test_bounds_round_inward_and_centers_to_nearest():
     assert float(np.nextafter(upper, np.float32(1))) - float(ball.ball.center) > 0.2
 
 
+NORM_MESSAGE = r'constraint.ball.norm must be "2" or "inf" \(a string\), got '
+
+
 @pytest.mark.parametrize("data, message", [
     ({"box": {"lower": 1, "upper": 0}}, r"constraint.box.lower > constraint.box.upper \(1.0 > 0.0\)"),
     ({"box": {"lower": [0, 2, 0], "upper": [1, 1, 1]}}, "constraint.box.lower > constraint.box.upper at index 1"),
@@ -59,8 +62,11 @@ def test_bounds_round_inward_and_centers_to_nearest():
     ({"ball": {"norm": "2", "center": 0, "radius": -1}}, "constraint.ball.radius must be finite and > 0"),
     ({"ball": {"norm": "2", "center": 0, "radius": NAN}}, "constraint.ball.radius must be finite and > 0"),
     ({"ball": {"norm": "2", "center": 0, "radius": "1"}}, "constraint.ball.radius must be a number"),
-    ({"ball": {"norm": "1", "center": 0, "radius": 1}}, "constraint.ball.norm must be one of 2, inf"),
-    ({"ball": {"norm": 2, "center": 0, "radius": 1}}, 'constraint.ball.norm must be "2" or "inf", got 2'),
+    ({"ball": {"norm": "1", "center": 0, "radius": 1}}, NORM_MESSAGE + "'1'"),
+    ({"ball": {"norm": 2, "center": 0, "radius": 1}}, NORM_MESSAGE + "2$"),
+    ({"ball": {"norm": ["2"], "center": 0, "radius": 1}}, "constraint.ball.norm must be \"2\" or \"inf\""),
+    ({"ball": {"norm": "2", "center": 0, "radius": 1e308}},
+     r"constraint.ball.radius is beyond float32's range \(<= 3.402823e\+38\), got 1e\+308"),
     ({"ball": {"norm": "2", "center": [0, NAN], "radius": 1}}, "constraint.ball.center contains NaN"),
     ({"ball": {"norm": "2", "radius": 1}}, "constraint.ball.center is missing"),
     ({"box": {"lower": [0, 0], "upper": 1}, "ball": {"norm": "2", "center": [0, 0, 0], "radius": 1}},
