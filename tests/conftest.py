@@ -13,19 +13,21 @@ import fcntl
 import os
 import tempfile
 from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 # pytest-xdist's workers (gw0, gw1, ...) run side by side: worker n takes the two databases 2n
 # below the defaults, and its own turn with other runs' worker n (``_redis_turn``).
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
-assert WORKER < 8, "at most 8 test processes: each takes two of Redis's 16 databases"
 
 
 def _database_url(variable: str, default_db: int) -> str:
-    url = os.environ.get(variable, f"redis://127.0.0.1:6379/{default_db}")
-    base, _, db = url.rpartition("/")
-    return f"{base}/{int(db) - 2 * WORKER}"
+    url = urlsplit(os.environ.get(variable, f"redis://127.0.0.1:6379/{default_db}"))
+    db = int(url.path.strip("/") or 0) - 2 * WORKER
+    if db < 0:
+        raise pytest.UsageError(f"test process {WORKER} has no Redis database below {variable}'s: run fewer")
+    return urlunsplit(url._replace(path=f"/{db}"))
 
 
 TEST_REDIS_URL = _database_url("ZOADAMM_TEST_REDIS_URL", 15)
