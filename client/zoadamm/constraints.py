@@ -71,7 +71,7 @@ class Ball:
     radius: float
 
     def __post_init__(self) -> None:
-        if self.norm not in NORMS:  # also a number: 2 is not "2"
+        if not (isinstance(self.norm, str) and self.norm in NORMS):  # 2 is not "2"; an array compares per item
             raise InvalidArgument(f'constraint.ball.norm must be "2" or "inf" (a string), got {self.norm!r}')
         radius = self.radius
         if isinstance(radius, bool) or not isinstance(radius, (int, float, np.integer, np.floating)):
