@@ -10,7 +10,8 @@ e^-3 to e^3, lam = 0.2.  Per pass, the median CPU ms of this thread over --round
   evaluate                  S, T1, T2 at lam (one division per coordinate)
   evaluate-box              the same, x clipped into a box of d-vectors (c -+ 0.5), as box+l2
   write                     x(lam) into float32, rounded toward the center
-  before-evaluate, before-evaluate-box, before-write
+  write-in-place            the same, out being a itself (as a step projects x in place)
+  before-moments, before-evaluate, before-evaluate-box, before-write, before-write-in-place
                             the same passes of the kernel in --before (a copy of an earlier
                             ``zoadamm/_ball_kernel.py``, e.g. from ``git show REV:client/zoadamm/_ball_kernel.py``)
 
@@ -51,6 +52,7 @@ def passes(d: int, before) -> dict[str, Callable[[], object]]:
     h = np.exp(rng.uniform(-3, 3, d)).astype(np.float32)
     out = np.empty(d, np.float32)
     bits = out.view(np.int32)
+    moved = a.copy()  # written in place, as a step projects x: each run moves it on toward c
     box = (-np.inf, np.inf, False)
     sides = (c - np.float32(0.5), c + np.float32(0.5), True)
     kernel = _ball_kernel
@@ -61,11 +63,14 @@ def passes(d: int, before) -> dict[str, Callable[[], object]]:
         "evaluate": lambda: kernel.evaluate(a, c, h, *box, LAM),
         "evaluate-box": lambda: kernel.evaluate(a, c, h, *sides, LAM),
         "write": lambda: kernel.write(a, c, h, *box, LAM, out, bits),
+        "write-in-place": lambda: kernel.write(moved, c, h, *box, LAM, moved, moved.view(np.int32)),
     }
     if before is not None:
+        runs["before-moments"] = lambda: before.moments(a, c, h)
         runs["before-evaluate"] = lambda: before.evaluate(a, c, h, *box, LAM)
         runs["before-evaluate-box"] = lambda: before.evaluate(a, c, h, *sides, LAM)
         runs["before-write"] = lambda: before.write(a, c, h, *box, LAM, out, bits)
+        runs["before-write-in-place"] = lambda: before.write(moved, c, h, *box, LAM, moved, moved.view(np.int32))
     return runs
 
 

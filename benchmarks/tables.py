@@ -19,6 +19,7 @@ from pathlib import Path
 
 from table_cells import grouped, load, rows
 from tables_per_step import (
+    ball_passes,
     pipeline_ab,
     projection,
     service_step_sets,
@@ -208,6 +209,8 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "shared_steps_lane": ("shared_steps_lane.json", lambda: shared_steps("shared_steps_lane.json")),
     "projection": ("projection.json", projection),
     "service_step_sets": ("service_step_sets.json", service_step_sets),
+    "ball_passes": ("ball_passes.json", lambda: ball_passes("ball_passes.json")),
+    "ball_passes_c7af070": ("ball_passes_c7af070.json", lambda: ball_passes("ball_passes_c7af070.json")),
     "tell_profile": ("tell_cpu_profile.json", tell_profile),
     "tell_goal": ("sessions_since_filing_ab*.json", tell_goal),
     "shared_ab_lane": ("ab_shared_steps_lane.json", lambda: shared_ab("ab_shared_steps_lane.json")),

@@ -136,6 +136,27 @@ def projection() -> str:
     return rows(header, body)
 
 
+BALL_PASSES = {"moments": "first pass: the moments (no division)", "evaluate": "evaluation at λ > 0",
+               "evaluate-box": "evaluation with a box of d-vectors",
+               "write": "write (float32, rounded toward the center) into another vector",
+               "write-in-place": "the same write into a itself, as a step projects x"}
+
+
+def ball_passes(name: str) -> str:
+    """Each pass of the l2-ball projection at d = 2.8M, CPU ms: the kernel of ``--before``, this
+    one, and the floor's pass of the same kind; and the plain ball's three passes together."""
+    cpu = load(name)["cpu_ms"]
+    floor = {"moments": cpu["floor-read"], "evaluate": cpu["floor-read"], "write": cpu["floor-write"],
+             "write-in-place": cpu["floor-write"]}
+    body = [[label, f"{cpu[f'before-{p}']:.2f}" if f"before-{p}" in cpu else "", f"{cpu[p]:.2f}",
+             f"{floor[p]:.2f}" if p in floor else ""] for p, label in BALL_PASSES.items() if p in cpu]
+    three = ("moments", "evaluate", "write-in-place")
+    if all(f"before-{p}" in cpu for p in three):
+        body.append(["l2 ball in a step, its three passes", f"{sum(cpu[f'before-{p}'] for p in three):.2f}",
+                     f"{sum(cpu[p] for p in three):.2f}", f"{sum(floor[p] for p in three):.2f}"])
+    return rows(["pass", "before", "now", "the floor's pass"], body)
+
+
 def service_step_sets() -> str:
     """Each client mode's step with a set over the same mode without one."""
     body = [[f"{r['constraint']}, {grouped(r['d'])}", *(f"{r[mode]['ratio_to_no_set']:.3f}" for mode in

@@ -39,6 +39,7 @@ GROUP = 4  # rows of LANES whose terms a lane sums pairwise before adding them: 
 SPAN = GROUP * LANES
 MOMENTS = 8  # sum of (a - c)^2 h^j for j < MOMENTS: the root's starting point (``projection``)
 SUMS = 3  # what ``evaluate`` returns: S(lam) and the two next terms of its expansion
+CHUNK = 1 << 10  # coordinates that ``write`` computes into buffers before it rounds them into out
 
 
 def _value(v, i):  # pragma: no cover - compiled: the i-th of d values, or the one value
@@ -108,15 +109,21 @@ def _moments_row(a, c, h, lanes):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _moments_group(a, c, h, lanes):  # pragma: no cover - compiled
-    """``GROUP`` rows of ``LANES``: each lane adds its four terms, summed pairwise."""
+def _moments_group(a, c, h, lanes, terms):  # pragma: no cover - compiled
+    """``GROUP`` rows of ``LANES``: each lane adds its four terms, summed pairwise.  (a - c)^2 and
+    h go first into ``terms`` (2 x SPAN), read in order: the lanes' loop then reads four places
+    SPAN apart from cache, where reading them from a, c and h was twelve streams from memory."""
+    squares, weights = terms[0], terms[1]
+    for k in range(SPAN):
+        z = np.float64(a[k]) - _value(c, k)
+        squares[k] = z * z
+        weights[k] = _value(h, k)
     for k in range(LANES):
-        p = _moment_terms(a, c, h, k)
-        q = _moment_terms(a, c, h, k + LANES)
-        r = _moment_terms(a, c, h, k + 2 * LANES)
-        t = _moment_terms(a, c, h, k + 3 * LANES)
-        for j in range(MOMENTS):
-            lanes[j, k] += (p[j] + q[j]) + (r[j] + t[j])
+        p, q, r, t = squares[k], squares[k + LANES], squares[k + 2 * LANES], squares[k + 3 * LANES]
+        pw, qw, rw, tw = weights[k], weights[k + LANES], weights[k + 2 * LANES], weights[k + 3 * LANES]
+        for j in range(MOMENTS):  # unrolled by LLVM: MOMENTS is a constant
+            lanes[j, k] += (p + q) + (r + t)
+            p, q, r, t = p * pw, q * qw, r * rw, t * tw
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -124,11 +131,12 @@ def moments(a, c, h):  # pragma: no cover - compiled
     """(sum of (a_i - c_i)^2 h_i^j for j < ``MOMENTS``): one pass, no division."""
     lanes = np.zeros((MOMENTS, LANES))
     totals = np.zeros(MOMENTS)
+    terms = np.empty((2, SPAN))
     for start in range(0, a.size, BLOCK):
         stop = min(a.size, start + BLOCK)
         grouped = start + (stop - start) // SPAN * SPAN
         for row in range(start, grouped, SPAN):
-            _moments_group(a[row:row + SPAN], _part(c, row, row + SPAN), _part(h, row, row + SPAN), lanes)
+            _moments_group(a[row:row + SPAN], _part(c, row, row + SPAN), _part(h, row, row + SPAN), lanes, terms)
         for row in range(grouped, stop, LANES):
             end = min(stop, row + LANES)
             _moments_row(a[row:end], _part(c, row, end), _part(h, row, end), lanes)
@@ -231,7 +239,7 @@ def evaluate(a, c, h, lo, hi, boxed, lam):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _point(a, c, h, lo, hi, boxed, lam, k):  # pragma: no cover - compiled
-    """(x_k(lam) - c_k, x_k(lam)); a itself at lam = 0."""
+    """x_k(lam); a_k itself at lam = 0."""
     ratio, _ = _ratio(_value(h, k), lam)
     center = _value(c, k)
     point_a = np.float64(a[k])
@@ -240,19 +248,20 @@ def _point(a, c, h, lo, hi, boxed, lam, k):  # pragma: no cover - compiled
         lower, upper = _value(lo, k), _value(hi, k)
         point = lower if point < lower else point
         point = upper if point > upper else point
-    return point - center, point
+    return point
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _write_wide(a, c, h, lo, hi, boxed, lam, out):  # pragma: no cover - compiled
+def _points(a, c, h, lo, hi, boxed, lam, points):  # pragma: no cover - compiled
     for k in range(a.size):
-        out[k] = _point(a, c, h, lo, hi, boxed, lam, k)[1]
+        points[k] = _point(a, c, h, lo, hi, boxed, lam, k)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _write_narrow(a, c, h, lo, hi, boxed, lam, bits):  # pragma: no cover - compiled
-    for k in range(a.size):
-        shift, point = _point(a, c, h, lo, hi, boxed, lam, k)
+def _round_toward(points, c, bits):  # pragma: no cover - compiled
+    for k in range(bits.size):
+        point = points[k]
+        shift = point - _value(c, k)
         rounded = np.float32(point)  # to nearest
         wide = np.float64(rounded)
         outward = (wide - point) * shift > 0 and wide != 0
@@ -265,17 +274,21 @@ def write(a, c, h, lo, hi, boxed, lam, out, bits):  # pragma: no cover - compile
     """x(lam) into ``out``, one pass.  A float32 ``out`` (``bits`` its int32 view, else None)
     rounds to nearest, then one float32 back toward c where that rounding moved the point away
     from it (never past c, itself a float32): -1 on the bits of a finite nonzero float32 steps
-    toward 0, +1 away from it."""
-    for start in range(0, a.size, BLOCK):
-        stop = min(a.size, start + BLOCK)
+    toward 0, +1 away from it.
+
+    Each ``CHUNK`` of points goes first into a buffer that stays in cache: ``out`` is often ``a`` itself,
+    and a loop that reads a and writes out, which LLVM cannot prove apart, does not vectorise."""
+    points = np.empty(CHUNK)
+    for start in range(0, a.size, CHUNK):
+        stop = min(a.size, start + CHUNK)
+        size = stop - start
         parts = (a[start:stop], _part(c, start, stop), _part(h, start, stop), _part(lo, start, stop),
                  _part(hi, start, stop))
         if boxed:
-            if bits is None:
-                _write_wide(*parts, True, lam, out[start:stop])
-            else:
-                _write_narrow(*parts, True, lam, bits[start:stop])
-        elif bits is None:
-            _write_wide(*parts, False, lam, out[start:stop])
+            _points(*parts, True, lam, points[:size])
         else:
-            _write_narrow(*parts, False, lam, bits[start:stop])
+            _points(*parts, False, lam, points[:size])
+        if bits is None:
+            out[start:stop] = points[:size]
+        else:
+            _round_toward(points[:size], _part(c, start, stop), bits[start:stop])
