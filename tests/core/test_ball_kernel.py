@@ -134,3 +134,24 @@ def test_the_sums_do_not_depend_on_where_a_vector_starts_in_memory():
     shifted[:] = a
     assert bits(_Ball(a, 0.5, h, None, None).evaluate(0.3)) == bits(_Ball(shifted, 0.5, h, None, None).evaluate(0.3))
     assert bits(_Ball(a, 0.5, h, None, None).moments()) == bits(_Ball(shifted, 0.5, h, None, None).moments())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_write_into_the_point_itself_gives_the_bits_of_a_write_elsewhere(dtype):
+    """A step projects x in place (out is a): the write reads every chunk before it rounds into
+    it, so aliasing changes nothing, across chunks and with a box or none."""
+    rng = np.random.default_rng(5)
+    checked = 0
+    for dim in (1, kernel.CHUNK - 1, kernel.CHUNK + 1, 3 * kernel.CHUNK + 77):
+        a = rng.standard_normal(dim).astype(dtype)
+        h = np.exp(rng.uniform(-2, 2, dim)).astype(np.float32)
+        c = (0.1 * rng.standard_normal(dim)).astype(np.float32)
+        for lo, hi in ((None, None), (np.float32(-0.5), np.float32(0.5))):
+            elsewhere = np.empty_like(a)
+            _Ball(a, c, h, lo, hi).write(0.37, elsewhere)
+            inside = a.copy()
+            _Ball(inside, c, h, lo, hi).write(0.37, inside)
+            assert inside.tobytes() == elsewhere.tobytes(), (dim, lo)
+            assert not np.array_equal(inside, a)  # the write did move the point
+            checked += 1
+    assert checked == 8
