@@ -20,6 +20,7 @@ from pathlib import Path
 from table_cells import grouped, load, rows
 from tables_per_step import (
     ball_passes,
+    floor_share,
     pipeline_ab,
     projection,
     service_step_sets,
@@ -210,6 +211,7 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "projection": ("projection.json", projection),
     "service_step_sets": ("service_step_sets.json", service_step_sets),
     "ball_passes": ("ball_passes.json", lambda: ball_passes("ball_passes.json")),
+    "floor_share": ("projection.json and service_step_sets.json", floor_share),
     "ball_passes_c7af070": ("ball_passes_c7af070.json", lambda: ball_passes("ball_passes_c7af070.json")),
     "tell_profile": ("tell_cpu_profile.json", tell_profile),
     "tell_goal": ("sessions_since_filing_ab*.json", tell_goal),

@@ -157,6 +157,19 @@ def ball_passes(name: str) -> str:
     return rows(["pass", "before", "now", "the floor's pass"], body)
 
 
+def floor_share() -> str:
+    """The l2 ball's projection and its floor (``projection.json``, CPU ms) against each mode's
+    step with no set (``service_step_sets.json``) at the largest d: what 5% of a step allows."""
+    projected = max(load("projection.json"), key=lambda r: r["d"])
+    steps = next(r for r in load("service_step_sets.json") if r["d"] == projected["d"] and r["constraint"] == "none")
+    floor, l2 = projected["l2-floor"]["project_cpu_ms"], projected["l2"]["project_cpu_ms"]
+    body = [[mode, f"{steps[mode]['ms_per_step']:.1f} ms", f"{0.05 * steps[mode]['ms_per_step']:.1f} ms",
+             f"{floor / steps[mode]['ms_per_step']:.1%}", f"{l2 / steps[mode]['ms_per_step']:.1%}"]
+            for mode in ("lean", "plain", "mirror", "pipeline")]
+    return rows([f"mode, d = {grouped(projected['d'])}", "step, no set", "5% of it", "the floor's share",
+                 "the l2 projection's share"], body)
+
+
 def service_step_sets() -> str:
     """Each client mode's step with a set over the same mode without one."""
     body = [[f"{r['constraint']}, {grouped(r['d'])}", *(f"{r[mode]['ratio_to_no_set']:.3f}" for mode in
