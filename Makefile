@@ -46,10 +46,12 @@ report: setup
 attack: setup
 	BIN=$(VENV)/bin results/attack/zo.sh
 
-# the suite in parallel processes, one per core up to 4, each test file whole in one of them
-# (tests/conftest.py gives each process its own Redis databases)
+# the suite in parallel processes, one more than the cores, up to 4 (much of the suite waits on
+# the services and commands it starts, so one process more keeps the cores busy); each test file
+# whole in one process (tests/conftest.py gives each process its own Redis databases)
+TEST_PROCESSES ?= $(shell python3 -c "import os; print(min(len(os.sched_getaffinity(0)) + 1, 4))")
 test: test-setup
-	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

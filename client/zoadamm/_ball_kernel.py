@@ -39,7 +39,7 @@ GROUP = 4  # rows of LANES whose terms a lane sums pairwise before adding them: 
 SPAN = GROUP * LANES
 MOMENTS = 8  # sum of (a - c)^2 h^j for j < MOMENTS: the root's starting point (``projection``)
 SUMS = 3  # what ``evaluate`` returns: S(lam) and the two next terms of its expansion
-CHUNK = 1 << 10  # coordinates that ``write`` computes into buffers before it rounds them into out
+CHUNK = 1 << 10  # coordinates that ``write`` computes into a buffer before it rounds them into out
 
 
 def _value(v, i):  # pragma: no cover - compiled: the i-th of d values, or the one value
@@ -276,8 +276,9 @@ def write(a, c, h, lo, hi, boxed, lam, out, bits):  # pragma: no cover - compile
     from it (never past c, itself a float32): -1 on the bits of a finite nonzero float32 steps
     toward 0, +1 away from it.
 
-    Each ``CHUNK`` of points goes first into a buffer that stays in cache: ``out`` is often ``a`` itself,
-    and a loop that reads a and writes out, which LLVM cannot prove apart, does not vectorise."""
+    Each ``CHUNK`` of points goes first into a buffer that stays in cache: ``out`` is often ``a``
+    itself, and a loop that reads a and writes out, which LLVM cannot prove apart, does not
+    vectorise."""
     points = np.empty(CHUNK)
     for start in range(0, a.size, CHUNK):
         stop = min(a.size, start + CHUNK)
