@@ -190,12 +190,22 @@ def _boxed_row(a, c, h, lo, hi, lam, lanes):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _plain_group(a, c, h, lam, lanes, terms):  # pragma: no cover - compiled
+    """As ``_moments_group``: (x - c) and 1 / (h + lam) go first into two rows of ``terms``, and
+    the lanes' loop makes the three terms of ``_plain_terms`` from them, in its order."""
+    shifts, reciprocals = terms[0], terms[1]
     for k in range(SPAN):
-        terms[0, k], terms[1, k], terms[2, k] = _plain_terms(a, c, h, lam, k)
-    for j in range(SUMS):
-        t = terms[j]
-        for k in range(LANES):
-            lanes[j, k] += (t[k] + t[k + LANES]) + (t[k + 2 * LANES] + t[k + 3 * LANES])
+        ratio, q = _ratio(_value(h, k), lam)
+        shifts[k] = (np.float64(a[k]) - _value(c, k)) * ratio
+        reciprocals[k] = q
+    for k in range(LANES):
+        p, r, s, t = shifts[k], shifts[k + LANES], shifts[k + 2 * LANES], shifts[k + 3 * LANES]
+        pq, rq, sq, tq = (reciprocals[k], reciprocals[k + LANES], reciprocals[k + 2 * LANES],
+                          reciprocals[k + 3 * LANES])
+        p, r, s, t = p * p, r * r, s * s, t * t  # the squares
+        lanes[0, k] += (p + r) + (s + t)
+        p, r, s, t = p * pq, r * rq, s * sq, t * tq  # the slopes
+        lanes[1, k] += (p + r) + (s + t)
+        lanes[2, k] += (p * pq + r * rq) + (s * sq + t * tq)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
