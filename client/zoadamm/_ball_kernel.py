@@ -87,25 +87,13 @@ def _ratio(weight, lam):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _moment_terms(a, c, h, k):  # pragma: no cover - compiled
-    z = np.float64(a[k]) - _value(c, k)
-    weight = _value(h, k)
-    t0 = z * z
-    t1 = t0 * weight
-    t2 = t1 * weight
-    t3 = t2 * weight
-    t4 = t3 * weight
-    t5 = t4 * weight
-    t6 = t5 * weight
-    return t0, t1, t2, t3, t4, t5, t6, t6 * weight
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _moments_row(a, c, h, lanes):  # pragma: no cover - compiled
     for k in range(a.size):
-        t = _moment_terms(a, c, h, k)
+        z = np.float64(a[k]) - _value(c, k)
+        term, weight = z * z, _value(h, k)
         for j in range(MOMENTS):
-            lanes[j, k] += t[j]
+            lanes[j, k] += term
+            term = term * weight
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -210,8 +198,8 @@ def _plain_group(a, c, h, lam, lanes, terms):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _boxed_group(a, c, h, lo, hi, lam, lanes, terms):  # pragma: no cover - compiled
-    """As ``_plain_group``, the terms first into ``terms`` (SUMS x SPAN): the clipping's selects
-    vectorise in a loop of their own."""
+    """``GROUP`` rows of ``LANES``, the three terms of ``_boxed_terms`` first into ``terms``
+    (SUMS x SPAN): the clipping's selects vectorise in a loop of their own."""
     for k in range(SPAN):
         terms[0, k], terms[1, k], terms[2, k] = _boxed_terms(a, c, h, lo, hi, lam, k)
     for j in range(SUMS):
