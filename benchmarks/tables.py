@@ -167,6 +167,9 @@ def headline() -> str:
     pipelined = load("service_step_lane_ab.json")
     big = next(r for r in load("projection.json") if r["d"] > 1_000_000)
     counted = load("tell_instructions_lane_ab.json")["medians"]
+    passes = load("ball_passes.json")["cpu_ms"]
+    three = ("moments", "evaluate", "write-in-place")
+    suite = load("fresh_clone.json")["steps"]["make test"]["wall_s"]
     before, after = (since["medians"][side]["service_cpu_ms_per_step"] for side in ("before", "after"))
     ratios = {label: run[str(big["d"])] for label, run in pipelined["pipeline_over_lean"].items()}
     before_label = next(label for label in ratios if label.startswith("before"))
@@ -182,6 +185,10 @@ def headline() -> str:
          "service_step_lane_ab.json"],
         [f"l2-ball projection, d = {grouped(big['d'])}: share of the step (the floor of any exact one)",
          f"{big['l2']['project_cpu_share']:.0%} ({big['l2-floor']['project_cpu_share']:.1%})", "projection.json"],
+        ["the l2 ball's three passes over d = 2.8M in a step, before → after (same process, in turns)",
+         f"{sum(passes[f'before-{p}'] for p in three):.1f} → {sum(passes[p] for p in three):.1f} ms",
+         "ball_passes.json"],
+        ["`make test` from a fresh clone (one process more than the cores)", f"{suite:.0f} s", "fresh_clone.json"],
     ]
     return rows(["what", "measured", "benchmarks/results/"], body)
 
