@@ -23,6 +23,9 @@ NORMALIZERS = ("v_hat", "v")
 VECTORS = ("x", "m", "v", "v_hat")  # a state's vectors, in checkpoint order
 NOT_KEPT = np.empty(0, dtype=np.float32)  # a vector the method does not keep
 NOT_KEPT.setflags(write=False)
+# From this d on, AdaMM's update runs compiled (``_update_kernel``, the same bits in one pass over
+# the vectors); below it, numpy's ten calls cost a few microseconds, less than importing numba.
+COMPILED_FROM = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,20 @@ def adamm_update(
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g*g;  v_hat = max(v_hat, v);  h = sqrt(v_hat) + eps
     x = P_{X,h}(x - lr * (m / h)),   P_{X,h}(a) = argmin over x in X of sum_i h_i (x_i - a_i)^2
 
-    ``gradient`` is overwritten (it is used as a work buffer).
+    ``gradient`` may be overwritten (numpy's path uses it as a work buffer).
 
     Raises:
         InvalidArgument: the gradient has the wrong shape or dtype, or lr is not positive.
     """
     check_step(state, gradient, lr)
+    if state.dim >= COMPILED_FROM:
+        metric = None if constraint is None else state.scratch()
+        rates = np.array([config.beta1, 1.0 - config.beta1, config.beta2, 1.0 - config.beta2, config.eps, lr],
+                         dtype=np.float32)  # each rounded to float32 as numpy's path rounds it
+        _compiled().update(state.x, state.m, state.v, state.v_hat, gradient, metric, rates,
+                           config.normalizer == "v_hat")
+        descend(state, None, constraint, metric)
+        return
     work = update_moments(state, gradient, config)
     np.maximum(state.v_hat, state.v, out=state.v_hat)
     denominator = state.v_hat if config.normalizer == "v_hat" else state.v
@@ -130,10 +141,20 @@ def update_moments(state: AdaMMState, gradient: np.ndarray, config: AdaMMConfig)
     return work
 
 
-def descend(state: AdaMMState, step: np.ndarray, constraint: FeasibleSet | None,
+def descend(state: AdaMMState, step: np.ndarray | None, constraint: FeasibleSet | None,
             weights: np.ndarray | None = None) -> None:
-    """x = P_X(x - step) in the metric ``weights`` (None: Euclidean), and advance ``state.step``."""
-    state.x -= step
+    """x = P_X(x - step) in the metric ``weights`` (None: Euclidean; ``step`` None: x has taken
+    its step already), and advance ``state.step``."""
+    if step is not None:
+        state.x -= step
     if constraint is not None:
         constraint.project(state.x, weights=weights, out=state.x)
     state.step += 1
+
+
+def _compiled():
+    """The compiled update, imported on the first step of a large state (numba's import costs a
+    process that never takes one nothing)."""
+    from . import _update_kernel
+
+    return _update_kernel

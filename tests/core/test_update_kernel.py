@@ -1,0 +1,93 @@
+"""The compiled AdaMM update (from ``COMPILED_FROM`` coordinates on) gives numpy's bits: the
+same states after several steps, for both normalizers, with and without a feasible set, for
+gradients over many decades, zeros, subnormals and an infinity, and in a fresh interpreter
+compiled for a generic x86-64."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoadamm import AdaMMConfig, AdaMMState, adamm
+from zoadamm.constraints import Ball, Box, FeasibleSet
+
+VECTORS = ("x", "m", "v", "v_hat")
+NUMPY_ONLY = 1 << 62
+# numpy warns where the infinity of the extreme gradients overflows g*g and makes inf / inf
+OVERFLOW, INVALID = "ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning"
+
+
+def gradients(rng: np.random.Generator, dim: int, steps: int, extreme: bool) -> list[np.ndarray]:
+    """Signs and magnitudes over twelve decades, a few exact zeros; with ``extreme``, also
+    subnormals and, at the last step, an infinity and the largest float32."""
+    out = []
+    for step in range(steps):
+        g = (rng.standard_normal(dim) * np.exp(rng.uniform(-14, 14, dim))).astype(np.float32)
+        g[: min(3, dim)] = 0.0
+        if extreme and dim > 8:
+            g[3:5] = np.float32(1e-41), np.float32(-3e-45)
+            if step == steps - 1:
+                g[5:8] = np.inf, -np.finfo(np.float32).max, np.float32(1e-38)
+        out.append(g)
+    return out
+
+
+def run(dim: int, config: AdaMMConfig, constraint, compiled_from: int, monkeypatch, extreme: bool) -> AdaMMState:
+    rng = np.random.default_rng(dim)
+    state = AdaMMState.start(rng.uniform(-0.5, 0.5, dim).astype(np.float32))
+    monkeypatch.setattr(adamm, "COMPILED_FROM", compiled_from)
+    for lr, g in zip((1e-3, 3e-2, 0.7, 1e-3, 5.0), gradients(rng, dim, 5, extreme), strict=True):
+        adamm.adamm_update(state, g, lr, config, constraint)
+    return state
+
+
+SETS = {
+    "none": lambda dim: None,
+    "box": lambda dim: FeasibleSet(box=Box(lower=-0.25, upper=0.25)),
+    "l2": lambda dim: FeasibleSet(ball=Ball(norm="2", center=np.full(dim, 0.1, np.float32), radius=0.05 * dim**0.5)),
+}
+
+
+@pytest.mark.filterwarnings(OVERFLOW, INVALID)
+@pytest.mark.parametrize("dim", [1, 9, 1_000, 20_000])
+@pytest.mark.parametrize("normalizer", ["v_hat", "v"])
+@pytest.mark.parametrize("kind", sorted(SETS))
+@pytest.mark.parametrize("extreme", [False, True], ids=["finite", "extreme"])
+def test_the_compiled_update_gives_numpys_bits(dim, normalizer, kind, extreme, monkeypatch):
+    config = AdaMMConfig(normalizer=normalizer)
+    compiled = run(dim, config, SETS[kind](dim), 1, monkeypatch, extreme)
+    plain = run(dim, config, SETS[kind](dim), NUMPY_ONLY, monkeypatch, extreme)
+    for name in VECTORS:
+        assert getattr(compiled, name).tobytes() == getattr(plain, name).tobytes(), name
+    assert compiled.step == plain.step == 5
+    moved = np.isfinite(plain.x).sum()
+    assert moved >= dim - 3 if extreme and dim > 8 else moved == dim  # only the infinity's coordinates are lost
+
+
+def test_a_large_state_takes_the_compiled_path(monkeypatch):
+    calls = []
+    kernel = adamm._compiled()
+    monkeypatch.setattr(kernel, "update", lambda *args: calls.append(args[0].size))
+    for dim in (adamm.COMPILED_FROM - 1, adamm.COMPILED_FROM):
+        state = AdaMMState.start(np.zeros(dim, np.float32))
+        adamm.adamm_update(state, np.ones(dim, np.float32), 1e-3, AdaMMConfig())
+    assert calls == [adamm.COMPILED_FROM]
+
+
+def digest(dim: int = 20_000) -> str:
+    """The bytes of a compiled run's state (run in a child process too)."""
+    import hashlib
+
+    rng = np.random.default_rng(7)
+    state = AdaMMState.start(rng.uniform(-1, 1, dim).astype(np.float32))
+    for g in gradients(rng, dim, 4, extreme=True):
+        adamm.adamm_update(state, g, 0.01, AdaMMConfig())
+    return hashlib.sha256(b"".join(getattr(state, name).tobytes() for name in VECTORS)).hexdigest()
+
+
+def test_the_compiled_update_gives_the_same_bits_in_a_fresh_interpreter(fresh_python):
+    here = str(Path(__file__).resolve().parent)
+    code = f"import sys; sys.path.insert(0, {here!r}); import test_update_kernel as t; print(t.digest())"
+    assert fresh_python(code).strip() == digest()
