@@ -11,6 +11,14 @@ e^-3 to e^3, lam = 0.2.  Per pass, the median CPU ms of this thread over --round
   evaluate-box              the same, x clipped into a box of d-vectors (c -+ 0.5), as box+l2
   write                     x(lam) into float32, rounded toward the center
   write-in-place            the same, out being a itself (as a step projects x in place)
+  moments-in-cache          the moments pass over the first BLOCK coordinates, d / BLOCK times:
+                            its arithmetic alone, the vectors in cache (the most that folding the
+                            pass into another one that streams a and h could save is moments
+                            minus this)
+  update                    AdaMM's compiled update (``zoadamm/_update_kernel.py``), h written
+  update-then-moments       the update, then the moments pass over its x and h
+  update-with-moments       the two folded: each chunk of SPAN coordinates updated, then its
+                            moments summed while it is in cache (the same bits as the two apart)
   before-moments, before-evaluate, before-evaluate-box, before-write, before-write-in-place
                             the same passes of the kernel in --before (a copy of an earlier
                             ``zoadamm/_ball_kernel.py``, e.g. from ``git show REV:client/zoadamm/_ball_kernel.py``)
@@ -30,12 +38,43 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numba
 import numpy as np
 from projection_floor import _read, _write
 
-from zoadamm import _ball_kernel
+from zoadamm import _ball_kernel, _update_kernel
+from zoadamm._ball_kernel import BLOCK, LANES, MOMENTS, SPAN, _fold, _moments_group, _moments_row, _part
 
 LAM = 0.2
+RATES = np.array([0.9, 0.1, 0.999, 0.001, 1e-8, 1e-3], np.float32)  # AdaMM's (b1, 1 - b1, b2, 1 - b2, eps, lr)
+
+
+@numba.njit(error_model="numpy")
+def _update_with_moments(x, m, v, v_hat, g, h, c):  # pragma: no cover - compiled
+    """``_update_kernel.update`` chunk by chunk, each chunk's moments summed as it leaves."""
+    lanes, totals, terms = np.zeros((MOMENTS, LANES)), np.zeros(MOMENTS), np.empty((2, SPAN))
+    for start in range(0, x.size, BLOCK):
+        stop = min(x.size, start + BLOCK)
+        grouped = start + (stop - start) // SPAN * SPAN
+        for row in range(start, grouped, SPAN):
+            end = row + SPAN
+            _update_kernel.update(x[row:end], m[row:end], v[row:end], v_hat[row:end], g[row:end], h[row:end],
+                                  RATES, True)
+            _moments_group(x[row:end], _part(c, row, end), h[row:end], lanes, terms)
+        for row in range(grouped, stop, LANES):
+            end = min(stop, row + LANES)
+            _update_kernel.update(x[row:end], m[row:end], v[row:end], v_hat[row:end], g[row:end], h[row:end],
+                                  RATES, True)
+            _moments_row(x[row:end], _part(c, row, end), h[row:end], lanes)
+        _fold(lanes, totals)
+    return totals
+
+
+def _in_cache(run: Callable[[], object], d: int) -> Callable[[], None]:
+    def repeated() -> None:
+        for _ in range(d // BLOCK):
+            run()
+    return repeated
 
 
 def load(path: str):
@@ -64,7 +103,14 @@ def passes(d: int, before) -> dict[str, Callable[[], object]]:
         "evaluate-box": lambda: kernel.evaluate(a, c, h, *sides, LAM),
         "write": lambda: kernel.write(a, c, h, *box, LAM, out, bits),
         "write-in-place": lambda: kernel.write(moved, c, h, *box, LAM, moved, moved.view(np.int32)),
+        "moments-in-cache": _in_cache(lambda: kernel.moments(a[:BLOCK], c[:BLOCK], h[:BLOCK]), d),
     }
+    x, m, g = (rng.standard_normal(d).astype(np.float32) * np.float32(s) for s in (1, 0.1, 0.1))
+    v, v_hat = np.full(d, 0.01, np.float32), np.full(d, 0.01, np.float32)
+    updated = np.empty(d, np.float32)
+    runs["update"] = lambda: _update_kernel.update(x, m, v, v_hat, g, updated, RATES, True)
+    runs["update-then-moments"] = lambda: (runs["update"](), kernel.moments(x, c, updated))
+    runs["update-with-moments"] = lambda: _update_with_moments(x, m, v, v_hat, g, updated, c)
     if before is not None:
         runs["before-moments"] = lambda: before.moments(a, c, h)
         runs["before-evaluate"] = lambda: before.evaluate(a, c, h, *box, LAM)

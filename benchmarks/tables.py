@@ -21,6 +21,7 @@ from table_cells import grouped, load, rows
 from tables_per_step import (
     ball_passes,
     floor_share,
+    folded_moments,
     pipeline_ab,
     projection,
     service_step_sets,
@@ -30,6 +31,7 @@ from tables_per_step import (
     tell_goal,
     tell_lane,
     tell_profile,
+    update,
 )
 
 from zoadamm_service.settings_doc import splice
@@ -164,12 +166,13 @@ def headline() -> str:
     """The README's short form: the figures that moved most recently, each from its results."""
     since = load("sessions_since_filing_ab.json")
     crowd = max(load("sessions_many_clients.json"), key=lambda r: r["sessions"])
-    pipelined = load("service_step_lane_ab.json")
+    pipelined = load("service_step_update_ab.json")
     big = next(r for r in load("projection.json") if r["d"] > 1_000_000)
     counted = load("tell_instructions_lane_ab.json")["medians"]
     passes = load("ball_passes.json")["cpu_ms"]
     three = ("moments", "evaluate", "write-in-place")
     suite = load("fresh_clone.json")["steps"]["make test"]["wall_s"]
+    updated = max(load("update.json")["results"], key=lambda r: r["d"])
     before, after = (since["medians"][side]["service_cpu_ms_per_step"] for side in ("before", "after"))
     ratios = {label: run[str(big["d"])] for label, run in pipelined["pipeline_over_lean"].items()}
     before_label = next(label for label in ratios if label.startswith("before"))
@@ -180,14 +183,18 @@ def headline() -> str:
          f"{counted['before']:,.0f} → {counted['after']:,.0f}", "tell_instructions_lane_ab.json"],
         [f"{grouped(crowd['sessions'])} sessions at once: errors, p99",
          f"{crowd['errors']} of {crowd['steps']:,}, {crowd['p99_ms']:,.0f} ms", "sessions_many_clients.json"],
-        [f"pipelined step over the in-process one, d = {grouped(big['d'])} (before → after the script lane)",
+        [f"pipelined step over the in-process one, d = {grouped(big['d'])} (before → after the compiled update)",
          f"{ratios.pop(before_label):.2f} → " + ", ".join(f"{r:.2f}" for r in ratios.values()),
-         "service_step_lane_ab.json"],
+         "service_step_update_ab.json"],
         [f"l2-ball projection, d = {grouped(big['d'])}: share of the step (the floor of any exact one)",
          f"{big['l2']['project_cpu_share']:.0%} ({big['l2-floor']['project_cpu_share']:.1%})", "projection.json"],
         ["the l2 ball's three passes over d = 2.8M in a step, before → after (same process, in turns)",
          f"{sum(passes[f'before-{p}'] for p in three):.1f} → {sum(passes[p] for p in three):.1f} ms",
          "ball_passes.json"],
+        [f"AdaMM's update, d = {grouped(updated['d'])}: numpy → compiled (the lean ZO step, same run)",
+         f"{updated['cpu_ms']['numpy/update']:.1f} → {updated['cpu_ms']['compiled/update']:.1f} ms "
+         f"({updated['cpu_ms']['numpy/none/step']:.0f} → {updated['cpu_ms']['compiled/none/step']:.0f} ms)",
+         "update.json"],
         ["`make test` from a fresh clone (one process more than the cores)", f"{suite:.0f} s", "fresh_clone.json"],
     ]
     return rows(["what", "measured", "benchmarks/results/"], body)
@@ -225,6 +232,9 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "shared_ab_lane": ("ab_shared_steps_lane.json", lambda: shared_ab("ab_shared_steps_lane.json")),
     "pipeline_ab": ("service_step_tell_ab2.json", pipeline_ab),
     "big_reads_trace_once": ("big_reads_trace_once.json", lambda: big_reads("big_reads_trace_once.json")),
+    "update": ("update.json", update),
+    "folded_moments": ("ball_passes.json", folded_moments),
+    "pipeline_update": ("service_step_update_ab.json", lambda: pipeline_ab("service_step_update_ab.json")),
 }
 
 

@@ -183,3 +183,28 @@ def service_step_sets() -> str:
                                                    ("lean", "plain", "mirror", "pipeline"))]
             for r in load("service_step_sets.json") if r["constraint"] != "none"]
     return rows(["set, d", "lean", "plain", "mirror", "pipeline"], body)
+
+
+def update() -> str:
+    """AdaMM's update, numpy's path against the compiled one, alone and in the lean step."""
+    parts = {"update": "the update alone", "none/step": "lean ZO step, no set", "l2/step": "lean ZO step, l2 ball"}
+    body = []
+    for r in load("update.json")["results"]:
+        for part, label in parts.items():
+            numpy_ms, compiled_ms = (r["cpu_ms"][f"{path}/{part}"] for path in ("numpy", "compiled"))
+            digits = 3 if numpy_ms < 1 else 2 if numpy_ms < 10 else 1
+            body.append([f"d = {grouped(r['d'])}: {label}", f"{numpy_ms:.{digits}f} ms", f"{compiled_ms:.{digits}f} ms",
+                         f"{compiled_ms / numpy_ms:.2f}"])
+    return rows(["CPU time, median", "numpy", "compiled", "compiled / numpy"], body)
+
+
+def folded_moments() -> str:
+    """The moments pass alone, its arithmetic alone, and folded into AdaMM's update or not."""
+    cpu = load("ball_passes.json")["cpu_ms"]
+    labels = {"moments": "the moments pass, from memory",
+              "moments-in-cache": "the same pass, its vectors in cache",
+              "update": "AdaMM's compiled update (h written)",
+              "update-then-moments": "the update, then the moments pass",
+              "update-with-moments": "the two folded: each chunk's moments summed while it is in cache"}
+    return rows([f"d = {grouped(load('ball_passes.json')['d'])}", "CPU ms, median"],
+                [[label, f"{cpu[key]:.2f}"] for key, label in labels.items()])
