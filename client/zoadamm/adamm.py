@@ -107,9 +107,12 @@ def adamm_update(
     ``gradient`` may be overwritten (numpy's path uses it as a work buffer).
 
     Raises:
-        InvalidArgument: the gradient has the wrong shape or dtype, or lr is not positive.
+        InvalidArgument: the gradient has the wrong shape or dtype, lr is not positive, or the
+            state lacks a moment (a state of another method).
     """
     check_step(state, gradient, lr)
+    if not state.m.size == state.v.size == state.v_hat.size == state.dim:  # the compiled loop reads them all
+        raise InvalidArgument(f"an AdaMM step needs m, v and v_hat of x's length {state.dim}")
     if state.dim >= COMPILED_FROM:
         metric = None if constraint is None else state.scratch()
         rates = np.array([config.beta1, 1.0 - config.beta1, config.beta2, 1.0 - config.beta2, config.eps, lr],

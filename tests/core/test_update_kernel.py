@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoadamm import AdaMMConfig, AdaMMState, adamm
+from zoadamm import AdaMMConfig, AdaMMState, InvalidArgument, adamm
 from zoadamm.constraints import Ball, Box, FeasibleSet
 
 VECTORS = ("x", "m", "v", "v_hat")
@@ -91,3 +91,11 @@ def test_the_compiled_update_gives_the_same_bits_in_a_fresh_interpreter(fresh_py
     here = str(Path(__file__).resolve().parent)
     code = f"import sys; sys.path.insert(0, {here!r}); import test_update_kernel as t; print(t.digest())"
     assert fresh_python(code).strip() == digest()
+
+
+@pytest.mark.parametrize("dim", [9, 20_000])
+def test_a_state_without_adamms_moments_is_refused_before_any_write(dim):
+    state = AdaMMState.start(np.ones(dim, np.float32), keeps=("x",))  # a zo-sgd state
+    with pytest.raises(InvalidArgument, match="m, v and v_hat"):
+        adamm.adamm_update(state, np.ones(dim, np.float32), 1e-3, AdaMMConfig())
+    assert np.array_equal(state.x, np.ones(dim, np.float32)) and state.step == 0
