@@ -20,6 +20,7 @@ from pathlib import Path
 from table_cells import grouped, load, rows
 from tables_per_step import (
     ball_passes,
+    client_tell,
     floor_share,
     folded_moments,
     pipeline_ab,
@@ -233,6 +234,7 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "pipeline_ab": ("service_step_tell_ab2.json", pipeline_ab),
     "big_reads_trace_once": ("big_reads_trace_once.json", lambda: big_reads("big_reads_trace_once.json")),
     "update": ("update.json", update),
+    "client_tell": ("client_tell.json", client_tell),
     "folded_moments": ("ball_passes.json", folded_moments),
     "pipeline_update": ("service_step_update_ab.json", lambda: pipeline_ab("service_step_update_ab.json")),
 }

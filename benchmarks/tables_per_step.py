@@ -208,3 +208,15 @@ def folded_moments() -> str:
               "update-with-moments": "the two folded: each chunk's moments summed while it is in cache"}
     return rows([f"d = {grouped(load('ball_passes.json')['d'])}", "CPU ms, median"],
                 [[label, f"{cpu[key]:.2f}"] for key, label in labels.items()])
+
+
+def client_tell() -> str:
+    """The client's CPU per synchronous tell, by transport."""
+    result = load("client_tell.json")
+    labels = {"lean": "the SDK over the workers' transport",
+              "lean-before": f"the same, the transport of {result['before']}",
+              "httpx": "the SDK over httpx's own transport", "floor": "a bare http.client request, JSON made by hand"}
+    cpu = result["cpu_ms_per_tell"]
+    return rows([f"d = {grouped(result['d'])}", "client CPU per tell", "× the bare request"],
+                [[label, f"{cpu[key]:.3f} ms", f"{cpu[key] / cpu['floor']:.2f}"] for key, label in labels.items()
+                 if key in cpu])

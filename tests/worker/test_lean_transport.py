@@ -1,8 +1,10 @@
-"""The workers' LeanTransport: httpx requests over http.client, one kept-alive connection."""
+"""The workers' LeanTransport: httpx requests in one write each on one kept-alive connection,
+answers read with http.client's parser."""
 
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ import pytest
 from zoadamm import Client
 from zoadamm.sdk import APIConnectionError
 from zoadamm_service.launch import free_port
+from zoadamm_worker import transport
 from zoadamm_worker.transport import LeanTransport
 
 
@@ -91,3 +94,46 @@ def test_a_slow_answer_is_a_read_timeout():
             httpx.Client(base_url=url, transport=LeanTransport(), timeout=httpx.Timeout(0.2, connect=5)) as client:
         with pytest.raises(httpx.ReadTimeout):
             client.get("/slow")
+
+
+class CountedSocket:
+    """A socket that counts its writes."""
+
+    def __init__(self, sock: socket.socket, writes: list[bytes]) -> None:
+        self._sock, self._writes = sock, writes
+
+    def sendall(self, data: bytes) -> None:
+        self._writes.append(bytes(data))
+        self._sock.sendall(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def test_a_request_goes_out_in_one_write(monkeypatch):
+    writes: list[bytes] = []
+    connect = socket.create_connection
+    monkeypatch.setattr(transport.socket, "create_connection", lambda *a, **k: CountedSocket(connect(*a, **k), writes))
+    with echo_server() as (url, _), httpx.Client(base_url=url, transport=LeanTransport()) as client:
+        for k in range(2):
+            assert client.post(f"/w/{k}", content=b"x" * 5000).content == f"POST /w/{k} None ".encode() + b"x" * 5000
+    assert len(writes) == 2  # head and body together: one packet each
+    assert all(w.startswith(b"POST /w/") and w.endswith(b"\r\n\r\n" + b"x" * 5000) for w in writes)
+
+
+def test_an_answer_cut_short_is_a_protocol_error():
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_half() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly this")
+        conn.close()
+
+    server = threading.Thread(target=answer_half, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    with httpx.Client(base_url=url, transport=LeanTransport()) as client, pytest.raises(httpx.RemoteProtocolError):
+        client.get("/cut")
+    server.join(5)
+    listener.close()

@@ -1,8 +1,8 @@
-"""The workers' HTTP transport: ``LeanTransport`` sends httpx requests over the standard
-library's ``http.client``, for a worker that makes one small request after another to a
-plain-http service (a worker that shares a session makes one per step).  One kept-alive
-connection, requests one at a time, no TLS and no proxy.  httpx's own transport (httpcore and
-h11) spends several times its CPU per request.
+"""The workers' HTTP transport: ``LeanTransport`` writes httpx requests to a socket of its own
+and reads the answers with a parser of its own (``http_answer``), for a worker that makes one
+small request after another to a plain-http service (a worker that shares a session makes one
+per step).  One kept-alive connection, requests one at a time, each in one write, no TLS and no
+proxy.  httpx's own transport (httpcore and h11) spends several times its CPU per request.
 
     Client(url, transport=LeanTransport())   # http:// URLs only
     lean_client(url)                          # the lean transport on http, httpx's own on https
@@ -15,20 +15,22 @@ once, at once, on a new connection, where a backoff meant for a failing service 
 
 from __future__ import annotations
 
-import http.client
 import socket
 import threading
+from typing import BinaryIO
 
 import httpx
 
 from zoadamm import Client
 
-RESET = (http.client.RemoteDisconnected, http.client.BadStatusLine, ConnectionResetError, BrokenPipeError)
+from .http_answer import BadAnswer, Disconnected, read_answer
 
 
 class LeanTransport(httpx.BaseTransport):
     def __init__(self) -> None:
-        self._connection: http.client.HTTPConnection | None = None
+        self._socket: socket.socket | None = None
+        self._reader: BinaryIO | None = None
+        self._address: tuple[str, int] | None = None
         self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -36,25 +38,20 @@ class LeanTransport(httpx.BaseTransport):
         if url.scheme != "http":
             raise httpx.UnsupportedProtocol(f"LeanTransport sends plain http only, not {url.scheme}", request=request)
         timeouts = request.extensions.get("timeout", {})
-        body = request.read()
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        # httpx has set Host, Content-Length and Accept-Encoding among the headers.  Head and body
+        # go in one write: one packet (http.client wrote them apart: two).
+        message = b"".join([request.method.encode("ascii"), b" ", url.raw_path, b" HTTP/1.1\r\n",
+                            *(b"%s: %s\r\n" % pair for pair in request.headers.raw), b"\r\n", request.read()])
         with self._lock:
             for attempt in (0, 1):
-                kept = self._connection is not None and self._connection.sock is not None
+                kept = self._socket is not None
                 try:
-                    connection = self._connect(url.host, url.port or 80, timeouts)
-                    # httpx has set Host, Content-Length and Accept-Encoding among the headers
-                    connection.putrequest(request.method, url.raw_path.decode("ascii"), skip_host=True,
-                                          skip_accept_encoding=True)
-                    for name, value in headers:
-                        connection.putheader(name, value)
-                    connection.endheaders(body or None)
-                    response = connection.getresponse()
-                    content = response.read()
+                    reader = self._connect(url.host, url.port or 80, timeouts, message)
+                    answer = read_answer(reader, request.method)
                 except TimeoutError as error:
                     self.close()
                     raise httpx.ReadTimeout(str(error) or "timed out", request=request) from error
-                except RESET as error:
+                except (Disconnected, ConnectionResetError, BrokenPipeError) as error:
                     self.close()
                     if kept and attempt == 0:
                         continue  # closed while idle, nothing answered: once more on a new connection
@@ -62,28 +59,34 @@ class LeanTransport(httpx.BaseTransport):
                 except OSError as error:
                     self.close()
                     raise httpx.ConnectError(str(error) or type(error).__name__, request=request) from error
-                if response.will_close:
+                except BadAnswer as error:
                     self.close()
-                return httpx.Response(response.status, headers=response.getheaders(),
-                                      stream=httpx.ByteStream(content), extensions={"http_version": b"HTTP/1.1"})
+                    raise httpx.RemoteProtocolError(str(error), request=request) from error
+                if answer.will_close:
+                    self.close()
+                return httpx.Response(answer.status, headers=answer.headers, content=answer.content,
+                                      extensions={"http_version": b"HTTP/1.1"})
         raise AssertionError("unreachable")
 
-    def _connect(self, host: str, port: int, timeouts: dict) -> http.client.HTTPConnection:
-        connection = self._connection
-        if connection is None or (connection.host, connection.port) != (host, port):
+    def _connect(self, host: str, port: int, timeouts: dict, message: bytes) -> BinaryIO:
+        """Send ``message`` on the kept connection, or on a new one; returns its reader."""
+        if self._socket is None or self._address != (host, port):
             self.close()
-            connection = self._connection = http.client.HTTPConnection(host, port, timeout=timeouts.get("connect"))
-        if connection.sock is None:
-            connection.connect()  # within the connect timeout; the answers within the read timeout
-            if connection.sock is not None:
-                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                connection.sock.settimeout(timeouts.get("read"))
-        return connection
+            # within the connect timeout; the answers within the read timeout
+            sock = socket.create_connection((host, port), timeout=timeouts.get("connect"))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(timeouts.get("read"))
+            self._socket, self._reader, self._address = sock, sock.makefile("rb"), (host, port)
+        assert self._reader is not None
+        self._socket.sendall(message)
+        return self._reader
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        if self._socket is not None:
+            assert self._reader is not None
+            self._reader.close()
+            self._socket.close()
+            self._socket = self._reader = None
 
 
 def lean_client(service_url: str, **kwargs) -> Client:
