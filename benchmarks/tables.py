@@ -23,6 +23,7 @@ from tables_per_step import (
     client_tell,
     floor_share,
     folded_moments,
+    modes_ab,
     pipeline_ab,
     projection,
     service_step_sets,
@@ -235,6 +236,7 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "big_reads_trace_once": ("big_reads_trace_once.json", lambda: big_reads("big_reads_trace_once.json")),
     "update": ("update.json", update),
     "client_tell": ("client_tell.json", client_tell),
+    "modes_transport": ("service_step_transport_ab.json", lambda: modes_ab("service_step_transport_ab.json")),
     "folded_moments": ("ball_passes.json", folded_moments),
     "pipeline_update": ("service_step_update_ab.json", lambda: pipeline_ab("service_step_update_ab.json")),
 }

@@ -220,3 +220,10 @@ def client_tell() -> str:
     return rows([f"d = {grouped(result['d'])}", "client CPU per tell", "× the bare request"],
                 [[label, f"{cpu[key]:.3f} ms", f"{cpu[key] / cpu['floor']:.2f}"] for key, label in labels.items()
                  if key in cpu])
+
+
+def modes_ab(name: str) -> str:
+    """Each client mode's step over the lean step, per run, runs in the order taken."""
+    ratios = load(name)["over_lean"]
+    modes = list(next(iter(ratios.values())))
+    return rows(["mode / lean", *ratios], [[mode, *(f"{run[mode]:.2f}" for run in ratios.values())] for mode in modes])
