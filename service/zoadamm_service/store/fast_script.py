@@ -92,7 +92,11 @@ class FastPool(aioredis.BlockingConnectionPool):
         try:
             # connected, nothing left to read: what ``ensure_connection`` checks, without its
             # retry wrapper; anything else goes its way (reconnect, or the error)
-            if not (connection.is_connected and not await connection.can_read()):
+            try:
+                ready = connection.is_connected and not await connection.can_read()
+            except (RedisConnectionError, OSError):  # redis-py 8: a connection the server closed
+                ready = False
+            if not ready:
                 await self.ensure_connection(connection)
         except BaseException:
             await self.release(connection)
