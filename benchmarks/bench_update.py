@@ -68,7 +68,7 @@ def measure(scale: float, steps: int, blocks: int, data) -> dict:
     x0 = initial_parameters(scale, 0)
     sets = feasible_sets(x0)
     runs = {(path, name): Run(objective, x0, sets[name]) for path in PATHS for name in ("none", "l2")}
-    adamm._compiled().update  # noqa: B018 - numba's import and the cached code, before any timing
+    adamm.compiled().update  # noqa: B018 - numba's import and the cached code, before any timing
     times: dict[str, list[float]] = {}
     for block in range(blocks + 1):  # the first block warms up (and compiles) and is dropped
         for (path, name), run in runs.items():

@@ -1,5 +1,6 @@
-"""The compiled AdaMM update for large d (``adamm.adamm_update``): numpy's float32 operations in
-numpy's order, so the same bits, in one pass over the vectors where numpy's update makes ten.
+"""The compiled AdaMM and Adam updates for large d (``adamm.adamm_update``,
+``methods.adam_update``): numpy's float32 operations in numpy's order, so the same bits, in one
+pass over the vectors where numpy's update makes ten or more.
 
 No fast-math (it would let LLVM fuse a multiply and an add into one rounding), no threads.
 Compiled on first use and cached beside this file (numba's ``cache=True``).
@@ -30,6 +31,23 @@ def update(x, m, v, v_hat, g, h, rates, amsgrad):  # pragma: no cover - compiled
         m[k], v[k], v_hat[k] = mk, vk, top
         # a float32 square root, correctly rounded: float64 has the bits to round it once more
         hk = np.float32(math.sqrt(np.float64(top if amsgrad else vk))) + eps
+        if h is not None:
+            h[k] = hk
+        x[k] = x[k] - (mk / hk) * lr
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def adam_update(x, m, v, g, h, rates):  # pragma: no cover - compiled
+    """Bias-corrected Adam (``methods.adam_update``): m and v as above, h = sqrt(v) / c2 + eps,
+    x -= (m / h) lr_t, in place.  ``rates``: float32 (b1, 1 - b1, b2, 1 - b2, eps, lr_t, c2),
+    lr_t = lr / (1 - b1^t) and c2 = sqrt(1 - b2^t); ``h`` as in ``update``."""
+    b1, c1, b2, c2, eps, lr, root = rates[0], rates[1], rates[2], rates[3], rates[4], rates[5], rates[6]
+    for k in range(x.size):
+        gk = g[k]
+        mk = m[k] * b1 + gk * c1
+        vk = v[k] * b2 + (gk * gk) * c2
+        m[k], v[k] = mk, vk
+        hk = np.float32(math.sqrt(np.float64(vk))) / root + eps
         if h is not None:
             h[k] = hk
         x[k] = x[k] - (mk / hk) * lr

@@ -89,11 +89,27 @@ class AdaMMState:
         return self._scratch
 
 
-def check_step(state: AdaMMState, gradient: np.ndarray, lr: float) -> None:
-    """Raises InvalidArgument unless ``gradient`` is float32 of x's shape and lr > 0."""
+def check_step(state: AdaMMState, gradient: np.ndarray, lr: float, needs: tuple[str, ...] = ("x",)) -> None:
+    """Raises InvalidArgument unless ``gradient`` is float32 of x's shape, lr > 0 and the state
+    holds the vectors ``needs`` at x's length (the compiled loops read them all)."""
     positive_float("lr", lr)
     if gradient.dtype != np.float32 or gradient.shape != state.x.shape:
         raise InvalidArgument(f"gradient must be float32 of shape {state.x.shape}")
+    if any(getattr(state, name).size != state.dim for name in needs):
+        raise InvalidArgument(f"this step needs {', '.join(needs)} of x's length {state.dim} "
+                              f"(a state of another method?)")
+
+
+def runs_compiled(state: AdaMMState) -> bool:
+    """Whether a step of this state takes the compiled loop (``COMPILED_FROM``)."""
+    return state.dim >= COMPILED_FROM
+
+
+def compiled_rates(config: AdaMMConfig, lr: float, *more: float) -> np.ndarray:
+    """(b1, 1 - b1, b2, 1 - b2, eps, lr, *more) for the compiled loops, each rounded to float32
+    as numpy's path rounds it."""
+    return np.array([config.beta1, 1.0 - config.beta1, config.beta2, 1.0 - config.beta2, config.eps, lr, *more],
+                    dtype=np.float32)
 
 
 def adamm_update(
@@ -110,14 +126,11 @@ def adamm_update(
         InvalidArgument: the gradient has the wrong shape or dtype, lr is not positive, or the
             state lacks a moment (a state of another method).
     """
-    check_step(state, gradient, lr)
-    if not state.m.size == state.v.size == state.v_hat.size == state.dim:  # the compiled loop reads them all
-        raise InvalidArgument(f"an AdaMM step needs m, v and v_hat of x's length {state.dim}")
-    if state.dim >= COMPILED_FROM:
+    check_step(state, gradient, lr, needs=VECTORS)
+    if runs_compiled(state):
         metric = None if constraint is None else state.scratch()
-        rates = np.array([config.beta1, 1.0 - config.beta1, config.beta2, 1.0 - config.beta2, config.eps, lr],
-                         dtype=np.float32)  # each rounded to float32 as numpy's path rounds it
-        _compiled().update(state.x, state.m, state.v, state.v_hat, gradient, metric, rates,
+        rates = compiled_rates(config, lr)
+        compiled().update(state.x, state.m, state.v, state.v_hat, gradient, metric, rates,
                            config.normalizer == "v_hat")
         descend(state, None, constraint, metric)
         return
@@ -155,7 +168,7 @@ def descend(state: AdaMMState, step: np.ndarray | None, constraint: FeasibleSet 
     state.step += 1
 
 
-def _compiled():
+def compiled():
     """The compiled update, imported on the first step of a large state (numba's import costs a
     process that never takes one nothing)."""
     from . import _update_kernel

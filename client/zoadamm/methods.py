@@ -18,7 +18,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._validate import InvalidArgument, one_of
-from .adamm import NOT_KEPT, VECTORS, AdaMMConfig, AdaMMState, adamm_update, check_step, descend, update_moments
+from .adamm import (
+    NOT_KEPT,
+    VECTORS,
+    AdaMMConfig,
+    AdaMMState,
+    adamm_update,
+    check_step,
+    compiled,
+    compiled_rates,
+    descend,
+    runs_compiled,
+    update_moments,
+)
 
 if TYPE_CHECKING:
     from .constraints import FeasibleSet
@@ -67,9 +79,15 @@ def adam_update(
     Raises:
         InvalidArgument: the gradient has the wrong shape or dtype, or lr is not positive.
     """
-    check_step(state, gradient, lr)
+    check_step(state, gradient, lr, needs=("x", "m", "v"))
     t = state.step + 1
     b1, b2 = config.beta1, config.beta2
+    if runs_compiled(state):
+        metric = None if constraint is None else state.scratch()
+        rates = compiled_rates(config, lr / (1.0 - b1**t), math.sqrt(1.0 - b2**t))
+        compiled().adam_update(state.x, state.m, state.v, gradient, metric, rates)
+        descend(state, None, constraint, metric)
+        return
     work = update_moments(state, gradient, config)
     np.sqrt(state.v, out=work)
     work /= np.float32(math.sqrt(1.0 - b2**t))

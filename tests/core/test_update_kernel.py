@@ -1,7 +1,7 @@
-"""The compiled AdaMM update (from ``COMPILED_FROM`` coordinates on) gives numpy's bits: the
-same states after several steps, for both normalizers, with and without a feasible set, for
-gradients over many decades, zeros, subnormals and an infinity, and in a fresh interpreter
-compiled for a generic x86-64."""
+"""The compiled updates (from ``COMPILED_FROM`` coordinates on) give numpy's bits: the same
+states after several steps, for AdaMM with both normalizers and for bias-corrected Adam, with and
+without a feasible set, for gradients over many decades, zeros, subnormals and an infinity, and
+in a fresh interpreter compiled for a generic x86-64."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoadamm import AdaMMConfig, AdaMMState, InvalidArgument, adamm
+from zoadamm import AdaMMConfig, AdaMMState, InvalidArgument, adamm, methods
 from zoadamm.constraints import Ball, Box, FeasibleSet
 
 VECTORS = ("x", "m", "v", "v_hat")
@@ -34,12 +34,17 @@ def gradients(rng: np.random.Generator, dim: int, steps: int, extreme: bool) -> 
     return out
 
 
-def run(dim: int, config: AdaMMConfig, constraint, compiled_from: int, monkeypatch, extreme: bool) -> AdaMMState:
+# (session method, normalizer): the updates with a compiled loop
+UPDATES = [("zo-adamm", "v_hat"), ("zo-adamm", "v"), ("zo-adam", "v_hat")]
+
+
+def run(dim: int, update: tuple[str, str], constraint, compiled_from: int, monkeypatch, extreme: bool) -> AdaMMState:
     rng = np.random.default_rng(dim)
-    state = AdaMMState.start(rng.uniform(-0.5, 0.5, dim).astype(np.float32))
+    spec = methods.method(update[0])
+    state = AdaMMState.start(rng.uniform(-0.5, 0.5, dim).astype(np.float32), spec.keeps)
     monkeypatch.setattr(adamm, "COMPILED_FROM", compiled_from)
     for lr, g in zip((1e-3, 3e-2, 0.7, 1e-3, 5.0), gradients(rng, dim, 5, extreme), strict=True):
-        adamm.adamm_update(state, g, lr, config, constraint)
+        spec.update(state, g, lr, AdaMMConfig(normalizer=update[1]), constraint)
     return state
 
 
@@ -52,13 +57,12 @@ SETS = {
 
 @pytest.mark.filterwarnings(OVERFLOW, INVALID)
 @pytest.mark.parametrize("dim", [1, 9, 1_000, 20_000])
-@pytest.mark.parametrize("normalizer", ["v_hat", "v"])
+@pytest.mark.parametrize("update", UPDATES, ids=["-".join(u) for u in UPDATES])
 @pytest.mark.parametrize("kind", sorted(SETS))
 @pytest.mark.parametrize("extreme", [False, True], ids=["finite", "extreme"])
-def test_the_compiled_update_gives_numpys_bits(dim, normalizer, kind, extreme, monkeypatch):
-    config = AdaMMConfig(normalizer=normalizer)
-    compiled = run(dim, config, SETS[kind](dim), 1, monkeypatch, extreme)
-    plain = run(dim, config, SETS[kind](dim), NUMPY_ONLY, monkeypatch, extreme)
+def test_the_compiled_update_gives_numpys_bits(dim, update, kind, extreme, monkeypatch):
+    compiled = run(dim, update, SETS[kind](dim), 1, monkeypatch, extreme)
+    plain = run(dim, update, SETS[kind](dim), NUMPY_ONLY, monkeypatch, extreme)
     for name in VECTORS:
         assert getattr(compiled, name).tobytes() == getattr(plain, name).tobytes(), name
     assert compiled.step == plain.step == 5
@@ -66,13 +70,14 @@ def test_the_compiled_update_gives_numpys_bits(dim, normalizer, kind, extreme, m
     assert moved >= dim - 3 if extreme and dim > 8 else moved == dim  # only the infinity's coordinates are lost
 
 
-def test_a_large_state_takes_the_compiled_path(monkeypatch):
+@pytest.mark.parametrize("method_name, loop", [("zo-adamm", "update"), ("zo-adam", "adam_update")])
+def test_a_large_state_takes_the_compiled_path(method_name, loop, monkeypatch):
     calls = []
-    kernel = adamm._compiled()
-    monkeypatch.setattr(kernel, "update", lambda *args: calls.append(args[0].size))
+    monkeypatch.setattr(adamm.compiled(), loop, lambda *args: calls.append(args[0].size))
+    spec = methods.method(method_name)
     for dim in (adamm.COMPILED_FROM - 1, adamm.COMPILED_FROM):
-        state = AdaMMState.start(np.zeros(dim, np.float32))
-        adamm.adamm_update(state, np.ones(dim, np.float32), 1e-3, AdaMMConfig())
+        state = AdaMMState.start(np.zeros(dim, np.float32), spec.keeps)
+        spec.update(state, np.ones(dim, np.float32), 1e-3, AdaMMConfig(), None)
     assert calls == [adamm.COMPILED_FROM]
 
 
@@ -94,8 +99,9 @@ def test_the_compiled_update_gives_the_same_bits_in_a_fresh_interpreter(fresh_py
 
 
 @pytest.mark.parametrize("dim", [9, 20_000])
-def test_a_state_without_adamms_moments_is_refused_before_any_write(dim):
+@pytest.mark.parametrize("method_name", ["zo-adamm", "zo-adam"])
+def test_a_state_without_the_methods_moments_is_refused_before_any_write(dim, method_name):
     state = AdaMMState.start(np.ones(dim, np.float32), keeps=("x",))  # a zo-sgd state
-    with pytest.raises(InvalidArgument, match="m, v and v_hat"):
-        adamm.adamm_update(state, np.ones(dim, np.float32), 1e-3, AdaMMConfig())
+    with pytest.raises(InvalidArgument, match="this step needs x, m, v"):
+        methods.method(method_name).update(state, np.ones(dim, np.float32), 1e-3, AdaMMConfig(), None)
     assert np.array_equal(state.x, np.ones(dim, np.float32)) and state.step == 0
