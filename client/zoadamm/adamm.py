@@ -24,7 +24,8 @@ VECTORS = ("x", "m", "v", "v_hat")  # a state's vectors, in checkpoint order
 NOT_KEPT = np.empty(0, dtype=np.float32)  # a vector the method does not keep
 NOT_KEPT.setflags(write=False)
 # From this d on, AdaMM's update runs compiled (``_update_kernel``, the same bits in one pass over
-# the vectors); below it, numpy's ten calls cost a few microseconds, less than importing numba.
+# the vectors); below it numpy's path stays, where it costs less than the compiled path's import
+# costs a new process (benchmarks/bench_update.py, ``first_call_s``).
 COMPILED_FROM = 1 << 14
 
 

@@ -1,8 +1,8 @@
 """Reading one HTTP/1.1 answer from a kept-alive connection, for ``LeanTransport``: the status,
 the headers as bytes, and the body framed as RFC 9112 says (no body for HEAD, 1xx, 204 and 304;
 else chunked, else Content-Length, else up to the close).  The standard library's
-``http.client`` parses the same headers through the email package, at several times the cost of
-an answer as small as a tell's.
+``http.client`` parses headers through the email package; the few an answer of the service
+carries are read here directly (what that saves per tell: ``benchmarks/bench_client_tell.py``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 and reads the answers with a parser of its own (``http_answer``), for a worker that makes one
 small request after another to a plain-http service (a worker that shares a session makes one
 per step).  One kept-alive connection, requests one at a time, each in one write, no TLS and no
-proxy.  httpx's own transport (httpcore and h11) spends several times its CPU per request.
+proxy.  httpx's own transport (httpcore and h11) costs more CPU per request
+(``benchmarks/bench_client_tell.py``).
 
     Client(url, transport=LeanTransport())   # http:// URLs only
     lean_client(url)                          # the lean transport on http, httpx's own on https
@@ -91,6 +92,6 @@ class LeanTransport(httpx.BaseTransport):
 
 def lean_client(service_url: str, **kwargs) -> Client:
     """A ``Client`` for one request after another, as the workers make them: the lean transport on
-    plain http (a quarter of httpx's CPU per request), httpx's own on https."""
+    plain http, httpx's own on https."""
     lean = service_url.startswith("http://")
     return Client(service_url, transport=LeanTransport() if lean else None, **kwargs)
