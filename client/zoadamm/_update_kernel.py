@@ -1,6 +1,6 @@
 """The compiled AdaMM and Adam updates for large d (``adamm.adamm_update``,
 ``methods.adam_update``): numpy's float32 operations in numpy's order, so the same bits, in one
-pass over the vectors where numpy's update makes ten or more.
+pass over the vectors where numpy's update makes a dozen or more.
 
 No fast-math (it would let LLVM fuse a multiply and an add into one rounding), no threads.
 Compiled on first use and cached beside this file (numba's ``cache=True``).
