@@ -1,4 +1,4 @@
-"""AdaMM's update at d = 1,400 and 2,806,751: numpy's ten calls against the compiled pass
+"""AdaMM's update at d = 1,400 and 2,806,751: numpy's thirteen calls against the compiled pass
 (``zoadamm/_update_kernel.py``, the same bits), alone and inside the lean ZO-AdaMM step on the
 paper's CNN (``bench_projection.py``'s step: q = 1, batch 128, lr 1e-3), with no set and with
 the l2 ball (whose projection needs the metric h written out; the update alone is without).

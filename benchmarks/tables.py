@@ -170,7 +170,7 @@ def headline() -> str:
     crowd = max(load("sessions_many_clients.json"), key=lambda r: r["sessions"])
     pipelined = load("service_step_update_ab.json")
     big = next(r for r in load("projection.json") if r["d"] > 1_000_000)
-    counted = load("tell_instructions_lane_ab.json")["medians"]
+    told = load("client_tell.json")["cpu_ms_per_tell"]
     passes = load("ball_passes.json")["cpu_ms"]
     three = ("moments", "evaluate", "write-in-place")
     suite = load("fresh_clone.json")["steps"]["make test"]["wall_s"]
@@ -181,8 +181,8 @@ def headline() -> str:
     body = [
         ["service CPU per tell, 64 sessions: the code when its goal was set → now (same run)",
          f"{before:.2f} → {after:.2f} ms ({after / before:.2f}×)", "sessions_since_filing_ab.json"],
-        ["the service's instructions per tell, in process (before → after the script lane)",
-         f"{counted['before']:,.0f} → {counted['after']:,.0f}", "tell_instructions_lane_ab.json"],
+        ["the SDK's tell over the workers' transport, client CPU (before → after, same run; d = 1,400)",
+         f"{told['lean-before']:.3f} → {told['lean']:.3f} ms", "client_tell.json"],
         [f"{grouped(crowd['sessions'])} sessions at once: errors, p99",
          f"{crowd['errors']} of {crowd['steps']:,}, {crowd['p99_ms']:,.0f} ms", "sessions_many_clients.json"],
         [f"pipelined step over the in-process one, d = {grouped(big['d'])} (before → after the compiled update)",
