@@ -9,6 +9,7 @@ the same bits; the service and a client that mirrors it rely on that.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -106,6 +107,15 @@ def runs_compiled(state: AdaMMState) -> bool:
     return state.dim >= COMPILED_FROM
 
 
+def step_compiled(state: AdaMMState, constraint: FeasibleSet | None,
+                  update: Callable[[np.ndarray | None], None]) -> None:
+    """A compiled ``update(metric)``, then the projection and the step's count: the loop writes
+    the metric h only where a set's projection needs it (``metric`` None otherwise)."""
+    metric = None if constraint is None else state.scratch()
+    update(metric)
+    descend(state, None, constraint, metric)
+
+
 def compiled_rates(config: AdaMMConfig, lr: float, *more: float) -> np.ndarray:
     """(b1, 1 - b1, b2, 1 - b2, eps, lr, *more) for the compiled loops, each rounded to float32
     as numpy's path rounds it."""
@@ -129,11 +139,9 @@ def adamm_update(
     """
     check_step(state, gradient, lr, needs=VECTORS)
     if runs_compiled(state):
-        metric = None if constraint is None else state.scratch()
-        rates = compiled_rates(config, lr)
-        compiled().update(state.x, state.m, state.v, state.v_hat, gradient, metric, rates,
-                           config.normalizer == "v_hat")
-        descend(state, None, constraint, metric)
+        rates, amsgrad = compiled_rates(config, lr), config.normalizer == "v_hat"
+        step_compiled(state, constraint, lambda metric: compiled().update(
+            state.x, state.m, state.v, state.v_hat, gradient, metric, rates, amsgrad))
         return
     work = update_moments(state, gradient, config)
     np.maximum(state.v_hat, state.v, out=state.v_hat)

@@ -29,6 +29,7 @@ from .adamm import (
     compiled_rates,
     descend,
     runs_compiled,
+    step_compiled,
     update_moments,
 )
 
@@ -83,10 +84,9 @@ def adam_update(
     t = state.step + 1
     b1, b2 = config.beta1, config.beta2
     if runs_compiled(state):
-        metric = None if constraint is None else state.scratch()
         rates = compiled_rates(config, lr / (1.0 - b1**t), math.sqrt(1.0 - b2**t))
-        compiled().adam_update(state.x, state.m, state.v, gradient, metric, rates)
-        descend(state, None, constraint, metric)
+        step_compiled(state, constraint,
+                      lambda metric: compiled().adam_update(state.x, state.m, state.v, gradient, metric, rates))
         return
     work = update_moments(state, gradient, config)
     np.sqrt(state.v, out=work)
