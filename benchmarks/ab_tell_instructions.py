@@ -8,7 +8,8 @@ a session of d = --dim, warms up with 100 tells, then instrumentation is switche
 outside (``callgrind_control``) for --tells tells and off again.  No HTTP server runs: the
 count is the app's (middleware, session rules, store client), the part a change to the service
 moves.  ``--baseline DIR`` holds the other version's ``service`` and ``client`` packages
-(``git archive COMMIT service client | tar -x -C DIR``), first on PYTHONPATH for its runs.
+(``git archive COMMIT service client | tar -x -C DIR``), first on PYTHONPATH for its runs;
+``--after DIR`` (made the same way) measures that version instead of this checkout.
 
     python benchmarks/ab_tell_instructions.py --baseline DIR --baseline-commit BASE \\
         --runs 2 --json benchmarks/results/tell_instructions_ab.json
@@ -82,9 +83,11 @@ def count(baseline: str | None, dim: int, calls: int) -> float:
         subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
         if proc.wait() != 0:
             raise RuntimeError("the measured process failed")
+        # each dump's ``totals:`` line is its count (its ``summary:`` line reads 0 when
+        # instrumentation starts off, as here)
         total = sum(int(line.split()[1]) for file in Path(folder).glob("callgrind.out*")
-                    for line in file.read_text().splitlines() if line.startswith(("summary:", "totals:")))
-        return total / 2 / calls  # each dump states its count twice: summary and totals
+                    for line in file.read_text().splitlines() if line.startswith("totals:"))
+        return total / calls
 
 
 def _wait_for(path: str, proc: subprocess.Popen) -> None:
@@ -101,21 +104,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", required=True, help="a folder with another version's service and client")
     parser.add_argument("--baseline-commit", required=True, help="the commit the baseline folder holds")
+    parser.add_argument("--after", default=None, help="a folder with the version to compare (default: this checkout)")
+    parser.add_argument("--after-commit", default=None, help="the commit the --after folder holds")
     parser.add_argument("--runs", type=int, default=2, help="runs per side, alternating, baseline first")
     parser.add_argument("--tells", type=int, default=200)
     parser.add_argument("--dim", type=int, default=1400)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.after and not args.after_commit:
+        parser.error("--after needs --after-commit")
     runs: dict[str, list[float]] = {"before": [], "after": []}
     for run in range(args.runs):
-        for side, folder in (("before", args.baseline), ("after", None)):
+        for side, folder in (("before", args.baseline), ("after", args.after)):
             runs[side].append(count(folder, args.dim, args.tells))
             print(f"run {run + 1} {side:>6}: {runs[side][-1]:,.0f} instructions per tell", flush=True)
     medians = {side: statistics.median(found) for side, found in runs.items()}
     print(f"after/before {medians['after'] / medians['before']:.3f}")
     if args.json:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=HERE).stdout.strip()
+        commit = args.after_commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                                     text=True, cwd=HERE).stdout.strip()
         args.json.write_text(json.dumps({
             "command": "python benchmarks/ab_tell_instructions.py " + " ".join(sys.argv[1:]),
             "commits": {"before": args.baseline_commit, "after": commit}, "dim": args.dim, "tells": args.tells,
