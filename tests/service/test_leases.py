@@ -36,6 +36,18 @@ def test_workers_get_disjoint_leases_and_a_retry_gets_its_own_back(client):
     assert "leased" not in plain and plain["step"] == 0
 
 
+def test_a_lease_asked_for_again_keeps_its_expiry(client):
+    """The answer's expiry is the store's: asking again gets the lease back, not renewed."""
+    sid = open_session(client)
+    first = ask(client, sid, lease=2, worker="a")
+    time.sleep(1.0)
+    again = ask(client, sid, lease=3, worker="a")  # the two it holds, and one more for 10 s
+    assert again["leased"] == [0, 1, 2]
+    assert abs(again["lease_expires"] - first["lease_expires"]) < 0.5  # a renewal would read 1 s later
+    taker = ask(client, sid, lease=4, worker="b")
+    assert taker["leased"] == [3] and taker["lease_expires"] - first["lease_expires"] > 0.5
+
+
 def test_the_answer_carries_the_steps_closed_since_the_workers_x(client):
     sid = open_session(client)
     assert tell(client, sid, 0, [0, 1]).status_code == 202

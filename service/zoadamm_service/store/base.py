@@ -124,12 +124,14 @@ class MetricsPage:
 @dataclass(frozen=True)
 class Leased:
     """What ``Store.lease`` granted: the directions now leased to the holder (those it held
-    already included), how long its new leases last, and when the soonest lease of another
-    holder on this step runs out (None when no other lease is live)."""
+    already included), how long its new leases last, when the soonest lease of another holder on
+    this step runs out (None when no other lease is live), and when the soonest of the granted
+    ones does (by the store's clock; a lease held already keeps its expiry; None: none granted)."""
 
     indices: list[int]
     seconds: float
     others_expire_in: float | None = None
+    expires_in: float | None = None
 
 
 class Store(ABC):

@@ -189,7 +189,8 @@ return {0, m[2] or '1', m[3] or false, kept}
 # field "<step>:<index>".  Leases of step - 1 and later are kept: a worker that reports its part
 # of the open step t may lease its directions of t + 1 at once (``ADD_PARTIALS_AND_LEASE``) while
 # other workers still hold theirs of t; older ones go.  Answers {0, soonest expiry of another
-# holder's live lease in ms (-1: none), granted index, ...}, or {-1, 0} / {-3, head}.
+# holder's live lease in ms (-1: none), ms until the soonest granted lease runs out (-1: none
+# granted; a lease held already keeps its expiry), granted index, ...}, or {-1, 0} / {-3, head}.
 _LEASE = """
 local function lease(meta, partials, leases, seq, step, q, want, holder, seconds)
   local head = redis.call('HGET', meta, 'head')
@@ -209,7 +210,7 @@ local function lease(meta, partials, leases, seq, step, q, want, holder, seconds
       local cut = string.find(v, ' ', 1, true)
       local expiry, index = tonumber(string.sub(v, 1, cut - 1)), tonumber(string.sub(f, #prefix + 1))
       if expiry > now then
-        if string.sub(v, cut + 1) == holder then mine[index] = true
+        if string.sub(v, cut + 1) == holder then mine[index] = expiry
         else
           taken[index] = true
           if soonest < 0 or expiry - now < soonest then soonest = expiry - now end
@@ -218,18 +219,20 @@ local function lease(meta, partials, leases, seq, step, q, want, holder, seconds
     end
   end
   -- what the holder still holds first (a retried ask gets its lease back), then free directions
-  local granted = {}
+  local granted, held = {}, -1
   for pass = 1, 2 do
     for i = 0, q - 1 do
       if #granted >= want then break end
-      if (pass == 1) == (mine[i] == true) and not taken[i] and redis.call('HEXISTS', partials, prefix .. i) == 0 then
-        if pass == 2 then redis.call('HSET', leases, prefix .. i, (now + ttl) .. ' ' .. holder) end
+      if (pass == 1) == (mine[i] ~= nil) and not taken[i] and redis.call('HEXISTS', partials, prefix .. i) == 0 then
+        local expiry = mine[i] or now + ttl
+        if pass == 2 then redis.call('HSET', leases, prefix .. i, expiry .. ' ' .. holder) end
+        if held < 0 or expiry - now < held then held = expiry - now end
         granted[#granted + 1] = i
       end
     end
   end
   table.sort(granted)
-  return {0, soonest, unpack(granted)}
+  return {0, soonest, held, unpack(granted)}
 end
 """
 
