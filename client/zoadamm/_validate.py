@@ -62,8 +62,13 @@ def float32_values(name: str, value, rounding: str):
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number, list, tuple, np.ndarray)):
         raise InvalidArgument(f"{name} must be a number or a list of numbers, got {value!r}")
+    if isinstance(value, (list, tuple)) and not all(_is_number(v) for v in value):
+        # numpy would read "0" and true as numbers: JSON's strings and booleans are not
+        raise InvalidArgument(f"{name} must be a number or a flat list of numbers (no strings, booleans or lists)")
     try:
         given = np.asarray(value, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64, as JSON may carry
+        raise InvalidArgument(f"{name} is beyond float32's range (|value| <= {F32_MAX:.7g})") from None
     except (TypeError, ValueError):
         raise InvalidArgument(f"{name} must be a number or a list of numbers") from None
     if given.ndim > 1 or given.size == 0:
@@ -80,3 +85,7 @@ def float32_values(name: str, value, rounding: str):
         return float(held)
     held.setflags(write=False)
     return held
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))

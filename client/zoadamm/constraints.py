@@ -76,7 +76,8 @@ class Ball:
         radius = self.radius
         if isinstance(radius, bool) or not isinstance(radius, (int, float, np.integer, np.floating)):
             raise InvalidArgument(f"constraint.ball.radius must be a number, got {radius!r}")
-        if not (math.isfinite(radius) and radius > 0):
+        # an integer is finite however large (math.isfinite would overflow past float64)
+        if not (radius > 0 and (isinstance(radius, (int, np.integer)) or math.isfinite(radius))):
             raise InvalidArgument(f"constraint.ball.radius must be finite and > 0, got {radius!r}")
         if radius > F32_MAX:
             raise InvalidArgument(
