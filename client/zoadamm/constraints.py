@@ -190,22 +190,45 @@ class FeasibleSet:
         return "; ".join(problems) or None
 
     def shrunk(self, margin: float) -> FeasibleSet:
-        """The set with every face moved ``margin`` inward: with sphere directions, the probes
-        x + mu u of a point x of ``shrunk(mu)`` stay in this set (``docs/constraints.md``).
+        """The set with every face moved ``margin`` inward, and a little more: with sphere
+        directions, the probes x + mu u of a point x of ``shrunk(mu)``, computed in float32 as the
+        SDK computes them, stay in this set (``docs/constraints.md``).
+
+        The little more, 2^-21 of margin plus the set's largest coordinate, covers float32's
+        rounding: float32(mu) may exceed mu, a unit direction's norm 1, and each coordinate of
+        x + mu u rounds by up to 2^-24 of its size.
 
         Raises:
             InvalidArgument: ``margin`` is negative or not finite, or leaves nothing.
         """
         if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
             raise InvalidArgument(f"margin must be finite and >= 0, got {margin!r}")
+        inward = float(margin) + (margin + self._reach()) * 2.0**-21
         box = ball = None
         if self.ball is not None:
-            if not self.ball.radius > margin:
+            if not self.ball.radius > inward:
                 raise InvalidArgument(f"margin {margin!r} is not below constraint.ball.radius {self.ball.radius!r}")
-            ball = Ball(self.ball.norm, self.ball.center, self.ball.radius - margin)
+            ball = Ball(self.ball.norm, self.ball.center, self.ball.radius - inward)
         if self.box is not None:
-            box = Box(np.asarray(self.box.lower, np.float64) + margin, np.asarray(self.box.upper, np.float64) - margin)
+            lower, upper = np.asarray(self.box.lower, np.float64), np.asarray(self.box.upper, np.float64)
+            narrowest = float(np.min(upper - lower))
+            if narrowest < 2 * inward:
+                raise InvalidArgument(f"margin {margin!r} leaves nothing of constraint.box (its narrowest side is "
+                                      f"{narrowest:.6g} wide)")
+            box = Box(lower + inward, upper - inward)
         return FeasibleSet(box, ball)
+
+    def _reach(self) -> float:
+        """How far from 0 a point of the set lies at most: in each coordinate (a box, an l-inf
+        ball) or in the l2 norm (an l2 ball, whose center counts as given: a scalar once)."""
+        reach = []
+        if self.box is not None:
+            reach.append(max(float(np.max(np.abs(self.box.lower))), float(np.max(np.abs(self.box.upper)))))
+        if self.ball is not None:
+            center = np.asarray(self.ball.center, np.float64)
+            size = np.linalg.norm(center) if self.ball.norm == "2" else np.max(np.abs(center))
+            reach.append(float(size) + self.ball.radius)
+        return min(reach)
 
     # --- serialisation ------------------------------------------------------------------------
     def to_dict(self, inline: bool = False) -> dict:

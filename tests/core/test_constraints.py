@@ -163,11 +163,33 @@ def test_a_constraint_must_fit_the_session():
         SessionConfig(dim=3, constraint={"box": {"lower": 0, "upper": 1}})
 
 
+@pytest.mark.parametrize("dim", [1, 3, 40])
+def test_shrunk_keeps_float32_probes_inside_at_its_boundary(dim):
+    """The probes as the SDK makes them, x -+ float32(mu) * u in float32, from points on the
+    shrunk set's boundary (where float32's rounding would carry a probe out by a hair)."""
+    rng = np.random.default_rng(dim)
+    for trial in range(300):
+        mu = float(10 ** rng.uniform(-6, -1))
+        size = float(rng.uniform(3 * mu, 3))
+        center = rng.uniform(-2, 2, dim) if trial % 2 else 0.0
+        feasible_set = [FeasibleSet(box=Box(center - size, center + size)),
+                        FeasibleSet(ball=Ball("inf", center, size)),
+                        FeasibleSet(ball=Ball("2", center, size)),
+                        FeasibleSet(box=Box(-0.5 * size + center, 2.0), ball=Ball("2", center, size))][trial % 4]
+        inner = feasible_set.shrunk(mu)
+        x = inner.project(np.asarray(center + rng.standard_normal(dim) * 10, np.float32))
+        assert inner.violation(x) is None
+        u = rng.standard_normal(dim).astype(np.float32)
+        u /= np.float32(np.linalg.norm(u))
+        for probe in (x + np.float32(mu) * u, x - np.float32(mu) * u):
+            assert feasible_set.violation(probe) is None, (trial, mu, size)
+
+
 def test_shrunk_keeps_sphere_probes_inside():
     feasible_set = FeasibleSet(box=Box(-1.0, [1.0, 2.0, 3.0]), ball=Ball("2", 0.0, 1.5))
     mu = 0.01
     inner = feasible_set.shrunk(mu)
-    assert inner.sphere[1] == 1.5 - mu and float(inner.bounds[0]) >= -1 + mu
+    assert 1.5 - mu - 1e-6 < inner.sphere[1] < 1.5 - mu and float(inner.bounds[0]) >= -1 + mu
     rng = np.random.default_rng(0)
     for _ in range(200):
         x = inner.project(rng.standard_normal(3) * 3)
@@ -175,7 +197,7 @@ def test_shrunk_keeps_sphere_probes_inside():
         assert feasible_set.violation(x + mu * u / np.linalg.norm(u)) is None
     with pytest.raises(InvalidArgument, match="margin 2 is not below constraint.ball.radius 1.5"):
         feasible_set.shrunk(2)
-    with pytest.raises(InvalidArgument, match=r"constraint.box.lower > constraint.box.upper \(0.6 > 0.4\)"):
+    with pytest.raises(InvalidArgument, match=r"margin 0.6 leaves nothing of constraint.box \(its narrowest side is 1"):
         FeasibleSet(box=Box(0.0, 1.0)).shrunk(0.6)
     with pytest.raises(InvalidArgument, match="margin must be finite and >= 0"):
         feasible_set.shrunk(-0.1)
