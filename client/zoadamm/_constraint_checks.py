@@ -1,5 +1,6 @@
 """The checks and messages of ``constraints``: where two bounds cross, which fields a part of a
-set takes, where x lies outside it, and the float32 form its numbers are held in."""
+set takes, where x lies outside it, how far from 0 it reaches, and the float32 form its numbers
+are held in."""
 
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ def outside(x: np.ndarray, lower, upper, name: str, what: str) -> list[str]:
             problems.append(f"{name} lies {side} {what} at {count} coordinate{'s' * (count > 1)} "
                             f"(by up to {excess[worst]:.3g}, at index {worst})")
     return problems
+
+
+def reach(box, ball) -> float:
+    """How far from 0 a point of box ∩ ball lies at most: in each coordinate (a box, an l-inf
+    ball) or in the l2 norm (an l2 ball, whose center counts as given: a scalar once)."""
+    bounds = []
+    if box is not None:
+        bounds.append(max(float(np.max(np.abs(box.lower))), float(np.max(np.abs(box.upper)))))
+    if ball is not None:
+        center = np.asarray(ball.center, np.float64)
+        size = np.linalg.norm(center) if ball.norm == "2" else np.max(np.abs(center))
+        bounds.append(float(size) + ball.radius)
+    return min(bounds)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import projection
-from ._constraint_checks import held, object_fields, outside, part_fields, where
+from ._constraint_checks import held, object_fields, outside, part_fields, reach, where
 from ._validate import F32_MAX, InvalidArgument, float32_values
 
 NORMS = ("2", "inf")
@@ -173,6 +173,19 @@ class FeasibleSet:
         lower, upper = self.bounds if self.box is not None else (None, None)
         return projection.project_ball(out, center, radius, weights=weights, lower=lower, upper=upper, out=out)
 
+    def admit(self, x: np.ndarray, name: str = "x0") -> None:
+        """Move float32 ``x`` onto the set, in place, when it lies outside by no more than
+        float32's rounding (two units in the last place of each coordinate); else raise
+        InvalidArgument saying by how much (``name``: the field)."""
+        outside = self.violation(x, name)
+        if not outside:
+            return
+        nearest = self.project(x)
+        if np.all(np.abs(nearest - x) <= 2 * np.spacing(np.abs(x))) and self.violation(nearest) is None:
+            x[...] = nearest
+            return
+        raise InvalidArgument(f"{name} lies outside the session's constraint: {outside}")
+
     def violation(self, x: np.ndarray, name: str = "x") -> str | None:
         """How far ``x`` lies outside the set, in words; None when it is inside."""
         x = np.asarray(x)
@@ -203,7 +216,7 @@ class FeasibleSet:
         """
         if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
             raise InvalidArgument(f"margin must be finite and >= 0, got {margin!r}")
-        inward = float(margin) + (margin + self._reach()) * 2.0**-21
+        inward = float(margin) + (margin + reach(self.box, self.ball)) * 2.0**-21
         box = ball = None
         if self.ball is not None:
             if not self.ball.radius > inward:
@@ -217,18 +230,6 @@ class FeasibleSet:
                                       f"{narrowest:.6g} wide)")
             box = Box(lower + inward, upper - inward)
         return FeasibleSet(box, ball)
-
-    def _reach(self) -> float:
-        """How far from 0 a point of the set lies at most: in each coordinate (a box, an l-inf
-        ball) or in the l2 norm (an l2 ball, whose center counts as given: a scalar once)."""
-        reach = []
-        if self.box is not None:
-            reach.append(max(float(np.max(np.abs(self.box.lower))), float(np.max(np.abs(self.box.upper)))))
-        if self.ball is not None:
-            center = np.asarray(self.ball.center, np.float64)
-            size = np.linalg.norm(center) if self.ball.norm == "2" else np.max(np.abs(center))
-            reach.append(float(size) + self.ball.radius)
-        return min(reach)
 
     # --- serialisation ------------------------------------------------------------------------
     def to_dict(self, inline: bool = False) -> dict:

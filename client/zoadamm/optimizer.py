@@ -151,8 +151,10 @@ class Optimizer:
     plateau: PlateauState = field(default_factory=PlateauState)
 
     @classmethod
-    def start(cls, config: SessionConfig, x0: np.ndarray) -> Optimizer:
-        """The session's state at ``x0``, with the vectors its method keeps.
+    def start(cls, config: SessionConfig, x0: np.ndarray, name: str = "x0") -> Optimizer:
+        """The session's state at ``x0`` (the field ``name``), with the vectors its method keeps.
+        An x0 on X's boundary as given may round to a float32 a hair outside X's float32 form:
+        within float32's rounding it is moved onto X (``FeasibleSet.admit``).
 
         Raises:
             InvalidArgument: ``x0`` does not have ``config.dim`` finite values, or lies outside
@@ -163,9 +165,8 @@ class Optimizer:
         if x0.size != config.dim:
             raise InvalidArgument(f"x has {x0.size} values, the session has dim {config.dim}")
         state = AdaMMState.start(x0, config.method_spec.keeps)
-        outside = None if config.constraint is None else config.constraint.violation(state.x, "x0")
-        if outside:
-            raise InvalidArgument(f"x0 lies outside the session's constraint: {outside}")
+        if config.constraint is not None:
+            config.constraint.admit(state.x, name)
         return cls(config, state, config.lr, config.mu)
 
     @property

@@ -199,6 +199,8 @@ CONSTRAINT_CASES = [
      "normalizer applies to zo-adamm and adamm only"),
     ("x0 outside the box", body({"dim": 3, "x0": [0.0, 1.5, 0.0], "constraint": BOX}),
      "x0 lies above constraint.box at 1 coordinate (by up to 0.5, at index 1)"),
+    ("x0 a hair beyond the box", body({"dim": 3, "x0": [0.0, 1.0001, 0.0], "constraint": BOX}),
+     "x0 lies above constraint.box at 1 coordinate"),
     ("frame x0 outside the ball", frame({"dim": 2, "constraint": {"ball": {"norm": "2", "center": 0, "radius": 1}}},
                                         {"x0": [3.0, 4.0]}),
      "||x0 - center||_2 = 5 exceeds constraint.ball.radius 1 by 4"),

@@ -102,3 +102,17 @@ def test_the_probes_x_plus_mu_u_are_the_clients_and_may_leave_x(client, shrink):
         assert constraint.violation(opt.state.x) is None
     assert bits(get_x(client, sid)[1]) == bits(opt.state.x)
     assert (outside == 0) if shrink else (outside > 0)
+
+
+def test_an_x0_on_the_bound_as_given_starts_and_an_ask_x_outside_is_named_x(client):
+    """x0 = 0.7 with lower 0.7: float32 rounds the one down and the other up, and the session
+    still starts, on X, with the bits the in-process optimizer starts from."""
+    constraint = {"box": {"lower": 0.7, "upper": 1.0}}
+    session = create(client, dim=2, x0=[0.7, 1.0], seed=3, constraint=constraint)
+    _, x = get_x(client, session["id"])
+    assert bits(x) == bits(reference(session, np.array([0.7, 1.0])).state.x)
+    assert FeasibleSet.from_dict(constraint).violation(x) is None
+    bare = create(client, dim=2, seed=3, constraint=constraint)  # no x0: the first ask's x sets it
+    r = client.post(f"/v1/sessions/{bare['id']}/ask", json={"x": [0.5, 1.0]})
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("x lies outside the session's constraint: x lies below")

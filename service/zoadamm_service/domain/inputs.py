@@ -33,8 +33,8 @@ def session_config(config: dict, vectors: dict[str, np.ndarray] | None = None) -
         raise Invalid(str(exc)) from None
 
 
-def start_optimizer(config: SessionConfig, x0: np.ndarray) -> Optimizer:
-    return invalid_on_error(Optimizer.start, config, vector("x", x0, config.dim))
+def start_optimizer(config: SessionConfig, x0: np.ndarray, name: str = "x0") -> Optimizer:
+    return invalid_on_error(Optimizer.start, config, vector("x", x0, config.dim), name)
 
 
 def vector(name: str, values: np.ndarray, dim: int) -> np.ndarray:

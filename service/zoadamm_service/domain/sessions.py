@@ -138,7 +138,7 @@ class Sessions(Reports):
         """Parameters are set once (x0 or the first ask's x) and checked after."""
         x = await replica.run(inputs.vector, "x", x, replica.config.dim)
         if replica.optimizer is None:
-            optimizer = await replica.run(inputs.start_optimizer, replica.config, x)
+            optimizer = await replica.run(inputs.start_optimizer, replica.config, x, "x")
             try:
                 await self.store.start(replica.meta.id, await replica.run(journal.encode_checkpoint, optimizer, 0))
             except Conflict:  # another replica set them first
