@@ -29,6 +29,7 @@ from zoadamm import (
     minimize,
 )
 from zoadamm.sdk import UnprocessableEntityError, fast_switching
+from zoadamm.sdk.minimize import box_of
 
 DIM = 16
 MODES = {"plain": {}, "mirror": {"mirror": True}, "pipeline": {"mirror": True, "pipeline": True}}
@@ -217,6 +218,25 @@ def test_minimize_within_bounds(local, bounds):
 def test_minimize_refuses_x0_outside_its_bounds(local):
     with pytest.raises(UnprocessableEntityError, match="x0 lies above constraint.box"):
         minimize(quadratic(3), np.ones(3), steps=2, client=local, progress=False, bounds=(-1, 0.5))
+
+
+def test_bounds_take_scipys_forms_and_name_what_is_wrong():
+    """None and inf on their own side mean no bound; scipy's Bounds object works; a shape that is
+    not bounds is InvalidArgument, with what was expected."""
+    from scipy.optimize import Bounds
+
+    end = np.float32(np.finfo(np.float32).max)
+    for given in ([(None, 1.0), (-np.inf, 1.0), (-np.inf, 1.0)], Bounds(-np.inf, [1.0, 1.0, 1.0])):
+        lower, upper = box_of(given, 3).bounds
+        assert np.all(np.asarray(lower) == -end) and np.all(np.asarray(upper) == np.float32(1.0))
+    for given, message in [([(-1, 1), (-2, 2)], "two \\(lo, hi\\) pairs, or \\(lo, hi\\) of two values each; x0 has 3"),
+                           ([(-1, 1)] * 4, "bounds has 4 \\(lo, hi\\) pairs, x0 has 3 values"),
+                           (([0, 0], 1), "bounds' lo has 2 values, x0 has 3"),
+                           (1.0, "bounds must be \\(lo, hi\\), 3 \\(lo, hi\\) pairs or scipy's Bounds, got float"),
+                           ({"lower": 0, "upper": 1}, "got dict"),
+                           ((np.inf, 1.0), "constraint.box.lower contains NaN or infinite values")]:
+        with pytest.raises(InvalidArgument, match=message):
+            box_of(given, 3)
 
 
 # --- minimize ------------------------------------------------------------------------------

@@ -83,12 +83,13 @@ def minimize(
     f(x) is reported as the metric every N steps so the plateau schedule acts.  ``f`` must
     return a finite float.
 
-    ``bounds`` keeps x in a box: ``(lo, hi)`` (numbers, or d-vectors), or scipy's list of d
-    ``(lo, hi)`` pairs (None for no bound on that side; at d = 2 a 2 x 2 list is read as
-    pairs); ``config["constraint"]`` takes any ``FeasibleSet`` (or its dict) instead.  Every
-    step ends in X, but ``f`` is also evaluated at the probes x + mu u, which may lie up to
-    mu outside it: ``f`` must be defined there, or pass ``constraint=FeasibleSet(...).shrunk(mu)``
-    (docs/constraints.md, "The probes x + mu u leave X").  x0 must lie in X.
+    ``bounds`` keeps x in a box: ``(lo, hi)`` (numbers, or d-vectors), scipy's list of d
+    ``(lo, hi)`` pairs (at d = 2 a 2 x 2 list is read as pairs) or ``scipy.optimize.Bounds``;
+    None, or inf of that side's sign, for no bound; ``config["constraint"]`` takes any
+    ``FeasibleSet`` (or its dict) instead.  Every step ends in X, but ``f`` is also evaluated
+    at the probes x + mu u, which may lie up to mu outside it: ``f`` must be defined there, or
+    pass ``constraint=FeasibleSet(...).shrunk(mu)`` (docs/constraints.md, "The probes x + mu u
+    leave X").  x0 must lie in X.
 
     Raises:
         zoadamm.InvalidArgument: a bad x0, setting or bound (found before any request when it can be),
@@ -173,27 +174,49 @@ def find_session(client: Client, name: str | None, dim: int, config: dict) -> Se
 
 
 def box_of(bounds, dim: int) -> FeasibleSet:
-    """The box of ``minimize``'s ``bounds``: (lo, hi), or d (lo, hi) pairs with None for no bound.
+    """The box of ``minimize``'s ``bounds``: (lo, hi), d (lo, hi) pairs, or a
+    ``scipy.optimize.Bounds``; None, -inf (lower) and +inf (upper) mean no bound, as in scipy.
 
     Raises:
         zoadamm.InvalidArgument: not one of those shapes, or any check of ``Box``.
     """
-    rows = [tuple(pair) for pair in bounds] if _is_pairs(bounds, dim) else None
-    if rows is not None:
-        lower: Any = [-F32_MAX if lo is None else lo for lo, _ in rows]  # Box checks each value
-        upper: Any = [F32_MAX if hi is None else hi for _, hi in rows]
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
+        bounds = (bounds.lb, bounds.ub)
+    if isinstance(bounds, (str, bytes, dict)) or not isinstance(bounds, (tuple, list, np.ndarray)):
+        raise InvalidArgument(f"bounds must be (lo, hi), {dim} (lo, hi) pairs or scipy's Bounds, "
+                              f"got {type(bounds).__name__}")
+    pairs = len(bounds) > 0 and all(_is_pair(p) for p in bounds)
+    if pairs and (len(bounds) == dim or len(bounds) != 2):
+        if len(bounds) != dim:
+            raise InvalidArgument(f"bounds has {len(bounds)} (lo, hi) pairs, x0 has {dim} values")
+        lower: Any = [lo for lo, _ in bounds]
+        upper: Any = [hi for _, hi in bounds]
     elif len(bounds) == 2:
+        if pairs:  # two pairs, where x0 has another length than two
+            raise InvalidArgument(f"bounds holds two (lo, hi) pairs, or (lo, hi) of two values each; x0 has {dim}")
         lower, upper = bounds
+        for side, value in (("lo", lower), ("hi", upper)):
+            if np.ndim(value) == 1 and len(value) != dim:
+                raise InvalidArgument(f"bounds' {side} has {len(value)} values, x0 has {dim}")
     else:
         raise InvalidArgument(f"bounds must be (lo, hi) or {dim} (lo, hi) pairs, got {len(bounds)} items")
-    box = FeasibleSet(box=Box(lower, upper))
+    box = FeasibleSet(box=Box(_unbounded(lower, -1), _unbounded(upper, 1)))
     box.check_dim(dim)
     return box
 
 
-def _is_pairs(bounds, dim: int) -> bool:
-    """Whether ``bounds`` is scipy's list of d (lo, hi) pairs."""
-    return len(bounds) == dim and all(isinstance(p, (tuple, list, np.ndarray)) and len(p) == 2 for p in bounds)
+def _is_pair(item) -> bool:
+    return isinstance(item, (tuple, list, np.ndarray)) and len(item) == 2
+
+
+def _unbounded(side, sign: int):
+    """A side of scipy's bounds with None, and inf of that side's sign, as float32's end; other
+    values as given (``Box`` checks them)."""
+    def one(value):
+        if value is None or (isinstance(value, (float, np.floating)) and value == sign * np.inf):
+            return sign * F32_MAX
+        return value
+    return [one(v) for v in side] if isinstance(side, (list, tuple, np.ndarray)) else one(side)
 
 
 def _differences(session_config: dict, dim: int, config: dict) -> list[str]:
