@@ -111,6 +111,23 @@ def test_a_schedule_given_in_part_still_finds_its_session(local):
     assert again.session_id == first.session_id and again.steps == 6
 
 
+def test_vector_bounds_are_compared_whole(local, caplog):
+    """A list row carries a set's JSON part only: bounds given as vectors are compared on the
+    session itself, so other vectors start a new run (resume) or are refused (session_id)."""
+    f, x0 = quadratic(DIM), x0_for(DIM) * 0
+    box = ([-1.0] * DIM, [1.0] * DIM)
+    first = minimize(f, x0, steps=3, client=local, progress=False, name="vec", bounds=box, **CONFIG)
+    again = minimize(f, x0, steps=5, client=local, progress=False, name="vec", resume=True, bounds=box, **CONFIG)
+    assert again.session_id == first.session_id
+    other = ([-5.0] * DIM, [0.5] * DIM)
+    with caplog.at_level(logging.WARNING, logger="zoadamm"):
+        fresh = minimize(f, x0, steps=2, client=local, progress=False, name="vec", resume=True, bounds=other, **CONFIG)
+    assert fresh.session_id != first.session_id and "has this constraint's vectors" in caplog.text
+    with pytest.raises(InvalidArgument, match=rf"session {first.session_id} has a constraint with other vectors"):
+        minimize(f, x0, steps=9, client=local, session_id=first.session_id, bounds=other, **CONFIG)
+    assert local.sessions.get(first.session_id).step == 5
+
+
 def test_resume_needs_a_name_and_a_session_id_must_agree(local):
     f = quadratic(DIM)
     with pytest.raises(InvalidArgument, match="resume=True finds a session by its name: give name= too"):

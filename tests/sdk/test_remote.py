@@ -29,7 +29,7 @@ from zoadamm import (
     minimize,
 )
 from zoadamm.sdk import UnprocessableEntityError, fast_switching
-from zoadamm.sdk.minimize import box_of
+from zoadamm.sdk.bounds import box_of
 
 DIM = 16
 MODES = {"plain": {}, "mirror": {"mirror": True}, "pipeline": {"mirror": True, "pipeline": True}}

@@ -11,12 +11,12 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from .._validate import F32_MAX, InvalidArgument
-from ..constraints import Box, FeasibleSet
+from .._validate import InvalidArgument
+from ..constraints import FeasibleSet
+from .bounds import box_of
 from .client import DEFAULT_URL, Client
 from .models import Session, SessionSummary
 from .progress import Progress
@@ -139,7 +139,10 @@ def start_run(client: Client, x0, *, name: str | None = None, resume: bool = Fal
     found: Session | SessionSummary | None = None
     if session_id is not None:
         found = client.sessions.get(session_id)
-        if differences := _differences(found.config, x0.size, config):
+        differences = _differences(found.config, x0.size, config)
+        if not differences and not _same_set(client, found.id, config):
+            differences = ["a constraint with other vectors"]
+        if differences:
             raise InvalidArgument(f"session {session_id} has {', '.join(differences)}; continue it with its "
                                   "own settings, or leave session_id out to start a new run")
     elif resume:
@@ -163,60 +166,17 @@ def find_session(client: Client, name: str | None, dim: int, config: dict) -> Se
         page = client.sessions.list(offset=offset, limit=PAGE)
         named += [s for s in page if s.name == name]
         offset += len(page)
-    same = [s for s in named if not _differences(s.config, dim, config)]
+    same = sorted((s for s in named if not _differences(s.config, dim, config)), key=lambda s: -s.created)
+    for summary in same:
+        if _same_set(client, summary.id, config):
+            return summary
     if same:
-        return max(same, key=lambda s: s.created)
-    if named:
+        log.warning("no session named %r has this constraint's vectors; starting a new one", name)
+    elif named:
         newest = max(named, key=lambda s: s.created)
         log.warning("no session named %r has these settings (the newest, %s, has %s); starting a new one",
                     name, newest.id, ", ".join(_differences(newest.config, dim, config)))
     return None
-
-
-def box_of(bounds, dim: int) -> FeasibleSet:
-    """The box of ``minimize``'s ``bounds``: (lo, hi), d (lo, hi) pairs, or a
-    ``scipy.optimize.Bounds``; None, -inf (lower) and +inf (upper) mean no bound, as in scipy.
-
-    Raises:
-        zoadamm.InvalidArgument: not one of those shapes, or any check of ``Box``.
-    """
-    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
-        bounds = (bounds.lb, bounds.ub)
-    if isinstance(bounds, (str, bytes, dict)) or not isinstance(bounds, (tuple, list, np.ndarray)):
-        raise InvalidArgument(f"bounds must be (lo, hi), {dim} (lo, hi) pairs or scipy's Bounds, "
-                              f"got {type(bounds).__name__}")
-    pairs = len(bounds) > 0 and all(_is_pair(p) for p in bounds)
-    if pairs and (len(bounds) == dim or len(bounds) != 2):
-        if len(bounds) != dim:
-            raise InvalidArgument(f"bounds has {len(bounds)} (lo, hi) pairs, x0 has {dim} values")
-        lower: Any = [lo for lo, _ in bounds]
-        upper: Any = [hi for _, hi in bounds]
-    elif len(bounds) == 2:
-        if pairs:  # two pairs, where x0 has another length than two
-            raise InvalidArgument(f"bounds holds two (lo, hi) pairs, or (lo, hi) of two values each; x0 has {dim}")
-        lower, upper = bounds
-        for side, value in (("lo", lower), ("hi", upper)):
-            if np.ndim(value) == 1 and len(value) != dim:
-                raise InvalidArgument(f"bounds' {side} has {len(value)} values, x0 has {dim}")
-    else:
-        raise InvalidArgument(f"bounds must be (lo, hi) or {dim} (lo, hi) pairs, got {len(bounds)} items")
-    box = FeasibleSet(box=Box(_unbounded(lower, -1), _unbounded(upper, 1)))
-    box.check_dim(dim)
-    return box
-
-
-def _is_pair(item) -> bool:
-    return isinstance(item, (tuple, list, np.ndarray)) and len(item) == 2
-
-
-def _unbounded(side, sign: int):
-    """A side of scipy's bounds with None, and inf of that side's sign, as float32's end; other
-    values as given (``Box`` checks them)."""
-    def one(value):
-        if value is None or (isinstance(value, (float, np.floating)) and value == sign * np.inf):
-            return sign * F32_MAX
-        return value
-    return [one(v) for v in side] if isinstance(side, (list, tuple, np.ndarray)) else one(side)
 
 
 def _differences(session_config: dict, dim: int, config: dict) -> list[str]:
@@ -239,6 +199,17 @@ def _call_again(given: dict, config: dict, *, name: str | None, session_id: str,
     again = {**given, **({"name": name, "resume": True} if name else {"session_id": session_id}), **config}
     words = ["f", "x0", *(["client=client"] if with_client else []), *(f"{k}={_plain(v)!r}" for k, v in again.items())]
     return f"minimize({', '.join(words)})"
+
+
+def _same_set(client: Client, session_id: str, config: dict) -> bool:
+    """Whether the session's feasible set is the one ``config`` asks for, vectors included: list
+    rows carry a set's JSON part only, so a set with vectors is compared on the whole session."""
+    wanted = config.get("constraint")
+    if isinstance(wanted, dict):
+        wanted = FeasibleSet.from_dict(wanted)
+    if not isinstance(wanted, FeasibleSet) or not wanted.vectors():
+        return True
+    return client.sessions.get(session_id).session_config().constraint == wanted
 
 
 def _plain(value):
