@@ -138,6 +138,10 @@ def test_resume_needs_a_name_and_a_session_id_must_agree(local):
     with pytest.raises(InvalidArgument, match=r"has lr=0.05 \(not 0.5\)"):
         minimize(f, x0_for(DIM), steps=5, client=local, session_id=run.session_id, **{**CONFIG, "lr": 0.5})
     assert local.sessions.get(run.session_id).step == 3  # refused before any step
+    made = len(local.sessions.list())
+    with pytest.raises(InvalidArgument, match="minimize evaluates f, so it drives the zo-\\* methods; 'adamm'"):
+        minimize(f, x0_for(DIM), steps=3, client=local, method="adamm", bounds=(-1, 1))
+    assert len(local.sessions.list()) == made  # refused before any session was made
 
 
 def test_ctrl_c_ends_a_program_with_one_line_and_no_traceback(tmp_path):

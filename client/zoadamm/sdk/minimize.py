@@ -16,6 +16,7 @@ import numpy as np
 
 from .._validate import InvalidArgument
 from ..constraints import FeasibleSet
+from ..methods import METHODS, method
 from .bounds import box_of
 from .client import DEFAULT_URL, Client
 from .models import Session, SessionSummary
@@ -100,6 +101,10 @@ def minimize(
     """
     if resume and not name:
         raise InvalidArgument("resume=True finds a session by its name: give name= too")
+    chosen = config.get("method")
+    if isinstance(chosen, str) and chosen in METHODS and method(chosen).takes != "values":
+        raise InvalidArgument(f"minimize evaluates f, so it drives the zo-* methods; {config['method']!r} takes "
+                              "gradients (RemoteOptimizer.tell_gradient)")
     own_client = client is None
     if client is None and base_url is None:
         log.warning("minimize: no client or base_url given; using the service at %s", DEFAULT_URL)
