@@ -98,8 +98,7 @@ class SharedRun(Mirrored):
             # joined late: replay the steps from x0 while the service still keeps them all
             self._mirror, self.step = Optimizer.start(self.config, x0), 0
             self._follow(client.sessions.ask(self.id, lease=1, worker=self.worker, since=0, until=0))
-        if self._mirror is None:
-            self._read_x()
+            # (steps no longer all kept: _follow has read x from the service and dropped the mirror)
 
     def next(self, until: int | None = None) -> Work | None:
         """Directions to evaluate on the open step, waiting while other workers hold them all;
