@@ -45,7 +45,8 @@ class RetryPolicy:
     statuses: frozenset[int] = RETRY_STATUSES
 
     def delay(self, attempt: int, response: httpx.Response | None) -> float:
-        """Capped exponential backoff with jitter, never shorter than a Retry-After header.
+        """Capped exponential backoff with jitter, never shorter than a Retry-After header up to
+        ``max_delay`` (a longer Retry-After is cut to it).
         A service shedding a burst answers every caller the same Retry-After: the backoff
         spreads their retries, and lengthens them while the burst lasts."""
         backoff = random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2**attempt)

@@ -85,7 +85,7 @@ class RateLimitError(APIStatusError):  # 429 (retried automatically)
     pass
 
 
-class InternalServerError(APIStatusError):  # 5xx (retried automatically)
+class InternalServerError(APIStatusError):  # 5xx (500, 502, 503, 504 retried automatically)
     pass
 
 

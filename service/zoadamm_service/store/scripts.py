@@ -45,7 +45,7 @@ local function step_of(p)
 end
 """
 
-# A checkpoint (5 float32 vectors of d: 160 MB at d = 8.4M) never passes through Lua: copied in
+# A checkpoint (up to 4 float32 vectors of d: x, m, v, v_hat) never passes through Lua: copied in
 # and out of a script's Lua strings, it holds Redis (every client) far longer than a plain SET or
 # GET of it (``tests/service/test_max_work.py`` polls /healthz meanwhile).  The store SETs it
 # under a staged key in the session's slot; a script that accepts it RENAMEs that key into place
