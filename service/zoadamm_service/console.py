@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -37,15 +38,26 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text if quiet else f"{text} (default: %(default)s)"
 
 
+# A negative number as ``float()`` writes it: digits with optional underscores, a leading or
+# trailing dot, an exponent, or inf/infinity/nan in any case.  argparse's own pattern knows only
+# -1 and -1.5, and reads any other word that starts with "-" (-1e-3, -.5, -inf) as an option.
+_DIGITS = r"\d(?:_?\d)*"
+NEGATIVE_NUMBER = re.compile(
+    rf"^-(?:(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?|(?i:inf|infinity|nan))$")
+
+
 class CommandParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line and exit status 1, whose help shows the
-    defaults, and which takes no abbreviated options (``--dir`` is not ``--directions``).
-    Its subcommands' parsers are of the same kind."""
+    defaults, which takes no abbreviated options (``--dir`` is not ``--directions``), and which
+    reads every negative number ``float()`` reads as a value (``--lower -1e-3`` is a bound, and
+    ``--lower -inf`` reaches the check that says "finite"), not as an option.  Its subcommands'
+    parsers are of the same kind."""
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER  # argparse's hook for what looks negative
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_FAILED, f"{self.prog}: {message} (see {self.prog} --help)\n")

@@ -49,6 +49,18 @@ REFUSED = [
     ("zoadamm-worker", [*REST, "--dim", "3", "--method", "adamm"], {}, "argument --method: invalid choice: 'adamm'"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--lower", "nan"], {},
      "argument --lower: expected a finite number or a JSON list of them, got 'nan'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--lower", "-inf"], {},  # a value, not an unknown option
+     "argument --lower: expected a finite number or a JSON list of them, got '-inf'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--lower", "-1e39"], {},
+     "--lower: constraint.box.lower is beyond float32's range"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--upper", "[1e999]"], {},
+     "argument --upper: expected a finite number or a JSON list of them, got '[1e999]'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--upper", "[1" + "0" * 400 + "]"], {},  # no float holds it
+     "argument --upper: expected a finite number or a JSON list of them"),
+    ("zoadamm-worker", [*REST, "--x0", "[1" + "0" * 400 + "]"], {},
+     "argument --x0: expected a non-empty JSON list of finite numbers"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--lr", "-1e-3"], {}, "argument --lr: expected a number > 0, got '-1e-3'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--lower", "-x"], {}, "argument --lower: expected one argument"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--ball", "0"], {}, "argument --ball: expected a number > 0, got '0'"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--ball", "1", "--ball-norm", "1"], {},
      "argument --ball-norm: invalid choice: '1'"),

@@ -39,6 +39,7 @@ RULES: dict[str, list[Rule]] = {
 }
 
 
+
 def refuse_disagreements(parser: argparse.ArgumentParser, args: argparse.Namespace,
                          rules: Sequence[Rule]) -> None:
     """Exit through ``parser.error`` at the first rule that options given on the command line break."""
@@ -85,8 +86,7 @@ def parse_x0(parser: argparse.ArgumentParser, text: str | None, dim: int | None)
         values = json.loads(text)
     except json.JSONDecodeError as error:
         parser.error(f"argument --x0: not JSON ({error.msg}); expected a list of numbers such as '[0, 0.5]'")
-    if not (isinstance(values, list) and values
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+    if not (isinstance(values, list) and values and all(_finite(v) for v in values)):
         parser.error(f"argument --x0: expected a non-empty JSON list of finite numbers, got {text!r}")
     if dim is not None and dim != len(values):
         parser.error(f"--x0 has {len(values)} values but --dim is {dim}: give one of them, or make them agree")
@@ -94,16 +94,30 @@ def parse_x0(parser: argparse.ArgumentParser, text: str | None, dim: int | None)
 
 
 def number_or_list(text: str) -> float | list[float]:
-    """An argparse ``type``: a finite number, or a JSON list of them (a value per coordinate)."""
+    """An argparse ``type``: a finite number, or a JSON list of them (a value per coordinate).
+    A single number is read as ``float()`` reads it, which JSON alone would refuse (-.5, 1_000)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        value = None
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
     values = value if isinstance(value, list) else [value]
-    if not (values and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                           for v in values)):
+    if not (values and all(_finite(v) for v in values)):
         raise argparse.ArgumentTypeError(f"expected a finite number or a JSON list of them, got {text!r}")
     return value
+
+
+def _finite(value: object) -> bool:
+    """A JSON number that is finite as a float: JSON integers have no bound, and one beyond the
+    float range would make ``math.isfinite`` raise OverflowError instead of being refused."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def parse_constraint(parser: argparse.ArgumentParser, args: argparse.Namespace):

@@ -27,6 +27,9 @@ RATE_POINTS = 16  # steps/s over the newest kept points
 IDLE_S = 10.0  # a session without a step for this long shows 0 steps/s
 ACTIVE_S = 60.0  # active sessions (/metrics): a step in the last minute
 ROW_METRIC_BYTES = 1024  # of a table row's newest report: 500 rows stay far under 1 MB
+# Table rows read at once (each row holds up to two store connections): a table of MAX_ROWS read
+# all at once would take every pooled connection, and the tells would queue behind it.
+ROW_READS = 16
 
 
 class Overview:
@@ -68,13 +71,15 @@ class Overview:
     async def _table(self, tenant: str) -> list[dict]:
         _, total = await self.store.list(tenant, 0, 1)
         metas, _ = await self.store.list(tenant, max(0, total - MAX_ROWS), MAX_ROWS)
-        rows = await asyncio.gather(*(self._row(m) for m in metas))
+        turns = asyncio.Semaphore(ROW_READS)
+        rows = await asyncio.gather(*(self._row(m, turns) for m in metas))
         return [r for r in rows if r is not None]
 
-    async def _row(self, meta) -> dict | None:
+    async def _row(self, meta, turns: asyncio.Semaphore) -> dict | None:
         try:
-            kept, metric = await asyncio.gather(
-                self.store.trace(meta.id, 0, RATE_POINTS), self.store.metrics(meta.id, 1))
+            async with turns:
+                kept, metric = await asyncio.gather(
+                    self.store.trace(meta.id, 0, RATE_POINTS), self.store.metrics(meta.id, 1))
         except NotFound:  # deleted since the list was read
             return None
         # a list's metas leave the constraint's vectors out, and a row needs only its JSON part

@@ -8,12 +8,18 @@ its sessions.  Use Redis for anything that must outlive it or be shared.
 
 from __future__ import annotations
 
+import redis.asyncio as aioredis
 from fakeredis import FakeServer
 from fakeredis.aioredis import FakeRedis
 
-from .redis import RedisStore
+from .redis import MAX_CONNECTIONS, RedisStore
 
 
 class MemoryStore(RedisStore):
     def __init__(self, ttl_s: int = 0) -> None:
-        super().__init__(FakeRedis(server=FakeServer()), ttl_s, alone=True)
+        # A pool that waits for a free connection, as the Redis store's does: fakeredis's own
+        # pool fails at once past its size ("Too many connections", a 503) when a burst of
+        # concurrent calls wants more connections than it holds.
+        client = FakeRedis(server=FakeServer(), connection_pool_class=aioredis.BlockingConnectionPool,
+                           max_connections=MAX_CONNECTIONS)
+        super().__init__(client, ttl_s, alone=True)

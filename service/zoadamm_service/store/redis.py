@@ -64,8 +64,7 @@ class RedisStore(SplitSteps, History, Store):
         bounds every command's wait for its reply: a hung Redis is a 503 then.
 
         The pool waits (up to ``timeout_s``) for a free connection when all are in use, rather
-        than failing at once: a burst of concurrent calls (the dashboard reads every session's
-        row at once) queues instead of answering 503."""
+        than failing at once: a burst of concurrent calls queues instead of answering 503."""
         client: aioredis.Redis | RedisCluster
         if cluster:  # the cluster client keeps a pool per node
             client = RedisCluster.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s)
