@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from zoadamm_worker.attack.launch import victim_process
-from zoadamm_worker.attack.model_file import load_model
 from zoadamm_worker.attack.objective import Target
 from zoadamm_worker.attack.targets import load_test_images
+from zoadamm_worker.model_file import load_model
 from zoadamm_worker.threads import use_torch_threads
 
 MODEL = Path(__file__).resolve().parents[2] / "results" / "attack" / "victim.pt"

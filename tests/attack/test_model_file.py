@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from zoadamm_service.launch import local_service
-from zoadamm_worker.attack.model_file import ModelFileError, load_model, save_model
 from zoadamm_worker.mnist import load_mnist, to_tensors
 from zoadamm_worker.model import forward, initial_parameters, views
+from zoadamm_worker.model_file import ModelFileError, load_model, save_model
 from zoadamm_worker.train import RunSpec, train
 
 BIN = Path(sys.executable).parent

@@ -86,7 +86,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
           client: Client | None = None, progress: bool = True, session_name: str | None = None,
           save: str | Path | None = None, resume: bool = False) -> list[dict]:
     """Run ``spec`` through the service at ``service_url``; returns the per-epoch records.
-    ``save``: write the trained model there (``attack.model_file``), for the attacks' victim.
+    ``save``: write the trained model there (``model_file``), for the attacks' victim.
 
     ``resume=True`` continues the newest session named ``session_name`` (default: the spec's
     label) with the spec's settings, from its step, or starts one (``zoadamm.sdk.minimize.
@@ -121,7 +121,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
                 break
             records.append(_epoch(run, objective, spec, epoch, last, record, progress))
         if save is not None:
-            from .attack.model_file import save_model
+            from .model_file import save_model
 
             save_model(save, run.x, spec.scale, spec.normalize)
     except KeyboardInterrupt as stop:

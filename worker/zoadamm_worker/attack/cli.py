@@ -115,7 +115,7 @@ def _one_line_errors(command: Callable[[argparse.Namespace], int], args: argpars
 def _victim(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .model_file import load_model
+    from ..model_file import load_model
     from .victim import DEFAULT_MAX_BATCH, create_app
 
     app = create_app(load_model(args.model), max_batch=args.max_batch or DEFAULT_MAX_BATCH)

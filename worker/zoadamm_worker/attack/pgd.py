@@ -15,7 +15,7 @@ import torch
 from art.attacks.evasion import ProjectedGradientDescent
 from art.estimators.classification import PyTorchClassifier
 
-from .model_file import Classifier
+from ..model_file import Classifier
 from .objective import Target
 from .peers import CLASSES, SHAPE, generate, seed_generators
 from .watch import QueryWatch, Stop

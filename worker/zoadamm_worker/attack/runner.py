@@ -83,7 +83,7 @@ def _square(queries: ImageQueries, settings: AttackSettings) -> None:
 
 
 def _pgd(settings: AttackSettings, targets: list[Target], run_id: str) -> Iterator[tuple[Target, QueryWatch]]:
-    from .model_file import load_model
+    from ..model_file import load_model
     from .pgd import run_pgd
 
     classifier = load_model(str(settings.model))
@@ -142,7 +142,7 @@ def choose_targets(settings: AttackSettings, run_id: str) -> tuple[list[Target],
                                   lambda batch: victim.predict(batch, f"{run_id}/{SELECTION}").probabilities)
     import torch
 
-    from .model_file import load_model
+    from ..model_file import load_model
 
     classifier = load_model(str(settings.model))
     with torch.inference_mode():

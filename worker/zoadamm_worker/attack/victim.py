@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zoadamm import wire
 
-from .model_file import Classifier
+from ..model_file import Classifier
 
 SIDE = 28
 PIXELS = SIDE * SIDE

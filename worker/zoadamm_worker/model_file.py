@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..mnist import PIXEL_MEAN, PIXEL_STD
-from ..model import ModularCNN, load_flat
+from .mnist import PIXEL_MEAN, PIXEL_STD
+from .model import ModularCNN, load_flat
 
 FORMAT = 1
 
