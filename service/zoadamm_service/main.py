@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                                        settings.redis_cluster)
     gates: list[Gate] = [authenticate]
     if settings.rate_limit:  # after the key: it counts per key
-        gates.append(Throttle(settings.rate_limit, settings.redis_url, settings.redis_cluster))
+        gates.append(Throttle(settings.rate_limit, settings.redis_url, settings.redis_cluster, settings.retry_after_s))
     app.add_middleware(Pipeline, gates=gates, store_budget_s=settings.redis_timeout_s,
                        admission=Admission(settings.max_calls, settings.queue_timeout_s, settings.retry_after_s))
     edge.install(app)

@@ -29,7 +29,6 @@ from .auth import PROTECTED
 from .pipeline import Gate, Refusal
 
 log = logging.getLogger("zoadamm.service")
-UNAVAILABLE = Refusal(503, "the store (Redis) does not answer; retry", ((b"retry-after", b"1"),))
 BATCH_SHARE = 100  # a batch of counts is this fraction of the limit
 
 
@@ -52,8 +51,12 @@ async def seconds_left(limiter: SlidingWindowCounterRateLimiter, limit: RateLimi
 
 
 class Throttle:
-    def __init__(self, limit: str, redis_url: str | None, cluster: bool = False) -> None:
-        """Raises ValueError for a limit the ``limits`` notation does not read."""
+    def __init__(self, limit: str, redis_url: str | None, cluster: bool = False, retry_after_s: int = 1) -> None:
+        """``retry_after_s``: the Retry-After of the 503 when the counters' store does not
+        answer (``ZOADAMM_RETRY_AFTER_S``).  Raises ValueError for a limit the ``limits``
+        notation does not read."""
+        self.unavailable = Refusal(503, "the store (Redis) does not answer; retry",
+                                   ((b"retry-after", str(retry_after_s).encode()),))
         self.limit: RateLimitItem = parse(limit)
         self.limiter = SlidingWindowCounterRateLimiter(counters(redis_url, cluster))
         self.batch = max(1, self.limit.amount // BATCH_SHARE)
@@ -78,7 +81,7 @@ class Throttle:
                 wait = await seconds_left(self.limiter, self.limit, who)
         except Exception:  # the counters' store is down: so is the service's
             log.warning("the rate limit's store does not answer", exc_info=True)
-            return UNAVAILABLE
+            return self.unavailable
         return Refusal(429, f"over the rate limit of {self.limit} per API key; retry in {wait} s",
                        ((b"retry-after", str(wait).encode()),))
 
