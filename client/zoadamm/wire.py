@@ -28,6 +28,10 @@ MAGIC = b"ZOF1"
 _PREFIX = struct.Struct("<4sI")
 _F32 = np.dtype("<f4")
 MAX_HEADER_BYTES = 1 << 20
+# The largest integer a JavaScript client reads exactly from JSON (Number.MAX_SAFE_INTEGER):
+# every integer the API takes stays within it, so no client turns one number into another (and
+# each fits Redis's 64-bit integers).
+SAFE_INT = 2**53 - 1
 # what ``json.dumps(..., separators=(",", ":"), allow_nan=False)`` builds on every call, built once
 _HEADER_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 

@@ -23,6 +23,7 @@ import sys
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
 from zoadamm.constraints import NORMS
 from zoadamm.methods import METHOD_TABLE
+from zoadamm.wire import SAFE_INT
 from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
 
 from .attack.cli import add_commands as add_attack_commands
@@ -47,7 +48,7 @@ PROG = "zoadamm-worker"
 def _session_seed(text: str) -> int:
     """An integer seed, or "auto": a fresh random seed (replicas of one worker each get their own)."""
     if text == "auto":
-        return secrets.randbelow(1 << 53)
+        return secrets.randbelow(SAFE_INT + 1)
     return int(at_least(int, 0)(text))
 
 

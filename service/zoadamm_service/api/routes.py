@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from zoadamm import AnswerMode, wire
 from zoadamm.optimizer import CONFIG_VECTORS
+from zoadamm.wire import SAFE_INT
 
 from ..domain.answers import AskAnswer, MetricsAnswer, MetricsList, Parameters, SessionList, SessionPublic, TellAnswer
 from ..domain.leases import LeaseAsk, Leases
-from ..domain.limits import PAGE_LIMIT, SAFE_INT
+from ..domain.limits import PAGE_LIMIT
 from ..domain.sessions import Sessions
 from ..settings import Settings
 from .codec import JSON, read_message, validate

@@ -9,8 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchem
 from pydantic_core import core_schema
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
-
-from ..domain.limits import SAFE_INT
+from zoadamm.wire import SAFE_INT
 
 
 class OneOf:

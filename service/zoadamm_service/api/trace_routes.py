@@ -6,8 +6,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from zoadamm import wire
+from zoadamm.wire import SAFE_INT
 
-from ..domain.limits import SAFE_INT
 from .codec import JSON, respond
 from .jsontext import dumps, finite_list
 

@@ -9,10 +9,11 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from zoadamm import METHODS
+from zoadamm.wire import SAFE_INT
 
 from .. import pages
 from ..api.jsontext import dumps, spliced
-from ..domain.limits import PAGE_LIMIT, SAFE_INT
+from ..domain.limits import PAGE_LIMIT
 from .overview import Overview
 
 STATIC = Path(__file__).with_name("static")

@@ -8,11 +8,6 @@ from ..errors import Invalid
 from ..settings import Settings
 
 RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
-# The largest integer a JavaScript client reads exactly from JSON (Number.MAX_SAFE_INTEGER):
-# every integer the API takes stays within it, so no client turns one number into another (and
-# each fits Redis's 64-bit integers); only the seeds of sessions made before that rule, up to
-# 2^64 - 1, are given back above it (docs/configuration.md).
-SAFE_INT = 2**53 - 1
 # The metric reports of one answer: beside a full trace (the dashboard's session view) an answer
 # stays far under 1 MB, which the JSON encoder turns out without holding the event loop for long.
 # More reports come by cursor.

@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from zoadamm import AnswerMode, SessionConfig, StepRecord, directions, require_input
+from zoadamm.wire import SAFE_INT
 
 from ..errors import Conflict, NotFound
 from ..settings import Settings
@@ -58,7 +59,7 @@ class Sessions(Reports):
         request."""
         limits.check_config(self.settings, config)
         if config.get("seed") is None:
-            config = {**config, "seed": secrets.randbelow(limits.SAFE_INT + 1)}  # exact in every JSON client
+            config = {**config, "seed": secrets.randbelow(SAFE_INT + 1)}  # exact in every JSON client
         cfg = inputs.session_config(config, vectors)
         limits.check_work(self.settings, cfg)
         # with a key, the id follows from it: a repeat names the same session, in the same slot
