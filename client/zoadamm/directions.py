@@ -150,7 +150,7 @@ def direction(
 
 
 def _check(seed: int, step: int, dim: int, distribution: str) -> None:
-    # the common case in one test: at small dims the checks below cost a tenth of a direction
+    # the common case in one test: at small dims the checks below cost a share of a direction
     if type(seed) is int and type(step) is int and type(dim) is int and 0 <= seed < 2**64 \
             and 0 <= step < 2**64 and dim >= 1 and distribution in DISTRIBUTIONS:
         return

@@ -1,7 +1,7 @@
 """The binary frame that carries vectors as raw little-endian float32 (``docs/api.md``, "Binary vectors").
 
-JSON works everywhere, but a d = 2.8M vector as a JSON list costs about 25 times more than its
-raw bytes, so vectors travel in this frame when a client asks for it with Content-Type/Accept::
+JSON works everywhere, but a large vector as a JSON list costs many times its raw bytes to write
+and read, so vectors travel in this frame when a client asks for it with Content-Type/Accept::
 
     magic   4 bytes   b"ZOF1"
     length  uint32 LE byte length of the header

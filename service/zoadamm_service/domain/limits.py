@@ -25,7 +25,7 @@ def check_config(settings: Settings, config: dict) -> None:
 
 def check_work(settings: Settings, config: SessionConfig) -> None:
     """The CPU one step costs: q * d (d for adamm), bounded so that no single call holds a core
-    for seconds (q = 256 at d = 8.4M is 13 s of numpy per tell)."""
+    for seconds (as q = 256 at d = 8.4M would)."""
     work = config.dim * (config.directions if config.takes_values else 1)
     if work > settings.max_work:
         raise Invalid(f"directions * dim is {work}; this service allows at most {settings.max_work} per step "
