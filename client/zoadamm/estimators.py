@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, unsigned64
-from .directions import DISTRIBUTIONS, direction, direction_blocks
+from .directions import DISTRIBUTIONS, direction_blocks
 
 DIFFERENCES = ("forward", "central")
 
@@ -130,11 +130,11 @@ def zo_gradient(
     dim = x.size
     f_x = float(f(x)) if difference == "forward" else 0.0
     plus, minus = [], []
-    for index in range(directions):
-        u = direction(seed, step, index, dim, distribution)
-        plus.append(float(f(x + np.float32(mu) * u)))
-        if difference == "central":
-            minus.append(float(f(x - np.float32(mu) * u)))
+    for _, block in direction_blocks(seed, step, range(directions), dim, distribution):
+        for u in block:
+            plus.append(float(f(x + np.float32(mu) * u)))
+            if difference == "central":
+                minus.append(float(f(x - np.float32(mu) * u)))
     coefficients = zo_coefficients(
         f_x, np.array(plus), np.array(minus) if difference == "central" else None,
         mu=mu, dim=dim, distribution=distribution, difference=difference,
