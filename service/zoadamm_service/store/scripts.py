@@ -20,8 +20,9 @@ local function refresh(ttl, ...)
 end
 """
 
-# An idempotency record is "<request digest>\n<first answer>".  Sets `reply` (the first answer)
-# when the request repeats one, or returns REUSED when its key came with another request.
+# An idempotency record is "<request digest>\n<first answer>".  `replayed` answers the first
+# answer when the request repeats one, false when its key came with another request, nil when
+# the key is new (or the call has none); `remember` writes the record of a call that has a key.
 _IDEMPOTENCY_CHECK = """
 local function replayed(key, request)
   if request == '' then return nil end
@@ -30,6 +31,9 @@ local function replayed(key, request)
   local cut = string.find(record, '\\n', 1, true)
   if string.sub(record, 1, cut - 1) ~= request then return false end
   return string.sub(record, cut + 1)
+end
+local function remember(key, request, answer, ttl)
+  if request ~= '' then redis.call('SET', key, request .. '\\n' .. answer, 'EX', ttl) end
 end
 """
 
@@ -68,7 +72,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 redis.call('HSET', KEYS[1], 'tenant', ARGV[1], 'config', ARGV[3], 'name', ARGV[4], 'created', ARGV[2],
            'vectors', ARGV[10], 'head', 0, 'ckpt_seq', 0, 'has_state', ARGV[5] == '' and '0' or '1')
 if ARGV[5] ~= '' then take_staged(KEYS[4], KEYS[2]) end
-if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6] .. '\\n' .. ARGV[7], 'EX', ARGV[8]) end
+remember(KEYS[3], ARGV[6], ARGV[7], ARGV[8])
 refresh(ARGV[9], 1, 2)
 return {2}
 """
@@ -129,7 +133,7 @@ if ARGV[4] ~= '' then
   end
   if step % stride == 0 then redis.call('RPUSH', KEYS[5], ARGV[4]) end
 end
-if ARGV[7] ~= '' then redis.call('SET', KEYS[6], ARGV[7] .. '\\n' .. ARGV[9], 'EX', ARGV[8]) end
+remember(KEYS[6], ARGV[7], ARGV[9], ARGV[8])
 refresh(ARGV[10], 1, 2, 3, 4, 5, 7)
 return {0, head + 1}
 """
