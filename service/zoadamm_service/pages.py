@@ -13,7 +13,7 @@ import html
 import os
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -57,7 +57,14 @@ def page_headers(csp: str = STRICT) -> dict[str, str]:
 
 
 class Assets(StaticFiles):
-    """Starlette's static files, with the pages' headers on every answer."""
+    """Starlette's static files, with the pages' headers on every answer.  The pages' own HTML
+    files are not assets: each is served at its route (``/dashboard``, ``/docs``, ``/redoc``)
+    with its own policy, under which a copy at /assets would not even run."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path.endswith(".html"):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
     def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope,
                       status_code: int = 200) -> Response:
