@@ -604,3 +604,39 @@ async def test_a_closed_split_step_is_noticed_where_the_store_can(store, request
         await first.wait()
     await notices.aclose()
     assert got == [("s1", 1)]
+
+
+# --- waits ---------------------------------------------------------------------------------
+async def test_wait_past_answers_false_at_its_timeout_and_true_once_the_head_moved(store):
+    await started(store)
+    assert not await store.wait_past("s1", 0, 0.05)  # nothing moved
+    await store.append("s1", 0, b"e0")
+    assert await store.wait_past("s1", 0, 0.05)  # moved before the wait: not missed
+
+    async def append_soon() -> None:
+        await anyio.sleep(0.05)
+        await store.append("s1", 1, b"e1")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(append_soon)
+        assert await store.wait_past("s1", 1, 60)  # woken by this process's append, not the timeout
+
+
+async def test_the_embedded_store_is_alone_and_never_looks_at_the_head_while_waiting(store, request):
+    """The one rule ``alone`` stands for: no other process writes the embedded store, so its
+    waits look nowhere (no poll, no notices) and its appends confirm nothing; a Redis store's
+    waits look at the head, since another replica may have moved it."""
+    await started(store)
+    looks = 0
+    head = store.head
+
+    async def counted(session_id: str) -> int:
+        nonlocal looks
+        looks += 1
+        return await head(session_id)
+
+    store._notices._head = counted
+    assert not await store.wait_past("s1", 0, 0.1)
+    alone = request.node.callspec.params["store"] == "memory"
+    assert (looks == 0) if alone else (looks > 0)
+    assert store._replication.replicas == 0 and (store._replication._alone is alone)
