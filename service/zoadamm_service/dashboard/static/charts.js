@@ -8,9 +8,11 @@ const plots = new Map(); // name -> { plot, shape }
 
 // Draws `data` in `node`; the chart is rebuilt only when its shape (series, scales) changes.
 export function plot(name, node, opts, data) {
-  const shape = JSON.stringify([opts.series.map((s) => s.label), opts.scales, opts.axes && opts.axes.length]);
+  // what a chart cannot change in place: its series (and whether they draw markers), scales and axes
+  const shape = JSON.stringify([opts.series.map((s) => [s.label, Boolean(s.points && s.points.show)]),
+    opts.scales, opts.axes && opts.axes.length]);
   let entry = plots.get(name);
-  if (entry && entry.shape !== shape) { entry.plot.destroy(); entry = null; }
+  if (entry && entry.shape !== shape) { entry.plot.destroy(); plots.delete(name); entry = null; }
   node.dataset.points = String(data[0].length); // the browser tests read how many points are drawn
   node.dataset.log = String(Boolean(opts.scales.y && opts.scales.y.distr === 3));
   const none = node.querySelector(".none");
@@ -30,7 +32,9 @@ export function plot(name, node, opts, data) {
 }
 
 export function resizeAll() {
-  for (const { plot: p } of plots.values()) p.setSize({ width: Math.max(300, p.root.parentElement.clientWidth), height: p.height });
+  for (const { plot: p } of plots.values()) {
+    if (p.root.parentElement) p.setSize({ width: Math.max(300, p.root.parentElement.clientWidth), height: p.height });
+  }
 }
 
 export const logScale = (on) => (on ? { distr: 3 } : { auto: true });

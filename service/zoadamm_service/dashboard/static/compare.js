@@ -2,7 +2,7 @@
 // evaluations, steps or wall time.
 import { ema, line, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $, el, show } from "./dom.js";
-import { RESERVED, label, methodText, metricLabel, metricOf } from "./format.js";
+import { RESERVED, isolated, methodText, metricLabel, metricOf } from "./format.js";
 import { colorOf, rowOf, state } from "./state.js";
 
 const TRACE_CHOICES = [["f", "f(x), EMA"], ["g_norm", "‖g‖, EMA"], ["lr", "lr"]];
@@ -79,7 +79,7 @@ export function renderCompare() {
   $("compare-logy").checked = log;
   const series = [xSeries(xMode)].concat(sessions.map(([id]) =>
     // the method (and X) in the legend: methods on one problem side by side
-    line(`${label(rowOf(id))} · ${methodText(rowOf(id))}`, colorOf(id), { width: 2, points: { show: yMode.startsWith("metric:"), size: 6 } })));
+    line(`${isolated(rowOf(id))} · ${methodText(rowOf(id))}`, colorOf(id), { width: 2, points: { show: yMode.startsWith("metric:"), size: 6 } })));
   const data = uPlot.join(log ? tables.map(([xs, ys]) => [xs, positive(ys)]) : tables);
   plot("compare", chart, {
     height: 300, series, scales: { x: { time: false }, y: logScale(log) }, axes: [xAxis(X_LABELS[xMode]), yAxis()],

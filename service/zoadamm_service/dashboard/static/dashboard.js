@@ -22,7 +22,7 @@ async function refreshSession(id) {
     d = null; // the service thinned its trace (or the session was replaced): start again from the kept points
   }
   if (!d) body = await api(`/v1/dashboard/sessions/${id}?points=${METRIC_POINTS}`);
-  if (body === null) { state.data.delete(id); return; }
+  if (body === null) { forget(id); return; } // deleted, expired, or never there
   if (!d) {
     d = { info: body, stride: body.stride, trace: body.trace, metrics: body.metrics };
     state.data.set(id, d);
@@ -34,6 +34,16 @@ async function refreshSession(id) {
   d.cursor = body.next_cursor ?? body.end_cursor;
   const steps = d.trace.step;
   d.nextStep = steps.length ? steps[steps.length - 1] + 1 : 0;
+}
+
+// A session the service no longer has: out of the comparison and the detail, so it is not asked for again.
+function forget(id) {
+  state.data.delete(id);
+  if (state.compared.delete(id)) saveCompared();
+  if (state.selected === id) {
+    state.selected = null;
+    history.replaceState(null, "", "#");
+  }
 }
 
 // --- the loop -----------------------------------------------------------------------------------

@@ -21,6 +21,10 @@ export function age(seconds) {
 // A session's name, or the start of its id when it has none.
 export const label = (row) => row.name || row.id.slice(0, 8);
 
+// The label in a line of other text: isolated (U+2068 ... U+2069), so that a direction override
+// in a name cannot reorder the text after it (the method and set beside it in a legend).
+export const isolated = (row) => `\u2068${label(row)}\u2069`;
+
 // Keys of a metric report that are not named metrics.
 export const RESERVED = ["step", "lr", "mu", "time"];
 

@@ -1,0 +1,87 @@
+"""The dashboard's views as a user moves between sessions: a chart that had nothing to draw draws
+again, a session deleted while shown or compared is let go, a long name does not widen the page,
+and a name's direction override stays inside the name."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from waits import GUARD_MS, points, until
+from workloads import QuadraticRun
+
+from zoadamm import Box, FeasibleSet
+
+
+@pytest.fixture
+def finished(service):
+    """Runs of a few steps on the service, done before the page opens."""
+    def run(name: str, steps: int = 30, **kwargs) -> str:
+        made = QuadraticRun(service.url, name, steps=steps, pace_s=0, report_every=10, **kwargs)
+        made.run()
+        assert made.error is None, made.error
+        return made.session.id
+
+    return run
+
+
+def test_the_f_chart_draws_again_after_an_fo_session(service, finished, page):
+    """An FO session has no f(x): its empty chart must not stay behind for the next session's
+    curve, nor break the resizes after it."""
+    # long enough that f spans decades: its chart takes a log axis, which the FO chart has not
+    zo_a, fo, zo_b = finished("zo first", 400), finished("fo between", method="adamm"), finished("zo after", 400)
+    for shown, drawn in ((zo_a, True), (fo, False), (zo_b, True)):
+        page.goto(f"{service.url}/dashboard#s={shown}")
+        page.reload()  # the hash alone does not reload the page
+        if drawn:
+            until(page, lambda: points(page, "chart-f") > 0 and page.locator("#chart-f canvas").count() == 1,
+                  "the f(x) curve")
+        else:
+            until(page, lambda: "no f(x)" in page.inner_text("#chart-f"), "the FO session's note")
+    # the same moves without reloading: the chart object is reused across sessions
+    for shown in (zo_a, fo, zo_b):
+        page.locator("#sessions tbody tr", has_text=shown[:8]).click()
+        page.wait_for_timeout(300)
+    until(page, lambda: page.locator("#chart-f canvas").count() == 1 and points(page, "chart-f") > 0,
+          "the f(x) curve after the FO session")
+    page.set_viewport_size({"width": 1000, "height": 900})
+    page.set_viewport_size({"width": 1400, "height": 1100})
+    page.wait_for_timeout(300)
+    assert page.errors == [] and page.violations() == []
+
+
+def test_a_deleted_session_is_let_go(service, finished, page):
+    gone = finished("deleted while compared")
+    kept = finished("kept")
+    page.goto(f"{service.url}/dashboard#s={gone}")
+    for sid in (gone, kept):
+        page.locator("#sessions tbody tr", has_text=sid[:8]).locator("input.cmp").check()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if gone in r.url else None)
+    assert httpx.delete(f"{service.url}/v1/sessions/{gone}").status_code == 204
+    # (not ``until``: the one 404 that tells the page the session is gone is logged as an error)
+    for _ in range(GUARD_MS // 100):
+        if "#s=" not in page.url:
+            break
+        page.wait_for_timeout(100)
+    assert "#s=" not in page.url
+    stored = page.evaluate("localStorage.getItem('zoadamm.compared')")
+    assert gone not in stored and kept in stored
+    before = len(asked)
+    page.wait_for_timeout(2500)  # two more refreshes: none asks for it
+    assert len(asked) == before
+    assert len([e for e in page.errors if "404" in e]) <= 1 and page.violations() == []
+
+
+def test_a_long_name_wraps_and_an_override_stays_in_the_name(service, finished, page):
+    wide = finished("W" * 200)
+    override = finished("run7 \u202e", constraint=FeasibleSet(box=Box(-1.0, 1.0)), method="zo-sgd")
+    page.goto(f"{service.url}/dashboard#s={wide}")
+    until(page, lambda: page.inner_text("#detail-title") == "W" * 200, "the long title")
+    for sid in (wide, override):
+        page.locator("#sessions tbody tr", has_text=sid[:8]).locator("input.cmp").check()
+    until(page, lambda: page.locator("#chart-compare .u-legend .u-series").count() == 3, "two sessions compared")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1400, width  # the viewport's width: nothing spills sideways
+    legend = page.inner_text("#chart-compare .u-legend")
+    assert "\u2068run7 \u202e\u2069 · zo-sgd in box [-1, 1]" in legend  # isolated: the text after reads as written
+    assert page.errors == [] and page.violations() == []
