@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import numpy as np
 import pytest
-from waits import GUARD_MS, count, points, until
+from waits import GUARD_MS, count, points, read, until
 from workloads import QuadraticRun, traced_session
 
 from zoadamm import METHODS, Ball, Box, FeasibleSet
@@ -114,7 +114,7 @@ def test_methods_and_their_sets_side_by_side_on_one_problem(service, runs, page,
     for name in ("same problem A", "same problem B", "same problem C"):
         row(page, name).locator("input.cmp").check()
     until(page, lambda: count(page, "#chart-compare .u-legend .u-series") == 4, "three sessions compared")
-    legend = page.inner_text("#chart-compare .u-legend")
+    legend = read(page.inner_text("#chart-compare .u-legend"))
     assert "same problem B · zo-sgd in box [-1, 1]" in legend and "same problem A · zo-adamm" in legend
     assert "same problem C · zo-adam in ℓ2 ball r = 4" in legend
     page.screenshot(path=str(artifacts / "methods-compared.png"), full_page=True)

@@ -14,7 +14,7 @@ import json
 
 import httpx
 import pytest
-from waits import GUARD_MS, count, points, until
+from waits import GUARD_MS, count, points, read, until
 from workloads import traced_session
 
 PAYLOADS = [
@@ -116,7 +116,7 @@ def nothing_ran(page, requests: list[str]) -> None:
 
 
 def texts(page, selector: str) -> list[str]:
-    return page.locator(selector).evaluate_all("(els) => els.map((e) => e.textContent)")
+    return [read(t) for t in page.locator(selector).evaluate_all("(els) => els.map((e) => e.textContent)")]
 
 
 @pytest.mark.parametrize("strip_csp", [False, True], ids=["as-served", "policy-stripped"])

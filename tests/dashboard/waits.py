@@ -25,5 +25,11 @@ def points(page, chart: str) -> int:
     return int(page.get_attribute(f"#{chart}", "data-points") or 0)
 
 
+def read(text: str) -> str:
+    """Text as a reader sees it: without the invisible marks that isolate a name in a line
+    (U+2068, U+2069)."""
+    return text.replace("\u2068", "").replace("\u2069", "")
+
+
 def count(page, selector: str) -> int:
     return page.locator(selector).count()
