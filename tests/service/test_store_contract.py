@@ -248,7 +248,8 @@ async def test_partials_accumulate_per_step(store):
 async def test_the_first_report_of_a_direction_wins(store):
     await started(store)
     await store.add_partials("s1", 0, {0: "a"})
-    assert await store.add_partials("s1", 0, {0: "changed", 1: "b"}) == {0: "a", 1: "b"}
+    assert await store.add_partials("s1", 0, {0: "changed", 1: "b"}) == {0: "a"}  # all or none
+    assert await store.add_partials("s1", 0, {0: "a", 1: "b"}) == {0: "a", 1: "b"}
 
 
 async def test_a_step_append_drops_partials_and_a_metric_append_keeps_them(store):
@@ -640,3 +641,15 @@ async def test_the_embedded_store_is_alone_and_never_looks_at_the_head_while_wai
     alone = request.node.callspec.params["store"] == "memory"
     assert (looks == 0) if alone else (looks > 0)
     assert store._replication.replicas == 0 and (store._replication._alone is alone)
+
+
+async def test_a_part_with_a_changed_value_records_nothing_and_leases_nothing(store):
+    """All or none: a re-report with another value changes no direction of the part, not even
+    the new ones, and takes no lease on the next step (the caller refuses it whole)."""
+    await started(store)
+    await store.add_partials("s1", 0, {0: "a"})
+    assert await store.add_partials("s1", 0, {0: "changed", 2: "c"}) == {0: "a"}
+    reported, leased = await store.add_partials_and_lease("s1", 0, {0: "changed", 3: "d"}, 0, 4, 4, "w", 10.0)
+    assert reported == {0: "a"} and leased is None
+    assert (await store.lease("s1", 0, 1, 4, 4, "other", 10.0)).indices == [0, 1, 2, 3]  # step 1: all free
+    assert await store.add_partials("s1", 0, {0: "a", 2: "c"}) == {0: "a", 2: "c"}  # the same value: kept

@@ -176,3 +176,16 @@ def test_a_part_takes_the_directions_nobody_holds_without_waiting(client):
     part = tell(client, sid, 3, [0, 1], lease=2, worker="a", wait=0.2)
     assert part.status_code == 202 and part.json()["leased"] == [], part.text
     assert waits and all(timeout <= 0.2 for _, timeout in waits)
+
+
+def test_a_refused_part_changes_nothing(client):
+    """A part that re-reports a direction with another value gets 409 and records none of its
+    directions, and its lease on the next step is not taken."""
+    sid = open_session(client)
+    assert tell(client, sid, 0, [0]).status_code == 202
+    changed = {**values(0, [0, 2]), "f_plus": [9.0, values(0, [2])["f_plus"][0]]}
+    refused = client.post(f"/v1/sessions/{sid}/tell?answer=checksum", json={**changed, "lease": 4, "worker": "c"})
+    assert refused.status_code == 409 and "already reported with other values" in refused.text
+    assert tell(client, sid, 0, [1, 3]).status_code == 202  # direction 2 is still missing: the step stays open
+    assert tell(client, sid, 0, [2]).status_code == 200
+    assert ask(client, sid, lease=4, worker="d")["leased"] == [0, 1, 2, 3]  # c took none of step 1

@@ -210,16 +210,17 @@ class Store(ABC):
 
     @abstractmethod
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
-        """Record per-direction reports for ``step``, keeping the first report of a direction;
-        returns all of that step's reports so far."""
+        """Record per-direction reports for ``step``, all or none: none when a direction was
+        reported before with another value (the first report wins); returns all of that step's
+        reports so far."""
 
     @abstractmethod
     async def add_partials_and_lease(self, session_id: str, step: int, parts: dict[int, str], seq: int,
                                      directions: int, count: int, holder: str,
                                      seconds: float) -> tuple[dict[int, str], Leased | None]:
         """``add_partials``, then ``lease`` of step ``step + 1`` while the head is still ``seq``
-        (None once it moved), atomically: a worker's part of the open step and its directions of
-        the next, in one call."""
+        (None once it moved, or when the part was refused), atomically: a worker's part of the
+        open step and its directions of the next, in one call."""
 
     @abstractmethod
     async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,

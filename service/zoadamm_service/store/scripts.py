@@ -165,12 +165,24 @@ refresh(ARGV[2], 1, 2, 3)
 return 1
 """
 
+# The reports ARGV[first], ARGV[first + 1], ... (field, value, ...) of a step's directions: all
+# or none.  The first report of a direction wins, so a re-report with other values changes
+# nothing, not even the part's other directions (the caller refuses it whole, with 409).
+_ADD_PARTS = """
+local function add_parts(partials, first)
+  for i = first, #ARGV, 2 do
+    local have = redis.call('HGET', partials, ARGV[i])
+    if have and have ~= ARGV[i + 1] then return false end
+  end
+  for i = first, #ARGV, 2 do redis.call('HSETNX', partials, ARGV[i], ARGV[i + 1]) end
+  return true
+end
+"""
+
 # KEYS: meta, partials; ARGV: idle ttl, field, value, field, value, ...
-# HSETNX: the first report of a direction wins, so a conflicting re-report cannot replace it.
-ADD_PARTIALS = _REFRESH + """
+ADD_PARTIALS = _REFRESH + _ADD_PARTS + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-for i = 2, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end
-refresh(ARGV[1], 1, 2)
+if add_parts(KEYS[2], 2) then refresh(ARGV[1], 1, 2) end
 return redis.call('HGETALL', KEYS[2])
 """
 
@@ -250,10 +262,11 @@ return reply
 # KEYS: meta, partials, leases
 # ARGV: idle ttl, seq, next step, directions, count, holder, seconds, field, value, field, value, ...
 # ADD_PARTIALS, then LEASE of the next step while the head is still seq: a worker's part and its
-# lease on the step after, in one round trip.  Answers {all partials, LEASE's answer}.
-ADD_PARTIALS_AND_LEASE = _REFRESH + _LEASE + """
+# lease on the step after, in one round trip.  Answers {all partials, LEASE's answer}; a part
+# refused for other values leases nothing ({all partials, {-5}}).
+ADD_PARTIALS_AND_LEASE = _REFRESH + _LEASE + _ADD_PARTS + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-for i = 8, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if not add_parts(KEYS[2], 8) then return {redis.call('HGETALL', KEYS[2]), {-5}} end
 refresh(ARGV[1], 1, 2)
 local leased = lease(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 if leased[1] == 0 then refresh(ARGV[1], 1, 3) end
