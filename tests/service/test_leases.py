@@ -80,6 +80,28 @@ def test_a_waiting_ask_answers_when_the_step_closes(client):
     assert (answer["step"], answer["leased"], len(answer["steps"])) == (1, [0, 1], 1)
 
 
+def test_a_waiting_ask_answers_when_the_step_closes_even_with_nothing_free(client):
+    """The workers that close a step lease the next one with their parts: a waiting ask then
+    answers the new step with nothing leased, at the close, not when their leases run out."""
+    sid = open_session(client)
+    assert ask(client, sid, lease=2, worker="a")["leased"] == [0, 1]
+    assert ask(client, sid, lease=2, worker="b")["leased"] == [2, 3]
+
+    def close_holding_the_next_step() -> None:
+        for worker, part in (("a", [0, 1]), ("b", [2, 3])):
+            body = {"step": 0, "f_x": 1.0, "f_plus": [1.0 + 0.01 * (i + 1) for i in part], "indices": part,
+                    "lease": 2, "worker": worker}
+            client.post(f"/v1/sessions/{sid}/tell?answer=checksum", json=body)
+
+    closer = threading.Timer(0.3, close_holding_the_next_step)
+    closer.start()
+    answer = ask(client, sid, lease=1, worker="c", wait=20, since=0)
+    closer.join()
+    # answered at the close: a and b hold all of step 1 (a wait until their leases, 10 s, ran
+    # out would have leased c some of it)
+    assert (answer["step"], answer["leased"], len(answer["steps"])) == (1, [], 1)
+
+
 def test_a_lease_not_told_in_time_goes_to_another_worker(make_app):
     with serving(make_app(lease_seconds=0.3)) as client:
         sid = open_session(client)

@@ -66,7 +66,7 @@ class Leases:
         seconds when none are free.  ``granted``: the lease a tell of step ``ask.since`` took
         with its part, which answers once that step closed here.  Raises Conflict, Invalid, NotFound."""
         deadline = time.monotonic() + min(ask.wait, MAX_WAIT_S)
-        woken = False
+        woken, first_step = False, None
         while True:
             if granted is not None and ask.since is not None:
                 closed = await self._closed_here(tenant, session_id, ask.since, granted, woken)
@@ -74,9 +74,12 @@ class Leases:
                     return closed
             answer, leased, seq = await self._try(tenant, session_id, x, ask, with_vectors, bytes_per_value)
             x = None  # set or checked by the first try
+            first_step = answer.step if first_step is None else first_step
             left = deadline - time.monotonic()
             stop = ask.until is not None and answer.step >= ask.until
-            if answer.leased or stop or left <= 0:
+            # the wait ends when something is leased, or the step it began on closed (the answer
+            # carries the new step, with what is free of it: maybe nothing, while others hold it)
+            if answer.leased or stop or left <= 0 or answer.step != first_step:
                 return answer
             nap = left if leased.others_expire_in is None else min(left, leased.others_expire_in + 0.001)
             woken = await self.store.wait_past(session_id, seq, nap)
