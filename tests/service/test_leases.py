@@ -133,5 +133,7 @@ def test_only_zo_sessions_lease_and_bad_fields_are_refused(client):
     fo = client.post("/v1/sessions", json={"dim": 2, "method": "adamm", "x0": [0, 0]}).json()["id"]
     assert client.post(f"/v1/sessions/{fo}/ask", json={"lease": 1}).status_code == 422
     sid = open_session(client)
-    for body in ({"lease": 0}, {"lease": 1, "wait": 31}, {"lease": 1, "worker": ""}, {"lease": 1, "since": -1}):
+    for body in ({"lease": 0}, {"lease": 1, "wait": 31}, {"lease": 1, "worker": ""}, {"lease": 1, "since": -1},
+                 {"lease": 2**70, "worker": "a"}, {"lease": 1, "worker": "a", "since": 2**53},  # beyond 2^53 - 1
+                 {"lease": 1, "worker": "a", "until": 2**70}):
         assert client.post(f"/v1/sessions/{sid}/ask", json=body).status_code == 422, body

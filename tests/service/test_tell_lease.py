@@ -105,7 +105,8 @@ def test_a_waiting_tell_takes_over_a_lease_that_ran_out(make_app):
 def test_bad_lease_fields_on_a_tell_are_refused(client):
     sid = open_session(client)
     bad = (("checksum", {"lease": 1}), ("x", {"lease": 1, "worker": "a"}), ("checksum", {"lease": 0, "worker": "a"}),
-           ("checksum", {"lease": 1, "worker": "a", "wait": 31}))
+           ("checksum", {"lease": 1, "worker": "a", "wait": 31}),
+           ("checksum", {"lease": 2**70, "worker": "a"}), ("checksum", {"lease": 1, "worker": "a", "until": 2**53}))
     for answer, lease in bad:
         refused = tell(client, sid, 0, [0], answer=answer, **lease)
         assert refused.status_code == 422, (answer, lease)

@@ -31,9 +31,9 @@ def _whole(value: Any) -> Any:
 WHOLE = BeforeValidator(_whole)
 # an integer's bounds go before WHOLE, so that the schema states them
 Whole = Annotated[int, WHOLE]
-Count = Annotated[int, Field(ge=1), WHOLE]
+Count = Annotated[int, Field(ge=1, le=SAFE_INT), WHOLE]
 Index = Annotated[int, Field(ge=0, le=SAFE_INT), WHOLE]
-Step = Annotated[int, Field(ge=0), WHOLE]
+Step = Annotated[int, Field(ge=0, le=SAFE_INT), WHOLE]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Decay = Annotated[float, Field(ge=0, lt=1)]
 Vector = list[Finite]
