@@ -77,6 +77,20 @@ def test_a_401_says_how_to_give_the_key(keyed, key, monkeypatch):
     assert Client(http_client=keyed, api_key="the-right-key").sessions.list() == []
 
 
+@pytest.mark.parametrize("key", ["", "zk_é", "zk two", "zk\n"], ids=["empty", "not ascii", "space", "newline"])
+def test_a_key_that_cannot_be_a_bearer_token_is_invalid_argument_and_not_shown(key, monkeypatch):
+    """Such a key used to fail later, as a broken connection or an encoding error."""
+    from zoadamm import AsyncClient
+
+    for make in (Client, AsyncClient):
+        with pytest.raises(InvalidArgument, match="api_key must be a non-empty API key of printable ASCII") as caught:
+            make("http://127.0.0.1:9", api_key=key)
+        assert not key or key not in str(caught.value)
+    monkeypatch.setenv("ZOADAMM_API_KEY", "zk é")
+    with pytest.raises(InvalidArgument, match=r"\$ZOADAMM_API_KEY must be"):
+        Client("http://127.0.0.1:9")
+
+
 @pytest.fixture(scope="module")
 def other_server(tmp_path_factory):
     """Another HTTP server, with a page named healthz."""

@@ -18,6 +18,7 @@ import time
 
 import httpx
 
+from .._validate import InvalidArgument
 from . import calls
 from ._http import Call, RetryPolicy, build, connection_error, decode, should_retry
 
@@ -35,13 +36,26 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def checked_key(api_key: str | None) -> str | None:
+    """``api_key``, or ``$ZOADAMM_API_KEY`` when it is None; InvalidArgument when it cannot be a
+    Bearer token (empty, spaces, characters outside ASCII), which would otherwise fail as a broken
+    connection or an encoding error.  The message never shows the key."""
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+    if key is not None and (not isinstance(key, str) or not key or not key.isascii() or not key.isprintable()
+                            or any(c.isspace() for c in key)):
+        where = "api_key" if api_key is not None else f"${API_KEY_ENV}"
+        raise InvalidArgument(f"{where} must be a non-empty API key of printable ASCII without spaces "
+                              "(as `zoadamm-service keys new` makes them)")
+    return key
+
+
 class _Base:
     def __init__(self, binary: bool, max_retries: int, api_key: str | None, base_url: str) -> None:
         self.binary = binary
         self._base_url = base_url
         self.retry = RetryPolicy(max_retries=max_retries)
         # kept out of every repr, log line and exception: only build() reads it
-        self._api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+        self._api_key = api_key
         self._urls: dict = {}  # merged request URLs (``_http.request_url``)
 
     def __repr__(self) -> str:
@@ -56,6 +70,7 @@ class Client(_Base):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         """``transport``: the httpx transport of the client made here (httpx's own by default)."""
+        api_key = checked_key(api_key)  # before a connection pool exists to leak
         self._owned = http_client is None
         self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout, verify=tls_context(),
                                                 transport=transport)
@@ -112,6 +127,7 @@ class AsyncClient(_Base):
         http_client: httpx.AsyncClient | None = None, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_retries: int = 5, binary: bool = True,
     ) -> None:
+        api_key = checked_key(api_key)
         self._owned = http_client is None
         self.http = http_client or httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context())
         super().__init__(binary, max_retries, api_key, str(self.http.base_url))
