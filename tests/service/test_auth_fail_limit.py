@@ -56,3 +56,25 @@ def test_the_limit_is_a_setting(redis_url):
         statuses = [http.get("/v1/sessions", headers=bearer(new_key())).status_code for _ in range(5)]
         assert statuses == [401, 401, 401, 429, 429]
         assert http.get("/healthz").status_code == 200  # open routes are not behind the key
+
+
+def test_the_sdk_reads_the_limits_429_as_the_refused_key_it_is(redis_url):
+    """The 429 carries the 401's challenge: the SDK raises AuthenticationError at once, without
+    retrying a key that would be refused again (it used to back off for tens of seconds and then
+    raise RateLimitError)."""
+    from zoadamm import Client
+    from zoadamm.sdk import AuthenticationError
+
+    env = {"ZOADAMM_API_KEYS": entry("alice", new_key()), "ZOADAMM_AUTH_FAIL_LIMIT": "2/minute"}
+    with ServiceProcess(redis_url, env=env) as svc:
+        sent: list[str] = []
+        http = httpx.Client(base_url=svc.url, timeout=30, event_hooks={"request": [lambda r: sent.append(r.url.path)]})
+        client = Client(http_client=http, api_key=new_key())
+        for expected in (401, 401, 429, 429):
+            with pytest.raises(AuthenticationError) as caught:
+                client.sessions.list()
+            assert caught.value.status_code == expected
+        assert len(sent) == 4  # one request each: none retried
+        assert "too many failed authentications" in str(caught.value) and "ZOADAMM_API_KEY" in str(caught.value)
+        assert "www-authenticate" in caught.value.response.headers
+        http.close()

@@ -121,7 +121,9 @@ def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None) -
         return False
     if error is not None:
         return True  # every call is safe to send again (see Call.key)
-    return response.status_code in policy.statuses
+    # a refused key (a 401, or the 429 of an address with too many refused keys, which carries
+    # the same challenge) is refused again however often it is sent
+    return response.status_code in policy.statuses and "www-authenticate" not in response.headers
 
 
 def connection_error(error: httpx.TransportError) -> APIConnectionError:

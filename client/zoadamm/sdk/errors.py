@@ -46,7 +46,7 @@ class BadRequestError(APIStatusError):  # 400: undecodable body
     pass
 
 
-class AuthenticationError(APIStatusError):  # 401: no API key, or one the service does not accept
+class AuthenticationError(APIStatusError):  # 401: no API key, or one refused (a 429 for too many refused)
     pass
 
 
@@ -119,6 +119,8 @@ def error_for(response: httpx.Response, body: dict | None) -> APIStatusError:
         return foreign_server(response, body)
     status = response.status_code
     cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+    if "www-authenticate" in response.headers:  # a refused key, also as a 429 for too many of them
+        cls = AuthenticationError
     detail = (body or {}).get("detail") or response.reason_phrase
     request = _request_of(response)
     if status == 422 and isinstance((body or {}).get("errors"), list) and (body or {})["errors"]:

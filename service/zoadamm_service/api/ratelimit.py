@@ -111,5 +111,8 @@ class LimitFailedKeys:
         except Exception:  # the counters' store is down: the key is still unknown
             log.warning("the failed-authentication limit's store does not answer", exc_info=True)
             return refusal
+        # the challenge of the 401 it stands for: a client knows the key is the problem, and
+        # that retrying the same key is no use
         return Refusal(429, f"too many failed authentications from this address (ZOADAMM_AUTH_FAIL_LIMIT: "
-                            f"{self.limit}); retry in {wait} s", ((b"retry-after", str(wait).encode()),))
+                            f"{self.limit}); retry in {wait} s",
+                       ((b"retry-after", str(wait).encode()), *refusal.headers))
