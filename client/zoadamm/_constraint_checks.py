@@ -61,14 +61,9 @@ def outside(x: np.ndarray, lower, upper, name: str, what: str) -> list[str]:
     return problems
 
 
-def reach(box, ball) -> float:
-    """How far from 0 a point of box ∩ ball lies at most: in each coordinate (a box, an l-inf
-    ball) or in the l2 norm (an l2 ball, whose center counts as given: a scalar once)."""
-    bounds = []
-    if box is not None:
-        bounds.append(max(float(np.max(np.abs(box.lower))), float(np.max(np.abs(box.upper)))))
-    if ball is not None:
-        center = np.asarray(ball.center, np.float64)
-        size = np.linalg.norm(center) if ball.norm == "2" else np.max(np.abs(center))
-        bounds.append(float(size) + ball.radius)
-    return min(bounds)
+def reach(ball) -> float:
+    """How far from 0 a point of ``ball`` lies at most: in each coordinate (l-inf) or in the l2
+    norm (l2, whose center counts as given: a scalar once)."""
+    center = np.asarray(ball.center, np.float64)
+    size = np.linalg.norm(center) if ball.norm == "2" else np.max(np.abs(center))
+    return float(size) + ball.radius

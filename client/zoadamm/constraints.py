@@ -207,28 +207,33 @@ class FeasibleSet:
         directions, the probes x + mu u of a point x of ``shrunk(mu)``, computed in float32 as the
         SDK computes them, stay in this set (``docs/constraints.md``).
 
-        The little more, 2^-21 of margin plus the set's largest coordinate, covers float32's
-        rounding: float32(mu) may exceed mu, a unit direction's norm 1, and each coordinate of
-        x + mu u rounds by up to 2^-24 of its size.
+        The little more, 2^-21 of margin plus the size of the points near that face (a bound's
+        own size; a ball's center and radius), covers float32's rounding: float32(mu) may exceed
+        mu, a unit direction's norm 1, and each coordinate of x + mu u rounds by up to 2^-24 of
+        its size.
 
         Raises:
             InvalidArgument: ``margin`` is negative or not finite, or leaves nothing.
         """
         if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
             raise InvalidArgument(f"margin must be finite and >= 0, got {margin!r}")
-        inward = float(margin) + (margin + reach(self.box, self.ball)) * 2.0**-21
+        def inward(size):  # the face's move, for points of that size near it
+            return margin + (margin + size) * 2.0**-21
+
         box = ball = None
         if self.ball is not None:
-            if not self.ball.radius > inward:
+            radius = self.ball.radius - inward(reach(self.ball))
+            if not radius > 0:
                 raise InvalidArgument(f"margin {margin!r} is not below constraint.ball.radius {self.ball.radius!r}")
-            ball = Ball(self.ball.norm, self.ball.center, self.ball.radius - inward)
+            ball = Ball(self.ball.norm, self.ball.center, radius)
         if self.box is not None:
             lower, upper = np.asarray(self.box.lower, np.float64), np.asarray(self.box.upper, np.float64)
-            narrowest = float(np.min(upper - lower))
-            if narrowest < 2 * inward:
+            lower, upper = lower + inward(np.abs(lower)), upper - inward(np.abs(upper))
+            if np.any(lower > upper):
+                narrowest = float(np.min(np.asarray(self.box.upper, np.float64) - self.box.lower))
                 raise InvalidArgument(f"margin {margin!r} leaves nothing of constraint.box (its narrowest side is "
                                       f"{narrowest:.6g} wide)")
-            box = Box(lower + inward, upper - inward)
+            box = Box(lower, upper)
         return FeasibleSet(box, ball)
 
     # --- serialisation ------------------------------------------------------------------------

@@ -203,6 +203,16 @@ def test_shrunk_keeps_float32_probes_inside_at_its_boundary(dim):
             assert feasible_set.violation(probe) is None, (trial, mu, size)
 
 
+def test_shrunk_moves_each_face_by_about_the_margin_even_beside_an_unbounded_side():
+    """A side without a bound (float32's end, as scipy's None becomes) must not make the other
+    faces move by a share of its size."""
+    end = float(np.finfo(np.float32).max)
+    inner = FeasibleSet(box=Box([-end, 0.0], [1.0, end])).shrunk(0.01)
+    lower, upper = (np.asarray(v, np.float64) for v in inner.bounds)
+    assert 0.01 <= lower[1] < 0.01 + 1e-6 and 0.99 - 1e-6 < upper[0] <= 0.99
+    assert lower[0] < -0.99 * end and upper[1] > 0.99 * end
+
+
 def test_shrunk_keeps_sphere_probes_inside():
     feasible_set = FeasibleSet(box=Box(-1.0, [1.0, 2.0, 3.0]), ball=Ball("2", 0.0, 1.5))
     mu = 0.01
