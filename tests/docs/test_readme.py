@@ -44,6 +44,8 @@ BLOCKS = {
     "RemoteOptimizer.create(": "test_python_blocks",
     "client.sessions.list()": "test_python_blocks",
     "client.sessions.trace(": "test_python_blocks",
+    "constraint=ball": "test_python_blocks",
+    "zoadamm.AsyncClient(": "test_python_blocks",
     "np.random.Philox(key=": "test_philox_block",
     "ZOADAMM_SESSION_SEED=auto docker compose up": "make compose-check (needs Docker)",
     "keys new lab --env > .env": "tests/deploy/test_compose.py",
@@ -146,6 +148,9 @@ def test_python_blocks(service):
     assert int(out[1]) == 1000 and float(out[2]) < 1e-3
     out = sh(f"python - <<'PY'\n{on(service, block('client.sessions.list()'))}PY\n").stdout
     assert out.strip()
+    norm, off = (float(v) for v in sh(f"python - <<'PY'\n{on(service, block('constraint=ball'))}PY\n").stdout.split())
+    assert abs(norm - 1) < 1e-6 and off < 0.05  # on the sphere, near the constrained minimum
+    assert sh(f"python - <<'PY'\n{on(service, block('zoadamm.AsyncClient('))}PY\n").stdout.split() == ["0", "True"]
     session = on(service, "import numpy as np, zoadamm\nclient = zoadamm.Client('http://127.0.0.1:8000')\n"
                  "session_id = zoadamm.minimize(lambda x: float(np.sum(x ** 2)), np.ones(3), steps=5, client=client,"
                  " progress=False).session_id\n")

@@ -230,7 +230,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, name_default: str) -> N
     parser.add_argument("--resume", action="store_true",
                         help="continue the newest session of this name and these settings (else start one)")
     parser.add_argument("--join", metavar="SESSION_ID", default=None,
-                        help="cooperate on this existing zo-adamm session's steps with other workers; its "
+                        help="cooperate on this existing zo-* session's steps with other workers; its "
                              "settings rule, --steps/--epochs count from its step 0 (default: a session of its own)")
     parser.add_argument("--lease", type=positive(int), default=None,
                         help="with --join: directions to evaluate at a time (default: half of q)")

@@ -43,8 +43,9 @@ def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | N
     try:
         run = SharedRun(client, session_id, initial_parameters(spec.scale, spec.seed),
                         lease=lease or default_lease(int(client.sessions.get(session_id).config["directions"])))
-        if run.config.method != "zo-adamm":
-            raise ValueError(f"session {session_id} is not a zo-adamm session; --join takes zo-adamm sessions")
+        if not run.config.takes_values:
+            raise ValueError(f"session {session_id} is a {run.config.method} session; --join takes the "
+                             "sessions of a zo-* method (they take function values)")
         nb, last = objective.num_batches, spec.last_step(objective.num_batches)
         records = []
         # a worker that joins at the end of an epoch reports it too (once for all: same key, same

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class MinimizeResult:
     steps: int  # the session's step count (a continued run counts its earlier steps too)
     evaluations: int  # evaluations of f by this call
     session_id: str
-    history: list[float]  # f(x) at each step this call took
+    history: list[float] = field(repr=False)  # f(x) at each step this call took (too long to print)
 
 
 class Interrupted(SystemExit, KeyboardInterrupt):
