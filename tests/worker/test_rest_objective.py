@@ -9,6 +9,7 @@ with ``httpx.MockTransport`` endpoints, and the session must never advance on a 
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import threading
@@ -165,16 +166,23 @@ def test_worker_cli_stops_on_a_failed_evaluation_without_telling_it(service_url)
     seed, good_steps = 7, 5
     with ObjectiveServer(f, fail_after=2 * good_steps + 1) as endpoint:  # step 5's f(x + mu u) fails
         done = _worker("--objective", endpoint.url, "--dim", str(DIM), "--steps", "50", "--seed", str(seed),
-                       "--retries", "1", "--service", service_url, "--quiet")
+                       "--retries", "1", "--service", service_url, "--quiet", "--name", "flaky")
         assert endpoint.requests == 2 * good_steps + 1 + 2  # the failed evaluation was tried twice
     assert done.returncode == 2 and done.stdout == ""
     assert "500" in done.stderr and "not told to the service" in done.stderr
+    again = shlex.split(done.stderr.split("continue with: ", 1)[1])
+    assert again[:2] == ["zoadamm-worker", "rest"] and again[-1] == "--resume"
 
     expected = reference(f, np.zeros(DIM, np.float32), good_steps, lr=1e-2, seed=seed)
     with Client(service_url) as sdk:
         (session,) = sdk.sessions.list()
         stored = sdk.sessions.parameters(session.id)
     assert stored.step == good_steps and bits(stored.x) == bits(expected.state.x)
+    with ObjectiveServer(f) as endpoint:  # fixed (on another port here): the printed command goes on
+        continued = _worker(*[endpoint.url if a.startswith("http://127.0.0.1") and a != service_url else a
+                              for a in again[2:]])
+    assert continued.returncode == 0, continued.stderr
+    assert json.loads(continued.stdout.strip().splitlines()[-1])["session"] == session.id
 
 
 # --- retries and failures, with endpoints behind httpx.MockTransport ----------------------

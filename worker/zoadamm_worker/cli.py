@@ -18,6 +18,7 @@ import functools
 import json
 import os
 import secrets
+import shlex
 import sys
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
@@ -108,8 +109,9 @@ def _rest(args: argparse.Namespace) -> int:
             method=args.method, constraint=args.constraint,
         )
     except EvaluationError as exc:
+        again = [PROG, *args.argv, *([] if "--resume" in args.argv else ["--resume"])]
         fate = ("its directions go to another worker when the lease runs out" if args.join is not None
-                else "the failed step was not told to the service")
+                else f"the failed step was not told to the service; continue with: {shlex.join(again)}")
         print(f"{PROG}: {exc}; {fate}", file=sys.stderr)
         return 2
     finally:
@@ -241,13 +243,14 @@ def _add_run_options(parser: argparse.ArgumentParser, *, name_default: str) -> N
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = _drawn_seed(argv, args) if args.command in ("mnist", "rest") else argv  # what continues it
     if hasattr(args, "check"):
         args.check(args)
     if args.command not in ("mnist", "rest"):  # the attack commands: nothing to continue
         return run_command(PROG, lambda: args.run(args), debug=args.debug, service=args.service)
     flag = None if args.join else "--resume"
     return run_command(PROG, lambda: args.run(args), debug=args.debug, service=args.service,
-                       interrupted=lambda stop: continue_line(PROG, _drawn_seed(argv, args), stop, flag=flag))
+                       interrupted=lambda stop: continue_line(PROG, args.argv, stop, flag=flag))
 
 
 def _drawn_seed(argv: list[str], args: argparse.Namespace) -> list[str]:
