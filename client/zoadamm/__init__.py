@@ -47,3 +47,8 @@ def __getattr__(name: str) -> Any:
     if name in _SDK:
         return getattr(importlib.import_module(".sdk", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names and the SDK's, which load on first use: tab completion finds both."""
+    return sorted({*globals(), *_SDK})

@@ -227,3 +227,18 @@ def test_undecodable_frame_is_a_bad_request(make_app, serve):
         with pytest.raises(BadRequestError) as caught:
             sdk.send(call)
         assert caught.value.status_code == 400 and "twice" in caught.value.body["detail"]
+
+
+def test_import_zoadamm_is_light_and_changes_no_process_state():
+    """``import zoadamm`` brings numpy and the standard library only: the SDK's client, the
+    workers' machinery, torch and numba load when used.  Tab completion still finds the SDK."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; before = sys.getswitchinterval(); import zoadamm; "
+             "heavy = sorted(m for m in ('httpx', 'torch', 'numba', 'redis', 'fastapi', 'zoadamm_worker', "
+             "'zoadamm_service', 'zoadamm.sdk') if m in sys.modules); "
+             "found = {'Client', 'minimize', 'RemoteOptimizer'} <= set(dir(zoadamm)); "
+             "print(heavy, sys.getswitchinterval() == before, found)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[] True True", out
