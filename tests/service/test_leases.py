@@ -100,6 +100,10 @@ def test_a_waiting_ask_answers_when_the_step_closes_even_with_nothing_free(clien
     # answered at the close: a and b hold all of step 1 (a wait until their leases, 10 s, ran
     # out would have leased c some of it)
     assert (answer["step"], answer["leased"], len(answer["steps"])) == (1, [], 1)
+    # an ask whose x is already behind (since 0, the session at step 1) answers at once, with
+    # the records to catch up, rather than waiting on a step it has not seen
+    behind = ask(client, sid, lease=1, worker="c", wait=20, since=0)
+    assert (behind["step"], behind["leased"], len(behind["steps"])) == (1, [], 1)
 
 
 def test_a_lease_not_told_in_time_goes_to_another_worker(make_app):

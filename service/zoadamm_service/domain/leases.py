@@ -77,9 +77,12 @@ class Leases:
             first_step = answer.step if first_step is None else first_step
             left = deadline - time.monotonic()
             stop = ask.until is not None and answer.step >= ask.until
-            # the wait ends when something is leased, or the step it began on closed (the answer
-            # carries the new step, with what is free of it: maybe nothing, while others hold it)
-            if answer.leased or stop or left <= 0 or answer.step != first_step:
+            # the wait ends when something is leased, or the step it waits on closed: the one it
+            # began on, or ``since`` (the worker's, or the told step) when the session is past it.
+            # The answer carries the new step with what is free of it: maybe nothing, while
+            # others hold it all.
+            closed = answer.step != first_step or (ask.since is not None and answer.step > ask.since)
+            if answer.leased or stop or left <= 0 or closed:
                 return answer
             nap = left if leased.others_expire_in is None else min(left, leased.others_expire_in + 0.001)
             woken = await self.store.wait_past(session_id, seq, nap)
