@@ -81,8 +81,8 @@ class Leases:
             # began on, or ``since`` (the worker's, or the told step) when the session is past it.
             # The answer carries the new step with what is free of it: maybe nothing, while
             # others hold it all.
-            closed = answer.step != first_step or (ask.since is not None and answer.step > ask.since)
-            if answer.leased or stop or left <= 0 or closed:
+            moved = answer.step != first_step or (ask.since is not None and answer.step > ask.since)
+            if answer.leased or stop or left <= 0 or moved:
                 return answer
             nap = left if leased.others_expire_in is None else min(left, leased.others_expire_in + 0.001)
             woken = await self.store.wait_past(session_id, seq, nap)
