@@ -200,13 +200,14 @@ def update() -> str:
 
 def folded_moments() -> str:
     """The moments pass alone, its arithmetic alone, and folded into AdaMM's update or not."""
-    cpu = load("ball_passes.json")["cpu_ms"]
+    passes = load("ball_passes.json")
+    cpu = passes["cpu_ms"]
     labels = {"moments": "the moments pass, from memory",
               "moments-in-cache": "the same pass, its vectors in cache",
               "update": "AdaMM's compiled update (h written)",
               "update-then-moments": "the update, then the moments pass",
               "update-with-moments": "the two folded: each chunk's moments summed while it is in cache"}
-    return rows([f"d = {grouped(load('ball_passes.json')['d'])}", "CPU ms, median"],
+    return rows([f"d = {grouped(passes['d'])}", "CPU ms, median"],
                 [[label, f"{cpu[key]:.2f}"] for key, label in labels.items()])
 
 

@@ -112,10 +112,7 @@ class Leases:
         x (which runs after the answers); ``woken`` by another replica's write: this replica
         reads the new records first.  None when that lease is missing or half spent (a takeover
         went on meanwhile), or the step did not close."""
-        if granted is None or granted.leased is None:
-            return None
-        lasts = granted.leased.expires_in if granted.leased.expires_in is not None else granted.leased.seconds
-        if time.monotonic() - granted.at > lasts / 2:
+        if granted is None or granted.leased is None or time.monotonic() - granted.at > granted.leased.lasts / 2:
             return None
         replica = await self.sessions.owned(tenant, session_id)
         if woken and replica.step == told and (replica.last is None or replica.last.step != told):
@@ -178,7 +175,7 @@ def _with_lease(opened: AskAnswer, leased: Leased, steps: list[StepRecordPublic]
                 expires: float | None = None) -> AskAnswer:
     """``opened`` with its lease fields: ``expires`` (Unix time), or when the store says the lease
     runs out from now."""
-    when = (expires or time.time() + (leased.expires_in or leased.seconds)) if leased.indices else None
+    when = (expires or time.time() + leased.lasts) if leased.indices else None
     return opened.model_copy(update={"leased": leased.indices, "lease_seconds": leased.seconds,
                                      "lease_expires": when, "steps": steps})
 

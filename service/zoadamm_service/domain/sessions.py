@@ -201,8 +201,7 @@ class Sessions(Reports):
             reported, leased = await self.store.add_partials_and_lease(
                 replica.meta.id, step, parts, replica.seq, cfg.directions, min(next_lease.count, cfg.directions),
                 next_lease.worker, seconds)
-            lasts = seconds if leased is None or leased.expires_in is None else leased.expires_in
-            granted = Granted(leased, time.monotonic(), time.time() + lasts)
+            granted = Granted(leased, time.monotonic(), time.time() + (seconds if leased is None else leased.lasts))
         return split.compare(reported, parts, cfg.directions), granted
 
     async def tell_fo(self, tenant: str, session_id: str, step: int, gradient: np.ndarray,

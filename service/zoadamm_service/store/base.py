@@ -133,6 +133,11 @@ class Leased:
     others_expire_in: float | None = None
     expires_in: float | None = None
 
+    @property
+    def lasts(self) -> float:
+        """Seconds until the soonest granted lease runs out (``seconds`` when none was granted)."""
+        return self.seconds if self.expires_in is None else self.expires_in
+
 
 class Store(ABC):
     ttl_s: int = 0  # idle seconds before a session expires; 0: never
