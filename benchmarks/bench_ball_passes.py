@@ -43,7 +43,7 @@ import numpy as np
 from projection_floor import _read, _write
 
 from zoadamm import _ball_kernel, _update_kernel
-from zoadamm._ball_kernel import BLOCK, LANES, MOMENTS, SPAN, _fold, _moments_group, _moments_row, _part
+from zoadamm._ball_kernel import BLOCK, LANES, MOMENTS, SPAN, _fold, _moments_group, _moments_row, _part, blocks, total
 
 LAM = 0.2
 RATES = np.array([0.9, 0.1, 0.999, 0.001, 1e-8, 1e-3], np.float32)  # AdaMM's (b1, 1 - b1, b2, 1 - b2, eps, lr)
@@ -52,8 +52,9 @@ RATES = np.array([0.9, 0.1, 0.999, 0.001, 1e-8, 1e-3], np.float32)  # AdaMM's (b
 @numba.njit(error_model="numpy")
 def _update_with_moments(x, m, v, v_hat, g, h, c):  # pragma: no cover - compiled
     """``_update_kernel.update`` chunk by chunk, each chunk's moments summed as it leaves."""
-    lanes, totals, terms = np.zeros((MOMENTS, LANES)), np.zeros(MOMENTS), np.empty((2, SPAN))
-    for start in range(0, x.size, BLOCK):
+    lanes, sums, terms = np.zeros((MOMENTS, LANES)), np.empty((blocks(x.size), MOMENTS)), np.empty((2, SPAN))
+    for b in range(sums.shape[0]):
+        start = b * BLOCK
         stop = min(x.size, start + BLOCK)
         grouped = start + (stop - start) // SPAN * SPAN
         for row in range(start, grouped, SPAN):
@@ -66,8 +67,8 @@ def _update_with_moments(x, m, v, v_hat, g, h, c):  # pragma: no cover - compile
             _update_kernel.update(x[row:end], m[row:end], v[row:end], v_hat[row:end], g[row:end], h[row:end],
                                   RATES, True)
             _moments_row(x[row:end], _part(c, row, end), h[row:end], lanes)
-        _fold(lanes, totals)
-    return totals
+        _fold(lanes, sums[b])
+    return total(sums)
 
 
 def _in_cache(run: Callable[[], object], d: int) -> Callable[[], None]:

@@ -11,12 +11,14 @@ lr = 1e-3.  The sets (all but box-scalar active from the first steps on):
   box+l2     both
 
 Two figures per set, both taken in turns with the unconstrained step so that machine noise
-hits them alike, each as wall time and as this thread's CPU time (torch runs on one thread, in
-this one): on a loaded machine the CPU time leaves out the waits for a core.
+hits them alike, each as wall time and as the process's CPU time (every thread's: torch runs on
+one, this one, and from d = 262,144 on the projection's passes share the cores,
+``projection.THREADS``): on a loaded machine the CPU time leaves out the waits for a core.
   step      median ms per whole step (blocks of --steps steps), and its ratio to no set
   project   median ms of the projection alone, on the state and metric a step left, and
             its share of the unconstrained step's median; for the l2 ball also the passes it
             made over the d coordinates (the moments, evaluations of ||x(lam) - c||, the write)
+  l2-1-thread  the l2 ball's projection with its passes on this thread alone (``THREADS`` = 1)
   l2-floor  the least any exact projection onto that ball must stream (``projection_floor.py``:
             three passes over a, c and h, at the fastest this machine streams them), measured
             in the same turns, and its share of the step
@@ -70,20 +72,25 @@ class Run:
         f_x, f_plus, _ = self.objective.zo_losses(opt.state.x, next(self.batches), dirs, opt.mu)
         opt.apply(opt.zo_record(f_x, f_plus), self.work, directions=dirs)
 
-    def project(self, floor: bool = False) -> tuple[float, float]:
+    def project(self, floor: bool = False, threads: int | None = None) -> tuple[float, float]:
         """(wall, CPU) ms of one projection of x moved by another step like the last one, in
-        that step's metric; with ``floor``, of the floor's passes over the same vectors."""
+        that step's metric; with ``floor``, of the floor's passes over the same vectors; with
+        ``threads``, its passes on at most that many threads."""
         assert self.constraint is not None  # the unconstrained run is never projected
         state, config = self.optimizer.state, self.optimizer.config.adamm
         metric = np.sqrt(state.v_hat) + np.float32(config.eps)  # the metric of AdaMM's last step
         np.subtract(state.x, (state.m / metric) * np.float32(LR), out=self.trial)
-        started, cpu = time.perf_counter(), time.thread_time()
-        if floor:
-            assert self.constraint.sphere is not None  # the floor is the l2 ball's
-            three_passes(self.trial, self.constraint.sphere[0], metric, self.trial)
-        else:
-            self.constraint.project(self.trial, weights=metric, out=self.trial)
-        return (time.perf_counter() - started) * 1e3, (time.thread_time() - cpu) * 1e3
+        default, projection.THREADS = projection.THREADS, threads or projection.THREADS
+        started, cpu = time.perf_counter(), time.process_time()
+        try:
+            if floor:
+                assert self.constraint.sphere is not None  # the floor is the l2 ball's
+                three_passes(self.trial, self.constraint.sphere[0], metric, self.trial)
+            else:
+                self.constraint.project(self.trial, weights=metric, out=self.trial)
+        finally:
+            projection.THREADS = default
+        return (time.perf_counter() - started) * 1e3, (time.process_time() - cpu) * 1e3
 
     def passes(self) -> int:
         """Passes over the d coordinates that one projection like ``project``'s makes."""
@@ -114,17 +121,18 @@ def measure(scale: float, steps: int, blocks: int, data) -> dict:
         for _ in range(3):
             run.step()
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in SETS}
-    projections: dict[str, list[tuple[float, float]]] = {name: [] for name in (*SETS[1:], "l2-floor")}
+    projections: dict[str, list[tuple[float, float]]] = {name: [] for name in (*SETS[1:], "l2-1-thread", "l2-floor")}
     for _ in range(blocks):
         for name, run in runs.items():
-            started, cpu = time.perf_counter(), time.thread_time()
+            started, cpu = time.perf_counter(), time.process_time()
             for _ in range(steps):
                 run.step()
-            wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
             times[name].append((wall / steps * 1e3, cpu / steps * 1e3))
             if name != "none":
                 projections[name] += [run.project() for _ in range(3)]
             if name == "l2":
+                projections["l2-1-thread"] += [run.project(threads=1) for _ in range(3)]
                 projections["l2-floor"] += [run.project(floor=True) for _ in range(3)]
     result: dict = {"d": objective.dim, "steps_per_block": steps, "blocks": blocks,
                     "l2_passes": runs["l2"].passes(), "box+l2_passes": runs["box+l2"].passes()}
@@ -157,12 +165,12 @@ def main() -> None:
     for r in results:
         print(f"d = {r['d']:,}: {r['blocks']} blocks of {r['steps_per_block']} steps; no set "
               f"{r['none']['step_wall_ms']:.2f} ms/step wall, {r['none']['step_cpu_ms']:.2f} CPU")
-        print(f"{'set':>10} {'clock':>5} {'ms/step':>8} {'x none':>7} {'project ms':>11} {'share':>7}")
-        for name in (*SETS[1:], "l2-floor"):
+        print(f"{'set':>11} {'clock':>5} {'ms/step':>8} {'x none':>7} {'project ms':>11} {'share':>7}")
+        for name in (*SETS[1:], "l2-1-thread", "l2-floor"):
             for clock in ("wall", "cpu"):
                 m = {k.replace(f"_{clock}", ""): v for k, v in r[name].items() if f"_{clock}_" in k}
                 step = f"{m['step_ms']:>8.2f} {m['step_ratio']:>7.3f}" if "step_ms" in m else f"{'':>16}"
-                print(f"{name:>10} {clock:>5} {step} {m['project_ms']:>11.3f} {m['project_share']:>7.1%}")
+                print(f"{name:>11} {clock:>5} {step} {m['project_ms']:>11.3f} {m['project_share']:>7.1%}")
         print(f"passes over d per projection: l2 {r['l2_passes']}, box+l2 {r['box+l2_passes']}")
 
 

@@ -11,13 +11,18 @@ holds the passes to a plain numpy reference, bit for bit):
   ``GROUP`` consecutive rows of ``LANES`` ((t0 + t1) + (t2 + t3): a quarter of the stores), then
   the block's rows left over, one by one;
 - at the end of a block its lanes are folded in halves (lane k plus lane k + width/2, width
-  from ``LANES`` down to 2), and the block's sum is added to the total, blocks in order.
+  from ``LANES`` down to 2) into the block's sums, and ``total`` adds those to the pass's sums,
+  blocks in order.
+
+So a block's sums depend on that block alone: the ``*_blocks`` passes compute any range of
+blocks, and ranges computed at once by several threads (``projection.py``) give the bits of one
+pass over all of them.
 
 Lanes are an array of ``LANES`` values: the loop over them has no dependency from one lane to the
 next, so LLVM's loop vectorizer runs it at the machine's width, without reordering any addition
 (it only reorders a plain reduction under fast-math, which would make the bits depend on the
-vector width).  No fast-math, no threads.  Compiled on first use and cached beside this file
-(numba's ``cache=True``).
+vector width).  No fast-math, and no threads inside a pass.  Compiled on first use and cached
+beside this file (numba's ``cache=True``).
 
 Arguments shared by the passes: ``a`` (the point); ``c`` (the center), ``h`` (the weights) and
 ``lo``, ``hi`` (the box's sides), each a number or d numbers (numba compiles a loop for each
@@ -40,6 +45,12 @@ SPAN = GROUP * LANES
 MOMENTS = 8  # sum of (a - c)^2 h^j for j < MOMENTS: the root's starting point (``projection``)
 SUMS = 3  # what ``evaluate`` returns: S(lam) and the two next terms of its expansion
 CHUNK = 1 << 10  # coordinates that ``write`` computes into a buffer before it rounds them into out
+
+
+@numba.njit(cache=True, nogil=True)
+def blocks(size):  # pragma: no cover - compiled
+    """How many blocks of ``BLOCK`` coordinates cover ``size`` (the last one may be short)."""
+    return -(-size // BLOCK)
 
 
 def _value(v, i):  # pragma: no cover - compiled: the i-th of d values, or the one value
@@ -65,8 +76,8 @@ def _part_of(v, start, stop):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _fold(lanes, totals):  # pragma: no cover - compiled
-    """Each row of ``lanes`` folded in halves, added to its total; the lanes back to 0."""
+def _fold(lanes, sums):  # pragma: no cover - compiled
+    """Each row of ``lanes`` folded in halves into ``sums`` (one block's); the lanes back to 0."""
     for j in range(lanes.shape[0]):
         row = lanes[j]
         width = row.size
@@ -74,8 +85,18 @@ def _fold(lanes, totals):  # pragma: no cover - compiled
             width //= 2
             for k in range(width):
                 row[k] = row[k] + row[k + width]
-        totals[j] += row[0]
+        sums[j] = row[0]
         row[:] = 0.0
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def total(sums):  # pragma: no cover - compiled
+    """The pass's sums: the blocks' sums (one row each) added from 0.0, blocks in order."""
+    totals = np.zeros(sums.shape[1])
+    for b in range(sums.shape[0]):
+        for j in range(sums.shape[1]):
+            totals[j] += sums[b, j]
+    return totals
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -115,12 +136,13 @@ def _moments_group(a, c, h, lanes, terms):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def moments(a, c, h):  # pragma: no cover - compiled
-    """(sum of (a_i - c_i)^2 h_i^j for j < ``MOMENTS``): one pass, no division."""
+def moments_blocks(a, c, h, first, last, sums):  # pragma: no cover - compiled
+    """Blocks ``first`` to ``last`` (excluded) of the moments pass: row b of ``sums`` (``MOMENTS``
+    wide) receives block b's sums of (a_i - c_i)^2 h_i^j.  No division."""
     lanes = np.zeros((MOMENTS, LANES))
-    totals = np.zeros(MOMENTS)
     terms = np.empty((2, SPAN))
-    for start in range(0, a.size, BLOCK):
+    for b in range(first, last):
+        start = b * BLOCK
         stop = min(a.size, start + BLOCK)
         grouped = start + (stop - start) // SPAN * SPAN
         for row in range(start, grouped, SPAN):
@@ -128,8 +150,15 @@ def moments(a, c, h):  # pragma: no cover - compiled
         for row in range(grouped, stop, LANES):
             end = min(stop, row + LANES)
             _moments_row(a[row:end], _part(c, row, end), _part(h, row, end), lanes)
-        _fold(lanes, totals)
-    return totals
+        _fold(lanes, sums[b])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def moments(a, c, h):  # pragma: no cover - compiled
+    """(sum of (a_i - c_i)^2 h_i^j for j < ``MOMENTS``): one pass over every block."""
+    sums = np.empty((blocks(a.size), MOMENTS))
+    moments_blocks(a, c, h, 0, sums.shape[0], sums)
+    return total(sums)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -209,13 +238,13 @@ def _boxed_group(a, c, h, lo, hi, lam, lanes, terms):  # pragma: no cover - comp
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def evaluate(a, c, h, lo, hi, boxed, lam):  # pragma: no cover - compiled
-    """(S, T1, T2): S = ||x(lam) - c||^2, T_k = sum over free i of (x_i - c_i)^2 / (h_i + lam)^k
-    (S' = -2 T1, S'' = 6 T2 without a box).  One pass."""
+def evaluate_blocks(a, c, h, lo, hi, boxed, lam, first, last, sums):  # pragma: no cover - compiled
+    """Blocks ``first`` to ``last`` (excluded) of ``evaluate``: block b's three sums into row b
+    of ``sums``."""
     lanes = np.zeros((SUMS, LANES))
-    totals = np.zeros(SUMS)
     terms = np.empty((SUMS, SPAN))
-    for start in range(0, a.size, BLOCK):
+    for b in range(first, last):
+        start = b * BLOCK
         stop = min(a.size, start + BLOCK)
         grouped = start + (stop - start) // SPAN * SPAN
         for row in range(start, grouped, SPAN):
@@ -231,8 +260,16 @@ def evaluate(a, c, h, lo, hi, boxed, lam):  # pragma: no cover - compiled
                 _boxed_row(*parts, _part(lo, row, end), _part(hi, row, end), lam, lanes)
             else:
                 _plain_row(*parts, lam, lanes)
-        _fold(lanes, totals)
-    return totals
+        _fold(lanes, sums[b])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def evaluate(a, c, h, lo, hi, boxed, lam):  # pragma: no cover - compiled
+    """(S, T1, T2): S = ||x(lam) - c||^2, T_k = sum over free i of (x_i - c_i)^2 / (h_i + lam)^k
+    (S' = -2 T1, S'' = 6 T2 without a box).  One pass over every block."""
+    sums = np.empty((blocks(a.size), SUMS))
+    evaluate_blocks(a, c, h, lo, hi, boxed, lam, 0, sums.shape[0], sums)
+    return total(sums)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

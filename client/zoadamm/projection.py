@@ -14,16 +14,22 @@
   ``MOMENTS_FROM`` on, the search starts at the root of a Gauss rule built from the first pass's
   moments (``_ball_start``), close enough that one evaluation usually ends it: 3 passes over d.
 
-Determinism: every sum has one fixed order, in lanes (``_ball_kernel``), with no BLAS, no
-threads, no fast-math; the start uses only correctly rounded operations.  Two processes with
-the same inputs get the same bits.  Feasibility survives rounding: lam is solved for the radius
-shrunk by ``MARGIN``, and a float32 result rounds each coordinate toward the center (never
-away), so it stays in the ball, and in the box, whose bounds are float32.
+Determinism: every sum has one fixed order, in lanes and blocks (``_ball_kernel``), with no BLAS
+and no fast-math; the start uses only correctly rounded operations.  Two processes with the same
+inputs get the same bits.  From ``PARALLEL_FROM`` coordinates on, a pass's blocks are shared
+among up to ``THREADS`` threads (the compiled passes release the GIL): each block's sums are its
+own and are added in block order afterwards, so the bits do not depend on how many threads ran.
+Feasibility survives rounding: lam is solved for the radius shrunk by ``MARGIN``, and a float32
+result rounds each coordinate toward the center (never away), so it stays in the ball, and in
+the box, whose bounds are float32.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -39,6 +45,10 @@ _MAX_ITERATIONS = 200  # bisection of a float64 bracket ends well within this
 # From this d on, the weighted ball starts from the moments' root (``_ball_start``): below it, the
 # start's fixed cost in Python exceeds the two passes over d it saves, and Newton starts at 0.
 MOMENTS_FROM = 1 << 14
+# From this d on, a pass runs on up to THREADS threads, each taking a range of whole blocks: below
+# it, handing work to another thread costs more than the part of a pass it would take over.
+PARALLEL_FROM = 1 << 18
+THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def clip_into(x: np.ndarray, lower, upper) -> None:
@@ -108,12 +118,23 @@ class _Ball:
 
     def moments(self) -> list[float]:
         """sum of (a_i - c_i)^2 h_i^j for j < ``_ball_kernel.MOMENTS`` (no box)."""
-        return [float(m) for m in _kernel().moments(self.a, self.inputs[0], self.inputs[1])]
+        kernel = _kernel()
+        sums = self._summed(kernel.moments_blocks, kernel.MOMENTS, self.inputs[0], self.inputs[1])
+        return [float(m) for m in sums]
 
     def evaluate(self, lam: float) -> tuple[float, float, float]:
         """(S, T1, T2) at lam: S = ||x(lam) - c||^2, T_k = sum over free i of (x_i - c_i)^2 / (h_i + lam)^k."""
-        squared, slope, curve = _kernel().evaluate(self.a, *self.inputs, float(lam))
+        kernel = _kernel()
+        squared, slope, curve = self._summed(kernel.evaluate_blocks, kernel.SUMS, *self.inputs, float(lam))
         return float(squared), float(slope), float(curve)
+
+    def _summed(self, blocks_pass, width: int, *inputs) -> np.ndarray:
+        """A pass's sums: ``blocks_pass`` over ranges of blocks, on several threads for a large
+        d, each block's sums into its own row, then added in block order."""
+        kernel = _kernel()
+        sums = np.empty((kernel.blocks(self.a.size), width))
+        _in_parts(sums.shape[0], lambda first, last: blocks_pass(self.a, *inputs, first, last, sums))
+        return kernel.total(sums)
 
     def solve(self, target: float, lam: float, at: tuple[float, float, float] | None) -> float:
         """The lam > 0 with ||x(lam) - c|| = target, from a start below or above it (``at``: the
@@ -145,9 +166,52 @@ class _Ball:
 
     def write(self, lam: float, out: np.ndarray) -> None:
         """x(lam) into ``out``: float64 as computed, float32 rounded toward the center."""
+        kernel = _kernel()
         flat = out.reshape(-1)
         bits = flat.view(np.int32) if flat.dtype == np.float32 else None
-        _kernel().write(self.a, *self.inputs, float(lam), flat, bits)
+        c, h, lo, hi, boxed = self.inputs
+
+        def write(first: int, last: int) -> None:
+            part = slice(first * kernel.BLOCK, last * kernel.BLOCK)
+            kernel.write(self.a[part], _sliced(c, part), _sliced(h, part), _sliced(lo, part), _sliced(hi, part),
+                         boxed, float(lam), flat[part], None if bits is None else bits[part])
+
+        _in_parts(kernel.blocks(self.a.size), write)
+
+
+def _sliced(value, part: slice):
+    """A part of d values, or the one value."""
+    return value if isinstance(value, float) else value[part]
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
+_pool_lock = threading.Lock()
+
+
+def _in_parts(count: int, run) -> None:
+    """``run(first, last)`` over blocks 0 to ``count``: in one call below ``PARALLEL_FROM``
+    coordinates, else in up to ``THREADS`` ranges of whole blocks, one of them in this thread."""
+    parts = min(THREADS, count * _kernel().BLOCK // PARALLEL_FROM)
+    if parts <= 1:
+        run(0, count)
+        return
+    edges = [count * k // parts for k in range(parts + 1)]
+    others = [_threads().submit(run, edges[k], edges[k + 1]) for k in range(1, parts)]
+    try:
+        run(edges[0], edges[1])
+    finally:
+        for other in others:
+            other.result()
+
+
+def _threads() -> ThreadPoolExecutor:
+    """The pool that takes the other parts of a pass, made on first use in this process (a pool
+    made before a fork has no threads in the child)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(THREADS - 1, thread_name_prefix="zoadamm-projection"))
+        return _pool[1]
 
 
 def _step(lam: float, squared: float, slope: float, curve: float, target: float) -> tuple[float, float]:

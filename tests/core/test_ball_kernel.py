@@ -155,3 +155,48 @@ def test_a_write_into_the_point_itself_gives_the_bits_of_a_write_elsewhere(dtype
             assert not np.array_equal(inside, a)  # the write did move the point
             checked += 1
     assert checked == 8
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_passes_shared_among_threads_give_the_bits_of_one_thread(monkeypatch, threads):
+    """From PARALLEL_FROM coordinates on, a pass's blocks are shared among threads: each block's
+    sums are added in block order afterwards, so any number of threads gives the same bits (and
+    a size that is not a whole number of blocks leaves no coordinate out)."""
+    from zoadamm import projection
+
+    rng = np.random.default_rng(11)
+    dim = 3 * projection.PARALLEL_FROM + 5 * BLOCK // 3
+    a = (rng.standard_normal(dim) * 3).astype(np.float32)
+    h = np.exp(rng.uniform(-3, 3, dim)).astype(np.float32)
+    c = (rng.standard_normal(dim) * 0.1).astype(np.float32)
+    lo, hi = np.float32(-1.0), np.float32(1.5)
+
+    def passes():
+        ball, boxed = _Ball(a, c, h, None, None), _Ball(a, c, h, lo, hi)
+        written = [np.empty(dim, np.float32), np.empty(dim, np.float32)]
+        ball.write(0.37, written[0])
+        boxed.write(0.37, written[1])
+        sums = bits(ball.moments()), bits(ball.evaluate(0.37)), bits(boxed.evaluate(0.37))
+        return (*sums, [w.tobytes() for w in written])
+
+    monkeypatch.setattr(projection, "THREADS", 1)
+    alone = passes()
+    monkeypatch.setattr(projection, "THREADS", threads)
+    called = []
+    monkeypatch.setattr(projection, "_in_parts", _counting(projection._in_parts, called))
+    assert passes() == alone
+    assert called and all(parts == threads for parts in called)
+    inputs = (c, h, -np.inf, np.inf, False, 0.37)
+    assert alone[1] == bits(reference_evaluate(a, *inputs))  # and those bits are the reference's
+
+
+def _counting(in_parts, called):
+    """``_in_parts``, recording into how many parts each pass was cut (all blocks covered)."""
+
+    def counted(count, run):
+        ranges = []
+        in_parts(count, lambda first, last: (ranges.append((first, last)), run(first, last)))
+        assert sorted(ranges)[0][0] == 0 and sorted(ranges)[-1][1] == count
+        called.append(len(ranges))
+
+    return counted
