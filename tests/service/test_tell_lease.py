@@ -117,6 +117,27 @@ def test_bad_lease_fields_on_a_tell_are_refused(client):
     assert told.status_code == 422
 
 
+def test_lease_fields_without_a_lease_and_unreadable_worker_names_are_refused(client):
+    """worker, a wait and until say how to lease: alone they were ignored, now each is a 422
+    naming it; a worker's name with a control character or a space at either end is refused
+    (it would read like another worker's).  Nothing is recorded."""
+    sid = open_session(client)
+    alone = ({"worker": "a"}, {"wait": 5}, {"until": 3})
+    for fields in alone:
+        (name,) = fields
+        for path, body in (("tell?answer=checksum", {**values(0, [0]), **fields}), ("ask", fields)):
+            refused = client.post(f"/v1/sessions/{sid}/{path}", json=body)
+            assert refused.status_code == 422, (path, fields)
+            assert [e["loc"][-1] for e in refused.json()["errors"]] == [name], refused.json()
+    for worker in (" a", "a ", "a\x00b", "a\nb", "a\u202eb", "\t"):
+        refused = tell(client, sid, 0, [0], lease=1, worker=worker)
+        assert refused.status_code == 422 and "worker's name" in refused.text, (worker, refused.text)
+        assert client.post(f"/v1/sessions/{sid}/ask", json={"lease": 1, "worker": worker}).status_code == 422
+    assert ask(client, sid, lease=1, worker="worker 1 (ü)")["leased"] == [0]  # spaces inside, any script
+    first = tell(client, sid, 0, [0])  # the refused tells recorded nothing: direction 0 is the first in
+    assert first.status_code == 202 and first.json()["pending"] == list(range(1, Q))
+
+
 def test_replicas_on_one_redis_answer_leases_from_the_stores_head(redis_url):
     """A tell waiting on one replica learns of the step that another closed; a replica that
     missed steps never answers a lease, or an ask stopping at ``until``, from its old copy."""

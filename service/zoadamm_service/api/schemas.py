@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import core_schema
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
@@ -37,6 +46,17 @@ Step = Annotated[int, Field(ge=0, le=SAFE_INT), WHOLE]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Decay = Annotated[float, Field(ge=0, lt=1)]
 Vector = list[Finite]
+
+
+def _worker_name(name: str) -> str:
+    """A leasing worker's name is shown and compared as given: no control characters, and no
+    space at either end (two names that read alike would hold two leases)."""
+    if name != name.strip() or not name.isprintable():
+        raise ValueError("a worker's name has no control characters and no space at either end")
+    return name
+
+
+WorkerName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_worker_name)]
 # Bounds that keep every session's state finite in float32: a step moves x by at most
 # lr * |g|max / eps (|g| < 1.8e19 is checked per step), at most 1.8e34 with these bounds.
 LR_MAX = 1e3
@@ -96,14 +116,24 @@ class SessionCreate(Strict):
         return self.model_dump(exclude={"name", "x0"})
 
 
+def _with_lease(value: Any, info: ValidationInfo) -> Any:
+    """worker, wait and until say how to lease: without ``lease`` nothing would read them, so a
+    body that sends them alone is refused rather than half obeyed."""
+    if value not in (None, 0) and "lease" in info.data and info.data["lease"] is None:
+        raise ValueError(f"{info.field_name} goes with lease, and this body asks for no lease")
+    return value
+
+
 class AskRequest(Strict):
     x: Vector | None = Field(None, description="Current parameters: set before step 0, checked after.")
     lease: Count | None = Field(None, description="Lease up to this many directions of the open step.")
-    worker: str | None = Field(
-        None, min_length=1, max_length=64, description="The leasing worker's name: asking again returns its lease.")
-    wait: float = Field(0.0, ge=0, le=30, description="Seconds to wait when nothing can be leased now.")
+    worker: WorkerName | None = Field(
+        None, description="The leasing worker's name (with lease): asking again returns its lease.")
+    wait: float = Field(0.0, ge=0, le=30, description="With lease: seconds to wait when nothing can be leased now.")
     since: Step | None = Field(None, description="The step your x is at: the answer lists the steps since.")
-    until: Step | None = Field(None, description="Lease nothing on this step or later.")
+    until: Step | None = Field(None, description="With lease: lease nothing on this step or later.")
+
+    checked_with_lease = field_validator("worker", "wait", "until")(_with_lease)
 
 
 def _given(name: str, kind: str) -> dict:
@@ -123,7 +153,10 @@ TELL_RULES: dict[str, Any] = {
         # leases are of directions (zo-adamm) and need a holder
         {"if": _given("lease", "integer"),
          "then": {"required": ["worker", "f_plus"], "properties": {"worker": {"type": "string"},
-                                                                   "f_plus": {"type": "array"}}}},
+                                                                   "f_plus": {"type": "array"}}},
+         # and worker, a wait and until say how to lease: not without one
+         "else": {"properties": {"worker": {"type": "null"}, "until": {"type": "null"},
+                                 "wait": {"anyOf": [{"type": "number", "maximum": 0}, {"type": "null"}]}}}},
     ],
 }
 
@@ -139,10 +172,11 @@ class TellRequest(Strict):
     lease: Count | None = Field(
         None, description="Also lease up to this many directions of the next step (zo-adamm, answer=checksum): "
                           "the answer waits for the told step to close.")
-    worker: str | None = Field(
-        None, min_length=1, max_length=64, description="The leasing worker's name (required with lease).")
+    worker: WorkerName | None = Field(None, description="The leasing worker's name (required with lease).")
     wait: float = Field(0.0, ge=0, le=30, description="With lease: seconds to wait for the told step to close.")
     until: Step | None = Field(None, description="With lease: lease nothing on this step or later.")
+
+    checked_with_lease = field_validator("worker", "wait", "until")(_with_lease)
 
 
 class MetricsRequest(Strict):
