@@ -13,7 +13,7 @@ from . import dashboard, pages, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
 from .api.admission import Admission
 from .api.auth import Authenticate
-from .api.jsontext import FiniteJSON
+from .api.jsontext import FiniteJSON, error_response
 from .api.lean_route import LeanApp
 from .api.pipeline import Gate, Pipeline
 from .api.ratelimit import LimitFailedKeys, Throttle
@@ -91,8 +91,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         try:
             await store.ping()
         except StoreUnavailable as exc:
-            return FiniteJSON({"status": "unavailable", "detail": exc.message}, status_code=503,
-                                headers={"Retry-After": str(settings.retry_after_s)})
+            return error_response(503, exc.message, {"Retry-After": str(settings.retry_after_s)}, status="unavailable")
         return {"status": "ok", "store": type(store).__name__}
 
     return app

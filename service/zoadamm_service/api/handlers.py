@@ -10,26 +10,27 @@ from zoadamm import InvalidArgument
 from ..errors import ServiceError
 from .codec import clean_errors
 from .jsontext import FiniteJSON as JSONResponse
+from .jsontext import error_response
 
 
-def error_response(exc: ServiceError | InvalidArgument, retry_after: int = 1) -> JSONResponse:
+def answer_for(exc: ServiceError | InvalidArgument, retry_after: int = 1) -> JSONResponse:
     if isinstance(exc, InvalidArgument):
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return error_response(422, str(exc))
     # a 503 says when to try again, so clients back off instead of hammering a store that is down
     headers = {"Retry-After": str(retry_after)} if exc.status == 503 else None
-    return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status, headers=headers)
+    return error_response(exc.status, exc.message, headers, **exc.details)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc, request.app.state.settings.retry_after_s)
+        return answer_for(exc, request.app.state.settings.retry_after_s)
 
     @app.exception_handler(InvalidArgument)
     async def invalid_argument(request: Request, exc: InvalidArgument) -> JSONResponse:
-        return error_response(exc)
+        return answer_for(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input back, and a NaN input then fails to serialise.
-        return JSONResponse({"detail": "invalid request", "errors": clean_errors(exc.errors())}, status_code=422)
+        return error_response(422, "invalid request", errors=clean_errors(exc.errors()))

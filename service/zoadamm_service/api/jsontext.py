@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -70,3 +71,9 @@ class FiniteJSON(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return dumps(content).encode()
+
+
+def error_response(status: int, detail: str, headers: Mapping[str, str] | None = None, /, **fields: Any) -> FiniteJSON:
+    """Every error the service answers, from a route's handler or an ASGI layer (an ASGI app
+    itself): ``{"detail": ..., **fields}`` with ``status``, the OpenAPI's ``Error``."""
+    return FiniteJSON({"detail": detail, **fields}, status_code=status, headers=headers)

@@ -47,6 +47,7 @@ ERROR = {
             "properties": {"loc": {"type": "array", "items": {"type": ["string", "integer"]}},
                            "msg": {"type": "string"}, "type": {"type": "string"}}}},
         "step": {"type": "integer", "description": "409: the session's open step."},
+        "status": {"type": "string", "description": "/healthz's 503: unavailable."},
     },
 }
 ERRORS = {

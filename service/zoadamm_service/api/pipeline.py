@@ -18,7 +18,6 @@ Content-Security-Policy) slot in there.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..store import budget
 from ..telemetry import requests as request_metrics
+from .jsontext import error_response
 
 log = logging.getLogger("zoadamm.service")
 SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
@@ -54,12 +54,12 @@ def headers_for(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
     return SECURITY_HEADERS
 
 
-async def send_error(send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-    """Answer ``{"detail": ...}`` with ``status``: the one JSON error an ASGI layer sends."""
-    body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
-    await send({"type": "http.response.body", "body": body})
+async def send_error(scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
+    """The refusal answered as the service's JSON error (``jsontext.error_response``), its
+    headers added."""
+    response = error_response(refusal.status, refusal.detail)
+    response.raw_headers.extend(refusal.headers)
+    await response(scope, receive, send)
 
 
 class Turns(Protocol):
@@ -90,7 +90,7 @@ class Pipeline:
         try:
             async with self.admission.turn(scope) if self.admission else contextlib.nullcontext() as busy:
                 if busy is not None:
-                    await send_error(sending, busy.status, busy.detail, busy.headers)
+                    await send_error(scope, receive, sending, busy)
                     return
                 if self.store_budget_s is not None:  # from the call's turn on: waiting for it is not the store's
                     budget.start(self.store_budget_s)
@@ -99,7 +99,7 @@ class Pipeline:
             log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise  # the answer is half sent: only closing the connection can end it
-            await send_error(sending, 500, INTERNAL)
+            await send_error(scope, receive, sending, Refusal(500, INTERNAL))
         finally:
             request_metrics.observe(scope, status, time.perf_counter() - start)
 
@@ -107,6 +107,6 @@ class Pipeline:
         for gate in self.gates:
             refusal = await gate.check(scope)
             if refusal is not None:
-                await send_error(send, refusal.status, refusal.detail, refusal.headers)
+                await send_error(scope, receive, send, refusal)
                 return
         await self.app(scope, receive, send)
