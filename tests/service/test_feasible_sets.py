@@ -116,3 +116,20 @@ def test_an_x0_on_the_bound_as_given_starts_and_an_ask_x_outside_is_named_x(clie
     r = client.post(f"/v1/sessions/{bare['id']}/ask", json={"x": [0.5, 1.0]})
     assert r.status_code == 422
     assert r.json()["detail"].startswith("x lies outside the session's constraint: x lies below")
+
+
+def test_the_x0_a_session_moved_onto_x_is_its_x_when_sent_again(client):
+    """A second worker joins by sending the x0 it was given: where the session moved that x0
+    onto X (float32 rounding at a bound, or on the sphere), the same x0 sent again is the
+    session's x, not a 409; a point further out still differs."""
+    for constraint, x0 in (({"box": {"lower": 0.7, "upper": 1.0}}, [0.7, 0.8, 0.9]),
+                           ({"ball": {"norm": "2", "center": 0.0, "radius": 1.0}}, [0.6, 0.8, 0.0])):
+        session = create(client, dim=3, seed=3, constraint=constraint)
+        path = f"/v1/sessions/{session['id']}/ask"
+        for _ in range(2):  # the first ask sets x, the second checks it
+            r = client.post(path, json={"x": x0})
+            assert r.status_code == 200, (constraint, r.text)
+        _, x = get_x(client, session["id"])
+        assert bits(x) == bits(reference(session, np.array(x0)).state.x)
+        inside = [float(v) for v in np.float32(x0) * np.float32(0.99)]  # another point (inside X): differs
+        assert client.post(path, json={"x": inside}).status_code == 409

@@ -37,6 +37,20 @@ def start_optimizer(config: SessionConfig, x0: np.ndarray, name: str = "x0") -> 
     return invalid_on_error(Optimizer.start, config, vector("x", x0, config.dim), name)
 
 
+def as_started(config: SessionConfig, x: np.ndarray) -> np.ndarray:
+    """``x`` as a session started there holds it: moved onto X where it lies outside by float32's
+    rounding alone (``FeasibleSet.admit``), so that the x0 a session was started from is its x
+    when sent again; a point further outside is left as it is (and differs from the session's)."""
+    if config.constraint is None:
+        return x
+    moved = x.copy()
+    try:
+        config.constraint.admit(moved, "x")
+    except InvalidArgument:
+        return x
+    return moved
+
+
 def vector(name: str, values: np.ndarray, dim: int) -> np.ndarray:
     with np.errstate(over="ignore"):  # values beyond float32 become inf and are refused below
         values = np.asarray(values, dtype=np.float32).reshape(-1)

@@ -147,6 +147,7 @@ class Sessions(Reports):
             else:
                 replica.start(optimizer)
                 return
+        x = await replica.run(inputs.as_started, replica.config, x)
         if not await replica.run(np.array_equal, replica.started().state.x, x):
             raise Conflict(
                 f"x differs from the session's parameters at step {replica.step}; "
