@@ -134,6 +134,11 @@ CASES = [
     ("metric not a number", "zo", METRICS, body({"value": "low"}), 422),
     ("metric reserved name", "zo", METRICS, body({"value": 1.0, "metrics": {"lr": 5.0}}), 422),
     ("metric named not a number", "zo", METRICS, body({"value": 1.0, "metrics": {"acc": [1]}}), 422),
+    # a lone surrogate cannot be stored in any encoding: it was stored, then answered 500
+    ("metric name a lone surrogate", "zo", METRICS, raw('{"value": 1.0, "metrics": {"acc\\udfff": 0.5}}'), 422),
+    ("metric name empty", "zo", METRICS, body({"value": 1.0, "metrics": {"": 0.5}}), 422),
+    ("metric name a control character", "zo", METRICS, body({"value": 1.0, "metrics": {"a\u0007": 0.5}}), 422),
+    ("metric name spaced", "zo", METRICS, body({"value": 1.0, "metrics": {"acc ": 0.5}}), 422),
     ("create dim 0", "new", CREATE, body({"dim": 0}), 422),
     ("create no dim", "new", CREATE, body({"lr": 0.1}), 422),
     ("create method", "new", CREATE, body({"dim": 3, "method": "sgd"}), 422),

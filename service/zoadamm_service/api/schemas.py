@@ -48,15 +48,21 @@ Decay = Annotated[float, Field(ge=0, lt=1)]
 Vector = list[Finite]
 
 
-def _worker_name(name: str) -> str:
-    """A leasing worker's name is shown and compared as given: no control characters, and no
-    space at either end (two names that read alike would hold two leases)."""
-    if name != name.strip() or not name.isprintable():
-        raise ValueError("a worker's name has no control characters and no space at either end")
-    return name
+def _readable(kind: str):
+    """A name that is shown and compared as given (a leasing worker's, a metric's): printable
+    (no control or format characters, no lone surrogate, which no encoding can store) and no
+    space at either end (two names that read alike would be two workers, or two metrics)."""
+
+    def check(name: str) -> str:
+        if name != name.strip() or not name.isprintable():
+            raise ValueError(f"{kind} has no control characters and no space at either end")
+        return name
+
+    return AfterValidator(check)
 
 
-WorkerName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_worker_name)]
+WorkerName = Annotated[str, Field(min_length=1, max_length=64), _readable("a worker's name")]
+MetricName = Annotated[str, Field(min_length=1, max_length=200), _readable("a metric's name")]
 # Bounds that keep every session's state finite in float32: a step moves x by at most
 # lr * |g|max / eps (|g| < 1.8e19 is checked per step), at most 1.8e34 with these bounds.
 LR_MAX = 1e3
@@ -181,4 +187,4 @@ class TellRequest(Strict):
 
 class MetricsRequest(Strict):
     value: Finite = Field(description="Validation loss; drives the plateau schedule.")
-    metrics: dict[str, Finite] = Field(default_factory=dict, description="Other named numbers to keep.")
+    metrics: dict[MetricName, Finite] = Field(default_factory=dict, description="Other named numbers to keep.")
