@@ -62,7 +62,7 @@ def _readable(kind: str):
 
 
 WorkerName = Annotated[str, Field(min_length=1, max_length=64), _readable("a worker's name")]
-MetricName = Annotated[str, Field(min_length=1, max_length=200), _readable("a metric's name")]
+MetricName = Annotated[str, Field(min_length=1), _readable("a metric's name")]  # its length: a setting
 # Bounds that keep every session's state finite in float32: a step moves x by at most
 # lr * |g|max / eps (|g| < 1.8e19 is checked per step), at most 1.8e34 with these bounds.
 LR_MAX = 1e3
