@@ -41,7 +41,7 @@ class Overview:
         self.cache = SharedLoads(ttl_s)
 
     async def table(self, tenant: str) -> list[dict]:
-        return await self.cache.get(("table", tenant), lambda: self._table(tenant))
+        return await self.cache.get(("table", tenant), lambda: self._table(tenant), weigh=_table_bytes)
 
     async def active_sessions(self, tenant: str) -> int:
         now = time.time()
@@ -53,9 +53,9 @@ class Overview:
         ``cursor``, or with ``points`` a series of at most that many spread over the history
         (``Store.metrics_page``).  Raises NotFound, also for another tenant's session."""
         await self.sessions.owned_meta(tenant, session_id)
-        full = await self.cache.get(("session", session_id), lambda: self._session(session_id))
+        full = await self.cache.get(("session", session_id), lambda: self._session(session_id), weigh=_trace_bytes)
         page = await self.cache.get(("metrics", session_id, cursor, limit, points),
-                                    lambda: self._metrics(session_id, cursor, limit, points))
+                                    lambda: self._metrics(session_id, cursor, limit, points), weigh=_page_bytes)
         cut = int(np.searchsorted(full["steps"], since))
         answer = {k: v for k, v in full.items() if k not in ("steps", "columns")}
         answer.update(page)
@@ -134,3 +134,16 @@ def _rate(points: list[bytes], last: dict | None) -> float:
         return 0.0
     return (last["step"] - first_step) / (last["time"] - first_time)
 
+
+# About how many bytes a cached answer holds (``SharedLoads`` keeps them within a budget): the
+# JSON texts they are made of, and a row of the table at the size of a typical one.
+def _table_bytes(rows: list[dict]) -> int:
+    return 512 * len(rows)
+
+
+def _trace_bytes(full: dict) -> int:
+    return sum(len(text) for texts in full["columns"].values() for text in texts)
+
+
+def _page_bytes(page: dict) -> int:
+    return sum(len(row) for row in page["rows"])
