@@ -134,6 +134,15 @@ CASES = [
     ("metric not a number", "zo", METRICS, body({"value": "low"}), 422),
     ("metric reserved name", "zo", METRICS, body({"value": 1.0, "metrics": {"lr": 5.0}}), 422),
     ("metric named not a number", "zo", METRICS, body({"value": 1.0, "metrics": {"acc": [1]}}), 422),
+    # another route's vector field: refused, where it was silently ignored (a create's bounds on a
+    # tell read as tightening X, and did not)
+    ("tell constraint vector", "zo", TELL,
+     body({"step": 1, "f_x": 1.0, "f_plus": [1.0, 1.0], "constraint.box.lower": [0.0] * DIM}), 422),
+    ("tell x0 in a frame", "zo", TELL, frame({"step": 1, "f_x": 1.0, "f_plus": [1.0, 1.0]}, {"x0": [0.0] * DIM}), 422),
+    ("ask constraint vector in a frame", "zo", ASK, frame({}, {"constraint.ball.center": [0.0] * DIM}), 422),
+    ("ask gradient", "zo", ASK, body({"gradient": [0.0] * DIM}), 422),
+    ("metric with a vector", "zo", METRICS, body({"value": 1.0, "x": [0.0] * DIM}), 422),
+    ("metric with a frame vector", "zo", METRICS, frame({"value": 1.0}, {"x0": [0.0] * DIM}), 422),
     # a lone surrogate cannot be stored in any encoding: it was stored, then answered 500
     ("metric name a lone surrogate", "zo", METRICS, raw('{"value": 1.0, "metrics": {"acc\\udfff": 0.5}}'), 422),
     ("metric name empty", "zo", METRICS, body({"value": 1.0, "metrics": {"": 0.5}}), 422),

@@ -77,3 +77,18 @@ def test_a_split_step_is_applied_once(make_app, serve, losing):
         opt.apply(opt.zo_record(f_x, f_plus))
         stored = sdk.sessions.parameters(session.id)
         assert stored.step == 1 and np.array_equal(stored.x, opt.state.x)
+
+
+def test_a_key_sent_again_with_bounds_that_make_another_set_is_refused(client):
+    """A constraint's bounds round inward from the value sent: 0.5 and 0.50000000001 are one
+    float32 but two sets (0.5 and the float32 above it).  The key counts them as sent, so the
+    second create is 422, not the first session replayed; the same bounds replay it."""
+    def create(lower: float):
+        body = {"dim": 2, "constraint": {"box": {"upper": 1.0}}, "constraint.box.lower": [lower, lower]}
+        return client.post("/v1/sessions", json=body, headers={"Idempotency-Key": "bounds-once"})
+
+    first = create(0.5)
+    assert first.status_code == 201, first.text
+    assert create(0.5).json()["id"] == first.json()["id"]
+    other = create(0.50000000001)
+    assert other.status_code == 422 and "Idempotency-Key" in other.text, other.text

@@ -22,27 +22,32 @@ from ..domain.answers import VECTORS
 from ..errors import Invalid, Malformed, RequestTimeout, TooLarge, Unsupported
 from .jsontext import dumps, finite_list
 
-VECTOR_FIELDS = ("x", "x0", "gradient")
-# a create's constraint vectors ("constraint.box.lower", ...): beside a frame's header, or as
-# top-level lists of a JSON body, or inline in its constraint object
-FRAME_VECTORS = (*VECTOR_FIELDS, *CONFIG_VECTORS)
+# The vector fields each POST takes: beside a frame's header, or as top-level lists of a JSON
+# body.  A create's constraint vectors ("constraint.box.lower", ...) may also sit inline in its
+# constraint object.
+CREATE_VECTORS = ("x0", *CONFIG_VECTORS)
+ASK_VECTORS = ("x",)
+TELL_VECTORS = ("gradient",)
+NO_VECTORS: tuple[str, ...] = ()
 _VECTOR_SET = set(VECTORS)
-_FRAME_VECTOR_SET = frozenset(FRAME_VECTORS)
 JSON = "application/json"
 Model = TypeVar("Model", bound=BaseModel)
 
 
-async def read_message(request: Request, limit: int) -> tuple[dict, dict[str, np.ndarray]]:
+async def read_message(request: Request, limit: int, takes: tuple[str, ...]) -> tuple[dict, dict[str, np.ndarray]]:
     """The body's scalar fields and its vectors (float32), as ``decode_message``; the body read
     within ``body_timeout_s``."""
     settings = request.app.state.settings
     body = await read_body(request.receive, request.headers.get("content-length"), limit, settings.body_timeout_s)
-    return decode_message(body, request.headers.get("content-type"), settings.max_json_bytes)
+    return decode_message(body, request.headers.get("content-type"), settings.max_json_bytes, takes)
 
 
-def decode_message(body: bytes, content_type: str | None, max_json_bytes: int) -> tuple[dict, dict[str, np.ndarray]]:
-    """The scalar fields and the vectors (float32) of a body sent with ``content_type``.  An
-    empty body without a Content-Type is an empty message.
+def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
+                   takes: tuple[str, ...]) -> tuple[dict, dict[str, np.ndarray]]:
+    """The scalar fields and the vectors (float32) of a body sent with ``content_type``: the
+    vectors ``takes`` names (the route's vector fields, ``CREATE_VECTORS`` ...); another route's
+    vector is refused, not ignored (a JSON list of that name stays a field, which the route's
+    strict model refuses).  An empty body without a Content-Type is an empty message.
 
     Raises:
         TooLarge: a JSON body is over ``max_json_bytes``.
@@ -57,12 +62,13 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int) -
             fields, vectors = wire.decode(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: a deeply nested header
             raise Malformed(f"malformed frame: {exc}") from None
-        if not vectors.keys() <= _FRAME_VECTOR_SET:
-            unknown = sorted(set(vectors) - _FRAME_VECTOR_SET)
-            raise Invalid(f"frame vectors {unknown} are not vector fields; those are {list(FRAME_VECTORS)}")
+        if not vectors.keys() <= set(takes):
+            unknown = sorted(set(vectors) - set(takes))
+            raise Invalid(f"frame vectors {unknown} are not vector fields of this request; "
+                          f"it takes {list(takes) or 'none'}")
         vectors = dict(vectors)
         # a vector field may also sit in the header as a list: it must not be ignored
-        vectors.update(_vector_fields(fields))
+        vectors.update(_vector_fields(fields, takes))
         return fields, vectors
     if content_type is None and not body:
         return {}, {}
@@ -77,7 +83,7 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int) -
         raise Malformed(f"body is not valid JSON: {exc}") from None
     if not isinstance(fields, dict):
         raise Malformed("body must be a JSON object")
-    return fields, _vector_fields(fields)
+    return fields, _vector_fields(fields, takes)
 
 
 async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float) -> bytes:
@@ -109,10 +115,11 @@ async def read_body(receive: Receive, declared: str | None, limit: int, timeout:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _vector_fields(fields: dict) -> dict[str, np.ndarray]:
-    """Pops the vector fields out of ``fields`` (a constraint's too: "constraint.box.lower" as a
-    top-level list is the vector a frame would carry beside its header)."""
-    return {name: _json_vector(name, fields.pop(name)) for name in FRAME_VECTORS if fields.get(name) is not None}
+def _vector_fields(fields: dict, takes: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Pops the vector fields ``takes`` names out of ``fields`` (a constraint's too:
+    "constraint.box.lower" as a top-level list is the vector a frame would carry beside its
+    header)."""
+    return {name: _json_vector(name, fields.pop(name)) for name in takes if fields.get(name) is not None}
 
 
 def _json_vector(name: str, value) -> np.ndarray:

@@ -1,7 +1,9 @@
 """``Idempotency-Key``: a POST sent again with the same key (a client retrying after a lost
 answer) gets the first answer and changes nothing.  The key is scoped to the tenant; the
 request is fingerprinted from its decoded fields and vectors, so JSON and the binary frame of
-the same request agree, and the same key with another request is refused (422)."""
+the same request agree, and the same key with another request is refused (422).  A vector counts
+as float32, as the session holds it, except a constraint's: its bounds round inward from the
+value sent, so two lists alike in float32 can still make two sets, and they count as sent."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import json
 
 import numpy as np
 from starlette.requests import Request
+
+from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.ids import RequestKey
 from ..errors import Invalid
@@ -32,5 +36,5 @@ def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray]) 
     digest.update(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
     for name in sorted(vectors):
         digest.update(f"\n{name}\n".encode())
-        digest.update(np.ascontiguousarray(vectors[name], dtype="<f4").tobytes())
+        digest.update(np.ascontiguousarray(vectors[name], dtype="<f8" if name in CONFIG_VECTORS else "<f4").tobytes())
     return RequestKey(key, digest.hexdigest())

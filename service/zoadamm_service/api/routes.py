@@ -16,7 +16,7 @@ from ..domain.leases import LeaseAsk, Leases
 from ..domain.limits import PAGE_LIMIT
 from ..domain.sessions import Sessions
 from ..settings import Settings
-from .codec import JSON, read_message, validate
+from .codec import ASK_VECTORS, CREATE_VECTORS, JSON, NO_VECTORS, read_message, validate
 from .codec import answer as encode_answer
 from .idempotency import request_key
 from .jsontext import with_rows
@@ -67,7 +67,7 @@ router.add_api_route(
 async def create_session(request: Request, sessions: SessionsDep, settings: SettingsDep, tenant: TenantDep):
     """Create a session: the optimizer's configuration, and optionally its initial parameters x0.
     Sent again with the same Idempotency-Key, it answers the session it created."""
-    fields, vectors = await read_message(request, settings.max_body_bytes)
+    fields, vectors = await read_message(request, settings.max_body_bytes, CREATE_VECTORS)
     key = request_key(request, fields, vectors)
     body = validate(SessionCreate, fields)
     constraint = {name: vectors[name] for name in CONFIG_VECTORS if name in vectors}
@@ -104,7 +104,7 @@ async def ask(request: Request, session_id: str, sessions: SessionsDep, leases: 
     """The open step: its number, seed and mu.  Directions follow from (seed, step, index); ask
     for them with ?vectors=true if you cannot regenerate them.  With lease: the directions this
     worker should evaluate, and the records of the steps closed since its x."""
-    fields, vecs = await read_message(request, settings.max_body_bytes)
+    fields, vecs = await read_message(request, settings.max_body_bytes, ASK_VECTORS)
     body = validate(AskRequest, fields)
     frame = wire.MEDIA_TYPE in request.headers.get("accept", "")
     per_value = 4 if frame else 24  # a JSON number takes up to 24 bytes, a float32 in the frame 4
@@ -120,7 +120,7 @@ async def post_metrics(request: Request, session_id: str, sessions: SessionsDep,
                        tenant: TenantDep):
     """Report a validation loss (and other named numbers); answers lr and mu after the schedule.
     Sent again with the same Idempotency-Key, it answers as the first time and changes nothing."""
-    fields, vectors = await read_message(request, settings.max_body_bytes)
+    fields, vectors = await read_message(request, settings.max_body_bytes, NO_VECTORS)
     key = request_key(request, fields, vectors)
     body = validate(MetricsRequest, fields)
     return await sessions.report(tenant, session_id, body.value, body.metrics, key)

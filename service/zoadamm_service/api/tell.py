@@ -25,7 +25,7 @@ from ..domain.inputs import ZOValues
 from ..domain.leases import LeaseAsk, Leases
 from ..domain.sessions import Sessions
 from ..errors import Invalid
-from .codec import JSON, decode_message, encode_answer, read_body, read_message, validate
+from .codec import JSON, TELL_VECTORS, decode_message, encode_answer, read_body, read_message, validate
 from .schemas import TellRequest
 
 MEDIA = {JSON: JSON.encode(), wire.MEDIA_TYPE: wire.MEDIA_TYPE.encode()}
@@ -35,7 +35,7 @@ async def tell(request: Request, session_id: str) -> Response:
     """Report the open step's values (ZO: f_x, f_plus[, f_minus]; FO: gradient) and get the
     update.  Repeating a tell returns the same answer; a stale or future step gets 409."""
     mode = answer_mode(request.query_params.get("answer", AnswerMode.X.value))
-    fields, vectors = await read_message(request, request.app.state.settings.max_body_bytes)
+    fields, vectors = await read_message(request, request.app.state.settings.max_body_bytes, TELL_VECTORS)
     result = await told(request.app.state, request.state.tenant, session_id, mode, fields, vectors)
     body, media = await encode_answer(request.headers.get("accept", ""), result)
     return Response(body, status_code=result.status, media_type=media)
@@ -48,7 +48,7 @@ async def tell_asgi(scope: Scope, receive: Receive, send: Send) -> None:
     content_type, length, accept = _headers(scope["headers"])
     mode = answer_mode(_query_value(scope["query_string"], "answer", AnswerMode.X.value))
     body = await read_body(receive, length, settings.max_body_bytes, settings.body_timeout_s)
-    fields, vectors = decode_message(body, content_type, settings.max_json_bytes)
+    fields, vectors = decode_message(body, content_type, settings.max_json_bytes, TELL_VECTORS)
     result = await told(state, scope["state"]["tenant"], scope["path_params"]["session_id"], mode, fields, vectors)
     content, media = await encode_answer(accept, result)
     await send({"type": "http.response.start", "status": result.status,
