@@ -128,6 +128,37 @@ def test_vector_bounds_are_compared_whole(local, caplog):
     assert local.sessions.get(first.session_id).step == 5
 
 
+@pytest.mark.parametrize("constraint", [
+    {"ball": {"norm": "2", "center": 0.1, "radius": 1.5}},  # 0.1 is held as float32's 0.10000000149...
+    {"box": {"lower": [-0.3] * DIM, "upper": 1.0}},  # a vector inline
+], ids=["ball", "inline-vector-box"])
+def test_a_constraint_given_as_a_dict_continues_its_run(local, constraint):
+    """A set given as the create body's dict is compared as the session holds it (float32, bounds
+    rounded inward, vectors apart): resume found no session and started anew, session_id was
+    refused; and the interrupt's continuing call names a set with vectors rather than writing
+    its JSON part, which alone would not make the set."""
+    f, x0 = quadratic(DIM), x0_for(DIM) * 0
+    with pytest.raises(Interrupted) as stop:
+        minimize(interrupted_at(f, 10), x0, steps=STEPS, client=local, progress=False, name="dict", resume=True,
+                 constraint=constraint, **CONFIG)
+    message = str(stop.value)
+    assert ("constraint=constraint" in message) == ("box" in constraint), message
+    again = minimize(f, x0, steps=8, client=local, progress=False, name="dict", resume=True, constraint=constraint,
+                     **CONFIG)
+    assert again.session_id == stop.value.session_id
+    by_id = minimize(f, x0, steps=9, client=local, progress=False, session_id=again.session_id,
+                     constraint=constraint, **CONFIG)
+    assert by_id.session_id == again.session_id and by_id.steps == 9
+
+
+def test_the_interrupt_names_the_bounds_it_was_given(local):
+    f, x0 = quadratic(DIM), x0_for(DIM) * 0
+    with pytest.raises(Interrupted) as stop:
+        minimize(interrupted_at(f, 10), x0, steps=STEPS, client=local, progress=False, name="b", resume=True,
+                 bounds=([-1.0] * DIM, [1.0] * DIM), **CONFIG)
+    assert "bounds=bounds" in str(stop.value) and "constraint=" not in str(stop.value)
+
+
 def test_resume_needs_a_name_and_a_session_id_must_agree(local):
     f = quadratic(DIM)
     with pytest.raises(InvalidArgument, match="resume=True finds a session by its name: give name= too"):

@@ -112,6 +112,8 @@ def minimize(
         if config.get("constraint") is not None:
             raise InvalidArgument("give bounds or constraint, not both (a FeasibleSet may hold a box and a ball)")
         config["constraint"] = box_of(bounds, np.size(x0))
+    elif isinstance(config.get("constraint"), dict):  # as the session will hold it (float32, bounds inward)
+        config["constraint"] = FeasibleSet.from_dict(config["constraint"])
     client = client or Client(base_url or DEFAULT_URL)
     try:
         run = start_run(client, x0, name=name, resume=resume, session_id=session_id, mirror=mirror,
@@ -122,7 +124,8 @@ def minimize(
         except KeyboardInterrupt as stop:
             options = {"base_url": base_url, "mirror": mirror, "pipeline": pipeline, "report_every": report_every}
             given = {"steps": steps, **{k: v for k, v in options.items() if v}}
-            again = _call_again(given, config, name=name, session_id=run.id, with_client=not own_client)
+            again = _call_again(given, config, name=name, session_id=run.id, with_client=not own_client,
+                                bounds=bounds is not None)
             raise Interrupted(f"zoadamm.minimize: interrupted at step {run.step} of {steps} (session {run.id}); "
                               f"the steps told are kept, and {again} continues the run", run.id, run.step) from stop
     finally:
@@ -198,11 +201,20 @@ def _agrees(have, want) -> bool:
     return bool(have == want)
 
 
-def _call_again(given: dict, config: dict, *, name: str | None, session_id: str, with_client: bool) -> str:
+def _call_again(given: dict, config: dict, *, name: str | None, session_id: str, with_client: bool,
+                bounds: bool) -> str:
     """The ``minimize`` call that continues a run: the arguments ``given``, the run's name with
-    resume=True when it has one (else its session id), and its settings ``config``."""
+    resume=True when it has one (else its session id), and its settings ``config``.  Like f and
+    x0, the bounds given, or a set with d-vectors, are named rather than written out."""
     again = {**given, **({"name": name, "resume": True} if name else {"session_id": session_id}), **config}
-    words = ["f", "x0", *(["client=client"] if with_client else []), *(f"{k}={_plain(v)!r}" for k, v in again.items())]
+    words = ["f", "x0", *(["client=client"] if with_client else [])]
+    for key, value in again.items():
+        if key == "constraint" and bounds:
+            words.append("bounds=bounds")
+        elif key == "constraint" and isinstance(value, FeasibleSet) and value.vectors():
+            words.append("constraint=constraint")
+        else:
+            words.append(f"{key}={_plain(value)!r}")
     return f"minimize({', '.join(words)})"
 
 
