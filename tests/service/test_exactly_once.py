@@ -92,3 +92,10 @@ def test_a_key_sent_again_with_bounds_that_make_another_set_is_refused(client):
     assert create(0.5).json()["id"] == first.json()["id"]
     other = create(0.50000000001)
     assert other.status_code == 422 and "Idempotency-Key" in other.text, other.text
+
+
+def test_two_idempotency_keys_in_one_request_are_refused(client):
+    answer = client.post("/v1/sessions", json={"dim": 2},
+                         headers=[("Idempotency-Key", "one"), ("Idempotency-Key", "two")])
+    assert answer.status_code == 422 and "one Idempotency-Key" in answer.text
+    assert client.get("/v1/sessions").json()["total"] == 0

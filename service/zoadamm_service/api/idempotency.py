@@ -24,9 +24,12 @@ MAX_CHARS = 255
 
 def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray]) -> RequestKey | None:
     """The request's key, or None without the header.  Raises Invalid for a malformed one."""
-    value = request.headers.get(HEADER)
-    if value is None:
+    values = request.headers.getlist(HEADER)
+    if not values:
         return None
+    if len(values) > 1:  # which one the client meant is not ours to guess
+        raise Invalid(f"send one Idempotency-Key header, not {len(values)}")
+    value = values[0]
     if not 0 < len(value) <= MAX_CHARS or not value.isprintable():
         raise Invalid(f"Idempotency-Key must be 1 to {MAX_CHARS} printable characters")
     tenant = request.state.tenant
