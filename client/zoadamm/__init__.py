@@ -1,6 +1,6 @@
 """zoadamm: zeroth-order AdaMM as a service.
 
-This package is all a user installs (numpy and httpx only): the optimizer math, the
+This package is all a user installs (with numpy, numba, httpx and sniffio): the optimizer math, the
 seed-derived directions, the wire protocol and the HTTP client SDK.  The service and the
 workers import the same code, so the two sides can never disagree on a direction or an update.
 

@@ -18,6 +18,7 @@ PAIRS = [
     (models.ClosedStep, "StepRecordPublic"),
     (models.TellResult, "TellAnswer"),
     (models.Parameters, "Parameters"),
+    (models.Trace, "TraceAnswer"),
 ]
 
 

@@ -147,14 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_mnist(sub) -> None:
     m = sub.add_parser("mnist", help="train the paper's CNN on MNIST through the service",
                        description="Train the paper's CNN on MNIST through the service (FO or ZO).")
-    m.add_argument("--method", choices=METHODS, default="zo-adamm", help="zo-adamm: f values only; adamm: gradients")
+    m.add_argument("--method", choices=METHODS, default="zo-adamm", help="zo-*: f values only; adamm: gradients")
     m.add_argument("--scale", type=positive(float), default=1 / 9, help="model scale s (default: 1/9, d = 1,400)")
     m.add_argument("--epochs", type=positive(int), default=1, help="epochs, counted from the session's step 0")
     m.add_argument("--steps", type=positive(int), default=None,
                    help="stop at this step of the session, within --epochs (default: the epochs' end)")
-    m.add_argument("--directions", type=positive(int), default=1, help="q, directions per step (zo-adamm)")
-    m.add_argument("--difference", choices=DIFFERENCES, default="forward", help="finite differences (zo-adamm)")
-    m.add_argument("--distribution", choices=DISTRIBUTIONS, default="sphere", help="of the directions (zo-adamm)")
+    m.add_argument("--directions", type=positive(int), default=1, help="q, directions per step (zo-* methods)")
+    m.add_argument("--difference", choices=DIFFERENCES, default="forward", help="finite differences (zo-* methods)")
+    m.add_argument("--distribution", choices=DISTRIBUTIONS, default="sphere", help="of the directions (zo-* methods)")
     m.add_argument("--normalizer", choices=NORMALIZERS, default="v_hat",
                    help="v reproduces the paper's code (sqrt(v) instead of sqrt(v_hat))")
     m.add_argument("--seed", type=at_least(int, 0), default=0,
@@ -163,7 +163,7 @@ def _add_mnist(sub) -> None:
                    help='seed of the directions when it should differ from --seed; "auto" draws one '
                         "(default: --seed)")
     m.add_argument("--lr", type=positive(float), default=1e-3, help="learning rate at the start")
-    m.add_argument("--mu", type=positive(float), default=1e-3, help="smoothing radius at the start (zo-adamm)")
+    m.add_argument("--mu", type=positive(float), default=1e-3, help="smoothing radius at the start (zo-* methods)")
     m.add_argument("--batch-size", type=positive(int), default=128, help="images per minibatch (one step)")
     m.add_argument("--normalize", action="store_true", help="centre the pixels with MNIST's mean and std")
     m.add_argument("--shuffle", action="store_true",

@@ -170,16 +170,22 @@ class MnistObjective:
         return f_x, plus, (values[q + 1 :] if difference == "central" else None)
 
     def _direction_source(self, directions):
-        """(fill(index, out), q): writes direction ``index`` into a float32 d-vector ``out``."""
+        """(fill(first, rows), q): writes directions first, first + 1, ... into the float32 rows
+        (k, d) of ``rows`` (made by ``zoadamm.direction_blocks`` from a spec)."""
         if isinstance(directions, np.ndarray):
             if directions.dtype != np.float32 or directions.ndim != 2 or directions.shape[1] != self.dim \
                     or len(directions) < 1:
                 raise ValueError(f"directions must be float32 of shape (q, {self.dim}), "
                                  f"got {directions.dtype} {directions.shape}")
-            return (lambda index, out: np.copyto(out, directions[index])), len(directions)
+            return (lambda first, rows: np.copyto(rows, directions[first:first + len(rows)])), len(directions)
         seed, step, q, distribution = DirectionSpec(*directions)
-        return (lambda index, out: zoadamm.direction(seed, step, index, self.dim, distribution, out=out)
-                ), int(q)
+
+        def made(first: int, rows: np.ndarray) -> None:
+            indices = range(first, first + len(rows))
+            for _ in zoadamm.direction_blocks(seed, step, indices, self.dim, distribution, out=rows):
+                pass  # each block is written into its rows of ``rows``
+
+        return made, int(q)
 
     def _loop(self, x, x_t, batch, fill, q, signs, mu) -> np.ndarray:
         """One forward pass per point: the reference for ``_grouped``."""
@@ -188,7 +194,7 @@ class MnistObjective:
         values = [float(F.cross_entropy(forward(self._views(x_t), batch.images), batch.labels))]
         for sign in signs:
             for index in range(q):
-                fill(index, u)
+                fill(index, u.reshape(1, -1))
                 np.multiply(u, sign * mu, out=point)  # float32(mu) * u, negated exactly for -
                 point += x
                 self._upload(stack, host)
@@ -203,9 +209,9 @@ class MnistObjective:
         stack, host = self._buffer(rows + with_x)
         if with_x:
             host[0] = x
+        fill(0, host[with_x:with_x + q])
         for index in range(q):
             plus = host[with_x + index]
-            fill(index, plus)
             if len(signs) == 2:
                 minus = host[with_x + q + index]
                 np.multiply(plus, -mu, out=minus)

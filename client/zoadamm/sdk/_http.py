@@ -37,7 +37,7 @@ class Call:
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to wait before sending a failed request again.  Answers with a
-    status in ``statuses`` (429 and 5xx) are worth retrying; the others are final."""
+    status in ``statuses`` (429, 500, 502, 503, 504) are worth retrying; the others are final."""
 
     max_retries: int = 5
     base_delay: float = 0.25

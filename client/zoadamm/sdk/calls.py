@@ -88,7 +88,7 @@ def tell(
 ) -> Parsed:
     """The values of one step; the lease fields: see ``Sessions.tell``."""
     if (gradient is None) == (f_plus is None):
-        raise InvalidArgument("tell takes either f_plus (zo-adamm) or gradient (adamm)")
+        raise InvalidArgument("tell takes either f_plus (the zo-* methods) or gradient (adamm)")
     fields: dict = {"step": int(step)}
     vecs = {}
     if gradient is not None:
@@ -149,7 +149,7 @@ def trace(session_id: str, since: int = 0, tail: int | None = None) -> Parsed:
         f, g_norm, spread, lr, mu = (column(n) for n in ("f", "g_norm", "spread", "lr", "mu"))
         return Trace(
             fields["stride"], np.asarray(fields["step"], dtype=np.int64), np.asarray(fields["time"], dtype=np.float64),
-            f, g_norm, spread, lr, mu, last=fields.get("last"),
+            f, g_norm, spread, lr, mu, last=fields.get("last"), since=fields.get("since", 0),
         )
 
     return Call("GET", f"/v1/sessions/{session_id}/trace", params=params), parse

@@ -115,6 +115,7 @@ class Trace:
     lr: np.ndarray
     mu: np.ndarray
     last: dict | None = None  # the newest step's point, whatever the stride
+    since: int = 0  # the first step asked for (points of steps >= since)
 
     def __len__(self) -> int:
         return int(self.step.size)

@@ -29,7 +29,7 @@ from .auth import PROTECTED
 from .pipeline import Gate, Refusal
 
 log = logging.getLogger("zoadamm.service")
-BATCH_SHARE = 100  # a batch of counts is this fraction of the limit
+BATCH_SHARE = 100  # a batch of counts is the limit divided by this (1% of it)
 
 
 def counters(redis_url: str | None, cluster: bool = False) -> Storage:

@@ -156,7 +156,7 @@ TELL_RULES: dict[str, Any] = {
         # a gradient comes alone: no function values beside it
         {"if": _given("gradient", "array"),
          "then": {"properties": {"f_plus": {"type": "null"}, "f_minus": {"type": "null"}}}},
-        # leases are of directions (zo-adamm) and need a holder
+        # leases are of directions (the zo-* methods) and need a holder
         {"if": _given("lease", "integer"),
          "then": {"required": ["worker", "f_plus"], "properties": {"worker": {"type": "string"},
                                                                    "f_plus": {"type": "array"}}},
@@ -176,7 +176,7 @@ class TellRequest(Strict):
         None, description="Directions this report covers, when workers split a step.")
     gradient: Vector | None = Field(None, description="Exact gradient (adamm sessions).")
     lease: Count | None = Field(
-        None, description="Also lease up to this many directions of the next step (zo-adamm, answer=checksum): "
+        None, description="Also lease up to this many directions of the next step (zo-* methods, answer=checksum): "
                           "the answer waits for the told step to close.")
     worker: WorkerName | None = Field(None, description="The leasing worker's name (required with lease).")
     wait: float = Field(0.0, ge=0, le=30, description="With lease: seconds to wait for the told step to close.")

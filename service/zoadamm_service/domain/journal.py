@@ -29,9 +29,9 @@ class Event:
 
 
 def request_digest(*arrays: np.ndarray | None) -> str:
-    """128-bit fingerprint of a tell's values, so a repeated tell is recognised.  Small payloads
-    (ZO values) get BLAKE2b; a d-sized gradient gets XXH3-128, many times faster than BLAKE2b on
-    megabytes.  Missing arrays (None) are skipped: as a numpy
+    """128-bit fingerprint of a tell's values, so a repeated tell is recognised.  Payloads under
+    1 MiB (ZO values, a gradient of d < 262,144) get BLAKE2b; larger ones XXH3-128, which is made
+    for bulk data where BLAKE2b is made for security.  Missing arrays (None) are skipped: as a numpy
     object array, None's bytes are its address, which differs between processes."""
     payload = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays if a is not None)
     if len(payload) < 1 << 20:

@@ -175,7 +175,7 @@ def _with_lease(opened: AskAnswer, leased: Leased, steps: list[StepRecordPublic]
                 expires: float | None = None) -> AskAnswer:
     """``opened`` with its lease fields: ``expires`` (Unix time), or when the store says the lease
     runs out from now."""
-    when = (expires or time.time() + leased.lasts) if leased.indices else None
+    when = (expires or leased.expires()) if leased.indices else None
     return opened.model_copy(update={"leased": leased.indices, "lease_seconds": leased.seconds,
                                      "lease_expires": when, "steps": steps})
 

@@ -1,4 +1,5 @@
-"""The session rules: create, ask, tell, metrics.  Routes call these and nothing else.
+"""The session rules: create, ask, tell, metrics.  Routes call these (and ``leases.Leases``,
+built around them, for leased asks and tells) for everything they do to a session.
 
 Flow of a tell for step t (the hot path): validate the values, turn them into a journal event
 (q coefficients), append it to the store *conditionally on the head we hold*, then apply it to
@@ -202,7 +203,8 @@ class Sessions(Reports):
             reported, leased = await self.store.add_partials_and_lease(
                 replica.meta.id, step, parts, replica.seq, cfg.directions, min(next_lease.count, cfg.directions),
                 next_lease.worker, seconds)
-            granted = Granted(leased, time.monotonic(), time.time() + (seconds if leased is None else leased.lasts))
+            expires = time.time() + seconds if leased is None else leased.expires()
+            granted = Granted(leased, time.monotonic(), expires)
         return split.compare(reported, parts, cfg.directions), granted
 
     async def tell_fo(self, tenant: str, session_id: str, step: int, gradient: np.ndarray,

@@ -43,6 +43,7 @@ The 20 abstract methods are the calls production makes, each needed by one rule:
 from __future__ import annotations
 
 import builtins
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -137,6 +138,10 @@ class Leased:
     def lasts(self) -> float:
         """Seconds until the soonest granted lease runs out (``seconds`` when none was granted)."""
         return self.seconds if self.expires_in is None else self.expires_in
+
+    def expires(self) -> float:
+        """When the soonest granted lease runs out: Unix time, by this process's clock."""
+        return time.time() + self.lasts
 
 
 class Store(ABC):
