@@ -49,7 +49,24 @@ class StepRecordPublic(BaseModel):
     coefficients: list[float] = Field(description="The step's c_i: g = sum c_i u_i.")
 
 
-class AskAnswer(BaseModel):
+class LeaseFields(BaseModel):
+    """What an ask or a tell made with ``lease`` adds to its answer (docs/api.md)."""
+
+    leased: list[int] | None = Field(None, description="With lease: the directions of `step` leased to you.")
+    lease_seconds: float | None = Field(None, description="With lease: how long a new lease lasts.")
+    lease_expires: float | None = Field(
+        None, description="With lease: when your lease runs out (Unix time, the service's clock).")
+    steps: list[StepRecordPublic] | None = Field(
+        None, description="With lease: the steps closed since your x (an ask's `since`, a tell's step), oldest "
+                          "first; null when they are not all kept.")
+
+    def lease_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in LeaseFields.model_fields}
+
+
+# The answers list a step's own fields first, then the lease's: a model's fields follow its bases
+# in reverse order (the step's base is the last one).
+class _OpenStep(BaseModel):
     step: int
     seed: int
     mu: float
@@ -59,14 +76,13 @@ class AskAnswer(BaseModel):
     difference: str
     method: str
     u: Vectors | None = Field(None, description="The q directions, with ?vectors=true.")
-    leased: list[int] | None = Field(None, description="Directions leased to you (asks with lease).")
-    lease_seconds: float | None = Field(None, description="How long a new lease lasts.")
-    lease_expires: float | None = Field(None, description="When this lease runs out (Unix time, the service's clock).")
-    steps: list[StepRecordPublic] | None = Field(
-        None, description="The steps closed since `since`, oldest first; null when they are not all kept.")
 
 
-class TellAnswer(BaseModel):
+class AskAnswer(LeaseFields, _OpenStep):
+    pass
+
+
+class _Update(BaseModel):
     step: int = Field(description="The next open step.")
     lr: float
     mu: float
@@ -75,12 +91,9 @@ class TellAnswer(BaseModel):
     step_lr: float | None = Field(None, description="lr this step used (answer=checksum).")
     coefficients: list[float] | None = Field(None, description="The step's c_i, g = sum c_i u_i (answer=checksum).")
     pending: list[int] | None = Field(None, description="Directions still missing from a split step (202).")
-    leased: list[int] | None = Field(None, description="With lease: directions of `step` leased to you.")
-    lease_seconds: float | None = Field(None, description="With lease: how long a new lease lasts.")
-    lease_expires: float | None = Field(None, description="With lease: when your lease runs out (Unix time).")
-    steps: list[StepRecordPublic] | None = Field(
-        None, description="With lease: the steps closed since the told one, oldest first; null when not all kept.")
 
+
+class TellAnswer(LeaseFields, _Update):
     @property
     def status(self) -> int:
         """202 while a split step still misses directions, else 200."""

@@ -34,7 +34,7 @@ from zoadamm import AnswerMode, require_input
 from ..errors import Conflict
 from ..store.base import Leased
 from . import inputs
-from .answers import AskAnswer, StepRecordPublic, TellAnswer
+from .answers import AskAnswer, LeaseFields, StepRecordPublic, TellAnswer
 from .inputs import ZOValues
 from .sessions import COMMIT_TRIES, Sessions
 from .split import Granted, NextLease
@@ -176,16 +176,15 @@ def _with_lease(opened: AskAnswer, leased: Leased, steps: list[StepRecordPublic]
     """``opened`` with its lease fields: ``expires`` (Unix time), or when the store says the lease
     runs out from now."""
     when = (expires or leased.expires()) if leased.indices else None
-    return opened.model_copy(update={"leased": leased.indices, "lease_seconds": leased.seconds,
-                                     "lease_expires": when, "steps": steps})
+    lease = LeaseFields(leased=leased.indices, lease_seconds=leased.seconds, lease_expires=when, steps=steps)
+    return opened.model_copy(update=lease.lease_fields())
 
 
 def _told(told: int, pending: list[int] | None, lease: AskAnswer) -> TellAnswer:
     """The answer to a tell with a lease: 200 once the told step closed (the lease's records from
     it on, and the told step's record as a tell's checksum answer has it), else 202 with
     ``pending``, what the told step still missed at the tell."""
-    fields: dict[str, Any] = {"step": lease.step, "lr": lease.lr, "mu": lease.mu, "leased": lease.leased,
-              "lease_seconds": lease.lease_seconds, "lease_expires": lease.lease_expires, "steps": lease.steps}
+    fields: dict[str, Any] = {"step": lease.step, "lr": lease.lr, "mu": lease.mu, **lease.lease_fields()}
     if lease.step <= told:
         fields["pending"] = pending or []
     elif lease.steps:
