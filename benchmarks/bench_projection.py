@@ -18,10 +18,10 @@ one, this one, and from d = 262,144 on the projection's passes share the cores,
   project   median ms of the projection alone, on the state and metric a step left, and
             its share of the unconstrained step's median; for the l2 ball also the passes it
             made over the d coordinates (the moments, evaluations of ||x(lam) - c||, the write)
-  l2-1-thread  the l2 ball's projection with its passes on this thread alone (``THREADS`` = 1)
   l2-floor  the least any exact projection onto that ball must stream (``projection_floor.py``:
-            three passes over a, c and h, at the fastest this machine streams them), measured
-            in the same turns, and its share of the step
+            three passes over a, c and h, at the fastest this machine streams them, on as many
+            threads as the projection), measured in the same turns, and its share of the step
+  l2-1-thread, l2-floor-1-thread  the l2 ball's projection and its floor on this thread alone
 
     python benchmarks/bench_projection.py --scales 0.1111111 119.888885 --steps 20 --blocks 5
 """
@@ -45,6 +45,7 @@ from zoadamm_worker.threads import use_torch_threads
 
 LR = 1e-3
 SETS = ("none", "box", "box-scalar", "l2", "box+l2")
+ONE_THREAD = ("l2-1-thread", "l2-floor-1-thread")
 
 
 def feasible_sets(x0: np.ndarray) -> dict[str, FeasibleSet | None]:
@@ -85,7 +86,10 @@ class Run:
         try:
             if floor:
                 assert self.constraint.sphere is not None  # the floor is the l2 ball's
-                three_passes(self.trial, self.constraint.sphere[0], metric, self.trial)
+                # on as many threads as the projection's passes use at this d
+                parallel = self.trial.size >= projection.PARALLEL_FROM
+                three_passes(self.trial, self.constraint.sphere[0], metric, self.trial,
+                             projection.THREADS if parallel else 1)
             else:
                 self.constraint.project(self.trial, weights=metric, out=self.trial)
         finally:
@@ -121,7 +125,8 @@ def measure(scale: float, steps: int, blocks: int, data) -> dict:
         for _ in range(3):
             run.step()
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in SETS}
-    projections: dict[str, list[tuple[float, float]]] = {name: [] for name in (*SETS[1:], "l2-1-thread", "l2-floor")}
+    projections: dict[str, list[tuple[float, float]]] = {
+        name: [] for name in (*SETS[1:], *ONE_THREAD, "l2-floor")}
     for _ in range(blocks):
         for name, run in runs.items():
             started, cpu = time.perf_counter(), time.process_time()
@@ -134,6 +139,7 @@ def measure(scale: float, steps: int, blocks: int, data) -> dict:
             if name == "l2":
                 projections["l2-1-thread"] += [run.project(threads=1) for _ in range(3)]
                 projections["l2-floor"] += [run.project(floor=True) for _ in range(3)]
+                projections["l2-floor-1-thread"] += [run.project(floor=True, threads=1) for _ in range(3)]
     result: dict = {"d": objective.dim, "steps_per_block": steps, "blocks": blocks,
                     "l2_passes": runs["l2"].passes(), "box+l2_passes": runs["box+l2"].passes()}
     for clock, index in (("wall", 0), ("cpu", 1)):
@@ -165,12 +171,12 @@ def main() -> None:
     for r in results:
         print(f"d = {r['d']:,}: {r['blocks']} blocks of {r['steps_per_block']} steps; no set "
               f"{r['none']['step_wall_ms']:.2f} ms/step wall, {r['none']['step_cpu_ms']:.2f} CPU")
-        print(f"{'set':>11} {'clock':>5} {'ms/step':>8} {'x none':>7} {'project ms':>11} {'share':>7}")
-        for name in (*SETS[1:], "l2-1-thread", "l2-floor"):
+        print(f"{'set':>17} {'clock':>5} {'ms/step':>8} {'x none':>7} {'project ms':>11} {'share':>7}")
+        for name in (*SETS[1:], *ONE_THREAD, "l2-floor"):
             for clock in ("wall", "cpu"):
                 m = {k.replace(f"_{clock}", ""): v for k, v in r[name].items() if f"_{clock}_" in k}
                 step = f"{m['step_ms']:>8.2f} {m['step_ratio']:>7.3f}" if "step_ms" in m else f"{'':>16}"
-                print(f"{name:>11} {clock:>5} {step} {m['project_ms']:>11.3f} {m['project_share']:>7.1%}")
+                print(f"{name:>17} {clock:>5} {step} {m['project_ms']:>11.3f} {m['project_share']:>7.1%}")
         print(f"passes over d per projection: l2 {r['l2_passes']}, box+l2 {r['box+l2_passes']}")
 
 

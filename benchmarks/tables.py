@@ -189,7 +189,7 @@ def headline() -> str:
          f"{ratios.pop(before_label):.2f} → " + ", ".join(f"{r:.2f}" for r in ratios.values()),
          "service_step_update_ab.json"],
         [f"l2-ball projection, d = {grouped(big['d'])}: share of the step (the floor of any exact one)",
-         f"{big['l2']['project_cpu_share']:.0%} ({big['l2-floor']['project_cpu_share']:.1%})", "projection.json"],
+         f"{big['l2']['project_wall_share']:.0%} ({big['l2-floor']['project_wall_share']:.1%})", "projection.json"],
         ["the l2 ball's three passes over d = 2.8M in a step, before → after (same process, in turns)",
          f"{sum(passes[f'before-{p}'] for p in three):.1f} → {sum(passes[p] for p in three):.1f} ms",
          "ball_passes.json"],

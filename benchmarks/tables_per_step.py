@@ -121,18 +121,21 @@ def tell_goal() -> str:
 
 PROJECTION_ROWS = {"box": "box, vector bounds (x0 ± 2 lr)", "box-scalar": "box, scalar bounds [−1, 1]",
                    "l2": "l2 ball (radius lr √d / 2), AdaMM's metric", "box+l2": "box ∩ l2 ball",
-                   "l2-floor": "*the floor of any exact l2 projection*"}
+                   "l2-floor": "*the floor of any exact l2 projection*",
+                   "l2-1-thread": "l2 ball, its passes on one thread",
+                   "l2-floor-1-thread": "*the floor on one thread*"}
 
 
 def projection() -> str:
-    """The projection alone against the lean step it belongs to, CPU time, per set and size."""
+    """The projection alone against the lean step it belongs to, wall time (from d = 2^18 on the
+    passes share the cores), per set and size; a row a run did not measure is left out."""
     results = load("projection.json")
     header = ["set"]
     for r in results:
-        header += [f"d = {grouped(r['d'])}: projection", f"share of the step ({r['none']['step_cpu_ms']:.3g} ms)"]
-    body = [[label, *(cell for r in results for cell in (f"{r[name]['project_cpu_ms']:.3g} ms",
-                                                         f"{r[name]['project_cpu_share']:.1%}"))]
-            for name, label in PROJECTION_ROWS.items()]
+        header += [f"d = {grouped(r['d'])}: projection", f"share of the step ({r['none']['step_wall_ms']:.3g} ms)"]
+    body = [[label, *(cell for r in results for cell in (f"{r[name]['project_wall_ms']:.3g} ms",
+                                                         f"{r[name]['project_wall_share']:.1%}"))]
+            for name, label in PROJECTION_ROWS.items() if all(name in r for r in results)]
     return rows(header, body)
 
 
@@ -159,14 +162,15 @@ def ball_passes(name: str) -> str:
 
 def floor_share() -> str:
     """The l2 ball's projection and its floor against each client mode's step at the largest d.
-    The lean step, the projection and the floor come from one run (``projection.json``, CPU ms);
+    The lean step, the projection and the floor come from one run (``projection.json``, wall ms:
+    the passes share the cores);
     each service mode's step is that lean step times the mode's ratio to lean with no set in the
     service-step run (``service_step_sets.json``): absolute times move with the machine's load
     from run to run, ratios taken in turns much less."""
     projected = max(load("projection.json"), key=lambda r: r["d"])
     steps = next(r for r in load("service_step_sets.json") if r["d"] == projected["d"] and r["constraint"] == "none")
-    lean = projected["none"]["step_cpu_ms"]
-    floor, l2 = projected["l2-floor"]["project_cpu_ms"], projected["l2"]["project_cpu_ms"]
+    lean = projected["none"]["step_wall_ms"]
+    floor, l2 = projected["l2-floor"]["project_wall_ms"], projected["l2"]["project_wall_ms"]
     body = []
     for mode in ("lean", "plain", "mirror", "pipeline"):
         ratio = steps[mode]["ms_per_step"] / steps["lean"]["ms_per_step"]

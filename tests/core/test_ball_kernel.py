@@ -200,3 +200,16 @@ def _counting(in_parts, called):
         called.append(len(ranges))
 
     return counted
+
+
+def test_the_thread_count_is_a_setting_and_a_bad_one_is_refused(monkeypatch):
+    from zoadamm import projection
+
+    monkeypatch.setenv("ZOADAMM_PROJECTION_THREADS", "3")
+    assert projection._threads_setting() == 3
+    for bad in ("0", "two", "-1", "1.5"):
+        monkeypatch.setenv("ZOADAMM_PROJECTION_THREADS", bad)
+        with pytest.raises(ValueError, match="ZOADAMM_PROJECTION_THREADS"):
+            projection._threads_setting()
+    monkeypatch.delenv("ZOADAMM_PROJECTION_THREADS")
+    assert 1 <= projection._threads_setting() <= 4
