@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import InvalidArgument
+from ._validate import InvalidArgument, shown
 
 
 def where(mask: np.ndarray, lower, upper) -> str:
@@ -19,7 +19,7 @@ def where(mask: np.ndarray, lower, upper) -> str:
 def object_fields(name: str, given, names: tuple[str, ...]) -> None:
     """Raises InvalidArgument unless ``given`` is a dict whose keys are among ``names``."""
     if not isinstance(given, dict):
-        raise InvalidArgument(f"{name} must be an object, got {given!r}")
+        raise InvalidArgument(f"{name} must be an object, got {shown(given)}")
     unknown = set(given) - set(names)
     if unknown:
         raise InvalidArgument(f"{name} has unknown fields {sorted(unknown)}; it takes {', '.join(names)}")

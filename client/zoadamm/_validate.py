@@ -11,32 +11,43 @@ from .exceptions import InvalidArgument
 F32_MAX = float(np.finfo(np.float32).max)
 
 
+def shown(value) -> str:
+    """``value`` as an error message quotes it: briefly (a 400-digit integer is not echoed back),
+    and a boolean as the JSON a service client sent (``true``) as well as Python's ``True``."""
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int) and abs(value) >= 10**20:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def positive_int(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidArgument(f"{name} must be an integer >= 1, got {value!r}")
+        raise InvalidArgument(f"{name} must be an integer >= 1, got {shown(value)}")
     return int(value)
 
 
 def unsigned64(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**64:
-        raise InvalidArgument(f"{name} must be an integer in [0, 2**64), got {value!r}")
+        raise InvalidArgument(f"{name} must be an integer in [0, 2**64), got {shown(value)}")
     return int(value)
 
 
 def positive_float(name: str, value: float) -> float:
     if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool):
-        raise InvalidArgument(f"{name} must be a number, got {value!r}")
+        raise InvalidArgument(f"{name} must be a number, got {shown(value)}")
     if not math.isfinite(value) or value <= 0:
-        raise InvalidArgument(f"{name} must be finite and > 0, got {value!r}")
+        raise InvalidArgument(f"{name} must be finite and > 0, got {shown(value)}")
     return float(value)
 
 
 def unit_interval(name: str, value: float) -> float:
     """A decay rate in [0, 1)."""
     if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool):
-        raise InvalidArgument(f"{name} must be a number, got {value!r}")
+        raise InvalidArgument(f"{name} must be a number, got {shown(value)}")
     if not (math.isfinite(value) and 0.0 <= value < 1.0):
-        raise InvalidArgument(f"{name} must be in [0, 1), got {value!r}")
+        raise InvalidArgument(f"{name} must be in [0, 1), got {shown(value)}")
     return float(value)
 
 
@@ -48,7 +59,7 @@ def finite_values(name: str, values: np.ndarray) -> np.ndarray:
 
 def one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}; got {shown(value)}")
     return value
 
 
@@ -61,7 +72,7 @@ def float32_values(name: str, value, rounding: str):
             beyond float32's range.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number, list, tuple, np.ndarray)):
-        raise InvalidArgument(f"{name} must be a number or a list of numbers, got {value!r}")
+        raise InvalidArgument(f"{name} must be a number or a list of numbers, got {shown(value)}")
     if isinstance(value, (list, tuple)) and not all(_is_number(v) for v in value):
         # numpy would read "0" and true as numbers: JSON's strings and booleans are not
         raise InvalidArgument(f"{name} must be a number or a flat list of numbers (no strings, booleans or lists)")

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import projection
 from ._constraint_checks import held, object_fields, outside, part_fields, reach, where
-from ._validate import F32_MAX, InvalidArgument, float32_values
+from ._validate import F32_MAX, InvalidArgument, float32_values, shown
 
 NORMS = ("2", "inf")
 VECTOR_FIELDS = ("box.lower", "box.upper", "ball.center")  # the fields that may be d-vectors
@@ -72,16 +72,16 @@ class Ball:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.norm, str) and self.norm in NORMS):  # 2 is not "2"; an array compares per item
-            raise InvalidArgument(f'constraint.ball.norm must be "2" or "inf" (a string), got {self.norm!r}')
+            raise InvalidArgument(f'constraint.ball.norm must be "2" or "inf" (a string), got {shown(self.norm)}')
         radius = self.radius
         if isinstance(radius, bool) or not isinstance(radius, (int, float, np.integer, np.floating)):
-            raise InvalidArgument(f"constraint.ball.radius must be a number, got {radius!r}")
+            raise InvalidArgument(f"constraint.ball.radius must be a number, got {shown(radius)}")
         # an integer is finite however large (math.isfinite would overflow past float64)
         if not (radius > 0 and (isinstance(radius, (int, np.integer)) or math.isfinite(radius))):
-            raise InvalidArgument(f"constraint.ball.radius must be finite and > 0, got {radius!r}")
+            raise InvalidArgument(f"constraint.ball.radius must be finite and > 0, got {shown(radius)}")
         if radius > F32_MAX:
             raise InvalidArgument(
-                f"constraint.ball.radius is beyond float32's range (<= {F32_MAX:.7g}), got {radius!r}")
+                f"constraint.ball.radius is beyond float32's range (<= {F32_MAX:.7g}), got {shown(radius)}")
         object.__setattr__(self, "center", float32_values("constraint.ball.center", self.center, "nearest"))
         object.__setattr__(self, "radius", float(radius))
 
@@ -216,7 +216,7 @@ class FeasibleSet:
             InvalidArgument: ``margin`` is negative or not finite, or leaves nothing.
         """
         if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
-            raise InvalidArgument(f"margin must be finite and >= 0, got {margin!r}")
+            raise InvalidArgument(f"margin must be finite and >= 0, got {shown(margin)}")
         def inward(size):  # the face's move, for points of that size near it
             return margin + (margin + size) * 2.0**-21
 

@@ -229,3 +229,15 @@ def test_shrunk_keeps_sphere_probes_inside():
         FeasibleSet(box=Box(0.0, 1.0)).shrunk(0.6)
     with pytest.raises(InvalidArgument, match="margin must be finite and >= 0"):
         feasible_set.shrunk(-0.1)
+
+
+def test_a_bad_value_is_quoted_briefly_and_as_json_has_it():
+    """A 400-digit radius is not echoed back digit by digit, and a boolean reads as the JSON a
+    service client sent as well as Python's."""
+    with pytest.raises(InvalidArgument) as huge:
+        FeasibleSet.from_dict({"ball": {"norm": "2", "center": 0, "radius": 10**400}})
+    assert "an integer of 401 digits" in str(huge.value) and len(str(huge.value)) < 200
+    with pytest.raises(InvalidArgument, match=r"got a boolean \(true\)"):
+        FeasibleSet.from_dict({"ball": {"norm": True, "center": 0, "radius": 1}})
+    with pytest.raises(InvalidArgument, match=r"got 'x' \* 1000|got 'xxxx.*\.\.\.$"):
+        FeasibleSet.from_dict({"ball": {"norm": "x" * 1000, "center": 0, "radius": 1}})
