@@ -267,7 +267,12 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     finally:
         bar.close()
     x = np.array(run.x)
-    return MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)
+    result = MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)
+    if history and result.fun > history[0]:  # a run that ends worse than it began says so
+        log.warning("minimize: f rose from %.6g to %.6g over these %d steps (session %s): the run diverged; "
+                    "a smaller lr (now %.3g) or more directions usually steadies it", history[0], result.fun,
+                    len(history), run.id, run.lr)
+    return result
 
 
 def _value(f, x) -> float:
