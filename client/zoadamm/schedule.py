@@ -3,7 +3,9 @@
 Same rule as ``torch.optim.lr_scheduler.ReduceLROnPlateau(mode="min", threshold=1e-4,
 threshold_mode="rel")``: a value improves when it is below ``best * (1 - threshold)``; after more
 than ``patience`` values without improvement, lr and mu are multiplied by ``factor`` (floored at
-``min_lr`` / ``min_mu``) and the count restarts.
+``min_lr`` / ``min_mu``) and the count restarts.  A value already below its floor stays where it
+is: a decay never raises it (torch applies a new lr only when it is lower), so mu only ever
+falls, which the probes kept inside a shrunk feasible set rely on (docs/constraints.md).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def plateau_step(
         return PlateauState(best=value, bad_epochs=0), lr, mu
     state = replace(state, bad_epochs=state.bad_epochs + 1)
     if state.bad_epochs > config.patience:
-        lr = max(lr * config.factor, config.min_lr)
-        mu = max(mu * config.factor, config.min_mu)
+        lr = min(lr, max(lr * config.factor, config.min_lr))
+        mu = min(mu, max(mu * config.factor, config.min_mu))
         state = replace(state, bad_epochs=0)
     return state, lr, mu

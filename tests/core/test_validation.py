@@ -283,6 +283,15 @@ def test_floors_at_min_lr_and_min_mu_independently():
     assert [mu for _, mu in history] == [1e-3, 5e-4, 5e-4, 5e-4]
 
 
+def test_a_value_below_its_floor_is_never_raised_by_a_decay():
+    """lr and mu that start below their floors stay there: a decay that would lift them to the
+    floor (1e-7 -> 1e-6, ten times the mu a shrunk feasible set was made for) keeps them."""
+    config = PlateauConfig(patience=0, min_lr=1e-6, min_mu=1e-6)
+    history = _feed(config, [1.0, 1.0, 1.0], lr=1e-7, mu=1e-8)
+    assert history == [(1e-7, 1e-8)] * 3
+    assert _feed(config, [1.0, 1.0], lr=1.5e-6, mu=1e-8) == [(1.5e-6, 1e-8), (1e-6, 1e-8)]
+
+
 def test_non_finite_metric_is_rejected():
     for bad in (NAN, INF):
         with pytest.raises(InvalidArgument, match="metric value must be finite"):
