@@ -101,7 +101,8 @@ def check_size(record, config: SessionConfig) -> None:
         bound = float(np.max(np.abs(record.gradient)))
         what = "this gradient is"
     if not bound < GRADIENT_MAX:
-        raise Invalid(f"{what} too large for float32 AdaMM (|g| must stay below {GRADIENT_MAX:.3g})")
+        raise Invalid(f"{what} too large: |g| must stay below {GRADIENT_MAX:.3g}, which keeps every method's "
+                      "float32 state finite")
 
 
 def invalid_on_error(fn, *args):
