@@ -42,7 +42,7 @@ import numba
 import numpy as np
 from projection_floor import _read, _write
 
-from zoadamm import _ball_kernel, _update_kernel
+from zoadamm import _ball_kernel, _ball_write, _update_kernel
 from zoadamm._ball_kernel import BLOCK, LANES, MOMENTS, SPAN, _fold, _moments_group, _moments_row, _part, blocks, total
 
 LAM = 0.2
@@ -102,8 +102,8 @@ def passes(d: int, before) -> dict[str, Callable[[], object]]:
         "moments": lambda: kernel.moments(a, c, h),
         "evaluate": lambda: kernel.evaluate(a, c, h, *box, LAM),
         "evaluate-box": lambda: kernel.evaluate(a, c, h, *sides, LAM),
-        "write": lambda: kernel.write(a, c, h, *box, LAM, out, bits),
-        "write-in-place": lambda: kernel.write(moved, c, h, *box, LAM, moved, moved.view(np.int32)),
+        "write": lambda: _ball_write.write(a, c, h, *box, LAM, out, bits),
+        "write-in-place": lambda: _ball_write.write(moved, c, h, *box, LAM, moved, moved.view(np.int32)),
         "moments-in-cache": _in_cache(lambda: kernel.moments(a[:BLOCK], c[:BLOCK], h[:BLOCK]), d),
     }
     x, m, g = (rng.standard_normal(d).astype(np.float32) * np.float32(s) for s in (1, 0.1, 0.1))
@@ -116,6 +116,7 @@ def passes(d: int, before) -> dict[str, Callable[[], object]]:
         runs["before-moments"] = lambda: before.moments(a, c, h)
         runs["before-evaluate"] = lambda: before.evaluate(a, c, h, *box, LAM)
         runs["before-evaluate-box"] = lambda: before.evaluate(a, c, h, *sides, LAM)
+    if before is not None and hasattr(before, "write"):  # kernels before 0656c95 held the write pass too
         runs["before-write"] = lambda: before.write(a, c, h, *box, LAM, out, bits)
         runs["before-write-in-place"] = lambda: before.write(moved, c, h, *box, LAM, moved, moved.view(np.int32))
     return runs

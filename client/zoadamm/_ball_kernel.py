@@ -1,7 +1,7 @@
 """The compiled passes over the d coordinates of the l2-ball projection (``projection.py``).
 
 Every pass reads a, c and h once: ``moments`` (at lam = 0, no division), ``evaluate`` (one
-division per coordinate) and ``write`` (one division per coordinate).
+division per coordinate) and ``_ball_write.write`` (one division per coordinate, no sums).
 
 The order of every sum is fixed, and the same on every machine (``tests/core/test_ball_kernel.py``
 holds the passes to a plain numpy reference, bit for bit):
@@ -44,7 +44,6 @@ GROUP = 4  # rows of LANES whose terms a lane sums pairwise before adding them: 
 SPAN = GROUP * LANES
 MOMENTS = 8  # sum of (a - c)^2 h^j for j < MOMENTS: the root's starting point (``projection``)
 SUMS = 3  # what ``evaluate`` returns: S(lam) and the two next terms of its expansion
-CHUNK = 1 << 10  # coordinates that ``write`` computes into a buffer before it rounds them into out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -270,61 +269,3 @@ def evaluate(a, c, h, lo, hi, boxed, lam):  # pragma: no cover - compiled
     sums = np.empty((blocks(a.size), SUMS))
     evaluate_blocks(a, c, h, lo, hi, boxed, lam, 0, sums.shape[0], sums)
     return total(sums)
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _point(a, c, h, lo, hi, boxed, lam, k):  # pragma: no cover - compiled
-    """x_k(lam); a_k itself at lam = 0."""
-    ratio, _ = _ratio(_value(h, k), lam)
-    center = _value(c, k)
-    point_a = np.float64(a[k])
-    point = point_a if lam == 0.0 else (point_a - center) * ratio + center
-    if boxed:
-        lower, upper = _value(lo, k), _value(hi, k)
-        point = lower if point < lower else point
-        point = upper if point > upper else point
-    return point
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _points(a, c, h, lo, hi, boxed, lam, points):  # pragma: no cover - compiled
-    for k in range(a.size):
-        points[k] = _point(a, c, h, lo, hi, boxed, lam, k)
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _round_toward(points, c, bits):  # pragma: no cover - compiled
-    for k in range(bits.size):
-        point = points[k]
-        shift = point - _value(c, k)
-        rounded = np.float32(point)  # to nearest
-        wide = np.float64(rounded)
-        outward = (wide - point) * shift > 0 and wide != 0
-        step = -1 if (shift > 0) == (wide > 0) else 1
-        bits[k] = rounded.view(np.int32) + (step if outward else 0)
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def write(a, c, h, lo, hi, boxed, lam, out, bits):  # pragma: no cover - compiled
-    """x(lam) into ``out``, one pass.  A float32 ``out`` (``bits`` its int32 view, else None)
-    rounds to nearest, then one float32 back toward c where that rounding moved the point away
-    from it (never past c, itself a float32): -1 on the bits of a finite nonzero float32 steps
-    toward 0, +1 away from it.
-
-    Each ``CHUNK`` of points goes first into a buffer that stays in cache: ``out`` is often ``a``
-    itself, and a loop that reads a and writes out, which LLVM cannot prove apart, does not
-    vectorise."""
-    points = np.empty(CHUNK)
-    for start in range(0, a.size, CHUNK):
-        stop = min(a.size, start + CHUNK)
-        size = stop - start
-        parts = (a[start:stop], _part(c, start, stop), _part(h, start, stop), _part(lo, start, stop),
-                 _part(hi, start, stop))
-        if boxed:
-            _points(*parts, True, lam, points[:size])
-        else:
-            _points(*parts, False, lam, points[:size])
-        if bits is None:
-            out[start:stop] = points[:size]
-        else:
-            _round_toward(points[:size], _part(c, start, stop), bits[start:stop])

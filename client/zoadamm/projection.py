@@ -182,13 +182,15 @@ class _Ball:
     def write(self, lam: float, out: np.ndarray) -> None:
         """x(lam) into ``out``: float64 as computed, float32 rounded toward the center."""
         kernel = _kernel()
+        from ._ball_write import write as write_pass
+
         flat = out.reshape(-1)
         bits = flat.view(np.int32) if flat.dtype == np.float32 else None
         c, h, lo, hi, boxed = self.inputs
 
         def write(first: int, last: int) -> None:
             part = slice(first * kernel.BLOCK, last * kernel.BLOCK)
-            kernel.write(self.a[part], _sliced(c, part), _sliced(h, part), _sliced(lo, part), _sliced(hi, part),
+            write_pass(self.a[part], _sliced(c, part), _sliced(h, part), _sliced(lo, part), _sliced(hi, part),
                          boxed, float(lam), flat[part], None if bits is None else bits[part])
 
         _in_parts(kernel.blocks(self.a.size), write)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from zoadamm import _ball_kernel as kernel
+from zoadamm._ball_write import CHUNK
 from zoadamm.projection import _Ball
 
 BLOCK, LANES, GROUP, SPAN = kernel.BLOCK, kernel.LANES, kernel.GROUP, kernel.SPAN
@@ -142,7 +143,7 @@ def test_a_write_into_the_point_itself_gives_the_bits_of_a_write_elsewhere(dtype
     it, so aliasing changes nothing, across chunks and with a box or none."""
     rng = np.random.default_rng(5)
     checked = 0
-    for dim in (1, kernel.CHUNK - 1, kernel.CHUNK + 1, 3 * kernel.CHUNK + 77):
+    for dim in (1, CHUNK - 1, CHUNK + 1, 3 * CHUNK + 77):
         a = rng.standard_normal(dim).astype(dtype)
         h = np.exp(rng.uniform(-2, 2, dim)).astype(np.float32)
         c = (0.1 * rng.standard_normal(dim)).astype(np.float32)
