@@ -116,7 +116,7 @@ def passes(d: int, before) -> dict[str, Callable[[], object]]:
         runs["before-moments"] = lambda: before.moments(a, c, h)
         runs["before-evaluate"] = lambda: before.evaluate(a, c, h, *box, LAM)
         runs["before-evaluate-box"] = lambda: before.evaluate(a, c, h, *sides, LAM)
-    if before is not None and hasattr(before, "write"):  # kernels before 0656c95 held the write pass too
+    if before is not None and hasattr(before, "write"):  # kernels before 65e83a8 held the write pass too
         runs["before-write"] = lambda: before.write(a, c, h, *box, LAM, out, bits)
         runs["before-write-in-place"] = lambda: before.write(moved, c, h, *box, LAM, moved, moved.view(np.int32))
     return runs
