@@ -163,3 +163,35 @@ def test_a_lean_route_behind_a_prefixed_include_is_left_to_the_router():
         assert client.post("/v2/items/a").json() == {"twin": "a"}
         assert client.post("/items/a").status_code == 404
     assert _lane(app).lanes == []
+
+
+def test_a_client_that_hangs_up_mid_body_is_no_error(make_app, caplog):
+    """A client that goes away before its body arrived (a timeout, a cancelled call) was logged as
+    an unexpected error with a traceback, on every route: now one info line, and nothing sent."""
+    import asyncio
+    import logging
+
+    app = make_app()
+    sent: list[dict] = []
+
+    async def hang_up() -> None:
+        async def receive():
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        async with app.router.lifespan_context(app):
+            for path in ("/v1/sessions", "/v1/sessions/" + "0" * 32 + "/tell"):
+                scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
+                         "query_string": b"", "headers": [(b"content-type", b"application/json"),
+                                                          (b"content-length", b"100")],
+                         "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 80),
+                         "client": ("127.0.0.1", 1), "root_path": "", "state": {}}
+                await app(scope, receive, send)
+
+    with caplog.at_level(logging.INFO, logger="zoadamm.service"):
+        asyncio.run(hang_up())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert caplog.text.count("the client left before POST") == 2
+    assert sent == []

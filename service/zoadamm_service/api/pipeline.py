@@ -7,7 +7,8 @@
    (``auth.Authenticate``), then the key's rate limit (``ratelimit.Throttle``);
 3. the app answers, and every answer gets the security headers (``headers_for``);
 4. an unexpected error becomes a JSON 500 that is *answered* (no trace in the body), so the
-   client's keep-alive connection stays usable.
+   client's keep-alive connection stays usable; a client that hung up mid-request is no error
+   (logged at info, counted as 499).
 
 A gate is an object with ``async def check(scope) -> Refusal | None`` that may add to
 ``scope["state"]``; a gate may also wrap another (``ratelimit.LimitFailedKeys`` counts the 401s
@@ -25,6 +26,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..store import budget
@@ -95,6 +97,9 @@ class Pipeline:
                 if self.store_budget_s is not None:  # from the call's turn on: waiting for it is not the store's
                     budget.start(self.store_budget_s)
                 await self._answer(scope, receive, sending)
+        except ClientDisconnect:  # the client hung up (a timeout, a cancelled call): nobody to answer
+            log.info("the client left before %s %s was answered", scope.get("method"), scope.get("path"))
+            status = 499  # as the request metrics count it (nginx's "client closed request")
         except Exception:
             log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
             if started:
