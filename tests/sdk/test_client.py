@@ -3,11 +3,13 @@ JSON) and on both stores: every call, its typed answer, and the exception class 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from sdk_support import bits, quadratic, x0_for, zo_values
 
-from zoadamm import Client, Optimizer, SessionConfig, directions, wire
+from zoadamm import Client, InvalidArgument, Optimizer, SessionConfig, directions, wire
 from zoadamm.sdk import (
     APIError,
     APIStatusError,
@@ -145,15 +147,28 @@ def test_central_differences_and_gradient_sessions(sdk):
 
 # --- errors --------------------------------------------------------------------------------
 def test_unknown_session_is_not_found(sdk):
+    nope = "0" * 32
     for call in (
-        lambda: sdk.sessions.get("nope"), lambda: sdk.sessions.ask("nope"),
-        lambda: sdk.sessions.tell("nope", 0, f_x=1.0, f_plus=[1.0]), lambda: sdk.sessions.parameters("nope"),
-        lambda: sdk.sessions.report("nope", 1.0), lambda: sdk.sessions.delete("nope"),
+        lambda: sdk.sessions.get(nope), lambda: sdk.sessions.ask(nope),
+        lambda: sdk.sessions.tell(nope, 0, f_x=1.0, f_plus=[1.0]), lambda: sdk.sessions.parameters(nope),
+        lambda: sdk.sessions.report(nope, 1.0), lambda: sdk.sessions.delete(nope),
     ):
         with pytest.raises(NotFoundError) as caught:
             call()
         assert caught.value.status_code == 404 and isinstance(caught.value, APIStatusError)
         assert isinstance(caught.value, APIError) and "detail" in caught.value.body
+
+
+def test_a_session_id_that_is_not_one_is_refused_before_any_call(sdk):
+    """An id goes into the call's path: a slash or ".." made it another call (a delete of
+    "x/../ID" deleted ID), a "?" added a query.  Anything but 32 lowercase hex digits is
+    InvalidArgument, and the session is untouched."""
+    victim = sdk.sessions.create(DIM, x0=x0_for(DIM)).id
+    for bad in ("nonsense/../" + victim, victim + "/x", victim + "?a=1", victim.upper(), 3, None, ""):
+        for call in (sdk.sessions.get, sdk.sessions.delete, sdk.sessions.parameters, sdk.sessions.ask):
+            with pytest.raises(InvalidArgument, match="32 lowercase hex digits"):
+                call(bad)
+    assert sdk.sessions.get(victim).id == victim
 
 
 def test_stale_and_future_steps_conflict_with_the_session_step(sdk):
@@ -242,3 +257,16 @@ def test_import_zoadamm_is_light_and_changes_no_process_state():
              "print(heavy, sys.getswitchinterval() == before, found)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[] True True", out
+
+
+def test_numpy_numbers_are_settings_and_a_nan_report_names_its_field(sdk):
+    """Settings from numpy code (``rng.integers(100)`` as a seed, a float32 lr) were a bare
+    "not JSON serializable" TypeError; a NaN report was a bare ValueError."""
+    session = sdk.sessions.create(np.int64(DIM), x0=x0_for(DIM), seed=np.int64(7), lr=np.float32(0.05),
+                                  directions=np.int32(2), schedule={"patience": np.int64(1)})
+    assert (session.config["seed"], session.config["directions"], session.config["schedule"]["patience"]) == (7, 2, 1)
+    assert session.config["lr"] == float(np.float32(0.05))
+    for value, metrics, named in ((np.nan, {}, "value"), (1.0, {"acc": np.inf}, "metrics['acc']"),
+                                  ("low", {}, "value")):
+        with pytest.raises(InvalidArgument, match=re.escape(named)):
+            sdk.sessions.report(session.id, value, **metrics)

@@ -108,7 +108,7 @@ def test_another_http_server_is_no_zoadamm_service(other_server):
                                           "was answered 501 Unsupported method")
         assert post.value.status_code == 501
         with pytest.raises(ForeignServerError, match="was answered 404 File not found by another HTTP server"):
-            client.sessions.get("abc")  # its HTML 404 page: not a missing session
+            client.sessions.get("a" * 32)  # its HTML 404 page: not a missing session
         with pytest.raises(ForeignServerError, match="was answered 200 OK by another HTTP server"):
             client.health(retry=False)  # a page where the health check should be
     with Client(other_server + "/prefix", max_retries=0) as client, pytest.raises(ForeignServerError) as caught:

@@ -10,6 +10,8 @@ import httpx
 
 from zoadamm import AsyncClient, Client
 
+S1, S2 = "5" * 32, "6" * 32  # session ids, as the service makes them
+
 
 def _recording(seen: list[str]):
     def handle(request: httpx.Request) -> httpx.Response:
@@ -24,13 +26,13 @@ def test_repeated_calls_keep_the_base_path_and_the_query():
     http = httpx.Client(transport=_recording(seen), base_url="http://test/prefix")
     client = Client(http_client=http, binary=False)
     for step in range(3):
-        client.sessions.tell("s1", step, f_x=1.0, f_plus=[2.0], answer="checksum" if step == 2 else "x")
-    client.sessions.tell("s2", 0, f_x=1.0, f_plus=[2.0])
+        client.sessions.tell(S1, step, f_x=1.0, f_plus=[2.0], answer="checksum" if step == 2 else "x")
+    client.sessions.tell(S2, 0, f_x=1.0, f_plus=[2.0])
     assert seen == [
-        "http://test/prefix/v1/sessions/s1/tell?answer=x",
-        "http://test/prefix/v1/sessions/s1/tell?answer=x",
-        "http://test/prefix/v1/sessions/s1/tell?answer=checksum",
-        "http://test/prefix/v1/sessions/s2/tell?answer=x",
+        f"http://test/prefix/v1/sessions/{S1}/tell?answer=x",
+        f"http://test/prefix/v1/sessions/{S1}/tell?answer=x",
+        f"http://test/prefix/v1/sessions/{S1}/tell?answer=checksum",
+        f"http://test/prefix/v1/sessions/{S2}/tell?answer=x",
     ]
 
 
@@ -38,17 +40,17 @@ def test_a_replaced_base_url_and_default_params_are_followed():
     seen: list[str] = []
     http = httpx.Client(transport=_recording(seen), base_url="http://one")
     client = Client(http_client=http, binary=False)
-    client.sessions.tell("s1", 0, f_x=1.0, f_plus=[2.0])
+    client.sessions.tell(S1, 0, f_x=1.0, f_plus=[2.0])
     http.base_url = "http://two"
-    client.sessions.tell("s1", 1, f_x=1.0, f_plus=[2.0])
+    client.sessions.tell(S1, 1, f_x=1.0, f_plus=[2.0])
     http.params = {"tag": "a"}
-    client.sessions.tell("s1", 2, f_x=1.0, f_plus=[2.0])
-    client.sessions.tell("s1", 3, f_x=1.0, f_plus=[2.0])
+    client.sessions.tell(S1, 2, f_x=1.0, f_plus=[2.0])
+    client.sessions.tell(S1, 3, f_x=1.0, f_plus=[2.0])
     assert seen == [
-        "http://one/v1/sessions/s1/tell?answer=x",
-        "http://two/v1/sessions/s1/tell?answer=x",
-        "http://two/v1/sessions/s1/tell?tag=a&answer=x",
-        "http://two/v1/sessions/s1/tell?tag=a&answer=x",
+        f"http://one/v1/sessions/{S1}/tell?answer=x",
+        f"http://two/v1/sessions/{S1}/tell?answer=x",
+        f"http://two/v1/sessions/{S1}/tell?tag=a&answer=x",
+        f"http://two/v1/sessions/{S1}/tell?tag=a&answer=x",
     ]
 
 
@@ -59,11 +61,11 @@ def test_the_async_client_sends_to_the_same_urls():
         http = httpx.AsyncClient(transport=_recording(seen), base_url="http://test/p/")
         async with AsyncClient(http_client=http, binary=False) as client:
             for step in range(2):
-                await client.sessions.tell("s1", step, f_x=1.0, f_plus=[2.0])
+                await client.sessions.tell(S1, step, f_x=1.0, f_plus=[2.0])
         await http.aclose()
 
     asyncio.run(main())
-    assert seen == ["http://test/p/v1/sessions/s1/tell?answer=x"] * 2
+    assert seen == [f"http://test/p/v1/sessions/{S1}/tell?answer=x"] * 2
 
 
 def test_clients_share_one_tls_context():

@@ -110,7 +110,7 @@ def test_retryable_statuses_are_retried_then_succeed(test_client, sleeps, status
 def test_client_errors_are_not_retried(test_client, sleeps):
     faults = Faults(test_client, [404, None], _gets)
     with pytest.raises(NotFoundError):
-        faults.client().sessions.get("anything")
+        faults.client().sessions.get("0" * 32)
     assert len(faults.seen) == 1 and sleeps == []
 
 

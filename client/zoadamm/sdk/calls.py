@@ -3,11 +3,12 @@ the async client both send."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
 
-from .._validate import InvalidArgument, finite_values
+from .._validate import InvalidArgument, finite_values, shown
 from ..constraints import FeasibleSet
 from ..optimizer import CONFIG_VECTORS
 from ._http import Call
@@ -15,6 +16,28 @@ from .models import ClosedStep, Parameters, Session, SessionSummary, StepInfo, T
 
 Parsed = tuple[Call, Callable[[dict, dict], object]]
 _SESSION_FIELDS = set(Session.__dataclass_fields__)
+
+
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _id(session_id: str) -> str:
+    """A session id as a path segment: the 32 lowercase hex digits a create answers, checked here,
+    so that no other text (a slash, "..", a query) can make the call another one."""
+    if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
+        raise InvalidArgument(f"a session id is 32 lowercase hex digits (as create answers it), "
+                              f"got {shown(session_id)}")
+    return session_id
+
+
+def _plain(value):
+    """numpy's scalars as the Python numbers JSON takes (``rng.integers(100)`` as a seed), inside
+    dicts too (a schedule)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _session(fields: dict, vectors: dict) -> Session:
@@ -26,9 +49,9 @@ def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
     """``config["constraint"]``: a ``FeasibleSet`` or its dict; checked here, and its vectors
     sent as vectors ("constraint.box.lower", ...), the same float32 the set holds."""
     constraint = config.pop("constraint", None)
-    fields = {"dim": dim, "name": name, **{k: v for k, v in config.items() if v is not None}}
+    fields = {"dim": _plain(dim), "name": name, **{k: _plain(v) for k, v in config.items() if v is not None}}
     if "schedule" in config:  # None is meaningful here: it disables the schedule
-        fields["schedule"] = config["schedule"]
+        fields["schedule"] = _plain(config["schedule"])
     vectors = {}
     if constraint is not None:
         if not isinstance(constraint, FeasibleSet):
@@ -43,7 +66,7 @@ def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
 
 
 def get(session_id: str) -> Parsed:
-    return Call("GET", f"/v1/sessions/{session_id}"), _session
+    return Call("GET", f"/v1/sessions/{_id(session_id)}"), _session
 
 
 def list_sessions(offset: int = 0, limit: int = 100) -> Parsed:
@@ -54,7 +77,7 @@ def list_sessions(offset: int = 0, limit: int = 100) -> Parsed:
 
 
 def delete(session_id: str) -> Parsed:
-    return Call("DELETE", f"/v1/sessions/{session_id}"), lambda f, v: None
+    return Call("DELETE", f"/v1/sessions/{_id(session_id)}"), lambda f, v: None
 
 
 def ask(session_id: str, x=None, vectors: bool = False, *, lease: int | None = None, worker: str | None = None,
@@ -71,7 +94,7 @@ def ask(session_id: str, x=None, vectors: bool = False, *, lease: int | None = N
     params = {"vectors": "true"} if vectors else None
     fields = {"lease": lease, "worker": worker, "wait": wait, "since": since, "until": until}
     body = {k: v for k, v in fields.items() if v is not None}
-    return Call("POST", f"/v1/sessions/{session_id}/ask", body, vecs, params), parse
+    return Call("POST", f"/v1/sessions/{_id(session_id)}/ask", body, vecs, params), parse
 
 
 def _closed_steps(fields: dict) -> list[ClosedStep] | None:
@@ -109,30 +132,35 @@ def tell(
         return TellResult(**known, x=vecs.get("x"), coefficients=None if c is None else np.asarray(c, np.float32),
                           steps=_closed_steps(fields))
 
-    return Call("POST", f"/v1/sessions/{session_id}/tell", fields, vecs, {"answer": answer}), parse
+    return Call("POST", f"/v1/sessions/{_id(session_id)}/tell", fields, vecs, {"answer": answer}), parse
 
 
 def _finite(name: str, values) -> np.ndarray:
     """``values`` as float64; raises InvalidArgument naming ``name`` for a NaN or an infinity,
     which neither JSON nor the service takes."""
-    return finite_values(name, np.asarray(values, dtype=np.float64))
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{name} must be a number or numbers, got {shown(values)}") from None
+    return finite_values(name, array)
 
 
 def report(session_id: str, value: float, **metrics: float) -> Parsed:
-    fields = {"value": float(value), "metrics": {k: float(v) for k, v in metrics.items()}}
+    fields = {"value": float(_finite("value", value)),
+              "metrics": {k: float(_finite(f"metrics[{k!r}]", v)) for k, v in metrics.items()}}
     # the schedule counts every report: the call's Idempotency-Key keeps a retry from counting twice
-    return Call("POST", f"/v1/sessions/{session_id}/metrics", fields), lambda f, v: f
+    return Call("POST", f"/v1/sessions/{_id(session_id)}/metrics", fields), lambda f, v: f
 
 
 def history_page(session_id: str, last: int | None = None, cursor: int | None = None) -> Parsed:
     """One page of the metric history: (reports, the next page's cursor or None)."""
     params = {"cursor": cursor} if cursor is not None else {} if last is None else {"last": last}
-    return (Call("GET", f"/v1/sessions/{session_id}/metrics", params=params or None),
+    return (Call("GET", f"/v1/sessions/{_id(session_id)}/metrics", params=params or None),
             lambda f, v: (f["items"], f["next_cursor"]))
 
 
 def parameters(session_id: str) -> Parsed:
-    return Call("GET", f"/v1/sessions/{session_id}/x"), lambda f, v: Parameters(f["step"], v["x"])
+    return Call("GET", f"/v1/sessions/{_id(session_id)}/x"), lambda f, v: Parameters(f["step"], v["x"])
 
 
 def trace(session_id: str, since: int = 0, tail: int | None = None) -> Parsed:
@@ -152,4 +180,4 @@ def trace(session_id: str, since: int = 0, tail: int | None = None) -> Parsed:
             f, g_norm, spread, lr, mu, last=fields.get("last"), since=fields.get("since", 0),
         )
 
-    return Call("GET", f"/v1/sessions/{session_id}/trace", params=params), parse
+    return Call("GET", f"/v1/sessions/{_id(session_id)}/trace", params=params), parse
