@@ -17,7 +17,7 @@ import textwrap
 import pytest
 from sdk_support import bits, quadratic, x0_for
 
-from zoadamm import InvalidArgument, minimize
+from zoadamm import Client, InvalidArgument, minimize
 from zoadamm.sdk.minimize import Interrupted
 from zoadamm_service.launch import local_service
 
@@ -206,3 +206,46 @@ def test_ctrl_c_ends_a_program_with_one_line_and_no_traceback(tmp_path):
         assert line.startswith("zoadamm.minimize: interrupted at step 15 of 500 (session ")
         assert (f"minimize(f, x0, steps=500, base_url='{url}', name='rosen50', resume=True, lr=0.05, seed=1) "
                 "continues the run") in line
+
+
+def test_the_calls_own_arguments_are_checked_before_a_session_is_made(local):
+    f = quadratic(DIM)
+    for bad, named in (({"steps": 0}, "steps"), ({"steps": -5}, "steps"), ({"steps": "10"}, "steps"),
+                       ({"report_every": -1}, "report_every"), ({"callback": 5}, "callback"),
+                       ({"client": "http://127.0.0.1:8000"}, "client")):
+        kwargs = {"steps": 5, "client": local, "progress": False, **bad}
+        with pytest.raises(InvalidArgument, match=named):
+            minimize(f, x0_for(DIM), **kwargs)
+    assert local.sessions.list() == []
+
+
+def test_a_lost_service_says_where_the_run_stands_and_what_continues_it(redis_url):
+    """The service went away at step 12 (killed): the error names the session and its step and
+    the call that continues the run, where it advised starting a service; a service started
+    again on the same Redis continues it to the end, bit for bit with an unbroken run."""
+    from zoadamm.sdk import APIConnectionError
+    from zoadamm_service.launch import ServiceProcess
+
+    f = quadratic(DIM)
+    service = ServiceProcess(redis_url).__enter__()
+    try:
+        client = Client(service.url, max_retries=1)
+
+        def lose_it(step, x, f_x):
+            if step == 12:
+                service.kill()
+
+        with pytest.raises(APIConnectionError) as lost:
+            minimize(f, x0_for(DIM), steps=STEPS, client=client, progress=False, name="lost", resume=True,
+                     callback=lose_it, **CONFIG)
+        message = str(lost.value)
+        assert (lost.value.step, lost.value.session_id) == (12, message.split("(session ")[1].split(")")[0])
+        assert "name='lost', resume=True" in message and "continues the run" in message
+        assert "Start one" not in message
+    finally:
+        service.stop()
+    with ServiceProcess(redis_url) as again, Client(again.url) as client:
+        done = minimize(f, x0_for(DIM), steps=STEPS, client=client, progress=False, name="lost", resume=True,
+                        **CONFIG)
+        whole = minimize(f, x0_for(DIM), steps=STEPS, client=client, progress=False, name="whole", **CONFIG)
+    assert done.session_id == lost.value.session_id and bits(done.x) == bits(whole.x)

@@ -91,6 +91,7 @@ def _mnist(args: argparse.Namespace) -> int:
 
 def _rest(args: argparse.Namespace) -> int:
     from zoadamm import minimize
+    from zoadamm.sdk import APIConnectionError
 
     from .rest_objective import EvaluationError, RestObjective
 
@@ -114,6 +115,15 @@ def _rest(args: argparse.Namespace) -> int:
                 else f"the failed step was not told to the service; continue with: {shlex.join(again)}")
         print(f"{PROG}: {exc}; {fate}", file=sys.stderr)
         return 2
+    except APIConnectionError as exc:
+        if exc.session_id is None:
+            raise  # no run yet: the usual message says what to check
+        again = [PROG, *args.argv, *([] if "--resume" in args.argv else ["--resume"])]
+        print(f"{PROG}: the service at {args.service} stopped answering at step {exc.step} (session "
+              f"{exc.session_id}); a service on Redis keeps the steps told: once it answers, continue with: "
+              f"{shlex.join(again)}",
+              file=sys.stderr)
+        return 1
     finally:
         objective.close()
     print(json.dumps({"session": result.session_id, "steps": result.steps, "f": result.fun,

@@ -19,11 +19,13 @@ class APIError(ZoadammError):
 class APIConnectionError(APIError):
     """The service could not be reached, or the connection broke (retried automatically).
 
-    ``url`` is the address of the request that failed (None when it is unknown)."""
+    ``url`` is the address of the request that failed (None when it is unknown); ``session_id``
+    and ``step``, where a run of ``minimize`` stood when it lost the service (else None)."""
 
-    def __init__(self, message: str, url: str | None = None) -> None:
+    def __init__(self, message: str, url: str | None = None, session_id: str | None = None,
+                 step: int | None = None) -> None:
         super().__init__(message)
-        self.url = url
+        self.url, self.session_id, self.step = url, session_id, step
 
 
 class APITimeoutError(APIConnectionError):

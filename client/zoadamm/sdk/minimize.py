@@ -19,6 +19,7 @@ from ..constraints import FeasibleSet
 from ..methods import METHODS, method
 from .bounds import box_of
 from .client import DEFAULT_URL, Client
+from .errors import APIConnectionError
 from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer, one_d
@@ -101,6 +102,7 @@ def minimize(
     """
     if resume and not name:
         raise InvalidArgument("resume=True finds a session by its name: give name= too")
+    _check_arguments(steps, report_every, callback, client)
     chosen = config.get("method")
     if isinstance(chosen, str) and chosen in METHODS and method(chosen).takes != "values":
         raise InvalidArgument(f"minimize evaluates f, so it drives the zo-* methods; {config['method']!r} takes "
@@ -118,19 +120,41 @@ def minimize(
     try:
         run = start_run(client, x0, name=name, resume=resume, session_id=session_id, mirror=mirror,
                         pipeline=pipeline, **config)
+        options = {"base_url": base_url, "mirror": mirror, "pipeline": pipeline, "report_every": report_every}
+        given = {"steps": steps, **{k: v for k, v in options.items() if v}}
+
+        def again() -> str:
+            return _call_again(given, config, name=name, session_id=run.id, with_client=not own_client,
+                               bounds=bounds is not None)
+
         try:
             with run:
                 return _run(run, f, steps, progress, report_every, callback)
         except KeyboardInterrupt as stop:
-            options = {"base_url": base_url, "mirror": mirror, "pipeline": pipeline, "report_every": report_every}
-            given = {"steps": steps, **{k: v for k, v in options.items() if v}}
-            again = _call_again(given, config, name=name, session_id=run.id, with_client=not own_client,
-                                bounds=bounds is not None)
             raise Interrupted(f"zoadamm.minimize: interrupted at step {run.step} of {steps} (session {run.id}); "
-                              f"the steps told are kept, and {again} continues the run", run.id, run.step) from stop
+                              f"the steps told are kept, and {again()} continues the run", run.id, run.step) from stop
+        except APIConnectionError as lost:  # the service was there: say where the run stands, not how to start one
+            where = f" ({lost.url})" if lost.url else ""
+            raise type(lost)(f"zoadamm.minimize: the service stopped answering{where} at step {run.step} of {steps} "
+                             f"(session {run.id}); a service on Redis keeps the steps told, and {again()} "
+                             "continues the run once it answers again", lost.url, run.id, run.step) from lost
     finally:
         if own_client:
             client.close()
+
+
+def _check_arguments(steps, report_every, callback, client) -> None:
+    """The call's own arguments, before a session is made for it."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise InvalidArgument(f"steps is the step to run until, a whole number >= 1; got {steps!r}")
+    if report_every is not None and (isinstance(report_every, bool) or not isinstance(report_every, (int, np.integer))
+                                     or report_every < 1):
+        raise InvalidArgument(f"report_every must be None or a whole number >= 1; got {report_every!r}")
+    if callback is not None and not callable(callback):
+        raise InvalidArgument(f"callback must be callable (step, x, f_x), got {type(callback).__name__}")
+    if client is not None and not isinstance(client, Client):
+        raise InvalidArgument(f"client must be a zoadamm Client (Client(base_url)), got {type(client).__name__}; "
+                              "a URL goes in base_url=")
 
 
 def start_run(client: Client, x0, *, name: str | None = None, resume: bool = False, session_id: str | None = None,
@@ -269,9 +293,9 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     x = np.array(run.x)
     result = MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)
     if history and result.fun > history[0]:  # a run that ends worse than it began says so
-        log.warning("minimize: f rose from %.6g to %.6g over these %d steps (session %s): the run diverged; "
-                    "a smaller lr (now %.3g) or more directions usually steadies it", history[0], result.fun,
-                    len(history), run.id, run.lr)
+        log.warning("minimize: f ended above where it began (%.6g at the first step, %.6g now, over %d steps; "
+                    "session %s): near a minimum that is noise, and otherwise a smaller lr (now %.3g) or more "
+                    "directions usually steadies a run", history[0], result.fun, len(history), run.id, run.lr)
     return result
 
 
