@@ -138,3 +138,11 @@ async def test_async_client_retries_without_waiting(memory_app, monkeypatch):
         opt = Optimizer.start(SessionConfig.from_dict(s.config), x0_for(DIM))
         opt.apply(opt.zo_record(values["f_x"], values["f_plus"]))
         assert bits(result.x) == bits(opt.state.x) and np.array_equal(result.x, opt.state.x)
+
+
+
+@pytest.mark.anyio
+async def test_the_async_client_checks_health_as_the_sync_one_does(make_app):
+    """docs/sdk.md: the async client has the sync one's calls, health() included."""
+    async with _async_client(make_app()) as sdk:
+        assert (await sdk.health(retry=False))["status"] == "ok"

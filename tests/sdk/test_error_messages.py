@@ -120,3 +120,19 @@ def test_a_zoadamm_404_stays_a_not_found(local):
     with pytest.raises(NotFoundError) as caught:
         local.sessions.get("0" * 32)
     assert not isinstance(caught.value, ForeignServerError) and not caught.value.no_such_path
+
+
+@pytest.mark.parametrize("make", ["Client", "AsyncClient"])
+def test_a_client_is_checked_when_it_is_made(make):
+    """A URL without a scheme was taken and then retried for seconds as a doubled URL; None, a
+    number, a string timeout or retry count failed inside httpx on the first call."""
+    import zoadamm
+
+    cls = getattr(zoadamm, make)
+    for kwargs, named in (({"base_url": "127.0.0.1:8000"}, "base_url"), ({"base_url": None}, "base_url"),
+                          ({"base_url": 123}, "base_url"), ({"base_url": "ftp://host"}, "base_url"),
+                          ({"timeout": "x"}, "timeout"), ({"timeout": 0}, "timeout"),
+                          ({"max_retries": "3"}, "max_retries"), ({"max_retries": -1}, "max_retries")):
+        with pytest.raises(InvalidArgument, match=named):
+            cls(**kwargs)
+    assert hasattr(cls, "health")  # the async client checks a service too

@@ -12,18 +12,15 @@ from __future__ import annotations
 import asyncio
 import builtins
 import functools
-import os
 import ssl
 import time
 
 import httpx
 
-from .._validate import InvalidArgument
 from . import calls
 from ._http import Call, RetryPolicy, build, connection_error, decode, should_retry
+from .options import DEFAULT_URL, checked_key, checked_options
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-API_KEY_ENV = "ZOADAMM_API_KEY"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 NO_RETRY = RetryPolicy(max_retries=0)
 
@@ -34,19 +31,6 @@ def tls_context() -> ssl.SSLContext:
     per process and shared by every client: making one reads the CA bundle, which a program
     that opens a client per session or per thread paid for each."""
     return httpx.create_ssl_context()
-
-
-def checked_key(api_key: str | None) -> str | None:
-    """``api_key``, or ``$ZOADAMM_API_KEY`` when it is None; InvalidArgument when it cannot be a
-    Bearer token (empty, spaces, characters outside ASCII), which would otherwise fail as a broken
-    connection or an encoding error.  The message never shows the key."""
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
-    if key is not None and (not isinstance(key, str) or not key or not key.isascii() or not key.isprintable()
-                            or any(c.isspace() for c in key)):
-        where = "api_key" if api_key is not None else f"${API_KEY_ENV}"
-        raise InvalidArgument(f"{where} must be a non-empty API key of printable ASCII without spaces "
-                              "(as `zoadamm-service keys new` makes them)")
-    return key
 
 
 class _Base:
@@ -64,6 +48,9 @@ class _Base:
 
 
 class Client(_Base):
+    """The service at ``base_url``: ``client.sessions`` holds one method per API call, and
+    ``health()`` checks that a zoadamm service answers there (docs/sdk.md)."""
+
     def __init__(
         self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, http_client: httpx.Client | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = 5, binary: bool = True,
@@ -71,6 +58,7 @@ class Client(_Base):
     ) -> None:
         """``transport``: the httpx transport of the client made here (httpx's own by default)."""
         api_key = checked_key(api_key)  # before a connection pool exists to leak
+        checked_options(base_url, timeout, max_retries, http_client)
         self._owned = http_client is None
         self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout, verify=tls_context(),
                                                 transport=transport)
@@ -122,36 +110,47 @@ class Client(_Base):
 
 
 class AsyncClient(_Base):
+    """``Client``'s calls as coroutines (``await client.sessions.create(...)``), the same
+    arguments, answers and errors."""
+
     def __init__(
         self, base_url: str = DEFAULT_URL, *, api_key: str | None = None,
         http_client: httpx.AsyncClient | None = None, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        max_retries: int = 5, binary: bool = True,
+        max_retries: int = 5, binary: bool = True, transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport``: the httpx transport of the client made here (httpx's own by default)."""
         api_key = checked_key(api_key)
+        checked_options(base_url, timeout, max_retries, http_client)
         self._owned = http_client is None
-        self.http = http_client or httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context())
+        self.http = http_client or httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context(),
+                                                     transport=transport)
         super().__init__(binary, max_retries, api_key, str(self.http.base_url))
         self.sessions = AsyncSessions(self)
 
-    async def send(self, call: Call):
+    async def send(self, call: Call, policy: RetryPolicy | None = None):
+        policy = policy or self.retry
         attempt = 0
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
                 response = await self.http.send(build(self.http, call, self.binary, self._api_key, self._urls))
             except httpx.TransportError as error:
-                if not should_retry(attempt, self.retry, error=error):
+                if not should_retry(attempt, policy, error=error):
                     raise connection_error(error) from error
             else:
-                if not should_retry(attempt, self.retry, response=response):
+                if not should_retry(attempt, policy, response=response):
                     return decode(response)
                 failed = response
-            await asyncio.sleep(self.retry.delay(attempt, failed))
+            await asyncio.sleep(policy.delay(attempt, failed))
             attempt += 1
 
     async def run(self, parsed: calls.Parsed):
         call, parse = parsed
         return parse(*await self.send(call))
+
+    async def health(self, *, retry: bool = True) -> dict:
+        """As ``Client.health``."""
+        return (await self.send(Call("GET", "/healthz"), None if retry else NO_RETRY))[0]
 
     async def aclose(self) -> None:
         if self._owned:

@@ -1,0 +1,41 @@
+"""What a client is made with, checked when it is made: a bad URL, key, timeout or retry count
+fails there, in one line, instead of as a broken connection on the first call."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+import httpx
+
+from .._validate import InvalidArgument, shown
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+API_KEY_ENV = "ZOADAMM_API_KEY"
+
+
+def checked_key(api_key: str | None) -> str | None:
+    """``api_key``, or ``$ZOADAMM_API_KEY`` when it is None; InvalidArgument when it cannot be a
+    Bearer token (empty, spaces, characters outside ASCII), which would otherwise fail as a broken
+    connection or an encoding error.  The message never shows the key."""
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+    if key is not None and (not isinstance(key, str) or not key or not key.isascii() or not key.isprintable()
+                            or any(c.isspace() for c in key)):
+        where = "api_key" if api_key is not None else f"${API_KEY_ENV}"
+        raise InvalidArgument(f"{where} must be a non-empty API key of printable ASCII without spaces "
+                              "(as `zoadamm-service keys new` makes them)")
+    return key
+
+
+def checked_options(base_url, timeout, max_retries, http_client) -> None:
+    """The base URL (unless an httpx client brings its own), the timeout and the retry count."""
+    if http_client is None:
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidArgument(f"base_url must be an http:// or https:// URL with a host, such as {DEFAULT_URL}; "
+                                  f"got {shown(base_url)}")
+    if not (timeout is None or isinstance(timeout, httpx.Timeout)
+            or (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0)):
+        raise InvalidArgument(f"timeout must be seconds > 0, an httpx.Timeout or None; got {shown(timeout)}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise InvalidArgument(f"max_retries must be a whole number >= 0; got {shown(max_retries)}")
