@@ -136,3 +136,21 @@ def test_a_client_is_checked_when_it_is_made(make):
         with pytest.raises(InvalidArgument, match=named):
             cls(**kwargs)
     assert hasattr(cls, "health")  # the async client checks a service too
+
+
+def test_wrong_types_are_invalid_arguments_not_python_errors(local):
+    """A string step, a URL where a client goes, a string lease, a mirror tell without f_x: each
+    was a TypeError, ValueError or AttributeError from inside the SDK, or a message about NaN."""
+    from zoadamm.sdk.shared import SharedRun
+
+    session = local.sessions.create(3, x0=np.zeros(3, np.float32), directions=2)
+    with pytest.raises(InvalidArgument, match="step must be a whole number"):
+        local.sessions.tell(session.id, "a", f_x=1.0, f_plus=[1.0, 1.0])
+    with pytest.raises(InvalidArgument, match="client must be a zoadamm Client"):
+        RemoteOptimizer.create("http://127.0.0.1:8000", np.zeros(3))
+    with pytest.raises(InvalidArgument, match="lease must be a whole number"):
+        SharedRun(local, session.id, np.zeros(3), lease="2")
+    with RemoteOptimizer.create(local, np.zeros(3), mirror=True, directions=2) as run:
+        with pytest.raises(InvalidArgument, match="f_x is required"):
+            run.tell(f_plus=[1.0, 1.0])
+        assert run.step == 0

@@ -112,6 +112,8 @@ def tell(
     """The values of one step; the lease fields: see ``Sessions.tell``."""
     if (gradient is None) == (f_plus is None):
         raise InvalidArgument("tell takes either f_plus (the zo-* methods) or gradient (adamm)")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+        raise InvalidArgument(f"step must be a whole number >= 0 (the open step), got {shown(step)}")
     fields: dict = {"step": int(step)}
     vecs = {}
     if gradient is not None:

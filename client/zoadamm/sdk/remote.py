@@ -131,6 +131,8 @@ class RemoteOptimizer(Mirrored):
             zoadamm.InvalidArgument: x0 is not 1-D, ``dim`` disagrees with it, or a bad constraint.
             zoadamm.sdk.APIError: the service failed or refused the session (x0 outside X: 422).
         """
+        if not hasattr(client, "sessions"):
+            raise InvalidArgument(f"client must be a zoadamm Client (Client(base_url)), got {type(client).__name__}")
         dim = config.pop("dim", None)
         x0 = one_d(x0, dim)
         session = client.sessions.create(x0.size, x0=x0, **config)
@@ -162,6 +164,8 @@ class RemoteOptimizer(Mirrored):
         With ``pipeline=True``, when the check of the previous step finds the mirror wrong,
         these values were measured at an x the service does not hold: they are dropped, the
         step does not advance, and the service's x is returned to be measured again."""
+        if f_x is None and self.config.difference != "central":  # as the service says it, before the mirror
+            raise InvalidArgument("f_x is required for forward differences")
         values = {"f_x": f_x, "f_plus": f_plus, "f_minus": f_minus}
         return self._step(values, lambda m: m.zo_record(f_x, f_plus, f_minus))
 

@@ -54,16 +54,18 @@ class Work:
 class SharedRun(Mirrored):
     def __init__(self, client: Client, session_id: str, x0, *, lease: int, worker: str | None = None,
                  wait: float = DEFAULT_WAIT) -> None:
-        """Join session ``session_id``; ``x0`` sets its parameters if nobody has yet, and must
-        equal them otherwise.  ``lease``: directions to evaluate at a time.
+        """Join session ``session_id``; ``x0`` sets its parameters if nobody has yet, and at step 0
+        must equal them.  Joining later, the worker follows the session's own steps (each checked
+        by its checksum).  ``lease``: directions to evaluate at a time.
 
         Raises:
-            zoadamm.InvalidArgument: x0 does not fit the session, or lease < 1.
-            zoadamm.sdk.ConflictError: x0 differs from the session's parameters.
+            zoadamm.InvalidArgument: x0 does not fit the session, or lease is not a whole number >= 1.
+            zoadamm.sdk.ConflictError: at step 0, x0 differs from the session's parameters.
             zoadamm.sdk.APIError: any other failure of the service.
         """
-        if lease < 1:
-            raise InvalidArgument(f"lease must be at least 1, got {lease}")
+        if isinstance(lease, bool) or not isinstance(lease, (int, np.integer)) or lease < 1:
+            raise InvalidArgument(f"lease must be a whole number >= 1, got {lease!r}")
+        lease = int(lease)
         self.client, self.lease, self.wait = client, lease, wait
         self.worker = worker or uuid.uuid4().hex
         self.session = client.sessions.get(session_id)
