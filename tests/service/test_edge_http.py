@@ -146,6 +146,8 @@ def test_errors_keep_the_connection_and_integers_beyond_range_are_422(redis_url)
             ("PUT", f"/v1/sessions/{sid}", None, {}, 405),
             ("GET", "/v1/sessions/nope", None, {}, 404),
             ("GET", f"/v1/sessions/{sid}/x", None, {}, 200),
+            ("HEAD", f"/v1/sessions/{sid}/x", None, {}, 200),  # every GET answers HEAD (it was 405)
+            ("HEAD", "/healthz", None, {}, 200),
         ]:
             status, answer_headers, body = request(conn, method, path, payload, headers)
             assert status == expect, (path, body)
@@ -153,7 +155,9 @@ def test_errors_keep_the_connection_and_integers_beyond_range_are_422(redis_url)
             if status >= 400:
                 assert "detail" in json.loads(body)
             if status == 405:
-                assert answer_headers["allow"] == "DELETE, GET"
+                assert answer_headers["allow"] == "DELETE, GET, HEAD"
+            if method == "HEAD":  # the GET's headers, no body
+                assert body == b"" and int(answer_headers["content-length"]) > 0
         assert conn.sock is sock_before  # one keep-alive connection carried every answer
 
         # a body that does not arrive in time: 408, not a connection held forever

@@ -12,12 +12,12 @@ from .openapi import all_routes
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method some route serves at ``path``."""
+    """Every method some route serves at ``path`` (HEAD wherever GET: the pipeline answers it)."""
     methods: set[str] = set()
     for route in all_routes(app.router.routes):
         if route.path_regex.match(path):
             methods |= set(route.methods or ())
-    return sorted(methods)
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
 def install(app: FastAPI) -> None:

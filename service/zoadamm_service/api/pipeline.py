@@ -64,6 +64,16 @@ async def send_error(scope: Scope, receive: Receive, send: Send, refusal: Refusa
     await response(scope, receive, send)
 
 
+def _headers_only(send: Send) -> Send:
+    """``send`` with every body left out (its Content-Length stays: what a GET would send)."""
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return sending
+
+
 class Turns(Protocol):
     def turn(self, scope: Scope) -> AbstractAsyncContextManager[Refusal | None]: ...
 
@@ -80,6 +90,8 @@ class Pipeline:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":  # every GET answers HEAD too (HTTP's rule): its headers, no body
+            scope, send = {**scope, "method": "GET"}, _headers_only(send)
         start, status, started, extra = time.perf_counter(), 500, False, headers_for(scope)
 
         async def sending(message: Message) -> None:
