@@ -16,8 +16,8 @@ def shown(value) -> str:
     and a boolean as the JSON a service client sent (``true``) as well as Python's ``True``."""
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int) and abs(value) >= 10**20:
-        return f"an integer of {len(str(abs(value)))} digits"
+    if isinstance(value, int) and abs(value) >= 10**20:  # its digits without str(): Python caps that at 4,300
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
     text = repr(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
 

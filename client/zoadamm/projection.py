@@ -26,6 +26,7 @@ the box, whose bounds are float32.
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import os
 import threading
@@ -208,7 +209,7 @@ _pool_lock = threading.Lock()
 def _in_parts(count: int, run) -> None:
     """``run(first, last)`` over blocks 0 to ``count``: in one call below ``PARALLEL_FROM``
     coordinates, else in up to ``THREADS`` ranges of whole blocks, one of them in this thread."""
-    parts = min(THREADS, count * _kernel().BLOCK // PARALLEL_FROM)
+    parts = min(THREADS, count) if count * _kernel().BLOCK >= PARALLEL_FROM else 1
     if parts <= 1:
         run(0, count)
         return
@@ -217,8 +218,10 @@ def _in_parts(count: int, run) -> None:
     try:
         run(edges[0], edges[1])
     finally:
-        for other in others:
-            other.result()
+        # every part done before anything returns or raises: none may still write into out
+        concurrent.futures.wait(others)
+    for other in others:
+        other.result()
 
 
 def _threads() -> ThreadPoolExecutor:

@@ -214,3 +214,33 @@ def test_the_thread_count_is_a_setting_and_a_bad_one_is_refused(monkeypatch):
             projection._threads_setting()
     monkeypatch.delenv("ZOADAMM_PROJECTION_THREADS")
     assert 1 <= projection._threads_setting() <= 4
+
+
+def test_a_pass_shares_the_cores_from_parallel_from_on_and_waits_for_every_part(monkeypatch):
+    """At d = PARALLEL_FROM a pass is cut into THREADS parts (it took twice that d before); a part
+    that raises leaves no other part still writing when the pass returns."""
+    import time
+
+    from zoadamm import projection
+
+    monkeypatch.setattr(projection, "THREADS", 3)
+    count = projection.PARALLEL_FROM // BLOCK
+    ranges: list[tuple[int, int]] = []
+    projection._in_parts(count, lambda first, last: ranges.append((first, last)))
+    assert len(ranges) == 3 and sorted(ranges)[0][0] == 0 and sorted(ranges)[-1][1] == count
+    ranges.clear()
+    projection._in_parts(count - 1, lambda first, last: ranges.append((first, last)))
+    assert ranges == [(0, count - 1)]  # below it: one call, on this thread
+
+    finished: list[int] = []
+    second = count // 3  # where the second of the three parts starts
+
+    def part(first: int, last: int) -> None:
+        if first == second:
+            raise ValueError("this part failed")
+        time.sleep(0.2)  # the other two are still writing when the second fails
+        finished.append(first)
+
+    with pytest.raises(ValueError, match="this part failed"):
+        projection._in_parts(count, part)
+    assert sorted(finished) == [0, 2 * count // 3]  # both ended before the pass raised

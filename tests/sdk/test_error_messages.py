@@ -136,6 +136,10 @@ def test_a_client_is_checked_when_it_is_made(make):
         with pytest.raises(InvalidArgument, match=named):
             cls(**kwargs)
     assert hasattr(cls, "health")  # the async client checks a service too
+    import httpx
+
+    made = cls(base_url=httpx.URL("http://127.0.0.1:9"), timeout=(1.0, 2.0, 3.0, 4.0), max_retries=np.int64(3))
+    assert made.retry.max_retries == 3  # what httpx took before is taken still
 
 
 def test_wrong_types_are_invalid_arguments_not_python_errors(local):

@@ -122,7 +122,7 @@ def test_lease_fields_without_a_lease_and_unreadable_worker_names_are_refused(cl
     naming it; a worker's name with a control character or a space at either end is refused
     (it would read like another worker's).  Nothing is recorded."""
     sid = open_session(client)
-    alone = ({"worker": "a"}, {"wait": 5}, {"until": 3})
+    alone = ({"worker": "a"}, {"wait": 5}, {"until": 3}, {"until": 0})
     for fields in alone:
         (name,) = fields
         for path, body in (("tell?answer=checksum", {**values(0, [0]), **fields}), ("ask", fields)):

@@ -37,7 +37,7 @@ class _Base:
     def __init__(self, binary: bool, max_retries: int, api_key: str | None, base_url: str) -> None:
         self.binary = binary
         self._base_url = base_url
-        self.retry = RetryPolicy(max_retries=max_retries)
+        self.retry = RetryPolicy(max_retries=int(max_retries))
         # kept out of every repr, log line and exception: only build() reads it
         self._api_key = api_key
         self._urls: dict = {}  # merged request URLs (``_http.request_url``)

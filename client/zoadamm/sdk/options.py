@@ -7,6 +7,7 @@ import os
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 
 from .._validate import InvalidArgument, shown
 
@@ -30,12 +31,13 @@ def checked_key(api_key: str | None) -> str | None:
 def checked_options(base_url, timeout, max_retries, http_client) -> None:
     """The base URL (unless an httpx client brings its own), the timeout and the retry count."""
     if http_client is None:
-        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+        parts = urlsplit(str(base_url)) if isinstance(base_url, (str, httpx.URL)) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidArgument(f"base_url must be an http:// or https:// URL with a host, such as {DEFAULT_URL}; "
                                   f"got {shown(base_url)}")
-    if not (timeout is None or isinstance(timeout, httpx.Timeout)
-            or (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0)):
+    if not (timeout is None or isinstance(timeout, (httpx.Timeout, tuple))  # httpx reads a tuple itself
+            or (isinstance(timeout, (int, float, np.integer, np.floating)) and not isinstance(timeout, bool)
+                and timeout > 0)):
         raise InvalidArgument(f"timeout must be seconds > 0, an httpx.Timeout or None; got {shown(timeout)}")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, (int, np.integer)) or max_retries < 0:
         raise InvalidArgument(f"max_retries must be a whole number >= 0; got {shown(max_retries)}")

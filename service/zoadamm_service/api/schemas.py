@@ -125,7 +125,8 @@ class SessionCreate(Strict):
 def _with_lease(value: Any, info: ValidationInfo) -> Any:
     """worker, wait and until say how to lease: without ``lease`` nothing would read them, so a
     body that sends them alone is refused rather than half obeyed."""
-    if value not in (None, 0) and "lease" in info.data and info.data["lease"] is None:
+    given = value != 0 if info.field_name == "wait" else value is not None  # wait's default is 0
+    if given and "lease" in info.data and info.data["lease"] is None:
         raise ValueError(f"{info.field_name} goes with lease, and this body asks for no lease")
     return value
 

@@ -135,15 +135,20 @@ def _rate(points: list[bytes], last: dict | None) -> float:
     return (last["step"] - first_step) / (last["time"] - first_time)
 
 
-# About how many bytes a cached answer holds (``SharedLoads`` keeps them within a budget): the
-# JSON texts they are made of, and a row of the table at the size of a typical one.
+# About how many bytes a cached answer holds (``SharedLoads`` keeps them within a budget): what
+# an entry and its dict cost even when empty, each Python string's own header beside its
+# characters, the trace's step array, and a row of the table at the size of a typical one.
+ENTRY_BYTES, STRING_BYTES = 1024, 56
+
+
 def _table_bytes(rows: list[dict]) -> int:
-    return 512 * len(rows)
+    return ENTRY_BYTES + 1024 * len(rows)
 
 
 def _trace_bytes(full: dict) -> int:
-    return sum(len(text) for texts in full["columns"].values() for text in texts)
+    texts = [text for column in full["columns"].values() for text in column]
+    return ENTRY_BYTES + full["steps"].nbytes + sum(STRING_BYTES + len(text) for text in texts)
 
 
 def _page_bytes(page: dict) -> int:
-    return sum(len(row) for row in page["rows"])
+    return ENTRY_BYTES + sum(STRING_BYTES + len(row) for row in page["rows"])
