@@ -7,7 +7,6 @@ as Optuna's ``load_if_exists`` does), so the same call serves the first start an
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +22,9 @@ from .errors import APIConnectionError
 from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer, one_d
+from .resume import find_session, plain, same_set, settings_differ
 
 log = logging.getLogger("zoadamm")
-PAGE = 1000  # the most sessions one list call returns
 
 
 @dataclass(frozen=True)
@@ -171,8 +170,8 @@ def start_run(client: Client, x0, *, name: str | None = None, resume: bool = Fal
     found: Session | SessionSummary | None = None
     if session_id is not None:
         found = client.sessions.get(session_id)
-        differences = _differences(found.config, x0.size, config)
-        if not differences and not _same_set(client, found.id, config):
+        differences = settings_differ(found.config, x0.size, config)
+        if not differences and not same_set(client, found.id, config):
             differences = ["a constraint with other vectors"]
         if differences:
             raise InvalidArgument(f"session {session_id} has {', '.join(differences)}; continue it with its "
@@ -183,46 +182,6 @@ def start_run(client: Client, x0, *, name: str | None = None, resume: bool = Fal
         return RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, name=name, **config)
     log.info("continuing session %s (%s)", found.id, name or "unnamed")
     return RemoteOptimizer.resume(client, found.id, mirror=mirror, pipeline=pipeline)
-
-
-def find_session(client: Client, name: str | None, dim: int, config: dict) -> SessionSummary | None:
-    """The tenant's newest session named ``name`` of dimension ``dim`` whose settings include
-    ``config``; None when there is none (a WARNING names the difference when sessions of that
-    name exist with other settings).
-
-    Raises:
-        zoadamm.sdk.APIError: the service failed.
-    """
-    named, offset, page = [], 0, [None] * PAGE
-    while len(page) == PAGE:
-        page = client.sessions.list(offset=offset, limit=PAGE)
-        named += [s for s in page if s.name == name]
-        offset += len(page)
-    same = sorted((s for s in named if not _differences(s.config, dim, config)), key=lambda s: -s.created)
-    for summary in same:
-        if _same_set(client, summary.id, config):
-            return summary
-    if same:
-        log.warning("no session named %r has this constraint's vectors; starting a new one", name)
-    elif named:
-        newest = max(named, key=lambda s: s.created)
-        log.warning("no session named %r has these settings (the newest, %s, has %s); starting a new one",
-                    name, newest.id, ", ".join(_differences(newest.config, dim, config)))
-    return None
-
-
-def _differences(session_config: dict, dim: int, config: dict) -> list[str]:
-    """What the session has where ``config`` (the settings a call gives) or ``dim`` asks otherwise."""
-    wanted = {"dim": dim, **{k: _plain(v) for k, v in config.items() if v is not None or k == "schedule"}}
-    return [f"{k}={session_config.get(k)!r} (not {v!r})" for k, v in wanted.items()
-            if not _agrees(session_config.get(k), v)]
-
-
-def _agrees(have, want) -> bool:
-    """A setting given in part (a schedule dict with one field) agrees with the whole one it got."""
-    if isinstance(have, dict) and isinstance(want, dict):
-        return all(have.get(k) == v for k, v in want.items())
-    return bool(have == want)
 
 
 def _call_again(given: dict, config: dict, *, name: str | None, session_id: str, with_client: bool,
@@ -238,28 +197,8 @@ def _call_again(given: dict, config: dict, *, name: str | None, session_id: str,
         elif key == "constraint" and isinstance(value, FeasibleSet) and value.vectors():
             words.append("constraint=constraint")
         else:
-            words.append(f"{key}={_plain(value)!r}")
+            words.append(f"{key}={plain(value)!r}")
     return f"minimize({', '.join(words)})"
-
-
-def _same_set(client: Client, session_id: str, config: dict) -> bool:
-    """Whether the session's feasible set is the one ``config`` asks for, vectors included: list
-    rows carry a set's JSON part only, so a set with vectors is compared on the whole session."""
-    wanted = config.get("constraint")
-    if isinstance(wanted, dict):
-        wanted = FeasibleSet.from_dict(wanted)
-    if not isinstance(wanted, FeasibleSet) or not wanted.vectors():
-        return True
-    return client.sessions.get(session_id).session_config().constraint == wanted
-
-
-def _plain(value):
-    """A setting as the service's JSON has it: dataclasses as dicts, numpy scalars as Python's."""
-    if isinstance(value, FeasibleSet):  # its JSON part, as rows show it (vectors are not compared)
-        return value.to_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, callback) -> MinimizeResult:
