@@ -72,7 +72,10 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     if magic != MAGIC:
         raise WireError(f"bad frame magic {magic!r}; expected {MAGIC!r}")
     start = _PREFIX.size + length
-    if length > MAX_HEADER_BYTES or start > len(body):
+    if length > MAX_HEADER_BYTES:
+        raise WireError(f"frame header is {length} bytes, over the {MAX_HEADER_BYTES}-byte limit "
+                        "(vectors belong in the payload)")
+    if start > len(body):
         raise WireError("frame header length exceeds the frame")
     try:
         header = json.loads(body[_PREFIX.size : start])
