@@ -3,6 +3,7 @@ the async client both send."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 
@@ -30,14 +31,17 @@ def _id(session_id: str) -> str:
     return session_id
 
 
-def _plain(value):
-    """numpy's scalars as the Python numbers JSON takes (``rng.integers(100)`` as a seed), inside
-    dicts too (a schedule)."""
-    if isinstance(value, np.generic):
-        return value.item()
+def plain(value):
+    """A setting as the service's JSON has it: numpy's scalars as Python's numbers
+    (``rng.integers(100)`` as a seed), dataclasses as dicts, inside dicts too (a schedule); a
+    feasible set as its JSON part (its vectors travel apart)."""
+    if isinstance(value, FeasibleSet):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+        return {k: plain(v) for k, v in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _session(fields: dict, vectors: dict) -> Session:
@@ -49,9 +53,9 @@ def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
     """``config["constraint"]``: a ``FeasibleSet`` or its dict; checked here, and its vectors
     sent as vectors ("constraint.box.lower", ...), the same float32 the set holds."""
     constraint = config.pop("constraint", None)
-    fields = {"dim": _plain(dim), "name": name, **{k: _plain(v) for k, v in config.items() if v is not None}}
+    fields = {"dim": plain(dim), "name": name, **{k: plain(v) for k, v in config.items() if v is not None}}
     if "schedule" in config:  # None is meaningful here: it disables the schedule
-        fields["schedule"] = _plain(config["schedule"])
+        fields["schedule"] = plain(config["schedule"])
     vectors = {}
     if constraint is not None:
         if not isinstance(constraint, FeasibleSet):

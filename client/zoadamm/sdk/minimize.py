@@ -17,12 +17,13 @@ from .._validate import InvalidArgument
 from ..constraints import FeasibleSet
 from ..methods import METHODS, method
 from .bounds import box_of
+from .calls import plain
 from .client import DEFAULT_URL, Client
 from .errors import APIConnectionError
 from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer, one_d
-from .resume import find_session, plain, same_set, settings_differ
+from .resume import find_session, same_set, settings_differ
 
 log = logging.getLogger("zoadamm")
 

@@ -5,12 +5,10 @@ session itself."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
-import numpy as np
-
 from ..constraints import FeasibleSet
+from .calls import plain
 from .client import Client
 from .models import SessionSummary
 
@@ -67,12 +65,3 @@ def same_set(client: Client, session_id: str, config: dict) -> bool:
     if not isinstance(wanted, FeasibleSet) or not wanted.vectors():
         return True
     return client.sessions.get(session_id).session_config().constraint == wanted
-
-
-def plain(value):
-    """A setting as the service's JSON has it: dataclasses as dicts, numpy scalars as Python's."""
-    if isinstance(value, FeasibleSet):  # its JSON part, as rows show it (vectors are not compared)
-        return value.to_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return value.item() if isinstance(value, np.generic) else value
