@@ -17,6 +17,7 @@ import time
 
 import httpx
 
+from .._validate import InvalidArgument
 from . import calls
 from ._http import Call, RetryPolicy, build, connection_error, decode, should_retry
 from .options import DEFAULT_URL, checked_key, checked_options
@@ -161,6 +162,13 @@ class AsyncClient(_Base):
 
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
+
+
+def checked_client(client) -> Client:
+    """``client``, which a run needs to be a zoadamm ``Client`` (a URL is a common slip)."""
+    if not isinstance(client, Client):
+        raise InvalidArgument(f"client must be a zoadamm Client (Client(base_url)), got {type(client).__name__}")
+    return client
 
 
 class Sessions:

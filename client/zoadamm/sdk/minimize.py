@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import InvalidArgument
+from .._validate import InvalidArgument, positive_int
 from ..constraints import FeasibleSet
 from ..methods import METHODS, method
 from .bounds import box_of
 from .calls import plain
-from .client import DEFAULT_URL, Client
+from .client import DEFAULT_URL, Client, checked_client
 from .errors import APIConnectionError
 from .models import Session, SessionSummary
 from .progress import Progress
@@ -102,7 +102,11 @@ def minimize(
     """
     if resume and not name:
         raise InvalidArgument("resume=True finds a session by its name: give name= too")
-    _check_arguments(steps, report_every, callback, client)
+    positive_int("steps", steps)
+    if report_every is not None:
+        positive_int("report_every", report_every)
+    if callback is not None and not callable(callback):
+        raise InvalidArgument(f"callback must be callable (step, x, f_x), got {type(callback).__name__}")
     chosen = config.get("method")
     if isinstance(chosen, str) and chosen in METHODS and method(chosen).takes != "values":
         raise InvalidArgument(f"minimize evaluates f, so it drives the zo-* methods; {config['method']!r} takes "
@@ -143,20 +147,6 @@ def minimize(
             client.close()
 
 
-def _check_arguments(steps, report_every, callback, client) -> None:
-    """The call's own arguments, before a session is made for it."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise InvalidArgument(f"steps is the step to run until, a whole number >= 1; got {steps!r}")
-    if report_every is not None and (isinstance(report_every, bool) or not isinstance(report_every, (int, np.integer))
-                                     or report_every < 1):
-        raise InvalidArgument(f"report_every must be None or a whole number >= 1; got {report_every!r}")
-    if callback is not None and not callable(callback):
-        raise InvalidArgument(f"callback must be callable (step, x, f_x), got {type(callback).__name__}")
-    if client is not None and not isinstance(client, Client):
-        raise InvalidArgument(f"client must be a zoadamm Client (Client(base_url)), got {type(client).__name__}; "
-                              "a URL goes in base_url=")
-
-
 def start_run(client: Client, x0, *, name: str | None = None, resume: bool = False, session_id: str | None = None,
               mirror: bool = False, pipeline: bool = False, **config) -> RemoteOptimizer:
     """A ``RemoteOptimizer`` on a new session starting at ``x0``, or on the session to continue:
@@ -167,7 +157,7 @@ def start_run(client: Client, x0, *, name: str | None = None, resume: bool = Fal
         zoadamm.InvalidArgument: x0 is not 1-D, or ``session_id``'s d or settings differ.
         zoadamm.sdk.APIError: the service failed or refused.
     """
-    x0 = one_d(x0)
+    x0, client = one_d(x0), checked_client(client)
     found: Session | SessionSummary | None = None
     if session_id is not None:
         found = client.sessions.get(session_id)

@@ -41,3 +41,4 @@ def checked_options(base_url, timeout, max_retries, http_client) -> None:
         raise InvalidArgument(f"timeout must be seconds > 0, an httpx.Timeout or None; got {shown(timeout)}")
     if isinstance(max_retries, bool) or not isinstance(max_retries, (int, np.integer)) or max_retries < 0:
         raise InvalidArgument(f"max_retries must be a whole number >= 0; got {shown(max_retries)}")
+

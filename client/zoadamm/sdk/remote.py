@@ -29,7 +29,7 @@ from .. import wire
 from .._validate import InvalidArgument
 from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
-from .client import Client
+from .client import Client, checked_client
 from .models import Session, TellResult
 
 PIPELINE_SWITCH_INTERVAL = 2e-4  # seconds; see fast_switching
@@ -131,8 +131,7 @@ class RemoteOptimizer(Mirrored):
             zoadamm.InvalidArgument: x0 is not 1-D, ``dim`` disagrees with it, or a bad constraint.
             zoadamm.sdk.APIError: the service failed or refused the session (x0 outside X: 422).
         """
-        if not hasattr(client, "sessions"):
-            raise InvalidArgument(f"client must be a zoadamm Client (Client(base_url)), got {type(client).__name__}")
+        client = checked_client(client)
         dim = config.pop("dim", None)
         x0 = one_d(x0, dim)
         session = client.sessions.create(x0.size, x0=x0, **config)
