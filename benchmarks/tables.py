@@ -190,6 +190,8 @@ def headline() -> str:
          "service_step_update_ab.json"],
         [f"l2-ball projection, d = {grouped(big['d'])}: share of the step (the floor of any exact one)",
          f"{big['l2']['project_wall_share']:.0%} ({big['l2-floor']['project_wall_share']:.1%})", "projection.json"],
+        [f"l2-ball projection, d = {grouped(big['d'])}: its passes on one thread → on two cores (same run)",
+         f"{big['l2-1-thread']['project_wall_ms']:.2f} → {big['l2']['project_wall_ms']:.2f} ms", "projection.json"],
         ["the l2 ball's three passes over d = 2.8M in a step, before → after (same process, in turns)",
          f"{sum(passes[f'before-{p}'] for p in three):.1f} → {sum(passes[p] for p in three):.1f} ms",
          "ball_passes.json"],
