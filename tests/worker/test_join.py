@@ -146,12 +146,27 @@ def test_a_worker_that_joins_late_replays_the_steps_and_mirrors(client):
     np.testing.assert_array_equal(late.x, first.x)
 
 
-def test_a_joined_worker_makes_one_request_per_step(service_url, client):
+@pytest.fixture(scope="module")
+def patient_service_url(module_redis_url):
+    # the default lease: a worker slowed by a loaded machine keeps its part of the step
+    with local_service(module_redis_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def patient_client(patient_service_url):
+    with Client(patient_service_url) as c:
+        yield c
+
+
+def test_a_joined_worker_makes_one_request_per_step(patient_service_url, patient_client):
     """After its first ask, each of two workers only tells: every tell brings back the closed
     step and the worker's next lease.  The steps are still one worker's."""
     import httpx
 
     from zoadamm.sdk import SharedRun
+
+    service_url, client = patient_service_url, patient_client
 
     def f(x):
         return float(np.sum((np.asarray(x, np.float64) + 1.0) ** 2))
@@ -161,6 +176,9 @@ def test_a_joined_worker_makes_one_request_per_step(service_url, client):
     alone = one_worker(client, f, x0, 20, config)
     shared = client.sessions.create(6, **config).id
     counts: list[dict[str, int]] = []
+    # both workers hold a part of step 0 before either tells: one that started late would
+    # otherwise find every step taken by the other (a tell leases what nobody holds)
+    both_leased = threading.Barrier(2, timeout=60)
 
     def work() -> None:
         seen: dict[str, int] = {}
@@ -172,9 +190,12 @@ def test_a_joined_worker_makes_one_request_per_step(service_url, client):
         with Client(http_client=httpx.Client(base_url=service_url, event_hooks={"request": [count]})) as mine:
             run = SharedRun(mine, shared, x0, lease=Q // 2)
             before = dict(seen)
-            while (w := run.next(20)) is not None:
+            w = run.next(20)
+            both_leased.wait()
+            while w is not None:
                 u = run.directions(w.indices)
                 run.tell(w, f(run.x), [f(run.x + np.float32(w.mu) * u_i) for u_i in u])
+                w = run.next(20)
             assert run.mirrored and run.step == 20 and run.mismatches == 0
             counts.append({k: seen.get(k, 0) - before.get(k, 0) for k in ("ask", "tell")})
 
