@@ -84,6 +84,12 @@ def tenant_sessions(tenant: str) -> str:
     return f"{PREFIX}:tenant:{tenant}:sessions"
 
 
+def tenant_sizes(tenant: str) -> str:
+    """Hash: the bytes of state each of a tenant's sessions holds, by id.  Its hash tag is the
+    whole index key (which has no braces), so it lives in the index's slot: one script reads both."""
+    return f"{{{tenant_sessions(tenant)}}}:bytes"
+
+
 def session_of(key: str) -> str:
     """The session id in one of its keys (the hash tag)."""
     return key[key.index("{") + 1 : key.index("}")]

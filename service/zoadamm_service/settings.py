@@ -77,6 +77,11 @@ class Settings(BaseSettings):
                           "passes its ZOADAMM_BIND); the open mode checks this address instead.")
     max_sessions: int = Field(
         1000, ge=0, description="Sessions one tenant may keep at once (one more create gets 429); 0: no limit.")
+    max_tenant_bytes: int = Field(
+        8 * 2**30, ge=0,
+        description="Bytes of state one tenant's sessions may hold at once: each session's x and the moments its "
+                    "method keeps (4 bytes a coordinate), and its set's vectors; a create past it gets 429.  "
+                    "0: no limit.")
     session_ttl_s: int = Field(
         0, ge=0, description="Delete a session, all its keys, after this many seconds without a call; 0: never.")
     rate_limit: str | None = Field(

@@ -91,7 +91,8 @@ def test_connection_errors_are_retried_with_growing_backoff(test_client, sleeps)
 
 
 @pytest.mark.parametrize("status, error", [
-    (503, ServiceUnavailableError), (429, RateLimitError), (500, InternalServerError), (502, InternalServerError)])
+    (503, ServiceUnavailableError), ((429, {"Retry-After": "1"}), RateLimitError), (500, InternalServerError),
+    (502, InternalServerError)])
 def test_retryable_statuses_are_retried_then_succeed(test_client, sleeps, status, error):
     faults = Faults(test_client, [status, status], _gets)
     sdk = faults.client()
@@ -103,7 +104,8 @@ def test_retryable_statuses_are_retried_then_succeed(test_client, sleeps, status
     exhausted = Faults(test_client, [status] * 3, _gets)
     with pytest.raises(error) as caught:
         exhausted.client(max_retries=2).sessions.get(s.id)
-    assert caught.value.status_code == status and caught.value.body == {"detail": "injected"}
+    assert caught.value.status_code == (status[0] if isinstance(status, tuple) else status)
+    assert caught.value.body == {"detail": "injected"}
     assert len(exhausted.seen) == 3
 
 
@@ -181,11 +183,20 @@ def test_create_is_retried_when_the_request_never_left(test_client, sleeps):
 
 
 def test_create_is_retried_on_429_and_5xx(test_client, sleeps):
-    faults = Faults(test_client, [429, 503, 500], _creates)
+    faults = Faults(test_client, [(429, {"Retry-After": "1"}), 503, 500], _creates)
     sdk = faults.client()
     sdk.sessions.create(DIM, name="after-busy")
     assert len(faults.seen) == 3 and len(sleeps) == 3
     assert [s.name for s in sdk.sessions.list()] == ["after-busy"]
+
+
+def test_a_429_without_retry_after_is_a_quota_and_final(test_client, sleeps):
+    """The service's quotas answer 429 without Retry-After (waiting does not free them): the SDK
+    raises at once where a rate limit's 429 is waited out."""
+    faults = Faults(test_client, [429, None], _creates)
+    with pytest.raises(RateLimitError):
+        faults.client().sessions.create(DIM, name="over")
+    assert len(faults.seen) == 1 and sleeps == []
 
 
 def test_retry_after_is_honoured_and_capped(test_client, sleeps):

@@ -37,6 +37,27 @@ def test_a_tenant_over_its_session_quota_gets_429(make_app, serve):
         assert first.status_code == repeat.status_code == 201 and first.json() == repeat.json()
 
 
+def test_a_tenant_past_its_bytes_of_state_gets_429_and_keeps_what_it_had(make_app, serve):
+    # zo-adamm keeps x, m, v and v_hat (16 bytes a coordinate), zo-sgd x alone (4)
+    with serve(make_app(api_keys=ENTRIES, max_tenant_bytes=16 * 100 + 4 * 100)) as client:
+        big = client.post("/v1/sessions", json={"dim": 100}, headers=auth("alice"))
+        assert big.status_code == 201
+        over = client.post("/v1/sessions", json={"dim": 101, "method": "zo-sgd"}, headers=auth("alice"))
+        assert over.status_code == 429, over.text
+        assert "hold 1,600 bytes" in over.json()["detail"] and "needs 404 more" in over.json()["detail"]
+        assert "ZOADAMM_MAX_TENANT_BYTES" in over.json()["detail"]
+        assert client.get("/v1/sessions", headers=auth("alice")).json()["total"] == 1
+        small = client.post("/v1/sessions", json={"dim": 100, "method": "zo-sgd"}, headers=auth("alice"))
+        assert small.status_code == 201
+        assert client.post("/v1/sessions", json={"dim": 101}, headers=auth("bob")).status_code == 201  # bob's own
+        # a set's d-vector bounds count too
+        box = {"box": {"lower": [0.0] * 25, "upper": [1.0] * 25}}
+        assert client.delete(f"/v1/sessions/{big.json()['id']}", headers=auth("alice")).status_code == 204
+        fits = client.post("/v1/sessions", json={"dim": 25, "constraint": box}, headers=auth("alice"))
+        assert fits.status_code == 201, fits.text
+        assert client.get("/v1/sessions", headers=auth("alice")).json()["total"] == 2
+
+
 def test_the_rate_limit_counts_each_key_and_answers_429_with_retry_after(make_app, serve):
     f, _ = objective(DIM)
     app = make_app(api_keys=ENTRIES, rate_limit="6/minute")

@@ -13,7 +13,7 @@ import pytest
 
 from zoadamm_service.errors import Conflict, Invalid, NotFound
 from zoadamm_service.store import SessionMeta
-from zoadamm_service.store.base import Idempotent, TracePoint
+from zoadamm_service.store.base import Idempotent, Quota, TracePoint
 from zoadamm_service.store.memory import MemoryStore
 from zoadamm_service.store.redis import RedisStore
 
@@ -558,14 +558,50 @@ async def test_a_part_told_after_its_step_closed_leases_nothing(store):
 async def test_create_admits_a_tenant_up_to_its_quota(store):
     from zoadamm_service.errors import QuotaExceeded
 
+    two = Quota(sessions=2)
     for i in range(2):
-        await store.create(meta(f"s{i}", float(i)), None, max_sessions=2)
-    with pytest.raises(QuotaExceeded):
-        await store.create(meta("s2", 2.0), None, max_sessions=2)
-    await store.create(SessionMeta("o1", "other", None, dict(CONFIG), 3.0), None, max_sessions=2)
+        await store.create(meta(f"s{i}", float(i)), None, quota=two)
+    with pytest.raises(QuotaExceeded, match="ZOADAMM_MAX_SESSIONS"):
+        await store.create(meta("s2", 2.0), None, quota=two)
+    await store.create(SessionMeta("o1", "other", None, dict(CONFIG), 3.0), None, quota=two)
     await store.delete("s1")
-    await store.create(meta("s2", 2.0), None, max_sessions=2)
+    await store.create(meta("s2", 2.0), None, quota=two)
     assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["s0", "s2"]
+
+
+async def test_create_admits_a_tenant_up_to_its_bytes_of_state(store):
+    from zoadamm_service.errors import QuotaExceeded
+
+    def sized(size: int) -> Quota:
+        return Quota(bytes=100, size=size)
+
+    await store.create(meta("s0", 0.0), None, quota=sized(60))
+    with pytest.raises(QuotaExceeded, match=r"hold 60 bytes .* needs 41 more, past its limit of 100 "
+                                            r"\(ZOADAMM_MAX_TENANT_BYTES\)"):
+        await store.create(meta("s1", 1.0), None, quota=sized(41))
+    assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["s0"]  # the refused create left nothing
+    await store.create(meta("s1", 1.0), None, quota=sized(40))  # exactly the limit
+    assert (await store.list(TENANT, 0, 10))[1] == 2
+    await store.create(SessionMeta("o1", "other", None, dict(CONFIG), 2.0), None, quota=sized(100))
+    await store.delete("s0")
+    await store.create(meta("s2", 2.0), None, quota=sized(60))  # the delete gave its 60 bytes back
+    with pytest.raises(QuotaExceeded):
+        await store.create(meta("s3", 3.0), None, quota=sized(1))
+
+
+async def test_the_bytes_of_sessions_gone_are_given_back(store):
+    """An expired session, and a size whose id the index no longer lists (a delete cut off
+    between its two writes), count against nothing once a create would be refused for them."""
+    from zoadamm_service import keys
+
+    store.ttl_s = 1
+    await store.create(meta("s0", 0.0), None, quota=Quota(bytes=100, size=60))
+    await store._redis.hset(keys.tenant_sizes(TENANT), "cut-off", 30)
+    await anyio.sleep(1.5)  # s0 expires
+    store.ttl_s = 0
+    await store.create(meta("s1", 1.0), None, quota=Quota(bytes=100, size=100))
+    assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["s1"]
+    assert await store._redis.hkeys(keys.tenant_sizes(TENANT)) == [b"s1"]
 
 
 async def test_touch_of_an_unknown_session_is_not_found(store):

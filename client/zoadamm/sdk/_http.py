@@ -122,8 +122,12 @@ def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None) -
     if error is not None:
         return True  # every call is safe to send again (see Call.key)
     # a refused key (a 401, or the 429 of an address with too many refused keys, which carries
-    # the same challenge) is refused again however often it is sent
-    return response.status_code in policy.statuses and "www-authenticate" not in response.headers
+    # the same challenge) is refused again however often it is sent, and so is a create past the
+    # tenant's quota: the one 429 without Retry-After
+    status, headers = response.status_code, response.headers
+    if status == 429 and "retry-after" not in headers:
+        return False
+    return status in policy.statuses and "www-authenticate" not in headers
 
 
 def connection_error(error: httpx.TransportError) -> APIConnectionError:

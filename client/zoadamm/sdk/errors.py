@@ -83,7 +83,7 @@ class UnprocessableEntityError(APIStatusError):  # 422: values out of range, wro
     pass
 
 
-class RateLimitError(APIStatusError):  # 429 (retried automatically)
+class RateLimitError(APIStatusError):  # 429: retried automatically, but for a tenant's quota (no Retry-After)
     pass
 
 

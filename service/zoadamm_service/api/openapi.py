@@ -59,8 +59,9 @@ ERRORS = {
     413: "The body is over ZOADAMM_MAX_BODY_BYTES (JSON bodies: ZOADAMM_MAX_JSON_BYTES).",
     415: "A body whose Content-Type is missing, or not JSON or the frame.",
     422: "Values out of range or over a limit, a wrong dimension, non-finite numbers, a wrong type.",
-    429: "The tenant's session quota, or the API key's rate limit, is used up, or this address sent too many "
-         "unknown keys (then with the 401's WWW-Authenticate); try again after Retry-After.",
+    429: "The API key's rate limit is used up, or this address sent too many unknown keys (then with the 401's "
+         "WWW-Authenticate): try again after Retry-After.  Without Retry-After: the tenant's quota of sessions or "
+         "of bytes of state is used up, until it deletes sessions.",
     503: "The store (Redis) does not answer, or the service is busy (more calls than ZOADAMM_MAX_CALLS waited "
          "past ZOADAMM_QUEUE_TIMEOUT_S); try again after Retry-After seconds.",
 }

@@ -6,6 +6,7 @@ from zoadamm import SessionConfig
 
 from ..errors import Invalid
 from ..settings import Settings
+from ..store import SessionMeta
 
 RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
 # The metric reports of one answer: beside a full trace (the dashboard's session view) an answer
@@ -30,6 +31,12 @@ def check_work(settings: Settings, config: SessionConfig) -> None:
     if work > settings.max_work:
         raise Invalid(f"directions * dim is {work}; this service allows at most {settings.max_work} per step "
                       "(ZOADAMM_MAX_WORK): fewer directions, or a smaller dim")
+
+
+def state_bytes(config: SessionConfig, meta: SessionMeta) -> int:
+    """What a session keeps of its tenant's ``ZOADAMM_MAX_TENANT_BYTES``: its state's vectors (x
+    and the moments its method keeps, float32) and its set's vectors."""
+    return 4 * config.dim * len(config.method_spec.keeps) + len(meta.vectors)
 
 
 def check_metric_names(settings: Settings, named: dict[str, float]) -> None:

@@ -24,7 +24,7 @@ from zoadamm.wire import SAFE_INT
 
 from ..errors import Conflict, NotFound
 from ..settings import Settings
-from ..store import SessionMeta, Store
+from ..store import Quota, SessionMeta, Store
 from . import inputs, journal, limits, offload, split, trace
 from .answers import AskAnswer, Parameters, SessionPublic, SessionSummary, TellAnswer
 from .cache import ReplicaCache
@@ -55,9 +55,8 @@ class Sessions(Reports):
     async def create(self, tenant: str, config: dict, name: str | None, x0: np.ndarray | None,
                      key: RequestKey | None = None, vectors: dict[str, np.ndarray] | None = None) -> SessionPublic:
         """A new session of ``tenant``; with ``key``, a repeat gets the first answer.  ``vectors``:
-        the config's vectors sent apart from its JSON (``SessionConfig.vectors``).  Raises
-        Invalid for a bad configuration or x0, one over the limits, or a key reused with another
-        request."""
+        the config's vectors sent apart from its JSON (``SessionConfig.vectors``).  Raises Invalid
+        for a bad config or x0, one over the limits, a key reused; QuotaExceeded past the quota."""
         limits.check_config(self.settings, config)
         if config.get("seed") is None:
             config = {**config, "seed": secrets.randbelow(SAFE_INT + 1)}  # exact in every JSON client
@@ -72,7 +71,8 @@ class Sessions(Reports):
         answer = SessionPublic(**_summary(meta), vectors=cfg.vectors(), step=0, has_parameters=x0 is not None,
                                lr=cfg.lr, mu=cfg.mu, recent_metrics=[])
         record = None if key is None else key.record(json.dumps(answer.model_dump()), self.settings.idempotency_ttl_s)
-        replayed = await self.store.create(meta, checkpoint, record, self.settings.max_sessions)
+        quota = Quota(self.settings.max_sessions, self.settings.max_tenant_bytes, limits.state_bytes(cfg, meta))
+        replayed = await self.store.create(meta, checkpoint, record, quota)
         return answer if replayed is None else SessionPublic(**json.loads(replayed))
 
     async def view(self, tenant: str, session_id: str) -> SessionPublic:

@@ -63,9 +63,16 @@ class SessionMeta:
 KEY_REUSED = "this Idempotency-Key was sent before with another request; use a new key for a new request"
 
 
-def quota_message(max_sessions: int) -> str:
-    return (f"this tenant has {max_sessions} sessions, its limit (ZOADAMM_MAX_SESSIONS): "
-            "delete one (DELETE /v1/sessions/{id}) before creating another")
+@dataclass(frozen=True)
+class Quota:
+    """What one tenant may keep at once (0: no limit), and what a new session takes of it."""
+
+    sessions: int = 0
+    bytes: int = 0  # of state: every session's ``size`` added up
+    size: int = 0  # the new session's bytes of state (``domain.limits.state_bytes``)
+
+
+NO_QUOTA = Quota()
 
 
 @dataclass(frozen=True)
@@ -157,11 +164,12 @@ class Store(ABC):
 
     @abstractmethod
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,
-                     idempotent: Idempotent | None = None, max_sessions: int = 0) -> str | None:
+                     idempotent: Idempotent | None = None, quota: Quota = NO_QUOTA) -> str | None:
         """Add a session (head 0), with its initial state when known, and index it under its
         tenant.  Returns None, or the first answer when ``idempotent`` repeats a create.
         Raises Conflict if the session exists, Invalid for a key reused with another request,
-        QuotaExceeded when the tenant already has ``max_sessions`` (> 0) sessions."""
+        QuotaExceeded when the tenant already has ``quota.sessions`` sessions, or when its
+        sessions' sizes and this one's add up to more than ``quota.bytes``."""
 
     @abstractmethod
     async def touch(self, session_id: str) -> None:

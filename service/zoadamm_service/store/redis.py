@@ -15,9 +15,9 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from .. import keys
-from ..errors import Conflict, Invalid, NotFound, QuotaExceeded
+from ..errors import Conflict, Invalid, NotFound
 from . import replies, scripts
-from .base import KEY_REUSED, Appended, Idempotent, JournalRead, SessionMeta, Store, TracePoint, quota_message
+from .base import KEY_REUSED, NO_QUOTA, Appended, Idempotent, JournalRead, Quota, SessionMeta, Store, TracePoint
 from .fast_script import FastPool, FastScript
 from .faults import ONE_RECONNECT, translate_errors
 from .notices import POLL_S, HeadNotices
@@ -25,6 +25,7 @@ from .packing import packing
 from .redis_history import History
 from .redis_split import SplitSteps
 from .replication import Replication
+from .tenant_index import TenantIndex
 
 META_FIELDS = ("tenant", "config", "name", "created")  # a list's rows; ``meta`` adds "vectors"
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
@@ -53,7 +54,7 @@ class RedisStore(SplitSteps, History, Store):
         self._save_checkpoint = client.register_script(scripts.SAVE_CHECKPOINT)
         self._register_history_scripts(client)
         self._register_split_scripts(client)
-        self._admit = client.register_script(scripts.ADMIT)
+        self._index = TenantIndex(client)
         self._touch = client.register_script(scripts.TOUCH)
 
     @classmethod
@@ -123,13 +124,8 @@ class RedisStore(SplitSteps, History, Store):
 
     @translate_errors
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,
-                     idempotent: Idempotent | None = None, max_sessions: int = 0) -> str | None:
-        index = keys.tenant_sessions(meta.tenant)
-        admit: builtins.list[str | float] = [meta.id, meta.created, max_sessions]
-        if not await self._admit(keys=[index], args=admit):
-            await self._prune(index)  # the index may still list sessions that expired
-            if not await self._admit(keys=[index], args=admit):
-                raise QuotaExceeded(quota_message(max_sessions))
+                     idempotent: Idempotent | None = None, quota: Quota = NO_QUOTA) -> str | None:
+        await self._index.admit(meta, quota)
         async with self._staged(meta.id, checkpoint) as staged:
             reply = await self._create(
                 keys=[keys.meta(meta.id), keys.checkpoint(meta.id),
@@ -144,31 +140,20 @@ class RedisStore(SplitSteps, History, Store):
             raise Conflict(f"session {meta.id!r} already exists")
         try:
             await self._replication.confirm(meta.id, 0, makes_session=True)
-            await self._replication.confirm_index(index)
+            await self._replication.confirm_index(keys.tenant_sessions(meta.tenant))
         except Exception:
             if idempotent is None:  # ``reply`` is {2}: this call wrote the session
-                await self._undo_create(meta.id, index)
+                await self._undo_create(meta)
             raise
         return reply[1].decode() if reply[0] == 1 else None
 
-    async def _undo_create(self, session_id: str, index: str) -> None:
+    async def _undo_create(self, meta: SessionMeta) -> None:
         """Remove what an unconfirmed create wrote, before its 503: without an Idempotency-Key
         the client never learns the id, and the session would count against the tenant's limit
         for good (with a key its record answers the retry with it).  Best effort, in the budget."""
         with contextlib.suppress(Exception):  # the answer is the confirmation's 503 either way
-            await self._redis.unlink(keys.meta(session_id), keys.checkpoint(session_id))
-            await self._redis.zrem(index, session_id)
-
-    async def _prune(self, index: str) -> None:
-        """Drop the listed ids whose session is gone (expired, or a create that failed)."""
-        ids = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in await self._redis.zrange(index, 0, -1)]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for session_id in ids:
-                pipe.exists(keys.meta(session_id))
-            alive = await pipe.execute()
-        gone = [session_id for session_id, exists in zip(ids, alive, strict=True) if not exists]
-        if gone:
-            await self._redis.zrem(index, *gone)
+            await self._redis.unlink(keys.meta(meta.id), keys.checkpoint(meta.id))
+            await self._index.forget(meta.tenant, meta.id)
 
     @translate_errors
     async def touch(self, session_id: str) -> None:
@@ -195,7 +180,7 @@ class RedisStore(SplitSteps, History, Store):
             rows = await pipe.execute()
         metas = [replies.meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
         if len(metas) < len(ids):  # some expired: the index forgets them
-            await self._prune(index)
+            await self._index.prune(tenant)
             total -= len(ids) - len(metas)
         return metas, total
 
@@ -207,7 +192,7 @@ class RedisStore(SplitSteps, History, Store):
             raise NotFound(f"no session {session_id!r}")
         self._notices.moved(session_id, 0)  # a wait on a deleted session looks again, and finds it gone
         name = tenant.decode() if isinstance(tenant, bytes) else tenant
-        await self._redis.zrem(keys.tenant_sessions(name), session_id)
+        await self._index.forget(name, session_id)
         # an acknowledged delete is work too: a failover must not bring the session back
         await self._replication.confirm(session_id, -1)
 

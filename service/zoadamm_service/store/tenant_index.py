@@ -1,0 +1,64 @@
+"""A tenant's index: its session ids by creation time (a sorted set, which ``list`` pages
+through) and the bytes of state each session holds (a hash in the same slot), and the quota a
+create is admitted under (``scripts.ADMIT``).
+
+Both keys forget a session together.  Sessions that expired (``ZOADAMM_SESSION_TTL_S``), and a
+create or delete cut off between its writes, leave ids behind: a create refused by the quota
+prunes them and tries once more, so a tenant is never refused for sessions it no longer has.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+from .. import keys
+from ..errors import QuotaExceeded
+from . import scripts
+from .base import Quota, SessionMeta
+
+
+class TenantIndex:
+    def __init__(self, client: Redis | RedisCluster) -> None:
+        self._redis = client
+        self._admit = client.register_script(scripts.ADMIT)
+        self._forget_unlisted = client.register_script(scripts.FORGET_UNLISTED)
+
+    async def admit(self, meta: SessionMeta, quota: Quota) -> None:
+        """List ``meta``'s session under its tenant, or raise QuotaExceeded."""
+        index = [keys.tenant_sessions(meta.tenant), keys.tenant_sizes(meta.tenant)]
+        args: list[str | float] = [meta.id, meta.created, quota.sessions, quota.size, quota.bytes]
+        reply = await self._admit(keys=index, args=args)
+        if reply[0] != 1:
+            await self.prune(meta.tenant)
+            reply = await self._admit(keys=index, args=args)
+        if reply[0] == 0:
+            raise QuotaExceeded(f"this tenant has {quota.sessions} sessions, its limit (ZOADAMM_MAX_SESSIONS): "
+                                "delete one (DELETE /v1/sessions/{id}) before creating another")
+        if reply[0] == -1:
+            raise QuotaExceeded(
+                f"this tenant's sessions hold {int(reply[1]):,} bytes of state and this one needs {quota.size:,} "
+                f"more, past its limit of {quota.bytes:,} (ZOADAMM_MAX_TENANT_BYTES): delete sessions it no "
+                "longer needs (DELETE /v1/sessions/{id}), or make this one smaller")
+
+    async def forget(self, tenant: str, *session_ids: str) -> None:
+        """Take sessions off their tenant's index (a delete, a create undone, an expired session)."""
+        if session_ids:
+            await self._redis.zrem(keys.tenant_sessions(tenant), *session_ids)
+            await self._redis.hdel(keys.tenant_sizes(tenant), *session_ids)
+
+    async def prune(self, tenant: str) -> None:
+        """Forget the listed ids whose session is gone, and sizes that no listed id has."""
+        index = keys.tenant_sessions(tenant)
+        ids = [_text(raw) for raw in await self._redis.zrange(index, 0, -1)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in ids:
+                pipe.exists(keys.meta(session_id))
+            alive = await pipe.execute()
+        gone = [session_id for session_id, exists in zip(ids, alive, strict=True) if not exists]
+        await self.forget(tenant, *gone)
+        await self._forget_unlisted(keys=[index, keys.tenant_sizes(tenant)])
+
+
+def _text(raw) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
