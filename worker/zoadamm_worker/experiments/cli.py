@@ -4,7 +4,7 @@
     zoadamm-experiments run --preset q-sweep --seeds 0 1 --epochs 10  # into runs/q-sweep
     zoadamm-experiments analyze results/paper                         # figures + report.md in runs/analysis-paper
 
-Presets: paper, paper-variant, raw-inputs, q-sweep, smoke (see ``grid.PRESETS``).  A killed grid continues
+Presets: paper, paper-variant, raw-inputs, q-sweep, methods, smoke (see ``grid.PRESETS``).  A killed grid continues
 where it stopped when run again with the same arguments: complete runs are skipped, an
 incomplete run's file is moved to ``aside/`` and that run starts again.  Both commands write
 under runs/ unless --out says otherwise, so the committed results/ stay as they are.
