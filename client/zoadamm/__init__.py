@@ -46,9 +46,11 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> Any:
     if name in _SDK:
         return getattr(importlib.import_module(".sdk", __name__), name)
+    if name == "sdk":  # ``zoadamm.sdk.X`` after a plain ``import zoadamm``, as the docs write it
+        return importlib.import_module(".sdk", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     """The module's names and the SDK's, which load on first use: tab completion finds both."""
-    return sorted({*globals(), *_SDK})
+    return sorted({*globals(), *_SDK, "sdk"})

@@ -257,6 +257,10 @@ def test_import_zoadamm_is_light_and_changes_no_process_state():
              "print(heavy, sys.getswitchinterval() == before, found)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[] True True", out
+    # the SDK's own namespace loads on first use too, as ``zoadamm.sdk.X`` (docs/sdk.md writes it so)
+    probe = "import zoadamm; print(zoadamm.sdk.fast_switching.__name__, 'sdk' in dir(zoadamm))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "fast_switching True", out
 
 
 def test_numpy_numbers_are_settings_and_a_nan_report_names_its_field(sdk):

@@ -33,6 +33,22 @@ def test_an_unknown_setting_is_named_with_the_one_meant(sdk):
     assert "schedule.factr: unknown setting (did you mean factor?)" in str(_refusal(sdk, schedule={"factr": 0.5}))
     nothing_close = str(_refusal(sdk, colour="blue"))
     assert "colour: unknown setting (POST" in nothing_close and "did you mean" not in nothing_close
+    # minimize's scipy-style bounds are a create's constraint
+    assert "bounds: unknown setting (did you mean constraint?)" in str(_refusal(sdk, bounds=[0.0, 1.0]))
+
+
+def test_a_tell_without_f_plus_says_what_it_needs(sdk):
+    run = RemoteOptimizer.create(sdk, x0_for(3))
+    with pytest.raises(InvalidArgument, match=r"tell needs f_plus, .*tell_gradient"):
+        run.tell(f_x=1.0)
+    assert run.step == 0
+
+
+def test_pipeline_without_the_mirror_is_refused_before_a_session_is_made(sdk):
+    before = len(sdk.sessions.list())
+    with pytest.raises(InvalidArgument, match="pipeline=True needs mirror=True"):
+        RemoteOptimizer.create(sdk, x0_for(3), pipeline=True)
+    assert len(sdk.sessions.list()) == before
 
 
 def test_a_value_out_of_range_names_the_field_and_the_reason(sdk):

@@ -8,6 +8,7 @@ must recover that path when the mirror is contradicted.
 
 from __future__ import annotations
 
+import re
 import threading
 
 import httpx
@@ -350,6 +351,18 @@ def test_minimize_refuses_a_non_finite_value_without_telling_it(local, mode, bad
     final = local.sessions.parameters(session.id)
     assert final.step == 7
     assert bits(final.x) == bits(expected.state.x)
+
+
+@pytest.mark.parametrize("returned, said", [
+    (np.zeros(3), "an array of shape (3,)"), ([1.0, 2.0], "a list of 2 items"), ("1.0", "the string '1.0'"),
+    (None, "a NoneType")])
+def test_minimize_says_when_f_does_not_return_one_number(local, returned, said):
+    with pytest.raises(ValueError, match=rf"the objective must return one number; it returned {re.escape(said)}"):
+        minimize(lambda x: returned, np.zeros(3), steps=2, client=local, progress=False)
+    # one number in any form counts: a numpy scalar, an array of one value
+    result = minimize(lambda x: np.array([float(np.sum(x ** 2))]), np.ones(3), steps=2, client=local,
+                      progress=False)
+    assert np.isfinite(result.fun)
 
 
 def test_minimize_that_fails_waits_for_the_tell_in_flight(test_client):

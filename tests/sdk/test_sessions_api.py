@@ -98,6 +98,7 @@ def test_a_connection_error_names_the_url():
         client.sessions.list()
     assert error.value.url.startswith(url + "/v1/sessions")
     assert f"cannot connect to GET {url}/v1/sessions" in str(error.value)
+    assert f"Start one with `zoadamm-service --port {url.rsplit(':', 1)[1]}`" in str(error.value)
     with Client(url) as client, pytest.raises(APIConnectionError):
         client.health(retry=False)
 

@@ -145,8 +145,18 @@ def connection_error(error: httpx.TransportError) -> APIConnectionError:
     if isinstance(error, httpx.ConnectError):
         return APIConnectionError(
             f"cannot connect to {where} ({reason}): is a zoadamm service running there? "
-            "Start one with `zoadamm-service --port 8000`, or give the client the right URL", url)
+            f"Start one with `{start_command(url)}`, or give the client the right URL", url)
     return APIConnectionError(f"the connection broke during {where} ({reason})", url)
+
+
+def start_command(url: str | None) -> str:
+    """The command that starts a service where ``url`` points (on this machine: its port)."""
+    try:
+        parsed = httpx.URL(url) if url else None
+    except httpx.InvalidURL:
+        parsed = None
+    port = 8000 if parsed is None else parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"zoadamm-service --port {port}"
 
 
 def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:

@@ -230,7 +230,23 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
 
 
 def _value(f, x) -> float:
-    value = float(f(x))
+    """f(x) as a float: a number, or an array of one (a str, or an array of several values, is
+    a mistake in f that float() would hide or report without saying where)."""
+    returned = f(x)
+    try:
+        if isinstance(returned, (str, bytes)) or np.size(returned) != 1:
+            raise TypeError
+        value = float(np.asarray(returned).reshape(()))
+    except (TypeError, ValueError):
+        raise ValueError(f"the objective must return one number; it returned {_kind(returned)}") from None
     if not np.isfinite(value):
         raise ValueError(f"the objective returned {value}; ZO-AdaMM needs finite values")
     return value
+
+
+def _kind(value) -> str:
+    if isinstance(value, (str, bytes)):
+        return f"the string {value[:40]!r}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__}" + (f" of {len(value)} items" if hasattr(value, "__len__") else "")

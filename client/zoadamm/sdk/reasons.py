@@ -19,7 +19,7 @@ SETTINGS = {
 OTHER_NAMES = {
     "learning_rate": "lr", "step_size": "lr", "smoothing": "mu", "smoothing_radius": "mu", "radius": "mu",
     "q": "directions", "num_directions": "directions", "n_directions": "directions", "epsilon": "eps",
-    "dimension": "dim", "d": "dim", "x_0": "x0", "initial": "x0",
+    "dimension": "dim", "d": "dim", "x_0": "x0", "initial": "x0", "bounds": "constraint", "constraints": "constraint",
 }
 
 

@@ -86,12 +86,16 @@ class Mirrored:
         return self._mirror is not None
 
 
+def _check_modes(mirror: bool, pipeline: bool) -> None:
+    if pipeline and not mirror:
+        raise InvalidArgument("pipeline=True needs mirror=True: the next x must be known locally")
+
+
 class RemoteOptimizer(Mirrored):
     def __init__(
         self, client: Client, session: Session | str, x0=None, *, mirror: bool = False, pipeline: bool = False
     ) -> None:
-        if pipeline and not mirror:
-            raise InvalidArgument("pipeline=True needs mirror=True: the next x must be known locally")
+        _check_modes(mirror, pipeline)
         self.client = client
         self.session = session if isinstance(session, Session) else client.sessions.get(session)
         try:
@@ -132,6 +136,7 @@ class RemoteOptimizer(Mirrored):
             zoadamm.sdk.APIError: the service failed or refused the session (x0 outside X: 422).
         """
         client = checked_client(client)
+        _check_modes(mirror, pipeline)  # before the session is made: a refused run leaves none behind
         dim = config.pop("dim", None)
         x0 = one_d(x0, dim)
         session = client.sessions.create(x0.size, x0=x0, **config)
@@ -165,6 +170,9 @@ class RemoteOptimizer(Mirrored):
         step does not advance, and the service's x is returned to be measured again."""
         if f_x is None and self.config.difference != "central":  # as the service says it, before the mirror
             raise InvalidArgument("f_x is required for forward differences")
+        if f_plus is None:
+            raise InvalidArgument("tell needs f_plus, the values f(x + mu u_i) of the step's directions "
+                                  "(an adamm session's exact gradient goes to tell_gradient)")
         values = {"f_x": f_x, "f_plus": f_plus, "f_minus": f_minus}
         return self._step(values, lambda m: m.zo_record(f_x, f_plus, f_minus))
 
