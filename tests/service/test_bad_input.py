@@ -211,6 +211,8 @@ CONSTRAINT_CASES = [
     ("a set on an unknown method", body({"dim": 3, "method": "pgd", **{"constraint": BOX}}), "method"),
     ("normalizer on zo-sgd", body({"dim": 3, "method": "zo-sgd", "normalizer": "v", "constraint": BOX}),
      "normalizer applies to zo-adamm and adamm only"),
+    ("x0 wrong length", body({"dim": 3, "x0": [0.0, 1.0]}), "x0 has 2 values; the session has dim 3"),
+    ("frame x0 wrong length", frame({"dim": 3}, {"x0": [0.0] * 4}), "x0 has 4 values; the session has dim 3"),
     ("x0 outside the box", body({"dim": 3, "x0": [0.0, 1.5, 0.0], "constraint": BOX}),
      "x0 lies above constraint.box at 1 coordinate (by up to 0.5, at index 1)"),
     ("x0 a hair beyond the box", body({"dim": 3, "x0": [0.0, 1.0001, 0.0], "constraint": BOX}),

@@ -34,7 +34,7 @@ def session_config(config: dict, vectors: dict[str, np.ndarray] | None = None) -
 
 
 def start_optimizer(config: SessionConfig, x0: np.ndarray, name: str = "x0") -> Optimizer:
-    return invalid_on_error(Optimizer.start, config, vector("x", x0, config.dim), name)
+    return invalid_on_error(Optimizer.start, config, vector(name, x0, config.dim), name)
 
 
 def as_started(config: SessionConfig, x: np.ndarray) -> np.ndarray:
