@@ -69,9 +69,10 @@ def keyed_url():
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_no_service_gives_one_line_naming_the_url(name, tmp_path):
-    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"  # nothing listens there
     line = _one_line(_run(name, url, tmp_path))
-    assert url in line and "connection refused" in line and "zoadamm-service --port 8000" in line
+    assert url in line and "connection refused" in line and f"zoadamm-service --port {port}`" in line
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -85,7 +86,7 @@ def test_another_http_server_is_no_zoadamm_service(name, tmp_path):
     with http_server(tmp_path) as url:  # an empty folder: every path is its HTML 404 page
         line = _one_line(_run(name, url, tmp_path))
     assert f"no zoadamm service at {url} ({url}/healthz answered 404 File not found" in line
-    assert "zoadamm-service --port 8000" in line
+    assert f"zoadamm-service --port {url.rsplit(':', 1)[1]}`" in line
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -125,6 +126,13 @@ def test_a_conflict_and_a_lost_session_are_explained(service_url):
             client.sessions.get(session.id)
         line = explain(gone.value, service_url)
         assert service_url in line and "no longer has this run's session" in line
+
+
+def test_a_joining_run_whose_x0_is_not_the_sessions_is_told_to_pass_it(service_url, tmp_path):
+    with Client(service_url) as client:
+        session = client.sessions.create(3, x0=[1.0, 1.0, 1.0], directions=1)
+    line = _one_line(_run("worker rest", service_url, tmp_path, "--join", session.id))  # x0: zeros
+    assert "refused this run's x0 (409: x differs" in line and "pass the --x0 the session was created with" in line
 
 
 def test_a_thread_count_of_zero_means_every_cpu():

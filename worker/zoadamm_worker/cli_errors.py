@@ -15,6 +15,7 @@ import httpx
 
 from zoadamm import Client, InvalidArgument, ZoadammError
 from zoadamm.sdk import APIConnectionError, APIStatusError, ConflictError, ForeignServerError, NotFoundError
+from zoadamm.sdk._http import start_command
 from zoadamm.sdk.minimize import Interrupted
 from zoadamm_service import console
 from zoadamm_service.launch import ServiceStartError
@@ -22,7 +23,9 @@ from zoadamm_service.launch import ServiceStartError
 from .mnist import MnistError
 from .train import Diverged
 
-START_HINT = "start one with `zoadamm-service --port 8000` (in .venv/bin) or pass --service URL"
+
+def start_hint(service: str | None) -> str:
+    return f"start one with `{start_command(service)}` (in .venv/bin) or pass --service URL"
 
 
 def check_service(url: str, join: str | None = None) -> None:
@@ -52,10 +55,10 @@ def explain(error: ZoadammError, service: str | None) -> str:
     """One line for a failure of the service at ``service`` (the URL the user gave)."""
     where = service or getattr(error, "url", None) or "the service"
     if isinstance(error, APIConnectionError):
-        return f"cannot reach the zoadamm service at {where} ({_reason(error)}); {START_HINT}"
+        return f"cannot reach the zoadamm service at {where} ({_reason(error)}); {start_hint(service)}"
     if isinstance(error, ForeignServerError):  # the SDK's rule: no answer a zoadamm service gives
         return (f"no zoadamm service at {where} ({error.url} answered {error.status_code} "
-                f"{error.response.reason_phrase}: another HTTP server); {START_HINT}")
+                f"{error.response.reason_phrase}: another HTTP server); {start_hint(service)}")
     if not isinstance(error, APIStatusError):
         return str(error)
     status, detail = error.status_code, error.body.get("detail") or error.response.reason_phrase
@@ -68,6 +71,9 @@ def explain(error: ZoadammError, service: str | None) -> str:
     if isinstance(error, NotFoundError):
         return (f"the service at {where} no longer has this run's session ({detail}): it was deleted, or "
                 f"the service restarted on its in-process store (set REDIS_URL to keep sessions); start the run again")
+    if isinstance(error, ConflictError) and "x differs" in detail:  # a joining worker's x0 is not the session's
+        return (f"the service at {where} refused this run's x0 (409: {detail}): a run that joins a session starts "
+                "from the session's x0: pass the --x0 the session was created with")
     if isinstance(error, ConflictError):
         return (f"the service at {where} refused the step (409: {detail}; the session is at step "
                 f"{error.step}): another client is driving the same session; give each run its own session")

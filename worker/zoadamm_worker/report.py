@@ -83,18 +83,25 @@ def read_jsonl(path: str | Path) -> list[dict]:
 def pair_records(folder: str | Path) -> list[tuple[str, list[dict], list[dict]]]:
     """(name, FO records, ZO records) for every ZO record file in ``folder``, each against the FO
     file of the same d and initial-weights seed (compose's workers, the demo's fo/zo.jsonl)."""
-    runs = {}
+    runs, written = {}, {}
     for path in sorted(Path(folder).glob("*.jsonl")):
         records = read_jsonl(path)
         if records and "method" in records[0]:
-            runs[path.stem] = records
-    fo_runs = {(r[0]["d"], r[0]["seed"]): r for r in runs.values() if r[0]["method"] == "adamm"}
+            runs[path.stem], written[path.stem] = records, path.stat().st_mtime
+    fo_names = [name for name, r in runs.items() if r[0]["method"] == "adamm"]
     pairs = []
     for name, zo in runs.items():
-        fo = fo_runs.get((zo[0]["d"], zo[0]["seed"]))
-        if zo[0]["method"] == "zo-adamm" and fo is not None:
-            pairs.append((name, fo, zo))
+        same = [fo for fo in fo_names if (runs[fo][0]["d"], runs[fo][0]["seed"]) == (zo[0]["d"], zo[0]["seed"])]
+        if zo[0]["method"] != "zo-adamm" or not same:
+            continue
+        # several runs' records in one folder (compose's volume, run after run): the FO run set up
+        # most like this one, the newest of those
+        fo = max(same, key=lambda fo: (sum(runs[fo][0].get(k) == zo[0].get(k) for k in _LIKE), written[fo]))
+        pairs.append((name, runs[fo], zo))
     return pairs
+
+
+_LIKE = ("epochs", "train_limit", "batch_size", "normalize", "shuffle", "scale")  # what makes two runs comparable
 
 
 def report_folder(folder: str | Path) -> tuple[str, list[Path]]:
