@@ -1,7 +1,7 @@
 """CPU per request: a session's q * d is bounded (``ZOADAMM_MAX_WORK``), and the largest
 allowed session's work (create, ask with vectors, tell, checkpoint, delete) leaves the event
 loop, and its checkpoint never passes through a Lua script (which would hold Redis for every
-client), so ``/healthz`` keeps answering quickly meanwhile.  A real service process over HTTP, on
+client), so ``/healthz`` keeps answering meanwhile.  A real service process over HTTP, on
 a real Redis."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -20,12 +21,13 @@ from zoadamm_service.launch import ServiceProcess
 
 FRAME = wire.MEDIA_TYPE
 # The largest session this service allows: q * d = MAX_WORK.  Small enough for CI, large
-# enough that its work held on the event loop would stall /healthz well past LATENCY_S.
+# enough that its calls take long enough to tell a stalled /healthz apart.
 DIM, Q = 1 << 21, 4
 MAX_WORK = DIM * Q
 POLL_S = 0.02
-# A latency property of the service: /healthz answers within this while the work runs.
-LATENCY_S = 0.2
+# The work held on the event loop would hold every /healthz answer for as long as it lasts:
+# each call of the work that lasts this long is checked (shorter ones cannot stall much).
+CHECKED_S = 0.1
 
 
 @pytest.fixture
@@ -51,28 +53,46 @@ def test_a_session_over_max_work_is_refused_naming_the_setting(service):
     assert r.status_code == 201, r.text
 
 
-def test_healthz_answers_quickly_while_the_largest_session_works(service, redis_client):
+def test_healthz_answers_while_the_largest_session_works(service, redis_client):
     svc, http = service
     probe = subprocess.Popen([sys.executable, str(Path(__file__).with_name("healthz_probe.py")), svc.url,
                               str(POLL_S)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    calls: dict[str, tuple[float, float]] = {}  # (when it was sent, when it was answered)
+
+    def timed(name: str, send):
+        started = time.monotonic()
+        answer = send()
+        calls[name] = (started, time.monotonic())
+        return answer
+
     try:
+        assert probe.stdout.readline() == "polling\n"
         x0 = np.linspace(-1, 1, DIM, dtype=np.float32)
-        r = frame_post(http, "/v1/sessions", {"dim": DIM, "directions": Q, "lr": 0.01}, {"x0": x0})
+        r = timed("create", lambda: frame_post(http, "/v1/sessions", {"dim": DIM, "directions": Q, "lr": 0.01},
+                                               {"x0": x0}))
         assert r.status_code == 201, r.text
         sid = wire.decode(r.content)[0]["id"]
-        r = frame_post(http, f"/v1/sessions/{sid}/ask?vectors=true", {})
+        r = timed("ask", lambda: frame_post(http, f"/v1/sessions/{sid}/ask?vectors=true", {}))
         assert r.status_code == 200, r.text
         _, vectors = wire.decode(r.content)
         assert vectors["u"].size == Q * DIM
-        r = frame_post(http, f"/v1/sessions/{sid}/tell", {"step": 0, "f_x": 1.0, "f_plus": [1.5, 0.5, 1.0, 2.0]})
+        values = {"step": 0, "f_x": 1.0, "f_plus": [1.5, 0.5, 1.0, 2.0]}
+        r = timed("tell", lambda: frame_post(http, f"/v1/sessions/{sid}/tell", values))
         assert r.status_code == 200, r.text  # checkpoint_every = 1: this step also writes a checkpoint
         assert wire.decode(r.content)[0]["step"] == 1
-        assert http.delete(f"/v1/sessions/{sid}").status_code == 204
+        assert timed("delete", lambda: http.delete(f"/v1/sessions/{sid}")).status_code == 204
     finally:
         out, _ = probe.communicate("", timeout=120)
     answers = json.loads(out)
-    latencies = [latency for latency, _ in answers]
-    assert {status for _, status in answers} == {200}
+    assert {status for *_, status in answers} == {200}
     assert len(answers) >= 5, "the probe must have polled while the work ran"
-    assert max(latencies) < LATENCY_S, sorted(latencies)[-5:]
+    # Times measured in one run, compared with each other (the machine's load slows both): a
+    # call that held the event loop would hold a /healthz sent meanwhile for about as long as
+    # itself; each answered in well under half of it
+    checked = {name: (start, end) for name, (start, end) in calls.items() if end - start >= CHECKED_S}
+    assert checked, calls  # at d = 2M, the create, ask and tell each take longer than that
+    for name, (start, end) in checked.items():
+        meanwhile = [latency for sent, latency, _ in answers if sent < end and sent + latency > start]
+        assert meanwhile, f"no /healthz was answered during the {name}"
+        assert max(meanwhile) < (end - start) / 2, (name, end - start, sorted(meanwhile)[-3:])
     assert redis_client.keys("*:staged:*") == []  # every staged checkpoint was taken or dropped
