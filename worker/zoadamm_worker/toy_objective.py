@@ -1,6 +1,6 @@
 """A toy objective endpoint for trying ``zoadamm-worker rest``: f(x) = sum((x_k - 3)^2).
 
-    python -m zoadamm_worker.toy_objective --port 9000     # POST {"x": [...]} -> {"value": f}
+    python -m zoadamm_worker.toy_objective --port 9000     # POST /f {"x": [...]} -> {"value": f}
 """
 
 from __future__ import annotations
@@ -9,13 +9,23 @@ import argparse
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+PATH = "/f"  # the one path it answers: a mistyped --objective gets 404, which the worker reports
+
+
+class _NoSuchPath(Exception):
+    pass
+
 
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (the http.server API)
         try:
+            if self.path.split("?")[0] != PATH:
+                raise _NoSuchPath(f"nothing here: the objective is POST {PATH}")
             x = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))["x"]
             body: dict[str, object] = {"value": sum((float(v) - 3.0) ** 2 for v in x)}
             status = 200
+        except _NoSuchPath as exc:
+            body, status = {"detail": str(exc)}, 404
         except (ValueError, KeyError, TypeError) as exc:
             body, status = {"detail": f"expected {{\"x\": [numbers]}}: {exc}"}, 400
         data = json.dumps(body).encode()
