@@ -92,6 +92,13 @@ def _check_modes(mirror: bool, pipeline: bool) -> None:
 
 
 class RemoteOptimizer(Mirrored):
+    """One session driven step by step: ``directions()``, evaluate, ``tell`` (``tell_gradient``
+    for adamm).  Made by ``create`` (a new session at x0) or ``resume`` (an existing one); the
+    constructor takes a session (or its id) and, for a session created without x0, the x0 to
+    start it from.  ``x``, ``step``, ``lr`` and ``mu`` are the open step's; ``mirrored`` says
+    whether the state is kept here too (``mirror=True``).  Close it, or use it as a context
+    manager, to wait for a pipelined tell in flight (docs/sdk.md)."""
+
     def __init__(
         self, client: Client, session: Session | str, x0=None, *, mirror: bool = False, pipeline: bool = False
     ) -> None:
