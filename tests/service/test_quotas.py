@@ -58,6 +58,25 @@ def test_a_tenant_past_its_bytes_of_state_gets_429_and_keeps_what_it_had(make_ap
         assert client.get("/v1/sessions", headers=auth("alice")).json()["total"] == 2
 
 
+def test_a_session_larger_than_the_quota_alone_is_422_before_anything_is_made(make_app, serve):
+    with serve(make_app(api_keys=ENTRIES, max_tenant_bytes=2000)) as client:
+        r = client.post("/v1/sessions", json={"dim": 200}, headers=auth("alice"))  # 16 bytes a coordinate
+        assert r.status_code == 422, r.text
+        assert "holds 3,200 bytes of state, more than a tenant may hold (2,000, ZOADAMM_MAX_TENANT_BYTES)" in r.text
+        assert client.get("/v1/sessions", headers=auth("alice")).json()["total"] == 0
+
+
+def test_a_keyed_create_repeated_at_the_quota_gets_its_first_answer(make_app, serve):
+    with serve(make_app(api_keys=ENTRIES, max_tenant_bytes=1600)) as client:
+        first = client.post("/v1/sessions", json={"dim": 100}, headers=auth("alice", **{"Idempotency-Key": "k1"}))
+        assert first.status_code == 201
+        assert client.delete(f"/v1/sessions/{first.json()['id']}", headers=auth("alice")).status_code == 204
+        assert client.post("/v1/sessions", json={"dim": 100}, headers=auth("alice")).status_code == 201  # full
+        again = client.post("/v1/sessions", json={"dim": 100}, headers=auth("alice", **{"Idempotency-Key": "k1"}))
+        assert again.status_code == 201 and again.json() == first.json()  # as docs/api.md says, not 429
+        assert client.get("/v1/sessions", headers=auth("alice")).json()["total"] == 1
+
+
 def test_the_rate_limit_counts_each_key_and_answers_429_with_retry_after(make_app, serve):
     f, _ = objective(DIM)
     app = make_app(api_keys=ENTRIES, rate_limit="6/minute")

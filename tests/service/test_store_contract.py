@@ -589,6 +589,22 @@ async def test_create_admits_a_tenant_up_to_its_bytes_of_state(store):
         await store.create(meta("s3", 3.0), None, quota=sized(1))
 
 
+async def test_a_create_under_way_is_not_pruned_in_favour_of_another(store):
+    """A create is listed before its session is written: a create refused meanwhile prunes the
+    index, and must not take the first one's place (both would then exist past the quota)."""
+    import time
+
+    from zoadamm_service.errors import QuotaExceeded
+
+    quota = Quota(bytes=100, size=60)
+    first = SessionMeta("first", TENANT, None, dict(CONFIG), time.time())
+    await store._index.admit(first, quota, store.ttl_s)  # listed; its session not written yet
+    with pytest.raises(QuotaExceeded, match="hold 60 bytes"):
+        await store.create(SessionMeta("second", TENANT, None, dict(CONFIG), time.time()), None, quota=quota)
+    await store.create(first, None, quota=quota)  # the first create goes on
+    assert [m.id for m in (await store.list(TENANT, 0, 10))[0]] == ["first"]
+
+
 async def test_the_bytes_of_sessions_gone_are_given_back(store):
     """An expired session, and a size whose id the index no longer lists (a delete cut off
     between its two writes), count against nothing once a create would be refused for them."""

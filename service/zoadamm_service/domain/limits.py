@@ -6,7 +6,7 @@ from zoadamm import SessionConfig
 
 from ..errors import Invalid
 from ..settings import Settings
-from ..store import SessionMeta
+from ..store import Quota, SessionMeta
 
 RESERVED_METRICS = frozenset({"step", "value", "lr", "mu", "time"})
 # The metric reports of one answer: beside a full trace (the dashboard's session view) an answer
@@ -33,10 +33,20 @@ def check_work(settings: Settings, config: SessionConfig) -> None:
                       "(ZOADAMM_MAX_WORK): fewer directions, or a smaller dim")
 
 
-def state_bytes(config: SessionConfig, meta: SessionMeta) -> int:
+def quota(settings: Settings, config: SessionConfig, meta: SessionMeta) -> Quota:
+    """The tenant's quota at the create of ``meta``'s session, and what the session takes of it."""
+    return Quota(settings.max_sessions, settings.max_tenant_bytes, state_bytes(settings, config, meta))
+
+
+def state_bytes(settings: Settings, config: SessionConfig, meta: SessionMeta) -> int:
     """What a session keeps of its tenant's ``ZOADAMM_MAX_TENANT_BYTES``: its state's vectors (x
-    and the moments its method keeps, float32) and its set's vectors."""
-    return 4 * config.dim * len(config.method_spec.keeps) + len(meta.vectors)
+    and the moments its method keeps, float32) and its set's vectors.  Invalid for a session
+    that alone holds more than that: deleting others would not make room for it."""
+    size = 4 * config.dim * len(config.method_spec.keeps) + len(meta.vectors)
+    if settings.max_tenant_bytes and size > settings.max_tenant_bytes:
+        raise Invalid(f"a {config.method} session of dim {config.dim} holds {size:,} bytes of state, more than a "
+                      f"tenant may hold ({settings.max_tenant_bytes:,}, ZOADAMM_MAX_TENANT_BYTES): a smaller dim")
+    return size
 
 
 def check_metric_names(settings: Settings, named: dict[str, float]) -> None:

@@ -24,7 +24,7 @@ from zoadamm.wire import SAFE_INT
 
 from ..errors import Conflict, NotFound
 from ..settings import Settings
-from ..store import Quota, SessionMeta, Store
+from ..store import SessionMeta, Store
 from . import inputs, journal, limits, offload, split, trace
 from .answers import AskAnswer, Parameters, SessionPublic, SessionSummary, TellAnswer
 from .cache import ReplicaCache
@@ -65,13 +65,13 @@ class Sessions(Reports):
         # with a key, the id follows from it: a repeat names the same session, in the same slot
         session_id = uuid.uuid4().hex if key is None else session_id_for(tenant, key.key)
         meta = SessionMeta(session_id, tenant, name, cfg.to_dict(), time.time(), journal.encode_config_vectors(cfg))
+        quota = limits.quota(self.settings, cfg, meta)
         checkpoint = None
         if x0 is not None:
             checkpoint = await offload.run_sized(offload.work_of(cfg), _first_checkpoint, cfg, x0)
         answer = SessionPublic(**_summary(meta), vectors=cfg.vectors(), step=0, has_parameters=x0 is not None,
                                lr=cfg.lr, mu=cfg.mu, recent_metrics=[])
         record = None if key is None else key.record(json.dumps(answer.model_dump()), self.settings.idempotency_ttl_s)
-        quota = Quota(self.settings.max_sessions, self.settings.max_tenant_bytes, limits.state_bytes(cfg, meta))
         replayed = await self.store.create(meta, checkpoint, record, quota)
         return answer if replayed is None else SessionPublic(**json.loads(replayed))
 

@@ -125,7 +125,9 @@ class RedisStore(SplitSteps, History, Store):
     @translate_errors
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,
                      idempotent: Idempotent | None = None, quota: Quota = NO_QUOTA) -> str | None:
-        await self._index.admit(meta, quota)
+        # a create repeated for its Idempotency-Key is answered from its record, whatever the quota
+        if idempotent is None or not await self._redis.exists(keys.idempotency(meta.id, idempotent.key)):
+            await self._index.admit(meta, quota, self.ttl_s)
         async with self._staged(meta.id, checkpoint) as staged:
             reply = await self._create(
                 keys=[keys.meta(meta.id), keys.checkpoint(meta.id),
@@ -180,7 +182,7 @@ class RedisStore(SplitSteps, History, Store):
             rows = await pipe.execute()
         metas = [replies.meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
         if len(metas) < len(ids):  # some expired: the index forgets them
-            await self._index.prune(tenant)
+            await self._index.prune(tenant, self.ttl_s)
             total -= len(ids) - len(metas)
         return metas, total
 

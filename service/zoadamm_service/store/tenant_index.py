@@ -5,9 +5,15 @@ create is admitted under (``scripts.ADMIT``).
 Both keys forget a session together.  Sessions that expired (``ZOADAMM_SESSION_TTL_S``), and a
 create or delete cut off between its writes, leave ids behind: a create refused by the quota
 prunes them and tries once more, so a tenant is never refused for sessions it no longer has.
+A create is listed before its session is written (another slot, another script): pruning
+spares the ids listed within ``SETTLING_S`` (or the idle lifetime, when shorter, which expired
+sessions are older than), else a create refused meanwhile would forget a session being made
+and take its place past the quota.
 """
 
 from __future__ import annotations
+
+import time
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -17,6 +23,8 @@ from ..errors import QuotaExceeded
 from . import scripts
 from .base import Quota, SessionMeta
 
+SETTLING_S = 60.0  # far longer than a create's writes take within their Redis budgets
+
 
 class TenantIndex:
     def __init__(self, client: Redis | RedisCluster) -> None:
@@ -24,13 +32,14 @@ class TenantIndex:
         self._admit = client.register_script(scripts.ADMIT)
         self._forget_unlisted = client.register_script(scripts.FORGET_UNLISTED)
 
-    async def admit(self, meta: SessionMeta, quota: Quota) -> None:
-        """List ``meta``'s session under its tenant, or raise QuotaExceeded."""
+    async def admit(self, meta: SessionMeta, quota: Quota, ttl_s: int) -> None:
+        """List ``meta``'s session under its tenant, or raise QuotaExceeded.  ``ttl_s``: the
+        sessions' idle lifetime (0: none)."""
         index = [keys.tenant_sessions(meta.tenant), keys.tenant_sizes(meta.tenant)]
         args: list[str | float] = [meta.id, meta.created, quota.sessions, quota.size, quota.bytes]
         reply = await self._admit(keys=index, args=args)
         if reply[0] != 1:
-            await self.prune(meta.tenant)
+            await self.prune(meta.tenant, ttl_s)
             reply = await self._admit(keys=index, args=args)
         if reply[0] == 0:
             raise QuotaExceeded(f"this tenant has {quota.sessions} sessions, its limit (ZOADAMM_MAX_SESSIONS): "
@@ -47,10 +56,12 @@ class TenantIndex:
             await self._redis.zrem(keys.tenant_sessions(tenant), *session_ids)
             await self._redis.hdel(keys.tenant_sizes(tenant), *session_ids)
 
-    async def prune(self, tenant: str) -> None:
-        """Forget the listed ids whose session is gone, and sizes that no listed id has."""
+    async def prune(self, tenant: str, ttl_s: int) -> None:
+        """Forget the listed ids whose session is gone (of those listed before the last
+        ``SETTLING_S``), and sizes that no listed id has."""
         index = keys.tenant_sessions(tenant)
-        ids = [_text(raw) for raw in await self._redis.zrange(index, 0, -1)]
+        settled = time.time() - (min(SETTLING_S, ttl_s) if ttl_s else SETTLING_S)
+        ids = [_text(raw) for raw in await self._redis.zrangebyscore(index, "-inf", settled)]
         async with self._redis.pipeline(transaction=False) as pipe:
             for session_id in ids:
                 pipe.exists(keys.meta(session_id))
