@@ -355,14 +355,17 @@ def test_minimize_refuses_a_non_finite_value_without_telling_it(local, mode, bad
 
 @pytest.mark.parametrize("returned, said", [
     (np.zeros(3), "an array of shape (3,)"), ([1.0, 2.0], "a list of 2 items"), ("1.0", "the string '1.0'"),
-    (None, "a NoneType")])
+    (None, "a NoneType"), (1 + 2j, "a complex")])
 def test_minimize_says_when_f_does_not_return_one_number(local, returned, said):
     with pytest.raises(ValueError, match=rf"the objective must return one number; it returned {re.escape(said)}"):
         minimize(lambda x: returned, np.zeros(3), steps=2, client=local, progress=False)
-    # one number in any form counts: a numpy scalar, an array of one value
-    result = minimize(lambda x: np.array([float(np.sum(x ** 2))]), np.ones(3), steps=2, client=local,
-                      progress=False)
-    assert np.isfinite(result.fun)
+    # one number in any form counts: a numpy scalar, an array of one value, a torch tensor
+    import torch
+
+    for one in (lambda x: np.array([float(np.sum(x ** 2))]), lambda x: np.float32(np.sum(x ** 2)),
+                lambda x: torch.tensor(x).pow(2).sum(), lambda x: torch.tensor(x).pow(2).sum().reshape(1)):
+        result = minimize(one, np.ones(3), steps=2, client=local, progress=False)
+        assert np.isfinite(result.fun)
 
 
 def test_minimize_that_fails_waits_for_the_tell_in_flight(test_client):

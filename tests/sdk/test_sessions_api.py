@@ -92,6 +92,16 @@ def _refused_url() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}"  # closed again: nothing listens
 
 
+def test_the_start_hint_names_a_command_for_this_machine_only():
+    from zoadamm.sdk._http import start_command
+
+    assert start_command("http://127.0.0.1:8494") == "zoadamm-service --port 8494"
+    assert start_command("http://localhost/") == "zoadamm-service --port 80"
+    assert start_command("http://[::1]:8001") == "zoadamm-service --host ::1 --port 8001"
+    assert start_command("https://zo.example.org") is None  # another host: nothing to start here
+    assert start_command(None) == "zoadamm-service --port 8000"
+
+
 def test_a_connection_error_names_the_url():
     url = _refused_url()
     with Client(url, max_retries=0) as client, pytest.raises(APIConnectionError) as error:

@@ -132,7 +132,8 @@ def test_a_joining_run_whose_x0_is_not_the_sessions_is_told_to_pass_it(service_u
     with Client(service_url) as client:
         session = client.sessions.create(3, x0=[1.0, 1.0, 1.0], directions=1)
     line = _one_line(_run("worker rest", service_url, tmp_path, "--join", session.id))  # x0: zeros
-    assert "refused this run's x0 (409: x differs" in line and "pass the --x0 the session was created with" in line
+    assert "refused this run's x0 (409: x differs" in line and "the options the session was created with" in line
+    assert "rest: --x0; mnist: --seed and --scale" in line
 
 
 def test_a_thread_count_of_zero_means_every_cpu():

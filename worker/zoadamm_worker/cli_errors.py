@@ -25,7 +25,8 @@ from .train import Diverged
 
 
 def start_hint(service: str | None) -> str:
-    return f"start one with `{start_command(service)}` (in .venv/bin) or pass --service URL"
+    command = start_command(service)
+    return f"start one with `{command}` (in .venv/bin) or pass --service URL" if command else "check --service URL"
 
 
 def check_service(url: str, join: str | None = None) -> None:
@@ -73,7 +74,8 @@ def explain(error: ZoadammError, service: str | None) -> str:
                 f"the service restarted on its in-process store (set REDIS_URL to keep sessions); start the run again")
     if isinstance(error, ConflictError) and "x differs" in detail:  # a joining worker's x0 is not the session's
         return (f"the service at {where} refused this run's x0 (409: {detail}): a run that joins a session starts "
-                "from the session's x0: pass the --x0 the session was created with")
+                "from the session's x0: give it the options the session was created with (rest: --x0; "
+                "mnist: --seed and --scale)")
     if isinstance(error, ConflictError):
         return (f"the service at {where} refused the step (409: {detail}; the session is at step "
                 f"{error.step}): another client is driving the same session; give each run its own session")

@@ -37,7 +37,8 @@ class Call:
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to wait before sending a failed request again.  Answers with a
-    status in ``statuses`` (429, 500, 502, 503, 504) are worth retrying; the others are final."""
+    status in ``statuses`` (429, 500, 502, 503, 504) are worth retrying, but for a 429 without
+    Retry-After (a tenant's quota) and answers to a refused key; the others are final."""
 
     max_retries: int = 5
     base_delay: float = 0.25
@@ -145,18 +146,24 @@ def connection_error(error: httpx.TransportError) -> APIConnectionError:
     if isinstance(error, httpx.ConnectError):
         return APIConnectionError(
             f"cannot connect to {where} ({reason}): is a zoadamm service running there? "
-            f"Start one with `{start_command(url)}`, or give the client the right URL", url)
+            + (f"Start one with `{command}`, or give" if (command := start_command(url)) else "Give")
+            + " the client the right URL", url)
     return APIConnectionError(f"the connection broke during {where} ({reason})", url)
 
 
-def start_command(url: str | None) -> str:
-    """The command that starts a service where ``url`` points (on this machine: its port)."""
+def start_command(url: str | None) -> str | None:
+    """The command that starts a service where ``url`` points, when that is this machine; None
+    for another host (nothing to start here)."""
     try:
-        parsed = httpx.URL(url) if url else None
+        parsed = httpx.URL(url) if url else httpx.URL("http://127.0.0.1:8000")
     except httpx.InvalidURL:
-        parsed = None
-    port = 8000 if parsed is None else parsed.port or (443 if parsed.scheme == "https" else 80)
-    return f"zoadamm-service --port {port}"
+        return None
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    if parsed.host in ("127.0.0.1", "localhost"):
+        return f"zoadamm-service --port {port}"
+    if parsed.host == "::1":
+        return f"zoadamm-service --host ::1 --port {port}"
+    return None
 
 
 def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:

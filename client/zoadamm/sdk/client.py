@@ -1,10 +1,11 @@
 """Sync and async HTTP clients: ``Client(...).sessions.create(dim=...)`` and friends.
 
 Both send binary frames by default (vectors as raw float32), send the API key as
-``Authorization: Bearer`` (``api_key``, else ``$ZOADAMM_API_KEY``), retry connection errors, 429,
-500, 502, 503 and 504 with capped jittered backoff (every POST carries an Idempotency-Key that its retries
-reuse, and tells are exactly-once by step, so a retried call is applied once), and accept an
-injected ``httpx.Client`` / ``httpx.AsyncClient`` (Starlette's TestClient is one).
+``Authorization: Bearer`` (``api_key``, else ``$ZOADAMM_API_KEY``), retry connection errors, 429
+with Retry-After (not a tenant's quota), 500, 502, 503 and 504 with capped jittered backoff
+(every POST carries an Idempotency-Key that its retries reuse, and tells are exactly-once by
+step, so a retried call is applied once), and accept an injected ``httpx.Client`` /
+``httpx.AsyncClient`` (Starlette's TestClient is one).
 """
 
 from __future__ import annotations

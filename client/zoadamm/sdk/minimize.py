@@ -234,10 +234,11 @@ def _value(f, x) -> float:
     a mistake in f that float() would hide or report without saying where)."""
     returned = f(x)
     try:
-        if isinstance(returned, (str, bytes)) or np.size(returned) != 1:
+        if isinstance(returned, (str, bytes)):
             raise TypeError
-        value = float(np.asarray(returned).reshape(()))
-    except (TypeError, ValueError):
+        # a number, or an array or tensor of one value (numpy, torch, ...: their float() takes it)
+        value = float(returned.reshape(()) if isinstance(returned, np.ndarray) else returned)
+    except (TypeError, ValueError, RuntimeError):
         raise ValueError(f"the objective must return one number; it returned {_kind(returned)}") from None
     if not np.isfinite(value):
         raise ValueError(f"the objective returned {value}; ZO-AdaMM needs finite values")
@@ -247,6 +248,12 @@ def _value(f, x) -> float:
 def _kind(value) -> str:
     if isinstance(value, (str, bytes)):
         return f"the string {value[:40]!r}"
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return f"a {type(value).__name__}" + (f" of {len(value)} items" if hasattr(value, "__len__") else "")
+    name = "array" if isinstance(value, np.ndarray) else type(value).__name__
+    kind = ("an " if name[0] in "aeiou" else "a ") + name
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"{kind} of shape {tuple(shape)}"
+    try:
+        return f"{kind} of {len(value)} items"
+    except TypeError:
+        return kind
