@@ -40,7 +40,7 @@ def service():
 def artifacts() -> Path:
     folder = Path(os.environ.get("ZOADAMM_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "dashboard"
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # another test process may have made it meanwhile
     print(f"\ndashboard screenshots: {folder}")
     return folder
 

@@ -28,9 +28,10 @@ from zoadamm_service.tenants import entry, new_key
 
 DIM, QUEUED = 4, 20
 # A latency property of the service: the budget (2 s) plus the time to answer, for every call,
-# the ones queued on one session's lock included.
-ANSWER_S = 2.5
-QUEUED_ANSWER_S = 2.5
+# the ones queued on one session's lock included (2 s of it for a loaded machine: what it tells
+# apart is one budget from several queued ones, 40 s, or the client's 60 s).
+ANSWER_S = 4.0
+QUEUED_ANSWER_S = 4.0
 # A call that reaches Redis with a sliver of its budget left (after waiting for a session's lock)
 SLIVER_S, SLIVERS = 0.0005, 40
 

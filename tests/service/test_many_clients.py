@@ -52,9 +52,13 @@ def test_a_call_that_cannot_get_its_turn_in_time_gets_503_with_retry_after(redis
         ask = {"lease": 1, "worker": "first"}
         assert http.post(f"/v1/sessions/{sid}/ask", json=ask).json()["leased"] == [0]
         with ThreadPoolExecutor(1) as pool:  # a second worker waits for the held direction
-            waiting = pool.submit(http.post, f"/v1/sessions/{sid}/ask", json={**ask, "worker": "second", "wait": 3})
-            time.sleep(1)  # time for it to take the one turn before the call below asks for it
-            refused = http.get("/v1/sessions")
+            waiting = pool.submit(http.post, f"/v1/sessions/{sid}/ask", json={**ask, "worker": "second", "wait": 5})
+            # once the waiting ask holds the one turn, a call is refused (before it, it is served)
+            for _ in range(40):
+                refused = http.get("/v1/sessions")
+                if refused.status_code == 503 or waiting.done():
+                    break
+                time.sleep(0.1)
             assert refused.status_code == 503, refused.text
             assert "ZOADAMM_MAX_CALLS" in refused.json()["detail"] and int(refused.headers["Retry-After"]) >= 1
             assert waiting.result().status_code == 200

@@ -91,7 +91,7 @@ def test_until_leases_nothing_on_the_step_it_names(client):
 
 
 def test_a_waiting_tell_takes_over_a_lease_that_ran_out(make_app):
-    with serving(make_app(lease_seconds=0.3)) as client:
+    with serving(make_app(lease_seconds=1.5)) as client:  # the second ask comes well within it
         sid = open_session(client)
         assert ask(client, sid, lease=2, worker="dies")["leased"] == [0, 1]
         assert ask(client, sid, lease=2, worker="lives")["leased"] == [2, 3]
