@@ -193,6 +193,7 @@ def test_an_unexpected_error_is_a_json_500_and_the_connection_stays_usable():
     thread.start()
     try:
         while not server.started:
+            assert thread.is_alive(), "the server did not start (its port taken meanwhile?)"
             time.sleep(0.02)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         status, headers, body = request(conn, "GET", "/boom")

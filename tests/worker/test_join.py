@@ -94,6 +94,7 @@ def test_a_killed_worker_delays_the_epoch_but_never_changes_it(client, service_u
     shared = new_session(client)
     doomed, survivor = start_workers(service_url, shared, train_limit=2560, epochs=1)
     while client.sessions.get(shared).step < 5:
+        assert doomed.poll() is None and survivor.poll() is None, "a worker ended before step 5"
         time.sleep(0.02)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
