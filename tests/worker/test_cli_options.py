@@ -218,5 +218,7 @@ def test_failures_found_while_running_are_one_line(service_url, argv, says):
 def test_what_the_records_lack_is_one_line(tmp_path):
     line = one_line(run("zoadamm-demo", "--report", str(tmp_path)))
     assert line.startswith(f"zoadamm-demo: {tmp_path} holds no pair of FO and ZO record files (*.jsonl) of the same d")
+    line = one_line(run("zoadamm-demo", "--report", str(tmp_path / "no-such-run")))
+    assert line.startswith(f"zoadamm-demo: {tmp_path / 'no-such-run'} is not a folder")
     line = one_line(run("zoadamm-experiments", "analyze", str(tmp_path), "--out", str(tmp_path / "out")))
     assert f"no run records with a finished epoch in {tmp_path}" in line

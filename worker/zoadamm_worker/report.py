@@ -114,6 +114,8 @@ def report_folder(folder: str | Path) -> tuple[str, list[Path]]:
         FileNotFoundError: ``folder`` holds no FO record and ZO record of the same d and seed.
     """
     folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder: give the folder of a run's records (runs/demo-<time>)")
     pairs = pair_records(folder)
     if not pairs:
         raise FileNotFoundError(f"{folder} holds no pair of FO and ZO record files (*.jsonl) of the same d and seed")
