@@ -273,32 +273,6 @@ if leased[1] == 0 then refresh(ARGV[1], 1, 3) end
 return {redis.call('HGETALL', KEYS[2]), leased}
 """
 
-# KEYS: the tenant's index, its sizes; ARGV: id, created, max sessions, size, max bytes (0: no limit)
-# Admits a new session under the quota: {1}; {0} at the most sessions; {-1, bytes held} when its
-# size would take the tenant past the most bytes.  An id already listed (a repeated create) is admitted.
-ADMIT = """
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1} end
-local limit = tonumber(ARGV[3])
-if limit > 0 and redis.call('ZCARD', KEYS[1]) >= limit then return {0} end
-local most = tonumber(ARGV[5])
-if most > 0 then
-  local held = 0
-  for _, size in ipairs(redis.call('HVALS', KEYS[2])) do held = held + tonumber(size) end
-  if held + tonumber(ARGV[4]) > most then return {-1, held} end
-end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
-return {1}
-"""
-
-# KEYS: a tenant's index, its sizes.  Forgets the sizes of ids the index does not list (a delete cut
-# off between its two writes).
-FORGET_UNLISTED = """
-for _, id in ipairs(redis.call('HKEYS', KEYS[2])) do
-  if not redis.call('ZSCORE', KEYS[1], id) then redis.call('HDEL', KEYS[2], id) end
-end
-"""
-
 # KEYS: every key of one session; ARGV: idle ttl.  A read restarts the idle time.
 TOUCH = _REFRESH + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end

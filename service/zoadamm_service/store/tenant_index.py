@@ -1,6 +1,6 @@
 """A tenant's index: its session ids by creation time (a sorted set, which ``list`` pages
 through) and the bytes of state each session holds (a hash in the same slot), and the quota a
-create is admitted under (``scripts.ADMIT``).
+create is admitted under (``ADMIT``, below).
 
 Both keys forget a session together.  Sessions that expired (``ZOADAMM_SESSION_TTL_S``), and a
 create or delete cut off between its writes, leave ids behind: a create refused by the quota
@@ -20,17 +20,42 @@ from redis.asyncio.cluster import RedisCluster
 
 from .. import keys
 from ..errors import QuotaExceeded
-from . import scripts
 from .base import Quota, SessionMeta
 
 SETTLING_S = 60.0  # far longer than a create's writes take within their Redis budgets
+
+# KEYS: the tenant's index, its sizes; ARGV: id, created, max sessions, size, max bytes (0: no limit)
+# Admits a new session under the quota: {1}; {0} at the most sessions; {-1, bytes held} when its
+# size would take the tenant past the most bytes.  An id already listed (a repeated create) is admitted.
+ADMIT = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1} end
+local limit = tonumber(ARGV[3])
+if limit > 0 and redis.call('ZCARD', KEYS[1]) >= limit then return {0} end
+local most = tonumber(ARGV[5])
+if most > 0 then
+  local held = 0
+  for _, size in ipairs(redis.call('HVALS', KEYS[2])) do held = held + tonumber(size) end
+  if held + tonumber(ARGV[4]) > most then return {-1, held} end
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+return {1}
+"""
+
+# KEYS: a tenant's index, its sizes.  Forgets the sizes of ids the index does not list (a delete cut
+# off between its two writes).
+FORGET_UNLISTED = """
+for _, id in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if not redis.call('ZSCORE', KEYS[1], id) then redis.call('HDEL', KEYS[2], id) end
+end
+"""
 
 
 class TenantIndex:
     def __init__(self, client: Redis | RedisCluster) -> None:
         self._redis = client
-        self._admit = client.register_script(scripts.ADMIT)
-        self._forget_unlisted = client.register_script(scripts.FORGET_UNLISTED)
+        self._admit = client.register_script(ADMIT)
+        self._forget_unlisted = client.register_script(FORGET_UNLISTED)
 
     async def admit(self, meta: SessionMeta, quota: Quota, ttl_s: int) -> None:
         """List ``meta``'s session under its tenant, or raise QuotaExceeded.  ``ttl_s``: the
