@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from service_support import objective, reference, x0_for, zo_values
@@ -56,6 +58,24 @@ def test_a_tenant_past_its_bytes_of_state_gets_429_and_keeps_what_it_had(make_ap
         fits = client.post("/v1/sessions", json={"dim": 25, "constraint": box}, headers=auth("alice"))
         assert fits.status_code == 201, fits.text
         assert client.get("/v1/sessions", headers=auth("alice")).json()["total"] == 2
+
+
+def test_creates_racing_for_the_last_bytes_never_pass_the_quota(make_app, serve):
+    """Creates at once, each listed before its session is written: the refused ones prune the
+    index meanwhile, and must not make room by forgetting the ones under way."""
+    racers = 24
+    with serve(make_app(api_keys=ENTRIES, max_tenant_bytes=16 * 100 * 3)) as client:  # room for 3
+        start = threading.Barrier(racers)
+
+        def create(_) -> int:
+            start.wait()
+            made = client.post("/v1/sessions", json={"dim": 100, "x0": [0.0] * 100}, headers=auth("alice"))
+            return made.status_code
+
+        with ThreadPoolExecutor(racers) as pool:
+            codes = list(pool.map(create, range(racers)))
+        assert sorted(codes) == [201] * 3 + [429] * (racers - 3), codes
+        assert client.get("/v1/sessions", headers=auth("alice")).json()["total"] == 3
 
 
 def test_a_session_larger_than_the_quota_alone_is_422_before_anything_is_made(make_app, serve):
