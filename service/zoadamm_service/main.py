@@ -58,6 +58,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
         default_response_class=FiniteJSON,  # NaN and infinities as null (api.jsontext)
         docs_url=None,  # api.docs serves /docs and /redoc from the package, not a CDN
+        # paths are exact: Starlette's redirect of a trailing slash writes the request's Host
+        # header into Location, which a shared cache in front would hand to others
+        redirect_slashes=False,
         redoc_url=None,
         # the service's metrics are Prometheus's (telemetry); FastAPI's OpenTelemetry hook would
         # look up the global providers (environment variables) on every request to find none

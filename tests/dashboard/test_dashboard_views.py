@@ -84,4 +84,7 @@ def test_a_long_name_wraps_and_an_override_stays_in_the_name(service, finished, 
     assert width <= 1400, width  # the viewport's width: nothing spills sideways
     legend = page.inner_text("#chart-compare .u-legend")
     assert "\u2068run7 \u202e\u2069 · zo-sgd in box [-1, 1]" in legend  # isolated: the text after reads as written
+    # in the table too: the name in a <bdi>, apart from the id after it
+    cell = page.locator("#sessions tbody tr", has_text=override[:8]).locator("td.name")
+    assert cell.locator("bdi").text_content() == "run7 \u202e" and cell.locator(".id").text_content() == override[:8]
     assert page.errors == [] and page.violations() == []

@@ -63,6 +63,16 @@ def test_the_front_door_answers_a_page_or_json(client):
         assert client.get(link).status_code == 200, link
 
 
+def test_paths_are_exact_and_no_redirect_repeats_the_host_header(client):
+    """Starlette redirects a path with a trailing slash to the one without, writing the request's
+    Host header into Location: a cache in front would hand that redirect to everyone."""
+    forged = {"Host": "evil.example"}
+    for path in ("/v1/sessions/", "/v1/sessions/0123456789abcdef0123456789abcdef/", "/healthz/"):
+        answer = client.get(path, headers=forged, follow_redirects=False)
+        assert answer.status_code == 404 and "location" not in answer.headers, (path, answer.headers)
+    assert client.get("/dashboard/", headers=forged, follow_redirects=False).status_code == 200  # as people type it
+
+
 def test_one_static_mount_serves_every_pages_files_with_the_page_headers(client):
     mounts = [r for r in client.app.routes if isinstance(r, Mount) and isinstance(r.app, StaticFiles)]
     assert [m.path for m in mounts] == ["/assets"]

@@ -29,6 +29,7 @@ def install(app: FastAPI) -> None:
 
 
 @views.get("/dashboard", response_class=FileResponse)
+@views.get("/dashboard/", response_class=FileResponse, include_in_schema=False)  # as people type it
 async def page():
     """The dashboard page: sessions, their live curves, and comparisons (it needs no data)."""
     return pages.page(STATIC / "index.html")

@@ -41,7 +41,8 @@ function tableRow(r, now) {
     el("td", {},
       el("input", { type: "checkbox", class: "cmp", checked: compared, title: "overlay in the comparison" }),
       compared ? el("span", { class: "swatch", style: { background: colorOf(r.id) } }) : null),
-    el("td", { class: "name", title: r.id }, label(r), el("span", { class: "id" }, r.id.slice(0, 8))),
+    // <bdi>: a direction override in a name cannot reorder the id after it
+    el("td", { class: "name", title: r.id }, el("bdi", {}, label(r)), el("span", { class: "id" }, r.id.slice(0, 8))),
     el("td", {}, el("span", { class: zo ? "pill zo" : "pill fo" }, zo ? "ZO" : "FO"), ` ${r.method}`,
       zo && r.difference === "central" ? ", central" : null),
     el("td", { class: "set" }, setText(r.constraint, r.dim) || "—"),
