@@ -12,22 +12,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PATH = "/f"  # the one path it answers: a mistyped --objective gets 404, which the worker reports
 
 
-class _NoSuchPath(Exception):
-    pass
-
-
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+        if self.path.split("?")[0] != PATH:
+            self._answer(404, {"detail": f"nothing here: the objective is POST {PATH}"})
+            return
         try:
-            if self.path.split("?")[0] != PATH:
-                raise _NoSuchPath(f"nothing here: the objective is POST {PATH}")
             x = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))["x"]
-            body: dict[str, object] = {"value": sum((float(v) - 3.0) ** 2 for v in x)}
-            status = 200
-        except _NoSuchPath as exc:
-            body, status = {"detail": str(exc)}, 404
+            self._answer(200, {"value": sum((float(v) - 3.0) ** 2 for v in x)})
         except (ValueError, KeyError, TypeError) as exc:
-            body, status = {"detail": f"expected {{\"x\": [numbers]}}: {exc}"}, 400
+            self._answer(400, {"detail": f"expected {{\"x\": [numbers]}}: {exc}"})
+
+    def _answer(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
