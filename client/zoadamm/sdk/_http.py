@@ -16,6 +16,7 @@ import numpy as np
 from .. import wire
 from ..optimizer import CONFIG_VECTORS
 from .errors import APIConnectionError, APITimeoutError, error_for, foreign_server
+from .options import DEFAULT_URL
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -155,7 +156,7 @@ def start_command(url: str | None) -> str | None:
     """The command that starts a service where ``url`` points, when that is this machine; None
     for another host (nothing to start here)."""
     try:
-        parsed = httpx.URL(url) if url else httpx.URL("http://127.0.0.1:8000")
+        parsed = httpx.URL(url or DEFAULT_URL)
     except httpx.InvalidURL:
         return None
     port = parsed.port or (443 if parsed.scheme == "https" else 80)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 
 from ..exceptions import ZoadammError
+from .options import DEFAULT_URL
 from .reasons import reasons
 
 
@@ -100,9 +101,8 @@ _BY_STATUS = {
     413: PayloadTooLargeError, 415: UnsupportedMediaTypeError, 422: UnprocessableEntityError,
     429: RateLimitError, 503: ServiceUnavailableError,
 }
-EXAMPLE_URL = "http://127.0.0.1:8000"
 PATH_HINT = ("nothing is served at this path: the base URL must be the service's root (such as "
-             f"{EXAMPLE_URL}), under which the API lives at /v1/sessions")
+             f"{DEFAULT_URL}), under which the API lives at /v1/sessions")
 KEY_HINT = "pass it as Client(api_key=...) or set the ZOADAMM_API_KEY environment variable"
 # a proxy's own word about the service behind it: the service may be back in a moment
 GATEWAY_STATUSES = (502, 503, 504)
@@ -148,7 +148,7 @@ def foreign_server(response: httpx.Response, body: dict | None) -> ForeignServer
     return ForeignServerError(
         f"no zoadamm service at {service_root(request.url)}: {request.method} {request.url} was answered "
         f"{answered} by another HTTP server; give the client the URL of a zoadamm service (such as "
-        f"{EXAMPLE_URL})", response, body)
+        f"{DEFAULT_URL})", response, body)
 
 
 def service_root(url: httpx.URL) -> str:
