@@ -184,7 +184,7 @@ def replicas_assigned(nodes: bytes | str) -> int:
     """The replicas of the node that answered ``CLUSTER NODES`` (its ``myself`` line), but for
     those flagged ``fail`` (agreed failed; ``fail?`` is one node's suspicion, still counted).
     0 when that node is not a master (the client's map of the slots is behind)."""
-    lines = [line.split() for line in (nodes.decode() if isinstance(nodes, bytes) else nodes).splitlines()]
+    lines = [line.split() for line in replies.text(nodes).splitlines()]
     me = next((fields for fields in lines if "myself" in fields[2].split(",")), None)
     if me is None or "master" not in me[2].split(","):
         return 0

@@ -9,6 +9,11 @@ from collections.abc import Mapping
 from .base import Idempotent, Leased, SessionMeta
 
 
+def text(raw: object) -> str:
+    """A reply's string: bytes from a client that does not decode replies, a str from one that does."""
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
 def partial_field(step: int, index: int) -> str:
     """The key of one direction's report in a split step's partials: ``"step:index"``."""
     return f"{step}:{index}"

@@ -20,6 +20,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from .. import keys
 from ..errors import QuotaExceeded
+from . import replies
 from .base import Quota, SessionMeta
 
 SETTLING_S = 60.0  # far longer than a create's writes take within their Redis budgets
@@ -86,7 +87,7 @@ class TenantIndex:
         ``SETTLING_S``), and sizes that no listed id has."""
         index = keys.tenant_sessions(tenant)
         settled = time.time() - (min(SETTLING_S, ttl_s) if ttl_s else SETTLING_S)
-        ids = [_text(raw) for raw in await self._redis.zrangebyscore(index, "-inf", settled)]
+        ids = [replies.text(raw) for raw in await self._redis.zrangebyscore(index, "-inf", settled)]
         async with self._redis.pipeline(transaction=False) as pipe:
             for session_id in ids:
                 pipe.exists(keys.meta(session_id))
@@ -94,7 +95,3 @@ class TenantIndex:
         gone = [session_id for session_id, exists in zip(ids, alive, strict=True) if not exists]
         await self.forget(tenant, *gone)
         await self._forget_unlisted(keys=[index, keys.tenant_sizes(tenant)])
-
-
-def _text(raw) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
