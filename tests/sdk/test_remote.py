@@ -368,6 +368,30 @@ def test_minimize_says_when_f_does_not_return_one_number(local, returned, said):
         assert np.isfinite(result.fun)
 
 
+@pytest.mark.parametrize("mode", ["plain", "mirror"])
+def test_a_run_cut_short_after_its_tell_went_out_stops_at_the_services_step(test_client, mode):
+    """Ctrl-C as a tell's answer arrives: the service took the step, the run never heard.  Once
+    closed, the run's step is the service's, so that an interrupted run says where it stopped."""
+    app = through(test_client)
+    cut = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        answer = app(request)
+        if request.url.path.endswith("/tell") and not cut:
+            cut.append(1)
+            raise KeyboardInterrupt  # the answer is lost with the interrupt
+        return answer
+
+    sdk = Client(http_client=httpx.Client(transport=httpx.MockTransport(handle), base_url="http://test"))
+    run = RemoteOptimizer.create(sdk, x0_for(DIM), mirror=mode == "mirror", **_config())
+    u = run.directions()
+    f = quadratic(DIM)
+    with pytest.raises(KeyboardInterrupt):
+        run.tell(f_x=f(run.x), f_plus=[f(run.x + np.float32(run.mu) * u_i) for u_i in u])
+    run.close()
+    assert run.step == sdk.sessions.get(run.id).step == 1
+
+
 def test_minimize_that_fails_waits_for_the_tell_in_flight(test_client):
     """Pipelined, the tell of step 6 is still travelling when step 7's evaluation fails: it must
     land (and be checked) before minimize raises, not after, from a thread nobody waits for."""

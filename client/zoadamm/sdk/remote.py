@@ -121,6 +121,7 @@ class RemoteOptimizer(Mirrored):
         self._pipeline = pipeline
         self._sender = ThreadPoolExecutor(1, thread_name_prefix="zoadamm-tell") if mirror else None
         self._closed = False
+        self._sending: int | None = None  # the step of the last tell sent (or being sent)
         self._in_flight: tuple[Future, str, StepRecord] | None = None
         self._checksum_ahead: tuple[int, Future] | None = None  # the mirror's x at a step, summed in the background
         c = self.config
@@ -210,7 +211,11 @@ class RemoteOptimizer(Mirrored):
             self.flush()
         finally:
             if self._sender is not None:
-                self._sender.shutdown()
+                self._sender.shutdown()  # waits for a tell sent but never recorded as in flight
+        if self._sending is not None and self._sending >= self.step:
+            # an interrupt cut that step short after its tell went out: whether it landed, only
+            # the service knows (where the run says it stopped, and where it continues from)
+            self.step = max(self.step, self.client.sessions.get(self.id).step)
 
     def __enter__(self) -> RemoteOptimizer:
         return self
@@ -229,6 +234,7 @@ class RemoteOptimizer(Mirrored):
         self.flush()
         if mirrored and self._mirror is None:
             return self.x  # values measured at the mirror's wrong x: never send them
+        self._sending = self.step
         if self._mirror is None:
             result = self.client.sessions.tell(self.id, self.step, answer="x", **values)
             self._x = result.x  # a read-only view of the answer: no copy of d floats
