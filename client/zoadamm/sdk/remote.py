@@ -213,8 +213,7 @@ class RemoteOptimizer(Mirrored):
             if self._sender is not None:
                 self._sender.shutdown()  # waits for a tell sent but never recorded as in flight
         if self._sending is not None and self._sending >= self.step:
-            # an interrupt cut that step short after its tell went out: whether it landed, only
-            # the service knows (where the run says it stopped, and where it continues from)
+            # an interrupt cut that step short after its tell went out: only the service knows if it landed
             self.step = max(self.step, self.client.sessions.get(self.id).step)
 
     def __enter__(self) -> RemoteOptimizer:
