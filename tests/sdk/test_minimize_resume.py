@@ -219,6 +219,37 @@ def test_the_calls_own_arguments_are_checked_before_a_session_is_made(local):
     assert local.sessions.list() == []
 
 
+def test_a_new_run_that_fails_before_its_first_step_leaves_no_session(local):
+    """f raises at x0, or returns garbage there: the session this call made has nothing in it,
+    and is gone; the same failure at a later step, or in a run by name with resume=True (which
+    the next call finds), keeps the session."""
+    f = quadratic(DIM)
+
+    def broken(x):
+        raise RuntimeError("the simulator crashed")
+
+    with pytest.raises(RuntimeError, match="simulator crashed"):
+        minimize(broken, x0_for(DIM), steps=5, client=local, progress=False, **CONFIG)
+    with pytest.raises(ValueError, match="one number"):
+        minimize(lambda x: "nan", x0_for(DIM), steps=5, client=local, progress=False, **CONFIG)
+    assert local.sessions.list() == []
+
+    with pytest.raises(RuntimeError, match="simulator crashed"):
+        minimize(broken, x0_for(DIM), steps=5, client=local, progress=False, name="kept", resume=True, **CONFIG)
+    late = {"calls": 0}
+
+    def breaks_later(x):
+        late["calls"] += 1
+        if late["calls"] > 4 * (1 + CONFIG["directions"]):
+            raise RuntimeError("the simulator crashed")
+        return f(x)
+
+    with pytest.raises(RuntimeError):
+        minimize(breaks_later, x0_for(DIM), steps=50, client=local, progress=False, **CONFIG)
+    kept = {(s.name, local.sessions.get(s.id).step) for s in local.sessions.list()}
+    assert kept == {("kept", 0), (None, 4)}
+
+
 def test_a_lost_service_says_where_the_run_stands_and_what_continues_it(redis_url):
     """The service went away at step 12 (killed): the error names the session and its step and
     the call that continues the run, where it advised starting a service; a service started

@@ -83,7 +83,8 @@ def minimize(
     that session.  A continued run goes on from the session's step and x (``x0`` then only
     gives d).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``,
     f(x) is reported as the metric every N steps so the plateau schedule acts.  ``f`` must
-    return a finite float.
+    return a finite float.  A new run that fails before its first step (f raises at x0, or the
+    first tell is refused) deletes the session it made.
 
     ``bounds`` keeps x in a box: ``(lo, hi)`` (numbers, or d-vectors), scipy's list of d
     ``(lo, hi)`` pairs (at d = 2 a 2 x 2 list is read as pairs) or ``scipy.optimize.Bounds``;
@@ -142,9 +143,23 @@ def minimize(
             raise type(lost)(f"zoadamm.minimize: the service stopped answering{where} at step {run.step} of {steps} "
                              f"(session {run.id}); a service on Redis keeps the steps told, and {again()} "
                              "continues the run once it answers again", lost.url, run.id, run.step) from lost
+        except Exception:  # f raised, or a tell was refused
+            if session_id is None and not resume and run.step == 0:
+                _forget(client, run.id)
+            raise
     finally:
         if own_client:
             client.close()
+
+
+def _forget(client: Client, session_id: str) -> None:
+    """Delete the session a new run made when it failed before its first step (f raised, or
+    the first tell was refused): nothing was done in it, and a call made again would make
+    another.  A run by ``name`` with ``resume=True`` keeps it, for that call to find."""
+    try:
+        client.sessions.delete(session_id)
+    except Exception as failed:  # the error that ended the run matters more than this one
+        log.info("minimize: session %s left at step 0 (%s)", session_id, failed)
 
 
 def start_run(client: Client, x0, *, name: str | None = None, resume: bool = False, session_id: str | None = None,
