@@ -16,6 +16,7 @@ the payload instead of the header.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import zlib
@@ -42,6 +43,37 @@ class AnswerMode(str, Enum):
 
     X = "x"
     CHECKSUM = "checksum"
+
+
+_JSON_RANGES = {"*/*": 0, "application/*": 1, "application/json": 2}  # the most specific match counts
+
+
+@functools.lru_cache(maxsize=256)  # a client sends the same header on every call
+def accepts_frame(accept: str) -> bool:
+    """Whether an Accept header asks for the frame: named, with a weight above 0 and not below
+    that of JSON (``application/json``, else ``application/*``, else ``*/*``).  A wildcard
+    alone gets JSON, which every client reads."""
+    accept = accept.lower()  # media types and their parameters' names are case-insensitive
+    if MEDIA_TYPE not in accept:
+        return False
+    frame = json_q = 0.0
+    json_rank = -1
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    q = min(1.0, max(0.0, float(value)))
+                except ValueError:
+                    q = 0.0  # a weight nobody can read asks for nothing
+        if media == MEDIA_TYPE:
+            frame = max(frame, q)
+        rank = _JSON_RANGES.get(media, -1)
+        if rank > json_rank:
+            json_rank, json_q = rank, q
+    return frame > 0 and frame >= json_q
 
 
 class WireError(ValueError):

@@ -20,3 +20,18 @@ def test_a_frame_round_trips_and_each_refusal_says_why():
         wire.decode(oversized)
     with pytest.raises(wire.WireError, match="exceeds the frame"):
         wire.decode(struct.pack("<4sI", wire.MAGIC, 64) + b"{}")
+
+
+@pytest.mark.parametrize(("accept", "frame"), [
+    (wire.MEDIA_TYPE, True),
+    (f"{wire.MEDIA_TYPE}, application/json", True),  # what the SDK sends
+    (f"{wire.MEDIA_TYPE.upper()}; Q=0.9, application/json;q=0.5", True),  # case-insensitive
+    (f"{wire.MEDIA_TYPE};q=0.5, */*;q=0.1", True),
+    (f"{wire.MEDIA_TYPE};q=0", False),  # "not this"
+    (f"application/json, {wire.MEDIA_TYPE};q=0.5", False),  # JSON weighs more
+    (f"application/*;q=0.8, {wire.MEDIA_TYPE};q=0.5", False),
+    (f"{wire.MEDIA_TYPE};q=none", False),  # a weight nobody can read
+    ("*/*", False), ("application/*", False), ("", False),  # a wildcard gets JSON, which every client reads
+])
+def test_the_frame_is_sent_when_accept_weighs_it_above_json(accept, frame):
+    assert wire.accepts_frame(accept) is frame

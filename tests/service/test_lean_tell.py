@@ -41,6 +41,11 @@ def test_the_tell_reads_its_query_and_headers_as_starlette_does(client):
     fields, vectors = wire.decode(framed.content)
     opt.apply(opt.zo_record(**{k: v for k, v in values.items() if k != "step"}))
     assert fields["step"] == 1 and np.array_equal(vectors["x"], opt.state.x)
+    refused = wire.encode({**values, "step": 1})
+    declined = client.post(url, content=refused, params={"answer": "x"},
+                           headers={"content-type": FRAME, "accept": f"{FRAME};q=0, application/json"})
+    assert declined.status_code == 200 and declined.headers["content-type"] == "application/json"
+    assert declined.json()["step"] == 2
     unsupported = client.post(url, content=b"step=1", headers={"content-type": "text/plain"})
     assert unsupported.status_code == 415
 

@@ -158,7 +158,7 @@ def respond(request: Request, fields: dict, vectors: Mapping[str, np.ndarray | N
 def encode(accept: str, fields: dict, vectors: Mapping[str, np.ndarray | None] | None = None) -> tuple[bytes, str]:
     """The body of an answer and its media type: the binary frame when ``accept`` names it, else JSON."""
     present = {k: v for k, v in (vectors or {}).items() if v is not None}
-    if wire.MEDIA_TYPE in accept:
+    if wire.accepts_frame(accept):
         return wire.encode(fields, present), wire.MEDIA_TYPE
     return _json_text(fields, present).encode(), JSON
 

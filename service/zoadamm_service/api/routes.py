@@ -106,7 +106,7 @@ async def ask(request: Request, session_id: str, sessions: SessionsDep, leases: 
     worker should evaluate, and the records of the steps closed since its x."""
     fields, vecs = await read_message(request, settings.max_body_bytes, ASK_VECTORS)
     body = validate(AskRequest, fields)
-    frame = wire.MEDIA_TYPE in request.headers.get("accept", "")
+    frame = wire.accepts_frame(request.headers.get("accept", ""))
     per_value = 4 if frame else 24  # a JSON number takes up to 24 bytes, a float32 in the frame 4
     if body.lease is not None:
         ask = LeaseAsk(body.lease, body.worker or uuid.uuid4().hex, body.wait, body.since, body.until)

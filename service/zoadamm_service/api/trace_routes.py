@@ -36,7 +36,7 @@ async def get_trace(request: Request, session_id: str,
     """The session's trace, columnar: per kept step its time, f, gradient norm, coefficient
     spread, lr and mu.  In the binary frame, f, g_norm, spread, lr and mu are float32 vectors."""
     fields, vectors = await request.app.state.sessions.trace(request.state.tenant, session_id, since, tail)
-    if wire.MEDIA_TYPE in request.headers.get("accept", ""):
+    if wire.accepts_frame(request.headers.get("accept", "")):
         return respond(request, fields, vectors)
     body = dict(fields)
     body.update({k: finite_list(v) for k, v in vectors.items()})

@@ -168,7 +168,7 @@ def create_app(classifier: Classifier, max_batch: int = DEFAULT_MAX_BATCH) -> Fa
         with lock:
             probs = probabilities(classifier, images)
         counted = counts.add(tag, len(images))
-        if wire.MEDIA_TYPE in accept:
+        if wire.accepts_frame(accept):
             frame = wire.encode({"shape": list(probs.shape), "counted": counted}, {"probabilities": probs})
             return Response(frame, media_type=wire.MEDIA_TYPE)
         return JSONResponse({"probabilities": probs.tolist(), "counted": counted})
