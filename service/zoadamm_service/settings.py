@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+REDIS_MAX_CONNECTIONS = 100  # per service process; the embedded store's pool has as many
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZOADAMM_", extra="ignore")
@@ -57,8 +59,9 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(2.0, gt=0, description="Redis socket timeout: a hung Redis gives 503 after it.")
     redis_connect_timeout_s: float = Field(2.0, gt=0, description="Redis connect timeout.")
     redis_max_connections: int = Field(
-        100, ge=1, description="Pooled connections to Redis per service process; a call waits for a free one within "
-                               "its budget (ZOADAMM_REDIS_TIMEOUT_S). The tells' per-step script shares one more.")
+        REDIS_MAX_CONNECTIONS, ge=1,
+        description="Pooled connections to Redis per service process; a call waits for a free one within "
+                    "its budget (ZOADAMM_REDIS_TIMEOUT_S). The tells' per-step script shares one more.")
     max_calls: int = Field(
         64, ge=1, description="/v1 calls one service process works on at once; the others wait their turn in order "
                               "(a lease's long wait holds its turn).")

@@ -24,6 +24,7 @@ import sys
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
 from zoadamm.constraints import NORMS
 from zoadamm.methods import METHOD_TABLE
+from zoadamm.sdk.options import DEFAULT_URL
 from zoadamm.wire import SAFE_INT
 from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
 
@@ -42,7 +43,6 @@ from .cli_options import (
 
 ZO_METHODS = tuple(name for name in METHODS if METHOD_TABLE[name].takes == "values")  # what rest can send
 
-DEFAULT_SERVICE = "http://127.0.0.1:8000"
 PROG = "zoadamm-worker"
 
 
@@ -133,13 +133,13 @@ def _rest(args: argparse.Namespace) -> int:
 
 def _check_mnist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     refuse_disagreements(parser, args, RULES["mnist"])
-    env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_SERVICE)
+    env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
     env_default(parser, args, "train_limit", "ZOADAMM_TRAIN_LIMIT", positive(int))
 
 
 def _check_rest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     refuse_disagreements(parser, args, RULES["rest"])
-    env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_SERVICE)
+    env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
     args.x0 = parse_x0(parser, args.x0, args.dim)
     args.constraint = parse_constraint(parser, args)
 
@@ -237,7 +237,7 @@ def _add_rest(sub) -> None:
 def _add_run_options(parser: argparse.ArgumentParser, *, name_default: str) -> None:
     """The options every worker command has: its service, how it finds or joins its session."""
     parser.add_argument("--service", type=http_url, default=None,
-                        help="URL of the zoadamm service (default: $ZOADAMM_SERVICE_URL, else http://127.0.0.1:8000)")
+                        help=f"URL of the zoadamm service (default: $ZOADAMM_SERVICE_URL, else {DEFAULT_URL})")
     parser.add_argument("--name", default=None, help=f"the session's name (default: {name_default})")
     parser.add_argument("--resume", action="store_true",
                         help="continue the newest session of this name and these settings (else start one)")

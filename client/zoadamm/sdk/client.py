@@ -55,8 +55,8 @@ class Client(_Base):
 
     def __init__(
         self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, http_client: httpx.Client | None = None,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = 5, binary: bool = True,
-        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = RetryPolicy.max_retries,
+        binary: bool = True, transport: httpx.BaseTransport | None = None,
     ) -> None:
         """``transport``: the httpx transport of the client made here (httpx's own by default)."""
         api_key = checked_key(api_key)  # before a connection pool exists to leak
@@ -118,7 +118,8 @@ class AsyncClient(_Base):
     def __init__(
         self, base_url: str = DEFAULT_URL, *, api_key: str | None = None,
         http_client: httpx.AsyncClient | None = None, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        max_retries: int = 5, binary: bool = True, transport: httpx.AsyncBaseTransport | None = None,
+        max_retries: int = RetryPolicy.max_retries, binary: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """``transport``: the httpx transport of the client made here (httpx's own by default)."""
         api_key = checked_key(api_key)

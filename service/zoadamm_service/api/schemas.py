@@ -18,7 +18,11 @@ from pydantic import (
 from pydantic_core import core_schema
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
+from zoadamm.optimizer import SessionConfig as Core
+from zoadamm.schedule import PlateauConfig
 from zoadamm.wire import SAFE_INT
+
+from ..domain.leases import MAX_WAIT_S
 
 
 class OneOf:
@@ -82,29 +86,31 @@ class Schedule(Strict):
     """Plateau schedule on the reported metric: lr and mu are multiplied by ``factor`` after more
     than ``patience`` reports without improvement, and never go below their floors."""
 
-    factor: float = Field(0.5, gt=0, lt=1)
-    patience: Whole = Field(2, ge=0, le=SAFE_INT)
-    min_lr: Rate = 1e-6
-    min_mu: Radius = 1e-6
-    threshold: float = Field(1e-4, ge=0, lt=1, description="Relative improvement that counts.")
+    factor: float = Field(PlateauConfig.factor, gt=0, lt=1)
+    patience: Whole = Field(PlateauConfig.patience, ge=0, le=SAFE_INT)
+    min_lr: Rate = PlateauConfig.min_lr
+    min_mu: Radius = PlateauConfig.min_mu
+    threshold: float = Field(PlateauConfig.threshold, ge=0, lt=1, description="Relative improvement that counts.")
 
 
 class SessionCreate(Strict):
+    """A create's body: the core's ``SessionConfig`` (its defaults too) with the bounds the wire sets."""
+
     dim: Whole = Field(ge=1, le=SAFE_INT, description="Number of parameters d (at most ZOADAMM_MAX_DIM).")
     method: Annotated[str, OneOf(METHODS)] = Field(
-        "zo-adamm", description="adamm takes exact gradients; every zo-* method takes function values "
+        Core.method, description="adamm takes exact gradients; every zo-* method takes function values "
                                 "(docs/constraints.md, \"The methods\").")
-    lr: Rate = 1e-3
-    mu: Radius = Field(1e-3, description="Smoothing radius: the client evaluates f(x + mu u).")
-    beta1: Decay = 0.9
-    beta2: Decay = 0.999
-    eps: float = Field(1e-8, ge=EPS[0], le=EPS[1], allow_inf_nan=False)
+    lr: Rate = Core.lr
+    mu: Radius = Field(Core.mu, description="Smoothing radius: the client evaluates f(x + mu u).")
+    beta1: Decay = Core.beta1
+    beta2: Decay = Core.beta2
+    eps: float = Field(Core.eps, ge=EPS[0], le=EPS[1], allow_inf_nan=False)
     normalizer: Annotated[str, OneOf(NORMALIZERS)] = Field(
-        "v_hat", description="v reproduces the paper's code (divides by sqrt(v)).")
-    directions: Whole = Field(1, ge=1, le=SAFE_INT, description="q: directions per step (Eq. 2; at most "
+        Core.normalizer, description="v reproduces the paper's code (divides by sqrt(v)).")
+    directions: Whole = Field(Core.directions, ge=1, le=SAFE_INT, description="q: directions per step (Eq. 2; at most "
                                                                 "ZOADAMM_MAX_DIRECTIONS).")
-    distribution: Annotated[str, OneOf(DISTRIBUTIONS)] = "sphere"
-    difference: Annotated[str, OneOf(DIFFERENCES)] = "forward"
+    distribution: Annotated[str, OneOf(DISTRIBUTIONS)] = Core.distribution
+    difference: Annotated[str, OneOf(DIFFERENCES)] = Core.difference
     seed: Index | None = Field(None,
         description="Directions derive from (seed, step, index); random when omitted.  At most 2^53 - 1, "
                     "so that every JSON client reads it back exactly.")
@@ -136,7 +142,8 @@ class AskRequest(Strict):
     lease: Count | None = Field(None, description="Lease up to this many directions of the open step.")
     worker: WorkerName | None = Field(
         None, description="The leasing worker's name (with lease): asking again returns its lease.")
-    wait: float = Field(0.0, ge=0, le=30, description="With lease: seconds to wait when nothing can be leased now.")
+    wait: float = Field(0.0, ge=0, le=MAX_WAIT_S,
+                        description="With lease: seconds to wait when nothing can be leased now.")
     since: Step | None = Field(None, description="The step your x is at: the answer lists the steps since.")
     until: Step | None = Field(None, description="With lease: lease nothing on this step or later.")
 
@@ -180,7 +187,7 @@ class TellRequest(Strict):
         None, description="Also lease up to this many directions of the next step (zo-* methods, answer=checksum): "
                           "the answer waits for the told step to close.")
     worker: WorkerName | None = Field(None, description="The leasing worker's name (required with lease).")
-    wait: float = Field(0.0, ge=0, le=30, description="With lease: seconds to wait for the told step to close.")
+    wait: float = Field(0.0, ge=0, le=MAX_WAIT_S, description="With lease: seconds to wait for the told step to close.")
     until: Step | None = Field(None, description="With lease: lease nothing on this step or later.")
 
     checked_with_lease = field_validator("worker", "wait", "until")(_with_lease)

@@ -16,6 +16,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from .. import keys
 from ..errors import Conflict, Invalid, NotFound
+from ..settings import REDIS_MAX_CONNECTIONS as MAX_CONNECTIONS
 from . import replies, scripts
 from .base import KEY_REUSED, NO_QUOTA, Appended, Idempotent, JournalRead, Quota, SessionMeta, Store, TracePoint
 from .fast_script import FastPool, FastScript
@@ -29,7 +30,6 @@ from .tenant_index import TenantIndex
 
 META_FIELDS = ("tenant", "config", "name", "created")  # a list's rows; ``meta`` adds "vectors"
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
-MAX_CONNECTIONS = 100  # per replica process (ZOADAMM_REDIS_MAX_CONNECTIONS)
 STAGED_TTL_MS = 600_000  # a staged checkpoint that no script took (a crash between the two calls)
 
 

@@ -31,16 +31,18 @@ from .. import keys
 from ..errors import StoreUnavailable
 from . import replies
 
+PROBE_TTL_MS = 10_000  # a probe key outlives any wait for its replicas, then goes by itself
+
 # KEYS: meta, probe.  Returns the session's head on this master (-1: no session).
-PROBE = """
-redis.call('SET', KEYS[2], '1', 'PX', 10000)
+PROBE = f"""
+redis.call('SET', KEYS[2], '1', 'PX', {PROBE_TTL_MS})
 return tonumber(redis.call('HGET', KEYS[1], 'head') or '-1')
 """
 
 # KEYS: meta, probe, partials; ARGV: step, field, ...  Returns the session's head on this master
 # when it holds every part field of ``step`` (or the step has closed, consuming them), else -2.
-PROBE_PARTS = """
-redis.call('SET', KEYS[2], '1', 'PX', 10000)
+PROBE_PARTS = f"""
+redis.call('SET', KEYS[2], '1', 'PX', {PROBE_TTL_MS})
 local head = tonumber(redis.call('HGET', KEYS[1], 'head') or '-1')
 if head > tonumber(ARGV[1]) then return head end
 for i = 2, #ARGV do
@@ -111,7 +113,7 @@ class Replication:
             return
         needed = await self._needed(index, True)
         if needed:
-            await self._probe_and_wait(index, needed, "SET", keys.index_probe(index), "1", "PX", 10000)
+            await self._probe_and_wait(index, needed, "SET", keys.index_probe(index), "1", "PX", PROBE_TTL_MS)
 
     async def _needed(self, key: str, makes_session: bool) -> int:
         """How many replicas must acknowledge a write of ``key``'s slot.  Raises StoreUnavailable
