@@ -49,5 +49,9 @@ class QuotaExceeded(ServiceError, status=429):
     """A tenant's quota (sessions) or rate limit is used up."""
 
 
+class ServiceBusy(ServiceError, status=503):
+    """The call did not get its turn (``ZOADAMM_MAX_CALLS``) in time."""
+
+
 class StoreUnavailable(ServiceError, status=503):
     """The store does not answer."""

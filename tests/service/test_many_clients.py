@@ -6,6 +6,7 @@ twice.  A real service process with a small pool, over HTTP, on a real Redis."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -64,3 +65,47 @@ def test_a_call_that_cannot_get_its_turn_in_time_gets_503_with_retry_after(redis
             assert waiting.result().status_code == 200
         assert http.get("/v1/sessions").status_code == 200
         assert http.get("/healthz").status_code == 200  # never waits for a turn
+
+
+def test_bodies_sent_slowly_hold_no_turn(redis_url):
+    """Four POSTs whose bodies never finish arriving, on a service of two turns
+    (ZOADAMM_MAX_CALLS=2): other clients' calls are still served at once, since a POST takes its
+    turn when its body is in; and a POST whose turn does not come in time, once its body is in,
+    gets 503 with Retry-After, as any other call."""
+    env = {"ZOADAMM_MAX_CALLS": "2", "ZOADAMM_QUEUE_TIMEOUT_S": "0.5"}
+    with ServiceProcess(redis_url, env=env) as svc, httpx.Client(base_url=svc.url, timeout=60) as http:
+        sid = http.post("/v1/sessions", json={"dim": 2, "directions": 1, "x0": [0.0, 1.0]}).json()["id"]
+        host, port = svc.url.removeprefix("http://").split(":")
+        stalled = []
+        for _ in range(4):
+            sock = socket.create_connection((host, int(port)))
+            sock.sendall(f"POST /v1/sessions/{sid}/tell HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: 1000\r\n\r\n{{\"step\": 0, ".encode())
+            stalled.append(sock)
+        try:
+            time.sleep(0.3)  # the stalled calls are in, waiting for the rest of their bodies
+            assert http.get("/v1/sessions").status_code == 200
+            told = http.post(f"/v1/sessions/{sid}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [1.5]})
+            assert told.status_code == 200 and told.json()["step"] == 1
+            created = http.post("/v1/sessions", json={"dim": 2})
+            assert created.status_code == 201, created.text
+
+            ask = {"lease": 1, "worker": "first"}
+            assert http.post(f"/v1/sessions/{sid}/ask", json=ask).json()["leased"] == [0]
+            with ThreadPoolExecutor(2) as pool:  # two waiting asks hold both turns
+                waiting = [pool.submit(http.post, f"/v1/sessions/{sid}/ask", json={**ask, "worker": w, "wait": 5})
+                           for w in ("second", "third")]
+                made = 2
+                for _ in range(40):  # served until the waiting asks hold both turns
+                    refused = http.post("/v1/sessions", json={"dim": 2})
+                    if refused.status_code == 503 or all(w.done() for w in waiting):
+                        break
+                    made += refused.status_code == 201
+                    time.sleep(0.1)
+                assert refused.status_code == 503, refused.text
+                assert "ZOADAMM_MAX_CALLS" in refused.json()["detail"] and int(refused.headers["Retry-After"]) >= 1
+                assert [w.result().status_code for w in waiting] == [200, 200]
+        finally:
+            for sock in stalled:
+                sock.close()
+        assert http.get("/v1/sessions").json()["total"] == made  # the refused create made nothing

@@ -15,6 +15,7 @@ import asyncio
 
 from starlette.types import Scope
 
+from ..errors import ServiceBusy
 from .auth import PROTECTED
 from .pipeline import Refusal
 
@@ -61,3 +62,18 @@ class Turn:
     async def __aexit__(self, *exc: object) -> None:
         if self.held:
             self.admission._turns.release()
+
+
+async def after_body(scope: Scope) -> None:
+    """Take a POST's turn once its body has arrived (``Pipeline`` leaves it in the call's state):
+    a client that sends its body slowly, or not at all, holds a connection but no turn, so a
+    few dozen such clients cannot keep every other call waiting.  Raises ServiceBusy (503 with
+    Retry-After) for a call that did not get its turn in time."""
+    state = scope.get("state")
+    pending = state.pop("turn", None) if state else None
+    if pending is None:
+        return
+    held, turn = pending
+    busy = await held.enter_async_context(turn)
+    if busy is not None:
+        raise ServiceBusy(busy.detail)

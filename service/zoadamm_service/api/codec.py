@@ -20,6 +20,7 @@ from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.answers import VECTORS
 from ..errors import Invalid, Malformed, RequestTimeout, TooLarge, Unsupported
+from .admission import after_body
 from .jsontext import dumps, finite_list
 
 # The vector fields each POST takes: beside a frame's header, or as top-level lists of a JSON
@@ -39,6 +40,7 @@ async def read_message(request: Request, limit: int, takes: tuple[str, ...]) -> 
     within ``body_timeout_s``."""
     settings = request.app.state.settings
     body = await read_body(request.receive, request.headers.get("content-length"), limit, settings.body_timeout_s)
+    await after_body(request.scope)
     return decode_message(body, request.headers.get("content-type"), settings.max_json_bytes, takes)
 
 

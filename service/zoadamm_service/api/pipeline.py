@@ -1,8 +1,8 @@
 """The one middleware every HTTP call passes, the per-step tell included, in one pass:
 
 1. the request is timed, by route template (``telemetry.requests``), whatever answers it,
-   waits its turn (``admission``), and is given its budget of waiting on the store
-   (``store.budget``);
+   waits its turn (``admission``; a POST once its body has arrived, ``admission.after_body``),
+   and is given its budget of waiting on the store (``store.budget``);
 2. the gates run in order, each may refuse the call with a JSON error: the API key
    (``auth.Authenticate``), then the key's rate limit (``ratelimit.Throttle``);
 3. the app answers, and every answer gets the security headers (``headers_for``);
@@ -102,11 +102,17 @@ class Pipeline:
             await send(message)
 
         try:
-            async with self.admission.turn(scope) if self.admission else contextlib.nullcontext() as busy:
-                if busy is not None:
-                    await send_error(scope, receive, sending, busy)
-                    return
-                if self.store_budget_s is not None:  # from the call's turn on: waiting for it is not the store's
+            async with contextlib.AsyncExitStack() as held:
+                if self.admission is not None:
+                    turn = self.admission.turn(scope)
+                    if scope["method"] == "POST":  # a body sent slowly must not hold a turn: taken after it
+                        scope.setdefault("state", {})["turn"] = (held, turn)
+                    else:
+                        busy = await held.enter_async_context(turn)
+                        if busy is not None:
+                            await send_error(scope, receive, sending, busy)
+                            return
+                if self.store_budget_s is not None:  # the turn's wait is not the store's: the budget leaves it out
                     budget.start(self.store_budget_s)
                 await self._answer(scope, receive, sending)
         except ClientDisconnect:  # the client hung up (a timeout, a cancelled call): nobody to answer
