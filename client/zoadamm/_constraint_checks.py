@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import wire
 from ._validate import InvalidArgument, shown
 
 
@@ -34,7 +35,7 @@ def part_fields(part: str, names: tuple[str, ...], given, vectors: dict) -> dict
         if inline is not None and vector is not None:
             raise InvalidArgument(f"constraint.{part}.{name} is given twice (inline and as a vector)")
         if inline is None and vector is None:
-            raise InvalidArgument(f"constraint.{part}.{name} is missing")
+            raise InvalidArgument(f"constraint.{part}.{name} is {wire.NULL_NUMBER if name in given else 'missing'}")
         fields[name] = inline if vector is None else vector
     return fields
 

@@ -25,6 +25,8 @@ from enum import Enum
 import numpy as np
 
 MEDIA_TYPE = "application/vnd.zoadamm.frame"
+# how an error names a JSON null where a number belongs: the usual cause, said where it shows
+NULL_NUMBER = "null (JSON has no NaN or Infinity, and JavaScript's JSON.stringify writes them as null)"
 MAGIC = b"ZOF1"
 _PREFIX = struct.Struct("<4sI")
 _F32 = np.dtype("<f4")

@@ -292,6 +292,48 @@ def test_a_bad_constraint_is_422_naming_the_field(shared, request_, named):
     assert everything(client, sessions) == sessions["before"]
 
 
+AMPLIFIERS = [  # small bodies that once made one error per element: a 2 MB body, a 60 MB answer
+    ("a long list of non-numbers", "zo", "tell",
+     '{"step": 1, "f_x": 1, "f_plus": [' + ", ".join(["{}"] * 200_000) + "]}", "f_plus"),
+    ("a long list of bad indices", "zo", "tell",
+     '{"step": 1, "f_x": 1, "f_plus": [1], "indices": [' + ", ".join(["-1"] * 200_000) + "]}", "indices"),
+    ("thousands of unknown fields", "zo", "tell",
+     json.dumps({"step": 1, **{f"field{i}": 1 for i in range(50_000)}}), "field0"),
+    ("thousands of unknown schedule fields", "new", CREATE,
+     json.dumps({"dim": 2, "schedule": {f"field{i}": 1 for i in range(50_000)}}), "field0"),
+    ("thousands of named metrics", "zo", "metrics",
+     json.dumps({"value": 1, "metrics": {f"m{i}": "x" for i in range(50_000)}}), "ZOADAMM_MAX_METRIC_NAMES"),
+]
+
+
+@pytest.mark.parametrize("kind,route,text,named", [c[1:] for c in AMPLIFIERS], ids=[c[0] for c in AMPLIFIERS])
+def test_a_body_of_many_bad_values_gets_a_short_answer(shared, kind, route, text, named):
+    """A 422 lists at most 20 errors and says how many there were; a list stops at its first bad
+    value, and a report's metrics are counted before each is looked at."""
+    client, sessions = shared
+    r = send(client, kind, route, raw(text), sessions)
+    assert r.status_code == 422, r.text
+    assert named in r.text and len(r.content) < 4096, r.text[:300]
+    errors = r.json().get("errors", [])
+    assert len(errors) <= 20
+    if len(errors) == 20:
+        assert "50,000 errors, the first 20 listed" in r.json()["detail"]
+    assert everything(client, sessions) == sessions["before"]
+
+
+@pytest.mark.parametrize("kind,route,value,named", [
+    ("new", CREATE, {"dim": 3, "x0": [0.0, None, 1.0]}, "x0[1] is null"),
+    ("new", CREATE, {"dim": 3, "constraint": {"box": {"lower": None, "upper": 1.0}}}, "constraint.box.lower is null"),
+    ("zo", "tell", {"step": 1, "f_x": None, "f_plus": [1.0, 2.0]}, "f_x may not be null"),
+], ids=["x0", "a bound", "f_x"])
+def test_a_null_where_a_number_belongs_names_the_likely_cause(shared, kind, route, value, named):
+    """JavaScript's JSON.stringify writes NaN and Infinity as null: the 422 says so."""
+    client, sessions = shared
+    r = send(client, kind, route, body(value), sessions)
+    assert r.status_code == 422 and named in r.json()["detail"] and "JSON.stringify" in r.json()["detail"], r.text
+    assert everything(client, sessions) == sessions["before"]
+
+
 def test_the_sessions_still_step_after_the_bad_requests(shared):
     client, sessions = shared
     opt, f = sessions["reference"], sessions["f"]

@@ -126,8 +126,12 @@ def _vector_fields(fields: dict, takes: tuple[str, ...]) -> dict[str, np.ndarray
 
 def _json_vector(name: str, value) -> np.ndarray:
     # strict, as the schema: no booleans and no strings, which numpy would convert
-    if not isinstance(value, list) or not set(map(type, value)) <= {int, float}:
+    if not isinstance(value, list):
         raise Invalid(f"{name} must be a list of numbers")
+    if not set(map(type, value)) <= {int, float}:
+        index, bad = next((i, v) for i, v in enumerate(value) if type(v) not in (int, float))
+        raise Invalid(f"{name} must be a list of numbers; {name}[{index}] is "
+                      + (wire.NULL_NUMBER if bad is None else json.dumps(bad)[:40]))
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float64
@@ -140,14 +144,30 @@ def _json_vector(name: str, value) -> np.ndarray:
 def validate(model: type[Model], fields: dict) -> Model:
     """Raises Invalid with pydantic's messages, minus the offending input (it may be NaN,
     which JSON cannot carry back)."""
+    known = model.model_fields
+    if len(fields) > len(known):  # unknown fields for certain: named here, not one error each by pydantic
+        unknown = [name for name in fields if name not in known]
+        raise Invalid(error_detail("invalid request", len(unknown)), errors=[
+            {"loc": [name], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+            for name in unknown[:ERRORS_LISTED]])
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
-        raise Invalid("invalid request", errors=clean_errors(exc.errors())) from None
+        raise Invalid(error_detail("invalid request", exc.error_count()), errors=clean_errors(exc.errors())) from None
+
+
+ERRORS_LISTED = 20  # a 422 lists at most this many errors: a small body must not make a huge answer
 
 
 def clean_errors(errors) -> list[dict]:
-    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    """The first ``ERRORS_LISTED`` errors, each its place, message and type."""
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in errors[:ERRORS_LISTED]]
+
+
+def error_detail(detail: str, errors: int) -> str:
+    """``detail``, with how many errors there were when not all are listed."""
+    return detail if errors <= ERRORS_LISTED else f"{detail}: {errors:,} errors, the first {ERRORS_LISTED} listed"
 
 
 def respond(request: Request, fields: dict, vectors: Mapping[str, np.ndarray | None] | None = None,

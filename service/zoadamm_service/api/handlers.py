@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from zoadamm import InvalidArgument
 
 from ..errors import ServiceError
-from .codec import clean_errors
+from .codec import clean_errors, error_detail
 from .jsontext import FiniteJSON as JSONResponse
 from .jsontext import error_response
 
@@ -33,4 +33,5 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input back, and a NaN input then fails to serialise.
-        return error_response(422, "invalid request", errors=clean_errors(exc.errors()))
+        errors = exc.errors()
+        return error_response(422, error_detail("invalid request", len(errors)), errors=clean_errors(errors))

@@ -11,6 +11,7 @@ from zoadamm import AnswerMode, wire
 from zoadamm.optimizer import CONFIG_VECTORS
 from zoadamm.wire import SAFE_INT
 
+from ..domain import limits
 from ..domain.answers import AskAnswer, MetricsAnswer, MetricsList, Parameters, SessionList, SessionPublic, TellAnswer
 from ..domain.leases import LeaseAsk, Leases
 from ..domain.limits import PAGE_LIMIT
@@ -122,6 +123,8 @@ async def post_metrics(request: Request, session_id: str, sessions: SessionsDep,
     Sent again with the same Idempotency-Key, it answers as the first time and changes nothing."""
     fields, vectors = await read_message(request, settings.max_body_bytes, NO_VECTORS)
     key = request_key(request, fields, vectors)
+    if isinstance(fields.get("metrics"), dict):  # how many, before each is validated
+        limits.check_metric_names(settings, fields["metrics"])
     body = validate(MetricsRequest, fields)
     return await sessions.report(tenant, session_id, body.value, body.metrics, key)
 

@@ -49,7 +49,10 @@ Index = Annotated[int, Field(ge=0, le=SAFE_INT), WHOLE]
 Step = Annotated[int, Field(ge=0, le=SAFE_INT), WHOLE]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Decay = Annotated[float, Field(ge=0, lt=1)]
-Vector = list[Finite]
+# fail_fast: a list's first bad value ends its validation, where every bad value of a long list
+# would make an error of its own (and a small body a huge answer)
+Values = Annotated[list[Finite], Field(fail_fast=True)]
+Vector = Values
 
 
 def _readable(kind: str):
@@ -177,10 +180,10 @@ TELL_RULES: dict[str, Any] = {
 
 class TellRequest(Strict):
     step: Whole = Field(ge=0, le=SAFE_INT, description="The step these values belong to (from ask or the last tell).")
-    f_x: Finite | list[Finite] | None = Field(None, description="f(x); one value, or one per reported direction.")
-    f_plus: list[Finite] | None = Field(None, description="f(x + mu u_i) for each direction (ZO).")
-    f_minus: list[Finite] | None = Field(None, description="f(x - mu u_i) (ZO, central difference).")
-    indices: list[Index] | None = Field(
+    f_x: Finite | Values | None = Field(None, description="f(x); one value, or one per reported direction.")
+    f_plus: Values | None = Field(None, description="f(x + mu u_i) for each direction (ZO).")
+    f_minus: Values | None = Field(None, description="f(x - mu u_i) (ZO, central difference).")
+    indices: Annotated[list[Index], Field(fail_fast=True)] | None = Field(
         None, description="Directions this report covers, when workers split a step.")
     gradient: Vector | None = Field(None, description="Exact gradient (adamm sessions).")
     lease: Count | None = Field(

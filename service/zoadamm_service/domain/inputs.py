@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoadamm import InvalidArgument, Optimizer, SessionConfig
+from zoadamm import InvalidArgument, Optimizer, SessionConfig, wire
 
 from ..errors import Invalid
 
@@ -81,7 +81,7 @@ def zo_arrays(values: ZOValues, config: SessionConfig):
         raise Invalid("f_minus is only used by sessions with difference='central'")
     if f_x is None:
         if not central:
-            raise Invalid("f_x is required for forward differences")
+            raise Invalid(f"f_x is required for forward differences (f_x may not be {wire.NULL_NUMBER})")
         f_x = np.zeros(n)
     f_minus = None if values.f_minus is None else np.asarray(values.f_minus, dtype=np.float64).reshape(-1)
     if f_minus is not None and f_minus.size != n:
