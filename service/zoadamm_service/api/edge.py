@@ -24,6 +24,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> FiniteJSON:
         headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        if exc.status_code == 405:  # no route lists methods for a static file: its mount serves GET and HEAD
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path) or ("GET", "HEAD"))
         return error_response(exc.status_code, exc.detail, headers)
