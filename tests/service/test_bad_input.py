@@ -6,6 +6,7 @@ session view, its x (exact bytes) and its metrics must be exactly what they were
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
 
@@ -97,6 +98,11 @@ CASES = [
     ("text/plain", "zo", TELL, {"content": b'{"step": 1}', "headers": {"Content-Type": "text/plain"}}, 415),
     ("form data", "zo", METRICS, {"data": {"value": "1"}}, 415),
     ("xml", "new", CREATE, {"content": b"<dim>3</dim>", "headers": {"Content-Type": "application/xml"}}, 415),
+    # nothing is decompressed: a compressed body, or one only labelled so, is refused alike
+    ("gzip", "zo", TELL, {"content": gzip.compress(b'{"step": 1, "f_x": 1.0, "f_plus": [1.0, 1.0]}'),
+                          "headers": {**JSON_TYPE, "Content-Encoding": "gzip"}}, 415),
+    ("labelled gzip", "new", CREATE, {"content": b'{"dim": 2}', "headers": {**JSON_TYPE, "Content-Encoding": "gzip"}},
+     415),
     # --- wrong shapes and kinds --------------------------------------------------------------
     ("f_plus too many", "zo", TELL, body({"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0, 3.0]}), 422),
     ("f_plus too few", "zo", TELL, body({"step": 1, "f_x": 1.0, "f_plus": [1.0]}), 422),

@@ -39,7 +39,9 @@ async def read_message(request: Request, limit: int, takes: tuple[str, ...]) -> 
     """The body's scalar fields and its vectors (float32), as ``decode_message``; the body read
     within ``body_timeout_s``."""
     settings = request.app.state.settings
-    body = await read_body(request.receive, request.headers.get("content-length"), limit, settings.body_timeout_s)
+    headers = request.headers
+    body = await read_body(request.receive, headers.get("content-length"), limit, settings.body_timeout_s,
+                           headers.get("content-encoding"))
     await after_body(request.scope)
     return decode_message(body, request.headers.get("content-type"), settings.max_json_bytes, takes)
 
@@ -88,15 +90,20 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
     return fields, _vector_fields(fields, takes)
 
 
-async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float) -> bytes:
+async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float,
+                    encoding: str | None = None) -> bytes:
     """The request body from the ASGI ``receive``, checked against ``limit`` bytes while it is
-    read (``declared``: its Content-Length header, refused at once when over).
+    read (``declared``: its Content-Length header, refused at once when over; ``encoding``: its
+    Content-Encoding, refused unless identity: nothing is decompressed).
 
     Raises:
+        Unsupported: a Content-Encoding other than identity.
         TooLarge: the body is over ``limit`` bytes.
         RequestTimeout: the body did not arrive within ``timeout`` seconds.
         ClientDisconnect: the client went away before the body was complete.
     """
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        raise Unsupported(f"Content-Encoding {encoding!r} is not supported: send the body uncompressed")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
     chunks, size, more = [], 0, True

@@ -57,7 +57,7 @@ ERRORS = {
     408: "The request body did not arrive within ZOADAMM_BODY_TIMEOUT_S.",
     409: "A stale or future step (`step` is the open one), parameters not set yet, or x differs.",
     413: "The body is over ZOADAMM_MAX_BODY_BYTES (JSON bodies: ZOADAMM_MAX_JSON_BYTES).",
-    415: "A body whose Content-Type is missing, or not JSON or the frame.",
+    415: "A body whose Content-Type is missing, or not JSON or the frame, or with a Content-Encoding.",
     422: "Values out of range or over a limit, a wrong dimension, non-finite numbers, a wrong type.",
     429: "The API key's rate limit is used up, or this address sent too many unknown keys (then with the 401's "
          "WWW-Authenticate): try again after Retry-After.  Without Retry-After: the tenant's quota of sessions or "

@@ -46,9 +46,9 @@ async def tell_asgi(scope: Scope, receive: Receive, send: Send) -> None:
     """``tell`` as an ASGI app: the same checks, in the same order, and the same answer."""
     state = scope["app"].state
     settings = state.settings
-    content_type, length, accept = _headers(scope["headers"])
+    content_type, length, accept, encoding = _headers(scope["headers"])
     mode = answer_mode(_query_value(scope["query_string"], "answer", AnswerMode.X.value))
-    body = await read_body(receive, length, settings.max_body_bytes, settings.body_timeout_s)
+    body = await read_body(receive, length, settings.max_body_bytes, settings.body_timeout_s, encoding)
     await after_body(scope)
     fields, vectors = decode_message(body, content_type, settings.max_json_bytes, TELL_VECTORS)
     result = await told(state, scope["state"]["tenant"], scope["path_params"]["session_id"], mode, fields, vectors)
@@ -94,20 +94,21 @@ def answer_mode(text: str) -> AnswerMode:
         raise Invalid(f"answer must be one of {', '.join(m.value for m in AnswerMode)}, not {text!r}") from None
 
 
-def _headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None, str]:
-    """Content-Type, Content-Length and Accept, each its first value (as Starlette's ``Headers``
-    reads them)."""
+def _headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None, str, str | None]:
+    """Content-Type, Content-Length, Accept and Content-Encoding, each its first value (as
+    Starlette's ``Headers`` reads them)."""
     found: dict[bytes, bytes] = {}
     for name, value in headers:
         if name in _WANTED and name not in found:
             found[name] = value
-    content_type, length, accept = (found.get(name) for name in _WANTED)
+    content_type, length, accept, encoding = (found.get(name) for name in _WANTED)
     return (None if content_type is None else content_type.decode("latin-1"),
             None if length is None else length.decode("latin-1"),
-            "" if accept is None else accept.decode("latin-1"))
+            "" if accept is None else accept.decode("latin-1"),
+            None if encoding is None else encoding.decode("latin-1"))
 
 
-_WANTED = (b"content-type", b"content-length", b"accept")
+_WANTED = (b"content-type", b"content-length", b"accept", b"content-encoding")
 
 
 def _query_value(query: bytes, name: str, default: str) -> str:
