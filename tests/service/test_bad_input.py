@@ -98,6 +98,11 @@ CASES = [
     ("text/plain", "zo", TELL, {"content": b'{"step": 1}', "headers": {"Content-Type": "text/plain"}}, 415),
     ("form data", "zo", METRICS, {"data": {"value": "1"}}, 415),
     ("xml", "new", CREATE, {"content": b"<dim>3</dim>", "headers": {"Content-Type": "application/xml"}}, 415),
+    # a session's name is one line, trimmed: it is printed in logs, tables and the dashboard
+    ("a name with a newline", "new", CREATE, body({"dim": 2, "name": "run\n2"}), 422),
+    ("a name with NUL", "new", CREATE, body({"dim": 2, "name": "run\u0000"}), 422),
+    ("a name with a line separator", "new", CREATE, body({"dim": 2, "name": "run\u2028"}), 422),
+    ("a name with a space at the end", "new", CREATE, body({"dim": 2, "name": "run "}), 422),
     # nothing is decompressed: a compressed body, or one only labelled so, is refused alike
     ("gzip", "zo", TELL, {"content": gzip.compress(b'{"step": 1, "f_x": 1.0, "f_plus": [1.0, 1.0]}'),
                           "headers": {**JSON_TYPE, "Content-Encoding": "gzip"}}, 415),

@@ -3,6 +3,7 @@ listed for the docs, but they are read by ``codec`` so that they can also travel
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any
 
 from pydantic import (
@@ -68,6 +69,15 @@ def _readable(kind: str):
     return AfterValidator(check)
 
 
+def _one_line(name: str) -> str:
+    """A session's name: free text (any script, emoji, and direction marks, which every view
+    isolates), on one line and without space at either end: no control character (NUL, a
+    newline, a tab) or line separator, which break the logs and tables that print it."""
+    if name != name.strip() or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
+        raise ValueError("a session's name is one line: no control characters or line breaks, no space at either end")
+    return name
+
+
 WorkerName = Annotated[str, Field(min_length=1, max_length=64), _readable("a worker's name")]
 MetricName = Annotated[str, Field(min_length=1), _readable("a metric's name")]  # its length: a setting
 # Bounds that keep every session's state finite in float32: a step moves x by at most
@@ -124,7 +134,7 @@ class SessionCreate(Strict):
                           "center are numbers or d-vectors (in a binary frame: vectors named "
                           '"constraint.box.lower", "constraint.box.upper", "constraint.ball.center").  Probes '
                           "x + mu u may leave X (docs/constraints.md).  null: no constraint.")
-    name: str | None = Field(None, max_length=200)
+    name: Annotated[str, Field(max_length=200), AfterValidator(_one_line)] | None = None
     x0: Vector | None = Field(None, description="Initial parameters; otherwise the first ask's x.")
 
     def config(self) -> dict:
