@@ -70,10 +70,9 @@ async def after_body(scope: Scope) -> None:
     few dozen such clients cannot keep every other call waiting.  Raises ServiceBusy (503 with
     Retry-After) for a call that did not get its turn in time."""
     state = scope.get("state")
-    pending = state.pop("turn", None) if state else None
-    if pending is None:
+    turn = state.pop("turn", None) if state else None
+    if turn is None:
         return
-    held, turn = pending
-    busy = await held.enter_async_context(turn)
+    busy = await turn.__aenter__()  # given back by the pipeline when the call ends
     if busy is not None:
         raise ServiceBusy(busy.detail)

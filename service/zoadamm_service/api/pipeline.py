@@ -18,7 +18,6 @@ Content-Security-Policy) slot in there.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -101,20 +100,19 @@ class Pipeline:
                 message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
+        turn = self.admission.turn(scope) if self.admission is not None else None
         try:
-            async with contextlib.AsyncExitStack() as held:
-                if self.admission is not None:
-                    turn = self.admission.turn(scope)
-                    if scope["method"] == "POST":  # a body sent slowly must not hold a turn: taken after it
-                        scope.setdefault("state", {})["turn"] = (held, turn)
-                    else:
-                        busy = await held.enter_async_context(turn)
-                        if busy is not None:
-                            await send_error(scope, receive, sending, busy)
-                            return
-                if self.store_budget_s is not None:  # the turn's wait is not the store's: the budget leaves it out
-                    budget.start(self.store_budget_s)
-                await self._answer(scope, receive, sending)
+            if turn is not None:
+                if scope["method"] == "POST":  # a body sent slowly must not hold a turn: taken after it
+                    scope.setdefault("state", {})["turn"] = turn
+                else:
+                    busy = await turn.__aenter__()
+                    if busy is not None:
+                        await send_error(scope, receive, sending, busy)
+                        return
+            if self.store_budget_s is not None:  # the turn's wait is not the store's: the budget leaves it out
+                budget.start(self.store_budget_s)
+            await self._answer(scope, receive, sending)
         except ClientDisconnect:  # the client hung up (a timeout, a cancelled call): nobody to answer
             log.info("the client left before %s %s was answered", scope.get("method"), scope.get("path"))
             status = 499  # as the request metrics count it (nginx's "client closed request")
@@ -124,6 +122,8 @@ class Pipeline:
                 raise  # the answer is half sent: only closing the connection can end it
             await send_error(scope, receive, sending, Refusal(500, INTERNAL))
         finally:
+            if turn is not None:
+                await turn.__aexit__(None, None, None)  # gives back the turn, if the call took one
             request_metrics.observe(scope, status, time.perf_counter() - start)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
