@@ -481,3 +481,26 @@ def test_an_interrupt_during_the_mirrors_update_leaves_the_step_the_service_took
             run.tell(**zo_values(f, run.x, run.mu, run.directions()))
         run.close()
         assert run.step == local.sessions.get(run.id).step == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_tell_refused_because_another_writer_moved_on_leaves_the_run_at_the_services_step(local, mode):
+    """Two optimizers on one session: the one that fell behind gets ConflictError for values
+    measured at an x the session has left, and is then at the service's step and x (no mirror:
+    the moments are the service's), so its next tell, measured there, is taken."""
+    from zoadamm.sdk import ConflictError
+
+    f = quadratic(DIM)
+    ahead = RemoteOptimizer.create(local, x0_for(DIM), **_config())
+    behind = RemoteOptimizer.resume(local, ahead.id, **MODES[mode])
+    assert behind.mirrored == (mode != "plain")
+    drive(ahead, f, 3)
+    with pytest.raises(ConflictError) as refused:
+        behind.tell(**zo_values(f, behind.x, behind.mu, behind.directions(), False))
+        behind.flush()  # pipelined: the answer is awaited here
+    assert refused.value.step == 3
+    service = local.sessions.parameters(ahead.id)
+    assert (behind.step, behind.mirrored) == (3, False) and bits(behind.x) == bits(service.x)
+    behind.tell(**zo_values(f, behind.x, behind.mu, behind.directions(), False))
+    behind.close()
+    assert behind.step == local.sessions.parameters(ahead.id).step == 4

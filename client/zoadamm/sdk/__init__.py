@@ -22,8 +22,9 @@ from .errors import (
 )
 from .minimize import MinimizeResult, minimize
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
-from .remote import RemoteOptimizer, fast_switching
+from .remote import RemoteOptimizer
 from .shared import SharedRun
+from .switching import fast_switching
 
 __all__ = [
     "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncSessions",

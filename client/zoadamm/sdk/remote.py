@@ -11,15 +11,13 @@ each way.  Any disagreement (a checksum, a coefficient, an lr) drops the mirror 
 caller already evaluates step t+1 at the locally updated x; its answer is checked before the
 next tell leaves.  At most one tell is ever unacknowledged, and it is retried until it is.
 Use it as a context manager (or call ``close()``).  The sending thread needs the GIL while the
-caller evaluates: wrap the loop in ``zoadamm.sdk.fast_switching()`` so that it gets it sooner
-(the optimizer itself leaves the interpreter's settings alone).
+caller evaluates: wrap the loop in ``zoadamm.sdk.fast_switching()`` (``switching.py``) so that
+it gets it sooner (the optimizer itself leaves the interpreter's settings alone).
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
@@ -30,33 +28,8 @@ from .._validate import InvalidArgument
 from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
 from .client import Client, checked_client
+from .errors import APIError, APIStatusError, ConflictError
 from .models import Session, TellResult
-
-PIPELINE_SWITCH_INTERVAL = 2e-4  # seconds; see fast_switching
-
-
-@contextlib.contextmanager
-def fast_switching(interval: float = PIPELINE_SWITCH_INTERVAL) -> Iterator[None]:
-    """Lower the interpreter's thread switch interval (``sys.setswitchinterval``) to at most
-    ``interval`` seconds inside the block, and restore it after.
-
-    A pipelined optimizer sends its tells from a thread that needs the GIL for a short while
-    each step; at the default interval (5 ms) it waits for the evaluating thread to let go of
-    the GIL for most of a step.  The setting is the whole process's, so the program decides::
-
-        with zoadamm.sdk.fast_switching(), RemoteOptimizer.create(..., mirror=True, pipeline=True) as run:
-            ...
-    """
-    saved = sys.getswitchinterval()
-    if interval >= saved:  # never raised (nor set again: it is kept in whole microseconds)
-        yield
-        return
-    sys.setswitchinterval(interval)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(saved)
-
 
 # Below this size a thread's hand-off costs about what the CRC itself does.
 _BACKGROUND_CHECKSUM_BYTES = 1 << 20
@@ -196,11 +169,29 @@ class RemoteOptimizer(Mirrored):
         return entry
 
     def flush(self) -> None:
-        """Wait until every tell sent so far is acknowledged (and checked)."""
+        """Wait until every tell sent so far is acknowledged (and checked).  A tell the service
+        refused (``APIStatusError``: a 409 when another writer moved the session) is raised here,
+        after ``sync``: the mirror took a step the service did not."""
         if self._in_flight is not None:
             future, checksum, record = self._in_flight
             self._in_flight = None
-            self._check(future.result(), checksum, record)
+            try:
+                result = future.result()
+            except APIStatusError:
+                with contextlib.suppress(APIError):  # the refusal is the error to raise
+                    self.sync()
+                raise
+            self._check(result, checksum, record)
+
+    def sync(self) -> None:
+        """Take the service's step and x, and stop mirroring (the moments are the service's alone).
+        Done for you when a tell is refused (``ConflictError``: values measured at an x the
+        session has left) or a mirror's check fails; after a lost connection, call it to go on
+        from where the service stands."""
+        self._mirror = None
+        self._checksum_ahead = None
+        fetched = self.client.sessions.parameters(self.id)
+        self._x, self.step = fetched.x, fetched.step
 
     def close(self) -> None:
         """Wait for the tell in flight and stop the sending thread; a second call does nothing."""
@@ -235,7 +226,11 @@ class RemoteOptimizer(Mirrored):
             return self.x  # values measured at the mirror's wrong x: never send them
         self._sending = self.step
         if self._mirror is None:
-            result = self.client.sessions.tell(self.id, self.step, answer="x", **values)
+            try:
+                result = self.client.sessions.tell(self.id, self.step, answer="x", **values)
+            except ConflictError:  # another writer moved the session: these values were measured at an old x
+                self.sync()
+                raise
             self._x = result.x  # a read-only view of the answer: no copy of d floats
             self.step = result.step
             self._set_rates(result.lr, result.mu)
@@ -275,10 +270,7 @@ class RemoteOptimizer(Mirrored):
         )
         if not agrees:  # e.g. another writer reported a metric: trust the service from now on
             self.mismatches += 1
-            self._mirror = None
-            self._checksum_ahead = None
-            fetched = self.client.sessions.parameters(self.id)
-            self._x, self.step = fetched.x, fetched.step
+            self.sync()
         else:  # a tell that landed after an interrupt cut its step short (close() waits for it)
             self.step = max(self.step, result.step)
         self._set_rates(result.lr, result.mu)
