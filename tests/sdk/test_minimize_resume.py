@@ -17,7 +17,7 @@ import textwrap
 import pytest
 from sdk_support import bits, quadratic, x0_for
 
-from zoadamm import Client, InvalidArgument, minimize
+from zoadamm import Client, InvalidArgument, RemoteOptimizer, minimize
 from zoadamm.sdk.minimize import Interrupted
 from zoadamm_service.launch import local_service
 
@@ -280,3 +280,32 @@ def test_a_lost_service_says_where_the_run_stands_and_what_continues_it(redis_ur
                         **CONFIG)
         whole = minimize(f, x0_for(DIM), steps=STEPS, client=client, progress=False, name="whole", **CONFIG)
     assert done.session_id == lost.value.session_id and bits(done.x) == bits(whole.x)
+
+
+@pytest.mark.parametrize("mode", [{}, {"mirror": True, "pipeline": True}], ids=["plain", "pipeline"])
+def test_ctrl_c_between_a_tell_and_its_report_keeps_both(local, mode, monkeypatch):
+    """A real SIGINT that lands right after the tell of a step whose report is due: the report
+    still goes out before the run stops, so the run continued from there takes the schedule's
+    decisions an unbroken run takes, and ends at its bits."""
+    import os
+
+    f, config = quadratic(DIM), {**CONFIG, "schedule": {"patience": 0}}
+    whole = minimize(f, x0_for(DIM), steps=STEPS, client=local, progress=False, report_every=2, **mode, **config)
+    tell = RemoteOptimizer.tell
+
+    def interrupted_after_step_10(run, *args, **kwargs):
+        answer = tell(run, *args, **kwargs)
+        if run.step == 10:
+            os.kill(os.getpid(), signal.SIGINT)
+        return answer
+
+    monkeypatch.setattr(RemoteOptimizer, "tell", interrupted_after_step_10)
+    with pytest.raises(Interrupted) as stop:
+        minimize(f, x0_for(DIM), steps=STEPS, client=local, progress=False, report_every=2, name="cut", resume=True,
+                 **mode, **config)
+    monkeypatch.undo()
+    assert stop.value.step == 10
+    assert [h["step"] for h in local.sessions.history(stop.value.session_id)] == [2, 4, 6, 8, 10]
+    again = minimize(f, x0_for(DIM), steps=STEPS, client=local, progress=False, report_every=2, name="cut",
+                     resume=True, **mode, **config)
+    assert again.session_id == stop.value.session_id and bits(again.x) == bits(whole.x)

@@ -7,6 +7,7 @@ as Optuna's ``load_if_exists`` does), so the same call serves the first start an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from .bounds import box_of
 from .calls import plain
 from .client import DEFAULT_URL, Client, checked_client
 from .errors import APIConnectionError
+from .interrupts import held_interrupt
 from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer, one_d
@@ -223,12 +225,14 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
                     minus.append(_value(f, x - np.float32(run.mu) * u))
             evaluations += run.config.evaluations_per_step
             step = run.step
-            run.tell(f_x=f_x, f_plus=plus, f_minus=minus if central else None)
+            due = bool(report_every) and (step + 1) % report_every == 0
+            with held_interrupt() if due else contextlib.nullcontext():  # the step and its report, or neither
+                run.tell(f_x=f_x, f_plus=plus, f_minus=minus if central else None)
+                if due and run.step == step + 1:
+                    run.report(f_x)
             if run.step == step:  # a failed mirror check dropped these values: measure again
                 continue
             history.append(f_x)
-            if report_every and run.step % report_every == 0:
-                run.report(f_x)
             if callback is not None:
                 callback(run.step, run.x, f_x)
             bar.update(1, f=f_x, lr=run.lr)
