@@ -18,8 +18,9 @@ def box_of(bounds, dim: int) -> FeasibleSet:
     Raises:
         zoadamm.InvalidArgument: not one of those shapes, or any check of ``Box``.
     """
-    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
-        bounds = (bounds.lb, bounds.ub)
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds: a number is kept as 1 value
+        bounds = tuple(side[0] if np.ndim(side) == 1 and len(side) == 1 else side
+                       for side in (bounds.lb, bounds.ub))
     if isinstance(bounds, (str, bytes, dict)) or not isinstance(bounds, (tuple, list, np.ndarray)):
         raise InvalidArgument(f"bounds must be (lo, hi), {dim} (lo, hi) pairs or scipy's Bounds, "
                               f"got {type(bounds).__name__}")
