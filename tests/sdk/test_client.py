@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sdk_support import bits, quadratic, x0_for, zo_values
 
+import zoadamm
 from zoadamm import Client, InvalidArgument, Optimizer, SessionConfig, directions, wire
 from zoadamm.sdk import (
     APIError,
@@ -274,3 +275,22 @@ def test_numpy_numbers_are_settings_and_a_nan_report_names_its_field(sdk):
                                   ("low", {}, "value")):
         with pytest.raises(InvalidArgument, match=re.escape(named)):
             sdk.sessions.report(session.id, value, **metrics)
+
+
+def test_a_closed_client_says_so_as_a_zoadamm_error():
+    import asyncio
+
+    from zoadamm.sdk import ClientClosedError
+
+    client = zoadamm.Client("http://127.0.0.1:9")
+    client.close()
+    with pytest.raises(ClientClosedError, match="is closed; make a new one"):
+        client.sessions.list()
+
+    async def closed_async() -> None:
+        async_client = zoadamm.AsyncClient("http://127.0.0.1:9")
+        await async_client.aclose()
+        with pytest.raises(zoadamm.ZoadammError, match="AsyncClient of http://127.0.0.1:9 is closed"):
+            await async_client.sessions.list()
+
+    asyncio.run(closed_async())

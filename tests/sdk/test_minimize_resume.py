@@ -309,3 +309,20 @@ def test_ctrl_c_between_a_tell_and_its_report_keeps_both(local, mode, monkeypatc
     again = minimize(f, x0_for(DIM), steps=STEPS, client=local, progress=False, report_every=2, name="cut",
                      resume=True, **mode, **config)
     assert again.session_id == stop.value.session_id and bits(again.x) == bits(whole.x)
+
+
+def test_an_error_in_f_after_some_steps_says_which_session_continues_the_run(local):
+    f, calls = quadratic(DIM), {"n": 0}
+
+    def fails_later(x):
+        calls["n"] += 1
+        if calls["n"] > 5 * (1 + CONFIG["directions"]):
+            raise RuntimeError("the simulator crashed")
+        return f(x)
+
+    with pytest.raises(RuntimeError) as failed:
+        minimize(fails_later, x0_for(DIM), steps=STEPS, client=local, progress=False, **CONFIG)
+    (note,) = failed.value.__notes__
+    (session,) = local.sessions.list()
+    assert f"session {session.id} is at step 5 of {STEPS}" in note
+    assert f"session_id='{session.id}'" in note and "continues the run" in note

@@ -505,3 +505,20 @@ def test_a_tell_refused_because_another_writer_moved_on_leaves_the_run_at_the_se
     behind.tell(**zo_values(f, behind.x, behind.mu, behind.directions(), False))
     behind.close()
     assert behind.step == local.sessions.parameters(ahead.id).step == 4
+
+
+def test_a_callback_sees_each_step_and_stops_the_run_with_stop_iteration(local):
+    """As scipy's: called after each step with the new step and x (and the f just told, at the
+    x before it); StopIteration ends the run there, with its result."""
+    f = quadratic(DIM)
+    seen: list[tuple[int, float, bool]] = []
+
+    def callback(step, x, f_x):
+        seen.append((step, f_x, x.flags.writeable))
+        if step == 5:
+            raise StopIteration
+
+    result = minimize(f, x0_for(DIM), steps=50, client=local, progress=False, callback=callback, **_config())
+    assert [s for s, _, _ in seen] == [1, 2, 3, 4, 5] and not any(w for _, _, w in seen)
+    assert seen[0][1] == f(x0_for(DIM).astype(np.float32)) and result.steps == 5
+    assert result.history == [v for _, v, _ in seen] and local.sessions.parameters(result.session_id).step == 5

@@ -10,6 +10,7 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     ForeignServerError,
     InternalServerError,
@@ -28,7 +29,8 @@ from .switching import fast_switching
 
 __all__ = [
     "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncSessions",
-    "AuthenticationError", "BadRequestError", "Client", "ConflictError", "ForeignServerError", "InternalServerError",
+    "AuthenticationError", "BadRequestError", "Client", "ClientClosedError", "ConflictError", "ForeignServerError",
+    "InternalServerError",
     "MinimizeResult",
     "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer", "RetryPolicy",
     "ServiceUnavailableError", "Session", "SessionSummary", "Sessions", "SharedRun", "StepInfo", "TellResult", "Trace",

@@ -17,6 +17,10 @@ class APIError(ZoadammError):
     """Anything that went wrong talking to the service."""
 
 
+class ClientClosedError(ZoadammError, RuntimeError):
+    """A call on a client after its ``close()`` (``aclose()``): make a new client."""
+
+
 class APIConnectionError(APIError):
     """The service could not be reached, or the connection broke (retried automatically).
 

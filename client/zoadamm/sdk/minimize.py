@@ -84,9 +84,12 @@ def minimize(
     settings given in ``config``, and creates one when there is none; ``session_id`` continues
     that session.  A continued run goes on from the session's step and x (``x0`` then only
     gives d).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``,
-    f(x) is reported as the metric every N steps so the plateau schedule acts.  ``f`` must
-    return a finite float.  A new run that fails before its first step (f raises at x0, or the
-    first tell is refused) deletes the session it made.
+    f(x) is reported as the metric every N steps so the plateau schedule acts.  ``f`` gets x as
+    a read-only float32 array (copy it to change it) and must return a finite float.  A new run
+    that fails before its first step (f raises at x0, or the first tell is refused) deletes the
+    session it made.  ``callback(step, x, f_x)`` runs after each step with the new step and x
+    and f at the x before it (the value just told); raising StopIteration in it ends the run
+    there, as in scipy.
 
     ``bounds`` keeps x in a box: ``(lo, hi)`` (numbers, or d-vectors), scipy's list of d
     ``(lo, hi)`` pairs (at d = 2 a 2 x 2 list is read as pairs) or ``scipy.optimize.Bounds``;
@@ -145,9 +148,12 @@ def minimize(
             raise type(lost)(f"zoadamm.minimize: the service stopped answering{where} at step {run.step} of {steps} "
                              f"(session {run.id}); a service on Redis keeps the steps told, and {again()} "
                              "continues the run once it answers again", lost.url, run.id, run.step) from lost
-        except Exception:  # f raised, or a tell was refused
+        except Exception as failed:  # f raised, or a tell was refused
             if session_id is None and not resume and run.step == 0:
                 _forget(client, run.id)
+            else:  # shown under the traceback: where the run stands, and what continues it
+                failed.add_note(f"zoadamm.minimize: session {run.id} is at step {run.step} of {steps}; {again()} "
+                                "continues the run")
             raise
     finally:
         if own_client:
@@ -234,7 +240,11 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
                 continue
             history.append(f_x)
             if callback is not None:
-                callback(run.step, run.x, f_x)
+                try:
+                    callback(run.step, run.x, f_x)
+                except StopIteration:  # scipy's way to end a run early
+                    bar.update(1, f=f_x, lr=run.lr)
+                    break
             bar.update(1, f=f_x, lr=run.lr)
         run.flush()  # the last tell is checked before x is read
     finally:

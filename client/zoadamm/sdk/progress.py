@@ -38,7 +38,7 @@ class Progress:
         width = 24
         filled = int(width * self.done / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)
-        start = "\r" if self.interactive else ""
+        start = "\r\x1b[K" if self.interactive else ""  # to the line's start, cleared: a shorter line leaves no tail
         line = f"{start}{self.desc} [{bar}] {self.done}/{self.total} {rate:.1f}/s eta {eta:.0f}s {self.postfix}"
         self.stream.write(line + end)
         self.stream.flush()
