@@ -7,10 +7,12 @@ from fastapi.exceptions import RequestValidationError
 
 from zoadamm import InvalidArgument
 
-from ..errors import ServiceError
+from ..errors import NotFound, ServiceError
 from .codec import clean_errors, error_detail
 from .jsontext import FiniteJSON as JSONResponse
 from .jsontext import error_response
+
+EMBEDDED = "this service keeps its sessions in its own memory, which a restart empties: REDIS_URL keeps them"
 
 
 def answer_for(exc: ServiceError | InvalidArgument, retry_after: int = 1) -> JSONResponse:
@@ -24,7 +26,10 @@ def answer_for(exc: ServiceError | InvalidArgument, retry_after: int = 1) -> JSO
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return answer_for(exc, request.app.state.settings.retry_after_s)
+        settings = request.app.state.settings
+        if isinstance(exc, NotFound) and settings.redis_url is None:  # a session of a process that ended?
+            exc = NotFound(f"{exc.message} ({EMBEDDED})", **exc.details)
+        return answer_for(exc, settings.retry_after_s)
 
     @app.exception_handler(InvalidArgument)
     async def invalid_argument(request: Request, exc: InvalidArgument) -> JSONResponse:
