@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import wire
 from ..optimizer import CONFIG_VECTORS
-from .errors import APIConnectionError, APITimeoutError, error_for, foreign_server
+from .errors import APIConnectionError, APITimeoutError, ClientClosedError, error_for, foreign_server
 from .options import DEFAULT_URL
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -190,3 +190,10 @@ def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
     vectors = {k: np.asarray(body.pop(k), dtype=np.float32) for k in ("x", "u", *CONFIG_VECTORS)
                if body.get(k) is not None}
     return body, vectors
+
+
+def check_open(client, http: httpx.Client | httpx.AsyncClient) -> None:
+    """Raises ClientClosedError for a call on ``client`` after its close (httpx's own error is
+    no ZoadammError)."""
+    if http.is_closed:
+        raise ClientClosedError(f"this {type(client).__name__} of {http.base_url} is closed; make a new one")

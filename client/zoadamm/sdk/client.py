@@ -20,8 +20,7 @@ import httpx
 
 from .._validate import InvalidArgument
 from . import calls
-from ._http import Call, RetryPolicy, build, connection_error, decode, should_retry
-from .errors import ClientClosedError
+from ._http import Call, RetryPolicy, build, check_open, connection_error, decode, should_retry
 from .options import DEFAULT_URL, checked_key, checked_options
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
@@ -49,12 +48,6 @@ class _Base:
         key = "set" if self._api_key else "none"
         return f"{type(self).__name__}(base_url={self._base_url!r}, api_key={key})"
 
-    def _open(self, http: httpx.Client | httpx.AsyncClient) -> None:
-        """Raises ClientClosedError when the connections are closed (httpx's own error is no
-        ZoadammError)."""
-        if http.is_closed:
-            raise ClientClosedError(f"this {type(self).__name__} of {self._base_url} is closed; make a new one")
-
 
 class Client(_Base):
     """The service at ``base_url``: ``client.sessions`` holds one method per API call, and
@@ -76,7 +69,7 @@ class Client(_Base):
 
     def send(self, call: Call, policy: RetryPolicy | None = None):
         policy = policy or self.retry
-        self._open(self.http)
+        check_open(self, self.http)
         attempt = 0
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
@@ -140,7 +133,7 @@ class AsyncClient(_Base):
 
     async def send(self, call: Call, policy: RetryPolicy | None = None):
         policy = policy or self.retry
-        self._open(self.http)
+        check_open(self, self.http)
         attempt = 0
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
