@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from zoadamm_service.store import budget
 from zoadamm_service.store.notices import HeadNotices
 
 
@@ -46,3 +47,23 @@ def test_a_move_before_the_wait_is_not_missed():
         return await heads.wait_past("s", 2, 0.01)
 
     assert asyncio.run(scenario())
+
+
+def test_the_looks_of_a_long_wait_do_not_add_up_to_the_calls_store_budget():
+    """A wait nothing wakes looks at the head every poll; each look is bounded by the call's
+    store budget (a hung store still ends the call), but the looks do not spend it: a 0.4 s wait
+    of 10 ms looks on a budget of 0.05 s ends as a wait, where it was a 503 about a slow store.
+    (A lease's wait of 30 s on a healthy Redis ended so.)"""
+    looks = []
+
+    async def slow_head(session_id: str) -> int:
+        async with budget.waiting("Redis"):
+            await asyncio.sleep(0.01)
+        looks.append(session_id)
+        return 0
+
+    async def scenario() -> bool:
+        budget.start(0.05)
+        return await HeadNotices(slow_head, poll_s=0.005).wait_past("s", 0, 0.4)
+
+    assert asyncio.run(scenario()) is False and len(looks) >= 10
