@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import wire
-from ._validate import InvalidArgument, shown
+from ._validate import InvalidArgument, shown, some
 
 
 def where(mask: np.ndarray, lower, upper) -> str:
@@ -21,9 +21,9 @@ def object_fields(name: str, given, names: tuple[str, ...]) -> None:
     """Raises InvalidArgument unless ``given`` is a dict whose keys are among ``names``."""
     if not isinstance(given, dict):
         raise InvalidArgument(f"{name} must be an object, got {shown(given)}")
-    unknown = set(given) - set(names)
+    unknown = [field for field in given if field not in names]
     if unknown:
-        raise InvalidArgument(f"{name} has unknown fields {sorted(unknown)}; it takes {', '.join(names)}")
+        raise InvalidArgument(f"{name} has unknown fields {some(unknown)}; it takes {', '.join(names)}")
 
 
 def part_fields(part: str, names: tuple[str, ...], given, vectors: dict) -> dict:

@@ -11,6 +11,14 @@ from .exceptions import InvalidArgument
 F32_MAX = float(np.finfo(np.float32).max)
 
 
+def some(names, most: int = 5) -> str:
+    """A few of ``names`` for a message, each cut short, and how many more: a request with
+    thousands of unknown names gets a short answer."""
+    names = list(names)
+    listed = ", ".join(repr(str(name)[:40]) for name in names[:most])
+    return listed + (f" and {len(names) - most:,} more" if len(names) > most else "")
+
+
 def shown(value) -> str:
     """``value`` as an error message quotes it: briefly (a 400-digit integer is not echoed back),
     and a boolean as the JSON a service client sent (``true``) as well as Python's ``True``."""

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import projection
 from ._constraint_checks import held, object_fields, outside, part_fields, reach, where
-from ._validate import F32_MAX, InvalidArgument, float32_values, shown
+from ._validate import F32_MAX, InvalidArgument, float32_values, shown, some
 
 NORMS = ("2", "inf")
 VECTOR_FIELDS = ("box.lower", "box.upper", "ball.center")  # the fields that may be d-vectors
@@ -271,7 +271,7 @@ class FeasibleSet:
                 continue
             parts[part] = part_fields(part, names, {} if given is None else given, vectors)
         if vectors:
-            raise InvalidArgument(f"constraint has unknown fields {sorted(vectors)}")
+            raise InvalidArgument(f"constraint has unknown fields {some(sorted(vectors))}")
         box = Box(**parts["box"]) if "box" in parts else None
         ball = Ball(**parts["ball"]) if "ball" in parts else None
         return cls(box, ball)

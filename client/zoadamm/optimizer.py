@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, unsigned64
+from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, some, unsigned64
 from .adamm import AdaMMConfig, AdaMMState
 from .constraints import VECTOR_FIELDS, FeasibleSet
 from .directions import DISTRIBUTIONS
@@ -119,7 +119,7 @@ class SessionConfig:
         data["schedule"] = None if schedule is None else PlateauConfig(**schedule)
         strangers = [name for name in vectors if not name.startswith(_CONSTRAINT)]
         if strangers:
-            raise InvalidArgument(f"a session config has no vectors {sorted(strangers)}")
+            raise InvalidArgument(f"a session config has no vectors {some(sorted(strangers))}")
         constraint = data.get("constraint")
         if constraint is not None or vectors:
             inner = {name[len(_CONSTRAINT):]: vector for name, vector in vectors.items()}

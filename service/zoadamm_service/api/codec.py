@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
 from zoadamm import wire
+from zoadamm._validate import some
 from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.answers import VECTORS
@@ -68,7 +69,7 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
         except (ValueError, RecursionError) as exc:  # RecursionError: a deeply nested header
             raise Malformed(f"malformed frame: {exc}") from None
         if not vectors.keys() <= set(takes):
-            unknown = sorted(set(vectors) - set(takes))
+            unknown = some(sorted(set(vectors) - set(takes)))
             raise Invalid(f"frame vectors {unknown} are not vector fields of this request; "
                           f"it takes {list(takes) or 'none'}")
         vectors = dict(vectors)

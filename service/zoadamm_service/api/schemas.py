@@ -138,7 +138,9 @@ class SessionCreate(Strict):
     x0: Vector | None = Field(None, description="Initial parameters; otherwise the first ask's x.")
 
     def config(self) -> dict:
-        return self.model_dump(exclude={"name", "x0"})
+        config = self.model_dump(exclude={"name", "x0", "constraint"})
+        config["constraint"] = self.constraint  # as parsed: the core checks it (a copy first cost a deep one 1 s)
+        return config
 
 
 def _with_lease(value: Any, info: ValidationInfo) -> Any:
