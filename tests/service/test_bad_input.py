@@ -106,6 +106,10 @@ CASES = [
     # nothing is decompressed: a compressed body, or one only labelled so, is refused alike
     ("gzip", "zo", TELL, {"content": gzip.compress(b'{"step": 1, "f_x": 1.0, "f_plus": [1.0, 1.0]}'),
                           "headers": {**JSON_TYPE, "Content-Encoding": "gzip"}}, 415),
+    ("gzip behind identity", "zo", TELL, {"content": b'{"step": 1, "f_x": 1.0, "f_plus": [1.0, 1.0]}', "headers": [
+        ("Content-Type", "application/json"), ("Content-Encoding", "identity"), ("Content-Encoding", "gzip")]}, 415),
+    ("gzip behind identity, create", "new", CREATE, {"content": b'{"dim": 2}', "headers": [
+        ("Content-Type", "application/json"), ("Content-Encoding", "identity"), ("Content-Encoding", "gzip")]}, 415),
     ("labelled gzip", "new", CREATE, {"content": b'{"dim": 2}', "headers": {**JSON_TYPE, "Content-Encoding": "gzip"}},
      415),
     # --- wrong shapes and kinds --------------------------------------------------------------

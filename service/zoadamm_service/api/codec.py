@@ -43,7 +43,7 @@ async def read_message(request: Request, limit: int, takes: tuple[str, ...]) -> 
     settings = request.app.state.settings
     headers = request.headers
     body = await read_body(request.receive, headers.get("content-length"), limit, settings.body_timeout_s,
-                           headers.get("content-encoding"))
+                           ", ".join(headers.getlist("content-encoding")) or None)
     await after_body(request.scope)
     return decode_message(body, request.headers.get("content-type"), settings.max_json_bytes, takes)
 
@@ -104,8 +104,8 @@ async def read_body(receive: Receive, declared: str | None, limit: int, timeout:
         RequestTimeout: the body did not arrive within ``timeout`` seconds.
         ClientDisconnect: the client went away before the body was complete.
     """
-    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
-        raise Unsupported(f"Content-Encoding {encoding!r} is not supported: send the body uncompressed")
+    if encoding is not None and any(e.strip().lower() not in ("", "identity") for e in encoding.split(",")):
+        raise Unsupported(f"Content-Encoding {encoding[:40]!r} is not supported: send the body uncompressed")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
     chunks, size, more = [], 0, True

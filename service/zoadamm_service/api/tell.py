@@ -95,12 +95,14 @@ def answer_mode(text: str) -> AnswerMode:
 
 
 def _headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None, str, str | None]:
-    """Content-Type, Content-Length, Accept and Content-Encoding, each its first value (as
-    Starlette's ``Headers`` reads them)."""
+    """Content-Type, Content-Length and Accept, each its first value (as Starlette's
+    ``Headers`` reads them), and every Content-Encoding, joined."""
     found: dict[bytes, bytes] = {}
     for name, value in headers:
         if name in _WANTED and name not in found:
             found[name] = value
+        elif name == b"content-encoding":  # every one counts: a second must not hide behind an identity
+            found[name] += b", " + value
     content_type, length, accept, encoding = (found.get(name) for name in _WANTED)
     return (None if content_type is None else content_type.decode("latin-1"),
             None if length is None else length.decode("latin-1"),
