@@ -50,11 +50,23 @@ class AnswerMode(str, Enum):
 _JSON_RANGES = {"*/*": 0, "application/*": 1, "application/json": 2}  # the most specific match counts
 
 
-@functools.lru_cache(maxsize=256)  # a client sends the same header on every call
 def accepts_frame(accept: str) -> bool:
     """Whether an Accept header asks for the frame: named, with a weight above 0 and not below
     that of JSON (``application/json``, else ``application/*``, else ``*/*``).  A wildcard
-    alone gets JSON, which every client reads."""
+    alone gets JSON, which every client reads.  A header past ``ACCEPT_READ`` characters is
+    read that far, and not kept: no client needs more, and a cache of huge ones held memory."""
+    return _accepts(accept) if len(accept) <= ACCEPT_READ else _weighs_frame(accept[:ACCEPT_READ])
+
+
+ACCEPT_READ = 4096
+
+
+@functools.lru_cache(maxsize=256)  # a client sends the same header on every call
+def _accepts(accept: str) -> bool:
+    return _weighs_frame(accept)
+
+
+def _weighs_frame(accept: str) -> bool:
     accept = accept.lower()  # media types and their parameters' names are case-insensitive
     if MEDIA_TYPE not in accept:
         return False

@@ -35,3 +35,10 @@ def test_a_frame_round_trips_and_each_refusal_says_why():
 ])
 def test_the_frame_is_sent_when_accept_weighs_it_above_json(accept, frame):
     assert wire.accepts_frame(accept) is frame
+
+
+def test_a_huge_accept_header_is_read_only_so_far_and_not_kept():
+    cached = wire._accepts.cache_info().currsize
+    assert wire.accepts_frame(f"{wire.MEDIA_TYPE}, " + "x" * 10_000_000) is True
+    assert wire.accepts_frame("x" * 10_000_000 + wire.MEDIA_TYPE) is False  # past what is read
+    assert wire._accepts.cache_info().currsize == cached
