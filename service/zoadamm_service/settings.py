@@ -64,7 +64,7 @@ class Settings(BaseSettings):
                     "its budget (ZOADAMM_REDIS_TIMEOUT_S). The tells' per-step script shares one more.")
     max_calls: int = Field(
         64, ge=1, description="/v1 calls one service process works on at once; the others wait their turn in order "
-                              "(a lease's long wait holds its turn; a POST takes it once its body is in).")
+                              "(a POST takes its turn once its body is in; a lease's wait gives it back meanwhile).")
     queue_timeout_s: float = Field(
         10.0, gt=0, description="A call that does not get its turn within this gets 503 with Retry-After.")
     retry_after_s: int = Field(1, ge=0, description="The Retry-After of a 503.")

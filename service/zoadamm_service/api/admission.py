@@ -61,7 +61,21 @@ class Turn:
 
     async def __aexit__(self, *exc: object) -> None:
         if self.held:
+            self.held = False
             self.admission._turns.release()
+
+    def give_back(self) -> bool:
+        """Give the turn back while the call waits (``turns.idle``); False when it holds none."""
+        if not self.held:
+            return False
+        self.held = False
+        self.admission._turns.release()
+        return True
+
+    async def take_again(self) -> None:
+        """The turn again, in line.  Raises ServiceBusy when it does not come in time."""
+        if await self.__aenter__() is not None:
+            raise ServiceBusy(self.admission.busy.detail)
 
 
 async def after_body(scope: Scope) -> None:

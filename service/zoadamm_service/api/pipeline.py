@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import turns
 from ..store import budget
 from ..telemetry import requests as request_metrics
 from .jsontext import error_response
@@ -73,8 +73,16 @@ def _headers_only(send: Send) -> Send:
     return sending
 
 
+class Turn(turns.Yieldable, Protocol):
+    """One call's turn (``admission.Turn``): entered for the call, given back while it waits."""
+
+    async def __aenter__(self) -> Refusal | None: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
 class Turns(Protocol):
-    def turn(self, scope: Scope) -> AbstractAsyncContextManager[Refusal | None]: ...
+    def turn(self, scope: Scope) -> Turn: ...
 
 
 class Pipeline:
@@ -103,6 +111,7 @@ class Pipeline:
         turn = self.admission.turn(scope) if self.admission is not None else None
         try:
             if turn is not None:
+                turns.hold(turn)  # a long wait gives it back meanwhile (``turns.idle``)
                 if scope["method"] == "POST":  # a body sent slowly must not hold a turn: taken after it
                     scope.setdefault("state", {})["turn"] = turn
                 else:

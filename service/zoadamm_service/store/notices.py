@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from .. import turns
 from . import budget
 
 log = logging.getLogger("zoadamm.service")
@@ -76,6 +77,12 @@ class HeadNotices:
         if self._notices is not None and self._follower is None:
             # a context of its own: it outlives the call that starts it, and that call's budget
             self._follower = asyncio.create_task(self._follow(), context=contextvars.Context())
+        if self._heads.get(session_id, -1) > seq:
+            return True
+        async with turns.idle():  # a wait is no work: the call's turn goes to another meanwhile
+            return await self._wait(session_id, seq, timeout)
+
+    async def _wait(self, session_id: str, seq: int, timeout: float) -> bool:
         end = time.monotonic() + timeout
         while self._heads.get(session_id, -1) <= seq:
             left = end - time.monotonic()
