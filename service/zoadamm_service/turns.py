@@ -18,7 +18,7 @@ from typing import Protocol
 class Yieldable(Protocol):
     def give_back(self) -> bool: ...
 
-    async def take_again(self) -> None: ...
+    async def take(self) -> None: ...
 
 
 _current: ContextVar[Yieldable | None] = ContextVar("turn", default=None)
@@ -40,4 +40,4 @@ async def idle() -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await turn.take_again()
+        await turn.take()

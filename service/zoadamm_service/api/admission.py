@@ -72,8 +72,9 @@ class Turn:
         self.admission._turns.release()
         return True
 
-    async def take_again(self) -> None:
-        """The turn again, in line.  Raises ServiceBusy when it does not come in time."""
+    async def take(self) -> None:
+        """The turn, in line (a POST's once its body is in; again after ``give_back``).  Raises
+        ServiceBusy (503 with Retry-After) when it does not come in time."""
         if await self.__aenter__() is not None:
             raise ServiceBusy(self.admission.busy.detail)
 
@@ -81,12 +82,9 @@ class Turn:
 async def after_body(scope: Scope) -> None:
     """Take a POST's turn once its body has arrived (``Pipeline`` leaves it in the call's state):
     a client that sends its body slowly, or not at all, holds a connection but no turn, so a
-    few dozen such clients cannot keep every other call waiting.  Raises ServiceBusy (503 with
-    Retry-After) for a call that did not get its turn in time."""
+    few dozen such clients cannot keep every other call waiting.  Raises ServiceBusy as
+    ``Turn.take``."""
     state = scope.get("state")
     turn = state.pop("turn", None) if state else None
-    if turn is None:
-        return
-    busy = await turn.__aenter__()  # given back by the pipeline when the call ends
-    if busy is not None:
-        raise ServiceBusy(busy.detail)
+    if turn is not None:
+        await turn.take()  # given back by the pipeline when the call ends
