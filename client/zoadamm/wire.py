@@ -61,11 +61,6 @@ def accepts_frame(accept: str) -> bool:
 ACCEPT_READ = 4096
 
 
-@functools.lru_cache(maxsize=256)  # a client sends the same header on every call
-def _accepts(accept: str) -> bool:
-    return _weighs_frame(accept)
-
-
 def _weighs_frame(accept: str) -> bool:
     accept = accept.lower()  # media types and their parameters' names are case-insensitive
     if MEDIA_TYPE not in accept:
@@ -88,6 +83,9 @@ def _weighs_frame(accept: str) -> bool:
         if rank > json_rank:
             json_rank, json_q = rank, q
     return frame > 0 and frame >= json_q
+
+
+_accepts = functools.lru_cache(maxsize=256)(_weighs_frame)  # a client sends the same header on every call
 
 
 class WireError(ValueError):

@@ -239,13 +239,15 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
             if run.step == step:  # a failed mirror check dropped these values: measure again
                 continue
             history.append(f_x)
+            stop = False
             if callback is not None:
                 try:
                     callback(run.step, run.x, f_x)
                 except StopIteration:  # scipy's way to end a run early
-                    bar.update(1, f=f_x, lr=run.lr)
-                    break
+                    stop = True
             bar.update(1, f=f_x, lr=run.lr)
+            if stop:
+                break
         run.flush()  # the last tell is checked before x is read
     finally:
         bar.close()

@@ -53,7 +53,6 @@ Decay = Annotated[float, Field(ge=0, lt=1)]
 # fail_fast: a list's first bad value ends its validation, where every bad value of a long list
 # would make an error of its own (and a small body a huge answer)
 Values = Annotated[list[Finite], Field(fail_fast=True)]
-Vector = Values
 
 
 def _readable(kind: str):
@@ -135,7 +134,7 @@ class SessionCreate(Strict):
                           '"constraint.box.lower", "constraint.box.upper", "constraint.ball.center").  Probes '
                           "x + mu u may leave X (docs/constraints.md).  null: no constraint.")
     name: Annotated[str, Field(max_length=200), AfterValidator(_one_line)] | None = None
-    x0: Vector | None = Field(None, description="Initial parameters; otherwise the first ask's x.")
+    x0: Values | None = Field(None, description="Initial parameters; otherwise the first ask's x.")
 
     def config(self) -> dict:
         config = self.model_dump(exclude={"name", "x0", "constraint"})
@@ -153,7 +152,7 @@ def _with_lease(value: Any, info: ValidationInfo) -> Any:
 
 
 class AskRequest(Strict):
-    x: Vector | None = Field(None, description="Current parameters: set before step 0, checked after.")
+    x: Values | None = Field(None, description="Current parameters: set before step 0, checked after.")
     lease: Count | None = Field(None, description="Lease up to this many directions of the open step.")
     worker: WorkerName | None = Field(
         None, description="The leasing worker's name (with lease): asking again returns its lease.")
@@ -197,7 +196,7 @@ class TellRequest(Strict):
     f_minus: Values | None = Field(None, description="f(x - mu u_i) (ZO, central difference).")
     indices: Annotated[list[Index], Field(fail_fast=True)] | None = Field(
         None, description="Directions this report covers, when workers split a step.")
-    gradient: Vector | None = Field(None, description="Exact gradient (adamm sessions).")
+    gradient: Values | None = Field(None, description="Exact gradient (adamm sessions).")
     lease: Count | None = Field(
         None, description="Also lease up to this many directions of the next step (zo-* methods, answer=checksum): "
                           "the answer waits for the told step to close.")

@@ -61,12 +61,14 @@ def unspent() -> Iterator[None]:
     30 s looks every 5 ms, and those looks, each short, added up past the budget and ended a
     wait on a healthy Redis with 503."""
     budget = _current.get()
-    left = None if budget is None else budget.left_s
+    if budget is None:
+        yield
+        return
+    left = budget.left_s
     try:
         yield
     finally:
-        if budget is not None and left is not None:
-            budget.left_s = left
+        budget.left_s = left
 
 
 def waiting(what: str) -> _Wait | contextlib.nullcontext[None]:
