@@ -245,7 +245,7 @@ def test_bounds_take_scipys_forms_and_name_what_is_wrong():
     end = np.float32(np.finfo(np.float32).max)
     for given in ([(None, 1.0), (-np.inf, 1.0), (-np.inf, 1.0)], Bounds(-np.inf, [1.0, 1.0, 1.0]),
                   Bounds(-np.inf, 1.0)):  # scipy keeps a number as an array of one, for every coordinate
-        lower, upper = box_of(given, 3).bounds
+        lower, upper = box_of(given, np.zeros(3)).bounds
         assert np.all(np.asarray(lower) == -end) and np.all(np.asarray(upper) == np.float32(1.0))
     for given, message in [([(-1, 1), (-2, 2)], "two \\(lo, hi\\) pairs, or \\(lo, hi\\) of two values each; x0 has 3"),
                            ([(-1, 1)] * 4, "bounds has 4 \\(lo, hi\\) pairs, x0 has 3 values"),
@@ -254,7 +254,28 @@ def test_bounds_take_scipys_forms_and_name_what_is_wrong():
                            ({"lower": 0, "upper": 1}, "got dict"),
                            ((np.inf, 1.0), "constraint.box.lower contains NaN or infinite values")]:
         with pytest.raises(InvalidArgument, match=message):
-            box_of(given, 3)
+            box_of(given, np.zeros(3))
+
+
+def test_at_d_2_scipys_bounds_are_a_lower_and_an_upper_vector_and_pairs_are_pairs():
+    """scipy reads a 2 x 2 list as one (lo, hi) pair per coordinate and Bounds(lo, hi) as two
+    vectors; where x0 says the list was meant as vectors, the message says what to pass."""
+    from scipy.optimize import Bounds
+
+    lower, upper = box_of(Bounds([-1.0, 0.0], [1.0, 5.0]), np.array([-0.5, 2.0])).bounds
+    assert list(lower) == [-1.0, 0.0] and list(upper) == [1.0, 5.0]
+    lower, upper = box_of([(-1.0, 0.0), (1.0, 5.0)], np.array([-0.5, 2.0])).bounds  # x0 in the pairs' box
+    assert list(lower) == [-1.0, 1.0] and list(upper) == [0.0, 5.0]
+    with pytest.raises(InvalidArgument, match="one pair per coordinate, as scipy reads them.*Bounds\\(lo, hi\\)"):
+        box_of([[-1.0, 0.0], [1.0, 5.0]], np.array([0.5, 0.5]))  # inside only as vectors
+
+
+def test_minimize_in_scipys_bounds_at_d_2(local):
+    from scipy.optimize import Bounds
+
+    result = minimize(lambda x: float(np.sum((x - 3.0) ** 2)), np.array([-0.5, 2.0]), steps=300, client=local,
+                      progress=False, bounds=Bounds([-1.0, 0.0], [1.0, 5.0]), lr=0.05, seed=1)
+    assert abs(result.x[0] - 1.0) < 1e-6 and abs(result.x[1] - 3.0) < 0.2  # x0 = 1 is on the box's face
 
 
 # --- minimize ------------------------------------------------------------------------------

@@ -11,16 +11,20 @@ from ..constraints import Box, FeasibleSet
 from ..exceptions import InvalidArgument
 
 
-def box_of(bounds, dim: int) -> FeasibleSet:
-    """The box of ``minimize``'s ``bounds``: (lo, hi), d (lo, hi) pairs, or a
+def box_of(bounds, x0) -> FeasibleSet:
+    """The box of ``minimize``'s ``bounds`` for the start ``x0``: (lo, hi), d (lo, hi) pairs, or a
     ``scipy.optimize.Bounds``; None, -inf (lower) and +inf (upper) mean no bound, as in scipy.
 
     Raises:
-        zoadamm.InvalidArgument: not one of those shapes, or any check of ``Box``.
+        zoadamm.InvalidArgument: not one of those shapes, any check of ``Box``, or at d = 2 a
+            2 x 2 ``bounds`` read as pairs (scipy's reading) that leaves out an x0 the other
+            reading holds: the message says how to give a lower and an upper vector.
     """
-    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds: a number is kept as 1 value
-        bounds = tuple(side[0] if np.ndim(side) == 1 and len(side) == 1 else side
-                       for side in (bounds.lb, bounds.ub))
+    dim = np.size(x0)
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds: lower and upper, never pairs
+        lower, upper = (side[0] if np.ndim(side) == 1 and len(side) == 1 else side for side in (bounds.lb, bounds.ub))
+        _check_sides(lower, upper, dim)
+        return _box(lower, upper, dim)
     if isinstance(bounds, (str, bytes, dict)) or not isinstance(bounds, (tuple, list, np.ndarray)):
         raise InvalidArgument(f"bounds must be (lo, hi), {dim} (lo, hi) pairs or scipy's Bounds, "
                               f"got {type(bounds).__name__}")
@@ -28,20 +32,46 @@ def box_of(bounds, dim: int) -> FeasibleSet:
     if pairs and (len(bounds) == dim or len(bounds) != 2):
         if len(bounds) != dim:
             raise InvalidArgument(f"bounds has {len(bounds)} (lo, hi) pairs, x0 has {dim} values")
-        lower: Any = [lo for lo, _ in bounds]
-        upper: Any = [hi for _, hi in bounds]
-    elif len(bounds) == 2:
+        box = _box([lo for lo, _ in bounds], [hi for _, hi in bounds], dim)
+        if dim == 2:
+            _refuse_the_other_reading(box, bounds, x0)
+        return box
+    if len(bounds) == 2:
         if pairs:  # two pairs, where x0 has another length than two
             raise InvalidArgument(f"bounds holds two (lo, hi) pairs, or (lo, hi) of two values each; x0 has {dim}")
         lower, upper = bounds
-        for side, value in (("lo", lower), ("hi", upper)):
-            if np.ndim(value) == 1 and len(value) != dim:
-                raise InvalidArgument(f"bounds' {side} has {len(value)} values, x0 has {dim}")
-    else:
-        raise InvalidArgument(f"bounds must be (lo, hi) or {dim} (lo, hi) pairs, got {len(bounds)} items")
+        _check_sides(lower, upper, dim)
+        return _box(lower, upper, dim)
+    raise InvalidArgument(f"bounds must be (lo, hi) or {dim} (lo, hi) pairs, got {len(bounds)} items")
+
+
+def _check_sides(lower, upper, dim: int) -> None:
+    for side, value in (("lo", lower), ("hi", upper)):
+        if np.ndim(value) == 1 and len(value) != dim:
+            raise InvalidArgument(f"bounds' {side} has {len(value)} values, x0 has {dim}")
+
+
+def _box(lower, upper, dim: int) -> FeasibleSet:
     box = FeasibleSet(box=Box(_unbounded(lower, -1), _unbounded(upper, 1)))
     box.check_dim(dim)
     return box
+
+
+def _refuse_the_other_reading(box: FeasibleSet, bounds, x0) -> None:
+    """At d = 2 a 2 x 2 ``bounds`` is two (lo, hi) pairs, as scipy reads it; when x0 lies outside
+    that box but inside (lo, hi) read as a lower and an upper vector, the caller meant the latter."""
+    start = np.asarray(x0, dtype=np.float32).reshape(-1)
+    if box.violation(start) is None:
+        return
+    try:
+        other = _box(bounds[0], bounds[1], 2)
+    except InvalidArgument:
+        return
+    if other.violation(start) is None:
+        raise InvalidArgument(
+            "bounds of two (lo, hi) pairs at d = 2 are one pair per coordinate, as scipy reads them, and x0 lies "
+            "outside that box (it lies inside bounds read as a lower and an upper vector): for those, pass "
+            "scipy.optimize.Bounds(lo, hi), or constraint=FeasibleSet(box=Box(lo, hi))")
 
 
 def _is_pair(item) -> bool:

@@ -123,7 +123,7 @@ def minimize(
     if bounds is not None:
         if config.get("constraint") is not None:
             raise InvalidArgument("give bounds or constraint, not both (a FeasibleSet may hold a box and a ball)")
-        config["constraint"] = box_of(bounds, np.size(x0))
+        config["constraint"] = box_of(bounds, x0)
     elif isinstance(config.get("constraint"), dict):  # as the session will hold it (float32, bounds inward)
         config["constraint"] = FeasibleSet.from_dict(config["constraint"])
     client = client or Client(base_url or DEFAULT_URL)
