@@ -39,11 +39,14 @@ def tells(dim: int, count: int, marks: str) -> None:
     from harness import redis_server
 
     from zoadamm import wire
+    from zoadamm_service import main as service_main
     from zoadamm_service.main import create_app
     from zoadamm_service.settings import Settings
     from zoadamm_service.tenants import entry, new_key
 
     async def drive(settings: Settings) -> None:
+        # the process made ready as zoadamm-service makes it, in versions that do
+        getattr(service_main, "prepare_process", lambda: None)()
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             made = await call(app, "POST", "/v1/sessions", wire.encode(

@@ -26,8 +26,10 @@ NOT_KEPT = np.empty(0, dtype=np.float32)  # a vector the method does not keep
 NOT_KEPT.setflags(write=False)
 # From this d on, AdaMM's update runs compiled (``_update_kernel``, the same bits in one pass over
 # the vectors); below it numpy's path stays, where it costs less than the compiled path's import
-# costs a new process (benchmarks/bench_update.py, ``first_call_s``).
+# costs a new process (benchmarks/bench_update.py, ``first_call_s``), unless the process has
+# loaded the compiled path already (``load_compiled``).
 COMPILED_FROM = 1 << 14
+_loaded_for_every_size = False
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,23 @@ def check_step(state: AdaMMState, gradient: np.ndarray, lr: float, needs: tuple[
 
 
 def runs_compiled(state: AdaMMState) -> bool:
-    """Whether a step of this state takes the compiled loop (``COMPILED_FROM``)."""
-    return state.dim >= COMPILED_FROM
+    """Whether a step of this state takes the compiled loop (``COMPILED_FROM``, ``load_compiled``)."""
+    return state.dim >= COMPILED_FROM or _loaded_for_every_size
+
+
+def load_compiled() -> None:
+    """Load the compiled updates now, and take them at every d from here on in this process.
+
+    For a long-lived process such as the service: it pays numba's import and the cached machine
+    code once (about a second), and every step after costs less than numpy's dozen calls, at any
+    size.  The bits are numpy's either way."""
+    global _loaded_for_every_size
+    kernel, one = compiled(), np.zeros(1, np.float32)
+    rates = compiled_rates(AdaMMConfig(), 1.0, 1.0)  # Adam reads one rate more
+    for metric in (None, one.copy()):  # each signature's first call loads its machine code
+        kernel.update(one.copy(), one.copy(), one.copy(), one.copy(), one.copy(), metric, rates, True)
+        kernel.adam_update(one.copy(), one.copy(), one.copy(), one.copy(), metric, rates)
+    _loaded_for_every_size = True
 
 
 def step_compiled(state: AdaMMState, constraint: FeasibleSet | None,

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from zoadamm import adamm
+
 from . import __doc__ as summary
 from . import dashboard, pages, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
@@ -101,11 +103,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
 
 def serve_app() -> FastAPI:
-    """The app as ``zoadamm-service`` runs it: ``create_app``, and once it has started, every
-    object it holds moves out of the garbage collector's sight (``gc.freeze``).  A full
-    collection otherwise walks all those objects while no request is answered, a pause every
-    request in flight waits out (``benchmarks/bench_gc_pause.py`` measures it).
+    """The app as ``zoadamm-service`` runs it: ``create_app`` in a process made ready to serve for
+    long (``prepare_process``), and once it has started, every object it holds moves out of the
+    garbage collector's sight (``gc.freeze``).  A full collection otherwise walks all those
+    objects while no request is answered, a pause every request in flight waits out
+    (``benchmarks/bench_gc_pause.py`` measures it).
     Only the process's own app freezes them; tests build many apps in one process."""
+    prepare_process()
     app = create_app()
     app.state.freeze_gc = True
     return app
+
+
+def prepare_process() -> None:
+    """What a process that serves for long pays once at start: the compiled updates, taken by
+    every session's step from then on, whatever its size (``zoadamm.adamm.load_compiled``)."""
+    adamm.load_compiled()

@@ -43,6 +43,7 @@ def run(dim: int, update: tuple[str, str], constraint, compiled_from: int, monke
     spec = methods.method(update[0])
     state = AdaMMState.start(rng.uniform(-0.5, 0.5, dim).astype(np.float32), spec.keeps)
     monkeypatch.setattr(adamm, "COMPILED_FROM", compiled_from)
+    monkeypatch.setattr(adamm, "_loaded_for_every_size", False)  # COMPILED_FROM alone decides
     for lr, g in zip((1e-3, 3e-2, 0.7, 1e-3, 5.0), gradients(rng, dim, 5, extreme), strict=True):
         spec.update(state, g, lr, AdaMMConfig(normalizer=update[1]), constraint)
     return state
@@ -72,13 +73,26 @@ def test_the_compiled_update_gives_numpys_bits(dim, update, kind, extreme, monke
 
 @pytest.mark.parametrize("method_name, loop", [("zo-adamm", "update"), ("zo-adam", "adam_update")])
 def test_a_large_state_takes_the_compiled_path(method_name, loop, monkeypatch):
+    monkeypatch.setattr(adamm, "_loaded_for_every_size", False)  # as in a process that never loaded it
+    assert sizes_compiled(method_name, loop, monkeypatch) == [adamm.COMPILED_FROM]
+
+
+@pytest.mark.parametrize("method_name, loop", [("zo-adamm", "update"), ("zo-adam", "adam_update")])
+def test_once_loaded_every_size_takes_the_compiled_path(method_name, loop, monkeypatch):
+    monkeypatch.setattr(adamm, "_loaded_for_every_size", False)  # put back after the test
+    adamm.load_compiled()
+    assert sizes_compiled(method_name, loop, monkeypatch) == [1, adamm.COMPILED_FROM - 1, adamm.COMPILED_FROM]
+
+
+def sizes_compiled(method_name: str, loop: str, monkeypatch) -> list[int]:
+    """The sizes, of 1, COMPILED_FROM - 1 and COMPILED_FROM, whose step calls the compiled ``loop``."""
     calls = []
     monkeypatch.setattr(adamm.compiled(), loop, lambda *args: calls.append(args[0].size))
     spec = methods.method(method_name)
-    for dim in (adamm.COMPILED_FROM - 1, adamm.COMPILED_FROM):
+    for dim in (1, adamm.COMPILED_FROM - 1, adamm.COMPILED_FROM):
         state = AdaMMState.start(np.zeros(dim, np.float32), spec.keeps)
         spec.update(state, np.ones(dim, np.float32), 1e-3, AdaMMConfig(), None)
-    assert calls == [adamm.COMPILED_FROM]
+    return calls
 
 
 def digest(dim: int = 20_000) -> str:

@@ -1,5 +1,6 @@
 """The service process freezes its app's startup objects out of the garbage collector once the
-app has started (``serve_app``); an app built with ``create_app`` (every test's) does not."""
+app has started (``serve_app``), and takes the compiled update at every size; an app built with
+``create_app`` (every test's) does neither."""
 
 from __future__ import annotations
 
@@ -30,6 +31,23 @@ def test_the_service_process_freezes_its_startup_objects():
                          check=True, env={"PATH": os.environ.get("PATH", "")}).stdout
     before, after = (int(n) for n in out.split())
     assert before == 0 and after > 10_000
+
+
+SMALL_STEP_IN_THE_SERVICE = """
+import numpy as np
+from zoadamm import adamm
+small = adamm.AdaMMState.start(np.zeros(3, np.float32))
+before = adamm.runs_compiled(small)
+from zoadamm_service.main import serve_app
+serve_app()
+print(before, adamm.runs_compiled(small))
+"""
+
+
+def test_the_service_process_takes_the_compiled_update_at_every_size():
+    out = subprocess.run([sys.executable, "-c", SMALL_STEP_IN_THE_SERVICE], capture_output=True, text=True,
+                         check=True, env={"PATH": os.environ.get("PATH", "")}).stdout
+    assert out.split() == ["False", "True"]
 
 
 def test_an_app_built_in_process_leaves_the_collector_alone():
