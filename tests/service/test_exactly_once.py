@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from service_support import objective, reference, x0_for, zo_values
 
-from zoadamm import Client
+from zoadamm import Client, wire
 from zoadamm_service.errors import StoreUnavailable
 
 DIM = 4
@@ -92,6 +92,31 @@ def test_a_key_sent_again_with_bounds_that_make_another_set_is_refused(client):
     assert create(0.5).json()["id"] == first.json()["id"]
     other = create(0.50000000001)
     assert other.status_code == 422 and "Idempotency-Key" in other.text, other.text
+
+
+def test_a_key_sent_again_with_the_bounds_moved_between_json_and_the_frame_replays_the_create(client):
+    """A constraint's vector inline in the constraint, as a top-level list or in the frame: one
+    request, so the same key answers the session made by the first; another bound is refused."""
+    lower = [0.25, 0.5]
+    def create(form: str, lower=lower):
+        box = {"upper": 1.0, **({"lower": lower} if form == "inline" else {})}
+        fields = {"dim": 2, "constraint": {"box": box}}
+        headers = {"Idempotency-Key": "bounds-moved"}
+        if form == "top-level":
+            return client.post("/v1/sessions", json={**fields, "constraint.box.lower": lower}, headers=headers)
+        if form == "frame":
+            body = wire.encode(fields, {"constraint.box.lower": np.array(lower, np.float32)})
+            return client.post("/v1/sessions", content=body, headers={**headers, "Content-Type": wire.MEDIA_TYPE})
+        return client.post("/v1/sessions", json=fields, headers=headers)
+
+    first = create("inline")
+    assert first.status_code == 201, first.text
+    for form in ("top-level", "frame", "inline"):
+        again = create(form)
+        assert again.status_code == 201 and again.json()["id"] == first.json()["id"], (form, again.text)
+    other = create("inline", [0.25, 0.75])
+    assert other.status_code == 422 and "Idempotency-Key" in other.text, other.text
+    assert client.get("/v1/sessions").json()["total"] == 1
 
 
 def test_two_idempotency_keys_in_one_request_are_refused(client):

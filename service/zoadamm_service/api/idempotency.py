@@ -1,7 +1,8 @@
 """``Idempotency-Key``: a POST sent again with the same key (a client retrying after a lost
 answer) gets the first answer and changes nothing.  The key is scoped to the tenant; the
 request is fingerprinted from its decoded fields and vectors, so JSON and the binary frame of
-the same request agree, and the same key with another request is refused (422).  A vector counts
+the same request agree (a constraint's vector too, whether it sits in the constraint, beside it
+as a top-level list or in the frame), and the same key with another request is refused (422).  A vector counts
 as float32, as the session holds it, except a constraint's: its bounds round inward from the
 value sent, so two lists alike in float32 can still make two sets, and they count as sent."""
 
@@ -13,6 +14,7 @@ import json
 import numpy as np
 from starlette.requests import Request
 
+from zoadamm.constraints import VECTOR_FIELDS
 from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.ids import RequestKey
@@ -34,6 +36,7 @@ def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray]) 
         raise Invalid(f"Idempotency-Key must be 1 to {MAX_CHARS} printable characters")
     tenant = request.state.tenant
     key = hashlib.blake2b(f"{tenant}\n{value}".encode(), digest_size=16).hexdigest()
+    fields, vectors = _constraint_lists_as_vectors(fields, vectors)
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{request.method} {request.url.path}\n".encode())
     digest.update(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
@@ -41,3 +44,26 @@ def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray]) 
         digest.update(f"\n{name}\n".encode())
         digest.update(np.ascontiguousarray(vectors[name], dtype="<f8" if name in CONFIG_VECTORS else "<f4").tobytes())
     return RequestKey(key, digest.hexdigest())
+
+
+def _constraint_lists_as_vectors(fields: dict, vectors: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
+    """The request with a constraint's lists of numbers (``constraint.box.lower`` ...) moved out of
+    its fields into its vectors as float64, where a top-level list or a frame puts them; anything
+    else as it is (the schema refuses it later)."""
+    constraint = fields.get("constraint")
+    if not isinstance(constraint, dict):
+        return fields, vectors
+    constraint, vectors = dict(constraint), dict(vectors)
+    for path in VECTOR_FIELDS:
+        part, name = path.split(".")
+        given = constraint.get(part)
+        name_as_vector = f"constraint.{path}"
+        if not isinstance(given, dict) or not isinstance(given.get(name), list) or name_as_vector in vectors:
+            continue
+        if set(map(type, given[name])) <= {int, float}:  # as a top-level list is read (codec)
+            try:
+                vectors[name_as_vector] = np.asarray(given[name], dtype=np.float64)
+            except OverflowError:  # an integer beyond float64: left for the schema to refuse
+                continue
+            constraint[part] = {key: value for key, value in given.items() if key != name}
+    return {**fields, "constraint": constraint}, vectors
