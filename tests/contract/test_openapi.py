@@ -72,3 +72,17 @@ def test_links_chain_create_ask_and_tell(spec):
     assert {"get_session", "tell", "post_metrics", "delete_session"} <= set(created)
     asked = spec["paths"]["/v1/sessions/{session_id}/ask"]["post"]["responses"]["200"]["links"]
     assert asked["tell"]["operationId"] == "tell"
+
+@pytest.mark.parametrize("settings, every_call", [
+    ({}, False),  # open, no rate limit: only a create's tenant quota answers 429
+    ({"rate_limit": "5/second"}, True),
+    ({"api_keys": "alice:" + "a" * 64}, True),  # an address's failed keys (ZOADAMM_AUTH_FAIL_LIMIT)
+    ({"api_keys": "alice:" + "a" * 64, "auth_fail_limit": None}, False),
+])
+def test_429_is_listed_on_every_call_that_can_answer_it(settings, every_call):
+    paths = create_app(Settings(redis_url=None, **settings)).openapi()["paths"]
+    for path, operations in paths.items():
+        for method, op in operations.items():
+            listed = "429" in op["responses"]
+            expected = path.startswith("/v1/") and (every_call or op["operationId"] == "create_session")
+            assert listed == expected, (settings, method, path)

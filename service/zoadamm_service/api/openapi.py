@@ -98,7 +98,9 @@ def _build(app: FastAPI, settings: Settings) -> dict:
         for method, operation in operations.items():
             # short operation ids: they name a generated client's functions
             operation["operationId"] = names.get((path, method), operation.get("operationId"))
-            _complete(path, method, operation, keyed=bool(settings.api_keys), limited=bool(settings.rate_limit))
+            # 429: a key's rate limit, or with keys, an address's failed keys (ZOADAMM_AUTH_FAIL_LIMIT)
+            limited = bool(settings.rate_limit or (settings.api_keys and settings.auth_fail_limit))
+            _complete(path, method, operation, keyed=bool(settings.api_keys), limited=limited)
     return spec
 
 
