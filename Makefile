@@ -53,6 +53,7 @@ attack: setup
 # whole in one process (tests/conftest.py gives each process its own Redis databases)
 TEST_PROCESSES ?= $(shell python3 -c "import os; print(min(len(os.sched_getaffinity(0)) + 1, 4))")
 test: test-setup
+	@.ci/redis-up
 	$(PY) -m pytest -q -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 lint: setup
