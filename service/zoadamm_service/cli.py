@@ -65,7 +65,8 @@ def keys(argv: list[str]) -> int:
 def run_parser() -> argparse.ArgumentParser:
     parser = console.CommandParser(prog=PROG, description=__doc__)
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on; beyond loopback it needs ZOADAMM_API_KEYS (or ZOADAMM_ALLOW_OPEN=true)")
+                        help="address to listen on; beyond loopback it needs ZOADAMM_API_KEYS "
+                             "(or ZOADAMM_ALLOW_OPEN=true)")
     parser.add_argument("--port", type=_port, default=8000, help="TCP port to listen on")
     parser.add_argument("--workers", type=console.positive(int), default=1,
                         help="worker processes (needs REDIS_URL when > 1)")

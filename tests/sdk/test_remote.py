@@ -19,6 +19,7 @@ from sdk_support import bits, drive, quadratic, reference_run, rosenbrock, throu
 
 from zoadamm import (
     METHODS,
+    Ball,
     Box,
     Client,
     FeasibleSet,
@@ -543,3 +544,14 @@ def test_a_callback_sees_each_step_and_stops_the_run_with_stop_iteration(local):
     assert [s for s, _, _ in seen] == [1, 2, 3, 4, 5] and not any(w for _, _, w in seen)
     assert seen[0][1] == f(x0_for(DIM).astype(np.float32)) and result.steps == 5
     assert result.history == [v for _, v, _ in seen] and local.sessions.parameters(result.session_id).step == 5
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_box_or_a_ball_alone_is_the_set(local, mirror):
+    """constraint=Box(...) or Ball(...) needs no FeasibleSet around it."""
+    box, ball = Box(lower=-0.5, upper=0.5), Ball(norm="2", center=0.0, radius=1.0)
+    for part, expected in [(box, FeasibleSet(box=box)), (ball, FeasibleSet(ball=ball))]:
+        run = RemoteOptimizer.create(local, np.zeros(3), constraint=part, mirror=mirror, seed=1)
+        assert run.config.constraint == expected
+        run.tell(f_x=1.0, f_plus=[2.0])
+        assert expected.violation(run.x) is None

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .._validate import InvalidArgument, finite_values, shown
-from ..constraints import FeasibleSet
+from ..constraints import Ball, Box, FeasibleSet
 from ..optimizer import CONFIG_VECTORS
 from ._http import Call
 from .models import ClosedStep, Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
@@ -50,14 +50,19 @@ def _session(fields: dict, vectors: dict) -> Session:
 
 
 def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
-    """``config["constraint"]``: a ``FeasibleSet`` or its dict; checked here, and its vectors
-    sent as vectors ("constraint.box.lower", ...), the same float32 the set holds."""
+    """``config["constraint"]``: a ``FeasibleSet``, its dict, or a ``Box`` or ``Ball`` alone;
+    checked here, and its vectors sent as vectors ("constraint.box.lower", ...), the same float32
+    the set holds."""
     constraint = config.pop("constraint", None)
     fields = {"dim": plain(dim), "name": name, **{k: plain(v) for k, v in config.items() if v is not None}}
     if "schedule" in config:  # None is meaningful here: it disables the schedule
         fields["schedule"] = plain(config["schedule"])
     vectors = {}
     if constraint is not None:
+        if isinstance(constraint, Box):  # a part alone: the set is that part
+            constraint = FeasibleSet(box=constraint)
+        elif isinstance(constraint, Ball):
+            constraint = FeasibleSet(ball=constraint)
         if not isinstance(constraint, FeasibleSet):
             constraint = FeasibleSet.from_dict(constraint)
         fields["constraint"] = constraint.to_dict()
