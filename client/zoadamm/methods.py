@@ -103,26 +103,22 @@ Update = Callable[[AdaMMState, np.ndarray, float, AdaMMConfig, "FeasibleSet | No
 @dataclass(frozen=True)
 class Method:
     """A session method: what its tells carry, the vectors it keeps, the metric of its
-    projection ("adaptive": the step's denominator h; "euclidean"), its update, and the session
-    settings it never reads (a create that sets one to other than its default is refused)."""
+    projection ("adaptive": the step's denominator h; "euclidean") and its update."""
 
     name: str
     takes: str
     keeps: tuple[str, ...]
     metric: str
     update: Update
-    ignores: tuple[str, ...]
 
 
 _ADAPTIVE, _EUCLIDEAN = "adaptive", "euclidean"
-_NO_ESTIMATE = ("mu", "directions", "distribution", "difference")  # a method told exact gradients
-_NO_MOMENTS = ("beta1", "beta2", "eps", "normalizer")
 METHOD_TABLE = {m.name: m for m in (
-    Method("zo-adamm", "values", VECTORS, _ADAPTIVE, adamm_update, ()),
-    Method("adamm", "gradient", VECTORS, _ADAPTIVE, adamm_update, _NO_ESTIMATE),
-    Method("zo-sgd", "values", ("x",), _EUCLIDEAN, sgd_update, _NO_MOMENTS),
-    Method("zo-signsgd", "values", ("x",), _EUCLIDEAN, signsgd_update, _NO_MOMENTS),
-    Method("zo-adam", "values", ("x", "m", "v"), _ADAPTIVE, adam_update, ("normalizer",)),
+    Method("zo-adamm", "values", VECTORS, _ADAPTIVE, adamm_update),
+    Method("adamm", "gradient", VECTORS, _ADAPTIVE, adamm_update),
+    Method("zo-sgd", "values", ("x",), _EUCLIDEAN, sgd_update),
+    Method("zo-signsgd", "values", ("x",), _EUCLIDEAN, signsgd_update),
+    Method("zo-adam", "values", ("x", "m", "v"), _ADAPTIVE, adam_update),
 )}
 METHODS = tuple(METHOD_TABLE)
 STATE_VECTORS = {name: method.keeps for name, method in METHOD_TABLE.items()}

@@ -225,7 +225,7 @@ CONSTRAINT_CASES = [
      "constraint.box and constraint.ball do not overlap"),
     ("a set on an unknown method", body({"dim": 3, "method": "pgd", **{"constraint": BOX}}), "method"),
     ("normalizer on zo-sgd", body({"dim": 3, "method": "zo-sgd", "normalizer": "v", "constraint": BOX}),
-     "zo-sgd does not use normalizer"),
+     "normalizer applies to zo-adamm and adamm only"),
     ("x0 wrong length", body({"dim": 3, "x0": [0.0, 1.0]}), "x0 has 2 values; the session has dim 3"),
     ("frame x0 wrong length", frame({"dim": 3}, {"x0": [0.0] * 4}), "x0 has 4 values; the session has dim 3"),
     ("x0 outside the box", body({"dim": 3, "x0": [0.0, 1.5, 0.0], "constraint": BOX}),
@@ -305,30 +305,6 @@ def test_a_bad_constraint_is_422_naming_the_field(shared, request_, named):
     assert r.status_code == 422, r.text
     assert named in json.dumps(r.json()), r.text  # in "detail", or in "errors" with its "loc"
     assert everything(client, sessions) == sessions["before"]
-
-
-UNUSED_SETTINGS = [  # a setting the method never reads, set to other than its default
-    ("normalizer", "zo-adam", "v"), ("beta1", "zo-signsgd", 0.5), ("eps", "zo-sgd", 1e-6),
-    ("directions", "adamm", 4), ("mu", "adamm", 0.1), ("difference", "adamm", "central"),
-]
-
-
-@pytest.mark.parametrize("setting,method,value", UNUSED_SETTINGS)
-def test_a_setting_the_method_does_not_use_is_422_naming_it(shared, setting, method, value):
-    client, sessions = shared
-    r = send(client, "new", CREATE, body({"dim": 3, "method": method, setting: value}), sessions)
-    assert r.status_code == 422, r.text
-    (error,) = r.json()["errors"]
-    assert error["loc"] == [setting] and f"{method} does not use {setting}" in error["msg"], r.text
-    assert everything(client, sessions) == sessions["before"]
-
-
-def test_a_setting_the_method_does_not_use_is_taken_at_its_default(client):
-    """A client that sends every setting (its defaults) is not refused for the ones the method ignores."""
-    defaults = {"mu": 1e-3, "directions": 1, "distribution": "sphere", "difference": "forward"}
-    made = client.post("/v1/sessions", json={"dim": 3, "method": "adamm", **defaults})
-    assert made.status_code == 201, made.text
-    assert {key: made.json()["config"][key] for key in defaults} == defaults
 
 
 AMPLIFIERS = [  # small bodies that once made one error per element: a 2 MB body, a 60 MB answer

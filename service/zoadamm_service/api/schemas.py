@@ -19,7 +19,6 @@ from pydantic import (
 from pydantic_core import core_schema
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
-from zoadamm.methods import method
 from zoadamm.optimizer import SessionConfig as Core
 from zoadamm.schedule import PlateauConfig
 from zoadamm.wire import SAFE_INT
@@ -136,17 +135,6 @@ class SessionCreate(Strict):
                           "x + mu u may leave X (docs/constraints.md).  null: no constraint.")
     name: Annotated[str, Field(max_length=200), AfterValidator(_one_line)] | None = None
     x0: Values | None = Field(None, description="Initial parameters; otherwise the first ask's x.")
-
-    @field_validator("mu", "beta1", "beta2", "eps", "normalizer", "directions", "distribution", "difference")
-    @classmethod
-    def _used_by_the_method(cls, value: Any, info: ValidationInfo) -> Any:
-        """A setting the session's method never reads is refused unless it is the default: a value
-        that would be ignored silently is a mistake the caller should hear of."""
-        name = info.data.get("method")  # absent when the method itself was refused
-        if name in METHODS and info.field_name in method(name).ignores and value != getattr(Core, info.field_name):
-            raise ValueError(f"{name} does not use {info.field_name}; leave it out (or send its default, "
-                             f"{getattr(Core, info.field_name)!r})")
-        return value
 
     def config(self) -> dict:
         config = self.model_dump(exclude={"name", "x0", "constraint"})
