@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic_core import core_schema
@@ -105,6 +106,23 @@ class Schedule(Strict):
     threshold: float = Field(PlateauConfig.threshold, ge=0, lt=1, description="Relative improvement that counts.")
 
 
+_NUMBERS = {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]}
+# The constraint's shape for the docs: the core reads and checks it (``FeasibleSet.from_dict``),
+# and a part's vector may instead sit beside it, so no field is required here; a part that is
+# null is not there.
+Constraint = Annotated[dict[str, Any], WithJsonSchema({
+    "type": "object", "additionalProperties": False, "minProperties": 1,
+    "properties": {
+        "box": {"anyOf": [{"type": "object", "additionalProperties": False,
+                           "properties": {"lower": _NUMBERS, "upper": _NUMBERS}}, {"type": "null"}]},
+        "ball": {"anyOf": [{"type": "object", "additionalProperties": False,
+                            "properties": {"norm": {"enum": ["2", "inf"]}, "center": _NUMBERS,
+                                           "radius": {"type": "number", "exclusiveMinimum": 0}}},
+                           {"type": "null"}]},
+    },
+})]
+
+
 class SessionCreate(Strict):
     """A create's body: the core's ``SessionConfig`` (its defaults too) with the bounds the wire sets."""
 
@@ -127,17 +145,24 @@ class SessionCreate(Strict):
         description="Directions derive from (seed, step, index); random when omitted.  At most 2^53 - 1, "
                     "so that every JSON client reads it back exactly.")
     schedule: Schedule | None = Field(default_factory=Schedule, description="null disables the schedule.")
-    constraint: dict[str, Any] | None = Field(
+    constraint: Constraint | None = Field(
         None, description='The feasible set X, fixed for the session: {"box": {"lower", "upper"}}, {"ball": '
                           '{"norm": "2" | "inf", "center", "radius"}}, or both (their intersection); bounds and '
-                          "center are numbers or d-vectors (in a binary frame: vectors named "
-                          '"constraint.box.lower", "constraint.box.upper", "constraint.ball.center").  Probes '
-                          "x + mu u may leave X (docs/constraints.md).  null: no constraint.")
+                          "center are numbers or d-vectors, a vector also beside the constraint (the three "
+                          "fields named constraint.box.lower ... here, or vectors of those names in a binary "
+                          "frame).  Probes x + mu u may leave X (docs/constraints.md).  null: no constraint.")
     name: Annotated[str, Field(max_length=200), AfterValidator(_one_line)] | None = None
     x0: Values | None = Field(None, description="Initial parameters; otherwise the first ask's x.")
+    # read by codec, like x0, and listed here for the docs: the constraint's vectors beside it
+    box_lower: Values | None = Field(None, alias="constraint.box.lower",
+                                     description="constraint.box.lower as a d-vector, when not in the constraint.")
+    box_upper: Values | None = Field(None, alias="constraint.box.upper",
+                                     description="constraint.box.upper as a d-vector, when not in the constraint.")
+    ball_center: Values | None = Field(None, alias="constraint.ball.center",
+                                       description="constraint.ball.center as a d-vector, when not in the constraint.")
 
     def config(self) -> dict:
-        config = self.model_dump(exclude={"name", "x0", "constraint"})
+        config = self.model_dump(exclude={"name", "x0", "constraint", "box_lower", "box_upper", "ball_center"})
         config["constraint"] = self.constraint  # as parsed: the core checks it (a copy first cost a deep one 1 s)
         return config
 
