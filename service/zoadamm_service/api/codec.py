@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import sys
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -86,6 +87,9 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
     try:
         fields = json.loads(body) if body.strip() else {}
     except (ValueError, RecursionError) as exc:  # also bad UTF-8, deep nesting, 5000-digit integers
+        if "integer string conversion" in str(exc):  # Python's advice to raise its limit is not the caller's
+            raise Malformed(f"body has an integer of more than {sys.get_int_max_str_digits():,} digits, "
+                            "more than any field takes") from None
         raise Malformed(f"body is not valid JSON: {exc}") from None
     if not isinstance(fields, dict):
         raise Malformed("body must be a JSON object")
