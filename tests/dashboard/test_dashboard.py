@@ -96,13 +96,16 @@ def test_methods_and_their_sets_side_by_side_on_one_problem(service, runs, page,
     runs("same problem A", method="zo-adamm", steps=120, pace_s=0.005)
     runs("same problem B", method="zo-sgd", constraint=box, steps=120, pace_s=0.005)
     runs("same problem C", method="zo-adam", constraint=ball, steps=120, pace_s=0.005)
+    no_lower = float(np.finfo(np.float32).min)  # what bounds=(None, 1) and scipy's -inf become
+    runs("same problem D", method="zo-signsgd", constraint=FeasibleSet(box=Box(no_lower, 1.0)), steps=20)
     page.goto(service.url + "/dashboard")
-    for name in ("same problem A", "same problem B", "same problem C"):
+    for name in ("same problem A", "same problem B", "same problem C", "same problem D"):
         row(page, name).wait_for(timeout=GUARD_MS)
     assert "zo-sgd" in row(page, "same problem B").inner_text()
     assert row(page, "same problem B").locator("td.set").inner_text() == "box [-1, 1]"
     assert row(page, "same problem C").locator("td.set").inner_text() == "ℓ2 ball r = 4 around 50-vector"
     assert row(page, "same problem A").locator("td.set").inner_text() == "—"
+    assert row(page, "same problem D").locator("td.set").inner_text() == "box [−∞, 1]"
     options = page.locator("#method-filter option").all_inner_texts()
     assert options == ["all methods", *METHODS]
     page.select_option("#method-filter", "zo-sgd")

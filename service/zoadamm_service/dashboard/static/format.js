@@ -43,10 +43,14 @@ export function metricText(m) {
 
 // A session's feasible set X in a few words ("" for none): "box [-1, 1]", "ℓ2 ball r = 0.5
 // around 0", both joined by "∩"; a bound given per coordinate reads "d-vector" (the dashboard's
-// answers leave its values out).
+// answers leave its values out), and a side without a bound, which the service holds as
+// float32's end, reads "∞".
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 export function setText(constraint, dim) {
   if (!constraint) return "";
-  const value = (v) => (v === undefined || Array.isArray(v) ? `${fmt(dim)}-vector` : fmt(v));
+  const bound = (v) => (Math.abs(v) >= FLOAT32_MAX ? (v < 0 ? "−∞" : "∞") : fmt(v));
+  const value = (v) => (v === undefined || Array.isArray(v) ? `${fmt(dim)}-vector` : bound(v));
   const parts = [];
   if (constraint.box) parts.push(`box [${value(constraint.box.lower)}, ${value(constraint.box.upper)}]`);
   if (constraint.ball) {
