@@ -204,6 +204,18 @@ def headline() -> str:
     return rows(["what", "measured", "benchmarks/results/"], body)
 
 
+def line_count() -> str:
+    counts = load("line_count.json")["counts"]
+    parts = [*counts[0]["parts"], "total"]
+
+    def cell(count: dict, part: str) -> str:
+        lines = count["total"] if part == "total" else count["parts"][part]
+        return f"{lines['lines']:,} ({lines['code']:,})"
+
+    return rows(["part: lines (code alone)", *(f"`{c['commit']}`" for c in counts)],
+                [[part, *(cell(c, part) for c in counts)] for part in parts])
+
+
 # name: (results file, renderer); the file is named in the table's marker lines
 TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "service_step": ("service_step.json", service_step),
@@ -241,6 +253,7 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "modes_transport": ("service_step_transport_ab.json", lambda: modes_ab("service_step_transport_ab.json")),
     "folded_moments": ("ball_passes.json", folded_moments),
     "pipeline_update": ("service_step_update_ab.json", lambda: pipeline_ab("service_step_update_ab.json")),
+    "line_count": ("line_count.json", line_count),
 }
 
 
