@@ -65,9 +65,10 @@ def test_a_cancellation_not_the_budgets_goes_through():
 
 
 def test_the_waits_of_one_call_share_its_budget():
+    """Tells queued on a session's lock behind a hung Redis: getting the lock gives nothing back."""
     async def call() -> tuple[float, str]:
         budget.start(LONG_S)
-        async with budget.waiting("the session"):
+        async with budget.waiting("the session", answered=False):
             await asyncio.sleep(LONG_S / 2)
         left = budget._current.get().left_s
         try:
@@ -79,6 +80,23 @@ def test_the_waits_of_one_call_share_its_budget():
 
     left, message = asyncio.run(call())
     assert left <= LONG_S / 2 and "for Redis" in message
+
+
+def test_each_answer_of_the_store_gives_the_call_its_budget_back():
+    """Many quick commands, in turn and sixteen at once, whose waits add up to several budgets."""
+    async def one(seconds: float) -> None:
+        async with budget.waiting("Redis"):
+            await asyncio.sleep(seconds)
+
+    async def call() -> str:
+        budget.start(LONG_S)
+        for _ in range(20):
+            await one(LONG_S / 10)
+        for _ in range(2):
+            await asyncio.gather(*(one(LONG_S / 4) for _ in range(16)))
+        return "answered"
+
+    assert asyncio.run(call()) == "answered"
 
 
 def test_a_wait_without_a_budget_is_not_bounded_by_one():

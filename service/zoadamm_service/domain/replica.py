@@ -119,7 +119,7 @@ class Replica:
         if self.lock.locked() or self._waiting:
             self._waiting += 1
             try:
-                async with budget.waiting("the session, held by a call waiting on the store"):
+                async with budget.waiting("the session, held by a call waiting on the store", answered=False):
                     await self.lock.acquire()
             finally:
                 self._waiting -= 1

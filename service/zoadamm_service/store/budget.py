@@ -1,11 +1,17 @@
-"""One budget per HTTP call for all of its waits on the store: every Redis command (the wait for
-a pooled connection and a new connection's handshake included) and every wait for a session's
-lock, which a request holding it may be spending on the store.  Past the budget the call gets
-503 with Retry-After.
+"""One budget per HTTP call for how long it waits on the store without an answer: every Redis
+command (the wait for a pooled connection and a new connection's handshake included) and every
+wait for a session's lock, which a request holding it may be spending on the store.  Past the
+budget the call gets 503 with Retry-After.
 
 Without it, each wait had its own timeout: ten tells queued on one session's lock behind a hung
 Redis got 503 at 2, 4, ... 20 s, each waiting out the timeouts of all before it.  With one
-budget (``ZOADAMM_REDIS_TIMEOUT_S``) every one of them is answered within it.
+budget (``ZOADAMM_REDIS_TIMEOUT_S``) every one of them is answered within it: a lock's wait
+spends the budget, and getting the lock gives nothing back.
+
+A command that the store answers gives the call its whole budget back (``waiting(...,
+answered=True)``): the store is there.  A call of many quick commands (the dashboard's table
+reads two for each of its rows, sixteen rows at once) once summed their waits, each stretched by
+a busy event loop, and got "Redis is slow" from a healthy Redis.
 
 The budget ends a wait by cancelling the calling task, as ``asyncio.timeout`` does, and unlike
 it cancels again while the wait goes on: code inside the wait may swallow a cancellation.
@@ -71,18 +77,20 @@ def unspent() -> Iterator[None]:
         budget.left_s = left
 
 
-def waiting(what: str) -> _Wait | contextlib.nullcontext[None]:
+def waiting(what: str, answered: bool = True) -> _Wait | contextlib.nullcontext[None]:
     """``async with waiting(what):`` a wait on the store (or on what it holds up), bounded by
-    what is left of the budget.  Raises StoreUnavailable when the budget runs out inside it."""
+    what is left of the budget.  Raises StoreUnavailable when the budget runs out inside it.
+    ``answered``: a wait that ends without error is the store's answer, and gives the call its
+    whole budget back; False for a wait on what the store holds up (a session's lock)."""
     budget = _current.get()
-    return _UNBOUNDED if budget is None else _Wait(budget, what)
+    return _UNBOUNDED if budget is None else _Wait(budget, what, answered)
 
 
 class _Wait:
-    __slots__ = ("budget", "what", "task", "loop", "started", "cancelling", "cancels", "timer")
+    __slots__ = ("budget", "what", "answered", "task", "loop", "started", "cancelling", "cancels", "timer")
 
-    def __init__(self, budget: Budget, what: str) -> None:
-        self.budget, self.what, self.cancels = budget, what, 0
+    def __init__(self, budget: Budget, what: str, answered: bool) -> None:
+        self.budget, self.what, self.answered, self.cancels = budget, what, answered, 0
 
     async def __aenter__(self) -> None:
         task = asyncio.current_task()
@@ -101,6 +109,9 @@ class _Wait:
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
         self.timer.cancel()
+        if self.answered and kind is None and not self.cancels:
+            self.budget.left_s = self.budget.total_s
+            return
         self.budget.left_s -= self.loop.time() - self.started
         if not self.cancels:
             return
