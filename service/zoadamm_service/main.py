@@ -81,10 +81,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     authenticate: Gate = Authenticate(keys)  # every /v1 call, the tell included
     if keys is not None and settings.auth_fail_limit:
         authenticate = LimitFailedKeys(authenticate, settings.auth_fail_limit, settings.redis_url,
-                                       settings.redis_cluster)
+                                       settings.redis_cluster, settings.redis_max_connections)
     gates: list[Gate] = [authenticate]
     if settings.rate_limit:  # after the key: it counts per key
-        gates.append(Throttle(settings.rate_limit, settings.redis_url, settings.redis_cluster, settings.retry_after_s))
+        gates.append(Throttle(settings.rate_limit, settings.redis_url, settings.redis_cluster, settings.retry_after_s,
+                              settings.redis_max_connections))
     app.add_middleware(Pipeline, gates=gates, store_budget_s=settings.redis_timeout_s,
                        admission=Admission(settings.max_calls, settings.queue_timeout_s, settings.retry_after_s))
     edge.install(app)

@@ -117,3 +117,20 @@ def test_bodies_sent_slowly_hold_no_turn(redis_url):
         finally:
             for sock in stalled:
                 sock.close()
+
+
+def test_a_burst_through_the_rate_limit_waits_for_its_counters_connections(redis_url):
+    """The rate limit's counters in Redis, checked before a POST's turn: 150 creates at once
+    queue for the counters' connections as for the store's, rather than 503 once redis-py's own
+    pool of 100 is in use.  No retries here: every create must be answered 201 the first time."""
+    env = {"ZOADAMM_REDIS_MAX_CONNECTIONS": str(POOL), "ZOADAMM_RATE_LIMIT": "199/second"}  # each check asks Redis
+
+    async def creates(url: str) -> list[int]:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+            answers = await asyncio.gather(*(http.post("/v1/sessions", json={"dim": 2}) for _ in range(150)))
+        return [answer.status_code for answer in answers]
+
+    with ServiceProcess(redis_url, env=env) as svc:
+        statuses = asyncio.run(creates(svc.url))
+    assert statuses == [201] * 150, sorted(set(statuses))

@@ -19,11 +19,13 @@ import logging
 import math
 import time
 
+import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import Scope
 
+from ..settings import REDIS_MAX_CONNECTIONS
 from ..store import budget
 from .auth import PROTECTED
 from .pipeline import Gate, Refusal
@@ -32,15 +34,21 @@ log = logging.getLogger("zoadamm.service")
 BATCH_SHARE = 100  # a batch of counts is the limit divided by this (1% of it)
 
 
-def counters(redis_url: str | None, cluster: bool = False) -> Storage:
+def counters(redis_url: str | None, cluster: bool = False, max_connections: int = REDIS_MAX_CONNECTIONS) -> Storage:
     """Where the ``limits`` counters live: Redis when Redis is the store (every replica counts
-    against the same window), else this process."""
+    against the same window), else this process.  On one Redis, through a pool of
+    ``max_connections`` that a check waits on for a free connection (within the call's store
+    budget), as the store's pool does: redis-py's own pool refuses at once when all its
+    connections are in use, and a burst of calls got 503."""
     if redis_url and cluster:
         nodes = redis_url.split("://", 1)[1].split("/", 1)[0]  # any node: the client finds the rest
         return RedisClusterStorage(f"async+redis+cluster://{nodes}", implementation="redispy",
                                    key_prefix="zoadamm:ratelimit")
     if redis_url:
-        return RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="zoadamm:ratelimit")
+        pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=max_connections, timeout=None)
+        # limits types its options as scalars; its redis-py bridge takes a pool as connection_pool
+        return RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="zoadamm:ratelimit",
+                            connection_pool=pool)  # type: ignore[arg-type]
     return MemoryStorage()
 
 
@@ -51,14 +59,16 @@ async def seconds_left(limiter: SlidingWindowCounterRateLimiter, limit: RateLimi
 
 
 class Throttle:
-    def __init__(self, limit: str, redis_url: str | None, cluster: bool = False, retry_after_s: int = 1) -> None:
+    def __init__(self, limit: str, redis_url: str | None, cluster: bool = False, retry_after_s: int = 1,
+                 max_connections: int = REDIS_MAX_CONNECTIONS) -> None:
         """``retry_after_s``: the Retry-After of the 503 when the counters' store does not
-        answer (``ZOADAMM_RETRY_AFTER_S``).  Raises ValueError for a limit the ``limits``
-        notation does not read."""
+        answer (``ZOADAMM_RETRY_AFTER_S``); ``max_connections``: the counters' pool on one
+        Redis (``ZOADAMM_REDIS_MAX_CONNECTIONS``).  Raises ValueError for a limit the
+        ``limits`` notation does not read."""
         self.unavailable = Refusal(503, "the store (Redis) does not answer; retry",
                                    ((b"retry-after", str(retry_after_s).encode()),))
         self.limit: RateLimitItem = parse(limit)
-        self.limiter = SlidingWindowCounterRateLimiter(counters(redis_url, cluster))
+        self.limiter = SlidingWindowCounterRateLimiter(counters(redis_url, cluster, max_connections))
         self.batch = max(1, self.limit.amount // BATCH_SHARE)
         self._taken: dict[str, tuple[int, float]] = {}  # key id -> (counts taken, unused; usable until)
 
@@ -92,11 +102,12 @@ class LimitFailedKeys:
     gets 429 with Retry-After instead, so a client guessing keys is told to stop.  A good key is
     never refused here, from any address: the limit cannot lock a tenant out."""
 
-    def __init__(self, authenticate: Gate, limit: str, redis_url: str | None, cluster: bool = False) -> None:
+    def __init__(self, authenticate: Gate, limit: str, redis_url: str | None, cluster: bool = False,
+                 max_connections: int = REDIS_MAX_CONNECTIONS) -> None:
         """Raises ValueError for a limit the ``limits`` notation does not read."""
         self.authenticate = authenticate
         self.limit: RateLimitItem = parse(limit)
-        self.limiter = SlidingWindowCounterRateLimiter(counters(redis_url, cluster))
+        self.limiter = SlidingWindowCounterRateLimiter(counters(redis_url, cluster, max_connections))
 
     async def check(self, scope: Scope) -> Refusal | None:
         refusal = await self.authenticate.check(scope)
