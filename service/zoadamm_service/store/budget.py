@@ -121,4 +121,4 @@ class _Wait:
         if kind is not None and issubclass(kind, asyncio.CancelledError) and left <= self.cancelling:
             raise StoreUnavailable(f"the store (Redis) is slow or does not answer: this call waited "
                                    f"{self.budget.total_s:g} s for {self.what} (ZOADAMM_REDIS_TIMEOUT_S); "
-                                   "retry") from None
+                                   "send the same request again: it may have been applied") from None
