@@ -38,9 +38,10 @@ async def page():
 @api.get("/sessions")
 async def table(request: Request):
     """One row per session (the newest 500): configuration (its feasible set without vectors),
-    step, evaluations, steps/s, lr, mu, newest f and metric; and every method a session may have
-    (the method filter's choices).  Shared by every open dashboard; at most a second old."""
-    return _json({"sessions": await request.app.state.overview.table(request.state.tenant), "methods": METHODS})
+    step, evaluations, steps/s, lr, mu, newest f and metric; how many sessions there are in all
+    (total); and every method a session may have (the method filter's choices).  Shared by
+    every open dashboard; at most a second old."""
+    return _json({**await request.app.state.overview.table(request.state.tenant), "methods": METHODS})
 
 
 @api.get("/sessions/{session_id}")

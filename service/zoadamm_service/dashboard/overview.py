@@ -40,12 +40,15 @@ class Overview:
         self.store = sessions.store
         self.cache = SharedLoads(ttl_s)
 
-    async def table(self, tenant: str) -> list[dict]:
+    async def table(self, tenant: str) -> dict:
+        """{"sessions": a row for each of the newest ``MAX_ROWS`` sessions, "total": how many
+        the tenant has}."""
         return await self.cache.get(("table", tenant), lambda: self._table(tenant), weigh=_table_bytes)
 
     async def active_sessions(self, tenant: str) -> int:
         now = time.time()
-        return sum(1 for row in await self.table(tenant) if row["updated"] and now - row["updated"] < ACTIVE_S)
+        rows = (await self.table(tenant))["sessions"]
+        return sum(1 for row in rows if row["updated"] and now - row["updated"] < ACTIVE_S)
 
     async def session(self, tenant: str, session_id: str, since: int = 0, cursor: int | None = None,
                       limit: int = PAGE_LIMIT, points: int = 0) -> dict:
@@ -68,12 +71,12 @@ class Overview:
         page = await self.store.metrics_page(session_id, cursor, limit=limit, max_bytes=PAGE_BYTES, points=points)
         return {"rows": page.items, "next_cursor": page.next_cursor, "end_cursor": page.end}
 
-    async def _table(self, tenant: str) -> list[dict]:
+    async def _table(self, tenant: str) -> dict:
         _, total = await self.store.list(tenant, 0, 1)
         metas, _ = await self.store.list(tenant, max(0, total - MAX_ROWS), MAX_ROWS)
         turns = asyncio.Semaphore(ROW_READS)
         rows = await asyncio.gather(*(self._row(m, turns) for m in metas))
-        return [r for r in rows if r is not None]
+        return {"sessions": [r for r in rows if r is not None], "total": total}
 
     async def _row(self, meta, turns: asyncio.Semaphore) -> dict | None:
         try:
@@ -141,8 +144,8 @@ def _rate(points: list[bytes], last: dict | None) -> float:
 ENTRY_BYTES, STRING_BYTES = 1024, 56
 
 
-def _table_bytes(rows: list[dict]) -> int:
-    return ENTRY_BYTES + 1024 * len(rows)
+def _table_bytes(table: dict) -> int:
+    return ENTRY_BYTES + 1024 * len(table["sessions"])
 
 
 def _trace_bytes(full: dict) -> int:

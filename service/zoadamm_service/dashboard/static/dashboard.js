@@ -76,6 +76,7 @@ async function tick() {
   try {
     const table = await api("/v1/dashboard/sessions");
     state.rows = table ? table.sessions : [];
+    state.total = table ? table.total : 0;
     if (table) renderMethods(table.methods);
     const ids = new Set(state.compared);
     if (state.selected) ids.add(state.selected);

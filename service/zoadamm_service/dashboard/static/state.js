@@ -15,6 +15,7 @@ function storedCompared() {
 
 export const state = {
   rows: [], // the table's rows, as /v1/dashboard/sessions answers them
+  total: 0, // how many sessions there are in all: the table holds the newest of them
   sort: { key: "created", dir: -1 },
   selected: null, // the session shown in detail
   compared: storedCompared(), // the sessions ticked for the comparison

@@ -66,7 +66,9 @@ function emptyText() {
 export function renderTable() {
   const now = Date.now() / 1000;
   const rows = visibleRows(now);
-  $("count").textContent = state.auth ? "" : `${rows.length} of ${state.rows.length}`;
+  const older = state.total - state.rows.length; // beyond the newest the table holds
+  $("count").textContent = state.auth ? "" : `${rows.length} of ${state.rows.length}` +
+    (older > 0 ? ` (the newest; ${fmt(older)} older: open one at #s=ID)` : "");
   show($("sessions").querySelector("tbody"), rows.map((r) => tableRow(r, now)));
   const empty = $("empty");
   empty.hidden = state.rows.length > 0;
