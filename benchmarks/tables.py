@@ -254,6 +254,7 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "folded_moments": ("ball_passes.json", folded_moments),
     "pipeline_update": ("service_step_update_ab.json", lambda: pipeline_ab("service_step_update_ab.json")),
     "line_count": ("line_count.json", line_count),
+    "tell_goal_compiled": ("sessions_goal_compiled_ab.json", lambda: tell_goal(("sessions_goal_compiled_ab.json",))),
 }
 
 

@@ -98,11 +98,11 @@ SINCE_FILING = ("sessions_since_filing_ab.json", "sessions_since_filing_ab_5pair
                 "sessions_since_filing_ab_5pairs_quiet.json")
 
 
-def tell_goal() -> str:
+def tell_goal(names: tuple[str, ...] = SINCE_FILING) -> str:
     """Every pair of the runs against the code when the goal was set, and what their median
     ratio makes of the goal machine's figure."""
     body, ratios = [], []
-    for name in SINCE_FILING:
+    for name in names:
         runs = load(name)["runs"]
         for i, (before, after) in enumerate(zip(runs["before"], runs["after"], strict=True)):
             ratio = after["service_cpu_ms_per_step"] / before["service_cpu_ms_per_step"]
