@@ -42,6 +42,12 @@ MARGIN = 2.0**-44  # relative: the radius lam is solved for, below rounding nois
 _NEWTON_DONE = 2.0**-27
 _HALLEY_DONE = 2.0**-18
 _HALLEY_NEAR = 2.0**-7  # Halley's step is taken once Newton's is this small: near the root
+# With a box, a lam is final only once evaluated inside the ball with a step to the root this
+# small (relative): ||x(lam) - c|| has a kink wherever a coordinate meets a face of the box,
+# where a small step says nothing of how far the root still is.  From outside, a step this small
+# is taken twice over and a little more, to land inside.
+_BOXED_DONE = 2.0**-36
+_BOXED_JUMP = 2.0**-38
 _MAX_ITERATIONS = 200  # bisection of a float64 bracket ends well within this
 # From this d on, the weighted ball starts from the moments' root (``_ball_start``): below it, the
 # start's fixed cost in Python exceeds the two passes over d it saves, and Newton starts at 0.
@@ -154,9 +160,12 @@ class _Ball:
 
     def solve(self, target: float, lam: float, at: tuple[float, float, float] | None) -> float:
         """The lam > 0 with ||x(lam) - c|| = target, from a start below or above it (``at``: the
-        values there when already evaluated, from lam = 0 outside)."""
+        values there when already evaluated, from lam = 0 outside).  Without a box the last step
+        is not evaluated: ||x(lam) - c|| is smooth, so a small step leaves an error far below the
+        radius' margin.  With one, the answer is a lam evaluated inside (``_BOXED_DONE``)."""
         low, high = 0.0, math.inf
         goal = target * target
+        boxed = self.inputs[4]
         for _ in range(_MAX_ITERATIONS):
             if at is None:
                 at = self.evaluate(lam)
@@ -168,7 +177,12 @@ class _Ball:
                     break
             step, done = _step(lam, *at, target)
             guess = lam + step
-            if guess < math.inf and low <= guess <= high and abs(step) <= done * guess:
+            if boxed and guess < math.inf:
+                if at[0] <= goal and abs(step) <= _BOXED_DONE * lam:
+                    return lam  # inside, and the root is no further than the step
+                if at[0] > goal and 0 <= step <= _BOXED_JUMP * lam:  # outside and near: over the root
+                    guess = lam + 2 * step + _BOXED_JUMP * lam
+            elif guess < math.inf and low <= guess <= high and abs(step) <= done * guess:
                 return guess
             if not low < guess < high:
                 guess = (low + high) / 2 if high < math.inf else max(2.0 * low, self._scale())

@@ -192,6 +192,37 @@ def test_float32_results_stay_feasible_and_within_an_ulp(kind):
         assert np.all(np.abs(x32 - exact) <= ulp), kind
 
 
+def faces_at_the_kinks(seed: int, dim: int) -> tuple[FeasibleSet, np.ndarray, np.ndarray]:
+    """A box cut by an l2 ball where half the coordinates meet an upper face within a billionth
+    of the root's multiplier: ||x(lam) - c|| bends at each of them, near the root."""
+    rng = np.random.default_rng(seed)
+    lam = 10 ** rng.uniform(-2, 2)
+    weights = np.exp(rng.uniform(-3, 3, dim)).astype(np.float32).astype(np.float64)
+    center = np.ones(dim)
+    kink = rng.random(dim) < 0.5
+    target = np.where(kink, rng.uniform(-0.5, 0.5, dim), rng.uniform(-1e-3, 1e-3, dim))
+    a = (center + (target - center) * (weights + lam) / weights).astype(np.float32).astype(np.float64)
+    at_root = center + weights * (a - center) / (weights + lam)
+    upper = np.full(dim, 1e3, np.float32)
+    upper[kink] = (at_root[kink] * (1 + rng.normal(0, 1e-9, kink.sum()))).astype(np.float32)
+    radius = float(np.sqrt(np.sum((np.minimum(at_root, upper) - center) ** 2)))
+    return FeasibleSet(box=Box(np.full(dim, -1e4, np.float32), upper), ball=Ball("2", center, radius)), a, weights
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_box_whose_faces_bend_the_norm_near_the_root_is_solved_exactly(seed):
+    """Where a small step near the root crosses a kink of ||x(lam) - c||, it says nothing of how
+    far the root is: the answer is feasible and satisfies the KKT conditions all the same."""
+    feasible_set, a, weights = faces_at_the_kinks(seed, 2000)
+    x = feasible_set.project(a, weights=weights)
+    assert feasible_set.violation(x) is None
+    assert max(kkt_residuals(x, a, weights, feasible_set).values()) <= KKT_TOLERANCE
+    x32 = feasible_set.project(a.astype(np.float32), weights=weights.astype(np.float32))
+    assert feasible_set.violation(x32) is None
+    center, radius = feasible_set.sphere
+    assert squared_distance(x32, center) <= radius**2
+
+
 def test_in_place_equals_a_new_array():
     rng = np.random.default_rng(8)
     feasible_set = random_set(rng, 3 * BLOCK, "box+2")
