@@ -50,6 +50,8 @@ class AdaMMConfig:
         unit_interval("beta1", self.beta1)
         unit_interval("beta2", self.beta2)
         positive_float("eps", self.eps)
+        if not np.float32(self.eps) > 0:  # the update adds it in float32: 0 there divides by 0
+            raise InvalidArgument(f"eps must be at least float32's smallest positive value (1.4e-45), got {self.eps!r}")
         one_of("normalizer", self.normalizer, NORMALIZERS)
 
 

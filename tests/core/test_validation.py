@@ -217,6 +217,9 @@ def test_beta_zero_and_eps():
     for eps in (0.0, -1e-8, NAN):
         with pytest.raises(InvalidArgument, match="eps must be finite and > 0"):
             AdaMMConfig(eps=eps)
+    with pytest.raises(InvalidArgument, match="eps must be at least float32's smallest"):
+        AdaMMConfig(eps=1e-50)  # 0 in float32, where the update adds it: a zero gradient made NaN
+    assert AdaMMConfig(eps=1e-44).eps == 1e-44
 
 
 @pytest.mark.parametrize("kwargs, message", [
