@@ -159,6 +159,10 @@ def test_a_point_with_nan_pixels_is_answered_nan_without_a_query(victim_url, fir
     ({"method": "zo-nothing"}, "method must be one of"), ({"norm": "1"}, "norm must be one of"),
     ({"eps": 0.0}, "eps must be positive"), ({"budget": 0}, "budget must be positive"),
     ({"victim": None}, "give its URL"), ({"method": "pgd", "model": None}, "give the model file"),
+    ({"method": "zo-adamm", "in_process": True, "service": "http://127.0.0.1:9"},
+     "either the service's URL \\(--service\\) or --in-process"),
+    ({"method": "zo-adamm", "service": "http://127.0.0.1:9", "directions": 10},
+     "a budget of 10 queries cannot pay for one step of zo-adamm, which costs 11"),
 ])
 def test_settings_that_cannot_run_are_refused_by_name(change, words):
     settings = {"method": "art-zoo", "norm": "inf", "eps": 0.2, "budget": 10, "victim": "http://127.0.0.1:9"}

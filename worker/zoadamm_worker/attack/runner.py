@@ -128,8 +128,12 @@ def check_settings(settings: AttackSettings) -> None:
     if settings.lr is not None and not settings.lr > 0:
         raise ValueError(f"lr must be positive, got {settings.lr!r}")
     if settings.method in ZO_METHODS and (settings.service is None) == (not settings.in_process):
-        raise ValueError(f"{settings.method} runs on a service's sessions or in process: give one of the "
-                         "service's URL (--service) and in_process (--in-process)")
+        raise ValueError(f"{settings.method} runs on a service's sessions or in process: give either the "
+                         "service's URL (--service) or --in-process")
+    if settings.method in ZO_METHODS and settings.budget < settings.directions + 1:
+        raise ValueError(f"a budget of {settings.budget} queries cannot pay for one step of {settings.method}, "
+                         f"which costs {settings.directions + 1} (f at the point and at its {settings.directions} "
+                         "probes: --directions): raise --budget or lower --directions")
 
 
 def choose_targets(settings: AttackSettings, run_id: str) -> tuple[list[Target], list[int]]:
