@@ -184,7 +184,8 @@ class FeasibleSet:
         if np.all(np.abs(nearest - x) <= 2 * np.spacing(np.abs(x))) and self.violation(nearest) is None:
             x[...] = nearest
             return
-        raise InvalidArgument(f"{name} lies outside the session's constraint: {outside}")
+        raise InvalidArgument(f"{name} lies outside the session's constraint: {outside}; the nearest point "
+                              f"inside is the set's projection of {name} (FeasibleSet.project in the SDK)")
 
     def violation(self, x: np.ndarray, name: str = "x") -> str | None:
         """How far ``x`` lies outside the set, in words; None when it is inside."""
