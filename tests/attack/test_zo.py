@@ -159,7 +159,7 @@ def test_a_universal_perturbation_is_fitted_and_judged_on_held_out_images(victim
 
 def test_a_zo_method_needs_a_service_or_in_process(victim_url):
     settings = AttackSettings(method="zo-sgd", norm="inf", eps=EPS, budget=10, images=1, victim=victim_url)
-    with pytest.raises(ValueError, match=r"service's URL \(--service\) and in_process \(--in-process\)"):
+    with pytest.raises(ValueError, match=r"either the service's URL \(--service\) or --in-process"):
         run_attack(settings)
 
 
