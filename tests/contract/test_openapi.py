@@ -86,3 +86,13 @@ def test_429_is_listed_on_every_call_that_can_answer_it(settings, every_call):
             listed = "429" in op["responses"]
             expected = path.startswith("/v1/") and (every_call or op["operationId"] == "create_session")
             assert listed == expected, (settings, method, path)
+
+
+def test_the_create_describes_its_feasible_set_and_the_vectors_beside_it(spec):
+    properties = spec["components"]["schemas"]["SessionCreate"]["properties"]
+    constraint = next(s for s in properties["constraint"]["anyOf"] if s.get("type") == "object")
+    assert constraint["additionalProperties"] is False and set(constraint["properties"]) == {"box", "ball"}
+    ball = next(s for s in constraint["properties"]["ball"]["anyOf"] if s.get("type") == "object")
+    assert ball["properties"]["norm"]["enum"] == ["2", "inf"] and ball["properties"]["radius"]["exclusiveMinimum"] == 0
+    for name in ("constraint.box.lower", "constraint.box.upper", "constraint.ball.center"):
+        assert properties[name]["anyOf"][0] == {"type": "array", "items": {"type": "number"}}, name
