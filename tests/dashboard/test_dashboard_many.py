@@ -24,4 +24,6 @@ def test_the_sessions_beyond_the_newest_are_counted_and_open_by_id(service, page
     page.goto(f"{service.url}/dashboard#s={ids[0]}")
     page.reload()
     page.locator("#detail-title", has_text="many 0").wait_for(timeout=GUARD_MS)
+    # a ZO session without a step yet: no f(x) so far, not an FO session's none at all
+    until(page, lambda: "no f(x) yet: no step has been told" in page.inner_text("#chart-f"), "the empty f(x) note")
     assert page.errors == [] and page.violations() == []

@@ -111,6 +111,7 @@ class Overview:
         columns.update({name: items(finite_list(v)) for name, v in vectors.items()})
         return {
             "id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config,
+            "takes_values": cfg.takes_values,  # as a table row says it: a session not in the table has no row
             "evaluations_per_step": cfg.evaluations_per_step, "stride": fields["stride"],
             "last": fields["last"], "steps": np.asarray(fields["step"], dtype=np.int64),
             "columns": columns,

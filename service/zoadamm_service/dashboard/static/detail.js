@@ -17,13 +17,13 @@ function subtitle(d, row) {
     (d.stride > 1 ? `, every ${fmt(d.stride)}th step kept` : "");
 }
 
-function fChart(t, alpha, log) {
+function fChart(t, alpha, log, zo) {
   const f = log ? positive(t.f) : t.f;
   plot("f", $("chart-f"), {
     series: [xSeries("step"), line("f(x)", "rgba(37,99,235,0.28)", { width: 1 }),
       line(`EMA ${alpha.toFixed(2)}`, "#1d4ed8", { width: 2.2 })],
     scales: { x: { time: false }, y: logScale(log) }, axes: [xAxis("step"), yAxis()],
-    empty: "no f(x): an FO session reports gradients only",
+    empty: zo ? "no f(x) yet: no step has been told" : "no f(x): an FO session reports gradients only",
   }, [t.step, f, ema(f, alpha)]);
 }
 
@@ -72,7 +72,7 @@ export function renderDetail() {
   const alpha = Number($("ema").value);
   const log = state.choice.detailLog ?? spansDecades([d.trace.f]);
   $("logy").checked = log;
-  fChart(d.trace, alpha, log);
+  fChart(d.trace, alpha, log, row.takes_values);
   metricsChart(d.metrics, log);
   scheduleChart(d.trace);
   gradientChart(d.trace, alpha);
