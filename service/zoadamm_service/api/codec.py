@@ -134,10 +134,11 @@ def _vector_fields(fields: dict, takes: tuple[str, ...]) -> dict[str, np.ndarray
     """Pops the vector fields ``takes`` names out of ``fields`` (a constraint's too:
     "constraint.box.lower" as a top-level list is the vector a frame would carry beside its
     header)."""
-    return {name: _json_vector(name, fields.pop(name)) for name in takes if fields.get(name) is not None}
+    return {name: json_vector(name, fields.pop(name)) for name in takes if fields.get(name) is not None}
 
 
-def _json_vector(name: str, value) -> np.ndarray:
+def json_vector(name: str, value) -> np.ndarray:
+    """A JSON list of numbers as the float64 vector it is.  Raises Invalid for anything else."""
     # strict, as the schema: no booleans and no strings, which numpy would convert
     if not isinstance(value, list):
         raise Invalid(f"{name} must be a list of numbers")

@@ -19,6 +19,7 @@ from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.ids import RequestKey
 from ..errors import Invalid
+from .codec import json_vector
 
 HEADER = "idempotency-key"
 MAX_CHARS = 255
@@ -60,10 +61,9 @@ def _constraint_lists_as_vectors(fields: dict, vectors: dict[str, np.ndarray]) -
         name_as_vector = f"constraint.{path}"
         if not isinstance(given, dict) or not isinstance(given.get(name), list) or name_as_vector in vectors:
             continue
-        if set(map(type, given[name])) <= {int, float}:  # as a top-level list is read (codec)
-            try:
-                vectors[name_as_vector] = np.asarray(given[name], dtype=np.float64)
-            except OverflowError:  # an integer beyond float64: left for the schema to refuse
-                continue
-            constraint[part] = {key: value for key, value in given.items() if key != name}
+        try:
+            vectors[name_as_vector] = json_vector(name_as_vector, given[name])  # as a top-level list is read
+        except Invalid:  # not a vector: left as it is, for the validation that follows to refuse
+            continue
+        constraint[part] = {key: value for key, value in given.items() if key != name}
     return {**fields, "constraint": constraint}, vectors
