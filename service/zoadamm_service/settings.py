@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(
         REDIS_MAX_CONNECTIONS, ge=1,
         description="Pooled connections to Redis per service process; a call waits for a free one within "
-                    "its budget (ZOADAMM_REDIS_TIMEOUT_S). The tells' per-step script shares one more.")
+                    "its budget (ZOADAMM_REDIS_TIMEOUT_S). The tells' per-step script shares one more; the rate "
+                    "limit's and the failed-key limit's counters, when set, have a pool of as many each.")
     max_calls: int = Field(
         64, ge=1, description="/v1 calls one service process works on at once; the others wait their turn in order "
                               "(a POST takes its turn once its body is in; a lease's wait gives it back meanwhile).")
