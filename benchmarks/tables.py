@@ -166,7 +166,8 @@ def _epochs(step: dict) -> str:
 
 def headline() -> str:
     """The README's short form: the figures that moved most recently, each from its results."""
-    since = load("sessions_since_filing_ab.json")
+    since = load("sessions_goal_compiled_ab.json")
+    counted = load("tell_instructions_compiled_ab.json")["medians"]
     crowd = max(load("sessions_many_clients.json"), key=lambda r: r["sessions"])
     pipelined = load("service_step_update_ab.json")
     big = next(r for r in load("projection.json") if r["d"] > 1_000_000)
@@ -180,7 +181,10 @@ def headline() -> str:
     before_label = next(label for label in ratios if label.startswith("before"))
     body = [
         ["service CPU per tell, 64 sessions: the code when its goal was set → now (same run)",
-         f"{before:.2f} → {after:.2f} ms ({after / before:.2f}×)", "sessions_since_filing_ab.json"],
+         f"{before:.2f} → {after:.2f} ms ({after / before:.2f}×)", "sessions_goal_compiled_ab.json"],
+        ["instructions per tell: the compiled update in the served process (before → after)",
+         f"{counted['before']:,.0f} → {counted['after']:,.0f} ({counted['after'] / counted['before']:.3f}×)",
+         "tell_instructions_compiled_ab.json"],
         ["the SDK's tell over the workers' transport, client CPU (before → after, same run; d = 1,400)",
          f"{told['lean-before']:.3f} → {told['lean']:.3f} ms", "client_tell.json"],
         [f"{grouped(crowd['sessions'])} sessions at once: errors, p99",
