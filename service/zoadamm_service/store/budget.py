@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
@@ -58,23 +57,6 @@ _UNBOUNDED = contextlib.nullcontext()
 def start(seconds: float) -> None:
     """Give the calling task (an HTTP call) ``seconds`` of waiting on the store."""
     _current.set(Budget(seconds, seconds))
-
-
-@contextlib.contextmanager
-def unspent() -> Iterator[None]:
-    """Inside, a wait on the store is bounded by what is left of the call's budget but does not
-    spend it.  For the looks a long wait takes at the store (``notices``): a lease's wait of
-    30 s looks every 5 ms, and those looks, each short, added up past the budget and ended a
-    wait on a healthy Redis with 503."""
-    budget = _current.get()
-    if budget is None:
-        yield
-        return
-    left = budget.left_s
-    try:
-        yield
-    finally:
-        budget.left_s = left
 
 
 def waiting(what: str, answered: bool = True) -> _Wait | contextlib.nullcontext[None]:

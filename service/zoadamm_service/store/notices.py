@@ -17,7 +17,6 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from .. import turns
-from . import budget
 
 log = logging.getLogger("zoadamm.service")
 POLL_S = 0.005  # a waiting call looks at the store this often when nothing woke it
@@ -94,8 +93,8 @@ class HeadNotices:
                 async with asyncio.timeout(nap):  # no task per look, unlike wait_for
                     await event.wait()
             except TimeoutError:
-                if self._poll_s is not None:
-                    with budget.unspent():  # one look is bounded by the budget; the looks of a long wait add up
-                        if await self._head(session_id) > seq:
-                            return True
+                # each look answered gives the call its store budget back (``budget``): the looks
+                # of a long wait do not add up to it
+                if self._poll_s is not None and await self._head(session_id) > seq:
+                    return True
         return True
