@@ -158,8 +158,9 @@ def json_vector(name: str, value) -> np.ndarray:
 def validate(model: type[Model], fields: dict) -> Model:
     """Raises Invalid with pydantic's messages, minus the offending input (it may be NaN,
     which JSON cannot carry back)."""
-    if len(fields) > _field_count(model):  # unknown fields for certain: named here, not one error each by pydantic
-        unknown = [name for name in fields if name not in model.model_fields]
+    if len(fields) > len(_field_names(model)):  # unknown fields for certain: named here, not one error each
+        known = _field_names(model)
+        unknown = [name for name in fields if name not in known]
         raise Invalid(error_detail("invalid request", len(unknown)), errors=[
             {"loc": [name], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
             for name in unknown[:ERRORS_LISTED]])
@@ -170,8 +171,10 @@ def validate(model: type[Model], fields: dict) -> Model:
 
 
 @functools.cache
-def _field_count(model: type[BaseModel]) -> int:
-    return len(model.model_fields)  # a descriptor of pydantic's: dearer than a cached count on the per-step path
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    """The fields as a body names them (an alias where one is set), cached: ``model_fields`` is a
+    descriptor of pydantic's, dearer than this on the per-step path."""
+    return frozenset(field.alias or name for name, field in model.model_fields.items())
 
 
 ERRORS_LISTED = 20  # a 422 lists at most this many errors: a small body must not make a huge answer
