@@ -23,6 +23,7 @@ from zoadamm import wire
 
 from ..domain.limits import RESERVED_METRICS
 from ..settings import Settings
+from . import idempotency
 from .codec import JSON
 from .schemas import TELL_RULES, AskRequest, MetricsRequest, SessionCreate, TellRequest
 
@@ -33,6 +34,13 @@ BODY_RULES = {"tell": TELL_RULES}  # what a schema can state beyond each field's
 # routes that answer in the binary frame when asked to (Accept), as well as in JSON
 FRAME_ANSWERS = {"create_session", "ask", "tell", "get_parameters", "get_trace"}
 CONFLICTS = {"ask", "tell", "post_metrics", "get_parameters"}  # 409: the step moved on, or no parameters yet
+IDEMPOTENT = {"create_session", "post_metrics"}  # the POSTs that take an Idempotency-Key (api/idempotency.py)
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_CHARS},
+    "description": "Sent again with the same key (a retry after a lost answer), the request gets the first "
+                   "answer and changes nothing; the same key with another request is refused (422).  Printable "
+                   "characters, scoped to the API key's tenant."}
 FRAME_TEXT = ("The same fields as the JSON body, in the binary frame: vectors as raw little-endian float32 "
               "(docs/api.md, section Binary vectors).")
 
@@ -57,7 +65,8 @@ ERRORS = {
     408: "The request body did not arrive within ZOADAMM_BODY_TIMEOUT_S.",
     409: "A stale or future step (`step` is the open one), parameters not set yet, or x differs.",
     413: "The body is over ZOADAMM_MAX_BODY_BYTES (JSON bodies: ZOADAMM_MAX_JSON_BYTES).",
-    415: "A body whose Content-Type is missing, or not JSON or the frame, or with a Content-Encoding.",
+    415: "A body whose Content-Type is missing, or not JSON or the frame, or with a Content-Encoding, or JSON "
+         "with a charset other than UTF-8.",
     422: "Values out of range or over a limit, a wrong dimension, non-finite numbers, a wrong type.",
     429: "The API key's rate limit is used up, or this address sent too many unknown keys (then with the 401's "
          "WWW-Authenticate): try again after Retry-After.  Without Retry-After: the tenant's quota of sessions or "
@@ -155,10 +164,13 @@ def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, li
             "required": any(field.is_required() for field in BODIES[name].model_fields.values()),
             "description": "JSON, or the same fields in the binary frame.",
             "content": {JSON: {"schema": {"$ref": REF.format(model=model), **BODY_RULES.get(name, {})}},
+                        # OpenAPI 3.1 has no description on a media type: the schema carries it
                         wire.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary",
-                                                     "contentMediaType": wire.MEDIA_TYPE},
-                                          "description": f"{FRAME_TEXT} Fields: as {model}."}},
+                                                     "contentMediaType": wire.MEDIA_TYPE,
+                                                     "description": f"{FRAME_TEXT} Fields: as {model}."}}},
         }
+    if name in IDEMPOTENT:
+        operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
     if name in CONFLICTS:
         statuses.add(409)
     if path == "/healthz":
@@ -172,9 +184,9 @@ def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, li
     if name in FRAME_ANSWERS:
         for status, answer in responses.items():
             if status.startswith("2") and "content" in answer:
-                answer["content"][wire.MEDIA_TYPE] = {
-                    "schema": {"type": "string", "format": "binary", "contentMediaType": wire.MEDIA_TYPE},
-                    "description": "With Accept: " + wire.MEDIA_TYPE + ". " + FRAME_TEXT}
+                answer["content"][wire.MEDIA_TYPE] = {"schema": {
+                    "type": "string", "format": "binary", "contentMediaType": wire.MEDIA_TYPE,
+                    "description": "With Accept: " + wire.MEDIA_TYPE + ". " + FRAME_TEXT}}
     _link(name, responses)
 
 
