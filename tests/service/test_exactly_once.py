@@ -119,6 +119,22 @@ def test_a_key_sent_again_with_the_bounds_moved_between_json_and_the_frame_repla
     assert client.get("/v1/sessions").json()["total"] == 1
 
 
+def test_a_key_sent_again_with_a_whole_number_written_as_a_float_replays_the_create(client):
+    """The API reads 3.0 as the integer 3: a create sent again with 3.0 where it had 3 (or 1 for
+    1.0) is the same request, and its key answers the first session; 3.5 is another request."""
+    def create(dim, upper, lr=0.01):
+        body = {"dim": dim, "lr": lr, "constraint": {"box": {"lower": 0, "upper": upper}}}
+        return client.post("/v1/sessions", json=body, headers={"Idempotency-Key": "whole-numbers"})
+
+    first = create(3, 1.0)
+    assert first.status_code == 201, first.text
+    again = create(3.0, 1)
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"], again.text
+    other = create(3, 1.0, lr=0.02)
+    assert other.status_code == 422 and "Idempotency-Key" in other.text, other.text
+    assert client.get("/v1/sessions").json()["total"] == 1
+
+
 def test_two_idempotency_keys_in_one_request_are_refused(client):
     answer = client.post("/v1/sessions", json={"dim": 2},
                          headers=[("Idempotency-Key", "one"), ("Idempotency-Key", "two")])

@@ -2,9 +2,10 @@
 answer) gets the first answer and changes nothing.  The key is scoped to the tenant; the
 request is fingerprinted from its decoded fields and vectors, so JSON and the binary frame of
 the same request agree (a constraint's vector too, whether it sits in the constraint, beside it
-as a top-level list or in the frame), and the same key with another request is refused (422).  A vector counts
-as float32, as the session holds it, except a constraint's: its bounds round inward from the
-value sent, so two lists alike in float32 can still make two sets, and they count as sent."""
+as a top-level list or in the frame), a whole number counts alike written 3 or 3.0, and the
+same key with another request is refused (422).  A vector counts as float32, as the session
+holds it, except a constraint's: its bounds round inward from the value sent, so two lists
+alike in float32 can still make two sets, and they count as sent."""
 
 from __future__ import annotations
 
@@ -40,11 +41,23 @@ def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray]) 
     fields, vectors = _constraint_lists_as_vectors(fields, vectors)
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{request.method} {request.url.path}\n".encode())
-    digest.update(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
+    digest.update(json.dumps(_integers_as_int(fields), sort_keys=True, separators=(",", ":")).encode())
     for name in sorted(vectors):
         digest.update(f"\n{name}\n".encode())
         digest.update(np.ascontiguousarray(vectors[name], dtype="<f8" if name in CONFIG_VECTORS else "<f4").tobytes())
     return RequestKey(key, digest.hexdigest())
+
+
+def _integers_as_int(value):
+    """The fields with every whole float written as the integer it is: the API reads 3.0 as 3
+    (docs/api.md), so ``{"dim": 3.0}`` is the request ``{"dim": 3}`` and gets its answer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integers_as_int(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integers_as_int(item) for item in value]
+    return value
 
 
 def _constraint_lists_as_vectors(fields: dict, vectors: dict[str, np.ndarray]) -> tuple[dict, dict[str, np.ndarray]]:
