@@ -246,8 +246,10 @@ class Sessions(Reports):
             if repeat is not None:
                 return repeat
         if gathered.changed:
-            raise Conflict(f"directions {gathered.changed} of step {step} were already reported with other values",
-                           step=step)
+            which = (f"direction {gathered.changed[0]}" if len(gathered.changed) == 1
+                     else f"directions {gathered.changed}")
+            raise Conflict(f"{which} of step {step} already reported with other values; none of this report's "
+                           "directions was recorded", step=step)
         return replica.pending(gathered.missing)
 
     async def _commit(self, replica: Replica, make_record: Callable[[], StepRecord], digest: str,

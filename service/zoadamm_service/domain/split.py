@@ -20,7 +20,7 @@ from .answers import TellAnswer
 class Gathered:
     rows: tuple[str, ...] | None  # all q reports in index order, once the step is complete
     missing: list[int]  # directions nobody reported yet
-    changed: list[int]  # directions reported before with other values than these
+    changed: list[int]  # directions reported before with other values (then none of these was recorded)
 
 
 def part_rows(indices: list[int], f_x: np.ndarray, f_plus: np.ndarray, f_minus: np.ndarray | None) -> dict[int, str]:
@@ -39,7 +39,8 @@ def part_columns(rows: tuple[str, ...], config: SessionConfig) -> tuple[np.ndarr
 
 def compare(reported: dict[int, str], parts: dict[int, str], directions: int) -> Gathered:
     """What the step's reports so far (``reported``) make of these ``parts``."""
-    changed = sorted(i for i, row in parts.items() if reported.get(i) != row)
+    # the store records a report's parts all or none: a part not there was refused with the rest
+    changed = sorted(i for i, row in parts.items() if i in reported and reported[i] != row)
     missing = sorted(set(range(directions)) - set(reported))
     rows = None if changed or missing else tuple(reported[i] for i in range(directions))
     return Gathered(rows, missing, changed)
