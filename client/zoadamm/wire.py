@@ -47,6 +47,16 @@ class AnswerMode(str, Enum):
     CHECKSUM = "checksum"
 
 
+def _object(pairs: list) -> dict:
+    """A header object, refused when it names a field twice (which one was meant is not ours to guess)."""
+    fields = dict(pairs)
+    if len(fields) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise WireError(f"frame header names {next(n for n in names if names.count(n) > 1)!r} twice")
+    return fields
+
+
+_HEADER_DECODER = json.JSONDecoder(object_pairs_hook=_object)
 _JSON_RANGES = {"*/*": 0, "application/*": 1, "application/json": 2}  # the most specific match counts
 
 
@@ -107,8 +117,8 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     """Decode a frame into (fields, {name: float32 vector}); vectors are read-only views.
 
     Raises:
-        WireError: bad magic, truncated or oversized header, header not a JSON object, a
-            malformed "vectors" list, or a payload whose size does not match it.
+        WireError: bad magic, truncated or oversized header, header not a JSON object (or one
+            that names a field twice), a malformed "vectors" list, or a payload whose size does not match it.
     """
     if len(body) < _PREFIX.size:
         raise WireError("frame too short")
@@ -122,7 +132,9 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     if start > len(body):
         raise WireError("frame header length exceeds the frame")
     try:
-        header = json.loads(body[_PREFIX.size : start])
+        header = _HEADER_DECODER.decode(body[_PREFIX.size : start].decode("utf-8"))
+    except WireError:
+        raise
     except ValueError as exc:  # bad UTF-8, bad JSON, an integer of over 4,300 digits
         raise WireError(f"frame header is not JSON: {exc}") from None
     if not isinstance(header, dict):

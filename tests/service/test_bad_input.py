@@ -78,6 +78,8 @@ CASES = [
     ("frame header overruns", "zo", TELL, frame_bytes(b'{"step":1}', length=4096), 400),
     ("frame header not JSON", "zo", TELL, frame_bytes(b"{not json"), 400),
     ("frame header a list", "zo", TELL, frame_bytes(b"[1, 2]"), 400),
+    ("frame header names a field twice", "zo", TELL,
+     frame_bytes(b'{"step":7,"step":1,"f_x":1,"f_plus":[1,2],"vectors":[]}'), 400),
     ("frame header invalid utf-8", "zo", TELL, frame_bytes(b'{"step": "\xff\xfe"}'), 400),
     ("frame vectors malformed", "fo", TELL, frame_bytes(b'{"step":1,"vectors":[["gradient",-4]]}'), 400),
     ("frame payload short", "fo", TELL, frame_bytes(b'{"step":1,"vectors":[["gradient",4]]}', bytes(12)), 400),
@@ -93,6 +95,13 @@ CASES = [
     ("JSON broken", "zo", TELL, raw('{"step": 1, "f_x": '), 400),
     ("JSON not an object", "zo", TELL, raw("[1, 2]"), 400),
     ("JSON not UTF-8", "zo", TELL, raw(b'{"step": "\xff"}'), 400),
+    # a field named twice: which one was meant is not the service's to guess (Python keeps the last)
+    ("JSON names a field twice", "zo", TELL, raw('{"step": 7, "step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0]}'), 400),
+    ("JSON names a bound twice", "new", CREATE,
+     raw('{"dim": 2, "constraint": {"box": {"lower": 0, "lower": 1, "upper": 2}}}'), 400),
+    ("JSON in UTF-16", "zo", TELL, raw('{"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0]}'.encode("utf-16")), 400),
+    ("JSON labelled latin-1", "zo", TELL, {"content": b'{"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0]}',
+                                           "headers": {"Content-Type": "application/json; charset=iso-8859-1"}}, 415),
     ("JSON nested deep", "zo", TELL, raw("[" * 50000 + "]" * 50000), 400),
     ("JSON integer too long", "zo", TELL, raw('{"step": ' + "1" * 5000 + "}"), 400),
     ("text/plain", "zo", TELL, {"content": b'{"step": 1}', "headers": {"Content-Type": "text/plain"}}, 415),
@@ -478,3 +487,12 @@ def test_an_integer_of_thousands_of_digits_is_400_without_pythons_advice(client,
     assert r.status_code == 400 and "more than 4,300 digits" in r.json()["detail"], r.text
     assert "set_int_max_str_digits" not in r.text
     assert everything(client, sessions) == before
+
+
+def test_a_json_body_labelled_utf_8_or_opening_with_its_byte_order_mark_is_taken(client, sessions):
+    values = {"value": 1.0}
+    for content, media in ((json.dumps(values).encode(), "application/json; charset=UTF-8"),
+                           (b"\xef\xbb\xbf" + json.dumps(values).encode(), "application/json"),
+                           (json.dumps(values).encode(), 'application/json;charset="utf-8"')):
+        r = client.post(f"/v1/sessions/{sessions['zo']}/metrics", content=content, headers={"Content-Type": media})
+        assert r.status_code == 200, (media, r.text)

@@ -8,7 +8,7 @@ import functools
 import json
 import sys
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import numpy as np
@@ -81,11 +81,13 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
         return {}, {}
     if media != JSON:
         raise Unsupported(f"Content-Type must be {JSON} or {wire.MEDIA_TYPE}, not {content_type!r}")
+    _check_charset(content_type or "")
     if len(body) > max_json_bytes:
         raise TooLarge(f"a JSON body is limited to {max_json_bytes} bytes (ZOADAMM_MAX_JSON_BYTES); "
                        f"send vectors in the binary frame ({wire.MEDIA_TYPE})")
     try:
-        fields = json.loads(body) if body.strip() else {}
+        # JSON is UTF-8 (RFC 8259); a byte-order mark is allowed and skipped
+        fields = _JSON_BODY.decode(body.decode("utf-8-sig")) if body.strip() else {}
     except (ValueError, RecursionError) as exc:  # also bad UTF-8, deep nesting, 5000-digit integers
         if "integer string conversion" in str(exc):  # Python's advice to raise its limit is not the caller's
             raise Malformed(f"body has an integer of more than {sys.get_int_max_str_digits():,} digits, "
@@ -94,6 +96,29 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
     if not isinstance(fields, dict):
         raise Malformed("body must be a JSON object")
     return fields, _vector_fields(fields, takes)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object, refused when it names a field twice: which one was meant is not ours to
+    guess (Python would keep the last, other parsers the first)."""
+    fields = dict(pairs)
+    if len(fields) != len(pairs):
+        names = [name for name, _ in pairs]
+        twice = next(name for name in names if names.count(name) > 1)
+        raise Malformed(f"body names {twice!r} twice in one object; send each field once")
+    return fields
+
+
+_JSON_BODY = json.JSONDecoder(object_pairs_hook=_object)
+
+
+def _check_charset(content_type: str) -> None:
+    """A JSON body's charset, where the Content-Type names one, must be UTF-8."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise Unsupported(f"a JSON body is UTF-8 (RFC 8259), not charset={charset}; send it in UTF-8")
 
 
 async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float,
