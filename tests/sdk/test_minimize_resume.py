@@ -60,7 +60,17 @@ def test_a_run_continued_by_name_ends_where_an_uninterrupted_one_does(local, mod
                      **mode, **CONFIG)
     assert again.session_id == stop.value.session_id and again.steps == STEPS
     assert len(again.history) == STEPS - 25
+    assert again.evaluations == whole.evaluations  # the earlier call's steps count too, as in steps
     assert bits(again.x) == bits(whole.x) and again.fun == whole.fun
+
+
+def test_a_run_continued_past_its_steps_says_that_no_step_was_taken(local, caplog):
+    f = quadratic(DIM)
+    done = minimize(f, x0_for(DIM), steps=10, client=local, progress=False, name="short", **CONFIG)
+    with caplog.at_level("WARNING", logger="zoadamm"):
+        again = minimize(f, x0_for(DIM), steps=5, client=local, progress=False, name="short", resume=True, **CONFIG)
+    assert again.steps == 10 and again.history == [] and bits(again.x) == bits(done.x)
+    assert f"session {done.session_id} is already at step 10, not below steps=5: no step taken" in caplog.text
 
 
 def test_an_unnamed_run_is_continued_by_its_session_id(local):

@@ -35,7 +35,7 @@ class MinimizeResult:
     x: np.ndarray
     fun: float  # f at x, evaluated at the end
     steps: int  # the session's step count (a continued run counts its earlier steps too)
-    evaluations: int  # evaluations of f by this call
+    evaluations: int  # of f: this call's, and a continued run's earlier steps' (q + 1 or 2q each), as steps
     session_id: str
     history: list[float] = field(repr=False)  # f(x) at each step this call took (too long to print)
 
@@ -220,6 +220,10 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     method = run.config.method
     bar = Progress(steps - run.step, method if run.step == 0 else f"{method} from step {run.step}", enabled=progress)
     history, evaluations = [], 0
+    earlier = run.step * run.config.evaluations_per_step  # the steps a continued run took before this call
+    if run.step >= steps:
+        log.warning("minimize: session %s is already at step %d, not below steps=%d: no step taken (pass a "
+                    "larger steps to go on)", run.id, run.step, steps)
     try:
         while run.step < steps:
             x = run.x
@@ -252,7 +256,7 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     finally:
         bar.close()
     x = np.array(run.x)
-    result = MinimizeResult(x, _value(f, x), run.step, evaluations + 1, run.id, history)
+    result = MinimizeResult(x, _value(f, x), run.step, earlier + evaluations + 1, run.id, history)
     if history and result.fun > history[0]:  # a run that ends worse than it began says so
         log.warning("minimize: f ended above where it began (%.6g at the first step, %.6g now, over %d steps; "
                     "session %s): near a minimum that is noise, and otherwise a smaller lr (now %.3g) or more "
