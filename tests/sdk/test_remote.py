@@ -156,6 +156,24 @@ def test_a_steps_directions_are_made_once_and_handed_out_read_only(local, mode):
         assert bits(second) == bits(directions(config["seed"], 1, 3, DIM))
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_closed_run_takes_no_tell_and_resume_continues_it(local, mode):
+    from zoadamm.sdk import ClientClosedError
+
+    f = quadratic(DIM)
+    run = RemoteOptimizer.create(local, x0_for(DIM), **MODES[mode], **_config())
+    drive(run, f, 2)
+    run.close()
+    with pytest.raises(ClientClosedError, match=f"session {run.id}\\) was closed at step 2; RemoteOptimizer.resume"):
+        run.tell(**zo_values(f, run.x, run.mu, run.directions()))
+    with pytest.raises(ClientClosedError):
+        run.report(1.0)
+    assert local.sessions.get(run.id).step == 2  # the refused tell sent nothing
+    again = RemoteOptimizer.resume(local, run.id)
+    drive(again, f, 5)  # until step 5
+    assert again.step == 5 and local.sessions.get(run.id).step == 5
+
+
 def test_joining_a_session_later_cannot_mirror(local):
     f = quadratic(DIM)
     first = RemoteOptimizer.create(local, x0_for(DIM), **_config())

@@ -18,7 +18,8 @@ class APIError(ZoadammError):
 
 
 class ClientClosedError(ZoadammError, RuntimeError):
-    """A call on a client after its ``close()`` (``aclose()``): make a new client."""
+    """A call on a client after its ``close()`` (``aclose()``): make a new client; or a tell or
+    report on a ``RemoteOptimizer`` after its ``close()``: ``RemoteOptimizer.resume`` continues it."""
 
 
 class APIConnectionError(APIError):

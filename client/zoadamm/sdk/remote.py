@@ -28,7 +28,7 @@ from .._validate import InvalidArgument
 from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
 from .client import Client, checked_client
-from .errors import APIError, APIStatusError, ConflictError
+from .errors import APIError, APIStatusError, ClientClosedError, ConflictError
 from .models import Session, TellResult
 
 # Below this size a thread's hand-off costs about what the CRC itself does.
@@ -163,6 +163,9 @@ class RemoteOptimizer(Mirrored):
 
     def report(self, value: float, **metrics: float) -> dict:
         """Report a validation value; lr and mu follow the session's plateau schedule."""
+        if self._closed:
+            raise ClientClosedError(f"this run (session {self.id}) was closed; the client's "
+                                    "sessions.report(session_id, value) reports on its session")
         self.flush()
         entry = self.client.sessions.report(self.id, value, **metrics)
         self._set_rates(entry["lr"], entry["mu"])
@@ -194,7 +197,8 @@ class RemoteOptimizer(Mirrored):
         self._x, self.step = fetched.x, fetched.step
 
     def close(self) -> None:
-        """Wait for the tell in flight and stop the sending thread; a second call does nothing."""
+        """Wait for the tell in flight and stop the sending thread; a second call does nothing.
+        A closed run takes no tell or report (``ClientClosedError``); ``resume`` continues it."""
         if self._closed:
             return
         self._closed = True
@@ -220,6 +224,9 @@ class RemoteOptimizer(Mirrored):
             self.close()
 
     def _step(self, values: dict, make_record) -> np.ndarray:
+        if self._closed:  # its sending thread is gone, and a closed run should say so, not step on
+            raise ClientClosedError(f"this run (session {self.id}) was closed at step {self.step}; "
+                                    f"RemoteOptimizer.resume(client, {self.id!r}) continues it")
         mirrored = self._mirror is not None
         self.flush()
         if mirrored and self._mirror is None:
