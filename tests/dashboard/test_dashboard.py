@@ -124,6 +124,22 @@ def test_methods_and_their_sets_side_by_side_on_one_problem(service, runs, page,
     assert page.errors == [] and page.violations() == []
 
 
+def test_a_zo_session_without_a_step_leaves_the_comparison_on_f(service, runs, page):
+    """A ZO session that has not stepped yet has no f(x) so far: ticked beside one that steps,
+    the comparison stays on f(x) and blames no FO session (none is ticked)."""
+    runs("stepping now", steps=40, pace_s=0)
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        assert http.post("/v1/sessions", json={"dim": 50, "name": "not stepped yet"}).status_code == 201
+    page.goto(service.url + "/dashboard")
+    for name in ("stepping now", "not stepped yet"):
+        row(page, name).wait_for(timeout=GUARD_MS)
+        row(page, name).locator("input.cmp").check()
+    until(page, lambda: count(page, "#chart-compare .u-legend .u-series") == 3, "both sessions compared")
+    until(page, lambda: points(page, "chart-compare") > 2, "the stepping session's curve")
+    assert page.input_value("#compare-y") == "f" and page.inner_text("#compare-note") == ""
+    assert page.errors == [] and page.violations() == []
+
+
 @pytest.fixture(scope="module")
 def keyed_service():
     """A service with API keys, on the embedded store; the tenant's key."""

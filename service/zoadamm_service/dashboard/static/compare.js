@@ -14,11 +14,11 @@ function metricNames(d) {
   return new Set(d.metrics.flatMap((m) => Object.keys(m)).filter((k) => !RESERVED.includes(k)));
 }
 
-// What the comparison shows unless the user picks: f(x) when every ticked session has it; FO
-// sessions have none, so then a metric every one of them reports (the validation loss first),
-// else ‖g‖, which every session has.
+// What the comparison shows unless the user picks: f(x) unless an FO session is ticked (it has
+// none; a ZO session without a step yet has none so far, and draws its curve once it steps);
+// then a metric every ticked session reports (the validation loss first), else ‖g‖.
 function automaticY(sessions) {
-  if (sessions.every(([, d]) => d.trace.f.some((v) => v !== null))) return "f";
+  if (sessions.every(([id]) => rowOf(id).takes_values !== false)) return "f";
   const shared = sessions.map(([, d]) => metricNames(d)).reduce((a, b) => new Set([...a].filter((k) => b.has(k))));
   if (shared.has("value")) return "metric:value";
   const first = [...shared].sort()[0];
@@ -66,7 +66,7 @@ export function renderCompare() {
   $("compare-count").textContent = sessions.length ? `${sessions.length} session${sessions.length > 1 ? "s" : ""}` : "";
   $("compare-hint").hidden = sessions.length > 0;
   const note = sessions.length && yMode !== "f" && state.choice.compareY === null;
-  $("compare-note").textContent = note ? "Some ticked sessions have no f(x) (FO sessions report gradients only)." : "";
+  $("compare-note").textContent = note ? "FO sessions are ticked: they have no f(x), as they report gradients only." : "";
   const chart = $("chart-compare");
   if (!sessions.length) {
     plot("compare", chart, { series: [{}], scales: {}, empty: "tick sessions to compare them" }, [[]]);
