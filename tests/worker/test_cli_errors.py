@@ -141,3 +141,15 @@ def test_a_thread_count_of_zero_means_every_cpu():
 
     assert build_parser().parse_args(["mnist", "--threads", "0"]).threads == 0
     assert build_parser().parse_args(["mnist"]).threads == 1
+
+
+def test_a_record_path_under_a_file_says_a_part_of_it_is_a_file(tmp_path):
+    from zoadamm_worker.cli_errors import failure_line
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for target in (afile / "zo.jsonl", afile / "runs" / "zo.jsonl"):
+        with pytest.raises(OSError) as made:
+            target.parent.mkdir(parents=True, exist_ok=True)  # as a record's folder is made
+        line = failure_line(made.value, None)
+        assert line is not None and "is a file, not a folder" in line and str(afile) in line, line
