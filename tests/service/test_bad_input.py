@@ -457,6 +457,52 @@ def test_a_body_over_the_limit_is_413(small, route, how):
     assert (c.get("/v1/sessions").json(), snapshot(c, sid)) == before
 
 
+@pytest.mark.parametrize("route", [TELL, CREATE])
+@pytest.mark.parametrize("how", ["content-length", "streamed"])
+def test_a_json_body_over_the_json_limit_is_refused_before_it_is_read(make_app, route, how):
+    """JSON has its own limit, below the frame's: known from the Content-Type, so a JSON body
+    declared over it is refused with none of it read, and one streamed is cut off at it (the
+    service read up to the frame's 64 MiB of each before)."""
+    import asyncio
+
+    app = make_app(max_json_bytes=LIMIT, max_body_bytes=64 * LIMIT)
+    chunk, pulled = b" " * 4 * LIMIT, []
+
+    async def call(path: str, receive, length: int | None = None) -> list[dict]:
+        sent: list[dict] = []
+        scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+                 "headers": [(b"content-type", b"application/json"),
+                             *([(b"content-length", str(length).encode())] if length is not None else [])],
+                 "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 80),
+                 "client": ("127.0.0.1", 1), "root_path": "", "state": {}}
+
+        async def send(message):
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent
+
+    async def huge():
+        pulled.append(len(chunk))
+        return {"type": "http.request", "body": chunk, "more_body": len(pulled) < 16}
+
+    async def post() -> list[dict]:
+        async with app.router.lifespan_context(app):
+            path = "/v1/sessions"
+            if route == TELL:
+                async def small_body():
+                    return {"type": "http.request", "body": json.dumps({"dim": DIM}).encode(), "more_body": False}
+
+                made = await call(path, small_body)
+                path = f"/v1/sessions/{json.loads(made[1]['body'])['id']}/tell"
+            return await call(path, huge, len(chunk) * 16 if how == "content-length" else None)
+
+    sent = asyncio.run(post())
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["detail"].startswith(f"a JSON body is limited to {LIMIT} bytes")
+    assert len(pulled) == (0 if how == "content-length" else 1)  # 4 * LIMIT is over it at once
+
+
 def test_a_lying_content_length_is_still_caught(small):
     c, sid = small
     before = snapshot(c, sid)

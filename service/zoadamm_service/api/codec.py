@@ -43,10 +43,18 @@ async def read_message(request: Request, limit: int, takes: tuple[str, ...]) -> 
     within ``body_timeout_s``."""
     settings = request.app.state.settings
     headers = request.headers
+    content_type = headers.get("content-type")
     body = await read_body(request.receive, headers.get("content-length"), limit, settings.body_timeout_s,
-                           ", ".join(headers.getlist("content-encoding")) or None)
+                           ", ".join(headers.getlist("content-encoding")) or None,
+                           json_limit=json_limit(content_type, settings.max_json_bytes))
     await after_body(request.scope)
-    return decode_message(body, request.headers.get("content-type"), settings.max_json_bytes, takes)
+    return decode_message(body, content_type, settings.max_json_bytes, takes)
+
+
+def json_limit(content_type: str | None, max_json_bytes: int) -> int | None:
+    """``max_json_bytes`` for a body the Content-Type says is JSON, else None: JSON's own, smaller
+    limit is known before the body is read, so a large JSON body is refused unread."""
+    return max_json_bytes if (content_type or "").split(";")[0].strip().lower() == JSON else None
 
 
 def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
@@ -83,8 +91,7 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
         raise Unsupported(f"Content-Type must be {JSON} or {wire.MEDIA_TYPE}, not {content_type!r}")
     _check_charset(content_type or "")
     if len(body) > max_json_bytes:
-        raise TooLarge(f"a JSON body is limited to {max_json_bytes} bytes (ZOADAMM_MAX_JSON_BYTES); "
-                       f"send vectors in the binary frame ({wire.MEDIA_TYPE})")
+        raise _json_too_large(max_json_bytes)
     try:
         # JSON is UTF-8 (RFC 8259); a byte-order mark is allowed and skipped
         fields = _JSON_BODY.decode(body.decode("utf-8-sig")) if body.strip() else {}
@@ -121,11 +128,17 @@ def _check_charset(content_type: str) -> None:
             raise Unsupported(f"a JSON body is UTF-8 (RFC 8259), not charset={charset}; send it in UTF-8")
 
 
+def _json_too_large(max_json_bytes: int) -> TooLarge:
+    return TooLarge(f"a JSON body is limited to {max_json_bytes} bytes (ZOADAMM_MAX_JSON_BYTES); "
+                    f"send vectors in the binary frame ({wire.MEDIA_TYPE})")
+
+
 async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float,
-                    encoding: str | None = None) -> bytes:
+                    encoding: str | None = None, json_limit: int | None = None) -> bytes:
     """The request body from the ASGI ``receive``, checked against ``limit`` bytes while it is
     read (``declared``: its Content-Length header, refused at once when over; ``encoding``: its
-    Content-Encoding, refused unless identity: nothing is decompressed).
+    Content-Encoding, refused unless identity: nothing is decompressed; ``json_limit``: a JSON
+    body's own limit, where it is one, enforced alike).
 
     Raises:
         Unsupported: a Content-Encoding other than identity.
@@ -135,8 +148,11 @@ async def read_body(receive: Receive, declared: str | None, limit: int, timeout:
     """
     if encoding is not None and any(e.strip().lower() not in ("", "identity") for e in encoding.split(",")):
         raise Unsupported(f"Content-Encoding {encoding[:40]!r} is not supported: send the body uncompressed")
+    json_over = json_limit is not None and json_limit < limit
+    limit = min(limit, json_limit) if json_limit is not None else limit
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
+        raise _json_too_large(limit) if json_over else TooLarge(
+            f"body of {declared} bytes is over the {limit}-byte limit")
     chunks, size, more = [], 0, True
     # a client that sends its body slowly holds a connection and its buffers: bound the time
     try:
@@ -148,7 +164,7 @@ async def read_body(receive: Receive, declared: str | None, limit: int, timeout:
                 chunk, more = message.get("body", b""), message.get("more_body", False)
                 size += len(chunk)
                 if size > limit:
-                    raise TooLarge(f"body is over the {limit}-byte limit")
+                    raise _json_too_large(limit) if json_over else TooLarge(f"body is over the {limit}-byte limit")
                 chunks.append(chunk)
     except TimeoutError:
         raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None

@@ -26,7 +26,7 @@ from ..domain.leases import LeaseAsk, Leases
 from ..domain.sessions import Sessions
 from ..errors import Invalid
 from .admission import after_body
-from .codec import JSON, TELL_VECTORS, decode_message, encode_answer, read_body, read_message, validate
+from .codec import JSON, TELL_VECTORS, decode_message, encode_answer, json_limit, read_body, read_message, validate
 from .schemas import TellRequest
 
 MEDIA = {JSON: JSON.encode(), wire.MEDIA_TYPE: wire.MEDIA_TYPE.encode()}
@@ -48,7 +48,8 @@ async def tell_asgi(scope: Scope, receive: Receive, send: Send) -> None:
     settings = state.settings
     content_type, length, accept, encoding = _headers(scope["headers"])
     mode = answer_mode(_query_value(scope["query_string"], "answer", AnswerMode.X.value))
-    body = await read_body(receive, length, settings.max_body_bytes, settings.body_timeout_s, encoding)
+    body = await read_body(receive, length, settings.max_body_bytes, settings.body_timeout_s, encoding,
+                           json_limit(content_type, settings.max_json_bytes))
     await after_body(scope)
     fields, vectors = decode_message(body, content_type, settings.max_json_bytes, TELL_VECTORS)
     result = await told(state, scope["state"]["tenant"], scope["path_params"]["session_id"], mode, fields, vectors)
