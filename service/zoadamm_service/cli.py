@@ -19,7 +19,7 @@ from limits import parse
 from pydantic import ValidationError
 
 from . import console
-from .settings import Settings, environment_variable
+from .settings import Settings, environment_variable, trusts_forwarded_headers
 from .tenants import KeyConfigError, KeyRing, entry, new_key
 
 log = logging.getLogger("zoadamm.service")
@@ -99,6 +99,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     uvicorn.run(
         "zoadamm_service.main:serve_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, log_level=args.log_level, server_header=False,
+        proxy_headers=trusts_forwarded_headers(),
         # uvicorn formats each answer's access line before the logger drops it below info
         access_log=LOG_LEVELS.index(args.log_level) >= LOG_LEVELS.index("info"),
     )

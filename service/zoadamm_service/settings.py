@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -111,3 +113,11 @@ def environment_variable(field: str) -> str:
         return field.upper()
     choices = getattr(Settings.model_fields[field].validation_alias, "choices", None)
     return str(choices[0]) if choices else f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def trusts_forwarded_headers() -> bool:
+    """Whether the HTTP server takes a client's address from X-Forwarded-For: only where
+    ``FORWARDED_ALLOW_IPS`` (uvicorn's and gunicorn's own setting) names the proxies to believe.
+    Their default believes any process on 127.0.0.1, which could then name any address to the
+    limits that count addresses (ZOADAMM_AUTH_FAIL_LIMIT); a service reached directly has no proxy."""
+    return bool(os.environ.get("FORWARDED_ALLOW_IPS"))

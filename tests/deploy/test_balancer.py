@@ -224,3 +224,31 @@ def test_each_client_address_gets_a_request_rate_and_then_429(strict_balancer):
     other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
     assert other.get(strict_balancer.url + "/healthz").status_code == 200  # another address is not slowed
     other.close()
+
+
+def test_behind_the_balancer_each_client_is_counted_apart_and_cannot_name_another(module_redis_url, tmp_path):
+    """The compose setup: replicas that believe the balancer's X-Forwarded-For. The balancer
+    drops a client's own header, so a client naming other addresses is still counted as itself,
+    while another client (another source address) has its own count of failed keys."""
+    import yaml
+
+    from zoadamm_service.tenants import entry, new_key
+
+    compose = yaml.safe_load((CONFIG.parents[2] / "docker-compose.yml").read_text())
+    believed = compose["services"]["service"]["environment"]["FORWARDED_ALLOW_IPS"]  # as compose runs them
+    env = {"ZOADAMM_API_KEYS": entry("alice", new_key()), "ZOADAMM_AUTH_FAIL_LIMIT": "3/minute",
+           "FORWARDED_ALLOW_IPS": believed}
+    with ServiceProcess(module_redis_url, env=env) as replica:
+        balancer = Balancer([replica.port], tmp_path)
+        try:
+            def wrong_keys(source: str, forged: bool) -> list[int]:
+                transport = httpx.HTTPTransport(local_address=source)
+                with httpx.Client(base_url=balancer.url, transport=transport, timeout=30) as http:
+                    return [http.get("/v1/sessions", headers={
+                        "Authorization": f"Bearer {new_key()}", **({"X-Forwarded-For": f"10.9.{i}.1"} if forged else {})
+                    }).status_code for i in range(5)]
+
+            assert wrong_keys("127.0.0.2", forged=True) == [401, 401, 401, 429, 429]
+            assert wrong_keys("127.0.0.3", forged=False) == [401, 401, 401, 429, 429]  # a count of its own
+        finally:
+            balancer.stop()

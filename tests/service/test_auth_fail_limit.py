@@ -78,3 +78,16 @@ def test_the_sdk_reads_the_limits_429_as_the_refused_key_it_is(redis_url):
         assert "too many failed authentications" in str(caught.value) and "ZOADAMM_API_KEY" in str(caught.value)
         assert "www-authenticate" in caught.value.response.headers
         http.close()
+
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["no proxy named", "FORWARDED_ALLOW_IPS"])
+def test_x_forwarded_for_names_the_client_only_from_a_proxy_named_in_forwarded_allow_ips(redis_url, trusted):
+    """Without FORWARDED_ALLOW_IPS no peer is a proxy: a client on the service's own host that
+    names another address in each request is still counted as itself.  With it, the proxy's
+    header names the client, so each client behind a balancer is counted apart."""
+    env = {"ZOADAMM_API_KEYS": entry("alice", new_key()), "ZOADAMM_AUTH_FAIL_LIMIT": "3/minute",
+           **({"FORWARDED_ALLOW_IPS": "127.0.0.1"} if trusted else {})}
+    with ServiceProcess(redis_url, env=env) as svc, httpx.Client(base_url=svc.url, timeout=30) as http:
+        statuses = [http.get("/v1/sessions", headers={**bearer(new_key()), "X-Forwarded-For": f"10.0.{i}.1"})
+                    .status_code for i in range(5)]
+    assert statuses == ([401] * 5 if trusted else [401, 401, 401, 429, 429])
