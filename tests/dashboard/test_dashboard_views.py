@@ -72,9 +72,9 @@ def test_a_deleted_session_is_let_go(service, finished, page):
     assert len([e for e in page.errors if "404" in e]) <= 1 and page.violations() == []
 
 
-def test_a_long_name_wraps_and_an_override_stays_in_the_name(service, finished, page):
+def test_a_long_name_wraps_and_a_right_to_left_name_stays_in_its_place(service, finished, page):
     wide = finished("W" * 200)
-    override = finished("run7 \u202e", constraint=FeasibleSet(box=Box(-1.0, 1.0)), method="zo-sgd")
+    override = finished("run7 \u05d0\u05d1\u200f", constraint=FeasibleSet(box=Box(-1.0, 1.0)), method="zo-sgd")
     page.goto(f"{service.url}/dashboard#s={wide}")
     until(page, lambda: page.inner_text("#detail-title") == "W" * 200, "the long title")
     for sid in (wide, override):
@@ -83,8 +83,10 @@ def test_a_long_name_wraps_and_an_override_stays_in_the_name(service, finished, 
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 1400, width  # the viewport's width: nothing spills sideways
     legend = page.inner_text("#chart-compare .u-legend")
-    assert "\u2068run7 \u202e\u2069 · zo-sgd in box [-1, 1]" in legend  # isolated: the text after reads as written
+    # isolated: the text after a right-to-left name reads as written
+    assert "\u2068run7 \u05d0\u05d1\u200f\u2069 · zo-sgd in box [-1, 1]" in legend
     # in the table too: the name in a <bdi>, apart from the id after it
     cell = page.locator("#sessions tbody tr", has_text=override[:8]).locator("td.name")
-    assert cell.locator("bdi").text_content() == "run7 \u202e" and cell.locator(".id").text_content() == override[:8]
+    assert cell.locator("bdi").text_content() == "run7 \u05d0\u05d1\u200f"
+    assert cell.locator(".id").text_content() == override[:8]
     assert page.errors == [] and page.violations() == []

@@ -112,6 +112,10 @@ CASES = [
     ("a name with NUL", "new", CREATE, body({"dim": 2, "name": "run\u0000"}), 422),
     ("a name with a line separator", "new", CREATE, body({"dim": 2, "name": "run\u2028"}), 422),
     ("a name with a space at the end", "new", CREATE, body({"dim": 2, "name": "run "}), 422),
+    ("a name with a bidi override", "new", CREATE, body({"dim": 2, "name": "run\u202e7"}), 422),
+    ("a name with a bidi isolate", "new", CREATE, body({"dim": 2, "name": "\u2066run\u2069"}), 422),
+    ("a name with a zero-width space", "new", CREATE, body({"dim": 2, "name": "ru\u200bn"}), 422),
+    ("a name with a byte-order mark", "new", CREATE, body({"dim": 2, "name": "\ufeffrun"}), 422),
     # nothing is decompressed: a compressed body, or one only labelled so, is refused alike
     ("gzip", "zo", TELL, {"content": gzip.compress(b'{"step": 1, "f_x": 1.0, "f_plus": [1.0, 1.0]}'),
                           "headers": {**JSON_TYPE, "Content-Encoding": "gzip"}}, 415),
@@ -542,3 +546,9 @@ def test_a_json_body_labelled_utf_8_or_opening_with_its_byte_order_mark_is_taken
                            (json.dumps(values).encode(), 'application/json;charset="utf-8"')):
         r = client.post(f"/v1/sessions/{sessions['zo']}/metrics", content=content, headers={"Content-Type": media})
         assert r.status_code == 200, (media, r.text)
+
+
+def test_a_name_in_any_script_with_joiners_and_direction_marks_is_taken(client):
+    for name in ("שלום run", "می\u200cخواهم", "👩\u200d🔬 lab", "run \u200f7", "😀"):
+        r = client.post("/v1/sessions", json={"dim": 2, "name": name})
+        assert r.status_code == 201 and r.json()["name"] == name, (name, r.text)

@@ -69,12 +69,24 @@ def _readable(kind: str):
     return AfterValidator(check)
 
 
+# Bidi embeddings, overrides and isolates reorder the text after them where a view does not
+# isolate the name (a log line, a terminal): one name could then read as another.  Zero-width
+# space and the byte-order mark hide in a name.  Joiners (emoji, Indic and Persian scripts) and
+# the direction marks LRM and RLM stay: words need them, and they move no text around them.
+_HIDDEN = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\ufeff")
+
+
 def _one_line(name: str) -> str:
-    """A session's name: free text (any script, emoji, and direction marks, which every view
-    isolates), on one line and without space at either end: no control character (NUL, a
-    newline, a tab) or line separator, which break the logs and tables that print it."""
+    """A session's name: free text (any script, emoji, joiners and direction marks), on one line
+    and without space at either end: no control character (NUL, a newline, a tab) or line
+    separator, which break the logs and tables that print it, and no bidi override or isolate,
+    zero-width space or byte-order mark (``_HIDDEN``)."""
     if name != name.strip() or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
         raise ValueError("a session's name is one line: no control characters or line breaks, no space at either end")
+    if not _HIDDEN.isdisjoint(name):
+        hidden = next(c for c in name if c in _HIDDEN)
+        raise ValueError(f"a session's name has no bidi override or isolate, zero-width space or byte-order mark "
+                         f"(U+{ord(hidden):04X} here): they reorder or hide text where the name is printed")
     return name
 
 
