@@ -373,6 +373,23 @@ def test_minimize_reports_progress_on_stderr(local, capsys):
     assert capsys.readouterr() == ("", "")
 
 
+def test_progress_in_a_log_comes_at_least_every_ten_seconds(monkeypatch):
+    import io
+
+    from zoadamm.sdk import progress
+
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
+    log = io.StringIO()
+    bar = progress.Progress(1000, "slow", stream=log)
+    for _ in range(30):  # 30 steps of 4 s: 3% of the run, two minutes
+        now[0] += 4.0
+        bar.update(1)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 10 and lines[0].startswith("slow [") and "30/1000" not in lines[0]  # steps 1, 4, 7, ...
+    assert lines[-1].split("]")[1].strip().startswith("28/1000")
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_minimize_refuses_a_non_finite_value_without_telling_it(local, mode, bad):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+LOG_EVERY_S = 10.0
+
 
 class Progress:
     def __init__(self, total: int, desc: str = "", enabled: bool = True, stream=None) -> None:
@@ -13,7 +15,8 @@ class Progress:
         self.done = 0
         self.started = self._drawn = time.monotonic()
         self.postfix = ""
-        # A log file gets a line per tenth of the work instead of a redrawn bar.
+        # A log file gets a line per tenth of the work instead of a redrawn bar, and one at least
+        # every LOG_EVERY_S seconds: a slow f would otherwise keep a long run silent for minutes.
         self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._next_line = 0
 
@@ -27,7 +30,9 @@ class Progress:
         if self.interactive and (now - self._drawn >= 0.2 or self.done >= self.total):
             self._drawn = now
             self._draw(now)
-        elif not self.interactive and (self.done >= self._next_line or self.done - n < self.total <= self.done):
+        elif not self.interactive and (self.done >= self._next_line or self.done - n < self.total <= self.done
+                                       or now - self._drawn >= LOG_EVERY_S):
+            self._drawn = now
             self._next_line = self.done + max(1, self.total // 10)
             self._draw(now, end="\n")
 
