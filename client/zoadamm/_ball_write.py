@@ -45,11 +45,24 @@ def _round_toward(points, c, bits):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _nearer(a, c, h, lam, points, out):  # pragma: no cover - compiled
+    """float64, the plain ball: the search measured each shift (a - c) h / (h + lam), and c + shift
+    rounds; where that moved the point farther from c than its shift, one float64 back toward c
+    (far from a large c, a rounding of c's size is a large part of a small radius)."""
+    for k in range(points.size):
+        point, center = points[k], _value(c, k)
+        ratio, _ = _ratio(_value(h, k), lam)
+        shift = (np.float64(a[k]) - center) * ratio
+        out[k] = np.nextafter(point, center) if abs(point - center) > abs(shift) else point
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def write(a, c, h, lo, hi, boxed, lam, out, bits):  # pragma: no cover - compiled
     """x(lam) into ``out``, one pass.  A float32 ``out`` (``bits`` its int32 view, else None)
     rounds to nearest, then one float32 back toward c where that rounding moved the point away
     from it (never past c, itself a float32): -1 on the bits of a finite nonzero float32 steps
-    toward 0, +1 away from it.
+    toward 0, +1 away from it.  A float64 ``out`` of the plain ball takes ``_nearer``'s rule
+    (with a box the search measured the points themselves).
 
     Each ``CHUNK`` of points goes first into a buffer that stays in cache: ``out`` is often ``a``
     itself, and a loop that reads a and writes out, which LLVM cannot prove apart, does not
@@ -64,7 +77,9 @@ def write(a, c, h, lo, hi, boxed, lam, out, bits):  # pragma: no cover - compile
             _points(*parts, True, lam, points[:size])
         else:
             _points(*parts, False, lam, points[:size])
-        if bits is None:
+        if bits is None and not boxed and lam != 0.0:
+            _nearer(a[start:stop], _part(c, start, stop), _part(h, start, stop), lam, points[:size], out[start:stop])
+        elif bits is None:
             out[start:stop] = points[:size]
         else:
             _round_toward(points[:size], _part(c, start, stop), bits[start:stop])

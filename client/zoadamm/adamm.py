@@ -192,7 +192,7 @@ def descend(state: AdaMMState, step: np.ndarray | None, constraint: FeasibleSet 
     if step is not None:
         state.x -= step
     if constraint is not None:
-        constraint.project(state.x, weights=weights, out=state.x)
+        constraint.project_in_step(state.x, weights=weights, out=state.x)
     state.step += 1
 
 

@@ -161,7 +161,21 @@ class FeasibleSet:
 
     def project(self, a: np.ndarray, weights: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """argmin over x in X of sum_i w_i (x_i - a_i)^2 (``weights`` None: Euclidean), into
-        ``out`` (may be ``a``; a new array when None).  Weights must be positive."""
+        ``out`` (may be ``a``; a new array when None).
+
+        Raises:
+            zoadamm.InvalidArgument: a weight that is not a positive number (the problem has no
+                single answer then)."""
+        if weights is not None and not np.all(np.asarray(weights) > 0):
+            bad = np.flatnonzero(~(np.asarray(weights) > 0))
+            raise InvalidArgument(f"weights must be positive numbers: {bad.size:,} of them are not, the first at "
+                                  f"index {bad[0]} ({float(np.ravel(weights)[bad[0]])!r})")
+        return self.project_in_step(a, weights, out)
+
+    def project_in_step(self, a: np.ndarray, weights: np.ndarray | None = None,
+                        out: np.ndarray | None = None) -> np.ndarray:
+        """``project`` without the check of the weights, for a step, whose weights are AdaMM's
+        sqrt(v_hat) + eps and positive by construction: a pass over d saved on every step."""
         if out is None:
             out = np.array(a, copy=True)
         elif out is not a:

@@ -77,6 +77,11 @@ def reference_moments(a, c, h):
 def reference_write(a, c, h, lo, hi, boxed, lam, dtype):
     shift, point, _, _ = reference_terms(a, c, h, lo, hi, boxed, lam)
     out = point.astype(dtype)
+    if dtype == np.float64 and not boxed and lam != 0:  # one float64 back toward c past the measured shift
+        center = np.broadcast_to(np.asarray(c, np.float64), point.shape)
+        weight = np.broadcast_to(np.asarray(h, np.float64), point.shape)
+        measured = (a.astype(np.float64) - center) * (weight * (1.0 / (weight + lam)))
+        out = np.where(np.abs(point - center) > np.abs(measured), np.nextafter(point, center), point)
     if dtype == np.float32:  # one float32 back toward c where rounding moved away from it
         wide = out.astype(np.float64)
         outward = ((wide - point) * shift > 0) & (wide != 0)

@@ -192,6 +192,21 @@ def test_float32_results_stay_feasible_and_within_an_ulp(kind):
         assert np.all(np.abs(x32 - exact) <= ulp), kind
 
 
+@pytest.mark.parametrize("center", [1000.0, "vector"])
+def test_float64_results_stay_inside_a_small_ball_far_from_the_origin(center):
+    """Far from the origin a rounding of c's size is a large part of a small radius: the float64
+    write steps back toward c where c + shift rounded outward, as the float32 write does."""
+    rng = np.random.default_rng(64)
+    for dim in (1, 10, 3000):
+        c = np.float32(1000.0) if center == 1000.0 else (500 + 500 * rng.random(dim)).astype(np.float32)
+        feasible_set = FeasibleSet(ball=Ball("2", c, 1e-3))
+        for weights in (None, np.exp(rng.uniform(-20, 20, dim))):
+            for _ in range(20):
+                x = feasible_set.project(np.float64(c) + rng.standard_normal(dim), weights=weights)
+                assert x.dtype == np.float64 and feasible_set.violation(x) is None, feasible_set.violation(x)
+                assert squared_distance(x, feasible_set.sphere[0]) <= 1e-3**2
+
+
 def faces_at_the_kinks(seed: int, dim: int) -> tuple[FeasibleSet, np.ndarray, np.ndarray]:
     """A box cut by an l2 ball where half the coordinates meet an upper face within a billionth
     of the root's multiplier: ||x(lam) - c|| bends at each of them, near the root."""
@@ -260,3 +275,14 @@ def test_the_same_bits_in_a_fresh_process(fresh_python):
     namespace: dict = {}
     exec(PROJECT_IN_A_FRESH_PROCESS.replace("print(digest.hexdigest())", "result = digest.hexdigest()"), namespace)
     assert fresh_python(PROJECT_IN_A_FRESH_PROCESS).strip() == namespace["result"]
+
+
+@pytest.mark.parametrize("weights", [np.zeros(4), np.array([1.0, 0.0, 2.0, 1.0]), np.array([1.0, -1.0, 1.0, 1.0]),
+                                     np.array([1.0, np.nan, 1.0, 1.0])])
+def test_weights_that_are_not_positive_are_refused(weights):
+    from zoadamm import InvalidArgument
+
+    ball = FeasibleSet(ball=Ball("2", 0.0, 1.0))
+    with pytest.raises(InvalidArgument, match="weights must be positive numbers: .* the first at index"):
+        ball.project(np.full(4, 5.0), weights=weights)
+    assert ball.violation(ball.project(np.full(4, 5.0), weights=np.ones(4))) is None
