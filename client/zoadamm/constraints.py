@@ -46,13 +46,14 @@ class Box:
         lower = float32_values("constraint.box.lower", self.lower, "up")
         upper = float32_values("constraint.box.upper", self.upper, "down")
         _same_length("constraint.box.upper", upper, "constraint.box.lower", lower)
-        for crossed, what in (
-            (np.asarray(self.lower, dtype=np.float64) > np.asarray(self.upper, dtype=np.float64),
-             "constraint.box.lower > constraint.box.upper"),
-            (np.asarray(lower) > np.asarray(upper), "no float32 value lies within constraint.box"),
-        ):
-            if np.any(crossed):
-                raise InvalidArgument(what + where(crossed, self.lower, self.upper))
+        crossed = np.asarray(self.lower, dtype=np.float64) > np.asarray(self.upper, dtype=np.float64)
+        if np.any(crossed):
+            raise InvalidArgument("constraint.box.lower > constraint.box.upper"
+                                  + where(crossed, self.lower, self.upper))
+        crossed = np.asarray(lower) > np.asarray(upper)
+        if np.any(crossed):  # the bounds round inward: name them as rounded, which is what crossed
+            raise InvalidArgument("no float32 value lies within constraint.box: its bounds round inward to float32"
+                                  + where(crossed, lower, upper))
         object.__setattr__(self, "lower", lower)
         object.__setattr__(self, "upper", upper)
 

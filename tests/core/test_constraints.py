@@ -46,7 +46,9 @@ NORM_MESSAGE = r'constraint.ball.norm must be "2" or "inf" \(a string\), got '
 @pytest.mark.parametrize("data, message", [
     ({"box": {"lower": 1, "upper": 0}}, r"constraint.box.lower > constraint.box.upper \(1.0 > 0.0\)"),
     ({"box": {"lower": [0, 2, 0], "upper": [1, 1, 1]}}, "constraint.box.lower > constraint.box.upper at index 1"),
-    ({"box": {"lower": 0.1, "upper": 0.1}}, "no float32 value lies within constraint.box"),
+    ({"box": {"lower": 0.1, "upper": 0.1}},  # the bounds as rounded, which is what crossed
+     r"no float32 value lies within constraint.box: its bounds round inward to float32 \(0.10000000149011612 > "
+     r"0.09999999403953552\)"),
     ({"box": {"lower": NAN, "upper": 1}}, "constraint.box.lower contains NaN or infinite values"),
     ({"box": {"lower": 0, "upper": [1, INF]}}, "constraint.box.upper contains NaN or infinite values"),
     ({"box": {"lower": -1e39, "upper": 0}}, "constraint.box.lower is beyond float32's range"),
