@@ -48,15 +48,19 @@ REFUSED = [
      "ZOADAMM_SERVICE_URL='nope' (the default of --service): expected an http:// or https:// URL"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--method", "adamm"], {}, "argument --method: invalid choice: 'adamm'"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--lower", "nan"], {},
-     "argument --lower: expected a finite number or a JSON list of them, got 'nan'"),
-    ("zoadamm-worker", [*REST, "--dim", "3", "--lower", "-inf"], {},  # a value, not an unknown option
-     "argument --lower: expected a finite number or a JSON list of them, got '-inf'"),
+     "argument --lower: expected a number (inf or -inf for none) or a JSON list of them, got 'nan'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--lower", "inf"], {},  # -inf is no lower bound; inf is none at all
+     "--lower: constraint.box.lower contains NaN or infinite values"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--upper", "[1, -Infinity, 1]"], {},
+     "--upper: constraint.box.upper contains NaN or infinite values"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--lower", "-1e39"], {},
      "--lower: constraint.box.lower is beyond float32's range"),
-    ("zoadamm-worker", [*REST, "--dim", "3", "--upper", "[1e999]"], {},
-     "argument --upper: expected a finite number or a JSON list of them, got '[1e999]'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--upper", "[1e999]"], {},  # an overflow is not an infinity
+     "argument --upper: expected a number (inf or -inf for none) or a JSON list of them, got '[1e999]'"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--upper", "1e999"], {},
+     "argument --upper: expected a number (inf or -inf for none) or a JSON list of them, got '1e999'"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--upper", "[1" + "0" * 400 + "]"], {},  # no float holds it
-     "argument --upper: expected a finite number or a JSON list of them"),
+     "argument --upper: expected a number (inf or -inf for none) or a JSON list of them"),
     ("zoadamm-worker", [*REST, "--x0", "[1" + "0" * 400 + "]"], {},
      "argument --x0: expected a non-empty JSON list of finite numbers"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--lr", "-1e-3"], {}, "argument --lr: expected a number > 0, got '-1e-3'"),

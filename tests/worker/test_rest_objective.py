@@ -142,6 +142,9 @@ def test_worker_cli_minimises_an_http_endpoint(service_url):
     ("zo-signsgd", ["--box", "-0.25", "0.5"], FeasibleSet(box=Box(-0.25, 0.5))),
     ("zo-adam", ["--lower", "-0.25", "--ball", "1.0", "--ball-center", "0.1"],
      FeasibleSet(box=Box(-0.25, F32_MAX), ball=Ball("2", 0.1, 1.0))),
+    # -inf / inf: no bound on that side (of some coordinates, in a list), as minimize reads scipy's
+    ("zo-sgd", ["--lower", "-inf", "--upper", json.dumps([0.5, float("inf")] * (DIM // 2))],
+     FeasibleSet(box=Box(-F32_MAX, [0.5, F32_MAX] * (DIM // 2)))),
 ])
 def test_worker_cli_runs_a_method_within_a_feasible_set(service_url, method, options, constraint):
     """--method and the set options make the session the in-process run has: same x, to the bit,
@@ -157,8 +160,8 @@ def test_worker_cli_runs_a_method_within_a_feasible_set(service_url, method, opt
     assert bits(np.array(result["x"], np.float32)) == bits(expected.state.x)
     assert constraint.violation(expected.state.x) is None and result["f"] < f(np.zeros(DIM))
     with Client(service_url) as sdk:
-        config = sdk.sessions.get(result["session"]).config
-    assert config["method"] == method and FeasibleSet.from_dict(config["constraint"]) == constraint
+        config = sdk.sessions.get(result["session"]).session_config()  # with its constraint's vectors
+    assert config.method == method and config.constraint == constraint
 
 
 def test_worker_cli_stops_on_a_failed_evaluation_without_telling_it(service_url):

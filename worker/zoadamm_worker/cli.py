@@ -32,6 +32,7 @@ from .attack.cli import add_commands as add_attack_commands
 from .cli_errors import check_service, continue_line, run_command
 from .cli_options import (
     RULES,
+    bound,
     default_session_name,
     env_default,
     http_url,
@@ -217,11 +218,11 @@ def _add_rest(sub) -> None:
     r.add_argument("--report-every", type=positive(int), default=None,
                    help="report f(x) as the metric every N steps, for the plateau schedule (default: never)")
     x = r.add_argument_group("feasible set X (every step ends in X; f is also evaluated up to mu outside it)")
-    x.add_argument("--lower", type=number_or_list, default=None,
-                   help="lower bound: a number or a JSON list of d (default: none)")
-    x.add_argument("--upper", type=number_or_list, default=None,
-                   help="upper bound: a number or a JSON list of d (default: none)")
-    x.add_argument("--box", type=number_or_list, nargs=2, metavar=("LO", "HI"), default=None,
+    x.add_argument("--lower", type=bound, default=None,
+                   help="lower bound: a number or a JSON list of d; -inf (-Infinity in a list): none (default: none)")
+    x.add_argument("--upper", type=bound, default=None,
+                   help="upper bound: a number or a JSON list of d; inf (Infinity in a list): none (default: none)")
+    x.add_argument("--box", type=bound, nargs=2, metavar=("LO", "HI"), default=None,
                    help="--lower LO --upper HI in one option (default: none)")
     x.add_argument("--ball", type=positive(float), metavar="RADIUS", default=None,
                    help="keep x within RADIUS of --ball-center (with a box: their intersection; default: none)")

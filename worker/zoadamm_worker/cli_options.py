@@ -10,6 +10,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -96,16 +97,44 @@ def parse_x0(parser: argparse.ArgumentParser, text: str | None, dim: int | None)
 def number_or_list(text: str) -> float | list[float]:
     """An argparse ``type``: a finite number, or a JSON list of them (a value per coordinate).
     A single number is read as ``float()`` reads it, which JSON alone would refuse (-.5, 1_000)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            value = float(text)
-        except ValueError:
-            value = None
+    value = _number_or_list(text)
     values = value if isinstance(value, list) else [value]
     if not (values and all(_finite(v) for v in values)):
         raise argparse.ArgumentTypeError(f"expected a finite number or a JSON list of them, got {text!r}")
+    return value
+
+
+def bound(text: str) -> float | list[float]:
+    """An argparse ``type`` for a box's side: ``number_or_list`` where a value may also be
+    infinite (inf, -inf; Infinity in a list), which ``parse_constraint`` reads as no bound on
+    that side, as ``minimize`` reads scipy's; NaN is refused."""
+    value = _number_or_list(text)
+    values = value if isinstance(value, list) else [value]
+    if not (values and all(_finite(v) or (isinstance(v, float) and math.isinf(v)) for v in values)):
+        raise argparse.ArgumentTypeError(f"expected a number (inf or -inf for none) or a JSON list of them, "
+                                         f"got {text!r}")
+    return value
+
+
+def _number_or_list(text: str) -> Any:
+    """The number or list ``text`` names; an infinity only where it is written as one (inf,
+    Infinity), never a number too large for a float (1e999), which is None."""
+    try:
+        return json.loads(text, parse_float=_no_overflow)  # Infinity and NaN: the types above sort them out
+    except ValueError:  # not JSON, or an overflow
+        if text.strip().lstrip("+-").lower() in ("inf", "infinity"):
+            return float(text)
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        return value if math.isfinite(value) else None
+
+
+def _no_overflow(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is beyond float64")
     return value
 
 
@@ -125,14 +154,15 @@ def parse_constraint(parser: argparse.ArgumentParser, args: argparse.Namespace):
     (None without them), checked against d and the start ``args.x0``."""
     from zoadamm import Ball, Box, FeasibleSet, InvalidArgument
     from zoadamm._validate import F32_MAX
+    from zoadamm.sdk.bounds import unbounded
 
     lower, upper = args.box if args.box is not None else (args.lower, args.upper)
     given = [option(n) for n in ("box", "lower", "upper", "ball") if getattr(args, n) is not None]
     if not given:
         return None
     try:
-        box = None if lower is None and upper is None else Box(
-            -F32_MAX if lower is None else lower, F32_MAX if upper is None else upper)
+        box = None if lower is None and upper is None else Box(  # -inf and inf: no bound, as in minimize
+            -F32_MAX if lower is None else unbounded(lower, -1), F32_MAX if upper is None else unbounded(upper, 1))
         ball = None if args.ball is None else Ball(args.ball_norm, args.ball_center, args.ball)
         constraint = FeasibleSet(box, ball)
         constraint.check_dim(args.x0.size)

@@ -50,7 +50,7 @@ def _check_sides(lower, upper, dim: int) -> None:
 
 
 def _box(lower, upper, dim: int) -> FeasibleSet:
-    box = FeasibleSet(box=Box(_unbounded(lower, -1), _unbounded(upper, 1)))
+    box = FeasibleSet(box=Box(unbounded(lower, -1), unbounded(upper, 1)))
     box.check_dim(dim)
     return box
 
@@ -76,7 +76,7 @@ def _is_pair(item) -> bool:
     return isinstance(item, (tuple, list, np.ndarray)) and len(item) == 2
 
 
-def _unbounded(side, sign: int):
+def unbounded(side, sign: int):
     """A side of scipy's bounds with None, and inf of that side's sign, as float32's end; other
     values as given (``Box`` checks them)."""
     def one(value):
