@@ -125,3 +125,22 @@ def test_a_failure_keeps_the_best_point_and_all_the_queries(first_target):
 
 def test_targets_carry_their_victim_tag():
     assert Target(17, np.zeros(784, np.float32), 3).tag == "image-17"
+
+
+def test_the_attacker_counts_what_it_sends_and_a_victim_that_counts_otherwise_is_refused(first_target):
+    from zoadamm_worker.attack.victim_client import VictimError
+
+    probs = np.array([[0.9, 0.1], [0.8, 0.2]])
+    images = np.zeros((2, 784), np.float32) + first_target.image
+    alone = QueryWatch(first_target.image, 0, budget=10)  # a victim that says no count of its own
+    alone.observe(images, probs)
+    alone.observe(images, probs)
+    assert alone.counted == 4 and alone.remaining == 6
+    agreeing = QueryWatch(first_target.image, 0, budget=10)  # a tag the victim had seen 7 images of
+    agreeing.observe(images, probs, counted=9)
+    agreeing.observe(images, probs, counted=11)
+    assert agreeing.counted == 4
+    per_request = QueryWatch(first_target.image, 0, budget=10)  # counts requests, not images
+    per_request.observe(images, probs, counted=1)
+    with pytest.raises(VictimError, match="the victim counted 3 queries of this attack's tag where 4 images were sent"):
+        per_request.observe(images, probs, counted=2)

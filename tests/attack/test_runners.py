@@ -163,8 +163,19 @@ def test_a_point_with_nan_pixels_is_answered_nan_without_a_query(victim_url, fir
      "either the service's URL \\(--service\\) or --in-process"),
     ({"method": "zo-adamm", "service": "http://127.0.0.1:9", "directions": 10},
      "a budget of 10 queries cannot pay for one step of zo-adamm, which costs 11"),
+    ({"eps": 8.0}, "eps 8 is beyond the farthest any image of pixels in \\[0, 1\\] can move in the inf norm \\(1\\)"),
+    ({"norm": "2", "eps": 30.0}, "in the 2 norm \\(28\\): eps is in pixel units"),
 ])
 def test_settings_that_cannot_run_are_refused_by_name(change, words):
     settings = {"method": "art-zoo", "norm": "inf", "eps": 0.2, "budget": 10, "victim": "http://127.0.0.1:9"}
     with pytest.raises(ValueError, match=words):
         run_attack(AttackSettings(**{**settings, **change}))
+
+
+def test_a_run_that_attacked_no_image_says_so_in_its_line():
+    from zoadamm_worker.attack.cli import summary_line
+    from zoadamm_worker.attack.runner import summarize
+
+    summary = summarize([], AttackSettings(method="art-square", norm="inf", eps=0.2, budget=10,
+                                           victim="http://127.0.0.1:9"), skipped=[18], seconds=0.1)
+    assert summary_line(summary).endswith("0 of 0 images fooled; 0 queries in all; skipped as misclassified: [18]")

@@ -124,3 +124,71 @@ def test_the_client_says_when_no_victim_answers():
 
     with VictimClient(f"http://127.0.0.1:{free_port()}") as victim, pytest.raises(VictimError, match="cannot reach"):
         victim.predict(GOOD)
+
+
+class _JsonOnlyVictim:
+    """A victim of a user's own, over real HTTP: JSON only (415 to anything else), no count in its
+    answer, and a brightness rule for its two classes; ``answer`` can make it answer NaN or a
+    row too few."""
+
+    def __init__(self, answer: str = "good") -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        victim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["content-length"]))
+                if self.headers.get("content-type") != "application/json":
+                    return self._send(415, {"detail": "JSON only"})
+                images = np.asarray(json.loads(body)["images"]).reshape(-1, 784)
+                bright = images.mean(axis=1, keepdims=True)
+                rows = np.hstack([1 - bright, bright])
+                if victim.answer == "nan":
+                    rows[0, 0] = np.nan
+                return self._send(200, {"probabilities": (rows[1:] if victim.answer == "short" else rows).tolist()})
+
+            def _send(self, status, answer):
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.answer = answer
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_victim_of_ones_own_that_reads_json_only_and_says_no_count_is_asked_in_json():
+    victim = _JsonOnlyVictim()
+    try:
+        with VictimClient(victim.url) as client:
+            first = client.predict(np.full((3, 784), 0.25, np.float32), tag="mine")
+            assert not client.binary and first.counted is None
+            np.testing.assert_allclose(first.probabilities, [[0.75, 0.25]] * 3)
+            assert client.predict(GOOD).probabilities.shape == (len(GOOD), 2)
+    finally:
+        victim.close()
+
+
+@pytest.mark.parametrize("answer, words", [
+    ("nan", "answered probabilities that are not finite numbers >= 0"),
+    ("short", r"answered probabilities of shape \(2, 2\) for 3 images"),
+])
+def test_an_answer_no_classifier_gives_is_the_victims_fault_said_so(answer, words):
+    victim = _JsonOnlyVictim(answer)
+    try:
+        with VictimClient(victim.url) as client, pytest.raises(VictimError, match=words):
+            client.predict(np.full((3, 784), 0.25, np.float32))
+    finally:
+        victim.close()

@@ -141,15 +141,17 @@ def _attack(args: argparse.Namespace) -> int:
         print(f"image {row['index']}: {outcome}, linf {row['linf']:.3f} l2 {row['l2']:.3f}", file=sys.stderr)
 
     summary = run_attack(settings, args.records, args.examples, progress=None if args.quiet else line)
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        fooled = round(summary["success_rate"] * summary["attacked"])
-        median = "" if summary["median_queries"] is None else f", median {summary['median_queries']:g} queries"
-        print(f"{summary['method']} {summary['norm']} eps {summary['eps']:g}, budget {summary['budget']}: "
-              f"{fooled} of {summary['attacked']} images fooled{median}; {summary['queries_total']} queries in all; "
-              f"skipped as misclassified: {summary['skipped_misclassified'] or 'none'}")
+    print(json.dumps(summary) if args.json else summary_line(summary))
     return 0
+
+
+def summary_line(summary: dict) -> str:
+    """A run's summary in one line (``run_attack``'s dict)."""
+    fooled = round((summary["success_rate"] or 0) * summary["attacked"])  # None: no image was attacked
+    median = "" if summary["median_queries"] is None else f", median {summary['median_queries']:g} queries"
+    return (f"{summary['method']} {summary['norm']} eps {summary['eps']:g}, budget {summary['budget']}: "
+            f"{fooled} of {summary['attacked']} images fooled{median}; {summary['queries_total']} queries in all; "
+            f"skipped as misclassified: {summary['skipped_misclassified'] or 'none'}")
 
 
 def _universal(settings, args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from ..train import append_record
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
 from .targets import SELECTION, load_test_images, select_targets
+from .victim import SIDE
 from .victim_client import VictimClient
 from .watch import QueryWatch
 from .zo import attack_one, in_flight
@@ -125,6 +126,10 @@ def check_settings(settings: AttackSettings) -> None:
         raise ValueError(f"{settings.method} is white-box: give the model file")
     if settings.method not in WHITE_BOX and settings.victim is None:
         raise ValueError(f"{settings.method} attacks through the victim: give its URL")
+    farthest = {"inf": 1.0, "2": float(np.sqrt(SIDE * SIDE))}[settings.norm]  # pixels lie in [0, 1]
+    if settings.eps > farthest:
+        raise ValueError(f"eps {settings.eps:g} is beyond the farthest any image of pixels in [0, 1] can move in "
+                         f"the {settings.norm} norm ({farthest:g}): eps is in pixel units, so 8/255 is 0.0314")
     if settings.lr is not None and not settings.lr > 0:
         raise ValueError(f"lr must be positive, got {settings.lr!r}")
     if settings.method in ZO_METHODS and (settings.service is None) == (not settings.in_process):

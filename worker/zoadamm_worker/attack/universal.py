@@ -26,7 +26,7 @@ from .feasible import PerturbationSet, norms
 from .objective import KAPPA, Ask, ProbeLosses
 from .targets import SELECTION, load_test_images, select_targets
 from .victim_client import VictimClient
-from .watch import Stop, margins
+from .watch import QueryCount, Stop, margins
 from .zo import open_session, run_loop
 from .zo_settings import ZoSettings
 
@@ -58,7 +58,7 @@ class MinibatchObjective(ProbeLosses):
         self.dim = images.shape[1]
         self.rng = np.random.default_rng(seed)
         self.counted = 0
-        self._start: int | None = None
+        self._count = QueryCount()
 
     @property
     def done(self) -> bool:
@@ -70,9 +70,7 @@ class MinibatchObjective(ProbeLosses):
         if self.counted + len(images) > self.run.budget:
             raise Stop(f"{self.run.budget - self.counted} queries left, {len(images)} asked for")
         probabilities, counted = self.ask(images, self.tag)
-        if self._start is None:
-            self._start = counted - len(images)
-        self.counted = counted - self._start
+        self.counted = self._count.add(len(images), counted)
         values = np.stack([margins(rows, int(self.labels[i]))
                            for i, rows in zip(chosen, np.split(probabilities, len(chosen)), strict=True)])
         return np.maximum(values, -self.kappa).mean(axis=0)

@@ -14,24 +14,32 @@ from .victim import SIDE
 
 
 class VictimError(RuntimeError):
-    """The victim refused a request or could not be reached."""
+    """The victim refused a request, could not be reached, or answered what no classifier would;
+    ``status`` is its HTTP status where it answered one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Prediction(NamedTuple):
-    """Class probabilities (N, 10) float32, and the victim's count of the request's tag after it."""
+    """Class probabilities (N, classes) float32, and the victim's count of the request's tag
+    after it (None where its answer leaves ``counted`` out: the attacker counts alone)."""
 
     probabilities: np.ndarray
-    counted: int
+    counted: int | None
 
 
 class VictimClient:
-    """Asks the victim at ``url`` (``zoadamm-worker victim``) about images, in the binary frame
-    (``binary=True``, the default: no float formatting on either side) or in JSON.  One
-    keep-alive connection per client; a client is not meant to be shared between threads."""
+    """Asks the victim at ``url`` (``zoadamm-worker victim``, or any endpoint of its API) about
+    images, in the binary frame (``binary=True``, the default: no float formatting on either
+    side) or in JSON; a victim that refuses its first frame (400 or 415) is asked in JSON from
+    then on.  One keep-alive connection per client; not meant to be shared between threads."""
 
     def __init__(self, url: str, *, binary: bool = True, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
         self.binary = binary
+        self._format_known = not binary  # whether the victim took a request in the chosen format
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
     def predict(self, images: np.ndarray, tag: str | None = None) -> Prediction:
@@ -41,20 +49,36 @@ class VictimClient:
             VictimError: the victim answered 4xx/5xx (its message is kept) or is not reachable.
         """
         images = np.asarray(images, dtype=np.float32).reshape(-1, SIDE, SIDE)
+        try:
+            response = self._send("POST", "/predict", **self._request(images, tag))
+        except VictimError as error:
+            if self._format_known or error.status not in (400, 415):
+                raise
+            self.binary = False  # a victim of its own that reads JSON only
+            response = self._send("POST", "/predict", **self._request(images, tag))
+        self._format_known = True
+        try:
+            if response.headers.get("content-type", "").startswith(wire.MEDIA_TYPE):
+                answer, vectors = wire.decode(response.content)
+                probabilities = vectors["probabilities"].reshape(answer["shape"])
+            else:
+                answer = response.json()
+                probabilities = np.asarray(answer["probabilities"], dtype=np.float32)
+            counted = answer.get("counted")
+            counted = None if counted is None else int(counted)
+        except (ValueError, KeyError, TypeError) as error:
+            raise VictimError(f"the victim at {self.url} answered no probabilities this client can read "
+                              f"({type(error).__name__}: {error})") from None
+        _check_answer(self.url, probabilities, len(images))
+        return Prediction(probabilities, counted)
+
+    def _request(self, images: np.ndarray, tag: str | None) -> dict:
         if self.binary:
             fields = {"shape": list(images.shape), **({"tag": tag} if tag is not None else {})}
-            content = wire.encode(fields, {"images": images})
-            headers = {"content-type": wire.MEDIA_TYPE, "accept": wire.MEDIA_TYPE}
-        else:
-            message = {"images": images.tolist(), **({"tag": tag} if tag is not None else {})}
-            content = json.dumps(message).encode()
-            headers = {"content-type": "application/json"}
-        response = self._send("POST", "/predict", content=content, headers=headers)
-        if response.headers.get("content-type", "").startswith(wire.MEDIA_TYPE):
-            answer, vectors = wire.decode(response.content)
-            return Prediction(vectors["probabilities"].reshape(answer["shape"]), int(answer["counted"]))
-        body = response.json()
-        return Prediction(np.asarray(body["probabilities"], dtype=np.float32), int(body["counted"]))
+            return {"content": wire.encode(fields, {"images": images}),
+                    "headers": {"content-type": wire.MEDIA_TYPE, "accept": wire.MEDIA_TYPE}}
+        message = {"images": images.tolist(), **({"tag": tag} if tag is not None else {})}
+        return {"content": json.dumps(message).encode(), "headers": {"content-type": "application/json"}}
 
     def stats(self) -> dict:
         """The victim's counts: ``images``, ``requests``, ``refused``, ``tags``; raises VictimError."""
@@ -63,6 +87,9 @@ class VictimClient:
     def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as error:
+            raise VictimError(f"the victim at {self.url} did not answer within {self._http.timeout.read:g} s "
+                              f"({type(error).__name__})") from error
         except httpx.HTTPError as error:
             raise VictimError(f"cannot reach the victim at {self.url} ({error})") from error
         if response.status_code >= 400:
@@ -70,7 +97,8 @@ class VictimClient:
                 detail = response.json().get("detail", response.text)
             except ValueError:
                 detail = response.text
-            raise VictimError(f"the victim at {self.url} answered {response.status_code}: {detail}")
+            raise VictimError(f"the victim at {self.url} answered {response.status_code}: {detail}",
+                              status=response.status_code)
         return response
 
     def close(self) -> None:
@@ -81,3 +109,13 @@ class VictimClient:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _check_answer(url: str, probabilities: np.ndarray, asked: int) -> None:
+    """Probabilities no attack can use are the victim's fault, said so, not a margin of NaN."""
+    if probabilities.ndim != 2 or probabilities.shape[0] != asked or probabilities.shape[1] < 2:
+        raise VictimError(f"the victim at {url} answered probabilities of shape {probabilities.shape} for "
+                          f"{asked} images: expected {asked} rows of one probability per class")
+    if not np.all(np.isfinite(probabilities)) or np.any(probabilities < 0):
+        raise VictimError(f"the victim at {url} answered probabilities that are not finite numbers >= 0 "
+                          "(NaN, inf or negative): the attack cannot rank its classes")

@@ -1,9 +1,10 @@
-"""What one image's attack has achieved so far, as the victim counts it.
+"""What one image's attack has achieved so far, in queries sent to the victim.
 
 Every batch of probabilities an attack receives passes ``QueryWatch.observe``.  The first image
 the victim classifies as anything but the label is the success, and the query that found it is
-the victim's count at that image (its position in the batch included).  A failed attack keeps
-the point of smallest margin it saw.
+the count at that image (its position in the batch included).  A failed attack keeps the point
+of smallest margin it saw.  The attacker counts every image it sends (``QueryCount``); a victim
+that says its own count of the attack's tag must agree with it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .feasible import norms
+from .victim_client import VictimError
 
 # The smallest normal float32 and its log: a probability that underflowed to 0 has a finite log.
 FLOOR = float(np.finfo(np.float32).tiny)
@@ -21,6 +23,34 @@ LOG_FLOOR = float(np.log(FLOOR))
 
 class Stop(Exception):
     """The attack on one image is over: it succeeded, or its query budget is spent."""
+
+
+class QueryCount:
+    """The queries of one tag: every image sent, counted here, so that a budget rests on what
+    the attacker sent.  Where the victim's answer says its own count of the tag, the two must
+    move together: a victim that counts something else (requests, or every tag at once) would
+    make the numbers of a run wrong without a word."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self._start: int | None = None  # the victim's count of the tag before the first request
+
+    def add(self, images: int, victim_count: int | None) -> int:
+        """The count after a request of ``images``; ``victim_count``: the victim's after it, or None.
+
+        Raises:
+            VictimError: the victim's count moved by another number than the images sent.
+        """
+        self.sent += images
+        if victim_count is not None:
+            if self._start is None:
+                self._start = victim_count - images
+            if victim_count - self._start != self.sent:
+                raise VictimError(
+                    f"the victim counted {victim_count - self._start} queries of this attack's tag where "
+                    f"{self.sent} images were sent: its answer's counted must be its count of the request's tag "
+                    "(or leave counted out, and the attacker's count stands)")
+        return self.sent
 
 
 def margins(probabilities: np.ndarray, label: int) -> np.ndarray:
@@ -60,7 +90,7 @@ class QueryWatch:
             raise ValueError(f"budget must be at least 1 query, got {budget}")
         self.origin, self.label, self.budget = origin, label, budget
         self.counted = 0
-        self._start: int | None = None  # the victim's count of the tag before this attack
+        self._count = QueryCount()
         self._best: Outcome | None = None
 
     @property
@@ -75,14 +105,11 @@ class QueryWatch:
     def done(self) -> bool:
         return self.succeeded or self.remaining <= 0
 
-    def observe(self, images: np.ndarray, probabilities: np.ndarray, counted: int) -> None:
-        """Take in the answer to a batch of ``images`` (k, d) after which the victim's count of
-        the attack's tag is ``counted`` (a tag used before starts from its count then).  Nothing
-        changes once the attack has succeeded."""
-        if self._start is None:
-            self._start = counted - len(images)
-        counted -= self._start
-        self.counted = counted
+    def observe(self, images: np.ndarray, probabilities: np.ndarray, counted: int | None = None) -> None:
+        """Take in the answer to a batch of ``images`` (k, d); ``counted``: the victim's count of
+        the attack's tag after it, where it says one (``QueryCount``).  Nothing changes once the
+        attack has succeeded."""
+        counted = self.counted = self._count.add(len(images), counted)
         if self.succeeded:
             return
         values = margins(probabilities, self.label)
