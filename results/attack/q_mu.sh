@@ -10,6 +10,7 @@ OUT=${OUT:-results/attack/q-mu}
 PORT=${PORT:-8131}
 mkdir -p "$OUT"
 : > "$OUT/summaries.jsonl"
+rm -f "$OUT"/zo-adamm-q*-mu*.jsonl  # records are appended: a run starts from none
 .venv/bin/zoadamm-worker victim --model results/attack/victim.pt --port "$PORT" 2>/dev/null &
 VICTIM=$!
 trap 'kill $VICTIM' EXIT

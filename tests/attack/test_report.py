@@ -48,3 +48,15 @@ def test_the_table_has_one_row_per_run_with_its_numbers(tmp_path):
     text = table(groups)
     assert "| art-square | ℓ∞ | 0.2 | 1,000 | 4 | 0.75 [0.30, 0.95] | 20 [10, 30] |" in text
     assert "| art-zoo | ℓ2 | 2 | 1,000 | 2 | 0.00 [0.00, 0.66] | – | – | – |" in text
+
+
+def test_an_image_recorded_twice_under_the_same_settings_is_refused(tmp_path):
+    """A second run appended to the same records would count its images twice in every figure."""
+    path = tmp_path / "records.jsonl"
+    rows = [{**_row("zo-adamm", "inf", True, 40), "index": i} for i in (1, 2)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows * 2))
+    with pytest.raises(ValueError, match=r"image 1 is recorded twice for zo-adamm inf 0.2 1000 \(.*:1 and .*:3\)"):
+        read_rows([path])
+    other = tmp_path / "other.jsonl"  # the same images under other settings are another run
+    other.write_text("".join(json.dumps({**row, "budget": 500}) + "\n" for row in rows))
+    assert list(read_rows([other])) == [("zo-adamm", "inf", 0.2, 500)]

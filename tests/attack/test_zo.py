@@ -193,7 +193,7 @@ def test_sixteen_images_are_in_flight_at_once():
     together = threading.Barrier(DEFAULT_CONCURRENCY, timeout=120)
     started, lock = [], threading.Lock()
 
-    def work(target: Target) -> int:
+    def work(target: Target, stop: threading.Event) -> int:
         with lock:
             started.append(target.index)
             first_wave = len(started) <= DEFAULT_CONCURRENCY
@@ -206,3 +206,31 @@ def test_sixteen_images_are_in_flight_at_once():
     assert DEFAULT_CONCURRENCY >= 16
     assert sorted(index for _, index in finished) == list(range(20))
     assert all(target.index == index for target, index in finished)
+
+
+def test_a_run_that_ends_early_stops_the_images_in_flight_before_their_next_query():
+    """Ctrl-C (or a failure) while images are in flight: their threads see ``stop`` and send no
+    further query, where each used to run its whole budget before the run could end."""
+    from zoadamm_worker.attack.objective import Target
+    from zoadamm_worker.attack.zo import in_flight
+
+    queries, first_done = [], threading.Event()
+
+    def work(target: Target, stop: threading.Event) -> int:
+        if target.index == 0:
+            first_done.wait(60)  # a guard, not a timing: image 0 ends once the others are under way
+            return 0
+        for _ in range(10_000):  # a long attack: a query, then a look at stop, as attack_one's ask does
+            if stop.is_set():
+                raise RuntimeError("abandoned")
+            queries.append(target.index)
+            if len(queries) > 8:
+                first_done.set()
+            stop.wait(0.001)
+        return target.index
+
+    targets = [Target(i, np.zeros(4, np.float32), 0) for i in range(4)]
+    run = in_flight(work, targets, 4)
+    assert next(run)[0].index == 0
+    run.close()  # the caller stops reading, as an interrupt in the consumer does
+    assert len(queries) < 10_000  # each in-flight image stopped long before its budget

@@ -21,13 +21,27 @@ LINESTYLES = {"inf": "-", "2": "--"}
 
 
 def read_rows(paths: list[str | Path]) -> dict[tuple, list[dict]]:
-    """Records grouped by run settings (method, norm, eps, budget), in order of appearance."""
+    """Records grouped by run settings (method, norm, eps, budget), in order of appearance.
+
+    Raises:
+        ValueError: an image recorded twice under the same settings (a run appended to a file
+            that held an earlier one, or runs of other --directions or --mu): counted twice, it
+            would weigh double in every figure."""
     groups: dict[tuple, list[dict]] = {}
+    seen: dict[tuple, str] = {}
     for path in paths:
-        for line in Path(path).read_text().splitlines():
+        for number, line in enumerate(Path(path).read_text().splitlines(), 1):
             if line.strip():
                 row = json.loads(line)
-                groups.setdefault(tuple(row[k] for k in KEY), []).append(row)
+                key = tuple(row[k] for k in KEY)
+                image = (*key, row.get("index"))
+                if row.get("index") is not None and image in seen:
+                    raise ValueError(f"image {row['index']} is recorded twice for {' '.join(map(str, key))} "
+                                     f"({seen[image]} and {path}:{number}): two runs that the report would count as "
+                                     "one (a run appended to records that held another, or runs that differ in a "
+                                     "setting it does not group by, such as --directions); report each apart")
+                seen[image] = f"{path}:{number}"
+                groups.setdefault(key, []).append(row)
     return groups
 
 

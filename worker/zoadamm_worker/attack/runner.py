@@ -10,6 +10,7 @@ many images in flight (one optimizer session per image) and yield them as they f
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -99,9 +100,9 @@ def _zo(method: str) -> Runner:
         zo = ZoSettings(method, settings.lr, settings.mu, settings.directions, seed=settings.seed,
                         service=None if settings.in_process else settings.service, mirror=settings.mirror)
 
-        def attack(target: Target) -> QueryWatch:
+        def attack(target: Target, stop: threading.Event) -> QueryWatch:
             return attack_one(zo, target, settings.norm, settings.eps, settings.budget, str(settings.victim),
-                              f"{run_id}/{target.tag}")
+                              f"{run_id}/{target.tag}", stop=stop)
 
         yield from in_flight(attack, targets, settings.concurrency)
 
@@ -173,7 +174,19 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
     started = time.perf_counter()
     run_id = secrets.token_hex(4)  # the victim's tags of this run: <run_id>/image-<index>
     targets, skipped = choose_targets(settings, run_id)
-    rows, finals = [], {}
+    rows: list[dict] = []
+    finals: dict = {}
+    try:
+        _attack_all(settings, targets, run_id, rows, finals, records, progress)
+    finally:  # an interrupted run keeps the examples of the images it finished, as their records
+        if examples is not None and finals:
+            _save_examples(examples, finals, rows)
+    return summarize(rows, settings, skipped, time.perf_counter() - started)
+
+
+def _attack_all(settings: AttackSettings, targets: list[Target], run_id: str, rows: list[dict], finals: dict,
+                records: str | Path | None, progress: Callable[[dict], None] | None) -> None:
+    """Every target's attack; each finished image's record appended to ``rows`` (and ``records``)."""
     for target, watch in RUNNERS[settings.method](settings, targets, run_id):
         outcome = watch.outcome()
         row = {"method": settings.method, "norm": settings.norm, "eps": settings.eps, "budget": settings.budget,
@@ -184,9 +197,6 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
             append_record(records, row)
         if progress is not None:
             progress(row)
-    if examples is not None:
-        _save_examples(examples, finals, rows)
-    return summarize(rows, settings, skipped, time.perf_counter() - started)
 
 
 def summarize(rows: list[dict], settings: AttackSettings, skipped: list[int], seconds: float) -> dict:

@@ -14,6 +14,7 @@ HTTP).  Both apply the same update to the same bits, so a run is the same attack
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -120,29 +121,46 @@ def open_session(zo: ZoSettings, config: SessionConfig, x0: np.ndarray) -> Itera
             client.sessions.delete(remote.id)
 
 
+class Abandoned(Exception):
+    """An image's attack given up before its next query: the run is over (Ctrl-C, or another
+    image failed), and the images still in flight send nothing more."""
+
+
 def attack_one(zo: ZoSettings, target: Target, norm: str, eps: float, budget: int, victim: str,
-               tag: str, seen: Callable[[np.ndarray], None] | None = None) -> QueryWatch:
-    """One image's ZO attack through the victim at ``victim``, its queries tagged ``tag``."""
+               tag: str, seen: Callable[[np.ndarray], None] | None = None,
+               stop: threading.Event | None = None) -> QueryWatch:
+    """One image's ZO attack through the victim at ``victim``, its queries tagged ``tag``;
+    ``stop`` set, it raises Abandoned instead of sending its next query."""
     constraint = image_constraint(target.image, norm, eps)
     config = zo.session_config(target.image.size, norm, constraint, image_seed(zo.seed, target.index))
     with VictimClient(victim) as client, open_session(zo, config, np.zeros_like(target.image)) as session:
-        queries = ImageQueries(client.predict, target, PerturbationSet(target.image, norm, eps), budget, tag=tag)
+        def ask(images: np.ndarray, tag: str | None):
+            if stop is not None and stop.is_set():
+                raise Abandoned(f"image {target.index}")
+            return client.predict(images, tag)
+
+        queries = ImageQueries(ask, target, PerturbationSet(target.image, norm, eps), budget, tag=tag)
         run_loop(session, AttackObjective(queries), zo.difference, seen)
         return queries.watch
 
 
-def in_flight(work: Callable[[Target], QueryWatch], targets: list[Target],
+def in_flight(work: Callable[[Target, threading.Event], QueryWatch], targets: list[Target],
               concurrency: int) -> Iterator[tuple[Target, QueryWatch]]:
-    """``work`` on every target, ``concurrency`` at a time in threads; yields each as it finishes.
-    The first failure is raised once the images already in flight have ended."""
+    """``work(target, stop)`` on every target, ``concurrency`` at a time in threads; yields each
+    as it finishes.  When the run ends early (Ctrl-C, a failure, the caller stops reading),
+    ``stop`` is set, so the images in flight send no further query, and the first failure is
+    raised once their threads have ended."""
     pending = iter(targets)
     running: dict[Future, Target] = {}
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="zo-attack") as pool:
-        def submit_next() -> None:
-            target = next(pending, None)
-            if target is not None:
-                running[pool.submit(work, target)] = target
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="zo-attack")
 
+    def submit_next() -> None:
+        target = next(pending, None)
+        if target is not None:
+            running[pool.submit(work, target, stop)] = target
+
+    try:
         for _ in range(concurrency):
             submit_next()
         while running:
@@ -151,4 +169,7 @@ def in_flight(work: Callable[[Target], QueryWatch], targets: list[Target],
                 target = running.pop(future)
                 yield target, future.result()
                 submit_next()
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
