@@ -5,6 +5,8 @@
 # (eps 0.2) and l2 (eps 2); then the report (table.md, curves.png, examples.png), and a
 # universal ZO-AdaMM perturbation fitted on training images, judged on the test images.
 #   results/attack/zo.sh        # IMAGES=20 BUDGET=2000 OFFSET=0; `make attack` runs it
+# Those defaults rewrite the committed results in results/attack/zo; other sizes write to
+# runs/attack-<images>-images-<budget>-queries (OUT names another folder).
 # METHODS (a list) and SKIP (runs to leave out, e.g. "art-square-l2") narrow it; UNIVERSAL=0 leaves
 # out the universal perturbation.
 # The service keeps its sessions in Redis at $REDIS_URL when set, else in its embedded store.
@@ -13,7 +15,10 @@ cd "$(dirname "$0")/../.."
 IMAGES=${IMAGES:-20} BUDGET=${BUDGET:-2000} OFFSET=${OFFSET:-0}
 VICTIM_PORT=${VICTIM_PORT:-8101} SERVICE_PORT=${SERVICE_PORT:-8102}
 UNIVERSAL_BUDGET=${UNIVERSAL_BUDGET:-22000} UNIVERSAL_IMAGES=${UNIVERSAL_IMAGES:-200}
-OUT=${OUT:-results/attack/zo}
+# the committed results are the default run's; a run of other sizes writes under runs/ instead
+DEFAULT_OUT=results/attack/zo
+[[ "$IMAGES $BUDGET $OFFSET" == "20 2000 0" ]] || DEFAULT_OUT=runs/attack-$IMAGES-images-$BUDGET-queries
+OUT=${OUT:-$DEFAULT_OUT}
 METHODS=${METHODS:-pgd art-square art-zoo zo-adamm zo-sgd zo-signsgd} SKIP=${SKIP:-} UNIVERSAL=${UNIVERSAL:-1}
 MODEL=results/attack/victim.pt
 VICTIM=http://127.0.0.1:$VICTIM_PORT
@@ -37,9 +42,10 @@ for setting in "inf 0.2" "2 2.0"; do
     [[ " $SKIP " == *" $name "* ]] && continue
     where=()
     [[ $method == zo-* ]] && where=(--service "$SERVICE")
+    echo "zo.sh: $name, $IMAGES images, budget $BUDGET (a line per image as it ends)" >&2
     $BIN/zoadamm-worker attack --method "$method" --victim "$VICTIM" --model "$MODEL" "${where[@]}" \
       --images "$IMAGES" --offset "$OFFSET" --budget "$BUDGET" --norm "$norm" --eps "$eps" \
-      --records "$OUT/$name.jsonl" --examples "$OUT/$name.npz" --json --quiet >> "$OUT/summaries.jsonl"
+      --records "$OUT/$name.jsonl" --examples "$OUT/$name.npz" --json >> "$OUT/summaries.jsonl"
   done
 done
 $BIN/zoadamm-worker attack-report "$OUT"/*-l*.jsonl --examples "$OUT"/*-l*.npz --out "$OUT"
