@@ -3,6 +3,7 @@ option before them, not options of their own: argparse's own rule knows only -1 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from cli_support import one_line, run
 
@@ -46,10 +47,17 @@ def test_lower_takes_an_exponent_and_the_next_option_still_counts():
     assert args.constraint.box.lower == pytest.approx(-0.001, rel=1e-6)
 
 
+def test_minus_inf_is_a_value_and_leaves_the_lower_side_open():
+    args = _checked("--dim", "2", "--lower", "-inf", "--upper", "1")
+    assert args.lower == float("-inf")
+    assert np.all(args.constraint.box.lower == -np.finfo(np.float32).max)  # float32's end: no bound
+
+
 @pytest.mark.parametrize(("options", "says"), [
-    (["--lower", "-inf"], "argument --lower: expected a finite number or a JSON list of them, got '-inf'"),
+    (["--upper", "-inf"], "--upper: constraint.box.upper contains NaN or infinite values"),  # -inf: no lower only
     (["--box", "-1e39", "1"], "--box: constraint.box.lower is beyond float32's range"),
-    (["--upper", "[1" + "0" * 400 + "]"], "argument --upper: expected a finite number or a JSON list of them"),
+    (["--upper", "[1" + "0" * 400 + "]"],
+     "argument --upper: expected a number (inf or -inf for none) or a JSON list of them"),
 ])
 def test_the_command_refuses_such_values_in_one_line(options, says):
     """As a process: the line a user sees (``one_line`` also checks status 1 and no traceback)."""
