@@ -84,6 +84,8 @@ def test_replicas_sit_behind_one_balancer(compose):
     assert "ports" not in service and "container_name" not in service
     assert balancer["image"].split(":")[0] == "haproxy"
     assert balancer["ports"] == ["${ZOADAMM_BIND:-127.0.0.1}:${ZOADAMM_PORT:-8000}:8000"]
+    for name in ("prometheus", "grafana"):  # no login of their own: on loopback whatever ZOADAMM_BIND says
+        assert services[name]["ports"][0].startswith("${ZOADAMM_MONITORING_BIND:-127.0.0.1}:"), name
     assert balancer["volumes"] == ["./deploy/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"]
     assert balancer["depends_on"]["service"]["condition"] == "service_healthy"
     assert "/healthz" in " ".join(balancer["healthcheck"]["test"])
@@ -195,6 +197,9 @@ def test_compose_runs_open_only_on_loopback_unless_told(compose, redis_url, tmp_
         refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         lines = refused.stderr.strip().splitlines()
         assert refused.returncode == 1 and len(lines) == 1, refused.stderr
+        # make compose-check waits for this very status of the container
+        check = (ROOT / ".ci" / "compose-check").read_text()
+        assert f'[ "$code" = {refused.returncode} ]' in check
         assert lines[0].startswith("zoadamm-service: refusing to serve 0.0.0.0 without API keys")
         assert "ZOADAMM_API_KEYS" in lines[0] and "ZOADAMM_ALLOW_OPEN=true" in lines[0]
         return
