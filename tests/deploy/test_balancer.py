@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 import time
 
 import httpx
@@ -252,3 +253,35 @@ def test_behind_the_balancer_each_client_is_counted_apart_and_cannot_name_anothe
             assert wrong_keys("127.0.0.3", forged=False) == [401, 401, 401, 429, 429]  # a count of its own
         finally:
             balancer.stop()
+
+
+def test_while_redis_is_down_clients_hear_the_replicas_503_not_that_no_replica_answers(tmp_path):
+    """A replica whose Redis is down answers /healthz 503 and stays in the balancer's rotation,
+    so a call gets the replica's own 503 (the store, Retry-After) however long the outage lasts,
+    where the balancer used to drop every replica and answer "no replica of the service answers"."""
+    from zoadamm_service.launch import free_port
+
+    port = free_port()
+    redis_server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                     "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    try:
+        with ServiceProcess(f"redis://127.0.0.1:{port}/0", env={"ZOADAMM_REDIS_TIMEOUT_S": "0.5"}) as replica:
+            balancer = Balancer([replica.port], tmp_path)
+            try:
+                with httpx.Client(base_url=balancer.url, timeout=30) as http:
+                    assert http.post("/v1/sessions", json={"dim": 2}).status_code == 201
+                    redis_server.terminate()
+                    redis_server.wait(10)
+                    details = []
+                    ends = time.monotonic() + 8  # past the balancer's two failed checks, 2 s apart
+                    while time.monotonic() < ends:
+                        answer = http.post("/v1/sessions", json={"dim": 2})
+                        assert answer.status_code == 503 and "Retry-After" in answer.headers, answer.text
+                        details.append(answer.json()["detail"])
+                        time.sleep(0.25)
+                assert len(details) > 10 and all("Redis" in detail for detail in details), set(details)
+            finally:
+                balancer.stop()
+    finally:
+        redis_server.kill()
+        redis_server.wait(10)
