@@ -141,6 +141,9 @@ class _JsonOnlyVictim:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 if self.headers.get("content-type") != "application/json":
                     return self._send(415, {"detail": "JSON only"})
+                victim.requests += 1
+                if victim.answer == "busy once" and victim.requests == 1:
+                    return self._send(503, {"detail": "busy"})
                 images = np.asarray(json.loads(body)["images"]).reshape(-1, 784)
                 bright = images.mean(axis=1, keepdims=True)
                 rows = np.hstack([1 - bright, bright])
@@ -159,7 +162,7 @@ class _JsonOnlyVictim:
             def log_message(self, *args):
                 pass
 
-        self.answer = answer
+        self.answer, self.requests = answer, 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -190,5 +193,15 @@ def test_an_answer_no_classifier_gives_is_the_victims_fault_said_so(answer, word
     try:
         with VictimClient(victim.url) as client, pytest.raises(VictimError, match=words):
             client.predict(np.full((3, 784), 0.25, np.float32))
+    finally:
+        victim.close()
+
+
+def test_a_victim_busy_for_a_moment_is_asked_again():
+    victim = _JsonOnlyVictim("busy once")
+    try:
+        with VictimClient(victim.url, binary=False) as client:
+            assert client.predict(GOOD).probabilities.shape == (len(GOOD), 2)
+        assert victim.requests == 2
     finally:
         victim.close()

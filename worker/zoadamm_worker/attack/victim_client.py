@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import NamedTuple
 
 import httpx
@@ -11,6 +12,9 @@ import numpy as np
 from zoadamm import wire
 
 from .victim import SIDE
+
+RETRY_WAITS = (0.5, 2.0)  # seconds before each further try of a call the victim could not answer
+RETRIED = {502, 503, 504}
 
 
 class VictimError(RuntimeError):
@@ -85,21 +89,34 @@ class VictimClient:
         return self._send("GET", "/stats").json()
 
     def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException as error:
-            raise VictimError(f"the victim at {self.url} did not answer within {self._http.timeout.read:g} s "
-                              f"({type(error).__name__})") from error
-        except httpx.HTTPError as error:
-            raise VictimError(f"cannot reach the victim at {self.url} ({error})") from error
-        if response.status_code >= 400:
+        """One call; a victim that could not be reached, or answered 502, 503 or 504 (busy, or a
+        proxy in front of it without it), is asked again after RETRY_WAITS.  A request it counted
+        and then lost the answer of would be counted twice: ``QueryCount`` then stops the run."""
+        for wait in (*RETRY_WAITS, None):
             try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise VictimError(f"the victim at {self.url} answered {response.status_code}: {detail}",
-                              status=response.status_code)
-        return response
+                response = self._http.request(method, path, **kwargs)
+            except (httpx.ConnectError, httpx.RemoteProtocolError) as error:
+                if wait is None:
+                    raise VictimError(f"cannot reach the victim at {self.url} ({error})") from error
+                time.sleep(wait)
+                continue
+            except httpx.TimeoutException as error:
+                raise VictimError(f"the victim at {self.url} did not answer within {self._http.timeout.read:g} s "
+                                  f"({type(error).__name__})") from error
+            except httpx.HTTPError as error:
+                raise VictimError(f"cannot reach the victim at {self.url} ({error})") from error
+            if response.status_code in RETRIED and wait is not None:
+                time.sleep(wait)
+                continue
+            if response.status_code >= 400:
+                try:
+                    detail = response.json().get("detail", response.text)
+                except ValueError:
+                    detail = response.text
+                raise VictimError(f"the victim at {self.url} answered {response.status_code}: {detail}",
+                                  status=response.status_code)
+            return response
+        raise AssertionError("unreachable: the last try returns or raises")
 
     def close(self) -> None:
         self._http.close()
