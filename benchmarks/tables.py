@@ -165,26 +165,19 @@ def _epochs(step: dict) -> str:
 
 
 def headline() -> str:
-    """The README's short form: the figures that moved most recently, each from its results."""
+    """The README's short form: the figures a user of the service meets, each from its results."""
     since = load("sessions_goal_compiled_ab.json")
-    counted = load("tell_instructions_compiled_ab.json")["medians"]
     crowd = max(load("sessions_many_clients.json"), key=lambda r: r["sessions"])
     pipelined = load("service_step_update_ab.json")
     big = next(r for r in load("projection.json") if r["d"] > 1_000_000)
     told = load("client_tell.json")["cpu_ms_per_tell"]
-    passes = load("ball_passes.json")["cpu_ms"]
-    three = ("moments", "evaluate", "write-in-place")
     suite = load("fresh_clone.json")["steps"]["make test"]["wall_s"]
-    updated = max(load("update.json")["results"], key=lambda r: r["d"])
     before, after = (since["medians"][side]["service_cpu_ms_per_step"] for side in ("before", "after"))
     ratios = {label: run[str(big["d"])] for label, run in pipelined["pipeline_over_lean"].items()}
     before_label = next(label for label in ratios if label.startswith("before"))
     body = [
         ["service CPU per tell, 64 sessions: the code when its goal was set → now (same run)",
          f"{before:.2f} → {after:.2f} ms ({after / before:.2f}×)", "sessions_goal_compiled_ab.json"],
-        ["instructions per tell: the compiled update in the served process (before → after)",
-         f"{counted['before']:,.0f} → {counted['after']:,.0f} ({counted['after'] / counted['before']:.3f}×)",
-         "tell_instructions_compiled_ab.json"],
         ["the SDK's tell over the workers' transport, client CPU (before → after, same run; d = 1,400)",
          f"{told['lean-before']:.3f} → {told['lean']:.3f} ms", "client_tell.json"],
         [f"{grouped(crowd['sessions'])} sessions at once: errors, p99",
@@ -194,15 +187,6 @@ def headline() -> str:
          "service_step_update_ab.json"],
         [f"l2-ball projection, d = {grouped(big['d'])}: share of the step (the floor of any exact one)",
          f"{big['l2']['project_wall_share']:.0%} ({big['l2-floor']['project_wall_share']:.1%})", "projection.json"],
-        [f"l2-ball projection, d = {grouped(big['d'])}: its passes on one thread → on two cores (same run)",
-         f"{big['l2-1-thread']['project_wall_ms']:.2f} → {big['l2']['project_wall_ms']:.2f} ms", "projection.json"],
-        ["the l2 ball's three passes over d = 2.8M in a step, before → after (same process, in turns)",
-         f"{sum(passes[f'before-{p}'] for p in three):.1f} → {sum(passes[p] for p in three):.1f} ms",
-         "ball_passes.json"],
-        [f"AdaMM's update, d = {grouped(updated['d'])}: numpy → compiled (the lean ZO step, same run)",
-         f"{updated['cpu_ms']['numpy/update']:.1f} → {updated['cpu_ms']['compiled/update']:.1f} ms "
-         f"({updated['cpu_ms']['numpy/none/step']:.0f} → {updated['cpu_ms']['compiled/none/step']:.0f} ms)",
-         "update.json"],
         ["`make test` from a fresh clone (one process more than the cores)", f"{suite:.0f} s", "fresh_clone.json"],
     ]
     return rows(["what", "measured", "benchmarks/results/"], body)
