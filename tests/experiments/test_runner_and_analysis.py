@@ -68,6 +68,10 @@ def test_an_interrupted_and_a_killed_grid_continue_without_redoing_complete_runs
         assert (out / f"{name}.jsonl").read_bytes() == grid["snapshot"][name]  # not redone
     (aside,) = (out / "aside").glob(f"{names[1]}.*.jsonl")
     assert len(read_records(aside)) == 1  # the cut record is kept, not deleted
+    # each run trained says on what: runs of the same seed agree bit for bit there
+    made = {path.stem: json.loads(path.read_text()) for path in (out / "environments").glob("*.json")}
+    assert sorted(made) == sorted(names)
+    assert all(m["torch"] and m["numpy"] and m["cpu"] and m["cores"] >= 1 and "commit" in m for m in made.values())
     manifest = json.loads((out / "grid-smoke.json").read_text())
     assert [(r["name"], r["epochs_recorded"], r["complete"]) for r in manifest["runs"]] == [
         (name, 2, True) for name in names]

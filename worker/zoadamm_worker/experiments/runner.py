@@ -147,6 +147,34 @@ def write_manifest(out: Path, preset: str, runs: list[RunSpec]) -> Path:
     return manifest
 
 
+ENVIRONMENTS = "environments"  # <run>.json for each run trained: the machine and the software it ran on
+
+
+def environment() -> dict:
+    """The code's commit (where it runs from a git checkout), the versions that shape the
+    numbers, and the CPU: a run on another CPU agrees in its first digits only
+    (docs/experiments.md, "What reproduces means here")."""
+    import platform
+    import subprocess
+
+    import torch
+
+    import zoadamm
+
+    commit = None
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                               text=True, timeout=10)
+        commit = found.stdout.strip() or None
+    cpu = platform.processor() or None
+    with contextlib.suppress(OSError):
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    return {"commit": commit, "zoadamm": zoadamm.__version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "cpu": cpu, "cores": len(os.sched_getaffinity(0)),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
 def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", service: str | None = None,
              data=None, data_dir: str | None = None, progress: bool = True,
              stop_after_runs: int | None = None, log=print) -> list[str]:
@@ -203,6 +231,8 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
                     if spec.save_weights:
                         finish_weights(path, spec)
             executed.append(name)
+            (out / ENVIRONMENTS).mkdir(exist_ok=True)  # where and with what: other CPUs round otherwise
+            (out / ENVIRONMENTS / f"{name}.json").write_text(json.dumps(environment(), indent=1) + "\n")
             write_manifest(out, preset, runs)
             log(f"run {k}/{len(runs)} {name}: done in {time.perf_counter() - started:.0f} s")
     write_manifest(out, preset, runs)
