@@ -122,6 +122,29 @@ def test_split_step_across_replicas(apps):
     assert tell(replicas[0], sid, part0) == answers[2].json()
 
 
+def test_a_part_with_a_lease_told_again_with_other_values_at_a_stale_replica_is_409(apps):
+    """Step 0 closed at one replica; another, which last saw step 0 open, gets a part of it sent
+    again with other values and a lease on the next step.  Its lease is refused (the head
+    moved), so it looks: 409, where it answered 200 as if the part had closed the step; the
+    same values again are the repeat they are."""
+    a, b = apps(2)
+    sid = create(a, dim=4, x0=np.zeros(4, np.float32), directions=4, seed=1)["id"]
+    assert b.post(f"/v1/sessions/{sid}/ask").status_code == 200  # b holds the session at step 0
+
+    def part(client, indices, f_plus, worker):
+        return client.post(f"/v1/sessions/{sid}/tell?answer=checksum", json={
+            "step": 0, "f_x": [1.0] * len(indices), "f_plus": f_plus, "indices": indices, "lease": 2,
+            "worker": worker, "wait": 2})
+
+    assert part(a, [0, 1], [0.5, 0.6], "w1").status_code == 202
+    closed = part(a, [2, 3], [0.7, 0.8], "w2")
+    assert closed.status_code == 200 and closed.json()["step"] == 1
+    other = part(b, [2, 3], [7.0, 7.0], "w2")
+    assert other.status_code == 409 and "step 0 is already applied" in other.json()["detail"], other.text
+    again = part(b, [2, 3], [0.7, 0.8], "w2")
+    assert again.status_code == 200 and again.json()["checksum"] == closed.json()["checksum"]
+
+
 def test_a_restarted_replica_continues_with_identical_state(apps, redis_url):
     f, _ = objective(DIM)
     x0 = x0_for(DIM)

@@ -165,8 +165,9 @@ class Sessions(Reports):
     async def tell_zo(self, tenant: str, session_id: str, values: inputs.ZOValues, mode: AnswerMode,
                       next_lease: NextLease | None = None) -> Told:
         """Apply one ZO step, or record part of it; with ``next_lease``, the part also leases
-        directions of the next step, and does not look whether another replica closed the step
-        (the lease does: it is refused once the head moved).  Raises Conflict, Invalid, NotFound."""
+        directions of the next step, and looks whether another replica closed the step only when
+        that lease was refused (it is, once the head moved): then the part is a repeat of the
+        closed step's values, or 409.  Raises Conflict, Invalid, NotFound."""
         replica = await self.owned(tenant, session_id)
         async with replica.locked():
             await replica.settle()
@@ -181,8 +182,9 @@ class Sessions(Reports):
             if parts is not None:
                 gathered, granted = await self._gather(replica, values.step, parts, next_lease)
                 if gathered.rows is None:
-                    pending = await self._incomplete(replica, values.step, gathered, digest, mode, parts,
-                                                     look=next_lease is None)
+                    # a lease refused (the head moved) says the step may have closed elsewhere
+                    look = next_lease is None or granted is None or granted.leased is None
+                    pending = await self._incomplete(replica, values.step, gathered, digest, mode, parts, look=look)
                     return Told(pending, granted)
                 all_parts = gathered.rows
                 f_x, f_plus, f_minus = split.part_columns(all_parts, replica.config)
