@@ -153,3 +153,36 @@ def test_a_record_path_under_a_file_says_a_part_of_it_is_a_file(tmp_path):
             target.parent.mkdir(parents=True, exist_ok=True)  # as a record's folder is made
         line = failure_line(made.value, None)
         assert line is not None and "is a file, not a folder" in line and str(afile) in line, line
+
+
+def test_the_start_check_waits_out_a_service_whose_store_blinks(monkeypatch):
+    """A service that answers 503 (its Redis is briefly away) at a worker's start is asked again
+    with the SDK's retries, as a running worker rides it out; a service not there fails at once."""
+    import httpx
+
+    from zoadamm.sdk import ServiceUnavailableError
+    from zoadamm_worker import cli_errors
+
+    calls = []
+
+    class Blinking:
+        def __init__(self, url):
+            self.sessions = type("Sessions", (), {"list": staticmethod(lambda limit: [])})()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def health(self, retry=True):
+            calls.append(retry)
+            if not retry:
+                response = httpx.Response(503, json={"detail": "the store (Redis) is slow"},
+                                          request=httpx.Request("GET", "http://127.0.0.1:9/healthz"))
+                raise ServiceUnavailableError("503", response=response, body={"detail": "slow"})
+            return {"status": "ok"}
+
+    monkeypatch.setattr(cli_errors, "Client", Blinking)
+    cli_errors.check_service("http://127.0.0.1:9")
+    assert calls == [False, True]

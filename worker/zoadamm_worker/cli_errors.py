@@ -14,7 +14,14 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from zoadamm import Client, InvalidArgument, ZoadammError
-from zoadamm.sdk import APIConnectionError, APIStatusError, ConflictError, ForeignServerError, NotFoundError
+from zoadamm.sdk import (
+    APIConnectionError,
+    APIStatusError,
+    ConflictError,
+    ForeignServerError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from zoadamm.sdk._http import start_command
 from zoadamm.sdk.minimize import Interrupted
 from zoadamm_service import console
@@ -31,15 +38,19 @@ def start_hint(service: str | None) -> str:
 
 def check_service(url: str, join: str | None = None) -> None:
     """One ``/healthz`` request without retries, so that a service that is not there is reported
-    in milliseconds rather than after the SDK's backoff (retries are for a service that blinks);
-    then the API key, and the session to ``join`` when there is one.
+    in milliseconds rather than after the SDK's backoff; a service that answers that its store
+    does not (503) is asked again with the SDK's retries, as a running worker would ride out
+    that blink; then the API key, and the session to ``join`` when there is one.
 
     Raises:
         zoadamm.sdk.APIConnectionError, zoadamm.sdk.APIStatusError: see ``explain``.
         zoadamm.InvalidArgument: the service has no session ``join``.
     """
     with Client(url) as client:
-        client.health(retry=False)
+        try:
+            client.health(retry=False)
+        except ServiceUnavailableError:  # the service is there, its store not yet: a blip is waited out
+            client.health()
         client.sessions.list(limit=1)  # the API key: a 401 now, not after the data has loaded
         if join is None:
             return
