@@ -140,6 +140,25 @@ def test_a_zo_session_without_a_step_leaves_the_comparison_on_f(service, runs, p
     assert page.errors == [] and page.violations() == []
 
 
+def test_a_dozen_compared_sessions_are_told_apart_and_the_y_axis_is_named(service, runs, page, artifacts):
+    """Past the palette's ten colours each curve keeps a look of its own (a dash), and the y axis
+    says what it shows, as the x axis does."""
+    names = [f"dozen {k:02d}" for k in range(12)]
+    for name in names:
+        runs(name, steps=25, pace_s=0)
+    page.goto(service.url + "/dashboard")
+    for name in names:
+        row(page, name).wait_for(timeout=GUARD_MS)
+        row(page, name).locator("input.cmp").check()
+    until(page, lambda: count(page, "#chart-compare .u-legend .u-series") == 13, "twelve sessions compared")
+    labels = lambda: page.get_attribute("#chart-compare", "data-labels")  # noqa: E731 - uPlot draws them
+    until(page, lambda: labels() == "function evaluations | f(x), EMA", "the y axis's name")
+    page.select_option("#compare-y", "lr")
+    until(page, lambda: labels() == "function evaluations | lr", "the y axis renamed")
+    page.screenshot(path=str(artifacts / "compare-dozen.png"), full_page=True)
+    assert page.errors == [] and page.violations() == []
+
+
 @pytest.fixture(scope="module")
 def keyed_service():
     """A service with API keys, on the embedded store; the tenant's key."""

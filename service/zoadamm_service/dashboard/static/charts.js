@@ -8,13 +8,14 @@ const plots = new Map(); // name -> { plot, shape }
 
 // Draws `data` in `node`; the chart is rebuilt only when its shape (series, scales) changes.
 export function plot(name, node, opts, data) {
-  // what a chart cannot change in place: its series (and whether they draw markers), scales and axes
+  // what a chart cannot change in place: its series (and whether they draw markers), scales and axes' labels
   const shape = JSON.stringify([opts.series.map((s) => [s.label, Boolean(s.points && s.points.show)]),
-    opts.scales, opts.axes && opts.axes.length]);
+    opts.scales, opts.axes && opts.axes.map((a) => a.label)]);
   let entry = plots.get(name);
   if (entry && entry.shape !== shape) { entry.plot.destroy(); plots.delete(name); entry = null; }
   node.dataset.points = String(data[0].length); // the browser tests read how many points are drawn
   node.dataset.log = String(Boolean(opts.scales.y && opts.scales.y.distr === 3));
+  node.dataset.labels = (opts.axes || []).map((a) => a.label || "").join(" | "); // drawn on the canvas
   const none = node.querySelector(".none");
   if (none) none.remove();
   if (!data.slice(1).some((col) => col.some((v) => v !== null && v !== undefined))) {

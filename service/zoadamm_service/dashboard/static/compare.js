@@ -3,7 +3,7 @@
 import { ema, line, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $, el, show } from "./dom.js";
 import { RESERVED, isolated, methodText, metricLabel, metricOf } from "./format.js";
-import { colorOf, rowOf, state } from "./state.js";
+import { colorOf, dashOf, rowOf, state } from "./state.js";
 
 const TRACE_CHOICES = [["f", "f(x), EMA"], ["g_norm", "‖g‖, EMA"], ["lr", "lr"]];
 const X_LABELS = { evaluations: "function evaluations", step: "step", time: "seconds since the session was created" };
@@ -79,9 +79,12 @@ export function renderCompare() {
   $("compare-logy").checked = log;
   const series = [xSeries(xMode)].concat(sessions.map(([id]) =>
     // the method (and X) in the legend: methods on one problem side by side
-    line(`${isolated(rowOf(id))} · ${methodText(rowOf(id))}`, colorOf(id), { width: 2, points: { show: yMode.startsWith("metric:"), size: 6 } })));
+    line(`${isolated(rowOf(id))} · ${methodText(rowOf(id))}`, colorOf(id),
+      { width: 2, dash: dashOf(id), points: { show: yMode.startsWith("metric:"), size: 6 } })));
   const data = uPlot.join(log ? tables.map(([xs, ys]) => [xs, positive(ys)]) : tables);
   plot("compare", chart, {
-    height: 300, series, scales: { x: { time: false }, y: logScale(log) }, axes: [xAxis(X_LABELS[xMode]), yAxis()],
+    height: 300, series, scales: { x: { time: false }, y: logScale(log) },
+    legend: { markers: { dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } }, // a dashed curve's key too
+    axes: [xAxis(X_LABELS[xMode]), yAxis({ label: $("compare-y").selectedOptions[0].textContent, labelSize: 18 })],
   }, data);
 }

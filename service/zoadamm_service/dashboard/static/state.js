@@ -38,6 +38,14 @@ export function colorOf(id) {
   return state.colors.get(id);
 }
 
+// Past the palette's ten colours a curve's colour repeats: each round of them gets its own dash.
+const DASHES = [undefined, [8, 4], [2, 3], [10, 3, 2, 3]];
+export function dashOf(id) {
+  colorOf(id);
+  const round = Math.floor([...state.colors.keys()].indexOf(id) / COLORS.length);
+  return DASHES[round % DASHES.length];
+}
+
 // The row of session `id`, or what its detail answer says of it.
 export function rowOf(id) {
   const d = state.data.get(id);
