@@ -13,6 +13,7 @@ import numpy as np
 
 matplotlib.use("Agg")  # files only: no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
 from ..model import layout  # noqa: E402
@@ -23,7 +24,8 @@ FIG4_LAYERS = ("conv1.weight", "conv2.weight", "fc3.weight")  # the paper's "mos
 
 def _band(ax, x, curves, label, **style):
     mean, std = curves.mean(axis=0), curves.std(axis=0)
-    line, = ax.plot(x, mean, label=f"{label} ({len(curves)} seed{'' if len(curves) == 1 else 's'})", **style)
+    seeds = f"{len(curves)} seed{'' if len(curves) == 1 else 's'}{', ±1 std shaded' if len(curves) > 1 else ''}"
+    line, = ax.plot(x, mean, label=f"{label} ({seeds})", **style)
     if len(curves) > 1:
         ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())
 
@@ -31,6 +33,12 @@ def _band(ax, x, curves, label, **style):
 def _save(fig, path: Path) -> Path:
     for ax in fig.axes:
         ax.grid(alpha=0.3)
+        if ax.get_xlabel() == "epoch":  # whole epochs: no tick at 1.5
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        low, high = ax.get_ylim()
+        if ax.get_yscale() == "log" and 0 < low and high / low < 10:  # within a decade: 1.1, not 1.1×10⁰
+            for axis_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+                axis_formatter(ticker.FormatStrFormatter("%g"))
         if ax.get_legend() is None and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
