@@ -28,7 +28,7 @@ from zoadamm_service.launch import local_service
 from .cli_errors import check_service, run_command
 from .cli_options import http_url, refuse_disagreements
 from .model import parameter_count
-from .report import TRAIN_LOSS_NOTE, comparison_rows, markdown_table, plot_comparison, report_folder
+from .report import TRAIN_LOSS_NOTE, comparison_rows, comparison_title, markdown_table, plot_comparison, report_folder
 
 PROG = "zoadamm-demo"
 # --report trains nothing, and --hold keeps up a service the demo started (there is none with --service)
@@ -125,7 +125,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _write_report(folder: Path, fo: list[dict], zo: list[dict], d: int, args: argparse.Namespace) -> None:
     rows = comparison_rows(fo, zo)
     table = markdown_table(rows)
-    title = f"d = {d:,}, q = {args.directions}"
+    title = comparison_title(zo)
     plots = plot_comparison(fo, zo, folder, title)
     (folder / "table.md").write_text(f"# FO against ZO, {title}\n\n{table}\n\n{TRAIN_LOSS_NOTE}\n")
     summary = {"d": d, "epochs": args.epochs, "directions": args.directions, "seed": args.seed,
