@@ -17,6 +17,20 @@ def where(mask: np.ndarray, lower, upper) -> str:
     return f"{'' if index is None else f' at index {index}'} ({low!r} > {high!r})"
 
 
+def same_length(name: str, value, other_name: str, other) -> None:
+    """Raises InvalidArgument where two vectors of one set differ in length."""
+    if np.ndim(value) and np.ndim(other) and np.size(value) != np.size(other):
+        raise InvalidArgument(f"{name} has {np.size(value)} values, {other_name} has {np.size(other)}")
+
+
+def positive_weights(weights) -> None:
+    """Raises InvalidArgument naming the first weight that is not a positive number (None: none)."""
+    if weights is not None and not np.all(np.asarray(weights) > 0):
+        bad = np.flatnonzero(~(np.asarray(weights) > 0))
+        raise InvalidArgument(f"weights must be positive numbers: {bad.size:,} of them are not, the first at "
+                              f"index {bad[0]} ({float(np.ravel(weights)[bad[0]])!r})")
+
+
 def object_fields(name: str, given, names: tuple[str, ...]) -> None:
     """Raises InvalidArgument unless ``given`` is a dict whose keys are among ``names``."""
     if not isinstance(given, dict):

@@ -2,13 +2,12 @@
 for R^d.  Its numbers are held as float32, like x: box bounds round inward (so every float32 x in
 the held box lies in the box as given), centers to the nearest float32; the radius stays a float.
 
-The JSON shape (``docs/constraints.md``)::
+The JSON shape (``docs/constraints.md``), lo, hi and c numbers or d-vectors::
 
     {"box": {"lower": lo, "upper": hi}, "ball": {"norm": "2" | "inf", "center": c, "radius": r}}
 
-where lo, hi and c are numbers or d-vectors.  ``to_dict`` keeps the numbers and leaves the
-vectors out; ``vectors`` returns them by dotted name ("box.lower", ...), as a binary frame
-carries them beside its JSON header, and ``from_dict`` takes them back from either place.
+``to_dict`` keeps the numbers and leaves the vectors out; ``vectors`` returns them by dotted name
+("box.lower", ...), as a frame carries them beside its header; ``from_dict`` reads either place.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import projection
-from ._constraint_checks import held, object_fields, outside, part_fields, reach, where
+from ._constraint_checks import held, object_fields, outside, part_fields, positive_weights, reach, same_length, where
 from ._validate import F32_MAX, InvalidArgument, float32_values, shown, some
 
 NORMS = ("2", "inf")
@@ -45,7 +44,7 @@ class Box:
     def __post_init__(self) -> None:
         lower = float32_values("constraint.box.lower", self.lower, "up")
         upper = float32_values("constraint.box.upper", self.upper, "down")
-        _same_length("constraint.box.upper", upper, "constraint.box.lower", lower)
+        same_length("constraint.box.upper", upper, "constraint.box.lower", lower)
         crossed = np.asarray(self.lower, dtype=np.float64) > np.asarray(self.upper, dtype=np.float64)
         if np.any(crossed):
             raise InvalidArgument("constraint.box.lower > constraint.box.upper"
@@ -93,11 +92,6 @@ class Ball:
         return float32_values("constraint.ball", lower, "up"), float32_values("constraint.ball", upper, "down")
 
 
-def _same_length(name: str, value, other_name: str, other) -> None:
-    if np.ndim(value) and np.ndim(other) and np.size(value) != np.size(other):
-        raise InvalidArgument(f"{name} has {np.size(value)} values, {other_name} has {np.size(other)}")
-
-
 @dataclass(frozen=True, eq=False)
 class FeasibleSet:
     """X = box, ball, or box ∩ ball.  ``project`` is the exact projection onto it under a
@@ -116,7 +110,7 @@ class FeasibleSet:
             raise InvalidArgument("constraint needs a box, a ball or both (null means no constraint)")
         named = [(f"constraint.{k}", v) for k, v in self._vectors_by_name().items()]
         for name, value in named[1:]:
-            _same_length(name, value, *named[0])
+            same_length(name, value, *named[0])
         lower, upper = self.bounds
         crossed = np.asarray(lower) > np.asarray(upper)
         if np.any(crossed):
@@ -161,22 +155,14 @@ class FeasibleSet:
                 raise InvalidArgument(f"constraint.{name} has {vector.size} values, the session has dim {dim}")
 
     def project(self, a: np.ndarray, weights: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
-        """argmin over x in X of sum_i w_i (x_i - a_i)^2 (``weights`` None: Euclidean), into
-        ``out`` (may be ``a``; a new array when None).
-
-        Raises:
-            zoadamm.InvalidArgument: a weight that is not a positive number (the problem has no
-                single answer then)."""
-        if weights is not None and not np.all(np.asarray(weights) > 0):
-            bad = np.flatnonzero(~(np.asarray(weights) > 0))
-            raise InvalidArgument(f"weights must be positive numbers: {bad.size:,} of them are not, the first at "
-                                  f"index {bad[0]} ({float(np.ravel(weights)[bad[0]])!r})")
+        """argmin over x in X of sum_i w_i (x_i - a_i)^2 (``weights`` None: Euclidean), into ``out``
+        (may be ``a``; a new array when None).  Raises InvalidArgument for a weight not > 0."""
+        positive_weights(weights)
         return self.project_in_step(a, weights, out)
 
     def project_in_step(self, a: np.ndarray, weights: np.ndarray | None = None,
                         out: np.ndarray | None = None) -> np.ndarray:
-        """``project`` without the check of the weights, for a step, whose weights are AdaMM's
-        sqrt(v_hat) + eps and positive by construction: a pass over d saved on every step."""
+        """``project`` without the weights' check: a step's (sqrt(v_hat) + eps) are > 0, and it saves a pass."""
         if out is None:
             out = np.array(a, copy=True)
         elif out is not a:

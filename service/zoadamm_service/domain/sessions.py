@@ -182,8 +182,7 @@ class Sessions(Reports):
             if parts is not None:
                 gathered, granted = await self._gather(replica, values.step, parts, next_lease)
                 if gathered.rows is None:
-                    # a lease refused (the head moved) says the step may have closed elsewhere
-                    look = next_lease is None or granted is None or granted.leased is None
+                    look = next_lease is None or granted is None or granted.leased is None  # refused: closed?
                     pending = await self._incomplete(replica, values.step, gathered, digest, mode, parts, look=look)
                     return Told(pending, granted)
                 all_parts = gathered.rows
@@ -248,10 +247,7 @@ class Sessions(Reports):
             if repeat is not None:
                 return repeat
         if gathered.changed:
-            which = (f"direction {gathered.changed[0]}" if len(gathered.changed) == 1
-                     else f"directions {gathered.changed}")
-            raise Conflict(f"{which} of step {step} already reported with other values; none of this report's "
-                           "directions was recorded", step=step)
+            raise Conflict(gathered.refusal(step), step=step)
         return replica.pending(gathered.missing)
 
     async def _commit(self, replica: Replica, make_record: Callable[[], StepRecord], digest: str,

@@ -22,6 +22,12 @@ class Gathered:
     missing: list[int]  # directions nobody reported yet
     changed: list[int]  # directions reported before with other values (then none of these was recorded)
 
+    def refusal(self, step: int) -> str:
+        """The 409's words for a part that re-reports ``changed`` with other values."""
+        which = f"direction {self.changed[0]}" if len(self.changed) == 1 else f"directions {self.changed}"
+        return (f"{which} of step {step} already reported with other values; none of this report's directions "
+                "was recorded")
+
 
 def part_rows(indices: list[int], f_x: np.ndarray, f_plus: np.ndarray, f_minus: np.ndarray | None) -> dict[int, str]:
     """One direction's report as canonical JSON: equal values give equal strings."""
