@@ -24,11 +24,14 @@ def same_length(name: str, value, other_name: str, other) -> None:
 
 
 def positive_weights(weights) -> None:
-    """Raises InvalidArgument naming the first weight that is not a positive number (None: none)."""
-    if weights is not None and not np.all(np.asarray(weights) > 0):
-        bad = np.flatnonzero(~(np.asarray(weights) > 0))
-        raise InvalidArgument(f"weights must be positive numbers: {bad.size:,} of them are not, the first at "
-                              f"index {bad[0]} ({float(np.ravel(weights)[bad[0]])!r})")
+    """Raises InvalidArgument naming the first weight that is not a finite positive number (None: none)."""
+    if weights is None:
+        return
+    good = np.isfinite(weights) & (np.asarray(weights) > 0)
+    if not np.all(good):
+        bad = np.flatnonzero(~good)
+        raise InvalidArgument(f"weights must be finite positive numbers: {bad.size:,} of them are not, the first "
+                              f"at index {bad[0]} ({float(np.ravel(weights)[bad[0]])!r})")
 
 
 def object_fields(name: str, given, names: tuple[str, ...]) -> None:

@@ -278,11 +278,11 @@ def test_the_same_bits_in_a_fresh_process(fresh_python):
 
 
 @pytest.mark.parametrize("weights", [np.zeros(4), np.array([1.0, 0.0, 2.0, 1.0]), np.array([1.0, -1.0, 1.0, 1.0]),
-                                     np.array([1.0, np.nan, 1.0, 1.0])])
+                                     np.array([1.0, np.nan, 1.0, 1.0]), np.array([1.0, np.inf, 1.0, 1.0])])
 def test_weights_that_are_not_positive_are_refused(weights):
     from zoadamm import InvalidArgument
 
     ball = FeasibleSet(ball=Ball("2", 0.0, 1.0))
-    with pytest.raises(InvalidArgument, match="weights must be positive numbers: .* the first at index"):
+    with pytest.raises(InvalidArgument, match="weights must be finite positive numbers: .* the first at index"):
         ball.project(np.full(4, 5.0), weights=weights)
     assert ball.violation(ball.project(np.full(4, 5.0), weights=np.ones(4))) is None
