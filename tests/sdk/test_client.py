@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import numpy as np
 import pytest
 from sdk_support import bits, quadratic, x0_for, zo_values
@@ -294,3 +295,29 @@ def test_a_closed_client_says_so_as_a_zoadamm_error():
             await async_client.sessions.list()
 
     asyncio.run(closed_async())
+
+
+@pytest.mark.parametrize("answer", ["redirect", "empty 200"])
+def test_a_redirect_or_an_empty_200_is_no_answer_of_the_service(answer):
+    """A zoadamm service answers no redirect and no empty 200: something in front of it does (a
+    moved URL, a broken proxy).  Each call says so, where a delete or a tell looked done."""
+    from zoadamm.sdk import ForeignServerError
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if answer == "redirect":
+            return httpx.Response(308, headers={"location": "http://elsewhere:8000" + request.url.path})
+        return httpx.Response(200)
+
+    http = httpx.Client(base_url="http://moved:8000", transport=httpx.MockTransport(handler))
+    sdk = zoadamm.Client(http_client=http)
+    sid = "0" * 32
+    calls = [lambda: sdk.health(), lambda: sdk.sessions.delete(sid), lambda: sdk.sessions.report(sid, 1.0),
+             lambda: sdk.sessions.tell(sid, 0, f_x=1.0, f_plus=[0.5]), lambda: sdk.sessions.list()]
+    for call in calls:
+        with pytest.raises(ForeignServerError) as refused:
+            call()
+        if answer == "redirect":
+            assert "a redirect to http://elsewhere:8000/" in str(refused.value)
+            assert "give the client the URL it redirects to as base_url" in str(refused.value)
+        else:
+            assert "no zoadamm service at http://moved:8000" in str(refused.value)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import wire
 from ..optimizer import CONFIG_VECTORS
-from .errors import APIConnectionError, APITimeoutError, ClientClosedError, error_for, foreign_server
+from .errors import APIConnectionError, APITimeoutError, ClientClosedError, error_for, foreign_server, redirected
 from .options import DEFAULT_URL
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -177,8 +177,12 @@ def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
         except ValueError:
             body = None
         raise error_for(response, body if isinstance(body, dict) else None)
-    if response.status_code == 204 or not response.content:
+    if response.status_code == 204:
         return {}, {}
+    if 300 <= response.status_code < 400:  # not followed: a POST would be sent on elsewhere, or lost
+        raise redirected(response)
+    if not response.content:  # every answer of the API but a 204 has a body
+        raise foreign_server(response, None)
     if media == wire.MEDIA_TYPE:
         return wire.decode(response.content)
     try:

@@ -156,6 +156,16 @@ def foreign_server(response: httpx.Response, body: dict | None) -> ForeignServer
         f"{DEFAULT_URL})", response, body)
 
 
+def redirected(response: httpx.Response) -> ForeignServerError:
+    """The error for a redirect: a zoadamm service answers none, so the client's URL is not its
+    root, or something in front of it moved it; the SDK does not follow one."""
+    request, target = _request_of(response), response.headers.get("location", "?")
+    where = "the service" if request is None else f"{request.method} {request.url}"
+    return ForeignServerError(
+        f"{where} was answered {response.status_code} {response.reason_phrase}, a redirect to {target}: a "
+        "zoadamm service answers no redirect; give the client the URL it redirects to as base_url", response, None)
+
+
 def service_root(url: httpx.URL) -> str:
     """The base URL a request of the SDK was made under (its API paths start /v1/ or /healthz)."""
     path = url.path
