@@ -34,7 +34,7 @@ def writer(url: str, session_id: str, dim: int, seed: int, deadline: float, coun
             step = result.step
         except ConflictError as exc:
             refused += 1
-            step = exc.step
+            step = exc.step if exc.step is not None else step
     with lock:
         counts["applied"] += applied
         counts["refused"] += refused

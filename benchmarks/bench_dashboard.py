@@ -55,6 +55,7 @@ class Loop:
             answer = self.client.sessions.tell(
                 self.session.id, self.step, f_x=quadratic(self.x),
                 f_plus=[quadratic(self.x + np.float32(self.mu) * u[0])])
+            assert answer.x is not None  # answer="x", the default
             self.x, self.step, self.mu = answer.x, answer.step, answer.mu
             times.append(time.perf_counter() - start)
         return times

@@ -21,6 +21,7 @@ import httpx
 from .._validate import InvalidArgument
 from . import calls
 from ._http import Call, RetryPolicy, build, check_open, connection_error, decode, should_retry
+from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .options import DEFAULT_URL, checked_key, checked_options
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
@@ -187,17 +188,17 @@ class Sessions:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def create(self, dim: int, *, x0=None, name: str | None = None, **settings):
+    def create(self, dim: int, *, x0=None, name: str | None = None, **settings) -> Session:
         """Create a session of ``dim`` parameters.  ``settings`` are the session's (lr, mu,
         directions, seed, schedule, ...; the service's API reference lists them), sent as they
         are: the service names any it does not know (``UnprocessableEntityError``)."""
         return self._client.run(calls.create(dim, x0=x0, name=name, **settings))
 
-    def get(self, session_id: str):
+    def get(self, session_id: str) -> Session:
         """The session's ``Session``: its config, current step, lr, mu and recent metrics."""
         return self._client.run(calls.get(session_id))
 
-    def list(self, offset: int = 0, limit: int = 100):
+    def list(self, offset: int = 0, limit: int = 100) -> builtins.list[SessionSummary]:
         """``SessionSummary`` rows (id, name, created, config), oldest first, ``limit`` at most."""
         return self._client.run(calls.list_sessions(offset, limit))
 
@@ -207,7 +208,7 @@ class Sessions:
 
     def ask(self, session_id: str, x=None, vectors: bool = False, *, lease: int | None = None,
             worker: str | None = None, wait: float | None = None, since: int | None = None,
-            until: int | None = None):
+            until: int | None = None) -> StepInfo:
         """The open step (``StepInfo``).  ``x`` sets the parameters before step 0 and must equal
         them after; ``vectors=True`` brings the directions too.  With ``lease=k``: up to k
         directions leased to ``worker``, waiting up to ``wait`` seconds while others hold them
@@ -217,7 +218,7 @@ class Sessions:
 
     def tell(self, session_id: str, step: int, *, f_x=None, f_plus=None, f_minus=None, indices=None,
              gradient=None, answer: str = "x", lease: int | None = None, worker: str | None = None,
-             wait: float | None = None, until: int | None = None):
+             wait: float | None = None, until: int | None = None) -> TellResult:
         """Report step ``step`` (``TellResult``).  ZO: ``f_x``, ``f_plus`` (and ``f_minus`` for
         central differences; ``indices`` when reporting only some directions); FO: ``gradient``.
         ``answer``: "x" (the new parameters) or "checksum" (a CRC of x and the coefficients).
@@ -239,10 +240,10 @@ class Sessions:
             items += page
         return items
 
-    def parameters(self, session_id: str):
+    def parameters(self, session_id: str) -> Parameters:
         return self._client.run(calls.parameters(session_id))
 
-    def trace(self, session_id: str, since: int = 0, tail: int | None = None):
+    def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> Trace:
         """The service's per-step trace (``models.Trace``), from step ``since`` on."""
         return self._client.run(calls.trace(session_id, since, tail))
 
@@ -253,13 +254,13 @@ class AsyncSessions:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def create(self, dim: int, *, x0=None, name: str | None = None, **settings):
+    async def create(self, dim: int, *, x0=None, name: str | None = None, **settings) -> Session:
         return await self._client.run(calls.create(dim, x0=x0, name=name, **settings))
 
-    async def get(self, session_id: str):
+    async def get(self, session_id: str) -> Session:
         return await self._client.run(calls.get(session_id))
 
-    async def list(self, offset: int = 0, limit: int = 100):
+    async def list(self, offset: int = 0, limit: int = 100) -> builtins.list[SessionSummary]:
         return await self._client.run(calls.list_sessions(offset, limit))
 
     async def delete(self, session_id: str) -> None:
@@ -267,13 +268,13 @@ class AsyncSessions:
 
     async def ask(self, session_id: str, x=None, vectors: bool = False, *, lease: int | None = None,
                   worker: str | None = None, wait: float | None = None, since: int | None = None,
-                  until: int | None = None):
+                  until: int | None = None) -> StepInfo:
         return await self._client.run(calls.ask(session_id, x, vectors, lease=lease, worker=worker, wait=wait,
                                                 since=since, until=until))
 
     async def tell(self, session_id: str, step: int, *, f_x=None, f_plus=None, f_minus=None, indices=None,
                    gradient=None, answer: str = "x", lease: int | None = None, worker: str | None = None,
-                   wait: float | None = None, until: int | None = None):
+                   wait: float | None = None, until: int | None = None) -> TellResult:
         return await self._client.run(calls.tell(
             session_id, step, f_x=f_x, f_plus=f_plus, f_minus=f_minus, indices=indices, gradient=gradient,
             answer=answer, lease=lease, worker=worker, wait=wait, until=until))
@@ -289,8 +290,8 @@ class AsyncSessions:
             items += page
         return items
 
-    async def parameters(self, session_id: str):
+    async def parameters(self, session_id: str) -> Parameters:
         return await self._client.run(calls.parameters(session_id))
 
-    async def trace(self, session_id: str, since: int = 0, tail: int | None = None):
+    async def trace(self, session_id: str, since: int = 0, tail: int | None = None) -> Trace:
         return await self._client.run(calls.trace(session_id, since, tail))

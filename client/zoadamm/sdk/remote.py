@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
+from typing import cast
 
 import numpy as np
 
@@ -238,7 +239,7 @@ class RemoteOptimizer(Mirrored):
             except ConflictError:  # another writer moved the session: these values were measured at an old x
                 self.sync()
                 raise
-            self._x = result.x  # a read-only view of the answer: no copy of d floats
+            self._x = cast(np.ndarray, result.x)  # answer="x": a read-only view of it, no copy of d floats
             self.step = result.step
             self._set_rates(result.lr, result.mu)
             return self.x

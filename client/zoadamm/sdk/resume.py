@@ -24,11 +24,12 @@ def find_session(client: Client, name: str | None, dim: int, config: dict) -> Se
     Raises:
         zoadamm.sdk.APIError: the service failed.
     """
-    named, offset, page = [], 0, [None] * PAGE
-    while len(page) == PAGE:
+    named: list[SessionSummary] = []
+    offset, full = 0, True
+    while full:
         page = client.sessions.list(offset=offset, limit=PAGE)
         named += [s for s in page if s.name == name]
-        offset += len(page)
+        offset, full = offset + len(page), len(page) == PAGE
     same = sorted((s for s in named if not settings_differ(s.config, dim, config)), key=lambda s: -s.created)
     for summary in same:
         if same_set(client, summary.id, config):

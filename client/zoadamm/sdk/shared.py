@@ -24,6 +24,7 @@ import dataclasses
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -136,7 +137,7 @@ class SharedRun(Mirrored):
             return False
         if result.pending is not None:
             return False
-        self._x, self.step = result.x, result.step
+        self._x, self.step = cast(np.ndarray, result.x), result.step  # the answer of a closed step holds x
         self.lr, self.mu = result.lr, result.mu
         return True
 

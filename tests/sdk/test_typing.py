@@ -1,0 +1,38 @@
+"""The SDK is typed for its users: py.typed ships with the package (PEP 561), and a user's code
+type-checks against the public calls' answers, not Any."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+USER = '''
+import numpy as np
+import zoadamm
+
+client = zoadamm.Client("http://127.0.0.1:8000")
+session = client.sessions.create(3, x0=np.zeros(3))
+info = client.sessions.ask(session.id)
+told = client.sessions.tell(session.id, info.step, f_x=1.0, f_plus=[0.5])
+reveal_type(session)
+reveal_type(info)
+reveal_type(told)
+reveal_type(client.sessions.list())
+lr: float = told.lr
+'''
+
+
+def test_the_package_ships_py_typed_and_the_calls_answer_their_models(tmp_path):
+    assert (ROOT / "client" / "zoadamm" / "py.typed").exists()
+    assert 'zoadamm = ["py.typed"]' in (ROOT / "client" / "pyproject.toml").read_text()
+    (tmp_path / "user.py").write_text(USER)
+    checked = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--ignore-missing-imports", "user.py"],
+                             cwd=tmp_path, capture_output=True, text=True,
+                             env={**os.environ, "MYPYPATH": str(ROOT / "client")})
+    out = checked.stdout
+    assert checked.returncode == 0, out
+    for model in ("Session", "StepInfo", "TellResult", "list[zoadamm.sdk.models.SessionSummary]"):
+        assert f'Revealed type is "{model if "." in model else "zoadamm.sdk.models." + model}"' in out, out
