@@ -321,3 +321,22 @@ def test_a_redirect_or_an_empty_200_is_no_answer_of_the_service(answer):
             assert "give the client the URL it redirects to as base_url" in str(refused.value)
         else:
             assert "no zoadamm service at http://moved:8000" in str(refused.value)
+
+
+def test_the_services_errors_and_the_results_cross_processes(local):
+    """A worker of a process pool that raises the service's error must not break the pool: the
+    error pickles with its status, body and URL; results holding arrays compare as objects."""
+    import pickle
+
+    sid = local.sessions.create(DIM, x0=x0_for(DIM), directions=1).id
+    with pytest.raises(ConflictError) as conflict:
+        local.sessions.tell(sid, 5, f_x=1.0, f_plus=[1.0])
+    with pytest.raises(NotFoundError) as missing:
+        local.sessions.get("0" * 32)
+    for error in (conflict.value, missing.value):
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error) and str(again) == str(error)
+        assert (again.status_code, again.body, again.url) == (error.status_code, error.body, error.url)
+    assert pickle.loads(pickle.dumps(conflict.value)).step == conflict.value.step == 0
+    answer = local.sessions.parameters(sid)
+    assert answer == answer and answer != local.sessions.parameters(sid)  # no array truth value raised

@@ -49,6 +49,16 @@ class APIStatusError(APIError):
         request = _request_of(response)
         self.url = str(request.url) if request is not None else None
 
+    def __reduce__(self):
+        # a response does not cross processes (a pool's worker raising one): its status, body and URL do
+        return _rebuilt, (type(self), str(self), self.status_code, self.body, self.url)
+
+
+def _rebuilt(cls: type[APIStatusError], message: str, status: int, body: dict, url: str | None) -> APIStatusError:
+    """An APIStatusError of ``cls`` again, from what ``__reduce__`` kept."""
+    request = httpx.Request("GET", url) if url else None
+    return cls(message, httpx.Response(status, json=body, request=request), body)
+
 
 class BadRequestError(APIStatusError):  # 400: undecodable body
     pass

@@ -30,7 +30,7 @@ from .resume import find_session, same_set, settings_differ
 log = logging.getLogger("zoadamm")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds x: compared as an object, not field by field
 class MinimizeResult:
     x: np.ndarray
     fun: float  # f at x, evaluated at the end

@@ -54,7 +54,7 @@ class Leasing:
     steps: list[ClosedStep] | None = None  # the steps closed since the worker's x, oldest first
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared as objects, not field by field
 class StepInfo(Leasing):
     """The open step of a session (answer to ask)."""
 
@@ -69,7 +69,7 @@ class StepInfo(Leasing):
     u: np.ndarray | None = None  # (q, d), with vectors=True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared as objects, not field by field
 class ClosedStep:
     """A closed ZO step as a worker that follows x applies it (``StepInfo.steps``)."""
 
@@ -79,7 +79,7 @@ class ClosedStep:
     coefficients: np.ndarray  # float32, as journaled
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared as objects, not field by field
 class TellResult(Leasing):
     step: int  # the next open step
     lr: float
@@ -91,13 +91,13 @@ class TellResult(Leasing):
     pending: list[int] | None = None  # a split step still waiting for these directions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared as objects, not field by field
 class Parameters:
     step: int
     x: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared as objects, not field by field
 class Trace:
     """The service's per-step trace of a session (``sessions.trace``): one entry per kept step.
 
