@@ -58,6 +58,7 @@ def check_counters(client):
     for step in range(2):
         tell(client, fo["id"], {"step": step, "gradient": np.ones(DIM).tolist()})
     client.get(f"/v1/sessions/{sid}/trace")
+    assert client.get(f"/v1/sessions/{sid}/tell").status_code == 405  # not a tell: no rejected tell counted
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     after = samples(r.text)
@@ -71,6 +72,7 @@ def check_counters(client):
     assert moved("zoadamm_evaluations_total", method="adamm") == 2
     assert moved("zoadamm_tells_rejected_total", reason="conflict") == 1
     assert moved("zoadamm_tells_rejected_total", reason="invalid") == 1
+    assert moved("zoadamm_tells_rejected_total", reason="other") == 0
     tell_route = {"method": "POST", "route": "/v1/sessions/{session_id}/tell"}
     assert moved("zoadamm_request_duration_seconds_count", **tell_route) == 7 + 2 + 2
     assert moved("zoadamm_request_duration_seconds_count", method="GET", route="/v1/sessions/{session_id}/trace") == 1

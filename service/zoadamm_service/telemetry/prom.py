@@ -22,7 +22,7 @@ STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 STEPS = Counter("zoadamm_steps", "Steps committed.", ["method"])
 EVALUATIONS = Counter(
     "zoadamm_evaluations",
-    "Function evaluations the committed steps cost their clients (ZO: q+1 forward, 2q central; FO: 1 gradient).",
+    "Function evaluations the committed steps cost their clients (ZO: q+1 forward, 1+2q central; FO: 1 gradient).",
     ["method"],
 )
 TELLS_REJECTED = Counter("zoadamm_tells_rejected", "Tells answered with an error, by reason.", ["reason"])

@@ -20,7 +20,7 @@ TELL_TEMPLATE = "/v1/sessions/{session_id}/tell"
 def observe(scope: Scope, status: int, seconds: float) -> None:
     route = template(scope)
     prom.request_seconds(scope["method"], route).observe(seconds)
-    if route == TELL_TEMPLATE and status >= 400:
+    if route == TELL_TEMPLATE and status >= 400 and scope["method"] == "POST":  # a GET of /tell is no tell
         prom.tell_rejected(status)
 
 
