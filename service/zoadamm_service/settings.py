@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     retry_after_s: int = Field(1, ge=0, description="The Retry-After of a 503.")
     trace_points: int = Field(
         2048, ge=0, le=4096,
-        description="Trace points kept per session; the stride doubles when full.  0 turns the trace off.",
+        description="Trace points kept per session; the stride doubles when full.  0 turns the trace off, and with "
+        "it what the dashboard's table and zoadamm_sessions_active read from it: step, evaluations, steps/s, f(x), "
+        "running (the API's own answers keep them).",
     )
     api_keys: str | None = Field(
         None, description="tenant:sha256hex entries, comma-separated; unset runs open, as one tenant.")
