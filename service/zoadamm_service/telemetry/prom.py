@@ -35,7 +35,7 @@ STORE_SECONDS = Histogram(
     ["store", "call"], buckets=STORE_BUCKETS,
 )
 CHECKPOINT_SAVED = Gauge(
-    "zoadamm_checkpoint_last_saved_timestamp_seconds", "Unix time of the newest checkpoint written.",
+    "zoadamm_checkpoint_last_saved_timestamp_seconds", "Unix time of the newest checkpoint written (0: none yet).",
     multiprocess_mode="max",
 )
 
