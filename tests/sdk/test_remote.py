@@ -581,6 +581,13 @@ def test_a_callback_sees_each_step_and_stops_the_run_with_stop_iteration(local):
     assert result.history == [v for _, v, _ in seen] and local.sessions.parameters(result.session_id).step == 5
 
 
+def test_a_callback_returning_true_stops_the_run_and_the_result_has_scipys_names(local):
+    f = quadratic(DIM)
+    result = minimize(f, x0_for(DIM), steps=50, client=local, progress=False,
+                      callback=lambda step, x, f_x: step == 4, **_config())
+    assert result.steps == result.nit == 4 and result.nfev == result.evaluations == 4 * 3 + 1
+
+
 @pytest.mark.parametrize("mirror", [False, True])
 def test_a_box_or_a_ball_alone_is_the_set(local, mirror):
     """constraint=Box(...) or Ball(...) needs no FeasibleSet around it."""

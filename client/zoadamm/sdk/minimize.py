@@ -39,6 +39,10 @@ class MinimizeResult:
     session_id: str
     history: list[float] = field(repr=False)  # f(x) at each step this call took (too long to print)
 
+    # scipy.optimize.OptimizeResult's names for the same numbers
+    nit = property(lambda self: self.steps, doc="scipy's name: the steps")
+    nfev = property(lambda self: self.evaluations, doc="scipy's name: the evaluations of f")
+
 
 class Interrupted(SystemExit, KeyboardInterrupt):
     """Ctrl-C stopped a run; every step told before it is kept by the service.
@@ -67,7 +71,7 @@ def minimize(
     mirror: bool = False,
     pipeline: bool = False,
     report_every: int | None = None,
-    callback: Callable[[int, np.ndarray, float], None] | None = None,
+    callback: Callable[[int, np.ndarray, float], bool | None] | None = None,
     bounds=None,
     **config,
 ) -> MinimizeResult:
@@ -88,8 +92,8 @@ def minimize(
     a read-only float32 array (copy it to change it) and must return a finite float.  A new run
     that fails before its first step (f raises at x0, or the first tell is refused) deletes the
     session it made.  ``callback(step, x, f_x)`` runs after each step with the new step and x
-    and f at the x before it (the value just told); raising StopIteration in it ends the run
-    there, as in scipy.
+    and f at the x before it (the value just told); returning True or raising StopIteration in
+    it ends the run there, as in scipy.
 
     ``bounds`` keeps x in a box: ``(lo, hi)`` (numbers, or d-vectors), scipy's list of d
     ``(lo, hi)`` pairs (at d = 2 a 2 x 2 list is read as pairs) or ``scipy.optimize.Bounds``;
@@ -246,7 +250,7 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
             stop = False
             if callback is not None:
                 try:
-                    callback(run.step, run.x, f_x)
+                    stop = callback(run.step, run.x, f_x) is True  # True ends it, as for scipy's trust-constr
                 except StopIteration:  # scipy's way to end a run early
                     stop = True
             bar.update(1, f=f_x, lr=run.lr)
