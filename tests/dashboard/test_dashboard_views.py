@@ -64,6 +64,13 @@ def test_a_deleted_session_is_let_go(service, finished, page):
             break
         page.wait_for_timeout(100)
     assert "#s=" not in page.url
+    # the page says why the session left the detail and the comparison
+    until(page, lambda: page.is_visible("#gone-banner"), "the note of the deleted session")
+    assert page.inner_text("#gone-text") == (f"The session \u2068deleted while compared\u2069 ({gone[:8]}) is no "
+                                             "longer on the service: deleted, or expired. It left the detail and "
+                                             "the comparison.")
+    page.click("#gone-close")
+    assert not page.is_visible("#gone-banner")
     stored = page.evaluate("localStorage.getItem('zoadamm.compared')")
     assert gone not in stored and kept in stored
     before = len(asked)

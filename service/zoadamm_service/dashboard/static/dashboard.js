@@ -6,7 +6,8 @@ import { resizeAll } from "./charts.js";
 import { renderCompare } from "./compare.js";
 import { renderDetail } from "./detail.js";
 import { $ } from "./dom.js";
-import { isSessionId, saveCompared, state } from "./state.js";
+import { isolated } from "./format.js";
+import { isSessionId, rowOf, saveCompared, state } from "./state.js";
 import { renderMethods, renderTable } from "./table.js";
 
 let timer = null;
@@ -38,11 +39,19 @@ async function refreshSession(id) {
 
 // A session the service no longer has: out of the comparison and the detail, so it is not asked for again.
 function forget(id) {
+  const name = isolated(rowOf(id)); // while its data is still here
   state.data.delete(id);
-  if (state.compared.delete(id)) saveCompared();
-  if (state.selected === id) {
+  const compared = state.compared.delete(id);
+  if (compared) saveCompared();
+  const shown = state.selected === id;
+  if (shown) {
     state.selected = null;
     history.replaceState(null, "", "#");
+  }
+  if (shown || compared) { // it leaves what the user looks at: say why
+    $("gone-text").textContent = `The session ${name} (${id.slice(0, 8)}) is no longer on the service: ` +
+      `deleted, or expired. It left the ${shown ? "detail" : "comparison"}${shown && compared ? " and the comparison" : ""}.`;
+    $("gone-banner").hidden = false;
   }
 }
 
@@ -143,6 +152,7 @@ function wireCharts() {
   $("compare-x").addEventListener("input", renderCompare);
   $("refresh").addEventListener("input", tick);
   $("detail-close").addEventListener("click", () => select(null));
+  $("gone-close").addEventListener("click", () => { $("gone-banner").hidden = true; });
   window.addEventListener("resize", resizeAll);
 }
 
