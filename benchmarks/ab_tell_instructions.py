@@ -127,7 +127,9 @@ def main() -> None:
         commit = args.after_commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                                      text=True, cwd=HERE).stdout.strip()
         args.json.write_text(json.dumps({
-            "command": "python benchmarks/ab_tell_instructions.py " + " ".join(sys.argv[1:]),
+            # the folders of the code compared are scratch: named as the docstring names them
+            "command": "python benchmarks/ab_tell_instructions.py " + " ".join(
+                "DIR" if arg in (str(args.baseline), str(args.after)) else arg for arg in sys.argv[1:]),
             "commits": {"before": args.baseline_commit, "after": commit}, "dim": args.dim, "tells": args.tells,
             "instructions_per_tell": runs, "medians": medians,
             "after_over_before": medians["after"] / medians["before"]}, indent=1) + "\n")
