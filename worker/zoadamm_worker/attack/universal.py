@@ -57,8 +57,12 @@ class MinibatchObjective(ProbeLosses):
         self.balls = [PerturbationSet(image, run.norm, run.eps) for image in images]
         self.dim = images.shape[1]
         self.rng = np.random.default_rng(seed)
-        self.counted = 0
         self._count = QueryCount()
+
+    @property
+    def counted(self) -> int:
+        """The queries sent so far, every image of every minibatch."""
+        return self._count.sent
 
     @property
     def done(self) -> bool:
@@ -70,7 +74,7 @@ class MinibatchObjective(ProbeLosses):
         if self.counted + len(images) > self.run.budget:
             raise Stop(f"{self.run.budget - self.counted} queries left, {len(images)} asked for")
         probabilities, counted = self.ask(images, self.tag)
-        self.counted = self._count.add(len(images), counted)
+        self._count.add(len(images), counted)
         values = np.stack([margins(rows, int(self.labels[i]))
                            for i, rows in zip(chosen, np.split(probabilities, len(chosen)), strict=True)])
         return np.maximum(values, -self.kappa).mean(axis=0)

@@ -89,9 +89,13 @@ class QueryWatch:
         if budget < 1:
             raise ValueError(f"budget must be at least 1 query, got {budget}")
         self.origin, self.label, self.budget = origin, label, budget
-        self.counted = 0
         self._count = QueryCount()
         self._best: Outcome | None = None
+
+    @property
+    def counted(self) -> int:
+        """The queries sent for this image so far."""
+        return self._count.sent
 
     @property
     def succeeded(self) -> bool:
@@ -109,7 +113,7 @@ class QueryWatch:
         """Take in the answer to a batch of ``images`` (k, d); ``counted``: the victim's count of
         the attack's tag after it, where it says one (``QueryCount``).  Nothing changes once the
         attack has succeeded."""
-        counted = self.counted = self._count.add(len(images), counted)
+        counted = self._count.add(len(images), counted)
         if self.succeeded:
             return
         values = margins(probabilities, self.label)
