@@ -47,16 +47,19 @@ class AnswerMode(str, Enum):
     CHECKSUM = "checksum"
 
 
-def _object(pairs: list) -> dict:
-    """A header object, refused when it names a field twice (which one was meant is not ours to guess)."""
+def _unique_names(pairs: list) -> dict:
+    """A JSON object, refused (ValueError) when it names a field twice: which one was meant is not
+    ours to guess (Python's json keeps the last, other parsers the first)."""
     fields = dict(pairs)
     if len(fields) != len(pairs):
         names = [name for name, _ in pairs]
-        raise WireError(f"frame header names {next(n for n in names if names.count(n) > 1)!r} twice")
+        raise ValueError(f"names {next(n for n in names if names.count(n) > 1)!r} twice in one object; "
+                         "send each field once")
     return fields
 
 
-_HEADER_DECODER = json.JSONDecoder(object_pairs_hook=_object)
+# the JSON of a frame's header and of the service's JSON bodies: ``STRICT_JSON.decode(text)``
+STRICT_JSON = json.JSONDecoder(object_pairs_hook=_unique_names)
 _JSON_RANGES = {"*/*": 0, "application/*": 1, "application/json": 2}  # the most specific match counts
 
 
@@ -132,10 +135,8 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     if start > len(body):
         raise WireError("frame header length exceeds the frame")
     try:
-        header = _HEADER_DECODER.decode(body[_PREFIX.size : start].decode("utf-8"))
-    except WireError:
-        raise
-    except ValueError as exc:  # bad UTF-8, bad JSON, an integer of over 4,300 digits
+        header = STRICT_JSON.decode(body[_PREFIX.size : start].decode("utf-8"))
+    except ValueError as exc:  # bad UTF-8, bad JSON, a name twice, an integer of over 4,300 digits
         raise WireError(f"frame header is not JSON: {exc}") from None
     if not isinstance(header, dict):
         raise WireError("frame header must be a JSON object")

@@ -8,7 +8,7 @@ import functools
 import json
 import sys
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio
 import numpy as np
@@ -94,8 +94,8 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
         raise _json_too_large(max_json_bytes)
     try:
         # JSON is UTF-8 (RFC 8259); a byte-order mark is allowed and skipped
-        fields = _JSON_BODY.decode(body.decode("utf-8-sig")) if body.strip() else {}
-    except (ValueError, RecursionError) as exc:  # also bad UTF-8, deep nesting, 5000-digit integers
+        fields = wire.STRICT_JSON.decode(body.decode("utf-8-sig")) if body.strip() else {}
+    except (ValueError, RecursionError) as exc:  # also bad UTF-8, a name twice, deep nesting, 5000-digit integers
         if "integer string conversion" in str(exc):  # Python's advice to raise its limit is not the caller's
             raise Malformed(f"body has an integer of more than {sys.get_int_max_str_digits():,} digits, "
                             "more than any field takes") from None
@@ -103,20 +103,6 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
     if not isinstance(fields, dict):
         raise Malformed("body must be a JSON object")
     return fields, _vector_fields(fields, takes)
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict:
-    """A JSON object, refused when it names a field twice: which one was meant is not ours to
-    guess (Python would keep the last, other parsers the first)."""
-    fields = dict(pairs)
-    if len(fields) != len(pairs):
-        names = [name for name, _ in pairs]
-        twice = next(name for name in names if names.count(name) > 1)
-        raise Malformed(f"body names {twice!r} twice in one object; send each field once")
-    return fields
-
-
-_JSON_BODY = json.JSONDecoder(object_pairs_hook=_object)
 
 
 def _check_charset(content_type: str) -> None:
