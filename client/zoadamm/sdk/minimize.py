@@ -35,7 +35,7 @@ class MinimizeResult:
     x: np.ndarray
     fun: float  # f at x, evaluated at the end
     steps: int  # the session's step count (a continued run counts its earlier steps too)
-    evaluations: int  # of f: this call's, and a continued run's earlier steps' (q + 1 or 2q each), as steps
+    evaluations: int  # of f: this call's, and a continued run's earlier steps' (q + 1 or 1 + 2q each), as steps
     session_id: str
     history: list[float] = field(repr=False)  # f(x) at each step this call took (too long to print)
 

@@ -182,7 +182,7 @@ class Sessions(Reports):
             if parts is not None:
                 gathered, granted = await self._gather(replica, values.step, parts, next_lease)
                 if gathered.rows is None:
-                    look = next_lease is None or granted is None or granted.leased is None  # refused: closed?
+                    look = granted is None or granted.leased is None  # no lease asked, or refused: closed?
                     pending = await self._incomplete(replica, values.step, gathered, digest, mode, parts, look=look)
                     return Told(pending, granted)
                 all_parts = gathered.rows
