@@ -45,6 +45,14 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def plain_narrow_log(ax) -> None:
+    """A log y axis within one decade labelled in plain numbers: 2 and 1.1, not 2×10⁰ and 1.1×10⁰."""
+    low, high = ax.get_ylim()
+    if ax.get_yscale() == "log" and 0 < low and high / low < 10:
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+
+
 def comparison_title(zo: list[dict]) -> str:
     """d and q of a ZO run's records, and the training images where it used only the first N:
     a smoke run's table and plots must not pass for full MNIST's."""
@@ -143,10 +151,7 @@ def report_folder(folder: str | Path) -> tuple[str, list[Path]]:
 
 def _save(fig, ax, path: Path) -> Path:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs
-    low, high = ax.get_ylim()
-    if ax.get_yscale() == "log" and 0 < low and high / low < 10:  # within a decade: 2, not 2×10⁰
-        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    plain_narrow_log(ax)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

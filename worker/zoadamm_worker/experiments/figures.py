@@ -17,6 +17,7 @@ from matplotlib import ticker  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
 from ..model import layout  # noqa: E402
+from ..report import plain_narrow_log  # noqa: E402
 from .records import Group, paired, ratio_curves  # noqa: E402
 
 FIG4_LAYERS = ("conv1.weight", "conv2.weight", "fc3.weight")  # the paper's "most significant"
@@ -35,10 +36,7 @@ def _save(fig, path: Path) -> Path:
         ax.grid(alpha=0.3)
         if ax.get_xlabel() == "epoch":  # whole epochs: no tick at 1.5
             ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-        low, high = ax.get_ylim()
-        if ax.get_yscale() == "log" and 0 < low and high / low < 10:  # within a decade: 1.1, not 1.1×10⁰
-            for axis_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-                axis_formatter(ticker.FormatStrFormatter("%g"))
+        plain_narrow_log(ax)
         if ax.get_legend() is None and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
