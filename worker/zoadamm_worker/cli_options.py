@@ -97,22 +97,26 @@ def parse_x0(parser: argparse.ArgumentParser, text: str | None, dim: int | None)
 def number_or_list(text: str) -> float | list[float]:
     """An argparse ``type``: a finite number, or a JSON list of them (a value per coordinate).
     A single number is read as ``float()`` reads it, which JSON alone would refuse (-.5, 1_000)."""
-    value = _number_or_list(text)
-    values = value if isinstance(value, list) else [value]
-    if not (values and all(_finite(v) for v in values)):
-        raise argparse.ArgumentTypeError(f"expected a finite number or a JSON list of them, got {text!r}")
-    return value
+    return _numbers(text, _finite, "a finite number")
 
 
 def bound(text: str) -> float | list[float]:
     """An argparse ``type`` for a box's side: ``number_or_list`` where a value may also be
     infinite (inf, -inf; Infinity in a list), which ``parse_constraint`` reads as no bound on
     that side, as ``minimize`` reads scipy's; NaN is refused."""
+    def finite_or_infinite(v: object) -> bool:
+        return _finite(v) or (isinstance(v, float) and math.isinf(v))
+
+    return _numbers(text, finite_or_infinite, "a number (inf or -inf for none)")
+
+
+def _numbers(text: str, takes: Callable[[object], bool], what: str) -> float | list[float]:
+    """``text`` as a number or a non-empty list of them, each one ``takes``; else the error
+    argparse prints, saying ``what`` it expected."""
     value = _number_or_list(text)
     values = value if isinstance(value, list) else [value]
-    if not (values and all(_finite(v) or (isinstance(v, float) and math.isinf(v)) for v in values)):
-        raise argparse.ArgumentTypeError(f"expected a number (inf or -inf for none) or a JSON list of them, "
-                                         f"got {text!r}")
+    if not (values and all(takes(v) for v in values)):
+        raise argparse.ArgumentTypeError(f"expected {what} or a JSON list of them, got {text!r}")
     return value
 
 

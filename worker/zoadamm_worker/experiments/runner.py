@@ -153,7 +153,7 @@ ENVIRONMENTS = "environments"  # <run>.json for each run trained: the machine an
 def environment() -> dict:
     """The code's commit (where it runs from a git checkout), the versions that shape the
     numbers, and the CPU: a run on another CPU agrees in its first digits only
-    (docs/experiments.md, "What reproduces means here")."""
+    (docs/experiments.md, "What reproduces means here").  The same for every run of a grid."""
     import platform
     import subprocess
 
@@ -171,8 +171,7 @@ def environment() -> dict:
         cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                     if line.startswith("model name")), cpu)
     return {"commit": commit, "zoadamm": zoadamm.__version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), "cpu": cpu, "cores": len(os.sched_getaffinity(0)),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "python": platform.python_version(), "cpu": cpu, "cores": len(os.sched_getaffinity(0))}
 
 
 def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", service: str | None = None,
@@ -195,6 +194,7 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(out, preset, runs)
     executed: list[str] = []
+    made_on: dict = {}  # the machine's environment, read once the grid trains a run
     with contextlib.ExitStack() as stack:
         url = service
         for k, spec in enumerate(runs, 1):
@@ -231,8 +231,10 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
                     if spec.save_weights:
                         finish_weights(path, spec)
             executed.append(name)
-            (out / ENVIRONMENTS).mkdir(exist_ok=True)  # where and with what: other CPUs round otherwise
-            (out / ENVIRONMENTS / f"{name}.json").write_text(json.dumps(environment(), indent=1) + "\n")
+            made_on = made_on or environment()  # where and with what: other CPUs round otherwise
+            (out / ENVIRONMENTS).mkdir(exist_ok=True)
+            (out / ENVIRONMENTS / f"{name}.json").write_text(
+                json.dumps({**made_on, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=1) + "\n")
             write_manifest(out, preset, runs)
             log(f"run {k}/{len(runs)} {name}: done in {time.perf_counter() - started:.0f} s")
     write_manifest(out, preset, runs)
