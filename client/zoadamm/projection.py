@@ -284,30 +284,6 @@ def _kernel():
     return _ball_kernel
 
 
-def load_compiled() -> None:
-    """Load the compiled passes now, for every kind of argument a session's set gives them.
-
-    numba loads (or, once per install, compiles) a pass's machine code at its first call with
-    each kind of argument: about half a second from its cache, tens of seconds to compile.  A
-    service pays that at start (``zoadamm_service.main.prepare_process``), not in the first
-    tell of a session with a ball, while every other tell of the process waits."""
-    from .constraints import Ball, Box, FeasibleSet
-
-    for size in (2, MOMENTS_FROM):  # below and from the start from the moments
-        def vector(value: float, size: int = size) -> np.ndarray:
-            return np.full(size, value, np.float32)
-
-        for center in (0.0, vector(0.0)):
-            for box in (None, Box(-1.0, 1.0), Box(vector(-1.0), 1.0), Box(-1.0, vector(1.0)),
-                        Box(vector(-1.0), vector(1.0))):
-                feasible = FeasibleSet(box, Ball("2", center, 1.0))
-                for weights in (None, np.linspace(1.0, 2.0, size, dtype=np.float32)):
-                    x = vector(3.0)
-                    feasible.project_in_step(x, weights, out=x)
-                    feasible.project(vector(3.0), weights)
-                    feasible.violation(x)
-
-
 def squared_distance(a: np.ndarray, center) -> float:
     """||a - center||^2 in float64, summed as the projection sums (the same bits)."""
     return _Ball(a, center, None, None, None).evaluate(0.0)[0]

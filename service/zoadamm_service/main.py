@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from zoadamm import adamm, projection
+from zoadamm import _ball_load, adamm
 
 from . import __doc__ as summary
 from . import dashboard, pages, telemetry
@@ -119,7 +119,7 @@ def serve_app() -> FastAPI:
 def prepare_process() -> None:
     """What a process that serves for long pays once at start: the compiled updates, taken by
     every session's step from then on, whatever its size (``zoadamm.adamm.load_compiled``), and
-    the l2 ball's compiled passes (``zoadamm.projection.load_compiled``), which would otherwise
+    the l2 ball's compiled passes (``zoadamm._ball_load``), which would otherwise
     load in the first tell of a session with a ball while the process's other tells wait."""
     adamm.load_compiled()
-    projection.load_compiled()
+    _ball_load.load_compiled()
