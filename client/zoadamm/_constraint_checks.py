@@ -4,9 +4,11 @@ are held in."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from . import wire
+from . import projection, wire
 from ._validate import InvalidArgument, shown, some
 
 
@@ -21,6 +23,37 @@ def same_length(name: str, value, other_name: str, other) -> None:
     """Raises InvalidArgument where two vectors of one set differ in length."""
     if np.ndim(value) and np.ndim(other) and np.size(value) != np.size(other):
         raise InvalidArgument(f"{name} has {np.size(value)} values, {other_name} has {np.size(other)}")
+
+
+def overlap(center, radius: float, lower, upper, dim: int) -> None:
+    """Raises InvalidArgument where a box and an l2 ball have no point in common; ``dim``: how
+    many times over the distance counts, each coordinate being as far (the sides and center are
+    numbers, the session has dim coordinates)."""
+    gap = math.sqrt(projection.squared_distance(np.clip(center, lower, upper), center) * dim)
+    if not gap < radius:
+        raise InvalidArgument(f"constraint.box and constraint.ball do not overlap: the ball's center lies "
+                              f"{gap:.6g} from the box{f' in {dim} dimensions' if dim > 1 else ''}, its radius "
+                              f"is {radius:.6g}")
+
+
+def point_and_weights(a, weights, out, ball: bool) -> None:
+    """Raises InvalidArgument unless ``a`` is a float32 or float64 vector (finite where the set
+    has an l2 ball: an infinite coordinate has no nearest point on its sphere to aim at), and
+    ``weights`` and ``out``, where given, float vectors of its shape, the weights > 0."""
+    def vector(name: str, value) -> None:
+        if not (isinstance(value, np.ndarray) and value.dtype in (np.float32, np.float64) and value.ndim == 1):
+            got = f"{value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray) else shown(value)
+            raise InvalidArgument(f"{name} must be a float32 or float64 vector (1-D numpy array), got {got}")
+        if value is not a and value.shape != a.shape:
+            raise InvalidArgument(f"{name} has {value.size} values, the point has {a.size}")
+
+    for name, value in (("the point", a), ("weights", weights), ("out", out)):
+        if value is not None:
+            vector(name, value)
+    if ball and np.isinf(a).any():
+        raise InvalidArgument(f"the point has an infinite value at index {int(np.argmax(np.isinf(a)))}: "
+                              f"its projection onto an l2 ball is not defined")
+    positive_weights(weights)
 
 
 def positive_weights(weights) -> None:

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from . import _constraint_checks as checks
 from . import projection
-from ._constraint_checks import held, object_fields, outside, part_fields, positive_weights, reach, same_length, where
+from ._constraint_checks import held, object_fields, outside, part_fields, reach, same_length, where
 from ._validate import F32_MAX, InvalidArgument, float32_values, shown, some
 
 NORMS = ("2", "inf")
@@ -112,15 +113,10 @@ class FeasibleSet:
         for name, value in named[1:]:
             same_length(name, value, *named[0])
         lower, upper = self.bounds
-        crossed = np.asarray(lower) > np.asarray(upper)
-        if np.any(crossed):
+        if np.any(crossed := np.asarray(lower) > np.asarray(upper)):
             raise InvalidArgument(f"constraint.box and constraint.ball do not intersect{where(crossed, lower, upper)}")
         if self.sphere is not None and self.box is not None:
-            center, radius = self.sphere
-            gap = math.sqrt(projection.squared_distance(np.clip(center, lower, upper), center))
-            if not gap < radius:
-                raise InvalidArgument(f"constraint.box and constraint.ball do not overlap: the ball's center "
-                                      f"lies {gap:.6g} from the box, its radius is {radius:.6g}")
+            checks.overlap(*self.sphere, lower, upper, 1)
 
     # --- the set in the form the projection uses ----------------------------------------------
     @cached_property
@@ -148,16 +144,22 @@ class FeasibleSet:
         sizes = [v.size for v in self._vectors_by_name().values()]
         return sizes[0] if sizes else None
 
-    def check_dim(self, dim: int) -> None:
-        """Raises InvalidArgument when a vector of the set does not have ``dim`` values."""
+    def check_dim(self, dim: int, of: str = "the session has dim") -> None:
+        """Raises InvalidArgument when a vector of the set does not have ``dim`` values, or the
+        set is empty in ``dim`` dimensions (a box and a ball of scalars, checked in one before)."""
         for name, vector in self._vectors_by_name().items():
             if vector.size != dim:
-                raise InvalidArgument(f"constraint.{name} has {vector.size} values, the session has dim {dim}")
+                raise InvalidArgument(f"constraint.{name} has {vector.size} values, {of} {dim}")
+        if self.sphere is not None and self.box is not None and self.dim is None:
+            checks.overlap(*self.sphere, *self.bounds, dim)
 
     def project(self, a: np.ndarray, weights: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """argmin over x in X of sum_i w_i (x_i - a_i)^2 (``weights`` None: Euclidean), into ``out``
-        (may be ``a``; a new array when None).  Raises InvalidArgument for a weight not > 0."""
-        positive_weights(weights)
+        (may be ``a``; a new array when None).  Raises InvalidArgument for a point that is not a
+        float32 or float64 vector of the set's length, weights or ``out`` not of its shape, or a
+        weight not > 0."""
+        checks.point_and_weights(a, weights, out, ball=self.sphere is not None)
+        self.check_dim(a.size, "the point has")
         return self.project_in_step(a, weights, out)
 
     def project_in_step(self, a: np.ndarray, weights: np.ndarray | None = None,
@@ -175,11 +177,9 @@ class FeasibleSet:
         return projection.project_ball(out, center, radius, weights=weights, lower=lower, upper=upper, out=out)
 
     def admit(self, x: np.ndarray, name: str = "x0") -> None:
-        """Move float32 ``x`` onto the set, in place, when it lies outside by no more than
-        float32's rounding (two units in the last place of each coordinate); else raise
-        InvalidArgument saying by how much (``name``: the field)."""
-        outside = self.violation(x, name)
-        if not outside:
+        """Move float32 ``x`` onto the set, in place, when it lies outside by no more than two units in
+        the last place of each coordinate; else raise InvalidArgument saying by how much."""
+        if not (outside := self.violation(x, name)):
             return
         nearest = self.project(x)
         if np.all(np.abs(nearest - x) <= 2 * np.spacing(np.abs(x))) and self.violation(nearest) is None:

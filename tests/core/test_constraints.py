@@ -129,6 +129,27 @@ def test_split_configs_are_checked_when_joined():
     assert SessionConfig.from_dict(fields, {"constraint.box.lower": lower}).constraint.dim == 2
 
 
+def test_a_box_and_a_ball_of_numbers_are_apart_in_more_dimensions_than_in_one():
+    """In d dimensions a box [0, 1] is sqrt(d) from a center 2, 1 in one: the set of
+    numbers is checked again once d is known, by the config, the optimizer and the projection."""
+    fields = {"box": {"lower": 0, "upper": 1}, "ball": {"norm": "2", "center": 2, "radius": 1.8}}
+    feasible_set = FeasibleSet.from_dict(fields)  # not empty in one dimension
+    assert feasible_set.violation(feasible_set.project(np.zeros(1))) is None
+    assert SessionConfig.from_dict({"dim": 3, "constraint": fields}).dim == 3  # sqrt(3) < 1.8
+    for dim in (4, 9):
+        with pytest.raises(InvalidArgument, match=f"center lies {math.sqrt(dim):.6g} from the box in {dim} "
+                                                  "dimensions, its radius is 1.8"):
+            feasible_set.check_dim(dim)
+        with pytest.raises(InvalidArgument, match=f"in {dim} dimensions"):
+            feasible_set.project(np.zeros(dim))
+        with pytest.raises(InvalidArgument, match=f"in {dim} dimensions"):
+            SessionConfig.from_dict({"dim": dim, "constraint": fields})
+    touching = {**fields, "ball": {"norm": "2", "center": 2, "radius": 2.0}}  # at d = 4: the corner, no more
+    with pytest.raises(InvalidArgument, match="do not overlap"):
+        SessionConfig.from_dict({"dim": 4, "constraint": touching})
+    assert SessionConfig.from_dict({"dim": 3, "constraint": touching}).constraint == FeasibleSet.from_dict(touching)
+
+
 def test_configs_without_a_constraint_still_load():
     old = {"dim": 4, "method": "zo-adamm", "lr": 0.01, "mu": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
            "normalizer": "v_hat", "directions": 2, "distribution": "sphere", "difference": "forward", "seed": 5,

@@ -286,3 +286,33 @@ def test_weights_that_are_not_positive_are_refused(weights):
     with pytest.raises(InvalidArgument, match="weights must be finite positive numbers: .* the first at index"):
         ball.project(np.full(4, 5.0), weights=weights)
     assert ball.violation(ball.project(np.full(4, 5.0), weights=np.ones(4))) is None
+
+
+@pytest.mark.parametrize("a, weights, out, message", [
+    (np.ones(1 << 20, np.float32), np.ones(3, np.float32), None, "weights has 3 values, the point has 1048576"),
+    (np.ones(8), np.ones(4), None, "weights has 4 values, the point has 8"),
+    (np.ones(4), None, np.empty(5), "out has 5 values, the point has 4"),
+    (np.ones(4, np.float16), None, None, "must be a float32 or float64 vector .*got float16 array"),
+    (np.ones(4, np.int64), None, None, "got int64 array"),
+    (np.ones((2, 2)), None, None, r"got float64 array of shape \(2, 2\)"),
+    ([1.0, 2.0], None, None, r"got \[1.0, 2.0\]"),
+    (np.ones(4), np.ones(4, np.float16), None, "weights must be a float32 or float64 vector"),
+    (np.array([1.0, np.inf, 0.0]), None, None, "an infinite value at index 1: its projection onto an l2 ball"),
+])
+def test_a_point_the_projection_cannot_take_is_refused_before_any_pass(a, weights, out, message):
+    """Where the compiled passes would read past a short vector or give a wrong answer."""
+    from zoadamm import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match=message):
+        FeasibleSet(ball=Ball("2", 0.0, 0.5)).project(a, weights=weights, out=out)
+
+
+def test_the_set_s_vectors_must_have_the_point_s_length():
+    from zoadamm import InvalidArgument
+
+    for feasible_set in (FeasibleSet(box=Box(np.zeros(8), 1.0)), FeasibleSet(ball=Ball("2", np.zeros(8), 1.0)),
+                         FeasibleSet(box=Box(-np.ones(3), 1.0), ball=Ball("2", 0.0, 0.5))):
+        with pytest.raises(InvalidArgument, match="has 8 values, the point has 5|has 3 values, the point has 5"):
+            feasible_set.project(np.zeros(5))
+    # a box alone clips an infinite coordinate, as it always did
+    assert FeasibleSet(box=Box(0.0, 1.0)).project(np.array([np.inf, -np.inf])).tolist() == [1.0, 0.0]
