@@ -10,7 +10,6 @@ line that names its variable.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import sys
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from limits import parse
 from pydantic import ValidationError
 
 from . import console
+from .api.auth import is_loopback
 from .settings import Settings, environment_variable, trusts_forwarded_headers
 from .tenants import KeyConfigError, KeyRing, entry, new_key
 
@@ -140,13 +140,3 @@ def _port(text: str) -> int:
     if port > 65535:
         raise argparse.ArgumentTypeError(f"expected a TCP port, 1 to 65535, got {text!r}")
     return int(port)
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]")  # an IPv6 address as compose writes it
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a name other than localhost may resolve anywhere
-        return False

@@ -78,7 +78,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     dashboard.install(app)
     docs.install(app)
     pages.install(app)
-    authenticate: Gate = Authenticate(keys)  # every /v1 call, the tell included
+    open_names = None if keys is not None or settings.allow_open else frozenset(
+        n.strip().lower() for n in settings.open_host_names.split(",") if n.strip())
+    authenticate: Gate = Authenticate(keys, open_names)  # every /v1 call, the tell included
     if keys is not None and settings.auth_fail_limit:
         authenticate = LimitFailedKeys(authenticate, settings.auth_fail_limit, settings.redis_url,
                                        settings.redis_cluster, settings.redis_max_connections)

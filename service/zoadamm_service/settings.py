@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(
         None, description="tenant:sha256hex entries, comma-separated; unset runs open, as one tenant.")
     allow_open: bool = Field(False, description="Run open (no keys) on an address other than loopback.")
+    open_host_names: str = Field(
+        "", description="Open (no keys, ZOADAMM_ALLOW_OPEN unset), the Host names a /v1 call may name besides "
+                        "localhost, 127.0.0.1 and [::1], comma-separated (docker compose: balancer): a name of a web "
+                        "page's own, pointed at the service (DNS rebinding), is refused with 403.")
     published_address: str | None = Field(
         None, description="Where clients reach the service when that is not where it listens (docker compose "
                           "passes its ZOADAMM_BIND); the open mode checks this address instead.")

@@ -161,7 +161,7 @@ def test_a_client_trickling_its_headers_is_cut_off(strict_balancer):
 def test_a_trickled_body_is_cut_off_by_one_deadline_for_the_whole_request(strict_balancer):
     """A byte every half second resets any per-read timer; the deadline counts the whole
     request, so the balancer answers 408 long before the 600 bytes are in, and no replica saw it."""
-    head = (b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = (b"POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Content-Length: 600\r\n\r\n")
     answer, sent = trickle(strict_balancer.port, head, b"x" * 600, every_s=0.5)
     assert answer.startswith(b"HTTP/1.1 408") and sent < 600, (answer, sent)
@@ -172,7 +172,7 @@ def test_a_trickled_body_larger_than_the_buffer_meets_the_replicas_deadline(stri
     """Past HAProxy's 16 KiB buffer the body streams on to a replica, whose own deadline for a
     whole body (ZOADAMM_BODY_TIMEOUT_S) answers 408."""
     size = 1 << 20
-    head = (b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.zoadamm.frame\r\n"
+    head = (b"POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/vnd.zoadamm.frame\r\n"
             b"Content-Length: " + str(size).encode() + b"\r\n\r\n" + b"x" * (64 * 1024))
     answer, sent = trickle(strict_balancer.port, head, b"x" * size, every_s=0.5)
     assert answer.startswith(b"HTTP/1.1 408") and sent < size, (answer[:200], sent)

@@ -104,8 +104,8 @@ def test_bodies_sent_slowly_hold_no_turn(redis_url):
         stalled = []
         for _ in range(4):
             sock = socket.create_connection((host, int(port)))
-            sock.sendall(f"POST /v1/sessions/{sid}/tell HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: 1000\r\n\r\n{{\"step\": 0, ".encode())
+            sock.sendall(f"POST /v1/sessions/{sid}/tell HTTP/1.1\r\nHost: localhost\r\n"
+                         f"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"step\": 0, ".encode())
             stalled.append(sock)
         try:
             time.sleep(0.3)  # the stalled calls are in, waiting for the rest of their bodies
