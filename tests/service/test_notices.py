@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from zoadamm_service.store import budget
+from zoadamm_service.store import budget, notices
 from zoadamm_service.store.notices import HeadNotices
 
 
@@ -67,3 +67,80 @@ def test_the_looks_of_a_long_wait_do_not_add_up_to_the_calls_store_budget():
         return await HeadNotices(slow_head, poll_s=0.005).wait_past("s", 0, 0.4)
 
     assert asyncio.run(scenario()) is False and len(looks) >= 10
+
+
+def test_many_waits_on_one_session_share_its_looks():
+    """Fifty waits nothing wakes cost the store one look per tick, not fifty: a caller holding
+    many lease waits open cannot multiply the store's load."""
+    looks = []
+
+    async def head(session_id: str) -> int:
+        looks.append(session_id)
+        return 0
+
+    async def scenario() -> list[bool]:
+        heads = HeadNotices(head, poll_s=0.005)
+        return await asyncio.gather(*(heads.wait_past("s", 0, 0.2) for _ in range(50)))
+
+    assert asyncio.run(scenario()) == [False] * 50
+    ticks = len(looks)
+    assert 1 <= ticks <= 0.2 / 0.005 + 2  # a tick's look for all fifty waits
+
+
+def test_the_looks_of_many_sessions_spread_out_to_a_bounded_rate():
+    """Waits on more sessions than ``LOOKS_PER_S`` do not look at each every tick: one round
+    over them all, then the tick stretches to that many looks' share of a second."""
+    looks = []
+
+    async def head(session_id: str) -> int:
+        looks.append(session_id)
+        return 0
+
+    sessions = 2 * notices.LOOKS_PER_S  # one round of them takes two seconds' share
+
+    async def scenario() -> None:
+        heads = HeadNotices(head, poll_s=0.005)
+        await asyncio.gather(*(heads.wait_past(f"s{i}", 0, 0.3) for i in range(sessions)))
+
+    asyncio.run(scenario())
+    assert sorted(set(looks)) == sorted(f"s{i}" for i in range(sessions)) and len(looks) == sessions
+
+
+def test_a_head_that_went_back_is_waited_on_not_answered_from_memory_forever():
+    """A Redis that restarted without its newest writes has a head below what memory heard: the
+    same step asked about twice is looked at in the store, and waited on, where every ask was
+    answered "past" at once and the caller's loop spun against the store."""
+    store_head = [6]
+
+    async def head(session_id: str) -> int:
+        return store_head[0]
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        heads = HeadNotices(head, poll_s=0.005)
+        heads.moved("s", 6)
+        store_head[0] = 3  # the store lost steps 3 to 5
+        first = await heads.wait_past("s", 3, 0.05)  # memory answers once
+        second = await heads.wait_past("s", 3, 0.05)  # then the store's head is looked at, and waited on
+        store_head[0] = 4
+        third = await heads.wait_past("s", 3, 0.5)
+        return first, second, third
+
+    assert asyncio.run(scenario()) == (True, False, True)
+
+
+def test_what_a_look_raises_ends_the_waits_on_that_session_only():
+    class Gone(Exception):
+        pass
+
+    async def head(session_id: str) -> int:
+        if session_id == "deleted":
+            raise Gone(session_id)
+        return 0
+
+    async def scenario() -> list:
+        heads = HeadNotices(head, poll_s=0.005)
+        return await asyncio.gather(heads.wait_past("deleted", 0, 1.0), heads.wait_past("kept", 0, 0.05),
+                                    return_exceptions=True)
+
+    deleted, kept = asyncio.run(scenario())
+    assert isinstance(deleted, Gone) and kept is False
