@@ -117,6 +117,35 @@ def test_another_tenants_session_is_missing_to_every_route(keyed_app, serve):
         assert step == 2 and np.array_equal(np.asarray(x, np.float32), opt.state.x)
 
 
+def test_another_tenants_session_costs_the_store_what_an_unknown_id_costs(keyed_app, make_app, serve):
+    """A session cached for its owner answered another tenant's 404 without the store, an unknown
+    id with a read: the time told which ids exist.  Each now reads the store once, and the asking
+    caches nothing of a session it does not own."""
+    reads = []
+    with serve(keyed_app) as client:
+        sid, _ = victim_session(client)  # cached in this app for alice
+        store = keyed_app.state.sessions.store
+        meta = store.meta
+
+        async def counted(session_id):
+            reads.append(session_id)
+            return await meta(session_id)
+
+        store.meta = counted
+        try:
+            missing = "f" * 32
+            for session_id in (sid, missing, sid, missing):
+                assert client.get(f"/v1/sessions/{session_id}", headers=auth("mallory")).status_code == 404
+            assert reads == [sid, missing, sid, missing]
+        finally:
+            del store.meta
+    other = make_app(api_keys=",".join(entry(tenant, key) for tenant, key in KEYS.items()), auth_fail_limit=None)
+    with serve(other) as client:
+        assert client.get(f"/v1/sessions/{sid}", headers=auth("mallory")).status_code == 404
+        assert sid not in other.state.sessions.replicas._replicas
+        assert client.get(f"/v1/sessions/{sid}", headers=auth("alice")).status_code == 200
+
+
 def test_each_tenant_lists_only_its_sessions_and_names_do_not_collide(keyed_app, serve):
     with serve(keyed_app) as client:
         sid, _ = victim_session(client)

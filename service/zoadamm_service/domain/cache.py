@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections import OrderedDict
 
+from ..errors import NotFound, StoreUnavailable
 from ..store import Store
 from . import journal
 from .replica import Replica
+
+log = logging.getLogger("zoadamm.service")
 
 
 class ReplicaCache:
@@ -19,11 +23,16 @@ class ReplicaCache:
         self._replicas: OrderedDict[str, Replica] = OrderedDict()
         self._background: set[asyncio.Task] = set()
 
-    async def get(self, session_id: str) -> Replica:
-        """The session's replica, loaded on a miss.  Raises NotFound."""
+    async def get(self, session_id: str, tenant: str) -> Replica:
+        """The session's replica, loaded on a miss, if ``tenant`` owns it.  Raises NotFound.
+
+        Another tenant's session costs the store read an unknown id costs, cached or not, and is
+        not cached by the asking: a quicker 404 would tell that the id exists."""
         replica = self._replicas.get(session_id)
-        if replica is None:
+        if replica is None or replica.meta.tenant != tenant:
             meta = await self.store.meta(session_id)
+            if meta.tenant != tenant:
+                raise NotFound(f"no session {session_id!r}")
             # setdefault: a concurrent request may have cached it meanwhile, and its lock counts
             config = journal.decode_config(meta.config, meta.vectors)
             replica = self._replicas.setdefault(session_id, Replica(meta, config))
@@ -44,7 +53,17 @@ class ReplicaCache:
         task = asyncio.create_task(self.store.save_checkpoint(replica.meta.id, replica.seq, blob),
                                    context=contextvars.Context())
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, task: asyncio.Task) -> None:
+        """A checkpoint the store did not take loses nothing (the journal holds every step, and
+        the next checkpoint is taken as usual): one line in the log, not a traceback."""
+        self._background.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, StoreUnavailable):
+            log.warning("a checkpoint was not written (%s); the journal keeps its steps", error)
+        elif error is not None:
+            log.error("a checkpoint was not written", exc_info=error)
 
     async def aclose(self) -> None:
         """Finish the work answered before it was done (deferred updates, checkpoints), so that

@@ -109,9 +109,7 @@ class Sessions(Reports):
         exact format, gets the NotFound a missing session gets, before the store is touched."""
         if not is_session_id(session_id):
             raise NotFound("no session with this id")
-        replica = await self.replicas.get(session_id)
-        if replica.meta.tenant != tenant:
-            raise NotFound(f"no session {session_id!r}")
+        replica = await self.replicas.get(session_id, tenant)
         if self.store.ttl_s and replica.touch_due(self.store.ttl_s):
             await self.store.touch(session_id)  # reads count as calls too; writes refresh themselves
         return replica
