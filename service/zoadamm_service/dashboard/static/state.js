@@ -46,8 +46,24 @@ export function dashOf(id) {
   return DASHES[round % DASHES.length];
 }
 
-// The row of session `id`, or what its detail answer says of it.
+// The row of session `id`, or one read from its detail answer: a session beyond the table's
+// newest has no row, and its answer holds the method in `config` and the step in `last` (the
+// newest trace point), not where a row holds them.
 export function rowOf(id) {
+  const row = state.rows.find((r) => r.id === id);
+  if (row) return row;
   const d = state.data.get(id);
-  return state.rows.find((r) => r.id === id) || Object.assign({ id }, d && d.info);
+  return d ? detailRow(d.info) : { id };
+}
+
+function detailRow(info) {
+  const cfg = info.config, last = info.last;
+  const step = last ? last.step + 1 : 0; // as the table counts it
+  return {
+    id: info.id, name: info.name, created: info.created, method: cfg.method, constraint: cfg.constraint,
+    takes_values: info.takes_values, dim: cfg.dim, directions: cfg.directions, difference: cfg.difference,
+    distribution: cfg.distribution, evaluations_per_step: info.evaluations_per_step,
+    step, evaluations: step * info.evaluations_per_step, lr: last ? last.lr : cfg.lr, mu: last ? last.mu : cfg.mu,
+    f: last ? last.f : null, updated: last ? last.time : null,
+  };
 }
