@@ -59,6 +59,20 @@ def test_a_metric_is_counted_once(make_app, serve):
         assert (entry["lr"], sdk.sessions.get(session.id).lr) == (session.lr, session.lr)
 
 
+def test_a_metric_report_sent_with_its_sessions_create_key_is_a_request_of_its_own(client):
+    """The create's record and the report's lived under one key of the session: the report was
+    422 "sent before with another request", though the same key on any other session was not."""
+    created = client.post("/v1/sessions", json={"dim": DIM, "x0": [0.0] * DIM}, headers={"Idempotency-Key": "K"})
+    sid = created.json()["id"]
+    first = client.post(f"/v1/sessions/{sid}/metrics", json={"value": 2.0}, headers={"Idempotency-Key": "K"})
+    again = client.post(f"/v1/sessions/{sid}/metrics", json={"value": 2.0}, headers={"Idempotency-Key": "K"})
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json() == again.json()
+    assert [h["value"] for h in client.get(f"/v1/sessions/{sid}/metrics").json()["items"]] == [2.0]
+    replayed = client.post("/v1/sessions", json={"dim": DIM, "x0": [0.0] * DIM}, headers={"Idempotency-Key": "K"})
+    assert replayed.status_code == 201 and replayed.json() == created.json()
+
+
 @pytest.mark.parametrize("losing", ["add_partials", "append"])
 def test_a_split_step_is_applied_once(make_app, serve, losing):
     f, _ = objective(DIM)

@@ -26,8 +26,12 @@ HEADER = "idempotency-key"
 MAX_CHARS = 255
 
 
-def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray]) -> RequestKey | None:
-    """The request's key, or None without the header.  Raises Invalid for a malformed one."""
+def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray], kind: str = "") -> RequestKey | None:
+    """The request's key, or None without the header.  Raises Invalid for a malformed one.
+
+    ``kind`` keeps the keys of one kind of request apart from the others' (a metric report's
+    record lives beside its session's create record, and the same header sent for both is two
+    requests); a create's is "", as its session's id derives from that key."""
     values = request.headers.getlist(HEADER)
     if not values:
         return None
@@ -37,7 +41,8 @@ def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray]) 
     if not 0 < len(value) <= MAX_CHARS or not value.isprintable():
         raise Invalid(f"Idempotency-Key must be 1 to {MAX_CHARS} printable characters")
     tenant = request.state.tenant
-    key = hashlib.blake2b(f"{tenant}\n{value}".encode(), digest_size=16).hexdigest()
+    scoped = f"{tenant}\n{kind}\n{value}" if kind else f"{tenant}\n{value}"
+    key = hashlib.blake2b(scoped.encode(), digest_size=16)
     fields, vectors = _constraint_lists_as_vectors(fields, vectors)
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{request.method} {request.url.path}\n".encode())
@@ -45,7 +50,7 @@ def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray]) 
     for name in sorted(vectors):
         digest.update(f"\n{name}\n".encode())
         digest.update(np.ascontiguousarray(vectors[name], dtype="<f8" if name in CONFIG_VECTORS else "<f4").tobytes())
-    return RequestKey(key, digest.hexdigest())
+    return RequestKey(key.hexdigest(), digest.hexdigest())
 
 
 def _integers_as_int(value):

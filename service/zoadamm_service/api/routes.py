@@ -122,7 +122,7 @@ async def post_metrics(request: Request, session_id: str, sessions: SessionsDep,
     """Report a validation loss (and other named numbers); answers lr and mu after the schedule.
     Sent again with the same Idempotency-Key, it answers as the first time and changes nothing."""
     fields, vectors = await read_message(request, settings.max_body_bytes, NO_VECTORS)
-    key = request_key(request, fields, vectors)
+    key = request_key(request, fields, vectors, kind="metrics")
     if isinstance(fields.get("metrics"), dict):  # how many, before each is validated
         limits.check_metric_names(settings, fields["metrics"])
     body = validate(MetricsRequest, fields)
