@@ -16,8 +16,8 @@ export function plot(name, node, opts, data) {
   node.dataset.points = String(data[0].length); // the browser tests read how many points are drawn
   node.dataset.log = String(Boolean(opts.scales.y && opts.scales.y.distr === 3));
   node.dataset.labels = (opts.axes || []).map((a) => a.label || "").join(" | "); // drawn on the canvas
-  const none = node.querySelector(".none");
-  if (none) none.remove();
+  for (const old of node.querySelectorAll(":scope > .none, :scope > .note")) old.remove();
+  if (opts.note) node.prepend(el("div", { class: "note" }, opts.note)); // why some values are not drawn
   if (!data.slice(1).some((col) => col.some((v) => v !== null && v !== undefined))) {
     if (entry) { entry.plot.destroy(); plots.delete(name); }
     node.append(el("div", { class: "none" }, opts.empty || "no points yet"));
@@ -93,3 +93,9 @@ export function ema(values, alpha) {
 }
 
 export const positive = (values) => values.map((v) => (v !== null && v > 0 ? v : null));
+
+// A log axis has no place for a value <= 0: what a chart says when it leaves `n` of them out.
+export function logNote(columns) {
+  const n = columns.reduce((sum, col) => sum + col.filter((v) => v !== null && v !== undefined && v <= 0).length, 0);
+  return n ? `${n.toLocaleString("en-US")} value${n > 1 ? "s" : ""} ≤ 0 not drawn: a log axis cannot show them` : "";
+}

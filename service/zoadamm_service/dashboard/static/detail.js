@@ -1,5 +1,5 @@
 // One session in detail: f(x), its reported metrics, lr and mu, the gradient estimate.
-import { COLORS, ema, line, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
+import { COLORS, ema, line, logNote, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $ } from "./dom.js";
 import { RESERVED, fmt, label, metricLabel, metricOf, setText } from "./format.js";
 import { rowOf, state } from "./state.js";
@@ -19,28 +19,43 @@ function subtitle(d, row) {
 
 function fChart(t, alpha, log, zo) {
   const f = log ? positive(t.f) : t.f;
+  const note = log ? logNote([t.f]) : "";
   plot("f", $("chart-f"), {
     series: [xSeries("step"), line("f(x)", "rgba(37,99,235,0.28)", { width: 1 }),
       line(`EMA ${alpha.toFixed(2)}`, "#1d4ed8", { width: 2.2 })],
     scales: { x: { time: false }, y: logScale(log) }, axes: [xAxis("step"), yAxis()],
-    empty: zo ? "no f(x) yet: no step has been told" : "no f(x): an FO session reports gradients only",
+    note, empty: fEmpty(zo, note),
   }, [t.step, f, ema(f, alpha)]);
 }
 
-function metricsChart(metrics, log) {
+// Why the f(x) chart draws nothing.
+function fEmpty(zo, note) {
+  if (!zo) return "no f(x): an FO session reports gradients only";
+  if (note) return "no f(x) > 0 to draw on a log axis (untick log y)";
+  return "no f(x) yet: no step has been told";
+}
+
+// Log y is decided from the metrics' own values (on the left axis; accuracy keeps its linear
+// one), unless the user picked: f(x) spanning decades says nothing of a loss that reached 0.
+function metricsChart(metrics, picked) {
   const names = [...new Set(metrics.flatMap((m) => Object.keys(m)))].filter((k) => !RESERVED.includes(k));
+  const columns = names.map((k) => metrics.map((m) => metricOf(m, k)));
+  const onLeft = columns.filter((col, i) => !isAccuracy(names[i]));
+  const log = picked ?? spansDecades(onLeft);
+  const note = log ? logNote(onLeft) : "";
   const series = [xSeries("step")];
   const data = [metrics.map((m) => m.step)];
   names.forEach((k, i) => {
     series.push(line(metricLabel(k), COLORS[i % COLORS.length],
       { scale: isAccuracy(k) ? "acc" : "y", points: { show: true, size: 6 }, width: 2 }));
-    data.push(metrics.map((m) => metricOf(m, k)));
+    data.push(log && !isAccuracy(k) ? positive(columns[i]) : columns[i]);
   });
   const accuracyAxis = names.some(isAccuracy) ? [yAxis({ scale: "acc", side: 1, grid: { show: false } })] : [];
   plot("metrics", $("chart-metrics"), {
     series, scales: { x: { time: false }, y: logScale(log), acc: { auto: true } },
-    axes: [xAxis("step"), yAxis(), ...accuracyAxis],
-    empty: "no metrics reported yet (POST /v1/sessions/{id}/metrics)",
+    axes: [xAxis("step"), yAxis(), ...accuracyAxis], note,
+    empty: note ? "no metric > 0 to draw on a log axis (untick log y)"
+      : "no metrics reported yet (POST /v1/sessions/{id}/metrics)",
   }, data);
 }
 
@@ -70,10 +85,11 @@ export function renderDetail() {
   $("detail-title").textContent = label(row);
   $("detail-sub").textContent = subtitle(d, row);
   const alpha = Number($("ema").value);
+  // until the user picks, each chart decides from its own values; the box shows f(x)'s choice
   const log = state.choice.detailLog ?? spansDecades([d.trace.f]);
   $("logy").checked = log;
   fChart(d.trace, alpha, log, row.takes_values);
-  metricsChart(d.metrics, log);
+  metricsChart(d.metrics, state.choice.detailLog);
   scheduleChart(d.trace);
   gradientChart(d.trace, alpha);
 }

@@ -1,0 +1,48 @@
+"""What a session's charts draw, and what they say about the values they cannot draw."""
+
+from __future__ import annotations
+
+import httpx
+from waits import points, until
+from workloads import traced_session
+
+
+def open_session(page, url: str, sid: str) -> None:
+    page.goto(f"{url}/dashboard#s={sid}")
+    page.reload()  # a fresh page for each session
+
+
+def test_the_metrics_chart_decides_its_log_axis_from_its_own_values(service, page, artifacts):
+    """f(x) spans four decades (a log axis), the reported loss reaches 0 and below: the metrics
+    chart stays linear and draws every report; with log y ticked it draws the positive ones and
+    says how many it left out."""
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        sid = traced_session(http, "loss reaches zero", [1000.0, 100.0, 10.0, 1.0, 0.1],
+                             metrics=[{"value": v} for v in (5.0, 0.0, -1.0, 100.0)])
+    open_session(page, service.url, sid)
+    until(page, lambda: points(page, "chart-f") == 5 and points(page, "chart-metrics") == 4, "both charts")
+    assert page.get_attribute("#chart-f", "data-log") == "true"
+    assert page.get_attribute("#chart-metrics", "data-log") == "false"
+    assert page.locator("#chart-metrics canvas").count() == 1 and page.locator("#chart-metrics .note").count() == 0
+    page.screenshot(path=str(artifacts / "metrics-linear.png"), full_page=True)
+
+    page.uncheck("#logy")
+    page.check("#logy")  # the user's log y: both charts
+    until(page, lambda: page.get_attribute("#chart-metrics", "data-log") == "true", "the metrics on log y")
+    until(page, lambda: page.locator("#chart-metrics .note").count() == 1, "the note")
+    assert page.inner_text("#chart-metrics .note") == "2 values ≤ 0 not drawn: a log axis cannot show them"
+    assert page.locator("#chart-metrics canvas").count() == 1  # 5 and 100 are still drawn
+    assert page.errors == [] and page.violations() == []
+
+
+def test_a_log_axis_with_nothing_above_zero_says_so(service, page):
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        sid = traced_session(http, "all below zero", [-3.0, -2.0, -1.0], metrics=[{"value": -1.0}, {"value": 0.0}])
+    open_session(page, service.url, sid)
+    until(page, lambda: points(page, "chart-f") == 3 and points(page, "chart-metrics") == 2, "both charts")
+    page.check("#logy")
+    until(page, lambda: "no f(x) > 0 to draw on a log axis" in page.inner_text("#chart-f"), "the f(x) chart's reason")
+    until(page, lambda: "no metric > 0 to draw on a log axis" in page.inner_text("#chart-metrics"), "the metrics'")
+    assert "3 values ≤ 0 not drawn" in page.inner_text("#chart-f .note")
+    assert "2 values ≤ 0 not drawn" in page.inner_text("#chart-metrics .note")
+    assert page.errors == [] and page.violations() == []
