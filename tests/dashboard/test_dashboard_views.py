@@ -97,3 +97,18 @@ def test_a_long_name_wraps_and_a_right_to_left_name_stays_in_its_place(service, 
     assert cell.locator("bdi").text_content() == "run7 \u05d0\u05d1\u200f"
     assert cell.locator(".id").text_content() == override[:8]
     assert page.errors == [] and page.violations() == []
+
+
+def test_an_address_of_another_session_opens_it_in_the_open_tab(service, finished, page):
+    """#s=ID followed in a tab that is already open changes the hash alone, and no reload comes:
+    the page opens the session it names, and closes the detail on a bare #."""
+    first, second = finished("shown first"), finished("named by the address")
+    page.goto(f"{service.url}/dashboard#s={first}")
+    until(page, lambda: page.inner_text("#detail-title") == "shown first", "the first session")
+    page.evaluate(f"location.hash = '#s={second}'")
+    until(page, lambda: page.inner_text("#detail-title") == "named by the address", "the session the address names")
+    until(page, lambda: points(page, "chart-f") == 30, "its f(x)")
+    assert page.locator("#sessions tbody tr.selected td.name bdi").inner_text() == "named by the address"
+    page.evaluate("location.hash = '#'")
+    until(page, lambda: page.locator("#detail").is_hidden(), "the detail closed")
+    assert page.errors == [] and page.violations() == []

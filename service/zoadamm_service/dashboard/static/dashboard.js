@@ -174,10 +174,19 @@ function wireKeyDialog() {
   });
 }
 
+// The session the address names (#s=ID), or null.
+function hashSession() {
+  const found = /^#s=([0-9a-f]+)$/.exec(location.hash);
+  return found && isSessionId(found[1]) ? found[1] : null;
+}
+
 wireTable();
 wireCharts();
 wireKeyDialog();
-const fromHash = /^#s=([0-9a-f]+)$/.exec(location.hash);
-if (fromHash) state.selected = fromHash[1];
+// #s=ID typed or followed in an open tab changes only the hash: no reload reads it
+window.addEventListener("hashchange", () => {
+  if (hashSession() !== state.selected) select(hashSession());
+});
+state.selected = hashSession();
 render(); // the empty states, before the first answer (or a 401)
 tick();
