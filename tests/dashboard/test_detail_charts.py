@@ -46,3 +46,24 @@ def test_a_log_axis_with_nothing_above_zero_says_so(service, page):
     assert "3 values ≤ 0 not drawn" in page.inner_text("#chart-f .note")
     assert "2 values ≤ 0 not drawn" in page.inner_text("#chart-metrics .note")
     assert page.errors == [] and page.violations() == []
+
+
+def test_f_beyond_float32_is_named_not_taken_for_no_step(service, page):
+    """Steps told with an f(x) float32 cannot hold (the trace keeps null): the chart says so,
+    not that no step was told, and counts them when others are drawn."""
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        huge = traced_session(http, "huge f", [1e39, -2e39])
+        mixed = traced_session(http, "some huge f", [3.0, 1e39, 2.0, 1.0])
+    open_session(page, service.url, huge)
+    until(page, lambda: page.locator("#chart-f .none").count() == 1 and "2 steps" in page.inner_text("#detail-sub"),
+          "the empty f(x) chart")
+    text = page.inner_text("#chart-f")
+    assert "no step has been told" not in text
+    assert text == "no f(x) to draw: the steps told an f(x) beyond float32's range (|f| > 3.4e38, which the " \
+                   "trace keeps as null)"
+    open_session(page, service.url, mixed)
+    until(page, lambda: points(page, "chart-f") == 4, "the drawn f(x)")
+    until(page, lambda: page.locator("#chart-f .note").count() == 1, "the note")
+    assert page.inner_text("#chart-f .note") == "1 of 4 kept steps told an f(x) beyond float32's range " \
+                                                "(|f| > 3.4e38, which the trace keeps as null): not drawn"
+    assert page.errors == [] and page.violations() == []

@@ -5,6 +5,7 @@ import { RESERVED, fmt, label, metricLabel, metricOf, setText } from "./format.j
 import { rowOf, state } from "./state.js";
 
 const isAccuracy = (name) => /acc/i.test(name);
+const BEYOND = "|f| > 3.4e38, which the trace keeps as null";
 
 function subtitle(d, row) {
   const cfg = d.info.config;
@@ -19,20 +20,26 @@ function subtitle(d, row) {
 
 function fChart(t, alpha, log, zo) {
   const f = log ? positive(t.f) : t.f;
-  const note = log ? logNote([t.f]) : "";
+  const logged = log ? logNote([t.f]) : "";
+  // a ZO step's f(x) is null in the trace only when float32 cannot hold it (1e39)
+  const huge = zo ? t.f.filter((v) => v === null).length : 0;
+  const beyond = huge && huge < t.f.length ? `${fmt(huge)} of ${fmt(t.f.length)} kept steps told an f(x) ` +
+    `beyond float32's range (${BEYOND}): not drawn` : "";
   plot("f", $("chart-f"), {
     series: [xSeries("step"), line("f(x)", "rgba(37,99,235,0.28)", { width: 1 }),
       line(`EMA ${alpha.toFixed(2)}`, "#1d4ed8", { width: 2.2 })],
     scales: { x: { time: false }, y: logScale(log) }, axes: [xAxis("step"), yAxis()],
-    note, empty: fEmpty(zo, note),
+    note: [beyond, logged].filter(Boolean).join("; "), empty: fEmpty(zo, t, huge, logged),
   }, [t.step, f, ema(f, alpha)]);
 }
 
 // Why the f(x) chart draws nothing.
-function fEmpty(zo, note) {
+function fEmpty(zo, t, huge, logged) {
   if (!zo) return "no f(x): an FO session reports gradients only";
-  if (note) return "no f(x) > 0 to draw on a log axis (untick log y)";
-  return "no f(x) yet: no step has been told";
+  if (!t.step.length) return "no f(x) yet: no step has been told";
+  if (huge === t.f.length) return `no f(x) to draw: the steps told an f(x) beyond float32's range (${BEYOND})`;
+  if (logged) return "no f(x) > 0 to draw on a log axis (untick log y)";
+  return "no f(x) to draw";
 }
 
 // Log y is decided from the metrics' own values (on the left axis; accuracy keeps its linear
