@@ -52,8 +52,11 @@ async def session(request: Request, session_id: str, since: int = Query(0, ge=0,
                                       "metrics spread over the history, the newest included.")):
     """A session's trace columns from step ``since``, and its metrics a page at a time (from
     ``cursor``; the answer's ``next_cursor`` continues, ``end_cursor`` is where new ones start)
-    or as a series of ``points``.  Shared by every open dashboard; at most a second old."""
+    or as a series of ``points``; ``metric_history``: how many reports the service keeps of a
+    session (a page adding new ones keeps no more).  Shared by every open dashboard; at most a
+    second old."""
     answer = await request.app.state.overview.session(request.state.tenant, session_id, since, cursor, limit, points)
+    answer["metric_history"] = request.app.state.settings.metric_history
     texts = {"trace": answer.pop("trace"), "metrics": f"[{', '.join(answer.pop('rows'))}]"}
     return Response(spliced(answer, texts), media_type="application/json")
 

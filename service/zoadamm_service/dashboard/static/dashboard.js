@@ -29,7 +29,8 @@ async function refreshSession(id) {
     state.data.set(id, d);
   } else {
     for (const k of Object.keys(d.trace)) d.trace[k] = d.trace[k].concat(body.trace[k]);
-    d.metrics = d.metrics.concat(body.metrics);
+    // no more than the service keeps: the oldest go first, as they do there
+    d.metrics = d.metrics.concat(body.metrics).slice(-(body.metric_history || Infinity));
     d.info = body;
   }
   d.cursor = body.next_cursor ?? body.end_cursor;
