@@ -59,6 +59,18 @@ def test_loopback_names_and_the_listed_ones_are_served(open_service, host):
     assert call(port, host.format(port=port), "DELETE", f"/v1/sessions/{answer['id']}")[0] == 204
 
 
+def test_a_call_without_a_host_header_is_no_pages_and_is_served(open_service):
+    """HTTP/1.0 leaves Host out; a browser never does."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", open_service)) as sock:
+        sock.sendall(b"GET /v1/sessions HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
 def test_with_keys_or_open_on_purpose_any_host_is_served():
     with ServiceProcess(env={"ZOADAMM_API_KEYS": entry("team", "the-key-of-team")}) as keyed:
         status, _ = call(keyed.port, "attacker.example", "POST", "/v1/sessions", {"dim": 2},

@@ -51,8 +51,9 @@ class Authenticate:
             return None
         if self.keys is None:
             if self.host_names is not None and over_a_socket(scope):
-                host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
-                name = host_name(host).lower()
+                # a browser always names the host; a call without the header is no page's
+                host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+                name = "localhost" if host is None else host_name(host).lower()
                 if not (name in self.host_names or is_loopback(name)):
                     names = "".join(f", {n}" for n in sorted(self.host_names))
                     return Refusal(403, FOREIGN_HOST.format(host=host, names=names))
