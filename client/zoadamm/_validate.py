@@ -84,22 +84,26 @@ def float32_values(name: str, value, rounding: str):
     if isinstance(value, (list, tuple)) and not all(_is_number(v) for v in value):
         # numpy would read "0" and true as numbers: JSON's strings and booleans are not
         raise InvalidArgument(f"{name} must be a number or a flat list of numbers (no strings, booleans or lists)")
+    beyond = f"{name} is beyond float32's range (it rounds to infinity; float32's largest is {F32_MAX!r})"
     try:
         given = np.asarray(value, dtype=np.float64)
     except OverflowError:  # an integer beyond float64, as JSON may carry
-        raise InvalidArgument(f"{name} is beyond float32's range (|value| <= {F32_MAX:.7g})") from None
+        raise InvalidArgument(beyond) from None
     except (TypeError, ValueError):
         raise InvalidArgument(f"{name} must be a number or a list of numbers") from None
     if given.ndim > 1 or given.size == 0:
         raise InvalidArgument(f"{name} must be a number or a non-empty list of numbers")
     if not np.all(np.isfinite(given)):
         raise InvalidArgument(f"{name} contains NaN or infinite values")
-    if np.any(np.abs(given) > F32_MAX):
-        raise InvalidArgument(f"{name} is beyond float32's range (|value| <= {F32_MAX:.7g})")
-    held = given.astype(np.float32)
-    if rounding != "nearest":  # step back to the float32 on the inner side of the given value
-        off = held > given if rounding == "down" else held < given
-        np.nextafter(held, np.float32(-np.inf if rounding == "down" else np.inf), out=held, where=off)
+    with np.errstate(over="ignore"):  # what rounds to float32's largest (3.4028235e38, as numpy prints it) is in
+        held = given.astype(np.float32)
+        if not np.all(np.isfinite(held)):
+            raise InvalidArgument(beyond)
+        if rounding != "nearest":  # step back to the float32 on the inner side of the given value
+            off = held > given if rounding == "down" else held < given
+            np.nextafter(held, np.float32(-np.inf if rounding == "down" else np.inf), out=held, where=off)
+    if not np.all(np.isfinite(held)):  # a lower side above float32's largest, an upper below its least
+        raise InvalidArgument(beyond)
     if held.ndim == 0:
         return float(held)
     held.setflags(write=False)

@@ -51,7 +51,10 @@ NORM_MESSAGE = r'constraint.ball.norm must be "2" or "inf" \(a string\), got '
      r"0.09999999403953552\)"),
     ({"box": {"lower": NAN, "upper": 1}}, "constraint.box.lower contains NaN or infinite values"),
     ({"box": {"lower": 0, "upper": [1, INF]}}, "constraint.box.upper contains NaN or infinite values"),
-    ({"box": {"lower": -1e39, "upper": 0}}, "constraint.box.lower is beyond float32's range"),
+    ({"box": {"lower": -1e39, "upper": 0}}, r"constraint.box.lower is beyond float32's range \(it rounds to "
+                                            r"infinity; float32's largest is 3.4028234663852886e\+38\)"),
+    ({"box": {"lower": 3.4028235e38, "upper": 3.4028235e38}}, "constraint.box.lower is beyond float32's range"),
+    ({"box": {"lower": -1, "upper": -3.4028235e38}}, "constraint.box.upper is beyond float32's range"),
     ({"box": {"lower": [0, 0], "upper": [1, 1, 1]}}, "constraint.box.upper has 3 values, constraint.box.lower has 2"),
     ({"box": {"lower": "0", "upper": 1}}, "constraint.box.lower must be a number or a list of numbers"),
     ({"box": {"lower": True, "upper": 1}}, "constraint.box.lower must be a number"),
@@ -127,6 +130,15 @@ def test_split_configs_are_checked_when_joined():
     with pytest.raises(InvalidArgument, match="constraint.box.lower has 2 values, the session has dim 3"):
         SessionConfig.from_dict({**fields, "dim": 3}, {"constraint.box.lower": lower})
     assert SessionConfig.from_dict(fields, {"constraint.box.lower": lower}).constraint.dim == 2
+
+
+def test_numbers_that_round_to_float32s_largest_are_within_its_range():
+    """3.4028235e38, float32's largest as numpy prints it, is a little beyond it in float64, and
+    x0 took it where a bound did not: one-sided boxes over JSON write it for "no bound"."""
+    biggest = float(np.finfo(np.float32).max)
+    wide = FeasibleSet.from_dict({"box": {"lower": -3.4028235e38, "upper": [3.4028235e38, 1.0]}})
+    assert wide.box.lower == -biggest and wide.box.upper.tolist() == [biggest, 1.0]
+    assert FeasibleSet.from_dict({"ball": {"norm": "2", "center": 3.4028235e38, "radius": 1}}).ball.center == biggest
 
 
 def test_a_box_and_a_ball_of_numbers_are_apart_in_more_dimensions_than_in_one():
