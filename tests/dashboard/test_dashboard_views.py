@@ -1,8 +1,10 @@
 """The dashboard's views as a user moves between sessions: a chart that had nothing to draw draws
 again, a session deleted while shown or compared is let go, a long name does not widen the page,
-and a name's direction override stays inside the name."""
+a name's direction override stays inside the name, and age and running read the service's clock."""
 
 from __future__ import annotations
+
+import re
 
 import httpx
 import pytest
@@ -111,4 +113,31 @@ def test_an_address_of_another_session_opens_it_in_the_open_tab(service, finishe
     assert page.locator("#sessions tbody tr.selected td.name bdi").inner_text() == "named by the address"
     page.evaluate("location.hash = '#'")
     until(page, lambda: page.locator("#detail").is_hidden(), "the detail closed")
+    assert page.errors == [] and page.violations() == []
+
+
+def skewed(seconds: int) -> str:
+    """A browser clock ``seconds`` off the service's (ahead when positive)."""
+    return f"(() => {{ const real = Date.now; Date.now = () => real.call(Date) + {seconds * 1000}; }})();"
+
+
+@pytest.mark.parametrize("skew", [120, -120])
+def test_age_and_running_read_the_services_clock(service, page, skew):
+    """A browser clock two minutes off: a session created a moment ago is seconds old, not two
+    minutes (or minus two), and one stepping now is running, for the table and its filter."""
+    run = QuadraticRun(service.url, f"stepping, browser {skew:+} s", pace_s=0.05)
+    run.start()
+    try:
+        page.add_init_script(skewed(skew))
+        page.goto(service.url + "/dashboard")
+        row = page.locator("#sessions tbody tr", has_text=f"browser {skew:+} s")
+        row.wait_for(timeout=GUARD_MS)
+        until(page, lambda: row.locator("td.running").count() == 1, "the session running")
+        assert re.fullmatch(r"\d+ s", row.locator("td:last-child").inner_text()), row.inner_text()
+        page.check("#active-only")
+        until(page, lambda: row.count() == 1 and row.locator("td.running").count() == 1, "it among the running")
+    finally:
+        run.stop.set()
+        run.join()
+    assert run.error is None, run.error
     assert page.errors == [] and page.violations() == []

@@ -3,6 +3,7 @@ two JSON routes under ``/v1/dashboard``, answered from a shared cache (``overvie
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
@@ -39,9 +40,11 @@ async def page():
 async def table(request: Request):
     """One row per session (the newest 500): configuration (its feasible set without vectors),
     step, evaluations, steps/s, lr, mu, newest f and metric; how many sessions there are in all
-    (total); and every method a session may have (the method filter's choices).  Shared by
-    every open dashboard; at most a second old."""
-    return _json({**await request.app.state.overview.table(request.state.tenant), "methods": METHODS})
+    (total); every method a session may have (the method filter's choices); and the service's
+    clock (now, Unix seconds), against which a page reads the rows' times.  Shared by every open
+    dashboard; at most a second old (now is not)."""
+    table = await request.app.state.overview.table(request.state.tenant)
+    return _json({**table, "methods": METHODS, "now": time.time()})
 
 
 @api.get("/sessions/{session_id}")

@@ -21,6 +21,7 @@ export const state = {
   compared: storedCompared(), // the sessions ticked for the comparison
   data: new Map(), // id -> { info, stride, trace, metrics, nextStep, cursor } of the sessions drawn
   colors: new Map(),
+  clockOffset: 0, // the service's clock minus this browser's, in seconds
   loaded: false, // the service answered once (with sessions or a 401)
   auth: null, // null when the service answers; "missing" (no key entered) or "refused"
   // what the user picked; null leaves the choice to the page
@@ -28,6 +29,10 @@ export const state = {
 };
 
 export const isSessionId = (id) => SESSION_ID.test(id);
+
+// Now on the service's clock: a session's times (created, updated) are the service's, and a
+// browser's clock may be minutes off.
+export const serverNow = () => Date.now() / 1000 + state.clockOffset;
 
 export function saveCompared() {
   localStorage.setItem(COMPARED, JSON.stringify([...state.compared]));

@@ -1,7 +1,7 @@
 // The sessions table: one row per session, sorted and filtered in the page.
 import { $, el, show } from "./dom.js";
 import { age, fmt, label, metricText, setText } from "./format.js";
-import { colorOf, state } from "./state.js";
+import { colorOf, serverNow, state } from "./state.js";
 
 const RUNNING_S = 10;
 
@@ -49,7 +49,7 @@ function tableRow(r, now) {
     num(fmt(r.dim)), num(zo ? fmt(r.directions) : "—"), num(fmt(r.step)), num(fmt(r.evaluations)),
     num(r.steps_per_s ? fmt(r.steps_per_s, 3) : "0", isRunning(r, now) ? "running" : ""),
     num(fmt(r.lr, 3)), num(fmt(r.mu, 3)), num(fmt(r.f)), num(metricText(r.last_metric), "metric"),
-    num(age(now - r.created)));
+    num(age(Math.max(0, now - r.created)))); // the offset is known within a round trip: not below 0
 }
 
 // What the empty table says: why there is nothing to show.
@@ -64,7 +64,7 @@ function emptyText() {
 }
 
 export function renderTable() {
-  const now = Date.now() / 1000;
+  const now = serverNow();
   const rows = visibleRows(now);
   const older = state.total - state.rows.length; // beyond the newest the table holds
   $("count").textContent = state.auth ? "" : `${rows.length} of ${state.rows.length}` +
