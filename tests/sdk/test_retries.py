@@ -174,6 +174,19 @@ def test_a_create_whose_answer_was_lost_is_retried_and_made_once(test_client, sl
     assert [(x.id, x.name) for x in sdk.sessions.list()] == [(s.id, "lost")]
 
 
+def test_a_delete_whose_answer_was_lost_is_done_when_its_retry_finds_nothing(test_client, sleeps):
+    """The retry of a DELETE that reached the service gets 404: the session is gone, as asked
+    (the SDK raised NotFoundError, and a loop deleting finished sessions stopped there)."""
+    sdk = Client(http_client=test_client)
+    doomed, kept = sdk.sessions.create(DIM, name="doomed"), sdk.sessions.create(DIM, name="kept")
+    faults = Faults(test_client, [("after", httpx.ReadError)], lambda r: r.method == "DELETE")
+    faults.client().sessions.delete(doomed.id)
+    assert len(faults.seen) == 1 and len(faults.lost) == 1 and faults.lost[0].status_code == 204
+    assert [s.id for s in sdk.sessions.list()] == [kept.id]
+    with pytest.raises(NotFoundError):  # a first try that finds nothing is still an error
+        sdk.sessions.delete(doomed.id)
+
+
 def test_create_is_retried_when_the_request_never_left(test_client, sleeps):
     faults = Faults(test_client, [httpx.ConnectError, httpx.ConnectTimeout], _creates)
     sdk = faults.client()

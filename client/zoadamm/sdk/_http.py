@@ -167,6 +167,12 @@ def start_command(url: str | None) -> str | None:
     return None
 
 
+def deleted_before(call: Call, attempt: int, response: httpx.Response) -> bool:
+    """A DELETE sent again, whose earlier try may have reached the service with its answer lost,
+    that finds nothing: the delete is done, as the caller asked (a first try's 404 stays an error)."""
+    return call.method == "DELETE" and attempt > 0 and response.status_code == 404
+
+
 def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
     """(fields, vectors) of a successful answer; raises the APIStatusError subclass otherwise
     (``ForeignServerError`` for an answer that no zoadamm service gives)."""

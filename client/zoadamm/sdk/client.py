@@ -20,7 +20,7 @@ import httpx
 
 from .._validate import InvalidArgument
 from . import calls
-from ._http import Call, RetryPolicy, build, check_open, connection_error, decode, should_retry
+from ._http import Call, RetryPolicy, build, check_open, connection_error, decode, deleted_before, should_retry
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .options import DEFAULT_URL, checked_key, checked_options
 
@@ -80,6 +80,8 @@ class Client(_Base):
                 if not should_retry(attempt, policy, error=error):
                     raise connection_error(error) from error
             else:
+                if deleted_before(call, attempt, response):
+                    return {}, {}
                 if not should_retry(attempt, policy, response=response):
                     return decode(response)
                 failed = response
@@ -144,6 +146,8 @@ class AsyncClient(_Base):
                 if not should_retry(attempt, policy, error=error):
                     raise connection_error(error) from error
             else:
+                if deleted_before(call, attempt, response):
+                    return {}, {}
                 if not should_retry(attempt, policy, response=response):
                     return decode(response)
                 failed = response
