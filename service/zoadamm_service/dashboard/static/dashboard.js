@@ -7,7 +7,7 @@ import { renderCompare } from "./compare.js";
 import { renderDetail } from "./detail.js";
 import { $ } from "./dom.js";
 import { isolated } from "./format.js";
-import { isSessionId, rowOf, saveCompared, state } from "./state.js";
+import { isSessionId, rowOf, saveCompared, state, useKey } from "./state.js";
 import { renderMethods, renderTable } from "./table.js";
 
 let timer = null;
@@ -17,13 +17,16 @@ const METRIC_POINTS = 1000;
 
 // --- session data: new points only -------------------------------------------------------------
 async function refreshSession(id) {
+  const epoch = state.keyEpoch;
   let d = state.data.get(id);
+  const seen = Boolean(d); // read with this key before
   let body = d ? await api(`/v1/dashboard/sessions/${id}?since=${d.nextStep}&cursor=${d.cursor}`) : null;
   if (body !== null && d && (body.stride !== d.stride || body.end_cursor < d.cursor)) {
     d = null; // the service thinned its trace (or the session was replaced): start again from the kept points
   }
   if (!d) body = await api(`/v1/dashboard/sessions/${id}?points=${METRIC_POINTS}`);
-  if (body === null) { forget(id); return; } // deleted, expired, or never there
+  if (epoch !== state.keyEpoch) return; // asked with the key before: its answer is not this key's
+  if (body === null) { forget(id, seen); return; } // deleted, expired, another tenant's, or never there
   if (!d) {
     d = { info: body, stride: body.stride, trace: body.trace, metrics: body.metrics };
     state.data.set(id, d);
@@ -38,9 +41,11 @@ async function refreshSession(id) {
   d.nextStep = steps.length ? steps[steps.length - 1] + 1 : 0;
 }
 
-// A session the service no longer has: out of the comparison and the detail, so it is not asked for again.
-function forget(id) {
-  const name = isolated(rowOf(id)); // while its data is still here
+// A session the service does not answer (404): out of the comparison and the detail, so it is not
+// asked for again.  `seen`: it was read with this key before, and so is gone from the service.
+function forget(id, seen) {
+  const row = rowOf(id); // while its data is still here
+  const name = row.name ? `${isolated(row)} (${id.slice(0, 8)})` : id.slice(0, 8);
   state.data.delete(id);
   const compared = state.compared.delete(id);
   if (compared) saveCompared();
@@ -50,10 +55,17 @@ function forget(id) {
     history.replaceState(null, "", "#");
   }
   if (shown || compared) { // it leaves what the user looks at: say why
-    $("gone-text").textContent = `The session ${name} (${id.slice(0, 8)}) is no longer on the service: ` +
-      `deleted, or expired. It left the ${shown ? "detail" : "comparison"}${shown && compared ? " and the comparison" : ""}.`;
+    $("gone-text").textContent = `The session ${name} ${goneReason(seen)}. ` +
+      `It left the ${shown ? "detail" : "comparison"}${shown && compared ? " and the comparison" : ""}.`;
     $("gone-banner").hidden = false;
   }
+}
+
+function goneReason(seen) {
+  if (seen) return "is no longer on the service: deleted, or expired";
+  // a key of another tenant sees none of the first one's sessions: they are not gone for that
+  if (state.keyEpoch > 1) return "is not among the sessions of this API key";
+  return "is not on the service: deleted, expired, or never there";
 }
 
 // --- the loop -----------------------------------------------------------------------------------
@@ -83,9 +95,11 @@ function showAuthFailure(error) {
 
 async function tick() {
   clearTimeout(timer);
+  const epoch = state.keyEpoch;
   try {
     const asked = Date.now();
     const table = await api("/v1/dashboard/sessions");
+    if (epoch !== state.keyEpoch) return; // the key changed meanwhile: the tick it started reads the table
     // the service read its clock about halfway through the request
     if (table && Number.isFinite(table.now)) state.clockOffset = table.now - (asked + Date.now()) / 2000;
     state.rows = table ? table.sessions : [];
@@ -94,12 +108,14 @@ async function tick() {
     const ids = new Set(state.compared);
     if (state.selected) ids.add(state.selected);
     await Promise.all([...ids].map(refreshSession));
+    if (epoch !== state.keyEpoch) return;
     state.loaded = true;
     state.auth = null;
     $("auth-banner").hidden = true;
     setStatus(`live · ${new Date().toLocaleTimeString()}`, "live");
     render();
   } catch (error) {
+    if (epoch !== state.keyEpoch) return; // an answer to the key before
     if (error instanceof AuthError) {
       showAuthFailure(error);
       return; // no polling until a key is saved
@@ -169,10 +185,12 @@ function wireKeyDialog() {
   };
   $("key-button").addEventListener("click", open);
   $("auth-enter").addEventListener("click", open);
-  dialog.addEventListener("close", () => {
+  dialog.addEventListener("close", async () => {
+    const before = apiKey();
     if (dialog.returnValue === "save") saveKey($("key-input").value.trim(), $("key-remember").checked);
     else if (dialog.returnValue === "clear") forgetKey();
     else return;
+    if (apiKey() !== before) await useKey(apiKey()); // another key: its own comparison
     state.data.clear();
     tick();
   });
@@ -192,5 +210,6 @@ window.addEventListener("hashchange", () => {
   if (hashSession() !== state.selected) select(hashSession());
 });
 state.selected = hashSession();
+await useKey(apiKey());
 render(); // the empty states, before the first answer (or a 401)
 tick();

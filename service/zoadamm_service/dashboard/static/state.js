@@ -1,16 +1,45 @@
 // What the page knows and what the user chose, shared by the views.
 import { COLORS } from "./charts.js";
 
+// The sessions ticked for the comparison are kept per API key (each key sees its tenant's
+// sessions), under a digest of the key, never the key: "zoadamm.compared" without a key,
+// "zoadamm.compared.<digest>" with one.
 const COMPARED = "zoadamm.compared";
 const SESSION_ID = /^[0-9a-f]{1,64}$/;
 
-function storedCompared() {
+function storedCompared(name) {
   try {
-    const ids = JSON.parse(localStorage.getItem(COMPARED) || "[]");
+    const ids = JSON.parse(localStorage.getItem(name) || "[]");
     return new Set(Array.isArray(ids) ? ids.filter((id) => SESSION_ID.test(id)) : []);
   } catch (e) {
     return new Set();
   }
+}
+
+// SHA-256 where the page is a secure context (https, localhost); on plain http the browser has
+// no crypto.subtle, and a 53-bit hash (cyrb53) names the key instead.
+async function digest(key) {
+  const text = `zoadamm.compared:${key}`;
+  if (globalThis.crypto && crypto.subtle) {
+    const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+    return [...bytes.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    h1 = Math.imul(h1 ^ text.charCodeAt(i), 2654435761);
+    h2 = Math.imul(h2 ^ text.charCodeAt(i), 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16);
+}
+
+// The comparison of the sessions seen with `key` ("" for none); the answers of any request
+// begun with the previous key are dropped (keyEpoch).
+export async function useKey(key) {
+  state.comparedName = key ? `${COMPARED}.${await digest(key)}` : COMPARED;
+  state.compared = storedCompared(state.comparedName);
+  state.keyEpoch += 1;
 }
 
 export const state = {
@@ -18,7 +47,9 @@ export const state = {
   total: 0, // how many sessions there are in all: the table holds the newest of them
   sort: { key: "created", dir: -1 },
   selected: null, // the session shown in detail
-  compared: storedCompared(), // the sessions ticked for the comparison
+  compared: new Set(), // the sessions ticked for the comparison (useKey reads them)
+  comparedName: COMPARED, // where they are kept
+  keyEpoch: 0, // the API key's changes in this tab
   data: new Map(), // id -> { info, stride, trace, metrics, nextStep, cursor } of the sessions drawn
   colors: new Map(),
   clockOffset: 0, // the service's clock minus this browser's, in seconds
@@ -35,7 +66,7 @@ export const isSessionId = (id) => SESSION_ID.test(id);
 export const serverNow = () => Date.now() / 1000 + state.clockOffset;
 
 export function saveCompared() {
-  localStorage.setItem(COMPARED, JSON.stringify([...state.compared]));
+  localStorage.setItem(state.comparedName, JSON.stringify([...state.compared]));
 }
 
 export function colorOf(id) {
