@@ -43,3 +43,18 @@ def test_the_page_keeps_no_more_reports_than_the_service(small, page):
     refreshes(page, 3)  # after the reports: the page has read every one of them
     assert points(page, "chart-metrics") == KEPT
     assert page.errors == [] and page.violations() == []
+
+
+def test_the_kept_steps_are_counted_in_ordinals(small, page):
+    """A trace of 4 points thinned to every 2nd step, and the ordinals the page writes."""
+    with httpx.Client(base_url=small.url, timeout=30) as http:
+        sid = traced_session(http, "thinned", [float(10 - s) for s in range(6)])
+        assert http.get(f"/v1/sessions/{sid}/trace").json()["stride"] == 2
+    page.goto(f"{small.url}/dashboard#s={sid}")
+    until(page, lambda: "6 steps" in page.inner_text("#detail-sub"), "the session")
+    assert page.inner_text("#detail-sub").endswith(", every 2nd step kept")
+    numbers = [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 32, 101, 111, 112, 512, 1024, 2048]
+    written = page.evaluate(f"import('/assets/format.js').then((m) => {numbers}.map(m.ordinal))")
+    assert written == ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "32nd",
+                       "101st", "111th", "112th", "512th", "1,024th", "2,048th"]
+    assert page.errors == [] and page.violations() == []

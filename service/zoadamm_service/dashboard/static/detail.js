@@ -1,7 +1,7 @@
 // One session in detail: f(x), its reported metrics, lr and mu, the gradient estimate.
 import { COLORS, ema, line, logNote, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $ } from "./dom.js";
-import { RESERVED, fmt, label, metricLabel, metricOf, setText } from "./format.js";
+import { RESERVED, fmt, label, metricLabel, metricOf, ordinal, setText } from "./format.js";
 import { rowOf, state } from "./state.js";
 
 const isAccuracy = (name) => /acc/i.test(name);
@@ -15,7 +15,7 @@ function subtitle(d, row) {
   return `${cfg.method}${zo ? `, q = ${fmt(cfg.directions)}, ${cfg.distribution}, ${cfg.difference}` : ""}` +
     (set ? `, X = ${set}` : "") +
     `, d = ${fmt(cfg.dim)}, ${fmt(row.step ?? 0)} steps, ${fmt(per)} evaluation${per > 1 ? "s" : ""}/step` +
-    (d.stride > 1 ? `, every ${fmt(d.stride)}th step kept` : "");
+    (d.stride > 1 ? `, every ${ordinal(d.stride)} step kept` : "");
 }
 
 function fChart(t, alpha, log, zo) {

@@ -11,6 +11,13 @@ export function fmt(x, digits = 4) {
   return x.toLocaleString("en-US", { maximumSignificantDigits: digits });
 }
 
+// 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 1,024th
+export function ordinal(n) {
+  const teen = Math.floor(n / 10) % 10 === 1;
+  const suffix = teen ? "th" : ["th", "st", "nd", "rd"][n % 10] || "th";
+  return fmt(n) + suffix;
+}
+
 export function age(seconds) {
   if (seconds < 60) return `${Math.round(seconds)} s`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)} m ${Math.round(seconds % 60)} s`;
