@@ -21,6 +21,25 @@ from ._validate import InvalidArgument, finite_values, one_of, positive_float, p
 from .directions import DISTRIBUTIONS, direction_blocks
 
 DIFFERENCES = ("forward", "central")
+# AdaMM squares the gradient in float32: beyond sqrt(max float32), v becomes inf and the session
+# never moves again (or x becomes NaN), so such a step is refused before it is taken.
+GRADIENT_MAX = float(np.sqrt(np.finfo(np.float32).max))
+DIRECTION_MAX = {"sphere": 1.0, "gaussian": 8.0}  # bounds on |u_j| (gaussian: 4.33 in fact)
+
+
+def check_gradient_size(coefficients: np.ndarray | None, gradient: np.ndarray | None, distribution: str) -> None:
+    """Raises InvalidArgument when a step's gradient (given, or sum_i c_i u_i) could square past
+    float32, or is not finite."""
+    if coefficients is not None:
+        bound = float(np.sum(np.abs(coefficients, dtype=np.float64))) * DIRECTION_MAX[distribution]
+        what = "these function values make a gradient"
+    else:
+        assert gradient is not None, "a step has coefficients or a gradient"
+        bound = float(np.max(np.abs(gradient)))
+        what = "this gradient is"
+    if not bound < GRADIENT_MAX:
+        raise InvalidArgument(f"{what} too large: |g| must stay below {GRADIENT_MAX:.3g}, which keeps every "
+                              "method's float32 state finite")
 
 
 def dimension_factor(dim: int, distribution: str) -> float:

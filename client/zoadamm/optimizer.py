@@ -16,7 +16,7 @@ from ._validate import InvalidArgument, finite_values, one_of, positive_float, p
 from .adamm import AdaMMConfig, AdaMMState
 from .constraints import VECTOR_FIELDS, FeasibleSet
 from .directions import DISTRIBUTIONS
-from .estimators import DIFFERENCES, assemble_gradient, zo_coefficients
+from .estimators import DIFFERENCES, assemble_gradient, check_gradient_size, zo_coefficients
 from .methods import AMSGRAD_METHODS, METHODS, Method, method
 from .schedule import PlateauConfig, PlateauState, plateau_step
 
@@ -174,17 +174,21 @@ class Optimizer:
         return self.state.step
 
     def zo_record(self, f_x, f_plus, f_minus=None) -> StepRecord:
-        """Validate one ZO step's function values and turn them into a record (no state change)."""
+        """Validate one ZO step's function values and turn them into a record (no state change).
+        Raises InvalidArgument for values of another shape, not finite, or making a gradient that
+        would overflow the float32 state (``estimators.check_gradient_size``)."""
         require_input(self.config, "values")
         q = self.config.directions
         plus = np.asarray(f_plus, dtype=np.float64).reshape(-1)
         if plus.size != q:
             raise InvalidArgument(f"f_plus has {plus.size} values, the session has directions={q}")
-        coefficients = zo_coefficients(
-            f_x, plus, f_minus, mu=self.mu, dim=self.config.dim,
-            distribution=self.config.distribution, difference=self.config.difference,
-        )
-        return StepRecord(self.step, self.lr, coefficients=coefficients.astype(np.float32))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+            coefficients = zo_coefficients(
+                f_x, plus, f_minus, mu=self.mu, dim=self.config.dim,
+                distribution=self.config.distribution, difference=self.config.difference,
+            ).astype(np.float32)
+        check_gradient_size(coefficients, None, self.config.distribution)
+        return StepRecord(self.step, self.lr, coefficients=coefficients)
 
     def fo_record(self, gradient) -> StepRecord:
         """Validate one exact gradient and turn it into a record (no state change)."""
@@ -192,7 +196,8 @@ class Optimizer:
         g = np.asarray(gradient, dtype=np.float32).reshape(-1)
         if g.size != self.config.dim:
             raise InvalidArgument(f"gradient has {g.size} values, the session has dim {self.config.dim}")
-        return StepRecord(self.step, self.lr, gradient=finite_values("gradient", g))
+        check_gradient_size(None, finite_values("gradient", g), self.config.distribution)
+        return StepRecord(self.step, self.lr, gradient=g)
 
     def apply(
         self, record: StepRecord, work: np.ndarray | None = None, directions: np.ndarray | None = None

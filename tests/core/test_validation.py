@@ -162,6 +162,9 @@ def test_optimizer_rejects_and_keeps_its_state():
         (lambda: zo.apply(StepRecord(step=1, lr=0.1, coefficients=np.ones(2, np.float32))),
          "record for step 1 applied at step 0"),
         (lambda: Optimizer.start(SessionConfig(dim=4), np.ones(3)), "x has 3 values, the session has dim 4"),
+        # a gradient whose square overflows float32 would leave the state infinite for good
+        (lambda: zo.zo_record(0.0, [1e30, 0.0]), r"these function values make a gradient too large: \|g\| must"),
+        (lambda: fo.fo_record(np.array([0, 0, 2e19, 0])), r"this gradient is too large: \|g\| must stay below"),
     ]
     for call, message in cases:
         with pytest.raises(InvalidArgument, match=message):

@@ -597,3 +597,23 @@ def test_a_box_or_a_ball_alone_is_the_set(local, mirror):
         assert run.config.constraint == expected
         run.tell(f_x=1.0, f_plus=[2.0])
         assert expected.violation(run.x) is None
+
+
+@pytest.mark.parametrize("mode", ["mirror", "pipeline"])
+@pytest.mark.parametrize("method", ["zo-adamm", "zo-sgd"])
+def test_values_that_make_too_large_a_gradient_are_refused_here_and_the_mirror_stays(local, mode, method):
+    """The mirror took the step before the service refused it (422), and the run fell back to
+    plain mode for good; the core now refuses such a record as it refuses NaN, before anything
+    is sent or applied."""
+    f, x0, config = quadratic(DIM), x0_for(DIM), _config(method=method)
+    with RemoteOptimizer.create(local, x0, **MODES[mode], **config) as run:
+        drive(run, f, 2)
+        with pytest.raises(InvalidArgument, match="gradient too large: |g| must stay below"):
+            run.tell(f_x=0.0, f_plus=[1e30, 0.0])
+        assert run.mirrored and run.step == 2
+        drive(run, f, 4)
+        run.flush()
+        assert run.mirrored and run.mismatches == 0
+        final = bits(run.x)
+    expected, _, _ = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, 4)
+    assert final == bits(local.sessions.parameters(run.id).x) == bits(expected.state.x)

@@ -2,7 +2,7 @@
 (422) before it is journaled.
 
 The schema's bounds (lr <= 1e3, eps >= 1e-12) and the per-step bound on the gradient
-(``inputs.check_size``: |g| < 1.8e19, so g*g, m and v are finite) leave one way to overflow:
+(``zoadamm.estimators.check_gradient_size``: |g| < 1.8e19, so g*g, m and v are finite) leave one way to overflow:
 x itself, when it is already near float32's limit.  One AdaMM step moves each x_j by at most
 lr * |m_j| / eps, and |m_j| < |g|max (``step_bound`` covers every method), so a scalar bound
 decides almost every step; only when it cannot, the exact maximum of |x| is computed, and then,
@@ -16,8 +16,7 @@ import functools
 import numpy as np
 
 from zoadamm import Optimizer, SessionConfig, StepRecord
-
-from .inputs import GRADIENT_MAX
+from zoadamm.estimators import GRADIENT_MAX
 
 # half of float32's largest value: a margin for the rounding of the update's last operations
 X_LIMIT = float(np.finfo(np.float32).max) / 2

@@ -11,11 +11,6 @@ from zoadamm import InvalidArgument, Optimizer, SessionConfig, wire
 
 from ..errors import Invalid
 
-# AdaMM squares the gradient in float32: beyond sqrt(max float32), v becomes inf and the session
-# never moves again (or x becomes NaN), so such a step is refused before it is journaled.
-GRADIENT_MAX = float(np.sqrt(np.finfo(np.float32).max))
-DIRECTION_MAX = {"sphere": 1.0, "gaussian": 8.0}  # bounds on |u_j| (gaussian: 4.33 in fact)
-
 
 @dataclass(frozen=True)
 class ZOValues:
@@ -90,19 +85,6 @@ def zo_arrays(values: ZOValues, config: SessionConfig):
         if arr is not None and not np.isfinite(arr).all():
             raise Invalid(f"{name} contains NaN or infinite values")
     return f_x, f_plus, f_minus
-
-
-def check_size(record, config: SessionConfig) -> None:
-    """Raises Invalid when the step's gradient could square past float32 (or is not finite)."""
-    if record.coefficients is not None:
-        bound = float(np.sum(np.abs(record.coefficients, dtype=np.float64))) * DIRECTION_MAX[config.distribution]
-        what = "these function values make a gradient"
-    else:
-        bound = float(np.max(np.abs(record.gradient)))
-        what = "this gradient is"
-    if not bound < GRADIENT_MAX:
-        raise Invalid(f"{what} too large: |g| must stay below {GRADIENT_MAX:.3g}, which keeps every method's "
-                      "float32 state finite")
 
 
 def invalid_on_error(fn, *args):
