@@ -67,3 +67,31 @@ def test_f_beyond_float32_is_named_not_taken_for_no_step(service, page):
     assert page.inner_text("#chart-f .note") == "1 of 4 kept steps told an f(x) beyond float32's range " \
                                                 "(|f| > 3.4e38, which the trace keeps as null): not drawn"
     assert page.errors == [] and page.violations() == []
+
+
+# The leftmost column of a chart's canvas, left of its plot, where text is drawn: a label cut by
+# the canvas' edge starts at 0.
+LEFTMOST_TEXT = """(chart) => {
+  const canvas = document.querySelector(`${chart} canvas`);
+  const left = document.querySelector(`${chart} .u-over`).offsetLeft * devicePixelRatio;
+  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  let found = Infinity;
+  for (let y = 0; y < canvas.height; y++) {
+    for (let x = 0; x < Math.min(left, found); x++) {
+      const i = 4 * (y * canvas.width + x);
+      if (data[i + 3] > 128 && data[i] + data[i + 1] + data[i + 2] < 300) found = x;
+    }
+  }
+  return found;
+}"""
+
+
+def test_a_y_axis_is_as_wide_as_its_labels(service, page, artifacts):
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        sid = traced_session(http, "ten million", [1e7, 5e6, 2e6, 1e6, 3e5])
+    open_session(page, service.url, sid)
+    until(page, lambda: points(page, "chart-f") == 5 and page.locator("#chart-f canvas").count() == 1, "f(x)")
+    page.locator("#chart-f").screenshot(path=str(artifacts / "wide-labels.png"))
+    leftmost = page.evaluate(LEFTMOST_TEXT, "#chart-f")
+    assert 2 <= leftmost < 40, leftmost  # "10,000,000" whole, not cut at the edge
+    assert page.errors == [] and page.violations() == []

@@ -61,10 +61,19 @@ export function xAxis(text) {
 
 const powerOfTen = (t) => t > 0 && Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9;
 
+// A y axis as wide as its widest label: a fixed width cut "10,000,000" to "0,000,000".
+function axisSize(u, values, index, cycle) {
+  const axis = u.axes[index];
+  if (cycle > 1) return axis._size; // uPlot asks again while its layout settles: the first answer stands
+  u.ctx.font = axis.font[0];
+  const widest = Math.max(0, ...(values || []).map((v) => u.ctx.measureText(v).width / uPlot.pxRatio));
+  return Math.ceil(widest) + axis.gap + 8;
+}
+
 export function yAxis(extra = {}) {
   // on a log scale only powers of ten get a label; the minor ticks stay unlabelled
   return Object.assign({
-    size: 64, grid: { stroke: "#eef0f3" }, ticks: { show: false },
+    size: axisSize, grid: { stroke: "#eef0f3" }, ticks: { show: false },
     values: (u, ticks, axis) => {
       const log = u.scales[u.axes[axis].scale || "y"].distr === 3;
       return ticks.map((t) => (log && !powerOfTen(t) ? "" : fmt(t, 5)));
