@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(
         86_400, ge=1, description="How long a POST's Idempotency-Key and first answer are kept.")
     dashboard_cache_s: float = Field(
-        1.0, ge=0, description="How old the dashboard's data may be: one store read per this many seconds per replica."
+        1.0, ge=0, description="How old the dashboard's data may be: one store read per this many seconds per "
+                               "replica; /metrics' zoadamm_sessions_active, five times this."
     )
     lease_seconds: float = Field(
         10.0, gt=0, le=3600,

@@ -49,6 +49,27 @@ def test_counters_move_with_the_steps_and_labels_carry_no_ids(make_app, serve):
         check_counters(client)
 
 
+def test_scrapes_count_the_active_sessions_at_a_bounded_rate(make_app, serve):
+    """/metrics needs no key, and its count of active sessions reads every tenant's dashboard
+    table: fifty scrapes in a row count once, and answer that count (a scrape after the count
+    took its time no longer lost the gauge)."""
+    app = make_app(dashboard_cache_s=60)
+    counted = []
+    with serve(app) as client:
+        zo_steps(client, 2)
+        overview = app.state.overview
+        active = overview.active_sessions
+
+        async def counting(tenant):
+            counted.append(tenant)
+            return await active(tenant)
+
+        overview.active_sessions = counting
+        scrapes = [samples(client.get("/metrics").text) for _ in range(50)]
+    assert len(counted) == len(app.state.tenants) == 1
+    assert [value(s, "zoadamm_sessions_active") for s in scrapes] == [1.0] * 50
+
+
 def check_counters(client):
     before = samples(client.get("/metrics").text)
     sid = zo_steps(client, 7, q=3)

@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
+import math
 import time
 
 from fastapi import FastAPI, Request, Response
@@ -18,6 +21,8 @@ from . import prom
 
 def install(app: FastAPI) -> None:
     """``/metrics``: the Prometheus text exposition."""
+    # the count reads the dashboard's tables, no more often than five of their loads
+    app.state.active_count = ActiveCount(5 * app.state.settings.dashboard_cache_s)
 
     @app.get("/metrics", tags=["health"], response_class=Response)
     async def metrics(request: Request) -> Response:
@@ -27,22 +32,45 @@ def install(app: FastAPI) -> None:
 
 async def _active_sessions(request: Request) -> int | None:
     """Sessions with a step in the last minute, summed over the tenants (the count names none of
-    them); None when the store does not answer within ``ACTIVE_WAIT_S``: every other metric is
-    in memory, and a scrape must still get them while Redis hangs."""
+    them).  Counted at most once per ``ActiveCount.every_s``, whatever the scrapes' rate: the count
+    reads every tenant's dashboard table, and ``/metrics`` needs no key.  A scrape waits up to
+    ``ACTIVE_WAIT_S`` for a count it started and otherwise answers the last one; None when there
+    is none (the store did not answer): every other metric is in memory, and a scrape must still
+    get them while Redis hangs."""
     overview = getattr(request.app.state, "overview", None)
     if overview is None:
         return None
-    # at once, not one tenant after another: with many tenants and the event loop busy,
-    # waiting for each in turn took longer than a scrape's timeout
-    tenants = request.app.state.tenants
-    try:
-        async with asyncio.timeout(ACTIVE_WAIT_S):
-            return sum(await asyncio.gather(*(overview.active_sessions(tenant) for tenant in tenants)))
-    except (TimeoutError, ServiceError):
-        return None
+    return await request.app.state.active_count.read(overview, request.app.state.tenants)
 
 
 ACTIVE_WAIT_S = 0.5
+
+
+class ActiveCount:
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self.value: int | None = None
+        self.counted_at = -math.inf
+        self.counting: asyncio.Task | None = None
+
+    async def read(self, overview, tenants) -> int | None:
+        if self.counting is None and time.monotonic() - self.counted_at >= self.every_s:
+            # a context of its own: the count outlives a scrape that stops waiting for it
+            self.counting = asyncio.create_task(self._count(overview, tenants), context=contextvars.Context())
+        if self.counting is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.counting), ACTIVE_WAIT_S)
+        return self.value
+
+    async def _count(self, overview, tenants) -> None:
+        try:
+            # at once, not one tenant after another: with many tenants and the event loop busy,
+            # waiting for each in turn took longer than a scrape's timeout
+            self.value = sum(await asyncio.gather(*(overview.active_sessions(tenant) for tenant in tenants)))
+        except ServiceError:
+            self.value = None
+        finally:
+            self.counted_at, self.counting = time.monotonic(), None
 
 
 def timed_store(store: Store) -> Store:
