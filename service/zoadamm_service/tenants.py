@@ -58,6 +58,10 @@ class KeyRing:
                 # never echo the entry: it may be a key pasted by mistake
                 raise KeyConfigError(f"ZOADAMM_API_KEYS entry {number} is not tenant:sha256hex "
                                      "(64 hex digits; `zoadamm-service keys new TENANT` prints one)")
+            holder = next((t for d, t in entries if d == hexdigest.lower()), None)
+            if holder is not None and holder != tenant:  # one key, two tenants: whose sessions would it see?
+                raise KeyConfigError(f"ZOADAMM_API_KEYS entry {number} gives tenant {tenant!r} the key of tenant "
+                                     f"{holder!r}: a key names one tenant")
             entries.append((hexdigest.lower(), tenant))
         if not entries:
             raise KeyConfigError("ZOADAMM_API_KEYS is set but holds no entry")

@@ -46,6 +46,13 @@ def test_a_malformed_key_list_is_refused_without_echoing_it(text):
     assert "g" * 64 not in str(refused.value) and ("abc" not in str(refused.value))
 
 
+def test_one_key_given_to_two_tenants_is_refused_and_one_tenant_may_hold_two_keys():
+    with pytest.raises(KeyConfigError, match="entry 2 gives tenant 'bob' the key of tenant 'alice'"):
+        KeyRing.parse(entry("alice", "the-key") + "," + entry("bob", "the-key"))
+    ring = KeyRing.parse(",".join((entry("alice", "the-key"), entry("alice", "the-key"), entry("alice", "another"))))
+    assert ring.tenant_of("the-key") == ring.tenant_of("another") == "alice"
+
+
 def test_open_mode_refuses_a_public_address_and_warns_on_loopback(caplog):
     refused = subprocess.run([SERVICE, "--host", "0.0.0.0", "--port", str(free_port())],
                              capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
