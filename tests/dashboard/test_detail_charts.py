@@ -95,3 +95,21 @@ def test_a_y_axis_is_as_wide_as_its_labels(service, page, artifacts):
     leftmost = page.evaluate(LEFTMOST_TEXT, "#chart-f")
     assert 2 <= leftmost < 40, leftmost  # "10,000,000" whole, not cut at the edge
     assert page.errors == [] and page.violations() == []
+
+
+# A y axis's labels for the ticks given, as uPlot asks for them.
+AXIS_LABELS = """([ticks, log]) => import('/assets/charts.js').then(({ yAxis }) =>
+  yAxis().values({ scales: { y: { distr: log ? 3 : 1 } }, axes: [{}, { scale: "y" }] }, ticks, 1))"""
+
+
+def test_an_axis_writes_its_labels_in_one_notation(service, page):
+    page.goto(service.url + "/dashboard")
+    labels = lambda ticks, log=False: page.evaluate(AXIS_LABELS, [ticks, log])  # noqa: E731
+    # lr from 1e-4 to 0.1 on a log axis: powers of ten only, all in exponent form
+    assert labels([1e-4, 2e-4, 5e-4, 1e-3, 1e-2, 0.1], log=True) == ["1e-4", "", "", "1e-3", "1e-2", "1e-1"]
+    assert labels([0.0002, 0.0004, 0.0006, 0.0008]) == ["2e-4", "4e-4", "6e-4", "8e-4"]
+    assert labels([0, 2.5e-4, 5e-4]) == ["0", "2.5e-4", "5e-4"]
+    assert labels([0.001, 0.01, 0.1, 1], log=True) == ["0.001", "0.01", "0.1", "1"]  # no label needs one
+    assert labels([0, 0.5, 1, 1.5]) == ["0", "0.5", "1", "1.5"]
+    assert labels([0, 5_000_000, 10_000_000]) == ["0", "5,000,000", "10,000,000"]  # whole numbers in full
+    assert page.errors == [] and page.violations() == []

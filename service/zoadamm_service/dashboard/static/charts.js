@@ -70,13 +70,21 @@ function axisSize(u, values, index, cycle) {
   return Math.ceil(widest) + axis.gap + 8;
 }
 
+// One notation per axis: every label in exponent form when one needs it ("1e-4" beside "0.001"
+// read as two scales), shortest first ("1e-4", not "1.00e-4"); null: a tick without a label.
+function tickTexts(ticks) {
+  const exponent = ticks.some((t) => t !== null && fmt(t, 5).includes("e"));
+  const short = (t) => t.toExponential(3).replace(/\.?0+e/, "e").replace("e+", "e");
+  return ticks.map((t) => (t === null ? "" : !exponent ? fmt(t, 5) : t === 0 ? "0" : short(t)));
+}
+
 export function yAxis(extra = {}) {
   // on a log scale only powers of ten get a label; the minor ticks stay unlabelled
   return Object.assign({
     size: axisSize, grid: { stroke: "#eef0f3" }, ticks: { show: false },
     values: (u, ticks, axis) => {
       const log = u.scales[u.axes[axis].scale || "y"].distr === 3;
-      return ticks.map((t) => (log && !powerOfTen(t) ? "" : fmt(t, 5)));
+      return tickTexts(ticks.map((t) => (log && !powerOfTen(t) ? null : t)));
     },
   }, extra);
 }
