@@ -244,6 +244,12 @@ def test_an_endpoint_that_keeps_failing_raises(sleeps, answer):
     assert len(seen) == 3 and len(sleeps) == 2 and rest.evaluations == 0
 
 
+def test_one_attempt_is_said_so(sleeps):
+    http, _ = _endpoint([500])
+    with pytest.raises(EvaluationError, match="failed after 1 attempt: "):
+        RestObjective("http://objective/f", retries=0, http_client=http)(np.zeros(DIM))
+
+
 @pytest.mark.parametrize("status", [400, 404, 422])
 def test_a_client_error_is_not_retried(sleeps, status):
     http, seen = _endpoint([status])

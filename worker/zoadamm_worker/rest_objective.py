@@ -53,7 +53,8 @@ class RestObjective:
                 continue
             self.evaluations += 1
             return value
-        raise EvaluationError(f"objective at {self.url} failed after {self.retry.max_retries + 1} attempts: {problem}")
+        tries = self.retry.max_retries + 1
+        raise EvaluationError(f"objective at {self.url} failed after {tries} attempt{'s' * (tries > 1)}: {problem}")
 
     def close(self) -> None:
         if self._owned:
