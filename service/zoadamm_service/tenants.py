@@ -49,7 +49,7 @@ class KeyRing:
     @classmethod
     def parse(cls, text: str) -> KeyRing:
         """Raises KeyConfigError for an entry that is not ``tenant:sha256hex``."""
-        entries = []
+        entries: list[tuple[str, str]] = []
         for number, item in enumerate((part.strip() for part in text.split(",")), 1):
             if not item:
                 continue
