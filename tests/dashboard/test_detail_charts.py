@@ -113,3 +113,34 @@ def test_an_axis_writes_its_labels_in_one_notation(service, page):
     assert labels([0, 0.5, 1, 1.5]) == ["0", "0.5", "1", "1.5"]
     assert labels([0, 5_000_000, 10_000_000]) == ["0", "5,000,000", "10,000,000"]  # whole numbers in full
     assert page.errors == [] and page.violations() == []
+
+
+# How many pixels of the canvas of `chart` are near each colour (r, g, b): antialiased edges are
+# blends with the white around them, so a colour counts where no channel is more than 40 off.
+COLOURED = """([chart, colours]) => {
+  const canvas = document.querySelector(`${chart} canvas`);
+  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  return colours.map(([r, g, b]) => {
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 200 && Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 40) n++;
+    }
+    return n;
+  });
+}"""
+LR, MU = (0x16, 0xA3, 0x4A), (0x93, 0x33, 0xEA)
+
+
+def test_lr_equal_to_mu_stays_visible_under_it(service, page, artifacts):
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        sid = http.post("/v1/sessions", json={"dim": 2, "directions": 1, "name": "lr = mu", "x0": [0.0, 0.0],
+                                              "lr": 1e-4, "mu": 1e-4, "schedule": None}).json()["id"]
+        for step in range(30):
+            assert http.post(f"/v1/sessions/{sid}/tell", json={"step": step, "f_x": 1.0, "f_plus": [1.0]}).is_success
+    open_session(page, service.url, sid)
+    until(page, lambda: points(page, "chart-schedule") == 30 and page.locator("#chart-schedule canvas").count() == 1,
+          "lr and mu")
+    page.locator("#chart-schedule").screenshot(path=str(artifacts / "lr-equals-mu.png"))
+    lr, mu = page.evaluate(COLOURED, ["#chart-schedule", [LR, MU]])
+    assert mu > 100 and lr > mu / 4, (lr, mu)  # both drawn: lr between mu's dashes
+    assert page.errors == [] and page.violations() == []

@@ -66,10 +66,14 @@ function metricsChart(metrics, picked) {
   }, data);
 }
 
+// lr and mu each on an axis of its own: equal, or moving together, the two curves lie on one
+// another, so mu is dashed, over a wider lr that shows around and between its dashes.
 function scheduleChart(t) {
   plot("schedule", $("chart-schedule"), {
-    series: [xSeries("step"), line("lr", "#16a34a", { width: 2 }), line("mu", "#9333ea", { width: 2, scale: "mu" })],
+    series: [xSeries("step"), line("lr", "#16a34a", { width: 3.5 }),
+      line("mu", "#9333ea", { width: 2, scale: "mu", dash: [6, 5] })],
     scales: { x: { time: false }, y: { distr: 3 }, mu: { distr: 3 } },
+    legend: { markers: { dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } },
     axes: [xAxis("step"), yAxis({ label: "lr", labelSize: 14 }),
       yAxis({ scale: "mu", side: 1, grid: { show: false }, label: "mu", labelSize: 14 })],
   }, [t.step, positive(t.lr), positive(t.mu)]);
