@@ -81,7 +81,7 @@ def test_a_deleted_session_is_let_go(service, finished, page):
     assert len([e for e in page.errors if "404" in e]) <= 1 and page.violations() == []
 
 
-def test_a_long_name_wraps_and_a_right_to_left_name_stays_in_its_place(service, finished, page):
+def test_a_long_name_is_cut_short_and_a_right_to_left_name_stays_in_its_place(service, finished, page):
     wide = finished("W" * 200)
     override = finished("run7 \u05d0\u05d1\u200f", constraint=FeasibleSet(box=Box(-1.0, 1.0)), method="zo-sgd")
     page.goto(f"{service.url}/dashboard#s={wide}")
@@ -91,6 +91,14 @@ def test_a_long_name_wraps_and_a_right_to_left_name_stays_in_its_place(service, 
     until(page, lambda: page.locator("#chart-compare .u-legend .u-series").count() == 3, "two sessions compared")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 1400, width  # the viewport's width: nothing spills sideways
+    # each legend entry on one line, its key beside its name: the long name is cut, whole in its title
+    entries = page.locator("#chart-compare .u-legend .u-series")
+    long_entry, short_entry = entries.nth(1), entries.nth(2)
+    assert long_entry.locator("th").bounding_box()["height"] == short_entry.locator("th").bounding_box()["height"]
+    key, name = long_entry.locator(".u-marker").bounding_box(), long_entry.locator(".u-label").bounding_box()
+    assert key["y"] >= name["y"] and key["y"] + key["height"] <= name["y"] + name["height"] and key["x"] < name["x"]
+    assert name["width"] < 1000
+    assert long_entry.locator(".u-label").get_attribute("title") == f"\u2068{'W' * 200}\u2069 · zo-adamm"
     legend = page.inner_text("#chart-compare .u-legend")
     # isolated: the text after a right-to-left name reads as written
     assert "\u2068run7 \u05d0\u05d1\u200f\u2069 · zo-sgd in box [-1, 1]" in legend

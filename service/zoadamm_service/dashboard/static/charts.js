@@ -27,6 +27,8 @@ export function plot(name, node, opts, data) {
     const size = { width: Math.max(300, node.clientWidth), height: opts.height || 240 };
     entry = { plot: new uPlot(Object.assign(size, opts), data, node), shape };
     plots.set(name, entry);
+    // a legend's name may be cut short (dashboard.css): the whole of it on hover
+    entry.plot.root.querySelectorAll(".u-legend .u-label").forEach((label) => label.setAttribute("title", label.textContent));
   } else {
     entry.plot.setData(data);
   }
