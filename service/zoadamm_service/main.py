@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.leases = Leases(app.state.sessions)
     app.state.tenants = {OPEN_TENANT} if keys is None else keys.tenants
     handlers.install(app)
+    app.include_router(routes.lean)
     app.include_router(routes.router)
     app.include_router(trace_routes.router)
     dashboard.install(app)

@@ -29,8 +29,13 @@ def test_the_tell_reads_its_query_and_headers_as_starlette_does(client):
     url = f"/v1/sessions/{sid}/tell"
     blank = client.post(url + "?answer=", json=values)
     assert blank.status_code == 422 and "not ''" in blank.json()["detail"]
-    # the last value of a repeated parameter counts; other parameters are not looked at
-    answer = client.post(url + "?answer=x&other=1&answer=checksum", json=values)
+    # a parameter given twice, or one the tell does not take, is refused as the router's calls refuse it
+    twice = client.post(url + "?answer=x&answer=checksum", json=values)
+    assert twice.status_code == 422 and twice.json()["detail"] == "query parameter 'answer' is given twice"
+    other = client.post(url + "?other=1&answer=checksum", json=values)
+    assert other.status_code == 422
+    assert other.json()["detail"] == "unknown query parameter 'other'; this call takes answer"
+    answer = client.post(url + "?answer=checksum", json=values)
     assert answer.status_code == 200 and answer.json()["checksum"] == wire.checksum(x0)
     # the first Accept header chooses the frame; the answer carries its length and type
     framed = client.post(url, content=wire.encode(values), params={"answer": "x"},

@@ -22,6 +22,7 @@ from .codec import answer as encode_answer
 from .idempotency import request_key
 from .jsontext import with_rows
 from .lean_route import LeanRoute, query_parameter, with_asgi
+from .query import known_query
 from .schemas import AskRequest, MetricsRequest, SessionCreate
 from .tell import tell, tell_asgi
 
@@ -47,7 +48,10 @@ SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 LeasesDep = Annotated[Leases, Depends(get_leases)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]
-router = APIRouter(prefix="/v1", tags=["sessions"])
+# The tell has a router of its own, without dependencies: a route with any is served through
+# FastAPI's dependency injection, not its lean lane (``lean_route``); it checks its query itself.
+lean = APIRouter(prefix="/v1", tags=["sessions"])
+router = APIRouter(prefix="/v1", tags=["sessions"], dependencies=[Depends(known_query)])
 BINARY: dict[str, Any] = {"content": {wire.MEDIA_TYPE: {}}}
 ANSWER_PARAMETER = query_parameter(
     "answer",
@@ -57,7 +61,7 @@ ANSWER_PARAMETER = query_parameter(
 
 
 # The tell comes first: it is most of the traffic, and routes are matched in order.
-router.add_api_route(
+lean.add_api_route(
     "/sessions/{session_id}/tell", with_asgi(tell, tell_asgi), methods=["POST"], route_class_override=LeanRoute,
     response_model=TellAnswer, responses={200: BINARY, 202: {"model": TellAnswer}},
     openapi_extra={"parameters": [ANSWER_PARAMETER]},

@@ -27,15 +27,17 @@ from ..domain.sessions import Sessions
 from ..errors import Invalid
 from .admission import after_body
 from .codec import JSON, TELL_VECTORS, decode_message, encode_answer, json_limit, read_body, read_message, validate
+from .query import checked
 from .schemas import TellRequest
 
 MEDIA = {JSON: JSON.encode(), wire.MEDIA_TYPE: wire.MEDIA_TYPE.encode()}
+QUERY = frozenset({"answer"})  # what a tell's query may name
 
 
 async def tell(request: Request, session_id: str) -> Response:
     """Report the open step's values (ZO: f_x, f_plus[, f_minus]; FO: gradient) and get the
     update.  Repeating a tell returns the same answer; a stale or future step gets 409."""
-    mode = answer_mode(request.query_params.get("answer", AnswerMode.X.value))
+    mode = answer_mode(checked(request.query_params.multi_items(), QUERY).get("answer", AnswerMode.X.value))
     fields, vectors = await read_message(request, request.app.state.settings.max_body_bytes, TELL_VECTORS)
     result = await told(request.app.state, request.state.tenant, session_id, mode, fields, vectors)
     body, media = await encode_answer(request.headers.get("accept", ""), result)
@@ -47,7 +49,9 @@ async def tell_asgi(scope: Scope, receive: Receive, send: Send) -> None:
     state = scope["app"].state
     settings = state.settings
     content_type, length, accept, encoding = _headers(scope["headers"])
-    mode = answer_mode(_query_value(scope["query_string"], "answer", AnswerMode.X.value))
+    query = scope["query_string"]
+    mode = answer_mode(checked(parse_qsl(query.decode("latin-1"), keep_blank_values=True), QUERY).get(
+        "answer", AnswerMode.X.value) if query else AnswerMode.X.value)
     body = await read_body(receive, length, settings.max_body_bytes, settings.body_timeout_s, encoding,
                            json_limit(content_type, settings.max_json_bytes))
     await after_body(scope)
@@ -112,10 +116,3 @@ def _headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None
 
 
 _WANTED = (b"content-type", b"content-length", b"accept", b"content-encoding")
-
-
-def _query_value(query: bytes, name: str, default: str) -> str:
-    """The last value of ``name`` in the query string (as Starlette's ``QueryParams`` reads it)."""
-    if not query:
-        return default
-    return dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)).get(name, default)

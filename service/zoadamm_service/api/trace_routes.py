@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from zoadamm import wire
@@ -10,8 +10,9 @@ from zoadamm.wire import SAFE_INT
 
 from .codec import JSON, respond
 from .jsontext import dumps, finite_list
+from .query import known_query
 
-router = APIRouter(prefix="/v1", tags=["sessions"])
+router = APIRouter(prefix="/v1", tags=["sessions"], dependencies=[Depends(known_query)])
 
 
 class TraceAnswer(BaseModel):

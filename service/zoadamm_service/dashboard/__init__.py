@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from zoadamm import METHODS
@@ -14,12 +14,13 @@ from zoadamm.wire import SAFE_INT
 
 from .. import pages
 from ..api.jsontext import dumps, spliced
+from ..api.query import known_query
 from ..domain.limits import PAGE_LIMIT
 from .overview import Overview
 
 STATIC = Path(__file__).with_name("static")
 
-api = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
+api = APIRouter(prefix="/v1/dashboard", tags=["dashboard"], dependencies=[Depends(known_query)])
 views = APIRouter(tags=["dashboard"])
 
 
