@@ -114,3 +114,40 @@ def test_the_posts_that_take_an_idempotency_key_declare_it(spec):
         assert headers[0]["schema"]["maxLength"] == 255
     tell = spec["paths"]["/v1/sessions/{session_id}/tell"]["post"]
     assert all(p["name"] != "Idempotency-Key" for p in tell.get("parameters", []))  # a step is its own key
+
+
+def test_every_answer_that_comes_as_a_frame_is_described_as_one():
+    """Each call asked for a frame (Accept) that answers one says so in the description, for
+    the status it answered with; one answering JSON does not claim a frame."""
+    from fastapi.testclient import TestClient
+
+    app = create_app(Settings(redis_url=None))
+    frame = {"Accept": wire.MEDIA_TYPE}
+    with TestClient(app) as client:
+        spec = client.get("/openapi.json").json()
+        body = {"dim": 3, "x0": [0.0] * 3, "directions": 2,
+                "constraint": {"box": {"lower": [-1.0, -1.0, -1.0], "upper": 1.0}}}
+        created = client.post("/v1/sessions", json=body, headers=frame)
+        sid = wire.decode(created.content)[0]["id"]
+        calls = [("post", "/v1/sessions", created),
+                 ("get", "/v1/sessions/{session_id}", client.get(f"/v1/sessions/{sid}", headers=frame)),
+                 ("post", "/v1/sessions/{session_id}/ask",
+                  client.post(f"/v1/sessions/{sid}/ask", json={"lease": 1, "worker": "w"}, headers=frame)),
+                 ("post", "/v1/sessions/{session_id}/tell",
+                  client.post(f"/v1/sessions/{sid}/tell?answer=checksum", headers=frame,
+                              json={"step": 0, "f_x": 1.0, "f_plus": [2.0], "indices": [0], "lease": 1,
+                                    "worker": "w"})),
+                 ("post", "/v1/sessions/{session_id}/tell",
+                  client.post(f"/v1/sessions/{sid}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [2.0, 3.0]},
+                              headers=frame)),
+                 ("get", "/v1/sessions/{session_id}/x", client.get(f"/v1/sessions/{sid}/x", headers=frame)),
+                 ("get", "/v1/sessions/{session_id}/trace", client.get(f"/v1/sessions/{sid}/trace", headers=frame)),
+                 ("get", "/v1/sessions", client.get("/v1/sessions", headers=frame))]
+    statuses = set()
+    for method, path, answer in calls:
+        assert answer.status_code < 300, (method, path, answer.text)
+        statuses.add(answer.status_code)
+        media = answer.headers["content-type"].split(";")[0]
+        described = spec["paths"][path][method]["responses"][str(answer.status_code)].get("content", {})
+        assert media in described, (method, path, answer.status_code, media, list(described))
+    assert {200, 201, 202} <= statuses

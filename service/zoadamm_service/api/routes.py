@@ -88,7 +88,7 @@ async def list_sessions(sessions: SessionsDep, tenant: TenantDep, offset: int = 
     return SessionList(sessions=rows, total=total)
 
 
-@router.get("/sessions/{session_id}", response_model=SessionPublic)
+@router.get("/sessions/{session_id}", response_model=SessionPublic, responses={200: BINARY})
 async def get_session(request: Request, session_id: str, sessions: SessionsDep, tenant: TenantDep):
     """One session: its configuration, open step, current lr and mu, and recent metrics; a
     constraint's vectors beside the config (frame vectors, or top-level JSON lists named
