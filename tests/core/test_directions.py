@@ -254,6 +254,38 @@ def test_document_table_matches_vector_file():
         assert cells[6].split() == vector["first_hex"]
 
 
+def test_the_inverse_cdf_written_in_the_document_builds_the_table_of_its_digest():
+    """directions.md writes out the inverse normal CDF with its coefficients, for clients in
+    other languages: the quantile table built from the text alone has the digest it names."""
+    text = (DOCS / "directions.md").read_text()
+    coefficients = {name: [float(v) for v in re.findall(r"[-+0-9.e]+", values)]
+                    for name, values in re.findall(r"^([A-F]) = \[([^\]]+)\]", text, flags=re.MULTILINE)}
+    assert sorted(coefficients) == list("ABCDEF") and all(len(c) == 8 for c in coefficients.values())
+
+    def horner(h, r):
+        value = h[0]
+        for c in h[1:]:
+            value = value * r + c
+        return value
+
+    def inv_cdf(p):
+        q = p - 0.5
+        if abs(q) <= 0.425:
+            r = 0.180625 - q * q
+            return (horner(coefficients["A"], r) * q) / horner(coefficients["B"], r)
+        r = math.sqrt(-math.log(p if q <= 0.0 else 1.0 - p))
+        if r <= 5.0:
+            x = horner(coefficients["C"], r - 1.6) / horner(coefficients["D"], r - 1.6)
+        else:
+            x = horner(coefficients["E"], r - 5.0) / horner(coefficients["F"], r - 5.0)
+        return -x if q < 0.0 else x
+
+    upper = [round(4096 * inv_cdf((k + 0.5) / 65536)) for k in range(32768, 65536)]
+    table = np.array([-t for t in reversed(upper)] + upper, dtype="<i4")
+    assert hashlib.sha256(table.tobytes()).hexdigest() == VECTORS["table_sha256"]
+    assert table.tolist() == quantile_table().tolist()
+
+
 # --- the same bits in a fresh interpreter, with and without run-time SIMD dispatch ---------
 @pytest.mark.parametrize("distribution", ["sphere", "gaussian"])
 def test_bit_identical_in_a_fresh_process(fresh_python, distribution):
