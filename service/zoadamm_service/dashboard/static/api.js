@@ -3,11 +3,30 @@
 
 const KEY = "zoadamm.apiKey";
 
+// A refused key: 401, 403, or 429 with the 401's challenge (WWW-Authenticate), which the service
+// answers an address that sent too many unknown keys (ZOADAMM_AUTH_FAIL_LIMIT) until Retry-After.
 export class AuthError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, retryAfter = 0) {
     super(`${status}${detail ? ": " + detail : ""}`);
     this.status = status;
+    this.retryAfter = retryAfter;
   }
+}
+
+// Any other answer but 2xx and 404; `retryAfter`: the seconds its Retry-After asks for (0: none).
+export class HttpError extends Error {
+  constructor(path, status, retryAfter) {
+    super(`${path}: HTTP ${status}`);
+    this.retryAfter = retryAfter;
+  }
+}
+
+// Retry-After in seconds (the service sends seconds; a date is read too).
+function retryAfter(response) {
+  const value = response.headers.get("Retry-After");
+  if (value === null) return 0;
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, seconds) : 0;
 }
 
 export const apiKey = () => sessionStorage.getItem(KEY) || localStorage.getItem(KEY) || "";
@@ -23,18 +42,20 @@ export function saveKey(key, remember) {
   if (key) (remember ? localStorage : sessionStorage).setItem(KEY, key);
 }
 
-// The JSON answer of GET `path`; null for a 404.  Raises AuthError on 401 and 403.
+// The JSON answer of GET `path`; null for a 404.  Raises AuthError for a refused key, HttpError
+// for any other failure.
 export async function api(path) {
   const headers = { Accept: "application/json" };
   const key = apiKey();
   if (key) headers.Authorization = "Bearer " + key;
   const response = await fetch(path, { headers, cache: "no-store" });
-  if (response.status === 401 || response.status === 403) {
+  const challenged = response.status === 429 && response.headers.has("WWW-Authenticate");
+  if (response.status === 401 || response.status === 403 || challenged) {
     let detail = "";
     try { detail = (await response.json()).detail || ""; } catch (e) { /* not JSON */ }
-    throw new AuthError(response.status, detail);
+    throw new AuthError(response.status, detail, retryAfter(response));
   }
   if (response.status === 404) return null;
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  if (!response.ok) throw new HttpError(path, response.status, retryAfter(response));
   return response.json();
 }

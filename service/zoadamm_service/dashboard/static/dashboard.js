@@ -6,7 +6,7 @@ import { resizeAll } from "./charts.js";
 import { renderCompare } from "./compare.js";
 import { renderDetail } from "./detail.js";
 import { $ } from "./dom.js";
-import { isolated } from "./format.js";
+import { age, isolated } from "./format.js";
 import { isSessionId, rowOf, saveCompared, state, useKey } from "./state.js";
 import { renderMethods, renderTable } from "./table.js";
 
@@ -83,19 +83,26 @@ function render() {
 
 function showAuthFailure(error) {
   state.loaded = true;
-  state.auth = apiKey() ? "refused" : "missing";
+  state.auth = error.status === 429 ? "throttled" : apiKey() ? "refused" : "missing";
   state.rows = [];
   state.data.clear();
-  $("auth-detail").textContent = `The service answered ${error.message}. ` +
-    (state.auth === "refused" ? "The key you entered was refused." : "No key has been entered yet.");
+  const throttled = state.auth === "throttled";
+  $("auth-title").textContent = throttled ? "429: too many wrong API keys were sent from this address."
+    : "401: this service needs an API key.";
+  $("auth-detail").textContent = throttled
+    ? `The service refuses unknown keys from here for ${age(Math.ceil(error.retryAfter))}; a right key still passes.`
+    : `The service answered ${error.message}. ` +
+      (state.auth === "refused" ? "The key you entered was refused." : "No key has been entered yet.");
   $("auth-banner").hidden = false;
-  setStatus(state.auth === "refused" ? "API key refused" : "API key missing", "error");
+  setStatus(throttled ? "API key refused: too many wrong keys, try later" : state.auth === "refused"
+    ? "API key refused" : "API key missing", "error");
   render();
 }
 
 async function tick() {
   clearTimeout(timer);
   const epoch = state.keyEpoch;
+  let wait = 0;
   try {
     const asked = Date.now();
     const table = await api("/v1/dashboard/sessions");
@@ -118,12 +125,13 @@ async function tick() {
     if (epoch !== state.keyEpoch) return; // an answer to the key before
     if (error instanceof AuthError) {
       showAuthFailure(error);
-      return; // no polling until a key is saved
+      return; // no polling until a key is saved: the same key again is refused again, and counted
     }
-    setStatus(`error: ${error.message}`, "error");
+    wait = 1000 * (error.retryAfter || 0); // a 429 or 503: asked again no sooner than its Retry-After
+    setStatus(`error: ${error.message}` + (wait ? `; asking again in ${age(Math.ceil(wait / 1000))}` : ""), "error");
   }
   const every = Number($("refresh").value);
-  if (every > 0) timer = setTimeout(tick, every);
+  if (every > 0) timer = setTimeout(tick, Math.max(every, wait));
 }
 
 function select(id) {

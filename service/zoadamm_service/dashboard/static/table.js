@@ -60,6 +60,10 @@ function emptyText() {
       el("b", {}, "API key"), " and enter yours."];
   }
   if (state.auth === "refused") return ["The API key was refused. Press ", el("b", {}, "API key"), " to enter another."];
+  if (state.auth === "throttled") {
+    return ["Too many wrong API keys were sent from this address: try later, or press ", el("b", {}, "API key"),
+      " and enter a right one, which still passes."];
+  }
   return ["No sessions yet. Create one with the SDK or ", el("code", {}, "POST /v1/sessions"), "."];
 }
 
