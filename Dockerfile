@@ -20,9 +20,18 @@ COPY constraints.txt /src/constraints.txt
 COPY client /src/client
 COPY service /src/service
 RUN pip install -c /src/constraints.txt /src/client /src/service
+# numba's machine code for the compiled update and the l2 ball's passes, compiled here once: a
+# container loads it at start (about a second) where it compiled it (tens of seconds, at every
+# start, before the service answered its health check).  Compiled for this machine's CPU; on
+# another, numba compiles again at start, into the same folder.
+ENV NUMBA_CACHE_DIR=/opt/numba-cache
+RUN python -c "from zoadamm_service.main import prepare_process; prepare_process()"
 
 FROM base AS service
 COPY --from=build-service /opt/venv /opt/venv
+# numba writes beside what it reads, so the folder is the service user's
+COPY --from=build-service --chown=10001 /opt/numba-cache /opt/numba-cache
+ENV NUMBA_CACHE_DIR=/opt/numba-cache
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=5 \
@@ -47,6 +56,8 @@ RUN python -c "from zoadamm_worker.mnist import load_mnist; load_mnist('mnist-hu
 
 FROM base AS worker
 COPY --from=build-worker /opt/venv /opt/venv
+COPY --from=build-worker --chown=10001 /opt/numba-cache /opt/numba-cache
+ENV NUMBA_CACHE_DIR=/opt/numba-cache
 # the cache files are written 0600 by root at build time; the worker runs as 10001
 COPY --from=build-worker --chown=10001 /opt/mnist /opt/mnist
 ENV ZOADAMM_DATA_DIR=/opt/mnist
