@@ -151,3 +151,18 @@ def test_every_answer_that_comes_as_a_frame_is_described_as_one():
         described = spec["paths"][path][method]["responses"][str(answer.status_code)].get("content", {})
         assert media in described, (method, path, answer.status_code, media, list(described))
     assert {200, 201, 202} <= statuses
+
+
+def test_the_described_examples_of_a_tell_are_tells_the_service_takes(spec):
+    """A docs page shows these as the tell's samples, where it generated one the rules refuse."""
+    import jsonschema
+
+    from zoadamm_service.api.schemas import TELL_RULES, TellRequest
+
+    body = spec["paths"]["/v1/sessions/{session_id}/tell"]["post"]["requestBody"]["content"]["application/json"]
+    assert {"zo", "fo", "leased"} <= set(body["examples"])
+    for example in body["examples"].values():
+        TellRequest.model_validate(example["value"])
+        jsonschema.validate(example["value"], TELL_RULES)
+    with pytest.raises(jsonschema.ValidationError):  # the rules do refuse what a viewer made up
+        jsonschema.validate({"step": 0, "f_plus": [], "lease": 0, "worker": "string", "gradient": [0.0]}, TELL_RULES)

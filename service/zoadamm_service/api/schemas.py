@@ -210,7 +210,8 @@ def _given(name: str, kind: str) -> dict:
 # OpenAPI description (``openapi``): client generators build the model from the $ref alone.
 TELL_RULES: dict[str, Any] = {
     # ZO sessions tell f_plus, FO sessions a gradient; which one, the session's method decides
-    "anyOf": [_given(name, "array") for name in ("f_plus", "gradient")],
+    "anyOf": [{"title": title, **_given(name, "array")}
+              for title, name in (("ZO: function values", "f_plus"), ("FO: a gradient", "gradient"))],
     "allOf": [
         # a gradient comes alone: no function values beside it
         {"if": _given("gradient", "array"),
