@@ -3,6 +3,9 @@ over real HTTP, on real MNIST test images."""
 
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +54,38 @@ def first_target(test_window, classifier) -> Target:
         predicted = classifier(torch.from_numpy(images).reshape(-1, 1, 28, 28)).argmax(1).numpy()
     index = int(np.flatnonzero(predicted == labels)[0])
     return Target(index, images[index], int(labels[index]))
+
+
+@contextmanager
+def _serve(app):
+    """``app`` on a free loopback port over real HTTP (uvicorn in a thread); yields its URL."""
+    import uvicorn
+
+    from zoadamm_service.launch import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """``serve(app)``: a context that serves ``app`` in this process and yields its URL."""
+    return _serve
+
+
+@pytest.fixture(scope="module")
+def small_victim_url(classifier):
+    """A victim of one image a request at most: a body past its limit is a few tens of kB."""
+    from zoadamm_worker.attack.victim import create_app
+
+    with _serve(create_app(classifier, max_batch=1)) as url:
+        yield url

@@ -205,3 +205,23 @@ def test_a_victim_busy_for_a_moment_is_asked_again():
         assert victim.requests == 2
     finally:
         victim.close()
+
+
+def test_a_chunked_body_past_the_limit_is_refused_as_it_is_read(small_victim_url):
+    """A body without Content-Length was read whole, however long, and classified."""
+    image = json.dumps({"images": GOOD[:1].tolist()}).encode()
+
+    def body():  # valid JSON, padded past the limit of a one-image victim with whitespace
+        yield image[:-1]
+        for _ in range(20):
+            yield b" " * 4096
+        yield b"}"
+
+    before = httpx.get(small_victim_url + "/stats").json()
+    answer = httpx.post(small_victim_url + "/predict", content=body(), headers={"content-type": "application/json"})
+    after = httpx.get(small_victim_url + "/stats").json()
+    assert answer.status_code == 413 and "at most" in answer.json()["detail"]
+    assert after["images"] == before["images"] and after["refused"] == before["refused"] + 1
+    short = httpx.post(small_victim_url + "/predict", content=iter([image]),
+                       headers={"content-type": "application/json"})
+    assert short.status_code == 200  # a chunked body within the limit is read as any other

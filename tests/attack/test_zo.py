@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 import torch
 
-from zoadamm_service.launch import free_port, local_service
+from zoadamm_service.launch import local_service
 from zoadamm_worker.attack.runner import AttackSettings, run_attack
 from zoadamm_worker.attack.victim import create_app
 from zoadamm_worker.attack.zo import attack_one, image_constraint
@@ -36,31 +34,14 @@ class RecordingClassifier(torch.nn.Module):
         return self.model(images)
 
 
-@contextmanager
-def serve(app):
-    """``app`` on a free loopback port over real HTTP (uvicorn in a thread); yields its URL."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def service_url(module_redis_url):
     with local_service(module_redis_url) as url:
         yield url
 
 
-def test_every_point_the_victim_sees_lies_in_x_and_an_image_is_fooled(classifier, test_window, service_url):
+def test_every_point_the_victim_sees_lies_in_x_and_an_image_is_fooled(classifier, test_window, service_url,
+                                                                      serve):
     recorder = RecordingClassifier(classifier)
     images = test_window[0][:3]
     with serve(create_app(recorder)) as url:

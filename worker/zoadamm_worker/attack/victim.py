@@ -173,17 +173,25 @@ def create_app(classifier: Classifier, max_batch: int = DEFAULT_MAX_BATCH) -> Fa
             return Response(frame, media_type=wire.MEDIA_TYPE)
         return JSONResponse({"probabilities": probs.tolist(), "counted": counted})
 
+    def too_long(size: str) -> Response:
+        counts.refuse()
+        return JSONResponse({"detail": f"body of {size} bytes; at most {max_bytes} ({max_batch} images)"},
+                            status_code=413)
+
     @app.post("/predict")
     async def predict(request: Request) -> Response:
         """Class probabilities of a batch of images; counts them."""
         declared = request.headers.get("content-length", "0")
         if declared.isdigit() and int(declared) > max_bytes:
-            counts.refuse()
-            return JSONResponse({"detail": f"body of {declared} bytes; at most {max_bytes} "
-                                 f"({max_batch} images)"}, status_code=413)
-        body = await request.body()
+            return too_long(declared)
+        # a chunked body declares no length: the bytes read are what is limited
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_bytes:
+                return too_long(f"over {max_bytes}")
         # decoding and the forward pass are CPU work: off the event loop
-        return await run_in_threadpool(answer, body, request.headers.get("content-type", ""),
+        return await run_in_threadpool(answer, bytes(body), request.headers.get("content-type", ""),
                                        request.headers.get("accept", ""))
 
     @app.get("/stats")
