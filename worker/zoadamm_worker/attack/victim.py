@@ -15,6 +15,7 @@ a 4xx that names the problem and counts nothing.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import dataclass, field
 
@@ -123,9 +124,13 @@ def parse_request(body: bytes, content_type: str) -> tuple[np.ndarray, str | Non
                 isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
             raise BadImages('a frame needs the vector "images" and the field "shape" (a list of sizes)')
         flat = vectors["images"]
-        if int(np.prod(shape)) != flat.size:
-            raise BadImages(f"shape {shape} holds {int(np.prod(shape))} pixels, the frame carries {flat.size}")
-        return flat.reshape(shape), fields.get("tag")
+        pixels = math.prod(shape)  # Python ints: numpy's product wraps around past 2**63
+        if pixels != flat.size:
+            raise BadImages(f"shape {shape} holds {pixels} pixels, the frame carries {flat.size}")
+        try:
+            return flat.reshape(shape), fields.get("tag")
+        except ValueError as error:  # a side beyond numpy's reach around a zero-size one
+            raise BadImages(f"shape {shape} cannot be taken: {error}") from None
     if media not in (JSON_TYPE, ""):
         raise BadImages(f"Content-Type must be {JSON_TYPE} or {wire.MEDIA_TYPE}, not {media!r}", status=415)
     try:
