@@ -139,11 +139,31 @@ def parse_request(body: bytes, content_type: str) -> tuple[np.ndarray, str | Non
         raise BadImages(f"body is not JSON: {error}", status=400) from None
     if not isinstance(message, dict) or "images" not in message:
         raise BadImages('body must be a JSON object with "images"')
+    # numpy reads true as 1.0 beside numbers: look for booleans first (only a body that spells one)
+    if (b"true" in body or b"false" in body) and _holds_boolean(message["images"]):
+        raise BadImages("images must be numbers, got a boolean (true or false)")
     try:
         images = np.asarray(message["images"])
     except ValueError:  # ragged nesting
         raise BadImages(f"images must be a (N, {SIDE}, {SIDE}) array of numbers, got ragged lists") from None
     return images, message.get("tag")
+
+
+def _holds_boolean(value: object) -> bool:
+    """Whether a boolean lies anywhere in ``value``'s nested lists."""
+    lists = [value]
+    while lists:
+        items = lists.pop()
+        if not isinstance(items, list):
+            if isinstance(items, bool):
+                return True
+            continue
+        for item in items:
+            if isinstance(item, list):
+                lists.append(item)
+            elif isinstance(item, bool):
+                return True
+    return False
 
 
 def probabilities(classifier: Classifier, images: np.ndarray) -> np.ndarray:
