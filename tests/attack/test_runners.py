@@ -163,6 +163,9 @@ def test_a_point_with_nan_pixels_is_answered_nan_without_a_query(victim_url, fir
      "either the service's URL \\(--service\\) or --in-process"),
     ({"method": "zo-adamm", "service": "http://127.0.0.1:9", "directions": 10},
      "a budget of 10 queries cannot pay for one step of zo-adamm, which costs 11"),
+    ({"method": "zo-adamm", "service": "http://127.0.0.1:9", "directions": 1024, "budget": 5000},
+     "--directions 1024: a step asks the victim about its 1 \\+ q = 1025 points in one request, and a request "
+     "carries at most 1024 images"),
     ({"eps": 8.0}, "eps 8 is beyond the farthest any image of pixels in \\[0, 1\\] can move in the inf norm \\(1\\)"),
     ({"norm": "2", "eps": 30.0}, "in the 2 norm \\(28\\): eps is in pixel units"),
 ])
@@ -179,3 +182,16 @@ def test_a_run_that_attacked_no_image_says_so_in_its_line():
     summary = summarize([], AttackSettings(method="art-square", norm="inf", eps=0.2, budget=10,
                                            victim="http://127.0.0.1:9"), skipped=[18], seconds=0.1)
     assert summary_line(summary).endswith("0 of 0 images fooled; 0 queries in all; skipped as misclassified: [18]")
+
+
+def test_a_window_of_more_images_than_a_request_carries_is_judged_in_several(victim_url):
+    """--images 1025 sent the whole window in one selection request, which the victim refused (413)."""
+    from zoadamm_worker.attack.runner import choose_targets
+
+    settings = AttackSettings(method="art-square", norm="inf", eps=0.2, budget=10, images=1025, victim=victim_url)
+    before = httpx.get(victim_url + "/stats").json()
+    targets, skipped = choose_targets(settings, "wide")
+    after = httpx.get(victim_url + "/stats").json()
+    assert after["tags"]["wide/selection"] == 1025 and after["requests"] - before["requests"] == 2
+    assert sorted([t.index for t in targets] + skipped) == list(range(1025))
+    assert 18 in skipped and len(targets) > 1000

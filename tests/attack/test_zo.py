@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
+import httpx
 import numpy as np
 import pytest
 import torch
@@ -215,3 +216,13 @@ def test_a_run_that_ends_early_stops_the_images_in_flight_before_their_next_quer
     assert next(run)[0].index == 0
     run.close()  # the caller stops reading, as an interrupt in the consumer does
     assert len(queries) < 10_000  # each in-flight image stopped long before its budget
+
+
+def test_a_universal_step_larger_than_a_request_is_refused_before_any_query(victim_url, capsys):
+    before = httpx.get(victim_url + "/stats").json()
+    status = cli_main(["attack", "--method", "zo-adamm", "--universal", "--in-process", "--victim", victim_url,
+                       "--images", "3", "--budget", "2200", "--train-images", "100", "--batch", "100", "--eps", "0.2"])
+    error = capsys.readouterr().err
+    assert status == 1 and len(error.strip().splitlines()) == 1
+    assert "a step asks the victim about batch · (1 + q) = 1100 images in one request" in error
+    assert httpx.get(victim_url + "/stats").json()["images"] == before["images"]

@@ -21,7 +21,7 @@ import numpy as np
 from ..train import append_record
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
-from .targets import SELECTION, load_test_images, select_targets
+from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim import SIDE
 from .victim_client import VictimClient
 from .watch import QueryWatch
@@ -136,6 +136,10 @@ def check_settings(settings: AttackSettings) -> None:
     if settings.method in ZO_METHODS and (settings.service is None) == (not settings.in_process):
         raise ValueError(f"{settings.method} runs on a service's sessions or in process: give either the "
                          "service's URL (--service) or --in-process")
+    if settings.method in ZO_METHODS and settings.directions + 1 > REQUEST_IMAGES:
+        raise ValueError(f"--directions {settings.directions}: a step asks the victim about its 1 + q = "
+                         f"{settings.directions + 1} points in one request, and a request carries at most "
+                         f"{REQUEST_IMAGES} images: give --directions {REQUEST_IMAGES - 1} or fewer")
     if settings.method in ZO_METHODS and settings.budget < settings.directions + 1:
         raise ValueError(f"a budget of {settings.budget} queries cannot pay for one step of {settings.method}, "
                          f"which costs {settings.directions + 1} (f at the point and at its {settings.directions} "
@@ -143,8 +147,9 @@ def check_settings(settings: AttackSettings) -> None:
 
 
 def choose_targets(settings: AttackSettings, run_id: str) -> tuple[list[Target], list[int]]:
-    """The run's targets and the indices skipped as misclassified, judged by the victim (one
-    request, tagged ``<run_id>/selection``) or, for white-box runs without one, by the model file."""
+    """The run's targets and the indices skipped as misclassified, judged by the victim (requests
+    of REQUEST_IMAGES at most, tagged ``<run_id>/selection``) or, for white-box runs without one,
+    by the model file."""
     images, labels = load_test_images(settings.offset, settings.images)
     if settings.victim is not None:
         with VictimClient(settings.victim) as victim:

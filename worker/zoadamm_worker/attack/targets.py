@@ -9,8 +9,10 @@ import numpy as np
 
 from ..mnist import MnistData, load_mnist
 from .objective import Target
+from .victim import DEFAULT_MAX_BATCH
 
-SELECTION = "selection"  # the victim's tag (after the run's id) of the request that checks the images
+SELECTION = "selection"  # the victim's tag (after the run's id) of the requests that check the images
+REQUEST_IMAGES = DEFAULT_MAX_BATCH  # images one victim request carries at most (the victim's default limit)
 
 
 def load_test_images(offset: int, count: int, data: MnistData | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -31,8 +33,9 @@ def load_test_images(offset: int, count: int, data: MnistData | None = None) -> 
 def select_targets(offset: int, images: np.ndarray, labels: np.ndarray,
                    predict: Callable[[np.ndarray], np.ndarray]) -> tuple[list[Target], list[int]]:
     """(the targets, the test indices skipped as misclassified): ``predict`` maps flat images
-    (n, 784) to probabilities (n, 10), in one call."""
-    predicted = np.argmax(predict(images), axis=1)
+    (n, 784) to probabilities (n, 10), called on REQUEST_IMAGES at a time at most."""
+    answers = [predict(images[at:at + REQUEST_IMAGES]) for at in range(0, len(images), REQUEST_IMAGES)]
+    predicted = np.argmax(np.concatenate(answers), axis=1)
     targets, skipped = [], []
     for position, (image, label, guess) in enumerate(zip(images, labels, predicted, strict=True)):
         if guess == label:

@@ -24,14 +24,13 @@ from zoadamm import Ball, FeasibleSet
 from ..mnist import load_mnist
 from .feasible import PerturbationSet, norms
 from .objective import KAPPA, Ask, ProbeLosses
-from .targets import SELECTION, load_test_images, select_targets
+from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim_client import VictimClient
 from .watch import QueryCount, Stop, margins
 from .zo import open_session, run_loop
 from .zo_settings import ZoSettings
 
 EVALUATION = "evaluation"  # the victim's tag (after the run's id) of the fooling-rate requests
-REQUEST_IMAGES = 1024  # at most per victim request (the victim's default limit)
 
 
 @dataclass(frozen=True)
@@ -82,15 +81,32 @@ class MinibatchObjective(ProbeLosses):
 
 def fooling(ask: Ask, delta: np.ndarray, images: np.ndarray, norm: str, eps: float, tag: str) -> np.ndarray:
     """The victim's classes of x_i + P_i(δ) for each image, in requests of REQUEST_IMAGES at most."""
+    if not len(images):  # every test image misclassified: nothing to judge
+        return np.zeros(0, int)
     perturbed = np.concatenate([PerturbationSet(image, norm, eps).images(delta[None]) for image in images])
     answers = [ask(perturbed[at:at + REQUEST_IMAGES], tag).probabilities
                for at in range(0, len(perturbed), REQUEST_IMAGES)]
     return np.argmax(np.concatenate(answers), axis=1)
 
 
+def check_run(zo: ZoSettings, run: UniversalRun) -> None:
+    """Raises ValueError naming the first setting of a universal attack that cannot run."""
+    step = min(run.batch, run.train_images) * (zo.directions + 1)
+    if step > REQUEST_IMAGES:
+        raise ValueError(f"--batch {run.batch} with --directions {zo.directions}: a step asks the victim about "
+                         f"batch · (1 + q) = {step} images in one request, and a request carries at most "
+                         f"{REQUEST_IMAGES}: lower --batch or --directions")
+
+
 def run_universal(zo: ZoSettings, run: UniversalRun, victim: str) -> tuple[dict, list[dict], np.ndarray]:
     """Fit δ on the training images, then judge it on the test window.  Returns the summary,
-    one record per judged test image (``index``, ``label``, ``predicted``, ``fooled``) and δ."""
+    one record per judged test image (``index``, ``label``, ``predicted``, ``fooled``) and δ.
+
+    Raises:
+        ValueError: settings that cannot run (``check_run``).
+        VictimError: the victim refused a request or is not reachable.
+    """
+    check_run(zo, run)
     started = time.perf_counter()
     run_id = secrets.token_hex(4)
     train, train_labels = load_mnist().split("train")
@@ -98,14 +114,16 @@ def run_universal(zo: ZoSettings, run: UniversalRun, victim: str) -> tuple[dict,
     test, test_labels = load_test_images(run.offset, run.images)
     constraint = FeasibleSet(ball=Ball(run.norm, 0.0, run.eps))
     config = zo.session_config(train.shape[1], run.norm, constraint, zo.seed)
-    with VictimClient(victim) as client, open_session(zo, config, np.zeros(train.shape[1], np.float32)) as session:
-        objective = MinibatchObjective(client.predict, train, train_labels[:run.train_images].astype(int), run,
-                                       f"{run_id}/universal", seed=zo.seed)
-        run_loop(session, objective, zo.difference)
-        delta = np.array(session.x)
+    with VictimClient(victim) as client:
+        # the test images are judged before the fit: a victim that refuses them costs no fit
         targets, skipped = select_targets(run.offset, test, test_labels,
                                           lambda batch: client.predict(batch, f"{run_id}/{SELECTION}").probabilities)
-        images = np.stack([t.image for t in targets])
+        with open_session(zo, config, np.zeros(train.shape[1], np.float32)) as session:
+            objective = MinibatchObjective(client.predict, train, train_labels[:run.train_images].astype(int), run,
+                                           f"{run_id}/universal", seed=zo.seed)
+            run_loop(session, objective, zo.difference)
+            delta, steps = np.array(session.x), int(session.step)
+        images = np.array([t.image for t in targets], np.float32).reshape(len(targets), -1)
         predicted = fooling(client.predict, delta, images, run.norm, run.eps, f"{run_id}/{EVALUATION}")
     records = [{"index": t.index, "label": t.label, "predicted": int(p), "fooled": bool(p != t.label)}
                for t, p in zip(targets, predicted, strict=True)]
@@ -114,6 +132,6 @@ def run_universal(zo: ZoSettings, run: UniversalRun, victim: str) -> tuple[dict,
                "directions": zo.directions, "seed": zo.seed, "attacked": len(records),
                "skipped_misclassified": skipped,
                "fooling_rate": float(np.mean([r["fooled"] for r in records])) if records else None,
-               "queries_total": objective.counted, "steps": int(session.step),
+               "queries_total": objective.counted, "steps": steps,
                "linf": float(linf[0]), "l2": float(l2[0]), "seconds": round(time.perf_counter() - started, 2)}
     return summary, records, delta
