@@ -226,3 +226,18 @@ def test_a_universal_step_larger_than_a_request_is_refused_before_any_query(vict
     assert status == 1 and len(error.strip().splitlines()) == 1
     assert "a step asks the victim about batch · (1 + q) = 1100 images in one request" in error
     assert httpx.get(victim_url + "/stats").json()["images"] == before["images"]
+
+
+@pytest.mark.parametrize("options, words", [
+    (["--budget", "43", "--batch", "4"], "a budget of 43 queries cannot pay for one step of the universal attack, "
+                                         "which costs batch · (1 + q) = 44"),
+    (["--budget", "440", "--train-images", "60001"], "--train-images 60001: MNIST has 60000 training images"),
+])
+def test_a_universal_run_that_cannot_fit_is_refused_before_any_query(victim_url, capsys, options, words):
+    """A budget below one step reported "fooled 0" and exit 0; too many training images failed in a reshape."""
+    before = httpx.get(victim_url + "/stats").json()
+    status = cli_main(["attack", "--method", "zo-adamm", "--universal", "--in-process", "--victim", victim_url,
+                       "--images", "3", "--eps", "0.2", *options])
+    error = capsys.readouterr().err
+    assert status == 1 and len(error.strip().splitlines()) == 1 and words in error
+    assert httpx.get(victim_url + "/stats").json()["images"] == before["images"]

@@ -96,6 +96,10 @@ def check_run(zo: ZoSettings, run: UniversalRun) -> None:
         raise ValueError(f"--batch {run.batch} with --directions {zo.directions}: a step asks the victim about "
                          f"batch · (1 + q) = {step} images in one request, and a request carries at most "
                          f"{REQUEST_IMAGES}: lower --batch or --directions")
+    if run.budget < step:
+        raise ValueError(f"a budget of {run.budget} queries cannot pay for one step of the universal attack, "
+                         f"which costs batch · (1 + q) = {step} (--batch {run.batch}, --directions "
+                         f"{zo.directions}): raise --budget or lower --batch or --directions")
 
 
 def run_universal(zo: ZoSettings, run: UniversalRun, victim: str) -> tuple[dict, list[dict], np.ndarray]:
@@ -110,6 +114,8 @@ def run_universal(zo: ZoSettings, run: UniversalRun, victim: str) -> tuple[dict,
     started = time.perf_counter()
     run_id = secrets.token_hex(4)
     train, train_labels = load_mnist().split("train")
+    if run.train_images > len(train_labels):
+        raise ValueError(f"--train-images {run.train_images}: MNIST has {len(train_labels)} training images")
     train = (train[:run.train_images].reshape(run.train_images, -1) / np.float32(255)).astype(np.float32)
     test, test_labels = load_test_images(run.offset, run.images)
     constraint = FeasibleSet(ball=Ball(run.norm, 0.0, run.eps))
