@@ -9,12 +9,14 @@ the same bits; the service and a client that mirrors it rely on that.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._interrupts import held_interrupt
 from ._validate import InvalidArgument, finite_values, one_of, positive_float, unit_interval
 
 if TYPE_CHECKING:
@@ -198,7 +200,10 @@ def descend(state: AdaMMState, step: np.ndarray | None, constraint: FeasibleSet 
 
 def compiled():
     """The compiled update, imported on the first step of a large state (numba's import costs a
-    process that never takes one nothing)."""
-    from . import _update_kernel
-
-    return _update_kernel
+    process that never takes one nothing).  A Ctrl-C waits for that import: numba interrupted
+    halfway stays half made in the process, and every later step fails."""
+    kernel = sys.modules.get(f"{__package__}._update_kernel")
+    if kernel is None:
+        with held_interrupt():
+            from . import _update_kernel as kernel
+    return kernel

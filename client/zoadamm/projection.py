@@ -29,12 +29,14 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from . import _ball_start
+from ._interrupts import held_interrupt
 
 MARGIN = 2.0**-44  # relative: the radius lam is solved for, below rounding noise in the sums
 # A Newton step this small (relative) leaves an error below float64 precision (quadratic
@@ -197,7 +199,7 @@ class _Ball:
     def write(self, lam: float, out: np.ndarray) -> None:
         """x(lam) into ``out``: float64 as computed, float32 rounded toward the center."""
         kernel = _kernel()
-        from ._ball_write import write as write_pass
+        write_pass = sys.modules[f"{__package__}._ball_write"].write
 
         flat = out.reshape(-1)
         bits = flat.view(np.int32) if flat.dtype == np.float32 else None
@@ -278,10 +280,13 @@ def _values(value):
 
 def _kernel():
     """The compiled passes, imported on the first projection onto a ball (numba's import and
-    its cached machine code cost nothing to a session without one)."""
-    from . import _ball_kernel
-
-    return _ball_kernel
+    its cached machine code cost nothing to a session without one); a Ctrl-C waits for it, as
+    for the update's (``adamm.compiled``)."""
+    kernel = sys.modules.get(f"{__package__}._ball_write")
+    if kernel is None:
+        with held_interrupt():
+            from . import _ball_write  # noqa: F401 - and the passes it writes with, _ball_kernel
+    return sys.modules[f"{__package__}._ball_kernel"]
 
 
 def squared_distance(a: np.ndarray, center) -> float:

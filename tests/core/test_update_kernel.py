@@ -119,3 +119,38 @@ def test_a_state_without_the_methods_moments_is_refused_before_any_write(dim, me
     with pytest.raises(InvalidArgument, match="this step needs x, m, v"):
         methods.method(method_name).update(state, np.ones(dim, np.float32), 1e-3, AdaMMConfig(), None)
     assert np.array_equal(state.x, np.ones(dim, np.float32)) and state.step == 0
+
+
+INTERRUPTED_IMPORT = """
+import os, signal, sys
+import numpy as np
+from zoadamm import adamm, projection
+from zoadamm.constraints import Ball, FeasibleSet
+
+def interrupt_soon(seconds):  # a Ctrl-C in the middle of numba's first import
+    signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+for load in (adamm.compiled, projection._kernel):
+    interrupt_soon(0.02)
+    try:
+        load()
+        signal.pause()  # the held Ctrl-C came before the import ended: it comes now, if not yet
+    except KeyboardInterrupt:
+        pass
+one = np.ones(1, np.float32)
+adamm.compiled().update(one.copy(), one.copy(), one.copy(), one.copy(), one.copy(), None,
+                        adamm.compiled_rates(adamm.AdaMMConfig(), 1.0, 1.0), True)
+x = FeasibleSet(ball=Ball("2", 0.0, 1.0)).project(np.full(4, 3.0, np.float32), np.ones(4, np.float32))
+print("numba" in sys.modules, float(np.linalg.norm(x)) <= 1.0)
+"""
+
+
+def test_a_ctrl_c_inside_the_first_import_of_the_compiled_code_waits_for_it():
+    """numba interrupted halfway stays half made in the process ("module 'numba' has no attribute
+    'core'" at every later step, until the interpreter restarts): the import holds a Ctrl-C."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"], out.stderr[-2000:]

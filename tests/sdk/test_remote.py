@@ -617,3 +617,31 @@ def test_values_that_make_too_large_a_gradient_are_refused_here_and_the_mirror_s
         final = bits(run.x)
     expected, _, _ = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, 4)
     assert final == bits(local.sessions.parameters(run.id).x) == bits(expected.state.x)
+
+
+def test_a_ctrl_c_inside_the_mirrors_update_waits_for_it_and_the_run_goes_on(local):
+    """The update and the step's count belong together: a Ctrl-C between them left x moved and
+    the step not counted, and the next tell measured at a point the service never had."""
+    import os
+    import signal
+
+    f, x0, config = quadratic(DIM), x0_for(DIM), _config()
+    with RemoteOptimizer.create(local, x0, mirror=True, **config) as run:
+        drive(run, f, 1)
+        apply = run._mirror.apply
+
+        def interrupted(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)  # lands halfway through the update
+            apply(*args, **kwargs)
+
+        run._mirror.apply = interrupted
+        with pytest.raises(KeyboardInterrupt):
+            drive(run, f, 2)
+        run._mirror.apply = apply
+        assert run.step == 2
+        drive(run, f, 4)
+        run.flush()
+        assert run.mirrored and run.mismatches == 0
+        final = bits(run.x)
+    expected, _, _ = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, 4)
+    assert final == bits(local.sessions.parameters(run.id).x) == bits(expected.state.x)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._interrupts import held_interrupt
 from .._validate import InvalidArgument, positive_int
 from ..constraints import FeasibleSet
 from ..methods import METHODS, method
@@ -21,7 +22,6 @@ from .bounds import box_of
 from .calls import plain
 from .client import DEFAULT_URL, Client, checked_client
 from .errors import APIConnectionError
-from .interrupts import held_interrupt
 from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer, one_d

@@ -25,6 +25,7 @@ from typing import cast
 import numpy as np
 
 from .. import wire
+from .._interrupts import held_interrupt
 from .._validate import InvalidArgument
 from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
@@ -251,8 +252,9 @@ class RemoteOptimizer(Mirrored):
         self._in_flight = (future, checksum, record)
         # the step's directions, when the caller had them made here (otherwise made a block at a time)
         made = self._directions.held(step) if record.coefficients is not None else None
-        self._mirror.apply(record, directions=made)
-        self.step = step + 1
+        with held_interrupt():  # a Ctrl-C inside the update left x half moved, and the step untold
+            self._mirror.apply(record, directions=made)
+            self.step = step + 1
         if not self._pipeline:
             self.flush()
         elif self._mirror.state.x.nbytes >= _BACKGROUND_CHECKSUM_BYTES:
