@@ -166,6 +166,15 @@ def test_a_point_with_nan_pixels_is_answered_nan_without_a_query(victim_url, fir
     ({"method": "zo-adamm", "service": "http://127.0.0.1:9", "directions": 1024, "budget": 5000},
      "--directions 1024: a step asks the victim about its 1 \\+ q = 1025 points in one request, and a request "
      "carries at most 1024 images"),
+    ({"method": "art-square", "lr": 0.5}, "^--lr: only for the zo-\\* methods; art-square would ignore it$"),
+    ({"method": "art-square", "lr": 0.5, "mirror": True, "service": "http://127.0.0.1:9", "mu": 0.01},
+     "^--service, --mirror, --lr, --mu: only for the zo-\\* methods; art-square would ignore them$"),
+    ({"method": "art-zoo", "in_process": True, "directions": 4, "concurrency": 2},
+     "^--in-process, --directions, --concurrency: only for the zo-\\* methods"),
+    ({"method": "pgd", "model": "victim.pt", "lr": 0.1}, "^--lr: only for the zo-\\* methods; pgd would ignore it"),
+    ({"model": "victim.pt"}, "^--model: only for white-box pgd; art-zoo knows the victim only by its answers"),
+    ({"method": "zo-sgd", "budget": 100, "in_process": True, "model": "victim.pt"}, "^--model: only for white-box"),
+    ({"method": "zo-sgd", "budget": 100, "in_process": True, "mirror": True}, "^--mirror: only with --service"),
     ({"eps": 8.0}, "eps 8 is beyond the farthest any image of pixels in \\[0, 1\\] can move in the inf norm \\(1\\)"),
     ({"norm": "2", "eps": 30.0}, "in the 2 norm \\(28\\): eps is in pixel units"),
 ])
@@ -195,3 +204,19 @@ def test_a_window_of_more_images_than_a_request_carries_is_judged_in_several(vic
     assert after["tags"]["wide/selection"] == 1025 and after["requests"] - before["requests"] == 2
     assert sorted([t.index for t in targets] + skipped) == list(range(1025))
     assert 18 in skipped and len(targets) > 1000
+
+
+@pytest.mark.parametrize("options, words", [
+    (["--method", "art-square", "--lr", "0.5", "--mirror", "--service", "http://127.0.0.1:9"],
+     "--service, --mirror, --lr: only for the zo-* methods; art-square would ignore them"),
+    (["--method", "art-square", "--train-images", "7"], "--train-images: only with --universal"),
+    (["--method", "zo-adamm", "--in-process", "--batch", "4"], "--batch: only with --universal"),
+    (["--method", "zo-adamm", "--in-process", "--universal", "--concurrency", "4"],
+     "--concurrency: not with --universal, which fits one perturbation on one session"),
+])
+def test_the_command_line_refuses_an_option_the_run_would_ignore(options, words):
+    """They were accepted and written into the summary as if the run had used them."""
+    done = subprocess.run([str(BIN / "zoadamm-worker"), "attack", "--victim", "http://127.0.0.1:9", "--eps", "0.2",
+                           "--budget", "100", *options], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == "" and len(done.stderr.strip().splitlines()) == 1
+    assert words in done.stderr and "Traceback" not in done.stderr

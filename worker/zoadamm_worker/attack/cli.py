@@ -22,6 +22,7 @@ from ..cli_options import http_url
 
 # runner.RUNNERS, without importing ART to build the parser
 METHODS = ("art-zoo", "art-square", "pgd", "zo-adamm", "zo-sgd", "zo-signsgd")
+TRAIN_IMAGES, BATCH = 1000, 10  # --universal's defaults
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -86,9 +87,9 @@ def _zo_options(a: argparse.ArgumentParser) -> None:
                     help="images attacked at once, each on its own session")
     zo.add_argument("--universal", action="store_true",
                     help="one perturbation for all images (see --train-images); reports the fooling rate")
-    zo.add_argument("--train-images", type=positive(int), default=1000,
+    zo.add_argument("--train-images", type=positive(int), default=TRAIN_IMAGES,
                     help="--universal: training images the perturbation is fitted on")
-    zo.add_argument("--batch", type=positive(int), default=10,
+    zo.add_argument("--batch", type=positive(int), default=BATCH,
                     help="--universal: training images a loss evaluation averages over")
 
 
@@ -134,6 +135,10 @@ def _attack(args: argparse.Namespace) -> int:
                               directions=args.directions, concurrency=args.concurrency)
     if args.universal:
         return _universal(settings, args)
+    given = [option for option, value, default in (("--train-images", args.train_images, TRAIN_IMAGES),
+                                                    ("--batch", args.batch, BATCH)) if value != default]
+    if given:
+        raise ValueError(f"{', '.join(given)}: only with --universal")
 
     def line(row: dict) -> None:
         outcome = (f"fooled ({row['label']} -> {row['predicted']}) after {row['queries']} queries" if row["success"]
@@ -158,11 +163,15 @@ def _universal(settings, args: argparse.Namespace) -> int:
     from ..train import append_record
     from .runner import check_settings
     from .universal import UniversalRun, run_universal
-    from .zo_settings import ZO_METHODS, ZoSettings
+    from .zo_settings import DEFAULT_CONCURRENCY, ZO_METHODS, ZoSettings
 
     if settings.method not in ZO_METHODS:
         raise ValueError(f"--universal takes the methods {', '.join(ZO_METHODS)}, not {settings.method}")
     check_settings(settings)
+    if settings.concurrency != DEFAULT_CONCURRENCY:
+        raise ValueError("--concurrency: not with --universal, which fits one perturbation on one session")
+    if args.quiet:
+        raise ValueError("--quiet: not with --universal, which prints no line per image")
     zo = ZoSettings(settings.method, settings.lr, settings.mu, settings.directions, seed=settings.seed,
                     service=settings.service, mirror=settings.mirror)
     run = UniversalRun(settings.norm, settings.eps, settings.budget, args.train_images, args.batch,

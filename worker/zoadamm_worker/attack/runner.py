@@ -112,6 +112,9 @@ def _zo(method: str) -> Runner:
 RUNNERS: dict[str, Runner] = {"art-zoo": _black_box(_zoo), "art-square": _black_box(_square), "pgd": _pgd,
                               **{method: _zo(method) for method in ZO_METHODS}}
 WHITE_BOX = ("pgd",)  # the methods that read the model file; all others ask the victim
+# the settings only the zo-* methods read, by the option that gives them
+ZO_OPTIONS = {"service": "--service", "in_process": "--in-process", "mirror": "--mirror", "lr": "--lr",
+              "mu": "--mu", "directions": "--directions", "concurrency": "--concurrency"}
 
 
 def check_settings(settings: AttackSettings) -> None:
@@ -144,6 +147,23 @@ def check_settings(settings: AttackSettings) -> None:
         raise ValueError(f"a budget of {settings.budget} queries cannot pay for one step of {settings.method}, "
                          f"which costs {settings.directions + 1} (f at the point and at its {settings.directions} "
                          "probes: --directions): raise --budget or lower --directions")
+    refuse_ignored(settings)
+
+
+def refuse_ignored(settings: AttackSettings) -> None:
+    """Raises ValueError naming a setting given (other than its default) that the run would
+    ignore: a summary that lists it would claim a run that was not made."""
+    defaults = AttackSettings(settings.method, settings.norm, settings.eps, settings.budget)
+    given = [name for name in ZO_OPTIONS if getattr(settings, name) != getattr(defaults, name)]
+    if settings.method not in ZO_METHODS and given:
+        raise ValueError(f"{', '.join(ZO_OPTIONS[name] for name in given)}: only for the zo-* methods; "
+                         f"{settings.method} would ignore {'it' if len(given) == 1 else 'them'}")
+    if settings.method not in WHITE_BOX and settings.model is not None:
+        raise ValueError(f"--model: only for white-box pgd; {settings.method} knows the victim only by its "
+                         "answers (--victim)")
+    if settings.mirror and settings.service is None:
+        raise ValueError("--mirror: only with --service, whose sessions it mirrors; in process the state is "
+                         "here already")
 
 
 def choose_targets(settings: AttackSettings, run_id: str) -> tuple[list[Target], list[int]]:
