@@ -42,6 +42,7 @@ def test_a_call_named_for_another_host_is_refused_and_changes_nothing(open_servi
     assert status == 403
     assert answer["detail"].startswith("this service runs open (no API keys) on loopback")
     assert f"not Host {host!r}" in answer["detail"] and "balancer, service-a only" in answer["detail"]
+    assert "call it at http://127.0.0.1:PORT, add the name to ZOADAMM_OPEN_HOST_NAMES" in answer["detail"]
     assert call(port, host, "GET", "/v1/sessions")[0] == 403
     assert call(port, host, "GET", "/v1/dashboard/sessions")[0] == 403
     listed = call(port, f"127.0.0.1:{port}", "GET", "/v1/sessions")[1]

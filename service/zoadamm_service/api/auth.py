@@ -34,7 +34,8 @@ def challenge(error: str) -> tuple[tuple[bytes, bytes], ...]:
 MISSING = Refusal(401, "send your API key as `Authorization: Bearer <key>`", challenge("invalid_request"))
 UNKNOWN = Refusal(401, "unknown API key", challenge("invalid_token"))
 FOREIGN_HOST = ("this service runs open (no API keys) on loopback and answers /v1 calls addressed to localhost, "
-                "127.0.0.1, [::1]{names} only, not Host {host!r}: set ZOADAMM_API_KEYS to serve other names")
+                "127.0.0.1, [::1]{names} only, not Host {host!r}: call it at http://127.0.0.1:PORT, add the name "
+                "to ZOADAMM_OPEN_HOST_NAMES, or set ZOADAMM_API_KEYS to serve any name")
 
 
 class Authenticate:
