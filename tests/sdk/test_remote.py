@@ -645,3 +645,17 @@ def test_a_ctrl_c_inside_the_mirrors_update_waits_for_it_and_the_run_goes_on(loc
         final = bits(run.x)
     expected, _, _ = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, 4)
     assert final == bits(local.sessions.parameters(run.id).x) == bits(expected.state.x)
+
+
+def test_a_value_f_has_no_answer_for_at_a_probe_outside_the_bounds_says_what_keeps_probes_inside(local):
+    """log(x) on [0.01, 1] with mu = 0.2: probes from the lower face go below 0, f gives NaN
+    there, and the error names the probe and FeasibleSet.shrunk, where it only said "nan"."""
+    def f(x):
+        with np.errstate(invalid="ignore"):
+            return float(np.sum(np.log(x)))
+
+    with pytest.raises(ValueError, match=r"returned nan.*at a probe x \+ mu u outside the constraint.*shrunk\(mu\)"):
+        minimize(f, np.full(DIM, 0.01, np.float32), bounds=(0.01, 1.0), client=local, mu=0.2, lr=0.01, steps=20,
+                 progress=False)
+    with pytest.raises(ValueError, match=r"returned nan; ZO-AdaMM needs finite values$"):  # at x itself: as before
+        minimize(lambda x: float("nan"), np.full(DIM, 0.5, np.float32), client=local, steps=2, progress=False)

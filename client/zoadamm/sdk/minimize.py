@@ -26,6 +26,7 @@ from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer, one_d
 from .resume import find_session, same_set, settings_differ
+from .values import probe_value, value_of
 
 log = logging.getLogger("zoadamm")
 
@@ -231,12 +232,12 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     try:
         while run.step < steps:
             x = run.x
-            f_x = _value(f, x)
+            f_x = value_of(f, x)
             plus, minus = [], []
             for u in run.directions():
-                plus.append(_value(f, x + np.float32(run.mu) * u))
+                plus.append(probe_value(f, x + np.float32(run.mu) * u, run.config.constraint))
                 if central:
-                    minus.append(_value(f, x - np.float32(run.mu) * u))
+                    minus.append(probe_value(f, x - np.float32(run.mu) * u, run.config.constraint))
             evaluations += run.config.evaluations_per_step
             step = run.step
             due = bool(report_every) and (step + 1) % report_every == 0
@@ -260,39 +261,9 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     finally:
         bar.close()
     x = np.array(run.x)
-    result = MinimizeResult(x, _value(f, x), run.step, earlier + evaluations + 1, run.id, history)
+    result = MinimizeResult(x, value_of(f, x), run.step, earlier + evaluations + 1, run.id, history)
     if history and result.fun > history[0]:  # a run that ends worse than it began says so
         log.warning("minimize: f ended above where it began (%.6g at the first step, %.6g now, over %d steps; "
                     "session %s): near a minimum that is noise, and otherwise a smaller lr (now %.3g) or more "
                     "directions usually steadies a run", history[0], result.fun, len(history), run.id, run.lr)
     return result
-
-
-def _value(f, x) -> float:
-    """f(x) as a float: a number, or an array of one (a str, or an array of several values, is
-    a mistake in f that float() would hide or report without saying where)."""
-    returned = f(x)
-    try:
-        if isinstance(returned, (str, bytes)):
-            raise TypeError
-        # a number, or an array or tensor of one value (numpy, torch, ...: their float() takes it)
-        value = float(returned.reshape(()) if isinstance(returned, np.ndarray) else returned)
-    except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"the objective must return one number; it returned {_kind(returned)}") from None
-    if not np.isfinite(value):
-        raise ValueError(f"the objective returned {value}; ZO-AdaMM needs finite values")
-    return value
-
-
-def _kind(value) -> str:
-    if isinstance(value, (str, bytes)):
-        return f"the string {value[:40]!r}"
-    name = "array" if isinstance(value, np.ndarray) else type(value).__name__
-    kind = ("an " if name[0] in "aeiou" else "a ") + name
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        return f"{kind} of shape {tuple(shape)}"
-    try:
-        return f"{kind} of {len(value)} items"
-    except TypeError:
-        return kind

@@ -1,0 +1,51 @@
+"""What the objective returns, checked: one finite number, or an error that says what f
+returned and, at a probe outside the feasible set, what keeps the probes inside."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..constraints import FeasibleSet
+
+
+def value_of(f, x) -> float:
+    """f(x) as a float: a number, or an array of one (a str, or an array of several values, is
+    a mistake in f that float() would hide or report without saying where)."""
+    returned = f(x)
+    try:
+        if isinstance(returned, (str, bytes)):
+            raise TypeError
+        # a number, or an array or tensor of one value (numpy, torch, ...: their float() takes it)
+        value = float(returned.reshape(()) if isinstance(returned, np.ndarray) else returned)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"the objective must return one number; it returned {_kind(returned)}") from None
+    if not np.isfinite(value):
+        raise ValueError(f"the objective returned {value}; ZO-AdaMM needs finite values")
+    return value
+
+
+def probe_value(f, probe, constraint: FeasibleSet | None) -> float:
+    """f at a probe x +- mu u, which may lie outside the set near its boundary: a value f has no
+    answer for there says so, and what keeps the probes inside."""
+    try:
+        return value_of(f, probe)
+    except ValueError as error:
+        if constraint is None or constraint.violation(probe) is None:
+            raise
+        raise ValueError(f"{error}, at a probe x + mu u outside the constraint: f must be defined within mu of "
+                         "the set, or pass constraint=FeasibleSet(...).shrunk(mu) (for bounds, the box they make) "
+                         "so that every probe stays in the set (docs/constraints.md)") from None
+
+
+def _kind(value) -> str:
+    if isinstance(value, (str, bytes)):
+        return f"the string {value[:40]!r}"
+    name = "array" if isinstance(value, np.ndarray) else type(value).__name__
+    kind = ("an " if name[0] in "aeiou" else "a ") + name
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"{kind} of shape {tuple(shape)}"
+    try:
+        return f"{kind} of {len(value)} items"
+    except TypeError:
+        return kind
