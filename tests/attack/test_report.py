@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from zoadamm_worker.attack.report import bootstrap, read_rows, summarize_group, table, wilson
+from zoadamm_worker.attack.report import bootstrap, read_rows, summarize_group, table, wilson, write_report
 
 
 def test_wilson_matches_its_formula():
@@ -60,3 +60,79 @@ def test_an_image_recorded_twice_under_the_same_settings_is_refused(tmp_path):
     other = tmp_path / "other.jsonl"  # the same images under other settings are another run
     other.write_text("".join(json.dumps({**row, "budget": 500}) + "\n" for row in rows))
     assert list(read_rows([other])) == [("zo-adamm", "inf", 0.2, 500)]
+
+
+def _examples(path, indices):
+    n = len(indices)
+    np.savez_compressed(path, index=np.array(indices), label=np.zeros(n, int), predicted=np.ones(n, int),
+                        success=np.ones(n, bool), original=np.zeros((n, 784), np.float32),
+                        final=np.full((n, 784), 0.1, np.float32))
+
+
+def _attack_folder(folder):
+    """What `make attack` leaves in its folder: per-image records and examples, the summaries of
+    --json, and a universal perturbation's verdicts and δ."""
+    rows = [{**_row("zo-adamm", "inf", True, 40 + i), "index": i} for i in range(3)]
+    (folder / "zo-adamm-linf.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    _examples(folder / "zo-adamm-linf.npz", [0, 1, 2])
+    (folder / "summaries.jsonl").write_text(json.dumps({"method": "zo-adamm", "norm": "inf", "eps": 0.2, "budget": 1000,
+                                                        "attacked": 3, "success_rate": 1.0}) + "\n")
+    (folder / "universal.jsonl").write_text(json.dumps({"index": 0, "label": 7, "predicted": 3, "fooled": True}) + "\n")
+    np.savez_compressed(folder / "universal.npz", delta=np.zeros(784, np.float32))
+
+
+def test_a_glob_over_an_attack_folder_reports_its_records_and_skips_its_other_files_with_a_note(tmp_path):
+    """results/attack/zo/*.jsonl failed with KeyError 'method' and 'success', *.npz with KeyError."""
+    _attack_folder(tmp_path)
+    notes: list[str] = []
+    written = write_report(sorted(map(str, tmp_path.glob("*.jsonl"))), sorted(map(str, tmp_path.glob("*.npz"))),
+                           tmp_path / "report", notes.append)
+    assert [path.name for path in written] == ["table.md", "curves.png", "examples.png"]
+    assert "| zo-adamm | ℓ∞ | 0.2 | 1,000 | 3 | 1.00" in written[0].read_text()
+    assert len(table(read_rows([tmp_path / "zo-adamm-linf.jsonl"])).splitlines()) == 3  # the run's row alone
+    assert notes == [f"skipped {tmp_path / 'summaries.jsonl'}: it holds run summaries (the lines of attack --json), "
+                     "not per-image records",
+                     f"skipped {tmp_path / 'universal.jsonl'}: it holds a universal perturbation's verdicts per test "
+                     "image (index, label, predicted, fooled), not per-image records",
+                     f"skipped {tmp_path / 'universal.npz'}: it holds a universal perturbation (delta), not "
+                     "per-image examples"]
+
+
+@pytest.mark.parametrize("name, text, words", [
+    ("broken.jsonl", json.dumps(_row("pgd", "inf", True, 5)) + "\n{\"method\": \n", r"broken.jsonl:2 is not JSON"),
+    ("other.jsonl", '{"loss": 0.3}\n', r"other.jsonl:1 is not a record of attack --records, which has method, "),
+    ("mixed.jsonl", json.dumps(_row("pgd", "inf", True, 5)) + "\n" + json.dumps(
+        {"index": 0, "label": 7, "predicted": 3, "fooled": True}) + "\n", "mixed.jsonl holds per-image records and "),
+    ("empty.jsonl", "", r"no per-image records to report: .*empty.jsonl holds no records$"),
+    ("blank.jsonl", "\n\n", r"blank.jsonl holds no records$"),
+])
+def test_a_records_file_that_cannot_be_reported_is_refused_naming_it(tmp_path, name, text, words):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=words):
+        write_report([str(tmp_path / name)], [], tmp_path / "report")
+    assert not (tmp_path / "report").exists()  # nothing written, not an empty table
+
+
+def test_example_files_that_cannot_be_shown_are_refused_in_words(tmp_path):
+    records = tmp_path / "r.jsonl"
+    records.write_text(json.dumps({**_row("pgd", "inf", True, 5), "index": 0}) + "\n")
+    _examples(tmp_path / "a.npz", [0, 1])
+    _examples(tmp_path / "b.npz", [100, 101, 102])
+    with pytest.raises(ValueError, match=r"no test image in common \(.*a.npz: 2 images, 0 to 1; .*b.npz: 3 images, "
+                                         r"100 to 102\)"):
+        write_report([records], [tmp_path / "a.npz", tmp_path / "b.npz"], tmp_path / "report")
+    np.savez_compressed(tmp_path / "c.npz", index=np.arange(2))
+    with pytest.raises(ValueError, match=r"c.npz holds index, not attack --examples \(it lacks label, predicted"):
+        write_report([records], [tmp_path / "c.npz"], tmp_path / "report")
+    with pytest.raises(ValueError, match=r"r.jsonl is not an .npz of attack --examples: it is no zip of arrays"):
+        write_report([records], [records], tmp_path / "report")
+
+
+def test_the_command_line_says_in_one_line_what_a_file_holds(tmp_path, capsys):
+    from zoadamm_worker.cli import main
+
+    _attack_folder(tmp_path)
+    status = main(["attack-report", str(tmp_path / "universal.jsonl"), "--out", str(tmp_path / "report")])
+    error = capsys.readouterr().err
+    assert status == 1 and len(error.strip().splitlines()) == 1 and "Traceback" not in error
+    assert "universal.jsonl holds a universal perturbation's verdicts per test image" in error

@@ -197,6 +197,9 @@ def _universal(settings, args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from .report import write_report
 
-    for path in write_report(args.records, args.examples, args.out):
+    def note(line: str) -> None:
+        print(f"zoadamm-worker attack-report: {line}", file=sys.stderr)
+
+    for path in write_report(args.records, args.examples, args.out, note):
         print(path)
     return 0

@@ -10,6 +10,8 @@ the successful images for the median queries and the mean distortions
 from __future__ import annotations
 
 import json
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,29 +22,130 @@ KEY = ("method", "norm", "eps", "budget")
 LINESTYLES = {"inf": "-", "2": "--"}
 
 
-def read_rows(paths: list[str | Path]) -> dict[tuple, list[dict]]:
-    """Records grouped by run settings (method, norm, eps, budget), in order of appearance.
+RECORD_FIELDS = (*KEY, "success", "queries", "linf", "l2")  # what the table and the curves read
+EXAMPLE_FIELDS = ("index", "label", "predicted", "success", "original", "final")
+# what else `attack` writes beside its records, recognised so that a glob over its folder works
+OTHER_FILES = {"summary": "run summaries (the lines of attack --json)",
+               "universal": "a universal perturbation's verdicts per test image (index, label, predicted, fooled)"}
+Note = Callable[[str], None]
+
+
+def _kind(row: object) -> str:
+    """"record", "summary", "universal", or "unknown": which of `attack`'s lines ``row`` is."""
+    if not isinstance(row, dict):
+        return "unknown"
+    if "attacked" in row and ("success_rate" in row or "fooling_rate" in row):
+        return "summary"
+    if all(field in row for field in RECORD_FIELDS):
+        return "record"
+    if {"index", "label", "predicted", "fooled"} <= set(row):
+        return "universal"
+    return "unknown"
+
+
+def _read_records(path: str | Path) -> tuple[list[tuple[int, dict]], str | None]:
+    """(line number, record) of one file's per-image records, and what a file that holds one of
+    `attack`'s other outputs, or nothing, holds instead (None for a records file).
 
     Raises:
-        ValueError: an image recorded twice under the same settings (a run appended to a file
-            that held an earlier one, or runs of other --directions or --mu): counted twice, it
-            would weigh double in every figure."""
+        ValueError: a line that is not JSON or not one of `attack`'s, or a file that mixes kinds."""
+    try:
+        text = Path(path).read_text()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not text: give records files (JSON lines) of attack --records") from None
+    rows, kinds = [], set()
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as error:
+            raise ValueError(f"{path}:{number} is not JSON ({error}): give records files of attack --records") \
+                from None
+        kind = _kind(row)
+        if kind == "unknown":
+            raise ValueError(f"{path}:{number} is not a record of attack --records, which has "
+                             f"{', '.join(RECORD_FIELDS)}")
+        kinds.add(kind)
+        rows.append((number, row))
+    if not rows:
+        return [], "no records"
+    if kinds != {"record"}:
+        other = " and ".join(OTHER_FILES[kind] for kind in sorted(kinds - {"record"}))
+        if "record" in kinds:
+            raise ValueError(f"{path} holds per-image records and {other}: give the records of one run a file")
+        return [], f"{other}, not per-image records"
+    return rows, None
+
+
+def read_rows(paths: list[str | Path], note: Note = lambda line: None) -> dict[tuple, list[dict]]:
+    """Records grouped by run settings (method, norm, eps, budget), in order of appearance;
+    ``note`` gets a line for each file skipped (see ``_read_records``).
+
+    Raises:
+        ValueError: no records in any file; a line that is no record (``_read_records``); an
+            image recorded twice under the same settings (a run appended to a file that held an
+            earlier one, or runs of other --directions or --mu): counted twice, it would weigh
+            double in every figure."""
     groups: dict[tuple, list[dict]] = {}
     seen: dict[tuple, str] = {}
+    skipped: list[tuple[str | Path, str]] = []
     for path in paths:
-        for number, line in enumerate(Path(path).read_text().splitlines(), 1):
-            if line.strip():
-                row = json.loads(line)
-                key = tuple(row[k] for k in KEY)
-                image = (*key, row.get("index"))
-                if row.get("index") is not None and image in seen:
-                    raise ValueError(f"image {row['index']} is recorded twice for {' '.join(map(str, key))} "
-                                     f"({seen[image]} and {path}:{number}): two runs that the report would count as "
-                                     "one (a run appended to records that held another, or runs that differ in a "
-                                     "setting it does not group by, such as --directions); report each apart")
-                seen[image] = f"{path}:{number}"
-                groups.setdefault(key, []).append(row)
+        rows, instead = _read_records(path)
+        if instead is not None:
+            skipped.append((path, instead))
+        for number, row in rows:
+            key = tuple(row[k] for k in KEY)
+            image = (*key, row.get("index"))
+            if row.get("index") is not None and image in seen:
+                raise ValueError(f"image {row['index']} is recorded twice for {' '.join(map(str, key))} "
+                                 f"({seen[image]} and {path}:{number}): two runs that the report would count as "
+                                 "one (a run appended to records that held another, or runs that differ in a "
+                                 "setting it does not group by, such as --directions); report each apart")
+            seen[image] = f"{path}:{number}"
+            groups.setdefault(key, []).append(row)
+    if not groups:
+        raise ValueError("no per-image records to report: " + "; ".join(f"{path} holds {instead}"
+                                                                        for path, instead in skipped))
+    for path, instead in skipped:
+        note(f"skipped {path}: it holds {instead}")
     return groups
+
+
+def read_examples(paths: list[str | Path], note: Note = lambda line: None) -> list[tuple[str, dict]]:
+    """(name, arrays) of each .npz of attack --examples, ℓ∞ runs first; a universal
+    perturbation's .npz (δ alone) is skipped with a note.
+
+    Raises:
+        ValueError: a file that is no .npz of attack --examples, or files without a test image in common."""
+    runs, held = [], []
+    for path in sorted(paths, key=lambda p: (Path(p).stem.endswith("-l2"), str(p))):
+        with open(path, "rb") as file:  # a missing file fails here, naming it
+            if not zipfile.is_zipfile(file):  # np.load would take it for a pickle or an .npy
+                raise ValueError(f"{path} is not an .npz of attack --examples: it is no zip of arrays")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except (ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path} is not an .npz of attack --examples ({error})") from None
+        if set(arrays) == {"delta"}:
+            note(f"skipped {path}: it holds a universal perturbation (delta), not per-image examples")
+            continue
+        missing = [name for name in EXAMPLE_FIELDS if name not in arrays]
+        if missing:
+            raise ValueError(f"{path} holds {', '.join(sorted(arrays)) or 'no arrays'}, not attack --examples "
+                             f"(it lacks {', '.join(missing)})")
+        runs.append((Path(path).stem, arrays))
+        held.append(f"{path}: {_images(arrays['index'])}")
+    if runs and not set.intersection(*(set(data["index"].tolist()) for _, data in runs)):
+        raise ValueError(f"the example files have no test image in common ({'; '.join(held)}): give the "
+                         "examples of runs on the same images")
+    return runs
+
+
+def _images(indices: np.ndarray) -> str:
+    return (f"{len(indices)} images, {int(indices.min())} to {int(indices.max())}" if len(indices)
+            else "no images")
 
 
 def wilson(successes: int, total: int) -> tuple[float, float]:
@@ -131,15 +234,14 @@ def plot_curves(groups: dict[tuple, list[dict]], path: Path) -> None:
     plt.close(figure)
 
 
-def plot_examples(paths: list[str | Path], path: Path, count: int = 6) -> None:
-    """The first ``count`` images common to all example files: originals, then each run's result
-    (ℓ∞ runs first)."""
+def plot_examples(runs: list[tuple[str, dict]], path: Path, count: int = 6) -> None:
+    """The first ``count`` images common to all runs' examples (``read_examples``): originals,
+    then each run's result."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = [(Path(p).stem, np.load(p)) for p in sorted(paths, key=lambda p: (Path(p).stem.endswith("-l2"), str(p)))]
     common = sorted(set.intersection(*(set(data["index"].tolist()) for _, data in runs)))[:count]
     figure, axes = plt.subplots(len(common), len(runs) + 1, figsize=(1.6 * (len(runs) + 1), 1.7 * len(common)),
                                 squeeze=False)
@@ -163,15 +265,20 @@ def plot_examples(paths: list[str | Path], path: Path, count: int = 6) -> None:
     plt.close(figure)
 
 
-def write_report(records: list[str], examples: list[str], out: str | Path) -> list[Path]:
-    """table.md and curves.png from ``records``, examples.png from ``examples``; returns the paths."""
+def write_report(records: list[str], examples: list[str], out: str | Path,
+                 note: Note = lambda line: None) -> list[Path]:
+    """table.md and curves.png from ``records``, examples.png from ``examples``; returns the
+    paths.  Every file is read before anything is written; ``note`` gets a line per file skipped."""
+    groups = read_rows(list(records), note)
+    runs = read_examples(list(examples), note)
+    if examples and not runs:
+        note("no per-image examples among --examples: examples.png is not written")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    groups = read_rows(list(records))
     written = [out / "table.md", out / "curves.png"]
     written[0].write_text(table(groups))
     plot_curves(groups, written[1])
-    if examples:
+    if runs:
         written.append(out / "examples.png")
-        plot_examples(list(examples), written[2])
+        plot_examples(runs, written[2])
     return written
