@@ -132,6 +132,19 @@ def test_another_http_server_is_no_zoadamm_service(other_server):
     assert str(caught.value).startswith(f"no zoadamm service at {other_server}/prefix: GET ")
 
 
+def test_https_to_a_server_of_plain_http_says_so_at_once(other_server, monkeypatch):
+    """The URL's scheme is the mistake: the error says to use http://, and no retry is waited out."""
+    from zoadamm.sdk import APIConnectionError
+
+    slept = []
+    monkeypatch.setattr("zoadamm.sdk.client.time.sleep", slept.append)
+    with Client(other_server.replace("http://", "https://"), max_retries=3) as client:
+        with pytest.raises(APIConnectionError, match="the server there speaks plain HTTP, not TLS .*give the client "
+                                                     "an http:// URL"):
+            client.sessions.list()
+    assert slept == []
+
+
 def test_a_zoadamm_404_stays_a_not_found(local):
     with pytest.raises(NotFoundError) as caught:
         local.sessions.get("0" * 32)

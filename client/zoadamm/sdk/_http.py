@@ -121,8 +121,8 @@ def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool,
 def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None) -> bool:
     if attempt >= policy.max_retries:
         return False
-    if error is not None:
-        return True  # every call is safe to send again (see Call.key)
+    if error is not None:  # every call is safe to send again (see Call.key), but to a server of plain HTTP
+        return not speaks_plain_http(error)
     # a refused key (a 401, or the 429 of an address with too many refused keys, which carries
     # the same challenge) is refused again however often it is sent, and so is a create past the
     # tenant's quota: the one 429 without Retry-After
@@ -144,12 +144,21 @@ def connection_error(error: httpx.TransportError) -> APIConnectionError:
     reason = str(error) or type(error).__name__
     if isinstance(error, httpx.TimeoutException):
         return APITimeoutError(f"{where} timed out ({reason})", url)
+    if speaks_plain_http(error):
+        return APIConnectionError(f"{where} failed: the server there speaks plain HTTP, not TLS ({reason}); "
+                                  "give the client an http:// URL", url)
     if isinstance(error, httpx.ConnectError):
         return APIConnectionError(
             f"cannot connect to {where} ({reason}): is a zoadamm service running there? "
             + (f"Start one with `{command}`, or give" if (command := start_command(url)) else "Give")
             + " the client the right URL", url)
     return APIConnectionError(f"the connection broke during {where} ({reason})", url)
+
+
+def speaks_plain_http(error: httpx.TransportError) -> bool:
+    """An https:// call answered in plain HTTP (as zoadamm-service serves): OpenSSL reads the
+    answer as a record of an unknown version."""
+    return isinstance(error, httpx.ConnectError) and "WRONG_VERSION_NUMBER" in str(error)
 
 
 def start_command(url: str | None) -> str | None:
