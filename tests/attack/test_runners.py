@@ -220,3 +220,32 @@ def test_the_command_line_refuses_an_option_the_run_would_ignore(options, words)
                            "--budget", "100", *options], capture_output=True, text=True)
     assert done.returncode == 1 and done.stdout == "" and len(done.stderr.strip().splitlines()) == 1
     assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_outputs_in_folders_not_there_yet_are_written(model_file, tmp_path):
+    """An --examples path in a missing folder failed after the whole attack, its records written."""
+    records, examples = tmp_path / "new" / "pgd.jsonl", tmp_path / "other" / "deeper" / "pgd"
+    settings = AttackSettings(method="pgd", norm="inf", eps=0.2, budget=5, images=2, model=str(model_file))
+    run_attack(settings, records, examples)
+    assert [row["index"] for row in _rows(records)] == list(np.load(tmp_path / "other" / "deeper" / "pgd.npz")["index"])
+
+
+def test_an_examples_path_that_cannot_be_written_is_refused_before_any_query(victim_url, tmp_path):
+    settings = AttackSettings(method="art-square", norm="inf", eps=0.2, budget=50, images=2, victim=victim_url)
+    before = httpx.get(victim_url + "/stats").json()
+    folder = tmp_path / "a-folder.npz"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="a-folder.npz"):
+        run_attack(settings, tmp_path / "r.jsonl", folder)
+    assert httpx.get(victim_url + "/stats").json()["images"] == before["images"]
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_records_to_a_pipe_are_written_and_not_synced(model_file):
+    """--records /dev/stdout failed with [Errno 22] Invalid argument (fsync of a pipe), naming no file."""
+    done = subprocess.run([str(BIN / "zoadamm-worker"), "attack", "--method", "pgd", "--model", str(model_file),
+                           "--images", "2", "--budget", "5", "--eps", "0.2", "--records", "/dev/stdout", "--json"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    *records, summary = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [row["index"] for row in records] == [0, 1] and summary["attacked"] == 2

@@ -160,7 +160,7 @@ def summary_line(summary: dict) -> str:
 
 
 def _universal(settings, args: argparse.Namespace) -> int:
-    from ..train import append_record
+    from .outputs import append_row, examples_path, prepare, save_arrays
     from .runner import check_settings
     from .universal import UniversalRun, run_universal
     from .zo_settings import DEFAULT_CONCURRENCY, ZO_METHODS, ZoSettings
@@ -176,14 +176,14 @@ def _universal(settings, args: argparse.Namespace) -> int:
                     service=settings.service, mirror=settings.mirror)
     run = UniversalRun(settings.norm, settings.eps, settings.budget, args.train_images, args.batch,
                        settings.images, settings.offset)
+    examples = None if args.examples is None else examples_path(args.examples)
+    prepare(args.records, examples)  # before the fit, not after it
     summary, records, delta = run_universal(zo, run, str(settings.victim))
     if args.records is not None:
         for row in records:
-            append_record(args.records, row)
-    if args.examples is not None:
-        import numpy as np
-
-        np.savez_compressed(args.examples, delta=delta)
+            append_row(args.records, row)
+    if examples is not None:
+        save_arrays(examples, delta=delta)
     if args.json:
         print(json.dumps(summary))
     else:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..train import append_record
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
+from .outputs import append_row, examples_path, prepare, save_arrays
 from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim import SIDE
 from .victim_client import VictimClient
@@ -196,6 +196,8 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
         VictimError: the victim refused a request or is not reachable.
     """
     check_settings(settings)
+    examples = None if examples is None else examples_path(examples)
+    prepare(records, examples)  # a path that cannot be written fails before the first query
     started = time.perf_counter()
     run_id = secrets.token_hex(4)  # the victim's tags of this run: <run_id>/image-<index>
     targets, skipped = choose_targets(settings, run_id)
@@ -219,7 +221,7 @@ def _attack_all(settings: AttackSettings, targets: list[Target], run_id: str, ro
         rows.append(row)
         finals[target.index] = (target.image, target.image + outcome.delta)
         if records is not None:
-            append_record(records, row)
+            append_row(records, row)
         if progress is not None:
             progress(row)
 
@@ -248,7 +250,7 @@ def summarize(rows: list[dict], settings: AttackSettings, skipped: list[int], se
 def _save_examples(path: str | Path, finals: dict, rows: list[dict]) -> None:
     indices = sorted(finals)
     by_index = {row["index"]: row for row in rows}
-    np.savez_compressed(
+    save_arrays(
         path, index=np.array(indices), label=np.array([by_index[i]["label"] for i in indices]),
         predicted=np.array([by_index[i]["predicted"] for i in indices]),
         success=np.array([by_index[i]["success"] for i in indices]),
