@@ -112,3 +112,14 @@ def float32_values(name: str, value, rounding: str):
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+
+
+def one_d(x0, dim: int | None = None) -> np.ndarray:
+    """x0 as a float32 vector; a matrix is refused rather than flattened in some order."""
+    x0 = np.asarray(x0, dtype=np.float32)
+    if x0.ndim != 1:
+        raise InvalidArgument(f"x0 must be a 1-D vector, got shape {x0.shape}; flatten it yourself "
+                              "(x0.ravel()) and reshape x the same way")
+    if dim is not None and dim != x0.size:
+        raise InvalidArgument(f"dim={dim!r} disagrees with x0, which has {x0.size} values (dim is x0's length)")
+    return x0

@@ -659,3 +659,14 @@ def test_a_value_f_has_no_answer_for_at_a_probe_outside_the_bounds_says_what_kee
                  progress=False)
     with pytest.raises(ValueError, match=r"returned nan; ZO-AdaMM needs finite values$"):  # at x itself: as before
         minimize(lambda x: float("nan"), np.full(DIM, 0.5, np.float32), client=local, steps=2, progress=False)
+
+
+def test_a_session_made_without_x0_asks_for_it_in_the_sdks_words(local):
+    session = local.sessions.create(DIM)  # as curl makes one: no x0
+    for attach in (lambda: RemoteOptimizer(local, session.id), lambda: RemoteOptimizer.resume(local, session.id)):
+        with pytest.raises(InvalidArgument, match=rf"session {session.id} has no parameters yet \(it was created "
+                                                  rf"without x0\): give them, RemoteOptimizer\(client, '{session.id}', "
+                                                  r"x0=\.\.\.\)"):
+            attach()
+    run = RemoteOptimizer(local, session.id, x0=x0_for(DIM))
+    assert run.step == 0 and bits(run.x) == bits(x0_for(DIM))

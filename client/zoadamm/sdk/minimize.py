@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._interrupts import held_interrupt
-from .._validate import InvalidArgument, positive_int
+from .._validate import InvalidArgument, one_d, positive_int
 from ..constraints import FeasibleSet
 from ..methods import METHODS, method
 from .bounds import box_of
@@ -24,7 +24,7 @@ from .client import DEFAULT_URL, Client, checked_client
 from .errors import APIConnectionError
 from .models import Session, SessionSummary
 from .progress import Progress
-from .remote import RemoteOptimizer, one_d
+from .remote import RemoteOptimizer
 from .resume import find_session, same_set, settings_differ
 from .values import probe_value, value_of
 

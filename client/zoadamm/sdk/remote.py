@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import wire
 from .._interrupts import held_interrupt
-from .._validate import InvalidArgument
+from .._validate import InvalidArgument, one_d
 from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
 from .client import Client, checked_client
@@ -87,7 +87,13 @@ class RemoteOptimizer(Mirrored):
             self.config = self.session.session_config()
         if x0 is not None:
             x0 = one_d(x0, self.config.dim)
-        info = client.sessions.ask(self.id, x=x0)  # sets x0 before step 0, checks it after
+        try:
+            info = client.sessions.ask(self.id, x=x0)  # sets x0 before step 0, checks it after
+        except ConflictError as error:
+            if x0 is None and "no parameters yet" in str(error):  # made without x0, by another client
+                raise InvalidArgument(f"session {self.id} has no parameters yet (it was created without x0): "
+                                      f"give them, RemoteOptimizer(client, {self.id!r}, x0=...)") from error
+            raise
         self.step, self.mu, self.lr = info.step, info.mu, info.lr
         self._x = x0 if x0 is not None else client.sessions.parameters(self.id).x
         self._mirror: Optimizer | None = None
@@ -289,14 +295,3 @@ class RemoteOptimizer(Mirrored):
         self.lr, self.mu = lr, mu
         if self._mirror is not None:
             self._mirror.lr, self._mirror.mu = lr, mu
-
-
-def one_d(x0, dim: int | None = None) -> np.ndarray:
-    """x0 as a float32 vector; a matrix is refused rather than flattened in some order."""
-    x0 = np.asarray(x0, dtype=np.float32)
-    if x0.ndim != 1:
-        raise InvalidArgument(f"x0 must be a 1-D vector, got shape {x0.shape}; flatten it yourself "
-                              "(x0.ravel()) and reshape x the same way")
-    if dim is not None and dim != x0.size:
-        raise InvalidArgument(f"dim={dim!r} disagrees with x0, which has {x0.size} values (dim is x0's length)")
-    return x0
