@@ -37,9 +37,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def keys_parser() -> argparse.ArgumentParser:
     parser = console.CommandParser(prog=f"{PROG} keys", description="Make API keys.")
+    console.add_version(parser, "zoadamm-service")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     made = sub.add_parser("new", help="print a fresh random key (256 bits) for TENANT and its entry",
                           description="Print a fresh random key (256 bits) for TENANT and its entry.")
+    console.add_version(made, "zoadamm-service")
     made.add_argument("tenant", help="the tenant's name: 1-64 of A-Z a-z 0-9 _ . - (starting alphanumeric)")
     made.add_argument("--env", action="store_true",
                       help="print them as the two lines of a docker compose .env file instead")

@@ -71,6 +71,17 @@ def test_every_command_has_version_and_debug(name):
         assert "--debug" in parser._option_string_actions, command
 
 
+@pytest.mark.parametrize(("name", "parser"), commands(), ids=[name for name, _ in commands()])
+def test_every_subcommand_takes_version_too(name, parser):
+    """docs/cli.md: every command takes --version; a subcommand's required options came first."""
+    assert "--version" in parser._option_string_actions, name
+
+
+def test_a_subcommands_version_is_printed_before_its_required_options_are_asked_for():
+    done = run("zoadamm-worker", "rest", "--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"zoadamm-worker rest {version('zoadamm-worker')}"
+
+
 def test_help_is_printed_as_the_commands_run():
     for argv in (["zoadamm-worker", "mnist"], ["zoadamm-worker", "rest"], ["zoadamm-demo"],
                  ["zoadamm-experiments", "run"], ["zoadamm-experiments", "analyze"], ["zoadamm-service"],

@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mnist(sub)
     _add_rest(sub)
     add_attack_commands(sub)
+    for command in sub.choices.values():  # `zoadamm-worker rest --version` too, before its required options
+        add_version(command, "zoadamm-worker")
     return parser
 
 

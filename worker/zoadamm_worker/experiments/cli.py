@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--tsne-seed", type=at_least(int, 0), default=0, help="the seed whose runs the t-SNE figure shows")
     add_debug(a)
     a.set_defaults(func=_analyze, check=lambda args: None)
+    for command in sub.choices.values():  # `zoadamm-experiments run --version` too
+        add_version(command, "zoadamm-worker")
     return parser
 
 
