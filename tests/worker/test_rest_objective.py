@@ -246,7 +246,17 @@ def test_an_endpoint_that_keeps_failing_raises(sleeps, answer):
 
 def test_one_attempt_is_said_so(sleeps):
     http, _ = _endpoint([500])
-    with pytest.raises(EvaluationError, match="failed after 1 attempt: "):
+    with pytest.raises(EvaluationError, match='failed after 1 attempt: endpoint answered 500: {"detail": "injected"}'):
+        RestObjective("http://objective/f", retries=0, http_client=http)(np.zeros(DIM))
+
+
+@pytest.mark.parametrize("answer, message", [
+    (b'{"f": 1.5}', r'no finite "value" \(expected \{"value": <number>\}\): \{"f": 1.5\}'),
+    (b"1.5", r'no finite "value" \(expected \{"value": <number>\}\): 1.5'),
+])
+def test_an_answer_of_another_shape_says_the_shape_expected(sleeps, answer, message):
+    http, _ = _endpoint([answer])
+    with pytest.raises(EvaluationError, match=message):
         RestObjective("http://objective/f", retries=0, http_client=http)(np.zeros(DIM))
 
 

@@ -43,13 +43,14 @@ class RestObjective:
                 problem, response = f"request failed: {exc!r}", None
                 continue
             if response.status_code in self.retry.statuses:
-                problem = f"endpoint answered {response.status_code}"
+                problem = f"endpoint answered {response.status_code}: {response.text[:200]}"
                 continue
             if response.status_code >= 400:
                 raise EvaluationError(f"endpoint refused x with {response.status_code}: {response.text[:200]}")
             value = _value_of(response)
             if value is None:
-                problem = f"endpoint answered no finite 'value': {response.text[:200]}"
+                problem = ('endpoint answered no finite "value" (expected {"value": <number>}): '
+                           + response.text[:200])
                 continue
             self.evaluations += 1
             return value
