@@ -246,7 +246,7 @@ def test_an_endpoint_that_keeps_failing_raises(sleeps, answer):
 
 def test_one_attempt_is_said_so(sleeps):
     http, _ = _endpoint([500])
-    with pytest.raises(EvaluationError, match='failed after 1 attempt: endpoint answered 500: {"detail": "injected"}'):
+    with pytest.raises(EvaluationError, match='failed after 1 attempt: endpoint answered 500: {"detail":"injected"}'):
         RestObjective("http://objective/f", retries=0, http_client=http)(np.zeros(DIM))
 
 
