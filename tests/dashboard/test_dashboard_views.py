@@ -149,3 +149,15 @@ def test_age_and_running_read_the_services_clock(service, page, skew):
         run.join()
     assert run.error is None, run.error
     assert page.errors == [] and page.violations() == []
+
+
+def test_the_table_shows_the_youngest_session_first(service, finished, page):
+    """A user's new run is at the top, not below every older session."""
+    names = ["made first", "made second", "made third"]
+    for name in names:
+        finished(name, steps=2)
+    page.goto(f"{service.url}/dashboard")
+    until(page, lambda: page.locator("#sessions tbody tr").count() >= 3, "the table")
+    shown = page.locator("#sessions tbody td.name").all_inner_texts()
+    order = [next(n for n in names if n in text) for text in shown if any(n in text for n in names)]
+    assert order == list(reversed(names))

@@ -45,7 +45,7 @@ export async function useKey(key) {
 export const state = {
   rows: [], // the table's rows, as /v1/dashboard/sessions answers them
   total: 0, // how many sessions there are in all: the table holds the newest of them
-  sort: { key: "created", dir: -1 },
+  sort: { key: "created", dir: 1 },  // youngest first: the run just started is at the top
   selected: null, // the session shown in detail
   compared: new Set(), // the sessions ticked for the comparison (useKey reads them)
   comparedName: COMPARED, // where they are kept
