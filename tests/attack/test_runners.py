@@ -17,7 +17,7 @@ from zoadamm_worker.attack import cli as attack_cli
 from zoadamm_worker.attack.runner import RUNNERS, AttackSettings, run_attack
 
 BIN = Path(sys.executable).parent
-RECORD_KEYS = {"method", "norm", "eps", "budget", "index", "label", "success", "queries", "spent",
+RECORD_KEYS = {"method", "norm", "eps", "budget", "seed", "index", "label", "success", "queries", "spent",
                "linf", "l2", "margin", "predicted"}
 SUMMARY_KEYS = {"success_rate", "median_queries", "mean_linf", "mean_l2", "queries_total",
                 "attacked", "skipped_misclassified"}
@@ -249,3 +249,74 @@ def test_records_to_a_pipe_are_written_and_not_synced(model_file):
     assert done.returncode == 0, done.stderr
     *records, summary = [json.loads(line) for line in done.stdout.splitlines()]
     assert [row["index"] for row in records] == [0, 1] and summary["attacked"] == 2
+
+
+def test_the_same_run_again_continues_it_and_adds_to_its_examples(model_file, tmp_path):
+    """A rerun attacked the recorded images again, appended duplicate records and overwrote the examples."""
+    records, examples = tmp_path / "pgd.jsonl", tmp_path / "pgd.npz"
+    settings = AttackSettings(method="pgd", norm="inf", eps=0.2, budget=5, images=2, model=str(model_file))
+    first = run_attack(settings, records, examples)
+    notes: list[str] = []
+    wider = AttackSettings(**{**settings.__dict__, "images": 3})
+    second = run_attack(wider, records, examples, note=notes.append)
+    assert [row["index"] for row in _rows(records)] == [0, 1, 2]
+    assert notes == [f"continuing the run recorded in {records}: 2 of its 3 images are recorded already"]
+    assert second["attacked"] == 3 and second["continued"] == 2 and first["continued"] == 0
+    saved = np.load(examples)
+    assert list(saved["index"]) == [0, 1, 2] and saved["original"].shape == (3, 784)
+    third = run_attack(wider, records, examples)
+    assert len(_rows(records)) == 3 and third["continued"] == 3
+    assert {k: v for k, v in third.items() if k not in ("seconds", "continued")} == \
+        {k: v for k, v in second.items() if k not in ("seconds", "continued")}
+
+
+def test_an_interrupted_run_says_what_it_kept_and_the_same_call_finishes_it(model_file, tmp_path):
+    from zoadamm_worker.attack.runner import Interrupted
+
+    records, examples = tmp_path / "pgd.jsonl", tmp_path / "pgd"
+    settings = AttackSettings(method="pgd", norm="2", eps=2.0, budget=5, images=4, model=str(model_file))
+
+    def ctrl_c(row: dict) -> None:
+        if row["index"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted, match=rf"the records of 2 images of this run are kept in {records} \(their "
+                                          rf"examples in {examples}.npz\); the same command continues it"):
+        run_attack(settings, records, examples, progress=ctrl_c)
+    assert list(np.load(f"{examples}.npz")["index"]) == [0, 1]
+    summary = run_attack(settings, records, examples)
+    assert [row["index"] for row in _rows(records)] == [0, 1, 2, 3] and summary["continued"] == 2
+    assert list(np.load(f"{examples}.npz")["index"]) == [0, 1, 2, 3]
+
+
+def test_records_of_the_same_run_with_other_settings_are_not_continued(model_file, tmp_path):
+    records = tmp_path / "pgd.jsonl"
+    settings = AttackSettings(method="pgd", norm="inf", eps=0.2, budget=5, images=1, model=str(model_file))
+    run_attack(settings, records)
+    with pytest.raises(ValueError, match=r"pgd.jsonl:1 records image 0 of pgd inf eps 0.2 budget 5 with other "
+                                         r"settings \(seed 0 there, 1 here\): give another --records file"):
+        run_attack(AttackSettings(**{**settings.__dict__, "seed": 1}), records)
+    run_attack(AttackSettings(**{**settings.__dict__, "budget": 6}), records)  # another budget: another run
+    assert [(row["budget"], row["index"]) for row in _rows(records)] == [(5, 0), (6, 0)]
+    examples = tmp_path / "e.npz"
+    run_attack(settings, tmp_path / "fresh.jsonl", examples)
+    with pytest.raises(ValueError, match="e.npz exists, and a run without --records cannot continue it"):
+        run_attack(settings, None, examples)
+    with pytest.raises(ValueError, match="e.npz holds examples of another run"):
+        run_attack(AttackSettings(**{**settings.__dict__, "budget": 7}), tmp_path / "other.jsonl", examples)
+
+
+def test_ctrl_c_on_the_command_line_says_where_the_records_are(model_file, tmp_path):
+    import signal
+
+    records = tmp_path / "pgd.jsonl"
+    command = [str(BIN / "zoadamm-worker"), "attack", "--method", "pgd", "--model", str(model_file), "--images", "300",
+               "--budget", "100", "--eps", "0.2", "--records", str(records)]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stderr.readline().startswith("image 0: ")  # an image finished: its record is kept
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate()
+    assert process.returncode == 130 and "Traceback" not in err
+    kept = len(_rows(records))
+    assert (f"zoadamm-worker attack: interrupted: the records of {kept} images of this run are kept in {records}; "
+            "the same command continues it") in err

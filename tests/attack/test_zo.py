@@ -241,3 +241,16 @@ def test_a_universal_run_that_cannot_fit_is_refused_before_any_query(victim_url,
     error = capsys.readouterr().err
     assert status == 1 and len(error.strip().splitlines()) == 1 and words in error
     assert httpx.get(victim_url + "/stats").json()["images"] == before["images"]
+
+
+def test_a_universal_run_onto_earlier_outputs_is_refused_before_any_query(victim_url, tmp_path, capsys):
+    """A universal run has nothing to continue: it appended a second run's verdicts to the first's."""
+    records = tmp_path / "universal.jsonl"
+    records.write_text(json.dumps({"index": 0, "label": 7, "predicted": 7, "fooled": False}) + "\n")
+    before = httpx.get(victim_url + "/stats").json()
+    status = cli_main(["attack", "--method", "zo-adamm", "--universal", "--in-process", "--victim", victim_url,
+                       "--images", "3", "--budget", "440", "--eps", "0.2", "--records", str(records)])
+    error = capsys.readouterr().err
+    assert status == 1 and len(error.strip().splitlines()) == 1
+    assert f"{records} holds an earlier run's output, and a universal run starts over" in error
+    assert httpx.get(victim_url + "/stats").json()["images"] == before["images"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 
@@ -126,7 +127,7 @@ def _victim(args: argparse.Namespace) -> int:
 
 
 def _attack(args: argparse.Namespace) -> int:
-    from .runner import AttackSettings, run_attack
+    from .runner import AttackSettings, Interrupted, run_attack
 
     settings = AttackSettings(method=args.method, norm=args.norm, eps=args.eps, budget=args.budget,
                               images=args.images, offset=args.offset, seed=args.seed,
@@ -145,7 +146,14 @@ def _attack(args: argparse.Namespace) -> int:
                    else f"not fooled in {row['queries']} queries")
         print(f"image {row['index']}: {outcome}, linf {row['linf']:.3f} l2 {row['l2']:.3f}", file=sys.stderr)
 
-    summary = run_attack(settings, args.records, args.examples, progress=None if args.quiet else line)
+    def note(text: str) -> None:
+        print(f"zoadamm-worker attack: {text}", file=sys.stderr)
+
+    try:
+        summary = run_attack(settings, args.records, args.examples, progress=None if args.quiet else line, note=note)
+    except Interrupted as stop:
+        note(f"interrupted: {stop}")
+        raise
     print(json.dumps(summary) if args.json else summary_line(summary))
     return 0
 
@@ -178,6 +186,10 @@ def _universal(settings, args: argparse.Namespace) -> int:
                        settings.images, settings.offset)
     examples = None if args.examples is None else examples_path(args.examples)
     prepare(args.records, examples)  # before the fit, not after it
+    for path in (args.records, examples):  # a universal run is one δ: it has nothing to continue
+        if path is not None and os.path.isfile(path) and os.path.getsize(path):
+            raise ValueError(f"{path} holds an earlier run's output, and a universal run starts over: give another "
+                             "file, or remove it")
     summary, records, delta = run_universal(zo, run, str(settings.victim))
     if args.records is not None:
         for row in records:

@@ -1,6 +1,11 @@
 """Where an attack run writes: its records (one JSON line per image, appended as each image
 ends) and its examples (an ``.npz``), both checked before the run's first query, so that a path
-that cannot be written fails at once rather than after the attack."""
+that cannot be written fails at once rather than after the attack.
+
+A run whose records already hold images of the same settings continues that run: those images
+are not attacked again (an interrupted run's command, run again, finishes it), and its examples
+are added to the file's, not written over them.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import errno
 import json
 import os
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +77,76 @@ def save_arrays(path: str | Path, **arrays: Any) -> None:
         os.replace(part, path)
     finally:
         part.unlink(missing_ok=True)
+
+
+EXAMPLES = ("index", "label", "predicted", "success", "original", "final")
+
+
+@dataclass
+class Earlier:
+    """What an earlier run of the same settings left: its records by image, and the arrays of its
+    examples file (None without one)."""
+
+    rows: dict[int, dict] = field(default_factory=dict)
+    examples: dict[str, np.ndarray] | None = None
+
+
+def read_earlier(records: str | Path | None, examples: Path | None, run: dict) -> Earlier:
+    """The records in ``records`` of the run ``run`` (the settings every record carries), and its
+    examples in ``examples``.  Records of other methods, norms, radii or budgets are another
+    run's and are left alone.
+
+    Raises:
+        ValueError: a line that is not JSON; records of this method, norm, eps and budget made
+            with other settings (they would be counted as this run's); an examples file of
+            another run, or one that cannot be continued without records.
+    """
+    earlier = Earlier()
+    if records is not None and Path(records).is_file():
+        for number, line in enumerate(Path(records).read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as error:
+                raise ValueError(f"{records}:{number} is not JSON ({error}): give records of attack --records "
+                                 "to continue, or another file") from None
+            if not isinstance(row, dict) or any(row.get(key) != run[key] for key in ("method", "norm", "eps",
+                                                                                      "budget")):
+                continue
+            differ = [f"{key} {row[key]!r} there, {value!r} here" if key in row else f"no {key} there"
+                      for key, value in run.items() if row.get(key) != value]
+            if differ:
+                raise ValueError(f"{records}:{number} records image {row.get('index')} of {run['method']} "
+                                 f"{run['norm']} eps {run['eps']:g} budget {run['budget']} with other settings "
+                                 f"({', '.join(differ)}): give another --records file, or the same settings "
+                                 "to continue that run")
+            earlier.rows[row["index"]] = row
+    if examples is not None and examples.is_file():
+        with np.load(examples, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        if records is None:
+            raise ValueError(f"{examples} exists, and a run without --records cannot continue it: give --records "
+                             "too, or another --examples file")
+        if "run" not in arrays or json.loads(str(arrays["run"])) != run or any(n not in arrays for n in EXAMPLES):
+            raise ValueError(f"{examples} holds examples of another run (or of no run this version wrote): "
+                             "give another --examples file")
+        earlier.examples = arrays
+    return earlier
+
+
+def save_examples(path: Path, run: dict, rows: list[dict], finals: dict, earlier: dict | None) -> None:
+    """The examples file of ``run``: each image's record fields and its original and final image
+    (``finals``: index -> (original, final)), after those ``earlier`` held of other images."""
+    entries = {}
+    if earlier is not None:
+        for at, index in enumerate(earlier["index"].tolist()):
+            entries[index] = {name: earlier[name][at] for name in EXAMPLES}
+    for row in rows:
+        if row["index"] in finals:
+            original, final = finals[row["index"]]
+            entries[row["index"]] = {"index": row["index"], "label": row["label"], "predicted": row["predicted"],
+                                     "success": row["success"], "original": original, "final": final}
+    indices = sorted(entries)
+    save_arrays(path, run=np.array(json.dumps(run)),
+                **{name: np.array([entries[i][name] for i in indices]) for name in EXAMPLES})

@@ -20,7 +20,7 @@ import numpy as np
 
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
-from .outputs import append_row, examples_path, prepare, save_arrays
+from .outputs import append_row, examples_path, prepare, read_earlier, save_examples
 from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim import SIDE
 from .victim_client import VictimClient
@@ -185,39 +185,71 @@ def choose_targets(settings: AttackSettings, run_id: str) -> tuple[list[Target],
                               lambda batch: classifier(torch.from_numpy(batch).reshape(-1, 1, 28, 28)).numpy())
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during a run; says what was kept of it and where."""
+
+
+def record_settings(settings: AttackSettings) -> dict:
+    """The settings every record carries: those that decide an image's attack (not where its
+    session lives, nor how many run at once), so that a run is continued only with the same."""
+    run = {"method": settings.method, "norm": settings.norm, "eps": settings.eps, "budget": settings.budget,
+           "seed": settings.seed}
+    if settings.method in ZO_METHODS:
+        run.update(lr=settings.lr or DEFAULT_LR[settings.norm][settings.method], mu=settings.mu,
+                   directions=settings.directions)
+    return run
+
+
 def run_attack(settings: AttackSettings, records: str | Path | None = None,
-               examples: str | Path | None = None, progress: Callable[[dict], None] | None = None) -> dict:
+               examples: str | Path | None = None, progress: Callable[[dict], None] | None = None,
+               note: Callable[[str], None] | None = None) -> dict:
     """Run ``settings``; returns the summary.  ``records``: one JSON line per attacked image is
-    appended there as it finishes.  ``examples``: an ``.npz`` of every attacked image's
-    original and final image (adversarial, or the best point of a failure).
+    appended there as it finishes; the images it records of the same settings already are not
+    attacked again (the run continues, see ``outputs``).  ``examples``: an ``.npz`` of every
+    attacked image's original and final image (adversarial, or the best point of a failure).
+    ``note`` gets a line when the run continues an earlier one.
 
     Raises:
-        ValueError: settings that cannot run (see ``check_settings``), images outside the test set.
+        ValueError: settings that cannot run (see ``check_settings``), images outside the test
+            set, records or examples of the same run under other settings (``read_earlier``).
         VictimError: the victim refused a request or is not reachable.
+        Interrupted: Ctrl-C; its message says what was kept.
     """
     check_settings(settings)
     examples = None if examples is None else examples_path(examples)
     prepare(records, examples)  # a path that cannot be written fails before the first query
+    run = record_settings(settings)
+    earlier = read_earlier(records, examples, run)
     started = time.perf_counter()
     run_id = secrets.token_hex(4)  # the victim's tags of this run: <run_id>/image-<index>
     targets, skipped = choose_targets(settings, run_id)
-    rows: list[dict] = []
+    rows = [earlier.rows[target.index] for target in targets if target.index in earlier.rows]
+    if rows and note is not None:
+        note(f"continuing the run recorded in {records}: {len(rows)} of its {len(targets)} images are recorded "
+             "already")
     finals: dict = {}
     try:
-        _attack_all(settings, targets, run_id, rows, finals, records, progress)
+        _attack_all(settings, [t for t in targets if t.index not in earlier.rows], run_id, rows, finals, records,
+                    progress)
+    except KeyboardInterrupt as stop:
+        kept = len(earlier.rows) + len(finals)
+        where = (f"the records of {kept} images of this run are kept in {records}" if records is not None
+                 else f"{len(finals)} images were attacked, and nothing is kept without --records")
+        raise Interrupted(f"{where}{f' (their examples in {examples})' if examples is not None else ''}"
+                          f"{'; the same command continues it' if records is not None else ''}") from stop
     finally:  # an interrupted run keeps the examples of the images it finished, as their records
         if examples is not None and finals:
-            _save_examples(examples, finals, rows)
-    return summarize(rows, settings, skipped, time.perf_counter() - started)
+            save_examples(examples, run, rows, finals, earlier.examples)
+    return {**summarize(rows, settings, skipped, time.perf_counter() - started), "continued": len(rows) - len(finals)}
 
 
 def _attack_all(settings: AttackSettings, targets: list[Target], run_id: str, rows: list[dict], finals: dict,
                 records: str | Path | None, progress: Callable[[dict], None] | None) -> None:
     """Every target's attack; each finished image's record appended to ``rows`` (and ``records``)."""
+    run = record_settings(settings)
     for target, watch in RUNNERS[settings.method](settings, targets, run_id):
         outcome = watch.outcome()
-        row = {"method": settings.method, "norm": settings.norm, "eps": settings.eps, "budget": settings.budget,
-               "index": target.index, "label": target.label, **outcome.record(), "spent": watch.counted}
+        row = {**run, "index": target.index, "label": target.label, **outcome.record(), "spent": watch.counted}
         rows.append(row)
         finals[target.index] = (target.image, target.image + outcome.delta)
         if records is not None:
@@ -245,13 +277,3 @@ def summarize(rows: list[dict], settings: AttackSettings, skipped: list[int], se
         "mean_linf": over_wins(np.mean, "linf"), "mean_l2": over_wins(np.mean, "l2"),
         "queries_total": int(sum(row["spent"] for row in rows)), "seconds": round(seconds, 2),
     }
-
-
-def _save_examples(path: str | Path, finals: dict, rows: list[dict]) -> None:
-    indices = sorted(finals)
-    by_index = {row["index"]: row for row in rows}
-    save_arrays(
-        path, index=np.array(indices), label=np.array([by_index[i]["label"] for i in indices]),
-        predicted=np.array([by_index[i]["predicted"] for i in indices]),
-        success=np.array([by_index[i]["success"] for i in indices]),
-        original=np.stack([finals[i][0] for i in indices]), final=np.stack([finals[i][1] for i in indices]))
