@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +137,49 @@ def test_the_command_line_says_in_one_line_what_a_file_holds(tmp_path, capsys):
     error = capsys.readouterr().err
     assert status == 1 and len(error.strip().splitlines()) == 1 and "Traceback" not in error
     assert "universal.jsonl holds a universal perturbation's verdicts per test image" in error
+
+
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "attack"
+
+
+def _lead(folder: str, norm: str) -> list[int]:
+    """ZO-AdaMM's fooled images less ZO-SGD's within Q queries, for Q = 1 to 2,000 (index Q - 1)."""
+    def fooled(method: str) -> np.ndarray:
+        rows = [json.loads(line) for line in (RESULTS / folder / f"{method}-{norm}.jsonl").read_text().splitlines()]
+        queries = np.sort([row["queries"] for row in rows if row["success"]])
+        return np.searchsorted(queries, np.arange(1, 2001), side="right")
+
+    return (fooled("zo-adamm") - fooled("zo-sgd")).tolist()
+
+
+def _spans(lead: list[int]) -> list[tuple[int, int, int]]:
+    """(first Q, last Q, sign of the lead) of each stretch where the sign holds."""
+    spans: list[tuple[int, int, int]] = []
+    for q, value in enumerate(lead, 1):
+        sign = (value > 0) - (value < 0)
+        if spans and spans[-1][2] == sign:
+            spans[-1] = (spans[-1][0], q, sign)
+        else:
+            spans.append((q, q, sign))
+    return spans
+
+
+def test_the_curves_read_as_docs_attack_md_says():
+    """The pages' words on who leads at which query count, recounted from the committed records."""
+    linf_20 = _spans(_lead("zo", "linf"))
+    assert linf_20 == [(1, 55, 0), (56, 407, 1), (408, 847, 0), (848, 1155, -1), (1156, 1243, 0),
+                       (1244, 1683, -1), (1684, 1870, 0), (1871, 2000, -1)]
+    assert max(_lead("zo", "linf")) == 10 and min(_lead("zo", "linf")) == -2
+    assert min(_lead("zo", "l2")) == 0  # at l2 ZO-AdaMM never behind on 19 images
+    linf_200, l2_200 = _lead("zo-200", "linf"), _lead("zo-200", "l2")
+    assert _spans(linf_200)[-1] == (584, 2000, -1) and min(linf_200) == -16
+    assert max(linf_200) == 62 == linf_200[166 - 1] and max(l2_200) == 41 == l2_200[441 - 1]
+    spans = _spans(l2_200)
+    assert [span for span in spans if span[2] < 0] == [(1077, 1089, -1), (1112, 1133, -1), (1673, 2000, -1)]
+    assert all(value >= 0 for value in l2_200[1134 - 1:1672]) and max(l2_200[1134 - 1:1672]) == 4
+    assert min(l2_200[1673 - 1:]) == -3
+    page = " ".join((RESULTS.parents[1] / "docs" / "attack.md").read_text().split())
+    for words in ("from 848 on ZO-SGD is ahead or level", "tied again at 1,156 to 1,243 and 1,684 to 1,870",
+                  "fooled more from 584 queries on", "ZO-SGD ahead at 1,077 to 1,089 and 1,112 to 1,133",
+                  "fooled more only from 1,673 queries on"):
+        assert words in page
