@@ -9,9 +9,9 @@ the same bits; the service and a client that mirrors it rely on that.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -202,8 +202,12 @@ def compiled():
     """The compiled update, imported on the first step of a large state (numba's import costs a
     process that never takes one nothing).  A Ctrl-C waits for that import: numba interrupted
     halfway stays half made in the process, and every later step fails."""
-    kernel = sys.modules.get(f"{__package__}._update_kernel")
-    if kernel is None:
+    global _KERNEL
+    if _KERNEL is None:  # an import statement, which waits for a module another thread is making
         with held_interrupt():
-            from . import _update_kernel as kernel
-    return kernel
+            from . import _update_kernel
+        _KERNEL = _update_kernel
+    return _KERNEL
+
+
+_KERNEL: ModuleType | None = None  # the compiled update's module, once made

@@ -29,9 +29,9 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import os
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 
 import numpy as np
 
@@ -199,7 +199,8 @@ class _Ball:
     def write(self, lam: float, out: np.ndarray) -> None:
         """x(lam) into ``out``: float64 as computed, float32 rounded toward the center."""
         kernel = _kernel()
-        write_pass = sys.modules[f"{__package__}._ball_write"].write
+        assert _LOADED is not None  # by _kernel() above
+        write_pass = _LOADED[1].write
 
         flat = out.reshape(-1)
         bits = flat.view(np.int32) if flat.dtype == np.float32 else None
@@ -282,11 +283,15 @@ def _kernel():
     """The compiled passes, imported on the first projection onto a ball (numba's import and
     its cached machine code cost nothing to a session without one); a Ctrl-C waits for it, as
     for the update's (``adamm.compiled``)."""
-    kernel = sys.modules.get(f"{__package__}._ball_write")
-    if kernel is None:
+    global _LOADED
+    if _LOADED is None:  # an import statement, which waits for a module another thread is making
         with held_interrupt():
-            from . import _ball_write  # noqa: F401 - and the passes it writes with, _ball_kernel
-    return sys.modules[f"{__package__}._ball_kernel"]
+            from . import _ball_kernel, _ball_write
+        _LOADED = _ball_kernel, _ball_write
+    return _LOADED[0]
+
+
+_LOADED: tuple[ModuleType, ModuleType] | None = None  # (_ball_kernel, _ball_write), once both are made
 
 
 def squared_distance(a: np.ndarray, center) -> float:

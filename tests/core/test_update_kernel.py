@@ -154,3 +154,40 @@ def test_a_ctrl_c_inside_the_first_import_of_the_compiled_code_waits_for_it():
 
     out = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"], out.stderr[-2000:]
+
+
+FIRST_USE_IN_THREADS = """
+import threading
+import numpy as np
+from zoadamm import adamm
+from zoadamm.constraints import Ball, Box, FeasibleSet
+
+ball = FeasibleSet(Box(0.0, 1.0), Ball("2", 0.5, 0.2))
+start, failures = threading.Barrier(8), []
+
+def first_use():
+    start.wait()
+    try:
+        x = ball.project(np.full(64, 3.0, np.float32), np.ones(64, np.float32))
+        assert ball.violation(x) is None
+        adamm.compiled().update
+    except Exception as error:
+        failures.append(repr(error))
+
+threads = [threading.Thread(target=first_use) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(failures)
+"""
+
+
+def test_threads_that_use_the_compiled_code_first_at_once_all_get_it():
+    """An attack's images in flight project on threads of their own: one thread found the
+    module another was still making and failed (KeyError) when the first use peeked at it."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", FIRST_USE_IN_THREADS], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr[-2000:]
