@@ -22,7 +22,9 @@ for setting in "inf 0.2" "2 2.0"; do
   read -r norm eps <<< "$setting"
   for method in pgd art-square art-zoo; do
     name="$method-l$norm"
-    $BIN/zoadamm-worker attack --method "$method" --victim "$VICTIM" --model "$MODEL" --images "$IMAGES" \
+    model=()
+    [[ $method == pgd ]] && model=(--model "$MODEL")  # white-box: the model file, which the others never read
+    $BIN/zoadamm-worker attack --method "$method" --victim "$VICTIM" "${model[@]}" --images "$IMAGES" \
       --offset "$OFFSET" --budget "$BUDGET" --norm "$norm" --eps "$eps" --records "$OUT/$name.jsonl" \
       --examples "$OUT/$name.npz" --json --quiet >> "$OUT/summaries.jsonl"
   done

@@ -42,8 +42,9 @@ for setting in "inf 0.2" "2 2.0"; do
     [[ " $SKIP " == *" $name "* ]] && continue
     where=()
     [[ $method == zo-* ]] && where=(--service "$SERVICE")
+    [[ $method == pgd ]] && where=(--model "$MODEL")  # white-box: the model file, which the others never read
     echo "zo.sh: $name, $IMAGES images, budget $BUDGET (a line per image as it ends)" >&2
-    $BIN/zoadamm-worker attack --method "$method" --victim "$VICTIM" --model "$MODEL" "${where[@]}" \
+    $BIN/zoadamm-worker attack --method "$method" --victim "$VICTIM" "${where[@]}" \
       --images "$IMAGES" --offset "$OFFSET" --budget "$BUDGET" --norm "$norm" --eps "$eps" \
       --records "$OUT/$name.jsonl" --examples "$OUT/$name.npz" --json >> "$OUT/summaries.jsonl"
   done
