@@ -608,15 +608,10 @@ def test_values_that_make_too_large_a_gradient_are_refused_here_and_the_mirror_s
     f, x0, config = quadratic(DIM), x0_for(DIM), _config(method=method)
     with RemoteOptimizer.create(local, x0, **MODES[mode], **config) as run:
         drive(run, f, 2)
-        with pytest.raises(InvalidArgument, match="gradient too large: |g| must stay below"):
+        with pytest.raises(InvalidArgument, match=r"gradient too large: \|g\| must stay below"):
             run.tell(f_x=0.0, f_plus=[1e30, 0.0])
         assert run.mirrored and run.step == 2
-        drive(run, f, 4)
-        run.flush()
-        assert run.mirrored and run.mismatches == 0
-        final = bits(run.x)
-    expected, _, _ = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, 4)
-    assert final == bits(local.sessions.parameters(run.id).x) == bits(expected.state.x)
+        goes_on_as_an_unbroken_run(local, run, f, x0, config)
 
 
 def test_a_ctrl_c_inside_the_mirrors_update_waits_for_it_and_the_run_goes_on(local):
@@ -639,12 +634,16 @@ def test_a_ctrl_c_inside_the_mirrors_update_waits_for_it_and_the_run_goes_on(loc
             drive(run, f, 2)
         run._mirror.apply = apply
         assert run.step == 2
-        drive(run, f, 4)
-        run.flush()
-        assert run.mirrored and run.mismatches == 0
-        final = bits(run.x)
-    expected, _, _ = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, 4)
-    assert final == bits(local.sessions.parameters(run.id).x) == bits(expected.state.x)
+        goes_on_as_an_unbroken_run(local, run, f, x0, config)
+
+
+def goes_on_as_an_unbroken_run(client, run, f, x0, config, steps: int = 4) -> None:
+    """``run`` driven on to ``steps``, still mirrored, ends where an uninterrupted in-process run does."""
+    drive(run, f, steps)
+    run.flush()
+    assert run.mirrored and run.mismatches == 0
+    expected, _, _ = reference_run(SessionConfig.from_dict({"dim": DIM, **config}), x0, f, steps)
+    assert bits(run.x) == bits(client.sessions.parameters(run.id).x) == bits(expected.state.x)
 
 
 def test_a_value_f_has_no_answer_for_at_a_probe_outside_the_bounds_says_what_keeps_probes_inside(local):
