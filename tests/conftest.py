@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import tempfile
+import threading
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+
+def pytest_configure(config):
+    """A suite started as a background job (`make test &`, some CI shells) inherits SIGINT
+    ignored, which Python keeps, and so do the programs the tests start: the tests that press
+    Ctrl-C would wait for it forever.  Ctrl-C is delivered here as a terminal delivers it."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # pytest-xdist's workers (gw0, gw1, ...) run side by side: worker n takes the two databases 2n
 # below the defaults, and its own turn with other runs' worker n (``_redis_turn``).
