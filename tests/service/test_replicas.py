@@ -35,6 +35,7 @@ from zoadamm_service import keys
 from zoadamm_service.domain import journal
 from zoadamm_service.main import create_app
 from zoadamm_service.settings import Settings
+from zoadamm_service.tenants import OPEN_TENANT
 
 DIM = 10
 
@@ -227,7 +228,7 @@ def test_checkpoints_trim_the_journal_and_rebuild_the_same_state(redis_url, redi
             if t == 5:
                 checkpoint_seq = seq  # step 5 closes the second window of 3 steps
         # the replica's own copy, before the app shuts down
-        cached = live.portal.call(live.app.state.sessions.replicas.get, sid)
+        cached = live.portal.call(live.app.state.sessions.replicas.get, sid, OPEN_TENANT)
         live.portal.call(cached.settle)
         assert _same_state(cached.optimizer, opt)
     # shutting down waited for the checkpoint; the journal keeps only the events after it
