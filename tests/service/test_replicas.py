@@ -242,7 +242,7 @@ def test_checkpoints_trim_the_journal_and_rebuild_the_same_state(redis_url, redi
         step, x = get_x(fresh, sid)
         assert step == 8 and bits(x) == bits(opt.state.x)
         assert tell(fresh, sid, values, answer="checksum" if 7 % 2 else "x") == last
-        cached = fresh.portal.call(fresh.app.state.sessions.replicas.get, sid)
+        cached = fresh.portal.call(fresh.app.state.sessions.replicas.get, sid, OPEN_TENANT)
         assert _same_state(cached.optimizer, opt)
 
 
