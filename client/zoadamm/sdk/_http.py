@@ -176,10 +176,16 @@ def start_command(url: str | None) -> str | None:
     return None
 
 
-def deleted_before(call: Call, attempt: int, response: httpx.Response) -> bool:
-    """A DELETE sent again, whose earlier try may have reached the service with its answer lost,
-    that finds nothing: the delete is done, as the caller asked (a first try's 404 stays an error)."""
-    return call.method == "DELETE" and attempt > 0 and response.status_code == 404
+def answered(call: Call, attempt: int, policy: RetryPolicy, response: httpx.Response):
+    """The call's (fields, vectors) from ``response``, or None when it is to be sent again.
+
+    A DELETE sent again, whose earlier try may have reached the service with its answer lost,
+    that finds nothing is done, as the caller asked (a first try's 404 stays an error)."""
+    if call.method == "DELETE" and attempt > 0 and response.status_code == 404:
+        return {}, {}
+    if should_retry(attempt, policy, response=response):
+        return None
+    return decode(response)
 
 
 def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:

@@ -20,7 +20,7 @@ import httpx
 
 from .._validate import InvalidArgument
 from . import calls
-from ._http import Call, RetryPolicy, build, check_open, connection_error, decode, deleted_before, should_retry
+from ._http import Call, RetryPolicy, answered, build, check_open, connection_error, should_retry
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .options import DEFAULT_URL, checked_key, checked_options
 
@@ -80,10 +80,8 @@ class Client(_Base):
                 if not should_retry(attempt, policy, error=error):
                     raise connection_error(error) from error
             else:
-                if deleted_before(call, attempt, response):
-                    return {}, {}
-                if not should_retry(attempt, policy, response=response):
-                    return decode(response)
+                if (result := answered(call, attempt, policy, response)) is not None:
+                    return result
                 failed = response
             time.sleep(policy.delay(attempt, failed))
             attempt += 1
@@ -146,10 +144,8 @@ class AsyncClient(_Base):
                 if not should_retry(attempt, policy, error=error):
                     raise connection_error(error) from error
             else:
-                if deleted_before(call, attempt, response):
-                    return {}, {}
-                if not should_retry(attempt, policy, response=response):
-                    return decode(response)
+                if (result := answered(call, attempt, policy, response)) is not None:
+                    return result
                 failed = response
             await asyncio.sleep(policy.delay(attempt, failed))
             attempt += 1
