@@ -21,7 +21,7 @@ from zoadamm_worker.experiments.runner import run_grid, run_lock, weights_path
 from zoadamm_worker.experiments.tables import status_table
 from zoadamm_worker.mnist import load_mnist
 from zoadamm_worker.model import initial_parameters
-from zoadamm_worker.train import read_records
+from zoadamm_worker.records import read_records
 
 FIGURES = ("fig2_ratios.png", "fig3_k.png", "fig4_cosine.png", "fig5_tsne.png", "fig6_cosine_all.png",
            "filters.png", "cost_d1400_n640.png", "cosine_by_setting.png")

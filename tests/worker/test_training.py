@@ -12,7 +12,8 @@ import pytest
 from zoadamm import Client
 from zoadamm_service.launch import local_service
 from zoadamm_worker.mnist import load_mnist
-from zoadamm_worker.train import RunSpec, read_records, train
+from zoadamm_worker.records import read_records
+from zoadamm_worker.train import RunSpec, train
 
 
 @pytest.fixture(scope="module")

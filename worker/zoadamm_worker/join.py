@@ -22,7 +22,8 @@ from zoadamm import Client
 from zoadamm.sdk import SharedRun
 
 from .model import initial_parameters
-from .train import RunSpec, append_record
+from .records import append_record
+from .train import RunSpec
 from .transport import lean_client
 
 

@@ -9,9 +9,7 @@ JSON line per epoch is appended to the record file.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -28,6 +26,7 @@ from zoadamm.sdk.minimize import Interrupted, start_run
 
 from .model import initial_parameters, parameter_count
 from .objective import MnistObjective
+from .records import append_record
 from .transport import lean_client
 
 PAPER_SCALE = 1 / 9  # d = 1,400
@@ -203,20 +202,3 @@ def _report_missed_epoch(run: RemoteOptimizer, objective: MnistObjective, spec: 
 
 def _interactive() -> bool:
     return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-
-
-def append_record(path: str | Path, row: dict) -> None:
-    """One JSON line per epoch, flushed to disk before the next epoch starts."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def read_records(path: str | Path) -> list[dict]:
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

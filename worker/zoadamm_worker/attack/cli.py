@@ -168,7 +168,8 @@ def summary_line(summary: dict) -> str:
 
 
 def _universal(settings, args: argparse.Namespace) -> int:
-    from .outputs import append_row, examples_path, prepare, save_arrays
+    from ..records import append_record
+    from .outputs import examples_path, prepare, save_arrays
     from .runner import check_settings
     from .universal import UniversalRun, run_universal
     from .zo_settings import DEFAULT_CONCURRENCY, ZO_METHODS, ZoSettings
@@ -193,7 +194,7 @@ def _universal(settings, args: argparse.Namespace) -> int:
     summary, records, delta = run_universal(zo, run, str(settings.victim))
     if args.records is not None:
         for row in records:
-            append_row(args.records, row)
+            append_record(args.records, row)
     if examples is not None:
         save_arrays(examples, delta=delta)
     if args.json:

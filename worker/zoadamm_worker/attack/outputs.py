@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,23 +42,6 @@ def prepare(*paths: str | Path | None) -> None:
         target = path if path.exists() else path.parent
         if not os.access(target, os.W_OK):
             raise PermissionError(errno.EACCES, "cannot be written", str(target))
-
-
-def append_row(path: str | Path, row: dict) -> None:
-    """One JSON line, on disk before the next image's.  Only a regular file is synced: a pipe or
-    a terminal (``--records /dev/stdout``) has no disk to reach, and fsync refuses it.
-
-    Raises:
-        OSError: naming the file.
-    """
-    with open(path, "a") as file:
-        file.write(json.dumps(row) + "\n")
-        file.flush()
-        try:
-            if stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-                os.fsync(file.fileno())
-        except OSError as error:
-            raise OSError(error.errno, error.strerror, str(path)) from error
 
 
 def save_arrays(path: str | Path, **arrays: Any) -> None:

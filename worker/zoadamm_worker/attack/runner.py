@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..records import append_record
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
-from .outputs import append_row, examples_path, prepare, read_earlier, save_examples
+from .outputs import examples_path, prepare, read_earlier, save_examples
 from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim import SIDE
 from .victim_client import VictimClient
@@ -253,7 +254,7 @@ def _attack_all(settings: AttackSettings, targets: list[Target], run_id: str, ro
         rows.append(row)
         finals[target.index] = (target.image, target.image + outcome.delta)
         if records is not None:
-            append_row(records, row)
+            append_record(records, row)
         if progress is not None:
             progress(row)
 

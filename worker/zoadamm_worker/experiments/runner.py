@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from ..model import initial_parameters
-from ..train import Diverged, RunSpec, read_records, train
+from ..records import read_records
+from ..train import Diverged, RunSpec, train
 from .grid import run_name, same_run
 
 ASIDE = "aside"
