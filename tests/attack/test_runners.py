@@ -318,5 +318,6 @@ def test_ctrl_c_on_the_command_line_says_where_the_records_are(model_file, tmp_p
         out, err = process.communicate()
     assert process.returncode == 130 and "Traceback" not in err
     kept = len(_rows(records))
-    assert (f"zoadamm-worker attack: interrupted: the records of {kept} images of this run are kept in {records}; "
+    assert (f"zoadamm-worker: interrupted: the records of {kept} images of this run are kept in {records}; "
             "the same command continues it") in err
+    assert err.count("interrupted") == 1, err  # one line says it, not the command's and the runner's both

@@ -259,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = _drawn_seed(argv, args) if args.command in ("mnist", "rest") else argv  # what continues it
     if hasattr(args, "check"):
         args.check(args)
-    if args.command not in ("mnist", "rest"):  # the attack commands: nothing to continue
-        return run_command(PROG, lambda: args.run(args), debug=args.debug, service=args.service)
+    if args.command not in ("mnist", "rest"):  # the attack commands: their Ctrl-C says what was kept
+        return run_command(PROG, lambda: args.run(args), debug=args.debug, service=args.service,
+                           interrupted=lambda stop: f"interrupted: {stop}" if str(stop) else "interrupted")
     flag = None if args.join else "--resume"
     return run_command(PROG, lambda: args.run(args), debug=args.debug, service=args.service,
                        interrupted=lambda stop: continue_line(PROG, args.argv, stop, flag=flag))

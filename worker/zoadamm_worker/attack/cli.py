@@ -127,7 +127,7 @@ def _victim(args: argparse.Namespace) -> int:
 
 
 def _attack(args: argparse.Namespace) -> int:
-    from .runner import AttackSettings, Interrupted, run_attack
+    from .runner import AttackSettings, run_attack
 
     settings = AttackSettings(method=args.method, norm=args.norm, eps=args.eps, budget=args.budget,
                               images=args.images, offset=args.offset, seed=args.seed,
@@ -149,11 +149,7 @@ def _attack(args: argparse.Namespace) -> int:
     def note(text: str) -> None:
         print(f"zoadamm-worker attack: {text}", file=sys.stderr)
 
-    try:
-        summary = run_attack(settings, args.records, args.examples, progress=None if args.quiet else line, note=note)
-    except Interrupted as stop:
-        note(f"interrupted: {stop}")
-        raise
+    summary = run_attack(settings, args.records, args.examples, progress=None if args.quiet else line, note=note)
     print(json.dumps(summary) if args.json else summary_line(summary))
     return 0
 
