@@ -25,16 +25,24 @@ def _refusal(client: Client, **settings) -> UnprocessableEntityError:
 
 
 def test_an_unknown_setting_is_named_with_the_one_meant(sdk):
-    error = _refusal(sdk, learning_rate=0.1)
-    assert str(error).startswith("422 learning_rate: unknown setting (did you mean lr?) (POST ")
-    assert error.body == {"detail": "invalid request", "errors": [
-        {"loc": ["learning_rate"], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}]}
-    assert "did you mean directions?" in str(_refusal(sdk, directons=2))
-    assert "schedule.factr: unknown setting (did you mean factor?)" in str(_refusal(sdk, schedule={"factr": 0.5}))
-    nothing_close = str(_refusal(sdk, colour="blue"))
-    assert "colour: unknown setting (POST" in nothing_close and "did you mean" not in nothing_close
+    def refused_here(**settings) -> str:  # by the SDK, before any request
+        with pytest.raises(InvalidArgument) as caught:
+            RemoteOptimizer.create(sdk, np.zeros(3), **settings)
+        return str(caught.value)
+
+    assert refused_here(learning_rate=0.1) == "learning_rate: unknown setting (did you mean lr?)"
+    assert "did you mean directions?" in refused_here(directons=2)
+    nothing_close = refused_here(colour="blue")
+    assert nothing_close.startswith("colour: unknown setting; the settings are ")
+    assert "did you mean" not in nothing_close
     # minimize's scipy-style bounds are a create's constraint
-    assert "bounds: unknown setting (did you mean constraint?)" in str(_refusal(sdk, bounds=[0.0, 1.0]))
+    assert refused_here(bounds=[0.0, 1.0]) == "bounds: unknown setting (did you mean constraint?)"
+    assert sdk.sessions.list() == []
+    # inside a setting, the service's 422 says the same
+    error = _refusal(sdk, schedule={"factr": 0.5})
+    assert str(error).startswith("422 schedule.factr: unknown setting (did you mean factor?) (POST ")
+    assert error.body == {"detail": "invalid request", "errors": [
+        {"loc": ["schedule", "factr"], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}]}
 
 
 def test_a_tell_without_f_plus_says_what_it_needs(sdk):
@@ -60,7 +68,7 @@ def test_a_value_out_of_range_names_the_field_and_the_reason(sdk):
 
 
 def test_minimize_says_the_same(local):
-    with pytest.raises(UnprocessableEntityError, match=r"learning_rate: unknown setting \(did you mean lr\?\)"):
+    with pytest.raises(InvalidArgument, match=r"learning_rate: unknown setting \(did you mean lr\?\)"):
         minimize(lambda x: float(np.sum(x**2)), np.zeros(3), steps=1, client=local, progress=False,
                  learning_rate=0.1)
 

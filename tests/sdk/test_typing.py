@@ -36,3 +36,23 @@ def test_the_package_ships_py_typed_and_the_calls_answer_their_models(tmp_path):
     assert checked.returncode == 0, out
     for model in ("Session", "StepInfo", "TellResult", "list[zoadamm.sdk.models.SessionSummary]"):
         assert f'Revealed type is "{model if "." in model else "zoadamm.sdk.models." + model}"' in out, out
+
+
+def test_a_type_checker_knows_the_session_settings_and_finds_a_misspelt_one(tmp_path):
+    (tmp_path / "user.py").write_text('''
+import zoadamm
+from zoadamm.sdk import RemoteOptimizer
+
+client = zoadamm.Client("http://127.0.0.1:8000")
+client.sessions.create(3, lr=0.1, directions=4, constraint=zoadamm.Box(0.0, 1.0))
+RemoteOptimizer.create(client, [0.0, 0.0], mu=0.01, seed=3)
+zoadamm.minimize(lambda x: float(x[0] ** 2), [0.0], lr=0.1, method="zo-sgd")
+client.sessions.create(3, lrr=0.1)
+client.sessions.create(3, directions="four")
+''')
+    checked = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--ignore-missing-imports", "user.py"],
+                             cwd=tmp_path, capture_output=True, text=True,
+                             env={**os.environ, "MYPYPATH": str(ROOT / "client")})
+    errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["9", "10"], checked.stdout  # the last two lines only
+    assert '"lrr"' in errors[0] and '"directions"' in errors[1], checked.stdout

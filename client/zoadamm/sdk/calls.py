@@ -14,6 +14,7 @@ from ..constraints import Ball, Box, FeasibleSet
 from ..optimizer import CONFIG_VECTORS
 from ._http import Call
 from .models import ClosedStep, Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
+from .settings import SessionSettings, Unpack, check_names
 
 Parsed = tuple[Call, Callable[[dict, dict], object]]
 _SESSION_FIELDS = set(Session.__dataclass_fields__)
@@ -49,10 +50,11 @@ def _session(fields: dict, vectors: dict) -> Session:
     return Session(**{k: v for k, v in fields.items() if k in _SESSION_FIELDS}, vectors=kept)
 
 
-def create(dim: int, *, x0=None, name: str | None = None, **config) -> Parsed:
+def create(dim: int, *, x0=None, name: str | None = None, **config: Unpack[SessionSettings]) -> Parsed:
     """``config["constraint"]``: a ``FeasibleSet``, its dict, or a ``Box`` or ``Ball`` alone;
     checked here, and its vectors sent as vectors ("constraint.box.lower", ...), the same float32
     the set holds."""
+    check_names(config)
     constraint = config.pop("constraint", None)
     fields = {"dim": plain(dim), "name": name, **{k: plain(v) for k, v in config.items() if v is not None}}
     if "schedule" in config:  # None is meaningful here: it disables the schedule

@@ -23,6 +23,7 @@ from . import calls
 from ._http import Call, RetryPolicy, answered, build, check_open, connection_error, should_retry
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .options import DEFAULT_URL, checked_key, checked_options
+from .settings import SessionSettings, Unpack
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 NO_RETRY = RetryPolicy(max_retries=0)
@@ -188,10 +189,10 @@ class Sessions:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def create(self, dim: int, *, x0=None, name: str | None = None, **settings) -> Session:
-        """Create a session of ``dim`` parameters.  ``settings`` are the session's (lr, mu,
-        directions, seed, schedule, ...; the service's API reference lists them), sent as they
-        are: the service names any it does not know (``UnprocessableEntityError``)."""
+    def create(self, dim: int, *, x0=None, name: str | None = None, **settings: Unpack[SessionSettings]) -> Session:
+        """Create a session of ``dim`` parameters.  ``settings``: ``SessionSettings`` (method, lr,
+        mu, directions, seed, schedule, constraint, ...); a name no session has is refused
+        (``zoadamm.InvalidArgument``) before any request."""
         return self._client.run(calls.create(dim, x0=x0, name=name, **settings))
 
     def get(self, session_id: str) -> Session:
@@ -254,7 +255,8 @@ class AsyncSessions:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def create(self, dim: int, *, x0=None, name: str | None = None, **settings) -> Session:
+    async def create(self, dim: int, *, x0=None, name: str | None = None,
+                     **settings: Unpack[SessionSettings]) -> Session:
         return await self._client.run(calls.create(dim, x0=x0, name=name, **settings))
 
     async def get(self, session_id: str) -> Session:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer
 from .resume import find_session, same_set, settings_differ
+from .settings import SessionSettings, Unpack
 from .values import probe_value, value_of
 
 log = logging.getLogger("zoadamm")
@@ -74,7 +76,7 @@ def minimize(
     report_every: int | None = None,
     callback: Callable[[int, np.ndarray, float], bool | None] | None = None,
     bounds=None,
-    **config,
+    **config: Unpack[SessionSettings],
 ) -> MinimizeResult:
     """Minimise ``f`` from ``x0`` with a ZO method (``method``, zo-adamm by default) run by the
     service, until the session reaches step ``steps``; only f values are sent.
@@ -83,8 +85,8 @@ def minimize(
     neither, it is http://127.0.0.1:8000, and a WARNING on the ``zoadamm`` logger names it: a
     run should not land silently on whatever service happens to answer there.
 
-    ``config`` holds the session settings (lr, mu, directions, distribution, difference, seed,
-    schedule, ...).  ``name`` names the session (the dashboard shows it).  ``resume=True``
+    ``config`` holds the session settings (``SessionSettings``: lr, mu, directions, distribution,
+    difference, seed, schedule, ...).  ``name`` names the session (the dashboard shows it).  ``resume=True``
     continues the newest session of the caller's tenant with this ``name``, d and the
     settings given in ``config``, and creates one when there is none; ``session_id`` continues
     that session.  A continued run goes on from the session's step and x (``x0`` then only
@@ -129,8 +131,8 @@ def minimize(
         if config.get("constraint") is not None:
             raise InvalidArgument("give bounds or constraint, not both (a FeasibleSet may hold a box and a ball)")
         config["constraint"] = box_of(bounds, x0)
-    elif isinstance(config.get("constraint"), dict):  # as the session will hold it (float32, bounds inward)
-        config["constraint"] = FeasibleSet.from_dict(config["constraint"])
+    elif isinstance(as_dict := config.get("constraint"), dict):  # as the session will hold it (float32, bounds inward)
+        config["constraint"] = FeasibleSet.from_dict(as_dict)
     client = client or Client(base_url or DEFAULT_URL)
     try:
         run = start_run(client, x0, name=name, resume=resume, session_id=session_id, mirror=mirror,
@@ -176,7 +178,7 @@ def _forget(client: Client, session_id: str) -> None:
 
 
 def start_run(client: Client, x0, *, name: str | None = None, resume: bool = False, session_id: str | None = None,
-              mirror: bool = False, pipeline: bool = False, **config) -> RemoteOptimizer:
+              mirror: bool = False, pipeline: bool = False, **config: Unpack[SessionSettings]) -> RemoteOptimizer:
     """A ``RemoteOptimizer`` on a new session starting at ``x0``, or on the session to continue:
     ``session_id``'s, or (``resume=True``) the newest one named ``name`` with x0's d and the
     settings in ``config`` (a new one when there is none).  See ``minimize``.
@@ -203,7 +205,7 @@ def start_run(client: Client, x0, *, name: str | None = None, resume: bool = Fal
     return RemoteOptimizer.resume(client, found.id, mirror=mirror, pipeline=pipeline)
 
 
-def _call_again(given: dict, config: dict, *, name: str | None, session_id: str, with_client: bool,
+def _call_again(given: dict, config: Mapping[str, Any], *, name: str | None, session_id: str, with_client: bool,
                 bounds: bool) -> str:
     """The ``minimize`` call that continues a run: the arguments ``given``, the run's name with
     resume=True when it has one (else its session id), and its settings ``config``.  Like f and

@@ -32,6 +32,7 @@ from ..step_directions import StepDirections
 from .client import Client, checked_client
 from .errors import APIError, APIStatusError, ClientClosedError, ConflictError
 from .models import Session, TellResult
+from .settings import SessionSettings, Unpack
 
 # Below this size a thread's hand-off costs about what the CRC itself does.
 _BACKGROUND_CHECKSUM_BYTES = 1 << 20
@@ -110,9 +111,11 @@ class RemoteOptimizer(Mirrored):
         self.mismatches = 0
 
     @classmethod
-    def create(cls, client: Client, x0, *, mirror: bool = False, pipeline: bool = False, **config) -> RemoteOptimizer:
+    def create(cls, client: Client, x0, *, mirror: bool = False, pipeline: bool = False, name: str | None = None,
+               dim: int | None = None, **config: Unpack[SessionSettings]) -> RemoteOptimizer:
         """A new session starting at ``x0`` (a 1-D vector; d is its length).  ``config`` holds the
-        session settings (method, lr, mu, directions, seed, ...); a ``dim`` given too must equal d.
+        session settings (``SessionSettings``: method, lr, mu, directions, seed, ...); ``dim``,
+        when given, must equal d.
 
         ``constraint`` (a ``FeasibleSet`` or its dict) keeps every x in X: each step ends with the
         projection onto X, here in the mirror as in the service, and ``x0`` must lie in X.  The
@@ -126,9 +129,8 @@ class RemoteOptimizer(Mirrored):
         """
         client = checked_client(client)
         _check_modes(mirror, pipeline)  # before the session is made: a refused run leaves none behind
-        dim = config.pop("dim", None)
         x0 = one_d(x0, dim)
-        session = client.sessions.create(x0.size, x0=x0, **config)
+        session = client.sessions.create(x0.size, x0=x0, name=name, **config)
         return cls(client, session, mirror=mirror, pipeline=pipeline)
 
     @classmethod

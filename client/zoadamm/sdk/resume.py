@@ -6,6 +6,8 @@ session itself."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from ..constraints import FeasibleSet
 from .calls import plain
@@ -16,7 +18,7 @@ log = logging.getLogger("zoadamm")
 PAGE = 1000  # the most sessions one list call returns
 
 
-def find_session(client: Client, name: str | None, dim: int, config: dict) -> SessionSummary | None:
+def find_session(client: Client, name: str | None, dim: int, config: Mapping[str, Any]) -> SessionSummary | None:
     """The tenant's newest session named ``name`` of dimension ``dim`` whose settings include
     ``config``; None when there is none (a WARNING names the difference when sessions of that
     name exist with other settings).
@@ -43,7 +45,7 @@ def find_session(client: Client, name: str | None, dim: int, config: dict) -> Se
     return None
 
 
-def settings_differ(session_config: dict, dim: int, config: dict) -> list[str]:
+def settings_differ(session_config: dict, dim: int, config: Mapping[str, Any]) -> list[str]:
     """What the session has where ``config`` (the settings a call gives) or ``dim`` asks otherwise."""
     wanted = {"dim": dim, **{k: plain(v) for k, v in config.items() if v is not None or k == "schedule"}}
     return [f"{k}={session_config.get(k)!r} (not {v!r})" for k, v in wanted.items()
@@ -57,7 +59,7 @@ def agrees(have, want) -> bool:
     return bool(have == want)
 
 
-def same_set(client: Client, session_id: str, config: dict) -> bool:
+def same_set(client: Client, session_id: str, config: Mapping[str, Any]) -> bool:
     """Whether the session's feasible set is the one ``config`` asks for, vectors included: list
     rows carry a set's JSON part only, so a set with vectors is compared on the whole session."""
     wanted = config.get("constraint")
