@@ -72,3 +72,16 @@ def test_the_same_seed_gives_the_same_losses(mnist, service_url):
     assert first[0]["session"] != second[0]["session"]
     other = train(RunSpec(**{**spec.__dict__, "seed": 4}), service_url, data=mnist, progress=False)
     assert not np.isclose(other[0]["train_loss"], first[0]["train_loss"], rtol=0, atol=1e-9)
+
+
+def test_each_record_keeps_the_runs_lr_and_the_schedules(mnist, service_url, tmp_path):
+    """A record's lr and mu are the run's settings (what groups runs); scheduled_lr and
+    scheduled_mu the session's after that epoch's report, halved by the plateau schedule."""
+    spec = RunSpec(method="zo-adamm", epochs=8, lr=0.05, train_limit=128, normalize=True)
+    records = train(spec, service_url, tmp_path / "zo.jsonl", data=mnist, progress=False)
+    with Client(service_url) as client:
+        history = client.sessions.history(records[0]["session"])
+    assert [(r["scheduled_lr"], r["scheduled_mu"]) for r in records] == [(h["lr"], h["mu"]) for h in history]
+    assert {(r["lr"], r["mu"]) for r in records} == {(0.05, 1e-3)}
+    assert records[-1]["scheduled_lr"] < 0.05 and records[-1]["scheduled_mu"] < 1e-3  # the schedule acted
+    assert read_records(tmp_path / "zo.jsonl") == records

@@ -66,8 +66,8 @@ def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | N
             row = {
                 "epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "test_loss": test_loss,
                 "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started, "steps": run.step,
-                "directions_told": told, "d": objective.dim, "lr": entry["lr"], "mu": entry["mu"],
-                "session": run.id, "mirrored": run.mirrored, **asdict(spec),
+                "directions_told": told, "d": objective.dim, "session": run.id, "mirrored": run.mirrored,
+                **asdict(spec), "scheduled_lr": entry["lr"], "scheduled_mu": entry["mu"],
             }
             records.append(row)
             if record is not None:

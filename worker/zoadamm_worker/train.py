@@ -181,7 +181,8 @@ def _close_epoch(run: RemoteOptimizer, objective: MnistObjective, spec: RunSpec,
         "epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
         "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started,
         "evaluations": run.step * run.config.evaluations_per_step, "steps": run.step, "d": objective.dim,
-        "lr": entry["lr"], "mu": entry["mu"], "session": run.id, **asdict(spec),
+        "session": run.id, **asdict(spec),  # lr and mu: the run's, at its start
+        "scheduled_lr": entry["lr"], "scheduled_mu": entry["mu"],  # the session's, after this report
     }
     if spec.save_weights:
         row["weights"] = np.asarray(run.x, dtype=np.float64).tolist()
