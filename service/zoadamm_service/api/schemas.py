@@ -175,7 +175,7 @@ class SessionCreate(Strict):
 
     def config(self) -> dict:
         config = self.model_dump(exclude={"name", "x0", "constraint", "box_lower", "box_upper", "ball_center"})
-        config["constraint"] = self.constraint  # as parsed: the core checks it (a copy first cost a deep one 1 s)
+        config["constraint"] = self.constraint  # as parsed: the core checks it (a dump would deep-copy its vectors)
         return config
 
 
