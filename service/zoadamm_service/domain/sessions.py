@@ -41,8 +41,7 @@ class Telemetry(Protocol):
 
 
 class _Silent:
-    def step_committed(self, method: str, evaluations: int) -> None:
-        return None
+    def step_committed(self, method: str, evaluations: int) -> None: ...
 
 
 class Sessions(Reports):
@@ -69,7 +68,7 @@ class Sessions(Reports):
         checkpoint = None
         if x0 is not None:
             checkpoint = await offload.run_sized(offload.work_of(cfg), _first_checkpoint, cfg, x0)
-        answer = SessionPublic(**_summary(meta), vectors=cfg.vectors(), step=0, has_parameters=x0 is not None,
+        answer = SessionPublic(**meta.summary(), vectors=cfg.vectors(), step=0, has_parameters=x0 is not None,
                                lr=cfg.lr, mu=cfg.mu, recent_metrics=[])
         record = None if key is None else key.record(json.dumps(answer.model_dump()), self.settings.idempotency_ttl_s)
         replayed = await self.store.create(meta, checkpoint, record, quota)
@@ -81,7 +80,7 @@ class Sessions(Reports):
             await replica.catch_up(self.store, await self.store.head(session_id))
             opt = replica.optimizer
             return SessionPublic(
-                **_summary(replica.meta), vectors=replica.config.vectors(), step=replica.step,
+                **replica.meta.summary(), vectors=replica.config.vectors(), step=replica.step,
                 has_parameters=opt is not None,
                 lr=opt.lr if opt else replica.config.lr, mu=opt.mu if opt else replica.config.mu,
                 recent_metrics=await self._recent_metrics(session_id),
@@ -93,7 +92,7 @@ class Sessions(Reports):
 
     async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionSummary], int]:
         metas, total = await self.store.list(tenant, offset, limit)
-        return [SessionSummary(**_summary(m)) for m in metas], total
+        return [SessionSummary(**m.summary()) for m in metas], total
 
     async def delete(self, tenant: str, session_id: str) -> None:
         await self.owned(tenant, session_id)
@@ -228,6 +227,7 @@ class Sessions(Reports):
         replica.started()
         if replica.is_repeat(step, digest, parts):
             await self.store.replicated(replica.meta.id, replica.seq)
+            await self._checkpoint_if_due(replica, step)
             return replica.answer(mode)
         if step != replica.step:
             why = "already applied" if step < replica.step else "not open yet"
@@ -266,6 +266,7 @@ class Sessions(Reports):
                 await replica.catch_up(self.store)  # someone else wrote this step: was it ours?
                 if replica.is_repeat(record.step, digest):
                     await self.store.replicated(replica.meta.id, replica.seq)
+                    await self._checkpoint_if_due(replica, record.step)
                     return replica.answer(mode)
                 if replica.step == record.step:
                     continue  # only a metric moved the head: build the step again with its lr and mu
@@ -281,16 +282,17 @@ class Sessions(Reports):
         else:
             await replica.apply_now(event)
             result = replica.answer(mode)
-        if (event.step + 1) % self.settings.checkpoint_every == 0:
+        await self._checkpoint_if_due(replica, event.step)
+        return result
+
+    async def _checkpoint_if_due(self, replica: Replica, step: int) -> None:
+        """The state after every ``checkpoint_every``-th step, also where a repeat of it is answered:
+        its first call may have failed (a 503) after the store took it (a no-op if already saved)."""
+        if (step + 1) % self.settings.checkpoint_every == 0:
             await replica.settle()
             await self.replicas.save_checkpoint(replica)
-        return result
 
 
 def _first_checkpoint(config: SessionConfig, x0: np.ndarray) -> bytes:
     """The checkpoint of a session started at ``x0``.  Raises Invalid for a bad x0."""
     return journal.encode_checkpoint(inputs.start_optimizer(config, x0), 0)
-
-
-def _summary(meta: SessionMeta) -> dict:
-    return {"id": meta.id, "name": meta.name, "created": meta.created, "config": meta.config}

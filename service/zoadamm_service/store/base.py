@@ -59,6 +59,10 @@ class SessionMeta:
     # none, and in ``list``, which leaves them out (rows show the JSON part only)
     vectors: bytes = b""
 
+    def summary(self) -> dict:
+        """What every answer about the session starts from (list rows, GET, create)."""
+        return {"id": self.id, "name": self.name, "created": self.created, "config": self.config}
+
 
 KEY_REUSED = "this Idempotency-Key was sent before with another request; use a new key for a new request"
 
