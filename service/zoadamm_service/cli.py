@@ -113,6 +113,9 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
     if settings.redis_url and urlsplit(settings.redis_url).scheme not in REDIS_SCHEMES:
         parser.error(f"REDIS_URL={settings.redis_url!r} is not a Redis URL (redis://HOST:6379/0, rediss://..., "
                      "unix:///path/to/socket)")
+    if settings.redis_cluster and settings.redis_url and urlsplit(settings.redis_url).path.strip("/") not in ("", "0"):
+        parser.error(f"REDIS_URL={settings.redis_url!r} names a database other than 0, which a Redis Cluster does "
+                     "not have: end it with /0 (or unset ZOADAMM_REDIS_CLUSTER for a single Redis)")
     if args.workers > 1 and not settings.redis_url:
         parser.error("--workers > 1 needs REDIS_URL: the in-process store cannot be shared between processes")
     if settings.api_keys:

@@ -55,3 +55,7 @@ class ServiceBusy(ServiceError, status=503):
 
 class StoreUnavailable(ServiceError, status=503):
     """The store does not answer."""
+
+
+class StoreDamaged(ServiceError, status=500):
+    """The store answers, but a session's records in it are not whole (keys evicted or deleted)."""

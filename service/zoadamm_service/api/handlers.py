@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
@@ -12,6 +14,7 @@ from .codec import clean_errors, error_detail
 from .jsontext import FiniteJSON as JSONResponse
 from .jsontext import error_response
 
+log = logging.getLogger("zoadamm.service")
 EMBEDDED = "this service keeps its sessions in its own memory, which a restart empties: REDIS_URL keeps them"
 
 
@@ -29,6 +32,8 @@ def install(app: FastAPI) -> None:
         settings = request.app.state.settings
         if isinstance(exc, NotFound) and settings.redis_url is None:  # a session of a process that ended?
             exc = NotFound(f"{exc.message} ({EMBEDDED})", **exc.details)
+        elif exc.status == 500:  # the service's own fault (a damaged store): the operator's to see
+            log.error("%s %s: %s", request.method, request.url.path, exc.message)
         return answer_for(exc, settings.retry_after_s)
 
     @app.exception_handler(InvalidArgument)

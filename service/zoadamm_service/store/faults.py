@@ -10,8 +10,8 @@ import traceback
 
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AskError, RedisClusterException, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
 from ..errors import StoreUnavailable
 from . import budget
@@ -31,14 +31,23 @@ def translate_errors(method):
         try:
             async with budget.waiting("Redis"):
                 return await method(*args, **kwargs)
-        except (RedisError, OSError) as exc:  # connection, timeout, a cluster in a failover, any error reply
-            raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
+        # connection, timeout, a cluster in a failover or out of reach (redis-py's cluster
+        # errors are not all RedisErrors), any error reply
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise StoreUnavailable(_unavailable(exc)) from exc
         except (AttributeError, TypeError, RuntimeError) as exc:
             if not write_on_closed_connection(exc):
                 raise
             raise StoreUnavailable(f"Redis is unavailable: the connection closed: {exc}") from exc
 
     return wrapper
+
+
+def _unavailable(exc: BaseException) -> str:
+    said = f"Redis is unavailable: {type(exc).__name__}: {exc}"
+    if isinstance(exc, AskError):  # MOVED or ASK: a cluster's node, which the cluster client follows
+        return f"{said} (a node of a Redis Cluster: ZOADAMM_REDIS_CLUSTER=true follows its slots)"
+    return said
 
 
 # Where redis-py's asyncio connection sends a command.  A write on a connection the server has

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from .. import keys
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound, StoreDamaged
 from ..settings import REDIS_MAX_CONNECTIONS as MAX_CONNECTIONS
 from . import replies, scripts
 from .base import KEY_REUSED, NO_QUOTA, Appended, Idempotent, JournalRead, Quota, SessionMeta, Store, TracePoint
@@ -26,6 +26,7 @@ from .packing import packing
 from .redis_history import History
 from .redis_split import SplitSteps
 from .replication import Replication
+from .server_checks import ServerChecks
 from .tenant_index import TenantIndex
 
 META_FIELDS = ("tenant", "config", "name", "created")  # a list's rows; ``meta`` adds "vectors"
@@ -56,6 +57,7 @@ class RedisStore(SplitSteps, History, Store):
         self._register_split_scripts(client)
         self._index = TenantIndex(client)
         self._touch = client.register_script(scripts.TOUCH)
+        self._server_checks = None if alone else ServerChecks(client)  # the embedded one is ours
 
     @classmethod
     def from_url(cls, url: str, ttl_s: int = 0, timeout_s: float = 2.0, connect_timeout_s: float = 2.0, *,
@@ -121,6 +123,8 @@ class RedisStore(SplitSteps, History, Store):
     @translate_errors
     async def ping(self) -> None:
         await self._redis.ping()
+        if self._server_checks is not None:
+            await self._server_checks()
 
     @translate_errors
     async def create(self, meta: SessionMeta, checkpoint: bytes | None,
@@ -259,6 +263,12 @@ class RedisStore(SplitSteps, History, Store):
         if reply[0] == scripts.NO_STATE:
             raise Conflict("the session has no parameters yet", head=0)
         _, head, start, checkpoint, events = reply
+        # read from the checkpoint (since None, or out of the journal's range): it must be there
+        lost = checkpoint is None and (since is None or int(start) != since)
+        if len(events) != int(head) - int(start) or lost:
+            raise StoreDamaged(f"session {session_id}'s records in Redis are not whole ({len(events)} of "
+                               f"{int(head) - int(start)} journal records{', no checkpoint' * lost}): keys "
+                               "were evicted or deleted (Redis's maxmemory-policy must be noeviction)")
         return JournalRead(int(head), int(start), checkpoint, list(events))
 
     async def _read_with_checkpoint(self, names: builtins.list[str]) -> builtins.list:

@@ -1,0 +1,57 @@
+"""What the store needs of the Redis it is given, checked where ``/healthz`` asks
+(``RedisStore.ping``), so that a deployment that cannot keep its sessions says so there:
+
+- a cluster that serves every slot (``cluster_state:ok``), else every call waits out its budget;
+- the cluster client for a node of a cluster, else every write is answered MOVED;
+- no eviction: a Redis that evicts keys under ``maxmemory`` drops whole sessions, or a session's
+  journal under a checkpoint it still has, without an error anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
+
+from ..errors import StoreUnavailable
+
+log = logging.getLogger("zoadamm.service")
+
+CLUSTER_NODE = ("REDIS_URL names a node of a Redis Cluster: set ZOADAMM_REDIS_CLUSTER=true, whose client "
+                "follows the cluster's slots")
+
+
+class ServerChecks:
+    """The checks of one store's Redis: the cluster's state at every ping, the rest until they
+    pass once (a setting an operator changes is seen at the next health check)."""
+
+    def __init__(self, client: aioredis.Redis | RedisCluster) -> None:
+        self._client = client
+        self._settled = False
+
+    async def __call__(self) -> None:
+        """Raises StoreUnavailable naming what is wrong and what to set."""
+        if isinstance(self._client, RedisCluster):
+            state = (await self._client.cluster_info()).get("cluster_state")
+            if state != "ok":
+                raise StoreUnavailable(f"the Redis Cluster is down (cluster_state {state}): a slot has no master")
+        if self._settled:
+            return
+        if not isinstance(self._client, RedisCluster) and (await self._client.info("cluster")).get("cluster_enabled"):
+            raise StoreUnavailable(CLUSTER_NODE)
+        await self._check_eviction()
+        self._settled = True
+
+    async def _check_eviction(self) -> None:
+        try:
+            config = await self._client.config_get("maxmemory*")
+        except ResponseError as refused:  # a managed Redis may rename or refuse CONFIG
+            log.warning("cannot read Redis's maxmemory-policy (%s): it must be noeviction, or Redis may drop "
+                        "sessions when full", refused)
+            return
+        policy, limit = config.get("maxmemory-policy", "noeviction"), int(config.get("maxmemory", 0) or 0)
+        if limit and policy != "noeviction":
+            raise StoreUnavailable(f"Redis may evict sessions (maxmemory {limit} with maxmemory-policy {policy}): "
+                                   "set maxmemory-policy noeviction (a full Redis then refuses writes, a 503)")

@@ -1,0 +1,122 @@
+"""A Redis the store cannot keep its sessions in says so at /healthz, and a call that reaches it
+gets a 503 naming what to set, never a 500: a cluster out of reach or with a slot unserved, a
+cluster node given to the single-Redis client, a Redis that evicts keys.  And a session whose
+keys were evicted anyway is refused as damaged rather than served from what is left."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import time
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from redis_cluster import LocalCluster
+
+from zoadamm_service.errors import StoreDamaged, StoreUnavailable
+from zoadamm_service.main import create_app
+from zoadamm_service.settings import Settings
+from zoadamm_service.store.redis import RedisStore
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ping(url: str, **options) -> None:
+    async def ping() -> None:
+        store = RedisStore.from_url(url, **options)
+        try:
+            await store.ping()
+        finally:
+            await store.close()
+
+    asyncio.run(ping())
+
+
+def test_a_cluster_out_of_reach_is_a_503_at_healthz_and_on_every_call():
+    url = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
+    with pytest.raises(StoreUnavailable, match="RedisClusterUnreachableError"):
+        _ping(url, cluster=True)
+    app = create_app(Settings(redis_url=url, redis_cluster=True, redis_connect_timeout_s=0.5))
+    with TestClient(app) as client:
+        health = client.get("/healthz")
+        created = client.post("/v1/sessions", json={"dim": 3})
+    assert health.status_code == created.status_code == 503
+    assert health.headers["retry-after"] and created.headers["retry-after"]
+
+
+def test_a_cluster_node_given_to_the_single_redis_client_names_the_setting(cluster_url):
+    with pytest.raises(StoreUnavailable, match="set ZOADAMM_REDIS_CLUSTER=true"):
+        _ping(cluster_url)
+    _ping(cluster_url, cluster=True)  # the right client: healthy
+
+
+def test_a_cluster_with_a_slot_unserved_is_a_503_at_healthz(tmp_path):
+    cluster = LocalCluster(tmp_path, masters=3).start()
+    try:
+        _ping(cluster.url, cluster=True)
+        lost = cluster.ports[1]
+        cluster.procs[lost].kill()
+        cluster.procs[lost].wait()
+        node = redis.Redis(port=cluster.ports[0])
+        while node.cluster("info")["cluster_state"] == "ok":  # the others see it fail after the node timeout
+            time.sleep(0.1)
+        with pytest.raises(StoreUnavailable, match=r"the Redis Cluster is down \(cluster_state fail\)"):
+            _ping(cluster.url, cluster=True)
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def evicting_redis(tmp_path):
+    port = _free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path), "--maxmemory", "64mb",
+                               "--maxmemory-policy", "allkeys-lru"], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    try:
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield port, client
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_redis_that_evicts_keys_is_refused_until_it_does_not(evicting_redis):
+    port, client = evicting_redis
+    url = f"redis://127.0.0.1:{port}/0"
+    with pytest.raises(StoreUnavailable, match="maxmemory-policy allkeys-lru.*set maxmemory-policy noeviction"):
+        _ping(url)
+    client.config_set("maxmemory-policy", "volatile-lru")  # sessions have a TTL: evicted as well
+    with pytest.raises(StoreUnavailable, match="volatile-lru"):
+        _ping(url)
+    client.config_set("maxmemory-policy", "noeviction")
+    _ping(url)
+
+
+def test_a_session_whose_keys_were_evicted_is_refused_as_damaged(redis_url, redis_client):
+    settings = Settings(redis_url=redis_url, checkpoint_every=4)
+    with TestClient(create_app(settings)) as client:
+        session = client.post("/v1/sessions", json={"dim": 3, "x0": [0.0, 0.0, 0.0], "seed": 1}).json()
+        for step in range(6):
+            told = client.post(f"/v1/sessions/{session['id']}/tell",
+                               json={"step": step, "f_x": 1.0, "f_plus": [0.5]})
+            assert told.status_code == 200
+    events = [k for k in redis_client.keys("*") if k.endswith(b":events") and session["id"].encode() in k]
+    assert len(events) == 1
+    redis_client.delete(events[0])  # as an evicting Redis would
+    with TestClient(create_app(settings)) as fresh:  # a replica that has no copy of the session
+        answer = fresh.get(f"/v1/sessions/{session['id']}")
+    assert answer.status_code == 500
+    assert answer.json()["detail"].startswith(f"session {session['id']}'s records in Redis are not whole (0 of 2 ")
+    assert StoreDamaged.status == 500
