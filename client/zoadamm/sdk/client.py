@@ -12,33 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import functools
-import ssl
 import time
 
 import httpx
 
 from .._validate import InvalidArgument
-from . import calls
+from . import calls, forks
 from ._http import Call, RetryPolicy, answered, build, check_open, connection_error, should_retry
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
-from .options import DEFAULT_URL, checked_key, checked_options
+from .options import DEFAULT_URL, checked_key, checked_options, tls_context
 from .settings import SessionSettings, Unpack
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 NO_RETRY = RetryPolicy(max_retries=0)
 
 
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """httpx's default TLS context (certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR), made once
-    per process and shared by every client: making one reads the CA bundle, which a program
-    that opens a client per session or per thread paid for each."""
-    return httpx.create_ssl_context()
-
-
 class _Base:
+    forked: bool  # used in a child process forked after it was made (``forks``)
+
     def __init__(self, binary: bool, max_retries: int, api_key: str | None, base_url: str) -> None:
+        forks.watch(self)
         self.binary = binary
         self._base_url = base_url
         self.retry = RetryPolicy(max_retries=int(max_retries))
@@ -64,13 +57,16 @@ class Client(_Base):
         api_key = checked_key(api_key)  # before a connection pool exists to leak
         checked_options(base_url, timeout, max_retries, http_client)
         self._owned = http_client is None
-        self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout, verify=tls_context(),
-                                                transport=transport)
+        self._make_http = lambda: httpx.Client(base_url=base_url, timeout=timeout, verify=tls_context(),
+                                               transport=transport)
+        self.http = http_client or self._make_http()
         super().__init__(binary, max_retries, api_key, str(self.http.base_url))
         self.sessions = Sessions(self)
 
     def send(self, call: Call, policy: RetryPolicy | None = None):
         policy = policy or self.retry
+        if self.forked:
+            self.http = forks.reopened(self, self._owned, self._make_http)
         check_open(self, self.http)
         attempt = 0
         while True:
@@ -128,13 +124,16 @@ class AsyncClient(_Base):
         api_key = checked_key(api_key)
         checked_options(base_url, timeout, max_retries, http_client)
         self._owned = http_client is None
-        self.http = http_client or httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context(),
-                                                     transport=transport)
+        self._make_http = lambda: httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context(),
+                                                    transport=transport)
+        self.http = http_client or self._make_http()
         super().__init__(binary, max_retries, api_key, str(self.http.base_url))
         self.sessions = AsyncSessions(self)
 
     async def send(self, call: Call, policy: RetryPolicy | None = None):
         policy = policy or self.retry
+        if self.forked:
+            self.http = forks.reopened(self, self._owned, self._make_http)
         check_open(self, self.http)
         attempt = 0
         while True:

@@ -3,7 +3,9 @@ fails there, in one line, instead of as a broken connection on the first call.""
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 from urllib.parse import urlsplit
 
 import httpx
@@ -13,6 +15,14 @@ from .._validate import InvalidArgument, shown
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 API_KEY_ENV = "ZOADAMM_API_KEY"
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR), made once
+    per process and shared by every client: making one reads the CA bundle, which a program
+    that opens a client per session or per thread paid for each."""
+    return httpx.create_ssl_context()
 
 
 def checked_key(api_key: str | None) -> str | None:

@@ -1,0 +1,59 @@
+"""A client made before ``fork`` and used in the children (multiprocessing's default on Linux):
+each child opens connections of its own, so no process reads another's answers."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import httpx
+import pytest
+
+from zoadamm import Client
+from zoadamm.sdk import ClientClosedError
+
+CLIENT: Client | None = None
+IDS: list[str] = []
+
+
+def _read_own(index: int) -> list[str]:
+    assert CLIENT is not None
+    return [CLIENT.sessions.get(IDS[index]).id for _ in range(100)]
+
+
+def test_forked_children_each_read_their_own_answers(service_url):
+    global CLIENT
+    with Client(service_url) as client:
+        CLIENT = client
+        IDS[:] = [client.sessions.create(3, x0=[0.0, 0.0, 0.0], name=f"fork-{i}").id for i in range(4)]
+        client.sessions.get(IDS[0])  # the parent's connection is open when the children are forked
+        with multiprocessing.get_context("fork").Pool(4) as pool:
+            answers = pool.map(_read_own, range(4))
+        assert answers == [[session_id] * 100 for session_id in IDS]
+        assert client.sessions.get(IDS[1]).id == IDS[1]  # the parent's own connections still serve it
+
+
+def _given_client_in_child(_) -> str:
+    assert CLIENT is not None
+    try:
+        CLIENT.sessions.get(IDS[0])
+    except ClientClosedError as error:
+        return str(error)
+    return "answered"
+
+
+def test_a_client_on_a_given_http_client_says_it_belongs_to_the_parent(service_url):
+    global CLIENT
+    with httpx.Client(base_url=service_url) as http, Client(http_client=http) as client:
+        CLIENT = client
+        IDS[:] = [client.sessions.create(3, x0=[0.0, 0.0, 0.0]).id]
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            (said,) = pool.map(_given_client_in_child, [0])
+    assert said.startswith("this Client was made in another process, which this one was forked from")
+
+
+@pytest.fixture(scope="module")
+def service_url():
+    from zoadamm_service.launch import local_service
+
+    with local_service() as url:
+        yield url
