@@ -195,3 +195,38 @@ def test_wrong_types_are_invalid_arguments_not_python_errors(local):
         with pytest.raises(InvalidArgument, match="f_x is required"):
             run.tell(f_plus=[1.0, 1.0])
         assert run.step == 0
+
+
+def test_a_misspelt_argument_of_minimize_is_named_with_the_one_meant(local):
+    with pytest.raises(InvalidArgument, match=r"^step: unknown setting \(did you mean steps\?\)$"):
+        minimize(lambda x: float(np.sum(x**2)), np.zeros(3), client=local, progress=False, step=10)
+    assert local.sessions.list() == []
+
+
+def test_a_run_whose_probes_never_change_f_says_why_x_did_not_move(local, caplog):
+    """f computed in float32 at d = 1e5 rounds every probe's difference away: the steps carry no
+    signal, and the run says so rather than end silently where it began."""
+    def f(x):
+        return float(np.sum((x - 3.0) ** 2))  # float32 x: a float32 sum
+
+    result = minimize(f, np.zeros(100_000), steps=3, client=local, progress=False, lr=0.05, seed=1)
+    assert result.fun == f(np.zeros(100_000, dtype=np.float32))
+    said = [r.getMessage() for r in caplog.records if r.name == "zoadamm"]
+    assert any("gave the same value at x and at every probe x + mu u in all 3 steps" in m for m in said), said
+
+
+def test_interrupted_is_importable_from_the_sdk_and_survives_pickling():
+    import pickle
+
+    from zoadamm.sdk import Interrupted
+
+    stop = pickle.loads(pickle.dumps(Interrupted("interrupted at step 3", "ab" * 16, 3)))
+    assert (str(stop), stop.session_id, stop.step) == ("interrupted at step 3", "ab" * 16, 3)
+    assert isinstance(stop, KeyboardInterrupt)
+
+
+def test_minimize_runs_without_a_stderr(local, monkeypatch):
+    """A program started with stderr closed (2>&-, pythonw) has sys.stderr None: no bar to draw."""
+    monkeypatch.setattr("sys.stderr", None)
+    result = minimize(lambda x: float(np.sum(x**2)), np.ones(3), steps=3, client=local, seed=1)
+    assert result.steps == 3

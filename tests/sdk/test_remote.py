@@ -669,3 +669,25 @@ def test_a_session_made_without_x0_asks_for_it_in_the_sdks_words(local):
             attach()
     run = RemoteOptimizer(local, session.id, x0=x0_for(DIM))
     assert run.step == 0 and bits(run.x) == bits(x0_for(DIM))
+
+
+def test_a_callback_keeps_each_steps_x_in_every_mode(local):
+    """The mirror's x is a view of its state, updated in place: a callback that keeps the best
+    x so far must get an array of its own, as in plain mode (the same bits in both)."""
+    f = quadratic(DIM)
+    kept: dict[bool, list[np.ndarray]] = {}
+    for mirror in (False, True):
+        seen: list[np.ndarray] = []
+        minimize(f, x0_for(DIM), steps=6, client=local, progress=False, mirror=mirror,
+                 callback=lambda step, x, f_x, seen=seen: seen.append(x), **_config())
+        kept[mirror] = seen
+        assert len({id(x) for x in seen}) == 6 and not any(x.flags.writeable for x in seen)
+    assert [bits(x) for x in kept[True]] == [bits(x) for x in kept[False]]
+    assert len({bits(x) for x in kept[True]}) == 6  # each step's x, not the last one six times
+
+
+def test_a_numpy_true_from_the_callback_stops_the_run(local):
+    f = quadratic(DIM)
+    result = minimize(f, x0_for(DIM), steps=50, client=local, progress=False,
+                      callback=lambda step, x, f_x: np.int64(step) >= 3, **_config())
+    assert result.steps == 3

@@ -93,7 +93,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
     also finishes it; the epoch it continues in averages the train loss over the steps taken here.
 
     Raises:
-        zoadamm.sdk.minimize.Interrupted: Ctrl-C; the steps told so far are kept.
+        zoadamm.sdk.Interrupted: Ctrl-C; the steps told so far are kept.
         Diverged: the loss became NaN or infinite; the records of the epochs before it are kept.
     """
     objective = spec.objective(data)

@@ -21,7 +21,7 @@ from .errors import (
     UnprocessableEntityError,
     UnsupportedMediaTypeError,
 )
-from .minimize import MinimizeResult, minimize
+from .minimize import Interrupted, MinimizeResult, minimize
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .remote import RemoteOptimizer
 from .shared import SharedRun
@@ -30,7 +30,7 @@ from .switching import fast_switching
 __all__ = [
     "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncSessions",
     "AuthenticationError", "BadRequestError", "Client", "ClientClosedError", "ConflictError", "ForeignServerError",
-    "InternalServerError",
+    "InternalServerError", "Interrupted",
     "MinimizeResult",
     "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer", "RetryPolicy",
     "ServiceUnavailableError", "Session", "SessionSummary", "Sessions", "SharedRun", "StepInfo", "TellResult", "Trace",

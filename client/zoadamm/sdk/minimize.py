@@ -8,6 +8,7 @@ as Optuna's ``load_if_exists`` does), so the same call serves the first start an
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer
 from .resume import find_session, same_set, settings_differ
-from .settings import SessionSettings, Unpack
+from .settings import SessionSettings, Unpack, check_names
 from .values import probe_value, value_of
 
 log = logging.getLogger("zoadamm")
@@ -58,6 +59,9 @@ class Interrupted(SystemExit, KeyboardInterrupt):
     def __init__(self, message: str, session_id: str, step: int) -> None:
         super().__init__(message)
         self.session_id, self.step = session_id, step
+
+    def __reduce__(self):  # through a process pool's pickling: made again from all three
+        return type(self), (str(self), self.session_id, self.step)
 
 
 def minimize(
@@ -95,8 +99,9 @@ def minimize(
     a read-only float32 array (copy it to change it) and must return a finite float.  A new run
     that fails before its first step (f raises at x0, or the first tell is refused) deletes the
     session it made.  ``callback(step, x, f_x)`` runs after each step with the new step and x
-    and f at the x before it (the value just told); returning True or raising StopIteration in
-    it ends the run there, as in scipy.
+    (an array of its own, which later steps leave as it is) and f at the x before it (the value
+    just told); returning True (or np.True_) or raising StopIteration in it ends the run there,
+    as in scipy.
 
     ``bounds`` keeps x in a box: ``(lo, hi)`` (numbers, or d-vectors), scipy's list of d
     ``(lo, hi)`` pairs (at d = 2 a 2 x 2 list is read as pairs) or ``scipy.optimize.Bounds``;
@@ -111,8 +116,9 @@ def minimize(
             ``resume`` without ``name``, or a ``session_id`` whose d or settings differ.
         zoadamm.sdk.APIError: the service failed or refused (see its subclasses).
         ValueError: ``f`` returned a non-finite value.
-        zoadamm.sdk.minimize.Interrupted: Ctrl-C; its message says which call continues the run.
+        zoadamm.sdk.Interrupted: Ctrl-C; its message says which call continues the run.
     """
+    check_names(config, also=_OWN_ARGUMENTS)  # "step=" meant steps, not a setting
     if resume and not name:
         raise InvalidArgument("resume=True finds a session by its name: give name= too")
     positive_int("steps", steps)
@@ -177,6 +183,17 @@ def _forget(client: Client, session_id: str) -> None:
         log.info("minimize: session %s left at step 0 (%s)", session_id, failed)
 
 
+def _kept(x: np.ndarray) -> np.ndarray:
+    """x as plain mode hands it over (its own array, read-only), where the mirror's is a view of
+    its state, which the next step updates in place."""
+    x = x.copy()
+    x.flags.writeable = False
+    return x
+
+
+_OWN_ARGUMENTS = tuple(name for name in inspect.signature(minimize).parameters if name not in ("f", "x0", "config"))
+
+
 def start_run(client: Client, x0, *, name: str | None = None, resume: bool = False, session_id: str | None = None,
               mirror: bool = False, pipeline: bool = False, **config: Unpack[SessionSettings]) -> RemoteOptimizer:
     """A ``RemoteOptimizer`` on a new session starting at ``x0``, or on the session to continue:
@@ -226,7 +243,7 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     central = run.config.difference == "central"
     method = run.config.method
     bar = Progress(steps - run.step, method if run.step == 0 else f"{method} from step {run.step}", enabled=progress)
-    history, evaluations = [], 0
+    history, evaluations, flat = [], 0, 0  # flat: the steps whose probes all gave f(x) itself
     earlier = run.step * run.config.evaluations_per_step  # the steps a continued run took before this call
     if run.step >= steps:
         log.warning("minimize: session %s is already at step %d, not below steps=%d: no step taken (pass a "
@@ -250,10 +267,12 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
             if run.step == step:  # a failed mirror check dropped these values: measure again
                 continue
             history.append(f_x)
+            flat += all(value == f_x for value in (*plus, *minus))
             stop = False
             if callback is not None:
                 try:
-                    stop = callback(run.step, run.x, f_x) is True  # True ends it, as for scipy's trust-constr
+                    said = callback(run.step, _kept(run.x) if run.mirrored else run.x, f_x)
+                    stop = said is not None and bool(said)  # True (np.True_ too) ends it, as for scipy
                 except StopIteration:  # scipy's way to end a run early
                     stop = True
             bar.update(1, f=f_x, lr=run.lr)
@@ -264,7 +283,11 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
         bar.close()
     x = np.array(run.x)
     result = MinimizeResult(x, value_of(f, x), run.step, earlier + evaluations + 1, run.id, history)
-    if history and result.fun > history[0]:  # a run that ends worse than it began says so
+    if history and flat == len(history):  # no step had a difference to estimate from
+        log.warning("minimize: f gave the same value at x and at every probe x + mu u in all %d steps, so x did "
+                    "not move (session %s): mu (now %.3g) is below what f resolves.  f gets x as float32: compute "
+                    "in float64 (np.sum(..., dtype=np.float64)), or raise mu", len(history), run.id, run.mu)
+    elif history and result.fun > history[0]:  # a run that ends worse than it began says so
         log.warning("minimize: f ended above where it began (%.6g at the first step, %.6g now, over %d steps; "
                     "session %s): near a minimum that is noise, and otherwise a smaller lr (now %.3g) or more "
                     "directions usually steadies a run", history[0], result.fun, len(history), run.id, run.lr)

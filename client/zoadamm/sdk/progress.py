@@ -10,8 +10,9 @@ LOG_EVERY_S = 10.0
 
 class Progress:
     def __init__(self, total: int, desc: str = "", enabled: bool = True, stream=None) -> None:
-        self.total, self.desc, self.enabled = total, desc, enabled
         self.stream = stream or sys.stderr
+        # no stderr at all (a program started with 2>&-, pythonw): nothing to draw on
+        self.total, self.desc, self.enabled = total, desc, enabled and self.stream is not None
         self.done = 0
         self.started = self._drawn = time.monotonic()
         self.postfix = ""

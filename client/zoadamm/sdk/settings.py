@@ -44,14 +44,15 @@ class SessionSettings(TypedDict, total=False):
 NAMES = frozenset(SessionSettings.__annotations__)
 
 
-def check_names(settings: Mapping[str, object]) -> None:
-    """Refuse a setting that no session has, in the words of the service's 422 for it.
+def check_names(settings: Mapping[str, object], also: tuple[str, ...] = ()) -> None:
+    """Refuse a setting that no session has, in the words of the service's 422 for it; ``also``:
+    the caller's own keyword arguments, which a misspelt name may have meant too.
 
     Raises:
         InvalidArgument: an unknown name.
     """
     for name in settings:
         if name not in NAMES:
-            meant = close_setting(str(name), SETTINGS[()])
+            meant = close_setting(str(name), [*SETTINGS[()], *also])
             hint = f" (did you mean {meant}?)" if meant else f"; the settings are {', '.join(sorted(NAMES))}"
             raise InvalidArgument(f"{name}: unknown setting{hint}")
