@@ -181,3 +181,22 @@ def _pipeline(app):
     while not isinstance(layer, Pipeline):
         layer = layer.app
     return layer
+
+
+def test_a_burst_of_one_keys_calls_takes_one_batch_at_a_time(redis_url):
+    """200 calls of one key at once, none holding counts: they wait for one batch together, so
+    the window loses about a count per call, not a batch per call (which refused the key for the
+    rest of its window after a twentieth of its limit)."""
+    import asyncio
+
+    from limits import parse
+
+    gate = Throttle("6000/minute", redis_url)  # batches of 60
+
+    async def burst() -> tuple[list, int]:
+        scopes = [{"path": "/v1/sessions", "state": {"key_id": "k1"}} for _ in range(200)]
+        answers = await asyncio.gather(*(gate.check(scope) for scope in scopes))
+        return answers, (await gate.limiter.get_window_stats(parse("6000/minute"), "k1")).remaining
+
+    answers, left = asyncio.run(burst())
+    assert answers == [None] * 200 and left == 6000 - 240  # four batches of 60 for 200 calls
