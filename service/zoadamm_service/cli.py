@@ -116,6 +116,9 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
     if settings.redis_cluster and settings.redis_url and urlsplit(settings.redis_url).path.strip("/") not in ("", "0"):
         parser.error(f"REDIS_URL={settings.redis_url!r} names a database other than 0, which a Redis Cluster does "
                      "not have: end it with /0 (or unset ZOADAMM_REDIS_CLUSTER for a single Redis)")
+    if settings.max_body_bytes_in_flight < settings.max_body_bytes:
+        parser.error(f"ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT={settings.max_body_bytes_in_flight} is below "
+                     f"ZOADAMM_MAX_BODY_BYTES={settings.max_body_bytes}: no body of the largest size could be received")
     if args.workers > 1 and not settings.redis_url:
         parser.error("--workers > 1 needs REDIS_URL: the in-process store cannot be shared between processes")
     if settings.api_keys:

@@ -15,6 +15,7 @@ from . import dashboard, pages, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
 from .api.admission import Admission
 from .api.auth import Authenticate
+from .api.body import BodyBytes
 from .api.jsontext import FiniteJSON, error_response
 from .api.lean_route import LeanApp
 from .api.pipeline import Gate, Pipeline
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    app.state.body_bytes = BodyBytes(settings.max_body_bytes_in_flight)
     app.state.sessions = Sessions(store, settings, telemetry.prom)
     app.state.leases = Leases(app.state.sessions)
     app.state.tenants = {OPEN_TENANT} if keys is None else keys.tenants

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         64 * 1024 * 1024, ge=1024,
         description="Larger requests get 413; also bounds an ask's vectors (4 bytes a value in the frame, 24 in JSON).",
     )
+    max_body_bytes_in_flight: int = Field(
+        256 * 1024 * 1024, ge=1024,
+        description="Bytes of request bodies one process receives at once (each body holds its Content-Length "
+        "until it is in); past it a call gets 503. At least ZOADAMM_MAX_BODY_BYTES.",
+    )
     checkpoint_every: int = Field(
         1000, ge=1, description="Steps between full checkpoints; journal records cover the rest."
     )

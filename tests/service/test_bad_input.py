@@ -535,9 +535,12 @@ def test_directions_larger_than_the_limit_are_not_sent(small):
     assert c.post(f"/v1/sessions/{session['id']}/ask").status_code == 200
 
 
-def test_an_integer_of_thousands_of_digits_is_400_without_pythons_advice(client, sessions):
+@pytest.mark.parametrize("how", ["json", "frame"])
+def test_an_integer_of_thousands_of_digits_is_400_without_pythons_advice(client, sessions, how):
     before = everything(client, sessions)
-    r = send(client, "new", CREATE, raw('{"dim": 1' + "0" * 5000 + "}"), sessions)
+    header = '{"dim": 1' + "0" * 5000 + ', "vectors": []}'
+    body = raw(header) if how == "json" else frame_bytes(header.encode())
+    r = send(client, "new", CREATE, body, sessions)
     assert r.status_code == 400 and "more than 4,300 digits" in r.json()["detail"], r.text
     assert "set_int_max_str_digits" not in r.text
     assert everything(client, sessions) == before

@@ -3,7 +3,6 @@ Content-Type and Accept headers."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import sys
@@ -14,16 +13,15 @@ import anyio
 import numpy as np
 from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
-from starlette.requests import ClientDisconnect
-from starlette.types import Receive
 
 from zoadamm import wire
 from zoadamm._validate import some
 from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.answers import VECTORS
-from ..errors import Invalid, Malformed, RequestTimeout, TooLarge, Unsupported
+from ..errors import Invalid, Malformed, Unsupported
 from .admission import after_body
+from .body import JSON, json_too_large, read_body
 from .jsontext import dumps, finite_list
 
 # The vector fields each POST takes: beside a frame's header, or as top-level lists of a JSON
@@ -34,7 +32,6 @@ ASK_VECTORS = ("x",)
 TELL_VECTORS = ("gradient",)
 NO_VECTORS: tuple[str, ...] = ()
 _VECTOR_SET = set(VECTORS)
-JSON = "application/json"
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -45,16 +42,10 @@ async def read_message(request: Request, limit: int, takes: tuple[str, ...]) -> 
     headers = request.headers
     content_type = headers.get("content-type")
     body = await read_body(request.receive, headers.get("content-length"), limit, settings.body_timeout_s,
-                           ", ".join(headers.getlist("content-encoding")) or None,
-                           json_limit=json_limit(content_type, settings.max_json_bytes))
+                           ", ".join(headers.getlist("content-encoding")) or None, content_type,
+                           settings.max_json_bytes, request.app.state.body_bytes)
     await after_body(request.scope)
     return decode_message(body, content_type, settings.max_json_bytes, takes)
-
-
-def json_limit(content_type: str | None, max_json_bytes: int) -> int | None:
-    """``max_json_bytes`` for a body the Content-Type says is JSON, else None: JSON's own, smaller
-    limit is known before the body is read, so a large JSON body is refused unread."""
-    return max_json_bytes if (content_type or "").split(";")[0].strip().lower() == JSON else None
 
 
 def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
@@ -76,7 +67,7 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
         try:
             fields, vectors = wire.decode(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: a deeply nested header
-            raise Malformed(f"malformed frame: {exc}") from None
+            raise Malformed(f"malformed frame: {_said(exc)}") from None
         if not vectors.keys() <= set(takes):
             unknown = some(sorted(set(vectors) - set(takes)))
             raise Invalid(f"frame vectors {unknown} are not vector fields of this request; "
@@ -91,18 +82,23 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
         raise Unsupported(f"Content-Type must be {JSON} or {wire.MEDIA_TYPE}, not {content_type!r}")
     _check_charset(content_type or "")
     if len(body) > max_json_bytes:
-        raise _json_too_large(max_json_bytes)
+        raise json_too_large(max_json_bytes)
     try:
         # JSON is UTF-8 (RFC 8259); a byte-order mark is allowed and skipped
         fields = wire.STRICT_JSON.decode(body.decode("utf-8-sig")) if body.strip() else {}
     except (ValueError, RecursionError) as exc:  # also bad UTF-8, a name twice, deep nesting, 5000-digit integers
-        if "integer string conversion" in str(exc):  # Python's advice to raise its limit is not the caller's
-            raise Malformed(f"body has an integer of more than {sys.get_int_max_str_digits():,} digits, "
-                            "more than any field takes") from None
-        raise Malformed(f"body is not valid JSON: {exc}") from None
+        raise Malformed(f"body is not valid JSON: {_said(exc)}") from None
     if not isinstance(fields, dict):
         raise Malformed("body must be a JSON object")
     return fields, _vector_fields(fields, takes)
+
+
+def _said(exc: Exception) -> str:
+    """A decoding error in the caller's terms: Python's advice to raise its limit on an
+    integer's digits is not the caller's to take."""
+    if "integer string conversion" in str(exc):
+        return f"an integer of more than {sys.get_int_max_str_digits():,} digits, more than any field takes"
+    return str(exc)
 
 
 def _check_charset(content_type: str) -> None:
@@ -112,49 +108,6 @@ def _check_charset(content_type: str) -> None:
         charset = value.strip().strip('"').lower()
         if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
             raise Unsupported(f"a JSON body is UTF-8 (RFC 8259), not charset={charset}; send it in UTF-8")
-
-
-def _json_too_large(max_json_bytes: int) -> TooLarge:
-    return TooLarge(f"a JSON body is limited to {max_json_bytes} bytes (ZOADAMM_MAX_JSON_BYTES); "
-                    f"send vectors in the binary frame ({wire.MEDIA_TYPE})")
-
-
-async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float,
-                    encoding: str | None = None, json_limit: int | None = None) -> bytes:
-    """The request body from the ASGI ``receive``, checked against ``limit`` bytes while it is
-    read (``declared``: its Content-Length header, refused at once when over; ``encoding``: its
-    Content-Encoding, refused unless identity: nothing is decompressed; ``json_limit``: a JSON
-    body's own limit, where it is one, enforced alike).
-
-    Raises:
-        Unsupported: a Content-Encoding other than identity.
-        TooLarge: the body is over ``limit`` bytes.
-        RequestTimeout: the body did not arrive within ``timeout`` seconds.
-        ClientDisconnect: the client went away before the body was complete.
-    """
-    if encoding is not None and any(e.strip().lower() not in ("", "identity") for e in encoding.split(",")):
-        raise Unsupported(f"Content-Encoding {encoding[:40]!r} is not supported: send the body uncompressed")
-    json_over = json_limit is not None and json_limit < limit
-    limit = min(limit, json_limit) if json_limit is not None else limit
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _json_too_large(limit) if json_over else TooLarge(
-            f"body of {declared} bytes is over the {limit}-byte limit")
-    chunks, size, more = [], 0, True
-    # a client that sends its body slowly holds a connection and its buffers: bound the time
-    try:
-        async with asyncio.timeout(timeout):
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientDisconnect()
-                chunk, more = message.get("body", b""), message.get("more_body", False)
-                size += len(chunk)
-                if size > limit:
-                    raise _json_too_large(limit) if json_over else TooLarge(f"body is over the {limit}-byte limit")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _vector_fields(fields: dict, takes: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -1,0 +1,88 @@
+"""A request's body, read within its limits: its size, its time, its encoding and media type
+(both checked before a byte is read), and the bytes of bodies the process receives at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
+
+from zoadamm import wire
+
+from ..errors import RequestTimeout, ServiceBusy, TooLarge, Unsupported
+
+JSON = "application/json"
+MEDIA_TYPES = (JSON, wire.MEDIA_TYPE)
+
+
+class BodyBytes:
+    """The bytes of request bodies this process is receiving, at most ``limit``
+    (``ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT``): a body holds its Content-Length (sent in chunks,
+    what has come of it) until it is in.  Past the limit a call gets 503 at once rather than
+    wait for room: bodies waiting for each other's room would each hold a part of it, and a
+    client that sends most of a large body and then stalls would hold it for the body's time."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held = limit, 0
+
+    def take(self, size: int) -> None:
+        if self.held + size > self.limit:
+            raise ServiceBusy(f"this process is receiving {self.held:,} bytes of request bodies, and {size:,} more "
+                              f"would pass ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT ({self.limit:,}); retry")
+        self.held += size
+
+
+def json_too_large(max_json_bytes: int) -> TooLarge:
+    return TooLarge(f"a JSON body is limited to {max_json_bytes} bytes (ZOADAMM_MAX_JSON_BYTES); "
+                    f"send vectors in the binary frame ({wire.MEDIA_TYPE})")
+
+
+async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float, encoding: str | None,
+                    content_type: str | None, max_json_bytes: int, in_flight: BodyBytes) -> bytes:
+    """The request body from the ASGI ``receive``, checked against ``limit`` bytes while it is
+    read (``declared``: its Content-Length header, refused at once when over; ``encoding``: its
+    Content-Encoding, refused unless identity: nothing is decompressed; a JSON body has its own
+    limit, ``max_json_bytes``), its bytes held in ``in_flight`` while it is read.
+
+    Raises:
+        Unsupported: a Content-Encoding other than identity, or a body of another media type
+            than JSON or the frame (known from the headers: the body is not read).
+        TooLarge: the body is over its limit.
+        ServiceBusy: the process holds too many bytes of bodies (``BodyBytes``).
+        RequestTimeout: the body did not arrive within ``timeout`` seconds.
+        ClientDisconnect: the client went away before the body was complete.
+    """
+    if encoding is not None and any(e.strip().lower() not in ("", "identity") for e in encoding.split(",")):
+        raise Unsupported(f"Content-Encoding {encoding[:40]!r} is not supported: send the body uncompressed")
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in MEDIA_TYPES and (content_type is not None or declared not in (None, "0")):
+        raise Unsupported(f"Content-Type must be {JSON} or {wire.MEDIA_TYPE}, not {content_type!r}")
+    json_over = media == JSON and max_json_bytes < limit
+    limit = min(limit, max_json_bytes) if media == JSON else limit
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise json_too_large(limit) if json_over else TooLarge(
+            f"body of {declared} bytes is over the {limit}-byte limit")
+    held = int(declared) if declared is not None and declared.isdigit() else 0
+    in_flight.take(held)
+    chunks, size, more = [], 0, True
+    # a client that sends its body slowly holds a connection and its buffers: bound the time
+    try:
+        async with asyncio.timeout(timeout):
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunk, more = message.get("body", b""), message.get("more_body", False)
+                size += len(chunk)
+                if size > limit:
+                    raise json_too_large(limit) if json_over else TooLarge(f"body is over the {limit}-byte limit")
+                if size > held:  # sent in chunks, or past its Content-Length
+                    in_flight.take(size - held)
+                    held = size
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+    finally:
+        in_flight.held -= held
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
