@@ -51,24 +51,42 @@ export function metricText(m) {
 // A session's feasible set X in a few words ("" for none): "box [-1, 1]", "ℓ2 ball r = 0.5
 // around 0", both joined by "∩"; a bound given per coordinate reads "d-vector" (the dashboard's
 // answers leave its values out), and a side without a bound, which the service holds as
-// float32's end, reads "∞".
+// float32's end, reads "∞". Bounds, centers and radii read to float32's precision, not as fmt
+// rounds them: two sets that differ read differently (box [0.99999005, 1.0000099], which is
+// what [0.99999, 1.00001] rounds inward to, not box [1, 1]), and without thousands separators,
+// whose commas would read as the list's (box [1000, 2000]).
 const FLOAT32_MAX = 3.4028234663852886e38;
+
+// The shortest decimal (9 significant digits at most) that reads back as float32 v, as the
+// service holds it: 0.99999005, 123456.79 (123456.7890625), 12345.6; exponent notation only
+// from 1e21 or below 1e-6, as JavaScript writes numbers.
+export function float32Text(v) {
+  const f = Math.fround(v);
+  if (!Number.isFinite(f)) return String(f);
+  for (let p = 1; ; p++) { // 9 digits always do
+    const s = parseFloat(f.toPrecision(p));
+    if (p === 9 || Math.fround(s) === f) return String(s);
+  }
+}
 
 export function setText(constraint, dim) {
   if (!constraint) return "";
-  const bound = (v) => (Math.abs(v) >= FLOAT32_MAX ? (v < 0 ? "−∞" : "∞") : fmt(v));
-  const value = (v) => (v === undefined || Array.isArray(v) ? `${fmt(dim)}-vector` : bound(v));
+  const bound = (v) => (Math.abs(v) >= FLOAT32_MAX ? (v < 0 ? "−∞" : "∞") : float32Text(v));
+  const value = (v) => (v === undefined || Array.isArray(v) ? `${dim}-vector` : bound(v));
   const parts = [];
   if (constraint.box) parts.push(`box [${value(constraint.box.lower)}, ${value(constraint.box.upper)}]`);
   if (constraint.ball) {
     const { norm, center, radius } = constraint.ball;
-    parts.push(`ℓ${norm === "inf" ? "∞" : "2"} ball r = ${fmt(radius)} around ${value(center)}`);
+    parts.push(`ℓ${norm === "inf" ? "∞" : "2"} ball r = ${float32Text(radius)} around ${value(center)}`);
   }
   return parts.join(" ∩ ");
 }
 
-// A session's method with its X, for titles and legends: "zo-sgd in box [0, 1]".
+// A session's method with its X, for titles and legends: "zo-sgd in box [0, 1]", and
+// "central" as the table says it when a ZO session takes central differences: "zo-sgd, central
+// in box [0, 1]".
 export function methodText(row) {
   const set = setText(row.constraint, row.dim);
-  return row.method + (set ? ` in ${set}` : "");
+  const central = row.takes_values && row.difference === "central";
+  return row.method + (central ? ", central" : "") + (set ? ` in ${set}` : "");
 }

@@ -20,7 +20,7 @@ function visibleRows(now) {
   const method = $("method-filter").value;
   const runningOnly = $("active-only").checked;
   const rows = state.rows.filter((r) =>
-    (!text || `${r.name || ""} ${r.id} ${r.method}`.toLowerCase().includes(text)) &&
+    (!text || `${r.name || ""} ${r.id} ${r.method} ${setText(r.constraint, r.dim)}`.toLowerCase().includes(text)) &&
     (!method || r.method === method) && (!runningOnly || isRunning(r, now)));
   const { key, dir } = state.sort;
   return rows.sort((a, b) => {
