@@ -90,9 +90,10 @@ def minimize(
     run should not land silently on whatever service happens to answer there.
 
     ``config`` holds the session settings (``SessionSettings``: lr, mu, directions, distribution,
-    difference, seed, schedule, ...).  ``name`` names the session (the dashboard shows it).  ``resume=True``
-    continues the newest session of the caller's tenant with this ``name``, d and the
-    settings given in ``config``, and creates one when there is none; ``session_id`` continues
+    difference, seed, schedule, ...).  ``name`` names the session (the dashboard shows it).
+    ``resume=True`` continues the newest session of the caller's tenant with this ``name``, d,
+    the settings given in ``config`` and the same feasible set (none given: a session without
+    one), and creates one when there is none; ``session_id`` continues
     that session.  A continued run goes on from the session's step and x (``x0`` then only
     gives d).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``,
     f(x) is reported as the metric every N steps so the plateau schedule acts.  ``f`` gets x as

@@ -32,7 +32,8 @@ def find_session(client: Client, name: str | None, dim: int, config: Mapping[str
         page = client.sessions.list(offset=offset, limit=PAGE)
         named += [s for s in page if s.name == name]
         offset, full = offset + len(page), len(page) == PAGE
-    same = sorted((s for s in named if not settings_differ(s.config, dim, config)), key=lambda s: -s.created)
+    same = sorted((s for s in named if not settings_differ(s.config, dim, config, with_set=True)),
+                  key=lambda s: -s.created)
     for summary in same:
         if same_set(client, summary.id, config):
             return summary
@@ -41,13 +42,17 @@ def find_session(client: Client, name: str | None, dim: int, config: Mapping[str
     elif named:
         newest = max(named, key=lambda s: s.created)
         log.warning("no session named %r has these settings (the newest, %s, has %s); starting a new one",
-                    name, newest.id, ", ".join(settings_differ(newest.config, dim, config)))
+                    name, newest.id, ", ".join(settings_differ(newest.config, dim, config, with_set=True)))
     return None
 
 
-def settings_differ(session_config: dict, dim: int, config: Mapping[str, Any]) -> list[str]:
-    """What the session has where ``config`` (the settings a call gives) or ``dim`` asks otherwise."""
+def settings_differ(session_config: dict, dim: int, config: Mapping[str, Any], *, with_set: bool = False) -> list[str]:
+    """What the session has where ``config`` (the settings a call gives) or ``dim`` asks otherwise;
+    ``with_set``: the feasible set counts even when not given (none given: R^d), since a run
+    by name that gives none is another problem than one in a box."""
     wanted = {"dim": dim, **{k: plain(v) for k, v in config.items() if v is not None or k == "schedule"}}
+    if with_set:
+        wanted["constraint"] = plain(config.get("constraint"))
     return [f"{k}={session_config.get(k)!r} (not {v!r})" for k, v in wanted.items()
             if not agrees(session_config.get(k), v)]
 
