@@ -177,12 +177,14 @@ class FeasibleSet:
         return projection.project_ball(out, center, radius, weights=weights, lower=lower, upper=upper, out=out)
 
     def admit(self, x: np.ndarray, name: str = "x0") -> None:
-        """Move float32 ``x`` onto the set, in place, when it lies outside by no more than two units in
-        the last place of each coordinate; else raise InvalidArgument saying by how much."""
+        """Move float32 ``x`` onto the set, in place, when it is outside by at most two units in the last
+        place of each coordinate or of the ball's size (x = 0 on the sphere about (0.3, 0.4)); else
+        raise InvalidArgument saying by how much."""
         if not (outside := self.violation(x, name)):
             return
-        nearest = self.project(x)
-        if np.all(np.abs(nearest - x) <= 2 * np.spacing(np.abs(x))) and self.violation(nearest) is None:
+        nearest, size = self.project(x), 0.0 if self.sphere is None else np.max(np.abs(self.sphere[0])) + self.sphere[1]
+        if np.all(np.abs(nearest - x) <= 2 * np.spacing(np.maximum(np.abs(x), np.float32(size)))) and not \
+                self.violation(nearest):
             x[...] = nearest
             return
         raise InvalidArgument(f"{name} lies outside the session's constraint: {outside}; the nearest point "
@@ -279,13 +281,9 @@ class FeasibleSet:
         return cls(box, ball)
 
     def _vectors_by_name(self) -> dict[str, np.ndarray]:
-        found = {}
-        for part in ("box", "ball"):
-            value = getattr(self, part)
-            for f in _FIELDS[part] if value is not None else ():
-                if isinstance(getattr(value, f), np.ndarray):
-                    found[f"{part}.{f}"] = getattr(value, f)
-        return found
+        parts = {part: value for part in ("box", "ball") if (value := getattr(self, part)) is not None}
+        return {f"{part}.{f}": getattr(value, f) for part, value in parts.items() for f in _FIELDS[part]
+                if isinstance(getattr(value, f), np.ndarray)}
 
     def _key(self) -> tuple:
         digest = hashlib.blake2b(digest_size=16)

@@ -191,20 +191,24 @@ def test_x0_outside_is_refused_by_how_much():
     assert Optimizer.start(box, [0.0, 1.0, 0.5]).step == 0
 
 
-@pytest.mark.parametrize("given, x0, further", [
-    (FeasibleSet(box=Box(0.7, 1.0)), [0.7, 0.8], [0.6999, 0.8]),  # 0.7 rounds down, the bound up
-    (FeasibleSet(box=Box(-1.0, 0.2)), [0.2, -1.0], [0.2001, -1.0]),
-    (FeasibleSet(box=Box(-0.2, 1.0)), [-0.2, 0.3], [-0.2001, 0.3]),
-    (FeasibleSet(ball=Ball("inf", 0.1, 0.6)), [0.7, -0.5], [0.7001, -0.5]),
-    (FeasibleSet(ball=Ball("2", [0.1, 0.3], 0.7)), [0.1 + 0.7 * 0.6, 0.3 + 0.7 * 0.8], [0.5201, 0.86]),
+@pytest.mark.parametrize("given, x0, further, size", [
+    (FeasibleSet(box=Box(0.7, 1.0)), [0.7, 0.8], [0.6999, 0.8], 0.0),  # 0.7 rounds down, the bound up
+    (FeasibleSet(box=Box(-1.0, 0.2)), [0.2, -1.0], [0.2001, -1.0], 0.0),
+    (FeasibleSet(box=Box(-0.2, 1.0)), [-0.2, 0.3], [-0.2001, 0.3], 0.0),
+    (FeasibleSet(ball=Ball("inf", 0.1, 0.6)), [0.7, -0.5], [0.7001, -0.5], 0.0),
+    (FeasibleSet(ball=Ball("2", [0.1, 0.3], 0.7)), [0.1 + 0.7 * 0.6, 0.3 + 0.7 * 0.8], [0.5201, 0.86], 1.0),
+    # 0 lies on these spheres as given; the centers' rounding puts it outside by 1e-8
+    (FeasibleSet(ball=Ball("2", [0.3, 0.4], 0.5)), [0.0, 0.0], [-0.0001, 0.0], 0.9),
+    (FeasibleSet(box=Box(-1.0, 1.0), ball=Ball("2", [0.6, 0.8], 1.0)), [0.0, 0.0], [0.0, -0.0001], 1.8),
 ])
-def test_x0_on_the_boundary_as_given_is_admitted(given, x0, further):
+def test_x0_on_the_boundary_as_given_is_admitted(given, x0, further, size):
     """A bound given as x0's own number is X's boundary: float32's rounding of either must not
-    refuse it.  Such an x0 moves onto X by at most two float32 steps; one further out is refused."""
+    refuse it.  Such an x0 moves onto X by at most two float32 steps of its coordinates, or of
+    the ball's ``size`` (|center| + radius); one further out is refused."""
     config = SessionConfig(dim=2, constraint=given)
     x = Optimizer.start(config, x0).state.x
     assert given.violation(x) is None
-    assert np.all(np.abs(x - np.float32(x0)) <= 2 * np.spacing(np.abs(np.float32(x0))))
+    assert np.all(np.abs(x - np.float32(x0)) <= 2 * np.spacing(np.maximum(np.abs(np.float32(x0)), np.float32(size))))
     with pytest.raises(InvalidArgument, match=r"x lies outside the session's constraint: (x lies|\|\|x - center)"):
         Optimizer.start(config, further, name="x")
 
