@@ -691,3 +691,13 @@ def test_a_numpy_true_from_the_callback_stops_the_run(local):
     result = minimize(f, x0_for(DIM), steps=50, client=local, progress=False,
                       callback=lambda step, x, f_x: np.int64(step) >= 3, **_config())
     assert result.steps == 3
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_start_moved_onto_the_set_is_the_runs_x_in_every_mode(local, mirror):
+    """0.7 rounds below the box's float32 lower bound: the service moves x0 onto X, and the run
+    evaluates there too, not at the x0 it was given."""
+    made = local.sessions.create(2, constraint=FeasibleSet(box=Box(0.7, 1.0)), seed=1)
+    run = RemoteOptimizer(local, made.id, x0=[0.7, 0.8], mirror=mirror)
+    assert bits(run.x) == bits(local.sessions.parameters(made.id).x)
+    assert run.config.constraint.violation(run.x) is None

@@ -10,9 +10,8 @@ each way.  Any disagreement (a checksum, a coefficient, an lr) drops the mirror 
 ``pipeline=True`` (with mirror): the tell for step t travels in a background thread while the
 caller already evaluates step t+1 at the locally updated x; its answer is checked before the
 next tell leaves.  At most one tell is ever unacknowledged, and it is retried until it is.
-Use it as a context manager (or call ``close()``).  The sending thread needs the GIL while the
-caller evaluates: wrap the loop in ``zoadamm.sdk.fast_switching()`` (``switching.py``) so that
-it gets it sooner (the optimizer itself leaves the interpreter's settings alone).
+Use it as a context manager (or call ``close()``); ``zoadamm.sdk.fast_switching()`` around the
+loop hands the sending thread the GIL sooner (the optimizer leaves the interpreter alone).
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ class Mirrored:
 
     @property
     def x(self) -> np.ndarray:
-        """The current parameters (read-only view)."""
+        """The current parameters, read-only; mirrored, a view the next step updates: copy to keep."""
         view = (self._mirror.state.x if self._mirror is not None else self._x).view()
         view.flags.writeable = False
         return view
@@ -86,8 +85,9 @@ class RemoteOptimizer(Mirrored):
         except InvalidArgument:  # an answer without the constraint's vectors: the view has them
             self.session = client.sessions.get(self.session.id)
             self.config = self.session.session_config()
-        if x0 is not None:
-            x0 = one_d(x0, self.config.dim)
+        x0 = None if x0 is None else one_d(x0, self.config.dim).copy()
+        if x0 is not None and self.config.constraint is not None:
+            self.config.constraint.admit(x0)  # onto X, as the service moves it (or refused alike)
         try:
             info = client.sessions.ask(self.id, x=x0)  # sets x0 before step 0, checks it after
         except ConflictError as error:
