@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from zoadamm import AnswerMode, wire
+from zoadamm._validate import some
 from zoadamm.optimizer import CONFIG_VECTORS
 from zoadamm.wire import SAFE_INT
 
@@ -16,6 +17,7 @@ from ..domain.answers import AskAnswer, MetricsAnswer, MetricsList, Parameters, 
 from ..domain.leases import LeaseAsk, Leases
 from ..domain.limits import PAGE_LIMIT
 from ..domain.sessions import Sessions
+from ..errors import Invalid
 from ..settings import Settings
 from .codec import ASK_VECTORS, CREATE_VECTORS, JSON, NO_VECTORS, read_message, validate
 from .codec import answer as encode_answer
@@ -76,6 +78,9 @@ async def create_session(request: Request, sessions: SessionsDep, settings: Sett
     key = request_key(request, fields, vectors)
     body = validate(SessionCreate, fields)
     constraint = {name: vectors[name] for name in CONFIG_VECTORS if name in vectors}
+    if constraint and "constraint" in fields and fields["constraint"] is None:
+        raise Invalid(f"constraint is null (no feasible set), yet {some(sorted(constraint))} came with it: "
+                      "send the constraint, or leave its vectors out")
     session = await sessions.create(tenant, body.config(), body.name, vectors.get("x0"), key, constraint)
     return await encode_answer(request, session, status=201)
 
