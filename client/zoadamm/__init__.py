@@ -17,7 +17,7 @@ from .adamm import NORMALIZERS, AdaMMConfig, AdaMMState, adamm_update
 from .constraints import Ball, Box, FeasibleSet
 from .directions import DISTRIBUTIONS, direction, direction_blocks, direction_rows, directions
 from .estimators import DIFFERENCES, assemble_gradient, dimension_factor, zo_coefficients, zo_gradient
-from .exceptions import InvalidArgument, ZoadammError
+from .exceptions import InvalidArgument, ObjectiveError, ZoadammError
 from .methods import METHODS, STATE_VECTORS, adam_update, sgd_update, signsgd_update
 from .optimizer import Optimizer, SessionConfig, StepRecord, require_input, require_method
 from .schedule import PlateauConfig, PlateauState, plateau_step
@@ -33,7 +33,8 @@ _SDK = ("AsyncClient", "Client", "RemoteOptimizer", "minimize")
 
 __all__ = [
     "DIFFERENCES", "DISTRIBUTIONS", "METHODS", "NORMALIZERS", "STATE_VECTORS", "AdaMMConfig", "AdaMMState",
-    "AnswerMode", "AsyncClient", "Ball", "Box", "Client", "FeasibleSet", "InvalidArgument", "Optimizer",
+    "AnswerMode", "AsyncClient", "Ball", "Box", "Client", "FeasibleSet", "InvalidArgument", "ObjectiveError",
+    "Optimizer",
     "PlateauConfig", "PlateauState", "RemoteOptimizer", "SessionConfig", "StepDirections", "StepRecord",
     "ZoadammError", "adam_update", "adamm_update", "assemble_gradient", "dimension_factor", "direction",
     "direction_blocks", "direction_rows", "directions", "minimize", "plateau_step", "require_input",

@@ -59,6 +59,15 @@ def unit_interval(name: str, value: float) -> float:
     return float(value)
 
 
+def numbers(name: str, values, dtype=np.float64) -> np.ndarray:
+    """``values`` as an array of ``dtype``; InvalidArgument naming ``name`` for what holds no
+    number numpy reads (a string) or one past float64 (an int of 400 digits)."""
+    try:
+        return np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidArgument(f"{name} must be a number or numbers, got {shown(values)}") from None
+
+
 def finite_values(name: str, values: np.ndarray) -> np.ndarray:
     if not np.isfinite(values).all():  # the method: no dispatch layer, on the per-step path
         raise InvalidArgument(f"{name} contains NaN or infinite values")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, unsigned64
+from ._validate import InvalidArgument, finite_values, numbers, one_of, positive_float, positive_int, unsigned64
 from .directions import DISTRIBUTIONS, direction_blocks
 
 DIFFERENCES = ("forward", "central")
@@ -69,7 +69,7 @@ def zo_coefficients(
     """
     positive_float("mu", mu)
     one_of("difference", difference, DIFFERENCES)
-    plus = finite_values("f_plus", np.asarray(f_plus, dtype=np.float64).reshape(-1))
+    plus = finite_values("f_plus", numbers("f_plus", f_plus).reshape(-1))
     q = plus.size
     if q < 1:
         raise InvalidArgument("f_plus needs at least one value (q >= 1)")
@@ -77,14 +77,14 @@ def zo_coefficients(
     if difference == "forward":
         if f_minus is not None:
             raise InvalidArgument("f_minus is only used with difference='central'")
-        base = np.asarray(f_x, dtype=np.float64).reshape(-1)
+        base = numbers("f_x", f_x).reshape(-1)
         if base.size not in (1, q):  # numpy's broadcast error would not be an InvalidArgument
             raise InvalidArgument(f"f_x has {base.size} values, f_plus has {q}")
         base = finite_values("f_x", base)  # one value or q: the subtraction broadcasts it
         return (phi / (mu * q)) * (plus - base)
     if f_minus is None:
         raise InvalidArgument("difference='central' needs f_minus (one value per direction)")
-    minus = finite_values("f_minus", np.asarray(f_minus, dtype=np.float64).reshape(-1))
+    minus = finite_values("f_minus", numbers("f_minus", f_minus).reshape(-1))
     if minus.size != q:
         raise InvalidArgument(f"f_minus has {minus.size} values, f_plus has {q}")
     return (phi / (2.0 * mu * q)) * (plus - minus)

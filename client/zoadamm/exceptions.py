@@ -1,5 +1,6 @@
 """The root of every error the package raises on purpose, so ``except zoadamm.ZoadammError``
-catches them all: bad arguments (``InvalidArgument``) and the SDK's ``APIError`` tree.
+catches them all: bad arguments (``InvalidArgument``), an objective's bad value
+(``ObjectiveError``) and the SDK's ``APIError`` tree.
 
 It lives apart from the SDK so that the math can raise it without importing httpx.
 """
@@ -15,3 +16,9 @@ class InvalidArgument(ZoadammError, ValueError):
     """An argument is out of its documented range (the service maps it to HTTP 422).
 
     Also a ``ValueError``, so code that caught ``ValueError`` keeps working."""
+
+
+class ObjectiveError(ZoadammError, ValueError):
+    """The objective ``minimize`` evaluates returned something other than one finite number.
+
+    Also a ``ValueError``, as this was before it had a class of its own."""

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ._validate import InvalidArgument, finite_values, one_of, positive_float, positive_int, some, unsigned64
+from ._validate import InvalidArgument, finite_values, numbers, one_of, positive_float, positive_int, some, unsigned64
 from .adamm import AdaMMConfig, AdaMMState
 from .constraints import VECTOR_FIELDS, FeasibleSet
 from .directions import DISTRIBUTIONS
@@ -179,7 +179,7 @@ class Optimizer:
         would overflow the float32 state (``estimators.check_gradient_size``)."""
         require_input(self.config, "values")
         q = self.config.directions
-        plus = np.asarray(f_plus, dtype=np.float64).reshape(-1)
+        plus = numbers("f_plus", f_plus).reshape(-1)
         if plus.size != q:
             raise InvalidArgument(f"f_plus has {plus.size} values, the session has directions={q}")
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
@@ -193,7 +193,7 @@ class Optimizer:
     def fo_record(self, gradient) -> StepRecord:
         """Validate one exact gradient and turn it into a record (no state change)."""
         require_input(self.config, "gradient")
-        g = np.asarray(gradient, dtype=np.float32).reshape(-1)
+        g = numbers("gradient", gradient, np.float32).reshape(-1)
         if g.size != self.config.dim:
             raise InvalidArgument(f"gradient has {g.size} values, the session has dim {self.config.dim}")
         check_gradient_size(None, finite_values("gradient", g), self.config.distribution)

@@ -230,3 +230,41 @@ def test_minimize_runs_without_a_stderr(local, monkeypatch):
     monkeypatch.setattr("sys.stderr", None)
     result = minimize(lambda x: float(np.sum(x**2)), np.ones(3), steps=3, client=local, seed=1)
     assert result.steps == 3
+
+
+@pytest.mark.parametrize("returned, said", [
+    (10**400, "the objective returned an int beyond float64's range"),
+    (float("nan"), "the objective returned nan; ZO-AdaMM needs finite values"),
+    ("0.5", "the objective must return one number; it returned the string '0.5'"),
+])
+def test_a_bad_value_of_the_objective_is_an_objective_error(local, returned, said):
+    from zoadamm import ObjectiveError, ZoadammError
+
+    with pytest.raises(ObjectiveError, match=said) as caught:
+        minimize(lambda x: returned, np.zeros(3), steps=2, client=local, progress=False, seed=1)
+    assert isinstance(caught.value, ZoadammError) and isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_values_that_are_no_numbers_are_refused_alike_in_every_mode(local, mirror):
+    run = RemoteOptimizer.create(local, np.zeros(3), mirror=mirror, seed=1)
+    with pytest.raises(InvalidArgument, match="f_plus must be a number or numbers, got"):
+        run.tell(f_x=1.0, f_plus=["a"])
+    with pytest.raises(InvalidArgument, match="f_x must be a number or numbers"):
+        run.tell(f_x=10**400, f_plus=[1.0])
+    assert run.step == 0
+
+
+def test_clients_refuse_what_they_cannot_use_when_made():
+    import httpx
+
+    from zoadamm import AsyncClient
+
+    with pytest.raises(InvalidArgument, match=r"timeout must be seconds > 0 \(at most 1e\+06\)"):
+        Client("http://127.0.0.1:1", timeout=float("inf"))
+    with pytest.raises(InvalidArgument, match="http_client must be an httpx.Client here, got AsyncClient"):
+        Client(http_client=httpx.AsyncClient())
+    with pytest.raises(InvalidArgument, match="http_client must be an httpx.AsyncClient here, got Client"):
+        AsyncClient(http_client=httpx.Client())
+    with pytest.raises(InvalidArgument, match="client must be a zoadamm Client"):
+        RemoteOptimizer(AsyncClient("http://127.0.0.1:1"), "ab" * 16)

@@ -341,12 +341,12 @@ def test_an_error_in_f_after_some_steps_says_which_session_continues_the_run(loc
 def test_a_run_without_bounds_does_not_resume_one_in_a_box(local, caplog):
     """By name, the feasible set is part of the problem: none given is R^d, not any set."""
     f = quadratic(DIM)
-    boxed = minimize(f, x0_for(DIM), steps=4, client=local, progress=False, name="b", bounds=(-1.0, 1.0), **CONFIG)
+    boxed = minimize(f, x0_for(DIM), steps=4, client=local, progress=False, name="b", bounds=(-10.0, 10.0), **CONFIG)
     with caplog.at_level(logging.WARNING, logger="zoadamm"):
         free = minimize(f, x0_for(DIM), steps=4, client=local, progress=False, name="b", resume=True, **CONFIG)
     assert free.session_id != boxed.session_id and "constraint=" in caplog.text
     again = minimize(f, x0_for(DIM), steps=6, client=local, progress=False, name="b", resume=True, **CONFIG)
     assert again.session_id == free.session_id  # the newest without a set
     boxed_again = minimize(f, x0_for(DIM), steps=6, client=local, progress=False, name="b", resume=True,
-                           bounds=(-1.0, 1.0), **CONFIG)
+                           bounds=(-10.0, 10.0), **CONFIG)
     assert boxed_again.session_id == boxed.session_id

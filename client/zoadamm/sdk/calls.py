@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._validate import InvalidArgument, finite_values, shown
+from .._validate import InvalidArgument, finite_values, numbers, shown
 from ..constraints import Ball, Box, FeasibleSet
 from ..optimizer import CONFIG_VECTORS
 from ._http import Call
@@ -151,11 +151,7 @@ def tell(
 def _finite(name: str, values) -> np.ndarray:
     """``values`` as float64; raises InvalidArgument naming ``name`` for a NaN or an infinity,
     which neither JSON nor the service takes."""
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"{name} must be a number or numbers, got {shown(values)}") from None
-    return finite_values(name, array)
+    return finite_values(name, numbers(name, values))
 
 
 def report(session_id: str, value: float, **metrics: float) -> Parsed:

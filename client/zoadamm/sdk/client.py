@@ -122,7 +122,7 @@ class AsyncClient(_Base):
     ) -> None:
         """``transport``: the httpx transport of the client made here (httpx's own by default)."""
         api_key = checked_key(api_key)
-        checked_options(base_url, timeout, max_retries, http_client)
+        checked_options(base_url, timeout, max_retries, http_client, asynchronous=True)
         self._owned = http_client is None
         self._make_http = lambda: httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context(),
                                                     transport=transport)

@@ -116,7 +116,7 @@ def minimize(
         zoadamm.InvalidArgument: a bad x0, setting or bound (found before any request when it can be),
             ``resume`` without ``name``, or a ``session_id`` whose d or settings differ.
         zoadamm.sdk.APIError: the service failed or refused (see its subclasses).
-        ValueError: ``f`` returned a non-finite value.
+        zoadamm.ObjectiveError: ``f`` returned something other than one finite number (a ValueError).
         zoadamm.sdk.Interrupted: Ctrl-C; its message says which call continues the run.
     """
     check_names(config, also=_OWN_ARGUMENTS)  # "step=" meant steps, not a setting

@@ -15,6 +15,7 @@ from .._validate import InvalidArgument, shown
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 API_KEY_ENV = "ZOADAMM_API_KEY"
+MAX_TIMEOUT_S = 1e6  # about 12 days: httpx adds a timeout to a clock, which 1e12 overflows
 
 
 @functools.cache
@@ -38,8 +39,9 @@ def checked_key(api_key: str | None) -> str | None:
     return key
 
 
-def checked_options(base_url, timeout, max_retries, http_client) -> None:
-    """The base URL (unless an httpx client brings its own), the timeout and the retry count."""
+def checked_options(base_url, timeout, max_retries, http_client, asynchronous: bool = False) -> None:
+    """The base URL (unless an httpx client brings its own), the timeout, the retry count, and
+    the httpx client's kind (``asynchronous``: an AsyncClient's)."""
     if http_client is None:
         parts = urlsplit(str(base_url)) if isinstance(base_url, (str, httpx.URL)) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
@@ -47,8 +49,13 @@ def checked_options(base_url, timeout, max_retries, http_client) -> None:
                                   f"got {shown(base_url)}")
     if not (timeout is None or isinstance(timeout, (httpx.Timeout, tuple))  # httpx reads a tuple itself
             or (isinstance(timeout, (int, float, np.integer, np.floating)) and not isinstance(timeout, bool)
-                and timeout > 0)):
-        raise InvalidArgument(f"timeout must be seconds > 0, an httpx.Timeout or None; got {shown(timeout)}")
+                and 0 < timeout <= MAX_TIMEOUT_S)):
+        raise InvalidArgument(f"timeout must be seconds > 0 (at most {MAX_TIMEOUT_S:g}), an httpx.Timeout or None "
+                              f"(no timeout); got {shown(timeout)}")
+    wanted = httpx.AsyncClient if asynchronous else httpx.Client
+    if http_client is not None and not isinstance(http_client, wanted):
+        raise InvalidArgument(f"http_client must be an {wanted.__module__}.{wanted.__name__} here, "
+                              f"got {type(http_client).__name__}")
     if isinstance(max_retries, bool) or not isinstance(max_retries, (int, np.integer)) or max_retries < 0:
         raise InvalidArgument(f"max_retries must be a whole number >= 0; got {shown(max_retries)}")
 

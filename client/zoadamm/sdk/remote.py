@@ -78,7 +78,7 @@ class RemoteOptimizer(Mirrored):
         self, client: Client, session: Session | str, x0=None, *, mirror: bool = False, pipeline: bool = False
     ) -> None:
         _check_modes(mirror, pipeline)
-        self.client = client
+        self.client = client = checked_client(client)
         self.session = session if isinstance(session, Session) else client.sessions.get(session)
         try:
             self.config = self.session.session_config()

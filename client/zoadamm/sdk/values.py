@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constraints import FeasibleSet
+from ..exceptions import ObjectiveError
 
 
 def value_of(f, x) -> float:
@@ -18,9 +19,12 @@ def value_of(f, x) -> float:
         # a number, or an array or tensor of one value (numpy, torch, ...: their float() takes it)
         value = float(returned.reshape(()) if isinstance(returned, np.ndarray) else returned)
     except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"the objective must return one number; it returned {_kind(returned)}") from None
+        raise ObjectiveError(f"the objective must return one number; it returned {_kind(returned)}") from None
+    except OverflowError:  # a Python int past float64
+        raise ObjectiveError(f"the objective returned {_kind(returned)} beyond float64's range; ZO-AdaMM needs "
+                             "finite values") from None
     if not np.isfinite(value):
-        raise ValueError(f"the objective returned {value}; ZO-AdaMM needs finite values")
+        raise ObjectiveError(f"the objective returned {value}; ZO-AdaMM needs finite values")
     return value
 
 
@@ -29,10 +33,10 @@ def probe_value(f, probe, constraint: FeasibleSet | None) -> float:
     answer for there says so, and what keeps the probes inside."""
     try:
         return value_of(f, probe)
-    except ValueError as error:
+    except ObjectiveError as error:
         if constraint is None or constraint.violation(probe) is None:
             raise
-        raise ValueError(f"{error}, at a probe x + mu u outside the constraint: f must be defined within mu of "
+        raise ObjectiveError(f"{error}, at a probe x + mu u outside the constraint: f must be defined within mu of "
                          "the set, or pass constraint=FeasibleSet(...).shrunk(mu) (for bounds, the box they make) "
                          "so that every probe stays in the set (docs/constraints.md)") from None
 
