@@ -26,6 +26,7 @@ from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage,
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import Scope
 
+from ..errors import StoreUnavailable
 from ..settings import REDIS_MAX_CONNECTIONS
 from ..store import budget
 from .auth import PROTECTED
@@ -88,12 +89,26 @@ class Throttle:
         if not scope["path"].startswith(PROTECTED):
             return None
         who = scope["state"]["key_id"]
-        if self._take(who):
+        left, until = self._taken.get(who, (0, 0.0))  # ``_take``, written out: the tell's path
+        if left and time.monotonic() < until:
+            self._taken[who] = (left - 1, until)
             return None
-        async with self._fetching.setdefault(who, asyncio.Lock()):
+        lock = self._fetching.setdefault(who, asyncio.Lock())
+        if lock.locked():  # the call ahead may wait on counters that do not answer: within the budget
+            try:
+                async with budget.waiting("the rate limit's counters, held by a call waiting on them",
+                                          answered=False):
+                    await lock.acquire()
+            except StoreUnavailable:
+                return self.unavailable
+        else:
+            await lock.acquire()
+        try:
             if self._take(who):  # a batch came while this call waited
                 return None
             return await self._fetch(who)
+        finally:
+            lock.release()
 
     async def _fetch(self, who: str) -> Refusal | None:
         now = time.monotonic()

@@ -282,7 +282,8 @@ class Sessions(Reports):
         else:
             await replica.apply_now(event)
             result = replica.answer(mode)
-        await self._checkpoint_if_due(replica, event.step)
+        if (event.step + 1) % self.settings.checkpoint_every == 0:  # ``_checkpoint_if_due``, on the tell's path
+            await self._checkpoint_if_due(replica, event.step)
         return result
 
     async def _checkpoint_if_due(self, replica: Replica, step: int) -> None:
