@@ -119,27 +119,10 @@ def minimize(
         zoadamm.ObjectiveError: ``f`` returned something other than one finite number (a ValueError).
         zoadamm.sdk.Interrupted: Ctrl-C; its message says which call continues the run.
     """
-    check_names(config, also=_OWN_ARGUMENTS)  # "step=" meant steps, not a setting
-    if resume and not name:
-        raise InvalidArgument("resume=True finds a session by its name: give name= too")
-    positive_int("steps", steps)
-    if report_every is not None:
-        positive_int("report_every", report_every)
-    if callback is not None and not callable(callback):
-        raise InvalidArgument(f"callback must be callable (step, x, f_x), got {type(callback).__name__}")
-    chosen = config.get("method")
-    if isinstance(chosen, str) and chosen in METHODS and method(chosen).takes != "values":
-        raise InvalidArgument(f"minimize evaluates f, so it drives the zo-* methods; {config['method']!r} takes "
-                              "gradients (RemoteOptimizer.tell_gradient)")
+    _check_arguments(x0, steps, report_every, callback, resume, name, bounds, config)
     own_client = client is None
     if client is None and base_url is None:
         log.warning("minimize: no client or base_url given; using the service at %s", DEFAULT_URL)
-    if bounds is not None:
-        if config.get("constraint") is not None:
-            raise InvalidArgument("give bounds or constraint, not both (a FeasibleSet may hold a box and a ball)")
-        config["constraint"] = box_of(bounds, x0)
-    elif isinstance(as_dict := config.get("constraint"), dict):  # as the session will hold it (float32, bounds inward)
-        config["constraint"] = FeasibleSet.from_dict(as_dict)
     client = client or Client(base_url or DEFAULT_URL)
     try:
         run = start_run(client, x0, name=name, resume=resume, session_id=session_id, mirror=mirror,
@@ -174,6 +157,29 @@ def minimize(
             client.close()
 
 
+def _check_arguments(x0, steps: int, report_every: int | None, callback, resume: bool, name: str | None, bounds,
+                     config: SessionSettings) -> None:
+    """``minimize``'s arguments, checked first; ``bounds`` (or a dict) become ``config``'s constraint."""
+    check_names(config, also=_OWN_ARGUMENTS)  # "step=" meant steps, not a setting
+    if resume and not name:
+        raise InvalidArgument("resume=True finds a session by its name: give name= too")
+    positive_int("steps", steps)
+    if report_every is not None:
+        positive_int("report_every", report_every)
+    if callback is not None and not callable(callback):
+        raise InvalidArgument(f"callback must be callable (step, x, f_x), got {type(callback).__name__}")
+    chosen = config.get("method")
+    if isinstance(chosen, str) and chosen in METHODS and method(chosen).takes != "values":
+        raise InvalidArgument(f"minimize evaluates f, so it drives the zo-* methods; {chosen!r} takes "
+                              "gradients (RemoteOptimizer.tell_gradient)")
+    if bounds is not None:
+        if config.get("constraint") is not None:
+            raise InvalidArgument("give bounds or constraint, not both (a FeasibleSet may hold a box and a ball)")
+        config["constraint"] = box_of(bounds, x0)
+    elif isinstance(as_dict := config.get("constraint"), dict):  # as the session will hold it (float32, bounds inward)
+        config["constraint"] = FeasibleSet.from_dict(as_dict)
+
+
 def _forget(client: Client, session_id: str) -> None:
     """Delete the session a new run made when it failed before its first step (f raised, or
     the first tell was refused): nothing was done in it, and a call made again would make
@@ -185,8 +191,7 @@ def _forget(client: Client, session_id: str) -> None:
 
 
 def _kept(x: np.ndarray) -> np.ndarray:
-    """x as plain mode hands it over (its own array, read-only), where the mirror's is a view of
-    its state, which the next step updates in place."""
+    """The mirror's x, a view the next step updates, as plain mode's: its own array, read-only."""
     x = x.copy()
     x.flags.writeable = False
     return x
