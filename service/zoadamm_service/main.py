@@ -92,7 +92,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         gates.append(Throttle(settings.rate_limit, settings.redis_url, settings.redis_cluster, settings.retry_after_s,
                               settings.redis_max_connections))
     app.add_middleware(Pipeline, gates=gates, store_budget_s=settings.redis_timeout_s,
-                       admission=Admission(settings.max_calls, settings.queue_timeout_s, settings.retry_after_s))
+                       admission=Admission(settings.max_calls, settings.queue_timeout_s, settings.retry_after_s),
+                       body_bytes=app.state.body_bytes)
     edge.install(app)
     telemetry.install(app)
 

@@ -34,8 +34,8 @@ class Settings(BaseSettings):
     )
     max_body_bytes_in_flight: int = Field(
         256 * 1024 * 1024, ge=1024,
-        description="Bytes of request bodies one process receives at once (each body holds its Content-Length "
-        "until it is in); past it a call gets 503. At least ZOADAMM_MAX_BODY_BYTES.",
+        description="Bytes of request bodies one process holds at once (each byte received counts until its "
+        "call answers); past it a call gets 503. At least ZOADAMM_MAX_BODY_BYTES.",
     )
     checkpoint_every: int = Field(
         1000, ge=1, description="Steps between full checkpoints; journal records cover the rest."

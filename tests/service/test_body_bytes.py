@@ -1,8 +1,8 @@
-"""The bytes of request bodies one process receives at once are bounded
+"""The bytes of request bodies one process holds at once are bounded
 (``ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT``): clients that send most of a large body and stall get
-that room and no more, and the next body past it gets 503 with Retry-After at once; a body of a
-media type the service does not read is refused from its headers, before a byte of it is read.
-Over real sockets, against a service process."""
+that room and no more, and the next body past it gets 503 with Retry-After at once; a
+Content-Length alone holds nothing; a body of a media type the service does not read is refused
+from its headers, before a byte of it is read.  Over real sockets, against a service process."""
 
 from __future__ import annotations
 
@@ -89,6 +89,25 @@ def test_stalled_bodies_hold_their_room_and_no_more(service):
             sock.close()
 
 
+def test_a_content_length_alone_holds_nothing(service):
+    """Headers that promise large bodies, and no byte of them: the room is the bytes that came."""
+    promised = []
+    try:
+        for _ in range(5):  # 5 x 450 kB promised, twice the allowance
+            sock = socket.create_connection(("127.0.0.1", service))
+            sock.sendall(b"POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 450000\r\n\r\n")
+            promised.append(sock)
+        assert _create(service) == 201
+        stalled = _stalled(service, BODY)  # and a body that did send its bytes still fits
+        stalled.sendall(b" ")
+        assert _answer(stalled)[0] == 201
+        stalled.close()
+    finally:
+        for sock in promised:
+            sock.close()
+
+
 def test_a_body_of_another_media_type_is_refused_before_it_is_read(service):
     sock = socket.create_connection(("127.0.0.1", service))
     try:
@@ -98,3 +117,32 @@ def test_a_body_of_another_media_type_is_refused_before_it_is_read(service):
     finally:
         sock.close()
     assert status == 415 and "Content-Type must be application/json" in json.loads(body)["detail"]
+
+
+def test_a_calls_body_is_held_until_the_call_ends_and_then_given_back(make_app, serve):
+    """A body that is in may still wait (for its turn, or for a lease): it is counted until its
+    call answers, whatever the answer, and then given back."""
+    import threading
+    import time
+
+    app = make_app()
+    held = app.state.body_bytes
+    with serve(app) as client:
+        session = client.post("/v1/sessions", json={"dim": 2, "x0": [0.0, 0.0], "directions": 1}).json()
+        ask = f"/v1/sessions/{session['id']}/ask"
+        assert client.post(ask, json={"lease": 1, "worker": "a"}).status_code == 200  # the only direction
+        body = json.dumps({"lease": 1, "worker": "b", "wait": 1.0}).encode()
+        during = []
+        waiting = threading.Thread(target=lambda: client.post(ask, content=body,
+                                                              headers={"Content-Type": "application/json"}))
+        waiting.start()
+        time.sleep(0.5)  # b waits for a lease, its body in
+        during.append(held.held)
+        waiting.join()
+        for answer in (client.post("/v1/sessions", json={"dim": 0}),  # 422
+                       client.post("/v1/sessions", content=b"{", headers={"Content-Type": "application/json"}),
+                       client.post("/v1/sessions", content=b"x", headers={"Content-Type": "text/plain"}),
+                       client.post(f"/v1/sessions/{session['id']}/tell", json={"step": 5, "f_x": 1.0,
+                                                                             "f_plus": [1.0]})):
+            assert answer.status_code in (400, 409, 415, 422)
+    assert during == [len(body)] and held.held == 0

@@ -17,20 +17,25 @@ MEDIA_TYPES = (JSON, wire.MEDIA_TYPE)
 
 
 class BodyBytes:
-    """The bytes of request bodies this process is receiving, at most ``limit``
-    (``ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT``): a body holds its Content-Length (sent in chunks,
-    what has come of it) until it is in.  Past the limit a call gets 503 at once rather than
-    wait for room: bodies waiting for each other's room would each hold a part of it, and a
-    client that sends most of a large body and then stalls would hold it for the body's time."""
+    """The bytes of request bodies this process holds, at most ``limit``
+    (``ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT``): each byte from its arrival to the end of its call
+    (a body that is in may still wait for its turn, ``admission.after_body``).  Past the limit
+    a call gets 503 at once rather than wait for room: bodies waiting for each other's room
+    would each hold a part of it.  Only bytes that came count: a Content-Length alone holds
+    nothing, or headers sent by a few connections would shut every other tenant out."""
 
     def __init__(self, limit: int) -> None:
         self.limit, self.held = limit, 0
 
     def take(self, size: int) -> None:
         if self.held + size > self.limit:
-            raise ServiceBusy(f"this process is receiving {self.held:,} bytes of request bodies, and {size:,} more "
+            raise ServiceBusy(f"this process holds {self.held:,} bytes of request bodies, and {size:,} more "
                               f"would pass ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT ({self.limit:,}); retry")
         self.held += size
+
+    def release(self, scope) -> None:
+        """Give back what the call's body held (``read_body`` noted it in the scope's state)."""
+        self.held -= scope.get("state", {}).pop("body_bytes", 0)
 
 
 def json_too_large(max_json_bytes: int) -> TooLarge:
@@ -39,11 +44,12 @@ def json_too_large(max_json_bytes: int) -> TooLarge:
 
 
 async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float, encoding: str | None,
-                    content_type: str | None, max_json_bytes: int, in_flight: BodyBytes) -> bytes:
+                    content_type: str | None, max_json_bytes: int, in_flight: BodyBytes, state: dict) -> bytes:
     """The request body from the ASGI ``receive``, checked against ``limit`` bytes while it is
     read (``declared``: its Content-Length header, refused at once when over; ``encoding``: its
     Content-Encoding, refused unless identity: nothing is decompressed; a JSON body has its own
-    limit, ``max_json_bytes``), its bytes held in ``in_flight`` while it is read.
+    limit, ``max_json_bytes``), its bytes held in ``in_flight``: given back here when the body
+    fails, else noted in the call's ``state`` for ``BodyBytes.release`` at the call's end.
 
     Raises:
         Unsupported: a Content-Encoding other than identity, or a body of another media type
@@ -63,8 +69,6 @@ async def read_body(receive: Receive, declared: str | None, limit: int, timeout:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise json_too_large(limit) if json_over else TooLarge(
             f"body of {declared} bytes is over the {limit}-byte limit")
-    held = int(declared) if declared is not None and declared.isdigit() else 0
-    in_flight.take(held)
     chunks, size, more = [], 0, True
     # a client that sends its body slowly holds a connection and its buffers: bound the time
     try:
@@ -74,15 +78,16 @@ async def read_body(receive: Receive, declared: str | None, limit: int, timeout:
                 if message["type"] == "http.disconnect":
                     raise ClientDisconnect()
                 chunk, more = message.get("body", b""), message.get("more_body", False)
-                size += len(chunk)
-                if size > limit:
+                if size + len(chunk) > limit:
                     raise json_too_large(limit) if json_over else TooLarge(f"body is over the {limit}-byte limit")
-                if size > held:  # sent in chunks, or past its Content-Length
-                    in_flight.take(size - held)
-                    held = size
+                in_flight.take(len(chunk))
+                size += len(chunk)
                 chunks.append(chunk)
     except TimeoutError:
+        in_flight.held -= size
         raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
-    finally:
-        in_flight.held -= held
+    except BaseException:
+        in_flight.held -= size
+        raise
+    state["body_bytes"] = size
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -43,7 +43,7 @@ async def read_message(request: Request, limit: int, takes: tuple[str, ...]) -> 
     content_type = headers.get("content-type")
     body = await read_body(request.receive, headers.get("content-length"), limit, settings.body_timeout_s,
                            ", ".join(headers.getlist("content-encoding")) or None, content_type,
-                           settings.max_json_bytes, request.app.state.body_bytes)
+                           settings.max_json_bytes, request.app.state.body_bytes, request.scope.setdefault("state", {}))
     await after_body(request.scope)
     return decode_message(body, content_type, settings.max_json_bytes, takes)
 

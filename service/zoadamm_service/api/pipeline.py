@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import turns
 from ..store import budget
 from ..telemetry import requests as request_metrics
+from .body import BodyBytes
 from .jsontext import error_response
 
 log = logging.getLogger("zoadamm.service")
@@ -87,11 +88,12 @@ class Turns(Protocol):
 
 class Pipeline:
     def __init__(self, app: ASGIApp, gates: Sequence[Gate] = (), store_budget_s: float | None = None,
-                 admission: Turns | None = None) -> None:
+                 admission: Turns | None = None, body_bytes: BodyBytes | None = None) -> None:
         self.app = app
         self.gates = tuple(gates)
         self.store_budget_s = store_budget_s  # each call's time waiting on the store (``store.budget``)
         self.admission = admission  # how many calls run at once (``admission.Admission``)
+        self.body_bytes = body_bytes  # the bytes of bodies held, each call's given back at its end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,6 +135,8 @@ class Pipeline:
         finally:
             if turn is not None:
                 await turn.__aexit__(None, None, None)  # gives back the turn, if the call took one
+            if self.body_bytes is not None and scope["method"] == "POST":
+                self.body_bytes.release(scope)
             request_metrics.observe(scope, status, time.perf_counter() - start)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -54,7 +54,7 @@ async def tell_asgi(scope: Scope, receive: Receive, send: Send) -> None:
     mode = answer_mode(checked(parse_qsl(query.decode("latin-1"), keep_blank_values=True), QUERY).get(
         "answer", AnswerMode.X.value) if query else AnswerMode.X.value)
     body = await read_body(receive, length, settings.max_body_bytes, settings.body_timeout_s, encoding,
-                           content_type, settings.max_json_bytes, state.body_bytes)
+                           content_type, settings.max_json_bytes, state.body_bytes, scope["state"])
     await after_body(scope)
     fields, vectors = decode_message(body, content_type, settings.max_json_bytes, TELL_VECTORS)
     result = await told(state, scope["state"]["tenant"], scope["path_params"]["session_id"], mode, fields, vectors)
