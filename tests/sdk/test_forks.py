@@ -41,13 +41,17 @@ def _given_client_in_child(_) -> str:
     return "answered"
 
 
-def test_a_client_on_a_given_http_client_says_it_belongs_to_the_parent(service_url):
+@pytest.mark.parametrize("given", ["http_client", "transport"])
+def test_a_client_on_a_given_http_client_or_transport_says_it_belongs_to_the_parent(service_url, given):
     global CLIENT
-    with httpx.Client(base_url=service_url) as http, Client(http_client=http) as client:
-        CLIENT = client
-        IDS[:] = [client.sessions.create(3, x0=[0.0, 0.0, 0.0]).id]
-        with multiprocessing.get_context("fork").Pool(1) as pool:
-            (said,) = pool.map(_given_client_in_child, [0])
+    with httpx.Client(base_url=service_url) as http:
+        client = Client(http_client=http) if given == "http_client" else Client(service_url,
+                                                                                transport=httpx.HTTPTransport())
+        with client:
+            CLIENT = client
+            IDS[:] = [client.sessions.create(3, x0=[0.0, 0.0, 0.0]).id]
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                (said,) = pool.map(_given_client_in_child, [0])
     assert said.startswith("this Client was made in another process, which this one was forked from")
 
 

@@ -56,7 +56,7 @@ class Client(_Base):
         """``transport``: the httpx transport of the client made here (httpx's own by default)."""
         api_key = checked_key(api_key)  # before a connection pool exists to leak
         checked_options(base_url, timeout, max_retries, http_client)
-        self._owned = http_client is None
+        self._owned, self._own_transport = http_client is None, transport is None  # a given one's pool is its own
         self._make_http = lambda: httpx.Client(base_url=base_url, timeout=timeout, verify=tls_context(),
                                                transport=transport)
         self.http = http_client or self._make_http()
@@ -66,7 +66,7 @@ class Client(_Base):
     def send(self, call: Call, policy: RetryPolicy | None = None):
         policy = policy or self.retry
         if self.forked:
-            self.http = forks.reopened(self, self._owned, self._make_http)
+            self.http = forks.reopened(self, self._owned and self._own_transport, self._make_http)
         check_open(self, self.http)
         attempt = 0
         while True:
@@ -123,7 +123,7 @@ class AsyncClient(_Base):
         """``transport``: the httpx transport of the client made here (httpx's own by default)."""
         api_key = checked_key(api_key)
         checked_options(base_url, timeout, max_retries, http_client, asynchronous=True)
-        self._owned = http_client is None
+        self._owned, self._own_transport = http_client is None, transport is None  # a given one's pool is its own
         self._make_http = lambda: httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context(),
                                                     transport=transport)
         self.http = http_client or self._make_http()
@@ -133,7 +133,7 @@ class AsyncClient(_Base):
     async def send(self, call: Call, policy: RetryPolicy | None = None):
         policy = policy or self.retry
         if self.forked:
-            self.http = forks.reopened(self, self._owned, self._make_http)
+            self.http = forks.reopened(self, self._owned and self._own_transport, self._make_http)
         check_open(self, self.http)
         attempt = 0
         while True:

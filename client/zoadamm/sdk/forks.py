@@ -1,7 +1,8 @@
 """A client used in a child process after ``fork`` (multiprocessing's default on Linux): the
 child would share the parent's open connections, and the two processes would read each other's
 answers (another session's, or half of one).  A child's first call on such a client opens
-connections of its own instead; a client given an httpx client of the caller's cannot, and says so.
+connections of its own instead; a client given an httpx client or transport of the caller's
+(which holds the connections) cannot, and says so.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ def reopened(client, owned: bool, make_http: Callable[[], HTTP]) -> HTTP:
     left to the parent).
 
     Raises:
-        ClientClosedError: the httpx client was given (``http_client=``), and is the parent's.
+        ClientClosedError: the httpx client or transport was given (``http_client=``,
+            ``transport=``), and is the parent's.
     """
     if not owned:
         raise ClientClosedError(f"this {type(client).__name__} was made in another process, which this one was forked "
-                                "from, with the http_client given then: make the client in this process")
+                                "from, with the http_client or transport given then: make the client in this process")
     client.forked = False
     client._urls = {}
     return make_http()
