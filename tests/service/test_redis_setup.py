@@ -104,6 +104,36 @@ def test_a_redis_that_evicts_keys_is_refused_until_it_does_not(evicting_redis):
     _ping(url)
 
 
+def test_a_redis_set_to_evict_after_it_passed_is_refused_at_a_later_check(evicting_redis, monkeypatch):
+    from zoadamm_service.store import server_checks
+
+    port, client = evicting_redis
+    client.config_set("maxmemory-policy", "noeviction")
+    monkeypatch.setattr(server_checks, "RECHECK_S", 0.2)
+
+    async def pings() -> list[str]:
+        store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0")
+        said = []
+        try:
+            await store.ping()
+            said.append("ok")
+            client.config_set("maxmemory-policy", "allkeys-lru")
+            await store.ping()  # within RECHECK_S of the pass: not asked again
+            said.append("ok")
+            await asyncio.sleep(0.3)
+            try:
+                await store.ping()
+                said.append("ok")
+            except StoreUnavailable as refused:
+                said.append(refused.message)
+        finally:
+            await store.close()
+        return said
+
+    said = asyncio.run(pings())
+    assert said[:2] == ["ok", "ok"] and "maxmemory-policy allkeys-lru" in said[2], said
+
+
 def test_a_session_whose_keys_were_evicted_is_refused_as_damaged(redis_url, redis_client):
     settings = Settings(redis_url=redis_url, checkpoint_every=4)
     with TestClient(create_app(settings)) as client:

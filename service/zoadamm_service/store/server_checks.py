@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -23,13 +24,17 @@ CLUSTER_NODE = ("REDIS_URL names a node of a Redis Cluster: set ZOADAMM_REDIS_CL
                 "follows the cluster's slots")
 
 
+RECHECK_S = 30.0  # a Redis set up right is asked again after this long (its settings change, a failover)
+
+
 class ServerChecks:
-    """The checks of one store's Redis: the cluster's state at every ping, the rest until they
-    pass once (a setting an operator changes is seen at the next health check)."""
+    """The checks of one store's Redis: the cluster's state at every ping, the rest at every
+    ping until they pass, then once every ``RECHECK_S`` seconds."""
 
     def __init__(self, client: aioredis.Redis | RedisCluster) -> None:
         self._client = client
-        self._settled = False
+        self._next = 0.0  # when the settings are asked again (time.monotonic)
+        self._warned = False  # that CONFIG cannot be read: said once
 
     async def __call__(self) -> None:
         """Raises StoreUnavailable naming what is wrong and what to set."""
@@ -37,17 +42,20 @@ class ServerChecks:
             state = (await self._client.cluster_info()).get("cluster_state")
             if state != "ok":
                 raise StoreUnavailable(f"the Redis Cluster is down (cluster_state {state}): a slot has no master")
-        if self._settled:
+        if time.monotonic() < self._next:
             return
         if not isinstance(self._client, RedisCluster) and (await self._client.info("cluster")).get("cluster_enabled"):
             raise StoreUnavailable(CLUSTER_NODE)
         await self._check_eviction()
-        self._settled = True
+        self._next = time.monotonic() + RECHECK_S
 
     async def _check_eviction(self) -> None:
         try:
             config = await self._client.config_get("maxmemory*")
         except ResponseError as refused:  # a managed Redis may rename or refuse CONFIG
+            if self._warned:
+                return
+            self._warned = True
             log.warning("cannot read Redis's maxmemory-policy (%s): it must be noeviction, or Redis may drop "
                         "sessions when full", refused)
             return
