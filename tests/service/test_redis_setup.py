@@ -134,7 +134,10 @@ def test_a_redis_set_to_evict_after_it_passed_is_refused_at_a_later_check(evicti
     assert said[:2] == ["ok", "ok"] and "maxmemory-policy allkeys-lru" in said[2], said
 
 
-def test_a_session_whose_keys_were_evicted_is_refused_as_damaged(redis_url, redis_client):
+@pytest.mark.parametrize("lost", ["events", "checkpoint"])
+def test_a_session_whose_keys_were_evicted_is_refused_as_damaged(redis_url, redis_client, lost):
+    """By a replica reading it, and by the replica that holds a copy and would append to what is
+    left: a step acknowledged there could be read by no other."""
     settings = Settings(redis_url=redis_url, checkpoint_every=4)
     with TestClient(create_app(settings)) as client:
         session = client.post("/v1/sessions", json={"dim": 3, "x0": [0.0, 0.0, 0.0], "seed": 1}).json()
@@ -142,11 +145,13 @@ def test_a_session_whose_keys_were_evicted_is_refused_as_damaged(redis_url, redi
             told = client.post(f"/v1/sessions/{session['id']}/tell",
                                json={"step": step, "f_x": 1.0, "f_plus": [0.5]})
             assert told.status_code == 200
-    events = [k for k in redis_client.keys("*") if k.endswith(b":events") and session["id"].encode() in k]
-    assert len(events) == 1
-    redis_client.delete(events[0])  # as an evicting Redis would
+        gone = [k for k in redis_client.keys("*") if k.endswith(f":{lost}".encode()) and session["id"].encode() in k]
+        assert len(gone) == 1
+        redis_client.delete(gone[0])  # as an evicting Redis would
+        told = client.post(f"/v1/sessions/{session['id']}/tell", json={"step": 6, "f_x": 1.0, "f_plus": [0.5]})
+        assert told.status_code == 500 and "records in Redis are not whole" in told.json()["detail"], told.text
     with TestClient(create_app(settings)) as fresh:  # a replica that has no copy of the session
         answer = fresh.get(f"/v1/sessions/{session['id']}")
     assert answer.status_code == 500
-    assert answer.json()["detail"].startswith(f"session {session['id']}'s records in Redis are not whole (0 of 2 ")
+    assert answer.json()["detail"].startswith(f"session {session['id']}'s records in Redis are not whole (")
     assert StoreDamaged.status == 500

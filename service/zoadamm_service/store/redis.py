@@ -238,6 +238,8 @@ class RedisStore(SplitSteps, History, Store):
             raise NotFound(f"no session {session_id!r}")
         if code == scripts.REUSED:
             raise Invalid(KEY_REUSED)
+        if code == scripts.DAMAGED:
+            raise _damaged(session_id, "its journal or checkpoint is gone")
         if code not in (0, 1):
             why = "the session moved on" if code == scripts.MOVED else "the session has no parameters yet"
             raise Conflict(why, head=head)
@@ -266,9 +268,8 @@ class RedisStore(SplitSteps, History, Store):
         # read from the checkpoint (since None, or out of the journal's range): it must be there
         lost = checkpoint is None and (since is None or int(start) != since)
         if len(events) != int(head) - int(start) or lost:
-            raise StoreDamaged(f"session {session_id}'s records in Redis are not whole ({len(events)} of "
-                               f"{int(head) - int(start)} journal records{', no checkpoint' * lost}): keys "
-                               "were evicted or deleted (Redis's maxmemory-policy must be noeviction)")
+            raise _damaged(session_id, f"{len(events)} of {int(head) - int(start)} journal records"
+                                       f"{', no checkpoint' * lost}")
         return JournalRead(int(head), int(start), checkpoint, list(events))
 
     async def _read_with_checkpoint(self, names: builtins.list[str]) -> builtins.list:
@@ -291,3 +292,7 @@ class RedisStore(SplitSteps, History, Store):
                 args=[seq, self.ttl_s],
             )
 
+
+def _damaged(session_id: str, what: str) -> StoreDamaged:
+    return StoreDamaged(f"session {session_id}'s records in Redis are not whole ({what}): keys were evicted or "
+                        "deleted (Redis's maxmemory-policy must be noeviction)")

@@ -8,7 +8,7 @@ Return codes shared by the scripts (``redis.py`` maps them to errors).
 
 from .metric_scripts import TRIM_METRICS
 
-NOT_FOUND, NO_STATE, MOVED, REUSED = -1, -2, -3, -4
+NOT_FOUND, NO_STATE, MOVED, REUSED, DAMAGED = -1, -2, -3, -4, -5
 
 # With a positive idle TTL, a write refreshes the expiry of every session key it is given, so a
 # session that nobody calls expires whole; an expired session is simply missing.
@@ -99,7 +99,7 @@ return {0, 0}
 # domain.trace's rule: kept when its step is a multiple of the stride; when the list is full the
 # stride doubles and the points off it go.  A point starts with its step as a float64.
 APPEND = _REFRESH + _IDEMPOTENCY_CHECK + _STEP_OF + TRIM_METRICS + """
-local m = redis.call('HMGET', KEYS[1], 'head', 'has_state', 'trace_stride')
+local m = redis.call('HMGET', KEYS[1], 'head', 'has_state', 'trace_stride', 'ckpt_seq')
 if not m[1] then return {-1, 0} end
 local head = tonumber(m[1])
 local reply = replayed(KEYS[6], ARGV[7])
@@ -107,7 +107,12 @@ if reply == false then return {-4, head} end
 if reply then return {1, head, reply} end
 if m[2] ~= '1' then return {-2, head} end
 if head ~= tonumber(ARGV[1]) then return {-3, head} end
-redis.call('RPUSH', KEYS[2], ARGV[2])
+-- the journal holds every step since the checkpoint, which exists: else keys were evicted or
+-- deleted, and a step appended now would be acknowledged where no replica can read it
+if redis.call('RPUSH', KEYS[2], ARGV[2]) ~= head - tonumber(m[4]) + 1 or redis.call('EXISTS', KEYS[7]) == 0 then
+  redis.call('RPOP', KEYS[2])
+  return {-5, head}
+end
 -- a step closes the open step and drops its partials; a metric leaves them alone
 if ARGV[3] == '' then
   if redis.call('DEL', KEYS[3]) == 1 and ARGV[12] ~= '' then
