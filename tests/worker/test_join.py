@@ -57,9 +57,10 @@ def single_worker(client: Client, service_url: str, train_limit: int, epochs: in
     return str(last["session"])
 
 
-def start_workers(service_url: str, session_id: str, train_limit: int, epochs: int, n: int = 2):
+def start_workers(service_url: str, session_id: str, train_limit: int, epochs: int, n: int = 2,
+                  extra: list[str] | None = None):
     argv = [WORKER, "mnist", "--join", session_id, "--train-limit", str(train_limit), "--epochs", str(epochs),
-            "--lease", str(Q // 2), "--service", service_url, "--quiet"]
+            "--lease", str(Q // 2), "--service", service_url, "--quiet", *(extra or [])]
     return [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "ZOADAMM_API_KEY": ""}) for _ in range(n)]
 
@@ -210,3 +211,17 @@ def test_a_joined_worker_makes_one_request_per_step(patient_service_url, patient
     assert [c["ask"] for c in counts] == [1, 1], counts  # the first lease only
     assert sum(c["tell"] for c in counts) >= 20
     assert history(client, shared) == history(client, alone.id)
+
+
+def test_a_joined_run_in_pieces_of_steps_ends_as_one_run(client, service_url):
+    """A --join worker whose --steps end inside an epoch leaves its report to the worker that
+    ends the epoch: the next joined worker goes on past it, and the session matches one run."""
+    reference = single_worker(client, service_url, train_limit=1280, epochs=2)  # 10 steps an epoch
+    shared = new_session(client)
+    for steps in (3, None):
+        (worker,) = start_workers(service_url, shared, train_limit=1280, epochs=2, n=1,
+                                  extra=[] if steps is None else ["--steps", str(steps)])
+        out, err = worker.communicate()
+        assert worker.returncode == 0, err
+    assert final(client, shared) == final(client, reference)
+    assert len(client.sessions.history(shared)) == 2

@@ -85,3 +85,20 @@ def test_each_record_keeps_the_runs_lr_and_the_schedules(mnist, service_url, tmp
     assert {(r["lr"], r["mu"]) for r in records} == {(0.05, 1e-3)}
     assert records[-1]["scheduled_lr"] < 0.05 and records[-1]["scheduled_mu"] < 1e-3  # the schedule acted
     assert read_records(tmp_path / "zo.jsonl") == records
+
+
+def test_a_run_in_pieces_of_steps_reports_and_records_each_epoch_once_as_a_whole_run(mnist, service_url, tmp_path):
+    """--steps that end inside an epoch, continued with --resume: each epoch is reported (the
+    plateau schedule counts reports) and recorded once, when it ends, so the pieces train as the
+    whole run does, bit for bit."""
+    spec = RunSpec(method="zo-adamm", epochs=3, lr=0.05, train_limit=640, normalize=True)  # 5 steps an epoch
+    whole = train(spec, service_url, tmp_path / "whole.jsonl", data=mnist, progress=False)
+    pieces = tmp_path / "pieces.jsonl"
+    for steps in (1, 3, 7, 9, None):
+        rows = train(RunSpec(**{**spec.__dict__, "max_steps": steps}), service_url, pieces, data=mnist,
+                     progress=False, resume=True, session_name="in pieces")
+        assert all(row["complete"] == (row["steps"] % 5 == 0) for row in rows)
+    keys = ("epoch", "test_loss", "test_accuracy", "steps", "scheduled_lr")
+    assert [[r[k] for k in keys] for r in read_records(pieces)] == [[r[k] for k in keys] for r in whole]
+    with Client(service_url) as client:
+        assert len(client.sessions.history(read_records(pieces)[-1]["session"])) == 3

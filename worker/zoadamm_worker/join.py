@@ -62,15 +62,18 @@ def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | N
                 losses.append(f_x)
                 told += len(work.indices)
             test_loss, test_accuracy = objective.evaluate(run.x, "test")
-            entry = run.report(test_loss, f"epoch-{epoch}", test_accuracy=test_accuracy)
+            # an epoch that --steps ends inside is reported by the worker that ends it: one key, one value
+            complete = run.step >= epoch * nb
+            entry = run.report(test_loss, f"epoch-{epoch}", test_accuracy=test_accuracy) if complete else {
+                "lr": None, "mu": None}
             row = {
                 "epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "test_loss": test_loss,
                 "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started, "steps": run.step,
                 "directions_told": told, "d": objective.dim, "session": run.id, "mirrored": run.mirrored,
-                **asdict(spec), "scheduled_lr": entry["lr"], "scheduled_mu": entry["mu"],
+                **asdict(spec), "scheduled_lr": entry["lr"], "scheduled_mu": entry["mu"], "complete": complete,
             }
             records.append(row)
-            if record is not None:
+            if record is not None and complete:
                 append_record(record, row)
             if progress:
                 print(f"joined {session_id[:8]} epoch {epoch}: step {run.step}, test {test_loss:.4f} "

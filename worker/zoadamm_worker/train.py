@@ -165,28 +165,34 @@ def _epoch(run: RemoteOptimizer, objective: MnistObjective, spec: RunSpec, epoch
     run.flush()
     row = _close_epoch(run, objective, spec, epoch, float(np.mean(losses)), started, record)
     if progress:
+        part = "" if row["complete"] else f", stopped at step {run.step} inside it"
         tqdm.write(f"{spec.label} epoch {epoch}/{spec.epochs}: train {row['train_loss']:.4f} test "
-                   f"{row['test_loss']:.4f} acc {row['test_accuracy']:.4f} ({row['seconds']:.1f} s)", file=sys.stderr)
+                   f"{row['test_loss']:.4f} acc {row['test_accuracy']:.4f} ({row['seconds']:.1f} s{part})",
+                   file=sys.stderr)
     return row
 
 
 def _close_epoch(run: RemoteOptimizer, objective: MnistObjective, spec: RunSpec, epoch: int, train_loss: float,
                  started: float, record: str | Path | None) -> dict:
     """The test evaluation at x, reported to the session (the plateau schedule acts on it), and
-    the epoch's record row, appended to ``record``."""
+    the epoch's record row, appended to ``record``.  An epoch that ``max_steps`` ends inside is
+    neither reported nor recorded (its row says ``complete: False``): the run that finishes it
+    does both, so a run in pieces reports and records each epoch once, as a whole run does."""
     test_loss, test_accuracy = objective.evaluate(run.x, "test")
+    complete = run.step >= epoch * objective.num_batches
     metrics = {"test_accuracy": test_accuracy} | ({} if math.isnan(train_loss) else {"train_loss": train_loss})
-    entry = run.report(test_loss, **metrics)
+    entry = run.report(test_loss, **metrics) if complete else {"lr": None, "mu": None}
     row = {
         "epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
         "test_accuracy": test_accuracy, "seconds": time.perf_counter() - started,
         "evaluations": run.step * run.config.evaluations_per_step, "steps": run.step, "d": objective.dim,
         "session": run.id, **asdict(spec),  # lr and mu: the run's, at its start
         "scheduled_lr": entry["lr"], "scheduled_mu": entry["mu"],  # the session's, after this report
+        "complete": complete,
     }
     if spec.save_weights:
         row["weights"] = np.asarray(run.x, dtype=np.float64).tolist()
-    if record is not None:
+    if record is not None and complete:
         append_record(record, row)
     return row
 
