@@ -66,3 +66,14 @@ def test_an_interrupted_grid_says_the_command_that_continues_it(tmp_path):
     assert err.strip().splitlines()[-1] == (
         f"zoadamm-experiments: interrupted; continue with: {shlex.join(argv)} "
         "(complete runs are skipped; the stopped run starts again)")
+
+
+def test_the_command_line_loads_torch_only_for_a_command_that_needs_it():
+    """Loading torch takes a second or more, before the command's Ctrl-C handling is in place:
+    a Ctrl-C then was a KeyboardInterrupt traceback (and SIGTERM a silent exit)."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys, zoadamm_worker.cli; print('torch' in sys.modules)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"

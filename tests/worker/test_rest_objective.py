@@ -234,8 +234,8 @@ def test_transient_failures_are_retried_with_backoff(sleeps):
 
 @pytest.mark.parametrize("answer", [
     500, b'{"value": NaN}', b'{"value": Infinity}', b"<html>oops</html>", b'{"value": "1.5"}',
-    b'{"value": true}', b'{"loss": 1.5}', b"[1.5]", httpx.ReadTimeout,
-], ids=["500", "nan", "inf", "not-json", "string", "bool", "no-value", "list", "timeout"])
+    b'{"value": true}', b'{"loss": 1.5}', b"[1.5]", httpx.ReadTimeout, b'{"value": 1' + b"0" * 400 + b"}",
+], ids=["500", "nan", "inf", "not-json", "string", "bool", "no-value", "list", "timeout", "huge-int"])
 def test_an_endpoint_that_keeps_failing_raises(sleeps, answer):
     http, seen = _endpoint([answer] * 3)
     rest = RestObjective("http://objective/f", retries=2, http_client=http)

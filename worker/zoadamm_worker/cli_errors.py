@@ -27,8 +27,8 @@ from zoadamm.sdk.minimize import Interrupted
 from zoadamm_service import console
 from zoadamm_service.launch import ServiceStartError
 
+from .diverged import Diverged
 from .mnist import MnistError
-from .train import Diverged
 
 
 def start_hint(service: str | None) -> str:

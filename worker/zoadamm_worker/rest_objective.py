@@ -67,6 +67,10 @@ def _value_of(response: httpx.Response) -> float | None:
         value = response.json()["value"]
     except (ValueError, KeyError, TypeError):
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        return None
+    return number if math.isfinite(number) else None

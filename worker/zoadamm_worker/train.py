@@ -24,20 +24,13 @@ from zoadamm.methods import method as method_spec
 from zoadamm.sdk import fast_switching
 from zoadamm.sdk.minimize import Interrupted, start_run
 
+from .diverged import Diverged
 from .model import initial_parameters, parameter_count
 from .objective import MnistObjective
 from .records import append_record
 from .transport import lean_client
 
 PAPER_SCALE = 1 / 9  # d = 1,400
-
-
-class Diverged(RuntimeError):
-    """The objective became non-finite (NaN or infinite loss): the run cannot go on at this lr."""
-
-    def __init__(self, step: int, lr: float) -> None:
-        super().__init__(f"the loss is not finite at step {step} (lr {lr:g}): the run diverged; try a smaller --lr")
-        self.step = step
 
 
 @dataclass(frozen=True)
