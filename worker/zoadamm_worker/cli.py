@@ -41,6 +41,7 @@ from .cli_options import (
     parse_x0,
     refuse_disagreements,
 )
+from .records import check_writable
 
 ZO_METHODS = tuple(name for name in METHODS if METHOD_TABLE[name].takes == "values")  # what rest can send
 
@@ -55,6 +56,8 @@ def _session_seed(text: str) -> int:
 
 
 def _mnist(args: argparse.Namespace) -> int:
+    if args.record is not None:  # said now, not after the first epoch's training
+        check_writable(args.record)
     check_service(args.service, args.join)  # before torch and MNIST load: a missing service is reported at once
     from .mnist import load_mnist
     from .threads import use_torch_threads
@@ -73,6 +76,7 @@ def _mnist(args: argparse.Namespace) -> int:
     if args.record_dir is not None:
         name = f"{spec.method}-q{spec.directions}-d{spec.dim}-seed{spec.seed}-{secrets.token_hex(3)}.jsonl"
         record = os.path.join(args.record_dir, name)
+        check_writable(record)
     if args.join is not None:
         from .join import join_mnist
 

@@ -29,6 +29,7 @@ from zoadamm_service.launch import ServiceStartError
 
 from .diverged import Diverged
 from .mnist import MnistError
+from .records import RecordError
 
 
 def start_hint(service: str | None) -> str:
@@ -99,7 +100,7 @@ def failure_line(error: Exception, service: str | None) -> str | None:
     """The one line for a failure a user can cause; None for a bug (its traceback shows)."""
     if isinstance(error, ZoadammError):
         return explain(error, service)
-    if isinstance(error, MnistError | Diverged):
+    if isinstance(error, MnistError | Diverged | RecordError):
         return str(error)
     if isinstance(error, ServiceStartError):  # the message ends with the service's log
         first, *log = str(error).splitlines()

@@ -1,5 +1,9 @@
 """Record files: one JSON line per epoch or per attacked image, each on disk before the next, so
-that a run stopped at any point keeps every line it wrote (and can be continued from them)."""
+that a run stopped at any point keeps every line it wrote (and can be continued from them).
+
+A line cut short (the disk filled, the machine stopped mid-write) has no newline at its end: it
+is no record.  Reading skips it, and the next append cuts it off first, so that the next line is
+not glued onto it."""
 
 from __future__ import annotations
 
@@ -7,6 +11,10 @@ import json
 import os
 import stat
 from pathlib import Path
+
+
+class RecordError(ValueError):
+    """A line of a record file in the middle of it that is no JSON record."""
 
 
 def append_record(path: str | Path, row: dict) -> None:
@@ -18,19 +26,72 @@ def append_record(path: str | Path, row: dict) -> None:
         OSError: naming the file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as file:
-        file.write(json.dumps(row) + "\n")
-        file.flush()
-        try:
-            if stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        regular = path.is_file()  # not a pipe or a terminal: nothing to cut there, nor to sync
+        if regular:
+            with path.open("r+b") as file:
+                _cut_partial_line(file)
+        with path.open("ab") as file:
+            file.write((json.dumps(row) + "\n").encode())
+            file.flush()
+            if regular and stat.S_ISREG(os.fstat(file.fileno()).st_mode):
                 os.fsync(file.fileno())
-        except OSError as error:
-            raise OSError(error.errno, error.strerror, str(path)) from error
+    except OSError as error:
+        if error.filename is not None or error.errno is None:
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from error
+
+
+def check_writable(path: str | Path) -> None:
+    """Open ``path`` for appending now (its folders made), so that a record that cannot be
+    written is said before a run, not after its first epoch.
+
+    Raises:
+        OSError: naming the file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab"):
+        pass
+
+
+def _cut_partial_line(file) -> None:
+    """Drop a last line that has no newline (a write cut short) from ``file``, open to read and
+    write."""
+    end = file.seek(0, os.SEEK_END)
+    start = end
+    while start > 0:
+        start = max(0, start - 65536)
+        file.seek(start)
+        tail = file.read(end - start)
+        if tail.endswith(b"\n"):
+            return
+        newline = tail.rfind(b"\n")
+        if newline >= 0:
+            file.truncate(start + newline + 1)
+            return
+    file.truncate(0)  # the whole file is one line cut short (or empty)
 
 
 def read_records(path: str | Path) -> list[dict]:
+    """The records of ``path`` (none when it does not exist); a last line cut short is skipped.
+
+    Raises:
+        RecordError: a line before the last that is no JSON record, naming the file and line.
+    """
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    lines = text.split("\n")
+    whole = lines[:-1]  # the part after the last newline is empty, or a line cut short
+    rows = []
+    for number, line in enumerate(whole, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except ValueError as error:
+            raise RecordError(f"{path}:{number} is not a JSON record ({error}); remove that line") from None
+    return rows

@@ -6,7 +6,6 @@ minibatch loss over the epoch, as the paper's Fig. 2 and 3 do); the tables and p
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator  # noqa: E402
+
+from .records import read_records  # noqa: E402
 
 
 def comparison_rows(fo: list[dict], zo: list[dict]) -> list[dict]:
@@ -93,16 +94,12 @@ TRAIN_LOSS_NOTE = ("The loss ratio and k = Loss_ZO / (Loss_FO·√d) come from t
                    "minibatch loss over each epoch.")
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
 def pair_records(folder: str | Path) -> list[tuple[str, list[dict], list[dict]]]:
     """(name, FO records, ZO records) for every ZO record file in ``folder``, each against the FO
     file of the same d and initial-weights seed (compose's workers, the demo's fo/zo.jsonl)."""
     runs, written = {}, {}
     for path in sorted(Path(folder).glob("*.jsonl")):
-        records = read_jsonl(path)
+        records = read_records(path)
         if records and "method" in records[0]:
             runs[path.stem], written[path.stem] = records, path.stat().st_mtime
     fo_names = [name for name, r in runs.items() if r[0]["method"] == "adamm"]

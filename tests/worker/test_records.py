@@ -1,0 +1,51 @@
+"""Record files: a line cut short (a full disk, a stop mid-write) is skipped when read and cut
+off before the next append, a line that is no record names its file and line, a write that
+fails names its file, and the MNIST worker says a record it cannot write before it trains."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zoadamm_worker.records import RecordError, append_record, read_records
+
+WORKER = str(Path(sys.executable).with_name("zoadamm-worker"))
+
+
+def test_a_line_cut_short_is_skipped_and_cut_off_before_the_next(tmp_path):
+    path = tmp_path / "r.jsonl"
+    append_record(path, {"epoch": 1})
+    with path.open("ab") as file:
+        file.write(b'{"epoch": 2, "test_lo')  # the disk filled here
+    assert read_records(path) == [{"epoch": 1}]
+    append_record(path, {"epoch": 2})
+    assert path.read_text() == '{"epoch": 1}\n{"epoch": 2}\n'
+    only_cut = tmp_path / "cut.jsonl"
+    only_cut.write_bytes(b'{"epoch"')
+    append_record(only_cut, {"epoch": 1})
+    assert read_records(only_cut) == [{"epoch": 1}]
+
+
+def test_a_line_that_is_no_record_names_its_file_and_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"epoch": 1}\n{"epoch": 2, "te{"epoch": 3}\n')
+    with pytest.raises(RecordError, match=rf"{path}:2 is not a JSON record"):
+        read_records(path)
+
+
+def test_a_write_that_fails_names_its_file():  # /dev/full: every write to it fills the disk
+    with pytest.raises(OSError) as failed:
+        append_record("/dev/full", {"epoch": 1})
+    assert failed.value.errno == errno.ENOSPC and failed.value.filename == "/dev/full"
+
+
+def test_the_mnist_worker_says_a_record_it_cannot_write_before_it_trains(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    started = subprocess.run([WORKER, "mnist", "--train-limit", "128", "--record", str(tmp_path / "a-file" / "r.jsonl"),
+                              "--service", "http://127.0.0.1:1"], capture_output=True, text=True, timeout=120)
+    assert started.returncode == 1 and "Traceback" not in started.stderr
+    assert "a-file" in started.stderr and "cannot reach" not in started.stderr, started.stderr
