@@ -129,3 +129,34 @@ def test_an_interrupted_mnist_worker_continues_to_the_same_weights(service_url, 
     last = json.loads((tmp_path / "whole.jsonl").read_text().splitlines()[-1])
     assert (continued["test_loss"], continued["test_accuracy"]) == (last["test_loss"], last["test_accuracy"])
     client.close()
+
+
+def test_an_mnist_worker_that_loses_its_service_says_what_continues_it(tmp_path):
+    """The service is killed mid-run: the worker says where it stood and prints the command that
+    continues it (as the REST worker does), not the advice to start a service."""
+    from zoadamm_service.launch import ServiceProcess
+
+    service = ServiceProcess()
+    url = service.start()
+    argv = ["zoadamm-worker", "mnist", "--train-limit", "6400", "--epochs", "2", "--service", url, "--quiet",
+            "--name", "lost"]
+    client = Client(url)
+
+    def some_steps_taken() -> bool:
+        named = [s for s in client.sessions.list() if s.name == "lost"]
+        if named and client.sessions.get(named[0].id).step >= 5:
+            service.stop()  # as a kill would: the worker's next call finds nobody
+            return True
+        return False
+
+    try:
+        worker = start(*argv)
+        while not some_steps_taken():
+            assert worker.poll() is None, worker.communicate()
+        out, err = worker.communicate(timeout=300)
+    finally:
+        client.close()
+        service.stop()
+    line = one_line((worker.returncode, err))
+    assert f"the service at {url} stopped answering at step " in line, line
+    assert line.endswith(f"continue with: {shlex.join([*argv, '--resume'])}")

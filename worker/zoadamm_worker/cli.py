@@ -29,7 +29,7 @@ from zoadamm.wire import SAFE_INT
 from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
 
 from .attack.cli import add_commands as add_attack_commands
-from .cli_errors import check_service, continue_line, run_command
+from .cli_errors import check_service, continue_line, run_command, stopped_answering
 from .cli_options import (
     RULES,
     bound,
@@ -59,6 +59,8 @@ def _mnist(args: argparse.Namespace) -> int:
     if args.record is not None:  # said now, not after the first epoch's training
         check_writable(args.record)
     check_service(args.service, args.join)  # before torch and MNIST load: a missing service is reported at once
+    from zoadamm.sdk import APIConnectionError
+
     from .mnist import load_mnist
     from .threads import use_torch_threads
     from .train import RunSpec, train
@@ -83,8 +85,14 @@ def _mnist(args: argparse.Namespace) -> int:
         records = join_mnist(spec, args.join, args.service, record, data=data, lease=args.lease,
                              progress=not args.quiet)
     else:
-        records = train(spec, args.service, record, data=data, progress=not args.quiet, resume=args.resume,
-                        session_name=args.name or default_session_name(spec), save=args.save)
+        try:
+            records = train(spec, args.service, record, data=data, progress=not args.quiet, resume=args.resume,
+                            session_name=args.name or default_session_name(spec), save=args.save)
+        except APIConnectionError as lost:
+            if lost.session_id is None:
+                raise  # no run yet: the usual message says what to check
+            print(f"{PROG}: {stopped_answering(PROG, args.service, lost, args.argv)}", file=sys.stderr)
+            return 1
     if not records:
         print(f"{PROG}: nothing to do: the session has all {args.epochs} epochs (or --steps) already",
               file=sys.stderr)
@@ -123,11 +131,7 @@ def _rest(args: argparse.Namespace) -> int:
     except APIConnectionError as exc:
         if exc.session_id is None:
             raise  # no run yet: the usual message says what to check
-        again = [PROG, *args.argv, *([] if "--resume" in args.argv else ["--resume"])]
-        print(f"{PROG}: the service at {args.service} stopped answering at step {exc.step} (session "
-              f"{exc.session_id}); a service on Redis keeps the steps told: once it answers, continue with: "
-              f"{shlex.join(again)}",
-              file=sys.stderr)
+        print(f"{PROG}: {stopped_answering(PROG, args.service, exc, args.argv)}", file=sys.stderr)
         return 1
     finally:
         objective.close()

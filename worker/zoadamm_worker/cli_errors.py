@@ -114,6 +114,13 @@ def failure_line(error: Exception, service: str | None) -> str | None:
     return None
 
 
+def stopped_answering(prog: str, service: str, lost: APIConnectionError, argv: Sequence[str]) -> str:
+    """What a run that lost its service mid-way prints: where it stood, and what continues it."""
+    again = [prog, *argv, *([] if "--resume" in argv else ["--resume"])]
+    return (f"the service at {service} stopped answering at step {lost.step} (session {lost.session_id}); a "
+            f"service on Redis keeps the steps told: once it answers, continue with: {shlex.join(again)}")
+
+
 def continue_line(prog: str, argv: Sequence[str], stop: KeyboardInterrupt, *, flag: str | None = "--resume") -> str:
     """What an interrupted run prints: where it stopped, and the command that continues it
     (the same command line, with ``flag`` added unless it is there already)."""

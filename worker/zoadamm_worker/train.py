@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from zoadamm import Client, RemoteOptimizer
 from zoadamm.methods import method as method_spec
-from zoadamm.sdk import fast_switching
+from zoadamm.sdk import APIConnectionError, fast_switching
 from zoadamm.sdk.minimize import Interrupted, start_run
 
 from .diverged import Diverged
@@ -120,6 +120,8 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
         with contextlib.suppress(Exception):
             run.close()  # the tell in flight lands: run.step is then the service's
         raise Interrupted(f"interrupted at step {run.step} of session {run.id}", run.id, run.step) from stop
+    except APIConnectionError as lost:  # where the run stands, for the line that continues it
+        raise type(lost)(str(lost), lost.url, run.id, run.step) from lost
     finally:
         run.close()
         settings.close()
