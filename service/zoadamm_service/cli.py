@@ -10,7 +10,9 @@ line that names its variable.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import socket
 import sys
 from urllib.parse import urlsplit
 
@@ -134,6 +136,11 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
             parse(settings.rate_limit)
         except ValueError:
             parser.error(f"ZOADAMM_RATE_LIMIT={settings.rate_limit!r} is not a rate such as 200/second or 10/minute")
+    try:  # uvicorn says a port in use in a log line among others, and exits 0 or 3
+        socket.create_server((args.host, args.port), reuse_port=False).close()
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            parser.error(f"port {args.port} on {args.host} is in use (by another service?): pick another with --port")
 
 
 def _explain(error: Exception) -> str | None:

@@ -124,6 +124,7 @@ REFUSED = [
     ("zoadamm-service", [], {"REDIS_URL": "redis://127.0.0.1:6379/1", "ZOADAMM_REDIS_CLUSTER": "true"},
      "REDIS_URL='redis://127.0.0.1:6379/1' names a database other than 0, which a Redis Cluster does not have"),
     ("zoadamm-service", [], {"ZOADAMM_RATE_LIMIT": "fast"}, "ZOADAMM_RATE_LIMIT='fast' is not a rate"),
+    ("zoadamm-service", ["--port", "6379"], {}, "port 6379 on 127.0.0.1 is in use"),  # the tests' Redis is there
     ("zoadamm-service", ["keys", "new", "a b"], {}, "tenant names are 1-64 of"),
     ("zoadamm-service", ["keys"], {}, "the following arguments are required: COMMAND"),
     # options that disagree
