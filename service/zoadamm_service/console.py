@@ -113,6 +113,12 @@ def _on_sigterm(signum: int, frame: object) -> NoReturn:
     raise _Terminated
 
 
+def stopped_status(stop: KeyboardInterrupt) -> int:
+    """The exit status of a command that ``stop`` ended: 130 after Ctrl-C, 143 after SIGTERM."""
+    by_sigterm = isinstance(stop, _Terminated) or isinstance(stop.__context__, _Terminated)
+    return 128 + (signal.SIGTERM if by_sigterm else signal.SIGINT)
+
+
 def run(prog: str, command: Callable[[], int], *, debug: bool,
         explain: Callable[[Exception], str | None],
         interrupted: Callable[[KeyboardInterrupt], str] = lambda stop: "interrupted") -> int:
@@ -129,8 +135,7 @@ def run(prog: str, command: Callable[[], int], *, debug: bool,
         if debug:
             raise
         print(f"{prog}: {interrupted(stop)}", file=sys.stderr)
-        by_sigterm = isinstance(stop, _Terminated) or isinstance(stop.__context__, _Terminated)
-        return 128 + (signal.SIGTERM if by_sigterm else signal.SIGINT)
+        return stopped_status(stop)
     except Exception as error:
         line = None if debug else explain(error)
         if line is None:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 
 import httpx
+import pytest
 from cli_support import interrupt, start
 
 from zoadamm_service.launch import free_port
@@ -77,3 +78,15 @@ def test_the_command_line_loads_torch_only_for_a_command_that_needs_it():
     loaded = subprocess.run([sys.executable, "-c", "import sys, zoadamm_worker.cli; print('torch' in sys.modules)"],
                             capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "False"
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 0), (signal.SIGTERM, 143)])
+def test_a_held_demo_ends_on_ctrl_c_as_asked_and_reports_sigterm(tmp_path, sig, status):
+    """--hold says that Ctrl-C ends it: that is its way out (0); SIGTERM is a stop (143)."""
+    demo = start("zoadamm-demo", "--epochs", "1", "--train-limit", "256", "--out", str(tmp_path), "--hold")
+    for line in demo.stdout:
+        if "the service stays up" in line:
+            break
+    demo.send_signal(sig)
+    demo.communicate(timeout=60)
+    assert demo.returncode == status

@@ -16,13 +16,14 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 from zoadamm.sdk.minimize import Interrupted
-from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
+from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive, stopped_status
 from zoadamm_service.launch import local_service
 
 from .cli_errors import check_service, run_command
@@ -116,9 +117,11 @@ def _demo(args: argparse.Namespace) -> int:
         _write_report(folder, fo, zo, d, args)
         if args.hold:
             print(f"the service stays up for the dashboard at {url}/dashboard; Ctrl-C ends it", flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
+            try:
                 while True:
                     time.sleep(1)
+            except KeyboardInterrupt as stop:  # the way out it names; the run itself is done
+                return 0 if stopped_status(stop) == 128 + signal.SIGINT else stopped_status(stop)
     return 0
 
 
