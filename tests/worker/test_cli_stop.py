@@ -66,7 +66,7 @@ def test_an_interrupted_grid_says_the_command_that_continues_it(tmp_path):
     assert grid.returncode == 128 + signal.SIGINT and "Traceback" not in err
     assert err.strip().splitlines()[-1] == (
         f"zoadamm-experiments: interrupted; continue with: {shlex.join(argv)} "
-        "(complete runs are skipped; the stopped run starts again)")
+        "(complete runs are skipped; the stopped run starts again from its first epoch)")
 
 
 def test_the_command_line_loads_torch_only_for_a_command_that_needs_it():

@@ -13,12 +13,14 @@ under runs/ unless --out says otherwise, so the committed results/ stay as they 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
+from zoadamm.sdk.minimize import Interrupted
 from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
 
-from ..cli_errors import check_service, continue_line, run_command
+from ..cli_errors import check_service, run_command
 from ..cli_options import http_url, refuse_disagreements
 from .grid import PRESETS, build_grid, run_name
 
@@ -111,9 +113,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _interrupted(argv: list[str], stop: KeyboardInterrupt) -> str:
+    """A grid's runs train on a service of their own, which stops with the command: the run that
+    was stopped starts again, not from its step (as ``continue_line`` would have it)."""
     if argv[:1] != ["run"]:
         return "interrupted"
-    return f"{continue_line(PROG, argv, stop, flag=None)} (complete runs are skipped; the stopped run starts again)"
+    where = f"interrupted at step {stop.step} of a run" if isinstance(stop, Interrupted) else "interrupted"
+    return (f"{where}; continue with: {shlex.join([PROG, *argv])} (complete runs are skipped; the stopped run "
+            "starts again from its first epoch)")
 
 
 if __name__ == "__main__":
