@@ -141,3 +141,24 @@ def test_only_zo_sessions_lease_and_bad_fields_are_refused(client):
                  {"lease": 2**70, "worker": "a"}, {"lease": 1, "worker": "a", "since": 2**53},  # beyond 2^53 - 1
                  {"lease": 1, "worker": "a", "until": 2**70}):
         assert client.post(f"/v1/sessions/{sid}/ask", json=body).status_code == 422, body
+
+
+def test_a_wait_on_a_session_that_is_deleted_ends_at_the_delete(client):
+    """On every store, the embedded one included: its waits had no look to find the session gone
+    and answered 404 only at their timeout."""
+    sid = open_session(client)
+    assert len(ask(client, sid, lease=Q, worker="a")["leased"]) == Q  # nothing left to lease
+    answered: list[tuple[int, float]] = []
+
+    def waiting() -> None:
+        started = time.monotonic()
+        r = client.post(f"/v1/sessions/{sid}/ask", json={"lease": 1, "worker": "b", "wait": 20})
+        answered.append((r.status_code, time.monotonic() - started))
+
+    waiter = threading.Thread(target=waiting)
+    waiter.start()
+    time.sleep(0.3)
+    assert client.delete(f"/v1/sessions/{sid}").status_code == 204
+    waiter.join()
+    (status, seconds), = answered
+    assert status == 404 and seconds < 10, answered  # the delete, not the 20 s wait, ended it

@@ -80,6 +80,13 @@ class HeadNotices:
                 self._heads.popitem(last=False)
         self._wake(session_id)
 
+    def gone(self, session_id: str, error: Exception) -> None:
+        """The session was deleted here: its waits raise ``error`` now, not at their timeout
+        (the embedded store has no look to find it gone)."""
+        if session_id in self._waits:
+            self._failures[session_id] = error
+            self._wake(session_id)
+
     async def wait_past(self, session_id: str, seq: int, timeout: float) -> bool:
         """True once the session's head is past ``seq``; False when ``timeout`` seconds pass
         first.  Raises what the store's ``head`` raises."""

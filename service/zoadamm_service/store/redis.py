@@ -196,7 +196,7 @@ class RedisStore(SplitSteps, History, Store):
         # UNLINK: Redis frees a large session's memory on a thread of its own, not while it serves
         if tenant is None or not await self._redis.unlink(*keys.all_for(session_id)):
             raise NotFound(f"no session {session_id!r}")
-        self._notices.moved(session_id, 0)  # a wait on a deleted session looks again, and finds it gone
+        self._notices.gone(session_id, NotFound(f"no session {session_id!r}"))  # its waits end now
         await self._index.forget(replies.text(tenant), session_id)
         # an acknowledged delete is work too: a failover must not bring the session back
         await self._replication.confirm(session_id, -1)
