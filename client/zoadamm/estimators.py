@@ -42,6 +42,17 @@ def check_gradient_size(coefficients: np.ndarray | None, gradient: np.ndarray | 
                               "method's float32 state finite")
 
 
+def check_part_size(coefficients: np.ndarray, directions: int, distribution: str) -> None:
+    """Raises InvalidArgument when some of a step's ``directions`` coefficients, reported apart
+    (a split step), take more than their share (1/q each) of ``check_gradient_size``'s bound:
+    parts are recorded as they come, so the whole step must pass whatever the others report."""
+    largest = float(np.max(np.abs(coefficients, dtype=np.float64), initial=0.0))
+    if not largest * DIRECTION_MAX[distribution] * directions < GRADIENT_MAX:
+        raise InvalidArgument(f"these function values make a direction's share of the gradient too large: each of "
+                              f"the q = {directions} directions must stay below 1/q of |g|'s bound "
+                              f"{GRADIENT_MAX:.3g} when a step is reported in parts")
+
+
 def dimension_factor(dim: int, distribution: str) -> float:
     """phi(d): d on the sphere (E[u u^T] = I/d), 1 for Gaussian directions (E[u u^T] = I)."""
     positive_int("dim", dim)

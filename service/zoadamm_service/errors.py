@@ -33,6 +33,12 @@ class Conflict(ServiceError, status=409):
     """The session moved on (stale or future step, another writer); ``details`` has its step."""
 
 
+class StepInParts(Conflict):
+    """A tell of a whole step some of whose directions were reported apart (``Store.append``
+    with ``whole``): its values are compared with those parts first; ``details["other"]``: a
+    direction reported with other values, once compared."""
+
+
 class RequestTimeout(ServiceError, status=408):
     """The request body did not arrive in time."""
 

@@ -189,10 +189,10 @@ def test_with_wait_a_tell_with_lease_answers_a_step_closed_elsewhere_once_replic
                 while any(c["cmd"] == "wait" for c in node.client_list()):
                     time.sleep(0.01)
             with replica_stopped(cluster, master):
-                closing = pool.submit(http_b.post, f"{url}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [0.5, 0.25]})
+                closing = pool.submit(http_b.post, f"{url}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [0.25, 0.5]})
                 assert closing.result().status_code == 503  # b's close: on the master only
                 answered = waiting.result()
                 assert answered.status_code == 503, answered.text
-        again = http_b.post(f"{url}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [0.5, 0.25]})  # b's retry
+        again = http_b.post(f"{url}/tell", json={"step": 0, "f_x": 1.0, "f_plus": [0.25, 0.5]})  # b's retry
         assert again.status_code == 200, again.text  # the close, replicated now, is acknowledged
         assert http_a.get(url).json()["step"] == 1

@@ -162,3 +162,31 @@ def test_a_wait_on_a_session_that_is_deleted_ends_at_the_delete(client):
     waiter.join()
     (status, seconds), = answered
     assert status == 404 and seconds < 10, answered  # the delete, not the 20 s wait, ended it
+
+
+def test_a_part_that_no_other_part_could_save_is_refused_before_it_is_recorded(client):
+    """A part is recorded as it comes and stays: one whose values alone make the step's gradient
+    too large is refused (422) unrecorded, so that the step can still be completed."""
+    session = client.post("/v1/sessions", json={"dim": 2, "directions": 3, "seed": 5, "x0": [1.0, 2.0]}).json()
+    tell = f"/v1/sessions/{session['id']}/tell"
+    refused = client.post(tell, json={"step": 0, "indices": [0], "f_x": 1.0, "f_plus": [1e30]})
+    assert refused.status_code == 422 and "share of the gradient too large" in refused.json()["detail"]
+    assert client.post(tell, json={"step": 0, "indices": [1, 2], "f_x": 1.0, "f_plus": [1.1, 1.2]}).status_code == 202
+    closed = client.post(tell, json={"step": 0, "indices": [0], "f_x": 1.0, "f_plus": [1.05]})
+    assert closed.status_code == 200 and client.get(f"/v1/sessions/{session['id']}").json()["step"] == 1
+
+
+def test_a_whole_tell_over_directions_reported_apart_is_compared_with_them(client):
+    """A tell without indices closed the step with its own values over a direction already
+    reported with others: it is compared as every part is (409 for other values), and with the
+    same values it closes the step as the last part would."""
+    session = client.post("/v1/sessions", json={"dim": 2, "directions": 2, "seed": 5, "x0": [1.0, 2.0]}).json()
+    tell, step = f"/v1/sessions/{session['id']}/tell", f"/v1/sessions/{session['id']}"
+    assert client.post(tell, json={"step": 0, "indices": [0], "f_x": 1.0, "f_plus": [1.1]}).status_code == 202
+    other = client.post(tell, json={"step": 0, "f_x": 1.0, "f_plus": [5.0, 1.2]})
+    assert other.status_code == 409 and "direction 0 of step 0 already reported" in other.json()["detail"]
+    assert client.get(step).json()["step"] == 0
+    same = client.post(tell, json={"step": 0, "f_x": 1.0, "f_plus": [1.1, 1.2]})
+    assert same.status_code == 200 and client.get(step).json()["step"] == 1
+    again = client.post(tell, json={"step": 0, "indices": [0], "f_x": 1.0, "f_plus": [1.1]})  # a's retry
+    assert again.status_code == 200

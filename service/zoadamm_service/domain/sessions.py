@@ -22,7 +22,7 @@ import numpy as np
 from zoadamm import AnswerMode, SessionConfig, StepRecord, directions, require_input
 from zoadamm.wire import SAFE_INT
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, StepInParts
 from ..settings import Settings
 from ..store import SessionMeta, Store
 from . import inputs, journal, limits, offload, split, trace
@@ -31,7 +31,7 @@ from .cache import ReplicaCache
 from .ids import RequestKey, is_session_id, session_id_for
 from .replica import Replica
 from .reports import COMMIT_TRIES, Reports
-from .split import Granted, NextLease, Told
+from .split import NextLease, Told
 
 
 class Telemetry(Protocol):
@@ -175,35 +175,29 @@ class Sessions(Reports):
             repeat = await self._repeat_or_open(replica, values.step, digest, mode, parts)
             if repeat is not None:
                 return Told(repeat)
-            all_parts, granted = None, None
-            if parts is not None:
-                gathered, granted = await self._gather(replica, values.step, parts, next_lease)
-                if gathered.rows is None:
-                    look = granted is None or granted.leased is None  # no lease asked, or refused: closed?
-                    pending = await self._incomplete(replica, values.step, gathered, digest, mode, parts, look=look)
-                    return Told(pending, granted)
-                all_parts = gathered.rows
-                f_x, f_plus, f_minus = split.part_columns(all_parts, replica.config)
-                digest = journal.request_digest(f_x, f_plus, f_minus)
-            # built on each try from the replica's optimizer, which catching up may replace
-            make = lambda: replica.started().zo_record(f_x, f_plus, f_minus)  # noqa: E731
-            answer = await self._commit(replica, make, digest, mode, all_parts, trace.f_of(f_x, f_plus, f_minus))
-            return Told(answer, granted)
+            if parts is None:  # the whole step in one tell: applied, unless some of it came apart before
+                try:
+                    return Told(await self._commit_zo(replica, f_x, f_plus, f_minus, digest, mode))
+                except StepInParts:  # then this tell's reports are compared with theirs, in the same write
+                    rows = split.part_rows(list(range(replica.config.directions)), f_x, f_plus, f_minus)
+                    return Told(await self._commit_zo(replica, f_x, f_plus, f_minus, digest, mode,
+                                                      tuple(rows.values()), (values.step, rows)))
+            inputs.invalid_on_error(split.check_part, f_x, f_plus, f_minus, replica.config, replica.started().mu)
+            gathered, granted = await split.gather(self.store, self.settings.lease_seconds, replica, values.step,
+                                                   parts, next_lease)
+            if gathered.rows is None:
+                look = granted is None or granted.leased is None  # no lease asked, or refused: closed?
+                pending = await self._incomplete(replica, values.step, gathered, digest, mode, parts, look=look)
+                return Told(pending, granted)
+            f_x, f_plus, f_minus = split.part_columns(gathered.rows, replica.config)
+            digest = journal.request_digest(f_x, f_plus, f_minus)
+            return Told(await self._commit_zo(replica, f_x, f_plus, f_minus, digest, mode, gathered.rows), granted)
 
-    async def _gather(self, replica: Replica, step: int, parts: dict[int, str],
-                      next_lease: NextLease | None) -> tuple[split.Gathered, Granted | None]:
-        """Record a part; with ``next_lease``, lease the next step's directions in the same call."""
-        cfg, granted = replica.config, None
-        if next_lease is None:
-            reported = await self.store.add_partials(replica.meta.id, step, parts)
-        else:
-            seconds = self.settings.lease_seconds
-            reported, leased = await self.store.add_partials_and_lease(
-                replica.meta.id, step, parts, replica.seq, cfg.directions, min(next_lease.count, cfg.directions),
-                next_lease.worker, seconds)
-            expires = time.time() + seconds if leased is None else leased.expires()
-            granted = Granted(leased, time.monotonic(), expires)
-        return split.compare(reported, parts, cfg.directions), granted
+    async def _commit_zo(self, replica: Replica, f_x, f_plus, f_minus, digest: str, mode: AnswerMode,
+                         parts: tuple[str, ...] | None = None, rows: split.StepRows | None = None) -> TellAnswer:
+        # built on each try from the replica's optimizer, which catching up may replace
+        make = lambda: replica.started().zo_record(f_x, f_plus, f_minus)  # noqa: E731
+        return await self._commit(replica, make, digest, mode, parts, trace.f_of(f_x, f_plus, f_minus), rows)
 
     async def tell_fo(self, tenant: str, session_id: str, step: int, gradient: np.ndarray,
                       mode: AnswerMode) -> TellAnswer:
@@ -249,7 +243,8 @@ class Sessions(Reports):
         return replica.pending(gathered.missing)
 
     async def _commit(self, replica: Replica, make_record: Callable[[], StepRecord], digest: str,
-                      mode: AnswerMode, parts: tuple[str, ...] | None = None, f: float | None = None) -> TellAnswer:
+                      mode: AnswerMode, parts: tuple[str, ...] | None = None, f: float | None = None,
+                      rows: split.StepRows | None = None) -> TellAnswer:
         """Append the step built by ``make_record`` (from the current lr and mu) and apply it."""
         for _ in range(COMMIT_TRIES):
             record = inputs.invalid_on_error(make_record)  # a gradient that would overflow included
@@ -261,7 +256,13 @@ class Sessions(Reports):
             )
             point = trace.point_for(event, f, replica.config, self.settings.trace_points)
             try:
-                await self.store.append(replica.meta.id, replica.seq, journal.encode_step(event), trace=point)
+                await self.store.append(replica.meta.id, replica.seq, journal.encode_step(event), trace=point,
+                                        whole=parts is None or rows is not None, rows=rows)
+            except StepInParts as apart:
+                if rows is None:
+                    raise  # the caller sends its reports, to be compared with theirs
+                other = apart.details["other"]
+                raise Conflict(split.Gathered(None, [], [other]).refusal(record.step), step=record.step) from None
             except Conflict:
                 await replica.catch_up(self.store)  # someone else wrote this step: was it ours?
                 if replica.is_repeat(record.step, digest):

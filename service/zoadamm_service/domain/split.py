@@ -6,14 +6,23 @@ JSON row per direction, so that equal values give equal rows whichever replica g
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from zoadamm import SessionConfig
+from zoadamm.estimators import check_part_size, zo_coefficients
 
-from ..store.base import Leased
+from ..store.base import Leased, Store
 from .answers import TellAnswer
+
+if TYPE_CHECKING:
+    from .replica import Replica
+
+
+StepRows = tuple[int, dict[int, str]]  # a step, and its reports by direction index (``part_rows``)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,30 @@ def part_rows(indices: list[int], f_x: np.ndarray, f_plus: np.ndarray, f_minus: 
         i: json.dumps([float(f_x[k]), float(f_plus[k]), None if f_minus is None else float(f_minus[k])])
         for k, i in enumerate(indices)
     }
+
+
+async def gather(store: Store, lease_seconds: float, replica: Replica, step: int, parts: dict[int, str],
+                 next_lease: NextLease | None) -> tuple[Gathered, Granted | None]:
+    """Record a part; with ``next_lease``, lease the next step's directions in the same call."""
+    cfg, granted = replica.config, None
+    if next_lease is None:
+        reported = await store.add_partials(replica.meta.id, step, parts)
+    else:
+        reported, leased = await store.add_partials_and_lease(
+            replica.meta.id, step, parts, replica.seq, cfg.directions, min(next_lease.count, cfg.directions),
+            next_lease.worker, lease_seconds)
+        expires = time.time() + lease_seconds if leased is None else leased.expires()
+        granted = Granted(leased, time.monotonic(), expires)
+    return compare(reported, parts, cfg.directions), granted
+
+
+def check_part(f_x: np.ndarray, f_plus: np.ndarray, f_minus: np.ndarray | None, config: SessionConfig,
+               mu: float) -> None:
+    """Refuse (InvalidArgument, 422) a part whose directions could make a step that its other
+    parts cannot save: before it is recorded, since a recorded part stays."""
+    part = zo_coefficients(f_x, f_plus, f_minus, mu=mu, dim=config.dim, distribution=config.distribution,
+                           difference=config.difference) * (f_plus.size / config.directions)  # scaled by the step's q
+    check_part_size(part, config.directions, config.distribution)
 
 
 def part_columns(rows: tuple[str, ...], config: SessionConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

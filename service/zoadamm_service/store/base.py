@@ -201,8 +201,12 @@ class Store(ABC):
     @abstractmethod
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
                      trace: TracePoint | None = None, idempotent: Idempotent | None = None,
-                     keep_metrics: int = 0, keep_metric_bytes: int = 0) -> Appended:
-        """Write event ``seq`` iff the head is ``seq``.
+                     keep_metrics: int = 0, keep_metric_bytes: int = 0, whole: bool = False,
+                     rows: tuple[int, dict[int, str]] | None = None) -> Appended:
+        """Write event ``seq`` iff the head is ``seq``; ``whole``: a step told in one piece, which
+        raises StepInParts (writing nothing) when some of its directions were reported apart,
+        unless its own ``rows`` (the step, and its report by index) come to be compared with
+        theirs: then StepInParts naming one that differs (``other``), else the step is written.
 
         Without ``metric`` the event closes a step and drops the partial reports; with
         ``metric`` (JSON) it adds it to the metrics history instead (dropping the oldest while

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from .. import keys
-from ..errors import Conflict, Invalid, NotFound, StoreDamaged
+from ..errors import Conflict, Invalid, NotFound
 from ..settings import REDIS_MAX_CONNECTIONS as MAX_CONNECTIONS
 from . import replies, scripts
 from .base import KEY_REUSED, NO_QUOTA, Appended, Idempotent, JournalRead, Quota, SessionMeta, Store, TracePoint
@@ -222,7 +222,8 @@ class RedisStore(SplitSteps, History, Store):
     @translate_errors
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
                      trace: TracePoint | None = None, idempotent: Idempotent | None = None,
-                     keep_metrics: int = 0, keep_metric_bytes: int = 0) -> Appended:
+                     keep_metrics: int = 0, keep_metric_bytes: int = 0, whole: bool = False,
+                     rows: tuple[int, dict[int, str]] | None = None) -> Appended:
         reply = await self._append(
             keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id),
                   keys.metrics(session_id), keys.trace(session_id),
@@ -231,18 +232,12 @@ class RedisStore(SplitSteps, History, Store):
             args=[seq, event, metric or "", *(
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
                 *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
-                self.ttl_s, keep_metrics, self._closes_channel, keep_metric_bytes],
+                self.ttl_s, keep_metrics, self._closes_channel, keep_metric_bytes, "1" if whole else "",
+                *(replies.part_args(*rows) if rows else ())],
         )
         code, head = reply[0], reply[1]
-        if code == scripts.NOT_FOUND:
-            raise NotFound(f"no session {session_id!r}")
-        if code == scripts.REUSED:
-            raise Invalid(KEY_REUSED)
-        if code == scripts.DAMAGED:
-            raise _damaged(session_id, "its journal or checkpoint is gone")
         if code not in (0, 1):
-            why = "the session moved on" if code == scripts.MOVED else "the session has no parameters yet"
-            raise Conflict(why, head=head)
+            raise replies.append_refusal(session_id, reply)
         await self._replication.confirm(session_id, head)
         if code == 1:
             return Appended(head, reply[2].decode())
@@ -268,7 +263,7 @@ class RedisStore(SplitSteps, History, Store):
         # read from the checkpoint (since None, or out of the journal's range): it must be there
         lost = checkpoint is None and (since is None or int(start) != since)
         if len(events) != int(head) - int(start) or lost:
-            raise _damaged(session_id, f"{len(events)} of {int(head) - int(start)} journal records"
+            raise replies.damaged(session_id, f"{len(events)} of {int(head) - int(start)} journal records"
                                        f"{', no checkpoint' * lost}")
         return JournalRead(int(head), int(start), checkpoint, list(events))
 
@@ -292,7 +287,3 @@ class RedisStore(SplitSteps, History, Store):
                 args=[seq, self.ttl_s],
             )
 
-
-def _damaged(session_id: str, what: str) -> StoreDamaged:
-    return StoreDamaged(f"session {session_id}'s records in Redis are not whole ({what}): keys were evicted or "
-                        "deleted (Redis's maxmemory-policy must be noeviction)")

@@ -6,7 +6,9 @@ import builtins
 import json
 from collections.abc import Mapping
 
-from .base import Idempotent, Leased, SessionMeta
+from ..errors import Conflict, Invalid, NotFound, ServiceError, StepInParts, StoreDamaged
+from . import scripts
+from .base import KEY_REUSED, Idempotent, Leased, SessionMeta
 
 
 def text(raw: object) -> str:
@@ -55,3 +57,24 @@ def idempotency_args(idempotent: Idempotent | None) -> builtins.list:
     if idempotent is None:
         return ["", "", 0]
     return [idempotent.request, idempotent.answer, idempotent.ttl_s]
+
+
+def append_refusal(session_id: str, reply: builtins.list) -> ServiceError:
+    """What the per-step script's refusal ``{code, head, ...}`` means, as the error to raise."""
+    code, head = reply[0], reply[1]
+    if code == scripts.NOT_FOUND:
+        return NotFound(f"no session {session_id!r}")
+    if code == scripts.REUSED:
+        return Invalid(KEY_REUSED)
+    if code == scripts.DAMAGED:
+        return damaged(session_id, "its journal or checkpoint is gone")
+    if code in (scripts.IN_PARTS, scripts.OTHER_PARTS):
+        other = None if code == scripts.IN_PARTS else int(text(reply[2]).rsplit(":", 1)[1])
+        return StepInParts("some of the step's directions were reported apart", head=head, other=other)
+    return Conflict("the session moved on" if code == scripts.MOVED else "the session has no parameters yet",
+                    head=head)
+
+
+def damaged(session_id: str, what: str) -> StoreDamaged:
+    return StoreDamaged(f"session {session_id}'s records in Redis are not whole ({what}): keys were evicted or "
+                        "deleted (Redis's maxmemory-policy must be noeviction)")

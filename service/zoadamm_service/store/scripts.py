@@ -8,7 +8,7 @@ Return codes shared by the scripts (``redis.py`` maps them to errors).
 
 from .metric_scripts import TRIM_METRICS
 
-NOT_FOUND, NO_STATE, MOVED, REUSED, DAMAGED = -1, -2, -3, -4, -5
+NOT_FOUND, NO_STATE, MOVED, REUSED, DAMAGED, IN_PARTS, OTHER_PARTS = -1, -2, -3, -4, -5, -6, -7
 
 # With a positive idle TTL, a write refreshes the expiry of every session key it is given, so a
 # session that nobody calls expires whole; an expired session is simply missing.
@@ -107,6 +107,15 @@ if reply == false then return {-4, head} end
 if reply then return {1, head, reply} end
 if m[2] ~= '1' then return {-2, head} end
 if head ~= tonumber(ARGV[1]) then return {-3, head} end
+-- a step told whole over directions reported apart: refused until its own reports come
+-- (ARGV[15], ARGV[16], ...: field, value, ...) to be compared with those
+if ARGV[14] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
+  if #ARGV < 15 then return {-6, head} end
+  for i = 15, #ARGV, 2 do
+    local have = redis.call('HGET', KEYS[3], ARGV[i])
+    if have and have ~= ARGV[i + 1] then return {-7, head, ARGV[i]} end
+  end
+end
 -- the journal holds every step since the checkpoint, which exists: else keys were evicted or
 -- deleted, and a step appended now would be acknowledged where no replica can read it
 if redis.call('RPUSH', KEYS[2], ARGV[2]) ~= head - tonumber(m[4]) + 1 or redis.call('EXISTS', KEYS[7]) == 0 then
