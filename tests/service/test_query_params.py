@@ -40,3 +40,14 @@ def test_a_query_parameter_given_twice_is_refused(client, query):
     assert snapshot(client, session["id"]) == before
     listed = client.get("/v1/sessions?limit=1&limit=2")
     assert listed.status_code == 422 and "'limit' is given twice" in listed.json()["detail"]
+
+
+def test_the_api_reference_lists_that_422_for_every_call(client):
+    """Every /v1 call refuses a query parameter it does not take, so every one documents 422;
+    a create can meet a session its expired Idempotency-Key made: 409."""
+    paths = client.get("/openapi.json").json()["paths"]
+    operations = {(method, path): op for path, methods in paths.items() if path.startswith("/v1/")
+                  for method, op in methods.items()}
+    assert operations and all("422" in op["responses"] for op in operations.values()), [
+        key for key, op in operations.items() if "422" not in op["responses"]]
+    assert "409" in operations[("post", "/v1/sessions")]["responses"]

@@ -33,7 +33,9 @@ BODIES: dict[str, type[BaseModel]] = {
 BODY_RULES = {"tell": TELL_RULES}  # what a schema can state beyond each field's type
 # routes that answer in the binary frame when asked to (Accept), as well as in JSON
 FRAME_ANSWERS = {"create_session", "ask", "tell", "get_parameters", "get_trace"}
-CONFLICTS = {"ask", "tell", "post_metrics", "get_parameters"}  # 409: the step moved on, or no parameters yet
+# 409: the step moved on, or no parameters yet; a create whose Idempotency-Key made a session that
+# outlived the key's record
+CONFLICTS = {"ask", "tell", "post_metrics", "get_parameters", "create_session"}
 IDEMPOTENT = {"create_session", "post_metrics"}  # the POSTs that take an Idempotency-Key (api/idempotency.py)
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
@@ -63,11 +65,13 @@ ERRORS = {
     401: "Missing or unknown API key (`Authorization: Bearer <key>`), where keys are configured.",
     404: "No such session (or file).",
     408: "The request body did not arrive within ZOADAMM_BODY_TIMEOUT_S.",
-    409: "A stale or future step (`step` is the open one), parameters not set yet, or x differs.",
+    409: "A stale or future step (`step` is the open one), parameters not set yet, or x differs; a create "
+         "whose Idempotency-Key made a session after its record expired (ZOADAMM_IDEMPOTENCY_TTL_S).",
     413: "The body is over ZOADAMM_MAX_BODY_BYTES (JSON bodies: ZOADAMM_MAX_JSON_BYTES).",
     415: "A body whose Content-Type is missing, or not JSON or the frame, or with a Content-Encoding, or JSON "
          "with a charset other than UTF-8.",
-    422: "Values out of range or over a limit, a wrong dimension, non-finite numbers, a wrong type.",
+    422: "Values out of range or over a limit, a wrong dimension, non-finite numbers, a wrong type, or a query "
+         "parameter the call does not take (or one given twice).",
     429: "The API key's rate limit is used up, or this address sent too many unknown keys (then with the 401's "
          "WWW-Authenticate): try again after Retry-After.  Without Retry-After: the tenant's quota of sessions or "
          "of bytes of state is used up, until it deletes sessions.",
@@ -146,7 +150,7 @@ def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, li
         del responses[status]  # FastAPI's HTTPValidationError; ours is added below where it can happen
     statuses: set[int] = set()
     if path.startswith("/v1/"):
-        statuses |= {401, 503}
+        statuses |= {401, 422, 503}  # 422: an unknown or repeated query parameter, on every route (api/query.py)
         # a key is required where keys are configured; without them the service is open
         operation["security"] = [{"bearer": []}] if keyed else [{"bearer": []}, {}]
         if limited:

@@ -143,7 +143,8 @@ class RedisStore(SplitSteps, History, Store):
         if reply[0] == scripts.REUSED:
             raise Invalid(KEY_REUSED)
         if reply[0] == 0:
-            raise Conflict(f"session {meta.id!r} already exists")
+            raise Conflict(f"session {meta.id!r} already exists: its Idempotency-Key made it before, and the key's "
+                           "record of that has expired (ZOADAMM_IDEMPOTENCY_TTL_S); send a new key for a new session")
         try:
             await self._replication.confirm(meta.id, 0, makes_session=True)
             await self._replication.confirm_index(keys.tenant_sessions(meta.tenant))
