@@ -51,3 +51,12 @@ def test_the_api_reference_lists_that_422_for_every_call(client):
     assert operations and all("422" in op["responses"] for op in operations.values()), [
         key for key, op in operations.items() if "422" not in op["responses"]]
     assert "409" in operations[("post", "/v1/sessions")]["responses"]
+
+
+def test_a_read_that_answers_by_accept_says_so_to_caches(client):
+    """GET x, a session, its trace: JSON or the frame by Accept, so a shared cache must key on it."""
+    session = create(client, dim=2, x0=[0.0, 0.0])
+    for path in (f"/v1/sessions/{session['id']}/x", f"/v1/sessions/{session['id']}",
+                 f"/v1/sessions/{session['id']}/trace"):
+        answer = client.get(path, headers={"Accept": "application/vnd.zoadamm.frame"})
+        assert answer.status_code == 200 and answer.headers["vary"] == "Accept", (path, answer.headers)

@@ -51,9 +51,13 @@ class Gate(Protocol):
     async def check(self, scope: Scope) -> Refusal | None: ...
 
 
+# a /v1 GET answers JSON or the binary frame, as Accept asks: a cache must keep the two apart
+READ_HEADERS = (*SECURITY_HEADERS, (b"vary", b"Accept"))
+
+
 def headers_for(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
     """The headers every answer to this call gets."""
-    return SECURITY_HEADERS
+    return READ_HEADERS if scope["method"] == "GET" and scope["path"].startswith("/v1/") else SECURITY_HEADERS
 
 
 async def send_error(scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
