@@ -7,6 +7,7 @@ not glued onto it."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -43,17 +44,23 @@ def append_record(path: str | Path, row: dict) -> None:
         raise OSError(error.errno, error.strerror, str(path)) from error
 
 
-def check_writable(path: str | Path) -> None:
-    """Open ``path`` for appending now (its folders made), so that a record that cannot be
-    written is said before a run, not after its first epoch.
+def check_writable(*paths: str | Path | None) -> None:
+    """Create the folders of these output files, and refuse a path that is a folder or cannot be
+    written, before a run that would write there (not after its first epoch, or image).
 
     Raises:
-        OSError: naming the file.
+        OSError: naming the path.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("ab"):
-        pass
+    for given in paths:
+        if given is None:
+            continue
+        path = Path(given)
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "a folder, not a file", str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = path if path.exists() else path.parent
+        if not os.access(target, os.W_OK):
+            raise PermissionError(errno.EACCES, "cannot be written", str(target))
 
 
 def _cut_partial_line(file) -> None:

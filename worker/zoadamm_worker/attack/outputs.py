@@ -9,7 +9,6 @@ are added to the file's, not written over them.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -23,25 +22,6 @@ def examples_path(path: str | Path) -> Path:
     """The file ``--examples`` names: ``.npz`` appended unless it is there, as numpy names it."""
     path = Path(path)
     return path if path.name.endswith(".npz") else path.with_name(path.name + ".npz")
-
-
-def prepare(*paths: str | Path | None) -> None:
-    """Create the folders of the output files (as the records always were), and refuse a path that
-    is a folder or cannot be written, before anything is asked of the victim.
-
-    Raises:
-        OSError: naming the path.
-    """
-    for given in paths:
-        if given is None:
-            continue
-        path = Path(given)
-        if path.is_dir():
-            raise IsADirectoryError(errno.EISDIR, "a folder, not a file", str(path))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        target = path if path.exists() else path.parent
-        if not os.access(target, os.W_OK):
-            raise PermissionError(errno.EACCES, "cannot be written", str(target))
 
 
 def save_arrays(path: str | Path, **arrays: Any) -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..records import append_record
+from ..records import append_record, check_writable
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
-from .outputs import examples_path, prepare, read_earlier, save_examples
+from .outputs import examples_path, read_earlier, save_examples
 from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim import SIDE
 from .victim_client import VictimClient
@@ -218,7 +218,7 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
     """
     check_settings(settings)
     examples = None if examples is None else examples_path(examples)
-    prepare(records, examples)  # a path that cannot be written fails before the first query
+    check_writable(records, examples)  # a path that cannot be written fails before the first query
     run = record_settings(settings)
     earlier = read_earlier(records, examples, run)
     started = time.perf_counter()
