@@ -33,9 +33,12 @@ class BodyBytes:
                               f"would pass ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT ({self.limit:,}); retry")
         self.held += size
 
+    def give_back(self, size: int) -> None:
+        self.held -= size
+
     def release(self, scope) -> None:
         """Give back what the call's body held (``read_body`` noted it in the scope's state)."""
-        self.held -= scope.get("state", {}).pop("body_bytes", 0)
+        self.give_back(scope.get("state", {}).pop("body_bytes", 0))
 
 
 def json_too_large(max_json_bytes: int) -> TooLarge:
@@ -72,22 +75,22 @@ async def read_body(receive: Receive, declared: str | None, limit: int, timeout:
     chunks, size, more = [], 0, True
     # a client that sends its body slowly holds a connection and its buffers: bound the time
     try:
-        async with asyncio.timeout(timeout):
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientDisconnect()
-                chunk, more = message.get("body", b""), message.get("more_body", False)
-                if size + len(chunk) > limit:
-                    raise json_too_large(limit) if json_over else TooLarge(f"body is over the {limit}-byte limit")
-                in_flight.take(len(chunk))
-                size += len(chunk)
-                chunks.append(chunk)
-    except TimeoutError:
-        in_flight.held -= size
-        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
-    except BaseException:
-        in_flight.held -= size
+        try:
+            async with asyncio.timeout(timeout):
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise ClientDisconnect()
+                    chunk, more = message.get("body", b""), message.get("more_body", False)
+                    if size + len(chunk) > limit:
+                        raise json_too_large(limit) if json_over else TooLarge(f"body is over the {limit}-byte limit")
+                    in_flight.take(len(chunk))
+                    size += len(chunk)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+    except BaseException:  # a body that failed holds nothing
+        in_flight.give_back(size)
         raise
     state["body_bytes"] = size
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -89,20 +89,13 @@ class Throttle:
         if not scope["path"].startswith(PROTECTED):
             return None
         who = scope["state"]["key_id"]
-        left, until = self._taken.get(who, (0, 0.0))  # ``_take``, written out: the tell's path
-        if left and time.monotonic() < until:
-            self._taken[who] = (left - 1, until)
+        if self._take(who):
             return None
         lock = self._fetching.setdefault(who, asyncio.Lock())
-        if lock.locked():  # the call ahead may wait on counters that do not answer: within the budget
-            try:
-                async with budget.waiting("the rate limit's counters, held by a call waiting on them",
-                                          answered=False):
-                    await lock.acquire()
-            except StoreUnavailable:
-                return self.unavailable
-        else:
-            await lock.acquire()
+        try:  # the call ahead may wait on counters that do not answer: within the call's budget
+            await budget.acquire(lock, "the rate limit's counters, held by a call waiting on them")
+        except StoreUnavailable:
+            return self.unavailable
         try:
             if self._take(who):  # a batch came while this call waited
                 return None

@@ -119,11 +119,10 @@ class Replica:
         if self.lock.locked() or self._waiting:
             self._waiting += 1
             try:
-                async with budget.waiting("the session, held by a call waiting on the store", answered=False):
-                    await self.lock.acquire()
+                await budget.acquire(self.lock, "the session, held by a call waiting on the store", queued=True)
             finally:
                 self._waiting -= 1
-        else:  # free, and nobody in line: taken at once, with no timer to set and cancel
+        else:  # free, and nobody in line: taken at once (the tell's path)
             await self.lock.acquire()
         try:
             yield

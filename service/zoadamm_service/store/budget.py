@@ -59,6 +59,17 @@ def start(seconds: float) -> None:
     _current.set(Budget(seconds, seconds))
 
 
+async def acquire(lock: asyncio.Lock, what: str, queued: bool = False) -> None:
+    """Take ``lock``; while another call holds it (or ``queued`` says others are in line), the
+    wait spends the budget: the call ahead may be waiting on a store that does not answer.
+    Raises StoreUnavailable when the budget runs out first (the lock not taken)."""
+    if lock.locked() or queued:
+        async with waiting(what, answered=False):
+            await lock.acquire()
+    else:  # free, and nobody in line: taken at once, with no timer to set and cancel
+        await lock.acquire()
+
+
 def waiting(what: str, answered: bool = True) -> _Wait | contextlib.nullcontext[None]:
     """``async with waiting(what):`` a wait on the store (or on what it holds up), bounded by
     what is left of the budget.  Raises StoreUnavailable when the budget runs out inside it.
