@@ -257,7 +257,7 @@ class Sessions(Reports):
             point = trace.point_for(event, f, replica.config, self.settings.trace_points)
             try:
                 await self.store.append(replica.meta.id, replica.seq, journal.encode_step(event), trace=point,
-                                        whole=parts is None or rows is not None, rows=rows)
+                                        whole=parts is None, rows=rows)
             except StepInParts as apart:
                 if rows is None:
                     raise  # the caller sends its reports, to be compared with theirs

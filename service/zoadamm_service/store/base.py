@@ -204,9 +204,9 @@ class Store(ABC):
                      keep_metrics: int = 0, keep_metric_bytes: int = 0, whole: bool = False,
                      rows: tuple[int, dict[int, str]] | None = None) -> Appended:
         """Write event ``seq`` iff the head is ``seq``; ``whole``: a step told in one piece, which
-        raises StepInParts (writing nothing) when some of its directions were reported apart,
-        unless its own ``rows`` (the step, and its report by index) come to be compared with
-        theirs: then StepInParts naming one that differs (``other``), else the step is written.
+        raises StepInParts (writing nothing) when some of its directions were reported apart.
+        ``rows`` (the step, and its report by index): such a step's reports, compared with
+        theirs: StepInParts naming one that differs (``other``), else the step is written.
 
         Without ``metric`` the event closes a step and drops the partial reports; with
         ``metric`` (JSON) it adds it to the metrics history instead (dropping the oldest while

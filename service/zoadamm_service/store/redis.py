@@ -233,7 +233,7 @@ class RedisStore(SplitSteps, History, Store):
             args=[seq, event, metric or "", *(
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
                 *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
-                self.ttl_s, keep_metrics, self._closes_channel, keep_metric_bytes, "1" if whole else "",
+                self.ttl_s, keep_metrics, self._closes_channel, keep_metric_bytes, "1" if whole or rows else "",
                 *(replies.part_args(*rows) if rows else ())],
         )
         code, head = reply[0], reply[1]
