@@ -116,8 +116,8 @@ def _demo(args: argparse.Namespace) -> int:
         zo = train(zo_spec, url, folder / "zo.jsonl", data=data)
         _write_report(folder, fo, zo, d, args)
         if args.hold:
-            print(f"the service stays up for the dashboard at {url}/dashboard; Ctrl-C ends it", flush=True)
-            try:
+            try:  # entered before the line that invites the Ctrl-C, so an early one is caught too
+                print(f"the service stays up for the dashboard at {url}/dashboard; Ctrl-C ends it", flush=True)
                 while True:
                     time.sleep(1)
             except KeyboardInterrupt as stop:  # the way out it names; the run itself is done
