@@ -118,11 +118,11 @@ def test_bad_lease_fields_on_a_tell_are_refused(client):
 
 
 def test_lease_fields_without_a_lease_and_unreadable_worker_names_are_refused(client):
-    """worker, a wait and until say how to lease: alone they were ignored, now each is a 422
+    """worker, a wait, since and until say how to lease: alone they were ignored, now each is a 422
     naming it; a worker's name with a control character or a space at either end is refused
     (it would read like another worker's).  Nothing is recorded."""
     sid = open_session(client)
-    alone = ({"worker": "a"}, {"wait": 5}, {"until": 3}, {"until": 0})
+    alone = ({"worker": "a"}, {"wait": 5}, {"until": 3}, {"until": 0}, {"since": 0})
     for fields in alone:
         (name,) = fields
         for path, body in (("tell?answer=checksum", {**values(0, [0]), **fields}), ("ask", fields)):

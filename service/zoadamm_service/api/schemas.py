@@ -180,8 +180,8 @@ class SessionCreate(Strict):
 
 
 def _with_lease(value: Any, info: ValidationInfo) -> Any:
-    """worker, wait and until say how to lease: without ``lease`` nothing would read them, so a
-    body that sends them alone is refused rather than half obeyed."""
+    """worker, wait, since and until say how to lease: without ``lease`` nothing would read them,
+    so a body that sends them alone is refused rather than half obeyed."""
     given = value != 0 if info.field_name == "wait" else value is not None  # wait's default is 0
     if given and "lease" in info.data and info.data["lease"] is None:
         raise ValueError(f"{info.field_name} goes with lease, and this body asks for no lease")
@@ -195,10 +195,11 @@ class AskRequest(Strict):
         None, description="The leasing worker's name (with lease): asking again returns its lease.")
     wait: float = Field(0.0, ge=0, le=MAX_WAIT_S,
                         description="With lease: seconds to wait when nothing can be leased now.")
-    since: Step | None = Field(None, description="The step your x is at: the answer lists the steps since.")
+    since: Step | None = Field(
+        None, description="With lease: the step your x is at; the answer lists the steps closed since.")
     until: Step | None = Field(None, description="With lease: lease nothing on this step or later.")
 
-    checked_with_lease = field_validator("worker", "wait", "until")(_with_lease)
+    checked_with_lease = field_validator("worker", "wait", "since", "until")(_with_lease)
 
 
 def _given(name: str, kind: str) -> dict:
