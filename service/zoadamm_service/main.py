@@ -10,7 +10,6 @@ from fastapi import FastAPI
 
 from zoadamm import _ball_load, adamm
 
-from . import __doc__ as summary
 from . import dashboard, pages, telemetry
 from .api import docs, edge, handlers, routes, trace_routes
 from .api.admission import Admission
@@ -28,6 +27,13 @@ from .store import Store, open_store
 from .tenants import OPEN_TENANT, KeyRing
 
 log = logging.getLogger("zoadamm.service")
+API_DESCRIPTION = (
+    "Create a session with x0, then per step: ask for the open step (its seed, mu and, if you cannot "
+    "regenerate them, the directions u), evaluate f(x) and f(x + mu u_i), and tell the values; the answer "
+    "is the update (x, or its checksum to apply it yourself).  First-order sessions tell a gradient "
+    "instead.  Several workers can share a step through leases.  Every error answers JSON with a message "
+    "(Error); a request repeated with the same Idempotency-Key gets the first answer.  The guide, with the "
+    "update rules and the binary frame: docs/api.md in the project.")
 OPEN_WARNING = (
     "*** zoadamm runs OPEN: ZOADAMM_API_KEYS is not set, so anyone who reaches this service can "
     "read, change and delete every session.  Fine for one person on 127.0.0.1; anywhere else set "
@@ -57,7 +63,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         title="zoadamm",
         version="0.1.0",
         summary="Zeroth-order AdaMM as a service: ask for directions, tell function values.",
-        description=summary,
+        description=API_DESCRIPTION,
         lifespan=lifespan,
         default_response_class=FiniteJSON,  # NaN and infinities as null (api.jsontext)
         docs_url=None,  # api.docs serves /docs and /redoc from the package, not a CDN

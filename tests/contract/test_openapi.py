@@ -166,3 +166,20 @@ def test_the_described_examples_of_a_tell_are_tells_the_service_takes(spec):
         jsonschema.validate(example["value"], TELL_RULES)
     with pytest.raises(jsonschema.ValidationError):  # the rules do refuse what a viewer made up
         jsonschema.validate({"step": 0, "f_plus": [], "lease": 0, "worker": "string", "gradient": [0.0]}, TELL_RULES)
+
+
+@pytest.mark.parametrize("settings, checked", [
+    ({}, True),  # open on loopback: a /v1 call naming a foreign Host is refused (DNS rebinding)
+    ({"allow_open": True}, False),
+    ({"api_keys": "alice:" + "a" * 64}, False),
+])
+def test_403_is_listed_where_the_open_mode_checks_the_host(settings, checked):
+    paths = create_app(Settings(redis_url=None, **settings)).openapi()["paths"]
+    for path, operations in paths.items():
+        for method, op in operations.items():
+            assert ("403" in op["responses"]) == (checked and path.startswith("/v1/")), (settings, method, path)
+
+
+def test_the_description_speaks_to_a_user_of_the_api(spec):
+    text = spec["info"]["description"]
+    assert "ask" in text and "tell" in text and "Idempotency-Key" in text and "(api)" not in text

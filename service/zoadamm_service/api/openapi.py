@@ -63,6 +63,8 @@ ERROR = {
 ERRORS = {
     400: "The body is not valid JSON, or not a valid binary frame.",
     401: "Missing or unknown API key (`Authorization: Bearer <key>`), where keys are configured.",
+    403: "The service runs open (no API keys) and the call names a Host other than loopback's or "
+         "ZOADAMM_OPEN_HOST_NAMES': a web page's own name pointed at the service (DNS rebinding).",
     404: "No such session (or file).",
     408: "The request body did not arrive within ZOADAMM_BODY_TIMEOUT_S.",
     409: "A stale or future step (`step` is the open one), parameters not set yet, or x differs; a create "
@@ -114,7 +116,9 @@ def _build(app: FastAPI, settings: Settings) -> dict:
             operation["operationId"] = names.get((path, method), operation.get("operationId"))
             # 429: a key's rate limit, or with keys, an address's failed keys (ZOADAMM_AUTH_FAIL_LIMIT)
             limited = bool(settings.rate_limit or (settings.api_keys and settings.auth_fail_limit))
-            _complete(path, method, operation, keyed=bool(settings.api_keys), limited=limited)
+            hosts_checked = not (settings.api_keys or settings.allow_open)  # the open mode on loopback
+            _complete(path, method, operation, keyed=bool(settings.api_keys), limited=limited,
+                      hosts_checked=hosts_checked)
     return spec
 
 
@@ -143,7 +147,8 @@ def _limits(schemas: dict, settings: Settings) -> None:
                                 "not": {"enum": sorted(RESERVED_METRICS)}}
 
 
-def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, limited: bool) -> None:
+def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, limited: bool,
+              hosts_checked: bool) -> None:
     name = operation.get("operationId", "")
     responses = operation.setdefault("responses", {})
     for status in [s for s in responses if s == "422"]:
@@ -155,6 +160,8 @@ def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, li
         operation["security"] = [{"bearer": []}] if keyed else [{"bearer": []}, {}]
         if limited:
             statuses.add(429)
+        if hosts_checked:
+            statuses.add(403)
     if name == "create_session":
         statuses.add(429)  # the tenant's session quota
     if "{" in path:  # a session, or a file, that is not there
