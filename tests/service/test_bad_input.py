@@ -536,8 +536,19 @@ def test_directions_larger_than_the_limit_are_not_sent(small):
     dim = LIMIT // 8 + 2  # x0 fits in a body, two directions do not
     session = create(c, dim=dim, x0=np.zeros(dim, np.float32), directions=2)
     r = c.post(f"/v1/sessions/{session['id']}/ask", params={"vectors": "true"})
-    assert r.status_code == 422 and "zoadamm.directions" in r.json()["detail"]
+    assert r.status_code == 422 and "docs/directions.md" in r.json()["detail"]
+    assert "binary frame" in r.json()["detail"]  # JSON's values are up to 6 times the frame's
     assert c.post(f"/v1/sessions/{session['id']}/ask").status_code == 200
+
+
+def test_directions_too_large_for_the_frame_are_not_advised_the_frame(small):
+    """The frame was asked for and is still too large: its own advice would send the client in a circle."""
+    c, _ = small
+    dim = LIMIT // 8 + 2
+    session = create(c, dim=dim, x0=np.zeros(dim, np.float32), directions=4)  # 4 x 4 bytes x dim > LIMIT
+    r = c.post(f"/v1/sessions/{session['id']}/ask", params={"vectors": "true"}, headers={"Accept": FRAME})
+    assert r.status_code == 422 and "regenerate them" in r.json()["detail"]
+    assert "binary frame" not in r.json()["detail"]
 
 
 @pytest.mark.parametrize("how", ["json", "frame"])

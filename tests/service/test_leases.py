@@ -135,7 +135,8 @@ def test_shared_steps_give_the_x_of_one_worker(client, method):
 
 def test_only_zo_sessions_lease_and_bad_fields_are_refused(client):
     fo = client.post("/v1/sessions", json={"dim": 2, "method": "adamm", "x0": [0, 0]}).json()["id"]
-    assert client.post(f"/v1/sessions/{fo}/ask", json={"lease": 1}).status_code == 422
+    refused = client.post(f"/v1/sessions/{fo}/ask", json={"lease": 1})
+    assert refused.status_code == 422 and "a lease is of directions" in refused.json()["detail"]
     sid = open_session(client)
     for body in ({"lease": 0}, {"lease": 1, "wait": 31}, {"lease": 1, "worker": ""}, {"lease": 1, "since": -1},
                  {"lease": 2**70, "worker": "a"}, {"lease": 1, "worker": "a", "since": 2**53},  # beyond 2^53 - 1

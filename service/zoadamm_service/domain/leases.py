@@ -29,11 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from zoadamm import AnswerMode, require_input
+from zoadamm import AnswerMode
 
-from ..errors import Conflict
+from ..errors import Conflict, Invalid
 from ..store.base import Leased
-from . import inputs
 from .answers import AskAnswer, LeaseFields, StepRecordPublic, TellAnswer
 from .inputs import ZOValues
 from .sessions import COMMIT_TRIES, Sessions
@@ -140,7 +139,9 @@ class Leases:
             replica = await self.sessions.owned(tenant, session_id)
             async with replica.locked():
                 await replica.settle()
-                inputs.invalid_on_error(require_input, replica.config, "values")  # directions: zo-* only
+                if not replica.config.takes_values:
+                    raise Invalid(f"a lease is of directions, which only a zo-* session has; this session's method "
+                                  f"is {replica.config.method!r}, which tells a gradient: ask without lease")
                 if opened is None or replica.step != opened.step:
                     as_is = False
                     continue  # no parameters in this replica yet, or a step closed in between

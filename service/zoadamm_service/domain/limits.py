@@ -73,8 +73,11 @@ def newest_within(rows: list[str], max_bytes: int) -> list[str]:
     return rows[len(rows) - kept:]
 
 
-def check_answer_size(settings: Settings, nbytes: int) -> None:
-    """Raises Invalid when an answer of ``nbytes`` would be over the body limit."""
-    if nbytes > settings.max_body_bytes:
-        raise Invalid("the directions are too large to send (ZOADAMM_MAX_BODY_BYTES); regenerate "
-                      "them with zoadamm.directions, or ask for the binary frame")
+def check_answer_size(settings: Settings, values: int, bytes_per_value: int) -> None:
+    """Raises Invalid when ``values`` direction values, of ``bytes_per_value`` bytes each in the
+    answer (4 in the frame, up to 24 in JSON), would be over the body limit."""
+    if values * bytes_per_value > settings.max_body_bytes:
+        smaller = "" if bytes_per_value <= 4 else ", or ask for them in the binary frame (4 bytes a value)"
+        raise Invalid(f"the {values:,} direction values are too large to send (ZOADAMM_MAX_BODY_BYTES, "
+                      f"{settings.max_body_bytes:,} bytes); regenerate them from (seed, step, index) as "
+                      f"docs/directions.md describes (zoadamm.directions in Python){smaller}")

@@ -129,7 +129,7 @@ class Sessions(Reports):
             opt, cfg = replica.started(), replica.config
             u = None
             if with_vectors and cfg.takes_values:
-                limits.check_answer_size(self.settings, bytes_per_value * cfg.directions * cfg.dim)
+                limits.check_answer_size(self.settings, cfg.directions * cfg.dim, bytes_per_value)
                 u = await replica.run(directions, cfg.seed, opt.step, cfg.directions, cfg.dim, cfg.distribution)
             return replica.opened(u=u)
 
