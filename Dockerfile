@@ -34,7 +34,8 @@ COPY --from=build-service --chown=10001 /opt/numba-cache /opt/numba-cache
 ENV NUMBA_CACHE_DIR=/opt/numba-cache
 USER 10001
 EXPOSE 8000
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=5 \
+# the start period covers compiling the numba loops again on a CPU other than the build's
+HEALTHCHECK --interval=10s --timeout=3s --start-period=180s --retries=5 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
 CMD ["zoadamm-service", "--host", "0.0.0.0", "--port", "8000"]
 
