@@ -100,7 +100,9 @@ class Settings(BaseSettings):
                     "method keeps (4 bytes a coordinate), and its set's vectors; a create past it gets 429.  "
                     "0: no limit.")
     session_ttl_s: int = Field(
-        0, ge=0, description="Delete a session, all its keys, after this many seconds without a call; 0: never.")
+        0, ge=0, description="Delete a session, all its keys, after this many seconds without a call, by Redis's "
+                             "clock: a stall or outage of Redis counts too, so keep it far above any.  0: never (a "
+                             "session idle since a service with a TTL wrote it keeps that expiry until its next call).")
     rate_limit: str | None = Field(
         None, description="Requests per API key on /v1, in the limits package's notation (e.g. 200/second), "
                           "counted in Redis when Redis is the store; over it: 429 with Retry-After; unset: no limit.")

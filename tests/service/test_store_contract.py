@@ -620,6 +620,21 @@ async def test_the_bytes_of_sessions_gone_are_given_back(store):
     assert await store._redis.hkeys(keys.tenant_sizes(TENANT)) == [b"s1"]
 
 
+async def test_a_write_under_no_ttl_takes_off_the_expiry_an_earlier_ttl_set(store):
+    """0 means never: a session written by a service with a TTL, then by one without (a restart
+    with the setting changed, or another replica), must not expire key by key afterwards."""
+    from zoadamm_service import keys
+
+    store.ttl_s = 60
+    await started(store)
+    await store.append("s1", 0, b"e0", json.dumps({"value": 1}))
+    written = [keys.meta("s1"), keys.checkpoint("s1"), keys.events("s1"), keys.metrics("s1")]
+    assert all([await store._redis.ttl(key) > 0 for key in written])
+    store.ttl_s = 0
+    await store.append("s1", 1, b"e1")
+    assert [await store._redis.ttl(key) for key in written] == [-1] * len(written)
+
+
 async def test_touch_of_an_unknown_session_is_not_found(store):
     store.ttl_s = 60
     await started(store)

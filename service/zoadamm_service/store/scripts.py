@@ -11,11 +11,15 @@ from .metric_scripts import TRIM_METRICS
 NOT_FOUND, NO_STATE, MOVED, REUSED, DAMAGED, IN_PARTS, OTHER_PARTS = -1, -2, -3, -4, -5, -6, -7
 
 # With a positive idle TTL, a write refreshes the expiry of every session key it is given, so a
-# session that nobody calls expires whole; an expired session is simply missing.
+# session that nobody calls expires whole; an expired session is simply missing.  With 0 (never)
+# it takes off an expiry that a service with a TTL set, before a restart or on another replica:
+# left on, the keys would expire one by one under a service that promises never.
 _REFRESH = """
 local function refresh(ttl, ...)
   if tonumber(ttl) > 0 then
     for _, i in ipairs({...}) do redis.call('EXPIRE', KEYS[i], ttl) end
+  else
+    for _, i in ipairs({...}) do redis.call('PERSIST', KEYS[i]) end
   end
 end
 """
