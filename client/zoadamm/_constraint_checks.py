@@ -31,9 +31,13 @@ def overlap(center, radius: float, lower, upper, dim: int) -> None:
     numbers, the session has dim coordinates)."""
     gap = math.sqrt(projection.squared_distance(np.clip(center, lower, upper), center) * dim)
     if not gap < radius:
+        numbers = not any(np.ndim(v) for v in (center, lower, upper))  # then each coordinate is as far
+        where = f" in {dim} dimensions" if dim > 1 else " in each coordinate" if numbers else ""
+        shown = [f"{v:.6g}" for v in (gap, radius)]
+        if shown[0] == shown[1]:  # close enough that 6 digits cannot show why: all of them
+            shown = [repr(float(v)) for v in (gap, radius)]
         raise InvalidArgument(f"constraint.box and constraint.ball do not overlap: the ball's center lies "
-                              f"{gap:.6g} from the box{f' in {dim} dimensions' if dim > 1 else ''}, its radius "
-                              f"is {radius:.6g}")
+                              f"{shown[0]} from the box{where}, its radius is {shown[1]}")
 
 
 def point_and_weights(a, weights, out, ball: bool) -> None:

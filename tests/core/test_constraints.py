@@ -88,6 +88,15 @@ NORM_MESSAGE = r'constraint.ball.norm must be "2" or "inf" \(a string\), got '
      r"constraint.box and constraint.ball do not intersect \(2.0 > 1.0\)"),
     ({"box": {"lower": 2, "upper": 3}, "ball": {"norm": "2", "center": [0, 0], "radius": 2}},
      "constraint.box and constraint.ball do not overlap: the ball's center lies 2.82843 from the box, its radius is 2"),
+    # numbers only: the dimension is not known yet, and each coordinate is as far
+    ({"box": {"lower": -1, "upper": 1}, "ball": {"norm": "2", "center": 5, "radius": 1}},
+     "the ball's center lies 4 from the box in each coordinate, its radius is 1$"),
+    # the float32 center is farther than the radius by less than 6 digits show: all of them
+    ({"box": {"lower": 0, "upper": 1}, "ball": {"norm": "2", "center": -0.1, "radius": 0.1 + 1e-10}},
+     r"lies 0.10000000149011612 from the box in each coordinate, its radius is 0.1000000001$"),
+    ({"box": {"lower": 0.1, "upper": 0.1}},
+     r"\(0.10000000149011612 > 0.09999999403953552\); to pin a coordinate, give both bounds a value float32 holds "
+     r"\(the nearest to 0.1 is 0.10000000149011612\)"),
     ({}, "constraint needs a box, a ball or both"),
     ({"cube": {}}, r"constraint has unknown fields 'cube'"),
     ([0, 1], "constraint must be an object"),
