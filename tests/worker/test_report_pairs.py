@@ -1,17 +1,25 @@
 """Which FO record a ZO record is compared with when a folder holds several runs' records (compose's
-volume after run upon run): the FO run of the same d and seed set up most like it, the newest."""
+volume after run upon run): only an FO run of the same model, start, data and shared update
+settings, the one that reached the most of its epochs, the newest of those.  A ZO run that no FO
+run matches is left out and said so; with nothing to compare, the report is refused."""
 
 from __future__ import annotations
 
 import json
 import os
 
+from cli_support import one_line, run
+
 from zoadamm_worker.report import pair_records
 
+DEFAULTS = {"train_limit": None, "batch_size": 128, "normalize": False, "shuffle": False, "lr": 0.001,
+            "normalizer": "v_hat"}
 
-def _write(folder, name: str, method: str, epochs: int, when: float, d: int = 1400) -> None:
-    rows = [{"epoch": e + 1, "method": method, "d": d, "seed": 0, "epochs": epochs, "session": name}
-            for e in range(epochs)]
+
+def _write(folder, name: str, method: str, epochs: int, when: float, d: int = 1400, **settings) -> None:
+    rows = [{"epoch": e + 1, "method": method, "d": d, "seed": 0, "epochs": epochs, "session": name,
+             "train_loss": 2.0 / (e + 1), "test_loss": 2.1 / (e + 1), "test_accuracy": 0.5, "seconds": 1.0,
+             "directions": 1, **DEFAULTS, **settings} for e in range(epochs)]
     path = folder / f"{name}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     os.utime(path, (when, when))
@@ -21,8 +29,8 @@ def test_a_zo_run_is_paired_with_the_fo_run_set_up_like_it(tmp_path):
     _write(tmp_path, "fo-d1400-seed0-zz", "adamm", epochs=1, when=100.0)  # sorts last: another run's
     _write(tmp_path, "fo-d1400-seed0-aa", "adamm", epochs=3, when=50.0)
     _write(tmp_path, "zo-d1400-seed0-mm", "zo-adamm", epochs=3, when=60.0)
-    ((name, fo, zo),) = pair_records(tmp_path)
-    assert name == "zo-d1400-seed0-mm" and fo[0]["session"] == "fo-d1400-seed0-aa"
+    ((name, fo, zo),), notes = pair_records(tmp_path)
+    assert name == "zo-d1400-seed0-mm" and fo[0]["session"] == "fo-d1400-seed0-aa" and notes == []
 
 
 def test_of_fo_runs_set_up_alike_the_newest_counts(tmp_path):
@@ -30,5 +38,41 @@ def test_of_fo_runs_set_up_alike_the_newest_counts(tmp_path):
     _write(tmp_path, "fo-a", "adamm", epochs=2, when=10.0)
     _write(tmp_path, "fo-c", "adamm", epochs=2, when=30.0, d=169196)  # newest, but another model
     _write(tmp_path, "zo", "zo-adamm", epochs=2, when=40.0)
-    ((_, fo, _),) = pair_records(tmp_path)
+    ((_, fo, _),), _ = pair_records(tmp_path)
     assert fo[0]["session"] == "fo-b"
+
+
+def test_a_zo_run_without_an_fo_run_of_its_data_is_left_out_and_said(tmp_path):
+    """Not the FO run of the same d and seed on other data, as the report used to take."""
+    _write(tmp_path, "fo-smoke", "adamm", epochs=1, when=10.0, train_limit=2560)
+    _write(tmp_path, "zo-full", "zo-adamm", epochs=3, when=20.0, train_limit=60000)
+    _write(tmp_path, "fo-full", "adamm", epochs=3, when=30.0, train_limit=None, lr=0.01)  # all 60,000, another lr
+    pairs, (note,) = pair_records(tmp_path)
+    assert pairs == []
+    assert note == ("zo-full left out: no FO record was run with its settings; the nearest, fo-full, differs in "
+                    "lr (0.01 there, 0.001 here)")
+
+
+def test_a_report_with_nothing_to_compare_is_refused_in_one_line(tmp_path):
+    _write(tmp_path, "fo-smoke", "adamm", epochs=1, when=10.0, train_limit=2560)
+    _write(tmp_path, "zo-full", "zo-adamm", epochs=3, when=20.0, train_limit=60000)
+    line = one_line(run("zoadamm-demo", "--report", str(tmp_path)))
+    assert line.startswith(f"zoadamm-demo: {tmp_path} holds no FO record run like a ZO record, nothing to "
+                           "compare: zo-full left out: no FO record was run with its settings; the nearest, "
+                           "fo-smoke, differs in train_limit (2,560 there, 60,000 here)")
+    assert not (tmp_path / "table.md").exists()
+
+
+def test_the_runs_that_match_are_compared_and_the_others_named(tmp_path):
+    _write(tmp_path, "fo", "adamm", epochs=2, when=10.0)
+    _write(tmp_path, "zo", "zo-adamm", epochs=3, when=20.0, train_limit=60000)  # all of them, as None says
+    _write(tmp_path, "zo-batch", "zo-adamm", epochs=2, when=30.0, batch_size=64)
+    done = run("zoadamm-demo", "--report", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "zoadamm-demo: zo-batch left out: no FO record was run with its settings; the nearest, fo, differs in "
+        "batch_size (128 there, 64 here)",
+        "zoadamm-demo: zo is compared over the 2 of its 3 epochs that fo reached"]
+    table = (tmp_path / "table.md").read_text()
+    assert "# FO against ZO, d = 1,400, q = 1, 60,000 training images" in table and "zo-batch left out" in table
+    assert table.count("| 1 | ") == table.count("| 2 | ") == 1 and "| 3 | " not in table

@@ -84,8 +84,10 @@ def _interrupted(stop: KeyboardInterrupt, service: str | None) -> str:
 
 
 def _report(folder: str) -> int:
-    text, plots = report_folder(folder)
+    text, plots, notes = report_folder(folder)
     print(f"{text}\nwritten: {Path(folder) / 'table.md'}, {', '.join(str(p) for p in plots)}")
+    for note in notes:  # a run left out of the tables, or compared over fewer epochs: said apart
+        print(f"{PROG}: {note}", file=sys.stderr)
     return 0
 
 

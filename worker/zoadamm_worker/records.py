@@ -18,6 +18,10 @@ class RecordError(ValueError):
     """A line of a record file in the middle of it that is no JSON record."""
 
 
+class UnmatchedRecords(RecordError):
+    """Record files that cannot be compared: no FO run was set up like any ZO run among them."""
+
+
 def append_record(path: str | Path, row: dict) -> None:
     """One JSON line, on disk before the next (its folders made first).  Only a regular file is
     synced: a pipe or a terminal (``--records /dev/stdout``) has no disk to reach, and fsync

@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # files only: no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator  # noqa: E402
 
-from .records import read_records  # noqa: E402
+from .records import UnmatchedRecords, read_records  # noqa: E402
 
 
 def comparison_rows(fo: list[dict], zo: list[dict]) -> list[dict]:
@@ -94,43 +94,87 @@ TRAIN_LOSS_NOTE = ("The loss ratio and k = Loss_ZO / (Loss_FO·√d) come from t
                    "minibatch loss over each epoch.")
 
 
-def pair_records(folder: str | Path) -> list[tuple[str, list[dict], list[dict]]]:
-    """(name, FO records, ZO records) for every ZO record file in ``folder``, each against the FO
-    file of the same d and initial-weights seed (compose's workers, the demo's fo/zo.jsonl)."""
+def pair_records(folder: str | Path) -> tuple[list[tuple[str, list[dict], list[dict]]], list[str]]:
+    """(name, FO records, ZO records) for every ZO record file in ``folder`` that an FO file was
+    run like (``SAME``: compose's workers, the demo's fo/zo.jsonl), and one line for each ZO
+    file that none was, naming the settings in which the nearest FO file differs (it is left
+    out: a ratio against another model, start or data would pass for the method's)."""
     runs, written = {}, {}
     for path in sorted(Path(folder).glob("*.jsonl")):
         records = read_records(path)
         if records and "method" in records[0]:
             runs[path.stem], written[path.stem] = records, path.stat().st_mtime
     fo_names = [name for name, r in runs.items() if r[0]["method"] == "adamm"]
-    pairs = []
+    pairs, notes = [], []
     for name, zo in runs.items():
-        same = [fo for fo in fo_names if (runs[fo][0]["d"], runs[fo][0]["seed"]) == (zo[0]["d"], zo[0]["seed"])]
-        if zo[0]["method"] != "zo-adamm" or not same:
+        if zo[0]["method"] != "zo-adamm":
             continue
-        # several runs' records in one folder (compose's volume, run after run): the FO run set up
-        # most like this one, the newest of those
-        fo = max(same, key=lambda fo: (sum(runs[fo][0].get(k) == zo[0].get(k) for k in _LIKE), written[fo]))
+        alike = [fo for fo in fo_names if not _differences(runs[fo][0], zo[0])]
+        if not alike:
+            notes.append(f"{name} left out: {_nearest(name, zo, {fo: runs[fo] for fo in fo_names}, written)}")
+            continue
+        # several runs' records in one folder (compose's volume, run after run): the one that
+        # reached the most of this run's epochs, the newest of those
+        fo = max(alike, key=lambda fo: (min(len(runs[fo]), len(zo)), written[fo]))
+        if len(runs[fo]) < len(zo):
+            notes.append(f"{name} is compared over the {len(runs[fo])} of its {len(zo)} epochs that {fo} reached")
         pairs.append((name, runs[fo], zo))
-    return pairs
+    return pairs, notes
 
 
-_LIKE = ("epochs", "train_limit", "batch_size", "normalize", "shuffle", "scale")  # what makes two runs comparable
+# What an epoch's numbers depend on besides the method: the model, its initial weights, the data
+# and the update the two methods share.  Not the epochs (an epoch's numbers are the same in a
+# longer run: the table has the epochs both reached), nor the settings only ZO has (q, mu).
+SAME = ("d", "seed", "train_limit", "batch_size", "normalize", "shuffle", "lr", "normalizer")
+MNIST_TRAIN = 60_000  # a train_limit of this or more is the whole training set
 
 
-def report_folder(folder: str | Path) -> tuple[str, list[Path]]:
+def _setting(record: dict, key: str):
+    value = record.get(key)
+    if key == "train_limit":
+        return MNIST_TRAIN if value is None else min(value, MNIST_TRAIN)
+    return value
+
+
+def _differences(fo: dict, zo: dict) -> list[str]:
+    """The ``SAME`` settings of two runs' first records that differ, as "name (FO's there, ZO's here)"."""
+    return [f"{key} ({_shown(_setting(fo, key))} there, {_shown(_setting(zo, key))} here)"
+            for key in SAME if _setting(fo, key) != _setting(zo, key)]
+
+
+def _shown(value) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _nearest(name: str, zo: list[dict], fo_runs: dict[str, list[dict]], written: dict[str, float]) -> str:
+    """Why no FO record is compared with ZO run ``name``: the FO run that differs in the fewest
+    settings, and in which."""
+    if not fo_runs:
+        return "the folder holds no FO record (zoadamm-worker mnist --method adamm) to compare it with"
+    nearest = min(fo_runs, key=lambda fo: (len(_differences(fo_runs[fo][0], zo[0])), -written[fo]))
+    return (f"no FO record was run with its settings; the nearest, {nearest}, differs in "
+            f"{', '.join(_differences(fo_runs[nearest][0], zo[0]))}")
+
+
+def report_folder(folder: str | Path) -> tuple[str, list[Path], list[str]]:
     """Write ``table.md`` and the plots for every FO/ZO pair of record files in ``folder``.
 
     One pair gives loss.png, accuracy.png and k.png beside the records; with several ZO runs,
-    each pair's plots go to a subfolder named after the ZO file.  Returns (the table text, the plot paths).
+    each pair's plots go to a subfolder named after the ZO file.  Returns (the tables' text, the
+    plot paths, a line per ZO run left out or compared over fewer epochs: ``pair_records``);
+    table.md ends with those lines.
 
     Raises:
         FileNotFoundError: ``folder`` holds no FO record and ZO record of the same d and seed.
+        UnmatchedRecords: it holds ZO records, but no FO record run like any of them.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder: give the folder of a run's records (runs/demo-<time>)")
-    pairs = pair_records(folder)
+    pairs, notes = pair_records(folder)
+    if not pairs and notes:
+        raise UnmatchedRecords(f"{folder} holds no FO record run like a ZO record, nothing to compare: "
+                               + "; ".join(notes))
     if not pairs:
         raise FileNotFoundError(f"{folder} holds no pair of FO and ZO record files (*.jsonl) of the same d and seed")
     sections, plots = [], []
@@ -142,8 +186,8 @@ def report_folder(folder: str | Path) -> tuple[str, list[Path]]:
         sections.append(f"{heading}\n\n{markdown_table(comparison_rows(fo, zo))}\n")
         plots += plot_comparison(fo, zo, target, title)
     text = "\n".join(sections) + f"\n{TRAIN_LOSS_NOTE}\n"
-    (folder / "table.md").write_text(text)
-    return text, plots
+    (folder / "table.md").write_text(text + "".join(f"\n{note}\n" for note in notes))
+    return text, plots, notes
 
 
 def _save(fig, ax, path: Path) -> Path:
