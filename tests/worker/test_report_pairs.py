@@ -10,7 +10,7 @@ import os
 
 from cli_support import one_line, run
 
-from zoadamm_worker.report import pair_records
+from zoadamm_worker.report import comparison_rows, pair_records
 
 DEFAULTS = {"train_limit": None, "batch_size": 128, "normalize": False, "shuffle": False, "lr": 0.001,
             "normalizer": "v_hat"}
@@ -76,3 +76,15 @@ def test_the_runs_that_match_are_compared_and_the_others_named(tmp_path):
     table = (tmp_path / "table.md").read_text()
     assert "# FO against ZO, d = 1,400, q = 1, 60,000 training images" in table and "zo-batch left out" in table
     assert table.count("| 1 | ") == table.count("| 2 | ") == 1 and "| 3 | " not in table
+
+
+def test_epochs_are_compared_by_their_number(tmp_path):
+    """A continued run (--resume) that writes a new file starts it after epoch 1."""
+    _write(tmp_path, "fo", "adamm", epochs=3, when=10.0)
+    _write(tmp_path, "zo-continued", "zo-adamm", epochs=3, when=20.0)
+    path = tmp_path / "zo-continued.jsonl"
+    path.write_text("".join(line + "\n" for line in path.read_text().splitlines()[1:]))  # epochs 2 and 3
+    ((_, fo, zo),), notes = pair_records(tmp_path)
+    rows = comparison_rows(fo, zo)
+    assert [(r["epoch"], r["fo_train_loss"], r["zo_train_loss"]) for r in rows] == [(2, 1.0, 1.0), (3, 2 / 3, 2 / 3)]
+    assert notes == []  # both reached every epoch the file holds

@@ -19,9 +19,13 @@ from .records import UnmatchedRecords, read_records  # noqa: E402
 
 
 def comparison_rows(fo: list[dict], zo: list[dict]) -> list[dict]:
-    """One row per epoch both runs reached, with the paper's k = Loss_ZO / (Loss_FO * sqrt(d))."""
+    """One row per epoch both runs reached, with the paper's k = Loss_ZO / (Loss_FO * sqrt(d)).
+    Matched by number: a file that a continued run (--resume) wrote may start after epoch 1."""
     rows = []
-    for a, b in zip(fo, zo, strict=False):  # the epochs both reached
+    by_epoch = {a["epoch"]: a for a in fo}
+    for b in zo:
+        if (a := by_epoch.get(b["epoch"])) is None:
+            continue
         ratio = b["train_loss"] / a["train_loss"]
         rows.append({
             "epoch": a["epoch"],
@@ -115,9 +119,9 @@ def pair_records(folder: str | Path) -> tuple[list[tuple[str, list[dict], list[d
             continue
         # several runs' records in one folder (compose's volume, run after run): the one that
         # reached the most of this run's epochs, the newest of those
-        fo = max(alike, key=lambda fo: (min(len(runs[fo]), len(zo)), written[fo]))
-        if len(runs[fo]) < len(zo):
-            notes.append(f"{name} is compared over the {len(runs[fo])} of its {len(zo)} epochs that {fo} reached")
+        fo = max(alike, key=lambda fo: (len(_shared(runs[fo], zo)), written[fo]))
+        if (shared := len(_shared(runs[fo], zo))) < len(zo):
+            notes.append(f"{name} is compared over the {shared} of its {len(zo)} epochs that {fo} reached")
         pairs.append((name, runs[fo], zo))
     return pairs, notes
 
@@ -127,6 +131,10 @@ def pair_records(folder: str | Path) -> tuple[list[tuple[str, list[dict], list[d
 # longer run: the table has the epochs both reached), nor the settings only ZO has (q, mu).
 SAME = ("d", "seed", "train_limit", "batch_size", "normalize", "shuffle", "lr", "normalizer")
 MNIST_TRAIN = 60_000  # a train_limit of this or more is the whole training set
+
+
+def _shared(fo: list[dict], zo: list[dict]) -> set[int]:
+    return {r["epoch"] for r in fo} & {r["epoch"] for r in zo}
 
 
 def _setting(record: dict, key: str):
