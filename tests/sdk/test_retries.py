@@ -5,6 +5,7 @@ No test waits: the client's sleep is replaced by one that records the delays it 
 
 from __future__ import annotations
 
+import time
 import types
 
 import httpx
@@ -29,7 +30,7 @@ DIM = 6
 def sleeps(monkeypatch) -> list[float]:
     """The delays the sync client slept (it does not really sleep)."""
     slept: list[float] = []
-    monkeypatch.setattr("zoadamm.sdk.client.time", types.SimpleNamespace(sleep=slept.append))
+    monkeypatch.setattr("zoadamm.sdk.client.time", types.SimpleNamespace(sleep=slept.append, monotonic=time.monotonic))
     return slept
 
 

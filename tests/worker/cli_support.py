@@ -3,12 +3,15 @@ process of their own, with what they print and their exit status."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -43,6 +46,40 @@ def interrupt(proc: subprocess.Popen, when: Callable[[], bool], sig: int = signa
     return proc.communicate()
 
 
+class HoldingObjective:
+    """f(x) = sum((x - 3)^2) over HTTP; the ``hold``-th request waits until ``release()``."""
+
+    def __init__(self, hold: int | None = None) -> None:
+        self.hold, self.requests = hold, 0
+        self.holding, self.released = threading.Event(), threading.Event()
+        objective = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                x = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["x"]
+                objective.requests += 1
+                if objective.requests == objective.hold:
+                    objective.holding.set()
+                    objective.released.wait()
+                body = json.dumps({"value": sum((v - 3.0) ** 2 for v in x)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/f"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.released.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 def one_line(done: subprocess.CompletedProcess | tuple[int, str], status: int = 1) -> str:
     """The single line a failed command printed on stderr, once its status is checked and no
     traceback was printed."""
@@ -56,5 +93,5 @@ def one_line(done: subprocess.CompletedProcess | tuple[int, str], status: int = 
 
 def _clean_env() -> dict[str, str]:
     """This environment without the variables that change the tools' defaults."""
-    changes = ("ZOADAMM_API_KEY", "ZOADAMM_SERVICE_URL", "ZOADAMM_TRAIN_LIMIT", "REDIS_URL")
+    changes = ("ZOADAMM_API_KEY", "ZOADAMM_SERVICE_URL", "ZOADAMM_TRAIN_LIMIT", "ZOADAMM_SERVICE_WAIT_S", "REDIS_URL")
     return {k: v for k, v in os.environ.items() if k not in changes}

@@ -10,50 +10,14 @@ from __future__ import annotations
 import json
 import shlex
 import signal
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cli_support import interrupt, one_line, run, start
+from cli_support import HoldingObjective, interrupt, one_line, run, start
 
 from zoadamm import Client
 from zoadamm_service.launch import local_service
 
 STEPS, HELD_STEP = 40, 15
-
-
-class HoldingObjective:
-    """f(x) = sum((x - 3)^2) over HTTP; the ``hold``-th request waits until ``release()``."""
-
-    def __init__(self, hold: int | None = None) -> None:
-        self.hold, self.requests = hold, 0
-        self.holding, self.released = threading.Event(), threading.Event()
-        objective = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                x = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["x"]
-                objective.requests += 1
-                if objective.requests == objective.hold:
-                    objective.holding.set()
-                    objective.released.wait()
-                body = json.dumps({"value": sum((v - 3.0) ** 2 for v in x)}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/f"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.released.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +103,7 @@ def test_an_mnist_worker_that_loses_its_service_says_what_continues_it(tmp_path)
     service = ServiceProcess()
     url = service.start()
     argv = ["zoadamm-worker", "mnist", "--train-limit", "6400", "--epochs", "2", "--service", url, "--quiet",
-            "--name", "lost"]
+            "--name", "lost", "--service-wait", "0"]  # the SDK's tries alone: the service stays away
     client = Client(url)
 
     def some_steps_taken() -> bool:

@@ -42,6 +42,7 @@ from .cli_options import (
     refuse_disagreements,
 )
 from .records import check_writable
+from .transport import SERVICE_WAIT_S
 
 ZO_METHODS = tuple(name for name in METHODS if METHOD_TABLE[name].takes == "values")  # what rest can send
 
@@ -83,11 +84,12 @@ def _mnist(args: argparse.Namespace) -> int:
         from .join import join_mnist
 
         records = join_mnist(spec, args.join, args.service, record, data=data, lease=args.lease,
-                             progress=not args.quiet)
+                             progress=not args.quiet, service_wait=args.service_wait)
     else:
         try:
             records = train(spec, args.service, record, data=data, progress=not args.quiet, resume=args.resume,
-                            session_name=args.name or default_session_name(spec), save=args.save)
+                            session_name=args.name or default_session_name(spec), save=args.save,
+                            service_wait=args.service_wait)
         except APIConnectionError as lost:
             if lost.session_id is None:
                 raise  # no run yet: the usual message says what to check
@@ -103,7 +105,7 @@ def _mnist(args: argparse.Namespace) -> int:
 
 
 def _rest(args: argparse.Namespace) -> int:
-    from zoadamm import minimize
+    from zoadamm import Client, minimize
     from zoadamm.sdk import APIConnectionError
 
     from .rest_objective import EvaluationError, RestObjective
@@ -114,14 +116,16 @@ def _rest(args: argparse.Namespace) -> int:
         if args.join is not None:
             from .join import join_rest
 
-            print(json.dumps(join_rest(objective, args.join, args.service, args.x0, args.steps, args.lease)))
+            print(json.dumps(join_rest(objective, args.join, args.service, args.x0, args.steps, args.lease,
+                                       service_wait=args.service_wait)))
             return 0
-        result = minimize(
-            objective, args.x0, steps=args.steps, base_url=args.service, progress=not args.quiet,
-            name=args.name or args.objective, resume=args.resume, lr=args.lr, mu=args.mu,
-            directions=args.directions, seed=args.seed, difference=args.difference, report_every=args.report_every,
-            method=args.method, constraint=args.constraint,
-        )
+        with Client(args.service, retry_window=args.service_wait) as client:
+            result = minimize(
+                objective, args.x0, steps=args.steps, client=client, progress=not args.quiet,
+                name=args.name or args.objective, resume=args.resume, lr=args.lr, mu=args.mu,
+                directions=args.directions, seed=args.seed, difference=args.difference,
+                report_every=args.report_every, method=args.method, constraint=args.constraint,
+            )
     except EvaluationError as exc:
         again = [PROG, *args.argv, *([] if "--resume" in args.argv else ["--resume"])]
         fate = ("its directions go to another worker when the lease runs out" if args.join is not None
@@ -144,11 +148,13 @@ def _check_mnist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
     refuse_disagreements(parser, args, RULES["mnist"])
     env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
     env_default(parser, args, "train_limit", "ZOADAMM_TRAIN_LIMIT", positive(int))
+    env_default(parser, args, "service_wait", "ZOADAMM_SERVICE_WAIT_S", at_least(float, 0), SERVICE_WAIT_S)
 
 
 def _check_rest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     refuse_disagreements(parser, args, RULES["rest"])
     env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
+    env_default(parser, args, "service_wait", "ZOADAMM_SERVICE_WAIT_S", at_least(float, 0), SERVICE_WAIT_S)
     args.x0 = parse_x0(parser, args.x0, args.dim)
     args.constraint = parse_constraint(parser, args)
 
@@ -249,6 +255,10 @@ def _add_run_options(parser: argparse.ArgumentParser, *, name_default: str) -> N
     """The options every worker command has: its service, how it finds or joins its session."""
     parser.add_argument("--service", type=http_url, default=None,
                         help=f"URL of the zoadamm service (default: $ZOADAMM_SERVICE_URL, else {DEFAULT_URL})")
+    parser.add_argument("--service-wait", type=at_least(float, 0), default=None, metavar="SECONDS",
+                        help="how long a call keeps asking a service that does not answer (restarting, no "
+                             "connection, 502/503/504) before the run stops; it says so on stderr once the "
+                             f"first seconds pass (default: $ZOADAMM_SERVICE_WAIT_S, else {SERVICE_WAIT_S:g})")
     parser.add_argument("--name", default=None, help=f"the session's name (default: {name_default})")
     parser.add_argument("--resume", action="store_true",
                         help="continue the newest session of this name and these settings (else start one)")

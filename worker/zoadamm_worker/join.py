@@ -33,14 +33,15 @@ def default_lease(directions: int) -> int:
 
 
 def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | None = None, data=None,
-               client: Client | None = None, lease: int | None = None, progress: bool = True) -> list[dict]:
+               client: Client | None = None, lease: int | None = None, progress: bool = True,
+               service_wait: float = 0.0) -> list[dict]:
     """Cooperate on session ``session_id`` (ZO) for ``spec.epochs`` epochs (or ``spec.max_steps``
     steps) counted from step 0; returns this worker's per-epoch records.  The session's own
     configuration (q, mu, lr, seed of the directions) rules; ``spec`` gives the model, the data
-    and the initial weights."""
+    and the initial weights; ``service_wait`` as in ``train``."""
     objective = spec.objective(data)
     own_client = client is None
-    client = client or lean_client(service_url)
+    client = client or lean_client(service_url, retry_window=service_wait)
     try:
         run = SharedRun(client, session_id, initial_parameters(spec.scale, spec.seed),
                         lease=lease or default_lease(int(client.sessions.get(session_id).config["directions"])))
@@ -87,10 +88,10 @@ def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | N
 
 
 def join_rest(objective, session_id: str, service_url: str, x0: np.ndarray, steps: int,
-              lease: int | None = None) -> dict:
+              lease: int | None = None, service_wait: float = 0.0) -> dict:
     """Cooperate on session ``session_id`` until it reaches step ``steps``, evaluating the leased
-    directions with ``objective`` (x -> f(x)); returns a summary."""
-    with lean_client(service_url) as client:
+    directions with ``objective`` (x -> f(x)); returns a summary.  ``service_wait``: as in ``train``."""
+    with lean_client(service_url, retry_window=service_wait) as client:
         q = int(client.sessions.get(session_id).config["directions"])
         run = SharedRun(client, session_id, x0, lease=lease or default_lease(q))
         told = 0

@@ -76,9 +76,11 @@ class RunSpec:
 
 def train(spec: RunSpec, service_url: str, record: str | Path | None = None, data=None,
           client: Client | None = None, progress: bool = True, session_name: str | None = None,
-          save: str | Path | None = None, resume: bool = False) -> list[dict]:
+          save: str | Path | None = None, resume: bool = False, service_wait: float = 0.0) -> list[dict]:
     """Run ``spec`` through the service at ``service_url``; returns the per-epoch records.
     ``save``: write the trained model there (``model_file``), for the attacks' victim.
+    ``service_wait``: seconds a call keeps asking a service that is away (``Client``'s
+    ``retry_window``) when no ``client`` is given.
 
     ``resume=True`` continues the newest session named ``session_name`` (default: the spec's
     label) with the spec's settings, from its step, or starts one (``zoadamm.sdk.minimize.
@@ -91,7 +93,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
     """
     objective = spec.objective(data)
     own_client = client is None
-    client = client or lean_client(service_url)
+    client = client or lean_client(service_url, retry_window=service_wait)
     zo = method_spec(spec.method).takes == "values"  # every zo-* method sends function values
     session_seed = spec.seed if spec.session_seed is None else spec.session_seed
     config: dict[str, Any] = dict(method=spec.method, lr=spec.lr, mu=spec.mu, seed=session_seed,

@@ -90,8 +90,14 @@ class LeanTransport(httpx.BaseTransport):
             self._socket = self._reader = None
 
 
+# How long a worker's call keeps asking a service that is away (no connection, 502/503/504):
+# `docker compose restart service`, which rotating keys takes, outlasts the SDK's five tries.
+SERVICE_WAIT_S = 120.0
+
+
 def lean_client(service_url: str, **kwargs) -> Client:
     """A ``Client`` for one request after another, as the workers make them: the lean transport on
-    plain http, httpx's own on https."""
+    plain http, httpx's own on https.  ``retry_window`` (seconds; see ``SERVICE_WAIT_S``) is the
+    SDK's default, 0, unless given."""
     lean = service_url.startswith("http://")
     return Client(service_url, transport=LeanTransport() if lean else None, **kwargs)

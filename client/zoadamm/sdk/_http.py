@@ -4,6 +4,7 @@ answers.  Only the sending differs between the two."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import uuid
@@ -19,6 +20,7 @@ from .errors import APIConnectionError, APITimeoutError, ClientClosedError, erro
 from .options import DEFAULT_URL
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+log = logging.getLogger("zoadamm")
 
 
 @dataclass(frozen=True)
@@ -39,21 +41,34 @@ class Call:
 class RetryPolicy:
     """How often and how long to wait before sending a failed request again.  Answers with a
     status in ``statuses`` (429, 500, 502, 503, 504) are worth retrying, but for a 429 without
-    Retry-After (a tenant's quota) and answers to a refused key; the others are final."""
+    Retry-After (a tenant's quota) and answers to a refused key; the others are final.
+
+    ``window``: seconds from a call's first try during which a service that is away (no
+    connection, or an answer of those statuses but 500) is asked again however many tries that
+    takes, past ``max_retries``: a restart of a service's only replica outlasts the ~6-9 s that
+    five tries wait.  A 500 is this request failing, which waiting does not mend: ``max_retries``
+    alone bounds it.  0 (the default): ``max_retries`` alone decides."""
 
     max_retries: int = 5
     base_delay: float = 0.25
     max_delay: float = 8.0
     statuses: frozenset[int] = RETRY_STATUSES
+    window: float = 0.0
 
-    def delay(self, attempt: int, response: httpx.Response | None) -> float:
+    def delay(self, attempt: int, response: httpx.Response | None, started: float | None = None) -> float:
         """Capped exponential backoff with jitter, never shorter than a Retry-After header up to
         ``max_delay`` (a longer Retry-After is cut to it).
         A service shedding a burst answers every caller the same Retry-After: the backoff
-        spreads their retries, and lengthens them while the burst lasts."""
-        backoff = random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2**attempt)
+        spreads their retries, and lengthens them while the burst lasts.  A try past
+        ``max_retries`` (``started``: the call's first) is sent by the window's end at the latest."""
+        # the exponent capped: a long window takes thousands of tries, and 2**attempt would
+        # overflow a float long after the backoff reached max_delay
+        backoff = random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2 ** min(attempt, 32))
         after = None if response is None else retry_after(response.headers.get("retry-after", ""))
-        return backoff if after is None else min(max(after, backoff), self.max_delay)
+        wait = backoff if after is None else min(max(after, backoff), self.max_delay)
+        if attempt >= self.max_retries and started is not None:
+            wait = min(wait, max(0.0, started + self.window - time.monotonic()))
+        return wait
 
 
 def retry_after(value: str) -> float | None:
@@ -118,11 +133,30 @@ def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool,
     return client.build_request(call.method, url, content=content, headers=headers, params=params)
 
 
-def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None) -> bool:
-    if attempt >= policy.max_retries:
+def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None, started: float | None = None) -> bool:
+    """Whether a call whose try number ``attempt`` failed with ``response`` or ``error`` is sent
+    again; ``started``: its first try's ``time.monotonic()``, from which ``policy.window`` counts.
+    The first try past ``max_retries`` that the window allows logs a WARNING on the ``zoadamm``
+    logger: a program that waits minutes for its service says why it is quiet."""
+    if not retryable(policy, response, error):
         return False
+    if attempt < policy.max_retries:
+        return True
+    if started is None or (error is None and response.status_code == 500):
+        return False
+    left = policy.window - (time.monotonic() - started)
+    if left <= 0:
+        return False
+    if attempt == policy.max_retries:
+        log.warning("zoadamm: %s does not answer (%s); trying again for up to %.0f s more",
+                    _service_of(response, error), _failure(response, error), left)
+    return True
+
+
+def retryable(policy: RetryPolicy, response: httpx.Response | None, error: httpx.TransportError | None) -> bool:
     if error is not None:  # every call is safe to send again (see Call.key), but to a server of plain HTTP
         return not speaks_plain_http(error)
+    assert response is not None
     # a refused key (a 401, or the 429 of an address with too many refused keys, which carries
     # the same challenge) is refused again however often it is sent, and so is a create past the
     # tenant's quota: the one 429 without Retry-After
@@ -130,6 +164,29 @@ def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None) -
     if status == 429 and "retry-after" not in headers:
         return False
     return status in policy.statuses and "www-authenticate" not in headers
+
+
+def _service_of(response: httpx.Response | None, error: httpx.TransportError | None) -> str:
+    """"the service at <scheme://host:port>" of the failed request."""
+    failed: httpx.Response | httpx.TransportError | None = response if response is not None else error
+    try:
+        url = failed.request.url if failed is not None else None
+    except RuntimeError:  # no request (never so for a sent one)
+        url = None
+    if url is None:
+        return "the service"
+    return f"the service at {url.scheme}://{url.netloc.decode('ascii')}"
+
+
+def _failure(response: httpx.Response | None, error: httpx.TransportError | None) -> str:
+    if response is None:
+        return str(error) or type(error).__name__
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return f"{response.status_code} {detail if isinstance(detail, str) else response.reason_phrase}"
 
 
 def connection_error(error: httpx.TransportError) -> APIConnectionError:
@@ -176,14 +233,14 @@ def start_command(url: str | None) -> str | None:
     return None
 
 
-def answered(call: Call, attempt: int, policy: RetryPolicy, response: httpx.Response):
+def answered(call: Call, attempt: int, policy: RetryPolicy, response: httpx.Response, started: float | None = None):
     """The call's (fields, vectors) from ``response``, or None when it is to be sent again.
 
     A DELETE sent again, whose earlier try may have reached the service with its answer lost,
     that finds nothing is done, as the caller asked (a first try's 404 stays an error)."""
     if call.method == "DELETE" and attempt > 0 and response.status_code == 404:
         return {}, {}
-    if should_retry(attempt, policy, response=response):
+    if should_retry(attempt, policy, response=response, started=started):
         return None
     return decode(response)
 

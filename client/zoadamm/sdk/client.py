@@ -30,11 +30,11 @@ NO_RETRY = RetryPolicy(max_retries=0)
 class _Base:
     forked: bool  # used in a child process forked after it was made (``forks``)
 
-    def __init__(self, binary: bool, max_retries: int, api_key: str | None, base_url: str) -> None:
+    def __init__(self, binary: bool, max_retries: int, api_key: str | None, base_url: str, window: float) -> None:
         forks.watch(self)
         self.binary = binary
         self._base_url = base_url
-        self.retry = RetryPolicy(max_retries=int(max_retries))
+        self.retry = RetryPolicy(max_retries=int(max_retries), window=float(window))
         # kept out of every repr, log line and exception: only build() reads it
         self._api_key = api_key
         self._urls: dict = {}  # merged request URLs (``_http.request_url``)
@@ -51,16 +51,17 @@ class Client(_Base):
     def __init__(
         self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, http_client: httpx.Client | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, max_retries: int = RetryPolicy.max_retries,
-        binary: bool = True, transport: httpx.BaseTransport | None = None,
+        binary: bool = True, transport: httpx.BaseTransport | None = None, retry_window: float = 0.0,
     ) -> None:
-        """``transport``: the httpx transport of the client made here (httpx's own by default)."""
+        """``transport``: the httpx transport of the client made here (httpx's own by default).
+        ``retry_window``: seconds a call keeps retrying a service that is away (``RetryPolicy.window``)."""
         api_key = checked_key(api_key)  # before a connection pool exists to leak
-        checked_options(base_url, timeout, max_retries, http_client)
+        checked_options(base_url, timeout, max_retries, http_client, retry_window=retry_window)
         self._owned, self._own_transport = http_client is None, transport is None  # a given one's pool is its own
         self._make_http = lambda: httpx.Client(base_url=base_url, timeout=timeout, verify=tls_context(),
                                                transport=transport)
         self.http = http_client or self._make_http()
-        super().__init__(binary, max_retries, api_key, str(self.http.base_url))
+        super().__init__(binary, max_retries, api_key, str(self.http.base_url), retry_window)
         self.sessions = Sessions(self)
 
     def send(self, call: Call, policy: RetryPolicy | None = None):
@@ -68,19 +69,19 @@ class Client(_Base):
         if self.forked:
             self.http = forks.reopened(self, self._owned and self._own_transport, self._make_http)
         check_open(self, self.http)
-        attempt = 0
+        attempt, started = 0, time.monotonic()  # the policy's window counts from the first try
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
                 response = self.http.send(build(self.http, call, self.binary, self._api_key, self._urls))
             except httpx.TransportError as error:
-                if not should_retry(attempt, policy, error=error):
+                if not should_retry(attempt, policy, error=error, started=started):
                     raise connection_error(error) from error
             else:
-                if (result := answered(call, attempt, policy, response)) is not None:
+                if (result := answered(call, attempt, policy, response, started)) is not None:
                     return result
                 failed = response
-            time.sleep(policy.delay(attempt, failed))
+            time.sleep(policy.delay(attempt, failed, started))
             attempt += 1
 
     def run(self, parsed: calls.Parsed):
@@ -118,16 +119,16 @@ class AsyncClient(_Base):
         self, base_url: str = DEFAULT_URL, *, api_key: str | None = None,
         http_client: httpx.AsyncClient | None = None, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_retries: int = RetryPolicy.max_retries, binary: bool = True,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None, retry_window: float = 0.0,
     ) -> None:
-        """``transport``: the httpx transport of the client made here (httpx's own by default)."""
+        """``transport``, ``retry_window``: as ``Client``'s."""
         api_key = checked_key(api_key)
-        checked_options(base_url, timeout, max_retries, http_client, asynchronous=True)
+        checked_options(base_url, timeout, max_retries, http_client, asynchronous=True, retry_window=retry_window)
         self._owned, self._own_transport = http_client is None, transport is None  # a given one's pool is its own
         self._make_http = lambda: httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context(),
                                                     transport=transport)
         self.http = http_client or self._make_http()
-        super().__init__(binary, max_retries, api_key, str(self.http.base_url))
+        super().__init__(binary, max_retries, api_key, str(self.http.base_url), retry_window)
         self.sessions = AsyncSessions(self)
 
     async def send(self, call: Call, policy: RetryPolicy | None = None):
@@ -135,19 +136,19 @@ class AsyncClient(_Base):
         if self.forked:
             self.http = forks.reopened(self, self._owned and self._own_transport, self._make_http)
         check_open(self, self.http)
-        attempt = 0
+        attempt, started = 0, time.monotonic()  # the policy's window counts from the first try
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
                 response = await self.http.send(build(self.http, call, self.binary, self._api_key, self._urls))
             except httpx.TransportError as error:
-                if not should_retry(attempt, policy, error=error):
+                if not should_retry(attempt, policy, error=error, started=started):
                     raise connection_error(error) from error
             else:
-                if (result := answered(call, attempt, policy, response)) is not None:
+                if (result := answered(call, attempt, policy, response, started)) is not None:
                     return result
                 failed = response
-            await asyncio.sleep(policy.delay(attempt, failed))
+            await asyncio.sleep(policy.delay(attempt, failed, started))
             attempt += 1
 
     async def run(self, parsed: calls.Parsed):

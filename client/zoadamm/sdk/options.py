@@ -4,6 +4,7 @@ fails there, in one line, instead of as a broken connection on the first call.""
 from __future__ import annotations
 
 import functools
+import math
 import os
 import ssl
 from urllib.parse import urlsplit
@@ -39,9 +40,10 @@ def checked_key(api_key: str | None) -> str | None:
     return key
 
 
-def checked_options(base_url, timeout, max_retries, http_client, asynchronous: bool = False) -> None:
-    """The base URL (unless an httpx client brings its own), the timeout, the retry count, and
-    the httpx client's kind (``asynchronous``: an AsyncClient's)."""
+def checked_options(base_url, timeout, max_retries, http_client, asynchronous: bool = False,
+                    retry_window: object = 0.0) -> None:
+    """The base URL (unless an httpx client brings its own), the timeout, the retry count and
+    window, and the httpx client's kind (``asynchronous``: an AsyncClient's)."""
     if http_client is None:
         parts = urlsplit(str(base_url)) if isinstance(base_url, (str, httpx.URL)) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
@@ -58,4 +60,7 @@ def checked_options(base_url, timeout, max_retries, http_client, asynchronous: b
                               f"got {type(http_client).__name__}")
     if isinstance(max_retries, bool) or not isinstance(max_retries, (int, np.integer)) or max_retries < 0:
         raise InvalidArgument(f"max_retries must be a whole number >= 0; got {shown(max_retries)}")
+    if not (isinstance(retry_window, (int, float, np.integer, np.floating)) and not isinstance(retry_window, bool)
+            and 0 <= retry_window < math.inf):
+        raise InvalidArgument(f"retry_window must be a finite number of seconds >= 0; got {shown(retry_window)}")
 
