@@ -42,20 +42,31 @@ export function saveKey(key, remember) {
   if (key) (remember ? localStorage : sessionStorage).setItem(KEY, key);
 }
 
-// The JSON answer of GET `path`; null for a 404.  Raises AuthError for a refused key, HttpError
-// for any other failure.
-export async function api(path) {
+// An error answer's `detail`, or "" where it has none (not JSON: a proxy's page).
+async function detailOf(response) {
+  try {
+    const { detail } = await response.json();
+    return typeof detail === "string" ? detail : "";
+  } catch (e) {
+    return "";
+  }
+}
+
+// The JSON answer of GET `path`; null for a 404, whose detail (the service's reason) is handed to
+// `missing`.  Raises AuthError for a refused key, HttpError for any other failure.
+export async function api(path, missing = () => {}) {
   const headers = { Accept: "application/json" };
   const key = apiKey();
   if (key) headers.Authorization = "Bearer " + key;
   const response = await fetch(path, { headers, cache: "no-store" });
   const challenged = response.status === 429 && response.headers.has("WWW-Authenticate");
   if (response.status === 401 || response.status === 403 || challenged) {
-    let detail = "";
-    try { detail = (await response.json()).detail || ""; } catch (e) { /* not JSON */ }
-    throw new AuthError(response.status, detail, retryAfter(response));
+    throw new AuthError(response.status, await detailOf(response), retryAfter(response));
   }
-  if (response.status === 404) return null;
+  if (response.status === 404) {
+    missing(await detailOf(response));
+    return null;
+  }
   if (!response.ok) throw new HttpError(path, response.status, retryAfter(response));
   return response.json();
 }

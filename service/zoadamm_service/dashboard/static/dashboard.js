@@ -20,13 +20,15 @@ async function refreshSession(id) {
   const epoch = state.keyEpoch;
   let d = state.data.get(id);
   const seen = Boolean(d); // read with this key before
-  let body = d ? await api(`/v1/dashboard/sessions/${id}?since=${d.nextStep}&cursor=${d.cursor}`) : null;
+  let said = ""; // a 404's detail
+  const missing = (detail) => { said = detail; };
+  let body = d ? await api(`/v1/dashboard/sessions/${id}?since=${d.nextStep}&cursor=${d.cursor}`, missing) : null;
   if (body !== null && d && (body.stride !== d.stride || body.end_cursor < d.cursor)) {
     d = null; // the service thinned its trace (or the session was replaced): start again from the kept points
   }
-  if (!d) body = await api(`/v1/dashboard/sessions/${id}?points=${METRIC_POINTS}`);
+  if (!d) body = await api(`/v1/dashboard/sessions/${id}?points=${METRIC_POINTS}`, missing);
   if (epoch !== state.keyEpoch) return; // asked with the key before: its answer is not this key's
-  if (body === null) { forget(id, seen); return; } // deleted, expired, another tenant's, or never there
+  if (body === null) { forget(id, seen, said); return; } // deleted, expired, another tenant's, or never there
   if (!d) {
     d = { info: body, stride: body.stride, trace: body.trace, metrics: body.metrics };
     state.data.set(id, d);
@@ -42,8 +44,9 @@ async function refreshSession(id) {
 }
 
 // A session the service does not answer (404): out of the comparison and the detail, so it is not
-// asked for again.  `seen`: it was read with this key before, and so is gone from the service.
-function forget(id, seen) {
+// asked for again.  `seen`: it was read with this key before, and so is gone from the service;
+// `said`: the 404's detail.
+function forget(id, seen, said) {
   const row = rowOf(id); // while its data is still here
   const name = row.name ? `${isolated(row)} (${id.slice(0, 8)})` : id.slice(0, 8);
   state.data.delete(id);
@@ -55,17 +58,20 @@ function forget(id, seen) {
     history.replaceState(null, "", "#");
   }
   if (shown || compared) { // it leaves what the user looks at: say why
-    $("gone-text").textContent = `The session ${name} ${goneReason(seen)}. ` +
+    $("gone-text").textContent = `The session ${name} ${goneReason(seen, said)}. ` +
       `It left the ${shown ? "detail" : "comparison"}${shown && compared ? " and the comparison" : ""}.`;
     $("gone-banner").hidden = false;
   }
 }
 
-function goneReason(seen) {
-  if (seen) return "is no longer on the service: deleted, or expired";
+function goneReason(seen, said) {
   // a key of another tenant sees none of the first one's sessions: they are not gone for that
-  if (state.keyEpoch > 1) return "is not among the sessions of this API key";
-  return "is not on the service: deleted, expired, or never there";
+  if (!seen && state.keyEpoch > 1) return "is not among the sessions of this API key";
+  const where = seen ? "is no longer on the service" : "is not on the service";
+  // the service's own words where it gives them: a guess would say deleted where its memory was
+  // emptied by a restart
+  if (said) return `${where}, which answered: ${said.replace(/\.$/, "")}`;
+  return `${where}: deleted, ${seen ? "or expired" : "expired, or never there"}`;
 }
 
 // --- the loop -----------------------------------------------------------------------------------
