@@ -40,7 +40,22 @@ export function resizeAll() {
   }
 }
 
-export const logScale = (on) => (on ? { distr: 3 } : { auto: true });
+// uPlot pads a range past float64's largest value (a metric of 1e308 spanned 0 to Infinity) and
+// rounds it to 24 decimals (f of 1e-30 spanned 0 to 100): tiny values are ranged scaled up.
+const MAX = Number.MAX_VALUE;
+const finite = (lo, hi) => [lo > -MAX ? lo : -MAX, hi < MAX ? hi : MAX]; // NaN too: Infinity / Infinity
+
+function linearRange(u, lo, hi) {
+  if (lo === null || lo === undefined) return [null, null];
+  const size = Math.max(-lo, hi);
+  const scale = size > 0 && size < 1e-18 ? 10 ** Math.min(308, -Math.floor(Math.log10(size))) : 1;
+  const [a, b] = uPlot.rangeNum(lo * scale, hi * scale, 0.1, true); // uPlot's own range
+  return finite(a / scale, b / scale);
+}
+
+const logRange = (u, lo, hi) => (lo === null || lo === undefined ? [null, null] : finite(...uPlot.rangeLog(lo, hi, 10, false)));
+
+export const logScale = (on) => (on ? { distr: 3, range: logRange } : { auto: true, range: linearRange });
 
 // Log y by default when the values are all positive and span more than two decades: on a
 // linear axis the starting values would flatten everything after them.
@@ -80,10 +95,54 @@ function tickTexts(ticks) {
   return ticks.map((t) => (t === null ? "" : !exponent ? fmt(t, 5) : t === 0 ? "0" : short(t)));
 }
 
+// uPlot's tick increments (1, 2, 2.5 and 5 times a power of ten) end at 5e31: an f of 1e37 got no
+// tick nor grid line.  The same multiples of every power of ten float64 holds.
+const INCRS = [];
+for (let k = -323; k <= 308; k++) {
+  for (const m of [1, 2, 2.5, 5]) {
+    const v = Number(`${m}e${k}`);
+    if (v > (INCRS.at(-1) ?? 0) && v < Infinity) INCRS.push(v);
+  }
+}
+
+// Ticks at whole multiples of the increment.  uPlot takes none below 1e-16 (the digits it rounds
+// to) and passes a coarser one, `space` pixels apart: for a span that small, the one that fits.
+function linearSplits(u, axis, min, max, incr, space) {
+  const wanted = incr * u.axes[axis]._space / space;
+  // (a finer one than float64 tells apart at these values is no tick)
+  if (space > 2 * u.axes[axis]._space && wanted > 1e-15 * Math.max(-min, max)) {
+    incr = INCRS.find((v) => v >= wanted);
+  }
+  const ticks = [];
+  // rounded as uPlot rounds: 8.0000001 increments from 0 is the 8th, 0.1 * 3 is 0.3
+  for (let i = Math.ceil(Number((min / incr).toFixed(6))); ticks.length < 100; i++) {
+    const tick = Number((i * incr).toPrecision(15));
+    if (tick > max) break;
+    ticks.push(tick);
+  }
+  return ticks;
+}
+
+// 1 to 9 times each power of ten in the range, as uPlot's log ticks are: its own snap their step
+// to its increments, which drew odd ticks past 5e31 and, below 1e-32 (where a converging f goes),
+// failed on too long an array.
+function logSplits(u, axis, min, max) {
+  const ticks = [];
+  for (let k = Math.floor(Math.log10(min)); k <= Math.ceil(Math.log10(max)); k++) {
+    for (let m = 1; m < 10; m++) {
+      const v = Number(`${m}e${k}`);
+      if (v >= min * (1 - 1e-12) && v <= max * (1 + 1e-12)) ticks.push(v);
+    }
+  }
+  return ticks;
+}
+
 export function yAxis(extra = {}) {
   // on a log scale only powers of ten get a label; the minor ticks stay unlabelled
   return Object.assign({
-    size: axisSize, grid: { stroke: "#eef0f3" }, ticks: { show: false },
+    size: axisSize, grid: { stroke: "#eef0f3" }, ticks: { show: false }, incrs: INCRS,
+    splits: (u, axis, ...range) =>
+      (u.scales[u.axes[axis].scale || "y"].distr === 3 ? logSplits : linearSplits)(u, axis, ...range),
     values: (u, ticks, axis) => {
       const log = u.scales[u.axes[axis].scale || "y"].distr === 3;
       return tickTexts(ticks.map((t) => (log && !powerOfTen(t) ? null : t)));
