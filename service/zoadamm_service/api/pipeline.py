@@ -51,8 +51,9 @@ class Gate(Protocol):
     async def check(self, scope: Scope) -> Refusal | None: ...
 
 
-# a /v1 GET answers JSON or the binary frame, as Accept asks: a cache must keep the two apart
-READ_HEADERS = (*SECURITY_HEADERS, (b"vary", b"Accept"))
+# a /v1 GET answers JSON or the binary frame, as Accept asks: a cache must keep the two apart;
+# and it is a tenant's data, which no browser should keep on disk (POST answers are never cached)
+READ_HEADERS = (*SECURITY_HEADERS, (b"vary", b"Accept"), (b"cache-control", b"no-store"))
 
 
 def headers_for(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
