@@ -97,6 +97,8 @@ NORM_MESSAGE = r'constraint.ball.norm must be "2" or "inf" \(a string\), got '
     ({"box": {"lower": 0.1, "upper": 0.1}},
      r"\(0.10000000149011612 > 0.09999999403953552\); to pin a coordinate, give both bounds a value float32 holds "
      r"\(the nearest to 0.1 is 0.10000000149011612\)"),
+    # a number beside a vector: the index is the vector's
+    ({"box": {"lower": 0.1, "upper": [1.0, 0.1]}}, r"at index 1 .*the nearest to 0.1 is 0.10000000149011612"),
     ({}, "constraint needs a box, a ball or both"),
     ({"cube": {}}, r"constraint has unknown fields 'cube'"),
     ([0, 1], "constraint must be an object"),
