@@ -205,18 +205,6 @@ def line_count() -> str:
 
 
 # name: (results file, renderer); the file is named in the table's marker lines
-def refresh_cost() -> str:
-    """Redis's time per append, each block of the two scripts in turn, and the medians."""
-    result = load("refresh_cost.json")
-    (persist, persisting), (nothing, before) = result["redis_us_per_append"].items()
-    body = [[str(i + 1), f"{a:.2f} µs", f"{b:.2f} µs", f"{a / b:.2f}"]
-            for i, (a, b) in enumerate(zip(persisting, before, strict=True))]
-    medians = result["median_us"]
-    body.append(["median", f"{medians[persist]:.2f} µs", f"{medians[nothing]:.2f} µs",
-                 f"{result['persist_over_nothing']:.2f}"])
-    return rows(["block", f"Redis per append: {persist}", nothing, "ratio"], body)
-
-
 TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "service_step": ("service_step.json", service_step),
     "step_bytes": ("service_step.json", step_bytes),
@@ -254,7 +242,6 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "folded_moments": ("ball_passes.json", folded_moments),
     "pipeline_update": ("service_step_update_ab.json", lambda: pipeline_ab("service_step_update_ab.json")),
     "line_count": ("line_count.json", line_count),
-    "refresh_cost": ("refresh_cost.json", refresh_cost),
     "tell_goal_compiled": ("sessions_goal_compiled_ab.json", lambda: tell_goal(("sessions_goal_compiled_ab.json",))),
 }
 

@@ -148,6 +148,31 @@ def test_an_idle_session_expires_whole_and_leaves_the_index(make_app, serve, sto
         assert redis_client_maybe.zrange("zoadamm:tenant:open:sessions", 0, -1) == [kept.encode()]
 
 
+@pytest.mark.parametrize("store_kind", ["redis"])  # a restart keeps only what Redis keeps
+@pytest.mark.parametrize("first_call", ["lease", "read"])
+def test_a_restart_to_no_ttl_takes_the_old_expiry_off_every_key_at_the_first_call(make_app, serve, redis_client,
+                                                                                 first_call):
+    """0 means never.  A service with a TTL left it on every key of its sessions; after a restart
+    with 0, the first call on a session, a lease or a read as much as a tell, takes it off all of
+    them at once.  Taken off by each write alone, a lease's (which writes two keys) left the
+    journal to expire beneath a session that went on: a session with half its records."""
+    f, _ = objective(DIM)
+    with serve(make_app(session_ttl_s=60)) as first:
+        made = first.post("/v1/sessions", json={"dim": DIM, "directions": 4, "x0": x0_for(DIM).tolist()})
+        sid = made.json()["id"]
+        opt = reference(made.json(), x0_for(DIM))
+        assert first.post(f"/v1/sessions/{sid}/tell", json=zo_values(opt, f)).status_code == 200
+    written = redis_client.keys(f"zoadamm:{{{sid}}}:*")
+    assert len(written) >= 4 and all(redis_client.ttl(key) > 0 for key in written)
+    with serve(make_app()) as second:
+        if first_call == "lease":
+            assert second.post(f"/v1/sessions/{sid}/ask", json={"lease": 1, "worker": "a"}).status_code == 200
+        else:
+            assert second.get(f"/v1/sessions/{sid}").status_code == 200
+    kept = redis_client.keys(f"zoadamm:{{{sid}}}:*")
+    assert set(written) <= set(kept) and [redis_client.ttl(key) for key in kept] == [-1] * len(kept)
+
+
 @pytest.fixture
 def redis_client_maybe(store_kind, request):
     if store_kind != "redis":

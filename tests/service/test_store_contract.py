@@ -620,18 +620,22 @@ async def test_the_bytes_of_sessions_gone_are_given_back(store):
     assert await store._redis.hkeys(keys.tenant_sizes(TENANT)) == [b"s1"]
 
 
-async def test_a_write_under_no_ttl_takes_off_the_expiry_an_earlier_ttl_set(store):
+async def test_a_touch_under_no_ttl_takes_off_every_expiry_an_earlier_ttl_set(store):
     """0 means never: a session written by a service with a TTL, then by one without (a restart
-    with the setting changed, or another replica), must not expire key by key afterwards."""
+    with the setting changed), must not expire key by key afterwards.  The touch takes the
+    expiry off every key at once; the writes under 0 leave expiries alone."""
     from zoadamm_service import keys
 
     store.ttl_s = 60
     await started(store)
     await store.append("s1", 0, b"e0", json.dumps({"value": 1}))
-    written = [keys.meta("s1"), keys.checkpoint("s1"), keys.events("s1"), keys.metrics("s1")]
+    await store.lease("s1", 1, 1, 2, 1, "a", 10.0)  # the leases' own key
+    written = [keys.meta("s1"), keys.checkpoint("s1"), keys.events("s1"), keys.metrics("s1"), keys.leases("s1")]
     assert all([await store._redis.ttl(key) > 0 for key in written])
     store.ttl_s = 0
     await store.append("s1", 1, b"e1")
+    assert all([await store._redis.ttl(key) > 0 for key in written])  # a write alone changes nothing
+    await store.touch("s1")
     assert [await store._redis.ttl(key) for key in written] == [-1] * len(written)
 
 

@@ -63,7 +63,7 @@ class Replica:
     _deferred: asyncio.Future | None = None  # work still running after its answer was sent
     _waiting: int = 0  # calls waiting for the lock (every call takes it through ``locked``)
     _checksum: tuple[int, str] | None = None  # (step, checksum of x at that step)
-    _touched: float = 0.0  # when this replica last restarted the session's idle time
+    touched_at: float = 0.0  # when this replica last restarted the session's idle time (0: never)
     _work: np.ndarray | None = None
     recent: dict[int, LastStep] = field(default_factory=dict)  # step -> its record, the newest few
     _x_bound: float | None = None  # a bound on max |x| (``finite``); None: not known
@@ -89,11 +89,16 @@ class Replica:
 
     def touch_due(self, ttl_s: int) -> bool:
         """Whether to restart the session's idle time now: at most every 1/20 of it, so a
-        session read and never written expires between 0.95 and 1 TTL after its last call."""
+        session read and never written expires between 0.95 and 1 TTL after its last call.
+        With no TTL (0), once, when this replica is made: it takes off what expiry a service
+        with a TTL left, before a restart with 0; the session's writes add none afterwards."""
+        if not ttl_s:
+            due, self.touched_at = not self.touched_at, 1.0
+            return due
         now = time.monotonic()
-        if now - self._touched < ttl_s / 20:
+        if now - self.touched_at < ttl_s / 20:
             return False
-        self._touched = now
+        self.touched_at = now
         return True
 
     def started(self) -> Optimizer:

@@ -109,7 +109,8 @@ class Sessions(Reports):
         if not is_session_id(session_id):
             raise NotFound("no session with this id")
         replica = await self.replicas.get(session_id, tenant)
-        if self.store.ttl_s and replica.touch_due(self.store.ttl_s):
+        ttl = self.store.ttl_s
+        if (ttl or not replica.touched_at) and replica.touch_due(ttl):  # the first test spares the tell a call
             await self.store.touch(session_id)  # reads count as calls too; writes refresh themselves
         return replica
 

@@ -177,7 +177,8 @@ class Store(ABC):
 
     @abstractmethod
     async def touch(self, session_id: str) -> None:
-        """Restart the session's idle time (a read; writes restart it themselves)."""
+        """Restart the session's idle time (a read; writes restart it themselves); with no idle
+        TTL, take off an expiry that an earlier one left on every key of the session."""
 
     @abstractmethod
     async def meta(self, session_id: str) -> SessionMeta: ...

@@ -164,7 +164,7 @@ class RedisStore(SplitSteps, History, Store):
 
     @translate_errors
     async def touch(self, session_id: str) -> None:
-        if self.ttl_s and not await self._touch(keys=keys.all_for(session_id), args=[self.ttl_s]):
+        if not await self._touch(keys=keys.all_for(session_id), args=[self.ttl_s]):
             raise NotFound(f"no session {session_id!r}")
 
     @translate_errors

@@ -11,15 +11,11 @@ from .metric_scripts import TRIM_METRICS
 NOT_FOUND, NO_STATE, MOVED, REUSED, DAMAGED, IN_PARTS, OTHER_PARTS = -1, -2, -3, -4, -5, -6, -7
 
 # With a positive idle TTL, a write refreshes the expiry of every session key it is given, so a
-# session that nobody calls expires whole; an expired session is simply missing.  With 0 (never)
-# it takes off an expiry that a service with a TTL set, before a restart or on another replica:
-# left on, the keys would expire one by one under a service that promises never.
+# session that nobody calls expires whole; an expired session is simply missing.
 _REFRESH = """
 local function refresh(ttl, ...)
   if tonumber(ttl) > 0 then
     for _, i in ipairs({...}) do redis.call('EXPIRE', KEYS[i], ttl) end
-  else
-    for _, i in ipairs({...}) do redis.call('PERSIST', KEYS[i]) end
   end
 end
 """
@@ -291,11 +287,15 @@ if leased[1] == 0 then refresh(ARGV[1], 1, 3) end
 return {redis.call('HGETALL', KEYS[2]), leased}
 """
 
-# KEYS: every key of one session; ARGV: idle ttl.  A read restarts the idle time.
-TOUCH = _REFRESH + """
+# KEYS: every key of one session; ARGV: idle ttl.  A read restarts the idle time.  With 0 (never)
+# it takes off the expiries that a service with a TTL left (before a restart with 0), from every
+# key at once: each write touches only some keys, so taking them off write by write would let
+# the others expire and leave a session with half its records.
+TOUCH = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local all = {}
-for i = 1, #KEYS do all[i] = i end
-refresh(ARGV[1], unpack(all))
+local command = tonumber(ARGV[1]) > 0 and 'EXPIRE' or 'PERSIST'
+for i = 1, #KEYS do
+  if command == 'EXPIRE' then redis.call('EXPIRE', KEYS[i], ARGV[1]) else redis.call('PERSIST', KEYS[i]) end
+end
 return 1
 """
