@@ -15,26 +15,46 @@ matplotlib.use("Agg")  # files only: no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator  # noqa: E402
 
-from .records import UnmatchedRecords, read_records  # noqa: E402
+from .records import UnmatchedRecords  # noqa: E402
+from .report_records import FO_METHOD, ZO_METHODS, by_epoch, epoch_records, repeated_epochs, span  # noqa: E402
+
+# the legends' names; a method this list lacks is shown as recorded
+NAMES = {"adamm": "AdaMM (FO)", "zo-adamm": "ZO-AdaMM", "zo-sgd": "ZO-SGD", "zo-signsgd": "ZO-signSGD",
+         "zo-adam": "ZO-Adam"}
+UNDEFINED = "undefined"  # a ratio over an FO train loss of 0, or over a loss that is not a number
 
 
 def comparison_rows(fo: list[dict], zo: list[dict]) -> list[dict]:
-    """One row per epoch both runs reached, with the paper's k = Loss_ZO / (Loss_FO * sqrt(d)).
-    Matched by number: a file that a continued run (--resume) wrote may start after epoch 1."""
+    """One row per epoch both runs reached, in their order, with the paper's k = Loss_ZO /
+    (Loss_FO * sqrt(d)).  Matched by number: a file that a continued run (--resume) wrote may
+    start after epoch 1; an epoch a file holds twice counts by its last record (``by_epoch``).
+    The ratio and k are None where they are undefined (``loss_ratio``)."""
+    fo_epochs, zo_epochs = by_epoch(fo), by_epoch(zo)
     rows = []
-    by_epoch = {a["epoch"]: a for a in fo}
-    for b in zo:
-        if (a := by_epoch.get(b["epoch"])) is None:
-            continue
-        ratio = b["train_loss"] / a["train_loss"]
+    for epoch in sorted(fo_epochs.keys() & zo_epochs.keys()):
+        a, b = fo_epochs[epoch], zo_epochs[epoch]
+        ratio = loss_ratio(b["train_loss"], a["train_loss"])
         rows.append({
-            "epoch": a["epoch"],
+            "epoch": epoch,
             "fo_train_loss": a["train_loss"], "fo_test_loss": a["test_loss"], "fo_test_accuracy": a["test_accuracy"],
             "zo_train_loss": b["train_loss"], "zo_test_loss": b["test_loss"], "zo_test_accuracy": b["test_accuracy"],
-            "loss_ratio": ratio, "k": ratio / math.sqrt(b["d"]),
+            "loss_ratio": ratio, "k": None if ratio is None else ratio / math.sqrt(b["d"]),
             "fo_seconds": a["seconds"], "zo_seconds": b["seconds"],
         })
     return rows
+
+
+def loss_ratio(zo_loss: float, fo_loss: float) -> float | None:
+    """ZO's train loss over FO's; None where no number is the ratio: an FO loss of 0 (a model
+    that fits its minibatches exactly), or a loss that is not finite (a NaN train loss is an
+    epoch reported by a continued run that took none of its steps)."""
+    if fo_loss == 0 or not (math.isfinite(fo_loss) and math.isfinite(zo_loss)):
+        return None
+    return zo_loss / fo_loss
+
+
+def _fixed(value: float | None, spec: str) -> str:
+    return UNDEFINED if value is None else format(value, spec)
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -45,7 +65,8 @@ def markdown_table(rows: list[dict]) -> str:
         lines.append(
             f"| {r['epoch']} | {r['fo_train_loss']:.4f} | {r['fo_test_loss']:.4f} | {r['fo_test_accuracy']:.4f} "
             f"| {r['zo_train_loss']:.4f} | {r['zo_test_loss']:.4f} | {r['zo_test_accuracy']:.4f} "
-            f"| {r['loss_ratio']:.2f} | {r['k']:.4f} | {r['fo_seconds']:.1f} | {r['zo_seconds']:.1f} |"
+            f"| {_fixed(r['loss_ratio'], '.2f')} | {_fixed(r['k'], '.4f')} | {r['fo_seconds']:.1f} "
+            f"| {r['zo_seconds']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -65,31 +86,47 @@ def comparison_title(zo: list[dict]) -> str:
     return f"d = {zo[0]['d']:,}, q = {zo[0].get('directions', 1)}" + (f", {limit:,} training images" if limit else "")
 
 
+def method_name(records: list[dict]) -> str:
+    """The method of a run's records, as its legends name it."""
+    method = records[0].get("method", "zo-adamm")
+    return NAMES.get(method, method)
+
+
 def plot_comparison(fo: list[dict], zo: list[dict], folder: str | Path, title: str) -> list[Path]:
     """loss.png, accuracy.png and k.png in ``folder``; returns their paths."""
     folder = Path(folder)
     rows = comparison_rows(fo, zo)
     epochs = [r["epoch"] for r in rows]
+    fo_name, zo_name = method_name(fo), method_name(zo)
     paths = []
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for prefix, name in (("fo", "AdaMM (FO)"), ("zo", "ZO-AdaMM")):
+    for prefix, name in (("fo", fo_name), ("zo", zo_name)):
         ax.plot(epochs, [r[f"{prefix}_train_loss"] for r in rows], marker="o", label=f"{name} train")
         # hollow: a test curve on top of its train curve (as ZO's often is) still shows both
         ax.plot(epochs, [r[f"{prefix}_test_loss"] for r in rows], marker="s", linestyle="--", markerfacecolor="none",
                 markersize=8, label=f"{name} test")
-    ax.set(xlabel="epoch", ylabel="cross-entropy", title=f"Loss — {title}", yscale="log")
+    losses = [r[f"{run}_{kind}_loss"] for r in rows for run in ("fo", "zo") for kind in ("train", "test")]
+    # a log axis needs a positive loss to range over; losses of 0 alone are drawn on a linear one
+    ax.set(xlabel="epoch", ylabel="cross-entropy", title=f"Loss — {title}",
+           yscale="log" if any(loss > 0 for loss in losses) else "linear")
     paths.append(_save(fig, ax, folder / "loss.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, [r["fo_test_accuracy"] for r in rows], marker="o", label="AdaMM (FO)")
-    ax.plot(epochs, [r["zo_test_accuracy"] for r in rows], marker="s", label="ZO-AdaMM")
+    ax.plot(epochs, [r["fo_test_accuracy"] for r in rows], marker="o", label=fo_name)
+    ax.plot(epochs, [r["zo_test_accuracy"] for r in rows], marker="s", label=zo_name)
     ax.set(xlabel="epoch", ylabel="test accuracy", title=f"Test accuracy — {title}", ylim=(0, 1))
     paths.append(_save(fig, ax, folder / "accuracy.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, [r["k"] for r in rows], marker="o", label="k = Loss_ZO / (Loss_FO·√d), train losses")
+    # an undefined k is a gap in the line, as it is "undefined" in the table
+    ax.plot(epochs, [math.nan if r["k"] is None else r["k"] for r in rows], marker="o",
+            label="k = Loss_ZO / (Loss_FO·√d), train losses")
     ax.set(xlabel="epoch", ylabel="k (from the train loss)", title=f"The O(√d) slowdown — {title}")
+    if rows and all(r["k"] is None for r in rows):  # no point to range the axes on: they would show made-up epochs
+        ax.set(xlim=(min(epochs) - 0.5, max(epochs) + 0.5), yticks=[])
+        ax.text(0.5, 0.5, f"k is {UNDEFINED} at every epoch\n(an FO train loss of 0, or one that is not a number)",
+                transform=ax.transAxes, ha="center", va="center")
     paths.append(_save(fig, ax, folder / "k.png"))
     return paths
 
@@ -99,19 +136,30 @@ TRAIN_LOSS_NOTE = ("The loss ratio and k = Loss_ZO / (Loss_FO·√d) come from t
 
 
 def pair_records(folder: str | Path) -> tuple[list[tuple[str, list[dict], list[dict]]], list[str]]:
-    """(name, FO records, ZO records) for every ZO record file in ``folder`` that an FO file was
-    run like (``SAME``: compose's workers, the demo's fo/zo.jsonl), and one line for each ZO
-    file that none was, naming the settings in which the nearest FO file differs (it is left
-    out: a ratio against another model, start or data would pass for the method's)."""
+    """(name, FO records, ZO records) for every ZO record file in ``folder`` (any ZO method:
+    ``ZO_METHODS``) that an FO file was run like (``SAME``: compose's workers, the demo's
+    fo/zo.jsonl) and that shares an epoch with it, and the lines a reader needs beside them: one
+    for each ZO file left out (no FO file was run like it, naming the settings in which the
+    nearest differs: a ratio against another model, start or data would pass for the method's;
+    or none reached any of its epochs), for a compared file that holds an epoch more than once,
+    and for a ZO file compared over fewer epochs than it holds.
+
+    Raises:
+        RecordError: a damaged line in a record file (``epoch_records``).
+    """
     runs, written = {}, {}
     for path in sorted(Path(folder).glob("*.jsonl")):
-        records = read_records(path)
-        if records and "method" in records[0]:
+        if records := epoch_records(path):
             runs[path.stem], written[path.stem] = records, path.stat().st_mtime
-    fo_names = [name for name, r in runs.items() if r[0]["method"] == "adamm"]
-    pairs, notes = [], []
+    fo_names = [name for name, r in runs.items() if r[0]["method"] == FO_METHOD]
+    pairs, notes, said = [], [], set()
     for name, zo in runs.items():
-        if zo[0]["method"] != "zo-adamm":
+        method = zo[0]["method"]
+        if method == FO_METHOD:
+            continue
+        if method not in ZO_METHODS:
+            notes.append(f"{name} left out: its method, {method}, is neither {FO_METHOD} (FO) nor a ZO method "
+                         f"({', '.join(ZO_METHODS)})")
             continue
         alike = [fo for fo in fo_names if not _differences(runs[fo][0], zo[0])]
         if not alike:
@@ -120,8 +168,18 @@ def pair_records(folder: str | Path) -> tuple[list[tuple[str, list[dict], list[d
         # several runs' records in one folder (compose's volume, run after run): the one that
         # reached the most of this run's epochs, the newest of those
         fo = max(alike, key=lambda fo: (len(_shared(runs[fo], zo)), written[fo]))
-        if (shared := len(_shared(runs[fo], zo))) < len(zo):
-            notes.append(f"{name} is compared over the {shared} of its {len(zo)} epochs that {fo} reached")
+        epochs, shared = _epochs(zo), _shared(runs[fo], zo)
+        if not shared:  # a table of no epochs compares nothing
+            notes.append(f"{name} left out: it shares no epoch with {fo}, the FO record run like it (epochs "
+                         f"{span(_epochs(runs[fo]))} there, {span(epochs)} here)")
+            continue
+        for compared in (fo, name):
+            if compared not in said and (twice := repeated_epochs(runs[compared])):
+                said.add(compared)
+                notes.append(f"{compared} holds epoch{'s' * (len(twice) > 1)} {span(twice)} more than once (recorded "
+                             "again by a later run): the last record of each epoch is compared")
+        if len(shared) < len(epochs):
+            notes.append(f"{name} is compared over the {len(shared)} of its {len(epochs)} epochs that {fo} reached")
         pairs.append((name, runs[fo], zo))
     return pairs, notes
 
@@ -133,8 +191,12 @@ SAME = ("d", "seed", "train_limit", "batch_size", "normalize", "shuffle", "lr", 
 MNIST_TRAIN = 60_000  # a train_limit of this or more is the whole training set
 
 
+def _epochs(records: list[dict]) -> set[int]:
+    return {r["epoch"] for r in records}
+
+
 def _shared(fo: list[dict], zo: list[dict]) -> set[int]:
-    return {r["epoch"] for r in fo} & {r["epoch"] for r in zo}
+    return _epochs(fo) & _epochs(zo)
 
 
 def _setting(record: dict, key: str):
@@ -164,33 +226,49 @@ def _nearest(name: str, zo: list[dict], fo_runs: dict[str, list[dict]], written:
             f"{', '.join(_differences(fo_runs[nearest][0], zo[0]))}")
 
 
+def methods_table(pairs: list[tuple[str, list[dict], list[dict]]]) -> str:
+    """A row per ZO record at the last epoch it is compared over: the methods side by side."""
+    lines = ["| ZO record | method | q | epoch | ZO train loss | FO train loss | train loss ZO/FO | k (train loss) "
+             "| ZO test acc | FO test acc |", "|" + "---|" * 10]
+    for name, fo, zo in pairs:
+        r = comparison_rows(fo, zo)[-1]
+        lines.append(f"| {name} | {zo[0]['method']} | {zo[0].get('directions', 1)} | {r['epoch']} "
+                     f"| {r['zo_train_loss']:.4f} | {r['fo_train_loss']:.4f} | {_fixed(r['loss_ratio'], '.2f')} "
+                     f"| {_fixed(r['k'], '.4f')} | {r['zo_test_accuracy']:.4f} | {r['fo_test_accuracy']:.4f} |")
+    return "\n".join(lines)
+
+
 def report_folder(folder: str | Path) -> tuple[str, list[Path], list[str]]:
     """Write ``table.md`` and the plots for every FO/ZO pair of record files in ``folder``.
 
     One pair gives loss.png, accuracy.png and k.png beside the records; with several ZO runs,
-    each pair's plots go to a subfolder named after the ZO file.  Returns (the tables' text, the
-    plot paths, a line per ZO run left out or compared over fewer epochs: ``pair_records``);
-    table.md ends with those lines.
+    table.md starts with a row per ZO run (``methods_table``) and each pair's plots go to a
+    subfolder named after the ZO file.  Returns (the tables' text, the plot paths, the lines of
+    ``pair_records``); table.md ends with those lines.
 
     Raises:
         FileNotFoundError: ``folder`` holds no FO record and ZO record of the same d and seed.
-        UnmatchedRecords: it holds ZO records, but no FO record run like any of them.
+        UnmatchedRecords: it holds ZO records, but none that an FO record can be compared with.
+        RecordError: a damaged line in a record file.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder: give the folder of a run's records (runs/demo-<time>)")
     pairs, notes = pair_records(folder)
     if not pairs and notes:
-        raise UnmatchedRecords(f"{folder} holds no FO record run like a ZO record, nothing to compare: "
-                               + "; ".join(notes))
+        raise UnmatchedRecords(f"{folder} holds nothing to compare: " + "; ".join(notes))
     if not pairs:
         raise FileNotFoundError(f"{folder} holds no pair of FO and ZO record files (*.jsonl) of the same d and seed")
     sections, plots = [], []
+    if len(pairs) > 1:
+        sections.append(f"# Each ZO record against its FO record, at the last epoch both reached\n\n"
+                        f"{methods_table(pairs)}\n")
     for name, fo, zo in pairs:
         title = comparison_title(zo)
         target = folder if len(pairs) == 1 else folder / name
         target.mkdir(exist_ok=True)
-        heading = f"# FO against ZO, {title}" + ("" if len(pairs) == 1 else f" ({name})")
+        against = "ZO" if zo[0]["method"] == "zo-adamm" else method_name(zo)  # the paper's is plain "ZO"
+        heading = f"# FO against {against}, {title}" + ("" if len(pairs) == 1 else f" ({name})")
         sections.append(f"{heading}\n\n{markdown_table(comparison_rows(fo, zo))}\n")
         plots += plot_comparison(fo, zo, target, title)
     text = "\n".join(sections) + f"\n{TRAIN_LOSS_NOTE}\n"
