@@ -1,6 +1,7 @@
 """The dashboard's views as a user moves between sessions: a chart that had nothing to draw draws
 again, a session deleted while shown or compared is let go, a long name does not widen the page,
-a name's direction override stays inside the name, and age and running read the service's clock."""
+a name's direction override stays inside the name, sessions of one name read apart in a legend,
+and age and running read the service's clock."""
 
 from __future__ import annotations
 
@@ -107,6 +108,24 @@ def test_a_long_name_is_cut_short_and_a_right_to_left_name_stays_in_its_place(se
     cell = page.locator("#sessions tbody tr", has_text=override[:8]).locator("td.name")
     assert cell.locator("bdi").text_content() == "run7 \u05d0\u05d1\u200f"
     assert cell.locator(".id").text_content() == override[:8]
+    assert page.errors == [] and page.violations() == []
+
+
+def test_sessions_of_one_name_read_apart_in_the_comparisons_legend(service, finished, page):
+    """Workers name a session after its objective's URL: two runs of one objective (seeds 1 and 2)
+    read apart by the start of their ids, as the table shows them; a name of its own reads alone."""
+    url = "http://127.0.0.1:7710/f"
+    first, second, other = finished(url), finished(url), finished("seed 3")
+    page.goto(service.url + "/dashboard")
+    for sid in (first, second, other):
+        page.locator("#sessions tbody tr", has_text=sid[:8]).locator("input.cmp").check()
+    until(page, lambda: page.locator("#chart-compare .u-legend .u-series").count() == 4, "three sessions compared")
+    titles = page.locator("#chart-compare .u-legend .u-label").evaluate_all("(labels) => labels.map((l) => l.title)")
+    for sid in (first, second):
+        assert f"\u2068{url}\u2069 ({sid[:8]}) · zo-adamm" in titles, titles
+    assert "\u2068seed 3\u2069 · zo-adamm" in titles, titles
+    legend = page.inner_text("#chart-compare .u-legend")
+    assert f"({first[:8]})" in legend and f"({second[:8]})" in legend and f"({other[:8]})" not in legend
     assert page.errors == [] and page.violations() == []
 
 

@@ -2,7 +2,7 @@
 // evaluations, steps or wall time.
 import { ema, line, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $, el, show } from "./dom.js";
-import { RESERVED, isolated, methodText, metricLabel, metricOf } from "./format.js";
+import { RESERVED, identified, isolated, label, methodText, metricLabel, metricOf } from "./format.js";
 import { colorOf, dashOf, rowOf, state } from "./state.js";
 
 const TRACE_CHOICES = [["f", "f(x), EMA"], ["g_norm", "‖g‖, EMA"], ["lr", "lr"]];
@@ -77,9 +77,12 @@ export function renderCompare() {
   const tables = sessions.map(([, d]) => columns(d, xMode, yMode, alpha));
   const log = state.choice.compareLog ?? spansDecades(tables.map(([, ys]) => ys));
   $("compare-logy").checked = log;
+  // a name two ticked sessions share reads with the start of each one's id
+  const labels = sessions.map(([id]) => label(rowOf(id)));
+  const named = (row) => (labels.indexOf(label(row)) !== labels.lastIndexOf(label(row)) ? identified(row) : isolated(row));
   const series = [xSeries(xMode)].concat(sessions.map(([id]) =>
     // the method (and X) in the legend: methods on one problem side by side
-    line(`${isolated(rowOf(id))} · ${methodText(rowOf(id))}`, colorOf(id),
+    line(`${named(rowOf(id))} · ${methodText(rowOf(id))}`, colorOf(id),
       { width: 2, dash: dashOf(id), points: { show: yMode.startsWith("metric:"), size: 6 } })));
   const data = uPlot.join(log ? tables.map(([xs, ys]) => [xs, positive(ys)]) : tables);
   plot("compare", chart, {

@@ -6,7 +6,7 @@ import { resizeAll } from "./charts.js";
 import { renderCompare } from "./compare.js";
 import { renderDetail } from "./detail.js";
 import { $ } from "./dom.js";
-import { age, isolated } from "./format.js";
+import { age, identified } from "./format.js";
 import { isSessionId, rowOf, saveCompared, state, useKey } from "./state.js";
 import { renderMethods, renderTable } from "./table.js";
 
@@ -48,7 +48,7 @@ async function refreshSession(id) {
 // `said`: the 404's detail.
 function forget(id, seen, said) {
   const row = rowOf(id); // while its data is still here
-  const name = row.name ? `${isolated(row)} (${id.slice(0, 8)})` : id.slice(0, 8);
+  const name = identified(row);
   state.data.delete(id);
   const compared = state.compared.delete(id);
   if (compared) saveCompared();

@@ -32,6 +32,10 @@ export const label = (row) => row.name || row.id.slice(0, 8);
 // in a name cannot reorder the text after it (the method and set beside it in a legend).
 export const isolated = (row) => `\u2068${label(row)}\u2069`;
 
+// The label with the start of the id after a name, as the table shows them side by side: what
+// tells apart sessions of one name (a worker names its session after its objective's URL).
+export const identified = (row) => (row.name ? `${isolated(row)} (${row.id.slice(0, 8)})` : label(row));
+
 // Keys of a metric report that are not named metrics.
 export const RESERVED = ["step", "lr", "mu", "time"];
 
