@@ -56,6 +56,30 @@ def test_a_file_that_is_not_a_model_is_refused_by_name(tmp_path):
         load_model(wrong)
 
 
+@pytest.mark.parametrize("content", [b"hello\n", b"", *(np.random.default_rng(seed).bytes(64) for seed in range(12))])
+def test_garbage_is_refused_as_not_a_model_file(tmp_path, content):
+    """Text, and some random bytes, failed with KeyError or IndexError from torch's legacy loader."""
+    (tmp_path / "m.pt").write_bytes(content)
+    with pytest.raises(ModelFileError, match="m.pt: not a model file"):
+        load_model(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize("saved", [{"format": 1}, {"format": 1, "scale": "big", "normalize": False, "state_dict": {}},
+                                   {"format": 1, "scale": 1 / 9, "normalize": False, "state_dict": [1]}])
+def test_a_format_1_file_without_its_fields_is_refused(tmp_path, saved):
+    torch.save(saved, tmp_path / "m.pt")
+    with pytest.raises(ModelFileError, match="not a model file of format 1"):
+        load_model(tmp_path / "m.pt")
+
+
+def test_the_victim_says_so_in_one_line(tmp_path):
+    (tmp_path / "m.pt").write_text("hello\n")
+    done = subprocess.run([str(BIN / "zoadamm-worker"), "victim", "--model", str(tmp_path / "m.pt")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "m.pt: not a model file" in done.stderr
+
+
 def test_save_does_not_go_with_join():
     done = subprocess.run([str(BIN / "zoadamm-worker"), "mnist", "--save", "model.pt", "--join", "0" * 32],
                           capture_output=True, text=True)

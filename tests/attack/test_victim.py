@@ -4,6 +4,7 @@ numbers in JSON and in the frame, exact counts, and a clear 4xx for every malfor
 from __future__ import annotations
 
 import json
+import struct
 import threading
 
 import httpx
@@ -105,6 +106,13 @@ MALFORMED = {
     "a tag that is not a string": (json.dumps({"images": GOOD.tolist(), "tag": 7}), "json", 422, "tag"),
     "a tag too long": (_frame(GOOD, tag="x" * 129), "frame", 422, "tag"),
     "another content type": ("images=1", "text/plain", 415, "Content-Type"),
+    # a 500 with a RecursionError, and "ragged lists" for a nesting too deep for numpy
+    "JSON nested past the recursion limit": ('{"images": ' + "[" * 100_000 + "]" * 100_000 + "}", "json", 400,
+                                             "body is not JSON"),
+    "a number nested 70 lists deep": (json.dumps({"images": json.loads("[" * 70 + "0.5" + "]" * 70)}), "json", 422,
+                                      "nested 70 deep"),
+    "a frame header nested past the recursion limit": (
+        struct.pack("<4sI", wire.MAGIC, 20_000) + b"[" * 10_000 + b"]" * 10_000, "frame", 400, "bad frame"),
 }
 
 
@@ -119,6 +127,17 @@ def test_a_malformed_batch_is_refused_with_a_clear_4xx_and_counts_nothing(victim
     assert words in answer.json()["detail"]
     assert (after["images"], after["requests"], after["tags"]) == (before["images"], before["requests"], before["tags"])
     assert after["refused"] == before["refused"] + 1
+
+
+def test_the_tags_kept_by_name_are_bounded_and_the_rest_counted_as_other():
+    """A long-lived victim kept a count for every tag it was ever sent: one per attacked image."""
+    from zoadamm_worker.attack.victim import QueryCounts
+
+    counts = QueryCounts(max_tags=3)
+    assert [counts.add(tag, n) for tag, n in (("a", 1), ("b", 2), ("c", 3), ("a", 4), ("d", 5))] == [1, 2, 3, 5, 5]
+    stats = counts.snapshot()
+    assert stats["tags"] == {"c": 3, "a": 5, "d": 5} and stats["other"] == 2  # b, used longest ago, went
+    assert stats["images"] == sum(stats["tags"].values()) + stats["other"] == 15
 
 
 def test_the_client_names_the_victims_refusal(victim_url):

@@ -8,7 +8,6 @@ an attacker still works on pixels in [0, 1].
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +59,22 @@ def load_model(path: str | Path) -> Classifier:
     """
     try:
         saved = torch.load(Path(path), weights_only=True)
-    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError):  # a file torch cannot read
+    except OSError:
+        raise
+    except Exception:  # on garbage torch's legacy loader fails with KeyError, IndexError and others alike
         # torch's own message suggests weights_only=False, which would run the file's code
         raise ModelFileError(f"{path}: not a model file (torch cannot read it with weights_only=True); "
                              "write one with `zoadamm-worker mnist --save`") from None
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+    if not (isinstance(saved, dict) and saved.get("format") == FORMAT and _is_scale(saved.get("scale"))
+            and isinstance(saved.get("normalize"), bool) and isinstance(saved.get("state_dict"), dict)):
         raise ModelFileError(f"{path}: not a model file of format {FORMAT}")
-    model = ModularCNN(saved["scale"])
     try:
+        model = ModularCNN(saved["scale"])
         model.load_state_dict(saved["state_dict"])
-    except (RuntimeError, KeyError) as error:
+    except (RuntimeError, KeyError, ValueError) as error:
         raise ModelFileError(f"{path}: its weights do not fit scale {saved['scale']} ({error})") from None
-    return Classifier(model, bool(saved["normalize"]))
+    return Classifier(model, saved["normalize"])
+
+
+def _is_scale(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0

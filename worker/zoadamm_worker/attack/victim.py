@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,7 @@ SIDE = 28
 PIXELS = SIDE * SIDE
 DEFAULT_MAX_BATCH = 1024
 MAX_TAG_CHARS = 128
+MAX_TAGS = 10_000  # tags /stats keeps by name: a few runs' worth of images
 JSON_TYPE = "application/json"
 
 
@@ -46,12 +48,18 @@ class BadImages(ValueError):
 
 @dataclass
 class QueryCounts:
-    """Images asked about, in all and per tag; requests refused.  Thread-safe."""
+    """Images asked about, in all and per tag; requests refused.  Thread-safe.
+
+    A victim that lives long sees a new tag per attacked image: ``tags`` keeps the
+    ``max_tags`` used last, and the images of those it drops are counted in ``other``.  An
+    attack's tags are in use while it runs, so only tags long out of use are dropped."""
 
     images: int = 0
     requests: int = 0
     refused: int = 0
-    tags: dict[str, int] = field(default_factory=dict)
+    tags: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    other: int = 0
+    max_tags: int = MAX_TAGS
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, tag: str | None, images: int) -> int:
@@ -61,8 +69,11 @@ class QueryCounts:
             self.requests += 1
             if tag is None:
                 return self.images
-            self.tags[tag] = self.tags.get(tag, 0) + images
-            return self.tags[tag]
+            count = self.tags.pop(tag, 0) + images
+            self.tags[tag] = count  # last: the most recently used
+            if len(self.tags) > self.max_tags:
+                self.other += self.tags.popitem(last=False)[1]
+            return count
 
     def refuse(self) -> None:
         with self._lock:
@@ -71,7 +82,7 @@ class QueryCounts:
     def snapshot(self) -> dict:
         with self._lock:
             return {"images": self.images, "requests": self.requests, "refused": self.refused,
-                    "tags": dict(self.tags)}
+                    "tags": dict(self.tags), "other": self.other}
 
 
 def check_images(images: np.ndarray, max_batch: int) -> np.ndarray:
@@ -104,7 +115,10 @@ def check_tag(tag: object) -> str | None:
     """Raises BadImages unless ``tag`` is absent or a string of at most MAX_TAG_CHARS."""
     if tag is None or (isinstance(tag, str) and 0 < len(tag) <= MAX_TAG_CHARS):
         return tag
-    raise BadImages(f"tag must be a string of 1 to {MAX_TAG_CHARS} characters, got {tag!r:.60}")
+    # a list or an object is named, not shown: its repr may nest past the recursion limit
+    shown = f"a JSON {'list' if isinstance(tag, list) else 'object'}" if isinstance(tag, list | dict) \
+        else f"{tag!r:.60}"
+    raise BadImages(f"tag must be a string of 1 to {MAX_TAG_CHARS} characters, got {shown}")
 
 
 def parse_request(body: bytes, content_type: str) -> tuple[np.ndarray, str | None]:
@@ -119,6 +133,8 @@ def parse_request(body: bytes, content_type: str) -> tuple[np.ndarray, str | Non
             fields, vectors = wire.decode(body)
         except wire.WireError as error:
             raise BadImages(f"bad frame: {error}", status=400) from None
+        except RecursionError:  # a header of lists in lists past Python's recursion limit
+            raise BadImages("bad frame: its header is nested too deeply to decode", status=400) from None
         shape = fields.get("shape")
         if "images" not in vectors or not (isinstance(shape, list) and all(
                 isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
@@ -137,6 +153,8 @@ def parse_request(body: bytes, content_type: str) -> tuple[np.ndarray, str | Non
         message = json.loads(body)
     except ValueError as error:
         raise BadImages(f"body is not JSON: {error}", status=400) from None
+    except RecursionError:  # lists in lists past Python's recursion limit: no image is that deep
+        raise BadImages("body is not JSON this victim can read: nested too deeply to decode", status=400) from None
     if not isinstance(message, dict) or "images" not in message:
         raise BadImages('body must be a JSON object with "images"')
     # numpy reads true as 1.0 beside numbers: look for booleans first (only a body that spells one)
@@ -144,9 +162,20 @@ def parse_request(body: bytes, content_type: str) -> tuple[np.ndarray, str | Non
         raise BadImages("images must be numbers, got a boolean (true or false)")
     try:
         images = np.asarray(message["images"])
-    except ValueError:  # ragged nesting
-        raise BadImages(f"images must be a (N, {SIDE}, {SIDE}) array of numbers, got ragged lists") from None
+    except ValueError:  # ragged nesting, or deeper than numpy's 64 dimensions
+        depth = _depth(message["images"])
+        got = "ragged lists" if depth <= 4 else f"lists nested {depth} deep, not 3 (or 4)"
+        raise BadImages(f"images must be a (N, {SIDE}, {SIDE}) array of numbers, got {got}") from None
     return images, message.get("tag")
+
+
+def _depth(value: object) -> int:
+    """How deep lists nest along the first items of ``value`` (3 for a (N, 28, 28) batch)."""
+    depth = 0
+    while isinstance(value, list):
+        depth += 1
+        value = value[0] if value else None
+    return depth
 
 
 def _holds_boolean(value: object) -> bool:
