@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoadamm_worker.attack.report import bootstrap, read_rows, summarize_group, table, wilson, write_report
+from zoadamm_worker.attack.report import Run, bootstrap, read_rows, summarize_group, table, wilson, write_report
 
 
 def test_wilson_matches_its_formula():
@@ -44,7 +44,7 @@ def test_the_table_has_one_row_per_run_with_its_numbers(tmp_path):
     rows += [_row("art-zoo", "2", False, 1000)] * 2
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     groups = read_rows([path])
-    square = summarize_group(groups[("art-square", "inf", 0.2, 1000)])
+    square = summarize_group(groups[Run("art-square", "inf", 0.2, 1000)])
     assert square["rate"] == 0.75 and square["median_queries"] == 20 and square["mean_linf"] == pytest.approx(0.2)
     text = table(groups)
     assert "| art-square | ℓ∞ | 0.2 | 1,000 | 4 | 0.75 [0.30, 0.95] | 20 [10, 30] |" in text
@@ -60,7 +60,29 @@ def test_an_image_recorded_twice_under_the_same_settings_is_refused(tmp_path):
         read_rows([path])
     other = tmp_path / "other.jsonl"  # the same images under other settings are another run
     other.write_text("".join(json.dumps({**row, "budget": 500}) + "\n" for row in rows))
-    assert list(read_rows([other])) == [("zo-adamm", "inf", 0.2, 500)]
+    assert list(read_rows([other])) == [Run("zo-adamm", "inf", 0.2, 500)]
+
+
+def test_runs_of_other_settings_are_rows_of_their_own_told_apart(tmp_path):
+    """Runs of other lr, --directions or seed on other images were merged into one row, and two
+    radii that print alike were two rows both labelled 0.2."""
+    zo = {"seed": 0, "lr": 0.02, "mu": 0.005, "directions": 10}
+    rows = [{**_row("zo-adamm", "inf", True, 40), **zo, "index": 0},
+            {**_row("zo-adamm", "inf", False, 1000), **zo, "lr": 0.05, "index": 1},
+            {**_row("zo-adamm", "inf", True, 60), **zo, "directions": 40, "index": 2},
+            {**_row("zo-adamm", "inf", True, 80), **zo, "seed": 1, "index": 3},
+            {**_row("pgd", "inf", True, 5), "seed": 0, "eps": 0.2, "index": 0},
+            {**_row("pgd", "inf", True, 5), "seed": 0, "eps": 0.2000000001, "index": 0}]
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    groups = read_rows([tmp_path / "r.jsonl"])
+    assert len(groups) == 6 and all(len(runs) == 1 for runs in groups.values())
+    text = table(groups)
+    for cells in ("| zo-adamm (seed 0, lr 0.02, directions 10) | ℓ∞ | 0.2 | 1,000 | 1 | 1.00",
+                  "| zo-adamm (seed 0, lr 0.05, directions 10) | ℓ∞ | 0.2 | 1,000 | 1 | 0.00",
+                  "| zo-adamm (seed 0, lr 0.02, directions 40) |", "| zo-adamm (seed 1, lr 0.02, directions 10) |",
+                  "| pgd | ℓ∞ | 0.2 | 1,000 |", "| pgd | ℓ∞ | 0.2000000001 | 1,000 |"):
+        assert cells in text, text
+    write_report([str(tmp_path / "r.jsonl")], [], tmp_path / "report")  # the curves are labelled alike
 
 
 def _examples(path, indices):

@@ -13,13 +13,30 @@ import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats
 
 RESAMPLES = 2_000
 KEY = ("method", "norm", "eps", "budget")
+# the rest of what decides an image's attack (runner.record_settings): runs that differ in one are
+# two runs, whatever images they hold
+SETTINGS = ("seed", "lr", "mu", "directions")
 LINESTYLES = {"inf": "-", "2": "--"}
+
+
+class Run(NamedTuple):
+    """What a row of the table is: the settings its records share (None: not recorded)."""
+
+    method: str
+    norm: str
+    eps: float
+    budget: int
+    seed: int | None = None
+    lr: float | None = None
+    mu: float | None = None
+    directions: int | None = None
 
 
 RECORD_FIELDS = (*KEY, "success", "queries", "linf", "l2")  # what the table and the curves read
@@ -78,16 +95,15 @@ def _read_records(path: str | Path) -> tuple[list[tuple[int, dict]], str | None]
     return rows, None
 
 
-def read_rows(paths: list[str | Path], note: Note = lambda line: None) -> dict[tuple, list[dict]]:
-    """Records grouped by run settings (method, norm, eps, budget), in order of appearance;
-    ``note`` gets a line for each file skipped (see ``_read_records``).
+def read_rows(paths: list[str | Path], note: Note = lambda line: None) -> dict[Run, list[dict]]:
+    """Records grouped by run (every setting that decides an image's attack: ``Run``), in order
+    of appearance; ``note`` gets a line for each file skipped (see ``_read_records``).
 
     Raises:
         ValueError: no records in any file; a line that is no record (``_read_records``); an
             image recorded twice under the same settings (a run appended to a file that held an
-            earlier one, or runs of other --directions or --mu): counted twice, it would weigh
-            double in every figure."""
-    groups: dict[tuple, list[dict]] = {}
+            earlier one): counted twice, it would weigh double in every figure."""
+    groups: dict[Run, list[dict]] = {}
     seen: dict[tuple, str] = {}
     skipped: list[tuple[str | Path, str]] = []
     for path in paths:
@@ -95,13 +111,12 @@ def read_rows(paths: list[str | Path], note: Note = lambda line: None) -> dict[t
         if instead is not None:
             skipped.append((path, instead))
         for number, row in rows:
-            key = tuple(row[k] for k in KEY)
+            key = Run(*(row[k] for k in KEY), *(row.get(k) for k in SETTINGS))
             image = (*key, row.get("index"))
             if row.get("index") is not None and image in seen:
-                raise ValueError(f"image {row['index']} is recorded twice for {' '.join(map(str, key))} "
-                                 f"({seen[image]} and {path}:{number}): two runs that the report would count as "
-                                 "one (a run appended to records that held another, or runs that differ in a "
-                                 "setting it does not group by, such as --directions); report each apart")
+                raise ValueError(f"image {row['index']} is recorded twice for {_describe(key)} ({seen[image]} and "
+                                 f"{path}:{number}): two runs that the report would count as one (a run appended "
+                                 "to records that held another); report each apart")
             seen[image] = f"{path}:{number}"
             groups.setdefault(key, []).append(row)
     if not groups:
@@ -177,14 +192,40 @@ def summarize_group(rows: list[dict]) -> dict:
     return summary
 
 
-def _order(item: tuple[tuple, list]) -> tuple:
+def _order(item: tuple[Run, list]) -> tuple:
     """ℓ∞ before ℓ2; within a norm the black-box methods by name, white-box PGD last."""
-    method, norm, eps, budget = item[0]
-    return norm != "inf", method == "pgd", method, eps, budget
+    run = item[0]
+    settings = [(value is None, value or 0) for value in run[len(KEY):]]  # None beside numbers: not comparable
+    return run.norm != "inf", run.method == "pgd", run.method, run.eps, run.budget, settings
 
 
 def _norm(norm: str) -> str:
     return "ℓ∞" if norm == "inf" else f"ℓ{norm}"
+
+
+def number(value: float | None) -> str:
+    """``value`` as short as it reads back exactly: 0.2 and 0.2000000001 are two labels, 2.0 is 2."""
+    if value is None:
+        return "none"
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
+def _describe(run: Run) -> str:
+    return f"{run.method} {run.norm} {number(run.eps)} {run.budget}"
+
+
+def labels(runs: list[Run]) -> dict[Run, str]:
+    """Each run's method, with the settings in which it differs from another run of the same
+    method, norm, ε and budget (``zo-adamm (directions 40, mu 0.02)``): the rows of a sweep
+    are told apart."""
+    named = {}
+    for run in runs:
+        peers = [other for other in runs if other[:len(KEY)] == run[:len(KEY)]]
+        differ = [name for name in SETTINGS if len({getattr(other, name) for other in peers}) > 1]
+        named[run] = run.method + (f" ({', '.join(f'{name} {number(getattr(run, name))}' for name in differ)})"
+                                   if differ else "")
+    return named
 
 
 def _cell(value: float | None, interval: tuple[float, float] | None, digits: int) -> str:
@@ -194,19 +235,20 @@ def _cell(value: float | None, interval: tuple[float, float] | None, digits: int
     return text if interval is None else f"{text} [{interval[0]:,.{digits}f}, {interval[1]:,.{digits}f}]"
 
 
-def table(groups: dict[tuple, list[dict]]) -> str:
+def table(groups: dict[Run, list[dict]]) -> str:
     """The markdown table: one row per run."""
     lines = ["| method | norm | ε | budget | images | success rate | median queries | mean ℓ∞ | mean ℓ2 |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for (method, norm, eps, budget), rows in sorted(groups.items(), key=_order):
+    named = labels(list(groups))
+    for run, rows in sorted(groups.items(), key=_order):
         s = summarize_group(rows)
-        lines.append(f"| {method} | {_norm(norm)} | {eps:g} | {budget:,} | {s['images']} | "
+        lines.append(f"| {named[run]} | {_norm(run.norm)} | {number(run.eps)} | {run.budget:,} | {s['images']} | "
                      f"{_cell(s['rate'], s['rate_ci'], 2)} | {_cell(s['median_queries'], s['median_queries_ci'], 0)} | "
                      f"{_cell(s['mean_linf'], s['mean_linf_ci'], 3)} | {_cell(s['mean_l2'], s['mean_l2_ci'], 2)} |")
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(groups: dict[tuple, list[dict]], path: Path) -> None:
+def plot_curves(groups: dict[Run, list[dict]], path: Path) -> None:
     """Fraction of images fooled within Q queries, against Q (log scale), for every run."""
     import matplotlib
 
@@ -215,14 +257,16 @@ def plot_curves(groups: dict[tuple, list[dict]], path: Path) -> None:
 
     figure, axes = plt.subplots(figsize=(10, 4.5))
     colors: dict[str, str] = {}
-    for (method, norm, eps, budget), rows in sorted(groups.items()):
-        color = colors.setdefault(method, f"C{len(colors)}")
+    named = labels(list(groups))
+    # by label, then norm: a method's colour is the same whatever else the report holds
+    for run, rows in sorted(groups.items(), key=lambda item: (named[item[0]], item[0].norm, _order(item))):
+        color = colors.setdefault(named[run], f"C{len(colors)}")  # a run of other settings: its own colour
         queries = np.sort([row["queries"] for row in rows if row["success"]])
-        grid = np.unique(np.concatenate([[1], queries, [budget]]))
+        grid = np.unique(np.concatenate([[1], queries, [run.budget]]))
         fooled = np.searchsorted(queries, grid, side="right") / len(rows)
-        kind = " (white-box: forward passes)" if method == "pgd" else ""
-        label = f"{method}{kind} {_norm(norm)} ε={eps:g}"
-        axes.step(grid, fooled, where="post", color=color, linestyle=LINESTYLES.get(norm, ":"), label=label)
+        kind = " (white-box: forward passes)" if run.method == "pgd" else ""
+        label = f"{named[run]}{kind} {_norm(run.norm)} ε={number(run.eps)}"
+        axes.step(grid, fooled, where="post", color=color, linestyle=LINESTYLES.get(run.norm, ":"), label=label)
     axes.set_xscale("log")
     axes.set_xlabel("queries counted by the victim (per image)")
     axes.set_ylabel("fraction of images fooled")
