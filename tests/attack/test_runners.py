@@ -289,6 +289,60 @@ def test_an_interrupted_run_says_what_it_kept_and_the_same_call_finishes_it(mode
     assert list(np.load(f"{examples}.npz")["index"]) == [0, 1, 2, 3]
 
 
+def test_a_killed_run_keeps_the_examples_of_the_images_its_records_hold(model_file, tmp_path):
+    """The examples were written only as the run ended: after a SIGKILL the continued run's file
+    held its own images alone."""
+    import signal
+
+    records, examples = tmp_path / "pgd.jsonl", tmp_path / "pgd.npz"
+    command = [str(BIN / "zoadamm-worker"), "attack", "--method", "pgd", "--model", str(model_file), "--images", "300",
+               "--budget", "100", "--eps", "0.2", "--records", str(records), "--examples", str(examples)]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
+        for line in process.stderr:
+            if line.startswith("image 1: "):  # two images' records written
+                break
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+    recorded = [row["index"] for row in _rows(records)]
+    assert len(recorded) >= 2 and set(recorded) <= set(np.load(examples)["index"].tolist())
+    settings = AttackSettings(method="pgd", norm="inf", eps=0.2, budget=100, images=max(recorded) + 2,
+                              model=str(model_file))
+    notes: list[str] = []
+    run_attack(settings, records, examples, note=notes.append)
+    assert len(notes) == 1  # continuing; no image lacks its example
+    assert np.load(examples)["index"].tolist() == [row["index"] for row in _rows(records)]
+
+
+def test_a_continued_run_says_which_recorded_images_its_examples_lack(model_file, tmp_path):
+    records, examples = tmp_path / "pgd.jsonl", tmp_path / "pgd.npz"
+    settings = AttackSettings(method="pgd", norm="inf", eps=0.2, budget=5, images=2, model=str(model_file))
+    run_attack(settings, records)  # no --examples the first time
+    notes: list[str] = []
+    run_attack(AttackSettings(**{**settings.__dict__, "images": 3}), records, examples, note=notes.append)
+    assert notes[1] == f"2 of the images recorded already have no examples in {examples} (test images 0, 1): this " \
+                       "run adds its own, not theirs"
+    assert np.load(examples)["index"].tolist() == [2]
+
+
+def test_an_interrupted_run_without_records_keeps_nothing_as_it_says(model_file, tmp_path):
+    """Ctrl-C said nothing was kept, yet the examples were, and the same command then refused them."""
+    from zoadamm_worker.attack.runner import Interrupted
+
+    examples = tmp_path / "pgd.npz"
+    settings = AttackSettings(method="pgd", norm="inf", eps=0.2, budget=5, images=3, model=str(model_file))
+
+    def ctrl_c(row: dict) -> None:
+        if row["index"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as stopped:
+        run_attack(settings, None, examples, progress=ctrl_c)
+    assert str(stopped.value) == "2 images were attacked, and nothing is kept without --records"
+    assert not examples.exists()
+    run_attack(settings, None, examples)  # the same command runs again
+    assert np.load(examples)["index"].tolist() == [0, 1, 2]
+
+
 def test_records_of_the_same_run_with_other_settings_are_not_continued(model_file, tmp_path):
     records = tmp_path / "pgd.jsonl"
     settings = AttackSettings(method="pgd", norm="inf", eps=0.2, budget=5, images=1, model=str(model_file))

@@ -139,6 +139,15 @@ def test_a_universal_perturbation_is_fitted_and_judged_on_held_out_images(victim
     assert all(r["predicted"] != r["label"] for r in fooled)
 
 
+def test_a_universal_summary_names_the_batch_its_steps_used(victim_url):
+    """--train-images 3 --batch 10 reported a batch of 10, though every step averaged over 3."""
+    from zoadamm_worker.attack.universal import UniversalRun, run_universal
+
+    run = UniversalRun("inf", EPS, budget=33, train_images=3, batch=10, images=2)
+    summary, _, _ = run_universal(ZoSettings("zo-sgd", lr=0.02), run, victim_url)
+    assert summary["batch"] == 3 and summary["steps"] == 1 and summary["queries_total"] == 33
+
+
 def test_a_zo_method_needs_a_service_or_in_process(victim_url):
     settings = AttackSettings(method="zo-sgd", norm="inf", eps=EPS, budget=10, images=1, victim=victim_url)
     with pytest.raises(ValueError, match=r"either the service's URL \(--service\) or --in-process"):

@@ -112,3 +112,17 @@ def save_examples(path: Path, run: dict, rows: list[dict], finals: dict, earlier
     indices = sorted(entries)
     save_arrays(path, run=np.array(json.dumps(run)),
                 **{name: np.array([entries[i][name] for i in indices]) for name in EXAMPLES})
+
+
+def missing_examples(rows: list[dict], examples: Path | None, earlier: Earlier) -> str | None:
+    """A line naming the recorded images ``rows`` whose examples the file ``examples`` lacks (an
+    earlier run made without --examples): a continued run adds its own, not theirs."""
+    if examples is None:
+        return None
+    held = set() if earlier.examples is None else set(earlier.examples["index"].tolist())
+    missing = [row["index"] for row in rows if row["index"] not in held]
+    if not missing:
+        return None
+    shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+    return (f"{len(missing)} of the images recorded already have no examples in {examples} (test images {shown}): "
+            "this run adds its own, not theirs")

@@ -21,7 +21,7 @@ import numpy as np
 from ..records import append_record, check_writable
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
-from .outputs import examples_path, read_earlier, save_examples
+from .outputs import examples_path, missing_examples, read_earlier, save_examples
 from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim import SIDE
 from .victim_client import VictimClient
@@ -207,8 +207,10 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
     """Run ``settings``; returns the summary.  ``records``: one JSON line per attacked image is
     appended there as it finishes; the images it records of the same settings already are not
     attacked again (the run continues, see ``outputs``).  ``examples``: an ``.npz`` of every
-    attacked image's original and final image (adversarial, or the best point of a failure).
-    ``note`` gets a line when the run continues an earlier one.
+    attacked image's original and final image (adversarial, or the best point of a failure),
+    rewritten as each image ends when there are ``records``, else once at the end of the run.
+    ``note`` gets a line when the run continues an earlier one (and one naming the recorded
+    images the examples file lacks).
 
     Raises:
         ValueError: settings that cannot run (see ``check_settings``), images outside the test
@@ -228,31 +230,44 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
     if rows and note is not None:
         note(f"continuing the run recorded in {records}: {len(rows)} of its {len(targets)} images are recorded "
              "already")
+        missing = missing_examples(rows, examples, earlier)
+        if missing is not None:
+            note(missing)
     finals: dict = {}
-    try:
-        _attack_all(settings, [t for t in targets if t.index not in earlier.rows], run_id, rows, finals, records,
-                    progress)
-    except KeyboardInterrupt as stop:
-        kept = len(earlier.rows) + len(finals)
-        where = (f"the records of {kept} images of this run are kept in {records}" if records is not None
-                 else f"{len(finals)} images were attacked, and nothing is kept without --records")
-        raise Interrupted(f"{where}{f' (their examples in {examples})' if examples is not None else ''}"
-                          f"{'; the same command continues it' if records is not None else ''}") from stop
-    finally:  # an interrupted run keeps the examples of the images it finished, as their records
-        if examples is not None and finals:
+
+    def save() -> None:
+        if examples is not None:
             save_examples(examples, run, rows, finals, earlier.examples)
+
+    try:  # with records, each image's example is written as it ends: a killed run keeps them as its records
+        _attack_all(settings, [t for t in targets if t.index not in earlier.rows], run_id, rows, finals, records,
+                    progress, save if records is not None and examples is not None else None)
+    except KeyboardInterrupt as stop:
+        if records is None:
+            raise Interrupted(f"{len(finals)} images were attacked, and nothing is kept without --records") from stop
+        kept = len(earlier.rows) + len(finals)
+        raise Interrupted(f"the records of {kept} images of this run are kept in {records}"
+                          f"{f' (their examples in {examples})' if examples is not None else ''}; "
+                          "the same command continues it") from stop
+    if records is None and finals:  # nothing says which images a file holds: it is written whole or not at all
+        save()
     return {**summarize(rows, settings, skipped, time.perf_counter() - started), "continued": len(rows) - len(finals)}
 
 
 def _attack_all(settings: AttackSettings, targets: list[Target], run_id: str, rows: list[dict], finals: dict,
-                records: str | Path | None, progress: Callable[[dict], None] | None) -> None:
-    """Every target's attack; each finished image's record appended to ``rows`` (and ``records``)."""
+                records: str | Path | None, progress: Callable[[dict], None] | None,
+                save: Callable[[], None] | None) -> None:
+    """Every target's attack; each finished image's record appended to ``rows`` (and ``records``),
+    its example saved first (``save``): a run killed between the two has an example more, which
+    the next run writes over, never a record without its example."""
     run = record_settings(settings)
     for target, watch in RUNNERS[settings.method](settings, targets, run_id):
         outcome = watch.outcome()
         row = {**run, "index": target.index, "label": target.label, **outcome.record(), "spent": watch.counted}
         rows.append(row)
         finals[target.index] = (target.image, target.image + outcome.delta)
+        if save is not None:
+            save()
         if records is not None:
             append_record(records, row)
         if progress is not None:

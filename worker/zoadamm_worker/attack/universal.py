@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -111,6 +111,7 @@ def run_universal(zo: ZoSettings, run: UniversalRun, victim: str) -> tuple[dict,
         VictimError: the victim refused a request or is not reachable.
     """
     check_run(zo, run)
+    run = replace(run, batch=min(run.batch, run.train_images))  # the batch every step used, as the summary says
     started = time.perf_counter()
     run_id = secrets.token_hex(4)
     train, train_labels = load_mnist().split("train")
