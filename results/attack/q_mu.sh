@@ -6,15 +6,18 @@
 # summary line per setting in results/attack/q-mu/summaries.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+SCRIPT=q_mu.sh BIN=.venv/bin
+source results/attack/serve.sh
 OUT=${OUT:-results/attack/q-mu}
 PORT=${PORT:-8131}
+claim_port victim "$PORT"
+.venv/bin/zoadamm-worker victim --model results/attack/victim.pt --port "$PORT" &
+VICTIM=$!
+trap 'kill $VICTIM 2> /dev/null' EXIT
+await victim "$VICTIM" "http://127.0.0.1:$PORT/stats"
 mkdir -p "$OUT"
 : > "$OUT/summaries.jsonl"
 rm -f "$OUT"/zo-adamm-q*-mu*.jsonl  # records are appended: a run starts from none
-.venv/bin/zoadamm-worker victim --model results/attack/victim.pt --port "$PORT" 2>/dev/null &
-VICTIM=$!
-trap 'kill $VICTIM' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/stats" >/dev/null && break; sleep 0.2; done
 for q in 10 40 100; do
   for mu in 0.005 0.02 0.05; do
     .venv/bin/zoadamm-worker attack --method zo-adamm --in-process --victim "http://127.0.0.1:$PORT" \
