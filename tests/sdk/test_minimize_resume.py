@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from sdk_support import bits, quadratic, x0_for
 
@@ -132,9 +133,16 @@ def test_vector_bounds_are_compared_whole(local, caplog):
     other = ([-5.0] * DIM, [0.5] * DIM)
     with caplog.at_level(logging.WARNING, logger="zoadamm"):
         fresh = minimize(f, x0, steps=2, client=local, progress=False, name="vec", resume=True, bounds=other, **CONFIG)
-    assert fresh.session_id != first.session_id and "has this constraint's vectors" in caplog.text
-    with pytest.raises(InvalidArgument, match=rf"session {first.session_id} has a constraint with other vectors"):
+    assert fresh.session_id != first.session_id
+    assert "the newest with these settings" in caplog.text
+    assert "constraint=box [-1, 1] (not box [-5, 0.5])" in caplog.text
+    with pytest.raises(InvalidArgument, match=rf"session {first.session_id} has constraint=box \[-1, 1\] "
+                       r"\(not box \[-5, 0.5\]\)"):
         minimize(f, x0, steps=9, client=local, session_id=first.session_id, bounds=other, **CONFIG)
+    ramp = (np.linspace(-1.0, -0.5, DIM), [1.0] * DIM)  # another vector: said as such, not as its values
+    with pytest.raises(InvalidArgument, match=rf"session {first.session_id} has constraint=box \[-1, 1\] "
+                       rf"\(not box \[\({DIM} values\), 1\]\)"):
+        minimize(f, x0, steps=9, client=local, session_id=first.session_id, bounds=ramp, **CONFIG)
     assert local.sessions.get(first.session_id).step == 5
 
 

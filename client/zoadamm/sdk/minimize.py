@@ -10,9 +10,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -21,13 +20,12 @@ from .._validate import InvalidArgument, one_d, positive_int
 from ..constraints import FeasibleSet
 from ..methods import METHODS, method
 from .bounds import box_of
-from .calls import plain
 from .client import DEFAULT_URL, Client, checked_client
-from .errors import APIConnectionError
+from .errors import APIConnectionError, NotFoundError
 from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer
-from .resume import find_session, same_set, settings_differ
+from .resume import call_again, check_session, find_session
 from .settings import SessionSettings, Unpack, check_names
 from .values import probe_value, value_of
 
@@ -93,16 +91,16 @@ def minimize(
     difference, seed, schedule, ...).  ``name`` names the session (the dashboard shows it).
     ``resume=True`` continues the newest session of the caller's tenant with this ``name``, d,
     the settings given in ``config`` and the same feasible set (none given: a session without
-    one), and creates one when there is none; ``session_id`` continues
-    that session.  A continued run goes on from the session's step and x (``x0`` then only
-    gives d).  ``mirror``/``pipeline``: see ``RemoteOptimizer``.  With ``report_every=N``,
-    f(x) is reported as the metric every N steps so the plateau schedule acts.  ``f`` gets x as
-    a read-only float32 array (copy it to change it) and must return a finite float.  A new run
-    that fails before its first step (f raises at x0, or the first tell is refused) deletes the
-    session it made.  ``callback(step, x, f_x)`` runs after each step with the new step and x
-    (an array of its own, which later steps leave as it is) and f at the x before it (the value
-    just told); returning True (or np.True_) or raising StopIteration in it ends the run there,
-    as in scipy.
+    one; ``bounds=(0, 1)`` and ``bounds=[(0, 1)] * d`` are one box), and creates one when there
+    is none; ``session_id`` continues that session, checked the same way.  A continued run goes
+    on from the session's step and x (``x0`` then only gives d).  ``mirror``/``pipeline``: see
+    ``RemoteOptimizer``.  With ``report_every=N``, f(x) is reported as the metric every N
+    steps so the plateau schedule acts.  ``f`` gets x as a read-only float32 array (copy it to
+    change it) and must return a finite float.  A new run that fails before its first step (f
+    raises at x0, or the first tell is refused) deletes the session it made.
+    ``callback(step, x, f_x)`` runs after each step with the new step and x (an array of its
+    own, which later steps leave as it is) and f at the x before it (the value just told);
+    returning True (or np.True_) or raising StopIteration in it ends the run there, as in scipy.
 
     ``bounds`` keeps x in a box: ``(lo, hi)`` (numbers, or d-vectors), scipy's list of d
     ``(lo, hi)`` pairs (at d = 2 a 2 x 2 list is read as pairs) or ``scipy.optimize.Bounds``;
@@ -114,7 +112,7 @@ def minimize(
 
     Raises:
         zoadamm.InvalidArgument: a bad x0, setting or bound (found before any request when it can be),
-            ``resume`` without ``name``, or a ``session_id`` whose d or settings differ.
+            ``resume`` without ``name``, or a ``session_id`` whose d, settings or feasible set differ.
         zoadamm.sdk.APIError: the service failed or refused (see its subclasses).
         zoadamm.ObjectiveError: ``f`` returned something other than one finite number (a ValueError).
         zoadamm.sdk.Interrupted: Ctrl-C; its message says which call continues the run.
@@ -130,27 +128,30 @@ def minimize(
         options = {"base_url": base_url, "mirror": mirror, "pipeline": pipeline, "report_every": report_every}
         given = {"steps": steps, **{k: v for k, v in options.items() if v}}
 
-        def again() -> str:
-            return _call_again(given, config, name=name, session_id=run.id, with_client=not own_client,
-                               bounds=bounds is not None)
+        def again(session: str | None) -> str:  # None: the call that starts the run over
+            return call_again(given, config, name=name, session_id=session, with_client=not own_client,
+                              bounds=bounds is not None)
 
         try:
             with run:
                 return _run(run, f, steps, progress, report_every, callback)
         except KeyboardInterrupt as stop:
-            raise Interrupted(f"zoadamm.minimize: interrupted at step {run.step} of {steps} (session {run.id}); "
-                              f"the steps told are kept, and {again()} continues the run", run.id, run.step) from stop
+            raise Interrupted(f"zoadamm.minimize: interrupted at step {run.step} of {steps} (session {run.id}); the "
+                              f"steps told are kept, and {again(run.id)} continues the run", run.id, run.step) from stop
         except APIConnectionError as lost:  # the service was there: say where the run stands, not how to start one
             where = f" ({lost.url})" if lost.url else ""
             raise type(lost)(f"zoadamm.minimize: the service stopped answering{where} at step {run.step} of {steps} "
-                             f"(session {run.id}); a service on Redis keeps the steps told, and {again()} "
+                             f"(session {run.id}); a service on Redis keeps the steps told, and {again(run.id)} "
                              "continues the run once it answers again", lost.url, run.id, run.step) from lost
         except Exception as failed:  # f raised, or a tell was refused
-            if session_id is None and not resume and run.step == 0:
+            if isinstance(failed, NotFoundError) and not failed.no_such_path:  # nothing is left to continue
+                failed.add_note(f"zoadamm.minimize: session {run.id} is gone from the service (at step {run.step} "
+                                f"of {steps}), and its steps with it; {again(None)} starts the run over")
+            elif session_id is None and not resume and run.step == 0:
                 _forget(client, run.id)
             else:  # shown under the traceback: where the run stands, and what continues it
-                failed.add_note(f"zoadamm.minimize: session {run.id} is at step {run.step} of {steps}; {again()} "
-                                "continues the run")
+                failed.add_note(f"zoadamm.minimize: session {run.id} is at step {run.step} of {steps}; "
+                                f"{again(run.id)} continues the run")
             raise
     finally:
         if own_client:
@@ -207,42 +208,20 @@ def start_run(client: Client, x0, *, name: str | None = None, resume: bool = Fal
     settings in ``config`` (a new one when there is none).  See ``minimize``.
 
     Raises:
-        zoadamm.InvalidArgument: x0 is not 1-D, or ``session_id``'s d or settings differ.
+        zoadamm.InvalidArgument: x0 is not 1-D, or ``session_id``'s d, settings or feasible set differ.
         zoadamm.sdk.APIError: the service failed or refused.
     """
     x0, client = one_d(x0), checked_client(client)
     found: Session | SessionSummary | None = None
     if session_id is not None:
         found = client.sessions.get(session_id)
-        differences = settings_differ(found.config, x0.size, config)
-        if not differences and not same_set(client, found.id, config):
-            differences = ["a constraint with other vectors"]
-        if differences:
-            raise InvalidArgument(f"session {session_id} has {', '.join(differences)}; continue it with its "
-                                  "own settings, or leave session_id out to start a new run")
+        check_session(found, x0.size, config)  # its d, settings and feasible set
     elif resume:
         found = find_session(client, name, x0.size, config)
     if found is None:
         return RemoteOptimizer.create(client, x0, mirror=mirror, pipeline=pipeline, name=name, **config)
     log.info("continuing session %s (%s)", found.id, name or "unnamed")
     return RemoteOptimizer.resume(client, found.id, mirror=mirror, pipeline=pipeline)
-
-
-def _call_again(given: dict, config: Mapping[str, Any], *, name: str | None, session_id: str, with_client: bool,
-                bounds: bool) -> str:
-    """The ``minimize`` call that continues a run: the arguments ``given``, the run's name with
-    resume=True when it has one (else its session id), and its settings ``config``.  Like f and
-    x0, the bounds given, or a set with d-vectors, are named rather than written out."""
-    again = {**given, **({"name": name, "resume": True} if name else {"session_id": session_id}), **config}
-    words = ["f", "x0", *(["client=client"] if with_client else [])]
-    for key, value in again.items():
-        if key == "constraint" and bounds:
-            words.append("bounds=bounds")
-        elif key == "constraint" and isinstance(value, FeasibleSet) and value.vectors():
-            words.append("constraint=constraint")
-        else:
-            words.append(f"{key}={plain(value)!r}")
-    return f"minimize({', '.join(words)})"
 
 
 def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, callback) -> MinimizeResult:

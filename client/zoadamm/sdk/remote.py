@@ -29,7 +29,7 @@ from .._validate import InvalidArgument, one_d
 from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
 from .client import Client, checked_client
-from .errors import APIError, APIStatusError, ClientClosedError, ConflictError
+from .errors import APIConnectionError, APIError, APIStatusError, ClientClosedError, ConflictError
 from .models import Session, TellResult
 from .settings import SessionSettings, Unpack
 
@@ -226,11 +226,8 @@ class RemoteOptimizer(Mirrored):
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        if kind is None:
-            self.close()
-            return
         # already failing: the tell in flight gets to land, but its own error must not hide this one
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception) if kind is not None else contextlib.nullcontext():
             self.close()
 
     def _step(self, values: dict, make_record) -> np.ndarray:
@@ -247,6 +244,9 @@ class RemoteOptimizer(Mirrored):
                 result = self.client.sessions.tell(self.id, self.step, answer="x", **values)
             except ConflictError:  # another writer moved the session: these values were measured at an old x
                 self.sync()
+                raise
+            except APIConnectionError:  # no answer for the client's whole window: close() must not wait another
+                self._sending = None
                 raise
             self._x = cast(np.ndarray, result.x)  # answer="x": a read-only view of it, no copy of d floats
             self.step = result.step
