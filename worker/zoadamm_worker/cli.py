@@ -40,6 +40,7 @@ from .cli_options import (
     parse_constraint,
     parse_x0,
     refuse_disagreements,
+    service_wait,
 )
 from .records import check_writable
 from .transport import SERVICE_WAIT_S
@@ -59,7 +60,8 @@ def _session_seed(text: str) -> int:
 def _mnist(args: argparse.Namespace) -> int:
     if args.record is not None:  # said now, not after the first epoch's training
         check_writable(args.record)
-    check_service(args.service, args.join)  # before torch and MNIST load: a missing service is reported at once
+    # before torch and MNIST load: a missing service is reported at once
+    check_service(args.service, args.join, wait=args.service_wait, wait_if_absent=args.wait_at_start)
     from zoadamm.sdk import APIConnectionError
 
     from .mnist import load_mnist
@@ -110,7 +112,7 @@ def _rest(args: argparse.Namespace) -> int:
 
     from .rest_objective import EvaluationError, RestObjective
 
-    check_service(args.service, args.join)
+    check_service(args.service, args.join, wait=args.service_wait, wait_if_absent=args.wait_at_start)
     objective = RestObjective(args.objective, timeout=args.timeout, retries=args.retries)
     try:
         if args.join is not None:
@@ -148,13 +150,13 @@ def _check_mnist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
     refuse_disagreements(parser, args, RULES["mnist"])
     env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
     env_default(parser, args, "train_limit", "ZOADAMM_TRAIN_LIMIT", positive(int))
-    env_default(parser, args, "service_wait", "ZOADAMM_SERVICE_WAIT_S", at_least(float, 0), SERVICE_WAIT_S)
+    service_wait(parser, args, SERVICE_WAIT_S)
 
 
 def _check_rest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     refuse_disagreements(parser, args, RULES["rest"])
     env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
-    env_default(parser, args, "service_wait", "ZOADAMM_SERVICE_WAIT_S", at_least(float, 0), SERVICE_WAIT_S)
+    service_wait(parser, args, SERVICE_WAIT_S)
     args.x0 = parse_x0(parser, args.x0, args.dim)
     args.constraint = parse_constraint(parser, args)
 
@@ -257,8 +259,9 @@ def _add_run_options(parser: argparse.ArgumentParser, *, name_default: str) -> N
                         help=f"URL of the zoadamm service (default: $ZOADAMM_SERVICE_URL, else {DEFAULT_URL})")
     parser.add_argument("--service-wait", type=at_least(float, 0), default=None, metavar="SECONDS",
                         help="how long a call keeps asking a service that does not answer (restarting, no "
-                             "connection, 502/503/504) before the run stops; it says so on stderr once the "
-                             f"first seconds pass (default: $ZOADAMM_SERVICE_WAIT_S, else {SERVICE_WAIT_S:g})")
+                             "connection, 502/503/504) before the run stops, saying so on stderr; the start "
+                             "waits as long for a 502/503/504, and, given, for no connection too "
+                             f"(default: $ZOADAMM_SERVICE_WAIT_S, else {SERVICE_WAIT_S:g})")
     parser.add_argument("--name", default=None, help=f"the session's name (default: {name_default})")
     parser.add_argument("--resume", action="store_true",
                         help="continue the newest session of this name and these settings (else start one)")

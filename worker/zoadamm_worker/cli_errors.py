@@ -19,10 +19,12 @@ from zoadamm.sdk import (
     APIStatusError,
     ConflictError,
     ForeignServerError,
+    InternalServerError,
     NotFoundError,
     ServiceUnavailableError,
 )
 from zoadamm.sdk._http import start_command
+from zoadamm.sdk.errors import GATEWAY_STATUSES
 from zoadamm.sdk.minimize import Interrupted
 from zoadamm_service import console
 from zoadamm_service.launch import ServiceStartError
@@ -37,11 +39,16 @@ def start_hint(service: str | None) -> str:
     return f"start one with `{command}` (in .venv/bin) or pass --service URL" if command else "check --service URL"
 
 
-def check_service(url: str, join: str | None = None) -> None:
+def check_service(url: str, join: str | None = None, *, wait: float = 0.0, wait_if_absent: bool = False) -> None:
     """One ``/healthz`` request without retries, so that a service that is not there is reported
-    in milliseconds rather than after the SDK's backoff; a service that answers that its store
-    does not (503) is asked again with the SDK's retries, as a running worker would ride out
-    that blink; then the API key, and the session to ``join`` when there is one.
+    in milliseconds rather than after the SDK's backoff; then the API key, and the session to
+    ``join`` when there is one.
+
+    A service on its way is waited for as a running worker rides out a restart: a 502 or 504 (a
+    balancer with no replica up yet) or a 503 (that, or a store that blinks) is asked again for
+    ``wait`` seconds (the worker's --service-wait), and so is a URL where nothing answers when
+    ``wait_if_absent`` (the user gave that wait: the service may be restarting); the wait is
+    said at once in one line (the SDK's WARNING).  Without a wait, a 503 gets the SDK's tries.
 
     Raises:
         zoadamm.sdk.APIConnectionError, zoadamm.sdk.APIStatusError: see ``explain``.
@@ -50,8 +57,16 @@ def check_service(url: str, join: str | None = None) -> None:
     with Client(url) as client:
         try:
             client.health(retry=False)
-        except ServiceUnavailableError:  # the service is there, its store not yet: a blip is waited out
-            client.health()
+        except (APIConnectionError, InternalServerError) as away:
+            coming = isinstance(away, InternalServerError) and away.status_code in GATEWAY_STATUSES
+            if wait > 0 and (coming or (wait_if_absent and isinstance(away, APIConnectionError))):
+                # max_retries=0: the first failure already says that it waits, not the sixth seconds later
+                with Client(url, max_retries=0, retry_window=wait) as waiting:
+                    waiting.health()
+            elif isinstance(away, ServiceUnavailableError):  # its store not yet: a blip is waited out
+                client.health()
+            else:
+                raise
         client.sessions.list(limit=1)  # the API key: a 401 now, not after the data has loaded
         if join is None:
             return

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from zoadamm_service.console import at_least
+
 # (when, options, why): when ``when(args)`` holds, an option of ``options`` given a value other
 # than its default is refused with "<options>: <why>".
 Rule = tuple[Callable[[argparse.Namespace], bool], tuple[str, ...], str]
@@ -63,6 +65,16 @@ def env_default(parser: argparse.ArgumentParser, args: argparse.Namespace, dest:
         setattr(args, dest, kind(text))
     except argparse.ArgumentTypeError as error:
         parser.error(f"{variable}={text!r} (the default of {option(dest)}): {error}")
+
+
+def service_wait(parser: argparse.ArgumentParser, args: argparse.Namespace, fallback: float) -> None:
+    """``--service-wait``, else ``$ZOADAMM_SERVICE_WAIT_S``, else ``fallback``.  ``args.wait_at_start``:
+    whether the user gave one of the first two, which the start then waits for a URL where
+    nothing answers (the service may be restarting); a worker left at the default says that at
+    once (a URL mistyped, a service not started), and waits only for an answer of 502, 503 or 504."""
+    given = args.service_wait is not None or bool(os.environ.get("ZOADAMM_SERVICE_WAIT_S"))
+    env_default(parser, args, "service_wait", "ZOADAMM_SERVICE_WAIT_S", at_least(float, 0), fallback)
+    args.wait_at_start = given
 
 
 def option(dest: str) -> str:
