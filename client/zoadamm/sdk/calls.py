@@ -50,6 +50,16 @@ def _session(fields: dict, vectors: dict) -> Session:
     return Session(**{k: v for k, v in fields.items() if k in _SESSION_FIELDS}, vectors=kept)
 
 
+def feasible_set(constraint) -> FeasibleSet:
+    """The set a call gives (a ``FeasibleSet``, its dict, or a ``Box`` or ``Ball`` alone, which
+    is the set of that part) as a ``FeasibleSet``."""
+    if isinstance(constraint, Box):
+        return FeasibleSet(box=constraint)
+    if isinstance(constraint, Ball):
+        return FeasibleSet(ball=constraint)
+    return constraint if isinstance(constraint, FeasibleSet) else FeasibleSet.from_dict(constraint)
+
+
 def create(dim: int, *, x0=None, name: str | None = None, **config: Unpack[SessionSettings]) -> Parsed:
     """``config["constraint"]``: a ``FeasibleSet``, its dict, or a ``Box`` or ``Ball`` alone;
     checked here, and its vectors sent as vectors ("constraint.box.lower", ...), the same float32
@@ -61,12 +71,7 @@ def create(dim: int, *, x0=None, name: str | None = None, **config: Unpack[Sessi
         fields["schedule"] = plain(config["schedule"])
     vectors = {}
     if constraint is not None:
-        if isinstance(constraint, Box):  # a part alone: the set is that part
-            constraint = FeasibleSet(box=constraint)
-        elif isinstance(constraint, Ball):
-            constraint = FeasibleSet(ball=constraint)
-        if not isinstance(constraint, FeasibleSet):
-            constraint = FeasibleSet.from_dict(constraint)
+        constraint = feasible_set(constraint)
         fields["constraint"] = constraint.to_dict()
         vectors.update({"constraint." + field: v for field, v in constraint.vectors().items()})
     if x0 is not None:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from .._validate import F32_MAX, InvalidArgument
-from ..constraints import Ball, Box, FeasibleSet
-from .calls import plain
+from ..constraints import FeasibleSet
+from .calls import feasible_set, plain
 from .client import Client
 from .models import Session, SessionSummary
 
@@ -111,15 +111,7 @@ def held_set(session: SessionSummary) -> dict | None:
 def given_set(constraint) -> dict | None:
     """The set a call gives (a ``FeasibleSet``, its dict, a ``Box`` or ``Ball`` alone, or None)
     as its JSON shape with its vectors inline, held as the session holds it (float32)."""
-    if constraint is None:
-        return None
-    if isinstance(constraint, Box):  # a part alone: the set is that part
-        constraint = FeasibleSet(box=constraint)
-    elif isinstance(constraint, Ball):
-        constraint = FeasibleSet(ball=constraint)
-    if not isinstance(constraint, FeasibleSet):
-        constraint = FeasibleSet.from_dict(constraint)
-    return constraint.to_dict(inline=True)
+    return None if constraint is None else feasible_set(constraint).to_dict(inline=True)
 
 
 def _same(have: dict | None, want: dict | None, dim: int) -> bool | None:
