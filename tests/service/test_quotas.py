@@ -173,6 +173,30 @@ def test_a_restart_to_no_ttl_takes_the_old_expiry_off_every_key_at_the_first_cal
     assert set(written) <= set(kept) and [redis_client.ttl(key) for key in kept] == [-1] * len(kept)
 
 
+@pytest.mark.parametrize("store_kind", ["redis"])
+def test_a_first_touch_that_fails_is_tried_again_at_the_next_call(make_app, serve, redis_client):
+    """Under TTL 0 a replica takes an old expiry off once: a try that the store refused (a Redis
+    stall: 503) must not count as done, or the session's keys expire later, some of them."""
+    from zoadamm_service.errors import StoreUnavailable
+
+    with serve(make_app(session_ttl_s=60)) as first:
+        sid = first.post("/v1/sessions", json={"dim": DIM, "x0": x0_for(DIM).tolist()}).json()["id"]
+    app = make_app()
+    with serve(app) as second:
+        store = app.state.sessions.store
+        touch = store.touch
+
+        async def stalled(session_id):
+            store.touch = touch  # the next one goes through
+            raise StoreUnavailable("Redis stalled")
+
+        store.touch = stalled
+        assert second.get(f"/v1/sessions/{sid}/x").status_code == 503
+        assert second.get(f"/v1/sessions/{sid}/x").status_code == 200
+    kept = redis_client.keys(f"zoadamm:{{{sid}}}:*")
+    assert kept and [redis_client.ttl(key) for key in kept] == [-1] * len(kept)
+
+
 @pytest.fixture
 def redis_client_maybe(store_kind, request):
     if store_kind != "redis":

@@ -111,7 +111,11 @@ class Sessions(Reports):
         replica = await self.replicas.get(session_id, tenant)
         ttl = self.store.ttl_s
         if (ttl or not replica.touched_at) and replica.touch_due(ttl):  # the first test spares the tell a call
-            await self.store.touch(session_id)  # reads count as calls too; writes refresh themselves
+            try:
+                await self.store.touch(session_id)  # reads count as calls too; writes refresh themselves
+            except BaseException:
+                replica.touched_at = 0.0  # not done: the next call tries again (under TTL 0 none would)
+                raise
         return replica
 
     async def aclose(self) -> None:
