@@ -52,8 +52,7 @@ class Box:
                                   + where(crossed, self.lower, self.upper))
         crossed = np.asarray(lower) > np.asarray(upper)
         if np.any(crossed):  # the bounds round inward: name them as rounded, which is what crossed
-            at = int(np.argmax(crossed)) if crossed.ndim else 0  # lower may be a number beside a vector
-            given = float(np.broadcast_to(np.asarray(self.lower, np.float64), crossed.shape).reshape(-1)[at])
+            given = float(np.broadcast_to(np.asarray(self.lower, np.float64), crossed.shape).flat[np.argmax(crossed)])
             raise InvalidArgument("no float32 value lies within constraint.box: its bounds round inward to float32"
                                   + where(crossed, lower, upper) + "; to pin a coordinate, give both bounds a value "
                                   f"float32 holds (the nearest to {given!r} is {float(np.float32(given))!r})")

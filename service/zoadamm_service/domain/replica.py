@@ -101,6 +101,15 @@ class Replica:
         self.touched_at = now
         return True
 
+    async def touch(self, store: Store) -> None:
+        """Restart the idle time in ``store`` (once ``touch_due``); a try the store refused is
+        due again at the next call (under TTL 0 none would be)."""
+        try:
+            await store.touch(self.meta.id)  # reads count as calls too; writes refresh themselves
+        except BaseException:
+            self.touched_at = 0.0
+            raise
+
     def started(self) -> Optimizer:
         """The optimizer; raises Conflict while the session has no parameters."""
         if self.optimizer is None:

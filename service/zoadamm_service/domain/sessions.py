@@ -109,13 +109,8 @@ class Sessions(Reports):
         if not is_session_id(session_id):
             raise NotFound("no session with this id")
         replica = await self.replicas.get(session_id, tenant)
-        ttl = self.store.ttl_s
-        if (ttl or not replica.touched_at) and replica.touch_due(ttl):  # the first test spares the tell a call
-            try:
-                await self.store.touch(session_id)  # reads count as calls too; writes refresh themselves
-            except BaseException:
-                replica.touched_at = 0.0  # not done: the next call tries again (under TTL 0 none would)
-                raise
+        if ((ttl := self.store.ttl_s) or not replica.touched_at) and replica.touch_due(ttl):  # spares the tell a call
+            await replica.touch(self.store)
         return replica
 
     async def aclose(self) -> None:

@@ -288,9 +288,8 @@ return {redis.call('HGETALL', KEYS[2]), leased}
 """
 
 # KEYS: every key of one session; ARGV: idle ttl.  A read restarts the idle time.  With 0 (never)
-# it takes off the expiries that a service with a TTL left (before a restart with 0), from every
-# key at once: each write touches only some keys, so taking them off write by write would let
-# the others expire and leave a session with half its records.
+# it takes off what expiries a service with a TTL left, from every key at once: taken off write by
+# write (each writes some keys) the others would expire, leaving a session with half its records.
 TOUCH = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local command = tonumber(ARGV[1]) > 0 and 'EXPIRE' or 'PERSIST'
