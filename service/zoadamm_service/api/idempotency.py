@@ -49,7 +49,7 @@ def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray], 
     digest.update(json.dumps(_integers_as_int(fields), sort_keys=True, separators=(",", ":")).encode())
     for name in sorted(vectors):
         digest.update(f"\n{name}\n".encode())
-        digest.update(np.ascontiguousarray(vectors[name], dtype="<f8" if name in CONFIG_VECTORS else "<f4").tobytes())
+        digest.update(np.ascontiguousarray(vectors[name], dtype="<f8" if name in CONFIG_VECTORS else "<f4").data)
     return RequestKey(key.hexdigest(), digest.hexdigest())
 
 

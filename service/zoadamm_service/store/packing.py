@@ -1,10 +1,10 @@
 """Commands packed by hiredis (C) instead of redis-py's asyncio connection's Python packer, the
 bytes the same: the append script's two dozen keys and arguments are packed on every tell.
 
-Only commands of small arguments go this way: redis-py sends a large value (a checkpoint) as a
-piece of its own rather than copying it into one buffer, and so it still does.  Anything hiredis
-does not take (a bytearray, a value that is no Redis argument) goes to redis-py's packer, which
-packs it or raises its own error.
+Only commands of small arguments go this way.  A large value (a checkpoint) is passed as a
+memoryview, which redis-py's own packer sends as a piece of its own rather than copying it into
+one buffer (``RedisStore._staged``).  Anything hiredis does not take (a bytearray, a value that
+is no Redis argument) goes to redis-py's packer, which packs it or raises its own error.
 
 The per-step script's small commands go out on the store's script lane (``script_lane``).
 """

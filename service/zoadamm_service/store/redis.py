@@ -114,7 +114,10 @@ class RedisStore(SplitSteps, History, Store):
         if checkpoint is None:
             yield staged
             return
-        await self._redis.set(staged, checkpoint, px=STAGED_TTL_MS)
+        # as a memoryview, redis-py sends it as a piece of its own: its hiredis packer would copy
+        # the whole checkpoint into one buffer first, holding the GIL (and so every other
+        # request) for as long as the copy takes
+        await self._redis.set(staged, memoryview(checkpoint), px=STAGED_TTL_MS)
         try:
             yield staged
         finally:
