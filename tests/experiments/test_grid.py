@@ -91,3 +91,21 @@ def test_a_run_that_diverges_is_marked_the_grid_goes_on_and_a_rerun_skips_it(tmp
     assert any("the loss is not finite at step 12" in line for line in logged)
     assert runner.run_grid(runs, tmp_path, service="http://127.0.0.1:9", data=object(), log=logged.append) == []
     assert len(tried) == 2  # complete: not tried again
+
+
+def test_records_moved_aside_in_the_same_second_are_both_kept(tmp_path, monkeypatch):
+    """A run cut short twice within one second (a service that refuses it at once, say) leaves
+    two records aside: the second is not written over the first."""
+    from zoadamm_worker.experiments import runner
+
+    monkeypatch.setattr(runner.time, "strftime", lambda fmt: "20261206-140531")
+    path = tmp_path / "fo-d1400-seed0.jsonl"
+    moved = []
+    for epochs in (1, 2):
+        path.write_text("".join(json.dumps({"epoch": e}) + "\n" for e in range(1, epochs + 1)))
+        runner.weights_path(path).write_text(f"weights of {epochs}")
+        moved.append(runner.move_aside(path))
+    assert [p.name for p in moved] == ["fo-d1400-seed0.20261206-140531.jsonl", "fo-d1400-seed0.20261206-140531-2.jsonl"]
+    assert [len(runner.read_records(p)) for p in moved] == [1, 2]
+    assert [runner.weights_path(p).read_text() for p in moved] == ["weights of 1", "weights of 2"]
+    assert not path.exists()

@@ -29,6 +29,7 @@ from zoadamm_service.launch import local_service
 from .cli_errors import check_service, run_command
 from .cli_options import http_url, refuse_disagreements
 from .model import parameter_count
+from .records import claim_new
 from .report import TRAIN_LOSS_NOTE, comparison_rows, comparison_title, markdown_table, plot_comparison, report_folder
 
 PROG = "zoadamm-demo"
@@ -100,8 +101,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.service:
         check_service(args.service)  # at once, before MNIST is loaded
     d = parameter_count(args.scale)
-    folder = Path(args.out) / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
-    folder.mkdir(parents=True, exist_ok=True)
+    # named by the second it starts in; a second demo started in the same one gets demo-<time>-2
+    folder = claim_new(Path(args.out) / f"demo-{datetime.now():%Y%m%d-%H%M%S}", folder=True)
     store = os.environ.get("REDIS_URL") or "the embedded in-process store"
     print(f"zoadamm demo: d = {d:,}, {args.epochs} epochs, q = {args.directions}, seed {args.seed}; "
           f"sessions kept in {args.service or store}")

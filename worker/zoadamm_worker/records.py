@@ -7,6 +7,7 @@ not glued onto it."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -65,6 +66,28 @@ def check_writable(*paths: str | Path | None) -> None:
         target = path if path.exists() else path.parent
         if not os.access(target, os.W_OK):
             raise PermissionError(errno.EACCES, "cannot be written", str(target))
+
+
+def claim_new(base: str | Path, suffix: str = "", *, folder: bool = False) -> Path:
+    """A new folder (or empty file) ``base`` + ``suffix``, else ``base-2`` + ``suffix``, ``base-3``
+    ...: the first name that is free, created here.  Creating it is the test of being free
+    (mkdir, or open with O_EXCL), so two processes that ask in the same instant, say for a
+    folder named by the second they started in, never get the same one.
+
+    Raises:
+        OSError: naming the path, one that cannot be created for another reason than being taken.
+    """
+    base, n = Path(base), 1
+    while True:
+        path = base.with_name(base.name + (f"-{n}" if n > 1 else "") + suffix)
+        with contextlib.suppress(FileExistsError):
+            if folder:
+                path.mkdir(parents=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.open("x").close()
+            return path
+        n += 1
 
 
 def _cut_partial_line(file) -> None:

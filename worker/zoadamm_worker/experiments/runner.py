@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model import initial_parameters
-from ..records import read_records
+from ..records import claim_new, read_records
 from ..train import Diverged, RunSpec, train
 from .grid import run_name, same_run
 
@@ -103,10 +103,9 @@ def finish_weights(path: Path, spec: RunSpec) -> None:
 
 
 def move_aside(path: Path) -> Path:
-    """Keep an incomplete record (never delete measurements): ``aside/<name>.<time>.jsonl``."""
-    folder = path.parent / ASIDE
-    folder.mkdir(exist_ok=True)
-    target = folder / f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    """Keep an incomplete record (never delete measurements): ``aside/<name>.<time>.jsonl``, or
+    ``<name>.<time>-2.jsonl`` ... where a record of that run was moved aside in the same second."""
+    target = claim_new(path.parent / ASIDE / f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}", ".jsonl")
     os.replace(path, target)
     weights = weights_path(path)
     if weights.exists():
