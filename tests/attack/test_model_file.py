@@ -84,3 +84,17 @@ def test_save_does_not_go_with_join():
     done = subprocess.run([str(BIN / "zoadamm-worker"), "mnist", "--save", "model.pt", "--join", "0" * 32],
                           capture_output=True, text=True)
     assert done.returncode == 1 and "--save" in done.stderr and "--join" in done.stderr
+
+
+
+def test_a_model_file_that_cannot_be_written_is_an_os_error_naming_it(tmp_path):
+    """What the command-line tools turn into one line (torch's own writer raises a RuntimeError
+    that names no file): a folder, and a place that takes no new file."""
+    from zoadamm_worker.cli_errors import failure_line
+
+    scale = 1 / 9
+    for path in (tmp_path, Path("/proc/zoadamm-model.pt")):
+        with pytest.raises(OSError) as refused:
+            save_model(path, initial_parameters(scale, 0), scale, False)
+        assert refused.value.filename == str(path)
+        assert failure_line(refused.value, None) == f"{refused.value.strerror}: {path}"

@@ -186,3 +186,25 @@ def test_the_start_check_waits_out_a_service_whose_store_blinks(monkeypatch):
     monkeypatch.setattr(cli_errors, "Client", Blinking)
     cli_errors.check_service("http://127.0.0.1:9")
     assert calls == [False, True]
+
+
+def test_a_model_path_that_cannot_be_written_is_refused_before_the_run(tmp_path):
+    """--save is checked with --record, before the service is asked (nothing answers at this URL,
+    and the line is about the path): not after the whole run has trained."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    for target, said in ((tmp_path, f"a folder, not a file: {tmp_path}"), (Path("/proc/zoadamm-model.pt"),
+                                                                          "/proc/zoadamm-model.pt")):
+        done = subprocess.run([str(BIN / "zoadamm-worker"), "mnist", "--save", str(target), "--service", url],
+                              capture_output=True, text=True)
+        line = _one_line(done)
+        assert line.startswith("zoadamm-worker: ") and said in line and url not in line, line
+
+
+def test_a_record_in_a_folder_that_takes_no_new_file_is_refused(tmp_path):
+    """/proc takes no new file, from root either, whom os.access lets write anywhere."""
+    from zoadamm_worker.records import check_writable
+
+    with pytest.raises(OSError) as refused:
+        check_writable(tmp_path / "zo.jsonl", "/proc/zoadamm-zo.jsonl")
+    assert refused.value.filename == "/proc/zoadamm-zo.jsonl"
+    assert list(tmp_path.iterdir()) == []  # the file made to try the first path is gone again

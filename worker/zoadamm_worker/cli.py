@@ -58,8 +58,7 @@ def _session_seed(text: str) -> int:
 
 
 def _mnist(args: argparse.Namespace) -> int:
-    if args.record is not None:  # said now, not after the first epoch's training
-        check_writable(args.record)
+    check_writable(args.record, args.save)  # said now, not after the first epoch's training (or the last)
     # before torch and MNIST load: a missing service is reported at once
     check_service(args.service, args.join, wait=args.service_wait, wait_if_absent=args.wait_at_start)
     from zoadamm.sdk import APIConnectionError

@@ -28,13 +28,17 @@ def save_model(path: str | Path, flat: np.ndarray, scale: float, normalize: bool
 
     Raises:
         ValueError: ``flat`` does not have the parameter count of ``scale``.
+        OSError: ``path`` cannot be written, naming it.
     """
     model = ModularCNN(scale)
     load_flat(model, np.asarray(flat, dtype=np.float32))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": FORMAT, "scale": float(scale), "normalize": bool(normalize),
-                "state_dict": model.state_dict()}, path)
+    # opened here, not by torch.save: a path that cannot be written is then an OSError naming it,
+    # where torch's own writer raises a RuntimeError that names neither
+    with path.open("wb") as file:
+        torch.save({"format": FORMAT, "scale": float(scale), "normalize": bool(normalize),
+                    "state_dict": model.state_dict()}, file)
 
 
 class Classifier(torch.nn.Module):

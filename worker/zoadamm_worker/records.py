@@ -63,9 +63,14 @@ def check_writable(*paths: str | Path | None) -> None:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "a folder, not a file", str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
-        target = path if path.exists() else path.parent
-        if not os.access(target, os.W_OK):
-            raise PermissionError(errno.EACCES, "cannot be written", str(target))
+        if path.exists():
+            if not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "cannot be written", str(path))
+            continue
+        # a new file is made and removed: os.access answers yes to root everywhere, /proc included
+        with contextlib.suppress(FileExistsError):  # made by another meanwhile: there is a file to write
+            path.open("x").close()
+            path.unlink()
 
 
 def claim_new(base: str | Path, suffix: str = "", *, folder: bool = False) -> Path:
