@@ -61,7 +61,10 @@ def unit_interval(name: str, value: float) -> float:
 
 def numbers(name: str, values, dtype=np.float64) -> np.ndarray:
     """``values`` as an array of ``dtype``; InvalidArgument naming ``name`` for what holds no
-    number numpy reads (a string) or one past float64 (an int of 400 digits)."""
+    number numpy reads (a string) or one past float64 (an int of 400 digits), and for complex
+    numbers or text in an array (numpy would drop the imaginary part, or parse the text)."""
+    if isinstance(values, (np.ndarray, np.generic)) and values.dtype.kind in "cSU":
+        raise InvalidArgument(f"{name} must be real numbers, got an array of {values.dtype}")
     try:
         return np.asarray(values, dtype=dtype)
     except (TypeError, ValueError, OverflowError):
@@ -125,7 +128,7 @@ def _is_number(value) -> bool:
 
 def one_d(x0, dim: int | None = None) -> np.ndarray:
     """x0 as a float32 vector; a matrix is refused rather than flattened in some order."""
-    x0 = np.asarray(x0, dtype=np.float32)
+    x0 = numbers("x0", x0, np.float32)
     if x0.ndim != 1:
         raise InvalidArgument(f"x0 must be a 1-D vector, got shape {x0.shape}; flatten it yourself "
                               "(x0.ravel()) and reshape x the same way")

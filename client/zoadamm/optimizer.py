@@ -161,7 +161,7 @@ class Optimizer:
                 ``config.constraint`` (the message says by how much; ``constraint.project(x0)``
                 is the nearest point inside).
         """
-        x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
+        x0 = numbers(name, x0, np.float32).reshape(-1)
         if x0.size != config.dim:
             raise InvalidArgument(f"x has {x0.size} values, the session has dim {config.dim}")
         state = AdaMMState.start(x0, config.method_spec.keeps)

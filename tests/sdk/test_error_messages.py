@@ -255,6 +255,24 @@ def test_values_that_are_no_numbers_are_refused_alike_in_every_mode(local, mirro
     assert run.step == 0
 
 
+@pytest.mark.parametrize("mirror", [False, True])
+def test_complex_numbers_and_text_arrays_are_refused_not_cast(local, mirror):
+    """numpy would keep a complex number's real part (with a warning) and parse text: the SDK
+    refuses both, naming the field, before anything is sent."""
+    with pytest.raises(InvalidArgument, match="x0 must be real numbers, got an array of complex128"):
+        RemoteOptimizer.create(local, np.zeros(3) + 1j, seed=1)
+    with pytest.raises(InvalidArgument, match="x0 must be real numbers, got an array of <U1"):
+        RemoteOptimizer.create(local, np.array(["1", "2", "3"]), seed=1)
+    run = RemoteOptimizer.create(local, np.zeros(3), mirror=mirror, seed=1)
+    with pytest.raises(InvalidArgument, match="f_plus must be real numbers"):
+        run.tell(f_x=1.0, f_plus=np.array([1.0 + 2j]))
+    fo = RemoteOptimizer.create(local, np.zeros(3), method="adamm", mirror=mirror, schedule=None)
+    with pytest.raises(InvalidArgument, match="gradient must be real numbers"):
+        fo.tell_gradient(np.ones(3) + 1j)
+    assert run.step == fo.step == 0
+    assert [local.sessions.get(r.id).step for r in (run, fo)] == [0, 0]
+
+
 def test_clients_refuse_what_they_cannot_use_when_made():
     import httpx
 

@@ -214,6 +214,43 @@ def test_every_method_and_set_walk_the_in_process_path(local, mode, method, kind
     assert bits(local.sessions.parameters(run.id).x) == bits(expected.state.x)
 
 
+@pytest.mark.parametrize("method", ["zo-adamm", "adamm"])
+def test_a_pipelined_tell_sends_its_own_values_while_the_caller_refills_its_array(local, method):
+    """A pipelined tell leaves from the sending thread after ``tell`` returned; a caller that
+    measures every step into one array (held here until the caller has refilled it) still has
+    each step applied with the values it was told, at the service as in the mirror."""
+    f, grad = quadratic_with_gradient(DIM)
+    x0, config = x0_for(DIM), _config(method=method)
+    expected = Optimizer.start(SessionConfig(DIM, **config), x0)
+    refilled = threading.Event()
+    with RemoteOptimizer.create(local, x0, mirror=True, pipeline=True, **config) as run:
+        tell = run.client.sessions.tell
+
+        def after_the_refill(*args, **kwargs):
+            assert refilled.wait(30)
+            refilled.clear()
+            return tell(*args, **kwargs)
+
+        run.client.sessions.tell = after_the_refill
+        measured = np.empty(DIM if method == "adamm" else config["directions"], np.float32)
+        for _ in range(6):
+            if method == "adamm":
+                measured[:] = grad(run.x)
+                record = expected.fo_record(measured.copy())
+                run.tell_gradient(measured)
+            else:
+                values = zo_values(f, run.x, run.mu, run.directions())
+                measured[:] = values["f_plus"]
+                record = expected.zo_record(values["f_x"], measured.copy())
+                run.tell(f_x=values["f_x"], f_plus=measured)
+            expected.apply(record)
+            measured[:] = 1e3  # the caller's next measurement, before the sending thread sends
+            refilled.set()
+        run.flush()
+        assert run.mismatches == 0
+    assert bits(local.sessions.parameters(run.id).x) == bits(expected.state.x)
+
+
 @pytest.mark.parametrize("bounds", [(-0.5, 0.25), [(-0.5, 0.25)] * 10,
                                     (np.full(10, -0.5), np.full(10, 0.25))], ids=["pair", "pairs", "vectors"])
 def test_minimize_within_bounds(local, bounds):

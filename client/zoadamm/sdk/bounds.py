@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import F32_MAX
+from .._validate import F32_MAX, numbers
 from ..constraints import Box, FeasibleSet
 from ..exceptions import InvalidArgument
 
@@ -58,7 +58,7 @@ def _box(lower, upper, dim: int) -> FeasibleSet:
 def _refuse_the_other_reading(box: FeasibleSet, bounds, x0) -> None:
     """At d = 2 a 2 x 2 ``bounds`` is two (lo, hi) pairs, as scipy reads it; when x0 lies outside
     that box but inside (lo, hi) read as a lower and an upper vector, the caller meant the latter."""
-    start = np.asarray(x0, dtype=np.float32).reshape(-1)
+    start = numbers("x0", x0, np.float32).reshape(-1)
     if box.violation(start) is None:
         return
     try:

@@ -75,7 +75,7 @@ def create(dim: int, *, x0=None, name: str | None = None, **config: Unpack[Sessi
         fields["constraint"] = constraint.to_dict()
         vectors.update({"constraint." + field: v for field, v in constraint.vectors().items()})
     if x0 is not None:
-        vectors["x0"] = np.asarray(x0, dtype=np.float32)
+        vectors["x0"] = numbers("x0", x0, np.float32)
         if vectors["x0"].ndim != 1:
             raise InvalidArgument(f"x0 must be a 1-D vector, got shape {vectors['x0'].shape}")
     return Call("POST", "/v1/sessions", fields, vectors), _session
@@ -106,7 +106,7 @@ def ask(session_id: str, x=None, vectors: bool = False, *, lease: int | None = N
         known = {k: fields.get(k) for k in StepInfo.__dataclass_fields__ if k not in ("u", "steps")}
         return StepInfo(**known, u=u, steps=_closed_steps(fields))
 
-    vecs = {} if x is None else {"x": np.asarray(x, dtype=np.float32).reshape(-1)}
+    vecs = {} if x is None else {"x": numbers("x", x, np.float32).reshape(-1)}
     params = {"vectors": "true"} if vectors else None
     fields = {"lease": lease, "worker": worker, "wait": wait, "since": since, "until": until}
     body = {k: v for k, v in fields.items() if v is not None}
@@ -133,7 +133,7 @@ def tell(
     fields: dict = {"step": int(step)}
     vecs = {}
     if gradient is not None:
-        vecs["gradient"] = np.asarray(gradient, dtype=np.float32).reshape(-1)
+        vecs["gradient"] = numbers("gradient", gradient, np.float32).reshape(-1)
     else:
         fields["f_x"] = None if f_x is None else _finite("f_x", f_x).tolist()
         fields["f_plus"] = _finite("f_plus", f_plus).reshape(-1).tolist()
@@ -151,6 +151,14 @@ def tell(
                           steps=_closed_steps(fields))
 
     return Call("POST", f"/v1/sessions/{_id(session_id)}/tell", fields, vecs, {"answer": answer}), parse
+
+
+def owned(values: dict) -> dict:
+    """Copies of a tell's values, for a tell sent from another thread after the call that took
+    them has returned: the caller may refill its arrays for the next step meanwhile.  A gradient
+    is copied as the float32 it is sent as (one copy whatever its type)."""
+    return {name: None if value is None else np.array(value, dtype=np.float32 if name == "gradient" else None)
+            for name, value in values.items()}
 
 
 def _finite(name: str, values) -> np.ndarray:

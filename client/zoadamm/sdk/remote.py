@@ -28,6 +28,7 @@ from .._interrupts import held_interrupt
 from .._validate import InvalidArgument, one_d
 from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
+from .calls import owned
 from .client import Client, checked_client
 from .errors import APIConnectionError, APIError, APIStatusError, ClientClosedError, ConflictError
 from .models import Session, TellResult
@@ -256,7 +257,7 @@ class RemoteOptimizer(Mirrored):
         step = self.step
         checksum = self._mirror_checksum(step)
         assert self._sender is not None  # mirror mode always has its sending thread
-        future = self._sender.submit(self.client.sessions.tell, self.id, step, answer="checksum", **values)
+        future = self._sender.submit(self.client.sessions.tell, self.id, step, answer="checksum", **owned(values))
         self._in_flight = (future, checksum, record)
         # the step's directions, when the caller had them made here (otherwise made a block at a time)
         made = self._directions.held(step) if record.coefficients is not None else None

@@ -29,7 +29,7 @@ from typing import cast
 import numpy as np
 
 from .. import wire
-from .._validate import InvalidArgument
+from .._validate import InvalidArgument, numbers
 from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
 from . import calls
@@ -71,7 +71,7 @@ class SharedRun(Mirrored):
         self.worker = worker or uuid.uuid4().hex
         self.session = client.sessions.get(session_id)
         self.config = self.session.session_config()  # from a GET: its constraint vectors too
-        x0 = np.asarray(x0, dtype=np.float32).reshape(-1)
+        x0 = numbers("x0", x0, np.float32).reshape(-1)
         if x0.size != self.config.dim:
             raise InvalidArgument(f"x0 has {x0.size} values; session {session_id} has dim {self.config.dim}")
         self._mirror: Optimizer | None = None
