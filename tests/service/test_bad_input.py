@@ -139,6 +139,11 @@ CASES = [
     ("gradient on zo-adamm", "zo", TELL, body({"step": 1, "gradient": [1.0] * DIM}), 422),
     ("gradient and values", "fo", TELL, body({"step": 1, "gradient": [1.0] * DIM, "f_plus": [1.0]}), 422),
     ("values on adamm", "fo", TELL, body({"step": 1, "f_x": 1.0, "f_plus": [1.0]}), 422),
+    # a gradient tell is the whole step: a part's fields are refused, not dropped
+    ("gradient with indices", "fo", TELL, body({"step": 1, "gradient": [1.0] * DIM, "indices": [0]}), 422),
+    ("gradient with f_x", "fo", TELL, body({"step": 1, "gradient": [1.0] * DIM, "f_x": 1.0}), 422),
+    ("gradient with a worker", "fo", TELL, body({"step": 1, "gradient": [1.0] * DIM, "worker": "w"}), 422),
+    ("frame gradient with indices", "fo", TELL, frame({"step": 1, "indices": [0]}, {"gradient": [1.0] * DIM}), 422),
     ("gradient wrong dim", "fo", TELL, body({"step": 1, "gradient": [1.0] * (DIM + 1)}), 422),
     ("frame gradient wrong dim", "fo", TELL, frame({"step": 1}, {"gradient": [1.0] * (DIM - 1)}), 422),
     ("gradient nested", "fo", TELL, body({"step": 1, "gradient": [[1.0, 2.0], [3.0, 4.0]]}), 422),
@@ -365,13 +370,22 @@ def test_a_body_of_many_bad_values_gets_a_short_answer(shared, kind, route, text
 @pytest.mark.parametrize("kind,route,value,named", [
     ("new", CREATE, {"dim": 3, "x0": [0.0, None, 1.0]}, "x0[1] is null"),
     ("new", CREATE, {"dim": 3, "constraint": {"box": {"lower": None, "upper": 1.0}}}, "constraint.box.lower is null"),
-    ("zo", "tell", {"step": 1, "f_x": None, "f_plus": [1.0, 2.0]}, "f_x may not be null"),
+    ("zo", "tell", {"step": 1, "f_x": None, "f_plus": [1.0, 2.0]},
+     "f_x is required for forward differences, and this tell has it missing or null"),
 ], ids=["x0", "a bound", "f_x"])
 def test_a_null_where_a_number_belongs_names_the_likely_cause(shared, kind, route, value, named):
     """JavaScript's JSON.stringify writes NaN and Infinity as null: the 422 says so."""
     client, sessions = shared
     r = send(client, kind, route, body(value), sessions)
     assert r.status_code == 422 and named in r.json()["detail"] and "JSON.stringify" in r.json()["detail"], r.text
+    assert everything(client, sessions) == sessions["before"]
+
+
+def test_function_values_sent_as_frame_vectors_are_told_where_they_go(shared):
+    client, sessions = shared
+    r = send(client, "zo", TELL, frame({"step": 1, "f_x": 1.0}, {"f_plus": [1.0, 2.0]}), sessions)
+    assert r.status_code == 422, r.text
+    assert "function values included) go in the frame's JSON header" in r.json()["detail"]
     assert everything(client, sessions) == sessions["before"]
 
 

@@ -71,7 +71,8 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
         if not vectors.keys() <= set(takes):
             unknown = some(sorted(set(vectors) - set(takes)))
             raise Invalid(f"frame vectors {unknown} are not vector fields of this request; "
-                          f"it takes {list(takes) or 'none'}")
+                          f"it takes {list(takes) or 'none'} as vectors; its other fields (function "
+                          "values included) go in the frame's JSON header")
         vectors = dict(vectors)
         # a vector field may also sit in the header as a list: it must not be ignored
         vectors.update(_vector_fields(fields, takes))

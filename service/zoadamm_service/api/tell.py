@@ -71,8 +71,10 @@ async def told(state: Any, tenant: str, session_id: str, mode: AnswerMode, field
     sessions: Sessions = state.sessions
     body = validate(TellRequest, fields)
     if "gradient" in vectors:
-        if body.f_plus is not None or body.f_minus is not None:
+        if body.f_plus is not None or body.f_minus is not None or body.f_x is not None:
             raise Invalid("send either a gradient or function values, not both")
+        if body.indices is not None:  # a gradient is the whole step: no part of it is reported alone
+            raise Invalid("indices belong to the zo-* methods' split steps; a gradient tell is the whole step")
         if body.lease is not None:
             raise Invalid("a gradient tell leases no directions: only sessions that take function values do")
         return await sessions.tell_fo(tenant, session_id, body.step, vectors["gradient"], mode)
