@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from . import console
 from .api.auth import is_loopback
 from .settings import Settings, environment_variable, trusts_forwarded_headers
+from .store.server_checks import CLUSTER_NODE
 from .tenants import KeyConfigError, KeyRing, entry, new_key
 
 log = logging.getLogger("zoadamm.service")
@@ -121,6 +122,8 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
     if settings.max_body_bytes_in_flight < settings.max_body_bytes:
         parser.error(f"ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT={settings.max_body_bytes_in_flight} is below "
                      f"ZOADAMM_MAX_BODY_BYTES={settings.max_body_bytes}: no body of the largest size could be received")
+    if settings.redis_url and not settings.redis_cluster and _a_cluster_node(settings.redis_url, settings):
+        parser.error(CLUSTER_NODE)  # else every call would be a 503 that clients retry for their whole window
     if args.workers > 1 and not settings.redis_url:
         parser.error("--workers > 1 needs REDIS_URL: the in-process store cannot be shared between processes")
     if settings.api_keys:
@@ -141,6 +144,19 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             parser.error(f"port {args.port} on {args.host} is in use (by another service?): pick another with --port")
+
+
+def _a_cluster_node(url: str, settings: Settings) -> bool:
+    """Whether REDIS_URL answers as a node of a Redis Cluster; False when nothing answers now
+    (``/healthz`` names what is wrong once it does)."""
+    import redis
+
+    timeout = min(settings.redis_connect_timeout_s, 2.0)
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout) as client:
+            return bool(client.info("cluster").get("cluster_enabled"))
+    except (redis.RedisError, OSError):
+        return False
 
 
 def _explain(error: Exception) -> str | None:

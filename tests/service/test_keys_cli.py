@@ -65,6 +65,17 @@ def test_open_mode_refuses_a_public_address_and_warns_on_loopback(caplog):
     assert OPEN_WARNING in caplog.text
 
 
+def test_a_cluster_node_named_for_a_single_redis_is_refused_at_start(cluster_url, redis_url):
+    """Every call would answer 503, which clients retry for their whole window: the service
+    refuses to start instead, naming the setting; a single Redis and the cluster mode start."""
+    refused = subprocess.run([SERVICE, "--port", str(free_port())], capture_output=True, text=True,
+                             env={"PATH": "/usr/bin:/bin", "REDIS_URL": cluster_url}, timeout=60)
+    assert refused.returncode == 1 and "set ZOADAMM_REDIS_CLUSTER=true" in refused.stderr, refused.stderr
+    for env in ({"ZOADAMM_REDIS_CLUSTER": "true"}, {}):
+        with ServiceProcess(cluster_url if env else redis_url, env=env) as service:
+            assert httpx.get(service.url + "/healthz").status_code == 200
+
+
 def test_allow_open_and_keys_each_let_the_service_listen_beyond_loopback():
     key = "k" * 40
     for env in ({"ZOADAMM_ALLOW_OPEN": "true"}, {"ZOADAMM_API_KEYS": entry("t", key)}):
