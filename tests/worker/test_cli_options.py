@@ -95,8 +95,16 @@ REFUSED = [
     ("zoadamm-worker", MNIST, {"ZOADAMM_TRAIN_LIMIT": "abc"},
      "ZOADAMM_TRAIN_LIMIT='abc' (the default of --train-limit): expected an integer > 0"),
     ("zoadamm-worker", [*MNIST, "--dir", "4"], {}, "unrecognized arguments: --dir 4"),  # no abbreviations
+    # a model the service would refuse, which at this scale could not even be built to send it
+    ("zoadamm-worker", [*MNIST, "--scale", "1e9"], {},
+     "argument --scale: s = 1e9 makes d = 41,578,320,003,810,682, over ZOADAMM_MAX_DIM = 8,388,608"),
+    ("zoadamm-worker", [*MNIST, "--scale", "12.333333"], {"ZOADAMM_MAX_DIM": "100000"},
+     "argument --scale: s = 12.333333 makes d = 169,196, over ZOADAMM_MAX_DIM = 100,000"),
+    ("zoadamm-worker", [*MNIST, "--scale", "1"], {"ZOADAMM_MAX_DIM": "abc"},
+     "argument --scale: ZOADAMM_MAX_DIM='abc' is not an integer"),
     ("zoadamm-worker", [], {}, "the following arguments are required: COMMAND"),
     ("zoadamm-demo", ["--scale", "-1"], {}, "argument --scale: expected a number > 0, got '-1'"),
+    ("zoadamm-demo", ["--scale", "345"], {}, "argument --scale: s = 345 makes d = 11,553,005, over ZOADAMM_MAX_DIM"),
     ("zoadamm-demo", ["--epochs", "0"], {}, "argument --epochs: expected an integer > 0, got '0'"),
     ("zoadamm-demo", ["--directions", "0"], {}, "argument --directions: expected an integer"),
     ("zoadamm-demo", ["--seed", "x"], {}, "argument --seed: expected an integer >= 0, got 'x'"),
@@ -105,6 +113,7 @@ REFUSED = [
     ("zoadamm-experiments", ["run", "--epochs", "0"], {}, "argument --epochs: expected an integer > 0"),
     ("zoadamm-experiments", ["run", "--seeds", "0", "-1"], {}, "argument --seeds: expected an integer >= 0"),
     ("zoadamm-experiments", ["run", "--scales", "0"], {}, "argument --scales: expected a number > 0"),
+    ("zoadamm-experiments", ["run", "--scales", "1", "1e9"], {}, "argument --scales: s = 1e9 makes d = "),
     ("zoadamm-experiments", ["run", "--q", "0"], {}, "argument --q: expected an integer > 0"),
     ("zoadamm-experiments", ["run", "--train-limit", "0"], {}, "argument --train-limit: expected an integer > 0"),
     ("zoadamm-experiments", ["run", "--stop-after-runs", "0"], {}, "argument --stop-after-runs: expected an"),
@@ -157,7 +166,8 @@ REFUSED = [
 
 
 def _clean(monkeypatch) -> None:
-    for name in ("ZOADAMM_SERVICE_URL", "ZOADAMM_TRAIN_LIMIT", "REDIS_URL", "ZOADAMM_API_KEYS", "ZOADAMM_ALLOW_OPEN"):
+    for name in ("ZOADAMM_SERVICE_URL", "ZOADAMM_TRAIN_LIMIT", "REDIS_URL", "ZOADAMM_API_KEYS", "ZOADAMM_ALLOW_OPEN",
+                 "ZOADAMM_MAX_DIM"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -182,6 +192,7 @@ def test_a_bad_command_line_is_one_line_and_status_1(command, argv, env, says, m
     (["zoadamm-worker", *REST, "--dim", "3", "--directions", "0"], {}, "argument --directions: expected an integer"),
     (["zoadamm-worker", *REST, "--dim", "3", "--mu", "0"], {}, "argument --mu: expected a number > 0"),
     (["zoadamm-worker", "mnist", "--scale", "0"], {}, "zoadamm-worker mnist: argument --scale: expected a number > 0"),
+    (["zoadamm-worker", "mnist", "--scale", "1e9"], {}, "zoadamm-worker mnist: argument --scale: s = 1e9 makes d = "),
     (["zoadamm-service"], {"ZOADAMM_MAX_DIM": "abc"}, "zoadamm-service: ZOADAMM_MAX_DIM='abc': Input should be"),
     (["zoadamm-demo", "--epochs", "0"], {}, "zoadamm-demo: argument --epochs"),
     (["zoadamm-experiments", "run", "--q", "0"], {}, "zoadamm-experiments run: argument --q"),
@@ -189,6 +200,13 @@ def test_a_bad_command_line_is_one_line_and_status_1(command, argv, env, says, m
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_the_commands_themselves_refuse_in_one_line(argv, env, says):
     assert says in one_line(run(*argv, env=env))
+
+
+def test_a_larger_model_is_taken_where_zoadamm_max_dim_is_raised(monkeypatch):
+    """As the service takes it with the same setting (the demo's and the grid's own service read it)."""
+    monkeypatch.setenv("ZOADAMM_MAX_DIM", "11553005")
+    assert worker_cli.build_parser().parse_args(["mnist", "--scale", "345"]).scale == 345
+    assert demo.build_parser().parse_args(["--scale", "345"]).scale == 345
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from .cli_options import (
     default_session_name,
     env_default,
     http_url,
+    model_scale,
     number_or_list,
     parse_constraint,
     parse_x0,
@@ -176,7 +177,7 @@ def _add_mnist(sub) -> None:
     m = sub.add_parser("mnist", help="train the paper's CNN on MNIST through the service",
                        description="Train the paper's CNN on MNIST through the service (FO or ZO).")
     m.add_argument("--method", choices=METHODS, default="zo-adamm", help="zo-*: f values only; adamm: gradients")
-    m.add_argument("--scale", type=positive(float), default=1 / 9, help="model scale s (default: 1/9, d = 1,400)")
+    m.add_argument("--scale", type=model_scale, default=1 / 9, help="model scale s (default: 1/9, d = 1,400)")
     m.add_argument("--epochs", type=positive(int), default=1, help="epochs, counted from the session's step 0")
     m.add_argument("--steps", type=positive(int), default=None,
                    help="stop at this step of the session, within --epochs (default: the epochs' end)")
@@ -222,8 +223,7 @@ def _add_rest(sub) -> None:
     r.add_argument("--objective", required=True, type=http_url, help="URL of the objective endpoint")
     r.add_argument("--dim", type=positive(int), default=None, help="d (default: the length of --x0)")
     r.add_argument("--x0", default=None, help="the start, a JSON list of d numbers (default: d zeros)")
-    r.add_argument("--steps", type=positive(int), default=1000,
-                   help="run until the session reaches this step")
+    r.add_argument("--steps", type=positive(int), default=1000, help="run until the session reaches this step")
     r.add_argument("--method", choices=ZO_METHODS, default="zo-adamm",
                    help="the update (every method that takes f values; default: zo-adamm)")
     r.add_argument("--directions", type=positive(int), default=1, help="q, directions per step")

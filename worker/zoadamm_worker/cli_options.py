@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from zoadamm_service.console import at_least
+from zoadamm_service.console import at_least, positive
 
 # (when, options, why): when ``when(args)`` holds, an option of ``options`` given a value other
 # than its default is refused with "<options>: <why>".
@@ -87,6 +87,30 @@ def http_url(text: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL, got {text!r}")
     return text.rstrip("/") if parts.path in ("", "/") else text
+
+
+def model_scale(text: str) -> float:
+    """An argparse ``type``: a model scale s > 0 whose d is at most the service's setting
+    ``ZOADAMM_MAX_DIM``, read here too (default: the service's default, 8,388,608).  d is counted without
+    building the model: the service would refuse a larger d, but only once the worker had built
+    it, and at a scale such as 1e9 that allocation fails first (d = 4e16)."""
+    from zoadamm_service.settings import Settings
+
+    from .model import parameter_count
+
+    scale = float(positive(float)(text))
+    limit, variable = Settings.model_fields["max_dim"].default, os.environ.get("ZOADAMM_MAX_DIM")
+    if variable:
+        try:
+            limit = int(variable)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"ZOADAMM_MAX_DIM={variable!r} is not an integer") from None
+    d = parameter_count(scale)
+    if d > limit:
+        raise argparse.ArgumentTypeError(
+            f"s = {text} makes d = {d:,}, over ZOADAMM_MAX_DIM = {limit:,}, the largest d the service takes "
+            "(where it takes more, set ZOADAMM_MAX_DIM here as it is set there)")
+    return scale
 
 
 def parse_x0(parser: argparse.ArgumentParser, text: str | None, dim: int | None) -> np.ndarray:

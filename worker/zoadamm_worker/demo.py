@@ -27,7 +27,7 @@ from zoadamm_service.console import CommandParser, add_debug, add_version, at_le
 from zoadamm_service.launch import local_service
 
 from .cli_errors import check_service, run_command
-from .cli_options import http_url, refuse_disagreements
+from .cli_options import http_url, model_scale, refuse_disagreements
 from .model import parameter_count
 from .records import claim_new
 from .report import TRAIN_LOSS_NOTE, comparison_rows, comparison_title, markdown_table, plot_comparison, report_folder
@@ -43,7 +43,7 @@ RULES = [
 
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(prog=PROG, description=__doc__)
-    parser.add_argument("--scale", type=positive(float), default=1 / 9,
+    parser.add_argument("--scale", type=model_scale, default=1 / 9,
                         help="model scale s (default: 1/9, d = 1,400; 12.333333 gives d = 169,196)")
     parser.add_argument("--epochs", type=positive(int), default=5, help="epochs of each run")
     parser.add_argument("--directions", type=positive(int), default=1, help="q for the ZO run")
