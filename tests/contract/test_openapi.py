@@ -50,9 +50,8 @@ def test_every_status_is_listed_with_the_error_body_and_its_headers(spec):
             responses = op["responses"]
             expected = set()
             if path.startswith("/v1/"):
-                expected |= {"401", "503"}
+                expected.add("503")
                 assert {"bearer": []} in op["security"], (method, path)
-                assert responses["401"]["headers"]["WWW-Authenticate"]["required"]
                 assert responses["503"]["headers"]["Retry-After"]["required"]
             if "{session_id}" in path:
                 expected.add("404")
@@ -65,6 +64,28 @@ def test_every_status_is_listed_with_the_error_body_and_its_headers(spec):
             for status, answer in responses.items():
                 if status >= "400":
                     assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_401_is_listed_where_keys_are_asked_for(keyed):
+    """An open service asks for no key: a 401 listed there would be one no call can get."""
+    settings = {"api_keys": "alice:" + "a" * 64} if keyed else {}
+    paths = create_app(Settings(redis_url=None, **settings)).openapi()["paths"]
+    for path, operations in paths.items():
+        for method, op in operations.items():
+            listed = op["responses"].get("401")
+            assert (listed is not None) == (keyed and path.startswith("/v1/")), (method, path)
+            if listed:
+                assert listed["headers"]["WWW-Authenticate"]["required"]
+                # the failed-key limit's 429 carries the 401's challenge too
+                assert not op["responses"]["429"]["headers"]["WWW-Authenticate"]["required"]
+
+
+def test_pages_and_names_are_described_as_served(spec):
+    assert set(spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain"}
+    assert set(spec["paths"]["/dashboard"]["get"]["responses"]["200"]["content"]) == {"text/html"}
+    names = spec["components"]["schemas"]["MetricsRequest"]["properties"]["metrics"]["propertyNames"]
+    assert names["minLength"] == 1 and names["maxLength"] > 1
 
 
 def test_links_chain_create_ask_and_tell(spec):

@@ -83,7 +83,9 @@ ERRORS = {
 }
 HEADERS = {
     401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}, "description": "Bearer"}},
-    429: {"Retry-After": {"required": False, "schema": {"type": "string"}, "description": "Seconds to wait."}},
+    429: {"Retry-After": {"required": False, "schema": {"type": "string"}, "description": "Seconds to wait."},
+          "WWW-Authenticate": {"required": False, "schema": {"type": "string"},
+                               "description": "Bearer: the address sent too many unknown keys."}},
     503: {"Retry-After": {"required": True, "schema": {"type": "string"}, "description": "Seconds to wait."}},
 }
 
@@ -143,7 +145,7 @@ def _limits(schemas: dict, settings: Settings) -> None:
     properties["directions"]["maximum"] = settings.max_directions
     metrics = schemas["MetricsRequest"]["properties"]["metrics"]
     metrics["maxProperties"] = settings.max_metric_names
-    metrics["propertyNames"] = {"maxLength": settings.max_metric_name_length,
+    metrics["propertyNames"] = {"minLength": 1, "maxLength": settings.max_metric_name_length,
                                 "not": {"enum": sorted(RESERVED_METRICS)}}
 
 
@@ -155,7 +157,9 @@ def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, li
         del responses[status]  # FastAPI's HTTPValidationError; ours is added below where it can happen
     statuses: set[int] = set()
     if path.startswith("/v1/"):
-        statuses |= {401, 422, 503}  # 422: an unknown or repeated query parameter, on every route (api/query.py)
+        statuses |= {422, 503}  # 422: an unknown or repeated query parameter, on every route (api/query.py)
+        if keyed:  # an open service asks for no key
+            statuses.add(401)
         # a key is required where keys are configured; without them the service is open
         operation["security"] = [{"bearer": []}] if keyed else [{"bearer": []}, {}]
         if limited:

@@ -30,7 +30,8 @@ def install(app: FastAPI) -> None:
     app.include_router(views)
 
 
-@views.get("/dashboard", response_class=FileResponse)
+@views.get("/dashboard", response_class=FileResponse,
+           responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}})
 @views.get("/dashboard/", response_class=FileResponse, include_in_schema=False)  # as people type it
 async def page():
     """The dashboard page: sessions, their live curves, and comparisons (it needs no data)."""

@@ -24,7 +24,8 @@ def install(app: FastAPI) -> None:
     # the count reads the dashboard's tables, no more often than five of their loads
     app.state.active_count = ActiveCount(5 * app.state.settings.dashboard_cache_s)
 
-    @app.get("/metrics", tags=["health"], response_class=Response)
+    @app.get("/metrics", tags=["health"], response_class=Response,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request) -> Response:
         """Prometheus metrics (text exposition), summed over the service's worker processes."""
         return Response(prom.exposition(await _active_sessions(request)), media_type=CONTENT_TYPE_LATEST)
