@@ -126,15 +126,21 @@ def fig5_tsne(fo_run, zo_run, scale: float, path: Path, seed: int = 0) -> Path |
     for ax, layer in zip(axes, ("conv1.weight", "conv2.weight"), strict=True):
         fo, zo = filter_trajectories(fo_run, layer, scale), filter_trajectories(zo_run, layer, scale)
         n = min(fo.shape[1], zo.shape[1])
-        points = np.concatenate([fo[:, :n].reshape(-1, fo.shape[2]), zo[:, :n].reshape(-1, zo.shape[2])])
+        # t-SNE places two copies of one point apart, which drew FO and ZO starting in different
+        # places: the shared start goes in once, and ZO's track begins at FO's
+        shared = np.array_equal(fo[:, 0], zo[:, 0])
+        points = np.concatenate([fo[:, :n].reshape(-1, fo.shape[2]), zo[:, int(shared):n].reshape(-1, zo.shape[2])])
         perplexity = max(2.0, min(30.0, (len(points) - 1) / 3))
         xy = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
-        xy = xy.reshape(2, fo.shape[0], n, 2)
-        for m, (method, color) in enumerate((("FO", "tab:blue"), ("ZO", "tab:red"))):
+        fo_xy, zo_xy = xy[:fo.shape[0] * n].reshape(fo.shape[0], n, 2), xy[fo.shape[0] * n:].reshape(fo.shape[0], -1, 2)
+        if shared:
+            zo_xy = np.concatenate([fo_xy[:, :1], zo_xy], axis=1)
+        for method, color, tracks in (("FO", "tab:blue", fo_xy), ("ZO", "tab:red", zo_xy)):
             for f in range(fo.shape[0]):
-                ax.plot(xy[m, f, :, 0], xy[m, f, :, 1], color=color, marker="o.^"[f % 3], markersize=4,
+                ax.plot(tracks[f, :, 0], tracks[f, :, 1], color=color, marker="o.^"[f % 3], markersize=4,
                         linewidth=1, alpha=0.8, label=f"{method} filter {f}")
-                ax.annotate("start", xy[m, f, 0], fontsize=6)
+                if method == "FO" or not shared:
+                    ax.annotate("start", tracks[f, 0], fontsize=6)
         ax.set(title=f"{layer}: {n - 1} epochs, seed {fo_run.seed}", xticks=[], yticks=[])
     return _save(fig, path)
 
