@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from cli_support import ROOT, run
+from cli_support import ROOT, one_line, run
 
 
 def test_analyze_writes_under_runs_and_leaves_the_results_folder_alone(tmp_path):
@@ -26,3 +26,12 @@ def test_the_output_folders_of_the_commands_are_ignored_by_git():
     for path in ("runs/analysis-paper/report.md", "runs/smoke/fo-d1400-seed0-n640.jsonl", "runs/demo-1/table.md"):
         check = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
         assert check.returncode == 0, f"{path} would show in git status"
+
+
+def test_analyze_of_a_folder_that_is_not_there_says_so_and_makes_no_analysis_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for folder, says in (("nonexist", "nonexist does not exist: give the folder of a grid's record files"),
+                         ("empty", "no run records with a finished epoch in empty")):
+        line = one_line(run("zoadamm-experiments", "analyze", folder, cwd=tmp_path))
+        assert line.startswith(f"zoadamm-experiments: {says}"), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # no runs/analysis-<folder>/ left behind

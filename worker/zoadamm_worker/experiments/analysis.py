@@ -131,14 +131,18 @@ def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int =
     """Draw the figures and write ``report.md`` into ``out`` (default: ``results``); returns its path.
 
     Raises:
-        FileNotFoundError: ``results`` holds no record with a finished epoch.
+        FileNotFoundError: ``results`` is not a folder, or holds no record with a finished epoch;
+            ``out`` is then left as it was (not made).
     """
     folder = Path(results)
     out = Path(out) if out is not None else folder
-    out.mkdir(parents=True, exist_ok=True)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} {'is not a folder' if folder.exists() else 'does not exist'}: give the "
+                                "folder of a grid's record files (runs/<preset>, or one of results/)")
     groups = group_runs(load_runs(folder))
     if not groups:
         raise FileNotFoundError(f"no run records with a finished epoch in {folder}")
+    out.mkdir(parents=True, exist_ok=True)
     paper = paper_results()
     cosines = final_cosines(groups)
     drawn = draw(groups, out, tsne_seed, cosines)
