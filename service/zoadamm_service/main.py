@@ -76,7 +76,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
-    app.state.body_bytes = BodyBytes(settings.max_body_bytes_in_flight)
+    tenant_share = BodyBytes.share(settings.max_body_bytes_in_flight, settings.max_body_bytes,
+                                   len(keys.tenants) if keys is not None else 1)
+    app.state.body_bytes = BodyBytes(settings.max_body_bytes_in_flight, tenant_share)
     app.state.sessions = Sessions(store, settings, telemetry.prom)
     app.state.leases = Leases(app.state.sessions)
     app.state.tenants = {OPEN_TENANT} if keys is None else keys.tenants

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     max_body_bytes_in_flight: int = Field(
         256 * 1024 * 1024, ge=1024,
         description="Bytes of request bodies one process holds at once (each byte received counts until its "
-        "call answers); past it a call gets 503. At least ZOADAMM_MAX_BODY_BYTES.",
+        "call answers); past it a call gets 503. At least ZOADAMM_MAX_BODY_BYTES. With API keys of several "
+        "tenants, one tenant's bodies hold at most half of it (at least one body of ZOADAMM_MAX_BODY_BYTES).",
     )
     checkpoint_every: int = Field(
         1000, ge=1, description="Steps between full checkpoints; journal records cover the rest."

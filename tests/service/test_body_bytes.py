@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from zoadamm_service.launch import ServiceProcess
+from zoadamm_service.tenants import entry
 
 BODY = 300_000  # each stalled body's Content-Length: three fit in 1 MB, a fourth does not
 CREATE = b'{"dim": 2}'  # what each body holds, then spaces
@@ -25,10 +26,11 @@ def service():
         yield process.port
 
 
-def _stalled(port: int, length: int, content_type: str = "application/json") -> socket.socket:
+def _stalled(port: int, length: int, content_type: str = "application/json", key: str | None = None) -> socket.socket:
     """A POST that sends its headers and all but the last byte of a ``length``-byte body."""
     sock = socket.create_connection(("127.0.0.1", port))
-    sock.sendall(f"POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+    sock.sendall(f"POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{auth}"
                  f"Content-Length: {length}\r\n\r\n".encode() + CREATE + b" " * (length - 1 - len(CREATE)))
     return sock
 
@@ -87,6 +89,30 @@ def test_stalled_bodies_hold_their_room_and_no_more(service):
     finally:
         for sock in room:
             sock.close()
+
+
+def test_one_tenants_stalled_bodies_leave_the_others_room():
+    """Where several tenants use the process, one tenant's bodies hold at most half of the room:
+    its stalled uploads get 503 past that, and another tenant's bodies still fit."""
+    keys = {tenant: tenant[0] * 40 for tenant in ("alice", "bob")}
+    env = {"ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT": str(1_000_000), "ZOADAMM_MAX_BODY_BYTES": str(400_000),
+           "ZOADAMM_BODY_TIMEOUT_S": "20", "ZOADAMM_API_KEYS": ",".join(entry(t, k) for t, k in keys.items())}
+    with ServiceProcess(env=env) as process:
+        first = _stalled(process.port, BODY, key=keys["alice"])
+        more = [_stalled(process.port, BODY, key=keys["alice"]) for _ in range(2)]
+        bob = _stalled(process.port, BODY, key=keys["bob"])
+        try:
+            for sock in more:  # 600,000 bytes would pass alice's 500,000
+                status, headers, body = _answer(sock)
+                assert status == 503 and headers["retry-after"]
+                detail = json.loads(body)["detail"]
+                assert "this tenant's calls hold" in detail and "would pass its share, 500,000" in detail
+            for sock in (bob, first):
+                sock.sendall(b" ")
+                assert _answer(sock)[0] == 201
+        finally:
+            for sock in (first, bob, *more):
+                sock.close()
 
 
 def test_a_content_length_alone_holds_nothing(service):

@@ -22,23 +22,47 @@ class BodyBytes:
     (a body that is in may still wait for its turn, ``admission.after_body``).  Past the limit
     a call gets 503 at once rather than wait for room: bodies waiting for each other's room
     would each hold a part of it.  Only bytes that came count: a Content-Length alone holds
-    nothing, or headers sent by a few connections would shut every other tenant out."""
+    nothing, or headers sent by a few connections would shut every other tenant out.  And one
+    tenant's bodies hold at most ``tenant_limit`` (``share``): a tenant that sends large bodies
+    and stalls them shuts out no other tenant."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, tenant_limit: int | None = None) -> None:
         self.limit, self.held = limit, 0
+        self.tenant_limit = limit if tenant_limit is None else tenant_limit
+        self.by_tenant: dict[str, int] = {}
 
-    def take(self, size: int) -> None:
+    @staticmethod
+    def share(limit: int, max_body: int, tenants: int) -> int | None:
+        """A tenant's share where several tenants use the process: half of ``limit``, and at
+        least one body of the largest size; None (the whole) for one tenant."""
+        return max(limit // 2, min(max_body, limit)) if tenants > 1 else None
+
+    def take(self, size: int, tenant: str | None = None) -> None:
         if self.held + size > self.limit:
             raise ServiceBusy(f"this process holds {self.held:,} bytes of request bodies, and {size:,} more "
                               f"would pass ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT ({self.limit:,}); retry")
+        if tenant is not None and self.tenant_limit < self.limit:
+            mine = self.by_tenant.get(tenant, 0)
+            if mine + size > self.tenant_limit:
+                raise ServiceBusy(f"this tenant's calls hold {mine:,} bytes of request bodies in this process, and "
+                                  f"{size:,} more would pass its share, {self.tenant_limit:,} (of "
+                                  "ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT, which several tenants share); retry")
+            self.by_tenant[tenant] = mine + size
         self.held += size
 
-    def give_back(self, size: int) -> None:
+    def give_back(self, size: int, tenant: str | None = None) -> None:
         self.held -= size
+        if size and tenant in self.by_tenant:
+            left = self.by_tenant[tenant] - size
+            if left:
+                self.by_tenant[tenant] = left
+            else:
+                del self.by_tenant[tenant]
 
     def release(self, scope) -> None:
         """Give back what the call's body held (``read_body`` noted it in the scope's state)."""
-        self.give_back(scope.get("state", {}).pop("body_bytes", 0))
+        state = scope.get("state", {})
+        self.give_back(state.pop("body_bytes", 0), state.get("tenant"))
 
 
 def json_too_large(max_json_bytes: int) -> TooLarge:
@@ -84,13 +108,13 @@ async def read_body(receive: Receive, declared: str | None, limit: int, timeout:
                     chunk, more = message.get("body", b""), message.get("more_body", False)
                     if size + len(chunk) > limit:
                         raise json_too_large(limit) if json_over else TooLarge(f"body is over the {limit}-byte limit")
-                    in_flight.take(len(chunk))
+                    in_flight.take(len(chunk), state.get("tenant"))
                     size += len(chunk)
                     chunks.append(chunk)
         except TimeoutError:
             raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
     except BaseException:  # a body that failed holds nothing
-        in_flight.give_back(size)
+        in_flight.give_back(size, state.get("tenant"))
         raise
     state["body_bytes"] = size
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

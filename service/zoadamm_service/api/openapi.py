@@ -78,8 +78,8 @@ ERRORS = {
          "WWW-Authenticate): try again after Retry-After.  Without Retry-After: the tenant's quota of sessions or "
          "of bytes of state is used up, until it deletes sessions.",
     503: "The store (Redis) does not answer, or the service is busy (more calls than ZOADAMM_MAX_CALLS waited "
-         "past ZOADAMM_QUEUE_TIMEOUT_S, or its bodies in flight would pass ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT); try "
-         "again after Retry-After seconds.",
+         "past ZOADAMM_QUEUE_TIMEOUT_S, or its bodies in flight would pass ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT or the "
+         "tenant's share of it); try again after Retry-After seconds.",
 }
 HEADERS = {
     401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}, "description": "Bearer"}},
