@@ -109,3 +109,29 @@ def test_records_moved_aside_in_the_same_second_are_both_kept(tmp_path, monkeypa
     assert [len(runner.read_records(p)) for p in moved] == [1, 2]
     assert [runner.weights_path(p).read_text() for p in moved] == ["weights of 1", "weights of 2"]
     assert not path.exists()
+
+
+def test_a_grid_stopped_in_training_names_the_run_it_stopped(tmp_path, monkeypatch, capsys):
+    import signal
+
+    from zoadamm.sdk.minimize import Interrupted
+    from zoadamm_worker import mnist
+    from zoadamm_worker.experiments import cli, runner
+    from zoadamm_worker.train import Diverged
+
+    def first_diverges_then_ctrl_c(spec, url, path, **_):
+        if not tried:
+            tried.append(run_name(spec))
+            raise Diverged(step=3, lr=spec.lr)  # a run done with, so that the stopped one is not the first
+        tried.append(run_name(spec))
+        raise Interrupted("interrupted at step 99 of session abc", "abc", 99)
+
+    tried: list[str] = []
+    monkeypatch.setattr(runner, "train", first_diverges_then_ctrl_c)
+    monkeypatch.setattr(cli, "check_service", lambda url: None)
+    monkeypatch.setattr(mnist, "load_mnist", lambda *args: object())
+    argv = ["run", "--preset", "smoke", "--out", str(tmp_path), "--service", "http://127.0.0.1:9", "--quiet"]
+    assert cli.main(argv) == 128 + signal.SIGINT
+    assert len(tried) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"zoadamm-experiments: interrupted at step 99 of run {tried[1]}; continue with: "), last

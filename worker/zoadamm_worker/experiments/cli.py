@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
         check_service(args.service)
     executed = run_grid(runs, out, preset=args.preset, service=args.service, data_dir=args.data_dir,
                         progress=not args.quiet, stop_after_runs=args.stop_after_runs,
-                        log=lambda line: print(line, flush=True))
+                        log=lambda line: print(line, flush=True), training=args.training.append)
     print(f"trained {len(executed)} runs: {' '.join(executed) or '-'}", flush=True)
     return 0
 
@@ -104,20 +104,22 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.check(args)
+    args.training = []  # the runs the grid has started to train: an interrupted grid names the last
     if args.func is _run:
         from ..threads import use_torch_threads  # torch loads only for training
 
         use_torch_threads(1)
     return run_command(PROG, lambda: args.func(args), debug=args.debug, service=getattr(args, "service", None),
-                       interrupted=lambda stop: _interrupted(argv, stop))
+                       interrupted=lambda stop: _interrupted(argv, stop, args.training))
 
 
-def _interrupted(argv: list[str], stop: KeyboardInterrupt) -> str:
+def _interrupted(argv: list[str], stop: KeyboardInterrupt, training: list[str]) -> str:
     """A grid's runs train on a service of their own, which stops with the command: the run that
     was stopped starts again, not from its step (as ``continue_line`` would have it)."""
     if argv[:1] != ["run"]:
         return "interrupted"
-    where = f"interrupted at step {stop.step} of a run" if isinstance(stop, Interrupted) else "interrupted"
+    # only the training raises Interrupted, so the last run that started is the one it stopped
+    where = f"interrupted at step {stop.step} of run {training[-1]}" if isinstance(stop, Interrupted) else "interrupted"
     return (f"{where}; continue with: {shlex.join([PROG, *argv])} (complete runs are skipped; the stopped run "
             "starts again from its first epoch)")
 

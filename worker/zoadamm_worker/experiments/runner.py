@@ -176,11 +176,12 @@ def environment() -> dict:
 
 def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", service: str | None = None,
              data=None, data_dir: str | None = None, progress: bool = True,
-             stop_after_runs: int | None = None, log=print) -> list[str]:
+             stop_after_runs: int | None = None, log=print, training=lambda name: None) -> list[str]:
     """Train every run of the grid not yet complete in ``out``; returns the names it trained.
 
     Starts its own service (embedded store) unless ``service`` is a URL.  ``stop_after_runs``
-    ends the grid after that many trained runs, as an interruption would.
+    ends the grid after that many trained runs, as an interruption would.  ``training(name)`` is
+    called as each run starts to train (what an interrupted command names).
 
     Raises:
         ServiceStartError: the runner's own service did not start.
@@ -222,6 +223,7 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
                     data = load_mnist("auto", data_dir)
                 log(f"run {k}/{len(runs)} {name}: {spec.epochs} epochs")
                 started = time.perf_counter()
+                training(name)
                 try:
                     train(spec, url, path, data=data, progress=progress, session_name=name)
                 except Diverged as diverged:  # a result of the grid, not a failure of the runner
