@@ -193,6 +193,24 @@ def test_a_run_that_attacked_no_image_says_so_in_its_line():
     assert summary_line(summary).endswith("0 of 0 images fooled; 0 queries in all; skipped as misclassified: [18]")
 
 
+@pytest.mark.parametrize("method, given, used", [
+    ("art-square", {"victim": "http://127.0.0.1:9"}, {"victim"}),
+    ("art-zoo", {"victim": "http://127.0.0.1:9"}, {"victim"}),
+    ("pgd", {"model": "victim.pt"}, {"victim", "model"}),
+    ("zo-adamm", {"victim": "http://127.0.0.1:9", "service": "http://127.0.0.1:8"},
+     {"victim", "service", "in_process", "mirror", "lr", "mu", "directions", "concurrency"}),
+])
+def test_a_summary_lists_only_the_settings_its_method_used(method, given, used):
+    """A peer's listed mu, directions and concurrency, which no peer reads (docs/attack.md: a summary
+    that lists a setting claims the run used it)."""
+    from zoadamm_worker.attack.runner import summarize
+
+    summary = summarize([], AttackSettings(method=method, norm="inf", eps=0.2, budget=100, **given), [], 0.1)
+    common = {"method", "norm", "eps", "budget", "images", "offset", "seed", "kappa", "c"}
+    assert set(summary) == common | used | SUMMARY_KEYS | {"seconds"}
+    assert {name: summary[name] for name in given} == given
+
+
 def test_a_window_of_more_images_than_a_request_carries_is_judged_in_several(victim_url):
     """--images 1025 sent the whole window in one selection request, which the victim refused (413)."""
     from zoadamm_worker.attack.runner import choose_targets

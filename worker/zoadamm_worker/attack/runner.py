@@ -283,7 +283,11 @@ def summarize(rows: list[dict], settings: AttackSettings, skipped: list[int], se
     def over_wins(statistic, key: str) -> float | None:
         return float(statistic([row[key] for row in wins])) if wins else None
 
-    chosen = asdict(settings)
+    # the settings the method used: a summary that listed the others would claim a run that was not made
+    unused = set() if settings.method in ZO_METHODS else set(ZO_OPTIONS)
+    if settings.method not in WHITE_BOX:
+        unused.add("model")
+    chosen = {name: value for name, value in asdict(settings).items() if name not in unused}
     if settings.method in ZO_METHODS and settings.lr is None:  # the summary names the lr the run used
         chosen["lr"] = DEFAULT_LR[settings.norm][settings.method]
     return {
