@@ -205,3 +205,29 @@ def test_the_curves_read_as_docs_attack_md_says():
                   "fooled more from 584 queries on", "ZO-SGD ahead at 1,077 to 1,089 and 1,112 to 1,133",
                   "fooled more only from 1,673 queries on"):
         assert words in page
+
+
+def test_the_examples_are_headed_by_method_norm_and_eps_not_by_file_name(tmp_path, monkeypatch):
+    """Files named pgd, sq and zo were the columns' titles; two runs alike but for another
+    setting keep their file names below, and a file written before examples held their run
+    keeps its name alone."""
+    import matplotlib.pyplot as plt
+
+    from zoadamm_worker.attack.outputs import save_examples
+    from zoadamm_worker.attack.runner import AttackSettings, record_settings
+
+    rows = [{"index": i, "label": 7, "predicted": 3, "success": True} for i in range(2)]
+    finals = {i: (np.zeros(784, np.float32), np.full(784, 0.1, np.float32)) for i in range(2)}
+    for name, method, norm, eps, directions in (("pgd", "pgd", "inf", 0.2, 10), ("sq", "art-square", "inf", 0.2, 10),
+                                                ("zo", "zo-adamm", "2", 2.0, 10), ("zo-q40", "zo-adamm", "2", 2.0, 40)):
+        run = record_settings(AttackSettings(method=method, norm=norm, eps=eps, budget=100, directions=directions))
+        save_examples(tmp_path / f"{name}.npz", run, rows, finals, None)
+    _examples(tmp_path / "old.npz", [0, 1])
+    (tmp_path / "r.jsonl").write_text(json.dumps({**_row("pgd", "inf", True, 3), "index": 0}) + "\n")
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # kept open to be read
+    names = ["pgd", "sq", "zo", "zo-q40", "old"]
+    write_report([str(tmp_path / "r.jsonl")], [str(tmp_path / f"{n}.npz") for n in names], tmp_path / "report")
+    titles = {ax.get_title() for ax in figures[-1].axes if ax.get_title()}
+    assert titles == {"original", "pgd\nℓ∞ ε = 0.2", "art-square\nℓ∞ ε = 0.2", "zo-adamm\nℓ2 ε = 2\nzo",
+                      "zo-adamm\nℓ2 ε = 2\nzo-q40", "old"}
