@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from table_cells import grouped, load, rows
+from tables_load import largest_session, metrics_flood
 from tables_per_step import (
     ball_passes,
     client_tell,
@@ -139,16 +140,6 @@ def big_reads(name: str) -> str:
                  "/healthz with 6 readers: p50 / p95 / slowest"], body)
 
 
-def largest_session() -> str:
-    result = load("largest_session.json")
-    body = [[f"{code}, pair {i}", f"{run['tell_ms']:.0f} ms", f"{run['service_cpu_ms_per_tell']:.0f} ms",
-             f"{run['healthz_wait_ms']:.1f} ms ({run['healthz_wait_share']:.0%})",
-             f"{run['healthz_wait_max_ms']:.1f} ms"]
-            for i, pair in enumerate(result["pairs"], 1) for code, run in pair.items()]
-    return rows(["", "tell, median", "service CPU per tell", "/healthz's longest wait in a tell: median (share of "
-                 "the tell)", "the longest of all"], body)
-
-
 def shared_steps(name: str = "shared_steps.json") -> str:
     modes = load(name)["modes"]
     names = {"single": "one worker (mirror + pipeline)", "join-1": "one `--join` worker",
@@ -252,6 +243,7 @@ TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "big_reads_trace_once": ("big_reads_trace_once.json", lambda: big_reads("big_reads_trace_once.json")),
     "update": ("update.json", update),
     "largest_session": ("largest_session.json", largest_session),
+    "metrics_flood": ("metrics_flood.json", metrics_flood),
     "client_tell": ("client_tell.json", client_tell),
     "modes_transport": ("service_step_transport_ab.json", lambda: modes_ab("service_step_transport_ab.json")),
     "folded_moments": ("ball_passes.json", folded_moments),

@@ -105,6 +105,46 @@ def check_counters(client):
             assert sid not in label_value and fo["id"] not in label_value
 
 
+def test_scrapes_are_made_off_the_event_loop_one_at_a_time_and_never_stale(make_app, serve, monkeypatch):
+    """/metrics needs no key: an exposition is made on a worker thread, so other calls go on
+    meanwhile, and scrapes that come while one is made share the next one, begun after they
+    arrived, rather than each making its own."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zoadamm_service.telemetry import prom
+
+    made, release, events = [], threading.Event(), []
+    original = prom.exposition
+
+    def held(active):
+        made.append(active)
+        text = original(active)
+        if len(made) == 1:
+            assert release.wait(60)  # the first exposition holds its thread, not the loop
+        events.append(f"made {len(made)}")
+        return text
+
+    monkeypatch.setattr(prom, "exposition", held)
+    app = make_app()
+    with serve(app) as client, ThreadPoolExecutor(6) as pool:
+        first = pool.submit(client.get, "/metrics")
+        while not made:
+            threading.Event().wait(0.01)
+        assert client.get("/healthz").status_code == 200
+        events.append("healthz answered")
+        zo_steps(client, 1)  # counted after the first exposition began
+        waiting = [pool.submit(client.get, "/metrics") for _ in range(5)]
+        while app.state.exposition.waiting < 5:
+            threading.Event().wait(0.01)
+        release.set()
+        answers = [first.result().text, *(w.result().text for w in waiting)]
+    assert events == ["healthz answered", "made 1", "made 2"]
+    assert len(made) == 2 and len(set(answers[1:])) == 1
+    before, *after = (value(samples(text), "zoadamm_steps_total", method="zo-adamm") for text in answers)
+    assert after == [before + 1] * 5  # the five saw the step told before they came
+
+
 def test_a_checkpoint_sets_its_age(make_app, serve):
     with serve(make_app(checkpoint_every=3)) as http:
         before = value(samples(http.get("/metrics").text), "zoadamm_checkpoint_last_saved_timestamp_seconds")

@@ -23,12 +23,46 @@ def install(app: FastAPI) -> None:
     """``/metrics``: the Prometheus text exposition."""
     # the count reads the dashboard's tables, no more often than five of their loads
     app.state.active_count = ActiveCount(5 * app.state.settings.dashboard_cache_s)
+    made = app.state.exposition = Exposition()
 
     @app.get("/metrics", tags=["health"], response_class=Response,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request) -> Response:
         """Prometheus metrics (text exposition), summed over the service's worker processes."""
-        return Response(prom.exposition(await _active_sessions(request)), media_type=CONTENT_TYPE_LATEST)
+        active = await _active_sessions(request)
+        return Response(await made.read(lambda: prom.exposition(active)), media_type=CONTENT_TYPE_LATEST)
+
+
+class Exposition:
+    """The text exposition, made on a worker thread and one at a time: ``/metrics`` needs no key,
+    and each one costs milliseconds of CPU, which scrapes sent as fast as a client can would
+    otherwise take from every other call on the event loop.  A scrape gets an exposition begun
+    after it arrived (never an older one): waiting scrapes share the next one made."""
+
+    def __init__(self) -> None:
+        self._turn = asyncio.Lock()
+        self._begun = 0  # expositions begun so far
+        self._done = 0  # the number of the newest one finished (its place among those begun)
+        self._text = b""
+        self.waiting = 0  # scrapes waiting for their turn
+
+    async def read(self, make) -> bytes:
+        arrived = self._begun
+        self.waiting += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            if self._done > arrived:  # begun after this scrape arrived: share it
+                return self._text
+            self._begun += 1
+            number = self._begun
+            self._text = await asyncio.to_thread(make)
+            self._done = number
+            return self._text
+        finally:
+            self._turn.release()
 
 
 async def _active_sessions(request: Request) -> int | None:
