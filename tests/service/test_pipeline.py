@@ -182,7 +182,8 @@ def test_a_client_that_hangs_up_mid_body_is_no_error(make_app, caplog):
             sent.append(message)
 
         async with app.router.lifespan_context(app):
-            for path in ("/v1/sessions", "/v1/sessions/" + "0" * 32 + "/tell"):
+            # a path is the client's text: a line break in it (%0a) must not forge a log line
+            for path in ("/v1/sessions", "/v1/sessions/" + "0" * 32 + "/tell", "/v1/sessions/\nERROR:forged/tell"):
                 scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
                          "query_string": b"", "headers": [(b"content-type", b"application/json"),
                                                           (b"content-length", b"100")],
@@ -193,5 +194,6 @@ def test_a_client_that_hangs_up_mid_body_is_no_error(make_app, caplog):
     with caplog.at_level(logging.INFO, logger="zoadamm.service"):
         asyncio.run(hang_up())
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
-    assert caplog.text.count("the client left before POST") == 2
+    assert caplog.text.count("the client left before POST") == 3
+    assert all("\n" not in record.getMessage() for record in caplog.records)
     assert sent == []

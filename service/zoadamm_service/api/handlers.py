@@ -33,7 +33,7 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, NotFound) and settings.redis_url is None:  # a session of a process that ended?
             exc = NotFound(f"{exc.message} ({EMBEDDED})", **exc.details)
         elif exc.status == 500:  # the service's own fault (a damaged store): the operator's to see
-            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+            log.error("%s %r: %s", request.method, request.url.path, exc.message)  # %r: the client's text
         return answer_for(exc, settings.retry_after_s)
 
     @app.exception_handler(InvalidArgument)

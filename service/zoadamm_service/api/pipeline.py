@@ -130,10 +130,11 @@ class Pipeline:
                 budget.start(self.store_budget_s)
             await self._answer(scope, receive, sending)
         except ClientDisconnect:  # the client hung up (a timeout, a cancelled call): nobody to answer
-            log.info("the client left before %s %s was answered", scope.get("method"), scope.get("path"))
+            # %r: a path is the client's text, and a line break in it would forge a log line
+            log.info("the client left before %s %r was answered", scope.get("method"), scope.get("path"))
             status = 499  # as the request metrics count it (nginx's "client closed request")
         except Exception:
-            log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
+            log.exception("unexpected error answering %s %r", scope.get("method"), scope.get("path"))
             if started:
                 raise  # the answer is half sent: only closing the connection can end it
             await send_error(scope, receive, sending, Refusal(500, INTERNAL))
