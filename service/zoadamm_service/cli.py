@@ -23,7 +23,7 @@ from . import console
 from .api.auth import is_loopback
 from .settings import Settings, environment_variable, trusts_forwarded_headers
 from .store.server_checks import CLUSTER_NODE
-from .tenants import KeyConfigError, KeyRing, entry, new_key
+from .tenants import OPEN_TENANT, OPEN_TENANT_NOTE, KeyConfigError, KeyRing, entry, new_key
 
 log = logging.getLogger("zoadamm.service")
 PROG = "zoadamm-service"
@@ -59,6 +59,8 @@ def keys(argv: list[str]) -> int:
         line = entry(args.tenant, key)
     except KeyConfigError as error:
         parser.error(str(error))
+    if args.tenant == OPEN_TENANT:
+        print(f"note: {OPEN_TENANT_NOTE}", file=sys.stderr)
     if args.env:  # docker compose reads .env: the service's entry and the workers' key
         print(f"ZOADAMM_API_KEYS={line}\nZOADAMM_API_KEY={key}")
         return 0

@@ -24,7 +24,7 @@ from .domain.sessions import Sessions
 from .errors import StoreUnavailable
 from .settings import Settings
 from .store import Store, open_store
-from .tenants import OPEN_TENANT, KeyRing
+from .tenants import OPEN_TENANT, OPEN_TENANT_NOTE, KeyRing
 
 log = logging.getLogger("zoadamm.service")
 API_DESCRIPTION = (
@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI):
         if keys is None:
             log.warning(OPEN_WARNING)
+        elif OPEN_TENANT in keys.tenants:
+            log.warning("ZOADAMM_API_KEYS: %s", OPEN_TENANT_NOTE)
         if getattr(app.state, "freeze_gc", False):
             gc.collect()
             gc.freeze()

@@ -15,6 +15,10 @@ import re
 import secrets
 
 OPEN_TENANT = "open"
+# A key of the open mode's tenant reaches what was made without keys: said wherever it is given.
+OPEN_TENANT_NOTE = (f"tenant {OPEN_TENANT!r} is the open mode's: its key reaches the sessions made while the "
+                    "service ran without keys, and a service run open again on the same Redis shows this "
+                    "tenant's sessions to anyone who reaches it")
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DIGEST = re.compile(r"[0-9a-f]{64}")
 KEY_BYTES = 32  # 256 bits of randomness per key

@@ -16,7 +16,7 @@ from zoadamm.sdk import NotFoundError
 from zoadamm_service.launch import ServiceProcess, free_port
 from zoadamm_service.main import OPEN_WARNING, create_app
 from zoadamm_service.settings import Settings
-from zoadamm_service.tenants import KeyConfigError, KeyRing, entry
+from zoadamm_service.tenants import OPEN_TENANT, OPEN_TENANT_NOTE, KeyConfigError, KeyRing, entry
 
 SERVICE = str(Path(sys.executable).with_name("zoadamm-service"))
 
@@ -36,6 +36,25 @@ def test_keys_new_prints_a_fresh_key_and_its_entry():
     assert KeyRing.parse(",".join(entries)).tenant_of(keys[1]) == "team-a"
     refused = subprocess.run([SERVICE, "keys", "new", "no spaces"], capture_output=True, text=True)
     assert refused.returncode == 1 and "tenant names" in refused.stderr
+
+
+def test_a_key_of_the_open_modes_tenant_says_what_it_reaches(redis_url, caplog):
+    """The open mode's sessions belong to the tenant ``open``: a key of that tenant reaches them
+    (the way to keep them once keys are on), which making such a key and starting with it say."""
+    made = subprocess.run([SERVICE, "keys", "new", OPEN_TENANT], capture_output=True, text=True, check=True)
+    assert OPEN_TENANT_NOTE in made.stderr and OPEN_TENANT_NOTE not in made.stdout
+    key = made.stdout.split("it is not shown again): ", 1)[1].split()[0]
+    assert OPEN_TENANT_NOTE not in subprocess.run([SERVICE, "keys", "new", "team-a"], capture_output=True,
+                                                  text=True, check=True).stderr
+    with ServiceProcess(redis_url) as open_service:
+        made_open = httpx.post(open_service.url + "/v1/sessions", json={"dim": 2}).json()["id"]
+    from fastapi.testclient import TestClient
+
+    with caplog.at_level(logging.WARNING, logger="zoadamm.service"), TestClient(
+            create_app(Settings(redis_url=redis_url, api_keys=entry(OPEN_TENANT, key)))) as keyed:
+        listed = keyed.get("/v1/sessions", headers={"Authorization": f"Bearer {key}"}).json()["sessions"]
+    assert [s["id"] for s in listed] == [made_open]
+    assert OPEN_TENANT_NOTE in caplog.text
 
 
 @pytest.mark.parametrize("text", ["", "alice", "alice:abc", "alice:" + "g" * 64, ":" + "a" * 64,
