@@ -2,7 +2,7 @@
 ``minimize`` drive whole runs."""
 
 from ._http import RetryPolicy
-from .client import AsyncClient, AsyncSessions, Client, Sessions
+from .client import AsyncClient, Client
 from .errors import (
     APIConnectionError,
     APIError,
@@ -24,6 +24,7 @@ from .errors import (
 from .minimize import Interrupted, MinimizeResult, minimize
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .remote import RemoteOptimizer
+from .sessions import AsyncSessions, Sessions
 from .shared import SharedRun
 from .switching import fast_switching
 
