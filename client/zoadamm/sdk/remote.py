@@ -31,35 +31,12 @@ from ..step_directions import StepDirections
 from .calls import owned
 from .client import Client, checked_client
 from .errors import APIConnectionError, APIError, APIStatusError, ClientClosedError, ConflictError
+from .mirrored import Mirrored
 from .models import Session, TellResult
 from .settings import SessionSettings, Unpack
 
 # Below this size a thread's hand-off costs about what the CRC itself does.
 _BACKGROUND_CHECKSUM_BYTES = 1 << 20
-
-
-class Mirrored:
-    """A run on a session's steps that may mirror its update (``_mirror``) or else holds the
-    x the service sent (``_x``)."""
-
-    session: Session
-    _mirror: Optimizer | None
-    _x: np.ndarray
-
-    @property
-    def id(self) -> str:
-        return self.session.id
-
-    @property
-    def x(self) -> np.ndarray:
-        """The current parameters, read-only; mirrored, a view the next step updates: copy to keep."""
-        view = (self._mirror.state.x if self._mirror is not None else self._x).view()
-        view.flags.writeable = False
-        return view
-
-    @property
-    def mirrored(self) -> bool:
-        return self._mirror is not None
 
 
 def _check_modes(mirror: bool, pipeline: bool) -> None:

@@ -35,8 +35,8 @@ from ..step_directions import StepDirections
 from . import calls
 from .client import Client
 from .errors import ConflictError
+from .mirrored import Mirrored
 from .models import ClosedStep, StepInfo
-from .remote import Mirrored
 
 DEFAULT_WAIT = 10.0  # seconds an ask may block while other workers finish the step
 
