@@ -279,3 +279,16 @@ def check_open(client, http: httpx.Client | httpx.AsyncClient) -> None:
     no ZoadammError)."""
     if http.is_closed:
         raise ClientClosedError(f"this {type(client).__name__} of {http.base_url} is closed; make a new one")
+
+
+def closed_midway(client, http: httpx.Client | httpx.AsyncClient, call: Call, tried: bool) -> ClientClosedError:
+    """The error for a call whose client was closed while it was under way (by another thread or
+    task), which httpx refuses to send again with an error of its own; ``tried``: an earlier try
+    went out, and may have reached the service with its answer lost."""
+    what = f"this {type(client).__name__} of {http.base_url} was closed during {call.method} {call.path}"
+    if tried and call.method != "GET":
+        return ClientClosedError(
+            f"{what}, which the service may have applied (a try went out, its answer was lost): the session's "
+            "step says whether a tell was (sessions.get(session_id).step is past it), sessions.list() whether a "
+            "create was; make a new client to ask")
+    return ClientClosedError(f"{what}; make a new client")

@@ -17,7 +17,7 @@ import httpx
 
 from .._validate import InvalidArgument
 from . import calls, forks
-from ._http import Call, RetryPolicy, answered, build, check_open, connection_error, should_retry
+from ._http import Call, RetryPolicy, answered, build, check_open, closed_midway, connection_error, should_retry
 from .options import DEFAULT_URL, checked_key, checked_options, tls_context
 from .sessions import AsyncSessions, Sessions
 
@@ -75,6 +75,10 @@ class Client(_Base):
             except httpx.TransportError as error:
                 if not should_retry(attempt, policy, error=error, started=started):
                     raise connection_error(error) from error
+            except RuntimeError:  # httpx's own, for a client closed meanwhile: no retry reaches the service
+                if not self.http.is_closed:
+                    raise
+                raise closed_midway(self, self.http, call, attempt > 0) from None
             else:
                 if (result := answered(call, attempt, policy, response, started)) is not None:
                     return result
@@ -142,6 +146,10 @@ class AsyncClient(_Base):
             except httpx.TransportError as error:
                 if not should_retry(attempt, policy, error=error, started=started):
                     raise connection_error(error) from error
+            except RuntimeError:  # httpx's own, for a client closed meanwhile: no retry reaches the service
+                if not self.http.is_closed:
+                    raise
+                raise closed_midway(self, self.http, call, attempt > 0) from None
             else:
                 if (result := answered(call, attempt, policy, response, started)) is not None:
                     return result

@@ -82,6 +82,7 @@ class RemoteOptimizer(Mirrored):
         self._sender = ThreadPoolExecutor(1, thread_name_prefix="zoadamm-tell") if mirror else None
         self._closed = False
         self._sending: int | None = None  # the step of the last tell sent (or being sent)
+        self._unsure = False  # a tell's fate is unknown: the next tell takes the service's step and x first
         self._in_flight: tuple[Future, str, StepRecord] | None = None
         self._checksum_ahead: tuple[int, Future] | None = None  # the mirror's x at a step, summed in the background
         c = self.config
@@ -162,7 +163,10 @@ class RemoteOptimizer(Mirrored):
     def flush(self) -> None:
         """Wait until every tell sent so far is acknowledged (and checked).  A tell the service
         refused (``APIStatusError``: a 409 when another writer moved the session) is raised here,
-        after ``sync``: the mirror took a step the service did not."""
+        after ``sync``: the mirror took a step the service did not.  Any other error (no answer,
+        the client closed meanwhile) leaves the tell's fate unknown: the run is put back at the
+        step the service surely holds, the mirror dropped, and the next tell takes the service's
+        step and x first (``sync``), without asking now (the service may be away)."""
         if self._in_flight is not None:
             future, checksum, record = self._in_flight
             self._in_flight = None
@@ -171,6 +175,12 @@ class RemoteOptimizer(Mirrored):
             except APIStatusError:
                 with contextlib.suppress(APIError):  # the refusal is the error to raise
                     self.sync()
+                raise
+            except Exception:
+                if self._mirror is not None:  # its x is a step ahead of what the service may hold
+                    self._x = self._mirror.state.x
+                self._mirror, self._checksum_ahead, self._unsure = None, None, True
+                self.step, self._sending = min(self.step, record.step), None  # close() asks nothing more
                 raise
             self._check(result, checksum, record)
 
@@ -182,7 +192,7 @@ class RemoteOptimizer(Mirrored):
         self._mirror = None
         self._checksum_ahead = None
         fetched = self.client.sessions.parameters(self.id)
-        self._x, self.step = fetched.x, fetched.step
+        self._x, self.step, self._unsure = fetched.x, fetched.step, False
 
     def close(self) -> None:
         """Wait for the tell in flight and stop the sending thread; a second call does nothing.
@@ -212,6 +222,9 @@ class RemoteOptimizer(Mirrored):
         if self._closed:  # its sending thread is gone, and a closed run should say so, not step on
             raise ClientClosedError(f"this run (session {self.id}) was closed at step {self.step}; "
                                     f"RemoteOptimizer.resume(client, {self.id!r}) continues it")
+        if self._unsure:  # an earlier tell's fate is unknown: these values may be for a step already taken
+            self.sync()
+            return self.x
         mirrored = self._mirror is not None
         self.flush()
         if mirrored and self._mirror is None:
@@ -223,7 +236,8 @@ class RemoteOptimizer(Mirrored):
             except ConflictError:  # another writer moved the session: these values were measured at an old x
                 self.sync()
                 raise
-            except APIConnectionError:  # no answer for the client's whole window: close() must not wait another
+            except (APIConnectionError, ClientClosedError):  # no answer for the client's whole window (close()
+                # must not wait another), or no client left to ask
                 self._sending = None
                 raise
             self._x = cast(np.ndarray, result.x)  # answer="x": a read-only view of it, no copy of d floats
