@@ -3,6 +3,7 @@ the app's store needs none to start).  An async run must equal the sync run bit 
 
 from __future__ import annotations
 
+import asyncio
 import types
 
 import httpx
@@ -146,3 +147,32 @@ async def test_the_async_client_checks_health_as_the_sync_one_does(make_app):
     """docs/sdk.md: the async client has the sync one's calls, health() included."""
     async with _async_client(make_app()) as sdk:
         assert (await sdk.health(retry=False))["status"] == "ok"
+
+
+def test_an_async_client_belongs_to_the_event_loop_it_first_ran_on(memory_app):
+    """A second asyncio.run with the same AsyncClient, and its aclose() there, raise
+    EventLoopError saying what to do, where they failed with "Event loop is closed" (or,
+    over a transport that holds no connections, went on unnoticed); one client per run works."""
+    from zoadamm.sdk import ClientClosedError, EventLoopError
+
+    app = memory_app()
+    sdk = AsyncClient("http://test", transport=httpx.ASGITransport(app=app))
+
+    async def count(client: AsyncClient) -> int:
+        return len(await client.sessions.list())
+
+    assert asyncio.run(count(sdk)) == 0
+    for _ in range(2):
+        with pytest.raises(EventLoopError, match="an AsyncClient belongs to one event loop; make one in each "
+                                                 "asyncio.run, as `async with zoadamm.AsyncClient") as raised:
+            asyncio.run(count(sdk))
+        assert isinstance(raised.value, ClientClosedError)
+    with pytest.raises(EventLoopError, match="cannot be closed here: it first ran on another event loop"):
+        asyncio.run(sdk.aclose())
+
+    async def one_per_run() -> int:
+        async with AsyncClient("http://test", transport=httpx.ASGITransport(app=app)) as client:
+            await client.sessions.create(2, x0=[0.0, 0.0])
+            return await count(client)
+
+    assert [asyncio.run(one_per_run()) for _ in range(2)] == [1, 2]

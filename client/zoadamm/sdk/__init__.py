@@ -12,6 +12,7 @@ from .errors import (
     BadRequestError,
     ClientClosedError,
     ConflictError,
+    EventLoopError,
     ForeignServerError,
     InternalServerError,
     NotFoundError,
@@ -30,7 +31,8 @@ from .switching import fast_switching
 
 __all__ = [
     "APIConnectionError", "APIError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncSessions",
-    "AuthenticationError", "BadRequestError", "Client", "ClientClosedError", "ConflictError", "ForeignServerError",
+    "AuthenticationError", "BadRequestError", "Client", "ClientClosedError", "ConflictError", "EventLoopError",
+    "ForeignServerError",
     "InternalServerError", "Interrupted",
     "MinimizeResult",
     "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer", "RetryPolicy",

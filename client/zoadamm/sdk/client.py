@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from asyncio import AbstractEventLoop, get_running_loop
 
 import httpx
 
 from .._validate import InvalidArgument
 from . import calls, forks
 from ._http import Call, RetryPolicy, answered, build, check_open, closed_midway, connection_error, should_retry
+from .errors import EventLoopError
 from .options import DEFAULT_URL, checked_key, checked_options, tls_context
 from .sessions import AsyncSessions, Sessions
 
@@ -115,7 +117,8 @@ class Client(_Base):
 
 class AsyncClient(_Base):
     """``Client``'s calls as coroutines (``await client.sessions.create(...)``), the same
-    arguments, answers and errors."""
+    arguments, answers and errors.  It belongs to the event loop of its first call, which holds
+    its connections: a call or ``aclose()`` from another raises ``EventLoopError``."""
 
     def __init__(
         self, base_url: str = DEFAULT_URL, *, api_key: str | None = None,
@@ -132,12 +135,18 @@ class AsyncClient(_Base):
         self.http = http_client or self._make_http()
         super().__init__(binary, max_retries, api_key, str(self.http.base_url), retry_window)
         self.sessions = AsyncSessions(self)
+        self._loop: AbstractEventLoop | None = None  # the event loop of the first call
 
     async def send(self, call: Call, policy: RetryPolicy | None = None):
         policy = policy or self.retry
         if self.forked:
             self.http = forks.reopened(self, self._owned and self._own_transport, self._make_http)
+            self._loop = None  # this process's loop is another
         check_open(self, self.http)
+        if (loop := get_running_loop()) is not self._loop:
+            if self._loop is not None:
+                raise self._other_loop()
+            self._loop = loop
         attempt, started = 0, time.monotonic()  # the policy's window counts from the first try
         while True:
             failed: httpx.Response | None = None  # the answer to retry, None for a transport error
@@ -165,8 +174,18 @@ class AsyncClient(_Base):
         """As ``Client.health``."""
         return (await self.send(Call("GET", "/healthz"), None if retry else NO_RETRY))[0]
 
+    def _other_loop(self, closing: bool = False) -> EventLoopError:
+        what = "cannot be closed here: it first ran" if closing else "first ran"
+        return EventLoopError(
+            f"this AsyncClient of {self.http.base_url} {what} on another event loop (an asyncio.run that has "
+            "ended, or another thread's), which holds its connections: an AsyncClient belongs to one event loop; "
+            "make one in each asyncio.run, as `async with zoadamm.AsyncClient(url) as client:` inside it")
+
     async def aclose(self) -> None:
+        """Close the connections, in the event loop that made them (``EventLoopError`` from another)."""
         if self._owned:
+            if self._loop is not None and not self.http.is_closed and get_running_loop() is not self._loop:
+                raise self._other_loop(closing=True)
             await self.http.aclose()
 
     async def __aenter__(self) -> AsyncClient:

@@ -22,6 +22,12 @@ class ClientClosedError(ZoadammError, RuntimeError):
     report on a ``RemoteOptimizer`` after its ``close()``: ``RemoteOptimizer.resume`` continues it."""
 
 
+class EventLoopError(ClientClosedError):
+    """A call (or ``aclose()``) on an ``AsyncClient`` from another event loop than the one it first
+    ran on, whose connections belong to that loop: make one ``AsyncClient`` in each
+    ``asyncio.run`` (``async with`` inside it)."""
+
+
 class APIConnectionError(APIError):
     """The service could not be reached, or the connection broke (retried automatically).
 
