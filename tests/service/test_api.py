@@ -347,21 +347,20 @@ def test_a_conflicting_part_is_refused(client):
     assert r["pending"] == [2]
 
 
-def test_a_part_reported_again_with_equal_values_is_a_repeat(client):
-    """Equal numbers are the same report however they were written: a zero of either sign (two
-    workers computing one loss), and under central differences with or without f_x, which
-    has no part in a central step."""
-    session = create(client, dim=DIM, x0=x0_for(DIM), directions=3)
-    sid = session["id"]
-    tell(client, sid, {"step": 0, "indices": [0], "f_x": 0.0, "f_plus": [-0.0]}, expect=202)
-    r = tell(client, sid, {"step": 0, "indices": [0], "f_x": -0.0, "f_plus": [0.0]}, expect=202)
-    assert r["pending"] == [1, 2]
+def test_a_part_is_a_repeat_only_with_the_values_as_first_sent(client):
+    """A repeat is compared with the rows recorded before, which keep the values as sent (the
+    journal's closed steps too, written by every earlier version): -0.0 is another value than
+    0.0, and a central step's f_x sent once must be sent again, as docs/api.md says."""
+    sid = create(client, dim=DIM, x0=x0_for(DIM), directions=3)["id"]
+    first = {"step": 0, "indices": [0], "f_x": 0.0, "f_plus": [-0.0]}
+    tell(client, sid, first, expect=202)
+    assert tell(client, sid, first, expect=202)["pending"] == [1, 2]
+    tell(client, sid, {"step": 0, "indices": [0], "f_x": 0.0, "f_plus": [0.0]}, expect=409)
     central = create(client, dim=DIM, x0=x0_for(DIM), directions=2, difference="central")["id"]
-    tell(client, central, {"step": 0, "indices": [0], "f_plus": [1.1], "f_minus": [0.9]}, expect=202)
-    r = tell(client, central, {"step": 0, "indices": [0], "f_x": 1.0, "f_plus": [1.1], "f_minus": [0.9]},
-             expect=202)
-    assert r["pending"] == [1]
-    tell(client, central, {"step": 0, "indices": [0], "f_plus": [1.1], "f_minus": [0.8]}, expect=409)
+    given = {"step": 0, "indices": [0], "f_x": 1.0, "f_plus": [1.1], "f_minus": [0.9]}
+    tell(client, central, given, expect=202)
+    assert tell(client, central, given, expect=202)["pending"] == [1]
+    tell(client, central, {"step": 0, "indices": [0], "f_plus": [1.1], "f_minus": [0.9]}, expect=409)
 
 
 def test_a_metric_between_parts_keeps_them(client):

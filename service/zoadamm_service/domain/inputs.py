@@ -74,16 +74,17 @@ def zo_arrays(values: ZOValues, config: SessionConfig):
         raise Invalid("this session uses central differences: f_minus is required")
     if values.f_minus is not None and not central:
         raise Invalid("f_minus is only used by sessions with difference='central'")
-    if f_x is None and not central:
-        raise Invalid(f"f_x is required for forward differences, and this tell has it missing or {wire.NULL_NUMBER}")
+    if f_x is None:
+        if not central:
+            raise Invalid(f"f_x is required for forward differences, and this tell has it missing or "
+                          f"{wire.NULL_NUMBER}")
+        f_x = np.zeros(n)
     f_minus = None if values.f_minus is None else np.asarray(values.f_minus, dtype=np.float64).reshape(-1)
     if f_minus is not None and f_minus.size != n:
         raise Invalid(f"f_minus has {f_minus.size} values; expected {n}")
     for name, arr in (("f_x", f_x), ("f_plus", f_plus), ("f_minus", f_minus)):
         if arr is not None and not np.isfinite(arr).all():
             raise Invalid(f"{name} contains NaN or infinite values")
-    if central:  # f_x has no part in a central step (nor in its trace): a tell is the same with or without it
-        f_x = np.zeros(n)
     return f_x, f_plus, f_minus
 
 

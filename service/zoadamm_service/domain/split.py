@@ -39,11 +39,11 @@ class Gathered:
 
 
 def part_rows(indices: list[int], f_x: np.ndarray, f_plus: np.ndarray, f_minus: np.ndarray | None) -> dict[int, str]:
-    """One direction's report as canonical JSON: equal values give equal strings (+ 0.0 makes a
-    zero of either sign the same zero: two workers may compute one loss as -0.0 and 0.0)."""
+    """One direction's report as canonical JSON: equal values give equal strings.  The values as
+    sent (-0.0 is not 0.0): the rows of parts already recorded, and of closed steps in the
+    journal, were written so, and a repeat must still find them."""
     return {
-        i: json.dumps([float(f_x[k]) + 0.0, float(f_plus[k]) + 0.0,
-                       None if f_minus is None else float(f_minus[k]) + 0.0])
+        i: json.dumps([float(f_x[k]), float(f_plus[k]), None if f_minus is None else float(f_minus[k])])
         for k, i in enumerate(indices)
     }
 
