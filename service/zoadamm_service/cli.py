@@ -115,9 +115,13 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> None:
     """Settings that disagree with the options, or that no request could ever use, refused at start."""
-    if settings.redis_url and urlsplit(settings.redis_url).scheme not in REDIS_SCHEMES:
-        parser.error(f"REDIS_URL={settings.redis_url!r} is not a Redis URL (redis://HOST:6379/0, rediss://..., "
-                     "unix:///path/to/socket)")
+    if settings.redis_url:
+        known = urlsplit(settings.redis_url).scheme in REDIS_SCHEMES
+        unreadable = _unreadable_url(settings.redis_url) if known else None
+        if not known or unreadable:
+            reason = f": {unreadable}" if unreadable else ""
+            parser.error(f"REDIS_URL={settings.redis_url!r} is not a Redis URL{reason} (redis://HOST:6379/0, "
+                         "rediss://..., unix:///path/to/socket)")
     if settings.redis_cluster and settings.redis_url and urlsplit(settings.redis_url).path.strip("/") not in ("", "0"):
         parser.error(f"REDIS_URL={settings.redis_url!r} names a database other than 0, which a Redis Cluster does "
                      "not have: end it with /0 (or unset ZOADAMM_REDIS_CLUSTER for a single Redis)")
@@ -146,6 +150,17 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             parser.error(f"port {args.port} on {args.host} is in use (by another service?): pick another with --port")
+
+
+def _unreadable_url(url: str) -> str | None:
+    """What redis-py finds wrong in ``url`` (a port that is no number), or None."""
+    from redis.connection import parse_url
+
+    try:
+        parse_url(url)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def _a_cluster_node(url: str, settings: Settings) -> bool:

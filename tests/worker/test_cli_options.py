@@ -130,6 +130,8 @@ REFUSED = [
     ("zoadamm-service", [], {"ZOADAMM_TRACE_POINTS": "99999"},
      "ZOADAMM_TRACE_POINTS='99999': Input should be less than or equal to 4096"),
     ("zoadamm-service", [], {"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not a Redis URL"),
+    ("zoadamm-service", [], {"REDIS_URL": "redis://127.0.0.1:abc"},
+     "REDIS_URL='redis://127.0.0.1:abc' is not a Redis URL: Port could not be cast to integer value as 'abc'"),
     ("zoadamm-service", [], {"REDIS_URL": "redis://127.0.0.1:6379/1", "ZOADAMM_REDIS_CLUSTER": "true"},
      "REDIS_URL='redis://127.0.0.1:6379/1' names a database other than 0, which a Redis Cluster does not have"),
     ("zoadamm-service", [], {"ZOADAMM_RATE_LIMIT": "fast"}, "ZOADAMM_RATE_LIMIT='fast' is not a rate"),

@@ -196,7 +196,9 @@ def _complete(path: str, method: str, operation: dict[str, Any], keyed: bool, li
         answer: dict[str, Any] = {"description": ERRORS[status],
                                   "content": {JSON: {"schema": {"$ref": REF.format(model="Error")}}}}
         if status in HEADERS:
-            answer["headers"] = HEADERS[status]
+            # the failed-key limit's 429 carries the 401's challenge: only where keys are asked for
+            answer["headers"] = {name: header for name, header in HEADERS[status].items()
+                                 if keyed or name != "WWW-Authenticate"}
         responses.setdefault(str(status), answer)
     if name in FRAME_ANSWERS:
         for status, answer in responses.items():
