@@ -7,6 +7,8 @@ The answers come from real servers: the app built by the service's factory, and 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from other_server import http_server
@@ -286,3 +288,15 @@ def test_clients_refuse_what_they_cannot_use_when_made():
         AsyncClient(http_client=httpx.Client())
     with pytest.raises(InvalidArgument, match="client must be a zoadamm Client"):
         RemoteOptimizer(AsyncClient("http://127.0.0.1:1"), "ab" * 16)
+
+
+def test_a_run_given_an_async_client_says_runs_are_synchronous_and_how_to_run_one_from_async_code():
+    from zoadamm import AsyncClient
+
+    hint = ("got AsyncClient: runs (minimize, RemoteOptimizer) are synchronous; from async code, run one in a "
+            "thread on a Client of its own: await asyncio.to_thread(zoadamm.minimize, f, x0, "
+            "client=zoadamm.Client('http://127.0.0.1:1'), ...)")
+    for start in (lambda client: minimize(lambda x: 0.0, np.zeros(2), client=client, progress=False),
+                  lambda client: RemoteOptimizer.create(client, np.zeros(2))):
+        with pytest.raises(InvalidArgument, match=re.escape(hint)):
+            start(AsyncClient("http://127.0.0.1:1"))

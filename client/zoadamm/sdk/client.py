@@ -196,7 +196,13 @@ class AsyncClient(_Base):
 
 
 def checked_client(client) -> Client:
-    """``client``, which a run needs to be a zoadamm ``Client`` (a URL is a common slip)."""
+    """``client``, which a run needs to be a zoadamm ``Client`` (a URL is a common slip, and so is
+    an ``AsyncClient``: a run's steps are synchronous calls)."""
+    if isinstance(client, AsyncClient):
+        raise InvalidArgument(
+            "client must be a zoadamm Client, got AsyncClient: runs (minimize, RemoteOptimizer) are synchronous; "
+            "from async code, run one in a thread on a Client of its own: await asyncio.to_thread(zoadamm.minimize, "
+            f"f, x0, client=zoadamm.Client({client._base_url!r}), ...)")
     if not isinstance(client, Client):
         raise InvalidArgument(f"client must be a zoadamm Client (Client(base_url)), got {type(client).__name__}")
     return client
