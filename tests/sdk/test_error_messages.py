@@ -247,6 +247,21 @@ def test_a_bad_value_of_the_objective_is_an_objective_error(local, returned, sai
     assert isinstance(caught.value, ZoadammError) and isinstance(caught.value, ValueError)
 
 
+@pytest.mark.parametrize("returned, said", [
+    (np.complex128(1 + 2j), "a complex128 (np.complex128(1+2j))"), (1 + 2j, "a complex"),
+    (np.array([1 + 2j]), "a complex128 array of shape (1,)"), (True, "a bool"), (np.True_, "a bool (np.True_)"),
+    (np.array(False), "a bool array of shape ()"),
+])
+def test_a_complex_or_boolean_value_of_the_objective_is_refused(local, returned, said):
+    """float() took NumPy's complex without its imaginary part and a bool as 0 or 1: each is
+    refused as Python's complex was, in the words of every other value that is no number."""
+    from zoadamm import ObjectiveError
+
+    with pytest.raises(ObjectiveError, match=re.escape(f"the objective must return one number; it returned {said}")):
+        minimize(lambda x: returned, np.zeros(3), steps=2, client=local, progress=False, seed=1)
+    assert local.sessions.list() == []  # refused at x0, before the first step: the new session is gone
+
+
 @pytest.mark.parametrize("mirror", [False, True])
 def test_values_that_are_no_numbers_are_refused_alike_in_every_mode(local, mirror):
     run = RemoteOptimizer.create(local, np.zeros(3), mirror=mirror, seed=1)

@@ -96,8 +96,9 @@ def minimize(
     on from the session's step and x (``x0`` then only gives d).  ``mirror``/``pipeline``: see
     ``RemoteOptimizer``.  With ``report_every=N``, f(x) is reported as the metric every N
     steps so the plateau schedule acts.  ``f`` gets x as a read-only float32 array (copy it to
-    change it) and must return a finite float.  A new run that fails before its first step (f
-    raises at x0, or the first tell is refused) deletes the session it made.
+    change it) and must return a finite real number (not a bool or a complex).  A new run that
+    fails before its first step (f raises at x0, or the first tell is refused) deletes the
+    session it made.
     ``callback(step, x, f_x)`` runs after each step with the new step and x (an array of its
     own, which later steps leave as it is) and f at the x before it (the value just told);
     returning True (or np.True_) or raising StopIteration in it ends the run there, as in scipy.

@@ -8,16 +8,24 @@ import numpy as np
 from ..constraints import FeasibleSet
 from ..exceptions import ObjectiveError
 
+# float() would take a str of digits, a bool as 0 or 1, and a NumPy complex without its imaginary part
+_NO_REAL_NUMBER = (str, bytes, bool, np.bool_, complex, np.complexfloating)
+
 
 def value_of(f, x) -> float:
-    """f(x) as a float: a number, or an array of one (a str, or an array of several values, is
-    a mistake in f that float() would hide or report without saying where)."""
+    """f(x) as a float: a real number, or an array of one (a str, a bool, a complex number, or an
+    array of several values, is a mistake in f that float() would hide or report without saying
+    where)."""
     returned = f(x)
     try:
-        if isinstance(returned, (str, bytes)):
+        if isinstance(returned, _NO_REAL_NUMBER):
             raise TypeError
-        # a number, or an array or tensor of one value (numpy, torch, ...: their float() takes it)
-        value = float(returned.reshape(()) if isinstance(returned, np.ndarray) else returned)
+        if isinstance(returned, np.ndarray):
+            if returned.dtype.kind in "bc":  # booleans, complex numbers
+                raise TypeError
+            value = float(returned.reshape(()))
+        else:  # a number, or a tensor of one value (torch, ...: their float() takes it)
+            value = float(returned)
     except (TypeError, ValueError, RuntimeError):
         raise ObjectiveError(f"the objective must return one number; it returned {_kind(returned)}") from None
     except OverflowError:  # a Python int past float64
@@ -44,9 +52,14 @@ def probe_value(f, probe, constraint: FeasibleSet | None) -> float:
 def _kind(value) -> str:
     if isinstance(value, (str, bytes)):
         return f"the string {value[:40]!r}"
-    name = "array" if isinstance(value, np.ndarray) else type(value).__name__
+    if isinstance(value, np.ndarray):
+        name = f"{value.dtype} array" if value.dtype.kind in "bc" else "array"
+    else:
+        name = type(value).__name__
     kind = ("an " if name[0] in "aeiou" else "a ") + name
     shape = getattr(value, "shape", None)
+    if isinstance(value, np.generic):  # a NumPy number: its shape () says nothing
+        return f"{kind} ({value!r})"
     if shape is not None:
         return f"{kind} of shape {tuple(shape)}"
     try:
