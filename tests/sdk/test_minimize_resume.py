@@ -65,6 +65,33 @@ def test_a_run_continued_by_name_ends_where_an_uninterrupted_one_does(local, mod
     assert bits(again.x) == bits(whole.x) and again.fun == whole.fun
 
 
+def test_the_call_that_continues_a_run_keeps_the_options_it_was_given(local, capsys):
+    """The call an interrupt suggests carries progress=False and the callback, as it does steps,
+    report_every and the settings: run as written, it continues the run without a progress bar,
+    calling the callback."""
+    import re
+
+    f = quadratic(DIM)
+    seen: list[int] = []
+
+    def callback(step, x, f_x) -> None:
+        seen.append(step)
+
+    x0 = x0_for(DIM)
+    with pytest.raises(Interrupted) as stop:
+        minimize(interrupted_at(f, 5 * (1 + CONFIG["directions"]) + 2), x0, steps=20, client=local, progress=False,
+                 callback=callback, name="kept", resume=True, report_every=10, **CONFIG)
+    (call,) = re.findall(r"and (minimize\(.*\)) continues the run", str(stop.value))
+    assert call == ("minimize(f, x0, client=client, callback=callback, steps=20, progress=False, report_every=10, "
+                    "name='kept', resume=True, lr=0.05, directions=2, seed=11)")
+    assert seen == [1, 2, 3, 4, 5]
+    capsys.readouterr()
+    result = eval(call, {"minimize": minimize, "f": f, "x0": x0, "client": local, "callback": callback})
+    assert result.session_id == stop.value.session_id and result.steps == 20
+    assert seen == list(range(1, 21))
+    assert capsys.readouterr().err == ""  # no progress lines: progress=False came along
+
+
 def test_a_run_continued_past_its_steps_says_that_no_step_was_taken(local, caplog):
     f = quadratic(DIM)
     done = minimize(f, x0_for(DIM), steps=10, client=local, progress=False, name="short", **CONFIG)
@@ -222,8 +249,8 @@ def test_ctrl_c_ends_a_program_with_one_line_and_no_traceback(tmp_path):
         assert "Traceback" not in done.stderr
         (line,) = done.stderr.strip().splitlines()
         assert line.startswith("zoadamm.minimize: interrupted at step 15 of 500 (session ")
-        assert (f"minimize(f, x0, steps=500, base_url='{url}', name='rosen50', resume=True, lr=0.05, seed=1) "
-                "continues the run") in line
+        assert (f"minimize(f, x0, steps=500, progress=False, base_url='{url}', name='rosen50', resume=True, lr=0.05, "
+                "seed=1) continues the run") in line
 
 
 def test_the_calls_own_arguments_are_checked_before_a_session_is_made(local):

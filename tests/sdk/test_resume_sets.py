@@ -117,7 +117,8 @@ def test_a_session_gone_mid_run_is_said_to_be_gone_not_continued(on_redis, how):
     assert "is gone from the service (at step 5 of 20)" in note and "starts the run over" in note, note
     assert "continues" not in note and "session_id=" not in note, note
     assert ("name='gone'" in note) == (how == "named") and "resume" not in note, note
-    assert "minimize(f, x0, client=client, steps=20, " in note and "lr=0.05, seed=3" in note, note
+    assert "minimize(f, x0, client=client, callback=callback, steps=20, progress=False, " in note, note
+    assert "lr=0.05, seed=3" in note, note
 
 
 def test_a_run_whose_service_stops_answering_waits_one_window_only(redis_url, caplog):

@@ -127,11 +127,11 @@ def minimize(
         run = start_run(client, x0, name=name, resume=resume, session_id=session_id, mirror=mirror,
                         pipeline=pipeline, **config)
         options = {"base_url": base_url, "mirror": mirror, "pipeline": pipeline, "report_every": report_every}
-        given = {"steps": steps, **{k: v for k, v in options.items() if v}}
+        given = {"steps": steps, **({} if progress else {"progress": False}), **{k: v for k, v in options.items() if v}}
 
         def again(session: str | None) -> str:  # None: the call that starts the run over
             return call_again(given, config, name=name, session_id=session, with_client=not own_client,
-                              bounds=bounds is not None)
+                              bounds=bounds is not None, callback=callback is not None)
 
         try:
             with run:

@@ -173,16 +173,17 @@ def _number(value, dim: int) -> str:
 
 
 def call_again(given: dict, config: Mapping[str, Any], *, name: str | None, session_id: str | None,
-               with_client: bool, bounds: bool) -> str:
+               with_client: bool, bounds: bool, callback: bool = False) -> str:
     """The ``minimize`` call that continues a run: the arguments ``given``, the run's name with
     resume=True when it has one (else ``session_id``), and its settings ``config``; with
     ``session_id`` None, the call that starts the run over (its name, if any, without resume).
-    Like f and x0, the bounds given, or a set with d-vectors, are named rather than written out."""
+    Like f and x0, the client, the callback, the bounds given, or a set with d-vectors, are named
+    rather than written out."""
     which: dict[str, Any] = {"name": name} if name else {}
     if session_id is not None:
         which = {"name": name, "resume": True} if name else {"session_id": session_id}
     again = {**given, **which, **config}
-    words = ["f", "x0", *(["client=client"] if with_client else [])]
+    words = ["f", "x0", *(["client=client"] if with_client else []), *(["callback=callback"] if callback else [])]
     for key, value in again.items():
         if key == "constraint" and bounds:
             words.append("bounds=bounds")
