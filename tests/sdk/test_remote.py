@@ -288,6 +288,29 @@ def test_minimize_warns_when_a_run_ends_worse_than_it_began(local, caplog):
     assert f"session {wild.session_id}" in warning and "smaller lr" in warning
 
 
+def test_minimize_counts_its_flat_steps_and_leaves_its_warnings_to_a_caller_who_asks(local, caplog):
+    """``flat_steps`` counts the steps whose probes all gave f(x); with warn=False neither the
+    warning of a run that never moved nor that of one that ended worse is logged, and the
+    result says the same."""
+    import logging
+
+    f = quadratic(4)
+    with caplog.at_level(logging.WARNING, logger="zoadamm"):
+        flat = minimize(lambda x: 1.0, x0_for(4), steps=5, client=local, progress=False, seed=2, warn=False)
+        wild = minimize(f, x0_for(4), steps=30, client=local, progress=False, lr=500.0, seed=2, schedule=None,
+                        warn=False)
+        steady = minimize(f, x0_for(4), steps=30, client=local, progress=False, lr=0.05, seed=2, warn=False)
+    assert caplog.records == []
+    assert flat.flat_steps == len(flat.history) == 5 and bits(flat.x) == bits(x0_for(4))
+    assert wild.fun > wild.history[0] and wild.flat_steps == 0
+    assert steady.fun < steady.history[0] and steady.flat_steps == 0
+    with caplog.at_level(logging.WARNING, logger="zoadamm"):  # as before by default
+        again = minimize(lambda x: 1.0, x0_for(4), steps=5, client=local, progress=False, seed=2)
+    assert again.flat_steps == 5
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "gave the same value at x and at every probe x + mu u in all 5 steps" in warning
+
+
 def test_minimize_refuses_x0_outside_its_bounds(local):
     with pytest.raises(UnprocessableEntityError, match="x0 lies above constraint.box"):
         minimize(quadratic(3), np.ones(3), steps=2, client=local, progress=False, bounds=(-1, 0.5))

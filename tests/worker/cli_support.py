@@ -47,10 +47,11 @@ def interrupt(proc: subprocess.Popen, when: Callable[[], bool], sig: int = signa
 
 
 class HoldingObjective:
-    """f(x) = sum((x - 3)^2) over HTTP; the ``hold``-th request waits until ``release()``."""
+    """f(x) = sum((x - 3)^2) (or ``f(x)``) over HTTP; the ``hold``-th request waits until ``release()``."""
 
-    def __init__(self, hold: int | None = None) -> None:
+    def __init__(self, hold: int | None = None, f: Callable[[list[float]], float] | None = None) -> None:
         self.hold, self.requests = hold, 0
+        value = f or (lambda x: sum((v - 3.0) ** 2 for v in x))
         self.holding, self.released = threading.Event(), threading.Event()
         objective = self
 
@@ -61,7 +62,7 @@ class HoldingObjective:
                 if objective.requests == objective.hold:
                     objective.holding.set()
                     objective.released.wait()
-                body = json.dumps({"value": sum((v - 3.0) ** 2 for v in x)}).encode()
+                body = json.dumps({"value": value(x)}).encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

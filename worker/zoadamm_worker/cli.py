@@ -18,7 +18,6 @@ import functools
 import json
 import os
 import secrets
-import shlex
 import sys
 
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
@@ -107,43 +106,9 @@ def _mnist(args: argparse.Namespace) -> int:
 
 
 def _rest(args: argparse.Namespace) -> int:
-    from zoadamm import Client, minimize
-    from zoadamm.sdk import APIConnectionError
+    from .rest import run_rest
 
-    from .rest_objective import EvaluationError, RestObjective
-
-    check_service(args.service, args.join, wait=args.service_wait, wait_if_absent=args.wait_at_start)
-    objective = RestObjective(args.objective, timeout=args.timeout, retries=args.retries)
-    try:
-        if args.join is not None:
-            from .join import join_rest
-
-            print(json.dumps(join_rest(objective, args.join, args.service, args.x0, args.steps, args.lease,
-                                       service_wait=args.service_wait)))
-            return 0
-        with Client(args.service, retry_window=args.service_wait) as client:
-            result = minimize(
-                objective, args.x0, steps=args.steps, client=client, progress=not args.quiet,
-                name=args.name or args.objective, resume=args.resume, lr=args.lr, mu=args.mu,
-                directions=args.directions, seed=args.seed, difference=args.difference,
-                report_every=args.report_every, method=args.method, constraint=args.constraint,
-            )
-    except EvaluationError as exc:
-        again = [PROG, *args.argv, *([] if "--resume" in args.argv else ["--resume"])]
-        fate = ("its directions go to another worker when the lease runs out" if args.join is not None
-                else f"the failed step was not told to the service; continue with: {shlex.join(again)}")
-        print(f"{PROG}: {exc}; {fate}", file=sys.stderr)
-        return 2
-    except APIConnectionError as exc:
-        if exc.session_id is None:
-            raise  # no run yet: the usual message says what to check
-        print(f"{PROG}: {stopped_answering(PROG, args.service, exc, args.argv)}", file=sys.stderr)
-        return 1
-    finally:
-        objective.close()
-    print(json.dumps({"session": result.session_id, "steps": result.steps, "f": result.fun,
-                      "evaluations": result.evaluations, "x": result.x.tolist()}))
-    return 0
+    return run_rest(args)
 
 
 def _check_mnist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -40,6 +40,7 @@ class MinimizeResult:
     evaluations: int  # of f: this call's, and a continued run's earlier steps' (q + 1 or 1 + 2q each), as steps
     session_id: str
     history: list[float] = field(repr=False)  # f(x) at each step this call took (too long to print)
+    flat_steps: int = 0  # of this call's steps, those whose probes all gave f(x) itself: no difference to go by
 
     # scipy.optimize.OptimizeResult's names for the same numbers
     nit = property(lambda self: self.steps, doc="scipy's name: the steps")
@@ -78,6 +79,7 @@ def minimize(
     report_every: int | None = None,
     callback: Callable[[int, np.ndarray, float], bool | None] | None = None,
     bounds=None,
+    warn: bool = True,
     **config: Unpack[SessionSettings],
 ) -> MinimizeResult:
     """Minimise ``f`` from ``x0`` with a ZO method (``method``, zo-adamm by default) run by the
@@ -111,6 +113,10 @@ def minimize(
     pass ``constraint=FeasibleSet(...).shrunk(mu)`` (docs/constraints.md, "The probes x + mu u
     leave X").  x0 must lie in X.
 
+    A run whose every step was flat (``result.flat_steps``: each probe gave f(x) itself, so x did
+    not move), or that ended with f above where it began, says so in a WARNING on the ``zoadamm``
+    logger; ``warn=False`` leaves that to the caller, who reads the same from the result.
+
     Raises:
         zoadamm.InvalidArgument: a bad x0, setting or bound (found before any request when it can be),
             ``resume`` without ``name``, or a ``session_id`` whose d, settings or feasible set differ.
@@ -127,7 +133,8 @@ def minimize(
         run = start_run(client, x0, name=name, resume=resume, session_id=session_id, mirror=mirror,
                         pipeline=pipeline, **config)
         options = {"base_url": base_url, "mirror": mirror, "pipeline": pipeline, "report_every": report_every}
-        given = {"steps": steps, **({} if progress else {"progress": False}), **{k: v for k, v in options.items() if v}}
+        given = {"steps": steps, **({} if progress else {"progress": False}), **({} if warn else {"warn": False}),
+                 **{k: v for k, v in options.items() if v}}
 
         def again(session: str | None) -> str:  # None: the call that starts the run over
             return call_again(given, config, name=name, session_id=session, with_client=not own_client,
@@ -135,7 +142,7 @@ def minimize(
 
         try:
             with run:
-                return _run(run, f, steps, progress, report_every, callback)
+                return _run(run, f, steps, progress, report_every, callback, warn)
         except KeyboardInterrupt as stop:
             raise Interrupted(f"zoadamm.minimize: interrupted at step {run.step} of {steps} (session {run.id}); the "
                               f"steps told are kept, and {again(run.id)} continues the run", run.id, run.step) from stop
@@ -225,7 +232,7 @@ def start_run(client: Client, x0, *, name: str | None = None, resume: bool = Fal
     return RemoteOptimizer.resume(client, found.id, mirror=mirror, pipeline=pipeline)
 
 
-def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, callback) -> MinimizeResult:
+def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, callback, warn: bool) -> MinimizeResult:
     central = run.config.difference == "central"
     method = run.config.method
     bar = Progress(steps - run.step, method if run.step == 0 else f"{method} from step {run.step}", enabled=progress)
@@ -268,7 +275,9 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     finally:
         bar.close()
     x = np.array(run.x)
-    result = MinimizeResult(x, value_of(f, x), run.step, earlier + evaluations + 1, run.id, history)
+    result = MinimizeResult(x, value_of(f, x), run.step, earlier + evaluations + 1, run.id, history, flat)
+    if not warn:
+        return result
     if history and flat == len(history):  # no step had a difference to estimate from
         log.warning("minimize: f gave the same value at x and at every probe x + mu u in all %d steps, so x did "
                     "not move (session %s): mu (now %.3g) is below what f resolves.  f gets x as float32: compute "
