@@ -290,6 +290,30 @@ def test_complex_numbers_and_text_arrays_are_refused_not_cast(local, mirror):
     assert [local.sessions.get(r.id).step for r in (run, fo)] == [0, 0]
 
 
+@pytest.mark.parametrize("bad, said", [(float("nan"), "f_x contains NaN"), (np.array(["1.0"]), "f_x must be real"),
+                                       (np.complex128(1 + 1j), "f_x must be real")])
+def test_a_pipelined_central_run_refuses_a_bad_f_x_at_its_own_tell(local, bad, said):
+    """A central step's mirror never reads f_x: the tell that brings a bad one is refused itself,
+    as in plain mode, not the next one after the service refused it."""
+    run = RemoteOptimizer.create(local, np.zeros(3), mirror=True, pipeline=True, difference="central",
+                                 directions=1, seed=1)
+    with pytest.raises(InvalidArgument, match=said):
+        run.tell(f_x=bad, f_plus=[1.0], f_minus=[0.5])
+    run.flush()
+    assert run.step == local.sessions.get(run.id).step == 0
+    run.tell(f_plus=[1.0], f_minus=[0.5])
+    run.flush()
+    assert run.step == local.sessions.get(run.id).step == 1 and run.mismatches == 0
+
+
+def test_a_gradient_tell_refuses_the_fields_of_a_zo_tell(local):
+    session = local.sessions.create(3, x0=np.zeros(3), method="adamm")
+    for extra in ({"f_x": 5.0}, {"indices": [0]}, {"f_minus": [1.0]}):
+        with pytest.raises(InvalidArgument, match="a gradient tell is the whole step"):
+            local.sessions.tell(session.id, 0, gradient=np.ones(3), **extra)
+    assert local.sessions.get(session.id).step == 0
+
+
 def test_clients_refuse_what_they_cannot_use_when_made():
     import httpx
 

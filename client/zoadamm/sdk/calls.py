@@ -133,6 +133,9 @@ def tell(
     fields: dict = {"step": int(step)}
     vecs = {}
     if gradient is not None:
+        if f_x is not None or f_minus is not None or indices is not None:  # as the service refuses them
+            raise InvalidArgument("a gradient tell is the whole step: f_x, f_minus and indices belong to "
+                                  "the zo-* methods' tells")
         vecs["gradient"] = numbers("gradient", gradient, np.float32).reshape(-1)
     else:
         fields["f_x"] = None if f_x is None else _finite("f_x", f_x).tolist()
@@ -154,11 +157,13 @@ def tell(
 
 
 def owned(values: dict) -> dict:
-    """Copies of a tell's values, for a tell sent from another thread after the call that took
-    them has returned: the caller may refill its arrays for the next step meanwhile.  A gradient
-    is copied as the float32 it is sent as (one copy whatever its type)."""
-    return {name: None if value is None else np.array(value, dtype=np.float32 if name == "gradient" else None)
-            for name, value in values.items()}
+    """Copies of a tell's values, checked as ``tell`` checks them, for a tell sent from another
+    thread after the call that took them has returned: the caller may refill its arrays for the
+    next step meanwhile, and a value the tell would refuse is refused now, not a step later (a
+    central step's mirror never reads f_x).  A gradient is copied as the float32 it is sent as."""
+    return {name: None if value is None
+            else np.array(numbers(name, value, np.float32)) if name == "gradient"
+            else np.array(_finite(name, value)) for name, value in values.items()}
 
 
 def _finite(name: str, values) -> np.ndarray:
