@@ -4,14 +4,23 @@
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from . import calls
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .settings import SessionSettings, Unpack
 
-if TYPE_CHECKING:
-    from .client import AsyncClient, Client
+
+class Runs(Protocol):
+    """What ``Sessions`` needs of its client (``Client``): no import of it, which imports this."""
+
+    def run(self, parsed: calls.Parsed) -> Any: ...
+
+
+class RunsAsync(Protocol):
+    """What ``AsyncSessions`` needs of its client (``AsyncClient``)."""
+
+    async def run(self, parsed: calls.Parsed) -> Any: ...
 
 
 class Sessions:
@@ -23,7 +32,7 @@ class Sessions:
     (after the retries), ``ForeignServerError`` when another HTTP server answers instead.
     """
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Runs) -> None:
         self._client = client
 
     def create(self, dim: int, *, x0=None, name: str | None = None, **settings: Unpack[SessionSettings]) -> Session:
@@ -89,7 +98,7 @@ class Sessions:
 class AsyncSessions:
     """``async_client.sessions``: the same methods as ``Sessions``, awaitable."""
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: RunsAsync) -> None:
         self._client = client
 
     async def create(self, dim: int, *, x0=None, name: str | None = None,
