@@ -176,3 +176,22 @@ def test_an_async_client_belongs_to_the_event_loop_it_first_ran_on(memory_app):
             return await count(client)
 
     assert [asyncio.run(one_per_run()) for _ in range(2)] == [1, 2]
+
+
+def test_an_async_client_runs_under_trio():
+    """httpx runs on trio too (through anyio): the check of asyncio's event loop must not stop it."""
+    import trio
+
+    from zoadamm_service.launch import ServiceProcess
+
+    async def run(url: str) -> tuple[str, int, int]:
+        async with AsyncClient(url) as client:
+            healthy = (await client.health())["status"]
+            made = await client.sessions.create(2, x0=[0.0, 0.0])
+            listed = len(await client.sessions.list())
+            await client.sessions.delete(made.id)
+            return healthy, listed, len(await client.sessions.list())
+
+    with ServiceProcess() as service:
+        assert trio.run(run, service.url) == ("ok", 1, 0)
+

@@ -143,7 +143,7 @@ class AsyncClient(_Base):
             self.http = forks.reopened(self, self._owned and self._own_transport, self._make_http)
             self._loop = None  # this process's loop is another
         check_open(self, self.http)
-        if (loop := get_running_loop()) is not self._loop:
+        if (loop := _asyncio_loop()) is not self._loop and loop is not None:
             if self._loop is not None:
                 raise self._other_loop()
             self._loop = loop
@@ -184,7 +184,7 @@ class AsyncClient(_Base):
     async def aclose(self) -> None:
         """Close the connections, in the event loop that made them (``EventLoopError`` from another)."""
         if self._owned:
-            if self._loop is not None and not self.http.is_closed and get_running_loop() is not self._loop:
+            if self._loop is not None and not self.http.is_closed and _asyncio_loop() is not self._loop:
                 raise self._other_loop(closing=True)
             await self.http.aclose()
 
@@ -201,8 +201,17 @@ def checked_client(client) -> Client:
     if isinstance(client, AsyncClient):
         raise InvalidArgument(
             "client must be a zoadamm Client, got AsyncClient: runs (minimize, RemoteOptimizer) are synchronous; "
-            "from async code, run one in a thread on a Client of its own: await asyncio.to_thread(zoadamm.minimize, "
-            f"f, x0, client=zoadamm.Client({client._base_url!r}), ...)")
+            "from async code, run one in a thread, with a Client it makes and closes: await "
+            f"asyncio.to_thread(zoadamm.minimize, f, x0, base_url={client._base_url!r}, ...)")
     if not isinstance(client, Client):
         raise InvalidArgument(f"client must be a zoadamm Client (Client(base_url)), got {type(client).__name__}")
     return client
+
+
+def _asyncio_loop() -> AbstractEventLoop | None:
+    """The running asyncio loop; None under another async library (trio, through httpx's anyio),
+    whose runs this client does not tell apart."""
+    try:
+        return get_running_loop()
+    except RuntimeError:
+        return None
