@@ -291,7 +291,9 @@ def test_complex_numbers_and_text_arrays_are_refused_not_cast(local, mirror):
 
 
 @pytest.mark.parametrize("bad, said", [(float("nan"), "f_x contains NaN"), (np.array(["1.0"]), "f_x must be real"),
-                                       (np.complex128(1 + 1j), "f_x must be real")])
+                                       (np.complex128(1 + 1j), "f_x must be real"),
+                                       ([1.0, 2.0], r"f_x must be a number, or a list of 1; got shape \(2,\)"),
+                                       ([[1.0]], r"got shape \(1, 1\)")])
 def test_a_pipelined_central_run_refuses_a_bad_f_x_at_its_own_tell(local, bad, said):
     """A central step's mirror never reads f_x: the tell that brings a bad one is refused itself,
     as in plain mode, not the next one after the service refused it."""
@@ -333,8 +335,8 @@ def test_a_run_given_an_async_client_says_runs_are_synchronous_and_how_to_run_on
     from zoadamm import AsyncClient
 
     hint = ("got AsyncClient: runs (minimize, RemoteOptimizer) are synchronous; from async code, run one in a "
-            "thread on a Client of its own: await asyncio.to_thread(zoadamm.minimize, f, x0, "
-            "client=zoadamm.Client('http://127.0.0.1:1'), ...)")
+            "thread, with a Client it makes and closes: await asyncio.to_thread(zoadamm.minimize, f, x0, "
+            "base_url='http://127.0.0.1:1', ...)")
     for start in (lambda client: minimize(lambda x: 0.0, np.zeros(2), client=client, progress=False),
                   lambda client: RemoteOptimizer.create(client, np.zeros(2))):
         with pytest.raises(InvalidArgument, match=re.escape(hint)):

@@ -138,8 +138,8 @@ def tell(
                                   "the zo-* methods' tells")
         vecs["gradient"] = numbers("gradient", gradient, np.float32).reshape(-1)
     else:
-        fields["f_x"] = None if f_x is None else _finite("f_x", f_x).tolist()
         fields["f_plus"] = _finite("f_plus", f_plus).reshape(-1).tolist()
+        fields["f_x"] = None if f_x is None else _f_x(_finite("f_x", f_x), len(fields["f_plus"])).tolist()
         if f_minus is not None:
             fields["f_minus"] = _finite("f_minus", f_minus).reshape(-1).tolist()
         if indices is not None:
@@ -161,9 +161,21 @@ def owned(values: dict) -> dict:
     thread after the call that took them has returned: the caller may refill its arrays for the
     next step meanwhile, and a value the tell would refuse is refused now, not a step later (a
     central step's mirror never reads f_x).  A gradient is copied as the float32 it is sent as."""
-    return {name: None if value is None
-            else np.array(numbers(name, value, np.float32)) if name == "gradient"
-            else np.array(_finite(name, value)) for name, value in values.items()}
+    copies = {name: None if value is None
+              else np.array(numbers(name, value, np.float32)) if name == "gradient"
+              else np.array(_finite(name, value)) for name, value in values.items()}
+    f_x, f_plus = copies.get("f_x"), copies.get("f_plus")
+    if f_x is not None and f_plus is not None:
+        _f_x(f_x, f_plus.size)
+    return copies
+
+
+def _f_x(f_x: np.ndarray, reported: int) -> np.ndarray:
+    """``f_x`` if it is one value, or a flat list of one or of one per reported value."""
+    if f_x.ndim > 1 or f_x.size not in (1, reported):
+        lists = "1" if reported == 1 else f"1 or of {reported} values (one per value of f_plus)"
+        raise InvalidArgument(f"f_x must be a number, or a list of {lists}; got shape {f_x.shape}")
+    return f_x
 
 
 def _finite(name: str, values) -> np.ndarray:
