@@ -115,13 +115,9 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> None:
     """Settings that disagree with the options, or that no request could ever use, refused at start."""
-    if settings.redis_url:
-        known = urlsplit(settings.redis_url).scheme in REDIS_SCHEMES
-        unreadable = _unreadable_url(settings.redis_url) if known else None
-        if not known or unreadable:
-            reason = f": {unreadable}" if unreadable else ""
-            parser.error(f"REDIS_URL={settings.redis_url!r} is not a Redis URL{reason} (redis://HOST:6379/0, "
-                         "rediss://..., unix:///path/to/socket)")
+    if settings.redis_url and (reason := _unreadable_url(settings.redis_url)) is not None:
+        parser.error(f"REDIS_URL={settings.redis_url!r} is not a Redis URL{reason} (redis://HOST:6379/0, "
+                     "rediss://..., unix:///path/to/socket)")
     if settings.redis_cluster and settings.redis_url and urlsplit(settings.redis_url).path.strip("/") not in ("", "0"):
         parser.error(f"REDIS_URL={settings.redis_url!r} names a database other than 0, which a Redis Cluster does "
                      "not have: end it with /0 (or unset ZOADAMM_REDIS_CLUSTER for a single Redis)")
@@ -153,13 +149,20 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
 
 
 def _unreadable_url(url: str) -> str | None:
-    """What redis-py finds wrong in ``url`` (a port that is no number), or None."""
+    """None for a Redis URL redis-py reads; else what is wrong, as ": why" ("" for a scheme that is
+    not Redis's).  redis-py reads a database that is no number as 0: that is refused here."""
     from redis.connection import parse_url
 
     try:
+        parts = urlsplit(url)
+        if parts.scheme not in REDIS_SCHEMES:
+            return ""
         parse_url(url)
-    except ValueError as error:
-        return str(error)
+    except ValueError as error:  # a port that is no number, a broken IPv6 address
+        return f": {error}"
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        return f": the database {database!r} is not a number"
     return None
 
 
