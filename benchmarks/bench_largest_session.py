@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from harness import process_tree_cpu, redis_server
+from harness import add_before_after, before_after, process_tree_cpu
 
 from zoadamm import wire
 from zoadamm_service.launch import ServiceProcess
@@ -82,26 +82,11 @@ def run(redis_url: str, tells: int, before: str | None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tells", type=int, default=12)
-    parser.add_argument("--before", default=None)
-    parser.add_argument("--before-commit", default=None, help="the commit --before was exported from")
-    parser.add_argument("--pairs", type=int, default=1, choices=range(1, 6),
-                        help="with --before: runs of before then after")
-    parser.add_argument("--json", default=None, help="write the results here")
+    add_before_after(parser)
     args = parser.parse_args()
-    result: dict = {"command": "python benchmarks/bench_largest_session.py " + " ".join(sys.argv[1:]),
-                    "dim": DIM, "directions": Q, "before_commit": args.before_commit, "pairs": []}
-    with redis_server() as redis_url:
-        base = redis_url.rsplit("/", 1)[0]
-        for pair in range(args.pairs if args.before else 1):  # a database of its own for each run
-            runs = {}
-            if args.before:
-                runs["before"] = run(f"{base}/{2 * pair}", args.tells, args.before)
-            runs["after"] = run(f"{base}/{2 * pair + 1}", args.tells, None)
-            result["pairs"].append(runs)
-            print(json.dumps(runs), flush=True)
-    result["load_average_after"] = os.getloadavg()[0]
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    command = "python benchmarks/bench_largest_session.py " + " ".join(sys.argv[1:])
+    result: dict = {"command": command, "dim": DIM, "directions": Q}
+    before_after(args, result, lambda redis_url, before: run(redis_url, args.tells, before))
 
 
 if __name__ == "__main__":

@@ -16,16 +16,14 @@ same runs against that code too, ``--pairs`` times, alternating before and after
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
-from harness import redis_server
+from harness import add_before_after, before_after
 
 from zoadamm_service.launch import ServiceProcess
 
@@ -70,26 +68,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scrapers", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--before", default=None)
-    parser.add_argument("--before-commit", default=None, help="the commit --before was exported from")
-    parser.add_argument("--pairs", type=int, default=1, choices=range(1, 6),
-                        help="with --before: runs of before then after")
-    parser.add_argument("--json", default=None, help="write the results here")
+    add_before_after(parser)
     args = parser.parse_args()
-    result: dict = {"command": "python benchmarks/bench_metrics_flood.py " + " ".join(sys.argv[1:]),
-                    "scrapers": args.scrapers, "before_commit": args.before_commit, "pairs": []}
-    with redis_server() as redis_url:
-        base = redis_url.rsplit("/", 1)[0]
-        for pair in range(args.pairs if args.before else 1):  # a database of its own for each run
-            runs = {}
-            if args.before:
-                runs["before"] = run(f"{base}/{2 * pair}", args.scrapers, args.seconds, args.before)
-            runs["after"] = run(f"{base}/{2 * pair + 1}", args.scrapers, args.seconds, None)
-            result["pairs"].append(runs)
-            print(json.dumps(runs), flush=True)
-    result["load_average_after"] = os.getloadavg()[0]
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    command = "python benchmarks/bench_metrics_flood.py " + " ".join(sys.argv[1:])
+    result: dict = {"command": command, "scrapers": args.scrapers}
+    before_after(args, result, lambda redis_url, before: run(redis_url, args.scrapers, args.seconds, before))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@ when asked, a private redis-server, both on free loopback ports and stopped on e
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -66,3 +68,32 @@ def process_tree_cpu(pid: int) -> float:
         except (OSError, IndexError, ValueError):
             continue  # it exited meanwhile
     return total
+
+
+def add_before_after(parser: argparse.ArgumentParser) -> None:
+    """The options of a benchmark that runs this checkout against an export of an older tree."""
+    parser.add_argument("--before", default=None, help="an export of an older tree: its service and client folders")
+    parser.add_argument("--before-commit", default=None, help="the commit --before was exported from")
+    parser.add_argument("--pairs", type=int, default=1, choices=range(1, 6),
+                        help="with --before: runs of before then after")
+    parser.add_argument("--json", default=None, help="write the results here")
+
+
+def before_after(args: argparse.Namespace, result: dict, run) -> None:
+    """``run(redis_url, before)`` (``before``: the older tree's folder, or None for this checkout)
+    for ``args.pairs`` pairs, before then after, each on a database of its own of one private
+    Redis; the pairs go into ``result``, which is written to ``args.json``."""
+    result.update(before_commit=args.before_commit, pairs=[])
+    with redis_server() as redis_url:
+        base = redis_url.rsplit("/", 1)[0]
+        for pair in range(args.pairs if args.before else 1):
+            runs = {}
+            if args.before:
+                runs["before"] = run(f"{base}/{2 * pair}", args.before)
+            runs["after"] = run(f"{base}/{2 * pair + 1}", None)
+            result["pairs"].append(runs)
+            print(json.dumps(runs), flush=True)
+    result["load_average_after"] = os.getloadavg()[0]
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+
