@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         yield
         await app.state.sessions.aclose()  # checkpoints still being written need the store
         await store.close()
+        for gate in gates:  # the limits' counters hold connections of their own
+            if isinstance(gate, (Throttle, LimitFailedKeys)):
+                await gate.aclose()
 
     app = LeanApp(
         title="zoadamm",

@@ -91,3 +91,28 @@ def test_x_forwarded_for_names_the_client_only_from_a_proxy_named_in_forwarded_a
         statuses = [http.get("/v1/sessions", headers={**bearer(new_key()), "X-Forwarded-For": f"10.0.{i}.1"})
                     .status_code for i in range(5)]
     assert statuses == ([401] * 5 if trusted else [401, 401, 401, 429, 429])
+
+
+@pytest.mark.parametrize("url_fixture", ["redis_url", "cluster_url"])
+def test_the_limits_counters_close_their_connections_with_the_app(request, url_fixture):
+    """The rate limit's and the failed keys' counters hold Redis connections of their own: they
+    are closed at the app's end, where they were left to be finalized later, after their event
+    loop had closed (a ResourceWarning in whatever ran then)."""
+    import gc
+    import warnings
+
+    from fastapi.testclient import TestClient
+
+    from zoadamm_service.main import create_app
+    from zoadamm_service.settings import Settings
+
+    key = new_key()
+    settings = Settings(redis_url=request.getfixturevalue(url_fixture), redis_cluster=url_fixture == "cluster_url",
+                        api_keys=entry("alice", key), rate_limit="1000/minute")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with TestClient(create_app(settings)) as client:
+            assert client.get("/v1/sessions", headers=bearer(new_key())).status_code == 401  # a failed key counted
+            assert client.get("/v1/sessions", headers=bearer(key)).status_code == 200  # a call counted
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
@@ -36,22 +37,29 @@ log = logging.getLogger("zoadamm.service")
 BATCH_SHARE = 100  # a batch of counts is the limit divided by this (1% of it)
 
 
-def counters(redis_url: str | None, cluster: bool = False, max_connections: int = REDIS_MAX_CONNECTIONS) -> Storage:
+def counters(redis_url: str | None, cluster: bool = False,
+             max_connections: int = REDIS_MAX_CONNECTIONS) -> tuple[Storage, Callable[[], Awaitable[None]]]:
     """Where the ``limits`` counters live: Redis when Redis is the store (every replica counts
     against the same window), else this process.  On one Redis, through a pool of
     ``max_connections`` that a check waits on for a free connection (within the call's store
     budget), as the store's pool does: redis-py's own pool refuses at once when all its
-    connections are in use, and a burst of calls got 503."""
+    connections are in use, and a burst of calls got 503.  With the storage, what closes its
+    connections at the app's end (one left open outlives its event loop)."""
     if redis_url and cluster:
         nodes = redis_url.split("://", 1)[1].split("/", 1)[0]  # any node: the client finds the rest
-        return RedisClusterStorage(f"async+redis+cluster://{nodes}", implementation="redispy",
-                                   key_prefix="zoadamm:ratelimit")
+        storage = RedisClusterStorage(f"async+redis+cluster://{nodes}", implementation="redispy",
+                                      key_prefix="zoadamm:ratelimit")
+        return storage, lambda: storage.bridge.storage.aclose()  # type: ignore[attr-defined]  # redis-py's client
     if redis_url:
         pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=max_connections, timeout=None)
         # limits types its options as scalars; its redis-py bridge takes a pool as connection_pool
         return RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="zoadamm:ratelimit",
-                            connection_pool=pool)  # type: ignore[arg-type]
-    return MemoryStorage()
+                            connection_pool=pool), pool.aclose  # type: ignore[arg-type]
+    return MemoryStorage(), _nothing
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def seconds_left(limiter: SlidingWindowCounterRateLimiter, limit: RateLimitItem, who: str) -> int:
@@ -70,7 +78,8 @@ class Throttle:
         self.unavailable = Refusal(503, "the store (Redis) does not answer; retry",
                                    ((b"retry-after", str(retry_after_s).encode()),))
         self.limit: RateLimitItem = parse(limit)
-        self.limiter = SlidingWindowCounterRateLimiter(counters(redis_url, cluster, max_connections))
+        storage, self.aclose = counters(redis_url, cluster, max_connections)  # aclose: at the app's end
+        self.limiter = SlidingWindowCounterRateLimiter(storage)
         self.batch = max(1, self.limit.amount // BATCH_SHARE)
         self._taken: dict[str, tuple[int, float]] = {}  # key id -> (counts taken, unused; usable until)
         # key id -> the lock of its batches: the calls that find no counts left wait for one batch
@@ -131,7 +140,8 @@ class LimitFailedKeys:
         """Raises ValueError for a limit the ``limits`` notation does not read."""
         self.authenticate = authenticate
         self.limit: RateLimitItem = parse(limit)
-        self.limiter = SlidingWindowCounterRateLimiter(counters(redis_url, cluster, max_connections))
+        storage, self.aclose = counters(redis_url, cluster, max_connections)  # aclose: at the app's end
+        self.limiter = SlidingWindowCounterRateLimiter(storage)
 
     async def check(self, scope: Scope) -> Refusal | None:
         refusal = await self.authenticate.check(scope)
