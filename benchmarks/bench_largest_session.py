@@ -12,7 +12,7 @@ With ``--before DIR`` (an export of an older tree: its ``service`` and ``client`
 same runs against that code too, ``--pairs`` times, alternating before and after.
 
     python benchmarks/bench_largest_session.py --tells 12
-    python benchmarks/bench_largest_session.py --tells 12 --before /tmp/before --pairs 3 --json FILE
+    python benchmarks/bench_largest_session.py --tells 12 --before DIR --pairs 3 --json FILE
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ With ``--before DIR`` (an export of an older tree: its ``service`` and ``client`
 same runs against that code too, ``--pairs`` times, alternating before and after.
 
     python benchmarks/bench_metrics_flood.py
-    python benchmarks/bench_metrics_flood.py --before /tmp/before --before-commit REV --pairs 3 --json FILE
+    python benchmarks/bench_metrics_flood.py --before DIR --before-commit REV --pairs 3 --json FILE
 """
 
 from __future__ import annotations
