@@ -123,9 +123,11 @@ def _closed_steps(fields: dict) -> list[ClosedStep] | None:
 def tell(
     session_id: str, step: int, *, f_x=None, f_plus=None, f_minus=None, indices=None,
     gradient=None, answer: str = "x", lease: int | None = None, worker: str | None = None,
-    wait: float | None = None, until: int | None = None,
+    wait: float | None = None, until: int | None = None, copied: bool = False,
 ) -> Parsed:
-    """The values of one step; the lease fields: see ``Sessions.tell``."""
+    """The values of one step; the lease fields: see ``Sessions.tell``.  ``copied``: the call
+    holds a gradient of its own (function values become lists anyway), for a call sent after
+    the caller may have refilled its arrays."""
     if (gradient is None) == (f_plus is None):
         raise InvalidArgument("tell takes either f_plus (the zo-* methods) or gradient (adamm)")
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
@@ -137,6 +139,8 @@ def tell(
             raise InvalidArgument("a gradient tell is the whole step: f_x, f_minus and indices belong to "
                                   "the zo-* methods' tells")
         vecs["gradient"] = numbers("gradient", gradient, np.float32).reshape(-1)
+        if copied:
+            vecs["gradient"] = vecs["gradient"].copy()
     else:
         fields["f_plus"] = _finite("f_plus", f_plus).reshape(-1).tolist()
         fields["f_x"] = None if f_x is None else _f_x(_finite("f_x", f_x), len(fields["f_plus"])).tolist()
@@ -154,20 +158,6 @@ def tell(
                           steps=_closed_steps(fields))
 
     return Call("POST", f"/v1/sessions/{_id(session_id)}/tell", fields, vecs, {"answer": answer}), parse
-
-
-def owned(values: dict) -> dict:
-    """Copies of a tell's values, checked as ``tell`` checks them, for a tell sent from another
-    thread after the call that took them has returned: the caller may refill its arrays for the
-    next step meanwhile, and a value the tell would refuse is refused now, not a step later (a
-    central step's mirror never reads f_x).  A gradient is copied as the float32 it is sent as."""
-    copies = {name: None if value is None
-              else np.array(numbers(name, value, np.float32)) if name == "gradient"
-              else np.array(_finite(name, value)) for name, value in values.items()}
-    f_x, f_plus = copies.get("f_x"), copies.get("f_plus")
-    if f_x is not None and f_plus is not None:
-        _f_x(f_x, f_plus.size)
-    return copies
 
 
 def _f_x(f_x: np.ndarray, reported: int) -> np.ndarray:

@@ -28,7 +28,7 @@ from .._interrupts import held_interrupt
 from .._validate import InvalidArgument, one_d
 from ..optimizer import Optimizer, StepRecord
 from ..step_directions import StepDirections
-from .calls import owned
+from . import calls
 from .client import Client, checked_client
 from .errors import APIConnectionError, APIError, APIStatusError, ClientClosedError, ConflictError
 from .mirrored import Mirrored
@@ -248,7 +248,10 @@ class RemoteOptimizer(Mirrored):
         step = self.step
         checksum = self._mirror_checksum(step)
         assert self._sender is not None  # mirror mode always has its sending thread
-        future = self._sender.submit(self.client.sessions.tell, self.id, step, answer="checksum", **owned(values))
+        # built here, checked and with values of its own: the sending thread sends it after this
+        # call returned, when the caller may refill its arrays for the next step
+        future = self._sender.submit(self.client.run, calls.tell(self.id, step, answer="checksum", copied=True,
+                                                                 **values))
         self._in_flight = (future, checksum, record)
         # the step's directions, when the caller had them made here (otherwise made a block at a time)
         made = self._directions.held(step) if record.coefficients is not None else None
