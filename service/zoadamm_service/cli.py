@@ -124,7 +124,8 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
     if settings.max_body_bytes_in_flight < settings.max_body_bytes:
         parser.error(f"ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT={settings.max_body_bytes_in_flight} is below "
                      f"ZOADAMM_MAX_BODY_BYTES={settings.max_body_bytes}: no body of the largest size could be received")
-    if settings.redis_url and not settings.redis_cluster and _a_cluster_node(settings.redis_url, settings):
+    at_most = min(settings.redis_connect_timeout_s, 2.0)  # a Redis that does not answer delays the start no longer
+    if settings.redis_url and not settings.redis_cluster and _a_cluster_node(settings.redis_url, at_most):
         parser.error(CLUSTER_NODE)  # else every call would be a 503 that clients retry for their whole window
     if args.workers > 1 and not settings.redis_url:
         parser.error("--workers > 1 needs REDIS_URL: the in-process store cannot be shared between processes")
@@ -166,12 +167,11 @@ def _unreadable_url(url: str) -> str | None:
     return None
 
 
-def _a_cluster_node(url: str, settings: Settings) -> bool:
-    """Whether REDIS_URL answers as a node of a Redis Cluster; False when nothing answers now
-    (``/healthz`` names what is wrong once it does)."""
+def _a_cluster_node(url: str, timeout: float) -> bool:
+    """Whether REDIS_URL answers as a node of a Redis Cluster within ``timeout`` seconds; False
+    when nothing answers now (``/healthz`` names what is wrong once it does)."""
     import redis
 
-    timeout = min(settings.redis_connect_timeout_s, 2.0)
     try:
         with redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout) as client:
             return bool(client.info("cluster").get("cluster_enabled"))
