@@ -129,20 +129,24 @@ def failure_line(error: Exception, service: str | None) -> str | None:
     return None
 
 
+def command_again(prog: str, argv: Sequence[str], flag: str | None = "--resume") -> str:
+    """The command line that continues a run: the same one, with ``flag`` added unless it is
+    there already."""
+    return shlex.join([prog, *argv, *([flag] if flag and flag not in argv else [])])
+
+
 def stopped_answering(prog: str, service: str, lost: APIConnectionError, argv: Sequence[str]) -> str:
     """What a run that lost its service mid-way prints: where it stood, and what continues it."""
-    again = [prog, *argv, *([] if "--resume" in argv else ["--resume"])]
     return (f"the service at {service} stopped answering at step {lost.step} (session {lost.session_id}); a "
-            f"service on Redis keeps the steps told: once it answers, continue with: {shlex.join(again)}")
+            f"service on Redis keeps the steps told: once it answers, continue with: {command_again(prog, argv)}")
 
 
 def continue_line(prog: str, argv: Sequence[str], stop: KeyboardInterrupt, *, flag: str | None = "--resume") -> str:
     """What an interrupted run prints: where it stopped, and the command that continues it
     (the same command line, with ``flag`` added unless it is there already)."""
-    again = [prog, *argv, *([flag] if flag and flag not in argv else [])]
     where = (f"interrupted at step {stop.step} of session {stop.session_id}; the steps told are kept"
              if isinstance(stop, Interrupted) else "interrupted")
-    return f"{where}; continue with: {shlex.join(again)}"
+    return f"{where}; continue with: {command_again(prog, argv, flag)}"
 
 
 def run_command(prog: str, command: Callable[[], int], *, debug: bool, service: str | None,

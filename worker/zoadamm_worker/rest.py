@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 
 from zoadamm import Client, minimize
 from zoadamm.sdk import APIConnectionError, MinimizeResult
 
-from .cli_errors import check_service, stopped_answering
+from .cli_errors import check_service, command_again, stopped_answering
 from .rest_objective import EvaluationError, RestObjective
 
 PROG = "zoadamm-worker"
@@ -39,9 +38,8 @@ def run_rest(args: argparse.Namespace) -> int:
                 report_every=args.report_every, method=args.method, constraint=args.constraint, warn=False,
             )
     except EvaluationError as exc:
-        again = [PROG, *args.argv, *([] if "--resume" in args.argv else ["--resume"])]
         fate = ("its directions go to another worker when the lease runs out" if args.join is not None
-                else f"the failed step was not told to the service; continue with: {shlex.join(again)}")
+                else f"the failed step was not told to the service; continue with: {command_again(PROG, args.argv)}")
         print(f"{PROG}: {exc}; {fate}", file=sys.stderr)
         return 2
     except APIConnectionError as exc:
