@@ -175,6 +175,9 @@ def headline() -> str:
     suite = load("fresh_clone.json")["steps"]["make test"]["wall_s"]
     largest = load("largest_session.json")["pairs"]
     waits = {side: statistics.median(pair[side]["healthz_wait_ms"] for pair in largest) for side in ("before", "after")}
+    flood = load("metrics_flood.json")
+    flooded = {side: statistics.median(pair[side]["under_scrapes"]["p50_ms"] for pair in flood["pairs"])
+               for side in ("before", "after")}
     before, after = (since["medians"][side]["service_cpu_ms_per_step"] for side in ("before", "after"))
     ratios = {label: run[str(big["d"])] for label, run in pipelined["pipeline_over_lean"].items()}
     before_label = next(label for label in ratios if label.startswith("before"))
@@ -192,6 +195,8 @@ def headline() -> str:
          f"{big['l2']['project_wall_share']:.0%} ({big['l2-floor']['project_wall_share']:.1%})", "projection.json"],
         ["another call's wait while a session at the work limit (d = 2²¹, q = 4) is told (before → after, same run)",
          f"{waits['before']:.0f} → {waits['after']:.0f} ms", "largest_session.json"],
+        [f"a session's GET while {flood['scrapers']} clients scrape /metrics without pause, median (before → after)",
+         f"{flooded['before']:.0f} → {flooded['after']:.1f} ms", "metrics_flood.json"],
         ["`make test` from a fresh clone (one process more than the cores)", f"{suite:.0f} s", "fresh_clone.json"],
     ]
     return rows(["what", "measured", "benchmarks/results/"], body)
