@@ -16,8 +16,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REDIS_URL", "ZOADAMM_REDIS_URL"),
-        description="Redis to keep sessions in; unset means the in-process store (one process only, nothing "
-        "survives a restart).",
+        description="Redis to keep sessions in (`ZOADAMM_REDIS_URL` is read too); unset means the in-process "
+        "store (one process only, nothing survives a restart).",
     )
     redis_cluster: bool = Field(
         False, description="REDIS_URL names one node of a Redis Cluster; the store follows the cluster's slots.")

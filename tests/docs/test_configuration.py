@@ -45,3 +45,16 @@ def test_the_command_rewrites_the_table_in_place(tmp_path):
     doc.write_text(f"intro\n{settings_doc.BEGIN}\nstale\n{settings_doc.END}\nafter\n")
     assert settings_doc.main([str(doc)]) == 0
     assert doc.read_text() == f"intro\n{settings_doc.BEGIN}\n{settings_doc.table()}{settings_doc.END}\nafter\n"
+
+
+def test_every_variable_the_code_reads_has_a_row():
+    """A ``ZOADAMM_*`` variable read anywhere in the packages or the compose file is documented
+    (the settings' rows are generated; the clients' and compose's are written by hand)."""
+    import re
+
+    root = DOC.parents[1]
+    sources = [*root.glob("client/zoadamm/**/*.py"), *root.glob("service/zoadamm_service/**/*.py"),
+               *root.glob("worker/zoadamm_worker/**/*.py"), root / "docker-compose.yml"]
+    read = {name for path in sources for name in re.findall(r"\bZOADAMM_[A-Z0-9_]*[A-Z0-9]\b", path.read_text())}
+    documented = set(re.findall(r"`(ZOADAMM_[A-Z0-9_]+)`", DOC.read_text()))
+    assert read - documented == set()
