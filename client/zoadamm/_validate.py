@@ -91,8 +91,13 @@ def float32_values(name: str, value, rounding: str):
         InvalidArgument: not a number or a non-empty flat list of numbers, not finite, or
             beyond float32's range.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, list, tuple, np.ndarray)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating, list, tuple, np.ndarray)):
         raise InvalidArgument(f"{name} must be a number or a list of numbers, got {shown(value)}")
+    if isinstance(value, np.ndarray) and value.dtype.kind not in "iufO":
+        # numpy would parse text, read booleans as 0 and 1 and drop an imaginary part
+        raise InvalidArgument(f"{name} must be real numbers, got an array of {value.dtype}")
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        value = value.tolist()  # its items are checked as a list's
     if isinstance(value, (list, tuple)) and not all(_is_number(v) for v in value):
         # numpy would read "0" and true as numbers: JSON's strings and booleans are not
         raise InvalidArgument(f"{name} must be a number or a flat list of numbers (no strings, booleans or lists)")
@@ -123,7 +128,7 @@ def float32_values(name: str, value, rounding: str):
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def one_d(x0, dim: int | None = None) -> np.ndarray:
