@@ -180,13 +180,13 @@ class FeasibleSet:
 
     def admit(self, x: np.ndarray, name: str = "x0") -> None:
         """Move float32 ``x`` onto the set, in place, when it is outside by at most two units in the last
-        place of each coordinate or of the ball's size (x = 0 on the sphere about (0.3, 0.4)); else
+        place of each coordinate or of a ball's |center| + radius (x = 0 on the sphere about (0.3, 0.4)); else
         raise InvalidArgument saying by how much."""
         if not (outside := self.violation(x, name)):
             return
-        nearest, size = self.project(x), 0.0 if self.sphere is None else np.max(np.abs(self.sphere[0])) + self.sphere[1]
-        if np.all(np.abs(nearest - x) <= 2 * np.spacing(np.maximum(np.abs(x), np.float32(size)))) and not \
-                self.violation(nearest):
+        size = 0.0 if self.ball is None else np.max(np.abs(self.ball.center)) + self.ball.radius
+        nearest, ulp = self.project(x), np.spacing(np.maximum(np.abs(x), np.float32(size)))
+        if np.all(np.abs(nearest - x) <= 2 * ulp) and not self.violation(nearest):
             x[...] = nearest
             return
         raise InvalidArgument(f"{name} lies outside the session's constraint: {outside}; the nearest point "

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from zoadamm import Ball, Box, FeasibleSet, InvalidArgument, Optimizer, SessionConfig, wire
+from zoadamm.sdk.bounds import box_of
 
 NAN, INF = math.nan, math.inf
 
@@ -211,6 +212,8 @@ def test_x0_outside_is_refused_by_how_much():
     # 0 lies on these spheres as given; the centers' rounding puts it outside by 1e-8
     (FeasibleSet(ball=Ball("2", [0.3, 0.4], 0.5)), [0.0, 0.0], [-0.0001, 0.0], 0.9),
     (FeasibleSet(box=Box(-1.0, 1.0), ball=Ball("2", [0.6, 0.8], 1.0)), [0.0, 0.0], [0.0, -0.0001], 1.8),
+    # 0 lies on this cube's face as given; the center's rounding puts the face at 1.5e-9
+    (FeasibleSet(ball=Ball("inf", 0.1, 0.1)), [0.0, 0.0], [-0.0001, 0.0], 0.2),
 ])
 def test_x0_on_the_boundary_as_given_is_admitted(given, x0, further, size):
     """A bound given as x0's own number is X's boundary: float32's rounding of either must not
@@ -293,3 +296,15 @@ def test_a_bad_value_is_quoted_briefly_and_as_json_has_it():
         FeasibleSet.from_dict({"ball": {"norm": True, "center": 0, "radius": 1}})
     with pytest.raises(InvalidArgument, match=r"got 'x' \* 1000|got 'xxxx.*\.\.\.$"):
         FeasibleSet.from_dict({"ball": {"norm": "x" * 1000, "center": 0, "radius": 1}})
+
+
+@pytest.mark.parametrize("value", [np.array(["-1", "-2"]), np.array([True, False]), np.array([-1 + 5j, 0]),
+                                   np.complex128(3 + 4j), [np.complex64(1), 0.0], np.array([1.0, "a"], dtype=object)])
+def test_arrays_of_text_booleans_or_complex_numbers_are_refused_as_bounds_and_centers(value):
+    """numpy would parse the text, read the booleans as 0 and 1 and drop the imaginary part."""
+    with pytest.raises(InvalidArgument, match="constraint.box.lower must be (real numbers|a number)"):
+        Box(value, 5.0)
+    with pytest.raises(InvalidArgument, match="constraint.ball.center must be (real numbers|a number)"):
+        Ball("2", value, 1.0)
+    with pytest.raises(InvalidArgument, match="constraint.box.lower must be (real numbers|a number)"):
+        box_of((value, 5.0), np.zeros(2))
