@@ -348,6 +348,10 @@ def test_at_d_2_scipys_bounds_are_a_lower_and_an_upper_vector_and_pairs_are_pair
     assert list(lower) == [-1.0, 1.0] and list(upper) == [0.0, 5.0]
     with pytest.raises(InvalidArgument, match="one pair per coordinate, as scipy reads them.*Bounds\\(lo, hi\\)"):
         box_of([[-1.0, 0.0], [1.0, 5.0]], np.array([0.5, 0.5]))  # inside only as vectors
+    # read as pairs, ([0, -1], [1, 1]) is no box at all (0 > -1); as vectors it holds x0
+    with pytest.raises(InvalidArgument, match="read so, constraint.box.lower > constraint.box.upper at index 0.*"
+                                              "Bounds\\(lo, hi\\)"):
+        box_of(([0.0, -1.0], [1.0, 1.0]), np.array([0.5, 0.0]))
 
 
 def test_minimize_in_scipys_bounds_at_d_2(local):

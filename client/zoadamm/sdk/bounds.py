@@ -30,9 +30,14 @@ def box_of(bounds, x0) -> FeasibleSet:
     if pairs and (len(bounds) == dim or len(bounds) != 2):
         if len(bounds) != dim:
             raise InvalidArgument(f"bounds has {len(bounds)} (lo, hi) pairs, x0 has {dim} values")
-        box = _box([lo for lo, _ in bounds], [hi for _, hi in bounds], dim)
+        try:
+            box = _box([lo for lo, _ in bounds], [hi for _, hi in bounds], dim)
+        except InvalidArgument as refused:
+            if dim == 2:
+                _refuse_the_other_reading(None, bounds, x0, str(refused))
+            raise
         if dim == 2:
-            _refuse_the_other_reading(box, bounds, x0)
+            _refuse_the_other_reading(box, bounds, x0, "x0 lies outside them")
         return box
     if len(bounds) == 2:
         if pairs:  # two pairs, where x0 has another length than two
@@ -55,11 +60,12 @@ def _box(lower, upper, dim: int) -> FeasibleSet:
     return box
 
 
-def _refuse_the_other_reading(box: FeasibleSet, bounds, x0) -> None:
-    """At d = 2 a 2 x 2 ``bounds`` is two (lo, hi) pairs, as scipy reads it; when x0 lies outside
-    that box but inside (lo, hi) read as a lower and an upper vector, the caller meant the latter."""
+def _refuse_the_other_reading(box: FeasibleSet | None, bounds, x0, why: str) -> None:
+    """At d = 2 a 2 x 2 ``bounds`` is two (lo, hi) pairs, as scipy reads it; when that reading is
+    no box (``box`` None) or leaves x0 out, but (lo, hi) read as a lower and an upper vector
+    holds x0, the caller meant the latter.  ``why``: what is wrong with the pairs' reading."""
     start = numbers("x0", x0, np.float32).reshape(-1)
-    if box.violation(start) is None:
+    if box is not None and box.violation(start) is None:
         return
     try:
         other = _box(bounds[0], bounds[1], 2)
@@ -67,8 +73,8 @@ def _refuse_the_other_reading(box: FeasibleSet, bounds, x0) -> None:
         return
     if other.violation(start) is None:
         raise InvalidArgument(
-            "bounds of two (lo, hi) pairs at d = 2 are one pair per coordinate, as scipy reads them, and x0 lies "
-            "outside that box (it lies inside bounds read as a lower and an upper vector): for those, pass "
+            f"bounds of two (lo, hi) pairs at d = 2 are one pair per coordinate, as scipy reads them, and read so, "
+            f"{why} (x0 lies inside bounds read as a lower and an upper vector): for those, pass "
             "scipy.optimize.Bounds(lo, hi), or constraint=FeasibleSet(box=Box(lo, hi))")
 
 
