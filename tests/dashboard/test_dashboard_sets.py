@@ -41,7 +41,7 @@ def shown(page) -> list[str]:
 # name: (constraint, x0, the set as the page writes it). Box bounds round inward to float32
 # (lower up, upper down), so the text is the shortest that reads back as the float32 the
 # service holds: 0.99999 is held as 0.99999005, 123456.789 as 123456.7890625 (123456.79), an
-# upper bound of 1e30 as the float32 below it.
+# upper bound of 1e30 as the float32 below it. A radius is held as the float64 it was given.
 SETS = {
     "narrow box": ({"box": {"lower": 0.99999, "upper": 1.00001}}, 1.0, "box [0.99999005, 1.0000099]"),
     "wider box": ({"box": {"lower": 0.99999, "upper": 1.00002}}, 1.0, "box [0.99999005, 1.0000199]"),
@@ -49,6 +49,8 @@ SETS = {
     "open below": ({"box": {"lower": -F32_MAX, "upper": 2.5e-7}}, 0.0, "box [−∞, 2.5e-7]"),
     "wide ball": ({"ball": {"norm": "2", "center": 1000.0, "radius": 12345.6}}, 1000.0,
                   "ℓ2 ball r = 12345.6 around 1000"),
+    "fine ball": ({"ball": {"norm": "2", "center": 0.0, "radius": 1.00000001}}, 0.0,
+                  "ℓ2 ball r = 1.00000001 around 0"),  # the radius is a float64: not float32's 1
     "both": ({"box": {"lower": 0.1, "upper": 1e30}, "ball": {"norm": "inf", "center": 1.0, "radius": 0.3}}, 1.0,
              "box [0.1, 9.9999994e+29] ∩ ℓ∞ ball r = 0.3 around 1"),
 }
@@ -81,7 +83,7 @@ def test_sets_read_exactly_are_found_by_the_filter_and_legends_say_central(servi
     # the filter matches the X text too, and says so
     assert "X" in page.get_attribute("#filter", "placeholder")
     page.fill("#filter", "ball")
-    until(page, lambda: shown(page) == ["both", "wide ball"], "the sessions in a ball alone")
+    until(page, lambda: shown(page) == ["both", "fine ball", "wide ball"], "the sessions in a ball alone")
     page.fill("#filter", "[1000, 2000]")
     until(page, lambda: shown(page) == ["thousands central", "thousands forward"], "the sessions in [1000, 2000]")
     page.fill("#filter", "0.99999005")

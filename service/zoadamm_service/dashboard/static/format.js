@@ -81,7 +81,8 @@ export function setText(constraint, dim) {
   if (constraint.box) parts.push(`box [${value(constraint.box.lower)}, ${value(constraint.box.upper)}]`);
   if (constraint.ball) {
     const { norm, center, radius } = constraint.ball;
-    parts.push(`ℓ${norm === "inf" ? "∞" : "2"} ball r = ${float32Text(radius)} around ${value(center)}`);
+    // the radius is held as the float64 it was given: its shortest decimal, not float32's
+    parts.push(`ℓ${norm === "inf" ? "∞" : "2"} ball r = ${String(radius)} around ${value(center)}`);
   }
   return parts.join(" ∩ ");
 }
