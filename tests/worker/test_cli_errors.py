@@ -136,6 +136,13 @@ def test_a_joining_run_whose_x0_is_not_the_sessions_is_told_to_pass_it(service_u
     assert "rest: --x0; mnist: --seed and --scale" in line
 
 
+def test_a_joining_run_of_another_dim_is_told_which_option_gave_it(service_url, tmp_path):
+    with Client(service_url) as client:
+        session = client.sessions.create(4, x0=[0.0] * 4, directions=1)
+    line = _one_line(_run("worker rest", service_url, tmp_path, "--join", session.id))  # 3 zeros
+    assert f"the start (--dim or --x0) has 3 values; session {session.id} has dim 4" in line
+
+
 def test_a_thread_count_of_zero_means_every_cpu():
     from zoadamm_worker.cli import build_parser
 

@@ -18,7 +18,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from zoadamm import Client
+from zoadamm import Client, InvalidArgument
 from zoadamm.sdk import SharedRun
 
 from .model import initial_parameters
@@ -92,7 +92,11 @@ def join_rest(objective, session_id: str, service_url: str, x0: np.ndarray, step
     """Cooperate on session ``session_id`` until it reaches step ``steps``, evaluating the leased
     directions with ``objective`` (x -> f(x)); returns a summary.  ``service_wait``: as in ``train``."""
     with lean_client(service_url, retry_window=service_wait) as client:
-        q = int(client.sessions.get(session_id).config["directions"])
+        config = client.sessions.get(session_id).config
+        if x0.size != config["dim"]:  # SharedRun would name x0, which the command line calls otherwise
+            raise InvalidArgument(f"the start (--dim or --x0) has {x0.size} values; session {session_id} has dim "
+                                  f"{config['dim']}")
+        q = int(config["directions"])
         run = SharedRun(client, session_id, x0, lease=lease or default_lease(q))
         told = 0
         while (work := run.next(steps)) is not None:
