@@ -32,8 +32,11 @@ BIN = Path(sys.executable).parent
 
 
 def _interpolate(value: str, env: dict) -> str:
-    """Compose's ${VAR:-default} substitution."""
-    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), value)
+    """Compose's ${VAR:-default} (unset or empty) and ${VAR-default} (unset) substitution."""
+    def one(m: re.Match) -> str:
+        given = env.get(m.group(1))
+        return (given or m.group(3)) if m.group(2) else (m.group(3) if given is None else given)
+    return re.sub(r"\$\{(\w+)(:?)-([^}]*)\}", one, value)
 
 
 def _wait(check, timeout: float = 60.0) -> None:
@@ -125,6 +128,25 @@ def test_settings_reach_the_containers(compose):
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^ARG TORCH_SOURCE=", dockerfile, re.M)
     assert "pip install $TORCH_SOURCE torch==2.13.0" in dockerfile
+
+
+def test_a_setting_whose_empty_value_means_something_can_be_set_empty(compose):
+    """"Empty: no limit" (the settings' table) must reach the service: ${VAR:-default} would give
+    the default for an empty value too.  And the open mode's Host names a reader exports are
+    added to the balancer's, as the 403 for another Host tells them to."""
+    from zoadamm_service.settings import Settings, environment_variable
+
+    service_env = compose["services"]["service"]["environment"]
+    emptied = [environment_variable(name) for name, field in Settings.model_fields.items()
+               if "Empty:" in (field.description or "")]
+    assert emptied
+    for name in emptied:
+        assert _interpolate(str(service_env[name]), {name: ""}) == "", name
+        assert _interpolate(str(service_env[name]), {}) == str(Settings.model_fields[name.removeprefix("ZOADAMM_")
+                                                                                      .lower()].default), name
+    hosts = service_env["ZOADAMM_OPEN_HOST_NAMES"]
+    assert _interpolate(hosts, {}).strip(",") == "balancer"
+    assert _interpolate(hosts, {"ZOADAMM_OPEN_HOST_NAMES": "lab.example"}).split(",") == ["balancer", "lab.example"]
 
 
 def test_dockerfile_lints_clean():
