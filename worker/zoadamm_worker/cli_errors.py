@@ -103,9 +103,13 @@ def explain(error: ZoadammError, service: str | None) -> str:
         return (f"the service at {where} refused this run's x0 (409: {detail}): a run that joins a session starts "
                 "from the session's x0: give it the options the session was created with (rest: --x0; "
                 "mnist: --seed and --scale)")
+    if isinstance(error, ConflictError) and "not open yet" in detail:  # the session went back: its store lost steps
+        return (f"the service at {where} refused the step (409: {detail}): the session is behind this run, so its "
+                "store lost acknowledged steps (a Redis that restarted without its last writes, or a failover); "
+                "restart the service's replicas (docs/deploy.md) and start the run again")
     if isinstance(error, ConflictError):
-        return (f"the service at {where} refused the step (409: {detail}; the session is at step "
-                f"{error.step}): another client is driving the same session; give each run its own session")
+        return (f"the service at {where} refused the step (409: {detail}): another client is driving the same "
+                "session; give each run its own session")
     if status in (400, 422):
         return f"the service at {where} refused the request: {error}"
     return f"the service at {where} failed: {error}"
