@@ -5,6 +5,7 @@ No test waits: the client's sleep is replaced by one that records the delays it 
 
 from __future__ import annotations
 
+import logging
 import time
 import types
 
@@ -213,13 +214,26 @@ def test_a_429_without_retry_after_is_a_quota_and_final(test_client, sleeps):
     assert len(faults.seen) == 1 and sleeps == []
 
 
-def test_retry_after_is_honoured_and_capped(test_client, sleeps):
+def test_retry_after_is_waited_out_in_full_up_to_a_minute_and_a_longer_one_is_final(test_client, sleeps, caplog):
+    """A per-minute rate limit says "retry in 52 s": tries sent sooner are all refused, and the
+    call gave up before the limit would have let it through."""
     faults = Faults(test_client, [
-        (503, {"Retry-After": "3"}), (429, {"Retry-After": "0.5"}), (503, {"Retry-After": "120"})])
+        (503, {"Retry-After": "3"}), (429, {"Retry-After": "0.5"}), (429, {"Retry-After": "52"})])
     sdk = faults.client()
-    assert sdk.sessions.list() == []
+    with caplog.at_level(logging.WARNING, logger="zoadamm"):
+        assert sdk.sessions.list() == []
     policy = RetryPolicy()
-    assert sleeps == [3.0, 0.5, policy.max_delay]
+    assert sleeps == [3.0, 0.5, 52.0]
+    assert "answered 429; waiting 52 s as its Retry-After asks" in caplog.text
+    longer = Faults(test_client, [(429, {"Retry-After": str(policy.max_retry_after + 1)})])
+    with pytest.raises(RateLimitError):
+        longer.client().sessions.list()
+    assert len(longer.seen) == 1 and len(sleeps) == 3
+    # unless the call's retry window has that long left
+    windowed = Faults(test_client, [(429, {"Retry-After": "100"})])
+    with windowed.client(retry_window=300) as sdk:
+        assert sdk.sessions.list() == []
+    assert sleeps[-1] == 100.0
 
     # without the header, or with one that is not a number of seconds, backoff decides
     unusual = Faults(test_client, [(503, {"Retry-After": "soon"})])
@@ -229,7 +243,7 @@ def test_retry_after_is_honoured_and_capped(test_client, sleeps):
 
 def test_retry_after_as_an_http_date(test_client, sleeps, monkeypatch):
     now = 1_700_000_000.0
-    monkeypatch.setattr("zoadamm.sdk._http.time", types.SimpleNamespace(time=lambda: now))
+    monkeypatch.setattr("zoadamm.sdk._http.time", types.SimpleNamespace(time=lambda: now, monotonic=time.monotonic))
     date = "Tue, 14 Nov 2023 22:13:24 GMT"  # now + 4 s
     past = "Tue, 14 Nov 2023 22:00:00 GMT"
     faults = Faults(test_client, [(503, {"Retry-After": date}), (503, {"Retry-After": past})])

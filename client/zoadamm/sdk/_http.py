@@ -45,19 +45,21 @@ class RetryPolicy:
 
     ``window``: seconds from a call's first try during which a service that is away (no
     connection, or an answer of those statuses but 500) is asked again however many tries that
-    takes, past ``max_retries``: a restart of a service's only replica outlasts the ~6-9 s that
+    takes, past ``max_retries``: a restart of a service's only replica outlasts the 4-8 s that
     five tries wait.  A 500 is this request failing, which waiting does not mend: ``max_retries``
-    alone bounds it.  0 (the default): ``max_retries`` alone decides."""
+    alone bounds it.  0 (the default): ``max_retries`` alone decides.  A Retry-After is waited
+    out in full up to ``max_retry_after`` seconds, or as long as the window has left; a longer
+    one is final (a per-minute rate limit): trying sooner than it says only uses up the tries."""
 
     max_retries: int = 5
     base_delay: float = 0.25
     max_delay: float = 8.0
     statuses: frozenset[int] = RETRY_STATUSES
     window: float = 0.0
+    max_retry_after: float = 60.0
 
     def delay(self, attempt: int, response: httpx.Response | None, started: float | None = None) -> float:
-        """Capped exponential backoff with jitter, never shorter than a Retry-After header up to
-        ``max_delay`` (a longer Retry-After is cut to it).
+        """Capped exponential backoff with jitter, never shorter than a Retry-After header.
         A service shedding a burst answers every caller the same Retry-After: the backoff
         spreads their retries, and lengthens them while the burst lasts.  A try past
         ``max_retries`` (``started``: the call's first) is sent by the window's end at the latest."""
@@ -65,7 +67,10 @@ class RetryPolicy:
         # overflow a float long after the backoff reached max_delay
         backoff = random.uniform(0.5, 1.0) * min(self.max_delay, self.base_delay * 2 ** min(attempt, 32))
         after = None if response is None else retry_after(response.headers.get("retry-after", ""))
-        wait = backoff if after is None else min(max(after, backoff), self.max_delay)
+        wait = backoff if after is None else max(after, backoff)
+        if response is not None and after is not None and after > self.max_delay:  # a quiet minute says why
+            log.warning("zoadamm: %s answered %d; waiting %.0f s as its Retry-After asks", _service_of(response, None),
+                        response.status_code, after)
         if attempt >= self.max_retries and started is not None:
             wait = min(wait, max(0.0, started + self.window - time.monotonic()))
         return wait
@@ -140,12 +145,13 @@ def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None, s
     logger: a program that waits minutes for its service says why it is quiet."""
     if not retryable(policy, response, error):
         return False
+    left = policy.window - (time.monotonic() - started) if started is not None else 0.0
+    after = None if response is None else retry_after(response.headers.get("retry-after", ""))
+    if after is not None and after > max(policy.max_retry_after, left):
+        return False
     if attempt < policy.max_retries:
         return True
-    if started is None or (error is None and response.status_code == 500):
-        return False
-    left = policy.window - (time.monotonic() - started)
-    if left <= 0:
+    if started is None or (error is None and response.status_code == 500) or left <= 0:
         return False
     if attempt == policy.max_retries:
         log.warning("zoadamm: %s does not answer (%s); trying again for up to %.0f s more",
