@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from waits import GUARD_MS
 
@@ -67,6 +69,9 @@ def test_a_rate_limit_is_waited_out_as_retry_after_asks(page):
         refused = len(sent)
         page.wait_for_timeout(2500)  # two refreshes' time: none asked (Retry-After is most of an hour)
         assert len(sent) == refused, sent
+        first = page.inner_text("#status")
+        assert re.search(r"asking again in \d+ (m \d+ s|h \d+ m)$", first), first  # what is left of the hour
+        until(page, lambda: page.inner_text("#status") != first, "the wait counted down")
         assert "asking again in" in page.inner_text("#status")
     assert not [e for e in page.errors if "status of 429" not in e]
     assert page.violations() == []

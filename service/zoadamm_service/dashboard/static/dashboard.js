@@ -105,8 +105,21 @@ function showAuthFailure(error) {
   render();
 }
 
+// "asking again in 52 s", counted down each second until the next tick
+let countdown = null;
+function showRefusal(message, wait) {
+  const until = Date.now() + wait;
+  const show = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    setStatus(`error: ${message}` + (left > 0 ? `; asking again in ${age(left)}` : ""), "error");
+  };
+  show();
+  if (wait) countdown = setInterval(show, 1000);
+}
+
 async function tick() {
   clearTimeout(timer);
+  clearInterval(countdown);
   const epoch = state.keyEpoch;
   let wait = 0;
   try {
@@ -134,7 +147,7 @@ async function tick() {
       return; // no polling until a key is saved: the same key again is refused again, and counted
     }
     wait = 1000 * (error.retryAfter || 0); // a 429 or 503: asked again no sooner than its Retry-After
-    setStatus(`error: ${error.message}` + (wait ? `; asking again in ${age(Math.ceil(wait / 1000))}` : ""), "error");
+    showRefusal(error.message, wait);
   }
   const every = Number($("refresh").value);
   if (every > 0) timer = setTimeout(tick, Math.max(every, wait));
