@@ -2,16 +2,17 @@
 
 A lease's wait (``Store.wait_past``) may last 30 s and does no work meanwhile; holding its turn
 through it let one tenant's waiting workers fill ``ZOADAMM_MAX_CALLS`` and keep every other
-tenant's calls queued for seconds.  The pipeline names the call's turn here; a wait gives it back
-for its length and takes it again, in line, before it goes on.  Neither the store nor the domain
-knows about admission: they only say when they wait.
+tenant's calls queued for seconds.  The pipeline leaves a POST's turn in the call's ASGI state
+(``scope["state"]["turn"]``); a route whose call may wait hands it, as the opaque ``Yieldable``
+below, to the lease (``LeaseAsk.turn``), and the store's wait gives it back for its length and
+takes it again, in line, before it goes on.  Neither the store nor the domain knows what a turn
+is: they only give it back while they wait.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from typing import Protocol
 
 
@@ -21,19 +22,10 @@ class Yieldable(Protocol):
     async def take(self) -> None: ...
 
 
-_current: ContextVar[Yieldable | None] = ContextVar("turn", default=None)
-
-
-def hold(turn: Yieldable) -> None:
-    """The calling task's turn, for ``idle`` to give back."""
-    _current.set(turn)
-
-
 @contextlib.asynccontextmanager
-async def idle() -> AsyncIterator[None]:
-    """Inside, the calling task holds no turn; after, it holds one again (which may wait in
-    line, and raise as a turn that does not come in time does)."""
-    turn = _current.get()
+async def idle(turn: Yieldable | None) -> AsyncIterator[None]:
+    """Inside, the calling task does not hold ``turn``; after, it holds it again (which may wait
+    in line, and raise as a turn that does not come in time does).  None: nothing to give back."""
     if turn is None or not turn.give_back():
         yield
         return

@@ -93,6 +93,26 @@ def test_a_wait_for_a_lease_gives_its_turn_to_other_calls(redis_url):
         assert answered.status_code == 200 and answered.json()["leased"] == []
 
 
+def test_a_tell_waiting_for_its_step_to_close_gives_its_turn_to_other_calls(redis_url):
+    """The same for a tell with lease (its part in, the other worker's still out): the turn it
+    took after its body goes to other calls while it waits."""
+    env = {"ZOADAMM_MAX_CALLS": "1", "ZOADAMM_QUEUE_TIMEOUT_S": "0.5"}
+    with ServiceProcess(redis_url, env=env) as svc, httpx.Client(base_url=svc.url, timeout=60) as http:
+        sid = http.post("/v1/sessions", json={"dim": 2, "directions": 2, "x0": [0.0, 1.0]}).json()["id"]
+        for worker, held in (("a", [0]), ("b", [1])):
+            assert http.post(f"/v1/sessions/{sid}/ask", json={"lease": 1, "worker": worker}).json()["leased"] == held
+        part = {"step": 0, "f_x": 1.0, "f_plus": [1.5], "indices": [0], "lease": 1, "worker": "a", "wait": 3}
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(http.post, f"/v1/sessions/{sid}/tell?answer=checksum", json=part)
+            time.sleep(0.5)  # its part is in; it waits for b's
+            for _ in range(10):
+                assert http.get("/v1/sessions").status_code == 200
+                assert http.post("/v1/sessions", json={"dim": 2}).status_code == 201
+            assert not waiting.done()
+            answered = waiting.result()
+        assert answered.status_code == 202 and answered.json()["pending"] == [1], answered.text
+
+
 def test_bodies_sent_slowly_hold_no_turn(redis_url):
     """Four POSTs whose bodies never finish arriving, on a service of two turns
     (ZOADAMM_MAX_CALLS=2): other clients' calls are still served at once, since a POST takes its

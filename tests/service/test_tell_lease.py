@@ -180,9 +180,9 @@ def test_a_part_takes_the_directions_nobody_holds_without_waiting(client):
     waits: list[tuple[int, float]] = []
     wait_past = store.wait_past
 
-    async def noting(session_id: str, seq: int, timeout: float) -> bool:
+    async def noting(session_id: str, seq: int, timeout: float, turn=None) -> bool:
         waits.append((seq, timeout))
-        return await wait_past(session_id, seq, timeout)
+        return await wait_past(session_id, seq, timeout, turn)
 
     store.wait_past = noting
     sid = open_session(client)

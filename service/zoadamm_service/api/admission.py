@@ -85,6 +85,5 @@ async def after_body(scope: Scope) -> None:
     few dozen such clients cannot keep every other call waiting.  Raises ServiceBusy as
     ``Turn.take``."""
     state = scope.get("state")
-    turn = state.pop("turn", None) if state else None
-    if turn is not None:
-        await turn.take()  # given back by the pipeline when the call ends
+    if state and state.pop("turn_due", False):
+        await state["turn"].take()  # given back by the pipeline when the call ends

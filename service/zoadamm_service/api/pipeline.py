@@ -118,9 +118,9 @@ class Pipeline:
         turn = self.admission.turn(scope) if self.admission is not None else None
         try:
             if turn is not None:
-                turns.hold(turn)  # a long wait gives it back meanwhile (``turns.idle``)
-                if scope["method"] == "POST":  # a body sent slowly must not hold a turn: taken after it
-                    scope.setdefault("state", {})["turn"] = turn
+                if scope["method"] == "POST":  # a body sent slowly must not hold a turn: taken after it;
+                    # a lease's wait gives it back meanwhile (``turns.idle``)
+                    scope.setdefault("state", {}).update(turn=turn, turn_due=True)
                 else:
                     busy = await turn.__aenter__()
                     if busy is not None:

@@ -119,7 +119,8 @@ async def ask(request: Request, session_id: str, sessions: SessionsDep, leases: 
     frame = wire.accepts_frame(request.headers.get("accept", ""))
     per_value = 4 if frame else 24  # a JSON number takes up to 24 bytes, a float32 in the frame 4
     if body.lease is not None:
-        ask = LeaseAsk(body.lease, body.worker or uuid.uuid4().hex, body.wait, body.since, body.until)
+        ask = LeaseAsk(body.lease, body.worker or uuid.uuid4().hex, body.wait, body.since, body.until,
+                       getattr(request.state, "turn", None))
         return await encode_answer(request, await leases.lease(tenant, session_id, vecs.get("x"), ask, vectors,
                                                                per_value))
     return await encode_answer(request, await sessions.ask(tenant, session_id, vecs.get("x"), vectors, per_value))

@@ -25,6 +25,7 @@ from ..domain.inputs import ZOValues
 from ..domain.leases import LeaseAsk, Leases
 from ..domain.sessions import Sessions
 from ..errors import Invalid
+from ..turns import Yieldable
 from .admission import after_body
 from .body import JSON, read_body
 from .codec import TELL_VECTORS, decode_message, encode_answer, read_message, validate
@@ -40,7 +41,8 @@ async def tell(request: Request, session_id: str) -> Response:
     update.  Repeating a tell returns the same answer; a stale or future step gets 409."""
     mode = answer_mode(checked(request.query_params.multi_items(), QUERY).get("answer", AnswerMode.X.value))
     fields, vectors = await read_message(request, request.app.state.settings.max_body_bytes, TELL_VECTORS)
-    result = await told(request.app.state, request.state.tenant, session_id, mode, fields, vectors)
+    result = await told(request.app.state, request.state.tenant, session_id, mode, fields, vectors,
+                        getattr(request.state, "turn", None))
     body, media = await encode_answer(request.headers.get("accept", ""), result)
     return Response(body, status_code=result.status, media_type=media)
 
@@ -57,7 +59,9 @@ async def tell_asgi(scope: Scope, receive: Receive, send: Send) -> None:
                            content_type, settings.max_json_bytes, state.body_bytes, scope["state"])
     await after_body(scope)
     fields, vectors = decode_message(body, content_type, settings.max_json_bytes, TELL_VECTORS)
-    result = await told(state, scope["state"]["tenant"], scope["path_params"]["session_id"], mode, fields, vectors)
+    call = scope["state"]
+    result = await told(state, call["tenant"], scope["path_params"]["session_id"], mode, fields, vectors,
+                        call.get("turn"))
     content, media = await encode_answer(accept, result)
     await send({"type": "http.response.start", "status": result.status,
                 "headers": [(b"content-length", b"%d" % len(content)), (b"content-type", MEDIA[media])]})
@@ -65,9 +69,9 @@ async def tell_asgi(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def told(state: Any, tenant: str, session_id: str, mode: AnswerMode, fields: dict,
-               vectors: dict[str, np.ndarray]) -> TellAnswer:
-    """The answer to a tell whose body held ``fields`` and ``vectors``.  Raises Invalid,
-    Conflict, NotFound, as the session rules do."""
+               vectors: dict[str, np.ndarray], turn: Yieldable | None = None) -> TellAnswer:
+    """The answer to a tell whose body held ``fields`` and ``vectors``; ``turn``: the call's, given
+    back while a lease waits.  Raises Invalid, Conflict, NotFound, as the session rules do."""
     sessions: Sessions = state.sessions
     body = validate(TellRequest, fields)
     if "gradient" in vectors:
@@ -83,16 +87,16 @@ async def told(state: Any, tenant: str, session_id: str, mode: AnswerMode, field
     values = ZOValues(body.step, body.f_x, body.f_plus, body.f_minus, body.indices)
     if body.lease is not None:
         leases: Leases = state.leases
-        return await leases.tell_and_lease(tenant, session_id, values, tell_lease(body, body.lease, mode))
+        return await leases.tell_and_lease(tenant, session_id, values, tell_lease(body, body.lease, mode, turn))
     return (await sessions.tell_zo(tenant, session_id, values, mode)).answer
 
 
-def tell_lease(body: TellRequest, count: int, answer: AnswerMode) -> LeaseAsk:
+def tell_lease(body: TellRequest, count: int, answer: AnswerMode, turn: Yieldable | None = None) -> LeaseAsk:
     """A tell's lease fields (``count``: its ``lease``): it answers records, and a repeat must
     find its lease again."""
     if answer is not AnswerMode.CHECKSUM or body.worker is None:
         raise Invalid("a tell with lease needs answer=checksum and a worker name")
-    return LeaseAsk(count, body.worker, body.wait, None, body.until)
+    return LeaseAsk(count, body.worker, body.wait, None, body.until, turn)
 
 
 def answer_mode(text: str) -> AnswerMode:

@@ -33,6 +33,7 @@ from zoadamm import AnswerMode
 
 from ..errors import Conflict, Invalid
 from ..store.base import Leased
+from ..turns import Yieldable
 from .answers import AskAnswer, LeaseFields, StepRecordPublic, TellAnswer
 from .inputs import ZOValues
 from .sessions import COMMIT_TRIES, Sessions
@@ -48,6 +49,7 @@ class LeaseAsk:
     wait: float = 0.0  # seconds to wait when nothing can be leased now
     since: int | None = None  # the step the worker's x is at: the answer carries the steps since
     until: int | None = None  # lease nothing on this step or later (the worker stops there)
+    turn: Yieldable | None = None  # the call's admission turn, given back while it waits (``turns``)
 
 
 class Leases:
@@ -84,7 +86,7 @@ class Leases:
             if answer.leased or stop or left <= 0 or moved:
                 return answer
             nap = left if leased.others_expire_in is None else min(left, leased.others_expire_in + 0.001)
-            woken = await self.store.wait_past(session_id, seq, nap)
+            woken = await self.store.wait_past(session_id, seq, nap, ask.turn)
 
     async def tell_and_lease(self, tenant: str, session_id: str, values: ZOValues, ask: LeaseAsk) -> TellAnswer:
         """Report ``values`` (a tell) with a lease on the next step, then answer as an ask with

@@ -47,6 +47,8 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from ..turns import Yieldable
+
 
 @dataclass(frozen=True)
 class SessionMeta:
@@ -260,10 +262,12 @@ class Store(ABC):
         still being evaluated), older ones dropped.  Raises Conflict(head=...) when the head moved."""
 
     @abstractmethod
-    async def wait_past(self, session_id: str, seq: int, timeout: float) -> bool:
+    async def wait_past(self, session_id: str, seq: int, timeout: float, turn: Yieldable | None = None) -> bool:
         """True once the session's head is past ``seq`` (an append of this process, a notice
         from another, or a look at the head said so); False when ``timeout`` seconds pass first.
-        A wait never misses an append made before it began.  Raises StoreUnavailable."""
+        A wait never misses an append made before it began.  ``turn``: the call's admission turn
+        (``turns``), given back while it waits, when the wait is not answered at once.  Raises
+        StoreUnavailable."""
 
     @abstractmethod
     async def metrics(self, session_id: str, last: int | None) -> builtins.list[str]:

@@ -87,9 +87,9 @@ class HeadNotices:
             self._failures[session_id] = error
             self._wake(session_id)
 
-    async def wait_past(self, session_id: str, seq: int, timeout: float) -> bool:
+    async def wait_past(self, session_id: str, seq: int, timeout: float, turn: turns.Yieldable | None = None) -> bool:
         """True once the session's head is past ``seq``; False when ``timeout`` seconds pass
-        first.  Raises what the store's ``head`` raises."""
+        first; ``turn`` is given back while it waits.  Raises what the store's ``head`` raises."""
         if self._notices is not None and self._follower is None:
             # a context of its own: it outlives the call that starts it, and that call's budget
             self._follower = asyncio.create_task(self._follow(), context=contextvars.Context())
@@ -101,7 +101,7 @@ class HeadNotices:
             # restarted without its newest writes), and memory must not answer at once forever
             self._heads.pop(session_id, None)
         self._answered.pop(session_id, None)
-        async with turns.idle():  # a wait is no work: the call's turn goes to another meanwhile
+        async with turns.idle(turn):  # a wait is no work: the call's turn goes to another meanwhile
             return await self._wait(session_id, seq, timeout)
 
     async def _wait(self, session_id: str, seq: int, timeout: float) -> bool:

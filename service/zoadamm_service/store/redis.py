@@ -17,6 +17,7 @@ from redis.asyncio.cluster import RedisCluster
 from .. import keys
 from ..errors import Conflict, Invalid, NotFound
 from ..settings import REDIS_MAX_CONNECTIONS as MAX_CONNECTIONS
+from ..turns import Yieldable
 from . import replies, scripts
 from .base import KEY_REUSED, NO_QUOTA, Appended, Idempotent, JournalRead, Quota, SessionMeta, Store, TracePoint
 from .fast_script import FastPool, FastScript
@@ -85,8 +86,8 @@ class RedisStore(SplitSteps, History, Store):
         await self._append.close()
         await self._redis.aclose()
 
-    async def wait_past(self, session_id: str, seq: int, timeout: float) -> bool:
-        return await self._notices.wait_past(session_id, seq, timeout)
+    async def wait_past(self, session_id: str, seq: int, timeout: float, turn: Yieldable | None = None) -> bool:
+        return await self._notices.wait_past(session_id, seq, timeout, turn)
 
     async def closed_steps(self) -> AsyncIterator[tuple[str, int]]:
         """(session id, seq) of each split step any replica appends at seq, as it happens; a
