@@ -5,6 +5,8 @@ round trip per step).  Through the app, on both stores."""
 from __future__ import annotations
 
 import threading
+import time
+import types
 
 import numpy as np
 from service_support import LEASE_Q as Q
@@ -100,6 +102,39 @@ def test_a_waiting_tell_takes_over_a_lease_that_ran_out(make_app):
         assert (taken.json()["step"], taken.json()["leased"], taken.json()["pending"]) == (0, [0, 1], [0, 1])
         closed = tell(client, sid, 0, [0, 1], lease=2, worker="lives", wait=10)
         assert closed.status_code == 200 and closed.json()["step"] == 1 and closed.json()["leased"] == [0, 1]
+
+
+def test_a_closing_tell_answers_from_its_own_lease_unless_half_of_it_is_spent(client, monkeypatch):
+    """The rule of ``Leases._closed_here``: the lease a tell's part took on the next step answers
+    the tell once the step closed here, with no look at the store; when more than half of that
+    lease has passed meanwhile (a stalled call: another worker may have taken it over since), the
+    answer is leased again from the store, whose clock decides."""
+    from zoadamm_service.domain import leases
+
+    store = client.app.state.sessions.store
+    looks: list[int] = []  # one item per lease asked of the store
+    lease = store.lease
+
+    async def counted(*args, **kwargs):
+        looks.append(1)
+        return await lease(*args, **kwargs)
+
+    store.lease = counted
+    sid = open_session(client)
+    assert ask(client, sid, lease=2, worker="a")["leased"] == [0, 1]
+    assert tell(client, sid, 0, [0, 1], lease=2, worker="a").status_code == 202  # took [2, 3] at once
+    looks.clear()
+    closed = tell(client, sid, 0, [2, 3], lease=2, worker="a")
+    assert closed.status_code == 200 and closed.json()["leased"] == [0, 1]
+    assert looks == []  # answered from the lease its part took
+    assert tell(client, sid, 1, [0, 1], lease=2, worker="a").status_code == 202
+    looks.clear()
+    # from here on the leases' clock reads 6 s later than the grants' (half of the 10 s lease)
+    clock = time.monotonic
+    monkeypatch.setattr(leases, "time", types.SimpleNamespace(monotonic=lambda: clock() + 6.0))
+    closed = tell(client, sid, 1, [2, 3], lease=2, worker="a")
+    assert closed.status_code == 200 and closed.json()["leased"] == [0, 1]
+    assert looks  # leased again from the store: the same directions, still this worker's
 
 
 def test_bad_lease_fields_on_a_tell_are_refused(client):
