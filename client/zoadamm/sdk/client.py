@@ -44,6 +44,40 @@ class _Base:
         return f"{type(self).__name__}(base_url={self._base_url!r}, api_key={key})"
 
 
+class _Tries:
+    """One call's tries, for the two clients' send loops, which differ only in how they send and
+    wait: the request to send, a response's answer (None: send again), and the wait before the
+    next try after a failure, or the error the caller gets when there is none."""
+
+    __slots__ = ("client", "call", "policy", "attempt", "started")
+
+    def __init__(self, client: Client | AsyncClient, call: Call, policy: RetryPolicy) -> None:
+        self.client, self.call, self.policy = client, call, policy
+        self.attempt, self.started = 0, time.monotonic()  # the policy's window counts from the first try
+
+    def request(self) -> httpx.Request:
+        client = self.client
+        return build(client.http, self.call, client.binary, client._api_key, client._urls)
+
+    def answer(self, response: httpx.Response):
+        return answered(self.call, self.attempt, self.policy, response, self.started)
+
+    def wait(self, failed: httpx.Response | Exception) -> float:
+        """Seconds before the next try after ``failed``: an answer ``answer`` refused, or what
+        sending raised (httpx's RuntimeError for a client closed meanwhile: no retry reaches the
+        service)."""
+        if isinstance(failed, httpx.TransportError) and not should_retry(
+                self.attempt, self.policy, error=failed, started=self.started):
+            raise connection_error(failed) from failed
+        if isinstance(failed, RuntimeError):
+            if not self.client.http.is_closed:
+                raise failed
+            raise closed_midway(self.client, self.client.http, self.call, self.attempt > 0) from None
+        wait = self.policy.delay(self.attempt, failed if isinstance(failed, httpx.Response) else None, self.started)
+        self.attempt += 1
+        return wait
+
+
 class Client(_Base):
     """The service at ``base_url``: ``client.sessions`` holds one method per API call, and
     ``health()`` checks that a zoadamm service answers there (docs/sdk.md)."""
@@ -69,24 +103,16 @@ class Client(_Base):
         if self.forked:
             self.http = forks.reopened(self, self._owned and self._own_transport, self._make_http)
         check_open(self, self.http)
-        attempt, started = 0, time.monotonic()  # the policy's window counts from the first try
+        tries = _Tries(self, call, policy)
         while True:
-            failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
-                response = self.http.send(build(self.http, call, self.binary, self._api_key, self._urls))
-            except httpx.TransportError as error:
-                if not should_retry(attempt, policy, error=error, started=started):
-                    raise connection_error(error) from error
-            except RuntimeError:  # httpx's own, for a client closed meanwhile: no retry reaches the service
-                if not self.http.is_closed:
-                    raise
-                raise closed_midway(self, self.http, call, attempt > 0) from None
-            else:
-                if (result := answered(call, attempt, policy, response, started)) is not None:
-                    return result
-                failed = response
-            time.sleep(policy.delay(attempt, failed, started))
-            attempt += 1
+                response = self.http.send(tries.request())
+            except (httpx.TransportError, RuntimeError) as error:
+                time.sleep(tries.wait(error))
+                continue
+            if (result := tries.answer(response)) is not None:
+                return result
+            time.sleep(tries.wait(response))
 
     def run(self, parsed: calls.Parsed):
         call, parse = parsed
@@ -147,24 +173,16 @@ class AsyncClient(_Base):
             if self._loop is not None:
                 raise self._other_loop()
             self._loop = loop
-        attempt, started = 0, time.monotonic()  # the policy's window counts from the first try
+        tries = _Tries(self, call, policy)
         while True:
-            failed: httpx.Response | None = None  # the answer to retry, None for a transport error
             try:
-                response = await self.http.send(build(self.http, call, self.binary, self._api_key, self._urls))
-            except httpx.TransportError as error:
-                if not should_retry(attempt, policy, error=error, started=started):
-                    raise connection_error(error) from error
-            except RuntimeError:  # httpx's own, for a client closed meanwhile: no retry reaches the service
-                if not self.http.is_closed:
-                    raise
-                raise closed_midway(self, self.http, call, attempt > 0) from None
-            else:
-                if (result := answered(call, attempt, policy, response, started)) is not None:
-                    return result
-                failed = response
-            await asyncio.sleep(policy.delay(attempt, failed, started))
-            attempt += 1
+                response = await self.http.send(tries.request())
+            except (httpx.TransportError, RuntimeError) as error:
+                await asyncio.sleep(tries.wait(error))
+                continue
+            if (result := tries.answer(response)) is not None:
+                return result
+            await asyncio.sleep(tries.wait(response))
 
     async def run(self, parsed: calls.Parsed):
         call, parse = parsed
