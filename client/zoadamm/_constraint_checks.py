@@ -122,3 +122,34 @@ def reach(ball) -> float:
     center = np.asarray(ball.center, np.float64)
     size = np.linalg.norm(center) if ball.norm == "2" else np.max(np.abs(center))
     return float(size) + ball.radius
+
+
+def within_rounding(feasible, x: np.ndarray) -> bool:
+    """Whether float32 ``x``, outside ``feasible``, is outside each of its parts by no more than
+    float32's rounding of a point given on its boundary can put it: two float32 steps of the size
+    that was rounded, coordinate by coordinate.  A box's bound is about x's own size; an l-inf
+    ball's face comes from its center and radius (|c_i| + r: 0 on the face of the cube of radius
+    0.1 about 0.1 lies 1.5e-9 outside it once 0.1 is a float32); an l2 ball's sphere moves with
+    its whole center (the size max|c| + r), and each coordinate's share of the way onto it counts."""
+    x64 = x.astype(np.float64)
+
+    def steps(size) -> np.ndarray:
+        return 2 * np.spacing(np.float32(np.minimum(size, np.finfo(np.float32).max))).astype(np.float64)
+
+    if feasible.box is not None:
+        lower, upper = (np.asarray(side, np.float64) for side in (feasible.box.lower, feasible.box.upper))
+        if np.any(np.maximum(lower - x64, x64 - upper) > steps(np.abs(x64))):
+            return False
+    ball = feasible.ball
+    if ball is not None and ball.norm == "inf":
+        center = np.asarray(ball.center, np.float64)
+        if np.any(np.abs(x64 - center) - ball.radius > steps(np.abs(center) + ball.radius)):
+            return False
+    if feasible.sphere is not None:
+        center, radius = (np.asarray(v, np.float64) for v in feasible.sphere)
+        shift = x64 - center
+        distance = float(np.sqrt(np.sum(shift * shift)))
+        onto = shift * (1 - radius / distance) if distance > radius else 0.0  # x's way onto the sphere
+        if np.any(np.abs(onto) > steps(np.maximum(np.abs(x64), np.max(np.abs(center)) + radius))):
+            return False
+    return True

@@ -179,14 +179,12 @@ class FeasibleSet:
         return projection.project_ball(out, center, radius, weights=weights, lower=lower, upper=upper, out=out)
 
     def admit(self, x: np.ndarray, name: str = "x0") -> None:
-        """Move float32 ``x`` onto the set, in place, when it is outside by at most two units in the last
-        place of each coordinate or of a ball's |center| + radius (x = 0 on the sphere about (0.3, 0.4)); else
-        raise InvalidArgument saying by how much."""
+        """Move float32 ``x`` onto the set, in place, when it is outside by no more than float32's
+        rounding of a point on its boundary as given (``within_rounding``: x = 0 on the sphere about
+        (0.3, 0.4)); else raise InvalidArgument saying by how much."""
         if not (outside := self.violation(x, name)):
             return
-        size = 0.0 if self.ball is None else np.max(np.abs(self.ball.center)) + self.ball.radius
-        nearest, ulp = self.project(x), np.spacing(np.maximum(np.abs(x), np.float32(size)))
-        if np.all(np.abs(nearest - x) <= 2 * ulp) and not self.violation(nearest):
+        if checks.within_rounding(self, x) and not self.violation(nearest := self.project(x)):
             x[...] = nearest
             return
         raise InvalidArgument(f"{name} lies outside the session's constraint: {outside}; the nearest point "

@@ -308,3 +308,27 @@ def test_arrays_of_text_booleans_or_complex_numbers_are_refused_as_bounds_and_ce
         Ball("2", value, 1.0)
     with pytest.raises(InvalidArgument, match="constraint.box.lower must be (real numbers|a number)"):
         box_of((value, 5.0), np.zeros(2))
+
+
+@pytest.mark.parametrize("given, x0", [
+    (FeasibleSet(box=Box(0.0, 1.0), ball=Ball("inf", 0.0, 1e6)), [0.5, 1.1]),
+    (FeasibleSet(box=Box(0.0, 1.0), ball=Ball("2", 0.0, 1e6)), [0.5, 1.1]),
+    (FeasibleSet(ball=Ball("inf", [1e6, 0.0], 1.0)), [1e6, 1.1]),
+    (FeasibleSet(ball=Ball("inf", [1e30, 0.0], 1.0)), [1e30, -1e22]),
+])
+def test_a_large_ball_lends_its_rounding_to_no_other_coordinate_or_part(given, x0):
+    """The slack for float32's rounding is each part's own, coordinate by coordinate: a ball far
+    from 0, or a wide one, must not let x0 through a box's face or past another coordinate's."""
+    with pytest.raises(InvalidArgument, match="x0 lies outside the session's constraint"):
+        Optimizer.start(SessionConfig(dim=2, constraint=given), x0)
+
+
+def test_points_given_on_a_sphere_in_many_dimensions_are_admitted():
+    rng = np.random.default_rng(4)
+    center, radius = rng.normal(size=1000), 3.7
+    shift = rng.normal(size=1000)
+    x0 = center + radius * shift / np.linalg.norm(shift)  # on the sphere in float64
+    given = FeasibleSet(ball=Ball("2", center.tolist(), radius))
+    x = Optimizer.start(SessionConfig(dim=1000, constraint=given), x0).state.x
+    assert given.violation(x) is None
+    assert np.max(np.abs(x - np.float32(x0))) < 1e-5
