@@ -75,3 +75,42 @@ def test_a_rate_limit_is_waited_out_as_retry_after_asks(page):
         assert "asking again in" in page.inner_text("#status")
     assert not [e for e in page.errors if "status of 429" not in e]
     assert page.violations() == []
+
+
+# counts the page's live setInterval timers (window.__live())
+COUNT_INTERVALS = """(() => { const live = new Set(); const set = window.setInterval.bind(window);
+  const clear = window.clearInterval.bind(window);
+  window.setInterval = (f, t, ...a) => { const id = set(f, t, ...a); live.add(id); return id; };
+  window.clearInterval = (id) => { live.delete(id); clear(id); }; window.__live = () => live.size; })();"""
+
+
+def test_refusals_of_overlapping_refreshes_leave_one_countdown_and_none_once_answered(page):
+    """Two refreshes at once (a click while one waits) both refused: the countdown of the first
+    must not keep running, or the old refusal comes back over the live status every second."""
+    with ServiceProcess() as service:
+        page.add_init_script(COUNT_INTERVALS)
+        refusing = {"on": False}
+
+        def answer(route):
+            if refusing["on"]:
+                route.fulfill(status=429, headers={"Retry-After": "2", "content-type": "application/json"},
+                              body='{"detail": "over the rate limit; retry in 2 s"}')
+            else:
+                route.continue_()
+
+        page.route("**" + TABLE, answer)
+        page.goto(service.url + "/dashboard")
+        until(page, lambda: page.inner_text("#status").startswith("live"), "the live table")
+        refusing["on"] = True
+        # two refreshes started in one turn of the page's event loop: both wait on the table at once
+        page.evaluate("""() => { const r = document.getElementById("refresh");
+                                 r.dispatchEvent(new Event("input")); r.dispatchEvent(new Event("input")); }""")
+        until(page, lambda: "asking again in" in page.inner_text("#status"), "the refusal")
+        assert page.evaluate("__live()") == 1
+        refusing["on"] = False
+        until(page, lambda: page.inner_text("#status").startswith("live"), "the live table again")
+        shown = set()
+        for _ in range(15):  # a leaked countdown would write the refusal again within a second
+            page.wait_for_timeout(200)
+            shown.add(page.inner_text("#status").split(" · ")[0])
+        assert shown == {"live"} and page.evaluate("__live()") == 0

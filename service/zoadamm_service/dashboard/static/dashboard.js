@@ -108,6 +108,7 @@ function showAuthFailure(error) {
 // "asking again in 52 s", counted down each second until the next tick
 let countdown = null;
 function showRefusal(message, wait) {
+  clearInterval(countdown); // ticks may overlap (a click while one waits): one countdown at a time
   const until = Date.now() + wait;
   const show = () => {
     const left = Math.ceil((until - Date.now()) / 1000);
