@@ -76,7 +76,8 @@ class Settings(BaseSettings):
                               "(a POST takes its turn once its body is in; a lease's wait gives it back meanwhile).")
     queue_timeout_s: float = Field(
         10.0, gt=0, description="A call that does not get its turn within this gets 503 with Retry-After.")
-    retry_after_s: int = Field(1, ge=0, description="The Retry-After of a 503.")
+    retry_after_s: int = Field(1, ge=0, description="The Retry-After of a 503; the SDK waits out up to 60 s of it, and "
+                               "takes a longer one as final.")
     trace_points: int = Field(
         2048, ge=0, le=4096,
         description="Trace points kept per session; the stride doubles when full.  0 turns the trace off, and with "

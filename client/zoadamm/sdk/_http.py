@@ -48,8 +48,9 @@ class RetryPolicy:
     takes, past ``max_retries``: a restart of a service's only replica outlasts the 4-8 s that
     five tries wait.  A 500 is this request failing, which waiting does not mend: ``max_retries``
     alone bounds it.  0 (the default): ``max_retries`` alone decides.  A Retry-After is waited
-    out in full up to ``max_retry_after`` seconds, or as long as the window has left; a longer
-    one is final (a per-minute rate limit): trying sooner than it says only uses up the tries."""
+    out in full, up to ``max_retry_after`` seconds or as long as the window has left; a longer
+    one is final (trying sooner than it says only uses up the tries), and past ``max_retries``
+    so is one longer than the window has left."""
 
     max_retries: int = 5
     base_delay: float = 0.25
@@ -80,7 +81,7 @@ def retry_after(value: str) -> float | None:
     """Seconds to wait from a Retry-After header, which is a number of seconds or an HTTP-date
     (RFC 9110); None when it is neither."""
     value = value.strip()
-    if value.replace(".", "", 1).isdigit():
+    if value.isascii() and value.replace(".", "", 1).isdigit():  # "²" is a digit to isdigit, not to float
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -141,8 +142,7 @@ def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool,
 def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None, started: float | None = None) -> bool:
     """Whether a call whose try number ``attempt`` failed with ``response`` or ``error`` is sent
     again; ``started``: its first try's ``time.monotonic()``, from which ``policy.window`` counts.
-    The first try past ``max_retries`` that the window allows logs a WARNING on the ``zoadamm``
-    logger: a program that waits minutes for its service says why it is quiet."""
+    The first try past ``max_retries`` that the window allows logs a WARNING (``zoadamm`` logger)."""
     if not retryable(policy, response, error):
         return False
     left = policy.window - (time.monotonic() - started) if started is not None else 0.0
@@ -151,8 +151,8 @@ def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None, s
         return False
     if attempt < policy.max_retries:
         return True
-    if started is None or (error is None and response.status_code == 500) or left <= 0:
-        return False
+    if started is None or (error is None and response.status_code == 500) or left < (after or 1e-9):
+        return False  # past max_retries, only a wait that the window holds
     if attempt == policy.max_retries:
         log.warning("zoadamm: %s does not answer (%s); trying again for up to %.0f s more",
                     _service_of(response, error), _failure(response, error), left)
