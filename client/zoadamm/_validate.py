@@ -97,7 +97,9 @@ def float32_values(name: str, value, rounding: str):
         # numpy would parse text, read booleans as 0 and 1 and drop an imaginary part
         raise InvalidArgument(f"{name} must be real numbers, got an array of {value.dtype}")
     if isinstance(value, np.ndarray) and value.dtype.kind == "O":
-        value = value.tolist()  # its items are checked as a list's
+        value = value.tolist()  # its items are checked as a list's; a 0-d one's item as a number
+        if not isinstance(value, list) and not _is_number(value):
+            raise InvalidArgument(f"{name} must be a number or a list of numbers, got {shown(value)}")
     if isinstance(value, (list, tuple)) and not all(_is_number(v) for v in value):
         # numpy would read "0" and true as numbers: JSON's strings and booleans are not
         raise InvalidArgument(f"{name} must be a number or a flat list of numbers (no strings, booleans or lists)")

@@ -299,7 +299,8 @@ def test_a_bad_value_is_quoted_briefly_and_as_json_has_it():
 
 
 @pytest.mark.parametrize("value", [np.array(["-1", "-2"]), np.array([True, False]), np.array([-1 + 5j, 0]),
-                                   np.complex128(3 + 4j), [np.complex64(1), 0.0], np.array([1.0, "a"], dtype=object)])
+                                   np.complex128(3 + 4j), [np.complex64(1), 0.0], np.array([1.0, "a"], dtype=object),
+                                   np.array("0", dtype=object), np.array(True, dtype=object)])
 def test_arrays_of_text_booleans_or_complex_numbers_are_refused_as_bounds_and_centers(value):
     """numpy would parse the text, read the booleans as 0 and 1 and drop the imaginary part."""
     with pytest.raises(InvalidArgument, match="constraint.box.lower must be (real numbers|a number)"):

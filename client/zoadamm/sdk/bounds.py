@@ -79,7 +79,7 @@ def _refuse_the_other_reading(box: FeasibleSet | None, bounds, x0, why: str) -> 
 
 
 def _is_pair(item) -> bool:
-    return isinstance(item, (tuple, list, np.ndarray)) and len(item) == 2
+    return isinstance(item, (tuple, list, np.ndarray)) and np.ndim(item) > 0 and len(item) == 2
 
 
 def unbounded(side, sign: int):
@@ -89,4 +89,4 @@ def unbounded(side, sign: int):
         if value is None or (isinstance(value, (float, np.floating)) and value == sign * np.inf):
             return sign * F32_MAX
         return value
-    return [one(v) for v in side] if isinstance(side, (list, tuple, np.ndarray)) else one(side)
+    return [one(v) for v in side] if isinstance(side, (list, tuple)) or np.ndim(side) > 0 else one(side)
