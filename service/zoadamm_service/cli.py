@@ -137,11 +137,12 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
     elif not is_loopback(exposed := settings.published_address or args.host) and not settings.allow_open:
         parser.error(f"refusing to serve {exposed} without API keys: set ZOADAMM_API_KEYS "
                      "(`zoadamm-service keys new TENANT`), or ZOADAMM_ALLOW_OPEN=true to run open anyway")
-    if settings.rate_limit:
+    rates = {"ZOADAMM_RATE_LIMIT": settings.rate_limit, "ZOADAMM_AUTH_FAIL_LIMIT": settings.auth_fail_limit}
+    for variable, rate in rates.items():
         try:
-            parse(settings.rate_limit)
+            parse(rate) if rate else None
         except ValueError:
-            parser.error(f"ZOADAMM_RATE_LIMIT={settings.rate_limit!r} is not a rate such as 200/second or 10/minute")
+            parser.error(f"{variable}={rate!r} is not a rate such as 200/second or 10/minute")
     try:  # uvicorn says a port in use in a log line among others, and exits 0 or 3
         socket.create_server((args.host, args.port), reuse_port=False).close()
     except OSError as error:

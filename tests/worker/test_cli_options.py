@@ -168,12 +168,14 @@ REFUSED = [
      "--service: not with --dry-run, which trains nothing"),
     ("zoadamm-service", ["--workers", "2"], {}, "--workers > 1 needs REDIS_URL"),
     ("zoadamm-service", ["--host", "0.0.0.0"], {}, "refusing to serve 0.0.0.0 without API keys"),
+    ("zoadamm-service", [], {"ZOADAMM_RATE_LIMIT": "abc"}, "ZOADAMM_RATE_LIMIT='abc' is not a rate such as"),
+    ("zoadamm-service", [], {"ZOADAMM_AUTH_FAIL_LIMIT": " "}, "ZOADAMM_AUTH_FAIL_LIMIT=' ' is not a rate such as"),
 ]
 
 
 def _clean(monkeypatch) -> None:
     for name in ("ZOADAMM_SERVICE_URL", "ZOADAMM_TRAIN_LIMIT", "REDIS_URL", "ZOADAMM_API_KEYS", "ZOADAMM_ALLOW_OPEN",
-                 "ZOADAMM_MAX_DIM"):
+                 "ZOADAMM_MAX_DIM", "ZOADAMM_RATE_LIMIT", "ZOADAMM_AUTH_FAIL_LIMIT"):
         monkeypatch.delenv(name, raising=False)
 
 
