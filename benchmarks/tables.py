@@ -191,7 +191,7 @@ def headline() -> str:
         [f"pipelined step over the in-process one, d = {grouped(big['d'])} (before → after the compiled update)",
          f"{ratios.pop(before_label):.2f} → " + ", ".join(f"{r:.2f}" for r in ratios.values()),
          "service_step_update_ab.json"],
-        [f"l2-ball projection, d = {grouped(big['d'])}: share of the step (the floor of any exact one)",
+        [f"l2-ball projection, d = {grouped(big['d'])}: share of the step (the floor of its 3 passes)",
          f"{big['l2']['project_wall_share']:.0%} ({big['l2-floor']['project_wall_share']:.1%})", "projection.json"],
         ["another call's wait while a session at the work limit (d = 2²¹, q = 4) is told (before → after, same run)",
          f"{waits['before']:.0f} → {waits['after']:.0f} ms", "largest_session.json"],

@@ -121,7 +121,7 @@ def tell_goal(names: tuple[str, ...] = SINCE_FILING) -> str:
 
 PROJECTION_ROWS = {"box": "box, vector bounds (x0 ± 2 lr)", "box-scalar": "box, scalar bounds [−1, 1]",
                    "l2": "l2 ball (radius lr √d / 2), AdaMM's metric", "box+l2": "box ∩ l2 ball",
-                   "l2-floor": "*the floor of any exact l2 projection*",
+                   "l2-floor": "*the floor of its three passes*",
                    "l2-1-thread": "l2 ball, its passes on one thread",
                    "l2-floor-1-thread": "*the floor on one thread*"}
 
