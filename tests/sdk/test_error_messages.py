@@ -43,7 +43,7 @@ def test_an_unknown_setting_is_named_with_the_one_meant(sdk):
     # inside a setting, the service's 422 says the same
     error = _refusal(sdk, schedule={"factr": 0.5})
     assert str(error).startswith("422 schedule.factr: unknown setting (did you mean factor?) (POST ")
-    assert error.body == {"detail": "invalid request", "errors": [
+    assert error.body == {"detail": "invalid request: schedule.factr: Extra inputs are not permitted", "errors": [
         {"loc": ["schedule", "factr"], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}]}
 
 

@@ -142,13 +142,14 @@ def validate(model: type[Model], fields: dict) -> Model:
     if len(fields) > len(_field_names(model)):  # unknown fields for certain: named here, not one error each
         known = _field_names(model)
         unknown = [name for name in fields if name not in known]
-        raise Invalid(error_detail("invalid request", len(unknown)), errors=[
-            {"loc": [name], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
-            for name in unknown[:ERRORS_LISTED]])
+        listed = [{"loc": [name], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+                  for name in unknown[:ERRORS_LISTED]]
+        raise Invalid(error_detail(listed, len(unknown)), errors=listed)
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
-        raise Invalid(error_detail("invalid request", exc.error_count()), errors=clean_errors(exc.errors())) from None
+        listed = clean_errors(exc.errors())
+        raise Invalid(error_detail(listed, exc.error_count()), errors=listed) from None
 
 
 @functools.cache
@@ -167,9 +168,14 @@ def clean_errors(errors) -> list[dict]:
             for e in errors[:ERRORS_LISTED]]
 
 
-def error_detail(detail: str, errors: int) -> str:
-    """``detail``, with how many errors there were when not all are listed."""
-    return detail if errors <= ERRORS_LISTED else f"{detail}: {errors:,} errors, the first {ERRORS_LISTED} listed"
+def error_detail(listed: list[dict], errors: int) -> str:
+    """The 422's detail: the first error's place and message (a client that reads only
+    ``detail`` learns which field), and how many more there were."""
+    first = listed[0] if listed else {"loc": [], "msg": ""}
+    detail = f"invalid request: {'.'.join(map(str, first['loc'])) or 'body'}: {first['msg']}"
+    if errors > ERRORS_LISTED:
+        return f"{detail} ({errors:,} errors, the first {ERRORS_LISTED} listed)"
+    return detail if errors <= 1 else f"{detail} (and {errors - 1} more, listed in errors)"
 
 
 def respond(request: Request, fields: dict, vectors: Mapping[str, np.ndarray | None] | None = None,

@@ -44,4 +44,5 @@ def install(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input back, and a NaN input then fails to serialise.
         errors = exc.errors()
-        return error_response(422, error_detail("invalid request", len(errors)), errors=clean_errors(errors))
+        listed = clean_errors(errors)
+        return error_response(422, error_detail(listed, len(errors)), errors=listed)
