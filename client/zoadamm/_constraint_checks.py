@@ -129,12 +129,15 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
     float32's rounding of a point given on its boundary can put it: two float32 steps of the size
     that was rounded, coordinate by coordinate.  A box's bound is about x's own size; an l-inf
     ball's face comes from its center and radius (|c_i| + r: 0 on the face of the cube of radius
-    0.1 about 0.1 lies 1.5e-9 outside it once 0.1 is a float32); an l2 ball's sphere moves with
-    its whole center (the size max|c| + r), and each coordinate's share of the way onto it counts."""
+    0.1 about 0.1 lies 1.5e-9 outside it once 0.1 is a float32); an l2 ball's sphere likewise,
+    each coordinate's share of the way onto it against that coordinate's |c_i| + r.  An
+    infinite coordinate is never within it."""
     x64 = x.astype(np.float64)
+    if not np.all(np.isfinite(x64)):
+        return False
 
-    def steps(size) -> np.ndarray:
-        return 2 * np.spacing(np.float32(np.minimum(size, np.finfo(np.float32).max))).astype(np.float64)
+    def steps(size) -> np.ndarray:  # two float32 steps of size at most: 2^-22 of it (never inf, as
+        return np.maximum(np.asarray(size, np.float64) * 2.0**-22, 2.8e-45)  # spacing(float32 max) is)
 
     if feasible.box is not None:
         lower, upper = (np.asarray(side, np.float64) for side in (feasible.box.lower, feasible.box.upper))
@@ -150,6 +153,6 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
         shift = x64 - center
         distance = float(np.sqrt(np.sum(shift * shift)))
         onto = shift * (1 - radius / distance) if distance > radius else 0.0  # x's way onto the sphere
-        if np.any(np.abs(onto) > steps(np.maximum(np.abs(x64), np.max(np.abs(center)) + radius))):
+        if np.any(np.abs(onto) > steps(np.maximum(np.abs(x64), np.abs(center) + radius))):
             return False
     return True
