@@ -589,3 +589,17 @@ def test_a_name_in_any_script_with_joiners_and_direction_marks_is_taken(client):
     for name in ("שלום run", "می\u200cخواهم", "👩\u200d🔬 lab", "run \u200f7", "😀"):
         r = client.post("/v1/sessions", json={"dim": 2, "name": name})
         assert r.status_code == 201 and r.json()["name"] == name, (name, r.text)
+
+
+def test_a_422_detail_quotes_a_key_the_client_chose_and_keeps_it_short(client):
+    """``detail`` names the first error's place; a key of the client's own (a metric's name, an
+    unknown field) with a line break or a bidi override is escaped there, and a long one cut,
+    as a log line that prints the detail must not break (``errors`` keeps the key whole)."""
+    sid = client.post("/v1/sessions", json={"dim": 2}).json()["id"]
+    r = client.post(f"/v1/sessions/{sid}/metrics", json={"value": 1, "metrics": {"a\nb\u202e": 1}})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("invalid request: metrics.'a\\nb\\u202e'") and detail.isprintable(), detail
+    r = client.post("/v1/sessions", json={"dim": 2, "x" * 100_000: 1})
+    assert r.status_code == 422 and len(r.json()["detail"]) < 200, r.text[:200]
+    assert r.json()["errors"][0]["loc"] == ["x" * 100_000]

@@ -172,10 +172,18 @@ def error_detail(listed: list[dict], errors: int) -> str:
     """The 422's detail: the first error's place and message (a client that reads only
     ``detail`` learns which field), and how many more there were."""
     first = listed[0] if listed else {"loc": [], "msg": ""}
-    detail = f"invalid request: {'.'.join(map(str, first['loc'])) or 'body'}: {first['msg']}"
+    detail = f"invalid request: {'.'.join(map(_shown, first['loc'])) or 'body'}: {first['msg']}"
     if errors > ERRORS_LISTED:
         return f"{detail} ({errors:,} errors, the first {ERRORS_LISTED} listed)"
     return detail if errors <= 1 else f"{detail} (and {errors - 1} more, listed in errors)"
+
+
+def _shown(place) -> str:
+    """A place of ``loc`` for the detail line: a key the client chose (a metric's name, an
+    unknown field) quoted and escaped where it is empty, long or holds what a log line must
+    not (a line break, a bidi override), as ``errors`` keeps it whole."""
+    text = str(place)
+    return text if text.isprintable() and 0 < len(text) <= 64 and text.isascii() else ascii(text[:64])
 
 
 def respond(request: Request, fields: dict, vectors: Mapping[str, np.ndarray | None] | None = None,
