@@ -109,7 +109,7 @@ async def test_async_client_retries_without_waiting(memory_app, monkeypatch):
     async def sleep(delay: float) -> None:
         slept.append(delay)
 
-    monkeypatch.setattr("zoadamm.sdk.client.asyncio", types.SimpleNamespace(sleep=sleep))
+    monkeypatch.setattr("zoadamm.sdk.client.anyio", types.SimpleNamespace(sleep=sleep))
     app_transport = httpx.ASGITransport(app=memory_app())
     plan = [httpx.ConnectError, 503, ("after", httpx.ReadError)]
     seen = []
@@ -195,3 +195,19 @@ def test_an_async_client_runs_under_trio():
     with ServiceProcess() as service:
         assert trio.run(run, service.url) == ("ok", 1, 0)
 
+
+
+def test_an_async_clients_retries_sleep_under_trio():
+    """A retried call waits with the running library's sleep (asyncio's raised under trio)."""
+    import trio
+
+    from zoadamm.sdk._http import Call
+
+    answers = iter([httpx.Response(503, headers={"Retry-After": "0.01"}), httpx.Response(200, json=[])])
+    transport = httpx.MockTransport(lambda request: next(answers))
+
+    async def run() -> list:
+        async with AsyncClient(http_client=httpx.AsyncClient(transport=transport, base_url="http://t")) as client:
+            return await client.send(Call("GET", "/v1/sessions"))
+
+    assert trio.run(run)[0] == {"items": []}

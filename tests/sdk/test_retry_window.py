@@ -106,7 +106,7 @@ def test_the_async_client_has_the_window_too(clock, monkeypatch):
     async def sleep(seconds: float) -> None:
         clock.sleep(seconds)
 
-    monkeypatch.setattr("zoadamm.sdk.client.asyncio", type("Loop", (), {"sleep": staticmethod(sleep)}))
+    monkeypatch.setattr("zoadamm.sdk.client.anyio", type("Loop", (), {"sleep": staticmethod(sleep)}))
     away = Away(20)
 
     async def listed():

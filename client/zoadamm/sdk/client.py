@@ -10,10 +10,10 @@ step, so a retried call is applied once), and accept an injected ``httpx.Client`
 
 from __future__ import annotations
 
-import asyncio
 import time
 from asyncio import AbstractEventLoop, get_running_loop
 
+import anyio
 import httpx
 
 from .._validate import InvalidArgument
@@ -108,11 +108,12 @@ class Client(_Base):
             try:
                 response = self.http.send(tries.request())
             except (httpx.TransportError, RuntimeError) as error:
-                time.sleep(tries.wait(error))
-                continue
-            if (result := tries.answer(response)) is not None:
-                return result
-            time.sleep(tries.wait(response))
+                wait = tries.wait(error)
+            else:
+                if (result := tries.answer(response)) is not None:
+                    return result
+                wait = tries.wait(response)
+            time.sleep(wait)  # outside the except: an interrupt meanwhile is not "during" the failure
 
     def run(self, parsed: calls.Parsed):
         call, parse = parsed
@@ -178,11 +179,12 @@ class AsyncClient(_Base):
             try:
                 response = await self.http.send(tries.request())
             except (httpx.TransportError, RuntimeError) as error:
-                await asyncio.sleep(tries.wait(error))
-                continue
-            if (result := tries.answer(response)) is not None:
-                return result
-            await asyncio.sleep(tries.wait(response))
+                wait = tries.wait(error)
+            else:
+                if (result := tries.answer(response)) is not None:
+                    return result
+                wait = tries.wait(response)
+            await anyio.sleep(wait)  # asyncio's or trio's, whichever runs the call
 
     async def run(self, parsed: calls.Parsed):
         call, parse = parsed
