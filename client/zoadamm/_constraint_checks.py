@@ -129,9 +129,10 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
     float32's rounding of a point given on its boundary can put it: two float32 steps of the size
     that was rounded, coordinate by coordinate.  A box's bound is about x's own size; an l-inf
     ball's face comes from its center and radius (|c_i| + r: 0 on the face of the cube of radius
-    0.1 about 0.1 lies 1.5e-9 outside it once 0.1 is a float32); an l2 ball's sphere likewise,
-    each coordinate's share of the way onto it against that coordinate's |c_i| + r.  An
-    infinite coordinate is never within it."""
+    0.1 about 0.1 lies 1.5e-9 outside it once 0.1 is a float32); an l2 ball's distance from its
+    center against what rounding every x_j and c_j moves it by along the way from c to x (a
+    center of 1e6 in one coordinate rounds by 0.03, and so may the distance).  An infinite
+    coordinate is never within it."""
     x64 = x.astype(np.float64)
     if not np.all(np.isfinite(x64)):
         return False
@@ -152,7 +153,8 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
         center, radius = (np.asarray(v, np.float64) for v in feasible.sphere)
         shift = x64 - center
         distance = float(np.sqrt(np.sum(shift * shift)))
-        onto = shift * (1 - radius / distance) if distance > radius else 0.0  # x's way onto the sphere
-        if np.any(np.abs(onto) > steps(np.maximum(np.abs(x64), np.abs(center) + radius))):
+        # the most that rounding each x_j and c_j (up to 2^-24 of it) moves the distance, twice over
+        moved = float(np.sum(np.abs(shift) * (np.abs(x64) + np.abs(center)))) / distance if distance else 0.0
+        if distance - radius > float(steps(moved)):
             return False
     return True

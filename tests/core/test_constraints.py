@@ -330,6 +330,14 @@ def test_a_large_ball_lends_its_rounding_to_no_other_coordinate_or_part(given, x
         given.admit(np.array(x0, np.float32))  # as an SDK run admits the x0 it was given
 
 
+@pytest.mark.parametrize("center, x0", [([1e6, 0.0], [1e6 + 0.6, 0.8]), ([1000.1, 0.0], [1000.7, 0.8])])
+def test_a_point_on_a_sphere_about_a_large_center_is_admitted(center, x0):
+    """(0.6, 0.8) from the center, on the sphere of radius 1: float32 rounds 1e6 + 0.6 by 0.03,
+    which moves the distance by as much, along the way from c to x."""
+    given = FeasibleSet(ball=Ball("2", center, 1.0))
+    assert given.violation(Optimizer.start(SessionConfig(dim=2, constraint=given), x0).state.x) is None
+
+
 def test_points_given_on_a_sphere_in_many_dimensions_are_admitted():
     rng = np.random.default_rng(4)
     center, radius = rng.normal(size=1000), 3.7

@@ -103,7 +103,7 @@ def answer_mode(text: str) -> AnswerMode:
     try:
         return AnswerMode(text)
     except ValueError:
-        raise Invalid(f"answer must be one of {', '.join(m.value for m in AnswerMode)}, not {text!r}") from None
+        raise Invalid(f"answer must be one of {', '.join(m.value for m in AnswerMode)}, not {text[:64]!r}") from None
 
 
 def _headers(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None, str, str | None]:
