@@ -127,7 +127,7 @@ def reach(ball) -> float:
 def within_rounding(feasible, x: np.ndarray) -> bool:
     """Whether float32 ``x``, outside ``feasible``, is outside each of its parts by no more than
     float32's rounding of a point given on its boundary can put it: two float32 steps of the size
-    that was rounded, coordinate by coordinate.  A box's bound is about x's own size; an l-inf
+    that was rounded.  A box's bound is about x's own size; an l-inf
     ball's face comes from its center and radius (|c_i| + r: 0 on the face of the cube of radius
     0.1 about 0.1 lies 1.5e-9 outside it once 0.1 is a float32); an l2 ball's distance from its
     center against what rounding every x_j and c_j moves it by along the way from c to x (a
@@ -153,7 +153,7 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
         center, radius = (np.asarray(v, np.float64) for v in feasible.sphere)
         shift = x64 - center
         distance = float(np.sqrt(np.sum(shift * shift)))
-        # the most that rounding each x_j and c_j (up to 2^-24 of it) moves the distance, twice over
+        # what rounding each x_j and c_j (by up to 2^-24 of it) can move the distance by; steps: 4 times that
         moved = float(np.sum(np.abs(shift) * (np.abs(x64) + np.abs(center)))) / distance if distance else 0.0
         if distance - radius > float(steps(moved)):
             return False
