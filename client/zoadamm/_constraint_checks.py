@@ -129,10 +129,10 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
     float32's rounding of a point given on its boundary can put it: two float32 steps of the size
     that was rounded.  A box's bound is about x's own size; an l-inf
     ball's face comes from its center and radius (|c_i| + r: 0 on the face of the cube of radius
-    0.1 about 0.1 lies 1.5e-9 outside it once 0.1 is a float32); an l2 ball's distance from its
-    center against what rounding every x_j and c_j moves it by along the way from c to x (a
-    center of 1e6 in one coordinate rounds by 0.03, and so may the distance).  An infinite
-    coordinate is never within it."""
+    0.1 about 0.1 lies 1.5e-9 outside it once 0.1 is a float32); an l2 ball's sphere is within
+    it when some point that x and c may have been before each coordinate's rounding lies in the
+    ball (a center of 1e6 in one coordinate rounds by 0.03; another coordinate of 2.5 by 1e-7).
+    An infinite coordinate is never within it."""
     x64 = x.astype(np.float64)
     if not np.all(np.isfinite(x64)):
         return False
@@ -151,10 +151,9 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
             return False
     if feasible.sphere is not None:
         center, radius = (np.asarray(v, np.float64) for v in feasible.sphere)
-        shift = x64 - center
-        distance = float(np.sqrt(np.sum(shift * shift)))
-        # what rounding each x_j and c_j (by up to 2^-24 of it) can move the distance by; steps: 4 times that
-        moved = float(np.sum(np.abs(shift) * (np.abs(x64) + np.abs(center)))) / distance if distance else 0.0
-        if distance - radius > float(steps(moved)):
+        # the point nearest the center among those that x and c, each coordinate rounded by up to
+        # 2^-24 of its size (steps: four times that), may have been: inside the ball, or x is out
+        nearest = np.clip(center, x64 - steps(np.abs(x64) + np.abs(center)), x64 + steps(np.abs(x64) + np.abs(center)))
+        if float(np.sqrt(np.sum((nearest - center) ** 2))) > radius:
             return False
     return True

@@ -182,6 +182,8 @@ class FeasibleSet:
         """Move float32 ``x`` onto the set, in place, when it is outside by no more than float32's
         rounding of a point on its boundary as given (``within_rounding``: x = 0 on the sphere about
         (0.3, 0.4)); else raise InvalidArgument saying by how much."""
+        if not np.all(np.isfinite(x)):  # a NaN is outside nothing: violation would pass it
+            raise InvalidArgument(f"{name} contains NaN or infinite values")
         if not (outside := self.violation(x, name)):
             return
         if checks.within_rounding(self, x) and not self.violation(nearest := self.project(x)):

@@ -317,6 +317,8 @@ def test_arrays_of_text_booleans_or_complex_numbers_are_refused_as_bounds_and_ce
     (FeasibleSet(ball=Ball("inf", [1e6, 0.0], 1.0)), [1e6, 1.1]),
     (FeasibleSet(ball=Ball("inf", [1e30, 0.0], 1.0)), [1e30, -1e22]),
     (FeasibleSet(ball=Ball("2", [1e7, 0.0], 1.0)), [1e7, 2.9]),
+    (FeasibleSet(ball=Ball("2", [1e7, 0.0], 1.0)), [1e7 + 1, 2.5]),  # a float32 step out, then far along y
+    (FeasibleSet(ball=Ball("2", [1e8, 0.0], 1.0), box=Box(-1e30, 1e30)), [1e8 + 8, 18.0]),
     (FeasibleSet(box=Box(0.0, 1.0)), [np.inf, 0.5]),
     (FeasibleSet(box=Box(0.0, 1.0)), [3.4028234663852886e38, 0.5]),
     (FeasibleSet(box=Box(0.0, 1.0), ball=Ball("2", 0.5, 1.0)), [-3.4028234663852886e38, 0.5]),
@@ -326,7 +328,7 @@ def test_a_large_ball_lends_its_rounding_to_no_other_coordinate_or_part(given, x
     from 0, or a wide one, must not let x0 through a box's face or past another coordinate's."""
     with pytest.raises(InvalidArgument, match="x0 (lies outside the session's constraint|contains NaN or infinite)"):
         Optimizer.start(SessionConfig(dim=2, constraint=given), x0)
-    with pytest.raises(InvalidArgument, match="x0 lies outside the session's constraint"):
+    with pytest.raises(InvalidArgument, match="x0 (lies outside the session's constraint|contains NaN or infinite)"):
         given.admit(np.array(x0, np.float32))  # as an SDK run admits the x0 it was given
 
 
@@ -347,3 +349,8 @@ def test_points_given_on_a_sphere_in_many_dimensions_are_admitted():
     x = Optimizer.start(SessionConfig(dim=1000, constraint=given), x0).state.x
     assert given.violation(x) is None
     assert np.max(np.abs(x - np.float32(x0))) < 1e-5
+
+
+def test_admit_refuses_a_nan():
+    with pytest.raises(InvalidArgument, match="x0 contains NaN or infinite values"):
+        FeasibleSet(ball=Ball("2", 0.0, 1.0)).admit(np.float32([np.nan, 0.5]))
