@@ -151,9 +151,13 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
             return False
     if feasible.sphere is not None:
         center, radius = (np.asarray(v, np.float64) for v in feasible.sphere)
-        # the point nearest the center among those that x and c, each coordinate rounded by up to
-        # 2^-24 of its size (steps: four times that), may have been: inside the ball, or x is out
-        nearest = np.clip(center, x64 - steps(np.abs(x64) + np.abs(center)), x64 + steps(np.abs(x64) + np.abs(center)))
-        if float(np.sqrt(np.sum((nearest - center) ** 2))) > radius:
+        # where x may have been: each x_j and c_j rounds by up to 2^-24 of it (twice that here), and
+        # within the box, with its own slack; the point of that nearest the center must be in the ball
+        reach = 2.0**-23 * (np.abs(x64) + np.abs(center))
+        lower, upper = x64 - reach, x64 + reach
+        if feasible.box is not None:
+            lower = np.maximum(lower, np.asarray(feasible.box.lower, np.float64) - steps(np.abs(x64)))
+            upper = np.minimum(upper, np.asarray(feasible.box.upper, np.float64) + steps(np.abs(x64)))
+        if float(np.sqrt(np.sum((np.clip(center, lower, upper) - center) ** 2))) > radius:
             return False
     return True

@@ -319,6 +319,9 @@ def test_arrays_of_text_booleans_or_complex_numbers_are_refused_as_bounds_and_ce
     (FeasibleSet(ball=Ball("2", [1e7, 0.0], 1.0)), [1e7, 2.9]),
     (FeasibleSet(ball=Ball("2", [1e7, 0.0], 1.0)), [1e7 + 1, 2.5]),  # a float32 step out, then far along y
     (FeasibleSet(ball=Ball("2", [1e8, 0.0], 1.0), box=Box(-1e30, 1e30)), [1e8 + 8, 18.0]),
+    # the box keeps x's first coordinate 4 from the center: y has 3 of the radius 5, not 5
+    (FeasibleSet(box=Box(-1e30, [1e7, 1e30]), ball=Ball("2", [1e7 + 4, 0.0], 5.0)), [1e7 + 1, 5.0]),
+    (FeasibleSet(box=Box(-1e30, [1e6, 1e30]), ball=Ball("2", [1e6 + 0.5, 0.0], 1.0)), [1e6 + 0.0625, 1.0]),
     (FeasibleSet(box=Box(0.0, 1.0)), [np.inf, 0.5]),
     (FeasibleSet(box=Box(0.0, 1.0)), [3.4028234663852886e38, 0.5]),
     (FeasibleSet(box=Box(0.0, 1.0), ball=Ball("2", 0.5, 1.0)), [-3.4028234663852886e38, 0.5]),
