@@ -49,8 +49,8 @@ class RetryPolicy:
     five tries wait.  A 500 is this request failing, which waiting does not mend: ``max_retries``
     alone bounds it.  0 (the default): ``max_retries`` alone decides.  A Retry-After is waited
     out in full, up to ``max_retry_after`` seconds or as long as the window has left; a longer
-    one is final (trying sooner than it says only uses up the tries), and past ``max_retries``
-    so is one longer than the window has left."""
+    one is final (trying sooner than it says only uses up the tries); past ``max_retries`` the
+    last try goes at the window's end, a Retry-After that ends later notwithstanding."""
 
     max_retries: int = 5
     base_delay: float = 0.25
@@ -151,8 +151,8 @@ def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None, s
         return False
     if attempt < policy.max_retries:
         return True
-    if started is None or (error is None and response.status_code == 500) or left < (after or 1e-9):
-        return False  # past max_retries, only a wait that the window holds
+    if started is None or (error is None and response.status_code == 500) or left <= 0:
+        return False  # past max_retries, tries until the window's end, the last one at its end
     if attempt == policy.max_retries:
         log.warning("zoadamm: %s does not answer (%s); trying again for up to %.0f s more",
                     _service_of(response, error), _failure(response, error), left)
