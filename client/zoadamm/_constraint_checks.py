@@ -140,9 +140,11 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
     def steps(size) -> np.ndarray:  # two float32 steps of size at most: 2^-22 of it (never inf, as
         return np.maximum(np.asarray(size, np.float64) * 2.0**-22, 2.8e-45)  # spacing(float32 max) is)
 
-    if feasible.box is not None:
-        lower, upper = (np.asarray(side, np.float64) for side in (feasible.box.lower, feasible.box.upper))
-        if np.any(np.maximum(lower - x64, x64 - upper) > steps(np.abs(x64))):
+    if feasible.box is not None:  # the box as given, widened by its slack at x
+        slack = steps(np.abs(x64))
+        box_lower, box_upper = (np.asarray(feasible.box.lower, np.float64) - slack,
+                                np.asarray(feasible.box.upper, np.float64) + slack)
+        if np.any((x64 < box_lower) | (x64 > box_upper)):
             return False
     ball = feasible.ball
     if ball is not None and ball.norm == "inf":
@@ -156,8 +158,7 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
         reach = 2.0**-23 * (np.abs(x64) + np.abs(center))
         lower, upper = x64 - reach, x64 + reach
         if feasible.box is not None:
-            lower = np.maximum(lower, np.asarray(feasible.box.lower, np.float64) - steps(np.abs(x64)))
-            upper = np.minimum(upper, np.asarray(feasible.box.upper, np.float64) + steps(np.abs(x64)))
+            lower, upper = np.maximum(lower, box_lower), np.minimum(upper, box_upper)
         if float(np.sqrt(np.sum((np.clip(center, lower, upper) - center) ** 2))) > radius:
             return False
     return True
