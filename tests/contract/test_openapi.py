@@ -190,6 +190,39 @@ def test_the_described_examples_of_a_tell_are_tells_the_service_takes(spec):
         jsonschema.validate({"step": 0, "f_plus": [], "lease": 0, "worker": "string", "gradient": [0.0]}, TELL_RULES)
 
 
+# Bodies refused for their shape alone, whatever the session: the description must refuse them too
+# (docs/api.md, "What a schema cannot state", lists what it leaves to the session).
+SHAPE_REFUSED = [
+    ("ask", "zo", {"worker": "w"}), ("ask", "zo", {"wait": 30}), ("ask", "zo", {"since": 0}),
+    ("ask", "zo", {"until": 1}), ("ask", "zo", {"lease": None, "worker": "w"}),
+    ("tell", "fo", {"step": 0, "gradient": [1.0, 2.0, 3.0], "f_x": 1.0}),
+    ("tell", "fo", {"step": 0, "gradient": [1.0, 2.0, 3.0], "indices": [0]}),
+    ("tell", "fo", {"step": 0, "gradient": [1.0, 2.0, 3.0], "f_plus": [1.0]}),
+    ("tell", "zo", {"step": 0, "f_plus": [1.0], "worker": "w"}),
+    ("tell", "zo", {"step": 0, "f_plus": [1.0], "wait": 1}),
+]
+SHAPE_TAKEN = [("ask", "zo", {}), ("ask", "zo", {"lease": 1, "worker": "w", "wait": 0.1, "since": 0}),
+               ("tell", "fo", {"step": 0, "gradient": [1.0, 2.0, 3.0]}),
+               ("tell", "zo", {"step": 0, "f_x": 1.0, "f_plus": [2.0]})]
+
+
+@pytest.mark.parametrize("route, method, body, taken", [(*case, False) for case in SHAPE_REFUSED]
+                         + [(*case, True) for case in SHAPE_TAKEN])
+def test_a_body_the_description_takes_is_one_the_service_takes(route, method, body, taken):
+    import jsonschema
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(Settings(redis_url=None))) as client:
+        spec = client.get("/openapi.json").json()
+        described = spec["paths"]["/v1/sessions/{session_id}/" + route]["post"]["requestBody"]["content"]
+        schema = {**described["application/json"]["schema"], "components": spec["components"]}
+        created = client.post("/v1/sessions", json={"dim": 3, "x0": [0.0] * 3,
+                                                    "method": "adamm" if method == "fo" else "zo-adamm"})
+        answer = client.post(f"/v1/sessions/{created.json()['id']}/{route}", json=body)
+    valid = jsonschema.Draft202012Validator(schema).is_valid(body)
+    assert (answer.status_code < 300, valid) == (taken, taken), (answer.status_code, answer.text, valid)
+
+
 @pytest.mark.parametrize("settings, checked", [
     ({}, True),  # open on loopback: a /v1 call naming a foreign Host is refused (DNS rebinding)
     ({"allow_open": True}, False),

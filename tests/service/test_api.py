@@ -56,6 +56,15 @@ def test_create_get_list_delete(client):
     assert client.get("/v1/sessions").json()["total"] == 1
 
 
+def test_a_create_answers_where_the_session_lives(client):
+    """201 with Location, as HTTP has it, the same for a repeat of the create."""
+    made = client.post("/v1/sessions", json={"dim": DIM}, headers={"Idempotency-Key": "where"})
+    again = client.post("/v1/sessions", json={"dim": DIM}, headers={"Idempotency-Key": "where"})
+    where = f"/v1/sessions/{made.json()['id']}"
+    assert made.status_code == 201 and made.headers["location"] == where
+    assert again.headers["location"] == where and client.get(where).json() == made.json()
+
+
 def test_healthz(client):
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"

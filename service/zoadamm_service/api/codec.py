@@ -88,7 +88,9 @@ def decode_message(body: bytes, content_type: str | None, max_json_bytes: int,
         # JSON is UTF-8 (RFC 8259); a byte-order mark is allowed and skipped
         fields = wire.STRICT_JSON.decode(body.decode("utf-8-sig")) if body.strip() else {}
     except (ValueError, RecursionError) as exc:  # also bad UTF-8, a name twice, deep nesting, 5000-digit integers
-        raise Malformed(f"body is not valid JSON: {_said(exc)}") from None
+        frame = body.startswith(wire.MAGIC)
+        raise Malformed(f"body is not valid JSON: {_said(exc)}"
+                        + (f"; this body is a binary frame: send it as {wire.MEDIA_TYPE}" if frame else "")) from None
     if not isinstance(fields, dict):
         raise Malformed("body must be a JSON object")
     return fields, _vector_fields(fields, takes)

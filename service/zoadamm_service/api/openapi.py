@@ -25,12 +25,12 @@ from ..domain.limits import RESERVED_METRICS
 from ..settings import Settings
 from . import idempotency
 from .codec import JSON
-from .schemas import TELL_RULES, AskRequest, MetricsRequest, SessionCreate, TellRequest
+from .schemas import ASK_RULES, TELL_RULES, AskRequest, MetricsRequest, SessionCreate, TellRequest
 
 REF = "#/components/schemas/{model}"
 BODIES: dict[str, type[BaseModel]] = {
     "create_session": SessionCreate, "ask": AskRequest, "tell": TellRequest, "post_metrics": MetricsRequest}
-BODY_RULES = {"tell": TELL_RULES}  # what a schema can state beyond each field's type
+BODY_RULES = {"ask": ASK_RULES, "tell": TELL_RULES}  # what a schema can state beyond each field's type
 # routes that answer in the binary frame when asked to (Accept), as well as in JSON
 FRAME_ANSWERS = {"create_session", "ask", "tell", "get_parameters", "get_trace"}
 # 409: the step moved on, or no parameters yet; a create whose Idempotency-Key made a session that
@@ -226,6 +226,8 @@ BODY_EXAMPLES = {"tell": {
 def _link(name: str, responses: dict) -> None:
     """create -> every call on the session; ask -> tell (the open step's number)."""
     if name == "create_session":
+        responses["201"]["headers"] = {"Location": {
+            "description": "The session's path, /v1/sessions/{id}.", "schema": {"type": "string"}}}
         responses["201"]["links"] = {
             op: {"operationId": op, "parameters": {"session_id": "$response.body#/id"}} for op in LINKED}
     elif name == "ask":

@@ -82,7 +82,8 @@ async def create_session(request: Request, sessions: SessionsDep, settings: Sett
         raise Invalid(f"constraint is null (no feasible set), yet {some(sorted(constraint))} came with it: "
                       "send the constraint, or leave its vectors out")
     session = await sessions.create(tenant, body.config(), body.name, vectors.get("x0"), key, constraint)
-    return await encode_answer(request, session, status=201)
+    where = f"{request.scope.get('root_path', '')}/v1/sessions/{session.id}"
+    return await encode_answer(request, session, status=201, headers={"Location": where})
 
 
 @router.get("/sessions", response_model=SessionList)

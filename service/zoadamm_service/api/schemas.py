@@ -207,23 +207,26 @@ def _given(name: str, kind: str) -> dict:
     return {"required": [name], "properties": {name: {"type": kind}}}
 
 
-# What a tell's body needs beyond its fields' own types, stated beside the body's $ref in the
-# OpenAPI description (``openapi``): client generators build the model from the $ref alone.
+# worker, a wait, since and until say how to lease: not without a lease (``_with_lease``)
+_NO_LEASE_FIELDS = {"worker": {"type": "null"}, "since": {"type": "null"}, "until": {"type": "null"},
+                    "wait": {"anyOf": [{"type": "number", "maximum": 0}, {"type": "null"}]}}
+
+# What an ask's and a tell's bodies need beyond their fields' own types, stated beside the body's
+# $ref in the OpenAPI description (``openapi``): client generators build the model from the $ref alone.
+ASK_RULES: dict[str, Any] = {"if": _given("lease", "integer"), "else": {"properties": _NO_LEASE_FIELDS}}
 TELL_RULES: dict[str, Any] = {
     # ZO sessions tell f_plus, FO sessions a gradient; which one, the session's method decides
     "anyOf": [{"title": title, **_given(name, "array")}
               for title, name in (("ZO: function values", "f_plus"), ("FO: a gradient", "gradient"))],
     "allOf": [
-        # a gradient comes alone: no function values beside it
+        # a gradient comes alone: no function values beside it, and it is the whole step (no indices)
         {"if": _given("gradient", "array"),
-         "then": {"properties": {"f_plus": {"type": "null"}, "f_minus": {"type": "null"}}}},
+         "then": {"properties": {name: {"type": "null"} for name in ("f_x", "f_plus", "f_minus", "indices")}}},
         # leases are of directions (the zo-* methods) and need a holder
         {"if": _given("lease", "integer"),
          "then": {"required": ["worker", "f_plus"], "properties": {"worker": {"type": "string"},
                                                                    "f_plus": {"type": "array"}}},
-         # and worker, a wait and until say how to lease: not without one
-         "else": {"properties": {"worker": {"type": "null"}, "until": {"type": "null"},
-                                 "wait": {"anyOf": [{"type": "number", "maximum": 0}, {"type": "null"}]}}}},
+         "else": {"properties": _NO_LEASE_FIELDS}},
     ],
 }
 
