@@ -129,7 +129,9 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
         raise WireError("frame too short")
     magic, length = _PREFIX.unpack_from(body)
     if magic != MAGIC:
-        raise WireError(f"bad frame magic {magic!r}; expected {MAGIC!r}")
+        looks_json = body.lstrip()[:1] in (b"{", b"[")
+        raise WireError(f"bad frame magic {magic!r}; expected {MAGIC!r}"
+                        + ("; this body is JSON: send it as application/json" if looks_json else ""))
     start = _PREFIX.size + length
     if length > MAX_HEADER_BYTES:
         raise WireError(f"frame header is {length} bytes, over the {MAX_HEADER_BYTES}-byte limit "
@@ -139,7 +141,8 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     try:
         header = STRICT_JSON.decode(body[_PREFIX.size : start].decode("utf-8"))
     except ValueError as exc:  # bad UTF-8, bad JSON, a name twice, an integer of over 4,300 digits
-        raise WireError(f"frame header is not JSON: {exc}") from None
+        raise WireError(f"frame header is not JSON: {exc} (pad the header with spaces, "
+                        "not NUL bytes, to a multiple of 4 bytes)") from None
     if not isinstance(header, dict):
         raise WireError("frame header must be a JSON object")
     layout = header.pop("vectors", [])
@@ -148,7 +151,7 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
         and isinstance(e[1], int) and not isinstance(e[1], bool) and e[1] >= 0
         for e in layout
     ):
-        raise WireError('frame "vectors" must be a list of [name, count] pairs')
+        raise WireError('frame "vectors" must be a list of [name, count] pairs, each count a whole number >= 0')
     if start % 4:
         raise WireError("frame payload must start at a multiple of 4 bytes")
     expected = sum(count for _, count in layout) * 4

@@ -389,6 +389,23 @@ def test_function_values_sent_as_frame_vectors_are_told_where_they_go(shared):
     assert everything(client, sessions) == sessions["before"]
 
 
+@pytest.mark.parametrize("request_, hint", [
+    ({"content": b'{"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0]}', "headers": {"Content-Type": FRAME}},
+     "this body is JSON: send it as application/json"),
+    ({"content": wire.encode({"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0]}), "headers": JSON_TYPE},
+     f"this body is a binary frame: send it as {FRAME}"),
+    (frame_bytes(b'{"step": 1}\0\0\0'), "pad the header with spaces, not NUL bytes"),
+    (frame_bytes(b'{"step": 1, "vectors": [["f_plus", 2.0]]}', bytes(8)), "each count a whole number >= 0"),
+])
+def test_a_malformed_body_says_how_to_mend_it(shared, request_, hint):
+    """A JSON body sent as a frame, a frame sent as JSON, a header padded with NULs, a count written
+    as a float: the 400 says what to change, where it only said what was wrong."""
+    client, sessions = shared
+    r = send(client, "zo", TELL, request_, sessions)
+    assert r.status_code == 400 and hint in r.json()["detail"], r.text
+    assert everything(client, sessions) == sessions["before"]
+
+
 def test_the_sessions_still_step_after_the_bad_requests(shared):
     client, sessions = shared
     opt, f = sessions["reference"], sessions["f"]

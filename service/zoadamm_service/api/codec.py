@@ -203,10 +203,10 @@ def encode(accept: str, fields: dict, vectors: Mapping[str, np.ndarray | None] |
     return _json_text(fields, present).encode(), JSON
 
 
-async def answer(request: Request, model: BaseModel, status: int = 200) -> Response:
+async def answer(request: Request, model: BaseModel, status: int = 200, headers: dict | None = None) -> Response:
     """Send ``model`` (``encode_answer``)."""
     body, media = await encode_answer(request.headers.get("accept", ""), model)
-    return Response(body, status_code=status, media_type=media)
+    return Response(body, status_code=status, media_type=media, headers=headers)
 
 
 async def encode_answer(accept: str, model: BaseModel) -> tuple[bytes, str]:
