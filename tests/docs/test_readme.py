@@ -84,9 +84,13 @@ def sh(script: str, *, timeout: float = 900, env: dict | None = None) -> subproc
 @pytest.fixture(scope="module")
 def service():
     """The README's `zoadamm-service --port 8000 &`, on a free port instead of 8000."""
+    yield from _serve()
+
+
+def _serve(env: dict | None = None):
     port = _free_port()
     command = block("zoadamm-service --port 8000 --log-level").split("&")[0].replace("8000", str(port))
-    proc = subprocess.Popen(["bash", "-c", ACTIVATE + "exec " + command], cwd=ROOT)
+    proc = subprocess.Popen(["bash", "-c", ACTIVATE + "exec " + command], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -174,6 +178,26 @@ def test_curl_loop(service):
     x = json.loads(lines[0])  # from [0, 0, 0], where f = 27; 200 steps end within 1e-3 of 3
     assert len(x) == 3 and sum((v - 3) ** 2 for v in x) < 27 / 4
     assert json.loads("".join(lines[1:]))["step"] == 20
+
+
+def test_curl_loop_with_a_key():
+    """With keys on, the loop runs with KEY set; without it, the first call stops the script with
+    the 401 on stderr (before, every call failed and the loop ended printing null)."""
+    from zoadamm_service.tenants import entry, new_key
+
+    key = new_key()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOADAMM_")}
+    served = _serve({**env, "ZOADAMM_API_KEYS": entry("alice", key)})
+    port = next(served)
+    try:
+        script = on(port, block("S=http://127.0.0.1:8000")).replace("seq 0 199", "seq 0 2")
+        lines = sh(f"KEY={key}\n" + script).stdout.strip().splitlines()
+        assert json.loads("".join(lines[1:]))["step"] == 3
+        refused = subprocess.run(["bash", "-c", "set -euo pipefail\n" + ACTIVATE + script], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode != 0 and "401" in refused.stderr, refused
+    finally:
+        next(served, None)
 
 
 def test_keys_block(tmp_path):
