@@ -620,3 +620,21 @@ def test_a_422_detail_quotes_a_key_the_client_chose_and_keeps_it_short(client):
     r = client.post("/v1/sessions", json={"dim": 2, "x" * 100_000: 1})
     assert r.status_code == 422 and len(r.json()["detail"]) < 200, r.text[:200]
     assert r.json()["errors"][0]["loc"] == ["x" * 100_000]
+
+
+@pytest.mark.parametrize("route", ["create", "metrics"])
+@pytest.mark.parametrize("depth", [600, 950])
+def test_json_nested_deep_with_an_idempotency_key_is_422_not_500(client, sessions, route, depth):
+    """The key's fingerprint read the fields recursively: JSON the parser took (it refuses from
+    about 1,000 levels on) ran out of stack there, a 500 with a traceback logged per request."""
+    before = everything(client, sessions)
+    text = '{"value": 1, "dim": 2, "nested": ' + "[" * depth + "]" * depth + "}"
+    path = "/v1/sessions" if route == "create" else f"/v1/sessions/{sessions['zo']}/metrics"
+    r = client.post(path, content=text.encode(), headers={**JSON_TYPE, "Idempotency-Key": f"deep-{depth}"})
+    assert r.status_code in (400, 422), r.text
+    assert everything(client, sessions) == before
+
+
+def test_a_name_refused_for_a_format_character_is_told_so(client, sessions):
+    r = client.post(f"/v1/sessions/{sessions['zo']}/metrics", json={"value": 1, "metrics": {"a\u200db": 1}})
+    assert r.status_code == 422 and "format characters" in r.json()["detail"], r.text

@@ -46,7 +46,11 @@ def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray], 
     fields, vectors = _constraint_lists_as_vectors(fields, vectors)
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{request.method} {request.url.path}\n".encode())
-    digest.update(json.dumps(_integers_as_int(fields), sort_keys=True, separators=(",", ":")).encode())
+    try:
+        text = json.dumps(_integers_as_int(fields), sort_keys=True, separators=(",", ":"))
+    except RecursionError:  # JSON the parser took, nested past Python's stack: no field nests so deep
+        raise Invalid("the body's JSON nests deeper than any field of this request takes") from None
+    digest.update(text.encode())
     for name in sorted(vectors):
         digest.update(f"\n{name}\n".encode())
         digest.update(np.ascontiguousarray(vectors[name], dtype="<f8" if name in CONFIG_VECTORS else "<f4").data)

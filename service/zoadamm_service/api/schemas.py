@@ -63,7 +63,8 @@ def _readable(kind: str):
 
     def check(name: str) -> str:
         if name != name.strip() or not name.isprintable():
-            raise ValueError(f"{kind} has no control characters and no space at either end")
+            raise ValueError(f"{kind} is printable: no control or format characters (a zero-width joiner, a "
+                             "direction mark), and no space at either end")
         return name
 
     return AfterValidator(check)
