@@ -232,20 +232,41 @@ def _pipeline(app):
     return layer
 
 
-def test_a_burst_of_one_keys_calls_takes_one_batch_at_a_time(redis_url):
-    """200 calls of one key at once, none holding counts: they wait for one batch together, so
-    the window loses about a count per call, not a batch per call (which refused the key for the
-    rest of its window after a twentieth of its limit)."""
+@pytest.mark.parametrize("limit, calls, fetches", [
+    ("6000/minute", 200, [60, 140]),  # a batch for the first; then one for the 140 in line
+    ("1000/second", 256, [10, 246]),  # batches of 10 took 26 round trips in line: 503 under load
+    ("150/minute", 200, [1, 149]),  # batches of 1 (under 200): the line gets what the window has left
+])
+def test_a_burst_of_one_keys_calls_fetches_counts_for_the_whole_line(redis_url, limit, calls, fetches):
+    """Calls of one key at once, none holding counts: the call that fetches takes counts for
+    every call in line behind it, so the window loses a count per call (not a batch per call,
+    which refused the key for the rest of its window after a twentieth of its limit), and the
+    line waits for two round trips, not one per batch."""
     import asyncio
 
     from limits import parse
 
-    gate = Throttle("6000/minute", redis_url)  # batches of 60
+    gate = Throttle(limit, redis_url)
+    hits: list[tuple[int, bool]] = []
+    hit = gate.limiter.hit
+
+    async def counting(item, *who, cost=1):
+        hits.append((cost, await hit(item, *who, cost=cost)))
+        return hits[-1][1]
+
+    gate.limiter.hit = counting
+    who = f"burst-{limit}"
 
     async def burst() -> tuple[list, int]:
-        scopes = [{"path": "/v1/sessions", "state": {"key_id": "k1"}} for _ in range(200)]
+        scopes = [{"path": "/v1/sessions", "state": {"key_id": who}} for _ in range(calls)]
         answers = await asyncio.gather(*(gate.check(scope) for scope in scopes))
-        return answers, (await gate.limiter.get_window_stats(parse("6000/minute"), "k1")).remaining
+        left = (await gate.limiter.get_window_stats(parse(limit), who)).remaining
+        await gate.aclose()  # its connections end with this event loop
+        return answers, left
 
     answers, left = asyncio.run(burst())
-    assert answers == [None] * 200 and left == 6000 - 240  # four batches of 60 for 200 calls
+    admitted = min(calls, parse(limit).amount)
+    assert [a is None for a in answers].count(True) == admitted, answers
+    assert all(a is None or a.status == 429 for a in answers), answers
+    assert left == parse(limit).amount - admitted
+    assert [cost for cost, taken in hits if taken] == fetches, hits

@@ -7,10 +7,11 @@ A gate of the ``pipeline`` after ``auth.Authenticate``, which has put the key's 
 never the key) on the request; like it, it sees every ``/v1`` call, the tell included.
 
 Counts are taken from the window in batches of 1% of the limit (``BATCH_SHARE``; 1 for limits
-under 200): a replica that takes a batch admits that many of the key's calls without asking
-Redis again, for one window at most.  So the per-step tell makes one Redis round trip instead
-of two, a key never passes its limit by more than a batch per replica, and a replica may refuse
-up to a batch early (counts it took and did not use).
+under 200), or of as many as the key's calls in line for them when more: a replica that takes a
+batch admits that many of the key's calls without asking Redis again, for one window at most.
+So the per-step tell makes one Redis round trip instead of two, a key never passes its limit by
+more than a batch per replica, and a replica may refuse up to a batch early (counts it took and
+did not use: a call in line that was cancelled leaves its count).
 """
 
 from __future__ import annotations
@@ -75,8 +76,11 @@ class Throttle:
         answer (``ZOADAMM_RETRY_AFTER_S``); ``max_connections``: the counters' pool on one
         Redis (``ZOADAMM_REDIS_MAX_CONNECTIONS``).  Raises ValueError for a limit the
         ``limits`` notation does not read."""
-        self.unavailable = Refusal(503, "the store (Redis) does not answer; retry",
-                                   ((b"retry-after", str(retry_after_s).encode()),))
+        retry_after = ((b"retry-after", str(retry_after_s).encode()),)
+        self.unavailable = Refusal(503, "the store (Redis) does not answer; retry", retry_after)
+        self.queued_too_long = Refusal(503, "the rate limit's counters did not come in time: the store (Redis) "
+                                            "is slow or does not answer, or more of this API key's calls came at "
+                                            "once than they could be fetched for; retry", retry_after)
         self.limit: RateLimitItem = parse(limit)
         storage, self.aclose = counters(redis_url, cluster, max_connections)  # aclose: at the app's end
         self.limiter = SlidingWindowCounterRateLimiter(storage)
@@ -86,6 +90,10 @@ class Throttle:
         # together, where each took a batch of its own and used one count of it (a burst of 200
         # calls took 5,000 counts of a 6,000/minute limit and was refused for the rest of it)
         self._fetching: dict[str, asyncio.Lock] = {}
+        # key id -> calls in line for its lock: the batch fetched covers them all, where a batch of
+        # 1% of the limit covered a few and the rest waited for a round trip each (a burst of 256
+        # creates outlasted its budget in line: 503 while Redis was well)
+        self._waiting: dict[str, int] = {}
 
     def _take(self, who: str) -> bool:
         left, until = self._taken.get(who, (0, 0.0))
@@ -101,10 +109,15 @@ class Throttle:
         if self._take(who):
             return None
         lock = self._fetching.setdefault(who, asyncio.Lock())
+        self._waiting[who] = self._waiting.get(who, 0) + 1
         try:  # the call ahead may wait on counters that do not answer: within the call's budget
             await budget.acquire(lock, "the rate limit's counters, held by a call waiting on them")
         except StoreUnavailable:
-            return self.unavailable
+            return self.queued_too_long
+        finally:
+            self._waiting[who] -= 1
+            if not self._waiting[who]:
+                del self._waiting[who]
         try:
             if self._take(who):  # a batch came while this call waited
                 return None
@@ -114,17 +127,23 @@ class Throttle:
 
     async def _fetch(self, who: str) -> Refusal | None:
         now = time.monotonic()
+        wanted = min(max(self.batch, 1 + self._waiting.get(who, 0)), self.limit.amount)  # a batch, or the line
         try:
             async with budget.waiting("the rate limit's counters"):
-                if self.batch > 1 and await self.limiter.hit(self.limit, who, cost=self.batch):
-                    self._taken[who] = (self.batch - 1, now + self.limit.get_expiry())
-                    return None
-                if await self.limiter.hit(self.limit, who):  # the window has less than a batch left
-                    return None
-                wait = await seconds_left(self.limiter, self.limit, who)
+                taken = wanted if await self.limiter.hit(self.limit, who, cost=wanted) else 0
+                if not taken:  # the window has less left than that: what it has, if any
+                    stats = await self.limiter.get_window_stats(self.limit, who)
+                    left = min(stats.remaining, wanted)
+                    if left and await self.limiter.hit(self.limit, who, cost=left):
+                        taken = left
+                    wait = max(1, math.ceil(stats.reset_time - time.time()))
         except Exception:  # the counters' store is down: so is the service's
             log.warning("the rate limit's store does not answer", exc_info=True)
             return self.unavailable
+        if taken:
+            if taken > 1:
+                self._taken[who] = (taken - 1, now + self.limit.get_expiry())
+            return None
         return Refusal(429, f"over the rate limit of {self.limit} per API key; retry in {wait} s",
                        ((b"retry-after", str(wait).encode()),))
 
