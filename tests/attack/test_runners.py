@@ -331,6 +331,39 @@ def test_a_killed_run_keeps_the_examples_of_the_images_its_records_hold(model_fi
     assert np.load(examples)["index"].tolist() == [row["index"] for row in _rows(records)]
 
 
+def test_records_that_end_in_a_line_cut_short_are_continued_and_reported(model_file, tmp_path):
+    """A kill mid-write leaves a last line without its newline: the same command refused the file
+    as not JSON, and so did the report, where the records' own reader skips such a line."""
+    from zoadamm_worker.attack.report import write_report
+
+    records = tmp_path / "pgd.jsonl"
+    settings = AttackSettings(method="pgd", norm="inf", eps=0.2, budget=5, images=3, model=str(model_file))
+    whole = run_attack(settings, tmp_path / "whole.jsonl", tmp_path / "whole.npz")
+    lines = (tmp_path / "whole.jsonl").read_text().splitlines(keepends=True)
+    records.write_text(lines[0] + lines[1][:40])  # the second image's record cut mid-write
+    written = write_report([str(records)], [], tmp_path / "report")
+    assert "| pgd | ℓ∞ | 0.2 | 5 | 1 |" in written[0].read_text()  # the whole record alone
+    summary = run_attack(settings, records, None)
+    assert [row["index"] for row in _rows(records)] == [0, 1, 2] and summary["continued"] == 1
+    assert [row["success"] for row in _rows(records)] == [row["success"] for row in _rows(tmp_path / "whole.jsonl")]
+    assert whole["attacked"] == 3
+
+
+def test_a_second_run_on_the_same_records_is_refused_while_the_first_runs(model_file, tmp_path):
+    """Two runs on one records file attacked the same images and recorded them twice (19 lines for
+    12 images), and one died on the other's temporary examples file."""
+    from zoadamm_worker.attack.outputs import held
+
+    records = tmp_path / "pgd.jsonl"
+    settings = AttackSettings(method="pgd", norm="inf", eps=0.2, budget=5, images=2, model=str(model_file))
+    with held(records):  # the first run, still running
+        with pytest.raises(ValueError, match=f"another run is writing {records}: wait for it to end"):
+            run_attack(settings, records, tmp_path / "pgd.npz")
+    assert records.read_text() == "" and not (tmp_path / "pgd.npz").exists()
+    run_attack(settings, records, tmp_path / "pgd.npz")  # once it has ended
+    assert [row["index"] for row in _rows(records)] == [0, 1]
+
+
 def test_a_continued_run_says_which_recorded_images_its_examples_lack(model_file, tmp_path):
     records, examples = tmp_path / "pgd.jsonl", tmp_path / "pgd.npz"
     settings = AttackSettings(method="pgd", norm="inf", eps=0.2, budget=5, images=2, model=str(model_file))

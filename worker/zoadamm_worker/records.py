@@ -13,6 +13,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 
 class RecordError(ValueError):
@@ -119,6 +120,11 @@ def read_records(path: str | Path) -> list[dict]:
     Raises:
         RecordError: a line before the last that is no JSON record, naming the file and line.
     """
+    return [row for _, row in numbered_records(path)]
+
+
+def numbered_records(path: str | Path) -> list[tuple[int, Any]]:
+    """``read_records`` with each record's line number (from 1), for messages that name it."""
     path = Path(path)
     if not path.exists():
         return []
@@ -130,7 +136,7 @@ def read_records(path: str | Path) -> list[dict]:
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            rows.append((number, json.loads(line)))
         except ValueError as error:
             raise RecordError(f"{path}:{number} is not a JSON record ({error}); remove that line") from None
     return rows

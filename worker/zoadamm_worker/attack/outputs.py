@@ -9,13 +9,18 @@ are added to the file's, not written over them.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..records import RecordError, numbered_records
 
 
 def examples_path(path: str | Path) -> Path:
@@ -32,13 +37,33 @@ def save_arrays(path: str | Path, **arrays: Any) -> None:
         with open(path, "wb") as file:
             np.savez_compressed(file, **arrays)
         return
-    part = path.with_name(f".{path.name}.part")
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")  # this process's: two runs never share one
     try:
         with open(part, "wb") as file:
             np.savez_compressed(file, **arrays)
         os.replace(part, path)
     finally:
         part.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def held(records: str | Path | None) -> Iterator[None]:
+    """The run's hold on its records file, for as long as it runs: a second run on the same file
+    would attack the same images and record them twice.
+
+    Raises:
+        ValueError: another run holds the file.
+    """
+    if records is None or (Path(records).exists() and not Path(records).is_file()):  # a pipe: nothing to hold
+        yield
+        return
+    with open(records, "a") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"another run is writing {records}: wait for it to end (the same command then "
+                             "continues what it recorded), or give another --records file") from None
+        yield  # the lock ends with the file's closing
 
 
 EXAMPLES = ("index", "label", "predicted", "success", "original", "final")
@@ -65,14 +90,11 @@ def read_earlier(records: str | Path | None, examples: Path | None, run: dict) -
     """
     earlier = Earlier()
     if records is not None and Path(records).is_file():
-        for number, line in enumerate(Path(records).read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise ValueError(f"{records}:{number} is not JSON ({error}): give records of attack --records "
-                                 "to continue, or another file") from None
+        try:  # a last line cut short (a kill mid-write) is skipped here, and cut off by the next append
+            numbered = numbered_records(records)
+        except RecordError as error:
+            raise ValueError(f"{error}: give records of attack --records to continue, or another file") from None
+        for number, row in numbered:
             if not isinstance(row, dict) or any(row.get(key) != run[key] for key in ("method", "norm", "eps",
                                                                                       "budget")):
                 continue

@@ -9,7 +9,6 @@ the successful images for the median queries and the mean distortions
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
+from ..records import RecordError, numbered_records
 from .example_plot import plot_examples
 
 RESAMPLES = 2_000
@@ -68,19 +68,14 @@ def _read_records(path: str | Path) -> tuple[list[tuple[int, dict]], str | None]
 
     Raises:
         ValueError: a line that is not JSON or not one of `attack`'s, or a file that mixes kinds."""
-    try:
-        text = Path(path).read_text()
+    try:  # a last line cut short (a run killed mid-write) is skipped, as the run that continues skips it
+        numbered = numbered_records(path)
     except UnicodeDecodeError:
         raise ValueError(f"{path} is not text: give records files (JSON lines) of attack --records") from None
+    except RecordError as error:
+        raise ValueError(f"{error}: give records files of attack --records") from None
     rows, kinds = [], set()
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as error:
-            raise ValueError(f"{path}:{number} is not JSON ({error}): give records files of attack --records") \
-                from None
+    for number, row in numbered:
         kind = _kind(row)
         if kind == "unknown":
             raise ValueError(f"{path}:{number} is not a record of attack --records, which has "

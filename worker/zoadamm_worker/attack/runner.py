@@ -21,7 +21,7 @@ import numpy as np
 from ..records import append_record, check_writable
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
-from .outputs import examples_path, missing_examples, read_earlier, save_examples
+from .outputs import examples_path, held, missing_examples, read_earlier, save_examples
 from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim import SIDE
 from .victim_client import VictimClient
@@ -221,6 +221,12 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
     check_settings(settings)
     examples = None if examples is None else examples_path(examples)
     check_writable(records, examples)  # a path that cannot be written fails before the first query
+    with held(records):  # a second run on the same records would attack and record the same images
+        return _run(settings, records, examples, progress, note)
+
+
+def _run(settings: AttackSettings, records: str | Path | None, examples: Path | None,
+         progress: Callable[[dict], None] | None, note: Callable[[str], None] | None) -> dict:
     run = record_settings(settings)
     earlier = read_earlier(records, examples, run)
     started = time.perf_counter()
