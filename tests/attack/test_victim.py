@@ -251,3 +251,34 @@ def test_a_chunked_body_past_the_limit_is_refused_as_it_is_read(small_victim_url
     short = httpx.post(small_victim_url + "/predict", content=iter([image]),
                        headers={"content-type": "application/json"})
     assert short.status_code == 200  # a chunked body within the limit is read as any other
+
+
+def test_a_victim_answering_fewer_classes_than_the_label_is_said_to_be_at_fault():
+    """Its margin was an IndexError traceback, after the query was sent and counted."""
+    from zoadamm_worker.attack.feasible import PerturbationSet
+    from zoadamm_worker.attack.objective import ImageQueries, Target
+
+    image = np.full(784, 0.25, np.float32)
+    victim = _JsonOnlyVictim()  # two classes
+    try:
+        with VictimClient(victim.url) as client:
+            queries = ImageQueries(client.predict, Target(3, image, 7), PerturbationSet(image, "inf", 0.1), 10)
+            with pytest.raises(VictimError, match="answered 2 probabilities per image, and image 3's label is 7"):
+                queries.probabilities(np.zeros((1, 784), np.float32))
+    finally:
+        victim.close()
+
+
+@pytest.mark.parametrize("label", [-1, 10, 2.0])
+def test_a_target_whose_label_is_no_digit_is_refused(label):
+    from zoadamm_worker.attack.objective import Target
+
+    with pytest.raises(ValueError, match="label must be a digit's class, 0 to 9"):
+        Target(0, np.zeros(784, np.float32), label)
+
+
+def test_a_pixel_just_above_one_is_shown_above_one(victim_url):
+    images = np.full((1, 28, 28), 0.5, np.float32)
+    images[0, 0, 0] = np.float32(1.0000001)
+    answer = httpx.post(victim_url + "/predict", json={"images": images.tolist()})
+    assert answer.status_code == 422 and "[0.5, 1.00000012]" in answer.json()["detail"], answer.text

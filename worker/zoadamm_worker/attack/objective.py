@@ -18,8 +18,9 @@ import numpy as np
 import zoadamm
 from zoadamm import DIFFERENCES
 
+from ..model import CLASSES
 from .feasible import PerturbationSet
-from .victim_client import Prediction
+from .victim_client import Prediction, VictimError
 from .watch import QueryWatch, Stop, margins
 
 # κ = 0: an untargeted attack only has to cross the decision boundary, and each attack stops
@@ -40,6 +41,10 @@ class Target:
     index: int
     image: np.ndarray
     label: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.label, int | np.integer) and 0 <= self.label < CLASSES):
+            raise ValueError(f"label must be a digit's class, 0 to {CLASSES - 1}, not {self.label!r}")
 
     @property
     def tag(self) -> str:
@@ -78,6 +83,10 @@ class ImageQueries:
             raise Stop(f"{self.watch.remaining} queries left, {len(images)} asked for")
         images = images[:allowed]
         probabilities, counted = self.ask(images, self.tag)
+        if probabilities.shape[1] <= self.target.label:  # no margin to measure: the victim's fault, said so
+            raise VictimError(f"the victim answered {probabilities.shape[1]} probabilities per image, and "
+                              f"image {self.target.index}'s label is {self.target.label}: it must answer one "
+                              f"per class, {CLASSES} for MNIST's digits")
         self.watch.observe(images, probabilities, counted)
         return images, probabilities
 

@@ -22,12 +22,12 @@ import numpy as np
 from art.attacks.evasion import SquareAttack, ZooAttack
 from art.estimators.classification.blackbox import BlackBoxClassifierNeuralNetwork
 
+from ..model import CLASSES
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
 from .targets import REQUEST_IMAGES
 from .watch import FLOOR, Stop
 
 SHAPE = (1, 28, 28)
-CLASSES = 10
 CACHE_IMAGES = 2048  # ART repeats points of its last iteration or two: two ZOO batches and more
 ZOO_PARALLEL = 128  # coordinates per ZOO iteration (ART's default): up to 2 x 128 + 1 queries
 

@@ -107,7 +107,7 @@ def check_images(images: np.ndarray, max_batch: int) -> np.ndarray:
         raise BadImages("images hold NaN or infinite pixels")
     low, high = float(images.min()), float(images.max())
     if low < 0 or high > 1:
-        raise BadImages(f"pixels must lie in [0, 1], found values in [{low:g}, {high:g}]")
+        raise BadImages(f"pixels must lie in [0, 1], found values in [{low:.9g}, {high:.9g}]")
     return np.require(images, np.float32, ["C_CONTIGUOUS", "WRITEABLE"])[:, None]  # torch wants it writable
 
 
