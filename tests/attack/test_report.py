@@ -122,7 +122,8 @@ def test_a_glob_over_an_attack_folder_reports_its_records_and_skips_its_other_fi
 
 
 @pytest.mark.parametrize("name, text, words", [
-    ("broken.jsonl", json.dumps(_row("pgd", "inf", True, 5)) + "\n{\"method\": \n", r"broken.jsonl:2 is not a JSON record"),
+    ("broken.jsonl", json.dumps(_row("pgd", "inf", True, 5)) + "\n{\"method\": \n",
+     r"broken.jsonl:2 is not a JSON record"),
     ("other.jsonl", '{"loss": 0.3}\n', r"other.jsonl:1 is not a record of attack --records, which has method, "),
     ("mixed.jsonl", json.dumps(_row("pgd", "inf", True, 5)) + "\n" + json.dumps(
         {"index": 0, "label": 7, "predicted": 3, "fooled": True}) + "\n", "mixed.jsonl holds per-image records and "),
