@@ -105,6 +105,30 @@ def test_a_killed_worker_delays_the_epoch_but_never_changes_it(client, service_u
     assert final(client, shared) == final(client, reference)
 
 
+def test_a_worker_stopped_past_an_epochs_end_goes_on_without_reporting_it(client, service_url):
+    """A worker held up (SIGSTOP) while the other finished two epochs followed the session past
+    them, then evaluated the test set at that later x and reported it under the first epoch's
+    key: 422 for another value with that key, and the worker exited."""
+    reference = single_worker(client, service_url, train_limit=1280, epochs=3)  # 10 steps an epoch
+    shared = new_session(client)
+    held, other = start_workers(service_url, shared, train_limit=1280, epochs=3)
+    deadline = time.monotonic() + 300  # a guard against a run that never gets there
+    while client.sessions.get(shared).step < 3:
+        assert held.poll() is None and other.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    held.send_signal(signal.SIGSTOP)
+    try:
+        while client.sessions.get(shared).step < 22:  # past the ends of epochs 1 and 2
+            assert other.poll() is None and time.monotonic() < deadline, other.communicate()
+            time.sleep(0.05)
+    finally:
+        held.send_signal(signal.SIGCONT)
+    outputs = [w.communicate() for w in (held, other)]
+    assert [held.returncode, other.returncode] == [0, 0], outputs
+    assert history(client, shared) == history(client, reference)
+    assert final(client, shared) == final(client, reference)  # each epoch reported once, at its end
+
+
 @pytest.mark.parametrize("method,constraint", [
     ("zo-adamm", None),
     ("zo-sgd", FeasibleSet(box=Box(-1.0, [2.0, 1.5, 1.0, 0.5, 2.5]))),

@@ -100,3 +100,37 @@ def test_an_mnist_worker_rides_out_a_restart_of_its_service(redis_url, tmp_path)
     assert line.startswith(f"zoadamm: the service at {url} does not answer (")
     assert json.loads(out)["epoch"] == 2 and step == 100
     assert [json.loads(r)["epoch"] for r in record.read_text().splitlines()] == [1, 2]
+
+
+def test_a_joined_worker_whose_service_stays_down_says_the_same_command_joins_again(redis_url):
+    """It printed the start-up hint (no service: start one), as if the run had not begun."""
+    service = ServiceProcess(redis_url)
+    url = service.start()
+    objective = HoldingObjective(hold=HELD)
+    try:
+        with Client(url) as client:
+            session = client.sessions.create(4, directions=2, seed=9, lr=0.05).id
+        argv = ["zoadamm-worker", "rest", "--objective", objective.url, "--dim", "4", "--steps", str(STEPS),
+                "--service", url, "--quiet", "--service-wait", "1", "--join", session]
+        worker = start(*argv)
+        _stop_when_held(objective, service, worker)
+        out, err = worker.communicate()
+    finally:
+        objective.close()
+        service.stop()
+    assert worker.returncode == 1 and out == "", (out, err)
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"zoadamm-worker: the service at {url} stopped answering while this worker shared "
+                           f"session {session}; a service on Redis keeps the steps told"), err
+    assert line.endswith(f"--join {session}") and "--resume" not in line and "start one" not in err, err
+
+
+def test_joining_a_session_that_takes_gradients_is_refused_before_its_x_is_set(redis_url):
+    """x0 was sent first, setting the FO session's x, and the refusal came as a traceback."""
+    with ServiceProcess(redis_url) as service, Client(service.url) as client:
+        session = client.sessions.create(4, method="adamm", seed=0).id
+        done = run("zoadamm-worker", "rest", "--objective", "http://127.0.0.1:9/f", "--dim", "4", "--steps", "3",
+                   "--service", service.url, "--quiet", "--join", session)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert f"session {session}'s method is adamm, which takes gradients" in done.stderr
+        assert client.sessions.get(session).has_parameters is False

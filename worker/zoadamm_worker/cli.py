@@ -81,21 +81,21 @@ def _mnist(args: argparse.Namespace) -> int:
         name = f"{spec.method}-q{spec.directions}-d{spec.dim}-seed{spec.seed}-{secrets.token_hex(3)}.jsonl"
         record = os.path.join(args.record_dir, name)
         check_writable(record)
-    if args.join is not None:
-        from .join import join_mnist
+    try:
+        if args.join is not None:
+            from .join import join_mnist
 
-        records = join_mnist(spec, args.join, args.service, record, data=data, lease=args.lease,
-                             progress=not args.quiet, service_wait=args.service_wait)
-    else:
-        try:
+            records = join_mnist(spec, args.join, args.service, record, data=data, lease=args.lease,
+                                 progress=not args.quiet, service_wait=args.service_wait)
+        else:
             records = train(spec, args.service, record, data=data, progress=not args.quiet, resume=args.resume,
                             session_name=args.name or default_session_name(spec), save=args.save,
                             service_wait=args.service_wait)
-        except APIConnectionError as lost:
-            if lost.session_id is None:
-                raise  # no run yet: the usual message says what to check
-            print(f"{PROG}: {stopped_answering(PROG, args.service, lost, args.argv)}", file=sys.stderr)
-            return 1
+    except APIConnectionError as lost:
+        if lost.session_id is None and args.join is None:
+            raise  # no run yet: the usual message says what to check
+        print(f"{PROG}: {stopped_answering(PROG, args.service, lost, args.argv, args.join)}", file=sys.stderr)
+        return 1
     if not records:
         print(f"{PROG}: nothing to do: the session has all {args.epochs} epochs (or --steps) already",
               file=sys.stderr)

@@ -139,10 +139,15 @@ def command_again(prog: str, argv: Sequence[str], flag: str | None = "--resume")
     return shlex.join([prog, *argv, *([flag] if flag and flag not in argv else [])])
 
 
-def stopped_answering(prog: str, service: str, lost: APIConnectionError, argv: Sequence[str]) -> str:
-    """What a run that lost its service mid-way prints: where it stood, and what continues it."""
-    return (f"the service at {service} stopped answering at step {lost.step} (session {lost.session_id}); a "
-            f"service on Redis keeps the steps told: once it answers, continue with: {command_again(prog, argv)}")
+def stopped_answering(prog: str, service: str, lost: APIConnectionError, argv: Sequence[str],
+                      joined: str | None = None) -> str:
+    """What a run that lost its service mid-way prints: where it stood, and what continues it.
+    ``joined``: the session a ``--join`` worker shares, which the same command joins again."""
+    where = (f"at step {lost.step} (session {lost.session_id})" if joined is None
+             else f"while this worker shared session {joined}")
+    again = command_again(prog, argv, None if joined is not None else "--resume")
+    return (f"the service at {service} stopped answering {where}; a service on Redis keeps the steps told: "
+            f"once it answers, continue with: {again}")
 
 
 def continue_line(prog: str, argv: Sequence[str], stop: KeyboardInterrupt, *, flag: str | None = "--resume") -> str:

@@ -45,9 +45,6 @@ def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | N
     try:
         run = SharedRun(client, session_id, initial_parameters(spec.scale, spec.seed),
                         lease=lease or default_lease(int(client.sessions.get(session_id).config["directions"])))
-        if not run.config.takes_values:
-            raise ValueError(f"session {session_id} is a {run.config.method} session; --join takes the "
-                             "sessions of a zo-* method (they take function values)")
         nb, last = objective.num_batches, spec.last_step(objective.num_batches)
         records = []
         # a worker that joins at the end of an epoch reports it too (once for all: same key, same
@@ -62,6 +59,15 @@ def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | N
                 run.tell(work, f_x, f_plus, f_minus)
                 losses.append(f_x)
                 told += len(work.indices)
+            if run.step > until:  # fell behind (stopped, or slow): the others went on, after one of them
+                # reported this epoch at its end; run.x is past that end, and its report would differ
+                if progress:
+                    print(f"joined {session_id[:8]} epoch {epoch}: this worker fell behind to step {run.step}; "
+                          "another reported the epoch (the session's metrics have it), and this one goes on",
+                          file=sys.stderr)
+                if run.step >= last:
+                    break
+                continue
             test_loss, test_accuracy = objective.evaluate(run.x, "test")
             # an epoch that --steps ends inside is reported by the worker that ends it: one key, one value
             complete = run.step >= epoch * nb

@@ -43,9 +43,9 @@ def run_rest(args: argparse.Namespace) -> int:
         print(f"{PROG}: {exc}; {fate}", file=sys.stderr)
         return 2
     except APIConnectionError as exc:
-        if exc.session_id is None:
+        if exc.session_id is None and args.join is None:
             raise  # no run yet: the usual message says what to check
-        print(f"{PROG}: {stopped_answering(PROG, args.service, exc, args.argv)}", file=sys.stderr)
+        print(f"{PROG}: {stopped_answering(PROG, args.service, exc, args.argv, args.join)}", file=sys.stderr)
         return 1
     finally:
         objective.close()

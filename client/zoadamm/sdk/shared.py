@@ -60,7 +60,8 @@ class SharedRun(Mirrored):
         by its checksum).  ``lease``: directions to evaluate at a time.
 
         Raises:
-            zoadamm.InvalidArgument: x0 does not fit the session, or lease is not a whole number >= 1.
+            zoadamm.InvalidArgument: x0 does not fit the session, lease is not a whole number >= 1, or
+                the session's method takes gradients (adamm).
             zoadamm.sdk.ConflictError: at step 0, x0 differs from the session's parameters.
             zoadamm.sdk.APIError: any other failure of the service.
         """
@@ -71,6 +72,9 @@ class SharedRun(Mirrored):
         self.worker = worker or uuid.uuid4().hex
         self.session = client.sessions.get(session_id)
         self.config = self.session.session_config()  # from a GET: its constraint vectors too
+        if not self.config.takes_values:  # said before x0 is sent: it would set an FO session's x
+            raise InvalidArgument(f"session {session_id}'s method is {self.config.method}, which takes gradients; "
+                                  "workers share the steps of the zo-* methods (they take function values)")
         x0 = numbers("x0", x0, np.float32).reshape(-1)
         if x0.size != self.config.dim:
             raise InvalidArgument(f"x0 has {x0.size} values; session {session_id} has dim {self.config.dim}")
