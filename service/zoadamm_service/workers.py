@@ -33,6 +33,8 @@ def run(host: str, port: int, workers: int, log_level: str) -> None:
         "--config", "python:zoadamm_service.workers",
         "--worker-class", "zoadamm_service.uvicorn_worker.Worker",
         "--workers", str(workers), "--bind", f"{host}:{port}", "--log-level", log_level,
+        # idle keep-alive connections last uvicorn's 5 s, as with one process (gunicorn's own is 2 s)
+        "--keep-alive", "5",
     ]
     os.execv(sys.executable, argv)
 

@@ -218,3 +218,22 @@ def test_docs_pages_load_their_assets_from_the_service(client, path):
         assert client.get(asset).status_code == 200, asset
     for license_file in ["swagger-ui-dist.LICENSE.txt", "redoc.LICENSE.txt"]:
         assert client.get(f"/assets/{license_file}").status_code == 200
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_idle_keep_alive_connection_lasts_as_configuration_md_says(redis_url, workers):
+    """configuration.md: an idle keep-alive connection is closed after 5 s.  Under gunicorn
+    (``--workers 2``) it was gunicorn's 2 s, and clients that reused a connection at the moment
+    it closed lost the request (ReadError)."""
+    with ServiceProcess(redis_url, workers=workers) as service:
+        host, port = service.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            for pause in (0, 3.5):
+                time.sleep(pause)  # idle, past gunicorn's default and within the documented 5 s
+                conn.request("GET", "/healthz")
+                answer = conn.getresponse()
+                assert answer.status == 200 and json.loads(answer.read())["status"] == "ok"
+            assert conn.sock is not None  # the same connection throughout: http.client would reopen a closed one
+        finally:
+            conn.close()
