@@ -174,6 +174,34 @@ def test_a_worker_that_joins_late_replays_the_steps_and_mirrors(client):
     np.testing.assert_array_equal(late.x, first.x)
 
 
+def test_a_joined_worker_says_so_when_the_store_lost_steps(client, module_redis_url, caplog):
+    """Redis back from an older save: the worker followed the session back to its step in
+    silence and evaluated the lost steps again (a solo run's 409 says the store lost them)."""
+    import redis
+
+    from zoadamm.sdk import SharedRun
+
+    sid = client.sessions.create(3, directions=2, seed=5).id
+    run = SharedRun(client, sid, np.zeros(3, np.float32), lease=2)
+
+    def steps(n: int) -> None:
+        for _ in range(n):
+            work = run.next()
+            assert work is not None
+            run.tell(work, 1.0, [1.5, 0.5])
+
+    steps(2)
+    store = redis.Redis.from_url(module_redis_url)
+    saved = {key: store.dump(key) for key in store.scan_iter(f"zoadamm:{{{sid}}}:*")}
+    steps(3)
+    for key, value in saved.items():  # the save of step 2 restored
+        store.restore(key, 0, value, replace=True)
+    with caplog.at_level("WARNING", logger="zoadamm"):
+        steps(2)  # the lease of step 5 that the last tell brought back: 409, then the ask follows
+    assert f"session {sid} went back from step 5 to step 2: its store lost acknowledged steps" in caplog.text
+    assert run.step == 3
+
+
 @pytest.fixture(scope="module")
 def patient_service_url(module_redis_url):
     # the default lease: a worker slowed by a loaded machine keeps its part of the step

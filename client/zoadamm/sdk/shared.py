@@ -21,6 +21,7 @@ reads x from the service instead.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from .client import Client
 from .errors import ConflictError
 from .mirrored import Mirrored
 from .models import ClosedStep, StepInfo
+
+log = logging.getLogger("zoadamm")
 
 DEFAULT_WAIT = 10.0  # seconds an ask may block while other workers finish the step
 
@@ -187,6 +190,10 @@ class SharedRun(Mirrored):
         self.lr, self.mu = info.lr, info.mu
         if info.step == self.step:
             return
+        if info.step < self.step:  # the steps between are evaluated again, as a solo run's would be
+            log.warning("zoadamm: session %s went back from step %d to step %d: its store lost acknowledged "
+                        "steps (a Redis restarted from an older save?); following it from there",
+                        self.id, self.step, info.step)
         if self._mirror is not None and info.steps is not None and len(info.steps) == info.step - self.step:
             self._apply(info.steps)
         if self.step != info.step:
