@@ -149,6 +149,15 @@ def test_a_joining_run_of_another_dim_is_told_which_option_gave_it(service_url, 
     assert f"the start (--dim or --x0) has 3 values; session {session.id} has dim 4" in line
 
 
+def test_an_mnist_worker_joining_with_another_scale_is_told_which_option_gave_it(service_url, tmp_path):
+    """It was told that "x0 has 10602 values", an option it never gave."""
+    with Client(service_url) as client:
+        session = client.sessions.create(1400, directions=1)
+    line = _one_line(_run("worker mnist", service_url, tmp_path, "--join", session.id, "--scale", "1",
+                          "--train-limit", "640", "--quiet"))
+    assert f"the model of --scale 1 has 10602 weights; session {session.id} has dim 1400" in line, line
+
+
 def test_a_thread_count_of_zero_means_every_cpu():
     from zoadamm_worker.cli import build_parser
 

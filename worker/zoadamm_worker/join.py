@@ -43,8 +43,12 @@ def join_mnist(spec: RunSpec, session_id: str, service_url: str, record: str | N
     own_client = client is None
     client = client or lean_client(service_url, retry_window=service_wait)
     try:
-        run = SharedRun(client, session_id, initial_parameters(spec.scale, spec.seed),
-                        lease=lease or default_lease(int(client.sessions.get(session_id).config["directions"])))
+        config = client.sessions.get(session_id).config
+        x0 = initial_parameters(spec.scale, spec.seed)
+        if x0.size != config["dim"]:  # SharedRun would name x0, which the command line calls otherwise
+            raise InvalidArgument(f"the model of --scale {spec.scale:g} has {x0.size} weights; session {session_id} "
+                                  f"has dim {config['dim']}: give the --scale it was created for")
+        run = SharedRun(client, session_id, x0, lease=lease or default_lease(int(config["directions"])))
         nb, last = objective.num_batches, spec.last_step(objective.num_batches)
         records = []
         # a worker that joins at the end of an epoch reports it too (once for all: same key, same
