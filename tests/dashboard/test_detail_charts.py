@@ -144,3 +144,20 @@ def test_lr_equal_to_mu_stays_visible_under_it(service, page, artifacts):
     lr, mu = page.evaluate(COLOURED, ["#chart-schedule", [LR, MU]])
     assert mu > 100 and lr > mu / 4, (lr, mu)  # both drawn: lr between mu's dashes
     assert page.errors == [] and page.violations() == []
+
+
+def test_the_smoothing_is_per_step_whatever_stride_the_trace_keeps(service, page):
+    """The trace keeps every step, then every 2nd, 4th, ...: the EMA ran per kept point, so a run
+    that had gone on longer (a wider stride) drew the same steps higher, 1.5 to 2 times in the
+    compare view.  Now a point standing for g steps decays the past by alpha^g."""
+    page.goto(service.url + "/dashboard")
+    ratios = page.evaluate("""async () => {
+        const { ema } = await import("/assets/charts.js");
+        const f = (s) => Math.exp(-s / 400);
+        const every = Array.from({ length: 801 }, (_, s) => s);
+        const strided = [...Array(100).keys(), ...Array.from({ length: 176 }, (_, i) => 100 + 4 * i)];
+        const dense = ema(every.map(f), 0.9, every), sparse = ema(strided.map(f), 0.9, strided);
+        return [400, 600, 800].map((s) => sparse[strided.indexOf(s)] / dense[s]);
+    }""")
+    assert all(abs(ratio - 1) < 0.01 for ratio in ratios), ratios
+    assert page.errors == []

@@ -258,14 +258,19 @@ export function line(text, stroke, extra = {}) {
 export const xSeries = (text) => ({ label: text, value: (u, v) => fmt(v) });
 
 // TensorBoard's smoothing, debiased so the curve does not start at zero; nulls are skipped.
-export function ema(values, alpha) {
+// Per step: the trace keeps every step at first and then every 2nd, 4th, ... (`steps`), and a
+// point that stands for a gap of g steps decays the past by alpha^g, so that two runs of the
+// same steps draw the same curve however long each has run.
+export function ema(values, alpha, steps) {
   const out = new Array(values.length);
-  let last = 0, weight = 0;
+  let last = 0, weight = 0, previous = null;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === null || !Number.isFinite(v)) { out[i] = null; continue; }
-    last = alpha * last + (1 - alpha) * v;
-    weight = alpha * weight + (1 - alpha);
+    const decay = previous === null ? alpha : alpha ** Math.max(1, steps[i] - previous);
+    last = decay * last + (1 - decay) * v;
+    weight = decay * weight + (1 - decay);
+    previous = steps[i];
     out[i] = last / weight;
   }
   return out;

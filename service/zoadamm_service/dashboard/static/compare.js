@@ -54,7 +54,7 @@ function columns(d, xMode, yMode, alpha) {
   } else {
     const t = d.trace;
     xs = t.step.map((s, i) => xOf(s, t.time[i]));
-    ys = yMode === "lr" ? t.lr : ema(t[yMode], alpha);
+    ys = yMode === "lr" ? t.lr : ema(t[yMode], alpha, t.step);
   }
   const keep = xs.map((x, i) => i).filter((i) => i === 0 || xs[i] > xs[i - 1]);
   return [keep.map((i) => xs[i]), keep.map((i) => ys[i])];
