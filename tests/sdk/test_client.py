@@ -191,13 +191,15 @@ def test_stale_and_future_steps_conflict_with_the_session_step(sdk):
     assert sdk.sessions.parameters(s.id).step == 1
 
 
-def test_unacceptable_values_are_unprocessable(sdk):
-    with pytest.raises(UnprocessableEntityError):
+def test_unacceptable_values_are_refused(sdk):
+    # settings the core refuses: here, before any request
+    with pytest.raises(InvalidArgument):
         sdk.sessions.create(DIM, lr=-1.0)
-    with pytest.raises(UnprocessableEntityError):
+    with pytest.raises(InvalidArgument):
         sdk.sessions.create(DIM, distribution="cauchy")
-    with pytest.raises(UnprocessableEntityError):
+    with pytest.raises(InvalidArgument):
         sdk.sessions.create(DIM, x0=np.zeros(DIM + 1))
+    assert sdk.sessions.list() == []
     s = sdk.sessions.create(DIM, x0=x0_for(DIM), directions=2)
     with pytest.raises(UnprocessableEntityError) as caught:
         sdk.sessions.tell(s.id, 0, f_x=1.0, f_plus=[1.0])  # two directions, one value
@@ -215,12 +217,8 @@ def test_non_finite_values(sdk):
     with pytest.raises(ValueError):
         sdk.sessions.tell(s.id, 0, f_x=float("nan"), f_plus=[1.0])
     bad = np.full(DIM, np.nan, dtype=np.float32)
-    if sdk.binary:  # a float32 payload can carry NaN: the service refuses it
-        with pytest.raises(UnprocessableEntityError):
-            sdk.sessions.create(DIM, x0=bad)
-    else:
-        with pytest.raises(ValueError):
-            sdk.sessions.create(DIM, x0=bad)
+    with pytest.raises(InvalidArgument, match="x0 contains NaN"):  # before sending, in either encoding
+        sdk.sessions.create(DIM, x0=bad)
     assert sdk.sessions.parameters(s.id).step == 0
 
 

@@ -61,12 +61,25 @@ def test_pipeline_without_the_mirror_is_refused_before_a_session_is_made(sdk):
     assert len(sdk.sessions.list()) == before
 
 
-def test_a_value_out_of_range_names_the_field_and_the_reason(sdk):
-    assert str(_refusal(sdk, lr=-1.0)).startswith("422 lr: Input should be greater than 0 (POST ")
-    assert "directions: Input should be greater than or equal to 1" in str(_refusal(sdk, directions=0))
-    both = str(_refusal(sdk, lr=-1.0, distribution="uniform"))
-    assert "lr: Input should be greater than 0" in both
-    assert "distribution: Input should be 'sphere' or 'gaussian'" in both
+def test_a_value_out_of_range_is_refused_before_any_request_naming_it(sdk):
+    """The core's own checks, made here: an InvalidArgument (a ValueError) whether or not a
+    service answers, where it came back as the service's 422 (or, with none, after the retries)."""
+    def refused_here(**settings) -> str:
+        with pytest.raises(InvalidArgument) as caught:
+            RemoteOptimizer.create(sdk, np.zeros(3), **settings)
+        return str(caught.value)
+
+    assert refused_here(lr=-1.0) == "lr must be finite and > 0, got -1.0"
+    assert refused_here(directions=0) == "directions must be an integer >= 1, got 0"
+    assert refused_here(distribution="uniform").startswith("distribution must be one of sphere, gaussian")
+    assert refused_here(beta1=1.0) == "beta1 must be in [0, 1), got 1.0"
+    assert sdk.sessions.list() == []
+    with Client("http://127.0.0.1:9", retry_window=60) as nowhere:  # nothing listens: no wait for it
+        with pytest.raises(InvalidArgument, match="lr must be finite"):
+            minimize(lambda x: 1.0, np.zeros(3), steps=1, client=nowhere, progress=False, lr=-1)
+    # limits only the service knows (here d beyond its largest) still come back as its 422
+    with pytest.raises(UnprocessableEntityError, match="dim"):
+        sdk.sessions.create(10**9)
 
 
 def test_minimize_says_the_same(local):

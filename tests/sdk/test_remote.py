@@ -30,7 +30,7 @@ from zoadamm import (
     directions,
     minimize,
 )
-from zoadamm.sdk import UnprocessableEntityError, fast_switching
+from zoadamm.sdk import fast_switching
 from zoadamm.sdk.bounds import box_of
 
 DIM = 16
@@ -174,6 +174,22 @@ def test_a_closed_run_takes_no_tell_and_resume_continues_it(local, mode):
     assert again.step == 5 and local.sessions.get(run.id).step == 5
 
 
+@pytest.mark.parametrize("mode", ["mirror", "pipeline"])
+def test_a_mirror_starts_at_the_rates_metrics_set_before_the_first_step(local, mode):
+    """Reports before step 0 halved lr and mu; the mirror began at the config's, so its first
+    step disagreed with the service's, and it was dropped for the rest of the run."""
+    f = quadratic(DIM)
+    made = local.sessions.create(DIM, x0=x0_for(DIM), lr=0.1, schedule={"patience": 0}, seed=3)
+    for value in (5.0, 5.0, 5.0):
+        local.sessions.report(made.id, value)
+    run = RemoteOptimizer.resume(local, made.id, **MODES[mode])
+    assert run.lr < 0.1 and run.mirrored
+    drive(run, f, 5)
+    run.flush()
+    assert run.mirrored and run.mismatches == 0
+    assert bits(run.x) == bits(local.sessions.parameters(made.id).x)
+
+
 def test_joining_a_session_later_cannot_mirror(local):
     f = quadratic(DIM)
     first = RemoteOptimizer.create(local, x0_for(DIM), **_config())
@@ -313,8 +329,9 @@ def test_minimize_counts_its_flat_steps_and_leaves_its_warnings_to_a_caller_who_
 
 
 def test_minimize_refuses_x0_outside_its_bounds(local):
-    with pytest.raises(UnprocessableEntityError, match="x0 lies above constraint.box"):
+    with pytest.raises(InvalidArgument, match="x0 lies above constraint.box"):  # before any request
         minimize(quadratic(3), np.ones(3), steps=2, client=local, progress=False, bounds=(-1, 0.5))
+    assert local.sessions.list() == [] or all(s.name is not None for s in local.sessions.list())
 
 
 def test_bounds_take_scipys_forms_and_name_what_is_wrong():

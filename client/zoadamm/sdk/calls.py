@@ -11,7 +11,7 @@ import numpy as np
 
 from .._validate import InvalidArgument, finite_values, numbers, shown
 from ..constraints import Ball, Box, FeasibleSet
-from ..optimizer import CONFIG_VECTORS
+from ..optimizer import CONFIG_VECTORS, SessionConfig
 from ._http import Call
 from .models import ClosedStep, Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .settings import SessionSettings, Unpack, check_names
@@ -78,7 +78,37 @@ def create(dim: int, *, x0=None, name: str | None = None, **config: Unpack[Sessi
         vectors["x0"] = numbers("x0", x0, np.float32)
         if vectors["x0"].ndim != 1:
             raise InvalidArgument(f"x0 must be a 1-D vector, got shape {vectors['x0'].shape}")
+    _check_locally(fields, constraint, vectors.get("x0"))
     return Call("POST", "/v1/sessions", fields, vectors), _session
+
+
+def _check_locally(fields: dict, constraint: FeasibleSet | None, x0: np.ndarray | None) -> None:
+    """What the core refuses (the service's own checks) refused here, before any request: a bad
+    setting is an InvalidArgument (a ValueError) whether or not a service answers.  The schedule
+    and the service's own limits (largest d and q) are left to the service.
+
+    Raises:
+        InvalidArgument: naming the setting.
+    """
+    core = {name: _whole(value) if name in ("dim", "directions", "seed") else value
+            for name, value in fields.items() if name in _CORE_SETTINGS and value is not None}
+    if not isinstance(core.get("dim"), int) or isinstance(core.get("dim"), bool):
+        return  # a dim of another type: the service names it
+    config = SessionConfig(**core, schedule=None, constraint=constraint)
+    if x0 is not None:
+        if x0.size != config.dim:
+            raise InvalidArgument(f"x0 has {x0.size} values; dim is {config.dim}")
+        finite_values("x0", x0)
+        if constraint is not None:
+            constraint.admit(x0.copy())  # refused as the service refuses it (moved within rounding there)
+
+
+def _whole(value):
+    """7.0 as 7: the service reads a whole JSON number as the integer (docs/api.md)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+_CORE_SETTINGS = frozenset(f.name for f in dataclasses.fields(SessionConfig)) - {"schedule", "constraint"}
 
 
 def get(session_id: str) -> Parsed:

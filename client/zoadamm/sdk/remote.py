@@ -78,6 +78,7 @@ class RemoteOptimizer(Mirrored):
         self._mirror: Optimizer | None = None
         if mirror and self.step == 0:  # moments are known (zero) only at the start
             self._mirror = Optimizer.start(self.config, self._x)
+            self._set_rates(info.lr, info.mu)  # metrics reported before step 0 may have moved them
         self._pipeline = pipeline
         self._sender = ThreadPoolExecutor(1, thread_name_prefix="zoadamm-tell") if mirror else None
         self._closed = False
