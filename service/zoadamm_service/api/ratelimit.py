@@ -7,11 +7,12 @@ A gate of the ``pipeline`` after ``auth.Authenticate``, which has put the key's 
 never the key) on the request; like it, it sees every ``/v1`` call, the tell included.
 
 Counts are taken from the window in batches of 1% of the limit (``BATCH_SHARE``; 1 for limits
-under 200), or of as many as the key's calls in line for them when more: a replica that takes a
-batch admits that many of the key's calls without asking Redis again, for one window at most.
-So the per-step tell makes one Redis round trip instead of two, a key never passes its limit by
-more than a batch per replica, and a replica may refuse up to a batch early (counts it took and
-did not use: a call in line that was cancelled leaves its count).
+under 200), or of as many as the key's calls in line for them when more, up to a tenth of the
+limit (``LINE_SHARE``): a replica that takes a batch admits that many of the key's calls without
+asking Redis again, for one window at most.  So the per-step tell makes one Redis round trip
+instead of two, a key never passes its limit, and a replica may refuse up to a batch early
+(counts it took and did not use: a call in line that was cancelled leaves its count; a fetch
+that outlasts the call's budget, a tenth of the limit at most).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .pipeline import Gate, Refusal
 
 log = logging.getLogger("zoadamm.service")
 BATCH_SHARE = 100  # a batch of counts is the limit divided by this (1% of it)
+LINE_SHARE = 10  # the counts fetched for a line of calls: at most a tenth of the limit
 
 
 def counters(redis_url: str | None, cluster: bool = False,
@@ -85,6 +87,7 @@ class Throttle:
         storage, self.aclose = counters(redis_url, cluster, max_connections)  # aclose: at the app's end
         self.limiter = SlidingWindowCounterRateLimiter(storage)
         self.batch = max(1, self.limit.amount // BATCH_SHARE)
+        self.line_most = max(1, self.limit.amount // LINE_SHARE)
         self._taken: dict[str, tuple[int, float]] = {}  # key id -> (counts taken, unused; usable until)
         # key id -> the lock of its batches: the calls that find no counts left wait for one batch
         # together, where each took a batch of its own and used one count of it (a burst of 200
@@ -127,7 +130,9 @@ class Throttle:
 
     async def _fetch(self, who: str) -> Refusal | None:
         now = time.monotonic()
-        wanted = min(max(self.batch, 1 + self._waiting.get(who, 0)), self.limit.amount)  # a batch, or the line
+        # a batch, or the line: at most a tenth of the limit, which a fetch that outlasts the
+        # budget loses (Redis counts it; the calls got 503)
+        wanted = min(max(self.batch, min(1 + self._waiting.get(who, 0), self.line_most)), self.limit.amount)
         try:
             async with budget.waiting("the rate limit's counters"):
                 taken = wanted if await self.limiter.hit(self.limit, who, cost=wanted) else 0
