@@ -362,6 +362,11 @@ def test_a_second_run_on_the_same_records_is_refused_while_the_first_runs(model_
     assert records.read_text() == "" and not (tmp_path / "pgd.npz").exists()
     run_attack(settings, records, tmp_path / "pgd.npz")  # once it has ended
     assert [row["index"] for row in _rows(records)] == [0, 1]
+    # the same examples beside other records: each run rewrites the file whole, so one would lose
+    # the other's images (silently, before the hold)
+    with held(tmp_path / "other.jsonl", tmp_path / "pgd.npz"):
+        with pytest.raises(ValueError, match=f"another run is writing {tmp_path / 'pgd.npz'}: .* another --examples"):
+            run_attack(settings, tmp_path / "third.jsonl", tmp_path / "pgd.npz")
 
 
 def test_a_continued_run_says_which_recorded_images_its_examples_lack(model_file, tmp_path):

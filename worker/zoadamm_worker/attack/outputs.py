@@ -47,23 +47,31 @@ def save_arrays(path: str | Path, **arrays: Any) -> None:
 
 
 @contextlib.contextmanager
-def held(records: str | Path | None) -> Iterator[None]:
-    """The run's hold on its records file, for as long as it runs: a second run on the same file
-    would attack the same images and record them twice.
+def held(records: str | Path | None, examples: Path | None = None) -> Iterator[None]:
+    """The run's hold on its records and examples files, for as long as it runs: a second run on
+    the same records would attack the same images and record them twice, and one on the same
+    examples would write over the other's (each rewrites the file whole).  The examples' hold is
+    a file ``.NAME.lock`` beside them, as they are replaced by a rename, not written in place.
 
     Raises:
-        ValueError: another run holds the file.
+        ValueError: another run holds one of them.
     """
-    if records is None or (Path(records).exists() and not Path(records).is_file()):  # a pipe: nothing to hold
-        yield
-        return
-    with open(records, "a") as file:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(f"another run is writing {records}: wait for it to end (the same command then "
-                             "continues what it recorded), or give another --records file") from None
-        yield  # the lock ends with the file's closing
+    with contextlib.ExitStack() as stack:
+        for path, given in ((records, "--records"), (None if examples is None else _lock_of(examples), "--examples")):
+            if path is None or (Path(path).exists() and not Path(path).is_file()):  # a pipe: nothing to hold
+                continue
+            file = stack.enter_context(open(path, "a"))  # noqa: SIM115 - held until the stack closes
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                shown = records if given == "--records" else examples
+                raise ValueError(f"another run is writing {shown}: wait for it to end (the same command then "
+                                 f"continues what it recorded), or give another {given} file") from None
+        yield  # the locks end with the files' closing
+
+
+def _lock_of(examples: Path) -> Path | None:
+    return None if examples.exists() and not examples.is_file() else examples.with_name(f".{examples.name}.lock")
 
 
 EXAMPLES = ("index", "label", "predicted", "success", "original", "final")

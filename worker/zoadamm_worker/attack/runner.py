@@ -221,7 +221,7 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
     check_settings(settings)
     examples = None if examples is None else examples_path(examples)
     check_writable(records, examples)  # a path that cannot be written fails before the first query
-    with held(records):  # a second run on the same records would attack and record the same images
+    with held(records, examples):  # a second run on the same records would attack and record the same images
         return _run(settings, records, examples, progress, note)
 
 
