@@ -30,6 +30,16 @@ def test_a_line_cut_short_is_skipped_and_cut_off_before_the_next(tmp_path):
     assert read_records(only_cut) == [{"epoch": 1}]
 
 
+def test_a_whole_record_without_its_newline_is_kept_and_given_one(tmp_path):
+    """A file written by hand or by another program may end without a newline: its last record
+    was skipped as cut short, and the next append cut it off."""
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"epoch": 1}\n{"epoch": 2}')
+    assert read_records(path) == [{"epoch": 1}, {"epoch": 2}]
+    append_record(path, {"epoch": 3})
+    assert path.read_text() == '{"epoch": 1}\n{"epoch": 2}\n{"epoch": 3}\n'
+
+
 def test_a_line_that_is_no_record_names_its_file_and_line(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text('{"epoch": 1}\n{"epoch": 2, "te{"epoch": 3}\n')

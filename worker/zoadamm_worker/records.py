@@ -3,7 +3,8 @@ that a run stopped at any point keeps every line it wrote (and can be continued 
 
 A line cut short (the disk filled, the machine stopped mid-write) has no newline at its end: it
 is no record.  Reading skips it, and the next append cuts it off first, so that the next line is
-not glued onto it."""
+not glued onto it.  A last line that is a whole JSON object and lacks only its newline is a
+record: reading keeps it, and the next append gives it its newline."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def claim_new(base: str | Path, suffix: str = "", *, folder: bool = False) -> Pa
 
 def _cut_partial_line(file) -> None:
     """Drop a last line that has no newline (a write cut short) from ``file``, open to read and
-    write."""
+    write; a whole record without its newline (written by hand or by another program) gets one."""
     end = file.seek(0, os.SEEK_END)
     start = end
     while start > 0:
@@ -108,10 +109,21 @@ def _cut_partial_line(file) -> None:
         if tail.endswith(b"\n"):
             return
         newline = tail.rfind(b"\n")
-        if newline >= 0:
-            file.truncate(start + newline + 1)
+        if newline >= 0 or start == 0:
+            if _whole_record(tail[newline + 1:]):
+                file.write(b"\n")
+            else:
+                file.truncate(start + newline + 1)  # 0 for a file that is one line cut short
             return
-    file.truncate(0)  # the whole file is one line cut short (or empty)
+
+
+def _whole_record(line: bytes) -> bool:
+    """A line that is a JSON object: a record that only lacks its newline (a line cut short is no
+    JSON, or no object)."""
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def read_records(path: str | Path) -> list[dict]:
@@ -130,7 +142,8 @@ def numbered_records(path: str | Path) -> list[tuple[int, Any]]:
         return []
     text = path.read_text()
     lines = text.split("\n")
-    whole = lines[:-1]  # the part after the last newline is empty, or a line cut short
+    # the part after the last newline is empty, a line cut short, or a record without its newline
+    whole = lines if _whole_record(lines[-1].encode()) else lines[:-1]
     rows = []
     for number, line in enumerate(whole, 1):
         if not line.strip():
