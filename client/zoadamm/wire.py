@@ -118,6 +118,12 @@ def encode(fields: dict, vectors: dict[str, np.ndarray] | None = None) -> bytes:
     return b"".join([_PREFIX.pack(MAGIC, len(text)), text, *(a.data for a in arrays)])
 
 
+def _json_hint(body: bytes) -> str:
+    """For a body that is no frame: what to do when it is JSON (opening with a BOM, as JSON may)."""
+    start = body[:64].removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
+    return "; this body is JSON: send it as application/json" if start in (b"{", b"[") else ""
+
+
 def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     """Decode a frame into (fields, {name: float32 vector}); vectors are read-only views.
 
@@ -126,12 +132,10 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
             that names a field twice), a malformed "vectors" list, or a payload whose size does not match it.
     """
     if len(body) < _PREFIX.size:
-        raise WireError("frame too short")
+        raise WireError("frame too short" + _json_hint(body))
     magic, length = _PREFIX.unpack_from(body)
     if magic != MAGIC:
-        looks_json = body.lstrip()[:1] in (b"{", b"[")
-        raise WireError(f"bad frame magic {magic!r}; expected {MAGIC!r}"
-                        + ("; this body is JSON: send it as application/json" if looks_json else ""))
+        raise WireError(f"bad frame magic {magic!r}; expected {MAGIC!r}" + _json_hint(body))
     start = _PREFIX.size + length
     if length > MAX_HEADER_BYTES:
         raise WireError(f"frame header is {length} bytes, over the {MAX_HEADER_BYTES}-byte limit "
@@ -141,8 +145,10 @@ def decode(body: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     try:
         header = STRICT_JSON.decode(body[_PREFIX.size : start].decode("utf-8"))
     except ValueError as exc:  # bad UTF-8, bad JSON, a name twice, an integer of over 4,300 digits
-        raise WireError(f"frame header is not JSON: {exc} (pad the header with spaces, "
-                        "not NUL bytes, to a multiple of 4 bytes)") from None
+        padded = b"\0" in body[_PREFIX.size : start]
+        raise WireError(f"frame header is not JSON: {exc}"
+                        + (" (pad the header with spaces, not NUL bytes, to a multiple of 4 bytes)" if padded else "")
+                        ) from None
     if not isinstance(header, dict):
         raise WireError("frame header must be a JSON object")
     layout = header.pop("vectors", [])

@@ -395,6 +395,8 @@ def test_function_values_sent_as_frame_vectors_are_told_where_they_go(shared):
     ({"content": wire.encode({"step": 1, "f_x": 1.0, "f_plus": [1.0, 2.0]}), "headers": JSON_TYPE},
      f"this body is a binary frame: send it as {FRAME}"),
     (frame_bytes(b'{"step": 1}\0\0\0'), "pad the header with spaces, not NUL bytes"),
+    ({"content": b'{"x":1}', "headers": {"Content-Type": FRAME}}, "frame too short; this body is JSON"),
+    ({"content": b'\xef\xbb\xbf{"step": 1, "f_x": 1.0}', "headers": {"Content-Type": FRAME}}, "this body is JSON"),
     (frame_bytes(b'{"step": 1, "vectors": [["f_plus", 2.0]]}', bytes(8)), "each count a whole number >= 0"),
 ])
 def test_a_malformed_body_says_how_to_mend_it(shared, request_, hint):
@@ -404,6 +406,13 @@ def test_a_malformed_body_says_how_to_mend_it(shared, request_, hint):
     r = send(client, "zo", TELL, request_, sessions)
     assert r.status_code == 400 and hint in r.json()["detail"], r.text
     assert everything(client, sessions) == sessions["before"]
+
+
+def test_a_header_that_is_no_json_for_another_reason_gets_no_padding_hint(shared):
+    client, sessions = shared
+    r = send(client, "zo", TELL, frame_bytes(b'{"step"'), sessions)
+    assert r.status_code == 400 and "frame header is not JSON" in r.json()["detail"], r.text
+    assert "NUL" not in r.json()["detail"]
 
 
 def test_the_sessions_still_step_after_the_bad_requests(shared):
