@@ -46,10 +46,10 @@ def test_k_is_the_loss_ratio_over_sqrt_d_at_equal_epochs_for_every_d():
     assert text[3] == "| 10,000 | 100 | 40.0 / 0.4000 | — |"
 
 
-def _method_run(method: str, lr: float, seed: int, accuracy: float) -> Run:
-    record = {"epoch": 1, "method": method, "lr": lr, "d": 1400, "directions": 1, "difference": "forward",
+def _method_run(method: str, lr: float, seed: int, accuracy: float, q: int = 1) -> Run:
+    record = {"epoch": 1, "method": method, "lr": lr, "d": 1400, "directions": q, "difference": "forward",
               "normalizer": "v_hat", "seed": seed, "test_accuracy": accuracy}
-    return Run(f"{method}-{lr}-{seed}", Path(f"{method}-{lr}-{seed}.jsonl"), [record])
+    return Run(f"{method}-{lr}-q{q}-{seed}", Path(f"{method}-{lr}-q{q}-{seed}.jsonl"), [record])
 
 
 def test_the_methods_table_picks_each_methods_best_lr_by_its_mean_over_seeds():
@@ -72,3 +72,22 @@ def test_an_lr_that_diverged_is_shown_and_never_the_best():
     assert text[2].startswith("| zo-sgd | 0.001 | 0.3000 ± 0.0000 |")  # not 1e-2, though its one epoch was better
     assert "lr 0.01: 0.9000 ± 0.0000 (1 × 1), 1 diverged (step 700)" in text[2]
     assert text[3] == "| zo-signsgd | — | every lr diverged | lr 0.01: 1 diverged (step 3) |"
+
+
+def test_methods_at_two_settings_get_a_table_each():
+    """A grid of q = 1 and q = 4: one table mixed them, its best cell from one q and its other
+    cells from the other (the later group wrote over the earlier one's cell of the same lr)."""
+    import pytest
+
+    from zoadamm_worker.experiments.analysis import _methods_section
+
+    groups = group_runs([_method_run(m, 1e-2, 0, acc, q) for m, acc, q in (
+        ("zo-sgd", 0.09, 1), ("zo-sgd", 0.07, 4), ("zo-adamm", 0.60, 1), ("zo-adamm", 0.80, 4))])
+    with pytest.raises(ValueError, match="one table per setting"):
+        methods_table(groups)
+    text = "\n".join(_methods_section(groups, []))
+    one, four = text.split("ZO methods side by side: d = 1,400, q = 4")
+    assert "ZO methods side by side: d = 1,400, q = 1, forward differences" in one
+    assert "| zo-sgd | 0.01 | 0.0900 ± 0.0000 | **lr 0.01: 0.0900 ± 0.0000 (1 × 1)** |" in one
+    assert "| zo-sgd | 0.01 | 0.0700 ± 0.0000 | **lr 0.01: 0.0700 ± 0.0000 (1 × 1)** |" in four
+    assert "0.07" not in one and "0.09" not in four and "(q = 4, forward differences)" in four

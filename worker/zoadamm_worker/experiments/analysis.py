@@ -13,6 +13,7 @@ import math
 import time
 from pathlib import Path
 
+from ..model import parameter_count
 from . import figures, tables
 from .records import Group, group_runs, load_diverged, load_runs, paired, paper_results
 
@@ -117,14 +118,28 @@ def _cosine_section(cosines: list[tuple[Group, dict]]) -> list[str]:
 
 
 def _methods_section(groups: list[Group], diverged: list[dict]) -> list[str]:
-    """ZO-AdaMM beside the other ZO methods, where the folder holds more than one of them."""
-    if len({g.key[0] for g in groups if g.key[0] != "adamm"} | {d["method"] for d in diverged}) < 2:
-        return []
-    return _section("ZO methods side by side", tables.methods_table(groups, diverged),
-                    "Test accuracy (mean ± std over seeds) at the last epoch every seed of a setting "
-                    "reached, for each lr of each method's grid; the method's best lr in bold. One "
-                    "function-value pair per step (q = 1, forward differences) for every method, so "
-                    "equal epochs are equal queries.")
+    """ZO-AdaMM beside the other ZO methods, where the folder holds more than one of them: a
+    table per setting (d, q, difference, normalizer, images), as methods compare only at one."""
+    zo = [g for g in groups if g.key[0] != "adamm"]
+    settings = sorted({g.key[1:6] for g in zo}, key=str)
+    lines = []
+    for setting in settings:
+        d, q, difference, normalizer, limit = setting
+        these = [g for g in zo if g.key[1:6] == setting]
+        broke = [spec for spec in diverged if (parameter_count(spec["scale"]), spec["directions"], spec["difference"],
+                                               spec["normalizer"], spec.get("train_limit")) == setting]
+        if len({g.key[0] for g in these} | {spec["method"] for spec in broke}) < 2:
+            continue
+        images = f", the first {limit:,} images" if limit else ""
+        title = "ZO methods side by side" + (f": d = {d:,}, q = {q}, {difference} differences{images}"
+                                             if len(settings) > 1 else "")
+        pairs = "One function-value pair" if q == 1 else f"{q} directions"
+        lines += _section(title, tables.methods_table(these, broke),
+                          "Test accuracy (mean ± std over seeds) at the last epoch every seed of a setting "
+                          "reached, for each lr of each method's grid; the method's best lr in bold. "
+                          f"{pairs} per step (q = {q}, {difference} differences) for every method, so "
+                          "equal epochs are equal queries.")
+    return lines
 
 
 def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int = 0) -> Path:

@@ -202,6 +202,9 @@ def methods_table(groups: list[Group], diverged: Sequence[dict] = ()) -> str:
     """The ZO methods on one problem: each method's test accuracy at every lr of its grid, the
     best lr (highest mean over seeds, none of them diverged) in bold; the methods' rows sorted
     best first.  ``diverged``: the settings of the runs that diverged (``load_diverged``)."""
+    if len({g.key[1:6] for g in groups if g.key[0] != "adamm"}) > 1:  # one cell per (method, lr): one setting
+        raise ValueError("the methods table compares methods at one setting (d, q, difference, normalizer, "
+                         "images): make one table per setting")
     by_method: dict[str, list[Group]] = {}
     for g in groups:
         if g.key[0] != "adamm":
