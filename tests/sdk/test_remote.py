@@ -668,6 +668,24 @@ def test_a_callback_returning_true_stops_the_run_and_the_result_has_scipys_names
     result = minimize(f, x0_for(DIM), steps=50, client=local, progress=False,
                       callback=lambda step, x, f_x: step == 4, **_config())
     assert result.steps == result.nit == 4 and result.nfev == result.evaluations == 4 * 3 + 1
+    assert result.success and result.status == 0 and result.message == "stopped by the callback at step 4"
+    assert result["x"] is result.x and result["fun"] == result.fun and result["nfev"] == 13
+    with pytest.raises(KeyError):
+        result["history"]  # not a name of scipy's
+
+
+def test_a_scipy_style_callback_is_refused_before_the_first_step(local):
+    """callback(xk) passed the check, ran one step, then failed with a TypeError from inside."""
+    before = len(local.sessions.list())
+    with pytest.raises(InvalidArgument, match=r"callback\(step, x, f_x\); for scipy's callback\(xk\) give"):
+        minimize(quadratic(DIM), x0_for(DIM), steps=5, client=local, progress=False, callback=lambda xk: None)
+    assert len(local.sessions.list()) == before
+    with pytest.raises(InvalidArgument, match="callback returned an array of 2 values: return True"):
+        minimize(quadratic(DIM), x0_for(DIM), steps=5, client=local, progress=False,
+                 callback=lambda step, x, f_x: np.array([True, False]))
+    flat = minimize(lambda x: 1.0, x0_for(DIM), steps=3, client=local, progress=False,
+                    callback=lambda step, x, f_x: np.array([False]))  # a 1-element array is its value
+    assert flat.steps == 3 and not flat.success and flat.status == 1 and "x did not move" in flat.message
 
 
 @pytest.mark.parametrize("mirror", [False, True])

@@ -11,7 +11,6 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,26 +24,12 @@ from .errors import APIConnectionError, NotFoundError
 from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer
+from .result import MinimizeResult
 from .resume import call_again, check_session, find_session
 from .settings import SessionSettings, Unpack, check_names
-from .values import probe_value, value_of
+from .values import check_callback, probe_value, stops, value_of
 
 log = logging.getLogger("zoadamm")
-
-
-@dataclass(frozen=True, eq=False)  # holds x: compared as an object, not field by field
-class MinimizeResult:
-    x: np.ndarray
-    fun: float  # f at x, evaluated at the end
-    steps: int  # the session's step count (a continued run counts its earlier steps too)
-    evaluations: int  # of f: this call's, and a continued run's earlier steps' (q + 1 or 1 + 2q each), as steps
-    session_id: str
-    history: list[float] = field(repr=False)  # f(x) at each step this call took (too long to print)
-    flat_steps: int = 0  # of this call's steps, those whose probes all gave f(x) itself: no difference to go by
-
-    # scipy.optimize.OptimizeResult's names for the same numbers
-    nit = property(lambda self: self.steps, doc="scipy's name: the steps")
-    nfev = property(lambda self: self.evaluations, doc="scipy's name: the evaluations of f")
 
 
 class Interrupted(SystemExit, KeyboardInterrupt):
@@ -175,8 +160,8 @@ def _check_arguments(x0, steps: int, report_every: int | None, callback, resume:
     positive_int("steps", steps)
     if report_every is not None:
         positive_int("report_every", report_every)
-    if callback is not None and not callable(callback):
-        raise InvalidArgument(f"callback must be callable (step, x, f_x), got {type(callback).__name__}")
+    if callback is not None:
+        check_callback(callback)
     chosen = config.get("method")
     if isinstance(chosen, str) and chosen in METHODS and method(chosen).takes != "values":
         raise InvalidArgument(f"minimize evaluates f, so it drives the zo-* methods; {chosen!r} takes "
@@ -241,6 +226,7 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     if run.step >= steps:
         log.warning("minimize: session %s is already at step %d, not below steps=%d: no step taken (pass a "
                     "larger steps to go on)", run.id, run.step, steps)
+    message = f"reached step {steps}"
     try:
         while run.step < steps:
             x = run.x
@@ -264,18 +250,20 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
             stop = False
             if callback is not None:
                 try:
-                    said = callback(run.step, _kept(run.x) if run.mirrored else run.x, f_x)
-                    stop = said is not None and bool(said)  # True (np.True_ too) ends it, as for scipy
+                    stop = stops(callback(run.step, _kept(run.x) if run.mirrored else run.x, f_x))
                 except StopIteration:  # scipy's way to end a run early
                     stop = True
             bar.update(1, f=f_x, lr=run.lr)
             if stop:
+                message = f"stopped by the callback at step {run.step}"
                 break
         run.flush()  # the last tell is checked before x is read
     finally:
         bar.close()
     x = np.array(run.x)
-    result = MinimizeResult(x, value_of(f, x), run.step, earlier + evaluations + 1, run.id, history, flat)
+    if history and flat == len(history):
+        message = "x did not move: f gave the same value at x and at every probe (mu below what f resolves)"
+    result = MinimizeResult(x, value_of(f, x), run.step, earlier + evaluations + 1, run.id, history, flat, message)
     if not warn:
         return result
     if history and flat == len(history):  # no step had a difference to estimate from

@@ -1,10 +1,14 @@
 """What the objective returns, checked: one finite number, or an error that says what f
-returned and, at a probe outside the feasible set, what keeps the probes inside."""
+returned and, at a probe outside the feasible set, what keeps the probes inside; and what
+``minimize``'s callback takes and returns."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
+from .._validate import InvalidArgument
 from ..constraints import FeasibleSet
 from ..exceptions import ObjectiveError
 
@@ -66,3 +70,28 @@ def _kind(value) -> str:
         return f"{kind} of {len(value)} items"
     except TypeError:
         return kind
+
+
+def check_callback(callback) -> None:
+    """Refuse a callback that is not called as ``callback(step, x, f_x)`` before the first step
+    (scipy's ``callback(xk)`` failed after it, a TypeError from inside the run)."""
+    if not callable(callback):
+        raise InvalidArgument(f"callback must be callable (step, x, f_x), got {type(callback).__name__}")
+    try:
+        inspect.signature(callback).bind(0, np.zeros(1, np.float32), 0.0)
+    except ValueError:  # a callable without a signature (some builtins): called as it is
+        return
+    except TypeError:
+        raise InvalidArgument("callback is called as callback(step, x, f_x); for scipy's callback(xk) give "
+                              "lambda step, x, f_x: your_callback(x)") from None
+
+
+def stops(said) -> bool:
+    """Whether a callback's answer ends the run: True (np.True_ or a 1-element array too) does,
+    as for scipy; None and False do not."""
+    if isinstance(said, np.ndarray):
+        if said.size != 1:
+            raise InvalidArgument(f"callback returned an array of {said.size} values: return True to stop the "
+                                  "run, or None (or False) to go on")
+        said = said.item()
+    return said is not None and bool(said)
