@@ -354,6 +354,22 @@ def test_bounds_take_scipys_forms_and_name_what_is_wrong():
             box_of(given, np.zeros(3))
 
 
+def test_bounds_given_as_arrays_are_read_whole_and_give_the_box_of_the_same_lists():
+    """Arrays of bounds were read an element at a time, seconds before the first request at
+    d = 1e6; read whole, they give the bits the lists give, inf and -inf as no bound."""
+    rng = np.random.default_rng(0)
+    lower = -rng.random(1000) - 0.5
+    upper = rng.random(1000) + 0.5
+    lower[3], upper[7], upper[8] = -np.inf, np.inf, 2  # an int among floats, as a list may hold
+    x0 = np.zeros(1000)
+    as_lists = box_of((lower.tolist(), upper.tolist()), x0)
+    for given in ((lower, upper), np.stack([lower, upper], 1), [(lo, hi) for lo, hi in zip(lower, upper)]):
+        box = box_of(given, x0)
+        assert all(bits(np.asarray(a)) == bits(np.asarray(b)) for a, b in zip(box.bounds, as_lists.bounds))
+    whole = box_of((np.zeros(4, np.int64), np.full(4, 3, np.int64)), np.ones(4))  # integer arrays too
+    assert np.all(np.asarray(whole.bounds[1]) == 3)
+
+
 def test_at_d_2_scipys_bounds_are_a_lower_and_an_upper_vector_and_pairs_are_pairs():
     """scipy reads a 2 x 2 list as one (lo, hi) pair per coordinate and Bounds(lo, hi) as two
     vectors; where x0 says the list was meant as vectors, the message says what to pass."""

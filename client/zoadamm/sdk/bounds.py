@@ -26,12 +26,15 @@ def box_of(bounds, x0) -> FeasibleSet:
     if isinstance(bounds, (str, bytes, dict)) or not isinstance(bounds, (tuple, list, np.ndarray)):
         raise InvalidArgument(f"bounds must be (lo, hi), {dim} (lo, hi) pairs or scipy's Bounds, "
                               f"got {type(bounds).__name__}")
-    pairs = len(bounds) > 0 and all(_is_pair(p) for p in bounds)
+    array = isinstance(bounds, np.ndarray) and bounds.dtype.kind in "iuf"  # read whole, not row by row
+    pairs = (bounds.ndim == 2 and bounds.shape[1] == 2 if array
+             else len(bounds) > 0 and all(_is_pair(p) for p in bounds))
     if pairs and (len(bounds) == dim or len(bounds) != 2):
         if len(bounds) != dim:
             raise InvalidArgument(f"bounds has {len(bounds)} (lo, hi) pairs, x0 has {dim} values")
         try:
-            box = _box([lo for lo, _ in bounds], [hi for _, hi in bounds], dim)
+            box = (_box(bounds[:, 0], bounds[:, 1], dim) if array
+                   else _box([lo for lo, _ in bounds], [hi for _, hi in bounds], dim))
         except InvalidArgument as refused:
             if dim == 2:
                 _refuse_the_other_reading(None, bounds, x0, str(refused))
@@ -89,4 +92,6 @@ def unbounded(side, sign: int):
         if value is None or (isinstance(value, (float, np.floating)) and value == sign * np.inf):
             return sign * F32_MAX
         return value
+    if isinstance(side, np.ndarray) and side.ndim > 0 and side.dtype.kind in "iuf":  # at once, not one by one
+        return np.where(side == sign * np.inf, sign * F32_MAX, side) if side.dtype.kind == "f" else side
     return [one(v) for v in side] if isinstance(side, (list, tuple)) or np.ndim(side) > 0 else one(side)
