@@ -363,9 +363,9 @@ def test_bounds_given_as_arrays_are_read_whole_and_give_the_box_of_the_same_list
     lower[3], upper[7], upper[8] = -np.inf, np.inf, 2  # an int among floats, as a list may hold
     x0 = np.zeros(1000)
     as_lists = box_of((lower.tolist(), upper.tolist()), x0)
-    for given in ((lower, upper), np.stack([lower, upper], 1), [(lo, hi) for lo, hi in zip(lower, upper)]):
+    for given in ((lower, upper), np.stack([lower, upper], 1), [(lo, hi) for lo, hi in zip(lower, upper, strict=True)]):
         box = box_of(given, x0)
-        assert all(bits(np.asarray(a)) == bits(np.asarray(b)) for a, b in zip(box.bounds, as_lists.bounds))
+        assert all(bits(np.asarray(a)) == bits(np.asarray(b)) for a, b in zip(box.bounds, as_lists.bounds, strict=True))
     whole = box_of((np.zeros(4, np.int64), np.full(4, 3, np.int64)), np.ones(4))  # integer arrays too
     assert np.all(np.asarray(whole.bounds[1]) == 3)
 

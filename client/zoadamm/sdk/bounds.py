@@ -26,14 +26,15 @@ def box_of(bounds, x0) -> FeasibleSet:
     if isinstance(bounds, (str, bytes, dict)) or not isinstance(bounds, (tuple, list, np.ndarray)):
         raise InvalidArgument(f"bounds must be (lo, hi), {dim} (lo, hi) pairs or scipy's Bounds, "
                               f"got {type(bounds).__name__}")
-    array = isinstance(bounds, np.ndarray) and bounds.dtype.kind in "iuf"  # read whole, not row by row
-    pairs = (bounds.ndim == 2 and bounds.shape[1] == 2 if array
+    # numbers in an array are read whole, not row by row
+    array = bounds if isinstance(bounds, np.ndarray) and bounds.dtype.kind in "iuf" else None
+    pairs = (array.ndim == 2 and array.shape[1] == 2 if array is not None
              else len(bounds) > 0 and all(_is_pair(p) for p in bounds))
     if pairs and (len(bounds) == dim or len(bounds) != 2):
         if len(bounds) != dim:
             raise InvalidArgument(f"bounds has {len(bounds)} (lo, hi) pairs, x0 has {dim} values")
         try:
-            box = (_box(bounds[:, 0], bounds[:, 1], dim) if array
+            box = (_box(array[:, 0], array[:, 1], dim) if array is not None
                    else _box([lo for lo, _ in bounds], [hi for _, hi in bounds], dim))
         except InvalidArgument as refused:
             if dim == 2:
