@@ -354,3 +354,20 @@ def test_a_run_given_an_async_client_says_runs_are_synchronous_and_how_to_run_on
                   lambda client: RemoteOptimizer.create(client, np.zeros(2))):
         with pytest.raises(InvalidArgument, match=re.escape(hint)):
             start(AsyncClient("http://127.0.0.1:1"))
+
+
+def test_json_of_another_shape_is_said_to_be_no_zoadamm_answer():
+    """A server answering JSON that is not zoadamm's: a KeyError or TypeError from inside the SDK."""
+    import httpx
+
+    from zoadamm.sdk import APIError
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "ok"})
+
+    http = httpx.Client(base_url="http://elsewhere.test", transport=httpx.MockTransport(handler))
+    with Client("http://elsewhere.test", http_client=http, max_retries=0) as client:
+        for call in (client.sessions.list, lambda: client.sessions.get("a" * 32), lambda: client.sessions.create(3)):
+            with pytest.raises(APIError, match=r"http://elsewhere.test/? answered (GET|POST) /v1/sessions\S* with "
+                                               r"JSON that is no zoadamm answer \((KeyError|TypeError): "):
+                call()

@@ -19,7 +19,7 @@ import httpx
 from .._validate import InvalidArgument
 from . import calls, forks
 from ._http import Call, RetryPolicy, answered, build, check_open, closed_midway, connection_error, should_retry
-from .errors import EventLoopError
+from .errors import APIError, EventLoopError
 from .options import DEFAULT_URL, checked_key, checked_options, tls_context
 from .sessions import AsyncSessions, Sessions
 
@@ -42,6 +42,16 @@ class _Base:
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"
         return f"{type(self).__name__}(base_url={self._base_url!r}, api_key={key})"
+
+    def _parsed(self, parsed: calls.Parsed, answer: tuple[dict, dict]):
+        """``parsed``'s answer read; JSON of another shape (a server that is not zoadamm's) is an
+        APIError that says so, not a KeyError from inside the SDK."""
+        call, parse = parsed
+        try:
+            return parse(*answer)
+        except (KeyError, TypeError, AttributeError, IndexError) as error:
+            raise APIError(f"{self._base_url} answered {call.method} {call.path} with JSON that is no zoadamm "
+                           f"answer ({type(error).__name__}: {error}): is a zoadamm service there?") from error
 
 
 class _Tries:
@@ -116,8 +126,7 @@ class Client(_Base):
             time.sleep(wait)  # outside the except: an interrupt meanwhile is not "during" the failure
 
     def run(self, parsed: calls.Parsed):
-        call, parse = parsed
-        return parse(*self.send(call))
+        return self._parsed(parsed, self.send(parsed[0]))
 
     def health(self, *, retry: bool = True) -> dict:
         """The service's ``/healthz`` answer.  ``retry=False`` makes one attempt, so a service
@@ -187,8 +196,7 @@ class AsyncClient(_Base):
             await anyio.sleep(wait)  # asyncio's or trio's, whichever runs the call
 
     async def run(self, parsed: calls.Parsed):
-        call, parse = parsed
-        return parse(*await self.send(call))
+        return self._parsed(parsed, await self.send(parsed[0]))
 
     async def health(self, *, retry: bool = True) -> dict:
         """As ``Client.health``."""
