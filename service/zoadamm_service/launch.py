@@ -5,11 +5,14 @@ The one way the demo, the experiment runner, the benchmarks and the tests start 
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +36,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _ends_with_its_parent():
+    """What makes the child get SIGTERM when this process dies, a kill -9 included (Linux's
+    parent-death signal; it survives the exec): a runner killed outright left its service
+    running, orphaned.  Only from the main thread, as the signal comes when the thread that
+    started the child ends; None elsewhere, and where the C library has no prctl."""
+    if threading.current_thread() is not threading.main_thread() or not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def in_the_child() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_the_child
+
+
 class ChildProcess:
     """``start()`` runs ``argv`` and returns ``url`` once ``url + health`` answers 200 (the
     victim of the attack commands starts this way too); ``stop()`` ends it, ``kill()`` sends
@@ -48,7 +72,7 @@ class ChildProcess:
     def start(self) -> str:
         self._output = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(self._argv, env=self._env, stdout=self._output, stderr=subprocess.STDOUT,
-                                     text=True)
+                                     text=True, preexec_fn=_ends_with_its_parent())
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         try:
             while self.proc.poll() is None and time.monotonic() < deadline:

@@ -1,0 +1,49 @@
+"""A service started by ``launch`` ends with the process that started it, a kill -9 included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+GUARD_S = 60  # only a guard against a service that never ends
+
+STARTS_ONE = """
+from zoadamm_service.launch import local_service
+with local_service() as url:
+    print(url, flush=True)
+    import time
+    time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie not reaped yet is gone too
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_a_service_ends_when_the_process_that_started_it_is_killed_outright():
+    """A runner (the experiments grid, the demo) killed with SIGKILL left its service running,
+    orphaned, about 300 MB, until killed by hand."""
+    runner = subprocess.Popen([sys.executable, "-c", STARTS_ONE], stdout=subprocess.PIPE, text=True)
+    service = None
+    try:
+        url = runner.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        (service,) = [int(pid) for pid in open(f"/proc/{runner.pid}/task/{runner.pid}/children").read().split()]
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+        deadline = time.monotonic() + GUARD_S
+        while _alive(service):
+            assert time.monotonic() < deadline, f"the service {service} outlived its runner"
+            time.sleep(0.1)
+    finally:
+        runner.kill()
+        if service is not None and _alive(service):  # not left behind by a failure here
+            os.kill(service, signal.SIGKILL)
