@@ -118,6 +118,29 @@ def test_a_partial_run_is_reported_with_the_epochs_it_reached(grid, tmp_path):
     assert "| ZO q=1 forward d=1,400 (first 640 images) | 0, 1 | 2, 1 | 2 | 1 |" in text
 
 
+@pytest.mark.parametrize("damage", ["{}", "null", "weights"])
+def test_a_run_whose_files_are_damaged_is_not_complete_and_analyze_names_the_line(grid, tmp_path, damage):
+    """A record line {} or null (the line count unchanged) raised KeyError or TypeError before
+    anything trained, and analyze a KeyError; a truncated weights file counted as complete, and
+    analyze then died on a bad zip."""
+    from zoadamm_worker.experiments.runner import is_complete
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(grid["out"], folder)
+    spec = grid["runs"][0]
+    path = folder / f"{grid['names'][0]}.jsonl"
+    assert is_complete(path, spec)
+    if damage == "weights":
+        weights = weights_path(path)
+        weights.write_bytes(weights.read_bytes()[:100])
+    else:
+        lines = path.read_text().splitlines()
+        path.write_text("\n".join([*lines[:-1], damage]) + "\n")
+        with pytest.raises(ValueError, match=f"{path.name}:{len(lines)} is no epoch record of a run \\(it lacks "):
+            load_runs(folder)
+    assert not is_complete(path, spec)
+
+
 def test_the_cli_lists_a_grid_and_analyses_a_folder(grid, tmp_path, capsys):
     assert cli.main(["run", "--preset", "smoke", "--seeds", "5", "--dry-run", "--out", str(tmp_path)]) == 0
     assert "fo-d1400-seed5-n640  (2 epochs)" in capsys.readouterr().out

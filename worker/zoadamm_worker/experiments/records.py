@@ -120,6 +120,9 @@ def load_diverged(folder: str | Path) -> list[dict]:
     return [json.loads(path.read_text()) for path in sorted(Path(folder).glob("*.diverged.json"))]
 
 
+REQUIRED = ("epoch", "method", "d", "seed", "train_loss", "test_accuracy")  # what every record gives analyze
+
+
 def load_runs(folder: str | Path) -> list[Run]:
     """Every ``*.jsonl`` record in ``folder`` (not ``aside/``) with at least one epoch, by name;
     runs that diverged are left out (``load_diverged``): their epochs stop where they broke."""
@@ -128,11 +131,18 @@ def load_runs(folder: str | Path) -> list[Run]:
         if diverged_path(path).exists():
             continue
         records = []
-        for line in filter(str.strip, path.read_text().splitlines()):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:  # a line cut by a kill: keep the whole lines before it
                 break
+            missing = [key for key in REQUIRED if key not in record] if isinstance(record, dict) else list(REQUIRED)
+            if missing:
+                raise ValueError(f"{path}:{number} is no epoch record of a run (it lacks {', '.join(missing)}): "
+                                 "move it out of the folder, or give a folder of zoadamm-experiments runs")
+            records.append(record)
         if records:
             runs.append(Run(path.stem, path, records))
     return runs

@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import time
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -78,9 +79,10 @@ def is_complete(path: Path, spec: RunSpec) -> bool:
         records = read_records(path)
     except (json.JSONDecodeError, OSError):
         return False  # a line cut by a kill: not complete
-    return (len(records) == spec.epochs and [r["epoch"] for r in records] == list(range(1, spec.epochs + 1))
+    return (len(records) == spec.epochs and all(isinstance(r, dict) for r in records)
+            and [r.get("epoch") for r in records] == list(range(1, spec.epochs + 1))
             and all(same_run(spec, r) for r in records)
-            and (not spec.save_weights or (weights_path(path).exists() and "weights" not in records[-1])))
+            and (not spec.save_weights or (zipfile.is_zipfile(weights_path(path)) and "weights" not in records[-1])))
 
 
 def finish_weights(path: Path, spec: RunSpec) -> None:
