@@ -141,6 +141,35 @@ def test_a_run_whose_files_are_damaged_is_not_complete_and_analyze_names_the_lin
     assert not is_complete(path, spec)
 
 
+def test_a_run_another_runner_finished_while_this_one_took_the_lock_is_skipped(grid, tmp_path, monkeypatch):
+    """The check came before the lock and was not made again: the run the other runner had just
+    finished was moved aside as incomplete and trained again."""
+    import contextlib
+
+    from zoadamm_worker.experiments import runner
+
+    folder = tmp_path / "race"
+    shutil.copytree(grid["out"], folder)
+    name, spec = grid["names"][0], grid["runs"][0]
+    finished = {p.name: p.read_bytes() for p in folder.glob(f"{name}.*")}
+    for file in finished:
+        (folder / file).unlink()
+    real = runner.run_lock
+
+    @contextlib.contextmanager
+    def the_other_finishes_first(out, run):
+        for file, data in finished.items():  # the other runner writes its last epoch and weights
+            (folder / file).write_bytes(data)
+        with real(out, run) as mine:
+            yield mine
+
+    monkeypatch.setattr(runner, "run_lock", the_other_finishes_first)
+    lines: list[str] = []
+    run_grid([spec], folder, "smoke", service="http://127.0.0.1:9", progress=False, log=lines.append)
+    assert lines == [f"run 1/1 {name}: complete, skipped"], lines
+    assert not (folder / "aside").exists() or not list((folder / "aside").glob(f"{name}*"))
+
+
 def test_the_cli_lists_a_grid_and_analyses_a_folder(grid, tmp_path, capsys):
     assert cli.main(["run", "--preset", "smoke", "--seeds", "5", "--dry-run", "--out", str(tmp_path)]) == 0
     assert "fo-d1400-seed5-n640  (2 epochs)" in capsys.readouterr().out

@@ -217,6 +217,9 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
                 if not mine:
                     log(f"run {k}/{len(runs)} {name}: running in another process, skipped")
                     continue
+                if is_complete(path, spec):  # another runner finished it between the check and the lock
+                    log(f"run {k}/{len(runs)} {name}: complete, skipped")
+                    continue
                 if path.exists():
                     log(f"run {k}/{len(runs)} {name}: incomplete record moved to {move_aside(path)}")
                 if url is None:
