@@ -80,6 +80,8 @@ def test_a_value_out_of_range_is_refused_before_any_request_naming_it(sdk):
     # limits only the service knows (here d beyond its largest) still come back as its 422
     with pytest.raises(UnprocessableEntityError, match="dim"):
         sdk.sessions.create(10**9)
+    with pytest.raises(UnprocessableEntityError, match="seed"):  # its limit, 2^53 - 1, in its words
+        sdk.sessions.create(3, seed=2**64)
 
 
 def test_minimize_says_the_same(local):

@@ -368,6 +368,8 @@ def test_bounds_given_as_arrays_are_read_whole_and_give_the_box_of_the_same_list
         assert all(bits(np.asarray(a)) == bits(np.asarray(b)) for a, b in zip(box.bounds, as_lists.bounds, strict=True))
     whole = box_of((np.zeros(4, np.int64), np.full(4, 3, np.int64)), np.ones(4))  # integer arrays too
     assert np.all(np.asarray(whole.bounds[1]) == 3)
+    half = box_of(np.array([[-np.inf, 2]] * 3, np.float16), np.zeros(3))  # float32's end fits no float16
+    assert np.all(np.asarray(half.bounds[0]) == -np.finfo(np.float32).max)
 
 
 def test_at_d_2_scipys_bounds_are_a_lower_and_an_upper_vector_and_pairs_are_pairs():
@@ -688,6 +690,9 @@ def test_a_callback_returning_true_stops_the_run_and_the_result_has_scipys_names
     assert result["x"] is result.x and result["fun"] == result.fun and result["nfev"] == 13
     with pytest.raises(KeyError):
         result["history"]  # not a name of scipy's
+    assert "x" in result and "history" not in result and dict(result)["nit"] == 4  # a mapping, as scipy's
+    again = minimize(f, x0_for(DIM), steps=2, client=local, progress=False, session_id=result.session_id)
+    assert again.message == "no step taken: the session is at step 4" and again.steps == 4
 
 
 def test_a_scipy_style_callback_is_refused_before_the_first_step(local):
@@ -699,6 +704,16 @@ def test_a_scipy_style_callback_is_refused_before_the_first_step(local):
     with pytest.raises(InvalidArgument, match="callback returned an array of 2 values: return True"):
         minimize(quadratic(DIM), x0_for(DIM), steps=5, client=local, progress=False,
                  callback=lambda step, x, f_x: np.array([True, False]))
+    import functools
+
+    def scipy_style(xk):
+        return None
+
+    @functools.wraps(scipy_style)  # an adapter that says it wraps callback(xk): called as it is
+    def adapted(step, x, f_x):
+        return scipy_style(x)
+
+    assert minimize(quadratic(DIM), x0_for(DIM), steps=2, client=local, progress=False, callback=adapted).steps == 2
     flat = minimize(lambda x: 1.0, x0_for(DIM), steps=3, client=local, progress=False,
                     callback=lambda step, x, f_x: np.array([False]))  # a 1-element array is its value
     assert flat.steps == 3 and not flat.success and flat.status == 1 and "x did not move" in flat.message

@@ -94,5 +94,7 @@ def unbounded(side, sign: int):
             return sign * F32_MAX
         return value
     if isinstance(side, np.ndarray) and side.ndim > 0 and side.dtype.kind in "iuf":  # at once, not one by one
-        return np.where(side == sign * np.inf, sign * F32_MAX, side) if side.dtype.kind == "f" else side
+        # in float64: float32's end does not fit a float16 array
+        return np.where(side == sign * np.inf, sign * F32_MAX, side.astype(np.float64)) if side.dtype.kind == "f" \
+            else side
     return [one(v) for v in side] if isinstance(side, (list, tuple)) or np.ndim(side) > 0 else one(side)

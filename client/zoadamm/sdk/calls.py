@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .. import wire
 from .._validate import InvalidArgument, finite_values, numbers, shown
 from ..constraints import Ball, Box, FeasibleSet
 from ..optimizer import CONFIG_VECTORS, SessionConfig
@@ -94,6 +95,8 @@ def _check_locally(fields: dict, constraint: FeasibleSet | None, x0: np.ndarray 
             for name, value in fields.items() if name in _CORE_SETTINGS and value is not None}
     if not isinstance(core.get("dim"), int) or isinstance(core.get("dim"), bool):
         return  # a dim of another type: the service names it
+    if isinstance(core.get("seed"), int) and core["seed"] > wire.SAFE_INT:
+        del core["seed"]  # past the service's own limit, which its 422 says
     config = SessionConfig(**core, schedule=None, constraint=constraint)
     if x0 is not None:
         if x0.size != config.dim:

@@ -226,7 +226,7 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     if run.step >= steps:
         log.warning("minimize: session %s is already at step %d, not below steps=%d: no step taken (pass a "
                     "larger steps to go on)", run.id, run.step, steps)
-    message = f"reached step {steps}"
+    message = f"reached step {steps}" if run.step < steps else f"no step taken: the session is at step {run.step}"
     try:
         while run.step < steps:
             x = run.x

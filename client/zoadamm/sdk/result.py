@@ -32,3 +32,9 @@ class MinimizeResult:
         if name not in _KEYS:
             raise KeyError(name)
         return getattr(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in _KEYS
+
+    def keys(self) -> tuple[str, ...]:  # dict(result) reads these
+        return _KEYS

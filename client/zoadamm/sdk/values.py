@@ -78,7 +78,8 @@ def check_callback(callback) -> None:
     if not callable(callback):
         raise InvalidArgument(f"callback must be callable (step, x, f_x), got {type(callback).__name__}")
     try:
-        inspect.signature(callback).bind(0, np.zeros(1, np.float32), 0.0)
+        # the callable itself, not what functools.wraps says it wraps (an adapter of callback(xk))
+        inspect.signature(callback, follow_wrapped=False).bind(0, np.zeros(1, np.float32), 0.0)
     except ValueError:  # a callable without a signature (some builtins): called as it is
         return
     except TypeError:
