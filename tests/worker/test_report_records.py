@@ -123,3 +123,17 @@ def test_an_epoch_record_that_lacks_a_field_is_refused(tmp_path):
     _write(tmp_path / "zo.jsonl", *(_record(e, "zo-adamm") for e in (1, 2)))
     line = one_line(run("zoadamm-demo", "--report", str(tmp_path)))
     assert f"{tmp_path / 'fo.jsonl'}:2 is not an epoch record (it has no seconds); remove that line" in line
+
+
+def test_a_last_record_without_its_newline_that_lacks_a_field_is_named_by_its_line(tmp_path):
+    """Such a line is a record now (records.py); the report's own line count left it out, an
+    IndexError traceback instead of the one line naming it."""
+    from zoadamm_worker.report_records import epoch_records
+
+    path = tmp_path / "fo.jsonl"
+    whole = {"epoch": 1, "method": "adamm", "d": 1400, "train_loss": 0.5, "test_loss": 0.4,
+             "test_accuracy": 0.9, "seconds": 1.0, "evaluations": 469}
+    second = {key: value for key, value in whole.items() if key != "seconds"} | {"epoch": 2}
+    path.write_text(json.dumps(whole) + "\n\n" + json.dumps(second))  # a blank line, and no newline at the end
+    with pytest.raises(RecordError, match=f"{path}:3 is not an epoch record"):
+        epoch_records(path)

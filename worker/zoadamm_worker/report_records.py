@@ -10,7 +10,7 @@ from pathlib import Path
 
 from zoadamm.methods import METHOD_TABLE
 
-from .records import RecordError, read_records
+from .records import RecordError, numbered_records
 
 FO_METHOD = "adamm"
 ZO_METHODS = tuple(name for name, method in METHOD_TABLE.items() if method.takes == "values")
@@ -35,16 +35,17 @@ def epoch_records(path: Path) -> list[dict]:
             file, a record that lacks a field the report reads (``FIELDS``) or holds another kind
             of value there.
     """
-    records = read_records(path)
-    for index, record in enumerate(records):
+    numbered = numbered_records(path)
+    for line, record in numbered:
         if not isinstance(record, dict):
-            raise RecordError(f"{path}:{_line(path, index)} is not a JSON record ({_JSON_KINDS[type(record)]}, not "
+            raise RecordError(f"{path}:{line} is not a JSON record ({_JSON_KINDS[type(record)]}, not "
                               "an object); remove that line")
+    records = [record for _, record in numbered]
     if not records or not {"method", "epoch"} <= records[0].keys():
         return []
-    for index, record in enumerate(records):
+    for line, record in numbered:
         if flaw := _flaw(record):
-            raise RecordError(f"{path}:{_line(path, index)} is not an epoch record ({flaw}); remove that line")
+            raise RecordError(f"{path}:{line} is not an epoch record ({flaw}); remove that line")
     return records
 
 
@@ -57,13 +58,6 @@ def _flaw(record: dict) -> str | None:
         if isinstance(value, bool) or not isinstance(value, kinds) or (key == "d" and record[key] <= 0):
             return f"its {key} is {json.dumps(value)}, not {kind}"
     return None
-
-
-def _line(path: Path, index: int) -> int:
-    """The line number of the ``index``-th record, counted as ``read_records`` counts: blank lines
-    hold no record."""
-    lines = path.read_text().split("\n")[:-1]
-    return [number for number, line in enumerate(lines, 1) if line.strip()][index]
 
 
 def by_epoch(records: list[dict]) -> dict[int, dict]:
