@@ -258,19 +258,20 @@ export function line(text, stroke, extra = {}) {
 export const xSeries = (text) => ({ label: text, value: (u, v) => fmt(v) });
 
 // TensorBoard's smoothing, debiased so the curve does not start at zero; nulls are skipped.
-// Per step: the trace keeps every step at first and then every 2nd, 4th, ... (`steps`), and a
-// point that stands for a gap of g steps decays the past by alpha^g, so that two runs of the
-// same steps draw the same curve however long each has run.
-export function ema(values, alpha, steps) {
+// Per kept point, or with `steps` per step: the trace keeps every step at first and then every
+// 2nd, 4th, ..., and a point that stands for a gap of g steps decays the past by alpha^g, so
+// that two runs of the same steps draw the same curve however long each has run (the compare
+// view).  A run's own chart smooths per point, which still smooths a long run's wide strides.
+export function ema(values, alpha, steps = null) {
   const out = new Array(values.length);
   let last = 0, weight = 0, previous = null;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === null || !Number.isFinite(v)) { out[i] = null; continue; }
-    const decay = previous === null ? alpha : alpha ** Math.max(1, steps[i] - previous);
+    const decay = steps === null || previous === null ? alpha : alpha ** Math.max(1, steps[i] - previous);
     last = decay * last + (1 - decay) * v;
     weight = decay * weight + (1 - decay);
-    previous = steps[i];
+    previous = steps === null ? null : steps[i];
     out[i] = last / weight;
   }
   return out;

@@ -30,7 +30,7 @@ function fChart(t, alpha, log, zo) {
       line(`EMA ${alpha.toFixed(2)}`, "#1d4ed8", { width: 2.2 })],
     scales: { x: { time: false }, y: logScale(log) }, axes: [xAxis("step"), yAxis()],
     note: [beyond, logged].filter(Boolean).join("; "), empty: fEmpty(zo, t, huge, logged),
-  }, [t.step, f, ema(f, alpha, t.step)]);
+  }, [t.step, f, ema(f, alpha)]);
 }
 
 // Why the f(x) chart draws nothing.
@@ -84,7 +84,7 @@ function gradientChart(t, alpha) {
     series: [xSeries("step"), line("‖g‖", "rgba(234,88,12,0.3)", { width: 1 }),
       line("‖g‖ EMA", "#c2410c", { width: 2 }), line("spread of c (std)", "#0891b2", { width: 1.5 })],
     scales: { x: { time: false }, y: { distr: 3 } }, axes: [xAxis("step"), yAxis()],
-  }, [t.step, positive(t.g_norm), positive(ema(t.g_norm, alpha, t.step)), positive(t.spread)]);
+  }, [t.step, positive(t.g_norm), positive(ema(t.g_norm, alpha)), positive(t.spread)]);
 }
 
 export function renderDetail() {
