@@ -367,6 +367,7 @@ def test_a_second_run_on_the_same_records_is_refused_while_the_first_runs(model_
     with held(tmp_path / "other.jsonl", tmp_path / "pgd.npz"):
         with pytest.raises(ValueError, match=f"another run is writing {tmp_path / 'pgd.npz'}: .* another --examples"):
             run_attack(settings, tmp_path / "third.jsonl", tmp_path / "pgd.npz")
+    assert not (tmp_path / "third.jsonl").exists()  # refused before its records file was made
 
 
 def test_a_continued_run_says_which_recorded_images_its_examples_lack(model_file, tmp_path):

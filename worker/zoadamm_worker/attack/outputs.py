@@ -16,11 +16,15 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..records import RecordError, numbered_records
+from .zo_settings import DEFAULT_LR, ZO_METHODS
+
+if TYPE_CHECKING:
+    from .runner import AttackSettings
 
 
 def examples_path(path: str | Path) -> Path:
@@ -57,7 +61,8 @@ def held(records: str | Path | None, examples: Path | None = None) -> Iterator[N
         ValueError: another run holds one of them.
     """
     with contextlib.ExitStack() as stack:
-        for path, given in ((records, "--records"), (None if examples is None else _lock_of(examples), "--examples")):
+        # the examples' first: a run refused for them leaves no empty records file behind
+        for path, given in ((None if examples is None else _lock_of(examples), "--examples"), (records, "--records")):
             if path is None or (Path(path).exists() and not Path(path).is_file()):  # a pipe: nothing to hold
                 continue
             file = stack.enter_context(open(path, "a"))  # noqa: SIM115 - held until the stack closes
@@ -72,6 +77,17 @@ def held(records: str | Path | None, examples: Path | None = None) -> Iterator[N
 
 def _lock_of(examples: Path) -> Path | None:
     return None if examples.exists() and not examples.is_file() else examples.with_name(f".{examples.name}.lock")
+
+
+def record_settings(settings: AttackSettings) -> dict:
+    """The settings every record carries: those that decide an image's attack (not where its
+    session lives, nor how many run at once), so that a run is continued only with the same."""
+    run = {"method": settings.method, "norm": settings.norm, "eps": settings.eps, "budget": settings.budget,
+           "seed": settings.seed}
+    if settings.method in ZO_METHODS:
+        run.update(lr=settings.lr or DEFAULT_LR[settings.norm][settings.method], mu=settings.mu,
+                   directions=settings.directions)
+    return run
 
 
 EXAMPLES = ("index", "label", "predicted", "success", "original", "final")

@@ -22,7 +22,7 @@ from .example_plot import plot_examples
 
 RESAMPLES = 2_000
 KEY = ("method", "norm", "eps", "budget")
-# the rest of what decides an image's attack (runner.record_settings): runs that differ in one are
+# the rest of what decides an image's attack (outputs.record_settings): runs that differ in one are
 # two runs, whatever images they hold
 SETTINGS = ("seed", "lr", "mu", "directions")
 LINESTYLES = {"inf": "-", "2": "--"}

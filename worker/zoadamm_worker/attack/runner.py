@@ -21,7 +21,7 @@ import numpy as np
 from ..records import append_record, check_writable
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
-from .outputs import examples_path, held, missing_examples, read_earlier, save_examples
+from .outputs import examples_path, held, missing_examples, read_earlier, record_settings, save_examples
 from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim import SIDE
 from .victim_client import VictimClient
@@ -188,17 +188,6 @@ def choose_targets(settings: AttackSettings, run_id: str) -> tuple[list[Target],
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM) during a run; says what was kept of it and where."""
-
-
-def record_settings(settings: AttackSettings) -> dict:
-    """The settings every record carries: those that decide an image's attack (not where its
-    session lives, nor how many run at once), so that a run is continued only with the same."""
-    run = {"method": settings.method, "norm": settings.norm, "eps": settings.eps, "budget": settings.budget,
-           "seed": settings.seed}
-    if settings.method in ZO_METHODS:
-        run.update(lr=settings.lr or DEFAULT_LR[settings.norm][settings.method], mu=settings.mu,
-                   directions=settings.directions)
-    return run
 
 
 def run_attack(settings: AttackSettings, records: str | Path | None = None,
