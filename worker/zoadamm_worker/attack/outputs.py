@@ -16,15 +16,12 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..records import RecordError, numbered_records
 from .zo_settings import DEFAULT_LR, ZO_METHODS
-
-if TYPE_CHECKING:
-    from .runner import AttackSettings
 
 
 def examples_path(path: str | Path) -> Path:
@@ -79,9 +76,10 @@ def _lock_of(examples: Path) -> Path | None:
     return None if examples.exists() and not examples.is_file() else examples.with_name(f".{examples.name}.lock")
 
 
-def record_settings(settings: AttackSettings) -> dict:
-    """The settings every record carries: those that decide an image's attack (not where its
-    session lives, nor how many run at once), so that a run is continued only with the same."""
+def record_settings(settings: Any) -> dict:
+    """The settings every record carries (of ``settings``, the run's ``runner.AttackSettings``):
+    those that decide an image's attack (not where its session lives, nor how many run at once),
+    so that a run is continued only with the same."""
     run = {"method": settings.method, "norm": settings.norm, "eps": settings.eps, "budget": settings.budget,
            "seed": settings.seed}
     if settings.method in ZO_METHODS:
