@@ -261,12 +261,13 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     finally:
         bar.close()
     x = np.array(run.x)
-    if history and flat == len(history):
+    still = bool(history) and flat == len(history)  # no step had a difference to estimate from
+    if still:
         message = "x did not move: f gave the same value at x and at every probe (mu below what f resolves)"
     result = MinimizeResult(x, value_of(f, x), run.step, earlier + evaluations + 1, run.id, history, flat, message)
     if not warn:
         return result
-    if history and flat == len(history):  # no step had a difference to estimate from
+    if still:
         log.warning("minimize: f gave the same value at x and at every probe x + mu u in all %d steps, so x did "
                     "not move (session %s): mu (now %.3g) is below what f resolves.  f gets x as float32: compute "
                     "in float64 (np.sum(..., dtype=np.float64)), or raise mu", len(history), run.id, run.mu)

@@ -132,7 +132,7 @@ class Throttle:
         now = time.monotonic()
         # a batch, or the line: at most a tenth of the limit, which a fetch that outlasts the
         # budget loses (Redis counts it; the calls got 503)
-        wanted = min(max(self.batch, min(1 + self._waiting.get(who, 0), self.line_most)), self.limit.amount)
+        wanted = max(self.batch, min(1 + self._waiting.get(who, 0), self.line_most))  # both within the limit
         try:
             async with budget.waiting("the rate limit's counters"):
                 taken = wanted if await self.limiter.hit(self.limit, who, cost=wanted) else 0

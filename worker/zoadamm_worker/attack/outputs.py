@@ -59,16 +59,16 @@ def held(records: str | Path | None, examples: Path | None = None) -> Iterator[N
     """
     with contextlib.ExitStack() as stack:
         # the examples' first: a run refused for them leaves no empty records file behind
-        for path, given in ((None if examples is None else _lock_of(examples), "--examples"), (records, "--records")):
-            if path is None or (Path(path).exists() and not Path(path).is_file()):  # a pipe: nothing to hold
+        for lock, given, option in ((None if examples is None else _lock_of(examples), examples, "--examples"),
+                                    (records, records, "--records")):
+            if lock is None or (Path(lock).exists() and not Path(lock).is_file()):  # a pipe: nothing to hold
                 continue
-            file = stack.enter_context(open(path, "a"))  # noqa: SIM115 - held until the stack closes
+            file = stack.enter_context(open(lock, "a"))  # noqa: SIM115 - held until the stack closes
             try:
                 fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                shown = records if given == "--records" else examples
-                raise ValueError(f"another run is writing {shown}: wait for it to end (the same command then "
-                                 f"continues what it recorded), or give another {given} file") from None
+                raise ValueError(f"another run is writing {given}: wait for it to end (the same command then "
+                                 f"continues what it recorded), or give another {option} file") from None
         yield  # the locks end with the files' closing
 
 
