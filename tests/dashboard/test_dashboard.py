@@ -90,11 +90,11 @@ def test_sessions_appear_and_their_curves_grow_while_workers_run(service, runs, 
 def test_methods_and_their_sets_side_by_side_on_one_problem(service, runs, page, artifacts):
     """Three methods on the same quadratic, two of them in a feasible set: the table and the
     session's title say each method and its X, the filter offers every method the service has,
-    and the comparison's legend names the method of each curve."""
+    and the comparison's legend names the method and starting lr of each curve."""
     box = FeasibleSet(box=Box(-1.0, 1.0))
     ball = FeasibleSet(ball=Ball("2", np.zeros(50), 4.0))
     runs("same problem A", method="zo-adamm", steps=120, pace_s=0.005)
-    runs("same problem B", method="zo-sgd", constraint=box, steps=120, pace_s=0.005)
+    runs("same problem B", method="zo-sgd", constraint=box, steps=120, pace_s=0.005, lr=0.005)
     runs("same problem C", method="zo-adam", constraint=ball, steps=120, pace_s=0.005)
     no_lower = float(np.finfo(np.float32).min)  # what bounds=(None, 1) and scipy's -inf become
     runs("same problem D", method="zo-signsgd", constraint=FeasibleSet(box=Box(no_lower, 1.0)), steps=20)
@@ -120,6 +120,8 @@ def test_methods_and_their_sets_side_by_side_on_one_problem(service, runs, page,
     legend = read(page.inner_text("#chart-compare .u-legend"))
     assert "same problem B · zo-sgd in box [-1, 1]" in legend and "same problem A · zo-adamm" in legend
     assert "same problem C · zo-adam in ℓ2 ball r = 4" in legend
+    # each curve's starting lr: an lr grid's runs of one name read apart
+    assert "zo-sgd in box [-1, 1] · lr 0.005" in legend and "same problem A · zo-adamm · lr 0.02" in legend
     page.screenshot(path=str(artifacts / "methods-compared.png"), full_page=True)
     assert page.errors == [] and page.violations() == []
 

@@ -100,7 +100,7 @@ def test_a_long_name_is_cut_short_and_a_right_to_left_name_stays_in_its_place(se
     key, name = long_entry.locator(".u-marker").bounding_box(), long_entry.locator(".u-label").bounding_box()
     assert key["y"] >= name["y"] and key["y"] + key["height"] <= name["y"] + name["height"] and key["x"] < name["x"]
     assert name["width"] < 1000
-    assert long_entry.locator(".u-label").get_attribute("title") == f"\u2068{'W' * 200}\u2069 · zo-adamm"
+    assert long_entry.locator(".u-label").get_attribute("title") == f"\u2068{'W' * 200}\u2069 · zo-adamm · lr 0.02"
     legend = page.inner_text("#chart-compare .u-legend")
     # isolated: the text after a right-to-left name reads as written
     assert "\u2068run7 \u05d0\u05d1\u200f\u2069 · zo-sgd in box [-1, 1]" in legend
@@ -122,8 +122,8 @@ def test_sessions_of_one_name_read_apart_in_the_comparisons_legend(service, fini
     until(page, lambda: page.locator("#chart-compare .u-legend .u-series").count() == 4, "three sessions compared")
     titles = page.locator("#chart-compare .u-legend .u-label").evaluate_all("(labels) => labels.map((l) => l.title)")
     for sid in (first, second):
-        assert f"\u2068{url}\u2069 ({sid[:8]}) · zo-adamm" in titles, titles
-    assert "\u2068seed 3\u2069 · zo-adamm" in titles, titles
+        assert f"\u2068{url}\u2069 ({sid[:8]}) · zo-adamm · lr 0.02" in titles, titles
+    assert "\u2068seed 3\u2069 · zo-adamm · lr 0.02" in titles, titles
     legend = page.inner_text("#chart-compare .u-legend")
     assert f"({first[:8]})" in legend and f"({second[:8]})" in legend and f"({other[:8]})" not in legend
     assert page.errors == [] and page.violations() == []

@@ -17,6 +17,8 @@ import pytest
 from waits import GUARD_MS, count, points, read, until
 from workloads import traced_session
 
+from zoadamm import SessionConfig
+
 PAYLOADS = [
     "<script>top.__xss.push(1)</script>",
     "<img src=/xss/2 onerror=top.__xss.push(2)>",
@@ -147,7 +149,8 @@ def test_no_payload_runs_and_each_shows_as_text(service, hostile, page, artifact
     # the detail's legend: every metric name; the comparison: every session name (with its
     # method) and metric name
     assert set(names) <= set(texts(page, "#chart-metrics .u-legend .u-label"))
-    assert {f"{session_name(p)} · zo-adamm" for p in PAYLOADS} <= set(texts(page, "#chart-compare .u-legend .u-label"))
+    legend = {f"{session_name(p)} · zo-adamm · lr {SessionConfig(dim=1).lr:g}" for p in PAYLOADS}
+    assert legend <= set(texts(page, "#chart-compare .u-legend .u-label"))
     assert {f"metric: {n}" for n in names} <= set(texts(page, "#compare-y option"))
     page.select_option("#compare-y", f"metric:{names[1]}")
     until(page, lambda: points(page, "chart-compare") >= 1, "the payload metric compared")

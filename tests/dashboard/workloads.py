@@ -22,13 +22,13 @@ class QuadraticRun(threading.Thread):
 
     def __init__(self, url: str, name: str, method: str = "zo-adamm", dim: int = 50, directions: int = 4,
                  report_every: int = 25, pace_s: float = 0.01, steps: int | None = None,
-                 api_key: str | None = None, constraint=None) -> None:
+                 api_key: str | None = None, constraint=None, lr: float = 0.02) -> None:
         super().__init__(daemon=True)
         self.client = Client(url, api_key=api_key)
         self.f, self.grad = quadratic(dim)
         x0 = np.full(dim, 0.5, np.float32)
         config = {"directions": directions} if method != "adamm" else {}
-        self.session = self.client.sessions.create(dim, x0=x0, name=name, method=method, lr=0.02, mu=0.005,
+        self.session = self.client.sessions.create(dim, x0=x0, name=name, method=method, lr=lr, mu=0.005,
                                                    seed=7, constraint=constraint, **config)
         self.x, self.method, self.dim = x0, method, dim
         self.report_every, self.pace_s, self.steps = report_every, pace_s, steps

@@ -96,7 +96,7 @@ class Overview:
             "dim": cfg.dim, "directions": cfg.directions, "difference": cfg.difference,
             "distribution": cfg.distribution, "evaluations_per_step": per_step,
             "step": step, "evaluations": step * per_step, "steps_per_s": _rate(kept.points, last),
-            "lr": last["lr"] if last else cfg.lr, "mu": last["mu"] if last else cfg.mu,
+            "lr": last["lr"] if last else cfg.lr, "mu": last["mu"] if last else cfg.mu, "start_lr": cfg.lr,
             "f": last["f"] if last else None, "last_metric": _brief(json.loads(metric[-1])) if metric else None,
             "updated": last["time"] if last else None,
         }

@@ -2,7 +2,7 @@
 // evaluations, steps or wall time.
 import { ema, line, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $, el, show } from "./dom.js";
-import { RESERVED, identified, isolated, label, methodText, metricLabel, metricOf } from "./format.js";
+import { RESERVED, fmt, identified, isolated, label, methodText, metricLabel, metricOf } from "./format.js";
 import { colorOf, dashOf, rowOf, state } from "./state.js";
 
 const TRACE_CHOICES = [["f", "f(x), EMA"], ["g_norm", "‖g‖, EMA"], ["lr", "lr"]];
@@ -81,8 +81,8 @@ export function renderCompare() {
   const labels = sessions.map(([id]) => label(rowOf(id)));
   const named = (row) => (labels.indexOf(label(row)) !== labels.lastIndexOf(label(row)) ? identified(row) : isolated(row));
   const series = [xSeries(xMode)].concat(sessions.map(([id]) =>
-    // the method (and X) in the legend: methods on one problem side by side
-    line(`${named(rowOf(id))} · ${methodText(rowOf(id))}`, colorOf(id),
+    // the method, X and starting lr in the legend: methods, or an lr grid, on one problem side by side
+    line(`${named(rowOf(id))} · ${methodText(rowOf(id))} · lr ${fmt(rowOf(id).start_lr)}`, colorOf(id),
       { width: 2, dash: dashOf(id), points: { show: yMode.startsWith("metric:"), size: 6 } })));
   const data = uPlot.join(log ? tables.map(([xs, ys]) => [xs, positive(ys)]) : tables);
   plot("compare", chart, {

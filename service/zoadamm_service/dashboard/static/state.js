@@ -100,6 +100,6 @@ function detailRow(info) {
     takes_values: info.takes_values, dim: cfg.dim, directions: cfg.directions, difference: cfg.difference,
     distribution: cfg.distribution, evaluations_per_step: info.evaluations_per_step,
     step, evaluations: step * info.evaluations_per_step, lr: last ? last.lr : cfg.lr, mu: last ? last.mu : cfg.mu,
-    f: last ? last.f : null, updated: last ? last.time : null,
+    start_lr: cfg.lr, f: last ? last.f : null, updated: last ? last.time : null,
   };
 }
