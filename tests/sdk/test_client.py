@@ -4,6 +4,7 @@ JSON) and on both stores: every call, its typed answer, and the exception class 
 from __future__ import annotations
 
 import re
+import warnings
 
 import httpx
 import numpy as np
@@ -219,6 +220,11 @@ def test_non_finite_values(sdk):
     bad = np.full(DIM, np.nan, dtype=np.float32)
     with pytest.raises(InvalidArgument, match="x0 contains NaN"):  # before sending, in either encoding
         sdk.sessions.create(DIM, x0=bad)
+    beyond = [0.0] * (DIM - 1) + [1e39]  # finite, but past float32: the service's words, and no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InvalidArgument, match="float32-overflowing"):
+            sdk.sessions.create(DIM, x0=beyond)
     assert sdk.sessions.parameters(s.id).step == 0
 
 
