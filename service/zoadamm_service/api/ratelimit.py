@@ -90,11 +90,11 @@ class Throttle:
         self.line_most = max(1, self.limit.amount // LINE_SHARE)
         self._taken: dict[str, tuple[int, float]] = {}  # key id -> (counts taken, unused; usable until)
         # key id -> the lock of its batches: the calls that find no counts left wait for one batch
-        # together, where each took a batch of its own and used one count of it (a burst of 200
-        # calls took 5,000 counts of a 6,000/minute limit and was refused for the rest of it)
+        # together, where each took a batch of its own and used one count of it (a burst far below
+        # the limit took most of a minute's counts and was refused for the rest of it)
         self._fetching: dict[str, asyncio.Lock] = {}
         # key id -> calls in line for its lock: the batch fetched covers them all, where a batch of
-        # 1% of the limit covered a few and the rest waited for a round trip each (a burst of 256
+        # 1% of the limit covered a few and the rest waited for a round trip each (a burst of
         # creates outlasted its budget in line: 503 while Redis was well)
         self._waiting: dict[str, int] = {}
 

@@ -42,7 +42,7 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_tenant(request: Request) -> str:
-    """The caller's tenant, which ``auth.BearerAuth`` put on the request."""
+    """The caller's tenant, which ``auth.Authenticate`` put on the request."""
     return str(request.state.tenant)
 
 

@@ -1,13 +1,13 @@
 """How a wait learns that a session's head moved: ``Store.wait_past`` in one place.
 
 Three sources, one answer.  An append made by this process wakes its waits at once (``moved``);
-so does a notice from another replica when the store has them (Redis pub/sub, ``follow``); and
+so does a notice from another replica when the store has them (Redis pub/sub, ``_follow``); and
 failing both (no notices, a lost subscription, a write that sends none) one task of the process
 looks at the heads of the sessions waited on, every ``POLL_S``: one look per session whatever
 its number of waits, and at most ``LOOKS_PER_S`` looks a second in all, so waits that nothing
-wakes cost the store a bounded rate (a caller holding many waits open used to cost a look per
-wait every 5 ms).  The newest head each source reported is remembered per session, so a move
-that happens before the wait begins is never missed.
+wakes cost the store a bounded rate, not one look per wait.  The newest head each source
+reported is remembered per session, so a move that happens before the wait begins is never
+missed.
 """
 
 from __future__ import annotations

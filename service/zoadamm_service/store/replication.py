@@ -31,7 +31,9 @@ from .. import keys
 from ..errors import StoreUnavailable
 from . import replies
 
-PROBE_TTL_MS = 10_000  # a probe key outlives any wait for its replicas, then goes by itself
+# a probe key goes by itself; WAIT counts replication offsets, not the key, so a wait for the
+# replicas longer than the key's life (ZOADAMM_REDIS_WAIT_TIMEOUT_MS has no cap) is no harm
+PROBE_TTL_MS = 10_000
 
 # KEYS: meta, probe.  Returns the session's head on this master (-1: no session).
 PROBE = f"""
