@@ -9,7 +9,9 @@ import math
 import numpy as np
 
 from . import projection, wire
-from ._validate import InvalidArgument, shown, some
+from ._validate import F32_MAX, InvalidArgument, shown, some
+
+F32_TINIEST = float(np.finfo(np.float32).smallest_subnormal)  # the least eps a session takes
 
 
 def where(mask: np.ndarray, lower, upper) -> str:
@@ -54,21 +56,30 @@ def point_and_weights(a, weights, out, ball: bool) -> None:
     for name, value in (("the point", a), ("weights", weights), ("out", out)):
         if value is not None:
             vector(name, value)
+    if np.isnan(a).any():  # no set has a nearest point to it, and a NaN passes every comparison
+        raise InvalidArgument(f"the point has a NaN at index {int(np.argmax(np.isnan(a)))}")
     if ball and np.isinf(a).any():
         raise InvalidArgument(f"the point has an infinite value at index {int(np.argmax(np.isinf(a)))}: "
                               f"its projection onto an l2 ball is not defined")
+    if ball and (beyond := np.abs(a) > F32_MAX).any():  # ||a - c||^2 would overflow float64's sums
+        raise InvalidArgument(f"the point has a value beyond float32's range ({F32_MAX:.8g}) at index "
+                              f"{int(np.argmax(beyond))}: an l2 ball projects points within it, as sessions hold them")
     positive_weights(weights)
 
 
 def positive_weights(weights) -> None:
-    """Raises InvalidArgument naming the first weight that is not a finite positive number (None: none)."""
+    """Raises InvalidArgument naming the first weight that is not a positive number within
+    float32's range (None: none).  A step's weights, sqrt(v_hat) + eps in float32, always are; far
+    smaller or larger float64 weights would underflow or overflow the l2 ball's sums."""
     if weights is None:
         return
-    good = np.isfinite(weights) & (np.asarray(weights) > 0)
+    weights = np.asarray(weights)
+    good = (weights >= F32_TINIEST) & (weights <= F32_MAX)  # False for NaN too
     if not np.all(good):
         bad = np.flatnonzero(~good)
-        raise InvalidArgument(f"weights must be finite positive numbers: {bad.size:,} of them are not, the first "
-                              f"at index {bad[0]} ({float(np.ravel(weights)[bad[0]])!r})")
+        raise InvalidArgument(f"weights must be finite positive numbers within float32's range ({F32_TINIEST:.2g} to "
+                              f"{F32_MAX:.8g}): {bad.size:,} of them are not, the first at index {bad[0]} "
+                              f"({float(np.ravel(weights)[bad[0]])!r})")
 
 
 def object_fields(name: str, given, names: tuple[str, ...]) -> None:

@@ -278,12 +278,15 @@ def test_the_same_bits_in_a_fresh_process(fresh_python):
 
 
 @pytest.mark.parametrize("weights", [np.zeros(4), np.array([1.0, 0.0, 2.0, 1.0]), np.array([1.0, -1.0, 1.0, 1.0]),
-                                     np.array([1.0, np.nan, 1.0, 1.0]), np.array([1.0, np.inf, 1.0, 1.0])])
+                                     np.array([1.0, np.nan, 1.0, 1.0]), np.array([1.0, np.inf, 1.0, 1.0]),
+                                     # float64 weights past float32's range underflow or overflow the sums
+                                     np.array([1e-308, 1e-308, 1.0, 1.0]), np.full(4, 1e-310), np.full(4, 1e39)])
 def test_weights_that_are_not_positive_are_refused(weights):
     from zoadamm import InvalidArgument
 
     ball = FeasibleSet(ball=Ball("2", 0.0, 1.0))
-    with pytest.raises(InvalidArgument, match="weights must be finite positive numbers: .* the first at index"):
+    with pytest.raises(InvalidArgument, match="weights must be finite positive numbers within float32's range "
+                                              r"\(1.4e-45 to 3.4028235e\+38\): .* the first at index"):
         ball.project(np.full(4, 5.0), weights=weights)
     assert ball.violation(ball.project(np.full(4, 5.0), weights=np.ones(4))) is None
 
@@ -298,6 +301,10 @@ def test_weights_that_are_not_positive_are_refused(weights):
     ([1.0, 2.0], None, None, r"got \[1.0, 2.0\]"),
     (np.ones(4), np.ones(4, np.float16), None, "weights must be a float32 or float64 vector"),
     (np.array([1.0, np.inf, 0.0]), None, None, "an infinite value at index 1: its projection onto an l2 ball"),
+    (np.array([0.0, 0.0, np.nan]), None, None, "the point has a NaN at index 2"),
+    # ||a - c||^2 overflows float64: the point went to the center
+    (np.array([1e154, 1e154, 0.0]), None, None, "a value beyond float32's range .* at index 0"),
+    (np.array([1.0, 1e300, 0.0]), np.ones(3), None, "a value beyond float32's range .* at index 1"),
 ])
 def test_a_point_the_projection_cannot_take_is_refused_before_any_pass(a, weights, out, message):
     """Where the compiled passes would read past a short vector or give a wrong answer."""
@@ -314,5 +321,14 @@ def test_the_set_s_vectors_must_have_the_point_s_length():
                          FeasibleSet(box=Box(-np.ones(3), 1.0), ball=Ball("2", 0.0, 0.5))):
         with pytest.raises(InvalidArgument, match="has 8 values, the point has 5|has 3 values, the point has 5"):
             feasible_set.project(np.zeros(5))
+    # a NaN has no nearest point in a box either; an extreme weight on a box alone is refused too
+    from zoadamm import InvalidArgument
+    with pytest.raises(InvalidArgument, match="the point has a NaN at index 1"):
+        FeasibleSet(box=Box(0.0, 1.0)).project(np.array([0.5, np.nan]))
+    # the weights' whole float32 range projects onto the ball, to the point the weights' ratios give
+    tiniest = float(np.finfo(np.float32).smallest_subnormal)
+    for weights in ([tiniest, tiniest, 1.0], [3.4e38, tiniest, 1.0]):
+        x = FeasibleSet(ball=Ball("2", 0.0, 1.0)).project(np.array([2.0, 2.0, 0.0]), weights=np.array(weights))
+        assert np.allclose(x, [2 ** -0.5, 2 ** -0.5, 0.0] if weights[0] == weights[1] else [1.0, 0.0, 0.0])
     # a box alone clips an infinite coordinate, as it always did
     assert FeasibleSet(box=Box(0.0, 1.0)).project(np.array([np.inf, -np.inf])).tolist() == [1.0, 0.0]
