@@ -341,7 +341,8 @@ def test_bounds_take_scipys_forms_and_name_what_is_wrong():
 
     end = np.float32(np.finfo(np.float32).max)
     for given in ([(None, 1.0), (-np.inf, 1.0), (-np.inf, 1.0)], Bounds(-np.inf, [1.0, 1.0, 1.0]),
-                  Bounds(-np.inf, 1.0)):  # scipy keeps a number as an array of one, for every coordinate
+                  Bounds(-np.inf, 1.0),  # scipy keeps a number as an array of one, for every coordinate
+                  (np.array(-np.inf), np.array(1.0))):  # 0-d arrays read as their numbers
         lower, upper = box_of(given, np.zeros(3)).bounds
         assert np.all(np.asarray(lower) == -end) and np.all(np.asarray(upper) == np.float32(1.0))
     for given, message in [([(-1, 1), (-2, 2)], "two \\(lo, hi\\) pairs, or \\(lo, hi\\) of two values each; x0 has 3"),

@@ -90,6 +90,8 @@ def unbounded(side, sign: int):
     """A side of scipy's bounds with None, and inf of that side's sign, as float32's end; other
     values as given (``Box`` checks them)."""
     def one(value):
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "f":
+            value = value[()]  # a 0-d array reads as its number (np.float64 then)
         if value is None or (isinstance(value, (float, np.floating)) and value == sign * np.inf):
             return sign * F32_MAX
         return value
