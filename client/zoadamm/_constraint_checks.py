@@ -135,6 +135,29 @@ def reach(ball) -> float:
     return float(size) + ball.radius
 
 
+def steps(size) -> np.ndarray:
+    """Two float32 steps of ``size`` at most: 2^-22 of it (never inf, as spacing(float32 max) is)."""
+    return np.maximum(np.asarray(size, np.float64) * 2.0**-22, 2.8e-45)
+
+
+def faces_forgiven(feasible, x: np.ndarray) -> np.ndarray:
+    """``x`` in float64, each coordinate outside a box's or an l-inf ball's face by no more than
+    ``within_rounding`` forgives put on that face: a refusal then names only what lies further
+    out (0 on the face of the cube of radius 0.1 about 0.1 is not "below it by 1.5e-9")."""
+    x64 = x.astype(np.float64)
+    faces = []
+    if feasible.box is not None:
+        faces.append((feasible.box.lower, feasible.box.upper, steps(np.abs(x64))))
+    if feasible.ball is not None and feasible.ball.norm == "inf":
+        faces.append((*feasible.ball.as_box(), steps(np.abs(np.asarray(feasible.ball.center, np.float64))
+                                                      + feasible.ball.radius)))
+    for lower, upper, slack in faces:
+        lower, upper = (np.broadcast_to(np.asarray(b, np.float64), x64.shape) for b in (lower, upper))
+        x64 = np.where((x64 < lower) & (x64 >= lower - slack), lower, x64)
+        x64 = np.where((x64 > upper) & (x64 <= upper + slack), upper, x64)
+    return x64
+
+
 def within_rounding(feasible, x: np.ndarray) -> bool:
     """Whether float32 ``x``, outside ``feasible``, is outside each of its parts by no more than
     float32's rounding of a point given on its boundary can put it: two float32 steps of the size
@@ -147,9 +170,6 @@ def within_rounding(feasible, x: np.ndarray) -> bool:
     x64 = x.astype(np.float64)
     if not np.all(np.isfinite(x64)):
         return False
-
-    def steps(size) -> np.ndarray:  # two float32 steps of size at most: 2^-22 of it (never inf, as
-        return np.maximum(np.asarray(size, np.float64) * 2.0**-22, 2.8e-45)  # spacing(float32 max) is)
 
     if feasible.box is not None:  # the box as given, widened by its slack at x
         slack = steps(np.abs(x64))

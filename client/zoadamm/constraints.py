@@ -190,6 +190,7 @@ class FeasibleSet:
         if checks.within_rounding(self, x) and not self.violation(nearest := self.project(x)):
             x[...] = nearest
             return
+        outside = self.violation(checks.faces_forgiven(self, x), name) or outside  # what rounding does not explain
         raise InvalidArgument(f"{name} lies outside the session's constraint: {outside}; the nearest point "
                               f"inside is the set's projection of {name} (FeasibleSet.project in the SDK)")
 

@@ -198,6 +198,11 @@ def test_x0_outside_is_refused_by_how_much():
     with pytest.raises(InvalidArgument, match=r"x0 lies above the l-inf constraint.ball at 1 coordinate \(by up "
                                               r"to 0.5, at index 1\)"):
         Optimizer.start(cube, [1.0, 1.5])
+    # 0 lies on this cube's face as given (rounding puts the face at 1.5e-9): only index 1 is named
+    tight = SessionConfig(dim=3, constraint=FeasibleSet(ball=Ball("inf", 0.1, 0.1)))
+    with pytest.raises(InvalidArgument, match=r"x0 lies outside the session's constraint: x0 lies above the l-inf "
+                                              r"constraint.ball at 1 coordinate \(by up to 0.05, at index 1\); the"):
+        Optimizer.start(tight, [0.0, 0.25, 0.1])
     # on the boundary is inside
     assert Optimizer.start(ball, [2.0, 0.0]).state.x.tolist() == [2.0, 0.0]
     assert Optimizer.start(box, [0.0, 1.0, 0.5]).step == 0
