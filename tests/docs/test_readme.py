@@ -196,6 +196,12 @@ def test_curl_loop_with_a_key():
         refused = subprocess.run(["bash", "-c", "set -euo pipefail\n" + ACTIVATE + script], cwd=ROOT,
                                  capture_output=True, text=True, timeout=120)
         assert refused.returncode != 0 and "401" in refused.stderr, refused
+        # pasted into a shell (no set -e): the service's reason on stderr, and the loop stops at once
+        pasted = subprocess.run(["bash", "-c", ACTIVATE + script], cwd=ROOT, capture_output=True, text=True,
+                                timeout=120)
+        reasons = [line for line in pasted.stderr.splitlines() if line.startswith('{"detail"')]
+        assert reasons and "API key" in reasons[0], pasted.stderr
+        assert pasted.stderr.count("error: 401") <= 3, pasted.stderr  # create, the first ask, the last GET
     finally:
         next(served, None)
 
