@@ -241,8 +241,11 @@ def test_a_setting_the_service_refuses_is_the_sdk_s_message(service_url):
     (["zoadamm-worker", "mnist", "--data-source", "idx", "--data-dir", "/nonexistent", "--steps", "1"],
      "/nonexistent lacks some of the IDX files"),
     (["zoadamm-worker", "mnist", "--train-limit", "256", "--steps", "1", "--record", "/proc/no/such.jsonl"],
-     "No such file or directory: /proc/no"),
-], ids=["join mnist", "join rest", "idx files", "record"])
+     "--record: No such file or directory: /proc/no"),
+    # two paths in one folder: the line says which option failed
+    (["zoadamm-worker", "mnist", "--train-limit", "256", "--steps", "1", "--save", "/proc/no/m.pt"],
+     "--save: No such file or directory: /proc/no"),
+], ids=["join mnist", "join rest", "idx files", "record", "save"])
 def test_failures_found_while_running_are_one_line(service_url, argv, says):
     line = one_line(run(*argv, "--service", service_url))
     assert line.startswith("zoadamm-worker: ") and says in line and line.endswith("(--debug shows the traceback)")

@@ -58,7 +58,8 @@ def _session_seed(text: str) -> int:
 
 
 def _mnist(args: argparse.Namespace) -> int:
-    check_writable(args.record, args.save)  # said now, not after the first epoch's training (or the last)
+    # said now, not after the first epoch's training (or the last)
+    check_writable(args.record, args.save, options=("--record", "--save"))
     # before torch and MNIST load: a missing service is reported at once
     check_service(args.service, args.join, wait=args.service_wait, wait_if_absent=args.wait_at_start)
     from zoadamm.sdk import APIConnectionError
@@ -80,7 +81,7 @@ def _mnist(args: argparse.Namespace) -> int:
     if args.record_dir is not None:
         name = f"{spec.method}-q{spec.directions}-d{spec.dim}-seed{spec.seed}-{secrets.token_hex(3)}.jsonl"
         record = os.path.join(args.record_dir, name)
-        check_writable(record)
+        check_writable(record, options=("--record-dir",))
     try:
         if args.join is not None:
             from .join import join_mnist

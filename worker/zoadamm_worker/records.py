@@ -51,28 +51,38 @@ def append_record(path: str | Path, row: dict) -> None:
         raise OSError(error.errno, error.strerror, str(path)) from error
 
 
-def check_writable(*paths: str | Path | None) -> None:
+def check_writable(*paths: str | Path | None, options: tuple[str, ...] = ()) -> None:
     """Create the folders of these output files, and refuse a path that is a folder or cannot be
     written, before a run that would write there (not after its first epoch, or image).
+    ``options[i]``, where given, is the command-line option of ``paths[i]``, named in the error:
+    a command given two paths says which one failed.
 
     Raises:
-        OSError: naming the path.
+        OSError: naming the path (and its option).
     """
-    for given in paths:
+    for i, given in enumerate(paths):
         if given is None:
             continue
-        path = Path(given)
-        if path.is_dir():
-            raise IsADirectoryError(errno.EISDIR, "a folder, not a file", str(path))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            if not os.access(path, os.W_OK):
-                raise PermissionError(errno.EACCES, "cannot be written", str(path))
-            continue
-        # a new file is made and removed: os.access answers yes to root everywhere, /proc included
-        with contextlib.suppress(FileExistsError):  # made by another meanwhile: there is a file to write
-            path.open("x").close()
-            path.unlink()
+        try:
+            _check_writable(Path(given))
+        except OSError as error:
+            if i >= len(options) or not error.strerror:
+                raise
+            raise type(error)(error.errno, f"{options[i]}: {error.strerror}", error.filename) from None
+
+
+def _check_writable(path: Path) -> None:
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "a folder, not a file", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise PermissionError(errno.EACCES, "cannot be written", str(path))
+        return
+    # a new file is made and removed: os.access answers yes to root everywhere, /proc included
+    with contextlib.suppress(FileExistsError):  # made by another meanwhile: there is a file to write
+        path.open("x").close()
+        path.unlink()
 
 
 def claim_new(base: str | Path, suffix: str = "", *, folder: bool = False) -> Path:

@@ -182,7 +182,7 @@ def _universal(settings, args: argparse.Namespace) -> int:
     run = UniversalRun(settings.norm, settings.eps, settings.budget, args.train_images, args.batch,
                        settings.images, settings.offset)
     examples = None if args.examples is None else examples_path(args.examples)
-    check_writable(args.records, examples)  # before the fit, not after it
+    check_writable(args.records, examples, options=("--records", "--examples"))  # before the fit, not after it
     for path in (args.records, examples):  # a universal run is one δ: it has nothing to continue
         if path is not None and os.path.isfile(path) and os.path.getsize(path):
             raise ValueError(f"{path} holds an earlier run's output, and a universal run starts over: give another "
