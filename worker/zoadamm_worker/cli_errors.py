@@ -85,8 +85,10 @@ def explain(error: ZoadammError, service: str | None) -> str:
     if isinstance(error, APIConnectionError):
         return f"cannot reach the zoadamm service at {where} ({_reason(error)}); {start_hint(service)}"
     if isinstance(error, ForeignServerError):  # the SDK's rule: no answer a zoadamm service gives
+        # that port is taken: a service started on it would not bind, so the hint is another URL
         return (f"no zoadamm service at {where} ({error.url} answered {error.status_code} "
-                f"{error.response.reason_phrase}: another HTTP server); {start_hint(service)}")
+                f"{error.response.reason_phrase}: another HTTP server holds that port); pass --service "
+                f"with the URL of a zoadamm service, or start one on a free port")
     if not isinstance(error, APIStatusError):
         return str(error)
     status, detail = error.status_code, error.body.get("detail") or error.response.reason_phrase
