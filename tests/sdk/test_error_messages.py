@@ -373,3 +373,11 @@ def test_json_of_another_shape_is_said_to_be_no_zoadamm_answer():
             with pytest.raises(APIError, match=r"http://elsewhere.test/? answered (GET|POST) /v1/sessions\S* with "
                                                r"JSON that is no zoadamm answer \((KeyError|TypeError): "):
                 call()
+    # text where a vector goes (numpy's ValueError from inside the SDK before): another server's
+    for x in (["a"], [[1.0], 2.0], {"a": 1}):
+        odd = httpx.Client(base_url="http://elsewhere.test",
+                           transport=httpx.MockTransport(lambda request, x=x: httpx.Response(200, json={"x": x})))
+        with Client("http://elsewhere.test", http_client=odd, max_retries=0) as client:
+            with pytest.raises(APIError, match=r"no zoadamm service at http://elsewhere.test.* answered 200 OK by "
+                                               r"another HTTP server"):
+                client.sessions.parameters("a" * 32)

@@ -275,8 +275,11 @@ def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
         raise foreign_server(response, None) from None
     if not isinstance(body, dict):
         return {"items": body}, {}
-    vectors = {k: np.asarray(body.pop(k), dtype=np.float32) for k in ("x", "u", *CONFIG_VECTORS)
-               if body.get(k) is not None}
+    try:
+        vectors = {k: np.asarray(body.pop(k), dtype=np.float32) for k in ("x", "u", *CONFIG_VECTORS)
+                   if body.get(k) is not None}
+    except (TypeError, ValueError):  # text or objects where a vector goes: no answer of the API
+        raise foreign_server(response, None) from None
     return body, vectors
 
 

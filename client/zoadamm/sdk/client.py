@@ -49,7 +49,9 @@ class _Base:
         call, parse = parsed
         try:
             return parse(*answer)
-        except (KeyError, TypeError, AttributeError, IndexError) as error:
+        except InvalidArgument:
+            raise
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as error:  # ValueError: numpy's
             raise APIError(f"{self._base_url} answered {call.method} {call.path} with JSON that is no zoadamm "
                            f"answer ({type(error).__name__}: {error}): is a zoadamm service there?") from error
 
