@@ -373,6 +373,16 @@ def test_json_of_another_shape_is_said_to_be_no_zoadamm_answer():
             with pytest.raises(APIError, match=r"http://elsewhere.test/? answered (GET|POST) /v1/sessions\S* with "
                                                r"JSON that is no zoadamm answer \((KeyError|TypeError): "):
                 call()
+    # {} where an ask, a tell or a report answers: their step, lr and mu are in every answer
+    empty = httpx.Client(base_url="http://elsewhere.test",
+                         transport=httpx.MockTransport(lambda request: httpx.Response(200, json={})))
+    with Client("http://elsewhere.test", http_client=empty, max_retries=0) as client:
+        for name, call in (("ask", lambda: client.sessions.ask("a" * 32)),
+                           ("tell", lambda: client.sessions.tell("a" * 32, 0, f_x=1.0, f_plus=[1.0])),
+                           ("metrics", lambda: client.sessions.report("a" * 32, 1.0))):
+            with pytest.raises(APIError, match=f"answered POST /v1/sessions/a{{32}}/{name} with JSON that is no "
+                                               r"zoadamm answer \(KeyError: 'step'\)"):
+                call()
     # text where a vector goes (numpy's ValueError from inside the SDK before): another server's
     for x in (["a"], [[1.0], 2.0], {"a": 1}):
         odd = httpx.Client(base_url="http://elsewhere.test",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
+from dataclasses import MISSING
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def ask(session_id: str, x=None, vectors: bool = False, *, lease: int | None = N
         u = vecs.get("u")
         if u is not None:
             u = u.reshape(fields["directions"], -1)
-        known = {k: fields.get(k) for k in StepInfo.__dataclass_fields__ if k not in ("u", "steps")}
+        known = {k: fields[k] if required else fields.get(k) for k, required in _ASK_FIELDS}
         return StepInfo(**known, u=u, steps=_closed_steps(fields))
 
     vecs = {} if x is None else {"x": numbers("x", x, np.float32).reshape(-1)}
@@ -146,6 +147,17 @@ def ask(session_id: str, x=None, vectors: bool = False, *, lease: int | None = N
     fields = {"lease": lease, "worker": worker, "wait": wait, "since": since, "until": until}
     body = {k: v for k, v in fields.items() if v is not None}
     return Call("POST", f"/v1/sessions/{_id(session_id)}/ask", body, vecs, params), parse
+
+
+def _answer_fields(model, read_apart: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
+    """(name, required) of ``model``'s fields but ``read_apart``: a field without a default is in
+    every answer (a KeyError for JSON without it, which the client says is no zoadamm answer)."""
+    return tuple((f.name, f.default is MISSING and f.default_factory is MISSING)
+                 for f in dataclasses.fields(model) if f.name not in read_apart)
+
+
+_ASK_FIELDS = _answer_fields(StepInfo, ("u", "steps"))
+_TELL_FIELDS = _answer_fields(TellResult, ("x", "coefficients", "steps"))
 
 
 def _closed_steps(fields: dict) -> list[ClosedStep] | None:
@@ -188,7 +200,7 @@ def tell(
 
     def parse(fields, vecs):
         c = fields.get("coefficients")
-        known = {k: fields.get(k) for k in TellResult.__dataclass_fields__ if k not in ("x", "coefficients", "steps")}
+        known = {k: fields[k] if required else fields.get(k) for k, required in _TELL_FIELDS}
         return TellResult(**known, x=vecs.get("x"), coefficients=None if c is None else np.asarray(c, np.float32),
                           steps=_closed_steps(fields))
 
@@ -213,7 +225,15 @@ def report(session_id: str, value: float, **metrics: float) -> Parsed:
     fields = {"value": float(_finite("value", value)),
               "metrics": {k: float(_finite(f"metrics[{k!r}]", v)) for k, v in metrics.items()}}
     # the schedule counts every report: the call's Idempotency-Key keeps a retry from counting twice
-    return Call("POST", f"/v1/sessions/{_id(session_id)}/metrics", fields), lambda f, v: f
+    return Call("POST", f"/v1/sessions/{_id(session_id)}/metrics", fields), _report
+
+
+def _report(fields: dict, vectors: dict) -> dict:
+    """The report as the service keeps it; its step, lr and mu are in every answer."""
+    missing = [name for name in ("step", "lr", "mu") if name not in fields]
+    if missing:  # the client says JSON of another shape is no zoadamm answer
+        raise KeyError(missing[0])
+    return fields
 
 
 def history_page(session_id: str, last: int | None = None, cursor: int | None = None) -> Parsed:
