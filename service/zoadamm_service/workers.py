@@ -39,6 +39,12 @@ def run(host: str, port: int, workers: int, log_level: str) -> None:
     os.execv(sys.executable, argv)
 
 
+# gunicorn's settings read from this module (``--config python:zoadamm_service.workers``; a
+# gunicorn without the setting ignores it).  The control socket (gunicorn 25.1+) sits at one path
+# per user: a second service on the host took it over, and the first to stop removed it.
+control_socket_disable = True
+
+
 def child_exit(server, worker) -> None:
     """gunicorn hook, in the master: a worker is gone (any exit, a kill included)."""
     from prometheus_client import multiprocess

@@ -14,6 +14,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+import httpx
 import numpy as np
 import pytest
 import redis
@@ -237,3 +238,12 @@ def test_an_idle_keep_alive_connection_lasts_as_configuration_md_says(redis_url,
             assert conn.sock is not None  # the same connection throughout: http.client would reopen a closed one
         finally:
             conn.close()
+
+
+def test_services_on_one_host_share_no_gunicorn_control_socket(redis_url, tmp_path):
+    """gunicorn 25.1+ listens on a control socket at one path per user: a second service on the
+    host took it over, and the first of them to stop removed it from under the other."""
+    home = {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)}  # where gunicorn puts it
+    with ServiceProcess(redis_url, workers=2, env=home) as service:
+        assert httpx.get(service.url + "/healthz").json()["status"] == "ok"
+        assert [p.name for p in tmp_path.rglob("*.ctl")] == []
