@@ -142,7 +142,8 @@ def strict_balancer(deployment, tmp_path):
     """The balancer with a 2 s deadline for a whole request, 5 connections and 20 requests in
     10 s per client address."""
     _, replicas = deployment
-    balancer = Balancer([r.port for r in replicas], tmp_path, request_s="2s", connections="5", rate="20")
+    # request_s: 2 seconds, a bare number as an operator writes it (HAProxy alone reads it as ms)
+    balancer = Balancer([r.port for r in replicas], tmp_path, request_s="2", connections="5", rate="20")
     yield balancer
     balancer.stop()
 
@@ -156,6 +157,18 @@ def test_a_client_trickling_its_headers_is_cut_off(strict_balancer):
         slow.settimeout(30)  # a guard; the balancer answers after 2 s
         answer = slow.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408")
+
+
+def test_a_request_slower_than_a_millisecond_is_within_the_deadline_in_seconds(strict_balancer):
+    """ZOADAMM_BALANCER_REQUEST_S=2 is 2 s: given to HAProxy as it was, a bare number was 2 ms, and
+    a request whose parts arrived 0.3 s apart got 408."""
+    with socket.create_connection(("127.0.0.1", strict_balancer.port)) as client:
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.3)
+        client.sendall(b"Connection: close\r\n\r\n")
+        client.settimeout(30)
+        answer = client.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
 
 
 def test_a_trickled_body_is_cut_off_by_one_deadline_for_the_whole_request(strict_balancer):
