@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from .domain.leases import Leases
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
 from .settings import Settings
-from .store import Store, open_store
+from .store import Store, faults, open_store
 from .tenants import OPEN_TENANT, OPEN_TENANT_NOTE, KeyRing
 
 log = logging.getLogger("zoadamm.service")
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        asyncio.get_running_loop().set_exception_handler(faults.said_briefly)
         if keys is None:
             log.warning(OPEN_WARNING)
         elif OPEN_TENANT in keys.tenants:

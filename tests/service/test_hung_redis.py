@@ -179,3 +179,35 @@ def test_the_first_call_after_a_redis_restart_is_answered(own_redis):
             assert http.get("/healthz").status_code == 200
             created = http.post("/v1/sessions", json={"dim": 2, "x0": [0.0, 1.0]})
             assert created.status_code == 201, created.text
+
+
+def test_a_name_lookup_left_behind_by_a_cancelled_connect_is_one_line(caplog):
+    """While Redis's host name does not resolve (its container stopped), a lookup whose connect a
+    call's budget cancelled fails later in a future nobody awaits: asyncio logged each such
+    failure with a traceback.  The service's loop says it in one line; other errors as before."""
+    import gc
+    import socket
+
+    from zoadamm_service.main import create_app
+    from zoadamm_service.store import faults
+    from zoadamm_service.store.memory import MemoryStore
+
+    async def main() -> object:
+        loop = asyncio.get_running_loop()
+        app = create_app(store=MemoryStore())
+        async with app.router.lifespan_context(app):
+            installed = loop.get_exception_handler()
+            for error in (socket.gaierror(-3, "Temporary failure in name resolution"), ValueError("other")):
+                abandoned = loop.create_future()
+                abandoned.set_exception(error)
+                del abandoned
+                gc.collect()
+        return installed
+
+    with caplog.at_level("WARNING"):
+        assert asyncio.run(main()) is faults.said_briefly
+    lookup = [r for r in caplog.records if "name lookup" in r.getMessage()]
+    assert len(lookup) == 1 and lookup[0].levelname == "WARNING" and lookup[0].exc_info is None
+    assert "Temporary failure in name resolution" in lookup[0].getMessage()
+    others = [r for r in caplog.records if r.name == "asyncio"]
+    assert len(others) == 1 and "ValueError" in str(others[0].exc_info) and "never retrieved" in others[0].getMessage()

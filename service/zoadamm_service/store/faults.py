@@ -5,7 +5,9 @@ that a restarted Redis never received."""
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import socket
 import traceback
 
 from redis.asyncio.retry import Retry
@@ -15,6 +17,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ..errors import StoreUnavailable
 from . import budget
+
+log = logging.getLogger("zoadamm.service")
 
 # A pooled connection that a restarted Redis closed fails on its next command, which never
 # reached the new server: that command is sent once more on a fresh connection.  A timeout is
@@ -60,3 +64,15 @@ _SEND_FRAMES = ("send_packed_command", "_send_packed_command")
 def write_on_closed_connection(exc: BaseException) -> bool:
     frames = traceback.extract_tb(exc.__traceback__)
     return any(f.name in _SEND_FRAMES and f"redis{os.sep}asyncio{os.sep}connection" in f.filename for f in frames)
+
+
+def said_briefly(loop, context: dict) -> None:
+    """The event loop's handler of errors no task reads: a name lookup of Redis's host that a call's
+    budget cancelled (its connect abandoned) may fail later, in a future nobody awaits; asyncio
+    logged each one with its traceback, every few seconds while Redis's name does not resolve.
+    That is one line; everything else goes to asyncio's own handler."""
+    error = context.get("exception")
+    if isinstance(error, socket.gaierror) and "never retrieved" in context.get("message", ""):
+        log.warning("a name lookup that a cancelled call left behind failed: %s", error)
+        return
+    loop.default_exception_handler(context)
