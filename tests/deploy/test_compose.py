@@ -193,7 +193,10 @@ def env_file(tmp_path: Path) -> dict:
     """The .env file docs/deploy.md makes, as compose reads it: its block's last command, run here
     without Docker (the same command runs in the service image there)."""
     (block,) = re.findall(r"^```bash\n(docker compose build service\n.*?)^```", DEPLOY_DOC, re.S | re.M)
-    make = block.strip().splitlines()[-1]
+    made_privately = block.strip().splitlines()[-1]
+    # the key is in clear in .env: the command makes it readable by its owner alone
+    assert made_privately.startswith("(umask 077; ") and made_privately.endswith(")"), made_privately
+    make = made_privately.removeprefix("(umask 077; ").removesuffix(")")
     assert make.startswith("docker compose run --rm --no-deps -T service zoadamm-service keys new") and \
         make.endswith("> .env"), make
     argv = make.removeprefix("docker compose run --rm --no-deps -T service ").removesuffix(" > .env").split()
