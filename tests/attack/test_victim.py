@@ -105,6 +105,10 @@ MALFORMED = {
     "a broken frame": (b"ZOF1\xff\xff\x00\x00", "frame", 400, "bad frame"),
     "a tag that is not a string": (json.dumps({"images": GOOD.tolist(), "tag": 7}), "json", 422, "tag"),
     "a tag too long": (_frame(GOOD, tag="x" * 129), "frame", 422, "tag"),
+    # kept, it made every later /stats a 500 (a lone surrogate has no UTF-8)
+    "a tag with a lone surrogate": ('{"images": ' + json.dumps(GOOD.tolist()) + ', "tag": "\\ud800"}', "json", 422,
+                                    "lone surrogate"),
+    "a frame's tag with a lone surrogate": (_frame(GOOD, tag="\udc80x"), "frame", 422, "lone surrogate"),
     "another content type": ("images=1", "text/plain", 415, "Content-Type"),
     # a 500 with a RecursionError, and "ragged lists" for a nesting too deep for numpy
     "JSON nested past the recursion limit": ('{"images": ' + "[" * 100_000 + "]" * 100_000 + "}", "json", 400,

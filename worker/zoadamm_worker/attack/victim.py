@@ -113,12 +113,22 @@ def check_images(images: np.ndarray, max_batch: int) -> np.ndarray:
 
 def check_tag(tag: object) -> str | None:
     """Raises BadImages unless ``tag`` is absent or a string of at most MAX_TAG_CHARS."""
-    if tag is None or (isinstance(tag, str) and 0 < len(tag) <= MAX_TAG_CHARS):
+    if tag is None or (isinstance(tag, str) and 0 < len(tag) <= MAX_TAG_CHARS and _encodes(tag)):
         return tag
+    if isinstance(tag, str) and 0 < len(tag) <= MAX_TAG_CHARS:  # a lone surrogate: /stats could not show it
+        raise BadImages(f"tag must be text that UTF-8 can hold (no lone surrogate), got {tag!r:.60}")
     # a list or an object is named, not shown: its repr may nest past the recursion limit
     shown = f"a JSON {'list' if isinstance(tag, list) else 'object'}" if isinstance(tag, list | dict) \
         else f"{tag!r:.60}"
     raise BadImages(f"tag must be a string of 1 to {MAX_TAG_CHARS} characters, got {shown}")
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_request(body: bytes, content_type: str) -> tuple[np.ndarray, str | None]:
