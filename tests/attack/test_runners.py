@@ -17,7 +17,7 @@ from zoadamm_worker.attack import cli as attack_cli
 from zoadamm_worker.attack.runner import RUNNERS, AttackSettings, run_attack
 
 BIN = Path(sys.executable).parent
-RECORD_KEYS = {"method", "norm", "eps", "budget", "seed", "index", "label", "success", "queries", "spent",
+RECORD_KEYS = {"method", "norm", "eps", "budget", "seed", "victim", "index", "label", "success", "queries", "spent",
                "linf", "l2", "margin", "predicted"}
 SUMMARY_KEYS = {"success_rate", "median_queries", "mean_linf", "mean_l2", "queries_total",
                 "attacked", "skipped_misclassified"}
@@ -27,8 +27,8 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _check_rows(rows: list[dict], budget: int, norm: str, eps: float) -> None:
-    assert len(rows) == 2 and all(set(row) == RECORD_KEYS for row in rows)
+def _check_rows(rows: list[dict], budget: int, norm: str, eps: float, keys: set[str] = RECORD_KEYS) -> None:
+    assert len(rows) == 2 and all(set(row) == keys for row in rows)
     for row in rows:
         assert 1 <= row["queries"] <= row["spent"] <= budget
         assert (row["linf"] if norm == "inf" else row["l2"]) <= eps + 1e-6
@@ -69,7 +69,7 @@ def test_white_box_pgd_on_the_model_file(model_file, tmp_path, norm, eps):
     records = tmp_path / "pgd.jsonl"
     settings = AttackSettings(method="pgd", norm=norm, eps=eps, budget=20, images=2, model=str(model_file))
     summary = run_attack(settings, records)
-    _check_rows(_rows(records), 20, norm, eps)
+    _check_rows(_rows(records), 20, norm, eps, RECORD_KEYS - {"victim"})  # the model file, no victim
     assert summary["success_rate"] == 1.0  # gradients: the upper bound
 
 
@@ -415,6 +415,27 @@ def test_records_of_the_same_run_with_other_settings_are_not_continued(model_fil
         run_attack(settings, None, examples)
     with pytest.raises(ValueError, match="e.npz holds examples of another run"):
         run_attack(AttackSettings(**{**settings.__dict__, "budget": 7}), tmp_path / "other.jsonl", examples)
+    # the same settings, another records file: its examples were written over, and the two no longer agreed
+    two = AttackSettings(**{**settings.__dict__, "images": 2})
+    run_attack(two, tmp_path / "two.jsonl", tmp_path / "two.npz")
+    with pytest.raises(ValueError, match=r"two.npz holds examples of test images 0, 1 that \S*three.jsonl does not "
+                                         r"record them: it is another run's file"):
+        run_attack(two, tmp_path / "three.jsonl", tmp_path / "two.npz")
+    assert not (tmp_path / "three.jsonl").exists() or _rows(tmp_path / "three.jsonl") == []
+
+
+def test_records_made_against_another_victim_are_not_continued(tmp_path):
+    """A run continued from records of another victim reported that model's outcomes under the new
+    victim's name, and attacked nothing."""
+    from zoadamm_worker.attack.outputs import read_earlier, record_settings
+
+    at = {"method": "art-square", "norm": "inf", "eps": 0.2, "budget": 100}
+    here, there = (record_settings(AttackSettings(**at, victim=url)) for url in ("http://b:1", "http://a:1"))
+    records = tmp_path / "records.jsonl"
+    records.write_text(json.dumps({**there, "index": 0, "label": 7, "success": True}) + "\n")
+    assert read_earlier(records, None, there).rows.keys() == {0}
+    with pytest.raises(ValueError, match=r"with other settings \(victim 'http://a:1' there, 'http://b:1' here\)"):
+        read_earlier(records, None, here)
 
 
 def test_ctrl_c_on_the_command_line_says_where_the_records_are(model_file, tmp_path):

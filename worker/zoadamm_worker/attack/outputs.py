@@ -82,6 +82,8 @@ def record_settings(settings: Any) -> dict:
     so that a run is continued only with the same."""
     run = {"method": settings.method, "norm": settings.norm, "eps": settings.eps, "budget": settings.budget,
            "seed": settings.seed}
+    if settings.victim is not None:  # another victim's records are another model's outcomes
+        run["victim"] = settings.victim
     if settings.method in ZO_METHODS:
         run.update(lr=settings.lr or DEFAULT_LR[settings.norm][settings.method], mu=settings.mu,
                    directions=settings.directions)
@@ -137,8 +139,27 @@ def read_earlier(records: str | Path | None, examples: Path | None, run: dict) -
         if "run" not in arrays or json.loads(str(arrays["run"])) != run or any(n not in arrays for n in EXAMPLES):
             raise ValueError(f"{examples} holds examples of another run (or of no run this version wrote): "
                              "give another --examples file")
+        _check_examples_of(examples, arrays, records, earlier.rows)
         earlier.examples = arrays
     return earlier
+
+
+def _check_examples_of(examples: Path, arrays: dict, records, rows: dict[int, dict]) -> None:
+    """Raises ValueError unless the examples ``arrays`` are of the run whose records are ``rows``:
+    each image they hold is recorded with the same label, prediction and success, but at most one
+    (a run killed between an image's example and its record has one example more)."""
+    unrecorded, differing = [], []
+    for at, index in enumerate(arrays["index"].tolist()):
+        row = rows.get(index)
+        if row is None:
+            unrecorded.append(index)
+        elif any(row[name] != arrays[name][at].item() for name in ("label", "predicted", "success")):
+            differing.append(index)
+    if len(unrecorded) > 1 or differing:
+        images = ", ".join(map(str, (differing or unrecorded)[:5]))
+        why = "records them otherwise" if differing else "does not record them"
+        raise ValueError(f"{examples} holds examples of test images {images} that {records} {why}: it is another "
+                         "run's file; give another --examples file (or that run's --records)")
 
 
 def save_examples(path: Path, run: dict, rows: list[dict], finals: dict, earlier: dict | None) -> None:
