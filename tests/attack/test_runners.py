@@ -177,6 +177,12 @@ def test_a_point_with_nan_pixels_is_answered_nan_without_a_query(victim_url, fir
     ({"method": "zo-sgd", "budget": 100, "in_process": True, "mirror": True}, "^--mirror: only with --service"),
     ({"eps": 8.0}, "eps 8 is beyond the farthest any image of pixels in \\[0, 1\\] can move in the inf norm \\(1\\)"),
     ({"norm": "2", "eps": 30.0}, "in the 2 norm \\(28\\): eps is in pixel units"),
+    # each image's session is seeded seed * 100003 + index: refused before the victim is asked
+    ({"method": "zo-adamm", "service": "http://127.0.0.1:9", "budget": 100, "seed": 184467440737095, "images": 3},
+     "^--seed 184467440737095: image 2's directions would be seeded seed \\* 100003 \\+ 2, past a session's "
+     "largest seed \\(9007199254740991\\): give --seed 90069290468 or less$"),
+    ({"method": "zo-sgd", "in_process": True, "budget": 100, "seed": (2**64 - 1 - 19) // 100_003 + 1},
+     "^--seed 184461906879890: image 19's .* \\(18446744073709551615\\): give --seed 184461906879889 or less$"),
 ])
 def test_settings_that_cannot_run_are_refused_by_name(change, words):
     settings = {"method": "art-zoo", "norm": "inf", "eps": 0.2, "budget": 10, "victim": "http://127.0.0.1:9"}

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zoadamm.wire import SAFE_INT
+
 from ..records import append_record, check_writable
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
@@ -26,7 +28,7 @@ from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim import SIDE
 from .victim_client import VictimClient
 from .watch import QueryWatch
-from .zo import attack_one, in_flight
+from .zo import attack_one, image_seed, in_flight
 from .zo_settings import DEFAULT_CONCURRENCY, DEFAULT_DIRECTIONS, DEFAULT_LR, DEFAULT_MU, ZO_METHODS, ZoSettings
 
 
@@ -118,6 +120,19 @@ ZO_OPTIONS = {"service": "--service", "in_process": "--in-process", "mirror": "-
               "mu": "--mu", "directions": "--directions", "concurrency": "--concurrency"}
 
 
+def _check_image_seeds(settings: AttackSettings) -> None:
+    """Raises ValueError when the zo-* methods' seed of the window's last image is past what a
+    session takes (found after the victim had been asked, in a number the user never gave)."""
+    if settings.method not in ZO_METHODS:
+        return
+    most = 2**64 - 1 if settings.in_process else SAFE_INT  # JSON carries whole numbers exactly to 2**53 - 1
+    last = settings.offset + settings.images - 1
+    if image_seed(settings.seed, last) > most:
+        raise ValueError(f"--seed {settings.seed}: image {last}'s directions would be seeded seed * 100003 + {last}"
+                         f", past a session's largest seed ({most}): give --seed "
+                         f"{max(0, (most - last) // 100_003)} or less")
+
+
 def check_settings(settings: AttackSettings) -> None:
     """Raises ValueError naming the first setting that cannot run."""
     if settings.method not in RUNNERS:
@@ -148,6 +163,7 @@ def check_settings(settings: AttackSettings) -> None:
         raise ValueError(f"a budget of {settings.budget} queries cannot pay for one step of {settings.method}, "
                          f"which costs {settings.directions + 1} (f at the point and at its {settings.directions} "
                          "probes: --directions): raise --budget or lower --directions")
+    _check_image_seeds(settings)
     refuse_ignored(settings)
 
 
