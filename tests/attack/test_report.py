@@ -9,7 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoadamm_worker.attack.report import Run, bootstrap, read_rows, summarize_group, table, wilson, write_report
+from zoadamm_worker.attack.report import (
+    Run,
+    bootstrap,
+    curve_styles,
+    read_rows,
+    summarize_group,
+    table,
+    wilson,
+    write_report,
+)
 
 
 def test_wilson_matches_its_formula():
@@ -83,6 +92,24 @@ def test_runs_of_other_settings_are_rows_of_their_own_told_apart(tmp_path):
                   "| pgd | ℓ∞ | 0.2 | 1,000 |", "| pgd | ℓ∞ | 0.2000000001 | 1,000 |"):
         assert cells in text, text
     write_report([str(tmp_path / "r.jsonl")], [], tmp_path / "report")  # the curves are labelled alike
+
+
+def test_a_sweep_of_eps_and_budget_draws_curves_that_read_apart(tmp_path):
+    """Runs of one method and norm at several ε (or budgets) drew in one colour and one line,
+    their legends differing by ε alone; a budget was not named at all."""
+    rows = [{**_row("zo-adamm", "inf", True, 40), "eps": eps, "budget": budget}
+            for eps, budget in ((0.15, 1000), (0.2, 1000), (0.2, 2000))]
+    rows += [_row("zo-adamm", "2", True, 40), _row("art-square", "inf", True, 40)]
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    styles = curve_styles(read_rows([tmp_path / "r.jsonl"]))
+    assert len(set(styles.values())) == len(styles) == 5
+    assert len({(color, style) for color, style, _ in styles.values()}) == 5  # drawn apart, not only labelled
+    assert len({label for _, _, label in styles.values()}) == 5
+    zo = {run: style for run, style in styles.items() if run.method == "zo-adamm"}
+    assert len({color for color, _, _ in zo.values()}) == 1  # one method, one colour
+    assert {label for _, _, label in zo.values()} == {
+        "zo-adamm ℓ∞ ε=0.15 budget 1,000", "zo-adamm ℓ∞ ε=0.2 budget 1,000", "zo-adamm ℓ∞ ε=0.2 budget 2,000",
+        "zo-adamm ℓ2 ε=2 budget 1,000"}
 
 
 def _examples(path, indices):

@@ -26,6 +26,7 @@ KEY = ("method", "norm", "eps", "budget")
 # two runs, whatever images they hold
 SETTINGS = ("seed", "lr", "mu", "directions")
 LINESTYLES = {"inf": "-", "2": "--"}
+SWEEP_STYLES = (":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))  # a method's further runs in one norm
 
 
 class Run(NamedTuple):
@@ -245,6 +246,27 @@ def table(groups: dict[Run, list[dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def curve_styles(groups: dict[Run, list[dict]]) -> dict[Run, tuple[str, object, str]]:
+    """Each run's (colour, line style, legend label), in the legend's order.  A method's colour is
+    the same whatever else the report holds, and its norm sets the line; runs of one method and
+    norm that differ in ε or budget (a sweep) take the next dashes, and a budget that differs
+    between the report's runs is named, so no two curves draw and read alike."""
+    colors: dict[str, str] = {}
+    taken: dict[tuple[str, str], int] = {}
+    budgets = {run.budget for run in groups}
+    named = labels(list(groups))
+    styles: dict[Run, tuple[str, object, str]] = {}
+    for run in sorted(groups, key=lambda run: (named[run], run.norm, _order((run, [])))):
+        color = colors.setdefault(named[run], f"C{len(colors)}")  # a run of other settings: its own colour
+        again = taken.setdefault((named[run], run.norm), 0)
+        taken[(named[run], run.norm)] += 1
+        linestyle: object = LINESTYLES.get(run.norm, ":") if again == 0 else SWEEP_STYLES[(again - 1) % len(SWEEP_STYLES)]
+        kind = " (white-box: forward passes)" if run.method == "pgd" else ""
+        budget = f" budget {run.budget:,}" if len(budgets) > 1 else ""
+        styles[run] = color, linestyle, f"{named[run]}{kind} {_norm(run.norm)} ε={number(run.eps)}{budget}"
+    return styles
+
+
 def plot_curves(groups: dict[Run, list[dict]], path: Path) -> None:
     """Fraction of images fooled within Q queries, against Q (log scale), for every run."""
     import matplotlib
@@ -253,17 +275,12 @@ def plot_curves(groups: dict[Run, list[dict]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(10, 4.5))
-    colors: dict[str, str] = {}
-    named = labels(list(groups))
-    # by label, then norm: a method's colour is the same whatever else the report holds
-    for run, rows in sorted(groups.items(), key=lambda item: (named[item[0]], item[0].norm, _order(item))):
-        color = colors.setdefault(named[run], f"C{len(colors)}")  # a run of other settings: its own colour
+    for run, (color, linestyle, label) in curve_styles(groups).items():
+        rows = groups[run]
         queries = np.sort([row["queries"] for row in rows if row["success"]])
         grid = np.unique(np.concatenate([[1], queries, [run.budget]]))
         fooled = np.searchsorted(queries, grid, side="right") / len(rows)
-        kind = " (white-box: forward passes)" if run.method == "pgd" else ""
-        label = f"{named[run]}{kind} {_norm(run.norm)} ε={number(run.eps)}"
-        axes.step(grid, fooled, where="post", color=color, linestyle=LINESTYLES.get(run.norm, ":"), label=label)
+        axes.step(grid, fooled, where="post", color=color, linestyle=linestyle, label=label)
     axes.set_xscale("log")
     axes.set_xlabel("queries counted by the victim (per image)")
     axes.set_ylabel("fraction of images fooled")
