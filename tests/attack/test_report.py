@@ -110,6 +110,21 @@ def test_a_sweep_of_eps_and_budget_draws_curves_that_read_apart(tmp_path):
     assert {label for _, _, label in zo.values()} == {
         "zo-adamm ℓ∞ ε=0.15 budget 1,000", "zo-adamm ℓ∞ ε=0.2 budget 1,000", "zo-adamm ℓ∞ ε=0.2 budget 2,000",
         "zo-adamm ℓ2 ε=2 budget 1,000"}
+    # a longer sweep in both norms: past the dashes a colour has, the next colour
+    sweep = [{**_row("zo-sgd", norm, True, 40), "eps": eps} for norm in ("inf", "2") for eps in range(1, 8)]
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(row) + "\n" for row in sweep))
+    drawn = curve_styles(read_rows([tmp_path / "s.jsonl"]))
+    assert len({(color, style) for color, style, _ in drawn.values()}) == len(drawn) == 14
+
+
+def test_runs_against_two_victims_are_two_rows(tmp_path):
+    """attack-report merged runs of the same settings made against two victims into one row."""
+    rows = [{**_row("art-square", "inf", True, 40), "victim": "http://a:1", "index": 0},
+            {**_row("art-square", "inf", False, 1000), "victim": "http://b:1", "index": 1}]
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    text = table(read_rows([tmp_path / "r.jsonl"]))
+    assert "| art-square (victim http://a:1) | ℓ∞ | 0.2 | 1,000 | 1 | 1.00" in text, text
+    assert "| art-square (victim http://b:1) | ℓ∞ | 0.2 | 1,000 | 1 | 0.00" in text, text
 
 
 def _examples(path, indices):

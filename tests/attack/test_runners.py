@@ -190,6 +190,15 @@ def test_settings_that_cannot_run_are_refused_by_name(change, words):
         run_attack(AttackSettings(**{**settings, **change}))
 
 
+def test_a_universal_run_s_seed_is_its_own():
+    """The per-image seeds' bound is a run of images' alone: a universal run (checked by the same
+    check_settings) seeds its one session with the seed as given."""
+    from zoadamm_worker.attack.runner import check_settings
+
+    check_settings(AttackSettings(method="zo-adamm", norm="inf", eps=0.1, budget=100, seed=90071992547, offset=9980,
+                                  images=20, victim="http://127.0.0.1:9", service="http://127.0.0.1:9"))
+
+
 def test_a_run_that_attacked_no_image_says_so_in_its_line():
     from zoadamm_worker.attack.cli import summary_line
     from zoadamm_worker.attack.runner import summarize
@@ -442,6 +451,13 @@ def test_records_made_against_another_victim_are_not_continued(tmp_path):
     assert read_earlier(records, None, there).rows.keys() == {0}
     with pytest.raises(ValueError, match=r"with other settings \(victim 'http://a:1' there, 'http://b:1' here\)"):
         read_earlier(records, None, here)
+    # one URL however it is written: scheme and host in any case, a trailing slash
+    alike = record_settings(AttackSettings(**at, victim="HTTP://A:1/"))
+    assert alike == there and read_earlier(records, None, alike).rows.keys() == {0}
+    # records written before the victim was recorded continue against the victim given
+    legacy = {k: v for k, v in there.items() if k != "victim"}
+    records.write_text(json.dumps({**legacy, "index": 0, "label": 7, "success": True}) + "\n")
+    assert read_earlier(records, None, here).rows.keys() == {0}
 
 
 def test_ctrl_c_on_the_command_line_says_where_the_records_are(model_file, tmp_path):

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -76,6 +77,12 @@ def _lock_of(examples: Path) -> Path | None:
     return None if examples.exists() and not examples.is_file() else examples.with_name(f".{examples.name}.lock")
 
 
+def same_url(url: str) -> str:
+    """``url`` as records compare it: scheme and host in lower case, no trailing slash."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query, ""))
+
+
 def record_settings(settings: Any) -> dict:
     """The settings every record carries (of ``settings``, the run's ``runner.AttackSettings``):
     those that decide an image's attack (not where its session lives, nor how many run at once),
@@ -83,7 +90,7 @@ def record_settings(settings: Any) -> dict:
     run = {"method": settings.method, "norm": settings.norm, "eps": settings.eps, "budget": settings.budget,
            "seed": settings.seed}
     if settings.victim is not None:  # another victim's records are another model's outcomes
-        run["victim"] = settings.victim
+        run["victim"] = same_url(settings.victim)
     if settings.method in ZO_METHODS:
         run.update(lr=settings.lr or DEFAULT_LR[settings.norm][settings.method], mu=settings.mu,
                    directions=settings.directions)
@@ -122,8 +129,9 @@ def read_earlier(records: str | Path | None, examples: Path | None, run: dict) -
             if not isinstance(row, dict) or any(row.get(key) != run[key] for key in ("method", "norm", "eps",
                                                                                       "budget")):
                 continue
+            # records written before the victim was recorded continue against any victim
             differ = [f"{key} {row[key]!r} there, {value!r} here" if key in row else f"no {key} there"
-                      for key, value in run.items() if row.get(key) != value]
+                      for key, value in run.items() if row.get(key) != value and (key != "victim" or key in row)]
             if differ:
                 raise ValueError(f"{records}:{number} records image {row.get('index')} of {run['method']} "
                                  f"{run['norm']} eps {run['eps']:g} budget {run['budget']} with other settings "

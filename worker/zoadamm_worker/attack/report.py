@@ -9,6 +9,7 @@ the successful images for the median queries and the mean distortions
 
 from __future__ import annotations
 
+import itertools
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ RESAMPLES = 2_000
 KEY = ("method", "norm", "eps", "budget")
 # the rest of what decides an image's attack (outputs.record_settings): runs that differ in one are
 # two runs, whatever images they hold
-SETTINGS = ("seed", "lr", "mu", "directions")
+SETTINGS = ("seed", "lr", "mu", "directions", "victim")
 LINESTYLES = {"inf": "-", "2": "--"}
 SWEEP_STYLES = (":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))  # a method's further runs in one norm
 
@@ -40,6 +41,7 @@ class Run(NamedTuple):
     lr: float | None = None
     mu: float | None = None
     directions: int | None = None
+    victim: str | None = None  # its URL: runs against two victims are two runs
 
 
 RECORD_FIELDS = (*KEY, "success", "queries", "linf", "l2")  # what the table and the curves read
@@ -221,8 +223,9 @@ def labels(runs: list[Run]) -> dict[Run, str]:
     for run in runs:
         peers = [other for other in runs if other[:len(KEY)] == run[:len(KEY)]]
         differ = [name for name in SETTINGS if len({getattr(other, name) for other in peers}) > 1]
-        named[run] = run.method + (f" ({', '.join(f'{name} {number(getattr(run, name))}' for name in differ)})"
-                                   if differ else "")
+        shown = [f"{name} {value if isinstance(value := getattr(run, name), str) else number(value)}"
+                 for name in differ]
+        named[run] = run.method + (f" ({', '.join(shown)})" if differ else "")
     return named
 
 
@@ -248,19 +251,22 @@ def table(groups: dict[Run, list[dict]]) -> str:
 
 def curve_styles(groups: dict[Run, list[dict]]) -> dict[Run, tuple[str, object, str]]:
     """Each run's (colour, line style, legend label), in the legend's order.  A method's colour is
-    the same whatever else the report holds, and its norm sets the line; runs of one method and
-    norm that differ in ε or budget (a sweep) take the next dashes, and a budget that differs
-    between the report's runs is named, so no two curves draw and read alike."""
-    colors: dict[str, str] = {}
-    taken: dict[tuple[str, str], int] = {}
+    the same whatever else the report holds, and its norm sets the line; a method's further runs
+    (a sweep of ε or budgets) take the dashes it has not used, then a colour of their own, and a
+    budget that differs between the report's runs is named: no two curves draw or read alike."""
+    colors = iter(f"C{i}" for i in itertools.count())
+    drawn: dict[str, tuple[str, set]] = {}  # label -> its colour now, the line styles used in it
     budgets = {run.budget for run in groups}
     named = labels(list(groups))
     styles: dict[Run, tuple[str, object, str]] = {}
     for run in sorted(groups, key=lambda run: (named[run], run.norm, _order((run, [])))):
-        color = colors.setdefault(named[run], f"C{len(colors)}")  # a run of other settings: its own colour
-        again = taken.setdefault((named[run], run.norm), 0)
-        taken[(named[run], run.norm)] += 1
-        linestyle: object = LINESTYLES.get(run.norm, ":") if again == 0 else SWEEP_STYLES[(again - 1) % len(SWEEP_STYLES)]
+        color, used = drawn.setdefault(named[run], (next(colors), set()))
+        choices = (LINESTYLES.get(run.norm, ":"), *SWEEP_STYLES)
+        linestyle = next((style for style in choices if style not in used), None)
+        if linestyle is None:  # every dash taken in this colour: the next colour
+            color, used = drawn[named[run]] = (next(colors), set())
+            linestyle = choices[0]
+        used.add(linestyle)
         kind = " (white-box: forward passes)" if run.method == "pgd" else ""
         budget = f" budget {run.budget:,}" if len(budgets) > 1 else ""
         styles[run] = color, linestyle, f"{named[run]}{kind} {_norm(run.norm)} ε={number(run.eps)}{budget}"

@@ -163,7 +163,6 @@ def check_settings(settings: AttackSettings) -> None:
         raise ValueError(f"a budget of {settings.budget} queries cannot pay for one step of {settings.method}, "
                          f"which costs {settings.directions + 1} (f at the point and at its {settings.directions} "
                          "probes: --directions): raise --budget or lower --directions")
-    _check_image_seeds(settings)
     refuse_ignored(settings)
 
 
@@ -224,8 +223,10 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
         Interrupted: Ctrl-C; its message says what was kept.
     """
     check_settings(settings)
+    _check_image_seeds(settings)  # a run of images (a universal run has one seed, its own)
     examples = None if examples is None else examples_path(examples)
-    check_writable(records, examples)  # a path that cannot be written fails before the first query
+    # a path that cannot be written fails before the first query, named by its option
+    check_writable(records, examples, options=("--records", "--examples"))
     with held(records, examples):  # a second run on the same records would attack and record the same images
         return _run(settings, records, examples, progress, note)
 
