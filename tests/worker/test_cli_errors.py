@@ -232,3 +232,14 @@ def test_a_record_in_a_folder_that_takes_no_new_file_is_refused(tmp_path):
         check_writable(tmp_path / "zo.jsonl", "/proc/zoadamm-zo.jsonl")
     assert refused.value.filename == "/proc/zoadamm-zo.jsonl"
     assert list(tmp_path.iterdir()) == []  # the file made to try the first path is gone again
+
+
+def test_a_file_where_a_folder_goes_names_the_option(tmp_path):
+    """--record and --save under one file that stands where a folder goes read alike: the
+    option is named."""
+    (tmp_path / "afile").write_text("")
+    done = _run("worker mnist", "http://127.0.0.1:9", tmp_path, "--record", str(tmp_path / "afile" / "r.jsonl"),
+                "--save", str(tmp_path / "afile" / "s.pt"))
+    assert _one_line(done).startswith(f"zoadamm-worker: --record: cannot write under {tmp_path / 'afile'}: a part")
+    done = _run("worker mnist", "http://127.0.0.1:9", tmp_path, "--save", str(tmp_path / "afile" / "s.pt"))
+    assert _one_line(done).startswith(f"zoadamm-worker: --save: cannot write under {tmp_path / 'afile'}: a part")

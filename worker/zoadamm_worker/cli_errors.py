@@ -128,7 +128,9 @@ def failure_line(error: Exception, service: str | None) -> str | None:
         said = [line.strip() for line in log if line.strip()]
         return f"{first.rstrip(':')}; its last words: {said[-1]}" if said else first
     if isinstance(error, FileExistsError | NotADirectoryError) and error.filename:  # a file where a folder goes
-        return (f"cannot write under {error.filename}: a part of that path is a file, not a folder; "
+        strerror = error.strerror or ""  # "--record: ..." where records.check_writable named the option
+        option = strerror.split(":")[0] + ": " if strerror.startswith("--") else ""
+        return (f"{option}cannot write under {error.filename}: a part of that path is a file, not a folder; "
                 "give a path whose folders are folders (or do not exist yet)")
     if isinstance(error, OSError):  # a record file or folder that cannot be written
         return f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
