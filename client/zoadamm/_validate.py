@@ -66,7 +66,8 @@ def numbers(name: str, values, dtype=np.float64) -> np.ndarray:
     if isinstance(values, (np.ndarray, np.generic)) and values.dtype.kind in "cSU":
         raise InvalidArgument(f"{name} must be real numbers, got an array of {values.dtype}")
     try:
-        return np.asarray(values, dtype=dtype)
+        with np.errstate(over="ignore"):  # past float32 becomes inf, which the callers' checks refuse by name
+            return np.asarray(values, dtype=dtype)
     except (TypeError, ValueError, OverflowError):
         raise InvalidArgument(f"{name} must be a number or numbers, got {shown(values)}") from None
 

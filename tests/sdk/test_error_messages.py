@@ -383,6 +383,14 @@ def test_json_of_another_shape_is_said_to_be_no_zoadamm_answer():
             with pytest.raises(APIError, match=f"answered POST /v1/sessions/a{{32}}/{name} with JSON that is no "
                                                r"zoadamm answer \(KeyError: 'step'\)"):
                 call()
+    # bytes that are no frame under the frame's media type, and a number where x goes
+    for answer in (httpx.Response(200, content=b"ZOF1\xff\xff\xff\xffjunk",
+                                  headers={"content-type": "application/vnd.zoadamm.frame"}),
+                   httpx.Response(200, json={"step": 1, "lr": 0.1, "mu": 0.1, "x": True})):
+        odd = httpx.Client(base_url="http://elsewhere.test", transport=httpx.MockTransport(lambda r, a=answer: a))
+        with Client("http://elsewhere.test", http_client=odd, max_retries=0) as client:
+            with pytest.raises(APIError, match="answered 200 OK by another HTTP server"):
+                client.sessions.parameters("a" * 32)
     # text where a vector goes (numpy's ValueError from inside the SDK before): another server's
     for x in (["a"], [[1.0], 2.0], {"a": 1}):
         odd = httpx.Client(base_url="http://elsewhere.test",
@@ -391,3 +399,17 @@ def test_json_of_another_shape_is_said_to_be_no_zoadamm_answer():
             with pytest.raises(APIError, match=r"no zoadamm service at http://elsewhere.test.* answered 200 OK by "
                                                r"another HTTP server"):
                 client.sessions.parameters("a" * 32)
+
+
+def test_vectors_past_float32_convert_without_numpy_s_warning():
+    """x, a gradient or x0 of 1e39 printed numpy's 'overflow encountered in cast' before the
+    checks that refuse it by name (locally, or the service's 422)."""
+    import warnings
+
+    from zoadamm._validate import numbers
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isinf(numbers("gradient", [1e39, 0.0], np.float32)[0])
+        with pytest.raises(InvalidArgument, match="x0 contains NaN, infinite or float32-overflowing values"):
+            RemoteOptimizer.create(Client("http://127.0.0.1:1", max_retries=0), np.array([1e39, 0.0]))

@@ -268,7 +268,10 @@ def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
     if not response.content:  # every answer of the API but a 204 has a body
         raise foreign_server(response, None)
     if media == wire.MEDIA_TYPE:
-        return wire.decode(response.content)
+        try:
+            return wire.decode(response.content)
+        except wire.WireError:  # the frame's media type on bytes that are no frame
+            raise foreign_server(response, None) from None
     try:
         body = response.json()
     except ValueError:  # a page, not an answer of the API
@@ -280,6 +283,8 @@ def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
                    if body.get(k) is not None}
     except (TypeError, ValueError):  # text or objects where a vector goes: no answer of the API
         raise foreign_server(response, None) from None
+    if any(v.ndim == 0 for v in vectors.values()):  # a number (true reads as 1) where a list goes
+        raise foreign_server(response, None)
     return body, vectors
 
 
