@@ -26,7 +26,8 @@ def run(host: str, port: int, workers: int, log_level: str) -> None:
     folder = os.environ.get(MULTIPROC) or tempfile.mkdtemp(prefix="zoadamm-metrics-")
     Path(folder).mkdir(parents=True, exist_ok=True)
     for stale in Path(folder).glob("*.db"):  # a previous run's samples would be added in
-        stale.unlink()
+        if not _written_by_another_live_process(stale):  # another service's (a folder shared): kept
+            stale.unlink()
     os.environ[MULTIPROC] = folder
     argv = [
         sys.executable, "-m", "gunicorn", "zoadamm_service.main:serve_app()",
@@ -43,6 +44,20 @@ def run(host: str, port: int, workers: int, log_level: str) -> None:
 # gunicorn without the setting ignores it).  The control socket (gunicorn 25.1+) sits at one path
 # per user: a second service on the host took it over, and the first to stop removed it.
 control_socket_disable = True
+
+
+def _written_by_another_live_process(samples: Path) -> bool:
+    """Whether the samples file (``counter_<pid>.db``, ...) is of a live process other than this one."""
+    pid = samples.stem.rsplit("_", 1)[-1]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def child_exit(server, worker) -> None:

@@ -247,3 +247,26 @@ def test_services_on_one_host_share_no_gunicorn_control_socket(redis_url, tmp_pa
     with ServiceProcess(redis_url, workers=2, env=home) as service:
         assert httpx.get(service.url + "/healthz").json()["status"] == "ok"
         assert [p.name for p in tmp_path.rglob("*.ctl")] == []
+
+
+def test_a_multiprocess_folder_given_is_made_and_another_live_service_s_samples_are_kept(redis_url, tmp_path):
+    """PROMETHEUS_MULTIPROC_DIR that did not exist yet: a FileNotFoundError traceback at import.
+    A folder shared with another running service: a start removed that service's live samples."""
+    from zoadamm_service.workers import _written_by_another_live_process
+
+    folder = tmp_path / "not" / "yet"
+    with ServiceProcess(redis_url, workers=2, env={"PROMETHEUS_MULTIPROC_DIR": str(folder)}) as service:
+        assert httpx.get(service.url + "/healthz").json()["status"] == "ok"
+        assert "zoadamm_sessions_active" in httpx.get(service.url + "/metrics").text
+    assert any(folder.glob("*.db"))
+    ended = subprocess.run(["true"], check=True)  # a process that has exited: its pid is free
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        cases = {f"counter_{alive.pid}.db": True, f"counter_{os.getpid()}.db": False, "counter_x.db": False}
+        for name, kept in cases.items():
+            assert _written_by_another_live_process(tmp_path / name) is kept, name
+    finally:
+        alive.kill()
+        alive.wait()
+    assert _written_by_another_live_process(tmp_path / f"gauge_livesum_{alive.pid}.db") is False
+    assert ended.returncode == 0
