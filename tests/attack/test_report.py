@@ -107,6 +107,7 @@ def test_a_sweep_of_eps_and_budget_draws_curves_that_read_apart(tmp_path):
     assert len({label for _, _, label in styles.values()}) == 5
     zo = {run: style for run, style in styles.items() if run.method == "zo-adamm"}
     assert len({color for color, _, _ in zo.values()}) == 1  # one method, one colour
+    assert {color for color, _, _ in styles.values()} == {"C0", "C1"}  # the methods' colours, in turn
     assert {label for _, _, label in zo.values()} == {
         "zo-adamm ℓ∞ ε=0.15 budget 1,000", "zo-adamm ℓ∞ ε=0.2 budget 1,000", "zo-adamm ℓ∞ ε=0.2 budget 2,000",
         "zo-adamm ℓ2 ε=2 budget 1,000"}

@@ -260,7 +260,9 @@ def curve_styles(groups: dict[Run, list[dict]]) -> dict[Run, tuple[str, object, 
     named = labels(list(groups))
     styles: dict[Run, tuple[str, object, str]] = {}
     for run in sorted(groups, key=lambda run: (named[run], run.norm, _order((run, [])))):
-        color, used = drawn.setdefault(named[run], (next(colors), set()))
+        if named[run] not in drawn:  # (setdefault would take a colour for every run)
+            drawn[named[run]] = (next(colors), set())
+        color, used = drawn[named[run]]
         choices = (LINESTYLES.get(run.norm, ":"), *SWEEP_STYLES)
         linestyle = next((style for style in choices if style not in used), None)
         if linestyle is None:  # every dash taken in this colour: the next colour
