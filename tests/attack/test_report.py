@@ -126,6 +126,12 @@ def test_runs_against_two_victims_are_two_rows(tmp_path):
     text = table(read_rows([tmp_path / "r.jsonl"]))
     assert "| art-square (victim http://a:1) | ℓ∞ | 0.2 | 1,000 | 1 | 1.00" in text, text
     assert "| art-square (victim http://b:1) | ℓ∞ | 0.2 | 1,000 | 1 | 0.00" in text, text
+    # a run made before the victim was recorded and continued since: one run, as written in any case
+    rows = [{**_row("art-square", "inf", True, 40), "index": 0},
+            {**_row("art-square", "inf", False, 1000), "victim": "HTTP://A:1/", "index": 1},
+            {**_row("art-square", "inf", True, 60), "victim": "http://a:1", "index": 2}]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert "| art-square | ℓ∞ | 0.2 | 1,000 | 3 |" in table(read_rows([tmp_path / "c.jsonl"]))
 
 
 def _examples(path, indices):

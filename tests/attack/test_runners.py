@@ -190,6 +190,23 @@ def test_settings_that_cannot_run_are_refused_by_name(change, words):
         run_attack(AttackSettings(**{**settings, **change}))
 
 
+def test_a_universal_seed_past_a_session_s_largest_is_refused_before_the_victim_is_asked(tmp_path):
+    done = subprocess.run([str(BIN / "zoadamm-worker"), "attack", "--universal", "--method", "zo-adamm", "--victim",
+                           "http://127.0.0.1:9", "--service", "http://127.0.0.1:9", "--eps", "0.1",
+                           "--seed", str(2**53)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "--seed 9007199254740992: past a session's largest seed (9007199254740991)" \
+        in done.stderr, done.stderr
+
+
+def test_a_file_where_a_folder_of_records_goes_names_the_option(tmp_path):
+    (tmp_path / "afile").write_text("")
+    done = subprocess.run([str(BIN / "zoadamm-worker"), "attack", "--method", "art-square", "--victim",
+                           "http://127.0.0.1:9", "--eps", "0.1", "--records", str(tmp_path / "afile" / "r.jsonl")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and f"--records: cannot write under {tmp_path / 'afile'}: a part of that path is a " \
+        "file" in done.stderr, done.stderr
+
+
 def test_a_universal_run_s_seed_is_its_own():
     """The per-image seeds' bound is a run of images' alone: a universal run (checked by the same
     check_settings) seeds its one session with the seed as given."""
@@ -454,10 +471,18 @@ def test_records_made_against_another_victim_are_not_continued(tmp_path):
     # one URL however it is written: scheme and host in any case, a trailing slash
     alike = record_settings(AttackSettings(**at, victim="HTTP://A:1/"))
     assert alike == there and read_earlier(records, None, alike).rows.keys() == {0}
-    # records written before the victim was recorded continue against the victim given
+    # records written before the victim was recorded continue against the victim given, and a
+    # URL recorded as given then reads as it is written now
     legacy = {k: v for k, v in there.items() if k != "victim"}
     records.write_text(json.dumps({**legacy, "index": 0, "label": 7, "success": True}) + "\n")
     assert read_earlier(records, None, here).rows.keys() == {0}
+    with records.open("a") as more:
+        more.write(json.dumps({**there, "victim": "HTTP://A:1", "index": 1, "label": 7, "success": True}) + "\n")
+    assert read_earlier(records, None, there).rows.keys() == {0, 1}
+    # no user or password in records, which are shared; the password's case as given
+    secret = record_settings(AttackSettings(**at, victim="http://Admin:S3cret@A:1/v1/"))
+    assert secret["victim"] == "http://a:1/v1"
+    assert record_settings(AttackSettings(**at, victim="http://[::1]:8101"))["victim"] == "http://[::1]:8101"
 
 
 def test_ctrl_c_on_the_command_line_says_where_the_records_are(model_file, tmp_path):

@@ -100,6 +100,7 @@ def _common(parser: argparse.ArgumentParser, command: Callable[[argparse.Namespa
 
 
 def _one_line_errors(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    from ..cli_errors import failure_line
     from ..mnist import MnistError
     from ..threads import use_torch_threads
     from .victim_client import VictimError
@@ -110,7 +111,8 @@ def _one_line_errors(command: Callable[[argparse.Namespace], int], args: argpars
     except (VictimError, MnistError, ValueError, OSError) as error:
         if args.debug:
             raise
-        print(f"zoadamm-worker {args.command}: {error} (--debug shows the traceback)", file=sys.stderr)
+        line = (failure_line(error, None) if isinstance(error, OSError) else None) or str(error)
+        print(f"zoadamm-worker {args.command}: {line} (--debug shows the traceback)", file=sys.stderr)
         return 1
 
 
@@ -164,6 +166,8 @@ def summary_line(summary: dict) -> str:
 
 
 def _universal(settings, args: argparse.Namespace) -> int:
+    from zoadamm.wire import SAFE_INT
+
     from ..records import append_record, check_writable
     from .outputs import examples_path, save_arrays
     from .runner import check_settings
@@ -173,6 +177,9 @@ def _universal(settings, args: argparse.Namespace) -> int:
     if settings.method not in ZO_METHODS:
         raise ValueError(f"--universal takes the methods {', '.join(ZO_METHODS)}, not {settings.method}")
     check_settings(settings)
+    most = 2**64 - 1 if settings.in_process else SAFE_INT  # the one session's seed is --seed itself
+    if settings.seed > most:
+        raise ValueError(f"--seed {settings.seed}: past a session's largest seed ({most})")
     if settings.concurrency != DEFAULT_CONCURRENCY:
         raise ValueError("--concurrency: not with --universal, which fits one perturbation on one session")
     if args.quiet:

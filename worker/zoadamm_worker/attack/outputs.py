@@ -78,9 +78,13 @@ def _lock_of(examples: Path) -> Path | None:
 
 
 def same_url(url: str) -> str:
-    """``url`` as records compare it: scheme and host in lower case, no trailing slash."""
+    """``url`` as records keep and compare it: scheme and host in lower case, no user or password
+    (records are shared), no trailing slash."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query, ""))
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+    netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), parts.query, ""))
 
 
 def record_settings(settings: Any) -> dict:
@@ -129,7 +133,10 @@ def read_earlier(records: str | Path | None, examples: Path | None, run: dict) -
             if not isinstance(row, dict) or any(row.get(key) != run[key] for key in ("method", "norm", "eps",
                                                                                       "budget")):
                 continue
-            # records written before the victim was recorded continue against any victim
+            # records written before the victim was recorded continue against any victim, and a
+            # victim's URL as an earlier version wrote it reads as this one writes it
+            if isinstance(row.get("victim"), str):
+                row = {**row, "victim": same_url(row["victim"])}
             differ = [f"{key} {row[key]!r} there, {value!r} here" if key in row else f"no {key} there"
                       for key, value in run.items() if row.get(key) != value and (key != "victim" or key in row)]
             if differ:

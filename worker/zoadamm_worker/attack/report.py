@@ -20,6 +20,7 @@ from scipy import stats
 
 from ..records import RecordError, numbered_records
 from .example_plot import plot_examples
+from .outputs import same_url
 
 RESAMPLES = 2_000
 KEY = ("method", "norm", "eps", "budget")
@@ -95,6 +96,20 @@ def _read_records(path: str | Path) -> tuple[list[tuple[int, dict]], str | None]
     return rows, None
 
 
+def _victim(row: dict) -> str | None:
+    return same_url(row["victim"]) if isinstance(row.get("victim"), str) else None
+
+
+def _victims(rows: list[tuple[int, dict]]) -> dict[tuple, str]:
+    """The one victim of each run's settings in a file, for its records written before the victim
+    was recorded: a run continued since then is one run, not two."""
+    seen: dict[tuple, set[str]] = {}
+    for _, row in rows:
+        if (victim := _victim(row)) is not None and all(k in row for k in KEY):
+            seen.setdefault((*(row[k] for k in KEY), *(row.get(k) for k in SETTINGS[:-1])), set()).add(victim)
+    return {settings: victims.pop() for settings, victims in seen.items() if len(victims) == 1}
+
+
 def read_rows(paths: list[str | Path], note: Note = lambda line: None) -> dict[Run, list[dict]]:
     """Records grouped by run (every setting that decides an image's attack: ``Run``), in order
     of appearance; ``note`` gets a line for each file skipped (see ``_read_records``).
@@ -110,8 +125,10 @@ def read_rows(paths: list[str | Path], note: Note = lambda line: None) -> dict[R
         rows, instead = _read_records(path)
         if instead is not None:
             skipped.append((path, instead))
+        victims = _victims(rows)
         for number, row in rows:
-            key = Run(*(row[k] for k in KEY), *(row.get(k) for k in SETTINGS))
+            settings = (*(row[k] for k in KEY), *(row.get(k) for k in SETTINGS[:-1]))
+            key = Run._make((*settings, _victim(row) or victims.get(settings)))
             image = (*key, row.get("index"))
             if row.get("index") is not None and image in seen:
                 raise ValueError(f"image {row['index']} is recorded twice for {_describe(key)} ({seen[image]} and "
