@@ -413,3 +413,19 @@ def test_vectors_past_float32_convert_without_numpy_s_warning():
         assert np.isinf(numbers("gradient", [1e39, 0.0], np.float32)[0])
         with pytest.raises(InvalidArgument, match="x0 contains NaN, infinite or float32-overflowing values"):
             RemoteOptimizer.create(Client("http://127.0.0.1:1", max_retries=0), np.array([1e39, 0.0]))
+
+
+def test_a_vector_json_cannot_carry_is_refused_by_name():
+    """Over JSON, a NaN or a value past float32 in x or a gradient raised json's 'Out of range float
+    values are not JSON compliant', naming nothing, and no ZoadammError."""
+    import httpx
+
+    sent = []
+    odd = httpx.Client(base_url="http://elsewhere.test",
+                       transport=httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500)))
+    with Client("http://elsewhere.test", http_client=odd, max_retries=0, binary=False) as client:
+        with pytest.raises(InvalidArgument, match="^x contains NaN, infinite or float32-overflowing values$"):
+            client.sessions.ask("a" * 32, x=[1e39, 0.0])
+        with pytest.raises(InvalidArgument, match="^gradient contains NaN, infinite or float32-overflowing values$"):
+            client.sessions.tell("a" * 32, 0, gradient=[np.nan, 0.0])
+    assert sent == []  # refused before any request

@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 
 from .. import wire
+from .._validate import InvalidArgument
 from ..optimizer import CONFIG_VECTORS
 from .errors import APIConnectionError, APITimeoutError, ClientClosedError, error_for, foreign_server, redirected
 from .options import DEFAULT_URL
@@ -131,7 +132,10 @@ def build(client: httpx.Client | httpx.AsyncClient, call: Call, binary: bool,
             headers["content-type"] = wire.MEDIA_TYPE
         else:
             body = dict(call.fields)
-            body.update({k: np.asarray(v, dtype=np.float32).tolist() for k, v in call.vectors.items()})
+            for name, vector in call.vectors.items():
+                if not np.isfinite(vector).all():  # JSON has no NaN: json.dumps's ValueError named nothing
+                    raise InvalidArgument(f"{name} contains NaN, infinite or float32-overflowing values")
+                body[name] = np.asarray(vector, dtype=np.float32).tolist()
             content = json.dumps(body, allow_nan=False).encode()
             headers["content-type"] = "application/json"
     url = request_url(client, call, urls)
