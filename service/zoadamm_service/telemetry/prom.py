@@ -9,6 +9,7 @@ Labels are bounded: methods, route templates, reasons, store calls; never a sess
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -23,7 +24,8 @@ STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 # the metrics below open their files in the multiprocess folder as they are made, at import: a
 # folder given that does not exist yet is made here (a FileNotFoundError traceback before)
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # a file there: prometheus-client's own error names the path
+        Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 STEPS = Counter("zoadamm_steps", "Steps committed.", ["method"])
 EVALUATIONS = Counter(
