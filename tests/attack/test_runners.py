@@ -483,6 +483,10 @@ def test_records_made_against_another_victim_are_not_continued(tmp_path):
     secret = record_settings(AttackSettings(**at, victim="http://Admin:S3cret@A:1/v1/"))
     assert secret["victim"] == "http://a:1/v1"
     assert record_settings(AttackSettings(**at, victim="http://[::1]:8101"))["victim"] == "http://[::1]:8101"
+    # a record's URL with no port number (not of this making) reads as written, not as an error
+    records.write_text(json.dumps({**there, "victim": "http://A:port", "index": 2, "label": 7, "success": True}) + "\n")
+    with pytest.raises(ValueError, match=r"victim 'http://a:port' there"):
+        read_earlier(records, None, there)
 
 
 def test_ctrl_c_on_the_command_line_says_where_the_records_are(model_file, tmp_path):

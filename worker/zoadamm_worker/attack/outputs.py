@@ -83,7 +83,10 @@ def same_url(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
-    netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    try:
+        netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    except ValueError:  # no port number (a record's text of another making): the host as written
+        netloc = parts.netloc.rpartition("@")[2].lower()
     return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), parts.query, ""))
 
 
