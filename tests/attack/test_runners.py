@@ -474,8 +474,14 @@ def test_records_made_against_another_victim_are_not_continued(tmp_path):
     # records written before the victim was recorded continue against the victim given, and a
     # URL recorded as given then reads as it is written now
     legacy = {k: v for k, v in there.items() if k != "victim"}
-    records.write_text(json.dumps({**legacy, "index": 0, "label": 7, "success": True}) + "\n")
+    records.write_text(json.dumps({**legacy, "index": 0, "label": 7, "predicted": 1, "success": True}) + "\n")
     assert read_earlier(records, None, here).rows.keys() == {0}
+    # and so do their examples, written under the same settings
+    for name, settings in (("legacy.npz", legacy), ("upper.npz", {**there, "victim": "HTTP://U:p@A:1"})):
+        np.savez(tmp_path / name, run=np.array(json.dumps(settings)), index=[0], label=[7], predicted=[1],
+                 success=[True], original=np.zeros((1, 784)), final=np.zeros((1, 784)))
+    assert read_earlier(records, tmp_path / "legacy.npz", here).examples is not None
+    assert read_earlier(records, tmp_path / "upper.npz", there).examples is not None
     with records.open("a") as more:
         more.write(json.dumps({**there, "victim": "HTTP://A:1", "index": 1, "label": 7, "success": True}) + "\n")
     assert read_earlier(records, None, there).rows.keys() == {0, 1}

@@ -154,12 +154,25 @@ def read_earlier(records: str | Path | None, examples: Path | None, run: dict) -
         if records is None:
             raise ValueError(f"{examples} exists, and a run without --records cannot continue it: give --records "
                              "too, or another --examples file")
-        if "run" not in arrays or json.loads(str(arrays["run"])) != run or any(n not in arrays for n in EXAMPLES):
+        if "run" not in arrays or not _same_run(json.loads(str(arrays["run"])), run) or \
+                any(n not in arrays for n in EXAMPLES):
             raise ValueError(f"{examples} holds examples of another run (or of no run this version wrote): "
                              "give another --examples file")
         _check_examples_of(examples, arrays, records, earlier.rows)
         earlier.examples = arrays
     return earlier
+
+
+def _same_run(stored: dict, run: dict) -> bool:
+    """Whether the settings an examples file was written under are ``run``'s, read as its records
+    are: a victim's URL as an earlier version wrote it, or none (written before it was kept)."""
+    if not isinstance(stored, dict):
+        return False
+    if isinstance(stored.get("victim"), str):
+        stored = {**stored, "victim": same_url(stored["victim"])}
+    elif "victim" not in stored:
+        run = {key: value for key, value in run.items() if key != "victim"}
+    return stored == run
 
 
 def _check_examples_of(examples: Path, arrays: dict, records, rows: dict[int, dict]) -> None:
