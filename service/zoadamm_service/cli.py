@@ -12,15 +12,16 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
 import socket
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from limits import parse
 from pydantic import ValidationError
 
 from . import console
-from .api.auth import is_loopback
 from .settings import Settings, environment_variable, trusts_forwarded_headers
 from .store.server_checks import CLUSTER_NODE
 from .tenants import OPEN_TENANT, OPEN_TENANT_NOTE, KeyConfigError, KeyRing, entry, new_key
@@ -129,12 +130,15 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
         parser.error(CLUSTER_NODE)  # else every call would be a 503 that clients retry for their whole window
     if args.workers > 1 and not settings.redis_url:
         parser.error("--workers > 1 needs REDIS_URL: the in-process store cannot be shared between processes")
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and any(p.exists() and not p.is_dir() for p in (Path(folder), *Path(folder).parents)):
+        parser.error(f"PROMETHEUS_MULTIPROC_DIR={folder}: a file stands where that folder goes")
     if settings.api_keys:
         try:
             KeyRing.parse(settings.api_keys)
         except KeyConfigError as error:
             parser.error(str(error))
-    elif not is_loopback(exposed := settings.published_address or args.host) and not settings.allow_open:
+    elif not _is_loopback(exposed := settings.published_address or args.host) and not settings.allow_open:
         parser.error(f"refusing to serve {exposed} without API keys: set ZOADAMM_API_KEYS "
                      "(`zoadamm-service keys new TENANT`), or ZOADAMM_ALLOW_OPEN=true to run open anyway")
     rates = {"ZOADAMM_RATE_LIMIT": settings.rate_limit, "ZOADAMM_AUTH_FAIL_LIMIT": settings.auth_fail_limit}
@@ -192,3 +196,11 @@ def _port(text: str) -> int:
     if port > 65535:
         raise argparse.ArgumentTypeError(f"expected a TCP port, 1 to 65535, got {text!r}")
     return int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    # imported here: the API's modules make the metrics, which open files where
+    # PROMETHEUS_MULTIPROC_DIR says, and --help, --version and `keys new` need none of that
+    from .api.auth import is_loopback
+
+    return is_loopback(host)

@@ -10,9 +10,11 @@ import os
 import signal
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -259,6 +261,13 @@ def test_a_multiprocess_folder_given_is_made_and_another_live_service_s_samples_
         assert httpx.get(service.url + "/healthz").json()["status"] == "ok"
         assert "zoadamm_sessions_active" in httpx.get(service.url + "/metrics").text
     assert any(folder.glob("*.db"))
+    # a file where the folder goes: --help and --version answer (they made the metrics, a traceback)
+    (tmp_path / "afile").write_text("")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "afile")}
+    for flag in ("--help", "--version"):
+        command = [str(Path(sys.executable).parent / "zoadamm-service"), flag]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     ended = subprocess.run(["true"], check=True)  # a process that has exited: its pid is free
     alive = subprocess.Popen(["sleep", "30"])
     try:

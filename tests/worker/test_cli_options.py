@@ -170,12 +170,14 @@ REFUSED = [
     ("zoadamm-service", ["--host", "0.0.0.0"], {}, "refusing to serve 0.0.0.0 without API keys"),
     ("zoadamm-service", [], {"ZOADAMM_RATE_LIMIT": "abc"}, "ZOADAMM_RATE_LIMIT='abc' is not a rate such as"),
     ("zoadamm-service", [], {"ZOADAMM_AUTH_FAIL_LIMIT": " "}, "ZOADAMM_AUTH_FAIL_LIMIT=' ' is not a rate such as"),
+    ("zoadamm-service", [], {"PROMETHEUS_MULTIPROC_DIR": "/etc/passwd/metrics"},
+     "PROMETHEUS_MULTIPROC_DIR=/etc/passwd/metrics: a file stands where that folder goes"),
 ]
 
 
 def _clean(monkeypatch) -> None:
     for name in ("ZOADAMM_SERVICE_URL", "ZOADAMM_TRAIN_LIMIT", "REDIS_URL", "ZOADAMM_API_KEYS", "ZOADAMM_ALLOW_OPEN",
-                 "ZOADAMM_MAX_DIM", "ZOADAMM_RATE_LIMIT", "ZOADAMM_AUTH_FAIL_LIMIT"):
+                 "ZOADAMM_MAX_DIM", "ZOADAMM_RATE_LIMIT", "ZOADAMM_AUTH_FAIL_LIMIT", "PROMETHEUS_MULTIPROC_DIR"):
         monkeypatch.delenv(name, raising=False)
 
 
