@@ -16,8 +16,8 @@ import numpy as np
 
 from .. import wire
 from .._validate import InvalidArgument
-from ..optimizer import CONFIG_VECTORS
-from .errors import APIConnectionError, APITimeoutError, ClientClosedError, error_for, foreign_server, redirected
+from ._decode import decode
+from .errors import APIConnectionError, APITimeoutError, ClientClosedError
 from .options import DEFAULT_URL
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -253,43 +253,6 @@ def answered(call: Call, attempt: int, policy: RetryPolicy, response: httpx.Resp
     if should_retry(attempt, policy, response=response, started=started):
         return None
     return decode(response)
-
-
-def decode(response: httpx.Response) -> tuple[dict, dict[str, np.ndarray]]:
-    """(fields, vectors) of a successful answer; raises the APIStatusError subclass otherwise
-    (``ForeignServerError`` for an answer that no zoadamm service gives)."""
-    media = response.headers.get("content-type", "").split(";")[0].strip()
-    if response.status_code >= 400:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        raise error_for(response, body if isinstance(body, dict) else None)
-    if response.status_code == 204:
-        return {}, {}
-    if 300 <= response.status_code < 400:  # not followed: a POST would be sent on elsewhere, or lost
-        raise redirected(response)
-    if not response.content:  # every answer of the API but a 204 has a body
-        raise foreign_server(response, None)
-    if media == wire.MEDIA_TYPE:
-        try:
-            return wire.decode(response.content)
-        except wire.WireError:  # the frame's media type on bytes that are no frame
-            raise foreign_server(response, None) from None
-    try:
-        body = response.json()
-    except ValueError:  # a page, not an answer of the API
-        raise foreign_server(response, None) from None
-    if not isinstance(body, dict):
-        return {"items": body}, {}
-    try:
-        vectors = {k: np.asarray(body.pop(k), dtype=np.float32) for k in ("x", "u", *CONFIG_VECTORS)
-                   if body.get(k) is not None}
-    except (TypeError, ValueError):  # text or objects where a vector goes: no answer of the API
-        raise foreign_server(response, None) from None
-    if any(v.ndim == 0 for v in vectors.values()):  # a number (true reads as 1) where a list goes
-        raise foreign_server(response, None)
-    return body, vectors
 
 
 def check_open(client, http: httpx.Client | httpx.AsyncClient) -> None:
