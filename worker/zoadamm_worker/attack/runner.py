@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from zoadamm.wire import SAFE_INT
-
 from ..records import append_record, check_writable
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
@@ -28,7 +26,7 @@ from .targets import REQUEST_IMAGES, SELECTION, load_test_images, select_targets
 from .victim import SIDE
 from .victim_client import VictimClient
 from .watch import QueryWatch
-from .zo import attack_one, image_seed, in_flight
+from .zo import attack_one, check_image_seeds, in_flight
 from .zo_settings import DEFAULT_CONCURRENCY, DEFAULT_DIRECTIONS, DEFAULT_LR, DEFAULT_MU, ZO_METHODS, ZoSettings
 
 
@@ -118,19 +116,6 @@ WHITE_BOX = ("pgd",)  # the methods that read the model file; all others ask the
 # the settings only the zo-* methods read, by the option that gives them
 ZO_OPTIONS = {"service": "--service", "in_process": "--in-process", "mirror": "--mirror", "lr": "--lr",
               "mu": "--mu", "directions": "--directions", "concurrency": "--concurrency"}
-
-
-def _check_image_seeds(settings: AttackSettings) -> None:
-    """Raises ValueError when the zo-* methods' seed of the window's last image is past what a
-    session takes (found after the victim had been asked, in a number the user never gave)."""
-    if settings.method not in ZO_METHODS:
-        return
-    most = 2**64 - 1 if settings.in_process else SAFE_INT  # JSON carries whole numbers exactly to 2**53 - 1
-    last = settings.offset + settings.images - 1
-    if image_seed(settings.seed, last) > most:
-        raise ValueError(f"--seed {settings.seed}: image {last}'s directions would be seeded seed * 100003 + {last}"
-                         f", past a session's largest seed ({most}): give --seed "
-                         f"{max(0, (most - last) // 100_003)} or less")
 
 
 def check_settings(settings: AttackSettings) -> None:
@@ -223,7 +208,7 @@ def run_attack(settings: AttackSettings, records: str | Path | None = None,
         Interrupted: Ctrl-C; its message says what was kept.
     """
     check_settings(settings)
-    _check_image_seeds(settings)  # a run of images (a universal run has one seed, its own)
+    check_image_seeds(settings)  # a run of images (a universal run has one seed, its own)
     examples = None if examples is None else examples_path(examples)
     # a path that cannot be written fails before the first query, named by its option
     check_writable(records, examples, options=("--records", "--examples"))

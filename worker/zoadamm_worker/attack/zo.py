@@ -23,12 +23,13 @@ from typing import Protocol
 import numpy as np
 
 from zoadamm import Ball, Box, FeasibleSet, Optimizer, SessionConfig, StepDirections
+from zoadamm.wire import SAFE_INT
 
 from .feasible import PerturbationSet
 from .objective import AttackObjective, ImageQueries, ProbeLosses, Target
 from .victim_client import VictimClient
 from .watch import QueryWatch, Stop
-from .zo_settings import ZoSettings
+from .zo_settings import ZO_METHODS, ZoSettings
 
 
 def image_constraint(origin: np.ndarray, norm: str, eps: float) -> FeasibleSet:
@@ -40,6 +41,20 @@ def image_constraint(origin: np.ndarray, norm: str, eps: float) -> FeasibleSet:
 def image_seed(seed: int, index: int) -> int:
     """The directions' seed of test image ``index`` in a run seeded ``seed`` (as the peers seed ART)."""
     return seed * 100_003 + index
+
+
+def check_image_seeds(settings) -> None:
+    """Raises ValueError when the zo-* methods' seed of the window's last image (``settings``: a
+    runner.AttackSettings) is past what a session takes: found before the victim is asked, not
+    after, in a number the user never gave."""
+    if settings.method not in ZO_METHODS:
+        return
+    most = 2**64 - 1 if settings.in_process else SAFE_INT  # JSON carries whole numbers exactly to 2**53 - 1
+    last = settings.offset + settings.images - 1
+    if image_seed(settings.seed, last) > most:
+        raise ValueError(f"--seed {settings.seed}: image {last}'s directions would be seeded seed * 100003 + {last}"
+                         f", past a session's largest seed ({most}): give --seed "
+                         f"{max(0, (most - last) // 100_003)} or less")
 
 
 class Session(Protocol):
