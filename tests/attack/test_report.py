@@ -9,16 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoadamm_worker.attack.report import (
-    Run,
-    bootstrap,
-    curve_styles,
-    read_rows,
-    summarize_group,
-    table,
-    wilson,
-    write_report,
-)
+from zoadamm_worker.attack.intervals import bootstrap, summarize_group, wilson
+from zoadamm_worker.attack.report import Run, curve_styles, read_rows, table, write_report
 
 
 def test_wilson_matches_its_formula():

@@ -90,6 +90,11 @@ def same_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), parts.query, ""))
 
 
+def recorded_victim(row: dict) -> str | None:
+    """A record's victim URL as this version writes it (None: a record made before it was kept)."""
+    return same_url(row["victim"]) if isinstance(row.get("victim"), str) else None
+
+
 def record_settings(settings: Any) -> dict:
     """The settings every record carries (of ``settings``, the run's ``runner.AttackSettings``):
     those that decide an image's attack (not where its session lives, nor how many run at once),
@@ -138,8 +143,8 @@ def read_earlier(records: str | Path | None, examples: Path | None, run: dict) -
                 continue
             # records written before the victim was recorded continue against any victim, and a
             # victim's URL as an earlier version wrote it reads as this one writes it
-            if isinstance(row.get("victim"), str):
-                row = {**row, "victim": same_url(row["victim"])}
+            if (victim := recorded_victim(row)) is not None:
+                row = {**row, "victim": victim}
             differ = [f"{key} {row[key]!r} there, {value!r} here" if key in row else f"no {key} there"
                       for key, value in run.items() if row.get(key) != value and (key != "victim" or key in row)]
             if differ:
@@ -168,8 +173,8 @@ def _same_run(stored: dict, run: dict) -> bool:
     are: a victim's URL as an earlier version wrote it, or none (written before it was kept)."""
     if not isinstance(stored, dict):
         return False
-    if isinstance(stored.get("victim"), str):
-        stored = {**stored, "victim": same_url(stored["victim"])}
+    if (victim := recorded_victim(stored)) is not None:
+        stored = {**stored, "victim": victim}
     elif "victim" not in stored:
         run = {key: value for key, value in run.items() if key != "victim"}
     return stored == run

@@ -1,10 +1,6 @@
-"""The comparison from attack records: a table with 95% intervals over images, the
-success-versus-queries curves of every run on one plot, and adversarial images beside their
+"""The comparison from attack records: a table with 95% intervals over images (``intervals``),
+the success-versus-queries curves of every run on one plot, and adversarial images beside their
 originals.
-
-Intervals: Wilson's for success rates (``scipy.stats.binomtest``); percentile bootstrap over
-the successful images for the median queries and the mean distortions
-(``scipy.stats.bootstrap``, 2,000 resamples, fixed seed).  Fewer than two successes: no interval.
 """
 
 from __future__ import annotations
@@ -16,13 +12,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from ..records import RecordError, numbered_records
 from .example_plot import plot_examples
-from .outputs import same_url
+from .intervals import summarize_group
+from .outputs import recorded_victim
 
-RESAMPLES = 2_000
 KEY = ("method", "norm", "eps", "budget")
 # the rest of what decides an image's attack (outputs.record_settings): runs that differ in one are
 # two runs, whatever images they hold
@@ -96,16 +91,12 @@ def _read_records(path: str | Path) -> tuple[list[tuple[int, dict]], str | None]
     return rows, None
 
 
-def _victim(row: dict) -> str | None:
-    return same_url(row["victim"]) if isinstance(row.get("victim"), str) else None
-
-
 def _victims(rows: list[tuple[int, dict]]) -> dict[tuple, str]:
     """The one victim of each run's settings in a file, for its records written before the victim
     was recorded: a run continued since then is one run, not two."""
     seen: dict[tuple, set[str]] = {}
     for _, row in rows:
-        if (victim := _victim(row)) is not None and all(k in row for k in KEY):
+        if (victim := recorded_victim(row)) is not None and all(k in row for k in KEY):
             seen.setdefault((*(row[k] for k in KEY), *(row.get(k) for k in SETTINGS[:-1])), set()).add(victim)
     return {settings: victims.pop() for settings, victims in seen.items() if len(victims) == 1}
 
@@ -128,7 +119,7 @@ def read_rows(paths: list[str | Path], note: Note = lambda line: None) -> dict[R
         victims = _victims(rows)
         for number, row in rows:
             settings = (*(row[k] for k in KEY), *(row.get(k) for k in SETTINGS[:-1]))
-            key = Run._make((*settings, _victim(row) or victims.get(settings)))
+            key = Run._make((*settings, recorded_victim(row) or victims.get(settings)))
             image = (*key, row.get("index"))
             if row.get("index") is not None and image in seen:
                 raise ValueError(f"image {row['index']} is recorded twice for {_describe(key)} ({seen[image]} and "
@@ -178,35 +169,6 @@ def read_examples(paths: list[str | Path], note: Note = lambda line: None) -> li
 def _images(indices: np.ndarray) -> str:
     return (f"{len(indices)} images, {int(indices.min())} to {int(indices.max())}" if len(indices)
             else "no images")
-
-
-def wilson(successes: int, total: int) -> tuple[float, float]:
-    """95% Wilson interval of a success rate."""
-    interval = stats.binomtest(successes, total).proportion_ci(0.95, method="wilson")
-    return float(interval.low), float(interval.high)
-
-
-def bootstrap(values: list[float], statistic) -> tuple[float, float] | None:
-    """95% percentile-bootstrap interval of ``statistic`` (np.median, np.mean), or None below 2 values."""
-    if len(values) < 2 or len(set(values)) < 2:
-        return None if len(values) < 2 else (float(values[0]), float(values[0]))
-    result = stats.bootstrap((np.asarray(values, dtype=float),), statistic, n_resamples=RESAMPLES,
-                             confidence_level=0.95, method="percentile", random_state=np.random.default_rng(0))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
-def summarize_group(rows: list[dict]) -> dict:
-    """Rate, median queries and mean distortions of one run, each with its interval."""
-    wins = [row for row in rows if row["success"]]
-    queries = [row["queries"] for row in wins]
-    summary = {"images": len(rows), "successes": len(wins), "rate": len(wins) / len(rows),
-               "rate_ci": wilson(len(wins), len(rows))}
-    for name, values, statistic in (("median_queries", queries, np.median),
-                                    ("mean_linf", [r["linf"] for r in wins], np.mean),
-                                    ("mean_l2", [r["l2"] for r in wins], np.mean)):
-        summary[name] = float(statistic(values)) if values else None
-        summary[f"{name}_ci"] = bootstrap(values, statistic) if values else None
-    return summary
 
 
 def _order(item: tuple[Run, list]) -> tuple:
