@@ -43,9 +43,10 @@ def overlap(center, radius: float, lower, upper, dim: int) -> None:
 
 
 def point_and_weights(a, weights, out, ball: bool) -> None:
-    """Raises InvalidArgument unless ``a`` is a float32 or float64 vector (finite where the set
-    has an l2 ball: an infinite coordinate has no nearest point on its sphere to aim at), and
-    ``weights`` and ``out``, where given, float vectors of its shape, the weights > 0."""
+    """Raises InvalidArgument unless ``a`` is a float32 or float64 vector without NaN (and within
+    float32's range where the set has an l2 ball: an infinite coordinate has no nearest point on
+    its sphere to aim at), and ``weights`` and ``out``, where given, float vectors of its shape,
+    the weights positive and within float32's range (``positive_weights``)."""
     def vector(name: str, value) -> None:
         if not (isinstance(value, np.ndarray) and value.dtype in (np.float32, np.float64) and value.ndim == 1):
             got = f"{value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray) else shown(value)

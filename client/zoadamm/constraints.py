@@ -157,10 +157,8 @@ class FeasibleSet:
 
     def project(self, a: np.ndarray, weights: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """argmin over x in X of sum_i w_i (x_i - a_i)^2 (``weights`` None: Euclidean), into ``out``
-        (may be ``a``; a new array when None).  Raises InvalidArgument for a point that is not a
-        float32 or float64 vector of the set's length or holds a NaN (or, with an l2 ball, a value
-        beyond float32's range), weights or ``out`` not of its shape, or a weight that is not a
-        positive number within float32's range (a step's sqrt(v_hat) + eps always is)."""
+        (may be ``a``; a new array when None).  Raises InvalidArgument for what
+        ``checks.point_and_weights`` refuses, or a point not of the set's length."""
         checks.point_and_weights(a, weights, out, ball=self.sphere is not None)
         self.check_dim(a.size, "the point has")
         return self.project_in_step(a, weights, out)
