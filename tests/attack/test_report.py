@@ -178,6 +178,16 @@ def test_a_records_file_that_cannot_be_reported_is_refused_naming_it(tmp_path, n
     assert not (tmp_path / "report").exists()  # nothing written, not an empty table
 
 
+def test_a_missing_records_file_is_refused_not_skipped(tmp_path):
+    """A misspelt name was skipped with a note ("holds no records"), and the report, its run left
+    out, was written with status 0."""
+    present = tmp_path / "r.jsonl"
+    present.write_text(json.dumps({**_row("pgd", "inf", True, 5), "index": 0}) + "\n")
+    with pytest.raises(ValueError, match=r"missing.jsonl: no such file; give records files of attack --records"):
+        write_report([present, tmp_path / "missing.jsonl"], [], tmp_path / "report")
+    assert not (tmp_path / "report").exists()
+
+
 def test_example_files_that_cannot_be_shown_are_refused_in_words(tmp_path):
     records = tmp_path / "r.jsonl"
     records.write_text(json.dumps({**_row("pgd", "inf", True, 5), "index": 0}) + "\n")

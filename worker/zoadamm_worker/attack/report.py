@@ -66,7 +66,9 @@ def _read_records(path: str | Path) -> tuple[list[tuple[int, dict]], str | None]
     `attack`'s other outputs, or nothing, holds instead (None for a records file).
 
     Raises:
-        ValueError: a line that is not JSON or not one of `attack`'s, or a file that mixes kinds."""
+        ValueError: a missing file, a line that is not JSON or not one of `attack`'s, or a file that mixes kinds."""
+    if not Path(path).is_file():  # a misspelt name, skipped, would drop its run from the report
+        raise ValueError(f"{path}: no such file; give records files of attack --records")
     try:  # a last line cut short (a run killed mid-write) is skipped, as the run that continues skips it
         numbered = numbered_records(path)
     except UnicodeDecodeError:
