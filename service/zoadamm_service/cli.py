@@ -104,6 +104,8 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     log.info("sessions are kept in %s", where)
     if args.workers > 1:
         workers.run(args.host, args.port, args.workers, args.log_level)  # gunicorn; does not return
+    if folder := os.environ.get(workers.MULTIPROC):  # before the app makes the metrics' files
+        workers.drop_dead_samples(folder)
     uvicorn.run(
         "zoadamm_service.main:serve_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, log_level=args.log_level, server_header=False,

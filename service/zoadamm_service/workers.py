@@ -24,10 +24,7 @@ MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 def run(host: str, port: int, workers: int, log_level: str) -> None:
     """Exec gunicorn; does not return."""
     folder = os.environ.get(MULTIPROC) or tempfile.mkdtemp(prefix="zoadamm-metrics-")
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    for stale in Path(folder).glob("*.db"):  # a previous run's samples would be added in
-        if not _written_by_another_live_process(stale):  # another service's (a folder shared): kept
-            stale.unlink()
+    drop_dead_samples(folder)
     os.environ[MULTIPROC] = folder
     argv = [
         sys.executable, "-m", "gunicorn", "zoadamm_service.main:serve_app()",
@@ -44,6 +41,15 @@ def run(host: str, port: int, workers: int, log_level: str) -> None:
 # gunicorn without the setting ignores it).  The control socket (gunicorn 25.1+) sits at one path
 # per user: a second service on the host took it over, and the first to stop removed it.
 control_socket_disable = True
+
+
+def drop_dead_samples(folder: str) -> None:
+    """Make the samples folder, and remove the files of processes that have ended: a previous
+    run's counters would be added to this one's.  Another live service's (a folder shared) stay."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):
+        if not _written_by_another_live_process(stale):
+            stale.unlink()
 
 
 def _written_by_another_live_process(samples: Path) -> bool:

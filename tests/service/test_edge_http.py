@@ -251,6 +251,21 @@ def test_services_on_one_host_share_no_gunicorn_control_socket(redis_url, tmp_pa
         assert [p.name for p in tmp_path.rglob("*.ctl")] == []
 
 
+def test_a_single_process_on_a_multiprocess_folder_counts_from_its_own_start(tmp_path):
+    """One process with PROMETHEUS_MULTIPROC_DIR set read the folder and left it as it was: each
+    start added every earlier run's counters to its own (only --workers N removed them)."""
+    folder = str(tmp_path / "metrics")
+
+    def rejected_in_one_run() -> float:
+        with ServiceProcess(env={"PROMETHEUS_MULTIPROC_DIR": folder}) as service:
+            httpx.post(service.url + "/v1/sessions/nosuch/tell", json={"step": 0, "f_x": 1.0, "f_plus": [1.0]})
+            lines = httpx.get(service.url + "/metrics").text.splitlines()
+        return sum(float(line.split()[-1]) for line in lines if line.startswith("zoadamm_tells_rejected_total"))
+
+    assert rejected_in_one_run() == 1.0
+    assert rejected_in_one_run() == 1.0  # not 2: the first run's samples are gone with its process
+
+
 def test_a_multiprocess_folder_given_is_made_and_another_live_service_s_samples_are_kept(redis_url, tmp_path):
     """PROMETHEUS_MULTIPROC_DIR that did not exist yet: a FileNotFoundError traceback at import.
     A folder shared with another running service: a start removed that service's live samples."""
