@@ -78,9 +78,10 @@ async def create_session(request: Request, sessions: SessionsDep, settings: Sett
     key = request_key(request, fields, vectors)
     body = validate(SessionCreate, fields)
     constraint = {name: vectors[name] for name in CONFIG_VECTORS if name in vectors}
-    if constraint and "constraint" in fields and fields["constraint"] is None:
-        raise Invalid(f"constraint is null (no feasible set), yet {some(sorted(constraint))} came with it: "
-                      "send the constraint, or leave its vectors out")
+    if constraint and fields.get("constraint") is None:  # the vectors alone are no set: say which
+        said = "null (no feasible set)" if "constraint" in fields else "missing"
+        raise Invalid(f"constraint is {said}, yet {some(sorted(constraint))} came with it: send the constraint "
+                      "they belong to, those fields left out of it, or leave its vectors out")
     session = await sessions.create(tenant, body.config(), body.name, vectors.get("x0"), key, constraint)
     where = f"{request.scope.get('root_path', '')}/v1/sessions/{session.id}"
     return await encode_answer(request, session, status=201, headers={"Location": where})
