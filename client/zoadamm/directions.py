@@ -237,12 +237,9 @@ def _checked_indices(indices: Iterable[int]) -> list[int]:
 
 
 def _make_block(seed: int, step: int, indices: list[int], dim: int, distribution: str, out: np.ndarray) -> None:
+    """Rows ``out`` of ``indices``: one row, or several of at most ``_CHUNK`` values (``rows_per_block``)."""
     if len(indices) == 1:
         _make_one(seed, step, indices[0], dim, distribution, out[0])
-        return
-    if dim > _CHUNK:  # long vectors one at a time, in cache-sized blocks
-        for row, index in enumerate(indices):
-            _make_one(seed, step, index, dim, distribution, out[row])
         return
     codes = np.empty(out.shape, dtype=np.uint16)
     for row, index in enumerate(indices):

@@ -28,6 +28,10 @@ class Malformed(ServiceError, status=400):
 class NotFound(ServiceError, status=404):
     """No such session."""
 
+    @classmethod
+    def session(cls, session_id: str) -> NotFound:
+        return cls(f"no session {session_id!r}")
+
 
 class Conflict(ServiceError, status=409):
     """The session moved on (stale or future step, another writer); ``details`` has its step."""

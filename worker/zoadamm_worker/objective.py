@@ -171,7 +171,7 @@ class MnistObjective:
 
     def _direction_source(self, directions):
         """(fill(first, rows), q): writes directions first, first + 1, ... into the float32 rows
-        (k, d) of ``rows`` (made by ``zoadamm.direction_blocks`` from a spec)."""
+        (k, d) of ``rows`` (made by ``zoadamm.direction_rows`` from a spec)."""
         if isinstance(directions, np.ndarray):
             if directions.dtype != np.float32 or directions.ndim != 2 or directions.shape[1] != self.dim \
                     or len(directions) < 1:
@@ -181,9 +181,7 @@ class MnistObjective:
         seed, step, q, distribution = DirectionSpec(*directions)
 
         def made(first: int, rows: np.ndarray) -> None:
-            indices = range(first, first + len(rows))
-            for _ in zoadamm.direction_blocks(seed, step, indices, self.dim, distribution, out=rows):
-                pass  # each block is written into its rows of ``rows``
+            zoadamm.direction_rows(seed, step, range(first, first + len(rows)), self.dim, distribution, out=rows)
 
         return made, int(q)
 

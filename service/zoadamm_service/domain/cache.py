@@ -32,7 +32,7 @@ class ReplicaCache:
         if replica is None or replica.meta.tenant != tenant:
             meta = await self.store.meta(session_id)
             if meta.tenant != tenant:
-                raise NotFound(f"no session {session_id!r}")
+                raise NotFound.session(session_id)
             # setdefault: a concurrent request may have cached it meanwhile, and its lock counts
             config = journal.decode_config(meta.config, meta.vectors)
             replica = self._replicas.setdefault(session_id, Replica(meta, config))

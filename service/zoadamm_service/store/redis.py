@@ -169,13 +169,13 @@ class RedisStore(SplitSteps, History, Store):
     @translate_errors
     async def touch(self, session_id: str) -> None:
         if not await self._touch(keys=keys.all_for(session_id), args=[self.ttl_s]):
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
 
     @translate_errors
     async def meta(self, session_id: str) -> SessionMeta:
         fields = await self._redis.hmget(keys.meta(session_id), *META_FIELDS, "vectors")
         if fields[0] is None:
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
         return replies.meta(session_id, fields)
 
     @translate_errors
@@ -200,8 +200,8 @@ class RedisStore(SplitSteps, History, Store):
         tenant = await self._redis.hget(keys.meta(session_id), "tenant")
         # UNLINK: Redis frees a large session's memory on a thread of its own, not while it serves
         if tenant is None or not await self._redis.unlink(*keys.all_for(session_id)):
-            raise NotFound(f"no session {session_id!r}")
-        self._notices.gone(session_id, NotFound(f"no session {session_id!r}"))  # its waits end now
+            raise NotFound.session(session_id)
+        self._notices.gone(session_id, NotFound.session(session_id))  # its waits end now
         await self._index.forget(replies.text(tenant), session_id)
         # an acknowledged delete is work too: a failover must not bring the session back
         await self._replication.confirm(session_id, -1)
@@ -210,7 +210,7 @@ class RedisStore(SplitSteps, History, Store):
     async def head(self, session_id: str) -> int:
         head = await self._redis.hget(keys.meta(session_id), "head")
         if head is None:
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
         return int(head)
 
     @translate_errors
@@ -219,7 +219,7 @@ class RedisStore(SplitSteps, History, Store):
             code, head = await self._start(keys=[keys.meta(session_id), keys.checkpoint(session_id), staged],
                                            args=[self.ttl_s])
         if code == scripts.NOT_FOUND:
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
         if code:
             raise Conflict("the session already has parameters", head=head)
         await self._replication.confirm(session_id, 0, makes_session=True)
@@ -261,7 +261,7 @@ class RedisStore(SplitSteps, History, Store):
         else:  # redis-py's cluster client has no transactions: the script reads the checkpoint
             reply = await self._read(keys=names, args=[-1 if since is None else since, ""])
         if reply[0] == scripts.NOT_FOUND:
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
         if reply[0] == scripts.NO_STATE:
             raise Conflict("the session has no parameters yet", head=0)
         _, head, start, checkpoint, events = reply

@@ -31,7 +31,7 @@ class History:
             pipe.lrange(keys.metrics(session_id), -last if last else 0, -1)
             exists, rows = await pipe.execute()
         if not exists:
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
         return [row.decode() for row in rows]
 
     @translate_errors
@@ -41,7 +41,7 @@ class History:
             keys=[keys.meta(session_id), keys.metrics(session_id)],
             args=[-1 if cursor is None else cursor, -1 if last is None else last, limit, max_bytes, points])
         if reply[0] == scripts.NOT_FOUND:
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
         _, end, next_cursor, rows = reply
         return MetricsPage([row.decode() for row in rows], int(end), None if next_cursor < 0 else int(next_cursor))
 
@@ -51,6 +51,6 @@ class History:
             keys=[keys.meta(session_id), keys.trace(session_id)], args=[since, -1 if tail is None else tail]
         )
         if reply[0] == scripts.NOT_FOUND:
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
         _, stride, last, points = reply
         return TraceRead(int(stride), list(points), last)

@@ -30,7 +30,7 @@ class SplitSteps:
         reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)],
                                          args=[self.ttl_s, *replies.part_args(step, parts)])
         if reply is None:
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
         # a part answered 202 is acknowledged work
         await self._replication.confirm_parts(session_id, 0, step, parts)
         return replies.parts(step, reply)
@@ -44,7 +44,7 @@ class SplitSteps:
             args=[self.ttl_s, seq, step + 1, directions, count, holder, repr(float(seconds)),
                   *replies.part_args(step, parts)])
         if reply is None:
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
         parts_so_far, leased = reply
         await self._replication.confirm_parts(session_id, seq, step, parts)
         return replies.parts(step, parts_so_far), None if leased[0] != 0 else replies.leased(leased, seconds)
@@ -57,7 +57,7 @@ class SplitSteps:
             args=[seq, step, directions, count, holder, repr(float(seconds)), self.ttl_s],
         )
         if reply[0] == scripts.NOT_FOUND:
-            raise NotFound(f"no session {session_id!r}")
+            raise NotFound.session(session_id)
         if reply[0] == scripts.MOVED:
             raise Conflict("the session moved on", head=int(reply[1]))
         return replies.leased(reply, seconds)

@@ -63,7 +63,7 @@ def append_refusal(session_id: str, reply: builtins.list) -> ServiceError:
     """What the per-step script's refusal ``{code, head, ...}`` means, as the error to raise."""
     code, head = reply[0], reply[1]
     if code == scripts.NOT_FOUND:
-        return NotFound(f"no session {session_id!r}")
+        return NotFound.session(session_id)
     if code == scripts.REUSED:
         return Invalid(KEY_REUSED)
     if code == scripts.DAMAGED:

@@ -166,18 +166,17 @@ def summary_line(summary: dict) -> str:
 
 
 def _universal(settings, args: argparse.Namespace) -> int:
-    from zoadamm.wire import SAFE_INT
-
     from ..records import append_record, check_writable
     from .outputs import examples_path, save_arrays
     from .runner import check_settings
     from .universal import UniversalRun, run_universal
+    from .zo import largest_seed
     from .zo_settings import DEFAULT_CONCURRENCY, ZO_METHODS, ZoSettings
 
     if settings.method not in ZO_METHODS:
         raise ValueError(f"--universal takes the methods {', '.join(ZO_METHODS)}, not {settings.method}")
     check_settings(settings)
-    most = 2**64 - 1 if settings.in_process else SAFE_INT  # the one session's seed is --seed itself
+    most = largest_seed(settings)  # the one session's seed is --seed itself
     if settings.seed > most:
         raise ValueError(f"--seed {settings.seed}: past a session's largest seed ({most})")
     if settings.concurrency != DEFAULT_CONCURRENCY:

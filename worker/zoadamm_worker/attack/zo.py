@@ -43,13 +43,18 @@ def image_seed(seed: int, index: int) -> int:
     return seed * 100_003 + index
 
 
+def largest_seed(settings) -> int:
+    """A session's largest seed: the core's 2**64 - 1 in process; over HTTP, JSON's exact whole numbers."""
+    return 2**64 - 1 if settings.in_process else SAFE_INT
+
+
 def check_image_seeds(settings) -> None:
     """Raises ValueError when the zo-* methods' seed of the window's last image (``settings``: a
     runner.AttackSettings) is past what a session takes: found before the victim is asked, not
     after, in a number the user never gave."""
     if settings.method not in ZO_METHODS:
         return
-    most = 2**64 - 1 if settings.in_process else SAFE_INT  # JSON carries whole numbers exactly to 2**53 - 1
+    most = largest_seed(settings)
     last = settings.offset + settings.images - 1
     if image_seed(settings.seed, last) > most:
         raise ValueError(f"--seed {settings.seed}: image {last}'s directions would be seeded seed * 100003 + {last}"
