@@ -136,9 +136,7 @@ class FeasibleSet:
     @cached_property
     def sphere(self) -> tuple[Any, float] | None:
         """(center, radius) of an l2 ball, else None."""
-        if self.ball is None or self.ball.norm != "2":
-            return None
-        return held(self.ball.center), self.ball.radius
+        return None if self.ball is None or self.ball.norm != "2" else (held(self.ball.center), self.ball.radius)
 
     @property
     def dim(self) -> int | None:
@@ -204,8 +202,9 @@ class FeasibleSet:
             center, radius = self.sphere
             distance = math.sqrt(projection.squared_distance(x, center))
             if distance > radius:
-                problems.append(f"||{name} - center||_2 = {distance:.6g} exceeds constraint.ball.radius "
-                                f"{radius:.6g} by {distance - radius:.3g}")
+                digits = next(n for n in (6, 9, 17) if f"{distance:.{n}g}" != f"{radius:.{n}g}")  # told apart
+                problems.append(f"||{name} - center||_2 = {distance:.{digits}g} exceeds constraint.ball.radius "
+                                f"{radius:.{digits}g} by {distance - radius:.3g}")
         return "; ".join(problems) or None
 
     def shrunk(self, margin: float) -> FeasibleSet:

@@ -194,6 +194,9 @@ def test_x0_outside_is_refused_by_how_much():
     ball = SessionConfig(dim=2, constraint=FeasibleSet(ball=Ball("2", [1.0, 0.0], 1.0)))
     with pytest.raises(InvalidArgument, match=r"\|\|x0 - center\|\|_2 = 2 exceeds constraint.ball.radius 1 by 1"):
         Optimizer.start(ball, [3.0, 0.0])
+    # just outside: the distance and the radius in as many digits as tell them apart (was "= 1 exceeds ... 1")
+    just = FeasibleSet(ball=Ball("2", 0.0, 1.0)).violation(np.array([1.0000003, 0.0, 0.0, 0.0], np.float32), "x0")
+    assert just == "||x0 - center||_2 = 1.00000036 exceeds constraint.ball.radius 1 by 3.58e-07"
     cube = SessionConfig(dim=2, constraint=FeasibleSet(ball=Ball("inf", 0.0, 1.0)))
     with pytest.raises(InvalidArgument, match=r"x0 lies above the l-inf constraint.ball at 1 coordinate \(by up "
                                               r"to 0.5, at index 1\)"):
