@@ -135,3 +135,13 @@ def test_the_metrics_chart_labels_a_span_float64_cannot_hold_and_a_subnormal_met
     assert page.get_attribute("#chart-metrics", "data-log") == str(values[0] > 0).lower()
     assert page.evaluate(Y_LABEL_PIXELS, "#chart-metrics") > 100
     assert page.errors == [] and page.violations() == []
+
+
+@pytest.mark.parametrize("values", [[1000.0, 999.9999999999999], [5.0, 5.0], [1e-30]])
+def test_a_constant_series_on_a_log_axis_is_drawn_inside_it(service, page, values):
+    """A constant ‖g‖ of 1000 beside its EMA, 999.9999999999999: uPlot's log range was [1000, 1000],
+    and the chart drew no line and no label."""
+    page.goto(f"{service.url}/dashboard")
+    (low, high), _, texts, (drawn, height) = page.evaluate(AXIS, [values, True, False])
+    assert low < min(values) and max(values) < high and texts
+    assert all(0 < y < height for y in drawn)

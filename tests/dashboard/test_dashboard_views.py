@@ -182,3 +182,46 @@ def test_the_table_shows_the_youngest_session_first(service, finished, page):
     shown = page.locator("#sessions tbody td.name").all_inner_texts()
     order = [next(n for n in names if n in text) for text in shown if any(n in text for n in names)]
     assert order == list(reversed(names))
+
+
+SLOTS = """() => import('/assets/state.js').then(({ colorOf, dashOf, state }) => {
+  const shown = (ids) => ids.map((id) => [colorOf(id), dashOf(id) || null]);
+  for (let i = 0; i < 40; i++) { state.compared.add(`s${i}`); colorOf(`s${i}`); state.compared.delete(`s${i}`); }
+  state.compared.add("s0"); state.compared.add("s40");
+  const two = shown(["s0", "s40"]);
+  state.compared.clear();
+  const many = Array.from({ length: 11 }, (_, i) => `m${i}`);
+  many.forEach((id) => state.compared.add(id));
+  const eleven = shown(many);
+  [...state.compared].forEach((id) => state.compared.delete(id));
+  return [two, eleven];
+})"""
+
+
+def test_compared_curves_take_the_colours_free_among_those_shown(service, page):
+    """Colours went to every session ever ticked: after ticking and unticking 40, two curves were
+    both blue and solid, and past ten ticks even two curves were dashed."""
+    page.goto(f"{service.url}/dashboard")
+    two, eleven = page.evaluate(SLOTS)
+    assert two == [["#2563eb", None], ["#ea580c", None]]
+    assert len({str(curve) for curve in eleven}) == 11  # the eleventh: the first colour, dashed
+    assert [dash for _, dash in eleven].count(None) == 10
+
+
+def test_text_selected_in_the_table_outlives_a_refresh(service, page):
+    """The table was rebuilt at every refresh (1 s): an id selected to copy was lost at once."""
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        made = http.post("/v1/sessions", json={"dim": 2, "directions": 1, "x0": [0.0, 0.0], "name": "to copy"})
+        sid = made.json()["id"]
+        page.goto(f"{service.url}/dashboard")
+        row = f'#sessions tbody tr[data-id="{sid}"]'
+        until(page, lambda: page.locator(row).count() == 1, "the row")
+        page.evaluate("(row) => getSelection().selectAllChildren(document.querySelector(row + ' .id'))", row)
+        assert page.evaluate("() => getSelection().toString()") == sid[:8]
+        for step in range(3):  # the row changes under the selection
+            http.post(f"/v1/sessions/{sid}/tell", json={"step": step, "f_x": 1.0, "f_plus": [1.0]})
+        page.wait_for_timeout(2500)  # two refreshes
+        assert page.evaluate("() => getSelection().toString()") == sid[:8]
+        page.evaluate("() => getSelection().removeAllRanges()")
+        until(page, lambda: "3" in page.locator(f"{row} td.num").nth(2).inner_text(), "the row's steps, once let go")
+    assert page.errors == [] and page.violations() == []

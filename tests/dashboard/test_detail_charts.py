@@ -165,3 +165,26 @@ def test_the_compare_views_smoothing_is_per_step_whatever_stride_the_trace_keeps
     assert all(abs(ratio - 1) < 0.01 for ratio in ratios[0]), ratios
     assert ratios[1] > 1.05, ratios  # per point, the curve lags a falling f by about 10 kept points
     assert page.errors == []
+
+
+def test_only_a_metric_named_an_accuracy_takes_the_labelled_accuracy_axis(service, page):
+    """Any name holding "acc" was an accuracy: grad_accum_total (0 to 5,000) shared the right axis
+    with an accuracy of 0.5 to 0.9, which lay flat on it, and the axis had no label."""
+    page.goto(f"{service.url}/dashboard")
+    names = ["accuracy", "test_acc", "top1-accuracy", "Acc", "val_acc_top5", "grad_accum_total", "acceptance_rate",
+             "accel", "macc"]
+    taken = page.evaluate("async (names) => { const { isAccuracy } = await import('/assets/format.js');"
+                          " return names.map(isAccuracy); }", names)
+    assert dict(zip(names, taken, strict=True)) == {
+        "accuracy": True, "test_acc": True, "top1-accuracy": True, "Acc": True, "val_acc_top5": True,
+        "grad_accum_total": False, "acceptance_rate": False, "accel": False, "macc": False}
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        sid = traced_session(http, "two scales", [3.0, 2.0], metrics=[
+            {"value": 10.0 - t, "metrics": {"accuracy": 0.5 + 0.1 * t, "grad_accum_total": 1000.0 * (t + 1)}}
+            for t in range(5)])
+    open_session(page, service.url, sid)
+    until(page, lambda: points(page, "chart-metrics") == 5, "the metrics")
+    assert page.get_attribute("#chart-metrics", "data-labels").endswith("| accuracy")
+    # the table's last report, the name as sent
+    until(page, lambda: "accuracy 0.9" in page.inner_text(f'tr[data-id="{sid}"] td.metric'), "the last report")
+    assert page.errors == [] and page.violations() == []

@@ -85,6 +85,9 @@ function decade(v, round) {
 
 function logRange(u, lo, hi) {
   if (lo === null || lo === undefined) return [null, null];
+  // values within a rounding of one another (1000 and its EMA, 999.9999999999999) got a range of
+  // no width from uPlot, and nothing was drawn: they are ranged as one value is
+  if (hi <= lo * (1 + 1e-9)) lo = hi;
   let [a, b] = uPlot.rangeLog(lo, hi, 10, false); // uPlot's own range
   if (!(a > 0)) a = decade(lo === hi ? lo / 10 : lo, Math.floor);
   if (!(b > 0)) b = decade(lo === hi ? hi * 10 : hi, Math.ceil);
@@ -130,8 +133,9 @@ export function spansDecades(columns) {
   return high / low > 100;
 }
 
-export function xAxis(text) {
-  return { label: text, labelSize: 18, size: 40, grid: { stroke: "#eef0f3" }, ticks: { show: false } };
+export function xAxis(text, whole = true) {
+  const axis = { label: text, labelSize: 18, size: 40, grid: { stroke: "#eef0f3" }, ticks: { show: false } };
+  return whole ? Object.assign(axis, { incrs: INCRS.filter((v) => v >= 1 && Number.isInteger(v)) }) : axis;
 }
 
 const exponentOf = (t) => Math.round(Math.log10(t));

@@ -1,10 +1,9 @@
 // One session in detail: f(x), its reported metrics, lr and mu, the gradient estimate.
 import { COLORS, ema, line, logNote, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $ } from "./dom.js";
-import { RESERVED, fmt, label, metricLabel, metricOf, ordinal, setText } from "./format.js";
+import { RESERVED, fmt, isAccuracy, label, metricLabel, metricOf, ordinal, setText } from "./format.js";
 import { rowOf, state } from "./state.js";
 
-const isAccuracy = (name) => /acc/i.test(name);
 const BEYOND = "|f| > 3.4e38, which the trace keeps as null";
 
 function subtitle(d, row) {
@@ -57,7 +56,8 @@ function metricsChart(metrics, picked) {
       { scale: isAccuracy(k) ? "acc" : "y", points: { show: true, size: 6 }, width: 2 }));
     data.push(log && !isAccuracy(k) ? positive(columns[i]) : columns[i]);
   });
-  const accuracyAxis = names.some(isAccuracy) ? [yAxis({ scale: "acc", side: 1, grid: { show: false } })] : [];
+  const accuracyAxis = names.some(isAccuracy)
+    ? [yAxis({ scale: "acc", side: 1, grid: { show: false }, label: "accuracy", labelSize: 14 })] : [];
   plot("metrics", $("chart-metrics"), {
     series, scales: { x: { time: false }, y: logScale(log), acc: { auto: true } },
     axes: [xAxis("step"), yAxis(), ...accuracyAxis], note,
@@ -72,7 +72,7 @@ function scheduleChart(t) {
   plot("schedule", $("chart-schedule"), {
     series: [xSeries("step"), line("lr", "#16a34a", { width: 3.5 }),
       line("mu", "#9333ea", { width: 2, scale: "mu", dash: [6, 5] })],
-    scales: { x: { time: false }, y: { distr: 3 }, mu: { distr: 3 } },
+    scales: { x: { time: false }, y: logScale(true), mu: logScale(true) },
     legend: { markers: { dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } },
     axes: [xAxis("step"), yAxis({ label: "lr", labelSize: 14 }),
       yAxis({ scale: "mu", side: 1, grid: { show: false }, label: "mu", labelSize: 14 })],
@@ -83,7 +83,7 @@ function gradientChart(t, alpha) {
   plot("grad", $("chart-grad"), {
     series: [xSeries("step"), line("‖g‖", "rgba(234,88,12,0.3)", { width: 1 }),
       line("‖g‖ EMA", "#c2410c", { width: 2 }), line("spread of c (std)", "#0891b2", { width: 1.5 })],
-    scales: { x: { time: false }, y: { distr: 3 } }, axes: [xAxis("step"), yAxis()],
+    scales: { x: { time: false }, y: logScale(true) }, axes: [xAxis("step"), yAxis()],
   }, [t.step, positive(t.g_norm), positive(ema(t.g_norm, alpha)), positive(t.spread)]);
 }
 

@@ -39,6 +39,10 @@ export const identified = (row) => (row.name ? `${isolated(row)} (${row.id.slice
 // Keys of a metric report that are not named metrics.
 export const RESERVED = ["step", "lr", "mu", "time"];
 
+// A metric that is an accuracy: "acc" or "accuracy" as a word of its name (test_acc, top1_accuracy),
+// not any name holding the letters (grad_accum_total, acceptance_rate), which have scales of their own.
+export const isAccuracy = (name) => /(^|[^a-z])acc(uracy)?([^a-z]|$)/i.test(name);
+
 export const metricLabel = (name) => (name === "value" ? "value (validation loss)" : name);
 
 // The value of metric `name` in report `m`, or null: own keys only, so that a metric named
@@ -48,8 +52,8 @@ export const metricOf = (m, name) => (Object.hasOwn(m, name) ? m[name] : null);
 // A report in one line: its value, and an accuracy when one was reported.
 export function metricText(m) {
   if (!m) return "—";
-  const acc = Object.keys(m).find((k) => !RESERVED.includes(k) && k !== "value" && /acc/i.test(k));
-  return fmt(m.value) + (acc ? ` · ${acc.replace(/_/g, " ")} ${fmt(m[acc], 3)}` : "");
+  const acc = Object.keys(m).find((k) => !RESERVED.includes(k) && k !== "value" && isAccuracy(k));
+  return fmt(m.value) + (acc ? ` · ${acc} ${fmt(m[acc], 3)}` : ""); // the name as sent
 }
 
 // A session's feasible set X in a few words ("" for none): "box [-1, 1]", "ℓ2 ball r = 0.5

@@ -51,7 +51,7 @@ export const state = {
   comparedName: COMPARED, // where they are kept
   keyEpoch: 0, // the API key's changes in this tab
   data: new Map(), // id -> { info, stride, trace, metrics, nextStep, cursor } of the sessions drawn
-  colors: new Map(),
+  colors: new Map(), // id -> its place among the compared curves (slotOf)
   clockOffset: 0, // the service's clock minus this browser's, in seconds
   loaded: false, // the service answered once (with sessions or a 401)
   auth: null, // null when the service answers; "missing" (no key entered) or "refused"
@@ -69,18 +69,25 @@ export function saveCompared() {
   localStorage.setItem(state.comparedName, JSON.stringify([...state.compared]));
 }
 
-export function colorOf(id) {
-  if (!state.colors.has(id)) state.colors.set(id, COLORS[state.colors.size % COLORS.length]);
+// A compared session's place among the curves shown, kept while it stays ticked: a place an
+// unticked session left is taken again, so that the curves differ by colour first, and by dash
+// only past the palette's ten colours.
+function slotOf(id) {
+  for (const other of state.colors.keys()) {
+    if (other !== id && !state.compared.has(other)) state.colors.delete(other);
+  }
+  if (!state.colors.has(id)) {
+    const taken = new Set(state.colors.values());
+    let slot = 0;
+    while (taken.has(slot)) slot++;
+    state.colors.set(id, slot);
+  }
   return state.colors.get(id);
 }
 
-// Past the palette's ten colours a curve's colour repeats: each round of them gets its own dash.
 const DASHES = [undefined, [8, 4], [2, 3], [10, 3, 2, 3]];
-export function dashOf(id) {
-  colorOf(id);
-  const round = Math.floor([...state.colors.keys()].indexOf(id) / COLORS.length);
-  return DASHES[round % DASHES.length];
-}
+export const colorOf = (id) => COLORS[slotOf(id) % COLORS.length];
+export const dashOf = (id) => DASHES[Math.floor(slotOf(id) / COLORS.length) % DASHES.length];
 
 // The row of session `id`, or one read from its detail answer: a session beyond the table's
 // newest has no row, and its answer holds the method in `config` and the step in `last` (the

@@ -73,7 +73,12 @@ export function renderTable() {
   const older = state.total - state.rows.length; // beyond the newest the table holds
   $("count").textContent = state.auth ? "" : `${rows.length} of ${state.rows.length}` +
     (older > 0 ? ` (the newest; ${fmt(older)} older: open one at #s=ID)` : "");
-  show($("sessions").querySelector("tbody"), rows.map((r) => tableRow(r, now)));
+  const body = $("sessions").querySelector("tbody");
+  // text selected in the table (an id being copied) would be lost to the rebuild: it waits
+  const selection = document.getSelection();
+  if (!(selection && !selection.isCollapsed && body.contains(selection.anchorNode))) {
+    show(body, rows.map((r) => tableRow(r, now)));
+  }
   const empty = $("empty");
   empty.hidden = state.rows.length > 0;
   show(empty, emptyText());
