@@ -36,14 +36,10 @@ from types import ModuleType
 import numpy as np
 
 from . import _ball_start
+from ._ball_steps import between, step_to_root
 from ._interrupts import held_interrupt
 
 MARGIN = 2.0**-44  # relative: the radius lam is solved for, below rounding noise in the sums
-# A Newton step this small (relative) leaves an error below float64 precision (quadratic
-# convergence); a Halley step this small does (cubic convergence).
-_NEWTON_DONE = 2.0**-27
-_HALLEY_DONE = 2.0**-18
-_HALLEY_NEAR = 2.0**-7  # Halley's step is taken once Newton's is this small: near the root
 # With a box, a lam is final only once evaluated inside the ball with a step to the root this
 # small (relative): ||x(lam) - c|| has a kink wherever a coordinate meets a face of the box,
 # where a small step says nothing of how far the root still is.  From outside, a step this small
@@ -167,7 +163,7 @@ class _Ball:
         radius' margin.  With one, the answer is a lam evaluated inside (``_BOXED_DONE``)."""
         low, high = 0.0, math.inf
         goal = target * target
-        boxed = self.inputs[4]
+        boxed, jump = self.inputs[4], _BOXED_JUMP
         for _ in range(_MAX_ITERATIONS):
             if at is None:
                 at = self.evaluate(lam)
@@ -177,17 +173,20 @@ class _Ball:
                     high = lam
                 if high < math.inf and high - low <= 4 * math.ulp(high):
                     break
-            step, done = _step(lam, *at, target)
+            step, done = step_to_root(lam, *at, target)
             guess = lam + step
             if boxed and guess < math.inf:
                 if at[0] <= goal and abs(step) <= _BOXED_DONE * lam:
                     return lam  # inside, and the root is no further than the step
-                if at[0] > goal and 0 <= step <= _BOXED_JUMP * lam:  # outside and near: over the root
-                    guess = lam + 2 * step + _BOXED_JUMP * lam
+                if at[0] > goal and 0 <= step <= jump * lam:  # outside and near: over the root
+                    guess = lam + 2 * step + jump * lam
+                    # a step rounded to 0 short of the root (sqrt(S) / target == 1) leaves lam
+                    # short by more than a jump may cover: each one goes 16 times further
+                    jump *= 16.0
             elif guess < math.inf and low <= guess <= high and abs(step) <= done * guess:
                 return guess
             if not low < guess < high:
-                guess = (low + high) / 2 if high < math.inf else max(2.0 * low, self._scale())
+                guess = between(low, high) if high < math.inf else max(256.0 * low, self._scale())
             lam, at = guess, None
         return high
 
@@ -249,26 +248,6 @@ def _threads() -> ThreadPoolExecutor:
         if _pool is None or _pool[0] != os.getpid():
             _pool = (os.getpid(), ThreadPoolExecutor(THREADS - 1, thread_name_prefix="zoadamm-projection"))
         return _pool[1]
-
-
-def _step(lam: float, squared: float, slope: float, curve: float, target: float) -> tuple[float, float]:
-    """(step, the relative step below which the iterate it gives is final) on
-    phi(lam) = 1/sqrt(S) - 1/target: Newton's (S' = -2 T1), or Halley's once Newton's is small
-    (S'' = 6 T2 without a box; with one, T1 and T2 leave out the coordinates the box holds)."""
-    if not slope > 0:
-        return math.inf, _NEWTON_DONE
-    root = math.sqrt(squared)
-    newton = squared * (root / target - 1.0) / slope
-    if not abs(newton) <= _HALLEY_NEAR * (lam + newton):
-        return newton, _NEWTON_DONE
-    phi = 1.0 / root - 1.0 / target  # phi' = T1 / S^1.5, phi'' = 3 (T1^2 / S - T2) / S^1.5
-    first = slope / (squared * root)
-    second = 3.0 * (slope * slope / squared - curve) / (squared * root)
-    denominator = 2.0 * first * first - phi * second
-    if not denominator > 0:
-        return newton, _NEWTON_DONE
-    halley = -2.0 * phi * first / denominator
-    return (halley, _HALLEY_DONE) if math.isfinite(halley) else (newton, _NEWTON_DONE)
 
 
 def _values(value):

@@ -332,3 +332,40 @@ def test_the_set_s_vectors_must_have_the_point_s_length():
         assert np.allclose(x, [2 ** -0.5, 2 ** -0.5, 0.0] if weights[0] == weights[1] else [1.0, 0.0, 0.0])
     # a box alone clips an infinite coordinate, as it always did
     assert FeasibleSet(box=Box(0.0, 1.0)).project(np.array([np.inf, -np.inf])).tolist() == [1.0, 0.0]
+
+
+def test_a_point_just_outside_a_boxed_ball_is_projected_onto_its_sphere():
+    """Outside by a few float32 steps, with a box nowhere near: Newton's step rounded to 0 short of
+    the root, the small jump past it could not cross it within the iterations, and the answer was
+    x at lam = infinity, the center."""
+    a = np.array([0.9670438766479492, 0.2546098530292511], np.float32)
+    boxed = FeasibleSet(box=Box(-2.0, 2.0), ball=Ball("2", 0.0, 1.0))
+    alone = FeasibleSet(ball=Ball("2", 0.0, 1.0))
+    np.testing.assert_array_equal(boxed.project(a), alone.project(a))
+    rng = np.random.default_rng(5)
+    for _ in range(300):  # outside by 1e-16 to 1e-7 of the radius, with and without weights
+        direction = rng.standard_normal(6)
+        point = direction / np.linalg.norm(direction) * (1 + 10.0 ** rng.uniform(-16, -7))
+        for weights in (None, np.exp(rng.uniform(-4, 4, 6))):
+            x = boxed.project(point, weights=weights)
+            assert np.linalg.norm(x) > 1 - 1e-9 and boxed.violation(x) is None
+            # the box holds no coordinate: the ball's own projection (a point this near has no
+            # KKT residual to speak of: x - a is at rounding's scale)
+            np.testing.assert_allclose(x, alone.project(point, weights=weights), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("a, weights, box, radius", [
+    ([700.0, 500.0, -100.0], [1e12, 1e-18, 1e23], Box([0.999, -10, -10], [5, 10, 10]), 1.0),  # overshoot to 1e103
+    ([3e38] * 7, None, Box(-5e-31, 1e-30), 1e-30),  # a root far past the weights' scale
+])
+def test_a_root_far_from_where_the_search_starts_is_found(a, weights, box, radius):
+    """Newton overshot to about 1e103, and halving the bracket linearly took more halvings than
+    the iterations allow; doubling from 1 to a multiplier near 1e68 did too: both answered the
+    multiplier at infinity (or one far too large), not the minimiser."""
+    a = np.array(a)
+    weights = np.ones(a.size) if weights is None else np.array(weights)
+    feasible_set = FeasibleSet(box=box, ball=Ball("2", 0.0, radius))
+    x = feasible_set.project(a, weights=weights)
+    assert feasible_set.violation(x) is None
+    assert np.linalg.norm(x) > radius * (1 - 1e-9)  # on the sphere: the box alone holds no minimiser here
+    assert max(kkt_residuals(x, a, weights, feasible_set).values()) <= KKT_TOLERANCE
