@@ -1,5 +1,5 @@
-"""Every method, run in-process through ``Optimizer``, finds the minimum of a quadratic over a box
-and over an l2 ball when the unconstrained minimum lies outside, and stays feasible on the way.
+"""Every method, run in-process through ``Optimizer``, finds the minimum of a quadratic over a box,
+an l2 ball and their intersection when the unconstrained minimum lies outside, and stays feasible on the way.
 
 f(x) = |x - b|^2 / 2 with b just outside X, so the constrained minimum x* is known in closed form
 (the box: clip(b); the ball: c + r (b - c) / |b - c|) and the gradient there is not zero: the ZO
@@ -37,7 +37,10 @@ def problem(kind: str) -> tuple[FeasibleSet, np.ndarray, np.ndarray]:
         minimum = np.array([1.0, 0.2, -1.0, -0.4])
         return FeasibleSet(box=Box(-1.0, 1.0)), minimum + OUTSIDE * np.array([1, 0, -1, 0]), minimum
     minimum = np.array([1, -1, 1, -1]) / 2.0
-    return FeasibleSet(ball=Ball("2", 0.0, 1.0)), minimum * (1 + OUTSIDE), minimum
+    # with a box that holds no coordinate at x*: points just outside the sphere were once projected
+    # onto its center, and every method left the minimum for good
+    box = Box(-0.9, 0.9) if kind == "box+ball" else None
+    return FeasibleSet(box=box, ball=Ball("2", 0.0, 1.0)), minimum * (1 + OUTSIDE), minimum
 
 
 def run(method: str, kind: str, euclidean_inside: bool = False) -> np.ndarray:
@@ -64,7 +67,7 @@ def run(method: str, kind: str, euclidean_inside: bool = False) -> np.ndarray:
     return optimizer.state.x
 
 
-@pytest.mark.parametrize("kind", ["box", "ball"])
+@pytest.mark.parametrize("kind", ["box", "ball", "box+ball"])
 @pytest.mark.parametrize("method", list(LR0))
 def test_every_method_reaches_the_constrained_minimum(method, kind):
     error = np.max(np.abs(run(method, kind) - problem(kind)[2]))
