@@ -350,6 +350,8 @@ def test_bounds_take_scipys_forms_and_name_what_is_wrong():
                            (([0, 0], 1), "bounds' lo has 2 values, x0 has 3"),
                            (1.0, "bounds must be \\(lo, hi\\), 3 \\(lo, hi\\) pairs or scipy's Bounds, got float"),
                            ({"lower": 0, "upper": 1}, "got dict"),
+                           # the item that is no pair is named (was only "got 3 items", and 3 pairs are right)
+                           ([(0, 1), (0, 1, 2), (0, 1)], r"got 3 items \(item 1 is \(0, 1, 2\), not a \(lo, hi"),
                            ((np.inf, 1.0), "constraint.box.lower contains NaN or infinite values")]:
         with pytest.raises(InvalidArgument, match=message):
             box_of(given, np.zeros(3))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import F32_MAX, numbers
+from .._validate import F32_MAX, numbers, shown
 from ..constraints import Box, FeasibleSet
 from ..exceptions import InvalidArgument
 
@@ -49,7 +49,10 @@ def box_of(bounds, x0) -> FeasibleSet:
         lower, upper = bounds
         _check_sides(lower, upper, dim)
         return _box(lower, upper, dim)
-    raise InvalidArgument(f"bounds must be (lo, hi) or {dim} (lo, hi) pairs, got {len(bounds)} items")
+    odd = next((i for i, item in enumerate(bounds) if not _is_pair(item)), None)
+    listed = odd is not None and len(bounds) == dim and any(map(_is_pair, bounds))  # pairs, but for one
+    which = f" (item {odd} is {shown(bounds[odd])}, not a (lo, hi) pair)" if listed else ""
+    raise InvalidArgument(f"bounds must be (lo, hi) or {dim} (lo, hi) pairs, got {len(bounds)} items{which}")
 
 
 def _check_sides(lower, upper, dim: int) -> None:
