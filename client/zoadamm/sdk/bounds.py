@@ -49,8 +49,8 @@ def box_of(bounds, x0) -> FeasibleSet:
         lower, upper = bounds
         _check_sides(lower, upper, dim)
         return _box(lower, upper, dim)
-    odd = next((i for i, item in enumerate(bounds) if not _is_pair(item)), None)
-    listed = odd is not None and len(bounds) == dim and any(map(_is_pair, bounds))  # pairs, but for one
+    odd = next((i for i, item in enumerate(bounds) if not _is_pair(item)), -1)
+    listed = odd >= 0 and len(bounds) == dim and any(map(_is_pair, bounds))  # pairs, but for one
     which = f" (item {odd} is {shown(bounds[odd])}, not a (lo, hi) pair)" if listed else ""
     raise InvalidArgument(f"bounds must be (lo, hi) or {dim} (lo, hi) pairs, got {len(bounds)} items{which}")
 
