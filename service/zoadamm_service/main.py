@@ -21,6 +21,7 @@ from .api.lean_route import LeanApp
 from .api.pipeline import Gate, Pipeline
 from .api.ratelimit import LimitFailedKeys, Throttle
 from .domain.leases import Leases
+from .domain.reports import Reports
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
 from .settings import Settings
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.body_bytes = BodyBytes(settings.max_body_bytes_in_flight, tenant_share)
     app.state.sessions = Sessions(store, settings, telemetry.prom)
     app.state.leases = Leases(app.state.sessions)
+    app.state.reports = Reports(app.state.sessions)
     app.state.tenants = {OPEN_TENANT} if keys is None else keys.tenants
     handlers.install(app)
     app.include_router(routes.lean)

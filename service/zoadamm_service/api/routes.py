@@ -16,6 +16,7 @@ from ..domain import limits
 from ..domain.answers import AskAnswer, MetricsAnswer, MetricsList, Parameters, SessionList, SessionPublic, TellAnswer
 from ..domain.leases import LeaseAsk, Leases
 from ..domain.limits import PAGE_LIMIT
+from ..domain.reports import Reports
 from ..domain.sessions import Sessions
 from ..errors import Invalid
 from ..settings import Settings
@@ -37,6 +38,10 @@ async def get_leases(request: Request) -> Leases:
     return request.app.state.leases
 
 
+async def get_reports(request: Request) -> Reports:
+    return request.app.state.reports
+
+
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -48,6 +53,7 @@ async def get_tenant(request: Request) -> str:
 
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 LeasesDep = Annotated[Leases, Depends(get_leases)]
+ReportsDep = Annotated[Reports, Depends(get_reports)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]
 # The tell has a router of its own, without dependencies: a route with any is served through
@@ -129,7 +135,7 @@ async def ask(request: Request, session_id: str, sessions: SessionsDep, leases: 
 
 
 @router.post("/sessions/{session_id}/metrics", response_model=MetricsAnswer)
-async def post_metrics(request: Request, session_id: str, sessions: SessionsDep, settings: SettingsDep,
+async def post_metrics(request: Request, session_id: str, reports: ReportsDep, settings: SettingsDep,
                        tenant: TenantDep):
     """Report a validation loss (and other named numbers); answers lr and mu after the schedule.
     Sent again with the same Idempotency-Key, it answers as the first time and changes nothing."""
@@ -138,18 +144,18 @@ async def post_metrics(request: Request, session_id: str, sessions: SessionsDep,
     if isinstance(fields.get("metrics"), dict):  # how many, before each is validated
         limits.check_metric_names(settings, fields["metrics"])
     body = validate(MetricsRequest, fields)
-    return await sessions.report(tenant, session_id, body.value, body.metrics, key)
+    return await reports.report(tenant, session_id, body.value, body.metrics, key)
 
 
 @router.get("/sessions/{session_id}/metrics", response_model=MetricsList)
 async def get_metrics(
-    session_id: str, sessions: SessionsDep, tenant: TenantDep,
+    session_id: str, reports: ReportsDep, tenant: TenantDep,
     cursor: int | None = Query(None, ge=0, le=SAFE_INT, description="Start at this report (a next_cursor)."),
     last: int | None = Query(None, ge=0, le=SAFE_INT, description="Without a cursor: start at the last N reports."),
     limit: int = Query(1000, ge=1, le=PAGE_LIMIT, description="At most this many reports (and at most 256 KiB)."),
 ):
     """The metric history, oldest first, a page at a time: follow next_cursor until it is null."""
-    page = await sessions.metrics(tenant, session_id, cursor, last, limit)
+    page = await reports.metrics(tenant, session_id, cursor, last, limit)
     return Response(with_rows({"next_cursor": page.next_cursor, "end_cursor": page.end}, "items", page.items),
                     media_type=JSON)
 

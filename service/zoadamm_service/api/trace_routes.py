@@ -22,7 +22,7 @@ async def get_trace(request: Request, session_id: str,
                     tail: int | None = Query(None, ge=0, le=SAFE_INT, description="Only the last N points.")):
     """The session's trace, columnar: per kept step its time, f, gradient norm, coefficient
     spread, lr and mu.  In the binary frame, f, g_norm, spread, lr and mu are float32 vectors."""
-    fields, vectors = await request.app.state.sessions.trace(request.state.tenant, session_id, since, tail)
+    fields, vectors = await request.app.state.reports.trace(request.state.tenant, session_id, since, tail)
     if wire.accepts_frame(request.headers.get("accept", "")):
         return respond(request, fields, vectors)
     body = dict(fields)

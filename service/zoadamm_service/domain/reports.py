@@ -5,38 +5,29 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING
 
 from ..errors import Conflict
-from ..settings import Settings
-from ..store import Store
 from ..store.base import MetricsPage
 from . import inputs, journal, limits, trace
 from .ids import RequestKey
-
-if TYPE_CHECKING:
-    from .replica import Replica
-
-# A metric appended by another replica moves the head without closing the step: a write that
-# lost its conditional append to one is built again on the new head, this many times at most.
-COMMIT_TRIES = 3
+from .sessions import COMMIT_TRIES, Sessions
 
 
 class Reports:
-    """Mixed into ``Sessions``, whose store, settings and ``owned`` these use."""
+    """Metric reports and reads, over the session rules of ``sessions`` (whose ``owned`` finds
+    a tenant's session)."""
 
-    store: Store
-    settings: Settings
-
-    async def owned(self, tenant: str, session_id: str) -> Replica:
-        raise NotImplementedError
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+        self.store = sessions.store
+        self.settings = sessions.settings
 
     async def report(self, tenant: str, session_id: str, value: float, named: dict[str, float],
                      key: RequestKey | None = None) -> dict:
         """Feed the plateau schedule; returns lr and mu after it.  With ``key``, a repeat gets the
         first answer and changes nothing.  Raises Conflict, Invalid, NotFound."""
         limits.check_metric_names(self.settings, named)
-        replica = await self.owned(tenant, session_id)
+        replica = await self.sessions.owned(tenant, session_id)
         async with replica.locked():
             for _ in range(COMMIT_TRIES):  # another writer may append between our read and our write
                 await replica.catch_up(self.store, await self.store.head(session_id))
@@ -62,10 +53,10 @@ class Reports:
     async def metrics(self, tenant: str, session_id: str, cursor: int | None, last: int | None,
                       limit: int) -> MetricsPage:
         """A page of the metric history (``Store.metrics_page``).  Raises NotFound."""
-        await self.owned(tenant, session_id)
+        await self.sessions.owned(tenant, session_id)
         return await self.store.metrics_page(session_id, cursor, last=last, limit=limit, max_bytes=limits.PAGE_BYTES)
 
     async def trace(self, tenant: str, session_id: str, since: int, tail: int | None) -> tuple[dict, dict]:
         """The session's trace as an answer (``trace.read``).  Raises NotFound."""
-        await self.owned(tenant, session_id)
+        await self.sessions.owned(tenant, session_id)
         return await trace.read(self.store, session_id, since, tail)

@@ -15,7 +15,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from typing import Protocol
 
 import numpy as np
 
@@ -30,25 +29,19 @@ from .answers import AskAnswer, Parameters, SessionPublic, SessionSummary, TellA
 from .cache import ReplicaCache
 from .ids import RequestKey, is_session_id, session_id_for
 from .replica import Replica
-from .reports import COMMIT_TRIES, Reports
 from .split import NextLease, Told
+from .telemetry import Silent, Telemetry
+
+# A record appended by another replica moves the head without closing the step: a write that
+# lost its conditional append to one is built again on the new head, this many times at most.
+COMMIT_TRIES = 3
 
 
-class Telemetry(Protocol):
-    """What the session rules report about themselves (``telemetry.prom`` counts it)."""
-
-    def step_committed(self, method: str, evaluations: int) -> None: ...
-
-
-class _Silent:
-    def step_committed(self, method: str, evaluations: int) -> None: ...
-
-
-class Sessions(Reports):
+class Sessions:
     def __init__(self, store: Store, settings: Settings, telemetry: Telemetry | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.telemetry = telemetry or _Silent()
+        self.telemetry = telemetry or Silent()
         self.replicas = ReplicaCache(store, settings.cache_bytes)
     # --- lifecycle -------------------------------------------------------------------------
     async def create(self, tenant: str, config: dict, name: str | None, x0: np.ndarray | None,
