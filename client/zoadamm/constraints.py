@@ -271,10 +271,11 @@ class FeasibleSet:
         object_fields("constraint", data, tuple(_FIELDS))
         parts = {}
         for part, names in _FIELDS.items():
-            given = data.get(part)
-            if given is None and not any(k.startswith(f"{part}.") for k in vectors):
-                continue
-            parts[part] = part_fields(part, names, {} if given is None else given, vectors)
+            if data.get(part) is not None:
+                parts[part] = part_fields(part, names, data[part], vectors)
+            elif sent := sorted(f"constraint.{k}" for k in vectors if k.startswith(f"{part}.")):  # alone: no part
+                raise InvalidArgument(f"constraint.{part} is {'null' if part in data else 'missing'}, yet "
+                                      f"{some(sent)} came with it: send {part} (those fields left out of it)")
         if vectors:
             raise InvalidArgument(f"constraint has unknown fields {some(sorted(vectors))}")
         box = Box(**parts["box"]) if "box" in parts else None
