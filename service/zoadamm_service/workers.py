@@ -45,10 +45,11 @@ control_socket_disable = True
 
 def drop_dead_samples(folder: str) -> None:
     """Make the samples folder, and remove the files of processes that have ended: a previous
-    run's counters would be added to this one's.  Another live service's (a folder shared) stay."""
+    run's counters would be added to this one's.  Another live service's (a folder shared) stay,
+    and so do this process's own (the start's checks may have made the metrics already)."""
     Path(folder).mkdir(parents=True, exist_ok=True)
     for stale in Path(folder).glob("*.db"):
-        if not _written_by_another_live_process(stale):
+        if not _written_by_another_live_process(stale) and not stale.stem.endswith(f"_{os.getpid()}"):
             stale.unlink()
 
 

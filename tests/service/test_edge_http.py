@@ -253,17 +253,25 @@ def test_services_on_one_host_share_no_gunicorn_control_socket(redis_url, tmp_pa
 
 def test_a_single_process_on_a_multiprocess_folder_counts_from_its_own_start(tmp_path):
     """One process with PROMETHEUS_MULTIPROC_DIR set read the folder and left it as it was: each
-    start added every earlier run's counters to its own (only --workers N removed them)."""
+    start added every earlier run's counters to its own (only --workers N removed them).  Its own
+    files, which the start's checks had made (the checkpoint gauges), were removed with them once."""
     folder = str(tmp_path / "metrics")
 
-    def rejected_in_one_run() -> float:
-        with ServiceProcess(env={"PROMETHEUS_MULTIPROC_DIR": folder}) as service:
+    def one_run() -> tuple[float, float]:
+        with ServiceProcess(env={"PROMETHEUS_MULTIPROC_DIR": folder, "ZOADAMM_CHECKPOINT_EVERY": "2"}) as service:
             httpx.post(service.url + "/v1/sessions/nosuch/tell", json={"step": 0, "f_x": 1.0, "f_plus": [1.0]})
+            sid = httpx.post(service.url + "/v1/sessions", json={"dim": 1, "directions": 1, "x0": [0.0]}).json()["id"]
+            for step in range(2):
+                httpx.post(f"{service.url}/v1/sessions/{sid}/tell", json={"step": step, "f_x": 1.0, "f_plus": [1.0]})
             lines = httpx.get(service.url + "/metrics").text.splitlines()
-        return sum(float(line.split()[-1]) for line in lines if line.startswith("zoadamm_tells_rejected_total"))
+        def value(name: str) -> float:
+            return sum(float(line.split()[-1]) for line in lines if line.startswith(name))
+        return value("zoadamm_tells_rejected_total"), value("zoadamm_checkpoint_last_saved_timestamp_seconds")
 
-    assert rejected_in_one_run() == 1.0
-    assert rejected_in_one_run() == 1.0  # not 2: the first run's samples are gone with its process
+    rejected, saved = one_run()
+    assert rejected == 1.0 and saved > 0
+    rejected, saved = one_run()
+    assert rejected == 1.0 and saved > 0  # not 2: the first run's samples are gone with its process
 
 
 def test_a_multiprocess_folder_given_is_made_and_another_live_service_s_samples_are_kept(redis_url, tmp_path):
