@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +188,15 @@ def test_a_missing_records_file_is_refused_not_skipped(tmp_path):
     with pytest.raises(ValueError, match=r"missing.jsonl: no such file; give records files of attack --records"):
         write_report([present, tmp_path / "missing.jsonl"], [], tmp_path / "report")
     assert not (tmp_path / "report").exists()
+    with pytest.raises(ValueError, match=r"a folder; give records files of attack --records"):
+        write_report([present, tmp_path], [], tmp_path / "report")
+    # a pipe (a shell's <(...)) is read as a file, as it was before the missing were refused
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=pipe.write_text, args=(present.read_text(),))
+    writer.start()
+    assert "| pgd |" in table(read_rows([pipe]))
+    writer.join()
 
 
 def test_example_files_that_cannot_be_shown_are_refused_in_words(tmp_path):

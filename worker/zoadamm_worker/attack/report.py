@@ -67,8 +67,8 @@ def _read_records(path: str | Path) -> tuple[list[tuple[int, dict]], str | None]
 
     Raises:
         ValueError: a missing file, a line that is not JSON or not one of `attack`'s, or a file that mixes kinds."""
-    if not Path(path).is_file():  # a misspelt name, skipped, would drop its run from the report
-        raise ValueError(f"{path}: no such file; give records files of attack --records")
+    if what := "a folder" if Path(path).is_dir() else None if Path(path).exists() else "no such file":
+        raise ValueError(f"{path}: {what}; give records files of attack --records")  # skipped: its run left out
     try:  # a last line cut short (a run killed mid-write) is skipped, as the run that continues skips it
         numbered = numbered_records(path)
     except UnicodeDecodeError:
