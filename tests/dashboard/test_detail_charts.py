@@ -171,13 +171,14 @@ def test_only_a_metric_named_an_accuracy_takes_the_labelled_accuracy_axis(servic
     """Any name holding "acc" was an accuracy: grad_accum_total (0 to 5,000) shared the right axis
     with an accuracy of 0.5 to 0.9, which lay flat on it, and the axis had no label."""
     page.goto(f"{service.url}/dashboard")
-    names = ["accuracy", "test_acc", "top1-accuracy", "Acc", "val_acc_top5", "grad_accum_total", "acceptance_rate",
-             "accel", "macc"]
+    names = ["accuracy", "test_acc", "top1-accuracy", "Acc", "val_acc_top5", "valAcc", "testAccuracy",
+             "grad_accum_total", "acceptance_rate", "accel", "macc", "gradAccum"]
     taken = page.evaluate("async (names) => { const { isAccuracy } = await import('/assets/format.js');"
                           " return names.map(isAccuracy); }", names)
     assert dict(zip(names, taken, strict=True)) == {
-        "accuracy": True, "test_acc": True, "top1-accuracy": True, "Acc": True, "val_acc_top5": True,
-        "grad_accum_total": False, "acceptance_rate": False, "accel": False, "macc": False}
+        "accuracy": True, "test_acc": True, "top1-accuracy": True, "Acc": True, "val_acc_top5": True, "valAcc": True,
+        "testAccuracy": True, "grad_accum_total": False, "acceptance_rate": False, "accel": False, "macc": False,
+        "gradAccum": False}
     with httpx.Client(base_url=service.url, timeout=30) as http:
         sid = traced_session(http, "two scales", [3.0, 2.0], metrics=[
             {"value": 10.0 - t, "metrics": {"accuracy": 0.5 + 0.1 * t, "grad_accum_total": 1000.0 * (t + 1)}}

@@ -39,9 +39,10 @@ export const identified = (row) => (row.name ? `${isolated(row)} (${row.id.slice
 // Keys of a metric report that are not named metrics.
 export const RESERVED = ["step", "lr", "mu", "time"];
 
-// A metric that is an accuracy: "acc" or "accuracy" as a word of its name (test_acc, top1_accuracy),
+// A metric that is an accuracy: "acc" or "accuracy" as a word of its name (test_acc, top1_accuracy, valAcc),
 // not any name holding the letters (grad_accum_total, acceptance_rate), which have scales of their own.
-export const isAccuracy = (name) => /(^|[^a-z])acc(uracy)?([^a-z]|$)/i.test(name);
+export const isAccuracy = (name) =>
+  /(^|[^a-z])acc(uracy)?([^a-z]|$)/i.test(name) || /[a-z0-9]Acc(uracy)?([^a-z]|$)/.test(name); // valAcc
 
 export const metricLabel = (name) => (name === "value" ? "value (validation loss)" : name);
 

@@ -42,7 +42,7 @@ function tableRow(r, now) {
       el("input", { type: "checkbox", class: "cmp", checked: compared, title: "overlay in the comparison" }),
       compared ? el("span", { class: "swatch", style: { background: colorOf(r.id) } }) : null),
     // <bdi>: a direction override in a name cannot reorder the id after it
-    el("td", { class: "name", title: r.id }, el("bdi", {}, label(r)), el("span", { class: "id" }, r.id.slice(0, 8))),
+    el("td", { class: "name", title: r.id }, el("bdi", {}, label(r)), " ", el("span", { class: "id" }, r.id.slice(0, 8))),
     el("td", {}, el("span", { class: zo ? "pill zo" : "pill fo" }, zo ? "ZO" : "FO"), ` ${r.method}`,
       zo && r.difference === "central" ? ", central" : null),
     el("td", { class: "set" }, setText(r.constraint, r.dim) || "—"),
@@ -67,6 +67,43 @@ function emptyText() {
   return ["No sessions yet. Create one with the SDK or ", el("code", {}, "POST /v1/sessions"), "."];
 }
 
+// Text selected in the table (an id being copied) as places in rows, by session: the rebuild makes
+// new elements, and the selection would be lost every refresh.  Null when there is none, or when
+// it does not start and end inside rows.
+function heldSelection(body) {
+  const selection = document.getSelection();
+  if (!selection || selection.isCollapsed || !selection.rangeCount || !body.contains(selection.anchorNode)) return null;
+  const range = selection.getRangeAt(0);
+  const place = (node, offset) => {
+    const path = [];
+    let at = node;
+    for (; at && at.parentNode !== body; at = at.parentNode) path.unshift([...at.parentNode.childNodes].indexOf(at));
+    return at ? { id: at.dataset.id, path, offset } : null;
+  };
+  const start = place(range.startContainer, range.startOffset), end = place(range.endContainer, range.endOffset);
+  return start && end ? { start, end, text: selection.toString() } : null;
+}
+
+// The same text selected again in the rebuilt rows, if it is still there (a step count that
+// changed under it is let go).
+function reselect(body, held) {
+  const find = ({ id, path }) => path.reduce((node, i) => node && node.childNodes[i],
+    [...body.children].find((row) => row.dataset.id === id));
+  const start = find(held.start), end = find(held.end);
+  if (!start || !end) return;
+  const range = document.createRange();
+  try {
+    range.setStart(start, held.start.offset);
+    range.setEnd(end, held.end.offset);
+  } catch {
+    return; // an offset past the new text
+  }
+  if (range.toString() !== held.text) return;
+  const selection = document.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+}
+
 export function renderTable() {
   const now = serverNow();
   const rows = visibleRows(now);
@@ -74,11 +111,9 @@ export function renderTable() {
   $("count").textContent = state.auth ? "" : `${rows.length} of ${state.rows.length}` +
     (older > 0 ? ` (the newest; ${fmt(older)} older: open one at #s=ID)` : "");
   const body = $("sessions").querySelector("tbody");
-  // text selected in the table (an id being copied) would be lost to the rebuild: it waits
-  const selection = document.getSelection();
-  if (!(selection && !selection.isCollapsed && body.contains(selection.anchorNode))) {
-    show(body, rows.map((r) => tableRow(r, now)));
-  }
+  const held = heldSelection(body);
+  show(body, rows.map((r) => tableRow(r, now)));
+  if (held) reselect(body, held);
   const empty = $("empty");
   empty.hidden = state.rows.length > 0;
   show(empty, emptyText());
