@@ -75,6 +75,15 @@ def start(moments: list[float], target: float) -> float | None:
         power *= scale
     if not all(math.isfinite(m) and m >= 0 for m in scaled):
         return None
+    try:
+        return _root(scaled, target, scale)
+    except (ZeroDivisionError, ValueError):
+        # moments whose rounding passes the test of a point more than nu has (weights of two
+        # values 1e18 apart) give a zero pivot or a negative level: no start, Newton from 0
+        return None
+
+
+def _root(scaled: list[float], target: float, scale: float) -> float | None:
     alpha, off = jacobi(scaled)
     rhs = [alpha[0]] + ([off[0]] if off else []) + [0.0] * (len(alpha) - 2)
     mu = 0.0  # Newton from 0 on 1/sqrt(S) - 1/target, concave here too: it rises to the root

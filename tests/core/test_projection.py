@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.optimize import NonlinearConstraint, minimize
 
-from zoadamm import Ball, Box, FeasibleSet, projection
+from zoadamm import Ball, Box, FeasibleSet, _ball_start, projection
 from zoadamm._ball_kernel import BLOCK
 from zoadamm.projection import squared_distance
 
@@ -255,7 +255,7 @@ def test_points_inside_are_left_alone():
 
 PROJECT_IN_A_FRESH_PROCESS = """
 import hashlib, numpy as np
-from zoadamm import Ball, Box, FeasibleSet, projection
+from zoadamm import Ball, Box, FeasibleSet, _ball_start, projection
 rng = np.random.default_rng(11)
 dim = 100_003
 a = (rng.standard_normal(dim) * 3).astype(np.float32)
@@ -369,3 +369,21 @@ def test_a_root_far_from_where_the_search_starts_is_found(a, weights, box, radiu
     assert feasible_set.violation(x) is None
     assert np.linalg.norm(x) > radius * (1 - 1e-9)  # on the sphere: the box alone holds no minimiser here
     assert max(kkt_residuals(x, a, weights, feasible_set).values()) <= KKT_TOLERANCE
+
+
+def test_weights_of_two_values_far_apart_give_no_start_and_newton_from_0(monkeypatch):
+    """From d = 2**14 the search starts at the root of a rule built from the weights' moments;
+    with weights of two values 1e18 apart, rounding passed the test of a point more than the
+    weights have, and the rule's solve divided by a zero pivot (a ZeroDivisionError, a 500)."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(projection.MOMENTS_FROM)
+    a = (a * 1.5 / np.linalg.norm(a)).astype(np.float32)
+    weights = np.full(a.size, 1e-3, np.float32)
+    weights[rng.integers(0, a.size, int(a.size * rng.uniform(0.001, 0.5)))] = 1e15
+    ball = FeasibleSet(ball=Ball("2", 0.0, 1.0))
+    x = ball.project(a, weights=weights)
+    assert ball.violation(x) is None and squared_distance(x, 0.0) > 1 - 1e-6
+    wide, heavy = a.astype(np.float64), weights.astype(np.float64)
+    x = ball.project(wide, weights=heavy)
+    monkeypatch.setattr(_ball_start, "start", lambda moments, target: None)  # Newton from 0 throughout
+    np.testing.assert_allclose(x, ball.project(wide, weights=heavy), rtol=1e-12, atol=0)
