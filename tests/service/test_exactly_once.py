@@ -154,3 +154,33 @@ def test_two_idempotency_keys_in_one_request_are_refused(client):
                          headers=[("Idempotency-Key", "one"), ("Idempotency-Key", "two")])
     assert answer.status_code == 422 and "one Idempotency-Key" in answer.text
     assert client.get("/v1/sessions").json()["total"] == 0
+
+
+def test_a_step_that_fails_half_applied_is_not_applied_again_to_what_it_left(client, monkeypatch):
+    """A projection that raised after the moments moved (a ZeroDivisionError of the l2 ball's
+    start) answered 500 and left the half-moved state in memory; the client's retry then applied
+    the step again to it: x was that of the step taken twice."""
+    from zoadamm import FeasibleSet
+
+    dim = 4
+    made = client.post("/v1/sessions", json={"dim": dim, "method": "adamm", "x0": [0.5] * dim, "schedule": None,
+                                             "constraint": {"ball": {"norm": "2", "center": 0.0, "radius": 1.0}}})
+    sid = made.json()["id"]
+    real, calls = FeasibleSet.project_in_step, []
+
+    def fails_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ZeroDivisionError("float division by zero")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(FeasibleSet, "project_in_step", fails_once)
+    gradient = {"step": 0, "gradient": [1.0, -2.0, 3.0, -4.0]}
+    assert client.post(f"/v1/sessions/{sid}/tell", json=gradient).status_code == 500
+    retried = client.post(f"/v1/sessions/{sid}/tell", json=gradient)
+    assert retried.status_code == 200, retried.text
+    monkeypatch.setattr(FeasibleSet, "project_in_step", real)
+    once = client.post("/v1/sessions", json={"dim": dim, "method": "adamm", "x0": [0.5] * dim, "schedule": None,
+                                             "constraint": {"ball": {"norm": "2", "center": 0.0, "radius": 1.0}}})
+    clean = client.post(f"/v1/sessions/{once.json()['id']}/tell", json=gradient)
+    assert retried.json()["x"] == clean.json()["x"]  # the step once, as a fault-free session takes it

@@ -177,7 +177,13 @@ class Replica:
             assert event.record is not None
             if self._work is None:
                 self._work = np.empty(self.config.dim, dtype=np.float32)
-            optimizer.apply(event.record, self._work)
+            try:
+                optimizer.apply(event.record, self._work)
+            except BaseException:
+                # a step stopped half way (moments moved, x not yet projected) is no state to go
+                # on from, nor to apply the step again to: the next read replays the store's
+                self.optimizer = None
+                raise
             self.last = LastStep.of(event)
             self.recent[event.step] = self.last
             if len(self.recent) > RECENT_STEPS:
