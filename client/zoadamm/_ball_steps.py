@@ -13,12 +13,10 @@ _HALLEY_NEAR = 2.0**-7  # Halley's step is taken once Newton's is this small: ne
 
 
 def between(low: float, high: float) -> float:
-    """Where a bracket of the root is cut: halfway, or, in a bracket of many binades (Newton sent
-    lam to 1e103 from a root near 1e-5), at the geometric mean, which takes a binade count's
-    logarithm of cuts where halving took hundreds.  A bracket from 0 is cut 2**-32 below its top."""
-    if high <= 16.0 * low:
-        return (low + high) / 2
-    return math.sqrt(low * high) if low > 0 else high * 2.0**-32
+    """Where a bracket (0 < low < high) of the root is cut: halfway, or, in a bracket of many
+    binades, at the geometric mean, which takes a binade count's logarithm of cuts where halving
+    took hundreds."""
+    return (low + high) / 2 if high <= 16.0 * low else math.sqrt(low * high)
 
 
 def step_to_root(lam: float, squared: float, slope: float, curve: float, target: float) -> tuple[float, float]:

@@ -163,7 +163,8 @@ class _Ball:
         radius' margin.  With one, the answer is a lam evaluated inside (``_BOXED_DONE``)."""
         low, high = 0.0, math.inf
         goal = target * target
-        boxed, jump = self.inputs[4], _BOXED_JUMP
+        boxed, jump, was = self.inputs[4], _BOXED_JUMP, math.inf  # was: S at the last lam outside
+        grow, shrink, cuts = 2.0, 0.5, 0  # doubling and halving, squared from the 8th cut on
         for _ in range(_MAX_ITERATIONS):
             if at is None:
                 at = self.evaluate(lam)
@@ -178,15 +179,24 @@ class _Ball:
             if boxed and guess < math.inf:
                 if at[0] <= goal and abs(step) <= _BOXED_DONE * lam:
                     return lam  # inside, and the root is no further than the step
-                if at[0] > goal and 0 <= step <= jump * lam:  # outside and near: over the root
-                    guess = lam + 2 * step + jump * lam
-                    # a step rounded to 0 short of the root (sqrt(S) / target == 1) leaves lam
-                    # short by more than a jump may cover: each one goes 16 times further
+                # outside and near, or stalled (S did not fall as lam rose: x - c rounds at c's
+                # scale, |c| >> r): over the root.  A step rounded to 0 short of the root, or one
+                # S cannot follow, leaves lam short by more than a jump may cover: each goes 16
+                # times further
+                stalled, was = at[0] > goal and at[0] >= was, at[0] if at[0] > goal else was
+                if at[0] > goal and (stalled or 0 <= step <= jump * lam):
+                    guess = lam + 2 * max(step, 0.0) + jump * lam
                     jump *= 16.0
             elif guess < math.inf and low <= guess <= high and abs(step) <= done * guess:
                 return guess
-            if not low < guess < high:
-                guess = between(low, high) if high < math.inf else max(256.0 * low, self._scale())
+            if not low < guess < high:  # a root far from the start is found in a few dozen cuts, not hundreds
+                cuts += 1
+                if high == math.inf:
+                    guess, grow = max(grow * low, self._scale()), min(grow * grow, 2.0**64) if cuts >= 8 else grow
+                elif low == 0.0:
+                    guess, shrink = high * shrink, max(shrink * shrink, 2.0**-64) if cuts >= 8 else shrink
+                else:
+                    guess = between(low, high)
             lam, at = guess, None
         return high
 

@@ -352,6 +352,11 @@ def test_a_point_just_outside_a_boxed_ball_is_projected_onto_its_sphere():
             # the box holds no coordinate: the ball's own projection (a point this near has no
             # KKT residual to speak of: x - a is at rounding's scale)
             np.testing.assert_allclose(x, alone.project(point, weights=weights), rtol=0, atol=1e-12)
+    # far from the origin (|c| >> r): x - c rounds at c's scale, S(lam) stood still under Newton's
+    # steps, and the search crept for all its iterations to end at the center again
+    far = np.array([999.3169555664062, 999.2695922851562], np.float32)
+    square = FeasibleSet(box=Box(999.0, 1001.0), ball=Ball("2", 1000.0, 1.0))
+    np.testing.assert_array_equal(square.project(far), FeasibleSet(ball=Ball("2", 1000.0, 1.0)).project(far))
 
 
 @pytest.mark.parametrize("a, weights, box, radius", [
