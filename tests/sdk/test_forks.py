@@ -61,3 +61,41 @@ def service_url():
 
     with local_service() as url:
         yield url
+
+
+RUN = None
+
+
+def _step_in_child(_) -> tuple[int, list[float]]:
+    """A step of the parent's run, in a forked child: its sending thread is the parent's."""
+    import numpy as np
+
+    import zoadamm
+
+    assert RUN is not None
+    u = zoadamm.directions(RUN.config.seed, RUN.step, 1, RUN.config.dim)
+    f = lambda x: float(np.sum((x - 1.0) ** 2))  # noqa: E731
+    RUN.tell(f_x=f(RUN.x), f_plus=[f(RUN.x + RUN.mu * u[0])])
+    RUN.flush()  # pipeline=True: the tell is sent while the caller goes on
+    return RUN.step, RUN.x.tolist()
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_a_mirrored_run_steps_in_a_forked_child(service_url, pipeline):
+    """The run's sending thread was copied into the child without its thread: the child's first
+    tell waited forever for a thread that was not there."""
+    import numpy as np
+
+    from zoadamm import RemoteOptimizer
+
+    global RUN
+    with Client(service_url) as client:
+        RUN = RemoteOptimizer.create(client, np.zeros(5), lr=0.1, mirror=True, pipeline=pipeline)
+        for _ in range(3):
+            _step_in_child(None)
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            (child,) = pool.map_async(_step_in_child, [0]).get(timeout=120)
+        assert child[0] == 4  # a step past the parent's three, with the service's x
+        assert client.sessions.parameters(RUN.id).step == 4
+        assert child[1] == client.sessions.parameters(RUN.id).x.tolist()
+        RUN.close()

@@ -17,7 +17,7 @@ loop hands the sending thread the GIL sooner (the optimizer leaves the interpret
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from types import TracebackType
 from typing import cast
 
@@ -31,6 +31,7 @@ from ..step_directions import StepDirections
 from . import calls
 from .client import Client, checked_client
 from .errors import APIConnectionError, APIError, APIStatusError, ClientClosedError, ConflictError
+from .forks import OneThread
 from .mirrored import Mirrored
 from .models import Session, TellResult
 from .settings import SessionSettings, Unpack
@@ -80,7 +81,7 @@ class RemoteOptimizer(Mirrored):
             self._mirror = Optimizer.start(self.config, self._x)
             self._set_rates(info.lr, info.mu)  # metrics reported before step 0 may have moved them
         self._pipeline = pipeline
-        self._sender = ThreadPoolExecutor(1, thread_name_prefix="zoadamm-tell") if mirror else None
+        self._sender = OneThread("zoadamm-tell") if mirror else None
         self._closed = False
         self._sending: int | None = None  # the step of the last tell sent (or being sent)
         self._unsure = False  # a tell's fate is unknown: the next tell takes the service's step and x first

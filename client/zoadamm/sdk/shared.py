@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import cast
 
@@ -36,6 +35,7 @@ from ..step_directions import StepDirections
 from . import calls
 from .client import Client
 from .errors import ConflictError
+from .forks import OneThread
 from .mirrored import Mirrored
 from .models import ClosedStep, StepInfo
 
@@ -102,7 +102,7 @@ class SharedRun(Mirrored):
         # arrays are made over step after step: only copies of them leave this object
         c = self.config
         self._directions = StepDirections(c.seed, c.directions, c.dim, c.distribution, reuse=True)
-        self._maker: ThreadPoolExecutor | None = None
+        self._maker: OneThread | None = None
         self._work = np.empty(c.dim, dtype=np.float32)  # the mirror's gradient buffer
         if self._mirror is None:
             # joined late: replay the steps from x0 while the service still keeps them all
@@ -155,7 +155,7 @@ class SharedRun(Mirrored):
 
     def _tell_and_lease(self, work: Work, f_x, f_plus, f_minus) -> bool:
         if self._maker is None:
-            self._maker = ThreadPoolExecutor(1, thread_name_prefix="zoadamm-directions")
+            self._maker = OneThread("zoadamm-directions")
         # made while the tell waits for the other workers' parts (a thread: the wait is I/O)
         making = self._maker.submit(self._make_ahead, work.step)
         try:
