@@ -284,7 +284,15 @@ def test_values_that_are_no_numbers_are_refused_alike_in_every_mode(local, mirro
         run.tell(f_x=1.0, f_plus=["a"])
     with pytest.raises(InvalidArgument, match="f_x must be a number or numbers"):
         run.tell(f_x=10**400, f_plus=[1.0])
-    assert run.step == 0
+    # numpy read "1" as 1, True as 1 and None as NaN: the SDK took what the API refuses
+    for f_x, f_plus in (("1", [1.0]), (1.0, ["1"]), (True, [1.0]), (1.0, [None])):
+        with pytest.raises(InvalidArgument, match="text, booleans and None are no numbers here"):
+            run.tell(f_x=f_x, f_plus=f_plus)
+    with pytest.raises(InvalidArgument, match="value must be a number or numbers, got '1': text"):
+        run.report("1")
+    with pytest.raises(InvalidArgument, match=r"x0 must be a number or numbers, got \['1', '2', '3'\]"):
+        RemoteOptimizer.create(local, ["1", "2", "3"], seed=1)
+    assert run.step == 0 and len(local.sessions.list()) == 1
 
 
 @pytest.mark.parametrize("mirror", [False, True])
