@@ -215,8 +215,22 @@ def test_wrong_types_are_invalid_arguments_not_python_errors(local):
 
 
 def test_a_misspelt_argument_of_minimize_is_named_with_the_one_meant(local):
+    f = lambda x: float(np.sum(x**2))  # noqa: E731
     with pytest.raises(InvalidArgument, match=r"^step: unknown setting \(did you mean steps\?\)$"):
-        minimize(lambda x: float(np.sum(x**2)), np.zeros(3), client=local, progress=False, step=10)
+        minimize(f, np.zeros(3), client=local, progress=False, step=10)
+    # minimize takes no dim and its own bounds: hints named them ("did you mean dim?" for dim=3)
+    for given, said in [({"dim": 3}, "dim: unknown setting (d is x0's length here)"),
+                        ({"dimension": 3}, "dimension: unknown setting (d is x0's length here)"),
+                        ({"bound": (0, 1)}, "bound: unknown setting (did you mean bounds?)"),
+                        ({"maxiter": 5}, "maxiter: unknown setting (did you mean steps?)")]:
+        with pytest.raises(InvalidArgument) as refused:
+            minimize(f, np.zeros(3), client=local, progress=False, **given)
+        assert str(refused.value) == said
+    # an f that is no callable: refused first (a TypeError once the session was made), swapped or not
+    with pytest.raises(InvalidArgument, match=r"^f must be the objective, a callable taking x; got 3.0$"):
+        minimize(3.0, np.zeros(3), client=local, progress=False)
+    with pytest.raises(InvalidArgument, match="; f comes first, then x0$"):
+        minimize(np.zeros(3), f, client=local, progress=False)
     assert local.sessions.list() == []
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .._interrupts import held_interrupt
-from .._validate import InvalidArgument, one_d, positive_int
+from .._validate import InvalidArgument, one_d, positive_int, shown
 from ..constraints import FeasibleSet
 from ..methods import METHODS, method
 from .bounds import box_of
@@ -109,6 +109,9 @@ def minimize(
         zoadamm.ObjectiveError: ``f`` returned something other than one finite number (a ValueError).
         zoadamm.sdk.Interrupted: Ctrl-C; its message says which call continues the run.
     """
+    if not callable(f):  # else a TypeError at the first evaluation, after a session was made for nothing
+        swapped = "; f comes first, then x0" if callable(x0) else ""
+        raise InvalidArgument(f"f must be the objective, a callable taking x; got {shown(f)}{swapped}")
     _check_arguments(x0, steps, report_every, callback, resume, name, bounds, config)
     own_client = client is None
     if client is None and base_url is None:
@@ -154,7 +157,7 @@ def minimize(
 def _check_arguments(x0, steps: int, report_every: int | None, callback, resume: bool, name: str | None, bounds,
                      config: SessionSettings) -> None:
     """``minimize``'s arguments, checked first; ``bounds`` (or a dict) become ``config``'s constraint."""
-    check_names(config, also=_OWN_ARGUMENTS)  # "step=" meant steps, not a setting
+    check_names(config, arguments=("x0", *_OWN_ARGUMENTS))  # "step=" meant steps, not a setting
     if resume and not name:
         raise InvalidArgument("resume=True finds a session by its name: give name= too")
     positive_int("steps", steps)

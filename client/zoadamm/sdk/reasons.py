@@ -20,6 +20,7 @@ OTHER_NAMES = {
     "learning_rate": "lr", "step_size": "lr", "smoothing": "mu", "smoothing_radius": "mu", "radius": "mu",
     "q": "directions", "num_directions": "directions", "n_directions": "directions", "epsilon": "eps",
     "dimension": "dim", "d": "dim", "x_0": "x0", "initial": "x0", "bounds": "constraint", "constraints": "constraint",
+    "maxiter": "steps", "max_iter": "steps", "iterations": "steps", "n_steps": "steps",  # minimize's, as scipy's
 }
 
 
@@ -42,6 +43,6 @@ def _reason(error: dict, creating: bool) -> str:
 
 def close_setting(name: str, known: list[str]) -> str | None:
     """The known setting ``name`` most likely stands for, or None when none is close."""
-    spelled = {other: ours for other, ours in OTHER_NAMES.items() if ours in known}
+    spelled = {other: ours for other, ours in OTHER_NAMES.items() if ours in known and other not in known}
     match = difflib.get_close_matches(name.lower(), [*known, *spelled], n=1, cutoff=0.6)
     return spelled.get(match[0], match[0]) if match else None

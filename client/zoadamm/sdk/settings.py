@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 from .._validate import InvalidArgument
 from ..constraints import Ball, Box, FeasibleSet
 from ..schedule import PlateauConfig
-from .reasons import SETTINGS, close_setting
+from .reasons import OTHER_NAMES, close_setting
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -44,15 +44,18 @@ class SessionSettings(TypedDict, total=False):
 NAMES = frozenset(SessionSettings.__annotations__)
 
 
-def check_names(settings: Mapping[str, object], also: tuple[str, ...] = ()) -> None:
-    """Refuse a setting that no session has, in the words of the service's 422 for it; ``also``:
-    the caller's own keyword arguments, which a misspelt name may have meant too.
+def check_names(settings: Mapping[str, object], arguments: tuple[str, ...] = ("dim", "name", "x0")) -> None:
+    """Refuse a setting that no session has, in the words of the service's 422 for it;
+    ``arguments``: the caller's own (a create's dim, name and x0 by default), which a misspelt name
+    may have meant too, and the only others a hint may name (``minimize`` takes no dim).
 
     Raises:
         InvalidArgument: an unknown name.
     """
     for name in settings:
         if name not in NAMES:
-            meant = close_setting(str(name), [*SETTINGS[()], *also])
+            meant = close_setting(str(name), [*NAMES, *arguments])
             hint = f" (did you mean {meant}?)" if meant else f"; the settings are {', '.join(sorted(NAMES))}"
+            if "dim" not in arguments and OTHER_NAMES.get(str(name), name) == "dim":
+                hint = " (d is x0's length here)"
             raise InvalidArgument(f"{name}: unknown setting{hint}")
