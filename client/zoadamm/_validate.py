@@ -61,28 +61,29 @@ def unit_interval(name: str, value: float) -> float:
 
 def numbers(name: str, values, dtype=np.float64) -> np.ndarray:
     """``values`` as an array of ``dtype``; InvalidArgument naming ``name`` for what holds no
-    number numpy reads (a string) or one past float64 (an int of 400 digits), and for complex
-    numbers or text in an array (numpy would drop the imaginary part, or parse the text)."""
-    if isinstance(values, (np.ndarray, np.generic)) and values.dtype.kind in "bcSU":
-        raise InvalidArgument(f"{name} must be real numbers, got an array of {values.dtype}")
-    if isinstance(values, (str, bytes, bool, list, tuple)) and _read_as(values) in "bSUO":
-        # numpy would parse "1" and read True as 1 and None as NaN: the API refuses them, as here
-        raise InvalidArgument(f"{name} must be a number or numbers, got {shown(values)}: text, booleans and None "
-                              "are no numbers here")
+    number numpy reads (a string) or one past float64 (an int of 400 digits), and for what the
+    API refuses as no number where numpy would take it: text (parsed), booleans (read as 0 and
+    1), None (NaN), complex numbers (their real part).  A boolean among numbers in a list reads
+    as the number numpy makes of it: telling it apart would cost a look at every item."""
+    given = values
+    if isinstance(values, (str, bytes, bytearray, bool, type(None))):
+        raise InvalidArgument(f"{name} must be a number or numbers, got {shown(given)}{_NO_NUMBERS}")
     try:
         with np.errstate(over="ignore"):  # past float32 becomes inf, which the callers' checks refuse by name
-            return np.asarray(values, dtype=dtype)
+            if not isinstance(values, (float, int, np.ndarray, np.generic)):
+                values = np.asarray(values)  # numpy's own reading of a list or a tensor, once, to look at
+            kind = values.dtype.kind if isinstance(values, (np.ndarray, np.generic)) else "f"
+            if not (kind in "bcSU" or (kind == "O" and any(v is None or isinstance(v, (str, bytes, bool, np.bool_))
+                                                         for v in np.ravel(values)))):
+                return np.asarray(values, dtype=dtype)
     except (TypeError, ValueError, OverflowError):
-        raise InvalidArgument(f"{name} must be a number or numbers, got {shown(values)}") from None
+        raise InvalidArgument(f"{name} must be a number or numbers, got {shown(given)}") from None
+    if isinstance(given, (np.ndarray, np.generic)):
+        raise InvalidArgument(f"{name} must be real numbers, got an array of {given.dtype}")
+    raise InvalidArgument(f"{name} must be a number or numbers, got {shown(given)}{_NO_NUMBERS}")
 
 
-def _read_as(values) -> str:
-    """The kind of array numpy makes of ``values`` unasked ("O" for what it makes none of)."""
-    try:
-        kind = np.asarray(values).dtype.kind
-    except (TypeError, ValueError, OverflowError):
-        return "?"  # ragged or unreadable: the conversion that follows says so
-    return kind if kind != "O" or any(v is None or isinstance(v, (str, bytes, bool)) for v in values) else "?"
+_NO_NUMBERS = ": text, booleans, None and complex numbers are no numbers here"
 
 
 def finite_values(name: str, values: np.ndarray) -> np.ndarray:

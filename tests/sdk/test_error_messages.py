@@ -221,6 +221,8 @@ def test_a_misspelt_argument_of_minimize_is_named_with_the_one_meant(local):
     # minimize takes no dim and its own bounds: hints named them ("did you mean dim?" for dim=3)
     for given, said in [({"dim": 3}, "dim: unknown setting (d is x0's length here)"),
                         ({"dimension": 3}, "dimension: unknown setting (d is x0's length here)"),
+                        ({"dims": 3}, "dims: unknown setting (d is x0's length here)"),  # was "did you mean mu?"
+                        ({"Dim": 3}, "Dim: unknown setting (d is x0's length here)"),
                         ({"bound": (0, 1)}, "bound: unknown setting (did you mean bounds?)"),
                         ({"maxiter": 5}, "maxiter: unknown setting (did you mean steps?)")]:
         with pytest.raises(InvalidArgument) as refused:
@@ -300,10 +302,19 @@ def test_values_that_are_no_numbers_are_refused_alike_in_every_mode(local, mirro
         run.tell(f_x=10**400, f_plus=[1.0])
     # numpy read "1" as 1, True as 1 and None as NaN: the SDK took what the API refuses
     for f_x, f_plus in (("1", [1.0]), (1.0, ["1"]), (True, [1.0]), (1.0, [None])):
-        with pytest.raises(InvalidArgument, match="text, booleans and None are no numbers here"):
+        with pytest.raises(InvalidArgument, match="text, booleans, None and complex numbers are no numbers here"):
             run.tell(f_x=f_x, f_plus=f_plus)
     with pytest.raises(InvalidArgument, match="value must be a number or numbers, got '1': text"):
         run.report("1")
+    with pytest.raises(InvalidArgument, match="value must be a number or numbers, got None: text"):
+        run.report(None)  # was "contains NaN or infinite values"
+    with pytest.raises(InvalidArgument, match=r"^value must be one number, got 2 values$"):
+        run.report([1.0, 2.0])  # was numpy's TypeError
+    # a boolean or text among numbers in an array or a tensor too (a list of floats with one
+    # boolean reads as numbers: numbers() says why)
+    for f_plus in (np.array(["1.5", "2"], dtype=object), np.array([True, False])):
+        with pytest.raises(InvalidArgument, match="f_plus must be real numbers"):
+            run.tell(f_x=1.0, f_plus=f_plus)
     with pytest.raises(InvalidArgument, match=r"x0 must be a number or numbers, got \['1', '2', '3'\]"):
         RemoteOptimizer.create(local, ["1", "2", "3"], seed=1)
     assert run.step == 0 and len(local.sessions.list()) == 1

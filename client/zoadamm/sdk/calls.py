@@ -221,9 +221,16 @@ def _finite(name: str, values) -> np.ndarray:
     return finite_values(name, numbers(name, values))
 
 
+def _one(name: str, value) -> float:
+    """One finite number (a list of two was a bare TypeError of numpy's)."""
+    held = _finite(name, value)
+    if held.size != 1:
+        raise InvalidArgument(f"{name} must be one number, got {held.size} values")
+    return float(held.reshape(-1)[0])
+
+
 def report(session_id: str, value: float, **metrics: float) -> Parsed:
-    fields = {"value": float(_finite("value", value)),
-              "metrics": {k: float(_finite(f"metrics[{k!r}]", v)) for k, v in metrics.items()}}
+    fields = {"value": _one("value", value), "metrics": {k: _one(f"metrics[{k!r}]", v) for k, v in metrics.items()}}
     # the schedule counts every report: the call's Idempotency-Key keeps a retry from counting twice
     return Call("POST", f"/v1/sessions/{_id(session_id)}/metrics", fields), _report
 
