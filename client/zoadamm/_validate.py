@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from numbers import Number
 
 import numpy as np
 
@@ -66,24 +67,29 @@ def numbers(name: str, values, dtype=np.float64) -> np.ndarray:
     1), None (NaN), complex numbers (their real part).  A boolean among numbers in a list reads
     as the number numpy makes of it: telling it apart would cost a look at every item."""
     given = values
-    if isinstance(values, (str, bytes, bytearray, bool, type(None))):
+    if isinstance(values, (str, bytes, bytearray, bool, type(None))) or (
+            isinstance(values, memoryview) and values.format in ("B", "b", "c")):  # bytes, not an array's view
         raise InvalidArgument(f"{name} must be a number or numbers, got {shown(given)}{_NO_NUMBERS}")
+    if callable(getattr(values, "detach", None)):
+        values = values.detach()  # a tensor that requires grad (a loss): its numbers, without the graph
     try:
         with np.errstate(over="ignore"):  # past float32 becomes inf, which the callers' checks refuse by name
             if not isinstance(values, (float, int, np.ndarray, np.generic)):
                 values = np.asarray(values)  # numpy's own reading of a list or a tensor, once, to look at
             kind = values.dtype.kind if isinstance(values, (np.ndarray, np.generic)) else "f"
-            if not (kind in "bcSU" or (kind == "O" and any(v is None or isinstance(v, (str, bytes, bool, np.bool_))
-                                                         for v in np.ravel(values)))):
+            if kind in "iuf" or (kind == "O" and all(isinstance(v, Number) and not isinstance(v, _NOT_REAL)
+                                                      for v in np.ravel(values))):
                 return np.asarray(values, dtype=dtype)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, RuntimeError):
         raise InvalidArgument(f"{name} must be a number or numbers, got {shown(given)}") from None
     if isinstance(given, (np.ndarray, np.generic)):
-        raise InvalidArgument(f"{name} must be real numbers, got an array of {given.dtype}")
+        raise InvalidArgument(f"{name} must be real numbers, got an array of {given.dtype}{_NO_NUMBERS}")
     raise InvalidArgument(f"{name} must be a number or numbers, got {shown(given)}{_NO_NUMBERS}")
 
 
-_NO_NUMBERS = ": text, booleans, None and complex numbers are no numbers here"
+_NOT_REAL = (bool, np.bool_, complex, np.complexfloating)
+# what numpy would read as numbers, and the API refuses
+_NO_NUMBERS = ": text, booleans, None, complex numbers and dates are no numbers here"
 
 
 def finite_values(name: str, values: np.ndarray) -> np.ndarray:

@@ -8,9 +8,12 @@ The answers come from real servers: the app built by the service's factory, and 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
 from other_server import http_server
 from sdk_support import x0_for
 
@@ -282,6 +285,9 @@ def test_a_bad_value_of_the_objective_is_an_objective_error(local, returned, sai
     (np.complex128(1 + 2j), "a complex128 (np.complex128(1+2j))"), (1 + 2j, "a complex"),
     (np.array([1 + 2j]), "a complex128 array of shape (1,)"), (True, "a bool"), (np.True_, "a bool (np.True_)"),
     (np.array(False), "a bool array of shape ()"),
+    # text, objects and torch booleans were read as numbers: f = 3.5, 1.0, 1.0
+    (np.array(["3.5"]), "a <U3 array of shape (1,)"), (np.array([True], dtype=object), "an object array of shape (1,)"),
+    (torch.tensor(True), "a Tensor of shape ()"),
 ])
 def test_a_complex_or_boolean_value_of_the_objective_is_refused(local, returned, said):
     """float() took NumPy's complex without its imaginary part and a bool as 0 or 1: each is
@@ -302,7 +308,7 @@ def test_values_that_are_no_numbers_are_refused_alike_in_every_mode(local, mirro
         run.tell(f_x=10**400, f_plus=[1.0])
     # numpy read "1" as 1, True as 1 and None as NaN: the SDK took what the API refuses
     for f_x, f_plus in (("1", [1.0]), (1.0, ["1"]), (True, [1.0]), (1.0, [None])):
-        with pytest.raises(InvalidArgument, match="text, booleans, None and complex numbers are no numbers here"):
+        with pytest.raises(InvalidArgument, match="text, booleans, None, complex numbers and dates are no"):
             run.tell(f_x=f_x, f_plus=f_plus)
     with pytest.raises(InvalidArgument, match="value must be a number or numbers, got '1': text"):
         run.report("1")
@@ -312,9 +318,14 @@ def test_values_that_are_no_numbers_are_refused_alike_in_every_mode(local, mirro
         run.report([1.0, 2.0])  # was numpy's TypeError
     # a boolean or text among numbers in an array or a tensor too (a list of floats with one
     # boolean reads as numbers: numbers() says why)
-    for f_plus in (np.array(["1.5", "2"], dtype=object), np.array([True, False])):
-        with pytest.raises(InvalidArgument, match="f_plus must be real numbers"):
+    for f_plus in (np.array(["1.5", "2"], dtype=object), np.array([True, False]), torch.tensor([True]),
+                   np.array(["2020-01-01"], dtype="datetime64[D]"), np.array([np.array(True)], dtype=object)):
+        with pytest.raises(InvalidArgument, match="f_plus must be (real|a number or) numbers, got .*no numbers"):
             run.tell(f_x=1.0, f_plus=f_plus)
+    with pytest.raises(InvalidArgument, match="f_x must be a number or numbers, got <memory"):
+        run.tell(f_x=memoryview(b"1"), f_plus=[1.0])  # was 49.0, the byte's code
+    # real numbers in other forms still pass: a loss that requires grad (was torch's RuntimeError)
+    run.report(torch.tensor(2.0, requires_grad=True), fraction=Fraction(1, 3), decimal=Decimal("0.5"))
     with pytest.raises(InvalidArgument, match=r"x0 must be a number or numbers, got \['1', '2', '3'\]"):
         RemoteOptimizer.create(local, ["1", "2", "3"], seed=1)
     assert run.step == 0 and len(local.sessions.list()) == 1

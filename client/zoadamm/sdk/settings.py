@@ -5,6 +5,7 @@ too, for clients in other languages: ``reasons`` words both alike)."""
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Mapping
 from typing import Any, TypedDict
@@ -12,7 +13,7 @@ from typing import Any, TypedDict
 from .._validate import InvalidArgument
 from ..constraints import Ball, Box, FeasibleSet
 from ..schedule import PlateauConfig
-from .reasons import close_setting
+from .reasons import OTHER_NAMES, close_setting
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -56,6 +57,8 @@ def check_names(settings: Mapping[str, object], arguments: tuple[str, ...] = ("d
         if name not in NAMES:
             meant = close_setting(str(name), [*NAMES, *arguments])
             hint = f" (did you mean {meant}?)" if meant else f"; the settings are {', '.join(sorted(NAMES))}"
-            if "dim" not in arguments and close_setting(str(name).lower(), ["dim"]) == "dim":  # dims=, Dim=, d=
-                hint = " (d is x0's length here)"
+            spelled = str(name).lower()
+            if "dim" not in arguments and (OTHER_NAMES.get(spelled) == "dim"
+                                           or difflib.SequenceMatcher(None, spelled, "dim").ratio() >= 0.75):
+                hint = " (d is x0's length here)"  # dims=, Dim=, d=, dimension=; not lim=
             raise InvalidArgument(f"{name}: unknown setting{hint}")

@@ -25,10 +25,12 @@ def value_of(f, x) -> float:
         if isinstance(returned, _NO_REAL_NUMBER):
             raise TypeError
         if isinstance(returned, np.ndarray):
-            if returned.dtype.kind in "bc":  # booleans, complex numbers
+            if returned.dtype.kind not in "iuf":  # text (parsed), booleans, complex numbers, objects, dates
                 raise TypeError
             value = float(returned.reshape(()))
-        else:  # a number, or a tensor of one value (torch, ...: their float() takes it)
+        else:  # a number, or a tensor of one value (torch, ...: their float() takes it, booleans too)
+            if any(word in str(getattr(returned, "dtype", "")) for word in ("bool", "complex")):
+                raise TypeError
             value = float(returned)
     except (TypeError, ValueError, RuntimeError):
         raise ObjectiveError(f"the objective must return one number; it returned {_kind(returned)}") from None
@@ -57,7 +59,7 @@ def _kind(value) -> str:
     if isinstance(value, (str, bytes)):
         return f"the string {value[:40]!r}"
     if isinstance(value, np.ndarray):
-        name = f"{value.dtype} array" if value.dtype.kind in "bc" else "array"
+        name = f"{value.dtype} array" if value.dtype.kind not in "iuf" else "array"
     else:
         name = type(value).__name__
     kind = ("an " if name[0] in "aeiou" else "a ") + name
