@@ -183,10 +183,11 @@ class _Ball:
                 # scale, |c| >> r): over the root.  A step rounded to 0 short of the root, or one
                 # S cannot follow, leaves lam short by more than a jump may cover: each goes 16
                 # times further
-                stalled, was = at[0] > goal and at[0] >= was, at[0] if at[0] > goal else was
-                if at[0] > goal and (stalled or 0 <= step <= jump * lam):
-                    guess = lam + 2 * max(step, 0.0) + jump * lam
-                    jump *= 16.0
+                if at[0] > goal:
+                    stalled, was = at[0] >= was, at[0]
+                    if stalled or 0 <= step <= jump * lam:
+                        guess = lam + 2 * max(step, 0.0) + jump * lam
+                        jump *= 16.0
             elif guess < math.inf and low <= guess <= high and abs(step) <= done * guess:
                 return guess
             if not low < guess < high:  # a root far from the start is found in a few dozen cuts, not hundreds

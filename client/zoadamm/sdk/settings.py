@@ -55,10 +55,12 @@ def check_names(settings: Mapping[str, object], arguments: tuple[str, ...] = ("d
     """
     for name in settings:
         if name not in NAMES:
-            meant = close_setting(str(name), [*NAMES, *arguments])
-            hint = f" (did you mean {meant}?)" if meant else f"; the settings are {', '.join(sorted(NAMES))}"
             spelled = str(name).lower()
             if "dim" not in arguments and (OTHER_NAMES.get(spelled) == "dim"
                                            or difflib.SequenceMatcher(None, spelled, "dim").ratio() >= 0.75):
                 hint = " (d is x0's length here)"  # dims=, Dim=, d=, dimension=; not lim=
+            elif meant := close_setting(str(name), [*NAMES, *arguments]):
+                hint = f" (did you mean {meant}?)"
+            else:
+                hint = f"; the settings are {', '.join(sorted(NAMES))}"
             raise InvalidArgument(f"{name}: unknown setting{hint}")

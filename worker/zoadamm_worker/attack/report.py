@@ -1,7 +1,6 @@
 """The comparison from attack records: a table with 95% intervals over images (``intervals``),
 the success-versus-queries curves of every run on one plot, and adversarial images beside their
-originals.
-"""
+originals."""
 
 from __future__ import annotations
 
@@ -67,8 +66,9 @@ def _read_records(path: str | Path) -> tuple[list[tuple[int, dict]], str | None]
 
     Raises:
         ValueError: a missing file, a line that is not JSON or not one of `attack`'s, or a file that mixes kinds."""
-    if what := "a folder" if Path(path).is_dir() else None if Path(path).exists() else "no such file":
-        raise ValueError(f"{path}: {what}; give records files of attack --records")  # skipped: its run left out
+    if Path(path).is_dir() or not Path(path).exists():  # skipped, its run would be left out of the report
+        what = "a folder" if Path(path).is_dir() else "no such file"
+        raise ValueError(f"{path}: {what}; give records files of attack --records")
     try:  # a last line cut short (a run killed mid-write) is skipped, as the run that continues skips it
         numbered = numbered_records(path)
     except UnicodeDecodeError:

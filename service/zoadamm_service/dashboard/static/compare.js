@@ -88,6 +88,7 @@ export function renderCompare() {
   plot("compare", chart, {
     height: 300, series, scales: { x: { time: false }, y: logScale(log) },
     legend: { markers: { dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } }, // a dashed curve's key too
-    axes: [xAxis(X_LABELS[xMode], xMode !== "time"), yAxis({ label: $("compare-y").selectedOptions[0].textContent, labelSize: 18 })],
+    axes: [xAxis(X_LABELS[xMode], xMode !== "time"), // steps and evaluations are whole numbers
+      yAxis({ label: $("compare-y").selectedOptions[0].textContent, labelSize: 18 })],
   }, data);
 }
