@@ -66,15 +66,18 @@ def numbers(name: str, values, dtype=np.float64) -> np.ndarray:
     API refuses as no number where numpy would take it: text (parsed), booleans (read as 0 and
     1), None (NaN), complex numbers (their real part).  A boolean among numbers in a list reads
     as the number numpy makes of it: telling it apart would cost a look at every item."""
+    if type(values) is float or (type(values) is np.ndarray and values.dtype.kind in "iuf"):  # a tell's values
+        with np.errstate(over="ignore"):
+            return np.asarray(values, dtype=dtype)
     given = values
     if isinstance(values, (str, bytes, bytearray, bool, type(None))) or (
             isinstance(values, memoryview) and values.format in ("B", "b", "c")):  # bytes, not an array's view
         raise InvalidArgument(f"{name} must be a number or numbers, got {shown(given)}{_NO_NUMBERS}")
-    if callable(getattr(values, "detach", None)):
-        values = values.detach()  # a tensor that requires grad (a loss): its numbers, without the graph
     try:
         with np.errstate(over="ignore"):  # past float32 becomes inf, which the callers' checks refuse by name
-            if not isinstance(values, (float, int, np.ndarray, np.generic)):
+            if not isinstance(values, (float, int, np.ndarray, np.generic)):  # the tell's arrays skip this
+                if callable(getattr(values, "detach", None)):
+                    values = values.detach()  # a tensor that requires grad (a loss): its numbers, without the graph
                 values = np.asarray(values)  # numpy's own reading of a list or a tensor, once, to look at
             kind = values.dtype.kind if isinstance(values, (np.ndarray, np.generic)) else "f"
             if kind in "iuf" or (kind == "O" and all(isinstance(v, Number) and not isinstance(v, _NOT_REAL)
