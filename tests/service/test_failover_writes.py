@@ -124,6 +124,20 @@ def test_with_a_key_a_create_answered_503_is_kept_for_its_retry(cluster):
         assert http.get("/v1/sessions").json()["total"] == 1
 
 
+def test_a_create_repeated_after_its_session_was_deleted_answers_as_the_first_time(cluster):
+    """The repeat's confirmation checks the replicas hold what the record answers, not that the
+    session is still there: it was deleted, and stays so (its replicas' probe sees no head)."""
+    cluster.flush()
+    with cluster_service(cluster) as http:
+        first = create(http, key="deleted-since")
+        assert first.status_code == 201, first.text
+        assert http.delete(f"/v1/sessions/{first.json()['id']}").status_code == 204
+        again = create(http, key="deleted-since")
+        assert again.status_code == 201, again.text
+        assert again.json() == first.json()
+        assert http.get(f"/v1/sessions/{first.json()['id']}").status_code == 404
+
+
 def test_without_wait_a_create_on_a_master_cut_off_from_its_replica_is_refused(cluster):
     """The replica of every master is partitioned from it, alive and promotable: a master that
     acknowledged a create alone would lose it to a failover.  The create is refused (503) while

@@ -150,7 +150,8 @@ class RedisStore(SplitSteps, History, Store):
             raise Conflict(f"session {meta.id!r} already exists: its Idempotency-Key made it before, and the key's "
                            "record of that has expired (ZOADAMM_IDEMPOTENCY_TTL_S); send a new key for a new session")
         try:
-            await self._replication.confirm(meta.id, 0, makes_session=True)
+            # a repeat answered from its record needs no session any more: it may have been deleted since
+            await self._replication.confirm(meta.id, -1 if reply[0] == 1 else 0, makes_session=True)
             await self._replication.confirm_index(keys.tenant_sessions(meta.tenant))
         except Exception:
             if idempotent is None:  # ``reply`` is {2}: this call wrote the session
