@@ -109,8 +109,9 @@ class Settings(BaseSettings):
         None, description="Requests per API key on /v1, in the limits package's notation (e.g. 200/second), "
                           "counted in Redis when Redis is the store; over it: 429 with Retry-After; unset: no limit.")
     auth_fail_limit: str | None = Field(
-        "10/minute", description="Failed authentications (401) per client address, in the limits package's "
-                                 "notation; past it 429 with Retry-After, a good key still passes.  Empty: no limit.")
+        "10/minute", description="Unknown API keys (401) per client address (a call with no key is not "
+                                 "counted), in the limits package's notation; past it 429 with Retry-After, "
+                                 "a good key still passes.  Empty: no limit.")
     idempotency_ttl_s: int = Field(
         86_400, ge=1, description="How long a POST's Idempotency-Key and first answer are kept.")
     dashboard_cache_s: float = Field(

@@ -38,15 +38,26 @@ def test_wrong_keys_past_the_limit_get_429_and_a_good_key_still_works(replicas):
     assert refused.status_code == 429
     assert "ZOADAMM_AUTH_FAIL_LIMIT" in refused.json()["detail"]
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    # no key at all is a failed authentication too, and the other replica counts the same window
-    assert one.get("/v1/sessions").status_code == 429
+    # the other replica counts the same window; a call with no key guesses nothing: 401 as ever
     assert two.get("/v1/sessions", headers=bearer(new_key())).status_code == 429
+    assert one.get("/v1/sessions").status_code == 401
     # the tenant's own key is never refused for what others sent from its address
     for http in (one, two):
         answer = http.get("/v1/sessions", headers=bearer(key))
         assert answer.status_code == 200, answer.text
     created = one.post("/v1/sessions", json={"dim": 2, "x0": [0.0, 1.0]}, headers=bearer(key))
     assert created.status_code == 201, created.text
+
+
+def test_calls_without_a_key_do_not_count(replicas):
+    """Pages and clients that have no key yet (a dashboard opened before its key is given, a
+    browser's preflight) are no guesses: behind one balancer address they would lock every
+    other keyless caller out."""
+    _, (one, _) = replicas
+    assert {one.get("/v1/sessions").status_code for _ in range(3 * LIMIT)} == {401}
+    assert one.options("/v1/sessions").status_code == 401
+    statuses = [one.get("/v1/sessions", headers=bearer(new_key())).status_code for _ in range(LIMIT + 1)]
+    assert statuses == [401] * LIMIT + [429]
 
 
 def test_the_limit_is_a_setting(redis_url):

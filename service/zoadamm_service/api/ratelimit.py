@@ -32,7 +32,7 @@ from starlette.types import Scope
 from ..errors import StoreUnavailable
 from ..settings import REDIS_MAX_CONNECTIONS
 from ..store import budget
-from .auth import PROTECTED
+from .auth import PROTECTED, UNKNOWN
 from .pipeline import Gate, Refusal
 
 log = logging.getLogger("zoadamm.service")
@@ -156,7 +156,9 @@ class Throttle:
 class LimitFailedKeys:
     """Failed authentications per client address (``ZOADAMM_AUTH_FAIL_LIMIT``): a gate around
     ``auth.Authenticate`` that counts each 401 it gives an address; past the limit that address
-    gets 429 with Retry-After instead, so a client guessing keys is told to stop.  A good key is
+    gets 429 with Retry-After instead, so a client guessing keys is told to stop.  A call with
+    no key is no guess, and neither counts nor is refused here: behind one balancer address,
+    keyless calls (a dashboard opened before its key is given) would lock out every keyless caller.  A good key is
     never refused here, from any address: the limit cannot lock a tenant out."""
 
     def __init__(self, authenticate: Gate, limit: str, redis_url: str | None, cluster: bool = False,
@@ -169,7 +171,7 @@ class LimitFailedKeys:
 
     async def check(self, scope: Scope) -> Refusal | None:
         refusal = await self.authenticate.check(scope)
-        if refusal is None or refusal.status != 401:
+        if refusal is not UNKNOWN:  # no key at all guesses none: a page before its key is given
             return refusal
         address = f"auth-failures:{(scope.get('client') or ('unknown',))[0]}"
         try:
