@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
+import threading
 import time
 
 import httpx
@@ -298,3 +299,54 @@ def test_while_redis_is_down_clients_hear_the_replicas_503_not_that_no_replica_a
     finally:
         redis_server.kill()
         redis_server.wait(10)
+
+
+class ClosingReplica:
+    """A replica that reads each request's head and closes the connection without answering, as
+    one killed after it applied the request would (its health check alone is answered): counts
+    the requests that reached it."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536) or b"\r\n\r\n"
+                line = data.split(b"\r\n", 1)[0]
+                if line.startswith(b"GET /healthz "):  # the balancer's health check: up
+                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                else:
+                    self.requests.append(line)
+
+
+@pytest.mark.parametrize(("method", "path", "headers", "sent"), [
+    ("POST", "/v1/sessions", {}, 1),  # a create or a report without a key: applied once at most
+    ("POST", "/v1/sessions", {"Idempotency-Key": "k1"}, 3),  # a repeat is answered from the key's record
+    ("POST", f"/v1/sessions/{'0' * 32}/tell", {}, 3),  # a tell is applied once per step
+    ("GET", "/v1/sessions", {}, 3),
+], ids=["post", "post-with-key", "tell", "get"])
+def test_the_balancer_sends_a_request_again_only_where_a_repeat_is_harmless(tmp_path, method, path, headers, sent):
+    """A replica that closed without answering may have applied the request: the balancer tries
+    again (``retries 2``) only a request that means the same done twice, and answers the rest
+    502 in the service's JSON shape, for the client to retry with its Idempotency-Key."""
+    replica = ClosingReplica()
+    balancer = Balancer([replica.port], tmp_path)
+    try:
+        answer = httpx.request(method, balancer.url + path, json={"dim": 2}, headers=headers, timeout=30)
+    finally:
+        balancer.stop()
+        replica.server.close()
+    assert answer.status_code == 502
+    assert "replica" in answer.json()["detail"]
+    assert len(replica.requests) == sent, replica.requests
