@@ -60,7 +60,8 @@ class QuotaExceeded(ServiceError, status=429):
 
 
 class ServiceBusy(ServiceError, status=503):
-    """The call did not get its turn (``ZOADAMM_MAX_CALLS``) in time."""
+    """The call did not get its turn (``ZOADAMM_MAX_CALLS``) in time, or other writers moved its
+    session on at every try (other replicas' steps): busy, which a retry waits out."""
 
 
 class StoreUnavailable(ServiceError, status=503):

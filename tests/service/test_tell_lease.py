@@ -248,3 +248,26 @@ def test_a_refused_part_changes_nothing(client):
     assert tell(client, sid, 0, [1, 3]).status_code == 202  # direction 2 is still missing: the step stays open
     assert tell(client, sid, 0, [2]).status_code == 200
     assert ask(client, sid, lease=4, worker="d")["leased"] == [0, 1, 2, 3]  # c took none of step 1
+
+
+def test_a_lease_the_store_keeps_refusing_is_503_with_retry_after(make_app, serve):
+    """Other replicas moving the head on every try is contention, not a conflict of this call's
+    step: 503 with Retry-After, which clients retry, where a 409 sent a shared worker away."""
+    from zoadamm_service.errors import Conflict
+
+    app = make_app()
+    store = app.state.sessions.store
+
+    async def moved(*args, **kwargs):
+        raise Conflict("the head moved")
+
+    with serve(app) as client:
+        shared = open_session(client)
+        store.lease = moved
+        try:
+            answer = client.post(f"/v1/sessions/{shared}/ask", json={"lease": 2, "worker": "a"})
+        finally:
+            del store.lease
+        assert answer.status_code == 503, answer.text
+        assert "too busy" in answer.json()["detail"] and answer.headers["Retry-After"]
+        assert ask(client, shared, lease=2, worker="a")["leased"] == [0, 1]  # nothing was held

@@ -31,7 +31,7 @@ import numpy as np
 
 from zoadamm import AnswerMode
 
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, ServiceBusy
 from ..store.base import Leased
 from ..turns import Yieldable
 from .answers import AskAnswer, LeaseFields, StepRecordPublic, TellAnswer
@@ -164,8 +164,8 @@ class Leases:
                 steps = replica.records(ask.since)
                 seq = replica.seq
             return _with_lease(opened, leased, steps), leased, seq
-        raise Conflict("the session is too busy to lease directions now; retry",
-                       step=None if opened is None else opened.step)
+        raise ServiceBusy("the session is too busy to lease directions now; retry",
+                          step=None if opened is None else opened.step)
 
     async def _as_is(self, tenant: str, session_id: str) -> AskAnswer | None:
         """The open step as this process's replica has it (None before it has parameters)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from ..errors import Conflict
+from ..errors import Conflict, ServiceBusy
 from ..store.base import MetricsPage
 from . import inputs, journal, limits, trace
 from .ids import RequestKey
@@ -48,7 +48,7 @@ class Reports:
                     return dict(json.loads(appended.replayed))
                 replica.apply_event(journal.Event(journal.METRIC, opt.step, value=value))
                 return entry
-            raise Conflict("the session is too busy to take a metric now; retry", step=replica.step)
+            raise ServiceBusy("the session is too busy to take a metric now; retry", step=replica.step)
 
     async def metrics(self, tenant: str, session_id: str, cursor: int | None, last: int | None,
                       limit: int) -> MetricsPage:

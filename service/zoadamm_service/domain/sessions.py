@@ -21,7 +21,7 @@ import numpy as np
 from zoadamm import AnswerMode, SessionConfig, StepRecord, directions, require_input
 from zoadamm.wire import SAFE_INT
 
-from ..errors import Conflict, NotFound, StepInParts
+from ..errors import Conflict, NotFound, ServiceBusy, StepInParts
 from ..settings import Settings
 from ..store import SessionMeta, Store
 from . import inputs, journal, limits, offload, split, trace
@@ -266,7 +266,7 @@ class Sessions:
                     continue  # only a metric moved the head: build the step again with its lr and mu
                 raise Conflict(f"the session moved on to step {replica.step}", step=replica.step) from None
             return await self._applied(replica, event, mode)
-        raise Conflict("the session is too busy to take this step now; retry", step=replica.step)
+        raise ServiceBusy("the session is too busy to take this step now; retry", step=replica.step)
 
     async def _applied(self, replica: Replica, event: journal.Event, mode: AnswerMode) -> TellAnswer:
         self.telemetry.step_committed(replica.config.method, replica.config.evaluations_per_step)
