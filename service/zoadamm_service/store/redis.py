@@ -181,6 +181,16 @@ class RedisStore(SplitSteps, History, Store):
 
     @translate_errors
     async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int]:
+        metas, total, gone = await self._page(tenant, offset, limit)
+        if gone:  # ids of sessions expired or never written: the index forgets them, and the page
+            # is read again, so that the pages after it do not move below a walk's next offset
+            await self._index.prune(tenant, self.ttl_s)
+            metas, total, gone = await self._page(tenant, offset, limit)
+        return metas, total - gone
+
+    async def _page(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int, int]:
+        """A page of the tenant's index: its sessions, the index's length, and how many of the
+        page's ids had no session."""
         index = keys.tenant_sessions(tenant)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.zrange(index, offset, offset + limit - 1)
@@ -191,10 +201,7 @@ class RedisStore(SplitSteps, History, Store):
                 pipe.hmget(keys.meta(raw.decode()), *META_FIELDS)
             rows = await pipe.execute()
         metas = [replies.meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
-        if len(metas) < len(ids):  # some expired: the index forgets them
-            await self._index.prune(tenant, self.ttl_s)
-            total -= len(ids) - len(metas)
-        return metas, total
+        return metas, total, len(ids) - len(metas)
 
     @translate_errors
     async def delete(self, session_id: str) -> None:
