@@ -30,7 +30,6 @@ from .replication import Replication
 from .server_checks import ServerChecks
 from .tenant_index import TenantIndex
 
-META_FIELDS = ("tenant", "config", "name", "created")  # a list's rows; ``meta`` adds "vectors"
 NO_IDEMPOTENCY = "-"  # the record key a script is given when the request has none
 STAGED_TTL_MS = 600_000  # a staged checkpoint that no script took (a crash between the two calls)
 
@@ -174,34 +173,19 @@ class RedisStore(SplitSteps, History, Store):
 
     @translate_errors
     async def meta(self, session_id: str) -> SessionMeta:
-        fields = await self._redis.hmget(keys.meta(session_id), *META_FIELDS, "vectors")
+        fields = await self._redis.hmget(keys.meta(session_id), *replies.META_FIELDS, "vectors")
         if fields[0] is None:
             raise NotFound.session(session_id)
         return replies.meta(session_id, fields)
 
     @translate_errors
     async def list(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int]:
-        metas, total, gone = await self._page(tenant, offset, limit)
+        metas, total, gone = await self._index.page(tenant, offset, limit)
         if gone:  # ids of sessions expired or never written: the index forgets them, and the page
             # is read again, so that the pages after it do not move below a walk's next offset
             await self._index.prune(tenant, self.ttl_s)
-            metas, total, gone = await self._page(tenant, offset, limit)
+            metas, total, gone = await self._index.page(tenant, offset, limit)
         return metas, total - gone
-
-    async def _page(self, tenant: str, offset: int, limit: int) -> tuple[builtins.list[SessionMeta], int, int]:
-        """A page of the tenant's index: its sessions, the index's length, and how many of the
-        page's ids had no session."""
-        index = keys.tenant_sessions(tenant)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(index, offset, offset + limit - 1)
-            pipe.zcard(index)
-            ids, total = await pipe.execute()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for raw in ids:
-                pipe.hmget(keys.meta(raw.decode()), *META_FIELDS)
-            rows = await pipe.execute()
-        metas = [replies.meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
-        return metas, total, len(ids) - len(metas)
 
     @translate_errors
     async def delete(self, session_id: str) -> None:

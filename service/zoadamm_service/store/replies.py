@@ -10,6 +10,8 @@ from ..errors import Conflict, Invalid, NotFound, ServiceError, StepInParts, Sto
 from . import scripts
 from .base import KEY_REUSED, Idempotent, Leased, SessionMeta
 
+META_FIELDS = ("tenant", "config", "name", "created")  # a list's rows; ``meta`` adds "vectors"
+
 
 def text(raw: object) -> str:
     """A reply's string: bytes from a client that does not decode replies, a str from one that does."""

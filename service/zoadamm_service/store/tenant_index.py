@@ -58,6 +58,21 @@ class TenantIndex:
         self._admit = client.register_script(ADMIT)
         self._forget_unlisted = client.register_script(FORGET_UNLISTED)
 
+    async def page(self, tenant: str, offset: int, limit: int) -> tuple[list[SessionMeta], int, int]:
+        """A page of the tenant's index: its sessions, the index's length, and how many of the
+        page's ids had no session."""
+        index = keys.tenant_sessions(tenant)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(index, offset, offset + limit - 1)
+            pipe.zcard(index)
+            ids, total = await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:  # split per node on a cluster
+            for raw in ids:
+                pipe.hmget(keys.meta(raw.decode()), *replies.META_FIELDS)
+            rows = await pipe.execute()
+        metas = [replies.meta(raw.decode(), f) for raw, f in zip(ids, rows, strict=True) if f[0] is not None]
+        return metas, total, len(ids) - len(metas)
+
     async def admit(self, meta: SessionMeta, quota: Quota, ttl_s: int) -> None:
         """List ``meta``'s session under its tenant, or raise QuotaExceeded.  ``ttl_s``: the
         sessions' idle lifetime (0: none)."""
