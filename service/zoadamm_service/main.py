@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -24,7 +25,7 @@ from .domain.leases import Leases
 from .domain.reports import Reports
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
-from .settings import Settings
+from .settings import Settings, misspelled
 from .store import Store, faults, open_store
 from .tenants import OPEN_TENANT, OPEN_TENANT_NOTE, KeyRing
 
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         asyncio.get_running_loop().set_exception_handler(faults.said_briefly)
+        for line in misspelled(os.environ):
+            log.warning(line)
         if keys is None:
             log.warning(OPEN_WARNING)
         elif OPEN_TENANT in keys.tenants:

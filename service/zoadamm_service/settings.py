@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -130,6 +132,33 @@ def environment_variable(field: str) -> str:
         return field.upper()
     choices = getattr(Settings.model_fields[field].validation_alias, "choices", None)
     return str(choices[0]) if choices else f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+# Names of zoadamm's other parts (the SDK, the workers, compose and the balancer): not the
+# service's, and no misspelling of its settings either, wherever one environment sets them all
+READ_ELSEWHERE = frozenset({
+    "ZOADAMM_API_KEY", "ZOADAMM_SERVICE_URL", "ZOADAMM_SERVICE_WAIT_S", "ZOADAMM_TRAIN_LIMIT", "ZOADAMM_DATA_DIR",
+    "ZOADAMM_PROJECTION_THREADS", "ZOADAMM_BIND", "ZOADAMM_SESSION_SEED", "ZOADAMM_TORCH_SOURCE",
+    "ZOADAMM_SERVICE_WORKERS", "ZOADAMM_BALANCER_RATE", "ZOADAMM_BALANCER_CONNECTIONS", "ZOADAMM_BALANCER_REQUEST_S",
+    "ZOADAMM_PORT", "ZOADAMM_SCALE", "ZOADAMM_EPOCHS", "ZOADAMM_DIRECTIONS", "ZOADAMM_SEED", "ZOADAMM_MONITORING_BIND",
+    "ZOADAMM_PROMETHEUS_PORT", "ZOADAMM_GRAFANA_PORT",
+})
+
+
+def misspelled(environ: Mapping[str, str]) -> list[str]:
+    """A line for each ``ZOADAMM_`` name in ``environ`` that is no setting but close to one
+    (``ZOADAMM_MAX_DIMS``): the service would run without it, as if it were not set."""
+    names = [environment_variable(field) for field in Settings.model_fields]
+    lines = []
+    for name in sorted(environ):
+        if not name.startswith("ZOADAMM_") or name in names or name in READ_ELSEWHERE:
+            continue
+        close = difflib.get_close_matches(name, names, 1, 0.85)
+        if close:
+            lines.append(f"{name} is no setting of the service, and is not read: did you mean {close[0]}?")
+    if "ZOADAMM_API_KEY" in environ and "ZOADAMM_API_KEYS" not in environ:
+        lines.append("ZOADAMM_API_KEY is the key a client sends; the service's keys are ZOADAMM_API_KEYS")
+    return lines
 
 
 def trusts_forwarded_headers() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from zoadamm import Client
 from zoadamm.sdk import NotFoundError
 from zoadamm_service.launch import ServiceProcess, free_port
 from zoadamm_service.main import OPEN_WARNING, create_app
-from zoadamm_service.settings import Settings
+from zoadamm_service.settings import READ_ELSEWHERE, Settings, environment_variable
 from zoadamm_service.tenants import OPEN_TENANT, OPEN_TENANT_NOTE, KeyConfigError, KeyRing, entry
 
 SERVICE = str(Path(sys.executable).with_name("zoadamm-service"))
@@ -70,6 +71,35 @@ def test_one_key_given_to_two_tenants_is_refused_and_one_tenant_may_hold_two_key
         KeyRing.parse(entry("alice", "the-key") + "," + entry("bob", "the-key"))
     ring = KeyRing.parse(",".join((entry("alice", "the-key"), entry("alice", "the-key"), entry("alice", "another"))))
     assert ring.tenant_of("the-key") == ring.tenant_of("another") == "alice"
+
+
+def test_a_misspelled_setting_is_named_at_start(caplog, monkeypatch):
+    """The service ignores names that are not its settings; one close to a setting is a slip the
+    operator would otherwise only find by its effect (a limit not applied, a service left open)."""
+    monkeypatch.setenv("ZOADAMM_MAX_DIMS", "5")
+    monkeypatch.setenv("ZOADAMM_API_KEY", "zk_x")  # a client's variable, on the service
+    monkeypatch.setenv("ZOADAMM_TRAIN_LIMIT", "1280")  # the workers': close to RATE_LIMIT, not a slip
+    monkeypatch.delenv("ZOADAMM_API_KEYS", raising=False)
+    with caplog.at_level(logging.WARNING, logger="zoadamm.service"):
+        from fastapi.testclient import TestClient
+
+        with TestClient(create_app(Settings(redis_url=None))):
+            pass
+    assert ("ZOADAMM_MAX_DIMS is no setting of the service, and is not read: did you mean ZOADAMM_MAX_DIM?"
+            in caplog.text)
+    assert "ZOADAMM_API_KEY is the key a client sends; the service's keys are ZOADAMM_API_KEYS" in caplog.text
+    assert "ZOADAMM_TRAIN_LIMIT" not in caplog.text
+
+
+def test_every_zoadamm_name_the_other_parts_read_is_known_to_the_service():
+    """``READ_ELSEWHERE`` is the list of the names the SDK, the workers and compose read."""
+    root = Path(__file__).resolve().parents[2]
+    texts = [p.read_text() for part in ("client", "worker") for p in (root / part).rglob("*.py")]
+    texts.append((root / "docker-compose.yml").read_text())
+    texts.append((root / "deploy" / "haproxy" / "haproxy.cfg").read_text())
+    read = {name for text in texts for name in re.findall(r"ZOADAMM_[A-Z0-9_]*[A-Z0-9]", text)}
+    settings = {environment_variable(field) for field in Settings.model_fields}
+    assert read - settings - READ_ELSEWHERE == set()
 
 
 def test_open_mode_refuses_a_public_address_and_warns_on_loopback(caplog):
