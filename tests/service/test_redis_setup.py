@@ -155,3 +155,27 @@ def test_a_session_whose_keys_were_evicted_is_refused_as_damaged(redis_url, redi
     assert answer.status_code == 500
     assert answer.json()["detail"].startswith(f"session {session['id']}'s records in Redis are not whole (")
     assert StoreDamaged.status == 500
+
+
+@pytest.mark.parametrize("damage", ["a record twice", "a garbled record", "a garbled checkpoint"])
+def test_records_that_cannot_be_replayed_are_refused_as_damaged(redis_url, redis_client, damage):
+    """Records changed in Redis by hand or by a fault are the store's damage, 500 for every call
+    on the session, not a 422 that blames the request (a GET's included), nor a bare 500."""
+    settings = Settings(redis_url=redis_url, checkpoint_every=4)
+    with TestClient(create_app(settings)) as client:
+        session = client.post("/v1/sessions", json={"dim": 3, "x0": [0.0, 0.0, 0.0], "seed": 1}).json()
+        for step in range(6):
+            told = client.post(f"/v1/sessions/{session['id']}/tell", json={"step": step, "f_x": 1.0, "f_plus": [0.5]})
+            assert told.status_code == 200
+    (events,) = [k for k in redis_client.keys("*") if k.endswith(b":events") and session["id"].encode() in k]
+    (checkpoint,) = [k for k in redis_client.keys("*") if k.endswith(b":checkpoint") and session["id"].encode() in k]
+    if damage == "a record twice":
+        redis_client.lset(events, 1, redis_client.lindex(events, 0))
+    elif damage == "a garbled record":
+        redis_client.lset(events, 1, b"garbage")
+    else:
+        redis_client.set(checkpoint, redis_client.get(checkpoint)[:40])
+    with TestClient(create_app(settings)) as fresh:  # a replica that reads the session anew
+        for answer in (fresh.get(f"/v1/sessions/{session['id']}"), fresh.get(f"/v1/sessions/{session['id']}/x")):
+            assert answer.status_code == 500, answer.text
+            assert "cannot be replayed" in answer.json()["detail"], answer.text

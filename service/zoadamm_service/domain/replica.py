@@ -18,7 +18,7 @@ import numpy as np
 
 from zoadamm import AnswerMode, Optimizer, SessionConfig, StepRecord, wire
 
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, StoreDamaged
 from ..store import JournalRead, SessionMeta, Store, budget
 from . import finite, journal, offload
 from .answers import AskAnswer, StepRecordPublic, TellAnswer
@@ -210,11 +210,16 @@ class Replica:
 
     def _replay(self, read: JournalRead) -> None:
         self._x_bound = None
-        if read.checkpoint is not None:
-            self.optimizer, self.seq, last = journal.decode_checkpoint(read.checkpoint, self.config)
-            self.last = None if last is None else LastStep.of(last)
-        for blob in read.events:
-            self.apply_event(journal.decode_event(blob))
+        try:
+            if read.checkpoint is not None:
+                self.optimizer, self.seq, last = journal.decode_checkpoint(read.checkpoint, self.config)
+                self.last = None if last is None else LastStep.of(last)
+            for blob in read.events:
+                self.apply_event(journal.decode_event(blob))
+        except ValueError as error:  # records changed by hand or by a fault: the store's damage, not the request's
+            self.optimizer, self.seq, self.last = None, 0, None  # nothing half replayed is kept
+            raise StoreDamaged(f"session {self.meta.id}'s records in Redis cannot be replayed ({error}): they were "
+                               "changed outside the service") from error
 
     def is_repeat(self, step: int, digest: str, parts: dict[int, str] | None = None) -> bool:
         """Whether these values are the ones step ``step`` was applied with (the newest step only)."""
