@@ -70,3 +70,13 @@ class StoreUnavailable(ServiceError, status=503):
 
 class StoreDamaged(ServiceError, status=500):
     """The store answers, but a session's records in it are not whole (keys evicted or deleted)."""
+
+
+class SessionReplaced(ServiceBusy):
+    """The session under this id was made anew (deleted or expired, then created again with the
+    same Idempotency-Key) since this process read it: its copy is dropped, and a retry reads anew."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id!r} was made anew since this service process read it "
+                         "(deleted, then created again with its Idempotency-Key); retry")
+        self.session_id = session_id

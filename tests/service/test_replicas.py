@@ -6,6 +6,7 @@ TestClient), so what they share is only what is in Redis.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from threading import Barrier
@@ -360,3 +361,59 @@ def test_concurrent_metrics_and_tells_lose_nothing(apps):
     apply_zo(opt, values)
     assert bits(get_x(clients[0], sid)[1]) == bits(opt.state.x)
     assert sorted(m["value"] for m in clients[1].get(f"/v1/sessions/{sid}/metrics").json()["items"]) == [1.0, 3.0]
+
+
+def tell_step(client: TestClient, sid: str, step: int):
+    return client.post(f"/v1/sessions/{sid}/tell", json={"step": step, "f_x": 1.0, "f_plus": [0.5]})
+
+
+def made_anew(one: TestClient, two: TestClient, key: str) -> str:
+    """A session made by ``one`` and stepped by ``two`` (which keeps its copy), deleted once its
+    Idempotency-Key's record expired, and made anew by ``one`` with the key (the same id) and
+    other settings, then stepped there.  Its id."""
+    sid = one.post("/v1/sessions", json={"dim": 3, "x0": [0.0] * 3, "seed": 1, "lr": 0.1},
+                   headers={"Idempotency-Key": key}).json()["id"]
+    assert [tell_step(two, sid, step).status_code for step in range(3)] == [200] * 3
+    time.sleep(1.5)  # the key's record expires (ZOADAMM_IDEMPOTENCY_TTL_S = 1)
+    assert one.delete(f"/v1/sessions/{sid}").status_code == 204
+    new = one.post("/v1/sessions", json={"dim": 3, "x0": [5.0] * 3, "seed": 2, "lr": 0.5},
+                   headers={"Idempotency-Key": key})
+    assert new.status_code == 201 and new.json()["id"] == sid
+    assert [tell_step(one, sid, step).status_code for step in range(3)] == [200] * 3
+    return sid
+
+
+def test_a_session_made_anew_under_its_id_is_not_served_from_another_replicas_old_copy(redis_url):
+    """A create's id follows from its Idempotency-Key: once the key's record expired and the
+    session was deleted, the same key makes a new session under the same id.  A replica that
+    still holds the old one must not answer from it, nor append steps built from it."""
+    settings = Settings(redis_url=redis_url, idempotency_ttl_s=1)
+    with TestClient(create_app(settings)) as one, TestClient(create_app(settings)) as two:
+        sid = made_anew(one, two, "the-same-key")
+
+        def answered(call):  # a replica that finds its copy stale says so once (503), then reads anew
+            answer = call()
+            if answer.status_code == 503:
+                assert "made anew" in answer.json()["detail"] and answer.headers["Retry-After"]
+                answer = call()
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        assert answered(lambda: two.get(f"/v1/sessions/{sid}/x")) == one.get(f"/v1/sessions/{sid}/x").json()
+        assert answered(lambda: two.get(f"/v1/sessions/{sid}"))["config"]["lr"] == 0.5
+        told = answered(lambda: tell_step(two, sid, 3))  # on the new session's copy
+        assert told["x"] == one.get(f"/v1/sessions/{sid}/x").json()["x"]
+
+
+def test_a_stale_copy_is_refused_by_the_append_itself(redis_url):
+    """The tell of a replica whose copy is of a session since made anew, with no read before it
+    (the tell's own path reads nothing but the append's reply): nothing is appended."""
+    settings = Settings(redis_url=redis_url, idempotency_ttl_s=1)
+    with TestClient(create_app(settings)) as one, TestClient(create_app(settings)) as two:
+        sid = made_anew(one, two, "the-same-key-2")
+        stale = tell_step(two, sid, 3)
+        assert stale.status_code == 503 and "made anew" in stale.json()["detail"], stale.text
+        assert one.get(f"/v1/sessions/{sid}").json()["step"] == 3  # nothing appended
+        again = tell_step(two, sid, 3)
+        assert again.status_code == 200, again.text
+        assert again.json()["x"] == one.get(f"/v1/sessions/{sid}/x").json()["x"]

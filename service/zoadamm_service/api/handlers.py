@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 
 from zoadamm import InvalidArgument
 
-from ..errors import NotFound, ServiceError
+from ..errors import NotFound, ServiceError, SessionReplaced
 from .codec import clean_errors, error_detail
 from .jsontext import FiniteJSON as JSONResponse
 from .jsontext import error_response
@@ -30,7 +30,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
         settings = request.app.state.settings
-        if isinstance(exc, NotFound) and settings.redis_url is None:  # a session of a process that ended?
+        if isinstance(exc, SessionReplaced):  # the old session's copy: the retry loads the new one
+            request.app.state.sessions.replicas.forget(exc.session_id)
+        elif isinstance(exc, NotFound) and settings.redis_url is None:  # a session of a process that ended?
             exc = NotFound(f"{exc.message} ({EMBEDDED})", **exc.details)
         elif exc.status == 500:  # the service's own fault (a damaged store): the operator's to see
             log.error("%s %r: %s", request.method, request.url.path, exc.message)  # %r: the client's text

@@ -30,7 +30,7 @@ class Reports:
         replica = await self.sessions.owned(tenant, session_id)
         async with replica.locked():
             for _ in range(COMMIT_TRIES):  # another writer may append between our read and our write
-                await replica.catch_up(self.store, await self.store.head(session_id))
+                await replica.catch_up(self.store, await self.store.head(session_id, replica.meta.created))
                 opt = replica.started()
                 _, lr, mu = inputs.invalid_on_error(opt.rates_after, value)
                 entry = {"step": opt.step, "value": value, "lr": lr, "mu": mu, "time": time.time(), **named}
@@ -40,7 +40,7 @@ class Reports:
                         session_id, replica.seq, journal.encode_metric(opt.step, value), text,
                         idempotent=None if key is None else key.record(text, self.settings.idempotency_ttl_s),
                         keep_metrics=self.settings.metric_history,
-                        keep_metric_bytes=self.settings.metric_history_bytes,
+                        keep_metric_bytes=self.settings.metric_history_bytes, created=replica.meta.created,
                     )
                 except Conflict:
                     continue

@@ -70,7 +70,7 @@ class Sessions:
     async def view(self, tenant: str, session_id: str) -> SessionPublic:
         replica = await self.owned(tenant, session_id)
         async with replica.locked():
-            await replica.catch_up(self.store, await self.store.head(session_id))
+            await replica.catch_up(self.store, await self.store.head(session_id, replica.meta.created))
             opt = replica.optimizer
             return SessionPublic(
                 **replica.meta.summary(), vectors=replica.config.vectors(), step=replica.step,
@@ -116,7 +116,7 @@ class Sessions:
         equal them after it; vectors go when their answer fits.  Raises Conflict, Invalid, NotFound."""
         replica = await self.owned(tenant, session_id)
         async with replica.locked():
-            await replica.catch_up(self.store, await self.store.head(session_id))
+            await replica.catch_up(self.store, await self.store.head(session_id, replica.meta.created))
             if x is not None:
                 await self._check_or_start(replica, x)
             opt, cfg = replica.started(), replica.config
@@ -148,7 +148,7 @@ class Sessions:
     async def parameters(self, tenant: str, session_id: str) -> Parameters:
         replica = await self.owned(tenant, session_id)
         async with replica.locked():
-            await replica.catch_up(self.store, await self.store.head(session_id))
+            await replica.catch_up(self.store, await self.store.head(session_id, replica.meta.created))
             return Parameters(step=replica.step, x=replica.started().state.x.copy())
 
     # --- tell ------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ class Sessions:
                           mode: AnswerMode, parts: dict[int, str], look: bool = True) -> TellAnswer:
         """A split step without all its parts: 202 with what is missing, a repeat's answer, or
         Conflict for a direction reported before with other values."""
-        if look and await self.store.head(replica.meta.id) != replica.seq:
+        if look and await self.store.head(replica.meta.id, replica.meta.created) != replica.seq:
             # another replica appended since we looked: the step may be closed
             await replica.catch_up(self.store)
             repeat = await self._repeat_or_open(replica, step, digest, mode, parts)
@@ -250,7 +250,7 @@ class Sessions:
             point = trace.point_for(event, f, replica.config, self.settings.trace_points)
             try:
                 await self.store.append(replica.meta.id, replica.seq, journal.encode_step(event), trace=point,
-                                        whole=parts is None, rows=rows)
+                                        whole=parts is None, rows=rows, created=replica.meta.created)
             except StepInParts as apart:
                 if rows is None:
                     raise  # the caller sends its reports, to be compared with theirs

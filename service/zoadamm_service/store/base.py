@@ -193,8 +193,9 @@ class Store(ABC):
     async def delete(self, session_id: str) -> None: ...
 
     @abstractmethod
-    async def head(self, session_id: str) -> int:
-        """Number of events appended so far."""
+    async def head(self, session_id: str, created: float | None = None) -> int:
+        """Number of events appended so far.  ``created``: the caller's copy's creation time,
+        SessionReplaced when the session under this id is another (made anew since)."""
 
     @abstractmethod
     async def start(self, session_id: str, checkpoint: bytes) -> None:
@@ -205,7 +206,7 @@ class Store(ABC):
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
                      trace: TracePoint | None = None, idempotent: Idempotent | None = None,
                      keep_metrics: int = 0, keep_metric_bytes: int = 0, whole: bool = False,
-                     rows: tuple[int, dict[int, str]] | None = None) -> Appended:
+                     rows: tuple[int, dict[int, str]] | None = None, created: float | None = None) -> Appended:
         """Write event ``seq`` iff the head is ``seq``; ``whole``: a step told in one piece, which
         raises StepInParts (writing nothing) when some of its directions were reported apart.
         ``rows`` (the step, and its report by index): such a step's reports, compared with
@@ -218,7 +219,7 @@ class Store(ABC):
         joins the session's trace under the rule of ``domain.trace``.  All in the same atomic
         write.  Raises Conflict(head=...) otherwise, and Invalid for an Idempotency-Key reused
         with another request; a repeat of ``idempotent`` writes nothing and returns its first
-        answer.
+        answer.  ``created``: as for ``head``, SessionReplaced (nothing written) for another session.
         """
 
     @abstractmethod

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from .. import keys
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound, SessionReplaced
 from ..settings import REDIS_MAX_CONNECTIONS as MAX_CONNECTIONS
 from ..turns import Yieldable
 from . import replies, scripts
@@ -199,10 +199,12 @@ class RedisStore(SplitSteps, History, Store):
         await self._replication.confirm(session_id, -1)
 
     @translate_errors
-    async def head(self, session_id: str) -> int:
-        head = await self._redis.hget(keys.meta(session_id), "head")
+    async def head(self, session_id: str, created: float | None = None) -> int:
+        head, made = await self._redis.hmget(keys.meta(session_id), "head", "created")
         if head is None:
             raise NotFound.session(session_id)
+        if created is not None and replies.text(made) != repr(created):
+            raise SessionReplaced(session_id)
         return int(head)
 
     @translate_errors
@@ -220,7 +222,7 @@ class RedisStore(SplitSteps, History, Store):
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
                      trace: TracePoint | None = None, idempotent: Idempotent | None = None,
                      keep_metrics: int = 0, keep_metric_bytes: int = 0, whole: bool = False,
-                     rows: tuple[int, dict[int, str]] | None = None) -> Appended:
+                     rows: tuple[int, dict[int, str]] | None = None, created: float | None = None) -> Appended:
         reply = await self._append(
             keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id),
                   keys.metrics(session_id), keys.trace(session_id),
@@ -230,7 +232,7 @@ class RedisStore(SplitSteps, History, Store):
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
                 *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
                 self.ttl_s, keep_metrics, self._closes_channel, keep_metric_bytes, "1" if whole or rows else "",
-                *(replies.part_args(*rows) if rows else ())],
+                "" if created is None else repr(created), *(replies.part_args(*rows) if rows else ())],
         )
         code, head = reply[0], reply[1]
         if code not in (0, 1):

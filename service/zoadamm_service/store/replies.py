@@ -6,7 +6,7 @@ import builtins
 import json
 from collections.abc import Mapping
 
-from ..errors import Conflict, Invalid, NotFound, ServiceError, StepInParts, StoreDamaged
+from ..errors import Conflict, Invalid, NotFound, ServiceError, SessionReplaced, StepInParts, StoreDamaged
 from . import scripts
 from .base import KEY_REUSED, Idempotent, Leased, SessionMeta
 
@@ -68,6 +68,8 @@ def append_refusal(session_id: str, reply: builtins.list) -> ServiceError:
         return NotFound.session(session_id)
     if code == scripts.REUSED:
         return Invalid(KEY_REUSED)
+    if code == scripts.REPLACED:
+        return SessionReplaced(session_id)
     if code == scripts.DAMAGED:
         return damaged(session_id, "its journal or checkpoint is gone")
     if code in (scripts.IN_PARTS, scripts.OTHER_PARTS):

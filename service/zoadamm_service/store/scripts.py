@@ -1,22 +1,19 @@
 """The Redis store's Lua scripts.  Redis runs a script atomically, so a conditional append needs
 no WATCH retries under contention, and a re-sent script after a lost reply fails its condition
 (or finds its idempotency record) instead of writing twice.  Every script touches the keys of
-one session, which share its hash tag: one Redis Cluster slot.
-
-Return codes shared by the scripts (``redis.py`` maps them to errors).
+one session, which share its hash tag: one Redis Cluster slot.  Return codes shared by the
+scripts follow (``replies.py`` maps them to errors).
 """
 
 from .metric_scripts import TRIM_METRICS
 
-NOT_FOUND, NO_STATE, MOVED, REUSED, DAMAGED, IN_PARTS, OTHER_PARTS = -1, -2, -3, -4, -5, -6, -7
+NOT_FOUND, NO_STATE, MOVED, REUSED, DAMAGED, IN_PARTS, OTHER_PARTS, REPLACED = -1, -2, -3, -4, -5, -6, -7, -8
 
 # With a positive idle TTL, a write refreshes the expiry of every session key it is given, so a
 # session that nobody calls expires whole; an expired session is simply missing.
 _REFRESH = """
 local function refresh(ttl, ...)
-  if tonumber(ttl) > 0 then
-    for _, i in ipairs({...}) do redis.call('EXPIRE', KEYS[i], ttl) end
-  end
+  if tonumber(ttl) > 0 then for _, i in ipairs({...}) do redis.call('EXPIRE', KEYS[i], ttl) end end
 end
 """
 
@@ -92,26 +89,28 @@ return {0, 0}
 # KEYS: meta, events, partials, metrics, trace, idempotency, checkpoint
 # ARGV: seq, event, metric-or-empty, trace point-or-empty, trace step, trace max points,
 #       request-or-empty, ttl, answer, idle ttl, metrics kept (0: all), channel-or-empty,
-#       metric bytes kept (0: all)
+#       metric bytes kept (0: all), '1' for a whole step, the session's created (REPLACED when it differs:
+#       the id was made anew since the caller read it), then the parts (field, value, ...)
 # A step that closes a split step (partials were there) publishes "<meta key> <seq>" on the
 # channel: workers' tells waiting for it in other replicas wake at once.
 # Conditional append: two replicas can never both write event seq.  The trace point follows
 # domain.trace's rule: kept when its step is a multiple of the stride; when the list is full the
 # stride doubles and the points off it go.  A point starts with its step as a float64.
 APPEND = _REFRESH + _IDEMPOTENCY_CHECK + _STEP_OF + TRIM_METRICS + """
-local m = redis.call('HMGET', KEYS[1], 'head', 'has_state', 'trace_stride', 'ckpt_seq')
+local m = redis.call('HMGET', KEYS[1], 'head', 'has_state', 'trace_stride', 'ckpt_seq', 'created')
 if not m[1] then return {-1, 0} end
 local head = tonumber(m[1])
+if ARGV[15] ~= '' and m[5] ~= ARGV[15] then return {-8, head} end
 local reply = replayed(KEYS[6], ARGV[7])
 if reply == false then return {-4, head} end
 if reply then return {1, head, reply} end
 if m[2] ~= '1' then return {-2, head} end
 if head ~= tonumber(ARGV[1]) then return {-3, head} end
 -- a step told whole over directions reported apart: refused until its own reports come
--- (ARGV[15], ARGV[16], ...: field, value, ...) to be compared with those
+-- (ARGV[16], ARGV[17], ...: field, value, ...) to be compared with those
 if ARGV[14] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
-  if #ARGV < 15 then return {-6, head} end
-  for i = 15, #ARGV, 2 do
+  if #ARGV < 16 then return {-6, head} end
+  for i = 16, #ARGV, 2 do
     local have = redis.call('HGET', KEYS[3], ARGV[i])
     if have and have ~= ARGV[i + 1] then return {-7, head, ARGV[i]} end
   end
