@@ -180,6 +180,26 @@ def test_a_records_file_that_cannot_be_reported_is_refused_naming_it(tmp_path, n
     assert not (tmp_path / "report").exists()  # nothing written, not an empty table
 
 
+@pytest.mark.parametrize("field, value, words", [
+    ("success", "false", "success must be true or false, not 'false'"),  # was counted a success
+    ("queries", "84", "queries must be a whole number from 0 to its budget, not '84'"),  # a traceback
+    ("queries", float("nan"), "queries must be a whole number from 0 to its budget, not nan"),
+    ("queries", 5000, "queries must be a whole number from 0 to its budget, not 5000"),
+    ("queries", -1, "queries must be a whole number from 0 to its budget, not -1"),
+    ("l2", None, "l2 must be a finite distance >= 0, not None"),
+    ("eps", [0.2], r"eps must be a finite radius > 0, not \[0.2\]"),
+    ("budget", "2000", "budget must be a whole number >= 1, not '2000'"),
+])
+def test_a_record_whose_fields_are_not_what_attack_writes_is_refused_naming_them(tmp_path, field, value, words):
+    """A record edited by hand or cut by a fault: refused in words, before anything is written."""
+    good = {**_row("pgd", "inf", True, 5), "index": 0}
+    path = tmp_path / "edited.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "index": 1, field: value}) + "\n")
+    with pytest.raises(ValueError, match=r"edited.jsonl:2: " + words):
+        write_report([path], [], tmp_path / "report")
+    assert not (tmp_path / "report").exists()
+
+
 def test_a_missing_records_file_is_refused_not_skipped(tmp_path):
     """A misspelt name was skipped with a note ("holds no records"), and the report, its run left
     out, was written with status 0."""

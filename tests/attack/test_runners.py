@@ -464,7 +464,8 @@ def test_records_made_against_another_victim_are_not_continued(tmp_path):
     at = {"method": "art-square", "norm": "inf", "eps": 0.2, "budget": 100}
     here, there = (record_settings(AttackSettings(**at, victim=url)) for url in ("http://b:1", "http://a:1"))
     records = tmp_path / "records.jsonl"
-    records.write_text(json.dumps({**there, "index": 0, "label": 7, "success": True}) + "\n")
+    outcome = {"index": 0, "label": 7, "predicted": 1, "success": True, "queries": 5, "linf": 0.2, "l2": 3.0}
+    records.write_text(json.dumps({**there, **outcome}) + "\n")
     assert read_earlier(records, None, there).rows.keys() == {0}
     with pytest.raises(ValueError, match=r"with other settings \(victim 'http://a:1' there, 'http://b:1' here\)"):
         read_earlier(records, None, here)
@@ -474,7 +475,7 @@ def test_records_made_against_another_victim_are_not_continued(tmp_path):
     # records written before the victim was recorded continue against the victim given, and a
     # URL recorded as given then reads as it is written now
     legacy = {k: v for k, v in there.items() if k != "victim"}
-    records.write_text(json.dumps({**legacy, "index": 0, "label": 7, "predicted": 1, "success": True}) + "\n")
+    records.write_text(json.dumps({**legacy, **outcome}) + "\n")
     assert read_earlier(records, None, here).rows.keys() == {0}
     # and so do their examples, written under the same settings
     for name, settings in (("legacy.npz", legacy), ("upper.npz", {**there, "victim": "HTTP://U:p@A:1"})):
@@ -483,14 +484,14 @@ def test_records_made_against_another_victim_are_not_continued(tmp_path):
     assert read_earlier(records, tmp_path / "legacy.npz", here).examples is not None
     assert read_earlier(records, tmp_path / "upper.npz", there).examples is not None
     with records.open("a") as more:
-        more.write(json.dumps({**there, "victim": "HTTP://A:1", "index": 1, "label": 7, "success": True}) + "\n")
+        more.write(json.dumps({**there, **outcome, "victim": "HTTP://A:1", "index": 1}) + "\n")
     assert read_earlier(records, None, there).rows.keys() == {0, 1}
     # no user or password in records, which are shared; the password's case as given
     secret = record_settings(AttackSettings(**at, victim="http://Admin:S3cret@A:1/v1/"))
     assert secret["victim"] == "http://a:1/v1"
     assert record_settings(AttackSettings(**at, victim="http://[::1]:8101"))["victim"] == "http://[::1]:8101"
     # a record's URL with no port number (not of this making) reads as written, not as an error
-    records.write_text(json.dumps({**there, "victim": "http://A:port", "index": 2, "label": 7, "success": True}) + "\n")
+    records.write_text(json.dumps({**there, **outcome, "victim": "http://A:port", "index": 2}) + "\n")
     with pytest.raises(ValueError, match=r"victim 'http://a:port' there"):
         read_earlier(records, None, there)
 

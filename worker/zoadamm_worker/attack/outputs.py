@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from ..records import RecordError, numbered_records
+from .record_check import record_flaw
 from .zo_settings import DEFAULT_LR, ZO_METHODS
 
 
@@ -141,6 +142,8 @@ def read_earlier(records: str | Path | None, examples: Path | None, run: dict) -
             if not isinstance(row, dict) or any(row.get(key) != run[key] for key in ("method", "norm", "eps",
                                                                                       "budget")):
                 continue
+            if flaw := record_flaw(row):
+                raise ValueError(f"{records}:{number}: {flaw}: give records of attack --records as it wrote them")
             # records written before the victim was recorded continue against any victim, and a
             # victim's URL as an earlier version wrote it reads as this one writes it
             if (victim := recorded_victim(row)) is not None:

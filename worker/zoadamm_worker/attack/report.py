@@ -16,6 +16,7 @@ from ..records import RecordError, numbered_records
 from .example_plot import plot_examples
 from .intervals import summarize_group
 from .outputs import recorded_victim
+from .record_check import record_flaw
 
 KEY = ("method", "norm", "eps", "budget")
 # the rest of what decides an image's attack (outputs.record_settings): runs that differ in one are
@@ -81,6 +82,8 @@ def _read_records(path: str | Path) -> tuple[list[tuple[int, dict]], str | None]
         if kind == "unknown":
             raise ValueError(f"{path}:{number} is not a record of attack --records, which has "
                              f"{', '.join(RECORD_FIELDS)}")
+        if kind == "record" and (flaw := record_flaw(row)):
+            raise ValueError(f"{path}:{number}: {flaw}: give records of attack --records as it wrote them")
         kinds.add(kind)
         rows.append((number, row))
     if not rows:
@@ -259,7 +262,6 @@ def curve_styles(groups: dict[Run, list[dict]]) -> dict[Run, tuple[str, object, 
 def plot_curves(groups: dict[Run, list[dict]], path: Path) -> None:
     """Fraction of images fooled within Q queries, against Q (log scale), for every run."""
     import matplotlib
-
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -270,10 +272,8 @@ def plot_curves(groups: dict[Run, list[dict]], path: Path) -> None:
         grid = np.unique(np.concatenate([[1], queries, [run.budget]]))
         fooled = np.searchsorted(queries, grid, side="right") / len(rows)
         axes.step(grid, fooled, where="post", color=color, linestyle=linestyle, label=label)
-    axes.set_xscale("log")
-    axes.set_xlabel("queries counted by the victim (per image)")
-    axes.set_ylabel("fraction of images fooled")
-    axes.set_ylim(0, 1.02)
+    axes.set(xscale="log", xlabel="queries counted by the victim (per image)", ylabel="fraction of images fooled",
+             ylim=(0, 1.02))
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: the curves fill the axes
     figure.tight_layout()
