@@ -111,10 +111,13 @@ def test_an_unnamed_run_is_continued_by_its_session_id(local):
     assert again.session_id == session_id and again.steps == STEPS
 
 
-def test_resume_creates_the_session_when_there_is_none_and_then_finds_it(local):
+def test_resume_creates_the_session_when_there_is_none_and_then_finds_it(local, caplog):
     f = quadratic(DIM)
-    first = minimize(f, x0_for(DIM), steps=20, client=local, progress=False, name="once", resume=True, **CONFIG)
+    with caplog.at_level(logging.WARNING, logger="zoadamm"):
+        first = minimize(f, x0_for(DIM), steps=20, client=local, progress=False, name="once", resume=True, **CONFIG)
     assert local.sessions.get(first.session_id).name == "once" and first.steps == 20
+    # said: a run meant to continue (its service lost its store) is seen to start over
+    assert "no session named 'once' to continue: starting a new one from x0" in caplog.text
     done = minimize(f, x0_for(DIM), steps=20, client=local, progress=False, name="once", resume=True, **CONFIG)
     assert done.session_id == first.session_id and done.history == [] and bits(done.x) == bits(first.x)
     longer = minimize(f, x0_for(DIM), steps=30, client=local, progress=False, name="once", resume=True, **CONFIG)
@@ -247,7 +250,9 @@ def test_ctrl_c_ends_a_program_with_one_line_and_no_traceback(tmp_path):
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         assert done.returncode == 1 and done.stdout == ""
         assert "Traceback" not in done.stderr
-        (line,) = done.stderr.strip().splitlines()
+        # the first run of a resume=True program says it starts anew, then the interruption's line
+        said, line = done.stderr.strip().splitlines()
+        assert said == "no session named 'rosen50' to continue: starting a new one from x0"
         assert line.startswith("zoadamm.minimize: interrupted at step 15 of 500 (session ")
         assert (f"minimize(f, x0, steps=500, progress=False, base_url='{url}', name='rosen50', resume=True, lr=0.05, "
                 "seed=1) continues the run") in line

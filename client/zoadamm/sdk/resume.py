@@ -56,7 +56,8 @@ def find_session(client: Client, name: str | None, dim: int, config: Mapping[str
         newest, which = max(named, key=lambda s: s.created), "the newest"
         if _has_vectors(newest):  # its set is shown whole, not as a row's JSON part
             newest = client.sessions.get(newest.id)
-    else:
+    else:  # said, so that a run meant to continue (after its service lost its store) is seen to start over
+        log.warning("no session named %r to continue: starting a new one from x0", name)
         return None
     log.warning("no session named %r has these settings (%s, %s, has %s); starting a new one",
                 name, which, newest.id, ", ".join(settings_differ(newest, dim, config)))
