@@ -803,6 +803,13 @@ def test_a_session_made_without_x0_asks_for_it_in_the_sdks_words(local):
             attach()
     run = RemoteOptimizer(local, session.id, x0=x0_for(DIM))
     assert run.step == 0 and bits(run.x) == bits(x0_for(DIM))
+    # the same script run again, after a step: its x0 is the session's past, and the SDK names
+    # its own way to continue, not a REST path
+    run.tell(f_x=1.0, f_plus=[0.5])
+    with pytest.raises(InvalidArgument, match=rf"session {session.id} is at step 1, where x is no longer x0: "
+                                              rf"continue it with RemoteOptimizer.resume\(client, '{session.id}'\)"):
+        RemoteOptimizer(local, session.id, x0=x0_for(DIM))
+    assert RemoteOptimizer.resume(local, session.id).step == 1
 
 
 def test_a_callback_keeps_each_steps_x_in_every_mode(local):

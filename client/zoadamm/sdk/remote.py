@@ -73,6 +73,9 @@ class RemoteOptimizer(Mirrored):
             if x0 is None and "no parameters yet" in str(error):  # made without x0, by another client
                 raise InvalidArgument(f"session {self.id} has no parameters yet (it was created without x0): "
                                       f"give them, RemoteOptimizer(client, {self.id!r}, x0=...)") from error
+            if x0 is not None and error.step:  # a script run again: its x0 is the session's past
+                raise InvalidArgument(f"session {self.id} is at step {error.step}, where x is no longer x0: continue "
+                                      f"it with RemoteOptimizer.resume(client, {self.id!r})") from error
             raise
         self.step, self.mu, self.lr = info.step, info.mu, info.lr
         self._x = x0 if x0 is not None else client.sessions.parameters(self.id).x
