@@ -112,6 +112,7 @@ class _Wait:
         for _ in range(self.cancels):
             left = self.task.uncancel()
         if kind is not None and issubclass(kind, asyncio.CancelledError) and left <= self.cancelling:
-            raise StoreUnavailable(f"the store (Redis) is slow or does not answer: this call waited "
-                                   f"{self.budget.total_s:g} s for {self.what} (ZOADAMM_REDIS_TIMEOUT_S); "
-                                   "send the same request again: it may have been applied") from None
+            raise StoreUnavailable(f"the store (Redis) is slow or does not answer, or this service is too busy to "
+                                   f"read its answer: this call waited {self.budget.total_s:g} s for {self.what} "
+                                   "(ZOADAMM_REDIS_TIMEOUT_S); send the same request again: it may have been "
+                                   "applied") from None
