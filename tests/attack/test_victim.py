@@ -273,6 +273,17 @@ def test_a_victim_answering_fewer_classes_than_the_label_is_said_to_be_at_fault(
         victim.close()
 
 
+def test_a_victim_answering_fewer_classes_than_the_labels_is_refused_before_any_attack():
+    """Its images whose label it has no class for read as misclassified, skipped, and the rest
+    were attacked on a margin of fewer classes, the run ending with status 0."""
+    from zoadamm_worker.attack.targets import select_targets
+
+    images, labels = np.zeros((3, 784), np.float32), np.array([7, 1, 2])
+    five = lambda batch: np.full((len(batch), 5), 0.2)  # noqa: E731
+    with pytest.raises(VictimError, match="answered 5 probabilities per image, and a label here is 7"):
+        select_targets(0, images, labels, five)
+
+
 @pytest.mark.parametrize("label", [-1, 10, 2.0])
 def test_a_target_whose_label_is_no_digit_is_refused(label):
     from zoadamm_worker.attack.objective import Target

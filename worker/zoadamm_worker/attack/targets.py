@@ -10,6 +10,7 @@ import numpy as np
 from ..mnist import MnistData, load_mnist
 from .objective import Target
 from .victim import DEFAULT_MAX_BATCH
+from .victim_client import VictimError
 
 SELECTION = "selection"  # the victim's tag (after the run's id) of the requests that check the images
 REQUEST_IMAGES = DEFAULT_MAX_BATCH  # images one victim request carries at most (the victim's default limit)
@@ -34,8 +35,11 @@ def select_targets(offset: int, images: np.ndarray, labels: np.ndarray,
                    predict: Callable[[np.ndarray], np.ndarray]) -> tuple[list[Target], list[int]]:
     """(the targets, the test indices skipped as misclassified): ``predict`` maps flat images
     (n, 784) to probabilities (n, 10), called on REQUEST_IMAGES at a time at most."""
-    answers = [predict(images[at:at + REQUEST_IMAGES]) for at in range(0, len(images), REQUEST_IMAGES)]
-    predicted = np.argmax(np.concatenate(answers), axis=1)
+    answers = np.concatenate([predict(images[at:at + REQUEST_IMAGES]) for at in range(0, len(images), REQUEST_IMAGES)])
+    if len(labels) and answers.shape[1] <= int(np.max(labels)):  # each image would read as misclassified
+        raise VictimError(f"the victim answered {answers.shape[1]} probabilities per image, and a label here is "
+                          f"{int(np.max(labels))}: its answer must give every class of the test images (MNIST's 10)")
+    predicted = np.argmax(answers, axis=1)
     targets, skipped = [], []
     for position, (image, label, guess) in enumerate(zip(images, labels, predicted, strict=True)):
         if guess == label:
