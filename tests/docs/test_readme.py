@@ -42,7 +42,7 @@ BLOCKS = {
     "zoadamm-experiments run --preset q-sweep": "test_experiments_block",
     "zoadamm.minimize(": "test_python_blocks",
     "RemoteOptimizer.create(": "test_python_blocks",
-    "client.sessions.list()": "test_python_blocks",
+    "client.sessions.list(offset=offset)": "test_python_blocks",
     "client.sessions.trace(": "test_python_blocks",
     "constraint=ball": "test_python_blocks",
     "zoadamm.AsyncClient(": "test_python_blocks",
@@ -150,7 +150,7 @@ def test_python_blocks(service):
     assert float(out[0]) < 1e-4
     out = sh(f"python - <<'PY'\n{on(service, block('RemoteOptimizer.create('))}PY\n").stdout.split()
     assert int(out[1]) == 1000 and float(out[2]) < 1e-3
-    out = sh(f"python - <<'PY'\n{on(service, block('client.sessions.list()'))}PY\n").stdout
+    out = sh(f"python - <<'PY'\n{on(service, block('client.sessions.list(offset=offset)'))}PY\n").stdout
     assert out.strip()
     norm, off = (float(v) for v in sh(f"python - <<'PY'\n{on(service, block('constraint=ball'))}PY\n").stdout.split())
     assert abs(norm - 1) < 1e-6 and off < 0.05  # on the sphere, near the constrained minimum
