@@ -68,7 +68,18 @@ def _threads_setting() -> int:
     return min(4, cores)
 
 
-THREADS = _threads_setting()
+def threads() -> int:
+    """``THREADS``, read on first use, not at import: a bad value (ValueError) is then a program's
+    to report (the service's start refuses it in one line), not a traceback of ``import zoadamm``."""
+    if "THREADS" not in globals():
+        globals()["THREADS"] = _threads_setting()
+    return int(globals()["THREADS"])
+
+
+def __getattr__(name: str) -> int:  # ``projection.THREADS``, read (or set, by a benchmark) as before
+    if name == "THREADS":
+        return threads()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def clip_into(x: np.ndarray, lower, upper) -> None:
@@ -236,7 +247,7 @@ _pool_lock = threading.Lock()
 def _in_parts(count: int, run) -> None:
     """``run(first, last)`` over blocks 0 to ``count``: in one call below ``PARALLEL_FROM``
     coordinates, else in up to ``THREADS`` ranges of whole blocks, one of them in this thread."""
-    parts = min(THREADS, count) if count * _kernel().BLOCK >= PARALLEL_FROM else 1
+    parts = min(threads(), count) if count * _kernel().BLOCK >= PARALLEL_FROM else 1
     if parts <= 1:
         run(0, count)
         return
@@ -257,7 +268,7 @@ def _threads() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(THREADS - 1, thread_name_prefix="zoadamm-projection"))
+            _pool = (os.getpid(), ThreadPoolExecutor(threads() - 1, thread_name_prefix="zoadamm-projection"))
         return _pool[1]
 
 

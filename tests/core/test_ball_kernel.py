@@ -8,6 +8,8 @@ results."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -219,6 +221,25 @@ def test_the_thread_count_is_a_setting_and_a_bad_one_is_refused(monkeypatch):
             projection._threads_setting()
     monkeypatch.delenv("ZOADAMM_PROJECTION_THREADS")
     assert 1 <= projection._threads_setting() <= 4
+
+
+def test_a_bad_thread_count_fails_no_import_and_each_command_refuses_it_in_one_line(tmp_path):
+    """It was read at import: `import zoadamm`, and every command, ended in a 41-line traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "ZOADAMM_PROJECTION_THREADS": "abc"}
+    imported = subprocess.run([sys.executable, "-c", "import zoadamm, zoadamm.projection"], env=env,
+                              capture_output=True, text=True)
+    assert imported.returncode == 0, imported.stderr
+    bin_dir = Path(sys.executable).parent
+    for command in (["zoadamm-service", "--port", "1"], ["zoadamm-worker", "mnist", "--epochs", "1"],
+                    ["zoadamm-worker", "rest", "--objective", "http://127.0.0.1:1", "--dim", "2"]):
+        refused = subprocess.run([str(bin_dir / command[0]), *command[1:]], env=env, capture_output=True, text=True,
+                                 cwd=tmp_path)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+        assert "ZOADAMM_PROJECTION_THREADS must be a whole number >= 1, not 'abc'" in refused.stderr, refused.stderr
 
 
 def test_a_pass_shares_the_cores_from_parallel_from_on_and_waits_for_every_part(monkeypatch):

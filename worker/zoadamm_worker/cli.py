@@ -112,7 +112,18 @@ def _rest(args: argparse.Namespace) -> int:
     return run_rest(args)
 
 
+def _projection_threads(parser: argparse.ArgumentParser) -> None:
+    """ZOADAMM_PROJECTION_THREADS refused at start, not at the first projection onto a ball."""
+    from zoadamm import projection
+
+    try:
+        projection.threads()
+    except ValueError as error:
+        parser.error(str(error))
+
+
 def _check_mnist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    _projection_threads(parser)
     refuse_disagreements(parser, args, RULES["mnist"])
     env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
     env_default(parser, args, "train_limit", "ZOADAMM_TRAIN_LIMIT", positive(int))
@@ -120,6 +131,7 @@ def _check_mnist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
 
 
 def _check_rest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    _projection_threads(parser)
     refuse_disagreements(parser, args, RULES["rest"])
     env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
     service_wait(parser, args, SERVICE_WAIT_S)
