@@ -38,6 +38,7 @@ import numpy as np
 from . import _ball_start
 from ._ball_steps import between, step_to_root
 from ._interrupts import held_interrupt
+from .projection_threads import setting as _threads_setting
 
 MARGIN = 2.0**-44  # relative: the radius lam is solved for, below rounding noise in the sums
 # With a box, a lam is final only once evaluated inside the ball with a step to the root this
@@ -53,19 +54,6 @@ MOMENTS_FROM = 1 << 14
 # From this d on, a pass runs on up to THREADS threads, each taking a range of whole blocks: below
 # it, handing work to another thread costs more than the part of a pass it would take over.
 PARALLEL_FROM = 1 << 18
-
-
-def _threads_setting() -> int:
-    """``ZOADAMM_PROJECTION_THREADS``, else the cores this process may use, at most 4 (the passes
-    stream memory: more threads than that gain little).  1 where the other cores have other work
-    of this program's (a client evaluating f while the service projects, on one machine)."""
-    given = os.environ.get("ZOADAMM_PROJECTION_THREADS", "").strip()
-    if given:
-        if not given.isdigit() or int(given) < 1:
-            raise ValueError(f"ZOADAMM_PROJECTION_THREADS must be a whole number >= 1, not {given!r}")
-        return int(given)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return min(4, cores)
 
 
 def threads() -> int:

@@ -130,12 +130,10 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
     at_most = min(settings.redis_connect_timeout_s, 2.0)  # a Redis that does not answer delays the start no longer
     if settings.redis_url and not settings.redis_cluster and _a_cluster_node(settings.redis_url, at_most):
         parser.error(CLUSTER_NODE)  # else every call would be a 503 that clients retry for their whole window
-    from zoadamm import projection
+    from zoadamm.projection_threads import setting_error as threads_setting_error
 
-    try:
-        projection.threads()  # the l2 ball's passes, read by the core package
-    except ValueError as error:
-        parser.error(str(error))
+    if wrong := threads_setting_error():  # the l2 ball's passes, read by the core package
+        parser.error(wrong)
     if args.workers > 1 and not settings.redis_url:
         parser.error("--workers > 1 needs REDIS_URL: the in-process store cannot be shared between processes")
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -23,6 +23,7 @@ import sys
 from zoadamm import DIFFERENCES, DISTRIBUTIONS, METHODS, NORMALIZERS
 from zoadamm.constraints import NORMS
 from zoadamm.methods import METHOD_TABLE
+from zoadamm.projection_threads import setting_error as threads_setting_error
 from zoadamm.sdk.options import DEFAULT_URL
 from zoadamm.wire import SAFE_INT
 from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
@@ -112,18 +113,9 @@ def _rest(args: argparse.Namespace) -> int:
     return run_rest(args)
 
 
-def _projection_threads(parser: argparse.ArgumentParser) -> None:
-    """ZOADAMM_PROJECTION_THREADS refused at start, not at the first projection onto a ball."""
-    from zoadamm import projection
-
-    try:
-        projection.threads()
-    except ValueError as error:
-        parser.error(str(error))
-
-
 def _check_mnist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    _projection_threads(parser)
+    if wrong := threads_setting_error():  # refused at start, not at the first projection onto a ball
+        parser.error(wrong)
     refuse_disagreements(parser, args, RULES["mnist"])
     env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
     env_default(parser, args, "train_limit", "ZOADAMM_TRAIN_LIMIT", positive(int))
@@ -131,7 +123,8 @@ def _check_mnist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
 
 
 def _check_rest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    _projection_threads(parser)
+    if wrong := threads_setting_error():
+        parser.error(wrong)
     refuse_disagreements(parser, args, RULES["rest"])
     env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
     service_wait(parser, args, SERVICE_WAIT_S)
