@@ -30,6 +30,10 @@ class ServiceStartError(RuntimeError):
     """The service exited or never answered /healthz; the message ends with its output."""
 
 
+# How many ports a ServiceProcess that picks its own tries before its start fails.
+PICKED_PORT_TRIES = 3
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -130,15 +134,32 @@ class ServiceProcess(ChildProcess):
 
     def __init__(self, redis_url: str | None = None, *, port: int | None = None, workers: int = 1,
                  env: dict[str, str] | None = None, log_level: str = "warning", host: str = "127.0.0.1") -> None:
-        self.port = port or free_port()
         environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "REDIS_URL"}
         if redis_url:
             environment["REDIS_URL"] = redis_url
+        self._picked = port is None
+        self._options = ["--host", host, "--workers", str(workers), "--log-level", log_level]
+        super().__init__([], "", "zoadamm-service", env=environment, error=ServiceStartError)
+        self._on(port or free_port())
+
+    def _on(self, port: int) -> None:
         script = Path(sys.executable).with_name("zoadamm-service")
-        argv = [str(script), "--host", host, "--port", str(self.port), "--workers", str(workers),
-                "--log-level", log_level]
-        super().__init__(argv, f"http://127.0.0.1:{self.port}", "zoadamm-service", env=environment,
-                         error=ServiceStartError)
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self._argv = [str(script), "--port", str(port), *self._options]
+
+    def start(self) -> str:
+        """A port picked here can be taken before the service binds it (the kernel hands the same
+        range to outgoing connections): the start is tried again on another, a few times."""
+        for _ in range(PICKED_PORT_TRIES - 1):
+            try:
+                return super().start()
+            except ServiceStartError:
+                if not self._picked or "in use" not in self.output():
+                    raise
+                assert self._output is not None
+                self._output.close()
+            self._on(free_port())
+        return super().start()
 
 
 @contextmanager

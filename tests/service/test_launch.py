@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
+
+import pytest
 
 GUARD_S = 60  # only a guard against a service that never ends
 
@@ -47,3 +51,27 @@ def test_a_service_ends_when_the_process_that_started_it_is_killed_outright():
         runner.kill()
         if service is not None and _alive(service):  # not left behind by a failure here
             os.kill(service, signal.SIGKILL)
+
+
+def test_a_port_taken_before_the_service_binds_it_is_left_for_another(monkeypatch):
+    """The kernel hands the range free_port draws from to outgoing connections too: a port taken
+    between the pick and the bind ended the start ("port ... is in use")."""
+    from zoadamm_service import launch
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        picks = iter([port])
+        monkeypatch.setattr(launch, "free_port", lambda: next(picks, None) or socket_port())
+        with launch.ServiceProcess() as service:
+            assert service.port != port
+            with urllib.request.urlopen(service.url + "/healthz", timeout=10) as answer:
+                assert answer.status == 200
+        # a port the caller names is the caller's: no other is tried
+        with pytest.raises(launch.ServiceStartError, match="in use"):
+            launch.ServiceProcess(port=port).start()
+
+
+def socket_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
