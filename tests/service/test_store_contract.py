@@ -11,7 +11,7 @@ import json
 import anyio
 import pytest
 
-from zoadamm_service.errors import Conflict, Invalid, NotFound
+from zoadamm_service.errors import Conflict, Invalid, NotFound, SessionReplaced
 from zoadamm_service.store import SessionMeta
 from zoadamm_service.store.base import Idempotent, Quota, TracePoint
 from zoadamm_service.store.memory import MemoryStore
@@ -278,6 +278,23 @@ async def test_a_step_append_drops_partials_and_a_metric_append_keeps_them(store
     assert await store.add_partials("s1", 0, {1: "b"}) == {0: "a", 1: "b"}
     await store.append("s1", 1, b"step")
     assert await store.add_partials("s1", 0, {2: "c"}) == {2: "c"}
+
+
+async def test_a_copy_of_a_session_since_made_anew_writes_nothing(store):
+    """Each write of a step takes the creation time of the caller's copy: a replica holding a
+    session deleted and made again under its id writes neither steps nor parts nor leases."""
+    await started(store, created=2.0)
+    old = 1.0
+    writes = [store.append("s1", 0, b"step", created=old),
+              store.add_partials("s1", 0, {0: "a"}, old),
+              store.lease("s1", 0, 0, 2, 1, "old", 30.0, old),
+              store.add_partials_and_lease("s1", 0, {0: "a"}, 0, 2, 1, "old", 30.0, old)]
+    for write in writes:
+        with pytest.raises(SessionReplaced):
+            await write
+    assert await store.head("s1") == 0
+    assert await store.add_partials("s1", 0, {1: "b"}, 2.0) == {1: "b"}  # no part of the old copy's
+    assert (await store.lease("s1", 0, 0, 2, 2, "new", 30.0, 2.0)).indices == [0]  # no lease of it either
 
 
 # --- metrics -------------------------------------------------------------------------------

@@ -157,7 +157,7 @@ class Leases:
                     try:
                         leased = await self.store.lease(session_id, replica.seq, opened.step,
                                                         replica.config.directions, count, ask.worker,
-                                                        self.lease_seconds)
+                                                        self.lease_seconds, replica.meta.created)
                     except Conflict:
                         as_is = False
                         continue  # the head moved since we looked

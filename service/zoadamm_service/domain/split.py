@@ -53,11 +53,11 @@ async def gather(store: Store, lease_seconds: float, replica: Replica, step: int
     """Record a part; with ``next_lease``, lease the next step's directions in the same call."""
     cfg, granted = replica.config, None
     if next_lease is None:
-        reported = await store.add_partials(replica.meta.id, step, parts)
+        reported = await store.add_partials(replica.meta.id, step, parts, replica.meta.created)
     else:
         reported, leased = await store.add_partials_and_lease(
             replica.meta.id, step, parts, replica.seq, cfg.directions, min(next_lease.count, cfg.directions),
-            next_lease.worker, lease_seconds)
+            next_lease.worker, lease_seconds, replica.meta.created)
         expires = time.time() + lease_seconds if leased is None else leased.expires()
         granted = Granted(leased, time.monotonic(), expires)
     return compare(reported, parts, cfg.directions), granted

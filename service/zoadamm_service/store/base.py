@@ -239,22 +239,24 @@ class Store(ABC):
         one, and drop the events before it.  Replicas may race here: any of them wins."""
 
     @abstractmethod
-    async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
+    async def add_partials(self, session_id: str, step: int, parts: dict[int, str],
+                           created: float | None = None) -> dict[int, str]:
         """Record per-direction reports for ``step``, all or none: none when a direction was
         reported before with another value (the first report wins); returns all of that step's
-        reports so far."""
+        reports so far.  ``created``: as for ``head``, SessionReplaced (nothing written) for
+        another session; so for the two calls below."""
 
     @abstractmethod
     async def add_partials_and_lease(self, session_id: str, step: int, parts: dict[int, str], seq: int,
-                                     directions: int, count: int, holder: str,
-                                     seconds: float) -> tuple[dict[int, str], Leased | None]:
+                                     directions: int, count: int, holder: str, seconds: float,
+                                     created: float | None = None) -> tuple[dict[int, str], Leased | None]:
         """``add_partials``, then ``lease`` of step ``step + 1`` while the head is still ``seq``
         (None once it moved, or when the part was refused), atomically: a worker's part of the
         open step and its directions of the next, in one call."""
 
     @abstractmethod
     async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
-                    holder: str, seconds: float) -> Leased:
+                    holder: str, seconds: float, created: float | None = None) -> Leased:
         """Lease directions of step ``step`` (of ``directions``) to ``holder``, iff the head is
         ``seq``: the unexpired ones it holds, then free ones, up to ``count`` in all, in index
         order.  A direction is free when nobody reported it (``add_partials``) and no other

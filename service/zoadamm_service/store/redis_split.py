@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import keys
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, SessionReplaced
 from . import replies, scripts
 from .base import Leased
 from .faults import translate_errors
@@ -26,38 +26,51 @@ class SplitSteps:
         self._add_partials_and_lease = client.register_script(scripts.ADD_PARTIALS_AND_LEASE)
 
     @translate_errors
-    async def add_partials(self, session_id: str, step: int, parts: dict[int, str]) -> dict[int, str]:
+    async def add_partials(self, session_id: str, step: int, parts: dict[int, str],
+                           created: float | None = None) -> dict[int, str]:
         reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)],
-                                         args=[self.ttl_s, *replies.part_args(step, parts)])
-        if reply is None:
-            raise NotFound.session(session_id)
+                                         args=[self.ttl_s, _created(created), *replies.part_args(step, parts)])
+        _refused(session_id, reply)
         # a part answered 202 is acknowledged work
         await self._replication.confirm_parts(session_id, 0, step, parts)
         return replies.parts(step, reply)
 
     @translate_errors
     async def add_partials_and_lease(self, session_id: str, step: int, parts: dict[int, str], seq: int,
-                                     directions: int, count: int, holder: str,
-                                     seconds: float) -> tuple[dict[int, str], Leased | None]:
+                                     directions: int, count: int, holder: str, seconds: float,
+                                     created: float | None = None) -> tuple[dict[int, str], Leased | None]:
         reply = await self._add_partials_and_lease(
             keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
-            args=[self.ttl_s, seq, step + 1, directions, count, holder, repr(float(seconds)),
+            args=[self.ttl_s, seq, step + 1, directions, count, holder, repr(float(seconds)), _created(created),
                   *replies.part_args(step, parts)])
-        if reply is None:
-            raise NotFound.session(session_id)
+        _refused(session_id, reply)
         parts_so_far, leased = reply
         await self._replication.confirm_parts(session_id, seq, step, parts)
         return replies.parts(step, parts_so_far), None if leased[0] != 0 else replies.leased(leased, seconds)
 
     @translate_errors
     async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
-                    holder: str, seconds: float) -> Leased:
+                    holder: str, seconds: float, created: float | None = None) -> Leased:
         reply = await self._lease(
             keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
-            args=[seq, step, directions, count, holder, repr(float(seconds)), self.ttl_s],
+            args=[seq, step, directions, count, holder, repr(float(seconds)), self.ttl_s, _created(created)],
         )
         if reply[0] == scripts.NOT_FOUND:
             raise NotFound.session(session_id)
+        if reply[0] == scripts.REPLACED:
+            raise SessionReplaced(session_id)
         if reply[0] == scripts.MOVED:
             raise Conflict("the session moved on", head=int(reply[1]))
         return replies.leased(reply, seconds)
+
+
+def _created(created: float | None) -> str:
+    return "" if created is None else repr(created)
+
+
+def _refused(session_id: str, reply: Any) -> None:
+    """A part's script answers nothing for a session gone and {REPLACED} for one made anew."""
+    if reply is None:
+        raise NotFound.session(session_id)
+    if reply and reply[0] == scripts.REPLACED:
+        raise SessionReplaced(session_id)

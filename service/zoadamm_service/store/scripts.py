@@ -192,10 +192,19 @@ local function add_parts(partials, first)
 end
 """
 
-# KEYS: meta, partials; ARGV: idle ttl, field, value, field, value, ...
-ADD_PARTIALS = _REFRESH + _ADD_PARTS + """
+# The session's created (ARGV[n], '' for any) against the meta's: a replica's copy of a session
+# deleted and made again under its id must not write into the new one (REPLACED, nothing written).
+_REPLACED = """
+local function replaced(meta, created)
+  return created ~= '' and redis.call('HGET', meta, 'created') ~= created
+end
+"""
+
+# KEYS: meta, partials; ARGV: idle ttl, created, field, value, field, value, ...
+ADD_PARTIALS = _REFRESH + _ADD_PARTS + _REPLACED + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-if add_parts(KEYS[2], 2) then refresh(ARGV[1], 1, 2) end
+if replaced(KEYS[1], ARGV[2]) then return {-8} end
+if add_parts(KEYS[2], 3) then refresh(ARGV[1], 1, 2) end
 return redis.call('HGETALL', KEYS[2])
 """
 
@@ -265,21 +274,24 @@ local function lease(meta, partials, leases, seq, step, q, want, holder, seconds
 end
 """
 
-# KEYS: meta, partials, leases; ARGV: seq, step, directions, count, holder, seconds, idle ttl
-LEASE = _REFRESH + _LEASE + """
+# KEYS: meta, partials, leases; ARGV: seq, step, directions, count, holder, seconds, idle ttl, created
+LEASE = _REFRESH + _LEASE + _REPLACED + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+if replaced(KEYS[1], ARGV[8]) then return {-8, 0} end
 local reply = lease(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 if reply[1] == 0 then refresh(ARGV[7], 1, 3) end
 return reply
 """
 
 # KEYS: meta, partials, leases
-# ARGV: idle ttl, seq, next step, directions, count, holder, seconds, field, value, field, value, ...
+# ARGV: idle ttl, seq, next step, directions, count, holder, seconds, created, field, value, ...
 # ADD_PARTIALS, then LEASE of the next step while the head is still seq: a worker's part and its
 # lease on the step after, in one round trip.  Answers {all partials, LEASE's answer}; a part
 # refused for other values leases nothing ({all partials, {-5}}).
-ADD_PARTIALS_AND_LEASE = _REFRESH + _LEASE + _ADD_PARTS + """
+ADD_PARTIALS_AND_LEASE = _REFRESH + _LEASE + _ADD_PARTS + _REPLACED + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-if not add_parts(KEYS[2], 8) then return {redis.call('HGETALL', KEYS[2]), {-5}} end
+if replaced(KEYS[1], ARGV[8]) then return {-8} end
+if not add_parts(KEYS[2], 9) then return {redis.call('HGETALL', KEYS[2]), {-5}} end
 refresh(ARGV[1], 1, 2)
 local leased = lease(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 if leased[1] == 0 then refresh(ARGV[1], 1, 3) end
