@@ -179,3 +179,24 @@ def test_records_that_cannot_be_replayed_are_refused_as_damaged(redis_url, redis
         for answer in (fresh.get(f"/v1/sessions/{session['id']}"), fresh.get(f"/v1/sessions/{session['id']}/x")):
             assert answer.status_code == 500, answer.text
             assert "cannot be replayed" in answer.json()["detail"], answer.text
+
+
+def test_a_redis_with_fewer_replicas_than_writes_wait_for_is_refused_until_one_connects(evicting_redis, tmp_path):
+    """With ZOADAMM_REDIS_WAIT_REPLICAS=1 and no replica, /healthz said ok and every write got a
+    503 after its wait: now /healthz says what is missing, and passes once a replica connects."""
+    port, client = evicting_redis
+    client.config_set("maxmemory-policy", "noeviction")
+    url = f"redis://127.0.0.1:{port}/0"
+    _ping(url)  # not asked to wait: nothing is missing
+    with pytest.raises(StoreUnavailable, match="ZOADAMM_REDIS_WAIT_REPLICAS=1 but the Redis has 0 replicas"):
+        _ping(url, wait_replicas=1)
+    replica = subprocess.Popen(["redis-server", "--port", str(_free_port()), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(tmp_path), "--replicaof", "127.0.0.1", str(port)],
+                               stdout=subprocess.DEVNULL)
+    try:
+        while int(client.info("replication")["connected_slaves"]) < 1:
+            time.sleep(0.05)
+        _ping(url, wait_replicas=1)
+    finally:
+        replica.kill()
+        replica.wait()

@@ -57,7 +57,7 @@ class RedisStore(SplitSteps, History, Store):
         self._register_split_scripts(client)
         self._index = TenantIndex(client)
         self._touch = client.register_script(scripts.TOUCH)
-        self._server_checks = None if alone else ServerChecks(client)  # the embedded one is ours
+        self._server_checks = None if alone else ServerChecks(client, wait_replicas)  # the embedded one is ours
 
     @classmethod
     def from_url(cls, url: str, ttl_s: int = 0, timeout_s: float = 2.0, connect_timeout_s: float = 2.0, *,

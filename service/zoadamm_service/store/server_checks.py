@@ -4,7 +4,9 @@
 - a cluster that serves every slot (``cluster_state:ok``), else every call waits out its budget;
 - the cluster client for a node of a cluster, else every write is answered MOVED;
 - no eviction: a Redis that evicts keys under ``maxmemory`` drops whole sessions, or a session's
-  journal under a checkpoint it still has, without an error anywhere.
+  journal under a checkpoint it still has, without an error anywhere;
+- with ``ZOADAMM_REDIS_WAIT_REPLICAS`` n, a master with n replicas connected, else every write
+  waits out ``ZOADAMM_REDIS_WAIT_TIMEOUT_MS`` and is answered 503 while reads still work.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ class ServerChecks:
     """The checks of one store's Redis: the cluster's state at every ping, the rest at every
     ping until they pass, then once every ``RECHECK_S`` seconds."""
 
-    def __init__(self, client: aioredis.Redis | RedisCluster) -> None:
-        self._client = client
+    def __init__(self, client: aioredis.Redis | RedisCluster, wait_replicas: int = 0) -> None:
+        self._client, self._wait_replicas = client, wait_replicas
         self._next = 0.0  # when the settings are asked again (time.monotonic)
         self._warned = False  # that CONFIG cannot be read: said once
 
@@ -47,7 +49,17 @@ class ServerChecks:
         if not isinstance(self._client, RedisCluster) and (await self._client.info("cluster")).get("cluster_enabled"):
             raise StoreUnavailable(CLUSTER_NODE)
         await self._check_eviction()
+        await self._check_replicas()
         self._next = time.monotonic() + RECHECK_S
+
+    async def _check_replicas(self) -> None:
+        if not self._wait_replicas or isinstance(self._client, RedisCluster):  # a cluster's masters: each its own
+            return
+        connected = int((await self._client.info("replication")).get("connected_slaves", 0))
+        if connected < self._wait_replicas:
+            raise StoreUnavailable(f"ZOADAMM_REDIS_WAIT_REPLICAS={self._wait_replicas} but the Redis has {connected} "
+                                   "replicas connected: every write is refused until enough connect (or lower the "
+                                   "setting)")
 
     async def _check_eviction(self) -> None:
         try:
