@@ -233,7 +233,9 @@ class FeasibleSet:
             ball = Ball(self.ball.norm, self.ball.center, radius)
         if self.box is not None:
             lower, upper = np.asarray(self.box.lower, np.float64), np.asarray(self.box.upper, np.float64)
-            lower, upper = lower + inward(np.abs(lower)), upper - inward(np.abs(upper))
+            # a side without a bound (float32's end) stays one: no probe goes beyond it
+            lower = np.where(lower <= -F32_MAX, lower, lower + inward(np.abs(lower)))
+            upper = np.where(upper >= F32_MAX, upper, upper - inward(np.abs(upper)))
             if np.any(lower > upper):
                 narrowest = float(np.min(np.asarray(self.box.upper, np.float64) - self.box.lower))
                 raise InvalidArgument(f"margin {margin!r} leaves nothing of constraint.box (its narrowest side is "
