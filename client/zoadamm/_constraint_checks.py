@@ -100,8 +100,11 @@ def part_fields(part: str, names: tuple[str, ...], given, vectors: dict) -> dict
         inline, vector = given.get(name), vectors.pop(f"{part}.{name}", None)
         if inline is not None and vector is not None:
             raise InvalidArgument(f"constraint.{part}.{name} is given twice (inline and as a vector)")
+        if inline is None and name in given:  # null, even beside its vector: a bound of JSON's NaN?
+            why = 'null; it must be "2" or "inf" (a string)' if name == "norm" else wire.NULL_NUMBER
+            raise InvalidArgument(f"constraint.{part}.{name} is {why}")
         if inline is None and vector is None:
-            raise InvalidArgument(f"constraint.{part}.{name} is {wire.NULL_NUMBER if name in given else 'missing'}")
+            raise InvalidArgument(f"constraint.{part}.{name} is missing")
         fields[name] = inline if vector is None else vector
     return fields
 

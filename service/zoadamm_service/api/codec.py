@@ -15,7 +15,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from zoadamm import wire
-from zoadamm._validate import some
+from zoadamm._validate import F32_MAX, some
 from zoadamm.optimizer import CONFIG_VECTORS
 
 from ..domain.answers import VECTORS
@@ -131,7 +131,11 @@ def json_vector(name: str, value) -> np.ndarray:
                       + (wire.NULL_NUMBER if bad is None else json.dumps(bad)[:40]))
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float64
+    except OverflowError:  # an integer beyond float64, which JSON may carry
+        index = next(i for i, v in enumerate(value) if type(v) is int and abs(v) > sys.float_info.max)
+        raise Invalid(f"{name}[{index}] is beyond float32's range (it rounds to infinity; float32's largest is "
+                      f"{F32_MAX!r})") from None
+    except (TypeError, ValueError):
         raise Invalid(f"{name} must be a flat list of numbers") from None
     if array.ndim != 1:
         raise Invalid(f"{name} must be a flat list of numbers")
