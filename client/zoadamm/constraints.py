@@ -84,7 +84,7 @@ class Ball:
             raise InvalidArgument(f"constraint.ball.radius must be finite and > 0, got {shown(radius)}")
         if radius > F32_MAX:
             raise InvalidArgument(
-                f"constraint.ball.radius is beyond float32's range (<= {F32_MAX:.7g}), got {shown(radius)}")
+                f"constraint.ball.radius is beyond float32's range (<= {F32_MAX!r}), got {shown(radius)}")
         object.__setattr__(self, "center", float32_values("constraint.ball.center", self.center, "nearest"))
         object.__setattr__(self, "radius", float(radius))
 

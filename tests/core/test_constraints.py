@@ -80,7 +80,7 @@ NORM_MESSAGE = r'constraint.ball.norm must be "2" or "inf" \(a string\), got '
     ({"ball": {"norm": 2, "center": 0, "radius": 1}}, NORM_MESSAGE + "2$"),
     ({"ball": {"norm": ["2"], "center": 0, "radius": 1}}, "constraint.ball.norm must be \"2\" or \"inf\""),
     ({"ball": {"norm": "2", "center": 0, "radius": 1e308}},
-     r"constraint.ball.radius is beyond float32's range \(<= 3.402823e\+38\), got 1e\+308"),
+     r"constraint.ball.radius is beyond float32's range \(<= 3.4028234663852886e\+38\), got 1e\+308"),
     ({"ball": {"norm": "2", "center": [0, NAN], "radius": 1}}, "constraint.ball.center contains NaN"),
     ({"ball": {"norm": "2", "radius": 1}}, "constraint.ball.center is missing"),
     ({"box": {"lower": [0, 0], "upper": 1}, "ball": {"norm": "2", "center": [0, 0, 0], "radius": 1}},
