@@ -140,6 +140,10 @@ REFUSED = [
      "REDIS_URL='redis://127.0.0.1:6379/1' names a database other than 0, which a Redis Cluster does not have"),
     ("zoadamm-service", [], {"ZOADAMM_RATE_LIMIT": "fast"}, "ZOADAMM_RATE_LIMIT='fast' is not a rate"),
     ("zoadamm-service", ["--port", "6379"], {}, "port 6379 on 127.0.0.1 is in use"),  # the tests' Redis is there
+    # an address it cannot listen on, before the keys' check (which would call it exposed)
+    ("zoadamm-service", ["--host", "nonexistent.invalid"], {}, "--host nonexistent.invalid: cannot listen there"),
+    ("zoadamm-service", ["--host", "192.0.2.1"], {"ZOADAMM_ALLOW_OPEN": "true"},
+     "--host 192.0.2.1: cannot listen there (Cannot assign requested address)"),
     ("zoadamm-service", ["keys", "new", "a b"], {}, "tenant names are 1-64 of"),
     ("zoadamm-service", ["keys"], {}, "the following arguments are required: COMMAND"),
     # options that disagree
