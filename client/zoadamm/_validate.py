@@ -101,6 +101,14 @@ def finite_values(name: str, values: np.ndarray) -> np.ndarray:
     return values
 
 
+def one_axis(name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` flat: a (q,), (q, 1) or (1, q) array of a batch's values, not a table of them,
+    which flattened would pass for q values in another order."""
+    if values.ndim > 1 and sum(n > 1 for n in values.shape) > 1:  # the per-step path: one test when flat
+        raise InvalidArgument(f"{name} must be a flat list of values, one per direction; got shape {values.shape}")
+    return values.reshape(-1)
+
+
 def one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}; got {shown(value)}")

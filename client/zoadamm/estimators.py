@@ -17,7 +17,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._validate import InvalidArgument, finite_values, numbers, one_of, positive_float, positive_int, unsigned64
+from ._validate import (
+    InvalidArgument,
+    finite_values,
+    numbers,
+    one_axis,
+    one_of,
+    positive_float,
+    positive_int,
+    unsigned64,
+)
 from .directions import DISTRIBUTIONS, direction_blocks
 
 DIFFERENCES = ("forward", "central")
@@ -80,7 +89,7 @@ def zo_coefficients(
     """
     positive_float("mu", mu)
     one_of("difference", difference, DIFFERENCES)
-    plus = finite_values("f_plus", numbers("f_plus", f_plus).reshape(-1))
+    plus = finite_values("f_plus", one_axis("f_plus", numbers("f_plus", f_plus)))
     q = plus.size
     if q < 1:
         raise InvalidArgument("f_plus needs at least one value (q >= 1)")
@@ -88,14 +97,14 @@ def zo_coefficients(
     if difference == "forward":
         if f_minus is not None:
             raise InvalidArgument("f_minus is only used with difference='central'")
-        base = numbers("f_x", f_x).reshape(-1)
+        base = one_axis("f_x", numbers("f_x", f_x))
         if base.size not in (1, q):  # numpy's broadcast error would not be an InvalidArgument
             raise InvalidArgument(f"f_x has {base.size} values, f_plus has {q}")
         base = finite_values("f_x", base)  # one value or q: the subtraction broadcasts it
         return (phi / (mu * q)) * (plus - base)
     if f_minus is None:
         raise InvalidArgument("difference='central' needs f_minus (one value per direction)")
-    minus = finite_values("f_minus", numbers("f_minus", f_minus).reshape(-1))
+    minus = finite_values("f_minus", one_axis("f_minus", numbers("f_minus", f_minus)))
     if minus.size != q:
         raise InvalidArgument(f"f_minus has {minus.size} values, f_plus has {q}")
     return (phi / (2.0 * mu * q)) * (plus - minus)

@@ -12,7 +12,17 @@ from functools import cached_property
 
 import numpy as np
 
-from ._validate import InvalidArgument, finite_values, numbers, one_of, positive_float, positive_int, some, unsigned64
+from ._validate import (
+    InvalidArgument,
+    finite_values,
+    numbers,
+    one_axis,
+    one_of,
+    positive_float,
+    positive_int,
+    some,
+    unsigned64,
+)
 from .adamm import AdaMMConfig, AdaMMState
 from .constraints import VECTOR_FIELDS, FeasibleSet
 from .directions import DISTRIBUTIONS
@@ -179,7 +189,7 @@ class Optimizer:
         would overflow the float32 state (``estimators.check_gradient_size``)."""
         require_input(self.config, "values")
         q = self.config.directions
-        plus = numbers("f_plus", f_plus).reshape(-1)
+        plus = one_axis("f_plus", numbers("f_plus", f_plus))
         if plus.size != q:
             raise InvalidArgument(f"f_plus has {plus.size} values, the session has directions={q}")
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below

@@ -60,6 +60,8 @@ class StepDirections:
 
     def _make(self, step: int, indices: Iterable[int] | None, keep: int) -> np.ndarray:
         """The view of ``step``'s directions with rows ``indices`` (None: all) made."""
+        if indices is not None:  # checked before anything changes, and when every row is made too
+            indices = [self._row(i) for i in indices]
         held = self._held.get(step)
         if held is None:
             forgotten = [h for s, h in self._held.items() if s != keep]
@@ -73,7 +75,7 @@ class StepDirections:
             direction_rows(self.seed, step, range(self.count), self.dim, self.distribution, out=made)
             done.update(range(self.count))
         elif len(done) < self.count:
-            wanted = range(self.count) if indices is None else map(self._row, indices)
+            wanted = range(self.count) if indices is None else indices
             missing = sorted(set(wanted) - done)
             for run in _runs(missing):  # consecutive rows are made straight into their place
                 direction_rows(self.seed, step, run, self.dim, self.distribution, out=made[run.start : run.stop])
@@ -87,6 +89,8 @@ class StepDirections:
         return made, set(), view
 
     def _row(self, index: int) -> int:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise InvalidArgument(f"a direction index is an integer, got {index!r}")
         if not 0 <= index < self.count:
             raise InvalidArgument(f"direction index {index!r} is outside [0, {self.count})")
         return int(index)

@@ -217,6 +217,29 @@ def test_wrong_types_are_invalid_arguments_not_python_errors(local):
         assert run.step == 0
 
 
+def test_a_table_of_values_or_a_bad_index_is_refused_not_flattened_or_wrapped(local):
+    """A (2, 2) f_plus was flattened into four values and applied; a direction index of -1 was
+    direction q - 1 (Python's negative indexing), 7 of q = 4 a numpy IndexError, 1.5 direction 1."""
+    from zoadamm.sdk.shared import SharedRun
+
+    session = local.sessions.create(3, x0=np.zeros(3, np.float32), directions=4)
+    with pytest.raises(InvalidArgument, match=r"f_plus must be a flat list of values.*shape \(2, 2\)"):
+        local.sessions.tell(session.id, 0, f_x=1.0, f_plus=np.ones((2, 2)))
+    with pytest.raises(InvalidArgument, match="indices must be whole numbers"):
+        local.sessions.tell(session.id, 0, f_x=1.0, f_plus=[1.0], indices=[1.5])
+    with RemoteOptimizer.create(local, np.zeros(3), mirror=True, directions=4) as run:
+        with pytest.raises(InvalidArgument, match="f_plus must be a flat list"):
+            run.tell(f_x=1.0, f_plus=np.ones((2, 2)))
+        run.tell(f_x=1.0, f_plus=np.full((4, 1), 2.0))  # a batch's column of values is one per direction
+        assert run.step == 1
+    run = SharedRun(local, session.id, np.zeros(3), lease=2)
+    run.directions([0, 1, 2, 3])  # every row made: the indices are still checked
+    for index, says in ((7, "outside"), (-1, "outside"), (1.5, "is an integer")):
+        with pytest.raises(InvalidArgument, match=says):
+            run.directions([index])
+    assert local.sessions.get(session.id).step == 0
+
+
 def test_a_misspelt_argument_of_minimize_is_named_with_the_one_meant(local):
     f = lambda x: float(np.sum(x**2))  # noqa: E731
     with pytest.raises(InvalidArgument, match=r"^step: unknown setting \(did you mean steps\?\)$"):

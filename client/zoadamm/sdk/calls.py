@@ -11,7 +11,7 @@ from dataclasses import MISSING
 import numpy as np
 
 from .. import wire
-from .._validate import InvalidArgument, finite_values, numbers, shown
+from .._validate import InvalidArgument, finite_values, numbers, one_axis, shown
 from ..constraints import Ball, Box, FeasibleSet
 from ..optimizer import CONFIG_VECTORS, SessionConfig
 from ._http import Call
@@ -189,12 +189,12 @@ def tell(
         if copied:
             vecs["gradient"] = vecs["gradient"].copy()
     else:
-        fields["f_plus"] = _finite("f_plus", f_plus).reshape(-1).tolist()
+        fields["f_plus"] = one_axis("f_plus", _finite("f_plus", f_plus)).tolist()
         fields["f_x"] = None if f_x is None else _f_x(_finite("f_x", f_x), len(fields["f_plus"])).tolist()
         if f_minus is not None:
-            fields["f_minus"] = _finite("f_minus", f_minus).reshape(-1).tolist()
+            fields["f_minus"] = one_axis("f_minus", _finite("f_minus", f_minus)).tolist()
         if indices is not None:
-            fields["indices"] = [int(i) for i in indices]
+            fields["indices"] = [_index(i) for i in indices]
     leasing = {"lease": lease, "worker": worker, "wait": wait, "until": until}
     fields.update({k: v for k, v in leasing.items() if v is not None})
 
@@ -213,6 +213,13 @@ def _f_x(f_x: np.ndarray, reported: int) -> np.ndarray:
         lists = "1" if reported == 1 else f"1 or of {reported} values (one per value of f_plus)"
         raise InvalidArgument(f"f_x must be a number, or a list of {lists}; got shape {f_x.shape}")
     return f_x
+
+
+def _index(index) -> int:
+    """A direction's index as sent: int(1.5) would have reported direction 1."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+        raise InvalidArgument(f"indices must be whole numbers >= 0 (directions of the step), got {shown(index)}")
+    return int(index)
 
 
 def _finite(name: str, values) -> np.ndarray:
