@@ -42,6 +42,8 @@ from .cli_options import (
     parse_x0,
     refuse_disagreements,
     service_wait,
+    session_id,
+    session_name,
 )
 from .records import check_writable
 from .transport import SERVICE_WAIT_S
@@ -232,10 +234,10 @@ def _add_run_options(parser: argparse.ArgumentParser, *, name_default: str) -> N
                              "connection, 502/503/504) before the run stops, saying so on stderr; the start "
                              "waits as long for a 502/503/504, and, given, for no connection too "
                              f"(default: $ZOADAMM_SERVICE_WAIT_S, else {SERVICE_WAIT_S:g})")
-    parser.add_argument("--name", default=None, help=f"the session's name (default: {name_default})")
+    parser.add_argument("--name", type=session_name, default=None, help=f"the session's name (default: {name_default})")
     parser.add_argument("--resume", action="store_true",
                         help="continue the newest session of this name and these settings (else start one)")
-    parser.add_argument("--join", metavar="SESSION_ID", default=None,
+    parser.add_argument("--join", metavar="SESSION_ID", type=session_id, default=None,
                         help="cooperate on this existing zo-* session's steps with other workers; its "
                              "settings rule, --steps/--epochs count from its step 0 (default: a session of its own)")
     parser.add_argument("--lease", type=positive(int), default=None,

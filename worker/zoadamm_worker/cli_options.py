@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,6 +88,23 @@ def http_url(text: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL, got {text!r}")
     return text.rstrip("/") if parts.path in ("", "/") else text
+
+
+def session_id(text: str) -> str:
+    """An argparse ``type``: the 32 lowercase hex digits of a session's id (``--join``)."""
+    if not re.fullmatch(r"[0-9a-f]{32}", text):
+        raise argparse.ArgumentTypeError(f"expected a session id, 32 lowercase hex digits (as a create or the "
+                                         f"dashboard shows it), got {text!r}")
+    return text
+
+
+def session_name(text: str) -> str:
+    """An argparse ``type``: a session's name, not empty (an empty one was taken for none, and the
+    run named by default); the service checks the characters in it."""
+    if not text or text != text.strip() or len(text) > 200:
+        raise argparse.ArgumentTypeError(f"expected a name of 1 to 200 characters without space at either end, "
+                                         f"got {text!r}")
+    return text
 
 
 def model_scale(text: str) -> float:
