@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import httpx
 import pytest
@@ -100,6 +101,20 @@ def test_the_wait_is_said_once(clock, caplog):
     with caplog.at_level(logging.WARNING, logger="zoadamm"):
         Away(5).client(retry_window=300).sessions.list()  # within the ordinary tries: nothing to say
     assert len(caplog.records) == 1
+
+
+def test_the_wait_left_is_said_in_tenths_below_ten_seconds(caplog):
+    """With under half a second of the window left, the line said "up to 0 s more"."""
+    import time
+
+    from zoadamm.sdk._http import should_retry
+
+    policy = RetryPolicy(window=30.0)
+    refused = httpx.ConnectError("[Errno 111] Connection refused", request=httpx.Request("GET", "http://s:8000/x"))
+    with caplog.at_level(logging.WARNING, logger="zoadamm"):
+        assert should_retry(policy.max_retries, policy, error=refused, started=time.monotonic() - 29.6)
+    (record,) = caplog.records
+    assert re.search(r"trying again for up to 0\.[1-4] s more$", record.getMessage()), record.getMessage()
 
 
 def test_the_async_client_has_the_window_too(clock, monkeypatch):

@@ -404,6 +404,18 @@ def test_a_null_where_a_number_belongs_names_the_likely_cause(shared, kind, rout
     assert everything(client, sessions) == sessions["before"]
 
 
+@pytest.mark.parametrize("indices,f_x,says", [
+    ([1], [1.0, 1.0], "f_x has 2 values; expected 1"),  # it said "expected 1 or 1"
+    ([0, 1], [1.0, 1.0, 1.0], "f_x has 3 values; expected 1 or 2 (one per value of f_plus)"),
+])
+def test_a_part_with_f_x_of_another_length_says_what_it_takes(shared, indices, f_x, says):
+    client, sessions = shared
+    r = send(client, "zo", TELL, body({"step": 1, "indices": indices, "f_x": f_x, "f_plus": [1.0] * len(indices)}),
+             sessions)
+    assert r.status_code == 422 and r.json()["detail"] == says, r.text
+    assert everything(client, sessions) == sessions["before"]
+
+
 def test_function_values_sent_as_frame_vectors_are_told_where_they_go(shared):
     client, sessions = shared
     r = send(client, "zo", TELL, frame({"step": 1, "f_x": 1.0}, {"f_plus": [1.0, 2.0]}), sessions)

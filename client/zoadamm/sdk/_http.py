@@ -158,8 +158,9 @@ def should_retry(attempt: int, policy: RetryPolicy, response=None, error=None, s
     if started is None or (error is None and response.status_code == 500) or left <= 0:
         return False  # past max_retries, tries until the window's end, the last one at its end
     if attempt == policy.max_retries:
-        log.warning("zoadamm: %s does not answer (%s); trying again for up to %.0f s more",
-                    _service_of(response, error), _failure(response, error), left)
+        more = f"{left:.1f}" if left < 10 else f"{left:.0f}"  # not "0 s more" for the window's last half second
+        log.warning("zoadamm: %s does not answer (%s); trying again for up to %s s more",
+                    _service_of(response, error), _failure(response, error), more)
     return True
 
 

@@ -67,7 +67,7 @@ def zo_arrays(values: ZOValues, config: SessionConfig):
         raise Invalid(f"f_plus has {f_plus.size} values; expected {n}")
     f_x = None if values.f_x is None else np.asarray(values.f_x, dtype=np.float64).reshape(-1)
     if f_x is not None and f_x.size not in (1, n):
-        raise Invalid(f"f_x has {f_x.size} values; expected 1 or {n}")
+        raise Invalid(f"f_x has {f_x.size} values; expected 1" + f" or {n} (one per value of f_plus)" * (n > 1))
     f_x = None if f_x is None else f_x.copy() if f_x.size == n else np.full(n, f_x[0])
     central = config.difference == "central"
     if values.f_minus is None and central:
