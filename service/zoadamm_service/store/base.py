@@ -140,12 +140,14 @@ class Leased:
     """What ``Store.lease`` granted: the directions now leased to the holder (those it held
     already included), how long its new leases last, when the soonest lease of another holder on
     this step runs out (None when no other lease is live), and when the soonest of the granted
-    ones does (by the store's clock; a lease held already keeps its expiry; None: none granted)."""
+    ones does, in seconds from now and as a Unix time (by the store's clock; a lease held already
+    keeps its expiry; None: none granted)."""
 
     indices: list[int]
     seconds: float
     others_expire_in: float | None = None
     expires_in: float | None = None
+    expires_at: float | None = None
 
     @property
     def lasts(self) -> float:
@@ -153,8 +155,9 @@ class Leased:
         return self.seconds if self.expires_in is None else self.expires_in
 
     def expires(self) -> float:
-        """When the soonest granted lease runs out: Unix time, by this process's clock."""
-        return time.time() + self.lasts
+        """When the soonest granted lease runs out: Unix time, by the store's clock (the one that
+        ends it; a repeat of the ask answers the same instant), else this process's."""
+        return time.time() + self.lasts if self.expires_at is None else self.expires_at
 
 
 class Store(ABC):

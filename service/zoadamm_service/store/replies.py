@@ -40,10 +40,11 @@ def parts(step: int, flat: builtins.list[bytes]) -> dict[int, str]:
 
 
 def leased(reply: builtins.list, seconds: float) -> Leased:
-    """A lease script's {0, others' soonest ms, granted's soonest ms, index, ...} as Leased."""
-    soonest, held = int(reply[1]), int(reply[2])
-    return Leased([int(i) for i in reply[3:]], float(seconds), None if soonest < 0 else soonest / 1000,
-                  None if held < 0 else held / 1000)
+    """A lease script's {0, others' soonest ms, granted's soonest ms and its time, index, ...} as
+    Leased."""
+    soonest, held, held_at = int(reply[1]), int(reply[2]), int(reply[3])
+    return Leased([int(i) for i in reply[4:]], float(seconds), None if soonest < 0 else soonest / 1000,
+                  None if held < 0 else held / 1000, None if held_at < 0 else held_at / 1000)
 
 
 def meta(session_id: str, fields: builtins.list) -> SessionMeta:

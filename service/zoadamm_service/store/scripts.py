@@ -227,8 +227,9 @@ return {0, m[2] or '1', m[3] or false, kept}
 # field "<step>:<index>".  Leases of step - 1 and later are kept: a worker that reports its part
 # of the open step t may lease its directions of t + 1 at once (``ADD_PARTIALS_AND_LEASE``) while
 # other workers still hold theirs of t; older ones go.  Answers {0, soonest expiry of another
-# holder's live lease in ms (-1: none), ms until the soonest granted lease runs out (-1: none
-# granted; a lease held already keeps its expiry), granted index, ...}, or {-1, 0} / {-3, head}.
+# holder's live lease in ms (-1: none), ms until the soonest granted lease runs out and the time
+# it does, in ms by Redis's clock (-1, -1: none granted; a lease held already keeps its expiry),
+# granted index, ...}, or {-1, 0} / {-3, head}.
 _LEASE = """
 local function lease(meta, partials, leases, seq, step, q, want, holder, seconds)
   local head = redis.call('HGET', meta, 'head')
@@ -257,20 +258,20 @@ local function lease(meta, partials, leases, seq, step, q, want, holder, seconds
     end
   end
   -- what the holder still holds first (a retried ask gets its lease back), then free directions
-  local granted, held = {}, -1
+  local granted, held, held_at = {}, -1, -1
   for pass = 1, 2 do
     for i = 0, q - 1 do
       if #granted >= want then break end
       if (pass == 1) == (mine[i] ~= nil) and not taken[i] and redis.call('HEXISTS', partials, prefix .. i) == 0 then
         local expiry = mine[i] or now + ttl
         if pass == 2 then redis.call('HSET', leases, prefix .. i, expiry .. ' ' .. holder) end
-        if held < 0 or expiry - now < held then held = expiry - now end
+        if held < 0 or expiry - now < held then held, held_at = expiry - now, expiry end
         granted[#granted + 1] = i
       end
     end
   end
   table.sort(granted)
-  return {0, soonest, held, unpack(granted)}
+  return {0, soonest, held, held_at, unpack(granted)}
 end
 """
 
