@@ -194,7 +194,9 @@ def test_a_redis_with_fewer_replicas_than_writes_wait_for_is_refused_until_one_c
                                 "--appendonly", "no", "--dir", str(tmp_path), "--replicaof", "127.0.0.1", str(port)],
                                stdout=subprocess.DEVNULL)
     try:
+        guard = time.monotonic() + 60  # only a guard against a replica that never connects
         while int(client.info("replication")["connected_slaves"]) < 1:
+            assert time.monotonic() < guard, "the replica did not connect"
             time.sleep(0.05)
         _ping(url, wait_replicas=1)
     finally:
