@@ -10,10 +10,8 @@ line that names its variable.
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import os
-import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -139,7 +137,8 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder and any(p.exists() and not p.is_dir() for p in (Path(folder), *Path(folder).parents)):
         parser.error(f"PROMETHEUS_MULTIPROC_DIR={folder}: a file stands where that folder goes")
-    _check_address(parser, args.host, 0)  # first: a host no one can serve there needs no keys
+    if wrong := console.cannot_listen(args.host, 0):  # first: a host no one can serve there needs no keys
+        parser.error(wrong)
     if settings.api_keys:
         try:
             KeyRing.parse(settings.api_keys)
@@ -154,20 +153,8 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: 
             parse(rate) if rate else None
         except ValueError:
             parser.error(f"{variable}={rate!r} is not a rate such as 200/second or 10/minute")
-    _check_address(parser, args.host, args.port)
-
-
-def _check_address(parser: argparse.ArgumentParser, host: str, port: int) -> None:
-    """uvicorn says an address it cannot listen on in a log line among others, and exits 0 or 3.
-    ``port`` 0 checks the host alone (a name that does not resolve, an address not this host's)."""
-    try:
-        family, *_, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-        socket.create_server(address, family=family, reuse_port=False).close()
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            parser.error(f"port {port} on {host} is in use (by another service?): pick another with --port")
-        reason = str(error.strerror).split(" (while attempting")[0]  # the address follows, as below
-        parser.error(f"--host {host}{f' --port {port}' * bool(port)}: cannot listen there ({reason})")
+    if wrong := console.cannot_listen(args.host, args.port):
+        parser.error(wrong)
 
 
 def _unreadable_url(url: str) -> str | None:

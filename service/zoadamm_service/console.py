@@ -16,9 +16,11 @@ too: the service package is the one all of them depend on.
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import re
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -144,3 +146,18 @@ def run(prog: str, command: Callable[[], int], *, debug: bool,
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why a server cannot listen on ``host``:``port`` (None when it can), which uvicorn says in a
+    log line among others before it exits 0 or 3.  ``port`` 0 checks the host alone (a name that
+    does not resolve, an address not this machine's)."""
+    try:
+        family, *_, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        socket.create_server(address, family=family, reuse_port=False).close()
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return f"port {port} on {host} is in use (by another service?): pick another with --port"
+        reason = str(error.strerror).split(" (while attempting")[0]  # the address follows, as below
+        return f"--host {host}{f' --port {port}' * bool(port)}: cannot listen there ({reason})"
+    return None

@@ -174,6 +174,8 @@ class _JsonOnlyVictim:
                 victim.requests += 1
                 if victim.answer == "busy once" and victim.requests == 1:
                     return self._send(503, {"detail": "busy"})
+                if victim.answer == "noisy error":  # pages of text, and a terminal's escape codes
+                    return self._send(500, {"detail": "\x1b[31mred\x1b[0m\n" + "E\n" * 5000})
                 images = np.asarray(json.loads(body)["images"]).reshape(-1, 784)
                 bright = images.mean(axis=1, keepdims=True)
                 rows = np.hstack([1 - bright, bright])
@@ -225,6 +227,19 @@ def test_an_answer_no_classifier_gives_is_the_victims_fault_said_so(answer, word
             client.predict(np.full((3, 784), 0.25, np.float32))
     finally:
         victim.close()
+
+
+def test_a_victims_error_text_is_one_short_line_with_its_control_characters_escaped():
+    """Its whole body had come through: 5,001 lines, escape codes reaching the terminal."""
+    victim = _JsonOnlyVictim("noisy error")
+    try:
+        with VictimClient(victim.url) as client, pytest.raises(VictimError) as refused:
+            client.predict(np.full((3, 784), 0.25, np.float32))
+    finally:
+        victim.close()
+    said = str(refused.value)
+    assert said.startswith(f"the victim at {victim.url} answered 500: \\x1b[31mred\\x1b[0m E E E"), said
+    assert "\n" not in said and "\x1b" not in said and len(said) < 500 and said.endswith("... (10,012 characters)")
 
 
 def test_a_victim_busy_for_a_moment_is_asked_again():

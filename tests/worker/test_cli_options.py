@@ -8,6 +8,8 @@ where nothing listens, so a check that did not fire shows up as "cannot reach" i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cli_support import one_line, run
 
@@ -22,6 +24,7 @@ from zoadamm_worker.experiments import cli as experiments_cli
 NOWHERE = "http://127.0.0.1:9"
 REST = ["rest", "--objective", f"{NOWHERE}/f", "--service", NOWHERE]
 MNIST = ["mnist", "--service", NOWHERE]
+VICTIM_MODEL = Path(__file__).parents[2] / "results" / "attack" / "victim.pt"
 MAINS = {"zoadamm-worker": worker_cli.main, "zoadamm-demo": demo.main,
          "zoadamm-experiments": experiments_cli.main, "zoadamm-service": service_cli.main}
 
@@ -107,6 +110,9 @@ REFUSED = [
     ("zoadamm-worker", [*MNIST, "--name", ""], {}, "argument --name: expected a name of 1 to 200 characters"),
     ("zoadamm-worker", [*MNIST, "--name", " run"], {}, "without space at either end, got ' run'"),
     ("zoadamm-worker", [*MNIST, "--join", "zzz"], {}, "argument --join: expected a session id, 32 lowercase hex"),
+    # said before "victim: ... at URL" claims it serves there; uvicorn had logged it and exited 3
+    ("zoadamm-worker", ["victim", "--model", str(VICTIM_MODEL), "--port", "6379"], {},
+     "zoadamm-worker victim: port 6379 on 127.0.0.1 is in use"),
     ("zoadamm-demo", ["--scale", "-1"], {}, "argument --scale: expected a number > 0, got '-1'"),
     ("zoadamm-demo", ["--scale", "345"], {}, "argument --scale: s = 345 makes d = 11,553,005, over ZOADAMM_MAX_DIM"),
     ("zoadamm-demo", ["--epochs", "0"], {}, "argument --epochs: expected an integer > 0, got '0'"),

@@ -119,9 +119,14 @@ def _one_line_errors(command: Callable[[argparse.Namespace], int], args: argpars
 def _victim(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from zoadamm_service.console import cannot_listen
+
     from ..model_file import load_model
     from .victim import DEFAULT_MAX_BATCH, create_app
 
+    if wrong := cannot_listen(args.host, args.port):  # before "victim: ... at" says it serves there
+        print(f"zoadamm-worker victim: {wrong}", file=sys.stderr)
+        return 1
     app = create_app(load_model(args.model), max_batch=args.max_batch or DEFAULT_MAX_BATCH)
     print(f"victim: {args.model} at http://{args.host}:{args.port}/predict", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

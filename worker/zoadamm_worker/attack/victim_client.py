@@ -15,6 +15,7 @@ from .victim import SIDE
 
 RETRY_WAITS = (0.5, 2.0)  # seconds before each further try of a call the victim could not answer
 RETRIED = {502, 503, 504}
+EXCERPT_CHARS = 300  # of a victim's error text shown in the one line that ends the run
 
 
 class VictimError(RuntimeError):
@@ -113,7 +114,7 @@ class VictimClient:
                     detail = response.json().get("detail", response.text)
                 except ValueError:
                     detail = response.text
-                raise VictimError(f"the victim at {self.url} answered {response.status_code}: {detail}",
+                raise VictimError(f"the victim at {self.url} answered {response.status_code}: {_excerpt(detail)}",
                                   status=response.status_code)
             return response
         raise AssertionError("unreachable: the last try returns or raises")
@@ -136,3 +137,11 @@ def _check_answer(url: str, probabilities: np.ndarray, asked: int) -> None:
     if not np.all(np.isfinite(probabilities)) or np.any(probabilities < 0):
         raise VictimError(f"the victim at {url} answered probabilities that are not finite numbers >= 0 "
                           "(NaN, inf or negative): the attack cannot rank its classes")
+
+
+def _excerpt(detail, most: int = EXCERPT_CHARS) -> str:
+    """A victim's error text as part of one line: whitespace runs (newlines too) as one space,
+    other control characters (a terminal's escape codes) shown escaped, cut to ``most``."""
+    flat = " ".join(str(detail).split())
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in flat[:most])
+    return shown + (f"... ({len(flat):,} characters)" if len(flat) > most else "")
