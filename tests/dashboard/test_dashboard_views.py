@@ -129,6 +129,23 @@ def test_sessions_of_one_name_read_apart_in_the_comparisons_legend(service, fini
     assert page.errors == [] and page.violations() == []
 
 
+def test_names_that_look_alike_read_apart_and_a_name_that_draws_nothing_reads_as_its_id(service, finished, page):
+    """"adm<ZWJ>in" drew as "admin" in a legend beside "admin", both without their ids; a name of
+    a Hangul filler drew as nothing, in the table, the legend and the detail's title."""
+    plain, joined, blank = finished("admin"), finished("adm\u200din"), finished("\u3164")
+    page.goto(service.url + "/dashboard")
+    for sid in (plain, joined, blank):
+        page.locator("#sessions tbody tr", has_text=sid[:8]).locator("input.cmp").check()
+    until(page, lambda: page.locator("#chart-compare .u-legend .u-series").count() == 4, "three sessions compared")
+    titles = page.locator("#chart-compare .u-legend .u-label").evaluate_all("(labels) => labels.map((l) => l.title)")
+    assert f"\u2068admin\u2069 ({plain[:8]}) · zo-adamm · lr 0.02" in titles, titles
+    assert f"\u2068adm\u200din\u2069 ({joined[:8]}) · zo-adamm · lr 0.02" in titles, titles
+    assert f"\u2068{blank[:8]}\u2069 · zo-adamm · lr 0.02" in titles, titles
+    page.locator("#sessions tbody tr", has_text=blank[:8]).locator("td.name").click()
+    until(page, lambda: page.inner_text("#detail-title") == blank[:8], "the blank name's detail titled by its id")
+    assert page.errors == [] and page.violations() == []
+
+
 def test_an_address_of_another_session_opens_it_in_the_open_tab(service, finished, page):
     """#s=ID followed in a tab that is already open changes the hash alone, and no reload comes:
     the page opens the session it names, and closes the detail on a bare #."""

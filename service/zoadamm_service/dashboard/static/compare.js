@@ -2,7 +2,7 @@
 // evaluations, steps or wall time.
 import { ema, line, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $, el, show } from "./dom.js";
-import { RESERVED, fmt, identified, isolated, label, methodText, metricLabel, metricOf } from "./format.js";
+import { RESERVED, fmt, identified, isolated, label, looks, methodText, metricLabel, metricOf } from "./format.js";
 import { colorOf, dashOf, rowOf, state } from "./state.js";
 
 const TRACE_CHOICES = [["f", "f(x), EMA"], ["g_norm", "‖g‖, EMA"], ["lr", "lr"]];
@@ -77,9 +77,10 @@ export function renderCompare() {
   const tables = sessions.map(([, d]) => columns(d, xMode, yMode, alpha));
   const log = state.choice.compareLog ?? spansDecades(tables.map(([, ys]) => ys));
   $("compare-logy").checked = log;
-  // a name two ticked sessions share reads with the start of each one's id
-  const labels = sessions.map(([id]) => label(rowOf(id)));
-  const named = (row) => (labels.indexOf(label(row)) !== labels.lastIndexOf(label(row)) ? identified(row) : isolated(row));
+  // a name two ticked sessions share, or two names that look alike, read with the start of each one's id
+  const looked = sessions.map(([id]) => looks(label(rowOf(id))));
+  const named = (row) => (looked.indexOf(looks(label(row))) !== looked.lastIndexOf(looks(label(row)))
+    ? identified(row) : isolated(row));
   const series = [xSeries(xMode)].concat(sessions.map(([id]) =>
     // the method, X and starting lr in the legend: methods, or an lr grid, on one problem side by side
     line(`${named(rowOf(id))} · ${methodText(rowOf(id))} · lr ${fmt(rowOf(id).start_lr)}`, colorOf(id),

@@ -25,8 +25,14 @@ export function age(seconds) {
   return `${Math.floor(seconds / 86400)} d`;
 }
 
-// A session's name, or the start of its id when it has none.
-export const label = (row) => row.name || row.id.slice(0, 8);
+// What a name looks like: NFKC-folded, without what draws nothing (format characters such as
+// joiners and direction marks, combining marks, spaces, the blank fillers).  Names that look alike
+// ("adm\u200din", "admin") read apart by their ids; a name that draws nothing reads as its id.
+const UNSEEN = /[\p{Cf}\p{Mn}\p{Me}\p{Z}\s\u115f\u1160\u3164\uffa0\u2800\u180e]/gu;
+export const looks = (name) => (name ?? "").normalize("NFKC").replace(UNSEEN, "");
+
+// A session's name, or the start of its id when it has none (or one that draws nothing).
+export const label = (row) => (looks(row.name) ? row.name : row.id.slice(0, 8));
 
 // The label in a line of other text: isolated (U+2068 ... U+2069), so that a direction override
 // in a name cannot reorder the text after it (the method and set beside it in a legend).
@@ -34,7 +40,7 @@ export const isolated = (row) => `\u2068${label(row)}\u2069`;
 
 // The label with the start of the id after a name, as the table shows them side by side: what
 // tells apart sessions of one name (a worker names its session after its objective's URL).
-export const identified = (row) => (row.name ? `${isolated(row)} (${row.id.slice(0, 8)})` : label(row));
+export const identified = (row) => (looks(row.name) ? `${isolated(row)} (${row.id.slice(0, 8)})` : label(row));
 
 // Keys of a metric report that are not named metrics.
 export const RESERVED = ["step", "lr", "mu", "time"];
