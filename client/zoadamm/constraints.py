@@ -222,20 +222,18 @@ class FeasibleSet:
         """
         if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
             raise InvalidArgument(f"margin must be finite and >= 0, got {shown(margin)}")
-        def inward(size):  # the face's move, for points of that size near it
-            return margin + (margin + size) * 2.0**-21
+        def inward(size, free=False):  # the face's move, for points of that size near it; none for no bound
+            return np.where(free, 0.0, margin + (margin + size) * 2.0**-21)
 
         box = ball = None
         if self.ball is not None:
-            radius = self.ball.radius - inward(reach(self.ball))
+            radius = float(self.ball.radius - inward(reach(self.ball)))
             if not radius > 0:
                 raise InvalidArgument(f"margin {margin!r} is not below constraint.ball.radius {self.ball.radius!r}")
             ball = Ball(self.ball.norm, self.ball.center, radius)
         if self.box is not None:
             lower, upper = np.asarray(self.box.lower, np.float64), np.asarray(self.box.upper, np.float64)
-            # a side without a bound (float32's end) stays one: no probe goes beyond it
-            lower = np.where(lower <= -F32_MAX, lower, lower + inward(np.abs(lower)))
-            upper = np.where(upper >= F32_MAX, upper, upper - inward(np.abs(upper)))
+            lower, upper = lower + inward(abs(lower), lower <= -F32_MAX), upper - inward(abs(upper), upper >= F32_MAX)
             if np.any(lower > upper):
                 narrowest = float(np.min(np.asarray(self.box.upper, np.float64) - self.box.lower))
                 raise InvalidArgument(f"margin {margin!r} leaves nothing of constraint.box (its narrowest side is "

@@ -1,6 +1,6 @@
 """The Redis store's calls of split and shared steps: a worker's part of the open step, and
 leases of its directions (``Store.add_partials``, ``lease``, ``add_partials_and_lease``), each
-one Lua script of ``scripts`` on one session's keys."""
+one Lua script of ``split_scripts`` on one session's keys."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import keys
 from ..errors import Conflict, NotFound, SessionReplaced
-from . import replies, scripts
+from . import replies, scripts, split_scripts
 from .base import Leased
 from .faults import translate_errors
 from .replication import Replication
@@ -21,9 +21,9 @@ class SplitSteps:
     _replication: Replication
 
     def _register_split_scripts(self, client: Any) -> None:
-        self._add_partials = client.register_script(scripts.ADD_PARTIALS)
-        self._lease = client.register_script(scripts.LEASE)
-        self._add_partials_and_lease = client.register_script(scripts.ADD_PARTIALS_AND_LEASE)
+        self._add_partials = client.register_script(split_scripts.ADD_PARTIALS)
+        self._lease = client.register_script(split_scripts.LEASE)
+        self._add_partials_and_lease = client.register_script(split_scripts.ADD_PARTIALS_AND_LEASE)
 
     @translate_errors
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str],
