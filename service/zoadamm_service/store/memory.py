@@ -1,8 +1,8 @@
 """The embedded store: the Redis store and its scripts, on an in-process Redis (fakeredis, which
 runs the scripts' Lua with lupa).  So each storage rule (the conditional append, leases,
 idempotency, the trace's downsampling, the metric history, replication's, the tenant's quota) is
-written once, in the Lua of ``scripts``, ``metric_scripts``, ``replication`` and
-``tenant_index``, whichever store runs it.
+written once, in the Lua of ``scripts``, ``split_scripts``, ``metric_scripts``, ``replication``
+and ``tenant_index``, whichever store runs it.
 
 For one machine and one process: nothing survives the process, and no other process can see
 its sessions.  Use Redis for anything that must outlive it or be shared.
