@@ -232,7 +232,7 @@ class RedisStore(SplitSteps, History, Store):
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
                 *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
                 self.ttl_s, keep_metrics, self._closes_channel, keep_metric_bytes, "1" if whole or rows else "",
-                "" if created is None else repr(created), *(replies.part_args(*rows) if rows else ())],
+                replies.created_arg(created), *(replies.part_args(*rows) if rows else ())],
         )
         code, head = reply[0], reply[1]
         if code not in (0, 1):

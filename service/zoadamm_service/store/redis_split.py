@@ -28,8 +28,9 @@ class SplitSteps:
     @translate_errors
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str],
                            created: float | None = None) -> dict[int, str]:
-        reply = await self._add_partials(keys=[keys.meta(session_id), keys.partials(session_id)],
-                                         args=[self.ttl_s, _created(created), *replies.part_args(step, parts)])
+        reply = await self._add_partials(
+            keys=[keys.meta(session_id), keys.partials(session_id)],
+            args=[self.ttl_s, replies.created_arg(created), *replies.part_args(step, parts)])
         _refused(session_id, reply)
         # a part answered 202 is acknowledged work
         await self._replication.confirm_parts(session_id, 0, step, parts)
@@ -41,8 +42,8 @@ class SplitSteps:
                                      created: float | None = None) -> tuple[dict[int, str], Leased | None]:
         reply = await self._add_partials_and_lease(
             keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
-            args=[self.ttl_s, seq, step + 1, directions, count, holder, repr(float(seconds)), _created(created),
-                  *replies.part_args(step, parts)])
+            args=[self.ttl_s, seq, step + 1, directions, count, holder, repr(float(seconds)),
+                  replies.created_arg(created), *replies.part_args(step, parts)])
         _refused(session_id, reply)
         parts_so_far, leased = reply
         await self._replication.confirm_parts(session_id, seq, step, parts)
@@ -53,7 +54,7 @@ class SplitSteps:
                     holder: str, seconds: float, created: float | None = None) -> Leased:
         reply = await self._lease(
             keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
-            args=[seq, step, directions, count, holder, repr(float(seconds)), self.ttl_s, _created(created)],
+            args=[seq, step, directions, count, holder, repr(float(seconds)), self.ttl_s, replies.created_arg(created)],
         )
         if reply[0] == scripts.NOT_FOUND:
             raise NotFound.session(session_id)
@@ -62,10 +63,6 @@ class SplitSteps:
         if reply[0] == scripts.MOVED:
             raise Conflict("the session moved on", head=int(reply[1]))
         return replies.leased(reply, seconds)
-
-
-def _created(created: float | None) -> str:
-    return "" if created is None else repr(created)
 
 
 def _refused(session_id: str, reply: Any) -> None:

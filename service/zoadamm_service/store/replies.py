@@ -39,6 +39,11 @@ def parts(step: int, flat: builtins.list[bytes]) -> dict[int, str]:
     return parts_of(step, {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)})
 
 
+def created_arg(created: float | None) -> str:
+    """The caller's copy's creation time as the scripts compare it with the meta's ('': any)."""
+    return "" if created is None else repr(created)
+
+
 def leased(reply: builtins.list, seconds: float) -> Leased:
     """A lease script's {0, others' soonest ms, granted's soonest ms and its time, index, ...} as
     Leased."""

@@ -79,8 +79,10 @@ export function renderCompare() {
   $("compare-logy").checked = log;
   // a name two ticked sessions share, or two names that look alike, read with the start of each one's id
   const looked = sessions.map(([id]) => looks(label(rowOf(id))));
-  const named = (row) => (looked.indexOf(looks(label(row))) !== looked.lastIndexOf(looks(label(row)))
-    ? identified(row) : isolated(row));
+  const named = (row) => {
+    const look = looks(label(row));
+    return looked.indexOf(look) !== looked.lastIndexOf(look) ? identified(row) : isolated(row);
+  };
   const series = [xSeries(xMode)].concat(sessions.map(([id]) =>
     // the method, X and starting lr in the legend: methods, or an lr grid, on one problem side by side
     line(`${named(rowOf(id))} · ${methodText(rowOf(id))} · lr ${fmt(rowOf(id).start_lr)}`, colorOf(id),
