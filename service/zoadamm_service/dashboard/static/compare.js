@@ -2,7 +2,8 @@
 // evaluations, steps or wall time.
 import { ema, line, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $, el, show } from "./dom.js";
-import { RESERVED, fmt, identified, isolated, label, looks, methodText, metricLabel, metricOf } from "./format.js";
+import { distinct, fmt, identified, isolated, label, looks, methodText, metricLabel, metricNames as namesOf, metricOf, mimics }
+  from "./format.js";
 import { colorOf, dashOf, rowOf, state } from "./state.js";
 
 const TRACE_CHOICES = [["f", "f(x), EMA"], ["g_norm", "‖g‖, EMA"], ["lr", "lr"]];
@@ -10,9 +11,8 @@ const X_LABELS = { evaluations: "function evaluations", step: "step", time: "sec
 
 const comparedData = () => [...state.compared].filter((id) => state.data.has(id)).map((id) => [id, state.data.get(id)]);
 
-function metricNames(d) {
-  return new Set(d.metrics.flatMap((m) => Object.keys(m)).filter((k) => !RESERVED.includes(k)));
-}
+// The metrics a session's chart draws (the first ``MAX_METRICS`` it reported)
+const metricNames = (d) => new Set(namesOf(d.metrics).names);
 
 // What the comparison shows unless the user picks: f(x) unless an FO session is ticked (it has
 // none; a ZO session without a step yet has none so far, and draws its curve once it steps);
@@ -27,7 +27,10 @@ function automaticY(sessions) {
 
 function renderChoices(sessions) {
   const names = new Set(sessions.flatMap(([, d]) => [...metricNames(d)]));
-  const choices = TRACE_CHOICES.concat([...names].sort().map((k) => [`metric:${k}`, `metric: ${metricLabel(k)}`]));
+  const sorted = [...names].sort();
+  const texts = distinct(TRACE_CHOICES.map(([, text]) => text).concat(sorted.map((k) => `metric: ${metricLabel(k)}`)));
+  const choices = TRACE_CHOICES.map(([value], i) => [value, texts[i]])
+    .concat(sorted.map((k, i) => [`metric:${k}`, texts[TRACE_CHOICES.length + i]]));
   const select = $("compare-y");
   const key = JSON.stringify(choices);
   if (select.dataset.choices !== key) {
@@ -77,11 +80,12 @@ export function renderCompare() {
   const tables = sessions.map(([, d]) => columns(d, xMode, yMode, alpha));
   const log = state.choice.compareLog ?? spansDecades(tables.map(([, ys]) => ys));
   $("compare-logy").checked = log;
-  // a name two ticked sessions share, or two names that look alike, read with the start of each one's id
+  // a name two ticked sessions share, two names that look alike, and a name that may pass for
+  // another's (``mimics``) read with the start of each one's id
   const looked = sessions.map(([id]) => looks(label(rowOf(id))));
   const named = (row) => {
     const look = looks(label(row));
-    return looked.indexOf(look) !== looked.lastIndexOf(look) ? identified(row) : isolated(row);
+    return looked.indexOf(look) !== looked.lastIndexOf(look) || mimics(row.name) ? identified(row) : isolated(row);
   };
   const series = [xSeries(xMode)].concat(sessions.map(([id]) =>
     // the method, X and starting lr in the legend: methods, or an lr grid, on one problem side by side

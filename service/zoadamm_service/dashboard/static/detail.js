@@ -1,7 +1,7 @@
 // One session in detail: f(x), its reported metrics, lr and mu, the gradient estimate.
 import { COLORS, ema, line, logNote, logScale, plot, positive, spansDecades, xAxis, xSeries, yAxis } from "./charts.js";
 import { $ } from "./dom.js";
-import { RESERVED, fmt, isAccuracy, label, metricLabel, metricOf, ordinal, setText } from "./format.js";
+import { distinct, fmt, isAccuracy, label, looks, metricLabel, metricNames, metricOf, ordinal, setText } from "./format.js";
 import { rowOf, state } from "./state.js";
 
 const BEYOND = "|f| > 3.4e38, which the trace keeps as null";
@@ -44,15 +44,18 @@ function fEmpty(zo, t, huge, logged) {
 // Log y is decided from the metrics' own values (on the left axis; accuracy keeps its linear
 // one), unless the user picked: f(x) spanning decades says nothing of a loss that reached 0.
 function metricsChart(metrics, picked) {
-  const names = [...new Set(metrics.flatMap((m) => Object.keys(m)))].filter((k) => !RESERVED.includes(k));
+  const { names, more } = metricNames(metrics);
   const columns = names.map((k) => metrics.map((m) => metricOf(m, k)));
   const onLeft = columns.filter((col, i) => !isAccuracy(names[i]));
   const log = picked ?? spansDecades(onLeft);
-  const note = log ? logNote(onLeft) : "";
+  const unseen = more ? `${fmt(more)} more metric names reported: the first ${names.length} are drawn` : "";
+  const logged = log ? logNote(onLeft) : "";
+  const note = [logged, unseen].filter(Boolean).join("; ");
   const series = [xSeries("step")];
   const data = [metrics.map((m) => m.step)];
+  const labels = distinct(names.map(metricLabel));
   names.forEach((k, i) => {
-    series.push(line(metricLabel(k), COLORS[i % COLORS.length],
+    series.push(line(labels[i], COLORS[i % COLORS.length],
       { scale: isAccuracy(k) ? "acc" : "y", points: { show: true, size: 6 }, width: 2 }));
     data.push(log && !isAccuracy(k) ? positive(columns[i]) : columns[i]);
   });
@@ -61,7 +64,7 @@ function metricsChart(metrics, picked) {
   plot("metrics", $("chart-metrics"), {
     series, scales: { x: { time: false }, y: logScale(log), acc: { auto: true } },
     axes: [xAxis("step"), yAxis(), ...accuracyAxis], note,
-    empty: note ? "no metric > 0 to draw on a log axis (untick log y)"
+    empty: logged ? "no metric > 0 to draw on a log axis (untick log y)"
       : "no metrics reported yet (POST /v1/sessions/{id}/metrics)",
   }, data);
 }
@@ -94,6 +97,8 @@ export function renderDetail() {
   if (!d) return;
   const row = rowOf(id);
   $("detail-title").textContent = label(row);
+  // the id beside a name, which another session may have taken too, or one that looks alike
+  $("detail-id").textContent = looks(row.name) ? row.id.slice(0, 8) : "";
   $("detail-sub").textContent = subtitle(d, row);
   const alpha = Number($("ema").value);
   // until the user picks, each chart decides from its own values; the box shows f(x)'s choice

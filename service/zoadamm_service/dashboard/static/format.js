@@ -26,10 +26,33 @@ export function age(seconds) {
 }
 
 // What a name looks like: NFKC-folded, without what draws nothing (format characters such as
-// joiners and direction marks, combining marks, spaces, the blank fillers).  Names that look alike
-// ("adm\u200din", "admin") read apart by their ids; a name that draws nothing reads as its id.
+// joiners and direction marks, combining marks, spaces, the blank fillers), and with the letters
+// of other scripts that draw like Latin ones read as those (a part of Unicode's confusables,
+// UTS #39: Cyrillic, Greek, Armenian).  Names that look alike ("adm\u200din", "\u0430dmin",
+// "admin") read apart by their ids; a name that draws nothing reads as its id.
 const UNSEEN = /[\p{Cf}\p{Mn}\p{Me}\p{Z}\s\u115f\u1160\u3164\uffa0\u2800\u180e]/gu;
-export const looks = (name) => (name ?? "").normalize("NFKC").replace(UNSEEN, "");
+const LATIN_LOOKALIKES = {
+  a: "аɑα", b: "Ь", c: "сϲ", d: "ԁ", e: "еҽ", g: "ɡ", h: "һ", i: "іι", j: "ј", k: "κ", l: "ӏ", n: "ո",
+  o: "оοօ", p: "рρ", q: "ԛ", r: "г", s: "ѕ", u: "υս", v: "νѵ", w: "ԝѡ", x: "хχ", y: "уγ",
+  A: "АΑ", B: "ВΒ", C: "СϹ", E: "ЕΕ", H: "НΗ", I: "ІΙӀ", J: "Ј", K: "КΚ", M: "МΜ", N: "Ν", O: "ОΟՕ",
+  P: "РΡ", S: "ЅՏ", T: "ТΤ", X: "ХΧ", Y: "ҮΥ", Z: "Ζ",
+};
+const LATIN_OF = new Map(Object.entries(LATIN_LOOKALIKES).flatMap(([latin, others]) =>
+  [...others].map((other) => [other, latin])));
+const LOOKALIKE = new RegExp(`[${[...LATIN_OF.keys()].join("")}]`, "gu");
+const drawn = (name) => (name ?? "").normalize("NFKC").replace(UNSEEN, "");
+export const looks = (name) => drawn(name).replace(LOOKALIKE, (letter) => LATIN_OF.get(letter));
+
+// A name that may pass for another's even when no ticked name looks like it: Latin letters beside
+// those of a script that draws some alike (one letter the table above misses would do), or a
+// part shaped like the start of an id in parentheses, as legends add it ("run (0123abcd)").
+const LATIN = /\p{Script=Latin}/u;
+const LATIN_LIKE = /[\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}\p{Script=Cherokee}]/u;
+const ID_SHAPED = /\(\s*[0-9a-f]{8}\s*\)/iu;
+export const mimics = (name) => {
+  const seen = drawn(name);
+  return (LATIN.test(seen) && LATIN_LIKE.test(seen)) || ID_SHAPED.test(looks(name));
+};
 
 // A session's name, or the start of its id when it has none (or one that draws nothing).
 export const label = (row) => (looks(row.name) ? row.name : row.id.slice(0, 8));
@@ -51,6 +74,29 @@ export const isAccuracy = (name) =>
   /(^|[^a-z])acc(uracy)?([^a-z]|$)/i.test(name) || /[a-z0-9]Acc(uracy)?([^a-z]|$)/.test(name); // valAcc
 
 export const metricLabel = (name) => (name === "value" ? "value (validation loss)" : name);
+
+// Labels made distinct: a label met before gets " (2)", " (3)", ...: a metric a client named
+// "value (validation loss)" reads apart from the validation loss.
+export function distinct(labels) {
+  const seen = new Set();
+  return labels.map((text) => {
+    let unique = text;
+    for (let n = 2; seen.has(unique); n++) unique = `${text} (${n})`;
+    seen.add(unique);
+    return unique;
+  });
+}
+
+// The metrics a chart draws: the first MAX_METRICS names reported (in the order reported), so
+// that a session whose clients sent thousands of names keeps a page that answers; ``more``
+// counts the rest.
+export const MAX_METRICS = 64;
+export function metricNames(metrics) {
+  const names = new Set();
+  for (const m of metrics) for (const k of Object.keys(m)) if (!RESERVED.includes(k)) names.add(k);
+  const all = [...names];
+  return { names: all.slice(0, MAX_METRICS), more: Math.max(0, all.length - MAX_METRICS) };
+}
 
 // The value of metric `name` in report `m`, or null: own keys only, so that a metric named
 // "constructor" or "toString" is read as sent.
