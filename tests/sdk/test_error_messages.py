@@ -46,8 +46,9 @@ def test_an_unknown_setting_is_named_with_the_one_meant(sdk):
     # inside a setting, the service's 422 says the same
     error = _refusal(sdk, schedule={"factr": 0.5})
     assert str(error).startswith("422 schedule.factr: unknown setting (did you mean factor?) (POST ")
-    assert error.body == {"detail": "invalid request: schedule.factr: Extra inputs are not permitted", "errors": [
-        {"loc": ["schedule", "factr"], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}]}
+    meant = "Extra inputs are not permitted (did you mean factor?)"  # the service's own words, for any client
+    assert error.body == {"detail": f"invalid request: schedule.factr: {meant}", "errors": [
+        {"loc": ["schedule", "factr"], "msg": meant, "type": "extra_forbidden"}]}
 
 
 def test_a_tell_without_f_plus_says_what_it_needs(sdk):
@@ -293,7 +294,7 @@ def test_minimize_runs_without_a_stderr(local, monkeypatch):
 
 @pytest.mark.parametrize("returned, said", [
     (10**400, "the objective returned an int beyond float64's range"),
-    (float("nan"), "the objective returned nan; ZO-AdaMM needs finite values"),
+    (float("nan"), "the objective returned nan; the service's methods need finite values"),
     ("0.5", "the objective must return one number; it returned the string '0.5'"),
 ])
 def test_a_bad_value_of_the_objective_is_an_objective_error(local, returned, said):

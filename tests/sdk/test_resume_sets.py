@@ -121,6 +121,35 @@ def test_a_session_gone_mid_run_is_said_to_be_gone_not_continued(on_redis, how):
     assert "lr=0.05, seed=3" in note, note
 
 
+def test_a_session_gone_before_the_call_is_said_to_be_gone(on_redis):
+    """A session_id deleted before ``minimize`` continues it: the 404 had no note at all."""
+    started = _run(on_redis, 2, **CONFIG)
+    on_redis.sessions.delete(started.session_id)
+    with pytest.raises(NotFoundError) as gone:
+        _run(on_redis, 20, session_id=started.session_id, **CONFIG)
+    (note,) = gone.value.__notes__
+    assert f"session {started.session_id} is gone from the service, and its steps with it" in note, note
+    assert "minimize(f, x0, client=client, steps=20, progress=False, lr=0.05, seed=3) starts the run over" in note, note
+
+
+def test_a_run_that_diverges_to_inf_says_it_diverged(on_redis):
+    """f finite for 4 steps, then inf: the error named the value alone, not that the run ran away."""
+    from zoadamm import ObjectiveError
+
+    calls = []
+
+    def runaway(x):
+        calls.append(1)
+        return float(np.sum(x**2)) if len(calls) <= 8 else float("inf")  # 2 evaluations a step
+
+    with pytest.raises(ObjectiveError, match="the objective returned inf; the service's methods need") as caught:
+        minimize(runaway, np.ones(DIM), steps=20, client=on_redis, progress=False, **CONFIG)
+    diverged, where = caught.value.__notes__
+    assert "f was finite at the 4 steps before (4 at the first" in diverged, diverged
+    assert "the run diverged; a smaller lr (now 0.05) or more directions usually steadies it" in diverged, diverged
+    assert "is at step 4 of 20" in where and "continues the run" in where, where
+
+
 def test_a_run_whose_service_stops_answering_waits_one_window_only(redis_url, caplog):
     """The tell that finds no service gives up after the client's retry window; leaving the run
     asked the service again for its step, waiting a second window (a second WARNING)."""

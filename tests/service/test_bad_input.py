@@ -416,6 +416,22 @@ def test_a_part_with_f_x_of_another_length_says_what_it_takes(shared, indices, f
     assert everything(client, sessions) == sessions["before"]
 
 
+@pytest.mark.parametrize("kind, route, value, named", [
+    ("zo", TELL, {"step": 1, "fx": 1.0, "f_plus": [1.0, 2.0]}, "invalid request: fx: Extra inputs are not permitted "
+     "(did you mean f_x?)"),
+    ("new", CREATE, {"dim": 3, "schedule": {"patience": 2, "factr": 0.5}}, "invalid request: schedule.factr: Extra "
+     "inputs are not permitted (did you mean factor?)"),
+    ("new", CREATE, {"dim": 3, "momentum": 0.9}, "invalid request: momentum: Extra inputs are not permitted"),
+], ids=["tell", "nested", "nothing close"])
+def test_an_unknown_field_names_the_field_it_is_close_to(shared, kind, route, value, named):
+    """A client in any language (curl, JavaScript) read "fx: Extra inputs are not permitted" with
+    no word of f_x, where the SDK's users got "did you mean"."""
+    client, sessions = shared
+    r = send(client, kind, route, body(value), sessions)
+    assert r.status_code == 422 and r.json()["detail"] == named, r.text
+    assert everything(client, sessions) == sessions["before"]
+
+
 def test_function_values_sent_as_frame_vectors_are_told_where_they_go(shared):
     client, sessions = shared
     r = send(client, "zo", TELL, frame({"step": 1, "f_x": 1.0}, {"f_plus": [1.0, 2.0]}), sessions)

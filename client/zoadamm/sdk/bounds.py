@@ -81,7 +81,7 @@ def _refuse_the_other_reading(box: FeasibleSet | None, bounds, x0, why: str) -> 
     if other.violation(start) is None:
         raise InvalidArgument(
             f"bounds of two (lo, hi) pairs at d = 2 are one pair per coordinate, as scipy reads them, and read so, "
-            f"{why} (x0 lies inside bounds read as a lower and an upper vector): for those, pass "
+            f"{why}. Read as a lower and an upper vector they hold x0: for that reading, pass "
             "scipy.optimize.Bounds(lo, hi), or constraint=FeasibleSet(box=Box(lo, hi))")
 
 

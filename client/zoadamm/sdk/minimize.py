@@ -27,7 +27,7 @@ from .remote import RemoteOptimizer
 from .result import MinimizeResult
 from .resume import call_again, check_session, find_session
 from .settings import SessionSettings, Unpack, check_names
-from .values import check_callback, probe_value, stops, value_of
+from .values import NotFinite, check_callback, probe_value, stops, value_of
 
 log = logging.getLogger("zoadamm")
 
@@ -118,8 +118,6 @@ def minimize(
         log.warning("minimize: no client or base_url given; using the service at %s", DEFAULT_URL)
     client = client or Client(base_url or DEFAULT_URL)
     try:
-        run = start_run(client, x0, name=name, resume=resume, session_id=session_id, mirror=mirror,
-                        pipeline=pipeline, **config)
         options = {"base_url": base_url, "mirror": mirror, "pipeline": pipeline, "report_every": report_every}
         given = {"steps": steps, **({} if progress else {"progress": False}), **({} if warn else {"warn": False}),
                  **{k: v for k, v in options.items() if v}}
@@ -127,6 +125,15 @@ def minimize(
         def again(session: str | None) -> str:  # None: the call that starts the run over
             return call_again(given, config, name=name, session_id=session, with_client=not own_client,
                               bounds=bounds is not None, callback=callback is not None)
+
+        try:
+            run = start_run(client, x0, name=name, resume=resume, session_id=session_id, mirror=mirror,
+                            pipeline=pipeline, **config)
+        except NotFoundError as gone:  # a session_id deleted, expired or lost before this call
+            if session_id is not None and not gone.no_such_path:
+                gone.add_note(f"zoadamm.minimize: session {session_id} is gone from the service, and its steps "
+                              f"with it; {again(None)} starts the run over")
+            raise
 
         try:
             with run:
@@ -261,6 +268,12 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
                 message = f"stopped by the callback at step {run.step}"
                 break
         run.flush()  # the last tell is checked before x is read
+    except NotFinite as diverged:
+        if history:  # f was finite at every step before: the steps ran away
+            diverged.add_note(f"zoadamm.minimize: f was finite at the {len(history)} steps before ({history[0]:.6g} "
+                              f"at the first, {history[-1]:.6g} at the last): the run diverged; a smaller lr (now "
+                              f"{run.lr:.3g}) or more directions usually steadies it")
+        raise
     finally:
         bar.close()
     x = np.array(run.x)

@@ -35,11 +35,15 @@ def value_of(f, x) -> float:
     except (TypeError, ValueError, RuntimeError):
         raise ObjectiveError(f"the objective must return one number; it returned {_kind(returned)}") from None
     except OverflowError:  # a Python int past float64
-        raise ObjectiveError(f"the objective returned {_kind(returned)} beyond float64's range; ZO-AdaMM needs "
-                             "finite values") from None
+        raise NotFinite(f"the objective returned {_kind(returned)} beyond float64's range; the service's methods "
+                        "need finite values") from None
     if not np.isfinite(value):
-        raise ObjectiveError(f"the objective returned {value}; ZO-AdaMM needs finite values")
+        raise NotFinite(f"the objective returned {value}; the service's methods need finite values")
     return value
+
+
+class NotFinite(ObjectiveError):
+    """f returned inf, NaN or a number beyond float64: after finite values, the run diverged."""
 
 
 def probe_value(f, probe, constraint: FeasibleSet | None) -> float:

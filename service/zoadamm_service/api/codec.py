@@ -23,6 +23,7 @@ from ..errors import Invalid, Malformed, Unsupported
 from .admission import after_body
 from .body import JSON, json_too_large, read_body
 from .jsontext import dumps, finite_list
+from .suggest import hinted
 
 # The vector fields each POST takes: beside a frame's header, or as top-level lists of a JSON
 # body.  A create's constraint vectors ("constraint.box.lower", ...) may also sit inline in its
@@ -148,13 +149,13 @@ def validate(model: type[Model], fields: dict) -> Model:
     if len(fields) > len(_field_names(model)):  # unknown fields for certain: named here, not one error each
         known = _field_names(model)
         unknown = [name for name in fields if name not in known]
-        listed = [{"loc": [name], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
-                  for name in unknown[:ERRORS_LISTED]]
+        listed = hinted(model, [{"loc": [name], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+                                for name in unknown[:ERRORS_LISTED]])
         raise Invalid(error_detail(listed, len(unknown)), errors=listed)
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
-        listed = clean_errors(exc.errors())
+        listed = hinted(model, clean_errors(exc.errors()))
         raise Invalid(error_detail(listed, exc.error_count()), errors=listed) from None
 
 
