@@ -3,9 +3,11 @@ numbers in JSON and in the frame, exact counts, and a clear 4xx for every malfor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 import threading
+import time
 
 import httpx
 import numpy as np
@@ -13,6 +15,7 @@ import pytest
 import torch
 
 from zoadamm import wire
+from zoadamm_worker.attack import victim_client
 from zoadamm_worker.attack.victim_client import VictimClient, VictimError
 
 
@@ -176,6 +179,16 @@ class _JsonOnlyVictim:
                     return self._send(503, {"detail": "busy"})
                 if victim.answer == "noisy error":  # pages of text, and a terminal's escape codes
                     return self._send(500, {"detail": "\x1b[31mred\x1b[0m\n" + "E\n" * 5000})
+                if victim.answer in ("endless", "dribble"):  # no length: the answer ends when the socket does
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.end_headers()
+                    with contextlib.suppress(OSError):  # the client hung up
+                        for _ in range(400):
+                            self.wfile.write(b"[0.1, 0.9], " * (1 if victim.answer == "dribble" else 10_000))
+                            self.wfile.flush()
+                            time.sleep(0.05 if victim.answer == "dribble" else 0)
+                    return None
                 images = np.asarray(json.loads(body)["images"]).reshape(-1, 784)
                 bright = images.mean(axis=1, keepdims=True)
                 rows = np.hstack([1 - bright, bright])
@@ -240,6 +253,32 @@ def test_a_victims_error_text_is_one_short_line_with_its_control_characters_esca
     said = str(refused.value)
     assert said.startswith(f"the victim at {victim.url} answered 500: \\x1b[31mred\\x1b[0m E E E"), said
     assert "\n" not in said and "\x1b" not in said and len(said) < 500 and said.endswith("... (10,012 characters)")
+
+
+def test_an_answer_without_end_is_not_read_into_memory(monkeypatch):
+    """A victim answering 200 and rows without end was read whole: 3 GB of memory for 200 MB."""
+    monkeypatch.setattr(victim_client, "MAX_ANSWER_BYTES", 1 << 20)
+    victim = _JsonOnlyVictim("endless")
+    try:
+        with VictimClient(victim.url, binary=False) as client, pytest.raises(VictimError) as refused:
+            client.predict(np.full((3, 784), 0.25, np.float32))
+    finally:
+        victim.close()
+    assert str(refused.value).startswith(f"the victim at {victim.url} answered more than 1,048,576 bytes")
+
+
+def test_an_answer_sent_a_few_bytes_at_a_time_ends_at_the_timeout():
+    """Each read came within the timeout, so a victim sending 12 bytes every 50 ms held the run
+    for as long as it went on: the timeout now bounds the whole answer."""
+    victim = _JsonOnlyVictim("dribble")
+    try:
+        with VictimClient(victim.url, binary=False, timeout=1.0) as client, pytest.raises(VictimError) as cut:
+            client.predict(np.full((3, 784), 0.25, np.float32))
+    finally:
+        victim.close()
+    said = str(cut.value)
+    assert said.startswith(f"the victim at {victim.url} did not finish its answer within 1 s ("), said
+    assert int(said.split("(")[1].split(" bytes")[0].replace(",", "")) < 400 * 12  # cut off before its end
 
 
 def test_a_victim_busy_for_a_moment_is_asked_again():

@@ -16,6 +16,10 @@ from .victim import SIDE
 RETRY_WAITS = (0.5, 2.0)  # seconds before each further try of a call the victim could not answer
 RETRIED = {502, 503, 504}
 EXCERPT_CHARS = 300  # of a victim's error text shown in the one line that ends the run
+# The most of an answer read: probabilities of the victim's limit of 1,024 images take 40 kB in the
+# frame and some 200 kB in JSON (and 1,000 classes ten times as much); an answer without end
+# would otherwise be read into memory whole.
+MAX_ANSWER_BYTES = 32 << 20
 
 
 class VictimError(RuntimeError):
@@ -25,6 +29,22 @@ class VictimError(RuntimeError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Answer(NamedTuple):
+    """A victim's answer, read whole (``VictimClient._fetch``)."""
+
+    status_code: int
+    media_type: str
+    content: bytes
+
+    def json(self):
+        """The body as JSON, which is UTF-8 (RFC 8259): other bytes are named as such."""
+        return json.loads(self.content.decode("utf-8"))
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
 
 
 class Prediction(NamedTuple):
@@ -45,6 +65,7 @@ class VictimClient:
         self.url = url.rstrip("/")
         self.binary = binary
         self._format_known = not binary  # whether the victim took a request in the chosen format
+        self._timeout = timeout
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
     def predict(self, images: np.ndarray, tag: str | None = None) -> Prediction:
@@ -63,7 +84,7 @@ class VictimClient:
             response = self._send("POST", "/predict", **self._request(images, tag))
         self._format_known = True
         try:
-            if response.headers.get("content-type", "").startswith(wire.MEDIA_TYPE):
+            if response.media_type.startswith(wire.MEDIA_TYPE):
                 answer, vectors = wire.decode(response.content)
                 probabilities = vectors["probabilities"].reshape(answer["shape"])
             else:
@@ -89,20 +110,20 @@ class VictimClient:
         """The victim's counts: ``images``, ``requests``, ``refused``, ``tags``; raises VictimError."""
         return self._send("GET", "/stats").json()
 
-    def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
+    def _send(self, method: str, path: str, **kwargs) -> Answer:
         """One call; a victim that could not be reached, or answered 502, 503 or 504 (busy, or a
         proxy in front of it without it), is asked again after RETRY_WAITS.  A request it counted
         and then lost the answer of would be counted twice: ``QueryCount`` then stops the run."""
         for wait in (*RETRY_WAITS, None):
             try:
-                response = self._http.request(method, path, **kwargs)
+                response = self._fetch(method, path, **kwargs)
             except (httpx.ConnectError, httpx.RemoteProtocolError) as error:
                 if wait is None:
                     raise VictimError(f"cannot reach the victim at {self.url} ({error})") from error
                 time.sleep(wait)
                 continue
             except httpx.TimeoutException as error:
-                raise VictimError(f"the victim at {self.url} did not answer within {self._http.timeout.read:g} s "
+                raise VictimError(f"the victim at {self.url} did not answer within {self._timeout:g} s "
                                   f"({type(error).__name__})") from error
             except httpx.HTTPError as error:
                 raise VictimError(f"cannot reach the victim at {self.url} ({error})") from error
@@ -111,13 +132,32 @@ class VictimClient:
                 continue
             if response.status_code >= 400:
                 try:
-                    detail = response.json().get("detail", response.text)
+                    parsed = response.json()
+                    detail = parsed.get("detail", response.text) if isinstance(parsed, dict) else response.text
                 except ValueError:
                     detail = response.text
                 raise VictimError(f"the victim at {self.url} answered {response.status_code}: {_excerpt(detail)}",
                                   status=response.status_code)
             return response
         raise AssertionError("unreachable: the last try returns or raises")
+
+    def _fetch(self, method: str, path: str, **kwargs) -> Answer:
+        """One request, its answer read whole within the timeout, counted from the request, and
+        within ``MAX_ANSWER_BYTES`` (after any Content-Encoding): a victim that sends a byte now
+        and then, or without end, is cut off (the timeout alone bounds each read, not the whole)."""
+        deadline = time.monotonic() + self._timeout
+        with self._http.stream(method, path, **kwargs) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise VictimError(f"the victim at {self.url} answered more than {MAX_ANSWER_BYTES:,} bytes "
+                                      "(probabilities for its 1,024 images at most take some 200 kB): not read further",
+                                      status=response.status_code)
+                if time.monotonic() > deadline:
+                    raise VictimError(f"the victim at {self.url} did not finish its answer within {self._timeout:g} s "
+                                      f"({len(body):,} bytes by then)", status=response.status_code)
+            return Answer(response.status_code, response.headers.get("content-type", ""), bytes(body))
 
     def close(self) -> None:
         self._http.close()
