@@ -179,6 +179,10 @@ class _JsonOnlyVictim:
                     return self._send(503, {"detail": "busy"})
                 if victim.answer == "noisy error":  # pages of text, and a terminal's escape codes
                     return self._send(500, {"detail": "\x1b[31mred\x1b[0m\n" + "E\n" * 5000})
+                bright = float(np.mean(json.loads(body)["images"])) > 0.5
+                if victim.answer == "hang" or (victim.answer == "hang on bright" and bright):
+                    victim.release.wait(120)  # until the test ends: an answer that does not come
+                    return self._send(503, {"detail": "released"})
                 if victim.answer in ("endless", "dribble"):  # no length: the answer ends when the socket does
                     self.send_response(200)
                     self.send_header("content-type", "application/json")
@@ -207,12 +211,13 @@ class _JsonOnlyVictim:
             def log_message(self, *args):
                 pass
 
-        self.answer, self.requests = answer, 0
+        self.answer, self.requests, self.release = answer, 0, threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -279,6 +284,59 @@ def test_an_answer_sent_a_few_bytes_at_a_time_ends_at_the_timeout():
     said = str(cut.value)
     assert said.startswith(f"the victim at {victim.url} did not finish its answer within 1 s ("), said
     assert int(said.split("(")[1].split(" bytes")[0].replace(",", "")) < 400 * 12  # cut off before its end
+
+
+def test_a_call_in_flight_is_cut_off_when_the_run_stops():
+    """Ctrl-C waited for the answers in flight, up to the victim's timeout: abort() from another
+    thread ends the call at once (a call that had waited would say "did not answer within")."""
+    victim = _JsonOnlyVictim("hang")
+    outcome: list[BaseException] = []
+    try:
+        with VictimClient(victim.url, binary=False, timeout=60.0) as client:
+            def ask() -> None:
+                try:
+                    client.predict(np.full((3, 784), 0.25, np.float32))
+                except BaseException as error:  # noqa: BLE001 - the test reads it
+                    outcome.append(error)
+
+            asking = threading.Thread(target=ask)
+            asking.start()
+            until_asked = time.monotonic() + 30
+            while victim.requests == 0 and time.monotonic() < until_asked:
+                time.sleep(0.01)
+            client.abort()
+            asking.join()
+    finally:
+        victim.close()
+    (error,) = outcome
+    assert isinstance(error, VictimError) and str(error) == (
+        f"the call to the victim at {victim.url} was cut off: the run stopped"), error
+
+
+def test_images_in_flight_are_let_go_when_the_run_ends():
+    """The run ends (here its reader stops; Ctrl-C likewise) while an image waits for an answer
+    that does not come: its call is cut off, and nothing waits for the victim's timeout."""
+    from zoadamm_worker.attack.zo import in_flight
+
+    victim = _JsonOnlyVictim("hang on bright")
+    ends: list[str] = []
+
+    def work(target, stop):
+        with VictimClient(victim.url, binary=False, timeout=60.0) as client, stop.watching(client):
+            try:
+                client.predict(np.full((1, 784), 0.25 if target == "dark" else 0.75, np.float32))
+                return target
+            except VictimError as error:
+                ends.append(str(error))
+                raise
+
+    try:
+        running = in_flight(work, ["dark", "bright"], concurrency=2)
+        assert next(running)[0] == "dark"
+        running.close()  # the bright image's call waits on its answer: cut off, not waited out
+    finally:
+        victim.close()
+    assert ends == [f"the call to the victim at {victim.url} was cut off: the run stopped"], ends
 
 
 def test_a_victim_busy_for_a_moment_is_asked_again():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import httpx
 import numpy as np
@@ -207,7 +208,7 @@ def test_a_run_that_ends_early_stops_the_images_in_flight_before_their_next_quer
 
     queries, first_done = [], threading.Event()
 
-    def work(target: Target, stop: threading.Event) -> int:
+    def work(target: Target, stop) -> int:
         if target.index == 0:
             first_done.wait(60)  # a guard, not a timing: image 0 ends once the others are under way
             return 0
@@ -217,7 +218,7 @@ def test_a_run_that_ends_early_stops_the_images_in_flight_before_their_next_quer
             queries.append(target.index)
             if len(queries) > 8:
                 first_done.set()
-            stop.wait(0.001)
+            time.sleep(0.001)
         return target.index
 
     targets = [Target(i, np.zeros(4, np.float32), 0) for i in range(4)]

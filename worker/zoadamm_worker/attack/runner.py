@@ -10,7 +10,6 @@ many images in flight (one optimizer session per image) and yield them as they f
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..records import append_record, check_writable
+from .abortable import RunEnd
 from .feasible import NORMS, PerturbationSet
 from .objective import KAPPA, L2_PENALTY, ImageQueries, Target
 from .outputs import examples_path, held, missing_examples, read_earlier, record_settings, save_examples
@@ -101,7 +101,7 @@ def _zo(method: str) -> Runner:
         zo = ZoSettings(method, settings.lr, settings.mu, settings.directions, seed=settings.seed,
                         service=None if settings.in_process else settings.service, mirror=settings.mirror)
 
-        def attack(target: Target, stop: threading.Event) -> QueryWatch:
+        def attack(target: Target, stop: RunEnd) -> QueryWatch:
             return attack_one(zo, target, settings.norm, settings.eps, settings.budget, str(settings.victim),
                               f"{run_id}/{target.tag}", stop=stop)
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from zoadamm import wire
 
+from .abortable import Sockets, transport
 from .victim import SIDE
 
 RETRY_WAITS = (0.5, 2.0)  # seconds before each further try of a call the victim could not answer
@@ -66,7 +67,8 @@ class VictimClient:
         self.binary = binary
         self._format_known = not binary  # whether the victim took a request in the chosen format
         self._timeout = timeout
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._sockets = Sockets()
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport(self._sockets))
 
     def predict(self, images: np.ndarray, tag: str | None = None) -> Prediction:
         """Probabilities of ``images`` (N x 784, N x 28 x 28 or N x 1 x 28 x 28, pixels in [0, 1]).
@@ -117,16 +119,16 @@ class VictimClient:
         for wait in (*RETRY_WAITS, None):
             try:
                 response = self._fetch(method, path, **kwargs)
-            except (httpx.ConnectError, httpx.RemoteProtocolError) as error:
-                if wait is None:
+            except httpx.HTTPError as error:
+                if self._sockets.aborted:  # the run stopped (``abort``): no further try
+                    raise VictimError(f"the call to the victim at {self.url} was cut off: the run stopped") from error
+                if isinstance(error, httpx.TimeoutException):
+                    raise VictimError(f"the victim at {self.url} did not answer within {self._timeout:g} s "
+                                      f"({type(error).__name__})") from error
+                if wait is None or not isinstance(error, (httpx.ConnectError, httpx.RemoteProtocolError)):
                     raise VictimError(f"cannot reach the victim at {self.url} ({error})") from error
                 time.sleep(wait)
                 continue
-            except httpx.TimeoutException as error:
-                raise VictimError(f"the victim at {self.url} did not answer within {self._timeout:g} s "
-                                  f"({type(error).__name__})") from error
-            except httpx.HTTPError as error:
-                raise VictimError(f"cannot reach the victim at {self.url} ({error})") from error
             if response.status_code in RETRIED and wait is not None:
                 time.sleep(wait)
                 continue
@@ -158,6 +160,11 @@ class VictimClient:
                     raise VictimError(f"the victim at {self.url} did not finish its answer within {self._timeout:g} s "
                                       f"({len(body):,} bytes by then)", status=response.status_code)
             return Answer(response.status_code, response.headers.get("content-type", ""), bytes(body))
+
+    def abort(self) -> None:
+        """Cut off the call in flight, from any thread (it raises VictimError), and any call after
+        it: the run it served stopped."""
+        self._sockets.abort()
 
     def close(self) -> None:
         self._http.close()

@@ -14,10 +14,9 @@ HTTP).  Both apply the same update to the same bits, so a run is the same attack
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Protocol
 
 import numpy as np
@@ -25,6 +24,7 @@ import numpy as np
 from zoadamm import Ball, Box, FeasibleSet, Optimizer, SessionConfig, StepDirections
 from zoadamm.wire import SAFE_INT
 
+from .abortable import RunEnd
 from .feasible import PerturbationSet
 from .objective import AttackObjective, ImageQueries, ProbeLosses, Target
 from .victim_client import VictimClient
@@ -148,12 +148,13 @@ class Abandoned(Exception):
 
 def attack_one(zo: ZoSettings, target: Target, norm: str, eps: float, budget: int, victim: str,
                tag: str, seen: Callable[[np.ndarray], None] | None = None,
-               stop: threading.Event | None = None) -> QueryWatch:
+               stop: RunEnd | None = None) -> QueryWatch:
     """One image's ZO attack through the victim at ``victim``, its queries tagged ``tag``;
     ``stop`` set, it raises Abandoned instead of sending its next query."""
     constraint = image_constraint(target.image, norm, eps)
     config = zo.session_config(target.image.size, norm, constraint, image_seed(zo.seed, target.index))
-    with VictimClient(victim) as client, open_session(zo, config, np.zeros_like(target.image)) as session:
+    with VictimClient(victim) as client, stop.watching(client) if stop is not None else nullcontext(), \
+            open_session(zo, config, np.zeros_like(target.image)) as session:
         def ask(images: np.ndarray, tag: str | None):
             if stop is not None and stop.is_set():
                 raise Abandoned(f"image {target.index}")
@@ -164,15 +165,15 @@ def attack_one(zo: ZoSettings, target: Target, norm: str, eps: float, budget: in
         return queries.watch
 
 
-def in_flight(work: Callable[[Target, threading.Event], QueryWatch], targets: list[Target],
+def in_flight(work: Callable[[Target, RunEnd], QueryWatch], targets: list[Target],
               concurrency: int) -> Iterator[tuple[Target, QueryWatch]]:
     """``work(target, stop)`` on every target, ``concurrency`` at a time in threads; yields each
     as it finishes.  When the run ends early (Ctrl-C, a failure, the caller stops reading),
-    ``stop`` is set, so the images in flight send no further query, and the first failure is
-    raised once their threads have ended."""
+    ``stop`` is set, so the images in flight send no further query and the victim's answers they
+    wait for are cut off, and the first failure is raised once their threads have ended."""
     pending = iter(targets)
     running: dict[Future, Target] = {}
-    stop = threading.Event()
+    stop = RunEnd()
     pool = ThreadPoolExecutor(concurrency, thread_name_prefix="zo-attack")
 
     def submit_next() -> None:
