@@ -16,6 +16,7 @@ too: the service package is the one all of them depend on.
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import math
 import re
@@ -63,6 +64,29 @@ class CommandParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_FAILED, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """argparse's, but words it does not know are refused by the command they were given to
+        (``zoadamm-worker rest: ... (see zoadamm-worker rest --help)``), with the option each
+        was likely meant to be: ``--servce`` is ``--service``."""
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            chosen = _command(self, parsed)
+            options = [o for action in chosen._actions for o in action.option_strings if o.startswith("--")]
+            meant = [difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.75)
+                     for word in unknown if word.startswith("--")]
+            hints = [f"{found[0]}" for found in meant if found]
+            chosen.error(f"unrecognized arguments: {' '.join(unknown)}"
+                         + (f" (did you mean {', '.join(hints)}?)" if hints else ""))
+        return parsed
+
+
+def _command(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)command's parser that ``parsed`` went through: the words after its name are its."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and getattr(parsed, action.dest, None) in action.choices:
+            return _command(action.choices[getattr(parsed, action.dest)], parsed)
+    return parser
 
 
 def add_version(parser: argparse.ArgumentParser, distribution: str) -> None:

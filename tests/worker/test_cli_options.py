@@ -98,6 +98,16 @@ REFUSED = [
     ("zoadamm-worker", MNIST, {"ZOADAMM_TRAIN_LIMIT": "abc"},
      "ZOADAMM_TRAIN_LIMIT='abc' (the default of --train-limit): expected an integer > 0"),
     ("zoadamm-worker", [*MNIST, "--dir", "4"], {}, "unrecognized arguments: --dir 4"),  # no abbreviations
+    # the subcommand's own words, and the option a misspelt one was likely meant to be
+    ("zoadamm-worker", [*REST, "--dim", "3", "--servce", "x"], {},
+     "zoadamm-worker rest: unrecognized arguments: --servce x (did you mean --service?) "
+     "(see zoadamm-worker rest --help)"),
+    ("zoadamm-worker", [*MNIST, "--epoch", "1", "--bogus"], {},
+     "zoadamm-worker mnist: unrecognized arguments: --epoch 1 --bogus (did you mean --epochs?)"),
+    ("zoadamm-experiments", ["run", "--dry-run", "--qs", "2"], {},
+     "zoadamm-experiments run: unrecognized arguments: --qs 2 (did you mean --q?)"),
+    ("zoadamm-service", ["--prot", "3"], {},
+     "zoadamm-service: unrecognized arguments: --prot 3 (did you mean --port?)"),
     # a model the service would refuse, which at this scale could not even be built to send it
     ("zoadamm-worker", [*MNIST, "--scale", "1e9"], {},
      "argument --scale: s = 1e9 makes d = 41,578,320,003,810,682, over ZOADAMM_MAX_DIM = 8,388,608"),
