@@ -65,7 +65,7 @@ class CommandParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_FAILED, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
-    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_args(self, args=None, namespace=None):
         """argparse's, but words it does not know are refused by the command they were given to
         (``zoadamm-worker rest: ... (see zoadamm-worker rest --help)``), with the option each
         was likely meant to be: ``--servce`` is ``--service``."""
