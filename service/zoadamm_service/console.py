@@ -27,6 +27,8 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
+from zoadamm.wire import SAFE_INT
+
 EXIT_FAILED = 1
 
 
@@ -112,6 +114,15 @@ def positive(kind: type) -> Callable[[str], int | float]:
 def at_least(kind: type, low: int | float) -> Callable[[str], int | float]:
     """An argparse ``type``: a number of ``kind`` that is ``low`` or more."""
     return _bounded(kind, low, inclusive=True)
+
+
+def seed(text: str) -> int:
+    """An argparse ``type``: a seed, an integer from 0 to 2^53 - 1, what a session's seed takes
+    (a larger one failed deep in torch, in a traceback)."""
+    value = int(at_least(int, 0)(text))
+    if value > SAFE_INT:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2^53 - 1 = {SAFE_INT:,}, got {text!r}")
+    return value
 
 
 def _bounded(kind: type, low: int | float, *, inclusive: bool) -> Callable[[str], int | float]:

@@ -339,6 +339,17 @@ def test_images_in_flight_are_let_go_when_the_run_ends():
     assert ends == [f"the call to the victim at {victim.url} was cut off: the run stopped"], ends
 
 
+def test_the_predict_endpoints_url_reaches_the_victim_too():
+    """The victim prints its endpoint's URL, .../predict, which a user copies: it answered 404."""
+    victim = _JsonOnlyVictim()
+    try:
+        with VictimClient(victim.url + "/predict/", binary=False) as client:
+            assert client.url == victim.url
+            assert client.predict(GOOD).probabilities.shape == (len(GOOD), 2)
+    finally:
+        victim.close()
+
+
 def test_a_victim_busy_for_a_moment_is_asked_again():
     victim = _JsonOnlyVictim("busy once")
     try:

@@ -263,6 +263,22 @@ def test_a_misspelt_argument_of_minimize_is_named_with_the_one_meant(local):
     assert local.sessions.list() == []
 
 
+def test_an_empty_base_url_or_name_and_two_services_are_refused(local):
+    """base_url="" ran on 127.0.0.1:8000, name="" made a session of no name, and a client beside
+    a base_url left one of them unused: each is refused before any request."""
+    f = lambda x: float(np.sum(x**2))  # noqa: E731
+    for given, said in [({"base_url": ""}, "base_url must be an http:// or https:// URL with a host"),
+                        ({"client": local, "name": ""}, "name must be a session's name with something in it, "
+                                                        "or None; got ''"),
+                        ({"client": local, "name": " "}, "name must be a session's name with something in it"),
+                        ({"client": local, "base_url": "http://127.0.0.1:9"},
+                         "give client or base_url, not both (a client already names its service)")]:
+        with pytest.raises(InvalidArgument) as refused:
+            minimize(f, np.zeros(3), steps=2, progress=False, **given)
+        assert str(refused.value).startswith(said), refused.value
+    assert local.sessions.list() == []
+
+
 def test_a_run_whose_probes_never_change_f_says_why_x_did_not_move(local, caplog):
     """f computed in float32 at d = 1e5 rounds every probe's difference away: the steps carry no
     signal, and the run says so rather than end silently where it began."""

@@ -108,6 +108,17 @@ REFUSED = [
      "zoadamm-experiments run: unrecognized arguments: --qs 2 (did you mean --q?)"),
     ("zoadamm-service", ["--prot", "3"], {},
      "zoadamm-service: unrecognized arguments: --prot 3 (did you mean --port?)"),
+    # an empty path read as none given (the demo trained in full) or as the current folder
+    ("zoadamm-demo", ["--report", ""], {}, "zoadamm-demo: argument --report: expected a path, got ''"),
+    ("zoadamm-demo", ["--out", ""], {}, "zoadamm-demo: argument --out: expected a path, got ''"),
+    ("zoadamm-worker", [*MNIST, "--record", ""], {}, "argument --record: expected a path, got ''"),
+    ("zoadamm-worker", ["attack", "--records", ""], {}, "argument --records: expected a path, got ''"),
+    # values that failed deep in torch or numpy, in a traceback
+    ("zoadamm-worker", [*MNIST, "--seed", "99999999999999999999"], {},
+     "argument --seed: expected an integer from 0 to 2^53 - 1 = 9,007,199,254,740,991"),
+    ("zoadamm-demo", ["--seed", str(2**53)], {}, "argument --seed: expected an integer from 0 to 2^53 - 1"),
+    ("zoadamm-worker", [*REST, "--dim", "99999999999"], {},
+     "argument --dim: d = 99,999,999,999 is over ZOADAMM_MAX_DIM = 8,388,608"),
     # a model the service would refuse, which at this scale could not even be built to send it
     ("zoadamm-worker", [*MNIST, "--scale", "1e9"], {},
      "argument --scale: s = 1e9 makes d = 41,578,320,003,810,682, over ZOADAMM_MAX_DIM = 8,388,608"),

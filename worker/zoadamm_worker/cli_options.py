@@ -90,6 +90,14 @@ def http_url(text: str) -> str:
     return text.rstrip("/") if parts.path in ("", "/") else text
 
 
+def given_path(text: str) -> str:
+    """An argparse ``type``: a file or folder's path, not empty (an empty one read as none given,
+    or as the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got ''")
+    return text
+
+
 def session_id(text: str) -> str:
     """An argparse ``type``: the 32 lowercase hex digits of a session's id (``--join``)."""
     if not re.fullmatch(r"[0-9a-f]{32}", text):
@@ -112,23 +120,38 @@ def model_scale(text: str) -> float:
     ``ZOADAMM_MAX_DIM``, read here too (default: the service's default, 8,388,608).  d is counted without
     building the model: the service would refuse a larger d, but only once the worker had built
     it, and at a scale such as 1e9 that allocation fails first (d = 4e16)."""
-    from zoadamm_service.settings import Settings
-
     from .model import parameter_count
 
     scale = float(positive(float)(text))
-    limit, variable = Settings.model_fields["max_dim"].default, os.environ.get("ZOADAMM_MAX_DIM")
-    if variable:
-        try:
-            limit = int(variable)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"ZOADAMM_MAX_DIM={variable!r} is not an integer") from None
-    d = parameter_count(scale)
+    d, limit = parameter_count(scale), _max_dim()
     if d > limit:
         raise argparse.ArgumentTypeError(
             f"s = {text} makes d = {d:,}, over ZOADAMM_MAX_DIM = {limit:,}, the largest d the service takes "
             "(where it takes more, set ZOADAMM_MAX_DIM here as it is set there)")
     return scale
+
+
+def dimension(text: str) -> int:
+    """An argparse ``type``: a d > 0 of at most ``ZOADAMM_MAX_DIM``, as ``model_scale`` reads it:
+    a larger one failed making x0 (745 GiB at d = 1e11) before the service could refuse it."""
+    d, limit = int(positive(int)(text)), _max_dim()
+    if d > limit:
+        raise argparse.ArgumentTypeError(f"d = {d:,} is over ZOADAMM_MAX_DIM = {limit:,}, the largest d the service "
+                                         "takes (where it takes more, set ZOADAMM_MAX_DIM here as it is set there)")
+    return d
+
+
+def _max_dim() -> int:
+    """The service's ``ZOADAMM_MAX_DIM``, read from the environment as it reads it (its default else)."""
+    from zoadamm_service.settings import Settings
+
+    variable = os.environ.get("ZOADAMM_MAX_DIM")
+    if not variable:
+        return int(Settings.model_fields["max_dim"].default)
+    try:
+        return int(variable)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ZOADAMM_MAX_DIM={variable!r} is not an integer") from None
 
 
 def parse_x0(parser: argparse.ArgumentParser, text: str | None, dim: int | None) -> np.ndarray:

@@ -23,11 +23,11 @@ from datetime import datetime
 from pathlib import Path
 
 from zoadamm.sdk.minimize import Interrupted
-from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive, stopped_status
+from zoadamm_service.console import CommandParser, add_debug, add_version, positive, seed, stopped_status
 from zoadamm_service.launch import local_service
 
 from .cli_errors import check_service, run_command
-from .cli_options import http_url, model_scale, refuse_disagreements
+from .cli_options import given_path, http_url, model_scale, refuse_disagreements
 from .model import parameter_count
 from .records import claim_new
 from .report import TRAIN_LOSS_NOTE, comparison_rows, comparison_title, markdown_table, plot_comparison, report_folder
@@ -47,11 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model scale s (default: 1/9, d = 1,400; 12.333333 gives d = 169,196)")
     parser.add_argument("--epochs", type=positive(int), default=5, help="epochs of each run")
     parser.add_argument("--directions", type=positive(int), default=1, help="q for the ZO run")
-    parser.add_argument("--seed", type=at_least(int, 0), default=0, help="seed of the initial weights and directions")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the initial weights and directions")
     parser.add_argument("--service", type=http_url, default=None,
                         help="use the service at this URL (default: start one on the embedded store, or on "
                              "$REDIS_URL)")
-    parser.add_argument("--out", default="runs", help="parent folder of the run folder")
+    parser.add_argument("--out", type=given_path, default="runs", help="parent folder of the run folder")
     parser.add_argument("--train-limit", type=positive(int), default=None,
                         help="train on the first N images only (default: all 60,000)")
     parser.add_argument("--shuffle", action="store_true", help="reshuffle the training set every epoch")
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder of the MNIST files (default: $ZOADAMM_DATA_DIR, else ~/.cache/zoadamm/mnist)")
     parser.add_argument("--hold", action="store_true",
                         help="keep the service it started (and its dashboard) up after training, until Ctrl-C")
-    parser.add_argument("--report", metavar="FOLDER", default=None,
+    parser.add_argument("--report", metavar="FOLDER", type=given_path, default=None,
                         help="train nothing: write table.md and the plots from the records in FOLDER (default: train)")
     add_version(parser, "zoadamm-worker")
     add_debug(parser)
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     refuse_disagreements(parser, args, RULES)
-    command = (lambda: _report(args.report)) if args.report else (lambda: _demo(args))
+    command = (lambda: _report(args.report)) if args.report is not None else (lambda: _demo(args))
     return run_command(PROG, command, debug=args.debug, service=args.service,
                        interrupted=lambda stop: _interrupted(stop, args.service))
 

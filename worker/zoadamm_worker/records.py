@@ -136,6 +136,15 @@ def _whole_record(line: bytes) -> bool:
         return False
 
 
+def text_of(path: Path) -> str:
+    """A record file's text (UTF-8), or a RecordError that says the file is not text."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise RecordError(f"{path} is not text ({error.reason} at byte {error.start:,}): a record file holds "
+                          "JSON lines; move it out of the way") from None
+
+
 def read_records(path: str | Path) -> list[dict]:
     """The records of ``path`` (none when it does not exist); a last line cut short is skipped.
 
@@ -150,7 +159,7 @@ def numbered_records(path: str | Path) -> list[tuple[int, Any]]:
     path = Path(path)
     if not path.exists():
         return []
-    text = path.read_text()
+    text = text_of(path)
     lines = text.split("\n")
     # the part after the last newline is empty, a line cut short, or a record without its newline
     whole = lines if _whole_record(lines[-1].encode()) else lines[:-1]

@@ -113,10 +113,12 @@ def minimize(
         swapped = "; f comes first, then x0" if callable(x0) else ""
         raise InvalidArgument(f"f must be the objective, a callable taking x; got {shown(f)}{swapped}")
     _check_arguments(x0, steps, report_every, callback, resume, name, bounds, config)
+    if client is not None and base_url is not None:  # one of them would be ignored
+        raise InvalidArgument("give client or base_url, not both (a client already names its service)")
     own_client = client is None
     if client is None and base_url is None:
         log.warning("minimize: no client or base_url given; using the service at %s", DEFAULT_URL)
-    client = client or Client(base_url or DEFAULT_URL)
+    client = client or Client(DEFAULT_URL if base_url is None else base_url)  # "" is refused, not the default
     try:
         options = {"base_url": base_url, "mirror": mirror, "pipeline": pipeline, "report_every": report_every}
         given = {"steps": steps, **({} if progress else {"progress": False}), **({} if warn else {"warn": False}),
@@ -165,6 +167,8 @@ def _check_arguments(x0, steps: int, report_every: int | None, callback, resume:
                      config: SessionSettings) -> None:
     """``minimize``'s arguments, checked first; ``bounds`` (or a dict) become ``config``'s constraint."""
     check_names(config, arguments=("x0", *_OWN_ARGUMENTS))  # "step=" meant steps, not a setting
+    if name is not None and not (isinstance(name, str) and name.strip()):  # "" read as no name, or blank
+        raise InvalidArgument(f"name must be a session's name with something in it, or None; got {shown(name)}")
     if resume and not name:
         raise InvalidArgument("resume=True finds a session by its name: give name= too")
     positive_int("steps", steps)

@@ -17,9 +17,9 @@ import os
 import sys
 from collections.abc import Callable
 
-from zoadamm_service.console import add_debug, at_least, positive
+from zoadamm_service.console import add_debug, at_least, positive, seed
 
-from ..cli_options import http_url
+from ..cli_options import given_path, http_url
 
 # runner.RUNNERS, without importing ART to build the parser
 METHODS = ("art-zoo", "art-square", "pgd", "zo-adamm", "zo-sgd", "zo-signsgd")
@@ -30,7 +30,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``victim``, ``attack`` and ``attack-report`` on ``zoadamm-worker``'s subparsers."""
     v = sub.add_parser("victim", help="serve a trained classifier over REST: probabilities only, queries counted",
                        description="Serve a model file over REST: POST /predict answers class probabilities.")
-    v.add_argument("--model", required=True, help="a model file written by `mnist --save`")
+    v.add_argument("--model", type=given_path, required=True, help="a model file written by `mnist --save`")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on")
     v.add_argument("--port", type=positive(int), default=8100, help="port to listen on")
     v.add_argument("--max-batch", type=positive(int), default=None, help="images per request at most (default: 1024)")
@@ -41,16 +41,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--method", choices=METHODS, required=True, help="the attack")
     a.add_argument("--victim", type=http_url, default=None,
                    help="the victim's URL (black-box methods; PGD uses it to pick images) (default: none)")
-    a.add_argument("--model", default=None, help="the model file (white-box pgd) (default: none)")
+    a.add_argument("--model", type=given_path, default=None, help="the model file (white-box pgd) (default: none)")
     a.add_argument("--images", type=positive(int), default=20, help="test images to consider, from --offset")
     a.add_argument("--offset", type=at_least(int, 0), default=0, help="the first test image")
     a.add_argument("--budget", type=positive(int), default=10_000, help="queries per image (PGD: forward passes)")
     a.add_argument("--norm", choices=("inf", "2"), default="inf", help="the ball's norm")
     a.add_argument("--eps", type=positive(float), required=True, help="radius of the perturbation ball")
-    a.add_argument("--seed", type=at_least(int, 0), default=0, help="the attack's random seed")
-    a.add_argument("--records", default=None,
+    a.add_argument("--seed", type=seed, default=0, help="the attack's random seed")
+    a.add_argument("--records", type=given_path, default=None,
                    help="append one JSON line per attacked image to this file (default: none)")
-    a.add_argument("--examples", default=None, help="write the original and final images to this .npz (default: none)")
+    a.add_argument("--examples", type=given_path, default=None,
+                   help="write the original and final images to this .npz (default: none)")
     a.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     a.add_argument("--quiet", action="store_true", help="no line per image on stderr")
     _zo_options(a)
@@ -128,7 +129,8 @@ def _victim(args: argparse.Namespace) -> int:
         print(f"zoadamm-worker victim: {wrong}", file=sys.stderr)
         return 1
     app = create_app(load_model(args.model), max_batch=args.max_batch or DEFAULT_MAX_BATCH)
-    print(f"victim: {args.model} at http://{args.host}:{args.port}/predict", file=sys.stderr)
+    print(f"victim: {args.model} at http://{args.host}:{args.port} (POST /predict; attack --victim takes this URL)",
+          file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

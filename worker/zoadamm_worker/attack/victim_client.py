@@ -63,7 +63,8 @@ class VictimClient:
     then on.  One keep-alive connection per client; not meant to be shared between threads."""
 
     def __init__(self, url: str, *, binary: bool = True, timeout: float = 60.0) -> None:
-        self.url = url.rstrip("/")
+        # the victim's URL, or its /predict endpoint's, which is what a user may copy
+        self.url = url.rstrip("/").removesuffix("/predict")
         self.binary = binary
         self._format_known = not binary  # whether the victim took a request in the chosen format
         self._timeout = timeout

@@ -17,6 +17,7 @@ import numpy as np
 from zoadamm.methods import AMSGRAD_METHODS
 
 from ..model import initial_parameters
+from ..records import RecordError, text_of
 from ..train import RunSpec
 from .runner import diverged_path, weights_path
 
@@ -131,7 +132,7 @@ def load_runs(folder: str | Path) -> list[Run]:
         if diverged_path(path).exists():
             continue
         records = []
-        for number, line in enumerate(path.read_text().splitlines(), 1):
+        for number, line in enumerate(text_of(path).splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -140,7 +141,7 @@ def load_runs(folder: str | Path) -> list[Run]:
                 break
             missing = [key for key in REQUIRED if key not in record] if isinstance(record, dict) else list(REQUIRED)
             if missing:
-                raise ValueError(f"{path}:{number} is no epoch record of a run (it lacks {', '.join(missing)}): "
+                raise RecordError(f"{path}:{number} is no epoch record of a run (it lacks {', '.join(missing)}): "
                                  "move it out of the folder, or give a folder of zoadamm-experiments runs")
             records.append(record)
         if records:
