@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoadamm import Ball, Box, Client, FeasibleSet, RemoteOptimizer, wire
+from zoadamm import Ball, Box, Client, FeasibleSet, InvalidArgument, RemoteOptimizer, wire
 from zoadamm_service.launch import local_service
 from zoadamm_worker.join import join_rest
 from zoadamm_worker.mnist import load_mnist
@@ -277,3 +277,72 @@ def test_a_joined_run_in_pieces_of_steps_ends_as_one_run(client, service_url):
         assert worker.returncode == 0, err
     assert final(client, shared) == final(client, reference)
     assert len(client.sessions.history(shared)) == 2
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.5], ids=["same data", "other data"])
+def test_workers_of_other_data_are_found_out_at_the_first_shared_step(patient_service_url, offset):
+    """Two workers whose f(x) differ at the same x (one of another --batch-size or --normalize)
+    mixed their values into every step unnoticed, and the run went on: once a step both told
+    part of has closed, each finds the step's f(x) is not its own, and says why."""
+    from zoadamm.sdk import SharedRun
+    from zoadamm_worker.join import SameData
+
+    def f(x, shift: float) -> float:
+        return float(np.sum((np.asarray(x, np.float64) + 1.0) ** 2)) + shift
+
+    x0 = np.zeros(6, np.float32)
+    with Client(patient_service_url) as client:
+        shared = client.sessions.create(6, lr=0.05, directions=Q, seed=11).id
+        both_leased = threading.Barrier(2, timeout=60)
+        said: list[str] = []
+
+        def work(shift: float) -> None:
+            run = SharedRun(client, shared, x0, lease=Q // 2)
+            same = SameData(client, shared)
+            w = run.next(3)
+            both_leased.wait()  # each holds half of step 0
+            try:
+                while w is not None:
+                    same.check(run.step)
+                    u = run.directions(w.indices)
+                    f_x = f(run.x, shift)
+                    same.told(w.step, f_x, len(w.indices) < Q)
+                    run.tell(w, f_x, [f(run.x + np.float32(w.mu) * u_i, shift) for u_i in u])
+                    w = run.next(3)
+                same.check(run.step, now=True)
+            except InvalidArgument as refused:
+                said.append(str(refused))
+
+        threads = [threading.Thread(target=work, args=(shift,)) for shift in (0.0, offset)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if offset == 0.0:
+        assert said == []
+    else:
+        assert len(said) == 2, said
+        for line in said:
+            assert line.startswith(f"step 0 of session {shared} mixed other data into its values: this worker's "
+                                   "f(x) was "), line
+            assert line.endswith("workers that share a session must read the same data: give all of them the same "
+                                 "--batch-size, --train-limit, --normalize, --shuffle and --seed"), line
+
+
+def test_an_epoch_reported_with_another_test_loss_names_the_data_options(patient_client):
+    """Where no step gave it away (central differences are not looked at), the epoch's report,
+    one Idempotency-Key for every worker, refuses another worker's other test loss: that 422
+    read "this Idempotency-Key was sent before with another request"."""
+    from zoadamm.sdk import SharedRun
+    from zoadamm_worker.join import _report
+
+    shared = patient_client.sessions.create(6, directions=Q, seed=3).id
+    run = SharedRun(patient_client, shared, np.zeros(6, np.float32), lease=Q)
+    run.report(0.5, "epoch-1", test_accuracy=0.9)  # the other worker's
+    with pytest.raises(InvalidArgument) as refused:
+        _report(run, 1, 0.75, 0.8)
+    assert str(refused.value) == (
+        f"another worker of session {shared} reported epoch 1 with another test loss than this one's 0.75 at the "
+        "same x; workers that share a session must read the same data: give all of them the same --batch-size, "
+        "--train-limit, --normalize, --shuffle and --seed")
+    assert _report(run, 1, 0.5, 0.9)["lr"] is not None  # the same values: the report as it was
