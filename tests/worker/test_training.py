@@ -102,3 +102,25 @@ def test_a_run_in_pieces_of_steps_reports_and_records_each_epoch_once_as_a_whole
     assert [[r[k] for k in keys] for r in read_records(pieces)] == [[r[k] for k in keys] for r in whole]
     with Client(service_url) as client:
         assert len(client.sessions.history(read_records(pieces)[-1]["session"])) == 3
+
+
+def test_a_run_continued_on_other_data_is_refused_and_past_its_epochs_reports_nothing(mnist, service_url, tmp_path):
+    """A session is found by its name and settings, which leave the data out: --resume with
+    another --batch-size went on with 64-image minibatches in the same records, and a --train-limit
+    of 1 batch an epoch reported an "epoch 20" of a run of --epochs 3, with a NaN train loss."""
+    from zoadamm import InvalidArgument
+
+    spec = RunSpec(method="zo-adamm", epochs=2, lr=0.05, train_limit=640)  # 5 steps an epoch
+    record = tmp_path / "run.jsonl"
+    first = train(spec, service_url, record, data=mnist, progress=False, resume=True, session_name="data")
+    other = RunSpec(**{**spec.__dict__, "epochs": 3, "batch_size": 64})
+    with pytest.raises(InvalidArgument) as refused:
+        train(other, service_url, record, data=mnist, progress=False, resume=True, session_name="data")
+    assert str(refused.value) == (
+        f"session {first[-1]['session']} was trained on other data, as {record} records it: batch_size 128 "
+        "(here 64); continuing it would mix two runs: give the same options, or another --name for a new run")
+    assert len(read_records(record)) == 2
+    one_batch = RunSpec(**{**spec.__dict__, "epochs": 3, "train_limit": 128})  # step 10 is "epoch 10"
+    assert train(one_batch, service_url, None, data=mnist, progress=False, resume=True, session_name="data") == []
+    with Client(service_url) as client:
+        assert len(client.sessions.history(first[-1]["session"])) == 2  # the two epochs' reports, no more

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from zoadamm import Client, RemoteOptimizer
+from zoadamm import Client, InvalidArgument, RemoteOptimizer
 from zoadamm.methods import method as method_spec
 from zoadamm.sdk import APIConnectionError, fast_switching
 from zoadamm.sdk.minimize import Interrupted, start_run
@@ -27,7 +27,7 @@ from zoadamm.sdk.minimize import Interrupted, start_run
 from .diverged import Diverged
 from .model import initial_parameters, parameter_count
 from .objective import MnistObjective
-from .records import append_record
+from .records import append_record, read_records
 from .transport import lean_client
 
 PAPER_SCALE = 1 / 9  # d = 1,400
@@ -109,6 +109,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
         settings.enter_context(fast_switching())
     try:
         if resume:
+            _check_recorded_data(run, spec, record)
             records += _report_missed_epoch(run, objective, spec, record)
         for epoch in range(run.step // nb + 1, spec.epochs + 1):
             if run.step >= last:
@@ -199,9 +200,30 @@ def _report_missed_epoch(run: RemoteOptimizer, objective: MnistObjective, spec: 
     """A run interrupted after an epoch's last step but before its report: the report, now
     (with no train loss: its steps were taken before), so that the schedule sees every epoch."""
     epochs_done, into_epoch = divmod(run.step, objective.num_batches)
-    if into_epoch or epochs_done == 0 or len(run.client.sessions.history(run.id)) >= epochs_done:
+    if into_epoch or epochs_done == 0 or epochs_done > spec.epochs:  # beyond this command's epochs: not its report
+        return []
+    if len(run.client.sessions.history(run.id)) >= epochs_done:
         return []
     return [_close_epoch(run, objective, spec, epochs_done, math.nan, time.perf_counter(), record)]
+
+
+DATA_OPTIONS = ("batch_size", "train_limit", "normalize", "shuffle", "seed")  # what the session's settings leave out
+
+
+def _check_recorded_data(run: RemoteOptimizer, spec: RunSpec, record: str | Path | None) -> None:
+    """A session continued under other data options would mix two runs' steps: the settings a
+    session is found by (lr, q, ...) leave the data out, but the run's records keep it."""
+    if record is None:
+        return
+    earlier = [row for row in read_records(record) if row.get("session") == run.id]
+    if not earlier:
+        return
+    differ = [f"{name} {earlier[-1][name]!r} (here {getattr(spec, name)!r})" for name in DATA_OPTIONS
+              if name in earlier[-1] and earlier[-1][name] != getattr(spec, name)]
+    if differ:
+        raise InvalidArgument(f"session {run.id} was trained on other data, as {record} records it: "
+                              f"{', '.join(differ)}; continuing it would mix two runs: give the same options, "
+                              "or another --name for a new run")
 
 
 def _interactive() -> bool:
