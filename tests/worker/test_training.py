@@ -124,3 +124,16 @@ def test_a_run_continued_on_other_data_is_refused_and_past_its_epochs_reports_no
     assert train(one_batch, service_url, None, data=mnist, progress=False, resume=True, session_name="data") == []
     with Client(service_url) as client:
         assert len(client.sessions.history(first[-1]["session"])) == 2  # the two epochs' reports, no more
+
+
+def test_a_long_epoch_shows_its_progress_in_a_log(mnist, service_url, monkeypatch, capsys):
+    """With stderr a file or a pipe, an epoch printed nothing until its end (a minute at the
+    paper's larger scales): a line comes at least every LOG_EVERY_S (here 0: every step)."""
+    from zoadamm_worker import train as training
+
+    monkeypatch.setattr(training, "LOG_EVERY_S", 0.0)
+    spec = RunSpec(method="zo-adamm", epochs=1, lr=0.05, train_limit=384)  # 3 steps
+    train(spec, service_url, None, data=mnist, progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if ": step " in line]
+    assert [line.split(": step ")[1].split(",")[0] for line in lines] == ["1 of 3", "2 of 3", "3 of 3"], lines
+    assert lines[0].startswith(f"{spec.label} epoch 1/1: step 1 of 3, train ")

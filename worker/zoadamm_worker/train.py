@@ -144,6 +144,9 @@ def _epoch(run: RemoteOptimizer, objective: MnistObjective, spec: RunSpec, epoch
     # pipe, compose's output) the line per epoch below is the progress.
     bar = tqdm(indices, desc=f"{spec.label} epoch {epoch}/{spec.epochs}",
                disable=not (progress and _interactive()), leave=False, mininterval=0.5, unit="step")
+    # and a line at least every LOG_EVERY_S, so that a long epoch (a minute at the paper's larger
+    # scales) does not leave a log silent until its end
+    logged = time.monotonic() if progress and not _interactive() else math.inf
     for index in bar:
         batch = objective.batch(epoch, index)
         if method_spec(run.config.method).takes == "values":
@@ -160,6 +163,10 @@ def _epoch(run: RemoteOptimizer, objective: MnistObjective, spec: RunSpec, epoch
         losses.append(loss)
         if len(losses) % 20 == 0:
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", lr=f"{run.lr:.2g}")
+        if time.monotonic() - logged >= LOG_EVERY_S:
+            logged = time.monotonic()
+            print(f"{spec.label} epoch {epoch}/{spec.epochs}: step {index + 1:,} of {nb:,}, train "
+                  f"{np.mean(losses[-20:]):.4f}, lr {run.lr:.2g}", file=sys.stderr, flush=True)
     run.flush()
     row = _close_epoch(run, objective, spec, epoch, float(np.mean(losses)), started, record)
     if progress:
@@ -206,6 +213,8 @@ def _report_missed_epoch(run: RemoteOptimizer, objective: MnistObjective, spec: 
         return []
     return [_close_epoch(run, objective, spec, epochs_done, math.nan, time.perf_counter(), record)]
 
+
+LOG_EVERY_S = 10.0  # in a log (stderr no terminal), the longest an epoch stays silent
 
 DATA_OPTIONS = ("batch_size", "train_limit", "normalize", "shuffle", "seed")  # what the session's settings leave out
 
