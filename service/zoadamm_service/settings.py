@@ -6,14 +6,16 @@ import difflib
 import os
 from collections.abc import Mapping
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REDIS_MAX_CONNECTIONS = 100  # per service process; the embedded store's pool has as many
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ZOADAMM_", extra="ignore")
+    # NaN failed a bound's check with that bound's message ("less than or equal to 3600"), and an
+    # infinite timeout or cache age is no setting anyone means: both are refused as "a finite number"
+    model_config = SettingsConfigDict(env_prefix="ZOADAMM_", extra="ignore", allow_inf_nan=False)
 
     redis_url: str | None = Field(
         default=None,
@@ -23,6 +25,13 @@ class Settings(BaseSettings):
     )
     redis_cluster: bool = Field(
         False, description="REDIS_URL names one node of a Redis Cluster; the store follows the cluster's slots.")
+    @field_validator("redis_cluster")
+    @classmethod
+    def _cluster_needs_redis(cls, cluster: bool, info: ValidationInfo) -> bool:
+        if cluster and not info.data.get("redis_url"):  # else the in-process store, the setting ignored
+            raise ValueError("a Redis Cluster is reached through REDIS_URL, a node of it, and REDIS_URL is not set")
+        return cluster
+
     redis_wait_replicas: int = Field(
         0, ge=0, description="Replicas that must hold a write (Redis WAIT) before it is acknowledged; 0: only a "
         "create waits, for one replica when its master has one, and a failover can lose the steps its replica had "

@@ -170,6 +170,11 @@ REFUSED = [
     ("zoadamm-service", [], {"REDIS_URL": "redis://127.0.0.1:6379/1", "ZOADAMM_REDIS_CLUSTER": "true"},
      "REDIS_URL='redis://127.0.0.1:6379/1' names a database other than 0, which a Redis Cluster does not have"),
     ("zoadamm-service", [], {"ZOADAMM_RATE_LIMIT": "fast"}, "ZOADAMM_RATE_LIMIT='fast' is not a rate"),
+    # NaN was told of the bound it failed ("less than or equal to 3600"), inf taken; the cluster ignored
+    ("zoadamm-service", [], {"ZOADAMM_LEASE_SECONDS": "nan"}, "ZOADAMM_LEASE_SECONDS='nan': Input should be a finite"),
+    ("zoadamm-service", [], {"ZOADAMM_QUEUE_TIMEOUT_S": "inf"}, "ZOADAMM_QUEUE_TIMEOUT_S='inf': Input should be a "),
+    ("zoadamm-service", [], {"ZOADAMM_REDIS_CLUSTER": "true"}, "ZOADAMM_REDIS_CLUSTER='true': Value error, a Redis "
+     "Cluster is reached through REDIS_URL, a node of it, and REDIS_URL is not set"),
     ("zoadamm-service", ["--port", "6379"], {}, "port 6379 on 127.0.0.1 is in use"),  # the tests' Redis is there
     # an address it cannot listen on, before the keys' check (which would call it exposed)
     ("zoadamm-service", ["--host", "nonexistent.invalid"], {}, "--host nonexistent.invalid: cannot listen there"),
