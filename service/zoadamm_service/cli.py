@@ -20,7 +20,7 @@ from limits import parse
 from pydantic import ValidationError
 
 from . import console
-from .settings import Settings, environment_variable, trusts_forwarded_headers
+from .settings import Settings, environment_variable, shown_url, trusts_forwarded_headers
 from .store.server_checks import CLUSTER_NODE
 from .tenants import OPEN_TENANT, OPEN_TENANT_NOTE, KeyConfigError, KeyRing, entry, new_key
 
@@ -97,7 +97,8 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     settings = Settings()
     _check(parser, args, settings)
-    where = settings.redis_url or "the in-process store (nothing survives a restart; set REDIS_URL for Redis)"
+    where = (shown_url(settings.redis_url) if settings.redis_url
+             else "the in-process store (nothing survives a restart; set REDIS_URL for Redis)")
     logging.basicConfig(level=args.log_level.upper() if args.log_level != "trace" else 5)
     log.info("sessions are kept in %s", where)
     if args.workers > 1:

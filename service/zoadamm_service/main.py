@@ -25,7 +25,7 @@ from .domain.leases import Leases
 from .domain.reports import Reports
 from .domain.sessions import Sessions
 from .errors import StoreUnavailable
-from .settings import Settings, misspelled
+from .settings import Settings, misspelled, shown_url
 from .store import Store, faults, open_store
 from .tenants import OPEN_TENANT, OPEN_TENANT_NOTE, KeyRing
 
@@ -60,6 +60,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             log.warning(OPEN_WARNING)
         elif OPEN_TENANT in keys.tenants:
             log.warning("ZOADAMM_API_KEYS: %s", OPEN_TENANT_NOTE)
+        if settings.redis_url:  # said at start, not only in the first call's 503
+            try:
+                await store.ping()
+            except Exception as error:  # noqa: BLE001 - any failure to answer is worth the line
+                log.warning("Redis at %s does not answer (%s): calls get 503 until it does",
+                            shown_url(settings.redis_url), type(error).__name__)
         if getattr(app.state, "freeze_gc", False):
             gc.collect()
             gc.freeze()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -133,6 +134,15 @@ class Settings(BaseSettings):
         10.0, gt=0, le=3600,
         description="How long a worker's lease on directions of a shared step lasts before another worker gets them.",
     )
+
+
+def shown_url(url: str) -> str:
+    """A Redis URL for a log line: its password, if any, as ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"))
 
 
 def environment_variable(field: str) -> str:

@@ -202,3 +202,33 @@ def test_a_redis_with_fewer_replicas_than_writes_wait_for_is_refused_until_one_c
     finally:
         replica.kill()
         replica.wait()
+
+
+def test_a_redis_that_does_not_answer_at_start_is_said_so_and_its_password_is_not():
+    """A REDIS_URL with nothing behind it started without a word (the first call got 503), and
+    the start's "sessions are kept in" line printed the URL's password."""
+    import sys
+    import threading
+    from pathlib import Path
+
+    url = f"redis://:hunter2@127.0.0.1:{_free_port()}/0"
+    env = {"PATH": "/usr/bin:/bin", "REDIS_URL": url, "ZOADAMM_REDIS_CONNECT_TIMEOUT_S": "0.2"}
+    service = subprocess.Popen([str(Path(sys.executable).with_name("zoadamm-service")), "--port", str(_free_port())],
+                               env=env, stderr=subprocess.PIPE, text=True)
+    guard = threading.Timer(60, service.terminate)  # a guard, not a timing: the lines come at start
+    guard.start()
+    lines = []
+    try:
+        assert service.stderr is not None
+        for line in service.stderr:  # until the warning, or the service's end
+            lines.append(line)
+            if "does not answer" in line:
+                break
+    finally:
+        guard.cancel()
+        service.terminate()
+        service.wait(timeout=60)
+    said = "".join(lines)
+    assert f"Redis at redis://:***@{url.split('@')[1]} does not answer (StoreUnavailable): calls get 503 until it " \
+           "does" in said, said
+    assert f"sessions are kept in redis://:***@{url.split('@')[1]}" in said and "hunter2" not in said, said

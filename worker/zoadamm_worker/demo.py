@@ -25,6 +25,7 @@ from pathlib import Path
 from zoadamm.sdk.minimize import Interrupted
 from zoadamm_service.console import CommandParser, add_debug, add_version, positive, seed, stopped_status
 from zoadamm_service.launch import local_service
+from zoadamm_service.settings import shown_url
 
 from .cli_errors import check_service, run_command
 from .cli_options import given_path, http_url, model_scale, refuse_disagreements
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 def _interrupted(stop: KeyboardInterrupt, service: str | None) -> str:
     """The demo does not continue a run: it is short, and it starts over."""
     where = f" at step {stop.step} of session {stop.session_id}" if isinstance(stop, Interrupted) else ""
-    kept = (f"its sessions stay in {service or os.environ['REDIS_URL']}" if service or os.environ.get("REDIS_URL")
+    kept = (f"its sessions stay in {service or shown_url(os.environ['REDIS_URL'])}"
+            if service or os.environ.get("REDIS_URL")
             else "the service it started is stopped, with its sessions")
     return (f"interrupted{where}; {kept}, the records of the epochs done are in its run folder; "
             "the same command starts over")
@@ -103,7 +105,7 @@ def _demo(args: argparse.Namespace) -> int:
     d = parameter_count(args.scale)
     # named by the second it starts in; a second demo started in the same one gets demo-<time>-2
     folder = claim_new(Path(args.out) / f"demo-{datetime.now():%Y%m%d-%H%M%S}", folder=True)
-    store = os.environ.get("REDIS_URL") or "the embedded in-process store"
+    store = shown_url(os.environ["REDIS_URL"]) if os.environ.get("REDIS_URL") else "the embedded in-process store"
     print(f"zoadamm demo: d = {d:,}, {args.epochs} epochs, q = {args.directions}, seed {args.seed}; "
           f"sessions kept in {args.service or store}")
     data = load_mnist("auto", args.data_dir)
