@@ -119,6 +119,11 @@ REFUSED = [
     ("zoadamm-demo", ["--seed", str(2**53)], {}, "argument --seed: expected an integer from 0 to 2^53 - 1"),
     ("zoadamm-worker", [*REST, "--dim", "99999999999"], {},
      "argument --dim: d = 99,999,999,999 is over ZOADAMM_MAX_DIM = 8,388,608"),
+    # a q the service refuses, said before a grid trains its FO run (or a worker loads MNIST)
+    ("zoadamm-experiments", ["run", "--dry-run", "--q", "1", "99999"], {},
+     "argument --q: q = 99,999 is over ZOADAMM_MAX_DIRECTIONS = 1,024, the largest q the service takes"),
+    ("zoadamm-worker", [*MNIST, "--directions", "64"], {"ZOADAMM_MAX_DIRECTIONS": "32"},
+     "argument --directions: q = 64 is over ZOADAMM_MAX_DIRECTIONS = 32"),
     # a model the service would refuse, which at this scale could not even be built to send it
     ("zoadamm-worker", [*MNIST, "--scale", "1e9"], {},
      "argument --scale: s = 1e9 makes d = 41,578,320,003,810,682, over ZOADAMM_MAX_DIM = 8,388,608"),
@@ -266,12 +271,12 @@ def service_url():
 
 
 def test_a_setting_the_service_refuses_is_the_sdk_s_message(service_url):
-    """Limits only the service knows (here q beyond ZOADAMM_MAX_DIRECTIONS) come back as a 422;
+    """Limits only the service knows (here q x d beyond ZOADAMM_MAX_WORK) come back as a 422;
     the line is the SDK's message for it, which names the field and the reason."""
     with Client(service_url) as client, pytest.raises(UnprocessableEntityError) as refused:
-        client.sessions.create(3, x0=[0.0] * 3, directions=5000)
-    line = one_line(run("zoadamm-worker", "rest", "--objective", f"{NOWHERE}/f", "--dim", "3", "--directions", "5000",
-                        "--service", service_url))
+        client.sessions.create(1_000_000, directions=1000)
+    line = one_line(run("zoadamm-worker", "rest", "--objective", f"{NOWHERE}/f", "--dim", "1000000", "--directions",
+                        "1000", "--service", service_url))
     assert line.startswith(f"zoadamm-worker: the service at {service_url} refused the request: ")
     assert str(refused.value) in line and "directions" in line
 

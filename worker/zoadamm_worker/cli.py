@@ -35,6 +35,7 @@ from .cli_options import (
     bound,
     default_session_name,
     dimension,
+    directions,
     env_default,
     given_path,
     http_url,
@@ -156,7 +157,7 @@ def _add_mnist(sub) -> None:
     m.add_argument("--epochs", type=positive(int), default=1, help="epochs, counted from the session's step 0")
     m.add_argument("--steps", type=positive(int), default=None,
                    help="stop at this step of the session, within --epochs (default: the epochs' end)")
-    m.add_argument("--directions", type=positive(int), default=1, help="q, directions per step (zo-* methods)")
+    m.add_argument("--directions", type=directions, default=1, help="q, directions per step (zo-* methods)")
     m.add_argument("--difference", choices=DIFFERENCES, default="forward", help="finite differences (zo-* methods)")
     m.add_argument("--distribution", choices=DISTRIBUTIONS, default="sphere", help="of the directions (zo-* methods)")
     m.add_argument("--normalizer", choices=NORMALIZERS, default="v_hat",
@@ -202,7 +203,7 @@ def _add_rest(sub) -> None:
     r.add_argument("--steps", type=positive(int), default=1000, help="run until the session reaches this step")
     r.add_argument("--method", choices=ZO_METHODS, default="zo-adamm",
                    help="the update (every method that takes f values; default: zo-adamm)")
-    r.add_argument("--directions", type=positive(int), default=1, help="q, directions per step")
+    r.add_argument("--directions", type=directions, default=1, help="q, directions per step")
     r.add_argument("--difference", choices=DIFFERENCES, default="forward", help="finite differences")
     r.add_argument("--lr", type=positive(float), default=1e-2, help="learning rate at the start")
     r.add_argument("--mu", type=positive(float), default=1e-3, help="smoothing radius at the start")

@@ -123,7 +123,7 @@ def model_scale(text: str) -> float:
     from .model import parameter_count
 
     scale = float(positive(float)(text))
-    d, limit = parameter_count(scale), _max_dim()
+    d, limit = parameter_count(scale), _service_limit("max_dim")
     if d > limit:
         raise argparse.ArgumentTypeError(
             f"s = {text} makes d = {d:,}, over ZOADAMM_MAX_DIM = {limit:,}, the largest d the service takes "
@@ -134,24 +134,37 @@ def model_scale(text: str) -> float:
 def dimension(text: str) -> int:
     """An argparse ``type``: a d > 0 of at most ``ZOADAMM_MAX_DIM``, as ``model_scale`` reads it:
     a larger one failed making x0 (745 GiB at d = 1e11) before the service could refuse it."""
-    d, limit = int(positive(int)(text)), _max_dim()
+    d, limit = int(positive(int)(text)), _service_limit("max_dim")
     if d > limit:
         raise argparse.ArgumentTypeError(f"d = {d:,} is over ZOADAMM_MAX_DIM = {limit:,}, the largest d the service "
                                          "takes (where it takes more, set ZOADAMM_MAX_DIM here as it is set there)")
     return d
 
 
-def _max_dim() -> int:
-    """The service's ``ZOADAMM_MAX_DIM``, read from the environment as it reads it (its default else)."""
+def directions(text: str) -> int:
+    """An argparse ``type``: a q > 0 of at most ``ZOADAMM_MAX_DIRECTIONS``, read as ``dimension``
+    reads its limit: a grid's larger q was refused by the service only after its FO run had trained."""
+    q, limit = int(positive(int)(text)), _service_limit("max_directions")
+    if q > limit:
+        raise argparse.ArgumentTypeError(f"q = {q:,} is over ZOADAMM_MAX_DIRECTIONS = {limit:,}, the largest q the "
+                                         "service takes (where it takes more, set ZOADAMM_MAX_DIRECTIONS here as it "
+                                         "is set there)")
+    return q
+
+
+def _service_limit(field: str) -> int:
+    """The service's setting ``field`` (``ZOADAMM_`` + its name), read from the environment as the
+    service reads it, else its default."""
     from zoadamm_service.settings import Settings
 
-    variable = os.environ.get("ZOADAMM_MAX_DIM")
+    name = f"ZOADAMM_{field.upper()}"
+    variable = os.environ.get(name)
     if not variable:
-        return int(Settings.model_fields["max_dim"].default)
+        return int(Settings.model_fields[field].default)
     try:
         return int(variable)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"ZOADAMM_MAX_DIM={variable!r} is not an integer") from None
+        raise argparse.ArgumentTypeError(f"{name}={variable!r} is not an integer") from None
 
 
 def parse_x0(parser: argparse.ArgumentParser, text: str | None, dim: int | None) -> np.ndarray:

@@ -28,7 +28,7 @@ from zoadamm_service.launch import local_service
 from zoadamm_service.settings import shown_url
 
 from .cli_errors import check_service, run_command
-from .cli_options import given_path, http_url, model_scale, refuse_disagreements
+from .cli_options import directions, given_path, http_url, model_scale, refuse_disagreements
 from .model import parameter_count
 from .records import claim_new
 from .report import TRAIN_LOSS_NOTE, comparison_rows, comparison_title, markdown_table, plot_comparison, report_folder
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale", type=model_scale, default=1 / 9,
                         help="model scale s (default: 1/9, d = 1,400; 12.333333 gives d = 169,196)")
     parser.add_argument("--epochs", type=positive(int), default=5, help="epochs of each run")
-    parser.add_argument("--directions", type=positive(int), default=1, help="q for the ZO run")
+    parser.add_argument("--directions", type=directions, default=1, help="q for the ZO run")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the initial weights and directions")
     parser.add_argument("--service", type=http_url, default=None,
                         help="use the service at this URL (default: start one on the embedded store, or on "
