@@ -97,8 +97,10 @@ def _check_locally(fields: dict, constraint: FeasibleSet | None, x0: np.ndarray 
             for name, value in fields.items() if name in _CORE_SETTINGS and value is not None}
     if not isinstance(core.get("dim"), int) or isinstance(core.get("dim"), bool):
         return  # a dim of another type: the service names it
-    if isinstance(core.get("seed"), int) and core["seed"] > wire.SAFE_INT:
-        del core["seed"]  # past the service's own limit, which its 422 says
+    seed = core.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed <= wire.SAFE_INT:
+        # the service's range, not the core's [0, 2**64): JSON carries integers exactly up to 2^53 - 1
+        raise InvalidArgument(f"seed must be an integer in [0, 2^53 - 1 = {wire.SAFE_INT}], got {seed}")
     config = SessionConfig(**core, schedule=None, constraint=constraint)
     if x0 is not None:
         if x0.size != config.dim:

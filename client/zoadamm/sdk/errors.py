@@ -150,6 +150,11 @@ def error_for(response: httpx.Response, body: dict | None) -> APIStatusError:
         creating = request is not None and request.method == "POST" and request.url.path.endswith("/v1/sessions")
         detail = reasons((body or {})["errors"], creating)
     where = f" ({request.method} {request.url})" if request is not None else ""
+    # a Retry-After the retries did not wait out (over a minute, or past the retry window): when
+    # to try again, in the message, where a gateway's own body would not say it
+    later = response.headers.get("retry-after", "").strip() if status in (429, 503) else ""
+    if later and "retry" not in detail.lower():  # the service's own words say it ("retry in 2 s")
+        detail += f"; try again after {later} s" if later.isdigit() else f"; try again after {later}"
     error = cls(f"{status} {detail}{where}", response, body)
     if isinstance(error, NotFoundError) and error.no_such_path:
         error.args = (f"{error.args[0]}: {PATH_HINT}",)
