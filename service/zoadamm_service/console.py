@@ -77,7 +77,7 @@ class CommandParser(argparse.ArgumentParser):
             options = [o for action in chosen._actions for o in action.option_strings if o.startswith("--")]
             meant = [difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.75)
                      for word in unknown if word.startswith("--")]
-            hints = [f"{found[0]}" for found in meant if found]
+            hints = [found[0] for found in meant if found]
             chosen.error(f"unrecognized arguments: {' '.join(unknown)}"
                          + (f" (did you mean {', '.join(hints)}?)" if hints else ""))
         return parsed

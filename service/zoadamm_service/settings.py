@@ -26,13 +26,6 @@ class Settings(BaseSettings):
     )
     redis_cluster: bool = Field(
         False, description="REDIS_URL names one node of a Redis Cluster; the store follows the cluster's slots.")
-    @field_validator("redis_cluster")
-    @classmethod
-    def _cluster_needs_redis(cls, cluster: bool, info: ValidationInfo) -> bool:
-        if cluster and not info.data.get("redis_url"):  # else the in-process store, the setting ignored
-            raise ValueError("a Redis Cluster is reached through REDIS_URL, a node of it, and REDIS_URL is not set")
-        return cluster
-
     redis_wait_replicas: int = Field(
         0, ge=0, description="Replicas that must hold a write (Redis WAIT) before it is acknowledged; 0: only a "
         "create waits, for one replica when its master has one, and a failover can lose the steps its replica had "
@@ -134,6 +127,13 @@ class Settings(BaseSettings):
         10.0, gt=0, le=3600,
         description="How long a worker's lease on directions of a shared step lasts before another worker gets them.",
     )
+
+    @field_validator("redis_cluster")
+    @classmethod
+    def _cluster_needs_redis(cls, cluster: bool, info: ValidationInfo) -> bool:
+        if cluster and not info.data.get("redis_url"):  # else the in-process store, the setting ignored
+            raise ValueError("a Redis Cluster is reached through REDIS_URL, a node of it, and REDIS_URL is not set")
+        return cluster
 
 
 def shown_url(url: str) -> str:

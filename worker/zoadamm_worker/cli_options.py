@@ -123,48 +123,41 @@ def model_scale(text: str) -> float:
     from .model import parameter_count
 
     scale = float(positive(float)(text))
-    d, limit = parameter_count(scale), _service_limit("max_dim")
-    if d > limit:
-        raise argparse.ArgumentTypeError(
-            f"s = {text} makes d = {d:,}, over ZOADAMM_MAX_DIM = {limit:,}, the largest d the service takes "
-            "(where it takes more, set ZOADAMM_MAX_DIM here as it is set there)")
+    d = parameter_count(scale)
+    _within_service_limit(d, "max_dim", "d", f"s = {text} makes d = {d:,},")
     return scale
 
 
 def dimension(text: str) -> int:
     """An argparse ``type``: a d > 0 of at most ``ZOADAMM_MAX_DIM``, as ``model_scale`` reads it:
     a larger one failed making x0 (745 GiB at d = 1e11) before the service could refuse it."""
-    d, limit = int(positive(int)(text)), _service_limit("max_dim")
-    if d > limit:
-        raise argparse.ArgumentTypeError(f"d = {d:,} is over ZOADAMM_MAX_DIM = {limit:,}, the largest d the service "
-                                         "takes (where it takes more, set ZOADAMM_MAX_DIM here as it is set there)")
+    d = int(positive(int)(text))
+    _within_service_limit(d, "max_dim", "d", f"d = {d:,} is")
     return d
 
 
 def directions(text: str) -> int:
     """An argparse ``type``: a q > 0 of at most ``ZOADAMM_MAX_DIRECTIONS``, read as ``dimension``
     reads its limit: a grid's larger q was refused by the service only after its FO run had trained."""
-    q, limit = int(positive(int)(text)), _service_limit("max_directions")
-    if q > limit:
-        raise argparse.ArgumentTypeError(f"q = {q:,} is over ZOADAMM_MAX_DIRECTIONS = {limit:,}, the largest q the "
-                                         "service takes (where it takes more, set ZOADAMM_MAX_DIRECTIONS here as it "
-                                         "is set there)")
+    q = int(positive(int)(text))
+    _within_service_limit(q, "max_directions", "q", f"q = {q:,} is")
     return q
 
 
-def _service_limit(field: str) -> int:
-    """The service's setting ``field`` (``ZOADAMM_`` + its name), read from the environment as the
-    service reads it, else its default."""
+def _within_service_limit(value: int, field: str, symbol: str, lead: str) -> None:
+    """Refuse ``value`` (a ``symbol``, said as ``lead``) over the service's setting ``field``
+    (``ZOADAMM_`` + its name), read from the environment as the service reads it, else its default."""
     from zoadamm_service.settings import Settings
 
     name = f"ZOADAMM_{field.upper()}"
     variable = os.environ.get(name)
-    if not variable:
-        return int(Settings.model_fields[field].default)
     try:
-        return int(variable)
+        limit = int(variable) if variable else int(Settings.model_fields[field].default)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{name}={variable!r} is not an integer") from None
+    if value > limit:
+        raise argparse.ArgumentTypeError(f"{lead} over {name} = {limit:,}, the largest {symbol} the service takes "
+                                         f"(where it takes more, set {name} here as it is set there)")
 
 
 def parse_x0(parser: argparse.ArgumentParser, text: str | None, dim: int | None) -> np.ndarray:

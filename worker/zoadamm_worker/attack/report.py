@@ -72,9 +72,7 @@ def _read_records(path: str | Path) -> tuple[list[tuple[int, dict]], str | None]
         raise ValueError(f"{path}: {what}; give records files of attack --records")
     try:  # a last line cut short (a run killed mid-write) is skipped, as the run that continues skips it
         numbered = numbered_records(path)
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not text: give records files (JSON lines) of attack --records") from None
-    except RecordError as error:
+    except RecordError as error:  # a line that is no JSON, or a file that is not text
         raise ValueError(f"{error}: give records files of attack --records") from None
     rows, kinds = [], set()
     for number, row in numbered:
