@@ -4,11 +4,12 @@ each child opens connections of its own, so no process reads another's answers."
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 
 import httpx
 import pytest
 
-from zoadamm import Client
+from zoadamm import Client, RemoteOptimizer
 from zoadamm.sdk import ClientClosedError
 
 CLIENT: Client | None = None
@@ -99,3 +100,23 @@ def test_a_mirrored_run_steps_in_a_forked_child(service_url, pipeline):
         assert client.sessions.parameters(RUN.id).step == 4
         assert child[1] == client.sessions.parameters(RUN.id).x.tolist()
         RUN.close()
+
+
+def _steps_of(run) -> int:
+    return run.session.step
+
+
+@pytest.mark.parametrize("what", ["client", "run"])
+def test_a_client_or_run_sent_to_a_spawned_process_says_what_to_send_instead(service_url, what):
+    """spawn and forkserver pickle a task's arguments: the client's connections (and its key) can't
+    travel, so pickling says what to pass instead, where it said "Can't pickle local object"."""
+    with Client(service_url, api_key="secret-key") as client:
+        run = RemoteOptimizer.create(client, [0.0, 0.0], name="spawned")
+        sent = client if what == "client" else run
+        with pytest.raises(TypeError) as refused:
+            pickle.dumps(sent)
+        message = str(refused.value)
+        assert "cannot be pickled" in message and "secret-key" not in message
+        assert ("same base_url and api_key" in message) if what == "client" else (run.id in message)
+        with multiprocessing.get_context("spawn").Pool(1) as pool, pytest.raises(TypeError, match="cannot be pickled"):
+            pool.map(_steps_of, [run])

@@ -43,6 +43,11 @@ class _Base:
         key = "set" if self._api_key else "none"
         return f"{type(self).__name__}(base_url={self._base_url!r}, api_key={key})"
 
+    def __reduce__(self):
+        # its connections cannot cross to another process; the key must not travel in a pickle
+        raise TypeError(f"a {type(self).__name__} holds open connections and cannot be pickled: make one in "
+                        "each process, with the same base_url and api_key")
+
     def _parsed(self, parsed: calls.Parsed, answer: tuple[dict, dict]):
         """``parsed``'s answer read; JSON of another shape (a server that is not zoadamm's) is an
         APIError that says so, not a KeyError from inside the SDK."""

@@ -31,3 +31,8 @@ class Mirrored:
     @property
     def mirrored(self) -> bool:
         return self._mirror is not None
+
+    def __reduce__(self):
+        raise TypeError(f"a {type(self).__name__} holds its client's connections and cannot be pickled: pass "
+                        f"its session id ({self.id!r}) to the other process and resume or join it there "
+                        "with a client of its own")
