@@ -143,6 +143,7 @@ def test_a_part_with_a_lease_told_again_with_other_values_at_a_stale_replica_is_
     assert closed.status_code == 200 and closed.json()["step"] == 1
     other = part(b, [2, 3], [7.0, 7.0], "w2")
     assert other.status_code == 409 and "step 0 is already applied" in other.json()["detail"], other.text
+    assert "ask again for the open step" in other.json()["detail"]  # what the client does next
     again = part(b, [2, 3], [0.7, 0.8], "w2")
     assert again.status_code == 200 and again.json()["checksum"] == closed.json()["checksum"]
 

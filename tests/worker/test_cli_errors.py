@@ -122,13 +122,13 @@ def test_a_conflict_and_a_lost_session_are_explained(service_url):
         with pytest.raises(ConflictError) as ahead:  # this run is ahead of the session: the store went back
             client.sessions.tell(session.id, 5, f_x=1.0, f_plus=[1.0])
         line = explain(ahead.value, service_url)
-        assert service_url in line and "409: step 5 is not open yet; the session is at step 0)" in line
+        assert service_url in line and "409: step 5 is not open yet; the session is at step 0" in line
         assert "store lost acknowledged steps" in line and "another client" not in line
         client.sessions.tell(session.id, 0, f_x=1.0, f_plus=[1.0])
         with pytest.raises(ConflictError) as behind:  # the session moved on without this run
             client.sessions.tell(session.id, 0, f_x=2.0, f_plus=[1.0])
         line = explain(behind.value, service_url)
-        assert "409: step 0 is already applied; the session is at step 1)" in line and "another client" in line
+        assert "409: step 0 is already applied; the session is at step 1" in line and "another client" in line
         client.sessions.delete(session.id)
         with pytest.raises(ZoadammError) as gone:
             client.sessions.get(session.id)

@@ -35,6 +35,8 @@ from .telemetry import Silent, Telemetry
 # A record appended by another replica moves the head without closing the step: a write that
 # lost its conditional append to one is built again on the new head, this many times at most.
 COMMIT_TRIES = 3
+# what a client whose step closed without it does next: the open step's x and seed come with an ask
+AGAIN = ": ask again for the open step, and evaluate at its x"
 
 
 class Sessions:
@@ -218,7 +220,7 @@ class Sessions:
             return replica.answer(mode)
         if step != replica.step:
             why = "already applied" if step < replica.step else "not open yet"
-            raise Conflict(f"step {step} is {why}; the session is at step {replica.step}", step=replica.step)
+            raise Conflict(f"step {step} is {why}; the session is at step {replica.step}{AGAIN}", step=replica.step)
         return None
 
     async def _incomplete(self, replica: Replica, step: int, gathered: split.Gathered, digest: str,
@@ -264,7 +266,7 @@ class Sessions:
                     return replica.answer(mode)
                 if replica.step == record.step:
                     continue  # only a metric moved the head: build the step again with its lr and mu
-                raise Conflict(f"the session moved on to step {replica.step}", step=replica.step) from None
+                raise Conflict(f"the session moved on to step {replica.step}{AGAIN}", step=replica.step) from None
             return await self._applied(replica, event, mode)
         raise ServiceBusy("the session is too busy to take this step now; retry", step=replica.step)
 
