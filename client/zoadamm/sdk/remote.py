@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import wire
 from .._interrupts import held_interrupt
@@ -46,12 +47,11 @@ def _check_modes(mirror: bool, pipeline: bool) -> None:
 
 
 class RemoteOptimizer(Mirrored):
-    """One session driven step by step: ``directions()``, evaluate, ``tell`` (``tell_gradient``
-    for adamm).  Made by ``create`` (a new session at x0) or ``resume`` (an existing one); the
-    constructor takes a session (or its id) and, for a session created without x0, the x0 to
-    start it from.  ``x``, ``step``, ``lr`` and ``mu`` are the open step's; ``mirrored`` says
-    whether the state is kept here too (``mirror=True``).  Close it, or use it as a context
-    manager, to wait for a pipelined tell in flight (docs/sdk.md)."""
+    """One session driven step by step: ``directions()``, evaluate, ``tell`` (``tell_gradient`` for
+    adamm).  Made by ``create`` (a new session at x0) or ``resume`` (an existing one); the constructor
+    takes a session (or its id) and, for a session created without x0, the x0 to start it from.  ``x``,
+    ``step``, ``lr`` and ``mu`` are the open step's; ``mirrored`` says whether the state is kept here too
+    (``mirror=True``).  Close it, or use it as a context manager, to wait for a pipelined tell in flight."""
 
     def __init__(
         self, client: Client, session: Session | str, x0=None, *, mirror: bool = False, pipeline: bool = False
@@ -137,7 +137,8 @@ class RemoteOptimizer(Mirrored):
         With a constraint, x + mu u may lie outside X (see ``create``)."""
         return self._directions.all(self.step)
 
-    def tell(self, f_x=None, f_plus=None, f_minus=None) -> np.ndarray:
+    def tell(self, f_x: float | None = None, f_plus: ArrayLike | None = None,
+             f_minus: ArrayLike | None = None) -> np.ndarray:
         """Report the open step's function values; returns the new parameters.
 
         With ``pipeline=True``, when the check of the previous step finds the mirror wrong,
@@ -151,7 +152,7 @@ class RemoteOptimizer(Mirrored):
         values = {"f_x": f_x, "f_plus": f_plus, "f_minus": f_minus}
         return self._step(values, lambda m: m.zo_record(f_x, f_plus, f_minus))
 
-    def tell_gradient(self, gradient) -> np.ndarray:
+    def tell_gradient(self, gradient: ArrayLike) -> np.ndarray:
         """Report an exact gradient (adamm sessions); returns the new parameters."""
         return self._step({"gradient": gradient}, lambda m: m.fo_record(gradient))
 
