@@ -698,3 +698,19 @@ def test_json_nested_deep_with_an_idempotency_key_is_422_not_500(client, session
 def test_a_name_refused_for_a_format_character_is_told_so(client, sessions):
     r = client.post(f"/v1/sessions/{sessions['zo']}/metrics", json={"value": 1, "metrics": {"a\u200db": 1}})
     assert r.status_code == 422 and "format characters" in r.json()["detail"], r.text
+
+
+def test_a_refused_first_ask_leaves_the_parameters_unset(make_app, serve):
+    """The first ask's x sets the parameters: one refused for its answer's size, or for a lease on
+    a session that takes gradients, must not, or the client's x, mended, gets 409 forever."""
+    with serve(make_app(max_body_bytes=LIMIT)) as c:
+        zo = c.post("/v1/sessions", json={"dim": 100, "directions": 2}).json()["id"]
+        fo = c.post("/v1/sessions", json={"dim": 2, "method": "adamm"}).json()["id"]
+        big = c.post(f"/v1/sessions/{zo}/ask?vectors=true", json={"x": [0.25] * 100})
+        lease = c.post(f"/v1/sessions/{fo}/ask", json={"x": [1.0, 2.0], "lease": 1, "worker": "w"})
+        assert big.status_code == 422 and "too large to send" in big.json()["detail"], big.text
+        assert lease.status_code == 422 and "a lease is of directions" in lease.json()["detail"], lease.text
+        assert [c.get(f"/v1/sessions/{sid}").json()["has_parameters"] for sid in (zo, fo)] == [False, False]
+        assert c.post(f"/v1/sessions/{zo}/ask", json={"x": [0.5] * 100}).status_code == 200  # the mended x
+        assert c.post(f"/v1/sessions/{fo}/ask", json={"x": [3.0, 4.0]}).status_code == 200
+        assert c.get(f"/v1/sessions/{fo}/x").json()["x"] == [3.0, 4.0]

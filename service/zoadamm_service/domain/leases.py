@@ -36,6 +36,7 @@ from ..store.base import Leased
 from ..turns import Yieldable
 from .answers import AskAnswer, LeaseFields, StepRecordPublic, TellAnswer
 from .inputs import ZOValues
+from .replica import Replica
 from .sessions import COMMIT_TRIES, Sessions
 from .split import Granted, NextLease
 
@@ -66,6 +67,8 @@ class Leases:
         """The open step with the directions leased to ``ask.worker``; waits up to ``ask.wait``
         seconds when none are free.  ``granted``: the lease a tell of step ``ask.since`` took
         with its part, which answers once that step closed here.  Raises Conflict, Invalid, NotFound."""
+        if x is not None:  # refused before this x sets the session's parameters
+            _check_takes_values(await self.sessions.owned(tenant, session_id))
         deadline = time.monotonic() + min(ask.wait, MAX_WAIT_S)
         woken, first_step = False, None
         while True:
@@ -141,9 +144,7 @@ class Leases:
             replica = await self.sessions.owned(tenant, session_id)
             async with replica.locked():
                 await replica.settle()
-                if not replica.config.takes_values:
-                    raise Invalid(f"a lease is of directions, which only a zo-* session has; this session's method "
-                                  f"is {replica.config.method!r}, which tells a gradient: ask without lease")
+                _check_takes_values(replica)
                 if opened is None or replica.step != opened.step:
                     as_is = False
                     continue  # no parameters in this replica yet, or a step closed in between
@@ -194,3 +195,9 @@ def _told(told: int, pending: list[int] | None, lease: AskAnswer) -> TellAnswer:
         first = lease.steps[0]
         fields.update(checksum=first.checksum, step_lr=first.lr, coefficients=first.coefficients)
     return TellAnswer(**fields)
+
+
+def _check_takes_values(replica: Replica) -> None:
+    if not replica.config.takes_values:
+        raise Invalid(f"a lease is of directions, which only a zo-* session has; this session's method "
+                      f"is {replica.config.method!r}, which tells a gradient: ask without lease")

@@ -119,12 +119,13 @@ class Sessions:
         replica = await self.owned(tenant, session_id)
         async with replica.locked():
             await replica.catch_up(self.store, await self.store.head(session_id, replica.meta.created))
+            cfg, sending = replica.config, with_vectors and replica.config.takes_values
+            if sending:  # refused before x sets the parameters: a refused call changes nothing
+                limits.check_answer_size(self.settings, cfg.directions * cfg.dim, bytes_per_value)
             if x is not None:
                 await self._check_or_start(replica, x)
-            opt, cfg = replica.started(), replica.config
-            u = None
-            if with_vectors and cfg.takes_values:
-                limits.check_answer_size(self.settings, cfg.directions * cfg.dim, bytes_per_value)
+            opt, u = replica.started(), None
+            if sending:
                 u = await replica.run(directions, cfg.seed, opt.step, cfg.directions, cfg.dim, cfg.distribution)
             return replica.opened(u=u)
 
