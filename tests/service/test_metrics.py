@@ -199,3 +199,22 @@ def test_several_workers_add_up_and_survive_a_killed_worker(redis_url, tmp_path)
             assert value(scrape, "zoadamm_evaluations_total", method="zo-adamm") == 30
     finally:
         service.stop()
+
+
+def test_a_new_process_scrapes_a_checkpoint_age_of_0_and_other_methods_as_one_label():
+    """A process of its own (the gauges are the process's): before its first checkpoint the age is
+    0, as documented, where the sample was missing (a panel showed "No data"); methods the HTTP
+    parser takes but no route serves, sent without a key, count under one label, "other", where
+    each made series of its own on every route."""
+    with ServiceProcess() as service, httpx.Client(base_url=service.url) as http:
+        first = samples(http.get("/metrics").text)
+        assert ("zoadamm_checkpoint_age_seconds", ()) in first
+        assert value(first, "zoadamm_checkpoint_age_seconds") == 0
+        assert value(first, "zoadamm_checkpoint_last_saved_timestamp_seconds") == 0
+        for method in ("PROPFIND", "PURGE", "MKCALENDAR", "SEARCH", "LINK"):
+            assert http.request(method, "/v1/sessions").status_code == 405
+        http.get("/v1/sessions")
+        scrape = samples(http.get("/metrics").text)
+    methods = {dict(labels)["method"] for name, labels in scrape if name == "zoadamm_request_duration_seconds_count"}
+    assert methods == {"GET", "other"}, methods
+    assert value(scrape, "zoadamm_request_duration_seconds_count", method="other", route="/v1/sessions") == 5

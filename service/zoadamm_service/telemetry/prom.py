@@ -93,9 +93,9 @@ def exposition(active_sessions: int | None) -> bytes:
     if active_sessions is not None:
         extra.append(GaugeMetricFamily("zoadamm_sessions_active", "Sessions with a step in the last minute.",
                                        value=active_sessions))
-    if saved:
-        extra.append(GaugeMetricFamily("zoadamm_checkpoint_age_seconds", "Seconds since the newest checkpoint.",
-                                       value=max(0.0, time.time() - max(saved))))
+    age = max(0.0, time.time() - max(saved)) if saved else 0.0
+    extra.append(GaugeMetricFamily("zoadamm_checkpoint_age_seconds", "Seconds since the newest checkpoint (0: none).",
+                                   value=age))
     return generate_latest(_Families(families + extra))
 
 

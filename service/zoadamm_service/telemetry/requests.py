@@ -15,12 +15,15 @@ from . import prom
 
 TELL = re.compile(r"/v1/sessions/[^/]+/tell")
 TELL_TEMPLATE = "/v1/sessions/{session_id}/tell"
+# The method label's values: any other method the HTTP parser takes (PROPFIND, PURGE, ...) is
+# "other", or anyone could multiply the series by sending them, keys or no keys.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def observe(scope: Scope, status: int, seconds: float) -> None:
-    route = template(scope)
-    prom.request_seconds(scope["method"], route).observe(seconds)
-    if route == TELL_TEMPLATE and status >= 400 and scope["method"] == "POST":  # a GET of /tell is no tell
+    route, method = template(scope), scope["method"]
+    prom.request_seconds(method if method in METHODS else "other", route).observe(seconds)
+    if route == TELL_TEMPLATE and status >= 400 and method == "POST":  # a GET of /tell is no tell
         prom.tell_rejected(status)
 
 
