@@ -184,3 +184,20 @@ def test_a_step_that_fails_half_applied_is_not_applied_again_to_what_it_left(cli
                                              "constraint": {"ball": {"norm": "2", "center": 0.0, "radius": 1.0}}})
     clean = client.post(f"/v1/sessions/{once.json()['id']}/tell", json=gradient)
     assert retried.json()["x"] == clean.json()["x"]  # the step once, as a fault-free session takes it
+
+
+def test_an_idempotency_key_is_printable_ascii_as_the_openapi_pattern_says(client):
+    """The rule and the document's pattern are one: a key the pattern refuses is refused (422),
+    and one it takes is taken, where Latin-1 letters passed and other bytes did not, unstated."""
+    import re
+
+    schema = next(p["schema"] for p in client.get("/openapi.json").json()["paths"]["/v1/sessions"]["post"]["parameters"]
+                  if p["name"] == "Idempotency-Key")
+    for key in ("a" * 255, " ~!", "k-0123"):
+        assert re.fullmatch(schema["pattern"], key)
+        assert client.post("/v1/sessions", json={"dim": 2}, headers={"Idempotency-Key": key}).status_code == 201
+    for key in ("a" * 256, "caf\xe9", "a\x80", "tab\there"):
+        assert not re.fullmatch(schema["pattern"], key)
+        refused = client.post("/v1/sessions", json={"dim": 2}, headers=[(b"Idempotency-Key", key.encode("latin-1"))])
+        assert refused.status_code == 422 and "printable ASCII" in refused.json()["detail"], (key, refused.text)
+    assert client.get("/v1/sessions").json()["total"] == 3

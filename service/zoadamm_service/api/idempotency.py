@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 from starlette.requests import Request
@@ -24,6 +25,10 @@ from .codec import json_vector
 
 HEADER = "idempotency-key"
 MAX_CHARS = 255
+# printable ASCII, the characters of a Structured Field string (RFC 8941), as the Idempotency-Key
+# draft defines the header; the OpenAPI document states the same pattern
+PATTERN = f"^[ -~]{{1,{MAX_CHARS}}}$"
+_VALID = re.compile(PATTERN)
 
 
 def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray], kind: str = "") -> RequestKey | None:
@@ -38,8 +43,8 @@ def request_key(request: Request, fields: dict, vectors: dict[str, np.ndarray], 
     if len(values) > 1:  # which one the client meant is not ours to guess
         raise Invalid(f"send one Idempotency-Key header, not {len(values)}")
     value = values[0]
-    if not 0 < len(value) <= MAX_CHARS or not value.isprintable():
-        raise Invalid(f"Idempotency-Key must be 1 to {MAX_CHARS} printable characters")
+    if not _VALID.fullmatch(value):
+        raise Invalid(f"Idempotency-Key must be 1 to {MAX_CHARS} printable ASCII characters (space to ~)")
     tenant = request.state.tenant
     scoped = f"{tenant}\n{kind}\n{value}" if kind else f"{tenant}\n{value}"
     key = hashlib.blake2b(scoped.encode(), digest_size=16)

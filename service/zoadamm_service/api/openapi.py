@@ -39,10 +39,10 @@ CONFLICTS = {"ask", "tell", "post_metrics", "get_parameters", "create_session"}
 IDEMPOTENT = {"create_session", "post_metrics"}  # the POSTs that take an Idempotency-Key (api/idempotency.py)
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_CHARS},
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_CHARS, "pattern": idempotency.PATTERN},
     "description": "Sent again with the same key (a retry after a lost answer), the request gets the first "
                    "answer and changes nothing; the same key with another request is refused (422).  Printable "
-                   "characters, scoped to the API key's tenant."}
+                   "ASCII, scoped to the API key's tenant."}
 FRAME_TEXT = ("The same fields as the JSON body, in the binary frame: vectors as raw little-endian float32 "
               "(docs/api.md, section Binary vectors).")
 
