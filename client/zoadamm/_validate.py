@@ -51,6 +51,14 @@ def positive_float(name: str, value: float) -> float:
     return float(value)
 
 
+def nonnegative_float(name: str, value: float) -> float:
+    if not _is_number(value):  # a numpy scalar is one, a bool is not
+        raise InvalidArgument(f"{name} must be a number, got {shown(value)}")
+    if not math.isfinite(value) or value < 0:
+        raise InvalidArgument(f"{name} must be finite and >= 0, got {shown(value)}")
+    return float(value)
+
+
 def unit_interval(name: str, value: float) -> float:
     """A decay rate in [0, 1)."""
     if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool):

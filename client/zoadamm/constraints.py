@@ -23,7 +23,7 @@ import numpy as np
 from . import _constraint_checks as checks
 from . import projection
 from ._constraint_checks import held, object_fields, outside, part_fields, reach, same_length, where
-from ._validate import F32_MAX, InvalidArgument, float32_values, shown, some
+from ._validate import F32_MAX, InvalidArgument, float32_values, nonnegative_float, shown, some
 
 NORMS = ("2", "inf")
 VECTOR_FIELDS = ("box.lower", "box.upper", "ball.center")  # the fields that may be d-vectors
@@ -210,18 +210,14 @@ class FeasibleSet:
     def shrunk(self, margin: float) -> FeasibleSet:
         """The set with every face moved ``margin`` inward, and a little more: with sphere
         directions, the probes x + mu u of a point x of ``shrunk(mu)``, computed in float32 as the
-        SDK computes them, stay in this set (``docs/constraints.md``).
-
-        The little more, 2^-21 of margin plus the size of the points near that face (a bound's
-        own size; a ball's center and radius), covers float32's rounding: float32(mu) may exceed
-        mu, a unit direction's norm 1, and each coordinate of x + mu u rounds by up to 2^-24 of
-        its size.
+        SDK computes them, stay in this set (``docs/constraints.md``).  The little more, 2^-21 of
+        margin plus the size of the points near that face (a bound's own size; a ball's center and
+        radius), covers float32's rounding of mu, of a unit direction and of each x + mu u.
 
         Raises:
-            InvalidArgument: ``margin`` is negative or not finite, or leaves nothing.
+            InvalidArgument: ``margin`` is not a number, is negative or not finite, or leaves nothing.
         """
-        if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
-            raise InvalidArgument(f"margin must be finite and >= 0, got {shown(margin)}")
+        said, margin = shown(margin), nonnegative_float("margin", margin)  # float32(mu) included
         def inward(size, free=False):  # the face's move, for points of that size near it; none for no bound
             return np.where(free, 0.0, margin + (margin + size) * 2.0**-21)
 
@@ -229,17 +225,20 @@ class FeasibleSet:
         if self.ball is not None:
             radius = float(self.ball.radius - inward(reach(self.ball)))
             if not radius > 0:
-                raise InvalidArgument(f"margin {margin!r} is not below constraint.ball.radius {self.ball.radius!r}")
+                raise InvalidArgument(f"margin {said} is not below constraint.ball.radius {self.ball.radius!r}")
             ball = Ball(self.ball.norm, self.ball.center, radius)
         if self.box is not None:
             lower, upper = np.asarray(self.box.lower, np.float64), np.asarray(self.box.upper, np.float64)
             lower, upper = lower + inward(abs(lower), lower <= -F32_MAX), upper - inward(abs(upper), upper >= F32_MAX)
             if np.any(lower > upper):
                 narrowest = float(np.min(np.asarray(self.box.upper, np.float64) - self.box.lower))
-                raise InvalidArgument(f"margin {margin!r} leaves nothing of constraint.box (its narrowest side is "
+                raise InvalidArgument(f"margin {said} leaves nothing of constraint.box (its narrowest side is "
                                       f"{narrowest:.6g} wide)")
             box = Box(lower, upper)
-        return FeasibleSet(box, ball)
+        try:
+            return FeasibleSet(box, ball)
+        except InvalidArgument as apart:  # the faces moved apart: said of the margin, not of a set never given
+            raise InvalidArgument(f"margin {said} leaves nothing of constraint: moved in by it, {apart}") from None
 
     # --- serialisation ------------------------------------------------------------------------
     def to_dict(self, inline: bool = False) -> dict:

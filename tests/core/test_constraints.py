@@ -294,6 +294,21 @@ def test_shrunk_keeps_sphere_probes_inside():
         feasible_set.shrunk(-0.1)
 
 
+def test_a_shrink_takes_numpy_scalars_and_blames_the_margin_for_what_it_empties():
+    """float32(mu), as the SDK probes with, is a number (it was refused as "not finite"); a margin
+    that moves a box and a ball apart says so of the margin, not of a ball the user never gave."""
+    box = FeasibleSet(box=Box(0.0, 1.0))
+    assert box.shrunk(np.float32(1e-3)) == box.shrunk(float(np.float32(1e-3)))
+    assert box.shrunk(np.int64(0)) == box.shrunk(0.0)
+    for bad, said in ((True, "a number, got a boolean"), (np.float64("nan"), "finite and >= 0"), ("0.1", "a number")):
+        with pytest.raises(InvalidArgument, match=f"margin must be {said}"):
+            box.shrunk(bad)
+    apart = FeasibleSet(box=Box(0.0, 1.0), ball=Ball("2", 1.2, 0.5))
+    with pytest.raises(InvalidArgument, match=r"^margin 0.25 leaves nothing of constraint: moved in by it, "
+                                              r"constraint.box and constraint.ball do not overlap"):
+        apart.shrunk(0.25)
+
+
 def test_a_bad_value_is_quoted_briefly_and_as_json_has_it():
     """A 400-digit radius is not echoed back digit by digit, and a boolean reads as the JSON a
     service client sent as well as Python's."""
