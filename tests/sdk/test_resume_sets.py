@@ -66,12 +66,17 @@ def test_a_session_id_is_refused_with_another_feasible_set(on_redis):
 @pytest.mark.parametrize("written, again", [
     ([(0.0, 1.0)] * DIM, (0.0, 1.0)),  # a vector box, continued by the numbers
     ((0.0, 1.0), [(0.0, 1.0)] * DIM),  # a box of numbers, continued by the vectors
-], ids=["vectors-then-numbers", "numbers-then-vectors"])
+    ((0.0, 1.0), FeasibleSet(ball=Ball("inf", 0.5, 0.5))),  # the l-inf ball that is that box
+    (FeasibleSet(ball=Ball("inf", [0.5] * DIM, 0.5)), (0.0, 1.0)),  # one of vectors, continued by the box
+], ids=["vectors-then-numbers", "numbers-then-vectors", "box-then-linf-ball", "linf-ball-of-vectors-then-box"])
 def test_two_spellings_of_one_box_continue_one_session(on_redis, written, again):
-    first = _run(on_redis, 5, name="box", bounds=written, **CONFIG)
-    by_name = _run(on_redis, 8, name="box", resume=True, bounds=again, **CONFIG)
+    def spelled(x):
+        return {"constraint": x} if isinstance(x, FeasibleSet) else {"bounds": x}
+
+    first = _run(on_redis, 5, name="box", **spelled(written), **CONFIG)
+    by_name = _run(on_redis, 8, name="box", resume=True, **spelled(again), **CONFIG)
     assert by_name.session_id == first.session_id and by_name.steps == 8
-    by_id = _run(on_redis, 9, session_id=first.session_id, bounds=again, **CONFIG)
+    by_id = _run(on_redis, 9, session_id=first.session_id, **spelled(again), **CONFIG)
     assert by_id.session_id == first.session_id and by_id.steps == 9
     assert len(on_redis.sessions.list()) == 1
 

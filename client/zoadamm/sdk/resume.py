@@ -118,8 +118,12 @@ def given_set(constraint) -> dict | None:
 def _same(have: dict | None, want: dict | None, dim: int) -> bool | None:
     """Whether two sets are one X in ``dim`` dimensions; None when only a field missing from
     ``have`` (a list row's vector) could still tell them apart."""
-    if have is None or want is None or set(have) != set(want):
+    if have is None or want is None:
         return have is None and want is None
+    if not _lacks_fields(have):  # known in full: the X each makes (an l-inf ball alone is a box)
+        return _one_x(FeasibleSet.from_dict(have), FeasibleSet.from_dict(want), dim)
+    if set(have) != set(want):
+        return None  # a box, and an l-inf ball whose center is a vector the row lacks, may be one X
     unknown = False
     for part, names in _FIELDS.items():
         for name in names if part in have else ():
@@ -134,6 +138,23 @@ def _same(have: dict | None, want: dict | None, dim: int) -> bool | None:
     return None if unknown else True
 
 
+def _one_x(have: FeasibleSet, want: FeasibleSet, dim: int) -> bool:
+    """Whether the two sets are one X, as the projection sees it: the same bounds (a box cut by an
+    l-inf ball) and the same l2 ball, or none; the projection then makes the same bits."""
+    pairs = zip(have.bounds, want.bounds, strict=True)
+    if not all(np.array_equal(_spelled(a, dim), _spelled(b, dim)) for a, b in pairs):
+        return False
+    if have.sphere is None or want.sphere is None:
+        return have.sphere is None and want.sphere is None
+    return have.sphere[1] == want.sphere[1] and np.array_equal(_spelled(have.sphere[0], dim),
+                                                               _spelled(want.sphere[0], dim))
+
+
+def _lacks_fields(data: dict) -> bool:
+    """Whether a set's JSON shape lacks fields: a list row's vectors, which only the session has."""
+    return any(name not in fields for part, fields in data.items() for name in _FIELDS.get(part, ()))
+
+
 def _spelled(value, dim: int) -> np.ndarray:
     """A bound or center as the float32 d-vector it means (a number: that number d times)."""
     held = np.asarray(value, dtype=np.float32).reshape(-1)
@@ -142,8 +163,7 @@ def _spelled(value, dim: int) -> np.ndarray:
 
 def _has_vectors(summary: SessionSummary) -> bool:
     """Whether a list row's set lacks fields: vectors, which only the session has."""
-    data = summary.config.get("constraint") or {}
-    return any(name not in fields for part, fields in data.items() for name in _FIELDS.get(part, ()))
+    return _lacks_fields(summary.config.get("constraint") or {})
 
 
 def describe(data: dict | None, dim: int) -> str:
