@@ -139,7 +139,9 @@ def test_an_idle_session_expires_whole_and_leaves_the_index(make_app, serve, sto
                 assert client.get(f"/v1/sessions/{kept}").status_code == 200
             else:
                 assert client.post(f"/v1/sessions/{kept}/metrics", json={"value": 1.0}).status_code in (200, 409)
-        assert client.get(f"/v1/sessions/{sid}").status_code == 404
+        gone = client.get(f"/v1/sessions/{sid}")
+        assert gone.status_code == 404 and "idle for 2 s expires (ZOADAMM_SESSION_TTL_S)" in gone.json()["detail"]
+        assert ("a restart empties" in gone.json()["detail"]) == (store_kind == "memory")  # said of a TTL too
         assert client.get(f"/v1/sessions/{sid}/trace").status_code == 404
         listing = client.get("/v1/sessions").json()
         assert [s["id"] for s in listing["sessions"]] == [kept] and listing["total"] == 1

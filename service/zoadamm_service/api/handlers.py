@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from zoadamm import InvalidArgument
 
 from ..errors import NotFound, ServiceError, SessionReplaced
+from ..settings import Settings
 from .codec import clean_errors, error_detail
 from .jsontext import FiniteJSON as JSONResponse
 from .jsontext import error_response
@@ -26,14 +27,21 @@ def answer_for(exc: ServiceError | InvalidArgument, retry_after: int = 1) -> JSO
     return error_response(exc.status, exc.message, headers, **exc.details)
 
 
+def _gone(settings: Settings) -> str:
+    """Where a session the client held may have gone, besides a delete: its idle time ran out, or
+    the process that kept it in memory ended."""
+    ttl = f"a session idle for {settings.session_ttl_s:,} s expires (ZOADAMM_SESSION_TTL_S)"
+    return "; ".join(([ttl] if settings.session_ttl_s else []) + ([EMBEDDED] if settings.redis_url is None else []))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
         settings = request.app.state.settings
         if isinstance(exc, SessionReplaced):  # the old session's copy: the retry loads the new one
             request.app.state.sessions.replicas.forget(exc.session_id)
-        elif isinstance(exc, NotFound) and settings.redis_url is None:  # a session of a process that ended?
-            exc = NotFound(f"{exc.message} ({EMBEDDED})", **exc.details)
+        elif isinstance(exc, NotFound) and (why := _gone(settings)):  # what may have taken the session
+            exc = NotFound(f"{exc.message} ({why})", **exc.details)
         elif exc.status == 500:  # the service's own fault (a damaged store): the operator's to see
             log.error("%s %r: %s", request.method, request.url.path, exc.message)  # %r: the client's text
         return answer_for(exc, settings.retry_after_s)
