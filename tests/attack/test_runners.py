@@ -177,6 +177,9 @@ def test_a_point_with_nan_pixels_is_answered_nan_without_a_query(victim_url, fir
     ({"method": "zo-sgd", "budget": 100, "in_process": True, "mirror": True}, "^--mirror: only with --service"),
     ({"eps": 8.0}, "eps 8 is beyond the farthest any image of pixels in \\[0, 1\\] can move in the inf norm \\(1\\)"),
     ({"norm": "2", "eps": 30.0}, "in the 2 norm \\(28\\): eps is in pixel units"),
+    # a probe x + mu u moves as far as mu: past every pixel's range it measures nothing of the image
+    ({"method": "zo-adamm", "service": "http://127.0.0.1:9", "budget": 100, "mu": 1e6},
+     "^mu 1e\\+06 is beyond the farthest any image of pixels in \\[0, 1\\] can move in the inf norm \\(1\\): mu is"),
     # each image's session is seeded seed * 100003 + index: refused before the victim is asked
     ({"method": "zo-adamm", "service": "http://127.0.0.1:9", "budget": 100, "seed": 184467440737095, "images": 3},
      "^--seed 184467440737095: image 2's directions would be seeded seed \\* 100003 \\+ 2, past a session's "

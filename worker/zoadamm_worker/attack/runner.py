@@ -132,9 +132,11 @@ def check_settings(settings: AttackSettings) -> None:
     if settings.method not in WHITE_BOX and settings.victim is None:
         raise ValueError(f"{settings.method} attacks through the victim: give its URL")
     farthest = {"inf": 1.0, "2": float(np.sqrt(SIDE * SIDE))}[settings.norm]  # pixels lie in [0, 1]
-    if settings.eps > farthest:
-        raise ValueError(f"eps {settings.eps:g} is beyond the farthest any image of pixels in [0, 1] can move in "
-                         f"the {settings.norm} norm ({farthest:g}): eps is in pixel units, so 8/255 is 0.0314")
+    for name in ("eps", "mu") if settings.method in ZO_METHODS else ("eps",):  # mu: how far a probe moves
+        if getattr(settings, name) > farthest:
+            raise ValueError(f"{name} {getattr(settings, name):g} is beyond the farthest any image of pixels in [0, 1] "
+                             f"can move in the {settings.norm} norm ({farthest:g}): {name} is in pixel units, so "
+                             "8/255 is 0.0314")
     if settings.lr is not None and not settings.lr > 0:
         raise ValueError(f"lr must be positive, got {settings.lr!r}")
     if settings.method in ZO_METHODS and (settings.service is None) == (not settings.in_process):
