@@ -174,6 +174,40 @@ def test_a_closed_run_takes_no_tell_and_resume_continues_it(local, mode):
     assert again.step == 5 and local.sessions.get(run.id).step == 5
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_run_told_from_two_threads_at_once_refuses_the_second(local, mode, monkeypatch):
+    """A run is driven by one thread at a time: the second thread's tell, while the first is in
+    its step, is refused by name and sends nothing, where it read the other's half-made step (a
+    record for step 0 applied at step 1, or a 409 for the step the other closed)."""
+    f = quadratic(DIM)
+    run = RemoteOptimizer.create(local, x0_for(DIM), **MODES[mode], **_config())
+    values = zo_values(f, run.x, run.mu, run.directions())
+    inside, go_on, flush = threading.Event(), threading.Event(), run.flush
+
+    def held_flush():  # the first thread waits here, inside its tell
+        if threading.current_thread() is first:
+            inside.set()
+            go_on.wait()
+        flush()
+
+    monkeypatch.setattr(run, "flush", held_flush)
+    first = threading.Thread(target=run.tell, kwargs=values)
+    first.start()
+    inside.wait()
+    try:
+        with pytest.raises(InvalidArgument, match=f"RemoteOptimizer of session {run.id} was told from two threads"):
+            run.tell(**values)
+    finally:
+        go_on.set()
+        first.join()
+    monkeypatch.undo()
+    run.flush()
+    assert run.step == 1 and local.sessions.get(run.id).step == 1  # the first tell alone
+    drive(run, f, 3)
+    run.flush()
+    assert local.sessions.get(run.id).step == 3
+
+
 @pytest.mark.parametrize("mode", ["mirror", "pipeline"])
 def test_a_mirror_starts_at_the_rates_metrics_set_before_the_first_step(local, mode):
     """Reports before step 0 halved lr and mu; the mirror began at the config's, so its first

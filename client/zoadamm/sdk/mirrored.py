@@ -3,10 +3,35 @@ service's update (``RemoteOptimizer``, ``SharedRun``): its id, its x, and whethe
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import numpy as np
 
+from .._validate import InvalidArgument
 from ..optimizer import Optimizer
 from .models import Session
+
+_MAKING = threading.Lock()  # each run's lock is made once, whichever thread asks first
+
+
+def one_driver(step):
+    """``step`` refuses a second thread while one is in it: a run is driven by one thread at a
+    time, and two in one step read each other's half-made state (a record for step 0 applied at
+    step 1, a 409 for a step the other thread closed)."""
+    @functools.wraps(step)
+    def driven(self, *args, **kwargs):
+        with _MAKING:
+            driving = self.__dict__.setdefault("_driving", threading.Lock())
+        if not driving.acquire(blocking=False):
+            raise InvalidArgument(f"{type(self).__name__} of session {self.id} was told from two threads at once: a "
+                                  "run is driven by one thread at a time; give each thread a run of its own, or a "
+                                  "SharedRun of its own on the same session to share its steps")
+        try:
+            return step(self, *args, **kwargs)
+        finally:
+            driving.release()
+    return driven
 
 
 class Mirrored:

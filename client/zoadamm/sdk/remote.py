@@ -33,7 +33,7 @@ from . import calls
 from .client import Client, checked_client
 from .errors import APIConnectionError, APIError, APIStatusError, ClientClosedError, ConflictError
 from .forks import OneThread
-from .mirrored import Mirrored
+from .mirrored import Mirrored, one_driver
 from .models import Session, TellResult
 from .settings import SessionSettings, Unpack
 
@@ -195,8 +195,7 @@ class RemoteOptimizer(Mirrored):
         Done for you when a tell is refused (``ConflictError``: values measured at an x the
         session has left) or a mirror's check fails; after a lost connection, call it to go on
         from where the service stands."""
-        self._mirror = None
-        self._checksum_ahead = None
+        self._mirror, self._checksum_ahead = None, None
         fetched = self.client.sessions.parameters(self.id)
         self._x, self.step, self._unsure = fetched.x, fetched.step, False
 
@@ -224,6 +223,7 @@ class RemoteOptimizer(Mirrored):
         with contextlib.suppress(Exception) if kind is not None else contextlib.nullcontext():
             self.close()
 
+    @one_driver
     def _step(self, values: dict, make_record) -> np.ndarray:
         if self._closed:  # its sending thread is gone, and a closed run should say so, not step on
             raise ClientClosedError(f"this run (session {self.id}) was closed at step {self.step}; "

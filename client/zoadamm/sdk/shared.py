@@ -36,7 +36,7 @@ from . import calls
 from .client import Client
 from .errors import ConflictError
 from .forks import OneThread
-from .mirrored import Mirrored
+from .mirrored import Mirrored, one_driver
 from .models import ClosedStep, StepInfo
 
 log = logging.getLogger("zoadamm")
@@ -129,6 +129,7 @@ class SharedRun(Mirrored):
         """The (len(indices), d) directions of the open step, regenerated locally."""
         return self._directions.rows(self.step, indices)[indices]
 
+    @one_driver
     def tell(self, work: Work, f_x, f_plus, f_minus=None) -> bool:
         """Report this worker's part of ``work.step``; True when x moved on.  A step that moved
         on without these values (another worker took over an expired lease and closed it) is not
