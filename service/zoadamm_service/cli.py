@@ -118,11 +118,11 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> None:
     """Settings that disagree with the options, or that no request could ever use, refused at start."""
     if settings.redis_url and (reason := _unreadable_url(settings.redis_url)) is not None:
-        parser.error(f"REDIS_URL={settings.redis_url!r} is not a Redis URL{reason} (redis://HOST:6379/0, "
+        parser.error(f"REDIS_URL={shown_url(settings.redis_url)!r} is not a Redis URL{reason} (redis://HOST:6379/0, "
                      "rediss://..., unix:///path/to/socket)")
     if settings.redis_cluster and settings.redis_url and urlsplit(settings.redis_url).path.strip("/") not in ("", "0"):
-        parser.error(f"REDIS_URL={settings.redis_url!r} names a database other than 0, which a Redis Cluster does "
-                     "not have: end it with /0 (or unset ZOADAMM_REDIS_CLUSTER for a single Redis)")
+        parser.error(f"REDIS_URL={shown_url(settings.redis_url)!r} names a database other than 0, which a Redis "
+                     "Cluster does not have: end it with /0 (or unset ZOADAMM_REDIS_CLUSTER for a single Redis)")
     if settings.max_body_bytes_in_flight < settings.max_body_bytes:
         parser.error(f"ZOADAMM_MAX_BODY_BYTES_IN_FLIGHT={settings.max_body_bytes_in_flight} is below "
                      f"ZOADAMM_MAX_BODY_BYTES={settings.max_body_bytes}: no body of the largest size could be received")

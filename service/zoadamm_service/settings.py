@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -136,13 +136,21 @@ class Settings(BaseSettings):
         return cluster
 
 
+_PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
 def shown_url(url: str) -> str:
-    """A Redis URL for a log line: its password, if any, as ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"))
+    """A Redis URL for a log line or an error: its password as ``***``, in the user part and as a
+    ``password=`` parameter (redis-py reads both).  Read as text, so a URL that is no Redis URL (an
+    error quotes it) is masked too."""
+    head, slashes, rest = url.partition("//")
+    if slashes:
+        end = min([i for i in (rest.find(c) for c in "/?#") if i >= 0] or [len(rest)])
+        user_info, at, host = rest[:end].rpartition("@")
+        if at and ":" in user_info:
+            rest = f"{user_info.split(':', 1)[0]}:***@{host}{rest[end:]}"
+        url = f"{head}//{rest}"
+    return _PASSWORD_PARAMETER.sub(r"\1***", url)
 
 
 def environment_variable(field: str) -> str:

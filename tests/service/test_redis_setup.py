@@ -232,3 +232,20 @@ def test_a_redis_that_does_not_answer_at_start_is_said_so_and_its_password_is_no
     assert f"Redis at redis://:***@{url.split('@')[1]} does not answer (StoreUnavailable): calls get 503 until it " \
            "does" in said, said
     assert f"sessions are kept in redis://:***@{url.split('@')[1]}" in said and "hunter2" not in said, said
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("redis://:hunter2@host:6379/0", "redis://:***@host:6379/0"),
+    ("redis://user:hunter2@host/0", "redis://user:***@host/0"),
+    ("redis://user:hun@ter2@host/0", "redis://user:***@host/0"),  # an @ in the password: the host is after the last
+    ("redis://host:6379/0?password=hunter2&db=0", "redis://host:6379/0?password=***&db=0"),  # redis-py reads it
+    ("unix:///run/redis.sock?Password=hunter2", "unix:///run/redis.sock?Password=***"),
+    ("redis://:hunter2@host:port/0", "redis://:***@host:port/0"),  # no Redis URL: an error quotes it
+    ("redis://host:6379/0", "redis://host:6379/0"),
+    ("rediss://user@host/0", "rediss://user@host/0"),
+])
+def test_a_redis_url_is_shown_without_its_password(url, shown):
+    from zoadamm_service.settings import shown_url
+
+    assert shown_url(url) == shown and "hunter2" not in shown_url(url) and "ter2" not in shown_url(url)
+

@@ -170,6 +170,9 @@ REFUSED = [
      "REDIS_URL='redis://127.0.0.1:abc' is not a Redis URL: Port could not be cast to integer value as 'abc'"),
     ("zoadamm-service", [], {"REDIS_URL": "redis://[::1:6379/0"},
      "REDIS_URL='redis://[::1:6379/0' is not a Redis URL: "),
+    # the password is not repeated, in the user part or as a parameter (the line goes to every restart's log)
+    ("zoadamm-service", [], {"REDIS_URL": "redis://:s3cret@127.0.0.1:port/0?password=s3cret"},
+     "REDIS_URL='redis://:***@127.0.0.1:port/0?password=***' is not a Redis URL: Port could not be cast"),
     ("zoadamm-service", [], {"REDIS_URL": "redis://127.0.0.1:6379/x"},
      "REDIS_URL='redis://127.0.0.1:6379/x' is not a Redis URL: the database 'x' is not a number"),
     ("zoadamm-service", [], {"REDIS_URL": "redis://127.0.0.1:6379/1", "ZOADAMM_REDIS_CLUSTER": "true"},
