@@ -170,6 +170,30 @@ def test_a_run_another_runner_finished_while_this_one_took_the_lock_is_skipped(g
     assert not (folder / "aside").exists() or not list((folder / "aside").glob(f"{name}*"))
 
 
+def test_a_grid_asked_for_fewer_epochs_keeps_the_longer_records_and_one_asked_for_more_says_why(grid, tmp_path):
+    """A rerun with --epochs 1 moved every complete 2-epoch record aside as "incomplete" and wrote
+    1-epoch ones in their place; one with --epochs 3 called the complete records incomplete."""
+    import dataclasses
+
+    folder = tmp_path / "epochs"
+    shutil.copytree(grid["out"], folder)
+    before = {p.name: p.read_bytes() for p in folder.glob("*.jsonl")}
+    set_aside = sorted((folder / "aside").iterdir())  # the fixture's cut run
+    lines: list[str] = []
+    shorter = [dataclasses.replace(spec, epochs=1) for spec in grid["runs"]]
+    assert run_grid(shorter, folder, "smoke", service="http://127.0.0.1:9", progress=False, log=lines.append) == []
+    assert lines == [f"run {k}/6 {name}: complete, skipped" for k, name in enumerate(grid["names"], 1)], lines
+    assert {p.name: p.read_bytes() for p in folder.glob("*.jsonl")} == before
+    assert sorted((folder / "aside").iterdir()) == set_aside
+    lines.clear()
+    longer = dataclasses.replace(grid["runs"][0], epochs=3)
+    with local_service() as url:
+        run_grid([longer], folder, "smoke", service=url, data=load_mnist(), progress=False, log=lines.append)
+    assert f"run 1/1 {grid['names'][0]}: a record of 2 of the 3 epochs asked (trained again from epoch 1), " \
+           "moved to " in lines[0], lines
+    assert len(read_records(folder / f"{grid['names'][0]}.jsonl")) == 3
+
+
 def test_the_cli_lists_a_grid_and_analyses_a_folder(grid, tmp_path, capsys):
     assert cli.main(["run", "--preset", "smoke", "--seeds", "5", "--dry-run", "--out", str(tmp_path)]) == 0
     assert "fo-d1400-seed5-n640  (2 epochs)" in capsys.readouterr().out

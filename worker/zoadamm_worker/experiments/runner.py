@@ -1,8 +1,9 @@
 """Run a grid through the service, one JSONL record file per run, resumable at run granularity.
 
 Resuming: a run whose file holds all its epochs (and, for d = 1,400, its weights file) is
-skipped.  Any other file of that name (a run killed mid-way, or written with other settings)
-is moved to ``aside/`` and the run starts again from epoch 1.  Continuing the killed session
+skipped, and so is one whose file holds more (the same run asked for fewer epochs).  Any other
+file of that name (a run killed mid-way, one of fewer epochs, or written with other settings) is
+moved to ``aside/`` and the run starts again from epoch 1.  Continuing the killed session
 from the service was not chosen: the runner's own service keeps sessions in memory, so they die
 with it, and the worker's minibatch position and FO/ZO mirror state are not in the service.
 
@@ -69,7 +70,8 @@ def diverged_path(record: Path) -> Path:
 
 def is_complete(path: Path, spec: RunSpec) -> bool:
     """True when ``path`` holds every epoch of ``spec`` with its settings (weights moved out), or
-    the run diverged with these settings (its marker file says at which step)."""
+    the run diverged with these settings (its marker file says at which step).  A run of more
+    epochs holds them too: a run's first epochs do not depend on how many follow."""
     marker = diverged_path(path)
     if marker.exists():
         with contextlib.suppress(json.JSONDecodeError, OSError):
@@ -79,10 +81,22 @@ def is_complete(path: Path, spec: RunSpec) -> bool:
         records = read_records(path)
     except (json.JSONDecodeError, OSError):
         return False  # a line cut by a kill: not complete
-    return (len(records) == spec.epochs and all(isinstance(r, dict) for r in records)
-            and [r.get("epoch") for r in records] == list(range(1, spec.epochs + 1))
+    return (len(records) >= spec.epochs and all(isinstance(r, dict) for r in records)
+            and [r.get("epoch") for r in records] == list(range(1, len(records) + 1))
             and all(same_run(spec, r) for r in records)
             and (not spec.save_weights or (zipfile.is_zipfile(weights_path(path)) and "weights" not in records[-1])))
+
+
+def _why_again(path: Path, spec: RunSpec) -> str:
+    """Why the record at ``path`` is not this run's, in words: fewer epochs than asked, other
+    settings, or a run cut short."""
+    with contextlib.suppress(json.JSONDecodeError, OSError, AttributeError):
+        records = read_records(path)
+        if records and not all(same_run(spec, r) for r in records):
+            return "a record written with other settings"
+        if [r.get("epoch") for r in records] == list(range(1, len(records) + 1)) and not diverged_path(path).exists():
+            return f"a record of {len(records)} of the {spec.epochs} epochs asked (trained again from epoch 1)"
+    return "an incomplete record"
 
 
 def finish_weights(path: Path, spec: RunSpec) -> None:
@@ -130,7 +144,8 @@ def write_manifest(out: Path, preset: str, runs: list[RunSpec]) -> Path:
 
     Runs listed by an earlier invocation and not by this one (``--seeds 1`` after ``--seeds 0``,
     or a second runner on the folder) stay listed, refreshed from their files; the manifest's
-    lock keeps two runners from dropping each other's runs.
+    lock keeps two runners from dropping each other's runs.  To forget runs no longer planned (a
+    preset since changed), delete the manifest: the next invocation lists its own runs.
     """
     manifest = out / f"grid-{preset}.json"
     (out / LOCKS).mkdir(exist_ok=True)
@@ -205,7 +220,7 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
             path = out / f"{name}.jsonl"
             if spec.save_weights and path.exists() and not is_complete(path, spec):
                 with contextlib.suppress(json.JSONDecodeError, KeyError, IndexError):
-                    if len(read_records(path)) == spec.epochs:
+                    if len(read_records(path)) >= spec.epochs:
                         finish_weights(path, spec)  # killed between the last epoch and the npz
             if is_complete(path, spec):
                 log(f"run {k}/{len(runs)} {name}: complete, skipped")
@@ -221,7 +236,7 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
                     log(f"run {k}/{len(runs)} {name}: complete, skipped")
                     continue
                 if path.exists():
-                    log(f"run {k}/{len(runs)} {name}: incomplete record moved to {move_aside(path)}")
+                    log(f"run {k}/{len(runs)} {name}: {_why_again(path, spec)}, moved to {move_aside(path)}")
                 if url is None:
                     url = stack.enter_context(local_service())
                 if data is None:
