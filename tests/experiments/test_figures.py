@@ -65,3 +65,20 @@ def test_runs_from_different_weights_start_where_each_started(tmp_path, monkeypa
         for fo_line, zo_line in zip(lines[:3], lines[3:], strict=True):
             assert not np.array_equal(zo_line.get_xydata()[0], fo_line.get_xydata()[0])
         assert len(ax.texts) == 6
+
+
+def test_settings_of_one_q_and_differences_get_bars_of_their_own_pattern(tmp_path, monkeypatch):
+    """cosine_by_setting coloured by q and hatched central differences only: two normalizers at
+    q = 1 forward were two bars and two legend swatches of the same look."""
+    from zoadamm_worker.experiments.records import Group
+
+    layers = {f"{name}.weight": np.full((3, 2), value) for name, value in (("conv1", 0.3), ("fc1", 0.6))}
+    groups = [Group(("zo-adamm", 1400, 1, "forward", normalizer, None, 1e-3)) for normalizer in ("v", "v_hat")]
+    groups.append(Group(("zo-adamm", 1400, 4, "central", "v_hat", None, 1e-3)))
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or path)
+    figures.fig_final_cosine([(group, layers) for group in groups], tmp_path / "cosine_by_setting.png")
+    (fig,) = drawn
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    looks = [(tuple(h.patches[0].get_facecolor()), h.patches[0].get_hatch()) for h in handles]
+    assert len(set(looks)) == len(groups) == len(set(labels)), list(zip(labels, looks, strict=True))

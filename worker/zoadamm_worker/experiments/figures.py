@@ -210,19 +210,23 @@ def _q_colour(q: int, qs: list[int]):
 def fig_final_cosine(cosines: list[tuple[Group, dict[str, np.ndarray]]], path: Path) -> Path | None:
     """The shape of the minima across settings: per weight layer, the cosine similarity of FO
     and ZO weights at the last epoch, one bar per ZO setting (mean ± std over seeds); colour
-    by q as in the cost figure, central differences hatched."""
+    by q as in the cost figure, central differences hatched, and settings of the same q and
+    differences (another normalizer, method or lr) told apart by a pattern of their own."""
     if len(cosines) < 2:
         return None
     layers = [name for name in cosines[0][1] if name.endswith(".weight")]
     qs = sorted({group.key[2] for group, _ in cosines})
     width = 0.8 / len(cosines)
     fig, ax = plt.subplots(figsize=(11, 4))
+    alike: dict[tuple, int] = {}  # settings seen so far of each (q, differences)
     for k, (group, curves) in enumerate(cosines):
         last = [curves[layer][:, -1] for layer in layers]
         epoch = curves[layers[0]].shape[1] - 1
+        seen = alike[group.key[2:4]] = alike.get(group.key[2:4], -1) + 1
+        hatch = ("//" if group.key[3] == "central" else "") + ("", "..", "xx", "oo", "--")[seen % 5]
         ax.bar(np.arange(len(layers)) + (k - (len(cosines) - 1) / 2) * width, [c.mean() for c in last], width,
                yerr=[c.std() for c in last], color=_q_colour(group.key[2], qs), edgecolor="white",
-               hatch="//" if group.key[3] == "central" else None, label=f"{group.label} (epoch {epoch})")
+               hatch=hatch or None, label=f"{group.label} (epoch {epoch})")
     ax.set_xticks(np.arange(len(layers)), [layer.removesuffix(".weight") for layer in layers])
     ax.set(ylabel="cosine similarity to FO", title="FO and ZO weights at the last epoch, per layer")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
