@@ -194,6 +194,43 @@ def test_a_grid_asked_for_fewer_epochs_keeps_the_longer_records_and_one_asked_fo
     assert len(read_records(folder / f"{grid['names'][0]}.jsonl")) == 3
 
 
+@pytest.mark.parametrize("damage, said", [
+    ("no test_loss", "is no epoch record of a run (it lacks test_loss)"),
+    ("epoch twice", "is epoch 2 where epoch 3 comes next: a run's records are its epochs 1, 2, ... in order"),
+    ("bad line inside", "is no JSON, and whole records follow it"),
+    ("seed copied", "are runs of one setting with one seed (0): keep one of them"),
+    ("bad weights", ".weights.npz is no weights file of a run (ValueError): it is damaged"),
+    ("bad manifest", "grid-smoke.json is no grid manifest (KeyError"),
+    ("bad marker", ".diverged.json is no marker of a diverged run (it lacks step, method, scale, seed, lr)"),
+])
+def test_analyze_names_what_it_cannot_read_and_never_counts_a_record_twice(grid, tmp_path, damage, said):
+    """Each of these raised KeyError or ValueError from inside analyze, or was counted silently: a
+    copied file as a second run of its seed (mean ± std over a seed twice), a line written twice
+    as a third epoch, a garbled line as the end of its file (the epochs after it dropped)."""
+    from zoadamm_worker.records import RecordError
+
+    folder = tmp_path / "odd"
+    shutil.copytree(grid["out"], folder)
+    path = folder / f"{grid['names'][0]}.jsonl"
+    lines = path.read_text().splitlines()
+    if damage == "no test_loss":
+        path.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "test_loss"}) + "\n"
+                                for line in lines))
+    elif damage in ("epoch twice", "bad line inside"):
+        path.write_text("\n".join([*lines, lines[-1]] if damage == "epoch twice" else [lines[0], "{x", lines[1]]) + "\n")
+    elif damage == "seed copied":
+        shutil.copy(path, folder / f"{grid['names'][0]} copy.jsonl")
+    elif damage == "bad weights":
+        weights_path(path).write_bytes(b"not a zip")
+    elif damage == "bad manifest":
+        (folder / "grid-smoke.json").write_text(json.dumps({"runs": [{"name": "x"}]}))
+    else:
+        (folder / f"{grid['names'][0]}.diverged.json").write_text("{}")
+    with pytest.raises(RecordError) as refused:
+        analyze(folder, tmp_path / "analysis")
+    assert said in str(refused.value), str(refused.value)
+
+
 def test_the_cli_lists_a_grid_and_analyses_a_folder(grid, tmp_path, capsys):
     assert cli.main(["run", "--preset", "smoke", "--seeds", "5", "--dry-run", "--out", str(tmp_path)]) == 0
     assert "fo-d1400-seed5-n640  (2 epochs)" in capsys.readouterr().out

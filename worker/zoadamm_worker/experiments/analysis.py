@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ..model import parameter_count
+from ..records import RecordError
 from . import figures, tables
 from .records import Group, group_runs, load_diverged, load_runs, paired, paper_results
 
@@ -31,8 +32,12 @@ def _pairs(groups: list[Group]) -> list[tuple[Group, Group]]:
 def _planned(folder: Path) -> dict[str, int]:
     planned = {}
     for manifest in folder.glob("grid-*.json"):
-        for run in json.loads(manifest.read_text())["runs"]:
-            planned[run["name"]] = run["epochs"]
+        try:
+            for run in json.loads(manifest.read_text())["runs"]:
+                planned[run["name"]] = int(run["epochs"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise RecordError(f"{manifest} is no grid manifest ({type(error).__name__}: {error}): move it out of "
+                              "the folder, or run the grid's command again to write it anew") from None
     return planned
 
 

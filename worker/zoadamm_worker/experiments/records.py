@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -58,8 +59,12 @@ class Run:
         """
         npz = weights_path(self.path)
         if npz.exists():
-            with np.load(npz) as archive:
-                return {int(e): w for e, w in zip(archive["epochs"], archive["weights"], strict=True)}
+            try:
+                with np.load(npz) as archive:
+                    return {int(e): w for e, w in zip(archive["epochs"], archive["weights"], strict=True)}
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+                raise RecordError(f"{npz} is no weights file of a run ({type(error).__name__}): it is damaged; "
+                                  "move it out of the folder to analyze the rest") from None
         found = {r["epoch"]: np.asarray(r["weights"], np.float32) for r in self.records if "weights" in r}
         if found:
             found[0] = initial_parameters(self.spec["scale"], self.seed)
@@ -118,10 +123,23 @@ def ratio_curves(fo: Group, zo: Group, name: str, zo_over_fo: bool = True) -> np
 
 def load_diverged(folder: str | Path) -> list[dict]:
     """The settings (and the step) of every run in ``folder`` that diverged."""
-    return [json.loads(path.read_text()) for path in sorted(Path(folder).glob("*.diverged.json"))]
+    found = []
+    for path in sorted(Path(folder).glob("*.diverged.json")):
+        try:
+            marker = json.loads(text_of(path))
+        except json.JSONDecodeError as error:
+            raise RecordError(f"{path} is no JSON ({error.msg}): move it out of the folder") from None
+        if not isinstance(marker, dict) or (missing := [k for k in DIVERGED if k not in marker]):
+            raise RecordError(f"{path} is no marker of a diverged run (it lacks "
+                              f"{', '.join(missing) if isinstance(marker, dict) else 'every field'}): move it out")
+        found.append(marker)
+    return found
 
 
-REQUIRED = ("epoch", "method", "d", "seed", "train_loss", "test_accuracy")  # what every record gives analyze
+# what every record gives analyze (a ZO run's its settings too), and a diverged run's marker
+REQUIRED = ("epoch", "method", "d", "seed", "scale", "train_loss", "test_loss", "test_accuracy")
+ZO_REQUIRED = ("directions", "difference", "normalizer")
+DIVERGED = ("step", "method", "scale", "seed", "lr")
 
 
 def load_runs(folder: str | Path) -> list[Run]:
@@ -131,22 +149,33 @@ def load_runs(folder: str | Path) -> list[Run]:
     for path in sorted(Path(folder).glob("*.jsonl")):
         if diverged_path(path).exists():
             continue
-        records = []
-        for number, line in enumerate(text_of(path).splitlines(), 1):
-            if not line.strip():
-                continue
+        records: list[dict] = []
+        lines = [(number, line) for number, line in enumerate(text_of(path).splitlines(), 1) if line.strip()]
+        for number, line in lines:
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:  # a line cut by a kill: keep the whole lines before it
-                break
-            missing = [key for key in REQUIRED if key not in record] if isinstance(record, dict) else list(REQUIRED)
-            if missing:
-                raise RecordError(f"{path}:{number} is no epoch record of a run (it lacks {', '.join(missing)}): "
-                                 "move it out of the folder, or give a folder of zoadamm-experiments runs")
-            records.append(record)
+            except json.JSONDecodeError:
+                if number == lines[-1][0]:  # the last line cut by a kill: keep the whole lines before it
+                    break
+                raise RecordError(f"{path}:{number} is no JSON, and whole records follow it: mend or remove "
+                                  "that line") from None
+            records.append(_epoch_record(record, path, number, len(records) + 1))
         if records:
             runs.append(Run(path.stem, path, records))
     return runs
+
+
+def _epoch_record(record, path: Path, number: int, epoch: int) -> dict:
+    """``record`` if it is epoch ``epoch`` of a run, else RecordError naming the line."""
+    needed = REQUIRED + (ZO_REQUIRED if isinstance(record, dict) and record.get("method") != "adamm" else ())
+    missing = [key for key in needed if key not in record] if isinstance(record, dict) else list(REQUIRED)
+    if missing:
+        raise RecordError(f"{path}:{number} is no epoch record of a run (it lacks {', '.join(missing)}): "
+                          "move it out of the folder, or give a folder of zoadamm-experiments runs")
+    if record["epoch"] != epoch:  # a line written twice, or epochs missing: the curves would be shifted
+        raise RecordError(f"{path}:{number} is epoch {record['epoch']!r} where epoch {epoch} comes next: a run's "
+                          "records are its epochs 1, 2, ... in order, each once")
+    return record
 
 
 def group_runs(runs: list[Run]) -> list[Group]:
@@ -156,6 +185,10 @@ def group_runs(runs: list[Run]) -> list[Group]:
         groups.setdefault(run.key, Group(run.key)).runs.append(run)
     for group in groups.values():
         group.runs.sort(key=lambda run: run.seed)
+        for one, other in zip(group.runs, group.runs[1:], strict=False):  # a copy: one seed twice in mean ± std
+            if one.seed == other.seed:
+                raise RecordError(f"{one.path} and {other.path} are runs of one setting with one seed "
+                                  f"({one.seed}): keep one of them in the folder")
 
     def order(key):
         method, d, q, difference, normalizer, limit, lr = key
