@@ -217,7 +217,8 @@ def test_analyze_names_what_it_cannot_read_and_never_counts_a_record_twice(grid,
         path.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "test_loss"}) + "\n"
                                 for line in lines))
     elif damage in ("epoch twice", "bad line inside"):
-        path.write_text("\n".join([*lines, lines[-1]] if damage == "epoch twice" else [lines[0], "{x", lines[1]]) + "\n")
+        kept = [*lines, lines[-1]] if damage == "epoch twice" else [lines[0], "{x", lines[1]]
+        path.write_text("\n".join(kept) + "\n")
     elif damage == "seed copied":
         shutil.copy(path, folder / f"{grid['names'][0]} copy.jsonl")
     elif damage == "bad weights":
