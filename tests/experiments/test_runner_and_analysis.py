@@ -232,6 +232,14 @@ def test_analyze_names_what_it_cannot_read_and_never_counts_a_record_twice(grid,
     assert said in str(refused.value), str(refused.value)
 
 
+def test_a_tsne_seed_with_no_runs_is_refused_where_another_seed_was_drawn(grid, tmp_path):
+    from zoadamm_worker.records import RecordError
+
+    with pytest.raises(RecordError, match="^--tsne-seed 7: no FO and ZO q=1 forward .* that have both are 0, 1$"):
+        analyze(grid["out"], tmp_path / "seven", tsne_seed=7)
+    assert (analyze(grid["out"], tmp_path / "one", tsne_seed=1).parent / "fig5_tsne.png").exists()
+
+
 def test_the_cli_lists_a_grid_and_analyses_a_folder(grid, tmp_path, capsys):
     assert cli.main(["run", "--preset", "smoke", "--seeds", "5", "--dry-run", "--out", str(tmp_path)]) == 0
     assert "fo-d1400-seed5-n640  (2 epochs)" in capsys.readouterr().out

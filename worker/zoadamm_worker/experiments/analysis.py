@@ -58,7 +58,8 @@ def final_cosines(groups: list[Group]) -> list[tuple[Group, dict]]:
     return [(zo, curves) for zo, curves in found if curves]
 
 
-def draw(groups: list[Group], out: Path, tsne_seed: int = 0, cosines: list | None = None) -> dict[str, Path]:
+def draw(groups: list[Group], out: Path, tsne_seed: int | None = None,
+         cosines: list | None = None) -> dict[str, Path]:
     """Every figure the records allow; returns title -> path.  ``cosines``: ``final_cosines(groups)``
     when the caller has it already (each one reads every weights file)."""
     pairs = _pairs(groups)
@@ -80,8 +81,11 @@ def draw(groups: list[Group], out: Path, tsne_seed: int = 0, cosines: list | Non
         drawn["Fig. 6: cosine similarity of FO and ZO weights, every layer"] = figures.fig_cosine(
             curves, list(curves), out / "fig6_cosine_all.png", what)
         runs = {(r.key[0], r.seed): r for g in (fo, zo) for r in g.runs}
-        seed = tsne_seed if ("adamm", tsne_seed) in runs and (zo.key[0], tsne_seed) in runs else \
-            paired(fo, zo)[0][0].seed
+        both = sorted({seed for method, seed in runs if ("adamm", seed) in runs and (zo.key[0], seed) in runs})
+        if tsne_seed is not None and tsne_seed not in both:  # asked for: never another seed's figure silently
+            raise RecordError(f"--tsne-seed {tsne_seed}: no FO and {zo.label} runs of that seed; the "
+                              f"seeds that have both are {', '.join(map(str, both))}")
+        seed = paired(fo, zo)[0][0].seed if tsne_seed is None else tsne_seed
         fo_run, zo_run = runs[("adamm", seed)], runs[(zo.key[0], seed)]
         drawn["Fig. 5: t-SNE of the conv filters' trajectories"] = figures.fig5_tsne(
             fo_run, zo_run, scale, out / "fig5_tsne.png")
@@ -147,7 +151,7 @@ def _methods_section(groups: list[Group], diverged: list[dict]) -> list[str]:
     return lines
 
 
-def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int = 0) -> Path:
+def analyze(results: str | Path, out: str | Path | None = None, tsne_seed: int | None = None) -> Path:
     """Draw the figures and write ``report.md`` into ``out`` (default: ``results``); returns its path.
 
     Raises:

@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("results", help="folder of the record files")
     a.add_argument("--out", default=None,
                    help="where figures and report go (default: runs/analysis-<name of the results folder>)")
-    a.add_argument("--tsne-seed", type=at_least(int, 0), default=0, help="the seed whose runs the t-SNE figure shows")
+    a.add_argument("--tsne-seed", type=at_least(int, 0), default=None,
+                   help="the seed whose runs the t-SNE figure shows (default: the first seed with FO and ZO runs)")
     add_debug(a)
     a.set_defaults(func=_analyze, check=lambda args: None)
     for command in sub.choices.values():  # `zoadamm-experiments run --version` too
