@@ -219,9 +219,11 @@ def run_grid(runs: list[RunSpec], out: str | Path, preset: str = "custom", servi
             name = run_name(spec)
             path = out / f"{name}.jsonl"
             if spec.save_weights and path.exists() and not is_complete(path, spec):
-                with contextlib.suppress(json.JSONDecodeError, KeyError, IndexError):
-                    if len(read_records(path)) >= spec.epochs:
-                        finish_weights(path, spec)  # killed between the last epoch and the npz
+                # killed between the last epoch and the npz: finished under the run's lock, or two
+                # runners would write one temporary npz at once
+                with run_lock(out, name) as mine, contextlib.suppress(json.JSONDecodeError, KeyError, IndexError):
+                    if mine and not is_complete(path, spec) and len(read_records(path)) >= spec.epochs:
+                        finish_weights(path, spec)
             if is_complete(path, spec):
                 log(f"run {k}/{len(runs)} {name}: complete, skipped")
                 continue
