@@ -81,9 +81,7 @@ def is_complete(path: Path, spec: RunSpec) -> bool:
         records = read_records(path)
     except (json.JSONDecodeError, OSError):
         return False  # a line cut by a kill: not complete
-    return (len(records) >= spec.epochs and all(isinstance(r, dict) for r in records)
-            and [r.get("epoch") for r in records] == list(range(1, len(records) + 1))
-            and all(same_run(spec, r) for r in records)
+    return (len(records) >= spec.epochs and _epochs_in_order(records) and all(same_run(spec, r) for r in records)
             and (not spec.save_weights or (zipfile.is_zipfile(weights_path(path)) and "weights" not in records[-1])))
 
 
@@ -94,9 +92,15 @@ def _why_again(path: Path, spec: RunSpec) -> str:
         records = read_records(path)
         if records and not all(same_run(spec, r) for r in records):
             return "a record written with other settings"
-        if [r.get("epoch") for r in records] == list(range(1, len(records) + 1)) and not diverged_path(path).exists():
+        if _epochs_in_order(records) and not diverged_path(path).exists():
             return f"a record of {len(records)} of the {spec.epochs} epochs asked (trained again from epoch 1)"
     return "an incomplete record"
+
+
+def _epochs_in_order(records: list) -> bool:
+    """Whether ``records`` are a run's epochs 1, 2, ... each once, as ``train`` writes them."""
+    return all(isinstance(r, dict) for r in records) and [r.get("epoch") for r in records] == list(
+        range(1, len(records) + 1))
 
 
 def finish_weights(path: Path, spec: RunSpec) -> None:
