@@ -21,8 +21,7 @@ def one_driver(step):
     step 1, a 409 for a step the other thread closed)."""
     @functools.wraps(step)
     def driven(self, *args, **kwargs):
-        with _MAKING:
-            driving = self.__dict__.setdefault("_driving", threading.Lock())
+        driving = self.__dict__.get("_driving") or _made_lock(self)
         if not driving.acquire(blocking=False):
             raise InvalidArgument(f"{type(self).__name__} of session {self.id} was told from two threads at once: a "
                                   "run is driven by one thread at a time; give each thread a run of its own, or a "
@@ -32,6 +31,12 @@ def one_driver(step):
         finally:
             driving.release()
     return driven
+
+
+def _made_lock(run) -> threading.Lock:
+    """``run``'s driving lock, made on its first step: one lock, whichever thread asks first."""
+    with _MAKING:
+        return run.__dict__.setdefault("_driving", threading.Lock())
 
 
 class Mirrored:
