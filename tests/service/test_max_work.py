@@ -21,9 +21,12 @@ from zoadamm_service.launch import ServiceProcess
 
 FRAME = wire.MEDIA_TYPE
 # The largest session this service allows: q * d = MAX_WORK.  Small enough for CI, large
-# enough that its calls take long enough to tell a stalled /healthz apart.
-DIM, Q = 1 << 21, 4
+# enough that its calls take long enough to tell a stalled /healthz apart, on a fast machine
+# too: the ask makes q * d normals and sends them, the tell makes them again.
+DIM, Q = 1 << 21, 8
 MAX_WORK = DIM * Q
+# The ask's answer holds q * d float32 values: 64 MiB, past the default bound on a body.
+MAX_BODY_BYTES = 2 * 4 * MAX_WORK
 POLL_S = 0.02
 # The work held on the event loop would hold every /healthz answer for as long as it lasts:
 # each call of the work that lasts this long is checked (shorter ones cannot stall much: a
@@ -36,7 +39,8 @@ ROUNDS = 3
 
 @pytest.fixture
 def service(redis_url):
-    env = {"ZOADAMM_MAX_DIM": str(DIM), "ZOADAMM_MAX_WORK": str(MAX_WORK), "ZOADAMM_CHECKPOINT_EVERY": "1"}
+    env = {"ZOADAMM_MAX_DIM": str(DIM), "ZOADAMM_MAX_WORK": str(MAX_WORK), "ZOADAMM_CHECKPOINT_EVERY": "1",
+           "ZOADAMM_MAX_BODY_BYTES": str(MAX_BODY_BYTES)}
     with ServiceProcess(redis_url, env=env) as svc, httpx.Client(base_url=svc.url, timeout=120) as http:
         yield svc, http
 
@@ -81,7 +85,7 @@ def test_healthz_answers_while_the_largest_session_works(service, redis_client):
             assert r.status_code == 200, r.text
             _, vectors = wire.decode(r.content)
             assert vectors["u"].size == Q * DIM
-            values = {"step": 0, "f_x": 1.0, "f_plus": [1.5, 0.5, 1.0, 2.0]}
+            values = {"step": 0, "f_x": 1.0, "f_plus": [1.5, 0.5, 1.0, 2.0] * (Q // 4)}
             r = timed("tell", frame_post, http, f"/v1/sessions/{sid}/tell", values)
             assert r.status_code == 200, r.text  # checkpoint_every = 1: this step also writes a checkpoint
             assert wire.decode(r.content)[0]["step"] == 1
