@@ -43,6 +43,8 @@ OPEN_WARNING = (
     "ZOADAMM_API_KEYS (`zoadamm-service keys new TENANT` prints an entry). ***"
 )
 
+HEALTH_REASON_IN_LOG = "the store does not answer; the service's log says why"
+
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """A new app with its own store; tests build as many as they like."""
@@ -123,13 +125,22 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     edge.install(app)
     telemetry.install(app)
 
+    last_said = None  # what the log last said of a failed /healthz
+
     @app.get("/healthz", tags=["health"])
     async def healthz():
-        """200 when the store answers, 503 when it does not."""
+        """200 when the store answers, 503 when it does not.  With API keys the 503 does not say
+        why, the service's log does: anyone may call /healthz, and Redis's errors name its host."""
+        nonlocal last_said
         try:
             await store.ping()
         except StoreUnavailable as exc:
-            return error_response(503, exc.message, {"Retry-After": str(settings.retry_after_s)}, status="unavailable")
+            if exc.message != last_said:  # once per new reason: a balancer polls every few seconds
+                log.warning("/healthz: %s", exc.message)
+                last_said = exc.message
+            reason = exc.message if keys is None else HEALTH_REASON_IN_LOG
+            return error_response(503, reason, {"Retry-After": str(settings.retry_after_s)}, status="unavailable")
+        last_said = None
         return {"status": "ok", "store": type(store).__name__}
 
     return app

@@ -249,3 +249,26 @@ def test_a_redis_url_is_shown_without_its_password(url, shown):
 
     assert shown_url(url) == shown and "hunter2" not in shown_url(url) and "ter2" not in shown_url(url)
 
+
+
+def test_with_keys_healthz_keeps_redis_address_to_the_log_once_per_reason(caplog):
+    """/healthz needs no key: with keys, its 503 said Redis's host and port to anyone (redis-py's
+    "Error 111 connecting to 127.0.0.1:PORT"); now the log says it, once however often it is polled."""
+    import hashlib
+    import logging
+
+    port = _free_port()  # nothing listens there
+    url = f"redis://127.0.0.1:{port}/0"
+    keyed = Settings(redis_url=url, redis_connect_timeout_s=0.5,
+                     api_keys=f"alice:{hashlib.sha256(b'secret').hexdigest()}")
+    with caplog.at_level(logging.WARNING, "zoadamm.service"), TestClient(create_app(keyed)) as client:
+        caplog.clear()  # the start's own line about Redis
+        answers = [client.get("/healthz") for _ in range(3)]
+    assert {a.status_code for a in answers} == {503}
+    assert all(str(port) not in a.text and a.headers["retry-after"] for a in answers), answers[0].text
+    assert "service's log" in answers[0].json()["detail"]
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("/healthz:")]
+    assert len(said) == 1 and str(port) in said[0], said
+    with TestClient(create_app(Settings(redis_url=url, redis_connect_timeout_s=0.5))) as client:
+        open_answer = client.get("/healthz")  # open, the service is its one user's: the reason is said
+    assert open_answer.status_code == 503 and str(port) in open_answer.json()["detail"], open_answer.text
