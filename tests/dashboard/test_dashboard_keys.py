@@ -92,3 +92,32 @@ def test_the_comparison_is_kept_per_key_and_a_session_of_the_other_key_is_not_ca
     assert "lab compared" in page.inner_text("#chart-compare .u-legend")
     assert {e for e in page.errors if "status of 401" not in e and "status of 404" not in e} == set()
     assert page.violations() == []
+
+
+def test_enter_in_the_key_dialog_saves_the_key_and_escape_keeps_the_one_saved(two_tenants, page):
+    """Enter in the key's field submitted the form with its first button, "Forget key": the key
+    typed, and one remembered on the device, were thrown away.  Escape still leaves the saved
+    key as it was, whatever was typed."""
+    service, keys = two_tenants
+    mine = finished(service.url, "lab run", keys["lab"])
+    page.goto(f"{service.url}/dashboard")
+    page.locator("#auth-banner").wait_for(state="visible", timeout=GUARD_MS)
+    page.click("#key-button")
+    page.fill("#key-input", keys["lab"])
+    page.check("#key-remember")
+    page.press("#key-input", "Enter")
+    row(page, mine).wait_for(timeout=GUARD_MS)
+    assert page.is_hidden("#key-dialog")
+    assert keys["lab"] in stored(page).values()  # remembered, as ticked
+
+    page.click("#key-button")
+    page.fill("#key-input", keys["other"])  # typed, then abandoned
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#key-dialog")
+    page.wait_for_timeout(500)  # what a save would have started: a fetch with the other key
+    assert row(page, mine).is_visible() and keys["lab"] in stored(page).values()
+    assert keys["other"] not in stored(page).values()
+    page.click("#key-button")
+    assert page.input_value("#key-input") == keys["lab"]
+    assert {e for e in page.errors if "status of 401" not in e} == set()
+    assert page.violations() == []

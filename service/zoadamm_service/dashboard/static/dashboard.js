@@ -213,6 +213,12 @@ function wireKeyDialog() {
   };
   $("key-button").addEventListener("click", open);
   $("auth-enter").addEventListener("click", open);
+  // Enter in a field submits the form with its first button, "Forget key": it saves instead
+  $("key-form").addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.target instanceof HTMLButtonElement) return;
+    event.preventDefault();
+    dialog.close("save");
+  });
   dialog.addEventListener("close", async () => {
     const before = apiKey();
     if (dialog.returnValue === "save") saveKey($("key-input").value.trim(), $("key-remember").checked);
