@@ -258,6 +258,33 @@ def test_ctrl_c_ends_a_program_with_one_line_and_no_traceback(tmp_path):
                 "seed=1) continues the run") in line
 
 
+
+def test_ctrl_c_at_an_interactive_prompt_returns_to_it(tmp_path):
+    """At the REPL, the interruption was a SystemExit too, which ends the interpreter: the
+    user's variables went with it.  There it is a KeyboardInterrupt only, back at the prompt."""
+    lines = textwrap.dedent("""
+        import os, signal, sys
+        import numpy as np
+        import zoadamm
+        kept = 42
+        calls = 0
+        def f(x):
+            global calls
+            calls += 1
+            if calls == 31:
+                os.kill(os.getpid(), signal.SIGINT)
+            return float(np.sum((x - 3.0) ** 2))
+
+        zoadamm.minimize(f, np.zeros(5), steps=500, base_url=sys.argv[1], name="at-prompt", lr=0.05, progress=False)
+        print("back at the prompt", kept, sys.last_value.step, isinstance(sys.last_value, SystemExit))
+    """)
+    with local_service() as url:
+        done = subprocess.run([sys.executable, "-i", "-", url], input=lines, capture_output=True, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert done.returncode == 0, done.stderr
+    assert "back at the prompt 42 15 False" in done.stdout, (done.stdout, done.stderr)
+    assert "zoadamm.sdk.interrupted.Interrupted: zoadamm.minimize: interrupted at step 15 of 500" in done.stderr
+
 def test_the_calls_own_arguments_are_checked_before_a_session_is_made(local):
     f = quadratic(DIM)
     for bad, named in (({"steps": 0}, "steps"), ({"steps": -5}, "steps"), ({"steps": "10"}, "steps"),

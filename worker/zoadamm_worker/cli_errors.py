@@ -20,12 +20,12 @@ from zoadamm.sdk import (
     ConflictError,
     ForeignServerError,
     InternalServerError,
+    Interrupted,
     NotFoundError,
     ServiceUnavailableError,
 )
 from zoadamm.sdk._http import start_command
 from zoadamm.sdk.errors import GATEWAY_STATUSES
-from zoadamm.sdk.minimize import Interrupted
 from zoadamm_service import console
 from zoadamm_service.launch import ServiceStartError
 

@@ -22,7 +22,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from zoadamm.sdk.minimize import Interrupted
+from zoadamm.sdk import Interrupted
 from zoadamm_service.console import CommandParser, add_debug, add_version, positive, seed, stopped_status
 from zoadamm_service.launch import local_service
 from zoadamm_service.settings import shown_url

@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from zoadamm import Client, InvalidArgument, RemoteOptimizer
 from zoadamm.methods import method as method_spec
-from zoadamm.sdk import APIConnectionError, fast_switching
-from zoadamm.sdk.minimize import Interrupted, start_run
+from zoadamm.sdk import APIConnectionError, Interrupted, fast_switching
+from zoadamm.sdk.minimize import start_run
 
 from .diverged import Diverged
 from .model import initial_parameters, parameter_count
@@ -122,7 +122,7 @@ def train(spec: RunSpec, service_url: str, record: str | Path | None = None, dat
     except KeyboardInterrupt as stop:
         with contextlib.suppress(Exception):
             run.close()  # the tell in flight lands: run.step is then the service's
-        raise Interrupted(f"interrupted at step {run.step} of session {run.id}", run.id, run.step) from stop
+        raise Interrupted.of(f"interrupted at step {run.step} of session {run.id}", run.id, run.step) from stop
     except APIConnectionError as lost:  # where the run stands, for the line that continues it
         raise type(lost)(str(lost), lost.url, run.id, run.step) from lost
     finally:

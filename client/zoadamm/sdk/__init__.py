@@ -22,7 +22,8 @@ from .errors import (
     UnprocessableEntityError,
     UnsupportedMediaTypeError,
 )
-from .minimize import Interrupted, MinimizeResult, minimize
+from .interrupted import Interrupted
+from .minimize import MinimizeResult, minimize
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .remote import RemoteOptimizer
 from .sessions import AsyncSessions, Sessions

@@ -21,6 +21,7 @@ from ..methods import METHODS, method
 from .bounds import box_of
 from .client import DEFAULT_URL, Client, checked_client
 from .errors import APIConnectionError, NotFoundError
+from .interrupted import Interrupted
 from .models import Session, SessionSummary
 from .progress import Progress
 from .remote import RemoteOptimizer
@@ -30,22 +31,6 @@ from .settings import SessionSettings, Unpack, check_names
 from .values import NotFinite, check_callback, probe_value, stops, value_of
 
 log = logging.getLogger("zoadamm")
-
-
-class Interrupted(SystemExit, KeyboardInterrupt):
-    """Ctrl-C stopped a run; every step told before it is kept by the service.
-
-    ``str()`` is one line naming the session and what continues it.  It is a KeyboardInterrupt,
-    so ``except KeyboardInterrupt`` catches it as before; and a SystemExit carrying that line,
-    so a program that does not catch it ends with the line on stderr (status 1) instead of a
-    traceback of wherever the interrupt happened to land."""
-
-    def __init__(self, message: str, session_id: str, step: int) -> None:
-        super().__init__(message)
-        self.session_id, self.step = session_id, step
-
-    def __reduce__(self):  # through a process pool's pickling: made again from all three
-        return type(self), (str(self), self.session_id, self.step)
 
 
 def minimize(
@@ -141,7 +126,7 @@ def minimize(
             with run:
                 return _run(run, f, steps, progress, report_every, callback, warn)
         except KeyboardInterrupt as stop:
-            raise Interrupted(f"zoadamm.minimize: interrupted at step {run.step} of {steps} (session {run.id}); the "
+            raise Interrupted.of(f"zoadamm.minimize: interrupted at step {run.step} of {steps} (session {run.id}); the "
                               f"steps told are kept, and {again(run.id)} continues the run", run.id, run.step) from stop
         except APIConnectionError as lost:  # the service was there: say where the run stands, not how to start one
             where = f" ({lost.url})" if lost.url else ""

@@ -17,7 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from zoadamm.sdk.minimize import Interrupted
+from zoadamm.sdk import Interrupted
 from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
 
 from ..cli_errors import check_service, run_command
