@@ -19,6 +19,7 @@ import pytest
 from sdk_support import bits, quadratic, x0_for
 
 from zoadamm import Client, InvalidArgument, RemoteOptimizer, minimize
+from zoadamm.sdk import ConflictError
 from zoadamm.sdk.minimize import Interrupted
 from zoadamm_service.launch import local_service
 
@@ -417,3 +418,24 @@ def test_a_run_without_bounds_does_not_resume_one_in_a_box(local, caplog):
     boxed_again = minimize(f, x0_for(DIM), steps=6, client=local, progress=False, name="b", resume=True,
                            bounds=(-10.0, 10.0), **CONFIG)
     assert boxed_again.session_id == boxed.session_id
+
+
+def test_a_step_told_by_another_client_meanwhile_is_named_as_the_cause(local):
+    """Two programs driving one session: the one whose tell comes second got a 409 and a note
+    that its own call continues the run, which only made the race again."""
+    f = quadratic(DIM)
+    first = minimize(f, x0_for(DIM), steps=3, client=local, progress=False, **CONFIG)
+    calls = 0
+
+    def raced(x):  # the other program tells the open step while this one evaluates
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            step = local.sessions.ask(first.session_id).step
+            local.sessions.tell(first.session_id, step, f_x=1.0, f_plus=[2.0] * CONFIG["directions"])
+        return f(x)
+
+    with pytest.raises(ConflictError) as raced_out:
+        minimize(raced, x0_for(DIM), steps=10, client=local, progress=False, session_id=first.session_id, **CONFIG)
+    (note,) = raced_out.value.__notes__
+    assert f"session {first.session_id} is at step 4 of 10; another client tells this session's steps too" in note

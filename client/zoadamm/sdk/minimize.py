@@ -20,7 +20,7 @@ from ..constraints import FeasibleSet
 from ..methods import METHODS, method
 from .bounds import box_of
 from .client import DEFAULT_URL, Client, checked_client
-from .errors import APIConnectionError, NotFoundError
+from .errors import APIConnectionError, ConflictError, NotFoundError
 from .interrupted import Interrupted
 from .models import Session, SessionSummary
 from .progress import Progress
@@ -140,7 +140,9 @@ def minimize(
             elif session_id is None and not resume and run.step == 0:
                 _forget(client, run.id)
             else:  # shown under the traceback: where the run stands, and what continues it
-                failed.add_note(f"zoadamm.minimize: session {run.id} is at step {run.step} of {steps}; "
+                # this run's own retries are answered as the first try: a 409 is another client's step
+                other = "; another client tells this session's steps too" if isinstance(failed, ConflictError) else ""
+                failed.add_note(f"zoadamm.minimize: session {run.id} is at step {run.step} of {steps}{other}; "
                                 f"{again(run.id)} continues the run")
             raise
     finally:
