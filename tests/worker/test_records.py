@@ -59,3 +59,21 @@ def test_the_mnist_worker_says_a_record_it_cannot_write_before_it_trains(tmp_pat
                               "--service", "http://127.0.0.1:1"], capture_output=True, text=True, timeout=120)
     assert started.returncode == 1 and "Traceback" not in started.stderr
     assert "a-file" in started.stderr and "cannot reach" not in started.stderr, started.stderr
+
+
+def test_the_mnist_worker_refuses_a_record_file_of_another_run_before_it_trains(tmp_path):
+    """A ZO run given the FO run's --record appended its epochs there, and the report then took
+    them for the FO run's; a run started over with its own settings appends as before."""
+    from zoadamm_service.launch import local_service
+
+    record = tmp_path / "fo.jsonl"
+    append_record(record, {"epoch": 1, "method": "adamm", "d": 1400, "train_limit": 512, "seed": 0})
+    with local_service() as url:
+        started = subprocess.run([WORKER, "mnist", "--method", "zo-adamm", "--train-limit", "256", "--record",
+                                  str(record), "--service", url, "--quiet"], capture_output=True, text=True,
+                                 timeout=300)
+    assert started.returncode == 1 and "Traceback" not in started.stderr
+    assert (
+        f"{record} holds the epoch records of another run (method 'adamm' there, 'zo-adamm' here, train_limit 512 "
+        "there, 256 here); one file holds one run: give this run another --record, or --record-dir") in started.stderr
+    assert len(read_records(record)) == 1  # nothing appended

@@ -156,3 +156,17 @@ def test_a_last_record_without_its_newline_that_lacks_a_field_is_named_by_its_li
     path.write_text(json.dumps(whole) + "\n\n" + json.dumps(second))  # a blank line, and no newline at the end
     with pytest.raises(RecordError, match=f"{path}:3 is not an epoch record"):
         epoch_records(path)
+
+
+def test_a_file_that_holds_two_runs_records_is_refused_naming_the_line(tmp_path):
+    """A ZO run recorded into the FO run's file: the report took its epoch for the FO run's (the
+    last record of an epoch counts) and printed the ZO run's losses in the FO column."""
+    zo_on_fewer_images = {**_record(1, "zo-adamm"), "train_limit": 256}
+    _write(tmp_path / "fo.jsonl", _record(1, "adamm"), _record(2, "adamm"), zo_on_fewer_images)
+    _write(tmp_path / "zo.jsonl", *(_record(e, "zo-adamm") for e in (1, 2)))
+    with pytest.raises(RecordError) as refused:
+        report_folder(tmp_path)
+    assert str(refused.value) == (
+        f"{tmp_path / 'fo.jsonl'}:3 is a record of another run than line 1's (method 'adamm' there, 'zo-adamm' "
+        "here, train_limit None there, 256 here); one file holds one run: move that run's lines to a file of its own")
+    assert not (tmp_path / "table.md").exists()

@@ -14,6 +14,7 @@ session) they print one line and exit with status 1; --debug shows the traceback
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -49,6 +50,7 @@ from .cli_options import (
     session_name,
 )
 from .records import check_writable
+from .report_records import check_one_run
 from .transport import SERVICE_WAIT_S
 
 ZO_METHODS = tuple(name for name in METHODS if METHOD_TABLE[name].takes == "values")  # what rest can send
@@ -82,6 +84,8 @@ def _mnist(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, shuffle=args.shuffle, normalize=args.normalize, max_steps=args.steps,
         train_limit=args.train_limit, save_weights=args.save_weights, mirror=not args.plain,
     )
+    if args.record is not None:  # before MNIST loads, as the writable check
+        check_one_run(args.record, {**dataclasses.asdict(spec), "d": spec.dim})
     data = load_mnist(args.data_source, args.data_dir)
     record = args.record
     if args.record_dir is not None:

@@ -21,6 +21,12 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "method": (str, "a string"), "epoch": (int, "an integer"), "d": (int, "a positive integer"),
     "train_loss": _NUMBER, "test_loss": _NUMBER, "test_accuracy": _NUMBER, "seconds": _NUMBER,
 }
+# What makes an epoch record's run (the MNIST worker writes them from its settings): two
+# records of one file that differ here are two runs'.  Not the epochs or max_steps, which a run
+# continued in pieces or to more epochs changes, nor the session, which a run started over with
+# the same --record changes.
+RUN_FIELDS = ("method", "d", "lr", "mu", "directions", "difference", "distribution", "normalizer", "seed",
+              "session_seed", "batch_size", "train_limit", "normalize", "shuffle")
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
                type(None): "null"}
 
@@ -46,7 +52,33 @@ def epoch_records(path: Path) -> list[dict]:
     for line, record in numbered:
         if flaw := _flaw(record):
             raise RecordError(f"{path}:{line} is not an epoch record ({flaw}); remove that line")
+        if differ := other_run(records[0], record):  # a file's epochs compared as one run's
+            raise RecordError(f"{path}:{line} is a record of another run than line {numbered[0][0]}'s "
+                              f"({differ}); one file holds one run: move that run's lines to a file of its own")
     return records
+
+
+def other_run(first: dict, record: dict) -> str:
+    """"" when ``record`` is of ``first``'s run, else the ``RUN_FIELDS`` in which it is not, as
+    "method 'adamm' there, 'zo-adamm' here" (a field either lacks is not compared)."""
+    return ", ".join(f"{key} {first[key]!r} there, {record[key]!r} here" for key in RUN_FIELDS
+                     if key in first and key in record and first[key] != record[key])
+
+
+def check_one_run(path: str | Path, settings: dict) -> None:
+    """Before a run that appends its epoch records to ``path``: refuse a file that holds another
+    run's (a report would take the two runs' epochs for one run's).
+
+    Raises:
+        RecordError: naming the settings that differ, and what to do.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return
+    earlier = [record for _, record in numbered_records(path) if isinstance(record, dict) and "epoch" in record]
+    if earlier and (differ := other_run(earlier[-1], settings)):
+        raise RecordError(f"{path} holds the epoch records of another run ({differ}); one file holds one "
+                          "run: give this run another --record, or --record-dir")
 
 
 def _flaw(record: dict) -> str | None:
