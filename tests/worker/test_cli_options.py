@@ -198,6 +198,8 @@ REFUSED = [
     ("zoadamm-worker", [*REST, "--dim", "3", "--join", "0" * 32, "--lr", "0.1", "--seed", "3"], {},
      "--lr, --seed: not with --join, which follows the joined session's own settings and step"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--join", "0" * 32, "--resume"], {}, "--resume: not with --join"),
+    ("zoadamm-worker", [*REST, "--join", "0" * 32, "--x0", "[1, 1, 1]"], {},
+     "--x0: not with --join, which follows the joined session's own settings and step"),
     ("zoadamm-worker", [*MNIST, "--method", "adamm", "--directions", "4"], {},
      "--directions: only for the zo-* methods (the FO worker, adamm, sends exact gradients)"),
     ("zoadamm-worker", [*MNIST, "--method", "adamm", "--mu", "0.01", "--distribution", "gaussian"], {},

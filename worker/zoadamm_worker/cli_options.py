@@ -35,7 +35,7 @@ RULES: dict[str, list[Rule]] = {
     ],
     "rest": [
         (lambda a: a.join is not None, ("method", "directions", "difference", "lr", "mu", "seed", "report_every",
-                                        "name", "resume", "lower", "upper", "box", "ball"), JOINED),
+                                        "name", "resume", "lower", "upper", "box", "ball", "x0"), JOINED),
         (lambda a: a.join is None, ("lease",), "only with --join"),
         (lambda a: a.box is not None, ("lower", "upper"), "not with --box; give one of them"),
         (lambda a: a.ball is None, ("ball_norm", "ball_center"), "only with --ball"),
