@@ -8,7 +8,8 @@
 Both are burst workers: they run the given epochs or steps, then exit.  A run stopped by Ctrl-C
 says which command continues it (--resume finds its session again; --join SESSION_ID works
 too).  When something is wrong (options that disagree, a service that is not there, a lost
-session) they print one line and exit with status 1; --debug shows the traceback instead.
+session) they print one line and exit with status 1 (2 when a REST objective fails); --debug
+shows the traceback instead.
 """
 
 from __future__ import annotations
