@@ -314,3 +314,12 @@ def test_a_client_passed_in_stays_open():
     own = RestObjective("http://objective/f")
     own.close()
     assert own.http.is_closed
+
+
+def test_an_objective_url_with_no_endpoint_says_to_check_it_not_to_run_it_again(service_url):
+    """A mistyped --objective (404) was told "continue with:" the same command, wrong URL included."""
+    wrong = f"{service_url}/no-such-objective"  # a server that answers 404 there
+    done = _worker("--objective", wrong, "--dim", str(DIM), "--steps", "5", "--service", service_url, "--quiet")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == (f"zoadamm-worker: {wrong} answered 404: no endpoint that evaluates x is there; "
+                                   "check --objective")

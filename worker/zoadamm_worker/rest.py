@@ -15,7 +15,7 @@ from zoadamm import Client, minimize
 from zoadamm.sdk import APIConnectionError, MinimizeResult
 
 from .cli_errors import check_service, command_again, stopped_answering
-from .rest_objective import EvaluationError, RestObjective
+from .rest_objective import EvaluationError, NoEndpoint, RestObjective
 
 PROG = "zoadamm-worker"
 
@@ -40,6 +40,8 @@ def run_rest(args: argparse.Namespace) -> int:
     except EvaluationError as exc:
         fate = ("its directions go to another worker when the lease runs out" if args.join is not None
                 else f"the failed step was not told to the service; continue with: {command_again(PROG, args.argv)}")
+        if isinstance(exc, NoEndpoint):  # the same command would fail alike
+            fate = "check --objective"
         print(f"{PROG}: {exc}; {fate}", file=sys.stderr)
         return 2
     except APIConnectionError as exc:

@@ -20,6 +20,10 @@ class EvaluationError(RuntimeError):
     """The objective endpoint did not produce a finite value after all retries."""
 
 
+class NoEndpoint(EvaluationError):
+    """Nothing at the objective's URL evaluates x (404, 405): a URL mistyped, not a failed step."""
+
+
 class RestObjective:
     def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
                  http_client: httpx.Client | None = None) -> None:
@@ -45,6 +49,8 @@ class RestObjective:
             if response.status_code in self.retry.statuses:
                 problem = f"endpoint answered {response.status_code}: {response.text[:200]}"
                 continue
+            if response.status_code in (404, 405):
+                raise NoEndpoint(f"{self.url} answered {response.status_code}: no endpoint that evaluates x is there")
             if response.status_code >= 400:
                 raise EvaluationError(f"endpoint refused x with {response.status_code}: {response.text[:200]}")
             value = _value_of(response)
