@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if settings.redis_url:  # said at start, not only in the first call's 503
             try:
                 await store.ping()
+            except StoreUnavailable as error:  # it answered, or not: the reason says which
+                log.warning("Redis at %s is not ready (%s): calls get 503 until it is",
+                            shown_url(settings.redis_url), error.message)
             except Exception as error:  # noqa: BLE001 - any failure to answer is worth the line
                 log.warning("Redis at %s does not answer (%s): calls get 503 until it does",
                             shown_url(settings.redis_url), type(error).__name__)

@@ -206,7 +206,8 @@ def test_a_redis_with_fewer_replicas_than_writes_wait_for_is_refused_until_one_c
 
 def test_a_redis_that_does_not_answer_at_start_is_said_so_and_its_password_is_not():
     """A REDIS_URL with nothing behind it started without a word (the first call got 503), and
-    the start's "sessions are kept in" line printed the URL's password."""
+    the start's "sessions are kept in" line printed the URL's password.  The line says why: it
+    said "does not answer" of a Redis that answered but was not ready (too few replicas, ...)."""
     import sys
     import threading
     from pathlib import Path
@@ -222,15 +223,15 @@ def test_a_redis_that_does_not_answer_at_start_is_said_so_and_its_password_is_no
         assert service.stderr is not None
         for line in service.stderr:  # until the warning, or the service's end
             lines.append(line)
-            if "does not answer" in line:
+            if "is not ready" in line:
                 break
     finally:
         guard.cancel()
         service.terminate()
         service.wait(timeout=60)
     said = "".join(lines)
-    assert f"Redis at redis://:***@{url.split('@')[1]} does not answer (StoreUnavailable): calls get 503 until it " \
-           "does" in said, said
+    assert f"Redis at redis://:***@{url.split('@')[1]} is not ready (Redis is unavailable: ConnectionError: " in said
+    assert "Connection refused" in said and "): calls get 503 until it is" in said, said
     assert f"sessions are kept in redis://:***@{url.split('@')[1]}" in said and "hunter2" not in said, said
 
 
@@ -272,3 +273,35 @@ def test_with_keys_healthz_keeps_redis_address_to_the_log_once_per_reason(caplog
     with TestClient(create_app(Settings(redis_url=url, redis_connect_timeout_s=0.5))) as client:
         open_answer = client.get("/healthz")  # open, the service is its one user's: the reason is said
     assert open_answer.status_code == 503 and str(port) in open_answer.json()["detail"], open_answer.text
+
+
+def test_a_read_only_replica_is_refused_at_healthz_and_said_at_start(evicting_redis, tmp_path):
+    """After a failover, a service left on the old master, which rejoined as a replica, said
+    /healthz ok while every write got 503 (ReadOnlyError)."""
+    port, client = evicting_redis
+    client.config_set("maxmemory-policy", "noeviction")
+    replica_port = _free_port()
+    replica = subprocess.Popen(["redis-server", "--port", str(replica_port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(tmp_path), "--replicaof", "127.0.0.1", str(port)],
+                               stdout=subprocess.DEVNULL)
+    try:
+        url = f"redis://127.0.0.1:{replica_port}/0"
+        guard = time.monotonic() + 60  # only a guard against a replica that never starts
+        while True:
+            try:
+                _ping(url)
+            except StoreUnavailable as refused:  # not up yet, or refused as it should be
+                if "read-only replica" in refused.message:
+                    break
+            else:
+                raise AssertionError("a read-only replica passed the checks")
+            assert time.monotonic() < guard, "the replica never answered"
+            time.sleep(0.05)
+        app = create_app(Settings(redis_url=url))
+        with TestClient(app) as http:
+            health = http.get("/healthz")
+        assert health.status_code == 503 and "point REDIS_URL at the master" in health.json()["detail"], health.text
+        _ping(f"redis://127.0.0.1:{port}/0")  # its master passes
+    finally:
+        replica.kill()
+        replica.wait()

@@ -2,6 +2,8 @@
 (``RedisStore.ping``), so that a deployment that cannot keep its sessions says so there:
 
 - a cluster that serves every slot (``cluster_state:ok``), else every call waits out its budget;
+- a master, not a read-only replica (a service left on the old master after a failover, which
+  rejoined as a replica), else every write is refused;
 - the cluster client for a node of a cluster, else every write is answered MOVED;
 - no eviction: a Redis that evicts keys under ``maxmemory`` drops whole sessions, or a session's
   journal under a checkpoint it still has, without an error anywhere;
@@ -25,6 +27,8 @@ log = logging.getLogger("zoadamm.service")
 CLUSTER_NODE = ("REDIS_URL names a node of a Redis Cluster: set ZOADAMM_REDIS_CLUSTER=true, whose client "
                 "follows the cluster's slots")
 
+READ_ONLY = ("REDIS_URL names a read-only replica of another Redis: every write is refused; point REDIS_URL at "
+             "the master (after a failover, the replica promoted in its place)")
 
 RECHECK_S = 30.0  # a Redis set up right is asked again after this long (its settings change, a failover)
 
@@ -44,6 +48,8 @@ class ServerChecks:
             state = (await self._client.cluster_info()).get("cluster_state")
             if state != "ok":
                 raise StoreUnavailable(f"the Redis Cluster is down (cluster_state {state}): a slot has no master")
+        elif (await self._client.info("replication")).get("role") == "slave":  # at every ping: a failover
+            raise StoreUnavailable(READ_ONLY)
         if time.monotonic() < self._next:
             return
         if not isinstance(self._client, RedisCluster) and (await self._client.info("cluster")).get("cluster_enabled"):
