@@ -39,6 +39,10 @@ from types import TracebackType
 
 from ..errors import StoreUnavailable
 
+
+class BudgetSpent(StoreUnavailable):
+    """A call's budget of waiting for the store ran out."""
+
 # How soon a wait that outlived its cancellation is cancelled again: short beside the budget,
 # long enough that code which catches every cancellation does not make the loop spin.
 RECANCEL_S = 0.01
@@ -112,7 +116,7 @@ class _Wait:
         for _ in range(self.cancels):
             left = self.task.uncancel()
         if kind is not None and issubclass(kind, asyncio.CancelledError) and left <= self.cancelling:
-            raise StoreUnavailable(f"the store (Redis) is slow or does not answer, or this service is too busy to "
+            raise BudgetSpent(f"the store (Redis) is slow or does not answer, or this service is too busy to "
                                    f"read its answer: this call waited {self.budget.total_s:g} s for {self.what} "
                                    "(ZOADAMM_REDIS_TIMEOUT_S); send the same request again: it may have been "
                                    "applied") from None

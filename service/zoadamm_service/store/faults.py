@@ -35,6 +35,11 @@ def translate_errors(method):
         try:
             async with budget.waiting("Redis"):
                 return await method(*args, **kwargs)
+        except budget.BudgetSpent as spent:  # a cluster retries CLUSTERDOWN until the budget is spent
+            if not getattr(args[0], "cluster", False):
+                raise
+            raise budget.BudgetSpent(f"{spent.message}; a Redis Cluster with a master down makes every call wait "
+                                     "so (/healthz answers 503 then)") from None
         # connection, timeout, a cluster in a failover or out of reach (redis-py's cluster
         # errors are not all RedisErrors), any error reply
         except (RedisError, RedisClusterException, OSError) as exc:

@@ -43,6 +43,7 @@ class RedisStore(SplitSteps, History, Store):
                  wait_timeout_ms: int = 1000, alone: bool = False) -> None:
         self._redis = client
         self.ttl_s = ttl_s
+        self.cluster = isinstance(client, RedisCluster)  # its waits may be a master down (faults)
         # redis-py's cluster client has no asyncio pub/sub: there replicas learn of closes by looking
         shared = not alone and not isinstance(client, RedisCluster)
         self._closes_channel = keys.CLOSES if shared else ""

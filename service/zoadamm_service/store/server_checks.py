@@ -1,7 +1,8 @@
 """What the store needs of the Redis it is given, checked where ``/healthz`` asks
 (``RedisStore.ping``), so that a deployment that cannot keep its sessions says so there:
 
-- a cluster that serves every slot (``cluster_state:ok``), else every call waits out its budget;
+- a cluster that serves every slot (``cluster_state:ok``, no ``cluster_slots_fail``), else the
+  calls on the keys of a slot without a master wait out their budget;
 - a master, not a read-only replica (a service left on the old master after a failover, which
   rejoined as a replica), else every write is refused;
 - the cluster client for a node of a cluster, else every write is answered MOVED;
@@ -45,9 +46,13 @@ class ServerChecks:
     async def __call__(self) -> None:
         """Raises StoreUnavailable naming what is wrong and what to set."""
         if isinstance(self._client, RedisCluster):
-            state = (await self._client.cluster_info()).get("cluster_state")
+            info = await self._client.cluster_info()
+            state, failed = info.get("cluster_state"), int(info.get("cluster_slots_fail", 0))
             if state != "ok":
                 raise StoreUnavailable(f"the Redis Cluster is down (cluster_state {state}): a slot has no master")
+            if failed:  # cluster-require-full-coverage no: the cluster is "ok", but not for those slots' keys
+                raise StoreUnavailable(f"{failed} slots of the Redis Cluster have no master (cluster_slots_fail): "
+                                       "the calls on their keys wait out their budget and get 503")
         elif (await self._client.info("replication")).get("role") == "slave":  # at every ping: a failover
             raise StoreUnavailable(READ_ONLY)
         if time.monotonic() < self._next:
