@@ -281,7 +281,8 @@ def test_a_redis_url_is_shown_without_its_password(url, shown):
 
 def test_with_keys_healthz_keeps_redis_address_to_the_log_once_per_reason(caplog):
     """/healthz needs no key: with keys, its 503 said Redis's host and port to anyone (redis-py's
-    "Error 111 connecting to 127.0.0.1:PORT"); now the log says it, once however often it is polled."""
+    "Error 111 connecting to 127.0.0.1:PORT"); now the log says it, once however often it is polled.
+    A tenant's 503 names "Redis" there."""
     import hashlib
     import logging
 
@@ -292,6 +293,10 @@ def test_with_keys_healthz_keeps_redis_address_to_the_log_once_per_reason(caplog
     with caplog.at_level(logging.WARNING, "zoadamm.service"), TestClient(create_app(keyed)) as client:
         caplog.clear()  # the start's own line about Redis
         answers = [client.get("/healthz") for _ in range(3)]
+        created = client.post("/v1/sessions", json={"dim": 3}, headers={"Authorization": "Bearer secret"})
+    # nor does a tenant's 503 say where Redis is
+    assert created.status_code == 503 and "connecting to Redis" in created.json()["detail"], created.text
+    assert str(port) not in created.text and created.headers["retry-after"]
     assert {a.status_code for a in answers} == {503}
     assert all(str(port) not in a.text and a.headers["retry-after"] for a in answers), answers[0].text
     assert "service's log" in answers[0].json()["detail"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,10 @@ from .jsontext import FiniteJSON as JSONResponse
 from .jsontext import error_response
 
 log = logging.getLogger("zoadamm.service")
+# redis-py's connection errors name Redis's host and port ("Error 111 connecting to 10.0.0.5:6379.
+# Connect call failed ('10.0.0.5', 6379)."), which a client has no business knowing: it reads
+# "Redis" there (/healthz's log keeps them)
+_REDIS_ADDRESS = re.compile(r"(?<=connecting to )\S+:\d+|\('[^']*', \d+(?:, \d+)*\)")
 EMBEDDED = "this service keeps its sessions in its own memory, which a restart empties: REDIS_URL keeps them"
 
 
@@ -23,8 +28,10 @@ def answer_for(exc: ServiceError | InvalidArgument, retry_after: int = 1) -> JSO
     if isinstance(exc, InvalidArgument):
         return error_response(422, str(exc))
     # a 503 says when to try again, so clients back off instead of hammering a store that is down
-    headers = {"Retry-After": str(retry_after)} if exc.status == 503 else None
-    return error_response(exc.status, exc.message, headers, **exc.details)
+    if exc.status != 503:
+        return error_response(exc.status, exc.message, None, **exc.details)
+    said = _REDIS_ADDRESS.sub(lambda found: "(Redis)" if found[0][0] == "(" else "Redis", exc.message)
+    return error_response(503, said, {"Retry-After": str(retry_after)}, **exc.details)
 
 
 def _gone(settings: Settings) -> str:
