@@ -56,3 +56,24 @@ client.sessions.create(3, directions="four")
     errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
     assert [line.split(":")[1] for line in errors] == ["9", "10"], checked.stdout  # the last two lines only
     assert '"lrr"' in errors[0] and '"directions"' in errors[1], checked.stdout
+
+
+def test_the_runs_guarded_against_two_threads_keep_their_signatures(tmp_path):
+    """The guard against two driving threads (``one_driver``) had no annotations: SharedRun.tell,
+    which it wraps, was Any to a type checker, and any call of it passed."""
+    (tmp_path / "user.py").write_text('''
+import numpy as np
+import zoadamm
+from zoadamm.sdk.shared import SharedRun
+
+client = zoadamm.Client("http://127.0.0.1:8000")
+worker = SharedRun(client, "0" * 32, np.zeros(3), lease=1)
+reveal_type(worker.tell)
+worker.tell("not work", 1, 2, 3, 4, 5)
+''')
+    checked = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--ignore-missing-imports", "user.py"],
+                             cwd=tmp_path, capture_output=True, text=True,
+                             env={**os.environ, "MYPYPATH": str(ROOT / "client")})
+    assert 'Revealed type is "def (work: zoadamm.sdk.shared.Work, f_x: ' in checked.stdout, checked.stdout
+    errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
+    assert errors and all(line.split(":")[1] == "9" for line in errors), checked.stdout

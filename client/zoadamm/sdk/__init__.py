@@ -27,7 +27,7 @@ from .minimize import MinimizeResult, minimize
 from .models import Parameters, Session, SessionSummary, StepInfo, TellResult, Trace
 from .remote import RemoteOptimizer
 from .sessions import AsyncSessions, Sessions
-from .shared import SharedRun
+from .shared import SharedRun, Work
 from .switching import fast_switching
 
 __all__ = [
@@ -39,5 +39,5 @@ __all__ = [
     "NotFoundError", "Parameters", "PayloadTooLargeError", "RateLimitError", "RemoteOptimizer", "RetryPolicy",
     "ServiceUnavailableError", "Session", "SessionSummary", "Sessions", "SharedRun", "StepInfo", "TellResult", "Trace",
     "UnprocessableEntityError",
-    "UnsupportedMediaTypeError", "fast_switching", "minimize",
+    "UnsupportedMediaTypeError", "Work", "fast_switching", "minimize",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -13,14 +15,17 @@ from ..optimizer import Optimizer
 from .models import Session
 
 _MAKING = threading.Lock()  # each run's lock is made once, whichever thread asks first
+_Run = TypeVar("_Run", bound="Mirrored")
+_Args = ParamSpec("_Args")
+_Result = TypeVar("_Result")
 
 
-def one_driver(step):
+def one_driver(step: Callable[Concatenate[_Run, _Args], _Result]) -> Callable[Concatenate[_Run, _Args], _Result]:
     """``step`` refuses a second thread while one is in it: a run is driven by one thread at a
     time, and two in one step read each other's half-made state (a record for step 0 applied at
     step 1, a 409 for a step the other thread closed)."""
     @functools.wraps(step)
-    def driven(self, *args, **kwargs):
+    def driven(self: _Run, *args: _Args.args, **kwargs: _Args.kwargs) -> _Result:
         driving = self.__dict__.get("_driving") or _made_lock(self)
         if not driving.acquire(blocking=False):
             raise InvalidArgument(f"{type(self).__name__} of session {self.id} was told from two threads at once: a "
@@ -33,7 +38,7 @@ def one_driver(step):
     return driven
 
 
-def _made_lock(run) -> threading.Lock:
+def _made_lock(run: Any) -> threading.Lock:
     """``run``'s driving lock, made on its first step: one lock, whichever thread asks first."""
     with _MAKING:
         return run.__dict__.setdefault("_driving", threading.Lock())
