@@ -314,3 +314,22 @@ def test_the_examples_are_headed_by_method_norm_and_eps_not_by_file_name(tmp_pat
     titles = {ax.get_title() for ax in figures[-1].axes if ax.get_title()}
     assert titles == {"original", "pgd\nℓ∞ ε = 0.2", "art-square\nℓ∞ ε = 0.2", "zo-adamm\nℓ2 ε = 2\nzo",
                       "zo-adamm\nℓ2 ε = 2\nzo-q40", "old"}
+
+
+def test_runs_on_other_images_are_said_so_beside_the_table(tmp_path):
+    """Two runs on other test images made one table and one plot without a word, as though
+    their rates were measured alike; runs on the same images are compared without one."""
+    def records(name, method, indices):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({**_row(method, "inf", True, 10), "index": i}) + "\n" for i in indices))
+        return str(path)
+
+    same = [records("a", "zo-adamm", [0, 1, 2]), records("b", "zo-sgd", [0, 1, 2])]
+    notes: list[str] = []
+    write_report(same, [], tmp_path / "same", notes.append)
+    assert notes == [] and "different test images" not in (tmp_path / "same" / "table.md").read_text()
+    other = [records("a", "zo-adamm", [0, 1, 2]), records("c", "zo-sgd", [20, 21, 22])]
+    write_report(other, [], tmp_path / "other", notes.append)
+    said = ("the runs attacked different test images: their rows are not measured on the same images (give each "
+            "run the same --offset and --images)")
+    assert notes == [said] and said in (tmp_path / "other" / "table.md").read_text()

@@ -39,3 +39,11 @@ def summarize_group(rows: list[dict]) -> dict:
         summary[name] = float(statistic(values)) if values else None
         summary[f"{name}_ci"] = bootstrap(values, statistic) if values else None
     return summary
+
+
+def cell(value: float | None, interval: tuple[float, float] | None, digits: int) -> str:
+    """A table's cell: the value and its interval, or "–" for none."""
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}"
+    return text if interval is None else f"{text} [{interval[0]:,.{digits}f}, {interval[1]:,.{digits}f}]"

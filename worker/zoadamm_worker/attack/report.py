@@ -14,7 +14,7 @@ import numpy as np
 
 from ..records import RecordError, numbered_records
 from .example_plot import plot_examples
-from .intervals import summarize_group
+from .intervals import cell, summarize_group
 from .outputs import recorded_victim
 from .record_check import record_flaw
 
@@ -46,6 +46,8 @@ EXAMPLE_FIELDS = ("index", "label", "predicted", "success", "original", "final")
 OTHER_FILES = {"summary": "run summaries (the lines of attack --json)",
                "universal": "a universal perturbation's verdicts per test image (index, label, predicted, fooled)"}
 Note = Callable[[str], None]
+OTHER_IMAGES = ("the runs attacked different test images: their rows are not measured on the same images "
+                "(give each run the same --offset and --images)")
 
 
 def _kind(row: object) -> str:
@@ -211,13 +213,6 @@ def labels(runs: list[Run]) -> dict[Run, str]:
     return named
 
 
-def _cell(value: float | None, interval: tuple[float, float] | None, digits: int) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:,.{digits}f}"
-    return text if interval is None else f"{text} [{interval[0]:,.{digits}f}, {interval[1]:,.{digits}f}]"
-
-
 def table(groups: dict[Run, list[dict]]) -> str:
     """The markdown table: one row per run."""
     lines = ["| method | norm | ε | budget | images | success rate | median queries | mean ℓ∞ | mean ℓ2 |",
@@ -226,8 +221,8 @@ def table(groups: dict[Run, list[dict]]) -> str:
     for run, rows in sorted(groups.items(), key=_order):
         s = summarize_group(rows)
         lines.append(f"| {named[run]} | {_norm(run.norm)} | {number(run.eps)} | {run.budget:,} | {s['images']} | "
-                     f"{_cell(s['rate'], s['rate_ci'], 2)} | {_cell(s['median_queries'], s['median_queries_ci'], 0)} | "
-                     f"{_cell(s['mean_linf'], s['mean_linf_ci'], 3)} | {_cell(s['mean_l2'], s['mean_l2_ci'], 2)} |")
+                     f"{cell(s['rate'], s['rate_ci'], 2)} | {cell(s['median_queries'], s['median_queries_ci'], 0)} | "
+                     f"{cell(s['mean_linf'], s['mean_linf_ci'], 3)} | {cell(s['mean_l2'], s['mean_l2_ci'], 2)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -289,8 +284,11 @@ def write_report(records: list[str], examples: list[str], out: str | Path,
         note("no per-image examples among --examples: examples.png is not written")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = [out / "table.md", out / "curves.png"]
-    written[0].write_text(table(groups))
+    written, text = [out / "table.md", out / "curves.png"], table(groups)
+    if len({frozenset(row.get("index") for row in rows) for rows in groups.values()}) > 1:
+        note(OTHER_IMAGES)  # a rate over other images is no comparison: said beside the table too
+        text += f"\n{OTHER_IMAGES}\n"
+    written[0].write_text(text)
     plot_curves(groups, written[1])
     if runs:
         written.append(out / "examples.png")
