@@ -43,7 +43,7 @@ OPEN_WARNING = (
     "ZOADAMM_API_KEYS (`zoadamm-service keys new TENANT` prints an entry). ***"
 )
 
-HEALTH_REASON_IN_LOG = "the store does not answer; the service's log says why"
+HEALTH_REASON_IN_LOG = "the store is not ready; the service's log says why"
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
