@@ -86,7 +86,7 @@ def _mnist(args: argparse.Namespace) -> int:
         train_limit=args.train_limit, save_weights=args.save_weights, mirror=not args.plain,
     )
     if args.record is not None:  # before MNIST loads, as the writable check
-        check_one_run(args.record, {**dataclasses.asdict(spec), "d": spec.dim})
+        check_one_run(args.record, dataclasses.asdict(spec))
     data = load_mnist(args.data_source, args.data_dir)
     record = args.record
     if args.record_dir is not None:

@@ -21,12 +21,12 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "method": (str, "a string"), "epoch": (int, "an integer"), "d": (int, "a positive integer"),
     "train_loss": _NUMBER, "test_loss": _NUMBER, "test_accuracy": _NUMBER, "seconds": _NUMBER,
 }
-# What makes an epoch record's run (the MNIST worker writes them from its settings): two
-# records of one file that differ here are two runs'.  Not the epochs or max_steps, which a run
-# continued in pieces or to more epochs changes, nor the session, which a run started over with
-# the same --record changes.
-RUN_FIELDS = ("method", "d", "lr", "mu", "directions", "difference", "distribution", "normalizer", "seed",
-              "session_seed", "batch_size", "train_limit", "normalize", "shuffle")
+# What makes an epoch record's run (the MNIST worker writes them from its ``RunSpec``): two
+# records that differ here are two runs' (an edited preset, another lr, another method).  Not the
+# epochs or max_steps, which a run continued in pieces or to more epochs changes, nor the
+# session, which a run started over with the same --record changes.
+RUN_FIELDS = ("method", "scale", "directions", "difference", "distribution", "normalizer", "seed",
+              "session_seed", "lr", "mu", "batch_size", "train_limit", "normalize", "shuffle")
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
                type(None): "null"}
 

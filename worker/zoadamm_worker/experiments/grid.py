@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from zoadamm.methods import AMSGRAD_METHODS
 
 from ..model import parameter_count
+from ..report_records import RUN_FIELDS
 from ..train import PAPER_SCALE, RunSpec
 
 # The paper recorded the weights of its smallest model only; at d = 1,400 a run's weights for
@@ -128,11 +129,7 @@ def run_name(spec: RunSpec) -> str:
     return "-".join(parts)
 
 
-# settings compared when a record file is found for a run: a file written with other
-# settings (an edited preset, a different lr) is not that run's record, whatever its name
-IDENTITY = ("method", "scale", "directions", "difference", "distribution", "normalizer", "seed",
-            "session_seed", "lr", "mu", "batch_size", "train_limit", "normalize", "shuffle")
-
-
 def same_run(spec: RunSpec, record: dict) -> bool:
-    return all(record.get(key) == getattr(spec, key) for key in IDENTITY)
+    """Whether a record file found for a run is that run's, whatever its name: a file written with
+    other settings is not."""
+    return all(record.get(key) == getattr(spec, key) for key in RUN_FIELDS)
