@@ -45,6 +45,7 @@ class ServerChecks:
 
     async def __call__(self) -> None:
         """Raises StoreUnavailable naming what is wrong and what to set."""
+        replication = None  # a single Redis's INFO replication, read once a ping
         if isinstance(self._client, RedisCluster):
             info = await self._client.cluster_info()
             state, failed = info.get("cluster_state"), int(info.get("cluster_slots_fail", 0))
@@ -53,20 +54,21 @@ class ServerChecks:
             if failed:  # cluster-require-full-coverage no: the cluster is "ok", but not for those slots' keys
                 raise StoreUnavailable(f"{failed} slots of the Redis Cluster have no master (cluster_slots_fail): "
                                        "the calls on their keys wait out their budget and get 503")
-        elif (await self._client.info("replication")).get("role") == "slave":  # at every ping: a failover
+        elif (replication := await self._client.info("replication")).get("role") == "slave":  # every ping: a failover
             raise StoreUnavailable(READ_ONLY)
         if time.monotonic() < self._next:
             return
         if not isinstance(self._client, RedisCluster) and (await self._client.info("cluster")).get("cluster_enabled"):
             raise StoreUnavailable(CLUSTER_NODE)
         await self._check_eviction()
-        await self._check_replicas()
+        if replication is not None:  # a cluster's masters: each its own
+            self._check_replicas(replication)
         self._next = time.monotonic() + RECHECK_S
 
-    async def _check_replicas(self) -> None:
-        if not self._wait_replicas or isinstance(self._client, RedisCluster):  # a cluster's masters: each its own
+    def _check_replicas(self, replication: dict) -> None:
+        if not self._wait_replicas:
             return
-        connected = int((await self._client.info("replication")).get("connected_slaves", 0))
+        connected = int(replication.get("connected_slaves", 0))
         if connected < self._wait_replicas:
             raise StoreUnavailable(f"ZOADAMM_REDIS_WAIT_REPLICAS={self._wait_replicas} but the Redis has {connected} "
                                    "replicas connected: every write is refused until enough connect (or lower the "
