@@ -216,13 +216,19 @@ class Sessions:
             await replica.catch_up(self.store)  # our copy may be behind another replica
         replica.started()
         if replica.is_repeat(step, digest, parts):
-            await self.store.replicated(replica.meta.id, replica.seq)
-            await self._checkpoint_if_due(replica, step)
-            return replica.answer(mode)
+            return await self._repeated(replica, step, mode)
         if step != replica.step:
             why = "already applied" if step < replica.step else "not open yet"
             raise Conflict(f"step {step} is {why}; the session is at step {replica.step}{AGAIN}", step=replica.step)
         return None
+
+    async def _repeated(self, replica: Replica, step: int, mode: AnswerMode) -> TellAnswer:
+        """The answer to a repeat of the applied ``step``, once the store knows this replica has
+        seen it, and its checkpoint if one was due (the first call may have failed after the
+        store took it)."""
+        await self.store.replicated(replica.meta.id, replica.seq)
+        await self._checkpoint_if_due(replica, step)
+        return replica.answer(mode)
 
     async def _incomplete(self, replica: Replica, step: int, gathered: split.Gathered, digest: str,
                           mode: AnswerMode, parts: dict[int, str], look: bool = True) -> TellAnswer:
@@ -262,9 +268,7 @@ class Sessions:
             except Conflict:
                 await replica.catch_up(self.store)  # someone else wrote this step: was it ours?
                 if replica.is_repeat(record.step, digest):
-                    await self.store.replicated(replica.meta.id, replica.seq)
-                    await self._checkpoint_if_due(replica, record.step)
-                    return replica.answer(mode)
+                    return await self._repeated(replica, record.step, mode)
                 if replica.step == record.step:
                     continue  # only a metric moved the head: build the step again with its lr and mu
                 raise Conflict(f"the session moved on to step {replica.step}{AGAIN}", step=replica.step) from None
