@@ -20,7 +20,8 @@ ROOTS = ("client", "service", "worker")
 FEASIBLE_SETS_AND_METHODS = (
     "client/zoadamm/constraints.py", "client/zoadamm/_constraint_checks.py", "client/zoadamm/projection.py",
     "client/zoadamm/_ball_kernel.py", "client/zoadamm/_ball_write.py", "client/zoadamm/_ball_start.py",
-    "client/zoadamm/_ball_steps.py", "client/zoadamm/methods.py", "client/zoadamm/sdk/bounds.py",
+    "client/zoadamm/_ball_steps.py", "client/zoadamm/_ball_load.py", "client/zoadamm/projection_threads.py",
+    "client/zoadamm/methods.py", "client/zoadamm/sdk/bounds.py",
 )
 PARTS = ("feasible sets and methods", "black-box attacks", "the rest")
 

@@ -3,9 +3,9 @@ argument a session's set gives them, before a long-lived process serves.
 
 numba loads (or, once per install, compiles) a pass's machine code at its first call with each
 kind of argument: a center, a side of the box or the weights as a number or as d values, the
-weights present or not.  About half a second from numba's cache, tens of seconds to compile.  A
-service pays that at start (``zoadamm_service.main.prepare_process``), not in the first tell of a
-session with a ball, while every other tell of the process waits.
+weights present or not, far quicker from numba's cache than compiled anew (docs/constraints.md
+says how long each takes).  A service pays that at start (``zoadamm_service.main.prepare_process``),
+not in the first tell of a session with a ball, while every other tell of the process waits.
 """
 
 from __future__ import annotations

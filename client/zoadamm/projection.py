@@ -75,7 +75,7 @@ def clip_into(x: np.ndarray, lower, upper) -> None:
     if np.ndim(lower) == 0 and np.ndim(upper) == 0:
         np.clip(x, lower, upper, out=x)  # numpy's vectorised path for scalar bounds
     else:
-        # np.clip with array bounds takes a slow generic loop; two ufuncs are several times faster
+        # np.clip with array bounds takes a slow generic loop; two ufuncs take numpy's fast ones
         np.maximum(x, lower, out=x)
         np.minimum(x, upper, out=x)
 

@@ -105,8 +105,8 @@ def initialize(model: ModularCNN, seed: int) -> None:
 def max_pool2(h: torch.Tensor) -> torch.Tensor:
     """2 x 2 max pooling with stride 2 over the last two (even) dimensions.
 
-    Equal to ``F.max_pool2d(h, 2)`` bit for bit (a max is exact), and several times faster on
-    CPU for these few-channel maps, where the stock kernel dominates the whole forward pass.
+    Equal to ``F.max_pool2d(h, 2)`` bit for bit (a max is exact), and faster on CPU for these
+    few-channel maps, where the stock kernel took most of the forward pass.
     """
     rows = torch.maximum(h[..., 0::2], h[..., 1::2])
     return torch.maximum(rows[..., 0::2, :], rows[..., 1::2, :])

@@ -37,7 +37,7 @@ from .mirrored import Mirrored, one_driver
 from .models import Session, TellResult
 from .settings import SessionSettings, Unpack
 
-# Below this size a thread's hand-off costs about what the CRC itself does.
+# Below this size a thread's hand-off is not worth the CRC it would take off this thread.
 _BACKGROUND_CHECKSUM_BYTES = 1 << 20
 
 
