@@ -384,6 +384,7 @@ def test_bounds_take_scipys_forms_and_name_what_is_wrong():
                            (([0, 0], 1), "bounds' lo has 2 values, x0 has 3"),
                            (1.0, "bounds must be \\(lo, hi\\), 3 \\(lo, hi\\) pairs or scipy's Bounds, got float"),
                            ({"lower": 0, "upper": 1}, "got dict"),
+                           (Ball("2", 0.0, 1.0), "got Ball; a Box, Ball or FeasibleSet goes in constraint="),
                            # the item that is no pair is named (was only "got 3 items", and 3 pairs are right)
                            ([(0, 1), (0, 1, 2), (0, 1)], r"got 3 items \(item 1 is \(0, 1, 2\), not a \(lo, hi"),
                            ((np.inf, 1.0), "constraint.box.lower contains NaN or infinite values")]:
@@ -421,7 +422,7 @@ def test_at_d_2_scipys_bounds_are_a_lower_and_an_upper_vector_and_pairs_are_pair
     with pytest.raises(InvalidArgument, match="one pair per coordinate, as scipy reads them.*Bounds\\(lo, hi\\)"):
         box_of([[-1.0, 0.0], [1.0, 5.0]], np.array([0.5, 0.5]))  # inside only as vectors
     # read as pairs, ([0, -1], [1, 1]) is no box at all (0 > -1); as vectors it holds x0
-    with pytest.raises(InvalidArgument, match="read so, constraint.box.lower > constraint.box.upper at index 0.*"
+    with pytest.raises(InvalidArgument, match="read that way: constraint.box.lower > constraint.box.upper at index 0.*"
                                               "Bounds\\(lo, hi\\)"):
         box_of(([0.0, -1.0], [1.0, 1.0]), np.array([0.5, 0.0]))
 

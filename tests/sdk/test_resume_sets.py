@@ -81,6 +81,18 @@ def test_two_spellings_of_one_box_continue_one_session(on_redis, written, again)
     assert len(on_redis.sessions.list()) == 1
 
 
+@pytest.mark.parametrize("everywhere", [(None, None), [(None, None)] * DIM, (-np.inf, np.inf)],
+                         ids=["none-none", "pairs-of-none", "infinities"])
+def test_bounds_of_no_coordinate_are_no_set(on_redis, everywhere):
+    """R^d given as bounds makes no box: such a run and one without bounds continue each other."""
+    first = _run(on_redis, 4, name="free", bounds=everywhere, **CONFIG)
+    assert on_redis.sessions.get(first.session_id).config.get("constraint") is None
+    again = _run(on_redis, 6, name="free", resume=True, **CONFIG)
+    assert again.session_id == first.session_id and again.steps == 6
+    bounded = _run(on_redis, 8, name="free", resume=True, bounds=everywhere, **CONFIG)
+    assert bounded.session_id == first.session_id and len(on_redis.sessions.list()) == 1
+
+
 def test_the_warning_shows_the_newest_sessions_set_in_words(on_redis, caplog):
     """A list row has a set's numbers only; the warning shows the set itself, not the row's
     ``{'box': {}}``."""

@@ -62,3 +62,11 @@ def test_minus_inf_is_a_value_and_leaves_the_lower_side_open():
 def test_the_command_refuses_such_values_in_one_line(options, says):
     """As a process: the line a user sees (``one_line`` also checks status 1 and no traceback)."""
     assert says in one_line(run("zoadamm-worker", *REST, "--dim", "2", *options))
+
+
+@pytest.mark.parametrize("options", [("--lower", "-inf"), ("--upper", "inf"), ("--box", "-inf", "Infinity"),
+                                     ("--lower", "[-Infinity, -Infinity]")])
+def test_bounds_of_no_coordinate_are_no_set(options):
+    """-inf to inf everywhere is R^d: the run is one without a set, which a run without bounds continues."""
+    assert _checked("--dim", "2", *options).constraint is None
+    assert _checked("--dim", "2", *options, "--ball", "1").constraint.box is None  # the ball alone

@@ -241,7 +241,7 @@ def parse_constraint(parser: argparse.ArgumentParser, args: argparse.Namespace):
     (None without them), checked against d and the start ``args.x0``."""
     from zoadamm import Ball, Box, FeasibleSet, InvalidArgument
     from zoadamm._validate import F32_MAX
-    from zoadamm.sdk.bounds import unbounded
+    from zoadamm.sdk.bounds import bounds_nothing, unbounded
 
     lower, upper = args.box if args.box is not None else (args.lower, args.upper)
     given = [option(n) for n in ("box", "lower", "upper", "ball") if getattr(args, n) is not None]
@@ -251,6 +251,10 @@ def parse_constraint(parser: argparse.ArgumentParser, args: argparse.Namespace):
         box = None if lower is None and upper is None else Box(  # -inf and inf: no bound, as in minimize
             -F32_MAX if lower is None else unbounded(lower, -1), F32_MAX if upper is None else unbounded(upper, 1))
         ball = None if args.ball is None else Ball(args.ball_norm, args.ball_center, args.ball)
+        if box is not None and bounds_nothing(box):
+            box = None  # bounds of no coordinate: R^d, as without them
+        if box is None and ball is None:
+            return None
         constraint = FeasibleSet(box, ball)
         constraint.check_dim(args.x0.size)
     except InvalidArgument as error:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import F32_MAX, numbers, shown
-from ..constraints import Box, FeasibleSet
+from ..constraints import Ball, Box, FeasibleSet
 from ..exceptions import InvalidArgument
 
 
-def box_of(bounds, x0) -> FeasibleSet:
+def box_of(bounds, x0) -> FeasibleSet | None:
     """The box of ``minimize``'s ``bounds`` for the start ``x0``: (lo, hi), d (lo, hi) pairs, or a
-    ``scipy.optimize.Bounds``; None, -inf (lower) and +inf (upper) mean no bound, as in scipy.
+    ``scipy.optimize.Bounds``; None, -inf (lower) and +inf (upper) mean no bound, as in scipy,
+    and bounds that bound no coordinate are no set (None), as if left out.
 
     Raises:
         zoadamm.InvalidArgument: not one of those shapes, any check of ``Box``, or at d = 2 a
@@ -24,8 +25,10 @@ def box_of(bounds, x0) -> FeasibleSet:
         _check_sides(lower, upper, dim)
         return _box(lower, upper, dim)
     if isinstance(bounds, (str, bytes, dict)) or not isinstance(bounds, (tuple, list, np.ndarray)):
+        a_set = isinstance(bounds, (Ball, Box, FeasibleSet))
+        other = "; a Box, Ball or FeasibleSet goes in constraint=" if a_set else ""
         raise InvalidArgument(f"bounds must be (lo, hi), {dim} (lo, hi) pairs or scipy's Bounds, "
-                              f"got {type(bounds).__name__}")
+                              f"got {type(bounds).__name__}{other}")
     # numbers in an array are read whole, not row by row
     array = bounds if isinstance(bounds, np.ndarray) and bounds.dtype.kind in "iuf" else None
     pairs = (array.ndim == 2 and array.shape[1] == 2 if array is not None
@@ -40,7 +43,7 @@ def box_of(bounds, x0) -> FeasibleSet:
             if dim == 2:
                 _refuse_the_other_reading(None, bounds, x0, str(refused))
             raise
-        if dim == 2:
+        if dim == 2 and box is not None:  # bounds of no coordinate hold every x0
             _refuse_the_other_reading(box, bounds, x0, "x0 lies outside them")
         return box
     if len(bounds) == 2:
@@ -61,15 +64,21 @@ def _check_sides(lower, upper, dim: int) -> None:
             raise InvalidArgument(f"bounds' {side} has {len(value)} values, x0 has {dim}")
 
 
-def _box(lower, upper, dim: int) -> FeasibleSet:
-    box = FeasibleSet(box=Box(unbounded(lower, -1), unbounded(upper, 1)))
-    box.check_dim(dim)
-    return box
+def _box(lower, upper, dim: int) -> FeasibleSet | None:
+    box = Box(unbounded(lower, -1), unbounded(upper, 1))
+    feasible = FeasibleSet(box=box)
+    feasible.check_dim(dim)
+    return None if bounds_nothing(box) else feasible
+
+
+def bounds_nothing(box: Box) -> bool:
+    """Whether ``box`` holds every float32 point: -inf to inf on every side, R^d, no set at all."""
+    return bool(np.all(np.asarray(box.lower) <= -F32_MAX) and np.all(np.asarray(box.upper) >= F32_MAX))
 
 
 def _refuse_the_other_reading(box: FeasibleSet | None, bounds, x0, why: str) -> None:
     """At d = 2 a 2 x 2 ``bounds`` is two (lo, hi) pairs, as scipy reads it; when that reading is
-    no box (``box`` None) or leaves x0 out, but (lo, hi) read as a lower and an upper vector
+    no box (``box`` None: refused) or leaves x0 out, but (lo, hi) read as a lower and an upper vector
     holds x0, the caller meant the latter.  ``why``: what is wrong with the pairs' reading."""
     start = numbers("x0", x0, np.float32).reshape(-1)
     if box is not None and box.violation(start) is None:
@@ -78,10 +87,10 @@ def _refuse_the_other_reading(box: FeasibleSet | None, bounds, x0, why: str) -> 
         other = _box(bounds[0], bounds[1], 2)
     except InvalidArgument:
         return
-    if other.violation(start) is None:
+    if other is None or other.violation(start) is None:  # None: bounds of no coordinate, which hold x0
         raise InvalidArgument(
-            f"bounds of two (lo, hi) pairs at d = 2 are one pair per coordinate, as scipy reads them, and read so, "
-            f"{why}. Read as a lower and an upper vector they hold x0: for that reading, pass "
+            f"bounds of two (lo, hi) pairs at d = 2 are one pair per coordinate, as scipy reads them; read that "
+            f"way: {why}. Read as a lower and an upper vector they hold x0: for that reading, pass "
             "scipy.optimize.Bounds(lo, hi), or constraint=FeasibleSet(box=Box(lo, hi))")
 
 
