@@ -152,8 +152,9 @@ def float32_values(name: str, value, rounding: str):
         raise InvalidArgument(f"{name} must be a number or a list of numbers") from None
     if given.ndim > 1 or given.size == 0:
         raise InvalidArgument(f"{name} must be a number or a non-empty list of numbers")
-    if not np.all(np.isfinite(given)):
-        raise InvalidArgument(f"{name} contains NaN or infinite values")
+    if not np.all(np.isfinite(given)):  # JSON's 1e400 arrives as inf: say so
+        raise InvalidArgument(f"{name} contains NaN or infinite values (a JSON number beyond float64's range, "
+                              "as 1e400, reads as infinite)")
     with np.errstate(over="ignore"):  # what rounds to float32's largest (3.4028235e38, as numpy prints it) is in
         held = given.astype(np.float32)
         if not np.all(np.isfinite(held)):

@@ -407,11 +407,13 @@ def test_a_null_where_a_number_belongs_names_the_likely_cause(shared, kind, rout
 @pytest.mark.parametrize("indices,f_x,says", [
     ([1], [1.0, 1.0], "f_x has 2 values; expected 1"),  # it said "expected 1 or 1"
     ([0, 1], [1.0, 1.0, 1.0], "f_x has 3 values; expected 1 or 2 (one per value of f_plus)"),
+    (None, 1.0, "f_plus has 1 value; expected 2"),  # it said "1 values"
 ])
 def test_a_part_with_f_x_of_another_length_says_what_it_takes(shared, indices, f_x, says):
     client, sessions = shared
-    r = send(client, "zo", TELL, body({"step": 1, "indices": indices, "f_x": f_x, "f_plus": [1.0] * len(indices)}),
-             sessions)
+    f_plus = [1.0] * (1 if indices is None else len(indices))
+    r = send(client, "zo", TELL, body({"step": 1, "f_x": f_x, "f_plus": f_plus}
+                                      | ({} if indices is None else {"indices": indices})), sessions)
     assert r.status_code == 422 and r.json()["detail"] == says, r.text
     assert everything(client, sessions) == sessions["before"]
 
