@@ -181,11 +181,19 @@ def test_worker_cli_stops_on_a_failed_evaluation_without_telling_it(service_url)
         (session,) = sdk.sessions.list()
         stored = sdk.sessions.parameters(session.id)
     assert stored.step == good_steps and bits(stored.x) == bits(expected.state.x)
-    with ObjectiveServer(f) as endpoint:  # fixed (on another port here): the printed command goes on
-        continued = _worker(*[endpoint.url if a.startswith("http://127.0.0.1") and a != service_url else a
-                              for a in again[2:]])
+    def run_again():  # the printed command, its objective fixed (on another port here)
+        with ObjectiveServer(f) as endpoint:
+            return _worker(*[endpoint.url if a.startswith("http://127.0.0.1") and a != service_url else a
+                             for a in again[2:]])
+
+    continued = run_again()
     assert continued.returncode == 0, continued.stderr
     assert json.loads(continued.stdout.strip().splitlines()[-1])["session"] == session.id
+    # once more: the session is there already, said in the command's words (it said "steps=50")
+    twice = run_again()
+    assert twice.returncode == 0 and json.loads(twice.stdout.strip().splitlines()[-1])["steps"] == 50
+    assert (f"session {session.id} is already at step 50, not below --steps 50: no step taken (give a larger "
+            "--steps to go on)") in twice.stderr and "steps=" not in twice.stderr, twice.stderr
 
 
 # --- retries and failures, with endpoints behind httpx.MockTransport ----------------------

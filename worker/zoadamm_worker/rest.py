@@ -59,9 +59,13 @@ def run_rest(args: argparse.Namespace) -> int:
 
 
 def end_of_run(args: argparse.Namespace, result: MinimizeResult) -> list[str]:
-    """The warnings of a run that never moved (every probe answered f(x) itself) or that ended
-    above where it began, naming the endpoint, the session and the option to change."""
+    """The warnings of a run that took no step (its session was already there), that never moved
+    (every probe answered f(x) itself) or that ended above where it began, naming the endpoint,
+    the session and the option to change."""
     steps, first = len(result.history), result.history[:1]
+    if not steps and result.steps >= args.steps:
+        return [f"session {result.session_id} is already at step {result.steps}, not below --steps {args.steps}: "
+                "no step taken (give a larger --steps to go on)"]
     if steps and result.flat_steps == steps:
         return [f"the endpoint {args.objective} answered the same value at x and at every probe x + mu u in all "
                 f"{steps} steps (session {result.session_id}), so x did not move: a step of mu is below what it "

@@ -84,8 +84,9 @@ def minimize(
     leave X").  x0 must lie in X.
 
     A run whose every step was flat (``result.flat_steps``: each probe gave f(x) itself, so x did
-    not move), or that ended with f above where it began, says so in a WARNING on the ``zoadamm``
-    logger; ``warn=False`` leaves that to the caller, who reads the same from the result.
+    not move), that ended with f above where it began, or that took no step (its session was
+    already at ``steps``), says so in a WARNING on the ``zoadamm`` logger; ``warn=False`` leaves
+    that to the caller, who reads the same from the result.
 
     Raises:
         zoadamm.InvalidArgument: a bad x0, setting or bound (found before any request when it can be),
@@ -224,7 +225,7 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
     bar = Progress(steps - run.step, method if run.step == 0 else f"{method} from step {run.step}", enabled=progress)
     history, evaluations, flat = [], 0, 0  # flat: the steps whose probes all gave f(x) itself
     earlier = run.step * run.config.evaluations_per_step  # the steps a continued run took before this call
-    if run.step >= steps:
+    if run.step >= steps and warn:
         log.warning("minimize: session %s is already at step %d, not below steps=%d: no step taken (pass a "
                     "larger steps to go on)", run.id, run.step, steps)
     message = f"reached step {steps}" if run.step < steps else f"no step taken: the session is at step {run.step}"
