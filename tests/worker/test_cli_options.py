@@ -82,6 +82,11 @@ REFUSED = [
     ("zoadamm-worker", [*REST, "--dim", "3", "--box", "0", "1", "--lower", "0"], {},
      "--lower: not with --box; give one of them"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--ball-center", "1"], {}, "--ball-center: only with --ball"),
+    # written out with the default value, an option that does not apply is refused all the same
+    ("zoadamm-worker", [*REST, "--dim", "3", "--ball-norm", "2"], {}, "--ball-norm: only with --ball"),
+    ("zoadamm-worker", [*REST, "--dim", "3", "--join", "0" * 32, "--lr=0.01"], {}, "--lr: not with --join"),
+    ("zoadamm-worker", [*MNIST, "--method", "adamm", "--directions", "1"], {},
+     "--directions: only for the zo-* methods"),
     ("zoadamm-worker", [*REST, "--dim", "3", "--join", "0" * 32, "--box", "0", "1", "--method", "zo-sgd"], {},
      "--method, --box: not with --join"),
     ("zoadamm-worker", [*MNIST, "--scale", "0"], {}, "argument --scale: expected a number > 0, got '0'"),

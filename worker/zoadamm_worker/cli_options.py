@@ -18,8 +18,8 @@ import numpy as np
 
 from zoadamm_service.console import at_least, positive
 
-# (when, options, why): when ``when(args)`` holds, an option of ``options`` given a value other
-# than its default is refused with "<options>: <why>".
+# (when, options, why): when ``when(args)`` holds, an option of ``options`` written on the command
+# line, or given a value other than its default, is refused with "<options>: <why>".
 Rule = tuple[Callable[[argparse.Namespace], bool], tuple[str, ...], str]
 
 JOINED = "not with --join, which follows the joined session's own settings and step"
@@ -46,11 +46,26 @@ RULES: dict[str, list[Rule]] = {
 
 def refuse_disagreements(parser: argparse.ArgumentParser, args: argparse.Namespace,
                          rules: Sequence[Rule]) -> None:
-    """Exit through ``parser.error`` at the first rule that options given on the command line break."""
+    """Exit through ``parser.error`` at the first rule that options given on the command line break:
+    an option with a value other than its default, or one written out in ``args.argv`` (where the
+    command keeps its arguments) even with its default value (``--join ID --lr 0.001``: the
+    joined session's lr holds, whatever the default)."""
+    typed = getattr(args, "argv", None) or []
     for when, names, why in rules:
-        given = [option(name) for name in names if getattr(args, name) != parser.get_default(name)]
+        given = [option(name) for name in names
+                 if getattr(args, name) != parser.get_default(name) or written(option(name), typed)]
         if given and when(args):
             parser.error(f"{', '.join(given)}: {why}")
+
+
+def written(flag: str, argv: Sequence[str]) -> bool:
+    """Whether ``flag`` stands in ``argv`` (``--lr 0.1`` or ``--lr=0.1``), before any ``--``."""
+    for token in argv:
+        if token == "--":
+            return False
+        if token == flag or token.startswith(flag + "="):
+            return True
+    return False
 
 
 def env_default(parser: argparse.ArgumentParser, args: argparse.Namespace, dest: str, variable: str,
