@@ -404,6 +404,19 @@ def test_a_null_where_a_number_belongs_names_the_likely_cause(shared, kind, rout
     assert everything(client, sessions) == sessions["before"]
 
 
+@pytest.mark.parametrize("kind, route, request_, says", [
+    ("new", CREATE, {"dim": 3, "x0": [0.0, 1e39, 0.0]}, "x0[1] = 1e+39"),
+    ("fo", TELL, {"step": 1, "gradient": [0.0, 0.0, 0.0, -3.5e38]}, "gradient[3] = -3.5e+38"),
+    ("zo", ASK, {"x": [1e39, 0.0, 0.0, 0.0]}, "x[0] = 1e+39"),
+], ids=["x0", "gradient", "x"])
+def test_a_vector_beyond_float32_names_its_first_such_value(shared, kind, route, request_, says):
+    client, sessions = shared
+    r = send(client, kind, route, body(request_), sessions)
+    detail = r.json()["detail"]
+    assert r.status_code == 422 and "float32-overflowing values (the first: " + says + ")" in detail, r.text
+    assert everything(client, sessions) == sessions["before"]
+
+
 @pytest.mark.parametrize("indices,f_x,says", [
     ([1], [1.0, 1.0], "f_x has 2 values; expected 1"),  # it said "expected 1 or 1"
     ([0, 1], [1.0, 1.0, 1.0], "f_x has 3 values; expected 1 or 2 (one per value of f_plus)"),

@@ -47,12 +47,15 @@ def as_started(config: SessionConfig, x: np.ndarray) -> np.ndarray:
 
 
 def vector(name: str, values: np.ndarray, dim: int) -> np.ndarray:
+    given = values
     with np.errstate(over="ignore"):  # values beyond float32 become inf and are refused below
         values = np.asarray(values, dtype=np.float32).reshape(-1)
     if values.size != dim:
         raise Invalid(f"{name} has {values.size} values; the session has dim {dim}")
     if not np.all(np.isfinite(values)):
-        raise Invalid(f"{name} contains NaN, infinite or float32-overflowing values")
+        at = int(np.argmin(np.isfinite(values)))
+        raise Invalid(f"{name} contains NaN, infinite or float32-overflowing values (the first: {name}[{at}] = "
+                      f"{float(np.asarray(given, np.float64).reshape(-1)[at])!r})")
     return values
 
 
