@@ -94,6 +94,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import uvicorn
 
     from . import workers
+    from .http_protocol import HttpProtocol
 
     settings = Settings()
     _check(parser, args, settings)
@@ -107,7 +108,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         workers.drop_dead_samples(folder)
     uvicorn.run(
         "zoadamm_service.main:serve_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level=args.log_level, server_header=False,
+        workers=args.workers, log_level=args.log_level, server_header=False, http=HttpProtocol,
         proxy_headers=trusts_forwarded_headers(),
         # uvicorn formats each answer's access line before the logger drops it below info
         access_log=LOG_LEVELS.index(args.log_level) >= LOG_LEVELS.index("info"),
