@@ -141,6 +141,20 @@ def test_every_zo_method_is_compared_with_the_fo_run_set_up_like_it(tmp_path):
         "zo-adam/loss.png", "zo-adamm/loss.png", "zo-sgd/loss.png", "zo-signsgd/loss.png"]
 
 
+def test_a_second_run_s_report_leaves_no_plot_of_the_first_beside_the_records(tmp_path):
+    """A folder's first report (one pair) puts its plots beside the records; once a second ZO run
+    is there, each pair's plots go to a subfolder, and the first report's would read as all runs'."""
+    _write(tmp_path, "fo", "adamm", epochs=2, when=10.0)
+    _write(tmp_path, "zo-1", "zo-adamm", epochs=2, when=20.0)
+    _, first, _ = report_folder(tmp_path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in first) == ["accuracy.png", "k.png", "loss.png"]
+    _write(tmp_path, "zo-2", "zo-sgd", epochs=2, when=30.0)
+    _, second, _ = report_folder(tmp_path)
+    assert sorted(p.parent.name for p in second) == ["zo-1"] * 3 + ["zo-2"] * 3
+    assert not any((tmp_path / plot.name).exists() for plot in first)
+    assert (tmp_path / "fo.jsonl").exists() and (tmp_path / "table.md").exists()
+
+
 def test_a_record_of_a_method_the_report_does_not_know_is_named(tmp_path):
     _write(tmp_path, "fo", "adamm", epochs=2, when=10.0)
     _write(tmp_path, "zo-sgd", "zo-sgd", epochs=2, when=20.0)

@@ -92,6 +92,9 @@ def method_name(records: list[dict]) -> str:
     return NAMES.get(method, method)
 
 
+PLOTS = ("loss.png", "accuracy.png", "k.png")  # a pair's plots, in the order plot_comparison makes them
+
+
 def plot_comparison(fo: list[dict], zo: list[dict], folder: str | Path, title: str) -> list[Path]:
     """loss.png, accuracy.png and k.png in ``folder``; returns their paths."""
     folder = Path(folder)
@@ -110,13 +113,13 @@ def plot_comparison(fo: list[dict], zo: list[dict], folder: str | Path, title: s
     # a log axis needs a positive loss to range over; losses of 0 alone are drawn on a linear one
     ax.set(xlabel="epoch", ylabel="cross-entropy", title=f"Loss — {title}",
            yscale="log" if any(loss > 0 for loss in losses) else "linear")
-    paths.append(_save(fig, ax, folder / "loss.png"))
+    paths.append(_save(fig, ax, folder / PLOTS[0]))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(epochs, [r["fo_test_accuracy"] for r in rows], marker="o", label=fo_name)
     ax.plot(epochs, [r["zo_test_accuracy"] for r in rows], marker="s", label=zo_name)
     ax.set(xlabel="epoch", ylabel="test accuracy", title=f"Test accuracy — {title}", ylim=(0, 1))
-    paths.append(_save(fig, ax, folder / "accuracy.png"))
+    paths.append(_save(fig, ax, folder / PLOTS[1]))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     # an undefined k is a gap in the line, as it is "undefined" in the table
@@ -127,7 +130,7 @@ def plot_comparison(fo: list[dict], zo: list[dict], folder: str | Path, title: s
         ax.set(xlim=(min(epochs) - 0.5, max(epochs) + 0.5), yticks=[])
         ax.text(0.5, 0.5, f"k is {UNDEFINED} at every epoch\n(an FO train loss of 0, or one that is not a number)",
                 transform=ax.transAxes, ha="center", va="center")
-    paths.append(_save(fig, ax, folder / "k.png"))
+    paths.append(_save(fig, ax, folder / PLOTS[2]))
     return paths
 
 
@@ -243,8 +246,9 @@ def report_folder(folder: str | Path) -> tuple[str, list[Path], list[str]]:
 
     One pair gives loss.png, accuracy.png and k.png beside the records; with several ZO runs,
     table.md starts with a row per ZO run (``methods_table``) and each pair's plots go to a
-    subfolder named after the ZO file.  Returns (the tables' text, the plot paths, the lines of
-    ``pair_records``); table.md ends with those lines.
+    subfolder named after the ZO file (the plots of an earlier one-pair report beside the
+    records are removed: they would read as those of all the runs).  Returns (the tables' text,
+    the plot paths, the lines of ``pair_records``); table.md ends with those lines.
 
     Raises:
         FileNotFoundError: ``folder`` holds no FO record and ZO record of the same d and seed.
@@ -261,6 +265,8 @@ def report_folder(folder: str | Path) -> tuple[str, list[Path], list[str]]:
         raise FileNotFoundError(f"{folder} holds no pair of FO and ZO record files (*.jsonl) of the same d and seed")
     sections, plots = [], []
     if len(pairs) > 1:
+        for plot in PLOTS:
+            (folder / plot).unlink(missing_ok=True)
         sections.append(f"# Each ZO record against its FO record, at the last epoch both reached\n\n"
                         f"{methods_table(pairs)}\n")
     for name, fo, zo in pairs:
