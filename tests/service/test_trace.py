@@ -146,3 +146,33 @@ def test_the_dashboards_session_view_holds_the_same_trace_from_since_on(client, 
     assert view["trace"] == {k: trace[k] for k in ("step", "time", "f", "g_norm", "spread", "lr", "mu")}
     assert view["trace"]["step"] == list(range(since, 5)) and view["last"] == trace["last"]
     assert view["metrics"] == [] and view["end_cursor"] == 0
+
+
+def test_the_dashboards_row_shows_the_lr_and_mu_a_report_since_the_newest_step_set(make_app, serve):
+    """A report after the newest step that makes the schedule cut lr and mu: the table's row
+    showed the newest step's lr and mu, where the session and the SDK had the cut ones."""
+    with serve(make_app(dashboard_cache_s=0.0)) as client:  # every read of the table loads it anew
+        _row_after_a_report(client)
+
+
+def _row_after_a_report(client) -> None:
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    s = create(client, dim=DIM, x0=x0, lr=0.05, directions=2, seed=7, schedule={"factor": 0.5, "patience": 0})
+    opt = reference(s, x0)
+    for _ in range(3):
+        values = zo_values(opt, f)
+        tell(client, s["id"], values)
+        apply_zo(opt, values)
+
+    def row() -> dict:
+        return next(r for r in client.get("/v1/dashboard/sessions").json()["sessions"] if r["id"] == s["id"])
+
+    for value in (1.0, 2.0):  # the second is no better: lr and mu are halved
+        assert client.post(f"/v1/sessions/{s['id']}/metrics", json={"value": value}).status_code == 200
+    session = client.get(f"/v1/sessions/{s['id']}").json()
+    assert session["lr"] == 0.025 and (row()["lr"], row()["mu"]) == (session["lr"], session["mu"])
+    tell(client, s["id"], zo_values(opt, f))  # a step after the report: the row reads it again
+    trace = client.get(f"/v1/sessions/{s['id']}/trace").json()
+    assert row()["step"] == 4 and (row()["lr"], row()["mu"]) == (trace["lr"][-1], trace["mu"][-1])
+    assert (trace["lr"][-1], trace["mu"][-1]) == (float(np.float32(session["lr"])), float(np.float32(session["mu"])))

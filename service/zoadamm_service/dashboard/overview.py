@@ -90,14 +90,18 @@ class Overview:
         last = None if kept.last is None else trace.as_dict(kept.last)
         step = 0 if last is None else last["step"] + 1
         per_step = cfg.evaluations_per_step
+        report = json.loads(metric[-1]) if metric else None
+        lr, mu = (last["lr"], last["mu"]) if last else (cfg.lr, cfg.mu)
+        if report is not None and report["step"] >= step:  # reported since the newest step: its schedule's lr, mu
+            lr, mu = report["lr"], report["mu"]
         return {
             "id": meta.id, "name": meta.name, "created": meta.created, "method": cfg.method,
             "constraint": meta.config.get("constraint"), "takes_values": cfg.takes_values,
             "dim": cfg.dim, "directions": cfg.directions, "difference": cfg.difference,
             "distribution": cfg.distribution, "evaluations_per_step": per_step,
             "step": step, "evaluations": step * per_step, "steps_per_s": _rate(kept.points, last),
-            "lr": last["lr"] if last else cfg.lr, "mu": last["mu"] if last else cfg.mu, "start_lr": cfg.lr,
-            "f": last["f"] if last else None, "last_metric": _brief(json.loads(metric[-1])) if metric else None,
+            "lr": lr, "mu": mu, "start_lr": cfg.lr,
+            "f": last["f"] if last else None, "last_metric": None if report is None else _brief(report),
             "updated": last["time"] if last else None,
         }
 
