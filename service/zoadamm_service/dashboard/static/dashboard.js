@@ -174,13 +174,22 @@ function wireTable() {
     const tr = event.target.closest("tr");
     if (!tr || !isSessionId(tr.dataset.id)) return;
     if (event.target.classList.contains("cmp")) toggleCompare(tr.dataset.id, event.target.checked);
-    else select(tr.dataset.id);
+    else if (!event.target.closest("a.open")) select(tr.dataset.id); // a link opens it by the address
   });
-  document.querySelectorAll("#sessions th[data-key]").forEach((th) => th.addEventListener("click", () => {
-    const key = th.dataset.key;
-    state.sort = { key, dir: state.sort.key === key ? -state.sort.dir : (key === "name" || key === "method" ? 1 : -1) };
-    renderTable();
-  }));
+  document.querySelectorAll("#sessions th[data-key]").forEach((th) => {
+    const sort = () => {
+      const key = th.dataset.key;
+      state.sort = { key, dir: state.sort.key === key ? -state.sort.dir : (key === "name" || key === "method" ? 1 : -1) };
+      renderTable();
+    };
+    th.tabIndex = 0; // a column sorts from the keyboard too: Tab to it, Enter or Space
+    th.addEventListener("click", sort);
+    th.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      sort();
+    });
+  });
   ["filter", "method-filter", "active-only"].forEach((id) => $(id).addEventListener("input", renderTable));
 }
 
@@ -200,6 +209,9 @@ function wireCharts() {
   $("compare-x").addEventListener("input", renderCompare);
   $("refresh").addEventListener("input", tick);
   $("detail-close").addEventListener("click", () => select(null));
+  document.addEventListener("keydown", (event) => { // Escape closes the session, as its × does
+    if (event.key === "Escape" && state.selected && !$("key-dialog").open) select(null);
+  });
   $("gone-close").addEventListener("click", () => { $("gone-banner").hidden = true; });
   window.addEventListener("resize", resizeAll);
 }

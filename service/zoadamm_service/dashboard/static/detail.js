@@ -71,23 +71,37 @@ function metricsChart(metrics, picked) {
 
 // lr and mu each on an axis of its own: equal, or moving together, the two curves lie on one
 // another, so mu is dashed, over a wider lr that shows around and between its dashes.
-function scheduleChart(t) {
+// An FO session's steps take no mu: its chart has lr alone.
+function scheduleChart(t, zo) {
+  $("schedule-caption").textContent = zo ? "lr and mu" : "lr";
+  const mu = zo ? [line("mu", "#9333ea", { width: 2, scale: "mu", dash: [6, 5] })] : [];
   plot("schedule", $("chart-schedule"), {
-    series: [xSeries("step"), line("lr", "#16a34a", { width: 3.5 }),
-      line("mu", "#9333ea", { width: 2, scale: "mu", dash: [6, 5] })],
+    series: [xSeries("step"), line("lr", "#16a34a", { width: 3.5 }), ...mu],
     scales: { x: { time: false }, y: logScale(true), mu: logScale(true) },
     legend: { markers: { dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } },
     axes: [xAxis("step"), yAxis({ label: "lr", labelSize: 14 }),
-      yAxis({ scale: "mu", side: 1, grid: { show: false }, label: "mu", labelSize: 14 })],
-  }, [t.step, positive(t.lr), positive(t.mu)]);
+      ...(zo ? [yAxis({ scale: "mu", side: 1, grid: { show: false }, label: "mu", labelSize: 14 })] : [])],
+  }, zo ? [t.step, positive(t.lr), positive(t.mu)] : [t.step, positive(t.lr)]);
 }
 
-function gradientChart(t, alpha) {
+// Always on a log axis: a ‖g‖ of 0 (every probe gave f(x) itself) is said, and left out of the
+// EMA as of the curve, which would otherwise decay smoothly as a converging run's does.
+function gradientChart(t, alpha, zo) {
+  $("grad-caption").textContent = zo ? "gradient estimate: ‖g‖ and spread (std) of the q coefficients"
+    : "gradient: ‖g‖ of the gradients told";
+  const g = positive(t.g_norm);
+  const series = [xSeries("step"), line("‖g‖", "rgba(234,88,12,0.3)", { width: 1 }), line("‖g‖ EMA", "#c2410c", { width: 2 })];
+  const data = [t.step, g, ema(g, alpha)];
+  if (zo) {
+    series.push(line("spread of c (std)", "#0891b2", { width: 1.5 }));
+    data.push(positive(t.spread));
+  }
+  const logged = logNote(zo ? [t.g_norm, t.spread] : [t.g_norm]);
   plot("grad", $("chart-grad"), {
-    series: [xSeries("step"), line("‖g‖", "rgba(234,88,12,0.3)", { width: 1 }),
-      line("‖g‖ EMA", "#c2410c", { width: 2 }), line("spread of c (std)", "#0891b2", { width: 1.5 })],
-    scales: { x: { time: false }, y: logScale(true) }, axes: [xAxis("step"), yAxis()],
-  }, [t.step, positive(t.g_norm), positive(ema(t.g_norm, alpha)), positive(t.spread)]);
+    series, scales: { x: { time: false }, y: logScale(true) }, axes: [xAxis("step"), yAxis()], note: logged,
+    empty: !t.step.length ? "no steps told yet" : "no ‖g‖ > 0 to draw on this log axis: every estimate was 0 " +
+      "(each probe gave f(x) itself: a mu below what f resolves?)",
+  }, data);
 }
 
 export function renderDetail() {
@@ -106,6 +120,6 @@ export function renderDetail() {
   $("logy").checked = log;
   fChart(d.trace, alpha, log, row.takes_values);
   metricsChart(d.metrics, state.choice.detailLog);
-  scheduleChart(d.trace);
-  gradientChart(d.trace, alpha);
+  scheduleChart(d.trace, row.takes_values);
+  gradientChart(d.trace, alpha, row.takes_values);
 }

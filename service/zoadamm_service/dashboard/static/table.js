@@ -15,12 +15,15 @@ function sortValue(row, key) {
   return row[key];
 }
 
+// Text as the filter compares it: "l2" and "linf" find the ℓ2 and ℓ∞ balls, as the API spells them.
+const searchable = (text) => text.toLowerCase().replace(/ℓ/g, "l").replace(/∞/g, "inf");
+
 function visibleRows(now) {
-  const text = $("filter").value.trim().toLowerCase();
+  const text = searchable($("filter").value.trim());
   const method = $("method-filter").value;
   const runningOnly = $("active-only").checked;
   const rows = state.rows.filter((r) =>
-    (!text || `${r.name || ""} ${r.id} ${r.method} ${setText(r.constraint, r.dim)}`.toLowerCase().includes(text)) &&
+    (!text || searchable(`${r.name || ""} ${r.id} ${r.method} ${setText(r.constraint, r.dim)}`).includes(text)) &&
     (!method || r.method === method) && (!runningOnly || isRunning(r, now)));
   const { key, dir } = state.sort;
   return rows.sort((a, b) => {
@@ -42,7 +45,8 @@ function tableRow(r, now) {
       el("input", { type: "checkbox", class: "cmp", checked: compared, title: "overlay in the comparison" }),
       compared ? el("span", { class: "swatch", style: { background: colorOf(r.id) } }) : null),
     // <bdi>: a direction override in a name cannot reorder the id after it
-    el("td", { class: "name", title: r.id }, el("bdi", {}, label(r)), " ", el("span", { class: "id" }, r.id.slice(0, 8))),
+    el("td", { class: "name", title: `${label(r)} (${r.id})` },
+      el("a", { class: "open", href: `#s=${r.id}` }, el("bdi", {}, label(r))), " ", el("span", { class: "id" }, r.id.slice(0, 8))),
     el("td", {}, el("span", { class: zo ? "pill zo" : "pill fo" }, zo ? "ZO" : "FO"), ` ${r.method}`,
       zo && r.difference === "central" ? ", central" : null),
     el("td", { class: "set" }, setText(r.constraint, r.dim) || "—"),
@@ -104,6 +108,21 @@ function reselect(body, held) {
   selection.addRange(range);
 }
 
+// The focused checkbox or link of a row, by session and kind: the rebuild makes new elements,
+// and a keyboard user's place would go back to the page's start every refresh.
+function heldFocus(body) {
+  const focused = document.activeElement;
+  const row = focused && focused !== body && body.contains(focused) ? focused.closest("tr") : null;
+  const kind = row && ["cmp", "open"].find((name) => focused.classList.contains(name));
+  return kind ? { id: row.dataset.id, kind } : null;
+}
+
+function refocus(body, { id, kind }) {
+  const row = [...body.children].find((tr) => tr.dataset.id === id);
+  const target = row && row.querySelector(`.${kind}`);
+  if (target) target.focus({ preventScroll: true });
+}
+
 export function renderTable() {
   const now = serverNow();
   const rows = visibleRows(now);
@@ -112,14 +131,18 @@ export function renderTable() {
     (older > 0 ? ` (the newest; ${fmt(older)} older: open one at #s=ID)` : "");
   const body = $("sessions").querySelector("tbody");
   const held = heldSelection(body);
+  const focused = heldFocus(body);
   show(body, rows.map((r) => tableRow(r, now)));
   if (held) reselect(body, held);
+  if (focused) refocus(body, focused);
   const empty = $("empty");
   empty.hidden = state.rows.length > 0;
   show(empty, emptyText());
   document.querySelectorAll("#sessions th[data-key]").forEach((th) => {
-    th.classList.toggle("sorted-asc", th.dataset.key === state.sort.key && state.sort.dir === 1);
-    th.classList.toggle("sorted-desc", th.dataset.key === state.sort.key && state.sort.dir === -1);
+    const sorted = th.dataset.key === state.sort.key ? state.sort.dir : 0;
+    th.classList.toggle("sorted-asc", sorted === 1);
+    th.classList.toggle("sorted-desc", sorted === -1);
+    th.setAttribute("aria-sort", sorted === 1 ? "ascending" : sorted === -1 ? "descending" : "none");
   });
 }
 
