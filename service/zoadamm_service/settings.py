@@ -75,7 +75,9 @@ class Settings(BaseSettings):
         REDIS_MAX_CONNECTIONS, ge=1,
         description="Pooled connections to Redis per service process; a call waits for a free one within "
                     "its budget (ZOADAMM_REDIS_TIMEOUT_S). The tells' per-step script shares one more; the rate "
-                    "limit's and the failed-key limit's counters, when set, have a pool of as many each.")
+                    "limit's and the failed-key limit's counters, when set, have a pool of as many each. A pool "
+                    "keeps the connections it opened (a burst's, or a scrape of /metrics reading every tenant's "
+                    "table at once) open while idle.")
     max_calls: int = Field(
         64, ge=1, description="/v1 calls one service process works on at once; the others wait their turn in order "
                               "(a POST takes its turn once its body is in; a lease's wait gives it back meanwhile).")
