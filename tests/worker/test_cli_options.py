@@ -94,6 +94,12 @@ REFUSED = [
     ("zoadamm-worker", [*MNIST, "--steps", "-2"], {}, "argument --steps: expected an integer > 0"),
     ("zoadamm-worker", [*MNIST, "--batch-size", "0"], {}, "argument --batch-size: expected an integer > 0"),
     ("zoadamm-worker", [*MNIST, "--train-limit", "0"], {}, "argument --train-limit: expected an integer > 0"),
+    # more than MNIST has trained all 60,000, under a run name and records that said 70,000
+    ("zoadamm-worker", [*MNIST, "--train-limit", "70000"], {},
+     "argument --train-limit: MNIST has 60,000 training images: give at most that"),
+    ("zoadamm-worker", MNIST, {"ZOADAMM_TRAIN_LIMIT": "60001"}, "MNIST has 60,000 training images"),
+    ("zoadamm-demo", ["--train-limit", "60001"], {}, "argument --train-limit: MNIST has 60,000 training images"),
+    ("zoadamm-experiments", ["run", "--train-limit", "99999"], {}, "argument --train-limit: MNIST has 60,000"),
     ("zoadamm-worker", [*MNIST, "--threads", "-1"], {}, "argument --threads: expected an integer >= 0, got '-1'"),
     ("zoadamm-worker", [*MNIST, "--threads", "1.5"], {}, "argument --threads: expected an integer >= 0, got '1.5'"),
     ("zoadamm-worker", [*MNIST, "--lr", "inf"], {}, "argument --lr: expected a number > 0, got 'inf'"),

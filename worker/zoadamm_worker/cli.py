@@ -49,6 +49,7 @@ from .cli_options import (
     service_wait,
     session_id,
     session_name,
+    train_limit,
 )
 from .records import check_writable
 from .report_records import check_one_run
@@ -128,7 +129,7 @@ def _check_mnist(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         parser.error(wrong)
     refuse_disagreements(parser, args, RULES["mnist"])
     env_default(parser, args, "service", "ZOADAMM_SERVICE_URL", http_url, DEFAULT_URL)
-    env_default(parser, args, "train_limit", "ZOADAMM_TRAIN_LIMIT", positive(int))
+    env_default(parser, args, "train_limit", "ZOADAMM_TRAIN_LIMIT", train_limit)
     service_wait(parser, args, SERVICE_WAIT_S)
 
 
@@ -178,7 +179,7 @@ def _add_mnist(sub) -> None:
     m.add_argument("--normalize", action="store_true", help="centre the pixels with MNIST's mean and std")
     m.add_argument("--shuffle", action="store_true",
                    help="a new order of the training set every epoch (the paper kept MNIST's order)")
-    m.add_argument("--train-limit", type=positive(int), default=None,
+    m.add_argument("--train-limit", type=train_limit, default=None,
                    help="use only the first N training images (default: $ZOADAMM_TRAIN_LIMIT, else all)")
     m.add_argument("--save-weights", action="store_true", help="keep the parameters in every epoch record")
     m.add_argument("--threads", type=at_least(int, 0), default=1,

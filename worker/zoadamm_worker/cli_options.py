@@ -18,6 +18,8 @@ import numpy as np
 
 from zoadamm_service.console import at_least, positive
 
+from .mnist_data import SIZES as MNIST_SIZES
+
 # (when, options, why): when ``when(args)`` holds, an option of ``options`` written on the command
 # line, or given a value other than its default, is refused with "<options>: <why>".
 Rule = tuple[Callable[[argparse.Namespace], bool], tuple[str, ...], str]
@@ -60,12 +62,8 @@ def refuse_disagreements(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 def written(flag: str, argv: Sequence[str]) -> bool:
     """Whether ``flag`` stands in ``argv`` (``--lr 0.1`` or ``--lr=0.1``), before any ``--``."""
-    for token in argv:
-        if token == "--":
-            return False
-        if token == flag or token.startswith(flag + "="):
-            return True
-    return False
+    options = list(argv)[:list(argv).index("--")] if "--" in argv else argv
+    return any(token == flag or token.startswith(flag + "=") for token in options)
 
 
 def env_default(parser: argparse.ArgumentParser, args: argparse.Namespace, dest: str, variable: str,
@@ -149,6 +147,14 @@ def dimension(text: str) -> int:
     d = int(positive(int)(text))
     _within_service_limit(d, "max_dim", "d", f"d = {d:,} is")
     return d
+
+
+def train_limit(text: str) -> int:
+    """An argparse ``type``: 1 to MNIST's 60,000 training images (more trained all, named otherwise)."""
+    if (n := int(positive(int)(text))) > MNIST_SIZES["train"]:
+        raise argparse.ArgumentTypeError(f"MNIST has {MNIST_SIZES['train']:,} training images: give at most that, "
+                                         f"or leave it out for all of them; got {text!r}")
+    return n
 
 
 def directions(text: str) -> int:

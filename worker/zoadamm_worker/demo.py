@@ -28,7 +28,7 @@ from zoadamm_service.launch import local_service
 from zoadamm_service.settings import shown_url
 
 from .cli_errors import check_service, run_command
-from .cli_options import directions, given_path, http_url, model_scale, refuse_disagreements
+from .cli_options import directions, given_path, http_url, model_scale, refuse_disagreements, train_limit
 from .model import parameter_count
 from .records import claim_new
 from .report import TRAIN_LOSS_NOTE, comparison_rows, comparison_title, markdown_table, plot_comparison, report_folder
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use the service at this URL (default: start one on the embedded store, or on "
                              "$REDIS_URL)")
     parser.add_argument("--out", type=given_path, default="runs", help="parent folder of the run folder")
-    parser.add_argument("--train-limit", type=positive(int), default=None,
+    parser.add_argument("--train-limit", type=train_limit, default=None,
                         help="train on the first N images only (default: all 60,000)")
     parser.add_argument("--shuffle", action="store_true", help="reshuffle the training set every epoch")
     parser.add_argument("--data-dir", default=None,

@@ -21,7 +21,7 @@ from zoadamm.sdk import Interrupted
 from zoadamm_service.console import CommandParser, add_debug, add_version, at_least, positive
 
 from ..cli_errors import check_service, run_command
-from ..cli_options import directions, http_url, model_scale, refuse_disagreements
+from ..cli_options import directions, http_url, model_scale, refuse_disagreements, train_limit
 from .grid import PRESETS, build_grid, run_name
 
 PROG = "zoadamm-experiments"
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace the model scales s (default: the preset's)")
     r.add_argument("--q", type=directions, nargs="+", default=None,
                    help="replace the ZO runs' q (default: the preset's)")
-    r.add_argument("--train-limit", type=positive(int), default=None,
+    r.add_argument("--train-limit", type=train_limit, default=None,
                    help="train on the first N images only (default: the preset's, else all)")
     r.add_argument("--service", type=http_url, default=None,
                    help="use the service at this URL (default: start one on the embedded store)")
