@@ -75,8 +75,12 @@ class ChildProcess:
 
     def start(self) -> str:
         self._output = tempfile.TemporaryFile("w+")
+        tied = _ends_with_its_parent()
+        # tied to this process, the child gets a session of its own: a terminal's Ctrl-C, which goes
+        # to the whole foreground group, then reaches this process alone, which stops the child in
+        # order (a runner whose service died first said the service could not be reached)
         self.proc = subprocess.Popen(self._argv, env=self._env, stdout=self._output, stderr=subprocess.STDOUT,
-                                     text=True, preexec_fn=_ends_with_its_parent())
+                                     text=True, preexec_fn=tied, start_new_session=tied is not None)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         try:
             while self.proc.poll() is None and time.monotonic() < deadline:

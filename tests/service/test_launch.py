@@ -53,6 +53,27 @@ def test_a_service_ends_when_the_process_that_started_it_is_killed_outright():
             os.kill(service, signal.SIGKILL)
 
 
+IGNORES_CTRL_C = """
+import os, signal, time, urllib.request
+from zoadamm_service.launch import local_service
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup, or a shell's background job
+with local_service() as url:
+    os.killpg(0, signal.SIGINT)  # a terminal's Ctrl-C: to the whole foreground group
+    time.sleep(1.0)  # what a service that took it needs to stop
+    with urllib.request.urlopen(url + "/healthz", timeout=30) as answer:
+        print(answer.status)
+"""
+
+
+def test_ctrl_c_to_the_group_reaches_the_runner_alone():
+    """A runner and its own service are one program to the terminal: the group's Ctrl-C stopped
+    the service under a runner that ignores it, which then failed on 'cannot reach the service'
+    (and one that takes it stops the service itself, in order)."""
+    done = subprocess.run([sys.executable, "-c", IGNORES_CTRL_C], capture_output=True, text=True,
+                          start_new_session=True)  # its own group, apart from the tests'
+    assert done.returncode == 0 and done.stdout.strip() == "200", done.stderr[-2000:]
+
+
 def test_a_port_taken_before_the_service_binds_it_is_left_for_another(monkeypatch):
     """The kernel hands the range free_port draws from to outgoing connections too: a port taken
     between the pick and the bind ended the start ("port ... is in use")."""
