@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from workloads import QuadraticRun
 
 from zoadamm_service.launch import ServiceProcess
 
@@ -70,3 +71,15 @@ def page(browser):
     pg.violations = lambda: pg.evaluate("window.__csp")
     yield pg
     context.close()
+
+
+@pytest.fixture
+def finished(service):
+    """Runs of a few steps on the service, done before the page opens."""
+    def run(name: str, steps: int = 30, **kwargs) -> str:
+        made = QuadraticRun(service.url, name, steps=steps, pace_s=0, report_every=10, **kwargs)
+        made.run()
+        assert made.error is None, made.error
+        return made.session.id
+
+    return run

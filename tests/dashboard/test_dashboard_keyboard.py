@@ -6,22 +6,10 @@ phone's width, and a gradient of 0 is said rather than drawn as a decay."""
 from __future__ import annotations
 
 import httpx
-import pytest
 from waits import until
-from workloads import QuadraticRun, traced_session
+from workloads import traced_session
 
 from zoadamm import Ball, FeasibleSet
-
-
-@pytest.fixture
-def finished(service):
-    def run(name: str, steps: int = 30, **kwargs) -> str:
-        made = QuadraticRun(service.url, name, steps=steps, pace_s=0, report_every=10, **kwargs)
-        made.run()
-        assert made.error is None, made.error
-        return made.session.id
-
-    return run
 
 
 def focused(page) -> str:

@@ -15,18 +15,6 @@ from workloads import QuadraticRun
 from zoadamm import Box, FeasibleSet
 
 
-@pytest.fixture
-def finished(service):
-    """Runs of a few steps on the service, done before the page opens."""
-    def run(name: str, steps: int = 30, **kwargs) -> str:
-        made = QuadraticRun(service.url, name, steps=steps, pace_s=0, report_every=10, **kwargs)
-        made.run()
-        assert made.error is None, made.error
-        return made.session.id
-
-    return run
-
-
 def test_the_f_chart_draws_again_after_an_fo_session(service, finished, page):
     """An FO session has no f(x): its empty chart must not stay behind for the next session's
     curve, nor break the resizes after it."""
