@@ -28,6 +28,17 @@ def pytest_configure(config):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# The workers' tests (MNIST training runs, services restarted under them, whole commands) are the
+# suite's longest files and were collected last: with ``--dist loadfile`` the other processes had
+# finished minutes before the one that took them.  Collected first, they start first, and the
+# short files fill in at the end.  The sort is stable: each file keeps its tests' order.
+FIRST = ("tests/worker/",)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.nodeid.startswith(FIRST))
+
+
 # pytest-xdist's workers (gw0, gw1, ...) run side by side: worker n takes the two databases 2n
 # below the defaults, and its own turn with other runs' worker n (``_redis_turn``).
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
