@@ -62,7 +62,7 @@ def refuse_disagreements(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 def written(flag: str, argv: Sequence[str]) -> bool:
     """Whether ``flag`` stands in ``argv`` (``--lr 0.1`` or ``--lr=0.1``), before any ``--``."""
-    options = list(argv)[:list(argv).index("--")] if "--" in argv else argv
+    options = argv[:argv.index("--")] if "--" in argv else argv
     return any(token == flag or token.startswith(flag + "=") for token in options)
 
 

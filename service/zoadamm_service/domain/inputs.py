@@ -67,10 +67,11 @@ def zo_arrays(values: ZOValues, config: SessionConfig):
             raise Invalid(f"indices must be distinct directions in [0, {q})")
     f_plus = np.asarray(values.f_plus, dtype=np.float64).reshape(-1)
     if f_plus.size != n:
-        raise Invalid(f"f_plus has {_values(f_plus.size)}; expected {n}")
+        raise Invalid(f"f_plus has {f_plus.size} value{'s' * (f_plus.size != 1)}; expected {n}")
     f_x = None if values.f_x is None else np.asarray(values.f_x, dtype=np.float64).reshape(-1)
     if f_x is not None and f_x.size not in (1, n):
-        raise Invalid(f"f_x has {_values(f_x.size)}; expected 1" + f" or {n} (one per value of f_plus)" * (n > 1))
+        raise Invalid(f"f_x has {f_x.size} value{'s' * (f_x.size != 1)}; expected 1"
+                      + f" or {n} (one per value of f_plus)" * (n > 1))
     f_x = None if f_x is None else f_x.copy() if f_x.size == n else np.full(n, f_x[0])
     central = config.difference == "central"
     if values.f_minus is None and central:
@@ -84,15 +85,11 @@ def zo_arrays(values: ZOValues, config: SessionConfig):
         f_x = np.zeros(n)
     f_minus = None if values.f_minus is None else np.asarray(values.f_minus, dtype=np.float64).reshape(-1)
     if f_minus is not None and f_minus.size != n:
-        raise Invalid(f"f_minus has {_values(f_minus.size)}; expected {n}")
+        raise Invalid(f"f_minus has {f_minus.size} value{'s' * (f_minus.size != 1)}; expected {n}")
     for name, arr in (("f_x", f_x), ("f_plus", f_plus), ("f_minus", f_minus)):
         if arr is not None and not np.isfinite(arr).all():
             raise Invalid(f"{name} contains NaN or infinite values")
     return f_x, f_plus, f_minus
-
-
-def _values(count: int) -> str:
-    return f"{count} value" if count == 1 else f"{count} values"
 
 
 def invalid_on_error(fn, *args):

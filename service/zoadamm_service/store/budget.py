@@ -43,6 +43,7 @@ from ..errors import StoreUnavailable
 class BudgetSpent(StoreUnavailable):
     """A call's budget of waiting for the store ran out."""
 
+
 # How soon a wait that outlived its cancellation is cancelled again: short beside the budget,
 # long enough that code which catches every cancellation does not make the loop spin.
 RECANCEL_S = 0.01
