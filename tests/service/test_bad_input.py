@@ -431,6 +431,22 @@ def test_a_part_with_f_x_of_another_length_says_what_it_takes(shared, indices, f
     assert everything(client, sessions) == sessions["before"]
 
 
+@pytest.mark.parametrize("f_x, place, says", [
+    ("abc", ["f_x"], "Input should be a number or a list of numbers"),
+    ({"value": 1.0}, ["f_x"], "Input should be a number or a list of numbers"),
+    ([1.0, "a"], ["f_x", 1], "Input should be a valid number"),
+], ids=["a string", "an object", "a list's element"])
+def test_a_bad_f_x_is_one_error_of_the_kind_given(shared, f_x, place, says):
+    """f_x takes a number or a list: pydantic tries both and named each try (f_x.float,
+    f_x.list[float]), two errors of a field no body has."""
+    client, sessions = shared
+    r = send(client, "zo", TELL, body({"step": 1, "f_x": f_x, "f_plus": [1.0, 2.0]}), sessions)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": place, "msg": says, "type": "float_type"}], r.text
+    assert r.json()["detail"] == f"invalid request: {'.'.join(map(str, place))}: {says}"
+    assert everything(client, sessions) == sessions["before"]
+
+
 @pytest.mark.parametrize("kind, route, value, named", [
     ("zo", TELL, {"step": 1, "fx": 1.0, "f_plus": [1.0, 2.0]}, "invalid request: fx: Extra inputs are not permitted "
      "(did you mean f_x?)"),

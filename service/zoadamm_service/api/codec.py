@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 import anyio
@@ -155,8 +155,9 @@ def validate(model: type[Model], fields: dict) -> Model:
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
-        listed = hinted(model, clean_errors(exc.errors()))
-        raise Invalid(error_detail(listed, exc.error_count()), errors=listed) from None
+        errors = one_branch(exc.errors())
+        listed = hinted(model, clean_errors(errors))
+        raise Invalid(error_detail(listed, len(errors)), errors=listed) from None
 
 
 @functools.cache
@@ -167,6 +168,31 @@ def _field_names(model: type[BaseModel]) -> frozenset[str]:
 
 
 ERRORS_LISTED = 20  # a 422 lists at most this many errors: a small body must not make a huge answer
+
+
+def one_branch(errors: Sequence) -> list:
+    """Pydantic's errors for a number-or-list field (a tell's ``f_x``), as of one kind of input:
+    pydantic tries both and names each try in ``loc`` (``f_x.float: Input should be a valid
+    number`` and ``f_x.list[float]: Input should be a valid list``), which reads as two mistakes
+    in a field no body has. Kept are the errors of the try the input's kind chose, without its
+    name: a list's bad element (``f_x.1``), or else the field itself."""
+    tries = {(e["loc"][0], e["loc"][1]) for e in errors if len(e.get("loc", ())) > 1}
+    given_list = {e["loc"][0]: isinstance(e.get("input"), list) for e in errors
+                  if len(e.get("loc", ())) > 1 and e["loc"][1] == SCALAR and (e["loc"][0], LISTED) in tries}
+    kept = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if loc[:1] and loc[0] in given_list and loc[1:2] in ((SCALAR,), (LISTED,)):
+            if (loc[1] == LISTED) != given_list[loc[0]]:
+                continue
+            error = {**error, "loc": (loc[0], *loc[2:])}
+            if error.get("type") == "float_type" and len(loc) == 2:
+                error["msg"] = "Input should be a number or a list of numbers"
+        kept.append(error)
+    return kept
+
+
+SCALAR, LISTED = "float", "list[float]"  # how pydantic names the two tries of Finite | Values
 
 
 def clean_errors(errors) -> list[dict]:

@@ -12,7 +12,7 @@ from zoadamm import InvalidArgument
 
 from ..errors import NotFound, ServiceError, SessionReplaced
 from ..settings import Settings
-from .codec import clean_errors, error_detail
+from .codec import clean_errors, error_detail, one_branch
 from .jsontext import FiniteJSON as JSONResponse
 from .jsontext import error_response
 
@@ -60,6 +60,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input back, and a NaN input then fails to serialise.
-        errors = exc.errors()
+        errors = one_branch(exc.errors())
         listed = clean_errors(errors)
         return error_response(422, error_detail(listed, len(errors)), errors=listed)
