@@ -55,12 +55,16 @@ AXIS = """async ([values, log, bare]) => {
     ([5e-324, 1e308], True, ["1e-200", "1e0", "1e200"]),
     ([1e-310, 1], True, ["1e-300", "1e-200", "1e-100", "1e0"]),
     ([1e-320, 1e-310], True, ["1e-320", "1e-318", "1e-316", "1e-314", "1e-312", "1e-310"]),
-    ([5e-324, 1e-323], True, ["1e-323"]),
-    ([5e-324], True, ["1e-323"]),
+    ([5e-324, 1e-323], True, ["5e-324", "1e-323"]),
+    ([5e-324], True, ["5e-324", "1e-323", "2e-323", "5e-323"]),
     ([MAX], True, ["1e307", "1e308"]),  # 2e308 to 9e308 are Infinity: no ticks
     # a round number of decades a label apart: stepping over nine ticks a decade, uPlot's filter
     # labelled every one of these, sixteen labels on one another
     ([1, 1e-15], True, ["1e-15", "1e-12", "1e-9", "1e-6", "1e-3", "1e0"]),
+    # within a decade (an lr halved, a mu that stays): the 1, 2 and 5 times are labelled too,
+    # where no label (or one) read
+    ([1e-3, 5e-4], True, ["5e-4", "1e-3"]),
+    ([2e-4, 8e-4], True, ["2e-4", "5e-4", "1e-3"]),
 ])
 def test_an_axis_has_ticks_over_float64s_range(service, page, values, log, labels):
     page.goto(service.url + "/dashboard")

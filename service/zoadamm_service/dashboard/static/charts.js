@@ -234,23 +234,26 @@ function logSplits(u, axis, min, max) {
 }
 
 // The powers of ten that get a label on a log axis: whole multiples of `every` decades (1e0,
-// 1e-5, 1e-10); every one where the decades are a label apart, as uPlot labels them.
+// 1e-5, 1e-10); every one where the decades are a label apart, as uPlot labels them.  A range
+// with fewer than two (an lr halved once, 1e-3 to 5e-4) labels its 1, 2 and 5 times a power of
+// ten too: such an axis read one number or none.
 function logLabels(u, ticks, axis) {
   const { every } = decades(u, axis);
-  return ticks.map((t) => (powerOfTen(t) && exponentOf(t) % every === 0 ? t : null));
+  const powers = ticks.map((t) => (powerOfTen(t) && exponentOf(t) % every === 0 ? t : null));
+  if (powers.filter((t) => t !== null).length >= 2) return powers;
+  return ticks.map((t) => (t !== null && ["1", "2", "5"].includes(t.toExponential()[0]) ? t : null));
 }
 
 export function yAxis(extra = {}) {
-  // on a log scale only powers of ten get a label; the minor ticks stay unlabelled
+  // on a log scale the powers of ten get a label (logLabels); the minor ticks stay unlabelled
   return Object.assign({
     size: axisSize, grid: { stroke: "#eef0f3" }, ticks: { show: false }, incrs: INCRS,
     splits: (u, axis, ...range) =>
       (u.scales[u.axes[axis].scale || "y"].distr === 3 ? logSplits : linearSplits)(u, axis, ...range),
     filter: (u, ticks, axis) => (u.scales[u.axes[axis].scale || "y"].distr === 3 ? logLabels(u, ticks, axis) : ticks),
     values: (u, ticks, axis) => {
-      const log = u.scales[u.axes[axis].scale || "y"].distr === 3;
       const k = unitOf(u, axis);
-      return tickTexts(ticks.map((t) => (t === null || (log && !powerOfTen(t)) ? null : t / k)));
+      return tickTexts(ticks.map((t) => (t === null ? null : t / k))); // `filter` chose the labelled ones
     },
   }, extra);
 }
