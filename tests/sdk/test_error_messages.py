@@ -222,6 +222,16 @@ def test_wrong_types_are_invalid_arguments_not_python_errors(local):
         assert run.step == 0
 
 
+def test_a_constraint_of_no_zoadamm_class_names_the_classes_it_takes(local):
+    """("l2", 1.0) was refused with "constraint must be an object": JSON's word, no Python type."""
+    said = r"constraint must be a zoadamm.Ball, Box or FeasibleSet, or the dict of one .* got \('l2', 1.0\)"
+    with pytest.raises(InvalidArgument, match=said):
+        minimize(lambda x: float(x @ x), np.ones(3), client=local, steps=2, constraint=("l2", 1.0))
+    with pytest.raises(InvalidArgument, match=said):
+        RemoteOptimizer.create(local, np.ones(3), constraint=("l2", 1.0))
+    assert local.sessions.list() == []  # refused before any session was made
+
+
 def test_a_table_of_values_or_a_bad_index_is_refused_not_flattened_or_wrapped(local):
     """A (2, 2) f_plus was flattened into four values and applied; a direction index of -1 was
     direction q - 1 (Python's negative indexing), 7 of q = 4 a numpy IndexError, 1.5 direction 1."""

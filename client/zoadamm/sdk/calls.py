@@ -59,7 +59,12 @@ def feasible_set(constraint) -> FeasibleSet:
         return FeasibleSet(box=constraint)
     if isinstance(constraint, Ball):
         return FeasibleSet(ball=constraint)
-    return constraint if isinstance(constraint, FeasibleSet) else FeasibleSet.from_dict(constraint)
+    if isinstance(constraint, FeasibleSet):
+        return constraint
+    if not isinstance(constraint, dict):  # the dict's own check says "object", JSON's word
+        raise InvalidArgument(f"constraint must be a zoadamm.Ball, Box or FeasibleSet, or the dict of one (as in "
+                              f"zoadamm.Ball(norm=\"2\", center=0.0, radius=1.0)), got {shown(constraint)}")
+    return FeasibleSet.from_dict(constraint)
 
 
 def create(dim: int, *, x0=None, name: str | None = None, **config: Unpack[SessionSettings]) -> Parsed:

@@ -80,7 +80,7 @@ def minimize(
     None, or inf of that side's sign, for no bound; ``config["constraint"]`` takes any
     ``FeasibleSet`` (or its dict) instead.  Every step ends in X, but ``f`` is also evaluated
     at the probes x + mu u, which may lie up to mu outside it: ``f`` must be defined there, or
-    pass ``constraint=FeasibleSet(...).shrunk(mu)`` (docs/constraints.md, "The probes x + mu u
+    pass ``constraint=FeasibleSet(...).shrunk(mu)`` (docs/constraints.md, "The probes x + μu
     leave X").  x0 must lie in X.
 
     A run whose every step was flat (``result.flat_steps``: each probe gave f(x) itself, so x did
