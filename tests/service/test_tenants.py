@@ -98,6 +98,19 @@ def test_every_route_refuses_a_missing_malformed_or_unknown_key(keyed_app, serve
         assert client.get("/healthz").status_code == 200  # stays open
 
 
+@pytest.mark.parametrize("second", [KEYS["alice"], "not-a-key"], ids=["the same key", "another"])
+def test_two_authorization_headers_are_refused_as_two(keyed_app, serve, second):
+    """A good key sent twice was told "send your API key as `Authorization: Bearer <key>`", what it did."""
+    with serve(keyed_app) as client:
+        sid, _ = victim_session(client)
+        before = snapshot(client, sid)
+        headers = [("Authorization", "Bearer " + KEYS["alice"]), ("Authorization", "Bearer " + second)]
+        r = client.post(f"/v1/sessions/{sid}/metrics", json={"value": 2.0}, headers=headers)
+        assert r.status_code == 401 and r.json()["detail"] == "send one Authorization header, not 2", r.text
+        assert r.headers["www-authenticate"].startswith("Bearer") and KEYS["alice"] not in r.text
+        assert snapshot(client, sid) == before
+
+
 def test_another_tenants_session_is_missing_to_every_route(keyed_app, serve):
     with serve(keyed_app) as client:
         sid, opt = victim_session(client)

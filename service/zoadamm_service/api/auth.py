@@ -60,7 +60,10 @@ class Authenticate:
                     return Refusal(403, FOREIGN_HOST.format(host=host, names=names))
             tenant, key_id = OPEN_TENANT, OPEN_TENANT
         else:
-            key = bearer_key(scope)
+            given = [v for k, v in scope["headers"] if k == b"authorization"]
+            if len(given) > 1:  # which one the client meant is not ours to guess
+                return Refusal(401, f"send one Authorization header, not {len(given)}", challenge("invalid_request"))
+            key = bearer_key(given[0]) if given else None
             if key is None:
                 return MISSING
             found = self.keys.identify(key)
@@ -72,12 +75,9 @@ class Authenticate:
         return None
 
 
-def bearer_key(scope: Scope) -> str | None:
-    """The key of a well-formed ``Authorization: Bearer <key>`` header, else None."""
-    values = [v for k, v in scope["headers"] if k == b"authorization"]
-    if len(values) != 1:
-        return None
-    scheme, _, key = values[0].decode("latin-1").partition(" ")
+def bearer_key(header: bytes) -> str | None:
+    """The key of a well-formed ``Authorization: Bearer <key>`` header's value, else None."""
+    scheme, _, key = header.decode("latin-1").partition(" ")
     key = key.strip(" \t")  # HTTP's whitespace only: str.strip would take Latin-1's too
     if scheme.lower() != "bearer" or not key or len(key) > MAX_KEY_CHARS or not key.isprintable() or " " in key:
         return None
