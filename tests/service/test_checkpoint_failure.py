@@ -52,10 +52,11 @@ def test_a_checkpoint_step_answered_on_its_retry_still_writes_the_checkpoint(mak
     lost = []
 
     async def taken_then_lost(session_id, seq, *args, **kwargs):
-        await real_append(session_id, seq, *args, **kwargs)
+        appended = await real_append(session_id, seq, *args, **kwargs)
         if seq == 1 and not lost:
             lost.append(seq)
             raise StoreUnavailable("Redis answered after the call's budget")
+        return appended
 
     def recording(session_id, seq, blob):
         saved.append(seq)

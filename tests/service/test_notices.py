@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from zoadamm_service.store import budget, notices
+from zoadamm_service.store import Head, budget, notices
 from zoadamm_service.store.notices import HeadNotices
 
 
@@ -60,7 +60,7 @@ def test_the_looks_of_a_long_wait_do_not_add_up_to_the_calls_store_budget():
         async with budget.waiting("Redis"):
             await asyncio.sleep(0.01)
         looks.append(session_id)
-        return 0
+        return Head(0, "")
 
     async def scenario() -> bool:
         budget.start(0.05)
@@ -74,9 +74,9 @@ def test_many_waits_on_one_session_share_its_looks():
     many lease waits open cannot multiply the store's load."""
     looks = []
 
-    async def head(session_id: str) -> int:
+    async def head(session_id: str) -> Head:
         looks.append(session_id)
-        return 0
+        return Head(0, "")
 
     async def scenario() -> list[bool]:
         heads = HeadNotices(head, poll_s=0.005)
@@ -92,9 +92,9 @@ def test_the_looks_of_many_sessions_spread_out_to_a_bounded_rate():
     over them all, then the tick stretches to that many looks' share of a second."""
     looks = []
 
-    async def head(session_id: str) -> int:
+    async def head(session_id: str) -> Head:
         looks.append(session_id)
-        return 0
+        return Head(0, "")
 
     sessions = 2 * notices.LOOKS_PER_S  # one round of them takes two seconds' share
 
@@ -112,8 +112,8 @@ def test_a_head_that_went_back_is_waited_on_not_answered_from_memory_forever():
     answered "past" at once and the caller's loop spun against the store."""
     store_head = [6]
 
-    async def head(session_id: str) -> int:
-        return store_head[0]
+    async def head(session_id: str) -> Head:
+        return Head(store_head[0], "")
 
     async def scenario() -> tuple[bool, bool, bool]:
         heads = HeadNotices(head, poll_s=0.005)
@@ -132,10 +132,10 @@ def test_what_a_look_raises_ends_the_waits_on_that_session_only():
     class Gone(Exception):
         pass
 
-    async def head(session_id: str) -> int:
+    async def head(session_id: str) -> Head:
         if session_id == "deleted":
             raise Gone(session_id)
-        return 0
+        return Head(0, "")
 
     async def scenario() -> list:
         heads = HeadNotices(head, poll_s=0.005)

@@ -121,7 +121,7 @@ def test_the_rate_limit_counts_each_key_and_answers_429_with_retry_after(make_ap
         assert client.get("/v1/sessions", headers=auth("bob")).status_code == 200  # bob has his own window
         assert client.get("/healthz").status_code == 200
         # the refused tell changed nothing: the journal holds the five steps told
-        assert client.portal.call(app.state.sessions.store.head, sid) == 5
+        assert client.portal.call(app.state.sessions.store.head, sid).seq == 5
 
 
 @pytest.mark.parametrize("reads", [False, True], ids=["idle", "read"])

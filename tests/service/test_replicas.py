@@ -439,3 +439,74 @@ def test_a_stale_copy_is_refused_by_the_append_itself(redis_url):
         again = tell_step(two, sid, 3)
         assert again.status_code == 200, again.text
         assert again.json()["x"] == one.get(f"/v1/sessions/{sid}/x").json()["x"]
+
+
+def lost_writes(redis_client, session_id: str):
+    """The session's keys as they are now; calling the result puts them back, as a Redis that
+    lost the writes since (a crash between snapshots, a failover to a replica behind) would."""
+    saved = {k: redis_client.dump(k) for k in keys.all_for(session_id) if redis_client.exists(k)}
+
+    def restore() -> None:
+        redis_client.delete(*keys.all_for(session_id))
+        for key, value in saved.items():
+            redis_client.restore(key, 0, value)
+
+    return restore
+
+
+def steps(client, sid: str, opt, f, n: int) -> list[dict]:
+    """``n`` steps told to ``client``, each applied to ``opt``; their values."""
+    told = []
+    for _ in range(n):
+        told.append(values := zo_values(opt, f))
+        tell(client, sid, values)
+        apply_zo(opt, values)
+    return told
+
+
+def test_a_replica_holding_steps_redis_lost_never_takes_as_many_others_for_them(apps, redis_client):
+    """Steps 3 to 7 told to replica a were lost by Redis, and b took five others: a held a copy
+    with the store's step count, answered its own x to reads, and appended step 8 to it."""
+    a, b = apps(2)
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(a, dim=DIM, x0=x0, directions=2, schedule=None)
+    sid, ours, theirs = session["id"], reference(session, x0), reference(session, x0)
+    for values in steps(a, sid, ours, f, 3):
+        apply_zo(theirs, values)
+    restore = lost_writes(redis_client, sid)
+    steps(a, sid, ours, f, 5)
+    restore()
+    steps(b, sid, theirs, lambda x: 2 * f(x) + 1, 5)
+    assert bits(ours.state.x) != bits(theirs.state.x)
+    for client in (a, b):
+        step, x = get_x(client, sid)
+        assert step == 8 and bits(x) == bits(theirs.state.x)
+    values = zo_values(theirs, f)
+    answer = tell(a, sid, values)
+    apply_zo(theirs, values)
+    assert bits(np.array(answer["x"], np.float32)) == bits(theirs.state.x)
+    assert tell(b, sid, values) == answer  # a repeat, the same answer on either replica
+
+
+def test_a_replica_holding_steps_redis_lost_keeps_no_checkpoint_of_them(apps, redis_client):
+    """A repeat of a lost step's tell, due a checkpoint, wrote the copy that held it as the
+    session's checkpoint over the store's own history: every replica then read that."""
+    a, b = apps(2, checkpoint_every=4)
+    f, _ = objective(DIM)
+    x0 = x0_for(DIM)
+    session = create(a, dim=DIM, x0=x0, directions=2, schedule=None)
+    sid, ours, theirs = session["id"], reference(session, x0), reference(session, x0)
+    for values in steps(a, sid, ours, f, 5):  # a checkpoint after step 3, kept
+        apply_zo(theirs, values)
+    restore = lost_writes(redis_client, sid)
+    lost = steps(a, sid, ours, f, 3)
+    restore()
+    steps(b, sid, theirs, lambda x: 2 * f(x) + 1, 2)
+    assert b.post(f"/v1/sessions/{sid}/metrics", json={"value": 1.0}).status_code == 200
+    theirs.report(1.0)  # the store's head is 8 events again, as a's copy
+    answer = tell(a, sid, lost[-1])  # step 7 is the open step of the store's history: taken there
+    apply_zo(theirs, lost[-1])
+    assert bits(np.array(answer["x"], np.float32)) == bits(theirs.state.x)
+    fresh = apps(1, checkpoint_every=4)  # reads the checkpoint and the events after it
+    assert bits(get_x(fresh, sid)[1]) == bits(theirs.state.x)

@@ -14,6 +14,7 @@ import pytest
 from zoadamm_service.errors import Conflict, Invalid, NotFound, SessionReplaced
 from zoadamm_service.store import SessionMeta
 from zoadamm_service.store.base import Idempotent, Quota, TracePoint
+from zoadamm_service.store.history import chained
 from zoadamm_service.store.memory import MemoryStore
 from zoadamm_service.store.redis import RedisStore
 
@@ -154,12 +155,12 @@ async def test_checkpoint_for_a_deleted_session_is_ignored(store):
 # --- initial state -------------------------------------------------------------------------
 async def test_a_session_without_state_refuses_reads_and_appends(store):
     await store.create(meta(), None)
-    assert await store.head("s1") == 0
+    assert (await store.head("s1")).seq == 0
     with pytest.raises(Conflict):
         await store.read("s1", None)
     with pytest.raises(Conflict):
         await store.append("s1", 0, b"e0")
-    assert await store.head("s1") == 0
+    assert (await store.head("s1")).seq == 0
 
 
 async def test_start_sets_the_state_once(store):
@@ -195,6 +196,26 @@ async def test_append_is_conditional_on_the_head(store):
     assert (await store.append("s1", 1, b"e1")).head == 2
     read = await store.read("s1", None)
     assert (read.head, read.start, read.checkpoint, read.events) == (2, 0, b"ckpt-0", [b"e0", b"e1"])
+
+
+async def test_a_history_is_named_by_its_events_and_no_other_takes_its_place(store):
+    """A Redis that lost steps and took as many others has the step count of a replica's copy of
+    the lost ones: the tag (``Head.tag``) tells the two apart, at every call that trusts a copy."""
+    await started(store)
+    assert await store.head("s1") == (0, "")
+    first = await store.append("s1", 0, b"e0", tag="")
+    second = await store.append("s1", 1, b"e1", tag=first.tag)
+    assert await store.head("s1") == (2, second.tag) and second.tag == chained("", [b"e0", b"e1"])
+    assert len({"", first.tag, second.tag, chained("", [b"e0", b"other"])}) == 4
+    lost = chained(first.tag, [b"lost"])  # the copy's: step 1 was another event, which Redis lost
+    with pytest.raises(Conflict) as caught:
+        await store.append("s1", 2, b"e2", tag=lost)  # the head's count, not its history
+    assert caught.value.details["head"] == 2 and await store.head("s1") == (2, second.tag)
+    ours = await store.read("s1", 2, second.tag)
+    assert (ours.start, ours.checkpoint, ours.events, ours.tag) == (2, None, [], second.tag)
+    other = await store.read("s1", 2, lost)  # the checkpoint and every event after it instead
+    assert (other.start, other.checkpoint, other.events, other.tag) == (0, b"ckpt-0", [b"e0", b"e1"], second.tag)
+    assert (await store.read("s1", 1, "0" * 16)).checkpoint == b"ckpt-0"
 
 
 async def test_concurrent_appends_at_one_head_write_once(store):
@@ -292,7 +313,7 @@ async def test_a_copy_of_a_session_since_made_anew_writes_nothing(store):
     for write in writes:
         with pytest.raises(SessionReplaced):
             await write
-    assert await store.head("s1") == 0
+    assert (await store.head("s1")).seq == 0
     assert await store.add_partials("s1", 0, {1: "b"}, 2.0) == {1: "b"}  # no part of the old copy's
     assert (await store.lease("s1", 0, 0, 2, 2, "new", 30.0, 2.0)).indices == [0]  # no lease of it either
 
@@ -335,7 +356,7 @@ async def test_a_failed_append_writes_no_metric(store):
     with pytest.raises(Conflict):
         await store.append("s1", 3, b"m", json.dumps({"value": 1.0}))
     assert await store.metrics("s1", None) == []
-    assert await store.head("s1") == 0
+    assert (await store.head("s1")).seq == 0
 
 
 # --- trace ---------------------------------------------------------------------------------
@@ -354,7 +375,7 @@ def trace_steps(read) -> list[int]:
 async def append_trace(store, session_id: str, step: int, max_points: int) -> None:
     """A step event with its trace point, appended at the head."""
     head = await store.head(session_id)
-    await store.append(session_id, head, f"e{step}".encode(), trace=TracePoint(step, trace_point(step), max_points))
+    await store.append(session_id, head.seq, f"e{step}".encode(), trace=TracePoint(step, trace_point(step), max_points))
 
 
 async def test_a_new_session_has_an_empty_trace(store):

@@ -19,7 +19,7 @@ import numpy as np
 from zoadamm import AnswerMode, Optimizer, SessionConfig, StepRecord, wire
 
 from ..errors import Conflict, Invalid, StoreDamaged
-from ..store import JournalRead, SessionMeta, Store, budget
+from ..store import Head, JournalRead, SessionMeta, Store, budget
 from . import finite, journal, offload
 from .answers import AskAnswer, StepRecordPublic, TellAnswer
 
@@ -58,6 +58,7 @@ class Replica:
     config: SessionConfig
     optimizer: Optimizer | None = None  # None until the session has parameters
     seq: int = 0  # events applied
+    tag: str = ""  # their history's, as the store chains it (``store.Head``)
     last: LastStep | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _deferred: asyncio.Future | None = None  # work still running after its answer was sent
@@ -118,7 +119,7 @@ class Replica:
 
     def start(self, optimizer: Optimizer) -> None:
         """Hold the session's first state, which this replica just wrote to the store."""
-        self.optimizer, self.seq, self.last, self._x_bound = optimizer, 0, None, None
+        self.optimizer, self.seq, self.tag, self.last, self._x_bound = optimizer, 0, "", None, None
 
     def checksum(self) -> str:
         step = self.step
@@ -196,13 +197,18 @@ class Replica:
         self.apply_event(event)
         self.checksum()
 
-    async def catch_up(self, store: Store, head: int | None = None) -> None:
+    def holds(self, head: Head) -> bool:
+        """Whether this copy is the store's session at ``head``: as many events, of one history."""
+        return head.seq == self.seq and head.tag == self.tag and self.optimizer is not None
+
+    async def catch_up(self, store: Store, head: Head | None = None) -> None:
         """Make this copy equal to the store's session (no-op when ``head`` says it already is)."""
         await self.settle()
-        if head is not None and head == self.seq and self.optimizer is not None:
+        if head is not None and self.holds(head):
             return
         try:
-            read = await store.read(self.meta.id, None if self.optimizer is None else self.seq)
+            read = await (store.read(self.meta.id, None) if self.optimizer is None
+                          else store.read(self.meta.id, self.seq, self.tag))
         except Conflict:  # no parameters yet
             self.optimizer, self.seq = None, 0
             return
@@ -216,8 +222,9 @@ class Replica:
                 self.last = None if last is None else LastStep.of(last)
             for blob in read.events:
                 self.apply_event(journal.decode_event(blob))
+            self.tag = read.tag
         except ValueError as error:  # records changed by hand or by a fault: the store's damage, not the request's
-            self.optimizer, self.seq, self.last = None, 0, None  # nothing half replayed is kept
+            self.optimizer, self.seq, self.tag, self.last = None, 0, "", None  # nothing half replayed is kept
             raise StoreDamaged(f"session {self.meta.id}'s records in Redis cannot be replayed ({error}): they were "
                                "changed outside the service") from error
 

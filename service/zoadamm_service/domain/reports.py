@@ -41,11 +41,13 @@ class Reports:
                         idempotent=None if key is None else key.record(text, self.settings.idempotency_ttl_s),
                         keep_metrics=self.settings.metric_history,
                         keep_metric_bytes=self.settings.metric_history_bytes, created=replica.meta.created,
+                        tag=replica.tag,
                     )
                 except Conflict:
                     continue
                 if appended.replayed is not None:
                     return dict(json.loads(appended.replayed))
+                replica.tag = appended.tag
                 replica.apply_event(journal.Event(journal.METRIC, opt.step, value=value))
                 return entry
             raise ServiceBusy("the session is too busy to take a metric now; retry", step=replica.step)

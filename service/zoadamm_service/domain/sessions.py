@@ -2,9 +2,10 @@
 built around them, for leased asks and tells) for everything they do to a session.
 
 Flow of a tell for step t (the hot path): validate the values, turn them into a journal event
-(q coefficients), append it to the store *conditionally on the head we hold*, then apply it to
-the cached state.  The append is the acknowledgement: once it returns, the step survives any
-crash, and a repeated tell finds it and gets the same answer (once ``store.replicated``).
+(q coefficients), append it to the store *conditionally on the head we hold* (its count and its
+history's tag: ``store.history``), then apply it to the cached state.  The append is the
+acknowledgement: once it returns, the step survives any crash, and a repeated tell finds it and
+gets the same answer (once ``store.replicated``).
 """
 
 from __future__ import annotations
@@ -143,10 +144,8 @@ class Sessions:
                 return
         x = await replica.run(inputs.as_started, replica.config, x)
         if not await replica.run(np.array_equal, replica.started().state.x, x):
-            raise Conflict(
-                f"x differs from the session's parameters at step {replica.step}; "
-                "GET /v1/sessions/{id}/x returns them", step=replica.step,
-            )
+            raise Conflict(f"x differs from the session's parameters at step {replica.step}; "
+                           "GET /v1/sessions/{id}/x returns them", step=replica.step)
 
     async def parameters(self, tenant: str, session_id: str) -> Parameters:
         replica = await self.owned(tenant, session_id)
@@ -234,7 +233,7 @@ class Sessions:
                           mode: AnswerMode, parts: dict[int, str], look: bool = True) -> TellAnswer:
         """A split step without all its parts: 202 with what is missing, a repeat's answer, or
         Conflict for a direction reported before with other values."""
-        if look and await self.store.head(replica.meta.id, replica.meta.created) != replica.seq:
+        if look and not replica.holds(await self.store.head(replica.meta.id, replica.meta.created)):
             # another replica appended since we looked: the step may be closed
             await replica.catch_up(self.store)
             repeat = await self._repeat_or_open(replica, step, digest, mode, parts)
@@ -258,8 +257,9 @@ class Sessions:
             )
             point = trace.point_for(event, f, replica.config, self.settings.trace_points)
             try:
-                await self.store.append(replica.meta.id, replica.seq, journal.encode_step(event), trace=point,
-                                        whole=parts is None, rows=rows, created=replica.meta.created)
+                appended = await self.store.append(
+                    replica.meta.id, replica.seq, journal.encode_step(event), trace=point, whole=parts is None,
+                    rows=rows, created=replica.meta.created, tag=replica.tag)
             except StepInParts as apart:
                 if rows is None:
                     raise  # the caller sends its reports, to be compared with theirs
@@ -272,6 +272,7 @@ class Sessions:
                 if replica.step == record.step:
                     continue  # only a metric moved the head: build the step again with its lr and mu
                 raise Conflict(f"the session moved on to step {replica.step}{AGAIN}", step=replica.step) from None
+            replica.tag = appended.tag
             return await self._applied(replica, event, mode)
         raise ServiceBusy("the session is too busy to take this step now; retry", step=replica.step)
 

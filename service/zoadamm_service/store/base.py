@@ -9,9 +9,10 @@ default).  One implementation keeps every rule, ``redis.RedisStore`` with the Lu
 Contract, for every implementation (``tests/service/test_store_contract.py`` checks it):
 
 * Every method is atomic: a concurrent caller sees all of its effect or none.
-* ``append`` is conditional: it succeeds only when the head is exactly ``seq``, so two replicas
-  can never both write event ``seq``.  The event is durable when ``append`` returns, and it is
-  the record that makes a repeated tell idempotent, written in the same atomic operation.
+* ``append`` is conditional: it succeeds only when the head is exactly ``seq`` of the caller's
+  history (``history``), so two replicas can never both write event ``seq``, nor one write on a
+  history the store lost.  The event is durable when ``append`` returns, and it is the record
+  that makes a repeated tell idempotent, written in the same atomic operation.
 * A POST sent with an Idempotency-Key (``Idempotent``) is recorded with its answer in the same
   atomic write as its change; a repeat gets that answer and changes nothing, and the key reused
   for another request raises ``Invalid``.
@@ -48,6 +49,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from ..turns import Yieldable
+from .history import Head
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class TracePoint:
 class Appended:
     head: int  # events after the append
     replayed: str | None = None  # the first answer, when this was a repeat of an Idempotent
+    tag: str = ""  # the history's tag after the append (not given for a repeat)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class JournalRead:
     start: int  # sequence number of events[0]
     checkpoint: bytes | None  # the state at ``start`` when the caller's state is too old
     events: list[bytes] = field(default_factory=list)
+    tag: str = ""  # the history's at ``head``
 
 
 @dataclass(frozen=True)
@@ -196,9 +200,9 @@ class Store(ABC):
     async def delete(self, session_id: str) -> None: ...
 
     @abstractmethod
-    async def head(self, session_id: str, created: float | None = None) -> int:
-        """Number of events appended so far.  ``created``: the caller's copy's creation time,
-        SessionReplaced when the session under this id is another (made anew since)."""
+    async def head(self, session_id: str, created: float | None = None) -> Head:
+        """Events appended so far, and their history's tag.  ``created``: the caller's copy's
+        creation time, SessionReplaced when the session under this id is another (made anew since)."""
 
     @abstractmethod
     async def start(self, session_id: str, checkpoint: bytes) -> None:
@@ -209,11 +213,13 @@ class Store(ABC):
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
                      trace: TracePoint | None = None, idempotent: Idempotent | None = None,
                      keep_metrics: int = 0, keep_metric_bytes: int = 0, whole: bool = False,
-                     rows: tuple[int, dict[int, str]] | None = None, created: float | None = None) -> Appended:
-        """Write event ``seq`` iff the head is ``seq``; ``whole``: a step told in one piece, which
-        raises StepInParts (writing nothing) when some of its directions were reported apart.
-        ``rows`` (the step, and its report by index): such a step's reports, compared with
-        theirs: StepInParts naming one that differs (``other``), else the step is written.
+                     rows: tuple[int, dict[int, str]] | None = None, created: float | None = None,
+                     tag: str | None = None) -> Appended:
+        """Write event ``seq`` iff the head is ``seq`` of the history ``tag`` (None: the store's,
+        for a caller that holds no copy); ``whole``: a step told in one piece, which raises
+        StepInParts (writing nothing) when some of its directions were reported apart.  ``rows``
+        (the step, and its report by index): such a step's reports, compared with theirs:
+        StepInParts naming one that differs (``other``), else the step is written.
 
         Without ``metric`` the event closes a step and drops the partial reports; with
         ``metric`` (JSON) it adds it to the metrics history instead (dropping the oldest while
@@ -232,14 +238,16 @@ class Store(ABC):
         Raises StoreUnavailable."""
 
     @abstractmethod
-    async def read(self, session_id: str, since: int | None) -> JournalRead:
+    async def read(self, session_id: str, since: int | None, tag: str | None = None) -> JournalRead:
         """Events from ``since`` on, or the checkpoint and the events after it when ``since`` is
-        None or older than the checkpoint.  Conflict when the session has no state yet."""
+        None or older than the checkpoint, or when the history at ``since`` is not ``tag``.
+        Conflict when the session has no state yet."""
 
     @abstractmethod
     async def save_checkpoint(self, session_id: str, seq: int, checkpoint: bytes) -> None:
-        """Keep ``checkpoint`` as the state after event ``seq`` if it is newer than the current
-        one, and drop the events before it.  Replicas may race here: any of them wins."""
+        """Keep ``checkpoint`` as the state after event ``seq`` if it is newer than the current one
+        (a state just read or appended, so of the session's history), and drop the events before
+        it.  Replicas may race here: any of them wins."""
 
     @abstractmethod
     async def add_partials(self, session_id: str, step: int, parts: dict[int, str],

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from .. import turns
+from .history import Head
 
 log = logging.getLogger("zoadamm.service")
 POLL_S = 0.005  # the heads of the sessions waited on are looked at this often, when nothing woke them
@@ -29,7 +30,7 @@ REMEMBERED = 10_000  # sessions whose newest head is remembered (the oldest are 
 
 
 class HeadNotices:
-    def __init__(self, head: Callable[[str], Awaitable[int]], poll_s: float | None = POLL_S,
+    def __init__(self, head: Callable[[str], Awaitable[Head]], poll_s: float | None = POLL_S,
                  notices: Callable[[], AsyncIterator[tuple[str, int]]] | None = None) -> None:
         """``head`` reads a session's head from the store; ``poll_s`` None: no other process
         writes the store, so a wait never needs to look.  ``notices`` subscribes to the other
@@ -135,7 +136,7 @@ class HeadNotices:
             started, waited = time.monotonic(), list(self._waits)
             for session_id in waited:
                 try:
-                    head = await self._head(session_id)
+                    head = (await self._head(session_id)).seq
                 except Exception as error:  # its waits raise it: a store away, a session deleted
                     self._failures[session_id] = error
                     self._wake(session_id)

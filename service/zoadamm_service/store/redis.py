@@ -22,6 +22,7 @@ from . import replies, scripts
 from .base import KEY_REUSED, NO_QUOTA, Appended, Idempotent, JournalRead, Quota, SessionMeta, Store, TracePoint
 from .fast_script import FastPool, FastScript
 from .faults import ONE_RECONNECT, translate_errors
+from .history import Head, chained
 from .notices import POLL_S, HeadNotices
 from .packing import packing
 from .redis_history import History
@@ -200,13 +201,13 @@ class RedisStore(SplitSteps, History, Store):
         await self._replication.confirm(session_id, -1)
 
     @translate_errors
-    async def head(self, session_id: str, created: float | None = None) -> int:
-        head, made = await self._redis.hmget(keys.meta(session_id), "head", "created")
+    async def head(self, session_id: str, created: float | None = None) -> Head:
+        head, made, tag = await self._redis.hmget(keys.meta(session_id), "head", "created", "tag")
         if head is None:
             raise NotFound.session(session_id)
         if created is not None and replies.text(made) != repr(created):
             raise SessionReplaced(session_id)
-        return int(head)
+        return Head(int(head), replies.text(tag) if tag else "")
 
     @translate_errors
     async def start(self, session_id: str, checkpoint: bytes) -> None:
@@ -223,7 +224,10 @@ class RedisStore(SplitSteps, History, Store):
     async def append(self, session_id: str, seq: int, event: bytes, metric: str | None = None, *,
                      trace: TracePoint | None = None, idempotent: Idempotent | None = None,
                      keep_metrics: int = 0, keep_metric_bytes: int = 0, whole: bool = False,
-                     rows: tuple[int, dict[int, str]] | None = None, created: float | None = None) -> Appended:
+                     rows: tuple[int, dict[int, str]] | None = None, created: float | None = None,
+                     tag: str | None = None) -> Appended:
+        if tag is None:  # a caller that holds no copy of the session: whatever history the store has
+            tag = (await self.head(session_id)).tag
         reply = await self._append(
             keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id),
                   keys.metrics(session_id), keys.trace(session_id),
@@ -233,7 +237,8 @@ class RedisStore(SplitSteps, History, Store):
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
                 *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
                 self.ttl_s, keep_metrics, self._closes_channel, keep_metric_bytes, "1" if whole or rows else "",
-                replies.created_arg(created), *(replies.part_args(*rows) if rows else ())],
+                replies.created_arg(created), tag, after := chained(tag, [event]),
+                *(replies.part_args(*rows) if rows else ())],
         )
         code, head = reply[0], reply[1]
         if code not in (0, 1):
@@ -242,14 +247,14 @@ class RedisStore(SplitSteps, History, Store):
         if code == 1:
             return Appended(head, reply[2].decode())
         self._notices.moved(session_id, head)
-        return Appended(head)
+        return Appended(head, tag=after)
 
     @translate_errors
     async def replicated(self, session_id: str, head: int) -> None:
         await self._replication.confirm(session_id, head)
 
     @translate_errors
-    async def read(self, session_id: str, since: int | None) -> JournalRead:
+    async def read(self, session_id: str, since: int | None, tag: str | None = None) -> JournalRead:
         names = [keys.meta(session_id), keys.events(session_id), keys.checkpoint(session_id)]
         if since is None and isinstance(self._redis, aioredis.Redis):
             reply = await self._read_with_checkpoint(names)
@@ -259,13 +264,15 @@ class RedisStore(SplitSteps, History, Store):
             raise NotFound.session(session_id)
         if reply[0] == scripts.NO_STATE:
             raise Conflict("the session has no parameters yet", head=0)
-        _, head, start, checkpoint, events = reply
+        _, head, start, checkpoint, events, tag_at_head = reply
         # read from the checkpoint (since None, or out of the journal's range): it must be there
         lost = checkpoint is None and (since is None or int(start) != since)
         if len(events) != int(head) - int(start) or lost:
             raise replies.damaged(session_id, f"{len(events)} of {int(head) - int(start)} journal records"
                                        f"{', no checkpoint' * lost}")
-        return JournalRead(int(head), int(start), checkpoint, list(events))
+        if checkpoint is None and tag is not None and chained(tag, events) != replies.text(tag_at_head):
+            return await self.read(session_id, None)  # the caller's copy is of a history the store lost
+        return JournalRead(int(head), int(start), checkpoint, list(events), replies.text(tag_at_head))
 
     async def _read_with_checkpoint(self, names: builtins.list[str]) -> builtins.list:
         """READ from the checkpoint, the checkpoint itself read by a GET in the same transaction

@@ -90,14 +90,15 @@ return {0, 0}
 # ARGV: seq, event, metric-or-empty, trace point-or-empty, trace step, trace max points,
 #       request-or-empty, ttl, answer, idle ttl, metrics kept (0: all), channel-or-empty,
 #       metric bytes kept (0: all), '1' for a whole step, the session's created (REPLACED when it differs:
-#       the id was made anew since the caller read it), then the parts (field, value, ...)
+#       the id was made anew since the caller read it), the history's tag at seq and after the event
+#       (``base.chained``), then the parts (field, value, ...)
 # A step that closes a split step (partials were there) publishes "<meta key> <seq>" on the
 # channel: workers' tells waiting for it in other replicas wake at once.
 # Conditional append: two replicas can never both write event seq.  The trace point follows
 # domain.trace's rule: kept when its step is a multiple of the stride; when the list is full the
 # stride doubles and the points off it go.  A point starts with its step as a float64.
 APPEND = REFRESH + _IDEMPOTENCY_CHECK + _STEP_OF + TRIM_METRICS + """
-local m = redis.call('HMGET', KEYS[1], 'head', 'has_state', 'trace_stride', 'ckpt_seq', 'created')
+local m = redis.call('HMGET', KEYS[1], 'head', 'has_state', 'trace_stride', 'ckpt_seq', 'created', 'tag')
 if not m[1] then return {-1, 0} end
 local head = tonumber(m[1])
 if ARGV[15] ~= '' and m[5] ~= ARGV[15] then return {-8, head} end
@@ -105,12 +106,13 @@ local reply = replayed(KEYS[6], ARGV[7])
 if reply == false then return {-4, head} end
 if reply then return {1, head, reply} end
 if m[2] ~= '1' then return {-2, head} end
-if head ~= tonumber(ARGV[1]) then return {-3, head} end
+local tag = m[6] or ''
+if head ~= tonumber(ARGV[1]) or tag ~= ARGV[16] then return {-3, head} end
 -- a step told whole over directions reported apart: refused until its own reports come
--- (ARGV[16], ARGV[17], ...: field, value, ...) to be compared with those
+-- (ARGV[18], ARGV[19], ...: field, value, ...) to be compared with those
 if ARGV[14] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
-  if #ARGV < 16 then return {-6, head} end
-  for i = 16, #ARGV, 2 do
+  if #ARGV < 18 then return {-6, head} end
+  for i = 18, #ARGV, 2 do
     local have = redis.call('HGET', KEYS[3], ARGV[i])
     if have and have ~= ARGV[i + 1] then return {-7, head, ARGV[i]} end
   end
@@ -130,7 +132,7 @@ else
   redis.call('RPUSH', KEYS[4], ARGV[3])
   trim_metrics(KEYS[1], KEYS[4], #ARGV[3], tonumber(ARGV[11]), tonumber(ARGV[13]))
 end
-redis.call('HSET', KEYS[1], 'head', head + 1)
+redis.call('HSET', KEYS[1], 'head', head + 1, 'tag', ARGV[17])
 if ARGV[4] ~= '' then
   local stride, step = tonumber(m[3] or '1'), tonumber(ARGV[5])
   redis.call('HSET', KEYS[1], 'trace_last', ARGV[4])
@@ -152,17 +154,18 @@ return {0, head + 1}
 """
 
 # KEYS: meta, events, checkpoint; ARGV: since (-1 for "from the checkpoint"), '1' when the caller
-# GETs the checkpoint itself in the same transaction (it then answers false in its place)
+# GETs the checkpoint itself (in the same transaction: it then answers false in its place).
+# Answers {0, head, start, checkpoint, events, the history's tag}.
 READ = """
-local m = redis.call('HMGET', KEYS[1], 'head', 'ckpt_seq', 'has_state')
+local m = redis.call('HMGET', KEYS[1], 'head', 'ckpt_seq', 'has_state', 'tag')
 if not m[1] then return {-1} end
 if m[3] ~= '1' then return {-2} end
-local head, base, since = tonumber(m[1]), tonumber(m[2]), tonumber(ARGV[1])
+local head, base, since, tag = tonumber(m[1]), tonumber(m[2]), tonumber(ARGV[1]), m[4] or ''
 if since < base or since > head then
   local checkpoint = ARGV[2] ~= '1' and redis.call('GET', KEYS[3])
-  return {0, head, base, checkpoint, redis.call('LRANGE', KEYS[2], 0, -1)}
+  return {0, head, base, checkpoint, redis.call('LRANGE', KEYS[2], 0, -1), tag}
 end
-return {0, head, since, false, redis.call('LRANGE', KEYS[2], since - base, -1)}
+return {0, head, since, false, redis.call('LRANGE', KEYS[2], since - base, -1), tag}
 """
 
 # KEYS: meta, events, checkpoint, staged checkpoint; ARGV: seq, idle ttl
