@@ -331,12 +331,15 @@ def test_minimize_warns_when_a_run_ends_worse_than_it_began(local, caplog):
     f = quadratic(4)
     with caplog.at_level(logging.WARNING, logger="zoadamm"):
         steady = minimize(f, x0_for(4), steps=30, client=local, progress=False, lr=0.05, seed=2)
-    assert steady.fun < steady.history[0] and "ended above" not in caplog.text
+    assert steady.fun < steady.history[0] and "ended above" not in caplog.text + steady.message
     with caplog.at_level(logging.WARNING, logger="zoadamm"):
         wild = minimize(f, x0_for(4), steps=30, client=local, progress=False, lr=500.0, seed=2, schedule=None)
     assert wild.fun > wild.history[0]
     (warning,) = [r.getMessage() for r in caplog.records if "ended above where it began" in r.getMessage()]
     assert f"session {wild.session_id}" in warning and "smaller lr" in warning
+    # the result says so too, for a program that reads it and no log (success: the steps were taken)
+    assert wild.message == (f"reached step 30; f ended above where it began ({wild.history[0]:.6g} at the first "
+                            f"step, {wild.fun:.6g} at the end)") and wild.success
 
 
 def test_minimize_counts_its_flat_steps_and_leaves_its_warnings_to_a_caller_who_asks(local, caplog):

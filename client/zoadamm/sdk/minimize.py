@@ -270,9 +270,12 @@ def _run(run: RemoteOptimizer, f, steps: int, progress: bool, report_every, call
         bar.close()
     x = np.array(run.x)
     still = bool(history) and flat == len(history)  # no step had a difference to estimate from
+    fun = value_of(f, x)
     if still:
         message = "x did not move: f gave the same value at x and at every probe (mu below what f resolves)"
-    result = MinimizeResult(x, value_of(f, x), run.step, earlier + evaluations + 1, run.id, history, flat, message)
+    elif history and fun > history[0]:  # success stays: the run did its steps, and near a minimum this is noise
+        message += f"; f ended above where it began ({history[0]:.6g} at the first step, {fun:.6g} at the end)"
+    result = MinimizeResult(x, fun, run.step, earlier + evaluations + 1, run.id, history, flat, message)
     if not warn:
         return result
     if still:
