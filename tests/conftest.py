@@ -142,9 +142,10 @@ def make_app(request, store_kind):
 
     def build(**settings):
         # a Redis budget for a loaded machine (CI's two cores run the suite in parallel beside a
-        # cluster's nodes): the service's 2 s answered 503 there; tests of the budget set their own
+        # cluster's nodes): the service's 2 s answered 503 there, for a reply and for a connect;
+        # tests of the budget set their own
         settings = Settings(redis_url=url, redis_cluster=store_kind == "cluster",
-                            **{"redis_timeout_s": 30.0, **settings})
+                            **{"redis_timeout_s": 30.0, "redis_connect_timeout_s": 30.0, **settings})
         if store_kind != "memory":
             return create_app(settings)
         if not shared:
