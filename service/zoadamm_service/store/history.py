@@ -9,8 +9,8 @@ refuses it (``Conflict``), and a read answers from the checkpoint instead.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
+from hashlib import blake2b
 from typing import NamedTuple
 
 
@@ -21,8 +21,13 @@ class Head(NamedTuple):
     tag: str  # "" before the first event
 
 
+def next_tag(tag: str, event: bytes) -> str:
+    """The tag of the history ``tag`` once it took ``event`` (an append's, on the per-step path)."""
+    return blake2b(event, digest_size=8, key=bytes.fromhex(tag)).hexdigest()
+
+
 def chained(tag: str, events: Iterable[bytes]) -> str:
     """The tag of the history ``tag`` once it took ``events``."""
     for event in events:
-        tag = hashlib.blake2b(event, digest_size=8, key=bytes.fromhex(tag)).hexdigest()
+        tag = next_tag(tag, event)
     return tag

@@ -22,7 +22,7 @@ from . import replies, scripts
 from .base import KEY_REUSED, NO_QUOTA, Appended, Idempotent, JournalRead, Quota, SessionMeta, Store, TracePoint
 from .fast_script import FastPool, FastScript
 from .faults import ONE_RECONNECT, translate_errors
-from .history import Head, chained
+from .history import Head, chained, next_tag
 from .notices import POLL_S, HeadNotices
 from .packing import packing
 from .redis_history import History
@@ -237,7 +237,7 @@ class RedisStore(SplitSteps, History, Store):
                 (trace.packed, trace.step, trace.max_points) if trace else (b"", 0, 0)),
                 *((idempotent.request, idempotent.ttl_s, idempotent.answer) if idempotent else ("", 0, "")),
                 self.ttl_s, keep_metrics, self._closes_channel, keep_metric_bytes, "1" if whole or rows else "",
-                replies.created_arg(created), tag, after := chained(tag, [event]),
+                replies.created_arg(created), tag, after := next_tag(tag, event),
                 *(replies.part_args(*rows) if rows else ())],
         )
         code, head = reply[0], reply[1]
