@@ -216,6 +216,11 @@ async def test_a_history_is_named_by_its_events_and_no_other_takes_its_place(sto
     other = await store.read("s1", 2, lost)  # the checkpoint and every event after it instead
     assert (other.start, other.checkpoint, other.events, other.tag) == (0, b"ckpt-0", [b"e0", b"e1"], second.tag)
     assert (await store.read("s1", 1, "0" * 16)).checkpoint == b"ckpt-0"
+    with pytest.raises(Conflict):  # a lease answers the steps of a copy: of the store's history only
+        await store.lease("s1", 2, 2, 3, 1, "w", 30.0, tag=lost)
+    _, refused = await store.add_partials_and_lease("s1", 2, {0: "a"}, 2, 3, 1, "w", 30.0, tag=lost)
+    assert refused is None
+    assert (await store.lease("s1", 2, 3, 3, 1, "w", 30.0, tag=second.tag)).indices == [0]
 
 
 async def test_concurrent_appends_at_one_head_write_once(store):

@@ -158,7 +158,7 @@ class Leases:
                     try:
                         leased = await self.store.lease(session_id, replica.seq, opened.step,
                                                         replica.config.directions, count, ask.worker,
-                                                        self.lease_seconds, replica.meta.created)
+                                                        self.lease_seconds, replica.meta.created, replica.tag)
                     except Conflict:
                         as_is = False
                         continue  # the head moved since we looked

@@ -57,7 +57,7 @@ async def gather(store: Store, lease_seconds: float, replica: Replica, step: int
     else:
         reported, leased = await store.add_partials_and_lease(
             replica.meta.id, step, parts, replica.seq, cfg.directions, min(next_lease.count, cfg.directions),
-            next_lease.worker, lease_seconds, replica.meta.created)
+            next_lease.worker, lease_seconds, replica.meta.created, replica.tag)
         expires = time.time() + lease_seconds if leased is None else leased.expires()
         granted = Granted(leased, time.monotonic(), expires)
     return compare(reported, parts, cfg.directions), granted

@@ -260,20 +260,20 @@ class Store(ABC):
     @abstractmethod
     async def add_partials_and_lease(self, session_id: str, step: int, parts: dict[int, str], seq: int,
                                      directions: int, count: int, holder: str, seconds: float,
-                                     created: float | None = None) -> tuple[dict[int, str], Leased | None]:
-        """``add_partials``, then ``lease`` of step ``step + 1`` while the head is still ``seq``
-        (None once it moved, or when the part was refused), atomically: a worker's part of the
-        open step and its directions of the next, in one call."""
+                                     created: float | None = None,
+                                     tag: str | None = None) -> tuple[dict[int, str], Leased | None]:
+        """``add_partials``, then ``lease`` of step ``step + 1`` while the head is ``seq`` (None once
+        it moved, or the part was refused), atomically: a worker's part and its next directions at once."""
 
     @abstractmethod
     async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
-                    holder: str, seconds: float, created: float | None = None) -> Leased:
+                    holder: str, seconds: float, created: float | None = None, tag: str | None = None) -> Leased:
         """Lease directions of step ``step`` (of ``directions``) to ``holder``, iff the head is
-        ``seq``: the unexpired ones it holds, then free ones, up to ``count`` in all, in index
-        order.  A direction is free when nobody reported it (``add_partials``) and no other
-        holder's lease on it is live; a new lease lasts ``seconds`` by the store's clock.  Leases
-        of ``step - 1`` and later are kept (the next step may be leased while the open one is
-        still being evaluated), older ones dropped.  Raises Conflict(head=...) when the head moved."""
+        ``seq`` of the history ``tag`` (as ``append``): the unexpired ones it holds, then free
+        ones, up to ``count`` in all, in index order.  A direction is free when nobody reported it
+        (``add_partials``) and no other holder's lease on it is live; a new lease lasts ``seconds``
+        by the store's clock.  Leases of ``step - 1`` and later are kept (the next step may be
+        leased while the open one is evaluated), older ones dropped.  Conflict(head=...) otherwise."""
 
     @abstractmethod
     async def wait_past(self, session_id: str, seq: int, timeout: float, turn: Yieldable | None = None) -> bool:

@@ -209,6 +209,10 @@ class RedisStore(SplitSteps, History, Store):
             raise SessionReplaced(session_id)
         return Head(int(head), replies.text(tag) if tag else "")
 
+    async def _tag_of(self, session_id: str) -> str:
+        """The tag of the session's history, for a caller that holds no copy of it (``tag=None``)."""
+        return (await self.head(session_id)).tag
+
     @translate_errors
     async def start(self, session_id: str, checkpoint: bytes) -> None:
         async with self._staged(session_id, checkpoint) as staged:
@@ -226,8 +230,7 @@ class RedisStore(SplitSteps, History, Store):
                      keep_metrics: int = 0, keep_metric_bytes: int = 0, whole: bool = False,
                      rows: tuple[int, dict[int, str]] | None = None, created: float | None = None,
                      tag: str | None = None) -> Appended:
-        if tag is None:  # a caller that holds no copy of the session: whatever history the store has
-            tag = (await self.head(session_id)).tag
+        tag = await self._tag_of(session_id) if tag is None else tag
         reply = await self._append(
             keys=[keys.meta(session_id), keys.events(session_id), keys.partials(session_id),
                   keys.metrics(session_id), keys.trace(session_id),

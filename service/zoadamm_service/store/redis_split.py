@@ -4,6 +4,7 @@ one Lua script of ``split_scripts`` on one session's keys."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import keys
@@ -19,6 +20,7 @@ class SplitSteps:
 
     ttl_s: int
     _replication: Replication
+    _tag_of: Callable[[str], Awaitable[str]]
 
     def _register_split_scripts(self, client: Any) -> None:
         self._add_partials = client.register_script(split_scripts.ADD_PARTIALS)
@@ -39,11 +41,13 @@ class SplitSteps:
     @translate_errors
     async def add_partials_and_lease(self, session_id: str, step: int, parts: dict[int, str], seq: int,
                                      directions: int, count: int, holder: str, seconds: float,
-                                     created: float | None = None) -> tuple[dict[int, str], Leased | None]:
+                                     created: float | None = None,
+                                     tag: str | None = None) -> tuple[dict[int, str], Leased | None]:
         reply = await self._add_partials_and_lease(
             keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
             args=[self.ttl_s, seq, step + 1, directions, count, holder, repr(float(seconds)),
-                  replies.created_arg(created), *replies.part_args(step, parts)])
+                  replies.created_arg(created), await self._tag_of(session_id) if tag is None else tag,
+                  *replies.part_args(step, parts)])
         _refused(session_id, reply)
         parts_so_far, leased = reply
         await self._replication.confirm_parts(session_id, seq, step, parts)
@@ -51,10 +55,11 @@ class SplitSteps:
 
     @translate_errors
     async def lease(self, session_id: str, seq: int, step: int, directions: int, count: int,
-                    holder: str, seconds: float, created: float | None = None) -> Leased:
+                    holder: str, seconds: float, created: float | None = None, tag: str | None = None) -> Leased:
         reply = await self._lease(
             keys=[keys.meta(session_id), keys.partials(session_id), keys.leases(session_id)],
-            args=[seq, step, directions, count, holder, repr(float(seconds)), self.ttl_s, replies.created_arg(created)],
+            args=[seq, step, directions, count, holder, repr(float(seconds)), self.ttl_s, replies.created_arg(created),
+                  await self._tag_of(session_id) if tag is None else tag],
         )
         if reply[0] == scripts.NOT_FOUND:
             raise NotFound.session(session_id)

@@ -42,12 +42,12 @@ return redis.call('HGETALL', KEYS[2])
 # other workers still hold theirs of t; older ones go.  Answers {0, soonest expiry of another
 # holder's live lease in ms (-1: none), ms until the soonest granted lease runs out and the time
 # it does, in ms by Redis's clock (-1, -1: none granted; a lease held already keeps its expiry),
-# granted index, ...}, or {-1, 0} / {-3, head}.
+# granted index, ...}, or {-1, 0} / {-3, head} (another head, or another history: ``history``).
 _LEASE = """
-local function lease(meta, partials, leases, seq, step, q, want, holder, seconds)
-  local head = redis.call('HGET', meta, 'head')
-  if not head then return {-1, 0} end
-  if tonumber(head) ~= tonumber(seq) then return {-3, tonumber(head)} end
+local function lease(meta, partials, leases, seq, tag, step, q, want, holder, seconds)
+  local m = redis.call('HMGET', meta, 'head', 'tag')
+  if not m[1] then return {-1, 0} end
+  if tonumber(m[1]) ~= tonumber(seq) or (m[2] or '') ~= tag then return {-3, tonumber(m[1])} end
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local prefix, oldest, q, want = step .. ':', tonumber(step) - 1, tonumber(q), tonumber(want)
@@ -88,26 +88,28 @@ local function lease(meta, partials, leases, seq, step, q, want, holder, seconds
 end
 """
 
-# KEYS: meta, partials, leases; ARGV: seq, step, directions, count, holder, seconds, idle ttl, created
+# KEYS: meta, partials, leases; ARGV: seq, step, directions, count, holder, seconds, idle ttl, created,
+# the history's tag at seq
 LEASE = REFRESH + _LEASE + _REPLACED + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
 if replaced(KEYS[1], ARGV[8]) then return {-8, 0} end
-local reply = lease(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+local reply = lease(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[9], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 if reply[1] == 0 then refresh(ARGV[7], 1, 3) end
 return reply
 """
 
 # KEYS: meta, partials, leases
-# ARGV: idle ttl, seq, next step, directions, count, holder, seconds, created, field, value, ...
+# ARGV: idle ttl, seq, next step, directions, count, holder, seconds, created, the history's tag at
+#       seq, field, value, ...
 # ADD_PARTIALS, then LEASE of the next step while the head is still seq: a worker's part and its
 # lease on the step after, in one round trip.  Answers {all partials, LEASE's answer}; a part
 # refused for other values leases nothing ({all partials, {-5}}).
 ADD_PARTIALS_AND_LEASE = REFRESH + _LEASE + _ADD_PARTS + _REPLACED + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 if replaced(KEYS[1], ARGV[8]) then return {-8} end
-if not add_parts(KEYS[2], 9) then return {redis.call('HGETALL', KEYS[2]), {-5}} end
+if not add_parts(KEYS[2], 10) then return {redis.call('HGETALL', KEYS[2]), {-5}} end
 refresh(ARGV[1], 1, 2)
-local leased = lease(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+local leased = lease(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 if leased[1] == 0 then refresh(ARGV[1], 1, 3) end
 return {redis.call('HGETALL', KEYS[2]), leased}
 """
