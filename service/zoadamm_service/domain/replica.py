@@ -19,7 +19,7 @@ import numpy as np
 from zoadamm import AnswerMode, Optimizer, SessionConfig, StepRecord, wire
 
 from ..errors import Conflict, Invalid, StoreDamaged
-from ..store import Head, JournalRead, SessionMeta, Store, budget
+from ..store import Appended, Head, JournalRead, SessionMeta, Store, budget
 from . import finite, journal, offload
 from .answers import AskAnswer, StepRecordPublic, TellAnswer
 
@@ -196,6 +196,15 @@ class Replica:
     def _apply_then_checksum(self, event: journal.Event) -> None:
         self.apply_event(event)
         self.checksum()
+
+    async def append(self, store: Store, event: bytes, **options: Any) -> Appended:
+        """``store.append`` of ``event`` after this copy's newest one, conditional on its count and
+        history; the copy's tag follows a write (the caller applies the event)."""
+        appended = await store.append(self.meta.id, self.seq, event, created=self.meta.created, tag=self.tag,
+                                      **options)
+        if appended.replayed is None:
+            self.tag = appended.tag
+        return appended
 
     def holds(self, head: Head) -> bool:
         """Whether this copy is the store's session at ``head``: as many events, of one history."""

@@ -36,18 +36,15 @@ class Reports:
                 entry = {"step": opt.step, "value": value, "lr": lr, "mu": mu, "time": time.time(), **named}
                 text = json.dumps(entry)
                 try:
-                    appended = await self.store.append(
-                        session_id, replica.seq, journal.encode_metric(opt.step, value), text,
+                    appended = await replica.append(
+                        self.store, journal.encode_metric(opt.step, value), metric=text,
                         idempotent=None if key is None else key.record(text, self.settings.idempotency_ttl_s),
-                        keep_metrics=self.settings.metric_history,
-                        keep_metric_bytes=self.settings.metric_history_bytes, created=replica.meta.created,
-                        tag=replica.tag,
+                        keep_metrics=self.settings.metric_history, keep_metric_bytes=self.settings.metric_history_bytes,
                     )
                 except Conflict:
                     continue
                 if appended.replayed is not None:
                     return dict(json.loads(appended.replayed))
-                replica.tag = appended.tag
                 replica.apply_event(journal.Event(journal.METRIC, opt.step, value=value))
                 return entry
             raise ServiceBusy("the session is too busy to take a metric now; retry", step=replica.step)

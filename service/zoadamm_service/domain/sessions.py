@@ -257,9 +257,8 @@ class Sessions:
             )
             point = trace.point_for(event, f, replica.config, self.settings.trace_points)
             try:
-                appended = await self.store.append(
-                    replica.meta.id, replica.seq, journal.encode_step(event), trace=point, whole=parts is None,
-                    rows=rows, created=replica.meta.created, tag=replica.tag)
+                await replica.append(self.store, journal.encode_step(event), trace=point, whole=parts is None,
+                                     rows=rows)
             except StepInParts as apart:
                 if rows is None:
                     raise  # the caller sends its reports, to be compared with theirs
@@ -272,7 +271,6 @@ class Sessions:
                 if replica.step == record.step:
                     continue  # only a metric moved the head: build the step again with its lr and mu
                 raise Conflict(f"the session moved on to step {replica.step}{AGAIN}", step=replica.step) from None
-            replica.tag = appended.tag
             return await self._applied(replica, event, mode)
         raise ServiceBusy("the session is too busy to take this step now; retry", step=replica.step)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..settings import Settings
-from .base import JournalRead, Quota, SessionMeta, Store, TraceRead
+from .base import Appended, JournalRead, Quota, SessionMeta, Store, TraceRead
 from .history import Head
 
 
@@ -22,4 +22,4 @@ def open_store(settings: Settings) -> Store:
     return MemoryStore(settings.session_ttl_s)
 
 
-__all__ = ["Head", "JournalRead", "Quota", "SessionMeta", "Store", "TraceRead", "open_store"]
+__all__ = ["Appended", "Head", "JournalRead", "Quota", "SessionMeta", "Store", "TraceRead", "open_store"]
