@@ -175,6 +175,7 @@ def headline() -> str:
     suite = load("fresh_clone.json")["steps"]["make test"]["wall_s"]
     largest = load("largest_session.json")["pairs"]
     waits = {side: statistics.median(pair[side]["healthz_wait_ms"] for pair in largest) for side in ("before", "after")}
+    history = load("tell_instructions_history_ab.json")
     flood = load("metrics_flood.json")
     flooded = {side: statistics.median(pair[side]["under_scrapes"]["p50_ms"] for pair in flood["pairs"])
                for side in ("before", "after")}
@@ -198,6 +199,9 @@ def headline() -> str:
         [f"a session's GET while {flood['scrapers']} clients scrape /metrics without pause, median (before → after)",
          f"{flooded['before']:.0f} → {flooded['after']:.1f} ms", "metrics_flood.json"],
         ["`make test` from a fresh clone (one process more than the cores)", f"{suite:.0f} s", "fresh_clone.json"],
+        ["instructions per tell, before → after a replica's copy is checked by its history too (same run)",
+         f"{history['medians']['before']:,.0f} → {history['medians']['after']:,.0f} "
+         f"({history['after_over_before']:.3f}×)", "tell_instructions_history_ab.json"],
     ]
     return rows(["what", "measured", "benchmarks/results/"], body)
 
